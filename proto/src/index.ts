@@ -1,0 +1,9 @@
+// The wire contract: generated messages and services plus grpc-js glue.
+export * from "./gen/dockyard/v1/types_pb";
+export * from "./gen/dockyard/v1/agent_pb";
+export * from "./gen/dockyard/v1/run_pb";
+export * from "./grpc";
+export { create, toBinary, fromBinary } from "@bufbuild/protobuf";
+
+/** Bumped on any incompatible change to the agent protocol. */
+export const PROTOCOL_VERSION = 1;
