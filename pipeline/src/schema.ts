@@ -1,0 +1,163 @@
+import { z } from 'zod';
+import { DURATION_PATTERN, parseDuration } from './duration.js';
+import { PIPELINE_LIMITS } from './limits.js';
+import { RETRY_REASONS, type RetryReason } from './types.js';
+
+/** Pipeline and stage names: lowercase, 1..63 chars, start with a letter or digit. */
+export const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+/** Environment variable names (`__proto__` excluded: it cannot be a plain object key). */
+export const ENV_NAME_PATTERN = /^(?!__proto__$)[A-Za-z_][A-Za-z0-9_]*$/;
+/** Agent label keys (label values are free-form strings). */
+export const LABEL_KEY_PATTERN = /^(?!__proto__$)[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/;
+
+/** Retry policy applied when a stage has no `retry` key: one more attempt if the agent was lost. */
+export const DEFAULT_RETRY: Readonly<{ count: number; on: readonly RetryReason[] }> = Object.freeze({
+  count: 1,
+  on: Object.freeze(['lost'] as const),
+});
+
+const nameSchema = z
+  .string()
+  .regex(NAME_PATTERN, { error: (iss) => `invalid name ${quote(iss.input)}: use 1-63 of a-z 0-9 . _ - starting with a letter or digit` });
+
+/** YAML scalars that become strings (numbers and booleans are coerced). */
+const scalarString = z
+  .union([z.string(), z.number(), z.boolean()])
+  .transform((v) => String(v));
+
+const envSchema = z
+  .record(
+    z.string().regex(ENV_NAME_PATTERN, { error: (iss) => `invalid env name ${quote(iss.input)}: must match ^[A-Za-z_][A-Za-z0-9_]*$` }),
+    scalarString,
+  )
+  .meta({ description: 'Environment variables; numbers and booleans are coerced to strings.' });
+
+const labelsSchema = z
+  .record(
+    z.string().regex(LABEL_KEY_PATTERN, { error: (iss) => `invalid label key ${quote(iss.input)}` }),
+    scalarString,
+  )
+  .meta({ description: 'Agent label selector: the stage runs only on agents carrying every pair exactly.' });
+
+const durationSchema = z
+  .string({ error: (iss) => `expected a duration string such as 10m or 1h30m, got ${typeName(iss.input)}` })
+  .regex(DURATION_PATTERN, { error: (iss) => durationMessage(iss.input) })
+  .transform((text, ctx) => {
+    const parsed = parseDuration(text);
+    if (parsed.ok) return parsed.ms;
+    ctx.addIssue({ code: 'custom', message: parsed.message, input: text });
+    return z.NEVER;
+  })
+  .meta({ description: 'Stage timeout: integer + unit ms|s|m|h, combinable in descending order (1h30m); > 0 and <= 24h. Default: none.' });
+
+const retryCount = z
+  .number()
+  .int()
+  .min(0)
+  .max(PIPELINE_LIMITS.maxRetries)
+  .meta({ description: 'Extra attempts after the first (0..10).' });
+
+const retryObject = z.strictObject({
+  count: retryCount.optional().meta({ description: 'Extra attempts after the first (0..10). Default 1.' }),
+  on: z
+    .array(z.enum(RETRY_REASONS))
+    .min(1)
+    .optional()
+    .meta({ description: "Reasons that trigger a retry. Default ['lost']." }),
+});
+
+const retrySchema = z
+  .union([retryCount, retryObject])
+  .transform((v): { count: number; on: RetryReason[] } => {
+    const count = typeof v === 'number' ? v : (v.count ?? DEFAULT_RETRY.count);
+    const on = typeof v === 'number' ? DEFAULT_RETRY.on : (v.on ?? DEFAULT_RETRY.on);
+    return { count, on: count === 0 ? [] : [...new Set(on)] };
+  })
+  .meta({
+    description:
+      "Retry policy. A number N means { count: N, on: ['lost'] }; `retry: 0` disables retries. " +
+      "Default when absent: { count: 1, on: ['lost'] } (one more attempt if the agent is lost). " +
+      'Reasons: lost (agent vanished), errored (the farm failed), failed (the command exited non-zero), timeout.',
+  });
+
+/** One stage. Cross-field rules (command vs commands, image vs executor) are checked in checks.ts. */
+export const stageSchema = z
+  .strictObject({
+    image: z
+      .string()
+      .regex(/^\S{1,255}$/, { error: 'image must be a non-empty reference without spaces (at most 255 chars)' })
+      .optional()
+      .meta({ description: 'Container image, e.g. dockyard/busybox:1. Required unless executor is shell (where it is not allowed).' }),
+    commands: z
+      .array(z.string().regex(/\S/, { error: 'command must not be blank' }))
+      .min(1, { error: 'commands must list at least one command' })
+      .optional()
+      .meta({ description: 'Commands run in order; the stage fails at the first non-zero exit. Exactly one of command/commands.' }),
+    command: z
+      .string()
+      .regex(/\S/, { error: 'command must not be blank' })
+      .optional()
+      .meta({ description: 'A single command; shorthand for commands: [command].' }),
+    needs: z
+      .array(nameSchema)
+      .optional()
+      .meta({ description: 'Stages that must succeed before this one starts. Must name existing stages and form no cycle.' }),
+    env: envSchema.optional().meta({ description: 'Stage environment, merged over the pipeline env.' }),
+    timeout: durationSchema.optional(),
+    retry: retrySchema.optional(),
+    agent: labelsSchema.optional(),
+    executor: z
+      .enum(['docker', 'shell'])
+      .optional()
+      .meta({ description: 'docker (default) runs the commands in `image`; shell runs them on the agent host.' }),
+  })
+  .meta({ title: 'Stage' });
+
+/** The whole `dockyard.yml` (v1). This one schema drives validation and the JSON Schema. */
+export const pipelineSchema = z
+  .strictObject({
+    version: z.literal(1).optional().meta({ description: 'File format version; must be 1 if present.' }),
+    name: nameSchema.meta({ description: 'Pipeline name: [a-z0-9][a-z0-9._-]{0,62}.' }),
+    env: envSchema.optional().meta({ description: 'Pipeline-wide environment, merged under every stage env.' }),
+    stages: z
+      .record(nameSchema, stageSchema)
+      .meta({
+        description: `Stages by name, run as a DAG via needs; file order is kept. 1..${PIPELINE_LIMITS.maxStages} stages.`,
+        minProperties: 1,
+        maxProperties: PIPELINE_LIMITS.maxStages,
+      }),
+  })
+  .meta({
+    title: 'Dockyard pipeline (dockyard.yml v1)',
+    description: 'A Dockyard pipeline: named stages run in Docker containers (or a shell) on build agents.',
+  });
+
+/** Keys allowed in each strict mapping, for "did you mean" hints. */
+export const KNOWN_KEYS = {
+  root: Object.keys(pipelineSchema.shape),
+  stage: Object.keys(stageSchema.shape),
+  retry: Object.keys(retryObject.shape),
+} as const;
+
+/** The zod output of {@link pipelineSchema}. */
+export type PipelineInput = z.output<typeof pipelineSchema>;
+
+function durationMessage(input: unknown): string {
+  const parsed = parseDuration(String(input));
+  return parsed.ok ? 'invalid duration' : parsed.message;
+}
+
+/** A short, safe rendering of a user value for messages. */
+export function quote(value: unknown): string {
+  const s = String(value);
+  return `'${s.length > 40 ? `${s.slice(0, 40)}…` : s}'`;
+}
+
+/** A YAML-flavoured type name for messages: mapping, sequence, string, number, boolean, null. */
+export function typeName(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  if (Array.isArray(value)) return 'sequence';
+  if (value instanceof Uint8Array) return 'binary';
+  if (typeof value === 'object') return 'mapping';
+  return typeof value;
+}
