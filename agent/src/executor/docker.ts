@@ -1,0 +1,216 @@
+import type Dockerode from 'dockerode';
+import { ExecutorError } from './errors.js';
+import { demuxDockerStream } from './output.js';
+import type { AttemptExit, AttemptSpec, Executor, ExecutorHandle } from './types.js';
+
+export interface DockerExecutorOptions {
+  docker: Dockerode;
+}
+
+export const WORKSPACE_DIR = '/workspace';
+export const DEFAULT_PIDS_LIMIT = 512;
+/** Seconds between SIGTERM and SIGKILL on abort and reap. */
+const STOP_GRACE_SECONDS = 2;
+
+export const LABEL = {
+  attempt: 'dockyard.attempt',
+  run: 'dockyard.run',
+  stage: 'dockyard.stage',
+  agent: 'dockyard.agent',
+  attemptNumber: 'dockyard.attempt-number',
+} as const;
+
+export const containerName = (attemptId: string): string => `dockyard-${attemptId}`;
+export const workspaceVolumeName = (runId: string): string => `dockyard-ws-${runId}`;
+
+/** Removes the run's shared workspace volume. Idempotent; fails while a container still uses it. */
+export async function removeRunWorkspace(docker: Dockerode, runId: string): Promise<void> {
+  try {
+    await docker.getVolume(workspaceVolumeName(runId)).remove();
+  } catch (err) {
+    if (statusOf(err) === 404) return;
+    throw new ExecutorError('unavailable', `cannot remove workspace volume ${workspaceVolumeName(runId)}`, { cause: err });
+  }
+}
+
+/**
+ * Runs each attempt in its own container: `sh -e -c "<commands, one per line>"` under
+ * docker-init (so SIGTERM reaches the shell and zombies are reaped), with the run's workspace
+ * volume at /workspace. Never pulls: a missing image is `image_missing`.
+ */
+export class DockerExecutor implements Executor {
+  readonly name = 'docker' as const;
+  private readonly docker: Dockerode;
+
+  constructor(options: DockerExecutorOptions) {
+    this.docker = options.docker;
+  }
+
+  async isAvailable(): Promise<boolean> {
+    try {
+      await this.docker.ping();
+      return true;
+    } catch {
+      return false; // any failure means "not usable now"; the caller only wants a yes/no
+    }
+  }
+
+  async start(spec: AttemptSpec, signal: AbortSignal): Promise<ExecutorHandle> {
+    if (spec.image === null) throw new ExecutorError('image_missing', 'stage has no image; the docker executor needs one');
+    const name = containerName(spec.attemptId);
+    if (signal.aborted) throw aborted(name);
+    const container = await this.create(spec, spec.image);
+    let attach: NodeJS.ReadableStream | undefined;
+    try {
+      // Attach before start, or the first output is lost.
+      attach = await container.attach({ stream: true, stdout: true, stderr: true });
+      if (signal.aborted) throw aborted(name);
+      await container.start();
+    } catch (err) {
+      (attach as { destroy?: () => void } | undefined)?.destroy?.();
+      await this.removeContainer(name).catch(() => undefined); // the start error is the one to report
+      throw err instanceof ExecutorError ? err : new ExecutorError('start_failed', `cannot start container ${name}`, { cause: err });
+    }
+
+    const onAbort = (): void => {
+      this.stopContainer(name).catch(() => undefined); // gone already, or wait() reports the loss
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) onAbort();
+
+    const exited = (async (): Promise<AttemptExit> => {
+      try {
+        const { StatusCode } = (await container.wait()) as { StatusCode: number };
+        let oomKilled = false;
+        try {
+          oomKilled = (await container.inspect()).State.OOMKilled;
+        } catch (err) {
+          if (statusOf(err) !== 404) throw err; // reaped right after exit: no OOM info left
+        }
+        return { exitCode: StatusCode, oomKilled };
+      } catch (err) {
+        throw new ExecutorError('wait_failed', `lost track of container ${name}`, { cause: err });
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+      }
+    })();
+    // Observed through wait(); this only keeps an unobserved failure from crashing the process.
+    exited.catch(() => undefined);
+
+    return { output: demuxDockerStream(attach as AsyncIterable<Buffer>), wait: () => exited };
+  }
+
+  async remove(spec: AttemptSpec): Promise<void> {
+    await this.removeContainer(containerName(spec.attemptId));
+  }
+
+  async listOwned(agentId: string): Promise<{ attemptId: string; running: boolean }[]> {
+    const list = await this.list(`${LABEL.agent}=${agentId}`);
+    return list.map((c) => ({ attemptId: c.Labels[LABEL.attempt] ?? '', running: c.State === 'running' }));
+  }
+
+  async reap(attemptId: string): Promise<void> {
+    for (const c of await this.list(`${LABEL.attempt}=${attemptId}`)) {
+      await this.stopContainer(c.Id);
+      await this.removeContainer(c.Id);
+    }
+  }
+
+  private async create(spec: AttemptSpec, image: string, retried = false): Promise<Dockerode.Container> {
+    const name = containerName(spec.attemptId);
+    const { memoryBytes, nanoCpus, pids } = spec.limits;
+    try {
+      return await this.docker.createContainer({
+        name,
+        Image: image,
+        Cmd: ['sh', '-e', '-c', spec.commands.join('\n')],
+        Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+        WorkingDir: WORKSPACE_DIR,
+        Labels: labels(spec),
+        Tty: false,
+        OpenStdin: false,
+        AttachStdin: false,
+        AttachStdout: true,
+        AttachStderr: true,
+        HostConfig: {
+          Init: true,
+          NetworkMode: 'bridge',
+          Memory: memoryBytes,
+          MemorySwap: memoryBytes, // same as Memory: no swap, so the limit is real
+          NanoCpus: nanoCpus,
+          PidsLimit: pids ?? DEFAULT_PIDS_LIMIT,
+          Mounts: [
+            {
+              Type: 'volume',
+              Source: workspaceVolumeName(spec.runId),
+              Target: WORKSPACE_DIR,
+              VolumeOptions: {
+                NoCopy: true,
+                Labels: { [LABEL.run]: spec.runId, [LABEL.agent]: spec.agentId },
+                DriverConfig: { Name: 'local', Options: {} },
+              },
+            },
+          ],
+        },
+      });
+    } catch (err) {
+      if (statusOf(err) === 404) throw new ExecutorError('image_missing', `image '${image}' not found on this host`, { cause: err });
+      if (statusOf(err) === 409 && !retried) {
+        // A container left by an earlier start of this same attempt (agent restart): replace it.
+        await this.stopContainer(name);
+        await this.removeContainer(name);
+        return this.create(spec, image, true);
+      }
+      throw new ExecutorError('start_failed', `cannot create container ${name}`, { cause: err });
+    }
+  }
+
+  private async list(label: string): Promise<Dockerode.ContainerInfo[]> {
+    try {
+      return await this.docker.listContainers({ all: true, filters: { label: [label] } });
+    } catch (err) {
+      throw new ExecutorError('unavailable', `cannot list containers labelled ${label}`, { cause: err });
+    }
+  }
+
+  /** SIGTERM, SIGKILL after the grace; returns once stopped. Missing or stopped is fine. */
+  private async stopContainer(idOrName: string): Promise<void> {
+    try {
+      await this.docker.getContainer(idOrName).stop({ t: STOP_GRACE_SECONDS });
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 304 || status === 404) return;
+      throw new ExecutorError('unavailable', `cannot stop container ${idOrName}`, { cause: err });
+    }
+  }
+
+  private async removeContainer(idOrName: string): Promise<void> {
+    try {
+      await this.docker.getContainer(idOrName).remove({ force: true });
+    } catch (err) {
+      const status = statusOf(err);
+      // 409 here means "removal already in progress": another caller is doing our job.
+      if (status === 404 || status === 409) return;
+      throw new ExecutorError('unavailable', `cannot remove container ${idOrName}`, { cause: err });
+    }
+  }
+}
+
+function labels(spec: AttemptSpec): Record<string, string> {
+  return {
+    [LABEL.attempt]: spec.attemptId,
+    [LABEL.run]: spec.runId,
+    [LABEL.stage]: spec.stageId,
+    [LABEL.agent]: spec.agentId,
+    [LABEL.attemptNumber]: String(spec.attemptNumber),
+  };
+}
+
+function aborted(name: string): ExecutorError {
+  return new ExecutorError('start_failed', `start of ${name} canceled`);
+}
+
+function statusOf(err: unknown): number | undefined {
+  const status = (err as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === 'number' ? status : undefined;
+}

@@ -1,0 +1,14 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { executorContract } from './contract.js';
+import { ShellExecutor } from './shell.js';
+
+executorContract('shell', async () => {
+  const workDir = await mkdtemp(join(tmpdir(), 'dockyard-shell-'));
+  return {
+    executor: new ShellExecutor({ workDir }),
+    image: null,
+    cleanup: () => rm(workDir, { recursive: true, force: true }),
+  };
+});

@@ -1,0 +1,84 @@
+/**
+ * The Executor contract: how the agent runs one stage attempt somewhere (a container, a host
+ * shell). The runner is executor-agnostic; every implementation passes `contract.ts`.
+ */
+
+/** One stage attempt. Ids are opaque strings; they end up in container names and labels. */
+export interface AttemptSpec {
+  attemptId: string;
+  runId: string;
+  stageId: string;
+  stageName: string;
+  attemptNumber: number;
+  /** Image to run in (docker). `null` means "no image": the shell executor ignores it. */
+  image: string | null;
+  /** Run in order by `sh -e -c`, one per line: the first failing command ends the attempt. */
+  commands: string[];
+  env: Record<string, string>;
+  limits: { memoryBytes?: number; nanoCpus?: number; pids?: number };
+  /** Owner label value, so a restarted agent can find and reap what it left behind. */
+  agentId: string;
+}
+
+export type OutputStream = 'stdout' | 'stderr';
+
+export interface OutputChunk {
+  stream: OutputStream;
+  data: Buffer;
+}
+
+export interface AttemptExit {
+  /** The shell's exit code; 128 + n when killed by signal n (143 = SIGTERM, 137 = SIGKILL). */
+  exitCode: number;
+  /** The kernel OOM killer hit the attempt (docker only; always false for shell). */
+  oomKilled: boolean;
+}
+
+/**
+ * A started attempt, returned by `Executor.start`.
+ *
+ * Consume `output` and await `wait()` concurrently: output is pulled, not buffered, so a
+ * process whose output nobody reads blocks on a full pipe (that is the backpressure).
+ * `output` can be iterated once; breaking out of the loop early discards the rest but never
+ * kills the process.
+ */
+export interface ExecutorHandle {
+  /** Chunks in the order the executor read them; ends when the process/container output ends. */
+  readonly output: AsyncIterable<OutputChunk>;
+  /**
+   * Resolves once the process/container has exited (also after an abort or a reap).
+   * May be called many times; returns the same promise. Rejects with ExecutorError
+   * `wait_failed` only when the exit status cannot be known (engine gone).
+   */
+  wait(): Promise<AttemptExit>;
+}
+
+/**
+ * Runs stage attempts. One instance serves many attempts at once: `start`, `remove`,
+ * `listOwned` and `reap` may run concurrently for different attempts.
+ *
+ * Call order per attempt: `start` → (iterate `output` ‖ `wait`) → `remove`. `remove` is also
+ * called after a failed `start`. Attempts of one run share a workspace (a directory or volume
+ * keyed by `runId`), so stages of a run see each other's files; the caller removes it when the
+ * run is over (`removeRunWorkspace` for docker).
+ *
+ * Cancellation: aborting the `signal` given to `start` sends SIGTERM, then SIGKILL after a 2 s
+ * grace; `wait()` then resolves with the signal's exit code. A signal already aborted when
+ * `start` is called (or aborted before the process runs) makes `start` throw `start_failed`.
+ */
+export interface Executor {
+  readonly name: 'docker' | 'shell';
+  /** Cheap probe (engine ping, etc.); never throws. */
+  isAvailable(): Promise<boolean>;
+  /**
+   * Starts the attempt and returns as soon as it runs. Throws ExecutorError `image_missing`
+   * (the image is not on this host; executors never pull) or `start_failed`.
+   */
+  start(spec: AttemptSpec, signal: AbortSignal): Promise<ExecutorHandle>;
+  /** Frees the attempt's resources (kills it if still running). Idempotent, safe after a failed start. */
+  remove(spec: AttemptSpec): Promise<void>;
+  /** Attempts this agent still has on the host (docker: containers labelled with its id; shell: []). */
+  listOwned(agentId: string): Promise<{ attemptId: string; running: boolean }[]>;
+  /** Stops and removes whatever belongs to the attempt (docker: found by label). Idempotent. */
+  reap(attemptId: string): Promise<void>;
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Starts a private dockerd for Dockyard tests and the dev agent (ENVIRONMENT.md §5), idempotently.
+# Everything lives under /tmp/dockyard-docker so it never collides with a system daemon.
+# Fast path (already installed and answering): prints one line. Stop: kill "$(cat /tmp/dockyard-docker/dockerd.pid)".
+set -euo pipefail
+
+ROOT=/tmp/dockyard-docker
+SOCK="$ROOT/docker.sock"
+LOG="$ROOT/dockerd.log"
+PIDFILE="$ROOT/dockerd.pid"
+
+ping() { curl -fs --max-time 2 --unix-socket "$SOCK" http://x/_ping >/dev/null 2>&1; }
+
+if ! dpkg -s docker.io busybox-static >/dev/null 2>&1; then
+  echo "installing docker.io and busybox-static" >&2
+  apt_install() { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq docker.io busybox-static >/dev/null; }
+  if ! apt_install; then
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    apt_install
+  fi
+fi
+
+if ping; then
+  echo "dockerd ready: unix://$SOCK"
+  exit 0
+fi
+
+mkdir -p "$ROOT/data" "$ROOT/exec"
+# A stale pidfile or socket from a killed daemon makes dockerd refuse to start.
+if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+  echo "dockerd (pid $(cat "$PIDFILE")) is running but $SOCK does not answer; see $LOG" >&2
+  tail -n 30 "$LOG" >&2 || true
+  exit 1
+fi
+rm -f "$PIDFILE" "$SOCK"
+
+# setsid: the daemon outlives the caller's process group (test runners kill theirs).
+setsid nohup dockerd --data-root "$ROOT/data" --exec-root "$ROOT/exec" --host "unix://$SOCK" --pidfile "$PIDFILE" \
+  --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs >"$LOG" 2>&1 &
+DPID=$!
+
+for _ in $(seq 100); do
+  if ping; then
+    echo "dockerd started (pid $DPID): unix://$SOCK"
+    exit 0
+  fi
+  if ! kill -0 "$DPID" 2>/dev/null; then break; fi
+  sleep 0.1
+done
+
+echo "dockerd did not answer _ping on $SOCK within 10 s; last lines of $LOG:" >&2
+tail -n 30 "$LOG" >&2 || true
+exit 1
