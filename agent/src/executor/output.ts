@@ -27,12 +27,13 @@ const HIGH_WATER = 16;
 
 /**
  * Interleaves a process's stdout and stderr pipes in arrival order. Order within each stream
- * is exact; across streams it is as the pipes were read. Nothing is read before the first
- * `next()`, and at most HIGH_WATER chunks wait in memory: beyond that the pipes are paused
- * and the writer blocks. If the consumer stops early, the rest is drained and dropped so the
- * process is neither blocked nor killed by SIGPIPE.
+ * is exact; across streams it is as the pipes were read. Listeners are attached at once (not
+ * at the first `next()`): Node resumes, and so discards, the pipes of an exited child that
+ * nobody listens to. At most HIGH_WATER chunks wait in memory: beyond that the pipes are
+ * paused and the writer blocks. If the consumer stops early, the rest is drained and dropped
+ * so the process is neither blocked nor killed by SIGPIPE.
  */
-export async function* mergeReadables(sources: [OutputStream, Readable][]): AsyncGenerator<OutputChunk> {
+export function mergeReadables(sources: [OutputStream, Readable][]): AsyncGenerator<OutputChunk> {
   const queue: OutputChunk[] = [];
   let open = sources.length;
   let failure: { error: unknown } | undefined;
@@ -62,23 +63,27 @@ export async function* mergeReadables(sources: [OutputStream, Readable][]): Asyn
     source.on('data', onData).on('end', onEnd).on('close', onEnd).on('error', onError);
     return { source, onData, onEnd, onError };
   });
-  try {
-    for (;;) {
-      const next = queue.shift();
-      if (next) {
-        if (queue.length === 0) for (const [, s] of sources) s.resume();
-        yield next;
-        continue;
+  return drain();
+
+  async function* drain(): AsyncGenerator<OutputChunk> {
+    try {
+      for (;;) {
+        const next = queue.shift();
+        if (next) {
+          if (queue.length === 0) for (const [, s] of sources) s.resume();
+          yield next;
+          continue;
+        }
+        if (failure) throw failure.error;
+        if (open === 0) return;
+        await new Promise<void>((resolve) => (wake = resolve));
       }
-      if (failure) throw failure.error;
-      if (open === 0) return;
-      await new Promise<void>((resolve) => (wake = resolve));
-    }
-  } finally {
-    for (const { source, onData, onEnd, onError } of listeners) {
-      source.off('data', onData).off('end', onEnd).off('close', onEnd).off('error', onError);
-      source.on('error', () => {}); // late pipe errors after the consumer left are not ours to report
-      source.resume();
+    } finally {
+      for (const { source, onData, onEnd, onError } of listeners) {
+        source.off('data', onData).off('end', onEnd).off('close', onEnd).off('error', onError);
+        source.on('error', () => {}); // late pipe errors after the consumer left are not ours to report
+        source.resume();
+      }
     }
   }
 }

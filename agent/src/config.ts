@@ -1,0 +1,81 @@
+// Agent configuration: the only place that reads the environment.
+import { readFileSync } from "node:fs";
+import os from "node:os";
+import { z } from "zod";
+
+const LABEL = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}=[^,]{0,128}$/;
+
+const schema = z.object({
+  DOCKYARD_SERVER_URL: z.string().regex(/^[^\s/:]+:\d{1,5}$/, "expected host:port of the server's gRPC endpoint").default("127.0.0.1:7400"),
+  DOCKYARD_NATS_URL: z.string().min(1).default("nats://127.0.0.1:4222"),
+  DOCKYARD_NATS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, "expected a NATS subject prefix").default("dockyard"),
+  DOCKYARD_JOIN_TOKEN: z.string({ error: "is required (or DOCKYARD_JOIN_TOKEN_FILE)" }).min(16, "join token must be at least 16 characters"),
+  DOCKYARD_AGENT_NAME: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "letters, digits, . _ - (max 63)").default(os.hostname().slice(0, 63)),
+  DOCKYARD_AGENT_LABELS: z.string().default("").refine(
+    (s) => s === "" || s.split(",").every((p) => LABEL.test(p.trim())), "expected k=v,k2=v2",
+  ),
+  DOCKYARD_AGENT_CAPACITY: z.coerce.number().int().min(1).max(256).default(2),
+  DOCKYARD_AGENT_STATE_DIR: z.string().min(1).default(".dockyard/agent"),
+  DOCKYARD_AGENT_EXECUTOR: z.enum(["docker", "shell", "auto"]).default("auto"),
+  DOCKER_HOST: z.string().default("unix:///var/run/docker.sock"),
+  DOCKYARD_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+});
+
+export interface AgentConfig {
+  serverUrl: string;
+  natsUrl: string;
+  natsPrefix: string;
+  joinToken: string;
+  name: string;
+  labels: Record<string, string>;
+  capacity: number;
+  stateDir: string;
+  executor: "docker" | "shell" | "auto";
+  dockerHost: string;
+  logLevel: z.infer<typeof schema>["DOCKYARD_LOG_LEVEL"];
+}
+
+export class AgentConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join("\n  ")}`);
+  }
+}
+
+export function parseLabels(text: string): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const part of text.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const i = part.indexOf("=");
+    labels[part.slice(0, i)] = part.slice(i + 1);
+  }
+  return labels;
+}
+
+/** Parse and validate; throws AgentConfigError listing every bad variable at once. */
+export function loadAgentConfig(env: Record<string, string | undefined> = process.env): AgentConfig {
+  const problems: string[] = [];
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== "") input[key] = v;
+  }
+  const file = env.DOCKYARD_JOIN_TOKEN_FILE;
+  if (file) {
+    try {
+      input.DOCKYARD_JOIN_TOKEN = readFileSync(file, "utf8").trim();
+    } catch (err) {
+      problems.push(`DOCKYARD_JOIN_TOKEN_FILE: cannot read ${file}: ${(err as Error).message}`);
+    }
+  }
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) for (const i of parsed.error.issues) problems.push(`${i.path.join(".")}: ${i.message}`);
+  if (problems.length > 0 || !parsed.success) throw new AgentConfigError(problems);
+  const e = parsed.data;
+  return {
+    serverUrl: e.DOCKYARD_SERVER_URL, natsUrl: e.DOCKYARD_NATS_URL, natsPrefix: e.DOCKYARD_NATS_PREFIX,
+    joinToken: e.DOCKYARD_JOIN_TOKEN, name: e.DOCKYARD_AGENT_NAME, labels: parseLabels(e.DOCKYARD_AGENT_LABELS),
+    capacity: e.DOCKYARD_AGENT_CAPACITY, stateDir: e.DOCKYARD_AGENT_STATE_DIR, executor: e.DOCKYARD_AGENT_EXECUTOR,
+    dockerHost: e.DOCKER_HOST, logLevel: e.DOCKYARD_LOG_LEVEL,
+  };
+}
+
+export const AGENT_ENV_VARS = [...Object.keys(schema.shape), "DOCKYARD_JOIN_TOKEN_FILE"];

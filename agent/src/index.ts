@@ -1,0 +1,8 @@
+// Public entry of the agent (used by the CLI, tests and benchmarks).
+export { agentMain, chooseExecutors } from "./main";
+export { Agent, type AgentDeps } from "./agent";
+export { loadAgentConfig, AgentConfigError, AGENT_ENV_VARS, type AgentConfig } from "./config";
+export { DockerExecutor, removeRunWorkspace } from "./executor/docker";
+export { ShellExecutor } from "./executor/shell";
+export { dockerFromEnv, BASE_IMAGE, DEFAULT_DOCKER_HOST } from "./executor/docker-client";
+export type { Executor } from "./executor/types";

@@ -1,0 +1,57 @@
+// `dockyard agent`: load config, pick executors, start; first SIGTERM/SIGINT
+// drains (finish running stages, take no new ones), a second one aborts.
+import pino from "pino";
+import path from "node:path";
+import { AgentConfigError, loadAgentConfig, type AgentConfig } from "./config";
+import { Agent } from "./agent";
+import { DockerExecutor } from "./executor/docker";
+import { ShellExecutor } from "./executor/shell";
+import { dockerFromEnv } from "./executor/docker-client";
+import type { Executor } from "./executor/types";
+import { RegistrationRefusedError } from "./transport/nats-session";
+
+/** The executors this agent offers; throws when the configured one is unavailable. */
+export async function chooseExecutors(config: AgentConfig): Promise<Executor[]> {
+  const shell = () => new ShellExecutor({ workDir: path.resolve(config.stateDir, "work") });
+  if (config.executor === "shell") return [shell()];
+  const docker = new DockerExecutor({ docker: dockerFromEnv({ DOCKER_HOST: config.dockerHost }) });
+  if (await docker.isAvailable()) return [docker];
+  if (config.executor === "docker") throw new Error(`docker executor requested but no Docker engine answers at ${config.dockerHost}`);
+  return [shell()];
+}
+
+export async function agentMain(env: Record<string, string | undefined> = process.env): Promise<void> {
+  let config: AgentConfig;
+  try {
+    config = loadAgentConfig(env);
+  } catch (err) {
+    if (err instanceof AgentConfigError) {
+      process.stderr.write(`dockyard agent: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const log = pino({ level: config.logLevel, base: { service: "dockyard-agent", agent: config.name } });
+  let agent: Agent;
+  try {
+    agent = new Agent(config, { log, executors: await chooseExecutors(config) });
+    await agent.start();
+  } catch (err) {
+    const message = err instanceof RegistrationRefusedError ? err.message : (err as Error).message;
+    process.stderr.write(`dockyard agent: ${message}\n`);
+    process.exit(1);
+  }
+  let signals = 0;
+  const onSignal = (signal: string) => {
+    signals++;
+    if (signals === 1) {
+      log.info({ signal }, "draining; send the signal again to abort");
+      agent.drain().then(() => process.exit(0), () => process.exit(1));
+    } else {
+      log.warn({ signal }, "aborting running attempts");
+      agent.abort().then(() => process.exit(0), () => process.exit(1));
+    }
+  };
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
+  process.on("SIGINT", () => onSignal("SIGINT"));
+}

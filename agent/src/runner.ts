@@ -1,0 +1,163 @@
+// Runs one attempt: open its stream, start the executor, ship output as
+// ordered chunks (spooled first), renew the lease, report the end and wait
+// for the server to acknowledge it. Executor-agnostic.
+import type { Assignment } from "@dockyard/proto";
+import type { Logger } from "pino";
+import type { Executor, AttemptSpec } from "./executor/types";
+import { isExecutorError } from "./executor/errors";
+import { AttemptSpool, MAX_SPOOL_BYTES, type FinalStatus } from "./logs/spool";
+import { LogBatcher } from "./logs/log-batcher";
+import { AttemptChannel, type FinishResult } from "./transport/attempt-channel";
+import type { AgentClient } from "./transport/agent-client";
+
+export const STREAM = { stdout: 1, stderr: 2, system: 3 } as const;
+
+/** Why the agent stopped an attempt itself. */
+export type StopReason = "canceled" | "timeout" | "lost" | "rejected";
+
+export interface RunnerDeps {
+  client: AgentClient;
+  executor: Executor;
+  agentId: string;
+  spoolDir: string;
+  log: Logger;
+}
+
+export class AttemptRunner {
+  private readonly abort = new AbortController();
+  private stopReason: StopReason | null = null;
+  private stopMessage = "";
+  private seq = 0;
+  private channel!: AttemptChannel;
+  private spool!: AttemptSpool;
+  private leaseDeadline = 0;
+  private roomWaiters: (() => void)[] = [];
+
+  constructor(readonly assignment: Assignment, private readonly deps: RunnerDeps) {}
+
+  get attemptId(): string {
+    return this.assignment.attemptId;
+  }
+
+  /** Stop the attempt (cancel from the server, local timeout, lease loss, agent abort). */
+  stop(reason: StopReason, message: string): void {
+    if (this.stopReason) return;
+    this.stopReason = reason;
+    this.stopMessage = message;
+    this.abort.abort();
+  }
+
+  async run(): Promise<FinishResult> {
+    const a = this.assignment;
+    const log = this.deps.log.child({ attemptId: a.attemptId, stage: a.stageName, runId: a.runId });
+    const ttl = Number(a.leaseTtlMs) || 15_000;
+    this.leaseDeadline = Date.now() + ttl;
+    this.spool = AttemptSpool.create(this.deps.spoolDir, { attemptId: a.attemptId, leaseId: a.leaseId, stageName: a.stageName, runId: a.runId });
+    const batcher = new LogBatcher({
+      maxChunkBytes: 32 * 1024,
+      maxDelayMs: 200,
+      hasRoom: () => this.channel.hasRoom,
+      emit: (stream, data) => this.emit(stream, data),
+    });
+    this.channel = new AttemptChannel(this.deps.client, a.attemptId, a.leaseId, {
+      onRejected: (message) => this.stop("rejected", message),
+      onRoom: () => {
+        batcher.onRoom();
+        for (const w of this.roomWaiters.splice(0)) w();
+      },
+      onRenewed: () => {
+        this.leaseDeadline = Date.now() + ttl;
+      },
+    }, log);
+    const renewTimer = setInterval(() => {
+      if (Date.now() > this.leaseDeadline - ttl * 0.2) {
+        // We could not renew in time: stop our container before the server re-dispatches.
+        this.stop("lost", "lease could not be renewed");
+      }
+      this.channel.renew();
+    }, Math.max(50, Math.floor(ttl / 4))).unref();
+    const timeoutMs = Number(a.spec?.timeoutMs ?? 0n);
+    const timeout = timeoutMs > 0 ? setTimeout(() => this.stop("timeout", `stage exceeded its timeout of ${timeoutMs} ms`), timeoutMs).unref() : null;
+    const spec = this.toSpec();
+    let final: FinalStatus;
+    try {
+      // Open the stream and start the executor concurrently: the first log byte should not wait for a round trip.
+      const opened = this.channel.open();
+      let handle;
+      try {
+        handle = await this.deps.executor.start(spec, this.abort.signal);
+      } catch (err) {
+        await opened;
+        final = this.finalFor(null, err);
+        return await this.finish(final, log);
+      }
+      await opened;
+      if (this.stopReason === "rejected") return "rejected";
+      this.channel.started();
+      this.spool.markStarted();
+      for await (const chunk of handle.output) {
+        batcher.push(chunk.stream === "stderr" ? STREAM.stderr : STREAM.stdout, chunk.data);
+        if (batcher.pendingBytes > 1024 * 1024) await new Promise<void>((r) => this.roomWaiters.push(r));
+      }
+      const exit = await handle.wait();
+      batcher.flush();
+      final = this.finalFor(exit, null);
+      return await this.finish(final, log);
+    } finally {
+      clearInterval(renewTimer);
+      if (timeout) clearTimeout(timeout);
+      await this.deps.executor.remove(spec).catch((err: unknown) => log.warn({ err }, "executor remove failed"));
+    }
+  }
+
+  private emit(stream: number, data: Buffer): void {
+    if (this.spool.bytes > MAX_SPOOL_BYTES) return;
+    const seq = ++this.seq;
+    let chunk = { seq, stream, data };
+    if (this.spool.bytes + data.length > MAX_SPOOL_BYTES) {
+      chunk = { seq, stream: STREAM.system, data: Buffer.from(`\n[dockyard] log limit of ${MAX_SPOOL_BYTES} bytes reached; further output dropped\n`) };
+    }
+    this.spool.append(chunk);
+    this.channel.send(chunk);
+  }
+
+  private finalFor(exit: { exitCode: number; oomKilled: boolean } | null, err: unknown): FinalStatus {
+    const base = { lastLogSeq: this.seq, oomKilled: exit?.oomKilled ?? false, exitCode: exit?.exitCode ?? -1 };
+    if (this.stopReason && this.stopReason !== "rejected") {
+      return { ...base, outcome: this.stopReason, message: this.stopMessage };
+    }
+    if (err) {
+      const message = isExecutorError(err) ? err.message : `executor failed: ${(err as Error).message}`;
+      return { ...base, outcome: "errored", message };
+    }
+    if (exit!.exitCode === 0) return { ...base, outcome: "succeeded", message: "" };
+    if (exit!.oomKilled) return { ...base, outcome: "failed", message: "killed: out of memory" };
+    return { ...base, outcome: "failed", message: `exit code ${exit!.exitCode}` };
+  }
+
+  private async finish(final: FinalStatus, log: Logger): Promise<FinishResult> {
+    if (this.stopReason === "rejected") {
+      this.spool.remove();
+      return "rejected";
+    }
+    this.spool.writeFinal(final);
+    const result = await this.channel.finish(final);
+    log.info({ outcome: final.outcome, exitCode: final.exitCode, result }, "attempt finished");
+    if (result !== "closed") this.spool.remove();
+    else this.spool.close();
+    return result;
+  }
+
+  private toSpec(): AttemptSpec {
+    const a = this.assignment;
+    return {
+      attemptId: a.attemptId, runId: a.runId, stageId: a.stageId, stageName: a.stageName, attemptNumber: a.attemptNumber,
+      image: a.spec?.image || null, commands: a.spec?.commands ?? [], env: a.spec?.env ?? {}, agentId: this.deps.agentId,
+      limits: {
+        memoryBytes: Number(a.spec?.limits?.memoryBytes ?? 0) || undefined,
+        nanoCpus: Number(a.spec?.limits?.nanoCpus ?? 0) || undefined,
+        pids: Number(a.spec?.limits?.pids ?? 0) || undefined,
+      },
+    };
+  }
+}

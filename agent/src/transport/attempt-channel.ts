@@ -1,0 +1,180 @@
+// The gRPC stream of one attempt, kept alive across server restarts and
+// network blips: on reconnect it re-opens with the lease, learns the highest
+// persisted log seq and resends the rest, then any pending started/finished.
+import { create, AttemptReportSchema, type AttemptCommand, type AttemptReport } from "@dockyard/proto";
+import type { ClientDuplexStream } from "@grpc/grpc-js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { Logger } from "pino";
+import type { AgentClient } from "./agent-client";
+import type { FinalStatus, SpooledChunk } from "../logs/spool";
+
+type Body = NonNullable<MessageInitShape<typeof AttemptReportSchema>["body"]>;
+
+export type FinishResult = "acked" | "rejected" | "closed";
+
+export interface ChannelHandlers {
+  /** The server rejected the lease: the attempt is not ours any more. */
+  onRejected(message: string): void;
+  /** An ack made room in the send window. */
+  onRoom(): void;
+  /** A lease renewal was acknowledged. */
+  onRenewed(): void;
+}
+
+/** Chunks in flight before output coalesces. */
+export const SEND_WINDOW = 8;
+
+export class AttemptChannel {
+  private stream: ClientDuplexStream<AttemptReport, AttemptCommand> | null = null;
+  private unacked: SpooledChunk[] = [];
+  private ackedSeq = 0;
+  private startedAcked = false;
+  private startedPending = false;
+  private final: FinalStatus | null = null;
+  private finishWaiters: ((r: FinishResult) => void)[] = [];
+  private opened: (() => void) | null = null;
+  private ready = false;
+  private closed = false;
+  private failures = 0;
+  /** Whether `finished` was written on the current connection. */
+  private finishedWritten = false;
+  private closeResult: FinishResult = "closed";
+
+  constructor(
+    private readonly client: AgentClient,
+    readonly attemptId: string,
+    readonly leaseId: string,
+    private readonly handlers: ChannelHandlers,
+    private readonly log: Logger,
+  ) {}
+
+  /** Connect and wait for the server to accept the lease (retries until then or rejection/close). */
+  open(): Promise<void> {
+    return new Promise((resolve) => {
+      this.opened = resolve;
+      this.connect();
+    });
+  }
+
+  get hasRoom(): boolean {
+    return this.unacked.length < SEND_WINDOW;
+  }
+
+  get persistedSeq(): number {
+    return this.ackedSeq;
+  }
+
+  started(): void {
+    this.startedPending = true;
+    if (this.ready) this.write({ case: "started", value: {} });
+  }
+
+  send(chunk: SpooledChunk): void {
+    this.unacked.push(chunk);
+    if (this.ready) this.writeChunk(chunk);
+  }
+
+  renew(): void {
+    if (this.ready) this.write({ case: "renew", value: {} });
+  }
+
+  /** Report the end; resolves once the server acknowledged it (or rejected/closed). */
+  finish(final: FinalStatus): Promise<FinishResult> {
+    if (this.closed) return Promise.resolve(this.closeResult);
+    this.final = final;
+    if (this.ready && this.unacked.length === 0) this.writeFinished();
+    return new Promise((resolve) => this.finishWaiters.push(resolve));
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  close(result: FinishResult = "closed"): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeResult = result;
+    this.stream?.end();
+    this.stream = null;
+    this.opened?.();
+    for (const w of this.finishWaiters.splice(0)) w(result);
+  }
+
+  private write(body: Body): void {
+    this.stream?.write(create(AttemptReportSchema, { attemptId: this.attemptId, leaseId: this.leaseId, body }));
+  }
+
+  private writeChunk(c: SpooledChunk): void {
+    this.write({ case: "log", value: { seq: BigInt(c.seq), data: c.data, stream: c.stream } });
+  }
+
+  private writeFinished(): void {
+    if (this.finishedWritten) return;
+    this.finishedWritten = true;
+    const f = this.final!;
+    this.write({ case: "finished", value: {
+      exitCode: f.exitCode, outcome: f.outcome, message: f.message, lastLogSeq: BigInt(f.lastLogSeq), oomKilled: f.oomKilled,
+    } });
+  }
+
+  private connect(): void {
+    if (this.closed) return;
+    this.ready = false;
+    this.finishedWritten = false;
+    const stream = this.client.attemptStream();
+    this.stream = stream;
+    stream.on("data", (cmd: AttemptCommand) => this.onCommand(cmd));
+    stream.on("error", (err: Error) => this.onBroken(stream, err));
+    stream.on("end", () => this.onBroken(stream, null));
+    this.write({ case: "open", value: {} });
+  }
+
+  private onBroken(stream: ClientDuplexStream<AttemptReport, AttemptCommand>, err: Error | null): void {
+    if (this.stream !== stream || this.closed) return;
+    this.stream = null;
+    this.ready = false;
+    this.failures++;
+    const delay = Math.min(3000, 50 * 2 ** Math.min(this.failures, 6)) * (0.5 + Math.random() / 2);
+    this.log.warn({ attemptId: this.attemptId, err: err?.message, retryInMs: Math.round(delay) }, "attempt stream broken; reconnecting");
+    setTimeout(() => this.connect(), delay).unref();
+  }
+
+  private onCommand(cmd: AttemptCommand): void {
+    const body = cmd.body;
+    if (body.case === "rejected") {
+      this.log.warn({ attemptId: this.attemptId, code: body.value.code, message: body.value.message }, "attempt rejected by server");
+      this.handlers.onRejected(body.value.message);
+      this.close("rejected");
+      return;
+    }
+    if (body.case === "cancel") {
+      this.handlers.onRejected(`canceled: ${body.value.reason}`);
+      return;
+    }
+    if (body.case !== "ack") return;
+    const ack = body.value;
+    const seq = Number(ack.logSeq);
+    if (seq > this.ackedSeq) this.ackedSeq = seq;
+    while (this.unacked.length > 0 && this.unacked[0]!.seq <= this.ackedSeq) this.unacked.shift();
+    if (ack.started) this.startedAcked = true;
+    if (ack.leaseExpiresAtMs > 0n) this.handlers.onRenewed();
+    if (!this.ready) {
+      // First ack after (re)open: resend whatever the server has not persisted.
+      this.ready = true;
+      this.failures = 0;
+      this.opened?.();
+      this.opened = null;
+      if (this.startedPending && !this.startedAcked) this.write({ case: "started", value: {} });
+      for (const c of this.unacked) this.writeChunk(c);
+      if (this.final && this.unacked.length === 0) this.writeFinished();
+      this.handlers.onRoom();
+      return;
+    }
+    if (ack.finished) {
+      this.close("acked");
+      return;
+    }
+    if (this.final && this.unacked.length === 0) this.writeFinished();
+    this.handlers.onRoom();
+  }
+}

@@ -1,0 +1,31 @@
+// `dockyard server`: load config, start, stop on SIGTERM/SIGINT. Wiring only.
+import pino from "pino";
+import { ConfigError, loadConfig } from "./config";
+import { startServer } from "./server";
+
+export async function serverMain(env: Record<string, string | undefined> = process.env): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`dockyard server: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const log = pino({ level: config.logLevel, base: { service: "dockyard-server" } });
+  const server = await startServer(config, { log });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log.info({ signal }, "server stopping");
+    server.stop().then(() => process.exit(0), (err: unknown) => {
+      log.error({ err }, "server stop failed");
+      process.exit(1);
+    });
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}

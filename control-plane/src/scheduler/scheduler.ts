@@ -1,0 +1,126 @@
+// The scheduling loop of one server replica: claim queued stages, commit their
+// attempts, then dispatch; and sweep for lost agents, expired leases and
+// timeouts. Any number of replicas run this against one database.
+import type { Logger } from "pino";
+import type { Db } from "../store/db";
+import type { Clock } from "../clock";
+import { claimAndPlace, type Placement } from "../store/claims";
+import { expireAttempts, loseAgentAttempts } from "../store/attempts";
+import { markLostAgents } from "../store/agents";
+import type { EndedAttempt } from "../store/stage-flow";
+import type { RunEventRecord } from "../store/events";
+import type { ServerMetrics } from "../metrics";
+
+export interface SchedulerConfig {
+  leaseTtlMs: number;
+  agentLostTimeoutMs: number;
+  schedulerIntervalMs: number;
+  sweepIntervalMs: number;
+  /** Stages claimed per transaction. */
+  batchSize?: number;
+}
+
+/** Where the scheduler's decisions go once committed. */
+export interface SchedulerOutputs {
+  dispatch(placement: Placement): void;
+  cancel(agentId: string, attemptId: string, reason: string): void;
+  events(events: RunEventRecord[]): void;
+  /** Tell the other replicas there is work (freed capacity, requeued stages). */
+  kickOthers(): void;
+}
+
+export class Scheduler {
+  private running = false;
+  private again = false;
+  private timers: NodeJS.Timeout[] = [];
+  private idle: Promise<void> = Promise.resolve();
+  private sweeping = false;
+
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+    private readonly out: SchedulerOutputs,
+    private readonly config: SchedulerConfig,
+    private readonly metrics: ServerMetrics,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.timers.push(setInterval(() => this.kick(), this.config.schedulerIntervalMs).unref());
+    this.timers.push(setInterval(() => void this.sweep(), this.config.sweepIntervalMs).unref());
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    await this.idle;
+  }
+
+  /** Run a scheduling pass soon; calls while one runs coalesce into one more pass. */
+  kick(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    this.idle = this.loop().finally(() => {
+      this.running = false;
+    });
+  }
+
+  private async loop(): Promise<void> {
+    do {
+      this.again = false;
+      try {
+        await this.schedulePass();
+      } catch (err) {
+        this.log.error({ err }, "scheduling pass failed");
+      }
+    } while (this.again);
+  }
+
+  private async schedulePass(): Promise<void> {
+    const batch = this.config.batchSize ?? 32;
+    for (;;) {
+      const now = this.clock.now();
+      const { placements, events } = await claimAndPlace(this.db, batch, now, this.config.leaseTtlMs);
+      for (const p of placements) {
+        this.metrics.dispatchLatency.observe(Math.max(0, now.getTime() - p.queuedAt.getTime()) / 1000);
+        this.out.dispatch(p);
+      }
+      this.out.events(events);
+      if (placements.length < batch) return;
+    }
+  }
+
+  /** Declare silent agents lost and end attempts whose lease or timeout ran out. */
+  async sweep(): Promise<void> {
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      const now = this.clock.now();
+      const lost = await markLostAgents(this.db, now, this.config.agentLostTimeoutMs);
+      if (lost.length > 0) this.log.warn({ agentIds: lost }, "agents lost");
+      const ended = [...(await loseAgentAttempts(this.db, lost, now)), ...(await expireAttempts(this.db, now))];
+      this.afterEnded(ended, "server");
+    } catch (err) {
+      this.log.error({ err }, "sweep failed");
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  /** Publish the effects of ended attempts and tell their agents to stop. */
+  afterEnded(ended: EndedAttempt[], by: "server" | "agent"): void {
+    if (ended.length === 0) return;
+    for (const e of ended) {
+      this.metrics.attemptsEnded.inc({ outcome: e.attempt.state });
+      if (by === "server") this.out.cancel(e.attempt.agentId, e.attempt.id, e.attempt.reason ?? e.attempt.state);
+      this.out.events(e.events);
+      if (by === "server") this.log.info({ attemptId: e.attempt.id, outcome: e.attempt.state, reason: e.attempt.reason }, "attempt ended by server");
+    }
+    this.kick();
+    this.out.kickOthers();
+  }
+}

@@ -1,0 +1,72 @@
+// Agents: registration, sessions, heartbeats, drain and loss.
+import { and, eq, inArray, isNull, lt, asc } from "drizzle-orm";
+import type { Db } from "./db";
+import { agents, joinTokens } from "./schema";
+import { hashSecret, newId, newSecret } from "../ids";
+import { UnauthenticatedError } from "../errors";
+
+export type AgentRow = typeof agents.$inferSelect;
+
+export interface Registration {
+  joinToken: string;
+  agentId: string;
+  name: string;
+  hostname: string;
+  labels: Record<string, string>;
+  capacity: number;
+  executors: string[];
+  version: string;
+}
+
+/**
+ * Check the join token and (re)register the agent. A known agent id keeps its
+ * identity (so it can reap its own containers) but always gets a new session;
+ * the old session stops working at once.
+ */
+export async function registerAgent(db: Db, reg: Registration, now: Date): Promise<{ agentId: string; sessionToken: string }> {
+  const [token] = await db.select().from(joinTokens)
+    .where(and(eq(joinTokens.tokenHash, hashSecret(reg.joinToken)), isNull(joinTokens.revokedAt)));
+  if (!token) throw new UnauthenticatedError("join token is unknown or revoked");
+  const sessionToken = newSecret("dys_");
+  const values = {
+    name: reg.name, hostname: reg.hostname, labels: reg.labels, capacity: reg.capacity, state: "online",
+    sessionHash: hashSecret(sessionToken), joinTokenId: token.id, version: reg.version, executors: reg.executors,
+    registeredAt: now, lastHeartbeatAt: now,
+  };
+  const agentId = reg.agentId || newId();
+  await db.insert(agents).values({ id: agentId, slotsUsed: 0, ...values })
+    .onConflictDoUpdate({ target: agents.id, set: values });
+  return { agentId, sessionToken };
+}
+
+/** Resolve a session token to its agent; throws when unknown, replaced or the agent is lost. */
+export async function authenticateAgent(db: Db, agentId: string, sessionToken: string): Promise<AgentRow> {
+  const [row] = await db.select().from(agents).where(eq(agents.id, agentId));
+  if (!row || row.sessionHash !== hashSecret(sessionToken)) throw new UnauthenticatedError("agent session is unknown or replaced");
+  return row;
+}
+
+export async function recordHeartbeat(db: Db, agentId: string, sessionToken: string, draining: boolean, now: Date): Promise<boolean> {
+  const rows = await db.update(agents)
+    .set({ lastHeartbeatAt: now, state: draining ? "draining" : "online" })
+    .where(and(eq(agents.id, agentId), eq(agents.sessionHash, hashSecret(sessionToken)), inArray(agents.state, ["online", "draining"])))
+    .returning({ id: agents.id });
+  return rows.length > 0;
+}
+
+export async function setDraining(db: Db, agentId: string, draining: boolean): Promise<void> {
+  await db.update(agents).set({ state: draining ? "draining" : "online" })
+    .where(and(eq(agents.id, agentId), inArray(agents.state, ["online", "draining"])));
+}
+
+/** Mark agents silent for longer than `timeoutMs` as lost; returns their ids. */
+export async function markLostAgents(db: Db, now: Date, timeoutMs: number): Promise<string[]> {
+  const rows = await db.update(agents).set({ state: "lost", slotsUsed: 0 })
+    .where(and(inArray(agents.state, ["online", "draining"]), lt(agents.lastHeartbeatAt, new Date(now.getTime() - timeoutMs))))
+    .returning({ id: agents.id });
+  return rows.map((r) => r.id);
+}
+
+export async function listAgents(db: Db): Promise<AgentRow[]> {
+  return db.select().from(agents).orderBy(asc(agents.name));
+}

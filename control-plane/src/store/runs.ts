@@ -1,0 +1,107 @@
+// Runs and their stages: creation in one transaction, reads, cancel.
+import { and, asc, desc, eq, inArray, notInArray } from "drizzle-orm";
+import type { PipelineSpec } from "@dockyard/pipeline";
+import type { Db } from "./db";
+import { withTx } from "./tx";
+import { attempts, runs, stageEdges, stages } from "./schema";
+import { appendEvents, stageEvent, type RunEventRecord } from "./events";
+import { endAttempt, refreshRunState, type AttemptRow } from "./stage-flow";
+import { newId } from "../ids";
+import { NotFoundError } from "../errors";
+import { TERMINAL_STAGE_STATES } from "../domain/states";
+
+export type RunRow = typeof runs.$inferSelect;
+export type StageRow = typeof stages.$inferSelect;
+
+export interface RunWithStages extends RunRow {
+  stages: (StageRow & { needs: string[] })[];
+}
+
+/** Write the run, its stages and their edges in one transaction. */
+export async function createRun(
+  db: Db, pipeline: PipelineSpec, yaml: string, source: string, now: Date,
+): Promise<{ runId: string; events: RunEventRecord[] }> {
+  const runId = newId();
+  const ids = new Map(pipeline.stages.map((s) => [s.name, newId()]));
+  const events = await withTx(db, async (tx) => {
+    await tx.insert(runs).values({ id: runId, name: pipeline.name, source, state: "queued", pipelineYaml: yaml, createdAt: now });
+    await tx.insert(stages).values(pipeline.stages.map((s, position) => ({
+      id: ids.get(s.name)!,
+      runId,
+      name: s.name,
+      position,
+      state: s.needs.length === 0 ? "queued" : "pending",
+      queuedAt: s.needs.length === 0 ? now : null,
+      spec: { image: s.image, commands: s.commands, env: s.env, executor: s.executor, agent: s.agent },
+      timeoutMs: s.timeoutMs,
+      retryCount: s.retry.count,
+      retryOn: s.retry.on,
+    })));
+    const edges = pipeline.stages.flatMap((s) =>
+      s.needs.map((n) => ({ runId, stageId: ids.get(s.name)!, needsStageId: ids.get(n)! })));
+    if (edges.length > 0) await tx.insert(stageEdges).values(edges);
+    return appendEvents(tx, runId, [
+      { kind: "run", payload: { state: "queued" } },
+      ...pipeline.stages.map((s) => stageEvent(ids.get(s.name)!, null, {
+        stageName: s.name, state: s.needs.length === 0 ? "queued" : "pending", attempt: 0, agentId: "", exitCode: null, reason: "",
+      })),
+    ], now);
+  });
+  return { runId, events };
+}
+
+export async function getRun(db: Db, runId: string): Promise<RunWithStages> {
+  const [run] = await db.select().from(runs).where(eq(runs.id, runId));
+  if (!run) throw new NotFoundError("run", runId);
+  const rows = await db.select().from(stages).where(eq(stages.runId, runId)).orderBy(asc(stages.position));
+  const edges = await db.select().from(stageEdges).where(eq(stageEdges.runId, runId));
+  const nameOf = new Map(rows.map((r) => [r.id, r.name]));
+  return {
+    ...run,
+    stages: rows.map((s) => ({
+      ...s,
+      needs: edges.filter((e) => e.stageId === s.id).map((e) => nameOf.get(e.needsStageId) ?? e.needsStageId),
+    })),
+  };
+}
+
+export async function listRuns(db: Db, opts: { limit: number; state?: string }): Promise<RunRow[]> {
+  const where = opts.state ? eq(runs.state, opts.state) : undefined;
+  return db.select().from(runs).where(where).orderBy(desc(runs.createdAt)).limit(opts.limit);
+}
+
+/**
+ * Cancel every open stage of the run. Returns the attempts that were active
+ * (their agents must be told to stop) and the events written.
+ */
+export async function cancelRun(
+  db: Db, runId: string, now: Date,
+): Promise<{ canceledAttempts: AttemptRow[]; events: RunEventRecord[] }> {
+  return withTx(db, async (tx) => {
+    const [run] = await tx.select({ id: runs.id }).from(runs).where(eq(runs.id, runId));
+    if (!run) throw new NotFoundError("run", runId);
+    const active = await tx.select({ id: attempts.id }).from(attempts)
+      .where(and(eq(attempts.runId, runId), inArray(attempts.state, ["assigned", "running"])));
+    const canceledAttempts: AttemptRow[] = [];
+    const events: RunEventRecord[] = [];
+    for (const a of active) {
+      const ended = await endAttempt(tx, a.id, "canceled", { exitCode: null, reason: "canceled by user", now });
+      if (ended) {
+        canceledAttempts.push(ended.attempt);
+        events.push(...ended.events);
+      }
+    }
+    const open = await tx.update(stages)
+      .set({ state: "canceled", reason: "canceled by user", finishedAt: now })
+      .where(and(eq(stages.runId, runId), notInArray(stages.state, [...TERMINAL_STAGE_STATES])))
+      .returning({ id: stages.id, name: stages.name, attempts: stages.attempts });
+    events.push(...(await appendEvents(tx, runId, open.map((s) => stageEvent(s.id, null, {
+      stageName: s.name, state: "canceled", attempt: s.attempts, agentId: "", exitCode: null, reason: "canceled by user",
+    })), now)));
+    events.push(...(await refreshRunState(tx, runId, now, true)));
+    return { canceledAttempts, events };
+  });
+}
+
+/** Events of a run after `afterSeq`, oldest first, at most `limit`. */
+export { listEvents } from "./event-reads";

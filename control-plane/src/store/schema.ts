@@ -1,0 +1,141 @@
+// Drizzle tables: the source of truth for runs, stages, attempts, agents and
+// their events. `migrations/` is generated from this file by drizzle-kit.
+import { sql } from "drizzle-orm";
+import {
+  pgTable, text, integer, bigint, timestamp, jsonb, customType, primaryKey, index, uniqueIndex, boolean,
+} from "drizzle-orm/pg-core";
+
+const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array }>({
+  dataType: () => "bytea",
+  fromDriver: (v) => (Buffer.isBuffer(v) ? v : Buffer.from(v)),
+});
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+
+export const joinTokens = pgTable("join_tokens", {
+  id: text("id").primaryKey(),
+  tokenHash: text("token_hash").notNull().unique(),
+  description: text("description").notNull().default(""),
+  createdAt: ts("created_at").notNull(),
+  revokedAt: ts("revoked_at"),
+});
+
+export const apiTokens = pgTable("api_tokens", {
+  id: text("id").primaryKey(),
+  tokenHash: text("token_hash").notNull().unique(),
+  description: text("description").notNull().default(""),
+  createdAt: ts("created_at").notNull(),
+  revokedAt: ts("revoked_at"),
+});
+
+export const agents = pgTable("agents", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  hostname: text("hostname").notNull().default(""),
+  labels: jsonb("labels").$type<Record<string, string>>().notNull(),
+  capacity: integer("capacity").notNull(),
+  slotsUsed: integer("slots_used").notNull().default(0),
+  /** online | draining | lost | offline */
+  state: text("state").notNull(),
+  sessionHash: text("session_hash").notNull(),
+  joinTokenId: text("join_token_id").notNull(),
+  version: text("version").notNull().default(""),
+  executors: jsonb("executors").$type<string[]>().notNull(),
+  registeredAt: ts("registered_at").notNull(),
+  lastHeartbeatAt: ts("last_heartbeat_at").notNull(),
+}, (t) => [index("agents_state_idx").on(t.state)]);
+
+export const runs = pgTable("runs", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  source: text("source").notNull().default(""),
+  /** queued | running | succeeded | failed | errored | canceled */
+  state: text("state").notNull(),
+  pipelineYaml: text("pipeline_yaml").notNull(),
+  createdAt: ts("created_at").notNull(),
+  finishedAt: ts("finished_at"),
+  /** Last allocated run_events.seq; bumping it serialises event writes per run. */
+  lastEventSeq: bigint("last_event_seq", { mode: "number" }).notNull().default(0),
+}, (t) => [index("runs_created_idx").on(t.createdAt)]);
+
+export interface StageSpecRow {
+  image: string | null;
+  commands: string[];
+  env: Record<string, string>;
+  executor: "docker" | "shell";
+  agent: Record<string, string>;
+}
+
+export const stages = pgTable("stages", {
+  id: text("id").primaryKey(),
+  runId: text("run_id").notNull().references(() => runs.id, { onDelete: "cascade" }),
+  name: text("name").notNull(),
+  position: integer("position").notNull(),
+  /** pending | queued | assigned | running | succeeded | failed | canceled | errored | lost | skipped */
+  state: text("state").notNull(),
+  spec: jsonb("spec").$type<StageSpecRow>().notNull(),
+  timeoutMs: integer("timeout_ms"),
+  retryCount: integer("retry_count").notNull(),
+  retryOn: jsonb("retry_on").$type<string[]>().notNull(),
+  attempts: integer("attempts").notNull().default(0),
+  /** Agents that lost an attempt of this stage; placement avoids them. */
+  avoidAgents: jsonb("avoid_agents").$type<string[]>().notNull().default(sql`'[]'::jsonb`),
+  agentId: text("agent_id"),
+  exitCode: integer("exit_code"),
+  reason: text("reason"),
+  queuedAt: ts("queued_at"),
+  startedAt: ts("started_at"),
+  finishedAt: ts("finished_at"),
+}, (t) => [
+  index("stages_run_idx").on(t.runId),
+  index("stages_queued_idx").on(t.queuedAt).where(sql`state = 'queued'`),
+  uniqueIndex("stages_run_name_uq").on(t.runId, t.name),
+]);
+
+export const stageEdges = pgTable("stage_edges", {
+  runId: text("run_id").notNull().references(() => runs.id, { onDelete: "cascade" }),
+  stageId: text("stage_id").notNull(),
+  needsStageId: text("needs_stage_id").notNull(),
+}, (t) => [primaryKey({ columns: [t.stageId, t.needsStageId] }), index("stage_edges_needs_idx").on(t.needsStageId)]);
+
+export const attempts = pgTable("attempts", {
+  id: text("id").primaryKey(),
+  stageId: text("stage_id").notNull().references(() => stages.id, { onDelete: "cascade" }),
+  runId: text("run_id").notNull(),
+  number: integer("number").notNull(),
+  agentId: text("agent_id").notNull(),
+  leaseId: text("lease_id").notNull(),
+  /** assigned | running | succeeded | failed | errored | canceled | lost | timeout */
+  state: text("state").notNull(),
+  leaseExpiresAt: ts("lease_expires_at").notNull(),
+  deadlineAt: ts("deadline_at"),
+  assignedAt: ts("assigned_at").notNull(),
+  startedAt: ts("started_at"),
+  finishedAt: ts("finished_at"),
+  exitCode: integer("exit_code"),
+  reason: text("reason"),
+  /** Highest log chunk seq persisted for this attempt. */
+  logSeq: bigint("log_seq", { mode: "number" }).notNull().default(0),
+  cancelRequested: boolean("cancel_requested").notNull().default(false),
+}, (t) => [
+  index("attempts_agent_active_idx").on(t.agentId).where(sql`state in ('assigned','running')`),
+  index("attempts_active_lease_idx").on(t.leaseExpiresAt).where(sql`state in ('assigned','running')`),
+  index("attempts_stage_idx").on(t.stageId),
+]);
+
+export const runEvents = pgTable("run_events", {
+  runId: text("run_id").notNull().references(() => runs.id, { onDelete: "cascade" }),
+  seq: bigint("seq", { mode: "number" }).notNull(),
+  at: ts("at").notNull(),
+  /** stage | log | run */
+  kind: text("kind").notNull(),
+  stageId: text("stage_id"),
+  attemptId: text("attempt_id"),
+  chunkSeq: bigint("chunk_seq", { mode: "number" }),
+  stream: integer("stream"),
+  data: bytea("data"),
+  payload: jsonb("payload").$type<Record<string, unknown>>(),
+}, (t) => [
+  primaryKey({ columns: [t.runId, t.seq] }),
+  uniqueIndex("run_events_chunk_uq").on(t.attemptId, t.chunkSeq).where(sql`kind = 'log'`),
+]);

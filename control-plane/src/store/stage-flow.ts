@@ -1,0 +1,112 @@
+// How an attempt's end moves its stage, the stage's dependents and the run.
+// Every function runs inside the caller's transaction. Lock order (to keep
+// replicas from deadlocking): attempt -> agent -> stage -> run.
+import { and, eq, inArray, sql } from "drizzle-orm";
+import { queryRows, type Tx } from "./db";
+import { agents, attempts, runs, stages } from "./schema";
+import { appendEvents, stageEvent, type NewRunEvent, type RunEventRecord } from "./events";
+import { decideAfterAttempt, deriveRunState, type Outcome } from "../domain/states";
+
+export type AttemptRow = typeof attempts.$inferSelect;
+
+export interface EndedAttempt {
+  attempt: AttemptRow;
+  events: RunEventRecord[];
+  /** The stage went back to the queue (a retry). */
+  requeued: boolean;
+}
+
+/**
+ * End an active attempt with `outcome`. Returns null when the attempt was not
+ * active any more (someone else ended it first): the caller's write is stale.
+ */
+export async function endAttempt(
+  tx: Tx,
+  attemptId: string,
+  outcome: Outcome,
+  detail: { exitCode: number | null; reason: string; now: Date; leaseId?: string },
+): Promise<EndedAttempt | null> {
+  const conditions = [eq(attempts.id, attemptId), inArray(attempts.state, ["assigned", "running"])];
+  if (detail.leaseId !== undefined) conditions.push(eq(attempts.leaseId, detail.leaseId));
+  const [attempt] = await tx
+    .update(attempts)
+    .set({ state: outcome, finishedAt: detail.now, exitCode: detail.exitCode, reason: detail.reason || outcome })
+    .where(and(...conditions))
+    .returning();
+  if (!attempt) return null;
+  await tx.update(agents).set({ slotsUsed: sql`greatest(${agents.slotsUsed} - 1, 0)` }).where(eq(agents.id, attempt.agentId));
+  const [stage] = await tx.select().from(stages).where(eq(stages.id, attempt.stageId)).for("update");
+  if (!stage || stage.attempts !== attempt.number || !["assigned", "running"].includes(stage.state)) {
+    return { attempt, events: [], requeued: false };
+  }
+  const decision = decideAfterAttempt(outcome, attempt.number, { count: stage.retryCount, on: stage.retryOn });
+  const pending: NewRunEvent[] = [];
+  let requeued = false;
+  if (decision.kind === "retry") {
+    const avoid = outcome === "lost" ? [...new Set([...stage.avoidAgents, attempt.agentId])] : stage.avoidAgents;
+    await tx.update(stages)
+      .set({ state: "queued", queuedAt: detail.now, agentId: null, avoidAgents: avoid, reason: `retry after ${decision.reason}` })
+      .where(eq(stages.id, stage.id));
+    pending.push(stageEvent(stage.id, attempt.id, {
+      stageName: stage.name, state: "queued", attempt: attempt.number, agentId: attempt.agentId,
+      exitCode: detail.exitCode, reason: `retry after ${decision.reason}`,
+    }));
+    requeued = true;
+  } else {
+    await tx.update(stages)
+      .set({ state: decision.state, exitCode: detail.exitCode, reason: decision.reason || null, finishedAt: detail.now })
+      .where(eq(stages.id, stage.id));
+    pending.push(stageEvent(stage.id, attempt.id, {
+      stageName: stage.name, state: decision.state, attempt: attempt.number, agentId: attempt.agentId,
+      exitCode: detail.exitCode, reason: detail.reason || decision.reason,
+    }));
+    if (decision.state === "succeeded") pending.push(...(await promoteReady(tx, stage.runId, detail.now)));
+    else pending.push(...(await skipDependents(tx, stage.runId, detail.now)));
+  }
+  const events = await appendEvents(tx, stage.runId, pending, detail.now);
+  events.push(...(await refreshRunState(tx, stage.runId, detail.now)));
+  return { attempt, events, requeued };
+}
+
+/** Queue every pending stage of the run whose needs all succeeded. */
+export async function promoteReady(tx: Tx, runId: string, now: Date): Promise<NewRunEvent[]> {
+  const promoted = await queryRows<{ id: string; name: string }>(tx, sql`
+    UPDATE stages s SET state = 'queued', queued_at = ${now}
+    WHERE s.run_id = ${runId} AND s.state = 'pending' AND NOT EXISTS (
+      SELECT 1 FROM stage_edges e JOIN stages d ON d.id = e.needs_stage_id
+      WHERE e.stage_id = s.id AND d.state <> 'succeeded')
+    RETURNING s.id, s.name`);
+  return promoted.map((r) =>
+    stageEvent(r.id, null, { stageName: r.name, state: "queued", attempt: 0, agentId: "", exitCode: null, reason: "" }));
+}
+
+/** Skip (transitively) every pending stage that needs a stage that did not succeed. */
+export async function skipDependents(tx: Tx, runId: string, now: Date): Promise<NewRunEvent[]> {
+  const out: NewRunEvent[] = [];
+  for (;;) {
+    const skipped = await queryRows<{ id: string; name: string }>(tx, sql`
+      UPDATE stages s SET state = 'skipped', finished_at = ${now}, reason = 'a needed stage did not succeed'
+      WHERE s.run_id = ${runId} AND s.state = 'pending' AND EXISTS (
+        SELECT 1 FROM stage_edges e JOIN stages d ON d.id = e.needs_stage_id
+        WHERE e.stage_id = s.id AND d.state IN ('failed','errored','canceled','lost','skipped'))
+      RETURNING s.id, s.name`);
+    if (skipped.length === 0) return out;
+    for (const r of skipped) {
+      out.push(stageEvent(r.id, null, {
+        stageName: r.name, state: "skipped", attempt: 0, agentId: "", exitCode: null, reason: "a needed stage did not succeed",
+      }));
+    }
+  }
+}
+
+/** Re-derive the run state from its stages; emits a `run` event when it changed. */
+export async function refreshRunState(tx: Tx, runId: string, now: Date, canceled = false): Promise<RunEventRecord[]> {
+  const [run] = await tx.select({ state: runs.state }).from(runs).where(eq(runs.id, runId));
+  if (!run) return [];
+  const rows = await tx.select({ state: stages.state }).from(stages).where(eq(stages.runId, runId));
+  const next = deriveRunState(rows.map((r) => r.state), canceled || run.state === "canceled");
+  if (next === run.state) return [];
+  const terminal = ["succeeded", "failed", "errored", "canceled"].includes(next);
+  await tx.update(runs).set({ state: next, finishedAt: terminal ? now : null }).where(eq(runs.id, runId));
+  return appendEvents(tx, runId, [{ kind: "run", payload: { state: next } }], now);
+}

@@ -1,0 +1,35 @@
+// Join tokens (agents) and API tokens (clients). Only hashes are stored.
+import { and, eq, isNull } from "drizzle-orm";
+import type { Db } from "./db";
+import { apiTokens, joinTokens } from "./schema";
+import { hashSecret, newId, newSecret } from "../ids";
+import { NotFoundError, UnauthenticatedError } from "../errors";
+
+export async function createJoinToken(db: Db, description: string, now: Date, token = newSecret("dyj_")) {
+  const id = newId();
+  await db.insert(joinTokens).values({ id, tokenHash: hashSecret(token), description, createdAt: now }).onConflictDoNothing();
+  return { id, token };
+}
+
+export async function revokeJoinToken(db: Db, id: string, now: Date): Promise<void> {
+  const rows = await db.update(joinTokens).set({ revokedAt: now }).where(eq(joinTokens.id, id)).returning({ id: joinTokens.id });
+  if (rows.length === 0) throw new NotFoundError("join token", id);
+}
+
+/** Make sure a configured secret exists as a (non-revoked unless revoked later) token. */
+export async function ensureToken(db: Db, kind: "join" | "api", token: string, description: string, now: Date): Promise<void> {
+  const table = kind === "join" ? joinTokens : apiTokens;
+  await db.insert(table).values({ id: newId(), tokenHash: hashSecret(token), description, createdAt: now }).onConflictDoNothing();
+}
+
+export async function countApiTokens(db: Db): Promise<number> {
+  const rows = await db.select({ id: apiTokens.id }).from(apiTokens).where(isNull(apiTokens.revokedAt));
+  return rows.length;
+}
+
+export async function authenticateApi(db: Db, token: string): Promise<string> {
+  const [row] = await db.select({ id: apiTokens.id }).from(apiTokens)
+    .where(and(eq(apiTokens.tokenHash, hashSecret(token)), isNull(apiTokens.revokedAt)));
+  if (!row) throw new UnauthenticatedError("API token is unknown or revoked");
+  return row.id;
+}

@@ -1,0 +1,62 @@
+// Store rows -> wire messages. One small function per message.
+import { create, RunEventSchema, RunSchema, StageSchema, AgentSchema, AssignmentSchema, type RunEvent, type Run, type Agent, type Assignment, type LogStream } from "@dockyard/proto";
+import type { RunEventRecord, StagePayload } from "../store/events";
+import type { RunRow, RunWithStages } from "../store/runs";
+import type { AgentRow } from "../store/agents";
+import type { Placement } from "../store/claims";
+
+const ms = (d: Date | null | undefined): bigint => (d ? BigInt(d.getTime()) : 0n);
+
+export function toRunEvent(e: RunEventRecord): RunEvent {
+  const base = { seq: BigInt(e.seq), runId: e.runId, atMs: ms(e.at) };
+  if (e.kind === "log") {
+    const p = e.payload as { stageName?: string; attempt?: number };
+    return create(RunEventSchema, {
+      ...base,
+      body: { case: "log", value: {
+        stageId: e.stageId ?? "", stageName: p.stageName ?? "", attempt: p.attempt ?? 0,
+        chunkSeq: BigInt(e.chunkSeq ?? 0), data: e.data ?? new Uint8Array(), stream: (e.stream ?? 0) as LogStream,
+      } },
+    });
+  }
+  if (e.kind === "stage") {
+    const p = e.payload as unknown as StagePayload;
+    return create(RunEventSchema, {
+      ...base,
+      body: { case: "stage", value: {
+        stageId: e.stageId ?? "", stageName: p.stageName, state: p.state, attempt: p.attempt, agentId: p.agentId,
+        exitCode: p.exitCode ?? 0, reason: p.reason,
+      } },
+    });
+  }
+  return create(RunEventSchema, { ...base, body: { case: "run", value: { state: String(e.payload.state ?? "") } } });
+}
+
+export function toRun(run: RunRow | RunWithStages): Run {
+  const stages = "stages" in run ? run.stages : [];
+  return create(RunSchema, {
+    id: run.id, name: run.name, state: run.state, createdAtMs: ms(run.createdAt), finishedAtMs: ms(run.finishedAt), source: run.source,
+    stages: stages.map((s) => create(StageSchema, {
+      id: s.id, name: s.name, state: s.state, needs: s.needs, attempts: s.attempts, exitCode: s.exitCode ?? 0,
+      reason: s.reason ?? "", agentId: s.agentId ?? "", startedAtMs: ms(s.startedAt), finishedAtMs: ms(s.finishedAt),
+    })),
+  });
+}
+
+export function toAgent(a: AgentRow): Agent {
+  return create(AgentSchema, {
+    id: a.id, name: a.name, hostname: a.hostname, state: a.state, labels: a.labels, capacity: a.capacity,
+    slotsUsed: a.slotsUsed, lastHeartbeatMs: ms(a.lastHeartbeatAt), version: a.version,
+  });
+}
+
+export function toAssignment(p: Placement, leaseTtlMs: number): Assignment {
+  return create(AssignmentSchema, {
+    attemptId: p.attemptId, leaseId: p.leaseId, runId: p.runId, stageId: p.stageId, stageName: p.stageName,
+    attemptNumber: p.attemptNumber, leaseTtlMs: BigInt(leaseTtlMs),
+    spec: {
+      image: p.spec.image ?? "", commands: p.spec.commands, env: p.spec.env, timeoutMs: BigInt(p.timeoutMs ?? 0),
+      executor: p.spec.executor,
+    },
+  });
+}

@@ -1,0 +1,89 @@
+// Watch a run: history from Postgres, then live events from NATS, resumable
+// from any seq. NATS is subscribed before history is read; gaps (a missed
+// message) are filled from the database, and a quiet second triggers a
+// database check, so a watcher never misses or repeats an event.
+import type { RunEvent } from "@dockyard/proto";
+import type { Db } from "../store/db";
+import { listEvents } from "../store/runs";
+import { getRun } from "../store/runs";
+import { isTerminalRun } from "../domain/states";
+import type { NatsBus } from "./nats/nats-bus";
+import { toRunEvent } from "./convert";
+
+export interface WatchOptions {
+  runId: string;
+  afterSeq: number;
+  follow: boolean;
+  /** Stage name filter; run events always pass. */
+  stage: string;
+  signal: AbortSignal;
+}
+
+const POLL_MS = 1000;
+
+function passes(e: RunEvent, stage: string): boolean {
+  if (!stage || e.body.case === "run") return true;
+  return (e.body.case === "stage" || e.body.case === "log") && e.body.value.stageName === stage;
+}
+
+function endsRun(e: RunEvent): boolean {
+  return e.body.case === "run" && isTerminalRun(e.body.value.state);
+}
+
+export async function* watchRun(db: Db, bus: NatsBus, opts: WatchOptions): AsyncGenerator<RunEvent> {
+  await getRun(db, opts.runId); // NotFoundError for unknown runs
+  const live: RunEvent[] = [];
+  let wake: (() => void) | null = null;
+  const sub = opts.follow
+    ? bus.watchRunEvents(opts.runId, (e) => {
+        live.push(e);
+        wake?.();
+      })
+    : null;
+  const onAbort = () => wake?.();
+  opts.signal.addEventListener("abort", onAbort);
+  let last = opts.afterSeq;
+  let ended = false;
+  try {
+    const fromDb = async function* () {
+      for (;;) {
+        const page = await listEvents(db, opts.runId, last, 500);
+        for (const rec of page) {
+          const e = toRunEvent(rec);
+          last = rec.seq;
+          if (endsRun(e)) ended = true;
+          if (passes(e, opts.stage)) yield e;
+        }
+        if (page.length < 500) return;
+      }
+    };
+    yield* fromDb();
+    if (!opts.follow || ended) return;
+    while (!opts.signal.aborted && !ended) {
+      if (live.length === 0) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, POLL_MS).unref();
+        });
+        wake = null;
+        if (live.length === 0) {
+          yield* fromDb();
+          continue;
+        }
+      }
+      const e = live.shift()!;
+      const seq = Number(e.seq);
+      if (seq <= last) continue;
+      if (seq > last + 1) {
+        yield* fromDb();
+        continue;
+      }
+      last = seq;
+      if (endsRun(e)) ended = true;
+      if (passes(e, opts.stage)) yield e;
+    }
+  } finally {
+    sub?.close();
+    opts.signal.removeEventListener("abort", onAbort);
+  }
+}

@@ -1,0 +1,125 @@
+// A farm for tests: a real server (in-process, ports 0) against a fresh
+// Postgres database and a per-farm NATS subject prefix, plus agents either
+// in-process or as child processes (to kill -9 them).
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, openSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import pino from "pino";
+import * as grpc from "@grpc/grpc-js";
+import { Registry } from "prom-client";
+import { createClient, RunService, type TypedClient } from "@dockyard/proto";
+import { startServer, loadConfig, type ServerHandle, type ServerConfig } from "@dockyard/control-plane";
+import { Agent, loadAgentConfig, chooseExecutors } from "@dockyard/agent";
+import { createTestDatabase, type TestDatabase } from "./database";
+
+export const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+export const DOCKER_HOST = process.env.DOCKER_HOST ?? "unix:///tmp/dockyard-docker/docker.sock";
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+export const REPO_ROOT = path.resolve(HERE, "../../..");
+
+export type RunClient = TypedClient<(typeof RunService)["method"]>;
+
+export interface AgentOptions {
+  name: string;
+  labels?: Record<string, string>;
+  capacity?: number;
+  executor?: "docker" | "shell";
+  stateDir?: string;
+}
+
+export interface SpawnedAgent {
+  child: ChildProcess;
+  stateDir: string;
+  logFile: string;
+  exited: Promise<number | null>;
+}
+
+export interface Farm {
+  server: ServerHandle;
+  config: ServerConfig;
+  database: TestDatabase;
+  prefix: string;
+  joinToken: string;
+  apiToken: string;
+  client: RunClient;
+  pg: pg.Pool;
+  agents: Agent[];
+  startAgent(opts: AgentOptions): Promise<Agent>;
+  agentEnv(opts: AgentOptions): Record<string, string>;
+  spawnAgent(opts: AgentOptions): SpawnedAgent;
+  stop(): Promise<void>;
+}
+
+export const testLog = () => pino({ level: process.env.DOCKYARD_TEST_LOG ?? "silent" });
+
+export async function startFarm(opts: { env?: Record<string, string>; agents?: AgentOptions[] } = {}): Promise<Farm> {
+  const database = await createTestDatabase();
+  const prefix = `t${randomBytes(4).toString("hex")}`;
+  const joinToken = `dyj_test_${randomBytes(12).toString("hex")}`;
+  const apiToken = `dya_test_${randomBytes(12).toString("hex")}`;
+  const config = loadConfig({
+    DATABASE_URL: database.url, DOCKYARD_NATS_URL: NATS_URL, DOCKYARD_NATS_PREFIX: prefix,
+    DOCKYARD_GRPC_LISTEN: "127.0.0.1:0", DOCKYARD_HTTP_LISTEN: "127.0.0.1:0",
+    DOCKYARD_JOIN_TOKEN: joinToken, DOCKYARD_API_TOKEN: apiToken,
+    DOCKYARD_HEARTBEAT_INTERVAL_MS: "300", DOCKYARD_AGENT_LOST_TIMEOUT_MS: "3000", DOCKYARD_LEASE_TTL_MS: "4000",
+    DOCKYARD_AGENT_POLL_INTERVAL_MS: "1000", DOCKYARD_SWEEP_INTERVAL_MS: "200", DOCKYARD_SCHEDULER_INTERVAL_MS: "200",
+    ...opts.env,
+  });
+  const server = await startServer(config, { log: testLog(), registry: new Registry() });
+  const client = createClient(RunService, server.grpcAddress, {
+    metadata: () => {
+      const md = new grpc.Metadata();
+      md.set("authorization", `Bearer ${apiToken}`);
+      return md;
+    },
+  });
+  const pool = new pg.Pool({ connectionString: database.url, max: 3 });
+  const agents: Agent[] = [];
+  const children: SpawnedAgent[] = [];
+
+  const agentEnv = (a: AgentOptions): Record<string, string> => ({
+    DOCKYARD_SERVER_URL: server.grpcAddress, DOCKYARD_NATS_URL: NATS_URL, DOCKYARD_NATS_PREFIX: prefix,
+    DOCKYARD_JOIN_TOKEN: joinToken, DOCKYARD_AGENT_NAME: a.name,
+    DOCKYARD_AGENT_LABELS: Object.entries(a.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(","),
+    DOCKYARD_AGENT_CAPACITY: String(a.capacity ?? 2), DOCKYARD_AGENT_EXECUTOR: a.executor ?? "docker",
+    DOCKYARD_AGENT_STATE_DIR: a.stateDir ?? mkdtempSync(path.join(os.tmpdir(), `dockyard-agent-${a.name}-`)),
+    DOCKER_HOST, DOCKYARD_LOG_LEVEL: process.env.DOCKYARD_TEST_LOG ?? "info",
+  });
+
+  const farm: Farm = {
+    server, config, database, prefix, joinToken, apiToken, client, pg: pool, agents, agentEnv,
+    async startAgent(a) {
+      const cfg = loadAgentConfig(agentEnv(a));
+      const agent = new Agent(cfg, { log: testLog(), executors: await chooseExecutors(cfg) });
+      await agent.start();
+      agents.push(agent);
+      return agent;
+    },
+    spawnAgent(a) {
+      const env = agentEnv(a);
+      const logFile = path.join(env.DOCKYARD_AGENT_STATE_DIR!, "agent.log");
+      const out = openSync(logFile, "a");
+      const child = spawn(process.execPath, ["--import", "tsx", path.join(HERE, "../bin/agent.ts")], {
+        cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ["ignore", out, out],
+      });
+      const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+      const spawned = { child, stateDir: env.DOCKYARD_AGENT_STATE_DIR!, logFile, exited };
+      children.push(spawned);
+      return spawned;
+    },
+    async stop() {
+      for (const c of children) if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill("SIGKILL");
+      await Promise.all(agents.map((a) => a.abort().catch(() => undefined)));
+      client.close();
+      await server.stop();
+      await pool.end();
+      await database.drop();
+    },
+  };
+  for (const a of opts.agents ?? []) await farm.startAgent(a);
+  return farm;
+}

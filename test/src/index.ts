@@ -1,0 +1,4 @@
+export * from "./helpers/farm";
+export * from "./helpers/wait";
+export * from "./helpers/database";
+export * from "./helpers/runs";

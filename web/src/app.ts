@@ -1,0 +1,72 @@
+// createApp(services) builds the Hono app: REST under /api/v1, /metrics and
+// /healthz. No listen and no env here: the control plane mounts it.
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { ErrorBody, WebServices } from "./types";
+
+const HTTP_STATUS: Record<string, 400 | 401 | 404 | 409 | 413 | 503 | 500> = {
+  invalid: 400, unauthenticated: 401, not_found: 404, conflict: 409, unavailable: 503, too_large: 413,
+};
+
+export interface AppOptions {
+  /** Largest request body accepted (pipeline files). */
+  maxBodyBytes: number;
+}
+
+export function createApp(services: WebServices, options: AppOptions): Hono {
+  const app = new Hono();
+
+  app.onError((err, c) => {
+    const code = typeof (err as { code?: unknown }).code === "string" ? (err as unknown as { code: string }).code : "internal";
+    const status = HTTP_STATUS[code] ?? 500;
+    const body: ErrorBody = {
+      error: { code: status === 500 ? "internal" : code, message: status === 500 ? "internal error; see the server log" : err.message },
+    };
+    const problems = (err as { problems?: unknown }).problems;
+    if (Array.isArray(problems) && problems.length > 0) body.error.problems = problems.map(String);
+    return c.json(body, status);
+  });
+
+  app.get("/healthz", async (c) => {
+    const h = await services.health();
+    return c.json(h, h.ok ? 200 : 503);
+  });
+
+  app.get("/metrics", async (c) => {
+    const m = await services.metrics();
+    return c.body(m.body, 200, { "content-type": m.contentType });
+  });
+
+  const api = new Hono();
+  api.use("*", async (c, next) => {
+    const auth = c.req.header("authorization") ?? "";
+    if (!auth.startsWith("Bearer ")) {
+      return c.json({ error: { code: "unauthenticated", message: "missing 'Authorization: Bearer <token>' header" } }, 401);
+    }
+    await services.authenticate(auth.slice(7).trim());
+    await next();
+  });
+  api.get("/runs", async (c) => {
+    const limit = Number(c.req.query("limit") ?? 20);
+    return c.json({ runs: await services.listRuns({ limit: Number.isFinite(limit) ? limit : 20, state: c.req.query("state") }) });
+  });
+  api.post(
+    "/runs",
+    bodyLimit({
+      maxSize: options.maxBodyBytes,
+      onError: (c) => c.json({ error: { code: "too_large", message: `request body exceeds ${options.maxBodyBytes} bytes` } }, 413),
+    }),
+    async (c) => {
+      const yaml = await c.req.text();
+      const source = c.req.query("source") ?? "http:dockyard.yml";
+      return c.json({ run: await services.submitRun(yaml, source) }, 201);
+    },
+  );
+  api.get("/runs/:id", async (c) => c.json({ run: await services.getRun(c.req.param("id")) }));
+  api.post("/runs/:id/cancel", async (c) => c.json({ run: await services.cancelRun(c.req.param("id")) }));
+  api.get("/agents", async (c) => c.json({ agents: await services.listAgents() }));
+  app.route("/api/v1", api);
+
+  app.notFound((c) => c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
+  return app;
+}

@@ -1,0 +1,2 @@
+export { createApp, type AppOptions } from "./app";
+export type * from "./types";

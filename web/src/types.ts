@@ -1,0 +1,58 @@
+// The public HTTP API's shapes and the services the web app needs. The
+// control plane implements WebServices; rows never reach the JSON directly.
+
+export interface StageView {
+  id: string;
+  name: string;
+  state: string;
+  needs: string[];
+  attempts: number;
+  exitCode: number | null;
+  reason: string | null;
+  agentId: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface RunView {
+  id: string;
+  name: string;
+  state: string;
+  source: string;
+  createdAt: string;
+  finishedAt: string | null;
+  stages?: StageView[];
+}
+
+export interface AgentView {
+  id: string;
+  name: string;
+  hostname: string;
+  state: string;
+  labels: Record<string, string>;
+  capacity: number;
+  slotsUsed: number;
+  lastHeartbeatAt: string;
+  version: string;
+}
+
+export interface WebServices {
+  /** Resolves an API token; rejects with an error whose `code` is "unauthenticated". */
+  authenticate(token: string): Promise<unknown>;
+  submitRun(yaml: string, source: string): Promise<RunView>;
+  getRun(id: string): Promise<RunView>;
+  listRuns(opts: { limit?: number; state?: string }): Promise<RunView[]>;
+  cancelRun(id: string): Promise<RunView>;
+  listAgents(): Promise<AgentView[]>;
+  /** Prometheus exposition text and its content type. */
+  metrics(): Promise<{ contentType: string; body: string }>;
+  /** Liveness of the process's dependencies. */
+  health(): Promise<{ ok: boolean; checks: Record<string, string> }>;
+}
+
+/** Errors thrown by services carry one of these codes (see app.onError). */
+export type ServiceErrorCode = "not_found" | "invalid" | "unauthenticated" | "conflict" | "unavailable" | "internal";
+
+export interface ErrorBody {
+  error: { code: string; message: string; problems?: string[] };
+}
