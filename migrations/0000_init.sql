@@ -4,7 +4,6 @@ CREATE TABLE "agents" (
 	"hostname" text DEFAULT '' NOT NULL,
 	"labels" jsonb NOT NULL,
 	"capacity" integer NOT NULL,
-	"slots_used" integer DEFAULT 0 NOT NULL,
 	"state" text NOT NULL,
 	"session_hash" text NOT NULL,
 	"join_token_id" text NOT NULL,

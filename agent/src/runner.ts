@@ -152,7 +152,12 @@ export class AttemptRunner {
     const a = this.assignment;
     return {
       attemptId: a.attemptId, runId: a.runId, stageId: a.stageId, stageName: a.stageName, attemptNumber: a.attemptNumber,
-      image: a.spec?.image || null, commands: a.spec?.commands ?? [], env: a.spec?.env ?? {}, agentId: this.deps.agentId,
+      image: a.spec?.image || null, commands: a.spec?.commands ?? [], agentId: this.deps.agentId,
+      // Like CI_JOB_ID & co: stages can tell which run, stage and attempt they are.
+      env: {
+        ...a.spec?.env, DOCKYARD: "true", DOCKYARD_RUN_ID: a.runId, DOCKYARD_STAGE: a.stageName,
+        DOCKYARD_ATTEMPT: String(a.attemptNumber), DOCKYARD_ATTEMPT_ID: a.attemptId,
+      },
       limits: {
         memoryBytes: Number(a.spec?.limits?.memoryBytes ?? 0) || undefined,
         nanoCpus: Number(a.spec?.limits?.nanoCpus ?? 0) || undefined,

@@ -4,7 +4,7 @@ import { parsePipeline, formatProblems, PIPELINE_LIMITS, type Problem } from "@d
 import type { Db } from "./store/db";
 import type { Clock } from "./clock";
 import { createRun, getRun, listRuns, cancelRun, type RunWithStages, type RunRow } from "./store/runs";
-import { listAgents, type AgentRow } from "./store/agents";
+import { listAgents, type AgentWithUsage } from "./store/agents";
 import { authenticateApi, createJoinToken, revokeJoinToken } from "./store/tokens";
 import { InvalidError } from "./errors";
 import type { Scheduler } from "./scheduler/scheduler";
@@ -60,7 +60,7 @@ export class RunsService {
     return getRun(this.deps.db, runId);
   }
 
-  async agents(): Promise<AgentRow[]> {
+  async agents(): Promise<AgentWithUsage[]> {
     return listAgents(this.deps.db);
   }
 

@@ -62,7 +62,10 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
   const clock = deps.clock ?? systemClock;
   const registry = deps.registry ?? new Registry();
   if (!deps.registry) collectDefaultMetrics({ register: registry });
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const db = await openDatabase({
+    databaseUrl: config.databaseUrl, dataDir: config.dataDir,
+    onError: (err) => log.warn({ err: err.message }, "idle database connection failed"),
+  });
   const now = clock.now();
   if (config.joinToken) await ensureToken(db.db, "join", config.joinToken, "configured", now);
   if (config.apiToken) await ensureToken(db.db, "api", config.apiToken, "configured", now);
@@ -126,7 +129,9 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
         new Promise<void>((resolve) => setTimeout(resolve, 1_000).unref()),
       ]);
       grpcServer.forceShutdown();
-      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      (httpServer as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      await closed;
       await nc.drain().catch(() => undefined);
       await db.close();
     },

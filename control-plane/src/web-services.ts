@@ -4,7 +4,7 @@ import type { Registry } from "prom-client";
 import type { AgentView, RunView, WebServices } from "@dockyard/web";
 import type { RunsService } from "./runs-service";
 import type { RunRow, RunWithStages } from "./store/runs";
-import type { AgentRow } from "./store/agents";
+import type { AgentWithUsage as AgentRow } from "./store/agents";
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 

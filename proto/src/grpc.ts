@@ -6,8 +6,12 @@ import { fromBinary, toBinary, create } from "@bufbuild/protobuf";
 import type { DescMessage, DescMethod, DescService, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 
-/** Largest message either side accepts; log chunks are far smaller. */
-export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+/**
+ * Largest message either side accepts. Log chunks are far smaller; it is
+ * above the pipeline file limit so that an oversized file reaches the server
+ * and is refused with a message naming that limit.
+ */
+export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 function serializer(schema: DescMessage) {
   return (msg: unknown) => Buffer.from(toBinary(schema, msg as never));

@@ -54,10 +54,10 @@ export function createApp(services: WebServices, options: AppOptions): Hono {
     "/runs",
     bodyLimit({
       maxSize: options.maxBodyBytes,
-      onError: (c) => c.json({ error: { code: "too_large", message: `request body exceeds ${options.maxBodyBytes} bytes` } }, 413),
+      onError: (c) => c.json({ error: { code: "too_large", message: `request body exceeds the limit of ${options.maxBodyBytes} bytes` } }, 413),
     }),
     async (c) => {
-      const yaml = await c.req.text();
+      const yaml = new Uint8Array(await c.req.arrayBuffer());
       const source = c.req.query("source") ?? "http:dockyard.yml";
       return c.json({ run: await services.submitRun(yaml, source) }, 201);
     },

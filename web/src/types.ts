@@ -39,7 +39,8 @@ export interface AgentView {
 export interface WebServices {
   /** Resolves an API token; rejects with an error whose `code` is "unauthenticated". */
   authenticate(token: string): Promise<unknown>;
-  submitRun(yaml: string, source: string): Promise<RunView>;
+  /** `yaml` is the raw request body: validity of its UTF-8 is checked by the parser. */
+  submitRun(yaml: Uint8Array, source: string): Promise<RunView>;
   getRun(id: string): Promise<RunView>;
   listRuns(opts: { limit?: number; state?: string }): Promise<RunView[]>;
   cancelRun(id: string): Promise<RunView>;

@@ -121,7 +121,15 @@ export class AttemptChannel {
     if (this.closed) return;
     this.ready = false;
     this.finishedWritten = false;
-    const stream = this.client.attemptStream();
+    let stream: ClientDuplexStream<AttemptReport, AttemptCommand>;
+    try {
+      stream = this.client.attemptStream();
+    } catch (err) {
+      // The client was closed (agent stopping): nothing more can be sent.
+      this.log.warn({ attemptId: this.attemptId, err: (err as Error).message }, "attempt stream cannot be opened");
+      this.close("closed");
+      return;
+    }
     this.stream = stream;
     stream.on("data", (cmd: AttemptCommand) => this.onCommand(cmd));
     stream.on("error", (err: Error) => this.onBroken(stream, err));

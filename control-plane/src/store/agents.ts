@@ -1,11 +1,13 @@
 // Agents: registration, sessions, heartbeats, drain and loss.
-import { and, eq, inArray, isNull, lt, asc } from "drizzle-orm";
-import type { Db } from "./db";
+import { and, eq, inArray, isNull, lt, asc, sql } from "drizzle-orm";
+import { queryRows, type Db } from "./db";
 import { agents, joinTokens } from "./schema";
 import { hashSecret, newId, newSecret } from "../ids";
 import { UnauthenticatedError } from "../errors";
 
 export type AgentRow = typeof agents.$inferSelect;
+/** An agent with the number of attempts it holds now. */
+export type AgentWithUsage = AgentRow & { slotsUsed: number };
 
 export interface Registration {
   joinToken: string;
@@ -34,7 +36,7 @@ export async function registerAgent(db: Db, reg: Registration, now: Date): Promi
     registeredAt: now, lastHeartbeatAt: now,
   };
   const agentId = reg.agentId || newId();
-  await db.insert(agents).values({ id: agentId, slotsUsed: 0, ...values })
+  await db.insert(agents).values({ id: agentId, ...values })
     .onConflictDoUpdate({ target: agents.id, set: values });
   return { agentId, sessionToken };
 }
@@ -61,12 +63,17 @@ export async function setDraining(db: Db, agentId: string, draining: boolean): P
 
 /** Mark agents silent for longer than `timeoutMs` as lost; returns their ids. */
 export async function markLostAgents(db: Db, now: Date, timeoutMs: number): Promise<string[]> {
-  const rows = await db.update(agents).set({ state: "lost", slotsUsed: 0 })
+  const rows = await db.update(agents).set({ state: "lost" })
     .where(and(inArray(agents.state, ["online", "draining"]), lt(agents.lastHeartbeatAt, new Date(now.getTime() - timeoutMs))))
     .returning({ id: agents.id });
   return rows.map((r) => r.id);
 }
 
-export async function listAgents(db: Db): Promise<AgentRow[]> {
-  return db.select().from(agents).orderBy(asc(agents.name));
+/** Agents with the number of attempts they hold right now. */
+export async function listAgents(db: Db): Promise<AgentWithUsage[]> {
+  const rows = await db.select().from(agents).orderBy(asc(agents.name));
+  const used = await queryRows<{ agent_id: string; n: string }>(db, sql`
+    SELECT agent_id, count(*)::text AS n FROM attempts WHERE state IN ('assigned','running') GROUP BY agent_id`);
+  const byAgent = new Map(used.map((u) => [u.agent_id, Number(u.n)]));
+  return rows.map((r) => ({ ...r, slotsUsed: byAgent.get(r.id) ?? 0 }));
 }

@@ -1,11 +1,14 @@
 // Claiming queued stages and placing them on agents. Any number of server
 // replicas may run this at once: stages are claimed with FOR UPDATE SKIP
-// LOCKED and agent slots with a conditional increment, so no stage is
-// dispatched twice and no agent is overbooked.
-import { and, eq, sql } from "drizzle-orm";
-import { queryRows, type Db } from "./db";
+// LOCKED, and an agent's free slots are counted under a per-agent advisory
+// lock (tried, never waited for), so no stage is dispatched twice and no
+// agent is overbooked. Attempt ends never touch the agent row, so finishing
+// stages do not queue behind placements.
+import { sql } from "drizzle-orm";
+import { queryRows, type Db, type Tx } from "./db";
 import { withTx } from "./tx";
-import { agents, attempts, stages, type StageSpecRow } from "./schema";
+import { attempts, stages, type StageSpecRow } from "./schema";
+import { eq } from "drizzle-orm";
 import { appendEvents, stageEvent, type RunEventRecord } from "./events";
 import { newId } from "../ids";
 import { labelsMatch } from "../domain/states";
@@ -23,21 +26,35 @@ export interface Placement {
   queuedAt: Date;
 }
 
-interface Candidate {
+export interface Candidate {
   id: string;
   labels: Record<string, string>;
   free: number;
   executors: string[];
+  /** null: not tried yet in this transaction; false: another replica holds it. */
+  locked: boolean | null;
 }
 
 /** Pick the eligible agent with the most free slots, avoiding agents that lost this stage before. */
 export function chooseAgent(
   candidates: Candidate[], selector: Record<string, string>, executor: string, avoid: string[],
 ): Candidate | undefined {
-  const eligible = candidates.filter((c) => c.free > 0 && c.executors.includes(executor) && labelsMatch(selector, c.labels));
+  const eligible = candidates.filter((c) => c.free > 0 && c.locked !== false && c.executors.includes(executor) && labelsMatch(selector, c.labels));
   const preferred = eligible.filter((c) => !avoid.includes(c.id));
   const pool = preferred.length > 0 ? preferred : eligible;
   return pool.reduce<Candidate | undefined>((best, c) => (!best || c.free > best.free ? c : best), undefined);
+}
+
+const parseJson = <T>(v: T | string): T => (typeof v === "string" ? (JSON.parse(v) as T) : v);
+
+/** Lock the agent for this transaction and recount its free slots; false when another replica is placing on it. */
+async function lockAgent(tx: Tx, agent: Candidate, capacity: number): Promise<boolean> {
+  const [got] = await queryRows<{ ok: boolean; used: string }>(tx, sql`
+    SELECT pg_try_advisory_xact_lock(hashtextextended(${agent.id}, 727)) AS ok,
+           (SELECT count(*) FROM attempts WHERE agent_id = ${agent.id} AND state IN ('assigned','running'))::text AS used`);
+  if (!got?.ok) return false;
+  agent.free = capacity - Number(got.used);
+  return true;
 }
 
 /**
@@ -48,32 +65,31 @@ export async function claimAndPlace(
   db: Db, limit: number, now: Date, leaseTtlMs: number,
 ): Promise<{ placements: Placement[]; events: RunEventRecord[] }> {
   return withTx(db, async (tx) => {
-    const free = await tx.select().from(agents)
-      .where(and(eq(agents.state, "online"), sql`${agents.slotsUsed} < ${agents.capacity}`));
-    if (free.length === 0) return { placements: [], events: [] };
-    const candidates: Candidate[] = free.map((a) => ({
-      id: a.id, labels: a.labels, free: a.capacity - a.slotsUsed, executors: a.executors,
-    }));
+    const online = await queryRows<{ id: string; labels: Record<string, string> | string; capacity: number; executors: string[] | string; used: string }>(tx, sql`
+      SELECT a.id, a.labels, a.capacity, a.executors,
+             (SELECT count(*) FROM attempts t WHERE t.agent_id = a.id AND t.state IN ('assigned','running'))::text AS used
+      FROM agents a WHERE a.state = 'online'`);
+    const capacity = new Map(online.map((a) => [a.id, a.capacity]));
+    const candidates: Candidate[] = online
+      .map((a) => ({ id: a.id, labels: parseJson(a.labels), free: a.capacity - Number(a.used), executors: parseJson(a.executors), locked: null }))
+      .filter((c) => c.free > 0);
+    if (candidates.length === 0) return { placements: [], events: [] };
     const queued = await queryRows<{
-      id: string; run_id: string; name: string; spec: StageSpecRow; timeout_ms: number | null;
-      attempts: number; avoid_agents: string[]; queued_at: Date | string;
+      id: string; run_id: string; name: string; spec: StageSpecRow | string; timeout_ms: number | null;
+      attempts: number; avoid_agents: string[] | string; queued_at: Date | string;
     }>(tx, sql`
       SELECT id, run_id, name, spec, timeout_ms, attempts, avoid_agents, queued_at FROM stages
       WHERE state = 'queued' ORDER BY queued_at, position LIMIT ${limit} FOR UPDATE SKIP LOCKED`);
     const placements: Placement[] = [];
     const eventsByRun = new Map<string, ReturnType<typeof stageEvent>[]>();
     for (const stage of queued) {
-      const spec = typeof stage.spec === "string" ? (JSON.parse(stage.spec) as StageSpecRow) : stage.spec;
-      const avoid = typeof stage.avoid_agents === "string" ? (JSON.parse(stage.avoid_agents) as string[]) : stage.avoid_agents;
-      const agent = chooseAgent(candidates, spec.agent, spec.executor, avoid);
-      if (!agent) continue;
-      const [slot] = await tx.update(agents).set({ slotsUsed: sql`${agents.slotsUsed} + 1` })
-        .where(and(eq(agents.id, agent.id), eq(agents.state, "online"), sql`${agents.slotsUsed} < ${agents.capacity}`))
-        .returning({ id: agents.id });
-      if (!slot) {
-        agent.free = 0;
-        continue;
+      const spec = parseJson(stage.spec);
+      let agent: Candidate | undefined;
+      while ((agent = chooseAgent(candidates, spec.agent, spec.executor, parseJson(stage.avoid_agents)))) {
+        if (agent.locked === null) agent.locked = await lockAgent(tx, agent, capacity.get(agent.id)!);
+        if (agent.locked && agent.free > 0) break;
       }
+      if (!agent) continue;
       agent.free -= 1;
       const attemptNumber = stage.attempts + 1;
       const placement: Placement = {

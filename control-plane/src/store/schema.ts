@@ -34,7 +34,6 @@ export const agents = pgTable("agents", {
   hostname: text("hostname").notNull().default(""),
   labels: jsonb("labels").$type<Record<string, string>>().notNull(),
   capacity: integer("capacity").notNull(),
-  slotsUsed: integer("slots_used").notNull().default(0),
   /** online | draining | lost | offline */
   state: text("state").notNull(),
   sessionHash: text("session_hash").notNull(),

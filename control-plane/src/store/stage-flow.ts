@@ -1,9 +1,9 @@
 // How an attempt's end moves its stage, the stage's dependents and the run.
 // Every function runs inside the caller's transaction. Lock order (to keep
-// replicas from deadlocking): attempt -> agent -> stage -> run.
+// replicas from deadlocking): attempt -> stage -> run.
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { queryRows, type Tx } from "./db";
-import { agents, attempts, runs, stages } from "./schema";
+import { attempts, runs, stages } from "./schema";
 import { appendEvents, stageEvent, type NewRunEvent, type RunEventRecord } from "./events";
 import { decideAfterAttempt, deriveRunState, type Outcome } from "../domain/states";
 
@@ -34,7 +34,6 @@ export async function endAttempt(
     .where(and(...conditions))
     .returning();
   if (!attempt) return null;
-  await tx.update(agents).set({ slotsUsed: sql`greatest(${agents.slotsUsed} - 1, 0)` }).where(eq(agents.id, attempt.agentId));
   const [stage] = await tx.select().from(stages).where(eq(stages.id, attempt.stageId)).for("update");
   if (!stage || stage.attempts !== attempt.number || !["assigned", "running"].includes(stage.state)) {
     return { attempt, events: [], requeued: false };
@@ -61,7 +60,8 @@ export async function endAttempt(
       exitCode: detail.exitCode, reason: detail.reason || decision.reason,
     }));
     if (decision.state === "succeeded") pending.push(...(await promoteReady(tx, stage.runId, detail.now)));
-    else pending.push(...(await skipDependents(tx, stage.runId, detail.now)));
+    // A cancel cancels the dependents itself (cancelRun); anything else skips them.
+    else if (outcome !== "canceled") pending.push(...(await skipDependents(tx, stage.runId, detail.now)));
   }
   const events = await appendEvents(tx, stage.runId, pending, detail.now);
   events.push(...(await refreshRunState(tx, stage.runId, detail.now)));

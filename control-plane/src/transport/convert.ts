@@ -2,7 +2,7 @@
 import { create, RunEventSchema, RunSchema, StageSchema, AgentSchema, AssignmentSchema, type RunEvent, type Run, type Agent, type Assignment, type LogStream } from "@dockyard/proto";
 import type { RunEventRecord, StagePayload } from "../store/events";
 import type { RunRow, RunWithStages } from "../store/runs";
-import type { AgentRow } from "../store/agents";
+import type { AgentWithUsage as AgentRow } from "../store/agents";
 import type { Placement } from "../store/claims";
 
 const ms = (d: Date | null | undefined): bigint => (d ? BigInt(d.getTime()) : 0n);

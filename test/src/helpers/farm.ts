@@ -78,6 +78,7 @@ export async function startFarm(opts: { env?: Record<string, string>; agents?: A
     },
   });
   const pool = new pg.Pool({ connectionString: database.url, max: 3 });
+  pool.on("error", () => undefined); // the database is dropped at the end
   const agents: Agent[] = [];
   const children: SpawnedAgent[] = [];
 

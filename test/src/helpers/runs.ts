@@ -3,8 +3,8 @@ import type { RunEvent, Run } from "@dockyard/proto";
 import type { RunClient } from "./farm";
 import { waitFor } from "./wait";
 
-export async function submit(client: RunClient, yaml: string): Promise<string> {
-  const res = await client.submitRun({ pipelineYaml: yaml, source: "test:dockyard.yml" }, { timeoutMs: 10_000 });
+export async function submit(client: RunClient, yaml: string | Uint8Array): Promise<string> {
+  const res = await client.submitRun({ pipelineYaml: typeof yaml === "string" ? Buffer.from(yaml) : yaml, source: "test:dockyard.yml" }, { timeoutMs: 10_000 });
   return res.run!.id;
 }
 

@@ -29,8 +29,8 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
     };
   }
 
-  const checkSize = (yaml: string) => {
-    const bytes = Buffer.byteLength(yaml);
+  const checkSize = (yaml: Uint8Array) => {
+    const bytes = yaml.length;
     if (bytes > PIPELINE_LIMITS.maxBytes) {
       throw new InvalidError(`pipeline file is ${bytes} bytes; the limit is ${PIPELINE_LIMITS.maxBytes}`);
     }
