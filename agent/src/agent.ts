@@ -186,7 +186,12 @@ export class Agent {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     this.listener?.close();
-    this.client?.close();
+    if (this.client) {
+      // Best effort: tell the server now instead of letting it wait for the heartbeat timeout.
+      await this.client.leave({}, { timeoutMs: 2000 }).catch((err: unknown) =>
+        this.deps.log.warn({ err: (err as Error).message }, "could not tell the server we leave"));
+      this.client.close();
+    }
     await this.nc?.drain().catch(() => undefined);
   }
 }

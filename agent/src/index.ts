@@ -6,3 +6,5 @@ export { DockerExecutor, removeRunWorkspace } from "./executor/docker";
 export { ShellExecutor } from "./executor/shell";
 export { dockerFromEnv, BASE_IMAGE, DEFAULT_DOCKER_HOST } from "./executor/docker-client";
 export type { Executor } from "./executor/types";
+export { NatsSession, RegistrationRefusedError, AGENT_VERSION } from "./transport/nats-session";
+export { createAgentClient, type AgentClient } from "./transport/agent-client";

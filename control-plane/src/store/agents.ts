@@ -61,6 +61,11 @@ export async function setDraining(db: Db, agentId: string, draining: boolean): P
     .where(and(eq(agents.id, agentId), inArray(agents.state, ["online", "draining"])));
 }
 
+/** A clean shutdown: the agent goes offline and its session stops working. */
+export async function leaveAgent(db: Db, agentId: string): Promise<void> {
+  await db.update(agents).set({ state: "offline", sessionHash: "" }).where(eq(agents.id, agentId));
+}
+
 /** Mark agents silent for longer than `timeoutMs` as lost; returns their ids. */
 export async function markLostAgents(db: Db, now: Date, timeoutMs: number): Promise<string[]> {
   const rows = await db.update(agents).set({ state: "lost" })

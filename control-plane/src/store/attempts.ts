@@ -7,7 +7,7 @@ import { withTx } from "./tx";
 import { attempts, stages } from "./schema";
 import { appendEvents, stageEvent, type RunEventRecord } from "./events";
 import { endAttempt, refreshRunState, type AttemptRow, type EndedAttempt } from "./stage-flow";
-import { StaleLeaseError } from "../errors";
+import { InvalidError, StaleLeaseError } from "../errors";
 import type { Outcome } from "../domain/states";
 
 export interface OpenedAttempt {
@@ -82,10 +82,13 @@ export async function appendLogs(
     if (!cur || cur.leaseId !== attempt.leaseId || !["assigned", "running"].includes(cur.state)) {
       throw new StaleLeaseError(attempt.id, cur ? `attempt already ended as ${cur.state}` : "no such attempt");
     }
-    const fresh = chunks.filter((c) => c.seq > cur.logSeq).sort((a, b) => a.seq - b.seq);
+    // Replays (seq already persisted, or repeated within this batch) are dropped; a gap is a protocol error.
+    const bySeq = new Map<number, IncomingChunk>();
+    for (const c of chunks) if (c.seq > cur.logSeq && !bySeq.has(c.seq)) bySeq.set(c.seq, c);
+    const fresh = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
     let expected = cur.logSeq + 1;
     for (const c of fresh) {
-      if (c.seq !== expected) throw new StaleLeaseError(attempt.id, `log chunk ${c.seq} arrived, expected ${expected}`);
+      if (c.seq !== expected) throw new InvalidError(`log chunk ${c.seq} of attempt ${attempt.id} arrived, expected ${expected}`);
       expected++;
     }
     if (fresh.length === 0) return { events: [], logSeq: cur.logSeq };
@@ -136,13 +139,13 @@ export async function expireAttempts(db: Db, now: Date): Promise<EndedAttempt[]>
 }
 
 /** End every active attempt of agents declared lost. */
-export async function loseAgentAttempts(db: Db, agentIds: string[], now: Date): Promise<EndedAttempt[]> {
+export async function loseAgentAttempts(db: Db, agentIds: string[], now: Date, reason = "agent lost: no heartbeat"): Promise<EndedAttempt[]> {
   if (agentIds.length === 0) return [];
   const active = await db.select({ id: attempts.id }).from(attempts)
     .where(and(inArray(attempts.agentId, agentIds), inArray(attempts.state, ["assigned", "running"])));
   const out: EndedAttempt[] = [];
   for (const a of active) {
-    const ended = await withTx(db, (tx) => endAttempt(tx, a.id, "lost", { exitCode: null, reason: "agent lost: no heartbeat", now }));
+    const ended = await withTx(db, (tx) => endAttempt(tx, a.id, "lost", { exitCode: null, reason, now }));
     if (ended) out.push(ended);
   }
   return out;

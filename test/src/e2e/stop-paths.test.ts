@@ -96,7 +96,7 @@ stages:
     const stages = (await farm.pg.query("SELECT name, state FROM stages WHERE run_id = $1 ORDER BY position", [runId])).rows;
     assert.deepEqual(stages, [{ name: "finishing", state: "succeeded" }, { name: "next", state: "queued" }]);
     const [row] = (await farm.pg.query("SELECT state FROM agents WHERE name = 'drainer'")).rows;
-    assert.equal(row.state, "draining");
+    assert.equal(row.state, "offline");
     await farm.client.cancelRun({ runId });
   });
 });

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, openSync } from "node:fs";
 import os from "node:os";
+import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
@@ -51,10 +52,22 @@ export interface Farm {
   startAgent(opts: AgentOptions): Promise<Agent>;
   agentEnv(opts: AgentOptions): Record<string, string>;
   spawnAgent(opts: AgentOptions): SpawnedAgent;
+  /** Stop the server; `start` brings it back with the same config (same ports when they were fixed). */
+  stopServer(): Promise<void>;
+  startServer(): Promise<void>;
   stop(): Promise<void>;
 }
 
 export const testLog = () => pino({ level: process.env.DOCKYARD_TEST_LOG ?? "silent" });
+
+/** A free TCP port on loopback (for servers that must come back on the same address). */
+export async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
 
 export async function startFarm(opts: { env?: Record<string, string>; agents?: AgentOptions[] } = {}): Promise<Farm> {
   const database = await createTestDatabase();
@@ -69,7 +82,8 @@ export async function startFarm(opts: { env?: Record<string, string>; agents?: A
     DOCKYARD_AGENT_POLL_INTERVAL_MS: "1000", DOCKYARD_SWEEP_INTERVAL_MS: "200", DOCKYARD_SCHEDULER_INTERVAL_MS: "200",
     ...opts.env,
   });
-  const server = await startServer(config, { log: testLog(), registry: new Registry() });
+  let server = await startServer(config, { log: testLog(), registry: new Registry() });
+  let serverUp = true;
   const client = createClient(RunService, server.grpcAddress, {
     metadata: () => {
       const md = new grpc.Metadata();
@@ -112,11 +126,20 @@ export async function startFarm(opts: { env?: Record<string, string>; agents?: A
       children.push(spawned);
       return spawned;
     },
+    async stopServer() {
+      await server.stop();
+      serverUp = false;
+    },
+    async startServer() {
+      server = await startServer(config, { log: testLog(), registry: new Registry() });
+      farm.server = server;
+      serverUp = true;
+    },
     async stop() {
       for (const c of children) if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill("SIGKILL");
       await Promise.all(agents.map((a) => a.abort().catch(() => undefined)));
       client.close();
-      await server.stop();
+      if (serverUp) await server.stop();
       await pool.end();
       await database.drop();
     },

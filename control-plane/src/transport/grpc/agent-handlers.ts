@@ -5,13 +5,13 @@ import type * as grpc from "@grpc/grpc-js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
 import {
-  create, AgentService, AttemptCommandSchema, PollAssignmentsResponseSchema, DrainResponseSchema,
+  create, AgentService, AttemptCommandSchema, PollAssignmentsResponseSchema, DrainResponseSchema, LeaveResponseSchema,
   type AttemptReport, type AttemptCommand, type ServiceHandlers,
 } from "@dockyard/proto";
 import type { Db } from "../../store/db";
 import type { Clock } from "../../clock";
-import { authenticateAgent, setDraining, type AgentRow } from "../../store/agents";
-import { agentAttempts, appendLogs, finishAttempt, markStarted, openAttempt, renewLease, type OpenedAttempt, type IncomingChunk } from "../../store/attempts";
+import { authenticateAgent, leaveAgent, setDraining, type AgentRow } from "../../store/agents";
+import { agentAttempts, appendLogs, loseAgentAttempts, finishAttempt, markStarted, openAttempt, renewLease, type OpenedAttempt, type IncomingChunk } from "../../store/attempts";
 import { toAssignment } from "../convert";
 import { agentIdFrom, bearer } from "./auth";
 import { toServiceError } from "./errors";
@@ -60,6 +60,16 @@ export function agentHandlers(deps: AgentHandlerDeps): Handlers {
         const agent = await authenticate(call.metadata);
         await setDraining(db, agent.id, call.request.draining);
         return create(DrainResponseSchema, {});
+      })().then((res) => callback(null, res), (err: unknown) => callback(toServiceError(err, log)));
+    },
+    leave: (call, callback) => {
+      (async () => {
+        const agent = await authenticate(call.metadata);
+        await leaveAgent(db, agent.id);
+        const ended = await loseAgentAttempts(db, [agent.id], deps.clock.now(), "agent left");
+        deps.scheduler.afterEnded(ended, "server");
+        log.info({ agentId: agent.id, ended: ended.length }, "agent left");
+        return create(LeaveResponseSchema, {});
       })().then((res) => callback(null, res), (err: unknown) => callback(toServiceError(err, log)));
     },
     attemptStream: (call) => new AttemptSession(call, deps, authenticate).start(),

@@ -72,7 +72,7 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
         }
         call.end();
       })().catch((err: unknown) => {
-        if (!abort.signal.aborted) call.destroy(toServiceError(err, log) as Error);
+        if (!abort.signal.aborted) call.emit("error", toServiceError(err, log));
       });
     },
   };

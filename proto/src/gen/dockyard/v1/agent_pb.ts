@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file dockyard/v1/agent.proto.
  */
 export const file_dockyard_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("Chdkb2NreWFyZC92MS9hZ2VudC5wcm90bxILZG9ja3lhcmQudjEikAIKD1JlZ2lzdGVyUmVxdWVzdBISCgpqb2luX3Rva2VuGAEgASgJEhAKCGFnZW50X2lkGAIgASgJEgwKBG5hbWUYAyABKAkSEAoIaG9zdG5hbWUYBCABKAkSOAoGbGFiZWxzGAUgAygLMiguZG9ja3lhcmQudjEuUmVnaXN0ZXJSZXF1ZXN0LkxhYmVsc0VudHJ5EhAKCGNhcGFjaXR5GAYgASgNEhgKEHByb3RvY29sX3ZlcnNpb24YByABKA0SEQoJZXhlY3V0b3JzGAggAygJEg8KB3ZlcnNpb24YCSABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKAAQoQUmVnaXN0ZXJSZXNwb25zZRIxCghhY2NlcHRlZBgBIAEoCzIdLmRvY2t5YXJkLnYxLlJlZ2lzdGVyQWNjZXB0ZWRIABIvCgdyZWZ1c2VkGAIgASgLMhwuZG9ja3lhcmQudjEuUmVnaXN0ZXJSZWZ1c2VkSABCCAoGcmVzdWx0IooBChBSZWdpc3RlckFjY2VwdGVkEhAKCGFnZW50X2lkGAEgASgJEhUKDXNlc3Npb25fdG9rZW4YAiABKAkSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAMgASgEEhQKDGxlYXNlX3R0bF9tcxgEIAEoBBIYChBwb2xsX2ludGVydmFsX21zGAUgASgEIjAKD1JlZ2lzdGVyUmVmdXNlZBIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkiYwoJSGVhcnRiZWF0EhAKCGFnZW50X2lkGAEgASgJEhUKDXNlc3Npb25fdG9rZW4YAiABKAkSGwoTcnVubmluZ19hdHRlbXB0X2lkcxgDIAMoCRIQCghkcmFpbmluZxgEIAEoCCIrCgxIZWFydGJlYXRBY2sSCgoCb2sYASABKAgSDwoHbWVzc2FnZRgCIAEoCSIzCg1DYW5jZWxBdHRlbXB0EhIKCmF0dGVtcHRfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIhgKFlBvbGxBc3NpZ25tZW50c1JlcXVlc3QiYgoXUG9sbEFzc2lnbm1lbnRzUmVzcG9uc2USLAoLYXNzaWdubWVudHMYASADKAsyFy5kb2NreWFyZC52MS5Bc3NpZ25tZW50EhkKEW93bmVkX2F0dGVtcHRfaWRzGAIgAygJIiAKDERyYWluUmVxdWVzdBIQCghkcmFpbmluZxgBIAEoCCIPCg1EcmFpblJlc3BvbnNlIpcCCg1BdHRlbXB0UmVwb3J0EhIKCmF0dGVtcHRfaWQYASABKAkSEAoIbGVhc2VfaWQYAiABKAkSJwoEb3BlbhgDIAEoCzIXLmRvY2t5YXJkLnYxLlJlcG9ydE9wZW5IABItCgdzdGFydGVkGAQgASgLMhouZG9ja3lhcmQudjEuUmVwb3J0U3RhcnRlZEgAEiQKA2xvZxgFIAEoCzIVLmRvY2t5YXJkLnYxLkxvZ0NodW5rSAASKQoFcmVuZXcYBiABKAsyGC5kb2NreWFyZC52MS5SZXBvcnRSZW5ld0gAEi8KCGZpbmlzaGVkGAcgASgLMhsuZG9ja3lhcmQudjEuUmVwb3J0RmluaXNoZWRIAEIGCgRib2R5IgwKClJlcG9ydE9wZW4iDwoNUmVwb3J0U3RhcnRlZCINCgtSZXBvcnRSZW5ldyJNCghMb2dDaHVuaxILCgNzZXEYASABKAQSDAoEZGF0YRgCIAEoDBImCgZzdHJlYW0YAyABKA4yFi5kb2NreWFyZC52MS5Mb2dTdHJlYW0ibwoOUmVwb3J0RmluaXNoZWQSEQoJZXhpdF9jb2RlGAEgASgFEg8KB291dGNvbWUYAiABKAkSDwoHbWVzc2FnZRgDIAEoCRIUCgxsYXN0X2xvZ19zZXEYBCABKAQSEgoKb29tX2tpbGxlZBgFIAEoCCKgAQoOQXR0ZW1wdENvbW1hbmQSJgoDYWNrGAEgASgLMhcuZG9ja3lhcmQudjEuQXR0ZW1wdEFja0gAEiwKBmNhbmNlbBgCIAEoCzIaLmRvY2t5YXJkLnYxLkF0dGVtcHRDYW5jZWxIABIwCghyZWplY3RlZBgDIAEoCzIcLmRvY2t5YXJkLnYxLkF0dGVtcHRSZWplY3RlZEgAQgYKBGJvZHkiXQoKQXR0ZW1wdEFjaxIPCgdsb2dfc2VxGAEgASgEEg8KB3N0YXJ0ZWQYAiABKAgSEAoIZmluaXNoZWQYAyABKAgSGwoTbGVhc2VfZXhwaXJlc19hdF9tcxgEIAEoAyIfCg1BdHRlbXB0Q2FuY2VsEg4KBnJlYXNvbhgBIAEoCSIwCg9BdHRlbXB0UmVqZWN0ZWQSDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJMoACCgxBZ2VudFNlcnZpY2USXAoPUG9sbEFzc2lnbm1lbnRzEiMuZG9ja3lhcmQudjEuUG9sbEFzc2lnbm1lbnRzUmVxdWVzdBokLmRvY2t5YXJkLnYxLlBvbGxBc3NpZ25tZW50c1Jlc3BvbnNlEkQKC1NldERyYWluaW5nEhkuZG9ja3lhcmQudjEuRHJhaW5SZXF1ZXN0GhouZG9ja3lhcmQudjEuRHJhaW5SZXNwb25zZRJMCg1BdHRlbXB0U3RyZWFtEhouZG9ja3lhcmQudjEuQXR0ZW1wdFJlcG9ydBobLmRvY2t5YXJkLnYxLkF0dGVtcHRDb21tYW5kKAEwAWIGcHJvdG8z", [file_dockyard_v1_types]);
+  fileDesc("Chdkb2NreWFyZC92MS9hZ2VudC5wcm90bxILZG9ja3lhcmQudjEikAIKD1JlZ2lzdGVyUmVxdWVzdBISCgpqb2luX3Rva2VuGAEgASgJEhAKCGFnZW50X2lkGAIgASgJEgwKBG5hbWUYAyABKAkSEAoIaG9zdG5hbWUYBCABKAkSOAoGbGFiZWxzGAUgAygLMiguZG9ja3lhcmQudjEuUmVnaXN0ZXJSZXF1ZXN0LkxhYmVsc0VudHJ5EhAKCGNhcGFjaXR5GAYgASgNEhgKEHByb3RvY29sX3ZlcnNpb24YByABKA0SEQoJZXhlY3V0b3JzGAggAygJEg8KB3ZlcnNpb24YCSABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKAAQoQUmVnaXN0ZXJSZXNwb25zZRIxCghhY2NlcHRlZBgBIAEoCzIdLmRvY2t5YXJkLnYxLlJlZ2lzdGVyQWNjZXB0ZWRIABIvCgdyZWZ1c2VkGAIgASgLMhwuZG9ja3lhcmQudjEuUmVnaXN0ZXJSZWZ1c2VkSABCCAoGcmVzdWx0IooBChBSZWdpc3RlckFjY2VwdGVkEhAKCGFnZW50X2lkGAEgASgJEhUKDXNlc3Npb25fdG9rZW4YAiABKAkSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAMgASgEEhQKDGxlYXNlX3R0bF9tcxgEIAEoBBIYChBwb2xsX2ludGVydmFsX21zGAUgASgEIjAKD1JlZ2lzdGVyUmVmdXNlZBIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkiYwoJSGVhcnRiZWF0EhAKCGFnZW50X2lkGAEgASgJEhUKDXNlc3Npb25fdG9rZW4YAiABKAkSGwoTcnVubmluZ19hdHRlbXB0X2lkcxgDIAMoCRIQCghkcmFpbmluZxgEIAEoCCIrCgxIZWFydGJlYXRBY2sSCgoCb2sYASABKAgSDwoHbWVzc2FnZRgCIAEoCSIzCg1DYW5jZWxBdHRlbXB0EhIKCmF0dGVtcHRfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIhgKFlBvbGxBc3NpZ25tZW50c1JlcXVlc3QiYgoXUG9sbEFzc2lnbm1lbnRzUmVzcG9uc2USLAoLYXNzaWdubWVudHMYASADKAsyFy5kb2NreWFyZC52MS5Bc3NpZ25tZW50EhkKEW93bmVkX2F0dGVtcHRfaWRzGAIgAygJIiAKDERyYWluUmVxdWVzdBIQCghkcmFpbmluZxgBIAEoCCIPCg1EcmFpblJlc3BvbnNlIg4KDExlYXZlUmVxdWVzdCIPCg1MZWF2ZVJlc3BvbnNlIpcCCg1BdHRlbXB0UmVwb3J0EhIKCmF0dGVtcHRfaWQYASABKAkSEAoIbGVhc2VfaWQYAiABKAkSJwoEb3BlbhgDIAEoCzIXLmRvY2t5YXJkLnYxLlJlcG9ydE9wZW5IABItCgdzdGFydGVkGAQgASgLMhouZG9ja3lhcmQudjEuUmVwb3J0U3RhcnRlZEgAEiQKA2xvZxgFIAEoCzIVLmRvY2t5YXJkLnYxLkxvZ0NodW5rSAASKQoFcmVuZXcYBiABKAsyGC5kb2NreWFyZC52MS5SZXBvcnRSZW5ld0gAEi8KCGZpbmlzaGVkGAcgASgLMhsuZG9ja3lhcmQudjEuUmVwb3J0RmluaXNoZWRIAEIGCgRib2R5IgwKClJlcG9ydE9wZW4iDwoNUmVwb3J0U3RhcnRlZCINCgtSZXBvcnRSZW5ldyJNCghMb2dDaHVuaxILCgNzZXEYASABKAQSDAoEZGF0YRgCIAEoDBImCgZzdHJlYW0YAyABKA4yFi5kb2NreWFyZC52MS5Mb2dTdHJlYW0ibwoOUmVwb3J0RmluaXNoZWQSEQoJZXhpdF9jb2RlGAEgASgFEg8KB291dGNvbWUYAiABKAkSDwoHbWVzc2FnZRgDIAEoCRIUCgxsYXN0X2xvZ19zZXEYBCABKAQSEgoKb29tX2tpbGxlZBgFIAEoCCKgAQoOQXR0ZW1wdENvbW1hbmQSJgoDYWNrGAEgASgLMhcuZG9ja3lhcmQudjEuQXR0ZW1wdEFja0gAEiwKBmNhbmNlbBgCIAEoCzIaLmRvY2t5YXJkLnYxLkF0dGVtcHRDYW5jZWxIABIwCghyZWplY3RlZBgDIAEoCzIcLmRvY2t5YXJkLnYxLkF0dGVtcHRSZWplY3RlZEgAQgYKBGJvZHkiXQoKQXR0ZW1wdEFjaxIPCgdsb2dfc2VxGAEgASgEEg8KB3N0YXJ0ZWQYAiABKAgSEAoIZmluaXNoZWQYAyABKAgSGwoTbGVhc2VfZXhwaXJlc19hdF9tcxgEIAEoAyIfCg1BdHRlbXB0Q2FuY2VsEg4KBnJlYXNvbhgBIAEoCSIwCg9BdHRlbXB0UmVqZWN0ZWQSDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJMsACCgxBZ2VudFNlcnZpY2USXAoPUG9sbEFzc2lnbm1lbnRzEiMuZG9ja3lhcmQudjEuUG9sbEFzc2lnbm1lbnRzUmVxdWVzdBokLmRvY2t5YXJkLnYxLlBvbGxBc3NpZ25tZW50c1Jlc3BvbnNlEkQKC1NldERyYWluaW5nEhkuZG9ja3lhcmQudjEuRHJhaW5SZXF1ZXN0GhouZG9ja3lhcmQudjEuRHJhaW5SZXNwb25zZRI+CgVMZWF2ZRIZLmRvY2t5YXJkLnYxLkxlYXZlUmVxdWVzdBoaLmRvY2t5YXJkLnYxLkxlYXZlUmVzcG9uc2USTAoNQXR0ZW1wdFN0cmVhbRIaLmRvY2t5YXJkLnYxLkF0dGVtcHRSZXBvcnQaGy5kb2NreWFyZC52MS5BdHRlbXB0Q29tbWFuZCgBMAFiBnByb3RvMw", [file_dockyard_v1_types]);
 
 /**
  * NATS request on `<prefix>.agents.register`.
@@ -316,6 +316,32 @@ export const DrainResponseSchema: GenMessage<DrainResponse> = /*@__PURE__*/
   messageDesc(file_dockyard_v1_agent, 10);
 
 /**
+ * @generated from message dockyard.v1.LeaveRequest
+ */
+export type LeaveRequest = Message<"dockyard.v1.LeaveRequest"> & {
+};
+
+/**
+ * Describes the message dockyard.v1.LeaveRequest.
+ * Use `create(LeaveRequestSchema)` to create a new message.
+ */
+export const LeaveRequestSchema: GenMessage<LeaveRequest> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_agent, 11);
+
+/**
+ * @generated from message dockyard.v1.LeaveResponse
+ */
+export type LeaveResponse = Message<"dockyard.v1.LeaveResponse"> & {
+};
+
+/**
+ * Describes the message dockyard.v1.LeaveResponse.
+ * Use `create(LeaveResponseSchema)` to create a new message.
+ */
+export const LeaveResponseSchema: GenMessage<LeaveResponse> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_agent, 12);
+
+/**
  * Agent -> server on an AttemptStream. The first report must be `open`.
  *
  * @generated from message dockyard.v1.AttemptReport
@@ -372,7 +398,7 @@ export type AttemptReport = Message<"dockyard.v1.AttemptReport"> & {
  * Use `create(AttemptReportSchema)` to create a new message.
  */
 export const AttemptReportSchema: GenMessage<AttemptReport> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 11);
+  messageDesc(file_dockyard_v1_agent, 13);
 
 /**
  * @generated from message dockyard.v1.ReportOpen
@@ -385,7 +411,7 @@ export type ReportOpen = Message<"dockyard.v1.ReportOpen"> & {
  * Use `create(ReportOpenSchema)` to create a new message.
  */
 export const ReportOpenSchema: GenMessage<ReportOpen> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 12);
+  messageDesc(file_dockyard_v1_agent, 14);
 
 /**
  * @generated from message dockyard.v1.ReportStarted
@@ -398,7 +424,7 @@ export type ReportStarted = Message<"dockyard.v1.ReportStarted"> & {
  * Use `create(ReportStartedSchema)` to create a new message.
  */
 export const ReportStartedSchema: GenMessage<ReportStarted> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 13);
+  messageDesc(file_dockyard_v1_agent, 15);
 
 /**
  * @generated from message dockyard.v1.ReportRenew
@@ -411,7 +437,7 @@ export type ReportRenew = Message<"dockyard.v1.ReportRenew"> & {
  * Use `create(ReportRenewSchema)` to create a new message.
  */
 export const ReportRenewSchema: GenMessage<ReportRenew> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 14);
+  messageDesc(file_dockyard_v1_agent, 16);
 
 /**
  * @generated from message dockyard.v1.LogChunk
@@ -440,7 +466,7 @@ export type LogChunk = Message<"dockyard.v1.LogChunk"> & {
  * Use `create(LogChunkSchema)` to create a new message.
  */
 export const LogChunkSchema: GenMessage<LogChunk> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 15);
+  messageDesc(file_dockyard_v1_agent, 17);
 
 /**
  * @generated from message dockyard.v1.ReportFinished
@@ -479,7 +505,7 @@ export type ReportFinished = Message<"dockyard.v1.ReportFinished"> & {
  * Use `create(ReportFinishedSchema)` to create a new message.
  */
 export const ReportFinishedSchema: GenMessage<ReportFinished> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 16);
+  messageDesc(file_dockyard_v1_agent, 18);
 
 /**
  * Server -> agent on an AttemptStream.
@@ -516,7 +542,7 @@ export type AttemptCommand = Message<"dockyard.v1.AttemptCommand"> & {
  * Use `create(AttemptCommandSchema)` to create a new message.
  */
 export const AttemptCommandSchema: GenMessage<AttemptCommand> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 17);
+  messageDesc(file_dockyard_v1_agent, 19);
 
 /**
  * @generated from message dockyard.v1.AttemptAck
@@ -550,7 +576,7 @@ export type AttemptAck = Message<"dockyard.v1.AttemptAck"> & {
  * Use `create(AttemptAckSchema)` to create a new message.
  */
 export const AttemptAckSchema: GenMessage<AttemptAck> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 18);
+  messageDesc(file_dockyard_v1_agent, 20);
 
 /**
  * @generated from message dockyard.v1.AttemptCancel
@@ -567,7 +593,7 @@ export type AttemptCancel = Message<"dockyard.v1.AttemptCancel"> & {
  * Use `create(AttemptCancelSchema)` to create a new message.
  */
 export const AttemptCancelSchema: GenMessage<AttemptCancel> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 19);
+  messageDesc(file_dockyard_v1_agent, 21);
 
 /**
  * The lease is not (or no longer) valid: stop the attempt and drop its spool.
@@ -591,7 +617,7 @@ export type AttemptRejected = Message<"dockyard.v1.AttemptRejected"> & {
  * Use `create(AttemptRejectedSchema)` to create a new message.
  */
 export const AttemptRejectedSchema: GenMessage<AttemptRejected> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 20);
+  messageDesc(file_dockyard_v1_agent, 22);
 
 /**
  * Agent-facing API. Every call carries `authorization: Bearer <session token>`
@@ -615,6 +641,17 @@ export const AgentService: GenService<{
     methodKind: "unary";
     input: typeof DrainRequestSchema;
     output: typeof DrainResponseSchema;
+  },
+  /**
+   * The agent is shutting down: mark it offline now (rather than after the
+   * heartbeat timeout) and end whatever it still holds as lost.
+   *
+   * @generated from rpc dockyard.v1.AgentService.Leave
+   */
+  leave: {
+    methodKind: "unary";
+    input: typeof LeaveRequestSchema;
+    output: typeof LeaveResponseSchema;
   },
   /**
    * @generated from rpc dockyard.v1.AgentService.AttemptStream

@@ -1,0 +1,43 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { InvalidArgumentError } from "commander";
+import { labelsArg, parseCapacity, parseLabels, parseLimit, parseRunState } from "./args";
+
+test("parseLabels accepts k=v lists and trims spaces", () => {
+  assert.deepEqual(parseLabels("os=linux, arch=amd64,gpu="), { os: "linux", arch: "amd64", gpu: "" });
+  assert.deepEqual(parseLabels("kubernetes.io/zone=eu-1:a"), { "kubernetes.io/zone": "eu-1:a" });
+  assert.deepEqual(parseLabels(""), {});
+  assert.equal(labelsArg(" os=linux ,arch=arm64"), "os=linux,arch=arm64");
+});
+
+test("parseLabels refuses malformed items with a message naming them", () => {
+  const bad: Array<[string, RegExp]> = [
+    ["os", /key=value/],
+    ["a=b,,c=d", /got item ""/],
+    ["=x", /label key ""/],
+    ["-a=b", /label key "-a"/],
+    ["a=b c", /label value "b c"/],
+    ["a=1,a=2", /"a" is given twice/],
+    [`${"k".repeat(64)}=v`, /max 63/],
+  ];
+  for (const [input, message] of bad) {
+    assert.throws(() => parseLabels(input), (err: unknown) => err instanceof InvalidArgumentError && message.test(err.message), input);
+  }
+});
+
+test("parseCapacity accepts 1..256 whole numbers only", () => {
+  assert.equal(parseCapacity("1"), 1);
+  assert.equal(parseCapacity("256"), 256);
+  assert.equal(parseCapacity(" 8 "), 8);
+  for (const bad of ["0", "257", "-1", "1.5", "1e2", "abc", "", "0x10"]) {
+    assert.throws(() => parseCapacity(bad), /capacity must be a whole number from 1 to 256/, bad);
+  }
+});
+
+test("parseLimit and parseRunState", () => {
+  assert.equal(parseLimit("50"), 50);
+  assert.throws(() => parseLimit("0"), /limit must be/);
+  assert.throws(() => parseLimit("1001"), /limit must be/);
+  assert.equal(parseRunState("failed"), "failed");
+  assert.throws(() => parseRunState("done"), /state must be one of queued, running/);
+});

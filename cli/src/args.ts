@@ -1,0 +1,81 @@
+// Parsers for flag and argument values. Each throws commander's
+// InvalidArgumentError, which commander reports as a usage error (exit 2).
+import { InvalidArgumentError } from "commander";
+
+/** Largest --capacity an agent may announce. */
+export const MAX_CAPACITY = 256;
+/** Largest --limit for `runs`. */
+export const MAX_LIST_LIMIT = 1000;
+/** States `runs --state` accepts. */
+export const RUN_STATES = ["queued", "running", "succeeded", "failed", "canceled", "errored"] as const;
+
+const LABEL_KEY = /^[A-Za-z0-9]([A-Za-z0-9._/-]{0,62})$/;
+const LABEL_VALUE = /^[A-Za-z0-9._:/-]{0,128}$/;
+
+/**
+ * Parses `k=v,k2=v2` into a map. Keys start with a letter or digit and hold
+ * letters, digits and `._/-` (max 63); values may be empty and hold letters,
+ * digits and `._:/-` (max 128). Duplicate keys and empty items are refused.
+ */
+export function parseLabels(text: string): Record<string, string> {
+  const labels: Record<string, string> = {};
+  if (text.trim() === "") return labels;
+  for (const item of text.split(",")) {
+    const trimmed = item.trim();
+    const eq = trimmed.indexOf("=");
+    if (trimmed === "" || eq < 0) {
+      throw new InvalidArgumentError(`labels must look like key=value,key2=value2 (got item "${item}")`);
+    }
+    const key = trimmed.slice(0, eq);
+    const value = trimmed.slice(eq + 1);
+    if (!LABEL_KEY.test(key)) {
+      throw new InvalidArgumentError(`label key "${key}" must start with a letter or digit and use only letters, digits, '.', '_', '/', '-' (max 63)`);
+    }
+    if (!LABEL_VALUE.test(value)) {
+      throw new InvalidArgumentError(`label value "${value}" for "${key}" may use only letters, digits, '.', '_', ':', '/', '-' (max 128)`);
+    }
+    if (key in labels) throw new InvalidArgumentError(`label "${key}" is given twice`);
+    labels[key] = value;
+  }
+  return labels;
+}
+
+/** The canonical `k=v,k2=v2` text of a label map (what DOCKYARD_AGENT_LABELS gets). */
+export function formatLabels(labels: Record<string, string>): string {
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
+}
+
+/** Validates --labels and returns the canonical text. */
+export function labelsArg(text: string): string {
+  return formatLabels(parseLabels(text));
+}
+
+/** A whole number from `min` to `max`, written in decimal digits only. */
+export function parseBoundedInt(text: string, what: string, min: number, max: number): number {
+  const trimmed = text.trim();
+  const value = /^\d+$/.test(trimmed) ? Number(trimmed) : NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new InvalidArgumentError(`${what} must be a whole number from ${min} to ${max} (got "${text}")`);
+  }
+  return value;
+}
+
+/** --capacity: concurrent stage slots, 1..MAX_CAPACITY. */
+export function parseCapacity(text: string): number {
+  return parseBoundedInt(text, "capacity", 1, MAX_CAPACITY);
+}
+
+/** --limit for `runs`: 1..MAX_LIST_LIMIT. */
+export function parseLimit(text: string): number {
+  return parseBoundedInt(text, "limit", 1, MAX_LIST_LIMIT);
+}
+
+/** --state for `runs`: one of RUN_STATES. */
+export function parseRunState(text: string): string {
+  if (!(RUN_STATES as readonly string[]).includes(text)) {
+    throw new InvalidArgumentError(`state must be one of ${RUN_STATES.join(", ")} (got "${text}")`);
+  }
+  return text;
+}

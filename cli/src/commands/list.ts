@@ -1,0 +1,75 @@
+// `dockyard runs` and `dockyard agents`.
+import type { Agent, Run } from "@dockyard/proto";
+import type { Command } from "commander";
+import { parseLimit, parseRunState, RUN_STATES } from "../args";
+import type { CliContext } from "../cli-context";
+import { CALL_TIMEOUT_MS, withClient } from "../client";
+import { renderTable } from "../format/table";
+import { formatAge, formatDuration, localDateTime } from "../format/time";
+import { agentJson, runJson, toJsonText } from "../json";
+import { colorState } from "../watch/status-format";
+import type { Colors } from "../watch/status-format";
+
+/** Default --limit of `runs`. */
+export const DEFAULT_RUNS_LIMIT = 20;
+
+/** Registers `runs` and `agents`. */
+export function registerListCommands(program: Command, cli: CliContext): void {
+  program
+    .command("runs")
+    .description("list recent runs, newest first")
+    .option("-n, --limit <n>", "how many runs (1-1000)", parseLimit, DEFAULT_RUNS_LIMIT)
+    .option("--state <state>", `only runs in this state (${RUN_STATES.join("|")})`, parseRunState)
+    .option("--json", "print a JSON array of runs")
+    .action(async (opts: { limit: number; state?: string; json?: boolean }, cmd: Command) => {
+      const runs = await withClient(cli.clientConfig(cmd), async (client) => {
+        const res = await client.listRuns({ limit: opts.limit, state: opts.state ?? "" }, { timeoutMs: CALL_TIMEOUT_MS });
+        return res.runs;
+      });
+      cli.out.write(opts.json ? toJsonText(runs.map(runJson)) : runsTable(runs, Date.now(), cli.colors));
+    });
+
+  program
+    .command("agents")
+    .description("list build agents")
+    .option("--json", "print a JSON array of agents")
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const agents = await withClient(cli.clientConfig(cmd), async (client) => {
+        const res = await client.listAgents({}, { timeoutMs: CALL_TIMEOUT_MS });
+        return res.agents;
+      });
+      cli.out.write(opts.json ? toJsonText(agents.map(agentJson)) : agentsTable(agents, Date.now(), cli.colors));
+    });
+}
+
+/** The `runs` table; unfinished runs show their time so far. */
+export function runsTable(runs: Run[], nowMs: number, c: Colors): string {
+  if (runs.length === 0) return "no runs\n";
+  const rows = runs.map((r) => {
+    const created = Number(r.createdAtMs);
+    const finished = Number(r.finishedAtMs);
+    const duration = created > 0 ? formatDuration((finished > 0 ? finished : nowMs) - created) : "-";
+    return [r.id, r.name, r.state, localDateTime(created), duration];
+  });
+  return renderTable(["ID", "NAME", "STATE", "CREATED", "DURATION"], rows, {
+    header: c.bold,
+    cell: (text, col) => (col === 2 ? colorState(text, c) : text),
+  });
+}
+
+/** The `agents` table. */
+export function agentsTable(agents: Agent[], nowMs: number, c: Colors): string {
+  if (agents.length === 0) return "no agents\n";
+  const rows = agents.map((a) => [
+    a.id,
+    a.name,
+    a.state,
+    Object.entries(a.labels)
+      .sort(([x], [y]) => x.localeCompare(y))
+      .map(([k, v]) => `${k}=${v}`)
+      .join(",") || "-",
+    `${a.slotsUsed}/${a.capacity}`,
+    formatAge(Number(a.lastHeartbeatMs), nowMs),
+  ]);
+  return renderTable(["ID", "NAME", "STATE", "LABELS", "SLOTS", "HEARTBEAT"], rows, { header: c.bold });
+}

@@ -1,0 +1,109 @@
+// `dockyard server` and `dockyard agent`: long-running processes implemented
+// in @dockyard/control-plane and @dockyard/agent, loaded only when asked for.
+import { Option } from "commander";
+import type { Command } from "commander";
+import { labelsArg, parseCapacity } from "../args";
+import type { CliContext } from "../cli-context";
+import { envOverlay } from "../config";
+import type { Env } from "../config";
+import { CliError } from "../errors";
+
+/** `agent` flags as parsed (labels already validated and canonical). */
+export interface AgentFlags {
+  server?: string;
+  nats?: string;
+  token?: string;
+  labels?: string;
+  capacity?: number;
+  name?: string;
+  stateDir?: string;
+  executor?: string;
+}
+
+/** `server` flags as parsed. */
+export interface ServerFlags {
+  grpcListen?: string;
+  httpListen?: string;
+  nats?: string;
+  databaseUrl?: string;
+  dataDir?: string;
+}
+
+/** The env variables `agentMain` reads, from the flags given (unset flags are left out). */
+export function agentEnv(f: AgentFlags): Env {
+  return {
+    DOCKYARD_SERVER_URL: f.server,
+    DOCKYARD_NATS_URL: f.nats,
+    DOCKYARD_JOIN_TOKEN: f.token,
+    DOCKYARD_AGENT_LABELS: f.labels,
+    DOCKYARD_AGENT_CAPACITY: f.capacity === undefined ? undefined : String(f.capacity),
+    DOCKYARD_AGENT_NAME: f.name,
+    DOCKYARD_AGENT_STATE_DIR: f.stateDir,
+    DOCKYARD_AGENT_EXECUTOR: f.executor,
+  };
+}
+
+/** The env variables `serverMain` reads, from the flags given. */
+export function serverEnv(f: ServerFlags): Env {
+  return {
+    DOCKYARD_GRPC_LISTEN: f.grpcListen,
+    DOCKYARD_HTTP_LISTEN: f.httpListen,
+    DOCKYARD_NATS_URL: f.nats,
+    DATABASE_URL: f.databaseUrl,
+    DOCKYARD_DATA_DIR: f.dataDir,
+  };
+}
+
+type MainFn = (env: Env) => Promise<void>;
+
+/**
+ * Imports `pkg` and returns its `exportName` function. The specifier is a
+ * variable on purpose: those packages are not type-checked from here and not
+ * loaded by client commands.
+ */
+async function loadMain(pkg: string, exportName: string): Promise<MainFn> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pkg)) as Record<string, unknown>;
+  } catch (err) {
+    throw new CliError(`cannot load ${pkg}: ${err instanceof Error ? err.message : String(err)}`, 1, { cause: err });
+  }
+  const fn = mod[exportName];
+  if (typeof fn !== "function") throw new CliError(`${pkg} does not export ${exportName}()`);
+  return fn as MainFn;
+}
+
+/** Registers `server` and `agent`. */
+export function registerProcessCommands(program: Command, cli: CliContext): void {
+  program
+    .command("server")
+    .description("run the control plane (gRPC + HTTP); configured by flags or DOCKYARD_* env")
+    .option("--grpc-listen <addr>", "gRPC listen address (DOCKYARD_GRPC_LISTEN)")
+    .option("--http-listen <addr>", "HTTP listen address (DOCKYARD_HTTP_LISTEN)")
+    .option("--nats <url>", "NATS URL (DOCKYARD_NATS_URL)")
+    .option("--database-url <url>", "Postgres URL (DATABASE_URL)")
+    .option("--data-dir <dir>", "data directory (DOCKYARD_DATA_DIR)")
+    .action(async (opts: ServerFlags) => {
+      const serverMain = await loadMain("@dockyard/control-plane", "serverMain");
+      await serverMain(envOverlay(serverEnv(opts), cli.env));
+    });
+
+  program
+    .command("agent")
+    .description("run a build agent; configured by flags or DOCKYARD_* env")
+    // --server and --token share names with the global flags, so commander
+    // stores them on the program; the action reads them with optsWithGlobals().
+    .option("--server <url>", "control plane gRPC address (DOCKYARD_SERVER_URL)")
+    .option("--token <token>", "join token from `dockyard token create` (DOCKYARD_JOIN_TOKEN)")
+    .option("--nats <url>", "NATS URL (DOCKYARD_NATS_URL)")
+    .option("--labels <k=v,...>", "labels stages can require (DOCKYARD_AGENT_LABELS)", labelsArg)
+    .option("--capacity <n>", "concurrent stages, 1-256 (DOCKYARD_AGENT_CAPACITY)", parseCapacity)
+    .option("--name <name>", "agent name (DOCKYARD_AGENT_NAME)")
+    .option("--state-dir <dir>", "where the agent keeps its id and spool (DOCKYARD_AGENT_STATE_DIR)")
+    .addOption(new Option("--executor <kind>", "default executor (DOCKYARD_AGENT_EXECUTOR)").choices(["docker", "shell"]))
+    .action(async (_opts: AgentFlags, cmd: Command) => {
+      const flags = cmd.optsWithGlobals<AgentFlags>();
+      const agentMain = await loadMain("@dockyard/agent", "agentMain");
+      await agentMain(envOverlay(agentEnv(flags), cli.env));
+    });
+}

@@ -1,0 +1,24 @@
+// `dockyard validate FILE`: local validation with @dockyard/pipeline.
+import type { Command } from "commander";
+import type { CliContext } from "../cli-context";
+import { CliError } from "../errors";
+import { problemsText, readPipelineFile } from "../pipeline-file";
+
+/** Registers `validate`. */
+export function registerValidate(program: Command, cli: CliContext): void {
+  program
+    .command("validate")
+    .description("check a pipeline file locally; prints every problem, or \"FILE: ok (N stages)\"")
+    .argument("<file>", "pipeline file (dockyard.yml)")
+    .action(async (file: string) => {
+      const bytes = await readPipelineFile(file);
+      // Loaded here so other commands do not pay for the YAML parser.
+      const { parsePipeline, formatProblems } = await import("@dockyard/pipeline");
+      const result = parsePipeline(bytes);
+      if (!result.ok) {
+        throw new CliError(problemsText(formatProblems(result.problems, file)), 1, { verbatim: true });
+      }
+      const n = result.pipeline.stages.length;
+      cli.out.write(`${file}: ok (${n} ${n === 1 ? "stage" : "stages"})\n`);
+    });
+}

@@ -1,0 +1,150 @@
+// The stable JSON shapes of `--json` output. Times are ISO-8601 UTC strings
+// (null when unset), durations and seqs are numbers, maps are plain objects.
+// Fields may be added; none are renamed or removed without a major version.
+import { TextDecoder } from "node:util";
+import { LogStream } from "@dockyard/proto";
+import type { Agent, Run, RunEvent, Stage } from "@dockyard/proto";
+import { isoOrNull } from "./format/time";
+
+/** One stage of a run. */
+export interface StageJson {
+  id: string;
+  name: string;
+  state: string;
+  needs: string[];
+  attempts: number;
+  exitCode: number;
+  reason: string;
+  agentId: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+/** A run (`runs --json` prints an array of these; `run --json` prints one). */
+export interface RunJson {
+  id: string;
+  name: string;
+  state: string;
+  source: string;
+  createdAt: string | null;
+  finishedAt: string | null;
+  /** finishedAt - createdAt; null while the run is not finished. */
+  durationMs: number | null;
+  stages: StageJson[];
+}
+
+/** An agent (`agents --json` prints an array of these). */
+export interface AgentJson {
+  id: string;
+  name: string;
+  hostname: string;
+  state: string;
+  labels: Record<string, string>;
+  capacity: number;
+  slotsUsed: number;
+  lastHeartbeatAt: string | null;
+  version: string;
+}
+
+/** One line of `run --watch --json` / `watch --json` (newline-delimited JSON). */
+export type RunEventJson = { seq: number; runId: string; at: string | null } & (
+  | { type: "stage"; stage: { id: string; name: string; state: string; attempt: number; agentId: string; exitCode: number; reason: string } }
+  | { type: "log"; stage: { id: string; name: string }; attempt: number; chunkSeq: number; stream: string; text: string; base64: string }
+  | { type: "run"; state: string }
+  | { type: "unknown" }
+);
+
+/** JSON shape of a Stage. */
+export function stageJson(s: Stage): StageJson {
+  return {
+    id: s.id,
+    name: s.name,
+    state: s.state,
+    needs: [...s.needs],
+    attempts: s.attempts,
+    exitCode: s.exitCode,
+    reason: s.reason,
+    agentId: s.agentId,
+    startedAt: isoOrNull(s.startedAtMs),
+    finishedAt: isoOrNull(s.finishedAtMs),
+  };
+}
+
+/** JSON shape of a Run. */
+export function runJson(r: Run): RunJson {
+  const created = Number(r.createdAtMs);
+  const finished = Number(r.finishedAtMs);
+  return {
+    id: r.id,
+    name: r.name,
+    state: r.state,
+    source: r.source,
+    createdAt: isoOrNull(created),
+    finishedAt: isoOrNull(finished),
+    durationMs: created > 0 && finished > 0 ? finished - created : null,
+    stages: r.stages.map(stageJson),
+  };
+}
+
+/** JSON shape of an Agent. */
+export function agentJson(a: Agent): AgentJson {
+  return {
+    id: a.id,
+    name: a.name,
+    hostname: a.hostname,
+    state: a.state,
+    labels: { ...a.labels },
+    capacity: a.capacity,
+    slotsUsed: a.slotsUsed,
+    lastHeartbeatAt: isoOrNull(a.lastHeartbeatMs),
+    version: a.version,
+  };
+}
+
+/** JSON shape of a RunEvent; log data is given as UTF-8 text (lossy) and base64 (exact). */
+export function runEventJson(ev: RunEvent): RunEventJson {
+  const head = { seq: Number(ev.seq), runId: ev.runId, at: isoOrNull(ev.atMs) };
+  const b = ev.body;
+  switch (b.case) {
+    case "stage": {
+      const s = b.value;
+      return { ...head, type: "stage", stage: { id: s.stageId, name: s.stageName, state: s.state, attempt: s.attempt, agentId: s.agentId, exitCode: s.exitCode, reason: s.reason } };
+    }
+    case "log": {
+      const l = b.value;
+      return {
+        ...head,
+        type: "log",
+        stage: { id: l.stageId, name: l.stageName },
+        attempt: l.attempt,
+        chunkSeq: Number(l.chunkSeq),
+        stream: streamName(l.stream),
+        text: new TextDecoder().decode(l.data),
+        base64: Buffer.from(l.data).toString("base64"),
+      };
+    }
+    case "run":
+      return { ...head, type: "run", state: b.value.state };
+    default:
+      return { ...head, type: "unknown" };
+  }
+}
+
+/** "stdout" | "stderr" | "system" | "unspecified". */
+export function streamName(stream: LogStream): string {
+  switch (stream) {
+    case LogStream.STDOUT:
+      return "stdout";
+    case LogStream.STDERR:
+      return "stderr";
+    case LogStream.SYSTEM:
+      return "system";
+    default:
+      return "unspecified";
+  }
+}
+
+/** Pretty JSON text with a trailing newline. */
+export function toJsonText(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}

@@ -1,0 +1,34 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { problemsText, readPipelineFile, serverProblemsText } from "./pipeline-file";
+
+test("reads small files and refuses large ones with a clear message", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "dockyard-cli-"));
+  const small = join(dir, "dockyard.yml");
+  await writeFile(small, "version: 1\n");
+  assert.equal(Buffer.from(await readPipelineFile(small)).toString(), "version: 1\n");
+  const big = join(dir, "big.yml");
+  await writeFile(big, Buffer.alloc(1024 * 1024 + 1, 0x61));
+  await assert.rejects(readPipelineFile(big), /big\.yml is too large \(at least 1 MiB\); pipeline files are limited to 1 MiB/);
+  await assert.rejects(readPipelineFile(join(dir, "missing.yml")), /cannot read .*missing\.yml: no such file/);
+  await assert.rejects(readPipelineFile(dir), /it is a directory/);
+});
+
+test("problem lists print verbatim, one per line, newline-terminated", () => {
+  const details = "dockyard.yml:3:5: stages.build: unknown key 'imag'\ndockyard.yml:9:1: stages: no stages";
+  assert.equal(serverProblemsText(details), `${details}\n`);
+  assert.equal(serverProblemsText(`${details}\n`), `${details}\n`);
+  assert.equal(problemsText(["a:1:1: x", "a:2:1: y"]), "a:1:1: x\na:2:1: y\n");
+});
+
+test("local problems use @dockyard/pipeline's formatter", async () => {
+  const { parsePipeline, formatProblems } = await import("@dockyard/pipeline");
+  const result = parsePipeline("version: 1\nstages: 3\n");
+  assert.equal(result.ok, false);
+  const text = problemsText(formatProblems(result.ok ? [] : result.problems, "p.yml"));
+  assert.match(text, /^p\.yml:\d+:\d+: /m);
+  assert.ok(text.endsWith("\n"));
+});

@@ -1,0 +1,70 @@
+// Reading pipeline files and printing validation problems.
+import { open } from "node:fs/promises";
+import { CliError } from "./errors";
+
+/** Pipeline files larger than this are refused before being read. */
+export const MAX_PIPELINE_BYTES = 1024 * 1024;
+
+/**
+ * Reads `path` as bytes (the server and the parser check UTF-8), refusing
+ * files over MAX_PIPELINE_BYTES. The size is
+ * checked with fstat first and again while reading (for pipes and files that
+ * grow), so a huge file is never read whole. Throws CliError with a clear message.
+ */
+export async function readPipelineFile(path: string, limit = MAX_PIPELINE_BYTES): Promise<Uint8Array> {
+  let handle;
+  try {
+    handle = await open(path, "r");
+  } catch (err) {
+    throw new CliError(`cannot read ${path}: ${fsReason(err)}`, 1, { cause: err });
+  }
+  try {
+    const stat = await handle.stat();
+    if (stat.isDirectory()) throw new CliError(`cannot read ${path}: it is a directory`);
+    if (stat.size > limit) throw tooLarge(path, stat.size, limit);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const buf = Buffer.alloc(64 * 1024);
+      const { bytesRead } = await handle.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      if (total > limit) throw tooLarge(path, total, limit);
+      chunks.push(buf.subarray(0, bytesRead));
+    }
+    return Buffer.concat(chunks);
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw new CliError(`cannot read ${path}: ${fsReason(err)}`, 1, { cause: err });
+  } finally {
+    await handle.close();
+  }
+}
+
+function tooLarge(path: string, size: number, limit: number): CliError {
+  return new CliError(`${path} is too large (at least ${formatBytes(size)}); pipeline files are limited to ${formatBytes(limit)}`);
+}
+
+function formatBytes(n: number): string {
+  if (n >= 1024 * 1024) return `${Number((n / (1024 * 1024)).toFixed(1))} MiB`;
+  return n >= 1024 ? `${Math.floor(n / 1024)} KiB` : `${n} bytes`;
+}
+
+function fsReason(err: unknown): string {
+  const code = (err as { code?: string }).code;
+  if (code === "ENOENT") return "no such file";
+  if (code === "EACCES") return "permission denied";
+  if (code === "EISDIR") return "it is a directory";
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The server's INVALID_ARGUMENT details, one problem per line, printed verbatim. */
+export function serverProblemsText(details: string): string {
+  return details.endsWith("\n") || details === "" ? details : `${details}\n`;
+}
+
+/** formatProblems output (text or lines) normalised to lines ending in "\n". */
+export function problemsText(formatted: string | string[]): string {
+  const text = Array.isArray(formatted) ? formatted.join("\n") : formatted;
+  return serverProblemsText(text);
+}

@@ -1,0 +1,75 @@
+// Text of the live view's status lines and final summary.
+import pc from "picocolors";
+import { formatDuration } from "../format/time";
+
+/** Styling functions; `plainColors` when output is not a terminal. */
+export type Colors = ReturnType<typeof pc.createColors>;
+
+/** Colours that do nothing (for pipes, files, NO_COLOR and tests). */
+export const plainColors: Colors = pc.createColors(false);
+
+/** Colours for a terminal. */
+export const ttyColors: Colors = pc.createColors(true);
+
+/** The fields of a StageStatus event the view shows. */
+export interface StageStatusView {
+  stageName: string;
+  state: string;
+  attempt: number;
+  agentId: string;
+  exitCode: number;
+  reason: string;
+}
+
+/** Colours a state word: green success, red failure, yellow canceled, cyan in progress. */
+export function colorState(state: string, c: Colors): string {
+  switch (state) {
+    case "succeeded":
+      return c.green(state);
+    case "failed":
+    case "errored":
+      return c.red(state);
+    case "canceled":
+      return c.yellow(state);
+    case "running":
+    case "assigned":
+      return c.cyan(state);
+    default:
+      return c.dim(state);
+  }
+}
+
+/**
+ * One status line, e.g. `12:00:01 build  running  (attempt 1 on agent-a)` or
+ * `12:00:03 build  failed  exit 2  (reason)`. `time` is already formatted.
+ */
+export function formatStageStatus(time: string, s: StageStatusView, c: Colors = plainColors): string {
+  const parts = [`${c.dim(time)} ${c.bold(s.stageName)}`, colorState(s.state, c)];
+  if (s.state === "assigned" || s.state === "running") {
+    parts.push(s.agentId ? `(attempt ${s.attempt} on ${s.agentId})` : `(attempt ${s.attempt})`);
+  } else if (s.state === "succeeded" || s.state === "failed") {
+    parts.push(`exit ${s.exitCode}`);
+  }
+  if (s.reason && s.state !== "succeeded") parts.push(c.dim(`(${s.reason})`));
+  return parts.join("  ");
+}
+
+/** A run-level status line that is not the end, e.g. `12:00:00 run  running`. */
+export function formatRunStatus(time: string, state: string, c: Colors = plainColors): string {
+  return `${c.dim(time)} ${c.bold("run")}  ${colorState(state, c)}`;
+}
+
+/** The final line: `run <id> succeeded in 4.2s` (duration left out when unknown). */
+export function formatSummary(runId: string, state: string, durationMs: number | null, c: Colors = plainColors): string {
+  const tail = durationMs === null ? "" : ` in ${formatDuration(durationMs)}`;
+  return `${c.bold(`run ${runId}`)} ${colorState(state, c)}${tail}`;
+}
+
+const STAGE_COLORS = ["cyan", "magenta", "blue", "yellow", "green"] as const;
+
+/** A stable colour per stage name, so interleaved logs are easy to tell apart. */
+export function stageColor(name: string, c: Colors): (s: string) => string {
+  let h = 0;
+  for (let i = 0; i < name.length; i++) h = (h * 31 + name.charCodeAt(i)) >>> 0;
+  return c[STAGE_COLORS[h % STAGE_COLORS.length]!];
+}
