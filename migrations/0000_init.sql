@@ -109,7 +109,7 @@ ALTER TABLE "stages" ADD CONSTRAINT "stages_run_id_runs_id_fk" FOREIGN KEY ("run
 CREATE INDEX "agents_state_idx" ON "agents" USING btree ("state");--> statement-breakpoint
 CREATE INDEX "attempts_agent_active_idx" ON "attempts" USING btree ("agent_id") WHERE state in ('assigned','running');--> statement-breakpoint
 CREATE INDEX "attempts_active_lease_idx" ON "attempts" USING btree ("lease_expires_at") WHERE state in ('assigned','running');--> statement-breakpoint
-CREATE INDEX "attempts_stage_idx" ON "attempts" USING btree ("stage_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "attempts_stage_number_uq" ON "attempts" USING btree ("stage_id","number");--> statement-breakpoint
 CREATE UNIQUE INDEX "run_events_chunk_uq" ON "run_events" USING btree ("attempt_id","chunk_seq") WHERE kind = 'log';--> statement-breakpoint
 CREATE INDEX "runs_created_idx" ON "runs" USING btree ("created_at");--> statement-breakpoint
 CREATE INDEX "stage_edges_needs_idx" ON "stage_edges" USING btree ("needs_stage_id");--> statement-breakpoint

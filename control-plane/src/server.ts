@@ -75,7 +75,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
   const bus = new NatsBus(nc, config.natsPrefix, log);
   const metrics = createMetrics(registry, db.db);
   const publish = (events: Parameters<typeof toRunEvent>[0][]) => bus.publishEvents(events.map(toRunEvent));
-  const scheduler = new Scheduler(db.db, clock, {
+  const scheduler = new Scheduler(db.db, db.liveDb, clock, {
     dispatch: (p) => bus.assign(p.agentId, toAssignment(p, config.leaseTtlMs)),
     cancel: (agentId, attemptId, reason) => bus.cancel(agentId, attemptId, reason),
     events: publish,
@@ -83,7 +83,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
   }, config, metrics, log.child({ component: "scheduler" }));
   bus.onKick(() => scheduler.kick());
   bus.serveRegistration(handleRegistration(db.db, clock, config, log));
-  bus.serveHeartbeats(handleHeartbeat(db.db, clock));
+  bus.serveHeartbeats(handleHeartbeat(db.liveDb, clock));
   const runs = new RunsService({
     db: db.db, clock, scheduler, publish, cancelAttempt: (agentId, attemptId, reason) => bus.cancel(agentId, attemptId, reason),
   });

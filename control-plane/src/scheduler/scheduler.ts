@@ -38,6 +38,8 @@ export class Scheduler {
 
   constructor(
     private readonly db: Db,
+    /** Pool reserved for liveness checks (see Database.liveDb). */
+    private readonly liveDb: Db,
     private readonly clock: Clock,
     private readonly out: SchedulerOutputs,
     private readonly config: SchedulerConfig,
@@ -100,7 +102,7 @@ export class Scheduler {
     this.sweeping = true;
     try {
       const now = this.clock.now();
-      const lost = await markLostAgents(this.db, now, this.config.agentLostTimeoutMs);
+      const lost = await markLostAgents(this.liveDb, now, this.config.agentLostTimeoutMs);
       if (lost.length > 0) this.log.warn({ agentIds: lost }, "agents lost");
       const ended = [...(await loseAgentAttempts(this.db, lost, now)), ...(await expireAttempts(this.db, now))];
       this.afterEnded(ended, "server");

@@ -11,6 +11,12 @@ export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
 export interface Database {
   db: Db;
+  /**
+   * A small separate pool for liveness (heartbeats, loss sweeps): under load
+   * the main pool queues, and a heartbeat waiting behind bulk work would get
+   * a healthy agent declared lost. PGlite has one connection: same object.
+   */
+  liveDb: Db;
   kind: "postgres" | "pglite";
   close(): Promise<void>;
 }
@@ -31,10 +37,18 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
     const { drizzle } = await import("drizzle-orm/node-postgres");
     const { migrate } = await import("drizzle-orm/node-postgres/migrator");
     const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolSize ?? 10 });
-    pool.on("error", (err) => opts.onError?.(err));
+    const livePool = new pg.Pool({ connectionString: opts.databaseUrl, max: 2 });
+    for (const p of [pool, livePool]) p.on("error", (err) => opts.onError?.(err));
     const db = drizzle(pool, { schema });
     await migrate(db, { migrationsFolder: MIGRATIONS_DIR });
-    return { db: db as unknown as Db, kind: "postgres", close: () => pool.end() };
+    return {
+      db: db as unknown as Db,
+      liveDb: drizzle(livePool, { schema }) as unknown as Db,
+      kind: "postgres",
+      close: async () => {
+        await Promise.all([pool.end(), livePool.end()]);
+      },
+    };
   }
   const { PGlite } = await import("@electric-sql/pglite");
   const { drizzle } = await import("drizzle-orm/pglite");
@@ -45,7 +59,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
   await client.waitReady;
   const db = drizzle(client, { schema });
   await migrate(db, { migrationsFolder: MIGRATIONS_DIR });
-  return { db: db as unknown as Db, kind: "pglite", close: () => client.close() };
+  return { db: db as unknown as Db, liveDb: db as unknown as Db, kind: "pglite", close: () => client.close() };
 }
 
 /** Run raw SQL and return its rows (node-postgres and PGlite both expose `.rows`). */

@@ -119,7 +119,8 @@ export const attempts = pgTable("attempts", {
 }, (t) => [
   index("attempts_agent_active_idx").on(t.agentId).where(sql`state in ('assigned','running')`),
   index("attempts_active_lease_idx").on(t.leaseExpiresAt).where(sql`state in ('assigned','running')`),
-  index("attempts_stage_idx").on(t.stageId),
+  // Two replicas can never both create attempt N of a stage.
+  uniqueIndex("attempts_stage_number_uq").on(t.stageId, t.number),
 ]);
 
 export const runEvents = pgTable("run_events", {

@@ -1,0 +1,32 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { AGENT_ENV_VARS, AgentConfigError, loadAgentConfig } from "./config";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const TOKEN = "dyj_0123456789abcdef";
+
+describe("agent config", () => {
+  it("parses labels and capacity", () => {
+    const c = loadAgentConfig({ DOCKYARD_JOIN_TOKEN: TOKEN, DOCKYARD_AGENT_LABELS: "os=linux, disk=ssd", DOCKYARD_AGENT_CAPACITY: "4" });
+    assert.deepEqual(c.labels, { os: "linux", disk: "ssd" });
+    assert.equal(c.capacity, 4);
+  });
+
+  it("reports every bad variable at once, including a missing join token", () => {
+    assert.throws(() => loadAgentConfig({ DOCKYARD_AGENT_LABELS: "novalue", DOCKYARD_AGENT_CAPACITY: "0", DOCKYARD_AGENT_EXECUTOR: "vm" }), (err: AgentConfigError) => {
+      assert.equal(err.problems.length, 4, err.message);
+      assert.match(err.message, /DOCKYARD_JOIN_TOKEN: is required/);
+      assert.match(err.message, /DOCKYARD_AGENT_LABELS: expected k=v/);
+      return true;
+    });
+  });
+
+  it(".env.example lists every variable the agent reads", () => {
+    const listed = readFileSync(path.join(ROOT, ".env.example"), "utf8").split("\n")
+      .filter((l) => /^[A-Z_]+=/.test(l)).map((l) => l.split("=")[0]);
+    for (const name of AGENT_ENV_VARS) assert.ok(listed.includes(name), `${name} missing from .env.example`);
+  });
+});

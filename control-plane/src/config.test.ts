@@ -1,0 +1,41 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync, mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { ConfigError, loadConfig, SERVER_ENV_VARS } from "./config";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+describe("server config", () => {
+  it("has defaults for everything", () => {
+    const c = loadConfig({});
+    assert.equal(c.databaseUrl, null);
+    assert.equal(c.grpcListen, "127.0.0.1:7400");
+    assert.equal(c.agentLostTimeoutMs, 15_000);
+  });
+
+  it("reports every bad variable at once", () => {
+    assert.throws(() => loadConfig({ DOCKYARD_GRPC_LISTEN: "nope", DOCKYARD_LEASE_TTL_MS: "-5", DOCKYARD_JOIN_TOKEN: "short" }), (err: ConfigError) => {
+      assert.equal(err.problems.length, 3);
+      assert.match(err.message, /DOCKYARD_GRPC_LISTEN: expected host:port/);
+      assert.match(err.message, /DOCKYARD_LEASE_TTL_MS/);
+      assert.match(err.message, /join token must be at least 16/);
+      return true;
+    });
+  });
+
+  it("reads secrets from NAME_FILE", () => {
+    const f = path.join(mkdtempSync(path.join(os.tmpdir(), "cfg-")), "token");
+    writeFileSync(f, "dyj_from_a_file_0123456789\n");
+    assert.equal(loadConfig({ DOCKYARD_JOIN_TOKEN_FILE: f }).joinToken, "dyj_from_a_file_0123456789");
+    assert.throws(() => loadConfig({ DOCKYARD_API_TOKEN_FILE: "/nonexistent/x" }), /DOCKYARD_API_TOKEN_FILE: cannot read/);
+  });
+
+  it(".env.example lists every variable the server reads", () => {
+    const listed = readFileSync(path.join(ROOT, ".env.example"), "utf8").split("\n")
+      .filter((l) => /^[A-Z_]+=/.test(l)).map((l) => l.split("=")[0]);
+    for (const name of SERVER_ENV_VARS) assert.ok(listed.includes(name), `${name} missing from .env.example`);
+  });
+});

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# npm run bench -- NAME: start what the benchmark needs, run bench/NAME.ts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+name=${1:?usage: npm run bench -- NAME (one of: $(ls bench/*.ts | xargs -n1 basename | sed 's/\.ts$//' | tr '\n' ' '))}
+[ -f "bench/$name.ts" ] || die "no benchmark named '$name' (bench/$name.ts)"
+ensure_deps
+ensure_postgres
+ensure_nats
+exec node --import tsx "bench/$name.ts"

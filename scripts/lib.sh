@@ -1,0 +1,66 @@
+# Shared helpers for the setup scripts. Source it; do not run it.
+# Every function is idempotent and fast when its service is already there.
+
+PNPM_VERSION=12.4.2
+DOCKYARD_RUN=${DOCKYARD_RUN:-/tmp/dockyard-services}
+mkdir -p "$DOCKYARD_RUN"
+
+log() { printf '\033[1m[dockyard]\033[0m %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+apt_install() {
+  # apt-get update only when the install fails (package lists missing or stale).
+  if ! DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "$@" >/dev/null 2>&1; then
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "$@" >/dev/null
+  fi
+}
+
+ensure_pnpm() {
+  if [ "$(pnpm --version 2>/dev/null)" != "$PNPM_VERSION" ]; then
+    log "installing pnpm $PNPM_VERSION"
+    npm i -g "pnpm@$PNPM_VERSION" --allow-scripts=pnpm >/dev/null 2>&1 || npm i -g "pnpm@$PNPM_VERSION" >/dev/null
+  fi
+}
+
+ensure_deps() {
+  ensure_pnpm
+  pnpm install --frozen-lockfile --reporter=silent >/dev/null 2>&1 || pnpm install --frozen-lockfile
+}
+
+nats_ready() { (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; }
+
+ensure_nats() {
+  nats_ready && return 0
+  command -v nats-server >/dev/null || { log "installing nats-server"; apt_install nats-server; }
+  log "starting nats-server (JetStream) on 127.0.0.1:4222"
+  mkdir -p "$DOCKYARD_RUN/nats"
+  setsid nohup nats-server -a 127.0.0.1 -p 4222 -m 8222 -js -sd "$DOCKYARD_RUN/nats" >"$DOCKYARD_RUN/nats.log" 2>&1 &
+  for _ in $(seq 100); do nats_ready && return 0; sleep 0.1; done
+  tail -n 20 "$DOCKYARD_RUN/nats.log" >&2; die "nats-server did not start"
+}
+
+pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && psql -h 127.0.0.1 -U postgres -d postgres -Atqc 'select 1' >/dev/null 2>&1; }
+
+ensure_postgres() {
+  pg_ready && return 0
+  local bin
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  if [ -z "$bin" ]; then log "installing postgresql"; apt_install postgresql; bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1); fi
+  # A throwaway trust cluster on 127.0.0.1:5432 (the Debian cluster wants passwords over TCP).
+  local d="$DOCKYARD_RUN/pg"
+  if [ ! -f "$d/data/PG_VERSION" ]; then
+    mkdir -p "$d/data" "$d/sock"; chown -R postgres "$d"
+    runuser -u postgres -- "$bin/initdb" -D "$d/data" --auth=trust -U postgres -E UTF8 >/dev/null
+  fi
+  log "starting a trust Postgres cluster on 127.0.0.1:5432"
+  runuser -u postgres -- "$bin/pg_ctl" -D "$d/data" -l "$d/pg.log" -w -o "-c listen_addresses=127.0.0.1 -p 5432 -k $d/sock -c fsync=off" start >/dev/null \
+    || { tail -n 20 "$d/pg.log" >&2; die "postgres did not start"; }
+  psql -h 127.0.0.1 -U postgres -qc "select 1" >/dev/null || die "postgres is not answering on 127.0.0.1:5432"
+}
+
+ensure_docker() {
+  bash "$(dirname "${BASH_SOURCE[0]}")/docker/start-dockerd.sh" >&2
+  export DOCKER_HOST=unix:///tmp/dockyard-docker/docker.sock
+  node --import tsx "$(dirname "${BASH_SOURCE[0]}")/docker/build-base-image.ts" >&2
+}
