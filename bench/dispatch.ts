@@ -64,6 +64,8 @@ async function main() {
   });
   const nc = await connect({ servers: NATS_URL });
   const firstLog = new Map<string, number>();
+  const phases = new Map<string, number>();
+  const phaseSamples: Record<string, number[]> = { submit: [], assigned: [], running: [], log: [] };
   const ended = new Map<string, number>();
   const waiters = new Map<string, () => void>();
   nc.subscribe(`${prefix}.run.*.events`, {
@@ -71,6 +73,7 @@ async function main() {
       const e = fromBinary(RunEventSchema, msg.data);
       const now = performance.now();
       if (e.body.case === "log" && !firstLog.has(e.runId)) firstLog.set(e.runId, now);
+      if (process.env.BENCH_PHASES && e.body.case === "stage") phases.set(`${e.runId}/${e.body.value.state}`, now);
       if (e.body.case === "run" && ["succeeded", "failed", "errored", "canceled"].includes(e.body.value.state)) {
         ended.set(e.runId, now);
         waiters.get(e.runId)?.();
@@ -87,15 +90,30 @@ async function main() {
     const t0 = performance.now();
     const { run } = await client.submitRun({ pipelineYaml: one, source: "bench" });
     const id = run!.id;
+    const tSubmitted = performance.now();
     if (!ended.has(id)) await new Promise<void>((r) => waiters.set(id, r));
     if (i >= WARMUP) latencies.push(firstLog.get(id)! - t0);
+    if (process.env.BENCH_PHASES && i >= WARMUP) {
+      phaseSamples.submit!.push(tSubmitted - t0);
+      phaseSamples.assigned!.push(phases.get(`${id}/assigned`)! - t0);
+      phaseSamples.running!.push(phases.get(`${id}/running`)! - t0);
+      phaseSamples.log!.push(firstLog.get(id)! - t0);
+    }
   }
 
+  if (process.env.BENCH_PHASES) {
+    for (const [k, v] of Object.entries(phaseSamples)) console.error(k, "p50", round(quantile(v, 0.5)), "p99", round(quantile(v, 0.99)));
+    if (process.env.BENCH_PHASES === "only") process.exit(0);
+  }
   const stages = Array.from({ length: STAGES_PER_PIPELINE }, (_, i) => `  s${i}: { executor: shell, command: 'true' }`).join("\n");
+  const { monitorEventLoopDelay } = await import("node:perf_hooks");
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  if (process.env.BENCH_PHASES) loop.enable();
   const t0 = performance.now();
   const ids = await Promise.all(Array.from({ length: PIPELINES }, (_, i) =>
     client.submitRun({ pipelineYaml: Buffer.from(`name: tput-${i}\nstages:\n${stages}\n`), source: "bench" }).then((r) => r.run!.id)));
   await Promise.all(ids.map((id) => (ended.has(id) ? undefined : new Promise<void>((r) => waiters.set(id, r)))));
+  if (process.env.BENCH_PHASES) console.error("server event loop delay ms p50", loop.percentile(50) / 1e6, "p99", loop.percentile(99) / 1e6, "max", loop.max / 1e6);
   const elapsed = (Math.max(...ids.map((id) => ended.get(id)!)) - t0) / 1000;
   const failed = (await Promise.all(ids.map((runId) => client.getRun({ runId })))).filter((r) => r.run!.state !== "succeeded").length;
 
@@ -104,7 +122,8 @@ async function main() {
   client.close();
   await nc.drain();
   await server.stop();
-  await database.drop();
+  if (process.env.BENCH_KEEP_DB) console.error("kept database", database.name);
+  else await database.drop();
 
   const result = {
     bench: "dispatch",

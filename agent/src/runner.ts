@@ -81,17 +81,17 @@ export class AttemptRunner {
     const spec = this.toSpec();
     let final: FinalStatus;
     try {
-      // Open the stream and start the executor concurrently: the first log byte should not wait for a round trip.
-      const opened = this.channel.open();
+      // Open the stream and start the executor concurrently, without waiting for the
+      // server's ack: the first log byte should not wait for a round trip. A refused
+      // lease arrives as `rejected` and stops the executor.
+      void this.channel.open();
       let handle;
       try {
         handle = await this.deps.executor.start(spec, this.abort.signal);
       } catch (err) {
-        await opened;
         final = this.finalFor(null, err);
         return await this.finish(final, log);
       }
-      await opened;
       if (this.stopReason === "rejected") return "rejected";
       this.channel.started();
       this.spool.markStarted();

@@ -19,6 +19,7 @@ export interface RunsServiceDeps {
 }
 
 const RUN_ID = /^[0-9a-f-]{36}$/;
+const API_TOKEN_CACHE_MS = 5000;
 
 export class RunsService {
   constructor(private readonly deps: RunsServiceDeps) {}
@@ -37,10 +38,10 @@ export class RunsService {
       throw new InvalidError(`pipeline is invalid (${result.problems.length} problem${result.problems.length === 1 ? "" : "s"}):\n${lines.join("\n")}`, lines);
     }
     const text = typeof yaml === "string" ? yaml : Buffer.from(yaml).toString("utf8");
-    const { runId, events } = await createRun(this.deps.db, result.pipeline, text, source.slice(0, 200), this.deps.clock.now());
-    this.deps.publish(events);
+    const { run, events } = await createRun(this.deps.db, result.pipeline, text, source.slice(0, 200), this.deps.clock.now());
     this.deps.scheduler.kick();
-    return getRun(this.deps.db, runId);
+    this.deps.publish(events);
+    return run;
   }
 
   async get(runId: string): Promise<RunWithStages> {
@@ -73,10 +74,20 @@ export class RunsService {
     await revokeJoinToken(this.deps.db, id, this.deps.clock.now());
   }
 
-  /** Resolve an API bearer token; throws UnauthenticatedError. */
+  /**
+   * Resolve an API bearer token; throws UnauthenticatedError. Accepted tokens
+   * are remembered for API_TOKEN_CACHE_MS (a revoked one works that long).
+   */
   async authenticate(token: string): Promise<string> {
-    return authenticateApi(this.deps.db, token);
+    const hit = this.tokens.get(token);
+    if (hit && hit.until > Date.now()) return hit.id;
+    const id = await authenticateApi(this.deps.db, token);
+    if (this.tokens.size > 10_000) this.tokens.clear();
+    this.tokens.set(token, { id, until: Date.now() + API_TOKEN_CACHE_MS });
+    return id;
   }
+
+  private readonly tokens = new Map<string, { id: string; until: number }>();
 
   static readonly maxPipelineBytes = PIPELINE_LIMITS.maxBytes;
 }

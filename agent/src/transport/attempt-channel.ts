@@ -39,6 +39,7 @@ export class AttemptChannel {
   /** Whether `finished` was written on the current connection. */
   private finishedWritten = false;
   private closeResult: FinishResult = "closed";
+  private connections = 0;
 
   constructor(
     private readonly client: AgentClient,
@@ -135,6 +136,22 @@ export class AttemptChannel {
     stream.on("error", (err: Error) => this.onBroken(stream, err));
     stream.on("end", () => this.onBroken(stream, null));
     this.write({ case: "open", value: {} });
+    this.connections++;
+    // First connection: the server has persisted nothing yet, so reports are
+    // pipelined behind `open` instead of waiting a round trip for its ack
+    // (if the lease is refused they are dropped with it). After a reconnect
+    // we wait for the ack to learn what to resend.
+    if (this.connections === 1) {
+      this.ready = true;
+      this.resendPending();
+    }
+  }
+
+  /** Write what the server may not have: started, unacked chunks, then finished. */
+  private resendPending(): void {
+    if (this.startedPending && !this.startedAcked) this.write({ case: "started", value: {} });
+    for (const c of this.unacked) this.writeChunk(c);
+    if (this.final && this.unacked.length === 0) this.writeFinished();
   }
 
   private onBroken(stream: ClientDuplexStream<AttemptReport, AttemptCommand>, err: Error | null): void {
@@ -172,12 +189,12 @@ export class AttemptChannel {
       this.failures = 0;
       this.opened?.();
       this.opened = null;
-      if (this.startedPending && !this.startedAcked) this.write({ case: "started", value: {} });
-      for (const c of this.unacked) this.writeChunk(c);
-      if (this.final && this.unacked.length === 0) this.writeFinished();
+      this.resendPending();
       this.handlers.onRoom();
       return;
     }
+    this.opened?.();
+    this.opened = null;
     if (ack.finished) {
       this.close("acked");
       return;

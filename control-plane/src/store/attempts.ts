@@ -2,17 +2,20 @@
 // lease is not the attempt's live one raises StaleLeaseError (and is counted
 // by the caller).
 import { and, eq, inArray, sql } from "drizzle-orm";
-import type { Db } from "./db";
+import { queryRows, type Db, type Tx } from "./db";
 import { withTx } from "./tx";
-import { attempts, stages } from "./schema";
-import { appendEvents, stageEvent, type RunEventRecord } from "./events";
-import { endAttempt, refreshRunState, type AttemptRow, type EndedAttempt } from "./stage-flow";
+import { attempts, runs, stages } from "./schema";
+import { appendEvents, stageEvent, type NewRunEvent, type RunEventRecord } from "./events";
+import { endAttempt, type AttemptRow, type EndedAttempt } from "./stage-flow";
 import { InvalidError, StaleLeaseError } from "../errors";
 import type { Outcome } from "../domain/states";
 
 export interface OpenedAttempt {
   attempt: AttemptRow;
   stageName: string;
+  timeoutMs: number | null;
+  /** The run's state when the stream opened (a queued run moves to running at the first start). */
+  runState: string;
 }
 
 async function explainStale(db: Db, attemptId: string, leaseId: string, agentId?: string): Promise<StaleLeaseError> {
@@ -25,8 +28,10 @@ async function explainStale(db: Db, attemptId: string, leaseId: string, agentId?
 
 /** Check the lease of an attempt that an agent opens a stream for. */
 export async function openAttempt(db: Db, attemptId: string, leaseId: string, agentId: string): Promise<OpenedAttempt> {
-  const rows = await db.select({ attempt: attempts, stageName: stages.name }).from(attempts)
+  const rows = await db.select({ attempt: attempts, stageName: stages.name, timeoutMs: stages.timeoutMs, runState: runs.state })
+    .from(attempts)
     .innerJoin(stages, eq(stages.id, attempts.stageId))
+    .innerJoin(runs, eq(runs.id, attempts.runId))
     .where(and(eq(attempts.id, attemptId), eq(attempts.leaseId, leaseId), eq(attempts.agentId, agentId),
       inArray(attempts.state, ["assigned", "running"])));
   const row = rows[0];
@@ -34,31 +39,40 @@ export async function openAttempt(db: Db, attemptId: string, leaseId: string, ag
   return row;
 }
 
-/** assigned -> running (idempotent for a replayed report). */
-export async function markStarted(
-  db: Db, opened: OpenedAttempt, now: Date, leaseTtlMs: number, timeoutMs: number | null,
-): Promise<RunEventRecord[]> {
+/**
+ * assigned -> running for the attempt and its stage in one statement
+ * (idempotent for a replayed report), inside the caller's transaction.
+ * Returns the events to append (the caller appends them with any log chunks).
+ */
+export async function markStartedTx(tx: Tx, opened: OpenedAttempt, now: Date, leaseTtlMs: number): Promise<NewRunEvent[]> {
   const { attempt } = opened;
-  return withTx(db, async (tx) => {
-    const [row] = await tx.update(attempts)
-      .set({
-        state: "running", startedAt: now, leaseExpiresAt: new Date(now.getTime() + leaseTtlMs),
-        deadlineAt: timeoutMs ? new Date(now.getTime() + timeoutMs) : null,
-      })
-      .where(and(eq(attempts.id, attempt.id), eq(attempts.leaseId, attempt.leaseId), eq(attempts.state, "assigned")))
-      .returning();
-    if (!row) {
-      const [cur] = await tx.select({ state: attempts.state, leaseId: attempts.leaseId }).from(attempts).where(eq(attempts.id, attempt.id));
-      if (cur?.state === "running" && cur.leaseId === attempt.leaseId) return [];
-      throw new StaleLeaseError(attempt.id, `attempt is ${cur?.state ?? "gone"}`);
-    }
-    await tx.update(stages).set({ state: "running", startedAt: now }).where(and(eq(stages.id, attempt.stageId), eq(stages.attempts, attempt.number)));
-    const events = await appendEvents(tx, attempt.runId, [stageEvent(attempt.stageId, attempt.id, {
-      stageName: opened.stageName, state: "running", attempt: attempt.number, agentId: attempt.agentId, exitCode: null, reason: "",
-    })], now);
-    events.push(...(await refreshRunState(tx, attempt.runId, now)));
-    return events;
-  });
+  const deadline = opened.timeoutMs ? new Date(now.getTime() + opened.timeoutMs) : null;
+  const [row] = await queryRows<{ started: number }>(tx, sql`
+    WITH a AS (
+      UPDATE attempts SET state = 'running', started_at = ${now}::timestamptz,
+        lease_expires_at = ${new Date(now.getTime() + leaseTtlMs)}::timestamptz, deadline_at = ${deadline}::timestamptz
+      WHERE id = ${attempt.id} AND lease_id = ${attempt.leaseId} AND state = 'assigned'
+      RETURNING stage_id, number),
+    s AS (
+      UPDATE stages SET state = 'running', started_at = ${now}::timestamptz
+      FROM a WHERE stages.id = a.stage_id AND stages.attempts = a.number RETURNING stages.id)
+    SELECT (SELECT count(*) FROM a)::int AS started`);
+  if (!row?.started) {
+    const [cur] = await tx.select({ state: attempts.state, leaseId: attempts.leaseId }).from(attempts).where(eq(attempts.id, attempt.id));
+    if (cur?.state === "running" && cur.leaseId === attempt.leaseId) return [];
+    throw new StaleLeaseError(attempt.id, `attempt is ${cur?.state ?? "gone"}`);
+  }
+  attempt.state = "running";
+  const events: NewRunEvent[] = [stageEvent(attempt.stageId, attempt.id, {
+    stageName: opened.stageName, state: "running", attempt: attempt.number, agentId: attempt.agentId, exitCode: null, reason: "",
+  })];
+  if (opened.runState === "queued") {
+    const moved = await tx.update(runs).set({ state: "running" })
+      .where(and(eq(runs.id, attempt.runId), eq(runs.state, "queued"))).returning({ id: runs.id });
+    if (moved.length > 0) events.push({ kind: "run", payload: { state: "running" } });
+    opened.runState = "running";
+  }
+  return events;
 }
 
 export interface IncomingChunk {
@@ -73,31 +87,43 @@ export interface IncomingChunk {
  * written and the new persisted seq.
  */
 export async function appendLogs(
-  db: Db, opened: OpenedAttempt, chunks: IncomingChunk[], now: Date,
+  db: Db, opened: OpenedAttempt, chunks: IncomingChunk[], now: Date, opts: { start?: boolean; leaseTtlMs?: number } = {},
 ): Promise<{ events: RunEventRecord[]; logSeq: number }> {
   const { attempt } = opened;
   return withTx(db, async (tx) => {
-    const [cur] = await tx.select({ logSeq: attempts.logSeq, state: attempts.state, leaseId: attempts.leaseId })
-      .from(attempts).where(eq(attempts.id, attempt.id)).for("update");
-    if (!cur || cur.leaseId !== attempt.leaseId || !["assigned", "running"].includes(cur.state)) {
-      throw new StaleLeaseError(attempt.id, cur ? `attempt already ended as ${cur.state}` : "no such attempt");
-    }
+    // A `started` report that arrived with the first chunks is written in the same transaction.
+    const pending = opts.start ? await markStartedTx(tx, opened, now, opts.leaseTtlMs ?? 0) : [];
     // Replays (seq already persisted, or repeated within this batch) are dropped; a gap is a protocol error.
+    const known = attempt.logSeq;
     const bySeq = new Map<number, IncomingChunk>();
-    for (const c of chunks) if (c.seq > cur.logSeq && !bySeq.has(c.seq)) bySeq.set(c.seq, c);
+    for (const c of chunks) if (c.seq > known && !bySeq.has(c.seq)) bySeq.set(c.seq, c);
     const fresh = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
-    let expected = cur.logSeq + 1;
+    let expected = known + 1;
     for (const c of fresh) {
       if (c.seq !== expected) throw new InvalidError(`log chunk ${c.seq} of attempt ${attempt.id} arrived, expected ${expected}`);
       expected++;
     }
-    if (fresh.length === 0) return { events: [], logSeq: cur.logSeq };
-    const logSeq = fresh[fresh.length - 1]!.seq;
-    await tx.update(attempts).set({ logSeq }).where(eq(attempts.id, attempt.id));
-    const events = await appendEvents(tx, attempt.runId, fresh.map((c) => ({
-      kind: "log" as const, stageId: attempt.stageId, attemptId: attempt.id, chunkSeq: c.seq, stream: c.stream, data: c.data,
-      payload: { stageName: opened.stageName, attempt: attempt.number },
-    })), now);
+    let logSeq = known;
+    if (fresh.length > 0) {
+      logSeq = fresh[fresh.length - 1]!.seq;
+      // Conditional on the lease, a live state and the seq we know: one statement instead of lock + read + write.
+      const moved = await tx.update(attempts).set({ logSeq })
+        .where(and(eq(attempts.id, attempt.id), eq(attempts.leaseId, attempt.leaseId), inArray(attempts.state, ["assigned", "running"]),
+          eq(attempts.logSeq, known)))
+        .returning({ id: attempts.id });
+      if (moved.length === 0) {
+        const [cur] = await tx.select({ logSeq: attempts.logSeq, state: attempts.state }).from(attempts).where(eq(attempts.id, attempt.id));
+        if (cur && ["assigned", "running"].includes(cur.state)) {
+          throw new InvalidError(`attempt ${attempt.id} has log seq ${cur.logSeq} persisted, not ${known}: reopen the stream`);
+        }
+        throw new StaleLeaseError(attempt.id, cur ? `attempt already ended as ${cur.state}` : "no such attempt");
+      }
+      pending.push(...fresh.map((c) => ({
+        kind: "log" as const, stageId: attempt.stageId, attemptId: attempt.id, chunkSeq: c.seq, stream: c.stream, data: c.data,
+        payload: { stageName: opened.stageName, attempt: attempt.number },
+      })));
+    }
+    const events = await appendEvents(tx, attempt.runId, pending, now);
     return { events, logSeq };
   });
 }

@@ -3,13 +3,13 @@
 // LOCKED, and an agent's free slots are counted under a per-agent advisory
 // lock (tried, never waited for), so no stage is dispatched twice and no
 // agent is overbooked. Attempt ends never touch the agent row, so finishing
-// stages do not queue behind placements.
+// stages do not queue behind placements, and placements write no run events
+// (the stage row says `assigned`; the stream's next event for it is
+// `running`, which names the agent), so they never wait on a run's event lock.
 import { sql } from "drizzle-orm";
 import { queryRows, type Db, type Tx } from "./db";
 import { withTx } from "./tx";
-import { attempts, stages, type StageSpecRow } from "./schema";
-import { eq } from "drizzle-orm";
-import { appendEvents, stageEvent, type RunEventRecord } from "./events";
+import { attempts, type StageSpecRow } from "./schema";
 import { newId } from "../ids";
 import { labelsMatch } from "../domain/states";
 
@@ -63,7 +63,10 @@ async function lockAgent(tx: Tx, agent: Candidate, capacity: number): Promise<bo
  */
 export async function claimAndPlace(
   db: Db, limit: number, now: Date, leaseTtlMs: number,
-): Promise<{ placements: Placement[]; events: RunEventRecord[] }> {
+): Promise<{ placements: Placement[] }> {
+  // Runs take turns (the first queued stage of every run, then the second...),
+  // so one wide pipeline cannot starve the others; it also spreads concurrent
+  // stages over many runs, whose event rows would otherwise be contended.
   return withTx(db, async (tx) => {
     const online = await queryRows<{ id: string; labels: Record<string, string> | string; capacity: number; executors: string[] | string; used: string }>(tx, sql`
       SELECT a.id, a.labels, a.capacity, a.executors,
@@ -73,15 +76,21 @@ export async function claimAndPlace(
     const candidates: Candidate[] = online
       .map((a) => ({ id: a.id, labels: parseJson(a.labels), free: a.capacity - Number(a.used), executors: parseJson(a.executors), locked: null }))
       .filter((c) => c.free > 0);
-    if (candidates.length === 0) return { placements: [], events: [] };
+    if (candidates.length === 0) return { placements: [] };
     const queued = await queryRows<{
       id: string; run_id: string; name: string; spec: StageSpecRow | string; timeout_ms: number | null;
       attempts: number; avoid_agents: string[] | string; queued_at: Date | string;
     }>(tx, sql`
       SELECT id, run_id, name, spec, timeout_ms, attempts, avoid_agents, queued_at FROM stages
-      WHERE state = 'queued' ORDER BY queued_at, position LIMIT ${limit} FOR UPDATE SKIP LOCKED`);
+      -- state is checked again here: FOR UPDATE re-evaluates only this level's WHERE on a row
+      -- another replica claimed (and committed) after this statement's snapshot.
+      WHERE state = 'queued' AND id IN (
+        SELECT id FROM (
+          SELECT id, queued_at, row_number() OVER (PARTITION BY run_id ORDER BY queued_at, position) AS turn
+          FROM stages WHERE state = 'queued') q
+        ORDER BY turn, queued_at LIMIT ${limit * 2})
+      ORDER BY queued_at, position FOR UPDATE SKIP LOCKED`);
     const placements: Placement[] = [];
-    const eventsByRun = new Map<string, ReturnType<typeof stageEvent>[]>();
     for (const stage of queued) {
       const spec = parseJson(stage.spec);
       let agent: Candidate | undefined;
@@ -96,24 +105,18 @@ export async function claimAndPlace(
         attemptId: newId(), leaseId: newId(), runId: stage.run_id, stageId: stage.id, stageName: stage.name,
         attemptNumber, agentId: agent.id, spec, timeoutMs: stage.timeout_ms, queuedAt: new Date(stage.queued_at),
       };
-      await tx.insert(attempts).values({
-        id: placement.attemptId, stageId: stage.id, runId: stage.run_id, number: attemptNumber, agentId: agent.id,
-        leaseId: placement.leaseId, state: "assigned", leaseExpiresAt: new Date(now.getTime() + leaseTtlMs), assignedAt: now,
-      });
-      await tx.update(stages).set({ state: "assigned", attempts: attemptNumber, agentId: agent.id, startedAt: null })
-        .where(eq(stages.id, stage.id));
-      const list = eventsByRun.get(stage.run_id) ?? [];
-      list.push(stageEvent(stage.id, placement.attemptId, {
-        stageName: stage.name, state: "assigned", attempt: attemptNumber, agentId: agent.id, exitCode: null, reason: "",
-      }));
-      eventsByRun.set(stage.run_id, list);
       placements.push(placement);
     }
-    const events: RunEventRecord[] = [];
-    // Sorted so that concurrent claimers lock run rows in one order.
-    for (const runId of [...eventsByRun.keys()].sort()) {
-      events.push(...(await appendEvents(tx, runId, eventsByRun.get(runId)!, now)));
-    }
-    return { placements, events };
+    if (placements.length === 0) return { placements };
+    // One statement each for all attempts and all stages of the batch.
+    await tx.insert(attempts).values(placements.map((p) => ({
+      id: p.attemptId, stageId: p.stageId, runId: p.runId, number: p.attemptNumber, agentId: p.agentId,
+      leaseId: p.leaseId, state: "assigned", leaseExpiresAt: new Date(now.getTime() + leaseTtlMs), assignedAt: now,
+    })));
+    const rows = placements.map((p) => sql`(${p.stageId}::text, ${p.attemptNumber}::int, ${p.agentId}::text)`);
+    await tx.execute(sql`
+      UPDATE stages SET state = 'assigned', attempts = v.n, agent_id = v.agent, started_at = NULL
+      FROM (VALUES ${sql.join(rows, sql`, `)}) AS v(id, n, agent) WHERE stages.id = v.id`);
+    return { placements };
   });
 }

@@ -36,7 +36,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
     const { default: pg } = await import("pg");
     const { drizzle } = await import("drizzle-orm/node-postgres");
     const { migrate } = await import("drizzle-orm/node-postgres/migrator");
-    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolSize ?? 10 });
+    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolSize ?? Number(process.env.DOCKYARD_DB_POOL_SIZE ?? 20) });
     const livePool = new pg.Pool({ connectionString: opts.databaseUrl, max: 2 });
     for (const p of [pool, livePool]) p.on("error", (err) => opts.onError?.(err));
     const db = drizzle(pool, { schema });

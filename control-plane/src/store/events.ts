@@ -1,9 +1,8 @@
 // Run events: status changes and log chunks in one per-run sequence. The seq
 // comes from bumping runs.last_event_seq, whose row lock orders concurrent
 // writers, so seqs are gap-free and commit in order (watchers can resume).
-import { eq, sql } from "drizzle-orm";
-import type { Tx } from "./db";
-import { runs, runEvents } from "./schema";
+import { sql } from "drizzle-orm";
+import { queryRows, type Tx } from "./db";
 
 export type RunEventKind = "stage" | "log" | "run";
 
@@ -32,24 +31,25 @@ export interface RunEventRecord extends NewRunEvent {
   at: Date;
 }
 
-/** Append events to a run inside the caller's transaction. */
+/**
+ * Append events to a run inside the caller's transaction, in one statement:
+ * bump the run's counter (its row lock orders concurrent writers) and insert
+ * the events numbered from it.
+ */
 export async function appendEvents(tx: Tx, runId: string, events: NewRunEvent[], at: Date): Promise<RunEventRecord[]> {
   if (events.length === 0) return [];
-  const [row] = await tx
-    .update(runs)
-    .set({ lastEventSeq: sql`${runs.lastEventSeq} + ${events.length}` })
-    .where(eq(runs.id, runId))
-    .returning({ last: runs.lastEventSeq });
-  if (!row) throw new Error(`run vanished while appending events: ${runId}`);
-  const first = row.last - events.length + 1;
-  const records = events.map((e, i) => ({ ...e, runId, seq: first + i, at }));
-  await tx.insert(runEvents).values(
-    records.map((r) => ({
-      runId, seq: r.seq, at, kind: r.kind, stageId: r.stageId ?? null, attemptId: r.attemptId ?? null,
-      chunkSeq: r.chunkSeq ?? null, stream: r.stream ?? null, data: r.data ?? null, payload: r.payload,
-    })),
-  );
-  return records;
+  const n = events.length;
+  const values = events.map((e, i) => sql`(${i}::int, ${e.kind}::text, ${e.stageId ?? null}::text, ${e.attemptId ?? null}::text,
+    ${e.chunkSeq ?? null}::bigint, ${e.stream ?? null}::int, ${e.data ?? null}::bytea, ${JSON.stringify(e.payload)}::jsonb)`);
+  const rows = await queryRows<{ seq: string | number }>(tx, sql`
+    WITH r AS (UPDATE runs SET last_event_seq = last_event_seq + ${n} WHERE id = ${runId} RETURNING last_event_seq)
+    INSERT INTO run_events (run_id, seq, at, kind, stage_id, attempt_id, chunk_seq, stream, data, payload)
+    SELECT ${runId}, r.last_event_seq - ${n} + v.i + 1, ${at}::timestamptz, v.kind, v.stage_id, v.attempt_id, v.chunk_seq, v.stream, v.data, v.payload
+    FROM r, (VALUES ${sql.join(values, sql`, `)}) AS v(i, kind, stage_id, attempt_id, chunk_seq, stream, data, payload)
+    RETURNING seq`);
+  if (rows.length !== n) throw new Error(`run vanished while appending events: ${runId}`);
+  const first = Math.min(...rows.map((r) => Number(r.seq)));
+  return events.map((e, i) => ({ ...e, runId, seq: first + i, at }));
 }
 
 export function stageEvent(stageId: string, attemptId: string | null, payload: StagePayload): NewRunEvent {

@@ -20,23 +20,28 @@ export interface RunWithStages extends RunRow {
 /** Write the run, its stages and their edges in one transaction. */
 export async function createRun(
   db: Db, pipeline: PipelineSpec, yaml: string, source: string, now: Date,
-): Promise<{ runId: string; events: RunEventRecord[] }> {
+): Promise<{ run: RunWithStages; events: RunEventRecord[] }> {
   const runId = newId();
   const ids = new Map(pipeline.stages.map((s) => [s.name, newId()]));
+  const runRow: RunRow = {
+    id: runId, name: pipeline.name, source, state: "queued", pipelineYaml: yaml, createdAt: now, finishedAt: null, lastEventSeq: 0,
+  };
+  const stageRows = pipeline.stages.map((s, position): StageRow => ({
+    id: ids.get(s.name)!,
+    runId,
+    name: s.name,
+    position,
+    state: s.needs.length === 0 ? "queued" : "pending",
+    queuedAt: s.needs.length === 0 ? now : null,
+    spec: { image: s.image, commands: s.commands, env: s.env, executor: s.executor, agent: s.agent },
+    timeoutMs: s.timeoutMs,
+    retryCount: s.retry.count,
+    retryOn: s.retry.on,
+    attempts: 0, avoidAgents: [], agentId: null, exitCode: null, reason: null, startedAt: null, finishedAt: null,
+  }));
   const events = await withTx(db, async (tx) => {
-    await tx.insert(runs).values({ id: runId, name: pipeline.name, source, state: "queued", pipelineYaml: yaml, createdAt: now });
-    await tx.insert(stages).values(pipeline.stages.map((s, position) => ({
-      id: ids.get(s.name)!,
-      runId,
-      name: s.name,
-      position,
-      state: s.needs.length === 0 ? "queued" : "pending",
-      queuedAt: s.needs.length === 0 ? now : null,
-      spec: { image: s.image, commands: s.commands, env: s.env, executor: s.executor, agent: s.agent },
-      timeoutMs: s.timeoutMs,
-      retryCount: s.retry.count,
-      retryOn: s.retry.on,
-    })));
+    await tx.insert(runs).values(runRow);
+    await tx.insert(stages).values(stageRows);
     const edges = pipeline.stages.flatMap((s) =>
       s.needs.map((n) => ({ runId, stageId: ids.get(s.name)!, needsStageId: ids.get(n)! })));
     if (edges.length > 0) await tx.insert(stageEdges).values(edges);
@@ -47,7 +52,8 @@ export async function createRun(
       })),
     ], now);
   });
-  return { runId, events };
+  const run = { ...runRow, lastEventSeq: events.length, stages: stageRows.map((s, i) => ({ ...s, needs: pipeline.stages[i]!.needs })) };
+  return { run, events };
 }
 
 export async function getRun(db: Db, runId: string): Promise<RunWithStages> {

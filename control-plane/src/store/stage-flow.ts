@@ -101,11 +101,14 @@ export async function skipDependents(tx: Tx, runId: string, now: Date): Promise<
 
 /** Re-derive the run state from its stages; emits a `run` event when it changed. */
 export async function refreshRunState(tx: Tx, runId: string, now: Date, canceled = false): Promise<RunEventRecord[]> {
-  const [run] = await tx.select({ state: runs.state }).from(runs).where(eq(runs.id, runId));
-  if (!run) return [];
-  const rows = await tx.select({ state: stages.state }).from(stages).where(eq(stages.runId, runId));
-  const next = deriveRunState(rows.map((r) => r.state), canceled || run.state === "canceled");
-  if (next === run.state) return [];
+  const counts = await queryRows<{ run_state: string; state: string | null; n: string }>(tx, sql`
+    SELECT r.state AS run_state, s.state, count(s.id)::text AS n
+    FROM runs r LEFT JOIN stages s ON s.run_id = r.id WHERE r.id = ${runId} GROUP BY r.state, s.state`);
+  if (counts.length === 0) return [];
+  const current = counts[0]!.run_state;
+  const states = counts.filter((c) => c.state !== null).flatMap((c) => Array<string>(Number(c.n)).fill(c.state!));
+  const next = deriveRunState(states, canceled || current === "canceled");
+  if (next === current) return [];
   const terminal = ["succeeded", "failed", "errored", "canceled"].includes(next);
   await tx.update(runs).set({ state: next, finishedAt: terminal ? now : null }).where(eq(runs.id, runId));
   return appendEvents(tx, runId, [{ kind: "run", payload: { state: next } }], now);

@@ -11,7 +11,7 @@ import {
 import type { Db } from "../../store/db";
 import type { Clock } from "../../clock";
 import { authenticateAgent, leaveAgent, setDraining, type AgentRow } from "../../store/agents";
-import { agentAttempts, appendLogs, loseAgentAttempts, finishAttempt, markStarted, openAttempt, renewLease, type OpenedAttempt, type IncomingChunk } from "../../store/attempts";
+import { agentAttempts, appendLogs, loseAgentAttempts, finishAttempt, openAttempt, renewLease, type OpenedAttempt, type IncomingChunk } from "../../store/attempts";
 import { toAssignment } from "../convert";
 import { agentIdFrom, bearer } from "./auth";
 import { toServiceError } from "./errors";
@@ -38,7 +38,8 @@ export interface AgentHandlerDeps {
 
 export function agentHandlers(deps: AgentHandlerDeps): Handlers {
   const { db, log } = deps;
-  const authenticate = (md: grpc.Metadata): Promise<AgentRow> => authenticateAgent(db, agentIdFrom(md), bearer(md));
+  const sessions = new SessionCache(db);
+  const authenticate = (md: grpc.Metadata): Promise<AgentRow> => sessions.authenticate(agentIdFrom(md), bearer(md));
 
   return {
     pollAssignments: (call, callback) => {
@@ -74,6 +75,29 @@ export function agentHandlers(deps: AgentHandlerDeps): Handlers {
     },
     attemptStream: (call) => new AttemptSession(call, deps, authenticate).start(),
   };
+}
+
+/**
+ * Agent sessions checked against Postgres at most once per second per
+ * session: every attempt stream authenticates, and a busy agent opens many.
+ * A replaced or revoked session therefore works for up to SESSION_CACHE_MS.
+ */
+const SESSION_CACHE_MS = 1000;
+
+class SessionCache {
+  private cache = new Map<string, { agent: AgentRow; until: number }>();
+
+  constructor(private readonly db: Db) {}
+
+  async authenticate(agentId: string, token: string): Promise<AgentRow> {
+    const key = `${agentId}:${token}`;
+    const hit = this.cache.get(key);
+    if (hit && hit.until > Date.now()) return hit.agent;
+    const agent = await authenticateAgent(this.db, agentId, token);
+    if (this.cache.size > 10_000) this.cache.clear();
+    this.cache.set(key, { agent, until: Date.now() + SESSION_CACHE_MS });
+    return agent;
+  }
 }
 
 /** One agent's stream for one attempt. */
@@ -154,25 +178,23 @@ class AttemptSession {
       throw new StaleLeaseError(report.attemptId, "report names another attempt or lease than the stream's");
     }
     switch (report.body.case) {
-      case "started": {
-        this.queue.shift();
-        const [stage] = await db.query.stages.findMany({ where: (s, { eq }) => eq(s.id, attempt.stageId), columns: { timeoutMs: true } });
-        this.deps.publish(await markStarted(db, this.opened, clock.now(), leaseTtlMs, stage?.timeoutMs ?? null));
-        this.send({ case: "ack", value: { started: true, logSeq: BigInt(attempt.logSeq) } });
-        return;
-      }
+      case "started":
       case "log": {
+        // `started` and the chunks right behind it are written in one transaction (the first
+        // log byte should not wait for a separate commit); later chunks group-commit the same way.
+        const start = report.body.case === "started";
+        if (start) this.queue.shift();
         const chunks: IncomingChunk[] = [];
         while (this.queue[0]?.body.case === "log" && chunks.length < 256) {
           const c = this.queue.shift()!.body.value as { seq: bigint; data: Uint8Array; stream: number };
           if (c.data.length > MAX_LOG_CHUNK_BYTES) throw new InvalidError(`log chunk of ${c.data.length} bytes exceeds ${MAX_LOG_CHUNK_BYTES}`);
           chunks.push({ seq: Number(c.seq), data: Buffer.from(c.data), stream: c.stream });
         }
-        const { events, logSeq } = await appendLogs(db, this.opened, chunks, clock.now());
+        const { events, logSeq } = await appendLogs(db, this.opened, chunks, clock.now(), { start, leaseTtlMs });
         attempt.logSeq = logSeq;
-        this.deps.metrics.logBytes.inc(chunks.reduce((n, c) => n + c.data.length, 0));
+        if (chunks.length > 0) this.deps.metrics.logBytes.inc(chunks.reduce((n, c) => n + c.data.length, 0));
         this.deps.publish(events);
-        this.send({ case: "ack", value: { logSeq: BigInt(logSeq) } });
+        this.send({ case: "ack", value: { logSeq: BigInt(logSeq), started: start } });
         return;
       }
       case "renew": {
