@@ -103,8 +103,11 @@ export class Agent {
   /** Start an assignment unless it already runs, we drain, or we are full. */
   private accept(a: Assignment): void {
     if (this.runners.has(a.attemptId) || this.draining) return;
-    if (this.runners.size >= this.config.capacity) {
-      this.deps.log.warn({ attemptId: a.attemptId }, "assignment over capacity ignored");
+    // The server's slot accounting is the authority: its next assignment can arrive (NATS)
+    // before the ack that ended the previous attempt (gRPC), so only a clear overload is refused.
+    const busy = [...this.runners.values()].filter((r) => r.holdsSlot).length;
+    if (busy >= this.config.capacity * 2) {
+      this.deps.log.warn({ attemptId: a.attemptId, busy }, "assignment over twice the capacity ignored");
       return;
     }
     const executor = this.executorFor(a);

@@ -39,6 +39,9 @@ export class AttemptRunner {
     return this.assignment.attemptId;
   }
 
+  /** Whether the server still counts this attempt against our capacity (false once its end is acknowledged). */
+  holdsSlot = true;
+
   /** Stop the attempt (cancel from the server, local timeout, lease loss, agent abort). */
   stop(reason: StopReason, message: string): void {
     if (this.stopReason) return;
@@ -137,11 +140,13 @@ export class AttemptRunner {
 
   private async finish(final: FinalStatus, log: Logger): Promise<FinishResult> {
     if (this.stopReason === "rejected") {
+      this.holdsSlot = false;
       this.spool.remove();
       return "rejected";
     }
     this.spool.writeFinal(final);
     const result = await this.channel.finish(final);
+    this.holdsSlot = false;
     log.info({ outcome: final.outcome, exitCode: final.exitCode, result }, "attempt finished");
     if (result !== "closed") this.spool.remove();
     else this.spool.close();

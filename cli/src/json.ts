@@ -48,7 +48,7 @@ export interface AgentJson {
 
 /** One line of `run --watch --json` / `watch --json` (newline-delimited JSON). */
 export type RunEventJson = { seq: number; runId: string; at: string | null } & (
-  | { type: "stage"; stage: { id: string; name: string; state: string; attempt: number; agentId: string; exitCode: number; reason: string } }
+  | { type: "stage"; stage: { id: string; name: string; state: string; attempt: number; agentId: string; agentName: string; exitCode: number; reason: string } }
   | { type: "log"; stage: { id: string; name: string }; attempt: number; chunkSeq: number; stream: string; text: string; base64: string }
   | { type: "run"; state: string }
   | { type: "unknown" }
@@ -108,7 +108,7 @@ export function runEventJson(ev: RunEvent): RunEventJson {
   switch (b.case) {
     case "stage": {
       const s = b.value;
-      return { ...head, type: "stage", stage: { id: s.stageId, name: s.stageName, state: s.state, attempt: s.attempt, agentId: s.agentId, exitCode: s.exitCode, reason: s.reason } };
+      return { ...head, type: "stage", stage: { id: s.stageId, name: s.stageName, state: s.state, attempt: s.attempt, agentId: s.agentId, agentName: s.agentName, exitCode: s.exitCode, reason: s.reason } };
     }
     case "log": {
       const l = b.value;

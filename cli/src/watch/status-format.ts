@@ -17,6 +17,8 @@ export interface StageStatusView {
   state: string;
   attempt: number;
   agentId: string;
+  /** Shown instead of the id when the server sends it. */
+  agentName?: string;
   exitCode: number;
   reason: string;
 }
@@ -46,7 +48,8 @@ export function colorState(state: string, c: Colors): string {
 export function formatStageStatus(time: string, s: StageStatusView, c: Colors = plainColors): string {
   const parts = [`${c.dim(time)} ${c.bold(s.stageName)}`, colorState(s.state, c)];
   if (s.state === "assigned" || s.state === "running") {
-    parts.push(s.agentId ? `(attempt ${s.attempt} on ${s.agentId})` : `(attempt ${s.attempt})`);
+    const agent = s.agentName || s.agentId;
+    parts.push(agent ? `(attempt ${s.attempt} on ${agent})` : `(attempt ${s.attempt})`);
   } else if (s.state === "succeeded" || s.state === "failed") {
     parts.push(`exit ${s.exitCode}`);
   }

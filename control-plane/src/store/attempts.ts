@@ -4,7 +4,7 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { queryRows, type Db, type Tx } from "./db";
 import { withTx } from "./tx";
-import { attempts, runs, stages } from "./schema";
+import { agents, attempts, runs, stages } from "./schema";
 import { appendEvents, stageEvent, type NewRunEvent, type RunEventRecord } from "./events";
 import { endAttempt, type AttemptRow, type EndedAttempt } from "./stage-flow";
 import { InvalidError, StaleLeaseError } from "../errors";
@@ -16,6 +16,7 @@ export interface OpenedAttempt {
   timeoutMs: number | null;
   /** The run's state when the stream opened (a queued run moves to running at the first start). */
   runState: string;
+  agentName: string;
 }
 
 async function explainStale(db: Db, attemptId: string, leaseId: string, agentId?: string): Promise<StaleLeaseError> {
@@ -28,8 +29,9 @@ async function explainStale(db: Db, attemptId: string, leaseId: string, agentId?
 
 /** Check the lease of an attempt that an agent opens a stream for. */
 export async function openAttempt(db: Db, attemptId: string, leaseId: string, agentId: string): Promise<OpenedAttempt> {
-  const rows = await db.select({ attempt: attempts, stageName: stages.name, timeoutMs: stages.timeoutMs, runState: runs.state })
+  const rows = await db.select({ attempt: attempts, stageName: stages.name, timeoutMs: stages.timeoutMs, runState: runs.state, agentName: agents.name })
     .from(attempts)
+    .innerJoin(agents, eq(agents.id, attempts.agentId))
     .innerJoin(stages, eq(stages.id, attempts.stageId))
     .innerJoin(runs, eq(runs.id, attempts.runId))
     .where(and(eq(attempts.id, attemptId), eq(attempts.leaseId, leaseId), eq(attempts.agentId, agentId),
@@ -64,7 +66,8 @@ export async function markStartedTx(tx: Tx, opened: OpenedAttempt, now: Date, le
   }
   attempt.state = "running";
   const events: NewRunEvent[] = [stageEvent(attempt.stageId, attempt.id, {
-    stageName: opened.stageName, state: "running", attempt: attempt.number, agentId: attempt.agentId, exitCode: null, reason: "",
+    stageName: opened.stageName, state: "running", attempt: attempt.number, agentId: attempt.agentId, agentName: opened.agentName,
+    exitCode: null, reason: "",
   })];
   if (opened.runState === "queued") {
     const moved = await tx.update(runs).set({ state: "running" })

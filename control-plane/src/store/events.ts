@@ -11,6 +11,8 @@ export interface StagePayload {
   state: string;
   attempt: number;
   agentId: string;
+  /** For display; absent on events written before agents were named in them. */
+  agentName?: string;
   exitCode: number | null;
   reason: string;
 }

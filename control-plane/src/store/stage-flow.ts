@@ -28,12 +28,13 @@ export async function endAttempt(
 ): Promise<EndedAttempt | null> {
   const conditions = [eq(attempts.id, attemptId), inArray(attempts.state, ["assigned", "running"])];
   if (detail.leaseId !== undefined) conditions.push(eq(attempts.leaseId, detail.leaseId));
-  const [attempt] = await tx
+  const [ended] = await tx
     .update(attempts)
     .set({ state: outcome, finishedAt: detail.now, exitCode: detail.exitCode, reason: detail.reason || outcome })
     .where(and(...conditions))
-    .returning();
-  if (!attempt) return null;
+    .returning({ row: attempts, agentName: sql<string>`(SELECT name FROM agents WHERE agents.id = ${attempts.agentId})` });
+  if (!ended) return null;
+  const { row: attempt, agentName } = ended;
   const [stage] = await tx.select().from(stages).where(eq(stages.id, attempt.stageId)).for("update");
   if (!stage || stage.attempts !== attempt.number || !["assigned", "running"].includes(stage.state)) {
     return { attempt, events: [], requeued: false };
@@ -47,7 +48,7 @@ export async function endAttempt(
       .set({ state: "queued", queuedAt: detail.now, agentId: null, avoidAgents: avoid, reason: `retry after ${decision.reason}` })
       .where(eq(stages.id, stage.id));
     pending.push(stageEvent(stage.id, attempt.id, {
-      stageName: stage.name, state: "queued", attempt: attempt.number, agentId: attempt.agentId,
+      stageName: stage.name, state: "queued", attempt: attempt.number, agentId: attempt.agentId, agentName,
       exitCode: detail.exitCode, reason: `retry after ${decision.reason}`,
     }));
     requeued = true;
@@ -56,7 +57,7 @@ export async function endAttempt(
       .set({ state: decision.state, exitCode: detail.exitCode, reason: decision.reason || null, finishedAt: detail.now })
       .where(eq(stages.id, stage.id));
     pending.push(stageEvent(stage.id, attempt.id, {
-      stageName: stage.name, state: decision.state, attempt: attempt.number, agentId: attempt.agentId,
+      stageName: stage.name, state: decision.state, attempt: attempt.number, agentId: attempt.agentId, agentName,
       exitCode: detail.exitCode, reason: detail.reason || decision.reason,
     }));
     if (decision.state === "succeeded") pending.push(...(await promoteReady(tx, stage.runId, detail.now)));

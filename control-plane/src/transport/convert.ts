@@ -24,7 +24,7 @@ export function toRunEvent(e: RunEventRecord): RunEvent {
     return create(RunEventSchema, {
       ...base,
       body: { case: "stage", value: {
-        stageId: e.stageId ?? "", stageName: p.stageName, state: p.state, attempt: p.attempt, agentId: p.agentId,
+        stageId: e.stageId ?? "", stageName: p.stageName, state: p.state, attempt: p.attempt, agentId: p.agentId, agentName: p.agentName ?? "",
         exitCode: p.exitCode ?? 0, reason: p.reason,
       } },
     });

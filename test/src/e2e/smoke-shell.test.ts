@@ -27,4 +27,27 @@ stages:
     assert.equal(logs.get("one"), "hello from one\n");
     assert.equal(logs.get("two"), "hello from two\nto-stderr\n");
   });
+
+  it("serves /metrics with queue depth, dispatch latency, stages and agents by state", async () => {
+    const text = await (await fetch(`${farm.server.httpUrl}/metrics`)).text();
+    assert.match(text, /^dockyard_queue_depth 0$/m);
+    assert.match(text, /^dockyard_dispatch_latency_seconds_count [1-9]/m);
+    assert.match(text, /^dockyard_stages\{state="succeeded"\} 2$/m);
+    assert.match(text, /^dockyard_agents\{state="online"\} 1$/m);
+    assert.match(text, /^dockyard_attempts_ended_total\{outcome="succeeded"\} 2$/m);
+  });
+
+  it("serves the run over the HTTP API", async () => {
+    const headers = { authorization: `Bearer ${farm.apiToken}` };
+    const list = (await (await fetch(`${farm.server.httpUrl}/api/v1/runs`, { headers })).json()) as { runs: { id: string; name: string }[] };
+    const id = list.runs.find((r) => r.name === "smoke")!.id;
+    const one = (await (await fetch(`${farm.server.httpUrl}/api/v1/runs/${id}`, { headers })).json()) as { run: { state: string; stages: { name: string; state: string; needs: string[] }[] } };
+    assert.equal(one.run.state, "succeeded");
+    assert.deepEqual(one.run.stages.map((s) => [s.name, s.state, s.needs]), [["one", "succeeded", []], ["two", "succeeded", ["one"]]]);
+    const missing = await fetch(`${farm.server.httpUrl}/api/v1/runs/00000000-0000-0000-0000-000000000000`, { headers });
+    assert.equal(missing.status, 404);
+    assert.match(((await missing.json()) as { error: { message: string } }).error.message, /run not found/);
+    const health = await fetch(`${farm.server.httpUrl}/healthz`);
+    assert.equal(health.status, 200);
+  });
 });

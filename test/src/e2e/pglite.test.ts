@@ -1,0 +1,68 @@
+// With DATABASE_URL unset the server keeps its state in an embedded PGlite
+// database in the data directory, with the same migrations: a single-node
+// farm needs no database server, and the state survives a restart.
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import * as grpc from "@grpc/grpc-js";
+import { Registry } from "prom-client";
+import { createClient, RunService } from "@dockyard/proto";
+import { startServer, loadConfig, type ServerHandle } from "@dockyard/control-plane";
+import { Agent, loadAgentConfig, chooseExecutors } from "@dockyard/agent";
+import { NATS_URL, testLog, waitForRun, runEvents, logsByStage, submit, freePort } from "../index";
+
+describe("embedded PGlite storage", () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "dockyard-pglite-"));
+  const prefix = `pgl${randomBytes(3).toString("hex")}`;
+  const joinToken = `dyj_${randomBytes(12).toString("hex")}`;
+  const apiToken = `dya_${randomBytes(12).toString("hex")}`;
+  let server: ServerHandle | null = null;
+  let agent: Agent | null = null;
+  after(async () => {
+    await agent?.abort();
+    await server?.stop();
+  });
+
+  it("runs a pipeline and keeps it across a server restart", async () => {
+    const env = {
+      DOCKYARD_DATA_DIR: dataDir, DOCKYARD_NATS_URL: NATS_URL, DOCKYARD_NATS_PREFIX: prefix,
+      DOCKYARD_GRPC_LISTEN: `127.0.0.1:${await freePort()}`, DOCKYARD_HTTP_LISTEN: "127.0.0.1:0",
+      DOCKYARD_JOIN_TOKEN: joinToken, DOCKYARD_API_TOKEN: apiToken,
+    };
+    const config = loadConfig(env);
+    assert.equal(config.databaseUrl, null);
+    server = await startServer(config, { log: testLog(), registry: new Registry() });
+    assert.equal(server.db.kind, "pglite");
+    const md = () => {
+      const m = new grpc.Metadata();
+      m.set("authorization", `Bearer ${apiToken}`);
+      return m;
+    };
+    const client = createClient(RunService, server.grpcAddress, { metadata: md });
+    const agentConfig = loadAgentConfig({
+      DOCKYARD_SERVER_URL: server.grpcAddress, DOCKYARD_NATS_URL: NATS_URL, DOCKYARD_NATS_PREFIX: prefix,
+      DOCKYARD_JOIN_TOKEN: joinToken, DOCKYARD_AGENT_NAME: "lite", DOCKYARD_AGENT_EXECUTOR: "shell",
+      DOCKYARD_AGENT_STATE_DIR: mkdtempSync(path.join(os.tmpdir(), "dockyard-lite-agent-")),
+    });
+    agent = new Agent(agentConfig, { log: testLog(), executors: await chooseExecutors(agentConfig) });
+    await agent.start();
+    const runId = await submit(client, "name: lite\nstages:\n  a: { executor: shell, command: 'echo one' }\n  b: { executor: shell, needs: [a], command: 'echo two' }\n");
+    const run = await waitForRun(client, runId, 60_000);
+    assert.equal(run.state, "succeeded");
+
+    await agent.abort();
+    agent = null;
+    await server.stop();
+    server = await startServer(config, { log: testLog(), registry: new Registry() });
+    const again = createClient(RunService, server.grpcAddress, { metadata: md });
+    const { run: stored } = await again.getRun({ runId });
+    assert.equal(stored?.state, "succeeded");
+    const logs = logsByStage(await runEvents(again, runId));
+    assert.deepEqual([logs.get("a"), logs.get("b")], ["one\n", "two\n"]);
+    client.close();
+    again.close();
+  });
+});
