@@ -1,11 +1,11 @@
 // Agent writes against an attempt. Every write names the lease; a write whose
 // lease is not the attempt's live one raises StaleLeaseError (and is counted
 // by the caller).
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, sql, type SQL } from "drizzle-orm";
 import { queryRows, type Db, type Tx } from "./db";
 import { withTx } from "./tx";
 import { agents, attempts, runs, stages } from "./schema";
-import { appendEvents, stageEvent, type NewRunEvent, type RunEventRecord } from "./events";
+import { appendEvents, eventsInsert, numbered, stageEvent, type NewRunEvent, type RunEventRecord } from "./events";
 import { endAttempt, type AttemptRow, type EndedAttempt } from "./stage-flow";
 import { InvalidError, StaleLeaseError } from "../errors";
 import type { Outcome } from "../domain/states";
@@ -65,10 +65,7 @@ export async function markStartedTx(tx: Tx, opened: OpenedAttempt, now: Date, le
     throw new StaleLeaseError(attempt.id, `attempt is ${cur?.state ?? "gone"}`);
   }
   attempt.state = "running";
-  const events: NewRunEvent[] = [stageEvent(attempt.stageId, attempt.id, {
-    stageName: opened.stageName, state: "running", attempt: attempt.number, agentId: attempt.agentId, agentName: opened.agentName,
-    exitCode: null, reason: "",
-  })];
+  const events: NewRunEvent[] = [runningEvent(opened)];
   if (opened.runState === "queued") {
     const moved = await tx.update(runs).set({ state: "running" })
       .where(and(eq(runs.id, attempt.runId), eq(runs.state, "queued"))).returning({ id: runs.id });
@@ -92,24 +89,91 @@ export interface IncomingChunk {
 export async function appendLogs(
   db: Db, opened: OpenedAttempt, chunks: IncomingChunk[], now: Date, opts: { start?: boolean; leaseTtlMs?: number } = {},
 ): Promise<{ events: RunEventRecord[]; logSeq: number }> {
+  const fresh = freshChunks(opened.attempt, chunks);
+  if (!opts.start && fresh.length === 0) return { events: [], logSeq: opened.attempt.logSeq };
+  // The usual case is one autocommitted statement; the transaction below handles the rest
+  // (the run's first start, replays, and explaining a refused write).
+  if (!(opts.start && opened.runState === "queued")) {
+    const fast = await writeInOneStatement(db, opened, fresh, now, opts.start ?? false, opts.leaseTtlMs ?? 0);
+    if (fast) return fast;
+  }
+  return appendLogsTx(db, opened, fresh, now, opts);
+}
+
+/** Drop replays (seq already persisted, or repeated in this batch); a gap is a protocol error. */
+function freshChunks(attempt: AttemptRow, chunks: IncomingChunk[]): IncomingChunk[] {
+  const known = attempt.logSeq;
+  const bySeq = new Map<number, IncomingChunk>();
+  for (const c of chunks) if (c.seq > known && !bySeq.has(c.seq)) bySeq.set(c.seq, c);
+  const fresh = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+  let expected = known + 1;
+  for (const c of fresh) {
+    if (c.seq !== expected) throw new InvalidError(`log chunk ${c.seq} of attempt ${attempt.id} arrived, expected ${expected}`);
+    expected++;
+  }
+  return fresh;
+}
+
+function logEvents(opened: OpenedAttempt, fresh: IncomingChunk[]): NewRunEvent[] {
+  const { attempt } = opened;
+  return fresh.map((c) => ({
+    kind: "log" as const, stageId: attempt.stageId, attemptId: attempt.id, chunkSeq: c.seq, stream: c.stream, data: c.data,
+    payload: { stageName: opened.stageName, attempt: attempt.number },
+  }));
+}
+
+function runningEvent(opened: OpenedAttempt): NewRunEvent {
+  const { attempt } = opened;
+  return stageEvent(attempt.stageId, attempt.id, {
+    stageName: opened.stageName, state: "running", attempt: attempt.number, agentId: attempt.agentId, agentName: opened.agentName,
+    exitCode: null, reason: "",
+  });
+}
+
+/**
+ * Start and/or log in one statement: the attempt update (guarded by lease,
+ * state and the persisted seq), the stage update and the event insert. Null
+ * when the guard did not match (the caller takes the transaction path).
+ */
+async function writeInOneStatement(
+  db: Db, opened: OpenedAttempt, fresh: IncomingChunk[], now: Date, start: boolean, leaseTtlMs: number,
+): Promise<{ events: RunEventRecord[]; logSeq: number } | null> {
+  const { attempt } = opened;
+  const sets: SQL[] = [];
+  if (start) {
+    const deadline = opened.timeoutMs ? new Date(now.getTime() + opened.timeoutMs) : null;
+    sets.push(sql`state = 'running'`, sql`started_at = ${now}::timestamptz`,
+      sql`lease_expires_at = ${new Date(now.getTime() + leaseTtlMs)}::timestamptz`, sql`deadline_at = ${deadline}::timestamptz`);
+  }
+  const logSeq = fresh.length > 0 ? fresh[fresh.length - 1]!.seq : attempt.logSeq;
+  if (fresh.length > 0) sets.push(sql`log_seq = ${logSeq}`);
+  const events = [...(start ? [runningEvent(opened)] : []), ...logEvents(opened, fresh)];
+  const rows = await queryRows<{ seq: string | number }>(db, sql`
+    WITH a AS (
+      UPDATE attempts SET ${sql.join(sets, sql`, `)}
+      WHERE id = ${attempt.id} AND lease_id = ${attempt.leaseId} AND log_seq = ${attempt.logSeq}
+        AND ${start ? sql`state = 'assigned'` : sql`state IN ('assigned', 'running')`}
+      RETURNING stage_id, number)
+    ${start ? sql`, s AS (
+      UPDATE stages SET state = 'running', started_at = ${now}::timestamptz
+      FROM a WHERE stages.id = a.stage_id AND stages.attempts = a.number RETURNING stages.id)` : sql``}
+    ${eventsInsert(attempt.runId, events, now, "a")}`);
+  if (rows.length !== events.length) return null;
+  if (start) attempt.state = "running";
+  return { events: numbered(attempt.runId, events, rows, now), logSeq };
+}
+
+async function appendLogsTx(
+  db: Db, opened: OpenedAttempt, fresh: IncomingChunk[], now: Date, opts: { start?: boolean; leaseTtlMs?: number },
+): Promise<{ events: RunEventRecord[]; logSeq: number }> {
   const { attempt } = opened;
   return withTx(db, async (tx) => {
     // A `started` report that arrived with the first chunks is written in the same transaction.
     const pending = opts.start ? await markStartedTx(tx, opened, now, opts.leaseTtlMs ?? 0) : [];
-    // Replays (seq already persisted, or repeated within this batch) are dropped; a gap is a protocol error.
     const known = attempt.logSeq;
-    const bySeq = new Map<number, IncomingChunk>();
-    for (const c of chunks) if (c.seq > known && !bySeq.has(c.seq)) bySeq.set(c.seq, c);
-    const fresh = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
-    let expected = known + 1;
-    for (const c of fresh) {
-      if (c.seq !== expected) throw new InvalidError(`log chunk ${c.seq} of attempt ${attempt.id} arrived, expected ${expected}`);
-      expected++;
-    }
     let logSeq = known;
     if (fresh.length > 0) {
       logSeq = fresh[fresh.length - 1]!.seq;
-      // Conditional on the lease, a live state and the seq we know: one statement instead of lock + read + write.
       const moved = await tx.update(attempts).set({ logSeq })
         .where(and(eq(attempts.id, attempt.id), eq(attempts.leaseId, attempt.leaseId), inArray(attempts.state, ["assigned", "running"]),
           eq(attempts.logSeq, known)))
@@ -121,10 +185,7 @@ export async function appendLogs(
         }
         throw new StaleLeaseError(attempt.id, cur ? `attempt already ended as ${cur.state}` : "no such attempt");
       }
-      pending.push(...fresh.map((c) => ({
-        kind: "log" as const, stageId: attempt.stageId, attemptId: attempt.id, chunkSeq: c.seq, stream: c.stream, data: c.data,
-        payload: { stageName: opened.stageName, attempt: attempt.number },
-      })));
+      pending.push(...logEvents(opened, fresh));
     }
     const events = await appendEvents(tx, attempt.runId, pending, now);
     return { events, logSeq };

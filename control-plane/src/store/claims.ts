@@ -9,7 +9,7 @@
 import { sql } from "drizzle-orm";
 import { queryRows, type Db, type Tx } from "./db";
 import { withTx } from "./tx";
-import { attempts, type StageSpecRow } from "./schema";
+import type { StageSpecRow } from "./schema";
 import { newId } from "../ids";
 import { labelsMatch } from "../domain/states";
 
@@ -108,15 +108,18 @@ export async function claimAndPlace(
       placements.push(placement);
     }
     if (placements.length === 0) return { placements };
-    // One statement each for all attempts and all stages of the batch.
-    await tx.insert(attempts).values(placements.map((p) => ({
-      id: p.attemptId, stageId: p.stageId, runId: p.runId, number: p.attemptNumber, agentId: p.agentId,
-      leaseId: p.leaseId, state: "assigned", leaseExpiresAt: new Date(now.getTime() + leaseTtlMs), assignedAt: now,
-    })));
-    const rows = placements.map((p) => sql`(${p.stageId}::text, ${p.attemptNumber}::int, ${p.agentId}::text)`);
+    // One statement for all attempts and all stages of the batch.
+    const expires = new Date(now.getTime() + leaseTtlMs);
+    const rows = placements.map((p) => sql`(${p.attemptId}::text, ${p.stageId}::text, ${p.runId}::text, ${p.attemptNumber}::int,
+      ${p.agentId}::text, ${p.leaseId}::text)`);
     await tx.execute(sql`
-      UPDATE stages SET state = 'assigned', attempts = v.n, agent_id = v.agent, started_at = NULL
-      FROM (VALUES ${sql.join(rows, sql`, `)}) AS v(id, n, agent) WHERE stages.id = v.id`);
+      WITH v(id, stage_id, run_id, number, agent_id, lease_id) AS (VALUES ${sql.join(rows, sql`, `)}),
+      a AS (
+        INSERT INTO attempts (id, stage_id, run_id, number, agent_id, lease_id, state, lease_expires_at, assigned_at)
+        SELECT id, stage_id, run_id, number, agent_id, lease_id, 'assigned', ${expires}::timestamptz, ${now}::timestamptz FROM v
+        RETURNING id)
+      UPDATE stages SET state = 'assigned', attempts = v.number, agent_id = v.agent_id, started_at = NULL
+      FROM v WHERE stages.id = v.stage_id`);
     return { placements };
   });
 }

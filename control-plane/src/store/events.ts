@@ -1,7 +1,7 @@
 // Run events: status changes and log chunks in one per-run sequence. The seq
 // comes from bumping runs.last_event_seq, whose row lock orders concurrent
 // writers, so seqs are gap-free and commit in order (watchers can resume).
-import { sql } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 import { queryRows, type Tx } from "./db";
 
 export type RunEventKind = "stage" | "log" | "run";
@@ -40,16 +40,31 @@ export interface RunEventRecord extends NewRunEvent {
  */
 export async function appendEvents(tx: Tx, runId: string, events: NewRunEvent[], at: Date): Promise<RunEventRecord[]> {
   if (events.length === 0) return [];
+  const rows = await queryRows<{ seq: string | number }>(tx, sql`${eventsInsert(runId, events, at)}`);
+  if (rows.length !== events.length) throw new Error(`run vanished while appending events: ${runId}`);
+  return numbered(runId, events, rows, at);
+}
+
+/**
+ * The `r AS (...) INSERT ... RETURNING seq` tail that appends `events`.
+ * `guard` names a CTE defined before it: the events are written only when
+ * that CTE returned a row (so one statement can update and log atomically).
+ */
+export function eventsInsert(runId: string, events: NewRunEvent[], at: Date, guard?: string): SQL {
   const n = events.length;
   const values = events.map((e, i) => sql`(${i}::int, ${e.kind}::text, ${e.stageId ?? null}::text, ${e.attemptId ?? null}::text,
     ${e.chunkSeq ?? null}::bigint, ${e.stream ?? null}::int, ${e.data ?? null}::bytea, ${JSON.stringify(e.payload)}::jsonb)`);
-  const rows = await queryRows<{ seq: string | number }>(tx, sql`
-    WITH r AS (UPDATE runs SET last_event_seq = last_event_seq + ${n} WHERE id = ${runId} RETURNING last_event_seq)
+  const when = guard ? sql.raw(` AND EXISTS (SELECT 1 FROM ${guard})`) : sql``;
+  return sql`${guard ? sql`, ` : sql`WITH `}r AS (
+      UPDATE runs SET last_event_seq = last_event_seq + ${n} WHERE id = ${runId}${when} RETURNING last_event_seq)
     INSERT INTO run_events (run_id, seq, at, kind, stage_id, attempt_id, chunk_seq, stream, data, payload)
     SELECT ${runId}, r.last_event_seq - ${n} + v.i + 1, ${at}::timestamptz, v.kind, v.stage_id, v.attempt_id, v.chunk_seq, v.stream, v.data, v.payload
     FROM r, (VALUES ${sql.join(values, sql`, `)}) AS v(i, kind, stage_id, attempt_id, chunk_seq, stream, data, payload)
-    RETURNING seq`);
-  if (rows.length !== n) throw new Error(`run vanished while appending events: ${runId}`);
+    RETURNING seq`;
+}
+
+/** Records for events whose insert returned `rows` (their seqs are consecutive). */
+export function numbered(runId: string, events: NewRunEvent[], rows: { seq: string | number }[], at: Date): RunEventRecord[] {
   const first = Math.min(...rows.map((r) => Number(r.seq)));
   return events.map((e, i) => ({ ...e, runId, seq: first + i, at }));
 }

@@ -1,10 +1,10 @@
 // Runs and their stages: creation in one transaction, reads, cancel.
-import { and, asc, desc, eq, inArray, notInArray } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, notInArray, sql } from "drizzle-orm";
 import type { PipelineSpec } from "@dockyard/pipeline";
 import type { Db } from "./db";
 import { withTx } from "./tx";
 import { attempts, runs, stageEdges, stages } from "./schema";
-import { appendEvents, stageEvent, type RunEventRecord } from "./events";
+import { appendEvents, stageEvent, type NewRunEvent, type RunEventRecord } from "./events";
 import { endAttempt, refreshRunState, type AttemptRow } from "./stage-flow";
 import { newId } from "../ids";
 import { NotFoundError } from "../errors";
@@ -17,7 +17,7 @@ export interface RunWithStages extends RunRow {
   stages: (StageRow & { needs: string[] })[];
 }
 
-/** Write the run, its stages and their edges in one transaction. */
+/** Write the run, its stages, their edges and first events atomically (one statement). */
 export async function createRun(
   db: Db, pipeline: PipelineSpec, yaml: string, source: string, now: Date,
 ): Promise<{ run: RunWithStages; events: RunEventRecord[] }> {
@@ -39,19 +39,34 @@ export async function createRun(
     retryOn: s.retry.on,
     attempts: 0, avoidAgents: [], agentId: null, exitCode: null, reason: null, startedAt: null, finishedAt: null,
   }));
-  const events = await withTx(db, async (tx) => {
-    await tx.insert(runs).values(runRow);
-    await tx.insert(stages).values(stageRows);
-    const edges = pipeline.stages.flatMap((s) =>
-      s.needs.map((n) => ({ runId, stageId: ids.get(s.name)!, needsStageId: ids.get(n)! })));
-    if (edges.length > 0) await tx.insert(stageEdges).values(edges);
-    return appendEvents(tx, runId, [
-      { kind: "run", payload: { state: "queued" } },
-      ...pipeline.stages.map((s) => stageEvent(ids.get(s.name)!, null, {
-        stageName: s.name, state: s.needs.length === 0 ? "queued" : "pending", attempt: 0, agentId: "", exitCode: null, reason: "",
-      })),
-    ], now);
-  });
+  const edges = pipeline.stages.flatMap((s) => s.needs.map((n) => ({ stageId: ids.get(s.name)!, needsStageId: ids.get(n)! })));
+  const newEvents: NewRunEvent[] = [
+    { kind: "run", payload: { state: "queued" } },
+    ...stageRows.map((s) => stageEvent(s.id, null, {
+      stageName: s.name, state: s.state, attempt: 0, agentId: "", exitCode: null, reason: "",
+    })),
+  ];
+  // One statement (so one round trip and no BEGIN/COMMIT): the run, its stages, their edges, their first events.
+  const stageValues = stageRows.map((r) => sql`(${r.id}::text, ${r.name}::text, ${r.position}::int, ${r.state}::text,
+    ${JSON.stringify(r.spec)}::jsonb, ${r.timeoutMs}::int, ${r.retryCount}::int, ${JSON.stringify(r.retryOn)}::jsonb, ${r.queuedAt}::timestamptz)`);
+  const edgeValues = edges.map((e) => sql`(${e.stageId}::text, ${e.needsStageId}::text)`);
+  const eventValues = newEvents.map((e, i) => sql`(${i + 1}::bigint, ${e.kind}::text, ${e.stageId ?? null}::text, ${JSON.stringify(e.payload)}::jsonb)`);
+  await db.execute(sql`
+    WITH r AS (
+      INSERT INTO runs (id, name, source, state, pipeline_yaml, created_at, last_event_seq)
+      VALUES (${runId}, ${runRow.name}, ${source}, 'queued', ${yaml}, ${now}::timestamptz, ${newEvents.length}) RETURNING id),
+    s AS (
+      INSERT INTO stages (id, run_id, name, position, state, spec, timeout_ms, retry_count, retry_on, queued_at)
+      SELECT v.id, r.id, v.name, v.position, v.state, v.spec, v.timeout_ms, v.retry_count, v.retry_on, v.queued_at
+      FROM r, (VALUES ${sql.join(stageValues, sql`, `)}) AS v(id, name, position, state, spec, timeout_ms, retry_count, retry_on, queued_at)
+      RETURNING id)
+    ${edges.length > 0 ? sql`, e AS (
+      INSERT INTO stage_edges (run_id, stage_id, needs_stage_id)
+      SELECT r.id, v.stage_id, v.needs_id FROM r, (VALUES ${sql.join(edgeValues, sql`, `)}) AS v(stage_id, needs_id) RETURNING 1)` : sql``}
+    INSERT INTO run_events (run_id, seq, at, kind, stage_id, payload)
+    SELECT r.id, v.seq, ${now}::timestamptz, v.kind, v.stage_id, v.payload
+    FROM r, (VALUES ${sql.join(eventValues, sql`, `)}) AS v(seq, kind, stage_id, payload)`);
+  const events: RunEventRecord[] = newEvents.map((e, i) => ({ ...e, runId, seq: i + 1, at: now }));
   const run = { ...runRow, lastEventSeq: events.length, stages: stageRows.map((s, i) => ({ ...s, needs: pipeline.stages[i]!.needs })) };
   return { run, events };
 }
