@@ -32,26 +32,34 @@ export async function agentMain(env: Record<string, string | undefined> = proces
     throw err;
   }
   const log = pino({ level: config.logLevel, base: { service: "dockyard-agent", agent: config.name } });
-  let agent: Agent;
+  let agent: Agent | null = null;
+  let started = false;
+  let signals = 0;
+  const onSignal = (signal: string) => {
+    signals++;
+    if (!started) {
+      // Nothing runs yet (a spool replay is idempotent): stop now.
+      log.info({ signal }, "stopping during start");
+      process.exit(0);
+    }
+    if (signals === 1) {
+      log.info({ signal }, "draining; send the signal again to abort");
+      agent!.drain().then(() => process.exit(0), () => process.exit(1));
+    } else {
+      log.warn({ signal }, "aborting running attempts");
+      agent!.abort().then(() => process.exit(0), () => process.exit(1));
+    }
+  };
+  // Installed before start, so a signal during registration or spool replay is not fatal by default.
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
+  process.on("SIGINT", () => onSignal("SIGINT"));
   try {
     agent = new Agent(config, { log, executors: await chooseExecutors(config) });
     await agent.start();
+    started = true;
   } catch (err) {
     const message = err instanceof RegistrationRefusedError ? err.message : (err as Error).message;
     process.stderr.write(`dockyard agent: ${message}\n`);
     process.exit(1);
   }
-  let signals = 0;
-  const onSignal = (signal: string) => {
-    signals++;
-    if (signals === 1) {
-      log.info({ signal }, "draining; send the signal again to abort");
-      agent.drain().then(() => process.exit(0), () => process.exit(1));
-    } else {
-      log.warn({ signal }, "aborting running attempts");
-      agent.abort().then(() => process.exit(0), () => process.exit(1));
-    }
-  };
-  process.on("SIGTERM", () => onSignal("SIGTERM"));
-  process.on("SIGINT", () => onSignal("SIGINT"));
 }

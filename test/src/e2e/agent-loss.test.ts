@@ -53,9 +53,10 @@ stages:
     await waitFor(async () => (await attemptContainers(docker, first)).length === 0, {
       timeoutMs: 30_000, message: "orphaned container of attempt 1 to be reaped",
     });
-    // Its spool replay was refused as stale and counted.
-    const metrics = await (await fetch(`${farm.server.httpUrl}/metrics`)).text();
-    assert.match(metrics, /dockyard_stale_writes_total\{kind="[a-z]+"\} [1-9]/);
+    // Its spool replay (the lost attempt's last words) is refused as stale and counted.
+    await waitFor(async () => /dockyard_stale_writes_total\{kind="[a-z]+"\} [1-9]/.test(await (await fetch(`${farm.server.httpUrl}/metrics`)).text()), {
+      message: "the stale spool replay to be counted",
+    });
     restarted.child.kill("SIGTERM");
     assert.equal(await restarted.exited, 0);
   });
