@@ -6,19 +6,12 @@
 //    warm-up ones, one at a time);
 //  - throughput: 1,000 no-op stages across 20 pipelines submitted at once,
 //    end to end until every run has ended.
-// Prints one JSON line last.
-import os from "node:os";
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import path from "node:path";
-import { randomBytes } from "node:crypto";
-import * as grpc from "@grpc/grpc-js";
+// Prints one JSON line last. BENCH_PHASES=1 also prints where the latency
+// goes (submit answered, stage running, first log) and the server's event
+// loop delay; BENCH_SAMPLES and BENCH_AGENT_CAPACITY change the sizes.
 import { connect } from "@nats-io/transport-node";
-import pino from "pino";
-import { Registry } from "prom-client";
-import { createClient, fromBinary, RunService, RunEventSchema } from "@dockyard/proto";
-import { startServer, loadConfig } from "@dockyard/control-plane";
-import { createTestDatabase, waitFor, NATS_URL, REPO_ROOT } from "@dockyard/test";
+import { fromBinary, RunEventSchema } from "@dockyard/proto";
+import { startFarm, waitFor, NATS_URL } from "@dockyard/test";
 
 const LATENCY_SAMPLES = Number(process.env.BENCH_SAMPLES ?? 200);
 const WARMUP = 20;
@@ -33,39 +26,20 @@ const quantile = (xs: number[], q: number) => {
 const round = (x: number) => Math.round(x * 100) / 100;
 
 async function main() {
-  const database = await createTestDatabase();
-  const prefix = `bench${randomBytes(3).toString("hex")}`;
-  const joinToken = `dyj_bench_${randomBytes(12).toString("hex")}`;
-  const apiToken = `dya_bench_${randomBytes(12).toString("hex")}`;
-  const config = loadConfig({
-    DATABASE_URL: database.url, DOCKYARD_NATS_URL: NATS_URL, DOCKYARD_NATS_PREFIX: prefix,
-    DOCKYARD_GRPC_LISTEN: "127.0.0.1:0", DOCKYARD_HTTP_LISTEN: "127.0.0.1:0",
-    DOCKYARD_JOIN_TOKEN: joinToken, DOCKYARD_API_TOKEN: apiToken, DOCKYARD_LOG_LEVEL: "warn",
-  });
-  const server = await startServer(config, { log: pino({ level: "warn" }), registry: new Registry() });
-  const agents: ChildProcess[] = [];
-  for (const name of ["bench-a", "bench-b"]) {
-    agents.push(spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "test/src/bin/agent.ts")], {
-      cwd: REPO_ROOT, stdio: ["ignore", "ignore", "inherit"],
-      env: {
-        ...process.env, DOCKYARD_SERVER_URL: server.grpcAddress, DOCKYARD_NATS_URL: NATS_URL, DOCKYARD_NATS_PREFIX: prefix,
-        DOCKYARD_JOIN_TOKEN: joinToken, DOCKYARD_AGENT_NAME: name, DOCKYARD_AGENT_CAPACITY: String(AGENT_CAPACITY),
-        DOCKYARD_AGENT_EXECUTOR: "shell", DOCKYARD_LOG_LEVEL: "warn",
-        DOCKYARD_AGENT_STATE_DIR: mkdtempSync(path.join(os.tmpdir(), `dockyard-${name}-`)),
-      },
-    }));
-  }
-  const client = createClient(RunService, server.grpcAddress, {
-    metadata: () => {
-      const md = new grpc.Metadata();
-      md.set("authorization", `Bearer ${apiToken}`);
-      return md;
+  // The test farm, with the server's production timings instead of the tests' short ones.
+  const farm = await startFarm({
+    env: {
+      DOCKYARD_HEARTBEAT_INTERVAL_MS: "3000", DOCKYARD_AGENT_LOST_TIMEOUT_MS: "15000", DOCKYARD_LEASE_TTL_MS: "15000",
+      DOCKYARD_AGENT_POLL_INTERVAL_MS: "10000", DOCKYARD_SWEEP_INTERVAL_MS: "1000", DOCKYARD_SCHEDULER_INTERVAL_MS: "500",
     },
   });
+  const { client, prefix } = farm;
+  const agents = ["bench-a", "bench-b"].map((name) =>
+    farm.spawnAgent({ name, executor: "shell", capacity: AGENT_CAPACITY, logLevel: "warn" }));
   const nc = await connect({ servers: NATS_URL });
   const firstLog = new Map<string, number>();
   const phases = new Map<string, number>();
-  const phaseSamples: Record<string, number[]> = { submit: [], assigned: [], running: [], log: [] };
+  const phaseSamples: Record<string, number[]> = { submit: [], running: [], log: [] };
   const ended = new Map<string, number>();
   const waiters = new Map<string, () => void>();
   nc.subscribe(`${prefix}.run.*.events`, {
@@ -95,7 +69,6 @@ async function main() {
     if (i >= WARMUP) latencies.push(firstLog.get(id)! - t0);
     if (process.env.BENCH_PHASES && i >= WARMUP) {
       phaseSamples.submit!.push(tSubmitted - t0);
-      phaseSamples.assigned!.push(phases.get(`${id}/assigned`)! - t0);
       phaseSamples.running!.push(phases.get(`${id}/running`)! - t0);
       phaseSamples.log!.push(firstLog.get(id)! - t0);
     }
@@ -103,7 +76,6 @@ async function main() {
 
   if (process.env.BENCH_PHASES) {
     for (const [k, v] of Object.entries(phaseSamples)) console.error(k, "p50", round(quantile(v, 0.5)), "p99", round(quantile(v, 0.99)));
-    if (process.env.BENCH_PHASES === "only") process.exit(0);
   }
   const stages = Array.from({ length: STAGES_PER_PIPELINE }, (_, i) => `  s${i}: { executor: shell, command: 'true' }`).join("\n");
   const { monitorEventLoopDelay } = await import("node:perf_hooks");
@@ -117,13 +89,21 @@ async function main() {
   const elapsed = (Math.max(...ids.map((id) => ended.get(id)!)) - t0) / 1000;
   const failed = (await Promise.all(ids.map((runId) => client.getRun({ runId })))).filter((r) => r.run!.state !== "succeeded").length;
 
-  for (const a of agents) a.kill("SIGTERM");
-  await Promise.all(agents.map((a) => new Promise((r) => a.once("exit", r))));
-  client.close();
+  if (process.env.BENCH_PHASES) {
+    // Where the slowest stages of the throughput phase spent their time.
+    const slow = await farm.pg.query(`
+      SELECT s.name, r.name AS run, a.state, a.reason,
+        round(extract(epoch FROM a.assigned_at - s.queued_at) * 1000) AS queued_ms,
+        round(extract(epoch FROM a.started_at - a.assigned_at) * 1000) AS start_ms,
+        round(extract(epoch FROM a.finished_at - a.started_at) * 1000) AS run_ms
+      FROM attempts a JOIN stages s ON s.id = a.stage_id JOIN runs r ON r.id = a.run_id
+      WHERE r.name LIKE 'tput-%' ORDER BY a.finished_at - a.assigned_at DESC NULLS FIRST LIMIT 5`);
+    console.error("slowest attempts", JSON.stringify(slow.rows));
+  }
+  for (const a of agents) a.child.kill("SIGTERM");
+  await Promise.all(agents.map((a) => a.exited));
   await nc.drain();
-  await server.stop();
-  if (process.env.BENCH_KEEP_DB) console.error("kept database", database.name);
-  else await database.drop();
+  await farm.stop();
 
   const result = {
     bench: "dispatch",

@@ -30,6 +30,8 @@ export interface AgentOptions {
   capacity?: number;
   executor?: "docker" | "shell";
   stateDir?: string;
+  /** Agent log level (default: DOCKYARD_TEST_LOG or info; the log goes to a file in the state dir). */
+  logLevel?: string;
 }
 
 export interface SpawnedAgent {
@@ -102,7 +104,7 @@ export async function startFarm(opts: { env?: Record<string, string>; agents?: A
     DOCKYARD_AGENT_LABELS: Object.entries(a.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(","),
     DOCKYARD_AGENT_CAPACITY: String(a.capacity ?? 2), DOCKYARD_AGENT_EXECUTOR: a.executor ?? "docker",
     DOCKYARD_AGENT_STATE_DIR: a.stateDir ?? mkdtempSync(path.join(os.tmpdir(), `dockyard-agent-${a.name}-`)),
-    DOCKER_HOST, DOCKYARD_LOG_LEVEL: process.env.DOCKYARD_TEST_LOG ?? "info",
+    DOCKER_HOST, DOCKYARD_LOG_LEVEL: a.logLevel ?? process.env.DOCKYARD_TEST_LOG ?? "info",
   });
 
   const farm: Farm = {
