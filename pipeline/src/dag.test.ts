@@ -13,6 +13,7 @@ function stage(name: string, needs: string[] = []): StageDef {
     env: {},
     timeoutMs: null,
     retry: { count: 1, on: ['lost'] },
+    resources: { memoryBytes: null, nanoCpus: null, pids: null },
     agent: {},
     executor: 'docker',
   };

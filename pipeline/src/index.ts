@@ -4,7 +4,7 @@
  * `parsePipeline` never throws; it returns a normalised {@link PipelineSpec} or every
  * {@link Problem} with line and column. `formatProblems` renders them for humans.
  */
-export type { ParseResult, PipelineSpec, Problem, RetryReason, StageDef } from './types.js';
+export type { ParseResult, PipelineSpec, Problem, RetryReason, StageDef, StageResources } from './types.js';
 export { RETRY_REASONS } from './types.js';
 export { parsePipeline } from './parse.js';
 export { formatProblems } from './format.js';

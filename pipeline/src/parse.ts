@@ -112,6 +112,11 @@ function build(input: PipelineInput, order: readonly string[]): PipelineSpec {
       retry: s.retry ?? { count: DEFAULT_RETRY.count, on: [...DEFAULT_RETRY.on] },
       agent: { ...s.agent },
       executor: s.executor ?? 'docker',
+      resources: {
+        memoryBytes: s.resources?.memory ?? null,
+        nanoCpus: s.resources?.cpus === undefined ? null : Math.round(s.resources.cpus * 1e9),
+        pids: s.resources?.pids ?? null,
+      },
     };
   });
   return { version: 1, name: input.name, env, stages };

@@ -80,6 +80,27 @@ const retrySchema = z
       'Reasons: lost (agent vanished), errored (the farm failed), failed (the command exited non-zero), timeout.',
   });
 
+const MEMORY_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+const memorySchema = z
+  .string({ error: (iss) => `expected a memory size such as 512m or 2g, got ${typeName(iss.input)}` })
+  .regex(/^[1-9][0-9]{0,12}[kmg]?$/i, { error: (iss) => `invalid memory size ${quote(iss.input)}: use a number with k, m or g (binary units), e.g. 512m` })
+  .transform((text, ctx) => {
+    const unit = /[kmg]$/i.test(text) ? text.slice(-1).toLowerCase() : '';
+    const bytes = Number(unit ? text.slice(0, -1) : text) * MEMORY_UNITS[unit]!;
+    if (bytes >= 6 * 1024 ** 2 && bytes <= 1024 ** 4) return bytes;
+    ctx.addIssue({ code: 'custom', message: `memory ${text} must be between 6m (Docker's minimum) and 1024g`, input: text });
+    return z.NEVER;
+  });
+
+const resourcesSchema = z
+  .strictObject({
+    memory: memorySchema.optional().meta({ description: 'Memory limit (swap included), e.g. 512m or 2g.' }),
+    cpus: z.number().gt(0).max(256).optional().meta({ description: 'CPU limit in CPUs, e.g. 1.5.' }),
+    pids: z.number().int().min(16).max(65_536).optional().meta({ description: 'Process limit (default on the agent: 512).' }),
+  })
+  .meta({ description: 'Container limits for the docker executor (the shell executor has none).' });
+
 /** One stage. Cross-field rules (command vs commands, image vs executor) are checked in checks.ts. */
 export const stageSchema = z
   .strictObject({
@@ -106,6 +127,7 @@ export const stageSchema = z
     timeout: durationSchema.optional(),
     retry: retrySchema.optional(),
     agent: labelsSchema.optional(),
+    resources: resourcesSchema.optional(),
     executor: z
       .enum(['docker', 'shell'])
       .optional()

@@ -22,6 +22,16 @@ export interface StageDef {
   /** Label selector: an agent must carry every pair exactly. */
   agent: Record<string, string>;
   executor: 'docker' | 'shell';
+  /** Container limits (docker executor); `null` = the agent's default. */
+  resources: StageResources;
+}
+
+/** Container limits of a stage. */
+export interface StageResources {
+  memoryBytes: number | null;
+  /** CPU share in billionths of a CPU (Docker's NanoCpus): `cpus: 1.5` is 1.5e9. */
+  nanoCpus: number | null;
+  pids: number | null;
 }
 
 /** A validated pipeline file. Stages keep file order. */

@@ -63,6 +63,8 @@ export interface StageSpecRow {
   env: Record<string, string>;
   executor: "docker" | "shell";
   agent: Record<string, string>;
+  /** Absent on rows written before resources existed. */
+  resources?: { memoryBytes: number | null; nanoCpus: number | null; pids: number | null };
 }
 
 export const stages = pgTable("stages", {

@@ -57,6 +57,11 @@ export function toAssignment(p: Placement, leaseTtlMs: number): Assignment {
     spec: {
       image: p.spec.image ?? "", commands: p.spec.commands, env: p.spec.env, timeoutMs: BigInt(p.timeoutMs ?? 0),
       executor: p.spec.executor,
+      limits: {
+        memoryBytes: BigInt(p.spec.resources?.memoryBytes ?? 0),
+        nanoCpus: BigInt(p.spec.resources?.nanoCpus ?? 0),
+        pids: BigInt(p.spec.resources?.pids ?? 0),
+      },
     },
   });
 }

@@ -2,7 +2,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import Docker from "dockerode";
-import { startFarm, submit, waitForRun, runEvents, logsByStage, DOCKER_HOST, type Farm } from "../index";
+import { startFarm, submit, waitFor, waitForRun, runEvents, logsByStage, DOCKER_HOST, type Farm } from "../index";
 
 const docker = new Docker({ socketPath: DOCKER_HOST.replace("unix://", "") });
 
@@ -94,5 +94,24 @@ stages:
     const run = await waitForRun(farm.client, runId, 60_000);
     assert.equal(run.state, "errored");
     assert.match(run.stages[0]!.reason, /not found|errored/);
+  });
+
+  it("applies the stage's resource limits to its container", async () => {
+    const runId = await submit(farm.client, `
+name: limited
+stages:
+  boxed:
+    image: dockyard/busybox:1
+    resources: { memory: 64m, cpus: 0.5, pids: 64 }
+    command: "sleep 30"
+`);
+    const attemptId = await waitFor(async () => {
+      const r = await farm.pg.query<{ id: string }>("SELECT id FROM attempts WHERE run_id = $1 AND state = 'running'", [runId]);
+      return r.rows[0]?.id;
+    }, { message: "limited stage running" });
+    const [c] = await docker.listContainers({ filters: { label: [`dockyard.attempt=${attemptId}`] } });
+    const info = await docker.getContainer(c!.Id).inspect();
+    assert.deepEqual([info.HostConfig.Memory, info.HostConfig.NanoCpus, info.HostConfig.PidsLimit], [64 * 1024 * 1024, 5e8, 64]);
+    await farm.client.cancelRun({ runId });
   });
 });

@@ -1,0 +1,42 @@
+// Placement: label selectors choose the agent; a stage no agent matches stays
+// queued (visible in dockyard_queue_depth) instead of running anywhere.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { startFarm, submit, waitFor, waitForRun, type Farm } from "../index";
+
+describe("placement", () => {
+  let farm: Farm;
+  before(async () => {
+    farm = await startFarm({
+      agents: [
+        { name: "zone-a", executor: "shell", labels: { zone: "a" }, capacity: 4 },
+        { name: "zone-b", executor: "shell", labels: { zone: "b", disk: "ssd" }, capacity: 4 },
+      ],
+    });
+  });
+  after(async () => farm?.stop());
+
+  it("runs each stage on an agent carrying every selector pair", async () => {
+    const runId = await submit(farm.client, `
+name: placed
+stages:
+${Array.from({ length: 6 }, (_, i) => `  b${i}: { executor: shell, command: "true", agent: { zone: b, disk: ssd } }`).join("\n")}
+  a0: { executor: shell, command: "true", agent: { zone: a } }
+`);
+    const run = await waitForRun(farm.client, runId);
+    assert.equal(run.state, "succeeded");
+    const { agents } = await farm.client.listAgents({});
+    const nameOf = new Map(agents.map((a) => [a.id, a.name]));
+    for (const s of run.stages) assert.equal(nameOf.get(s.agentId), s.name.startsWith("b") ? "zone-b" : "zone-a", s.name);
+  });
+
+  it("keeps a stage queued while no agent matches its selector", async () => {
+    const runId = await submit(farm.client, "name: nowhere\nstages:\n  s: { executor: shell, command: 'true', agent: { gpu: 'yes' } }\n");
+    await waitFor(async () => /^dockyard_queue_depth 1$/m.test(await (await fetch(`${farm.server.httpUrl}/metrics`)).text()), {
+      message: "queue depth 1",
+    });
+    const { run } = await farm.client.getRun({ runId });
+    assert.equal(run!.stages[0]!.state, "queued");
+    await farm.client.cancelRun({ runId });
+  });
+});
