@@ -35,38 +35,65 @@ export async function endAttempt(
     .returning({ row: attempts, agentName: sql<string>`(SELECT name FROM agents WHERE agents.id = ${attempts.agentId})` });
   if (!ended) return null;
   const { row: attempt, agentName } = ended;
-  const [stage] = await tx.select().from(stages).where(eq(stages.id, attempt.stageId)).for("update");
-  if (!stage || stage.attempts !== attempt.number || !["assigned", "running"].includes(stage.state)) {
-    return { attempt, events: [], requeued: false };
-  }
-  const decision = decideAfterAttempt(outcome, attempt.number, { count: stage.retryCount, on: stage.retryOn });
   const pending: NewRunEvent[] = [];
   let requeued = false;
-  if (decision.kind === "retry") {
-    const avoid = outcome === "lost" ? [...new Set([...stage.avoidAgents, attempt.agentId])] : stage.avoidAgents;
-    await tx.update(stages)
-      .set({ state: "queued", queuedAt: detail.now, agentId: null, avoidAgents: avoid, reason: `retry after ${decision.reason}` })
-      .where(eq(stages.id, stage.id));
+  let runId: string;
+  if (outcome === "succeeded") {
+    // The common case needs no decision: one guarded update instead of lock + read + write.
+    const [stage] = await tx.update(stages)
+      .set({ state: "succeeded", exitCode: detail.exitCode, reason: null, finishedAt: detail.now })
+      .where(and(eq(stages.id, attempt.stageId), eq(stages.attempts, attempt.number), inArray(stages.state, ["assigned", "running"])))
+      .returning({ id: stages.id, name: stages.name, runId: stages.runId });
+    if (!stage) return { attempt, events: [], requeued: false };
+    runId = stage.runId;
     pending.push(stageEvent(stage.id, attempt.id, {
-      stageName: stage.name, state: "queued", attempt: attempt.number, agentId: attempt.agentId, agentName,
-      exitCode: detail.exitCode, reason: `retry after ${decision.reason}`,
+      stageName: stage.name, state: "succeeded", attempt: attempt.number, agentId: attempt.agentId, agentName,
+      exitCode: detail.exitCode, reason: detail.reason === "succeeded" ? "" : detail.reason,
     }));
-    requeued = true;
+    await lockRun(tx, runId);
+    pending.push(...(await promoteReady(tx, runId, detail.now)));
   } else {
-    await tx.update(stages)
-      .set({ state: decision.state, exitCode: detail.exitCode, reason: decision.reason || null, finishedAt: detail.now })
-      .where(eq(stages.id, stage.id));
-    pending.push(stageEvent(stage.id, attempt.id, {
-      stageName: stage.name, state: decision.state, attempt: attempt.number, agentId: attempt.agentId, agentName,
-      exitCode: detail.exitCode, reason: detail.reason || decision.reason,
-    }));
-    if (decision.state === "succeeded") pending.push(...(await promoteReady(tx, stage.runId, detail.now)));
-    // A cancel cancels the dependents itself (cancelRun); anything else skips them.
-    else if (outcome !== "canceled") pending.push(...(await skipDependents(tx, stage.runId, detail.now)));
+    const [stage] = await tx.select().from(stages).where(eq(stages.id, attempt.stageId)).for("update");
+    if (!stage || stage.attempts !== attempt.number || !["assigned", "running"].includes(stage.state)) {
+      return { attempt, events: [], requeued: false };
+    }
+    runId = stage.runId;
+    const decision = decideAfterAttempt(outcome, attempt.number, { count: stage.retryCount, on: stage.retryOn });
+    if (decision.kind === "retry") {
+      const avoid = outcome === "lost" ? [...new Set([...stage.avoidAgents, attempt.agentId])] : stage.avoidAgents;
+      await tx.update(stages)
+        .set({ state: "queued", queuedAt: detail.now, agentId: null, avoidAgents: avoid, reason: `retry after ${decision.reason}` })
+        .where(eq(stages.id, stage.id));
+      pending.push(stageEvent(stage.id, attempt.id, {
+        stageName: stage.name, state: "queued", attempt: attempt.number, agentId: attempt.agentId, agentName,
+        exitCode: detail.exitCode, reason: `retry after ${decision.reason}`,
+      }));
+      requeued = true;
+    } else {
+      await tx.update(stages)
+        .set({ state: decision.state, exitCode: detail.exitCode, reason: decision.reason || null, finishedAt: detail.now })
+        .where(eq(stages.id, stage.id));
+      pending.push(stageEvent(stage.id, attempt.id, {
+        stageName: stage.name, state: decision.state, attempt: attempt.number, agentId: attempt.agentId, agentName,
+        exitCode: detail.exitCode, reason: detail.reason || decision.reason,
+      }));
+      await lockRun(tx, runId);
+      // A cancel cancels the dependents itself (cancelRun); anything else skips them.
+      if (outcome !== "canceled") pending.push(...(await skipDependents(tx, runId, detail.now)));
+    }
   }
-  const events = await appendEvents(tx, stage.runId, pending, detail.now);
-  events.push(...(await refreshRunState(tx, stage.runId, detail.now)));
+  const events = await appendEvents(tx, runId, pending, detail.now);
+  events.push(...(await refreshRunState(tx, runId, detail.now)));
   return { attempt, events, requeued };
+}
+
+/**
+ * Serialise the decisions that read other stages of the run (promote the
+ * join, derive the run state): without it two stages finishing at once each
+ * see the other still running and the join stays pending forever.
+ */
+async function lockRun(tx: Tx, runId: string): Promise<void> {
+  await tx.select({ id: runs.id }).from(runs).where(eq(runs.id, runId)).for("update");
 }
 
 /** Queue every pending stage of the run whose needs all succeeded. */

@@ -39,4 +39,14 @@ ${Array.from({ length: 6 }, (_, i) => `  b${i}: { executor: shell, command: "tru
     assert.equal(run!.stages[0]!.state, "queued");
     await farm.client.cancelRun({ runId });
   });
+
+  it("promotes a join exactly when all of its many needs finish at once", async () => {
+    // Stages finishing together each see the others still running unless their
+    // decisions are serialised per run; the join would then stay pending forever.
+    const fan = Array.from({ length: 8 }, (_, i) => `  p${i}: { executor: shell, command: "true" }`).join("\n");
+    const needs = Array.from({ length: 8 }, (_, i) => `p${i}`).join(", ");
+    const ids = await Promise.all(Array.from({ length: 6 }, (_, i) =>
+      submit(farm.client, `name: join-${i}\nstages:\n${fan}\n  join: { executor: shell, command: "echo joined", needs: [${needs}] }\n`)));
+    for (const runId of ids) assert.equal((await waitForRun(farm.client, runId, 60_000)).state, "succeeded");
+  });
 });
