@@ -25,6 +25,8 @@ export class Agent {
   private client!: AgentClient;
   private session: Session = { agentId: "", sessionToken: "" };
   private readonly runners = new Map<string, AttemptRunner>();
+  /** Ended runs whose workspace waits for our last runner of them. */
+  private readonly endedRuns = new Set<string>();
   private timers: NodeJS.Timeout[] = [];
   private listener: { close(): void } | null = null;
   private draining = false;
@@ -55,7 +57,7 @@ export class Agent {
     await this.reapOrphans(true);
     this.listener = this.nats.listen(this.session.agentId, (a) => this.accept(a), (c) => {
       this.runners.get(c.attemptId)?.stop("canceled", c.reason || "canceled by server");
-    });
+    }, (runId) => this.runEnded(runId));
     await replaySpools(this.spoolDir, this.client, this.deps.log);
     this.timers.push(setInterval(() => void this.heartbeat(), this.heartbeatMs).unref());
     this.timers.push(setInterval(() => void this.poll(), this.pollMs).unref());
@@ -123,8 +125,24 @@ export class Agent {
       .catch((err: unknown) => this.deps.log.error({ err, attemptId: a.attemptId }, "attempt runner crashed"))
       .finally(() => {
         this.runners.delete(a.attemptId);
+        if (this.endedRuns.has(a.runId)) this.runEnded(a.runId);
         if (this.draining && this.runners.size === 0) this.drained?.();
       });
+  }
+
+  /**
+   * A run ended: remove its workspace here, now or once our last runner of it
+   * is done. (A lost broadcast leaves the workspace behind; see the notes.)
+   */
+  private runEnded(runId: string): void {
+    if ([...this.runners.values()].some((r) => r.assignment.runId === runId)) {
+      this.endedRuns.add(runId);
+      return;
+    }
+    this.endedRuns.delete(runId);
+    for (const e of this.deps.executors) {
+      e.removeWorkspace(runId).catch((err: unknown) => this.deps.log.warn({ err, runId }, "workspace removal failed"));
+    }
   }
 
   private async heartbeat(): Promise<void> {

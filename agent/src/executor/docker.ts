@@ -109,6 +109,10 @@ export class DockerExecutor implements Executor {
     return list.map((c) => ({ attemptId: c.Labels[LABEL.attempt] ?? '', running: c.State === 'running' }));
   }
 
+  async removeWorkspace(runId: string): Promise<void> {
+    await removeRunWorkspace(this.docker, runId);
+  }
+
   async reap(attemptId: string): Promise<void> {
     for (const c of await this.list(`${LABEL.attempt}=${attemptId}`)) {
       await this.stopContainer(c.Id);

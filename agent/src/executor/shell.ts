@@ -106,6 +106,10 @@ export class ShellExecutor implements Executor {
     return []; // tracked in memory only: after an agent restart there is nothing to find
   }
 
+  async removeWorkspace(runId: string): Promise<void> {
+    await removeShellRunWorkspace(this.workDir, runId);
+  }
+
   async reap(attemptId: string): Promise<void> {
     const child = this.running.get(attemptId);
     if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;

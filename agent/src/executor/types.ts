@@ -81,4 +81,6 @@ export interface Executor {
   listOwned(agentId: string): Promise<{ attemptId: string; running: boolean }[]>;
   /** Stops and removes whatever belongs to the attempt (docker: found by label). Idempotent. */
   reap(attemptId: string): Promise<void>;
+  /** Delete the run's workspace (its stages are all over); idempotent. */
+  removeWorkspace(runId: string): Promise<void>;
 }

@@ -51,7 +51,9 @@ export class NatsSession {
   }
 
   /** Subscribe to this agent's assignment and cancel subjects. */
-  listen(agentId: string, onAssign: (a: Assignment) => void, onCancel: (c: CancelAttempt) => void): { close(): void } {
+  listen(
+    agentId: string, onAssign: (a: Assignment) => void, onCancel: (c: CancelAttempt) => void, onRunEnded: (runId: string) => void,
+  ): { close(): void } {
     const decodeInto = <T>(fn: (m: Uint8Array) => T, use: (v: T) => void) => (err: Error | null, msg: { data: Uint8Array }) => {
       if (err) return;
       try {
@@ -66,6 +68,12 @@ export class NatsSession {
     const c = this.nc.subscribe(`${this.prefix}.agent.${agentId}.cancel`, {
       callback: decodeInto((d) => fromBinary(CancelAttemptSchema, d), onCancel),
     });
-    return { close: () => { a.unsubscribe(); c.unsubscribe(); } };
+    const r = this.nc.subscribe(`${this.prefix}.agents.run-ended`, {
+      callback: (err, msg) => {
+        const runId = err ? "" : msg.string();
+        if (/^[0-9a-f-]{36}$/.test(runId)) onRunEnded(runId);
+      },
+    });
+    return { close: () => { a.unsubscribe(); c.unsubscribe(); r.unsubscribe(); } };
   }
 }

@@ -57,9 +57,12 @@ stages:
     const byName = new Map(run.stages.map((s) => [s.name, s]));
     assert.ok(byName.get("join")!.startedAtMs >= byName.get("count-a")!.finishedAtMs);
     assert.ok(byName.get("join")!.startedAtMs >= byName.get("count-b")!.finishedAtMs);
-    // containers are removed after their stage
+    // containers are removed after their stage, the run's workspace volume once the run ended
     const left = await docker.listContainers({ all: true, filters: { label: [`dockyard.run=${runId}`] } });
     assert.equal(left.length, 0);
+    await waitFor(async () => !(await docker.listVolumes()).Volumes?.some((v) => v.Name === `dockyard-ws-${runId}`), {
+      message: "the run's workspace volume to be removed",
+    });
   });
 
   it("fails a stage whose command fails and skips what needs it", async () => {

@@ -33,7 +33,12 @@ export class NatsBus implements Dispatcher {
   }
 
   publishEvents(events: RunEvent[]): void {
-    for (const e of events) this.nc.publish(this.subjects.runEvents(e.runId), toBinary(RunEventSchema, e));
+    for (const e of events) {
+      this.nc.publish(this.subjects.runEvents(e.runId), toBinary(RunEventSchema, e));
+      if (e.body.case === "run" && ["succeeded", "failed", "errored", "canceled"].includes(e.body.value.state)) {
+        this.nc.publish(this.subjects.runEnded, e.runId);
+      }
+    }
   }
 
   /** Wake every replica's scheduler (capacity freed, work queued elsewhere). */

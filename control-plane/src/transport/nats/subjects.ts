@@ -3,6 +3,8 @@ export interface Subjects {
   register: string;
   heartbeat: string;
   kick: string;
+  /** Broadcast to agents: a run ended, its workspaces can go. */
+  runEnded: string;
   assign(agentId: string): string;
   cancel(agentId: string): string;
   runEvents(runId: string): string;
@@ -13,6 +15,7 @@ export function subjects(prefix: string): Subjects {
     register: `${prefix}.agents.register`,
     heartbeat: `${prefix}.agents.heartbeat`,
     kick: `${prefix}.scheduler.kick`,
+    runEnded: `${prefix}.agents.run-ended`,
     assign: (agentId) => `${prefix}.agent.${agentId}.assign`,
     cancel: (agentId) => `${prefix}.agent.${agentId}.cancel`,
     runEvents: (runId) => `${prefix}.run.${runId}.events`,
