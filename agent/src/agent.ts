@@ -4,7 +4,7 @@
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import path from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import type { Assignment } from "@dockyard/proto";
+import { sessionKey, type Assignment } from "@dockyard/proto";
 import type { Logger } from "pino";
 import type { AgentConfig } from "./config";
 import type { Executor } from "./executor/types";
@@ -24,6 +24,8 @@ export class Agent {
   private nats!: NatsSession;
   private client!: AgentClient;
   private session: Session = { agentId: "", sessionToken: "" };
+  /** Key the server signs our NATS assignments and cancels with. */
+  private signingKey = "";
   private readonly runners = new Map<string, AttemptRunner>();
   /** Ended runs whose workspace waits for our last runner of them. */
   private readonly endedRuns = new Set<string>();
@@ -55,7 +57,7 @@ export class Agent {
     await this.registerWithRetry();
     this.client = createAgentClient(this.config.serverUrl, () => this.session);
     await this.reapOrphans(true);
-    this.listener = this.nats.listen(this.session.agentId, (a) => this.accept(a), (c) => {
+    this.listener = this.nats.listen(this.session.agentId, () => this.signingKey, (a) => this.accept(a), (c) => {
       this.runners.get(c.attemptId)?.stop("canceled", c.reason || "canceled by server");
     }, (runId) => this.runEnded(runId));
     await replaySpools(this.spoolDir, this.client, this.deps.log);
@@ -84,6 +86,7 @@ export class Agent {
           capacity: this.config.capacity, executors: this.deps.executors.map((e) => e.name),
         });
         this.session = { agentId: accepted.agentId, sessionToken: accepted.sessionToken };
+        this.signingKey = sessionKey(accepted.sessionToken);
         this.heartbeatMs = Number(accepted.heartbeatIntervalMs) || 3000;
         this.pollMs = Number(accepted.pollIntervalMs) || 10_000;
         writeFileSync(path.join(this.config.stateDir, "agent.json"), JSON.stringify({ agentId: accepted.agentId }));

@@ -25,6 +25,8 @@ import { toAssignment, toRunEvent } from "./transport/convert";
 import { RunsService } from "./runs-service";
 import { webServices } from "./web-services";
 import { newSecret } from "./ids";
+import { eq } from "drizzle-orm";
+import { agents } from "./store/schema";
 
 export interface ServerHandle {
   grpcAddress: string;
@@ -75,9 +77,15 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
   const bus = new NatsBus(nc, config.natsPrefix, log);
   const metrics = createMetrics(registry, db.db);
   const publish = (events: Parameters<typeof toRunEvent>[0][]) => bus.publishEvents(events.map(toRunEvent));
+  // Cancels are rare: look the agent's current session key up each time.
+  const cancelAttempt = (agentId: string, attemptId: string, reason: string) => {
+    db.db.select({ key: agents.sessionHash }).from(agents).where(eq(agents.id, agentId))
+      .then(([row]) => row?.key && bus.cancel(agentId, row.key, attemptId, reason))
+      .catch((err: unknown) => log.warn({ err, attemptId }, "cancel not sent; the agent learns it at its next renewal or poll"));
+  };
   const scheduler = new Scheduler(db.db, db.liveDb, clock, {
-    dispatch: (p) => bus.assign(p.agentId, toAssignment(p, config.leaseTtlMs)),
-    cancel: (agentId, attemptId, reason) => bus.cancel(agentId, attemptId, reason),
+    dispatch: (p) => bus.assign(p.agentId, p.sessionKey, toAssignment(p, config.leaseTtlMs)),
+    cancel: cancelAttempt,
     events: publish,
     kickOthers: () => bus.kickAll(),
   }, config, metrics, log.child({ component: "scheduler" }));
@@ -85,7 +93,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
   bus.serveRegistration(handleRegistration(db.db, clock, config, log));
   bus.serveHeartbeats(handleHeartbeat(db.liveDb, clock));
   const runs = new RunsService({
-    db: db.db, clock, scheduler, publish, cancelAttempt: (agentId, attemptId, reason) => bus.cancel(agentId, attemptId, reason),
+    db: db.db, clock, scheduler, publish, cancelAttempt,
   });
 
   const grpcServer = new grpc.Server({

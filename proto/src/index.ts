@@ -7,3 +7,4 @@ export { create, toBinary, fromBinary } from "@bufbuild/protobuf";
 
 /** Bumped on any incompatible change to the agent protocol. */
 export const PROTOCOL_VERSION = 1;
+export { sessionKey, signPayload, verifyPayload } from "./signing";

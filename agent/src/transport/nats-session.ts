@@ -4,7 +4,7 @@ import os from "node:os";
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
   create, toBinary, fromBinary, RegisterRequestSchema, RegisterResponseSchema, HeartbeatSchema, HeartbeatAckSchema,
-  AssignmentSchema, CancelAttemptSchema, PROTOCOL_VERSION, type Assignment, type CancelAttempt, type RegisterAccepted,
+  AssignmentSchema, CancelAttemptSchema, PROTOCOL_VERSION, verifyPayload, type Assignment, type CancelAttempt, type RegisterAccepted,
 } from "@dockyard/proto";
 import type { Logger } from "pino";
 
@@ -51,13 +51,24 @@ export class NatsSession {
   }
 
   /** Subscribe to this agent's assignment and cancel subjects. */
+  /**
+   * Subscribe to this agent's assignment and cancel subjects. Both must be
+   * signed with the current session's key (`key()`); anything else is
+   * dropped, so another NATS client cannot make this agent act.
+   */
   listen(
-    agentId: string, onAssign: (a: Assignment) => void, onCancel: (c: CancelAttempt) => void, onRunEnded: (runId: string) => void,
+    agentId: string, key: () => string,
+    onAssign: (a: Assignment) => void, onCancel: (c: CancelAttempt) => void, onRunEnded: (runId: string) => void,
   ): { close(): void } {
-    const decodeInto = <T>(fn: (m: Uint8Array) => T, use: (v: T) => void) => (err: Error | null, msg: { data: Uint8Array }) => {
+    const decodeInto = <T>(fn: (m: Uint8Array) => T, use: (v: T) => void) => (err: Error | null, msg: { data: Uint8Array; subject: string }) => {
       if (err) return;
+      const payload = verifyPayload(key(), msg.data);
+      if (!payload) {
+        this.log.warn({ subject: msg.subject }, "unsigned or forged message dropped");
+        return;
+      }
       try {
-        use(fn(msg.data));
+        use(fn(payload));
       } catch {
         this.log.warn("undecodable message dropped");
       }

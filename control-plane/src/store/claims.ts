@@ -21,6 +21,8 @@ export interface Placement {
   stageName: string;
   attemptNumber: number;
   agentId: string;
+  /** The agent's session hash: the key the NATS wake-up is signed with. */
+  sessionKey: string;
   spec: StageSpecRow;
   timeoutMs: number | null;
   queuedAt: Date;
@@ -28,6 +30,7 @@ export interface Placement {
 
 export interface Candidate {
   id: string;
+  sessionKey: string;
   labels: Record<string, string>;
   free: number;
   executors: string[];
@@ -68,13 +71,15 @@ export async function claimAndPlace(
   // so one wide pipeline cannot starve the others; it also spreads concurrent
   // stages over many runs, whose event rows would otherwise be contended.
   return withTx(db, async (tx) => {
-    const online = await queryRows<{ id: string; labels: Record<string, string> | string; capacity: number; executors: string[] | string; used: string }>(tx, sql`
-      SELECT a.id, a.labels, a.capacity, a.executors,
+    const online = await queryRows<{
+      id: string; session_hash: string; labels: Record<string, string> | string; capacity: number; executors: string[] | string; used: string;
+    }>(tx, sql`
+      SELECT a.id, a.session_hash, a.labels, a.capacity, a.executors,
              (SELECT count(*) FROM attempts t WHERE t.agent_id = a.id AND t.state IN ('assigned','running'))::text AS used
       FROM agents a WHERE a.state = 'online'`);
     const capacity = new Map(online.map((a) => [a.id, a.capacity]));
     const candidates: Candidate[] = online
-      .map((a) => ({ id: a.id, labels: parseJson(a.labels), free: a.capacity - Number(a.used), executors: parseJson(a.executors), locked: null }))
+      .map((a) => ({ id: a.id, sessionKey: a.session_hash, labels: parseJson(a.labels), free: a.capacity - Number(a.used), executors: parseJson(a.executors), locked: null }))
       .filter((c) => c.free > 0);
     if (candidates.length === 0) return { placements: [] };
     const queued = await queryRows<{
@@ -103,7 +108,7 @@ export async function claimAndPlace(
       const attemptNumber = stage.attempts + 1;
       const placement: Placement = {
         attemptId: newId(), leaseId: newId(), runId: stage.run_id, stageId: stage.id, stageName: stage.name,
-        attemptNumber, agentId: agent.id, spec, timeoutMs: stage.timeout_ms, queuedAt: new Date(stage.queued_at),
+        attemptNumber, agentId: agent.id, sessionKey: agent.sessionKey, spec, timeoutMs: stage.timeout_ms, queuedAt: new Date(stage.queued_at),
       };
       placements.push(placement);
     }

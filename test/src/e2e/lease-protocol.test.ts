@@ -3,7 +3,12 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { create, fromBinary, AssignmentSchema, AttemptReportSchema, type AttemptCommand, type AttemptReport, type Assignment } from "@dockyard/proto";
+import {
+  create, fromBinary, toBinary, AssignmentSchema, AttemptReportSchema, sessionKey, signPayload, verifyPayload,
+  type AttemptCommand, type AttemptReport, type Assignment,
+} from "@dockyard/proto";
+import { existsSync } from "node:fs";
+import { randomUUID } from "node:crypto";
 import { NatsSession, RegistrationRefusedError, createAgentClient, type AgentClient } from "@dockyard/agent";
 import type { ClientDuplexStream } from "@grpc/grpc-js";
 import { startFarm, submit, waitFor, testLog, NATS_URL, type Farm } from "../index";
@@ -71,7 +76,8 @@ describe("agent protocol", () => {
     const assigned: Assignment[] = [];
     const sub = nc.subscribe(`${farm.prefix}.agent.${accepted.agentId}.assign`, {
       callback: (_e, m) => {
-        assigned.push(fromBinary(AssignmentSchema, m.data));
+        const payload = verifyPayload(sessionKey(accepted.sessionToken), m.data);
+        if (payload) assigned.push(fromBinary(AssignmentSchema, payload));
       },
     });
     const runId = await submit(farm.client, "name: hand\nstages:\n  s: { executor: shell, command: 'true', agent: { hand: 'hand' } }\n");
@@ -123,5 +129,21 @@ describe("agent protocol", () => {
     const client = createAgentClient(farm.server.grpcAddress, () => ({ agentId: accepted.agentId, sessionToken: "dys_forged" }));
     await assert.rejects(client.pollAssignments({}), /agent session is unknown or replaced/);
     client.close();
+  });
+
+  it("ignores assignments on NATS that are not signed with the agent's session", async () => {
+    const agent = await farm.startAgent({ name: "guarded", executor: "shell" });
+    const marker = `/tmp/dockyard-forged-${randomUUID()}`;
+    const forged = toBinary(AssignmentSchema, create(AssignmentSchema, {
+      attemptId: randomUUID(), leaseId: randomUUID(), runId: randomUUID(), stageId: randomUUID(), stageName: "evil", attemptNumber: 1,
+      leaseTtlMs: 10_000n, spec: { commands: [`touch ${marker}`], executor: "shell" },
+    }));
+    const subject = `${farm.prefix}.agent.${agent.agentId}.assign`;
+    nc.publish(subject, forged); // unsigned
+    nc.publish(subject, signPayload(sessionKey("dys_guessed"), forged)); // wrong key
+    await nc.flush();
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(agent.running, 0);
+    assert.equal(existsSync(marker), false, "a forged assignment ran");
   });
 });

@@ -49,7 +49,7 @@ export function agentHandlers(deps: AgentHandlerDeps): Handlers {
         return create(PollAssignmentsResponseSchema, {
           assignments: rows.filter((r) => r.attempt.state === "assigned").map((r) => toAssignment({
             attemptId: r.attempt.id, leaseId: r.attempt.leaseId, runId: r.attempt.runId, stageId: r.stage.id,
-            stageName: r.stage.name, attemptNumber: r.attempt.number, agentId: agent.id, spec: r.stage.spec,
+            stageName: r.stage.name, attemptNumber: r.attempt.number, agentId: agent.id, sessionKey: "", spec: r.stage.spec,
             timeoutMs: r.stage.timeoutMs, queuedAt: r.attempt.assignedAt,
           }, deps.leaseTtlMs)),
           ownedAttemptIds: rows.map((r) => r.attempt.id),

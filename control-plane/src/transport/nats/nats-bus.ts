@@ -5,18 +5,16 @@ import type { NatsConnection, Msg, Subscription } from "@nats-io/transport-node"
 import {
   create, toBinary, fromBinary, AssignmentSchema, CancelAttemptSchema, RunEventSchema, HeartbeatSchema,
   RegisterRequestSchema, RegisterResponseSchema, HeartbeatAckSchema, type HeartbeatAck, type Assignment, type RunEvent, type Heartbeat, type RegisterRequest,
-  type RegisterResponse,
+  type RegisterResponse, signPayload,
 } from "@dockyard/proto";
 import type { Logger } from "pino";
 import { MAX_AGENT_MESSAGE_BYTES, SERVER_QUEUE, subjects, type Subjects } from "./subjects";
 
-/** Sends work to agents. A lost message only delays a stage: agents also poll. */
-export interface Dispatcher {
-  assign(agentId: string, assignment: Assignment): void;
-  cancel(agentId: string, attemptId: string, reason: string): void;
-}
-
-export class NatsBus implements Dispatcher {
+/**
+ * Sends work to agents, signed with the agent's session key (see Signed in
+ * agent.proto). A lost message only delays a stage: agents also poll.
+ */
+export class NatsBus {
   readonly subjects: Subjects;
   private subs: Subscription[] = [];
 
@@ -24,12 +22,13 @@ export class NatsBus implements Dispatcher {
     this.subjects = subjects(prefix);
   }
 
-  assign(agentId: string, assignment: Assignment): void {
-    this.nc.publish(this.subjects.assign(agentId), toBinary(AssignmentSchema, assignment));
+  assign(agentId: string, key: string, assignment: Assignment): void {
+    this.nc.publish(this.subjects.assign(agentId), signPayload(key, toBinary(AssignmentSchema, assignment)));
   }
 
-  cancel(agentId: string, attemptId: string, reason: string): void {
-    this.nc.publish(this.subjects.cancel(agentId), toBinary(CancelAttemptSchema, create(CancelAttemptSchema, { attemptId, reason })));
+  cancel(agentId: string, key: string, attemptId: string, reason: string): void {
+    const cancel = create(CancelAttemptSchema, { attemptId, reason });
+    this.nc.publish(this.subjects.cancel(agentId), signPayload(key, toBinary(CancelAttemptSchema, cancel)));
   }
 
   publishEvents(events: RunEvent[]): void {

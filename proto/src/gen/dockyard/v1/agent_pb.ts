@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file dockyard/v1/agent.proto.
  */
 export const file_dockyard_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("Chdkb2NreWFyZC92MS9hZ2VudC5wcm90bxILZG9ja3lhcmQudjEikAIKD1JlZ2lzdGVyUmVxdWVzdBISCgpqb2luX3Rva2VuGAEgASgJEhAKCGFnZW50X2lkGAIgASgJEgwKBG5hbWUYAyABKAkSEAoIaG9zdG5hbWUYBCABKAkSOAoGbGFiZWxzGAUgAygLMiguZG9ja3lhcmQudjEuUmVnaXN0ZXJSZXF1ZXN0LkxhYmVsc0VudHJ5EhAKCGNhcGFjaXR5GAYgASgNEhgKEHByb3RvY29sX3ZlcnNpb24YByABKA0SEQoJZXhlY3V0b3JzGAggAygJEg8KB3ZlcnNpb24YCSABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKAAQoQUmVnaXN0ZXJSZXNwb25zZRIxCghhY2NlcHRlZBgBIAEoCzIdLmRvY2t5YXJkLnYxLlJlZ2lzdGVyQWNjZXB0ZWRIABIvCgdyZWZ1c2VkGAIgASgLMhwuZG9ja3lhcmQudjEuUmVnaXN0ZXJSZWZ1c2VkSABCCAoGcmVzdWx0IooBChBSZWdpc3RlckFjY2VwdGVkEhAKCGFnZW50X2lkGAEgASgJEhUKDXNlc3Npb25fdG9rZW4YAiABKAkSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAMgASgEEhQKDGxlYXNlX3R0bF9tcxgEIAEoBBIYChBwb2xsX2ludGVydmFsX21zGAUgASgEIjAKD1JlZ2lzdGVyUmVmdXNlZBIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkiYwoJSGVhcnRiZWF0EhAKCGFnZW50X2lkGAEgASgJEhUKDXNlc3Npb25fdG9rZW4YAiABKAkSGwoTcnVubmluZ19hdHRlbXB0X2lkcxgDIAMoCRIQCghkcmFpbmluZxgEIAEoCCIrCgxIZWFydGJlYXRBY2sSCgoCb2sYASABKAgSDwoHbWVzc2FnZRgCIAEoCSIzCg1DYW5jZWxBdHRlbXB0EhIKCmF0dGVtcHRfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIhgKFlBvbGxBc3NpZ25tZW50c1JlcXVlc3QiYgoXUG9sbEFzc2lnbm1lbnRzUmVzcG9uc2USLAoLYXNzaWdubWVudHMYASADKAsyFy5kb2NreWFyZC52MS5Bc3NpZ25tZW50EhkKEW93bmVkX2F0dGVtcHRfaWRzGAIgAygJIiAKDERyYWluUmVxdWVzdBIQCghkcmFpbmluZxgBIAEoCCIPCg1EcmFpblJlc3BvbnNlIg4KDExlYXZlUmVxdWVzdCIPCg1MZWF2ZVJlc3BvbnNlIpcCCg1BdHRlbXB0UmVwb3J0EhIKCmF0dGVtcHRfaWQYASABKAkSEAoIbGVhc2VfaWQYAiABKAkSJwoEb3BlbhgDIAEoCzIXLmRvY2t5YXJkLnYxLlJlcG9ydE9wZW5IABItCgdzdGFydGVkGAQgASgLMhouZG9ja3lhcmQudjEuUmVwb3J0U3RhcnRlZEgAEiQKA2xvZxgFIAEoCzIVLmRvY2t5YXJkLnYxLkxvZ0NodW5rSAASKQoFcmVuZXcYBiABKAsyGC5kb2NreWFyZC52MS5SZXBvcnRSZW5ld0gAEi8KCGZpbmlzaGVkGAcgASgLMhsuZG9ja3lhcmQudjEuUmVwb3J0RmluaXNoZWRIAEIGCgRib2R5IgwKClJlcG9ydE9wZW4iDwoNUmVwb3J0U3RhcnRlZCINCgtSZXBvcnRSZW5ldyJNCghMb2dDaHVuaxILCgNzZXEYASABKAQSDAoEZGF0YRgCIAEoDBImCgZzdHJlYW0YAyABKA4yFi5kb2NreWFyZC52MS5Mb2dTdHJlYW0ibwoOUmVwb3J0RmluaXNoZWQSEQoJZXhpdF9jb2RlGAEgASgFEg8KB291dGNvbWUYAiABKAkSDwoHbWVzc2FnZRgDIAEoCRIUCgxsYXN0X2xvZ19zZXEYBCABKAQSEgoKb29tX2tpbGxlZBgFIAEoCCKgAQoOQXR0ZW1wdENvbW1hbmQSJgoDYWNrGAEgASgLMhcuZG9ja3lhcmQudjEuQXR0ZW1wdEFja0gAEiwKBmNhbmNlbBgCIAEoCzIaLmRvY2t5YXJkLnYxLkF0dGVtcHRDYW5jZWxIABIwCghyZWplY3RlZBgDIAEoCzIcLmRvY2t5YXJkLnYxLkF0dGVtcHRSZWplY3RlZEgAQgYKBGJvZHkiXQoKQXR0ZW1wdEFjaxIPCgdsb2dfc2VxGAEgASgEEg8KB3N0YXJ0ZWQYAiABKAgSEAoIZmluaXNoZWQYAyABKAgSGwoTbGVhc2VfZXhwaXJlc19hdF9tcxgEIAEoAyIfCg1BdHRlbXB0Q2FuY2VsEg4KBnJlYXNvbhgBIAEoCSIwCg9BdHRlbXB0UmVqZWN0ZWQSDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJMsACCgxBZ2VudFNlcnZpY2USXAoPUG9sbEFzc2lnbm1lbnRzEiMuZG9ja3lhcmQudjEuUG9sbEFzc2lnbm1lbnRzUmVxdWVzdBokLmRvY2t5YXJkLnYxLlBvbGxBc3NpZ25tZW50c1Jlc3BvbnNlEkQKC1NldERyYWluaW5nEhkuZG9ja3lhcmQudjEuRHJhaW5SZXF1ZXN0GhouZG9ja3lhcmQudjEuRHJhaW5SZXNwb25zZRI+CgVMZWF2ZRIZLmRvY2t5YXJkLnYxLkxlYXZlUmVxdWVzdBoaLmRvY2t5YXJkLnYxLkxlYXZlUmVzcG9uc2USTAoNQXR0ZW1wdFN0cmVhbRIaLmRvY2t5YXJkLnYxLkF0dGVtcHRSZXBvcnQaGy5kb2NreWFyZC52MS5BdHRlbXB0Q29tbWFuZCgBMAFiBnByb3RvMw", [file_dockyard_v1_types]);
+  fileDesc("Chdkb2NreWFyZC92MS9hZ2VudC5wcm90bxILZG9ja3lhcmQudjEikAIKD1JlZ2lzdGVyUmVxdWVzdBISCgpqb2luX3Rva2VuGAEgASgJEhAKCGFnZW50X2lkGAIgASgJEgwKBG5hbWUYAyABKAkSEAoIaG9zdG5hbWUYBCABKAkSOAoGbGFiZWxzGAUgAygLMiguZG9ja3lhcmQudjEuUmVnaXN0ZXJSZXF1ZXN0LkxhYmVsc0VudHJ5EhAKCGNhcGFjaXR5GAYgASgNEhgKEHByb3RvY29sX3ZlcnNpb24YByABKA0SEQoJZXhlY3V0b3JzGAggAygJEg8KB3ZlcnNpb24YCSABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKAAQoQUmVnaXN0ZXJSZXNwb25zZRIxCghhY2NlcHRlZBgBIAEoCzIdLmRvY2t5YXJkLnYxLlJlZ2lzdGVyQWNjZXB0ZWRIABIvCgdyZWZ1c2VkGAIgASgLMhwuZG9ja3lhcmQudjEuUmVnaXN0ZXJSZWZ1c2VkSABCCAoGcmVzdWx0IooBChBSZWdpc3RlckFjY2VwdGVkEhAKCGFnZW50X2lkGAEgASgJEhUKDXNlc3Npb25fdG9rZW4YAiABKAkSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAMgASgEEhQKDGxlYXNlX3R0bF9tcxgEIAEoBBIYChBwb2xsX2ludGVydmFsX21zGAUgASgEIjAKD1JlZ2lzdGVyUmVmdXNlZBIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkiYwoJSGVhcnRiZWF0EhAKCGFnZW50X2lkGAEgASgJEhUKDXNlc3Npb25fdG9rZW4YAiABKAkSGwoTcnVubmluZ19hdHRlbXB0X2lkcxgDIAMoCRIQCghkcmFpbmluZxgEIAEoCCIrCgxIZWFydGJlYXRBY2sSCgoCb2sYASABKAgSDwoHbWVzc2FnZRgCIAEoCSIsCgZTaWduZWQSDwoHcGF5bG9hZBgBIAEoDBIRCglzaWduYXR1cmUYAiABKAwiMwoNQ2FuY2VsQXR0ZW1wdBISCgphdHRlbXB0X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIYChZQb2xsQXNzaWdubWVudHNSZXF1ZXN0ImIKF1BvbGxBc3NpZ25tZW50c1Jlc3BvbnNlEiwKC2Fzc2lnbm1lbnRzGAEgAygLMhcuZG9ja3lhcmQudjEuQXNzaWdubWVudBIZChFvd25lZF9hdHRlbXB0X2lkcxgCIAMoCSIgCgxEcmFpblJlcXVlc3QSEAoIZHJhaW5pbmcYASABKAgiDwoNRHJhaW5SZXNwb25zZSIOCgxMZWF2ZVJlcXVlc3QiDwoNTGVhdmVSZXNwb25zZSKXAgoNQXR0ZW1wdFJlcG9ydBISCgphdHRlbXB0X2lkGAEgASgJEhAKCGxlYXNlX2lkGAIgASgJEicKBG9wZW4YAyABKAsyFy5kb2NreWFyZC52MS5SZXBvcnRPcGVuSAASLQoHc3RhcnRlZBgEIAEoCzIaLmRvY2t5YXJkLnYxLlJlcG9ydFN0YXJ0ZWRIABIkCgNsb2cYBSABKAsyFS5kb2NreWFyZC52MS5Mb2dDaHVua0gAEikKBXJlbmV3GAYgASgLMhguZG9ja3lhcmQudjEuUmVwb3J0UmVuZXdIABIvCghmaW5pc2hlZBgHIAEoCzIbLmRvY2t5YXJkLnYxLlJlcG9ydEZpbmlzaGVkSABCBgoEYm9keSIMCgpSZXBvcnRPcGVuIg8KDVJlcG9ydFN0YXJ0ZWQiDQoLUmVwb3J0UmVuZXciTQoITG9nQ2h1bmsSCwoDc2VxGAEgASgEEgwKBGRhdGEYAiABKAwSJgoGc3RyZWFtGAMgASgOMhYuZG9ja3lhcmQudjEuTG9nU3RyZWFtIm8KDlJlcG9ydEZpbmlzaGVkEhEKCWV4aXRfY29kZRgBIAEoBRIPCgdvdXRjb21lGAIgASgJEg8KB21lc3NhZ2UYAyABKAkSFAoMbGFzdF9sb2dfc2VxGAQgASgEEhIKCm9vbV9raWxsZWQYBSABKAgioAEKDkF0dGVtcHRDb21tYW5kEiYKA2FjaxgBIAEoCzIXLmRvY2t5YXJkLnYxLkF0dGVtcHRBY2tIABIsCgZjYW5jZWwYAiABKAsyGi5kb2NreWFyZC52MS5BdHRlbXB0Q2FuY2VsSAASMAoIcmVqZWN0ZWQYAyABKAsyHC5kb2NreWFyZC52MS5BdHRlbXB0UmVqZWN0ZWRIAEIGCgRib2R5Il0KCkF0dGVtcHRBY2sSDwoHbG9nX3NlcRgBIAEoBBIPCgdzdGFydGVkGAIgASgIEhAKCGZpbmlzaGVkGAMgASgIEhsKE2xlYXNlX2V4cGlyZXNfYXRfbXMYBCABKAMiHwoNQXR0ZW1wdENhbmNlbBIOCgZyZWFzb24YASABKAkiMAoPQXR0ZW1wdFJlamVjdGVkEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCTLAAgoMQWdlbnRTZXJ2aWNlElwKD1BvbGxBc3NpZ25tZW50cxIjLmRvY2t5YXJkLnYxLlBvbGxBc3NpZ25tZW50c1JlcXVlc3QaJC5kb2NreWFyZC52MS5Qb2xsQXNzaWdubWVudHNSZXNwb25zZRJECgtTZXREcmFpbmluZxIZLmRvY2t5YXJkLnYxLkRyYWluUmVxdWVzdBoaLmRvY2t5YXJkLnYxLkRyYWluUmVzcG9uc2USPgoFTGVhdmUSGS5kb2NreWFyZC52MS5MZWF2ZVJlcXVlc3QaGi5kb2NreWFyZC52MS5MZWF2ZVJlc3BvbnNlEkwKDUF0dGVtcHRTdHJlYW0SGi5kb2NreWFyZC52MS5BdHRlbXB0UmVwb3J0GhsuZG9ja3lhcmQudjEuQXR0ZW1wdENvbW1hbmQoATABYgZwcm90bzM", [file_dockyard_v1_types]);
 
 /**
  * NATS request on `<prefix>.agents.register`.
@@ -223,8 +223,34 @@ export const HeartbeatAckSchema: GenMessage<HeartbeatAck> = /*@__PURE__*/
   messageDesc(file_dockyard_v1_agent, 5);
 
 /**
- * NATS publish on `<prefix>.agent.<agentId>.cancel`.
+ * NATS payload of `<prefix>.agent.<agentId>.assign` (an Assignment) and
+ * `.cancel` (a CancelAttempt): the message bytes and an HMAC-SHA256 over them
+ * keyed with the hex SHA-256 of the agent's session token. Only the server
+ * (which stores that hash) and the agent know the key, so another NATS client
+ * cannot make an agent run or stop anything.
  *
+ * @generated from message dockyard.v1.Signed
+ */
+export type Signed = Message<"dockyard.v1.Signed"> & {
+  /**
+   * @generated from field: bytes payload = 1;
+   */
+  payload: Uint8Array;
+
+  /**
+   * @generated from field: bytes signature = 2;
+   */
+  signature: Uint8Array;
+};
+
+/**
+ * Describes the message dockyard.v1.Signed.
+ * Use `create(SignedSchema)` to create a new message.
+ */
+export const SignedSchema: GenMessage<Signed> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_agent, 6);
+
+/**
  * @generated from message dockyard.v1.CancelAttempt
  */
 export type CancelAttempt = Message<"dockyard.v1.CancelAttempt"> & {
@@ -244,7 +270,7 @@ export type CancelAttempt = Message<"dockyard.v1.CancelAttempt"> & {
  * Use `create(CancelAttemptSchema)` to create a new message.
  */
 export const CancelAttemptSchema: GenMessage<CancelAttempt> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 6);
+  messageDesc(file_dockyard_v1_agent, 7);
 
 /**
  * @generated from message dockyard.v1.PollAssignmentsRequest
@@ -257,7 +283,7 @@ export type PollAssignmentsRequest = Message<"dockyard.v1.PollAssignmentsRequest
  * Use `create(PollAssignmentsRequestSchema)` to create a new message.
  */
 export const PollAssignmentsRequestSchema: GenMessage<PollAssignmentsRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 7);
+  messageDesc(file_dockyard_v1_agent, 8);
 
 /**
  * @generated from message dockyard.v1.PollAssignmentsResponse
@@ -283,7 +309,7 @@ export type PollAssignmentsResponse = Message<"dockyard.v1.PollAssignmentsRespon
  * Use `create(PollAssignmentsResponseSchema)` to create a new message.
  */
 export const PollAssignmentsResponseSchema: GenMessage<PollAssignmentsResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 8);
+  messageDesc(file_dockyard_v1_agent, 9);
 
 /**
  * @generated from message dockyard.v1.DrainRequest
@@ -300,7 +326,7 @@ export type DrainRequest = Message<"dockyard.v1.DrainRequest"> & {
  * Use `create(DrainRequestSchema)` to create a new message.
  */
 export const DrainRequestSchema: GenMessage<DrainRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 9);
+  messageDesc(file_dockyard_v1_agent, 10);
 
 /**
  * @generated from message dockyard.v1.DrainResponse
@@ -313,7 +339,7 @@ export type DrainResponse = Message<"dockyard.v1.DrainResponse"> & {
  * Use `create(DrainResponseSchema)` to create a new message.
  */
 export const DrainResponseSchema: GenMessage<DrainResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 10);
+  messageDesc(file_dockyard_v1_agent, 11);
 
 /**
  * @generated from message dockyard.v1.LeaveRequest
@@ -326,7 +352,7 @@ export type LeaveRequest = Message<"dockyard.v1.LeaveRequest"> & {
  * Use `create(LeaveRequestSchema)` to create a new message.
  */
 export const LeaveRequestSchema: GenMessage<LeaveRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 11);
+  messageDesc(file_dockyard_v1_agent, 12);
 
 /**
  * @generated from message dockyard.v1.LeaveResponse
@@ -339,7 +365,7 @@ export type LeaveResponse = Message<"dockyard.v1.LeaveResponse"> & {
  * Use `create(LeaveResponseSchema)` to create a new message.
  */
 export const LeaveResponseSchema: GenMessage<LeaveResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 12);
+  messageDesc(file_dockyard_v1_agent, 13);
 
 /**
  * Agent -> server on an AttemptStream. The first report must be `open`.
@@ -398,7 +424,7 @@ export type AttemptReport = Message<"dockyard.v1.AttemptReport"> & {
  * Use `create(AttemptReportSchema)` to create a new message.
  */
 export const AttemptReportSchema: GenMessage<AttemptReport> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 13);
+  messageDesc(file_dockyard_v1_agent, 14);
 
 /**
  * @generated from message dockyard.v1.ReportOpen
@@ -411,7 +437,7 @@ export type ReportOpen = Message<"dockyard.v1.ReportOpen"> & {
  * Use `create(ReportOpenSchema)` to create a new message.
  */
 export const ReportOpenSchema: GenMessage<ReportOpen> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 14);
+  messageDesc(file_dockyard_v1_agent, 15);
 
 /**
  * @generated from message dockyard.v1.ReportStarted
@@ -424,7 +450,7 @@ export type ReportStarted = Message<"dockyard.v1.ReportStarted"> & {
  * Use `create(ReportStartedSchema)` to create a new message.
  */
 export const ReportStartedSchema: GenMessage<ReportStarted> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 15);
+  messageDesc(file_dockyard_v1_agent, 16);
 
 /**
  * @generated from message dockyard.v1.ReportRenew
@@ -437,7 +463,7 @@ export type ReportRenew = Message<"dockyard.v1.ReportRenew"> & {
  * Use `create(ReportRenewSchema)` to create a new message.
  */
 export const ReportRenewSchema: GenMessage<ReportRenew> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 16);
+  messageDesc(file_dockyard_v1_agent, 17);
 
 /**
  * @generated from message dockyard.v1.LogChunk
@@ -466,7 +492,7 @@ export type LogChunk = Message<"dockyard.v1.LogChunk"> & {
  * Use `create(LogChunkSchema)` to create a new message.
  */
 export const LogChunkSchema: GenMessage<LogChunk> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 17);
+  messageDesc(file_dockyard_v1_agent, 18);
 
 /**
  * @generated from message dockyard.v1.ReportFinished
@@ -505,7 +531,7 @@ export type ReportFinished = Message<"dockyard.v1.ReportFinished"> & {
  * Use `create(ReportFinishedSchema)` to create a new message.
  */
 export const ReportFinishedSchema: GenMessage<ReportFinished> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 18);
+  messageDesc(file_dockyard_v1_agent, 19);
 
 /**
  * Server -> agent on an AttemptStream.
@@ -542,7 +568,7 @@ export type AttemptCommand = Message<"dockyard.v1.AttemptCommand"> & {
  * Use `create(AttemptCommandSchema)` to create a new message.
  */
 export const AttemptCommandSchema: GenMessage<AttemptCommand> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 19);
+  messageDesc(file_dockyard_v1_agent, 20);
 
 /**
  * @generated from message dockyard.v1.AttemptAck
@@ -576,7 +602,7 @@ export type AttemptAck = Message<"dockyard.v1.AttemptAck"> & {
  * Use `create(AttemptAckSchema)` to create a new message.
  */
 export const AttemptAckSchema: GenMessage<AttemptAck> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 20);
+  messageDesc(file_dockyard_v1_agent, 21);
 
 /**
  * @generated from message dockyard.v1.AttemptCancel
@@ -593,7 +619,7 @@ export type AttemptCancel = Message<"dockyard.v1.AttemptCancel"> & {
  * Use `create(AttemptCancelSchema)` to create a new message.
  */
 export const AttemptCancelSchema: GenMessage<AttemptCancel> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 21);
+  messageDesc(file_dockyard_v1_agent, 22);
 
 /**
  * The lease is not (or no longer) valid: stop the attempt and drop its spool.
@@ -617,7 +643,7 @@ export type AttemptRejected = Message<"dockyard.v1.AttemptRejected"> & {
  * Use `create(AttemptRejectedSchema)` to create a new message.
  */
 export const AttemptRejectedSchema: GenMessage<AttemptRejected> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 22);
+  messageDesc(file_dockyard_v1_agent, 23);
 
 /**
  * Agent-facing API. Every call carries `authorization: Bearer <session token>`
