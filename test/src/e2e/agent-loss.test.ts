@@ -4,7 +4,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type Docker from "dockerode";
-import { startFarm, submit, waitFor, waitForRun, runEvents, logsByStage, testDocker, attemptContainers, type Farm } from "../index";
+import { startFarm, submit, waitFor, waitForRun, runningAttempt, runEvents, logsByStage, testDocker, attemptContainers, type Farm } from "../index";
 
 describe("agent lost mid-stage", () => {
   let farm: Farm;
@@ -25,10 +25,7 @@ stages:
     image: dockyard/busybox:1
     command: 'echo "attempt $DOCKYARD_ATTEMPT"; if [ "$DOCKYARD_ATTEMPT" = 1 ]; then sleep 300; fi; echo done'
 `);
-    const first = await waitFor(async () => {
-      const r = await farm.pg.query<{ id: string }>("SELECT a.id FROM attempts a WHERE a.run_id = $1 AND a.state = 'running' AND a.log_seq >= 1", [runId]);
-      return r.rows[0]?.id;
-    }, { timeoutMs: 30_000, message: "first attempt running with its first line persisted" });
+    const first = await runningAttempt(farm, runId, { minLogSeq: 1 });
     assert.equal((await attemptContainers(docker, first))[0]?.State, "running");
 
     a.child.kill("SIGKILL");

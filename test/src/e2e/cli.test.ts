@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { startFarm, freePort, submit, waitFor, testDocker, REPO_ROOT, type Farm } from "../index";
+import { startFarm, freePort, submit, runningAttempt, testDocker, REPO_ROOT, type Farm } from "../index";
 
 const BIN = path.join(REPO_ROOT, "cli/bin/dockyard");
 
@@ -90,7 +90,7 @@ describe("dockyard CLI", () => {
 
   it("cancel ends a running run", async () => {
     const runId = await submit(farm.client, "name: c\nstages:\n  s: { image: dockyard/busybox:1, command: 'sleep 300' }\n");
-    await waitFor(async () => (await farm.pg.query("SELECT 1 FROM stages WHERE run_id = $1 AND state = 'running'", [runId])).rowCount, { message: "running" });
+    await runningAttempt(farm, runId);
     const r = await dockyard(farm, ["cancel", runId]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /canceled/);

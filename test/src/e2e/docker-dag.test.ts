@@ -2,7 +2,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import Docker from "dockerode";
-import { startFarm, submit, waitFor, waitForRun, runEvents, logsByStage, DOCKER_HOST, type Farm } from "../index";
+import { startFarm, submit, waitFor, waitForRun, runningAttempt, runEvents, logsByStage, DOCKER_HOST, type Farm } from "../index";
 
 const docker = new Docker({ socketPath: DOCKER_HOST.replace("unix://", "") });
 
@@ -108,10 +108,7 @@ stages:
     resources: { memory: 64m, cpus: 0.5, pids: 64 }
     command: "sleep 30"
 `);
-    const attemptId = await waitFor(async () => {
-      const r = await farm.pg.query<{ id: string }>("SELECT id FROM attempts WHERE run_id = $1 AND state = 'running'", [runId]);
-      return r.rows[0]?.id;
-    }, { message: "limited stage running" });
+    const attemptId = await runningAttempt(farm, runId);
     const [c] = await docker.listContainers({ filters: { label: [`dockyard.attempt=${attemptId}`] } });
     const info = await docker.getContainer(c!.Id).inspect();
     assert.deepEqual([info.HostConfig.Memory, info.HostConfig.NanoCpus, info.HostConfig.PidsLimit], [64 * 1024 * 1024, 5e8, 64]);

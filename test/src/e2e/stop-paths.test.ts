@@ -3,14 +3,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type Docker from "dockerode";
-import { startFarm, submit, waitFor, waitForRun, testDocker, attemptContainers, type Farm } from "../index";
-
-async function runningAttempt(farm: Farm, runId: string): Promise<string> {
-  return waitFor(async () => {
-    const r = await farm.pg.query<{ id: string }>("SELECT id FROM attempts WHERE run_id = $1 AND state = 'running'", [runId]);
-    return r.rows[0]?.id;
-  }, { timeoutMs: 30_000, message: `an attempt of run ${runId} running` });
-}
+import { startFarm, submit, waitFor, waitForRun, runningAttempt, testDocker, attemptContainers, type Farm } from "../index";
 
 describe("stopping stages", () => {
   let farm: Farm;

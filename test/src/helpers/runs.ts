@@ -35,3 +35,14 @@ export function logsByStage(events: RunEvent[]): Map<string, string> {
   }
   return out;
 }
+
+/** Wait until an attempt of the run is running (and has persisted `minLogSeq` chunks); returns its id. */
+export async function runningAttempt(
+  farm: { pg: import("pg").Pool }, runId: string, opts: { minLogSeq?: number; timeoutMs?: number } = {},
+): Promise<string> {
+  return waitFor(async () => {
+    const r = await farm.pg.query<{ id: string }>(
+      "SELECT id FROM attempts WHERE run_id = $1 AND state = 'running' AND log_seq >= $2", [runId, opts.minLogSeq ?? 0]);
+    return r.rows[0]?.id;
+  }, { timeoutMs: opts.timeoutMs ?? 30_000, message: `an attempt of run ${runId} running` });
+}
