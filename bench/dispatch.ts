@@ -35,7 +35,7 @@ async function main() {
   });
   const { client, prefix } = farm;
   const agents = ["bench-a", "bench-b"].map((name) =>
-    farm.spawnAgent({ name, executor: "shell", capacity: AGENT_CAPACITY, logLevel: "warn" }));
+    farm.spawnAgent({ name, executor: "shell", capacity: AGENT_CAPACITY, logLevel: process.env.BENCH_AGENT_LOG ?? "warn" }));
   const nc = await connect({ servers: NATS_URL });
   const firstLog = new Map<string, number>();
   const phases = new Map<string, number>();
@@ -99,6 +99,8 @@ async function main() {
       FROM attempts a JOIN stages s ON s.id = a.stage_id JOIN runs r ON r.id = a.run_id
       WHERE r.name LIKE 'tput-%' ORDER BY a.finished_at - a.assigned_at DESC NULLS FIRST LIMIT 5`);
     console.error("slowest attempts", JSON.stringify(slow.rows));
+    const lost = await farm.pg.query("SELECT id FROM attempts WHERE state <> 'succeeded'");
+    if (lost.rowCount) console.error("not succeeded", lost.rows.map((r) => r.id).join(" "), "agent logs", agents.map((a) => a.logFile).join(" "));
   }
   for (const a of agents) a.child.kill("SIGTERM");
   await Promise.all(agents.map((a) => a.exited));

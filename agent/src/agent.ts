@@ -163,10 +163,16 @@ export class Agent {
   /** Ask the server what we own: start missed assignments, stop what is no longer ours. */
   async poll(): Promise<void> {
     try {
+      // Only runners that existed before the request can be judged by its answer: one
+      // assigned meanwhile (NATS) may be missing from it and must not be stopped.
+      const before = new Set(this.runners.keys());
       const res = await this.client.pollAssignments({}, { timeoutMs: 5000 });
       const owned = new Set(res.ownedAttemptIds);
       for (const [id, runner] of this.runners) {
-        if (!owned.has(id)) runner.stop("rejected", "the server no longer assigns this attempt to us");
+        if (before.has(id) && !owned.has(id) && runner.holdsSlot) {
+          this.deps.log.info({ attemptId: id }, "attempt no longer ours; stopping it");
+          runner.stop("rejected", "the server no longer assigns this attempt to us");
+        }
       }
       for (const a of res.assignments) this.accept(a);
       await this.reapOrphans(false);

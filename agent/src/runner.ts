@@ -91,6 +91,7 @@ export class AttemptRunner {
       let handle;
       try {
         handle = await this.deps.executor.start(spec, this.abort.signal);
+        log.debug("executor started");
       } catch (err) {
         final = this.finalFor(null, err);
         return await this.finish(final, log);
@@ -102,7 +103,9 @@ export class AttemptRunner {
         batcher.push(chunk.stream === "stderr" ? STREAM.stderr : STREAM.stdout, chunk.data);
         if (batcher.pendingBytes > 1024 * 1024) await new Promise<void>((r) => this.roomWaiters.push(r));
       }
+      log.debug("output ended");
       const exit = await handle.wait();
+      log.debug({ exitCode: exit.exitCode }, "process exited");
       batcher.flush();
       final = this.finalFor(exit, null);
       return await this.finish(final, log);
@@ -145,6 +148,7 @@ export class AttemptRunner {
       return "rejected";
     }
     this.spool.writeFinal(final);
+    log.debug({ outcome: final.outcome }, "reporting end");
     const result = await this.channel.finish(final);
     this.holdsSlot = false;
     log.info({ outcome: final.outcome, exitCode: final.exitCode, result }, "attempt finished");
