@@ -43,21 +43,14 @@ export async function openAttempt(db: Db, attemptId: string, leaseId: string, ag
 
 /**
  * assigned -> running for the attempt and its stage in one statement
- * (idempotent for a replayed report), inside the caller's transaction.
+ * (idempotent for a replayed report), inside the caller's transaction; the
+ * path for a run's first start (which also moves the run) and for replays.
  * Returns the events to append (the caller appends them with any log chunks).
  */
 export async function markStartedTx(tx: Tx, opened: OpenedAttempt, now: Date, leaseTtlMs: number): Promise<NewRunEvent[]> {
   const { attempt } = opened;
-  const deadline = opened.timeoutMs ? new Date(now.getTime() + opened.timeoutMs) : null;
   const [row] = await queryRows<{ started: number }>(tx, sql`
-    WITH a AS (
-      UPDATE attempts SET state = 'running', started_at = ${now}::timestamptz,
-        lease_expires_at = ${new Date(now.getTime() + leaseTtlMs)}::timestamptz, deadline_at = ${deadline}::timestamptz
-      WHERE id = ${attempt.id} AND lease_id = ${attempt.leaseId} AND state = 'assigned'
-      RETURNING stage_id, number),
-    s AS (
-      UPDATE stages SET state = 'running', started_at = ${now}::timestamptz
-      FROM a WHERE stages.id = a.stage_id AND stages.attempts = a.number RETURNING stages.id)
+    ${attemptWrite(opened, now, { start: true, leaseTtlMs })}
     SELECT (SELECT count(*) FROM a)::int AS started`);
   if (!row?.started) {
     const [cur] = await tx.select({ state: attempts.state, leaseId: attempts.leaseId }).from(attempts).where(eq(attempts.id, attempt.id));
@@ -139,28 +132,38 @@ async function writeInOneStatement(
   db: Db, opened: OpenedAttempt, fresh: IncomingChunk[], now: Date, start: boolean, leaseTtlMs: number,
 ): Promise<{ events: RunEventRecord[]; logSeq: number } | null> {
   const { attempt } = opened;
-  const sets: SQL[] = [];
-  if (start) {
-    const deadline = opened.timeoutMs ? new Date(now.getTime() + opened.timeoutMs) : null;
-    sets.push(sql`state = 'running'`, sql`started_at = ${now}::timestamptz`,
-      sql`lease_expires_at = ${new Date(now.getTime() + leaseTtlMs)}::timestamptz`, sql`deadline_at = ${deadline}::timestamptz`);
-  }
   const logSeq = fresh.length > 0 ? fresh[fresh.length - 1]!.seq : attempt.logSeq;
-  if (fresh.length > 0) sets.push(sql`log_seq = ${logSeq}`);
   const events = [...(start ? [runningEvent(opened)] : []), ...logEvents(opened, fresh)];
   const rows = await queryRows<{ seq: string | number }>(db, sql`
-    WITH a AS (
-      UPDATE attempts SET ${sql.join(sets, sql`, `)}
-      WHERE id = ${attempt.id} AND lease_id = ${attempt.leaseId} AND log_seq = ${attempt.logSeq}
-        AND ${start ? sql`state = 'assigned'` : sql`state IN ('assigned', 'running')`}
-      RETURNING stage_id, number)
-    ${start ? sql`, s AS (
-      UPDATE stages SET state = 'running', started_at = ${now}::timestamptz
-      FROM a WHERE stages.id = a.stage_id AND stages.attempts = a.number RETURNING stages.id)` : sql``}
+    ${attemptWrite(opened, now, { start, leaseTtlMs, logSeq: fresh.length > 0 ? logSeq : undefined })}
     ${eventsInsert(attempt.runId, events, now, "a")}`);
   if (rows.length !== events.length) return null;
   if (start) attempt.state = "running";
   return { events: numbered(attempt.runId, events, rows, now), logSeq };
+}
+
+/**
+ * The CTE `a`: the attempt's update, guarded by its lease, its state and the
+ * log seq we know is persisted; when starting, also `s`: its stage's update.
+ * Shared by the one-statement path and the transaction path.
+ */
+function attemptWrite(opened: OpenedAttempt, now: Date, o: { start: boolean; leaseTtlMs: number; logSeq?: number }): SQL {
+  const { attempt } = opened;
+  const sets: SQL[] = [];
+  if (o.start) {
+    const deadline = opened.timeoutMs ? new Date(now.getTime() + opened.timeoutMs) : null;
+    sets.push(sql`state = 'running'`, sql`started_at = ${now}::timestamptz`,
+      sql`lease_expires_at = ${new Date(now.getTime() + o.leaseTtlMs)}::timestamptz`, sql`deadline_at = ${deadline}::timestamptz`);
+  }
+  if (o.logSeq !== undefined) sets.push(sql`log_seq = ${o.logSeq}`);
+  return sql`WITH a AS (
+      UPDATE attempts SET ${sql.join(sets, sql`, `)}
+      WHERE id = ${attempt.id} AND lease_id = ${attempt.leaseId} AND log_seq = ${attempt.logSeq}
+        AND ${o.start ? sql`state = 'assigned'` : sql`state IN ('assigned', 'running')`}
+      RETURNING stage_id, number)
+    ${o.start ? sql`, s AS (
+      UPDATE stages SET state = 'running', started_at = ${now}::timestamptz
+      FROM a WHERE stages.id = a.stage_id AND stages.attempts = a.number RETURNING stages.id)` : sql``}`;
 }
 
 async function appendLogsTx(

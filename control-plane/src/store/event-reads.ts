@@ -3,6 +3,7 @@ import type { Db } from "./db";
 import { runEvents } from "./schema";
 import type { RunEventRecord } from "./events";
 
+/** Events of a run after `afterSeq`, oldest first, at most `limit`. */
 export async function listEvents(db: Db, runId: string, afterSeq: number, limit = 1000): Promise<RunEventRecord[]> {
   const rows = await db.select().from(runEvents)
     .where(and(eq(runEvents.runId, runId), gt(runEvents.seq, afterSeq)))

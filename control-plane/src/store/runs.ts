@@ -124,5 +124,4 @@ export async function cancelRun(
   });
 }
 
-/** Events of a run after `afterSeq`, oldest first, at most `limit`. */
 export { listEvents } from "./event-reads";

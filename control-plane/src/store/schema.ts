@@ -2,7 +2,7 @@
 // their events. `migrations/` is generated from this file by drizzle-kit.
 import { sql } from "drizzle-orm";
 import {
-  pgTable, text, integer, bigint, timestamp, jsonb, customType, primaryKey, index, uniqueIndex, boolean,
+  pgTable, text, integer, bigint, timestamp, jsonb, customType, primaryKey, index, uniqueIndex,
 } from "drizzle-orm/pg-core";
 
 const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array }>({
@@ -117,7 +117,6 @@ export const attempts = pgTable("attempts", {
   reason: text("reason"),
   /** Highest log chunk seq persisted for this attempt. */
   logSeq: bigint("log_seq", { mode: "number" }).notNull().default(0),
-  cancelRequested: boolean("cancel_requested").notNull().default(false),
 }, (t) => [
   index("attempts_agent_active_idx").on(t.agentId).where(sql`state in ('assigned','running')`),
   index("attempts_active_lease_idx").on(t.leaseExpiresAt).where(sql`state in ('assigned','running')`),

@@ -107,6 +107,8 @@ class AttemptSession {
   private opened: OpenedAttempt | null = null;
   private agent: AgentRow | null = null;
   private closed = false;
+  /** The kind of report being handled (labels the stale-write counter). */
+  private handling = "unknown";
 
   constructor(
     private readonly call: grpc.ServerDuplexStream<AttemptReport, AttemptCommand>,
@@ -138,7 +140,7 @@ class AttemptSession {
 
   private fail(err: unknown): void {
     if (err instanceof StaleLeaseError) {
-      this.deps.metrics.staleWrites.inc({ kind: this.queue[0]?.body.case ?? "unknown" });
+      this.deps.metrics.staleWrites.inc({ kind: this.handling });
       this.send({ case: "rejected", value: { code: err.code, message: err.message } });
       this.call.end();
     } else if (err instanceof DockyardError && !this.closed) {
@@ -166,6 +168,7 @@ class AttemptSession {
   private async handleNext(): Promise<void> {
     const { db, clock, leaseTtlMs } = this.deps;
     const report = this.queue[0]!;
+    this.handling = report.body.case ?? "unknown";
     if (!this.opened) {
       if (report.body.case !== "open") throw new InvalidError("the first report on an attempt stream must be 'open'");
       this.opened = await openAttempt(db, report.attemptId, report.leaseId, this.agent!.id);
