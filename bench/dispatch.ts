@@ -11,7 +11,31 @@
 // loop delay; BENCH_SAMPLES and BENCH_AGENT_CAPACITY change the sizes.
 import { connect } from "@nats-io/transport-node";
 import { fromBinary, RunEventSchema } from "@dockyard/proto";
+import { readdirSync, readFileSync } from "node:fs";
 import { startFarm, waitFor, NATS_URL } from "@dockyard/test";
+
+/** CPU seconds so far per process name (own + reaped children), from /proc: BENCH_PHASES only. */
+function cpuByProcess(): Map<string, number> {
+  const tick = 100; // USER_HZ on Linux
+  const out = new Map<string, number>();
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const own = (Number(f[11]) + Number(f[12])) / tick;
+      const children = (Number(f[13]) + Number(f[14])) / tick;
+      const name = pid === String(process.pid) ? "server" : comm === "node" ? "agents" : comm.startsWith("postgres") ? "postgres" : comm;
+      out.set(name, (out.get(name) ?? 0) + own);
+      // Exited children: the agents' are the stages' shells; the server's are the agents.
+      if (name === "agents") out.set("stage processes", (out.get("stage processes") ?? 0) + children);
+      else if (name !== "server") out.set(name, (out.get(name) ?? 0) + children);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return out;
+}
 
 const LATENCY_SAMPLES = Number(process.env.BENCH_SAMPLES ?? 200);
 const WARMUP = 20;
@@ -75,16 +99,30 @@ async function main() {
   }
 
   if (process.env.BENCH_PHASES) {
+    // Server-side timestamps of the latency runs: created -> queued -> assigned -> started.
+    const steps = await farm.pg.query(`
+      SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM s.queued_at - r.created_at) * 1000) AS queued_ms,
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM a.assigned_at - s.queued_at) * 1000) AS assigned_ms,
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM a.started_at - a.assigned_at) * 1000) AS started_ms
+      FROM attempts a JOIN stages s ON s.id = a.stage_id JOIN runs r ON r.id = a.run_id WHERE r.name = 'latency'`);
+    console.error("latency runs, server clock, p50 of each step", JSON.stringify(steps.rows[0]));
     for (const [k, v] of Object.entries(phaseSamples)) console.error(k, "p50", round(quantile(v, 0.5)), "p99", round(quantile(v, 0.99)));
   }
   const stages = Array.from({ length: STAGES_PER_PIPELINE }, (_, i) => `  s${i}: { executor: shell, command: 'true' }`).join("\n");
   const { monitorEventLoopDelay } = await import("node:perf_hooks");
   const loop = monitorEventLoopDelay({ resolution: 5 });
   if (process.env.BENCH_PHASES) loop.enable();
+  const cpuBefore = process.env.BENCH_PHASES ? cpuByProcess() : new Map<string, number>();
   const t0 = performance.now();
   const ids = await Promise.all(Array.from({ length: PIPELINES }, (_, i) =>
     client.submitRun({ pipelineYaml: Buffer.from(`name: tput-${i}\nstages:\n${stages}\n`), source: "bench" }).then((r) => r.run!.id)));
   await Promise.all(ids.map((id) => (ended.has(id) ? undefined : new Promise<void>((r) => waiters.set(id, r)))));
+  if (process.env.BENCH_PHASES) {
+    const after = cpuByProcess();
+    const perStage = [...after].map(([k, v]) => [k, round(((v - (cpuBefore.get(k) ?? 0)) * 1000) / (PIPELINES * STAGES_PER_PIPELINE))] as const)
+      .filter(([, ms]) => ms >= 0.05).sort((a, b) => b[1] - a[1]);
+    console.error("cpu ms per stage (own + reaped children)", JSON.stringify(Object.fromEntries(perStage)));
+  }
   if (process.env.BENCH_PHASES) console.error("server event loop delay ms p50", loop.percentile(50) / 1e6, "p99", loop.percentile(99) / 1e6, "max", loop.max / 1e6);
   const elapsed = (Math.max(...ids.map((id) => ended.get(id)!)) - t0) / 1000;
   const failed = (await Promise.all(ids.map((runId) => client.getRun({ runId })))).filter((r) => r.run!.state !== "succeeded").length;

@@ -52,6 +52,7 @@ export class Agent {
 
   async start(): Promise<void> {
     mkdirSync(this.spoolDir, { recursive: true });
+    for (const e of this.deps.executors) e.warmUp?.();
     this.nc = await connect({ servers: this.config.natsUrl, name: `dockyard-agent-${this.config.name}`, maxReconnectAttempts: -1 });
     this.nats = new NatsSession(this.nc, this.config.natsPrefix, this.deps.log);
     await this.registerWithRetry();
@@ -108,6 +109,7 @@ export class Agent {
   /** Start an assignment unless it already runs, we drain, or we are full. */
   private accept(a: Assignment): void {
     if (this.runners.has(a.attemptId) || this.draining) return;
+    this.deps.log.debug({ attemptId: a.attemptId }, "assignment received");
     // The server's slot accounting is the authority: its next assignment can arrive (NATS)
     // before the ack that ended the previous attempt (gRPC), so only a clear overload is refused.
     const busy = [...this.runners.values()].filter((r) => r.holdsSlot).length;
@@ -223,5 +225,6 @@ export class Agent {
       this.client.close();
     }
     await this.nc?.drain().catch(() => undefined);
+    await Promise.all(this.deps.executors.map((e) => e.close?.()));
   }
 }

@@ -6,9 +6,13 @@ import { ShellExecutor } from './shell.js';
 
 executorContract('shell', async () => {
   const workDir = await mkdtemp(join(tmpdir(), 'dockyard-shell-'));
+  const executor = new ShellExecutor({ workDir });
   return {
-    executor: new ShellExecutor({ workDir }),
+    executor,
     image: null,
-    cleanup: () => rm(workDir, { recursive: true, force: true }),
+    cleanup: async () => {
+      await executor.close();
+      await rm(workDir, { recursive: true, force: true });
+    },
   };
 });

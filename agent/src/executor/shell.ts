@@ -1,11 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdir, rm } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { ExecutorError } from './errors.js';
 import { mergeReadables } from './output.js';
+import { ShellSpawner, type ShellExit } from './spawner/client.js';
 import type { AttemptExit, AttemptSpec, Executor, ExecutorHandle } from './types.js';
 
 export interface ShellExecutorOptions {
@@ -15,39 +14,79 @@ export interface ShellExecutorOptions {
   path?: string;
   /** HOME for the commands; defaults to workDir so tools' caches stay out of the agent's home. */
   home?: string;
+  /** Shells kept started and waiting for a stage (default 2). */
+  warmShells?: number;
 }
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const KILL_GRACE_MS = 2000;
+const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Removes `<workDir>/<runId>`. Idempotent. */
 export async function removeShellRunWorkspace(workDir: string, runId: string): Promise<void> {
   await rm(join(workDir, runId), { recursive: true, force: true });
 }
 
+/** `value` as one single-quoted sh word (any bytes but NUL survive). */
+export function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
 /**
- * Runs each attempt as `/bin/sh -e -c "<commands>"` on the host, in its own process group so
- * an abort (or the end of the shell) takes every child with it. No isolation and no limits:
- * meant for trusted builds and benchmarks, so start does nothing beyond one mkdir and a spawn.
+ * The script a stage's shell sources: forget the spawner's variable, enter the run's
+ * workspace, export the stage env, then the commands under `set -e` (as `sh -e -c` did).
+ */
+export function stageScript(cwd: string, env: Record<string, string>, commands: string[]): string {
+  const lines = ['unset __dockyard_script', `cd -- ${shellQuote(cwd)} || exit 1`];
+  for (const [name, value] of Object.entries(env)) {
+    if (!SHELL_NAME.test(name)) throw new ExecutorError('start_failed', `env name ${JSON.stringify(name)} is not a valid shell variable name`);
+    lines.push(`export ${name}=${shellQuote(value)}`);
+  }
+  lines.push('set -e', ...commands, '');
+  return lines.join('\n');
+}
+
+interface RunningShell {
+  pid: number;
+  done: boolean;
+  exited: Promise<ShellExit>;
+  killTimer?: NodeJS.Timeout;
+}
+
+/**
+ * Runs each attempt as an `sh` script on the host, in its own process group so an abort (or
+ * the end of the shell) takes every child with it. No isolation and no limits: meant for
+ * trusted builds and benchmarks. Shells come from a small spawner process that keeps a few
+ * started (see spawner/helper.mjs), so a stage neither waits for nor pays a fork of the agent.
  */
 export class ShellExecutor implements Executor {
   readonly name = 'shell' as const;
   private readonly workDir: string;
-  private readonly path: string;
-  private readonly home: string;
+  private readonly spawner: ShellSpawner;
   /** Live attempts, so remove/reap can kill them. */
-  private readonly running = new Map<string, ChildProcess>();
-  /** Pending SIGKILLs of aborted attempts; cleared on exit so a reused pid is never hit. */
-  private readonly killTimers = new Map<ChildProcess, NodeJS.Timeout>();
+  private readonly running = new Map<string, RunningShell>();
 
   constructor(options: ShellExecutorOptions) {
     this.workDir = options.workDir;
-    this.path = options.path ?? DEFAULT_PATH;
-    this.home = options.home ?? options.workDir;
+    this.spawner = new ShellSpawner({
+      scriptDir: join(options.workDir, '.scripts'),
+      path: options.path ?? DEFAULT_PATH,
+      home: options.home ?? options.workDir,
+      warm: options.warmShells,
+    });
   }
 
   async isAvailable(): Promise<boolean> {
     return true;
+  }
+
+  /** Starts the spawner and its warm shells ahead of the first stage. */
+  warmUp(): void {
+    this.spawner.warmUp();
+  }
+
+  async close(): Promise<void> {
+    await this.spawner.close();
   }
 
   async start(spec: AttemptSpec, signal: AbortSignal): Promise<ExecutorHandle> {
@@ -58,41 +97,47 @@ export class ShellExecutor implements Executor {
     } catch (err) {
       throw new ExecutorError('start_failed', `cannot create workspace for run ${spec.runId}`, { cause: err });
     }
+    const script = stageScript(cwd, spec.env, spec.commands);
     if (signal.aborted) throw new ExecutorError('start_failed', `start of attempt ${spec.attemptId} canceled`);
-    const child = spawn('/bin/sh', ['-e', '-c', spec.commands.join('\n')], {
-      cwd,
-      env: { PATH: this.path, HOME: this.home, ...spec.env },
-      detached: true, // own process group: kill(-pid) reaches every descendant
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const pid = child.pid;
-    if (pid === undefined) {
-      // spawn failed; Node reports why on the next tick.
-      const [cause] = (await once(child, 'error').catch((err: unknown) => [err])) as unknown[];
-      throw new ExecutorError('start_failed', `cannot spawn sh for attempt ${spec.attemptId}`, { cause });
+    let shell;
+    try {
+      shell = await this.spawner.run(script);
+    } catch (cause) {
+      throw new ExecutorError('start_failed', `cannot start sh for attempt ${spec.attemptId}: ${(cause as Error).message}`, { cause });
     }
-    this.running.set(spec.attemptId, child);
+    const { pid } = shell;
+    const entry: RunningShell = { pid, done: false, exited: shell.exited };
+    this.running.set(spec.attemptId, entry);
 
-    const onAbort = (): void => this.kill(child);
-    signal.addEventListener('abort', onAbort, { once: true });
+    const onAbort = (): void => this.kill(entry);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
 
-    const exited = new Promise<AttemptExit>((resolve) => {
-      child.once('exit', (code, sig) => {
-        signal.removeEventListener('abort', onAbort);
-        clearTimeout(this.killTimers.get(child));
-        this.killTimers.delete(child);
-        if (this.running.get(spec.attemptId) === child) this.running.delete(spec.attemptId);
-        // The shell is gone: end its leftovers too (a container's exit does the same), so
-        // background jobs holding the pipes cannot keep `output` open.
-        signalGroup(pid, 'SIGKILL');
-        resolve({ exitCode: code ?? 128 + (sig ? constants.signals[sig] : 0), oomKilled: false });
-      });
-    });
+    const ended = (): void => {
+      entry.done = true;
+      signal.removeEventListener('abort', onAbort);
+      clearTimeout(entry.killTimer);
+      if (this.running.get(spec.attemptId) === entry) this.running.delete(spec.attemptId);
+      // The shell is gone: end its leftovers too (a container's exit does the same), so
+      // background jobs holding the pipes cannot keep `output` open.
+      signalGroup(pid, 'SIGKILL');
+    };
+    const exited = shell.exited.then(
+      ({ code, signal: sig }): AttemptExit => {
+        ended();
+        return { exitCode: code ?? 128 + (sig ? constants.signals[sig] : 0), oomKilled: false };
+      },
+      (cause: unknown) => {
+        ended();
+        throw new ExecutorError('wait_failed', `lost track of attempt ${spec.attemptId}: ${(cause as Error).message}`, { cause });
+      },
+    );
+    exited.catch(() => undefined); // reported through wait()
 
     return {
       output: mergeReadables([
-        ['stdout', child.stdout!],
-        ['stderr', child.stderr!],
+        ['stdout', shell.stdout],
+        ['stderr', shell.stderr],
       ]),
       wait: () => exited,
     };
@@ -111,19 +156,19 @@ export class ShellExecutor implements Executor {
   }
 
   async reap(attemptId: string): Promise<void> {
-    const child = this.running.get(attemptId);
-    if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, 'exit');
-    this.kill(child);
-    await exited;
+    const entry = this.running.get(attemptId);
+    if (!entry || entry.done) return;
+    this.kill(entry);
+    await entry.exited.catch(() => undefined);
   }
 
-  /** SIGTERM to the child's group now, SIGKILL after the grace unless it has exited. */
-  private kill(child: ChildProcess): void {
-    const pid = child.pid;
-    if (pid === undefined || child.exitCode !== null || child.signalCode !== null || this.killTimers.has(child)) return;
-    if (!signalGroup(pid, 'SIGTERM')) return;
-    this.killTimers.set(child, setTimeout(() => signalGroup(pid, 'SIGKILL'), KILL_GRACE_MS).unref());
+  /** SIGTERM to the shell's group now, SIGKILL after the grace unless it has exited. */
+  private kill(entry: RunningShell): void {
+    if (entry.done || entry.killTimer) return;
+    if (!signalGroup(entry.pid, 'SIGTERM')) return;
+    entry.killTimer = setTimeout(() => {
+      if (!entry.done) signalGroup(entry.pid, 'SIGKILL');
+    }, KILL_GRACE_MS).unref();
   }
 }
 

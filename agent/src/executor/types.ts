@@ -12,7 +12,7 @@ export interface AttemptSpec {
   attemptNumber: number;
   /** Image to run in (docker). `null` means "no image": the shell executor ignores it. */
   image: string | null;
-  /** Run in order by `sh -e -c`, one per line: the first failing command ends the attempt. */
+  /** Run in order by `sh` under `set -e`, one per line: the first failing command ends the attempt. */
   commands: string[];
   env: Record<string, string>;
   limits: { memoryBytes?: number; nanoCpus?: number; pids?: number };
@@ -83,4 +83,8 @@ export interface Executor {
   reap(attemptId: string): Promise<void>;
   /** Delete the run's workspace (its stages are all over); idempotent. */
   removeWorkspace(runId: string): Promise<void>;
+  /** Optional: get ready for the first attempt (shell: start the spawner and its warm shells). */
+  warmUp?(): void;
+  /** Optional: release what the executor holds between attempts; running attempts are left alone. */
+  close?(): Promise<void>;
 }

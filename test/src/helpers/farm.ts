@@ -120,7 +120,9 @@ export async function startFarm(opts: { env?: Record<string, string>; agents?: A
       const env = agentEnv(a);
       const logFile = path.join(env.DOCKYARD_AGENT_STATE_DIR!, "agent.log");
       const out = openSync(logFile, "a");
-      const child = spawn(process.execPath, ["--import", "tsx", path.join(HERE, "../bin/agent.ts")], {
+      // DOCKYARD_AGENT_NODE_ARGS: extra node flags for agent processes (e.g. --cpu-prof in a benchmark).
+      const nodeArgs = (process.env.DOCKYARD_AGENT_NODE_ARGS ?? "").split(" ").filter(Boolean);
+      const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", path.join(HERE, "../bin/agent.ts")], {
         cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ["ignore", out, out],
       });
       const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
