@@ -36,11 +36,14 @@ export interface RunEventRecord extends NewRunEvent {
 /**
  * Append events to a run inside the caller's transaction, in one statement:
  * bump the run's counter (its row lock orders concurrent writers) and insert
- * the events numbered from it.
+ * the events numbered from it. `runState`, when given, moves the run's state
+ * in the same update (the run event among `events` announces it).
  */
-export async function appendEvents(tx: Tx, runId: string, events: NewRunEvent[], at: Date): Promise<RunEventRecord[]> {
+export async function appendEvents(
+  tx: Tx, runId: string, events: NewRunEvent[], at: Date, runState?: { state: string; finishedAt: Date | null },
+): Promise<RunEventRecord[]> {
   if (events.length === 0) return [];
-  const rows = await queryRows<{ seq: string | number }>(tx, sql`${eventsInsert(runId, events, at)}`);
+  const rows = await queryRows<{ seq: string | number }>(tx, sql`${eventsInsert(runId, events, at, undefined, runState)}`);
   if (rows.length !== events.length) throw new Error(`run vanished while appending events: ${runId}`);
   return numbered(runId, events, rows, at);
 }
@@ -50,13 +53,16 @@ export async function appendEvents(tx: Tx, runId: string, events: NewRunEvent[],
  * `guard` names a CTE defined before it: the events are written only when
  * that CTE returned a row (so one statement can update and log atomically).
  */
-export function eventsInsert(runId: string, events: NewRunEvent[], at: Date, guard?: string): SQL {
+export function eventsInsert(
+  runId: string, events: NewRunEvent[], at: Date, guard?: string, runState?: { state: string; finishedAt: Date | null },
+): SQL {
   const n = events.length;
   const values = events.map((e, i) => sql`(${i}::int, ${e.kind}::text, ${e.stageId ?? null}::text, ${e.attemptId ?? null}::text,
     ${e.chunkSeq ?? null}::bigint, ${e.stream ?? null}::int, ${e.data ?? null}::bytea, ${JSON.stringify(e.payload)}::jsonb)`);
   const when = guard ? sql.raw(` AND EXISTS (SELECT 1 FROM ${guard})`) : sql``;
   return sql`${guard ? sql`, ` : sql`WITH `}r AS (
-      UPDATE runs SET last_event_seq = last_event_seq + ${n} WHERE id = ${runId}${when} RETURNING last_event_seq)
+      UPDATE runs SET last_event_seq = last_event_seq + ${n}${runState ? sql`, state = ${runState.state}, finished_at = ${runState.finishedAt}::timestamptz` : sql``}
+      WHERE id = ${runId}${when} RETURNING last_event_seq)
     INSERT INTO run_events (run_id, seq, at, kind, stage_id, attempt_id, chunk_seq, stream, data, payload)
     SELECT ${runId}, r.last_event_seq - ${n} + v.i + 1, ${at}::timestamptz, v.kind, v.stage_id, v.attempt_id, v.chunk_seq, v.stream, v.data, v.payload
     FROM r, (VALUES ${sql.join(values, sql`, `)}) AS v(i, kind, stage_id, attempt_id, chunk_seq, stream, data, payload)
