@@ -108,6 +108,15 @@ async function main() {
     console.error("latency runs, server clock, p50 of each step", JSON.stringify(steps.rows[0]));
     for (const [k, v] of Object.entries(phaseSamples)) console.error(k, "p50", round(quantile(v, 0.5)), "p99", round(quantile(v, 0.99)));
   }
+  if (process.env.BENCH_ONLY === "latency") {
+    // For profiling the latency path alone.
+    console.log(JSON.stringify({ bench: "dispatch", p50_ms: round(quantile(latencies, 0.5)), p99_ms: round(quantile(latencies, 0.99)) }));
+    for (const a of agents) a.child.kill("SIGTERM");
+    await Promise.all(agents.map((a) => a.exited));
+    await nc.drain();
+    await farm.stop();
+    return;
+  }
   const stages = Array.from({ length: STAGES_PER_PIPELINE }, (_, i) => `  s${i}: { executor: shell, command: 'true' }`).join("\n");
   const { monitorEventLoopDelay } = await import("node:perf_hooks");
   const loop = monitorEventLoopDelay({ resolution: 5 });
