@@ -12,6 +12,7 @@ import { AttemptRunner } from "./runner";
 import { createAgentClient, type AgentClient, type Session } from "./transport/agent-client";
 import { NatsSession, RegistrationRefusedError } from "./transport/nats-session";
 import { replaySpools } from "./spool-replay";
+import { SpoolJournal } from "./logs/spool";
 
 export interface AgentDeps {
   log: Logger;
@@ -46,12 +47,14 @@ export class Agent {
     return this.runners.size;
   }
 
+  private journal: SpoolJournal | null = null;
+
   private get spoolDir(): string {
     return path.join(this.config.stateDir, "spool");
   }
 
   async start(): Promise<void> {
-    mkdirSync(this.spoolDir, { recursive: true });
+    this.journal = SpoolJournal.open(this.spoolDir);
     for (const e of this.deps.executors) e.warmUp?.();
     this.nc = await connect({ servers: this.config.natsUrl, name: `dockyard-agent-${this.config.name}`, maxReconnectAttempts: -1 });
     this.nats = new NatsSession(this.nc, this.config.natsPrefix, this.deps.log);
@@ -61,7 +64,7 @@ export class Agent {
     this.listener = this.nats.listen(this.session.agentId, () => this.signingKey, (a) => this.accept(a), (c) => {
       this.runners.get(c.attemptId)?.stop("canceled", c.reason || "canceled by server");
     }, (runId) => this.runEnded(runId));
-    await replaySpools(this.spoolDir, this.client, this.deps.log);
+    await replaySpools(this.journal, this.client, this.deps.log);
     this.timers.push(setInterval(() => void this.heartbeat(), this.heartbeatMs).unref());
     this.timers.push(setInterval(() => void this.poll(), this.pollMs).unref());
     await this.poll();
@@ -123,7 +126,7 @@ export class Agent {
       return;
     }
     const runner = new AttemptRunner(a, {
-      client: this.client, executor, agentId: this.session.agentId, spoolDir: this.spoolDir, log: this.deps.log,
+      client: this.client, executor, agentId: this.session.agentId, journal: this.journal!, log: this.deps.log,
     });
     this.runners.set(a.attemptId, runner);
     runner.run()
@@ -226,5 +229,7 @@ export class Agent {
     }
     await this.nc?.drain().catch(() => undefined);
     await Promise.all(this.deps.executors.map((e) => e.close?.()));
+    this.journal?.close();
+    this.journal = null;
   }
 }

@@ -5,7 +5,7 @@ import type { Assignment } from "@dockyard/proto";
 import type { Logger } from "pino";
 import type { Executor, AttemptSpec } from "./executor/types";
 import { isExecutorError } from "./executor/errors";
-import { AttemptSpool, MAX_SPOOL_BYTES, type FinalStatus } from "./logs/spool";
+import { MAX_SPOOL_BYTES, type AttemptSpool, type FinalStatus, type SpoolJournal } from "./logs/spool";
 import { LogBatcher } from "./logs/log-batcher";
 import { AttemptChannel, type FinishResult } from "./transport/attempt-channel";
 import type { AgentClient } from "./transport/agent-client";
@@ -19,7 +19,7 @@ export interface RunnerDeps {
   client: AgentClient;
   executor: Executor;
   agentId: string;
-  spoolDir: string;
+  journal: SpoolJournal;
   log: Logger;
 }
 
@@ -55,7 +55,7 @@ export class AttemptRunner {
     const log = this.deps.log.child({ attemptId: a.attemptId, stage: a.stageName, runId: a.runId });
     const ttl = Number(a.leaseTtlMs) || 15_000;
     this.leaseDeadline = Date.now() + ttl;
-    this.spool = AttemptSpool.create(this.deps.spoolDir, { attemptId: a.attemptId, leaseId: a.leaseId, stageName: a.stageName, runId: a.runId });
+    this.spool = this.deps.journal.begin({ attemptId: a.attemptId, leaseId: a.leaseId, stageName: a.stageName, runId: a.runId });
     const batcher = new LogBatcher({
       maxChunkBytes: 32 * 1024,
       maxDelayMs: 200,

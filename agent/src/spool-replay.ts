@@ -2,13 +2,12 @@
 // acknowledged. An attempt cut short by the restart is reported as lost
 // (its container was reaped), so stages that allow it are retried.
 import type { Logger } from "pino";
-import { readSpools } from "./logs/spool";
-import { rmSync } from "node:fs";
+import type { SpoolJournal } from "./logs/spool";
 import { AttemptChannel } from "./transport/attempt-channel";
 import type { AgentClient } from "./transport/agent-client";
 
-export async function replaySpools(spoolDir: string, client: AgentClient, log: Logger): Promise<void> {
-  for (const spool of readSpools(spoolDir)) {
+export async function replaySpools(journal: SpoolJournal, client: AgentClient, log: Logger): Promise<void> {
+  for (const spool of journal.recovered()) {
     const { meta } = spool;
     const channel = new AttemptChannel(client, meta.attemptId, meta.leaseId, {
       onRejected: () => undefined, onRoom: () => undefined, onRenewed: () => undefined,
@@ -19,14 +18,14 @@ export async function replaySpools(spoolDir: string, client: AgentClient, log: L
     await Promise.race([opening, timeout]);
     if (channel.isClosed) {
       log.info({ attemptId: meta.attemptId }, "spooled attempt no longer ours; dropped");
-      rmSync(spool.dir, { recursive: true, force: true });
+      journal.done(meta.attemptId);
       continue;
     }
     const lastLogSeq = spool.chunks.length > 0 ? spool.chunks[spool.chunks.length - 1]!.seq : 0;
     const final = spool.final ?? { exitCode: -1, outcome: "lost", message: "agent restarted during the attempt", lastLogSeq, oomKilled: false };
     const result = await Promise.race([channel.finish(final), timeout.then(() => "closed" as const)]);
     log.info({ attemptId: meta.attemptId, outcome: final.outcome, result }, "spooled attempt replayed");
-    if (result !== "closed") rmSync(spool.dir, { recursive: true, force: true });
+    if (result !== "closed") journal.done(meta.attemptId);
     channel.close();
   }
 }

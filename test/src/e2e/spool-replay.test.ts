@@ -3,9 +3,7 @@
 // line is lost, none is duplicated and the stage does not stay running.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
-
-const require = createRequire(import.meta.url);
+import { readSpools } from "@dockyard/agent";
 import { startFarm, freePort, submit, waitFor, waitForRun, runEvents, logsByStage, type Farm } from "../index";
 
 describe("agent spool across a server outage", () => {
@@ -59,10 +57,7 @@ stages:
     });
     await farm.stopServer();
     // The stage ends while the server is down; its end waits in the spool.
-    await waitFor(() => {
-      const dir = `${agent.stateDir}/spool`;
-      return require("node:fs").readdirSync(dir).some((d: string) => require("node:fs").existsSync(`${dir}/${d}/final.json`));
-    }, { message: "final status spooled" });
+    await waitFor(() => readSpools(`${agent.stateDir}/spool`).some((s) => s.final !== null), { message: "final status spooled" });
     agent.child.kill("SIGKILL");
     await agent.exited;
     await farm.startServer();
