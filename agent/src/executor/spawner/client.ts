@@ -1,8 +1,8 @@
 // The agent's side of the shell spawner (see helper.mjs for why it exists and
 // for the protocol). One helper per ShellExecutor, started on first use,
-// restarted on the next run if it dies. The helper and its IPC channel are
-// referenced only while a shell is starting or running, so an idle spawner
-// never keeps the agent alive.
+// restarted on the next run if it dies. The helper, its IPC channel and the
+// pipes of waiting shells are referenced only while a shell is wanted or
+// running, so an idle spawner never keeps the agent alive.
 import { spawn, type ChildProcess } from "node:child_process";
 import type { Socket } from "node:net";
 import { fileURLToPath } from "node:url";
@@ -34,25 +34,37 @@ export interface SpawnedShell {
 }
 
 type HelperMessage =
-  | { op: "stdout"; id: string; pid: number }
+  | { op: "shell"; id: string; pid: number }
   | { op: "stderr"; id: string }
   | { op: "exit"; id: string; code: number | null; signal: NodeJS.Signals | null }
-  | { op: "failed"; id: string; message: string };
+  | { op: "error"; message: string };
 
-interface Pending {
-  pid?: number;
-  stdout?: Socket;
-  started: boolean;
-  resolveStart(pid: number, stdout: Socket, stderr: Socket): void;
-  rejectStart(err: Error): void;
-  resolveExit(exit: ShellExit): void;
-  rejectExit(err: Error): void;
+interface WaitingShell {
+  id: string;
+  pid: number;
+  stdout: Socket;
+  stderr?: Socket;
+}
+
+interface Running {
+  pid: number;
+  resolve(exit: ShellExit): void;
+  reject(err: Error): void;
+}
+
+interface Waiter {
+  resolve(shell: WaitingShell): void;
+  reject(err: Error): void;
 }
 
 export class ShellSpawner {
   private helper: ChildProcess | null = null;
-  private readonly pending = new Map<string, Pending>();
-  private nextId = 0;
+  /** Shells whose pipes arrived, waiting for a script (the oldest first). */
+  private ready: WaitingShell[] = [];
+  /** Shells whose stdout arrived but not yet their stderr. */
+  private readonly partial = new Map<string, WaitingShell>();
+  private readonly waiters: Waiter[] = [];
+  private readonly running = new Map<string, Running>();
 
   constructor(private readonly options: SpawnerOptions) {}
 
@@ -62,29 +74,19 @@ export class ShellSpawner {
   }
 
   /** Runs `script` (a complete sh script) in a fresh shell in its own process group. */
-  run(script: string): Promise<SpawnedShell> {
+  async run(script: string): Promise<SpawnedShell> {
     const helper = this.ensureHelper();
-    const id = String(++this.nextId);
-    return new Promise<SpawnedShell>((resolveStart, rejectStart) => {
-      let resolveExit!: (e: ShellExit) => void;
-      let rejectExit!: (e: Error) => void;
-      const exited = new Promise<ShellExit>((res, rej) => {
-        resolveExit = res;
-        rejectExit = rej;
-      });
-      exited.catch(() => undefined); // the caller may never wait (a failed start)
-      const pending: Pending = {
-        started: false,
-        resolveStart: (pid, stdout, stderr) => resolveStart({ pid, stdout, stderr, exited }),
-        rejectStart,
-        resolveExit,
-        rejectExit,
-      };
-      this.track(id, pending);
-      helper.send({ op: "run", id, script }, (err) => {
-        if (err) this.settle(id, new Error(`cannot reach the shell spawner: ${err.message}`));
-      });
+    const shell = this.ready.shift() ?? (await this.waitForShell(helper));
+    const stderr = shell.stderr!;
+    const exited = new Promise<ShellExit>((resolve, reject) => this.running.set(shell.id, { pid: shell.pid, resolve, reject }));
+    exited.catch(() => undefined); // the caller may never wait
+    this.updateRefs();
+    shell.stdout.ref();
+    stderr.ref();
+    helper.send({ op: "run", id: shell.id, script }, (err) => {
+      if (err) this.fail(shell.id, new Error(`cannot reach the shell spawner: ${err.message}`));
     });
+    return { pid: shell.pid, stdout: shell.stdout, stderr, exited };
   }
 
   /** Stops the helper; shells already running are not touched (they belong to their attempts). */
@@ -95,6 +97,16 @@ export class ShellSpawner {
     helper.ref(); // keep the loop alive until it is gone
     helper.disconnect();
     await gone;
+  }
+
+  private waitForShell(helper: ChildProcess): Promise<WaitingShell> {
+    return new Promise<WaitingShell>((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      this.updateRefs();
+      helper.send({ op: "more" }, (err) => {
+        if (err) reject(new Error(`cannot reach the shell spawner: ${err.message}`));
+      });
+    });
   }
 
   private ensureHelper(): ChildProcess {
@@ -109,69 +121,87 @@ export class ShellSpawner {
       },
     });
     helper.on("message", (msg: HelperMessage, handle: unknown) => this.onMessage(msg, handle as Socket | undefined));
-    helper.once("exit", (code, signal) => {
-      if (this.helper === helper) this.helper = null;
-      const why = new Error(`the shell spawner exited (${signal ?? `code ${code}`})`);
-      for (const id of [...this.pending.keys()]) this.settle(id, why);
-    });
-    helper.on("error", () => undefined); // reported through "exit" or the send callback
+    helper.once("exit", (code, signal) => this.onHelperExit(helper, new Error(`the shell spawner exited (${signal ?? `code ${code}`})`)));
+    helper.on("error", () => undefined); // reported through "exit" or the send callbacks
     this.helper = helper;
-    this.setReferenced(false);
+    this.updateRefs();
     return helper;
   }
 
   private onMessage(msg: HelperMessage, handle: Socket | undefined): void {
-    const p = this.pending.get(msg.id);
-    if (!p) return;
     switch (msg.op) {
-      case "stdout":
-        p.pid = msg.pid;
-        p.stdout = handle;
+      case "shell":
+        if (!handle) return;
+        handle.unref(); // a waiting shell must not keep the agent alive
+        this.partial.set(msg.id, { id: msg.id, pid: msg.pid, stdout: handle });
         return;
-      case "stderr":
-        if (!p.stdout || !handle || p.pid === undefined) return this.settle(msg.id, new Error("the shell spawner sent no output pipes"));
-        p.started = true;
-        this.helper?.send({ op: "go", id: msg.id }, (err) => {
-          if (err) this.settle(msg.id, new Error(`cannot reach the shell spawner: ${err.message}`));
-        });
-        return p.resolveStart(p.pid, p.stdout, handle);
-      case "exit":
-        this.untrack(msg.id);
-        return p.resolveExit({ code: msg.code, signal: msg.signal });
-      case "failed":
-        return this.settle(msg.id, new Error(msg.message));
-    }
-  }
-
-  /** Ends a pending shell with an error: its start fails, or (if started) its exit is unknown. */
-  private settle(id: string, err: Error): void {
-    const p = this.pending.get(id);
-    if (!p) return;
-    this.untrack(id);
-    if (!p.started) return p.rejectStart(err);
-    if (p.pid !== undefined) {
-      try {
-        process.kill(-p.pid, "SIGKILL"); // nobody could report its end any more
-      } catch {
-        // already gone
+      case "stderr": {
+        const shell = this.partial.get(msg.id);
+        if (!shell || !handle) return;
+        this.partial.delete(msg.id);
+        handle.unref();
+        shell.stderr = handle;
+        const waiter = this.waiters.shift();
+        if (waiter) waiter.resolve(shell);
+        else this.ready.push(shell);
+        this.updateRefs();
+        return;
       }
+      case "exit": {
+        const running = this.running.get(msg.id);
+        if (running) {
+          this.running.delete(msg.id);
+          this.updateRefs();
+          return running.resolve({ code: msg.code, signal: msg.signal });
+        }
+        // A waiting shell died (killed from outside): drop it from the pool.
+        const gone = this.ready.find((s) => s.id === msg.id) ?? this.partial.get(msg.id);
+        if (gone) {
+          this.ready = this.ready.filter((s) => s !== gone);
+          this.partial.delete(msg.id);
+          gone.stdout.destroy();
+          gone.stderr?.destroy();
+        }
+        return;
+      }
+      case "error":
+        this.waiters.shift()?.reject(new Error(msg.message));
+        this.updateRefs();
+        return;
     }
-    p.rejectExit(err);
   }
 
-  private track(id: string, p: Pending): void {
-    this.pending.set(id, p);
-    if (this.pending.size === 1) this.setReferenced(true);
+  private onHelperExit(helper: ChildProcess, why: Error): void {
+    if (this.helper !== helper) return;
+    this.helper = null;
+    for (const s of [...this.ready, ...this.partial.values()]) {
+      s.stdout.destroy();
+      s.stderr?.destroy();
+    }
+    this.ready = [];
+    this.partial.clear();
+    for (const w of this.waiters.splice(0)) w.reject(why);
+    for (const id of [...this.running.keys()]) this.fail(id, why);
   }
 
-  private untrack(id: string): void {
-    if (this.pending.delete(id) && this.pending.size === 0) this.setReferenced(false);
+  /** A running shell whose end nobody can report any more: kill it, and its exit is unknown. */
+  private fail(id: string, err: Error): void {
+    const r = this.running.get(id);
+    if (!r) return;
+    this.running.delete(id);
+    this.updateRefs();
+    try {
+      process.kill(-r.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+    r.reject(err);
   }
 
-  private setReferenced(on: boolean): void {
+  private updateRefs(): void {
     const h = this.helper;
     if (!h) return;
-    if (on) {
+    if (this.running.size > 0 || this.waiters.length > 0) {
       h.ref();
       h.channel?.ref();
     } else {

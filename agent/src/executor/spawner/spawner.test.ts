@@ -67,6 +67,11 @@ describe("shell spawner", () => {
     assert.throws(() => stageScript("/tmp", { "1X": "y" }, ["true"]), /not a valid shell variable name/);
   });
 
+  it("starts more stages at once than it keeps shells waiting", async () => {
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => run(spec([`echo burst-${i}`]))));
+    assert.deepEqual(results.map((r) => r.stdout), Array.from({ length: 8 }, (_, i) => `burst-${i}\n`));
+  });
+
   it("fails the attempts of a helper that dies, and starts a new helper for the next one", async () => {
     const s = spec(["sleep 30"]);
     const handle = await executor.start(s, new AbortController().signal);
