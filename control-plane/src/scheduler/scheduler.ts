@@ -86,7 +86,8 @@ export class Scheduler {
     const batch = this.config.batchSize ?? 32;
     for (;;) {
       const now = this.clock.now();
-      const { placements } = await claimAndPlace(this.db, batch, now, this.config.leaseTtlMs);
+      const { placements, events } = await claimAndPlace(this.db, batch, now, this.config.leaseTtlMs);
+      if (events.length > 0) this.out.events(events);
       for (const p of placements) {
         this.metrics.dispatchLatency.observe(Math.max(0, now.getTime() - p.queuedAt.getTime()) / 1000);
         this.out.dispatch(p);

@@ -44,7 +44,7 @@ export async function openAttempt(db: Db, attemptId: string, leaseId: string, ag
 /**
  * assigned -> running for the attempt and its stage in one statement
  * (idempotent for a replayed report), inside the caller's transaction; the
- * path for a run's first start (which also moves the run) and for replays.
+ * path for replays and refused writes.
  * Returns the events to append (the caller appends them with any log chunks).
  */
 export async function markStartedTx(tx: Tx, opened: OpenedAttempt, now: Date, leaseTtlMs: number): Promise<NewRunEvent[]> {
@@ -58,14 +58,7 @@ export async function markStartedTx(tx: Tx, opened: OpenedAttempt, now: Date, le
     throw new StaleLeaseError(attempt.id, `attempt is ${cur?.state ?? "gone"}`);
   }
   attempt.state = "running";
-  const events: NewRunEvent[] = [runningEvent(opened)];
-  if (opened.runState === "queued") {
-    const moved = await tx.update(runs).set({ state: "running" })
-      .where(and(eq(runs.id, attempt.runId), eq(runs.state, "queued"))).returning({ id: runs.id });
-    if (moved.length > 0) events.push({ kind: "run", payload: { state: "running" } });
-    opened.runState = "running";
-  }
-  return events;
+  return [runningEvent(opened)];
 }
 
 export interface IncomingChunk {
@@ -85,12 +78,9 @@ export async function appendLogs(
   const fresh = freshChunks(opened.attempt, chunks);
   if (!opts.start && fresh.length === 0) return { events: [], logSeq: opened.attempt.logSeq };
   // The usual case is one autocommitted statement; the transaction below handles the rest
-  // (the run's first start, replays, and explaining a refused write).
-  if (!(opts.start && opened.runState === "queued")) {
-    const fast = await writeInOneStatement(db, opened, fresh, now, opts.start ?? false, opts.leaseTtlMs ?? 0);
-    if (fast) return fast;
-  }
-  return appendLogsTx(db, opened, fresh, now, opts);
+  // (replays, and explaining a refused write).
+  const fast = await writeInOneStatement(db, opened, fresh, now, opts.start ?? false, opts.leaseTtlMs ?? 0);
+  return fast ?? appendLogsTx(db, opened, fresh, now, opts);
 }
 
 /** Drop replays (seq already persisted, or repeated in this batch); a gap is a protocol error. */

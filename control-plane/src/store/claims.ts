@@ -8,6 +8,7 @@
 // `running`, which names the agent), so they never wait on a run's event lock.
 import { sql } from "drizzle-orm";
 import { queryRows, type Db, type Tx } from "./db";
+import { appendEvents, type RunEventRecord } from "./events";
 import { withTx } from "./tx";
 import type { StageSpecRow } from "./schema";
 import { newId } from "../ids";
@@ -66,7 +67,7 @@ async function lockAgent(tx: Tx, agent: Candidate, capacity: number): Promise<bo
  */
 export async function claimAndPlace(
   db: Db, limit: number, now: Date, leaseTtlMs: number,
-): Promise<{ placements: Placement[] }> {
+): Promise<{ placements: Placement[]; events: RunEventRecord[] }> {
   // Runs take turns (the first queued stage of every run, then the second...),
   // so one wide pipeline cannot starve the others; it also spreads concurrent
   // stages over many runs, whose event rows would otherwise be contended.
@@ -81,7 +82,7 @@ export async function claimAndPlace(
     const candidates: Candidate[] = online
       .map((a) => ({ id: a.id, sessionKey: a.session_hash, labels: parseJson(a.labels), free: a.capacity - Number(a.used), executors: parseJson(a.executors), locked: null }))
       .filter((c) => c.free > 0);
-    if (candidates.length === 0) return { placements: [] };
+    if (candidates.length === 0) return { placements: [], events: [] };
     const queued = await queryRows<{
       id: string; run_id: string; name: string; spec: StageSpecRow | string; timeout_ms: number | null;
       attempts: number; avoid_agents: string[] | string; queued_at: Date | string;
@@ -112,19 +113,25 @@ export async function claimAndPlace(
       };
       placements.push(placement);
     }
-    if (placements.length === 0) return { placements };
+    if (placements.length === 0) return { placements, events: [] };
     // One statement for all attempts and all stages of the batch.
     const expires = new Date(now.getTime() + leaseTtlMs);
     const rows = placements.map((p) => sql`(${p.attemptId}::text, ${p.stageId}::text, ${p.runId}::text, ${p.attemptNumber}::int,
       ${p.agentId}::text, ${p.leaseId}::text)`);
-    await tx.execute(sql`
+    // A run's first placement also moves it from queued to running (a stage is under way:
+    // deriveRunState counts `assigned` as started), so an attempt's start never has to.
+    const started = await queryRows<{ id: string }>(tx, sql`
       WITH v(id, stage_id, run_id, number, agent_id, lease_id) AS (VALUES ${sql.join(rows, sql`, `)}),
       a AS (
         INSERT INTO attempts (id, stage_id, run_id, number, agent_id, lease_id, state, lease_expires_at, assigned_at)
         SELECT id, stage_id, run_id, number, agent_id, lease_id, 'assigned', ${expires}::timestamptz, ${now}::timestamptz FROM v
-        RETURNING id)
-      UPDATE stages SET state = 'assigned', attempts = v.number, agent_id = v.agent_id, started_at = NULL
-      FROM v WHERE stages.id = v.stage_id`);
-    return { placements };
+        RETURNING id),
+      s AS (
+        UPDATE stages SET state = 'assigned', attempts = v.number, agent_id = v.agent_id, started_at = NULL
+        FROM v WHERE stages.id = v.stage_id RETURNING stages.id)
+      UPDATE runs SET state = 'running' WHERE state = 'queued' AND id IN (SELECT run_id FROM v) RETURNING id`);
+    const events: RunEventRecord[] = [];
+    for (const run of started) events.push(...(await appendEvents(tx, run.id, [{ kind: "run", payload: { state: "running" } }], now)));
+    return { placements, events };
   });
 }
