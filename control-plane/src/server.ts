@@ -20,6 +20,7 @@ import { Scheduler } from "./scheduler/scheduler";
 import { NatsBus } from "./transport/nats/nats-bus";
 import { handleHeartbeat, handleRegistration } from "./transport/nats/agent-session";
 import { agentHandlers } from "./transport/grpc/agent-handlers";
+import { PlacementCache } from "./scheduler/placement-cache";
 import { runHandlers } from "./transport/grpc/run-handlers";
 import { toAssignment, toRunEvent } from "./transport/convert";
 import { RunsService } from "./runs-service";
@@ -83,8 +84,12 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
       .then(([row]) => row?.key && bus.cancel(agentId, row.key, attemptId, reason))
       .catch((err: unknown) => log.warn({ err, attemptId }, "cancel not sent; the agent learns it at its next renewal or poll"));
   };
+  const placements = new PlacementCache(config.leaseTtlMs, () => clock.now().getTime());
   const scheduler = new Scheduler(db.db, db.liveDb, clock, {
-    dispatch: (p) => bus.assign(p.agentId, p.sessionKey, toAssignment(p, config.leaseTtlMs)),
+    dispatch: (p) => {
+      placements.remember(p);
+      bus.assign(p.agentId, p.sessionKey, toAssignment(p, config.leaseTtlMs));
+    },
     cancel: cancelAttempt,
     events: publish,
     kickOthers: () => bus.kickAll(),
@@ -104,7 +109,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
   });
   grpcServer.addService(serviceDefinition(AgentService), agentHandlers({
-    db: db.db, clock, scheduler, metrics, leaseTtlMs: config.leaseTtlMs, publish, log: log.child({ component: "agent-api" }),
+    db: db.db, clock, scheduler, metrics, leaseTtlMs: config.leaseTtlMs, placements, publish, log: log.child({ component: "agent-api" }),
   }) as unknown as grpc.UntypedServiceImplementation);
   grpcServer.addService(serviceDefinition(RunService), runHandlers(runs, db.db, bus, log.child({ component: "run-api" })) as unknown as grpc.UntypedServiceImplementation);
   const grpcPort = await new Promise<number>((resolve, reject) =>

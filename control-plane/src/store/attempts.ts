@@ -14,8 +14,6 @@ export interface OpenedAttempt {
   attempt: AttemptRow;
   stageName: string;
   timeoutMs: number | null;
-  /** The run's state when the stream opened (a queued run moves to running at the first start). */
-  runState: string;
   agentName: string;
 }
 
@@ -29,11 +27,10 @@ async function explainStale(db: Db, attemptId: string, leaseId: string, agentId?
 
 /** Check the lease of an attempt that an agent opens a stream for. */
 export async function openAttempt(db: Db, attemptId: string, leaseId: string, agentId: string): Promise<OpenedAttempt> {
-  const rows = await db.select({ attempt: attempts, stageName: stages.name, timeoutMs: stages.timeoutMs, runState: runs.state, agentName: agents.name })
+  const rows = await db.select({ attempt: attempts, stageName: stages.name, timeoutMs: stages.timeoutMs, agentName: agents.name })
     .from(attempts)
     .innerJoin(agents, eq(agents.id, attempts.agentId))
     .innerJoin(stages, eq(stages.id, attempts.stageId))
-    .innerJoin(runs, eq(runs.id, attempts.runId))
     .where(and(eq(attempts.id, attemptId), eq(attempts.leaseId, leaseId), eq(attempts.agentId, agentId),
       inArray(attempts.state, ["assigned", "running"])));
   const row = rows[0];

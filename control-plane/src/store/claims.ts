@@ -27,10 +27,15 @@ export interface Placement {
   spec: StageSpecRow;
   timeoutMs: number | null;
   queuedAt: Date;
+  /** For the attempt stream's open (see PlacementCache). */
+  agentName: string;
+  assignedAt: Date;
+  leaseExpiresAt: Date;
 }
 
 export interface Candidate {
   id: string;
+  name: string;
   sessionKey: string;
   labels: Record<string, string>;
   free: number;
@@ -73,14 +78,14 @@ export async function claimAndPlace(
   // stages over many runs, whose event rows would otherwise be contended.
   return withTx(db, async (tx) => {
     const online = await queryRows<{
-      id: string; session_hash: string; labels: Record<string, string> | string; capacity: number; executors: string[] | string; used: string;
+      id: string; name: string; session_hash: string; labels: Record<string, string> | string; capacity: number; executors: string[] | string; used: string;
     }>(tx, sql`
-      SELECT a.id, a.session_hash, a.labels, a.capacity, a.executors,
+      SELECT a.id, a.name, a.session_hash, a.labels, a.capacity, a.executors,
              (SELECT count(*) FROM attempts t WHERE t.agent_id = a.id AND t.state IN ('assigned','running'))::text AS used
       FROM agents a WHERE a.state = 'online'`);
     const capacity = new Map(online.map((a) => [a.id, a.capacity]));
     const candidates: Candidate[] = online
-      .map((a) => ({ id: a.id, sessionKey: a.session_hash, labels: parseJson(a.labels), free: a.capacity - Number(a.used), executors: parseJson(a.executors), locked: null }))
+      .map((a) => ({ id: a.id, name: a.name, sessionKey: a.session_hash, labels: parseJson(a.labels), free: a.capacity - Number(a.used), executors: parseJson(a.executors), locked: null }))
       .filter((c) => c.free > 0);
     if (candidates.length === 0) return { placements: [], events: [] };
     const queued = await queryRows<{
@@ -110,12 +115,13 @@ export async function claimAndPlace(
       const placement: Placement = {
         attemptId: newId(), leaseId: newId(), runId: stage.run_id, stageId: stage.id, stageName: stage.name,
         attemptNumber, agentId: agent.id, sessionKey: agent.sessionKey, spec, timeoutMs: stage.timeout_ms, queuedAt: new Date(stage.queued_at),
+        agentName: agent.name, assignedAt: now, leaseExpiresAt: new Date(now.getTime() + leaseTtlMs),
       };
       placements.push(placement);
     }
     if (placements.length === 0) return { placements, events: [] };
     // One statement for all attempts and all stages of the batch.
-    const expires = new Date(now.getTime() + leaseTtlMs);
+    const expires = placements[0]!.leaseExpiresAt;
     const rows = placements.map((p) => sql`(${p.attemptId}::text, ${p.stageId}::text, ${p.runId}::text, ${p.attemptNumber}::int,
       ${p.agentId}::text, ${p.leaseId}::text)`);
     // A run's first placement also moves it from queued to running (a stage is under way:

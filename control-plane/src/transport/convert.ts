@@ -50,7 +50,7 @@ export function toAgent(a: AgentRow): Agent {
   });
 }
 
-export function toAssignment(p: Placement, leaseTtlMs: number): Assignment {
+export function toAssignment(p: Omit<Placement, "agentName" | "assignedAt" | "leaseExpiresAt">, leaseTtlMs: number): Assignment {
   return create(AssignmentSchema, {
     attemptId: p.attemptId, leaseId: p.leaseId, runId: p.runId, stageId: p.stageId, stageName: p.stageName,
     attemptNumber: p.attemptNumber, leaseTtlMs: BigInt(leaseTtlMs),

@@ -11,6 +11,7 @@ import {
 import type { Db } from "../../store/db";
 import type { Clock } from "../../clock";
 import { authenticateAgent, leaveAgent, setDraining, type AgentRow } from "../../store/agents";
+import type { PlacementCache } from "../../scheduler/placement-cache";
 import { agentAttempts, appendLogs, loseAgentAttempts, finishAttempt, openAttempt, renewLease, type OpenedAttempt, type IncomingChunk } from "../../store/attempts";
 import { toAssignment } from "../convert";
 import { agentIdFrom, bearer } from "./auth";
@@ -32,6 +33,8 @@ export interface AgentHandlerDeps {
   scheduler: Scheduler;
   metrics: ServerMetrics;
   leaseTtlMs: number;
+  /** Attempts this server just placed: their stream opens without a query. */
+  placements?: PlacementCache;
   publish(events: RunEventRecord[]): void;
   log: Logger;
 }
@@ -171,7 +174,8 @@ class AttemptSession {
     this.handling = report.body.case ?? "unknown";
     if (!this.opened) {
       if (report.body.case !== "open") throw new InvalidError("the first report on an attempt stream must be 'open'");
-      this.opened = await openAttempt(db, report.attemptId, report.leaseId, this.agent!.id);
+      this.opened = this.deps.placements?.take(report.attemptId, report.leaseId, this.agent!.id)
+        ?? await openAttempt(db, report.attemptId, report.leaseId, this.agent!.id);
       this.queue.shift();
       this.send({ case: "ack", value: { logSeq: BigInt(this.opened.attempt.logSeq), started: this.opened.attempt.state === "running" } });
       return;
