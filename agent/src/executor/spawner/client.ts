@@ -95,7 +95,7 @@ export class ShellSpawner {
     if (!helper || helper.exitCode !== null || helper.signalCode !== null) return;
     const gone = new Promise((r) => helper.once("exit", r));
     helper.ref(); // keep the loop alive until it is gone
-    helper.disconnect();
+    helper.send({ op: "stop" }, () => helper.disconnect());
     await gone;
   }
 

@@ -11,6 +11,7 @@
 //   helper -> { op: "stderr", id }      ... and its stderr
 //   agent  -> { op: "more" }            start one more shell than the pool keeps
 //   agent  -> { op: "run", id, script } shell `id` runs `script` (a complete sh script)
+//   agent  -> { op: "stop" }            end the waiting shells and exit
 //   helper -> { op: "exit", id, code, signal }
 //   helper -> { op: "error", message }  a shell could not be started
 //
@@ -112,6 +113,7 @@ function run(msg) {
 
 process.on("message", (msg) => {
   if (msg && msg.op === "run" && typeof msg.id === "string" && typeof msg.script === "string") run(msg);
+  else if (msg && msg.op === "stop") stop();
   else if (msg && msg.op === "more") {
     extra++;
     queueRefill();
@@ -119,9 +121,17 @@ process.on("message", (msg) => {
 });
 
 // The agent is gone: waiting shells would run an empty script anyway; end them now.
-process.on("disconnect", () => {
+function stop() {
   for (const shell of waiting.values()) shell.kill("SIGKILL");
   process.exit(0);
-});
+}
+process.on("disconnect", stop);
+// Node defers "disconnect" while a handle it sent awaits the agent's acknowledgement, which
+// never comes from an agent that closed or died: so the agent also says "stop" when it
+// closes, and a dead agent shows as a new parent pid.
+const agentPid = process.ppid;
+setInterval(() => {
+  if (process.ppid !== agentPid) stop();
+}, 500).unref();
 
 refill();

@@ -5,7 +5,9 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawn, spawnSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { collect } from "../contract.js";
 import { isExecutorError } from "../errors.js";
 import { ShellExecutor, shellQuote, stageScript } from "../shell.js";
@@ -90,5 +92,79 @@ function readFileText(file: string): string {
     return readFileSync(file, "utf8");
   } catch {
     return "";
+  }
+}
+
+describe("spawner helper on its own", () => {
+  it("ends its waiting shells and itself when the agent dies, even mid-handover", async () => {
+    const workDir = await mkdtemp(join(tmpdir(), "dockyard-spawner-"));
+    // A stand-in agent: starts the helper, reports the pids once the second shell's stdout
+    // arrived (its stderr handle is then still in flight, when Node defers the helper's
+    // "disconnect"), and is then killed with SIGKILL.
+    const agentCode = `
+      const { spawn } = require("node:child_process");
+      const helper = spawn(process.execPath, [${JSON.stringify(HELPER)}], {
+        stdio: ["ignore", "inherit", "inherit", "ipc"],
+        env: { PATH: process.env.PATH, DOCKYARD_SPAWNER_SCRIPT_DIR: ${JSON.stringify(join(workDir, ".scripts"))} },
+      });
+      const pids = [];
+      helper.on("message", (m) => {
+        if (m.op === "shell") pids.push(m.pid);
+        if (pids.length === 2) process.stdout.write(JSON.stringify({ helper: helper.pid, shells: pids }) + "\\n");
+      });`;
+    const agent = spawn(process.execPath, ["-e", agentCode], { stdio: ["ignore", "pipe", "inherit"] });
+    const line = await new Promise<string>((resolve) => agent.stdout.once("data", (d: Buffer) => resolve(d.toString())));
+    const { helper, shells } = JSON.parse(line) as { helper: number; shells: number[] };
+    assert.ok([helper, ...shells].every(alive), "helper and warm shells run");
+    agent.kill("SIGKILL");
+    await waitUntil(() => ![helper, ...shells].some(alive));
+    await rm(workDir, { recursive: true, force: true });
+  });
+
+  it("ends its waiting shells when the agent closes it", async () => {
+    const workDir = await mkdtemp(join(tmpdir(), "dockyard-spawner-"));
+    const executor = new ShellExecutor({ workDir });
+    executor.warmUp();
+    const shells = await waitForChildren(2);
+    await executor.close();
+    await waitUntil(() => !shells.some(alive));
+    await rm(workDir, { recursive: true, force: true });
+  });
+
+  it("refuses to start without an agent on the other end", async () => {
+    const r = spawnSync(process.execPath, [HELPER], { encoding: "utf8" });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /start me from the agent/);
+  });
+});
+
+const HELPER = fileURLToPath(new URL("./helper.mjs", import.meta.url));
+
+/** Pids of the waiting shells of our helper (grandchildren running the wait-for-script command). */
+async function waitForChildren(n: number): Promise<number[]> {
+  let found: number[] = [];
+  await waitUntil(() => {
+    found = readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) =>
+      readFileText(`/proc/${pid}/cmdline`).includes("__dockyard_script") && alive(pid) &&
+      readFileText(`/proc/${readFileText(`/proc/${pid}/stat`).split(") ")[1]?.split(" ")[1]}/status`).includes(`PPid:\t${process.pid}`));
+    return found.length >= n;
+  });
+  return found;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !readFileText(`/proc/${pid}/stat`).includes(") Z "); // a zombie is gone for our purposes
+  } catch {
+    return false;
+  }
+}
+
+async function waitUntil(check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
