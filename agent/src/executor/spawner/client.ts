@@ -89,7 +89,7 @@ export class ShellSpawner {
     return { pid: shell.pid, stdout: shell.stdout, stderr, exited };
   }
 
-  /** Stops the helper; shells already running are not touched (they belong to their attempts). */
+  /** Stops the helper and every shell it started (the agent stops after its attempts ended). */
   async close(): Promise<void> {
     const helper = this.helper;
     if (!helper || helper.exitCode !== null || helper.signalCode !== null) return;

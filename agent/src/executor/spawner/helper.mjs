@@ -38,6 +38,8 @@ const WAIT_FOR_SCRIPT = 'IFS= read -r __dockyard_script <&3 || exit 0; exec 3<&-
 
 /** Shells handed to the agent and not yet given a script, by id. */
 const waiting = new Map();
+/** Shells running a script, by id. */
+const running = new Map();
 let nextId = 0;
 /** Shells asked for beyond the pool ("more") and not yet started. */
 let extra = 0;
@@ -98,8 +100,10 @@ function run(msg) {
     shell.kill("SIGKILL"); // reported to the agent as its exit
     return;
   }
+  running.set(msg.id, shell);
   shell.removeAllListeners("exit");
   shell.once("exit", (code, signal) => {
+    running.delete(msg.id);
     try {
       unlinkSync(file);
     } catch {
@@ -120,9 +124,19 @@ process.on("message", (msg) => {
   } else process.stderr.write("dockyard spawner: ignoring malformed message\n");
 });
 
-// The agent is gone: waiting shells would run an empty script anyway; end them now.
+// The agent is gone (or closes the executor): end every shell. Waiting ones would run an
+// empty script anyway; running ones have nobody left to read their output or report their
+// end, and the agent reports them lost when it comes back (the shell executor's way of
+// reaping what a dead agent left behind).
 function stop() {
   for (const shell of waiting.values()) shell.kill("SIGKILL");
+  for (const shell of running.values()) {
+    try {
+      process.kill(-shell.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
   process.exit(0);
 }
 process.on("disconnect", stop);

@@ -96,11 +96,11 @@ function readFileText(file: string): string {
 }
 
 describe("spawner helper on its own", () => {
-  it("ends its waiting shells and itself when the agent dies, even mid-handover", async () => {
+  it("ends its shells, running ones too, and itself when the agent dies, even mid-handover", async () => {
     const workDir = await mkdtemp(join(tmpdir(), "dockyard-spawner-"));
-    // A stand-in agent: starts the helper, reports the pids once the second shell's stdout
-    // arrived (its stderr handle is then still in flight, when Node defers the helper's
-    // "disconnect"), and is then killed with SIGKILL.
+    // A stand-in agent: starts the helper, runs `sleep 300` in the first shell, reports the
+    // pids once a third shell's stdout arrived (its stderr handle is then still in flight,
+    // when Node defers the helper's "disconnect"), and is then killed with SIGKILL.
     const agentCode = `
       const { spawn } = require("node:child_process");
       const helper = spawn(process.execPath, [${JSON.stringify(HELPER)}], {
@@ -109,15 +109,18 @@ describe("spawner helper on its own", () => {
       });
       const pids = [];
       helper.on("message", (m) => {
+        if (m.op === "stderr" && m.id === "1") helper.send({ op: "run", id: "1", script: "sleep 300\\n" });
         if (m.op === "shell") pids.push(m.pid);
-        if (pids.length === 2) process.stdout.write(JSON.stringify({ helper: helper.pid, shells: pids }) + "\\n");
+        if (pids.length === 3) process.stdout.write(JSON.stringify({ helper: helper.pid, shells: pids }) + "\\n");
       });`;
     const agent = spawn(process.execPath, ["-e", agentCode], { stdio: ["ignore", "pipe", "inherit"] });
     const line = await new Promise<string>((resolve) => agent.stdout.once("data", (d: Buffer) => resolve(d.toString())));
     const { helper, shells } = JSON.parse(line) as { helper: number; shells: number[] };
-    assert.ok([helper, ...shells].every(alive), "helper and warm shells run");
+    assert.ok([helper, ...shells].every(alive), "helper and shells run");
+    await waitUntil(() => inGroup(shells[0]!).length === 2); // shell 1 runs its sleep
     agent.kill("SIGKILL");
     await waitUntil(() => ![helper, ...shells].some(alive));
+    assert.deepEqual(inGroup(shells[0]!), [], "the running stage's whole group is gone");
     await rm(workDir, { recursive: true, force: true });
   });
 
@@ -150,6 +153,14 @@ async function waitForChildren(n: number): Promise<number[]> {
     return found.length >= n;
   });
   return found;
+}
+
+/** Live processes in process group `pgid`. */
+function inGroup(pgid: number): number[] {
+  return readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
+    const f = readFileText(`/proc/${pid}/stat`).split(") ")[1]?.split(" ");
+    return f !== undefined && f[0] !== "Z" && Number(f[2]) === pgid;
+  });
 }
 
 function alive(pid: number): boolean {
