@@ -11,6 +11,8 @@ import { AttemptChannel, type FinishResult } from "./transport/attempt-channel";
 import type { AgentClient } from "./transport/agent-client";
 
 export const STREAM = { stdout: 1, stderr: 2, system: 3 } as const;
+/** Longest a `started` report waits for the first output to travel with (see run()). */
+const STARTED_DELAY_MS = 10;
 
 /** Why the agent stopped an attempt itself. */
 export type StopReason = "canceled" | "timeout" | "lost" | "rejected";
@@ -32,6 +34,7 @@ export class AttemptRunner {
   private spool!: AttemptSpool;
   private leaseDeadline = 0;
   private roomWaiters: (() => void)[] = [];
+  private startedReported = false;
 
   constructor(readonly assignment: Assignment, private readonly deps: RunnerDeps) {}
 
@@ -83,6 +86,7 @@ export class AttemptRunner {
     const timeout = timeoutMs > 0 ? setTimeout(() => this.stop("timeout", `stage exceeded its timeout of ${timeoutMs} ms`), timeoutMs).unref() : null;
     const spec = this.toSpec();
     let final: FinalStatus;
+    let startedTimer: NodeJS.Timeout | undefined;
     try {
       // Open the stream and start the executor concurrently, without waiting for the
       // server's ack: the first log byte should not wait for a round trip. A refused
@@ -97,8 +101,9 @@ export class AttemptRunner {
         return await this.finish(final, log);
       }
       if (this.stopReason === "rejected") return "rejected";
-      this.channel.started();
-      this.spool.markStarted();
+      // `started` waits for the first output (at most STARTED_DELAY_MS): the server then writes
+      // both in one statement, and the first log line does not wait for a commit of its own.
+      startedTimer = setTimeout(() => this.reportStarted(), STARTED_DELAY_MS);
       for await (const chunk of handle.output) {
         batcher.push(chunk.stream === "stderr" ? STREAM.stderr : STREAM.stdout, chunk.data);
         if (batcher.pendingBytes > 1024 * 1024) await new Promise<void>((r) => this.roomWaiters.push(r));
@@ -107,16 +112,27 @@ export class AttemptRunner {
       const exit = await handle.wait();
       log.debug({ exitCode: exit.exitCode }, "process exited");
       batcher.flush();
+      this.reportStarted();
       final = this.finalFor(exit, null);
       return await this.finish(final, log);
     } finally {
+      clearTimeout(startedTimer);
       clearInterval(renewTimer);
       if (timeout) clearTimeout(timeout);
       await this.deps.executor.remove(spec).catch((err: unknown) => log.warn({ err }, "executor remove failed"));
     }
   }
 
+  /** Report `started` once: with the first output, or after STARTED_DELAY_MS, or at the end. */
+  private reportStarted(): void {
+    if (this.startedReported) return;
+    this.startedReported = true;
+    this.channel.started();
+    this.spool.markStarted();
+  }
+
   private emit(stream: number, data: Buffer): void {
+    this.reportStarted();
     if (this.spool.bytes > MAX_SPOOL_BYTES) return;
     const seq = ++this.seq;
     let chunk = { seq, stream, data };

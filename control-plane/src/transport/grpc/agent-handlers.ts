@@ -190,6 +190,9 @@ class AttemptSession {
         // `started` and the chunks right behind it are written in one transaction (the first
         // log byte should not wait for a separate commit); later chunks group-commit the same way.
         const start = report.body.case === "started";
+        // The agent sends `started` together with the first output when it comes quickly; the
+        // chunk may reach us a tick later, and one statement for both saves a commit.
+        if (start && this.queue.length === 1) await new Promise((r) => setImmediate(r));
         if (start) this.queue.shift();
         const chunks: IncomingChunk[] = [];
         while (this.queue[0]?.body.case === "log" && chunks.length < 256) {
