@@ -144,6 +144,10 @@ process.on("disconnect", stop);
 // never comes from an agent that closed or died: so the agent also says "stop" when it
 // closes, and a dead agent shows as a new parent pid.
 const agentPid = process.ppid;
+// Only the agent ends this process (stop, disconnect, or its death): a Ctrl-C in the agent's
+// terminal or a stop signal sent to its whole cgroup is the agent's to handle (it drains),
+// and stages that are still running need this process to report their end.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => undefined);
 setInterval(() => {
   if (process.ppid !== agentPid) stop();
 }, 500).unref();

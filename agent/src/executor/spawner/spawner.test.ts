@@ -74,12 +74,20 @@ describe("shell spawner", () => {
     assert.deepEqual(results.map((r) => r.stdout), Array.from({ length: 8 }, (_, i) => `burst-${i}\n`));
   });
 
+  it("leaves stop signals to the agent: a signalled helper still reports its stages' ends", async () => {
+    const handle = await executor.start(spec(["sleep 0.3", "echo done"]), new AbortController().signal);
+    const helperPid = helperOf(process.pid);
+    for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.kill(helperPid, signal);
+    const r = await collect(handle);
+    assert.equal(r.stdout, "done\n");
+    assert.equal(r.exit.exitCode, 0);
+    assert.ok(alive(helperPid));
+  });
+
   it("fails the attempts of a helper that dies, and starts a new helper for the next one", async () => {
     const s = spec(["sleep 30"]);
     const handle = await executor.start(s, new AbortController().signal);
-    const helperPid = Number(readdirSync("/proc").find((p) => /^\d+$/.test(p) && existsSync(`/proc/${p}/cmdline`) &&
-      readFileText(`/proc/${p}/cmdline`).includes("helper.mjs") && readFileText(`/proc/${p}/status`).includes(`PPid:\t${process.pid}`)));
-    assert.ok(helperPid > 0, "helper process found");
+    const helperPid = helperOf(process.pid);
     process.kill(helperPid, "SIGKILL");
     await assert.rejects(collect(handle), (err: unknown) => isExecutorError(err) && err.code === "wait_failed");
     const r = await run(spec(["echo again"]));
@@ -153,6 +161,14 @@ async function waitForChildren(n: number): Promise<number[]> {
     return found.length >= n;
   });
   return found;
+}
+
+/** The spawner helper started by process `parent`. */
+function helperOf(parent: number): number {
+  const pid = Number(readdirSync("/proc").find((p) => /^\d+$/.test(p) && existsSync(`/proc/${p}/cmdline`) &&
+    readFileText(`/proc/${p}/cmdline`).includes("helper.mjs") && readFileText(`/proc/${p}/status`).includes(`PPid:\t${parent}\n`)));
+  assert.ok(pid > 0, "helper process found");
+  return pid;
 }
 
 /** Live processes in process group `pgid`. */
