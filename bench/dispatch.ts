@@ -107,6 +107,8 @@ async function main() {
       FROM attempts a JOIN stages s ON s.id = a.stage_id JOIN runs r ON r.id = a.run_id WHERE r.name = 'latency'`);
     console.error("latency runs, server clock, p50 of each step", JSON.stringify(steps.rows[0]));
     for (const [k, v] of Object.entries(phaseSamples)) console.error(k, "p50", round(quantile(v, 0.5)), "p99", round(quantile(v, 0.99)));
+    const slowest = phaseSamples.log!.map((l, i) => [round(phaseSamples.submit![i]!), round(phaseSamples.running![i]!), round(l)]).sort((a, b) => b[2]! - a[2]!).slice(0, 6);
+    console.error("slowest samples [submit, running, log] ms", JSON.stringify(slowest));
   }
   if (process.env.BENCH_ONLY === "latency") {
     // For profiling the latency path alone.

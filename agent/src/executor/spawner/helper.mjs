@@ -81,11 +81,27 @@ function refill() {
   }
 }
 
+/** Longest a refill waits while a shell is still waiting (see run). */
+const CALM_REFILL_MS = 100;
+let calmTimer = null;
+
 function queueRefill() {
   if (refillQueued) return;
   refillQueued = true;
+  clearTimeout(calmTimer);
+  calmTimer = null;
   // After the current messages, so a burst of requests is answered before any spawn.
   setImmediate(refill);
+}
+
+/**
+ * Refill later while a shell still waits: a spawn costs milliseconds of CPU, and right after
+ * a run it would compete with the stage that just started (on two cores, it showed in the
+ * dispatch latency). The stage's exit, or CALM_REFILL_MS, whichever comes first, triggers it.
+ */
+function queueCalmRefill() {
+  if (waiting.size === 0 || extra > 0) return queueRefill();
+  calmTimer ??= setTimeout(queueRefill, CALM_REFILL_MS);
 }
 
 function run(msg) {
@@ -110,9 +126,10 @@ function run(msg) {
       // already gone
     }
     if (process.connected) process.send({ op: "exit", id: msg.id, code, signal });
+    if (waiting.size < WARM) queueRefill();
   });
   shell.stdio[3].end(`${file}\n`);
-  queueRefill();
+  queueCalmRefill();
 }
 
 process.on("message", (msg) => {
