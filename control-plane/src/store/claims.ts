@@ -8,7 +8,7 @@
 // `running`, which names the agent), so they never wait on a run's event lock.
 import { sql } from "drizzle-orm";
 import { queryRows, type Db, type Tx } from "./db";
-import { appendEvents, type RunEventRecord } from "./events";
+import type { RunEventRecord } from "./events";
 import { withTx } from "./tx";
 import type { StageSpecRow } from "./schema";
 import { newId } from "../ids";
@@ -56,6 +56,15 @@ export function chooseAgent(
 
 const parseJson = <T>(v: T | string): T => (typeof v === "string" ? (JSON.parse(v) as T) : v);
 
+interface OnlineAgentRow {
+  id: string; name: string; session_hash: string; labels: Record<string, string> | string; capacity: number; executors: string[] | string; used: number;
+}
+
+interface QueuedStageRow {
+  id: string; run_id: string; name: string; position: number; spec: StageSpecRow | string; timeout_ms: number | null;
+  attempts: number; avoid_agents: string[] | string; queued_at: string;
+}
+
 /** Lock the agent for this transaction and recount its free slots; false when another replica is placing on it. */
 async function lockAgent(tx: Tx, agent: Candidate, capacity: number): Promise<boolean> {
   const [got] = await queryRows<{ ok: boolean; used: string }>(tx, sql`
@@ -77,30 +86,34 @@ export async function claimAndPlace(
   // so one wide pipeline cannot starve the others; it also spreads concurrent
   // stages over many runs, whose event rows would otherwise be contended.
   return withTx(db, async (tx) => {
-    const online = await queryRows<{
-      id: string; name: string; session_hash: string; labels: Record<string, string> | string; capacity: number; executors: string[] | string; used: string;
-    }>(tx, sql`
-      SELECT a.id, a.name, a.session_hash, a.labels, a.capacity, a.executors,
-             (SELECT count(*) FROM attempts t WHERE t.agent_id = a.id AND t.state IN ('assigned','running'))::text AS used
-      FROM agents a WHERE a.state = 'online'`);
+    // One statement reads the online agents and locks the queued stages, but locks nothing
+    // when no agent has a free slot (the EXISTS is a one-time filter, evaluated first).
+    const rows = await queryRows<{ kind: "agent" | "stage"; row: OnlineAgentRow | QueuedStageRow | string }>(tx, sql`
+      WITH online AS (
+        SELECT a.id, a.name, a.session_hash, a.labels, a.capacity, a.executors,
+               (SELECT count(*) FROM attempts t WHERE t.agent_id = a.id AND t.state IN ('assigned','running')) AS used
+        FROM agents a WHERE a.state = 'online')
+      SELECT 'agent' AS kind, to_jsonb(o) AS row FROM online o
+      UNION ALL
+      SELECT 'stage', to_jsonb(q) FROM (
+        SELECT id, run_id, name, position, spec, timeout_ms, attempts, avoid_agents, queued_at FROM stages
+        -- state is checked again here: FOR UPDATE re-evaluates only this level's WHERE on a row
+        -- another replica claimed (and committed) after this statement's snapshot.
+        WHERE state = 'queued' AND id IN (
+          SELECT id FROM (
+            SELECT id, queued_at, row_number() OVER (PARTITION BY run_id ORDER BY queued_at, position) AS turn
+            FROM stages WHERE state = 'queued') q
+          ORDER BY turn, queued_at LIMIT ${limit * 2})
+        FOR UPDATE SKIP LOCKED) q
+      WHERE EXISTS (SELECT 1 FROM online WHERE capacity > used)`);
+    const online = rows.filter((r) => r.kind === "agent").map((r) => parseJson(r.row) as OnlineAgentRow);
+    const queued = rows.filter((r) => r.kind === "stage").map((r) => parseJson(r.row) as QueuedStageRow)
+      .sort((a, b) => Date.parse(a.queued_at) - Date.parse(b.queued_at) || a.position - b.position);
     const capacity = new Map(online.map((a) => [a.id, a.capacity]));
     const candidates: Candidate[] = online
       .map((a) => ({ id: a.id, name: a.name, sessionKey: a.session_hash, labels: parseJson(a.labels), free: a.capacity - Number(a.used), executors: parseJson(a.executors), locked: null }))
       .filter((c) => c.free > 0);
     if (candidates.length === 0) return { placements: [], events: [] };
-    const queued = await queryRows<{
-      id: string; run_id: string; name: string; spec: StageSpecRow | string; timeout_ms: number | null;
-      attempts: number; avoid_agents: string[] | string; queued_at: Date | string;
-    }>(tx, sql`
-      SELECT id, run_id, name, spec, timeout_ms, attempts, avoid_agents, queued_at FROM stages
-      -- state is checked again here: FOR UPDATE re-evaluates only this level's WHERE on a row
-      -- another replica claimed (and committed) after this statement's snapshot.
-      WHERE state = 'queued' AND id IN (
-        SELECT id FROM (
-          SELECT id, queued_at, row_number() OVER (PARTITION BY run_id ORDER BY queued_at, position) AS turn
-          FROM stages WHERE state = 'queued') q
-        ORDER BY turn, queued_at LIMIT ${limit * 2})
-      ORDER BY queued_at, position FOR UPDATE SKIP LOCKED`);
     const placements: Placement[] = [];
     for (const stage of queued) {
       const spec = parseJson(stage.spec);
@@ -122,22 +135,28 @@ export async function claimAndPlace(
     if (placements.length === 0) return { placements, events: [] };
     // One statement for all attempts and all stages of the batch.
     const expires = placements[0]!.leaseExpiresAt;
-    const rows = placements.map((p) => sql`(${p.attemptId}::text, ${p.stageId}::text, ${p.runId}::text, ${p.attemptNumber}::int,
+    const values = placements.map((p) => sql`(${p.attemptId}::text, ${p.stageId}::text, ${p.runId}::text, ${p.attemptNumber}::int,
       ${p.agentId}::text, ${p.leaseId}::text)`);
     // A run's first placement also moves it from queued to running (a stage is under way:
     // deriveRunState counts `assigned` as started), so an attempt's start never has to.
-    const started = await queryRows<{ id: string }>(tx, sql`
-      WITH v(id, stage_id, run_id, number, agent_id, lease_id) AS (VALUES ${sql.join(rows, sql`, `)}),
+    // Its `running` event is numbered by the same update of the run row (see events.ts).
+    const running = { state: "running" };
+    const started = await queryRows<{ run_id: string; seq: string | number }>(tx, sql`
+      WITH v(id, stage_id, run_id, number, agent_id, lease_id) AS (VALUES ${sql.join(values, sql`, `)}),
       a AS (
         INSERT INTO attempts (id, stage_id, run_id, number, agent_id, lease_id, state, lease_expires_at, assigned_at)
         SELECT id, stage_id, run_id, number, agent_id, lease_id, 'assigned', ${expires}::timestamptz, ${now}::timestamptz FROM v
         RETURNING id),
       s AS (
         UPDATE stages SET state = 'assigned', attempts = v.number, agent_id = v.agent_id, started_at = NULL
-        FROM v WHERE stages.id = v.stage_id RETURNING stages.id)
-      UPDATE runs SET state = 'running' WHERE state = 'queued' AND id IN (SELECT run_id FROM v) RETURNING id`);
-    const events: RunEventRecord[] = [];
-    for (const run of started) events.push(...(await appendEvents(tx, run.id, [{ kind: "run", payload: { state: "running" } }], now)));
+        FROM v WHERE stages.id = v.stage_id RETURNING stages.id),
+      r AS (
+        UPDATE runs SET state = 'running', last_event_seq = last_event_seq + 1
+        WHERE state = 'queued' AND id IN (SELECT run_id FROM v) RETURNING id, last_event_seq)
+      INSERT INTO run_events (run_id, seq, at, kind, payload)
+      SELECT r.id, r.last_event_seq, ${now}::timestamptz, 'run', ${JSON.stringify(running)}::jsonb FROM r
+      RETURNING run_id, seq`);
+    const events: RunEventRecord[] = started.map((e) => ({ kind: "run", payload: running, runId: e.run_id, seq: Number(e.seq), at: now }));
     return { placements, events };
   });
 }

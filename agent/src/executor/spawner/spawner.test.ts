@@ -119,11 +119,11 @@ describe("spawner helper on its own", () => {
       helper.on("message", (m) => {
         if (m.op === "stderr" && m.id === "1") helper.send({ op: "run", id: "1", script: "sleep 300\\n" });
         if (m.op === "shell") pids.push(m.pid);
-        if (pids.length === 3) process.stdout.write(JSON.stringify({ helper: helper.pid, shells: pids }) + "\\n");
+        if (m.op === "shell" && pids.length === 3) process.stdout.write(JSON.stringify({ helper: helper.pid, shells: pids }) + "\\n");
       });`;
     const agent = spawn(process.execPath, ["-e", agentCode], { stdio: ["ignore", "pipe", "inherit"] });
     const line = await new Promise<string>((resolve) => agent.stdout.once("data", (d: Buffer) => resolve(d.toString())));
-    const { helper, shells } = JSON.parse(line) as { helper: number; shells: number[] };
+    const { helper, shells } = JSON.parse(line.split("\n")[0]!) as { helper: number; shells: number[] };
     assert.ok([helper, ...shells].every(alive), "helper and shells run");
     await waitUntil(() => inGroup(shells[0]!).length === 2); // shell 1 runs its sleep
     agent.kill("SIGKILL");
