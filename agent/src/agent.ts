@@ -1,7 +1,7 @@
 // One agent process: registers, keeps its session alive, runs the attempts
 // the server assigns (NATS wake-up or gRPC poll), reaps containers it no
 // longer owns, replays its spool after a restart, and drains on request.
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import path from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { sessionKey, type Assignment } from "@dockyard/proto";

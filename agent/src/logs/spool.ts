@@ -53,22 +53,23 @@ const FILE = "journal.bin";
 const KIND = { meta: 1, chunk: 2, started: 3, final: 4, done: 5 } as const;
 const CHUNK_HEADER = 9; // f64 seq, u8 stream
 
-function record(kind: number, attemptId: string, payload: Buffer): Buffer {
+/** One record; the payload may come in parts (a chunk's header and its data), copied once. */
+function record(kind: number, attemptId: string, ...payload: Buffer[]): Buffer {
   const id = Buffer.from(attemptId, "utf8");
   if (id.length > 255) throw new Error(`attempt id too long for the spool: ${attemptId}`);
   const head = Buffer.allocUnsafe(6 + id.length);
-  head.writeUInt32LE(2 + id.length + payload.length, 0);
+  head.writeUInt32LE(2 + id.length + payload.reduce((n, b) => n + b.length, 0), 0);
   head.writeUInt8(kind, 4);
   head.writeUInt8(id.length, 5);
   id.copy(head, 6);
-  return Buffer.concat([head, payload]);
+  return Buffer.concat([head, ...payload]);
 }
 
-function chunkPayload(chunk: SpooledChunk): Buffer {
+function chunkHeader(chunk: SpooledChunk): Buffer {
   const head = Buffer.allocUnsafe(CHUNK_HEADER);
   head.writeDoubleLE(chunk.seq, 0);
   head.writeUInt8(chunk.stream, 8);
-  return Buffer.concat([head, chunk.data]);
+  return head;
 }
 
 interface RawRecord {
@@ -179,7 +180,7 @@ export class SpoolJournal {
       this.size = 0;
       return;
     }
-    this.write(record(KIND.done, attemptId, Buffer.alloc(0)));
+    this.write(record(KIND.done, attemptId));
     if (this.size > COMPACT_BYTES) this.compact();
   }
 
@@ -211,12 +212,12 @@ export class AttemptSpool {
   constructor(private readonly journal: SpoolJournal, readonly attemptId: string) {}
 
   append(chunk: SpooledChunk): void {
-    this.journal.write(record(KIND.chunk, this.attemptId, chunkPayload(chunk)));
+    this.journal.write(record(KIND.chunk, this.attemptId, chunkHeader(chunk), chunk.data));
     this.bytes += CHUNK_HEADER + chunk.data.length;
   }
 
   markStarted(): void {
-    this.journal.write(record(KIND.started, this.attemptId, Buffer.alloc(0)));
+    this.journal.write(record(KIND.started, this.attemptId));
   }
 
   writeFinal(final: FinalStatus): void {

@@ -4,7 +4,7 @@
 import { and, eq, inArray, sql, type SQL } from "drizzle-orm";
 import { queryRows, type Db, type Tx } from "./db";
 import { withTx } from "./tx";
-import { agents, attempts, runs, stages } from "./schema";
+import { agents, attempts, stages } from "./schema";
 import { appendEvents, eventsInsert, numbered, stageEvent, type NewRunEvent, type RunEventRecord } from "./events";
 import { endAttempt, type AttemptRow, type EndedAttempt } from "./stage-flow";
 import { InvalidError, StaleLeaseError } from "../errors";

@@ -8,7 +8,7 @@
 // `running`, which names the agent), so they never wait on a run's event lock.
 import { sql } from "drizzle-orm";
 import { queryRows, type Db, type Tx } from "./db";
-import type { RunEventRecord } from "./events";
+import { runsStartedInsert, runsStartedRecords, type RunEventRecord } from "./events";
 import { withTx } from "./tx";
 import type { StageSpecRow } from "./schema";
 import { newId } from "../ids";
@@ -139,8 +139,6 @@ export async function claimAndPlace(
       ${p.agentId}::text, ${p.leaseId}::text)`);
     // A run's first placement also moves it from queued to running (a stage is under way:
     // deriveRunState counts `assigned` as started), so an attempt's start never has to.
-    // Its `running` event is numbered by the same update of the run row (see events.ts).
-    const running = { state: "running" };
     const started = await queryRows<{ run_id: string; seq: string | number }>(tx, sql`
       WITH v(id, stage_id, run_id, number, agent_id, lease_id) AS (VALUES ${sql.join(values, sql`, `)}),
       a AS (
@@ -150,13 +148,8 @@ export async function claimAndPlace(
       s AS (
         UPDATE stages SET state = 'assigned', attempts = v.number, agent_id = v.agent_id, started_at = NULL
         FROM v WHERE stages.id = v.stage_id RETURNING stages.id),
-      r AS (
-        UPDATE runs SET state = 'running', last_event_seq = last_event_seq + 1
-        WHERE state = 'queued' AND id IN (SELECT run_id FROM v) RETURNING id, last_event_seq)
-      INSERT INTO run_events (run_id, seq, at, kind, payload)
-      SELECT r.id, r.last_event_seq, ${now}::timestamptz, 'run', ${JSON.stringify(running)}::jsonb FROM r
-      RETURNING run_id, seq`);
-    const events: RunEventRecord[] = started.map((e) => ({ kind: "run", payload: running, runId: e.run_id, seq: Number(e.seq), at: now }));
+      ${runsStartedInsert(sql`SELECT run_id FROM v`, now)}`);
+    const events = runsStartedRecords(started, now);
     return { placements, events };
   });
 }

@@ -69,6 +69,26 @@ export function eventsInsert(
     RETURNING seq`;
 }
 
+const RUNNING = { state: "running" };
+
+/**
+ * The `r AS (...) INSERT ... RETURNING run_id, seq` tail that moves the queued runs among
+ * `runIds` (a subquery) to running, each with its `running` event numbered by the same
+ * update of the run row (a run's first placement; see claims.ts).
+ */
+export function runsStartedInsert(runIds: SQL, at: Date): SQL {
+  return sql`r AS (
+      UPDATE runs SET state = 'running', last_event_seq = last_event_seq + 1
+      WHERE state = 'queued' AND id IN (${runIds}) RETURNING id, last_event_seq)
+    INSERT INTO run_events (run_id, seq, at, kind, payload)
+    SELECT r.id, r.last_event_seq, ${at}::timestamptz, 'run', ${JSON.stringify(RUNNING)}::jsonb FROM r
+    RETURNING run_id, seq`;
+}
+
+export function runsStartedRecords(rows: { run_id: string; seq: string | number }[], at: Date): RunEventRecord[] {
+  return rows.map((r) => ({ kind: "run", payload: RUNNING, runId: r.run_id, seq: Number(r.seq), at }));
+}
+
 /** Records for events whose insert returned `rows` (their seqs are consecutive). */
 export function numbered(runId: string, events: NewRunEvent[], rows: { seq: string | number }[], at: Date): RunEventRecord[] {
   const first = Math.min(...rows.map((r) => Number(r.seq)));

@@ -144,12 +144,7 @@ async function lockRun(tx: Tx, runId: string): Promise<void> {
   await tx.select({ id: runs.id }).from(runs).where(eq(runs.id, runId)).for("update");
 }
 
-/** Queue every pending stage of the run whose needs all succeeded. */
-export async function promoteReady(tx: Tx, runId: string, now: Date): Promise<NewRunEvent[]> {
-  const promoted = await queryRows<{ id: string; name: string }>(tx, promoteSql(runId, now));
-  return promoted.map((r) => queuedEvent(r.id, r.name));
-}
-
+/** Queue every pending stage of the run whose needs all succeeded (RETURNING id, name). */
 function promoteSql(runId: string, now: Date): SQL {
   return sql`
     UPDATE stages s SET state = 'queued', queued_at = ${now}::timestamptz
