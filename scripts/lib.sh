@@ -26,6 +26,16 @@ ensure_pnpm() {
 ensure_deps() {
   ensure_pnpm
   pnpm install --frozen-lockfile --reporter=silent >/dev/null 2>&1 || pnpm install --frozen-lockfile
+  ensure_native_spawner
+}
+
+# The shell executor's native spawner (agent/native/dy-spawn.c); without it the agent
+# falls back to a slower Node helper. Rebuilt when the source is newer.
+ensure_native_spawner() {
+  local src=agent/native/dy-spawn.c bin=agent/native/build/dy-spawn
+  [ -x "$bin" ] && [ "$bin" -nt "$src" ] && return 0
+  command -v cc >/dev/null || { log "installing a C compiler (for the agent's native spawner)"; apt_install gcc libc6-dev; }
+  pnpm --silent --filter @dockyard/agent run build:native || die "building $bin failed"
 }
 
 nats_ready() { (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; }

@@ -54,7 +54,13 @@ export async function agentMain(env: Record<string, string | undefined> = proces
   process.on("SIGTERM", () => onSignal("SIGTERM"));
   process.on("SIGINT", () => onSignal("SIGINT"));
   try {
-    agent = new Agent(config, { log, executors: await chooseExecutors(config) });
+    const executors = await chooseExecutors(config);
+    for (const e of executors) {
+      if (e instanceof ShellExecutor && e.spawnerKind === "node") {
+        log.warn("native shell spawner not built (pnpm --filter @dockyard/agent build:native): shell stages start slower");
+      }
+    }
+    agent = new Agent(config, { log, executors });
     await agent.start();
     started = true;
   } catch (err) {

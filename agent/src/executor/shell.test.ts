@@ -3,16 +3,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { executorContract } from './contract.js';
 import { ShellExecutor } from './shell.js';
+import type { SpawnerKind } from './spawner/client.js';
 
-executorContract('shell', async () => {
-  const workDir = await mkdtemp(join(tmpdir(), 'dockyard-shell-'));
-  const executor = new ShellExecutor({ workDir });
-  return {
-    executor,
-    image: null,
-    cleanup: async () => {
-      await executor.close();
-      await rm(workDir, { recursive: true, force: true });
-    },
-  };
-});
+// Both spawner helpers: the native one (the default once built) and the Node fallback.
+for (const spawner of ['native', 'node'] as SpawnerKind[]) {
+  executorContract(`shell (${spawner} spawner)`, async () => {
+    const workDir = await mkdtemp(join(tmpdir(), 'dockyard-shell-'));
+    const executor = new ShellExecutor({ workDir, spawner });
+    return {
+      executor,
+      image: null,
+      cleanup: async () => {
+        await executor.close();
+        await rm(workDir, { recursive: true, force: true });
+      },
+    };
+  });
+}

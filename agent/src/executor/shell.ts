@@ -1,10 +1,9 @@
 import { rm } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { ExecutorError } from './errors.js';
-import { mergeReadables } from './output.js';
-import { ShellSpawner, type ShellExit } from './spawner/client.js';
+import { ShellSpawner, type ShellExit, type SpawnerKind } from './spawner/client.js';
 import type { AttemptExit, AttemptSpec, Executor, ExecutorHandle } from './types.js';
 
 export interface ShellExecutorOptions {
@@ -14,8 +13,8 @@ export interface ShellExecutorOptions {
   path?: string;
   /** HOME for the commands; defaults to workDir so tools' caches stay out of the agent's home. */
   home?: string;
-  /** Shells kept started and waiting for a stage (default 2). */
-  warmShells?: number;
+  /** Which spawner helper (tests); by default the native one when built (see spawner/client.ts). */
+  spawner?: SpawnerKind;
 }
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -33,11 +32,11 @@ export function shellQuote(value: string): string {
 }
 
 /**
- * The script a stage's shell sources: forget the spawner's variable, enter the run's
- * workspace, export the stage env, then the commands under `set -e` (as `sh -e -c` did).
+ * The script a stage's shell runs: enter the run's workspace, export the stage env, then
+ * the commands under `set -e` (as `sh -e -c` did).
  */
 export function stageScript(cwd: string, env: Record<string, string>, commands: string[]): string {
-  const lines = ['unset __dockyard_script', `cd -- ${shellQuote(cwd)} || exit 1`];
+  const lines = [`cd -- ${shellQuote(cwd)} || exit 1`];
   for (const [name, value] of Object.entries(env)) {
     if (!SHELL_NAME.test(name)) throw new ExecutorError('start_failed', `env name ${JSON.stringify(name)} is not a valid shell variable name`);
     lines.push(`export ${name}=${shellQuote(value)}`);
@@ -56,8 +55,8 @@ interface RunningShell {
 /**
  * Runs each attempt as an `sh` script on the host, in its own process group so an abort (or
  * the end of the shell) takes every child with it. No isolation and no limits: meant for
- * trusted builds and benchmarks. Shells come from a small spawner process that keeps a few
- * started (see spawner/helper.mjs), so a stage neither waits for nor pays a fork of the agent.
+ * trusted builds and benchmarks. Shells come from a small spawner process (see
+ * spawner/client.ts), so a stage does not pay a fork of the agent.
  */
 export class ShellExecutor implements Executor {
   readonly name = 'shell' as const;
@@ -65,6 +64,8 @@ export class ShellExecutor implements Executor {
   private readonly spawner: ShellSpawner;
   /** Live attempts, so remove/reap can kill them. */
   private readonly running = new Map<string, RunningShell>();
+  /** Run workspaces known to exist (saves a stat per stage). */
+  private readonly workspaces = new Set<string>();
 
   constructor(options: ShellExecutorOptions) {
     this.workDir = options.workDir;
@@ -72,7 +73,7 @@ export class ShellExecutor implements Executor {
       scriptDir: join(options.workDir, '.scripts'),
       path: options.path ?? DEFAULT_PATH,
       home: options.home ?? options.workDir,
-      warm: options.warmShells,
+      kind: options.spawner,
     });
   }
 
@@ -80,7 +81,12 @@ export class ShellExecutor implements Executor {
     return true;
   }
 
-  /** Starts the spawner and its warm shells ahead of the first stage. */
+  /** Which spawner helper starts the shells. */
+  get spawnerKind(): SpawnerKind {
+    return this.spawner.kind;
+  }
+
+  /** Starts the spawner ahead of the first stage. */
   warmUp(): void {
     this.spawner.warmUp();
   }
@@ -93,7 +99,10 @@ export class ShellExecutor implements Executor {
     const cwd = join(this.workDir, spec.runId);
     try {
       // Sync: one syscall, where the threadpool round trip of an async mkdir showed up in dispatch latency.
-      if (!existsSync(cwd)) mkdirSync(cwd, { recursive: true });
+      if (!this.workspaces.has(cwd)) {
+        mkdirSync(cwd, { recursive: true });
+        this.workspaces.add(cwd);
+      }
     } catch (err) {
       throw new ExecutorError('start_failed', `cannot create workspace for run ${spec.runId}`, { cause: err });
     }
@@ -134,13 +143,7 @@ export class ShellExecutor implements Executor {
     );
     exited.catch(() => undefined); // reported through wait()
 
-    return {
-      output: mergeReadables([
-        ['stdout', shell.stdout],
-        ['stderr', shell.stderr],
-      ]),
-      wait: () => exited,
-    };
+    return { output: shell.output, wait: () => exited };
   }
 
   async remove(spec: AttemptSpec): Promise<void> {
@@ -152,6 +155,7 @@ export class ShellExecutor implements Executor {
   }
 
   async removeWorkspace(runId: string): Promise<void> {
+    this.workspaces.delete(join(this.workDir, runId));
     await removeShellRunWorkspace(this.workDir, runId);
   }
 

@@ -1,5 +1,5 @@
-// The shell spawner beyond the executor contract: what a stage's shell can see, where its
-// script goes, and what happens when the helper process dies.
+// The shell spawner beyond the executor contract, for both helpers: what a stage's shell
+// can see, where its script goes, flow control, and what happens when the helper or the agent dies.
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -11,7 +11,10 @@ import { fileURLToPath } from "node:url";
 import { collect } from "../contract.js";
 import { isExecutorError } from "../errors.js";
 import { ShellExecutor, shellQuote, stageScript } from "../shell.js";
+import { NATIVE_HELPER, type SpawnerKind } from "./client.js";
 import type { AttemptSpec } from "../types.js";
+
+const NODE_HELPER = fileURLToPath(new URL("./helper.mjs", import.meta.url));
 
 let n = 0;
 const spec = (commands: string[], env: Record<string, string> = {}): AttemptSpec => ({
@@ -19,81 +22,117 @@ const spec = (commands: string[], env: Record<string, string> = {}): AttemptSpec
   image: null, commands, env, limits: {}, agentId: "agent-1",
 });
 
-describe("shell spawner", () => {
-  let workDir: string;
-  let executor: ShellExecutor;
-  const run = async (s: AttemptSpec) => collect(await executor.start(s, new AbortController().signal));
+for (const kind of ["native", "node"] as SpawnerKind[]) {
+  describe(`shell spawner (${kind})`, () => {
+    let workDir: string;
+    let executor: ShellExecutor;
+    const run = async (s: AttemptSpec) => collect(await executor.start(s, new AbortController().signal));
 
-  before(async () => {
-    workDir = await mkdtemp(join(tmpdir(), "dockyard-spawner-"));
-    executor = new ShellExecutor({ workDir });
-    executor.warmUp();
-  });
-  after(async () => {
-    await executor.close();
-    await rm(workDir, { recursive: true, force: true });
-  });
+    before(async () => {
+      workDir = await mkdtemp(join(tmpdir(), "dockyard-spawner-"));
+      executor = new ShellExecutor({ workDir, spawner: kind });
+      executor.warmUp();
+    });
+    after(async () => {
+      await executor.close();
+      await rm(workDir, { recursive: true, force: true });
+    });
 
-  it("quotes any value as one sh word", async () => {
-    const value = `it's "quoted" $HOME \`x\` \\ \n new line; rm -rf /`;
-    const r = await run(spec([`printf '%s' "$V"`], { V: value }));
-    assert.equal(r.stdout, value);
-    assert.equal(shellQuote("a'b"), `'a'\\''b'`);
-  });
+    it("is the helper asked for", () => {
+      assert.equal(executor.spawnerKind, kind);
+      assert.ok(helperOf(process.pid, kind) > 0);
+    });
 
-  it("shows the stage only its own env, PATH and HOME, not the agent's or the spawner's", async () => {
-    process.env.DOCKYARD_TEST_AGENT_SECRET = "s3cret";
-    const r = await run(spec(["env | sort", 'echo "script=${__dockyard_script-unset}"'], { STAGE_VAR: "x" }));
-    delete process.env.DOCKYARD_TEST_AGENT_SECRET;
-    assert.doesNotMatch(r.stdout, /s3cret|DOCKYARD_SPAWNER/);
-    assert.match(r.stdout, /^STAGE_VAR=x$/m);
-    assert.match(r.stdout, /^PATH=/m);
-    assert.match(r.stdout, /^script=unset$/m);
-  });
+    it("quotes any value as one sh word", async () => {
+      const value = `it's "quoted" $HOME \`x\` \\ \n new line; rm -rf /`;
+      const r = await run(spec([`printf '%s' "$V"`], { V: value }));
+      assert.equal(r.stdout, value);
+      assert.equal(shellQuote("a'b"), `'a'\\''b'`);
+    });
 
-  it("gives the stage an empty stdin, not its own script", async () => {
-    const r = await run(spec(["cat", "echo after"]));
-    assert.equal(r.stdout, "after\n");
-  });
+    it("shows the stage only its own env, PATH and HOME, not the agent's", async () => {
+      process.env.DOCKYARD_TEST_AGENT_SECRET = "s3cret";
+      const r = await run(spec(["env | sort"], { STAGE_VAR: "x" }));
+      delete process.env.DOCKYARD_TEST_AGENT_SECRET;
+      assert.doesNotMatch(r.stdout, /s3cret/);
+      assert.match(r.stdout, /^STAGE_VAR=x$/m);
+      assert.match(r.stdout, /^PATH=/m);
+      assert.match(r.stdout, /^HOME=/m);
+    });
 
-  it("removes each script once its shell has exited", async () => {
-    await run(spec(["echo SECRET_VALUE_IN_SCRIPT"]));
-    const scripts = join(workDir, ".scripts");
-    await new Promise((r) => setTimeout(r, 50));
-    assert.deepEqual(readdirSync(scripts).filter((f) => f.endsWith(".sh")), []);
-  });
+    it("gives the stage an empty stdin and default signal handling", async () => {
+      const r = await run(spec(["cat", "echo after", "sleep 5 & pid=$!; kill -TERM $pid; wait $pid || echo \"sleep ended $?\""]));
+      assert.equal(r.stdout, "after\nsleep ended 143\n");
+    });
 
-  it("refuses an env name sh cannot export, before running anything", async () => {
-    await assert.rejects(executor.start(spec(["true"], { "A-B": "x" }), new AbortController().signal), (err: unknown) =>
-      isExecutorError(err) && err.code === "start_failed" && /A-B/.test(err.message));
-    assert.throws(() => stageScript("/tmp", { "1X": "y" }, ["true"]), /not a valid shell variable name/);
-  });
+    it("removes each script once its shell has exited", async () => {
+      await run(spec(["echo SECRET_VALUE_IN_SCRIPT"]));
+      const scripts = join(workDir, ".scripts");
+      assert.deepEqual(readdirSync(scripts).filter((f) => f.endsWith(".sh")), []);
+    });
 
-  it("starts more stages at once than it keeps shells waiting", async () => {
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => run(spec([`echo burst-${i}`]))));
-    assert.deepEqual(results.map((r) => r.stdout), Array.from({ length: 8 }, (_, i) => `burst-${i}\n`));
-  });
+    it("refuses an env name sh cannot export, before running anything", async () => {
+      await assert.rejects(executor.start(spec(["true"], { "A-B": "x" }), new AbortController().signal), (err: unknown) =>
+        isExecutorError(err) && err.code === "start_failed" && /A-B/.test(err.message));
+      assert.throws(() => stageScript("/tmp", { "1X": "y" }, ["true"]), /not a valid shell variable name/);
+    });
 
-  it("leaves stop signals to the agent: a signalled helper still reports its stages' ends", async () => {
-    const handle = await executor.start(spec(["sleep 0.3", "echo done"]), new AbortController().signal);
-    const helperPid = helperOf(process.pid);
-    for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.kill(helperPid, signal);
-    const r = await collect(handle);
-    assert.equal(r.stdout, "done\n");
-    assert.equal(r.exit.exitCode, 0);
-    assert.ok(alive(helperPid));
-  });
+    it("runs a burst of stages at once, each with its own output", async () => {
+      const results = await Promise.all(Array.from({ length: 24 }, (_, i) => run(spec([`echo burst-${i}`, `echo err-${i} >&2`, `exit ${i % 3}`]))));
+      assert.deepEqual(results.map((r) => r.stdout), Array.from({ length: 24 }, (_, i) => `burst-${i}\n`));
+      assert.deepEqual(results.map((r) => r.stderr), Array.from({ length: 24 }, (_, i) => `err-${i}\n`));
+      assert.deepEqual(results.map((r) => r.exit.exitCode), Array.from({ length: 24 }, (_, i) => i % 3));
+    });
 
-  it("fails the attempts of a helper that dies, and starts a new helper for the next one", async () => {
-    const s = spec(["sleep 30"]);
-    const handle = await executor.start(s, new AbortController().signal);
-    const helperPid = helperOf(process.pid);
-    process.kill(helperPid, "SIGKILL");
-    await assert.rejects(collect(handle), (err: unknown) => isExecutorError(err) && err.code === "wait_failed");
-    const r = await run(spec(["echo again"]));
-    assert.equal(r.stdout, "again\n");
+    it("holds a stage's output while its reader is slow, and loses none of it", async () => {
+      const handle = await executor.start(spec(["seq 1 200000"]), new AbortController().signal);
+      const quick = run(spec(["echo meanwhile"])); // another stage is not held up
+      const parts: Buffer[] = [];
+      for await (const chunk of handle.output) {
+        parts.push(chunk.data);
+        if (parts.length % 8 === 0) await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.equal((await quick).stdout, "meanwhile\n");
+      const lines = Buffer.concat(parts).toString().split("\n");
+      assert.equal(lines.length, 200001);
+      assert.equal(lines[199999], "200000");
+      assert.equal((await handle.wait()).exitCode, 0);
+    });
+
+    it("lets a stage finish whose reader left early", async () => {
+      const handle = await executor.start(spec(["seq 1 300000", "echo end >&2"]), new AbortController().signal);
+      for await (const chunk of handle.output) {
+        assert.ok(chunk.data.length > 0);
+        break;
+      }
+      assert.equal((await handle.wait()).exitCode, 0);
+    });
+
+    it("ends the stage's background jobs with it, so its output ends", async () => {
+      const r = await run(spec(["(sleep 30; echo late) &", "echo now"]));
+      assert.equal(r.stdout, "now\n");
+    });
+
+    it("leaves stop signals to the agent: a signalled helper still reports its stages' ends", async () => {
+      const handle = await executor.start(spec(["sleep 0.3", "echo done"]), new AbortController().signal);
+      const helperPid = helperOf(process.pid, kind);
+      for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.kill(helperPid, signal);
+      const r = await collect(handle);
+      assert.equal(r.stdout, "done\n");
+      assert.equal(r.exit.exitCode, 0);
+      assert.ok(alive(helperPid));
+    });
+
+    it("fails the attempts of a helper that dies, and starts a new helper for the next one", async () => {
+      const handle = await executor.start(spec(["sleep 30"]), new AbortController().signal);
+      const helperPid = helperOf(process.pid, kind);
+      process.kill(helperPid, "SIGKILL");
+      await assert.rejects(collect(handle), (err: unknown) => isExecutorError(err) && err.code === "wait_failed");
+      const r = await run(spec(["echo again"]));
+      assert.equal(r.stdout, "again\n");
+    });
   });
-});
+}
 
 function readFileText(file: string): string {
   try {
@@ -103,71 +142,60 @@ function readFileText(file: string): string {
   }
 }
 
-describe("spawner helper on its own", () => {
-  it("ends its shells, running ones too, and itself when the agent dies, even mid-handover", async () => {
-    const workDir = await mkdtemp(join(tmpdir(), "dockyard-spawner-"));
-    // A stand-in agent: starts the helper, runs `sleep 300` in the first shell, reports the
-    // pids once a third shell's stdout arrived (its stderr handle is then still in flight,
-    // when Node defers the helper's "disconnect"), and is then killed with SIGKILL.
-    const agentCode = `
-      const { spawn } = require("node:child_process");
-      const helper = spawn(process.execPath, [${JSON.stringify(HELPER)}], {
-        stdio: ["ignore", "inherit", "inherit", "ipc"],
-        env: { PATH: process.env.PATH, DOCKYARD_SPAWNER_SCRIPT_DIR: ${JSON.stringify(join(workDir, ".scripts"))} },
-      });
-      const pids = [];
-      helper.on("message", (m) => {
-        if (m.op === "stderr" && m.id === "1") helper.send({ op: "run", id: "1", script: "sleep 300\\n" });
-        if (m.op === "shell") pids.push(m.pid);
-        if (m.op === "shell" && pids.length === 3) process.stdout.write(JSON.stringify({ helper: helper.pid, shells: pids }) + "\\n");
-      });`;
-    const agent = spawn(process.execPath, ["-e", agentCode], { stdio: ["ignore", "pipe", "inherit"] });
-    const line = await new Promise<string>((resolve) => agent.stdout.once("data", (d: Buffer) => resolve(d.toString())));
-    const { helper, shells } = JSON.parse(line.split("\n")[0]!) as { helper: number; shells: number[] };
-    assert.ok([helper, ...shells].every(alive), "helper and shells run");
-    await waitUntil(() => inGroup(shells[0]!).length === 2); // shell 1 runs its sleep
-    agent.kill("SIGKILL");
-    await waitUntil(() => ![helper, ...shells].some(alive));
-    assert.deepEqual(inGroup(shells[0]!), [], "the running stage's whole group is gone");
-    await rm(workDir, { recursive: true, force: true });
-  });
+describe("spawner helpers on their own", () => {
+  for (const kind of ["native", "node"] as SpawnerKind[]) {
+    const command = kind === "native" ? [NATIVE_HELPER] : [process.execPath, NODE_HELPER];
 
-  it("ends its waiting shells when the agent closes it", async () => {
+    it(`${kind}: ends its running stages' process groups, and itself, when the agent dies`, async () => {
+      const scriptDir = await mkdtemp(join(tmpdir(), "dockyard-spawner-"));
+      // A stand-in agent: starts the helper, runs `sleep 300` and reports the pids, then is killed.
+      const agentCode = `
+        const { spawn } = require("node:child_process");
+        const [cmd, ...args] = ${JSON.stringify([...command, scriptDir])};
+        const helper = spawn(cmd, args, { stdio: ["pipe", "pipe", "inherit"], env: { PATH: process.env.PATH } });
+        const script = Buffer.from("sleep 300\\n");
+        const head = Buffer.alloc(9); head[0] = 1; head.writeUInt32BE(7, 1); head.writeUInt32BE(script.length, 5);
+        helper.stdin.write(Buffer.concat([head, script]));
+        helper.stdout.once("data", (d) => process.stdout.write(JSON.stringify({ helper: helper.pid, shell: d.readUInt32BE(9) }) + "\\n"));`;
+      const agent = spawn(process.execPath, ["-e", agentCode], { stdio: ["ignore", "pipe", "inherit"] });
+      const line = await new Promise<string>((resolve) => agent.stdout.once("data", (d: Buffer) => resolve(d.toString())));
+      const { helper, shell } = JSON.parse(line.split("\n")[0]!) as { helper: number; shell: number };
+      await waitUntil(() => inGroup(shell).length === 2); // sh and its sleep
+      agent.kill("SIGKILL");
+      await waitUntil(() => !alive(helper) && inGroup(shell).length === 0);
+      await rm(scriptDir, { recursive: true, force: true });
+    });
+
+    it(`${kind}: refuses a malformed request and ends`, () => {
+      const r = spawnSync(command[0]!, [...command.slice(1), tmpdir()], { input: Buffer.from([9, 0, 0, 0, 1, 0, 0, 0, 0]), encoding: "utf8" });
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /unknown op 9 refused/);
+    });
+
+    it(`${kind}: says how to start it when started wrongly`, () => {
+      const r = spawnSync(command[0]!, command.slice(1), { encoding: "utf8" });
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /usage: .*SCRIPT_DIR/);
+    });
+  }
+
+  it("ends with the executor that closes it", async () => {
     const workDir = await mkdtemp(join(tmpdir(), "dockyard-spawner-"));
     const executor = new ShellExecutor({ workDir });
     executor.warmUp();
-    const shells = await waitForChildren(2);
+    const helper = helperOf(process.pid, "native");
     await executor.close();
-    await waitUntil(() => !shells.some(alive));
+    await waitUntil(() => !alive(helper));
     await rm(workDir, { recursive: true, force: true });
-  });
-
-  it("refuses to start without an agent on the other end", async () => {
-    const r = spawnSync(process.execPath, [HELPER], { encoding: "utf8" });
-    assert.equal(r.status, 2);
-    assert.match(r.stderr, /start me from the agent/);
   });
 });
 
-const HELPER = fileURLToPath(new URL("./helper.mjs", import.meta.url));
-
-/** Pids of the waiting shells of our helper (grandchildren running the wait-for-script command). */
-async function waitForChildren(n: number): Promise<number[]> {
-  let found: number[] = [];
-  await waitUntil(() => {
-    found = readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) =>
-      readFileText(`/proc/${pid}/cmdline`).includes("__dockyard_script") && alive(pid) &&
-      readFileText(`/proc/${readFileText(`/proc/${pid}/stat`).split(") ")[1]?.split(" ")[1]}/status`).includes(`PPid:\t${process.pid}`));
-    return found.length >= n;
-  });
-  return found;
-}
-
 /** The spawner helper started by process `parent`. */
-function helperOf(parent: number): number {
+function helperOf(parent: number, kind: SpawnerKind): number {
+  const marker = kind === "native" ? "dy-spawn" : "helper.mjs";
   const pid = Number(readdirSync("/proc").find((p) => /^\d+$/.test(p) && existsSync(`/proc/${p}/cmdline`) &&
-    readFileText(`/proc/${p}/cmdline`).includes("helper.mjs") && readFileText(`/proc/${p}/status`).includes(`PPid:\t${parent}\n`)));
-  assert.ok(pid > 0, "helper process found");
+    readFileText(`/proc/${p}/cmdline`).includes(marker) && readFileText(`/proc/${p}/status`).includes(`PPid:\t${parent}\n`)));
+  assert.ok(pid > 0, `${kind} helper process found`);
   return pid;
 }
 
