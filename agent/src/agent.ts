@@ -10,6 +10,7 @@ import type { AgentConfig } from "./config";
 import type { Executor } from "./executor/types";
 import { AttemptRunner } from "./runner";
 import { createAgentClient, type AgentClient, type Session } from "./transport/agent-client";
+import { AttemptMux } from "./transport/attempt-mux";
 import { NatsSession, RegistrationRefusedError } from "./transport/nats-session";
 import { replaySpools } from "./spool-replay";
 import { SpoolJournal } from "./logs/spool";
@@ -24,6 +25,8 @@ export class Agent {
   private nc!: NatsConnection;
   private nats!: NatsSession;
   private client!: AgentClient;
+  /** The one AttemptStream every attempt reports on. */
+  private mux!: AttemptMux;
   private session: Session = { agentId: "", sessionToken: "" };
   /** Key the server signs our NATS assignments and cancels with. */
   private signingKey = "";
@@ -60,11 +63,12 @@ export class Agent {
     this.nats = new NatsSession(this.nc, this.config.natsPrefix, this.deps.log);
     await this.registerWithRetry();
     this.client = createAgentClient(this.config.serverUrl, () => this.session);
+    this.mux = new AttemptMux(this.client);
     await this.reapOrphans(true);
     this.listener = this.nats.listen(this.session.agentId, () => this.signingKey, (a) => this.accept(a), (c) => {
       this.runners.get(c.attemptId)?.stop("canceled", c.reason || "canceled by server");
     }, (runId) => this.runEnded(runId));
-    await replaySpools(this.journal, this.client, this.deps.log);
+    await replaySpools(this.journal, this.mux, this.deps.log);
     this.timers.push(setInterval(() => void this.heartbeat(), this.heartbeatMs).unref());
     this.timers.push(setInterval(() => void this.poll(), this.pollMs).unref());
     await this.poll();
@@ -94,6 +98,8 @@ export class Agent {
         this.heartbeatMs = Number(accepted.heartbeatIntervalMs) || 3000;
         this.pollMs = Number(accepted.pollIntervalMs) || 10_000;
         writeFileSync(path.join(this.config.stateDir, "agent.json"), JSON.stringify({ agentId: accepted.agentId }));
+        // The shared attempt stream was authenticated with the old session.
+        this.mux?.reset();
         return;
       } catch (err) {
         if (err instanceof RegistrationRefusedError) throw err;
@@ -126,7 +132,7 @@ export class Agent {
       return;
     }
     const runner = new AttemptRunner(a, {
-      client: this.client, executor, agentId: this.session.agentId, journal: this.journal!, log: this.deps.log,
+      mux: this.mux, executor, agentId: this.session.agentId, journal: this.journal!, log: this.deps.log,
     });
     this.runners.set(a.attemptId, runner);
     runner.run()
@@ -225,6 +231,7 @@ export class Agent {
       // Best effort: tell the server now instead of letting it wait for the heartbeat timeout.
       await this.client.leave({}, { timeoutMs: 2000 }).catch((err: unknown) =>
         this.deps.log.warn({ err: (err as Error).message }, "could not tell the server we leave"));
+      this.mux.close();
       this.client.close();
     }
     await this.nc?.drain().catch(() => undefined);

@@ -8,7 +8,7 @@ import { isExecutorError } from "./executor/errors";
 import { MAX_SPOOL_BYTES, type AttemptSpool, type FinalStatus, type SpoolJournal } from "./logs/spool";
 import { LogBatcher } from "./logs/log-batcher";
 import { AttemptChannel, type FinishResult } from "./transport/attempt-channel";
-import type { AgentClient } from "./transport/agent-client";
+import type { AttemptMux } from "./transport/attempt-mux";
 
 export const STREAM = { stdout: 1, stderr: 2, system: 3 } as const;
 /** Longest a `started` report waits for the first output to travel with (see run()). */
@@ -18,7 +18,7 @@ const STARTED_DELAY_MS = 10;
 export type StopReason = "canceled" | "timeout" | "lost" | "rejected";
 
 export interface RunnerDeps {
-  client: AgentClient;
+  mux: AttemptMux;
   executor: Executor;
   agentId: string;
   journal: SpoolJournal;
@@ -65,7 +65,7 @@ export class AttemptRunner {
       hasRoom: () => this.channel.hasRoom,
       emit: (stream, data) => this.emit(stream, data),
     });
-    this.channel = new AttemptChannel(this.deps.client, a.attemptId, a.leaseId, {
+    this.channel = new AttemptChannel(this.deps.mux, a.attemptId, a.leaseId, {
       onRejected: (message) => this.stop("rejected", message),
       onRoom: () => {
         batcher.onRoom();

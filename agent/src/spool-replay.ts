@@ -4,12 +4,12 @@
 import type { Logger } from "pino";
 import type { SpoolJournal } from "./logs/spool";
 import { AttemptChannel } from "./transport/attempt-channel";
-import type { AgentClient } from "./transport/agent-client";
+import type { AttemptMux } from "./transport/attempt-mux";
 
-export async function replaySpools(journal: SpoolJournal, client: AgentClient, log: Logger): Promise<void> {
+export async function replaySpools(journal: SpoolJournal, mux: AttemptMux, log: Logger): Promise<void> {
   for (const spool of journal.recovered()) {
     const { meta } = spool;
-    const channel = new AttemptChannel(client, meta.attemptId, meta.leaseId, {
+    const channel = new AttemptChannel(mux, meta.attemptId, meta.leaseId, {
       onRejected: () => undefined, onRoom: () => undefined, onRenewed: () => undefined,
     }, log);
     for (const c of spool.chunks) channel.send(c);

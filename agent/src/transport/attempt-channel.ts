@@ -1,14 +1,11 @@
-// The gRPC stream of one attempt, kept alive across server restarts and
-// network blips: on reconnect it re-opens with the lease, learns the highest
-// persisted log seq and resends the rest, then any pending started/finished.
-import { create, AttemptReportSchema, type AttemptCommand, type AttemptReport } from "@dockyard/proto";
-import type { ClientDuplexStream } from "@grpc/grpc-js";
-import type { MessageInitShape } from "@bufbuild/protobuf";
+// One attempt's conversation with the server over the agent's shared stream
+// (see attempt-mux.ts), kept alive across server restarts and network blips:
+// on reconnect it re-opens with the lease, learns the highest persisted log seq
+// and resends the rest, then any pending started/finished.
+import type { AttemptCommand } from "@dockyard/proto";
 import type { Logger } from "pino";
-import type { AgentClient } from "./agent-client";
+import type { AttemptMux, AttemptPipe, ReportBody } from "./attempt-mux";
 import type { FinalStatus, SpooledChunk } from "../logs/spool";
-
-type Body = NonNullable<MessageInitShape<typeof AttemptReportSchema>["body"]>;
 
 export type FinishResult = "acked" | "rejected" | "closed";
 
@@ -25,7 +22,7 @@ export interface ChannelHandlers {
 export const SEND_WINDOW = 8;
 
 export class AttemptChannel {
-  private stream: ClientDuplexStream<AttemptReport, AttemptCommand> | null = null;
+  private pipe: AttemptPipe | null = null;
   private unacked: SpooledChunk[] = [];
   private ackedSeq = 0;
   private startedAcked = false;
@@ -42,7 +39,7 @@ export class AttemptChannel {
   private connections = 0;
 
   constructor(
-    private readonly client: AgentClient,
+    private readonly mux: AttemptMux,
     readonly attemptId: string,
     readonly leaseId: string,
     private readonly handlers: ChannelHandlers,
@@ -95,14 +92,14 @@ export class AttemptChannel {
     if (this.closed) return;
     this.closed = true;
     this.closeResult = result;
-    this.stream?.end();
-    this.stream = null;
+    this.pipe?.close();
+    this.pipe = null;
     this.opened?.();
     for (const w of this.finishWaiters.splice(0)) w(result);
   }
 
-  private write(body: Body): void {
-    this.stream?.write(create(AttemptReportSchema, { attemptId: this.attemptId, leaseId: this.leaseId, body }));
+  private write(body: ReportBody): void {
+    this.pipe?.write(body);
   }
 
   private writeChunk(c: SpooledChunk): void {
@@ -122,19 +119,19 @@ export class AttemptChannel {
     if (this.closed) return;
     this.ready = false;
     this.finishedWritten = false;
-    let stream: ClientDuplexStream<AttemptReport, AttemptCommand>;
+    let pipe: AttemptPipe;
     try {
-      stream = this.client.attemptStream();
+      pipe = this.mux.open(this.attemptId, this.leaseId, {
+        onCommand: (cmd) => this.onCommand(cmd),
+        onBroken: (err) => this.onBroken(pipe, err),
+      });
     } catch (err) {
       // The client was closed (agent stopping): nothing more can be sent.
       this.log.warn({ attemptId: this.attemptId, err: (err as Error).message }, "attempt stream cannot be opened");
       this.close("closed");
       return;
     }
-    this.stream = stream;
-    stream.on("data", (cmd: AttemptCommand) => this.onCommand(cmd));
-    stream.on("error", (err: Error) => this.onBroken(stream, err));
-    stream.on("end", () => this.onBroken(stream, null));
+    this.pipe = pipe;
     this.write({ case: "open", value: {} });
     this.connections++;
     // First connection: the server has persisted nothing yet, so reports are
@@ -154,9 +151,10 @@ export class AttemptChannel {
     if (this.final && this.unacked.length === 0) this.writeFinished();
   }
 
-  private onBroken(stream: ClientDuplexStream<AttemptReport, AttemptCommand>, err: Error | null): void {
-    if (this.stream !== stream || this.closed) return;
-    this.stream = null;
+  private onBroken(pipe: AttemptPipe, err: Error | null): void {
+    if (this.pipe !== pipe || this.closed) return;
+    pipe.close();
+    this.pipe = null;
     this.ready = false;
     this.failures++;
     const delay = Math.min(3000, 50 * 2 ** Math.min(this.failures, 6)) * (0.5 + Math.random() / 2);
@@ -174,6 +172,10 @@ export class AttemptChannel {
     }
     if (body.case === "cancel") {
       this.handlers.onRejected(`canceled: ${body.value.reason}`);
+      return;
+    }
+    if (body.case === "retry") {
+      if (this.pipe) this.onBroken(this.pipe, new Error(`server asked to retry: ${body.value.message}`));
       return;
     }
     if (body.case !== "ack") return;

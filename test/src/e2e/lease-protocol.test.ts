@@ -87,17 +87,23 @@ describe("agent protocol", () => {
     const polled = await client.pollAssignments({});
     assert.deepEqual(polled.assignments.map((x) => x.attemptId), [a.attemptId]);
 
-    // A wrong lease is rejected and counted.
-    const bad = open(client);
-    bad.send(a, { case: "open", value: {} }, "00000000-0000-0000-0000-000000000000");
-    const rej = await bad.next(1);
+    // One stream carries every attempt of an agent; one attempt's trouble is answered on it alone.
+    const s = open(client);
+    // A report before `open` is answered with `retry` (reopen, then resend), not acted on.
+    s.send(a, { case: "log", value: { seq: 1n, data: Buffer.from("early\n"), stream: 1 } });
+    const retry = await s.next(1);
+    assert.equal(retry?.body.case, "retry");
+    assert.equal(retry?.attemptId, a.attemptId);
+    assert.match(retry?.body.case === "retry" ? retry.body.value.message : "", /not open on this stream: send 'open' first/);
+    // A wrong lease is rejected and counted, and the stream stays open.
+    s.send(a, { case: "open", value: {} }, "00000000-0000-0000-0000-000000000000");
+    const rej = await s.next(2);
     assert.equal(rej?.body.case, "rejected");
     assert.match(rej?.body.case === "rejected" ? rej.body.value.message : "", /lease was replaced|stale/);
 
-    // The right lease: started, chunks 1 and 2, then a gap (4) is refused.
-    const s = open(client);
+    // The right lease on the same stream: started, chunks 1 and 2, then a gap (4) is refused.
     s.send(a, { case: "open", value: {} });
-    assert.equal((await s.next(1))?.body.case, "ack");
+    assert.equal((await s.next(3))?.body.case, "ack");
     s.send(a, { case: "started", value: {} });
     s.send(a, { case: "log", value: { seq: 1n, data: Buffer.from("one\n"), stream: 1 } });
     s.send(a, { case: "log", value: { seq: 2n, data: Buffer.from("two\n"), stream: 1 } });

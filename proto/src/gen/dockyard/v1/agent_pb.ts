@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file dockyard/v1/agent.proto.
  */
 export const file_dockyard_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("Chdkb2NreWFyZC92MS9hZ2VudC5wcm90bxILZG9ja3lhcmQudjEikAIKD1JlZ2lzdGVyUmVxdWVzdBISCgpqb2luX3Rva2VuGAEgASgJEhAKCGFnZW50X2lkGAIgASgJEgwKBG5hbWUYAyABKAkSEAoIaG9zdG5hbWUYBCABKAkSOAoGbGFiZWxzGAUgAygLMiguZG9ja3lhcmQudjEuUmVnaXN0ZXJSZXF1ZXN0LkxhYmVsc0VudHJ5EhAKCGNhcGFjaXR5GAYgASgNEhgKEHByb3RvY29sX3ZlcnNpb24YByABKA0SEQoJZXhlY3V0b3JzGAggAygJEg8KB3ZlcnNpb24YCSABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKAAQoQUmVnaXN0ZXJSZXNwb25zZRIxCghhY2NlcHRlZBgBIAEoCzIdLmRvY2t5YXJkLnYxLlJlZ2lzdGVyQWNjZXB0ZWRIABIvCgdyZWZ1c2VkGAIgASgLMhwuZG9ja3lhcmQudjEuUmVnaXN0ZXJSZWZ1c2VkSABCCAoGcmVzdWx0IooBChBSZWdpc3RlckFjY2VwdGVkEhAKCGFnZW50X2lkGAEgASgJEhUKDXNlc3Npb25fdG9rZW4YAiABKAkSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAMgASgEEhQKDGxlYXNlX3R0bF9tcxgEIAEoBBIYChBwb2xsX2ludGVydmFsX21zGAUgASgEIjAKD1JlZ2lzdGVyUmVmdXNlZBIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkiYwoJSGVhcnRiZWF0EhAKCGFnZW50X2lkGAEgASgJEhUKDXNlc3Npb25fdG9rZW4YAiABKAkSGwoTcnVubmluZ19hdHRlbXB0X2lkcxgDIAMoCRIQCghkcmFpbmluZxgEIAEoCCIrCgxIZWFydGJlYXRBY2sSCgoCb2sYASABKAgSDwoHbWVzc2FnZRgCIAEoCSIsCgZTaWduZWQSDwoHcGF5bG9hZBgBIAEoDBIRCglzaWduYXR1cmUYAiABKAwiMwoNQ2FuY2VsQXR0ZW1wdBISCgphdHRlbXB0X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIYChZQb2xsQXNzaWdubWVudHNSZXF1ZXN0ImIKF1BvbGxBc3NpZ25tZW50c1Jlc3BvbnNlEiwKC2Fzc2lnbm1lbnRzGAEgAygLMhcuZG9ja3lhcmQudjEuQXNzaWdubWVudBIZChFvd25lZF9hdHRlbXB0X2lkcxgCIAMoCSIgCgxEcmFpblJlcXVlc3QSEAoIZHJhaW5pbmcYASABKAgiDwoNRHJhaW5SZXNwb25zZSIOCgxMZWF2ZVJlcXVlc3QiDwoNTGVhdmVSZXNwb25zZSKXAgoNQXR0ZW1wdFJlcG9ydBISCgphdHRlbXB0X2lkGAEgASgJEhAKCGxlYXNlX2lkGAIgASgJEicKBG9wZW4YAyABKAsyFy5kb2NreWFyZC52MS5SZXBvcnRPcGVuSAASLQoHc3RhcnRlZBgEIAEoCzIaLmRvY2t5YXJkLnYxLlJlcG9ydFN0YXJ0ZWRIABIkCgNsb2cYBSABKAsyFS5kb2NreWFyZC52MS5Mb2dDaHVua0gAEikKBXJlbmV3GAYgASgLMhguZG9ja3lhcmQudjEuUmVwb3J0UmVuZXdIABIvCghmaW5pc2hlZBgHIAEoCzIbLmRvY2t5YXJkLnYxLlJlcG9ydEZpbmlzaGVkSABCBgoEYm9keSIMCgpSZXBvcnRPcGVuIg8KDVJlcG9ydFN0YXJ0ZWQiDQoLUmVwb3J0UmVuZXciTQoITG9nQ2h1bmsSCwoDc2VxGAEgASgEEgwKBGRhdGEYAiABKAwSJgoGc3RyZWFtGAMgASgOMhYuZG9ja3lhcmQudjEuTG9nU3RyZWFtIm8KDlJlcG9ydEZpbmlzaGVkEhEKCWV4aXRfY29kZRgBIAEoBRIPCgdvdXRjb21lGAIgASgJEg8KB21lc3NhZ2UYAyABKAkSFAoMbGFzdF9sb2dfc2VxGAQgASgEEhIKCm9vbV9raWxsZWQYBSABKAgioAEKDkF0dGVtcHRDb21tYW5kEiYKA2FjaxgBIAEoCzIXLmRvY2t5YXJkLnYxLkF0dGVtcHRBY2tIABIsCgZjYW5jZWwYAiABKAsyGi5kb2NreWFyZC52MS5BdHRlbXB0Q2FuY2VsSAASMAoIcmVqZWN0ZWQYAyABKAsyHC5kb2NreWFyZC52MS5BdHRlbXB0UmVqZWN0ZWRIAEIGCgRib2R5Il0KCkF0dGVtcHRBY2sSDwoHbG9nX3NlcRgBIAEoBBIPCgdzdGFydGVkGAIgASgIEhAKCGZpbmlzaGVkGAMgASgIEhsKE2xlYXNlX2V4cGlyZXNfYXRfbXMYBCABKAMiHwoNQXR0ZW1wdENhbmNlbBIOCgZyZWFzb24YASABKAkiMAoPQXR0ZW1wdFJlamVjdGVkEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCTLAAgoMQWdlbnRTZXJ2aWNlElwKD1BvbGxBc3NpZ25tZW50cxIjLmRvY2t5YXJkLnYxLlBvbGxBc3NpZ25tZW50c1JlcXVlc3QaJC5kb2NreWFyZC52MS5Qb2xsQXNzaWdubWVudHNSZXNwb25zZRJECgtTZXREcmFpbmluZxIZLmRvY2t5YXJkLnYxLkRyYWluUmVxdWVzdBoaLmRvY2t5YXJkLnYxLkRyYWluUmVzcG9uc2USPgoFTGVhdmUSGS5kb2NreWFyZC52MS5MZWF2ZVJlcXVlc3QaGi5kb2NreWFyZC52MS5MZWF2ZVJlc3BvbnNlEkwKDUF0dGVtcHRTdHJlYW0SGi5kb2NreWFyZC52MS5BdHRlbXB0UmVwb3J0GhsuZG9ja3lhcmQudjEuQXR0ZW1wdENvbW1hbmQoATABYgZwcm90bzM", [file_dockyard_v1_types]);
+  fileDesc("Chdkb2NreWFyZC92MS9hZ2VudC5wcm90bxILZG9ja3lhcmQudjEikAIKD1JlZ2lzdGVyUmVxdWVzdBISCgpqb2luX3Rva2VuGAEgASgJEhAKCGFnZW50X2lkGAIgASgJEgwKBG5hbWUYAyABKAkSEAoIaG9zdG5hbWUYBCABKAkSOAoGbGFiZWxzGAUgAygLMiguZG9ja3lhcmQudjEuUmVnaXN0ZXJSZXF1ZXN0LkxhYmVsc0VudHJ5EhAKCGNhcGFjaXR5GAYgASgNEhgKEHByb3RvY29sX3ZlcnNpb24YByABKA0SEQoJZXhlY3V0b3JzGAggAygJEg8KB3ZlcnNpb24YCSABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKAAQoQUmVnaXN0ZXJSZXNwb25zZRIxCghhY2NlcHRlZBgBIAEoCzIdLmRvY2t5YXJkLnYxLlJlZ2lzdGVyQWNjZXB0ZWRIABIvCgdyZWZ1c2VkGAIgASgLMhwuZG9ja3lhcmQudjEuUmVnaXN0ZXJSZWZ1c2VkSABCCAoGcmVzdWx0IooBChBSZWdpc3RlckFjY2VwdGVkEhAKCGFnZW50X2lkGAEgASgJEhUKDXNlc3Npb25fdG9rZW4YAiABKAkSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAMgASgEEhQKDGxlYXNlX3R0bF9tcxgEIAEoBBIYChBwb2xsX2ludGVydmFsX21zGAUgASgEIjAKD1JlZ2lzdGVyUmVmdXNlZBIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkiYwoJSGVhcnRiZWF0EhAKCGFnZW50X2lkGAEgASgJEhUKDXNlc3Npb25fdG9rZW4YAiABKAkSGwoTcnVubmluZ19hdHRlbXB0X2lkcxgDIAMoCRIQCghkcmFpbmluZxgEIAEoCCIrCgxIZWFydGJlYXRBY2sSCgoCb2sYASABKAgSDwoHbWVzc2FnZRgCIAEoCSIsCgZTaWduZWQSDwoHcGF5bG9hZBgBIAEoDBIRCglzaWduYXR1cmUYAiABKAwiMwoNQ2FuY2VsQXR0ZW1wdBISCgphdHRlbXB0X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIYChZQb2xsQXNzaWdubWVudHNSZXF1ZXN0ImIKF1BvbGxBc3NpZ25tZW50c1Jlc3BvbnNlEiwKC2Fzc2lnbm1lbnRzGAEgAygLMhcuZG9ja3lhcmQudjEuQXNzaWdubWVudBIZChFvd25lZF9hdHRlbXB0X2lkcxgCIAMoCSIgCgxEcmFpblJlcXVlc3QSEAoIZHJhaW5pbmcYASABKAgiDwoNRHJhaW5SZXNwb25zZSIOCgxMZWF2ZVJlcXVlc3QiDwoNTGVhdmVSZXNwb25zZSKXAgoNQXR0ZW1wdFJlcG9ydBISCgphdHRlbXB0X2lkGAEgASgJEhAKCGxlYXNlX2lkGAIgASgJEicKBG9wZW4YAyABKAsyFy5kb2NreWFyZC52MS5SZXBvcnRPcGVuSAASLQoHc3RhcnRlZBgEIAEoCzIaLmRvY2t5YXJkLnYxLlJlcG9ydFN0YXJ0ZWRIABIkCgNsb2cYBSABKAsyFS5kb2NreWFyZC52MS5Mb2dDaHVua0gAEikKBXJlbmV3GAYgASgLMhguZG9ja3lhcmQudjEuUmVwb3J0UmVuZXdIABIvCghmaW5pc2hlZBgHIAEoCzIbLmRvY2t5YXJkLnYxLlJlcG9ydEZpbmlzaGVkSABCBgoEYm9keSIMCgpSZXBvcnRPcGVuIg8KDVJlcG9ydFN0YXJ0ZWQiDQoLUmVwb3J0UmVuZXciTQoITG9nQ2h1bmsSCwoDc2VxGAEgASgEEgwKBGRhdGEYAiABKAwSJgoGc3RyZWFtGAMgASgOMhYuZG9ja3lhcmQudjEuTG9nU3RyZWFtIm8KDlJlcG9ydEZpbmlzaGVkEhEKCWV4aXRfY29kZRgBIAEoBRIPCgdvdXRjb21lGAIgASgJEg8KB21lc3NhZ2UYAyABKAkSFAoMbGFzdF9sb2dfc2VxGAQgASgEEhIKCm9vbV9raWxsZWQYBSABKAgi4AEKDkF0dGVtcHRDb21tYW5kEhIKCmF0dGVtcHRfaWQYCiABKAkSJgoDYWNrGAEgASgLMhcuZG9ja3lhcmQudjEuQXR0ZW1wdEFja0gAEiwKBmNhbmNlbBgCIAEoCzIaLmRvY2t5YXJkLnYxLkF0dGVtcHRDYW5jZWxIABIwCghyZWplY3RlZBgDIAEoCzIcLmRvY2t5YXJkLnYxLkF0dGVtcHRSZWplY3RlZEgAEioKBXJldHJ5GAQgASgLMhkuZG9ja3lhcmQudjEuQXR0ZW1wdFJldHJ5SABCBgoEYm9keSJdCgpBdHRlbXB0QWNrEg8KB2xvZ19zZXEYASABKAQSDwoHc3RhcnRlZBgCIAEoCBIQCghmaW5pc2hlZBgDIAEoCBIbChNsZWFzZV9leHBpcmVzX2F0X21zGAQgASgDIh8KDUF0dGVtcHRDYW5jZWwSDgoGcmVhc29uGAEgASgJIjAKD0F0dGVtcHRSZWplY3RlZBIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkiHwoMQXR0ZW1wdFJldHJ5Eg8KB21lc3NhZ2UYASABKAkywAIKDEFnZW50U2VydmljZRJcCg9Qb2xsQXNzaWdubWVudHMSIy5kb2NreWFyZC52MS5Qb2xsQXNzaWdubWVudHNSZXF1ZXN0GiQuZG9ja3lhcmQudjEuUG9sbEFzc2lnbm1lbnRzUmVzcG9uc2USRAoLU2V0RHJhaW5pbmcSGS5kb2NreWFyZC52MS5EcmFpblJlcXVlc3QaGi5kb2NreWFyZC52MS5EcmFpblJlc3BvbnNlEj4KBUxlYXZlEhkuZG9ja3lhcmQudjEuTGVhdmVSZXF1ZXN0GhouZG9ja3lhcmQudjEuTGVhdmVSZXNwb25zZRJMCg1BdHRlbXB0U3RyZWFtEhouZG9ja3lhcmQudjEuQXR0ZW1wdFJlcG9ydBobLmRvY2t5YXJkLnYxLkF0dGVtcHRDb21tYW5kKAEwAWIGcHJvdG8z", [file_dockyard_v1_types]);
 
 /**
  * NATS request on `<prefix>.agents.register`.
@@ -368,7 +368,8 @@ export const LeaveResponseSchema: GenMessage<LeaveResponse> = /*@__PURE__*/
   messageDesc(file_dockyard_v1_agent, 13);
 
 /**
- * Agent -> server on an AttemptStream. The first report must be `open`.
+ * Agent -> server on the agent's AttemptStream. Every report names its attempt
+ * and lease; the first report of an attempt on a stream must be `open`.
  *
  * @generated from message dockyard.v1.AttemptReport
  */
@@ -534,11 +535,16 @@ export const ReportFinishedSchema: GenMessage<ReportFinished> = /*@__PURE__*/
   messageDesc(file_dockyard_v1_agent, 19);
 
 /**
- * Server -> agent on an AttemptStream.
+ * Server -> agent on the AttemptStream, for the attempt it names.
  *
  * @generated from message dockyard.v1.AttemptCommand
  */
 export type AttemptCommand = Message<"dockyard.v1.AttemptCommand"> & {
+  /**
+   * @generated from field: string attempt_id = 10;
+   */
+  attemptId: string;
+
   /**
    * @generated from oneof dockyard.v1.AttemptCommand.body
    */
@@ -560,6 +566,12 @@ export type AttemptCommand = Message<"dockyard.v1.AttemptCommand"> & {
      */
     value: AttemptRejected;
     case: "rejected";
+  } | {
+    /**
+     * @generated from field: dockyard.v1.AttemptRetry retry = 4;
+     */
+    value: AttemptRetry;
+    case: "retry";
   } | { case: undefined; value?: undefined };
 };
 
@@ -646,6 +658,27 @@ export const AttemptRejectedSchema: GenMessage<AttemptRejected> = /*@__PURE__*/
   messageDesc(file_dockyard_v1_agent, 23);
 
 /**
+ * The server could not handle a report of this attempt (a database error, say) and
+ * forgot the attempt's place on this stream: open it again later and resend what
+ * was not acknowledged.
+ *
+ * @generated from message dockyard.v1.AttemptRetry
+ */
+export type AttemptRetry = Message<"dockyard.v1.AttemptRetry"> & {
+  /**
+   * @generated from field: string message = 1;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message dockyard.v1.AttemptRetry.
+ * Use `create(AttemptRetrySchema)` to create a new message.
+ */
+export const AttemptRetrySchema: GenMessage<AttemptRetry> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_agent, 24);
+
+/**
  * Agent-facing API. Every call carries `authorization: Bearer <session token>`
  * and `x-dockyard-agent-id` metadata obtained from registration.
  *
@@ -680,6 +713,9 @@ export const AgentService: GenService<{
     output: typeof LeaveResponseSchema;
   },
   /**
+   * One long-lived stream per agent connection, carrying every attempt it runs
+   * (opening a stream per attempt cost more CPU than the rest of its reports).
+   *
    * @generated from rpc dockyard.v1.AgentService.AttemptStream
    */
   attemptStream: {

@@ -1,0 +1,83 @@
+// One gRPC AttemptStream per agent, shared by every attempt it runs: reports
+// name their attempt, and the server's commands are routed back by attempt id.
+// Opening a stream per attempt (HTTP/2 stream, call stack, credentials) cost
+// the agent more CPU than everything else it sent for a short stage.
+//
+// The stream opens on first use and stays open while the agent lives. When it
+// breaks, every attempt on it is told (each reconnects on its own schedule and
+// resends what the server did not acknowledge), and the next open starts a new one.
+import { create, AttemptReportSchema, type AttemptCommand, type AttemptReport } from "@dockyard/proto";
+import type { ClientDuplexStream } from "@grpc/grpc-js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { AgentClient } from "./agent-client";
+
+type Stream = ClientDuplexStream<AttemptReport, AttemptCommand>;
+export type ReportBody = NonNullable<MessageInitShape<typeof AttemptReportSchema>["body"]>;
+
+export interface AttemptListener {
+  onCommand(cmd: AttemptCommand): void;
+  /** The shared stream broke (err null: the server ended it); the attempt must reopen. */
+  onBroken(err: Error | null): void;
+}
+
+/** One attempt's view of the shared stream. */
+export interface AttemptPipe {
+  write(body: ReportBody): void;
+  /** Stop routing commands to this attempt (the stream itself stays). */
+  close(): void;
+}
+
+export class AttemptMux {
+  private stream: Stream | null = null;
+  private readonly attempts = new Map<string, AttemptListener>();
+
+  constructor(private readonly client: AgentClient) {}
+
+  /** Attach an attempt; throws when the client is closed (the agent is stopping). */
+  open(attemptId: string, leaseId: string, listener: AttemptListener): AttemptPipe {
+    const stream = this.stream ?? this.connect();
+    this.attempts.set(attemptId, listener);
+    let open = true;
+    return {
+      write: (body) => {
+        if (open && this.stream === stream) stream.write(create(AttemptReportSchema, { attemptId, leaseId, body }));
+      },
+      close: () => {
+        if (!open) return;
+        open = false;
+        if (this.attempts.get(attemptId) === listener) this.attempts.delete(attemptId);
+      },
+    };
+  }
+
+  /** End the shared stream (the agent stops; its attempts are over or abandoned). */
+  close(): void {
+    this.stream?.end();
+    this.stream = null;
+  }
+
+  /** Start over on a new stream (a new session after re-registration): every attempt reopens. */
+  reset(): void {
+    const stream = this.stream;
+    if (!stream) return;
+    this.broken(stream, new Error("agent session renewed"));
+    stream.end();
+  }
+
+  private connect(): Stream {
+    const stream = this.client.attemptStream();
+    this.stream = stream;
+    stream.on("data", (cmd: AttemptCommand) => this.attempts.get(cmd.attemptId)?.onCommand(cmd));
+    stream.on("error", (err: Error) => this.broken(stream, err));
+    stream.on("end", () => this.broken(stream, null));
+    return stream;
+  }
+
+  private broken(stream: Stream, err: Error | null): void {
+    if (this.stream !== stream) return;
+    this.stream = null;
+    const listeners = [...this.attempts.values()];
+    this.attempts.clear();
+    for (const l of listeners) l.onBroken(err);
+  }
+}

@@ -1,0 +1,236 @@
+// The AttemptStream: one per agent connection, carrying the reports of every
+// attempt the agent runs. Each attempt's reports are handled strictly in order
+// (AttemptSession); attempts proceed independently. Log chunks that queue up
+// while a write is in flight are persisted together (group commit), and each
+// persisted seq is acknowledged. One attempt's trouble (a stale lease, a gap, a
+// database error) is answered on that attempt alone; the stream ends only when
+// the agent's session is no longer valid.
+import type * as grpc from "@grpc/grpc-js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { create, AttemptCommandSchema, type AttemptReport, type AttemptCommand } from "@dockyard/proto";
+import type { AgentRow } from "../../store/agents";
+import { appendLogs, finishAttempt, openAttempt, renewLease, type OpenedAttempt, type IncomingChunk } from "../../store/attempts";
+import { toServiceError } from "./errors";
+import { DockyardError, InvalidError, StaleLeaseError } from "../../errors";
+import { isOutcome } from "../../domain/states";
+import type { AgentHandlerDeps } from "./agent-handlers";
+
+/** Largest log chunk an agent may send. */
+export const MAX_LOG_CHUNK_BYTES = 64 * 1024;
+/** Attempts open at once on one stream (an agent runs at most a few times its capacity). */
+const MAX_OPEN_ATTEMPTS = 4096;
+/** Reports waiting behind one attempt's write: an agent waits for acks long before this. */
+const MAX_QUEUED_REPORTS = 1024;
+
+type CommandBody = NonNullable<MessageInitShape<typeof AttemptCommandSchema>["body"]>;
+type Call = grpc.ServerDuplexStream<AttemptReport, AttemptCommand>;
+
+export class AgentStream {
+  private readonly sessions = new Map<string, AttemptSession>();
+  /** Attempts told to reopen (reports arrived for them without `open`); told once until they do. */
+  private readonly toldToReopen = new Set<string>();
+  private agent: AgentRow | null = null;
+  private early: AttemptReport[] = [];
+  closed = false;
+
+  constructor(
+    private readonly call: Call,
+    readonly deps: AgentHandlerDeps,
+    private readonly authenticate: (md: grpc.Metadata) => Promise<AgentRow>,
+  ) {}
+
+  start(): void {
+    this.authenticate(this.call.metadata).then((agent) => {
+      this.agent = agent;
+      for (const r of this.early.splice(0)) this.route(r);
+    }, (err: unknown) => this.destroy(err));
+    this.call.on("data", (report: AttemptReport) => {
+      if (this.agent) this.route(report);
+      else if (this.early.length < MAX_QUEUED_REPORTS) this.early.push(report);
+      else this.destroy(new InvalidError("too many reports before the stream was authenticated"));
+    });
+    this.call.on("end", () => {
+      this.close();
+      this.call.end();
+    });
+    this.call.on("error", () => this.close());
+  }
+
+  /** The stream's agent, checked again (through the session cache) whenever an attempt opens. */
+  async currentAgent(): Promise<AgentRow> {
+    return (this.agent = await this.authenticate(this.call.metadata));
+  }
+
+  send(attemptId: string, body: CommandBody): void {
+    if (!this.closed) this.call.write(create(AttemptCommandSchema, { attemptId, body }));
+  }
+
+  /** Forget an attempt's session (it ended, was refused, or must reopen). */
+  drop(attemptId: string, session: AttemptSession): void {
+    if (this.sessions.get(attemptId) === session) this.sessions.delete(attemptId);
+  }
+
+  /** The agent's session is not valid any more: end the stream (its attempts reopen on a new one). */
+  destroy(err: unknown): void {
+    if (!this.closed) this.call.destroy(toServiceError(err, this.deps.log) as Error);
+    this.close();
+  }
+
+  private close(): void {
+    this.closed = true;
+    this.sessions.clear();
+    this.early = [];
+  }
+
+  private route(report: AttemptReport): void {
+    if (this.closed) return;
+    const id = report.attemptId;
+    if (report.body.case === "open") {
+      if (!this.sessions.has(id) && this.sessions.size >= MAX_OPEN_ATTEMPTS) {
+        this.send(id, { case: "rejected", value: { code: "invalid", message: `more than ${MAX_OPEN_ATTEMPTS} attempts open on one stream` } });
+        return;
+      }
+      this.toldToReopen.delete(id);
+      const session = new AttemptSession(this, id);
+      this.sessions.set(id, session); // replaces an earlier session of this attempt
+      session.push(report);
+      return;
+    }
+    const session = this.sessions.get(id);
+    if (session) {
+      session.push(report);
+    } else if (!this.toldToReopen.has(id) && id.length <= 64) {
+      // Reports in flight after a `retry`, or an agent that skipped `open`: either way the
+      // attempt must (re)open before anything it says counts. Nothing is lost: it resends.
+      if (this.toldToReopen.size > MAX_OPEN_ATTEMPTS) this.toldToReopen.clear();
+      this.toldToReopen.add(id);
+      this.send(id, { case: "retry", value: { message: `attempt ${id} is not open on this stream: send 'open' first` } });
+    }
+  }
+}
+
+/** One attempt on an agent's stream, from `open` to its acknowledged end. */
+class AttemptSession {
+  private queue: AttemptReport[] = [];
+  private busy = false;
+  private opened: OpenedAttempt | null = null;
+  private done = false;
+  /** The kind of report being handled (labels the stale-write counter). */
+  private handling = "unknown";
+
+  constructor(private readonly stream: AgentStream, private readonly attemptId: string) {}
+
+  push(report: AttemptReport): void {
+    if (this.done) return;
+    if (this.queue.length >= MAX_QUEUED_REPORTS) {
+      return this.fail(new InvalidError(`more than ${MAX_QUEUED_REPORTS} reports of attempt ${this.attemptId} wait; wait for acknowledgements`));
+    }
+    this.queue.push(report);
+    void this.drain();
+  }
+
+  private send(body: CommandBody): void {
+    if (!this.done) this.stream.send(this.attemptId, body);
+  }
+
+  private end(): void {
+    this.done = true;
+    this.queue = [];
+    this.stream.drop(this.attemptId, this);
+  }
+
+  private fail(err: unknown): void {
+    const { metrics, log } = this.stream.deps;
+    if (err instanceof StaleLeaseError) metrics.staleWrites.inc({ kind: this.handling });
+    if (err instanceof DockyardError && err.code === "unauthenticated") {
+      this.stream.destroy(err);
+    } else if (err instanceof DockyardError) {
+      this.send({ case: "rejected", value: { code: err.code, message: err.message } });
+    } else {
+      // Not the agent's fault (the database, say): it reopens later and resends.
+      log.error({ err, attemptId: this.attemptId }, "attempt report failed");
+      this.send({ case: "retry", value: { message: "the server could not handle the report; reopen later" } });
+    }
+    this.end();
+  }
+
+  private async drain(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      while (this.queue.length > 0 && !this.done && !this.stream.closed) await this.handleNext();
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async handleNext(): Promise<void> {
+    const { db, clock, leaseTtlMs, placements } = this.stream.deps;
+    const report = this.queue[0]!;
+    this.handling = report.body.case ?? "unknown";
+    if (!this.opened) {
+      const agent = await this.stream.currentAgent();
+      this.opened = placements?.take(report.attemptId, report.leaseId, agent.id)
+        ?? await openAttempt(db, report.attemptId, report.leaseId, agent.id);
+      this.queue.shift();
+      this.send({ case: "ack", value: { logSeq: BigInt(this.opened.attempt.logSeq), started: this.opened.attempt.state === "running" } });
+      return;
+    }
+    const { attempt } = this.opened;
+    if (report.leaseId !== attempt.leaseId) {
+      throw new StaleLeaseError(report.attemptId, "report names another lease than the attempt's open one");
+    }
+    switch (report.body.case) {
+      case "started":
+      case "log":
+        return this.startOrLog(report.body.case === "started");
+      case "renew": {
+        this.queue.shift();
+        const expires = await renewLease(db, attempt.id, attempt.leaseId, clock.now(), leaseTtlMs);
+        this.send({ case: "ack", value: { logSeq: BigInt(attempt.logSeq), leaseExpiresAtMs: BigInt(expires.getTime()) } });
+        return;
+      }
+      case "finished": {
+        this.queue.shift();
+        const f = report.body.value;
+        if (!isOutcome(f.outcome)) throw new InvalidError(`unknown outcome '${f.outcome.slice(0, 32)}'`);
+        if (Number(f.lastLogSeq) !== attempt.logSeq) {
+          throw new InvalidError(`finished after log seq ${f.lastLogSeq} but ${attempt.logSeq} is persisted; send the missing chunks first`);
+        }
+        const ended = await finishAttempt(db, attempt.id, attempt.leaseId, f.outcome, f.exitCode, f.message.slice(0, 500), clock.now());
+        this.stream.deps.scheduler.afterEnded([ended], "agent");
+        this.send({ case: "ack", value: { finished: true, logSeq: BigInt(attempt.logSeq) } });
+        this.end();
+        return;
+      }
+      default:
+        throw new InvalidError("empty attempt report");
+    }
+  }
+
+  /**
+   * `started` and the chunks right behind it are written in one transaction (the first log
+   * byte should not wait for a separate commit); later chunks group-commit the same way.
+   */
+  private async startOrLog(start: boolean): Promise<void> {
+    const { db, clock, leaseTtlMs, metrics, publish } = this.stream.deps;
+    const opened = this.opened!;
+    // The agent sends `started` together with the first output when it comes quickly; the
+    // chunk may reach us a tick later, and one statement for both saves a commit.
+    if (start && this.queue.length === 1) await new Promise((r) => setImmediate(r));
+    if (start) this.queue.shift();
+    const chunks: IncomingChunk[] = [];
+    while (this.queue[0]?.body.case === "log" && chunks.length < 256) {
+      const c = this.queue.shift()!.body.value as { seq: bigint; data: Uint8Array; stream: number };
+      if (c.data.length > MAX_LOG_CHUNK_BYTES) throw new InvalidError(`log chunk of ${c.data.length} bytes exceeds ${MAX_LOG_CHUNK_BYTES}`);
+      chunks.push({ seq: Number(c.seq), data: Buffer.from(c.data), stream: c.stream });
+    }
+    const { events, logSeq } = await appendLogs(db, opened, chunks, clock.now(), { start, leaseTtlMs });
+    opened.attempt.logSeq = logSeq;
+    if (chunks.length > 0) metrics.logBytes.inc(chunks.reduce((n, c) => n + c.data.length, 0));
+    publish(events);
+    this.send({ case: "ack", value: { logSeq: BigInt(logSeq), started: start } });
+  }
+}
