@@ -10,6 +10,7 @@ export interface ServerMetrics {
   staleWrites: Counter<"kind">;
   attemptsEnded: Counter<"outcome">;
   logBytes: Counter<string>;
+  finishBatch: Histogram<string>;
 }
 
 export function createMetrics(registry: Registry, db: Db): ServerMetrics {
@@ -65,5 +66,11 @@ export function createMetrics(registry: Registry, db: Db): ServerMetrics {
       registers: [registry],
     }),
     logBytes: new Counter({ name: "dockyard_log_bytes_total", help: "Log bytes persisted", registers: [registry] }),
+    finishBatch: new Histogram({
+      name: "dockyard_finish_batch_size",
+      help: "Succeeded attempt ends written per transaction (group commit)",
+      buckets: [1, 2, 4, 8, 16, 32, 64],
+      registers: [registry],
+    }),
   };
 }

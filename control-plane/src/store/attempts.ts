@@ -17,7 +17,8 @@ export interface OpenedAttempt {
   agentName: string;
 }
 
-async function explainStale(db: Db, attemptId: string, leaseId: string, agentId?: string): Promise<StaleLeaseError> {
+/** Why a write under this lease was refused. */
+export async function explainStale(db: Db, attemptId: string, leaseId: string, agentId?: string): Promise<StaleLeaseError> {
   const [row] = await db.select().from(attempts).where(eq(attempts.id, attemptId));
   if (!row) return new StaleLeaseError(attemptId, "no such attempt");
   if (row.leaseId !== leaseId) return new StaleLeaseError(attemptId, "lease was replaced");

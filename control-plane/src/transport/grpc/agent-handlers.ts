@@ -14,6 +14,7 @@ import { toAssignment } from "../convert";
 import { agentIdFrom, bearer } from "./auth";
 import { toServiceError } from "./errors";
 import { AgentStream } from "./attempt-stream";
+import { FinishQueue } from "../../store/finish-queue";
 import type { Scheduler } from "../../scheduler/scheduler";
 import type { ServerMetrics } from "../../metrics";
 import type { RunEventRecord } from "../../store/events";
@@ -35,6 +36,7 @@ export interface AgentHandlerDeps {
 export function agentHandlers(deps: AgentHandlerDeps): Handlers {
   const { db, log } = deps;
   const sessions = new SessionCache(db);
+  const finishes = new FinishQueue(db, deps.clock, (n) => deps.metrics.finishBatch.observe(n));
   const authenticate = (md: grpc.Metadata): Promise<AgentRow> => sessions.authenticate(agentIdFrom(md), bearer(md));
 
   return {
@@ -69,7 +71,7 @@ export function agentHandlers(deps: AgentHandlerDeps): Handlers {
         return create(LeaveResponseSchema, {});
       })().then((res) => callback(null, res), (err: unknown) => callback(toServiceError(err, log)));
     },
-    attemptStream: (call) => new AgentStream(call, deps, authenticate).start(),
+    attemptStream: (call) => new AgentStream(call, deps, authenticate, finishes).start(),
   };
 }
 

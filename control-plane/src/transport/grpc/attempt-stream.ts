@@ -9,7 +9,8 @@ import type * as grpc from "@grpc/grpc-js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { create, AttemptCommandSchema, type AttemptReport, type AttemptCommand } from "@dockyard/proto";
 import type { AgentRow } from "../../store/agents";
-import { appendLogs, finishAttempt, openAttempt, renewLease, type OpenedAttempt, type IncomingChunk } from "../../store/attempts";
+import { appendLogs, openAttempt, renewLease, type OpenedAttempt, type IncomingChunk } from "../../store/attempts";
+import type { FinishQueue } from "../../store/finish-queue";
 import { toServiceError } from "./errors";
 import { DockyardError, InvalidError, StaleLeaseError } from "../../errors";
 import { isOutcome } from "../../domain/states";
@@ -37,6 +38,8 @@ export class AgentStream {
     private readonly call: Call,
     readonly deps: AgentHandlerDeps,
     private readonly authenticate: (md: grpc.Metadata) => Promise<AgentRow>,
+    /** Shared by every stream of the server, so ends from all agents group-commit together. */
+    readonly finishes: FinishQueue,
   ) {}
 
   start(): void {
@@ -199,7 +202,7 @@ class AttemptSession {
         if (Number(f.lastLogSeq) !== attempt.logSeq) {
           throw new InvalidError(`finished after log seq ${f.lastLogSeq} but ${attempt.logSeq} is persisted; send the missing chunks first`);
         }
-        const ended = await finishAttempt(db, attempt.id, attempt.leaseId, f.outcome, f.exitCode, f.message.slice(0, 500), clock.now());
+        const ended = await this.stream.finishes.finish(attempt.id, attempt.leaseId, f.outcome, f.exitCode, f.message.slice(0, 500));
         this.stream.deps.scheduler.afterEnded([ended], "agent");
         this.send({ case: "ack", value: { finished: true, logSeq: BigInt(attempt.logSeq) } });
         this.end();
