@@ -38,9 +38,15 @@ export class RunsService {
       throw new InvalidError(`pipeline is invalid (${result.problems.length} problem${result.problems.length === 1 ? "" : "s"}):\n${lines.join("\n")}`, lines);
     }
     const text = typeof yaml === "string" ? yaml : Buffer.from(yaml).toString("utf8");
-    const { run, events } = await createRun(this.deps.db, result.pipeline, text, source.slice(0, 200), this.deps.clock.now());
-    this.deps.scheduler.kick();
+    const { scheduler } = this.deps;
+    const now = this.deps.clock.now();
+    const { run, events, placed } = await createRun(this.deps.db, result.pipeline, text, source.slice(0, 200), now, {
+      limit: scheduler.batchSize, leaseTtlMs: scheduler.leaseTtlMs,
+    });
     this.deps.publish(events);
+    scheduler.dispatchPlaced(placed, now);
+    // Stages that did not fit (or came after the batch) are the scheduler's.
+    if (run.stages.some((s) => s.state === "queued") || placed.placements.length >= scheduler.batchSize) scheduler.kick();
     return run;
   }
 

@@ -4,7 +4,7 @@
 import type { Logger } from "pino";
 import type { Db } from "../store/db";
 import type { Clock } from "../clock";
-import { claimAndPlace, type Placement } from "../store/claims";
+import { claimAndPlace, type Placed, type Placement } from "../store/claims";
 import { expireAttempts, loseAgentAttempts } from "../store/attempts";
 import { markLostAgents } from "../store/agents";
 import type { EndedAttempt } from "../store/stage-flow";
@@ -82,17 +82,30 @@ export class Scheduler {
     } while (this.again);
   }
 
+  /** Stages claimed per pass (and by a submit's own pass). */
+  get batchSize(): number {
+    return this.config.batchSize ?? 32;
+  }
+
+  get leaseTtlMs(): number {
+    return this.config.leaseTtlMs;
+  }
+
   private async schedulePass(): Promise<void> {
-    const batch = this.config.batchSize ?? 32;
     for (;;) {
       const now = this.clock.now();
-      const { placements, events } = await claimAndPlace(this.db, batch, now, this.config.leaseTtlMs);
-      if (events.length > 0) this.out.events(events);
-      for (const p of placements) {
-        this.metrics.dispatchLatency.observe(Math.max(0, now.getTime() - p.queuedAt.getTime()) / 1000);
-        this.out.dispatch(p);
-      }
-      if (placements.length < batch) return;
+      const placed = await claimAndPlace(this.db, this.batchSize, now, this.config.leaseTtlMs);
+      this.dispatchPlaced(placed, now);
+      if (placed.placements.length < this.batchSize) return;
+    }
+  }
+
+  /** Publish and dispatch committed placements (a pass's, or a submit's own). */
+  dispatchPlaced({ placements, events }: Placed, now: Date): void {
+    if (events.length > 0) this.out.events(events);
+    for (const p of placements) {
+      this.metrics.dispatchLatency.observe(Math.max(0, now.getTime() - p.queuedAt.getTime()) / 1000);
+      this.out.dispatch(p);
     }
   }
 

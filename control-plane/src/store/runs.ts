@@ -1,4 +1,4 @@
-// Runs and their stages: creation in one transaction, reads, cancel.
+// Runs and their stages: creation (with a first scheduling pass) in one transaction, reads, cancel.
 import { and, asc, desc, eq, inArray, notInArray, sql } from "drizzle-orm";
 import type { PipelineSpec } from "@dockyard/pipeline";
 import type { Db } from "./db";
@@ -6,6 +6,7 @@ import { withTx } from "./tx";
 import { attempts, runs, stageEdges, stages } from "./schema";
 import { appendEvents, stageEvent, type NewRunEvent, type RunEventRecord } from "./events";
 import { endAttempt, refreshRunState, type AttemptRow } from "./stage-flow";
+import { claimAndPlaceTx, type Placed } from "./claims";
 import { newId } from "../ids";
 import { NotFoundError } from "../errors";
 import { TERMINAL_STAGE_STATES } from "../domain/states";
@@ -17,10 +18,14 @@ export interface RunWithStages extends RunRow {
   stages: (StageRow & { needs: string[] })[];
 }
 
-/** Write the run, its stages, their edges and first events atomically (one statement). */
+/**
+ * Write the run, its stages, their edges and first events (one statement), then run a
+ * scheduling pass in the same transaction: the run's first stages are on agents when the
+ * submit commits, one commit and one scheduler wake-up sooner than a separate pass.
+ */
 export async function createRun(
-  db: Db, pipeline: PipelineSpec, yaml: string, source: string, now: Date,
-): Promise<{ run: RunWithStages; events: RunEventRecord[] }> {
+  db: Db, pipeline: PipelineSpec, yaml: string, source: string, now: Date, place: { limit: number; leaseTtlMs: number },
+): Promise<{ run: RunWithStages; events: RunEventRecord[]; placed: Placed }> {
   const runId = newId();
   const ids = new Map(pipeline.stages.map((s) => [s.name, newId()]));
   const runRow: RunRow = {
@@ -51,7 +56,7 @@ export async function createRun(
     ${JSON.stringify(r.spec)}::jsonb, ${r.timeoutMs}::int, ${r.retryCount}::int, ${JSON.stringify(r.retryOn)}::jsonb, ${r.queuedAt}::timestamptz)`);
   const edgeValues = edges.map((e) => sql`(${e.stageId}::text, ${e.needsStageId}::text)`);
   const eventValues = newEvents.map((e, i) => sql`(${i + 1}::bigint, ${e.kind}::text, ${e.stageId ?? null}::text, ${JSON.stringify(e.payload)}::jsonb)`);
-  await db.execute(sql`
+  const insert = sql`
     WITH r AS (
       INSERT INTO runs (id, name, source, state, pipeline_yaml, created_at, last_event_seq)
       VALUES (${runId}, ${runRow.name}, ${source}, 'queued', ${yaml}, ${now}::timestamptz, ${newEvents.length}) RETURNING id),
@@ -65,10 +70,20 @@ export async function createRun(
       SELECT r.id, v.stage_id, v.needs_id FROM r, (VALUES ${sql.join(edgeValues, sql`, `)}) AS v(stage_id, needs_id) RETURNING 1)` : sql``}
     INSERT INTO run_events (run_id, seq, at, kind, stage_id, payload)
     SELECT r.id, v.seq, ${now}::timestamptz, v.kind, v.stage_id, v.payload
-    FROM r, (VALUES ${sql.join(eventValues, sql`, `)}) AS v(seq, kind, stage_id, payload)`);
+    FROM r, (VALUES ${sql.join(eventValues, sql`, `)}) AS v(seq, kind, stage_id, payload)`;
+  const placed = await withTx(db, async (tx) => {
+    await tx.execute(insert);
+    return claimAndPlaceTx(tx, place.limit, now, place.leaseTtlMs);
+  });
   const events: RunEventRecord[] = newEvents.map((e, i) => ({ ...e, runId, seq: i + 1, at: now }));
   const run = { ...runRow, lastEventSeq: events.length, stages: stageRows.map((s, i) => ({ ...s, needs: pipeline.stages[i]!.needs })) };
-  return { run, events };
+  // The answer shows the run as committed: its placed stages assigned, and it running.
+  for (const p of placed.placements.filter((p) => p.runId === runId)) {
+    Object.assign(run.stages.find((s) => s.id === p.stageId)!, { state: "assigned", attempts: p.attemptNumber, agentId: p.agentId });
+    run.state = "running";
+  }
+  run.lastEventSeq += placed.events.filter((e) => e.runId === runId).length;
+  return { run, events, placed };
 }
 
 export async function getRun(db: Db, runId: string): Promise<RunWithStages> {

@@ -30,6 +30,21 @@ ${Array.from({ length: 6 }, (_, i) => `  b${i}: { executor: shell, command: "tru
     for (const s of run.stages) assert.equal(nameOf.get(s.agentId), s.name.startsWith("b") ? "zone-b" : "zone-a", s.name);
   });
 
+  it("places a run's first stages as it is submitted, as far as free slots go", async () => {
+    // zone-b has 4 slots: 4 of the 6 stages are on it when the submit answers, 2 wait in the queue.
+    const res = await farm.client.submitRun({ pipelineYaml: Buffer.from(`name: at-submit
+stages:
+${Array.from({ length: 6 }, (_, i) => `  b${i}: { executor: shell, command: "sleep 0.2", agent: { zone: b } }`).join("\n")}
+`), source: "test" });
+    const run = res.run!;
+    assert.equal(run.state, "running");
+    assert.deepEqual(run.stages.map((s) => s.state).sort(), ["assigned", "assigned", "assigned", "assigned", "queued", "queued"]);
+    const { agents } = await farm.client.listAgents({});
+    const zoneB = agents.find((a) => a.name === "zone-b")!.id;
+    assert.ok(run.stages.filter((s) => s.state === "assigned").every((s) => s.agentId === zoneB));
+    assert.equal((await waitForRun(farm.client, run.id)).state, "succeeded");
+  });
+
   it("keeps a stage queued while no agent matches its selector", async () => {
     const runId = await submit(farm.client, "name: nowhere\nstages:\n  s: { executor: shell, command: 'true', agent: { gpu: 'yes' } }\n");
     await waitFor(async () => /^dockyard_queue_depth 1$/m.test(await (await fetch(`${farm.server.httpUrl}/metrics`)).text()), {
