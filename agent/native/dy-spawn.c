@@ -6,7 +6,10 @@
  * agent over IPC). posix_spawn from this small process (glibc uses clone(CLONE_VFORK))
  * costs a fraction of that, and all stages' output comes back over one pipe.
  *
- * Usage: dy-spawn SCRIPT_DIR, started by the agent with stdin/stdout as the channel.
+ * Usage: dy-spawn SCRIPT_DIR [WARM], started by the agent with stdin/stdout as the channel.
+ * It keeps WARM shells (default 2) started and blocked reading the path of their script
+ * from fd 3, so a stage does not wait for an exec; a used one is replaced when a stage
+ * exits, or after 100 ms (a spawn right away would compete with the stage that starts).
  * Every message both ways is a frame: u8 op, u32 id, u32 length (big-endian), payload.
  *   agent -> RUN id script   write the script to SCRIPT_DIR/id.sh (0600), run `/bin/sh` on it
  *   agent -> PAUSE id        stop reading the stage's output (the agent's queue is full)
@@ -50,6 +53,8 @@ struct stage {
   uint32_t id;
   pid_t pid;
   int out, err; /* -1 once at EOF */
+  int warm;     /* started, waiting for a script on fd 3 (its write end here); no id yet */
+  int cmd;
   int reaped, paused, status;
   char path[4096];
   struct stage *next;
@@ -57,6 +62,13 @@ struct stage {
 
 static struct stage *stages;
 static const char *script_dir;
+static int want_warm = 2, warm_count;
+static char warm_name[4200];
+
+/* A waiting shell reads its script's path from fd 3, forgets the pipe, and runs the script in
+ * place (the script's first line unsets the variable). $0 names the spawner's script dir. */
+static const char WAIT_FOR_SCRIPT[] =
+    "IFS= read -r __dockyard_script <&3 || exit 0; exec 3<&-; . \"$__dockyard_script\"";
 static sigset_t blocked;
 
 static void die(const char *what) {
@@ -122,23 +134,27 @@ static int write_script(const char *path, const unsigned char *script, uint32_t 
   return 0;
 }
 
-static void run_stage(uint32_t id, const unsigned char *script, uint32_t len) {
-  struct stage *s = calloc(1, sizeof *s);
-  if (!s) die("calloc");
-  s->id = id;
-  snprintf(s->path, sizeof s->path, "%s/%u.sh", script_dir, id);
-  int err = write_script(s->path, script, len);
-  if (err) { send_error(id, "cannot write the stage script", err); free(s); return; }
-  int out[2], errp[2];
-  if (pipe2(out, O_CLOEXEC) < 0) { send_error(id, "pipe", errno); unlink(s->path); free(s); return; }
-  if (pipe2(errp, O_CLOEXEC) < 0) { send_error(id, "pipe", errno); close(out[0]); close(out[1]); unlink(s->path); free(s); return; }
+static struct stage *find(uint32_t id) {
+  for (struct stage *s = stages; s; s = s->next)
+    if (s->id == id) return s;
+  return NULL;
+}
+
+/* Starts /bin/sh in a new session with fresh stdout/stderr pipes: cold with the script's
+ * path (s->path), or warm (waiting on fd 3). Returns an errno, 0 on success. */
+static int spawn_shell(struct stage *s, int warm) {
+  int out[2], err[2], cmd[2] = {-1, -1};
+  if (pipe2(out, O_CLOEXEC) < 0) return errno;
+  if (pipe2(err, O_CLOEXEC) < 0) { int e = errno; close(out[0]); close(out[1]); return e; }
+  if (warm && pipe2(cmd, O_CLOEXEC) < 0) { int e = errno; close(out[0]); close(out[1]); close(err[0]); close(err[1]); return e; }
 
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
+  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+  if (warm) posix_spawn_file_actions_adddup2(&fa, cmd[0], 3);
   posix_spawnattr_init(&attr);
   sigset_t none, defaults;
   sigemptyset(&none);
@@ -148,33 +164,80 @@ static void run_stage(uint32_t id, const unsigned char *script, uint32_t len) {
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &defaults);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  char *argv[] = {"/bin/sh", s->path, NULL};
-  err = posix_spawn(&s->pid, "/bin/sh", &fa, &attr, argv, environ);
+  char *cold_argv[] = {"/bin/sh", s->path, NULL};
+  char *warm_argv[] = {"/bin/sh", "-c", (char *)WAIT_FOR_SCRIPT, warm_name, NULL};
+  int rc = posix_spawn(&s->pid, "/bin/sh", &fa, &attr, warm ? warm_argv : cold_argv, environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   close(out[1]);
-  close(errp[1]);
-  if (err) {
-    send_error(id, "cannot start /bin/sh", err);
-    close(out[0]); close(errp[0]); unlink(s->path); free(s);
-    return;
+  close(err[1]);
+  if (warm) close(cmd[0]);
+  if (rc) {
+    close(out[0]); close(err[0]);
+    if (warm) close(cmd[1]);
+    return rc;
   }
   s->out = out[0];
-  s->err = errp[0];
+  s->err = err[0];
+  s->warm = warm;
+  s->cmd = warm ? cmd[1] : -1;
   fcntl(s->out, F_SETFL, O_NONBLOCK);
   fcntl(s->err, F_SETFL, O_NONBLOCK);
-  s->next = stages;
-  stages = s;
+  return 0;
+}
+
+static void refill(void) {
+  while (warm_count < want_warm) {
+    struct stage *s = calloc(1, sizeof *s);
+    if (!s) die("calloc");
+    if (spawn_shell(s, 1)) { free(s); return; } /* a cold start still works; try again later */
+    s->next = stages;
+    stages = s;
+    warm_count++;
+  }
+}
+
+/* Hands the script to a waiting shell; 0 when none could take it. */
+static int use_warm(uint32_t id, const char *path) {
+  for (struct stage *s = stages; s; s = s->next) {
+    if (!s->warm || s->reaped) continue;
+    s->warm = 0;
+    warm_count--;
+    char line[4200];
+    int n = snprintf(line, sizeof line, "%s\n", path);
+    int ok = write(s->cmd, line, (size_t)n) == n;
+    close(s->cmd);
+    s->cmd = -1;
+    if (!ok) { kill(-s->pid, SIGKILL); s->id = 0; continue; } /* died meanwhile: reaped as nobody's */
+    s->id = id;
+    snprintf(s->path, sizeof s->path, "%s", path);
+    return 1;
+  }
+  return 0;
+}
+
+static void run_stage(uint32_t id, const unsigned char *script, uint32_t len) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%u.sh", script_dir, id);
+  int err = write_script(path, script, len);
+  if (err) { send_error(id, "cannot write the stage script", err); return; }
+  struct stage *s = NULL;
+  if (use_warm(id, path)) {
+    s = find(id);
+  } else {
+    s = calloc(1, sizeof *s);
+    if (!s) die("calloc");
+    s->id = id;
+    snprintf(s->path, sizeof s->path, "%s", path);
+    if ((err = spawn_shell(s, 0))) { send_error(id, "cannot start /bin/sh", err); unlink(path); free(s); return; }
+    s->next = stages;
+    stages = s;
+  }
   unsigned char pid[4];
   put32(pid, (uint32_t)s->pid);
   send_frame(EV_STARTED, id, pid, 4);
 }
 
-static struct stage *find(uint32_t id) {
-  for (struct stage *s = stages; s; s = s->next)
-    if (s->id == id) return s;
-  return NULL;
-}
 
 /* Reads what one pipe has; closes it at EOF. */
 static void pump(struct stage *s, int *fd, int op) {
@@ -192,7 +255,14 @@ static void pump(struct stage *s, int *fd, int op) {
 static void finish_done(void) {
   for (struct stage **p = &stages; *p;) {
     struct stage *s = *p;
-    if (s->reaped && s->out < 0 && s->err < 0) {
+    if (s->reaped && (s->warm || s->id == 0)) { /* a waiting shell died: nobody's, nothing to report */
+      if (s->warm) warm_count--;
+      if (s->out >= 0) close(s->out);
+      if (s->err >= 0) close(s->err);
+      if (s->cmd >= 0) close(s->cmd);
+      *p = s->next;
+      free(s);
+    } else if (s->reaped && s->out < 0 && s->err < 0) {
       unsigned char body[8];
       int code = WIFEXITED(s->status) ? WEXITSTATUS(s->status) : -1;
       int sig = WIFSIGNALED(s->status) ? WTERMSIG(s->status) : 0;
@@ -207,6 +277,8 @@ static void finish_done(void) {
   }
 }
 
+static int reaped_stage;
+
 static void reap(int sfd) {
   struct signalfd_siginfo info;
   while (read(sfd, &info, sizeof info) == sizeof info) {}
@@ -218,7 +290,8 @@ static void reap(int sfd) {
       s->reaped = 1;
       s->status = status;
       kill(-pid, SIGKILL); /* leftovers of the stage must not keep its pipes open */
-      unlink(s->path);
+      if (s->path[0]) unlink(s->path);
+      reaped_stage = 1;
     }
   }
 }
@@ -245,11 +318,13 @@ static size_t handle_commands(unsigned char *buf, size_t have) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: dy-spawn SCRIPT_DIR (started by the dockyard agent, which talks to it over stdin/stdout)\n");
+  if (argc < 2 || argc > 3) {
+    fprintf(stderr, "usage: dy-spawn SCRIPT_DIR [WARM] (started by the dockyard agent, which talks to it over stdin/stdout)\n");
     return 2;
   }
   script_dir = argv[1];
+  if (argc == 3) want_warm = atoi(argv[2]);
+  snprintf(warm_name, sizeof warm_name, "dy-warm:%s", script_dir);
   signal(SIGPIPE, SIG_IGN);
   signal(SIGINT, SIG_IGN);
   signal(SIGTERM, SIG_IGN);
@@ -268,6 +343,7 @@ int main(int argc, char **argv) {
   struct stage **owner = NULL;
   size_t fds_cap = 0;
   if (!in) die("malloc");
+  refill();
 
   for (;;) {
     size_t n = 0, want = 2;
@@ -281,14 +357,16 @@ int main(int argc, char **argv) {
     fds[n++] = (struct pollfd){.fd = 0, .events = POLLIN};
     fds[n++] = (struct pollfd){.fd = sfd, .events = POLLIN};
     for (struct stage *s = stages; s; s = s->next) {
-      if (s->paused) continue;
+      if (s->paused || s->warm || s->id == 0) continue;
       if (s->out >= 0) { owner[n] = s; fds[n++] = (struct pollfd){.fd = s->out, .events = POLLIN}; }
       if (s->err >= 0) { owner[n] = s; fds[n++] = (struct pollfd){.fd = s->err, .events = POLLIN}; }
     }
-    if (poll(fds, n, -1) < 0) {
+    int ready = poll(fds, n, warm_count < want_warm ? 100 : -1);
+    if (ready < 0) {
       if (errno == EINTR) continue;
       die("poll");
     }
+    if (ready == 0) { refill(); continue; }
     for (size_t i = 2; i < n; i++) {
       if (!fds[i].revents) continue;
       struct stage *s = owner[i];
@@ -296,6 +374,7 @@ int main(int argc, char **argv) {
       else if (fds[i].fd == s->err) pump(s, &s->err, EV_STDERR);
     }
     if (fds[1].revents) reap(sfd);
+    if (reaped_stage) { reaped_stage = 0; refill(); }
     if (fds[0].revents) {
       if (have == cap) {
         cap *= 2;

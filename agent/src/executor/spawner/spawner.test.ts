@@ -52,12 +52,13 @@ for (const kind of ["native", "node"] as SpawnerKind[]) {
 
     it("shows the stage only its own env, PATH and HOME, not the agent's", async () => {
       process.env.DOCKYARD_TEST_AGENT_SECRET = "s3cret";
-      const r = await run(spec(["env | sort"], { STAGE_VAR: "x" }));
+      const r = await run(spec(["env | sort", 'echo "script=${__dockyard_script-unset}"'], { STAGE_VAR: "x" }));
       delete process.env.DOCKYARD_TEST_AGENT_SECRET;
       assert.doesNotMatch(r.stdout, /s3cret/);
       assert.match(r.stdout, /^STAGE_VAR=x$/m);
       assert.match(r.stdout, /^PATH=/m);
       assert.match(r.stdout, /^HOME=/m);
+      assert.match(r.stdout, /^script=unset$/m);
     });
 
     it("gives the stage an empty stdin and default signal handling", async () => {
@@ -113,6 +114,14 @@ for (const kind of ["native", "node"] as SpawnerKind[]) {
       assert.equal(r.stdout, "now\n");
     });
 
+    it("drops a waiting shell killed from outside and still starts the next stage", async () => {
+      const waiting = waitingShells(join(workDir, ".scripts"));
+      assert.equal(waiting.length, kind === "native" ? 2 : 0);
+      for (const pid of waiting) process.kill(pid, "SIGKILL");
+      const results = await Promise.all([1, 2, 3].map((i) => run(spec([`echo after-kill-${i}`]))));
+      assert.deepEqual(results.map((r) => r.stdout), ["after-kill-1\n", "after-kill-2\n", "after-kill-3\n"]);
+    });
+
     it("leaves stop signals to the agent: a signalled helper still reports its stages' ends", async () => {
       const handle = await executor.start(spec(["sleep 0.3", "echo done"]), new AbortController().signal);
       const helperPid = helperOf(process.pid, kind);
@@ -161,8 +170,9 @@ describe("spawner helpers on their own", () => {
       const line = await new Promise<string>((resolve) => agent.stdout.once("data", (d: Buffer) => resolve(d.toString())));
       const { helper, shell } = JSON.parse(line.split("\n")[0]!) as { helper: number; shell: number };
       await waitUntil(() => inGroup(shell).length === 2); // sh and its sleep
+      if (kind === "native") assert.equal(waitingShells(scriptDir).length, 2, "two shells wait for a script");
       agent.kill("SIGKILL");
-      await waitUntil(() => !alive(helper) && inGroup(shell).length === 0);
+      await waitUntil(() => !alive(helper) && inGroup(shell).length === 0 && waitingShells(scriptDir).length === 0);
       await rm(scriptDir, { recursive: true, force: true });
     });
 
@@ -197,6 +207,12 @@ function helperOf(parent: number, kind: SpawnerKind): number {
     readFileText(`/proc/${p}/cmdline`).includes(marker) && readFileText(`/proc/${p}/status`).includes(`PPid:\t${parent}\n`)));
   assert.ok(pid > 0, `${kind} helper process found`);
   return pid;
+}
+
+/** The native spawner's waiting shells for `scriptDir` (their $0 names it). */
+function waitingShells(scriptDir: string): number[] {
+  return readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number)
+    .filter((pid) => readFileText(`/proc/${pid}/cmdline`).includes(`dy-warm:${scriptDir}`) && alive(pid));
 }
 
 /** Live processes in process group `pgid`. */
