@@ -1,0 +1,58 @@
+// Placement never overbooks an agent: its free slots are counted under its lock, and a
+// claim fills them and no more.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import { claimAndPlace, openDatabase, type Database } from "@dockyard/control-plane";
+import { createTestDatabase, type TestDatabase } from "../index";
+
+describe("claim", () => {
+  let testDb: TestDatabase;
+  let database: Database;
+  let client: pg.Client;
+  let dataDir: string;
+  const agentId = randomUUID();
+  const runId = randomUUID();
+  const stageIds = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+  const now = new Date();
+  const spec = { image: null, commands: ["true"], env: {}, executor: "shell", agent: {}, resources: {} };
+
+  before(async () => {
+    testDb = await createTestDatabase();
+    dataDir = await mkdtemp(path.join(tmpdir(), "dockyard-guard-"));
+    database = await openDatabase({ databaseUrl: testDb.url, dataDir });
+    client = new pg.Client({ connectionString: testDb.url });
+    await client.connect();
+    // An online agent with 2 slots, one taken by stage 0's attempt; stages 1-3 queued.
+    await client.query(`INSERT INTO agents (id, name, labels, capacity, state, session_hash, join_token_id, executors, registered_at, last_heartbeat_at)
+      VALUES ($1, 'guarded', '{}', 2, 'online', 'h', 'j', '["shell"]', now(), now())`, [agentId]);
+    await client.query(`INSERT INTO runs (id, name, state, pipeline_yaml, created_at) VALUES ($1, 'guard', 'queued', '', now())`, [runId]);
+    for (const [i, id] of stageIds.entries()) {
+      await client.query(`INSERT INTO stages (id, run_id, name, position, state, spec, retry_count, retry_on, queued_at)
+        VALUES ($1, $2, $3, $4, $5, $6, 0, '[]', now())`, [id, runId, `s${i}`, i, i === 0 ? "running" : "queued", JSON.stringify(spec)]);
+    }
+    await client.query(`INSERT INTO attempts (id, stage_id, run_id, number, agent_id, lease_id, state, lease_expires_at, assigned_at)
+      VALUES ($1, $2, $3, 1, $4, $5, 'running', now() + interval '1 minute', now())`, [randomUUID(), stageIds[0], runId, agentId, randomUUID()]);
+  });
+  after(async () => {
+    await client?.end();
+    await database?.close();
+    await testDb?.drop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  const states = async () => (await client.query(`SELECT name, state FROM stages WHERE run_id = $1 ORDER BY position`, [runId])).rows
+    .map((r: { name: string; state: string }) => `${r.name}:${r.state}`);
+
+  it("a claim fills the agent's free slot and no more", async () => {
+    const placed = await claimAndPlace(database.db, 32, new Date(), 60_000);
+    assert.equal(placed.placements.length, 1);
+    assert.deepEqual(await states(), ["s0:running", "s1:assigned", "s2:queued", "s3:queued"]);
+    assert.deepEqual(placed.events.map((e) => [e.runId, e.payload]), [[runId, { state: "running" }]]);
+    assert.deepEqual((await claimAndPlace(database.db, 32, new Date(), 60_000)).placements, [], "full: nothing more");
+  });
+});
