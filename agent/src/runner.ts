@@ -58,43 +58,47 @@ export class AttemptRunner {
     const log = this.deps.log.child({ attemptId: a.attemptId, stage: a.stageName, runId: a.runId });
     const ttl = Number(a.leaseTtlMs) || 15_000;
     this.leaseDeadline = Date.now() + ttl;
-    this.spool = this.deps.journal.begin({ attemptId: a.attemptId, leaseId: a.leaseId, stageName: a.stageName, runId: a.runId });
-    const batcher = new LogBatcher({
-      maxChunkBytes: 32 * 1024,
-      maxDelayMs: 200,
-      hasRoom: () => this.channel.hasRoom,
-      emit: (stream, data) => this.emit(stream, data),
-    });
-    this.channel = new AttemptChannel(this.deps.mux, a.attemptId, a.leaseId, {
-      onRejected: (message) => this.stop("rejected", message),
-      onRoom: () => {
-        batcher.onRoom();
-        for (const w of this.roomWaiters.splice(0)) w();
-      },
-      onRenewed: () => {
-        this.leaseDeadline = Date.now() + ttl;
-      },
-    }, log);
-    const renewTimer = setInterval(() => {
-      if (Date.now() > this.leaseDeadline - ttl * 0.2) {
-        // We could not renew in time: stop our container before the server re-dispatches.
-        this.stop("lost", "lease could not be renewed");
-      }
-      this.channel.renew();
-    }, Math.max(50, Math.floor(ttl / 4))).unref();
-    const timeoutMs = Number(a.spec?.timeoutMs ?? 0n);
-    const timeout = timeoutMs > 0 ? setTimeout(() => this.stop("timeout", `stage exceeded its timeout of ${timeoutMs} ms`), timeoutMs).unref() : null;
     const spec = this.toSpec();
     let final: FinalStatus;
     let startedTimer: NodeJS.Timeout | undefined;
+    let renewTimer: NodeJS.Timeout | undefined;
+    let timeout: NodeJS.Timeout | undefined;
     try {
-      // Open the stream and start the executor concurrently, without waiting for the
-      // server's ack: the first log byte should not wait for a round trip. A refused
-      // lease arrives as `rejected` and stops the executor.
+      // The process first: it starts while the spool and the stream are set up.
+      const starting = this.deps.executor.start(spec, this.abort.signal);
+      starting.catch(() => undefined); // awaited below
+      this.spool = this.deps.journal.begin({ attemptId: a.attemptId, leaseId: a.leaseId, stageName: a.stageName, runId: a.runId });
+      const batcher = new LogBatcher({
+        maxChunkBytes: 32 * 1024,
+        maxDelayMs: 200,
+        hasRoom: () => this.channel.hasRoom,
+        emit: (stream, data) => this.emit(stream, data),
+      });
+      this.channel = new AttemptChannel(this.deps.mux, a.attemptId, a.leaseId, {
+        onRejected: (message) => this.stop("rejected", message),
+        onRoom: () => {
+          batcher.onRoom();
+          for (const w of this.roomWaiters.splice(0)) w();
+        },
+        onRenewed: () => {
+          this.leaseDeadline = Date.now() + ttl;
+        },
+      }, log);
+      renewTimer = setInterval(() => {
+        if (Date.now() > this.leaseDeadline - ttl * 0.2) {
+          // We could not renew in time: stop our container before the server re-dispatches.
+          this.stop("lost", "lease could not be renewed");
+        }
+        this.channel.renew();
+      }, Math.max(50, Math.floor(ttl / 4))).unref();
+      const timeoutMs = Number(a.spec?.timeoutMs ?? 0n);
+      if (timeoutMs > 0) timeout = setTimeout(() => this.stop("timeout", `stage exceeded its timeout of ${timeoutMs} ms`), timeoutMs).unref();
+      // Open the stream without waiting for the server's ack: the first log byte should not
+      // wait for a round trip. A refused lease arrives as `rejected` and stops the executor.
       void this.channel.open();
       let handle;
       try {
-        handle = await this.deps.executor.start(spec, this.abort.signal);
+        handle = await starting;
         log.debug("executor started");
       } catch (err) {
         final = this.finalFor(null, err);
@@ -118,7 +122,7 @@ export class AttemptRunner {
     } finally {
       clearTimeout(startedTimer);
       clearInterval(renewTimer);
-      if (timeout) clearTimeout(timeout);
+      clearTimeout(timeout);
       await this.deps.executor.remove(spec).catch((err: unknown) => log.warn({ err }, "executor remove failed"));
     }
   }

@@ -5,4 +5,4 @@ export { loadConfig, ConfigError, SERVER_ENV_VARS, type ServerConfig } from "./c
 export { MIGRATIONS_DIR, openDatabase, type Database } from "./store/db";
 export { systemClock, type Clock } from "./clock";
 export { createJoinToken } from "./store/tokens";
-export { claimAndPlace } from "./store/claims";
+export { claimAndPlace, placeAttempts, type Placement } from "./store/claims";

@@ -1,14 +1,15 @@
 // Claiming queued stages and placing them on agents. Any number of server
 // replicas may run this at once: stages are claimed with FOR UPDATE SKIP
-// LOCKED, and an agent's free slots are counted under a per-agent advisory
-// lock (tried, never waited for), so no stage is dispatched twice and no
-// agent is overbooked. Attempt ends never touch the agent row, so finishing
+// LOCKED, so no stage is dispatched twice; an agent is placed on under its
+// advisory lock (tried, never waited for: an agent another replica holds is
+// skipped), and the placement counts its slots again under that lock and
+// places nothing beyond them, so no agent is overbooked. Attempt ends never touch the agent row, so finishing
 // stages do not queue behind placements, and placements write no run events
 // (the stage row says `assigned`; the stream's next event for it is
 // `running`, which names the agent), so they never wait on a run's event lock.
 import { sql } from "drizzle-orm";
 import { queryRows, type Db, type Tx } from "./db";
-import { runsStartedInsert, runsStartedRecords, type RunEventRecord } from "./events";
+import { runsStartedCte, runsStartedRecords, type RunEventRecord } from "./events";
 import { withTx } from "./tx";
 import type { StageSpecRow } from "./schema";
 import { newId } from "../ids";
@@ -65,14 +66,10 @@ interface QueuedStageRow {
   attempts: number; avoid_agents: string[] | string; queued_at: string;
 }
 
-/** Lock the agent for this transaction and recount its free slots; false when another replica is placing on it. */
-async function lockAgent(tx: Tx, agent: Candidate, capacity: number): Promise<boolean> {
-  const [got] = await queryRows<{ ok: boolean; used: string }>(tx, sql`
-    SELECT pg_try_advisory_xact_lock(hashtextextended(${agent.id}, 727)) AS ok,
-           (SELECT count(*) FROM attempts WHERE agent_id = ${agent.id} AND state IN ('assigned','running'))::text AS used`);
-  if (!got?.ok) return false;
-  agent.free = capacity - Number(got.used);
-  return true;
+/** Lock the agent for this transaction; false when another replica is placing on it. */
+async function lockAgent(tx: Tx, agent: Candidate): Promise<boolean> {
+  const [got] = await queryRows<{ ok: boolean }>(tx, sql`SELECT pg_try_advisory_xact_lock(hashtextextended(${agent.id}, 727)) AS ok`);
+  return got?.ok === true;
 }
 
 /**
@@ -117,7 +114,6 @@ export async function claimAndPlaceTx(tx: Tx, limit: number, now: Date, leaseTtl
   const online = rows.filter((r) => r.kind === "agent").map((r) => parseJson(r.row) as OnlineAgentRow);
   const queued = rows.filter((r) => r.kind === "stage").map((r) => parseJson(r.row) as QueuedStageRow)
     .sort((a, b) => Date.parse(a.queued_at) - Date.parse(b.queued_at) || a.position - b.position);
-  const capacity = new Map(online.map((a) => [a.id, a.capacity]));
   const candidates: Candidate[] = online
     .map((a) => ({ id: a.id, name: a.name, sessionKey: a.session_hash, labels: parseJson(a.labels), free: a.capacity - Number(a.used), executors: parseJson(a.executors), locked: null }))
     .filter((c) => c.free > 0);
@@ -127,7 +123,7 @@ export async function claimAndPlaceTx(tx: Tx, limit: number, now: Date, leaseTtl
     const spec = parseJson(stage.spec);
     let agent: Candidate | undefined;
     while ((agent = chooseAgent(candidates, spec.agent, spec.executor, parseJson(stage.avoid_agents)))) {
-      if (agent.locked === null) agent.locked = await lockAgent(tx, agent, capacity.get(agent.id)!);
+      if (agent.locked === null) agent.locked = await lockAgent(tx, agent);
       if (agent.locked && agent.free > 0) break;
     }
     if (!agent) continue;
@@ -141,14 +137,30 @@ export async function claimAndPlaceTx(tx: Tx, limit: number, now: Date, leaseTtl
     placements.push(placement);
   }
   if (placements.length === 0) return { placements, events: [] };
-  // One statement for all attempts and all stages of the batch.
+  return placeAttempts(tx, placements, now);
+}
+
+/**
+ * One statement for all attempts and all stages of the batch. The free slots the claim
+ * counted were read before the agents' locks were taken (a statement's snapshot comes
+ * first), so another replica may have placed on an agent in between: each agent's slots
+ * are counted again here, under its lock, and an agent without room for its whole share
+ * gets none of it (those stages stay queued for the next pass). Returns what was placed.
+ */
+export async function placeAttempts(tx: Tx, placements: Placement[], now: Date): Promise<Placed> {
   const expires = placements[0]!.leaseExpiresAt;
   const values = placements.map((p) => sql`(${p.attemptId}::text, ${p.stageId}::text, ${p.runId}::text, ${p.attemptNumber}::int,
     ${p.agentId}::text, ${p.leaseId}::text)`);
   // A run's first placement also moves it from queued to running (a stage is under way:
   // deriveRunState counts `assigned` as started), so an attempt's start never has to.
-  const started = await queryRows<{ run_id: string; seq: string | number }>(tx, sql`
-    WITH v(id, stage_id, run_id, number, agent_id, lease_id) AS (VALUES ${sql.join(values, sql`, `)}),
+  const rows = await queryRows<{ kind: "agent" | "run"; id: string; seq: string | number }>(tx, sql`
+    WITH given(id, stage_id, run_id, number, agent_id, lease_id) AS (VALUES ${sql.join(values, sql`, `)}),
+    ok AS (
+      SELECT g.id FROM agents g
+      WHERE g.id IN (SELECT agent_id FROM given)
+        AND (SELECT count(*) FROM attempts t WHERE t.agent_id = g.id AND t.state IN ('assigned','running'))
+          + (SELECT count(*) FROM given x WHERE x.agent_id = g.id) <= g.capacity),
+    v AS (SELECT * FROM given WHERE agent_id IN (SELECT id FROM ok)),
     a AS (
       INSERT INTO attempts (id, stage_id, run_id, number, agent_id, lease_id, state, lease_expires_at, assigned_at)
       SELECT id, stage_id, run_id, number, agent_id, lease_id, 'assigned', ${expires}::timestamptz, ${now}::timestamptz FROM v
@@ -156,7 +168,11 @@ export async function claimAndPlaceTx(tx: Tx, limit: number, now: Date, leaseTtl
     s AS (
       UPDATE stages SET state = 'assigned', attempts = v.number, agent_id = v.agent_id, started_at = NULL
       FROM v WHERE stages.id = v.stage_id RETURNING stages.id),
-    ${runsStartedInsert(sql`SELECT run_id FROM v`, now)}`);
-  const events = runsStartedRecords(started, now);
-  return { placements, events };
+    ${runsStartedCte("e", sql`SELECT run_id FROM v`, now)}
+    SELECT 'agent' AS kind, id, 0 AS seq FROM ok
+    UNION ALL
+    SELECT 'run', run_id, seq FROM e`);
+  const ok = new Set(rows.filter((r) => r.kind === "agent").map((r) => r.id));
+  const events = runsStartedRecords(rows.filter((r) => r.kind === "run").map((r) => ({ run_id: r.id, seq: r.seq })), now);
+  return { placements: placements.filter((p) => ok.has(p.agentId)), events };
 }

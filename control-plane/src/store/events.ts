@@ -72,17 +72,19 @@ export function eventsInsert(
 const RUNNING = { state: "running" };
 
 /**
- * The `r AS (...) INSERT ... RETURNING run_id, seq` tail that moves the queued runs among
+ * CTEs `<name>_runs` and `<name>` (RETURNING run_id, seq) that move the queued runs among
  * `runIds` (a subquery) to running, each with its `running` event numbered by the same
  * update of the run row (a run's first placement; see claims.ts).
  */
-export function runsStartedInsert(runIds: SQL, at: Date): SQL {
-  return sql`r AS (
+export function runsStartedCte(name: string, runIds: SQL, at: Date): SQL {
+  const runsCte = sql.raw(`${name}_runs`);
+  return sql`${runsCte} AS (
       UPDATE runs SET state = 'running', last_event_seq = last_event_seq + 1
-      WHERE state = 'queued' AND id IN (${runIds}) RETURNING id, last_event_seq)
-    INSERT INTO run_events (run_id, seq, at, kind, payload)
-    SELECT r.id, r.last_event_seq, ${at}::timestamptz, 'run', ${JSON.stringify(RUNNING)}::jsonb FROM r
-    RETURNING run_id, seq`;
+      WHERE state = 'queued' AND id IN (${runIds}) RETURNING id, last_event_seq),
+    ${sql.raw(name)} AS (
+      INSERT INTO run_events (run_id, seq, at, kind, payload)
+      SELECT r.id, r.last_event_seq, ${at}::timestamptz, 'run', ${JSON.stringify(RUNNING)}::jsonb FROM ${runsCte} r
+      RETURNING run_id, seq)`;
 }
 
 export function runsStartedRecords(rows: { run_id: string; seq: string | number }[], at: Date): RunEventRecord[] {

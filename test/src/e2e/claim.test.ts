@@ -1,5 +1,6 @@
-// Placement never overbooks an agent: its free slots are counted under its lock, and a
-// claim fills them and no more.
+// Placement never overbooks an agent: the claim counts free slots before it holds the
+// agent's lock, so the placement counts again under it and places nothing on an agent
+// that has no room left for its share (another replica placed there in between).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -7,10 +8,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { randomUUID } from "node:crypto";
 import pg from "pg";
-import { claimAndPlace, openDatabase, type Database } from "@dockyard/control-plane";
+import { claimAndPlace, openDatabase, placeAttempts, type Database, type Placement } from "@dockyard/control-plane";
 import { createTestDatabase, type TestDatabase } from "../index";
 
-describe("claim", () => {
+describe("claim and placement", () => {
   let testDb: TestDatabase;
   let database: Database;
   let client: pg.Client;
@@ -45,8 +46,23 @@ describe("claim", () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
+  const placement = (stage: number): Placement => ({
+    attemptId: randomUUID(), leaseId: randomUUID(), runId, stageId: stageIds[stage]!, stageName: `s${stage}`, attemptNumber: 1, agentId,
+    sessionKey: "h", spec: spec as Placement["spec"], timeoutMs: null, queuedAt: now, agentName: "guarded", assignedAt: now,
+    leaseExpiresAt: new Date(now.getTime() + 60_000),
+  });
   const states = async () => (await client.query(`SELECT name, state FROM stages WHERE run_id = $1 ORDER BY position`, [runId])).rows
     .map((r: { name: string; state: string }) => `${r.name}:${r.state}`);
+
+  it("places nothing on an agent whose recount leaves no room for its share", async () => {
+    // As if the claim had counted 2 free slots: one is left, so neither stage goes.
+    const placed = await database.db.transaction((tx) => placeAttempts(tx, [placement(1), placement(2)], now));
+    assert.deepEqual(placed.placements, []);
+    assert.deepEqual(placed.events, []);
+    assert.deepEqual(await states(), ["s0:running", "s1:queued", "s2:queued", "s3:queued"]);
+    assert.equal((await client.query(`SELECT count(*)::int AS n FROM attempts`)).rows[0].n, 1);
+    assert.equal((await client.query(`SELECT state FROM runs WHERE id = $1`, [runId])).rows[0].state, "queued");
+  });
 
   it("a claim fills the agent's free slot and no more", async () => {
     const placed = await claimAndPlace(database.db, 32, new Date(), 60_000);
