@@ -7,7 +7,7 @@
 // stages do not queue behind placements, and placements write no run events
 // (the stage row says `assigned`; the stream's next event for it is
 // `running`, which names the agent), so they never wait on a run's event lock.
-import { sql } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 import { queryRows, type Db, type Tx } from "./db";
 import { runsStartedCte, runsStartedRecords, type RunEventRecord } from "./events";
 import { withTx } from "./tx";
@@ -57,13 +57,36 @@ export function chooseAgent(
 
 const parseJson = <T>(v: T | string): T => (typeof v === "string" ? (JSON.parse(v) as T) : v);
 
-interface OnlineAgentRow {
+export interface OnlineAgentRow {
   id: string; name: string; session_hash: string; labels: Record<string, string> | string; capacity: number; executors: string[] | string; used: number;
+  /** Whether the statement took the agent's lock (null: it did not try). */
+  locked: boolean | null;
 }
 
-interface QueuedStageRow {
+export interface QueuedStageRow {
   id: string; run_id: string; name: string; position: number; spec: StageSpecRow | string; timeout_ms: number | null;
   attempts: number; avoid_agents: string[] | string; queued_at: string;
+}
+
+/**
+ * The CTE `online`: online agents with their used slots, as of the statement's snapshot.
+ * With `lock`, each one with a free slot is also locked (tried, never waited for).
+ */
+export function onlineAgentsCte(lock: boolean): SQL {
+  return sql`counted AS (
+      SELECT a.id, a.name, a.session_hash, a.labels, a.capacity, a.executors,
+             (SELECT count(*) FROM attempts t WHERE t.agent_id = a.id AND t.state IN ('assigned','running')) AS used
+      FROM agents a WHERE a.state = 'online'),
+    online AS (
+      SELECT c.*, ${lock ? sql`CASE WHEN c.capacity > c.used THEN pg_try_advisory_xact_lock(hashtextextended(c.id, 727)) ELSE false END` : sql`NULL::boolean`} AS locked
+      FROM counted c)`;
+}
+
+/** Agents with a free slot that another replica does not hold. */
+export function toCandidates(online: OnlineAgentRow[]): Candidate[] {
+  return online
+    .map((a) => ({ id: a.id, name: a.name, sessionKey: a.session_hash, labels: parseJson(a.labels), free: a.capacity - Number(a.used), executors: parseJson(a.executors), locked: a.locked }))
+    .filter((c) => c.free > 0 && c.locked !== false);
 }
 
 /** Lock the agent for this transaction; false when another replica is placing on it. */
@@ -94,10 +117,7 @@ export async function claimAndPlaceTx(tx: Tx, limit: number, now: Date, leaseTtl
   // One statement reads the online agents and locks the queued stages, but locks nothing
   // when no agent has a free slot (the EXISTS is a one-time filter, evaluated first).
   const rows = await queryRows<{ kind: "agent" | "stage"; row: OnlineAgentRow | QueuedStageRow | string }>(tx, sql`
-    WITH online AS (
-      SELECT a.id, a.name, a.session_hash, a.labels, a.capacity, a.executors,
-             (SELECT count(*) FROM attempts t WHERE t.agent_id = a.id AND t.state IN ('assigned','running')) AS used
-      FROM agents a WHERE a.state = 'online')
+    WITH ${onlineAgentsCte(false)}
     SELECT 'agent' AS kind, to_jsonb(o) AS row FROM online o
     UNION ALL
     SELECT 'stage', to_jsonb(q) FROM (
@@ -114,10 +134,13 @@ export async function claimAndPlaceTx(tx: Tx, limit: number, now: Date, leaseTtl
   const online = rows.filter((r) => r.kind === "agent").map((r) => parseJson(r.row) as OnlineAgentRow);
   const queued = rows.filter((r) => r.kind === "stage").map((r) => parseJson(r.row) as QueuedStageRow)
     .sort((a, b) => Date.parse(a.queued_at) - Date.parse(b.queued_at) || a.position - b.position);
-  const candidates: Candidate[] = online
-    .map((a) => ({ id: a.id, name: a.name, sessionKey: a.session_hash, labels: parseJson(a.labels), free: a.capacity - Number(a.used), executors: parseJson(a.executors), locked: null }))
-    .filter((c) => c.free > 0);
-  if (candidates.length === 0) return { placements: [], events: [] };
+  const placements = await chooseAgents(tx, toCandidates(online), queued, now, leaseTtlMs);
+  if (placements.length === 0) return { placements, events: [] };
+  return placeAttempts(tx, placements, now);
+}
+
+/** Each stage, in order, on the eligible agent with the most free slots, locking agents as they are first chosen. */
+export async function chooseAgents(tx: Tx, candidates: Candidate[], queued: QueuedStageRow[], now: Date, leaseTtlMs: number): Promise<Placement[]> {
   const placements: Placement[] = [];
   for (const stage of queued) {
     const spec = parseJson(stage.spec);
@@ -136,8 +159,7 @@ export async function claimAndPlaceTx(tx: Tx, limit: number, now: Date, leaseTtl
     };
     placements.push(placement);
   }
-  if (placements.length === 0) return { placements, events: [] };
-  return placeAttempts(tx, placements, now);
+  return placements;
 }
 
 /**

@@ -6,7 +6,8 @@ import { withTx } from "./tx";
 import { attempts, runs, stageEdges, stages } from "./schema";
 import { appendEvents, stageEvent, type NewRunEvent, type RunEventRecord } from "./events";
 import { endAttempt, refreshRunState, type AttemptRow } from "./stage-flow";
-import { claimAndPlaceTx, type Placed } from "./claims";
+import type { Placed } from "./claims";
+import { insertAndPlace } from "./submit-placement";
 import { newId } from "../ids";
 import { NotFoundError } from "../errors";
 import { TERMINAL_STAGE_STATES } from "../domain/states";
@@ -19,9 +20,9 @@ export interface RunWithStages extends RunRow {
 }
 
 /**
- * Write the run, its stages, their edges and first events (one statement), then run a
- * scheduling pass in the same transaction: the run's first stages are on agents when the
- * submit commits, one commit and one scheduler wake-up sooner than a separate pass.
+ * Write the run, its stages, their edges and first events, and place its ready stages in
+ * the same transaction (submit-placement.ts): the run's first stages are on agents when
+ * the submit commits, a commit and a scheduler wake-up sooner than a separate pass.
  */
 export async function createRun(
   db: Db, pipeline: PipelineSpec, yaml: string, source: string, now: Date, place: { limit: number; leaseTtlMs: number },
@@ -51,13 +52,13 @@ export async function createRun(
       stageName: s.name, state: s.state, attempt: 0, agentId: "", exitCode: null, reason: "",
     })),
   ];
-  // One statement (so one round trip and no BEGIN/COMMIT): the run, its stages, their edges, their first events.
+  // CTEs that write the run, its stages, their edges and their first events (see insertAndPlace).
   const stageValues = stageRows.map((r) => sql`(${r.id}::text, ${r.name}::text, ${r.position}::int, ${r.state}::text,
     ${JSON.stringify(r.spec)}::jsonb, ${r.timeoutMs}::int, ${r.retryCount}::int, ${JSON.stringify(r.retryOn)}::jsonb, ${r.queuedAt}::timestamptz)`);
   const edgeValues = edges.map((e) => sql`(${e.stageId}::text, ${e.needsStageId}::text)`);
   const eventValues = newEvents.map((e, i) => sql`(${i + 1}::bigint, ${e.kind}::text, ${e.stageId ?? null}::text, ${JSON.stringify(e.payload)}::jsonb)`);
   const insert = sql`
-    WITH r AS (
+    r AS (
       INSERT INTO runs (id, name, source, state, pipeline_yaml, created_at, last_event_seq)
       VALUES (${runId}, ${runRow.name}, ${source}, 'queued', ${yaml}, ${now}::timestamptz, ${newEvents.length}) RETURNING id),
     s AS (
@@ -68,13 +69,15 @@ export async function createRun(
     ${edges.length > 0 ? sql`, e AS (
       INSERT INTO stage_edges (run_id, stage_id, needs_stage_id)
       SELECT r.id, v.stage_id, v.needs_id FROM r, (VALUES ${sql.join(edgeValues, sql`, `)}) AS v(stage_id, needs_id) RETURNING 1)` : sql``}
-    INSERT INTO run_events (run_id, seq, at, kind, stage_id, payload)
-    SELECT r.id, v.seq, ${now}::timestamptz, v.kind, v.stage_id, v.payload
-    FROM r, (VALUES ${sql.join(eventValues, sql`, `)}) AS v(seq, kind, stage_id, payload)`;
-  const placed = await withTx(db, async (tx) => {
-    await tx.execute(insert);
-    return claimAndPlaceTx(tx, place.limit, now, place.leaseTtlMs);
-  });
+    , ev AS (
+      INSERT INTO run_events (run_id, seq, at, kind, stage_id, payload)
+      SELECT r.id, v.seq, ${now}::timestamptz, v.kind, v.stage_id, v.payload
+      FROM r, (VALUES ${sql.join(eventValues, sql`, `)}) AS v(seq, kind, stage_id, payload) RETURNING 1)`;
+  const ready = stageRows.filter((s) => s.state === "queued").map((s) => ({
+    id: s.id, run_id: runId, name: s.name, position: s.position, spec: s.spec, timeout_ms: s.timeoutMs, attempts: 0, avoid_agents: [],
+    queued_at: now.toISOString(),
+  }));
+  const placed = await withTx(db, (tx) => insertAndPlace(tx, insert, ready, place.limit, now, place.leaseTtlMs));
   const events: RunEventRecord[] = newEvents.map((e, i) => ({ ...e, runId, seq: i + 1, at: now }));
   const run = { ...runRow, lastEventSeq: events.length, stages: stageRows.map((s, i) => ({ ...s, needs: pipeline.stages[i]!.needs })) };
   // The answer shows the run as committed: its placed stages assigned, and it running.
