@@ -114,7 +114,8 @@ export class AgentStream {
 
 /** One attempt on an agent's stream, from `open` to its acknowledged end. */
 class AttemptSession {
-  private queue: AttemptReport[] = [];
+  /** Reports waiting, with the time each arrived (a started or log write is stamped with it). */
+  private queue: { report: AttemptReport; at: Date }[] = [];
   private busy = false;
   private opened: OpenedAttempt | null = null;
   private done = false;
@@ -128,7 +129,7 @@ class AttemptSession {
     if (this.queue.length >= MAX_QUEUED_REPORTS) {
       return this.fail(new InvalidError(`more than ${MAX_QUEUED_REPORTS} reports of attempt ${this.attemptId} wait; wait for acknowledgements`));
     }
-    this.queue.push(report);
+    this.queue.push({ report, at: this.stream.deps.clock.now() });
     void this.drain();
   }
 
@@ -171,7 +172,7 @@ class AttemptSession {
 
   private async handleNext(): Promise<void> {
     const { db, clock, leaseTtlMs, placements } = this.stream.deps;
-    const report = this.queue[0]!;
+    const { report } = this.queue[0]!;
     this.handling = report.body.case ?? "unknown";
     if (!this.opened) {
       const agent = await this.stream.currentAgent();
@@ -218,19 +219,23 @@ class AttemptSession {
    * byte should not wait for a separate commit); later chunks group-commit the same way.
    */
   private async startOrLog(start: boolean): Promise<void> {
-    const { db, clock, leaseTtlMs, metrics, publish } = this.stream.deps;
+    const { db, leaseTtlMs, metrics, publish } = this.stream.deps;
     const opened = this.opened!;
     // The agent sends `started` together with the first output when it comes quickly; the
     // chunk may reach us a tick later, and one statement for both saves a commit.
     if (start && this.queue.length === 1) await new Promise((r) => setImmediate(r));
+    let arrived = this.queue[0]!.at;
     if (start) this.queue.shift();
     const chunks: IncomingChunk[] = [];
-    while (this.queue[0]?.body.case === "log" && chunks.length < 256) {
-      const c = this.queue.shift()!.body.value as { seq: bigint; data: Uint8Array; stream: number };
+    while (this.queue[0]?.report.body.case === "log" && chunks.length < 256) {
+      const next = this.queue.shift()!;
+      arrived = next.at;
+      const c = next.report.body.value as { seq: bigint; data: Uint8Array; stream: number };
       if (c.data.length > MAX_LOG_CHUNK_BYTES) throw new InvalidError(`log chunk of ${c.data.length} bytes exceeds ${MAX_LOG_CHUNK_BYTES}`);
       chunks.push({ seq: Number(c.seq), data: Buffer.from(c.data), stream: c.stream });
     }
-    const { events, logSeq } = await appendLogs(db, opened, chunks, clock.now(), { start, leaseTtlMs });
+    // Stamped with the arrival of the batch's last report (not the later time of the write).
+    const { events, logSeq } = await appendLogs(db, opened, chunks, arrived, { start, leaseTtlMs });
     opened.attempt.logSeq = logSeq;
     if (chunks.length > 0) metrics.logBytes.inc(chunks.reduce((n, c) => n + c.data.length, 0));
     publish(events);
