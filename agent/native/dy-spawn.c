@@ -7,11 +7,14 @@
  * costs a fraction of that, and all stages' output comes back over one pipe.
  *
  * Usage: dy-spawn SCRIPT_DIR [WARM], started by the agent with stdin/stdout as the channel.
- * It keeps WARM shells (default 2) started and blocked reading the path of their script
- * from fd 3, so a stage does not wait for an exec; a used one is replaced when a stage
+ * It keeps WARM shells (default 2) started and blocked reading their script from fd 3,
+ * so a stage does not wait for an exec (and its script, with the stage's env, never
+ * touches the disk); a used one is replaced when a stage
  * exits, or after 100 ms (a spawn right away would compete with the stage that starts).
  * Every message both ways is a frame: u8 op, u32 id, u32 length (big-endian), payload.
- *   agent -> RUN id script   write the script to SCRIPT_DIR/id.sh (0600), run `/bin/sh` on it
+ *   agent -> RUN id script   hand the script to a waiting shell through its pipe; with none
+ *                            waiting (or a script longer than the pipe), write it to
+ *                            SCRIPT_DIR/id.sh (0600) and start `/bin/sh` on it
  *   agent -> PAUSE id        stop reading the stage's output (the agent's queue is full)
  *   agent -> RESUME id       read it again
  *   agent -> STOP            SIGKILL every stage's process group and exit (so does EOF)
@@ -65,10 +68,11 @@ static const char *script_dir;
 static int want_warm = 2, warm_count;
 static char warm_name[4200];
 
-/* A waiting shell reads its script's path from fd 3, forgets the pipe, and runs the script in
- * place (the script's first line unsets the variable). $0 names the spawner's script dir. */
-static const char WAIT_FOR_SCRIPT[] =
-    "IFS= read -r __dockyard_script <&3 || exit 0; exec 3<&-; . \"$__dockyard_script\"";
+/* A waiting shell runs the script written into its fd 3 (a pipe, so the script never touches
+ * the disk); the script's first line closes fd 3. $0 names the spawner's script dir. */
+static const char WAIT_FOR_SCRIPT[] = ". /dev/fd/3";
+/* Pipe size asked for a waiting shell's script: a longer script goes to a file and a cold shell. */
+#define SCRIPT_PIPE (1 << 20)
 static sigset_t blocked;
 
 static void die(const char *what) {
@@ -147,6 +151,7 @@ static int spawn_shell(struct stage *s, int warm) {
   if (pipe2(out, O_CLOEXEC) < 0) return errno;
   if (pipe2(err, O_CLOEXEC) < 0) { int e = errno; close(out[0]); close(out[1]); return e; }
   if (warm && pipe2(cmd, O_CLOEXEC) < 0) { int e = errno; close(out[0]); close(out[1]); close(err[0]); close(err[1]); return e; }
+  if (warm) fcntl(cmd[1], F_SETPIPE_SZ, SCRIPT_PIPE); /* best effort: the size is checked at use */
 
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
@@ -197,34 +202,38 @@ static void refill(void) {
   }
 }
 
-/* Hands the script to a waiting shell; 0 when none could take it. */
-static int use_warm(uint32_t id, const char *path) {
+/* Hands the script to a waiting shell whose pipe holds it whole (so the write cannot block);
+ * null when none could take it. */
+static struct stage *use_warm(uint32_t id, const unsigned char *script, uint32_t len) {
   for (struct stage *s = stages; s; s = s->next) {
     if (!s->warm || s->reaped) continue;
+    int room = fcntl(s->cmd, F_GETPIPE_SZ);
+    if (room < 0 || (uint32_t)room < len) return NULL;
     s->warm = 0;
     warm_count--;
-    char line[4200];
-    int n = snprintf(line, sizeof line, "%s\n", path);
-    int ok = write(s->cmd, line, (size_t)n) == n;
+    int ok = 1;
+    for (uint32_t done = 0; ok && done < len;) {
+      ssize_t n = write(s->cmd, script + done, len - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) ok = 0;
+      else done += (uint32_t)n;
+    }
     close(s->cmd);
     s->cmd = -1;
     if (!ok) { kill(-s->pid, SIGKILL); s->id = 0; continue; } /* died meanwhile: reaped as nobody's */
     s->id = id;
-    snprintf(s->path, sizeof s->path, "%s", path);
-    return 1;
+    return s;
   }
-  return 0;
+  return NULL;
 }
 
 static void run_stage(uint32_t id, const unsigned char *script, uint32_t len) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/%u.sh", script_dir, id);
-  int err = write_script(path, script, len);
-  if (err) { send_error(id, "cannot write the stage script", err); return; }
-  struct stage *s = NULL;
-  if (use_warm(id, path)) {
-    s = find(id);
-  } else {
+  struct stage *s = use_warm(id, script, len);
+  if (!s) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%u.sh", script_dir, id);
+    int err = write_script(path, script, len);
+    if (err) { send_error(id, "cannot write the stage script", err); return; }
     s = calloc(1, sizeof *s);
     if (!s) die("calloc");
     s->id = id;

@@ -32,12 +32,12 @@ export function shellQuote(value: string): string {
 }
 
 /**
- * The script a stage's shell runs: forget the variable a waiting shell read its path into
- * (see the native spawner), enter the run's workspace, export the stage env, then the
+ * The script a stage's shell runs: close fd 3 (the pipe a waiting shell read the script
+ * from, see the native spawner), enter the run's workspace, export the stage env, then the
  * commands under `set -e` (as `sh -e -c` did).
  */
 export function stageScript(cwd: string, env: Record<string, string>, commands: string[]): string {
-  const lines = ['unset __dockyard_script', `cd -- ${shellQuote(cwd)} || exit 1`];
+  const lines = ['exec 3<&-', `cd -- ${shellQuote(cwd)} || exit 1`];
   for (const [name, value] of Object.entries(env)) {
     if (!SHELL_NAME.test(name)) throw new ExecutorError('start_failed', `env name ${JSON.stringify(name)} is not a valid shell variable name`);
     lines.push(`export ${name}=${shellQuote(value)}`);

@@ -52,13 +52,13 @@ for (const kind of ["native", "node"] as SpawnerKind[]) {
 
     it("shows the stage only its own env, PATH and HOME, not the agent's", async () => {
       process.env.DOCKYARD_TEST_AGENT_SECRET = "s3cret";
-      const r = await run(spec(["env | sort", 'echo "script=${__dockyard_script-unset}"'], { STAGE_VAR: "x" }));
+      const r = await run(spec(["env | sort", "if { true >&3; } 2>/dev/null; then echo fd3=open; else echo fd3=closed; fi"], { STAGE_VAR: "x" }));
       delete process.env.DOCKYARD_TEST_AGENT_SECRET;
       assert.doesNotMatch(r.stdout, /s3cret/);
       assert.match(r.stdout, /^STAGE_VAR=x$/m);
       assert.match(r.stdout, /^PATH=/m);
       assert.match(r.stdout, /^HOME=/m);
-      assert.match(r.stdout, /^script=unset$/m);
+      assert.match(r.stdout, /^fd3=closed$/m, "the pipe the script came through is closed");
     });
 
     it("gives the stage an empty stdin and default signal handling", async () => {
@@ -66,10 +66,18 @@ for (const kind of ["native", "node"] as SpawnerKind[]) {
       assert.equal(r.stdout, "after\nsleep ended 143\n");
     });
 
-    it("removes each script once its shell has exited", async () => {
+    it("leaves no script on disk once its shell has exited", async () => {
       await run(spec(["echo SECRET_VALUE_IN_SCRIPT"]));
       const scripts = join(workDir, ".scripts");
       assert.deepEqual(readdirSync(scripts).filter((f) => f.endsWith(".sh")), []);
+    });
+
+    it("runs a script longer than a waiting shell's pipe takes, from a file", async () => {
+      // About 0.6 MB fits a waiting shell's pipe; about 1.2 MB does not.
+      for (const lines of [24_000, 48_000]) {
+        const r = await run(spec([...Array<string>(lines).fill(": padding-padding-padding"), "echo reached the end"]));
+        assert.equal(r.stdout, "reached the end\n");
+      }
     });
 
     it("refuses an env name sh cannot export, before running anything", async () => {
@@ -118,6 +126,9 @@ for (const kind of ["native", "node"] as SpawnerKind[]) {
       const waiting = waitingShells(join(workDir, ".scripts"));
       assert.equal(waiting.length, kind === "native" ? 2 : 0);
       for (const pid of waiting) process.kill(pid, "SIGKILL");
+      // Reaped by the helper (gone from /proc): a shell handed its script while still dying
+      // would take the stage down with it, like any stage killed from outside.
+      await waitUntil(() => waiting.every((pid) => !existsSync(`/proc/${pid}`)));
       const results = await Promise.all([1, 2, 3].map((i) => run(spec([`echo after-kill-${i}`]))));
       assert.deepEqual(results.map((r) => r.stdout), ["after-kill-1\n", "after-kill-2\n", "after-kill-3\n"]);
     });
