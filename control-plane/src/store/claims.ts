@@ -3,10 +3,11 @@
 // LOCKED, so no stage is dispatched twice; an agent is placed on under its
 // advisory lock (tried, never waited for: an agent another replica holds is
 // skipped), and the placement counts its slots again under that lock and
-// places nothing beyond them, so no agent is overbooked. Attempt ends never touch the agent row, so finishing
-// stages do not queue behind placements, and placements write no run events
-// (the stage row says `assigned`; the stream's next event for it is
-// `running`, which names the agent), so they never wait on a run's event lock.
+// places nothing beyond them, so no agent is overbooked. Attempt ends never
+// touch the agent row, so finishing stages do not queue behind placements,
+// and placements write no run events but a run's first `running` (the stage
+// row says `assigned`; the stream's next event for it is `running`, which
+// names the agent), so they rarely wait on a run's event lock.
 import { sql, type SQL } from "drizzle-orm";
 import { queryRows, type Db, type Tx } from "./db";
 import { runsStartedCte, runsStartedRecords, type RunEventRecord } from "./events";
