@@ -37,7 +37,8 @@ CREATE TABLE "attempts" (
 	"finished_at" timestamp with time zone,
 	"exit_code" integer,
 	"reason" text,
-	"log_seq" bigint DEFAULT 0 NOT NULL
+	"log_seq" bigint DEFAULT 0 NOT NULL,
+	"cancel_requested" boolean DEFAULT false NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "join_tokens" (
