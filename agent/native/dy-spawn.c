@@ -80,12 +80,14 @@ static void die(const char *what) {
   exit(1);
 }
 
+static void kill_all(void);
+
 static void write_all(const void *buf, size_t len) {
   const char *p = buf;
   while (len > 0) {
     ssize_t n = write(1, p, len);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) exit(0); /* the agent is gone: nothing left to report to */
+    if (n < 0) { kill_all(); exit(0); } /* the agent is gone: its stages have nobody to report to */
     p += n;
     len -= (size_t)n;
   }

@@ -128,9 +128,8 @@ export class ShellExecutor implements Executor {
       signal.removeEventListener('abort', onAbort);
       clearTimeout(entry.killTimer);
       if (this.running.get(spec.attemptId) === entry) this.running.delete(spec.attemptId);
-      // The shell is gone: end its leftovers too (a container's exit does the same), so
-      // background jobs holding the pipes cannot keep `output` open.
-      signalGroup(pid, 'SIGKILL');
+      // The shell's leftovers were killed by the spawner as it reaped the shell (like a
+      // container's exit): signalling the group from here, later, could hit a reused id.
     };
     const exited = shell.exited.then(
       ({ code, signal: sig }): AttemptExit => {

@@ -9,7 +9,7 @@
 // row says `assigned`; the stream's next event for it is `running`, which
 // names the agent), so they rarely wait on a run's event lock.
 import { sql, type SQL } from "drizzle-orm";
-import { queryRows, type Db, type Tx } from "./db";
+import { parseJson, queryRows, type Db, type Tx } from "./db";
 import { runsStartedCte, runsStartedRecords, type RunEventRecord } from "./events";
 import { withTx } from "./tx";
 import type { StageSpecRow } from "./schema";
@@ -56,7 +56,6 @@ export function chooseAgent(
   return pool.reduce<Candidate | undefined>((best, c) => (!best || c.free > best.free ? c : best), undefined);
 }
 
-const parseJson = <T>(v: T | string): T => (typeof v === "string" ? (JSON.parse(v) as T) : v);
 
 export interface OnlineAgentRow {
   id: string; name: string; session_hash: string; labels: Record<string, string> | string; capacity: number; executors: string[] | string; used: number;

@@ -71,6 +71,9 @@ export async function queryRows<T>(executor: Pick<Db, "execute">, query: import(
   return result.rows;
 }
 
+/** A json/jsonb value from raw SQL: parsed by node-postgres, but text from some drivers (PGlite). */
+export const parseJson = <T>(v: T | string): T => (typeof v === "string" ? (JSON.parse(v) as T) : v);
+
 /** Distinct statement texts given a name; beyond it new texts run unnamed (each name costs every connection memory). */
 const MAX_NAMED_STATEMENTS = 256;
 const statementNames = new Map<string, string>();

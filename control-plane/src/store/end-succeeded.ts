@@ -9,7 +9,7 @@
 // Under load, the agents' finishes are grouped (see finish-queue.ts), so a
 // stage's end costs a fraction of these statements and of one commit.
 import { getTableColumns, sql, type SQL } from "drizzle-orm";
-import { queryRows, type Tx } from "./db";
+import { parseJson, queryRows, type Tx } from "./db";
 import { attempts } from "./schema";
 import { stageEvent, type NewRunEvent, type RunEventRecord } from "./events";
 import { nextRunState, type AttemptRow, type EndedAttempt } from "./stage-flow";
@@ -51,8 +51,7 @@ export async function endSucceededMany(tx: Tx, items: SucceededEnd[], now: Date)
 
   const byAttempt = new Map<string, { attempt: AttemptRow; row: EndedRow }>();
   for (const row of ended) {
-    const json = typeof row.attempt === "string" ? (JSON.parse(row.attempt) as Record<string, unknown>) : row.attempt;
-    const attempt = rowFromJson(json) as AttemptRow;
+    const attempt = rowFromJson(parseJson(row.attempt)) as AttemptRow;
     byAttempt.set(attempt.id, { attempt, row });
   }
   // Per run, in batch order: each attempt's stage event, then the run's promotions and state.

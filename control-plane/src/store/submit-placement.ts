@@ -6,7 +6,7 @@
 // already wait, a full claim pass runs instead, so the new run does not jump the
 // queue: runs take turns there.
 import { sql, type SQL } from "drizzle-orm";
-import { queryRows, type Tx } from "./db";
+import { parseJson, queryRows, type Tx } from "./db";
 import {
   chooseAgents, claimAndPlaceTx, onlineAgentsCte, placeAttempts, toCandidates, type OnlineAgentRow, type Placed, type QueuedStageRow,
 } from "./claims";
@@ -25,7 +25,7 @@ export async function insertAndPlace(
     UNION ALL
     SELECT 'waiting', NULL WHERE EXISTS (SELECT 1 FROM stages WHERE state = 'queued')`);
   if (rows.some((r) => r.kind === "waiting")) return claimAndPlaceTx(tx, limit, now, leaseTtlMs);
-  const online = rows.filter((r) => r.kind === "agent").map((r) => (typeof r.row === "string" ? JSON.parse(r.row) : r.row) as OnlineAgentRow);
+  const online = rows.filter((r) => r.kind === "agent").map((r) => parseJson(r.row as OnlineAgentRow | string));
   const placements = await chooseAgents(tx, toCandidates(online), ready.slice(0, limit), now, leaseTtlMs);
   if (placements.length === 0) return { placements, events: [] };
   return placeAttempts(tx, placements, now);

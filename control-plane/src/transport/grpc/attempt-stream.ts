@@ -94,8 +94,11 @@ export class AgentStream {
         return;
       }
       this.toldToReopen.delete(id);
+      // A reopen replaces the attempt's earlier session, which then answers nothing more
+      // (a write it has in flight still completes, guarded by the lease).
+      this.sessions.get(id)?.retire();
       const session = new AttemptSession(this, id);
-      this.sessions.set(id, session); // replaces an earlier session of this attempt
+      this.sessions.set(id, session);
       session.push(report);
       return;
     }
@@ -135,6 +138,12 @@ class AttemptSession {
 
   private send(body: CommandBody): void {
     if (!this.done) this.stream.send(this.attemptId, body);
+  }
+
+  /** Superseded by a reopen of the attempt on this stream. */
+  retire(): void {
+    this.done = true;
+    this.queue = [];
   }
 
   private end(): void {
