@@ -34,15 +34,35 @@ export const agents = pgTable("agents", {
   hostname: text("hostname").notNull().default(""),
   labels: jsonb("labels").$type<Record<string, string>>().notNull(),
   capacity: integer("capacity").notNull(),
-  /** online | draining | lost | offline */
+  /** online | draining | lost | offline | revoked */
   state: text("state").notNull(),
-  sessionHash: text("session_hash").notNull(),
+  /** The agent's Ed25519 public key (hex): its identity; a registration under this id must prove it. */
+  publicKey: text("public_key").notNull().default(""),
+  /** The live session; empty once the agent left or was revoked. Not a secret (credentials are signed). */
+  sessionId: text("session_id").notNull().default(""),
   joinTokenId: text("join_token_id").notNull(),
+  revokedAt: ts("revoked_at"),
   version: text("version").notNull().default(""),
   executors: jsonb("executors").$type<string[]>().notNull(),
   registeredAt: ts("registered_at").notNull(),
   lastHeartbeatAt: ts("last_heartbeat_at").notNull(),
-}, (t) => [index("agents_state_idx").on(t.state)]);
+}, (t) => [index("agents_state_idx").on(t.state), index("agents_join_token_idx").on(t.joinTokenId)]);
+
+/** Registration nonces seen (a replayed registration is refused); pruned after they expire. */
+export const registrationNonces = pgTable("registration_nonces", {
+  nonce: text("nonce").primaryKey(),
+  expiresAt: ts("expires_at").notNull(),
+}, (t) => [index("registration_nonces_expires_idx").on(t.expiresAt)]);
+
+/** The secret store: AES-256-GCM ciphertexts only; `keyId` names the key that sealed the value. */
+export const secrets = pgTable("secrets", {
+  name: text("name").primaryKey(),
+  keyId: text("key_id").notNull(),
+  nonce: bytea("nonce").notNull(),
+  ciphertext: bytea("ciphertext").notNull(),
+  createdAt: ts("created_at").notNull(),
+  updatedAt: ts("updated_at").notNull(),
+});
 
 export const runs = pgTable("runs", {
   id: text("id").primaryKey(),
@@ -57,10 +77,20 @@ export const runs = pgTable("runs", {
   lastEventSeq: bigint("last_event_seq", { mode: "number" }).notNull().default(0),
 }, (t) => [index("runs_created_idx").on(t.createdAt)]);
 
+/** A stage env variable whose value comes from the secret store (by name, never the value). */
+export interface SecretRefRow {
+  env: string;
+  secret: string;
+  asFile: boolean;
+}
+
 export interface StageSpecRow {
   image: string | null;
   commands: string[];
+  /** Plain values only; secrets are in `secrets`, by name. */
   env: Record<string, string>;
+  /** Absent on rows written before the secret store existed. */
+  secrets?: SecretRefRow[];
   executor: "docker" | "shell";
   agent: Record<string, string>;
   /** Absent on rows written before resources existed. */

@@ -12,19 +12,20 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file dockyard/v1/agent.proto.
  */
 export const file_dockyard_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("Chdkb2NreWFyZC92MS9hZ2VudC5wcm90bxILZG9ja3lhcmQudjEikAIKD1JlZ2lzdGVyUmVxdWVzdBISCgpqb2luX3Rva2VuGAEgASgJEhAKCGFnZW50X2lkGAIgASgJEgwKBG5hbWUYAyABKAkSEAoIaG9zdG5hbWUYBCABKAkSOAoGbGFiZWxzGAUgAygLMiguZG9ja3lhcmQudjEuUmVnaXN0ZXJSZXF1ZXN0LkxhYmVsc0VudHJ5EhAKCGNhcGFjaXR5GAYgASgNEhgKEHByb3RvY29sX3ZlcnNpb24YByABKA0SEQoJZXhlY3V0b3JzGAggAygJEg8KB3ZlcnNpb24YCSABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKAAQoQUmVnaXN0ZXJSZXNwb25zZRIxCghhY2NlcHRlZBgBIAEoCzIdLmRvY2t5YXJkLnYxLlJlZ2lzdGVyQWNjZXB0ZWRIABIvCgdyZWZ1c2VkGAIgASgLMhwuZG9ja3lhcmQudjEuUmVnaXN0ZXJSZWZ1c2VkSABCCAoGcmVzdWx0IooBChBSZWdpc3RlckFjY2VwdGVkEhAKCGFnZW50X2lkGAEgASgJEhUKDXNlc3Npb25fdG9rZW4YAiABKAkSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAMgASgEEhQKDGxlYXNlX3R0bF9tcxgEIAEoBBIYChBwb2xsX2ludGVydmFsX21zGAUgASgEIjAKD1JlZ2lzdGVyUmVmdXNlZBIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkiYwoJSGVhcnRiZWF0EhAKCGFnZW50X2lkGAEgASgJEhUKDXNlc3Npb25fdG9rZW4YAiABKAkSGwoTcnVubmluZ19hdHRlbXB0X2lkcxgDIAMoCRIQCghkcmFpbmluZxgEIAEoCCIrCgxIZWFydGJlYXRBY2sSCgoCb2sYASABKAgSDwoHbWVzc2FnZRgCIAEoCSIsCgZTaWduZWQSDwoHcGF5bG9hZBgBIAEoDBIRCglzaWduYXR1cmUYAiABKAwiMwoNQ2FuY2VsQXR0ZW1wdBISCgphdHRlbXB0X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIYChZQb2xsQXNzaWdubWVudHNSZXF1ZXN0ImIKF1BvbGxBc3NpZ25tZW50c1Jlc3BvbnNlEiwKC2Fzc2lnbm1lbnRzGAEgAygLMhcuZG9ja3lhcmQudjEuQXNzaWdubWVudBIZChFvd25lZF9hdHRlbXB0X2lkcxgCIAMoCSIgCgxEcmFpblJlcXVlc3QSEAoIZHJhaW5pbmcYASABKAgiDwoNRHJhaW5SZXNwb25zZSIOCgxMZWF2ZVJlcXVlc3QiDwoNTGVhdmVSZXNwb25zZSKXAgoNQXR0ZW1wdFJlcG9ydBISCgphdHRlbXB0X2lkGAEgASgJEhAKCGxlYXNlX2lkGAIgASgJEicKBG9wZW4YAyABKAsyFy5kb2NreWFyZC52MS5SZXBvcnRPcGVuSAASLQoHc3RhcnRlZBgEIAEoCzIaLmRvY2t5YXJkLnYxLlJlcG9ydFN0YXJ0ZWRIABIkCgNsb2cYBSABKAsyFS5kb2NreWFyZC52MS5Mb2dDaHVua0gAEikKBXJlbmV3GAYgASgLMhguZG9ja3lhcmQudjEuUmVwb3J0UmVuZXdIABIvCghmaW5pc2hlZBgHIAEoCzIbLmRvY2t5YXJkLnYxLlJlcG9ydEZpbmlzaGVkSABCBgoEYm9keSIMCgpSZXBvcnRPcGVuIg8KDVJlcG9ydFN0YXJ0ZWQiDQoLUmVwb3J0UmVuZXciTQoITG9nQ2h1bmsSCwoDc2VxGAEgASgEEgwKBGRhdGEYAiABKAwSJgoGc3RyZWFtGAMgASgOMhYuZG9ja3lhcmQudjEuTG9nU3RyZWFtIm8KDlJlcG9ydEZpbmlzaGVkEhEKCWV4aXRfY29kZRgBIAEoBRIPCgdvdXRjb21lGAIgASgJEg8KB21lc3NhZ2UYAyABKAkSFAoMbGFzdF9sb2dfc2VxGAQgASgEEhIKCm9vbV9raWxsZWQYBSABKAgi4AEKDkF0dGVtcHRDb21tYW5kEhIKCmF0dGVtcHRfaWQYCiABKAkSJgoDYWNrGAEgASgLMhcuZG9ja3lhcmQudjEuQXR0ZW1wdEFja0gAEiwKBmNhbmNlbBgCIAEoCzIaLmRvY2t5YXJkLnYxLkF0dGVtcHRDYW5jZWxIABIwCghyZWplY3RlZBgDIAEoCzIcLmRvY2t5YXJkLnYxLkF0dGVtcHRSZWplY3RlZEgAEioKBXJldHJ5GAQgASgLMhkuZG9ja3lhcmQudjEuQXR0ZW1wdFJldHJ5SABCBgoEYm9keSJdCgpBdHRlbXB0QWNrEg8KB2xvZ19zZXEYASABKAQSDwoHc3RhcnRlZBgCIAEoCBIQCghmaW5pc2hlZBgDIAEoCBIbChNsZWFzZV9leHBpcmVzX2F0X21zGAQgASgDIh8KDUF0dGVtcHRDYW5jZWwSDgoGcmVhc29uGAEgASgJIjAKD0F0dGVtcHRSZWplY3RlZBIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkiHwoMQXR0ZW1wdFJldHJ5Eg8KB21lc3NhZ2UYASABKAkywAIKDEFnZW50U2VydmljZRJcCg9Qb2xsQXNzaWdubWVudHMSIy5kb2NreWFyZC52MS5Qb2xsQXNzaWdubWVudHNSZXF1ZXN0GiQuZG9ja3lhcmQudjEuUG9sbEFzc2lnbm1lbnRzUmVzcG9uc2USRAoLU2V0RHJhaW5pbmcSGS5kb2NreWFyZC52MS5EcmFpblJlcXVlc3QaGi5kb2NreWFyZC52MS5EcmFpblJlc3BvbnNlEj4KBUxlYXZlEhkuZG9ja3lhcmQudjEuTGVhdmVSZXF1ZXN0GhouZG9ja3lhcmQudjEuTGVhdmVSZXNwb25zZRJMCg1BdHRlbXB0U3RyZWFtEhouZG9ja3lhcmQudjEuQXR0ZW1wdFJlcG9ydBobLmRvY2t5YXJkLnYxLkF0dGVtcHRDb21tYW5kKAEwAWIGcHJvdG8z", [file_dockyard_v1_types]);
+  fileDesc("Chdkb2NreWFyZC92MS9hZ2VudC5wcm90bxILZG9ja3lhcmQudjEi8gIKD1JlZ2lzdGVyUmVxdWVzdBIQCghhZ2VudF9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEhAKCGhvc3RuYW1lGAQgASgJEjgKBmxhYmVscxgFIAMoCzIoLmRvY2t5YXJkLnYxLlJlZ2lzdGVyUmVxdWVzdC5MYWJlbHNFbnRyeRIQCghjYXBhY2l0eRgGIAEoDRIYChBwcm90b2NvbF92ZXJzaW9uGAcgASgNEhEKCWV4ZWN1dG9ycxgIIAMoCRIPCgd2ZXJzaW9uGAkgASgJEhIKCnB1YmxpY19rZXkYCiABKAwSDQoFbm9uY2UYCyABKAwSFAoMdGltZXN0YW1wX21zGAwgASgDEhIKCmpvaW5fcHJvb2YYDSABKAwSFQoNa2V5X3NpZ25hdHVyZRgOIAEoDBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBSgQIARACUgpqb2luX3Rva2VuIoABChBSZWdpc3RlclJlc3BvbnNlEjEKCGFjY2VwdGVkGAEgASgLMh0uZG9ja3lhcmQudjEuUmVnaXN0ZXJBY2NlcHRlZEgAEi8KB3JlZnVzZWQYAiABKAsyHC5kb2NreWFyZC52MS5SZWdpc3RlclJlZnVzZWRIAEIICgZyZXN1bHQiuAEKEFJlZ2lzdGVyQWNjZXB0ZWQSEAoIYWdlbnRfaWQYASABKAkSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAMgASgEEhQKDGxlYXNlX3R0bF9tcxgEIAEoBBIYChBwb2xsX2ludGVydmFsX21zGAUgASgEEhIKCnNlc3Npb25faWQYBiABKAkSGgoSc2VydmVyX3NpZ25pbmdfa2V5GAcgASgMSgQIAhADUg1zZXNzaW9uX3Rva2VuIjAKD1JlZ2lzdGVyUmVmdXNlZBIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkiQQoQSGVhcnRiZWF0UmVxdWVzdBIbChNydW5uaW5nX2F0dGVtcHRfaWRzGAEgAygJEhAKCGRyYWluaW5nGAIgASgIIhMKEUhlYXJ0YmVhdFJlc3BvbnNlIiwKBlNpZ25lZBIPCgdwYXlsb2FkGAEgASgMEhEKCXNpZ25hdHVyZRgCIAEoDCLVAQoMU2VydmVyTm90aWNlEhAKCGFnZW50X2lkGAEgASgJEhUKDWV4cGlyZXNfYXRfbXMYAiABKAMSDQoFbm9uY2UYAyABKAwSKwoGYXNzaWduGAQgASgLMhkuZG9ja3lhcmQudjEuQXNzaWduV2FrZXVwSAASLAoGY2FuY2VsGAUgASgLMhouZG9ja3lhcmQudjEuQ2FuY2VsQXR0ZW1wdEgAEioKCXJ1bl9lbmRlZBgGIAEoCzIVLmRvY2t5YXJkLnYxLlJ1bkVuZGVkSABCBgoEYm9keSIiCgxBc3NpZ25XYWtldXASEgoKYXR0ZW1wdF9pZBgBIAEoCSIzCg1DYW5jZWxBdHRlbXB0EhIKCmF0dGVtcHRfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIhoKCFJ1bkVuZGVkEg4KBnJ1bl9pZBgBIAEoCSIqChRHZXRBc3NpZ25tZW50UmVxdWVzdBISCgphdHRlbXB0X2lkGAEgASgJIkQKFUdldEFzc2lnbm1lbnRSZXNwb25zZRIrCgphc3NpZ25tZW50GAEgASgLMhcuZG9ja3lhcmQudjEuQXNzaWdubWVudCIYChZQb2xsQXNzaWdubWVudHNSZXF1ZXN0ImIKF1BvbGxBc3NpZ25tZW50c1Jlc3BvbnNlEiwKC2Fzc2lnbm1lbnRzGAEgAygLMhcuZG9ja3lhcmQudjEuQXNzaWdubWVudBIZChFvd25lZF9hdHRlbXB0X2lkcxgCIAMoCSIgCgxEcmFpblJlcXVlc3QSEAoIZHJhaW5pbmcYASABKAgiDwoNRHJhaW5SZXNwb25zZSIOCgxMZWF2ZVJlcXVlc3QiDwoNTGVhdmVSZXNwb25zZSKXAgoNQXR0ZW1wdFJlcG9ydBISCgphdHRlbXB0X2lkGAEgASgJEhAKCGxlYXNlX2lkGAIgASgJEicKBG9wZW4YAyABKAsyFy5kb2NreWFyZC52MS5SZXBvcnRPcGVuSAASLQoHc3RhcnRlZBgEIAEoCzIaLmRvY2t5YXJkLnYxLlJlcG9ydFN0YXJ0ZWRIABIkCgNsb2cYBSABKAsyFS5kb2NreWFyZC52MS5Mb2dDaHVua0gAEikKBXJlbmV3GAYgASgLMhguZG9ja3lhcmQudjEuUmVwb3J0UmVuZXdIABIvCghmaW5pc2hlZBgHIAEoCzIbLmRvY2t5YXJkLnYxLlJlcG9ydEZpbmlzaGVkSABCBgoEYm9keSIMCgpSZXBvcnRPcGVuIg8KDVJlcG9ydFN0YXJ0ZWQiDQoLUmVwb3J0UmVuZXciTQoITG9nQ2h1bmsSCwoDc2VxGAEgASgEEgwKBGRhdGEYAiABKAwSJgoGc3RyZWFtGAMgASgOMhYuZG9ja3lhcmQudjEuTG9nU3RyZWFtIm8KDlJlcG9ydEZpbmlzaGVkEhEKCWV4aXRfY29kZRgBIAEoBRIPCgdvdXRjb21lGAIgASgJEg8KB21lc3NhZ2UYAyABKAkSFAoMbGFzdF9sb2dfc2VxGAQgASgEEhIKCm9vbV9raWxsZWQYBSABKAgi4AEKDkF0dGVtcHRDb21tYW5kEhIKCmF0dGVtcHRfaWQYCiABKAkSJgoDYWNrGAEgASgLMhcuZG9ja3lhcmQudjEuQXR0ZW1wdEFja0gAEiwKBmNhbmNlbBgCIAEoCzIaLmRvY2t5YXJkLnYxLkF0dGVtcHRDYW5jZWxIABIwCghyZWplY3RlZBgDIAEoCzIcLmRvY2t5YXJkLnYxLkF0dGVtcHRSZWplY3RlZEgAEioKBXJldHJ5GAQgASgLMhkuZG9ja3lhcmQudjEuQXR0ZW1wdFJldHJ5SABCBgoEYm9keSJdCgpBdHRlbXB0QWNrEg8KB2xvZ19zZXEYASABKAQSDwoHc3RhcnRlZBgCIAEoCBIQCghmaW5pc2hlZBgDIAEoCBIbChNsZWFzZV9leHBpcmVzX2F0X21zGAQgASgDIh8KDUF0dGVtcHRDYW5jZWwSDgoGcmVhc29uGAEgASgJIjAKD0F0dGVtcHRSZWplY3RlZBIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkiHwoMQXR0ZW1wdFJldHJ5Eg8KB21lc3NhZ2UYASABKAkyrQQKDEFnZW50U2VydmljZRJHCghSZWdpc3RlchIcLmRvY2t5YXJkLnYxLlJlZ2lzdGVyUmVxdWVzdBodLmRvY2t5YXJkLnYxLlJlZ2lzdGVyUmVzcG9uc2USSgoJSGVhcnRiZWF0Eh0uZG9ja3lhcmQudjEuSGVhcnRiZWF0UmVxdWVzdBoeLmRvY2t5YXJkLnYxLkhlYXJ0YmVhdFJlc3BvbnNlElYKDUdldEFzc2lnbm1lbnQSIS5kb2NreWFyZC52MS5HZXRBc3NpZ25tZW50UmVxdWVzdBoiLmRvY2t5YXJkLnYxLkdldEFzc2lnbm1lbnRSZXNwb25zZRJcCg9Qb2xsQXNzaWdubWVudHMSIy5kb2NreWFyZC52MS5Qb2xsQXNzaWdubWVudHNSZXF1ZXN0GiQuZG9ja3lhcmQudjEuUG9sbEFzc2lnbm1lbnRzUmVzcG9uc2USRAoLU2V0RHJhaW5pbmcSGS5kb2NreWFyZC52MS5EcmFpblJlcXVlc3QaGi5kb2NreWFyZC52MS5EcmFpblJlc3BvbnNlEj4KBUxlYXZlEhkuZG9ja3lhcmQudjEuTGVhdmVSZXF1ZXN0GhouZG9ja3lhcmQudjEuTGVhdmVSZXNwb25zZRJMCg1BdHRlbXB0U3RyZWFtEhouZG9ja3lhcmQudjEuQXR0ZW1wdFJlcG9ydBobLmRvY2t5YXJkLnYxLkF0dGVtcHRDb21tYW5kKAEwAWIGcHJvdG8z", [file_dockyard_v1_types]);
 
 /**
- * NATS request on `<prefix>.agents.register`.
+ * AgentService.Register, over TLS (the agent pins the server's CA by the
+ * fingerprint its join token carries). The join token itself is never sent:
+ * `join_proof` is an HMAC keyed by the hex SHA-256 of the token, and
+ * `key_signature` proves the agent holds the private key of `public_key`,
+ * both over registrationPayload() (proto/src/identity.ts): agent id, name,
+ * public key, nonce and timestamp. A nonce is accepted once; a timestamp more
+ * than 60 s away from the server's clock is refused.
  *
  * @generated from message dockyard.v1.RegisterRequest
  */
 export type RegisterRequest = Message<"dockyard.v1.RegisterRequest"> & {
-  /**
-   * @generated from field: string join_token = 1;
-   */
-  joinToken: string;
-
   /**
    * Stable id from the agent's state directory; empty on first start.
    *
@@ -66,6 +67,35 @@ export type RegisterRequest = Message<"dockyard.v1.RegisterRequest"> & {
    * @generated from field: string version = 9;
    */
   version: string;
+
+  /**
+   * The agent's Ed25519 public key (32 raw bytes): its identity.
+   *
+   * @generated from field: bytes public_key = 10;
+   */
+  publicKey: Uint8Array;
+
+  /**
+   * At least 16 random bytes, fresh for every request.
+   *
+   * @generated from field: bytes nonce = 11;
+   */
+  nonce: Uint8Array;
+
+  /**
+   * @generated from field: int64 timestamp_ms = 12;
+   */
+  timestampMs: bigint;
+
+  /**
+   * @generated from field: bytes join_proof = 13;
+   */
+  joinProof: Uint8Array;
+
+  /**
+   * @generated from field: bytes key_signature = 14;
+   */
+  keySignature: Uint8Array;
 };
 
 /**
@@ -114,11 +144,6 @@ export type RegisterAccepted = Message<"dockyard.v1.RegisterAccepted"> & {
   agentId: string;
 
   /**
-   * @generated from field: string session_token = 2;
-   */
-  sessionToken: string;
-
-  /**
    * @generated from field: uint64 heartbeat_interval_ms = 3;
    */
   heartbeatIntervalMs: bigint;
@@ -132,6 +157,22 @@ export type RegisterAccepted = Message<"dockyard.v1.RegisterAccepted"> & {
    * @generated from field: uint64 poll_interval_ms = 5;
    */
   pollIntervalMs: bigint;
+
+  /**
+   * Names this session in the agent's call credentials (not a secret: a
+   * credential is only valid when signed with the agent's private key).
+   *
+   * @generated from field: string session_id = 6;
+   */
+  sessionId: string;
+
+  /**
+   * The Ed25519 public key (32 raw bytes) that signs every NATS message the
+   * server sends agents (Signed). Learnt over the pinned TLS connection.
+   *
+   * @generated from field: bytes server_signing_key = 7;
+   */
+  serverSigningKey: Uint8Array;
 };
 
 /**
@@ -164,70 +205,48 @@ export const RegisterRefusedSchema: GenMessage<RegisterRefused> = /*@__PURE__*/
   messageDesc(file_dockyard_v1_agent, 3);
 
 /**
- * NATS request on `<prefix>.agents.heartbeat`; answered with HeartbeatAck.
+ * AgentService.Heartbeat: any authenticated call also counts as contact.
  *
- * @generated from message dockyard.v1.Heartbeat
+ * @generated from message dockyard.v1.HeartbeatRequest
  */
-export type Heartbeat = Message<"dockyard.v1.Heartbeat"> & {
+export type HeartbeatRequest = Message<"dockyard.v1.HeartbeatRequest"> & {
   /**
-   * @generated from field: string agent_id = 1;
-   */
-  agentId: string;
-
-  /**
-   * @generated from field: string session_token = 2;
-   */
-  sessionToken: string;
-
-  /**
-   * @generated from field: repeated string running_attempt_ids = 3;
+   * @generated from field: repeated string running_attempt_ids = 1;
    */
   runningAttemptIds: string[];
 
   /**
-   * @generated from field: bool draining = 4;
+   * @generated from field: bool draining = 2;
    */
   draining: boolean;
 };
 
 /**
- * Describes the message dockyard.v1.Heartbeat.
- * Use `create(HeartbeatSchema)` to create a new message.
+ * Describes the message dockyard.v1.HeartbeatRequest.
+ * Use `create(HeartbeatRequestSchema)` to create a new message.
  */
-export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
+export const HeartbeatRequestSchema: GenMessage<HeartbeatRequest> = /*@__PURE__*/
   messageDesc(file_dockyard_v1_agent, 4);
 
 /**
- * @generated from message dockyard.v1.HeartbeatAck
+ * @generated from message dockyard.v1.HeartbeatResponse
  */
-export type HeartbeatAck = Message<"dockyard.v1.HeartbeatAck"> & {
-  /**
-   * False when the session is unknown, replaced or the agent was declared
-   * lost: the agent must register again.
-   *
-   * @generated from field: bool ok = 1;
-   */
-  ok: boolean;
-
-  /**
-   * @generated from field: string message = 2;
-   */
-  message: string;
+export type HeartbeatResponse = Message<"dockyard.v1.HeartbeatResponse"> & {
 };
 
 /**
- * Describes the message dockyard.v1.HeartbeatAck.
- * Use `create(HeartbeatAckSchema)` to create a new message.
+ * Describes the message dockyard.v1.HeartbeatResponse.
+ * Use `create(HeartbeatResponseSchema)` to create a new message.
  */
-export const HeartbeatAckSchema: GenMessage<HeartbeatAck> = /*@__PURE__*/
+export const HeartbeatResponseSchema: GenMessage<HeartbeatResponse> = /*@__PURE__*/
   messageDesc(file_dockyard_v1_agent, 5);
 
 /**
- * NATS payload of `<prefix>.agent.<agentId>.assign` (an Assignment) and
- * `.cancel` (a CancelAttempt): the message bytes and an HMAC-SHA256 over them
- * keyed with the hex SHA-256 of the agent's session token. Only the server
- * (which stores that hash) and the agent know the key, so another NATS client
- * cannot make an agent run or stop anything.
+ * NATS payload of everything the server sends agents on `<prefix>.agent.<id>.assign`,
+ * `<prefix>.agent.<id>.cancel` and `<prefix>.agents.run-ended`: a ServerNotice and its
+ * Ed25519 signature by the server signing key (see RegisterAccepted). An agent acts on
+ * a notice only when the signature holds, it names this agent (or is a broadcast),
+ * it has not expired and its nonce was not seen before. Notices carry no secret.
  *
  * @generated from message dockyard.v1.Signed
  */
@@ -251,6 +270,77 @@ export const SignedSchema: GenMessage<Signed> = /*@__PURE__*/
   messageDesc(file_dockyard_v1_agent, 6);
 
 /**
+ * @generated from message dockyard.v1.ServerNotice
+ */
+export type ServerNotice = Message<"dockyard.v1.ServerNotice"> & {
+  /**
+   * The agent it is for; empty for a broadcast (run_ended).
+   *
+   * @generated from field: string agent_id = 1;
+   */
+  agentId: string;
+
+  /**
+   * @generated from field: int64 expires_at_ms = 2;
+   */
+  expiresAtMs: bigint;
+
+  /**
+   * @generated from field: bytes nonce = 3;
+   */
+  nonce: Uint8Array;
+
+  /**
+   * @generated from oneof dockyard.v1.ServerNotice.body
+   */
+  body: {
+    /**
+     * @generated from field: dockyard.v1.AssignWakeup assign = 4;
+     */
+    value: AssignWakeup;
+    case: "assign";
+  } | {
+    /**
+     * @generated from field: dockyard.v1.CancelAttempt cancel = 5;
+     */
+    value: CancelAttempt;
+    case: "cancel";
+  } | {
+    /**
+     * @generated from field: dockyard.v1.RunEnded run_ended = 6;
+     */
+    value: RunEnded;
+    case: "runEnded";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message dockyard.v1.ServerNotice.
+ * Use `create(ServerNoticeSchema)` to create a new message.
+ */
+export const ServerNoticeSchema: GenMessage<ServerNotice> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_agent, 7);
+
+/**
+ * Wake-up only: the agent fetches the assignment with GetAssignment.
+ *
+ * @generated from message dockyard.v1.AssignWakeup
+ */
+export type AssignWakeup = Message<"dockyard.v1.AssignWakeup"> & {
+  /**
+   * @generated from field: string attempt_id = 1;
+   */
+  attemptId: string;
+};
+
+/**
+ * Describes the message dockyard.v1.AssignWakeup.
+ * Use `create(AssignWakeupSchema)` to create a new message.
+ */
+export const AssignWakeupSchema: GenMessage<AssignWakeup> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_agent, 8);
+
+/**
  * @generated from message dockyard.v1.CancelAttempt
  */
 export type CancelAttempt = Message<"dockyard.v1.CancelAttempt"> & {
@@ -270,7 +360,60 @@ export type CancelAttempt = Message<"dockyard.v1.CancelAttempt"> & {
  * Use `create(CancelAttemptSchema)` to create a new message.
  */
 export const CancelAttemptSchema: GenMessage<CancelAttempt> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 7);
+  messageDesc(file_dockyard_v1_agent, 9);
+
+/**
+ * A run ended: its workspaces can go.
+ *
+ * @generated from message dockyard.v1.RunEnded
+ */
+export type RunEnded = Message<"dockyard.v1.RunEnded"> & {
+  /**
+   * @generated from field: string run_id = 1;
+   */
+  runId: string;
+};
+
+/**
+ * Describes the message dockyard.v1.RunEnded.
+ * Use `create(RunEndedSchema)` to create a new message.
+ */
+export const RunEndedSchema: GenMessage<RunEnded> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_agent, 10);
+
+/**
+ * @generated from message dockyard.v1.GetAssignmentRequest
+ */
+export type GetAssignmentRequest = Message<"dockyard.v1.GetAssignmentRequest"> & {
+  /**
+   * @generated from field: string attempt_id = 1;
+   */
+  attemptId: string;
+};
+
+/**
+ * Describes the message dockyard.v1.GetAssignmentRequest.
+ * Use `create(GetAssignmentRequestSchema)` to create a new message.
+ */
+export const GetAssignmentRequestSchema: GenMessage<GetAssignmentRequest> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_agent, 11);
+
+/**
+ * @generated from message dockyard.v1.GetAssignmentResponse
+ */
+export type GetAssignmentResponse = Message<"dockyard.v1.GetAssignmentResponse"> & {
+  /**
+   * @generated from field: dockyard.v1.Assignment assignment = 1;
+   */
+  assignment?: Assignment | undefined;
+};
+
+/**
+ * Describes the message dockyard.v1.GetAssignmentResponse.
+ * Use `create(GetAssignmentResponseSchema)` to create a new message.
+ */
+export const GetAssignmentResponseSchema: GenMessage<GetAssignmentResponse> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_agent, 12);
 
 /**
  * @generated from message dockyard.v1.PollAssignmentsRequest
@@ -283,7 +426,7 @@ export type PollAssignmentsRequest = Message<"dockyard.v1.PollAssignmentsRequest
  * Use `create(PollAssignmentsRequestSchema)` to create a new message.
  */
 export const PollAssignmentsRequestSchema: GenMessage<PollAssignmentsRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 8);
+  messageDesc(file_dockyard_v1_agent, 13);
 
 /**
  * @generated from message dockyard.v1.PollAssignmentsResponse
@@ -309,7 +452,7 @@ export type PollAssignmentsResponse = Message<"dockyard.v1.PollAssignmentsRespon
  * Use `create(PollAssignmentsResponseSchema)` to create a new message.
  */
 export const PollAssignmentsResponseSchema: GenMessage<PollAssignmentsResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 9);
+  messageDesc(file_dockyard_v1_agent, 14);
 
 /**
  * @generated from message dockyard.v1.DrainRequest
@@ -326,7 +469,7 @@ export type DrainRequest = Message<"dockyard.v1.DrainRequest"> & {
  * Use `create(DrainRequestSchema)` to create a new message.
  */
 export const DrainRequestSchema: GenMessage<DrainRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 10);
+  messageDesc(file_dockyard_v1_agent, 15);
 
 /**
  * @generated from message dockyard.v1.DrainResponse
@@ -339,7 +482,7 @@ export type DrainResponse = Message<"dockyard.v1.DrainResponse"> & {
  * Use `create(DrainResponseSchema)` to create a new message.
  */
 export const DrainResponseSchema: GenMessage<DrainResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 11);
+  messageDesc(file_dockyard_v1_agent, 16);
 
 /**
  * @generated from message dockyard.v1.LeaveRequest
@@ -352,7 +495,7 @@ export type LeaveRequest = Message<"dockyard.v1.LeaveRequest"> & {
  * Use `create(LeaveRequestSchema)` to create a new message.
  */
 export const LeaveRequestSchema: GenMessage<LeaveRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 12);
+  messageDesc(file_dockyard_v1_agent, 17);
 
 /**
  * @generated from message dockyard.v1.LeaveResponse
@@ -365,7 +508,7 @@ export type LeaveResponse = Message<"dockyard.v1.LeaveResponse"> & {
  * Use `create(LeaveResponseSchema)` to create a new message.
  */
 export const LeaveResponseSchema: GenMessage<LeaveResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 13);
+  messageDesc(file_dockyard_v1_agent, 18);
 
 /**
  * Agent -> server on the agent's AttemptStream. Every report names its attempt
@@ -425,7 +568,7 @@ export type AttemptReport = Message<"dockyard.v1.AttemptReport"> & {
  * Use `create(AttemptReportSchema)` to create a new message.
  */
 export const AttemptReportSchema: GenMessage<AttemptReport> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 14);
+  messageDesc(file_dockyard_v1_agent, 19);
 
 /**
  * @generated from message dockyard.v1.ReportOpen
@@ -438,7 +581,7 @@ export type ReportOpen = Message<"dockyard.v1.ReportOpen"> & {
  * Use `create(ReportOpenSchema)` to create a new message.
  */
 export const ReportOpenSchema: GenMessage<ReportOpen> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 15);
+  messageDesc(file_dockyard_v1_agent, 20);
 
 /**
  * @generated from message dockyard.v1.ReportStarted
@@ -451,7 +594,7 @@ export type ReportStarted = Message<"dockyard.v1.ReportStarted"> & {
  * Use `create(ReportStartedSchema)` to create a new message.
  */
 export const ReportStartedSchema: GenMessage<ReportStarted> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 16);
+  messageDesc(file_dockyard_v1_agent, 21);
 
 /**
  * @generated from message dockyard.v1.ReportRenew
@@ -464,7 +607,7 @@ export type ReportRenew = Message<"dockyard.v1.ReportRenew"> & {
  * Use `create(ReportRenewSchema)` to create a new message.
  */
 export const ReportRenewSchema: GenMessage<ReportRenew> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 17);
+  messageDesc(file_dockyard_v1_agent, 22);
 
 /**
  * @generated from message dockyard.v1.LogChunk
@@ -493,7 +636,7 @@ export type LogChunk = Message<"dockyard.v1.LogChunk"> & {
  * Use `create(LogChunkSchema)` to create a new message.
  */
 export const LogChunkSchema: GenMessage<LogChunk> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 18);
+  messageDesc(file_dockyard_v1_agent, 23);
 
 /**
  * @generated from message dockyard.v1.ReportFinished
@@ -532,7 +675,7 @@ export type ReportFinished = Message<"dockyard.v1.ReportFinished"> & {
  * Use `create(ReportFinishedSchema)` to create a new message.
  */
 export const ReportFinishedSchema: GenMessage<ReportFinished> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 19);
+  messageDesc(file_dockyard_v1_agent, 24);
 
 /**
  * Server -> agent on the AttemptStream, for the attempt it names.
@@ -580,7 +723,7 @@ export type AttemptCommand = Message<"dockyard.v1.AttemptCommand"> & {
  * Use `create(AttemptCommandSchema)` to create a new message.
  */
 export const AttemptCommandSchema: GenMessage<AttemptCommand> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 20);
+  messageDesc(file_dockyard_v1_agent, 25);
 
 /**
  * @generated from message dockyard.v1.AttemptAck
@@ -614,7 +757,7 @@ export type AttemptAck = Message<"dockyard.v1.AttemptAck"> & {
  * Use `create(AttemptAckSchema)` to create a new message.
  */
 export const AttemptAckSchema: GenMessage<AttemptAck> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 21);
+  messageDesc(file_dockyard_v1_agent, 26);
 
 /**
  * @generated from message dockyard.v1.AttemptCancel
@@ -631,7 +774,7 @@ export type AttemptCancel = Message<"dockyard.v1.AttemptCancel"> & {
  * Use `create(AttemptCancelSchema)` to create a new message.
  */
 export const AttemptCancelSchema: GenMessage<AttemptCancel> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 22);
+  messageDesc(file_dockyard_v1_agent, 27);
 
 /**
  * The lease is not (or no longer) valid: stop the attempt and drop its spool.
@@ -655,7 +798,7 @@ export type AttemptRejected = Message<"dockyard.v1.AttemptRejected"> & {
  * Use `create(AttemptRejectedSchema)` to create a new message.
  */
 export const AttemptRejectedSchema: GenMessage<AttemptRejected> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 23);
+  messageDesc(file_dockyard_v1_agent, 28);
 
 /**
  * The server could not handle a report of this attempt (a database error, say) and
@@ -676,15 +819,43 @@ export type AttemptRetry = Message<"dockyard.v1.AttemptRetry"> & {
  * Use `create(AttemptRetrySchema)` to create a new message.
  */
 export const AttemptRetrySchema: GenMessage<AttemptRetry> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 24);
+  messageDesc(file_dockyard_v1_agent, 29);
 
 /**
- * Agent-facing API. Every call carries `authorization: Bearer <session token>`
- * and `x-dockyard-agent-id` metadata obtained from registration.
+ * Agent-facing API, over TLS. Every call but Register carries
+ * `authorization: Dockyard-Agent <credential>`: the agent id, session id and an
+ * expiry, signed with the agent's private key (proto/src/identity.ts).
  *
  * @generated from service dockyard.v1.AgentService
  */
 export const AgentService: GenService<{
+  /**
+   * @generated from rpc dockyard.v1.AgentService.Register
+   */
+  register: {
+    methodKind: "unary";
+    input: typeof RegisterRequestSchema;
+    output: typeof RegisterResponseSchema;
+  },
+  /**
+   * @generated from rpc dockyard.v1.AgentService.Heartbeat
+   */
+  heartbeat: {
+    methodKind: "unary";
+    input: typeof HeartbeatRequestSchema;
+    output: typeof HeartbeatResponseSchema;
+  },
+  /**
+   * The details of an attempt placed on this agent (command, env, secrets);
+   * an agent starts nothing before this call confirmed the attempt and its lease.
+   *
+   * @generated from rpc dockyard.v1.AgentService.GetAssignment
+   */
+  getAssignment: {
+    methodKind: "unary";
+    input: typeof GetAssignmentRequestSchema;
+    output: typeof GetAssignmentResponseSchema;
+  },
   /**
    * @generated from rpc dockyard.v1.AgentService.PollAssignments
    */

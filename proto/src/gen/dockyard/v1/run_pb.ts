@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file dockyard/v1/run.proto.
  */
 export const file_dockyard_v1_run: GenFile = /*@__PURE__*/
-  fileDesc("ChVkb2NreWFyZC92MS9ydW4ucHJvdG8SC2RvY2t5YXJkLnYxIpEBCgNSdW4SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRIVCg1jcmVhdGVkX2F0X21zGAQgASgDEhYKDmZpbmlzaGVkX2F0X21zGAUgASgDEiIKBnN0YWdlcxgGIAMoCzISLmRvY2t5YXJkLnYxLlN0YWdlEg4KBnNvdXJjZRgHIAEoCSK1AQoFU3RhZ2USCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRINCgVuZWVkcxgEIAMoCRIQCghhdHRlbXB0cxgFIAEoDRIRCglleGl0X2NvZGUYBiABKAUSDgoGcmVhc29uGAcgASgJEhAKCGFnZW50X2lkGAggASgJEhUKDXN0YXJ0ZWRfYXRfbXMYCSABKAMSFgoOZmluaXNoZWRfYXRfbXMYCiABKAMi8wEKBUFnZW50EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEAoIaG9zdG5hbWUYAyABKAkSDQoFc3RhdGUYBCABKAkSLgoGbGFiZWxzGAUgAygLMh4uZG9ja3lhcmQudjEuQWdlbnQuTGFiZWxzRW50cnkSEAoIY2FwYWNpdHkYBiABKA0SEgoKc2xvdHNfdXNlZBgHIAEoDRIZChFsYXN0X2hlYXJ0YmVhdF9tcxgIIAEoAxIPCgd2ZXJzaW9uGAkgASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEitQEKCFJ1bkV2ZW50EgsKA3NlcRgBIAEoBBIOCgZydW5faWQYAiABKAkSDQoFYXRfbXMYAyABKAMSKQoFc3RhZ2UYBCABKAsyGC5kb2NreWFyZC52MS5TdGFnZVN0YXR1c0gAEiMKA2xvZxgFIAEoCzIULmRvY2t5YXJkLnYxLkxvZ0xpbmVIABIlCgNydW4YBiABKAsyFi5kb2NreWFyZC52MS5SdW5TdGF0dXNIAEIGCgRib2R5IpwBCgtTdGFnZVN0YXR1cxIQCghzdGFnZV9pZBgBIAEoCRISCgpzdGFnZV9uYW1lGAIgASgJEg0KBXN0YXRlGAMgASgJEg8KB2F0dGVtcHQYBCABKA0SEAoIYWdlbnRfaWQYBSABKAkSEQoJZXhpdF9jb2RlGAYgASgFEg4KBnJlYXNvbhgHIAEoCRISCgphZ2VudF9uYW1lGAggASgJIokBCgdMb2dMaW5lEhAKCHN0YWdlX2lkGAEgASgJEhIKCnN0YWdlX25hbWUYAiABKAkSDwoHYXR0ZW1wdBgDIAEoDRIRCgljaHVua19zZXEYBCABKAQSDAoEZGF0YRgFIAEoDBImCgZzdHJlYW0YBiABKA4yFi5kb2NreWFyZC52MS5Mb2dTdHJlYW0iGgoJUnVuU3RhdHVzEg0KBXN0YXRlGAEgASgJIjkKEFN1Ym1pdFJ1blJlcXVlc3QSFQoNcGlwZWxpbmVfeWFtbBgBIAEoDBIOCgZzb3VyY2UYAiABKAkiMgoRU3VibWl0UnVuUmVzcG9uc2USHQoDcnVuGAEgASgLMhAuZG9ja3lhcmQudjEuUnVuIjAKF1ZhbGlkYXRlUGlwZWxpbmVSZXF1ZXN0EhUKDXBpcGVsaW5lX3lhbWwYASABKAwiQgoYVmFsaWRhdGVQaXBlbGluZVJlc3BvbnNlEiYKCHByb2JsZW1zGAEgAygLMhQuZG9ja3lhcmQudjEuUHJvYmxlbSIfCg1HZXRSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSIvCg5HZXRSdW5SZXNwb25zZRIdCgNydW4YASABKAsyEC5kb2NreWFyZC52MS5SdW4iLwoPTGlzdFJ1bnNSZXF1ZXN0Eg0KBWxpbWl0GAEgASgNEg0KBXN0YXRlGAIgASgJIjIKEExpc3RSdW5zUmVzcG9uc2USHgoEcnVucxgBIAMoCzIQLmRvY2t5YXJkLnYxLlJ1biIiChBDYW5jZWxSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSIyChFDYW5jZWxSdW5SZXNwb25zZRIdCgNydW4YASABKAsyEC5kb2NreWFyZC52MS5SdW4iUwoPV2F0Y2hSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIRCglhZnRlcl9zZXEYAiABKAQSDgoGZm9sbG93GAMgASgIEg0KBXN0YWdlGAQgASgJIhMKEUxpc3RBZ2VudHNSZXF1ZXN0IjgKEkxpc3RBZ2VudHNSZXNwb25zZRIiCgZhZ2VudHMYASADKAsyEi5kb2NreWFyZC52MS5BZ2VudCItChZDcmVhdGVKb2luVG9rZW5SZXF1ZXN0EhMKC2Rlc2NyaXB0aW9uGAEgASgJIjQKF0NyZWF0ZUpvaW5Ub2tlblJlc3BvbnNlEgoKAmlkGAEgASgJEg0KBXRva2VuGAIgASgJIiQKFlJldm9rZUpvaW5Ub2tlblJlcXVlc3QSCgoCaWQYASABKAkiGQoXUmV2b2tlSm9pblRva2VuUmVzcG9uc2Uy3wUKClJ1blNlcnZpY2USSgoJU3VibWl0UnVuEh0uZG9ja3lhcmQudjEuU3VibWl0UnVuUmVxdWVzdBoeLmRvY2t5YXJkLnYxLlN1Ym1pdFJ1blJlc3BvbnNlEl8KEFZhbGlkYXRlUGlwZWxpbmUSJC5kb2NreWFyZC52MS5WYWxpZGF0ZVBpcGVsaW5lUmVxdWVzdBolLmRvY2t5YXJkLnYxLlZhbGlkYXRlUGlwZWxpbmVSZXNwb25zZRJBCgZHZXRSdW4SGi5kb2NreWFyZC52MS5HZXRSdW5SZXF1ZXN0GhsuZG9ja3lhcmQudjEuR2V0UnVuUmVzcG9uc2USRwoITGlzdFJ1bnMSHC5kb2NreWFyZC52MS5MaXN0UnVuc1JlcXVlc3QaHS5kb2NreWFyZC52MS5MaXN0UnVuc1Jlc3BvbnNlEkoKCUNhbmNlbFJ1bhIdLmRvY2t5YXJkLnYxLkNhbmNlbFJ1blJlcXVlc3QaHi5kb2NreWFyZC52MS5DYW5jZWxSdW5SZXNwb25zZRJBCghXYXRjaFJ1bhIcLmRvY2t5YXJkLnYxLldhdGNoUnVuUmVxdWVzdBoVLmRvY2t5YXJkLnYxLlJ1bkV2ZW50MAESTQoKTGlzdEFnZW50cxIeLmRvY2t5YXJkLnYxLkxpc3RBZ2VudHNSZXF1ZXN0Gh8uZG9ja3lhcmQudjEuTGlzdEFnZW50c1Jlc3BvbnNlElwKD0NyZWF0ZUpvaW5Ub2tlbhIjLmRvY2t5YXJkLnYxLkNyZWF0ZUpvaW5Ub2tlblJlcXVlc3QaJC5kb2NreWFyZC52MS5DcmVhdGVKb2luVG9rZW5SZXNwb25zZRJcCg9SZXZva2VKb2luVG9rZW4SIy5kb2NreWFyZC52MS5SZXZva2VKb2luVG9rZW5SZXF1ZXN0GiQuZG9ja3lhcmQudjEuUmV2b2tlSm9pblRva2VuUmVzcG9uc2ViBnByb3RvMw", [file_dockyard_v1_types]);
+  fileDesc("ChVkb2NreWFyZC92MS9ydW4ucHJvdG8SC2RvY2t5YXJkLnYxIpEBCgNSdW4SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRIVCg1jcmVhdGVkX2F0X21zGAQgASgDEhYKDmZpbmlzaGVkX2F0X21zGAUgASgDEiIKBnN0YWdlcxgGIAMoCzISLmRvY2t5YXJkLnYxLlN0YWdlEg4KBnNvdXJjZRgHIAEoCSK1AQoFU3RhZ2USCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRINCgVuZWVkcxgEIAMoCRIQCghhdHRlbXB0cxgFIAEoDRIRCglleGl0X2NvZGUYBiABKAUSDgoGcmVhc29uGAcgASgJEhAKCGFnZW50X2lkGAggASgJEhUKDXN0YXJ0ZWRfYXRfbXMYCSABKAMSFgoOZmluaXNoZWRfYXRfbXMYCiABKAMi8wEKBUFnZW50EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEAoIaG9zdG5hbWUYAyABKAkSDQoFc3RhdGUYBCABKAkSLgoGbGFiZWxzGAUgAygLMh4uZG9ja3lhcmQudjEuQWdlbnQuTGFiZWxzRW50cnkSEAoIY2FwYWNpdHkYBiABKA0SEgoKc2xvdHNfdXNlZBgHIAEoDRIZChFsYXN0X2hlYXJ0YmVhdF9tcxgIIAEoAxIPCgd2ZXJzaW9uGAkgASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEitQEKCFJ1bkV2ZW50EgsKA3NlcRgBIAEoBBIOCgZydW5faWQYAiABKAkSDQoFYXRfbXMYAyABKAMSKQoFc3RhZ2UYBCABKAsyGC5kb2NreWFyZC52MS5TdGFnZVN0YXR1c0gAEiMKA2xvZxgFIAEoCzIULmRvY2t5YXJkLnYxLkxvZ0xpbmVIABIlCgNydW4YBiABKAsyFi5kb2NreWFyZC52MS5SdW5TdGF0dXNIAEIGCgRib2R5IpwBCgtTdGFnZVN0YXR1cxIQCghzdGFnZV9pZBgBIAEoCRISCgpzdGFnZV9uYW1lGAIgASgJEg0KBXN0YXRlGAMgASgJEg8KB2F0dGVtcHQYBCABKA0SEAoIYWdlbnRfaWQYBSABKAkSEQoJZXhpdF9jb2RlGAYgASgFEg4KBnJlYXNvbhgHIAEoCRISCgphZ2VudF9uYW1lGAggASgJIokBCgdMb2dMaW5lEhAKCHN0YWdlX2lkGAEgASgJEhIKCnN0YWdlX25hbWUYAiABKAkSDwoHYXR0ZW1wdBgDIAEoDRIRCgljaHVua19zZXEYBCABKAQSDAoEZGF0YRgFIAEoDBImCgZzdHJlYW0YBiABKA4yFi5kb2NreWFyZC52MS5Mb2dTdHJlYW0iGgoJUnVuU3RhdHVzEg0KBXN0YXRlGAEgASgJIjkKEFN1Ym1pdFJ1blJlcXVlc3QSFQoNcGlwZWxpbmVfeWFtbBgBIAEoDBIOCgZzb3VyY2UYAiABKAkiMgoRU3VibWl0UnVuUmVzcG9uc2USHQoDcnVuGAEgASgLMhAuZG9ja3lhcmQudjEuUnVuIjAKF1ZhbGlkYXRlUGlwZWxpbmVSZXF1ZXN0EhUKDXBpcGVsaW5lX3lhbWwYASABKAwiQgoYVmFsaWRhdGVQaXBlbGluZVJlc3BvbnNlEiYKCHByb2JsZW1zGAEgAygLMhQuZG9ja3lhcmQudjEuUHJvYmxlbSIfCg1HZXRSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSIvCg5HZXRSdW5SZXNwb25zZRIdCgNydW4YASABKAsyEC5kb2NreWFyZC52MS5SdW4iLwoPTGlzdFJ1bnNSZXF1ZXN0Eg0KBWxpbWl0GAEgASgNEg0KBXN0YXRlGAIgASgJIjIKEExpc3RSdW5zUmVzcG9uc2USHgoEcnVucxgBIAMoCzIQLmRvY2t5YXJkLnYxLlJ1biIiChBDYW5jZWxSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSIyChFDYW5jZWxSdW5SZXNwb25zZRIdCgNydW4YASABKAsyEC5kb2NreWFyZC52MS5SdW4iUwoPV2F0Y2hSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIRCglhZnRlcl9zZXEYAiABKAQSDgoGZm9sbG93GAMgASgIEg0KBXN0YWdlGAQgASgJIhMKEUxpc3RBZ2VudHNSZXF1ZXN0IjgKEkxpc3RBZ2VudHNSZXNwb25zZRIiCgZhZ2VudHMYASADKAsyEi5kb2NreWFyZC52MS5BZ2VudCItChZDcmVhdGVKb2luVG9rZW5SZXF1ZXN0EhMKC2Rlc2NyaXB0aW9uGAEgASgJIjQKF0NyZWF0ZUpvaW5Ub2tlblJlc3BvbnNlEgoKAmlkGAEgASgJEg0KBXRva2VuGAIgASgJIiQKFlJldm9rZUpvaW5Ub2tlblJlcXVlc3QSCgoCaWQYASABKAkiMQoXUmV2b2tlSm9pblRva2VuUmVzcG9uc2USFgoOYWdlbnRzX3Jldm9rZWQYASABKA0iIAoSUmV2b2tlQWdlbnRSZXF1ZXN0EgoKAmlkGAEgASgJIiwKE1Jldm9rZUFnZW50UmVzcG9uc2USFQoNYXR0ZW1wdHNfbG9zdBgBIAEoDSJICgpTZWNyZXRJbmZvEgwKBG5hbWUYASABKAkSFQoNY3JlYXRlZF9hdF9tcxgCIAEoAxIVCg11cGRhdGVkX2F0X21zGAMgASgDIi8KEFNldFNlY3JldFJlcXVlc3QSDAoEbmFtZRgBIAEoCRINCgV2YWx1ZRgCIAEoDCJNChFTZXRTZWNyZXRSZXNwb25zZRInCgZzZWNyZXQYASABKAsyFy5kb2NreWFyZC52MS5TZWNyZXRJbmZvEg8KB2NyZWF0ZWQYAiABKAgiFAoSTGlzdFNlY3JldHNSZXF1ZXN0Ij8KE0xpc3RTZWNyZXRzUmVzcG9uc2USKAoHc2VjcmV0cxgBIAMoCzIXLmRvY2t5YXJkLnYxLlNlY3JldEluZm8iIwoTRGVsZXRlU2VjcmV0UmVxdWVzdBIMCgRuYW1lGAEgASgJIhYKFERlbGV0ZVNlY3JldFJlc3BvbnNlMqQICgpSdW5TZXJ2aWNlEkoKCVN1Ym1pdFJ1bhIdLmRvY2t5YXJkLnYxLlN1Ym1pdFJ1blJlcXVlc3QaHi5kb2NreWFyZC52MS5TdWJtaXRSdW5SZXNwb25zZRJfChBWYWxpZGF0ZVBpcGVsaW5lEiQuZG9ja3lhcmQudjEuVmFsaWRhdGVQaXBlbGluZVJlcXVlc3QaJS5kb2NreWFyZC52MS5WYWxpZGF0ZVBpcGVsaW5lUmVzcG9uc2USQQoGR2V0UnVuEhouZG9ja3lhcmQudjEuR2V0UnVuUmVxdWVzdBobLmRvY2t5YXJkLnYxLkdldFJ1blJlc3BvbnNlEkcKCExpc3RSdW5zEhwuZG9ja3lhcmQudjEuTGlzdFJ1bnNSZXF1ZXN0Gh0uZG9ja3lhcmQudjEuTGlzdFJ1bnNSZXNwb25zZRJKCglDYW5jZWxSdW4SHS5kb2NreWFyZC52MS5DYW5jZWxSdW5SZXF1ZXN0Gh4uZG9ja3lhcmQudjEuQ2FuY2VsUnVuUmVzcG9uc2USQQoIV2F0Y2hSdW4SHC5kb2NreWFyZC52MS5XYXRjaFJ1blJlcXVlc3QaFS5kb2NreWFyZC52MS5SdW5FdmVudDABEk0KCkxpc3RBZ2VudHMSHi5kb2NreWFyZC52MS5MaXN0QWdlbnRzUmVxdWVzdBofLmRvY2t5YXJkLnYxLkxpc3RBZ2VudHNSZXNwb25zZRJcCg9DcmVhdGVKb2luVG9rZW4SIy5kb2NreWFyZC52MS5DcmVhdGVKb2luVG9rZW5SZXF1ZXN0GiQuZG9ja3lhcmQudjEuQ3JlYXRlSm9pblRva2VuUmVzcG9uc2USXAoPUmV2b2tlSm9pblRva2VuEiMuZG9ja3lhcmQudjEuUmV2b2tlSm9pblRva2VuUmVxdWVzdBokLmRvY2t5YXJkLnYxLlJldm9rZUpvaW5Ub2tlblJlc3BvbnNlElAKC1Jldm9rZUFnZW50Eh8uZG9ja3lhcmQudjEuUmV2b2tlQWdlbnRSZXF1ZXN0GiAuZG9ja3lhcmQudjEuUmV2b2tlQWdlbnRSZXNwb25zZRJKCglTZXRTZWNyZXQSHS5kb2NreWFyZC52MS5TZXRTZWNyZXRSZXF1ZXN0Gh4uZG9ja3lhcmQudjEuU2V0U2VjcmV0UmVzcG9uc2USUAoLTGlzdFNlY3JldHMSHy5kb2NreWFyZC52MS5MaXN0U2VjcmV0c1JlcXVlc3QaIC5kb2NreWFyZC52MS5MaXN0U2VjcmV0c1Jlc3BvbnNlElMKDERlbGV0ZVNlY3JldBIgLmRvY2t5YXJkLnYxLkRlbGV0ZVNlY3JldFJlcXVlc3QaIS5kb2NreWFyZC52MS5EZWxldGVTZWNyZXRSZXNwb25zZWIGcHJvdG8z", [file_dockyard_v1_types]);
 
 /**
  * @generated from message dockyard.v1.Run
@@ -620,7 +620,8 @@ export type CreateJoinTokenResponse = Message<"dockyard.v1.CreateJoinTokenRespon
   id: string;
 
   /**
-   * Shown once; only its hash is stored.
+   * Shown once; only its hash is stored. Carries the CA fingerprint after a
+   * '.', so an agent pins the server on first contact.
    *
    * @generated from field: string token = 2;
    */
@@ -655,6 +656,12 @@ export const RevokeJoinTokenRequestSchema: GenMessage<RevokeJoinTokenRequest> = 
  * @generated from message dockyard.v1.RevokeJoinTokenResponse
  */
 export type RevokeJoinTokenResponse = Message<"dockyard.v1.RevokeJoinTokenResponse"> & {
+  /**
+   * Agents registered with the token whose sessions ended.
+   *
+   * @generated from field: uint32 agents_revoked = 1;
+   */
+  agentsRevoked: number;
 };
 
 /**
@@ -665,7 +672,176 @@ export const RevokeJoinTokenResponseSchema: GenMessage<RevokeJoinTokenResponse> 
   messageDesc(file_dockyard_v1_run, 23);
 
 /**
- * Client-facing API. Every call carries `authorization: Bearer <api token>`.
+ * @generated from message dockyard.v1.RevokeAgentRequest
+ */
+export type RevokeAgentRequest = Message<"dockyard.v1.RevokeAgentRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message dockyard.v1.RevokeAgentRequest.
+ * Use `create(RevokeAgentRequestSchema)` to create a new message.
+ */
+export const RevokeAgentRequestSchema: GenMessage<RevokeAgentRequest> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 24);
+
+/**
+ * @generated from message dockyard.v1.RevokeAgentResponse
+ */
+export type RevokeAgentResponse = Message<"dockyard.v1.RevokeAgentResponse"> & {
+  /**
+   * Attempts the agent held, ended as lost.
+   *
+   * @generated from field: uint32 attempts_lost = 1;
+   */
+  attemptsLost: number;
+};
+
+/**
+ * Describes the message dockyard.v1.RevokeAgentResponse.
+ * Use `create(RevokeAgentResponseSchema)` to create a new message.
+ */
+export const RevokeAgentResponseSchema: GenMessage<RevokeAgentResponse> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 25);
+
+/**
+ * @generated from message dockyard.v1.SecretInfo
+ */
+export type SecretInfo = Message<"dockyard.v1.SecretInfo"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: int64 created_at_ms = 2;
+   */
+  createdAtMs: bigint;
+
+  /**
+   * @generated from field: int64 updated_at_ms = 3;
+   */
+  updatedAtMs: bigint;
+};
+
+/**
+ * Describes the message dockyard.v1.SecretInfo.
+ * Use `create(SecretInfoSchema)` to create a new message.
+ */
+export const SecretInfoSchema: GenMessage<SecretInfo> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 26);
+
+/**
+ * The value travels only in this request (over TLS); no answer carries it.
+ *
+ * @generated from message dockyard.v1.SetSecretRequest
+ */
+export type SetSecretRequest = Message<"dockyard.v1.SetSecretRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: bytes value = 2;
+   */
+  value: Uint8Array;
+};
+
+/**
+ * Describes the message dockyard.v1.SetSecretRequest.
+ * Use `create(SetSecretRequestSchema)` to create a new message.
+ */
+export const SetSecretRequestSchema: GenMessage<SetSecretRequest> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 27);
+
+/**
+ * @generated from message dockyard.v1.SetSecretResponse
+ */
+export type SetSecretResponse = Message<"dockyard.v1.SetSecretResponse"> & {
+  /**
+   * @generated from field: dockyard.v1.SecretInfo secret = 1;
+   */
+  secret?: SecretInfo | undefined;
+
+  /**
+   * @generated from field: bool created = 2;
+   */
+  created: boolean;
+};
+
+/**
+ * Describes the message dockyard.v1.SetSecretResponse.
+ * Use `create(SetSecretResponseSchema)` to create a new message.
+ */
+export const SetSecretResponseSchema: GenMessage<SetSecretResponse> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 28);
+
+/**
+ * @generated from message dockyard.v1.ListSecretsRequest
+ */
+export type ListSecretsRequest = Message<"dockyard.v1.ListSecretsRequest"> & {
+};
+
+/**
+ * Describes the message dockyard.v1.ListSecretsRequest.
+ * Use `create(ListSecretsRequestSchema)` to create a new message.
+ */
+export const ListSecretsRequestSchema: GenMessage<ListSecretsRequest> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 29);
+
+/**
+ * @generated from message dockyard.v1.ListSecretsResponse
+ */
+export type ListSecretsResponse = Message<"dockyard.v1.ListSecretsResponse"> & {
+  /**
+   * @generated from field: repeated dockyard.v1.SecretInfo secrets = 1;
+   */
+  secrets: SecretInfo[];
+};
+
+/**
+ * Describes the message dockyard.v1.ListSecretsResponse.
+ * Use `create(ListSecretsResponseSchema)` to create a new message.
+ */
+export const ListSecretsResponseSchema: GenMessage<ListSecretsResponse> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 30);
+
+/**
+ * @generated from message dockyard.v1.DeleteSecretRequest
+ */
+export type DeleteSecretRequest = Message<"dockyard.v1.DeleteSecretRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message dockyard.v1.DeleteSecretRequest.
+ * Use `create(DeleteSecretRequestSchema)` to create a new message.
+ */
+export const DeleteSecretRequestSchema: GenMessage<DeleteSecretRequest> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 31);
+
+/**
+ * @generated from message dockyard.v1.DeleteSecretResponse
+ */
+export type DeleteSecretResponse = Message<"dockyard.v1.DeleteSecretResponse"> & {
+};
+
+/**
+ * Describes the message dockyard.v1.DeleteSecretResponse.
+ * Use `create(DeleteSecretResponseSchema)` to create a new message.
+ */
+export const DeleteSecretResponseSchema: GenMessage<DeleteSecretResponse> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 32);
+
+/**
+ * Client-facing API, over TLS. Every call carries `authorization: Bearer <api token>`.
  *
  * @generated from service dockyard.v1.RunService
  */
@@ -741,6 +917,38 @@ export const RunService: GenService<{
     methodKind: "unary";
     input: typeof RevokeJoinTokenRequestSchema;
     output: typeof RevokeJoinTokenResponseSchema;
+  },
+  /**
+   * @generated from rpc dockyard.v1.RunService.RevokeAgent
+   */
+  revokeAgent: {
+    methodKind: "unary";
+    input: typeof RevokeAgentRequestSchema;
+    output: typeof RevokeAgentResponseSchema;
+  },
+  /**
+   * @generated from rpc dockyard.v1.RunService.SetSecret
+   */
+  setSecret: {
+    methodKind: "unary";
+    input: typeof SetSecretRequestSchema;
+    output: typeof SetSecretResponseSchema;
+  },
+  /**
+   * @generated from rpc dockyard.v1.RunService.ListSecrets
+   */
+  listSecrets: {
+    methodKind: "unary";
+    input: typeof ListSecretsRequestSchema;
+    output: typeof ListSecretsResponseSchema;
+  },
+  /**
+   * @generated from rpc dockyard.v1.RunService.DeleteSecret
+   */
+  deleteSecret: {
+    methodKind: "unary";
+    input: typeof DeleteSecretRequestSchema;
+    output: typeof DeleteSecretResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_dockyard_v1_run, 0);

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file dockyard/v1/types.proto.
  */
 export const file_dockyard_v1_types: GenFile = /*@__PURE__*/
-  fileDesc("Chdkb2NreWFyZC92MS90eXBlcy5wcm90bxILZG9ja3lhcmQudjEi7QEKCVN0YWdlU3BlYxINCgVpbWFnZRgBIAEoCRIQCghjb21tYW5kcxgCIAMoCRIsCgNlbnYYAyADKAsyHy5kb2NreWFyZC52MS5TdGFnZVNwZWMuRW52RW50cnkSEgoKdGltZW91dF9tcxgEIAEoBBIQCghleGVjdXRvchgFIAEoCRIrCgZsaW1pdHMYBiABKAsyGy5kb2NreWFyZC52MS5SZXNvdXJjZUxpbWl0cxISCgpzZWNyZXRfZW52GAcgAygJGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiRwoOUmVzb3VyY2VMaW1pdHMSFAoMbWVtb3J5X2J5dGVzGAEgASgEEhEKCW5hbm9fY3B1cxgCIAEoBBIMCgRwaWRzGAMgASgDIrwBCgpBc3NpZ25tZW50EhIKCmF0dGVtcHRfaWQYASABKAkSEAoIbGVhc2VfaWQYAiABKAkSDgoGcnVuX2lkGAMgASgJEhAKCHN0YWdlX2lkGAQgASgJEhIKCnN0YWdlX25hbWUYBSABKAkSFgoOYXR0ZW1wdF9udW1iZXIYBiABKA0SJAoEc3BlYxgHIAEoCzIWLmRvY2t5YXJkLnYxLlN0YWdlU3BlYxIUCgxsZWFzZV90dGxfbXMYCCABKAQiRgoHUHJvYmxlbRIMCgRwYXRoGAEgASgJEgwKBGxpbmUYAiABKA0SDgoGY29sdW1uGAMgASgNEg8KB21lc3NhZ2UYBCABKAkqbAoJTG9nU3RyZWFtEhoKFkxPR19TVFJFQU1fVU5TUEVDSUZJRUQQABIVChFMT0dfU1RSRUFNX1NURE9VVBABEhUKEUxPR19TVFJFQU1fU1RERVJSEAISFQoRTE9HX1NUUkVBTV9TWVNURU0QA2IGcHJvdG8z");
+  fileDesc("Chdkb2NreWFyZC92MS90eXBlcy5wcm90bxILZG9ja3lhcmQudjEilgIKCVN0YWdlU3BlYxINCgVpbWFnZRgBIAEoCRIQCghjb21tYW5kcxgCIAMoCRIsCgNlbnYYAyADKAsyHy5kb2NreWFyZC52MS5TdGFnZVNwZWMuRW52RW50cnkSEgoKdGltZW91dF9tcxgEIAEoBBIQCghleGVjdXRvchgFIAEoCRIrCgZsaW1pdHMYBiABKAsyGy5kb2NreWFyZC52MS5SZXNvdXJjZUxpbWl0cxIpCgdzZWNyZXRzGAggAygLMhguZG9ja3lhcmQudjEuU2VjcmV0VmFsdWUaKgoIRW52RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUoECAcQCFIKc2VjcmV0X2VudiI6CgtTZWNyZXRWYWx1ZRILCgNlbnYYASABKAkSDQoFdmFsdWUYAiABKAwSDwoHYXNfZmlsZRgDIAEoCCJHCg5SZXNvdXJjZUxpbWl0cxIUCgxtZW1vcnlfYnl0ZXMYASABKAQSEQoJbmFub19jcHVzGAIgASgEEgwKBHBpZHMYAyABKAMivAEKCkFzc2lnbm1lbnQSEgoKYXR0ZW1wdF9pZBgBIAEoCRIQCghsZWFzZV9pZBgCIAEoCRIOCgZydW5faWQYAyABKAkSEAoIc3RhZ2VfaWQYBCABKAkSEgoKc3RhZ2VfbmFtZRgFIAEoCRIWCg5hdHRlbXB0X251bWJlchgGIAEoDRIkCgRzcGVjGAcgASgLMhYuZG9ja3lhcmQudjEuU3RhZ2VTcGVjEhQKDGxlYXNlX3R0bF9tcxgIIAEoBCJGCgdQcm9ibGVtEgwKBHBhdGgYASABKAkSDAoEbGluZRgCIAEoDRIOCgZjb2x1bW4YAyABKA0SDwoHbWVzc2FnZRgEIAEoCSpsCglMb2dTdHJlYW0SGgoWTE9HX1NUUkVBTV9VTlNQRUNJRklFRBAAEhUKEUxPR19TVFJFQU1fU1RET1VUEAESFQoRTE9HX1NUUkVBTV9TVERFUlIQAhIVChFMT0dfU1RSRUFNX1NZU1RFTRADYgZwcm90bzM");
 
 /**
  * What an agent needs to run one stage attempt. Built by the server from the
@@ -52,11 +52,13 @@ export type StageSpec = Message<"dockyard.v1.StageSpec"> & {
   limits?: ResourceLimits | undefined;
 
   /**
-   * Names of secret env values whose contents must be masked in logs.
+   * Values from the secret store, only in GetAssignment/PollAssignments answers
+   * (gRPC over TLS) to the agent the attempt is placed on. The agent masks every
+   * one of them in the stage's output.
    *
-   * @generated from field: repeated string secret_env = 7;
+   * @generated from field: repeated dockyard.v1.SecretValue secrets = 8;
    */
-  secretEnv: string[];
+  secrets: SecretValue[];
 };
 
 /**
@@ -65,6 +67,36 @@ export type StageSpec = Message<"dockyard.v1.StageSpec"> & {
  */
 export const StageSpecSchema: GenMessage<StageSpec> = /*@__PURE__*/
   messageDesc(file_dockyard_v1_types, 0);
+
+/**
+ * @generated from message dockyard.v1.SecretValue
+ */
+export type SecretValue = Message<"dockyard.v1.SecretValue"> & {
+  /**
+   * The env variable the stage sees: the value itself, or with `as_file` the
+   * path of a mode-0400 file (on tmpfs where possible) holding it.
+   *
+   * @generated from field: string env = 1;
+   */
+  env: string;
+
+  /**
+   * @generated from field: bytes value = 2;
+   */
+  value: Uint8Array;
+
+  /**
+   * @generated from field: bool as_file = 3;
+   */
+  asFile: boolean;
+};
+
+/**
+ * Describes the message dockyard.v1.SecretValue.
+ * Use `create(SecretValueSchema)` to create a new message.
+ */
+export const SecretValueSchema: GenMessage<SecretValue> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_types, 1);
 
 /**
  * @generated from message dockyard.v1.ResourceLimits
@@ -91,7 +123,7 @@ export type ResourceLimits = Message<"dockyard.v1.ResourceLimits"> & {
  * Use `create(ResourceLimitsSchema)` to create a new message.
  */
 export const ResourceLimitsSchema: GenMessage<ResourceLimits> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 1);
+  messageDesc(file_dockyard_v1_types, 2);
 
 /**
  * One attempt handed to an agent. The lease id must accompany every report.
@@ -145,7 +177,7 @@ export type Assignment = Message<"dockyard.v1.Assignment"> & {
  * Use `create(AssignmentSchema)` to create a new message.
  */
 export const AssignmentSchema: GenMessage<Assignment> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 2);
+  messageDesc(file_dockyard_v1_types, 3);
 
 /**
  * @generated from message dockyard.v1.Problem
@@ -177,7 +209,7 @@ export type Problem = Message<"dockyard.v1.Problem"> & {
  * Use `create(ProblemSchema)` to create a new message.
  */
 export const ProblemSchema: GenMessage<Problem> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 3);
+  messageDesc(file_dockyard_v1_types, 4);
 
 /**
  * @generated from enum dockyard.v1.LogStream
