@@ -11,6 +11,16 @@ export interface Output {
   isTTY?: boolean;
 }
 
+/** A source of bytes (process.stdin, or a stream in tests); `setRawMode` only on a terminal. */
+export interface Input extends AsyncIterable<Buffer | string> {
+  isTTY?: boolean;
+  setRawMode?(mode: boolean): unknown;
+  on(event: "data", listener: (chunk: Buffer) => void): unknown;
+  off(event: "data", listener: (chunk: Buffer) => void): unknown;
+  resume(): unknown;
+  pause(): unknown;
+}
+
 /**
  * Per-invocation state shared by all commands. Commands write through `out`
  * and `err`, set `exitCode` for non-error outcomes (a failed run), and throw
@@ -19,6 +29,8 @@ export interface Output {
 export interface CliContext {
   out: Output;
   err: Output;
+  /** Where `secret set` reads a value from; process.stdin when unset. */
+  stdin?: Input;
   env: Env;
   /** Colours for `out`. */
   colors: Colors;
@@ -36,6 +48,7 @@ export interface CliContext {
 export interface CliContextOptions {
   out: Output;
   err: Output;
+  stdin?: Input;
   env: Env;
   onSigint?: (handler: () => void) => void;
   exit?: (code: number) => void;
@@ -47,6 +60,7 @@ export function createCliContext(options: CliContextOptions): CliContext {
   return {
     out: options.out,
     err: options.err,
+    stdin: options.stdin,
     env: options.env,
     colors: colorEnabled(options.out, options.env) ? ttyColors : plainColors,
     exitCode: 0,

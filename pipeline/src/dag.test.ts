@@ -11,6 +11,7 @@ function stage(name: string, needs: string[] = []): StageDef {
     commands: ['true'],
     needs,
     env: {},
+    secrets: [],
     timeoutMs: null,
     retry: { count: 1, on: ['lost'] },
     resources: { memoryBytes: null, nanoCpus: null, pids: null },

@@ -58,6 +58,7 @@ function knownKeysFor(path: ValuePath): readonly string[] {
   if (path.length === 0) return KNOWN_KEYS.root;
   if (path.length === 2 && path[0] === 'stages') return KNOWN_KEYS.stage;
   if (path.length === 3 && path[0] === 'stages' && path[2] === 'retry') return KNOWN_KEYS.retry;
+  if ((path.length === 2 && path[0] === 'env') || (path.length === 4 && path[0] === 'stages' && path[2] === 'env')) return KNOWN_KEYS.secret;
   return [];
 }
 

@@ -53,6 +53,7 @@ test('valid full example parses with every field normalised', () => {
       commands: ['echo hi', 'make'],
       needs: [],
       env: { CI: 'true', LEVEL: '1.10', GREETING: 'hello', TARGET: 'x86' },
+      secrets: [],
       timeoutMs: 600_000,
       retry: { count: 2, on: ['lost', 'errored', 'failed', 'timeout'] },
       agent: { os: 'linux', gpu: 'true', cores: '8' },
@@ -65,6 +66,7 @@ test('valid full example parses with every field normalised', () => {
       commands: ['make test'],
       needs: ['build'],
       env: { CI: 'true', LEVEL: '1.10', GREETING: 'hi' },
+      secrets: [],
       timeoutMs: null,
       retry: { count: 3, on: ['lost'] },
       agent: {},
@@ -77,6 +79,7 @@ test('valid full example parses with every field normalised', () => {
       commands: ['./deploy.sh'],
       needs: ['test', 'build'],
       env: { CI: 'true', LEVEL: '1.10', GREETING: 'hi' },
+      secrets: [],
       timeoutMs: 5_400_000,
       retry: { count: 0, on: [] },
       agent: {},
@@ -92,6 +95,7 @@ test('defaults: version 1, no env, no needs, no timeout, retry 1 on lost, docker
     version: 1,
     name: 'a',
     env: {},
+    secrets: [],
     stages: [
       {
         name: 's',
@@ -99,6 +103,7 @@ test('defaults: version 1, no env, no needs, no timeout, retry 1 on lost, docker
         commands: ['x'],
         needs: [],
         env: {},
+        secrets: [],
         timeoutMs: null,
         retry: { count: 1, on: ['lost'] },
         agent: {},
@@ -150,7 +155,76 @@ test('env errors: bad names (incl. __proto__) and null values', () => {
   assert.deepEqual(lines('name: a\nenv:\n  1BAD: x\n  __proto__: y\n  OK:\nstages:\n  s:\n    image: i\n    command: x\n'), [
     "dockyard.yml:3:3: env.1BAD: invalid env name '1BAD': must match ^[A-Za-z_][A-Za-z0-9_]*$",
     "dockyard.yml:4:3: env.__proto__: key '__proto__' is not allowed",
-    'dockyard.yml:5:6: env.OK: expected string, number or boolean, got null',
+    'dockyard.yml:5:6: env.OK: expected string, number, boolean or mapping, got null',
+  ]);
+});
+
+test('env secrets: { secret: NAME [, file: true] } in pipeline and stage env, split from plain values', () => {
+  const p = ok(
+    [
+      'name: a',
+      'env:',
+      '  TOKEN: { secret: deploy-token }',
+      '  PLAIN: x',
+      '  KEYFILE: { secret: ssh.key, file: true }',
+      'stages:',
+      '  build: { image: i, command: x }',
+      '  deploy:',
+      '    image: i',
+      '    command: x',
+      '    env:',
+      '      TOKEN: plain-now',
+      '      PLAIN: { secret: Other_1 }',
+      '      OWN:',
+      '        secret: own',
+      '        file: false',
+      '',
+    ].join('\n'),
+  );
+  const pipelineSecrets = [
+    { env: 'TOKEN', secret: 'deploy-token', asFile: false },
+    { env: 'KEYFILE', secret: 'ssh.key', asFile: true },
+  ];
+  assert.deepEqual(p.env, { PLAIN: 'x' });
+  assert.deepEqual(p.secrets, pipelineSecrets);
+  const [build, deploy] = p.stages;
+  assert.deepEqual(build?.env, { PLAIN: 'x' });
+  assert.deepEqual(build?.secrets, pipelineSecrets);
+  // A stage entry of either kind replaces the pipeline entry of the same name.
+  assert.deepEqual(deploy?.env, { TOKEN: 'plain-now' });
+  assert.deepEqual(deploy?.secrets, [
+    { env: 'PLAIN', secret: 'Other_1', asFile: false },
+    { env: 'KEYFILE', secret: 'ssh.key', asFile: true },
+    { env: 'OWN', secret: 'own', asFile: false },
+  ]);
+});
+
+test('env secret errors: unknown keys with hints, bad names, wrong types, each at its position', () => {
+  const src = [
+    'name: a', // 1
+    'env:', // 2
+    '  TOKEN:', // 3
+    '    secert: deploy-token', // 4
+    'stages:', // 5
+    '  s:', // 6
+    '    image: i', // 7
+    '    command: x', // 8
+    '    env:', // 9
+    '      A: { secret: x, fiel: true }', // 10
+    '      B: { secret: "bad name" }', // 11
+    '      C: { secret: ok-name, file: yes }', // 12
+    '      D: {}', // 13
+    '      E: [x]', // 14
+    '',
+  ].join('\n');
+  assert.deepEqual(lines(src), [
+    "dockyard.yml:3:3: env.TOKEN: missing required key 'secret'",
+    "dockyard.yml:4:5: env.TOKEN: unknown key 'secert' (did you mean 'secret'?)",
+    "dockyard.yml:10:23: stages.s.env.A: unknown key 'fiel' (did you mean 'file'?)",
+    "dockyard.yml:11:20: stages.s.env.B.secret: invalid secret name 'bad name': use 1-63 of A-Z a-z 0-9 . _ - starting with a letter or digit",
+    "dockyard.yml:12:35: stages.s.env.C.file: expected boolean, got string 'yes'",
+    "dockyard.yml:13:7: stages.s.env.D: missing required key 'secret'",
+    'dockyard.yml:14:10: stages.s.env.E: expected string, number, boolean or mapping, got sequence',
   ]);
 });
 

@@ -5,8 +5,8 @@ import { formatPath } from './format.js';
 import { errorMap, issuesToProblems, type Locator } from './issues.js';
 import { PIPELINE_LIMITS } from './limits.js';
 import { decodeInput, scanStructure } from './prescan.js';
-import { DEFAULT_RETRY, pipelineSchema, quote, type PipelineInput } from './schema.js';
-import type { ParseResult, PipelineSpec, Problem, StageDef } from './types.js';
+import { DEFAULT_RETRY, pipelineSchema, quote, type EnvValue, type PipelineInput } from './schema.js';
+import type { ParseResult, PipelineSpec, Problem, SecretRef, StageDef } from './types.js';
 
 const fail = (problems: Problem[]): ParseResult => ({ ok: false, problems: finish(problems) });
 const fileProblem = (message: string, line = 1, column = 1): Problem => ({ path: '', line, column, message });
@@ -95,19 +95,34 @@ function parseUnsafe(input: string | Uint8Array): ParseResult {
   return { ok: true, pipeline: build(parsed.data, stageOrder) };
 }
 
+/** Splits a merged env into plain values and secret references (both in key order). */
+function splitEnv(merged: Record<string, EnvValue>): { env: Record<string, string>; secrets: SecretRef[] } {
+  const env: Record<string, string> = {};
+  const secrets: SecretRef[] = [];
+  for (const [name, value] of Object.entries(merged)) {
+    if (typeof value === 'string') env[name] = value;
+    else secrets.push({ env: name, secret: value.secret, asFile: value.asFile });
+  }
+  return { env, secrets };
+}
+
 function build(input: PipelineInput, order: readonly string[]): PipelineSpec {
-  const env = { ...input.env };
+  const pipelineEnv = { ...input.env };
+  const { env, secrets } = splitEnv(pipelineEnv);
   const names = [...order.filter((n) => Object.hasOwn(input.stages, n))];
   for (const n of Object.keys(input.stages)) if (!names.includes(n)) names.push(n);
   const stages = names.map((name): StageDef => {
     const s = input.stages[name];
     if (!s) throw new Error(`stage '${name}' vanished`);
+    // A stage entry of either kind replaces the pipeline entry of the same name.
+    const merged = splitEnv({ ...pipelineEnv, ...s.env });
     return {
       name,
       image: s.image ?? null,
       commands: s.commands ?? (s.command === undefined ? [] : [s.command]),
       needs: [...new Set(s.needs ?? [])],
-      env: { ...env, ...s.env },
+      env: merged.env,
+      secrets: merged.secrets,
       timeoutMs: s.timeout ?? null,
       retry: s.retry ?? { count: DEFAULT_RETRY.count, on: [...DEFAULT_RETRY.on] },
       agent: { ...s.agent },
@@ -119,7 +134,7 @@ function build(input: PipelineInput, order: readonly string[]): PipelineSpec {
       },
     };
   });
-  return { version: 1, name: input.name, env, stages };
+  return { version: 1, name: input.name, env, secrets, stages };
 }
 
 function tooMany(kind: 'keys' | 'items'): string {

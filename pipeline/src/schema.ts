@@ -7,6 +7,8 @@ import { RETRY_REASONS, type RetryReason } from './types.js';
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 /** Environment variable names (`__proto__` excluded: it cannot be a plain object key). */
 export const ENV_NAME_PATTERN = /^(?!__proto__$)[A-Za-z_][A-Za-z0-9_]*$/;
+/** Secret names (the control plane's secret store uses the same pattern). */
+export const SECRET_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 /** Agent label keys (label values are free-form strings). */
 export const LABEL_KEY_PATTERN = /^(?!__proto__$)[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/;
 
@@ -25,12 +27,40 @@ const scalarString = z
   .union([z.string(), z.number(), z.boolean()])
   .transform((v) => String(v));
 
+/** `{ secret: NAME }` or `{ secret: NAME, file: true }`: a value from the secret store, by name. */
+const secretRefSchema = z
+  .strictObject({
+    secret: z
+      .string()
+      .regex(SECRET_NAME_PATTERN, {
+        error: (iss) => `invalid secret name ${quote(iss.input)}: use 1-63 of A-Z a-z 0-9 . _ - starting with a letter or digit`,
+      })
+      .meta({ description: 'Name of a secret in the secret store (dockyard secret set NAME).' }),
+    file: z
+      .boolean()
+      .optional()
+      .meta({ description: 'true: the value is written to a file and the variable holds its path. Default false.' }),
+  })
+  .meta({ title: 'SecretRef', description: 'A value from the secret store; the file names it, never the value.' });
+
+/** An env value: a scalar (numbers and booleans coerced to strings) or a secret reference. */
+export type EnvValue = string | { secret: string; asFile: boolean };
+
+// One flat union, so a mapping fails only the secret branch and its problems (unknown keys) surface.
+const envValueSchema = z
+  .union([z.string(), z.number(), z.boolean(), secretRefSchema])
+  .transform((v): EnvValue => (typeof v === 'object' ? { secret: v.secret, asFile: v.file ?? false } : String(v)));
+
 const envSchema = z
   .record(
     z.string().regex(ENV_NAME_PATTERN, { error: (iss) => `invalid env name ${quote(iss.input)}: must match ^[A-Za-z_][A-Za-z0-9_]*$` }),
-    scalarString,
+    envValueSchema,
   )
-  .meta({ description: 'Environment variables; numbers and booleans are coerced to strings.' });
+  .meta({
+    description:
+      'Environment variables; numbers and booleans are coerced to strings. ' +
+      'A value { secret: NAME } comes from the secret store ({ secret: NAME, file: true }: in a file whose path is the value).',
+  });
 
 const labelsSchema = z
   .record(
@@ -159,6 +189,7 @@ export const KNOWN_KEYS = {
   root: Object.keys(pipelineSchema.shape),
   stage: Object.keys(stageSchema.shape),
   retry: Object.keys(retryObject.shape),
+  secret: Object.keys(secretRefSchema.shape),
 } as const;
 
 /** The zod output of {@link pipelineSchema}. */

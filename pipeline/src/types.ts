@@ -13,8 +13,10 @@ export interface StageDef {
   commands: string[];
   /** Names of stages that must succeed first (deduplicated, file order). */
   needs: string[];
-  /** Pipeline env with the stage env merged over it. */
+  /** Plain values: pipeline env with the stage env merged over it (a stage entry of either kind overrides). */
   env: Record<string, string>;
+  /** Env variables whose values come from the secret store, by name (merged like `env`; disjoint from it). */
+  secrets: SecretRef[];
   /** `null` means no timeout. */
   timeoutMs: number | null;
   /** `count` extra attempts, only for the listed reasons; `count: 0` means `on: []`. */
@@ -24,6 +26,13 @@ export interface StageDef {
   executor: 'docker' | 'shell';
   /** Container limits (docker executor); `null` = the agent's default. */
   resources: StageResources;
+}
+
+/** An env variable whose value is the secret `secret` (`asFile`: written to a file, the variable holds its path). */
+export interface SecretRef {
+  env: string;
+  secret: string;
+  asFile: boolean;
 }
 
 /** Container limits of a stage. */
@@ -38,8 +47,10 @@ export interface StageResources {
 export interface PipelineSpec {
   version: 1;
   name: string;
-  /** Pipeline-wide env (already merged into every stage's env). */
+  /** Pipeline-wide plain env (already merged into every stage's env). */
   env: Record<string, string>;
+  /** Pipeline-wide secret references (already merged into every stage's secrets). */
+  secrets: SecretRef[];
   stages: StageDef[];
 }
 
