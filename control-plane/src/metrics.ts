@@ -1,5 +1,6 @@
 // prom-client metrics. Gauges that describe the farm are read from Postgres
-// at scrape time, so every replica reports the same truth.
+// at scrape time, so every replica reports the same truth; one query serves
+// all of them, at most once a second however many scrapers there are.
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { sql } from "drizzle-orm";
 import { queryRows, type Db } from "./store/db";
@@ -13,14 +14,63 @@ export interface ServerMetrics {
   finishBatch: Histogram<string>;
 }
 
-export function createMetrics(registry: Registry, db: Db): ServerMetrics {
+export interface MetricsOptions {
+  /** How long one read of the farm gauges serves later scrapes; default 1 s. */
+  farmTtlMs?: number;
+  /** Milliseconds since the epoch; tests pass a controllable one. */
+  now?: () => number;
+}
+
+interface FarmCounts {
+  stages: Map<string, number>;
+  agents: Map<string, number>;
+}
+
+/**
+ * Stage and agent counts by state in ONE statement. The stages half is a GROUP BY over the
+ * whole table (no index covers every state), which is why it is cached: one scan a second
+ * at most, not three queries per scrape per scraper. Queue depth is its `queued` row.
+ */
+async function readFarm(db: Pick<Db, "execute">): Promise<FarmCounts> {
+  const rows = await queryRows<{ kind: "stages" | "agents"; state: string; n: string }>(db, sql`
+    SELECT 'stages' AS kind, state, count(*)::text AS n FROM stages GROUP BY state
+    UNION ALL
+    SELECT 'agents' AS kind, state, count(*)::text AS n FROM agents GROUP BY state`);
+  const farm: FarmCounts = { stages: new Map(), agents: new Map() };
+  for (const r of rows) farm[r.kind].set(r.state, Number(r.n));
+  return farm;
+}
+
+/**
+ * A read of the farm shared by the gauges of a scrape and by every scrape within `ttlMs`
+ * of the last completed read. Concurrent callers share the query in flight; a failed read
+ * is not kept (that scrape fails, the next one queries again).
+ */
+function cachedFarm(db: Pick<Db, "execute">, ttlMs: number, now: () => number): () => Promise<FarmCounts> {
+  let fresh: { value: FarmCounts; at: number } | null = null;
+  let inFlight: Promise<FarmCounts> | null = null;
+  return () => {
+    if (fresh && now() - fresh.at < ttlMs) return Promise.resolve(fresh.value);
+    inFlight ??= readFarm(db)
+      .then((value) => {
+        fresh = { value, at: now() };
+        return value;
+      })
+      .finally(() => {
+        inFlight = null;
+      });
+    return inFlight;
+  };
+}
+
+export function createMetrics(registry: Registry, db: Pick<Db, "execute">, options: MetricsOptions = {}): ServerMetrics {
+  const farm = cachedFarm(db, options.farmTtlMs ?? 1_000, options.now ?? Date.now);
   new Gauge({
     name: "dockyard_queue_depth",
     help: "Stages queued and waiting for an agent",
     registers: [registry],
     async collect() {
-      const [row] = await queryRows<{ n: string }>(db, sql`SELECT count(*)::text AS n FROM stages WHERE state = 'queued'`);
-      this.set(Number(row?.n ?? 0));
+      this.set((await farm()).stages.get("queued") ?? 0);
     },
   });
   new Gauge({
@@ -29,9 +79,9 @@ export function createMetrics(registry: Registry, db: Db): ServerMetrics {
     labelNames: ["state"],
     registers: [registry],
     async collect() {
-      const rows = await queryRows<{ state: string; n: string }>(db, sql`SELECT state, count(*)::text AS n FROM stages GROUP BY state`);
+      const { stages } = await farm();
       this.reset();
-      for (const r of rows) this.set({ state: r.state }, Number(r.n));
+      for (const [state, n] of stages) this.set({ state }, n);
     },
   });
   new Gauge({
@@ -40,9 +90,9 @@ export function createMetrics(registry: Registry, db: Db): ServerMetrics {
     labelNames: ["state"],
     registers: [registry],
     async collect() {
-      const rows = await queryRows<{ state: string; n: string }>(db, sql`SELECT state, count(*)::text AS n FROM agents GROUP BY state`);
+      const { agents } = await farm();
       this.reset();
-      for (const r of rows) this.set({ state: r.state }, Number(r.n));
+      for (const [state, n] of agents) this.set({ state }, n);
     },
   });
   return {

@@ -1,5 +1,6 @@
 // createApp(services) builds the Hono app: REST under /api/v1, /metrics and
 // /healthz. No listen and no env here: the control plane mounts it.
+import { createHash, timingSafeEqual } from "node:crypto";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ErrorBody, WebServices } from "./types";
@@ -11,6 +12,20 @@ const HTTP_STATUS: Record<string, 400 | 401 | 404 | 409 | 413 | 503 | 500> = {
 export interface AppOptions {
   /** Largest request body accepted (pipeline files). */
   maxBodyBytes: number;
+  /**
+   * Bearer token `GET /metrics` requires. Unset or null leaves /metrics open, for a
+   * scraper on a trusted network. It is separate from the API tokens: an API token
+   * does not open /metrics, and this token does not open /api/v1.
+   */
+  metricsToken?: string | null;
+}
+
+const METRICS_AUTH_MESSAGE = "/metrics requires an 'Authorization: Bearer <metrics token>' header with the metrics token (API tokens are not accepted)";
+
+/** Compares digests, so neither the length nor a common prefix of the token leaks through timing. */
+function tokenMatches(presented: string, expected: string): boolean {
+  const digest = (s: string) => createHash("sha256").update(s).digest();
+  return timingSafeEqual(digest(presented), digest(expected));
 }
 
 export function createApp(services: WebServices, options: AppOptions): Hono {
@@ -32,7 +47,14 @@ export function createApp(services: WebServices, options: AppOptions): Hono {
     return c.json(h, h.ok ? 200 : 503);
   });
 
+  const metricsToken = options.metricsToken ?? null;
   app.get("/metrics", async (c) => {
+    if (metricsToken !== null) {
+      const auth = c.req.header("authorization") ?? "";
+      if (!auth.startsWith("Bearer ") || !tokenMatches(auth.slice(7).trim(), metricsToken)) {
+        return c.json({ error: { code: "unauthenticated", message: METRICS_AUTH_MESSAGE } } satisfies ErrorBody, 401, { "www-authenticate": "Bearer" });
+      }
+    }
     const m = await services.metrics();
     return c.body(m.body, 200, { "content-type": m.contentType });
   });

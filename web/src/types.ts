@@ -45,7 +45,10 @@ export interface WebServices {
   listRuns(opts: { limit?: number; state?: string }): Promise<RunView[]>;
   cancelRun(id: string): Promise<RunView>;
   listAgents(): Promise<AgentView[]>;
-  /** Prometheus exposition text and its content type. */
+  /**
+   * Prometheus exposition text and its content type. Called for every scrape that passes
+   * AppOptions.metricsToken (never `authenticate`): keep it cheap.
+   */
   metrics(): Promise<{ contentType: string; body: string }>;
   /** Liveness of the process's dependencies. */
   health(): Promise<{ ok: boolean; checks: Record<string, string> }>;
