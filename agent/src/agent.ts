@@ -1,17 +1,23 @@
-// One agent process: registers, keeps its session alive, runs the attempts
-// the server assigns (NATS wake-up or gRPC poll), reaps containers it no
-// longer owns, replays its spool after a restart, and drains on request.
+// One agent process: registers over gRPC/TLS with its own key, keeps its
+// session alive, runs the attempts the server assigns (a signed NATS wake-up,
+// then the assignment fetched over gRPC; or a gRPC poll), reaps containers it
+// no longer owns, replays its spool after a restart, and drains on request.
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import path from "node:path";
+import type { KeyObject } from "node:crypto";
+import * as grpc from "@grpc/grpc-js";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { sessionKey, type Assignment } from "@dockyard/proto";
+import { publicKeyFromRaw, type Assignment, type KeyPair } from "@dockyard/proto";
 import type { Logger } from "pino";
 import type { AgentConfig } from "./config";
 import type { Executor } from "./executor/types";
 import { AttemptRunner } from "./runner";
 import { createAgentClient, type AgentClient, type Session } from "./transport/agent-client";
 import { AttemptMux } from "./transport/attempt-mux";
-import { NatsSession, RegistrationRefusedError } from "./transport/nats-session";
+import { NoticeListener } from "./transport/notice-listener";
+import { register, RegistrationRefusedError } from "./transport/register";
+import { serverCredentials } from "./transport/server-trust";
+import { CredentialSource, loadAgentKey } from "./identity/agent-key";
 import { replaySpools } from "./spool-replay";
 import { SpoolJournal } from "./logs/spool";
 
@@ -19,17 +25,25 @@ export interface AgentDeps {
   log: Logger;
   /** Executors by name; the first is the default for stages that name none. */
   executors: Executor[];
+  /**
+   * The server refused this agent for good (revoked, its join token revoked, its id
+   * taken by another key): running attempts were stopped. Default: log it.
+   */
+  onRefused?: (err: RegistrationRefusedError) => void;
 }
 
 export class Agent {
   private nc!: NatsConnection;
-  private nats!: NatsSession;
+  private notices!: NoticeListener;
   private client!: AgentClient;
+  private key!: KeyPair;
   /** The one AttemptStream every attempt reports on. */
   private mux!: AttemptMux;
-  private session: Session = { agentId: "", sessionToken: "" };
-  /** Key the server signs our NATS assignments and cancels with. */
-  private signingKey = "";
+  private session: Session = { agentId: "", sessionId: "" };
+  /** Key the server signs our NATS notices with, learnt at registration over TLS. */
+  private serverKey: KeyObject | null = null;
+  /** Attempts whose assignment is being fetched (a wake-up and a poll may race). */
+  private readonly fetching = new Set<string>();
   private readonly runners = new Map<string, AttemptRunner>();
   /** Ended runs whose workspace waits for our last runner of them. */
   private readonly endedRuns = new Set<string>();
@@ -50,6 +64,11 @@ export class Agent {
     return this.runners.size;
   }
 
+  /** NATS notices dropped as forged, replayed, expired or misdirected. */
+  get refusedNotices(): number {
+    return this.notices?.refused ?? 0;
+  }
+
   private journal: SpoolJournal | null = null;
 
   private get spoolDir(): string {
@@ -59,15 +78,20 @@ export class Agent {
   async start(): Promise<void> {
     this.journal = SpoolJournal.open(this.spoolDir);
     for (const e of this.deps.executors) e.warmUp?.();
+    this.key = loadAgentKey(this.config.stateDir);
+    const credentials = await serverCredentials(this.config, this.deps.log);
+    this.client = createAgentClient(this.config.serverUrl, credentials, () => this.session, new CredentialSource(this.key));
     this.nc = await connect({ servers: this.config.natsUrl, name: `dockyard-agent-${this.config.name}`, maxReconnectAttempts: -1 });
-    this.nats = new NatsSession(this.nc, this.config.natsPrefix, this.deps.log);
+    this.notices = new NoticeListener(this.nc, this.config.natsPrefix, this.deps.log);
     await this.registerWithRetry();
-    this.client = createAgentClient(this.config.serverUrl, () => this.session);
     this.mux = new AttemptMux(this.client);
     await this.reapOrphans(true);
-    this.listener = this.nats.listen(this.session.agentId, () => this.signingKey, (a) => this.accept(a), (c) => {
-      this.runners.get(c.attemptId)?.stop("canceled", c.reason || "canceled by server");
-    }, (runId) => this.runEnded(runId));
+    this.notices.listen(this.session.agentId, () => this.serverKey, {
+      onAssign: (attemptId) => void this.fetch(attemptId),
+      onCancel: (attemptId, reason) => this.runners.get(attemptId)?.stop("canceled", reason || "canceled by server"),
+      onRunEnded: (runId) => this.runEnded(runId),
+    });
+    this.listener = this.notices;
     await replaySpools(this.journal, this.mux, this.deps.log);
     this.timers.push(setInterval(() => void this.heartbeat(), this.heartbeatMs).unref());
     this.timers.push(setInterval(() => void this.poll(), this.pollMs).unref());
@@ -89,12 +113,12 @@ export class Agent {
     const agentId = this.session.agentId || this.loadAgentId();
     for (let attempt = 0; ; attempt++) {
       try {
-        const accepted = await this.nats.register({
+        const accepted = await register(this.client, this.key, {
           joinToken: this.config.joinToken, agentId, name: this.config.name, labels: this.config.labels,
           capacity: this.config.capacity, executors: this.deps.executors.map((e) => e.name),
         });
-        this.session = { agentId: accepted.agentId, sessionToken: accepted.sessionToken };
-        this.signingKey = sessionKey(accepted.sessionToken);
+        this.serverKey = publicKeyFromRaw(accepted.serverSigningKey);
+        this.session = { agentId: accepted.agentId, sessionId: accepted.sessionId };
         this.heartbeatMs = Number(accepted.heartbeatIntervalMs) || 3000;
         this.pollMs = Number(accepted.pollIntervalMs) || 10_000;
         writeFileSync(path.join(this.config.stateDir, "agent.json"), JSON.stringify({ agentId: accepted.agentId }));
@@ -113,6 +137,23 @@ export class Agent {
   private executorFor(a: Assignment): Executor | undefined {
     const name = a.spec?.executor;
     return name ? this.deps.executors.find((e) => e.name === name) : this.deps.executors[0];
+  }
+
+  /**
+   * A signed wake-up named an attempt: fetch its assignment over gRPC. The server's
+   * answer confirms the attempt and its lease; nothing starts before it.
+   */
+  private async fetch(attemptId: string): Promise<void> {
+    if (this.runners.has(attemptId) || this.fetching.has(attemptId) || this.draining) return;
+    this.fetching.add(attemptId);
+    try {
+      const { assignment } = await this.client.getAssignment({ attemptId }, { timeoutMs: 5000 });
+      if (assignment && assignment.attemptId === attemptId) this.accept(assignment);
+    } catch (err) {
+      this.deps.log.warn({ attemptId, err: (err as Error).message }, "assignment not fetched; the next poll retries");
+    } finally {
+      this.fetching.delete(attemptId);
+    }
   }
 
   /** Start an assignment unless it already runs, we drain, or we are full. */
@@ -161,14 +202,33 @@ export class Agent {
 
   private async heartbeat(): Promise<void> {
     try {
-      const ok = await this.nats.heartbeat(this.session.agentId, this.session.sessionToken, [...this.runners.keys()], this.draining);
-      if (!ok) {
+      await this.client.heartbeat({ runningAttemptIds: [...this.runners.keys()], draining: this.draining }, { timeoutMs: 3000 });
+    } catch (err) {
+      const code = (err as grpc.ServiceError).code;
+      if (code !== grpc.status.UNAUTHENTICATED && code !== grpc.status.FAILED_PRECONDITION) {
+        this.deps.log.warn({ err: (err as Error).message }, "heartbeat failed");
+        return;
+      }
+      // Our session ended (declared lost, replaced, revoked): register again, or stop for good.
+      this.deps.log.warn({ err: (err as Error).message }, "session refused; registering again");
+      try {
         await this.registerWithRetry();
         if (this.draining) await this.client.setDraining({ draining: true }, { timeoutMs: 5000 });
+      } catch (refused) {
+        if (refused instanceof RegistrationRefusedError) this.refused(refused);
+        else this.deps.log.warn({ err: (refused as Error).message }, "registration failed");
       }
-    } catch (err) {
-      this.deps.log.warn({ err: (err as Error).message }, "heartbeat failed");
     }
+  }
+
+  /** The server will not have us back: stop every attempt (the server ended them already) and tell the owner. */
+  private refused(err: RegistrationRefusedError): void {
+    this.deps.log.error({ code: err.code, reason: err.message }, "agent refused by the server; stopping its attempts");
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    this.draining = true;
+    for (const r of this.runners.values()) r.stop("rejected", "the server revoked this agent");
+    this.deps.onRefused?.(err);
   }
 
   /** Ask the server what we own: start missed assignments, stop what is no longer ours. */
@@ -185,7 +245,7 @@ export class Agent {
           runner.stop("rejected", "the server no longer assigns this attempt to us");
         }
       }
-      for (const a of res.assignments) this.accept(a);
+      for (const a of res.assignments) if (!this.fetching.has(a.attemptId)) this.accept(a);
       await this.reapOrphans(false);
     } catch (err) {
       this.deps.log.warn({ err: (err as Error).message }, "poll failed");

@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import { z } from "zod";
+import { splitJoinToken } from "@dockyard/proto";
 
 const LABEL = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}=[^,]{0,128}$/;
 
@@ -19,6 +20,9 @@ const schema = z.object({
   DOCKYARD_AGENT_EXECUTOR: z.enum(["docker", "shell", "auto"]).default("auto"),
   DOCKER_HOST: z.string().default("unix:///var/run/docker.sock"),
   DOCKYARD_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  DOCKYARD_CA_FILE: z.string().min(1).optional(),
+  DOCKYARD_CA_FINGERPRINT: z.string().regex(/^(sha256:)?[0-9a-fA-F]{64}$/, "expected the 64 hex digits of the CA's SHA-256 fingerprint").optional(),
+  DOCKYARD_INSECURE: z.enum(["true", "false", "1", "0"]).default("false"),
 });
 
 export interface AgentConfig {
@@ -33,6 +37,12 @@ export interface AgentConfig {
   executor: "docker" | "shell" | "auto";
   dockerHost: string;
   logLevel: z.infer<typeof schema>["DOCKYARD_LOG_LEVEL"];
+  /** The server's CA certificate file, when given (otherwise pinned by fingerprint). */
+  caFile: string | null;
+  /** Lowercase hex SHA-256 of the CA: from the join token's suffix or DOCKYARD_CA_FINGERPRINT. */
+  caFingerprint: string | null;
+  /** Plaintext gRPC to a server started with DOCKYARD_INSECURE (local experiments). */
+  insecure: boolean;
 }
 
 export class AgentConfigError extends Error {
@@ -70,11 +80,19 @@ export function loadAgentConfig(env: Record<string, string | undefined> = proces
   if (!parsed.success) for (const i of parsed.error.issues) problems.push(`${i.path.join(".")}: ${i.message}`);
   if (problems.length > 0 || !parsed.success) throw new AgentConfigError(problems);
   const e = parsed.data;
+  const token = splitJoinToken(e.DOCKYARD_JOIN_TOKEN);
+  const fingerprint = (e.DOCKYARD_CA_FINGERPRINT?.replace(/^sha256:/, "").toLowerCase()) ?? token.caFingerprint;
+  const insecure = e.DOCKYARD_INSECURE === "true" || e.DOCKYARD_INSECURE === "1";
+  if (!insecure && !fingerprint && !e.DOCKYARD_CA_FILE) {
+    throw new AgentConfigError(["DOCKYARD_JOIN_TOKEN: has no CA fingerprint (create tokens with `dockyard token create`, which appends it), " +
+      "and neither DOCKYARD_CA_FILE nor DOCKYARD_CA_FINGERPRINT is set: the agent cannot verify the server"]);
+  }
   return {
     serverUrl: e.DOCKYARD_SERVER_URL, natsUrl: e.DOCKYARD_NATS_URL, natsPrefix: e.DOCKYARD_NATS_PREFIX,
-    joinToken: e.DOCKYARD_JOIN_TOKEN, name: e.DOCKYARD_AGENT_NAME, labels: parseLabels(e.DOCKYARD_AGENT_LABELS),
+    joinToken: token.secret, name: e.DOCKYARD_AGENT_NAME, labels: parseLabels(e.DOCKYARD_AGENT_LABELS),
     capacity: e.DOCKYARD_AGENT_CAPACITY, stateDir: e.DOCKYARD_AGENT_STATE_DIR, executor: e.DOCKYARD_AGENT_EXECUTOR,
     dockerHost: e.DOCKER_HOST, logLevel: e.DOCKYARD_LOG_LEVEL,
+    caFile: e.DOCKYARD_CA_FILE ?? null, caFingerprint: fingerprint, insecure,
   };
 }
 

@@ -7,5 +7,7 @@ export { ShellExecutor } from "./executor/shell";
 export { readSpools, SpoolJournal } from "./logs/spool";
 export { dockerFromEnv, BASE_IMAGE, DEFAULT_DOCKER_HOST } from "./executor/docker-client";
 export type { Executor } from "./executor/types";
-export { NatsSession, RegistrationRefusedError, AGENT_VERSION } from "./transport/nats-session";
+export { RegistrationRefusedError, AGENT_VERSION, register } from "./transport/register";
+export { NoticeListener } from "./transport/notice-listener";
+export { loadAgentKey, CredentialSource } from "./identity/agent-key";
 export { createAgentClient, type AgentClient } from "./transport/agent-client";

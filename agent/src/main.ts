@@ -8,7 +8,7 @@ import { DockerExecutor } from "./executor/docker";
 import { ShellExecutor } from "./executor/shell";
 import { dockerFromEnv } from "./executor/docker-client";
 import type { Executor } from "./executor/types";
-import { RegistrationRefusedError } from "./transport/nats-session";
+import { RegistrationRefusedError } from "./transport/register";
 
 /** The executors this agent offers; throws when the configured one is unavailable. */
 export async function chooseExecutors(config: AgentConfig): Promise<Executor[]> {
@@ -60,7 +60,13 @@ export async function agentMain(env: Record<string, string | undefined> = proces
         log.warn("native shell spawner not built (pnpm --filter @dockyard/agent build:native): shell stages start slower");
       }
     }
-    agent = new Agent(config, { log, executors });
+    agent = new Agent(config, {
+      log, executors,
+      onRefused: (err) => {
+        process.stderr.write(`dockyard agent: ${err.message}\n`);
+        agent!.stop().finally(() => process.exit(1));
+      },
+    });
     await agent.start();
     started = true;
   } catch (err) {

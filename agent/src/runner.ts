@@ -8,6 +8,7 @@ import { isExecutorError } from "./executor/errors";
 import { MAX_SPOOL_BYTES, type AttemptSpool, type FinalStatus, type SpoolJournal } from "./logs/spool";
 import { LogBatcher } from "./logs/log-batcher";
 import { AttemptChannel, type FinishResult } from "./transport/attempt-channel";
+import { SecretMasker } from "./secrets/masker";
 import type { AttemptMux } from "./transport/attempt-mux";
 
 export const STREAM = { stdout: 1, stderr: 2, system: 3 } as const;
@@ -36,7 +37,12 @@ export class AttemptRunner {
   private roomWaiters: (() => void)[] = [];
   private startedReported = false;
 
-  constructor(readonly assignment: Assignment, private readonly deps: RunnerDeps) {}
+  /** Every secret value of this attempt, masked in its output before it is spooled or sent. */
+  private readonly masker: SecretMasker;
+
+  constructor(readonly assignment: Assignment, private readonly deps: RunnerDeps) {
+    this.masker = new SecretMasker((assignment.spec?.secrets ?? []).map((s) => s.value));
+  }
 
   get attemptId(): string {
     return this.assignment.attemptId;
@@ -108,10 +114,13 @@ export class AttemptRunner {
       // `started` waits for the first output (at most STARTED_DELAY_MS): the server then writes
       // both in one statement, and the first log line does not wait for a commit of its own.
       startedTimer = setTimeout(() => this.reportStarted(), STARTED_DELAY_MS);
+      const masks = { [STREAM.stdout]: this.masker.stream(), [STREAM.stderr]: this.masker.stream() };
       for await (const chunk of handle.output) {
-        batcher.push(chunk.stream === "stderr" ? STREAM.stderr : STREAM.stdout, chunk.data);
+        const stream = chunk.stream === "stderr" ? STREAM.stderr : STREAM.stdout;
+        batcher.push(stream, this.masker.active ? masks[stream].push(chunk.data) : chunk.data);
         if (batcher.pendingBytes > 1024 * 1024) await new Promise<void>((r) => this.roomWaiters.push(r));
       }
+      if (this.masker.active) for (const stream of [STREAM.stdout, STREAM.stderr]) batcher.push(stream, masks[stream].flush());
       log.debug("output ended");
       const exit = await handle.wait();
       log.debug({ exitCode: exit.exitCode }, "process exited");
@@ -148,6 +157,11 @@ export class AttemptRunner {
   }
 
   private finalFor(exit: { exitCode: number; oomKilled: boolean } | null, err: unknown): FinalStatus {
+    const final = this.finalStatus(exit, err);
+    return this.masker.active ? { ...final, message: this.masker.maskText(final.message) } : final;
+  }
+
+  private finalStatus(exit: { exitCode: number; oomKilled: boolean } | null, err: unknown): FinalStatus {
     const base = { lastLogSeq: this.seq, oomKilled: exit?.oomKilled ?? false, exitCode: exit?.exitCode ?? -1 };
     if (this.stopReason && this.stopReason !== "rejected") {
       return { ...base, outcome: this.stopReason, message: this.stopMessage };
@@ -179,12 +193,15 @@ export class AttemptRunner {
 
   private toSpec(): AttemptSpec {
     const a = this.assignment;
+    const secrets = a.spec?.secrets ?? [];
+    const secretEnv = Object.fromEntries(secrets.filter((s) => !s.asFile).map((s) => [s.env, Buffer.from(s.value).toString("utf8")]));
     return {
+      secretFiles: secrets.filter((s) => s.asFile).map((s) => ({ env: s.env, value: Buffer.from(s.value) })),
       attemptId: a.attemptId, runId: a.runId, stageId: a.stageId, stageName: a.stageName, attemptNumber: a.attemptNumber,
       image: a.spec?.image || null, commands: a.spec?.commands ?? [], agentId: this.deps.agentId,
       // Like CI_JOB_ID & co: stages can tell which run, stage and attempt they are.
       env: {
-        ...a.spec?.env, DOCKYARD: "true", DOCKYARD_RUN_ID: a.runId, DOCKYARD_STAGE: a.stageName,
+        ...a.spec?.env, ...secretEnv, DOCKYARD: "true", DOCKYARD_RUN_ID: a.runId, DOCKYARD_STAGE: a.stageName,
         DOCKYARD_ATTEMPT: String(a.attemptNumber), DOCKYARD_ATTEMPT_ID: a.attemptId,
       },
       limits: {

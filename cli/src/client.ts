@@ -1,17 +1,48 @@
 // The gRPC client for RunService, with the API token attached to every call.
+import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
-import { createClient, RunService } from "@dockyard/proto";
+import { clientTlsCredentials, createClient, fetchPinnedCa, RunService } from "@dockyard/proto";
 import type { RunEvent } from "@dockyard/proto";
 import type { ClientConfig } from "./config";
-import { describeError, isGrpcError } from "./errors";
+import { CliError, describeError, isGrpcError } from "./errors";
 import type { ErrorContext } from "./errors";
 import type { EventStream } from "./watch/follow";
 
 /** Deadline for unary calls. */
 export const CALL_TIMEOUT_MS = 10_000;
 
-function dial(config: ClientConfig) {
+/**
+ * How to verify the server: its CA file, or the CA fetched from its TLS
+ * handshake and checked against the pinned fingerprint. Plaintext only when
+ * asked for (a warning says so). Throws a CliError naming what is missing.
+ */
+export async function serverCredentials(config: ClientConfig, warn: (text: string) => void = () => undefined): Promise<grpc.ChannelCredentials> {
+  const t = config.trust;
+  if (t.kind === "insecure") {
+    warn(`warning: plaintext connection to ${config.server} (--insecure): the API token and logs cross the network unencrypted\n`);
+    return grpc.credentials.createInsecure();
+  }
+  if (t.kind === "ca-file") {
+    try {
+      return clientTlsCredentials(readFileSync(t.file, "utf8"));
+    } catch (err) {
+      throw new CliError(`cannot read the CA file ${t.file}: ${(err as Error).message}`, 1, { cause: err });
+    }
+  }
+  if (t.kind === "fingerprint") {
+    try {
+      return clientTlsCredentials(await fetchPinnedCa(config.server, t.fingerprint, CALL_TIMEOUT_MS));
+    } catch (err) {
+      throw new CliError((err as Error).message, 1, { cause: err });
+    }
+  }
+  throw new CliError("no way to verify the server: pass --ca FILE (the server's <data-dir>/pki/ca.crt; env DOCKYARD_CA_FILE), " +
+    "--ca-fingerprint HEX (env DOCKYARD_CA_FINGERPRINT), or --insecure for a server started with DOCKYARD_INSECURE");
+}
+
+function dial(config: ClientConfig, credentials: grpc.ChannelCredentials) {
   return createClient(RunService, config.server, {
+    credentials,
     metadata: () => {
       const md = new grpc.Metadata();
       if (config.token) md.set("authorization", `Bearer ${config.token}`);
@@ -23,9 +54,9 @@ function dial(config: ClientConfig) {
 /** A typed RunService client. */
 export type RunClient = ReturnType<typeof dial>;
 
-/** Dials `config.server`; nothing is sent until the first call. Close it when done. */
-export function connect(config: ClientConfig): RunClient {
-  return dial(config);
+/** Dials `config.server` (verifying it, see serverCredentials); nothing is sent until the first call. Close it when done. */
+export async function connect(config: ClientConfig, warn?: (text: string) => void): Promise<RunClient> {
+  return dial(config, await serverCredentials(config, warn));
 }
 
 /**
@@ -37,7 +68,7 @@ export async function withClient<T>(
   fn: (client: RunClient) => Promise<T>,
   ctx: Omit<ErrorContext, "server"> = {},
 ): Promise<T> {
-  const client = connect(config);
+  const client = await connect(config);
   try {
     return await fn(client);
   } catch (err) {

@@ -10,6 +10,9 @@ export type Env = Record<string, string | undefined>;
 export interface GlobalOptions {
   server?: string;
   token?: string;
+  ca?: string;
+  caFingerprint?: string;
+  insecure?: boolean;
 }
 
 /** Validated connection settings for client commands. */
@@ -18,13 +21,22 @@ export interface ClientConfig {
   server: string;
   /** API token sent as `authorization: Bearer`; undefined sends none. */
   token: string | undefined;
+  /** How the server is verified: its CA file, the CA's fingerprint (fetched and pinned), or plaintext. */
+  trust: { kind: "ca-file"; file: string } | { kind: "fingerprint"; fingerprint: string } | { kind: "insecure" } | { kind: "none" };
 }
 
 /** Flags win over env (DOCKYARD_SERVER, DOCKYARD_TOKEN), env over defaults. */
 export function loadClientConfig(flags: GlobalOptions, env: Env = process.env): ClientConfig {
   const server = nonEmpty(flags.server) ?? nonEmpty(env.DOCKYARD_SERVER) ?? DEFAULT_SERVER;
   const token = nonEmpty(flags.token) ?? nonEmpty(env.DOCKYARD_TOKEN);
-  return { server, token };
+  const ca = nonEmpty(flags.ca) ?? nonEmpty(env.DOCKYARD_CA_FILE);
+  const fingerprint = nonEmpty(flags.caFingerprint) ?? nonEmpty(env.DOCKYARD_CA_FINGERPRINT);
+  const insecure = flags.insecure === true || env.DOCKYARD_INSECURE === "true" || env.DOCKYARD_INSECURE === "1";
+  const trust: ClientConfig["trust"] = insecure ? { kind: "insecure" }
+    : ca ? { kind: "ca-file", file: ca }
+    : fingerprint ? { kind: "fingerprint", fingerprint: fingerprint.replace(/^sha256:/, "").toLowerCase() }
+    : { kind: "none" };
+  return { server, token, trust };
 }
 
 /** Colours only on a terminal and only when NO_COLOR is unset or empty (no-color.org). */

@@ -6,6 +6,7 @@ import { registerAdminCommands } from "./commands/admin";
 import { registerListCommands } from "./commands/list";
 import { registerProcessCommands } from "./commands/processes";
 import { registerRunCommands } from "./commands/run";
+import { registerSecretCommands } from "./commands/secret";
 import { registerValidate } from "./commands/validate";
 import { DEFAULT_SERVER } from "./config";
 import { CliError, EXIT_FAILURE, EXIT_USAGE, errorText } from "./errors";
@@ -16,6 +17,9 @@ export function buildProgram(cli: CliContext): Command {
     .description("Dockyard: submit and follow builds on the Dockyard build farm, or run its server and agents")
     .option("--server <addr>", `control plane gRPC address (env DOCKYARD_SERVER, default ${DEFAULT_SERVER})`)
     .option("--token <token>", "API token (env DOCKYARD_TOKEN)")
+    .option("--ca <file>", "the server's CA certificate, to verify it (env DOCKYARD_CA_FILE)")
+    .option("--ca-fingerprint <hex>", "the server CA's SHA-256 fingerprint, pinned instead of a CA file (env DOCKYARD_CA_FINGERPRINT)")
+    .option("--insecure", "plaintext gRPC, for a server started with DOCKYARD_INSECURE (env DOCKYARD_INSECURE)")
     .configureOutput({ writeOut: (s) => cli.out.write(s), writeErr: (s) => cli.err.write(s) })
     .showHelpAfterError("(add --help for usage)")
     // Settings below are inherited by subcommands created after this line.
@@ -24,6 +28,7 @@ export function buildProgram(cli: CliContext): Command {
   registerRunCommands(program, cli);
   registerListCommands(program, cli);
   registerAdminCommands(program, cli);
+  registerSecretCommands(program, cli);
   registerProcessCommands(program, cli);
   return program;
 }

@@ -33,6 +33,17 @@ describe("server config", () => {
     assert.throws(() => loadConfig({ DOCKYARD_API_TOKEN_FILE: "/nonexistent/x" }), /DOCKYARD_API_TOKEN_FILE: cannot read/);
   });
 
+  it("takes a metrics token of its own, from the environment or a file", () => {
+    assert.equal(loadConfig({}).metricsToken, null);
+    assert.equal(loadConfig({ DOCKYARD_METRICS_TOKEN: "dym_0123456789abcdef" }).metricsToken, "dym_0123456789abcdef");
+    const f = path.join(mkdtempSync(path.join(os.tmpdir(), "cfg-")), "metrics-token");
+    writeFileSync(f, "dym_from_a_file_0123456789\n");
+    assert.equal(loadConfig({ DOCKYARD_METRICS_TOKEN_FILE: f }).metricsToken, "dym_from_a_file_0123456789");
+    assert.throws(() => loadConfig({ DOCKYARD_METRICS_TOKEN: "short" }), /metrics token must be at least 16/);
+    assert.throws(() => loadConfig({ DOCKYARD_METRICS_TOKEN: "same_token_0123456789", DOCKYARD_API_TOKEN: "same_token_0123456789" }),
+      /DOCKYARD_METRICS_TOKEN: must differ from DOCKYARD_API_TOKEN/);
+  });
+
   it(".env.example lists every variable the server reads", () => {
     const listed = readFileSync(path.join(ROOT, ".env.example"), "utf8").split("\n")
       .filter((l) => /^[A-Z_]+=/.test(l)).map((l) => l.split("=")[0]);

@@ -1,5 +1,6 @@
 // Server configuration: the only place that reads the environment.
 import { readFileSync } from "node:fs";
+import path from "node:path";
 import { z } from "zod";
 
 const ms = (def: number, min = 1) => z.coerce.number().int().min(min).max(86_400_000).default(def);
@@ -15,6 +16,7 @@ const schema = z.object({
   DOCKYARD_HTTP_LISTEN: listen("127.0.0.1:7401"),
   DOCKYARD_JOIN_TOKEN: z.string().min(16, "join token must be at least 16 characters").optional(),
   DOCKYARD_API_TOKEN: z.string().min(16, "api token must be at least 16 characters").optional(),
+  DOCKYARD_METRICS_TOKEN: z.string().min(16, "metrics token must be at least 16 characters").optional(),
   DOCKYARD_AGENT_LOST_TIMEOUT_MS: ms(15_000, 100),
   DOCKYARD_HEARTBEAT_INTERVAL_MS: ms(3_000, 50),
   DOCKYARD_LEASE_TTL_MS: ms(15_000, 100),
@@ -22,6 +24,14 @@ const schema = z.object({
   DOCKYARD_SWEEP_INTERVAL_MS: ms(1_000, 10),
   DOCKYARD_SCHEDULER_INTERVAL_MS: ms(500, 10),
   DOCKYARD_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  DOCKYARD_SECRET_KEY_FILE: z.string().min(1).optional(),
+  DOCKYARD_SECRET_OLD_KEY_FILES: z.string().optional(),
+  DOCKYARD_PKI_DIR: z.string().min(1).optional(),
+  DOCKYARD_TLS_CERT_FILE: z.string().min(1).optional(),
+  DOCKYARD_TLS_KEY_FILE: z.string().min(1).optional(),
+  DOCKYARD_TLS_CA_FILE: z.string().min(1).optional(),
+  DOCKYARD_TLS_SANS: z.string().regex(/^[^\s]*$/, "expected a comma-separated list of DNS names and IPs").default(""),
+  DOCKYARD_INSECURE: z.enum(["true", "false", "1", "0"]).default("false"),
 });
 
 export type ServerEnv = z.infer<typeof schema>;
@@ -35,6 +45,8 @@ export interface ServerConfig {
   httpListen: string;
   joinToken: string | null;
   apiToken: string | null;
+  /** Bearer token /metrics requires; null leaves /metrics open (a scraper on a trusted network). */
+  metricsToken: string | null;
   agentLostTimeoutMs: number;
   heartbeatIntervalMs: number;
   leaseTtlMs: number;
@@ -42,6 +54,18 @@ export interface ServerConfig {
   sweepIntervalMs: number;
   schedulerIntervalMs: number;
   logLevel: ServerEnv["DOCKYARD_LOG_LEVEL"];
+  /** The secret store's current AES-256-GCM key (hex); created on first start. Default `<dataDir>/secret.key`. */
+  secretKeyFile: string;
+  /** Files of previous keys: values sealed with them stay readable and are re-sealed at start. */
+  secretOldKeyFiles: string[];
+  /** Where the CA, serving certificate, signing key and farm key live (default `<dataDir>/pki`). */
+  pkiDir: string;
+  /** Operator-provided TLS files (all three, or none: then the server makes its own CA). */
+  tls: { certFile: string; keyFile: string; caFile: string } | null;
+  /** Extra names and IPs for the generated serving certificate. */
+  tlsSans: string[];
+  /** Plaintext gRPC (local experiments only; loudly logged). */
+  insecure: boolean;
 }
 
 export class ConfigError extends Error {
@@ -68,13 +92,20 @@ export function resolveFileVars(env: Record<string, string | undefined>, names: 
 /** Parse and validate; throws ConfigError listing every bad variable at once. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): ServerConfig {
   const problems: string[] = [];
-  const resolved = resolveFileVars(env, ["DOCKYARD_JOIN_TOKEN", "DOCKYARD_API_TOKEN", "DATABASE_URL"], problems);
+  const resolved = resolveFileVars(env, ["DOCKYARD_JOIN_TOKEN", "DOCKYARD_API_TOKEN", "DOCKYARD_METRICS_TOKEN", "DATABASE_URL"], problems);
   const blankToUndefined = Object.fromEntries(
     Object.entries(resolved).filter(([k, v]) => k in schema.shape && v !== undefined && v !== ""),
   );
   const parsed = schema.safeParse(blankToUndefined);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(`${issue.path.join(".")}: ${issue.message}`);
+  }
+  if (parsed.success && parsed.data.DOCKYARD_METRICS_TOKEN !== undefined && parsed.data.DOCKYARD_METRICS_TOKEN === parsed.data.DOCKYARD_API_TOKEN) {
+    problems.push("DOCKYARD_METRICS_TOKEN: must differ from DOCKYARD_API_TOKEN (a scraper's token must not open the API)");
+  }
+  if (parsed.success) {
+    const given = [parsed.data.DOCKYARD_TLS_CERT_FILE, parsed.data.DOCKYARD_TLS_KEY_FILE, parsed.data.DOCKYARD_TLS_CA_FILE].filter(Boolean).length;
+    if (given !== 0 && given !== 3) problems.push("DOCKYARD_TLS_CERT_FILE, DOCKYARD_TLS_KEY_FILE, DOCKYARD_TLS_CA_FILE: give all three or none");
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const e = parsed.data;
@@ -87,6 +118,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     httpListen: e.DOCKYARD_HTTP_LISTEN,
     joinToken: e.DOCKYARD_JOIN_TOKEN ?? null,
     apiToken: e.DOCKYARD_API_TOKEN ?? null,
+    metricsToken: e.DOCKYARD_METRICS_TOKEN ?? null,
     agentLostTimeoutMs: e.DOCKYARD_AGENT_LOST_TIMEOUT_MS,
     heartbeatIntervalMs: e.DOCKYARD_HEARTBEAT_INTERVAL_MS,
     leaseTtlMs: e.DOCKYARD_LEASE_TTL_MS,
@@ -94,6 +126,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sweepIntervalMs: e.DOCKYARD_SWEEP_INTERVAL_MS,
     schedulerIntervalMs: e.DOCKYARD_SCHEDULER_INTERVAL_MS,
     logLevel: e.DOCKYARD_LOG_LEVEL,
+    secretKeyFile: e.DOCKYARD_SECRET_KEY_FILE ?? path.join(e.DOCKYARD_DATA_DIR, "secret.key"),
+    secretOldKeyFiles: (e.DOCKYARD_SECRET_OLD_KEY_FILES ?? "").split(",").map((f) => f.trim()).filter(Boolean),
+    pkiDir: e.DOCKYARD_PKI_DIR ?? path.join(e.DOCKYARD_DATA_DIR, "pki"),
+    tls: e.DOCKYARD_TLS_CERT_FILE && e.DOCKYARD_TLS_KEY_FILE && e.DOCKYARD_TLS_CA_FILE
+      ? { certFile: e.DOCKYARD_TLS_CERT_FILE, keyFile: e.DOCKYARD_TLS_KEY_FILE, caFile: e.DOCKYARD_TLS_CA_FILE } : null,
+    tlsSans: e.DOCKYARD_TLS_SANS.split(",").map((x) => x.trim()).filter(Boolean),
+    insecure: e.DOCKYARD_INSECURE === "true" || e.DOCKYARD_INSECURE === "1",
   };
 }
 

@@ -5,4 +5,8 @@ export { loadConfig, ConfigError, SERVER_ENV_VARS, type ServerConfig } from "./c
 export { MIGRATIONS_DIR, openDatabase, type Database } from "./store/db";
 export { systemClock, type Clock } from "./clock";
 export { createJoinToken } from "./store/tokens";
+export { SecretStore, type SecretInfo, type SecretValue, type RotationResult } from "./secrets/secret-store";
+export { Keyring, loadKeyring, keyIdOf, KeyFileError, type SealedSecret, type KeyringOptions } from "./secrets/keyring";
+export { createMetrics, type ServerMetrics, type MetricsOptions } from "./metrics";
 export { claimAndPlace, placeAttempts, type Placement } from "./store/claims";
+export { ensurePki, type Pki, type PkiOptions } from "./pki";

@@ -1,14 +1,17 @@
 // The client-facing operations, shared by the gRPC and HTTP edges: each edge
 // decodes, calls one method here, encodes and maps errors.
-import { parsePipeline, formatProblems, PIPELINE_LIMITS, type Problem } from "@dockyard/pipeline";
+import { parsePipeline, formatProblems, PIPELINE_LIMITS, type PipelineSpec, type Problem } from "@dockyard/pipeline";
 import type { Db } from "./store/db";
 import type { Clock } from "./clock";
 import { createRun, getRun, listRuns, cancelRun, type RunWithStages, type RunRow } from "./store/runs";
-import { listAgents, type AgentWithUsage } from "./store/agents";
+import { listAgents, revokeAgent, revokeAgentsOfToken, type AgentWithUsage } from "./store/agents";
+import { loseAgentAttempts } from "./store/attempts";
+import type { Logger } from "pino";
 import { authenticateApi, createJoinToken, revokeJoinToken } from "./store/tokens";
 import { InvalidError } from "./errors";
 import type { Scheduler } from "./scheduler/scheduler";
 import type { RunEventRecord } from "./store/events";
+import type { SecretInfo, SecretStore } from "./secrets/secret-store";
 
 export interface RunsServiceDeps {
   db: Db;
@@ -16,6 +19,11 @@ export interface RunsServiceDeps {
   scheduler: Scheduler;
   publish(events: RunEventRecord[]): void;
   cancelAttempt(agentId: string, attemptId: string, reason: string): void;
+  /** Named secrets: submit checks that referenced ones exist; the edges set, list and delete them. */
+  secrets: SecretStore;
+  /** Appended to every join token created, so agents pin the CA on first contact. */
+  caFingerprint: string;
+  log: Logger;
 }
 
 const RUN_ID = /^[0-9a-f-]{36}$/;
@@ -37,6 +45,7 @@ export class RunsService {
       const lines = formatProblems(result.problems, source.replace(/^[a-z]+:/, "") || "dockyard.yml").split("\n");
       throw new InvalidError(`pipeline is invalid (${result.problems.length} problem${result.problems.length === 1 ? "" : "s"}):\n${lines.join("\n")}`, lines);
     }
+    await this.checkSecretsExist(result.pipeline);
     const text = typeof yaml === "string" ? yaml : Buffer.from(yaml).toString("utf8");
     const { scheduler } = this.deps;
     const now = this.deps.clock.now();
@@ -71,13 +80,70 @@ export class RunsService {
     return listAgents(this.deps.db);
   }
 
+  /** A new join token, `<secret>.<CA fingerprint>`; only the secret's hash is stored. */
   async createJoinToken(description: string) {
     if (description.length > 200) throw new InvalidError("description is longer than 200 characters");
-    return createJoinToken(this.deps.db, description, this.deps.clock.now());
+    const { id, token } = await createJoinToken(this.deps.db, description, this.deps.clock.now());
+    this.deps.log.info({ joinTokenId: id }, "join token created");
+    return { id, token: `${token}.${this.deps.caFingerprint}` };
   }
 
-  async revokeJoinToken(id: string): Promise<void> {
-    await revokeJoinToken(this.deps.db, id, this.deps.clock.now());
+  /**
+   * Revoke a join token and every agent registered with it: their sessions end now (an
+   * agent notices at its next heartbeat), their attempts end as lost and retry by policy.
+   */
+  async revokeJoinToken(id: string): Promise<{ agentsRevoked: number }> {
+    checkId(id, "join token id");
+    const now = this.deps.clock.now();
+    await revokeJoinToken(this.deps.db, id, now);
+    const agentIds = await revokeAgentsOfToken(this.deps.db, id, now);
+    const ended = await this.endRevoked(agentIds, "agent's join token was revoked");
+    this.deps.log.warn({ joinTokenId: id, agentIds, attemptsLost: ended }, "join token revoked");
+    return { agentsRevoked: agentIds.length };
+  }
+
+  /** Revoke one agent: its session ends now, its id cannot register again, its attempts end as lost. */
+  async revokeAgent(id: string): Promise<{ attemptsLost: number }> {
+    checkId(id, "agent id");
+    await revokeAgent(this.deps.db, id, this.deps.clock.now());
+    const attemptsLost = await this.endRevoked([id], "agent was revoked");
+    this.deps.log.warn({ agentId: id, attemptsLost }, "agent revoked");
+    return { attemptsLost };
+  }
+
+  private async endRevoked(agentIds: string[], reason: string): Promise<number> {
+    const ended = await loseAgentAttempts(this.deps.db, agentIds, this.deps.clock.now(), reason);
+    this.deps.scheduler.afterEnded(ended, "server");
+    return ended.length;
+  }
+
+  /** Create or replace a secret; the value is sealed before it reaches the database. */
+  async setSecret(name: string, value: Uint8Array): Promise<{ info: SecretInfo; created: boolean }> {
+    return this.deps.secrets.set(name, value, this.deps.clock.now());
+  }
+
+  /** Names and times only; values never leave the store this way. */
+  async listSecrets(): Promise<SecretInfo[]> {
+    return this.deps.secrets.list();
+  }
+
+  /** NotFoundError when there is no such secret. */
+  async deleteSecret(name: string): Promise<void> {
+    await this.deps.secrets.remove(name);
+  }
+
+  /**
+   * Every secret the pipeline refers to must exist at submit (it may still be deleted before
+   * a stage runs; that stage then errors). InvalidError names each missing one and where it is used.
+   */
+  private async checkSecretsExist(pipeline: PipelineSpec): Promise<void> {
+    const uses = secretUses(pipeline);
+    if (uses.size === 0) return;
+    const missing = await this.deps.secrets.missing([...uses.keys()]);
+    if (missing.length === 0) return;
+    const lines = missing.map((name) =>
+      `secret '${name}' does not exist (${[...(uses.get(name) ?? [])].join(", ")}); create it with: dockyard secret set ${name}`);
+    throw new InvalidError(lines.join("\n"), lines);
   }
 
   /**
@@ -98,7 +164,32 @@ export class RunsService {
   static readonly maxPipelineBytes = PIPELINE_LIMITS.maxBytes;
 }
 
+function checkId(id: string, what: string): string {
+  if (!RUN_ID.test(id)) throw new InvalidError(`${what} must be a UUID, got '${id.slice(0, 64)}'`);
+  return id;
+}
+
 export function checkRunId(runId: string): string {
   if (!RUN_ID.test(runId)) throw new InvalidError(`run id must be a UUID, got '${runId.slice(0, 64)}'`);
   return runId;
+}
+
+/**
+ * Secret name -> the env paths where stages use it, in stage order. A stage ref equal to a
+ * pipeline ref is the inherited one, reported once at the pipeline's `env`; a pipeline ref
+ * that every stage overrides is used nowhere and not required.
+ */
+function secretUses(pipeline: PipelineSpec): Map<string, Set<string>> {
+  const uses = new Map<string, Set<string>>();
+  const add = (name: string, where: string) => {
+    const set = uses.get(name) ?? new Set<string>();
+    set.add(where);
+    uses.set(name, set);
+  };
+  const key = (r: { env: string; secret: string; asFile: boolean }) => `${r.env}\0${r.secret}\0${r.asFile}`;
+  const inherited = new Set(pipeline.secrets.map(key));
+  for (const stage of pipeline.stages) {
+    for (const r of stage.secrets) add(r.secret, inherited.has(key(r)) ? `env.${r.env}` : `stages.${stage.name}.env.${r.env}`);
+  }
+  return uses;
 }

@@ -8,7 +8,7 @@ import { serve } from "@hono/node-server";
 import type { AddressInfo } from "node:net";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import type { Logger } from "pino";
-import { AgentService, RunService, serviceDefinition, MAX_MESSAGE_BYTES } from "@dockyard/proto";
+import { AgentService, RunService, serviceDefinition, serverTlsCredentials, FarmSealer, MAX_MESSAGE_BYTES } from "@dockyard/proto";
 import { createApp } from "@dockyard/web";
 import { PIPELINE_LIMITS } from "@dockyard/pipeline";
 import type { ServerConfig } from "./config";
@@ -18,20 +18,24 @@ import { ensureToken, countApiTokens } from "./store/tokens";
 import { createMetrics } from "./metrics";
 import { Scheduler } from "./scheduler/scheduler";
 import { NatsBus } from "./transport/nats/nats-bus";
-import { handleHeartbeat, handleRegistration } from "./transport/nats/agent-session";
 import { agentHandlers } from "./transport/grpc/agent-handlers";
 import { PlacementCache } from "./scheduler/placement-cache";
 import { runHandlers } from "./transport/grpc/run-handlers";
-import { toAssignment, toRunEvent } from "./transport/convert";
+import { toRunEvent } from "./transport/convert";
 import { RunsService } from "./runs-service";
 import { webServices } from "./web-services";
 import { newSecret } from "./ids";
-import { eq } from "drizzle-orm";
-import { agents } from "./store/schema";
+import { loadKeyring } from "./secrets/keyring";
+import { SecretStore } from "./secrets/secret-store";
+import { ensurePki, type Pki } from "./pki/pki";
 
 export interface ServerHandle {
   grpcAddress: string;
   httpUrl: string;
+  /** The farm's TLS material and keys (clients trust `pki.caPem`; join tokens carry `pki.caFingerprint`). */
+  pki: Pki;
+  /** NATS messages this replica dropped as not sealed with the farm key (forged, replayed onto another subject). */
+  refusedMessages(): number;
   db: Database;
   scheduler: Scheduler;
   registry: Registry;
@@ -65,6 +69,8 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
   const clock = deps.clock ?? systemClock;
   const registry = deps.registry ?? new Registry();
   if (!deps.registry) collectDefaultMetrics({ register: registry });
+  // Before the database: a bad key file stops the start with nothing to close.
+  const keyring = loadKeyring({ keyFile: config.secretKeyFile, oldKeyFiles: config.secretOldKeyFiles }, log);
   const db = await openDatabase({
     databaseUrl: config.databaseUrl, dataDir: config.dataDir,
     onError: (err) => log.warn({ err: err.message }, "idle database connection failed"),
@@ -73,34 +79,41 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
   if (config.joinToken) await ensureToken(db.db, "join", config.joinToken, "configured", now);
   if (config.apiToken) await ensureToken(db.db, "api", config.apiToken, "configured", now);
   else await bootstrapApiToken(db, config.dataDir, log, now);
+  const secrets = new SecretStore(db.db, keyring);
+  const rotation = await secrets.rotate();
+  if (rotation.rotated > 0) log.info({ count: rotation.rotated, keyId: keyring.currentKeyId }, "secrets re-encrypted with the current key");
+  if (rotation.unreadable.length > 0) {
+    log.warn({ secrets: rotation.unreadable }, "secrets sealed with a key that is not configured; stages using them will error");
+  }
 
+  const pki = await ensurePki({
+    dir: config.pkiDir, sans: [splitListen(config.grpcListen).host, ...config.tlsSans].filter((h) => h !== "0.0.0.0" && h !== "::"),
+    ...(config.tls ?? {}),
+  });
   const nc: NatsConnection = await connect({ servers: config.natsUrl, name: "dockyard-server", maxReconnectAttempts: -1 });
-  const bus = new NatsBus(nc, config.natsPrefix, log);
+  const bus = new NatsBus(nc, config.natsPrefix, { signingKey: pki.signingKey.privateKey, sealer: new FarmSealer(pki.farmKey) }, log);
   const metrics = createMetrics(registry, db.db);
   const publish = (events: Parameters<typeof toRunEvent>[0][]) => bus.publishEvents(events.map(toRunEvent));
-  // Cancels are rare: look the agent's current session key up each time.
-  const cancelAttempt = (agentId: string, attemptId: string, reason: string) => {
-    db.db.select({ key: agents.sessionHash }).from(agents).where(eq(agents.id, agentId))
-      .then(([row]) => row?.key && bus.cancel(agentId, row.key, attemptId, reason))
-      .catch((err: unknown) => log.warn({ err, attemptId }, "cancel not sent; the agent learns it at its next renewal or poll"));
-  };
+  const cancelAttempt = (agentId: string, attemptId: string, reason: string) => bus.cancel(agentId, attemptId, reason);
   const placements = new PlacementCache(config.leaseTtlMs, () => clock.now().getTime());
   const scheduler = new Scheduler(db.db, db.liveDb, clock, {
     dispatch: (p) => {
       placements.remember(p);
-      bus.assign(p.agentId, p.sessionKey, toAssignment(p, config.leaseTtlMs));
+      bus.assign(p.agentId, p.attemptId);
     },
     cancel: cancelAttempt,
     events: publish,
     kickOthers: () => bus.kickAll(),
   }, config, metrics, log.child({ component: "scheduler" }));
   bus.onKick(() => scheduler.kick());
-  bus.serveRegistration(handleRegistration(db.db, clock, config, log));
-  bus.serveHeartbeats(handleHeartbeat(db.liveDb, clock));
   const runs = new RunsService({
-    db: db.db, clock, scheduler, publish, cancelAttempt,
+    db: db.db, clock, scheduler, publish, cancelAttempt, secrets, caFingerprint: pki.caFingerprint, log: log.child({ component: "runs" }),
   });
 
+  if (config.insecure) {
+    log.warn({ listen: config.grpcListen }, "INSECURE: gRPC is plaintext; agent credentials, secrets and logs cross the network unencrypted. For local experiments only");
+  }
+  const credentials = config.insecure ? grpc.ServerCredentials.createInsecure() : serverTlsCredentials(pki.serverCertChainPem, pki.serverKeyPem);
   const grpcServer = new grpc.Server({
     "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
     "grpc.keepalive_time_ms": 20_000,
@@ -110,14 +123,16 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
   });
   grpcServer.addService(serviceDefinition(AgentService), agentHandlers({
     db: db.db, clock, scheduler, metrics, leaseTtlMs: config.leaseTtlMs, placements, publish, log: log.child({ component: "agent-api" }),
+    secretValues: (refs) => secrets.values(refs),
+    registration: { timings: config, serverSigningKey: pki.signingKey.publicRaw },
   }) as unknown as grpc.UntypedServiceImplementation);
   grpcServer.addService(serviceDefinition(RunService), runHandlers(runs, db.db, bus, log.child({ component: "run-api" })) as unknown as grpc.UntypedServiceImplementation);
   const grpcPort = await new Promise<number>((resolve, reject) =>
-    grpcServer.bindAsync(config.grpcListen, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))));
+    grpcServer.bindAsync(config.grpcListen, credentials, (err, port) => (err ? reject(err) : resolve(port))));
 
   const app = createApp(webServices(runs, registry, async () => ({
     ok: !nc.isClosed(), checks: { nats: nc.isClosed() ? "closed" : "ok", database: db.kind },
-  })), { maxBodyBytes: PIPELINE_LIMITS.maxBytes });
+  })), { maxBodyBytes: PIPELINE_LIMITS.maxBytes, metricsToken: config.metricsToken });
   const http = splitListen(config.httpListen);
   const httpServer = serve({ fetch: app.fetch, hostname: http.host, port: http.port });
   await new Promise<void>((resolve) => httpServer.once("listening", () => resolve()));
@@ -125,11 +140,16 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
 
   scheduler.start();
   const grpcHost = splitListen(config.grpcListen).host;
-  log.info({ grpc: `${grpcHost}:${grpcPort}`, http: `http://${http.host}:${httpPort}`, database: db.kind }, "server started");
+  log.info({
+    grpc: `${grpcHost}:${grpcPort}`, http: `http://${http.host}:${httpPort}`, database: db.kind, tls: !config.insecure,
+    caFile: pki.files.caCert ?? pki.files.ca, caFingerprint: pki.caFingerprint,
+  }, "server started");
 
   return {
     grpcAddress: `${grpcHost}:${grpcPort}`,
     httpUrl: `http://${http.host}:${httpPort}`,
+    pki,
+    refusedMessages: () => bus.refused,
     db,
     scheduler,
     registry,

@@ -7,7 +7,7 @@ import {
   createCipheriv, createDecipheriv, createHash, createHmac, createPrivateKey, createPublicKey, generateKeyPairSync,
   randomBytes, sign, timingSafeEqual, verify, type KeyObject,
 } from "node:crypto";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { ServerNoticeSchema, SignedSchema, type ServerNotice } from "./gen/dockyard/v1/agent_pb";
 
 /** An Ed25519 key pair; `publicRaw` is the 32-byte public key sent on the wire. */
@@ -136,7 +136,7 @@ export function checkCredential(c: AgentCredential & { signature: Buffer }, publ
 /** How long a notice the server sends is valid. */
 export const NOTICE_TTL_MS = 30_000;
 
-export type NoticeBody = ServerNotice["body"];
+export type NoticeBody = MessageInitShape<typeof ServerNoticeSchema>["body"];
 
 /** A signed ServerNotice for `agentId` ("" = broadcast), valid NOTICE_TTL_MS from `nowMs`. */
 export function signNotice(key: KeyObject, agentId: string, body: NoticeBody, nowMs = Date.now()): Uint8Array {

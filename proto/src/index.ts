@@ -3,8 +3,9 @@ export * from "./gen/dockyard/v1/types_pb";
 export * from "./gen/dockyard/v1/agent_pb";
 export * from "./gen/dockyard/v1/run_pb";
 export * from "./grpc";
+export * from "./tls";
 export { create, toBinary, fromBinary } from "@bufbuild/protobuf";
 
 /** Bumped on any incompatible change to the agent protocol. */
-export const PROTOCOL_VERSION = 1;
-export { sessionKey, signPayload, verifyPayload } from "./signing";
+export const PROTOCOL_VERSION = 2;
+export * from "./identity";

@@ -2,6 +2,10 @@ import type Dockerode from 'dockerode';
 import { ExecutorError } from './errors.js';
 import { demuxDockerStream } from './output.js';
 import type { AttemptExit, AttemptSpec, Executor, ExecutorHandle } from './types.js';
+import { removeSecretFiles, writeSecretFiles } from '../secrets/secret-files.js';
+
+/** Where a stage finds the secrets it asked for as files. */
+export const SECRETS_DIR = '/run/dockyard/secrets';
 
 export interface DockerExecutorOptions {
   docker: Dockerode;
@@ -102,6 +106,7 @@ export class DockerExecutor implements Executor {
 
   async remove(spec: AttemptSpec): Promise<void> {
     await this.removeContainer(containerName(spec.attemptId));
+    if (spec.secretFiles?.length) removeSecretFiles(spec.attemptId);
   }
 
   async listOwned(agentId: string): Promise<{ attemptId: string; running: boolean }[]> {
@@ -123,12 +128,20 @@ export class DockerExecutor implements Executor {
   private async create(spec: AttemptSpec, image: string, retried = false): Promise<Dockerode.Container> {
     const name = containerName(spec.attemptId);
     const { memoryBytes, nanoCpus, pids } = spec.limits;
+    const env = { ...spec.env };
+    const secretMounts: Dockerode.MountSettings[] = [];
+    if (spec.secretFiles?.length) {
+      // Files on the host's tmpfs, bind-mounted read-only: never in a layer, never on disk.
+      const dir = writeSecretFiles(spec.attemptId, spec.secretFiles);
+      for (const f of spec.secretFiles) env[f.env] = `${SECRETS_DIR}/${f.env}`;
+      secretMounts.push({ Type: 'bind', Source: dir, Target: SECRETS_DIR, ReadOnly: true });
+    }
     try {
       return await this.docker.createContainer({
         name,
         Image: image,
         Cmd: ['sh', '-e', '-c', spec.commands.join('\n')],
-        Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+        Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
         WorkingDir: WORKSPACE_DIR,
         Labels: labels(spec),
         Tty: false,
@@ -154,6 +167,7 @@ export class DockerExecutor implements Executor {
                 DriverConfig: { Name: 'local', Options: {} },
               },
             },
+            ...secretMounts,
           ],
         },
       });

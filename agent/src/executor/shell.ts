@@ -5,6 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { ExecutorError } from './errors.js';
 import { ShellSpawner, type ShellExit, type SpawnerKind } from './spawner/client.js';
 import type { AttemptExit, AttemptSpec, Executor, ExecutorHandle } from './types.js';
+import { removeSecretFiles, writeSecretFiles } from '../secrets/secret-files.js';
 
 export interface ShellExecutorOptions {
   /** Base directory; each run works in `<workDir>/<runId>`, shared by its stages. */
@@ -107,7 +108,12 @@ export class ShellExecutor implements Executor {
     } catch (err) {
       throw new ExecutorError('start_failed', `cannot create workspace for run ${spec.runId}`, { cause: err });
     }
-    const script = stageScript(cwd, spec.env, spec.commands);
+    const env = { ...spec.env };
+    if (spec.secretFiles?.length) {
+      const dir = writeSecretFiles(spec.attemptId, spec.secretFiles);
+      for (const f of spec.secretFiles) env[f.env] = join(dir, f.env);
+    }
+    const script = stageScript(cwd, env, spec.commands);
     if (signal.aborted) throw new ExecutorError('start_failed', `start of attempt ${spec.attemptId} canceled`);
     let shell;
     try {
@@ -148,6 +154,7 @@ export class ShellExecutor implements Executor {
 
   async remove(spec: AttemptSpec): Promise<void> {
     await this.reap(spec.attemptId);
+    if (spec.secretFiles?.length) removeSecretFiles(spec.attemptId);
   }
 
   async listOwned(): Promise<{ attemptId: string; running: boolean }[]> {

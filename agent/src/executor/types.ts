@@ -18,6 +18,11 @@ export interface AttemptSpec {
   limits: { memoryBytes?: number; nanoCpus?: number; pids?: number };
   /** Owner label value, so a restarted agent can find and reap what it left behind. */
   agentId: string;
+  /**
+   * Secrets the stage reads from files: the executor writes them (mode 0400, tmpfs) for
+   * the attempt only and sets `env[name]` to the path the stage sees; `remove` deletes them.
+   */
+  secretFiles?: { env: string; value: Buffer }[];
 }
 
 export type OutputStream = 'stdout' | 'stderr';

@@ -1,22 +1,27 @@
-// The agent's gRPC client: the session credential rides on every call.
+// The agent's gRPC client: TLS to the server, and on every call a credential
+// signed with the agent's key for the current session (none before registering).
 import * as grpc from "@grpc/grpc-js";
-import { AgentService, createClient, type TypedClient } from "@dockyard/proto";
+import { AGENT_AUTH_SCHEME, AgentService, createClient, type TypedClient } from "@dockyard/proto";
+import type { CredentialSource } from "../identity/agent-key";
 
 export type AgentClient = TypedClient<(typeof AgentService)["method"]>;
 
 export interface Session {
   agentId: string;
-  sessionToken: string;
+  /** Empty until the agent registered. */
+  sessionId: string;
 }
 
 /** `session()` is read per call, so a re-registration takes effect at once. */
-export function createAgentClient(address: string, session: () => Session): AgentClient {
+export function createAgentClient(
+  address: string, credentials: grpc.ChannelCredentials, session: () => Session, signer: CredentialSource,
+): AgentClient {
   return createClient(AgentService, address, {
+    credentials,
     metadata: () => {
       const md = new grpc.Metadata();
       const s = session();
-      md.set("authorization", `Bearer ${s.sessionToken}`);
-      md.set("x-dockyard-agent-id", s.agentId);
+      if (s.sessionId) md.set("authorization", `${AGENT_AUTH_SCHEME} ${signer.credential(s.agentId, s.sessionId)}`);
       return md;
     },
   });

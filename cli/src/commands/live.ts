@@ -25,7 +25,7 @@ export interface StreamOptions {
  * Throws CliError for refused or failed calls.
  */
 export async function streamRun(cli: CliContext, config: ClientConfig, options: StreamOptions): Promise<number> {
-  const client = connect(config);
+  const client = await connect(config, (t) => cli.err.write(t));
   const renderer = new RunRenderer({
     write: (chunk) => cli.out.write(chunk),
     mode: options.mode === "json" ? "live" : options.mode,

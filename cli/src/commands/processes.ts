@@ -12,7 +12,10 @@ import { CliError } from "../errors";
 export interface AgentFlags {
   server?: string;
   nats?: string;
-  token?: string;
+  tokenFile?: string;
+  ca?: string;
+  caFingerprint?: string;
+  insecure?: boolean;
   labels?: string;
   capacity?: number;
   name?: string;
@@ -34,7 +37,10 @@ export function agentEnv(f: AgentFlags): Env {
   return {
     DOCKYARD_SERVER_URL: f.server,
     DOCKYARD_NATS_URL: f.nats,
-    DOCKYARD_JOIN_TOKEN: f.token,
+    DOCKYARD_JOIN_TOKEN_FILE: f.tokenFile,
+    DOCKYARD_CA_FILE: f.ca,
+    DOCKYARD_CA_FINGERPRINT: f.caFingerprint,
+    DOCKYARD_INSECURE: f.insecure ? "true" : undefined,
     DOCKYARD_AGENT_LABELS: f.labels,
     DOCKYARD_AGENT_CAPACITY: f.capacity === undefined ? undefined : String(f.capacity),
     DOCKYARD_AGENT_NAME: f.name,
@@ -91,10 +97,11 @@ export function registerProcessCommands(program: Command, cli: CliContext): void
   program
     .command("agent")
     .description("run a build agent; configured by flags or DOCKYARD_* env")
-    // --server and --token share names with the global flags, so commander
-    // stores them on the program; the action reads them with optsWithGlobals().
+    // --server shares its name with the global flag, so commander stores it on the
+    // program; the action reads it (and --ca, --insecure) with optsWithGlobals().
+    // The join token is never a flag: it would show in `ps`.
     .option("--server <url>", "control plane gRPC address (DOCKYARD_SERVER_URL)")
-    .option("--token <token>", "join token from `dockyard token create` (DOCKYARD_JOIN_TOKEN)")
+    .option("--token-file <file>", "file holding the join token from `dockyard token create` (DOCKYARD_JOIN_TOKEN_FILE, or DOCKYARD_JOIN_TOKEN)")
     .option("--nats <url>", "NATS URL (DOCKYARD_NATS_URL)")
     .option("--labels <k=v,...>", "labels stages can require (DOCKYARD_AGENT_LABELS)", labelsArg)
     .option("--capacity <n>", "concurrent stages, 1-256 (DOCKYARD_AGENT_CAPACITY)", parseCapacity)

@@ -5,7 +5,7 @@ import type { Placement } from "../store/claims";
 
 const placement = (attemptId: string, at: Date): Placement => ({
   attemptId, leaseId: `lease-${attemptId}`, runId: "run", stageId: "stage", stageName: "build", attemptNumber: 1,
-  agentId: "agent", sessionKey: "key", spec: { image: null, commands: ["true"], env: {}, agent: {}, executor: null } as unknown as Placement["spec"],
+  agentId: "agent", spec: { image: null, commands: ["true"], env: {}, agent: {}, executor: null } as unknown as Placement["spec"],
   timeoutMs: 1000, queuedAt: at, agentName: "a1", assignedAt: at, leaseExpiresAt: new Date(at.getTime() + 15_000),
 });
 

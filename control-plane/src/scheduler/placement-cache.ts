@@ -9,6 +9,7 @@ import type { Placement } from "../store/claims";
 
 interface Entry {
   opened: OpenedAttempt;
+  placement: Placement;
   at: number;
 }
 
@@ -21,6 +22,7 @@ export class PlacementCache {
     this.expire();
     this.entries.set(p.attemptId, {
       at: this.now(),
+      placement: p,
       opened: {
         attempt: {
           id: p.attemptId, stageId: p.stageId, runId: p.runId, number: p.attemptNumber, agentId: p.agentId, leaseId: p.leaseId,
@@ -30,6 +32,13 @@ export class PlacementCache {
         stageName: p.stageName, timeoutMs: p.timeoutMs, agentName: p.agentName,
       },
     });
+  }
+
+  /** The placement of an attempt on `agentId`, for its GetAssignment (the entry stays for the stream's open). */
+  peek(attemptId: string, agentId: string): Placement | null {
+    const e = this.entries.get(attemptId);
+    if (!e || e.placement.agentId !== agentId || this.now() - e.at > this.ttlMs) return null;
+    return e.placement;
   }
 
   /** The placement, once, if it names this lease and agent. */

@@ -1,17 +1,19 @@
-// Agents: registration, sessions, heartbeats, drain and loss.
-import { and, eq, inArray, isNull, lt, asc, sql } from "drizzle-orm";
+// Agents: registration, sessions, heartbeats, drain, loss and revocation.
+import { and, asc, eq, inArray, isNull, lt, ne, sql } from "drizzle-orm";
 import { queryRows, type Db } from "./db";
-import { agents, joinTokens } from "./schema";
-import { hashSecret, newId, newSecret } from "../ids";
-import { UnauthenticatedError } from "../errors";
+import { agents, joinTokens, registrationNonces } from "./schema";
+import { newId } from "../ids";
+import { DockyardError, NotFoundError, UnauthenticatedError } from "../errors";
 
 export type AgentRow = typeof agents.$inferSelect;
 /** An agent with the number of attempts it holds now. */
 export type AgentWithUsage = AgentRow & { slotsUsed: number };
 
 export interface Registration {
-  joinToken: string;
+  joinTokenId: string;
   agentId: string;
+  /** Hex of the agent's Ed25519 public key. */
+  publicKey: string;
   name: string;
   hostname: string;
   labels: Record<string, string>;
@@ -20,38 +22,53 @@ export interface Registration {
   version: string;
 }
 
+/** Live join tokens (id and hash), for checking a registration's proof against each. */
+export async function liveJoinTokens(db: Db): Promise<{ id: string; tokenHash: string }[]> {
+  return db.select({ id: joinTokens.id, tokenHash: joinTokens.tokenHash }).from(joinTokens).where(isNull(joinTokens.revokedAt));
+}
+
 /**
- * Check the join token and (re)register the agent. A known agent id keeps its
- * identity (so it can reap its own containers) but always gets a new session;
- * the old session stops working at once.
+ * Remember a registration nonce until `expiresAt`; false when it was seen
+ * before (a replayed request). Expired nonces are pruned on the way.
  */
-export async function registerAgent(db: Db, reg: Registration, now: Date): Promise<{ agentId: string; sessionToken: string }> {
-  const [token] = await db.select().from(joinTokens)
-    .where(and(eq(joinTokens.tokenHash, hashSecret(reg.joinToken)), isNull(joinTokens.revokedAt)));
-  if (!token) throw new UnauthenticatedError("join token is unknown or revoked");
-  const sessionToken = newSecret("dys_");
+export async function useNonce(db: Db, nonce: string, expiresAt: Date, now: Date): Promise<boolean> {
+  await db.delete(registrationNonces).where(lt(registrationNonces.expiresAt, now));
+  const rows = await db.insert(registrationNonces).values({ nonce, expiresAt }).onConflictDoNothing().returning({ nonce: registrationNonces.nonce });
+  return rows.length === 1;
+}
+
+/**
+ * (Re)register an agent whose proof has been checked. A known agent id keeps
+ * its identity (so it can reap its own containers) only with the same key,
+ * and always gets a new session: the old one stops working at once. A revoked
+ * agent cannot come back under its id.
+ */
+export async function registerAgent(db: Db, reg: Registration, now: Date): Promise<{ agentId: string; sessionId: string }> {
+  const agentId = reg.agentId || newId();
+  const [existing] = await db.select({ publicKey: agents.publicKey, state: agents.state }).from(agents).where(eq(agents.id, agentId));
+  if (existing?.state === "revoked") throw new UnauthenticatedError(`agent ${agentId} was revoked; register a new agent (new state directory)`);
+  if (existing && existing.publicKey !== "" && existing.publicKey !== reg.publicKey) {
+    throw new DockyardError("permission_denied", `agent id ${agentId} is registered with another key; an agent id cannot be taken over`);
+  }
+  const sessionId = newId();
   const values = {
     name: reg.name, hostname: reg.hostname, labels: reg.labels, capacity: reg.capacity, state: "online",
-    sessionHash: hashSecret(sessionToken), joinTokenId: token.id, version: reg.version, executors: reg.executors,
+    publicKey: reg.publicKey, sessionId, joinTokenId: reg.joinTokenId, version: reg.version, executors: reg.executors,
     registeredAt: now, lastHeartbeatAt: now,
   };
-  const agentId = reg.agentId || newId();
-  await db.insert(agents).values({ id: agentId, ...values })
-    .onConflictDoUpdate({ target: agents.id, set: values });
-  return { agentId, sessionToken };
+  // The key is checked again in the statement: two registrations racing for one id cannot both win with different keys.
+  const rows = await db.insert(agents).values({ id: agentId, ...values })
+    .onConflictDoUpdate({ target: agents.id, set: values, where: sql`${agents.publicKey} IN ('', ${reg.publicKey}) AND ${agents.state} <> 'revoked'` })
+    .returning({ id: agents.id });
+  if (rows.length === 0) throw new DockyardError("permission_denied", `agent id ${agentId} is registered with another key; an agent id cannot be taken over`);
+  return { agentId, sessionId };
 }
 
-/** Resolve a session token to its agent; throws when unknown, replaced or the agent is lost. */
-export async function authenticateAgent(db: Db, agentId: string, sessionToken: string): Promise<AgentRow> {
-  const [row] = await db.select().from(agents).where(eq(agents.id, agentId));
-  if (!row || row.sessionHash !== hashSecret(sessionToken)) throw new UnauthenticatedError("agent session is unknown or replaced");
-  return row;
-}
-
-export async function recordHeartbeat(db: Db, agentId: string, sessionToken: string, draining: boolean, now: Date): Promise<boolean> {
+/** Record contact from an authenticated agent; false when it must register again (declared lost, left). */
+export async function recordHeartbeat(db: Db, agentId: string, sessionId: string, draining: boolean, now: Date): Promise<boolean> {
   const rows = await db.update(agents)
     .set({ lastHeartbeatAt: now, state: draining ? "draining" : "online" })
-    .where(and(eq(agents.id, agentId), eq(agents.sessionHash, hashSecret(sessionToken)), inArray(agents.state, ["online", "draining"])))
+    .where(and(eq(agents.id, agentId), eq(agents.sessionId, sessionId), inArray(agents.state, ["online", "draining"])))
     .returning({ id: agents.id });
   return rows.length > 0;
 }
@@ -63,7 +80,7 @@ export async function setDraining(db: Db, agentId: string, draining: boolean): P
 
 /** A clean shutdown: the agent goes offline and its session stops working. */
 export async function leaveAgent(db: Db, agentId: string): Promise<void> {
-  await db.update(agents).set({ state: "offline", sessionHash: "" }).where(eq(agents.id, agentId));
+  await db.update(agents).set({ state: "offline", sessionId: "" }).where(and(eq(agents.id, agentId), ne(agents.state, "revoked")));
 }
 
 /** Mark agents silent for longer than `timeoutMs` as lost; returns their ids. */
@@ -71,6 +88,21 @@ export async function markLostAgents(db: Db, now: Date, timeoutMs: number): Prom
   const rows = await db.update(agents).set({ state: "lost" })
     .where(and(inArray(agents.state, ["online", "draining"]), lt(agents.lastHeartbeatAt, new Date(now.getTime() - timeoutMs))))
     .returning({ id: agents.id });
+  return rows.map((r) => r.id);
+}
+
+/** Revoke one agent: its session ends now and its id cannot register again. Returns its id. */
+export async function revokeAgent(db: Db, agentId: string, now: Date): Promise<string> {
+  const rows = await db.update(agents).set({ state: "revoked", sessionId: "", revokedAt: now })
+    .where(eq(agents.id, agentId)).returning({ id: agents.id });
+  if (rows.length === 0) throw new NotFoundError("agent", agentId);
+  return agentId;
+}
+
+/** Revoke every agent registered with a join token (the token itself is revoked by the caller). */
+export async function revokeAgentsOfToken(db: Db, joinTokenId: string, now: Date): Promise<string[]> {
+  const rows = await db.update(agents).set({ state: "revoked", sessionId: "", revokedAt: now })
+    .where(and(eq(agents.joinTokenId, joinTokenId), ne(agents.state, "revoked"))).returning({ id: agents.id });
   return rows.map((r) => r.id);
 }
 

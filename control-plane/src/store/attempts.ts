@@ -239,3 +239,11 @@ export async function agentAttempts(db: Db, agentId: string) {
     .where(and(eq(attempts.agentId, agentId), inArray(attempts.state, ["assigned", "running"])));
 }
 
+
+/** One attempt placed on `agentId` and not started yet, with its stage (GetAssignment); null otherwise. */
+export async function agentAttempt(db: Db, agentId: string, attemptId: string) {
+  const [row] = await db.select({ attempt: attempts, stage: stages }).from(attempts)
+    .innerJoin(stages, eq(stages.id, attempts.stageId))
+    .where(and(eq(attempts.id, attemptId), eq(attempts.agentId, agentId), eq(attempts.state, "assigned")));
+  return row ?? null;
+}

@@ -24,8 +24,6 @@ export interface Placement {
   stageName: string;
   attemptNumber: number;
   agentId: string;
-  /** The agent's session hash: the key the NATS wake-up is signed with. */
-  sessionKey: string;
   spec: StageSpecRow;
   timeoutMs: number | null;
   queuedAt: Date;
@@ -38,7 +36,6 @@ export interface Placement {
 export interface Candidate {
   id: string;
   name: string;
-  sessionKey: string;
   labels: Record<string, string>;
   free: number;
   executors: string[];
@@ -58,7 +55,7 @@ export function chooseAgent(
 
 
 export interface OnlineAgentRow {
-  id: string; name: string; session_hash: string; labels: Record<string, string> | string; capacity: number; executors: string[] | string; used: number;
+  id: string; name: string; labels: Record<string, string> | string; capacity: number; executors: string[] | string; used: number;
   /** Whether the statement took the agent's lock (null: it did not try). */
   locked: boolean | null;
 }
@@ -74,7 +71,7 @@ export interface QueuedStageRow {
  */
 export function onlineAgentsCte(lock: boolean): SQL {
   return sql`counted AS (
-      SELECT a.id, a.name, a.session_hash, a.labels, a.capacity, a.executors,
+      SELECT a.id, a.name, a.labels, a.capacity, a.executors,
              (SELECT count(*) FROM attempts t WHERE t.agent_id = a.id AND t.state IN ('assigned','running')) AS used
       FROM agents a WHERE a.state = 'online'),
     online AS (
@@ -85,7 +82,7 @@ export function onlineAgentsCte(lock: boolean): SQL {
 /** Agents with a free slot that another replica does not hold. */
 export function toCandidates(online: OnlineAgentRow[]): Candidate[] {
   return online
-    .map((a) => ({ id: a.id, name: a.name, sessionKey: a.session_hash, labels: parseJson(a.labels), free: a.capacity - Number(a.used), executors: parseJson(a.executors), locked: a.locked }))
+    .map((a) => ({ id: a.id, name: a.name, labels: parseJson(a.labels), free: a.capacity - Number(a.used), executors: parseJson(a.executors), locked: a.locked }))
     .filter((c) => c.free > 0 && c.locked !== false);
 }
 
@@ -154,7 +151,7 @@ export async function chooseAgents(tx: Tx, candidates: Candidate[], queued: Queu
     const attemptNumber = stage.attempts + 1;
     const placement: Placement = {
       attemptId: newId(), leaseId: newId(), runId: stage.run_id, stageId: stage.id, stageName: stage.name,
-      attemptNumber, agentId: agent.id, sessionKey: agent.sessionKey, spec, timeoutMs: stage.timeout_ms, queuedAt: new Date(stage.queued_at),
+      attemptNumber, agentId: agent.id, spec, timeoutMs: stage.timeout_ms, queuedAt: new Date(stage.queued_at),
       agentName: agent.name, assignedAt: now, leaseExpiresAt: new Date(now.getTime() + leaseTtlMs),
     };
     placements.push(placement);

@@ -39,7 +39,7 @@ export async function createRun(
     position,
     state: s.needs.length === 0 ? "queued" : "pending",
     queuedAt: s.needs.length === 0 ? now : null,
-    spec: { image: s.image, commands: s.commands, env: s.env, executor: s.executor, agent: s.agent, resources: s.resources },
+    spec: { image: s.image, commands: s.commands, env: s.env, secrets: s.secrets, executor: s.executor, agent: s.agent, resources: s.resources },
     timeoutMs: s.timeoutMs,
     retryCount: s.retry.count,
     retryOn: s.retry.on,

@@ -1,5 +1,6 @@
 // Join tokens (agents) and API tokens (clients). Only hashes are stored.
 import { and, eq, isNull } from "drizzle-orm";
+import { splitJoinToken } from "@dockyard/proto";
 import type { Db } from "./db";
 import { apiTokens, joinTokens } from "./schema";
 import { hashSecret, newId, newSecret } from "../ids";
@@ -19,7 +20,9 @@ export async function revokeJoinToken(db: Db, id: string, now: Date): Promise<vo
 /** Make sure a configured secret exists as a (non-revoked unless revoked later) token. */
 export async function ensureToken(db: Db, kind: "join" | "api", token: string, description: string, now: Date): Promise<void> {
   const table = kind === "join" ? joinTokens : apiTokens;
-  await db.insert(table).values({ id: newId(), tokenHash: hashSecret(token), description, createdAt: now }).onConflictDoNothing();
+  // A configured join token may carry the CA fingerprint (`<secret>.<fingerprint>`): only the secret is hashed.
+  const secret = kind === "join" ? splitJoinToken(token).secret : token;
+  await db.insert(table).values({ id: newId(), tokenHash: hashSecret(secret), description, createdAt: now }).onConflictDoNothing();
 }
 
 export async function countApiTokens(db: Db): Promise<number> {

@@ -29,7 +29,7 @@ describe("claim and placement", () => {
     client = new pg.Client({ connectionString: testDb.url });
     await client.connect();
     // An online agent with 2 slots, one taken by stage 0's attempt; stages 1-3 queued.
-    await client.query(`INSERT INTO agents (id, name, labels, capacity, state, session_hash, join_token_id, executors, registered_at, last_heartbeat_at)
+    await client.query(`INSERT INTO agents (id, name, labels, capacity, state, session_id, join_token_id, executors, registered_at, last_heartbeat_at)
       VALUES ($1, 'guarded', '{}', 2, 'online', 'h', 'j', '["shell"]', now(), now())`, [agentId]);
     await client.query(`INSERT INTO runs (id, name, state, pipeline_yaml, created_at) VALUES ($1, 'guard', 'queued', '', now())`, [runId]);
     for (const [i, id] of stageIds.entries()) {
@@ -48,7 +48,7 @@ describe("claim and placement", () => {
 
   const placement = (stage: number): Placement => ({
     attemptId: randomUUID(), leaseId: randomUUID(), runId, stageId: stageIds[stage]!, stageName: `s${stage}`, attemptNumber: 1, agentId,
-    sessionKey: "h", spec: spec as Placement["spec"], timeoutMs: null, queuedAt: now, agentName: "guarded", assignedAt: now,
+    spec: spec as Placement["spec"], timeoutMs: null, queuedAt: now, agentName: "guarded", assignedAt: now,
     leaseExpiresAt: new Date(now.getTime() + 60_000),
   });
   const states = async () => (await client.query(`SELECT name, state FROM stages WHERE run_id = $1 ORDER BY position`, [runId])).rows

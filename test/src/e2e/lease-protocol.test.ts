@@ -1,15 +1,16 @@
-// The agent protocol seen from a hand-driven agent: join tokens, sessions,
-// leases on every write, ordered log chunks, stale writes counted.
+// The attempt protocol seen from a hand-driven agent: a signed wake-up, the
+// assignment fetched over gRPC, the lease checked on every write, ordered log
+// chunks, stale writes counted; and a real agent that ignores notices not
+// signed by the server.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
-  create, fromBinary, toBinary, AssignmentSchema, AttemptReportSchema, sessionKey, signPayload, verifyPayload,
-  type AttemptCommand, type AttemptReport, type Assignment,
+  create, clientTlsCredentials, generateKeyPair, publicKeyFromRaw, signNotice, AttemptReportSchema, NOTICE_TTL_MS,
+  type AttemptCommand, type AttemptReport, type Assignment, type NoticeBody, type RegisterAccepted,
 } from "@dockyard/proto";
-import { existsSync } from "node:fs";
-import { randomUUID } from "node:crypto";
-import { NatsSession, RegistrationRefusedError, createAgentClient, type AgentClient } from "@dockyard/agent";
+import { CredentialSource, NoticeListener, createAgentClient, register, type AgentClient } from "@dockyard/agent";
 import type { ClientDuplexStream } from "@grpc/grpc-js";
 import { startFarm, submit, waitFor, testLog, NATS_URL, type Farm } from "../index";
 
@@ -36,53 +37,60 @@ function open(client: AgentClient) {
   };
 }
 
+const text = (c: AttemptCommand | undefined) =>
+  c?.body.case === "rejected" || c?.body.case === "retry" ? c.body.value.message : "";
+
+/** Sum of a counter over its labels in the /metrics text (the test farm serves /metrics without a token). */
+async function counter(farm: Farm, name: string, labels = ""): Promise<number> {
+  const metrics = await (await fetch(`${farm.server.httpUrl}/metrics`)).text();
+  const re = new RegExp(`^${name}\\{[^}]*${labels}[^}]*\\} (\\d+)`, "gm");
+  return [...metrics.matchAll(re)].reduce((n, m) => n + Number(m[1]), 0);
+}
+
 describe("agent protocol", () => {
   let farm: Farm;
   let nc: NatsConnection;
-  let session: NatsSession;
   before(async () => {
     farm = await startFarm();
     nc = await connect({ servers: NATS_URL });
-    session = new NatsSession(nc, farm.prefix, testLog());
   });
   after(async () => {
     await nc?.drain();
     await farm?.stop();
   });
 
-  const register = (joinToken: string, name = "hand") =>
-    session.register({ joinToken, agentId: "", name, labels: { hand: name }, capacity: 1, executors: ["shell"] });
-
-  it("refuses a wrong join token and a revoked one, naming why", async () => {
-    await assert.rejects(register("dyj_wrong_token_0123456789"), (err: RegistrationRefusedError) =>
-      err instanceof RegistrationRefusedError && /join token is unknown or revoked/.test(err.message));
-    const { id, token } = await farm.client.createJoinToken({ description: "short-lived" });
-    const ok = await register(token, "short-lived");
-    assert.ok(ok.sessionToken.startsWith("dys_"));
-    await farm.client.revokeJoinToken({ id });
-    await assert.rejects(register(token, "short-lived"), /unknown or revoked/);
-  });
-
-  it("refuses a malformed registration with every problem named", async () => {
-    await assert.rejects(
-      session.register({ joinToken: farm.joinToken, agentId: "not-a-uuid", name: "bad name!", labels: {}, capacity: 0, executors: ["vm"] }),
-      (err: Error) => /name 'bad name!'/.test(err.message) && /capacity 0/.test(err.message) && /agent_id must be a UUID/.test(err.message) && /executors/.test(err.message),
-    );
-  });
+  /** An agent driven by hand: its own key, registered with the farm's join token, labelled `hand=<name>`. */
+  async function handAgent(name: string): Promise<{ client: AgentClient; accepted: RegisterAccepted }> {
+    const pair = generateKeyPair();
+    let session = { agentId: "", sessionId: "" };
+    const client = createAgentClient(farm.server.grpcAddress, clientTlsCredentials(farm.server.pki.caPem), () => session, new CredentialSource(pair));
+    const accepted = await register(client, pair, {
+      joinToken: farm.joinToken, agentId: "", name, labels: { hand: name }, capacity: 1, executors: ["shell"],
+    });
+    session = { agentId: accepted.agentId, sessionId: accepted.sessionId };
+    return { client, accepted };
+  }
 
   it("checks the lease on every write, keeps chunks in order and counts stale writes", async () => {
-    const accepted = await register(farm.joinToken);
-    const client = createAgentClient(farm.server.grpcAddress, () => ({ agentId: accepted.agentId, sessionToken: accepted.sessionToken }));
-    const assigned: Assignment[] = [];
-    const sub = nc.subscribe(`${farm.prefix}.agent.${accepted.agentId}.assign`, {
-      callback: (_e, m) => {
-        const payload = verifyPayload(sessionKey(accepted.sessionToken), m.data);
-        if (payload) assigned.push(fromBinary(AssignmentSchema, payload));
-      },
-    });
+    const { client, accepted } = await handAgent("hand");
+    // The key that signs notices is learnt at registration, over the pinned TLS connection.
+    assert.deepEqual(Buffer.from(accepted.serverSigningKey), Buffer.from(farm.server.pki.signingKey.publicRaw));
+    const woken: string[] = [];
+    const notices = new NoticeListener(nc, farm.prefix, testLog());
+    const serverKey = publicKeyFromRaw(accepted.serverSigningKey);
+    notices.listen(accepted.agentId, () => serverKey, { onAssign: (id) => woken.push(id), onCancel: () => undefined, onRunEnded: () => undefined });
+    await nc.flush();
+    const staleBefore = await counter(farm, "dockyard_stale_writes_total");
+
     const runId = await submit(farm.client, "name: hand\nstages:\n  s: { executor: shell, command: 'true', agent: { hand: 'hand' } }\n");
-    const a = await waitFor(() => assigned[0], { message: "assignment over NATS" });
+    // A wake-up names only the attempt; the assignment itself comes over gRPC.
+    const attemptId = await waitFor(() => woken[0], { message: "a signed wake-up over NATS" });
+    const { assignment: a } = await client.getAssignment({ attemptId });
+    assert.ok(a);
+    assert.equal(a.attemptId, attemptId);
     assert.equal(a.runId, runId);
+    assert.deepEqual(a.spec?.commands, ["true"]);
+    assert.equal(notices.refused, 0);
     // The same assignment is also available by polling (a lost NATS message only delays).
     const polled = await client.pollAssignments({});
     assert.deepEqual(polled.assignments.map((x) => x.attemptId), [a.attemptId]);
@@ -94,12 +102,12 @@ describe("agent protocol", () => {
     const retry = await s.next(1);
     assert.equal(retry?.body.case, "retry");
     assert.equal(retry?.attemptId, a.attemptId);
-    assert.match(retry?.body.case === "retry" ? retry.body.value.message : "", /not open on this stream: send 'open' first/);
+    assert.match(text(retry), /not open on this stream: send 'open' first/);
     // A wrong lease is rejected and counted, and the stream stays open.
     s.send(a, { case: "open", value: {} }, "00000000-0000-0000-0000-000000000000");
     const rej = await s.next(2);
     assert.equal(rej?.body.case, "rejected");
-    assert.match(rej?.body.case === "rejected" ? rej.body.value.message : "", /lease was replaced|stale/);
+    assert.match(text(rej), /stale lease for attempt .*: lease was replaced/);
 
     // The right lease on the same stream: started, chunks 1 and 2, then a gap (4) is refused.
     s.send(a, { case: "open", value: {} });
@@ -110,46 +118,66 @@ describe("agent protocol", () => {
     s.send(a, { case: "log", value: { seq: 1n, data: Buffer.from("dup\n"), stream: 1 } }); // replay: ignored
     await waitFor(() => s.replies.some((r) => r.body.case === "ack" && r.body.value.logSeq === 2n), { message: "ack of seq 2" });
     s.send(a, { case: "log", value: { seq: 4n, data: Buffer.from("gap\n"), stream: 1 } });
-    await waitFor(() => s.replies.some((r) => r.body.case === "rejected"), { message: "gap rejected" });
+    const gap = await waitFor(() => s.replies.find((r) => r.body.case === "rejected" && r !== rej), { message: "gap rejected" });
+    assert.match(text(gap), /log chunk 4 of attempt .* arrived, expected 3/);
     const logs = await farm.pg.query("SELECT chunk_seq::int, convert_from(data, 'UTF8') AS text FROM run_events WHERE run_id = $1 AND kind = 'log' ORDER BY seq", [runId]);
     assert.deepEqual(logs.rows, [{ chunk_seq: 1, text: "one\n" }, { chunk_seq: 2, text: "two\n" }]);
 
-    // The attempt is replaced once its lease runs out; the old lease's writes are then stale.
-    await waitFor(async () => (await farm.pg.query("SELECT 1 FROM attempts WHERE run_id = $1 AND state = 'lost'", [runId])).rowCount, {
+    // The attempt is replaced once its lease runs out (this agent sends no heartbeats or renewals);
+    // the old lease's writes are then stale.
+    await waitFor(async () => (await farm.pg.query("SELECT 1 FROM attempts WHERE id = $1 AND state = 'lost'", [a.attemptId])).rowCount, {
       timeoutMs: 15_000, message: "lease expiry",
     });
     const late = open(client);
     late.send(a, { case: "open", value: {} });
     const lateReply = await late.next(1);
     assert.equal(lateReply?.body.case, "rejected");
-    assert.match(lateReply?.body.case === "rejected" ? lateReply.body.value.message : "", /already ended as lost/);
-    const metrics = await (await fetch(`${farm.server.httpUrl}/metrics`)).text();
-    const stale = [...metrics.matchAll(/^dockyard_stale_writes_total\{kind="\w+"\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
-    assert.ok(stale >= 2, `stale writes counted: ${stale}`);
-    sub.unsubscribe();
+    assert.match(text(lateReply), /already ended as lost/);
+    // The wrong-lease open and the late open.
+    assert.equal(await counter(farm, "dockyard_stale_writes_total") - staleBefore, 2);
+    s.end();
+    late.end();
+    notices.close();
     client.close();
   });
 
-  it("refuses agent calls with a wrong session", async () => {
-    const accepted = await register(farm.joinToken, "session-check");
-    const client = createAgentClient(farm.server.grpcAddress, () => ({ agentId: accepted.agentId, sessionToken: "dys_forged" }));
-    await assert.rejects(client.pollAssignments({}), /agent session is unknown or replaced/);
-    client.close();
-  });
+  it("acts only on notices signed by the server, for this agent, fresh and new", async () => {
+    const agent = await farm.startAgent({ name: "guarded", executor: "shell", labels: { guard: "yes" } });
+    const runId = await submit(farm.client, "name: guarded\nstages:\n  s: { executor: shell, command: 'sleep 30', agent: { guard: 'yes' }, retry: 0 }\n");
+    const attemptId = await waitFor(async () =>
+      (await farm.pg.query<{ id: string }>("SELECT id FROM attempts WHERE run_id = $1 AND state = 'running'", [runId])).rows[0]?.id,
+    { message: "the stage running on the guarded agent" });
+    await waitFor(() => agent.running === 1, { message: "the agent's runner" });
 
-  it("ignores assignments on NATS that are not signed with the agent's session", async () => {
-    const agent = await farm.startAgent({ name: "guarded", executor: "shell" });
-    const marker = `/tmp/dockyard-forged-${randomUUID()}`;
-    const forged = toBinary(AssignmentSchema, create(AssignmentSchema, {
-      attemptId: randomUUID(), leaseId: randomUUID(), runId: randomUUID(), stageId: randomUUID(), stageName: "evil", attemptNumber: 1,
-      leaseTtlMs: 10_000n, spec: { commands: [`touch ${marker}`], executor: "shell" },
-    }));
-    const subject = `${farm.prefix}.agent.${agent.agentId}.assign`;
-    nc.publish(subject, forged); // unsigned
-    nc.publish(subject, signPayload(sessionKey("dys_guessed"), forged)); // wrong key
+    const serverKey = farm.server.pki.signingKey.privateKey;
+    const cancel: NoticeBody = { case: "cancel", value: { attemptId, reason: "forged cancel" } };
+    const subject = `${farm.prefix}.agent.${agent.agentId}.cancel`;
+    const forgeries = [
+      Buffer.from("not a protobuf at all"), // not a Signed message
+      signNotice(generateKeyPair().privateKey, agent.agentId, cancel), // another key
+      signNotice(serverKey, randomUUID(), cancel), // genuine, but for another agent
+      signNotice(serverKey, agent.agentId, cancel, Date.now() - NOTICE_TTL_MS - 1000), // genuine, expired
+      signNotice(serverKey, agent.agentId, { case: "assign", value: { attemptId } }), // genuine, wrong kind for the subject
+    ];
+    const refusedBefore = agent.refusedNotices;
+    for (const f of forgeries) nc.publish(subject, f);
     await nc.flush();
-    await new Promise((r) => setTimeout(r, 1000));
-    assert.equal(agent.running, 0);
-    assert.equal(existsSync(marker), false, "a forged assignment ran");
+    await waitFor(() => agent.refusedNotices >= refusedBefore + forgeries.length, { message: "every forgery refused" });
+    assert.equal(agent.refusedNotices, refusedBefore + forgeries.length);
+    // None of them acted: the attempt still runs.
+    assert.equal(agent.running, 1);
+    const still = await farm.pg.query("SELECT state FROM attempts WHERE id = $1", [attemptId]);
+    assert.equal(still.rows[0]?.state, "running");
+
+    // Positive control: the same cancel signed by the server stops the attempt; sent again, it is a replay.
+    const genuine = signNotice(serverKey, agent.agentId, { case: "cancel", value: { attemptId, reason: "genuine cancel" } });
+    nc.publish(subject, genuine);
+    nc.publish(subject, genuine);
+    await nc.flush();
+    await waitFor(async () => (await farm.pg.query("SELECT 1 FROM attempts WHERE id = $1 AND state = 'canceled'", [attemptId])).rowCount, {
+      message: "the genuine cancel to end the attempt",
+    });
+    await waitFor(() => agent.refusedNotices === refusedBefore + forgeries.length + 1, { message: "the replayed cancel refused" });
+    await waitFor(() => agent.running === 0, { message: "the runner to stop" });
   });
 });

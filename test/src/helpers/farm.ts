@@ -12,7 +12,7 @@ import pg from "pg";
 import pino from "pino";
 import * as grpc from "@grpc/grpc-js";
 import { Registry } from "prom-client";
-import { createClient, RunService, type TypedClient } from "@dockyard/proto";
+import { clientTlsCredentials, createClient, RunService, type TypedClient } from "@dockyard/proto";
 import { startServer, loadConfig, type ServerHandle, type ServerConfig } from "@dockyard/control-plane";
 import { Agent, loadAgentConfig, chooseExecutors } from "@dockyard/agent";
 import { createTestDatabase, type TestDatabase } from "./database";
@@ -30,6 +30,8 @@ export interface AgentOptions {
   capacity?: number;
   executor?: "docker" | "shell";
   stateDir?: string;
+  /** The join token as printed (`<secret>.<CA fingerprint>`); default: farm.agentJoinToken. */
+  joinToken?: string;
   /** Agent log level (default: DOCKYARD_TEST_LOG or info; the log goes to a file in the state dir). */
   logLevel?: string;
 }
@@ -46,8 +48,15 @@ export interface Farm {
   config: ServerConfig;
   database: TestDatabase;
   prefix: string;
+  /** The join token's secret (as configured on the server); agents get it with the CA fingerprint appended. */
   joinToken: string;
+  /** The join token as `dockyard token create` prints it: `<secret>.<CA fingerprint>`. */
+  agentJoinToken: string;
   apiToken: string;
+  /** The server's data directory (its PKI and secret key live there). */
+  dataDir: string;
+  /** The farm CA's certificate file, for CLI processes (DOCKYARD_CA_FILE). */
+  caFile: string;
   client: RunClient;
   pg: pg.Pool;
   agents: Agent[];
@@ -76,8 +85,9 @@ export async function startFarm(opts: { env?: Record<string, string>; agents?: A
   const prefix = `t${randomBytes(4).toString("hex")}`;
   const joinToken = `dyj_test_${randomBytes(12).toString("hex")}`;
   const apiToken = `dya_test_${randomBytes(12).toString("hex")}`;
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "dockyard-server-"));
   const config = loadConfig({
-    DATABASE_URL: database.url, DOCKYARD_NATS_URL: NATS_URL, DOCKYARD_NATS_PREFIX: prefix,
+    DOCKYARD_DATA_DIR: dataDir, DATABASE_URL: database.url, DOCKYARD_NATS_URL: NATS_URL, DOCKYARD_NATS_PREFIX: prefix,
     DOCKYARD_GRPC_LISTEN: "127.0.0.1:0", DOCKYARD_HTTP_LISTEN: "127.0.0.1:0",
     DOCKYARD_JOIN_TOKEN: joinToken, DOCKYARD_API_TOKEN: apiToken,
     DOCKYARD_HEARTBEAT_INTERVAL_MS: "300", DOCKYARD_AGENT_LOST_TIMEOUT_MS: "4000", DOCKYARD_LEASE_TTL_MS: "6000",
@@ -86,7 +96,9 @@ export async function startFarm(opts: { env?: Record<string, string>; agents?: A
   });
   let server = await startServer(config, { log: testLog(), registry: new Registry() });
   let serverUp = true;
+  const caFile = path.join(dataDir, "pki", "ca.crt");
   const client = createClient(RunService, server.grpcAddress, {
+    credentials: clientTlsCredentials(server.pki.caPem),
     metadata: () => {
       const md = new grpc.Metadata();
       md.set("authorization", `Bearer ${apiToken}`);
@@ -100,7 +112,7 @@ export async function startFarm(opts: { env?: Record<string, string>; agents?: A
 
   const agentEnv = (a: AgentOptions): Record<string, string> => ({
     DOCKYARD_SERVER_URL: server.grpcAddress, DOCKYARD_NATS_URL: NATS_URL, DOCKYARD_NATS_PREFIX: prefix,
-    DOCKYARD_JOIN_TOKEN: joinToken, DOCKYARD_AGENT_NAME: a.name,
+    DOCKYARD_JOIN_TOKEN: a.joinToken ?? `${joinToken}.${server.pki.caFingerprint}`, DOCKYARD_AGENT_NAME: a.name,
     DOCKYARD_AGENT_LABELS: Object.entries(a.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(","),
     DOCKYARD_AGENT_CAPACITY: String(a.capacity ?? 2), DOCKYARD_AGENT_EXECUTOR: a.executor ?? "docker",
     DOCKYARD_AGENT_STATE_DIR: a.stateDir ?? mkdtempSync(path.join(os.tmpdir(), `dockyard-agent-${a.name}-`)),
@@ -108,7 +120,7 @@ export async function startFarm(opts: { env?: Record<string, string>; agents?: A
   });
 
   const farm: Farm = {
-    server, config, database, prefix, joinToken, apiToken, client, pg: pool, agents, agentEnv,
+    server, config, database, prefix, joinToken, agentJoinToken: `${joinToken}.${server.pki.caFingerprint}`, apiToken, dataDir, caFile, client, pg: pool, agents, agentEnv,
     async startAgent(a) {
       const cfg = loadAgentConfig(agentEnv(a));
       const agent = new Agent(cfg, { log: testLog(), executors: await chooseExecutors(cfg) });

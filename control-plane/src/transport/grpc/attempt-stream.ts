@@ -75,7 +75,8 @@ export class AgentStream {
 
   /** The agent's session is not valid any more: end the stream (its attempts reopen on a new one). */
   destroy(err: unknown): void {
-    if (!this.closed) this.call.destroy(toServiceError(err, this.deps.log) as Error);
+    // Not `destroy`: a destroyed grpc-js server stream never sends its status, and the agent would wait forever.
+    if (!this.closed) this.call.emit("error", toServiceError(err, this.deps.log));
     this.close();
   }
 

@@ -1,4 +1,4 @@
-// Bearer tokens from gRPC metadata.
+// Bearer tokens (API clients) from gRPC metadata; agents use agent-auth.ts.
 import type { Metadata } from "@grpc/grpc-js";
 import { UnauthenticatedError } from "../../errors";
 
@@ -8,12 +8,4 @@ export function bearer(md: Metadata): string {
     throw new UnauthenticatedError("missing 'authorization: Bearer <token>' metadata");
   }
   return value.slice("Bearer ".length).trim();
-}
-
-export function agentIdFrom(md: Metadata): string {
-  const value = md.get("x-dockyard-agent-id")[0];
-  if (typeof value !== "string" || value.length === 0 || value.length > 64) {
-    throw new UnauthenticatedError("missing 'x-dockyard-agent-id' metadata");
-  }
-  return value;
 }

@@ -4,9 +4,13 @@ import type { Logger } from "pino";
 import {
   create, RunService, SubmitRunResponseSchema, ValidatePipelineResponseSchema, GetRunResponseSchema,
   ListRunsResponseSchema, CancelRunResponseSchema, ListAgentsResponseSchema, CreateJoinTokenResponseSchema,
-  RevokeJoinTokenResponseSchema, ProblemSchema, type ServiceHandlers,
+  RevokeJoinTokenResponseSchema, RevokeAgentResponseSchema, ProblemSchema, type ServiceHandlers,
+} from "@dockyard/proto";
+import {
+  SetSecretResponseSchema, ListSecretsResponseSchema, DeleteSecretResponseSchema, SecretInfoSchema, type SecretInfo as SecretInfoMessage,
 } from "@dockyard/proto";
 import type { RunsService } from "../../runs-service";
+import { SECRET_NAME_MAX, SECRET_VALUE_MAX_BYTES, type SecretInfo } from "../../secrets/secret-store";
 import type { Db } from "../../store/db";
 import type { NatsBus } from "../nats/nats-bus";
 import { toAgent, toRun } from "../convert";
@@ -53,9 +57,18 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
     cancelRun: unary(async (req) => create(CancelRunResponseSchema, { run: toRun(await runs.cancel(req.runId)) })),
     listAgents: unary(async () => create(ListAgentsResponseSchema, { agents: (await runs.agents()).map(toAgent) })),
     createJoinToken: unary(async (req) => create(CreateJoinTokenResponseSchema, await runs.createJoinToken(req.description))),
-    revokeJoinToken: unary(async (req) => {
-      await runs.revokeJoinToken(req.id);
-      return create(RevokeJoinTokenResponseSchema, {});
+    revokeJoinToken: unary(async (req) => create(RevokeJoinTokenResponseSchema, await runs.revokeJoinToken(req.id))),
+    revokeAgent: unary(async (req) => create(RevokeAgentResponseSchema, await runs.revokeAgent(req.id))),
+    setSecret: unary(async (req) => {
+      checkSecretRequest(req.name, req.value);
+      const { info, created } = await runs.setSecret(req.name, req.value);
+      return create(SetSecretResponseSchema, { secret: toSecretInfo(info), created });
+    }),
+    listSecrets: unary(async () => create(ListSecretsResponseSchema, { secrets: (await runs.listSecrets()).map(toSecretInfo) })),
+    deleteSecret: unary(async (req) => {
+      checkSecretRequest(req.name);
+      await runs.deleteSecret(req.name);
+      return create(DeleteSecretResponseSchema, {});
     }),
     watchRun: (call) => {
       const abort = new AbortController();
@@ -76,4 +89,17 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
       });
     },
   };
+}
+
+/** Bounds a secret request before anything else looks at it; messages never show the value. */
+function checkSecretRequest(name: string, value?: Uint8Array): void {
+  if (name === "") throw new InvalidError("secret name is required");
+  if (name.length > SECRET_NAME_MAX) throw new InvalidError(`secret name is ${name.length} characters; the limit is ${SECRET_NAME_MAX}`);
+  if (value && value.length > SECRET_VALUE_MAX_BYTES) {
+    throw new InvalidError(`secret value is larger than ${SECRET_VALUE_MAX_BYTES / 1024} KiB (${SECRET_VALUE_MAX_BYTES} bytes)`);
+  }
+}
+
+function toSecretInfo(s: SecretInfo): SecretInfoMessage {
+  return create(SecretInfoSchema, { name: s.name, createdAtMs: BigInt(s.createdAt.getTime()), updatedAtMs: BigInt(s.updatedAt.getTime()) });
 }

@@ -1,62 +1,94 @@
-// The server's NATS side: dispatch wake-ups to agents, fan run events out to
-// watchers on every replica, and serve registration and heartbeats (queue
-// group, so each message is handled by one replica).
-import type { NatsConnection, Msg, Subscription } from "@nats-io/transport-node";
-import {
-  create, toBinary, fromBinary, AssignmentSchema, CancelAttemptSchema, RunEventSchema, HeartbeatSchema,
-  RegisterRequestSchema, RegisterResponseSchema, HeartbeatAckSchema, type HeartbeatAck, type Assignment, type RunEvent, type Heartbeat, type RegisterRequest,
-  type RegisterResponse, signPayload,
-} from "@dockyard/proto";
+// The server's NATS side: wake agents up, tell them to cancel or drop a run's
+// workspace, fan run events out to watchers on every replica, and wake the
+// other replicas' schedulers. Nothing here carries a secret:
+//  - what agents receive is a ServerNotice signed with the server signing key
+//    (with an expiry and a nonce), and a wake-up only names an attempt: the
+//    agent fetches the assignment itself over gRPC/TLS;
+//  - what replicas tell each other (run events, kicks) is sealed with the farm
+//    key (AES-256-GCM), so neither an agent nor another NATS client can read
+//    or forge it.
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import type { KeyObject } from "node:crypto";
+import { toBinary, fromBinary, RunEventSchema, signNotice, type RunEvent, type FarmSealer } from "@dockyard/proto";
 import type { Logger } from "pino";
-import { MAX_AGENT_MESSAGE_BYTES, SERVER_QUEUE, subjects, type Subjects } from "./subjects";
+import { subjects, type Subjects } from "./subjects";
+import { isTerminalRun } from "../../domain/states";
 
-/**
- * Sends work to agents, signed with the agent's session key (see Signed in
- * agent.proto). A lost message only delays a stage: agents also poll.
- */
+/** A kick older than this is dropped (a replay). */
+const KICK_MAX_AGE_MS = 30_000;
+
+export interface NatsBusKeys {
+  signingKey: KeyObject;
+  sealer: FarmSealer;
+}
+
+/** A lost message only delays a stage: agents also poll, watchers also read Postgres. */
 export class NatsBus {
   readonly subjects: Subjects;
   private subs: Subscription[] = [];
+  /** Messages dropped because they were not sealed with the farm key (forged, or another farm's). */
+  refused = 0;
 
-  constructor(private readonly nc: NatsConnection, prefix: string, private readonly log: Logger) {
+  constructor(private readonly nc: NatsConnection, prefix: string, private readonly keys: NatsBusKeys, private readonly log: Logger) {
     this.subjects = subjects(prefix);
   }
 
-  assign(agentId: string, key: string, assignment: Assignment): void {
-    this.nc.publish(this.subjects.assign(agentId), signPayload(key, toBinary(AssignmentSchema, assignment)));
+  assign(agentId: string, attemptId: string): void {
+    this.nc.publish(this.subjects.assign(agentId), signNotice(this.keys.signingKey, agentId, { case: "assign", value: { attemptId } }));
   }
 
-  cancel(agentId: string, key: string, attemptId: string, reason: string): void {
-    const cancel = create(CancelAttemptSchema, { attemptId, reason });
-    this.nc.publish(this.subjects.cancel(agentId), signPayload(key, toBinary(CancelAttemptSchema, cancel)));
+  cancel(agentId: string, attemptId: string, reason: string): void {
+    this.nc.publish(this.subjects.cancel(agentId),
+      signNotice(this.keys.signingKey, agentId, { case: "cancel", value: { attemptId, reason: reason.slice(0, 200) } }));
   }
 
   publishEvents(events: RunEvent[]): void {
     for (const e of events) {
-      this.nc.publish(this.subjects.runEvents(e.runId), toBinary(RunEventSchema, e));
-      if (e.body.case === "run" && ["succeeded", "failed", "errored", "canceled"].includes(e.body.value.state)) {
-        this.nc.publish(this.subjects.runEnded, e.runId);
+      const subject = this.subjects.runEvents(e.runId);
+      this.nc.publish(subject, this.keys.sealer.seal(subject, toBinary(RunEventSchema, e)));
+      if (e.body.case === "run" && isTerminalRun(e.body.value.state)) {
+        this.nc.publish(this.subjects.runEnded, signNotice(this.keys.signingKey, "", { case: "runEnded", value: { runId: e.runId } }));
       }
     }
   }
 
   /** Wake every replica's scheduler (capacity freed, work queued elsewhere). */
   kickAll(): void {
-    this.nc.publish(this.subjects.kick);
+    const at = Buffer.alloc(8);
+    at.writeDoubleBE(Date.now());
+    this.nc.publish(this.subjects.kick, this.keys.sealer.seal(this.subjects.kick, at));
   }
 
   onKick(fn: () => void): void {
-    const sub = this.nc.subscribe(this.subjects.kick, { callback: () => fn() });
+    const sub = this.nc.subscribe(this.subjects.kick, {
+      callback: (err, msg) => {
+        if (err) return;
+        const at = this.keys.sealer.open(this.subjects.kick, msg.data);
+        if (!at || at.length !== 8 || Math.abs(Date.now() - Buffer.from(at).readDoubleBE(0)) > KICK_MAX_AGE_MS) {
+          this.drop(msg.subject, "unsealed or stale scheduler kick");
+          return;
+        }
+        fn();
+      },
+    });
     this.subs.push(sub);
   }
 
-  /** Live events of one run; call `close` when done. Messages that do not decode are dropped. */
+  /**
+   * Live events of one run; call `close` when done. Only events sealed by a
+   * replica for this run's subject, and naming this run, get through.
+   */
   watchRunEvents(runId: string, onEvent: (e: RunEvent) => void): { close(): void } {
-    const sub = this.nc.subscribe(this.subjects.runEvents(runId), {
+    const subject = this.subjects.runEvents(runId);
+    const sub = this.nc.subscribe(subject, {
       callback: (err, msg) => {
         if (err) return;
+        const plain = this.keys.sealer.open(subject, msg.data);
+        if (!plain) return this.drop(subject, "run event not sealed with the farm key");
         try {
-          onEvent(fromBinary(RunEventSchema, msg.data));
+          const e = fromBinary(RunEventSchema, plain);
+          if (e.runId !== runId) return this.drop(subject, "run event names another run");
+          onEvent(e);
         } catch (e) {
           this.log.warn({ err: e, runId }, "undecodable run event dropped");
         }
@@ -65,64 +97,9 @@ export class NatsBus {
     return { close: () => sub.unsubscribe() };
   }
 
-  serveRegistration(handle: (req: RegisterRequest) => Promise<RegisterResponse>): void {
-    const sub = this.nc.subscribe(this.subjects.register, {
-      queue: SERVER_QUEUE,
-      callback: (err, msg) => {
-        if (err) return;
-        void this.answerRegistration(msg, handle);
-      },
-    });
-    this.subs.push(sub);
-  }
-
-  private async answerRegistration(msg: Msg, handle: (req: RegisterRequest) => Promise<RegisterResponse>) {
-    const refuse = (code: string, message: string) =>
-      create(RegisterResponseSchema, { result: { case: "refused", value: { code, message } } });
-    let res: RegisterResponse;
-    if (msg.data.length > MAX_AGENT_MESSAGE_BYTES) {
-      res = refuse("invalid", `registration message is ${msg.data.length} bytes; the limit is ${MAX_AGENT_MESSAGE_BYTES}`);
-    } else {
-      let req: RegisterRequest | null = null;
-      try {
-        req = fromBinary(RegisterRequestSchema, msg.data);
-      } catch {
-        res = refuse("invalid", "registration message is not a dockyard.v1.RegisterRequest");
-      }
-      if (req) {
-        try {
-          res = await handle(req);
-        } catch (err) {
-          this.log.error({ err }, "registration failed");
-          res = refuse("internal", "registration failed on the server; see its log");
-        }
-      }
-    }
-    msg.respond(toBinary(RegisterResponseSchema, res!));
-  }
-
-  serveHeartbeats(handle: (hb: Heartbeat) => Promise<HeartbeatAck>): void {
-    const reply = (msg: Msg, ok: boolean, message: string): void => {
-      msg.respond(toBinary(HeartbeatAckSchema, create(HeartbeatAckSchema, { ok, message })));
-    };
-    const sub = this.nc.subscribe(this.subjects.heartbeat, {
-      queue: SERVER_QUEUE,
-      callback: (err, msg) => {
-        if (err) return;
-        if (msg.data.length > MAX_AGENT_MESSAGE_BYTES) return reply(msg, false, "heartbeat message too large");
-        let hb: Heartbeat;
-        try {
-          hb = fromBinary(HeartbeatSchema, msg.data);
-        } catch {
-          return reply(msg, false, "heartbeat is not a dockyard.v1.Heartbeat");
-        }
-        handle(hb).then((ack) => void msg.respond(toBinary(HeartbeatAckSchema, ack)), (e: unknown) => {
-          this.log.error({ err: e }, "heartbeat failed");
-          reply(msg, true, "server error; heartbeat not recorded");
-        });
-      },
-    });
-    this.subs.push(sub);
+  private drop(subject: string, why: string): void {
+    this.refused++;
+    this.log.warn({ subject, why }, "nats message refused");
   }
 
   async close(): Promise<void> {
