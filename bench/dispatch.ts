@@ -13,7 +13,7 @@
 // goes (submit answered, stage running, first log) and the server's event
 // loop delay; BENCH_SAMPLES and BENCH_AGENT_CAPACITY change the sizes.
 import { connect } from "@nats-io/transport-node";
-import { fromBinary, RunEventSchema } from "@dockyard/proto";
+import { FarmSealer, fromBinary, RunEventSchema } from "@dockyard/proto";
 import { readdirSync, readFileSync } from "node:fs";
 import { startFarm, waitFor, NATS_URL } from "@dockyard/test";
 
@@ -71,9 +71,13 @@ async function main() {
   const phaseSamples: Record<string, number[]> = { submit: [], running: [], log: [] };
   const ended = new Map<string, number>();
   const waiters = new Map<string, () => void>();
+  // Run events are sealed with the farm key; the bench holds it as a replica would.
+  const sealer = new FarmSealer(farm.server.pki.farmKey);
   nc.subscribe(`${prefix}.run.*.events`, {
     callback: (_err, msg) => {
-      const e = fromBinary(RunEventSchema, msg.data);
+      const plain = sealer.open(msg.subject, msg.data);
+      if (!plain) return;
+      const e = fromBinary(RunEventSchema, plain);
       const now = performance.now();
       if (e.body.case === "log" && !firstLog.has(e.runId)) {
         firstLog.set(e.runId, now);

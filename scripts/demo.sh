@@ -31,6 +31,8 @@ stop_demo
 [ -f "$DEMO/api-token" ] || echo "dya_demo_$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$DEMO/api-token"
 chmod 600 "$DEMO/join-token" "$DEMO/api-token"
 export DOCKYARD_SERVER=127.0.0.1:7400
+# The server makes its CA at first start; the CLI and the agents verify the server with it.
+export DOCKYARD_CA_FILE="$DEMO/server/pki/ca.crt"
 export DOCKYARD_TOKEN
 DOCKYARD_TOKEN=$(cat "$DEMO/api-token")
 dockyard=cli/bin/dockyard
@@ -49,7 +51,8 @@ curl -fs http://127.0.0.1:7401/healthz >/dev/null || { tail -n 20 "$DEMO/server.
 
 for a in a b; do
   log "starting agent demo-$a"
-  setsid nohup "$dockyard" agent --server 127.0.0.1:7400 --nats nats://127.0.0.1:4222 --token "$(cat "$DEMO/join-token")" \
+  # The join token comes from a file (never an argument: it would show in ps).
+  setsid nohup "$dockyard" agent --server 127.0.0.1:7400 --nats nats://127.0.0.1:4222 --token-file "$DEMO/join-token" \
     --name "demo-$a" --labels "zone=$a" --capacity 2 --executor docker --state-dir "$DEMO/agent-$a" \
     >"$DEMO/agent-$a.log" 2>&1 &
   echo $! > "$DEMO/agent-$a.pid"
@@ -61,6 +64,11 @@ for _ in $(seq 200); do
 done
 "$dockyard" agents
 
+if ! "$dockyard" secret list 2>/dev/null | grep -q '^hello-publish-token '; then
+  log "storing the example's secret (hello-publish-token) in the secret store"
+  printf 'dyk_demo_%s' "$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" | "$dockyard" secret set hello-publish-token >/dev/null
+fi
+
 log "running examples/hello/dockyard.yml"
 set +e
 "$dockyard" run examples/hello/dockyard.yml --watch
@@ -70,7 +78,7 @@ cat <<MSG
 
 $( [ $code -eq 0 ] && echo "The example pipeline succeeded." || echo "The example pipeline did not succeed (exit $code)." )
 The farm keeps running. Where to look:
-  export DOCKYARD_SERVER=127.0.0.1:7400 DOCKYARD_TOKEN=\$(cat $DEMO/api-token)
+  export DOCKYARD_SERVER=127.0.0.1:7400 DOCKYARD_CA_FILE=$DEMO/server/pki/ca.crt DOCKYARD_TOKEN=\$(cat $DEMO/api-token)
   cli/bin/dockyard runs                      # recent runs
   cli/bin/dockyard logs <run-id> report      # one stage's output
   cli/bin/dockyard agents                    # the two agents

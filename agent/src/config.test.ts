@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { AGENT_ENV_VARS, AgentConfigError, loadAgentConfig } from "./config";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const TOKEN = "dyj_0123456789abcdef";
+const TOKEN = `dyj_0123456789abcdef.${"ab".repeat(32)}`;
 
 describe("agent config", () => {
   it("parses labels and capacity", () => {
@@ -22,6 +22,15 @@ describe("agent config", () => {
       assert.match(err.message, /DOCKYARD_AGENT_LABELS: expected k=v/);
       return true;
     });
+  });
+
+  it("takes the CA fingerprint from the join token, and refuses a token that cannot verify the server", () => {
+    const c = loadAgentConfig({ DOCKYARD_JOIN_TOKEN: TOKEN });
+    assert.equal(c.joinToken, "dyj_0123456789abcdef", "only the secret part is the token");
+    assert.equal(c.caFingerprint, "ab".repeat(32));
+    assert.throws(() => loadAgentConfig({ DOCKYARD_JOIN_TOKEN: "dyj_0123456789abcdef" }), /has no CA fingerprint .*cannot verify the server/);
+    assert.equal(loadAgentConfig({ DOCKYARD_JOIN_TOKEN: "dyj_0123456789abcdef", DOCKYARD_CA_FILE: "/etc/ca.crt" }).caFile, "/etc/ca.crt");
+    assert.equal(loadAgentConfig({ DOCKYARD_JOIN_TOKEN: "dyj_0123456789abcdef", DOCKYARD_INSECURE: "true" }).insecure, true);
   });
 
   it(".env.example lists every variable the agent reads", () => {

@@ -35,12 +35,13 @@ export function registerAdminCommands(program: Command, cli: CliContext): void {
     });
   token
     .command("revoke")
-    .description("revoke a join token by id; agents already joined keep their sessions")
+    .description("revoke a join token by id, and every agent registered with it (their running stages end as lost)")
     .argument("<id>", "join token id")
     .action(async (id: string, _opts: unknown, cmd: Command) => {
-      await withClient(cli.clientConfig(cmd), (client) => client.revokeJoinToken({ id }, { timeoutMs: CALL_TIMEOUT_MS }), {
+      const res = await withClient(cli.clientConfig(cmd), (client) => client.revokeJoinToken({ id }, { timeoutMs: CALL_TIMEOUT_MS }), {
         notFound: `join token not found: ${id}`,
       });
-      cli.out.write(`revoked join token ${id}\n`);
+      const n = res.agentsRevoked;
+      cli.out.write(`revoked join token ${id} and ${n} agent${n === 1 ? "" : "s"} registered with it\n`);
     });
 }

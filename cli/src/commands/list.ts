@@ -39,6 +39,16 @@ export function registerListCommands(program: Command, cli: CliContext): void {
         return res.agents;
       });
       cli.out.write(opts.json ? toJsonText(agents.map(agentJson)) : agentsTable(agents, Date.now(), cli.colors));
+    })
+    .command("revoke")
+    .description("revoke an agent: its session ends now, its running stages end as lost, its id cannot register again")
+    .argument("<id>", "agent id")
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const res = await withClient(cli.clientConfig(cmd), (client) => client.revokeAgent({ id }, { timeoutMs: CALL_TIMEOUT_MS }), {
+        notFound: `agent not found: ${id}`,
+      });
+      const n = res.attemptsLost;
+      cli.out.write(`revoked agent ${id}; ${n} running attempt${n === 1 ? "" : "s"} ended as lost\n`);
     });
 }
 

@@ -16,7 +16,7 @@ function dockyard(farm: Farm, args: string[], opts: { onStdout?: (s: string) => 
   return new Promise((resolve) => {
     const child = spawn(BIN, args, {
       cwd: os.tmpdir(),
-      env: { ...process.env, DOCKYARD_SERVER: farm.server.grpcAddress, DOCKYARD_TOKEN: farm.apiToken, NO_COLOR: "1" },
+      env: { ...process.env, DOCKYARD_SERVER: farm.server.grpcAddress, DOCKYARD_TOKEN: farm.apiToken, DOCKYARD_CA_FILE: farm.caFile, NO_COLOR: "1" },
     });
     let stdout = "";
     let stderr = "";
@@ -47,6 +47,16 @@ describe("dockyard CLI", () => {
   });
   after(async () => farm?.stop());
 
+  // The example pipeline reads a secret; `npm run demo` stores it the same way.
+  const setExampleSecret = () => new Promise<void>((resolve, reject) => {
+    const child = spawn(BIN, ["secret", "set", "hello-publish-token"], {
+      env: { ...process.env, DOCKYARD_SERVER: farm.server.grpcAddress, DOCKYARD_TOKEN: farm.apiToken, DOCKYARD_CA_FILE: farm.caFile },
+    });
+    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`secret set exited ${code}`))));
+    child.stdin.end(exampleSecret);
+  });
+  const exampleSecret = "dyk_test_example_publish_token";
+
   it("validate prints every problem with line and column and exits 1", async () => {
     const bad = file("bad.yml", "name: Bad Name\nstages:\n  a:\n    image: x\n    command: y\n    needs: [ghost]\n    timeout: 10x\n");
     const r = await dockyard(farm, ["validate", bad]);
@@ -56,12 +66,17 @@ describe("dockyard CLI", () => {
     assert.match(r.stderr, /bad\.yml:7:14: stages\.a\.timeout:/);
     const good = await dockyard(farm, ["validate", path.join(REPO_ROOT, "examples/hello/dockyard.yml")]);
     assert.equal(good.code, 0, good.stderr);
-    assert.match(good.stdout, /ok \(5 stages\)/);
+    assert.match(good.stdout, /ok \(6 stages\)/);
   });
 
   it("run --watch streams status and logs of the example and exits 0", async () => {
+    await setExampleSecret();
     const r = await dockyard(farm, ["run", path.join(REPO_ROOT, "examples/hello/dockyard.yml"), "--watch"]);
     assert.equal(r.code, 0, r.stderr + r.stdout);
+    // The secret was used, and masked before it left the agent.
+    assert.match(r.stdout, /publish \| publishing with token \*\*\*/);
+    assert.match(r.stdout, /publish \| token as base64 \*\*\*/);
+    assert.ok(!r.stdout.includes(exampleSecret) && !r.stdout.includes(Buffer.from(exampleSecret).toString("base64").slice(0, 12)));
     assert.match(r.stdout, /report \| all checks passed/);
     assert.match(r.stdout, /unit-tests \| test lease \.\.\. ok/);
     assert.match(r.stdout, /run [0-9a-f-]{36} succeeded in/);
@@ -116,7 +131,7 @@ describe("dockyard CLI", () => {
 
   it("names an unreachable server and a bad token", async () => {
     const bad = await new Promise<Result>((resolve) => {
-      const child = spawn(BIN, ["runs"], { env: { ...process.env, DOCKYARD_SERVER: farm.server.grpcAddress, DOCKYARD_TOKEN: "wrong" } });
+      const child = spawn(BIN, ["runs"], { env: { ...process.env, DOCKYARD_SERVER: farm.server.grpcAddress, DOCKYARD_TOKEN: "wrong", DOCKYARD_CA_FILE: farm.caFile } });
       let stderr = "";
       child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
       child.on("close", (code) => resolve({ code, stdout: "", stderr }));

@@ -9,7 +9,7 @@ import path from "node:path";
 import { randomBytes } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { Registry } from "prom-client";
-import { createClient, RunService } from "@dockyard/proto";
+import { clientTlsCredentials, createClient, RunService } from "@dockyard/proto";
 import { startServer, loadConfig, type ServerHandle } from "@dockyard/control-plane";
 import { Agent, loadAgentConfig, chooseExecutors } from "@dockyard/agent";
 import { NATS_URL, testLog, waitForRun, runEvents, logsByStage, submit, freePort } from "../index";
@@ -41,10 +41,12 @@ describe("embedded PGlite storage", () => {
       m.set("authorization", `Bearer ${apiToken}`);
       return m;
     };
-    const client = createClient(RunService, server.grpcAddress, { metadata: md });
+    // The CA made at first start stays across the restart: clients and the agent keep trusting it.
+    const credentials = () => clientTlsCredentials(server!.pki.caPem);
+    const client = createClient(RunService, server.grpcAddress, { metadata: md, credentials: credentials() });
     const agentConfig = loadAgentConfig({
       DOCKYARD_SERVER_URL: server.grpcAddress, DOCKYARD_NATS_URL: NATS_URL, DOCKYARD_NATS_PREFIX: prefix,
-      DOCKYARD_JOIN_TOKEN: joinToken, DOCKYARD_AGENT_NAME: "lite", DOCKYARD_AGENT_EXECUTOR: "shell",
+      DOCKYARD_JOIN_TOKEN: `${joinToken}.${server.pki.caFingerprint}`, DOCKYARD_AGENT_NAME: "lite", DOCKYARD_AGENT_EXECUTOR: "shell",
       DOCKYARD_AGENT_STATE_DIR: mkdtempSync(path.join(os.tmpdir(), "dockyard-lite-agent-")),
     });
     agent = new Agent(agentConfig, { log: testLog(), executors: await chooseExecutors(agentConfig) });
@@ -56,8 +58,10 @@ describe("embedded PGlite storage", () => {
     await agent.abort();
     agent = null;
     await server.stop();
+    const fingerprint = server.pki.caFingerprint;
     server = await startServer(config, { log: testLog(), registry: new Registry() });
-    const again = createClient(RunService, server.grpcAddress, { metadata: md });
+    assert.equal(server.pki.caFingerprint, fingerprint, "the CA survives a restart");
+    const again = createClient(RunService, server.grpcAddress, { metadata: md, credentials: credentials() });
     const { run: stored } = await again.getRun({ runId });
     assert.equal(stored?.state, "succeeded");
     const logs = logsByStage(await runEvents(again, runId));
