@@ -8,4 +8,5 @@ name=${1:?usage: npm run bench -- NAME (one of: $(ls bench/*.ts | xargs -n1 base
 ensure_deps
 ensure_postgres
 ensure_nats
+ensure_docker
 exec node --import tsx "bench/$name.ts"

@@ -46,8 +46,8 @@ DOCKYARD_DATA_DIR="$DEMO/server" DOCKYARD_JOIN_TOKEN_FILE="$DEMO/join-token" DOC
   setsid nohup "$dockyard" server --grpc-listen 127.0.0.1:7400 --http-listen 127.0.0.1:7401 \
   >"$DEMO/server.log" 2>&1 &
 echo $! > "$DEMO/server.pid"
-for _ in $(seq 300); do curl -fs http://127.0.0.1:7401/healthz >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fs http://127.0.0.1:7401/healthz >/dev/null || { tail -n 20 "$DEMO/server.log" >&2; die "server did not start"; }
+for _ in $(seq 300); do curl -fs http://127.0.0.1:7401/readyz >/dev/null 2>&1 && break; sleep 0.1; done
+curl -fs http://127.0.0.1:7401/readyz >/dev/null || { tail -n 20 "$DEMO/server.log" >&2; die "server did not start"; }
 
 for a in a b; do
   log "starting agent demo-$a"

@@ -7,7 +7,7 @@ import { splitJoinToken } from "@dockyard/proto";
 const LABEL = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}=[^,]{0,128}$/;
 
 const schema = z.object({
-  DOCKYARD_SERVER_URL: z.string().regex(/^[^\s/:]+:\d{1,5}$/, "expected host:port of the server's gRPC endpoint").default("127.0.0.1:7400"),
+  DOCKYARD_SERVER_URL: z.string().regex(/^[^\s/:,]+:\d{1,5}(,[^\s/:,]+:\d{1,5})*$/, "expected host:port of the server's gRPC endpoint, or a comma-separated list of replicas").default("127.0.0.1:7400"),
   DOCKYARD_NATS_URL: z.string().min(1).default("nats://127.0.0.1:4222"),
   DOCKYARD_NATS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, "expected a NATS subject prefix").default("dockyard"),
   DOCKYARD_JOIN_TOKEN: z.string({ error: "is required (or DOCKYARD_JOIN_TOKEN_FILE)" }).min(16, "join token must be at least 16 characters"),
@@ -26,7 +26,10 @@ const schema = z.object({
 });
 
 export interface AgentConfig {
+  /** The first server address (for messages). */
   serverUrl: string;
+  /** Every replica's address; the agent fails over between them. */
+  servers: string[];
   natsUrl: string;
   natsPrefix: string;
   joinToken: string;
@@ -88,7 +91,7 @@ export function loadAgentConfig(env: Record<string, string | undefined> = proces
       "and neither DOCKYARD_CA_FILE nor DOCKYARD_CA_FINGERPRINT is set: the agent cannot verify the server"]);
   }
   return {
-    serverUrl: e.DOCKYARD_SERVER_URL, natsUrl: e.DOCKYARD_NATS_URL, natsPrefix: e.DOCKYARD_NATS_PREFIX,
+    serverUrl: e.DOCKYARD_SERVER_URL.split(",")[0]!, servers: e.DOCKYARD_SERVER_URL.split(","), natsUrl: e.DOCKYARD_NATS_URL, natsPrefix: e.DOCKYARD_NATS_PREFIX,
     joinToken: token.secret, name: e.DOCKYARD_AGENT_NAME, labels: parseLabels(e.DOCKYARD_AGENT_LABELS),
     capacity: e.DOCKYARD_AGENT_CAPACITY, stateDir: e.DOCKYARD_AGENT_STATE_DIR, executor: e.DOCKYARD_AGENT_EXECUTOR,
     dockerHost: e.DOCKER_HOST, logLevel: e.DOCKYARD_LOG_LEVEL,

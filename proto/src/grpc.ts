@@ -76,6 +76,10 @@ function callOptions(opts?: CallOptions): grpc.CallOptions {
 }
 
 export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  // Reconnect fast after a server restart: grpc-js's default backoff grows to 120 s, far
+  // past a lease TTL, and an agent must renew its leases within one.
+  "grpc.initial_reconnect_backoff_ms": 200,
+  "grpc.max_reconnect_backoff_ms": 2_000,
   "grpc.keepalive_time_ms": 20_000,
   "grpc.keepalive_timeout_ms": 10_000,
   "grpc.keepalive_permit_without_calls": 1,

@@ -4,6 +4,7 @@ export * from "./gen/dockyard/v1/agent_pb";
 export * from "./gen/dockyard/v1/run_pb";
 export * from "./grpc";
 export * from "./tls";
+export * from "./failover";
 export { create, toBinary, fromBinary } from "@bufbuild/protobuf";
 
 /** Bumped on any incompatible change to the agent protocol. */

@@ -3,3 +3,5 @@ export * from "./helpers/wait";
 export * from "./helpers/database";
 export * from "./helpers/runs";
 export * from "./helpers/docker";
+export * from "./helpers/outage-farm";
+export * from "./helpers/outage-scenario";

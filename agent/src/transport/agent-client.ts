@@ -1,10 +1,10 @@
 // The agent's gRPC client: TLS to the server, and on every call a credential
 // signed with the agent's key for the current session (none before registering).
 import * as grpc from "@grpc/grpc-js";
-import { AGENT_AUTH_SCHEME, AgentService, createClient, type TypedClient } from "@dockyard/proto";
+import { AGENT_AUTH_SCHEME, AgentService, createFailoverClient, type FailoverClient } from "@dockyard/proto";
 import type { CredentialSource } from "../identity/agent-key";
 
-export type AgentClient = TypedClient<(typeof AgentService)["method"]>;
+export type AgentClient = FailoverClient<(typeof AgentService)["method"]>;
 
 export interface Session {
   agentId: string;
@@ -12,11 +12,14 @@ export interface Session {
   sessionId: string;
 }
 
-/** `session()` is read per call, so a re-registration takes effect at once. */
+/**
+ * `session()` is read per call, so a re-registration takes effect at once. With several
+ * replicas, calls go to one of them and move to the next when it is unreachable.
+ */
 export function createAgentClient(
-  address: string, credentials: grpc.ChannelCredentials, session: () => Session, signer: CredentialSource,
+  addresses: string | string[], credentials: grpc.ChannelCredentials, session: () => Session, signer: CredentialSource,
 ): AgentClient {
-  return createClient(AgentService, address, {
+  return createFailoverClient(AgentService, typeof addresses === "string" ? [addresses] : addresses, {
     credentials,
     metadata: () => {
       const md = new grpc.Metadata();

@@ -18,13 +18,21 @@ export interface ChannelHandlers {
   onRenewed(): void;
 }
 
-/** Chunks in flight before output coalesces. */
+/**
+ * Chunks in flight: the batcher coalesces output beyond it, and a resend after a
+ * reconnect (a backlog from a long outage) is paced by it, so the server never sees
+ * more than a window of reports queued behind one attempt's write.
+ */
 export const SEND_WINDOW = 8;
 
 export class AttemptChannel {
   private pipe: AttemptPipe | null = null;
   private unacked: SpooledChunk[] = [];
+  /** Bytes in `unacked` (the runner stops reading output past a bound). */
+  unackedBytes = 0;
   private ackedSeq = 0;
+  /** Highest seq written on the current connection. */
+  private sentSeq = 0;
   private startedAcked = false;
   private startedPending = false;
   private final: FinalStatus | null = null;
@@ -69,7 +77,18 @@ export class AttemptChannel {
 
   send(chunk: SpooledChunk): void {
     this.unacked.push(chunk);
-    if (this.ready) this.writeChunk(chunk);
+    this.unackedBytes += chunk.data.length;
+    if (this.ready) this.pump();
+  }
+
+  /** Write unacked chunks not yet sent on this connection, while the window has room. */
+  private pump(): void {
+    for (const c of this.unacked) {
+      if (c.seq - this.ackedSeq > SEND_WINDOW) return;
+      if (c.seq <= this.sentSeq) continue;
+      this.writeChunk(c);
+      this.sentSeq = c.seq;
+    }
   }
 
   renew(): void {
@@ -132,6 +151,7 @@ export class AttemptChannel {
       return;
     }
     this.pipe = pipe;
+    this.sentSeq = this.ackedSeq;
     this.write({ case: "open", value: {} });
     this.connections++;
     // First connection: the server has persisted nothing yet, so reports are
@@ -144,10 +164,10 @@ export class AttemptChannel {
     }
   }
 
-  /** Write what the server may not have: started, unacked chunks, then finished. */
+  /** Write what the server may not have: started, unacked chunks (a window at a time), then finished. */
   private resendPending(): void {
     if (this.startedPending && !this.startedAcked) this.write({ case: "started", value: {} });
-    for (const c of this.unacked) this.writeChunk(c);
+    this.pump();
     if (this.final && this.unacked.length === 0) this.writeFinished();
   }
 
@@ -182,7 +202,8 @@ export class AttemptChannel {
     const ack = body.value;
     const seq = Number(ack.logSeq);
     if (seq > this.ackedSeq) this.ackedSeq = seq;
-    while (this.unacked.length > 0 && this.unacked[0]!.seq <= this.ackedSeq) this.unacked.shift();
+    while (this.unacked.length > 0 && this.unacked[0]!.seq <= this.ackedSeq) this.unackedBytes -= this.unacked.shift()!.data.length;
+    if (this.sentSeq < this.ackedSeq) this.sentSeq = this.ackedSeq;
     if (ack.started) this.startedAcked = true;
     if (ack.leaseExpiresAtMs > 0n) this.handlers.onRenewed();
     if (!this.ready) {
@@ -201,6 +222,7 @@ export class AttemptChannel {
       this.close("acked");
       return;
     }
+    this.pump();
     if (this.final && this.unacked.length === 0) this.writeFinished();
     this.handlers.onRoom();
   }

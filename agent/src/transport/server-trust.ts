@@ -33,8 +33,17 @@ async function caPem(config: AgentConfig, log: Logger): Promise<string> {
     if (certFingerprint(pem) === want) return pem;
     log.warn({ file: pinned }, "pinned CA does not match the join token's fingerprint; fetching it again");
   }
-  const pem = await fetchPinnedCa(config.serverUrl, want!, 5000);
-  writeFileSync(pinned, pem);
-  log.info({ server: config.serverUrl, caFingerprint: want }, "server CA pinned");
-  return pem;
+  // Any replica will do: they share one CA.
+  let lastError: unknown;
+  for (const server of config.servers) {
+    try {
+      const pem = await fetchPinnedCa(server, want!, 5000);
+      writeFileSync(pinned, pem);
+      log.info({ server, caFingerprint: want }, "server CA pinned");
+      return pem;
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  throw lastError;
 }

@@ -39,8 +39,11 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
     const { drizzle } = await import("drizzle-orm/node-postgres");
     const { migrate } = await import("drizzle-orm/node-postgres/migrator");
     const Client = preparingClient(pg.Client);
-    const pool = new pg.Pool({ Client, connectionString: opts.databaseUrl, max: opts.poolSize ?? Number(process.env.DOCKYARD_DB_POOL_SIZE ?? 20) });
-    const livePool = new pg.Pool({ Client, connectionString: opts.databaseUrl, max: 2 });
+    // A connection that cannot be made within a second is an outage, answered as such (503).
+    const pool = new pg.Pool({
+      Client, connectionString: opts.databaseUrl, max: opts.poolSize ?? Number(process.env.DOCKYARD_DB_POOL_SIZE ?? 20), connectionTimeoutMillis: 1000,
+    });
+    const livePool = new pg.Pool({ Client, connectionString: opts.databaseUrl, max: 2, connectionTimeoutMillis: 1000 });
     for (const p of [pool, livePool]) p.on("error", (err) => opts.onError?.(err));
     const db = drizzle(pool, { schema });
     await migrate(db, { migrationsFolder: MIGRATIONS_DIR });
@@ -87,6 +90,15 @@ const statementNames = new Map<string, string>();
  */
 export function preparingClient(Base: typeof PgClient): typeof PgClient {
   return class PreparingClient extends Base {
+    constructor(...args: ConstructorParameters<typeof PgClient>) {
+      super(...args);
+      // A client checked out of the pool (in a transaction) has no error listener, and a
+      // backend ended under it (pg_terminate_backend, a database restart) would emit an
+      // unhandled 'error' and crash the server. The failure reaches the caller through its
+      // query, and the pool drops the client on release (it is no longer queryable).
+      this.on("error", () => undefined);
+    }
+
     override query(...args: unknown[]): never {
       const config = args[0] as { text?: unknown; values?: unknown[]; name?: string } | undefined;
       const values = config?.values ?? args[1]; // drizzle passes them beside the config
@@ -106,4 +118,18 @@ function statementName(text: string): string | undefined {
     statementNames.set(text, name);
   }
   return name;
+}
+
+/** SQLSTATE classes and driver errors that mean "the database is not reachable now" (not a bad query). */
+const UNAVAILABLE_CODES = new Set(["57P01", "57P02", "57P03", "55000", "53300", "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND"]);
+
+/** Whether `err` (or its cause) says the database is unreachable or refusing connections. */
+export function isDbUnavailable(err: unknown): boolean {
+  for (let e = err, i = 0; e && i < 5; e = (e as { cause?: unknown }).cause, i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && (UNAVAILABLE_CODES.has(code) || code.startsWith("08"))) return true;
+    const message = String((e as { message?: unknown }).message ?? "");
+    if (/Connection terminated|timeout exceeded when trying to connect|not currently accepting connections|Client has encountered a connection error/i.test(message)) return true;
+  }
+  return false;
 }

@@ -20,7 +20,7 @@ export async function insertAndPlace(
 ): Promise<Placed> {
   // The new run's stages are not visible to this statement (same snapshot): `waiting` is about others.
   const rows = await queryRows<{ kind: "agent" | "waiting"; row: OnlineAgentRow | string | null }>(tx, sql`
-    WITH ${insertCtes}, ${onlineAgentsCte(true)}
+    WITH ${insertCtes}, ${onlineAgentsCte(true, now, leaseTtlMs)}
     SELECT 'agent' AS kind, to_jsonb(o) AS row FROM online o
     UNION ALL
     SELECT 'waiting', NULL WHERE EXISTS (SELECT 1 FROM stages WHERE state = 'queued')`);

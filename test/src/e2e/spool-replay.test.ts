@@ -2,19 +2,23 @@
 // in its spool and replays them when the server is back, so no acknowledged
 // line is lost, none is duplicated and the stage does not stay running.
 import { after, before, describe, it } from "node:test";
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import assert from "node:assert/strict";
 import { readSpools } from "@dockyard/agent";
 import { startFarm, freePort, submit, waitFor, waitForRun, runEvents, logsByStage, type Farm } from "../index";
 
 describe("agent spool across a server outage", () => {
   let farm: Farm;
+  const spoolerState = mkdtempSync(path.join(os.tmpdir(), "dockyard-spooler-"));
   before(async () => {
     farm = await startFarm({
       env: {
         DOCKYARD_GRPC_LISTEN: `127.0.0.1:${await freePort()}`,
         DOCKYARD_AGENT_LOST_TIMEOUT_MS: "20000", DOCKYARD_LEASE_TTL_MS: "30000",
       },
-      agents: [{ name: "spooler", executor: "shell", capacity: 1 }],
+      agents: [{ name: "spooler", executor: "shell", capacity: 1, stateDir: spoolerState }],
     });
   });
   after(async () => farm?.stop());
@@ -31,10 +35,12 @@ stages:
       message: "first lines persisted",
     });
     await farm.stopServer();
-    // The stage finishes while the server is down (60 x 50 ms).
-    await new Promise((r) => setTimeout(r, 3500));
+    // The stage finishes while the server is down: its end waits in the spool.
+    await waitFor(() => readSpools(path.join(spoolerState, "spool")).some((s) => s.final?.outcome === "succeeded"), {
+      message: "final status spooled", timeoutMs: 20_000,
+    });
     const [mid] = (await farm.pg.query("SELECT state FROM stages WHERE run_id = $1", [runId])).rows;
-    assert.equal(mid.state, "running");
+    assert.equal(mid.state, "running", "the database still shows the stage running: its end was not reported yet");
     await farm.startServer();
     const run = await waitForRun(farm.client, runId, 30_000);
     assert.equal(run.state, "succeeded");

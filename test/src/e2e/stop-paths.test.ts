@@ -21,17 +21,20 @@ name: too-slow
 stages:
   slow:
     image: dockyard/busybox:1
-    timeout: 1500ms
+    timeout: 4s
     command: "sleep 300"
 `);
     const attemptId = await runningAttempt(farm, runId);
     agent.child.kill("SIGSTOP"); // silent: no heartbeats, no renewals, no local timeout
+    const frozenAt = Date.now();
     const run = await waitForRun(farm.client, runId, 20_000);
     assert.equal(run.state, "failed");
     assert.equal(run.stages[0]!.state, "failed");
     assert.equal(run.stages[0]!.reason, "timeout");
-    const [row] = (await farm.pg.query("SELECT state, reason FROM attempts WHERE id = $1", [attemptId])).rows;
-    assert.deepEqual(row, { state: "timeout", reason: "stage exceeded its timeout" });
+    const [row] = (await farm.pg.query("SELECT state, reason, finished_at FROM attempts WHERE id = $1", [attemptId])).rows;
+    // The server's reason (not the agent's own "of 4000 ms"), and after the agent was frozen.
+    assert.deepEqual({ state: row.state, reason: row.reason }, { state: "timeout", reason: "stage exceeded its timeout" });
+    assert.ok(new Date(row.finished_at).getTime() >= frozenAt, "ended by the server while the agent was frozen");
     // Once thawed, the agent learns the attempt is over and removes the container.
     agent.child.kill("SIGCONT");
     await waitFor(async () => (await attemptContainers(docker, attemptId)).length === 0, {

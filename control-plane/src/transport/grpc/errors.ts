@@ -3,10 +3,12 @@
 import { status, type ServiceError, Metadata } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { DockyardError, type ErrorCode } from "../../errors";
+import { isDbUnavailable } from "../../store/db";
 
 const STATUS: Record<ErrorCode, status> = {
   not_found: status.NOT_FOUND,
-  conflict: status.ABORTED,
+  // Not ABORTED: clients retry that; a conflict (cancel of a finished run) is final.
+  conflict: status.FAILED_PRECONDITION,
   invalid: status.INVALID_ARGUMENT,
   unavailable: status.UNAVAILABLE,
   protocol_mismatch: status.FAILED_PRECONDITION,
@@ -22,6 +24,7 @@ export function toServiceError(err: unknown, log: Logger): Partial<ServiceError>
     metadata.set("dockyard-error-code", err.code);
     return { code: STATUS[err.code], details: err.message, metadata };
   }
+  if (isDbUnavailable(err)) return { code: status.UNAVAILABLE, details: "the database is unavailable; try again shortly" };
   log.error({ err }, "unexpected error in gRPC handler");
   return { code: status.INTERNAL, details: "internal error; see the server log" };
 }
