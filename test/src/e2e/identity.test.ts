@@ -29,13 +29,20 @@ function registerRequest(
   });
 }
 
-/** Whether a process exists and is not a zombie. */
-function alive(pid: number): boolean {
+/** A process's state letter and start time (clock ticks since boot) from /proc, or null when it is gone. */
+function procStat(pid: number): { state: string; startTime: string } | null {
   try {
-    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ");
+    return { state: fields[0]!, startTime: fields[19]! };
   } catch {
-    return false;
+    return null;
   }
+}
+
+/** Whether the process `pid` that started at `startTime` still runs (a zombie or a reused pid does not count). */
+function alive(pid: number, startTime: string): boolean {
+  const stat = procStat(pid);
+  return stat !== null && stat.state !== "Z" && stat.startTime === startTime;
 }
 
 /** Wait (with a deadline) for a spawned agent to exit; its exit code. */
@@ -57,7 +64,7 @@ stages:
       - 'echo done'
 `;
 
-describe("agent identity", () => {
+describe("agent identity", { timeout: 180_000 }, () => {
   let farm: Farm;
   /** An AgentService client without a session: Register needs none. */
   let anon: AgentClient;
@@ -84,9 +91,14 @@ describe("agent identity", () => {
   async function handAgent(name: string, secret = farm.joinToken, pair = generateKeyPair()) {
     let session = { agentId: "", sessionId: "" };
     const client = createAgentClient(farm.server.grpcAddress, clientTlsCredentials(farm.server.pki.caPem), () => session, new CredentialSource(pair));
-    const accepted = await register(client, pair, { joinToken: secret, agentId: "", name, labels: {}, capacity: 1, executors: ["shell"] });
-    session = { agentId: accepted.agentId, sessionId: accepted.sessionId };
-    return { client, accepted, pair };
+    try {
+      const accepted = await register(client, pair, { joinToken: secret, agentId: "", name, labels: {}, capacity: 1, executors: ["shell"] });
+      session = { agentId: accepted.agentId, sessionId: accepted.sessionId };
+      return { client, accepted, pair };
+    } catch (err) {
+      client.close();
+      throw err;
+    }
   }
 
   it("refuses a wrong join token, naming why, and registers nothing", async () => {
@@ -179,9 +191,10 @@ describe("agent identity", () => {
       const m = /sleep pid (\d+)/.exec(logs.rows[0]?.text ?? "");
       return m ? Number(m[1]) : undefined;
     }, { message: "the sleep's pid in the log" });
-    assert.ok(alive(pid), `sleep ${pid} runs`);
+    const startTime = procStat(pid)?.startTime ?? "";
+    assert.ok(alive(pid, startTime), `sleep ${pid} runs`);
     assert.match(readFileSync(`/proc/${pid}/cmdline`, "utf8"), /^sleep\x0030/);
-    return { runId, attempt: running, pid };
+    return { runId, attempt: running, sleep: { pid, startTime } };
   }
 
   /** The run's attempts by number, with state, reason and agent name. */
@@ -196,7 +209,7 @@ describe("agent identity", () => {
     await waitFor(async () => (await farm.pg.query("SELECT 1 FROM agents WHERE name IN ('evict-a', 'evict-b') AND state = 'online'")).rowCount === 2, {
       message: "both agents of the token online",
     });
-    const { runId, attempt, pid } = await longStageRunning("evict");
+    const { runId, attempt, sleep } = await longStageRunning("evict");
     // An agent of another token (the farm's), to take the retry.
     await farm.startAgent({ name: "evict-rescue", executor: "shell", capacity: 1, labels: { pool: "evict" } });
 
@@ -208,10 +221,11 @@ describe("agent identity", () => {
     assert.deepEqual(listed, [["evict-a", "revoked"], ["evict-b", "revoked"], ["evict-rescue", "online"]]);
 
     // The agent holding the attempt learns at its next heartbeat (300 ms here) and stops its shell.
-    await waitFor(() => !alive(pid), { timeoutMs: 5000, message: `sleep ${pid} of the revoked agent to be killed` });
+    await waitFor(() => !alive(sleep.pid, sleep.startTime), { timeoutMs: 5000, message: `sleep ${sleep.pid} of the revoked agent to be killed` });
     for (const agent of spawned.values()) {
       assert.equal(await exitCode(agent, 5000), 1);
       const log = readFileSync(agent.logFile, "utf8");
+      assert.match(log, /session refused; registering again/);
       assert.match(log, /agent refused by the server; stopping its attempts/);
       assert.match(log, /dockyard agent: registration refused \(unauthenticated\): the join proof matches no live join token \(wrong or revoked token\)/);
     }
@@ -235,7 +249,7 @@ describe("agent identity", () => {
   it("revoking one agent evicts it alone, and its id cannot register again", async () => {
     const x = farm.spawnAgent({ name: "revoke-x", executor: "shell", capacity: 1, labels: { pool: "single" } });
     await waitFor(async () => (await agentsNamed("revoke-x"))[0]?.state === "online", { message: "revoke-x online" });
-    const { runId, attempt, pid } = await longStageRunning("single");
+    const { runId, attempt, sleep } = await longStageRunning("single");
     assert.equal(attempt.name, "revoke-x");
     // Same join token as revoke-x: it must keep working.
     await farm.startAgent({ name: "revoke-y", executor: "shell", capacity: 1, labels: { pool: "single" } });
@@ -244,9 +258,10 @@ describe("agent identity", () => {
     const listed = (await farm.client.listAgents({})).agents.filter((a) => a.name.startsWith("revoke-")).map((a) => [a.name, a.state]).sort();
     assert.deepEqual(listed, [["revoke-x", "revoked"], ["revoke-y", "online"]]);
 
-    await waitFor(() => !alive(pid), { timeoutMs: 5000, message: `sleep ${pid} of the revoked agent to be killed` });
+    await waitFor(() => !alive(sleep.pid, sleep.startTime), { timeoutMs: 5000, message: `sleep ${sleep.pid} of the revoked agent to be killed` });
     assert.equal(await exitCode(x, 5000), 1);
     const log = readFileSync(x.logFile, "utf8");
+    assert.match(log, /session refused; registering again/);
     assert.match(log, /agent refused by the server; stopping its attempts/);
     assert.ok(log.includes(`dockyard agent: registration refused (unauthenticated): agent ${attempt.agent_id} was revoked; register a new agent (new state directory)`), log.slice(-2000));
 

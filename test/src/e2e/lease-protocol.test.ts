@@ -47,7 +47,7 @@ async function counter(farm: Farm, name: string, labels = ""): Promise<number> {
   return [...metrics.matchAll(re)].reduce((n, m) => n + Number(m[1]), 0);
 }
 
-describe("agent protocol", () => {
+describe("agent protocol", { timeout: 120_000 }, () => {
   let farm: Farm;
   let nc: NatsConnection;
   before(async () => {
@@ -123,8 +123,8 @@ describe("agent protocol", () => {
     const logs = await farm.pg.query("SELECT chunk_seq::int, convert_from(data, 'UTF8') AS text FROM run_events WHERE run_id = $1 AND kind = 'log' ORDER BY seq", [runId]);
     assert.deepEqual(logs.rows, [{ chunk_seq: 1, text: "one\n" }, { chunk_seq: 2, text: "two\n" }]);
 
-    // The attempt is replaced once its lease runs out (this agent sends no heartbeats or renewals);
-    // the old lease's writes are then stale.
+    // This agent sends no heartbeats or renewals: the attempt ends as lost (the agent is declared
+    // lost, or the lease runs out, whichever comes first) and the old lease's writes are then stale.
     await waitFor(async () => (await farm.pg.query("SELECT 1 FROM attempts WHERE id = $1 AND state = 'lost'", [a.attemptId])).rowCount, {
       timeoutMs: 15_000, message: "lease expiry",
     });

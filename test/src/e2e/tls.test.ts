@@ -5,12 +5,12 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import {
-  AGENT_AUTH_SCHEME, AgentService, RunService, agentCredential, clientTlsCredentials, createClient, generateKeyPair,
+  AGENT_AUTH_SCHEME, RunService, agentCredential, clientTlsCredentials, createClient, generateKeyPair,
   type KeyPair,
 } from "@dockyard/proto";
 import { ensurePki, type Pki } from "@dockyard/control-plane";
@@ -39,16 +39,20 @@ const agentAuth = (credential: string) => {
   return md;
 };
 
-describe("transport security", () => {
+describe("transport security", { timeout: 120_000 }, () => {
   let farm: Farm;
   /** Another farm's PKI: a CA the agents and clients of this farm must not accept. */
   let other: Pki;
+  const otherDir = mkdtempSync(path.join(os.tmpdir(), "dockyard-other-pki-"));
   before(async () => {
     farm = await startFarm();
-    other = await ensurePki({ dir: mkdtempSync(path.join(os.tmpdir(), "dockyard-other-pki-")), sans: [] });
+    other = await ensurePki({ dir: otherDir, sans: [] });
     assert.notEqual(other.caFingerprint, farm.server.pki.caFingerprint);
   });
-  after(async () => farm?.stop());
+  after(async () => {
+    await farm?.stop();
+    rmSync(otherDir, { recursive: true, force: true });
+  });
 
   const agentsNamed = async (name: string) =>
     (await farm.pg.query<{ state: string }>("SELECT state FROM agents WHERE name = $1", [name])).rows;
@@ -85,7 +89,8 @@ describe("transport security", () => {
 
   it("a client trusting another CA cannot connect", async () => {
     const runs = createClient(RunService, farm.server.grpcAddress, { credentials: clientTlsCredentials(other.caPem), metadata: bearer(farm.apiToken) });
-    await failsWith(runs.listRuns({}, { timeoutMs: 5000 }), grpc.status.UNAVAILABLE);
+    // The farm's certificate chain ends in a CA this client does not trust.
+    await failsWith(runs.listRuns({}, { timeoutMs: 5000 }), grpc.status.UNAVAILABLE, /self-signed certificate in certificate chain/);
     runs.close();
     const pair = generateKeyPair();
     const agents = createAgentClient(farm.server.grpcAddress, clientTlsCredentials(other.caPem), () => ({ agentId: "", sessionId: "" }), new CredentialSource(pair));
@@ -98,7 +103,7 @@ describe("transport security", () => {
 
   it("a plaintext client gets nowhere", async () => {
     const runs = createClient(RunService, farm.server.grpcAddress, { credentials: grpc.credentials.createInsecure(), metadata: bearer(farm.apiToken) });
-    await failsWith(runs.listRuns({}, { timeoutMs: 5000 }), grpc.status.UNAVAILABLE);
+    await failsWith(runs.listRuns({}, { timeoutMs: 5000 }), grpc.status.UNAVAILABLE, /No connection established/);
     runs.close();
     const pair = generateKeyPair();
     const agents = createAgentClient(farm.server.grpcAddress, grpc.credentials.createInsecure(), () => ({ agentId: "", sessionId: "" }), new CredentialSource(pair));
@@ -137,7 +142,7 @@ describe("transport security", () => {
       ({ agentId, sessionId } = accepted);
       session = { agentId, sessionId };
       client.close();
-      bare = createClient(AgentService, farm.server.grpcAddress, { credentials });
+      bare = createAgentClient(farm.server.grpcAddress, credentials, () => ({ agentId: "", sessionId: "" }), new CredentialSource(pair));
     });
     after(() => bare?.close());
 

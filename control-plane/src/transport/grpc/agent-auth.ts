@@ -43,8 +43,9 @@ export class AgentAuth {
     if (cred.expiresAtMs > now + MAX_CREDENTIAL_MS) throw new UnauthenticatedError("agent credential is valid for too long");
     const [agent] = await this.db.select().from(agents).where(eq(agents.id, cred.agentId));
     if (!agent || agent.publicKey === "") throw new UnauthenticatedError(`unknown agent ${cred.agentId.slice(0, 64)}`);
-    if (agent.state === "revoked") throw new UnauthenticatedError(`agent ${agent.id} was revoked`);
+    // The signature first: only the key's holder learns anything about the agent's state.
     if (!checkCredential(cred, this.key(agent.publicKey))) throw new UnauthenticatedError("agent credential signature does not match the agent's key");
+    if (agent.state === "revoked") throw new UnauthenticatedError(`agent ${agent.id} was revoked`);
     if (agent.sessionId === "" || agent.sessionId !== cred.sessionId) {
       throw new UnauthenticatedError("agent session is unknown or replaced: register again");
     }
