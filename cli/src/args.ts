@@ -72,6 +72,11 @@ export function parseLimit(text: string): number {
   return parseBoundedInt(text, "limit", 1, MAX_LIST_LIMIT);
 }
 
+/** --attempt for `logs`: 1..1000. */
+export function parseAttempt(text: string): number {
+  return parseBoundedInt(text, "attempt", 1, 1000);
+}
+
 /** --state for `runs`: one of RUN_STATES. */
 export function parseRunState(text: string): string {
   if (!(RUN_STATES as readonly string[]).includes(text)) {

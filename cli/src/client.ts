@@ -1,7 +1,7 @@
 // The gRPC client for RunService, with the API token attached to every call.
 import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
-import { clientTlsCredentials, createClient, fetchPinnedCa, RunService } from "@dockyard/proto";
+import { clientTlsCredentials, createFailoverClient, fetchPinnedCa, parseServerList, RunService } from "@dockyard/proto";
 import type { RunEvent } from "@dockyard/proto";
 import type { ClientConfig } from "./config";
 import { CliError, describeError, isGrpcError } from "./errors";
@@ -30,18 +30,31 @@ export async function serverCredentials(config: ClientConfig, warn: (text: strin
     }
   }
   if (t.kind === "fingerprint") {
-    try {
-      return clientTlsCredentials(await fetchPinnedCa(config.server, t.fingerprint, CALL_TIMEOUT_MS));
-    } catch (err) {
-      throw new CliError((err as Error).message, 1, { cause: err });
+    let last: unknown;
+    for (const server of servers(config)) {
+      try {
+        return clientTlsCredentials(await fetchPinnedCa(server, t.fingerprint, CALL_TIMEOUT_MS));
+      } catch (err) {
+        last = err;
+      }
     }
+    throw new CliError((last as Error).message, 1, { cause: last });
   }
   throw new CliError("no way to verify the server: pass --ca FILE (the server's <data-dir>/pki/ca.crt; env DOCKYARD_CA_FILE), " +
     "--ca-fingerprint HEX (env DOCKYARD_CA_FINGERPRINT), or --insecure for a server started with DOCKYARD_INSECURE");
 }
 
+/** `--server` may list replicas (`a:7400,b:7400`): calls fail over between them. */
+function servers(config: ClientConfig): string[] {
+  try {
+    return parseServerList(config.server);
+  } catch (err) {
+    throw new CliError(`--server: ${(err as Error).message}`, 2, { cause: err });
+  }
+}
+
 function dial(config: ClientConfig, credentials: grpc.ChannelCredentials) {
-  return createClient(RunService, config.server, {
+  return createFailoverClient(RunService, servers(config), {
     credentials,
     metadata: () => {
       const md = new grpc.Metadata();
@@ -69,13 +82,27 @@ export async function withClient<T>(
   ctx: Omit<ErrorContext, "server"> = {},
 ): Promise<T> {
   const client = await connect(config);
+  const tries = servers(config).length;
   try {
-    return await fn(client);
+    for (let i = 1; ; i++) {
+      try {
+        return await fn(client);
+      } catch (err) {
+        // The next replica, when this one could not even be reached (so the request was never sent).
+        if (i < tries && neverSent(err)) continue;
+        throw err;
+      }
+    }
   } catch (err) {
     throw describeError(err, { server: config.server, ...ctx });
   } finally {
     client.close();
   }
+}
+
+/** A call that failed before reaching any server (a retry on another replica cannot double it). */
+function neverSent(err: unknown): boolean {
+  return isGrpcError(err) && err.code === grpc.status.UNAVAILABLE && /No connection established|ECONNREFUSED|connect|Failed to connect/i.test(err.details);
 }
 
 /** What WatchRun is asked for. */
@@ -84,11 +111,13 @@ export interface WatchRequest {
   follow: boolean;
   /** Stage name filter; "" for all stages. */
   stage: string;
+  /** With `stage`: only this attempt; 0 for all. */
+  attempt?: number;
 }
 
 /** Opens WatchRun from `afterSeq` as an EventStream for followRun. */
 export function openWatch(client: RunClient, req: WatchRequest, afterSeq: bigint, onConnected: () => void): EventStream {
-  const call = client.watchRun({ runId: req.runId, afterSeq, follow: req.follow, stage: req.stage });
+  const call = client.watchRun({ runId: req.runId, afterSeq, follow: req.follow, stage: req.stage, attempt: req.attempt ?? 0 });
   let cancelled = false;
   call.on("metadata", onConnected);
   // While reading, the iterator below receives every error itself; this

@@ -19,6 +19,13 @@ test("grpc codes map to clear messages", () => {
   assert.equal(describeError(grpcError(status.NOT_FOUND, "run r-9"), ctx).message, "run not found: r-9");
   assert.equal(describeError(grpcError(status.NOT_FOUND, "x"), { server: "s" }).message, "not found: x");
   assert.equal(describeError(grpcError(status.FAILED_PRECONDITION, "run already finished"), ctx).message, "run already finished");
+  // A Dockyard server's NOT_FOUND (with its error-code trailer) says what is missing; kept when asked for.
+  const fromServer = Object.assign(grpcError(status.NOT_FOUND, "run r-9 has no stage 'x' (stages: a, b)"), {
+    metadata: { get: (k: string) => (k === "dockyard-error-code" ? ["not_found"] : []) },
+  });
+  assert.equal(describeError(fromServer, { ...ctx, preferServerNotFound: true }).message, "run r-9 has no stage 'x' (stages: a, b)");
+  assert.equal(describeError(fromServer, ctx).message, "run not found: r-9");
+  assert.equal(describeError(grpcError(status.NOT_FOUND, "proxy says no"), { ...ctx, preferServerNotFound: true }).message, "run not found: r-9");
   assert.equal(describeError(grpcError(status.RESOURCE_EXHAUSTED, "slow down"), ctx).message, "server error (RESOURCE_EXHAUSTED): slow down");
   assert.equal(describeError(grpcError(status.DEADLINE_EXCEEDED), ctx).message, "server at build.example:7400 did not answer in time (DEADLINE_EXCEEDED)");
   const e = describeError(grpcError(status.INTERNAL, "x"), ctx);

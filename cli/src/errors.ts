@@ -47,6 +47,11 @@ export interface ErrorContext {
   server: string;
   /** Message for NOT_FOUND, e.g. "run not found: r-1". */
   notFound?: string;
+  /**
+   * Use the server's NOT_FOUND message instead of `notFound` when a Dockyard server sent one
+   * (it says more: `run r-1 has no stage 'x' (stages: a, b)`); `notFound` stays the fallback.
+   */
+  preferServerNotFound?: boolean;
 }
 
 /** True for grpc-js errors (they carry a numeric `code` and a `details` text). */
@@ -87,7 +92,7 @@ export function describeError(err: unknown, ctx: ErrorContext): CliError {
       message = withDetails("permission denied");
       break;
     case GrpcStatus.NOT_FOUND:
-      message = ctx.notFound ?? withDetails("not found");
+      message = (ctx.preferServerNotFound && details && fromDockyardServer(err) ? details : ctx.notFound) ?? withDetails("not found");
       break;
     case GrpcStatus.DEADLINE_EXCEEDED:
       message = `server at ${ctx.server} did not answer in time (DEADLINE_EXCEEDED)`;
@@ -104,6 +109,11 @@ export function describeError(err: unknown, ctx: ErrorContext): CliError {
       message = withDetails(`server error (${statusName(err.code)})`);
   }
   return new CliError(message, EXIT_FAILURE, { cause: err });
+}
+
+/** True when the error carries the `dockyard-error-code` trailer: its details were written for users. */
+function fromDockyardServer(err: ServiceError): boolean {
+  return (err.metadata?.get("dockyard-error-code") ?? []).length > 0;
 }
 
 /**

@@ -1,50 +1,26 @@
-// The stable JSON shapes of `--json` output. Times are ISO-8601 UTC strings
-// (null when unset), durations and seqs are numbers, maps are plain objects.
-// Fields may be added; none are renamed or removed without a major version.
+// The stable JSON shapes of `--json` output. Runs, stages, attempts and agents are the
+// HTTP API's shapes (defined once, in @dockyard/web's types, imported here as types only),
+// so `dockyard runs --json` and `GET /api/v1/runs` print the same objects. Times are
+// ISO-8601 UTC strings (null when unset), a value that does not exist is null, durations
+// and seqs are numbers, maps are plain objects. Fields may be added; none are renamed or
+// removed without a major version.
 import { TextDecoder } from "node:util";
 import { LogStream } from "@dockyard/proto";
-import type { Agent, Run, RunEvent, Stage } from "@dockyard/proto";
+import type { Agent, AttemptInfo, Run, RunEvent, Stage } from "@dockyard/proto";
+import type { AgentView, AttemptView, RunView, StageView } from "@dockyard/web";
 import { isoOrNull } from "./format/time";
 
-/** One stage of a run. */
-export interface StageJson {
-  id: string;
-  name: string;
-  state: string;
-  needs: string[];
-  attempts: number;
-  exitCode: number;
-  reason: string;
-  agentId: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
+/** One stage of a run, with every attempt it made. */
+export type StageJson = StageView;
+
+/** One attempt of a stage (lost and timed-out ones included). */
+export type AttemptJson = AttemptView;
 
 /** A run (`runs --json` prints an array of these; `run --json` prints one). */
-export interface RunJson {
-  id: string;
-  name: string;
-  state: string;
-  source: string;
-  createdAt: string | null;
-  finishedAt: string | null;
-  /** finishedAt - createdAt; null while the run is not finished. */
-  durationMs: number | null;
-  stages: StageJson[];
-}
+export type RunJson = RunView;
 
 /** An agent (`agents --json` prints an array of these). */
-export interface AgentJson {
-  id: string;
-  name: string;
-  hostname: string;
-  state: string;
-  labels: Record<string, string>;
-  capacity: number;
-  slotsUsed: number;
-  lastHeartbeatAt: string | null;
-  version: string;
-}
+export type AgentJson = AgentView;
 
 /** One line of `run --watch --json` / `watch --json` (newline-delimited JSON). */
 export type RunEventJson = { seq: number; runId: string; at: string | null } & (
@@ -62,11 +38,27 @@ export function stageJson(s: Stage): StageJson {
     state: s.state,
     needs: [...s.needs],
     attempts: s.attempts,
-    exitCode: s.exitCode,
-    reason: s.reason,
-    agentId: s.agentId,
+    exitCode: s.exitCode ?? null,
+    reason: s.reason || null,
+    agentId: s.agentId || null,
     startedAt: isoOrNull(s.startedAtMs),
     finishedAt: isoOrNull(s.finishedAtMs),
+    attemptHistory: s.attemptHistory.map(attemptJson),
+  };
+}
+
+/** JSON shape of an AttemptInfo. */
+export function attemptJson(a: AttemptInfo): AttemptJson {
+  return {
+    number: a.number,
+    state: a.state,
+    agentId: a.agentId,
+    agentName: a.agentName || null,
+    assignedAt: isoOrNull(a.assignedAtMs),
+    startedAt: isoOrNull(a.startedAtMs),
+    finishedAt: isoOrNull(a.finishedAtMs),
+    exitCode: a.exitCode ?? null,
+    reason: a.reason || null,
   };
 }
 
@@ -79,7 +71,7 @@ export function runJson(r: Run): RunJson {
     name: r.name,
     state: r.state,
     source: r.source,
-    createdAt: isoOrNull(created),
+    createdAt: new Date(created).toISOString(),
     finishedAt: isoOrNull(finished),
     durationMs: created > 0 && finished > 0 ? finished - created : null,
     stages: r.stages.map(stageJson),

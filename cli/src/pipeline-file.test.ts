@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { problemsText, readPipelineFile, serverProblemsText } from "./pipeline-file";
+import { defaultPipelineName, problemsText, readPipelineFile, serverProblemsText } from "./pipeline-file";
 
 test("reads small files and refuses large ones with a clear message", async () => {
   const dir = await mkdtemp(join(tmpdir(), "dockyard-cli-"));
@@ -31,4 +31,17 @@ test("local problems use @dockyard/pipeline's formatter", async () => {
   const text = problemsText(formatProblems(result.ok ? [] : result.problems, "p.yml"));
   assert.match(text, /^p\.yml:\d+:\d+: /m);
   assert.ok(text.endsWith("\n"));
+});
+
+test("a nameless pipeline is named after its directory, sanitised to the name pattern", () => {
+  assert.equal(defaultPipelineName("/src/web-app/dockyard.yml"), "web-app");
+  assert.equal(defaultPipelineName("/src/My Project!/dockyard.yml"), "my-project");
+  assert.equal(defaultPipelineName("/src/__Tools.v2__/dockyard.yml"), "tools.v2__");
+  assert.equal(defaultPipelineName("/src/ünïcode/x.yml"), "n-code");
+  assert.equal(defaultPipelineName(`/src/${"a".repeat(80)}/x.yml`), "a".repeat(63));
+  assert.equal(defaultPipelineName("/dockyard.yml"), null);
+  assert.equal(defaultPipelineName("/src/!!!/dockyard.yml"), null);
+  for (const dir of ["My Project!", "__Tools.v2__", "ünïcode", "a.b-c_d"]) {
+    assert.match(defaultPipelineName(`/src/${dir}/dockyard.yml`) ?? "", /^[a-z0-9][a-z0-9._-]{0,62}$/, dir);
+  }
 });

@@ -1,5 +1,6 @@
 // Reading pipeline files and printing validation problems.
 import { open } from "node:fs/promises";
+import { basename, dirname, resolve } from "node:path";
 import { CliError } from "./errors";
 
 /** Pipeline files larger than this are refused before being read. */
@@ -56,6 +57,18 @@ function fsReason(err: unknown): string {
   if (code === "EACCES") return "permission denied";
   if (code === "EISDIR") return "it is a directory";
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * The name of a pipeline whose file has no `name:`: its directory's name, lowercased, with
+ * every run of other characters than a-z 0-9 . _ - turned into one '-', trimmed to start
+ * with a letter or digit and to 63 characters (the pipeline name pattern). Null when
+ * nothing is left (the root directory, a name of symbols only).
+ */
+export function defaultPipelineName(file: string): string | null {
+  const dir = basename(dirname(resolve(file)));
+  const name = dir.toLowerCase().replace(/[^a-z0-9._-]+/g, "-").replace(/^[^a-z0-9]+/, "").slice(0, 63).replace(/-+$/, "");
+  return name === "" ? null : name;
 }
 
 /** The server's INVALID_ARGUMENT details, one problem per line, printed verbatim. */

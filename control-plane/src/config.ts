@@ -23,6 +23,7 @@ const schema = z.object({
   DOCKYARD_AGENT_POLL_INTERVAL_MS: ms(10_000, 50),
   DOCKYARD_SWEEP_INTERVAL_MS: ms(1_000, 10),
   DOCKYARD_SCHEDULER_INTERVAL_MS: ms(500, 10),
+  DOCKYARD_UNSCHEDULABLE_TIMEOUT_MS: ms(600_000, 1_000),
   DOCKYARD_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
   DOCKYARD_SECRET_KEY_FILE: z.string().min(1).optional(),
   DOCKYARD_SECRET_OLD_KEY_FILES: z.string().optional(),
@@ -53,6 +54,8 @@ export interface ServerConfig {
   agentPollIntervalMs: number;
   sweepIntervalMs: number;
   schedulerIntervalMs: number;
+  /** A queued stage that no registered agent (online, draining, lost or offline) could run ends as errored after this long. */
+  unschedulableTimeoutMs: number;
   logLevel: ServerEnv["DOCKYARD_LOG_LEVEL"];
   /** The secret store's current AES-256-GCM key (hex); created on first start. Default `<dataDir>/secret.key`. */
   secretKeyFile: string;
@@ -125,6 +128,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     agentPollIntervalMs: e.DOCKYARD_AGENT_POLL_INTERVAL_MS,
     sweepIntervalMs: e.DOCKYARD_SWEEP_INTERVAL_MS,
     schedulerIntervalMs: e.DOCKYARD_SCHEDULER_INTERVAL_MS,
+    unschedulableTimeoutMs: e.DOCKYARD_UNSCHEDULABLE_TIMEOUT_MS,
     logLevel: e.DOCKYARD_LOG_LEVEL,
     secretKeyFile: e.DOCKYARD_SECRET_KEY_FILE ?? path.join(e.DOCKYARD_DATA_DIR, "secret.key"),
     secretOldKeyFiles: (e.DOCKYARD_SECRET_OLD_KEY_FILES ?? "").split(",").map((f) => f.trim()).filter(Boolean),

@@ -12,8 +12,16 @@ export class DockyardError extends Error {
 }
 
 export class NotFoundError extends DockyardError {
-  constructor(readonly kind: string, readonly id: string) {
-    super("not_found", `${kind} not found: ${id}`);
+  /** `message` replaces the default `<kind> not found: <id>` when it can say more (what does exist). */
+  constructor(readonly kind: string, readonly id: string, message = `${kind} not found: ${id}`) {
+    super("not_found", message);
+  }
+}
+
+/** The request contradicts the object's state, e.g. canceling a run that already finished. Nothing was changed. */
+export class ConflictError extends DockyardError {
+  constructor(message: string, readonly state?: string) {
+    super("conflict", message);
   }
 }
 
@@ -26,6 +34,18 @@ export class InvalidError extends DockyardError {
 export class UnauthenticatedError extends DockyardError {
   constructor(message: string) {
     super("unauthenticated", message);
+  }
+}
+
+/**
+ * An agent reported on an attempt that was canceled (by the user, or by the agent's own
+ * `canceled` end) under the lease it still holds. Not a stale write: the lease was valid
+ * until the cancel, and reports in flight after it are expected. The attempt stream
+ * answers them (cancel, then acks) instead of refusing them, and does not count them.
+ */
+export class AttemptCanceledError extends DockyardError {
+  constructor(readonly attemptId: string, readonly reason: string, readonly logSeq: number) {
+    super("conflict", `attempt ${attemptId} was canceled: ${reason}`);
   }
 }
 

@@ -3,7 +3,8 @@
 import { parsePipeline, formatProblems, PIPELINE_LIMITS, type PipelineSpec, type Problem } from "@dockyard/pipeline";
 import type { Db } from "./store/db";
 import type { Clock } from "./clock";
-import { createRun, getRun, listRuns, cancelRun, type RunWithStages, type RunRow } from "./store/runs";
+import { createRun, getRun, listRuns, cancelRun, type RunWithStages } from "./store/runs";
+import { RUN_STATES, isRunState } from "./domain/states";
 import { listAgents, revokeAgent, revokeAgentsOfToken, type AgentWithUsage } from "./store/agents";
 import { loseAgentAttempts } from "./store/attempts";
 import type { Logger } from "pino";
@@ -18,7 +19,6 @@ export interface RunsServiceDeps {
   clock: Clock;
   scheduler: Scheduler;
   publish(events: RunEventRecord[]): void;
-  cancelAttempt(agentId: string, attemptId: string, reason: string): void;
   /** Named secrets: submit checks that referenced ones exist; the edges set, list and delete them. */
   secrets: SecretStore;
   /** Appended to every join token created, so agents pin the CA on first contact. */
@@ -32,15 +32,18 @@ const API_TOKEN_CACHE_MS = 5000;
 export class RunsService {
   constructor(private readonly deps: RunsServiceDeps) {}
 
-  /** Every problem in the file, with line and column; empty when valid. */
-  validate(yaml: string | Uint8Array): Problem[] {
-    const result = parsePipeline(yaml);
+  /** Every problem in the file, with line and column; empty when valid. `defaultName`: see submit. */
+  validate(yaml: string | Uint8Array, defaultName?: string): Problem[] {
+    const result = parsePipeline(yaml, { defaultName: defaultName || undefined });
     return result.ok ? [] : result.problems;
   }
 
-  /** Validate, then write the run, its stages and edges in one transaction; nothing is written for an invalid file. */
-  async submit(yaml: string | Uint8Array, source: string): Promise<RunWithStages> {
-    const result = parsePipeline(yaml);
+  /**
+   * Validate, then write the run, its stages and edges in one transaction; nothing is written
+   * for an invalid file. `defaultName` names the run when the file has no `name:`.
+   */
+  async submit(yaml: string | Uint8Array, source: string, defaultName?: string): Promise<RunWithStages> {
+    const result = parsePipeline(yaml, { defaultName: defaultName || undefined });
     if (!result.ok) {
       const lines = formatProblems(result.problems, source.replace(/^[a-z]+:/, "") || "dockyard.yml").split("\n");
       throw new InvalidError(`pipeline is invalid (${result.problems.length} problem${result.problems.length === 1 ? "" : "s"}):\n${lines.join("\n")}`, lines);
@@ -63,14 +66,24 @@ export class RunsService {
     return getRun(this.deps.db, checkRunId(runId));
   }
 
-  async list(opts: { limit?: number; state?: string }): Promise<RunRow[]> {
+  /** The newest runs (at most 500), with their stages; InvalidError for a state that is not a run state. */
+  async list(opts: { limit?: number; state?: string }): Promise<RunWithStages[]> {
     const limit = Math.min(Math.max(opts.limit || 20, 1), 500);
+    if (opts.state && !isRunState(opts.state)) {
+      throw new InvalidError(`invalid state '${opts.state.slice(0, 32)}': expected one of ${RUN_STATES.join(", ")}`);
+    }
     return listRuns(this.deps.db, { limit, state: opts.state || undefined });
   }
 
+  /**
+   * Cancel the run's open stages and stop its running attempts (their agents are told, and
+   * the attempts count in dockyard_attempts_ended_total like any other end). ConflictError
+   * when the run already finished: nothing about it changes.
+   */
   async cancel(runId: string): Promise<RunWithStages> {
-    const { canceledAttempts, events } = await cancelRun(this.deps.db, checkRunId(runId), this.deps.clock.now());
-    for (const a of canceledAttempts) this.deps.cancelAttempt(a.agentId, a.id, "canceled by user");
+    const { ended, events } = await cancelRun(this.deps.db, checkRunId(runId), this.deps.clock.now());
+    // Publishes the attempts' events (their seqs come first), tells their agents, counts them.
+    this.deps.scheduler.afterEnded(ended, "server");
     this.deps.publish(events);
     this.deps.scheduler.kick();
     return getRun(this.deps.db, runId);

@@ -21,13 +21,16 @@ import { NatsBus } from "./transport/nats/nats-bus";
 import { agentHandlers } from "./transport/grpc/agent-handlers";
 import { PlacementCache } from "./scheduler/placement-cache";
 import { runHandlers } from "./transport/grpc/run-handlers";
-import { toRunEvent } from "./transport/convert";
+import { toAssignment, toRunEvent } from "./transport/convert";
+import { AgentStreams } from "./transport/grpc/agent-streams";
 import { RunsService } from "./runs-service";
 import { webServices } from "./web-services";
 import { newSecret } from "./ids";
 import { loadKeyring } from "./secrets/keyring";
 import { SecretStore } from "./secrets/secret-store";
 import { ensurePki, type Pki } from "./pki/pki";
+import { DependencyHealth } from "./health";
+import { sql } from "drizzle-orm";
 
 export interface ServerHandle {
   grpcAddress: string;
@@ -94,20 +97,27 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
   const bus = new NatsBus(nc, config.natsPrefix, { signingKey: pki.signingKey.privateKey, sealer: new FarmSealer(pki.farmKey) }, log);
   const metrics = createMetrics(registry, db.db);
   const publish = (events: Parameters<typeof toRunEvent>[0][]) => bus.publishEvents(events.map(toRunEvent));
-  const cancelAttempt = (agentId: string, attemptId: string, reason: string) => bus.cancel(agentId, attemptId, reason);
   const placements = new PlacementCache(config.leaseTtlMs, () => clock.now().getTime());
+  const streams = new AgentStreams();
+  const health = new DependencyHealth({
+    postgres: () => db.liveDb.execute(sql`SELECT 1`),
+    nats: () => nc.rtt(),
+  }, config.leaseTtlMs, log.child({ component: "health" }), () => clock.now().getTime());
+  health.start();
   const scheduler = new Scheduler(db.db, db.liveDb, clock, {
     dispatch: (p) => {
       placements.remember(p);
-      bus.assign(p.agentId, p.attemptId);
+      // Down the agent's stream when it is open here; else a signed wake-up, and the agent
+      // fetches the assignment (always so with secrets, which the push does not carry).
+      if (p.spec.secrets?.length || !streams.push(p.agentId, toAssignment(p, config.leaseTtlMs))) bus.assign(p.agentId, p.attemptId);
     },
-    cancel: cancelAttempt,
+    cancel: (agentId, attemptId, reason) => bus.cancel(agentId, attemptId, reason),
     events: publish,
     kickOthers: () => bus.kickAll(),
-  }, config, metrics, log.child({ component: "scheduler" }));
+  }, { ...config, holdOff: () => health.holdOff() }, metrics, log.child({ component: "scheduler" }));
   bus.onKick(() => scheduler.kick());
   const runs = new RunsService({
-    db: db.db, clock, scheduler, publish, cancelAttempt, secrets, caFingerprint: pki.caFingerprint, log: log.child({ component: "runs" }),
+    db: db.db, clock, scheduler, publish, secrets, caFingerprint: pki.caFingerprint, log: log.child({ component: "runs" }),
   });
 
   if (config.insecure) {
@@ -122,17 +132,16 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
   });
   grpcServer.addService(serviceDefinition(AgentService), agentHandlers({
-    db: db.db, clock, scheduler, metrics, leaseTtlMs: config.leaseTtlMs, placements, publish, log: log.child({ component: "agent-api" }),
-    secretValues: (refs) => secrets.values(refs),
+    db: db.db, liveDb: db.liveDb, clock, scheduler, metrics, leaseTtlMs: config.leaseTtlMs, placements, publish, log: log.child({ component: "agent-api" }),
+    secretValues: (refs) => secrets.values(refs), streams,
     registration: { timings: config, serverSigningKey: pki.signingKey.publicRaw },
   }) as unknown as grpc.UntypedServiceImplementation);
   grpcServer.addService(serviceDefinition(RunService), runHandlers(runs, db.db, bus, log.child({ component: "run-api" })) as unknown as grpc.UntypedServiceImplementation);
   const grpcPort = await new Promise<number>((resolve, reject) =>
     grpcServer.bindAsync(config.grpcListen, credentials, (err, port) => (err ? reject(err) : resolve(port))));
 
-  const app = createApp(webServices(runs, registry, async () => ({
-    ok: !nc.isClosed(), checks: { nats: nc.isClosed() ? "closed" : "ok", database: db.kind },
-  })), { maxBodyBytes: PIPELINE_LIMITS.maxBytes, metricsToken: config.metricsToken });
+  const httpLog = log.child({ component: "http-api" });
+  const app = createApp(webServices(runs, registry, () => health.ready()), { maxBodyBytes: PIPELINE_LIMITS.maxBytes, metricsToken: config.metricsToken, onError: (err) => httpLog.error({ err }, "unexpected error in HTTP handler") });
   const http = splitListen(config.httpListen);
   const httpServer = serve({ fetch: app.fetch, hostname: http.host, port: http.port });
   await new Promise<void>((resolve) => httpServer.once("listening", () => resolve()));
@@ -154,6 +163,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     scheduler,
     registry,
     async stop() {
+      health.stop();
       await scheduler.stop();
       await bus.close();
       // Open watch streams would hold tryShutdown forever: give calls a moment, then cut.

@@ -3,22 +3,26 @@
 import type { Registry } from "prom-client";
 import type { AgentView, RunView, WebServices } from "@dockyard/web";
 import type { RunsService } from "./runs-service";
-import type { RunRow, RunWithStages } from "./store/runs";
+import { isDbUnavailable } from "./store/db";
+import { DockyardError } from "./errors";
+import type { RunWithStages } from "./store/runs";
 import type { AgentWithUsage as AgentRow } from "./store/agents";
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-export function runView(run: RunRow | RunWithStages): RunView {
-  const view: RunView = {
+export function runView(run: RunWithStages): RunView {
+  return {
     id: run.id, name: run.name, state: run.state, source: run.source, createdAt: run.createdAt.toISOString(), finishedAt: iso(run.finishedAt),
-  };
-  if ("stages" in run) {
-    view.stages = run.stages.map((s) => ({
-      id: s.id, name: s.name, state: s.state, needs: s.needs, attempts: s.attempts, exitCode: s.exitCode, reason: s.reason,
+    durationMs: run.finishedAt ? run.finishedAt.getTime() - run.createdAt.getTime() : null,
+    stages: run.stages.map((s) => ({
+      id: s.id, name: s.name, state: s.state, needs: s.needs, attempts: s.attempts, exitCode: s.exitCode, reason: s.reason || null,
       agentId: s.agentId, startedAt: iso(s.startedAt), finishedAt: iso(s.finishedAt),
-    }));
-  }
-  return view;
+      attemptHistory: s.attemptHistory.map((a) => ({
+        number: a.number, state: a.state, agentId: a.agentId, agentName: a.agentName, assignedAt: iso(a.assignedAt),
+        startedAt: iso(a.startedAt), finishedAt: iso(a.finishedAt), exitCode: a.exitCode, reason: a.reason || null,
+      })),
+    })),
+  };
 }
 
 export function agentView(a: AgentRow): AgentView {
@@ -28,15 +32,26 @@ export function agentView(a: AgentRow): AgentView {
   };
 }
 
+/** Every service, with a database outage answered as `unavailable` (HTTP 503), not as an internal error. */
+function unavailableOnDbOutage(services: WebServices): WebServices {
+  const out: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(services) as [string, (...a: unknown[]) => Promise<unknown>][]) {
+    out[name] = (...args: unknown[]) => fn(...args).catch((err: unknown) => {
+      throw isDbUnavailable(err) ? new DockyardError("unavailable", "the database is unavailable; try again shortly", { cause: err }) : err;
+    });
+  }
+  return out as unknown as WebServices;
+}
+
 export function webServices(runs: RunsService, registry: Registry, health: WebServices["health"]): WebServices {
-  return {
+  return unavailableOnDbOutage({
     authenticate: (token) => runs.authenticate(token),
-    submitRun: async (yaml, source) => runView(await runs.submit(yaml, source)),
+    submitRun: async (yaml, source, defaultName) => runView(await runs.submit(yaml, source, defaultName)),
     getRun: async (id) => runView(await runs.get(id)),
     listRuns: async (opts) => (await runs.list(opts)).map(runView),
     cancelRun: async (id) => runView(await runs.cancel(id)),
     listAgents: async () => (await runs.agents()).map(agentView),
     metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
     health,
-  };
+  });
 }

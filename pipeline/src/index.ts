@@ -6,7 +6,7 @@
  */
 export type { ParseResult, PipelineSpec, Problem, RetryReason, SecretRef, StageDef, StageResources } from './types.js';
 export { RETRY_REASONS } from './types.js';
-export { parsePipeline } from './parse.js';
+export { parsePipeline, type ParseOptions } from './parse.js';
 export { formatProblems } from './format.js';
 export { pipelineJsonSchema, PIPELINE_SCHEMA_ID } from './json-schema.js';
 export { topologicalOrder } from './dag.js';

@@ -12,7 +12,8 @@ test('json schema is draft 2020-12 with title, descriptions and strict objects',
   const schema = pipelineJsonSchema() as Record<string, any>;
   assert.equal(schema.$schema, 'https://json-schema.org/draft/2020-12/schema');
   assert.match(schema.title, /Dockyard pipeline/);
-  assert.deepEqual(schema.required, ['name', 'stages']);
+  assert.deepEqual(schema.required, ['stages'], 'name is optional (it defaults to the directory name)');
+  assert.match(schema.properties.name.description, /Optional: .*directory/);
   assert.equal(schema.additionalProperties, false);
   const stage = schema.properties.stages.additionalProperties;
   assert.equal(stage.additionalProperties, false);

@@ -322,7 +322,7 @@ test('every problem is reported at once, sorted, with exact positions', () => {
 
 test('structural problems: missing keys, wrong types, bad stage names, stage count', () => {
   assert.deepEqual(lines('version: 1\n'), [
-    "dockyard.yml:1:1: missing required key 'name'",
+    "dockyard.yml:1:1: missing 'name' (and no directory name to default to)",
     "dockyard.yml:1:1: missing required key 'stages'",
   ]);
   assert.deepEqual(lines('name: a\nstages: {}\n'), ['dockyard.yml:2:9: stages: must define at least one stage']);
@@ -376,4 +376,18 @@ test('bytes input: UTF-8 decoded, BOM ignored', () => {
   ]);
   const good = parsePipeline(new TextEncoder().encode('name: cafe\nstages:\n  s: { image: i, command: "échö" }\n'));
   assert.equal(good.ok && good.pipeline.stages[0]?.commands[0], 'échö');
+});
+
+test('name is optional: the caller\'s default (the directory name) names the pipeline', () => {
+  const nameless = 'stages:\n  s:\n    image: i\n    command: x\n';
+  const withDefault = parsePipeline(nameless, { defaultName: 'web-app' });
+  assert.ok(withDefault.ok);
+  assert.equal(withDefault.pipeline.name, 'web-app');
+  const named = parsePipeline(`name: own\n${nameless}`, { defaultName: 'web-app' });
+  assert.ok(named.ok);
+  assert.equal(named.pipeline.name, 'own', 'a name in the file wins');
+  assert.deepEqual(lines(nameless), ["dockyard.yml:1:1: missing 'name' (and no directory name to default to)"]);
+  const bad = parsePipeline(nameless, { defaultName: 'Not Valid' });
+  assert.ok(!bad.ok);
+  assert.match(bad.problems[0]!.message, /missing 'name', and the default 'Not Valid' is not a valid name/);
 });

@@ -5,24 +5,34 @@ import { formatPath } from './format.js';
 import { errorMap, issuesToProblems, type Locator } from './issues.js';
 import { PIPELINE_LIMITS } from './limits.js';
 import { decodeInput, scanStructure } from './prescan.js';
-import { DEFAULT_RETRY, pipelineSchema, quote, type EnvValue, type PipelineInput } from './schema.js';
+import { DEFAULT_RETRY, NAME_PATTERN, pipelineSchema, quote, type EnvValue, type PipelineInput } from './schema.js';
 import type { ParseResult, PipelineSpec, Problem, SecretRef, StageDef } from './types.js';
 
 const fail = (problems: Problem[]): ParseResult => ({ ok: false, problems: finish(problems) });
 const fileProblem = (message: string, line = 1, column = 1): Problem => ({ path: '', line, column, message });
 
+/** What a caller passes to {@link parsePipeline}. */
+export interface ParseOptions {
+  /**
+   * The pipeline's name when the file has no `name:` (callers pass the file's directory
+   * name, sanitised to the name pattern). Without it, a missing name is a problem.
+   */
+  defaultName?: string;
+}
+
 /**
  * Parses and validates a `dockyard.yml` (v1). Never throws: returns either the normalised
- * pipeline (defaults applied, stage env merged over pipeline env, stages in file order) or
- * every problem found, each with a 1-based line and column, sorted by position.
+ * pipeline (defaults applied, stage env merged over pipeline env, stages in file order,
+ * `name` defaulted from `options.defaultName`) or every problem found, each with a 1-based
+ * line and column, sorted by position.
  *
  * Hostile input is refused in bounded time and memory: size (> 1 MiB) before decoding,
  * invalid UTF-8, nesting deeper than 64 before yaml builds a tree, too many keys, and alias
  * expansion beyond {@link PIPELINE_LIMITS}.maxAliases. Pure and safe to call concurrently.
  */
-export function parsePipeline(input: string | Uint8Array): ParseResult {
+export function parsePipeline(input: string | Uint8Array, options: ParseOptions = {}): ParseResult {
   try {
-    return parseUnsafe(input);
+    return parseUnsafe(input, options);
   } catch (err) {
     // Defensive: a bug or an unforeseen yaml failure (e.g. stack overflow) must not escape.
     const reason = err instanceof RangeError ? 'the file is too complex to parse' : 'internal error while parsing';
@@ -30,7 +40,7 @@ export function parsePipeline(input: string | Uint8Array): ParseResult {
   }
 }
 
-function parseUnsafe(input: string | Uint8Array): ParseResult {
+function parseUnsafe(input: string | Uint8Array, options: ParseOptions): ParseResult {
   const decoded = decodeInput(input, PIPELINE_LIMITS.maxBytes);
   if (!decoded.ok) return fail([decoded.problem]);
   const text = decoded.text;
@@ -87,12 +97,23 @@ function parseUnsafe(input: string | Uint8Array): ParseResult {
   }
   const at: Locator = (path, atKey) => pos(locate(doc, path, atKey));
   const parsed = pipelineSchema.safeParse(js, { reportInput: true, error: errorMap });
+  const name = js.name === undefined ? defaultedName(options.defaultName) : { ok: true as const, name: undefined };
   const problems = [
+    ...(name.ok ? [] : [{ path: '', ...at([], true), message: name.message }]),
     ...(parsed.success ? [] : issuesToProblems(parsed.error.issues, at)),
     ...checkSemantics(js, stageOrder, at),
   ];
   if (problems.length > 0 || !parsed.success) return fail(problems);
-  return { ok: true, pipeline: build(parsed.data, stageOrder) };
+  return { ok: true, pipeline: build(parsed.data, stageOrder, name.ok ? name.name : undefined) };
+}
+
+/** The name of a file without `name:`: the caller's default, when it is a valid name. */
+function defaultedName(defaultName: string | undefined): { ok: true; name: string } | { ok: false; message: string } {
+  if (!defaultName) return { ok: false, message: "missing 'name' (and no directory name to default to)" };
+  if (!NAME_PATTERN.test(defaultName)) {
+    return { ok: false, message: `missing 'name', and the default ${quote(defaultName)} is not a valid name: use 1-63 of a-z 0-9 . _ - starting with a letter or digit` };
+  }
+  return { ok: true, name: defaultName };
 }
 
 /** Splits a merged env into plain values and secret references (both in key order). */
@@ -106,7 +127,7 @@ function splitEnv(merged: Record<string, EnvValue>): { env: Record<string, strin
   return { env, secrets };
 }
 
-function build(input: PipelineInput, order: readonly string[]): PipelineSpec {
+function build(input: PipelineInput, order: readonly string[], defaultName: string | undefined): PipelineSpec {
   const pipelineEnv = { ...input.env };
   const { env, secrets } = splitEnv(pipelineEnv);
   const names = [...order.filter((n) => Object.hasOwn(input.stages, n))];
@@ -134,7 +155,9 @@ function build(input: PipelineInput, order: readonly string[]): PipelineSpec {
       },
     };
   });
-  return { version: 1, name: input.name, env, secrets, stages };
+  const name = input.name ?? defaultName;
+  if (name === undefined) throw new Error('pipeline name vanished');
+  return { version: 1, name, env, secrets, stages };
 }
 
 function tooMany(kind: 'keys' | 'items'): string {

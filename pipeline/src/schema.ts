@@ -169,7 +169,11 @@ export const stageSchema = z
 export const pipelineSchema = z
   .strictObject({
     version: z.literal(1).optional().meta({ description: 'File format version; must be 1 if present.' }),
-    name: nameSchema.meta({ description: 'Pipeline name: [a-z0-9][a-z0-9._-]{0,62}.' }),
+    name: nameSchema.optional().meta({
+      description:
+        "Pipeline name: [a-z0-9][a-z0-9._-]{0,62}. Optional: without it the run is named after the pipeline file's " +
+        "directory (lowercased, other characters replaced by '-'), e.g. web-app for web-app/dockyard.yml.",
+    }),
     env: envSchema.optional().meta({ description: 'Pipeline-wide environment, merged under every stage env.' }),
     stages: z
       .record(nameSchema, stageSchema)

@@ -85,3 +85,72 @@ describe("GET /metrics without a metrics token", () => {
     });
   }
 });
+
+describe("the HTTP API's answers", () => {
+  const auth = { authorization: `Bearer ${API_TOKEN}` };
+  const calls: unknown[] = [];
+  const logged: Error[] = [];
+  const services: WebServices = {
+    ...stubServices(),
+    listRuns: async (opts) => {
+      calls.push(opts);
+      return [];
+    },
+    submitRun: async (_yaml, source, defaultName) => {
+      calls.push({ source, defaultName });
+      return { id: "r", name: defaultName ?? "own", state: "queued", source, createdAt: new Date(0).toISOString(), finishedAt: null, durationMs: null, stages: [] };
+    },
+    cancelRun: async (id) => {
+      throw Object.assign(new Error(`run ${id} already finished: succeeded`), { code: "conflict" });
+    },
+    getRun: async () => {
+      throw new Error("boom: a bug");
+    },
+  };
+  const app = createApp(services, { maxBodyBytes: 1024, onError: (err) => logged.push(err) });
+
+  it("refuses a limit that is not a whole number from 1 to 500, naming the parameter", async () => {
+    for (const limit of ["abc", "0", "501", "1.5", "-1", "1e2"]) {
+      const res = await app.request(`/api/v1/runs?limit=${limit}`, { headers: auth });
+      assert.equal(res.status, 400, limit);
+      const body = (await res.json()) as ErrorBody;
+      assert.equal(body.error.code, "invalid");
+      assert.match(body.error.message, /^invalid limit '.*': expected a whole number from 1 to 500$/);
+    }
+    assert.equal(calls.length, 0, "the service was not called");
+    assert.equal((await app.request("/api/v1/runs?limit=7", { headers: auth })).status, 200);
+    assert.deepEqual(calls.pop(), { limit: 7, state: undefined });
+  });
+
+  it("refuses an unknown state, listing the states", async () => {
+    const res = await app.request("/api/v1/runs?state=bogus", { headers: auth });
+    assert.equal(res.status, 400);
+    assert.equal(((await res.json()) as ErrorBody).error.message,
+      "invalid state 'bogus': expected one of queued, running, succeeded, failed, errored, canceled");
+    assert.equal((await app.request("/api/v1/runs?state=failed", { headers: auth })).status, 200);
+    assert.deepEqual(calls.pop(), { limit: 20, state: "failed" });
+  });
+
+  it("passes ?name= as the default name of a pipeline without one", async () => {
+    const res = await app.request("/api/v1/runs?name=web-app", { method: "POST", headers: auth, body: "stages: {}" });
+    assert.equal(res.status, 201);
+    assert.deepEqual(calls.pop(), { source: "http:dockyard.yml", defaultName: "web-app" });
+    await app.request("/api/v1/runs", { method: "POST", headers: auth, body: "stages: {}" });
+    assert.deepEqual(calls.pop(), { source: "http:dockyard.yml", defaultName: undefined });
+  });
+
+  it("answers a conflict with 409 and its message", async () => {
+    const res = await app.request("/api/v1/runs/r-1/cancel", { method: "POST", headers: auth });
+    assert.equal(res.status, 409);
+    assert.deepEqual(await res.json(), { error: { code: "conflict", message: "run r-1 already finished: succeeded" } });
+  });
+
+  it("hides a 500's cause from the client and hands the error to onError", async () => {
+    const res = await app.request("/api/v1/runs/r-1", { headers: auth });
+    assert.equal(res.status, 500);
+    assert.deepEqual(await res.json(), { error: { code: "internal", message: "internal error; see the server log" } });
+    assert.equal(logged.length, 1);
+    assert.match(logged[0]!.message, /boom: a bug/);
+    assert.ok(logged[0]!.stack?.includes("app.test.ts"), "with its stack");
+  });
+});

@@ -18,6 +18,38 @@ export interface AppOptions {
    * does not open /metrics, and this token does not open /api/v1.
    */
   metricsToken?: string | null;
+  /**
+   * Called with every error answered as a 500 (the client only sees "internal error; see the
+   * server log"), so the server can log it with its stack. Must not throw.
+   */
+  onError?: (err: Error) => void;
+}
+
+/** `GET /runs?state=` values. */
+const RUN_STATES = ["queued", "running", "succeeded", "failed", "errored", "canceled"] as const;
+/** Largest `GET /runs?limit=`. */
+const MAX_LIST_LIMIT = 500;
+
+/** A bad query parameter: answered 400 with the parameter and what it allows. */
+function invalidParam(message: string): Error & { code: string } {
+  return Object.assign(new Error(message), { code: "invalid" });
+}
+
+function limitParam(text: string | undefined): number {
+  if (text === undefined || text === "") return 20;
+  const n = /^\d{1,6}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= MAX_LIST_LIMIT)) {
+    throw invalidParam(`invalid limit '${text.slice(0, 32)}': expected a whole number from 1 to ${MAX_LIST_LIMIT}`);
+  }
+  return n;
+}
+
+function stateParam(text: string | undefined): string | undefined {
+  if (text === undefined || text === "") return undefined;
+  if (!(RUN_STATES as readonly string[]).includes(text)) {
+    throw invalidParam(`invalid state '${text.slice(0, 32)}': expected one of ${RUN_STATES.join(", ")}`);
+  }
+  return text;
 }
 
 const METRICS_AUTH_MESSAGE = "/metrics requires an 'Authorization: Bearer <metrics token>' header with the metrics token (API tokens are not accepted)";
@@ -34,6 +66,7 @@ export function createApp(services: WebServices, options: AppOptions): Hono {
   app.onError((err, c) => {
     const code = typeof (err as { code?: unknown }).code === "string" ? (err as unknown as { code: string }).code : "internal";
     const status = HTTP_STATUS[code] ?? 500;
+    if (status === 500) options.onError?.(err);
     const body: ErrorBody = {
       error: { code: status === 500 ? "internal" : code, message: status === 500 ? "internal error; see the server log" : err.message },
     };
@@ -42,7 +75,10 @@ export function createApp(services: WebServices, options: AppOptions): Hono {
     return c.json(body, status);
   });
 
-  app.get("/healthz", async (c) => {
+  // Liveness: the process answers. Whether it can do its work is /readyz.
+  app.get("/healthz", (c) => c.json({ ok: true }));
+  // Readiness: Postgres and NATS answer (each probed with a 1 s timeout); 503 names what failed.
+  app.get("/readyz", async (c) => {
     const h = await services.health();
     return c.json(h, h.ok ? 200 : 503);
   });
@@ -69,8 +105,9 @@ export function createApp(services: WebServices, options: AppOptions): Hono {
     await next();
   });
   api.get("/runs", async (c) => {
-    const limit = Number(c.req.query("limit") ?? 20);
-    return c.json({ runs: await services.listRuns({ limit: Number.isFinite(limit) ? limit : 20, state: c.req.query("state") }) });
+    const limit = limitParam(c.req.query("limit"));
+    const state = stateParam(c.req.query("state"));
+    return c.json({ runs: await services.listRuns({ limit, state }) });
   });
   api.post(
     "/runs",
@@ -81,7 +118,8 @@ export function createApp(services: WebServices, options: AppOptions): Hono {
     async (c) => {
       const yaml = new Uint8Array(await c.req.arrayBuffer());
       const source = c.req.query("source") ?? "http:dockyard.yml";
-      return c.json({ run: await services.submitRun(yaml, source) }, 201);
+      // The name when the file has none (like the CLI's directory name); checked by the parser.
+      return c.json({ run: await services.submitRun(yaml, source, c.req.query("name") || undefined) }, 201);
     },
   );
   api.get("/runs/:id", async (c) => c.json({ run: await services.getRun(c.req.param("id")) }));

@@ -1,17 +1,40 @@
-// The public HTTP API's shapes and the services the web app needs. The
-// control plane implements WebServices; rows never reach the JSON directly.
+// The public JSON shapes of runs, stages, attempts and agents, and the services the web
+// app needs. The control plane implements WebServices; rows never reach the JSON directly.
+// The CLI's `--json` output uses these same shapes (it imports them as types), so the
+// HTTP API and `dockyard ... --json` agree. Times are ISO-8601 UTC strings, null when
+// unset; a value that does not exist (yet) is null, never "" or 0. Fields may be added;
+// none are renamed or removed.
+
+/** One attempt of a stage: every try is its own entry, lost and timed-out ones included. */
+export interface AttemptView {
+  /** 1, 2, ... in the order they were made. */
+  number: number;
+  /** assigned | running | succeeded | failed | errored | canceled | lost | timeout */
+  state: string;
+  agentId: string;
+  agentName: string | null;
+  assignedAt: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  /** null when it ended without one (lost, timeout, canceled) or has not ended. */
+  exitCode: number | null;
+  /** Why it ended the way it did, e.g. `agent lost: no heartbeat`. */
+  reason: string | null;
+}
 
 export interface StageView {
   id: string;
   name: string;
   state: string;
   needs: string[];
+  /** How many attempts were made; `attemptHistory` has one entry each. */
   attempts: number;
   exitCode: number | null;
   reason: string | null;
   agentId: string | null;
   startedAt: string | null;
   finishedAt: string | null;
+  attemptHistory: AttemptView[];
 }
 
 export interface RunView {
@@ -21,7 +44,10 @@ export interface RunView {
   source: string;
   createdAt: string;
   finishedAt: string | null;
-  stages?: StageView[];
+  /** finishedAt - createdAt; null while the run is not finished. */
+  durationMs: number | null;
+  /** In pipeline order (`GET /runs` lists them too). */
+  stages: StageView[];
 }
 
 export interface AgentView {
@@ -32,17 +58,21 @@ export interface AgentView {
   labels: Record<string, string>;
   capacity: number;
   slotsUsed: number;
-  lastHeartbeatAt: string;
+  lastHeartbeatAt: string | null;
   version: string;
 }
 
 export interface WebServices {
   /** Resolves an API token; rejects with an error whose `code` is "unauthenticated". */
   authenticate(token: string): Promise<unknown>;
-  /** `yaml` is the raw request body: validity of its UTF-8 is checked by the parser. */
-  submitRun(yaml: Uint8Array, source: string): Promise<RunView>;
+  /**
+   * `yaml` is the raw request body: validity of its UTF-8 is checked by the parser.
+   * `defaultName` names the run when the file has no `name:`.
+   */
+  submitRun(yaml: Uint8Array, source: string, defaultName?: string): Promise<RunView>;
   getRun(id: string): Promise<RunView>;
   listRuns(opts: { limit?: number; state?: string }): Promise<RunView[]>;
+  /** Rejects with code "conflict" when the run already finished (nothing changes). */
   cancelRun(id: string): Promise<RunView>;
   listAgents(): Promise<AgentView[]>;
   /**
@@ -51,6 +81,7 @@ export interface WebServices {
    */
   metrics(): Promise<{ contentType: string; body: string }>;
   /** Liveness of the process's dependencies. */
+  /** Readiness of the process's dependencies (each check "ok" or why not), answered within about a second. */
   health(): Promise<{ ok: boolean; checks: Record<string, string> }>;
 }
 

@@ -6,7 +6,7 @@
 // The stream opens on first use and stays open while the agent lives. When it
 // breaks, every attempt on it is told (each reconnects on its own schedule and
 // resends what the server did not acknowledge), and the next open starts a new one.
-import { create, AttemptReportSchema, type AttemptCommand, type AttemptReport } from "@dockyard/proto";
+import { create, AttemptReportSchema, type Assignment, type AttemptCommand, type AttemptReport } from "@dockyard/proto";
 import type { ClientDuplexStream } from "@grpc/grpc-js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { AgentClient } from "./agent-client";
@@ -30,8 +30,21 @@ export interface AttemptPipe {
 export class AttemptMux {
   private stream: Stream | null = null;
   private readonly attempts = new Map<string, AttemptListener>();
+  private closed = false;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private failures = 0;
 
-  constructor(private readonly client: AgentClient) {}
+  /**
+   * `onAssign` receives attempts the server pushes down the stream (see
+   * AttemptCommand.assign). Call `keepOpen` to have the stream open at all times,
+   * so pushes can arrive before the first attempt.
+   */
+  constructor(private readonly client: AgentClient, private readonly onAssign: (a: Assignment) => void = () => undefined) {}
+
+  /** Open the stream now and reopen it whenever it breaks (capped backoff), until `close`. */
+  keepOpen(): void {
+    if (!this.stream && !this.closed) this.connect();
+  }
 
   /** Attach an attempt; throws when the client is closed (the agent is stopping). */
   open(attemptId: string, leaseId: string, listener: AttemptListener): AttemptPipe {
@@ -52,6 +65,8 @@ export class AttemptMux {
 
   /** End the shared stream (the agent stops; its attempts are over or abandoned). */
   close(): void {
+    this.closed = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.stream?.end();
     this.stream = null;
   }
@@ -67,7 +82,11 @@ export class AttemptMux {
   private connect(): Stream {
     const stream = this.client.attemptStream();
     this.stream = stream;
-    stream.on("data", (cmd: AttemptCommand) => this.attempts.get(cmd.attemptId)?.onCommand(cmd));
+    stream.on("data", (cmd: AttemptCommand) => {
+      this.failures = 0;
+      if (cmd.body.case === "assign") this.onAssign(cmd.body.value);
+      else this.attempts.get(cmd.attemptId)?.onCommand(cmd);
+    });
     stream.on("error", (err: Error) => this.broken(stream, err));
     stream.on("end", () => this.broken(stream, null));
     return stream;
@@ -79,5 +98,14 @@ export class AttemptMux {
     const listeners = [...this.attempts.values()];
     this.attempts.clear();
     for (const l of listeners) l.onBroken(err);
+    if (!this.closed && !this.reconnectTimer) {
+      // Reopen for pushes (the attempts reopen on their own schedule, through open()).
+      const delay = Math.min(2000, 100 * 2 ** Math.min(this.failures++, 5));
+      this.reconnectTimer = setTimeout(() => {
+        this.reconnectTimer = null;
+        if (!this.stream && !this.closed) this.connect();
+      }, delay);
+      this.reconnectTimer.unref();
+    }
   }
 }

@@ -16,6 +16,8 @@ export interface StreamOptions {
   follow: boolean;
   /** Stage name filter; "" for all. */
   stage: string;
+  /** With `stage`: only this attempt (no boundaries then); 0 or unset for all. */
+  attempt?: number;
 }
 
 /**
@@ -30,8 +32,9 @@ export async function streamRun(cli: CliContext, config: ClientConfig, options: 
     write: (chunk) => cli.out.write(chunk),
     mode: options.mode === "json" ? "live" : options.mode,
     colors: cli.colors,
+    boundaries: !options.attempt,
   });
-  const request = { runId: options.runId, follow: options.follow, stage: options.stage };
+  const request = { runId: options.runId, follow: options.follow, stage: options.stage, attempt: options.attempt ?? 0 };
   try {
     let result: FollowResult;
     try {
@@ -67,7 +70,8 @@ export async function streamRun(cli: CliContext, config: ClientConfig, options: 
     if (options.mode !== "json") renderer.summary(options.runId, state, created > 0 && finished > 0 ? finished - created : null);
     return exitCodeForState(state);
   } catch (err) {
-    throw describeError(err, { server: config.server, notFound: `run not found: ${options.runId}` });
+    // The server's own NOT_FOUND names what is missing (the run, or a stage with the run's stages).
+    throw describeError(err, { server: config.server, notFound: `run not found: ${options.runId}`, preferServerNotFound: true });
   } finally {
     client.close();
   }

@@ -4,9 +4,10 @@ import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { Command } from "commander";
 import type { CliContext } from "../cli-context";
 import { CALL_TIMEOUT_MS, withClient } from "../client";
-import { CliError, isGrpcError } from "../errors";
+import { CliError, UsageError, isGrpcError } from "../errors";
 import { runJson, toJsonText } from "../json";
-import { readPipelineFile, serverProblemsText } from "../pipeline-file";
+import { defaultPipelineName, readPipelineFile, serverProblemsText } from "../pipeline-file";
+import { parseAttempt } from "../args";
 import { streamRun } from "./live";
 
 /** Registers `run` and `watch`. */
@@ -20,9 +21,11 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
     .action(async (file: string, opts: { watch?: boolean; json?: boolean }, cmd: Command) => {
       const config = cli.clientConfig(cmd);
       const pipelineYaml = await readPipelineFile(file);
+      // A file without `name:` is named after its directory (the server checks the name).
+      const defaultName = defaultPipelineName(file) ?? "";
       const run = await withClient(config, async (client) => {
         try {
-          const res = await client.submitRun({ pipelineYaml, source: `cli:${basename(file)}` }, { timeoutMs: CALL_TIMEOUT_MS });
+          const res = await client.submitRun({ pipelineYaml, source: `cli:${basename(file)}`, defaultName }, { timeoutMs: CALL_TIMEOUT_MS });
           return res.run;
         } catch (err) {
           if (isGrpcError(err) && err.code === GrpcStatus.INVALID_ARGUMENT) {
@@ -56,16 +59,20 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
 
   program
     .command("logs")
-    .description("print a run's logs: lines prefixed [stage], or one stage's raw output")
+    .description("print a run's logs: lines prefixed [stage] ([stage]! for stderr), or one stage's raw output; " +
+      "a line `==> stage: attempt N (after attempt N-1 was lost) <==` marks where a retry's output starts")
     .argument("<run>", "run id")
     .argument("[stage]", "only this stage (by name); output is its raw bytes")
     .option("-f, --follow", "keep printing new output until the run ends")
-    .action(async (runId: string, stage: string | undefined, opts: { follow?: boolean }, cmd: Command) => {
+    .option("--attempt <n>", "only this attempt of STAGE (1, 2, ...)", parseAttempt)
+    .action(async (runId: string, stage: string | undefined, opts: { follow?: boolean; attempt?: number }, cmd: Command) => {
+      if (opts.attempt !== undefined && !stage) throw new UsageError("--attempt needs a STAGE: dockyard logs RUN STAGE --attempt N");
       cli.exitCode = await streamRun(cli, cli.clientConfig(cmd), {
         runId,
         mode: stage ? "raw" : "logs",
         follow: opts.follow === true,
         stage: stage ?? "",
+        attempt: opts.attempt,
       });
     });
 }

@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import type { CliContext } from "../cli-context";
 import { CliError } from "../errors";
-import { problemsText, readPipelineFile } from "../pipeline-file";
+import { defaultPipelineName, problemsText, readPipelineFile } from "../pipeline-file";
 
 /** Registers `validate`. */
 export function registerValidate(program: Command, cli: CliContext): void {
@@ -14,7 +14,8 @@ export function registerValidate(program: Command, cli: CliContext): void {
       const bytes = await readPipelineFile(file);
       // Loaded here so other commands do not pay for the YAML parser.
       const { parsePipeline, formatProblems } = await import("@dockyard/pipeline");
-      const result = parsePipeline(bytes);
+      // Like `run`: a file without `name:` is named after its directory.
+      const result = parsePipeline(bytes, { defaultName: defaultPipelineName(file) ?? undefined });
       if (!result.ok) {
         throw new CliError(problemsText(formatProblems(result.problems, file)), 1, { verbatim: true });
       }

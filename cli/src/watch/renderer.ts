@@ -2,15 +2,18 @@
 // prefixed log lines, summary), the `logs` view, or raw log bytes.
 import type { RunEvent } from "@dockyard/proto";
 import { isTerminalState } from "../errors";
+import { streamName } from "../json";
 import { clockTime } from "../format/time";
-import { LineSplitter } from "./line-splitter";
+import { LineSplitter, type SplitLine, type StreamName } from "./line-splitter";
+import { AttemptTracker, attemptBoundary, describeAttempt, isAttemptEnd } from "./attempt-tracker";
 import { formatRunStatus, formatStageStatus, formatSummary, plainColors, stageColor } from "./status-format";
 import type { Colors } from "./status-format";
 
 /**
- * `live`: status lines, `build | line` logs, summary at the end.
- * `logs`: log lines only, as `[build] line`.
- * `raw`: log bytes only, unchanged (one stage's output).
+ * `live`: status lines, `build | line` logs (`build ! line` for stderr), summary at the end.
+ * `logs`: log lines only, as `[build] line` (`[build]! line` for stderr), and a
+ *   `==> build: attempt 2 (after attempt 1 was lost) <==` line where a retry's output starts.
+ * `raw`: log bytes only, unchanged (one stage's output), with the same attempt boundaries.
  */
 export type RenderMode = "live" | "logs" | "raw";
 
@@ -22,7 +25,14 @@ export interface RendererOptions {
   colors?: Colors;
   /** Formats event times; local HH:MM:SS by default. */
   formatTime?: (ms: number) => string;
+  /** Print `==> stage: attempt N <==` boundaries in the logs and raw views (default true; off for one attempt). */
+  boundaries?: boolean;
 }
+
+/** The separator after the stage name in the live view, per stream. */
+const LIVE_MARK: Record<StreamName, string> = { stdout: "|", stderr: "!", system: "*" };
+/** What follows `[stage]` in the logs view, per stream. */
+const LOGS_MARK: Record<StreamName, string> = { stdout: "", stderr: "!", system: "*" };
 
 /**
  * Renders the events of one run, in seq order, as they arrive. Not safe for
@@ -32,9 +42,15 @@ export interface RendererOptions {
 export class RunRenderer {
   private readonly splitter = new LineSplitter();
   private readonly names = new Map<string, string>();
+  private readonly tracker = new AttemptTracker();
+  /** `stage#attempt` whose boundary was printed (or that needs none: attempt 1). */
+  private readonly started = new Set<string>();
   private readonly mode: RenderMode;
   private readonly c: Colors;
   private readonly time: (ms: number) => string;
+  private readonly boundaries: boolean;
+  /** Raw mode: whether the last byte written ended a line (a boundary must start on its own line). */
+  private atLineStart = true;
   private firstAtMs: number | null = null;
   /** Terminal state of the run once its final RunStatus event was seen. */
   finalState: string | null = null;
@@ -45,6 +61,7 @@ export class RunRenderer {
     this.mode = options.mode ?? "live";
     this.c = options.colors ?? plainColors;
     this.time = options.formatTime ?? clockTime;
+    this.boundaries = options.boundaries ?? true;
   }
 
   /** Renders one event. */
@@ -54,16 +71,20 @@ export class RunRenderer {
     const body = ev.body;
     if (body.case === "log") {
       const log = body.value;
+      this.attemptStarts(log.stageName, log.attempt);
       if (this.mode === "raw") {
-        this.options.write(log.data);
+        this.raw(log.data);
         return;
       }
       const key = `${log.stageName}#${log.attempt}`;
       this.names.set(key, log.stageName);
-      this.writeLines(log.stageName, this.splitter.push(key, log.data));
+      this.writeLines(log.stageName, this.splitter.push(key, log.data, logStream(log.stream)));
     } else if (body.case === "stage") {
       const s = body.value;
-      if (isTerminalState(s.state) || s.state === "running") this.flushStage(s.stageName, isTerminalState(s.state) ? null : s.attempt);
+      this.tracker.record(s);
+      if (s.state === "running" || s.state === "assigned") this.flushStage(s.stageName, s.attempt);
+      else if (isAttemptEnd(s.state)) this.flushStage(s.stageName, null);
+      if (s.state === "running") this.attemptStarts(s.stageName, s.attempt);
       if (this.mode === "live") this.line(formatStageStatus(this.time(atMs), s, this.c));
     } else if (body.case === "run") {
       const state = body.value.state;
@@ -71,7 +92,7 @@ export class RunRenderer {
         this.end();
         this.finalState = state;
         this.durationMs = Math.max(0, atMs - this.firstAtMs);
-        if (this.mode === "live") this.line(formatSummary(ev.runId, state, this.durationMs, this.c));
+        if (this.mode === "live") this.writeSummary(ev.runId, state, this.durationMs);
       } else if (this.mode === "live") {
         this.line(formatRunStatus(this.time(atMs), state, this.c));
       }
@@ -86,7 +107,30 @@ export class RunRenderer {
   /** Prints the summary for a run whose end came from GetRun, not from the stream. */
   summary(runId: string, state: string, durationMs: number | null): void {
     this.finalState = state;
-    if (this.mode === "live") this.line(formatSummary(runId, state, durationMs, this.c));
+    if (this.mode === "live") this.writeSummary(runId, state, durationMs);
+  }
+
+  /** `run <id> <state> in <t>`, then each retried stage's attempts. */
+  private writeSummary(runId: string, state: string, durationMs: number | null): void {
+    this.line(formatSummary(runId, state, durationMs, this.c));
+    for (const stage of this.tracker.retriedStages()) {
+      this.line(`  ${this.c.bold(stage)}: ${this.tracker.attempts(stage).map(describeAttempt).join(", ")}`);
+    }
+  }
+
+  /** The first sign of attempt N of `stage` (its `running`, or its first output): print its boundary. */
+  private attemptStarts(stage: string, attempt: number): void {
+    const key = `${stage}#${attempt}`;
+    if (attempt <= 1 || this.started.has(key)) return;
+    this.started.add(key);
+    if (!this.boundaries || this.mode === "live") return;
+    const previous = this.tracker.attempts(stage).find((a) => a.number === attempt - 1);
+    const text = attemptBoundary(stage, attempt, previous);
+    if (this.mode === "raw") {
+      this.raw(`${this.atLineStart ? "" : "\n"}${text}\n`);
+      return;
+    }
+    this.line(this.c.bold(text));
   }
 
   /** Flushes partial lines of `stage`: all attempts, or only those before `keepAttempt`. */
@@ -99,14 +143,30 @@ export class RunRenderer {
     }
   }
 
-  private writeLines(stage: string, lines: string[]): void {
+  private writeLines(stage: string, lines: SplitLine[]): void {
     if (lines.length === 0) return;
     const color = stageColor(stage, this.c);
-    const prefix = this.mode === "logs" ? color(`[${stage}]`) + " " : color(`${stage} |`) + " ";
-    this.options.write(lines.map((l) => `${prefix}${l}\n`).join(""));
+    const text = lines.map(({ stream, text: t }) => {
+      const prefix = this.mode === "logs" ? color(`[${stage}]`) + LOGS_MARK[stream] : color(`${stage} ${LIVE_MARK[stream]}`);
+      // stderr is dimmed on a terminal; the mark tells it apart without colours too.
+      return `${prefix} ${stream === "stderr" ? this.c.dim(t) : t}\n`;
+    });
+    this.options.write(text.join(""));
+  }
+
+  private raw(data: Uint8Array | string): void {
+    if (data.length === 0) return;
+    this.options.write(data);
+    const last = typeof data === "string" ? data.charCodeAt(data.length - 1) : data[data.length - 1];
+    this.atLineStart = last === 0x0a;
   }
 
   private line(text: string): void {
     this.options.write(`${text}\n`);
   }
+}
+
+function logStream(stream: Parameters<typeof streamName>[0]): StreamName {
+  const name = streamName(stream);
+  return name === "stderr" || name === "system" ? name : "stdout";
 }

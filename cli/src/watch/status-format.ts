@@ -30,6 +30,8 @@ export function colorState(state: string, c: Colors): string {
       return c.green(state);
     case "failed":
     case "errored":
+    case "lost":
+    case "timeout":
       return c.red(state);
     case "canceled":
       return c.yellow(state);
@@ -42,16 +44,17 @@ export function colorState(state: string, c: Colors): string {
 }
 
 /**
- * One status line, e.g. `12:00:01 build  running  (attempt 1 on agent-a)` or
+ * One status line, e.g. `12:00:01 build  running  (attempt 1 on agent-a)`,
+ * `12:00:09 build  lost  (attempt 1 on agent-a)  (agent lost: no heartbeat)` or
  * `12:00:03 build  failed  exit 2  (reason)`. `time` is already formatted.
  */
 export function formatStageStatus(time: string, s: StageStatusView, c: Colors = plainColors): string {
   const parts = [`${c.dim(time)} ${c.bold(s.stageName)}`, colorState(s.state, c)];
-  if (s.state === "assigned" || s.state === "running") {
-    const agent = s.agentName || s.agentId;
+  const agent = s.agentName || s.agentId;
+  if (s.state === "assigned" || s.state === "running" || s.state === "lost" || s.state === "timeout") {
     parts.push(agent ? `(attempt ${s.attempt} on ${agent})` : `(attempt ${s.attempt})`);
   } else if (s.state === "succeeded" || s.state === "failed") {
-    parts.push(`exit ${s.exitCode}`);
+    parts.push(s.attempt > 1 ? `exit ${s.exitCode}  (attempt ${s.attempt})` : `exit ${s.exitCode}`);
   }
   if (s.reason && s.state !== "succeeded") parts.push(c.dim(`(${s.reason})`));
   return parts.join("  ");

@@ -16,6 +16,11 @@ export const OUTCOMES: readonly Outcome[] = ["succeeded", "failed", "errored", "
 export const ACTIVE_ATTEMPT_STATES: readonly AttemptState[] = ["assigned", "running"];
 export const TERMINAL_STAGE_STATES: readonly StageState[] = ["succeeded", "failed", "canceled", "errored", "lost", "skipped"];
 export const TERMINAL_RUN_STATES: readonly RunState[] = ["succeeded", "failed", "errored", "canceled"];
+export const RUN_STATES: readonly RunState[] = ["queued", "running", ...TERMINAL_RUN_STATES];
+
+export function isRunState(value: string): value is RunState {
+  return (RUN_STATES as readonly string[]).includes(value);
+}
 
 export function isOutcome(value: string): value is Outcome {
   return (OUTCOMES as readonly string[]).includes(value);

@@ -10,6 +10,7 @@ import { markLostAgents } from "../store/agents";
 import type { EndedAttempt } from "../store/stage-flow";
 import type { RunEventRecord } from "../store/events";
 import type { ServerMetrics } from "../metrics";
+import { PendingExplainer } from "./pending-explainer";
 
 export interface SchedulerConfig {
   leaseTtlMs: number;
@@ -18,6 +19,13 @@ export interface SchedulerConfig {
   sweepIntervalMs: number;
   /** Stages claimed per transaction. */
   batchSize?: number;
+  /** A queued stage no registered agent could run ends as errored after this long (default 10 min). */
+  unschedulableTimeoutMs?: number;
+  /**
+   * True while the server must not expire leases or declare agents lost: right after it
+   * started and after a dependency outage (see health.ts), agents get a lease TTL to report in.
+   */
+  holdOff?: () => boolean;
 }
 
 /** Where the scheduler's decisions go once committed. */
@@ -35,6 +43,8 @@ export class Scheduler {
   private timers: NodeJS.Timeout[] = [];
   private idle: Promise<void> = Promise.resolve();
   private sweeping = false;
+  /** Reasons of queued stages, off the dispatch path (see pending-explainer.ts); made at the first sweep. */
+  private pending: PendingExplainer | null = null;
 
   constructor(
     private readonly db: Db,
@@ -109,16 +119,22 @@ export class Scheduler {
     }
   }
 
-  /** Declare silent agents lost and end attempts whose lease or timeout ran out. */
+  /** Declare silent agents lost, end attempts whose lease or timeout ran out, and explain queued stages. */
   async sweep(): Promise<void> {
     if (this.sweeping) return;
     this.sweeping = true;
     try {
       const now = this.clock.now();
+      if (this.config.holdOff?.()) return;
       const lost = await markLostAgents(this.liveDb, now, this.config.agentLostTimeoutMs);
       if (lost.length > 0) this.log.warn({ agentIds: lost }, "agents lost");
       const ended = [...(await loseAgentAttempts(this.db, lost, now)), ...(await expireAttempts(this.db, now))];
       this.afterEnded(ended, "server");
+      this.pending ??= new PendingExplainer(this.db, {
+        unschedulableTimeoutMs: this.config.unschedulableTimeoutMs ?? 600_000, silentAfterMs: this.config.leaseTtlMs / 2,
+      }, (events) => this.out.events(events), this.log);
+      // Not awaited: the next sweep (leases, lost agents) never waits for the reasons.
+      void this.pending.maybeRun(now);
     } catch (err) {
       this.log.error({ err }, "sweep failed");
     } finally {

@@ -1,13 +1,14 @@
 // Agent writes against an attempt. Every write names the lease; a write whose
 // lease is not the attempt's live one raises StaleLeaseError (and is counted
-// by the caller).
+// by the caller), or AttemptCanceledError when the attempt was canceled under
+// that very lease (answered, not counted: see explainStale).
 import { and, eq, inArray, sql, type SQL } from "drizzle-orm";
 import { queryRows, type Db, type Tx } from "./db";
 import { withTx } from "./tx";
 import { agents, attempts, stages } from "./schema";
 import { appendEvents, eventsInsert, numbered, stageEvent, type NewRunEvent, type RunEventRecord } from "./events";
 import { endAttempt, type AttemptRow, type EndedAttempt } from "./stage-flow";
-import { InvalidError, StaleLeaseError } from "../errors";
+import { AttemptCanceledError, InvalidError, StaleLeaseError } from "../errors";
 import type { Outcome } from "../domain/states";
 
 export interface OpenedAttempt {
@@ -17,12 +18,24 @@ export interface OpenedAttempt {
   agentName: string;
 }
 
-/** Why a write under this lease was refused. */
-export async function explainStale(db: Db, attemptId: string, leaseId: string, agentId?: string): Promise<StaleLeaseError> {
+/**
+ * Why a write under this lease was refused. Two different answers: a StaleLeaseError
+ * (no such attempt, the lease was replaced, another agent's attempt, or it ended as
+ * something other than canceled: the write is refused and counted), or an
+ * AttemptCanceledError (the attempt was canceled while this lease held it: the agent's
+ * late reports are expected, answered and not counted).
+ */
+export async function explainStale(db: Db, attemptId: string, leaseId: string, agentId?: string): Promise<StaleLeaseError | AttemptCanceledError> {
   const [row] = await db.select().from(attempts).where(eq(attempts.id, attemptId));
   if (!row) return new StaleLeaseError(attemptId, "no such attempt");
   if (row.leaseId !== leaseId) return new StaleLeaseError(attemptId, "lease was replaced");
   if (agentId && row.agentId !== agentId) return new StaleLeaseError(attemptId, "attempt belongs to another agent");
+  return endedError(attemptId, row);
+}
+
+/** The error for a write to an attempt that ended (with the lease the write carried). */
+function endedError(attemptId: string, row: { state: string; reason: string | null; logSeq: number }): StaleLeaseError | AttemptCanceledError {
+  if (row.state === "canceled") return new AttemptCanceledError(attemptId, row.reason || "canceled", row.logSeq);
   return new StaleLeaseError(attemptId, `attempt already ended as ${row.state}`);
 }
 
@@ -51,8 +64,10 @@ export async function markStartedTx(tx: Tx, opened: OpenedAttempt, now: Date, le
     ${attemptWrite(opened, now, { start: true, leaseTtlMs })}
     SELECT (SELECT count(*) FROM a)::int AS started`);
   if (!row?.started) {
-    const [cur] = await tx.select({ state: attempts.state, leaseId: attempts.leaseId }).from(attempts).where(eq(attempts.id, attempt.id));
+    const [cur] = await tx.select({ state: attempts.state, leaseId: attempts.leaseId, reason: attempts.reason, logSeq: attempts.logSeq })
+      .from(attempts).where(eq(attempts.id, attempt.id));
     if (cur?.state === "running" && cur.leaseId === attempt.leaseId) return [];
+    if (cur && cur.leaseId === attempt.leaseId && cur.state !== "assigned") throw endedError(attempt.id, cur);
     throw new StaleLeaseError(attempt.id, `attempt is ${cur?.state ?? "gone"}`);
   }
   attempt.state = "running";
@@ -170,11 +185,14 @@ async function appendLogsTx(
           eq(attempts.logSeq, known)))
         .returning({ id: attempts.id });
       if (moved.length === 0) {
-        const [cur] = await tx.select({ logSeq: attempts.logSeq, state: attempts.state }).from(attempts).where(eq(attempts.id, attempt.id));
+        const [cur] = await tx.select({ logSeq: attempts.logSeq, state: attempts.state, reason: attempts.reason, leaseId: attempts.leaseId })
+          .from(attempts).where(eq(attempts.id, attempt.id));
         if (cur && ["assigned", "running"].includes(cur.state)) {
           throw new InvalidError(`attempt ${attempt.id} has log seq ${cur.logSeq} persisted, not ${known}: reopen the stream`);
         }
-        throw new StaleLeaseError(attempt.id, cur ? `attempt already ended as ${cur.state}` : "no such attempt");
+        if (!cur) throw new StaleLeaseError(attempt.id, "no such attempt");
+        if (cur.leaseId !== attempt.leaseId) throw new StaleLeaseError(attempt.id, "lease was replaced");
+        throw endedError(attempt.id, cur);
       }
       pending.push(...logEvents(opened, fresh));
     }

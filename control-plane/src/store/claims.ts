@@ -68,12 +68,15 @@ export interface QueuedStageRow {
 /**
  * The CTE `online`: online agents with their used slots, as of the statement's snapshot.
  * With `lock`, each one with a free slot is also locked (tried, never waited for).
+ * Only agents heard from within half a lease TTL count: one that lost its replica (or is
+ * cut off) would not get the work, and could not renew the lease it came with.
  */
-export function onlineAgentsCte(lock: boolean): SQL {
+export function onlineAgentsCte(lock: boolean, now: Date, leaseTtlMs: number): SQL {
+  const contactSince = new Date(now.getTime() - leaseTtlMs / 2);
   return sql`counted AS (
       SELECT a.id, a.name, a.labels, a.capacity, a.executors,
              (SELECT count(*) FROM attempts t WHERE t.agent_id = a.id AND t.state IN ('assigned','running')) AS used
-      FROM agents a WHERE a.state = 'online'),
+      FROM agents a WHERE a.state = 'online' AND a.last_heartbeat_at > ${contactSince}::timestamptz),
     online AS (
       SELECT c.*, ${lock ? sql`CASE WHEN c.capacity > c.used THEN pg_try_advisory_xact_lock(hashtextextended(c.id, 727)) ELSE false END` : sql`NULL::boolean`} AS locked
       FROM counted c)`;
@@ -114,7 +117,7 @@ export async function claimAndPlaceTx(tx: Tx, limit: number, now: Date, leaseTtl
   // One statement reads the online agents and locks the queued stages, but locks nothing
   // when no agent has a free slot (the EXISTS is a one-time filter, evaluated first).
   const rows = await queryRows<{ kind: "agent" | "stage"; row: OnlineAgentRow | QueuedStageRow | string }>(tx, sql`
-    WITH ${onlineAgentsCte(false)}
+    WITH ${onlineAgentsCte(false, now, leaseTtlMs)}
     SELECT 'agent' AS kind, to_jsonb(o) AS row FROM online o
     UNION ALL
     SELECT 'stage', to_jsonb(q) FROM (
@@ -185,7 +188,7 @@ export async function placeAttempts(tx: Tx, placements: Placement[], now: Date):
       SELECT id, stage_id, run_id, number, agent_id, lease_id, 'assigned', ${expires}::timestamptz, ${now}::timestamptz FROM v
       RETURNING id),
     s AS (
-      UPDATE stages SET state = 'assigned', attempts = v.number, agent_id = v.agent_id, started_at = NULL
+      UPDATE stages SET state = 'assigned', attempts = v.number, agent_id = v.agent_id, started_at = NULL, reason = NULL
       FROM v WHERE stages.id = v.stage_id RETURNING stages.id),
     ${runsStartedCte("e", sql`SELECT run_id FROM v`, now)}
     SELECT 'agent' AS kind, id, 0 AS seq FROM ok

@@ -1,22 +1,25 @@
 // Runs and their stages: creation (with a first scheduling pass) in one transaction, reads, cancel.
-import { and, asc, desc, eq, inArray, notInArray, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, notInArray, sql } from "drizzle-orm";
 import type { PipelineSpec } from "@dockyard/pipeline";
 import type { Db } from "./db";
 import { withTx } from "./tx";
-import { attempts, runs, stageEdges, stages } from "./schema";
+import { attempts, runs, stages } from "./schema";
 import { appendEvents, stageEvent, type NewRunEvent, type RunEventRecord } from "./events";
-import { endAttempt, refreshRunState, type AttemptRow } from "./stage-flow";
+import { endAttempt, refreshRunState, type EndedAttempt } from "./stage-flow";
 import type { Placed } from "./claims";
 import { insertAndPlace } from "./submit-placement";
+import { readStages, type StageWithAttempts } from "./stage-reads";
 import { newId } from "../ids";
-import { NotFoundError } from "../errors";
-import { TERMINAL_STAGE_STATES } from "../domain/states";
+import { ConflictError, NotFoundError } from "../errors";
+import { TERMINAL_STAGE_STATES, isTerminalRun } from "../domain/states";
+import { waitingReason, withWaitingReasons } from "../domain/waiting-reason";
 
 export type RunRow = typeof runs.$inferSelect;
 export type StageRow = typeof stages.$inferSelect;
 
 export interface RunWithStages extends RunRow {
-  stages: (StageRow & { needs: string[] })[];
+  /** In position order, each with its needs and every attempt it made. */
+  stages: StageWithAttempts[];
 }
 
 /**
@@ -48,8 +51,9 @@ export async function createRun(
   const edges = pipeline.stages.flatMap((s) => s.needs.map((n) => ({ stageId: ids.get(s.name)!, needsStageId: ids.get(n)! })));
   const newEvents: NewRunEvent[] = [
     { kind: "run", payload: { state: "queued" } },
-    ...stageRows.map((s) => stageEvent(s.id, null, {
-      stageName: s.name, state: s.state, attempt: 0, agentId: "", exitCode: null, reason: "",
+    ...stageRows.map((s, i) => stageEvent(s.id, null, {
+      stageName: s.name, state: s.state, attempt: 0, agentId: "", exitCode: null,
+      reason: s.state === "pending" ? waitingReason(pipeline.stages[i]!.needs, () => undefined) : "",
     })),
   ];
   // CTEs that write the run, its stages, their edges and their first events (see insertAndPlace).
@@ -79,10 +83,16 @@ export async function createRun(
   }));
   const placed = await withTx(db, (tx) => insertAndPlace(tx, insert, ready, place.limit, now, place.leaseTtlMs));
   const events: RunEventRecord[] = newEvents.map((e, i) => ({ ...e, runId, seq: i + 1, at: now }));
-  const run = { ...runRow, lastEventSeq: events.length, stages: stageRows.map((s, i) => ({ ...s, needs: pipeline.stages[i]!.needs })) };
+  const run = { ...runRow, lastEventSeq: events.length, stages: withWaitingReasons(stageRows.map((s, i): StageWithAttempts => ({ ...s, needs: pipeline.stages[i]!.needs, attemptHistory: [] }))) };
   // The answer shows the run as committed: its placed stages assigned, and it running.
   for (const p of placed.placements.filter((p) => p.runId === runId)) {
-    Object.assign(run.stages.find((s) => s.id === p.stageId)!, { state: "assigned", attempts: p.attemptNumber, agentId: p.agentId });
+    Object.assign(run.stages.find((s) => s.id === p.stageId)!, {
+      state: "assigned", attempts: p.attemptNumber, agentId: p.agentId,
+      attemptHistory: [{
+        number: p.attemptNumber, state: "assigned", agentId: p.agentId, agentName: p.agentName, assignedAt: p.assignedAt,
+        startedAt: null, finishedAt: null, exitCode: null, reason: null,
+      }],
+    });
     run.state = "running";
   }
   run.lastEventSeq += placed.events.filter((e) => e.runId === runId).length;
@@ -92,54 +102,60 @@ export async function createRun(
 export async function getRun(db: Db, runId: string): Promise<RunWithStages> {
   const [run] = await db.select().from(runs).where(eq(runs.id, runId));
   if (!run) throw new NotFoundError("run", runId);
-  const rows = await db.select().from(stages).where(eq(stages.runId, runId)).orderBy(asc(stages.position));
-  const edges = await db.select().from(stageEdges).where(eq(stageEdges.runId, runId));
-  const nameOf = new Map(rows.map((r) => [r.id, r.name]));
-  return {
-    ...run,
-    stages: rows.map((s) => ({
-      ...s,
-      needs: edges.filter((e) => e.stageId === s.id).map((e) => nameOf.get(e.needsStageId) ?? e.needsStageId),
-    })),
-  };
+  const byRun = await readStages(db, [runId]);
+  // A pending stage's reason (the needs it waits for) is derived here, not stored.
+  return { ...run, stages: withWaitingReasons(byRun.get(runId) ?? []) };
 }
 
-export async function listRuns(db: Db, opts: { limit: number; state?: string }): Promise<RunRow[]> {
+/** The newest runs, each with its stages (read for all of them in one more statement). */
+export async function listRuns(db: Db, opts: { limit: number; state?: string }): Promise<RunWithStages[]> {
   const where = opts.state ? eq(runs.state, opts.state) : undefined;
-  return db.select().from(runs).where(where).orderBy(desc(runs.createdAt)).limit(opts.limit);
+  const rows = await db.select().from(runs).where(where).orderBy(desc(runs.createdAt)).limit(opts.limit);
+  const byRun = await readStages(db, rows.map((r) => r.id));
+  return rows.map((r) => ({ ...r, stages: withWaitingReasons(byRun.get(r.id) ?? []) }));
 }
 
 /**
- * Cancel every open stage of the run. Returns the attempts that were active
- * (their agents must be told to stop) and the events written.
+ * Cancel every open stage of the run. Returns the attempts that were active, ended as
+ * canceled with their events (their agents must be told to stop), and the other events
+ * written (stages without an attempt, the run's end), in seq order after theirs.
+ * A run that already finished is left as it is: ConflictError (`already finished: <state>`).
  */
 export async function cancelRun(
   db: Db, runId: string, now: Date,
-): Promise<{ canceledAttempts: AttemptRow[]; events: RunEventRecord[] }> {
+): Promise<{ ended: EndedAttempt[]; events: RunEventRecord[] }> {
   return withTx(db, async (tx) => {
-    const [run] = await tx.select({ id: runs.id }).from(runs).where(eq(runs.id, runId));
+    const [run] = await tx.select({ id: runs.id, state: runs.state }).from(runs).where(eq(runs.id, runId));
     if (!run) throw new NotFoundError("run", runId);
+    if (isTerminalRun(run.state)) throw alreadyFinished(runId, run.state);
     const active = await tx.select({ id: attempts.id }).from(attempts)
       .where(and(eq(attempts.runId, runId), inArray(attempts.state, ["assigned", "running"])));
-    const canceledAttempts: AttemptRow[] = [];
+    const ended: EndedAttempt[] = [];
     const events: RunEventRecord[] = [];
     for (const a of active) {
-      const ended = await endAttempt(tx, a.id, "canceled", { exitCode: null, reason: "canceled by user", now });
-      if (ended) {
-        canceledAttempts.push(ended.attempt);
-        events.push(...ended.events);
-      }
+      const e = await endAttempt(tx, a.id, "canceled", { exitCode: null, reason: "canceled by user", now });
+      if (e) ended.push(e);
     }
     const open = await tx.update(stages)
       .set({ state: "canceled", reason: "canceled by user", finishedAt: now })
       .where(and(eq(stages.runId, runId), notInArray(stages.state, [...TERMINAL_STAGE_STATES])))
       .returning({ id: stages.id, name: stages.name, attempts: stages.attempts });
+    if (ended.length === 0 && open.length === 0) {
+      // The run's last stage ended since the read above (its end holds the run lock while
+      // it commits): what we read then is stale, the run finished on its own.
+      const [current] = await tx.select({ state: runs.state }).from(runs).where(eq(runs.id, runId)).for("update");
+      if (current && isTerminalRun(current.state)) throw alreadyFinished(runId, current.state);
+    }
     events.push(...(await appendEvents(tx, runId, open.map((s) => stageEvent(s.id, null, {
       stageName: s.name, state: "canceled", attempt: s.attempts, agentId: "", exitCode: null, reason: "canceled by user",
     })), now)));
     events.push(...(await refreshRunState(tx, runId, now, true)));
-    return { canceledAttempts, events };
+    return { ended, events };
   });
+}
+
+function alreadyFinished(runId: string, state: string): ConflictError {
+  return new ConflictError(`run ${runId} already finished: ${state}`, state);
 }
 
 export { listEvents } from "./event-reads";

@@ -54,6 +54,12 @@ export async function endAttempt(
     await tx.update(stages)
       .set({ state: "queued", queuedAt: detail.now, agentId: null, avoidAgents: avoid, reason: `retry after ${decision.reason}` })
       .where(eq(stages.id, stage.id));
+    // The attempt's own end first (lost, timeout, failed, errored, with its reason), so every
+    // view shows it as an attempt of its own; then the stage going back to the queue.
+    pending.push(stageEvent(stage.id, attempt.id, {
+      stageName: stage.name, state: outcome, attempt: attempt.number, agentId: attempt.agentId, agentName,
+      exitCode: detail.exitCode, reason: attempt.reason ?? outcome,
+    }));
     pending.push(stageEvent(stage.id, attempt.id, {
       stageName: stage.name, state: "queued", attempt: attempt.number, agentId: attempt.agentId, agentName,
       exitCode: detail.exitCode, reason: `retry after ${decision.reason}`,

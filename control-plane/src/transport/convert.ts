@@ -1,7 +1,11 @@
 // Store rows -> wire messages. One small function per message.
-import { create, RunEventSchema, RunSchema, StageSchema, AgentSchema, AssignmentSchema, type RunEvent, type Run, type Agent, type Assignment, type LogStream } from "@dockyard/proto";
+import {
+  create, RunEventSchema, RunSchema, StageSchema, AgentSchema, AssignmentSchema, AttemptInfoSchema,
+  type RunEvent, type Run, type Agent, type Assignment, type LogStream, type AttemptInfo,
+} from "@dockyard/proto";
 import type { RunEventRecord, StagePayload } from "../store/events";
-import type { RunRow, RunWithStages } from "../store/runs";
+import type { RunWithStages } from "../store/runs";
+import type { AttemptSummary } from "../store/stage-reads";
 import type { AgentWithUsage as AgentRow } from "../store/agents";
 import type { Placement } from "../store/claims";
 
@@ -32,14 +36,21 @@ export function toRunEvent(e: RunEventRecord): RunEvent {
   return create(RunEventSchema, { ...base, body: { case: "run", value: { state: String(e.payload.state ?? "") } } });
 }
 
-export function toRun(run: RunRow | RunWithStages): Run {
-  const stages = "stages" in run ? run.stages : [];
+export function toRun(run: RunWithStages): Run {
   return create(RunSchema, {
     id: run.id, name: run.name, state: run.state, createdAtMs: ms(run.createdAt), finishedAtMs: ms(run.finishedAt), source: run.source,
-    stages: stages.map((s) => create(StageSchema, {
-      id: s.id, name: s.name, state: s.state, needs: s.needs, attempts: s.attempts, exitCode: s.exitCode ?? 0,
+    stages: run.stages.map((s) => create(StageSchema, {
+      id: s.id, name: s.name, state: s.state, needs: s.needs, attempts: s.attempts, exitCode: s.exitCode ?? undefined,
       reason: s.reason ?? "", agentId: s.agentId ?? "", startedAtMs: ms(s.startedAt), finishedAtMs: ms(s.finishedAt),
+      attemptHistory: s.attemptHistory.map(toAttemptInfo),
     })),
+  });
+}
+
+export function toAttemptInfo(a: AttemptSummary): AttemptInfo {
+  return create(AttemptInfoSchema, {
+    number: a.number, state: a.state, agentId: a.agentId, agentName: a.agentName ?? "", assignedAtMs: ms(a.assignedAt),
+    startedAtMs: ms(a.startedAt), finishedAtMs: ms(a.finishedAt), exitCode: a.exitCode ?? undefined, reason: a.reason ?? "",
   });
 }
 

@@ -5,8 +5,9 @@
 import type { RunEvent } from "@dockyard/proto";
 import type { Db } from "../store/db";
 import { listEvents } from "../store/runs";
-import { getRun } from "../store/runs";
-import { isTerminalRun } from "../domain/states";
+import { getRun, type RunWithStages } from "../store/runs";
+import { isTerminalRun, isTerminalStage } from "../domain/states";
+import { NotFoundError } from "../errors";
 import type { NatsBus } from "./nats/nats-bus";
 import { toRunEvent } from "./convert";
 
@@ -16,14 +17,36 @@ export interface WatchOptions {
   follow: boolean;
   /** Stage name filter; run events always pass. */
   stage: string;
+  /** With `stage`: only this attempt's events; 0 = all. */
+  attempt?: number;
   signal: AbortSignal;
 }
 
 const POLL_MS = 1000;
 
-function passes(e: RunEvent, stage: string): boolean {
+function passes(e: RunEvent, stage: string, attempt: number): boolean {
   if (!stage || e.body.case === "run") return true;
-  return (e.body.case === "stage" || e.body.case === "log") && e.body.value.stageName === stage;
+  if (e.body.case !== "stage" && e.body.case !== "log") return false;
+  return e.body.value.stageName === stage && (attempt === 0 || e.body.value.attempt === attempt);
+}
+
+/**
+ * NotFoundError for a stage the run does not have (naming the ones it has), or an attempt
+ * the stage does not have and will not get (not following, or the stage has ended).
+ */
+function checkFilter(run: RunWithStages, opts: WatchOptions): void {
+  if (!opts.stage) return;
+  const stage = run.stages.find((s) => s.name === opts.stage);
+  if (!stage) {
+    const names = run.stages.map((s) => s.name);
+    const listed = names.length > 20 ? `${names.slice(0, 20).join(", ")} and ${names.length - 20} more` : names.join(", ");
+    throw new NotFoundError("stage", opts.stage, `run ${run.id} has no stage '${opts.stage.slice(0, 64)}' (stages: ${listed})`);
+  }
+  const attempt = opts.attempt ?? 0;
+  if (attempt > stage.attempts && (!opts.follow || isTerminalStage(stage.state))) {
+    const made = stage.attempts === 0 ? "no attempts yet" : `attempts: ${Array.from({ length: stage.attempts }, (_, i) => i + 1).join(", ")}`;
+    throw new NotFoundError("attempt", String(attempt), `stage '${stage.name}' of run ${run.id} has no attempt ${attempt} (${made})`);
+  }
 }
 
 function endsRun(e: RunEvent): boolean {
@@ -31,7 +54,8 @@ function endsRun(e: RunEvent): boolean {
 }
 
 export async function* watchRun(db: Db, bus: NatsBus, opts: WatchOptions): AsyncGenerator<RunEvent> {
-  await getRun(db, opts.runId); // NotFoundError for unknown runs
+  checkFilter(await getRun(db, opts.runId), opts); // NotFoundError for unknown runs, stages and attempts
+  const attempt = opts.stage ? (opts.attempt ?? 0) : 0;
   const live: RunEvent[] = [];
   let wake: (() => void) | null = null;
   const sub = opts.follow
@@ -52,7 +76,7 @@ export async function* watchRun(db: Db, bus: NatsBus, opts: WatchOptions): Async
           const e = toRunEvent(rec);
           last = rec.seq;
           if (endsRun(e)) ended = true;
-          if (passes(e, opts.stage)) yield e;
+          if (passes(e, opts.stage, attempt)) yield e;
         }
         if (page.length < 500) return;
       }
@@ -80,7 +104,7 @@ export async function* watchRun(db: Db, bus: NatsBus, opts: WatchOptions): Async
       }
       last = seq;
       if (endsRun(e)) ended = true;
-      if (passes(e, opts.stage)) yield e;
+      if (passes(e, opts.stage, attempt)) yield e;
     }
   } finally {
     sub?.close();

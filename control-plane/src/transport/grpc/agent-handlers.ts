@@ -16,6 +16,7 @@ import { toAssignment } from "../convert";
 import { toServiceError } from "./errors";
 import { AgentStream } from "./attempt-stream";
 import { AgentAuth } from "./agent-auth";
+import type { AgentStreams } from "./agent-streams";
 import { handleRegistration, type RegistrationDeps } from "./registration";
 import { FinishQueue } from "../../store/finish-queue";
 import type { Scheduler } from "../../scheduler/scheduler";
@@ -27,6 +28,8 @@ type Handlers = ServiceHandlers<(typeof AgentService)["method"]>;
 
 export interface AgentHandlerDeps {
   db: Db;
+  /** The pool kept for liveness (heartbeats must not queue behind bulk work). */
+  liveDb?: Db;
   clock: Clock;
   scheduler: Scheduler;
   metrics: ServerMetrics;
@@ -37,6 +40,8 @@ export interface AgentHandlerDeps {
   /** Decrypted values of a stage's secret references (only for the agent the attempt is placed on). */
   secretValues(refs: SecretRefRow[]): Promise<{ env: string; value: Buffer; asFile: boolean }[]>;
   registration: Omit<RegistrationDeps, "db" | "clock" | "log">;
+  /** Streams open on this replica, for pushing placements (see agent-streams.ts). */
+  streams?: AgentStreams;
   log: Logger;
 }
 
@@ -73,7 +78,7 @@ export function agentHandlers(deps: AgentHandlerDeps): Handlers {
     register: unary(log, (call) => register(call.request)),
     heartbeat: unary(log, async (call) => {
       const agent = await authenticate(call.metadata);
-      const ok = await recordHeartbeat(db, agent.id, agent.sessionId, call.request.draining, deps.clock.now());
+      const ok = await recordHeartbeat(deps.liveDb ?? db, agent.id, agent.sessionId, call.request.draining, deps.clock.now());
       if (!ok) throw new DockyardError("stale_lease", `agent ${agent.id} was declared ${agent.state === "online" ? "lost" : agent.state}: register again`);
       return create(HeartbeatResponseSchema, {});
     }),

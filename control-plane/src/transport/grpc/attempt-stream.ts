@@ -7,12 +7,13 @@
 // the agent's session is no longer valid.
 import type * as grpc from "@grpc/grpc-js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { create, AttemptCommandSchema, type AttemptReport, type AttemptCommand } from "@dockyard/proto";
+import { create, AttemptCommandSchema, type AttemptReport, type AttemptCommand, type Assignment } from "@dockyard/proto";
+import { assignCommand } from "./agent-streams";
 import type { AgentRow } from "../../store/agents";
 import { appendLogs, openAttempt, renewLease, type OpenedAttempt, type IncomingChunk } from "../../store/attempts";
 import type { FinishQueue } from "../../store/finish-queue";
 import { toServiceError } from "./errors";
-import { DockyardError, InvalidError, StaleLeaseError } from "../../errors";
+import { AttemptCanceledError, DockyardError, InvalidError, StaleLeaseError } from "../../errors";
 import { isOutcome } from "../../domain/states";
 import type { AgentHandlerDeps } from "./agent-handlers";
 
@@ -45,6 +46,7 @@ export class AgentStream {
   start(): void {
     this.authenticate(this.call.metadata).then((agent) => {
       this.agent = agent;
+      this.deps.streams?.add(agent.id, this);
       for (const r of this.early.splice(0)) this.route(r);
     }, (err: unknown) => this.destroy(err));
     this.call.on("data", (report: AttemptReport) => {
@@ -80,7 +82,15 @@ export class AgentStream {
     this.close();
   }
 
+  /** Hand the agent an attempt placed on it (see agent-streams.ts). */
+  push(assignment: Assignment): boolean {
+    if (this.closed) return false;
+    this.call.write(assignCommand(assignment));
+    return true;
+  }
+
   private close(): void {
+    if (this.agent) this.deps.streams?.remove(this.agent.id, this);
     this.closed = true;
     this.sessions.clear();
     this.early = [];
@@ -125,6 +135,14 @@ class AttemptSession {
   private done = false;
   /** The kind of report being handled (labels the stale-write counter). */
   private handling = "unknown";
+  /**
+   * Set once the attempt turned out to be canceled under this lease: from then on its
+   * reports are answered (acknowledged, output dropped) without the database, and never
+   * counted as stale writes; the agent was told to stop once.
+   */
+  private canceled: AttemptCanceledError | null = null;
+  /** Highest log seq taken off the queue, or persisted: what a canceled attempt's acks confirm. */
+  private seenSeq = 0;
 
   constructor(private readonly stream: AgentStream, private readonly attemptId: string) {}
 
@@ -172,7 +190,14 @@ class AttemptSession {
     if (this.busy) return;
     this.busy = true;
     try {
-      while (this.queue.length > 0 && !this.done && !this.stream.closed) await this.handleNext();
+      while (this.queue.length > 0 && !this.done && !this.stream.closed) {
+        try {
+          await this.handleNext();
+        } catch (err) {
+          if (!(err instanceof AttemptCanceledError) || this.canceled) throw err;
+          this.onCanceled(err);
+        }
+      }
     } catch (err) {
       this.fail(err);
     } finally {
@@ -184,11 +209,16 @@ class AttemptSession {
     const { db, clock, leaseTtlMs, placements } = this.stream.deps;
     const { report } = this.queue[0]!;
     this.handling = report.body.case ?? "unknown";
+    if (this.canceled) {
+      this.queue.shift();
+      return this.answerCanceled(report);
+    }
     if (!this.opened) {
+      this.queue.shift();
       const agent = await this.stream.currentAgent();
       this.opened = placements?.take(report.attemptId, report.leaseId, agent.id)
         ?? await openAttempt(db, report.attemptId, report.leaseId, agent.id);
-      this.queue.shift();
+      this.seenSeq = this.opened.attempt.logSeq;
       this.send({ case: "ack", value: { logSeq: BigInt(this.opened.attempt.logSeq), started: this.opened.attempt.state === "running" } });
       return;
     }
@@ -225,6 +255,35 @@ class AttemptSession {
   }
 
   /**
+   * The attempt was canceled while this lease held it (the user canceled the run, or the
+   * agent's own `canceled` end was already written): tell the agent to stop, once, and
+   * answer the report that found out as if it had been written.
+   */
+  private onCanceled(err: AttemptCanceledError): void {
+    this.canceled = err;
+    this.seenSeq = Math.max(this.seenSeq, err.logSeq);
+    this.send({ case: "cancel", value: { reason: err.reason } });
+    this.answerCanceled(null);
+  }
+
+  /**
+   * Answer a report of a canceled attempt (`report`, or null for the one being handled when
+   * the cancel was found): output is acknowledged and dropped (a canceled stage takes no
+   * more logs), `finished` is acknowledged and ends the session, anything else is acknowledged.
+   */
+  private answerCanceled(report: AttemptReport | null): void {
+    const body = report?.body;
+    if (body?.case === "log") this.seenSeq = Math.max(this.seenSeq, Number(body.value.seq));
+    const kind = report ? body?.case : this.handling;
+    if (kind === "finished") {
+      this.send({ case: "ack", value: { finished: true, logSeq: BigInt(this.seenSeq) } });
+      this.end();
+      return;
+    }
+    this.send({ case: "ack", value: { logSeq: BigInt(this.seenSeq), started: true } });
+  }
+
+  /**
    * `started` and the chunks right behind it are written in one transaction (the first log
    * byte should not wait for a separate commit); later chunks group-commit the same way.
    */
@@ -241,6 +300,7 @@ class AttemptSession {
       const next = this.queue.shift()!;
       arrived = next.at;
       const c = next.report.body.value as { seq: bigint; data: Uint8Array; stream: number };
+      this.seenSeq = Math.max(this.seenSeq, Number(c.seq));
       if (c.data.length > MAX_LOG_CHUNK_BYTES) throw new InvalidError(`log chunk of ${c.data.length} bytes exceeds ${MAX_LOG_CHUNK_BYTES}`);
       chunks.push({ seq: Number(c.seq), data: Buffer.from(c.data), stream: c.stream });
     }

@@ -43,12 +43,12 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
   return {
     submitRun: unary(async (req) => {
       checkSize(req.pipelineYaml);
-      const run = await runs.submit(req.pipelineYaml, req.source || "api:dockyard.yml");
+      const run = await runs.submit(req.pipelineYaml, req.source || "api:dockyard.yml", req.defaultName);
       return create(SubmitRunResponseSchema, { run: toRun(run) });
     }),
     validatePipeline: unary(async (req) => {
       checkSize(req.pipelineYaml);
-      const problems = runs.validate(req.pipelineYaml);
+      const problems = runs.validate(req.pipelineYaml, req.defaultName);
       return create(ValidatePipelineResponseSchema, { problems: problems.map((p) => create(ProblemSchema, p)) });
     }),
     getRun: unary(async (req) => create(GetRunResponseSchema, { run: toRun(await runs.get(req.runId)) })),
@@ -78,7 +78,8 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
         await runs.authenticate(bearer(call.metadata));
         const runId = (await runs.get(call.request.runId)).id;
         for await (const event of watchRun(db, bus, {
-          runId, afterSeq: Number(call.request.afterSeq), follow: call.request.follow, stage: call.request.stage, signal: abort.signal,
+          runId, afterSeq: Number(call.request.afterSeq), follow: call.request.follow, stage: call.request.stage,
+          attempt: call.request.attempt, signal: abort.signal,
         })) {
           if (abort.signal.aborted) return;
           if (!call.write(event)) await new Promise((r) => call.once("drain", r));

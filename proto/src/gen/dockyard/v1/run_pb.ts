@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file dockyard/v1/run.proto.
  */
 export const file_dockyard_v1_run: GenFile = /*@__PURE__*/
-  fileDesc("ChVkb2NreWFyZC92MS9ydW4ucHJvdG8SC2RvY2t5YXJkLnYxIpEBCgNSdW4SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRIVCg1jcmVhdGVkX2F0X21zGAQgASgDEhYKDmZpbmlzaGVkX2F0X21zGAUgASgDEiIKBnN0YWdlcxgGIAMoCzISLmRvY2t5YXJkLnYxLlN0YWdlEg4KBnNvdXJjZRgHIAEoCSK1AQoFU3RhZ2USCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRINCgVuZWVkcxgEIAMoCRIQCghhdHRlbXB0cxgFIAEoDRIRCglleGl0X2NvZGUYBiABKAUSDgoGcmVhc29uGAcgASgJEhAKCGFnZW50X2lkGAggASgJEhUKDXN0YXJ0ZWRfYXRfbXMYCSABKAMSFgoOZmluaXNoZWRfYXRfbXMYCiABKAMi8wEKBUFnZW50EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEAoIaG9zdG5hbWUYAyABKAkSDQoFc3RhdGUYBCABKAkSLgoGbGFiZWxzGAUgAygLMh4uZG9ja3lhcmQudjEuQWdlbnQuTGFiZWxzRW50cnkSEAoIY2FwYWNpdHkYBiABKA0SEgoKc2xvdHNfdXNlZBgHIAEoDRIZChFsYXN0X2hlYXJ0YmVhdF9tcxgIIAEoAxIPCgd2ZXJzaW9uGAkgASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEitQEKCFJ1bkV2ZW50EgsKA3NlcRgBIAEoBBIOCgZydW5faWQYAiABKAkSDQoFYXRfbXMYAyABKAMSKQoFc3RhZ2UYBCABKAsyGC5kb2NreWFyZC52MS5TdGFnZVN0YXR1c0gAEiMKA2xvZxgFIAEoCzIULmRvY2t5YXJkLnYxLkxvZ0xpbmVIABIlCgNydW4YBiABKAsyFi5kb2NreWFyZC52MS5SdW5TdGF0dXNIAEIGCgRib2R5IpwBCgtTdGFnZVN0YXR1cxIQCghzdGFnZV9pZBgBIAEoCRISCgpzdGFnZV9uYW1lGAIgASgJEg0KBXN0YXRlGAMgASgJEg8KB2F0dGVtcHQYBCABKA0SEAoIYWdlbnRfaWQYBSABKAkSEQoJZXhpdF9jb2RlGAYgASgFEg4KBnJlYXNvbhgHIAEoCRISCgphZ2VudF9uYW1lGAggASgJIokBCgdMb2dMaW5lEhAKCHN0YWdlX2lkGAEgASgJEhIKCnN0YWdlX25hbWUYAiABKAkSDwoHYXR0ZW1wdBgDIAEoDRIRCgljaHVua19zZXEYBCABKAQSDAoEZGF0YRgFIAEoDBImCgZzdHJlYW0YBiABKA4yFi5kb2NreWFyZC52MS5Mb2dTdHJlYW0iGgoJUnVuU3RhdHVzEg0KBXN0YXRlGAEgASgJIjkKEFN1Ym1pdFJ1blJlcXVlc3QSFQoNcGlwZWxpbmVfeWFtbBgBIAEoDBIOCgZzb3VyY2UYAiABKAkiMgoRU3VibWl0UnVuUmVzcG9uc2USHQoDcnVuGAEgASgLMhAuZG9ja3lhcmQudjEuUnVuIjAKF1ZhbGlkYXRlUGlwZWxpbmVSZXF1ZXN0EhUKDXBpcGVsaW5lX3lhbWwYASABKAwiQgoYVmFsaWRhdGVQaXBlbGluZVJlc3BvbnNlEiYKCHByb2JsZW1zGAEgAygLMhQuZG9ja3lhcmQudjEuUHJvYmxlbSIfCg1HZXRSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSIvCg5HZXRSdW5SZXNwb25zZRIdCgNydW4YASABKAsyEC5kb2NreWFyZC52MS5SdW4iLwoPTGlzdFJ1bnNSZXF1ZXN0Eg0KBWxpbWl0GAEgASgNEg0KBXN0YXRlGAIgASgJIjIKEExpc3RSdW5zUmVzcG9uc2USHgoEcnVucxgBIAMoCzIQLmRvY2t5YXJkLnYxLlJ1biIiChBDYW5jZWxSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSIyChFDYW5jZWxSdW5SZXNwb25zZRIdCgNydW4YASABKAsyEC5kb2NreWFyZC52MS5SdW4iUwoPV2F0Y2hSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIRCglhZnRlcl9zZXEYAiABKAQSDgoGZm9sbG93GAMgASgIEg0KBXN0YWdlGAQgASgJIhMKEUxpc3RBZ2VudHNSZXF1ZXN0IjgKEkxpc3RBZ2VudHNSZXNwb25zZRIiCgZhZ2VudHMYASADKAsyEi5kb2NreWFyZC52MS5BZ2VudCItChZDcmVhdGVKb2luVG9rZW5SZXF1ZXN0EhMKC2Rlc2NyaXB0aW9uGAEgASgJIjQKF0NyZWF0ZUpvaW5Ub2tlblJlc3BvbnNlEgoKAmlkGAEgASgJEg0KBXRva2VuGAIgASgJIiQKFlJldm9rZUpvaW5Ub2tlblJlcXVlc3QSCgoCaWQYASABKAkiMQoXUmV2b2tlSm9pblRva2VuUmVzcG9uc2USFgoOYWdlbnRzX3Jldm9rZWQYASABKA0iIAoSUmV2b2tlQWdlbnRSZXF1ZXN0EgoKAmlkGAEgASgJIiwKE1Jldm9rZUFnZW50UmVzcG9uc2USFQoNYXR0ZW1wdHNfbG9zdBgBIAEoDSJICgpTZWNyZXRJbmZvEgwKBG5hbWUYASABKAkSFQoNY3JlYXRlZF9hdF9tcxgCIAEoAxIVCg11cGRhdGVkX2F0X21zGAMgASgDIi8KEFNldFNlY3JldFJlcXVlc3QSDAoEbmFtZRgBIAEoCRINCgV2YWx1ZRgCIAEoDCJNChFTZXRTZWNyZXRSZXNwb25zZRInCgZzZWNyZXQYASABKAsyFy5kb2NreWFyZC52MS5TZWNyZXRJbmZvEg8KB2NyZWF0ZWQYAiABKAgiFAoSTGlzdFNlY3JldHNSZXF1ZXN0Ij8KE0xpc3RTZWNyZXRzUmVzcG9uc2USKAoHc2VjcmV0cxgBIAMoCzIXLmRvY2t5YXJkLnYxLlNlY3JldEluZm8iIwoTRGVsZXRlU2VjcmV0UmVxdWVzdBIMCgRuYW1lGAEgASgJIhYKFERlbGV0ZVNlY3JldFJlc3BvbnNlMqQICgpSdW5TZXJ2aWNlEkoKCVN1Ym1pdFJ1bhIdLmRvY2t5YXJkLnYxLlN1Ym1pdFJ1blJlcXVlc3QaHi5kb2NreWFyZC52MS5TdWJtaXRSdW5SZXNwb25zZRJfChBWYWxpZGF0ZVBpcGVsaW5lEiQuZG9ja3lhcmQudjEuVmFsaWRhdGVQaXBlbGluZVJlcXVlc3QaJS5kb2NreWFyZC52MS5WYWxpZGF0ZVBpcGVsaW5lUmVzcG9uc2USQQoGR2V0UnVuEhouZG9ja3lhcmQudjEuR2V0UnVuUmVxdWVzdBobLmRvY2t5YXJkLnYxLkdldFJ1blJlc3BvbnNlEkcKCExpc3RSdW5zEhwuZG9ja3lhcmQudjEuTGlzdFJ1bnNSZXF1ZXN0Gh0uZG9ja3lhcmQudjEuTGlzdFJ1bnNSZXNwb25zZRJKCglDYW5jZWxSdW4SHS5kb2NreWFyZC52MS5DYW5jZWxSdW5SZXF1ZXN0Gh4uZG9ja3lhcmQudjEuQ2FuY2VsUnVuUmVzcG9uc2USQQoIV2F0Y2hSdW4SHC5kb2NreWFyZC52MS5XYXRjaFJ1blJlcXVlc3QaFS5kb2NreWFyZC52MS5SdW5FdmVudDABEk0KCkxpc3RBZ2VudHMSHi5kb2NreWFyZC52MS5MaXN0QWdlbnRzUmVxdWVzdBofLmRvY2t5YXJkLnYxLkxpc3RBZ2VudHNSZXNwb25zZRJcCg9DcmVhdGVKb2luVG9rZW4SIy5kb2NreWFyZC52MS5DcmVhdGVKb2luVG9rZW5SZXF1ZXN0GiQuZG9ja3lhcmQudjEuQ3JlYXRlSm9pblRva2VuUmVzcG9uc2USXAoPUmV2b2tlSm9pblRva2VuEiMuZG9ja3lhcmQudjEuUmV2b2tlSm9pblRva2VuUmVxdWVzdBokLmRvY2t5YXJkLnYxLlJldm9rZUpvaW5Ub2tlblJlc3BvbnNlElAKC1Jldm9rZUFnZW50Eh8uZG9ja3lhcmQudjEuUmV2b2tlQWdlbnRSZXF1ZXN0GiAuZG9ja3lhcmQudjEuUmV2b2tlQWdlbnRSZXNwb25zZRJKCglTZXRTZWNyZXQSHS5kb2NreWFyZC52MS5TZXRTZWNyZXRSZXF1ZXN0Gh4uZG9ja3lhcmQudjEuU2V0U2VjcmV0UmVzcG9uc2USUAoLTGlzdFNlY3JldHMSHy5kb2NreWFyZC52MS5MaXN0U2VjcmV0c1JlcXVlc3QaIC5kb2NreWFyZC52MS5MaXN0U2VjcmV0c1Jlc3BvbnNlElMKDERlbGV0ZVNlY3JldBIgLmRvY2t5YXJkLnYxLkRlbGV0ZVNlY3JldFJlcXVlc3QaIS5kb2NreWFyZC52MS5EZWxldGVTZWNyZXRSZXNwb25zZWIGcHJvdG8z", [file_dockyard_v1_types]);
+  fileDesc("ChVkb2NreWFyZC92MS9ydW4ucHJvdG8SC2RvY2t5YXJkLnYxIpEBCgNSdW4SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRIVCg1jcmVhdGVkX2F0X21zGAQgASgDEhYKDmZpbmlzaGVkX2F0X21zGAUgASgDEiIKBnN0YWdlcxgGIAMoCzISLmRvY2t5YXJkLnYxLlN0YWdlEg4KBnNvdXJjZRgHIAEoCSL7AQoFU3RhZ2USCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRINCgVuZWVkcxgEIAMoCRIQCghhdHRlbXB0cxgFIAEoDRIWCglleGl0X2NvZGUYBiABKAVIAIgBARIOCgZyZWFzb24YByABKAkSEAoIYWdlbnRfaWQYCCABKAkSFQoNc3RhcnRlZF9hdF9tcxgJIAEoAxIWCg5maW5pc2hlZF9hdF9tcxgKIAEoAxIxCg9hdHRlbXB0X2hpc3RvcnkYCyADKAsyGC5kb2NreWFyZC52MS5BdHRlbXB0SW5mb0IMCgpfZXhpdF9jb2RlIs8BCgtBdHRlbXB0SW5mbxIOCgZudW1iZXIYASABKA0SDQoFc3RhdGUYAiABKAkSEAoIYWdlbnRfaWQYAyABKAkSEgoKYWdlbnRfbmFtZRgEIAEoCRIWCg5hc3NpZ25lZF9hdF9tcxgFIAEoAxIVCg1zdGFydGVkX2F0X21zGAYgASgDEhYKDmZpbmlzaGVkX2F0X21zGAcgASgDEhYKCWV4aXRfY29kZRgIIAEoBUgAiAEBEg4KBnJlYXNvbhgJIAEoCUIMCgpfZXhpdF9jb2RlIvMBCgVBZ2VudBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhAKCGhvc3RuYW1lGAMgASgJEg0KBXN0YXRlGAQgASgJEi4KBmxhYmVscxgFIAMoCzIeLmRvY2t5YXJkLnYxLkFnZW50LkxhYmVsc0VudHJ5EhAKCGNhcGFjaXR5GAYgASgNEhIKCnNsb3RzX3VzZWQYByABKA0SGQoRbGFzdF9oZWFydGJlYXRfbXMYCCABKAMSDwoHdmVyc2lvbhgJIAEoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIrUBCghSdW5FdmVudBILCgNzZXEYASABKAQSDgoGcnVuX2lkGAIgASgJEg0KBWF0X21zGAMgASgDEikKBXN0YWdlGAQgASgLMhguZG9ja3lhcmQudjEuU3RhZ2VTdGF0dXNIABIjCgNsb2cYBSABKAsyFC5kb2NreWFyZC52MS5Mb2dMaW5lSAASJQoDcnVuGAYgASgLMhYuZG9ja3lhcmQudjEuUnVuU3RhdHVzSABCBgoEYm9keSKcAQoLU3RhZ2VTdGF0dXMSEAoIc3RhZ2VfaWQYASABKAkSEgoKc3RhZ2VfbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRIPCgdhdHRlbXB0GAQgASgNEhAKCGFnZW50X2lkGAUgASgJEhEKCWV4aXRfY29kZRgGIAEoBRIOCgZyZWFzb24YByABKAkSEgoKYWdlbnRfbmFtZRgIIAEoCSKJAQoHTG9nTGluZRIQCghzdGFnZV9pZBgBIAEoCRISCgpzdGFnZV9uYW1lGAIgASgJEg8KB2F0dGVtcHQYAyABKA0SEQoJY2h1bmtfc2VxGAQgASgEEgwKBGRhdGEYBSABKAwSJgoGc3RyZWFtGAYgASgOMhYuZG9ja3lhcmQudjEuTG9nU3RyZWFtIhoKCVJ1blN0YXR1cxINCgVzdGF0ZRgBIAEoCSJPChBTdWJtaXRSdW5SZXF1ZXN0EhUKDXBpcGVsaW5lX3lhbWwYASABKAwSDgoGc291cmNlGAIgASgJEhQKDGRlZmF1bHRfbmFtZRgDIAEoCSIyChFTdWJtaXRSdW5SZXNwb25zZRIdCgNydW4YASABKAsyEC5kb2NreWFyZC52MS5SdW4iRgoXVmFsaWRhdGVQaXBlbGluZVJlcXVlc3QSFQoNcGlwZWxpbmVfeWFtbBgBIAEoDBIUCgxkZWZhdWx0X25hbWUYAiABKAkiQgoYVmFsaWRhdGVQaXBlbGluZVJlc3BvbnNlEiYKCHByb2JsZW1zGAEgAygLMhQuZG9ja3lhcmQudjEuUHJvYmxlbSIfCg1HZXRSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSIvCg5HZXRSdW5SZXNwb25zZRIdCgNydW4YASABKAsyEC5kb2NreWFyZC52MS5SdW4iLwoPTGlzdFJ1bnNSZXF1ZXN0Eg0KBWxpbWl0GAEgASgNEg0KBXN0YXRlGAIgASgJIjIKEExpc3RSdW5zUmVzcG9uc2USHgoEcnVucxgBIAMoCzIQLmRvY2t5YXJkLnYxLlJ1biIiChBDYW5jZWxSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSIyChFDYW5jZWxSdW5SZXNwb25zZRIdCgNydW4YASABKAsyEC5kb2NreWFyZC52MS5SdW4iZAoPV2F0Y2hSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIRCglhZnRlcl9zZXEYAiABKAQSDgoGZm9sbG93GAMgASgIEg0KBXN0YWdlGAQgASgJEg8KB2F0dGVtcHQYBSABKA0iEwoRTGlzdEFnZW50c1JlcXVlc3QiOAoSTGlzdEFnZW50c1Jlc3BvbnNlEiIKBmFnZW50cxgBIAMoCzISLmRvY2t5YXJkLnYxLkFnZW50Ii0KFkNyZWF0ZUpvaW5Ub2tlblJlcXVlc3QSEwoLZGVzY3JpcHRpb24YASABKAkiNAoXQ3JlYXRlSm9pblRva2VuUmVzcG9uc2USCgoCaWQYASABKAkSDQoFdG9rZW4YAiABKAkiJAoWUmV2b2tlSm9pblRva2VuUmVxdWVzdBIKCgJpZBgBIAEoCSIxChdSZXZva2VKb2luVG9rZW5SZXNwb25zZRIWCg5hZ2VudHNfcmV2b2tlZBgBIAEoDSIgChJSZXZva2VBZ2VudFJlcXVlc3QSCgoCaWQYASABKAkiLAoTUmV2b2tlQWdlbnRSZXNwb25zZRIVCg1hdHRlbXB0c19sb3N0GAEgASgNIkgKClNlY3JldEluZm8SDAoEbmFtZRgBIAEoCRIVCg1jcmVhdGVkX2F0X21zGAIgASgDEhUKDXVwZGF0ZWRfYXRfbXMYAyABKAMiLwoQU2V0U2VjcmV0UmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBXZhbHVlGAIgASgMIk0KEVNldFNlY3JldFJlc3BvbnNlEicKBnNlY3JldBgBIAEoCzIXLmRvY2t5YXJkLnYxLlNlY3JldEluZm8SDwoHY3JlYXRlZBgCIAEoCCIUChJMaXN0U2VjcmV0c1JlcXVlc3QiPwoTTGlzdFNlY3JldHNSZXNwb25zZRIoCgdzZWNyZXRzGAEgAygLMhcuZG9ja3lhcmQudjEuU2VjcmV0SW5mbyIjChNEZWxldGVTZWNyZXRSZXF1ZXN0EgwKBG5hbWUYASABKAkiFgoURGVsZXRlU2VjcmV0UmVzcG9uc2UypAgKClJ1blNlcnZpY2USSgoJU3VibWl0UnVuEh0uZG9ja3lhcmQudjEuU3VibWl0UnVuUmVxdWVzdBoeLmRvY2t5YXJkLnYxLlN1Ym1pdFJ1blJlc3BvbnNlEl8KEFZhbGlkYXRlUGlwZWxpbmUSJC5kb2NreWFyZC52MS5WYWxpZGF0ZVBpcGVsaW5lUmVxdWVzdBolLmRvY2t5YXJkLnYxLlZhbGlkYXRlUGlwZWxpbmVSZXNwb25zZRJBCgZHZXRSdW4SGi5kb2NreWFyZC52MS5HZXRSdW5SZXF1ZXN0GhsuZG9ja3lhcmQudjEuR2V0UnVuUmVzcG9uc2USRwoITGlzdFJ1bnMSHC5kb2NreWFyZC52MS5MaXN0UnVuc1JlcXVlc3QaHS5kb2NreWFyZC52MS5MaXN0UnVuc1Jlc3BvbnNlEkoKCUNhbmNlbFJ1bhIdLmRvY2t5YXJkLnYxLkNhbmNlbFJ1blJlcXVlc3QaHi5kb2NreWFyZC52MS5DYW5jZWxSdW5SZXNwb25zZRJBCghXYXRjaFJ1bhIcLmRvY2t5YXJkLnYxLldhdGNoUnVuUmVxdWVzdBoVLmRvY2t5YXJkLnYxLlJ1bkV2ZW50MAESTQoKTGlzdEFnZW50cxIeLmRvY2t5YXJkLnYxLkxpc3RBZ2VudHNSZXF1ZXN0Gh8uZG9ja3lhcmQudjEuTGlzdEFnZW50c1Jlc3BvbnNlElwKD0NyZWF0ZUpvaW5Ub2tlbhIjLmRvY2t5YXJkLnYxLkNyZWF0ZUpvaW5Ub2tlblJlcXVlc3QaJC5kb2NreWFyZC52MS5DcmVhdGVKb2luVG9rZW5SZXNwb25zZRJcCg9SZXZva2VKb2luVG9rZW4SIy5kb2NreWFyZC52MS5SZXZva2VKb2luVG9rZW5SZXF1ZXN0GiQuZG9ja3lhcmQudjEuUmV2b2tlSm9pblRva2VuUmVzcG9uc2USUAoLUmV2b2tlQWdlbnQSHy5kb2NreWFyZC52MS5SZXZva2VBZ2VudFJlcXVlc3QaIC5kb2NreWFyZC52MS5SZXZva2VBZ2VudFJlc3BvbnNlEkoKCVNldFNlY3JldBIdLmRvY2t5YXJkLnYxLlNldFNlY3JldFJlcXVlc3QaHi5kb2NreWFyZC52MS5TZXRTZWNyZXRSZXNwb25zZRJQCgtMaXN0U2VjcmV0cxIfLmRvY2t5YXJkLnYxLkxpc3RTZWNyZXRzUmVxdWVzdBogLmRvY2t5YXJkLnYxLkxpc3RTZWNyZXRzUmVzcG9uc2USUwoMRGVsZXRlU2VjcmV0EiAuZG9ja3lhcmQudjEuRGVsZXRlU2VjcmV0UmVxdWVzdBohLmRvY2t5YXJkLnYxLkRlbGV0ZVNlY3JldFJlc3BvbnNlYgZwcm90bzM", [file_dockyard_v1_types]);
 
 /**
  * @generated from message dockyard.v1.Run
@@ -86,14 +86,18 @@ export type Stage = Message<"dockyard.v1.Stage"> & {
   needs: string[];
 
   /**
+   * How many attempts were made (attempt_history has one entry for each).
+   *
    * @generated from field: uint32 attempts = 5;
    */
   attempts: number;
 
   /**
-   * @generated from field: int32 exit_code = 6;
+   * Unset while the stage has not ended with an exit code.
+   *
+   * @generated from field: optional int32 exit_code = 6;
    */
-  exitCode: number;
+  exitCode?: number | undefined;
 
   /**
    * @generated from field: string reason = 7;
@@ -114,6 +118,13 @@ export type Stage = Message<"dockyard.v1.Stage"> & {
    * @generated from field: int64 finished_at_ms = 10;
    */
   finishedAtMs: bigint;
+
+  /**
+   * Every attempt of the stage in order, lost and timed-out ones included.
+   *
+   * @generated from field: repeated dockyard.v1.AttemptInfo attempt_history = 11;
+   */
+  attemptHistory: AttemptInfo[];
 };
 
 /**
@@ -122,6 +133,71 @@ export type Stage = Message<"dockyard.v1.Stage"> & {
  */
 export const StageSchema: GenMessage<Stage> = /*@__PURE__*/
   messageDesc(file_dockyard_v1_run, 1);
+
+/**
+ * One attempt of a stage, as it is now or as it ended.
+ *
+ * @generated from message dockyard.v1.AttemptInfo
+ */
+export type AttemptInfo = Message<"dockyard.v1.AttemptInfo"> & {
+  /**
+   * @generated from field: uint32 number = 1;
+   */
+  number: number;
+
+  /**
+   * assigned | running | succeeded | failed | errored | canceled | lost | timeout
+   *
+   * @generated from field: string state = 2;
+   */
+  state: string;
+
+  /**
+   * @generated from field: string agent_id = 3;
+   */
+  agentId: string;
+
+  /**
+   * @generated from field: string agent_name = 4;
+   */
+  agentName: string;
+
+  /**
+   * @generated from field: int64 assigned_at_ms = 5;
+   */
+  assignedAtMs: bigint;
+
+  /**
+   * 0 while the attempt has not started (or never did).
+   *
+   * @generated from field: int64 started_at_ms = 6;
+   */
+  startedAtMs: bigint;
+
+  /**
+   * @generated from field: int64 finished_at_ms = 7;
+   */
+  finishedAtMs: bigint;
+
+  /**
+   * Unset when the attempt ended without an exit code (lost, timeout, canceled) or has not ended.
+   *
+   * @generated from field: optional int32 exit_code = 8;
+   */
+  exitCode?: number | undefined;
+
+  /**
+   * @generated from field: string reason = 9;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message dockyard.v1.AttemptInfo.
+ * Use `create(AttemptInfoSchema)` to create a new message.
+ */
+export const AttemptInfoSchema: GenMessage<AttemptInfo> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 2);
 
 /**
  * @generated from message dockyard.v1.Agent
@@ -178,7 +254,7 @@ export type Agent = Message<"dockyard.v1.Agent"> & {
  * Use `create(AgentSchema)` to create a new message.
  */
 export const AgentSchema: GenMessage<Agent> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 2);
+  messageDesc(file_dockyard_v1_run, 3);
 
 /**
  * @generated from message dockyard.v1.RunEvent
@@ -230,7 +306,7 @@ export type RunEvent = Message<"dockyard.v1.RunEvent"> & {
  * Use `create(RunEventSchema)` to create a new message.
  */
 export const RunEventSchema: GenMessage<RunEvent> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 3);
+  messageDesc(file_dockyard_v1_run, 4);
 
 /**
  * @generated from message dockyard.v1.StageStatus
@@ -282,7 +358,7 @@ export type StageStatus = Message<"dockyard.v1.StageStatus"> & {
  * Use `create(StageStatusSchema)` to create a new message.
  */
 export const StageStatusSchema: GenMessage<StageStatus> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 4);
+  messageDesc(file_dockyard_v1_run, 5);
 
 /**
  * @generated from message dockyard.v1.LogLine
@@ -324,7 +400,7 @@ export type LogLine = Message<"dockyard.v1.LogLine"> & {
  * Use `create(LogLineSchema)` to create a new message.
  */
 export const LogLineSchema: GenMessage<LogLine> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 5);
+  messageDesc(file_dockyard_v1_run, 6);
 
 /**
  * @generated from message dockyard.v1.RunStatus
@@ -341,7 +417,7 @@ export type RunStatus = Message<"dockyard.v1.RunStatus"> & {
  * Use `create(RunStatusSchema)` to create a new message.
  */
 export const RunStatusSchema: GenMessage<RunStatus> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 6);
+  messageDesc(file_dockyard_v1_run, 7);
 
 /**
  * @generated from message dockyard.v1.SubmitRunRequest
@@ -358,6 +434,14 @@ export type SubmitRunRequest = Message<"dockyard.v1.SubmitRunRequest"> & {
    * @generated from field: string source = 2;
    */
   source: string;
+
+  /**
+   * The run's name when the file has no `name:` (the CLI sends the file's directory
+   * name, sanitised to the name pattern); ignored when the file names itself.
+   *
+   * @generated from field: string default_name = 3;
+   */
+  defaultName: string;
 };
 
 /**
@@ -365,7 +449,7 @@ export type SubmitRunRequest = Message<"dockyard.v1.SubmitRunRequest"> & {
  * Use `create(SubmitRunRequestSchema)` to create a new message.
  */
 export const SubmitRunRequestSchema: GenMessage<SubmitRunRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 7);
+  messageDesc(file_dockyard_v1_run, 8);
 
 /**
  * @generated from message dockyard.v1.SubmitRunResponse
@@ -382,7 +466,7 @@ export type SubmitRunResponse = Message<"dockyard.v1.SubmitRunResponse"> & {
  * Use `create(SubmitRunResponseSchema)` to create a new message.
  */
 export const SubmitRunResponseSchema: GenMessage<SubmitRunResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 8);
+  messageDesc(file_dockyard_v1_run, 9);
 
 /**
  * @generated from message dockyard.v1.ValidatePipelineRequest
@@ -392,6 +476,13 @@ export type ValidatePipelineRequest = Message<"dockyard.v1.ValidatePipelineReque
    * @generated from field: bytes pipeline_yaml = 1;
    */
   pipelineYaml: Uint8Array;
+
+  /**
+   * As in SubmitRunRequest.
+   *
+   * @generated from field: string default_name = 2;
+   */
+  defaultName: string;
 };
 
 /**
@@ -399,7 +490,7 @@ export type ValidatePipelineRequest = Message<"dockyard.v1.ValidatePipelineReque
  * Use `create(ValidatePipelineRequestSchema)` to create a new message.
  */
 export const ValidatePipelineRequestSchema: GenMessage<ValidatePipelineRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 9);
+  messageDesc(file_dockyard_v1_run, 10);
 
 /**
  * @generated from message dockyard.v1.ValidatePipelineResponse
@@ -416,7 +507,7 @@ export type ValidatePipelineResponse = Message<"dockyard.v1.ValidatePipelineResp
  * Use `create(ValidatePipelineResponseSchema)` to create a new message.
  */
 export const ValidatePipelineResponseSchema: GenMessage<ValidatePipelineResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 10);
+  messageDesc(file_dockyard_v1_run, 11);
 
 /**
  * @generated from message dockyard.v1.GetRunRequest
@@ -433,7 +524,7 @@ export type GetRunRequest = Message<"dockyard.v1.GetRunRequest"> & {
  * Use `create(GetRunRequestSchema)` to create a new message.
  */
 export const GetRunRequestSchema: GenMessage<GetRunRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 11);
+  messageDesc(file_dockyard_v1_run, 12);
 
 /**
  * @generated from message dockyard.v1.GetRunResponse
@@ -450,7 +541,7 @@ export type GetRunResponse = Message<"dockyard.v1.GetRunResponse"> & {
  * Use `create(GetRunResponseSchema)` to create a new message.
  */
 export const GetRunResponseSchema: GenMessage<GetRunResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 12);
+  messageDesc(file_dockyard_v1_run, 13);
 
 /**
  * @generated from message dockyard.v1.ListRunsRequest
@@ -472,7 +563,7 @@ export type ListRunsRequest = Message<"dockyard.v1.ListRunsRequest"> & {
  * Use `create(ListRunsRequestSchema)` to create a new message.
  */
 export const ListRunsRequestSchema: GenMessage<ListRunsRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 13);
+  messageDesc(file_dockyard_v1_run, 14);
 
 /**
  * @generated from message dockyard.v1.ListRunsResponse
@@ -489,9 +580,12 @@ export type ListRunsResponse = Message<"dockyard.v1.ListRunsResponse"> & {
  * Use `create(ListRunsResponseSchema)` to create a new message.
  */
 export const ListRunsResponseSchema: GenMessage<ListRunsResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 14);
+  messageDesc(file_dockyard_v1_run, 15);
 
 /**
+ * A run that already finished cannot be canceled: FAILED_PRECONDITION
+ * (`run <id> already finished: <state>`), and nothing about it changes.
+ *
  * @generated from message dockyard.v1.CancelRunRequest
  */
 export type CancelRunRequest = Message<"dockyard.v1.CancelRunRequest"> & {
@@ -506,7 +600,7 @@ export type CancelRunRequest = Message<"dockyard.v1.CancelRunRequest"> & {
  * Use `create(CancelRunRequestSchema)` to create a new message.
  */
 export const CancelRunRequestSchema: GenMessage<CancelRunRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 15);
+  messageDesc(file_dockyard_v1_run, 16);
 
 /**
  * @generated from message dockyard.v1.CancelRunResponse
@@ -523,7 +617,7 @@ export type CancelRunResponse = Message<"dockyard.v1.CancelRunResponse"> & {
  * Use `create(CancelRunResponseSchema)` to create a new message.
  */
 export const CancelRunResponseSchema: GenMessage<CancelRunResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 16);
+  messageDesc(file_dockyard_v1_run, 17);
 
 /**
  * @generated from message dockyard.v1.WatchRunRequest
@@ -549,11 +643,20 @@ export type WatchRunRequest = Message<"dockyard.v1.WatchRunRequest"> & {
   follow: boolean;
 
   /**
-   * Only this stage's events (by name); empty = all.
+   * Only this stage's events (by name); empty = all. An unknown stage is NOT_FOUND,
+   * naming the run's stages.
    *
    * @generated from field: string stage = 4;
    */
   stage: string;
+
+  /**
+   * With `stage`: only this attempt's events (log chunks and status changes); 0 = all.
+   * An attempt the stage does not have (and, when following, cannot get any more) is NOT_FOUND.
+   *
+   * @generated from field: uint32 attempt = 5;
+   */
+  attempt: number;
 };
 
 /**
@@ -561,7 +664,7 @@ export type WatchRunRequest = Message<"dockyard.v1.WatchRunRequest"> & {
  * Use `create(WatchRunRequestSchema)` to create a new message.
  */
 export const WatchRunRequestSchema: GenMessage<WatchRunRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 17);
+  messageDesc(file_dockyard_v1_run, 18);
 
 /**
  * @generated from message dockyard.v1.ListAgentsRequest
@@ -574,7 +677,7 @@ export type ListAgentsRequest = Message<"dockyard.v1.ListAgentsRequest"> & {
  * Use `create(ListAgentsRequestSchema)` to create a new message.
  */
 export const ListAgentsRequestSchema: GenMessage<ListAgentsRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 18);
+  messageDesc(file_dockyard_v1_run, 19);
 
 /**
  * @generated from message dockyard.v1.ListAgentsResponse
@@ -591,7 +694,7 @@ export type ListAgentsResponse = Message<"dockyard.v1.ListAgentsResponse"> & {
  * Use `create(ListAgentsResponseSchema)` to create a new message.
  */
 export const ListAgentsResponseSchema: GenMessage<ListAgentsResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 19);
+  messageDesc(file_dockyard_v1_run, 20);
 
 /**
  * @generated from message dockyard.v1.CreateJoinTokenRequest
@@ -608,7 +711,7 @@ export type CreateJoinTokenRequest = Message<"dockyard.v1.CreateJoinTokenRequest
  * Use `create(CreateJoinTokenRequestSchema)` to create a new message.
  */
 export const CreateJoinTokenRequestSchema: GenMessage<CreateJoinTokenRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 20);
+  messageDesc(file_dockyard_v1_run, 21);
 
 /**
  * @generated from message dockyard.v1.CreateJoinTokenResponse
@@ -633,7 +736,7 @@ export type CreateJoinTokenResponse = Message<"dockyard.v1.CreateJoinTokenRespon
  * Use `create(CreateJoinTokenResponseSchema)` to create a new message.
  */
 export const CreateJoinTokenResponseSchema: GenMessage<CreateJoinTokenResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 21);
+  messageDesc(file_dockyard_v1_run, 22);
 
 /**
  * @generated from message dockyard.v1.RevokeJoinTokenRequest
@@ -650,7 +753,7 @@ export type RevokeJoinTokenRequest = Message<"dockyard.v1.RevokeJoinTokenRequest
  * Use `create(RevokeJoinTokenRequestSchema)` to create a new message.
  */
 export const RevokeJoinTokenRequestSchema: GenMessage<RevokeJoinTokenRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 22);
+  messageDesc(file_dockyard_v1_run, 23);
 
 /**
  * @generated from message dockyard.v1.RevokeJoinTokenResponse
@@ -669,7 +772,7 @@ export type RevokeJoinTokenResponse = Message<"dockyard.v1.RevokeJoinTokenRespon
  * Use `create(RevokeJoinTokenResponseSchema)` to create a new message.
  */
 export const RevokeJoinTokenResponseSchema: GenMessage<RevokeJoinTokenResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 23);
+  messageDesc(file_dockyard_v1_run, 24);
 
 /**
  * @generated from message dockyard.v1.RevokeAgentRequest
@@ -686,7 +789,7 @@ export type RevokeAgentRequest = Message<"dockyard.v1.RevokeAgentRequest"> & {
  * Use `create(RevokeAgentRequestSchema)` to create a new message.
  */
 export const RevokeAgentRequestSchema: GenMessage<RevokeAgentRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 24);
+  messageDesc(file_dockyard_v1_run, 25);
 
 /**
  * @generated from message dockyard.v1.RevokeAgentResponse
@@ -705,7 +808,7 @@ export type RevokeAgentResponse = Message<"dockyard.v1.RevokeAgentResponse"> & {
  * Use `create(RevokeAgentResponseSchema)` to create a new message.
  */
 export const RevokeAgentResponseSchema: GenMessage<RevokeAgentResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 25);
+  messageDesc(file_dockyard_v1_run, 26);
 
 /**
  * @generated from message dockyard.v1.SecretInfo
@@ -732,7 +835,7 @@ export type SecretInfo = Message<"dockyard.v1.SecretInfo"> & {
  * Use `create(SecretInfoSchema)` to create a new message.
  */
 export const SecretInfoSchema: GenMessage<SecretInfo> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 26);
+  messageDesc(file_dockyard_v1_run, 27);
 
 /**
  * The value travels only in this request (over TLS); no answer carries it.
@@ -756,7 +859,7 @@ export type SetSecretRequest = Message<"dockyard.v1.SetSecretRequest"> & {
  * Use `create(SetSecretRequestSchema)` to create a new message.
  */
 export const SetSecretRequestSchema: GenMessage<SetSecretRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 27);
+  messageDesc(file_dockyard_v1_run, 28);
 
 /**
  * @generated from message dockyard.v1.SetSecretResponse
@@ -778,7 +881,7 @@ export type SetSecretResponse = Message<"dockyard.v1.SetSecretResponse"> & {
  * Use `create(SetSecretResponseSchema)` to create a new message.
  */
 export const SetSecretResponseSchema: GenMessage<SetSecretResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 28);
+  messageDesc(file_dockyard_v1_run, 29);
 
 /**
  * @generated from message dockyard.v1.ListSecretsRequest
@@ -791,7 +894,7 @@ export type ListSecretsRequest = Message<"dockyard.v1.ListSecretsRequest"> & {
  * Use `create(ListSecretsRequestSchema)` to create a new message.
  */
 export const ListSecretsRequestSchema: GenMessage<ListSecretsRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 29);
+  messageDesc(file_dockyard_v1_run, 30);
 
 /**
  * @generated from message dockyard.v1.ListSecretsResponse
@@ -808,7 +911,7 @@ export type ListSecretsResponse = Message<"dockyard.v1.ListSecretsResponse"> & {
  * Use `create(ListSecretsResponseSchema)` to create a new message.
  */
 export const ListSecretsResponseSchema: GenMessage<ListSecretsResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 30);
+  messageDesc(file_dockyard_v1_run, 31);
 
 /**
  * @generated from message dockyard.v1.DeleteSecretRequest
@@ -825,7 +928,7 @@ export type DeleteSecretRequest = Message<"dockyard.v1.DeleteSecretRequest"> & {
  * Use `create(DeleteSecretRequestSchema)` to create a new message.
  */
 export const DeleteSecretRequestSchema: GenMessage<DeleteSecretRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 31);
+  messageDesc(file_dockyard_v1_run, 32);
 
 /**
  * @generated from message dockyard.v1.DeleteSecretResponse
@@ -838,7 +941,7 @@ export type DeleteSecretResponse = Message<"dockyard.v1.DeleteSecretResponse"> &
  * Use `create(DeleteSecretResponseSchema)` to create a new message.
  */
 export const DeleteSecretResponseSchema: GenMessage<DeleteSecretResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 32);
+  messageDesc(file_dockyard_v1_run, 33);
 
 /**
  * Client-facing API, over TLS. Every call carries `authorization: Bearer <api token>`.
