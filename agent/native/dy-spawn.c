@@ -22,7 +22,13 @@
  *   spawner -> STDOUT id bytes / STDERR id bytes
  *   spawner -> EXIT id code(i32, -1 if signalled) signal(i32)
  *                            after the shell was reaped and both pipes hit EOF; on reap the
- *                            rest of its process group is SIGKILLed, like a container's end
+ *                            rest of the stage is SIGKILLed, like a container's end: its process
+ *                            group, its session, and the processes of our uid whose environment
+ *                            holds DOCKYARD_SPAWN_TAG=<spawner pid>.<id> (the agent exports it
+ *                            first thing in every script; it catches daemons that left the
+ *                            session with setsid). A pipe still open DRAIN_MS after that (held
+ *                            by a process that escaped both) is read dry and closed, so the
+ *                            EXIT never waits on a daemon. Paused time does not count.
  *   spawner -> ERROR id message   the stage could not be started
  * Each stage runs in a new session (its pid is its process group id), with stdin
  * /dev/null, the spawner's environment (only PATH and HOME: the agent sets it), and
@@ -30,6 +36,7 @@
  * agent's decision (it drains), and running stages need this process to report.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -42,6 +49,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { OP_RUN = 1, OP_PAUSE = 2, OP_RESUME = 3, OP_STOP = 4 };
@@ -49,6 +57,7 @@ enum { EV_STARTED = 1, EV_STDOUT = 2, EV_STDERR = 3, EV_EXIT = 4, EV_ERROR = 5 }
 #define HEADER 9
 #define MAX_SCRIPT (16u << 20)
 #define READ_CHUNK 65536
+#define DRAIN_MS 200
 
 extern char **environ;
 
@@ -59,6 +68,9 @@ struct stage {
   int warm;     /* started, waiting for a script on fd 3 (its write end here); no id yet */
   int cmd;
   int reaped, paused, status;
+  unsigned long long since; /* when the shell started (clock ticks since boot) */
+  unsigned long long forks; /* forks since boot just after it started (see kill_stage) */
+  long long drain_until;    /* once reaped: monotonic ms after which open pipes are cut off */
   char path[4096];
   struct stage *next;
 };
@@ -81,6 +93,121 @@ static void die(const char *what) {
 }
 
 static void kill_all(void);
+
+static long long now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
+}
+
+/* The fields of /proc/PID/stat we use; 0 when the process is gone. */
+static int proc_stat(pid_t pid, char *state, pid_t *session, unsigned long long *start) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  char *p = strrchr(buf, ')'); /* the command name may hold anything */
+  int sid;
+  if (!p || sscanf(p + 2, "%c %*s %*s %d" /* state ppid pgrp session */
+                   " %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu" /* ... starttime */,
+                   state, &sid, start) != 3) return 0;
+  *session = sid;
+  return 1;
+}
+
+/* A small /proc (or /proc/sys) file's first number after PREFIX (NULL: at the start); 0 if none. */
+static unsigned long long proc_number(const char *path, const char *prefix) {
+  char buf[8192];
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  const char *p = buf;
+  if (prefix && !(p = strstr(buf, prefix))) return 0;
+  return strtoull(p + (prefix ? strlen(prefix) : 0), NULL, 10);
+}
+
+static unsigned long long forks_so_far(void) { return proc_number("/proc/stat", "\nprocesses "); }
+
+/* Whether PID's environment holds the entry TAG (NUL-terminated) exactly. */
+static int has_tag(pid_t pid, const char *tag) {
+  static char *buf;
+  static size_t cap;
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  size_t len = 0;
+  for (;;) {
+    if (cap - len < 4097) {
+      size_t bigger = cap ? cap * 2 : 65536;
+      char *grown = realloc(buf, bigger);
+      if (!grown) { close(fd); return 0; }
+      buf = grown;
+      cap = bigger;
+    }
+    ssize_t n = read(fd, buf + len, cap - len - 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    len += (size_t)n;
+  }
+  close(fd);
+  buf[len] = 0;
+  for (char *p = buf; p < buf + len; p += strlen(p) + 1)
+    if (strcmp(p, tag) == 0) return 1;
+  return 0;
+}
+
+/* SIGKILLs what is left of stage ID whose shell is (or was) SID: its process group and session,
+ * and our uid's processes tagged for it (see EXIT above); processes older than the shell cannot
+ * be the stage's and are not read. Scans again while a pass found something, at most 4 times.
+ * Pids are handed out cyclically, so while fewer than pid_max forks happened since the shell
+ * started (FORKS then), everything it started has a pid in (SID, last pid]: only those are read,
+ * which keeps the scan at a stage's end cheap (a read of every /proc/PID/stat costs ~1 ms per
+ * 150 processes here). */
+static void kill_stage(pid_t sid, uint32_t id, unsigned long long since, unsigned long long forks) {
+  kill(-sid, SIGKILL);
+  static unsigned long long pid_max;
+  if (!pid_max) pid_max = proc_number("/proc/sys/kernel/pid_max", NULL);
+  unsigned long long now_forks = forks_so_far();
+  long last = (long)proc_number("/proc/sys/kernel/ns_last_pid", NULL);
+  int ranged = forks && now_forks >= forks && last > 0 && now_forks - forks + 1000 < pid_max;
+  char tag[64];
+  snprintf(tag, sizeof tag, "DOCKYARD_SPAWN_TAG=%d.%u", (int)getpid(), id);
+  uid_t uid = geteuid();
+  for (int pass = 0; pass < 4; pass++) {
+    int found = 0;
+    DIR *d = opendir("/proc");
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+      char *end;
+      long pid = strtol(e->d_name, &end, 10);
+      if (*end || pid <= 1 || pid == getpid()) continue;
+      if (ranged && (last >= sid ? pid <= sid || pid > last : pid <= sid && pid > last)) continue;
+      char state;
+      pid_t session;
+      unsigned long long start;
+      if (!proc_stat((pid_t)pid, &state, &session, &start) || state == 'Z' || state == 'X') continue;
+      if (session == sid) { kill((pid_t)pid, SIGKILL); found = 1; continue; }
+      if (start < since) continue;
+      char path[64];
+      struct stat st;
+      snprintf(path, sizeof path, "/proc/%ld", pid);
+      if (stat(path, &st) || st.st_uid != uid || !has_tag((pid_t)pid, tag)) continue;
+      kill((pid_t)pid, SIGKILL);
+      found = 1;
+    }
+    closedir(d);
+    if (!found) return;
+  }
+}
 
 static void write_all(const void *buf, size_t len) {
   const char *p = buf;
@@ -122,8 +249,11 @@ static void send_error(uint32_t id, const char *what, int err) {
 }
 
 static void kill_all(void) {
-  for (struct stage *s = stages; s; s = s->next)
-    if (!s->reaped) kill(-s->pid, SIGKILL);
+  for (struct stage *s = stages; s; s = s->next) {
+    if (s->reaped) continue;
+    if (s->id && !s->warm) kill_stage(s->pid, s->id, s->since, s->forks);
+    else kill(-s->pid, SIGKILL);
+  }
 }
 
 static int write_script(const char *path, const unsigned char *script, uint32_t len) {
@@ -188,6 +318,10 @@ static int spawn_shell(struct stage *s, int warm) {
   s->err = err[0];
   s->warm = warm;
   s->cmd = warm ? cmd[1] : -1;
+  char state;
+  pid_t session;
+  if (!proc_stat(s->pid, &state, &session, &s->since)) s->since = 0; /* read everything then */
+  s->forks = forks_so_far();
   fcntl(s->out, F_SETFL, O_NONBLOCK);
   fcntl(s->err, F_SETFL, O_NONBLOCK);
   return 0;
@@ -250,15 +384,30 @@ static void run_stage(uint32_t id, const unsigned char *script, uint32_t len) {
 }
 
 
-/* Reads what one pipe has; closes it at EOF. */
-static void pump(struct stage *s, int *fd, int op) {
+/* Reads what one pipe has; closes it at EOF. Returns whether it read something. */
+static int pump(struct stage *s, int *fd, int op) {
   static unsigned char buf[READ_CHUNK];
   ssize_t n = read(*fd, buf, sizeof buf);
   if (n > 0) {
     send_frame(op, s->id, buf, (uint32_t)n);
-  } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+    return 1;
+  }
+  if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
     close(*fd);
     *fd = -1;
+  }
+  return 0;
+}
+
+/* A reaped stage's pipe still open after its drain time (held by a process kill_stage could not
+ * find): read what it holds, then close it. */
+static void cut_off(long long now) {
+  for (struct stage *s = stages; s; s = s->next) {
+    if (!s->reaped || s->warm || s->id == 0 || s->paused || now < s->drain_until) continue;
+    for (int i = 0; i < 16 && s->out >= 0 && pump(s, &s->out, EV_STDOUT); i++) {}
+    for (int i = 0; i < 16 && s->err >= 0 && pump(s, &s->err, EV_STDERR); i++) {}
+    if (s->out >= 0) { close(s->out); s->out = -1; }
+    if (s->err >= 0) { close(s->err); s->err = -1; }
   }
 }
 
@@ -300,7 +449,10 @@ static void reap(int sfd) {
       if (s->pid != pid || s->reaped) continue;
       s->reaped = 1;
       s->status = status;
-      kill(-pid, SIGKILL); /* leftovers of the stage must not keep its pipes open */
+      s->drain_until = now_ms() + DRAIN_MS;
+      /* leftovers of the stage must not keep its pipes open */
+      if (s->id && !s->warm) kill_stage(pid, s->id, s->since, s->forks);
+      else kill(-pid, SIGKILL);
       if (s->path[0]) unlink(s->path);
       reaped_stage = 1;
     }
@@ -319,7 +471,12 @@ static size_t handle_commands(unsigned char *buf, size_t have) {
     switch (f[0]) {
       case OP_RUN: run_stage(id, f + HEADER, len); break;
       case OP_PAUSE: if ((s = find(id))) s->paused = 1; break;
-      case OP_RESUME: if ((s = find(id))) s->paused = 0; break;
+      case OP_RESUME:
+        if ((s = find(id))) {
+          s->paused = 0;
+          if (s->reaped && s->drain_until < now_ms() + DRAIN_MS) s->drain_until = now_ms() + DRAIN_MS;
+        }
+        break;
       case OP_STOP: kill_all(); exit(0);
       default: fprintf(stderr, "dy-spawn: unknown op %u refused\n", f[0]); kill_all(); exit(2);
     }
@@ -372,12 +529,25 @@ int main(int argc, char **argv) {
       if (s->out >= 0) { owner[n] = s; fds[n++] = (struct pollfd){.fd = s->out, .events = POLLIN}; }
       if (s->err >= 0) { owner[n] = s; fds[n++] = (struct pollfd){.fd = s->err, .events = POLLIN}; }
     }
-    int ready = poll(fds, n, warm_count < want_warm ? 100 : -1);
+    /* Wake for the first drain deadline of a reaped stage, or to refill the waiting shells. */
+    int timeout = warm_count < want_warm ? 100 : -1, refill_due = timeout >= 0;
+    long long now = now_ms();
+    for (struct stage *s = stages; s; s = s->next) {
+      if (!s->reaped || s->warm || s->id == 0 || s->paused || (s->out < 0 && s->err < 0)) continue;
+      long long left = s->drain_until > now ? s->drain_until - now : 0;
+      if (timeout < 0 || left < timeout) { timeout = (int)left; refill_due = 0; }
+    }
+    int ready = poll(fds, n, timeout);
     if (ready < 0) {
       if (errno == EINTR) continue;
       die("poll");
     }
-    if (ready == 0) { refill(); continue; }
+    if (ready == 0) {
+      if (refill_due) refill();
+      cut_off(now_ms());
+      finish_done();
+      continue;
+    }
     for (size_t i = 2; i < n; i++) {
       if (!fds[i].revents) continue;
       struct stage *s = owner[i];
@@ -386,6 +556,7 @@ int main(int argc, char **argv) {
     }
     if (fds[1].revents) reap(sfd);
     if (reaped_stage) { reaped_stage = 0; refill(); }
+    cut_off(now_ms());
     if (fds[0].revents) {
       if (have == cap) {
         cap *= 2;

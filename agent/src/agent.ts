@@ -20,6 +20,7 @@ import { serverCredentials } from "./transport/server-trust";
 import { CredentialSource, loadAgentKey } from "./identity/agent-key";
 import { replaySpools } from "./spool-replay";
 import { SpoolJournal } from "./logs/spool";
+import { Supervisor } from "./supervisor/client";
 
 export interface AgentDeps {
   log: Logger;
@@ -70,6 +71,8 @@ export class Agent {
   }
 
   private journal: SpoolJournal | null = null;
+  /** Stops our running stages if this process dies or freezes (supervisor/supervisor.mjs). */
+  private supervisor: Supervisor | null = null;
 
   private get spoolDir(): string {
     return path.join(this.config.stateDir, "spool");
@@ -77,14 +80,18 @@ export class Agent {
 
   async start(): Promise<void> {
     this.journal = SpoolJournal.open(this.spoolDir);
+    this.supervisor = new Supervisor({ dockerHost: this.config.dockerHost, log: this.deps.log });
+    this.supervisor.start();
     for (const e of this.deps.executors) e.warmUp?.();
     this.key = loadAgentKey(this.config.stateDir);
     const credentials = await serverCredentials(this.config, this.deps.log);
-    this.client = createAgentClient(this.config.serverUrl, credentials, () => this.session, new CredentialSource(this.key));
+    this.client = createAgentClient(this.config.servers, credentials, () => this.session, new CredentialSource(this.key));
     this.nc = await connect({ servers: this.config.natsUrl, name: `dockyard-agent-${this.config.name}`, maxReconnectAttempts: -1 });
     this.notices = new NoticeListener(this.nc, this.config.natsPrefix, this.deps.log);
     await this.registerWithRetry();
-    this.mux = new AttemptMux(this.client);
+    this.mux = new AttemptMux(this.client, (a) => {
+      if (!this.fetching.has(a.attemptId)) this.accept(a);
+    });
     await this.reapOrphans(true);
     this.notices.listen(this.session.agentId, () => this.serverKey, {
       onAssign: (attemptId) => void this.fetch(attemptId),
@@ -92,7 +99,10 @@ export class Agent {
       onRunEnded: (runId) => this.runEnded(runId),
     });
     this.listener = this.notices;
-    await replaySpools(this.journal, this.mux, this.deps.log);
+    this.mux.keepOpen();
+    // In the background: a server that is down now gets the backlog when it is back.
+    replaySpools(this.journal, this.mux, this.deps.log)
+      .catch((err: unknown) => this.deps.log.error({ err }, "spool replay failed"));
     this.timers.push(setInterval(() => void this.heartbeat(), this.heartbeatMs).unref());
     this.timers.push(setInterval(() => void this.poll(), this.pollMs).unref());
     await this.poll();
@@ -174,6 +184,7 @@ export class Agent {
     }
     const runner = new AttemptRunner(a, {
       mux: this.mux, executor, agentId: this.session.agentId, journal: this.journal!, log: this.deps.log,
+      supervisor: this.supervisor ?? undefined,
     });
     this.runners.set(a.attemptId, runner);
     runner.run()
@@ -298,5 +309,7 @@ export class Agent {
     await Promise.all(this.deps.executors.map((e) => e.close?.()));
     this.journal?.close();
     this.journal = null;
+    // Last: what still runs was left on purpose (a restarted agent reaps it), not to be killed.
+    await this.supervisor?.close();
   }
 }

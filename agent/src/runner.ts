@@ -10,8 +10,11 @@ import { LogBatcher } from "./logs/log-batcher";
 import { AttemptChannel, type FinishResult } from "./transport/attempt-channel";
 import { SecretMasker } from "./secrets/masker";
 import type { AttemptMux } from "./transport/attempt-mux";
+import { SUPERVISOR_STOPPED, type Supervisor } from "./supervisor/client";
 
 export const STREAM = { stdout: 1, stderr: 2, system: 3 } as const;
+/** Output waiting for the server's acknowledgement before the runner stops reading more. */
+const MAX_UNACKED_BYTES = 32 * 1024 * 1024;
 /** Longest a `started` report waits for the first output to travel with (see run()). */
 const STARTED_DELAY_MS = 10;
 
@@ -24,6 +27,8 @@ export interface RunnerDeps {
   agentId: string;
   journal: SpoolJournal;
   log: Logger;
+  /** Stops the attempt's process if this agent dies or freezes (held from start to remove). */
+  supervisor?: Supervisor;
 }
 
 export class AttemptRunner {
@@ -33,7 +38,6 @@ export class AttemptRunner {
   private seq = 0;
   private channel!: AttemptChannel;
   private spool!: AttemptSpool;
-  private leaseDeadline = 0;
   private roomWaiters: (() => void)[] = [];
   private startedReported = false;
 
@@ -63,7 +67,6 @@ export class AttemptRunner {
     const a = this.assignment;
     const log = this.deps.log.child({ attemptId: a.attemptId, stage: a.stageName, runId: a.runId });
     const ttl = Number(a.leaseTtlMs) || 15_000;
-    this.leaseDeadline = Date.now() + ttl;
     const spec = this.toSpec();
     let final: FinalStatus;
     let startedTimer: NodeJS.Timeout | undefined;
@@ -86,17 +89,14 @@ export class AttemptRunner {
           batcher.onRoom();
           for (const w of this.roomWaiters.splice(0)) w();
         },
-        onRenewed: () => {
-          this.leaseDeadline = Date.now() + ttl;
-        },
+        onRenewed: () => undefined,
       }, log);
-      renewTimer = setInterval(() => {
-        if (Date.now() > this.leaseDeadline - ttl * 0.2) {
-          // We could not renew in time: stop our container before the server re-dispatches.
-          this.stop("lost", "lease could not be renewed");
-        }
-        this.channel.renew();
-      }, Math.max(50, Math.floor(ttl / 4))).unref();
+      // Renewals keep the lease; when the server cannot be reached they simply fail and the
+      // stage runs on: the server does not give a stage away while it (or its database) was
+      // down, but grants agents a lease TTL to report in after it is back. What stops a stage
+      // is the server saying so (cancel, rejected lease), or this agent dying or freezing
+      // (its supervisor then stops the stage).
+      renewTimer = setInterval(() => this.channel.renew(), Math.max(50, Math.floor(ttl / 4))).unref();
       const timeoutMs = Number(a.spec?.timeoutMs ?? 0n);
       if (timeoutMs > 0) timeout = setTimeout(() => this.stop("timeout", `stage exceeded its timeout of ${timeoutMs} ms`), timeoutMs).unref();
       // Open the stream without waiting for the server's ack: the first log byte should not
@@ -110,6 +110,7 @@ export class AttemptRunner {
         final = this.finalFor(null, err);
         return await this.finish(final, log);
       }
+      if (handle.hold) this.deps.supervisor?.hold(a.attemptId, handle.hold, ttl, () => this.stop("lost", SUPERVISOR_STOPPED));
       if (this.stopReason === "rejected") return "rejected";
       // `started` waits for the first output (at most STARTED_DELAY_MS): the server then writes
       // both in one statement, and the first log line does not wait for a commit of its own.
@@ -118,11 +119,17 @@ export class AttemptRunner {
       for await (const chunk of handle.output) {
         const stream = chunk.stream === "stderr" ? STREAM.stderr : STREAM.stdout;
         batcher.push(stream, this.masker.active ? masks[stream].push(chunk.data) : chunk.data);
-        if (batcher.pendingBytes > 1024 * 1024) await new Promise<void>((r) => this.roomWaiters.push(r));
+        // Backpressure: stop reading output (the process then blocks on its pipe) while much
+        // is waiting to be sent, say during a long server outage; the spool has all of it.
+        while (batcher.pendingBytes > 1024 * 1024 || this.channel.unackedBytes > MAX_UNACKED_BYTES) {
+          await new Promise<void>((r) => this.roomWaiters.push(r));
+        }
       }
       if (this.masker.active) for (const stream of [STREAM.stdout, STREAM.stderr]) batcher.push(stream, masks[stream].flush());
       log.debug("output ended");
       const exit = await handle.wait();
+      // A SIGKILL may be our supervisor's, done while we were frozen: hear it out before reporting.
+      if (exit.exitCode === 137) await this.deps.supervisor?.sync();
       log.debug({ exitCode: exit.exitCode }, "process exited");
       batcher.flush();
       this.reportStarted();
@@ -133,6 +140,7 @@ export class AttemptRunner {
       clearInterval(renewTimer);
       clearTimeout(timeout);
       await this.deps.executor.remove(spec).catch((err: unknown) => log.warn({ err }, "executor remove failed"));
+      this.deps.supervisor?.release(a.attemptId);
     }
   }
 

@@ -101,7 +101,7 @@ export class DockerExecutor implements Executor {
     // Observed through wait(); this only keeps an unobserved failure from crashing the process.
     exited.catch(() => undefined);
 
-    return { output: demuxDockerStream(attach as AsyncIterable<Buffer>), wait: () => exited };
+    return { output: demuxDockerStream(attach as AsyncIterable<Buffer>), wait: () => exited, hold: { container: name } };
   }
 
   async remove(spec: AttemptSpec): Promise<void> {

@@ -149,7 +149,7 @@ export class ShellExecutor implements Executor {
     );
     exited.catch(() => undefined); // reported through wait()
 
-    return { output: shell.output, wait: () => exited };
+    return { output: shell.output, wait: () => exited, hold: { pgid: pid, tag: shell.tag } };
   }
 
   async remove(spec: AttemptSpec): Promise<void> {

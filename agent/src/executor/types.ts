@@ -40,6 +40,17 @@ export interface AttemptExit {
 }
 
 /**
+ * What the agent's supervisor (supervisor/) stops if the agent dies or freezes while the
+ * attempt runs: a container by name, and/or a process group (= session, for shell stages)
+ * plus the processes carrying the stage's DOCKYARD_SPAWN_TAG (see spawner/stage-kill.mjs).
+ */
+export interface AttemptHold {
+  container?: string;
+  pgid?: number;
+  tag?: string;
+}
+
+/**
  * A started attempt, returned by `Executor.start`.
  *
  * Consume `output` and await `wait()` concurrently: output is pulled, not buffered, so a
@@ -56,6 +67,8 @@ export interface ExecutorHandle {
    * `wait_failed` only when the exit status cannot be known (engine gone).
    */
   wait(): Promise<AttemptExit>;
+  /** What to stop if the agent dies or freezes before the attempt ends (the runner tells the supervisor). */
+  readonly hold?: AttemptHold;
 }
 
 /**

@@ -45,7 +45,7 @@ stages:
     const lostEvent = events.find((e) => e.body.case === "stage" && e.body.value.state === "queued" && e.body.value.attempt === 1);
     assert.match(lostEvent?.body.case === "stage" ? lostEvent.body.value.reason : "", /retry after lost/);
 
-    // The orphaned container of attempt 1 is still running until its agent returns and reaps it.
+    // The orphaned container of attempt 1 (stopped by the dead agent's supervisor) stays until its agent returns and reaps it.
     const restarted = farm.spawnAgent({ name: "loss-a", capacity: 1, stateDir: a.stateDir });
     await waitFor(async () => (await attemptContainers(docker, first)).length === 0, {
       timeoutMs: 30_000, message: "orphaned container of attempt 1 to be reaped",

@@ -19,6 +19,7 @@ import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { OutputChunk } from "../types.js";
 import { Op, Ev, frame, parseFrames } from "./frames.mjs";
+import { TAG_VAR } from "./stage-kill.mjs";
 
 const NODE_HELPER = fileURLToPath(new URL("./helper.mjs", import.meta.url));
 export const NATIVE_HELPER = fileURLToPath(new URL("../../../native/build/dy-spawn", import.meta.url));
@@ -41,8 +42,10 @@ export interface ShellExit {
 }
 
 export interface SpawnedShell {
-  /** Also its process group id. */
+  /** Also its process group and session id. */
   pid: number;
+  /** DOCKYARD_SPAWN_TAG, exported to every process of the stage (see stage-kill.mjs). */
+  tag: string;
   /** stdout and stderr in the order the helper read them; ends when both pipes closed. */
   output: AsyncIterable<OutputChunk>;
   /** Rejects only when the helper died first, so the exit status is unknown. */
@@ -75,6 +78,7 @@ class Stage {
 
   constructor(
     readonly id: number,
+    readonly tag: string,
     readonly started: { resolve(shell: SpawnedShell): void; reject(err: Error): void },
     private readonly control: (op: Op, id: number) => void,
   ) {
@@ -144,15 +148,20 @@ export class ShellSpawner {
     this.ensureHelper();
   }
 
-  /** Runs `script` (a complete sh script) in a fresh shell in its own process group. */
+  /**
+   * Runs `script` (a complete sh script) in a fresh shell in its own session. The script is
+   * prefixed with `export DOCKYARD_SPAWN_TAG=<helper pid>.<stage id>`: the helper (and the
+   * supervisor) find the stage's processes that left its session by that tag.
+   */
   run(script: string): Promise<SpawnedShell> {
     const helper = this.ensureHelper();
     const id = (this.nextId = (this.nextId + 1) >>> 0 || 1);
+    const tag = `${helper.pid}.${id}`;
     return new Promise<SpawnedShell>((resolve, reject) => {
-      const stage = new Stage(id, { resolve, reject }, (op, sid) => this.send(op, sid));
+      const stage = new Stage(id, tag, { resolve, reject }, (op, sid) => this.send(op, sid));
       this.stages.set(id, stage);
       this.updateRefs();
-      helper.stdin.write(frame(Op.Run, id, Buffer.from(script)));
+      helper.stdin.write(frame(Op.Run, id, Buffer.from(`export ${TAG_VAR}=${tag}\n${script}`)));
     });
   }
 
@@ -201,7 +210,7 @@ export class ShellSpawner {
     switch (ev) {
       case Ev.Started:
         stage.pid = body.readUInt32BE(0);
-        stage.started.resolve({ pid: stage.pid, output: stage.output(), exited: stage.exited });
+        stage.started.resolve({ pid: stage.pid, tag: stage.tag, output: stage.output(), exited: stage.exited });
         return;
       case Ev.Stdout:
       case Ev.Stderr:

@@ -7,6 +7,7 @@ import { unlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { constants } from "node:os";
 import { Op, Ev, frame, parseFrames } from "./frames.mjs";
+import { forksSoFar, killStage, startTicks } from "./stage-kill.mjs";
 
 const scriptDir = process.argv[2];
 if (!scriptDir) {
@@ -14,8 +15,12 @@ if (!scriptDir) {
   process.exit(2);
 }
 
-/** Stages by id: { shell, file, open (pipes not yet at EOF), exit (status once reaped) }. */
+/** Stages by id: { shell, since, open (pipes not yet at EOF), paused, exit (status once reaped), cut }. */
 const stages = new Map();
+/** How long the pipes may stay open once the shell is gone and its leftovers were killed. */
+const DRAIN_MS = 200;
+/** The stage's tag, as the spawner client exports it in the script (see stage-kill.mjs). */
+const tagOf = (id) => `${process.pid}.${id}`;
 const send = (ev, id, payload) => process.stdout.write(frame(ev, id, payload));
 
 function int32s(a, b) {
@@ -27,6 +32,7 @@ function int32s(a, b) {
 
 function finishIfDone(id, stage) {
   if (stage.open > 0 || !stage.exit) return;
+  clearTimeout(stage.cut);
   stages.delete(id);
   const { code, signal } = stage.exit;
   send(Ev.Exit, id, int32s(code ?? -1, signal ? constants.signals[signal] : 0));
@@ -45,7 +51,7 @@ function run(id, script) {
     return;
   }
   shell.on("error", () => undefined); // reported through its exit
-  const stage = { shell, open: 2, exit: null };
+  const stage = { shell, since: startTicks(shell.pid) ?? 0, forks: forksSoFar(), open: 2, paused: false, exit: null, cut: undefined };
   stages.set(id, stage);
   const out = Buffer.alloc(4);
   out.writeUInt32BE(shell.pid);
@@ -58,29 +64,39 @@ function run(id, script) {
     });
   }
   shell.once("exit", (code, signal) => {
-    try {
-      process.kill(-shell.pid, "SIGKILL"); // leftovers must not keep the pipes open
-    } catch {
-      // the group is gone
-    }
+    // Leftovers must not keep the pipes open: its group, its session, what carries its tag.
+    killStage(shell.pid, tagOf(id), { since: stage.since, forks: stage.forks });
     try {
       unlinkSync(file);
     } catch {
       // already gone
     }
     stage.exit = { code, signal };
+    armCutOff(id, stage);
     finishIfDone(id, stage);
   });
 }
 
+/** A process we could not find may still hold the pipes: stop waiting for them after DRAIN_MS (unpaused). */
+function armCutOff(id, stage) {
+  clearTimeout(stage.cut);
+  const cut = () => {
+    if (stage.paused || !stages.has(id)) return; // re-armed on resume
+    for (const pipe of [stage.shell.stdout, stage.shell.stderr]) pipe.destroy(); // "close" counts them
+  };
+  // Through one more poll phase first: the timer may be due before a pipe opened in a busy
+  // loop iteration was ever read, and what it holds must not be dropped.
+  stage.cut = setTimeout(() => setImmediate(cut), DRAIN_MS);
+}
+
+function pause(id, stage, paused) {
+  stage.paused = paused;
+  for (const p of [stage.shell.stdout, stage.shell.stderr]) paused ? p.pause() : p.resume();
+  if (!paused && stage.exit) armCutOff(id, stage);
+}
+
 function stop(code) {
-  for (const { shell } of stages.values()) {
-    try {
-      process.kill(-shell.pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
+  for (const [id, stage] of stages) if (!stage.exit) killStage(stage.shell.pid, tagOf(id), { since: stage.since, forks: stage.forks });
   process.exit(code);
 }
 
@@ -89,8 +105,9 @@ process.stdin.on("data", (data) => {
   pending = parseFrames(pending.length === 0 ? data : Buffer.concat([pending, data]), (op, id, body) => {
     const stage = stages.get(id);
     if (op === Op.Run) run(id, Buffer.from(body));
-    else if (op === Op.Pause) for (const p of stage ? [stage.shell.stdout, stage.shell.stderr] : []) p.pause();
-    else if (op === Op.Resume) for (const p of stage ? [stage.shell.stdout, stage.shell.stderr] : []) p.resume();
+    else if (op === Op.Pause || op === Op.Resume) {
+      if (stage) pause(id, stage, op === Op.Pause);
+    }
     else if (op === Op.Stop) stop(0);
     else {
       process.stderr.write(`helper.mjs: unknown op ${op} refused\n`);
