@@ -19,6 +19,7 @@ async function replayOne(journal: SpoolJournal, mux: AttemptMux, spool: SpoolCon
   const channel = new AttemptChannel(mux, meta.attemptId, meta.leaseId, {
     onRejected: () => undefined, onRoom: () => undefined, onRenewed: () => undefined,
   }, log);
+  channel.resuming = true;
   for (const c of spool.chunks) channel.send(c);
   await channel.open();
   if (channel.isClosed) {

@@ -13,6 +13,14 @@ export const MAX_PIPELINE_BYTES = 1024 * 1024;
  * grow), so a huge file is never read whole. Throws CliError with a clear message.
  */
 export async function readPipelineFile(path: string, limit = MAX_PIPELINE_BYTES): Promise<Uint8Array> {
+  return readBoundedFile(path, limit, (size) => tooLarge(path, size, limit));
+}
+
+/**
+ * Reads a file of at most `limit` bytes (checked with fstat, then while reading), or
+ * throws `tooBig(size)`; other failures are CliErrors naming the file.
+ */
+export async function readBoundedFile(path: string, limit: number, tooBig: (size: number) => CliError): Promise<Buffer> {
   let handle;
   try {
     handle = await open(path, "r");
@@ -22,7 +30,7 @@ export async function readPipelineFile(path: string, limit = MAX_PIPELINE_BYTES)
   try {
     const stat = await handle.stat();
     if (stat.isDirectory()) throw new CliError(`cannot read ${path}: it is a directory`);
-    if (stat.size > limit) throw tooLarge(path, stat.size, limit);
+    if (stat.size > limit) throw tooBig(stat.size);
     const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {
@@ -30,7 +38,7 @@ export async function readPipelineFile(path: string, limit = MAX_PIPELINE_BYTES)
       const { bytesRead } = await handle.read(buf, 0, buf.length, null);
       if (bytesRead === 0) break;
       total += bytesRead;
-      if (total > limit) throw tooLarge(path, total, limit);
+      if (total > limit) throw tooBig(total);
       chunks.push(buf.subarray(0, bytesRead));
     }
     return Buffer.concat(chunks);

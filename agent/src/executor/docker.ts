@@ -88,6 +88,12 @@ export class DockerExecutor implements Executor {
         let oomKilled = false;
         try {
           oomKilled = (await container.inspect()).State.OOMKilled;
+          // containerd can report the OOM event after the exit: a SIGKILLed container with a
+          // memory limit gets a few more looks before "killed" is taken as not out of memory.
+          for (let i = 0; !oomKilled && StatusCode === 137 && spec.limits.memoryBytes && i < 10; i++) {
+            await new Promise((r) => setTimeout(r, 50));
+            oomKilled = (await container.inspect()).State.OOMKilled;
+          }
         } catch (err) {
           if (statusOf(err) !== 404) throw err; // reaped right after exit: no OOM info left
         }

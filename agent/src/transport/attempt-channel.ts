@@ -45,6 +45,8 @@ export class AttemptChannel {
   private finishedWritten = false;
   private closeResult: FinishResult = "closed";
   private connections = 0;
+  /** Set for an attempt recovered from the spool: even its first open here is a resume. */
+  resuming = false;
 
   constructor(
     private readonly mux: AttemptMux,
@@ -152,7 +154,7 @@ export class AttemptChannel {
     }
     this.pipe = pipe;
     this.sentSeq = this.ackedSeq;
-    this.write({ case: "open", value: {} });
+    this.write({ case: "open", value: { resume: this.resuming || this.connections > 0 } });
     this.connections++;
     // First connection: the server has persisted nothing yet, so reports are
     // pipelined behind `open` instead of waiting a round trip for its ack

@@ -1,6 +1,5 @@
 // `dockyard secret set|list|rm`: the farm's secret store. A value is read from
 // a file or stdin, never from an argument (shell history, `ps`), and is never printed.
-import { open } from "node:fs/promises";
 import type { SecretInfo } from "@dockyard/proto";
 import type { Command } from "commander";
 import type { CliContext, Input, Output } from "../cli-context";
@@ -9,6 +8,7 @@ import { CliError, UsageError } from "../errors";
 import { renderTable } from "../format/table";
 import { isoOrNull, localDateTime } from "../format/time";
 import { toJsonText } from "../json";
+import { readBoundedFile } from "../pipeline-file";
 
 /** The server refuses larger values; reading stops a little past it (room for a final newline). */
 export const MAX_SECRET_BYTES = 64 * 1024;
@@ -99,24 +99,9 @@ export function stripOneLineEnding(raw: Buffer): Buffer {
   return raw;
 }
 
-async function readFileBounded(path: string): Promise<Buffer> {
-  let handle;
-  try {
-    handle = await open(path, "r");
-  } catch (err) {
-    throw new CliError(`cannot read ${path}: ${fsReason(err)}`, 1, { cause: err });
-  }
-  try {
-    const stat = await handle.stat();
-    if (stat.isDirectory()) throw new CliError(`cannot read ${path}: it is a directory`);
-    if (stat.size > READ_LIMIT) throw tooLarge(path);
-    return await readAllBounded(handle.createReadStream({ autoClose: false }), path);
-  } catch (err) {
-    if (err instanceof CliError) throw err;
-    throw new CliError(`cannot read ${path}: ${fsReason(err)}`, 1, { cause: err });
-  } finally {
-    await handle.close();
-  }
+/** The value's file, bounded like a pipeline file (a huge file is never read whole). */
+function readFileBounded(path: string): Promise<Buffer> {
+  return readBoundedFile(path, READ_LIMIT, () => tooLarge(path));
 }
 
 async function readAllBounded(stream: AsyncIterable<Buffer | string>, what: string): Promise<Buffer> {
@@ -175,12 +160,4 @@ function firstLine(raw: Buffer): Buffer {
 
 function tooLarge(what: string): CliError {
   return new CliError(`${what}: secret values are limited to ${MAX_SECRET_BYTES / 1024} KiB`);
-}
-
-function fsReason(err: unknown): string {
-  const code = (err as { code?: string }).code;
-  if (code === "ENOENT") return "no such file";
-  if (code === "EACCES") return "permission denied";
-  if (code === "EISDIR") return "it is a directory";
-  return err instanceof Error ? err.message : String(err);
 }

@@ -14,6 +14,7 @@ import { withTx } from "./tx";
 import { runs, stages } from "./schema";
 import { appendEvents, stageEvent, type RunEventRecord } from "./events";
 import { refreshRunState, skipDependents } from "./stage-flow";
+import type { AgentSnapshot } from "../scheduler/pending-reasons";
 
 export interface QueuedForReason {
   id: string;
@@ -27,15 +28,8 @@ export interface QueuedForReason {
   queuedAt: Date;
 }
 
-export interface AgentForReason {
-  id: string;
-  name: string;
-  state: string;
-  labels: Record<string, string>;
-  executors: string[];
-  capacity: number;
-  used: number;
-}
+/** What the explainer needs of an agent (see scheduler/pending-reasons.ts). */
+export type AgentForReason = AgentSnapshot;
 
 /** The `limit` oldest stages queued since before `queuedBefore`. */
 export async function readQueuedForReasons(db: Db, queuedBefore: Date, limit: number): Promise<QueuedForReason[]> {

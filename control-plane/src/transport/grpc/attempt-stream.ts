@@ -216,7 +216,10 @@ class AttemptSession {
     if (!this.opened) {
       this.queue.shift();
       const agent = await this.stream.currentAgent();
-      this.opened = placements?.take(report.attemptId, report.leaseId, agent.id)
+      // The placement cache only for a first open: after a reconnect (maybe from another
+      // replica's stream) only the database knows what was persisted.
+      const resume = report.body.case === "open" && report.body.value.resume;
+      this.opened = (resume ? null : placements?.take(report.attemptId, report.leaseId, agent.id))
         ?? await openAttempt(db, report.attemptId, report.leaseId, agent.id);
       this.seenSeq = this.opened.attempt.logSeq;
       this.send({ case: "ack", value: { logSeq: BigInt(this.opened.attempt.logSeq), started: this.opened.attempt.state === "running" } });
