@@ -1,6 +1,7 @@
 // `dockyard agent`: load config, pick executors, start; first SIGTERM/SIGINT
 // drains (finish running stages, take no new ones), a second one aborts.
 import pino from "pino";
+import { quietIpServerNameWarning } from "@dockyard/proto";
 import path from "node:path";
 import { AgentConfigError, loadAgentConfig, type AgentConfig } from "./config";
 import { Agent } from "./agent";
@@ -21,6 +22,7 @@ export async function chooseExecutors(config: AgentConfig): Promise<Executor[]> 
 }
 
 export async function agentMain(env: Record<string, string | undefined> = process.env): Promise<void> {
+  quietIpServerNameWarning();
   let config: AgentConfig;
   try {
     config = loadAgentConfig(env);

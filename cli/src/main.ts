@@ -1,6 +1,9 @@
 // Entry point of the `dockyard` executable: wires the process into runCli.
 import { createCliContext } from "./cli-context";
 import { runCli } from "./program";
+import { quietIpServerNameWarning } from "@dockyard/proto";
+
+quietIpServerNameWarning();
 
 // `dockyard logs X | head` closes stdout early; that is not an error.
 process.stdout.on("error", (err: NodeJS.ErrnoException) => {

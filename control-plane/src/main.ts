@@ -1,9 +1,11 @@
 // `dockyard server`: load config, start, stop on SIGTERM/SIGINT. Wiring only.
 import pino from "pino";
+import { quietIpServerNameWarning } from "@dockyard/proto";
 import { ConfigError, loadConfig } from "./config";
 import { startServer } from "./server";
 
 export async function serverMain(env: Record<string, string | undefined> = process.env): Promise<void> {
+  quietIpServerNameWarning();
   let config;
   try {
     config = loadConfig(env);

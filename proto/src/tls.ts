@@ -129,3 +129,18 @@ export function clientTlsCredentials(caPem: string): grpc.ChannelCredentials {
 export function serverTlsCredentials(certChainPem: string, keyPem: string): grpc.ServerCredentials {
   return grpc.ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(certChainPem), private_key: Buffer.from(keyPem) }], false);
 }
+
+/**
+ * grpc-js sets the TLS server name to the target host, an IP for `127.0.0.1:7400`,
+ * and Node then warns (DEP0123) once per process, on every CLI command. The
+ * certificate is still checked against the IP (our certificates carry IP SANs), so
+ * the warning says nothing to a user: drop that one, keep every other warning.
+ */
+export function quietIpServerNameWarning(): void {
+  const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const code = typeof rest[0] === "object" && rest[0] !== null ? (rest[0] as { code?: string }).code : rest[1];
+    if (code === "DEP0123") return;
+    emit(warning, ...rest);
+  }) as typeof process.emitWarning;
+}
