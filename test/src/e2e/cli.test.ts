@@ -12,11 +12,11 @@ const BIN = path.join(REPO_ROOT, "cli/bin/dockyard");
 
 interface Result { code: number | null; stdout: string; stderr: string }
 
-function dockyard(farm: Farm, args: string[], opts: { onStdout?: (s: string) => void } = {}): Promise<Result> {
+function dockyard(farm: Farm, args: string[], opts: { onStdout?: (s: string) => void; env?: Record<string, string> } = {}): Promise<Result> {
   return new Promise((resolve) => {
     const child = spawn(BIN, args, {
       cwd: os.tmpdir(),
-      env: { ...process.env, DOCKYARD_SERVER: farm.server.grpcAddress, DOCKYARD_TOKEN: farm.apiToken, DOCKYARD_CA_FILE: farm.caFile, NO_COLOR: "1" },
+      env: { ...process.env, DOCKYARD_SERVER: farm.server.grpcAddress, DOCKYARD_TOKEN: farm.apiToken, DOCKYARD_CA_FILE: farm.caFile, NO_COLOR: "1", ...opts.env },
     });
     let stdout = "";
     let stderr = "";
@@ -127,6 +127,20 @@ describe("dockyard CLI", () => {
     assert.equal(r.code, 0, r.stderr + r.stdout);
     const lines = r.stdout.split("\n").filter((l) => l.startsWith("s | "));
     assert.deepEqual(lines, Array.from({ length: 40 }, (_, i) => `s | n${i + 1}`));
+  });
+
+  it("verifies the server by a pinned CA fingerprint, and refuses a wrong one or none", async () => {
+    const fp = farm.server.pki.caFingerprint;
+    const pinned = await dockyard(farm, ["--ca-fingerprint", fp, "agents", "--json"], { env: { DOCKYARD_CA_FILE: "" } });
+    assert.equal(pinned.code, 0, pinned.stderr);
+    assert.ok((JSON.parse(pinned.stdout) as unknown[]).length >= 2);
+    const wrong = await dockyard(farm, ["--ca-fingerprint", "ab".repeat(32), "agents"], { env: { DOCKYARD_CA_FILE: "" } });
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, new RegExp(`no certificate with fingerprint ${"ab".repeat(32)}`));
+    const none = await dockyard(farm, ["agents"], { env: { DOCKYARD_CA_FILE: "" } });
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /no way to verify the server: pass --ca FILE/);
+    assert.ok(!pinned.stderr.includes("DEP0123") && !none.stderr.includes("DeprecationWarning"), "no Node warning on a CLI command");
   });
 
   it("names an unreachable server and a bad token", async () => {
