@@ -123,11 +123,14 @@ describe("supervisor process", () => {
     tell(proc, { op: "hold", attemptId: "short", pgid: shortTtl, ttlMs: 1000 }); // limit 500
     // While the agent pings, nothing happens, well past both limits.
     let frozenAt = 0;
+    let pings = 0;
     const pinger = setInterval(() => {
       tell(proc, { op: "ping" });
+      pings++;
       frozenAt = Date.now(); // the last ping the supervisor gets
     }, 100);
-    await new Promise((r) => setTimeout(r, 2000));
+    // Twenty pings, 100 ms apart: well past both limits (1.2 s and 0.5 s) since the holds began.
+    await waitUntil(() => pings >= 20);
     assert.ok(alive(longTtl) && alive(shortTtl), "pings keep the holds alive");
     assert.equal(lines.filter((l) => l.ev === "killed").length, 0);
     clearInterval(pinger);
