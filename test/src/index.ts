@@ -5,3 +5,4 @@ export * from "./helpers/runs";
 export * from "./helpers/docker";
 export * from "./helpers/outage-farm";
 export * from "./helpers/outage-scenario";
+export * from "./helpers/hand-agent";

@@ -12,7 +12,7 @@ import {
   PROTOCOL_VERSION, RegisterRequestSchema, type KeyPair, type RegisterRequest, type RegisterRefused,
 } from "@dockyard/proto";
 import { CredentialSource, RegistrationRefusedError, createAgentClient, register, type AgentClient } from "@dockyard/agent";
-import { startFarm, submit, waitFor, waitForRun, type Farm, type SpawnedAgent } from "../index";
+import { startFarm, handAgent, submit, waitFor, waitForRun, type Farm, type SpawnedAgent } from "../index";
 
 /** A RegisterRequest built by hand, so a test can tamper with any part of it. */
 function registerRequest(
@@ -87,19 +87,7 @@ describe("agent identity", { timeout: 180_000 }, () => {
     (await farm.pg.query<{ id: string; state: string; session_id: string; public_key: string }>(
       "SELECT id, state, session_id, public_key FROM agents WHERE name = $1 ORDER BY registered_at", [name])).rows;
 
-  /** A hand-driven agent registered with `secret`; its client signs calls for the session it got. */
-  async function handAgent(name: string, secret = farm.joinToken, pair = generateKeyPair()) {
-    let session = { agentId: "", sessionId: "" };
-    const client = createAgentClient(farm.server.grpcAddress, clientTlsCredentials(farm.server.pki.caPem), () => session, new CredentialSource(pair));
-    try {
-      const accepted = await register(client, pair, { joinToken: secret, agentId: "", name, labels: {}, capacity: 1, executors: ["shell"] });
-      session = { agentId: accepted.agentId, sessionId: accepted.sessionId };
-      return { client, accepted, pair };
-    } catch (err) {
-      client.close();
-      throw err;
-    }
-  }
+  const hand = (name: string, joinToken = farm.joinToken, pair?: KeyPair) => handAgent(farm, name, { joinToken, pair });
 
   it("refuses a wrong join token, naming why, and registers nothing", async () => {
     await assert.rejects(
@@ -115,9 +103,9 @@ describe("agent identity", { timeout: 180_000 }, () => {
     // Printed as `<secret>.<CA fingerprint>`, so an agent pins the CA on first contact.
     const { secret, caFingerprint } = splitJoinToken(token);
     assert.equal(caFingerprint, farm.server.pki.caFingerprint);
-    const first = await handAgent("short-lived", secret);
+    const first = await hand("short-lived", secret);
     assert.equal((await farm.client.revokeJoinToken({ id })).agentsRevoked, 1);
-    await assert.rejects(handAgent("short-lived", secret), /registration refused \(unauthenticated\): .*\(wrong or revoked token\)/);
+    await assert.rejects(hand("short-lived", secret), /registration refused \(unauthenticated\): .*\(wrong or revoked token\)/);
     const rows = await agentsNamed("short-lived");
     assert.deepEqual(rows.map((r) => [r.id, r.state, r.session_id]), [[first.accepted.agentId, "revoked", ""]]);
     first.client.close();
@@ -161,7 +149,7 @@ describe("agent identity", { timeout: 180_000 }, () => {
   });
 
   it("refuses an existing agent id presented with another key, and the real agent keeps working", async () => {
-    const real = await handAgent("victim");
+    const real = await hand("victim");
     const before = await agentsNamed("victim");
     const thief = generateKeyPair();
     const refused = await refusal(registerRequest(thief, farm.joinToken, { agentId: real.accepted.agentId, name: "victim" }));

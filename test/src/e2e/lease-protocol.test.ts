@@ -7,12 +7,12 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
-  create, clientTlsCredentials, generateKeyPair, publicKeyFromRaw, signNotice, AttemptReportSchema, NOTICE_TTL_MS,
-  type AttemptCommand, type AttemptReport, type Assignment, type NoticeBody, type RegisterAccepted,
+  create, generateKeyPair, publicKeyFromRaw, signNotice, AttemptReportSchema, NOTICE_TTL_MS,
+  type AttemptCommand, type AttemptReport, type Assignment, type NoticeBody,
 } from "@dockyard/proto";
-import { CredentialSource, NoticeListener, createAgentClient, register, type AgentClient } from "@dockyard/agent";
+import { NoticeListener, type AgentClient } from "@dockyard/agent";
 import type { ClientDuplexStream } from "@grpc/grpc-js";
-import { startFarm, submit, waitFor, testLog, NATS_URL, type Farm } from "../index";
+import { startFarm, handAgent, submit, waitFor, testLog, NATS_URL, type Farm } from "../index";
 
 type Stream = ClientDuplexStream<AttemptReport, AttemptCommand>;
 
@@ -59,20 +59,9 @@ describe("agent protocol", { timeout: 120_000 }, () => {
     await farm?.stop();
   });
 
-  /** An agent driven by hand: its own key, registered with the farm's join token, labelled `hand=<name>`. */
-  async function handAgent(name: string): Promise<{ client: AgentClient; accepted: RegisterAccepted }> {
-    const pair = generateKeyPair();
-    let session = { agentId: "", sessionId: "" };
-    const client = createAgentClient(farm.server.grpcAddress, clientTlsCredentials(farm.server.pki.caPem), () => session, new CredentialSource(pair));
-    const accepted = await register(client, pair, {
-      joinToken: farm.joinToken, agentId: "", name, labels: { hand: name }, capacity: 1, executors: ["shell"],
-    });
-    session = { agentId: accepted.agentId, sessionId: accepted.sessionId };
-    return { client, accepted };
-  }
 
   it("checks the lease on every write, keeps chunks in order and counts stale writes", async () => {
-    const { client, accepted } = await handAgent("hand");
+    const { client, accepted } = await handAgent(farm, "hand");
     // The key that signs notices is learnt at registration, over the pinned TLS connection.
     assert.deepEqual(Buffer.from(accepted.serverSigningKey), Buffer.from(farm.server.pki.signingKey.publicRaw));
     const woken: string[] = [];

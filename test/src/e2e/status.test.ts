@@ -12,10 +12,10 @@ import os from "node:os";
 import path from "node:path";
 import type Docker from "dockerode";
 import type { ClientDuplexStream } from "@grpc/grpc-js";
-import { create, clientTlsCredentials, generateKeyPair, AttemptReportSchema, type AttemptCommand, type AttemptReport, type Assignment } from "@dockyard/proto";
-import { CredentialSource, createAgentClient, register, type AgentClient } from "@dockyard/agent";
+import { create, AttemptReportSchema, type AttemptCommand, type AttemptReport, type Assignment } from "@dockyard/proto";
+import type { AgentClient } from "@dockyard/agent";
 import type { RunJson } from "@dockyard/cli";
-import { startFarm, submit, waitFor, waitForRun, runningAttempt, testDocker, attemptContainers, REPO_ROOT, type Farm } from "../index";
+import { startFarm, handAgent, submit, waitFor, waitForRun, runningAttempt, testDocker, attemptContainers, REPO_ROOT, type Farm } from "../index";
 
 const BIN = path.join(REPO_ROOT, "cli/bin/dockyard");
 
@@ -327,17 +327,6 @@ stages:
 
 type Stream = ClientDuplexStream<AttemptReport, AttemptCommand>;
 
-/** An agent driven by hand (shell executor), labelled `hand=<name>`. */
-async function handAgent(farm: Farm, name: string): Promise<{ client: AgentClient }> {
-  const pair = generateKeyPair();
-  let session = { agentId: "", sessionId: "" };
-  const client = createAgentClient(farm.server.grpcAddress, clientTlsCredentials(farm.server.pki.caPem), () => session, new CredentialSource(pair));
-  const accepted = await register(client, pair, {
-    joinToken: farm.joinToken, agentId: "", name, labels: { hand: name }, capacity: 1, executors: ["shell"],
-  });
-  session = { agentId: accepted.agentId, sessionId: accepted.sessionId };
-  return { client };
-}
 
 /** One AttemptStream: send reports, collect the server's answers. */
 function openStream(client: AgentClient) {
