@@ -128,7 +128,9 @@ export class Scheduler {
       if (this.config.holdOff?.()) return;
       const lost = await markLostAgents(this.liveDb, now, this.config.agentLostTimeoutMs);
       if (lost.length > 0) this.log.warn({ agentIds: lost }, "agents lost");
-      const ended = [...(await loseAgentAttempts(this.db, lost, now)), ...(await expireAttempts(this.db, now))];
+      // Timeouts first: a stage past its deadline on an agent that is also lost
+      // ends as the timeout it is, not as "lost" (which would retry it).
+      const ended = [...(await expireAttempts(this.db, now)), ...(await loseAgentAttempts(this.db, lost, now))];
       this.afterEnded(ended, "server");
       this.pending ??= new PendingExplainer(this.db, {
         unschedulableTimeoutMs: this.config.unschedulableTimeoutMs ?? 600_000, silentAfterMs: this.config.leaseTtlMs / 2,
