@@ -70,7 +70,30 @@ ensure_postgres() {
 }
 
 ensure_docker() {
+  # git: image builds from a git context (agent/src/docker/git-context.ts) shell out to it.
+  command -v git >/dev/null || { log "installing git (for git build contexts)"; apt_install git; }
   bash "$(dirname "${BASH_SOURCE[0]}")/docker/start-dockerd.sh" >&2
   export DOCKER_HOST=unix:///tmp/dockyard-docker/docker.sock
   node --import tsx "$(dirname "${BASH_SOURCE[0]}")/docker/build-base-image.ts" >&2
+}
+
+# The examples' base images (ops/images/README.md): dockyard/static:1 (runtime) and
+# dockyard/build:1 (GCC SDK, assembled from the host's Debian packages), on the engine at
+# $DOCKER_HOST (default: the dev engine). Run once per engine; fast when present (content-hash label).
+ensure_images() {
+  dpkg -s gcc-12 libc6-dev make >/dev/null 2>&1 || { log "installing gcc-12 libc6-dev make (for dockyard/build:1)"; apt_install gcc-12 libc6-dev make; }
+  DOCKER_HOST=${DOCKER_HOST:-unix:///tmp/dockyard-docker/docker.sock} \
+    node --import tsx "$(dirname "${BASH_SOURCE[0]}")/../ops/images/build-images.ts" >&2
+}
+
+# The second engine (/tmp/dockyard-docker-b) that registry tests pull on, so a pull really
+# crosses the registry. DOCKER_HOST is set only for the base-image build: callers keep engine A.
+ensure_docker_b() {
+  bash "$(dirname "${BASH_SOURCE[0]}")/docker/start-dockerd.sh" b >&2
+  DOCKER_HOST=unix:///tmp/dockyard-docker-b/docker.sock node --import tsx "$(dirname "${BASH_SOURCE[0]}")/docker/build-base-image.ts" >&2
+}
+
+# The private registry on 127.0.0.1:5000 (htpasswd user `dockyard`, password in /tmp/dockyard-registry/password).
+ensure_registry() {
+  bash "$(dirname "${BASH_SOURCE[0]}")/registry/start-registry.sh" >&2
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs and starts everything the tests need: pnpm + dependencies,
-# Postgres, NATS (JetStream), a private dockerd and the local base image.
+# Postgres, NATS (JetStream), two private dockerds with the local base image, the registry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -8,4 +8,7 @@ ensure_deps
 ensure_postgres
 ensure_nats
 ensure_docker
+ensure_images
+ensure_docker_b
+ensure_registry
 log "services ready"

@@ -2,9 +2,18 @@
 # Starts a private dockerd for Dockyard tests and the dev agent (ENVIRONMENT.md §5), idempotently.
 # Everything lives under /tmp/dockyard-docker so it never collides with a system daemon.
 # Fast path (already installed and answering): prints one line. Stop: kill "$(cat /tmp/dockyard-docker/dockerd.pid)".
+#
+#   start-dockerd.sh        the main engine: /tmp/dockyard-docker/docker.sock
+#   start-dockerd.sh b      a second engine (push on one, pull on the other): /tmp/dockyard-docker-b/docker.sock
+# Each instance has its own data root, exec root (its own containerd) and pidfile, so they never share state.
 set -euo pipefail
 
-ROOT=/tmp/dockyard-docker
+INSTANCE=${1:-}
+if [ -n "$INSTANCE" ] && ! [[ "$INSTANCE" =~ ^[a-z0-9]+$ ]]; then
+  echo "usage: $0 [instance]   (instance: lowercase letters/digits, e.g. b)" >&2
+  exit 2
+fi
+ROOT=/tmp/dockyard-docker${INSTANCE:+-$INSTANCE}
 SOCK="$ROOT/docker.sock"
 LOG="$ROOT/dockerd.log"
 PIDFILE="$ROOT/dockerd.pid"
@@ -26,6 +35,15 @@ if ping; then
 fi
 
 mkdir -p "$ROOT/data" "$ROOT/exec"
+# One starter at a time per instance (setup runs in parallel); the lock ends with this script.
+exec 9>"$ROOT/start.lock"
+flock -w 60 9 || { echo "another start-dockerd.sh holds $ROOT/start.lock" >&2; exit 1; }
+# A daemon that is still starting (a concurrent setup run) or still stopping: wait for either.
+for _ in $(seq 100); do
+  [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null || break
+  if ping; then echo "dockerd ready: unix://$SOCK"; exit 0; fi
+  sleep 0.1
+done
 # A stale pidfile or socket from a killed daemon makes dockerd refuse to start.
 if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
   echo "dockerd (pid $(cat "$PIDFILE")) is running but $SOCK does not answer; see $LOG" >&2
@@ -35,8 +53,9 @@ fi
 rm -f "$PIDFILE" "$SOCK"
 
 # setsid: the daemon outlives the caller's process group (test runners kill theirs).
+# 9>&-: the daemon must not inherit (and so hold) the start lock.
 setsid nohup dockerd --data-root "$ROOT/data" --exec-root "$ROOT/exec" --host "unix://$SOCK" --pidfile "$PIDFILE" \
-  --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs >"$LOG" 2>&1 &
+  --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs >"$LOG" 2>&1 9>&- &
 DPID=$!
 
 for _ in $(seq 100); do
