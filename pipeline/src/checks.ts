@@ -5,10 +5,12 @@ import type { Locator } from './issues.js';
 import { PIPELINE_LIMITS } from './limits.js';
 import { didYouMean } from './suggest.js';
 import type { Problem } from './types.js';
+import { KINDS, kindOf } from './kinds/index.js';
+import { checkExpressions } from './expression-checks.js';
 
 /**
- * Cross-field rules zod cannot express per field: stage count, command vs commands, image vs
- * executor, and the needs graph (unknown names, self-needs, cycles). Runs on the raw value
+ * Cross-field rules zod cannot express per field: stage count, each kind's own checks
+ * (kinds/), `${{ }}` expressions, and the needs graph (unknown names, self-needs, cycles). Runs on the raw value
  * even when zod found problems elsewhere, so every problem is reported in one pass; it skips
  * anything of the wrong type (zod reports that).
  */
@@ -31,17 +33,8 @@ export function checkSemantics(js: Record<string, unknown>, stageOrder: readonly
     const stage = stages[name];
     if (!isPlainObject(stage)) continue;
     const where = ['stages', name];
-    const has = (key: string): boolean => Object.hasOwn(stage, key);
-    if (has('command') && has('commands')) {
-      problem([...where, 'command'], true, "use either 'command' or 'commands', not both");
-    } else if (!has('command') && !has('commands')) {
-      problem(where, true, "missing required key 'commands' (or 'command')");
-    }
-    if (stage.executor === 'shell' && has('image')) {
-      problem([...where, 'image'], true, "'image' is not allowed with executor: shell");
-    } else if ((stage.executor === undefined || stage.executor === 'docker') && !has('image')) {
-      problem(where, true, "missing required key 'image' (required unless executor: shell)");
-    }
+    const kind = kindOf(stage);
+    if (kind) KINDS[kind].check?.(stage, (path, atKey, message) => problem([...where, ...path], atKey, message));
     const needs = stage.needs;
     if (!Array.isArray(needs)) continue;
     const valid: string[] = [];
@@ -53,6 +46,26 @@ export function checkSemantics(js: Record<string, unknown>, stageOrder: readonly
       } else if (!valid.includes(need)) valid.push(need);
     });
     edges.set(name, valid);
+  }
+  const ancestorsOf = (name: string): Set<string> => {
+    const seen = new Set<string>();
+    const stack = [...(edges.get(name) ?? [])];
+    while (stack.length > 0) {
+      const n = stack.pop()!;
+      if (seen.has(n)) continue;
+      seen.add(n);
+      stack.push(...(edges.get(n) ?? []));
+    }
+    return seen;
+  };
+  for (const name of names) {
+    const stage = stages[name];
+    if (!isPlainObject(stage)) continue;
+    checkExpressions(stage, ['stages', name], names, problem, ancestorsOf);
+    const env = stage.environment;
+    if (stage.type === 'test' && typeof env === 'string' && isPlainObject(stages[env]) && (stages[env] as Record<string, unknown>).type !== 'deploy') {
+      problem(['stages', name, 'environment'], false, `environment '${env}' is not a deploy stage`);
+    }
   }
   for (const cycle of findCycles(names, (n) => edges.get(n) ?? [])) {
     const needs = stages[cycle.from];

@@ -7,16 +7,14 @@ import type { StageDef } from './types.js';
 function stage(name: string, needs: string[] = []): StageDef {
   return {
     name,
-    image: 'img',
-    commands: ['true'],
+    type: 'command',
     needs,
     env: {},
     secrets: [],
     timeoutMs: null,
     retry: { count: 1, on: ['lost'] },
-    resources: { memoryBytes: null, nanoCpus: null, pids: null },
     agent: {},
-    executor: 'docker',
+    spec: { type: 'command', image: 'img', commands: ['true'], executor: 'docker', resources: { memoryBytes: null, nanoCpus: null, pids: null } },
   };
 }
 

@@ -4,7 +4,12 @@
  * `parsePipeline` never throws; it returns a normalised {@link PipelineSpec} or every
  * {@link Problem} with line and column. `formatProblems` renders them for humans.
  */
-export type { ParseResult, PipelineSpec, Problem, RetryReason, SecretRef, StageDef, StageResources } from './types.js';
+export type { ParseResult, PipelineSpec, Problem, RegistrySpec, RetryReason, SecretRef, SourceSpec, StageDef, StageResources } from './types.js';
+export { STAGE_TYPES, type StageType, type KindSpec, type BuildSpec, type CommandSpec, type DeploySpec, type TestSpec } from './kinds/index.js';
+export {
+  BUILTIN_VARIABLES, SubstitutionError, referencedStages, referencesIn, substitute, substituteDeep,
+  type BuiltinVariable, type Reference, type Resolver,
+} from './expressions.js';
 export { RETRY_REASONS } from './types.js';
 export { parsePipeline, type ParseOptions } from './parse.js';
 export { formatProblems } from './format.js';
@@ -14,3 +19,14 @@ export { PIPELINE_LIMITS, type PipelineLimits } from './limits.js';
 export { parseDuration } from './duration.js';
 export { DEFAULT_RETRY, SECRET_NAME_PATTERN } from './schema.js';
 export { DockyardError, InvalidStageGraphError, type DockyardErrorCode } from './errors.js';
+export {
+  parseComposeTemplate,
+  type ComposeTemplate,
+  type ComposeService,
+  type ComposeHealthcheck,
+  type ComposePort,
+  type ComposeVolumeMount,
+  type ComposeProblem,
+  type DependsOnCondition,
+  type ParseComposeResult,
+} from './compose/compose-template.js';

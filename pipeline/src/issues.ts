@@ -4,6 +4,7 @@ import { formatPath } from './format.js';
 import { KNOWN_KEYS, quote, typeName } from './schema.js';
 import { didYouMean } from './suggest.js';
 import type { Problem } from './types.js';
+import { STAGE_TYPES, stageKeys, type StageType } from './kinds/index.js';
 
 type Issue = z.core.$ZodIssue;
 
@@ -54,9 +55,10 @@ export const errorMap: z.core.$ZodErrorMap = (iss) => {
   }
 };
 
-function knownKeysFor(path: ValuePath): readonly string[] {
+function knownKeysFor(path: ValuePath, stageTypeAt?: (stage: string) => StageType | undefined): readonly string[] {
   if (path.length === 0) return KNOWN_KEYS.root;
-  if (path.length === 2 && path[0] === 'stages') return KNOWN_KEYS.stage;
+  if (path.length === 2 && path[0] === 'stages') return stageKeys(stageTypeAt?.(String(path[1])) ?? 'command');
+  if (path.length === 1 && (path[0] === 'source' || path[0] === 'registry')) return KNOWN_KEYS[path[0]];
   if (path.length === 3 && path[0] === 'stages' && path[2] === 'retry') return KNOWN_KEYS.retry;
   if ((path.length === 2 && path[0] === 'env') || (path.length === 4 && path[0] === 'stages' && path[2] === 'env')) return KNOWN_KEYS.secret;
   return [];
@@ -71,21 +73,26 @@ const isRootTypeMismatch = (branch: readonly Issue[]): boolean =>
  * with a typo hint), missing keys at the enclosing key, union failures reduced to the branch
  * whose type matched. `prefix` is the path of the value the issues are relative to.
  */
-export function issuesToProblems(issues: readonly Issue[], at: Locator, prefix: ValuePath = []): Problem[] {
+export function issuesToProblems(
+  issues: readonly Issue[], at: Locator, prefix: ValuePath = [], stageTypeAt?: (stage: string) => StageType | undefined,
+): Problem[] {
   const out: Problem[] = [];
   for (const iss of issues) {
     const path = [...prefix, ...iss.path];
     if (iss.code === 'unrecognized_keys') {
       for (const key of iss.keys) {
-        const hint = didYouMean(key, knownKeysFor(path));
+        const hint = didYouMean(key, knownKeysFor(path, stageTypeAt));
         out.push({ path: formatPath(path), ...at([...path, key], true), message: `unknown key ${quote(key)}${hint}` });
       }
     } else if (iss.code === 'invalid_key') {
       out.push({ path: formatPath(path), ...at(path, true), message: iss.issues[0]?.message ?? 'invalid key' });
+    } else if (iss.code === 'invalid_union' && 'discriminator' in iss && iss.discriminator === 'type') {
+      const given = String(iss.input ?? '');
+      out.push({ path: formatPath(path), ...at(path, false), message: `unknown stage type ${quote(given)}${didYouMean(given, STAGE_TYPES)}; types are ${STAGE_TYPES.join(', ')}` });
     } else if (iss.code === 'invalid_union') {
       const matching = iss.errors.filter((b) => !isRootTypeMismatch(b));
       if (matching.length === 1 && matching[0]) {
-        out.push(...issuesToProblems(matching[0], at, path));
+        out.push(...issuesToProblems(matching[0], at, path, stageTypeAt));
       } else {
         const expected = [
           ...new Set(iss.errors.flatMap((b) => (b[0]?.code === 'invalid_type' ? [friendly(b[0].expected)] : []))),

@@ -49,66 +49,60 @@ test('valid full example parses with every field normalised', () => {
   assert.deepEqual(p.stages, [
     {
       name: 'build',
-      image: 'dockyard/busybox:1',
-      commands: ['echo hi', 'make'],
+      type: 'command',
       needs: [],
       env: { CI: 'true', LEVEL: '1.10', GREETING: 'hello', TARGET: 'x86' },
       secrets: [],
       timeoutMs: 600_000,
       retry: { count: 2, on: ['lost', 'errored', 'failed', 'timeout'] },
       agent: { os: 'linux', gpu: 'true', cores: '8' },
-      executor: 'docker',
-      resources: { memoryBytes: null, nanoCpus: null, pids: null },
+      spec: { type: 'command', image: 'dockyard/busybox:1', commands: ['echo hi', 'make'], executor: 'docker', resources: { memoryBytes: null, nanoCpus: null, pids: null } },
     },
     {
       name: 'test',
-      image: 'dockyard/busybox:1',
-      commands: ['make test'],
+      type: 'command',
       needs: ['build'],
       env: { CI: 'true', LEVEL: '1.10', GREETING: 'hi' },
       secrets: [],
       timeoutMs: null,
       retry: { count: 3, on: ['lost'] },
       agent: {},
-      executor: 'docker',
-      resources: { memoryBytes: null, nanoCpus: null, pids: null },
+      spec: { type: 'command', image: 'dockyard/busybox:1', commands: ['make test'], executor: 'docker', resources: { memoryBytes: null, nanoCpus: null, pids: null } },
     },
     {
       name: 'local',
-      image: null,
-      commands: ['./deploy.sh'],
+      type: 'command',
       needs: ['test', 'build'],
       env: { CI: 'true', LEVEL: '1.10', GREETING: 'hi' },
       secrets: [],
       timeoutMs: 5_400_000,
       retry: { count: 0, on: [] },
       agent: {},
-      executor: 'shell',
-      resources: { memoryBytes: null, nanoCpus: null, pids: null },
+      spec: { type: 'command', image: null, commands: ['./deploy.sh'], executor: 'shell', resources: { memoryBytes: null, nanoCpus: null, pids: null } },
     },
   ]);
 });
 
-test('defaults: version 1, no env, no needs, no timeout, retry 1 on lost, docker', () => {
+test('defaults: version 1, no env, no needs, no timeout, the type\'s retry, docker, uploaded source', () => {
   const p = ok('name: a\nstages:\n  s:\n    image: i\n    command: x\n');
   assert.deepEqual(p, {
     version: 1,
     name: 'a',
     env: {},
     secrets: [],
+    source: { kind: 'upload' },
+    registry: null,
     stages: [
       {
         name: 's',
-        image: 'i',
-        commands: ['x'],
+        type: 'command',
         needs: [],
         env: {},
         secrets: [],
         timeoutMs: null,
-        retry: { count: 1, on: ['lost'] },
+        retry: null,
         agent: {},
-        executor: 'docker',
-        resources: { memoryBytes: null, nanoCpus: null, pids: null },
+        spec: { type: 'command', image: 'i', commands: ['x'], executor: 'docker', resources: { memoryBytes: null, nanoCpus: null, pids: null } },
       },
     ],
   });
@@ -375,7 +369,7 @@ test('bytes input: UTF-8 decoded, BOM ignored', () => {
     "dockyard.yml:1:7: name: invalid name 'café': use 1-63 of a-z 0-9 . _ - starting with a letter or digit",
   ]);
   const good = parsePipeline(new TextEncoder().encode('name: cafe\nstages:\n  s: { image: i, command: "échö" }\n'));
-  assert.equal(good.ok && good.pipeline.stages[0]?.commands[0], 'échö');
+  assert.equal(good.ok && good.pipeline.stages[0]?.spec.type === 'command' && good.pipeline.stages[0].spec.commands[0], 'échö');
 });
 
 test('name is optional: the caller\'s default (the directory name) names the pipeline', () => {

@@ -5,8 +5,9 @@ import { formatPath } from './format.js';
 import { errorMap, issuesToProblems, type Locator } from './issues.js';
 import { PIPELINE_LIMITS } from './limits.js';
 import { decodeInput, scanStructure } from './prescan.js';
-import { DEFAULT_RETRY, NAME_PATTERN, pipelineSchema, quote, type EnvValue, type PipelineInput } from './schema.js';
-import type { ParseResult, PipelineSpec, Problem, SecretRef, StageDef } from './types.js';
+import { NAME_PATTERN, pipelineSchema, quote, type EnvValue, type PipelineInput } from './schema.js';
+import type { ParseResult, PipelineSpec, Problem, RegistrySpec, SecretRef, SourceSpec, StageDef } from './types.js';
+import { KINDS, kindOf, type KindSpec, type StageType } from './kinds/index.js';
 
 const fail = (problems: Problem[]): ParseResult => ({ ok: false, problems: finish(problems) });
 const fileProblem = (message: string, line = 1, column = 1): Problem => ({ path: '', line, column, message });
@@ -100,11 +101,18 @@ function parseUnsafe(input: string | Uint8Array, options: ParseOptions): ParseRe
   const name = js.name === undefined ? defaultedName(options.defaultName) : { ok: true as const, name: undefined };
   const problems = [
     ...(name.ok ? [] : [{ path: '', ...at([], true), message: name.message }]),
-    ...(parsed.success ? [] : issuesToProblems(parsed.error.issues, at)),
+    ...(parsed.success ? [] : issuesToProblems(parsed.error.issues, at, [], (name) => stageTypeOf(js, name))),
     ...checkSemantics(js, stageOrder, at),
   ];
   if (problems.length > 0 || !parsed.success) return fail(problems);
   return { ok: true, pipeline: build(parsed.data, stageOrder, name.ok ? name.name : undefined) };
+}
+
+/** The type of the raw stage `name` (for key hints). */
+function stageTypeOf(js: Record<string, unknown>, name: string): StageType | undefined {
+  const stages = js.stages;
+  const stage = isPlainObject(stages) ? stages[name] : undefined;
+  return isPlainObject(stage) ? kindOf(stage) : undefined;
 }
 
 /** The name of a file without `name:`: the caller's default, when it is a valid name. */
@@ -135,29 +143,33 @@ function build(input: PipelineInput, order: readonly string[], defaultName: stri
   const stages = names.map((name): StageDef => {
     const s = input.stages[name];
     if (!s) throw new Error(`stage '${name}' vanished`);
-    // A stage entry of either kind replaces the pipeline entry of the same name.
-    const merged = splitEnv({ ...pipelineEnv, ...s.env });
+    const type: StageType = s.type ?? 'command';
+    // A stage entry of either kind replaces the pipeline entry of the same name; only
+    // stages that run a process (command, test) see the pipeline env.
+    const merged = 'env' in KINDS[type].shape ? splitEnv({ ...pipelineEnv, ...('env' in s ? s.env : undefined) }) : { env: {}, secrets: [] };
+    const buildSecrets: SecretRef[] = s.type === 'build'
+      ? Object.entries((s as { secrets?: Record<string, string> }).secrets ?? {}).map(([id, secret]) => ({ env: id, secret, asFile: false }))
+      : [];
     return {
       name,
-      image: s.image ?? null,
-      commands: s.commands ?? (s.command === undefined ? [] : [s.command]),
+      type,
       needs: [...new Set(s.needs ?? [])],
       env: merged.env,
-      secrets: merged.secrets,
+      secrets: [...merged.secrets, ...buildSecrets],
       timeoutMs: s.timeout ?? null,
-      retry: s.retry ?? { count: DEFAULT_RETRY.count, on: [...DEFAULT_RETRY.on] },
+      retry: s.retry ?? null,
       agent: { ...s.agent },
-      executor: s.executor ?? 'docker',
-      resources: {
-        memoryBytes: s.resources?.memory ?? null,
-        nanoCpus: s.resources?.cpus === undefined ? null : Math.round(s.resources.cpus * 1e9),
-        pids: s.resources?.pids ?? null,
-      },
+      // Each kind's module turns its validated keys into its spec (the union is by `type`).
+      spec: (KINDS[type].build as (x: typeof s) => KindSpec)(s),
     };
   });
   const name = input.name ?? defaultName;
   if (name === undefined) throw new Error('pipeline name vanished');
-  return { version: 1, name, env, secrets, stages };
+  const source: SourceSpec = input.source ? { kind: 'git', url: input.source.git, ref: input.source.ref ?? null } : { kind: 'upload' };
+  const registry: RegistrySpec | null = input.registry
+    ? { address: input.registry.address, username: input.registry.username ?? null, passwordSecret: input.registry.password ?? null }
+    : null;
+  return { version: 1, name, env, secrets, source, registry, stages };
 }
 
 function tooMany(kind: 'keys' | 'items'): string {

@@ -7,8 +7,8 @@ test('resources: memory sizes, cpus and pids become container limits', () => {
     'name: res\nstages:\n  a:\n    image: i\n    command: x\n    resources: { memory: 512m, cpus: 1.5, pids: 128 }\n  b:\n    image: i\n    command: x\n',
   );
   assert.ok(r.ok);
-  assert.deepEqual(r.pipeline.stages[0]!.resources, { memoryBytes: 512 * 1024 ** 2, nanoCpus: 1.5e9, pids: 128 });
-  assert.deepEqual(r.pipeline.stages[1]!.resources, { memoryBytes: null, nanoCpus: null, pids: null });
+  assert.deepEqual((r.pipeline.stages[0]!.spec as { resources: unknown }).resources, { memoryBytes: 512 * 1024 ** 2, nanoCpus: 1.5e9, pids: 128 });
+  assert.deepEqual((r.pipeline.stages[1]!.spec as { resources: unknown }).resources, { memoryBytes: null, nanoCpus: null, pids: null });
 });
 
 test('resources: bad sizes are reported with line and column', () => {

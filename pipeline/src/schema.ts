@@ -1,171 +1,46 @@
+// The whole `dockyard.yml` (v1): pipeline-level keys around the stage union
+// of kinds/. This one schema drives validation and the JSON Schema.
 import { z } from 'zod';
-import { DURATION_PATTERN, parseDuration } from './duration.js';
 import { PIPELINE_LIMITS } from './limits.js';
-import { RETRY_REASONS, type RetryReason } from './types.js';
+import { SECRET_NAME_PATTERN, envSchema, nameSchema, quote, retryObject, secretRefSchema } from './schema-parts.js';
+import { stageSchema } from './kinds/index.js';
 
-/** Pipeline and stage names: lowercase, 1..63 chars, start with a letter or digit. */
-export const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-/** Environment variable names (`__proto__` excluded: it cannot be a plain object key). */
-export const ENV_NAME_PATTERN = /^(?!__proto__$)[A-Za-z_][A-Za-z0-9_]*$/;
-/** Secret names (the control plane's secret store uses the same pattern). */
-export const SECRET_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
-/** Agent label keys (label values are free-form strings). */
-export const LABEL_KEY_PATTERN = /^(?!__proto__$)[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/;
+export { DEFAULT_RETRY, ENV_NAME_PATTERN, LABEL_KEY_PATTERN, NAME_PATTERN, SECRET_NAME_PATTERN, quote, typeName, type EnvValue } from './schema-parts.js';
 
-/** Retry policy applied when a stage has no `retry` key: one more attempt if the agent was lost. */
-export const DEFAULT_RETRY: Readonly<{ count: number; on: readonly RetryReason[] }> = Object.freeze({
-  count: 1,
-  on: Object.freeze(['lost'] as const),
-});
-
-const nameSchema = z
-  .string()
-  .regex(NAME_PATTERN, { error: (iss) => `invalid name ${quote(iss.input)}: use 1-63 of a-z 0-9 . _ - starting with a letter or digit` });
-
-/** YAML scalars that become strings (numbers and booleans are coerced). */
-const scalarString = z
-  .union([z.string(), z.number(), z.boolean()])
-  .transform((v) => String(v));
-
-/** `{ secret: NAME }` or `{ secret: NAME, file: true }`: a value from the secret store, by name. */
-const secretRefSchema = z
+/** Where build, deploy and test stages find the run's files. */
+const sourceSchema = z
   .strictObject({
-    secret: z
+    git: z
       .string()
-      .regex(SECRET_NAME_PATTERN, {
-        error: (iss) => `invalid secret name ${quote(iss.input)}: use 1-63 of A-Z a-z 0-9 . _ - starting with a letter or digit`,
-      })
-      .meta({ description: 'Name of a secret in the secret store (dockyard secret set NAME).' }),
-    file: z
-      .boolean()
+      .regex(/^(file|https?):\/\/\S{1,500}$/, { error: (iss) => `invalid git URL ${quote(iss.input)}: use file://, http:// or https://` })
+      .meta({ description: 'Repository URL (file://, http:// or https://).' }),
+    ref: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/, { error: (iss) => `invalid git ref ${quote(iss.input)}` })
       .optional()
-      .meta({ description: 'true: the value is written to a file and the variable holds its path. Default false.' }),
-  })
-  .meta({ title: 'SecretRef', description: 'A value from the secret store; the file names it, never the value.' });
-
-/** An env value: a scalar (numbers and booleans coerced to strings) or a secret reference. */
-export type EnvValue = string | { secret: string; asFile: boolean };
-
-// One flat union, so a mapping fails only the secret branch and its problems (unknown keys) surface.
-const envValueSchema = z
-  .union([z.string(), z.number(), z.boolean(), secretRefSchema])
-  .transform((v): EnvValue => (typeof v === 'object' ? { secret: v.secret, asFile: v.file ?? false } : String(v)));
-
-const envSchema = z
-  .record(
-    z.string().regex(ENV_NAME_PATTERN, { error: (iss) => `invalid env name ${quote(iss.input)}: must match ^[A-Za-z_][A-Za-z0-9_]*$` }),
-    envValueSchema,
-  )
-  .meta({
-    description:
-      'Environment variables; numbers and booleans are coerced to strings. ' +
-      'A value { secret: NAME } comes from the secret store ({ secret: NAME, file: true }: in a file whose path is the value).',
-  });
-
-const labelsSchema = z
-  .record(
-    z.string().regex(LABEL_KEY_PATTERN, { error: (iss) => `invalid label key ${quote(iss.input)}` }),
-    scalarString,
-  )
-  .meta({ description: 'Agent label selector: the stage runs only on agents carrying every pair exactly.' });
-
-const durationSchema = z
-  .string({ error: (iss) => `expected a duration string such as 10m or 1h30m, got ${typeName(iss.input)}` })
-  .regex(DURATION_PATTERN, { error: (iss) => durationMessage(iss.input) })
-  .transform((text, ctx) => {
-    const parsed = parseDuration(text);
-    if (parsed.ok) return parsed.ms;
-    ctx.addIssue({ code: 'custom', message: parsed.message, input: text });
-    return z.NEVER;
-  })
-  .meta({ description: 'Stage timeout: integer + unit ms|s|m|h, combinable in descending order (1h30m); > 0 and <= 24h. Default: none.' });
-
-const retryCount = z
-  .number()
-  .int()
-  .min(0)
-  .max(PIPELINE_LIMITS.maxRetries)
-  .meta({ description: 'Extra attempts after the first (0..10).' });
-
-const retryObject = z.strictObject({
-  count: retryCount.optional().meta({ description: 'Extra attempts after the first (0..10). Default 1.' }),
-  on: z
-    .array(z.enum(RETRY_REASONS))
-    .min(1)
-    .optional()
-    .meta({ description: "Reasons that trigger a retry. Default ['lost']." }),
-});
-
-const retrySchema = z
-  .union([retryCount, retryObject])
-  .transform((v): { count: number; on: RetryReason[] } => {
-    const count = typeof v === 'number' ? v : (v.count ?? DEFAULT_RETRY.count);
-    const on = typeof v === 'number' ? DEFAULT_RETRY.on : (v.on ?? DEFAULT_RETRY.on);
-    return { count, on: count === 0 ? [] : [...new Set(on)] };
+      .meta({ description: 'Branch, tag or commit to check out. Default: the remote HEAD.' }),
   })
   .meta({
-    description:
-      "Retry policy. A number N means { count: N, on: ['lost'] }; `retry: 0` disables retries. " +
-      "Default when absent: { count: 1, on: ['lost'] } (one more attempt if the agent is lost). " +
-      'Reasons: lost (agent vanished), errored (the farm failed), failed (the command exited non-zero), timeout.',
+    title: 'Source',
+    description: "The run's files: a git repository at a ref. Without `source`, the directory the CLI runs in is uploaded (honouring .dockerignore).",
   });
 
-const MEMORY_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
-
-const memorySchema = z
-  .string({ error: (iss) => `expected a memory size such as 512m or 2g, got ${typeName(iss.input)}` })
-  .regex(/^[1-9][0-9]{0,12}[kmg]?$/i, { error: (iss) => `invalid memory size ${quote(iss.input)}: use a number with k, m or g (binary units), e.g. 512m` })
-  .transform((text, ctx) => {
-    const unit = /[kmg]$/i.test(text) ? text.slice(-1).toLowerCase() : '';
-    const bytes = Number(unit ? text.slice(0, -1) : text) * MEMORY_UNITS[unit]!;
-    if (bytes >= 6 * 1024 ** 2 && bytes <= 1024 ** 4) return bytes;
-    ctx.addIssue({ code: 'custom', message: `memory ${text} must be between 6m (Docker's minimum) and 1024g`, input: text });
-    return z.NEVER;
-  });
-
-const resourcesSchema = z
+/** The registry that build stages push to and that every stage pulls missing images from. */
+const registrySchema = z
   .strictObject({
-    memory: memorySchema.optional().meta({ description: 'Memory limit (swap included), e.g. 512m or 2g.' }),
-    cpus: z.number().gt(0).max(256).optional().meta({ description: 'CPU limit in CPUs, e.g. 1.5.' }),
-    pids: z.number().int().min(16).max(65_536).optional().meta({ description: 'Process limit (default on the agent: 512).' }),
-  })
-  .meta({ description: 'Container limits for the docker executor (the shell executor has none).' });
-
-/** One stage. Cross-field rules (command vs commands, image vs executor) are checked in checks.ts. */
-export const stageSchema = z
-  .strictObject({
-    image: z
+    address: z
       .string()
-      .regex(/^\S{1,255}$/, { error: 'image must be a non-empty reference without spaces (at most 255 chars)' })
-      .optional()
-      .meta({ description: 'Container image, e.g. dockyard/busybox:1. Required unless executor is shell (where it is not allowed).' }),
-    commands: z
-      .array(z.string().regex(/\S/, { error: 'command must not be blank' }))
-      .min(1, { error: 'commands must list at least one command' })
-      .optional()
-      .meta({ description: 'Commands run in order; the stage fails at the first non-zero exit. Exactly one of command/commands.' }),
-    command: z
+      .regex(/^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$/, { error: (iss) => `invalid registry address ${quote(iss.input)}: use host[:port]` })
+      .meta({ description: 'host[:port], e.g. 127.0.0.1:5000.' }),
+    username: z.string().regex(/^\S{1,128}$/, { error: 'username must be 1-128 characters without spaces' }).optional(),
+    password: z
       .string()
-      .regex(/\S/, { error: 'command must not be blank' })
+      .regex(SECRET_NAME_PATTERN, { error: (iss) => `invalid secret name ${quote(iss.input)}` })
       .optional()
-      .meta({ description: 'A single command; shorthand for commands: [command].' }),
-    needs: z
-      .array(nameSchema)
-      .optional()
-      .meta({ description: 'Stages that must succeed before this one starts. Must name existing stages and form no cycle.' }),
-    env: envSchema.optional().meta({ description: 'Stage environment, merged over the pipeline env.' }),
-    timeout: durationSchema.optional(),
-    retry: retrySchema.optional(),
-    agent: labelsSchema.optional(),
-    resources: resourcesSchema.optional(),
-    executor: z
-      .enum(['docker', 'shell'])
-      .optional()
-      .meta({ description: 'docker (default) runs the commands in `image`; shell runs them on the agent host.' }),
+      .meta({ description: 'Name of the secret holding the password (dockyard secret set NAME), never the password itself.' }),
   })
-  .meta({ title: 'Stage' });
+  .meta({ title: 'Registry', description: "Overrides the server's registry (DOCKYARD_REGISTRY_*) for this pipeline." });
 
-/** The whole `dockyard.yml` (v1). This one schema drives validation and the JSON Schema. */
 export const pipelineSchema = z
   .strictObject({
     version: z.literal(1).optional().meta({ description: 'File format version; must be 1 if present.' }),
@@ -174,47 +49,28 @@ export const pipelineSchema = z
         "Pipeline name: [a-z0-9][a-z0-9._-]{0,62}. Optional: without it the run is named after the pipeline file's " +
         "directory (lowercased, other characters replaced by '-'), e.g. web-app for web-app/dockyard.yml.",
     }),
-    env: envSchema.optional().meta({ description: 'Pipeline-wide environment, merged under every stage env.' }),
-    stages: z
-      .record(nameSchema, stageSchema)
-      .meta({
-        description: `Stages by name, run as a DAG via needs; file order is kept. 1..${PIPELINE_LIMITS.maxStages} stages.`,
-        minProperties: 1,
-        maxProperties: PIPELINE_LIMITS.maxStages,
-      }),
+    env: envSchema.optional().meta({ description: 'Pipeline-wide environment, merged under the env of every command and test stage.' }),
+    source: sourceSchema.optional(),
+    registry: registrySchema.optional(),
+    stages: z.record(nameSchema, stageSchema).meta({
+      description: `Stages by name, run as a DAG via needs; file order is kept. 1..${PIPELINE_LIMITS.maxStages} stages.`,
+      minProperties: 1,
+      maxProperties: PIPELINE_LIMITS.maxStages,
+    }),
   })
   .meta({
     title: 'Dockyard pipeline (dockyard.yml v1)',
-    description: 'A Dockyard pipeline: named stages run in Docker containers (or a shell) on build agents.',
+    description: 'A Dockyard pipeline: named stages of several types (command, build, deploy, test) run as a DAG on build agents.',
   });
 
-/** Keys allowed in each strict mapping, for "did you mean" hints. */
+/** Keys allowed in each strict mapping (stages: see kinds/), for "did you mean" hints. */
 export const KNOWN_KEYS = {
   root: Object.keys(pipelineSchema.shape),
-  stage: Object.keys(stageSchema.shape),
   retry: Object.keys(retryObject.shape),
   secret: Object.keys(secretRefSchema.shape),
+  source: Object.keys(sourceSchema.shape),
+  registry: Object.keys(registrySchema.shape),
 } as const;
 
 /** The zod output of {@link pipelineSchema}. */
 export type PipelineInput = z.output<typeof pipelineSchema>;
-
-function durationMessage(input: unknown): string {
-  const parsed = parseDuration(String(input));
-  return parsed.ok ? 'invalid duration' : parsed.message;
-}
-
-/** A short, safe rendering of a user value for messages. */
-export function quote(value: unknown): string {
-  const s = String(value);
-  return `'${s.length > 40 ? `${s.slice(0, 40)}…` : s}'`;
-}
-
-/** A YAML-flavoured type name for messages: mapping, sequence, string, number, boolean, null. */
-export function typeName(value: unknown): string {
-  if (value === null || value === undefined) return 'null';
-  if (Array.isArray(value)) return 'sequence';
-  if (value instanceof Uint8Array) return 'binary';
-  if (typeof value === 'object') return 'mapping';
-  return typeof value;
-}

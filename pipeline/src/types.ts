@@ -1,31 +1,27 @@
-/** Why a stage attempt may be retried: the agent was lost, the farm errored, the user's command failed, or it timed out. */
-export type RetryReason = 'lost' | 'errored' | 'failed' | 'timeout';
+import type { RetryReason } from './schema-parts.js';
+import type { KindSpec, StageType } from './kinds/index.js';
 
-/** All retry reasons, in documentation order. */
-export const RETRY_REASONS = ['lost', 'errored', 'failed', 'timeout'] as const satisfies readonly RetryReason[];
+export type { RetryReason } from './schema-parts.js';
+export { RETRY_REASONS } from './schema-parts.js';
+export type { StageResources } from './kinds/command.js';
 
-/** One validated, defaulted stage of a pipeline. */
+/** One validated, defaulted stage of a pipeline: the keys all stages share, and its kind's part in `spec`. */
 export interface StageDef {
   name: string;
-  /** Container image; `null` only for `executor: 'shell'`. */
-  image: string | null;
-  /** At least one command; `command: x` is normalised to `[x]`. */
-  commands: string[];
+  type: StageType;
   /** Names of stages that must succeed first (deduplicated, file order). */
   needs: string[];
-  /** Plain values: pipeline env with the stage env merged over it (a stage entry of either kind overrides). */
+  /** Plain values (command and test stages): pipeline env with the stage env merged over it. */
   env: Record<string, string>;
-  /** Env variables whose values come from the secret store, by name (merged like `env`; disjoint from it). */
+  /** Values from the secret store, by name: env variables (command, test) or build secrets (build). */
   secrets: SecretRef[];
   /** `null` means no timeout. */
   timeoutMs: number | null;
-  /** `count` extra attempts, only for the listed reasons; `count: 0` means `on: []`. */
-  retry: { count: number; on: RetryReason[] };
+  /** `null`: the stage type's default (the control plane's kinds decide it). `count: 0` means `on: []`. */
+  retry: { count: number; on: RetryReason[] } | null;
   /** Label selector: an agent must carry every pair exactly. */
   agent: Record<string, string>;
-  executor: 'docker' | 'shell';
-  /** Container limits (docker executor); `null` = the agent's default. */
-  resources: StageResources;
+  spec: KindSpec;
 }
 
 /** An env variable whose value is the secret `secret` (`asFile`: written to a file, the variable holds its path). */
@@ -35,22 +31,27 @@ export interface SecretRef {
   asFile: boolean;
 }
 
-/** Container limits of a stage. */
-export interface StageResources {
-  memoryBytes: number | null;
-  /** CPU share in billionths of a CPU (Docker's NanoCpus): `cpus: 1.5` is 1.5e9. */
-  nanoCpus: number | null;
-  pids: number | null;
+/** Where build, deploy and test stages get the run's files: a git repository, or the directory the CLI uploaded. */
+export type SourceSpec = { kind: 'git'; url: string; ref: string | null } | { kind: 'upload' };
+
+/** The registry build stages push to and stages pull missing images from; the password is a secret's name. */
+export interface RegistrySpec {
+  address: string;
+  username: string | null;
+  passwordSecret: string | null;
 }
 
 /** A validated pipeline file. Stages keep file order. */
 export interface PipelineSpec {
   version: 1;
   name: string;
-  /** Pipeline-wide plain env (already merged into every stage's env). */
+  /** Pipeline-wide plain env (already merged into every command and test stage's env). */
   env: Record<string, string>;
-  /** Pipeline-wide secret references (already merged into every stage's secrets). */
+  /** Pipeline-wide secret references (already merged into every command and test stage's secrets). */
   secrets: SecretRef[];
+  source: SourceSpec;
+  /** null: the server's registry, if it has one. */
+  registry: RegistrySpec | null;
   stages: StageDef[];
 }
 

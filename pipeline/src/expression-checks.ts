@@ -1,0 +1,33 @@
+// Checks the `${{ }}` expressions of one raw stage mapping: syntax, built-in
+// names, and that `stages.X` names a stage this one needs (directly or through
+// another need), so its outputs exist when this stage is assigned.
+import { isPlainObject } from './ast.js';
+import { referencesIn } from './expressions.js';
+
+type ProblemAt = (path: PropertyKey[], atKey: boolean, message: string) => void;
+
+export function checkExpressions(
+  stage: Record<string, unknown>, where: PropertyKey[], stageNames: readonly string[], problem: ProblemAt,
+  ancestorsOf: (name: string) => Set<string> = () => new Set(),
+): void {
+  const own = where[1] as string;
+  const ancestors = ancestorsOf(own);
+  const needs = Array.isArray(stage.needs) ? stage.needs.filter((n): n is string => typeof n === 'string') : [];
+  const walk = (value: unknown, path: PropertyKey[]): void => {
+    if (typeof value === 'string') {
+      for (const r of referencesIn(value)) {
+        if (!r.ok) problem(path, false, r.message);
+        else if (r.ref.kind === 'output') {
+          const target = r.ref.stage;
+          if (target === own) problem(path, false, `a stage cannot read its own outputs (\${{ stages.${target}.outputs.${r.ref.key} }})`);
+          else if (!stageNames.includes(target)) problem(path, false, `\${{ stages.${target}... }} names no stage of this pipeline`);
+          else if (!needs.includes(target) && !ancestors.has(target)) {
+            problem(path, false, `\${{ stages.${target}.outputs.${r.ref.key} }} needs '${target}' in this stage's needs`);
+          }
+        }
+      }
+    } else if (Array.isArray(value)) value.forEach((v, i) => walk(v, [...path, i]));
+    else if (isPlainObject(value)) for (const [k, v] of Object.entries(value)) walk(v, [...path, k]);
+  };
+  for (const [key, value] of Object.entries(stage)) if (key !== 'needs' && key !== 'type') walk(value, [...where, key]);
+}

@@ -1,0 +1,26 @@
+// What a stage kind contributes to the pipeline file: its `type:` value, its own keys
+// (a zod shape merged with the keys every stage has), its cross-field checks, and how
+// its validated input becomes the kind's part of a StageDef. One module per kind; the
+// registry (index.ts) lists them and the stage schema is their discriminated union.
+import type { z } from 'zod';
+
+/** Reports a problem at `path` (relative to the stage) — at the key itself when `atKey`. */
+export type StageProblem = (path: PropertyKey[], atKey: boolean, message: string) => void;
+
+export interface KindDefinition<T extends string, Shape extends z.ZodRawShape, Spec extends { type: T }> {
+  type: T;
+  /** One line for the JSON Schema and the docs. */
+  description: string;
+  /** The kind's own keys (the common ones, type included, are added by the registry). */
+  shape: Shape;
+  /** Rules zod cannot express per field, on the raw stage mapping (which may hold wrong types: skip those). */
+  check?(stage: Record<string, unknown>, problem: StageProblem): void;
+  /** The kind's part of a StageDef, from its validated keys. */
+  build(input: z.output<z.ZodObject<Shape>>): Spec;
+}
+
+export function defineKind<T extends string, Shape extends z.ZodRawShape, Spec extends { type: T }>(
+  kind: KindDefinition<T, Shape, Spec>,
+): KindDefinition<T, Shape, Spec> {
+  return kind;
+}
