@@ -33,6 +33,9 @@ const schema = z.object({
   DOCKYARD_TLS_CA_FILE: z.string().min(1).optional(),
   DOCKYARD_TLS_SANS: z.string().regex(/^[^\s]*$/, "expected a comma-separated list of DNS names and IPs").default(""),
   DOCKYARD_INSECURE: z.enum(["true", "false", "1", "0"]).default("false"),
+  DOCKYARD_REGISTRY: z.string().regex(/^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$/, "expected host[:port]").optional(),
+  DOCKYARD_REGISTRY_USERNAME: z.string().regex(/^\S{1,128}$/, "expected 1-128 characters without spaces").optional(),
+  DOCKYARD_REGISTRY_PASSWORD_SECRET: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "expected a secret name").optional(),
 });
 
 export type ServerEnv = z.infer<typeof schema>;
@@ -67,6 +70,8 @@ export interface ServerConfig {
   tls: { certFile: string; keyFile: string; caFile: string } | null;
   /** Extra names and IPs for the generated serving certificate. */
   tlsSans: string[];
+  /** The registry for pipelines that name none; its password is a secret's name in the store. */
+  registry: { address: string; username: string | null; passwordSecret: string | null } | null;
   /** Plaintext gRPC (local experiments only; loudly logged). */
   insecure: boolean;
 }
@@ -137,6 +142,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ? { certFile: e.DOCKYARD_TLS_CERT_FILE, keyFile: e.DOCKYARD_TLS_KEY_FILE, caFile: e.DOCKYARD_TLS_CA_FILE } : null,
     tlsSans: e.DOCKYARD_TLS_SANS.split(",").map((x) => x.trim()).filter(Boolean),
     insecure: e.DOCKYARD_INSECURE === "true" || e.DOCKYARD_INSECURE === "1",
+    registry: e.DOCKYARD_REGISTRY
+      ? { address: e.DOCKYARD_REGISTRY, username: e.DOCKYARD_REGISTRY_USERNAME ?? null, passwordSecret: e.DOCKYARD_REGISTRY_PASSWORD_SECRET ?? null }
+      : null,
   };
 }
 

@@ -1,12 +1,13 @@
 // The client-facing operations, shared by the gRPC and HTTP edges: each edge
 // decodes, calls one method here, encodes and maps errors.
-import { parsePipeline, formatProblems, PIPELINE_LIMITS, type PipelineSpec, type Problem } from "@dockyard/pipeline";
+import { parsePipeline, formatProblems, PIPELINE_LIMITS, type PipelineSpec, type Problem, type RegistrySpec } from "@dockyard/pipeline";
 import type { Db } from "./store/db";
 import type { Clock } from "./clock";
 import { createRun, getRun, listRuns, cancelRun, type RunWithStages } from "./store/runs";
 import { RUN_STATES, isRunState } from "./domain/states";
 import { listAgents, revokeAgent, revokeAgentsOfToken, type AgentWithUsage } from "./store/agents";
 import { loseAgentAttempts } from "./store/attempts";
+import { liveEnvironments } from "./store/stage-outputs";
 import type { Logger } from "pino";
 import { authenticateApi, createJoinToken, revokeJoinToken } from "./store/tokens";
 import { InvalidError } from "./errors";
@@ -21,12 +22,22 @@ export interface RunsServiceDeps {
   publish(events: RunEventRecord[]): void;
   /** Named secrets: submit checks that referenced ones exist; the edges set, list and delete them. */
   secrets: SecretStore;
+  /** The server's registry, for pipelines that name none (DOCKYARD_REGISTRY*). */
+  defaultRegistry?: RegistrySpec | null;
   /** Appended to every join token created, so agents pin the CA on first contact. */
   caFingerprint: string;
   log: Logger;
 }
 
 const RUN_ID = /^[0-9a-f-]{36}$/;
+/** Largest uploaded source (a tar of the CLI's directory). */
+export const MAX_SOURCE_BYTES = 32 * 1024 * 1024;
+
+/** What a submit may carry besides the file (the CLI sends both). */
+export interface SubmitExtras {
+  commit?: string;
+  sourceTar?: Uint8Array;
+}
 const API_TOKEN_CACHE_MS = 5000;
 
 export class RunsService {
@@ -42,17 +53,30 @@ export class RunsService {
    * Validate, then write the run, its stages and edges in one transaction; nothing is written
    * for an invalid file. `defaultName` names the run when the file has no `name:`.
    */
-  async submit(yaml: string | Uint8Array, source: string, defaultName?: string): Promise<RunWithStages> {
+  async submit(yaml: string | Uint8Array, source: string, defaultName?: string, extra: SubmitExtras = {}): Promise<RunWithStages> {
     const result = parsePipeline(yaml, { defaultName: defaultName || undefined });
     if (!result.ok) {
       const lines = formatProblems(result.problems, source.replace(/^[a-z]+:/, "") || "dockyard.yml").split("\n");
       throw new InvalidError(`pipeline is invalid (${result.problems.length} problem${result.problems.length === 1 ? "" : "s"}):\n${lines.join("\n")}`, lines);
     }
-    await this.checkSecretsExist(result.pipeline);
+    const sourceTar = extra.sourceTar?.length ? Buffer.from(extra.sourceTar) : null;
+    if (sourceTar && sourceTar.length > MAX_SOURCE_BYTES) {
+      throw new InvalidError(`the uploaded source is ${sourceTar.length} bytes; the limit is ${MAX_SOURCE_BYTES} (use a git source: for bigger ones)`);
+    }
+    const commit = extra.commit ?? "";
+    if (commit && !/^[0-9a-f]{7,64}$/.test(commit)) throw new InvalidError("commit must be 7-64 lowercase hex characters");
+    const registry = result.pipeline.registry ?? this.deps.defaultRegistry ?? null;
+    const usesSource = result.pipeline.stages.some((st) => st.type === "build" || st.type === "deploy" || st.type === "test");
+    const needsSource = result.pipeline.stages.some((st) => st.type === "build" || st.type === "deploy");
+    if (needsSource && result.pipeline.source.kind === "upload" && !sourceTar) {
+      throw new InvalidError("this pipeline has build or deploy stages and no git source:, so it needs the directory uploaded with it (dockyard run does that)");
+    }
+    await this.checkSecretsExist(result.pipeline, registry);
     const text = typeof yaml === "string" ? yaml : Buffer.from(yaml).toString("utf8");
     const { scheduler } = this.deps;
     const now = this.deps.clock.now();
-    const { run, events, placed } = await createRun(this.deps.db, result.pipeline, text, source.slice(0, 200), now, {
+    const origin = { source: source.slice(0, 200), commit, sourceTar: usesSource ? sourceTar : null, defaultRegistry: registry };
+    const { run, events, placed } = await createRun(this.deps.db, result.pipeline, text, origin, now, {
       limit: scheduler.batchSize, leaseTtlMs: scheduler.leaseTtlMs,
     });
     this.deps.publish(events);
@@ -60,6 +84,11 @@ export class RunsService {
     // Stages that did not fit (or came after the batch) are the scheduler's.
     if (run.stages.some((s) => s.state === "queued") || placed.placements.length >= scheduler.batchSize) scheduler.kick();
     return run;
+  }
+
+  /** Temporary environments their agents still report alive. */
+  async environments() {
+    return liveEnvironments(this.deps.db);
   }
 
   async get(runId: string): Promise<RunWithStages> {
@@ -149,8 +178,9 @@ export class RunsService {
    * Every secret the pipeline refers to must exist at submit (it may still be deleted before
    * a stage runs; that stage then errors). InvalidError names each missing one and where it is used.
    */
-  private async checkSecretsExist(pipeline: PipelineSpec): Promise<void> {
+  private async checkSecretsExist(pipeline: PipelineSpec, registry: RegistrySpec | null): Promise<void> {
     const uses = secretUses(pipeline);
+    if (registry?.passwordSecret) uses.set(registry.passwordSecret, new Set([pipeline.registry ? "registry.password" : "the server's DOCKYARD_REGISTRY_PASSWORD_SECRET"]));
     if (uses.size === 0) return;
     const missing = await this.deps.secrets.missing([...uses.keys()]);
     if (missing.length === 0) return;
@@ -202,7 +232,8 @@ function secretUses(pipeline: PipelineSpec): Map<string, Set<string>> {
   const key = (r: { env: string; secret: string; asFile: boolean }) => `${r.env}\0${r.secret}\0${r.asFile}`;
   const inherited = new Set(pipeline.secrets.map(key));
   for (const stage of pipeline.stages) {
-    for (const r of stage.secrets) add(r.secret, inherited.has(key(r)) ? `env.${r.env}` : `stages.${stage.name}.env.${r.env}`);
+    const field = stage.type === "build" ? "secrets" : "env";
+    for (const r of stage.secrets) add(r.secret, inherited.has(key(r)) ? `env.${r.env}` : `stages.${stage.name}.${field}.${r.env}`);
   }
   return uses;
 }

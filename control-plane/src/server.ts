@@ -30,6 +30,8 @@ import { loadKeyring } from "./secrets/keyring";
 import { SecretStore } from "./secrets/secret-store";
 import { ensurePki, type Pki } from "./pki/pki";
 import { DependencyHealth } from "./health";
+import { needsLookup } from "./stages/assignment";
+import { assignmentInputsLoader } from "./stages/assignment-inputs";
 import { sql } from "drizzle-orm";
 
 export interface ServerHandle {
@@ -108,8 +110,8 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     dispatch: (p) => {
       placements.remember(p);
       // Down the agent's stream when it is open here; else a signed wake-up, and the agent
-      // fetches the assignment (always so with secrets, which the push does not carry).
-      if (p.spec.secrets?.length || !streams.push(p.agentId, toAssignment(p, config.leaseTtlMs))) bus.assign(p.agentId, p.attemptId);
+      // fetches the assignment (always so when it reads secrets or earlier outputs, which the push does not carry).
+      if (needsLookup(p.spec) || !streams.push(p.agentId, toAssignment(p, config.leaseTtlMs))) bus.assign(p.agentId, p.attemptId);
     },
     cancel: (agentId, attemptId, reason) => bus.cancel(agentId, attemptId, reason),
     events: publish,
@@ -118,6 +120,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
   bus.onKick(() => scheduler.kick());
   const runs = new RunsService({
     db: db.db, clock, scheduler, publish, secrets, caFingerprint: pki.caFingerprint, log: log.child({ component: "runs" }),
+    defaultRegistry: config.registry,
   });
 
   if (config.insecure) {
@@ -133,7 +136,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
   });
   grpcServer.addService(serviceDefinition(AgentService), agentHandlers({
     db: db.db, liveDb: db.liveDb, clock, scheduler, metrics, leaseTtlMs: config.leaseTtlMs, placements, publish, log: log.child({ component: "agent-api" }),
-    secretValues: (refs) => secrets.values(refs), streams,
+    assignmentInputs: assignmentInputsLoader(db.db, secrets), streams,
     registration: { timings: config, serverSigningKey: pki.signingKey.publicRaw },
   }) as unknown as grpc.UntypedServiceImplementation);
   grpcServer.addService(serviceDefinition(RunService), runHandlers(runs, db.db, bus, log.child({ component: "run-api" })) as unknown as grpc.UntypedServiceImplementation);

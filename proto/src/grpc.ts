@@ -11,7 +11,7 @@ import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2
  * above the pipeline file limit so that an oversized file reaches the server
  * and is refused with a message naming that limit.
  */
-export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+export const MAX_MESSAGE_BYTES = 40 * 1024 * 1024;
 
 function serializer(schema: DescMessage) {
   return (msg: unknown) => Buffer.from(toBinary(schema, msg as never));

@@ -8,5 +8,5 @@ export * from "./failover";
 export { create, toBinary, fromBinary } from "@bufbuild/protobuf";
 
 /** Bumped on any incompatible change to the agent protocol. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 export * from "./identity";

@@ -3,9 +3,9 @@ import assert from "node:assert/strict";
 import { explainPending, type AgentSnapshot, type StageRequirements } from "./pending-reasons";
 
 const agent = (name: string, o: Partial<AgentSnapshot> = {}): AgentSnapshot => ({
-  id: `id-${name}`, name, state: "online", labels: {}, executors: ["docker"], capacity: 2, used: 0, ...o,
+  id: `id-${name}`, name, state: "online", labels: {}, capabilities: ["docker"], capacity: 2, used: 0, ...o,
 });
-const req = (o: Partial<StageRequirements> = {}): StageRequirements => ({ selector: {}, executor: "docker", avoid: [], ...o });
+const req = (o: Partial<StageRequirements> = {}): StageRequirements => ({ selector: {}, requires: ["docker"], avoid: [], ...o });
 
 describe("explainPending", () => {
   it("names a label no agent carries and lists the agents (unschedulable)", () => {
@@ -28,12 +28,13 @@ describe("explainPending", () => {
       "no agent has label zone=x (agents: n0, n1, n2, n3, n4 and 3 more)");
   });
 
-  it("says when no agent offers the executor, with or without a selector", () => {
+  it("says when no agent offers the capabilities, with or without a selector", () => {
     const agents = [agent("a"), agent("b", { labels: { zone: "b" }, state: "offline" })];
-    assert.deepEqual(explainPending(req({ executor: "shell" }), agents),
-      { reason: "no online agent offers executor shell", unschedulable: true, transient: false, forSlot: false });
-    assert.equal(explainPending(req({ executor: "shell", selector: { zone: "b" } }), agents).reason,
-      "no online agent with label zone=b offers executor shell");
+    assert.deepEqual(explainPending(req({ requires: ["shell"] }), agents),
+      { reason: "no online agent offers capability shell", unschedulable: true, transient: false, forSlot: false });
+    assert.equal(explainPending(req({ requires: ["shell"], selector: { zone: "b" } }), agents).reason,
+      "no online agent with label zone=b offers capability shell");
+    assert.equal(explainPending(req({ requires: ["docker", "build"] }), agents).reason, "no online agent offers capabilities docker, build");
   });
 
   it("says so when no agent is registered, and ignores revoked agents", () => {
@@ -55,7 +56,7 @@ describe("explainPending", () => {
     assert.equal(explainPending(req(), [agent("b", { state: "offline" })]).reason, "the only matching agent b is offline");
     assert.equal(explainPending(req(), [agent("b", { state: "silent" })]).reason, "the only matching agent b is not responding");
     const mixed = [agent("a", { used: 2 }), agent("b", { state: "draining" }), agent("c", { state: "lost" }), agent("d", { state: "lost" }),
-      agent("e", { state: "offline" }), agent("f", { executors: ["shell"], state: "lost" })];
+      agent("e", { state: "offline" }), agent("f", { capabilities: ["shell"], state: "lost" })];
     assert.equal(explainPending(req(), mixed).reason, "1 matching agent is full (2/2); agent b is draining; agents c, d are lost; agent e is offline");
   });
 

@@ -13,7 +13,7 @@ export interface AgentSnapshot {
    */
   state: string;
   labels: Record<string, string>;
-  executors: string[];
+  capabilities: string[];
   capacity: number;
   /** Attempts it holds now (assigned or running). */
   used: number;
@@ -23,7 +23,8 @@ export interface AgentSnapshot {
 export interface StageRequirements {
   /** Label selector (`agent:` in the pipeline): the agent must carry every pair. */
   selector: Record<string, string>;
-  executor: string;
+  /** Capabilities the stage's kind needs (docker, shell, build). */
+  requires: string[];
   /** Agents that lost an attempt of this stage before (placement prefers others). */
   avoid: string[];
 }
@@ -32,7 +33,7 @@ export interface PendingExplanation {
   reason: string;
   /**
    * No registered agent (online, draining, lost or offline) carries the labels and offers
-   * the executor: as the farm stands the stage can never run.
+   * the capabilities: as the farm stands the stage can never run.
    */
   unschedulable: boolean;
   /**
@@ -53,10 +54,10 @@ export function explainPending(req: StageRequirements, agents: AgentSnapshot[]):
   if (registered.length === 0) return never("no agent is registered");
   const labelled = registered.filter((a) => labelsMatch(req.selector, a.labels));
   if (labelled.length === 0) return never(labelReason(req.selector, registered));
-  const matching = labelled.filter((a) => a.executors.includes(req.executor));
+  const matching = labelled.filter((a) => req.requires.every((c) => a.capabilities.includes(c)));
   if (matching.length === 0) {
     const which = Object.keys(req.selector).length === 0 ? "" : ` with ${labelWord(req.selector)} ${pairs(req.selector)}`;
-    return never(`no online agent${which} offers executor ${req.executor}`);
+    return never(`no online agent${which} offers ${req.requires.length === 1 ? "capability" : "capabilities"} ${req.requires.join(", ")}`);
   }
 
   const online = matching.filter((a) => a.state === "online");

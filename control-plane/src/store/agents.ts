@@ -18,7 +18,7 @@ export interface Registration {
   hostname: string;
   labels: Record<string, string>;
   capacity: number;
-  executors: string[];
+  capabilities: string[];
   version: string;
 }
 
@@ -53,7 +53,7 @@ export async function registerAgent(db: Db, reg: Registration, now: Date): Promi
   const sessionId = newId();
   const values = {
     name: reg.name, hostname: reg.hostname, labels: reg.labels, capacity: reg.capacity, state: "online",
-    publicKey: reg.publicKey, sessionId, joinTokenId: reg.joinTokenId, version: reg.version, executors: reg.executors,
+    publicKey: reg.publicKey, sessionId, joinTokenId: reg.joinTokenId, version: reg.version, capabilities: reg.capabilities,
     registeredAt: now, lastHeartbeatAt: now,
   };
   // The key is checked again in the statement: two registrations racing for one id cannot both win with different keys.

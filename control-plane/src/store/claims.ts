@@ -38,24 +38,41 @@ export interface Candidate {
   name: string;
   labels: Record<string, string>;
   free: number;
-  executors: string[];
+  capabilities: string[];
   /** null: not tried yet in this transaction; false: another replica holds it. */
   locked: boolean | null;
 }
 
-/** Pick the eligible agent with the most free slots, avoiding agents that lost this stage before. */
-export function chooseAgent(
-  candidates: Candidate[], selector: Record<string, string>, executor: string, avoid: string[],
-): Candidate | undefined {
-  const eligible = candidates.filter((c) => c.free > 0 && c.locked !== false && c.executors.includes(executor) && labelsMatch(selector, c.labels));
-  const preferred = eligible.filter((c) => !avoid.includes(c.id));
+/** What placement asks of an agent for one stage. */
+export interface PlacementNeeds {
+  selector: Record<string, string>;
+  /** Capabilities the stage's kind needs. */
+  requires: string[];
+  /** Agents that lost this stage before (used only when no other fits). */
+  avoid: string[];
+  /** The only agent that may take it (a test on a deploy's environment), or null. */
+  pinned: string | null;
+  /** The agent preferred when it fits (a build's layer cache), or null. */
+  prefer: string | null;
+}
+
+/**
+ * Pick the eligible agent: the pinned one, else the preferred one when it has a free slot,
+ * else the one with the most free slots, avoiding agents that lost this stage before.
+ */
+export function chooseAgent(candidates: Candidate[], needs: PlacementNeeds): Candidate | undefined {
+  const eligible = candidates.filter((c) => c.free > 0 && c.locked !== false && (needs.pinned === null || c.id === needs.pinned)
+    && needs.requires.every((cap) => c.capabilities.includes(cap)) && labelsMatch(needs.selector, c.labels));
+  const preferred = eligible.filter((c) => !needs.avoid.includes(c.id));
   const pool = preferred.length > 0 ? preferred : eligible;
+  const cached = needs.prefer === null ? undefined : pool.find((c) => c.id === needs.prefer);
+  if (cached) return cached;
   return pool.reduce<Candidate | undefined>((best, c) => (!best || c.free > best.free ? c : best), undefined);
 }
 
 
 export interface OnlineAgentRow {
-  id: string; name: string; labels: Record<string, string> | string; capacity: number; executors: string[] | string; used: number;
+  id: string; name: string; labels: Record<string, string> | string; capacity: number; capabilities: string[] | string; used: number;
   /** Whether the statement took the agent's lock (null: it did not try). */
   locked: boolean | null;
 }
@@ -63,6 +80,10 @@ export interface OnlineAgentRow {
 export interface QueuedStageRow {
   id: string; run_id: string; name: string; position: number; spec: StageSpecRow | string; timeout_ms: number | null;
   attempts: number; avoid_agents: string[] | string; queued_at: string;
+  /** The agent of the stage `spec.sameAgentAs` names (null when none or not placed yet). */
+  pin_agent?: string | null;
+  /** The agent that last built this build stage's image (its layer cache). */
+  cache_agent?: string | null;
 }
 
 /**
@@ -74,7 +95,7 @@ export interface QueuedStageRow {
 export function onlineAgentsCte(lock: boolean, now: Date, leaseTtlMs: number): SQL {
   const contactSince = new Date(now.getTime() - leaseTtlMs / 2);
   return sql`counted AS (
-      SELECT a.id, a.name, a.labels, a.capacity, a.executors,
+      SELECT a.id, a.name, a.labels, a.capacity, a.capabilities,
              (SELECT count(*) FROM attempts t WHERE t.agent_id = a.id AND t.state IN ('assigned','running')) AS used
       FROM agents a WHERE a.state = 'online' AND a.last_heartbeat_at > ${contactSince}::timestamptz),
     online AS (
@@ -82,10 +103,20 @@ export function onlineAgentsCte(lock: boolean, now: Date, leaseTtlMs: number): S
       FROM counted c)`;
 }
 
+/**
+ * Per queued stage: the agent a `sameAgentAs` stage ran on (a test joins its deploy's
+ * environment on that engine) and the agent that last built a build stage's image.
+ */
+export const placementHintsSql = sql`
+  CASE WHEN spec->>'sameAgentAs' IS NULL THEN NULL ELSE
+    (SELECT d.agent_id FROM stages d WHERE d.run_id = stages.run_id AND d.name = stages.spec->>'sameAgentAs') END AS pin_agent,
+  CASE WHEN type <> 'build' THEN NULL ELSE
+    (SELECT b.agent_id FROM build_affinity b WHERE b.image = split_part(stages.spec->'kind'->'tags'->>0, ':', 1)) END AS cache_agent`;
+
 /** Agents with a free slot that another replica does not hold. */
 export function toCandidates(online: OnlineAgentRow[]): Candidate[] {
   return online
-    .map((a) => ({ id: a.id, name: a.name, labels: parseJson(a.labels), free: a.capacity - Number(a.used), executors: parseJson(a.executors), locked: a.locked }))
+    .map((a) => ({ id: a.id, name: a.name, labels: parseJson(a.labels), free: a.capacity - Number(a.used), capabilities: parseJson(a.capabilities), locked: a.locked }))
     .filter((c) => c.free > 0 && c.locked !== false);
 }
 
@@ -121,7 +152,7 @@ export async function claimAndPlaceTx(tx: Tx, limit: number, now: Date, leaseTtl
     SELECT 'agent' AS kind, to_jsonb(o) AS row FROM online o
     UNION ALL
     SELECT 'stage', to_jsonb(q) FROM (
-      SELECT id, run_id, name, position, spec, timeout_ms, attempts, avoid_agents, queued_at FROM stages
+      SELECT id, run_id, name, position, spec, timeout_ms, attempts, avoid_agents, queued_at, ${placementHintsSql} FROM stages
       -- state is checked again here: FOR UPDATE re-evaluates only this level's WHERE on a row
       -- another replica claimed (and committed) after this statement's snapshot.
       WHERE state = 'queued' AND id IN (
@@ -145,7 +176,11 @@ export async function chooseAgents(tx: Tx, candidates: Candidate[], queued: Queu
   for (const stage of queued) {
     const spec = parseJson(stage.spec);
     let agent: Candidate | undefined;
-    while ((agent = chooseAgent(candidates, spec.agent, spec.executor, parseJson(stage.avoid_agents)))) {
+    const needs: PlacementNeeds = {
+      selector: spec.agent, requires: spec.requires, avoid: parseJson(stage.avoid_agents),
+      pinned: spec.sameAgentAs ? stage.pin_agent ?? "" : null, prefer: stage.cache_agent ?? null,
+    };
+    while ((agent = chooseAgent(candidates, needs))) {
       if (agent.locked === null) agent.locked = await lockAgent(tx, agent);
       if (agent.locked && agent.free > 0) break;
     }

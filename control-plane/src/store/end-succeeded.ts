@@ -10,9 +10,9 @@
 // stage's end costs a fraction of these statements and of one commit.
 import { getTableColumns, sql, type SQL } from "drizzle-orm";
 import { parseJson, queryRows, type Tx } from "./db";
-import { attempts } from "./schema";
+import { attempts, type StageOutputsRow } from "./schema";
 import { stageEvent, type NewRunEvent, type RunEventRecord } from "./events";
-import { nextRunState, type AttemptRow, type EndedAttempt } from "./stage-flow";
+import { nextRunState, type AttemptRow, type EndedAttempt } from "./run-state";
 
 export interface SucceededEnd {
   attemptId: string;
@@ -20,6 +20,8 @@ export interface SucceededEnd {
   leaseId?: string;
   exitCode: number | null;
   reason: string;
+  /** What the attempt reported (build, deploy and test stages); null for none. */
+  outputs?: StageOutputsRow | null;
 }
 
 interface EndedRow {
@@ -33,15 +35,16 @@ interface EndedRow {
 
 /** One result per item, in order: null when the attempt was not active under that lease any more. */
 export async function endSucceededMany(tx: Tx, items: SucceededEnd[], now: Date): Promise<(EndedAttempt | null)[]> {
-  const values = items.map((it) => sql`(${it.attemptId}::text, ${it.leaseId ?? null}::text, ${it.exitCode}::int, ${it.reason || "succeeded"}::text)`);
+  const values = items.map((it) => sql`(${it.attemptId}::text, ${it.leaseId ?? null}::text, ${it.exitCode}::int, ${it.reason || "succeeded"}::text,
+    ${it.outputs ? JSON.stringify(it.outputs) : null}::jsonb)`);
   const ended = await queryRows<EndedRow>(tx, sql`
-    WITH v(id, lease_id, exit_code, reason) AS (VALUES ${sql.join(values, sql`, `)}),
+    WITH v(id, lease_id, exit_code, reason, outputs) AS (VALUES ${sql.join(values, sql`, `)}),
     a AS (
       UPDATE attempts t SET state = 'succeeded', finished_at = ${now}::timestamptz, exit_code = v.exit_code, reason = v.reason
       FROM v WHERE t.id = v.id AND t.state IN ('assigned', 'running') AND (v.lease_id IS NULL OR t.lease_id = v.lease_id)
-      RETURNING t.*),
+      RETURNING t.*, v.outputs AS reported),
     s AS (
-      UPDATE stages SET state = 'succeeded', exit_code = a.exit_code, reason = NULL, finished_at = ${now}::timestamptz
+      UPDATE stages SET state = 'succeeded', exit_code = a.exit_code, reason = NULL, finished_at = ${now}::timestamptz, outputs = a.reported
       FROM a WHERE stages.id = a.stage_id AND stages.attempts = a.number AND stages.state IN ('assigned', 'running')
       RETURNING stages.id, stages.name, stages.run_id),
     l AS (SELECT runs.id FROM runs WHERE runs.id IN (SELECT run_id FROM s) ORDER BY runs.id FOR UPDATE)

@@ -10,6 +10,7 @@ import { endSucceededMany, type SucceededEnd } from "./end-succeeded";
 import { explainStale, finishAttempt } from "./attempts";
 import type { EndedAttempt } from "./stage-flow";
 import type { Outcome } from "../domain/states";
+import type { StageOutputsRow } from "./schema";
 
 /** Ends per transaction: bounds the statement size and the time locks are held. */
 const MAX_BATCH = 64;
@@ -32,10 +33,12 @@ export class FinishQueue {
   ) {}
 
   /** End an attempt the agent reports under its lease; rejects with StaleLeaseError when that lease is not live. */
-  finish(attemptId: string, leaseId: string, outcome: Outcome, exitCode: number | null, reason: string): Promise<EndedAttempt> {
+  finish(
+    attemptId: string, leaseId: string, outcome: Outcome, exitCode: number | null, reason: string, outputs: StageOutputsRow | null = null,
+  ): Promise<EndedAttempt> {
     if (outcome !== "succeeded") return finishAttempt(this.db, attemptId, leaseId, outcome, exitCode, reason, this.clock.now());
     return new Promise((resolve, reject) => {
-      this.waiting.push({ end: { attemptId, leaseId, exitCode, reason }, resolve, reject });
+      this.waiting.push({ end: { attemptId, leaseId, exitCode, reason, outputs }, resolve, reject });
       void this.write();
     });
   }

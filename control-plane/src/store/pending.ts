@@ -22,7 +22,7 @@ export interface QueuedForReason {
   name: string;
   attempts: number;
   selector: Record<string, string>;
-  executor: string;
+  requires: string[];
   avoid: string[];
   reason: string | null;
   queuedAt: Date;
@@ -35,14 +35,14 @@ export type AgentForReason = AgentSnapshot;
 export async function readQueuedForReasons(db: Db, queuedBefore: Date, limit: number): Promise<QueuedForReason[]> {
   const rows = await queryRows<{
     id: string; run_id: string; name: string; attempts: number; selector: Record<string, string> | string | null;
-    executor: string | null; avoid: string[] | string; reason: string | null; queued_at: string | Date;
+    requires: string[] | string | null; avoid: string[] | string; reason: string | null; queued_at: string | Date;
   }>(db, sql`
-    SELECT id, run_id, name, attempts, spec->'agent' AS selector, spec->>'executor' AS executor, avoid_agents AS avoid, reason, queued_at
+    SELECT id, run_id, name, attempts, spec->'agent' AS selector, spec->'requires' AS requires, avoid_agents AS avoid, reason, queued_at
     FROM stages WHERE state = 'queued' AND queued_at < ${queuedBefore}::timestamptz
     ORDER BY queued_at LIMIT ${limit}`);
   return rows.map((r) => ({
     id: r.id, runId: r.run_id, name: r.name, attempts: Number(r.attempts),
-    selector: (r.selector === null ? {} : parseJson(r.selector)) ?? {}, executor: r.executor ?? "docker",
+    selector: (r.selector === null ? {} : parseJson(r.selector)) ?? {}, requires: (r.requires === null ? ["docker"] : parseJson(r.requires)) ?? ["docker"],
     avoid: parseJson(r.avoid) ?? [], reason: r.reason, queuedAt: new Date(r.queued_at),
   }));
 }
@@ -53,14 +53,14 @@ export async function readQueuedForReasons(db: Db, queuedBefore: Date, limit: nu
  */
 export async function readAgentsForReasons(db: Db, contactSince: Date): Promise<AgentForReason[]> {
   const rows = await queryRows<{
-    id: string; name: string; state: string; labels: Record<string, string> | string; executors: string[] | string; capacity: number; used: number | string;
+    id: string; name: string; state: string; labels: Record<string, string> | string; capabilities: string[] | string; capacity: number; used: number | string;
   }>(db, sql`
-    SELECT a.id, a.name, a.labels, a.executors, a.capacity,
+    SELECT a.id, a.name, a.labels, a.capabilities, a.capacity,
       CASE WHEN a.state = 'online' AND a.last_heartbeat_at <= ${contactSince}::timestamptz THEN 'silent' ELSE a.state END AS state,
       (SELECT count(*) FROM attempts t WHERE t.agent_id = a.id AND t.state IN ('assigned','running'))::int AS used
     FROM agents a WHERE a.state <> 'revoked'`);
   return rows.map((r) => ({
-    id: r.id, name: r.name, state: r.state, labels: parseJson(r.labels), executors: parseJson(r.executors),
+    id: r.id, name: r.name, state: r.state, labels: parseJson(r.labels), capabilities: parseJson(r.capabilities),
     capacity: Number(r.capacity), used: Number(r.used),
   }));
 }

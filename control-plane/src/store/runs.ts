@@ -1,9 +1,11 @@
 // Runs and their stages: creation (with a first scheduling pass) in one transaction, reads, cancel.
 import { and, desc, eq, inArray, notInArray, sql } from "drizzle-orm";
-import type { PipelineSpec } from "@dockyard/pipeline";
-import type { Db } from "./db";
+import type { PipelineSpec, RegistrySpec } from "@dockyard/pipeline";
+import { queryRows, type Db } from "./db";
+import { retryOf, stageSpecRow } from "../stages/stage-row";
 import { withTx } from "./tx";
-import { attempts, runs, stages } from "./schema";
+import { attempts, buildAffinity, runs, stages } from "./schema";
+import { cacheKey } from "../stages/build";
 import { appendEvents, stageEvent, type NewRunEvent, type RunEventRecord } from "./events";
 import { endAttempt, refreshRunState, type EndedAttempt } from "./stage-flow";
 import type { Placed } from "./claims";
@@ -15,6 +17,32 @@ import { TERMINAL_STAGE_STATES, isTerminalRun } from "../domain/states";
 import { waitingReason, withWaitingReasons } from "../domain/waiting-reason";
 
 export type RunRow = typeof runs.$inferSelect;
+
+/** Where a run comes from, besides its pipeline file. */
+export interface RunOrigin {
+  /** Free text shown with the run (the CLI sends the file's path). */
+  source: string;
+  commit: string;
+  /** The directory the CLI uploaded (a tar), for pipelines without a git source. */
+  sourceTar: Buffer | null;
+  /** The server's registry, for pipelines that name none. */
+  defaultRegistry: RegistrySpec | null;
+}
+
+/** The agents that last built these image names (a first build stage is placed with the submit). */
+async function buildCacheAgents(db: Db, images: string[]): Promise<Map<string, string>> {
+  if (images.length === 0) return new Map();
+  const rows = await db.select().from(buildAffinity).where(inArray(buildAffinity.image, images));
+  return new Map(rows.map((r) => [r.image, r.agentId]));
+}
+
+/** The next DOCKYARD_RUN_NUMBER of a pipeline name (its own statement: a failed submit leaves a gap). */
+async function nextRunNumber(db: Db, name: string): Promise<number> {
+  const [row] = await queryRows<{ last: number }>(db, sql`
+    INSERT INTO pipeline_counters (name, last) VALUES (${name}, 1)
+    ON CONFLICT (name) DO UPDATE SET last = pipeline_counters.last + 1 RETURNING last`);
+  return Number(row!.last);
+}
 export type StageRow = typeof stages.$inferSelect;
 
 export interface RunWithStages extends RunRow {
@@ -28,12 +56,16 @@ export interface RunWithStages extends RunRow {
  * the submit commits, a commit and a scheduler wake-up sooner than a separate pass.
  */
 export async function createRun(
-  db: Db, pipeline: PipelineSpec, yaml: string, source: string, now: Date, place: { limit: number; leaseTtlMs: number },
+  db: Db, pipeline: PipelineSpec, yaml: string, origin: RunOrigin, now: Date, place: { limit: number; leaseTtlMs: number },
 ): Promise<{ run: RunWithStages; events: RunEventRecord[]; placed: Placed }> {
   const runId = newId();
   const ids = new Map(pipeline.stages.map((s) => [s.name, newId()]));
+  const number = await nextRunNumber(db, pipeline.name);
+  const identity = { id: runId, name: pipeline.name, number, commit: origin.commit };
+  const registry = pipeline.registry ?? origin.defaultRegistry;
   const runRow: RunRow = {
-    id: runId, name: pipeline.name, source, state: "queued", pipelineYaml: yaml, createdAt: now, finishedAt: null, lastEventSeq: 0,
+    id: runId, name: pipeline.name, source: origin.source, state: "queued", pipelineYaml: yaml, createdAt: now, finishedAt: null, lastEventSeq: 0,
+    number, commit: origin.commit,
   };
   const stageRows = pipeline.stages.map((s, position): StageRow => ({
     id: ids.get(s.name)!,
@@ -42,10 +74,13 @@ export async function createRun(
     position,
     state: s.needs.length === 0 ? "queued" : "pending",
     queuedAt: s.needs.length === 0 ? now : null,
-    spec: { image: s.image, commands: s.commands, env: s.env, secrets: s.secrets, executor: s.executor, agent: s.agent, resources: s.resources },
+    type: s.type,
+    runsOn: "agent",
+    spec: stageSpecRow(s, pipeline, identity, registry),
+    outputs: null,
     timeoutMs: s.timeoutMs,
-    retryCount: s.retry.count,
-    retryOn: s.retry.on,
+    retryCount: retryOf(s).count,
+    retryOn: [...retryOf(s).on],
     attempts: 0, avoidAgents: [], agentId: null, exitCode: null, reason: null, startedAt: null, finishedAt: null,
   }));
   const edges = pipeline.stages.flatMap((s) => s.needs.map((n) => ({ stageId: ids.get(s.name)!, needsStageId: ids.get(n)! })));
@@ -57,19 +92,22 @@ export async function createRun(
     })),
   ];
   // CTEs that write the run, its stages, their edges and their first events (see insertAndPlace).
-  const stageValues = stageRows.map((r) => sql`(${r.id}::text, ${r.name}::text, ${r.position}::int, ${r.state}::text,
+  const stageValues = stageRows.map((r) => sql`(${r.id}::text, ${r.name}::text, ${r.position}::int, ${r.state}::text, ${r.type}::text,
     ${JSON.stringify(r.spec)}::jsonb, ${r.timeoutMs}::int, ${r.retryCount}::int, ${JSON.stringify(r.retryOn)}::jsonb, ${r.queuedAt}::timestamptz)`);
   const edgeValues = edges.map((e) => sql`(${e.stageId}::text, ${e.needsStageId}::text)`);
   const eventValues = newEvents.map((e, i) => sql`(${i + 1}::bigint, ${e.kind}::text, ${e.stageId ?? null}::text, ${JSON.stringify(e.payload)}::jsonb)`);
   const insert = sql`
     r AS (
-      INSERT INTO runs (id, name, source, state, pipeline_yaml, created_at, last_event_seq)
-      VALUES (${runId}, ${runRow.name}, ${source}, 'queued', ${yaml}, ${now}::timestamptz, ${newEvents.length}) RETURNING id),
+      INSERT INTO runs (id, name, source, state, pipeline_yaml, created_at, last_event_seq, number, commit)
+      VALUES (${runId}, ${runRow.name}, ${origin.source}, 'queued', ${yaml}, ${now}::timestamptz, ${newEvents.length}, ${number}, ${origin.commit})
+      RETURNING id),
     s AS (
-      INSERT INTO stages (id, run_id, name, position, state, spec, timeout_ms, retry_count, retry_on, queued_at)
-      SELECT v.id, r.id, v.name, v.position, v.state, v.spec, v.timeout_ms, v.retry_count, v.retry_on, v.queued_at
-      FROM r, (VALUES ${sql.join(stageValues, sql`, `)}) AS v(id, name, position, state, spec, timeout_ms, retry_count, retry_on, queued_at)
+      INSERT INTO stages (id, run_id, name, position, state, type, spec, timeout_ms, retry_count, retry_on, queued_at)
+      SELECT v.id, r.id, v.name, v.position, v.state, v.type, v.spec, v.timeout_ms, v.retry_count, v.retry_on, v.queued_at
+      FROM r, (VALUES ${sql.join(stageValues, sql`, `)}) AS v(id, name, position, state, type, spec, timeout_ms, retry_count, retry_on, queued_at)
       RETURNING id)
+    ${origin.sourceTar ? sql`, src AS (
+      INSERT INTO run_sources (run_id, tar, size_bytes) SELECT r.id, ${origin.sourceTar}::bytea, ${origin.sourceTar.length}::int FROM r RETURNING 1)` : sql``}
     ${edges.length > 0 ? sql`, e AS (
       INSERT INTO stage_edges (run_id, stage_id, needs_stage_id)
       SELECT r.id, v.stage_id, v.needs_id FROM r, (VALUES ${sql.join(edgeValues, sql`, `)}) AS v(stage_id, needs_id) RETURNING 1)` : sql``}
@@ -77,9 +115,12 @@ export async function createRun(
       INSERT INTO run_events (run_id, seq, at, kind, stage_id, payload)
       SELECT r.id, v.seq, ${now}::timestamptz, v.kind, v.stage_id, v.payload
       FROM r, (VALUES ${sql.join(eventValues, sql`, `)}) AS v(seq, kind, stage_id, payload) RETURNING 1)`;
-  const ready = stageRows.filter((s) => s.state === "queued").map((s) => ({
+  const readyRows = stageRows.filter((s) => s.state === "queued");
+  const cacheAgents = await buildCacheAgents(db, readyRows.filter((s) => s.spec.kind.type === "build").map((s) => cacheKey((s.spec.kind as { tags: string[] }).tags)));
+  const ready = readyRows.map((s) => ({
     id: s.id, run_id: runId, name: s.name, position: s.position, spec: s.spec, timeout_ms: s.timeoutMs, attempts: 0, avoid_agents: [],
     queued_at: now.toISOString(),
+    cache_agent: s.spec.kind.type === "build" ? cacheAgents.get(cacheKey(s.spec.kind.tags)) ?? null : null,
   }));
   const placed = await withTx(db, (tx) => insertAndPlace(tx, insert, ready, place.limit, now, place.leaseTtlMs));
   const events: RunEventRecord[] = newEvents.map((e, i) => ({ ...e, runId, seq: i + 1, at: now }));

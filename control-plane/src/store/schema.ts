@@ -1,6 +1,7 @@
 // Drizzle tables: the source of truth for runs, stages, attempts, agents and
 // their events. `migrations/` is generated from this file by drizzle-kit.
 import { sql } from "drizzle-orm";
+import type { KindSpec, RegistrySpec, SourceSpec, StageType } from "@dockyard/pipeline";
 import {
   pgTable, text, integer, bigint, timestamp, jsonb, customType, primaryKey, index, uniqueIndex,
 } from "drizzle-orm/pg-core";
@@ -43,7 +44,8 @@ export const agents = pgTable("agents", {
   joinTokenId: text("join_token_id").notNull(),
   revokedAt: ts("revoked_at"),
   version: text("version").notNull().default(""),
-  executors: jsonb("executors").$type<string[]>().notNull(),
+  /** What the agent offers (docker, shell, build, ...); a stage kind requires some of them. */
+  capabilities: jsonb("capabilities").$type<string[]>().notNull(),
   registeredAt: ts("registered_at").notNull(),
   lastHeartbeatAt: ts("last_heartbeat_at").notNull(),
 }, (t) => [index("agents_state_idx").on(t.state), index("agents_join_token_idx").on(t.joinTokenId)]);
@@ -75,7 +77,44 @@ export const runs = pgTable("runs", {
   finishedAt: ts("finished_at"),
   /** Last allocated run_events.seq; bumping it serialises event writes per run. */
   lastEventSeq: bigint("last_event_seq", { mode: "number" }).notNull().default(0),
+  /** Per pipeline name, from 1 (DOCKYARD_RUN_NUMBER); 0 on runs older than the counter. */
+  number: integer("number").notNull().default(0),
+  /** DOCKYARD_COMMIT: what the submitter said the run is for; '' when unknown. */
+  commit: text("commit").notNull().default(""),
 }, (t) => [index("runs_created_idx").on(t.createdAt)]);
+
+/** The last run number handed out per pipeline name. */
+export const pipelineCounters = pgTable("pipeline_counters", {
+  name: text("name").primaryKey(),
+  last: integer("last").notNull(),
+});
+
+/** The directory the CLI uploaded with a run (a tar), for its build, deploy and test stages. */
+export const runSources = pgTable("run_sources", {
+  runId: text("run_id").primaryKey().references(() => runs.id, { onDelete: "cascade" }),
+  tar: bytea("tar").notNull(),
+  sizeBytes: integer("size_bytes").notNull(),
+});
+
+/** The agent that last built an image name (its engine holds that image's layer cache). */
+export const buildAffinity = pgTable("build_affinity", {
+  image: text("image").primaryKey(),
+  agentId: text("agent_id").notNull(),
+  builtAt: ts("built_at").notNull(),
+});
+
+/** Temporary environments deploy stages started; `removedAt` once their agent no longer reports them. */
+export const environments = pgTable("environments", {
+  id: text("id").primaryKey(),
+  runId: text("run_id").notNull().references(() => runs.id, { onDelete: "cascade" }),
+  stageName: text("stage_name").notNull(),
+  agentId: text("agent_id").notNull(),
+  owner: text("owner").notNull(),
+  createdAt: ts("created_at").notNull(),
+  expiresAt: ts("expires_at").notNull(),
+  services: jsonb("services").$type<Record<string, string>>().notNull(),
+  removedAt: ts("removed_at"),
+}, (t) => [index("environments_live_idx").on(t.agentId).where(sql`removed_at IS NULL`)]);
 
 /** A stage env variable whose value comes from the secret store (by name, never the value). */
 export interface SecretRefRow {
@@ -84,17 +123,36 @@ export interface SecretRefRow {
   asFile: boolean;
 }
 
+/**
+ * What a stage runs, as stored: the kind's part of the pipeline (`kind`, by `type`) with
+ * built-in variables substituted, plus the keys every stage has. Values of secrets never
+ * appear here, only their names.
+ */
 export interface StageSpecRow {
-  image: string | null;
-  commands: string[];
+  type: StageType;
+  kind: KindSpec;
   /** Plain values only; secrets are in `secrets`, by name. */
   env: Record<string, string>;
-  /** Absent on rows written before the secret store existed. */
-  secrets?: SecretRefRow[];
-  executor: "docker" | "shell";
+  secrets: SecretRefRow[];
   agent: Record<string, string>;
-  /** Absent on rows written before resources existed. */
-  resources?: { memoryBytes: number | null; nanoCpus: number | null; pids: number | null };
+  /** Capabilities an agent must offer (from the kind). */
+  requires: string[];
+  /** Stages whose outputs the spec reads (`${{ stages.X.outputs.Y }}`), substituted at assignment. */
+  refs: string[];
+  source: SourceSpec;
+  /** The pipeline's registry (or the server's); the password by secret name. */
+  registry: RegistrySpec | null;
+  /** The stage of this run whose agent must run this one (a test on a deploy's environment). */
+  sameAgentAs: string | null;
+  /** The run's pipeline name and number (an environment's owner). */
+  run: { name: string; number: number };
+}
+
+/** What a successful attempt reported (see StageOutputs in the proto). */
+export interface StageOutputsRow {
+  values: Record<string, string>;
+  image?: { ref: string; id: string; digest: string; sizeBytes: number; layers: number };
+  tests?: { passed: number; failed: number; skipped: number; errors: number; total: number };
 }
 
 export const stages = pgTable("stages", {
@@ -104,7 +162,12 @@ export const stages = pgTable("stages", {
   position: integer("position").notNull(),
   /** pending | queued | assigned | running | succeeded | failed | canceled | errored | lost | skipped */
   state: text("state").notNull(),
+  /** command | build | deploy | test */
+  type: text("type").notNull().default("command"),
+  /** agent | server: where the kind runs (the claim takes only agent stages). */
+  runsOn: text("runs_on").notNull().default("agent"),
   spec: jsonb("spec").$type<StageSpecRow>().notNull(),
+  outputs: jsonb("outputs").$type<StageOutputsRow>(),
   timeoutMs: integer("timeout_ms"),
   retryCount: integer("retry_count").notNull(),
   retryOn: jsonb("retry_on").$type<string[]>().notNull(),

@@ -5,17 +5,11 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import { queryRows, type Tx } from "./db";
 import { attempts, runs, stages } from "./schema";
 import { appendEvents, stageEvent, type NewRunEvent, type RunEventRecord } from "./events";
-import { decideAfterAttempt, deriveRunState, type Outcome } from "../domain/states";
+import { decideAfterAttempt, type Outcome } from "../domain/states";
+import { nextRunState, type EndedAttempt } from "./run-state";
 import { endSucceededMany } from "./end-succeeded";
 
-export type AttemptRow = typeof attempts.$inferSelect;
-
-export interface EndedAttempt {
-  attempt: AttemptRow;
-  events: RunEventRecord[];
-  /** The stage went back to the queue (a retry). */
-  requeued: boolean;
-}
+export type { AttemptRow, EndedAttempt } from "./run-state";
 
 /**
  * End an active attempt with `outcome`. Returns null when the attempt was not
@@ -120,12 +114,3 @@ export async function refreshRunState(tx: Tx, runId: string, now: Date, canceled
   return appendEvents(tx, runId, [{ kind: "run", payload: { state: next.state } }], now, { state: next.state, finishedAt: next.finishedAt ? now : null });
 }
 
-/** The run's new state from its stage counts (per state), or null when it does not change. */
-export function nextRunState(counts: { run_state: string; state: string | null; n: string }[], canceled: boolean): { state: string; finishedAt: boolean } | null {
-  if (counts.length === 0) return null;
-  const current = counts[0]!.run_state;
-  const states = counts.filter((c) => c.state !== null).flatMap((c) => Array<string>(Math.max(0, Number(c.n))).fill(c.state!));
-  const next = deriveRunState(states, canceled || current === "canceled");
-  if (next === current) return null;
-  return { state: next, finishedAt: ["succeeded", "failed", "errored", "canceled"].includes(next) };
-}

@@ -1,13 +1,16 @@
 // Store rows -> wire messages. One small function per message.
 import {
-  create, RunEventSchema, RunSchema, StageSchema, AgentSchema, AssignmentSchema, AttemptInfoSchema,
-  type RunEvent, type Run, type Agent, type Assignment, type LogStream, type AttemptInfo,
+  create, RunEventSchema, RunSchema, StageSchema, AgentSchema, AssignmentSchema, AttemptInfoSchema, EnvironmentSchema, StageOutputsSchema,
+  type RunEvent, type Run, type Agent, type Assignment, type LogStream, type AttemptInfo, type Environment, type StageOutputs,
 } from "@dockyard/proto";
 import type { RunEventRecord, StagePayload } from "../store/events";
 import type { RunWithStages } from "../store/runs";
 import type { AttemptSummary } from "../store/stage-reads";
 import type { AgentWithUsage as AgentRow } from "../store/agents";
 import type { Placement } from "../store/claims";
+import type { EnvironmentRow } from "../store/stage-outputs";
+import type { StageOutputsRow } from "../store/schema";
+import { stageSpecFor, type AssignmentInputs } from "../stages/assignment";
 
 const ms = (d: Date | null | undefined): bigint => (d ? BigInt(d.getTime()) : 0n);
 
@@ -42,7 +45,7 @@ export function toRun(run: RunWithStages): Run {
     stages: run.stages.map((s) => create(StageSchema, {
       id: s.id, name: s.name, state: s.state, needs: s.needs, attempts: s.attempts, exitCode: s.exitCode ?? undefined,
       reason: s.reason ?? "", agentId: s.agentId ?? "", startedAtMs: ms(s.startedAt), finishedAtMs: ms(s.finishedAt),
-      attemptHistory: s.attemptHistory.map(toAttemptInfo),
+      attemptHistory: s.attemptHistory.map(toAttemptInfo), type: s.type, outputs: toOutputs(s.outputs),
     })),
   });
 }
@@ -57,22 +60,31 @@ export function toAttemptInfo(a: AttemptSummary): AttemptInfo {
 export function toAgent(a: AgentRow): Agent {
   return create(AgentSchema, {
     id: a.id, name: a.name, hostname: a.hostname, state: a.state, labels: a.labels, capacity: a.capacity,
-    slotsUsed: a.slotsUsed, lastHeartbeatMs: ms(a.lastHeartbeatAt), version: a.version,
+    slotsUsed: a.slotsUsed, lastHeartbeatMs: ms(a.lastHeartbeatAt), version: a.version, capabilities: a.capabilities,
   });
 }
 
-export function toAssignment(p: Omit<Placement, "agentName" | "assignedAt" | "leaseExpiresAt">, leaseTtlMs: number): Assignment {
+export function toEnvironment(e: EnvironmentRow & { agentName: string }): Environment {
+  return create(EnvironmentSchema, {
+    id: e.id, runId: e.runId, stageName: e.stageName, agentId: e.agentId, agentName: e.agentName, owner: e.owner,
+    createdAtMs: ms(e.createdAt), expiresAtMs: ms(e.expiresAt), services: e.services,
+  });
+}
+
+/** A stage's stored outputs on the wire. */
+export function toOutputs(o: StageOutputsRow | null | undefined): StageOutputs | undefined {
+  if (!o) return undefined;
+  return create(StageOutputsSchema, {
+    values: o.values,
+    image: o.image ? { ...o.image, sizeBytes: BigInt(o.image.sizeBytes) } : undefined,
+    tests: o.tests,
+  });
+}
+
+/** An attempt's assignment; `inputs` carries outputs, secrets and the registry password when the spec needs them. */
+export function toAssignment(p: Omit<Placement, "agentName" | "assignedAt" | "leaseExpiresAt">, leaseTtlMs: number, inputs?: AssignmentInputs): Assignment {
   return create(AssignmentSchema, {
     attemptId: p.attemptId, leaseId: p.leaseId, runId: p.runId, stageId: p.stageId, stageName: p.stageName,
-    attemptNumber: p.attemptNumber, leaseTtlMs: BigInt(leaseTtlMs),
-    spec: {
-      image: p.spec.image ?? "", commands: p.spec.commands, env: p.spec.env, timeoutMs: BigInt(p.timeoutMs ?? 0),
-      executor: p.spec.executor,
-      limits: {
-        memoryBytes: BigInt(p.spec.resources?.memoryBytes ?? 0),
-        nanoCpus: BigInt(p.spec.resources?.nanoCpus ?? 0),
-        pids: BigInt(p.spec.resources?.pids ?? 0),
-      },
-    },
+    attemptNumber: p.attemptNumber, leaseTtlMs: BigInt(leaseTtlMs), spec: stageSpecFor(p.spec, p.timeoutMs, inputs),
   });
 }

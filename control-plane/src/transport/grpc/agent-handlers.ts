@@ -4,16 +4,19 @@ import type * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import {
   create, AgentService, PollAssignmentsResponseSchema, DrainResponseSchema, LeaveResponseSchema, HeartbeatResponseSchema,
-  GetAssignmentResponseSchema, SecretValueSchema, type ServiceHandlers, type Assignment,
+  GetAssignmentResponseSchema, type ServiceHandlers, type Assignment,
 } from "@dockyard/proto";
 import type { Db } from "../../store/db";
 import type { Clock } from "../../clock";
 import { leaveAgent, recordHeartbeat, setDraining } from "../../store/agents";
 import type { PlacementCache } from "../../scheduler/placement-cache";
 import { agentAttempt, agentAttempts, finishAttempt, loseAgentAttempts } from "../../store/attempts";
-import type { SecretRefRow, StageSpecRow } from "../../store/schema";
+import type { StageSpecRow } from "../../store/schema";
+import { needsLookup, type AssignmentInputs } from "../../stages/assignment";
 import { toAssignment } from "../convert";
 import { toServiceError } from "./errors";
+import { streamRunSource } from "./run-source";
+import { syncEnvironments } from "../../store/stage-outputs";
 import { AgentStream } from "./attempt-stream";
 import { AgentAuth } from "./agent-auth";
 import type { AgentStreams } from "./agent-streams";
@@ -22,28 +25,13 @@ import { FinishQueue } from "../../store/finish-queue";
 import type { Scheduler } from "../../scheduler/scheduler";
 import type { ServerMetrics } from "../../metrics";
 import type { RunEventRecord } from "../../store/events";
-import { DockyardError, NotFoundError } from "../../errors";
+import { DockyardError, InvalidError, NotFoundError } from "../../errors";
+import type { AgentHandlerDeps } from "./agent-deps";
+
+export type { AgentHandlerDeps } from "./agent-deps";
 
 type Handlers = ServiceHandlers<(typeof AgentService)["method"]>;
 
-export interface AgentHandlerDeps {
-  db: Db;
-  /** The pool kept for liveness (heartbeats must not queue behind bulk work). */
-  liveDb?: Db;
-  clock: Clock;
-  scheduler: Scheduler;
-  metrics: ServerMetrics;
-  leaseTtlMs: number;
-  /** Attempts this server just placed: their stream opens without a query. */
-  placements?: PlacementCache;
-  publish(events: RunEventRecord[]): void;
-  /** Decrypted values of a stage's secret references (only for the agent the attempt is placed on). */
-  secretValues(refs: SecretRefRow[]): Promise<{ env: string; value: Buffer; asFile: boolean }[]>;
-  registration: Omit<RegistrationDeps, "db" | "clock" | "log">;
-  /** Streams open on this replica, for pushing placements (see agent-streams.ts). */
-  streams?: AgentStreams;
-  log: Logger;
-}
 
 /** A unary handler: run, answer, map errors. */
 function unary<Req, Res>(log: Logger, fn: (call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
@@ -59,18 +47,20 @@ export function agentHandlers(deps: AgentHandlerDeps): Handlers {
   const authenticate = (md: grpc.Metadata) => auth.authenticate(md);
   const register = handleRegistration({ ...deps.registration, db, clock: deps.clock, log });
 
-  /** The assignment with its secrets; a stage whose secret vanished since the submit ends as errored. */
-  const withSecrets = async (base: Assignment, spec: StageSpecRow): Promise<Assignment> => {
-    if (!spec.secrets?.length) return base;
+  /**
+   * The assignment, with what it reads fetched first (outputs, secrets, registry password).
+   * A stage whose secret vanished since the submit, or that reads an output its stage did
+   * not report, ends as errored with that message.
+   */
+  const assignmentFor = async (p: Parameters<typeof toAssignment>[0]): Promise<Assignment> => {
+    if (!needsLookup(p.spec)) return toAssignment(p, deps.leaseTtlMs);
     try {
-      const values = await deps.secretValues(spec.secrets);
-      base.spec!.secrets = values.map((v) => create(SecretValueSchema, { env: v.env, value: v.value, asFile: v.asFile }));
-      return base;
+      return toAssignment(p, deps.leaseTtlMs, await deps.assignmentInputs(p.runId, p.spec));
     } catch (err) {
-      if (!(err instanceof NotFoundError)) throw err;
-      const ended = await finishAttempt(db, base.attemptId, base.leaseId, "errored", null, err.message, deps.clock.now()).catch(() => null);
+      if (!(err instanceof NotFoundError) && !(err instanceof InvalidError)) throw err;
+      const ended = await finishAttempt(db, p.attemptId, p.leaseId, "errored", null, err.message, deps.clock.now()).catch(() => null);
       if (ended) deps.scheduler.afterEnded([ended], "agent");
-      throw new DockyardError("stale_lease", `attempt ${base.attemptId} cannot run: ${err.message}`);
+      throw new DockyardError("stale_lease", `attempt ${p.attemptId} cannot run: ${err.message}`);
     }
   };
 
@@ -80,6 +70,9 @@ export function agentHandlers(deps: AgentHandlerDeps): Handlers {
       const agent = await authenticate(call.metadata);
       const ok = await recordHeartbeat(deps.liveDb ?? db, agent.id, agent.sessionId, call.request.draining, deps.clock.now());
       if (!ok) throw new DockyardError("stale_lease", `agent ${agent.id} was declared ${agent.state === "online" ? "lost" : agent.state}: register again`);
+      // Not awaited: the environment list is bookkeeping (dockyard envs), not liveness.
+      void syncEnvironments(db, agent.id, call.request.environmentIds.slice(0, 1000), deps.clock.now())
+        .catch((err: unknown) => log.warn({ err, agentId: agent.id }, "environment sync failed"));
       return create(HeartbeatResponseSchema, {});
     }),
     getAssignment: unary(log, async (call) => {
@@ -87,27 +80,26 @@ export function agentHandlers(deps: AgentHandlerDeps): Handlers {
       const attemptId = call.request.attemptId;
       if (!/^[0-9a-f-]{36}$/.test(attemptId)) throw new DockyardError("invalid", "attempt_id must be a UUID");
       const placed = deps.placements?.peek(attemptId, agent.id);
-      if (placed) return create(GetAssignmentResponseSchema, { assignment: await withSecrets(toAssignment(placed, deps.leaseTtlMs), placed.spec) });
+      if (placed) return create(GetAssignmentResponseSchema, { assignment: await assignmentFor(placed) });
       const row = await agentAttempt(db, agent.id, attemptId);
       if (!row) throw new DockyardError("stale_lease", `attempt ${attemptId} is not assigned to agent ${agent.id} (any more)`);
-      const assignment = toAssignment({
+      const assignment = await assignmentFor({
         attemptId: row.attempt.id, leaseId: row.attempt.leaseId, runId: row.attempt.runId, stageId: row.stage.id, stageName: row.stage.name,
         attemptNumber: row.attempt.number, agentId: agent.id, spec: row.stage.spec, timeoutMs: row.stage.timeoutMs, queuedAt: row.attempt.assignedAt,
-      }, deps.leaseTtlMs);
-      return create(GetAssignmentResponseSchema, { assignment: await withSecrets(assignment, row.stage.spec) });
+      });
+      return create(GetAssignmentResponseSchema, { assignment });
     }),
     pollAssignments: unary(log, async (call) => {
       const agent = await authenticate(call.metadata);
       const rows = await agentAttempts(db, agent.id);
       const assignments: Assignment[] = [];
       for (const r of rows.filter((x) => x.attempt.state === "assigned")) {
-        const base = toAssignment({
+        // An attempt whose secret or input vanished was ended as errored: it is not handed out.
+        const full = await assignmentFor({
           attemptId: r.attempt.id, leaseId: r.attempt.leaseId, runId: r.attempt.runId, stageId: r.stage.id,
           stageName: r.stage.name, attemptNumber: r.attempt.number, agentId: agent.id, spec: r.stage.spec,
           timeoutMs: r.stage.timeoutMs, queuedAt: r.attempt.assignedAt,
-        }, deps.leaseTtlMs);
-        // An attempt whose secret vanished was ended as errored: it is not handed out.
-        const full = await withSecrets(base, r.stage.spec).catch(() => null);
+        }).catch(() => null);
         if (full) assignments.push(full);
       }
       return create(PollAssignmentsResponseSchema, { assignments, ownedAttemptIds: rows.map((r) => r.attempt.id) });
@@ -126,5 +118,10 @@ export function agentHandlers(deps: AgentHandlerDeps): Handlers {
       return create(LeaveResponseSchema, {});
     }),
     attemptStream: (call) => new AgentStream(call, deps, authenticate, finishes).start(),
+    getRunSource: (call) => {
+      authenticate(call.metadata)
+        .then((agent) => streamRunSource(call, db, agent.id))
+        .catch((err: unknown) => call.destroy(toServiceError(err, log) as unknown as Error));
+    },
   };
 }

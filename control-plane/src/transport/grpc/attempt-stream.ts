@@ -15,7 +15,9 @@ import type { FinishQueue } from "../../store/finish-queue";
 import { toServiceError } from "./errors";
 import { AttemptCanceledError, DockyardError, InvalidError, StaleLeaseError } from "../../errors";
 import { isOutcome } from "../../domain/states";
-import type { AgentHandlerDeps } from "./agent-handlers";
+import type { AgentHandlerDeps } from "./agent-deps";
+import { outputsFromWire } from "../outputs-input";
+import { afterStageSucceeded } from "../../stages/finish-effects";
 
 /** Largest log chunk an agent may send. */
 export const MAX_LOG_CHUNK_BYTES = 64 * 1024;
@@ -246,8 +248,11 @@ class AttemptSession {
         if (Number(f.lastLogSeq) !== attempt.logSeq) {
           throw new InvalidError(`finished after log seq ${f.lastLogSeq} but ${attempt.logSeq} is persisted; send the missing chunks first`);
         }
-        const ended = await this.stream.finishes.finish(attempt.id, attempt.leaseId, f.outcome, f.exitCode, f.message.slice(0, 500));
+        const outputs = f.outcome === "succeeded" ? outputsFromWire(f.outputs) : null;
+        const ended = await this.stream.finishes.finish(attempt.id, attempt.leaseId, f.outcome, f.exitCode, f.message.slice(0, 500), outputs);
         this.stream.deps.scheduler.afterEnded([ended], "agent");
+        // Only kinds that report outputs have end effects (build, deploy): command stages skip the read.
+        if (outputs) void afterStageSucceeded(db, ended, outputs, clock.now(), this.stream.deps.log);
         this.send({ case: "ack", value: { finished: true, logSeq: BigInt(attempt.logSeq) } });
         this.end();
         return;

@@ -22,7 +22,7 @@ export const REGISTRATION_WINDOW_MS = 60_000;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const EXECUTORS = new Set(["docker", "shell"]);
+const CAPABILITIES = new Set(["docker", "shell", "build"]);
 
 /** Every problem with the shape of a registration request, empty when it is acceptable. */
 export function registrationProblems(req: RegisterRequest): string[] {
@@ -39,8 +39,8 @@ export function registrationProblems(req: RegisterRequest): string[] {
     if (!LABEL_KEY.test(k)) problems.push(`label key '${k.slice(0, 64)}' must match ${LABEL_KEY.source}`);
     if (v.length > 128) problems.push(`label '${k}' value is longer than 128 characters`);
   }
-  if (req.executors.length === 0 || req.executors.length > 8 || req.executors.some((e) => !EXECUTORS.has(e))) {
-    problems.push(`executors must be a non-empty subset of docker, shell; got [${req.executors.join(", ").slice(0, 64)}]`);
+  if (req.capabilities.length === 0 || req.capabilities.length > 8 || req.capabilities.some((e) => !CAPABILITIES.has(e))) {
+    problems.push(`capabilities must be a non-empty subset of ${[...CAPABILITIES].join(", ")}; got [${req.capabilities.join(", ").slice(0, 64)}]`);
   }
   if (req.hostname.length > 253 || req.version.length > 64) problems.push("hostname or version is too long");
   if (req.publicKey.length !== 32) problems.push(`public_key must be a 32-byte Ed25519 key, got ${req.publicKey.length} bytes`);
@@ -86,7 +86,7 @@ export function handleRegistration(deps: RegistrationDeps) {
     try {
       const { agentId, sessionId } = await registerAgent(db, {
         joinTokenId: token.id, agentId: req.agentId, publicKey: Buffer.from(req.publicKey).toString("hex"), name: req.name,
-        hostname: req.hostname, labels: req.labels, capacity: req.capacity, executors: req.executors, version: req.version,
+        hostname: req.hostname, labels: req.labels, capacity: req.capacity, capabilities: req.capabilities, version: req.version,
       }, now);
       log.info({ agentId, name: req.name, joinTokenId: token.id, labels: req.labels, capacity: req.capacity }, "agent registered");
       return create(RegisterResponseSchema, {

@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import {
   create, RunService, SubmitRunResponseSchema, ValidatePipelineResponseSchema, GetRunResponseSchema,
   ListRunsResponseSchema, CancelRunResponseSchema, ListAgentsResponseSchema, CreateJoinTokenResponseSchema,
-  RevokeJoinTokenResponseSchema, RevokeAgentResponseSchema, ProblemSchema, type ServiceHandlers,
+  RevokeJoinTokenResponseSchema, RevokeAgentResponseSchema, ProblemSchema, ListEnvironmentsResponseSchema, type ServiceHandlers,
 } from "@dockyard/proto";
 import {
   SetSecretResponseSchema, ListSecretsResponseSchema, DeleteSecretResponseSchema, SecretInfoSchema, type SecretInfo as SecretInfoMessage,
@@ -13,7 +13,7 @@ import type { RunsService } from "../../runs-service";
 import { SECRET_NAME_MAX, SECRET_VALUE_MAX_BYTES, type SecretInfo } from "../../secrets/secret-store";
 import type { Db } from "../../store/db";
 import type { NatsBus } from "../nats/nats-bus";
-import { toAgent, toRun } from "../convert";
+import { toAgent, toRun, toEnvironment } from "../convert";
 import { watchRun } from "../run-watch";
 import { bearer } from "./auth";
 import { toServiceError } from "./errors";
@@ -43,7 +43,7 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
   return {
     submitRun: unary(async (req) => {
       checkSize(req.pipelineYaml);
-      const run = await runs.submit(req.pipelineYaml, req.source || "api:dockyard.yml", req.defaultName);
+      const run = await runs.submit(req.pipelineYaml, req.source || "api:dockyard.yml", req.defaultName, { commit: req.commit, sourceTar: req.sourceTar });
       return create(SubmitRunResponseSchema, { run: toRun(run) });
     }),
     validatePipeline: unary(async (req) => {
@@ -55,6 +55,7 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
     listRuns: unary(async (req) =>
       create(ListRunsResponseSchema, { runs: (await runs.list({ limit: req.limit, state: req.state })).map(toRun) })),
     cancelRun: unary(async (req) => create(CancelRunResponseSchema, { run: toRun(await runs.cancel(req.runId)) })),
+    listEnvironments: unary(async () => create(ListEnvironmentsResponseSchema, { environments: (await runs.environments()).map(toEnvironment) })),
     listAgents: unary(async () => create(ListAgentsResponseSchema, { agents: (await runs.agents()).map(toAgent) })),
     createJoinToken: unary(async (req) => create(CreateJoinTokenResponseSchema, await runs.createJoinToken(req.description))),
     revokeJoinToken: unary(async (req) => create(RevokeJoinTokenResponseSchema, await runs.revokeJoinToken(req.id))),

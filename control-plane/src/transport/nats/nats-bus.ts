@@ -47,7 +47,7 @@ export class NatsBus {
       const subject = this.subjects.runEvents(e.runId);
       this.nc.publish(subject, this.keys.sealer.seal(subject, toBinary(RunEventSchema, e)));
       if (e.body.case === "run" && isTerminalRun(e.body.value.state)) {
-        this.nc.publish(this.subjects.runEnded, signNotice(this.keys.signingKey, "", { case: "runEnded", value: { runId: e.runId } }));
+        this.nc.publish(this.subjects.runEnded, signNotice(this.keys.signingKey, "", { case: "runEnded", value: { runId: e.runId, state: e.body.value.state } }));
       }
     }
   }

@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Assignment, LogStream } from "./types_pb";
+import type { Assignment, LogStream, StageOutputs } from "./types_pb";
 import { file_dockyard_v1_types } from "./types_pb";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file dockyard/v1/agent.proto.
  */
 export const file_dockyard_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("Chdkb2NreWFyZC92MS9hZ2VudC5wcm90bxILZG9ja3lhcmQudjEi8gIKD1JlZ2lzdGVyUmVxdWVzdBIQCghhZ2VudF9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEhAKCGhvc3RuYW1lGAQgASgJEjgKBmxhYmVscxgFIAMoCzIoLmRvY2t5YXJkLnYxLlJlZ2lzdGVyUmVxdWVzdC5MYWJlbHNFbnRyeRIQCghjYXBhY2l0eRgGIAEoDRIYChBwcm90b2NvbF92ZXJzaW9uGAcgASgNEhEKCWV4ZWN1dG9ycxgIIAMoCRIPCgd2ZXJzaW9uGAkgASgJEhIKCnB1YmxpY19rZXkYCiABKAwSDQoFbm9uY2UYCyABKAwSFAoMdGltZXN0YW1wX21zGAwgASgDEhIKCmpvaW5fcHJvb2YYDSABKAwSFQoNa2V5X3NpZ25hdHVyZRgOIAEoDBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBSgQIARACUgpqb2luX3Rva2VuIoABChBSZWdpc3RlclJlc3BvbnNlEjEKCGFjY2VwdGVkGAEgASgLMh0uZG9ja3lhcmQudjEuUmVnaXN0ZXJBY2NlcHRlZEgAEi8KB3JlZnVzZWQYAiABKAsyHC5kb2NreWFyZC52MS5SZWdpc3RlclJlZnVzZWRIAEIICgZyZXN1bHQiuAEKEFJlZ2lzdGVyQWNjZXB0ZWQSEAoIYWdlbnRfaWQYASABKAkSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAMgASgEEhQKDGxlYXNlX3R0bF9tcxgEIAEoBBIYChBwb2xsX2ludGVydmFsX21zGAUgASgEEhIKCnNlc3Npb25faWQYBiABKAkSGgoSc2VydmVyX3NpZ25pbmdfa2V5GAcgASgMSgQIAhADUg1zZXNzaW9uX3Rva2VuIjAKD1JlZ2lzdGVyUmVmdXNlZBIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkiQQoQSGVhcnRiZWF0UmVxdWVzdBIbChNydW5uaW5nX2F0dGVtcHRfaWRzGAEgAygJEhAKCGRyYWluaW5nGAIgASgIIhMKEUhlYXJ0YmVhdFJlc3BvbnNlIiwKBlNpZ25lZBIPCgdwYXlsb2FkGAEgASgMEhEKCXNpZ25hdHVyZRgCIAEoDCLVAQoMU2VydmVyTm90aWNlEhAKCGFnZW50X2lkGAEgASgJEhUKDWV4cGlyZXNfYXRfbXMYAiABKAMSDQoFbm9uY2UYAyABKAwSKwoGYXNzaWduGAQgASgLMhkuZG9ja3lhcmQudjEuQXNzaWduV2FrZXVwSAASLAoGY2FuY2VsGAUgASgLMhouZG9ja3lhcmQudjEuQ2FuY2VsQXR0ZW1wdEgAEioKCXJ1bl9lbmRlZBgGIAEoCzIVLmRvY2t5YXJkLnYxLlJ1bkVuZGVkSABCBgoEYm9keSIiCgxBc3NpZ25XYWtldXASEgoKYXR0ZW1wdF9pZBgBIAEoCSIzCg1DYW5jZWxBdHRlbXB0EhIKCmF0dGVtcHRfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIhoKCFJ1bkVuZGVkEg4KBnJ1bl9pZBgBIAEoCSIqChRHZXRBc3NpZ25tZW50UmVxdWVzdBISCgphdHRlbXB0X2lkGAEgASgJIkQKFUdldEFzc2lnbm1lbnRSZXNwb25zZRIrCgphc3NpZ25tZW50GAEgASgLMhcuZG9ja3lhcmQudjEuQXNzaWdubWVudCIYChZQb2xsQXNzaWdubWVudHNSZXF1ZXN0ImIKF1BvbGxBc3NpZ25tZW50c1Jlc3BvbnNlEiwKC2Fzc2lnbm1lbnRzGAEgAygLMhcuZG9ja3lhcmQudjEuQXNzaWdubWVudBIZChFvd25lZF9hdHRlbXB0X2lkcxgCIAMoCSIgCgxEcmFpblJlcXVlc3QSEAoIZHJhaW5pbmcYASABKAgiDwoNRHJhaW5SZXNwb25zZSIOCgxMZWF2ZVJlcXVlc3QiDwoNTGVhdmVSZXNwb25zZSKXAgoNQXR0ZW1wdFJlcG9ydBISCgphdHRlbXB0X2lkGAEgASgJEhAKCGxlYXNlX2lkGAIgASgJEicKBG9wZW4YAyABKAsyFy5kb2NreWFyZC52MS5SZXBvcnRPcGVuSAASLQoHc3RhcnRlZBgEIAEoCzIaLmRvY2t5YXJkLnYxLlJlcG9ydFN0YXJ0ZWRIABIkCgNsb2cYBSABKAsyFS5kb2NreWFyZC52MS5Mb2dDaHVua0gAEikKBXJlbmV3GAYgASgLMhguZG9ja3lhcmQudjEuUmVwb3J0UmVuZXdIABIvCghmaW5pc2hlZBgHIAEoCzIbLmRvY2t5YXJkLnYxLlJlcG9ydEZpbmlzaGVkSABCBgoEYm9keSIcCgpSZXBvcnRPcGVuEg4KBnJlc3VtZRgBIAEoCCIPCg1SZXBvcnRTdGFydGVkIg0KC1JlcG9ydFJlbmV3Ik0KCExvZ0NodW5rEgsKA3NlcRgBIAEoBBIMCgRkYXRhGAIgASgMEiYKBnN0cmVhbRgDIAEoDjIWLmRvY2t5YXJkLnYxLkxvZ1N0cmVhbSJvCg5SZXBvcnRGaW5pc2hlZBIRCglleGl0X2NvZGUYASABKAUSDwoHb3V0Y29tZRgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEhQKDGxhc3RfbG9nX3NlcRgEIAEoBBISCgpvb21fa2lsbGVkGAUgASgIIosCCg5BdHRlbXB0Q29tbWFuZBISCgphdHRlbXB0X2lkGAogASgJEiYKA2FjaxgBIAEoCzIXLmRvY2t5YXJkLnYxLkF0dGVtcHRBY2tIABIsCgZjYW5jZWwYAiABKAsyGi5kb2NreWFyZC52MS5BdHRlbXB0Q2FuY2VsSAASMAoIcmVqZWN0ZWQYAyABKAsyHC5kb2NreWFyZC52MS5BdHRlbXB0UmVqZWN0ZWRIABIqCgVyZXRyeRgEIAEoCzIZLmRvY2t5YXJkLnYxLkF0dGVtcHRSZXRyeUgAEikKBmFzc2lnbhgFIAEoCzIXLmRvY2t5YXJkLnYxLkFzc2lnbm1lbnRIAEIGCgRib2R5Il0KCkF0dGVtcHRBY2sSDwoHbG9nX3NlcRgBIAEoBBIPCgdzdGFydGVkGAIgASgIEhAKCGZpbmlzaGVkGAMgASgIEhsKE2xlYXNlX2V4cGlyZXNfYXRfbXMYBCABKAMiHwoNQXR0ZW1wdENhbmNlbBIOCgZyZWFzb24YASABKAkiMAoPQXR0ZW1wdFJlamVjdGVkEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCSIfCgxBdHRlbXB0UmV0cnkSDwoHbWVzc2FnZRgBIAEoCTKtBAoMQWdlbnRTZXJ2aWNlEkcKCFJlZ2lzdGVyEhwuZG9ja3lhcmQudjEuUmVnaXN0ZXJSZXF1ZXN0Gh0uZG9ja3lhcmQudjEuUmVnaXN0ZXJSZXNwb25zZRJKCglIZWFydGJlYXQSHS5kb2NreWFyZC52MS5IZWFydGJlYXRSZXF1ZXN0Gh4uZG9ja3lhcmQudjEuSGVhcnRiZWF0UmVzcG9uc2USVgoNR2V0QXNzaWdubWVudBIhLmRvY2t5YXJkLnYxLkdldEFzc2lnbm1lbnRSZXF1ZXN0GiIuZG9ja3lhcmQudjEuR2V0QXNzaWdubWVudFJlc3BvbnNlElwKD1BvbGxBc3NpZ25tZW50cxIjLmRvY2t5YXJkLnYxLlBvbGxBc3NpZ25tZW50c1JlcXVlc3QaJC5kb2NreWFyZC52MS5Qb2xsQXNzaWdubWVudHNSZXNwb25zZRJECgtTZXREcmFpbmluZxIZLmRvY2t5YXJkLnYxLkRyYWluUmVxdWVzdBoaLmRvY2t5YXJkLnYxLkRyYWluUmVzcG9uc2USPgoFTGVhdmUSGS5kb2NreWFyZC52MS5MZWF2ZVJlcXVlc3QaGi5kb2NreWFyZC52MS5MZWF2ZVJlc3BvbnNlEkwKDUF0dGVtcHRTdHJlYW0SGi5kb2NreWFyZC52MS5BdHRlbXB0UmVwb3J0GhsuZG9ja3lhcmQudjEuQXR0ZW1wdENvbW1hbmQoATABYgZwcm90bzM", [file_dockyard_v1_types]);
+  fileDesc("Chdkb2NreWFyZC92MS9hZ2VudC5wcm90bxILZG9ja3lhcmQudjEi9QIKD1JlZ2lzdGVyUmVxdWVzdBIQCghhZ2VudF9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEhAKCGhvc3RuYW1lGAQgASgJEjgKBmxhYmVscxgFIAMoCzIoLmRvY2t5YXJkLnYxLlJlZ2lzdGVyUmVxdWVzdC5MYWJlbHNFbnRyeRIQCghjYXBhY2l0eRgGIAEoDRIYChBwcm90b2NvbF92ZXJzaW9uGAcgASgNEhQKDGNhcGFiaWxpdGllcxgIIAMoCRIPCgd2ZXJzaW9uGAkgASgJEhIKCnB1YmxpY19rZXkYCiABKAwSDQoFbm9uY2UYCyABKAwSFAoMdGltZXN0YW1wX21zGAwgASgDEhIKCmpvaW5fcHJvb2YYDSABKAwSFQoNa2V5X3NpZ25hdHVyZRgOIAEoDBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBSgQIARACUgpqb2luX3Rva2VuIoABChBSZWdpc3RlclJlc3BvbnNlEjEKCGFjY2VwdGVkGAEgASgLMh0uZG9ja3lhcmQudjEuUmVnaXN0ZXJBY2NlcHRlZEgAEi8KB3JlZnVzZWQYAiABKAsyHC5kb2NreWFyZC52MS5SZWdpc3RlclJlZnVzZWRIAEIICgZyZXN1bHQiuAEKEFJlZ2lzdGVyQWNjZXB0ZWQSEAoIYWdlbnRfaWQYASABKAkSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAMgASgEEhQKDGxlYXNlX3R0bF9tcxgEIAEoBBIYChBwb2xsX2ludGVydmFsX21zGAUgASgEEhIKCnNlc3Npb25faWQYBiABKAkSGgoSc2VydmVyX3NpZ25pbmdfa2V5GAcgASgMSgQIAhADUg1zZXNzaW9uX3Rva2VuIjAKD1JlZ2lzdGVyUmVmdXNlZBIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkiWgoQSGVhcnRiZWF0UmVxdWVzdBIbChNydW5uaW5nX2F0dGVtcHRfaWRzGAEgAygJEhAKCGRyYWluaW5nGAIgASgIEhcKD2Vudmlyb25tZW50X2lkcxgDIAMoCSITChFIZWFydGJlYXRSZXNwb25zZSIsCgZTaWduZWQSDwoHcGF5bG9hZBgBIAEoDBIRCglzaWduYXR1cmUYAiABKAwi1QEKDFNlcnZlck5vdGljZRIQCghhZ2VudF9pZBgBIAEoCRIVCg1leHBpcmVzX2F0X21zGAIgASgDEg0KBW5vbmNlGAMgASgMEisKBmFzc2lnbhgEIAEoCzIZLmRvY2t5YXJkLnYxLkFzc2lnbldha2V1cEgAEiwKBmNhbmNlbBgFIAEoCzIaLmRvY2t5YXJkLnYxLkNhbmNlbEF0dGVtcHRIABIqCglydW5fZW5kZWQYBiABKAsyFS5kb2NreWFyZC52MS5SdW5FbmRlZEgAQgYKBGJvZHkiIgoMQXNzaWduV2FrZXVwEhIKCmF0dGVtcHRfaWQYASABKAkiMwoNQ2FuY2VsQXR0ZW1wdBISCgphdHRlbXB0X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIpCghSdW5FbmRlZBIOCgZydW5faWQYASABKAkSDQoFc3RhdGUYAiABKAkiJQoTR2V0UnVuU291cmNlUmVxdWVzdBIOCgZydW5faWQYASABKAkiGwoLU291cmNlQ2h1bmsSDAoEZGF0YRgBIAEoDCIqChRHZXRBc3NpZ25tZW50UmVxdWVzdBISCgphdHRlbXB0X2lkGAEgASgJIkQKFUdldEFzc2lnbm1lbnRSZXNwb25zZRIrCgphc3NpZ25tZW50GAEgASgLMhcuZG9ja3lhcmQudjEuQXNzaWdubWVudCIYChZQb2xsQXNzaWdubWVudHNSZXF1ZXN0ImIKF1BvbGxBc3NpZ25tZW50c1Jlc3BvbnNlEiwKC2Fzc2lnbm1lbnRzGAEgAygLMhcuZG9ja3lhcmQudjEuQXNzaWdubWVudBIZChFvd25lZF9hdHRlbXB0X2lkcxgCIAMoCSIgCgxEcmFpblJlcXVlc3QSEAoIZHJhaW5pbmcYASABKAgiDwoNRHJhaW5SZXNwb25zZSIOCgxMZWF2ZVJlcXVlc3QiDwoNTGVhdmVSZXNwb25zZSKXAgoNQXR0ZW1wdFJlcG9ydBISCgphdHRlbXB0X2lkGAEgASgJEhAKCGxlYXNlX2lkGAIgASgJEicKBG9wZW4YAyABKAsyFy5kb2NreWFyZC52MS5SZXBvcnRPcGVuSAASLQoHc3RhcnRlZBgEIAEoCzIaLmRvY2t5YXJkLnYxLlJlcG9ydFN0YXJ0ZWRIABIkCgNsb2cYBSABKAsyFS5kb2NreWFyZC52MS5Mb2dDaHVua0gAEikKBXJlbmV3GAYgASgLMhguZG9ja3lhcmQudjEuUmVwb3J0UmVuZXdIABIvCghmaW5pc2hlZBgHIAEoCzIbLmRvY2t5YXJkLnYxLlJlcG9ydEZpbmlzaGVkSABCBgoEYm9keSIcCgpSZXBvcnRPcGVuEg4KBnJlc3VtZRgBIAEoCCIPCg1SZXBvcnRTdGFydGVkIg0KC1JlcG9ydFJlbmV3Ik0KCExvZ0NodW5rEgsKA3NlcRgBIAEoBBIMCgRkYXRhGAIgASgMEiYKBnN0cmVhbRgDIAEoDjIWLmRvY2t5YXJkLnYxLkxvZ1N0cmVhbSKbAQoOUmVwb3J0RmluaXNoZWQSEQoJZXhpdF9jb2RlGAEgASgFEg8KB291dGNvbWUYAiABKAkSDwoHbWVzc2FnZRgDIAEoCRIUCgxsYXN0X2xvZ19zZXEYBCABKAQSEgoKb29tX2tpbGxlZBgFIAEoCBIqCgdvdXRwdXRzGAYgASgLMhkuZG9ja3lhcmQudjEuU3RhZ2VPdXRwdXRzIosCCg5BdHRlbXB0Q29tbWFuZBISCgphdHRlbXB0X2lkGAogASgJEiYKA2FjaxgBIAEoCzIXLmRvY2t5YXJkLnYxLkF0dGVtcHRBY2tIABIsCgZjYW5jZWwYAiABKAsyGi5kb2NreWFyZC52MS5BdHRlbXB0Q2FuY2VsSAASMAoIcmVqZWN0ZWQYAyABKAsyHC5kb2NreWFyZC52MS5BdHRlbXB0UmVqZWN0ZWRIABIqCgVyZXRyeRgEIAEoCzIZLmRvY2t5YXJkLnYxLkF0dGVtcHRSZXRyeUgAEikKBmFzc2lnbhgFIAEoCzIXLmRvY2t5YXJkLnYxLkFzc2lnbm1lbnRIAEIGCgRib2R5Il0KCkF0dGVtcHRBY2sSDwoHbG9nX3NlcRgBIAEoBBIPCgdzdGFydGVkGAIgASgIEhAKCGZpbmlzaGVkGAMgASgIEhsKE2xlYXNlX2V4cGlyZXNfYXRfbXMYBCABKAMiHwoNQXR0ZW1wdENhbmNlbBIOCgZyZWFzb24YASABKAkiMAoPQXR0ZW1wdFJlamVjdGVkEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCSIfCgxBdHRlbXB0UmV0cnkSDwoHbWVzc2FnZRgBIAEoCTL7BAoMQWdlbnRTZXJ2aWNlEkcKCFJlZ2lzdGVyEhwuZG9ja3lhcmQudjEuUmVnaXN0ZXJSZXF1ZXN0Gh0uZG9ja3lhcmQudjEuUmVnaXN0ZXJSZXNwb25zZRJKCglIZWFydGJlYXQSHS5kb2NreWFyZC52MS5IZWFydGJlYXRSZXF1ZXN0Gh4uZG9ja3lhcmQudjEuSGVhcnRiZWF0UmVzcG9uc2USVgoNR2V0QXNzaWdubWVudBIhLmRvY2t5YXJkLnYxLkdldEFzc2lnbm1lbnRSZXF1ZXN0GiIuZG9ja3lhcmQudjEuR2V0QXNzaWdubWVudFJlc3BvbnNlElwKD1BvbGxBc3NpZ25tZW50cxIjLmRvY2t5YXJkLnYxLlBvbGxBc3NpZ25tZW50c1JlcXVlc3QaJC5kb2NreWFyZC52MS5Qb2xsQXNzaWdubWVudHNSZXNwb25zZRJECgtTZXREcmFpbmluZxIZLmRvY2t5YXJkLnYxLkRyYWluUmVxdWVzdBoaLmRvY2t5YXJkLnYxLkRyYWluUmVzcG9uc2USPgoFTGVhdmUSGS5kb2NreWFyZC52MS5MZWF2ZVJlcXVlc3QaGi5kb2NreWFyZC52MS5MZWF2ZVJlc3BvbnNlEkwKDUF0dGVtcHRTdHJlYW0SGi5kb2NreWFyZC52MS5BdHRlbXB0UmVwb3J0GhsuZG9ja3lhcmQudjEuQXR0ZW1wdENvbW1hbmQoATABEkwKDEdldFJ1blNvdXJjZRIgLmRvY2t5YXJkLnYxLkdldFJ1blNvdXJjZVJlcXVlc3QaGC5kb2NreWFyZC52MS5Tb3VyY2VDaHVuazABYgZwcm90bzM", [file_dockyard_v1_types]);
 
 /**
  * AgentService.Register, over TLS (the agent pins the server's CA by the
@@ -59,9 +59,11 @@ export type RegisterRequest = Message<"dockyard.v1.RegisterRequest"> & {
   protocolVersion: number;
 
   /**
-   * @generated from field: repeated string executors = 8;
+   * What the agent offers (docker, shell, build, ...): a stage kind needs some of them.
+   *
+   * @generated from field: repeated string capabilities = 8;
    */
-  executors: string[];
+  capabilities: string[];
 
   /**
    * @generated from field: string version = 9;
@@ -220,6 +222,13 @@ export type HeartbeatRequest = Message<"dockyard.v1.HeartbeatRequest"> & {
    * @generated from field: bool draining = 2;
    */
   draining: boolean;
+
+  /**
+   * Temporary environments alive on this agent's engine (ids); the others it had are gone.
+   *
+   * @generated from field: repeated string environment_ids = 3;
+   */
+  environmentIds: string[];
 };
 
 /**
@@ -373,6 +382,13 @@ export type RunEnded = Message<"dockyard.v1.RunEnded"> & {
    * @generated from field: string run_id = 1;
    */
   runId: string;
+
+  /**
+   * The run's final state: a failed run's environments may be kept until their TTL.
+   *
+   * @generated from field: string state = 2;
+   */
+  state: string;
 };
 
 /**
@@ -381,6 +397,42 @@ export type RunEnded = Message<"dockyard.v1.RunEnded"> & {
  */
 export const RunEndedSchema: GenMessage<RunEnded> = /*@__PURE__*/
   messageDesc(file_dockyard_v1_agent, 10);
+
+/**
+ * @generated from message dockyard.v1.GetRunSourceRequest
+ */
+export type GetRunSourceRequest = Message<"dockyard.v1.GetRunSourceRequest"> & {
+  /**
+   * @generated from field: string run_id = 1;
+   */
+  runId: string;
+};
+
+/**
+ * Describes the message dockyard.v1.GetRunSourceRequest.
+ * Use `create(GetRunSourceRequestSchema)` to create a new message.
+ */
+export const GetRunSourceRequestSchema: GenMessage<GetRunSourceRequest> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_agent, 11);
+
+/**
+ * Pieces of the tar the CLI uploaded, in order.
+ *
+ * @generated from message dockyard.v1.SourceChunk
+ */
+export type SourceChunk = Message<"dockyard.v1.SourceChunk"> & {
+  /**
+   * @generated from field: bytes data = 1;
+   */
+  data: Uint8Array;
+};
+
+/**
+ * Describes the message dockyard.v1.SourceChunk.
+ * Use `create(SourceChunkSchema)` to create a new message.
+ */
+export const SourceChunkSchema: GenMessage<SourceChunk> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_agent, 12);
 
 /**
  * @generated from message dockyard.v1.GetAssignmentRequest
@@ -397,7 +449,7 @@ export type GetAssignmentRequest = Message<"dockyard.v1.GetAssignmentRequest"> &
  * Use `create(GetAssignmentRequestSchema)` to create a new message.
  */
 export const GetAssignmentRequestSchema: GenMessage<GetAssignmentRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 11);
+  messageDesc(file_dockyard_v1_agent, 13);
 
 /**
  * @generated from message dockyard.v1.GetAssignmentResponse
@@ -414,7 +466,7 @@ export type GetAssignmentResponse = Message<"dockyard.v1.GetAssignmentResponse">
  * Use `create(GetAssignmentResponseSchema)` to create a new message.
  */
 export const GetAssignmentResponseSchema: GenMessage<GetAssignmentResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 12);
+  messageDesc(file_dockyard_v1_agent, 14);
 
 /**
  * @generated from message dockyard.v1.PollAssignmentsRequest
@@ -427,7 +479,7 @@ export type PollAssignmentsRequest = Message<"dockyard.v1.PollAssignmentsRequest
  * Use `create(PollAssignmentsRequestSchema)` to create a new message.
  */
 export const PollAssignmentsRequestSchema: GenMessage<PollAssignmentsRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 13);
+  messageDesc(file_dockyard_v1_agent, 15);
 
 /**
  * @generated from message dockyard.v1.PollAssignmentsResponse
@@ -453,7 +505,7 @@ export type PollAssignmentsResponse = Message<"dockyard.v1.PollAssignmentsRespon
  * Use `create(PollAssignmentsResponseSchema)` to create a new message.
  */
 export const PollAssignmentsResponseSchema: GenMessage<PollAssignmentsResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 14);
+  messageDesc(file_dockyard_v1_agent, 16);
 
 /**
  * @generated from message dockyard.v1.DrainRequest
@@ -470,7 +522,7 @@ export type DrainRequest = Message<"dockyard.v1.DrainRequest"> & {
  * Use `create(DrainRequestSchema)` to create a new message.
  */
 export const DrainRequestSchema: GenMessage<DrainRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 15);
+  messageDesc(file_dockyard_v1_agent, 17);
 
 /**
  * @generated from message dockyard.v1.DrainResponse
@@ -483,7 +535,7 @@ export type DrainResponse = Message<"dockyard.v1.DrainResponse"> & {
  * Use `create(DrainResponseSchema)` to create a new message.
  */
 export const DrainResponseSchema: GenMessage<DrainResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 16);
+  messageDesc(file_dockyard_v1_agent, 18);
 
 /**
  * @generated from message dockyard.v1.LeaveRequest
@@ -496,7 +548,7 @@ export type LeaveRequest = Message<"dockyard.v1.LeaveRequest"> & {
  * Use `create(LeaveRequestSchema)` to create a new message.
  */
 export const LeaveRequestSchema: GenMessage<LeaveRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 17);
+  messageDesc(file_dockyard_v1_agent, 19);
 
 /**
  * @generated from message dockyard.v1.LeaveResponse
@@ -509,7 +561,7 @@ export type LeaveResponse = Message<"dockyard.v1.LeaveResponse"> & {
  * Use `create(LeaveResponseSchema)` to create a new message.
  */
 export const LeaveResponseSchema: GenMessage<LeaveResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 18);
+  messageDesc(file_dockyard_v1_agent, 20);
 
 /**
  * Agent -> server on the agent's AttemptStream. Every report names its attempt
@@ -569,7 +621,7 @@ export type AttemptReport = Message<"dockyard.v1.AttemptReport"> & {
  * Use `create(AttemptReportSchema)` to create a new message.
  */
 export const AttemptReportSchema: GenMessage<AttemptReport> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 19);
+  messageDesc(file_dockyard_v1_agent, 21);
 
 /**
  * @generated from message dockyard.v1.ReportOpen
@@ -589,7 +641,7 @@ export type ReportOpen = Message<"dockyard.v1.ReportOpen"> & {
  * Use `create(ReportOpenSchema)` to create a new message.
  */
 export const ReportOpenSchema: GenMessage<ReportOpen> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 20);
+  messageDesc(file_dockyard_v1_agent, 22);
 
 /**
  * @generated from message dockyard.v1.ReportStarted
@@ -602,7 +654,7 @@ export type ReportStarted = Message<"dockyard.v1.ReportStarted"> & {
  * Use `create(ReportStartedSchema)` to create a new message.
  */
 export const ReportStartedSchema: GenMessage<ReportStarted> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 21);
+  messageDesc(file_dockyard_v1_agent, 23);
 
 /**
  * @generated from message dockyard.v1.ReportRenew
@@ -615,7 +667,7 @@ export type ReportRenew = Message<"dockyard.v1.ReportRenew"> & {
  * Use `create(ReportRenewSchema)` to create a new message.
  */
 export const ReportRenewSchema: GenMessage<ReportRenew> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 22);
+  messageDesc(file_dockyard_v1_agent, 24);
 
 /**
  * @generated from message dockyard.v1.LogChunk
@@ -644,7 +696,7 @@ export type LogChunk = Message<"dockyard.v1.LogChunk"> & {
  * Use `create(LogChunkSchema)` to create a new message.
  */
 export const LogChunkSchema: GenMessage<LogChunk> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 23);
+  messageDesc(file_dockyard_v1_agent, 25);
 
 /**
  * @generated from message dockyard.v1.ReportFinished
@@ -676,6 +728,11 @@ export type ReportFinished = Message<"dockyard.v1.ReportFinished"> & {
    * @generated from field: bool oom_killed = 5;
    */
   oomKilled: boolean;
+
+  /**
+   * @generated from field: dockyard.v1.StageOutputs outputs = 6;
+   */
+  outputs?: StageOutputs | undefined;
 };
 
 /**
@@ -683,7 +740,7 @@ export type ReportFinished = Message<"dockyard.v1.ReportFinished"> & {
  * Use `create(ReportFinishedSchema)` to create a new message.
  */
 export const ReportFinishedSchema: GenMessage<ReportFinished> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 24);
+  messageDesc(file_dockyard_v1_agent, 26);
 
 /**
  * Server -> agent on the AttemptStream, for the attempt it names.
@@ -742,7 +799,7 @@ export type AttemptCommand = Message<"dockyard.v1.AttemptCommand"> & {
  * Use `create(AttemptCommandSchema)` to create a new message.
  */
 export const AttemptCommandSchema: GenMessage<AttemptCommand> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 25);
+  messageDesc(file_dockyard_v1_agent, 27);
 
 /**
  * @generated from message dockyard.v1.AttemptAck
@@ -777,7 +834,7 @@ export type AttemptAck = Message<"dockyard.v1.AttemptAck"> & {
  * Use `create(AttemptAckSchema)` to create a new message.
  */
 export const AttemptAckSchema: GenMessage<AttemptAck> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 26);
+  messageDesc(file_dockyard_v1_agent, 28);
 
 /**
  * The attempt was canceled (by the user): stop it. Its later reports are still
@@ -797,7 +854,7 @@ export type AttemptCancel = Message<"dockyard.v1.AttemptCancel"> & {
  * Use `create(AttemptCancelSchema)` to create a new message.
  */
 export const AttemptCancelSchema: GenMessage<AttemptCancel> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 27);
+  messageDesc(file_dockyard_v1_agent, 29);
 
 /**
  * The lease is not (or no longer) valid: stop the attempt and drop its spool.
@@ -821,7 +878,7 @@ export type AttemptRejected = Message<"dockyard.v1.AttemptRejected"> & {
  * Use `create(AttemptRejectedSchema)` to create a new message.
  */
 export const AttemptRejectedSchema: GenMessage<AttemptRejected> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 28);
+  messageDesc(file_dockyard_v1_agent, 30);
 
 /**
  * The server could not handle a report of this attempt (a database error, say) and
@@ -842,7 +899,7 @@ export type AttemptRetry = Message<"dockyard.v1.AttemptRetry"> & {
  * Use `create(AttemptRetrySchema)` to create a new message.
  */
 export const AttemptRetrySchema: GenMessage<AttemptRetry> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 29);
+  messageDesc(file_dockyard_v1_agent, 31);
 
 /**
  * Agent-facing API, over TLS. Every call but Register carries
@@ -916,6 +973,16 @@ export const AgentService: GenService<{
     methodKind: "bidi_streaming";
     input: typeof AttemptReportSchema;
     output: typeof AttemptCommandSchema;
+  },
+  /**
+   * The run's uploaded source (a tar), for an agent holding an attempt of that run.
+   *
+   * @generated from rpc dockyard.v1.AgentService.GetRunSource
+   */
+  getRunSource: {
+    methodKind: "server_streaming";
+    input: typeof GetRunSourceRequestSchema;
+    output: typeof SourceChunkSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_dockyard_v1_agent, 0);

@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { LogStream, Problem } from "./types_pb";
+import type { LogStream, Problem, StageOutputs } from "./types_pb";
 import { file_dockyard_v1_types } from "./types_pb";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file dockyard/v1/run.proto.
  */
 export const file_dockyard_v1_run: GenFile = /*@__PURE__*/
-  fileDesc("ChVkb2NreWFyZC92MS9ydW4ucHJvdG8SC2RvY2t5YXJkLnYxIpEBCgNSdW4SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRIVCg1jcmVhdGVkX2F0X21zGAQgASgDEhYKDmZpbmlzaGVkX2F0X21zGAUgASgDEiIKBnN0YWdlcxgGIAMoCzISLmRvY2t5YXJkLnYxLlN0YWdlEg4KBnNvdXJjZRgHIAEoCSL7AQoFU3RhZ2USCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRINCgVuZWVkcxgEIAMoCRIQCghhdHRlbXB0cxgFIAEoDRIWCglleGl0X2NvZGUYBiABKAVIAIgBARIOCgZyZWFzb24YByABKAkSEAoIYWdlbnRfaWQYCCABKAkSFQoNc3RhcnRlZF9hdF9tcxgJIAEoAxIWCg5maW5pc2hlZF9hdF9tcxgKIAEoAxIxCg9hdHRlbXB0X2hpc3RvcnkYCyADKAsyGC5kb2NreWFyZC52MS5BdHRlbXB0SW5mb0IMCgpfZXhpdF9jb2RlIs8BCgtBdHRlbXB0SW5mbxIOCgZudW1iZXIYASABKA0SDQoFc3RhdGUYAiABKAkSEAoIYWdlbnRfaWQYAyABKAkSEgoKYWdlbnRfbmFtZRgEIAEoCRIWCg5hc3NpZ25lZF9hdF9tcxgFIAEoAxIVCg1zdGFydGVkX2F0X21zGAYgASgDEhYKDmZpbmlzaGVkX2F0X21zGAcgASgDEhYKCWV4aXRfY29kZRgIIAEoBUgAiAEBEg4KBnJlYXNvbhgJIAEoCUIMCgpfZXhpdF9jb2RlIvMBCgVBZ2VudBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhAKCGhvc3RuYW1lGAMgASgJEg0KBXN0YXRlGAQgASgJEi4KBmxhYmVscxgFIAMoCzIeLmRvY2t5YXJkLnYxLkFnZW50LkxhYmVsc0VudHJ5EhAKCGNhcGFjaXR5GAYgASgNEhIKCnNsb3RzX3VzZWQYByABKA0SGQoRbGFzdF9oZWFydGJlYXRfbXMYCCABKAMSDwoHdmVyc2lvbhgJIAEoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIrUBCghSdW5FdmVudBILCgNzZXEYASABKAQSDgoGcnVuX2lkGAIgASgJEg0KBWF0X21zGAMgASgDEikKBXN0YWdlGAQgASgLMhguZG9ja3lhcmQudjEuU3RhZ2VTdGF0dXNIABIjCgNsb2cYBSABKAsyFC5kb2NreWFyZC52MS5Mb2dMaW5lSAASJQoDcnVuGAYgASgLMhYuZG9ja3lhcmQudjEuUnVuU3RhdHVzSABCBgoEYm9keSKcAQoLU3RhZ2VTdGF0dXMSEAoIc3RhZ2VfaWQYASABKAkSEgoKc3RhZ2VfbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRIPCgdhdHRlbXB0GAQgASgNEhAKCGFnZW50X2lkGAUgASgJEhEKCWV4aXRfY29kZRgGIAEoBRIOCgZyZWFzb24YByABKAkSEgoKYWdlbnRfbmFtZRgIIAEoCSKJAQoHTG9nTGluZRIQCghzdGFnZV9pZBgBIAEoCRISCgpzdGFnZV9uYW1lGAIgASgJEg8KB2F0dGVtcHQYAyABKA0SEQoJY2h1bmtfc2VxGAQgASgEEgwKBGRhdGEYBSABKAwSJgoGc3RyZWFtGAYgASgOMhYuZG9ja3lhcmQudjEuTG9nU3RyZWFtIhoKCVJ1blN0YXR1cxINCgVzdGF0ZRgBIAEoCSJPChBTdWJtaXRSdW5SZXF1ZXN0EhUKDXBpcGVsaW5lX3lhbWwYASABKAwSDgoGc291cmNlGAIgASgJEhQKDGRlZmF1bHRfbmFtZRgDIAEoCSIyChFTdWJtaXRSdW5SZXNwb25zZRIdCgNydW4YASABKAsyEC5kb2NreWFyZC52MS5SdW4iRgoXVmFsaWRhdGVQaXBlbGluZVJlcXVlc3QSFQoNcGlwZWxpbmVfeWFtbBgBIAEoDBIUCgxkZWZhdWx0X25hbWUYAiABKAkiQgoYVmFsaWRhdGVQaXBlbGluZVJlc3BvbnNlEiYKCHByb2JsZW1zGAEgAygLMhQuZG9ja3lhcmQudjEuUHJvYmxlbSIfCg1HZXRSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSIvCg5HZXRSdW5SZXNwb25zZRIdCgNydW4YASABKAsyEC5kb2NreWFyZC52MS5SdW4iLwoPTGlzdFJ1bnNSZXF1ZXN0Eg0KBWxpbWl0GAEgASgNEg0KBXN0YXRlGAIgASgJIjIKEExpc3RSdW5zUmVzcG9uc2USHgoEcnVucxgBIAMoCzIQLmRvY2t5YXJkLnYxLlJ1biIiChBDYW5jZWxSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSIyChFDYW5jZWxSdW5SZXNwb25zZRIdCgNydW4YASABKAsyEC5kb2NreWFyZC52MS5SdW4iZAoPV2F0Y2hSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIRCglhZnRlcl9zZXEYAiABKAQSDgoGZm9sbG93GAMgASgIEg0KBXN0YWdlGAQgASgJEg8KB2F0dGVtcHQYBSABKA0iEwoRTGlzdEFnZW50c1JlcXVlc3QiOAoSTGlzdEFnZW50c1Jlc3BvbnNlEiIKBmFnZW50cxgBIAMoCzISLmRvY2t5YXJkLnYxLkFnZW50Ii0KFkNyZWF0ZUpvaW5Ub2tlblJlcXVlc3QSEwoLZGVzY3JpcHRpb24YASABKAkiNAoXQ3JlYXRlSm9pblRva2VuUmVzcG9uc2USCgoCaWQYASABKAkSDQoFdG9rZW4YAiABKAkiJAoWUmV2b2tlSm9pblRva2VuUmVxdWVzdBIKCgJpZBgBIAEoCSIxChdSZXZva2VKb2luVG9rZW5SZXNwb25zZRIWCg5hZ2VudHNfcmV2b2tlZBgBIAEoDSIgChJSZXZva2VBZ2VudFJlcXVlc3QSCgoCaWQYASABKAkiLAoTUmV2b2tlQWdlbnRSZXNwb25zZRIVCg1hdHRlbXB0c19sb3N0GAEgASgNIkgKClNlY3JldEluZm8SDAoEbmFtZRgBIAEoCRIVCg1jcmVhdGVkX2F0X21zGAIgASgDEhUKDXVwZGF0ZWRfYXRfbXMYAyABKAMiLwoQU2V0U2VjcmV0UmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBXZhbHVlGAIgASgMIk0KEVNldFNlY3JldFJlc3BvbnNlEicKBnNlY3JldBgBIAEoCzIXLmRvY2t5YXJkLnYxLlNlY3JldEluZm8SDwoHY3JlYXRlZBgCIAEoCCIUChJMaXN0U2VjcmV0c1JlcXVlc3QiPwoTTGlzdFNlY3JldHNSZXNwb25zZRIoCgdzZWNyZXRzGAEgAygLMhcuZG9ja3lhcmQudjEuU2VjcmV0SW5mbyIjChNEZWxldGVTZWNyZXRSZXF1ZXN0EgwKBG5hbWUYASABKAkiFgoURGVsZXRlU2VjcmV0UmVzcG9uc2UypAgKClJ1blNlcnZpY2USSgoJU3VibWl0UnVuEh0uZG9ja3lhcmQudjEuU3VibWl0UnVuUmVxdWVzdBoeLmRvY2t5YXJkLnYxLlN1Ym1pdFJ1blJlc3BvbnNlEl8KEFZhbGlkYXRlUGlwZWxpbmUSJC5kb2NreWFyZC52MS5WYWxpZGF0ZVBpcGVsaW5lUmVxdWVzdBolLmRvY2t5YXJkLnYxLlZhbGlkYXRlUGlwZWxpbmVSZXNwb25zZRJBCgZHZXRSdW4SGi5kb2NreWFyZC52MS5HZXRSdW5SZXF1ZXN0GhsuZG9ja3lhcmQudjEuR2V0UnVuUmVzcG9uc2USRwoITGlzdFJ1bnMSHC5kb2NreWFyZC52MS5MaXN0UnVuc1JlcXVlc3QaHS5kb2NreWFyZC52MS5MaXN0UnVuc1Jlc3BvbnNlEkoKCUNhbmNlbFJ1bhIdLmRvY2t5YXJkLnYxLkNhbmNlbFJ1blJlcXVlc3QaHi5kb2NreWFyZC52MS5DYW5jZWxSdW5SZXNwb25zZRJBCghXYXRjaFJ1bhIcLmRvY2t5YXJkLnYxLldhdGNoUnVuUmVxdWVzdBoVLmRvY2t5YXJkLnYxLlJ1bkV2ZW50MAESTQoKTGlzdEFnZW50cxIeLmRvY2t5YXJkLnYxLkxpc3RBZ2VudHNSZXF1ZXN0Gh8uZG9ja3lhcmQudjEuTGlzdEFnZW50c1Jlc3BvbnNlElwKD0NyZWF0ZUpvaW5Ub2tlbhIjLmRvY2t5YXJkLnYxLkNyZWF0ZUpvaW5Ub2tlblJlcXVlc3QaJC5kb2NreWFyZC52MS5DcmVhdGVKb2luVG9rZW5SZXNwb25zZRJcCg9SZXZva2VKb2luVG9rZW4SIy5kb2NreWFyZC52MS5SZXZva2VKb2luVG9rZW5SZXF1ZXN0GiQuZG9ja3lhcmQudjEuUmV2b2tlSm9pblRva2VuUmVzcG9uc2USUAoLUmV2b2tlQWdlbnQSHy5kb2NreWFyZC52MS5SZXZva2VBZ2VudFJlcXVlc3QaIC5kb2NreWFyZC52MS5SZXZva2VBZ2VudFJlc3BvbnNlEkoKCVNldFNlY3JldBIdLmRvY2t5YXJkLnYxLlNldFNlY3JldFJlcXVlc3QaHi5kb2NreWFyZC52MS5TZXRTZWNyZXRSZXNwb25zZRJQCgtMaXN0U2VjcmV0cxIfLmRvY2t5YXJkLnYxLkxpc3RTZWNyZXRzUmVxdWVzdBogLmRvY2t5YXJkLnYxLkxpc3RTZWNyZXRzUmVzcG9uc2USUwoMRGVsZXRlU2VjcmV0EiAuZG9ja3lhcmQudjEuRGVsZXRlU2VjcmV0UmVxdWVzdBohLmRvY2t5YXJkLnYxLkRlbGV0ZVNlY3JldFJlc3BvbnNlYgZwcm90bzM", [file_dockyard_v1_types]);
+  fileDesc("ChVkb2NreWFyZC92MS9ydW4ucHJvdG8SC2RvY2t5YXJkLnYxIpEBCgNSdW4SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRIVCg1jcmVhdGVkX2F0X21zGAQgASgDEhYKDmZpbmlzaGVkX2F0X21zGAUgASgDEiIKBnN0YWdlcxgGIAMoCzISLmRvY2t5YXJkLnYxLlN0YWdlEg4KBnNvdXJjZRgHIAEoCSK1AgoFU3RhZ2USCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRINCgVuZWVkcxgEIAMoCRIQCghhdHRlbXB0cxgFIAEoDRIWCglleGl0X2NvZGUYBiABKAVIAIgBARIOCgZyZWFzb24YByABKAkSEAoIYWdlbnRfaWQYCCABKAkSFQoNc3RhcnRlZF9hdF9tcxgJIAEoAxIWCg5maW5pc2hlZF9hdF9tcxgKIAEoAxIxCg9hdHRlbXB0X2hpc3RvcnkYCyADKAsyGC5kb2NreWFyZC52MS5BdHRlbXB0SW5mbxIMCgR0eXBlGAwgASgJEioKB291dHB1dHMYDSABKAsyGS5kb2NreWFyZC52MS5TdGFnZU91dHB1dHNCDAoKX2V4aXRfY29kZSLPAQoLQXR0ZW1wdEluZm8SDgoGbnVtYmVyGAEgASgNEg0KBXN0YXRlGAIgASgJEhAKCGFnZW50X2lkGAMgASgJEhIKCmFnZW50X25hbWUYBCABKAkSFgoOYXNzaWduZWRfYXRfbXMYBSABKAMSFQoNc3RhcnRlZF9hdF9tcxgGIAEoAxIWCg5maW5pc2hlZF9hdF9tcxgHIAEoAxIWCglleGl0X2NvZGUYCCABKAVIAIgBARIOCgZyZWFzb24YCSABKAlCDAoKX2V4aXRfY29kZSKJAgoFQWdlbnQSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIQCghob3N0bmFtZRgDIAEoCRINCgVzdGF0ZRgEIAEoCRIuCgZsYWJlbHMYBSADKAsyHi5kb2NreWFyZC52MS5BZ2VudC5MYWJlbHNFbnRyeRIQCghjYXBhY2l0eRgGIAEoDRISCgpzbG90c191c2VkGAcgASgNEhkKEWxhc3RfaGVhcnRiZWF0X21zGAggASgDEg8KB3ZlcnNpb24YCSABKAkSFAoMY2FwYWJpbGl0aWVzGAogAygJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEitQEKCFJ1bkV2ZW50EgsKA3NlcRgBIAEoBBIOCgZydW5faWQYAiABKAkSDQoFYXRfbXMYAyABKAMSKQoFc3RhZ2UYBCABKAsyGC5kb2NreWFyZC52MS5TdGFnZVN0YXR1c0gAEiMKA2xvZxgFIAEoCzIULmRvY2t5YXJkLnYxLkxvZ0xpbmVIABIlCgNydW4YBiABKAsyFi5kb2NreWFyZC52MS5SdW5TdGF0dXNIAEIGCgRib2R5IpwBCgtTdGFnZVN0YXR1cxIQCghzdGFnZV9pZBgBIAEoCRISCgpzdGFnZV9uYW1lGAIgASgJEg0KBXN0YXRlGAMgASgJEg8KB2F0dGVtcHQYBCABKA0SEAoIYWdlbnRfaWQYBSABKAkSEQoJZXhpdF9jb2RlGAYgASgFEg4KBnJlYXNvbhgHIAEoCRISCgphZ2VudF9uYW1lGAggASgJIokBCgdMb2dMaW5lEhAKCHN0YWdlX2lkGAEgASgJEhIKCnN0YWdlX25hbWUYAiABKAkSDwoHYXR0ZW1wdBgDIAEoDRIRCgljaHVua19zZXEYBCABKAQSDAoEZGF0YRgFIAEoDBImCgZzdHJlYW0YBiABKA4yFi5kb2NreWFyZC52MS5Mb2dTdHJlYW0iGgoJUnVuU3RhdHVzEg0KBXN0YXRlGAEgASgJInMKEFN1Ym1pdFJ1blJlcXVlc3QSFQoNcGlwZWxpbmVfeWFtbBgBIAEoDBIOCgZzb3VyY2UYAiABKAkSFAoMZGVmYXVsdF9uYW1lGAMgASgJEhIKCnNvdXJjZV90YXIYBCABKAwSDgoGY29tbWl0GAUgASgJIjIKEVN1Ym1pdFJ1blJlc3BvbnNlEh0KA3J1bhgBIAEoCzIQLmRvY2t5YXJkLnYxLlJ1biJGChdWYWxpZGF0ZVBpcGVsaW5lUmVxdWVzdBIVCg1waXBlbGluZV95YW1sGAEgASgMEhQKDGRlZmF1bHRfbmFtZRgCIAEoCSJCChhWYWxpZGF0ZVBpcGVsaW5lUmVzcG9uc2USJgoIcHJvYmxlbXMYASADKAsyFC5kb2NreWFyZC52MS5Qcm9ibGVtIh8KDUdldFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJIi8KDkdldFJ1blJlc3BvbnNlEh0KA3J1bhgBIAEoCzIQLmRvY2t5YXJkLnYxLlJ1biIvCg9MaXN0UnVuc1JlcXVlc3QSDQoFbGltaXQYASABKA0SDQoFc3RhdGUYAiABKAkiMgoQTGlzdFJ1bnNSZXNwb25zZRIeCgRydW5zGAEgAygLMhAuZG9ja3lhcmQudjEuUnVuIiIKEENhbmNlbFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJIjIKEUNhbmNlbFJ1blJlc3BvbnNlEh0KA3J1bhgBIAEoCzIQLmRvY2t5YXJkLnYxLlJ1biJkCg9XYXRjaFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJEhEKCWFmdGVyX3NlcRgCIAEoBBIOCgZmb2xsb3cYAyABKAgSDQoFc3RhZ2UYBCABKAkSDwoHYXR0ZW1wdBgFIAEoDSITChFMaXN0QWdlbnRzUmVxdWVzdCI4ChJMaXN0QWdlbnRzUmVzcG9uc2USIgoGYWdlbnRzGAEgAygLMhIuZG9ja3lhcmQudjEuQWdlbnQiLQoWQ3JlYXRlSm9pblRva2VuUmVxdWVzdBITCgtkZXNjcmlwdGlvbhgBIAEoCSI0ChdDcmVhdGVKb2luVG9rZW5SZXNwb25zZRIKCgJpZBgBIAEoCRINCgV0b2tlbhgCIAEoCSIkChZSZXZva2VKb2luVG9rZW5SZXF1ZXN0EgoKAmlkGAEgASgJIjEKF1Jldm9rZUpvaW5Ub2tlblJlc3BvbnNlEhYKDmFnZW50c19yZXZva2VkGAEgASgNIiAKElJldm9rZUFnZW50UmVxdWVzdBIKCgJpZBgBIAEoCSIsChNSZXZva2VBZ2VudFJlc3BvbnNlEhUKDWF0dGVtcHRzX2xvc3QYASABKA0iSAoKU2VjcmV0SW5mbxIMCgRuYW1lGAEgASgJEhUKDWNyZWF0ZWRfYXRfbXMYAiABKAMSFQoNdXBkYXRlZF9hdF9tcxgDIAEoAyIvChBTZXRTZWNyZXRSZXF1ZXN0EgwKBG5hbWUYASABKAkSDQoFdmFsdWUYAiABKAwiTQoRU2V0U2VjcmV0UmVzcG9uc2USJwoGc2VjcmV0GAEgASgLMhcuZG9ja3lhcmQudjEuU2VjcmV0SW5mbxIPCgdjcmVhdGVkGAIgASgIIhQKEkxpc3RTZWNyZXRzUmVxdWVzdCI/ChNMaXN0U2VjcmV0c1Jlc3BvbnNlEigKB3NlY3JldHMYASADKAsyFy5kb2NreWFyZC52MS5TZWNyZXRJbmZvIiMKE0RlbGV0ZVNlY3JldFJlcXVlc3QSDAoEbmFtZRgBIAEoCSIWChREZWxldGVTZWNyZXRSZXNwb25zZSKLAgoLRW52aXJvbm1lbnQSCgoCaWQYASABKAkSDgoGcnVuX2lkGAIgASgJEhIKCnN0YWdlX25hbWUYAyABKAkSEAoIYWdlbnRfaWQYBCABKAkSEgoKYWdlbnRfbmFtZRgFIAEoCRINCgVvd25lchgGIAEoCRIVCg1jcmVhdGVkX2F0X21zGAcgASgDEhUKDWV4cGlyZXNfYXRfbXMYCCABKAMSOAoIc2VydmljZXMYCSADKAsyJi5kb2NreWFyZC52MS5FbnZpcm9ubWVudC5TZXJ2aWNlc0VudHJ5Gi8KDVNlcnZpY2VzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIZChdMaXN0RW52aXJvbm1lbnRzUmVxdWVzdCJKChhMaXN0RW52aXJvbm1lbnRzUmVzcG9uc2USLgoMZW52aXJvbm1lbnRzGAEgAygLMhguZG9ja3lhcmQudjEuRW52aXJvbm1lbnQyhQkKClJ1blNlcnZpY2USSgoJU3VibWl0UnVuEh0uZG9ja3lhcmQudjEuU3VibWl0UnVuUmVxdWVzdBoeLmRvY2t5YXJkLnYxLlN1Ym1pdFJ1blJlc3BvbnNlEl8KEFZhbGlkYXRlUGlwZWxpbmUSJC5kb2NreWFyZC52MS5WYWxpZGF0ZVBpcGVsaW5lUmVxdWVzdBolLmRvY2t5YXJkLnYxLlZhbGlkYXRlUGlwZWxpbmVSZXNwb25zZRJBCgZHZXRSdW4SGi5kb2NreWFyZC52MS5HZXRSdW5SZXF1ZXN0GhsuZG9ja3lhcmQudjEuR2V0UnVuUmVzcG9uc2USRwoITGlzdFJ1bnMSHC5kb2NreWFyZC52MS5MaXN0UnVuc1JlcXVlc3QaHS5kb2NreWFyZC52MS5MaXN0UnVuc1Jlc3BvbnNlEkoKCUNhbmNlbFJ1bhIdLmRvY2t5YXJkLnYxLkNhbmNlbFJ1blJlcXVlc3QaHi5kb2NreWFyZC52MS5DYW5jZWxSdW5SZXNwb25zZRJBCghXYXRjaFJ1bhIcLmRvY2t5YXJkLnYxLldhdGNoUnVuUmVxdWVzdBoVLmRvY2t5YXJkLnYxLlJ1bkV2ZW50MAESTQoKTGlzdEFnZW50cxIeLmRvY2t5YXJkLnYxLkxpc3RBZ2VudHNSZXF1ZXN0Gh8uZG9ja3lhcmQudjEuTGlzdEFnZW50c1Jlc3BvbnNlElwKD0NyZWF0ZUpvaW5Ub2tlbhIjLmRvY2t5YXJkLnYxLkNyZWF0ZUpvaW5Ub2tlblJlcXVlc3QaJC5kb2NreWFyZC52MS5DcmVhdGVKb2luVG9rZW5SZXNwb25zZRJcCg9SZXZva2VKb2luVG9rZW4SIy5kb2NreWFyZC52MS5SZXZva2VKb2luVG9rZW5SZXF1ZXN0GiQuZG9ja3lhcmQudjEuUmV2b2tlSm9pblRva2VuUmVzcG9uc2USUAoLUmV2b2tlQWdlbnQSHy5kb2NreWFyZC52MS5SZXZva2VBZ2VudFJlcXVlc3QaIC5kb2NreWFyZC52MS5SZXZva2VBZ2VudFJlc3BvbnNlEkoKCVNldFNlY3JldBIdLmRvY2t5YXJkLnYxLlNldFNlY3JldFJlcXVlc3QaHi5kb2NreWFyZC52MS5TZXRTZWNyZXRSZXNwb25zZRJQCgtMaXN0U2VjcmV0cxIfLmRvY2t5YXJkLnYxLkxpc3RTZWNyZXRzUmVxdWVzdBogLmRvY2t5YXJkLnYxLkxpc3RTZWNyZXRzUmVzcG9uc2USUwoMRGVsZXRlU2VjcmV0EiAuZG9ja3lhcmQudjEuRGVsZXRlU2VjcmV0UmVxdWVzdBohLmRvY2t5YXJkLnYxLkRlbGV0ZVNlY3JldFJlc3BvbnNlEl8KEExpc3RFbnZpcm9ubWVudHMSJC5kb2NreWFyZC52MS5MaXN0RW52aXJvbm1lbnRzUmVxdWVzdBolLmRvY2t5YXJkLnYxLkxpc3RFbnZpcm9ubWVudHNSZXNwb25zZWIGcHJvdG8z", [file_dockyard_v1_types]);
 
 /**
  * @generated from message dockyard.v1.Run
@@ -125,6 +125,20 @@ export type Stage = Message<"dockyard.v1.Stage"> & {
    * @generated from field: repeated dockyard.v1.AttemptInfo attempt_history = 11;
    */
   attemptHistory: AttemptInfo[];
+
+  /**
+   * command | build | deploy | test
+   *
+   * @generated from field: string type = 12;
+   */
+  type: string;
+
+  /**
+   * What the stage's successful attempt reported.
+   *
+   * @generated from field: dockyard.v1.StageOutputs outputs = 13;
+   */
+  outputs?: StageOutputs | undefined;
 };
 
 /**
@@ -247,6 +261,11 @@ export type Agent = Message<"dockyard.v1.Agent"> & {
    * @generated from field: string version = 9;
    */
   version: string;
+
+  /**
+   * @generated from field: repeated string capabilities = 10;
+   */
+  capabilities: string[];
 };
 
 /**
@@ -442,6 +461,21 @@ export type SubmitRunRequest = Message<"dockyard.v1.SubmitRunRequest"> & {
    * @generated from field: string default_name = 3;
    */
   defaultName: string;
+
+  /**
+   * The directory the CLI runs in, as a tar (honouring .dockerignore), for pipelines
+   * without a git `source:`. At most 32 MiB.
+   *
+   * @generated from field: bytes source_tar = 4;
+   */
+  sourceTar: Uint8Array;
+
+  /**
+   * The commit the run is for (DOCKYARD_COMMIT); the CLI sends the directory's HEAD.
+   *
+   * @generated from field: string commit = 5;
+   */
+  commit: string;
 };
 
 /**
@@ -944,6 +978,97 @@ export const DeleteSecretResponseSchema: GenMessage<DeleteSecretResponse> = /*@_
   messageDesc(file_dockyard_v1_run, 33);
 
 /**
+ * A temporary environment a deploy stage started, until its agent reports it gone.
+ *
+ * @generated from message dockyard.v1.Environment
+ */
+export type Environment = Message<"dockyard.v1.Environment"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string run_id = 2;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string stage_name = 3;
+   */
+  stageName: string;
+
+  /**
+   * @generated from field: string agent_id = 4;
+   */
+  agentId: string;
+
+  /**
+   * @generated from field: string agent_name = 5;
+   */
+  agentName: string;
+
+  /**
+   * @generated from field: string owner = 6;
+   */
+  owner: string;
+
+  /**
+   * @generated from field: int64 created_at_ms = 7;
+   */
+  createdAtMs: bigint;
+
+  /**
+   * @generated from field: int64 expires_at_ms = 8;
+   */
+  expiresAtMs: bigint;
+
+  /**
+   * Service -> address (host:port or host).
+   *
+   * @generated from field: map<string, string> services = 9;
+   */
+  services: { [key: string]: string };
+};
+
+/**
+ * Describes the message dockyard.v1.Environment.
+ * Use `create(EnvironmentSchema)` to create a new message.
+ */
+export const EnvironmentSchema: GenMessage<Environment> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 34);
+
+/**
+ * @generated from message dockyard.v1.ListEnvironmentsRequest
+ */
+export type ListEnvironmentsRequest = Message<"dockyard.v1.ListEnvironmentsRequest"> & {
+};
+
+/**
+ * Describes the message dockyard.v1.ListEnvironmentsRequest.
+ * Use `create(ListEnvironmentsRequestSchema)` to create a new message.
+ */
+export const ListEnvironmentsRequestSchema: GenMessage<ListEnvironmentsRequest> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 35);
+
+/**
+ * @generated from message dockyard.v1.ListEnvironmentsResponse
+ */
+export type ListEnvironmentsResponse = Message<"dockyard.v1.ListEnvironmentsResponse"> & {
+  /**
+   * @generated from field: repeated dockyard.v1.Environment environments = 1;
+   */
+  environments: Environment[];
+};
+
+/**
+ * Describes the message dockyard.v1.ListEnvironmentsResponse.
+ * Use `create(ListEnvironmentsResponseSchema)` to create a new message.
+ */
+export const ListEnvironmentsResponseSchema: GenMessage<ListEnvironmentsResponse> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 36);
+
+/**
  * Client-facing API, over TLS. Every call carries `authorization: Bearer <api token>`.
  *
  * @generated from service dockyard.v1.RunService
@@ -1052,6 +1177,14 @@ export const RunService: GenService<{
     methodKind: "unary";
     input: typeof DeleteSecretRequestSchema;
     output: typeof DeleteSecretResponseSchema;
+  },
+  /**
+   * @generated from rpc dockyard.v1.RunService.ListEnvironments
+   */
+  listEnvironments: {
+    methodKind: "unary";
+    input: typeof ListEnvironmentsRequestSchema;
+    output: typeof ListEnvironmentsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_dockyard_v1_run, 0);

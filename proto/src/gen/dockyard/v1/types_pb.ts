@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file dockyard/v1/types.proto.
  */
 export const file_dockyard_v1_types: GenFile = /*@__PURE__*/
-  fileDesc("Chdkb2NreWFyZC92MS90eXBlcy5wcm90bxILZG9ja3lhcmQudjEilgIKCVN0YWdlU3BlYxINCgVpbWFnZRgBIAEoCRIQCghjb21tYW5kcxgCIAMoCRIsCgNlbnYYAyADKAsyHy5kb2NreWFyZC52MS5TdGFnZVNwZWMuRW52RW50cnkSEgoKdGltZW91dF9tcxgEIAEoBBIQCghleGVjdXRvchgFIAEoCRIrCgZsaW1pdHMYBiABKAsyGy5kb2NreWFyZC52MS5SZXNvdXJjZUxpbWl0cxIpCgdzZWNyZXRzGAggAygLMhguZG9ja3lhcmQudjEuU2VjcmV0VmFsdWUaKgoIRW52RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUoECAcQCFIKc2VjcmV0X2VudiI6CgtTZWNyZXRWYWx1ZRILCgNlbnYYASABKAkSDQoFdmFsdWUYAiABKAwSDwoHYXNfZmlsZRgDIAEoCCJHCg5SZXNvdXJjZUxpbWl0cxIUCgxtZW1vcnlfYnl0ZXMYASABKAQSEQoJbmFub19jcHVzGAIgASgEEgwKBHBpZHMYAyABKAMivAEKCkFzc2lnbm1lbnQSEgoKYXR0ZW1wdF9pZBgBIAEoCRIQCghsZWFzZV9pZBgCIAEoCRIOCgZydW5faWQYAyABKAkSEAoIc3RhZ2VfaWQYBCABKAkSEgoKc3RhZ2VfbmFtZRgFIAEoCRIWCg5hdHRlbXB0X251bWJlchgGIAEoDRIkCgRzcGVjGAcgASgLMhYuZG9ja3lhcmQudjEuU3RhZ2VTcGVjEhQKDGxlYXNlX3R0bF9tcxgIIAEoBCJGCgdQcm9ibGVtEgwKBHBhdGgYASABKAkSDAoEbGluZRgCIAEoDRIOCgZjb2x1bW4YAyABKA0SDwoHbWVzc2FnZRgEIAEoCSpsCglMb2dTdHJlYW0SGgoWTE9HX1NUUkVBTV9VTlNQRUNJRklFRBAAEhUKEUxPR19TVFJFQU1fU1RET1VUEAESFQoRTE9HX1NUUkVBTV9TVERFUlIQAhIVChFMT0dfU1RSRUFNX1NZU1RFTRADYgZwcm90bzM");
+  fileDesc("Chdkb2NreWFyZC92MS90eXBlcy5wcm90bxILZG9ja3lhcmQudjEi/AMKCVN0YWdlU3BlYxIsCgNlbnYYAyADKAsyHy5kb2NreWFyZC52MS5TdGFnZVNwZWMuRW52RW50cnkSEgoKdGltZW91dF9tcxgEIAEoBBIpCgdzZWNyZXRzGAggAygLMhguZG9ja3lhcmQudjEuU2VjcmV0VmFsdWUSLQoIcmVnaXN0cnkYCSABKAsyGy5kb2NreWFyZC52MS5SZWdpc3RyeUFjY2VzcxImCgZzb3VyY2UYCiABKAsyFi5kb2NreWFyZC52MS5SdW5Tb3VyY2USLAoHY29tbWFuZBgUIAEoCzIZLmRvY2t5YXJkLnYxLkNvbW1hbmRTdGFnZUgAEigKBWJ1aWxkGBUgASgLMhcuZG9ja3lhcmQudjEuQnVpbGRTdGFnZUgAEioKBmRlcGxveRgWIAEoCzIYLmRvY2t5YXJkLnYxLkRlcGxveVN0YWdlSAASJgoEdGVzdBgXIAEoCzIWLmRvY2t5YXJkLnYxLlRlc3RTdGFnZUgAGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCBgoEa2luZEoECAEQAkoECAIQA0oECAUQBkoECAYQB0oECAcQCFIFaW1hZ2VSCGNvbW1hbmRzUghleGVjdXRvclIGbGltaXRzUgpzZWNyZXRfZW52Im4KDENvbW1hbmRTdGFnZRINCgVpbWFnZRgBIAEoCRIQCghjb21tYW5kcxgCIAMoCRIQCghleGVjdXRvchgDIAEoCRIrCgZsaW1pdHMYBCABKAsyGy5kb2NreWFyZC52MS5SZXNvdXJjZUxpbWl0cyK7AQoKQnVpbGRTdGFnZRIPCgdjb250ZXh0GAEgASgJEhIKCmRvY2tlcmZpbGUYAiABKAkSDgoGdGFyZ2V0GAMgASgJEi8KBGFyZ3MYBCADKAsyIS5kb2NreWFyZC52MS5CdWlsZFN0YWdlLkFyZ3NFbnRyeRIMCgR0YWdzGAUgAygJEgwKBHB1c2gYBiABKAgaKwoJQXJnc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEitgIKC0RlcGxveVN0YWdlEhAKCHRlbXBsYXRlGAEgASgJEjQKBmltYWdlcxgCIAMoCzIkLmRvY2t5YXJkLnYxLkRlcGxveVN0YWdlLkltYWdlc0VudHJ5EjAKBHNlZWQYAyADKAsyIi5kb2NreWFyZC52MS5EZXBsb3lTdGFnZS5TZWVkRW50cnkSDgoGdHRsX21zGAQgASgEEhkKEWhlYWx0aF90aW1lb3V0X21zGAUgASgEEhcKD2tlZXBfb25fZmFpbHVyZRgGIAEoCBINCgVvd25lchgHIAEoCRotCgtJbWFnZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGisKCVNlZWRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIn4KCVRlc3RTdGFnZRINCgVpbWFnZRgBIAEoCRIQCghjb21tYW5kcxgCIAMoCRIPCgduZXR3b3JrGAMgASgJEhIKCmp1bml0X3BhdGgYBCABKAkSKwoGbGltaXRzGAUgASgLMhsuZG9ja3lhcmQudjEuUmVzb3VyY2VMaW1pdHMiRQoOUmVnaXN0cnlBY2Nlc3MSDwoHYWRkcmVzcxgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRIQCghwYXNzd29yZBgDIAEoDCJMCglSdW5Tb3VyY2USJQoDZ2l0GAEgASgLMhYuZG9ja3lhcmQudjEuR2l0U291cmNlSAASEAoGdXBsb2FkGAIgASgISABCBgoEa2luZCIlCglHaXRTb3VyY2USCwoDdXJsGAEgASgJEgsKA3JlZhgCIAEoCSLFAQoMU3RhZ2VPdXRwdXRzEjUKBnZhbHVlcxgBIAMoCzIlLmRvY2t5YXJkLnYxLlN0YWdlT3V0cHV0cy5WYWx1ZXNFbnRyeRInCgVpbWFnZRgCIAEoCzIYLmRvY2t5YXJkLnYxLkltYWdlUmVzdWx0EiYKBXRlc3RzGAMgASgLMhcuZG9ja3lhcmQudjEuVGVzdENvdW50cxotCgtWYWx1ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIloKC0ltYWdlUmVzdWx0EgsKA3JlZhgBIAEoCRIKCgJpZBgCIAEoCRIOCgZkaWdlc3QYAyABKAkSEgoKc2l6ZV9ieXRlcxgEIAEoBBIOCgZsYXllcnMYBSABKA0iXAoKVGVzdENvdW50cxIOCgZwYXNzZWQYASABKA0SDgoGZmFpbGVkGAIgASgNEg8KB3NraXBwZWQYAyABKA0SDgoGZXJyb3JzGAQgASgNEg0KBXRvdGFsGAUgASgNIjoKC1NlY3JldFZhbHVlEgsKA2VudhgBIAEoCRINCgV2YWx1ZRgCIAEoDBIPCgdhc19maWxlGAMgASgIIkcKDlJlc291cmNlTGltaXRzEhQKDG1lbW9yeV9ieXRlcxgBIAEoBBIRCgluYW5vX2NwdXMYAiABKAQSDAoEcGlkcxgDIAEoAyK8AQoKQXNzaWdubWVudBISCgphdHRlbXB0X2lkGAEgASgJEhAKCGxlYXNlX2lkGAIgASgJEg4KBnJ1bl9pZBgDIAEoCRIQCghzdGFnZV9pZBgEIAEoCRISCgpzdGFnZV9uYW1lGAUgASgJEhYKDmF0dGVtcHRfbnVtYmVyGAYgASgNEiQKBHNwZWMYByABKAsyFi5kb2NreWFyZC52MS5TdGFnZVNwZWMSFAoMbGVhc2VfdHRsX21zGAggASgEIkYKB1Byb2JsZW0SDAoEcGF0aBgBIAEoCRIMCgRsaW5lGAIgASgNEg4KBmNvbHVtbhgDIAEoDRIPCgdtZXNzYWdlGAQgASgJKmwKCUxvZ1N0cmVhbRIaChZMT0dfU1RSRUFNX1VOU1BFQ0lGSUVEEAASFQoRTE9HX1NUUkVBTV9TVERPVVQQARIVChFMT0dfU1RSRUFNX1NUREVSUhACEhUKEUxPR19TVFJFQU1fU1lTVEVNEANiBnByb3RvMw");
 
 /**
  * What an agent needs to run one stage attempt. Built by the server from the
@@ -19,6 +19,84 @@ export const file_dockyard_v1_types: GenFile = /*@__PURE__*/
  * @generated from message dockyard.v1.StageSpec
  */
 export type StageSpec = Message<"dockyard.v1.StageSpec"> & {
+  /**
+   * Plain env of the stage's process (command, test); expressions already substituted.
+   *
+   * @generated from field: map<string, string> env = 3;
+   */
+  env: { [key: string]: string };
+
+  /**
+   * @generated from field: uint64 timeout_ms = 4;
+   */
+  timeoutMs: bigint;
+
+  /**
+   * Values from the secret store, only in GetAssignment/PollAssignments answers
+   * (gRPC over TLS) to the agent the attempt is placed on. The agent masks every
+   * one of them in the stage's output. For a build stage, `env` is the BuildKit secret id.
+   *
+   * @generated from field: repeated dockyard.v1.SecretValue secrets = 8;
+   */
+  secrets: SecretValue[];
+
+  /**
+   * The registry to push to and pull missing images from (its password is masked too).
+   *
+   * @generated from field: dockyard.v1.RegistryAccess registry = 9;
+   */
+  registry?: RegistryAccess | undefined;
+
+  /**
+   * Where the run's files come from (build, deploy and test stages read them).
+   *
+   * @generated from field: dockyard.v1.RunSource source = 10;
+   */
+  source?: RunSource | undefined;
+
+  /**
+   * One variant per stage kind (pipeline `type:`).
+   *
+   * @generated from oneof dockyard.v1.StageSpec.kind
+   */
+  kind: {
+    /**
+     * @generated from field: dockyard.v1.CommandStage command = 20;
+     */
+    value: CommandStage;
+    case: "command";
+  } | {
+    /**
+     * @generated from field: dockyard.v1.BuildStage build = 21;
+     */
+    value: BuildStage;
+    case: "build";
+  } | {
+    /**
+     * @generated from field: dockyard.v1.DeployStage deploy = 22;
+     */
+    value: DeployStage;
+    case: "deploy";
+  } | {
+    /**
+     * @generated from field: dockyard.v1.TestStage test = 23;
+     */
+    value: TestStage;
+    case: "test";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message dockyard.v1.StageSpec.
+ * Use `create(StageSpecSchema)` to create a new message.
+ */
+export const StageSpecSchema: GenMessage<StageSpec> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_types, 0);
+
+/**
+ * @generated from message dockyard.v1.CommandStage
+ */
+export type CommandStage = Message<"dockyard.v1.CommandStage"> & {
   /**
    * @generated from field: string image = 1;
    */
@@ -30,43 +108,358 @@ export type StageSpec = Message<"dockyard.v1.StageSpec"> & {
   commands: string[];
 
   /**
-   * @generated from field: map<string, string> env = 3;
-   */
-  env: { [key: string]: string };
-
-  /**
-   * @generated from field: uint64 timeout_ms = 4;
-   */
-  timeoutMs: bigint;
-
-  /**
-   * "docker" or "shell"; empty means the agent's default executor.
+   * "docker" or "shell".
    *
-   * @generated from field: string executor = 5;
+   * @generated from field: string executor = 3;
    */
   executor: string;
 
   /**
-   * @generated from field: dockyard.v1.ResourceLimits limits = 6;
+   * @generated from field: dockyard.v1.ResourceLimits limits = 4;
    */
   limits?: ResourceLimits | undefined;
-
-  /**
-   * Values from the secret store, only in GetAssignment/PollAssignments answers
-   * (gRPC over TLS) to the agent the attempt is placed on. The agent masks every
-   * one of them in the stage's output.
-   *
-   * @generated from field: repeated dockyard.v1.SecretValue secrets = 8;
-   */
-  secrets: SecretValue[];
 };
 
 /**
- * Describes the message dockyard.v1.StageSpec.
- * Use `create(StageSpecSchema)` to create a new message.
+ * Describes the message dockyard.v1.CommandStage.
+ * Use `create(CommandStageSchema)` to create a new message.
  */
-export const StageSpecSchema: GenMessage<StageSpec> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 0);
+export const CommandStageSchema: GenMessage<CommandStage> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_types, 1);
+
+/**
+ * @generated from message dockyard.v1.BuildStage
+ */
+export type BuildStage = Message<"dockyard.v1.BuildStage"> & {
+  /**
+   * Directory in the run's source.
+   *
+   * @generated from field: string context = 1;
+   */
+  context: string;
+
+  /**
+   * Relative to the context.
+   *
+   * @generated from field: string dockerfile = 2;
+   */
+  dockerfile: string;
+
+  /**
+   * @generated from field: string target = 3;
+   */
+  target: string;
+
+  /**
+   * @generated from field: map<string, string> args = 4;
+   */
+  args: { [key: string]: string };
+
+  /**
+   * name:tag, expressions substituted; with push, pushed as <registry>/<name:tag>.
+   *
+   * @generated from field: repeated string tags = 5;
+   */
+  tags: string[];
+
+  /**
+   * @generated from field: bool push = 6;
+   */
+  push: boolean;
+};
+
+/**
+ * Describes the message dockyard.v1.BuildStage.
+ * Use `create(BuildStageSchema)` to create a new message.
+ */
+export const BuildStageSchema: GenMessage<BuildStage> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_types, 2);
+
+/**
+ * @generated from message dockyard.v1.DeployStage
+ */
+export type DeployStage = Message<"dockyard.v1.DeployStage"> & {
+  /**
+   * Compose-subset template, a path in the run's source.
+   *
+   * @generated from field: string template = 1;
+   */
+  template: string;
+
+  /**
+   * @generated from field: map<string, string> images = 2;
+   */
+  images: { [key: string]: string };
+
+  /**
+   * Named volume -> directory or .tar in the source.
+   *
+   * @generated from field: map<string, string> seed = 3;
+   */
+  seed: { [key: string]: string };
+
+  /**
+   * @generated from field: uint64 ttl_ms = 4;
+   */
+  ttlMs: bigint;
+
+  /**
+   * @generated from field: uint64 health_timeout_ms = 5;
+   */
+  healthTimeoutMs: bigint;
+
+  /**
+   * @generated from field: bool keep_on_failure = 6;
+   */
+  keepOnFailure: boolean;
+
+  /**
+   * Who the environment belongs to (the run's pipeline and number).
+   *
+   * @generated from field: string owner = 7;
+   */
+  owner: string;
+};
+
+/**
+ * Describes the message dockyard.v1.DeployStage.
+ * Use `create(DeployStageSchema)` to create a new message.
+ */
+export const DeployStageSchema: GenMessage<DeployStage> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_types, 3);
+
+/**
+ * @generated from message dockyard.v1.TestStage
+ */
+export type TestStage = Message<"dockyard.v1.TestStage"> & {
+  /**
+   * @generated from field: string image = 1;
+   */
+  image: string;
+
+  /**
+   * Empty: the image's own command.
+   *
+   * @generated from field: repeated string commands = 2;
+   */
+  commands: string[];
+
+  /**
+   * The Docker network of the deploy stage's environment; empty for none.
+   *
+   * @generated from field: string network = 3;
+   */
+  network: string;
+
+  /**
+   * @generated from field: string junit_path = 4;
+   */
+  junitPath: string;
+
+  /**
+   * @generated from field: dockyard.v1.ResourceLimits limits = 5;
+   */
+  limits?: ResourceLimits | undefined;
+};
+
+/**
+ * Describes the message dockyard.v1.TestStage.
+ * Use `create(TestStageSchema)` to create a new message.
+ */
+export const TestStageSchema: GenMessage<TestStage> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_types, 4);
+
+/**
+ * @generated from message dockyard.v1.RegistryAccess
+ */
+export type RegistryAccess = Message<"dockyard.v1.RegistryAccess"> & {
+  /**
+   * host[:port]
+   *
+   * @generated from field: string address = 1;
+   */
+  address: string;
+
+  /**
+   * @generated from field: string username = 2;
+   */
+  username: string;
+
+  /**
+   * @generated from field: bytes password = 3;
+   */
+  password: Uint8Array;
+};
+
+/**
+ * Describes the message dockyard.v1.RegistryAccess.
+ * Use `create(RegistryAccessSchema)` to create a new message.
+ */
+export const RegistryAccessSchema: GenMessage<RegistryAccess> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_types, 5);
+
+/**
+ * @generated from message dockyard.v1.RunSource
+ */
+export type RunSource = Message<"dockyard.v1.RunSource"> & {
+  /**
+   * @generated from oneof dockyard.v1.RunSource.kind
+   */
+  kind: {
+    /**
+     * @generated from field: dockyard.v1.GitSource git = 1;
+     */
+    value: GitSource;
+    case: "git";
+  } | {
+    /**
+     * The directory the CLI uploaded with the submit (AgentService.GetRunSource).
+     *
+     * @generated from field: bool upload = 2;
+     */
+    value: boolean;
+    case: "upload";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message dockyard.v1.RunSource.
+ * Use `create(RunSourceSchema)` to create a new message.
+ */
+export const RunSourceSchema: GenMessage<RunSource> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_types, 6);
+
+/**
+ * @generated from message dockyard.v1.GitSource
+ */
+export type GitSource = Message<"dockyard.v1.GitSource"> & {
+  /**
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * Empty: the remote HEAD.
+   *
+   * @generated from field: string ref = 2;
+   */
+  ref: string;
+};
+
+/**
+ * Describes the message dockyard.v1.GitSource.
+ * Use `create(GitSourceSchema)` to create a new message.
+ */
+export const GitSourceSchema: GenMessage<GitSource> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_types, 7);
+
+/**
+ * What a finished attempt reports besides its exit: string outputs that later
+ * stages read as ${{ stages.NAME.outputs.KEY }}, plus typed results for display.
+ *
+ * @generated from message dockyard.v1.StageOutputs
+ */
+export type StageOutputs = Message<"dockyard.v1.StageOutputs"> & {
+  /**
+   * @generated from field: map<string, string> values = 1;
+   */
+  values: { [key: string]: string };
+
+  /**
+   * @generated from field: dockyard.v1.ImageResult image = 2;
+   */
+  image?: ImageResult | undefined;
+
+  /**
+   * @generated from field: dockyard.v1.TestCounts tests = 3;
+   */
+  tests?: TestCounts | undefined;
+};
+
+/**
+ * Describes the message dockyard.v1.StageOutputs.
+ * Use `create(StageOutputsSchema)` to create a new message.
+ */
+export const StageOutputsSchema: GenMessage<StageOutputs> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_types, 8);
+
+/**
+ * @generated from message dockyard.v1.ImageResult
+ */
+export type ImageResult = Message<"dockyard.v1.ImageResult"> & {
+  /**
+   * The image as later stages name it (the pushed reference when pushed).
+   *
+   * @generated from field: string ref = 1;
+   */
+  ref: string;
+
+  /**
+   * @generated from field: string id = 2;
+   */
+  id: string;
+
+  /**
+   * sha256:... of the pushed manifest; empty when not pushed.
+   *
+   * @generated from field: string digest = 3;
+   */
+  digest: string;
+
+  /**
+   * @generated from field: uint64 size_bytes = 4;
+   */
+  sizeBytes: bigint;
+
+  /**
+   * @generated from field: uint32 layers = 5;
+   */
+  layers: number;
+};
+
+/**
+ * Describes the message dockyard.v1.ImageResult.
+ * Use `create(ImageResultSchema)` to create a new message.
+ */
+export const ImageResultSchema: GenMessage<ImageResult> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_types, 9);
+
+/**
+ * @generated from message dockyard.v1.TestCounts
+ */
+export type TestCounts = Message<"dockyard.v1.TestCounts"> & {
+  /**
+   * @generated from field: uint32 passed = 1;
+   */
+  passed: number;
+
+  /**
+   * @generated from field: uint32 failed = 2;
+   */
+  failed: number;
+
+  /**
+   * @generated from field: uint32 skipped = 3;
+   */
+  skipped: number;
+
+  /**
+   * @generated from field: uint32 errors = 4;
+   */
+  errors: number;
+
+  /**
+   * @generated from field: uint32 total = 5;
+   */
+  total: number;
+};
+
+/**
+ * Describes the message dockyard.v1.TestCounts.
+ * Use `create(TestCountsSchema)` to create a new message.
+ */
+export const TestCountsSchema: GenMessage<TestCounts> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_types, 10);
 
 /**
  * @generated from message dockyard.v1.SecretValue
@@ -96,7 +489,7 @@ export type SecretValue = Message<"dockyard.v1.SecretValue"> & {
  * Use `create(SecretValueSchema)` to create a new message.
  */
 export const SecretValueSchema: GenMessage<SecretValue> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 1);
+  messageDesc(file_dockyard_v1_types, 11);
 
 /**
  * @generated from message dockyard.v1.ResourceLimits
@@ -123,7 +516,7 @@ export type ResourceLimits = Message<"dockyard.v1.ResourceLimits"> & {
  * Use `create(ResourceLimitsSchema)` to create a new message.
  */
 export const ResourceLimitsSchema: GenMessage<ResourceLimits> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 2);
+  messageDesc(file_dockyard_v1_types, 12);
 
 /**
  * One attempt handed to an agent. The lease id must accompany every report.
@@ -177,7 +570,7 @@ export type Assignment = Message<"dockyard.v1.Assignment"> & {
  * Use `create(AssignmentSchema)` to create a new message.
  */
 export const AssignmentSchema: GenMessage<Assignment> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 3);
+  messageDesc(file_dockyard_v1_types, 13);
 
 /**
  * @generated from message dockyard.v1.Problem
@@ -209,7 +602,7 @@ export type Problem = Message<"dockyard.v1.Problem"> & {
  * Use `create(ProblemSchema)` to create a new message.
  */
 export const ProblemSchema: GenMessage<Problem> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 4);
+  messageDesc(file_dockyard_v1_types, 14);
 
 /**
  * @generated from enum dockyard.v1.LogStream

@@ -1,0 +1,20 @@
+// The control plane's registry of stage kinds: adding a kind is its module and one line here.
+import type { StageType } from "@dockyard/pipeline";
+import type { AgentStageKind, ServerStageKind } from "./kind";
+import { build } from "./build";
+import { command } from "./command";
+import { deploy } from "./deploy";
+import { test } from "./test";
+
+export const AGENT_KINDS: { [T in StageType]: AgentStageKind<T> } = { command, build, deploy, test };
+
+/** Kinds the server runs itself (approval and notify come with the next issue). */
+export const SERVER_KINDS: Record<string, ServerStageKind> = {};
+
+export function agentKind<T extends StageType>(type: T): AgentStageKind<T> {
+  const kind = AGENT_KINDS[type];
+  if (!kind) throw new Error(`no agent stage kind '${type}'`);
+  return kind;
+}
+
+export type { AgentStageKind, ServerStageKind, AssignmentContext, FinishEffects, FinishedStage, SpecOf } from "./kind";
