@@ -21,6 +21,13 @@ import { CredentialSource, loadAgentKey } from "./identity/agent-key";
 import { replaySpools } from "./spool-replay";
 import { SpoolJournal } from "./logs/spool";
 import { Supervisor } from "./supervisor/client";
+import { DockerExecutor } from "./executor/docker";
+import { capabilitiesOf, stageFor, type StageTools } from "./stages/index";
+import { RunSources } from "./stages/run-sources";
+import { Environments } from "./stages/environments";
+
+/** How often expired environments are reaped and the live list refreshed. */
+const ENV_SWEEP_MS = 30_000;
 
 export interface AgentDeps {
   log: Logger;
@@ -55,7 +62,21 @@ export class Agent {
   private heartbeatMs = 3000;
   private pollMs = 10_000;
 
-  constructor(private readonly config: AgentConfig, private readonly deps: AgentDeps) {}
+  /** What the stage kinds work with (executors, the engine, the runs' sources, environments). */
+  private readonly tools: StageTools;
+
+  constructor(private readonly config: AgentConfig, private readonly deps: AgentDeps) {
+    const docker = deps.executors.find((e): e is DockerExecutor => e instanceof DockerExecutor)?.engine ?? null;
+    const self = this;
+    this.tools = {
+      executors: deps.executors, docker, buildkit: docker !== null,
+      sources: new RunSources(path.join(config.stateDir, "sources"), () => this.client),
+      environments: new Environments(docker, () => self.session.agentId, deps.log),
+      get agentId() {
+        return self.session.agentId;
+      },
+    };
+  }
 
   get agentId(): string {
     return this.session.agentId;
@@ -96,7 +117,10 @@ export class Agent {
     this.notices.listen(this.session.agentId, () => this.serverKey, {
       onAssign: (attemptId) => void this.fetch(attemptId),
       onCancel: (attemptId, reason) => this.runners.get(attemptId)?.stop("canceled", reason || "canceled by server"),
-      onRunEnded: (runId) => this.runEnded(runId),
+      onRunEnded: (runId, state) => {
+        this.runEnded(runId);
+        this.tools.environments.runEnded(runId, state).catch((err: unknown) => this.deps.log.warn({ err, runId }, "environment teardown failed"));
+      },
     });
     this.listener = this.notices;
     this.mux.keepOpen();
@@ -106,7 +130,11 @@ export class Agent {
     this.timers.push(setInterval(() => void this.heartbeat(), this.heartbeatMs).unref());
     this.timers.push(setInterval(() => void this.poll(), this.pollMs).unref());
     await this.poll();
-    this.deps.log.info({ agentId: this.session.agentId, name: this.config.name, executors: this.deps.executors.map((e) => e.name) }, "agent started");
+    await this.tools.environments.sweep().catch((err: unknown) => this.deps.log.warn({ err }, "environment sweep failed"));
+    this.timers.push(setInterval(() => {
+      this.tools.environments.sweep().catch((err: unknown) => this.deps.log.warn({ err }, "environment sweep failed"));
+    }, ENV_SWEEP_MS).unref());
+    this.deps.log.info({ agentId: this.session.agentId, name: this.config.name, capabilities: capabilitiesOf(this.tools) }, "agent started");
   }
 
   private loadAgentId(): string {
@@ -125,7 +153,7 @@ export class Agent {
       try {
         const accepted = await register(this.client, this.key, {
           joinToken: this.config.joinToken, agentId, name: this.config.name, labels: this.config.labels,
-          capacity: this.config.capacity, executors: this.deps.executors.map((e) => e.name),
+          capacity: this.config.capacity, capabilities: capabilitiesOf(this.tools),
         });
         this.serverKey = publicKeyFromRaw(accepted.serverSigningKey);
         this.session = { agentId: accepted.agentId, sessionId: accepted.sessionId };
@@ -144,10 +172,6 @@ export class Agent {
     }
   }
 
-  private executorFor(a: Assignment): Executor | undefined {
-    const name = a.spec?.executor;
-    return name ? this.deps.executors.find((e) => e.name === name) : this.deps.executors[0];
-  }
 
   /**
    * A signed wake-up named an attempt: fetch its assignment over gRPC. The server's
@@ -177,13 +201,13 @@ export class Agent {
       this.deps.log.warn({ attemptId: a.attemptId, busy }, "assignment over twice the capacity ignored");
       return;
     }
-    const executor = this.executorFor(a);
-    if (!executor) {
-      this.deps.log.error({ attemptId: a.attemptId, executor: a.spec?.executor }, "no such executor on this agent");
+    const stage = stageFor(a.spec?.kind?.case);
+    if (!stage) {
+      this.deps.log.error({ attemptId: a.attemptId, kind: a.spec?.kind?.case }, "no handler for this stage kind on this agent");
       return;
     }
     const runner = new AttemptRunner(a, {
-      mux: this.mux, executor, agentId: this.session.agentId, journal: this.journal!, log: this.deps.log,
+      mux: this.mux, stage, tools: this.tools, agentId: this.session.agentId, journal: this.journal!, log: this.deps.log,
       supervisor: this.supervisor ?? undefined,
     });
     this.runners.set(a.attemptId, runner);
@@ -209,11 +233,14 @@ export class Agent {
     for (const e of this.deps.executors) {
       e.removeWorkspace(runId).catch((err: unknown) => this.deps.log.warn({ err, runId }, "workspace removal failed"));
     }
+    this.tools.sources.remove(runId).catch((err: unknown) => this.deps.log.warn({ err, runId }, "source removal failed"));
   }
 
   private async heartbeat(): Promise<void> {
     try {
-      await this.client.heartbeat({ runningAttemptIds: [...this.runners.keys()], draining: this.draining }, { timeoutMs: 3000 });
+      await this.client.heartbeat({
+        runningAttemptIds: [...this.runners.keys()], draining: this.draining, environmentIds: this.tools.environments.ids,
+      }, { timeoutMs: 3000 });
     } catch (err) {
       const code = (err as grpc.ServiceError).code;
       if (code !== grpc.status.UNAUTHENTICATED && code !== grpc.status.FAILED_PRECONDITION) {

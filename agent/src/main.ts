@@ -66,7 +66,7 @@ export async function agentMain(env: Record<string, string | undefined> = proces
       log, executors,
       onRefused: (err) => {
         process.stderr.write(`dockyard agent: ${err.message}\n`);
-        agent!.stop().finally(() => process.exit(1));
+        void agent!.stop().finally(() => process.exit(1));
       },
     });
     await agent.start();

@@ -3,7 +3,9 @@
 // for the server to acknowledge it. Executor-agnostic.
 import type { Assignment } from "@dockyard/proto";
 import type { Logger } from "pino";
-import type { Executor, AttemptSpec } from "./executor/types";
+import type { AttemptSpec } from "./executor/types";
+import type { AgentStage, StageTools } from "./stages/kind";
+import type { StageExit } from "./stages/kind";
 import { isExecutorError } from "./executor/errors";
 import { MAX_SPOOL_BYTES, type AttemptSpool, type FinalStatus, type SpoolJournal } from "./logs/spool";
 import { LogBatcher } from "./logs/log-batcher";
@@ -23,7 +25,9 @@ export type StopReason = "canceled" | "timeout" | "lost" | "rejected";
 
 export interface RunnerDeps {
   mux: AttemptMux;
-  executor: Executor;
+  /** The handler of the assignment's kind, and the tools it works with. */
+  stage: AgentStage;
+  tools: StageTools;
   agentId: string;
   journal: SpoolJournal;
   log: Logger;
@@ -74,7 +78,7 @@ export class AttemptRunner {
     let timeout: NodeJS.Timeout | undefined;
     try {
       // The process first: it starts while the spool and the stream are set up.
-      const starting = this.deps.executor.start(spec, this.abort.signal);
+      const starting = this.deps.stage.start(a, spec, this.deps.tools, this.abort.signal);
       starting.catch(() => undefined); // awaited below
       this.spool = this.deps.journal.begin({ attemptId: a.attemptId, leaseId: a.leaseId, stageName: a.stageName, runId: a.runId });
       const batcher = new LogBatcher({
@@ -139,7 +143,7 @@ export class AttemptRunner {
       clearTimeout(startedTimer);
       clearInterval(renewTimer);
       clearTimeout(timeout);
-      await this.deps.executor.remove(spec).catch((err: unknown) => log.warn({ err }, "executor remove failed"));
+      await this.deps.stage.remove(a, spec, this.deps.tools).catch((err: unknown) => log.warn({ err }, "executor remove failed"));
       this.deps.supervisor?.release(a.attemptId);
     }
   }
@@ -164,9 +168,12 @@ export class AttemptRunner {
     this.channel.send(chunk);
   }
 
-  private finalFor(exit: { exitCode: number; oomKilled: boolean } | null, err: unknown): FinalStatus {
-    const final = this.finalStatus(exit, err);
-    return this.masker.active ? { ...final, message: this.masker.maskText(final.message) } : final;
+  private finalFor(exit: StageExit | null, err: unknown): FinalStatus {
+    const final: FinalStatus = { ...this.finalStatus(exit, err), ...(exit?.outputs && { outputs: exit.outputs }) };
+    if (!this.masker.active) return final;
+    // Outputs travel to other stages and every view of the run: no secret in them either.
+    const outputs = final.outputs && { ...final.outputs, values: Object.fromEntries(Object.entries(final.outputs.values).map(([k, v]) => [k, this.masker.maskText(v)])) };
+    return { ...final, message: this.masker.maskText(final.message), ...(outputs && { outputs }) };
   }
 
   private finalStatus(exit: { exitCode: number; oomKilled: boolean } | null, err: unknown): FinalStatus {
@@ -175,7 +182,7 @@ export class AttemptRunner {
       return { ...base, outcome: this.stopReason, message: this.stopMessage };
     }
     if (err) {
-      const message = isExecutorError(err) ? err.message : `executor failed: ${(err as Error).message}`;
+      const message = isExecutorError(err) || (err as Error).name === "RegistryError" ? (err as Error).message : `executor failed: ${(err as Error).message}`;
       return { ...base, outcome: "errored", message };
     }
     if (exit!.exitCode === 0) return { ...base, outcome: "succeeded", message: "" };
@@ -202,20 +209,23 @@ export class AttemptRunner {
   private toSpec(): AttemptSpec {
     const a = this.assignment;
     const secrets = a.spec?.secrets ?? [];
+    const kind = a.spec?.kind;
+    const limits = kind?.case === "command" || kind?.case === "test" ? kind.value.limits : undefined;
     const secretEnv = Object.fromEntries(secrets.filter((s) => !s.asFile).map((s) => [s.env, Buffer.from(s.value).toString("utf8")]));
     return {
       secretFiles: secrets.filter((s) => s.asFile).map((s) => ({ env: s.env, value: Buffer.from(s.value) })),
       attemptId: a.attemptId, runId: a.runId, stageId: a.stageId, stageName: a.stageName, attemptNumber: a.attemptNumber,
-      image: a.spec?.image || null, commands: a.spec?.commands ?? [], agentId: this.deps.agentId,
+      image: kind?.case === "command" || kind?.case === "test" ? kind.value.image || null : null,
+      commands: kind?.case === "command" || kind?.case === "test" ? kind.value.commands : [], agentId: this.deps.agentId,
       // Like CI_JOB_ID & co: stages can tell which run, stage and attempt they are.
       env: {
         ...a.spec?.env, ...secretEnv, DOCKYARD: "true", DOCKYARD_RUN_ID: a.runId, DOCKYARD_STAGE: a.stageName,
         DOCKYARD_ATTEMPT: String(a.attemptNumber), DOCKYARD_ATTEMPT_ID: a.attemptId,
       },
       limits: {
-        memoryBytes: Number(a.spec?.limits?.memoryBytes ?? 0) || undefined,
-        nanoCpus: Number(a.spec?.limits?.nanoCpus ?? 0) || undefined,
-        pids: Number(a.spec?.limits?.pids ?? 0) || undefined,
+        memoryBytes: Number(limits?.memoryBytes ?? 0) || undefined,
+        nanoCpus: Number(limits?.nanoCpus ?? 0) || undefined,
+        pids: Number(limits?.pids ?? 0) || undefined,
       },
     };
   }

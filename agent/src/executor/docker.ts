@@ -46,6 +46,11 @@ export class DockerExecutor implements Executor {
   readonly name = 'docker' as const;
   private readonly docker: Dockerode;
 
+  /** The engine this executor drives (the build, deploy and test kinds use it directly). */
+  get engine(): Dockerode {
+    return this.docker;
+  }
+
   constructor(options: DockerExecutorOptions) {
     this.docker = options.docker;
   }

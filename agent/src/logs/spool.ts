@@ -26,6 +26,15 @@ export interface FinalStatus {
   message: string;
   lastLogSeq: number;
   oomKilled: boolean;
+  /** What a successful stage reported (kept with the final status, so a replay sends it too). */
+  outputs?: ReportedOutputs;
+}
+
+/** A stage's outputs in JSON-safe form (see StageOutputs in the proto). */
+export interface ReportedOutputs {
+  values: Record<string, string>;
+  image?: { ref: string; id: string; digest: string; sizeBytes: number; layers: number };
+  tests?: { passed: number; failed: number; skipped: number; errors: number; total: number };
 }
 
 export interface SpoolMeta {

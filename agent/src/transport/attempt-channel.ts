@@ -133,6 +133,7 @@ export class AttemptChannel {
     const f = this.final!;
     this.write({ case: "finished", value: {
       exitCode: f.exitCode, outcome: f.outcome, message: f.message, lastLogSeq: BigInt(f.lastLogSeq), oomKilled: f.oomKilled,
+      outputs: f.outputs && { values: f.outputs.values, tests: f.outputs.tests, image: f.outputs.image && { ...f.outputs.image, sizeBytes: BigInt(f.outputs.image.sizeBytes) } },
     } });
   }
 

@@ -12,7 +12,7 @@ import type { Logger } from "pino";
 export interface NoticeHandlers {
   onAssign(attemptId: string): void;
   onCancel(attemptId: string, reason: string): void;
-  onRunEnded(runId: string): void;
+  onRunEnded(runId: string, state: string): void;
 }
 
 /** Largest notice accepted (real ones are a few hundred bytes). */
@@ -38,7 +38,7 @@ export class NoticeListener {
           const b = notice.body;
           if (b.case === "assign") handlers.onAssign(b.value.attemptId);
           else if (b.case === "cancel") handlers.onCancel(b.value.attemptId, b.value.reason);
-          else if (b.case === "runEnded") handlers.onRunEnded(b.value.runId);
+          else if (b.case === "runEnded") handlers.onRunEnded(b.value.runId, b.value.state);
         },
       });
     this.subs = [

@@ -17,7 +17,7 @@ export interface RegisterParams {
   name: string;
   labels: Record<string, string>;
   capacity: number;
-  executors: string[];
+  capabilities: string[];
 }
 
 export const AGENT_VERSION = "0.2.0";
@@ -27,7 +27,7 @@ export async function register(client: AgentClient, pair: KeyPair, p: RegisterPa
   const claims = { agentId: p.agentId, name: p.name, publicKey: pair.publicRaw, nonce: randomBytes(16), timestampMs: BigInt(Date.now()) };
   const res = await client.register({
     ...claims, hostname: os.hostname(), labels: p.labels, capacity: p.capacity, protocolVersion: PROTOCOL_VERSION,
-    executors: p.executors, version: AGENT_VERSION,
+    capabilities: p.capabilities, version: AGENT_VERSION,
     joinProof: joinProof(joinTokenHash(p.joinToken), claims), keySignature: signRegistration(pair, claims),
   }, { timeoutMs: 5000 });
   if (res.result.case === "accepted") return res.result.value;

@@ -1,0 +1,46 @@
+// The agent's side of a stage kind: the work itself, using the executors and
+// the Docker tools (docker/) as tools, under the unchanged attempt runner (its
+// logs, spool, lease and supervisor). One handler per kind; index.ts lists them.
+import type Docker from "dockerode";
+import type { Assignment } from "@dockyard/proto";
+import type { AttemptExit, AttemptSpec, Executor, ExecutorHandle } from "../executor/types";
+import type { ReportedOutputs } from "../logs/spool";
+import type { RunSources } from "./run-sources";
+import type { Environments } from "./environments";
+
+/** What handlers work with; one set per agent. */
+export interface StageTools {
+  executors: Executor[];
+  /** The Docker engine, when this agent has one. */
+  docker: Docker | null;
+  /** Whether the engine builds with BuildKit (probed at start). */
+  buildkit: boolean;
+  /** The runs' source trees on this host (git checkouts, uploaded tars). */
+  sources: RunSources;
+  environments: Environments;
+  agentId: string;
+}
+
+/** A started stage: the executor's handle, whose exit may carry outputs. */
+export interface StageHandle extends ExecutorHandle {
+  wait(): Promise<StageExit>;
+}
+
+export interface StageExit extends AttemptExit {
+  outputs?: ReportedOutputs;
+}
+
+/**
+ * One stage kind on the agent. Call order per attempt: `start` → (iterate `output` ‖
+ * `wait`) → `remove` (also after a failed start). Aborting the signal stops the work;
+ * `wait` then resolves with the signal's exit. `start` throws ExecutorError (or a kind's
+ * own error with a clear message) when the work cannot begin.
+ */
+export interface AgentStage {
+  /** The StageSpec.kind case it handles. */
+  readonly type: "command" | "build" | "deploy" | "test";
+  /** What it offers this agent's tools (registration capabilities); empty when it cannot run here. */
+  capabilities(tools: StageTools): string[];
+  start(assignment: Assignment, spec: AttemptSpec, tools: StageTools, signal: AbortSignal): Promise<StageHandle>;
+  remove(assignment: Assignment, spec: AttemptSpec, tools: StageTools): Promise<void>;
+}
