@@ -24,6 +24,10 @@ if [ "${1:-}" = "stop" ]; then stop_demo; log "demo farm stopped"; exit 0; fi
 ensure_deps
 ensure_nats
 ensure_docker
+ensure_docker_b
+ensure_registry
+ensure_images
+DOCKER_HOST=unix:///tmp/dockyard-docker-b/docker.sock ensure_images
 export DOCKER_HOST=unix:///tmp/dockyard-docker/docker.sock
 stop_demo
 
@@ -42,6 +46,8 @@ for port in 7400 7401; do
 done
 
 log "starting the server (embedded PGlite in $DEMO/server)"
+# Build stages push to the local registry; its password is the secret registry-password.
+DOCKYARD_REGISTRY=127.0.0.1:5000 DOCKYARD_REGISTRY_USERNAME=dockyard DOCKYARD_REGISTRY_PASSWORD_SECRET=registry-password \
 DOCKYARD_DATA_DIR="$DEMO/server" DOCKYARD_JOIN_TOKEN_FILE="$DEMO/join-token" DOCKYARD_API_TOKEN_FILE="$DEMO/api-token" \
   setsid nohup "$dockyard" server --grpc-listen 127.0.0.1:7400 --http-listen 127.0.0.1:7401 \
   >"$DEMO/server.log" 2>&1 &
@@ -51,8 +57,10 @@ curl -fs http://127.0.0.1:7401/readyz >/dev/null || { tail -n 20 "$DEMO/server.l
 
 for a in a b; do
   log "starting agent demo-$a"
+  # Each agent has its own Docker engine: a pull and a cache miss on the other one are real.
+  if [ "$a" = b ]; then engine=unix:///tmp/dockyard-docker-b/docker.sock; else engine=$DOCKER_HOST; fi
   # The join token comes from a file (never an argument: it would show in ps).
-  setsid nohup "$dockyard" agent --server 127.0.0.1:7400 --nats nats://127.0.0.1:4222 --token-file "$DEMO/join-token" \
+  DOCKER_HOST=$engine setsid nohup "$dockyard" agent --server 127.0.0.1:7400 --nats nats://127.0.0.1:4222 --token-file "$DEMO/join-token" \
     --name "demo-$a" --labels "zone=$a" --capacity 2 --executor docker --state-dir "$DEMO/agent-$a" \
     >"$DEMO/agent-$a.log" 2>&1 &
   echo $! > "$DEMO/agent-$a.pid"
@@ -69,10 +77,17 @@ if ! "$dockyard" secret list 2>/dev/null | grep -q '^hello-publish-token '; then
   printf 'dyk_demo_%s' "$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" | "$dockyard" secret set hello-publish-token >/dev/null
 fi
 
+"$dockyard" secret set registry-password < /tmp/dockyard-registry/password >/dev/null
+
 log "running examples/hello/dockyard.yml"
 set +e
 "$dockyard" run examples/hello/dockyard.yml --watch
 code=$?
+if [ $code -eq 0 ]; then
+  log "running examples/webapp/dockyard.yml (build, push, temporary environment, tests, image sizes)"
+  "$dockyard" run examples/webapp/dockyard.yml --watch
+  code=$?
+fi
 set -e
 cat <<MSG
 

@@ -9,6 +9,7 @@ import { runJson, toJsonText } from "../json";
 import { defaultPipelineName, readPipelineFile, serverProblemsText } from "../pipeline-file";
 import { parseAttempt } from "../args";
 import { streamRun } from "./live";
+import { sourceUpload } from "../source-upload";
 
 /** Registers `run` and `watch`. */
 export function registerRunCommands(program: Command, cli: CliContext): void {
@@ -23,9 +24,10 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
       const pipelineYaml = await readPipelineFile(file);
       // A file without `name:` is named after its directory (the server checks the name).
       const defaultName = defaultPipelineName(file) ?? "";
+      const upload = await sourceUpload(file, pipelineYaml);
       const run = await withClient(config, async (client) => {
         try {
-          const res = await client.submitRun({ pipelineYaml, source: `cli:${basename(file)}`, defaultName }, { timeoutMs: CALL_TIMEOUT_MS });
+          const res = await client.submitRun({ pipelineYaml, source: `cli:${basename(file)}`, defaultName, ...upload }, { timeoutMs: CALL_TIMEOUT_MS });
           return res.run;
         } catch (err) {
           if (isGrpcError(err) && err.code === GrpcStatus.INVALID_ARGUMENT) {

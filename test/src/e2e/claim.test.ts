@@ -20,7 +20,10 @@ describe("claim and placement", () => {
   const runId = randomUUID();
   const stageIds = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
   const now = new Date();
-  const spec = { image: null, commands: ["true"], env: {}, executor: "shell", agent: {}, resources: {} };
+  const spec = {
+    type: "command", kind: { type: "command", image: null, commands: ["true"], executor: "shell", resources: { memoryBytes: null, nanoCpus: null, pids: null } },
+    env: {}, secrets: [], agent: {}, requires: ["shell"], refs: [], source: { kind: "upload" }, registry: null, sameAgentAs: null, run: { name: "guard", number: 1 },
+  };
 
   before(async () => {
     testDb = await createTestDatabase();
@@ -29,7 +32,7 @@ describe("claim and placement", () => {
     client = new pg.Client({ connectionString: testDb.url });
     await client.connect();
     // An online agent with 2 slots, one taken by stage 0's attempt; stages 1-3 queued.
-    await client.query(`INSERT INTO agents (id, name, labels, capacity, state, session_id, join_token_id, executors, registered_at, last_heartbeat_at)
+    await client.query(`INSERT INTO agents (id, name, labels, capacity, state, session_id, join_token_id, capabilities, registered_at, last_heartbeat_at)
       VALUES ($1, 'guarded', '{}', 2, 'online', 'h', 'j', '["shell"]', now(), now())`, [agentId]);
     await client.query(`INSERT INTO runs (id, name, state, pipeline_yaml, created_at) VALUES ($1, 'guard', 'queued', '', now())`, [runId]);
     for (const [i, id] of stageIds.entries()) {

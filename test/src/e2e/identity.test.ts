@@ -24,7 +24,7 @@ function registerRequest(
     timestampMs: BigInt(o.timestampMs ?? Date.now()),
   };
   return create(RegisterRequestSchema, {
-    ...claims, hostname: "hand-host", labels: {}, capacity: 1, protocolVersion: PROTOCOL_VERSION, executors: ["shell"], version: "test",
+    ...claims, hostname: "hand-host", labels: {}, capacity: 1, protocolVersion: PROTOCOL_VERSION, capabilities: ["shell"], version: "test",
     joinProof: joinProof(joinTokenHash(secret), claims), keySignature: signRegistration(o.signer ?? pair, claims),
   });
 }
@@ -91,7 +91,7 @@ describe("agent identity", { timeout: 180_000 }, () => {
 
   it("refuses a wrong join token, naming why, and registers nothing", async () => {
     await assert.rejects(
-      register(anon, generateKeyPair(), { joinToken: "dyj_wrong_token_0123456789", agentId: "", name: "wrong-token", labels: {}, capacity: 1, executors: ["shell"] }),
+      register(anon, generateKeyPair(), { joinToken: "dyj_wrong_token_0123456789", agentId: "", name: "wrong-token", labels: {}, capacity: 1, capabilities: ["shell"] }),
       (err: Error) => err instanceof RegistrationRefusedError && err.code === "unauthenticated" &&
         /registration refused \(unauthenticated\): the join proof matches no live join token \(wrong or revoked token\)/.test(err.message),
     );
@@ -140,10 +140,10 @@ describe("agent identity", { timeout: 180_000 }, () => {
 
   it("names every problem of a malformed request at once", async () => {
     const req = registerRequest(generateKeyPair(), farm.joinToken, { name: "bad name!", agentId: "not-a-uuid" });
-    Object.assign(req, { protocolVersion: 1, capacity: 0, executors: ["vm"], nonce: new Uint8Array(4) });
+    Object.assign(req, { protocolVersion: 1, capacity: 0, capabilities: ["vm"], nonce: new Uint8Array(4) });
     const refused = await refusal(req);
     assert.equal(refused.code, "protocol_mismatch");
-    for (const problem of [/agent speaks protocol 1, server speaks 2/, /name 'bad name!'/, /agent_id must be a UUID/, /capacity 0/, /executors must be/, /nonce must be 16 to 64 bytes, got 4/]) {
+    for (const problem of [/agent speaks protocol 1, server speaks 3/, /name 'bad name!'/, /agent_id must be a UUID/, /capacity 0/, /capabilities must be/, /nonce must be 16 to 64 bytes, got 4/]) {
       assert.match(refused.message, problem);
     }
   });

@@ -78,7 +78,8 @@ describe("agent protocol", { timeout: 120_000 }, () => {
     assert.ok(a);
     assert.equal(a.attemptId, attemptId);
     assert.equal(a.runId, runId);
-    assert.deepEqual(a.spec?.commands, ["true"]);
+    assert.equal(a.spec?.kind.case, "command");
+    assert.deepEqual(a.spec?.kind.case === "command" && a.spec.kind.value.commands, ["true"]);
     assert.equal(notices.refused, 0);
     // The same assignment is also available by polling (a lost NATS message only delays).
     const polled = await client.pollAssignments({});

@@ -31,7 +31,7 @@ describe("farm gauges at scrape time", () => {
     `INSERT INTO stages (id, run_id, name, position, state, spec, retry_count, retry_on, queued_at)
      VALUES ($1, $2, $1, 0, $3, $4, 0, '[]', now())`, [randomUUID(), runId, state, JSON.stringify(spec)]);
   const addAgent = (state: string) => client.query(
-    `INSERT INTO agents (id, name, labels, capacity, state, join_token_id, executors, registered_at, last_heartbeat_at)
+    `INSERT INTO agents (id, name, labels, capacity, state, join_token_id, capabilities, registered_at, last_heartbeat_at)
      VALUES ($1, $1, '{}', 2, $2, 'j', '["shell"]', now(), now())`, [randomUUID(), state]);
 
   /** A registry whose farm gauges read through an `execute` that counts (and can fail) its calls. */

@@ -89,7 +89,7 @@ stages:
     assert.match(out, /build {2}canceled/);
   });
 
-  it("says no online agent offers the executor (run --json, watch)", async () => {
+  it("says no online agent offers the capability (run --json, watch)", async () => {
     const submitted = dockyard(farm, ["run", file("shell.yml", `name: shelly
 stages:
   build: { executor: shell, command: "true" }
@@ -99,8 +99,8 @@ stages:
     assert.equal(r.code, 0, r.stderr);
     const json = JSON.parse(r.stdout) as { id: string; stages: { name: string; state: string; reason: string | null }[] };
     assert.deepEqual(json.stages.map((s) => [s.name, s.state, s.reason || ""]), [["build", "queued", ""], ["deploy", "pending", "waiting for build"]]);
-    await stageWith(farm, json.id, "build", "no online agent offers executor shell");
-    await watchUntil(farm, json.id, /build {2}queued {2}\(no online agent offers executor shell\)/);
+    await stageWith(farm, json.id, "build", "no online agent offers capability shell");
+    await watchUntil(farm, json.id, /build {2}queued {2}\(no online agent offers capability shell\)/);
   });
 
   it("gives used/capacity of a full agent, and clears the reason once the stage is placed", async () => {

@@ -94,7 +94,7 @@ describe("transport security", { timeout: 120_000 }, () => {
     runs.close();
     const pair = generateKeyPair();
     const agents = createAgentClient(farm.server.grpcAddress, clientTlsCredentials(other.caPem), () => ({ agentId: "", sessionId: "" }), new CredentialSource(pair));
-    await failsWith(register(agents, pair, { joinToken: farm.joinToken, agentId: "", name: "other-ca", labels: {}, capacity: 1, executors: ["shell"] }), grpc.status.UNAVAILABLE);
+    await failsWith(register(agents, pair, { joinToken: farm.joinToken, agentId: "", name: "other-ca", labels: {}, capacity: 1, capabilities: ["shell"] }), grpc.status.UNAVAILABLE);
     agents.close();
     assert.deepEqual(await agentsNamed("other-ca"), []);
     // Positive control: the farm CA works.
@@ -107,7 +107,7 @@ describe("transport security", { timeout: 120_000 }, () => {
     runs.close();
     const pair = generateKeyPair();
     const agents = createAgentClient(farm.server.grpcAddress, grpc.credentials.createInsecure(), () => ({ agentId: "", sessionId: "" }), new CredentialSource(pair));
-    await failsWith(register(agents, pair, { joinToken: farm.joinToken, agentId: "", name: "plaintext", labels: {}, capacity: 1, executors: ["shell"] }), grpc.status.UNAVAILABLE);
+    await failsWith(register(agents, pair, { joinToken: farm.joinToken, agentId: "", name: "plaintext", labels: {}, capacity: 1, capabilities: ["shell"] }), grpc.status.UNAVAILABLE);
     agents.close();
     assert.deepEqual(await agentsNamed("plaintext"), []);
   });
@@ -138,7 +138,7 @@ describe("transport security", { timeout: 120_000 }, () => {
       let session = { agentId: "", sessionId: "" };
       const credentials = clientTlsCredentials(farm.server.pki.caPem);
       const client = createAgentClient(farm.server.grpcAddress, credentials, () => session, new CredentialSource(pair));
-      const accepted = await register(client, pair, { joinToken: farm.joinToken, agentId: "", name: "cred-check", labels: {}, capacity: 1, executors: ["shell"] });
+      const accepted = await register(client, pair, { joinToken: farm.joinToken, agentId: "", name: "cred-check", labels: {}, capacity: 1, capabilities: ["shell"] });
       ({ agentId, sessionId } = accepted);
       session = { agentId, sessionId };
       client.close();

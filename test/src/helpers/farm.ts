@@ -34,6 +34,8 @@ export interface AgentOptions {
   joinToken?: string;
   /** Agent log level (default: DOCKYARD_TEST_LOG or info; the log goes to a file in the state dir). */
   logLevel?: string;
+  /** The agent's Docker engine (default DOCKER_HOST: the test engine). */
+  dockerHost?: string;
 }
 
 export interface SpawnedAgent {
@@ -116,7 +118,7 @@ export async function startFarm(opts: { env?: Record<string, string>; agents?: A
     DOCKYARD_AGENT_LABELS: Object.entries(a.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(","),
     DOCKYARD_AGENT_CAPACITY: String(a.capacity ?? 2), DOCKYARD_AGENT_EXECUTOR: a.executor ?? "docker",
     DOCKYARD_AGENT_STATE_DIR: a.stateDir ?? mkdtempSync(path.join(os.tmpdir(), `dockyard-agent-${a.name}-`)),
-    DOCKER_HOST, DOCKYARD_LOG_LEVEL: a.logLevel ?? process.env.DOCKYARD_TEST_LOG ?? "info",
+    DOCKER_HOST: a.dockerHost ?? DOCKER_HOST, DOCKYARD_LOG_LEVEL: a.logLevel ?? process.env.DOCKYARD_TEST_LOG ?? "info",
   });
 
   const farm: Farm = {

@@ -13,7 +13,7 @@ export async function handAgent(
   const client = createAgentClient(farm.server.grpcAddress, clientTlsCredentials(farm.server.pki.caPem), () => session, new CredentialSource(pair));
   try {
     const accepted = await register(client, pair, {
-      joinToken: opts.joinToken ?? farm.joinToken, agentId: "", name, labels: { hand: name }, capacity: 1, executors: ["shell"],
+      joinToken: opts.joinToken ?? farm.joinToken, agentId: "", name, labels: { hand: name }, capacity: 1, capabilities: ["shell"],
     });
     session = { agentId: accepted.agentId, sessionId: accepted.sessionId };
     return { client, accepted, pair };
