@@ -56,13 +56,18 @@ async function main() {
   // The test farm, with the server's production timings instead of the tests' short ones.
   const farm = await startFarm({
     env: {
-      DOCKYARD_HEARTBEAT_INTERVAL_MS: "3000", DOCKYARD_AGENT_LOST_TIMEOUT_MS: "15000", DOCKYARD_LEASE_TTL_MS: "15000",
-      DOCKYARD_AGENT_POLL_INTERVAL_MS: "10000", DOCKYARD_SWEEP_INTERVAL_MS: "1000", DOCKYARD_SCHEDULER_INTERVAL_MS: "500",
+      DOCKYARD_HEARTBEAT_INTERVAL_MS: "3000",
+      DOCKYARD_AGENT_LOST_TIMEOUT_MS: "15000",
+      DOCKYARD_LEASE_TTL_MS: "15000",
+      DOCKYARD_AGENT_POLL_INTERVAL_MS: "10000",
+      DOCKYARD_SWEEP_INTERVAL_MS: "1000",
+      DOCKYARD_SCHEDULER_INTERVAL_MS: "500",
     },
   });
   const { client, prefix } = farm;
   const agents = ["bench-a", "bench-b"].map((name) =>
-    farm.spawnAgent({ name, executor: "shell", capacity: AGENT_CAPACITY, logLevel: process.env.BENCH_AGENT_LOG ?? "warn" }));
+    farm.spawnAgent({ name, executor: "shell", capacity: AGENT_CAPACITY, logLevel: process.env.BENCH_AGENT_LOG ?? "warn" }),
+  );
   const nc = await connect({ servers: NATS_URL });
   const firstLog = new Map<string, number>();
   /** When the server handled the first log chunk (its clock, ms since the epoch). */
@@ -91,7 +96,8 @@ async function main() {
     },
   });
   await waitFor(async () => (await client.listAgents({})).agents.filter((a) => a.state === "online").length === 2, {
-    message: "both bench agents online", timeoutMs: 30_000,
+    message: "both bench agents online",
+    timeoutMs: 30_000,
   });
 
   const one = Buffer.from("name: latency\nstages:\n  hello: { executor: shell, command: 'echo ok' }\n");
@@ -124,15 +130,23 @@ async function main() {
       FROM attempts a JOIN stages s ON s.id = a.stage_id JOIN runs r ON r.id = a.run_id WHERE r.name = 'latency'`);
     console.error("latency runs, server clock, p50 of each step", JSON.stringify(steps.rows[0]));
     for (const [k, v] of Object.entries(phaseSamples)) console.error(k, "p50", round(quantile(v, 0.5)), "p99", round(quantile(v, 0.99)));
-    const slowest = phaseSamples.log!.map((l, i) => [round(phaseSamples.submit![i]!), round(phaseSamples.running![i]!), round(l)]).sort((a, b) => b[2]! - a[2]!).slice(0, 6);
+    const slowest = phaseSamples
+      .log!.map((l, i) => [round(phaseSamples.submit![i]!), round(phaseSamples.running![i]!), round(l)])
+      .sort((a, b) => b[2]! - a[2]!)
+      .slice(0, 6);
     console.error("slowest samples [submit, running, log] ms", JSON.stringify(slowest));
   }
   if (process.env.BENCH_ONLY === "latency") {
     // For profiling the latency path alone.
-    console.log(JSON.stringify({
-      bench: "dispatch", p50_ms: round(quantile(latencies, 0.5)), p99_ms: round(quantile(latencies, 0.99)),
-      visible_p50_ms: round(quantile(visible, 0.5)), visible_p99_ms: round(quantile(visible, 0.99)),
-    }));
+    console.log(
+      JSON.stringify({
+        bench: "dispatch",
+        p50_ms: round(quantile(latencies, 0.5)),
+        p99_ms: round(quantile(latencies, 0.99)),
+        visible_p50_ms: round(quantile(visible, 0.5)),
+        visible_p99_ms: round(quantile(visible, 0.99)),
+      }),
+    );
     for (const a of agents) a.child.kill("SIGTERM");
     await Promise.all(agents.map((a) => a.exited));
     await nc.drain();
@@ -145,16 +159,22 @@ async function main() {
   if (process.env.BENCH_PHASES) loop.enable();
   const cpuBefore = process.env.BENCH_PHASES ? cpuByProcess() : new Map<string, number>();
   const t0 = performance.now();
-  const ids = await Promise.all(Array.from({ length: PIPELINES }, (_, i) =>
-    client.submitRun({ pipelineYaml: Buffer.from(`name: tput-${i}\nstages:\n${stages}\n`), source: "bench" }).then((r) => r.run!.id)));
+  const ids = await Promise.all(
+    Array.from({ length: PIPELINES }, (_, i) =>
+      client.submitRun({ pipelineYaml: Buffer.from(`name: tput-${i}\nstages:\n${stages}\n`), source: "bench" }).then((r) => r.run!.id),
+    ),
+  );
   await Promise.all(ids.map((id) => (ended.has(id) ? undefined : new Promise<void>((r) => waiters.set(id, r)))));
   if (process.env.BENCH_PHASES) {
     const after = cpuByProcess();
-    const perStage = [...after].map(([k, v]) => [k, round(((v - (cpuBefore.get(k) ?? 0)) * 1000) / (PIPELINES * STAGES_PER_PIPELINE))] as const)
-      .filter(([, ms]) => ms >= 0.05).sort((a, b) => b[1] - a[1]);
+    const perStage = [...after]
+      .map(([k, v]) => [k, round(((v - (cpuBefore.get(k) ?? 0)) * 1000) / (PIPELINES * STAGES_PER_PIPELINE))] as const)
+      .filter(([, ms]) => ms >= 0.05)
+      .sort((a, b) => b[1] - a[1]);
     console.error("cpu ms per stage (own + reaped children)", JSON.stringify(Object.fromEntries(perStage)));
   }
-  if (process.env.BENCH_PHASES) console.error("server event loop delay ms p50", loop.percentile(50) / 1e6, "p99", loop.percentile(99) / 1e6, "max", loop.max / 1e6);
+  if (process.env.BENCH_PHASES)
+    console.error("server event loop delay ms p50", loop.percentile(50) / 1e6, "p99", loop.percentile(99) / 1e6, "max", loop.max / 1e6);
   const elapsed = (Math.max(...ids.map((id) => ended.get(id)!)) - t0) / 1000;
   const failed = (await Promise.all(ids.map((runId) => client.getRun({ runId })))).filter((r) => r.run!.state !== "succeeded").length;
 
@@ -190,7 +210,10 @@ async function main() {
   console.log(JSON.stringify(result));
 }
 
-main().then(() => process.exit(0), (err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

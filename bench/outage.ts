@@ -37,14 +37,16 @@ async function measure(component: Component) {
 const server = await measure("server");
 const nats = await measure("nats");
 const s = (ms: number) => Math.round(ms / 10) / 100;
-console.log(JSON.stringify({
-  bench: "outage",
-  server_restart_recovery_s: s(server.recoveryMs),
-  nats_outage_recovery_s: s(nats.recoveryMs),
-  double_runs: server.doubleRuns + nats.doubleRuns,
-  lost_lines: server.lostLines + nats.lostLines,
-  server_boot_s: s(server.bootMs),
-  outage_s: OUTAGE_MS / 1000,
-  runs_succeeded: [server.state, nats.state].filter((x) => x === "succeeded").length,
-}));
+console.log(
+  JSON.stringify({
+    bench: "outage",
+    server_restart_recovery_s: s(server.recoveryMs),
+    nats_outage_recovery_s: s(nats.recoveryMs),
+    double_runs: server.doubleRuns + nats.doubleRuns,
+    lost_lines: server.lostLines + nats.lostLines,
+    server_boot_s: s(server.bootMs),
+    outage_s: OUTAGE_MS / 1000,
+    runs_succeeded: [server.state, nats.state].filter((x) => x === "succeeded").length,
+  }),
+);
 process.exit(0);

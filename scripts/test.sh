@@ -10,9 +10,8 @@ export NATS_URL=${NATS_URL:-nats://127.0.0.1:4222}
 log "type-checking"
 pnpm exec tsc -p tsconfig.json --noEmit
 bash scripts/lint.sh
-# FORMAT-GATE: TODO enable in the same commit that runs `npm run format` over the whole tree
-# (until then `prettier --check .` flags most files).
-# log "checking formatting"; pnpm exec prettier --check --log-level warn . || die "not formatted: run 'npm run format'"
+log "checking formatting"
+pnpm exec prettier --check --log-level warn . || die "not formatted: run 'npm run format'"
 bash scripts/gen-check.sh
 files=$(find proto pipeline control-plane agent web cli test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 log "running $(echo "$files" | wc -w) test files"

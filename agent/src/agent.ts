@@ -65,11 +65,16 @@ export class Agent {
   /** What the stage kinds work with (executors, the engine, the runs' sources, environments). */
   private readonly tools: StageTools;
 
-  constructor(private readonly config: AgentConfig, private readonly deps: AgentDeps) {
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly deps: AgentDeps,
+  ) {
     const docker = deps.executors.find((e): e is DockerExecutor => e instanceof DockerExecutor)?.engine ?? null;
     const self = this;
     this.tools = {
-      executors: deps.executors, docker, buildkit: docker !== null,
+      executors: deps.executors,
+      docker,
+      buildkit: docker !== null,
       sources: new RunSources(path.join(config.stateDir, "sources"), () => this.client),
       environments: new Environments(docker, () => self.session.agentId, deps.log),
       get agentId() {
@@ -125,15 +130,16 @@ export class Agent {
     this.listener = this.notices;
     this.mux.keepOpen();
     // In the background: a server that is down now gets the backlog when it is back.
-    replaySpools(this.journal, this.mux, this.deps.log)
-      .catch((err: unknown) => this.deps.log.error({ err }, "spool replay failed"));
+    replaySpools(this.journal, this.mux, this.deps.log).catch((err: unknown) => this.deps.log.error({ err }, "spool replay failed"));
     this.timers.push(setInterval(() => void this.heartbeat(), this.heartbeatMs).unref());
     this.timers.push(setInterval(() => void this.poll(), this.pollMs).unref());
     await this.poll();
     await this.tools.environments.sweep().catch((err: unknown) => this.deps.log.warn({ err }, "environment sweep failed"));
-    this.timers.push(setInterval(() => {
-      this.tools.environments.sweep().catch((err: unknown) => this.deps.log.warn({ err }, "environment sweep failed"));
-    }, ENV_SWEEP_MS).unref());
+    this.timers.push(
+      setInterval(() => {
+        this.tools.environments.sweep().catch((err: unknown) => this.deps.log.warn({ err }, "environment sweep failed"));
+      }, ENV_SWEEP_MS).unref(),
+    );
     this.deps.log.info({ agentId: this.session.agentId, name: this.config.name, capabilities: capabilitiesOf(this.tools) }, "agent started");
   }
 
@@ -152,8 +158,12 @@ export class Agent {
     for (let attempt = 0; ; attempt++) {
       try {
         const accepted = await register(this.client, this.key, {
-          joinToken: this.config.joinToken, agentId, name: this.config.name, labels: this.config.labels,
-          capacity: this.config.capacity, capabilities: capabilitiesOf(this.tools),
+          joinToken: this.config.joinToken,
+          agentId,
+          name: this.config.name,
+          labels: this.config.labels,
+          capacity: this.config.capacity,
+          capabilities: capabilitiesOf(this.tools),
         });
         this.serverKey = publicKeyFromRaw(accepted.serverSigningKey);
         this.session = { agentId: accepted.agentId, sessionId: accepted.sessionId };
@@ -171,7 +181,6 @@ export class Agent {
       }
     }
   }
-
 
   /**
    * A signed wake-up named an attempt: fetch its assignment over gRPC. The server's
@@ -207,11 +216,17 @@ export class Agent {
       return;
     }
     const runner = new AttemptRunner(a, {
-      mux: this.mux, stage, tools: this.tools, agentId: this.session.agentId, journal: this.journal!, log: this.deps.log,
+      mux: this.mux,
+      stage,
+      tools: this.tools,
+      agentId: this.session.agentId,
+      journal: this.journal!,
+      log: this.deps.log,
       supervisor: this.supervisor ?? undefined,
     });
     this.runners.set(a.attemptId, runner);
-    runner.run()
+    runner
+      .run()
       .catch((err: unknown) => this.deps.log.error({ err, attemptId: a.attemptId }, "attempt runner crashed"))
       .finally(() => {
         this.runners.delete(a.attemptId);
@@ -238,9 +253,14 @@ export class Agent {
 
   private async heartbeat(): Promise<void> {
     try {
-      await this.client.heartbeat({
-        runningAttemptIds: [...this.runners.keys()], draining: this.draining, environmentIds: this.tools.environments.ids,
-      }, { timeoutMs: 3000 });
+      await this.client.heartbeat(
+        {
+          runningAttemptIds: [...this.runners.keys()],
+          draining: this.draining,
+          environmentIds: this.tools.environments.ids,
+        },
+        { timeoutMs: 3000 },
+      );
     } catch (err) {
       const code = (err as grpc.ServiceError).code;
       if (code !== grpc.status.UNAUTHENTICATED && code !== grpc.status.FAILED_PRECONDITION) {
@@ -306,8 +326,9 @@ export class Agent {
   async drain(): Promise<void> {
     this.draining = true;
     this.deps.log.info({ running: this.runners.size }, "draining");
-    await this.client.setDraining({ draining: true }, { timeoutMs: 5000 }).catch((err: unknown) =>
-      this.deps.log.warn({ err: (err as Error).message }, "could not tell the server we drain"));
+    await this.client
+      .setDraining({ draining: true }, { timeoutMs: 5000 })
+      .catch((err: unknown) => this.deps.log.warn({ err: (err as Error).message }, "could not tell the server we drain"));
     if (this.runners.size > 0) await new Promise<void>((r) => (this.drained = r));
     await this.stop();
   }
@@ -327,8 +348,9 @@ export class Agent {
     this.listener?.close();
     if (this.client) {
       // Best effort: tell the server now instead of letting it wait for the heartbeat timeout.
-      await this.client.leave({}, { timeoutMs: 2000 }).catch((err: unknown) =>
-        this.deps.log.warn({ err: (err as Error).message }, "could not tell the server we leave"));
+      await this.client
+        .leave({}, { timeoutMs: 2000 })
+        .catch((err: unknown) => this.deps.log.warn({ err: (err as Error).message }, "could not tell the server we leave"));
       this.mux.close();
       this.client.close();
     }

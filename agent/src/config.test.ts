@@ -16,12 +16,15 @@ describe("agent config", () => {
   });
 
   it("reports every bad variable at once, including a missing join token", () => {
-    assert.throws(() => loadAgentConfig({ DOCKYARD_AGENT_LABELS: "novalue", DOCKYARD_AGENT_CAPACITY: "0", DOCKYARD_AGENT_EXECUTOR: "vm" }), (err: AgentConfigError) => {
-      assert.equal(err.problems.length, 4, err.message);
-      assert.match(err.message, /DOCKYARD_JOIN_TOKEN: is required/);
-      assert.match(err.message, /DOCKYARD_AGENT_LABELS: expected k=v/);
-      return true;
-    });
+    assert.throws(
+      () => loadAgentConfig({ DOCKYARD_AGENT_LABELS: "novalue", DOCKYARD_AGENT_CAPACITY: "0", DOCKYARD_AGENT_EXECUTOR: "vm" }),
+      (err: AgentConfigError) => {
+        assert.equal(err.problems.length, 4, err.message);
+        assert.match(err.message, /DOCKYARD_JOIN_TOKEN: is required/);
+        assert.match(err.message, /DOCKYARD_AGENT_LABELS: expected k=v/);
+        return true;
+      },
+    );
   });
 
   it("takes the CA fingerprint from the join token, and refuses a token that cannot verify the server", () => {
@@ -34,8 +37,10 @@ describe("agent config", () => {
   });
 
   it(".env.example lists every variable the agent reads", () => {
-    const listed = readFileSync(path.join(ROOT, ".env.example"), "utf8").split("\n")
-      .filter((l) => /^[A-Z_]+=/.test(l)).map((l) => l.split("=")[0]);
+    const listed = readFileSync(path.join(ROOT, ".env.example"), "utf8")
+      .split("\n")
+      .filter((l) => /^[A-Z_]+=/.test(l))
+      .map((l) => l.split("=")[0]);
     for (const name of AGENT_ENV_VARS) assert.ok(listed.includes(name), `${name} missing from .env.example`);
   });
 });

@@ -7,21 +7,34 @@ import { splitJoinToken } from "@dockyard/proto";
 const LABEL = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}=[^,]{0,128}$/;
 
 const schema = z.object({
-  DOCKYARD_SERVER_URL: z.string().regex(/^[^\s/:,]+:\d{1,5}(,[^\s/:,]+:\d{1,5})*$/, "expected host:port of the server's gRPC endpoint, or a comma-separated list of replicas").default("127.0.0.1:7400"),
+  DOCKYARD_SERVER_URL: z
+    .string()
+    .regex(/^[^\s/:,]+:\d{1,5}(,[^\s/:,]+:\d{1,5})*$/, "expected host:port of the server's gRPC endpoint, or a comma-separated list of replicas")
+    .default("127.0.0.1:7400"),
   DOCKYARD_NATS_URL: z.string().min(1).default("nats://127.0.0.1:4222"),
-  DOCKYARD_NATS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, "expected a NATS subject prefix").default("dockyard"),
+  DOCKYARD_NATS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, "expected a NATS subject prefix")
+    .default("dockyard"),
   DOCKYARD_JOIN_TOKEN: z.string({ error: "is required (or DOCKYARD_JOIN_TOKEN_FILE)" }).min(16, "join token must be at least 16 characters"),
-  DOCKYARD_AGENT_NAME: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "letters, digits, . _ - (max 63)").default(os.hostname().slice(0, 63)),
-  DOCKYARD_AGENT_LABELS: z.string().default("").refine(
-    (s) => s === "" || s.split(",").every((p) => LABEL.test(p.trim())), "expected k=v,k2=v2",
-  ),
+  DOCKYARD_AGENT_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "letters, digits, . _ - (max 63)")
+    .default(os.hostname().slice(0, 63)),
+  DOCKYARD_AGENT_LABELS: z
+    .string()
+    .default("")
+    .refine((s) => s === "" || s.split(",").every((p) => LABEL.test(p.trim())), "expected k=v,k2=v2"),
   DOCKYARD_AGENT_CAPACITY: z.coerce.number().int().min(1).max(256).default(2),
   DOCKYARD_AGENT_STATE_DIR: z.string().min(1).default(".dockyard/agent"),
   DOCKYARD_AGENT_EXECUTOR: z.enum(["docker", "shell", "auto"]).default("auto"),
   DOCKER_HOST: z.string().default("unix:///var/run/docker.sock"),
   DOCKYARD_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
   DOCKYARD_CA_FILE: z.string().min(1).optional(),
-  DOCKYARD_CA_FINGERPRINT: z.string().regex(/^(sha256:)?[0-9a-fA-F]{64}$/, "expected the 64 hex digits of the CA's SHA-256 fingerprint").optional(),
+  DOCKYARD_CA_FINGERPRINT: z
+    .string()
+    .regex(/^(sha256:)?[0-9a-fA-F]{64}$/, "expected the 64 hex digits of the CA's SHA-256 fingerprint")
+    .optional(),
   DOCKYARD_INSECURE: z.enum(["true", "false", "1", "0"]).default("false"),
 });
 
@@ -56,7 +69,10 @@ export class AgentConfigError extends Error {
 
 export function parseLabels(text: string): Record<string, string> {
   const labels: Record<string, string> = {};
-  for (const part of text.split(",").map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const i = part.indexOf("=");
     labels[part.slice(0, i)] = part.slice(i + 1);
   }
@@ -84,18 +100,30 @@ export function loadAgentConfig(env: Record<string, string | undefined> = proces
   if (problems.length > 0 || !parsed.success) throw new AgentConfigError(problems);
   const e = parsed.data;
   const token = splitJoinToken(e.DOCKYARD_JOIN_TOKEN);
-  const fingerprint = (e.DOCKYARD_CA_FINGERPRINT?.replace(/^sha256:/, "").toLowerCase()) ?? token.caFingerprint;
+  const fingerprint = e.DOCKYARD_CA_FINGERPRINT?.replace(/^sha256:/, "").toLowerCase() ?? token.caFingerprint;
   const insecure = e.DOCKYARD_INSECURE === "true" || e.DOCKYARD_INSECURE === "1";
   if (!insecure && !fingerprint && !e.DOCKYARD_CA_FILE) {
-    throw new AgentConfigError(["DOCKYARD_JOIN_TOKEN: has no CA fingerprint (create tokens with `dockyard token create`, which appends it), " +
-      "and neither DOCKYARD_CA_FILE nor DOCKYARD_CA_FINGERPRINT is set: the agent cannot verify the server"]);
+    throw new AgentConfigError([
+      "DOCKYARD_JOIN_TOKEN: has no CA fingerprint (create tokens with `dockyard token create`, which appends it), " +
+        "and neither DOCKYARD_CA_FILE nor DOCKYARD_CA_FINGERPRINT is set: the agent cannot verify the server",
+    ]);
   }
   return {
-    serverUrl: e.DOCKYARD_SERVER_URL.split(",")[0]!, servers: e.DOCKYARD_SERVER_URL.split(","), natsUrl: e.DOCKYARD_NATS_URL, natsPrefix: e.DOCKYARD_NATS_PREFIX,
-    joinToken: token.secret, name: e.DOCKYARD_AGENT_NAME, labels: parseLabels(e.DOCKYARD_AGENT_LABELS),
-    capacity: e.DOCKYARD_AGENT_CAPACITY, stateDir: e.DOCKYARD_AGENT_STATE_DIR, executor: e.DOCKYARD_AGENT_EXECUTOR,
-    dockerHost: e.DOCKER_HOST, logLevel: e.DOCKYARD_LOG_LEVEL,
-    caFile: e.DOCKYARD_CA_FILE ?? null, caFingerprint: fingerprint, insecure,
+    serverUrl: e.DOCKYARD_SERVER_URL.split(",")[0]!,
+    servers: e.DOCKYARD_SERVER_URL.split(","),
+    natsUrl: e.DOCKYARD_NATS_URL,
+    natsPrefix: e.DOCKYARD_NATS_PREFIX,
+    joinToken: token.secret,
+    name: e.DOCKYARD_AGENT_NAME,
+    labels: parseLabels(e.DOCKYARD_AGENT_LABELS),
+    capacity: e.DOCKYARD_AGENT_CAPACITY,
+    stateDir: e.DOCKYARD_AGENT_STATE_DIR,
+    executor: e.DOCKYARD_AGENT_EXECUTOR,
+    dockerHost: e.DOCKER_HOST,
+    logLevel: e.DOCKYARD_LOG_LEVEL,
+    caFile: e.DOCKYARD_CA_FILE ?? null,
+    caFingerprint: fingerprint,
+    insecure,
   };
 }
 

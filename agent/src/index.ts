@@ -7,12 +7,18 @@ export { ShellExecutor } from "./executor/shell";
 export { readSpools, SpoolJournal } from "./logs/spool";
 export { dockerFromEnv, BASE_IMAGE, DEFAULT_DOCKER_HOST } from "./executor/docker-client";
 export {
-  pushImage, ensureImage, tagImage, parseRef, registryOf, RegistryError, isRegistryError,
-  type RegistryAuth, type PushResult, type RegistryErrorCode,
+  pushImage,
+  ensureImage,
+  tagImage,
+  parseRef,
+  registryOf,
+  RegistryError,
+  isRegistryError,
+  type RegistryAuth,
+  type PushResult,
+  type RegistryErrorCode,
 } from "./docker/registry";
-export {
-  packContext, contextSize, ContextError, DEFAULT_CONTEXT_MAX_BYTES, type PackContextOptions,
-} from "./docker/context-tar";
+export { packContext, contextSize, ContextError, DEFAULT_CONTEXT_MAX_BYTES, type PackContextOptions } from "./docker/context-tar";
 export { checkoutGit, GitContextError, DEFAULT_GIT_TIMEOUT_MS, type CheckoutGitOptions, type GitErrorCode } from "./docker/git-context";
 export { buildImage, type BuildImageOptions, type BuildImageResult } from "./docker/image-build";
 export { BuildError, isBuildError, type BuildErrorCode } from "./docker/build-error";

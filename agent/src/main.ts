@@ -46,10 +46,16 @@ export async function agentMain(env: Record<string, string | undefined> = proces
     }
     if (signals === 1) {
       log.info({ signal }, "draining; send the signal again to abort");
-      agent!.drain().then(() => process.exit(0), () => process.exit(1));
+      agent!.drain().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
     } else {
       log.warn({ signal }, "aborting running attempts");
-      agent!.abort().then(() => process.exit(0), () => process.exit(1));
+      agent!.abort().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
     }
   };
   // Installed before start, so a signal during registration or spool replay is not fatal by default.
@@ -63,7 +69,8 @@ export async function agentMain(env: Record<string, string | undefined> = proces
       }
     }
     agent = new Agent(config, {
-      log, executors,
+      log,
+      executors,
       onRefused: (err) => {
         process.stderr.write(`dockyard agent: ${err.message}\n`);
         void agent!.stop().finally(() => process.exit(1));

@@ -48,7 +48,10 @@ export class AttemptRunner {
   /** Every secret value of this attempt, masked in its output before it is spooled or sent. */
   private readonly masker: SecretMasker;
 
-  constructor(readonly assignment: Assignment, private readonly deps: RunnerDeps) {
+  constructor(
+    readonly assignment: Assignment,
+    private readonly deps: RunnerDeps,
+  ) {
     this.masker = new SecretMasker((assignment.spec?.secrets ?? []).map((s) => s.value));
   }
 
@@ -87,14 +90,20 @@ export class AttemptRunner {
         hasRoom: () => this.channel.hasRoom,
         emit: (stream, data) => this.emit(stream, data),
       });
-      this.channel = new AttemptChannel(this.deps.mux, a.attemptId, a.leaseId, {
-        onRejected: (message) => this.stop("rejected", message),
-        onRoom: () => {
-          batcher.onRoom();
-          for (const w of this.roomWaiters.splice(0)) w();
+      this.channel = new AttemptChannel(
+        this.deps.mux,
+        a.attemptId,
+        a.leaseId,
+        {
+          onRejected: (message) => this.stop("rejected", message),
+          onRoom: () => {
+            batcher.onRoom();
+            for (const w of this.roomWaiters.splice(0)) w();
+          },
+          onRenewed: () => undefined,
         },
-        onRenewed: () => undefined,
-      }, log);
+        log,
+      );
       // Renewals keep the lease; when the server cannot be reached they simply fail and the
       // stage runs on: the server does not give a stage away while it (or its database) was
       // down, but grants agents a lease TTL to report in after it is back. What stops a stage
@@ -172,7 +181,10 @@ export class AttemptRunner {
     const final: FinalStatus = { ...this.finalStatus(exit, err), ...(exit?.outputs && { outputs: exit.outputs }) };
     if (!this.masker.active) return final;
     // Outputs travel to other stages and every view of the run: no secret in them either.
-    const outputs = final.outputs && { ...final.outputs, values: Object.fromEntries(Object.entries(final.outputs.values).map(([k, v]) => [k, this.masker.maskText(v)])) };
+    const outputs = final.outputs && {
+      ...final.outputs,
+      values: Object.fromEntries(Object.entries(final.outputs.values).map(([k, v]) => [k, this.masker.maskText(v)])),
+    };
     return { ...final, message: this.masker.maskText(final.message), ...(outputs && { outputs }) };
   }
 
@@ -214,13 +226,23 @@ export class AttemptRunner {
     const secretEnv = Object.fromEntries(secrets.filter((s) => !s.asFile).map((s) => [s.env, Buffer.from(s.value).toString("utf8")]));
     return {
       secretFiles: secrets.filter((s) => s.asFile).map((s) => ({ env: s.env, value: Buffer.from(s.value) })),
-      attemptId: a.attemptId, runId: a.runId, stageId: a.stageId, stageName: a.stageName, attemptNumber: a.attemptNumber,
+      attemptId: a.attemptId,
+      runId: a.runId,
+      stageId: a.stageId,
+      stageName: a.stageName,
+      attemptNumber: a.attemptNumber,
       image: kind?.case === "command" || kind?.case === "test" ? kind.value.image || null : null,
-      commands: kind?.case === "command" || kind?.case === "test" ? kind.value.commands : [], agentId: this.deps.agentId,
+      commands: kind?.case === "command" || kind?.case === "test" ? kind.value.commands : [],
+      agentId: this.deps.agentId,
       // Like CI_JOB_ID & co: stages can tell which run, stage and attempt they are.
       env: {
-        ...a.spec?.env, ...secretEnv, DOCKYARD: "true", DOCKYARD_RUN_ID: a.runId, DOCKYARD_STAGE: a.stageName,
-        DOCKYARD_ATTEMPT: String(a.attemptNumber), DOCKYARD_ATTEMPT_ID: a.attemptId,
+        ...a.spec?.env,
+        ...secretEnv,
+        DOCKYARD: "true",
+        DOCKYARD_RUN_ID: a.runId,
+        DOCKYARD_STAGE: a.stageName,
+        DOCKYARD_ATTEMPT: String(a.attemptNumber),
+        DOCKYARD_ATTEMPT_ID: a.attemptId,
       },
       limits: {
         memoryBytes: Number(limits?.memoryBytes ?? 0) || undefined,

@@ -16,9 +16,17 @@ export function replaySpools(journal: SpoolJournal, mux: AttemptMux, log: Logger
 
 async function replayOne(journal: SpoolJournal, mux: AttemptMux, spool: SpoolContents, log: Logger): Promise<void> {
   const { meta } = spool;
-  const channel = new AttemptChannel(mux, meta.attemptId, meta.leaseId, {
-    onRejected: () => undefined, onRoom: () => undefined, onRenewed: () => undefined,
-  }, log);
+  const channel = new AttemptChannel(
+    mux,
+    meta.attemptId,
+    meta.leaseId,
+    {
+      onRejected: () => undefined,
+      onRoom: () => undefined,
+      onRenewed: () => undefined,
+    },
+    log,
+  );
   channel.resuming = true;
   for (const c of spool.chunks) channel.send(c);
   await channel.open();

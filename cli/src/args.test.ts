@@ -21,7 +21,11 @@ test("parseLabels refuses malformed items with a message naming them", () => {
     [`${"k".repeat(64)}=v`, /max 63/],
   ];
   for (const [input, message] of bad) {
-    assert.throws(() => parseLabels(input), (err: unknown) => err instanceof InvalidArgumentError && message.test(err.message), input);
+    assert.throws(
+      () => parseLabels(input),
+      (err: unknown) => err instanceof InvalidArgumentError && message.test(err.message),
+      input,
+    );
   }
 });
 

@@ -40,8 +40,10 @@ export async function serverCredentials(config: ClientConfig, warn: (text: strin
     }
     throw new CliError((last as Error).message, 1, { cause: last });
   }
-  throw new CliError("no way to verify the server: pass --ca FILE (the server's <data-dir>/pki/ca.crt; env DOCKYARD_CA_FILE), " +
-    "--ca-fingerprint HEX (env DOCKYARD_CA_FINGERPRINT), or --insecure for a server started with DOCKYARD_INSECURE");
+  throw new CliError(
+    "no way to verify the server: pass --ca FILE (the server's <data-dir>/pki/ca.crt; env DOCKYARD_CA_FILE), " +
+      "--ca-fingerprint HEX (env DOCKYARD_CA_FINGERPRINT), or --insecure for a server started with DOCKYARD_INSECURE",
+  );
 }
 
 /** `--server` may list replicas (`a:7400,b:7400`): calls fail over between them. */
@@ -76,11 +78,7 @@ export async function connect(config: ClientConfig, warn?: (text: string) => voi
  * Runs `fn` with a fresh client, maps any error to a CliError naming the
  * server (and `notFound` for NOT_FOUND), and closes the client afterwards.
  */
-export async function withClient<T>(
-  config: ClientConfig,
-  fn: (client: RunClient) => Promise<T>,
-  ctx: Omit<ErrorContext, "server"> = {},
-): Promise<T> {
+export async function withClient<T>(config: ClientConfig, fn: (client: RunClient) => Promise<T>, ctx: Omit<ErrorContext, "server"> = {}): Promise<T> {
   const client = await connect(config);
   const tries = servers(config).length;
   try {

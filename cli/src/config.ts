@@ -32,10 +32,13 @@ export function loadClientConfig(flags: GlobalOptions, env: Env = process.env): 
   const ca = nonEmpty(flags.ca) ?? nonEmpty(env.DOCKYARD_CA_FILE);
   const fingerprint = nonEmpty(flags.caFingerprint) ?? nonEmpty(env.DOCKYARD_CA_FINGERPRINT);
   const insecure = flags.insecure === true || env.DOCKYARD_INSECURE === "true" || env.DOCKYARD_INSECURE === "1";
-  const trust: ClientConfig["trust"] = insecure ? { kind: "insecure" }
-    : ca ? { kind: "ca-file", file: ca }
-    : fingerprint ? { kind: "fingerprint", fingerprint: fingerprint.replace(/^sha256:/, "").toLowerCase() }
-    : { kind: "none" };
+  const trust: ClientConfig["trust"] = insecure
+    ? { kind: "insecure" }
+    : ca
+      ? { kind: "ca-file", file: ca }
+      : fingerprint
+        ? { kind: "fingerprint", fingerprint: fingerprint.replace(/^sha256:/, "").toLowerCase() }
+        : { kind: "none" };
   return { server, token, trust };
 }
 

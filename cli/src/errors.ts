@@ -56,11 +56,7 @@ export interface ErrorContext {
 
 /** True for grpc-js errors (they carry a numeric `code` and a `details` text). */
 export function isGrpcError(err: unknown): err is ServiceError {
-  return (
-    err instanceof Error &&
-    typeof (err as Partial<ServiceError>).code === "number" &&
-    typeof (err as Partial<ServiceError>).details === "string"
-  );
+  return err instanceof Error && typeof (err as Partial<ServiceError>).code === "number" && typeof (err as Partial<ServiceError>).details === "string";
 }
 
 /** The status name of a grpc-js code ("UNAVAILABLE"), or the number as text. */

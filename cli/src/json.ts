@@ -100,7 +100,20 @@ export function runEventJson(ev: RunEvent): RunEventJson {
   switch (b.case) {
     case "stage": {
       const s = b.value;
-      return { ...head, type: "stage", stage: { id: s.stageId, name: s.stageName, state: s.state, attempt: s.attempt, agentId: s.agentId, agentName: s.agentName, exitCode: s.exitCode, reason: s.reason } };
+      return {
+        ...head,
+        type: "stage",
+        stage: {
+          id: s.stageId,
+          name: s.stageName,
+          state: s.state,
+          attempt: s.attempt,
+          agentId: s.agentId,
+          agentName: s.agentName,
+          exitCode: s.exitCode,
+          reason: s.reason,
+        },
+      };
     }
     case "log": {
       const l = b.value;

@@ -75,7 +75,12 @@ function fsReason(err: unknown): string {
  */
 export function defaultPipelineName(file: string): string | null {
   const dir = basename(dirname(resolve(file)));
-  const name = dir.toLowerCase().replace(/[^a-z0-9._-]+/g, "-").replace(/^[^a-z0-9]+/, "").slice(0, 63).replace(/-+$/, "");
+  const name = dir
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, "-")
+    .replace(/^[^a-z0-9]+/, "")
+    .slice(0, 63)
+    .replace(/-+$/, "");
   return name === "" ? null : name;
 }
 

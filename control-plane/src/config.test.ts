@@ -17,13 +17,16 @@ describe("server config", () => {
   });
 
   it("reports every bad variable at once", () => {
-    assert.throws(() => loadConfig({ DOCKYARD_GRPC_LISTEN: "nope", DOCKYARD_LEASE_TTL_MS: "-5", DOCKYARD_JOIN_TOKEN: "short" }), (err: ConfigError) => {
-      assert.equal(err.problems.length, 3);
-      assert.match(err.message, /DOCKYARD_GRPC_LISTEN: expected host:port/);
-      assert.match(err.message, /DOCKYARD_LEASE_TTL_MS/);
-      assert.match(err.message, /join token must be at least 16/);
-      return true;
-    });
+    assert.throws(
+      () => loadConfig({ DOCKYARD_GRPC_LISTEN: "nope", DOCKYARD_LEASE_TTL_MS: "-5", DOCKYARD_JOIN_TOKEN: "short" }),
+      (err: ConfigError) => {
+        assert.equal(err.problems.length, 3);
+        assert.match(err.message, /DOCKYARD_GRPC_LISTEN: expected host:port/);
+        assert.match(err.message, /DOCKYARD_LEASE_TTL_MS/);
+        assert.match(err.message, /join token must be at least 16/);
+        return true;
+      },
+    );
   });
 
   it("reads secrets from NAME_FILE", () => {
@@ -40,13 +43,17 @@ describe("server config", () => {
     writeFileSync(f, "dym_from_a_file_0123456789\n");
     assert.equal(loadConfig({ DOCKYARD_METRICS_TOKEN_FILE: f }).metricsToken, "dym_from_a_file_0123456789");
     assert.throws(() => loadConfig({ DOCKYARD_METRICS_TOKEN: "short" }), /metrics token must be at least 16/);
-    assert.throws(() => loadConfig({ DOCKYARD_METRICS_TOKEN: "same_token_0123456789", DOCKYARD_API_TOKEN: "same_token_0123456789" }),
-      /DOCKYARD_METRICS_TOKEN: must differ from DOCKYARD_API_TOKEN/);
+    assert.throws(
+      () => loadConfig({ DOCKYARD_METRICS_TOKEN: "same_token_0123456789", DOCKYARD_API_TOKEN: "same_token_0123456789" }),
+      /DOCKYARD_METRICS_TOKEN: must differ from DOCKYARD_API_TOKEN/,
+    );
   });
 
   it(".env.example lists every variable the server reads", () => {
-    const listed = readFileSync(path.join(ROOT, ".env.example"), "utf8").split("\n")
-      .filter((l) => /^[A-Z_]+=/.test(l)).map((l) => l.split("=")[0]);
+    const listed = readFileSync(path.join(ROOT, ".env.example"), "utf8")
+      .split("\n")
+      .filter((l) => /^[A-Z_]+=/.test(l))
+      .map((l) => l.split("=")[0]);
     for (const name of SERVER_ENV_VARS) assert.ok(listed.includes(name), `${name} missing from .env.example`);
   });
 });

@@ -5,13 +5,19 @@ import { z } from "zod";
 
 const ms = (def: number, min = 1) => z.coerce.number().int().min(min).max(86_400_000).default(def);
 const listen = (def: string) =>
-  z.string().regex(/^[^\s:]+:\d{1,5}$/, "expected host:port").default(def);
+  z
+    .string()
+    .regex(/^[^\s:]+:\d{1,5}$/, "expected host:port")
+    .default(def);
 
 const schema = z.object({
   DATABASE_URL: z.string().url().optional(),
   DOCKYARD_DATA_DIR: z.string().min(1).default(".dockyard/server"),
   DOCKYARD_NATS_URL: z.string().min(1).default("nats://127.0.0.1:4222"),
-  DOCKYARD_NATS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, "expected a NATS subject prefix").default("dockyard"),
+  DOCKYARD_NATS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, "expected a NATS subject prefix")
+    .default("dockyard"),
   DOCKYARD_GRPC_LISTEN: listen("127.0.0.1:7400"),
   DOCKYARD_HTTP_LISTEN: listen("127.0.0.1:7401"),
   DOCKYARD_JOIN_TOKEN: z.string().min(16, "join token must be at least 16 characters").optional(),
@@ -31,11 +37,23 @@ const schema = z.object({
   DOCKYARD_TLS_CERT_FILE: z.string().min(1).optional(),
   DOCKYARD_TLS_KEY_FILE: z.string().min(1).optional(),
   DOCKYARD_TLS_CA_FILE: z.string().min(1).optional(),
-  DOCKYARD_TLS_SANS: z.string().regex(/^[^\s]*$/, "expected a comma-separated list of DNS names and IPs").default(""),
+  DOCKYARD_TLS_SANS: z
+    .string()
+    .regex(/^[^\s]*$/, "expected a comma-separated list of DNS names and IPs")
+    .default(""),
   DOCKYARD_INSECURE: z.enum(["true", "false", "1", "0"]).default("false"),
-  DOCKYARD_REGISTRY: z.string().regex(/^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$/, "expected host[:port]").optional(),
-  DOCKYARD_REGISTRY_USERNAME: z.string().regex(/^\S{1,128}$/, "expected 1-128 characters without spaces").optional(),
-  DOCKYARD_REGISTRY_PASSWORD_SECRET: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "expected a secret name").optional(),
+  DOCKYARD_REGISTRY: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$/, "expected host[:port]")
+    .optional(),
+  DOCKYARD_REGISTRY_USERNAME: z
+    .string()
+    .regex(/^\S{1,128}$/, "expected 1-128 characters without spaces")
+    .optional(),
+  DOCKYARD_REGISTRY_PASSWORD_SECRET: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "expected a secret name")
+    .optional(),
 });
 
 export type ServerEnv = z.infer<typeof schema>;
@@ -101,9 +119,7 @@ export function resolveFileVars(env: Record<string, string | undefined>, names: 
 export function loadConfig(env: Record<string, string | undefined> = process.env): ServerConfig {
   const problems: string[] = [];
   const resolved = resolveFileVars(env, ["DOCKYARD_JOIN_TOKEN", "DOCKYARD_API_TOKEN", "DOCKYARD_METRICS_TOKEN", "DATABASE_URL"], problems);
-  const blankToUndefined = Object.fromEntries(
-    Object.entries(resolved).filter(([k, v]) => k in schema.shape && v !== undefined && v !== ""),
-  );
+  const blankToUndefined = Object.fromEntries(Object.entries(resolved).filter(([k, v]) => k in schema.shape && v !== undefined && v !== ""));
   const parsed = schema.safeParse(blankToUndefined);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(`${issue.path.join(".")}: ${issue.message}`);
@@ -136,11 +152,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     unschedulableTimeoutMs: e.DOCKYARD_UNSCHEDULABLE_TIMEOUT_MS,
     logLevel: e.DOCKYARD_LOG_LEVEL,
     secretKeyFile: e.DOCKYARD_SECRET_KEY_FILE ?? path.join(e.DOCKYARD_DATA_DIR, "secret.key"),
-    secretOldKeyFiles: (e.DOCKYARD_SECRET_OLD_KEY_FILES ?? "").split(",").map((f) => f.trim()).filter(Boolean),
+    secretOldKeyFiles: (e.DOCKYARD_SECRET_OLD_KEY_FILES ?? "")
+      .split(",")
+      .map((f) => f.trim())
+      .filter(Boolean),
     pkiDir: e.DOCKYARD_PKI_DIR ?? path.join(e.DOCKYARD_DATA_DIR, "pki"),
-    tls: e.DOCKYARD_TLS_CERT_FILE && e.DOCKYARD_TLS_KEY_FILE && e.DOCKYARD_TLS_CA_FILE
-      ? { certFile: e.DOCKYARD_TLS_CERT_FILE, keyFile: e.DOCKYARD_TLS_KEY_FILE, caFile: e.DOCKYARD_TLS_CA_FILE } : null,
-    tlsSans: e.DOCKYARD_TLS_SANS.split(",").map((x) => x.trim()).filter(Boolean),
+    tls:
+      e.DOCKYARD_TLS_CERT_FILE && e.DOCKYARD_TLS_KEY_FILE && e.DOCKYARD_TLS_CA_FILE
+        ? { certFile: e.DOCKYARD_TLS_CERT_FILE, keyFile: e.DOCKYARD_TLS_KEY_FILE, caFile: e.DOCKYARD_TLS_CA_FILE }
+        : null,
+    tlsSans: e.DOCKYARD_TLS_SANS.split(",")
+      .map((x) => x.trim())
+      .filter(Boolean),
     insecure: e.DOCKYARD_INSECURE === "true" || e.DOCKYARD_INSECURE === "1",
     registry: e.DOCKYARD_REGISTRY
       ? { address: e.DOCKYARD_REGISTRY, username: e.DOCKYARD_REGISTRY_USERNAME ?? null, passwordSecret: e.DOCKYARD_REGISTRY_PASSWORD_SECRET ?? null }

@@ -1,11 +1,14 @@
 // Control-plane errors. Each edge (gRPC, HTTP, NATS) maps `code` in one table.
 
 export type ErrorCode =
-  | "not_found" | "conflict" | "invalid" | "unavailable" | "protocol_mismatch"
-  | "unauthenticated" | "permission_denied" | "stale_lease" | "internal";
+  "not_found" | "conflict" | "invalid" | "unavailable" | "protocol_mismatch" | "unauthenticated" | "permission_denied" | "stale_lease" | "internal";
 
 export class DockyardError extends Error {
-  constructor(readonly code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = new.target.name;
   }
@@ -13,20 +16,30 @@ export class DockyardError extends Error {
 
 export class NotFoundError extends DockyardError {
   /** `message` replaces the default `<kind> not found: <id>` when it can say more (what does exist). */
-  constructor(readonly kind: string, readonly id: string, message = `${kind} not found: ${id}`) {
+  constructor(
+    readonly kind: string,
+    readonly id: string,
+    message = `${kind} not found: ${id}`,
+  ) {
     super("not_found", message);
   }
 }
 
 /** The request contradicts the object's state, e.g. canceling a run that already finished. Nothing was changed. */
 export class ConflictError extends DockyardError {
-  constructor(message: string, readonly state?: string) {
+  constructor(
+    message: string,
+    readonly state?: string,
+  ) {
     super("conflict", message);
   }
 }
 
 export class InvalidError extends DockyardError {
-  constructor(message: string, readonly problems: string[] = []) {
+  constructor(
+    message: string,
+    readonly problems: string[] = [],
+  ) {
     super("invalid", message);
   }
 }
@@ -44,20 +57,30 @@ export class UnauthenticatedError extends DockyardError {
  * answers them (cancel, then acks) instead of refusing them, and does not count them.
  */
 export class AttemptCanceledError extends DockyardError {
-  constructor(readonly attemptId: string, readonly reason: string, readonly logSeq: number) {
+  constructor(
+    readonly attemptId: string,
+    readonly reason: string,
+    readonly logSeq: number,
+  ) {
     super("conflict", `attempt ${attemptId} was canceled: ${reason}`);
   }
 }
 
 /** A write carried a lease that is not (or no longer) the attempt's live lease. */
 export class StaleLeaseError extends DockyardError {
-  constructor(readonly attemptId: string, why: string) {
+  constructor(
+    readonly attemptId: string,
+    why: string,
+  ) {
     super("stale_lease", `stale lease for attempt ${attemptId}: ${why}`);
   }
 }
 
 export class ProtocolMismatchError extends DockyardError {
-  constructor(readonly agentVersion: number, readonly serverVersion: number) {
+  constructor(
+    readonly agentVersion: number,
+    readonly serverVersion: number,
+  ) {
     super("protocol_mismatch", `agent speaks protocol ${agentVersion}, server speaks ${serverVersion}`);
   }
 }

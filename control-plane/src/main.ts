@@ -23,10 +23,13 @@ export async function serverMain(env: Record<string, string | undefined> = proce
     if (stopping) process.exit(1);
     stopping = true;
     log.info({ signal }, "server stopping");
-    server.stop().then(() => process.exit(0), (err: unknown) => {
-      log.error({ err }, "server stop failed");
-      process.exit(1);
-    });
+    server.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, "server stop failed");
+        process.exit(1);
+      },
+    );
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));

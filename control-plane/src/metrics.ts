@@ -32,10 +32,13 @@ interface FarmCounts {
  * at most, not three queries per scrape per scraper. Queue depth is its `queued` row.
  */
 async function readFarm(db: Pick<Db, "execute">): Promise<FarmCounts> {
-  const rows = await queryRows<{ kind: "stages" | "agents"; state: string; n: string }>(db, sql`
+  const rows = await queryRows<{ kind: "stages" | "agents"; state: string; n: string }>(
+    db,
+    sql`
     SELECT 'stages' AS kind, state, count(*)::text AS n FROM stages GROUP BY state
     UNION ALL
-    SELECT 'agents' AS kind, state, count(*)::text AS n FROM agents GROUP BY state`);
+    SELECT 'agents' AS kind, state, count(*)::text AS n FROM agents GROUP BY state`,
+  );
   const farm: FarmCounts = { stages: new Map(), agents: new Map() };
   for (const r of rows) farm[r.kind].set(r.state, Number(r.n));
   return farm;

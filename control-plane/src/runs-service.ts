@@ -69,7 +69,9 @@ export class RunsService {
     const usesSource = result.pipeline.stages.some((st) => st.type === "build" || st.type === "deploy" || st.type === "test");
     const needsSource = result.pipeline.stages.some((st) => st.type === "build" || st.type === "deploy");
     if (needsSource && result.pipeline.source.kind === "upload" && !sourceTar) {
-      throw new InvalidError("this pipeline has build or deploy stages and no git source:, so it needs the directory uploaded with it (dockyard run does that)");
+      throw new InvalidError(
+        "this pipeline has build or deploy stages and no git source:, so it needs the directory uploaded with it (dockyard run does that)",
+      );
     }
     await this.checkSecretsExist(result.pipeline, registry);
     const text = typeof yaml === "string" ? yaml : Buffer.from(yaml).toString("utf8");
@@ -77,7 +79,8 @@ export class RunsService {
     const now = this.deps.clock.now();
     const origin = { source: source.slice(0, 200), commit, sourceTar: usesSource ? sourceTar : null, defaultRegistry: registry };
     const { run, events, placed } = await createRun(this.deps.db, result.pipeline, text, origin, now, {
-      limit: scheduler.batchSize, leaseTtlMs: scheduler.leaseTtlMs,
+      limit: scheduler.batchSize,
+      leaseTtlMs: scheduler.leaseTtlMs,
     });
     this.deps.publish(events);
     scheduler.dispatchPlaced(placed, now);
@@ -180,12 +183,14 @@ export class RunsService {
    */
   private async checkSecretsExist(pipeline: PipelineSpec, registry: RegistrySpec | null): Promise<void> {
     const uses = secretUses(pipeline);
-    if (registry?.passwordSecret) uses.set(registry.passwordSecret, new Set([pipeline.registry ? "registry.password" : "the server's DOCKYARD_REGISTRY_PASSWORD_SECRET"]));
+    if (registry?.passwordSecret)
+      uses.set(registry.passwordSecret, new Set([pipeline.registry ? "registry.password" : "the server's DOCKYARD_REGISTRY_PASSWORD_SECRET"]));
     if (uses.size === 0) return;
     const missing = await this.deps.secrets.missing([...uses.keys()]);
     if (missing.length === 0) return;
-    const lines = missing.map((name) =>
-      `secret '${name}' does not exist (${[...(uses.get(name) ?? [])].join(", ")}); create it with: dockyard secret set ${name}`);
+    const lines = missing.map(
+      (name) => `secret '${name}' does not exist (${[...(uses.get(name) ?? [])].join(", ")}); create it with: dockyard secret set ${name}`,
+    );
     throw new InvalidError(lines.join("\n"), lines);
   }
 

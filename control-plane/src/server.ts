@@ -77,7 +77,8 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
   // Before the database: a bad key file stops the start with nothing to close.
   const keyring = loadKeyring({ keyFile: config.secretKeyFile, oldKeyFiles: config.secretOldKeyFiles }, log);
   const db = await openDatabase({
-    databaseUrl: config.databaseUrl, dataDir: config.dataDir,
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
     onError: (err) => log.warn({ err: err.message }, "idle database connection failed"),
   });
   const now = clock.now();
@@ -92,7 +93,8 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
   }
 
   const pki = await ensurePki({
-    dir: config.pkiDir, sans: [splitListen(config.grpcListen).host, ...config.tlsSans].filter((h) => h !== "0.0.0.0" && h !== "::"),
+    dir: config.pkiDir,
+    sans: [splitListen(config.grpcListen).host, ...config.tlsSans].filter((h) => h !== "0.0.0.0" && h !== "::"),
     ...(config.tls ?? {}),
   });
   const nc: NatsConnection = await connect({ servers: config.natsUrl, name: "dockyard-server", maxReconnectAttempts: -1 });
@@ -101,30 +103,52 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
   const publish = (events: Parameters<typeof toRunEvent>[0][]) => bus.publishEvents(events.map(toRunEvent));
   const placements = new PlacementCache(config.leaseTtlMs, () => clock.now().getTime());
   const streams = new AgentStreams();
-  const health = new DependencyHealth({
-    postgres: () => db.liveDb.execute(sql`SELECT 1`),
-    nats: () => nc.rtt(),
-  }, config.leaseTtlMs, log.child({ component: "health" }), () => clock.now().getTime());
-  health.start();
-  const scheduler = new Scheduler(db.db, db.liveDb, clock, {
-    dispatch: (p) => {
-      placements.remember(p);
-      // Down the agent's stream when it is open here; else a signed wake-up, and the agent
-      // fetches the assignment (always so when it reads secrets or earlier outputs, which the push does not carry).
-      if (needsLookup(p.spec) || !streams.push(p.agentId, toAssignment(p, config.leaseTtlMs))) bus.assign(p.agentId, p.attemptId);
+  const health = new DependencyHealth(
+    {
+      postgres: () => db.liveDb.execute(sql`SELECT 1`),
+      nats: () => nc.rtt(),
     },
-    cancel: (agentId, attemptId, reason) => bus.cancel(agentId, attemptId, reason),
-    events: publish,
-    kickOthers: () => bus.kickAll(),
-  }, { ...config, holdOff: () => health.holdOff() }, metrics, log.child({ component: "scheduler" }));
+    config.leaseTtlMs,
+    log.child({ component: "health" }),
+    () => clock.now().getTime(),
+  );
+  health.start();
+  const scheduler = new Scheduler(
+    db.db,
+    db.liveDb,
+    clock,
+    {
+      dispatch: (p) => {
+        placements.remember(p);
+        // Down the agent's stream when it is open here; else a signed wake-up, and the agent
+        // fetches the assignment (always so when it reads secrets or earlier outputs, which the push does not carry).
+        if (needsLookup(p.spec) || !streams.push(p.agentId, toAssignment(p, config.leaseTtlMs))) bus.assign(p.agentId, p.attemptId);
+      },
+      cancel: (agentId, attemptId, reason) => bus.cancel(agentId, attemptId, reason),
+      events: publish,
+      kickOthers: () => bus.kickAll(),
+    },
+    { ...config, holdOff: () => health.holdOff() },
+    metrics,
+    log.child({ component: "scheduler" }),
+  );
   bus.onKick(() => scheduler.kick());
   const runs = new RunsService({
-    db: db.db, clock, scheduler, publish, secrets, caFingerprint: pki.caFingerprint, log: log.child({ component: "runs" }),
+    db: db.db,
+    clock,
+    scheduler,
+    publish,
+    secrets,
+    caFingerprint: pki.caFingerprint,
+    log: log.child({ component: "runs" }),
     defaultRegistry: config.registry,
   });
 
   if (config.insecure) {
-    log.warn({ listen: config.grpcListen }, "INSECURE: gRPC is plaintext; agent credentials, secrets and logs cross the network unencrypted. For local experiments only");
+    log.warn(
+      { listen: config.grpcListen },
+      "INSECURE: gRPC is plaintext; agent credentials, secrets and logs cross the network unencrypted. For local experiments only",
+    );
   }
   const credentials = config.insecure ? grpc.ServerCredentials.createInsecure() : serverTlsCredentials(pki.serverCertChainPem, pki.serverKeyPem);
   const grpcServer = new grpc.Server({
@@ -134,17 +158,36 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
   });
-  grpcServer.addService(serviceDefinition(AgentService), agentHandlers({
-    db: db.db, liveDb: db.liveDb, clock, scheduler, metrics, leaseTtlMs: config.leaseTtlMs, placements, publish, log: log.child({ component: "agent-api" }),
-    assignmentInputs: assignmentInputsLoader(db.db, secrets), streams,
-    registration: { timings: config, serverSigningKey: pki.signingKey.publicRaw },
-  }) as unknown as grpc.UntypedServiceImplementation);
-  grpcServer.addService(serviceDefinition(RunService), runHandlers(runs, db.db, bus, log.child({ component: "run-api" })) as unknown as grpc.UntypedServiceImplementation);
+  grpcServer.addService(
+    serviceDefinition(AgentService),
+    agentHandlers({
+      db: db.db,
+      liveDb: db.liveDb,
+      clock,
+      scheduler,
+      metrics,
+      leaseTtlMs: config.leaseTtlMs,
+      placements,
+      publish,
+      log: log.child({ component: "agent-api" }),
+      assignmentInputs: assignmentInputsLoader(db.db, secrets),
+      streams,
+      registration: { timings: config, serverSigningKey: pki.signingKey.publicRaw },
+    }) as unknown as grpc.UntypedServiceImplementation,
+  );
+  grpcServer.addService(
+    serviceDefinition(RunService),
+    runHandlers(runs, db.db, bus, log.child({ component: "run-api" })) as unknown as grpc.UntypedServiceImplementation,
+  );
   const grpcPort = await new Promise<number>((resolve, reject) =>
-    grpcServer.bindAsync(config.grpcListen, credentials, (err, port) => (err ? reject(err) : resolve(port))));
+    grpcServer.bindAsync(config.grpcListen, credentials, (err, port) => (err ? reject(err) : resolve(port))),
+  );
 
   const httpLog = log.child({ component: "http-api" });
-  const app = createApp(webServices(runs, registry, () => health.ready()), { maxBodyBytes: PIPELINE_LIMITS.maxBytes, metricsToken: config.metricsToken, onError: (err) => httpLog.error({ err }, "unexpected error in HTTP handler") });
+  const app = createApp(
+    webServices(runs, registry, () => health.ready()),
+    { maxBodyBytes: PIPELINE_LIMITS.maxBytes, metricsToken: config.metricsToken, onError: (err) => httpLog.error({ err }, "unexpected error in HTTP handler") },
+  );
   const http = splitListen(config.httpListen);
   const httpServer = serve({ fetch: app.fetch, hostname: http.host, port: http.port });
   await new Promise<void>((resolve) => httpServer.once("listening", () => resolve()));
@@ -152,10 +195,17 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
 
   scheduler.start();
   const grpcHost = splitListen(config.grpcListen).host;
-  log.info({
-    grpc: `${grpcHost}:${grpcPort}`, http: `http://${http.host}:${httpPort}`, database: db.kind, tls: !config.insecure,
-    caFile: pki.files.caCert ?? pki.files.ca, caFingerprint: pki.caFingerprint,
-  }, "server started");
+  log.info(
+    {
+      grpc: `${grpcHost}:${grpcPort}`,
+      http: `http://${http.host}:${httpPort}`,
+      database: db.kind,
+      tls: !config.insecure,
+      caFile: pki.files.caCert ?? pki.files.ca,
+      caFingerprint: pki.caFingerprint,
+    },
+    "server started",
+  );
 
   return {
     grpcAddress: `${grpcHost}:${grpcPort}`,

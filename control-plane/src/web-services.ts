@@ -12,14 +12,34 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 export function runView(run: RunWithStages): RunView {
   return {
-    id: run.id, name: run.name, state: run.state, source: run.source, createdAt: run.createdAt.toISOString(), finishedAt: iso(run.finishedAt),
+    id: run.id,
+    name: run.name,
+    state: run.state,
+    source: run.source,
+    createdAt: run.createdAt.toISOString(),
+    finishedAt: iso(run.finishedAt),
     durationMs: run.finishedAt ? run.finishedAt.getTime() - run.createdAt.getTime() : null,
     stages: run.stages.map((s) => ({
-      id: s.id, name: s.name, state: s.state, needs: s.needs, attempts: s.attempts, exitCode: s.exitCode, reason: s.reason || null,
-      agentId: s.agentId, startedAt: iso(s.startedAt), finishedAt: iso(s.finishedAt),
+      id: s.id,
+      name: s.name,
+      state: s.state,
+      needs: s.needs,
+      attempts: s.attempts,
+      exitCode: s.exitCode,
+      reason: s.reason || null,
+      agentId: s.agentId,
+      startedAt: iso(s.startedAt),
+      finishedAt: iso(s.finishedAt),
       attemptHistory: s.attemptHistory.map((a) => ({
-        number: a.number, state: a.state, agentId: a.agentId, agentName: a.agentName, assignedAt: iso(a.assignedAt),
-        startedAt: iso(a.startedAt), finishedAt: iso(a.finishedAt), exitCode: a.exitCode, reason: a.reason || null,
+        number: a.number,
+        state: a.state,
+        agentId: a.agentId,
+        agentName: a.agentName,
+        assignedAt: iso(a.assignedAt),
+        startedAt: iso(a.startedAt),
+        finishedAt: iso(a.finishedAt),
+        exitCode: a.exitCode,
+        reason: a.reason || null,
       })),
     })),
   };
@@ -27,8 +47,15 @@ export function runView(run: RunWithStages): RunView {
 
 export function agentView(a: AgentRow): AgentView {
   return {
-    id: a.id, name: a.name, hostname: a.hostname, state: a.state, labels: a.labels, capacity: a.capacity, slotsUsed: a.slotsUsed,
-    lastHeartbeatAt: a.lastHeartbeatAt.toISOString(), version: a.version,
+    id: a.id,
+    name: a.name,
+    hostname: a.hostname,
+    state: a.state,
+    labels: a.labels,
+    capacity: a.capacity,
+    slotsUsed: a.slotsUsed,
+    lastHeartbeatAt: a.lastHeartbeatAt.toISOString(),
+    version: a.version,
   };
 }
 
@@ -36,9 +63,10 @@ export function agentView(a: AgentRow): AgentView {
 function unavailableOnDbOutage(services: WebServices): WebServices {
   const out: Record<string, unknown> = {};
   for (const [name, fn] of Object.entries(services) as [string, (...a: unknown[]) => Promise<unknown>][]) {
-    out[name] = (...args: unknown[]) => fn(...args).catch((err: unknown) => {
-      throw isDbUnavailable(err) ? new DockyardError("unavailable", "the database is unavailable; try again shortly", { cause: err }) : err;
-    });
+    out[name] = (...args: unknown[]) =>
+      fn(...args).catch((err: unknown) => {
+        throw isDbUnavailable(err) ? new DockyardError("unavailable", "the database is unavailable; try again shortly", { cause: err }) : err;
+      });
   }
   return out as unknown as WebServices;
 }

@@ -35,9 +35,24 @@ type Docker = ReturnType<typeof dockerFromEnv>;
 /** Top-level Debian packages of the SDK; their Depends closure is copied too. */
 const SDK_PACKAGES = ['gcc-12', 'libc6-dev', 'make'];
 /** Packages of the closure left out: sanitizer runtimes (not used by -static builds), krb5/ssl (only libtirpc wants them). */
-const SDK_SKIP_PACKAGES = new Set(['libasan8', 'liblsan0', 'libtsan2', 'libubsan1', 'libhwasan0', 'libgprofng0', 'libssl3', 'libkrb5-3', 'libk5crypto3', 'libgssapi-krb5-2', 'libkrb5support0', 'libkeyutils1', 'libcom-err2']);
+const SDK_SKIP_PACKAGES = new Set([
+  'libasan8',
+  'liblsan0',
+  'libtsan2',
+  'libubsan1',
+  'libhwasan0',
+  'libgprofng0',
+  'libssl3',
+  'libkrb5-3',
+  'libk5crypto3',
+  'libgssapi-krb5-2',
+  'libkrb5support0',
+  'libkeyutils1',
+  'libcom-err2',
+]);
 /** Paths left out of every package (docs, locales; LTO (lto1, lto-dump), gold, dwp, gprofng: 70 MB not needed for -O2 builds). */
-const SDK_SKIP_PATH = /^\/usr\/share\/(doc|man|info|locale|lintian|bug|gdb|bash-completion)\/|^\/usr\/lib\/x86_64-linux-gnu\/gconv\/|\/lib(asan|lsan|tsan|ubsan|hwasan)[^/]*$|^\/usr\/bin\/(x86_64-linux-gnu-)?(gprofng|lto-dump|ld\.gold|gold|dwp)|\/lto1$|^\/usr\/lib\/x86_64-linux-gnu\/gprofng\//;
+const SDK_SKIP_PATH =
+  /^\/usr\/share\/(doc|man|info|locale|lintian|bug|gdb|bash-completion)\/|^\/usr\/lib\/x86_64-linux-gnu\/gconv\/|\/lib(asan|lsan|tsan|ubsan|hwasan)[^/]*$|^\/usr\/bin\/(x86_64-linux-gnu-)?(gprofng|lto-dump|ld\.gold|gold|dwp)|\/lto1$|^\/usr\/lib\/x86_64-linux-gnu\/gprofng\//;
 
 const RUNTIME_DOCKERFILE = `ARG BASE_IMAGE=${BASE_IMAGE}
 FROM \${BASE_IMAGE}
@@ -86,7 +101,11 @@ export function packageClosure(roots: string[], skip = SDK_SKIP_PACKAGES): Map<s
     if (!status?.startsWith('ii')) throw new Error(`Debian package ${p} is not installed (status '${status?.trim()}')`);
     out.set(p, version!);
     for (const d of deps!.split(',')) {
-      const name = d.split('|')[0]!.replace(/\(.*\)/, '').replace(/:any/, '').trim();
+      const name = d
+        .split('|')[0]!
+        .replace(/\(.*\)/, '')
+        .replace(/:any/, '')
+        .trim();
       if (name) todo.push(name);
     }
   }
@@ -111,13 +130,16 @@ async function currentHash(docker: Docker, tag: string): Promise<string | undefi
 
 async function build(docker: Docker, dir: string, tag: string, hash: string): Promise<void> {
   // dockerode types the context-object form as returning void; it returns the progress stream.
-  const stream = await (docker.buildImage as unknown as (ctx: unknown, opts: unknown) => Promise<NodeJS.ReadableStream>)({ context: dir, src: ['.'] } as { context: string; src: string[] }, {
-    t: tag,
-    version: '2',
-    networkmode: 'none',
-    buildargs: { CONTENT_HASH: hash },
-    labels: { [HASH_LABEL]: hash },
-  } as Docker.ImageBuildOptions);
+  const stream = await (docker.buildImage as unknown as (ctx: unknown, opts: unknown) => Promise<NodeJS.ReadableStream>)(
+    { context: dir, src: ['.'] } as { context: string; src: string[] },
+    {
+      t: tag,
+      version: '2',
+      networkmode: 'none',
+      buildargs: { CONTENT_HASH: hash },
+      labels: { [HASH_LABEL]: hash },
+    } as Docker.ImageBuildOptions,
+  );
   const events = await new Promise<{ error?: string; errorDetail?: { message?: string } }[]>((resolve, reject) =>
     docker.modem.followProgress(stream as unknown as NodeJS.ReadableStream, (err: Error | null, out: unknown[]) => (err ? reject(err) : resolve(out as never))),
   );
@@ -138,8 +160,14 @@ async function copyTree(paths: string[], root: string): Promise<number> {
       continue;
     }
     await mkdir(dirname(dest), { recursive: true });
-    if (st.isSymbolicLink()) await symlink(await readlink(p), dest).catch((e) => { if (e.code !== 'EEXIST') throw e; });
-    else if (st.isFile()) { await copyFile(p, dest); bytes += st.size; }
+    if (st.isSymbolicLink())
+      await symlink(await readlink(p), dest).catch((e) => {
+        if (e.code !== 'EEXIST') throw e;
+      });
+    else if (st.isFile()) {
+      await copyFile(p, dest);
+      bytes += st.size;
+    }
   }
   return bytes;
 }
@@ -189,7 +217,9 @@ function specs(docker: Docker): Record<'static' | 'build', Spec> {
       prepare: async (dir) => {
         await writeFile(join(dir, 'Dockerfile'), BUILD_DOCKERFILE);
         const pkgs = [...packageClosure(SDK_PACKAGES).keys()];
-        const files = sh('dpkg', ['-L', ...pkgs]).split('\n').filter((p) => p.startsWith('/') && !SDK_SKIP_PATH.test(p));
+        const files = sh('dpkg', ['-L', ...pkgs])
+          .split('\n')
+          .filter((p) => p.startsWith('/') && !SDK_SKIP_PATH.test(p));
         // Debian 12 is usr-merged: /bin, /sbin, /lib and /lib64 are symlinks into /usr on the host.
         // Files go under /usr; /lib and /lib64 become the same symlinks; /bin stays busybox's.
         const merged = await usrMergedDirs();

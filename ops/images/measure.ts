@@ -18,7 +18,13 @@ type Docker = ReturnType<typeof dockerFromEnv>;
 export async function buildKit(docker: Docker, dir: string, dockerfile: string, t: string, buildargs: Record<string, string> = {}): Promise<number> {
   const t0 = performance.now();
   // dockerode types the context-object form as returning void; it returns the progress stream.
-  const stream = await (docker.buildImage as unknown as (ctx: unknown, opts: unknown) => Promise<NodeJS.ReadableStream>)({ context: dir, src: ['.'] }, { version: '2', t, dockerfile, networkmode: 'none', buildargs } as Docker.ImageBuildOptions);
+  const stream = await (docker.buildImage as unknown as (ctx: unknown, opts: unknown) => Promise<NodeJS.ReadableStream>)({ context: dir, src: ['.'] }, {
+    version: '2',
+    t,
+    dockerfile,
+    networkmode: 'none',
+    buildargs,
+  } as Docker.ImageBuildOptions);
   const events = await new Promise<{ error?: string; errorDetail?: { message?: string } }[]>((ok, ko) =>
     docker.modem.followProgress(stream as unknown as NodeJS.ReadableStream, (err: Error | null, out: unknown[]) => (err ? ko(err) : ok(out as never))),
   );
@@ -30,7 +36,10 @@ export async function buildKit(docker: Docker, dir: string, dockerfile: string, 
 /** POST /build/prune?all=1 (dockerode's pruneBuilder drops its options). Engine-wide. */
 async function prune(docker: Docker): Promise<void> {
   await new Promise<void>((ok, ko) =>
-    docker.modem.dial({ path: '/build/prune?', method: 'POST', options: { all: true }, statusCodes: { 200: true, 500: 'server error' } } as never, (err: unknown) => (err ? ko(err) : ok())),
+    docker.modem.dial(
+      { path: '/build/prune?', method: 'POST', options: { all: true }, statusCodes: { 200: true, 500: 'server error' } } as never,
+      (err: unknown) => (err ? ko(err) : ok()),
+    ),
   );
 }
 
@@ -41,15 +50,23 @@ async function main(): Promise<void> {
   try {
     const ctx = join(tmp, 'ctx');
     await cp(resolve(ctxArg), ctx, { recursive: true });
-    for (const [file, tag] of [['Dockerfile.naive', 'dockyard-measure/naive:1'], ['Dockerfile', 'dockyard-measure/two-stage:1']] as const) {
+    for (const [file, tag] of [
+      ['Dockerfile.naive', 'dockyard-measure/naive:1'],
+      ['Dockerfile', 'dockyard-measure/two-stage:1'],
+    ] as const) {
       for (let i = 0; i < Number(runs); i++) {
         await prune(docker);
-        await docker.getImage(tag).remove({ force: true }).catch(() => undefined);
+        await docker
+          .getImage(tag)
+          .remove({ force: true })
+          .catch(() => undefined);
         const cold = await buildKit(docker, ctx, file, tag);
         await appendFile(join(ctx, srcFile), `/* one-line change ${Date.now()} */\n`);
         const rebuild = await buildKit(docker, ctx, file, tag);
         const size = (await docker.getImage(tag).inspect()).Size;
-        console.log(`${file}\tcold ${(cold / 1000).toFixed(2)} s\trebuild ${(rebuild / 1000).toFixed(2)} s\tratio ${(rebuild / cold).toFixed(3)}\tsize ${(size / 1e6).toFixed(2)} MB`);
+        console.log(
+          `${file}\tcold ${(cold / 1000).toFixed(2)} s\trebuild ${(rebuild / 1000).toFixed(2)} s\tratio ${(rebuild / cold).toFixed(3)}\tsize ${(size / 1e6).toFixed(2)} MB`,
+        );
       }
     }
   } finally {

@@ -63,7 +63,12 @@ export function checkSemantics(js: Record<string, unknown>, stageOrder: readonly
     if (!isPlainObject(stage)) continue;
     checkExpressions(stage, ['stages', name], names, problem, ancestorsOf);
     const env = stage.environment;
-    if (stage.type === 'test' && typeof env === 'string' && isPlainObject(stages[env]) && (stages[env] as Record<string, unknown>).type !== 'deploy') {
+    if (
+      stage.type === 'test' &&
+      typeof env === 'string' &&
+      isPlainObject(stages[env]) &&
+      (stages[env] as Record<string, unknown>).type !== 'deploy'
+    ) {
       problem(['stages', name, 'environment'], false, `environment '${env}' is not a deploy stage`);
     }
   }

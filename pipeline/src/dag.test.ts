@@ -14,7 +14,13 @@ function stage(name: string, needs: string[] = []): StageDef {
     timeoutMs: null,
     retry: { count: 1, on: ['lost'] },
     agent: {},
-    spec: { type: 'command', image: 'img', commands: ['true'], executor: 'docker', resources: { memoryBytes: null, nanoCpus: null, pids: null } },
+    spec: {
+      type: 'command',
+      image: 'img',
+      commands: ['true'],
+      executor: 'docker',
+      resources: { memoryBytes: null, nanoCpus: null, pids: null },
+    },
   };
 }
 
@@ -32,10 +38,7 @@ test('topologicalOrder puts needs first and keeps file order for ties', () => {
 
 test('topologicalOrder handles empty, diamond and duplicate needs', () => {
   assert.deepEqual(topologicalOrder([]), []);
-  assert.deepEqual(
-    topologicalOrder([stage('a'), stage('b', ['a']), stage('c', ['a', 'a']), stage('d', ['c', 'b'])]),
-    ['a', 'b', 'c', 'd'],
-  );
+  assert.deepEqual(topologicalOrder([stage('a'), stage('b', ['a']), stage('c', ['a', 'a']), stage('d', ['c', 'b'])]), ['a', 'b', 'c', 'd']);
 });
 
 test('topologicalOrder throws InvalidStageGraphError with the cycle path', () => {

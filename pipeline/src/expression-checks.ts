@@ -7,7 +7,10 @@ import { referencesIn } from './expressions.js';
 type ProblemAt = (path: PropertyKey[], atKey: boolean, message: string) => void;
 
 export function checkExpressions(
-  stage: Record<string, unknown>, where: PropertyKey[], stageNames: readonly string[], problem: ProblemAt,
+  stage: Record<string, unknown>,
+  where: PropertyKey[],
+  stageNames: readonly string[],
+  problem: ProblemAt,
   ancestorsOf: (name: string) => Set<string> = () => new Set(),
 ): void {
   const own = where[1] as string;

@@ -14,9 +14,7 @@ export const BUILTIN_VARIABLES = [
 ] as const;
 export type BuiltinVariable = (typeof BUILTIN_VARIABLES)[number];
 
-export type Reference =
-  | { kind: 'output'; stage: string; key: string }
-  | { kind: 'builtin'; name: BuiltinVariable };
+export type Reference = { kind: 'output'; stage: string; key: string } | { kind: 'builtin'; name: BuiltinVariable };
 
 const EXPRESSION = /\$\{\{(.*?)\}\}/g;
 const OUTPUT_REF = /^stages\.([a-z0-9][a-z0-9._-]{0,62})\.outputs\.([A-Za-z0-9_.-]{1,128})$/;
@@ -30,7 +28,10 @@ export function parseReference(body: string): { ok: true; ref: Reference } | { o
   if (/^[A-Z_][A-Z0-9_]*$/.test(text)) {
     return { ok: false, message: `unknown variable '${text}' in \${{ ${text} }}: built-ins are ${BUILTIN_VARIABLES.join(', ')}` };
   }
-  return { ok: false, message: `invalid expression \${{ ${text.slice(0, 60)} }}: use \${{ stages.NAME.outputs.KEY }} or a built-in such as \${{ DOCKYARD_RUN_NUMBER }}` };
+  return {
+    ok: false,
+    message: `invalid expression \${{ ${text.slice(0, 60)} }}: use \${{ stages.NAME.outputs.KEY }} or a built-in such as \${{ DOCKYARD_RUN_NUMBER }}`,
+  };
 }
 
 /** Every expression in a string, with its parse result. An unclosed `${{` is reported too. */
@@ -86,7 +87,10 @@ export function referencedStages(value: unknown): string[] {
 }
 
 export class SubstitutionError extends Error {
-  constructor(message: string, readonly ref?: Reference) {
+  constructor(
+    message: string,
+    readonly ref?: Reference,
+  ) {
     super(message);
     this.name = 'SubstitutionError';
   }

@@ -4,11 +4,36 @@
  * `parsePipeline` never throws; it returns a normalised {@link PipelineSpec} or every
  * {@link Problem} with line and column. `formatProblems` renders them for humans.
  */
-export type { ParseResult, PipelineSpec, Problem, RegistrySpec, RetryReason, SecretRef, SourceSpec, StageDef, StageResources } from './types.js';
-export { STAGE_TYPES, type StageType, type KindSpec, type BuildSpec, type CommandSpec, type DeploySpec, type TestSpec } from './kinds/index.js';
+export type {
+  ParseResult,
+  PipelineSpec,
+  Problem,
+  RegistrySpec,
+  RetryReason,
+  SecretRef,
+  SourceSpec,
+  StageDef,
+  StageResources,
+} from './types.js';
 export {
-  BUILTIN_VARIABLES, SubstitutionError, referencedStages, referencesIn, substitute, substituteDeep,
-  type BuiltinVariable, type Reference, type Resolver,
+  STAGE_TYPES,
+  type StageType,
+  type KindSpec,
+  type BuildSpec,
+  type CommandSpec,
+  type DeploySpec,
+  type TestSpec,
+} from './kinds/index.js';
+export {
+  BUILTIN_VARIABLES,
+  SubstitutionError,
+  referencedStages,
+  referencesIn,
+  substitute,
+  substituteDeep,
+  type BuiltinVariable,
+  type Reference,
+  type Resolver,
 } from './expressions.js';
 export { RETRY_REASONS } from './types.js';
 export { parsePipeline, type ParseOptions } from './parse.js';

@@ -60,7 +60,8 @@ function knownKeysFor(path: ValuePath, stageTypeAt?: (stage: string) => StageTyp
   if (path.length === 2 && path[0] === 'stages') return stageKeys(stageTypeAt?.(String(path[1])) ?? 'command');
   if (path.length === 1 && (path[0] === 'source' || path[0] === 'registry')) return KNOWN_KEYS[path[0]];
   if (path.length === 3 && path[0] === 'stages' && path[2] === 'retry') return KNOWN_KEYS.retry;
-  if ((path.length === 2 && path[0] === 'env') || (path.length === 4 && path[0] === 'stages' && path[2] === 'env')) return KNOWN_KEYS.secret;
+  if ((path.length === 2 && path[0] === 'env') || (path.length === 4 && path[0] === 'stages' && path[2] === 'env'))
+    return KNOWN_KEYS.secret;
   return [];
 }
 
@@ -74,7 +75,10 @@ const isRootTypeMismatch = (branch: readonly Issue[]): boolean =>
  * whose type matched. `prefix` is the path of the value the issues are relative to.
  */
 export function issuesToProblems(
-  issues: readonly Issue[], at: Locator, prefix: ValuePath = [], stageTypeAt?: (stage: string) => StageType | undefined,
+  issues: readonly Issue[],
+  at: Locator,
+  prefix: ValuePath = [],
+  stageTypeAt?: (stage: string) => StageType | undefined,
 ): Problem[] {
   const out: Problem[] = [];
   for (const iss of issues) {
@@ -88,15 +92,17 @@ export function issuesToProblems(
       out.push({ path: formatPath(path), ...at(path, true), message: iss.issues[0]?.message ?? 'invalid key' });
     } else if (iss.code === 'invalid_union' && 'discriminator' in iss && iss.discriminator === 'type') {
       const given = String(iss.input ?? '');
-      out.push({ path: formatPath(path), ...at(path, false), message: `unknown stage type ${quote(given)}${didYouMean(given, STAGE_TYPES)}; types are ${STAGE_TYPES.join(', ')}` });
+      out.push({
+        path: formatPath(path),
+        ...at(path, false),
+        message: `unknown stage type ${quote(given)}${didYouMean(given, STAGE_TYPES)}; types are ${STAGE_TYPES.join(', ')}`,
+      });
     } else if (iss.code === 'invalid_union') {
       const matching = iss.errors.filter((b) => !isRootTypeMismatch(b));
       if (matching.length === 1 && matching[0]) {
         out.push(...issuesToProblems(matching[0], at, path, stageTypeAt));
       } else {
-        const expected = [
-          ...new Set(iss.errors.flatMap((b) => (b[0]?.code === 'invalid_type' ? [friendly(b[0].expected)] : []))),
-        ];
+        const expected = [...new Set(iss.errors.flatMap((b) => (b[0]?.code === 'invalid_type' ? [friendly(b[0].expected)] : [])))];
         const message = expected.length > 0 ? `expected ${orList(expected)}, got ${describe(iss.input)}` : iss.message;
         out.push({ path: formatPath(path), ...at(path, false), message });
       }

@@ -56,7 +56,13 @@ test('valid full example parses with every field normalised', () => {
       timeoutMs: 600_000,
       retry: { count: 2, on: ['lost', 'errored', 'failed', 'timeout'] },
       agent: { os: 'linux', gpu: 'true', cores: '8' },
-      spec: { type: 'command', image: 'dockyard/busybox:1', commands: ['echo hi', 'make'], executor: 'docker', resources: { memoryBytes: null, nanoCpus: null, pids: null } },
+      spec: {
+        type: 'command',
+        image: 'dockyard/busybox:1',
+        commands: ['echo hi', 'make'],
+        executor: 'docker',
+        resources: { memoryBytes: null, nanoCpus: null, pids: null },
+      },
     },
     {
       name: 'test',
@@ -67,7 +73,13 @@ test('valid full example parses with every field normalised', () => {
       timeoutMs: null,
       retry: { count: 3, on: ['lost'] },
       agent: {},
-      spec: { type: 'command', image: 'dockyard/busybox:1', commands: ['make test'], executor: 'docker', resources: { memoryBytes: null, nanoCpus: null, pids: null } },
+      spec: {
+        type: 'command',
+        image: 'dockyard/busybox:1',
+        commands: ['make test'],
+        executor: 'docker',
+        resources: { memoryBytes: null, nanoCpus: null, pids: null },
+      },
     },
     {
       name: 'local',
@@ -78,12 +90,18 @@ test('valid full example parses with every field normalised', () => {
       timeoutMs: 5_400_000,
       retry: { count: 0, on: [] },
       agent: {},
-      spec: { type: 'command', image: null, commands: ['./deploy.sh'], executor: 'shell', resources: { memoryBytes: null, nanoCpus: null, pids: null } },
+      spec: {
+        type: 'command',
+        image: null,
+        commands: ['./deploy.sh'],
+        executor: 'shell',
+        resources: { memoryBytes: null, nanoCpus: null, pids: null },
+      },
     },
   ]);
 });
 
-test('defaults: version 1, no env, no needs, no timeout, the type\'s retry, docker, uploaded source', () => {
+test("defaults: version 1, no env, no needs, no timeout, the type's retry, docker, uploaded source", () => {
   const p = ok('name: a\nstages:\n  s:\n    image: i\n    command: x\n');
   assert.deepEqual(p, {
     version: 1,
@@ -102,15 +120,26 @@ test('defaults: version 1, no env, no needs, no timeout, the type\'s retry, dock
         timeoutMs: null,
         retry: null,
         agent: {},
-        spec: { type: 'command', image: 'i', commands: ['x'], executor: 'docker', resources: { memoryBytes: null, nanoCpus: null, pids: null } },
+        spec: {
+          type: 'command',
+          image: 'i',
+          commands: ['x'],
+          executor: 'docker',
+          resources: { memoryBytes: null, nanoCpus: null, pids: null },
+        },
       },
     ],
   });
 });
 
 test('stage order is file order, even for integer-like names', () => {
-  const p = ok('name: a\nstages:\n  z:\n    image: i\n    command: x\n  "10":\n    image: i\n    command: x\n  "2":\n    image: i\n    command: x\n');
-  assert.deepEqual(p.stages.map((s) => s.name), ['z', '10', '2']);
+  const p = ok(
+    'name: a\nstages:\n  z:\n    image: i\n    command: x\n  "10":\n    image: i\n    command: x\n  "2":\n    image: i\n    command: x\n',
+  );
+  assert.deepEqual(
+    p.stages.map((s) => s.name),
+    ['z', '10', '2'],
+  );
 });
 
 test('retry forms: number, object with defaults, dedupe, 0 disables', () => {
@@ -132,9 +161,7 @@ test('retry errors: out of range, bad reason, wrong type, unknown key', () => {
     "dockyard.yml:6:25: stages.s.retry.on[1]: expected one of lost, errored, failed, timeout, got string 'never'",
   ]);
   assert.deepEqual(lines(src('{ on: [] }')), ['dockyard.yml:6:18: stages.s.retry.on: must have at least 1 item']);
-  assert.deepEqual(lines(src('{ cont: 2 }')), [
-    "dockyard.yml:6:14: stages.s.retry: unknown key 'cont' (did you mean 'count'?)",
-  ]);
+  assert.deepEqual(lines(src('{ cont: 2 }')), ["dockyard.yml:6:14: stages.s.retry: unknown key 'cont' (did you mean 'count'?)"]);
 });
 
 test('env: stage env merged over pipeline env, scalars coerced keeping their spelling', () => {
@@ -227,15 +254,9 @@ test('command vs commands: exactly one, non-empty', () => {
   assert.deepEqual(lines(stage('    command: x\n    commands: [y]\n')), [
     "dockyard.yml:5:5: stages.s.command: use either 'command' or 'commands', not both",
   ]);
-  assert.deepEqual(lines(stage('    env: {}\n')), [
-    "dockyard.yml:3:3: stages.s: missing required key 'commands' (or 'command')",
-  ]);
-  assert.deepEqual(lines(stage('    commands: []\n')), [
-    'dockyard.yml:5:15: stages.s.commands: commands must list at least one command',
-  ]);
-  assert.deepEqual(lines(stage('    commands: [ok, "  "]\n')), [
-    'dockyard.yml:5:20: stages.s.commands[1]: command must not be blank',
-  ]);
+  assert.deepEqual(lines(stage('    env: {}\n')), ["dockyard.yml:3:3: stages.s: missing required key 'commands' (or 'command')"]);
+  assert.deepEqual(lines(stage('    commands: []\n')), ['dockyard.yml:5:15: stages.s.commands: commands must list at least one command']);
+  assert.deepEqual(lines(stage('    commands: [ok, "  "]\n')), ['dockyard.yml:5:20: stages.s.commands[1]: command must not be blank']);
 });
 
 test('image vs executor', () => {
@@ -258,16 +279,12 @@ test('bad durations are reported at the value', () => {
   assert.deepEqual(lines(src('0s')), ["dockyard.yml:6:14: stages.s.timeout: duration '0s' must be greater than 0"]);
   assert.deepEqual(lines(src('25h')), ["dockyard.yml:6:14: stages.s.timeout: duration '25h' exceeds the maximum of 24h"]);
   assert.deepEqual(lines(src('-1m')), ["dockyard.yml:6:14: stages.s.timeout: duration '-1m' must be positive"]);
-  assert.deepEqual(lines(src('600')), [
-    'dockyard.yml:6:14: stages.s.timeout: expected a duration string such as 10m or 1h30m, got number',
-  ]);
+  assert.deepEqual(lines(src('600')), ['dockyard.yml:6:14: stages.s.timeout: expected a duration string such as 10m or 1h30m, got number']);
 });
 
 test('needs: unknown names with hint, self-need, cycles with their path', () => {
   assert.deepEqual(
-    lines(
-      'name: a\nstages:\n  build:\n    image: i\n    command: x\n  test:\n    image: i\n    command: x\n    needs: [biuld, test]\n',
-    ),
+    lines('name: a\nstages:\n  build:\n    image: i\n    command: x\n  test:\n    image: i\n    command: x\n    needs: [biuld, test]\n'),
     [
       "dockyard.yml:9:13: stages.test.needs[0]: unknown stage 'biuld' (did you mean 'build'?)",
       'dockyard.yml:9:20: stages.test.needs[1]: a stage cannot need itself',
@@ -372,7 +389,7 @@ test('bytes input: UTF-8 decoded, BOM ignored', () => {
   assert.equal(good.ok && good.pipeline.stages[0]?.spec.type === 'command' && good.pipeline.stages[0].spec.commands[0], 'échö');
 });
 
-test('name is optional: the caller\'s default (the directory name) names the pipeline', () => {
+test("name is optional: the caller's default (the directory name) names the pipeline", () => {
   const nameless = 'stages:\n  s:\n    image: i\n    command: x\n';
   const withDefault = parsePipeline(nameless, { defaultName: 'web-app' });
   assert.ok(withDefault.ok);

@@ -63,9 +63,11 @@ function parseUnsafe(input: string | Uint8Array, options: ParseOptions): ParseRe
     const { line, col } = lineCounter.linePos(offset);
     return { line, column: col };
   };
-  const yamlProblems = [...doc.errors, ...doc.warnings].map(
-    (e): Problem => ({ path: formatPath(pathAt(doc, e.pos[0])), ...pos(e.pos[0]), message: yamlMessage(e.message) }),
-  );
+  const yamlProblems = [...doc.errors, ...doc.warnings].map((e): Problem => ({
+    path: formatPath(pathAt(doc, e.pos[0])),
+    ...pos(e.pos[0]),
+    message: yamlMessage(e.message),
+  }));
   for (const dup of findDuplicateKeys(doc)) {
     yamlProblems.push({ path: formatPath(dup.path), ...pos(dup.offset), message: `duplicate key ${quote(dup.key)}` });
   }
@@ -119,7 +121,10 @@ function stageTypeOf(js: Record<string, unknown>, name: string): StageType | und
 function defaultedName(defaultName: string | undefined): { ok: true; name: string } | { ok: false; message: string } {
   if (!defaultName) return { ok: false, message: "missing 'name' (and no directory name to default to)" };
   if (!NAME_PATTERN.test(defaultName)) {
-    return { ok: false, message: `missing 'name', and the default ${quote(defaultName)} is not a valid name: use 1-63 of a-z 0-9 . _ - starting with a letter or digit` };
+    return {
+      ok: false,
+      message: `missing 'name', and the default ${quote(defaultName)} is not a valid name: use 1-63 of a-z 0-9 . _ - starting with a letter or digit`,
+    };
   }
   return { ok: true, name: defaultName };
 }
@@ -146,10 +151,16 @@ function build(input: PipelineInput, order: readonly string[], defaultName: stri
     const type: StageType = s.type ?? 'command';
     // A stage entry of either kind replaces the pipeline entry of the same name; only
     // stages that run a process (command, test) see the pipeline env.
-    const merged = 'env' in KINDS[type].shape ? splitEnv({ ...pipelineEnv, ...('env' in s ? s.env : undefined) }) : { env: {}, secrets: [] };
-    const buildSecrets: SecretRef[] = s.type === 'build'
-      ? Object.entries((s as { secrets?: Record<string, string> }).secrets ?? {}).map(([id, secret]) => ({ env: id, secret, asFile: false }))
-      : [];
+    const merged =
+      'env' in KINDS[type].shape ? splitEnv({ ...pipelineEnv, ...('env' in s ? s.env : undefined) }) : { env: {}, secrets: [] };
+    const buildSecrets: SecretRef[] =
+      s.type === 'build'
+        ? Object.entries((s as { secrets?: Record<string, string> }).secrets ?? {}).map(([id, secret]) => ({
+            env: id,
+            secret,
+            asFile: false,
+          }))
+        : [];
     return {
       name,
       type,
@@ -200,4 +211,3 @@ function finish(problems: Problem[]): Problem[] {
   const next = unique[max] ?? fileProblem('');
   return [...unique.slice(0, max), { ...next, path: '', message: `${unique.length - max} more problems not shown` }];
 }
-

@@ -30,9 +30,7 @@ export const nameSchema = z
   .regex(NAME_PATTERN, { error: (iss) => `invalid name ${quote(iss.input)}: use 1-63 of a-z 0-9 . _ - starting with a letter or digit` });
 
 /** YAML scalars that become strings (numbers and booleans are coerced). */
-export const scalarString = z
-  .union([z.string(), z.number(), z.boolean()])
-  .transform((v) => String(v));
+export const scalarString = z.union([z.string(), z.number(), z.boolean()]).transform((v) => String(v));
 
 /** `{ secret: NAME }` or `{ secret: NAME, file: true }`: a value from the secret store, by name. */
 export const secretRefSchema = z
@@ -70,10 +68,7 @@ export const envSchema = z
   });
 
 export const labelsSchema = z
-  .record(
-    z.string().regex(LABEL_KEY_PATTERN, { error: (iss) => `invalid label key ${quote(iss.input)}` }),
-    scalarString,
-  )
+  .record(z.string().regex(LABEL_KEY_PATTERN, { error: (iss) => `invalid label key ${quote(iss.input)}` }), scalarString)
   .meta({ description: 'Agent label selector: the stage runs only on agents carrying every pair exactly.' });
 
 export const durationSchema = z
@@ -87,20 +82,11 @@ export const durationSchema = z
   })
   .meta({ description: 'Stage timeout: integer + unit ms|s|m|h, combinable in descending order (1h30m); > 0 and <= 24h. Default: none.' });
 
-const retryCount = z
-  .number()
-  .int()
-  .min(0)
-  .max(PIPELINE_LIMITS.maxRetries)
-  .meta({ description: 'Extra attempts after the first (0..10).' });
+const retryCount = z.number().int().min(0).max(PIPELINE_LIMITS.maxRetries).meta({ description: 'Extra attempts after the first (0..10).' });
 
 export const retryObject = z.strictObject({
   count: retryCount.optional().meta({ description: 'Extra attempts after the first (0..10). Default 1.' }),
-  on: z
-    .array(z.enum(RETRY_REASONS))
-    .min(1)
-    .optional()
-    .meta({ description: "Reasons that trigger a retry. Default ['lost']." }),
+  on: z.array(z.enum(RETRY_REASONS)).min(1).optional().meta({ description: "Reasons that trigger a retry. Default ['lost']." }),
 });
 
 export const retrySchema = z
@@ -122,7 +108,9 @@ const MEMORY_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 
 
 export const memorySchema = z
   .string({ error: (iss) => `expected a memory size such as 512m or 2g, got ${typeName(iss.input)}` })
-  .regex(/^[1-9][0-9]{0,12}[kmg]?$/i, { error: (iss) => `invalid memory size ${quote(iss.input)}: use a number with k, m or g (binary units), e.g. 512m` })
+  .regex(/^[1-9][0-9]{0,12}[kmg]?$/i, {
+    error: (iss) => `invalid memory size ${quote(iss.input)}: use a number with k, m or g (binary units), e.g. 512m`,
+  })
   .transform((text, ctx) => {
     const unit = /[kmg]$/i.test(text) ? text.slice(-1).toLowerCase() : '';
     const bytes = Number(unit ? text.slice(0, -1) : text) * MEMORY_UNITS[unit]!;

@@ -5,7 +5,16 @@ import { PIPELINE_LIMITS } from './limits.js';
 import { SECRET_NAME_PATTERN, envSchema, nameSchema, quote, retryObject, secretRefSchema } from './schema-parts.js';
 import { stageSchema } from './kinds/index.js';
 
-export { DEFAULT_RETRY, ENV_NAME_PATTERN, LABEL_KEY_PATTERN, NAME_PATTERN, SECRET_NAME_PATTERN, quote, typeName, type EnvValue } from './schema-parts.js';
+export {
+  DEFAULT_RETRY,
+  ENV_NAME_PATTERN,
+  LABEL_KEY_PATTERN,
+  NAME_PATTERN,
+  SECRET_NAME_PATTERN,
+  quote,
+  typeName,
+  type EnvValue,
+} from './schema-parts.js';
 
 /** Where build, deploy and test stages find the run's files. */
 const sourceSchema = z
@@ -22,7 +31,8 @@ const sourceSchema = z
   })
   .meta({
     title: 'Source',
-    description: "The run's files: a git repository at a ref. Without `source`, the directory the CLI runs in is uploaded (honouring .dockerignore).",
+    description:
+      "The run's files: a git repository at a ref. Without `source`, the directory the CLI runs in is uploaded (honouring .dockerignore).",
   });
 
 /** The registry that build stages push to and that every stage pulls missing images from. */
@@ -32,7 +42,10 @@ const registrySchema = z
       .string()
       .regex(/^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$/, { error: (iss) => `invalid registry address ${quote(iss.input)}: use host[:port]` })
       .meta({ description: 'host[:port], e.g. 127.0.0.1:5000.' }),
-    username: z.string().regex(/^\S{1,128}$/, { error: 'username must be 1-128 characters without spaces' }).optional(),
+    username: z
+      .string()
+      .regex(/^\S{1,128}$/, { error: 'username must be 1-128 characters without spaces' })
+      .optional(),
     password: z
       .string()
       .regex(SECRET_NAME_PATTERN, { error: (iss) => `invalid secret name ${quote(iss.input)}` })

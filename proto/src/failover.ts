@@ -15,7 +15,14 @@ export function isUnreachable(err: unknown): boolean {
 
 /** `host:port[,host:port...]`: every entry checked, duplicates dropped. Throws naming a bad entry. */
 export function parseServerList(text: string): string[] {
-  const list = [...new Set(text.split(",").map((s) => s.trim()).filter(Boolean))];
+  const list = [
+    ...new Set(
+      text
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+  ];
   if (list.length === 0) throw new Error("no server address given");
   for (const a of list) {
     if (!/^(\[[0-9a-fA-F:]+\]|[^\s/:,]+):\d{1,5}$/.test(a)) throw new Error(`server address '${a.slice(0, 80)}' must be host:port`);

@@ -114,8 +114,7 @@ export function createClient<S extends GenServiceMethods>(
           );
         });
     } else if (method.methodKind === "server_streaming") {
-      client[method.localName] = (req: never, opts?: CallOptions) =>
-        fn(create(method.input, req), metadataFor(opts), callOptions(opts));
+      client[method.localName] = (req: never, opts?: CallOptions) => fn(create(method.input, req), metadataFor(opts), callOptions(opts));
     } else {
       client[method.localName] = (opts?: CallOptions) => fn(metadataFor(opts), callOptions(opts));
     }

@@ -4,8 +4,18 @@
 // crypto only: Ed25519 for signatures, HMAC-SHA256 for the join proof,
 // AES-256-GCM for sealing.
 import {
-  createCipheriv, createDecipheriv, createHash, createHmac, createPrivateKey, createPublicKey, generateKeyPairSync,
-  randomBytes, sign, timingSafeEqual, verify, type KeyObject,
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  sign,
+  timingSafeEqual,
+  verify,
+  type KeyObject,
 } from "node:crypto";
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { ServerNoticeSchema, SignedSchema, type ServerNotice } from "./gen/dockyard/v1/agent_pb";
@@ -73,8 +83,11 @@ export interface RegistrationClaims {
 
 /** The bytes the join proof and the key signature cover. */
 export function registrationPayload(c: RegistrationClaims): Buffer {
-  return Buffer.from(["dockyard-register-v1", c.agentId, c.name, Buffer.from(c.publicKey).toString("hex"),
-    Buffer.from(c.nonce).toString("hex"), c.timestampMs.toString()].join("\n"));
+  return Buffer.from(
+    ["dockyard-register-v1", c.agentId, c.name, Buffer.from(c.publicKey).toString("hex"), Buffer.from(c.nonce).toString("hex"), c.timestampMs.toString()].join(
+      "\n",
+    ),
+  );
 }
 
 export function joinProof(tokenHash: string, c: RegistrationClaims): Uint8Array {
@@ -107,8 +120,7 @@ export interface AgentCredential {
   expiresAtMs: number;
 }
 
-const credentialPayload = (c: AgentCredential): Buffer =>
-  Buffer.from(`dockyard-agent-v1\n${c.agentId}\n${c.sessionId}\n${c.expiresAtMs}`);
+const credentialPayload = (c: AgentCredential): Buffer => Buffer.from(`dockyard-agent-v1\n${c.agentId}\n${c.sessionId}\n${c.expiresAtMs}`);
 
 /** `v1.<agentId>.<sessionId>.<expiresAtMs>.<signature, base64url>`; only sent over TLS. */
 export function agentCredential(pair: KeyPair, c: AgentCredential): string {
@@ -146,9 +158,7 @@ export function signNotice(key: KeyObject, agentId: string, body: NoticeBody, no
 }
 
 /** Why a notice was refused, or the notice. Never throws. */
-export function openNotice(
-  serverKey: KeyObject, data: Uint8Array,
-): { ok: true; notice: ServerNotice } | { ok: false; why: string } {
+export function openNotice(serverKey: KeyObject, data: Uint8Array): { ok: true; notice: ServerNotice } | { ok: false; why: string } {
   let signed;
   try {
     signed = fromBinary(SignedSchema, data);

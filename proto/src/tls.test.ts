@@ -54,7 +54,10 @@ test("fetchPinnedCa returns the pinned certificate and refuses any other", async
 
   const wrong = "ab".repeat(32);
   await assert.rejects(fetchPinnedCa(address, wrong), (err: Error) => {
-    assert.match(err.message, new RegExp(`^the server at ${address} presented no certificate with fingerprint ${wrong}; got: ${FINGERPRINT} \\(tls test fixture\\)$`));
+    assert.match(
+      err.message,
+      new RegExp(`^the server at ${address} presented no certificate with fingerprint ${wrong}; got: ${FINGERPRINT} \\(tls test fixture\\)$`),
+    );
     return true;
   });
 });
@@ -79,24 +82,33 @@ test("fetchPinnedCa fails clearly on bad input, refused connections and silence"
 test("grpc-js over the credentials: trusted CA connects, an untrusted one is refused", async (t) => {
   const echo: grpc.ServiceDefinition = {
     echo: {
-      path: "/test.Echo/Echo", requestStream: false, responseStream: false, originalName: "echo",
-      requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b,
-      responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b,
+      path: "/test.Echo/Echo",
+      requestStream: false,
+      responseStream: false,
+      originalName: "echo",
+      requestSerialize: (b: Buffer) => b,
+      requestDeserialize: (b: Buffer) => b,
+      responseSerialize: (b: Buffer) => b,
+      responseDeserialize: (b: Buffer) => b,
     },
   };
   const server = new grpc.Server();
   server.addService(echo, { echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, call.request) });
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", serverTlsCredentials(CERT, KEY), (err, p) => (err ? reject(err) : resolve(p))));
+    server.bindAsync("127.0.0.1:0", serverTlsCredentials(CERT, KEY), (err, p) => (err ? reject(err) : resolve(p))),
+  );
   t.after(() => server.forceShutdown());
 
   const Client = grpc.makeGenericClientConstructor(echo, "Echo");
   const call = (creds: grpc.ChannelCredentials) => {
     const client = new Client(`127.0.0.1:${port}`, creds);
     return new Promise<Buffer>((resolve, reject) =>
-      (client as unknown as { echo: (req: Buffer, opts: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: Buffer) => void) => void })
-        .echo(Buffer.from("hi"), { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(err) : resolve(res))))
-      .finally(() => client.close());
+      (client as unknown as { echo: (req: Buffer, opts: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: Buffer) => void) => void }).echo(
+        Buffer.from("hi"),
+        { deadline: Date.now() + 5000 },
+        (err, res) => (err ? reject(err) : resolve(res)),
+      ),
+    ).finally(() => client.close());
   };
 
   assert.equal((await call(clientTlsCredentials(CERT))).toString(), "hi");

@@ -10,7 +10,11 @@ import * as grpc from "@grpc/grpc-js";
 
 /** Lowercase hex with no separators, from any of "AB:CD:…", "abcd…" or "sha256:abcd…". */
 function normalizeFingerprint(fp: string): string {
-  return fp.trim().replace(/^sha256:/i, "").replace(/:/g, "").toLowerCase();
+  return fp
+    .trim()
+    .replace(/^sha256:/i, "")
+    .replace(/:/g, "")
+    .toLowerCase();
 }
 
 /**
@@ -94,19 +98,14 @@ export function fetchPinnedCa(address: string, fingerprint: string, timeoutMs = 
       if (err) reject(err);
       else resolve(pem!);
     };
-    const timer = setTimeout(
-      () => done(new Error(`fetching the CA from the server at ${address} timed out after ${timeoutMs} ms`)),
-      timeoutMs,
-    );
+    const timer = setTimeout(() => done(new Error(`fetching the CA from the server at ${address} timed out after ${timeoutMs} ms`)), timeoutMs);
     socket.once("error", (err) => done(new Error(`could not fetch the CA from the server at ${address}: ${err.message}`, { cause: err })));
     socket.once("secureConnect", () => {
       const chain = peerChain(socket.getPeerCertificate(true));
       const match = chain.find((c) => normalizeFingerprint(c.fingerprint256) === want);
       if (match) return done(null, derToPem(match.raw));
       const got = chain.map((c) => `${normalizeFingerprint(c.fingerprint256)} (${c.subject?.CN ?? "no CN"})`);
-      done(new Error(
-        `the server at ${address} presented no certificate with fingerprint ${want}; got: ${got.length ? got.join(", ") : "no certificate"}`,
-      ));
+      done(new Error(`the server at ${address} presented no certificate with fingerprint ${want}; got: ${got.length ? got.join(", ") : "no certificate"}`));
     });
   });
 }

@@ -98,7 +98,16 @@ describe("the HTTP API's answers", () => {
     },
     submitRun: async (_yaml, source, defaultName) => {
       calls.push({ source, defaultName });
-      return { id: "r", name: defaultName ?? "own", state: "queued", source, createdAt: new Date(0).toISOString(), finishedAt: null, durationMs: null, stages: [] };
+      return {
+        id: "r",
+        name: defaultName ?? "own",
+        state: "queued",
+        source,
+        createdAt: new Date(0).toISOString(),
+        finishedAt: null,
+        durationMs: null,
+        stages: [],
+      };
     },
     cancelRun: async (id) => {
       throw Object.assign(new Error(`run ${id} already finished: succeeded`), { code: "conflict" });
@@ -125,8 +134,10 @@ describe("the HTTP API's answers", () => {
   it("refuses an unknown state, listing the states", async () => {
     const res = await app.request("/api/v1/runs?state=bogus", { headers: auth });
     assert.equal(res.status, 400);
-    assert.equal(((await res.json()) as ErrorBody).error.message,
-      "invalid state 'bogus': expected one of queued, running, succeeded, failed, errored, canceled");
+    assert.equal(
+      ((await res.json()) as ErrorBody).error.message,
+      "invalid state 'bogus': expected one of queued, running, succeeded, failed, errored, canceled",
+    );
     assert.equal((await app.request("/api/v1/runs?state=failed", { headers: auth })).status, 200);
     assert.deepEqual(calls.pop(), { limit: 20, state: "failed" });
   });

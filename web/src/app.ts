@@ -6,7 +6,12 @@ import { bodyLimit } from "hono/body-limit";
 import type { ErrorBody, WebServices } from "./types";
 
 const HTTP_STATUS: Record<string, 400 | 401 | 404 | 409 | 413 | 503 | 500> = {
-  invalid: 400, unauthenticated: 401, not_found: 404, conflict: 409, unavailable: 503, too_large: 413,
+  invalid: 400,
+  unauthenticated: 401,
+  not_found: 404,
+  conflict: 409,
+  unavailable: 503,
+  too_large: 413,
 };
 
 export interface AppOptions {

@@ -47,7 +47,8 @@ export function toBuildError(raw: string, failedStep?: string): BuildError {
     );
   }
 
-  const parse = /dockerfile parse error|unknown instruction|failed to parse dockerfile|parse error on line|unknown flag|the --mount option requires BuildKit|cannot be empty|requires (at least|exactly) (one|two) argument/i;
+  const parse =
+    /dockerfile parse error|unknown instruction|failed to parse dockerfile|parse error on line|unknown flag|the --mount option requires BuildKit|cannot be empty|requires (at least|exactly) (one|two) argument/i;
   if (parse.test(msg) && !/executor failed running|did not complete successfully/i.test(msg)) {
     return new BuildError('dockerfile_invalid', `the Dockerfile is invalid: ${plain}`, msg);
   }
@@ -60,11 +61,7 @@ export function toBuildError(raw: string, failedStep?: string): BuildError {
     /manifest for ([^\s]+) not found/i.exec(msg)?.[1] ??
     (/FROM|load metadata|failed to create LLB definition/i.test(`${failedStep ?? ''} ${msg}`) ? registryRef(msg) : undefined);
   if (base) {
-    return new BuildError(
-      'base_image_missing',
-      `base image '${shortRef(base)}' is neither local nor in a reachable registry: ${plain}`,
-      msg,
-    );
+    return new BuildError('base_image_missing', `base image '${shortRef(base)}' is neither local nor in a reachable registry: ${plain}`, msg);
   }
 
   // BuildKit: "executor failed running [/bin/sh -c exit 3]: exit code: 3" (0.8) or

@@ -61,10 +61,7 @@ test('.dockerignore patterns, ** and ! exceptions follow Docker', async () => {
 });
 
 test('the Dockerfile and .dockerignore are sent even when ignored', async () => {
-  const { entries } = await packed(
-    { 'ci/build.Dockerfile': 'FROM scratch\n', '.dockerignore': '*\n', 'a.txt': '' },
-    { dockerfile: 'ci/build.Dockerfile' },
-  );
+  const { entries } = await packed({ 'ci/build.Dockerfile': 'FROM scratch\n', '.dockerignore': '*\n', 'a.txt': '' }, { dockerfile: 'ci/build.Dockerfile' });
   assert.deepEqual([...entries.keys()].sort(), ['.dockerignore', 'ci/build.Dockerfile']);
 });
 

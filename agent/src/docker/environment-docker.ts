@@ -34,7 +34,10 @@ export async function logTail(container: Dockerode.Container, lines = 20): Promi
   }
   if (rest.length > 0) parts.push(rest); // a TTY container's log has no frames
   const text = Buffer.concat(parts).toString('utf8');
-  return text.split('\n').filter((l, i, all) => l !== '' || i < all.length - 1).slice(-lines);
+  return text
+    .split('\n')
+    .filter((l, i, all) => l !== '' || i < all.length - 1)
+    .slice(-lines);
 }
 
 /** Appends a log tail to a message, indented, or says there was no output. */

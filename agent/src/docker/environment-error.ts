@@ -11,16 +11,7 @@
  * - `unavailable`: the engine failed a housekeeping call (list, remove).
  * Farm-side failures all: a runner maps them to `errored`, never `failed`.
  */
-export type EnvironmentErrorCode =
-  | 'invalid'
-  | 'conflict'
-  | 'image_missing'
-  | 'start_failed'
-  | 'exited'
-  | 'unhealthy'
-  | 'timeout'
-  | 'aborted'
-  | 'unavailable';
+export type EnvironmentErrorCode = 'invalid' | 'conflict' | 'image_missing' | 'start_failed' | 'exited' | 'unhealthy' | 'timeout' | 'aborted' | 'unavailable';
 
 export class EnvironmentError extends Error {
   override readonly name = 'EnvironmentError';

@@ -17,9 +17,12 @@ export async function connectEngine(): Promise<Dockerode> {
   await docker.ping().catch((err: Error) => {
     throw new Error(`dockerd does not answer at DOCKER_HOST=${process.env.DOCKER_HOST ?? '(default)'}; ${SETUP_HINT} (${err.message})`);
   });
-  await docker.getImage(BASE_IMAGE).inspect().catch((err: Error) => {
-    throw new Error(`image ${BASE_IMAGE} is missing; ${SETUP_HINT} (${err.message})`);
-  });
+  await docker
+    .getImage(BASE_IMAGE)
+    .inspect()
+    .catch((err: Error) => {
+      throw new Error(`image ${BASE_IMAGE} is missing; ${SETUP_HINT} (${err.message})`);
+    });
   return docker;
 }
 

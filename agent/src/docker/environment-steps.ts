@@ -48,7 +48,10 @@ export async function checkImages(docker: Dockerode, images: Record<string, stri
       await docker.getImage(image).inspect();
     } catch (err) {
       if (statusOf(err) !== 404) throw new EnvironmentError('unavailable', `cannot inspect image '${image}': ${engineMessage(err)}`, { cause: err });
-      throw new EnvironmentError('image_missing', `service '${service}': image '${image}' is not on this engine (environments do not pull images)`, { service, cause: err });
+      throw new EnvironmentError('image_missing', `service '${service}': image '${image}' is not on this engine (environments do not pull images)`, {
+        service,
+        cause: err,
+      });
     }
   }
 }
@@ -80,7 +83,9 @@ export async function createService(
       Labels: { ...a.labels, [ENV_LABEL.service]: a.name, 'com.docker.compose.container-number': '1', 'com.docker.compose.oneoff': 'False' },
       ExposedPorts: Object.fromEntries(a.svc.ports.map((p) => [`${p.port}/${p.protocol}`, {}])),
       // An empty Test keeps the image's own HEALTHCHECK command while the durations still apply.
-      Healthcheck: hc ? { Test: hc.test ?? [], Interval: ns(hc.intervalMs), Timeout: ns(hc.timeoutMs), Retries: hc.retries ?? undefined, StartPeriod: ns(hc.startPeriodMs) } : undefined,
+      Healthcheck: hc
+        ? { Test: hc.test ?? [], Interval: ns(hc.intervalMs), Timeout: ns(hc.timeoutMs), Retries: hc.retries ?? undefined, StartPeriod: ns(hc.startPeriodMs) }
+        : undefined,
       HostConfig: {
         NetworkMode: a.network,
         Binds: a.svc.volumes.map((v) => `${volumeName(a.project, v.source)}:${v.target}${v.readOnly ? ':ro' : ''}`),
@@ -93,7 +98,10 @@ export async function createService(
 }
 
 /** Copies a directory or tar file into a volume through a created, never started, helper container. */
-export async function seedVolume(docker: Dockerode, a: { volume: string; source: string; labels: Record<string, string>; image: string; name: string }): Promise<void> {
+export async function seedVolume(
+  docker: Dockerode,
+  a: { volume: string; source: string; labels: Record<string, string>; image: string; name: string },
+): Promise<void> {
   const st = await stat(a.source).catch((err: unknown) => {
     throw new EnvironmentError('invalid', `seed '${a.source}' for volume '${a.volume}' cannot be read: ${engineMessage(err)}`, { cause: err });
   });
@@ -120,4 +128,3 @@ export async function settleAll(tasks: Promise<unknown>[]): Promise<void> {
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
 }
-

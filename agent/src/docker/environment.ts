@@ -95,9 +95,12 @@ export async function upEnvironment(docker: Dockerode, opts: UpEnvironmentOption
     let p = healthy.get(name);
     if (!p) {
       const t = started.get(name) ?? Date.now();
-      p = waitHealthy(containers.get(name) as Dockerode.Container, name, { deadline: t + healthTimeoutMs, timeoutMs: healthTimeoutMs, why, signal: opts.signal }).then(
-        () => onLine(`service ${name}: healthy after ${((Date.now() - t) / 1000).toFixed(1)} s`),
-      );
+      p = waitHealthy(containers.get(name) as Dockerode.Container, name, {
+        deadline: t + healthTimeoutMs,
+        timeoutMs: healthTimeoutMs,
+        why,
+        signal: opts.signal,
+      }).then(() => onLine(`service ${name}: healthy after ${((Date.now() - t) / 1000).toFixed(1)} s`));
       healthy.set(name, p);
     }
     return p;
@@ -116,7 +119,13 @@ export async function upEnvironment(docker: Dockerode, opts: UpEnvironmentOption
     // volume only once started, which is after seeding finished.
     await settleAll([
       ...Object.entries(opts.seeds ?? {}).map(async ([vol, seed]) => {
-        await seedVolume(docker, { volume: volumeName(project, vol), source: seed, labels, image: opts.helperImage ?? BASE_IMAGE, name: `${project}-seed-${vol}` });
+        await seedVolume(docker, {
+          volume: volumeName(project, vol),
+          source: seed,
+          labels,
+          image: opts.helperImage ?? BASE_IMAGE,
+          name: `${project}-seed-${vol}`,
+        });
         onLine(`volume ${vol}: seeded from ${seed}`);
       }),
       ...order.map(async (name) => {
@@ -136,7 +145,11 @@ export async function upEnvironment(docker: Dockerode, opts: UpEnvironmentOption
         await container.start();
       } catch (err) {
         const tail = await logTail(container);
-        throw new EnvironmentError('start_failed', withTail(`service '${name}' failed to start: ${engineMessage(err)}`, tail), { service: name, logTail: tail, cause: err });
+        throw new EnvironmentError('start_failed', withTail(`service '${name}' failed to start: ${engineMessage(err)}`, tail), {
+          service: name,
+          logTail: tail,
+          cause: err,
+        });
       }
       started.set(name, Date.now());
       onLine(`service ${name}: started (${images[name]})`);

@@ -16,7 +16,9 @@ const dirs: string[] = [];
 let repo: string;
 let shas: { one: string; two: string };
 const git = (...args: string[]) =>
-  execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', ...args], { cwd: repo }).toString().trim();
+  execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', ...args], { cwd: repo })
+    .toString()
+    .trim();
 
 async function dest(): Promise<string> {
   const d = await mkdtemp(path.join(tmpdir(), 'dy-co-'));
@@ -71,7 +73,7 @@ test('an unknown ref is named', async () => {
   });
 });
 
-test('a URL that is not a repository is named, with git\'s reason', async () => {
+test("a URL that is not a repository is named, with git's reason", async () => {
   await assert.rejects(checkoutGit('file:///nonexistent/repo.git', 'main', await dest()), (err: unknown) => {
     assert.ok(err instanceof GitContextError && err.code === 'fetch_failed');
     assert.match(err.message, /^fetching from file:\/\/\/nonexistent\/repo\.git failed: .*does not appear to be a git repository/);

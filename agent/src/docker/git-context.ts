@@ -40,13 +40,7 @@ export class GitContextError extends Error {
  * `canceled` (signal aborted; the running git process group is killed). On failure `dest`
  * is left for the caller to remove.
  */
-export async function checkoutGit(
-  url: string,
-  ref: string,
-  dest: string,
-  signal?: AbortSignal,
-  opts: CheckoutGitOptions = {},
-): Promise<{ commit: string }> {
+export async function checkoutGit(url: string, ref: string, dest: string, signal?: AbortSignal, opts: CheckoutGitOptions = {}): Promise<{ commit: string }> {
   const shown = redactUrl(url);
   if (!/^(file|https?):\/\//i.test(url)) {
     throw new GitContextError('bad_url', `git url '${shown}' is not supported: use file://, http:// or https://`);
@@ -98,9 +92,7 @@ let gitChecked: Promise<void> | undefined;
 function gitAvailable(): Promise<void> {
   gitChecked ??= new Promise<void>((resolve, reject) => {
     const p = spawn('git', ['--version'], { stdio: 'ignore' });
-    p.on('error', (err) =>
-      reject(new GitContextError('git_missing', 'git is not installed on this agent (Debian: apt-get install git)', { cause: err })),
-    );
+    p.on('error', (err) => reject(new GitContextError('git_missing', 'git is not installed on this agent (Debian: apt-get install git)', { cause: err })));
     p.on('exit', (code) => (code === 0 ? resolve() : reject(new GitContextError('git_missing', `'git --version' exited ${code}`))));
   }).catch((err: unknown) => {
     gitChecked = undefined; // let a later call see a git installed since
@@ -155,7 +147,10 @@ function runGit(
       if (signal.aborted) return reject(abortError(whyAborted(), timeoutMs, shownUrl));
       if (code === 0) return resolve(stdout);
       // git's "fatal:" lines carry the reason; the advice paragraph after them does not.
-      const all = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+      const all = stderr
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean);
       const fatal = all.filter((l) => /^(fatal|error):/.test(l)).map((l) => l.replace(/^(fatal|error):\s*/, ''));
       const reason = redactAll((fatal.length ? fatal : all.slice(-2)).join('; ')) || `exit code ${code}`;
       const verb = args[0] === 'fetch' ? `fetching from ${shownUrl}` : `git ${args[0]}`;

@@ -31,7 +31,11 @@ async function buildFails(dockerfile: string, extra: Partial<BuildImageOptions> 
 }
 
 after(async () => {
-  for (const t of tags) await docker.getImage(t).remove({ force: true }).catch(() => undefined);
+  for (const t of tags)
+    await docker
+      .getImage(t)
+      .remove({ force: true })
+      .catch(() => undefined);
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 

@@ -62,7 +62,11 @@ before(async () => {
 });
 
 after(async () => {
-  for (const t of tags) await docker.getImage(t).remove({ force: true }).catch(() => undefined);
+  for (const t of tags)
+    await docker
+      .getImage(t)
+      .remove({ force: true })
+      .catch(() => undefined);
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
@@ -136,7 +140,9 @@ describe('buildImage from a git checkout', () => {
   let repo: string;
   let commits: string[];
   const git = (...args: string[]) =>
-    execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', ...args], { cwd: repo }).toString().trim();
+    execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', ...args], { cwd: repo })
+      .toString()
+      .trim();
 
   before(async () => {
     repo = await makeDir({ Dockerfile: 'FROM dockyard/busybox:1\nCOPY version.txt /version.txt\n', 'version.txt': 'one\n' });

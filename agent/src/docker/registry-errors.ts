@@ -53,15 +53,17 @@ export function registryFailure(ctx: FailureContext, engineMessage: string, caus
   const raw = scrub(engineMessage.trim(), ctx.password);
   const code = classifyEngineMessage(raw);
   const what = describe(code, ctx, raw);
-  return new RegistryError(code, `${ctx.op} of ${ctx.ref} failed: ${what} (${raw})`, cause === undefined ? undefined : { cause: scrubCause(cause, ctx.password) });
+  return new RegistryError(
+    code,
+    `${ctx.op} of ${ctx.ref} failed: ${what} (${raw})`,
+    cause === undefined ? undefined : { cause: scrubCause(cause, ctx.password) },
+  );
 }
 
 function describe(code: RegistryErrorCode, ctx: FailureContext, raw: string): string {
   switch (code) {
     case 'auth_failed':
-      return ctx.hadCredentials
-        ? `wrong username or password for ${ctx.server}`
-        : `${ctx.server} needs a username and password and none were given`;
+      return ctx.hadCredentials ? `wrong username or password for ${ctx.server}` : `${ctx.server} needs a username and password and none were given`;
     case 'unreachable':
       return `registry ${ctx.server} is unreachable (is the address right and the registry running?)`;
     case 'not_found':

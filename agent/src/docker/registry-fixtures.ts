@@ -21,9 +21,12 @@ export async function engine(which: 'A' | 'B'): Promise<Docker> {
   await docker.ping().catch((err: Error) => {
     throw new Error(`no Docker engine ${which} at ${host}; ${SETUP_HINT} (${err.message})`);
   });
-  await docker.getImage(BASE_IMAGE).inspect().catch((err: Error) => {
-    throw new Error(`engine ${which} at ${host} lacks ${BASE_IMAGE}; ${SETUP_HINT} (${err.message})`);
-  });
+  await docker
+    .getImage(BASE_IMAGE)
+    .inspect()
+    .catch((err: Error) => {
+      throw new Error(`engine ${which} at ${host} lacks ${BASE_IMAGE}; ${SETUP_HINT} (${err.message})`);
+    });
   return docker;
 }
 
@@ -118,7 +121,10 @@ export async function startReadOnlyRegistry(): Promise<{ address: string; stop: 
     for (;;) {
       const status = await Promise.race([
         spawnError,
-        fetch(`http://${address}/v2/`, { signal: AbortSignal.timeout(1000) }).then((r) => r.status, () => 0),
+        fetch(`http://${address}/v2/`, { signal: AbortSignal.timeout(1000) }).then(
+          (r) => r.status,
+          () => 0,
+        ),
       ]);
       if (status === 401) return { address, stop };
       if (child.exitCode !== null) throw new Error(`read-only docker-registry exited with ${child.exitCode}`);

@@ -36,7 +36,9 @@ it('keeps the first in-band error and prints no line for it', async () => {
     { status: 'Preparing', id: 'c9ee8fbf2bb3' },
     { errorDetail: { message: 'no basic auth credentials' }, error: 'no basic auth credentials' },
     { errorDetail: { message: 'later' }, error: 'later' },
-  ].map((e) => JSON.stringify(e)).join('\r\n');
+  ]
+    .map((e) => JSON.stringify(e))
+    .join('\r\n');
   const lines: string[] = [];
   const result = await readProgress(Readable.from([Buffer.from(text)]), (l) => lines.push(l));
   assert.deepEqual(lines, ['c9ee8fbf2bb3: Preparing']);

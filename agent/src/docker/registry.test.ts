@@ -5,15 +5,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type Docker from 'dockerode';
-import {
-  buildTinyImage,
-  deleteManifest,
-  engine,
-  REGISTRY,
-  registryLogin,
-  removeImages,
-  startReadOnlyRegistry,
-} from './registry-fixtures.js';
+import { buildTinyImage, deleteManifest, engine, REGISTRY, registryLogin, removeImages, startReadOnlyRegistry } from './registry-fixtures.js';
 import { ensureImage, isRegistryError, pushImage, RegistryError, tagImage, type RegistryAuth } from './registry.js';
 
 const run = randomUUID().slice(0, 8);
@@ -65,19 +57,35 @@ describe('registry tools (push on engine A, pull on engine B)', () => {
     assert.match(pushed.digest, /^sha256:[0-9a-f]{64}$/);
     assert.equal(pushed.sizeBytes, (await a.getImage(REF).inspect()).Size);
     assert.ok(pushed.sizeBytes > 1_000_000, `busybox alone is ~2 MB, got ${pushed.sizeBytes}`);
-    assert.ok(pushLines.some((l) => l.startsWith('The push refers to repository')), pushLines.join('\n'));
-    assert.ok(pushLines.some((l) => /: (Pushed|Layer already exists)$/.test(l)), pushLines.join('\n'));
+    assert.ok(
+      pushLines.some((l) => l.startsWith('The push refers to repository')),
+      pushLines.join('\n'),
+    );
+    assert.ok(
+      pushLines.some((l) => /: (Pushed|Layer already exists)$/.test(l)),
+      pushLines.join('\n'),
+    );
     // Compact: one line per layer status, never the same status twice for a layer.
     assert.equal(new Set(pushLines).size, pushLines.length, pushLines.join('\n'));
     assert.ok(pushLines.every((l) => !l.includes(auth.password!)));
 
-    await assert.rejects(b.getImage(REF).inspect(), (err: { statusCode?: number }) => err.statusCode === 404, 'engine B must not have the image before the pull');
+    await assert.rejects(
+      b.getImage(REF).inspect(),
+      (err: { statusCode?: number }) => err.statusCode === 404,
+      'engine B must not have the image before the pull',
+    );
     const pullLines: string[] = [];
     t0 = Date.now();
     assert.deepEqual(await ensureImage(b, REF, auth, (l) => pullLines.push(l)), { pulled: true });
     console.log(`# pull ${Date.now() - t0} ms, ${pullLines.length} lines`);
-    assert.ok(pullLines.some((l) => l.endsWith(': Pull complete')), pullLines.join('\n'));
-    assert.ok(pullLines.some((l) => l === `Digest: ${pushed.digest}`), pullLines.join('\n'));
+    assert.ok(
+      pullLines.some((l) => l.endsWith(': Pull complete')),
+      pullLines.join('\n'),
+    );
+    assert.ok(
+      pullLines.some((l) => l === `Digest: ${pushed.digest}`),
+      pullLines.join('\n'),
+    );
     assert.equal(new Set(pullLines).size, pullLines.length, pullLines.join('\n'));
     const onB = await b.getImage(REF).inspect();
     assert.equal(onB.Id, imageId, 'B has the same image (same config digest) as A built');
@@ -111,7 +119,10 @@ describe('registry tools (push on engine A, pull on engine B)', () => {
     await removeImages(b, [REF]);
     const pull = await registryError(() => ensureImage(b, REF, null, () => {}));
     assert.equal(pull.code, 'auth_failed');
-    assert.match(pull.message, new RegExp(`^pull of ${esc(REF)} failed: ${esc(REGISTRY)} needs a username and password and none were given \\(.*no basic auth credentials\\)$`));
+    assert.match(
+      pull.message,
+      new RegExp(`^pull of ${esc(REF)} failed: ${esc(REGISTRY)} needs a username and password and none were given \\(.*no basic auth credentials\\)$`),
+    );
   });
 
   it('a closed port is unreachable, on push and on pull', async () => {
@@ -165,10 +176,16 @@ describe('registry tools (push on engine A, pull on engine B)', () => {
     await tagImage(a, LOCAL, ref);
     const ac = new AbortController();
     const lines: string[] = [];
-    const push = pushImage(a, ref, auth, (l) => {
-      lines.push(l);
-      ac.abort(new Error('job canceled'));
-    }, ac.signal);
+    const push = pushImage(
+      a,
+      ref,
+      auth,
+      (l) => {
+        lines.push(l);
+        ac.abort(new Error('job canceled'));
+      },
+      ac.signal,
+    );
     await assert.rejects(push, /job canceled/);
     assert.equal(lines.length >= 1, true);
   });
@@ -176,8 +193,14 @@ describe('registry tools (push on engine A, pull on engine B)', () => {
   it('an aborted signal stops before any engine call', async () => {
     const ac = new AbortController();
     ac.abort(new Error('job canceled'));
-    await assert.rejects(pushImage(a, REF, auth, () => {}, ac.signal), /job canceled/);
-    await assert.rejects(ensureImage(b, `${REGISTRY}/x/y:1`, auth, () => {}, ac.signal), /job canceled/);
+    await assert.rejects(
+      pushImage(a, REF, auth, () => {}, ac.signal),
+      /job canceled/,
+    );
+    await assert.rejects(
+      ensureImage(b, `${REGISTRY}/x/y:1`, auth, () => {}, ac.signal),
+      /job canceled/,
+    );
   });
 });
 

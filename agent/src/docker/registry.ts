@@ -33,13 +33,7 @@ export interface PushResult {
  * the signal's reason. Throws RegistryError: `auth_failed`, `unreachable`, `rejected`, or
  * `not_found` when there is no such local image. Other engine failures are rethrown as they are.
  */
-export async function pushImage(
-  docker: Docker,
-  ref: string,
-  auth: RegistryAuth,
-  onLine: (line: string) => void,
-  signal?: AbortSignal,
-): Promise<PushResult> {
+export async function pushImage(docker: Docker, ref: string, auth: RegistryAuth, onLine: (line: string) => void, signal?: AbortSignal): Promise<PushResult> {
   signal?.throwIfAborted();
   const { repo, tag, digest } = parseRef(ref);
   if (digest) throw new TypeError(`cannot push ${ref}: push takes a tag, not a digest`);

@@ -56,7 +56,11 @@ after(async () => {
   await downEnvironment(docker, envId);
   await rm(seed, { recursive: true, force: true });
   const left = await docker.listContainers({ all: true, filters: { label: [`dockyard.test-container=${suffix}`] } });
-  assert.deepEqual(left.map((c) => c.Names[0]), [], 'every test container was removed');
+  assert.deepEqual(
+    left.map((c) => c.Names[0]),
+    [],
+    'every test container was removed',
+  );
 });
 
 describe('runTestContainer', () => {
@@ -94,7 +98,11 @@ describe('runTestContainer', () => {
   it('sums every .xml under a report directory and names an unreadable one', async () => {
     const { result, problems } = await run({
       env: { REPORT },
-      command: ['sh', '-c', 'mkdir -p /out/sub && printf "%s" "$REPORT" > /out/a.xml && printf "%s" "$REPORT" > /out/sub/b.xml && echo "<testsuite" > /out/bad.xml && echo x > /out/notes.txt'],
+      command: [
+        'sh',
+        '-c',
+        'mkdir -p /out/sub && printf "%s" "$REPORT" > /out/a.xml && printf "%s" "$REPORT" > /out/sub/b.xml && echo "<testsuite" > /out/bad.xml && echo x > /out/notes.txt',
+      ],
       junitPath: '/out',
     });
     assert.equal(result.exitCode, 0);

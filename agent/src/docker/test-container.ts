@@ -127,12 +127,19 @@ export async function runTestContainer(docker: Dockerode, opts: TestContainerOpt
   }
 }
 
-async function untilExitOrStop(exited: Promise<unknown>, timeoutMs: number | undefined, signal: AbortSignal | undefined): Promise<'exited' | 'timeout' | 'aborted'> {
+async function untilExitOrStop(
+  exited: Promise<unknown>,
+  timeoutMs: number | undefined,
+  signal: AbortSignal | undefined,
+): Promise<'exited' | 'timeout' | 'aborted'> {
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   try {
     return await Promise.race([
-      exited.then(() => 'exited' as const, () => 'exited' as const),
+      exited.then(
+        () => 'exited' as const,
+        () => 'exited' as const,
+      ),
       new Promise<'timeout'>((resolve) => {
         if (timeoutMs !== undefined) timer = setTimeout(() => resolve('timeout'), timeoutMs);
       }),

@@ -32,8 +32,7 @@ export async function collect(handle: ExecutorHandle): Promise<Collected> {
       for await (const chunk of handle.output) chunks.push(chunk);
     })(),
   ]);
-  const text = (stream: string): string =>
-    Buffer.concat(chunks.filter((c) => c.stream === stream).map((c) => c.data)).toString('utf8');
+  const text = (stream: string): string => Buffer.concat(chunks.filter((c) => c.stream === stream).map((c) => c.data)).toString('utf8');
   return { stdout: text('stdout'), stderr: text('stderr'), chunks, exit };
 }
 

@@ -8,8 +8,7 @@ import { containerName, DockerExecutor, removeRunWorkspace, workspaceVolumeName 
 import { isExecutorError } from './errors.js';
 import type { AttemptSpec } from './types.js';
 
-const SETUP_HINT =
-  'run: bash scripts/docker/start-dockerd.sh && node --import tsx scripts/docker/build-base-image.ts';
+const SETUP_HINT = 'run: bash scripts/docker/start-dockerd.sh && node --import tsx scripts/docker/build-base-image.ts';
 
 /** Fails (never skips) with a clear message when the engine or the base image is missing. */
 async function connect(): Promise<Dockerode> {

@@ -5,7 +5,8 @@ import { LogBatcher } from "./log-batcher";
 function harness(room: { open: boolean }, maxChunkBytes = 8) {
   const sent: { stream: number; text: string }[] = [];
   const b = new LogBatcher({
-    maxChunkBytes, maxDelayMs: 20_000,
+    maxChunkBytes,
+    maxDelayMs: 20_000,
     emit: (stream, data) => sent.push({ stream, text: data.toString() }),
     hasRoom: () => room.open,
   });
@@ -29,20 +30,30 @@ describe("LogBatcher", () => {
     assert.equal(sent.length, 0);
     room.open = true;
     b.onRoom();
-    assert.deepEqual(sent, [{ stream: 1, text: "ab" }, { stream: 2, text: "E" }, { stream: 1, text: "c" }]);
+    assert.deepEqual(sent, [
+      { stream: 1, text: "ab" },
+      { stream: 2, text: "E" },
+      { stream: 1, text: "c" },
+    ]);
   });
 
   it("splits output larger than a chunk", () => {
     const { b, sent } = harness({ open: true }, 4);
     b.push(1, Buffer.from("0123456789"));
-    assert.deepEqual(sent.map((s) => s.text), ["0123", "4567", "89"]);
+    assert.deepEqual(
+      sent.map((s) => s.text),
+      ["0123", "4567", "89"],
+    );
   });
 
   it("flush sends everything regardless of the window", () => {
     const { b, sent } = harness({ open: false });
     b.push(1, Buffer.from("x"));
     b.flush();
-    assert.deepEqual(sent.map((s) => s.text), ["x"]);
+    assert.deepEqual(
+      sent.map((s) => s.text),
+      ["x"],
+    );
     assert.equal(b.pendingBytes, 0);
   });
 
@@ -52,6 +63,9 @@ describe("LogBatcher", () => {
     b.push(1, Buffer.from("late"));
     assert.equal(sent.length, 0);
     t.mock.timers.tick(20_000);
-    assert.deepEqual(sent.map((s) => s.text), ["late"]);
+    assert.deepEqual(
+      sent.map((s) => s.text),
+      ["late"],
+    );
   });
 });

@@ -28,9 +28,18 @@ describe("spool journal", () => {
     const [only, ...rest] = again.recovered();
     assert.equal(rest.length, 0);
     assert.deepEqual(only!.meta, { ...meta("a"), started: true });
-    assert.deepEqual(only!.chunks.map((c) => [c.seq, c.data.toString()]), [[1, "one\n"], [2, "two\n"]]);
+    assert.deepEqual(
+      only!.chunks.map((c) => [c.seq, c.data.toString()]),
+      [
+        [1, "one\n"],
+        [2, "two\n"],
+      ],
+    );
     assert.equal(only!.final?.outcome, "succeeded");
-    assert.deepEqual(readSpools(dir).map((s) => s.meta.attemptId), ["a"]);
+    assert.deepEqual(
+      readSpools(dir).map((s) => s.meta.attemptId),
+      ["a"],
+    );
     again.done("a");
     assert.deepEqual(readSpools(dir), []);
     again.close();
@@ -55,12 +64,21 @@ describe("spool journal", () => {
     j.close();
     appendFileSync(journalFile(dir), Buffer.from([200, 0, 0, 0, 2, 1, 97, 1, 2, 3])); // claims 200 bytes, has 6
     const [a] = readSpools(dir);
-    assert.deepEqual(a!.chunks.map((c) => c.data.toString()), ["whole\n"]);
+    assert.deepEqual(
+      a!.chunks.map((c) => c.data.toString()),
+      ["whole\n"],
+    );
     const reopened = SpoolJournal.open(dir); // and the reopen drops the torn tail
     const s = reopened.begin(meta("b"));
     s.append(chunk(1, "after\n"));
     reopened.close();
-    assert.deepEqual(readSpools(dir).map((c) => [c.meta.attemptId, c.chunks.map((x) => x.data.toString())]), [["a", ["whole\n"]], ["b", ["after\n"]]]);
+    assert.deepEqual(
+      readSpools(dir).map((c) => [c.meta.attemptId, c.chunks.map((x) => x.data.toString())]),
+      [
+        ["a", ["whole\n"]],
+        ["b", ["after\n"]],
+      ],
+    );
   });
 
   it("rewrites a large journal without the finished attempts while one stays open", () => {
@@ -77,6 +95,9 @@ describe("spool journal", () => {
     assert.ok(statSync(journalFile(dir)).size < 8 * 1024 * 1024, `journal is ${statSync(journalFile(dir)).size} bytes`);
     long.append(chunk(2, "still\n"));
     j.close();
-    assert.deepEqual(readSpools(dir).map((c) => [c.meta.attemptId, c.chunks.map((x) => x.data.toString())]), [["long", ["kept\n", "still\n"]]]);
+    assert.deepEqual(
+      readSpools(dir).map((c) => [c.meta.attemptId, c.chunks.map((x) => x.data.toString())]),
+      [["long", ["kept\n", "still\n"]]],
+    );
   });
 });

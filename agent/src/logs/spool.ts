@@ -147,7 +147,11 @@ export class SpoolJournal {
   /** Attempts begun (or recovered) and not done: they keep the journal from being truncated. */
   private readonly open = new Set<string>();
 
-  private constructor(private readonly file: string, private readonly pending: SpoolContents[], size: number) {
+  private constructor(
+    private readonly file: string,
+    private readonly pending: SpoolContents[],
+    size: number,
+  ) {
     for (const c of pending) this.open.add(c.meta.attemptId);
     this.fd = openSync(file, "a");
     this.size = size;
@@ -159,7 +163,11 @@ export class SpoolJournal {
     const file = path.join(root, FILE);
     const { contents, liveRecords } = existsSync(file) ? parse(readFileSync(file)) : { contents: [], liveRecords: [] };
     rewrite(file, liveRecords);
-    return new SpoolJournal(file, contents, liveRecords.reduce((n, b) => n + b.length, 0));
+    return new SpoolJournal(
+      file,
+      contents,
+      liveRecords.reduce((n, b) => n + b.length, 0),
+    );
   }
 
   /** Attempts found unfinished when the journal was opened (to replay). */
@@ -218,7 +226,10 @@ function rewrite(file: string, liveRecords: Buffer[]): void {
 export class AttemptSpool {
   bytes = 0;
 
-  constructor(private readonly journal: SpoolJournal, readonly attemptId: string) {}
+  constructor(
+    private readonly journal: SpoolJournal,
+    readonly attemptId: string,
+  ) {}
 
   append(chunk: SpooledChunk): void {
     this.journal.write(record(KIND.chunk, this.attemptId, chunkHeader(chunk), chunk.data));

@@ -28,10 +28,13 @@ function base64Core(secret: Buffer, k: number): string {
 function formsOf(secret: Buffer): Form[] {
   const forms: Form[] = [{ name: "raw", bytes: secret }];
   if (secret.includes(0x0a)) {
-    secret.toString("latin1").split("\n").forEach((l, i) => {
-      const line = Buffer.from(l.replace(/\r$/, ""), "latin1");
-      if ([...line.toString("utf8")].length >= 4) forms.push({ name: `line ${i}`, bytes: line });
-    });
+    secret
+      .toString("latin1")
+      .split("\n")
+      .forEach((l, i) => {
+        const line = Buffer.from(l.replace(/\r$/, ""), "latin1");
+        if ([...line.toString("utf8")].length >= 4) forms.push({ name: `line ${i}`, bytes: line });
+      });
   }
   for (const k of [0, 1, 2]) {
     const core = base64Core(secret, k);
@@ -63,7 +66,7 @@ function referenceMask(buf: Buffer, forms: Form[]): Buffer {
   }
   const parts: Buffer[] = [];
   let pos = 0;
-  for (const [start, end] of ranges) parts.push(buf.subarray(pos, start), Buffer.from("***")), (pos = end);
+  for (const [start, end] of ranges) (parts.push(buf.subarray(pos, start), Buffer.from("***")), (pos = end));
   parts.push(buf.subarray(pos));
   return Buffer.concat(parts);
 }
@@ -98,7 +101,10 @@ describe("SecretMasker: each form", () => {
 
   it("covers every kind of form for the test secret", () => {
     for (const kind of ["raw", "base64 k=0", "base64 k=1", "base64 k=2", "base64url k=0", "url", "json"]) {
-      assert.ok(forms.some((f) => f.name === kind), kind);
+      assert.ok(
+        forms.some((f) => f.name === kind),
+        kind,
+      );
     }
   });
 
@@ -113,7 +119,13 @@ describe("SecretMasker: each form", () => {
       for (let i = 0; i <= text.length; i++) {
         for (let j = i; j <= text.length; j++) assert.equal(feed(masker, splits(text, [i, j])).toString(), want, `cuts ${i},${j}`);
       }
-      assert.equal(feed(masker, [...text].map((b) => Buffer.from([b]))).toString(), want);
+      assert.equal(
+        feed(
+          masker,
+          [...text].map((b) => Buffer.from([b])),
+        ).toString(),
+        want,
+      );
     });
   }
 
@@ -193,7 +205,10 @@ describe("SecretMasker: ordinary output", () => {
 describe("SecretMasker: short values", () => {
   it("still masks a value under 8 bytes raw, but not base64 cores under 6 characters", () => {
     const masker = new SecretMasker([Buffer.from("k3y!")]);
-    assert.deepEqual(formsOf(Buffer.from("k3y!")).map((f) => f.name), ["raw"]); // "!" needs no URL or JSON escape
+    assert.deepEqual(
+      formsOf(Buffer.from("k3y!")).map((f) => f.name),
+      ["raw"],
+    ); // "!" needs no URL or JSON escape
     assert.equal(masker.maskText("key k3y! as base64 azN5IQ=="), "key *** as base64 azN5IQ==");
     // At 5 bytes every alignment leaves a 6-character core.
     assert.equal(new SecretMasker([Buffer.from("k3y!!")]).maskText(Buffer.from("k3y!!").toString("base64")), "***E=");
@@ -249,10 +264,14 @@ describe("SecretMasker: fuzz", () => {
         const text = s.toString("utf8");
         const lines = formsOf(s).filter((f) => f.name.startsWith("line"));
         switch (int(0, 5)) {
-          case 0: return s;
-          case 1: return lines.length > 0 ? pick(lines).bytes : s;
-          case 2: return Buffer.from(JSON.stringify({ token: text }));
-          case 3: return Buffer.from(`?q=${encodeURIComponent(text)}&x=1`);
+          case 0:
+            return s;
+          case 1:
+            return lines.length > 0 ? pick(lines).bytes : s;
+          case 2:
+            return Buffer.from(JSON.stringify({ token: text }));
+          case 3:
+            return Buffer.from(`?q=${encodeURIComponent(text)}&x=1`);
           default: {
             const b64 = Buffer.concat([bytes(int(0, 4)), s, bytes(int(0, 4))]).toString("base64");
             return Buffer.from(rand() < 0.5 ? b64 : b64.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, ""));
@@ -311,6 +330,15 @@ describe("SecretMasker: large output", () => {
     bytes += s.flush().length;
     assert.equal(bytes, 512 * (block.length - SECRET.length + 3));
     const run = Buffer.alloc(4 << 20, "a");
-    assert.equal(feed(masker, splits(run, Array.from({ length: 63 }, (_, i) => (i + 1) * 65_536))).toString(), "***");
+    assert.equal(
+      feed(
+        masker,
+        splits(
+          run,
+          Array.from({ length: 63 }, (_, i) => (i + 1) * 65_536),
+        ),
+      ).toString(),
+      "***",
+    );
   });
 });

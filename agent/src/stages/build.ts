@@ -32,8 +32,15 @@ export const build: AgentStage = {
         const secrets = Object.fromEntries((a.spec?.secrets ?? []).map((s) => [s.env, Buffer.from(s.value).toString("utf8")]));
         const started = Date.now();
         const result = await buildImage(docker, {
-          context: packContext(inside(src.dir, b.context), { dockerfile: b.dockerfile }), dockerfile: b.dockerfile,
-          target: b.target || undefined, buildArgs: b.args, tags: refs, secrets, networkMode: "none", signal, onLine: log.line,
+          context: packContext(inside(src.dir, b.context), { dockerfile: b.dockerfile }),
+          dockerfile: b.dockerfile,
+          target: b.target || undefined,
+          buildArgs: b.args,
+          tags: refs,
+          secrets,
+          networkMode: "none",
+          signal,
+          onLine: log.line,
         });
         let digest = "";
         for (const ref of b.push ? refs : []) {
@@ -41,10 +48,13 @@ export const build: AgentStage = {
           digest ||= pushed.digest;
         }
         const mb = (result.sizeBytes / 1e6).toFixed(1);
-        log.line(`dockyard: built ${refs[0]} (${result.imageId.slice(7, 19)}, ${mb} MB, ${result.layers} layers, ${result.builder}) in ${((Date.now() - started) / 1000).toFixed(1)} s${digest ? `; pushed ${digest}` : ""}`);
+        log.line(
+          `dockyard: built ${refs[0]} (${result.imageId.slice(7, 19)}, ${mb} MB, ${result.layers} layers, ${result.builder}) in ${((Date.now() - started) / 1000).toFixed(1)} s${digest ? `; pushed ${digest}` : ""}`,
+        );
         const image = { ref: refs[0]!, id: result.imageId, digest, sizeBytes: result.sizeBytes, layers: result.layers };
         return {
-          exitCode: 0, oomKilled: false,
+          exitCode: 0,
+          oomKilled: false,
           outputs: {
             values: { image: image.ref, image_id: image.id, digest, size_bytes: String(image.sizeBytes), layers: String(image.layers), commit: src.commit },
             image,

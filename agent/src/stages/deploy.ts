@@ -32,7 +32,8 @@ export const deploy: AgentStage = {
         const text = await readFile(file, "utf8").catch(() => null);
         if (text === null) return failedExit(log, `template '${d.template}' is not in the run's source`);
         const parsed = parseComposeTemplate(parseYaml(text, { merge: true, maxAliasCount: 100 }));
-        if (!parsed.ok) return failedExit(log, `template '${d.template}' is not supported:\n${parsed.problems.map((p) => `  ${p.path}: ${p.message}`).join("\n")}`);
+        if (!parsed.ok)
+          return failedExit(log, `template '${d.template}' is not supported:\n${parsed.problems.map((p) => `  ${p.path}: ${p.message}`).join("\n")}`);
         const template = parsed.template;
         const envFiles: Record<string, string> = {};
         for (const f of Object.values(template.services).flatMap((s) => s.envFiles)) {
@@ -40,19 +41,32 @@ export const deploy: AgentStage = {
         }
         const seeds = Object.fromEntries(Object.entries(d.seed).map(([volume, rel]) => [volume, inside(src.dir, rel)]));
         const auth = registryAuth(a);
-        const images = Object.values(template.services).map((s) => s.image).concat(Object.values(d.images));
+        const images = Object.values(template.services)
+          .map((s) => s.image)
+          .concat(Object.values(d.images));
         for (const image of new Set(images)) {
           if (auth && image.startsWith(`${auth.server}/`)) await ensureImage(docker, image, auth, log.line, signal);
         }
         const envId = `env-${a.attemptId.slice(0, 13)}`;
         const expiresAt = new Date(Date.now() + Number(d.ttlMs));
         const env = await upEnvironment(docker, {
-          envId, project: `dy-${a.attemptId.slice(0, 8)}`, template, images: d.images, seeds, envFiles, signal, onLine: log.line,
-          healthTimeoutMs: Number(d.healthTimeoutMs), labels: { owner: d.owner, runId: a.runId, agentId: tools.agentId, expiresAt },
+          envId,
+          project: `dy-${a.attemptId.slice(0, 8)}`,
+          template,
+          images: d.images,
+          seeds,
+          envFiles,
+          signal,
+          onLine: log.line,
+          healthTimeoutMs: Number(d.healthTimeoutMs),
+          labels: { owner: d.owner, runId: a.runId, agentId: tools.agentId, expiresAt },
         });
         tools.environments.started(a.runId, envId, d.keepOnFailure);
         const values: Record<string, string> = {
-          env_id: envId, network: env.network, owner: d.owner, expires_at_ms: String(expiresAt.getTime()),
+          env_id: envId,
+          network: env.network,
+          owner: d.owner,
+          expires_at_ms: String(expiresAt.getTime()),
         };
         for (const [name, s] of Object.entries(env.services)) {
           values[`${name}.host`] = s.host;

@@ -9,7 +9,11 @@ export class Environments {
   private readonly keepOnFailure = new Map<string, boolean>();
   private live = new Set<string>();
 
-  constructor(private readonly docker: Docker | null, private readonly agentId: () => string, private readonly log: Logger) {}
+  constructor(
+    private readonly docker: Docker | null,
+    private readonly agentId: () => string,
+    private readonly log: Logger,
+  ) {}
 
   /** Ids alive on the engine as last seen (the heartbeat reports them). */
   get ids(): string[] {

@@ -19,7 +19,10 @@ export interface RunSource {
 export class RunSources {
   private readonly ready = new Map<string, Promise<RunSource>>();
 
-  constructor(private readonly root: string, private readonly client: () => AgentClient) {}
+  constructor(
+    private readonly root: string,
+    private readonly client: () => AgentClient,
+  ) {}
 
   /** The run's source tree, fetched on first use (concurrent stages of a run share one fetch). */
   get(a: Assignment, signal: AbortSignal): Promise<RunSource> {
@@ -50,9 +53,11 @@ export class RunSources {
     await mkdir(dir, { recursive: true });
     const call = this.client().getRunSource({ runId: a.runId });
     signal.addEventListener("abort", () => call.cancel(), { once: true });
-    const bytes = Readable.from((async function* () {
-      for await (const chunk of call) yield Buffer.from((chunk as { data: Uint8Array }).data);
-    })());
+    const bytes = Readable.from(
+      (async function* () {
+        for await (const chunk of call) yield Buffer.from((chunk as { data: Uint8Array }).data);
+      })(),
+    );
     // tar-fs refuses entries that would land outside `dir` (no ../ or absolute paths).
     await pipeline(bytes, tar.extract(dir, { readable: true, writable: true }));
     return { dir, commit: "" };

@@ -20,8 +20,13 @@ export const test: AgentStage = {
       try {
         if (auth && t.image.startsWith(`${auth.server}/`)) await ensureImage(docker, t.image, auth, log.line, signal);
         const result = await runTestContainer(docker, {
-          image: t.image, command: t.commands.length ? ["sh", "-ec", t.commands.join("\n")] : undefined, env: spec.env,
-          network: t.network || undefined, junitPath: t.junitPath || undefined, signal, name: `dockyard-test-${a.attemptId}`,
+          image: t.image,
+          command: t.commands.length ? ["sh", "-ec", t.commands.join("\n")] : undefined,
+          env: spec.env,
+          network: t.network || undefined,
+          junitPath: t.junitPath || undefined,
+          signal,
+          name: `dockyard-test-${a.attemptId}`,
           labels: { "dockyard.attempt": a.attemptId, "dockyard.agent": tools.agentId, "dockyard.run": a.runId },
           onOutput: (stream, data) => log.write(stream, data),
           onProblem: (line) => log.line(`dockyard: ${line}`),
@@ -29,7 +34,14 @@ export const test: AgentStage = {
         const j = result.junit;
         if (j) log.line(`dockyard: tests: ${j.passed} passed, ${j.failed} failed, ${j.skipped} skipped, ${j.errors} errors (${j.total} total)`);
         const values: Record<string, string> = { exit_code: String(result.exitCode) };
-        if (j) Object.assign(values, { passed: String(j.passed), failed: String(j.failed), skipped: String(j.skipped), errors: String(j.errors), total: String(j.total) });
+        if (j)
+          Object.assign(values, {
+            passed: String(j.passed),
+            failed: String(j.failed),
+            skipped: String(j.skipped),
+            errors: String(j.errors),
+            total: String(j.total),
+          });
         return { exitCode: result.exitCode, oomKilled: false, outputs: { values, tests: j } };
       } catch (err) {
         if (err instanceof Error && (err.name === "RegistryError" || err.name === "EnvironmentError") && !signal.aborted) return failedExit(log, err.message);

@@ -58,7 +58,8 @@ export class Supervisor {
     if (this.child || this.closing) return;
     const args = [SUPERVISOR, this.options.dockerHost, String(this.options.freezeMs ?? 4000), String(process.pid)];
     const child = spawn(process.execPath, args, {
-      stdio: ["pipe", "pipe", "inherit"], detached: false,
+      stdio: ["pipe", "pipe", "inherit"],
+      detached: false,
     });
     this.child = child;
     this.pending = "";

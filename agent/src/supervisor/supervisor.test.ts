@@ -77,7 +77,11 @@ describe("supervisor process", () => {
     });
   });
   after(async () => {
-    for (const name of containers) await docker.getContainer(name).remove({ force: true }).catch(() => undefined);
+    for (const name of containers)
+      await docker
+        .getContainer(name)
+        .remove({ force: true })
+        .catch(() => undefined);
   });
 
   async function sleepingContainer(): Promise<string> {
@@ -103,12 +107,22 @@ describe("supervisor process", () => {
     tell(proc, { op: "release", attemptId: "r" });
     tell(proc, { op: "sync", id: 1 });
     await waitUntil(() => lines.some((l) => l.ev === "synced"));
-    assert.ok(alive(group) && alive(tagged) && await running(container), "all alive while the agent is");
+    assert.ok(alive(group) && alive(tagged) && (await running(container)), "all alive while the agent is");
     const closedAt = Date.now();
     proc.stdin.end();
     assert.equal(await exited, 0);
     const exitMs = Date.now() - closedAt;
-    assert.deepEqual(lines.filter((l) => l.ev === "killed").map((l) => [l.attemptId, l.why]).sort(), [["c", "gone"], ["g", "gone"], ["t", "gone"]]);
+    assert.deepEqual(
+      lines
+        .filter((l) => l.ev === "killed")
+        .map((l) => [l.attemptId, l.why])
+        .sort(),
+      [
+        ["c", "gone"],
+        ["g", "gone"],
+        ["t", "gone"],
+      ],
+    );
     await waitUntil(() => !alive(group) && !alive(tagged));
     assert.equal(await running(container), false);
     assert.ok(alive(untagged), "an exact tag match only");
@@ -140,7 +154,13 @@ describe("supervisor process", () => {
     const longMs = Date.now() - frozenAt;
     assert.ok(shortMs >= 480 && shortMs < 1100, `short ttl stopped ${shortMs} ms after the last ping`);
     assert.ok(longMs >= 1180 && longMs < 2000, `long ttl stopped ${longMs} ms after the last ping`);
-    assert.deepEqual(lines.filter((l) => l.ev === "killed").map((l) => [l.attemptId, l.why]), [["short", "frozen"], ["long", "frozen"]]);
+    assert.deepEqual(
+      lines.filter((l) => l.ev === "killed").map((l) => [l.attemptId, l.why]),
+      [
+        ["short", "frozen"],
+        ["long", "frozen"],
+      ],
+    );
     // Thawed: it still serves, and new holds are protected by the pings again.
     tell(proc, { op: "ping" });
     tell(proc, { op: "hold", attemptId: "later", pgid: later, ttlMs: 60_000 });

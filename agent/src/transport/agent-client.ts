@@ -17,7 +17,10 @@ export interface Session {
  * replicas, calls go to one of them and move to the next when it is unreachable.
  */
 export function createAgentClient(
-  addresses: string | string[], credentials: grpc.ChannelCredentials, session: () => Session, signer: CredentialSource,
+  addresses: string | string[],
+  credentials: grpc.ChannelCredentials,
+  session: () => Session,
+  signer: CredentialSource,
 ): AgentClient {
   return createFailoverClient(AgentService, typeof addresses === "string" ? [addresses] : addresses, {
     credentials,

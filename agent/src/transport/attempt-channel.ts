@@ -131,10 +131,21 @@ export class AttemptChannel {
     if (this.finishedWritten) return;
     this.finishedWritten = true;
     const f = this.final!;
-    this.write({ case: "finished", value: {
-      exitCode: f.exitCode, outcome: f.outcome, message: f.message, lastLogSeq: BigInt(f.lastLogSeq), oomKilled: f.oomKilled,
-      outputs: f.outputs && { values: f.outputs.values, tests: f.outputs.tests, image: f.outputs.image && { ...f.outputs.image, sizeBytes: BigInt(f.outputs.image.sizeBytes) } },
-    } });
+    this.write({
+      case: "finished",
+      value: {
+        exitCode: f.exitCode,
+        outcome: f.outcome,
+        message: f.message,
+        lastLogSeq: BigInt(f.lastLogSeq),
+        oomKilled: f.oomKilled,
+        outputs: f.outputs && {
+          values: f.outputs.values,
+          tests: f.outputs.tests,
+          image: f.outputs.image && { ...f.outputs.image, sizeBytes: BigInt(f.outputs.image.sizeBytes) },
+        },
+      },
+    });
   }
 
   private connect(): void {

@@ -39,7 +39,10 @@ export class AttemptMux {
    * AttemptCommand.assign). Call `keepOpen` to have the stream open at all times,
    * so pushes can arrive before the first attempt.
    */
-  constructor(private readonly client: AgentClient, private readonly onAssign: (a: Assignment) => void = () => undefined) {}
+  constructor(
+    private readonly client: AgentClient,
+    private readonly onAssign: (a: Assignment) => void = () => undefined,
+  ) {}
 
   /** Open the stream now and reopen it whenever it breaks (capped backoff), until `close`. */
   keepOpen(): void {

@@ -24,7 +24,11 @@ export class NoticeListener {
   /** Notices dropped (forged, replayed, expired, misdirected): tests and logs read it. */
   refused = 0;
 
-  constructor(private readonly nc: NatsConnection, private readonly prefix: string, private readonly log: Logger) {}
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly prefix: string,
+    private readonly log: Logger,
+  ) {}
 
   /** (Re)subscribe for `agentId`, trusting `serverKey()` (read per message: it changes with a re-registration). */
   listen(agentId: string, serverKey: () => KeyObject | null, handlers: NoticeHandlers): void {

@@ -6,7 +6,10 @@ import { joinProof, joinTokenHash, PROTOCOL_VERSION, signRegistration, type KeyP
 import type { AgentClient } from "./agent-client";
 
 export class RegistrationRefusedError extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(`registration refused (${code}): ${message}`);
   }
 }
@@ -25,11 +28,20 @@ export const AGENT_VERSION = "0.2.0";
 /** One registration; throws RegistrationRefusedError (final) or a transport error (retryable). */
 export async function register(client: AgentClient, pair: KeyPair, p: RegisterParams): Promise<RegisterAccepted> {
   const claims = { agentId: p.agentId, name: p.name, publicKey: pair.publicRaw, nonce: randomBytes(16), timestampMs: BigInt(Date.now()) };
-  const res = await client.register({
-    ...claims, hostname: os.hostname(), labels: p.labels, capacity: p.capacity, protocolVersion: PROTOCOL_VERSION,
-    capabilities: p.capabilities, version: AGENT_VERSION,
-    joinProof: joinProof(joinTokenHash(p.joinToken), claims), keySignature: signRegistration(pair, claims),
-  }, { timeoutMs: 5000 });
+  const res = await client.register(
+    {
+      ...claims,
+      hostname: os.hostname(),
+      labels: p.labels,
+      capacity: p.capacity,
+      protocolVersion: PROTOCOL_VERSION,
+      capabilities: p.capabilities,
+      version: AGENT_VERSION,
+      joinProof: joinProof(joinTokenHash(p.joinToken), claims),
+      keySignature: signRegistration(pair, claims),
+    },
+    { timeoutMs: 5000 },
+  );
   if (res.result.case === "accepted") return res.result.value;
   if (res.result.case === "refused") throw new RegistrationRefusedError(res.result.value.code, res.result.value.message);
   throw new Error("empty registration response");

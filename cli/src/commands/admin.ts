@@ -12,11 +12,9 @@ export function registerAdminCommands(program: Command, cli: CliContext): void {
     .description("cancel a run; prints its resulting state")
     .argument("<run>", "run id")
     .action(async (runId: string, _opts: unknown, cmd: Command) => {
-      const run = await withClient(
-        cli.clientConfig(cmd),
-        async (client) => (await client.cancelRun({ runId }, { timeoutMs: CALL_TIMEOUT_MS })).run,
-        { notFound: `run not found: ${runId}` },
-      );
+      const run = await withClient(cli.clientConfig(cmd), async (client) => (await client.cancelRun({ runId }, { timeoutMs: CALL_TIMEOUT_MS })).run, {
+        notFound: `run not found: ${runId}`,
+      });
       if (!run) throw new CliError(`the server returned no run for ${runId}`);
       cli.out.write(`run ${run.id} ${colorState(run.state, cli.colors)}\n`);
     });

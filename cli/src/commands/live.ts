@@ -44,7 +44,9 @@ export async function streamRun(cli: CliContext, config: ClientConfig, options: 
         onRetry: ({ attempt, delayMs, afterSeq }) => {
           // First try, then every fifth, so a long outage does not flood the terminal.
           if (attempt !== 1 && attempt % 5 !== 0) return;
-          cli.err.write(`connection to ${config.server} lost; reconnecting in ${(delayMs / 1000).toFixed(1)}s (try ${attempt}, resuming after event ${afterSeq})\n`);
+          cli.err.write(
+            `connection to ${config.server} lost; reconnecting in ${(delayMs / 1000).toFixed(1)}s (try ${attempt}, resuming after event ${afterSeq})\n`,
+          );
         },
         signal: cli.interruptSignal(),
         server: config.server,

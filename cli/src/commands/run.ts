@@ -61,8 +61,10 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
 
   program
     .command("logs")
-    .description("print a run's logs: lines prefixed [stage] ([stage]! for stderr), or one stage's raw output; " +
-      "a line `==> stage: attempt N (after attempt N-1 was lost) <==` marks where a retry's output starts")
+    .description(
+      "print a run's logs: lines prefixed [stage] ([stage]! for stderr), or one stage's raw output; " +
+        "a line `==> stage: attempt N (after attempt N-1 was lost) <==` marks where a retry's output starts",
+    )
     .argument("<run>", "run id")
     .argument("[stage]", "only this stage (by name); output is its raw bytes")
     .option("-f, --follow", "keep printing new output until the run ends")

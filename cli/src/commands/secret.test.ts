@@ -11,7 +11,12 @@ import { MAX_SECRET_BYTES, readSecretValue, secretJson, secretsTable, stripOneLi
 
 const sink = () => {
   let text = "";
-  return { write: (s: string | Uint8Array) => (text += String(s)), get text() { return text; } };
+  return {
+    write: (s: string | Uint8Array) => (text += String(s)),
+    get text() {
+      return text;
+    },
+  };
 };
 const piped = (data: string | Buffer): Input => Readable.from([Buffer.from(data)]) as unknown as Input;
 const file = (content: string | Buffer) => {
@@ -50,7 +55,13 @@ test("empty, oversized and unreadable values are refused with clear messages", a
 });
 
 test("on a terminal: a prompt on stderr, one line read in raw mode (no echo), backspace honoured", async () => {
-  const tty = Object.assign(new PassThrough(), { isTTY: true, modes: [] as boolean[], setRawMode(m: boolean) { this.modes.push(m); } });
+  const tty = Object.assign(new PassThrough(), {
+    isTTY: true,
+    modes: [] as boolean[],
+    setRawMode(m: boolean) {
+      this.modes.push(m);
+    },
+  });
   const err = sink();
   const reading = readSecretValue({ name: "deploy-token", stdin: tty as unknown as Input, err });
   tty.write("s3cret-vaé\x7f\x7flue!\rignored");

@@ -23,9 +23,7 @@ export interface SecretJson {
 
 /** Registers `secret set`, `secret list` and `secret rm`. */
 export function registerSecretCommands(program: Command, cli: CliContext): void {
-  const secret = program
-    .command("secret")
-    .description("manage secrets; a pipeline uses one as an env value: { secret: NAME } or { secret: NAME, file: true }");
+  const secret = program.command("secret").description("manage secrets; a pipeline uses one as an env value: { secret: NAME } or { secret: NAME, file: true }");
 
   secret
     .command("set")

@@ -8,7 +8,7 @@ import { defaultPipelineName, problemsText, readPipelineFile } from "../pipeline
 export function registerValidate(program: Command, cli: CliContext): void {
   program
     .command("validate")
-    .description("check a pipeline file locally; prints every problem, or \"FILE: ok (N stages)\"")
+    .description('check a pipeline file locally; prints every problem, or "FILE: ok (N stages)"')
     .argument("<file>", "pipeline file (dockyard.yml)")
     .action(async (file: string) => {
       const bytes = await readPipelineFile(file);

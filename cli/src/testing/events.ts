@@ -9,13 +9,33 @@ export class EventBuilder {
   private seq = 0n;
   constructor(readonly runId = "r-1") {}
 
-  stage(at: number, stageName: string, state: string, extra: { attempt?: number; agentId?: string; agentName?: string; exitCode?: number; reason?: string } = {}): RunEvent {
-    return this.make(at, { case: "stage", value: { stageId: `s-${stageName}`, stageName, state, attempt: extra.attempt ?? 1, agentId: extra.agentId ?? "", agentName: extra.agentName ?? "", exitCode: extra.exitCode ?? 0, reason: extra.reason ?? "" } });
+  stage(
+    at: number,
+    stageName: string,
+    state: string,
+    extra: { attempt?: number; agentId?: string; agentName?: string; exitCode?: number; reason?: string } = {},
+  ): RunEvent {
+    return this.make(at, {
+      case: "stage",
+      value: {
+        stageId: `s-${stageName}`,
+        stageName,
+        state,
+        attempt: extra.attempt ?? 1,
+        agentId: extra.agentId ?? "",
+        agentName: extra.agentName ?? "",
+        exitCode: extra.exitCode ?? 0,
+        reason: extra.reason ?? "",
+      },
+    });
   }
 
   log(at: number, stageName: string, text: string, attempt = 1, stream: "stdout" | "stderr" | "system" = "stdout"): RunEvent {
     const s = stream === "stderr" ? LogStream.STDERR : stream === "system" ? LogStream.SYSTEM : LogStream.STDOUT;
-    return this.make(at, { case: "log", value: { stageId: `s-${stageName}`, stageName, attempt, chunkSeq: 0n, data: new TextEncoder().encode(text), stream: s } });
+    return this.make(at, {
+      case: "log",
+      value: { stageId: `s-${stageName}`, stageName, attempt, chunkSeq: 0n, data: new TextEncoder().encode(text), stream: s },
+    });
   }
 
   run(at: number, state: string): RunEvent {

@@ -21,9 +21,7 @@ export interface ReconnectOptions {
 export type ReconnectConfig = Required<ReconnectOptions>;
 
 /** What to do after a stream failed. */
-export type RetryDecision =
-  | { retry: true; delayMs: number; afterSeq: bigint; attempt: number }
-  | { retry: false; downForMs: number; everConnected: boolean };
+export type RetryDecision = { retry: true; delayMs: number; afterSeq: bigint; attempt: number } | { retry: false; downForMs: number; everConnected: boolean };
 
 /**
  * Tracks the last RunEvent seq seen and the failure streak of one watch.

@@ -61,11 +61,7 @@ test("raw view: bytes unchanged, nothing else", () => {
 });
 
 test("a retried stage flushes the old attempt's partial line when the new one starts", () => {
-  const { text } = render("logs", (e) => [
-    e.log(1, "build", "half", 1),
-    e.stage(2, "build", "running", { attempt: 2 }),
-    e.log(3, "build", "again\n", 2),
-  ]);
+  const { text } = render("logs", (e) => [e.log(1, "build", "half", 1), e.stage(2, "build", "running", { attempt: 2 }), e.log(3, "build", "again\n", 2)]);
   assert.equal(text, "[build] half\n==> build: attempt 2 (after attempt 1) <==\n[build] again\n");
 });
 
@@ -86,39 +82,48 @@ const lostThenRetried = (e: EventBuilder) => [
 
 test("live view: a lost attempt is its own line before the retry, and the summary lists the attempts", () => {
   const { text } = render("live", lostThenRetried);
-  assert.equal(text, [
-    "12:00:00 run  running",
-    "12:00:01 build  running  (attempt 1 on agent-a)",
-    "build | attempt 1",
-    "build | half a line",
-    "12:00:09 build  lost  (attempt 1 on agent-a)  (agent lost: no heartbeat)",
-    "12:00:09 build  queued  (retry after lost)",
-    "12:00:10 build  running  (attempt 2 on agent-b)",
-    "build | attempt 2",
-    "build ! warn: slow",
-    "build | done",
-    "12:00:12 build  succeeded  exit 0  (attempt 2)",
-    "run r-1 succeeded in 12.0s",
-    "  build: attempt 1 lost on agent-a (agent lost: no heartbeat), attempt 2 succeeded on agent-b",
-    "",
-  ].join("\n"));
+  assert.equal(
+    text,
+    [
+      "12:00:00 run  running",
+      "12:00:01 build  running  (attempt 1 on agent-a)",
+      "build | attempt 1",
+      "build | half a line",
+      "12:00:09 build  lost  (attempt 1 on agent-a)  (agent lost: no heartbeat)",
+      "12:00:09 build  queued  (retry after lost)",
+      "12:00:10 build  running  (attempt 2 on agent-b)",
+      "build | attempt 2",
+      "build ! warn: slow",
+      "build | done",
+      "12:00:12 build  succeeded  exit 0  (attempt 2)",
+      "run r-1 succeeded in 12.0s",
+      "  build: attempt 1 lost on agent-a (agent lost: no heartbeat), attempt 2 succeeded on agent-b",
+      "",
+    ].join("\n"),
+  );
 });
 
 test("logs view: a boundary names the attempt and how the one before ended; stderr is marked", () => {
   const { text } = render("logs", lostThenRetried);
-  assert.equal(text, [
-    "[build] attempt 1",
-    "[build] half a line",
-    "==> build: attempt 2 (after attempt 1 was lost) <==",
-    "[build] attempt 2",
-    "[build]! warn: slow",
-    "[build] done",
-    "",
-  ].join("\n"));
+  assert.equal(
+    text,
+    [
+      "[build] attempt 1",
+      "[build] half a line",
+      "==> build: attempt 2 (after attempt 1 was lost) <==",
+      "[build] attempt 2",
+      "[build]! warn: slow",
+      "[build] done",
+      "",
+    ].join("\n"),
+  );
 });
 
 test("raw view: the boundary starts on its own line; none with a single attempt or when asked for one attempt", () => {
-  assert.equal(render("raw", lostThenRetried).text, "attempt 1\nhalf a line\n==> build: attempt 2 (after attempt 1 was lost) <==\nattempt 2\nwarn: slow\ndone\n");
+  assert.equal(
+    render("raw", lostThenRetried).text,
+    "attempt 1\nhalf a line\n==> build: attempt 2 (after attempt 1 was lost) <==\nattempt 2\nwarn: slow\ndone\n",
+  );
   assert.equal(render("raw", scenario).text.includes("==>"), false);
   const onlySecond = (e: EventBuilder) => [e.stage(10, "build", "running", { attempt: 2 }), e.log(11, "build", "attempt 2\n", 2), e.run(12, "succeeded")];
   assert.equal(render("raw", onlySecond, { boundaries: false }).text, "attempt 2\n");

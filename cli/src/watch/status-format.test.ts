@@ -11,10 +11,14 @@ test("stage status lines", () => {
   assert.equal(formatStageStatus("12:00:03", { ...stage, state: "failed", exitCode: 2 }), "12:00:03 build  failed  exit 2");
   assert.equal(formatStageStatus("12:00:03", { ...stage, state: "errored", reason: "agent lost" }), "12:00:03 build  errored  (agent lost)");
   assert.equal(formatStageStatus("12:00:00", { ...stage, state: "queued" }), "12:00:00 build  queued");
-  assert.equal(formatStageStatus("12:00:09", { ...stage, state: "lost", reason: "agent lost: no heartbeat" }),
-    "12:00:09 build  lost  (attempt 1 on agent-a)  (agent lost: no heartbeat)");
-  assert.equal(formatStageStatus("12:00:09", { ...stage, state: "timeout", agentName: "big-box", reason: "stage exceeded its timeout" }),
-    "12:00:09 build  timeout  (attempt 1 on big-box)  (stage exceeded its timeout)");
+  assert.equal(
+    formatStageStatus("12:00:09", { ...stage, state: "lost", reason: "agent lost: no heartbeat" }),
+    "12:00:09 build  lost  (attempt 1 on agent-a)  (agent lost: no heartbeat)",
+  );
+  assert.equal(
+    formatStageStatus("12:00:09", { ...stage, state: "timeout", agentName: "big-box", reason: "stage exceeded its timeout" }),
+    "12:00:09 build  timeout  (attempt 1 on big-box)  (stage exceeded its timeout)",
+  );
   assert.equal(formatStageStatus("12:00:12", { ...stage, state: "succeeded", attempt: 2 }), "12:00:12 build  succeeded  exit 0  (attempt 2)");
 });
 

@@ -1,9 +1,7 @@
 // Stage, attempt and run states and the pure rules that move between them.
 // No I/O here: the store applies these decisions inside its transactions.
 
-export type StageState =
-  | "pending" | "queued" | "assigned" | "running"
-  | "succeeded" | "failed" | "canceled" | "errored" | "lost" | "skipped";
+export type StageState = "pending" | "queued" | "assigned" | "running" | "succeeded" | "failed" | "canceled" | "errored" | "lost" | "skipped";
 
 export type AttemptState = "assigned" | "running" | "succeeded" | "failed" | "errored" | "canceled" | "lost" | "timeout";
 
@@ -41,9 +39,7 @@ export interface RetryPolicy {
 }
 
 /** What happens to the stage after one of its attempts ends. */
-export type StageDecision =
-  | { kind: "finish"; state: StageState; reason: string }
-  | { kind: "retry"; reason: string };
+export type StageDecision = { kind: "finish"; state: StageState; reason: string } | { kind: "retry"; reason: string };
 
 /**
  * Decide the stage's next state once attempt number `attemptNumber` ended with

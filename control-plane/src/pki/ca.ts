@@ -63,21 +63,24 @@ function serialNumber(): string {
 /** A self-signed CA certificate (PEM) for the P-256 key `caKey`: 10 years, CA:TRUE, keyCertSign and cRLSign. */
 export async function createCaCert(caKey: KeyObject, now = new Date()): Promise<string> {
   const pub = spki(caKey);
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: serialNumber(),
-    subject: CA_SUBJECT,
-    issuer: CA_SUBJECT,
-    notBefore: new Date(now.getTime() - CLOCK_SKEW_MS),
-    notAfter: addYears(now, CA_VALIDITY_YEARS),
-    publicKey: pub,
-    signingKey: await signingKey(caKey),
-    signingAlgorithm: SIGNING,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(pub, false, crypto),
-    ],
-  }, crypto);
+  const cert = await x509.X509CertificateGenerator.create(
+    {
+      serialNumber: serialNumber(),
+      subject: CA_SUBJECT,
+      issuer: CA_SUBJECT,
+      notBefore: new Date(now.getTime() - CLOCK_SKEW_MS),
+      notAfter: addYears(now, CA_VALIDITY_YEARS),
+      publicKey: pub,
+      signingKey: await signingKey(caKey),
+      signingAlgorithm: SIGNING,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, 0, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+        await x509.SubjectKeyIdentifierExtension.create(pub, false, crypto),
+      ],
+    },
+    crypto,
+  );
   return cert.toString("pem") + "\n";
 }
 
@@ -122,9 +125,7 @@ export function wantedSans(extra: readonly string[]): San[] {
 /** The DNS and IP SANs of a certificate, canonical as toSan makes them. */
 export function certSans(certPem: string): San[] {
   const ext = new x509.X509Certificate(certPem).getExtension(x509.SubjectAlternativeNameExtension);
-  return (ext?.names.items ?? [])
-    .filter((n) => n.type === "dns" || n.type === "ip")
-    .map((n) => toSan(n.value));
+  return (ext?.names.items ?? []).filter((n) => n.type === "dns" || n.type === "ip").map((n) => toSan(n.value));
 }
 
 /** The SANs of `wanted` that `have` lacks. */
@@ -144,29 +145,33 @@ export function mergeSans(...lists: (readonly San[])[]): San[] {
  * A serving certificate (PEM, the leaf only) for the P-256 key `serverKey`,
  * signed by the CA (`caCertPem`, `caKey`): 2 years, serverAuth, with `sans`.
  */
-export async function issueServerCert(
-  caCertPem: string, caKey: KeyObject, serverKey: KeyObject, sans: readonly San[], now = new Date(),
-): Promise<string> {
+export async function issueServerCert(caCertPem: string, caKey: KeyObject, serverKey: KeyObject, sans: readonly San[], now = new Date()): Promise<string> {
   const ca = new x509.X509Certificate(caCertPem);
   const pub = spki(serverKey);
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: serialNumber(),
-    subject: SERVER_SUBJECT, // clients check the SANs, never the CN
-    issuer: ca.subjectName,
-    notBefore: new Date(now.getTime() - CLOCK_SKEW_MS),
-    notAfter: addYears(now, SERVER_VALIDITY_YEARS),
-    publicKey: pub,
-    signingKey: await signingKey(caKey),
-    signingAlgorithm: SIGNING,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
-      new x509.SubjectAlternativeNameExtension(sans.map((s) => ({ type: s.type, value: s.value })), false),
-      await x509.SubjectKeyIdentifierExtension.create(pub, false, crypto),
-      await x509.AuthorityKeyIdentifierExtension.create(spki(caKey), false, crypto),
-    ],
-  }, crypto);
+  const cert = await x509.X509CertificateGenerator.create(
+    {
+      serialNumber: serialNumber(),
+      subject: SERVER_SUBJECT, // clients check the SANs, never the CN
+      issuer: ca.subjectName,
+      notBefore: new Date(now.getTime() - CLOCK_SKEW_MS),
+      notAfter: addYears(now, SERVER_VALIDITY_YEARS),
+      publicKey: pub,
+      signingKey: await signingKey(caKey),
+      signingAlgorithm: SIGNING,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
+        new x509.SubjectAlternativeNameExtension(
+          sans.map((s) => ({ type: s.type, value: s.value })),
+          false,
+        ),
+        await x509.SubjectKeyIdentifierExtension.create(pub, false, crypto),
+        await x509.AuthorityKeyIdentifierExtension.create(spki(caKey), false, crypto),
+      ],
+    },
+    crypto,
+  );
   return cert.toString("pem") + "\n";
 }
 
@@ -175,9 +180,7 @@ export async function issueServerCert(
  * fine: not signed by the CA, not for `serverKey`, expiring within
  * SERVER_RENEW_BEFORE_DAYS, or lacking one of `wanted`.
  */
-export function reissueReason(
-  certPem: string, caPublic: KeyObject, serverKey: KeyObject, wanted: readonly San[], now = new Date(),
-): string | null {
+export function reissueReason(certPem: string, caPublic: KeyObject, serverKey: KeyObject, wanted: readonly San[], now = new Date()): string | null {
   const cert = new X509Certificate(certPem);
   if (!cert.verify(caPublic)) return "not signed by the farm CA";
   if (!cert.checkPrivateKey(serverKey)) return "does not match server.key";

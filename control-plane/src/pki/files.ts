@@ -2,15 +2,17 @@
 // that name the file, and creating files so that two server replicas starting
 // at once on one directory (a shared volume) end up with the same material.
 import { randomBytes } from "node:crypto";
-import {
-  closeSync, fchmodSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync,
-} from "node:fs";
+import { closeSync, fchmodSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { DockyardError } from "../errors";
 
 /** A PKI file is missing, unreadable, not PEM, or does not fit the rest of the material. */
 export class PkiFileError extends DockyardError {
-  constructor(readonly file: string, why: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly file: string,
+    why: string,
+    options?: { cause?: unknown },
+  ) {
     super("invalid", `${file}: ${why}`, options);
   }
 }

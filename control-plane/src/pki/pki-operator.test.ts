@@ -39,8 +39,10 @@ test("given files are used as they are; only signing.key and farm.key are made i
 
 test("all three files or none", async () => {
   const op = await operatorMaterial();
-  await assert.rejects(ensurePki({ dir: tempDir(), sans: [], certFile: op.cert, keyFile: op.key }),
-    (err: Error) => err instanceof InvalidError && /certificate, its key and the CA certificate together/.test(err.message));
+  await assert.rejects(
+    ensurePki({ dir: tempDir(), sans: [], certFile: op.cert, keyFile: op.key }),
+    (err: Error) => err instanceof InvalidError && /certificate, its key and the CA certificate together/.test(err.message),
+  );
 });
 
 test("unreadable, non-PEM and mismatched files are named in the error", async () => {
@@ -59,7 +61,8 @@ test("unreadable, non-PEM and mismatched files are named in the error", async ()
         assert.ok(err.message.startsWith(`${file}: `), err.message);
         assert.match(err.message, why);
         return true;
-      });
+      },
+    );
   };
   await fails({ cert: missing }, missing, /no such file/);
   await fails({ key: missing }, missing, /no such file/);

@@ -12,20 +12,28 @@ import { ensurePki } from "./pki";
 
 const ping: grpc.ServiceDefinition = {
   ping: {
-    path: "/dockyard.test.Ping/Ping", requestStream: false, responseStream: false, originalName: "ping",
-    requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b,
-    responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b,
+    path: "/dockyard.test.Ping/Ping",
+    requestStream: false,
+    responseStream: false,
+    originalName: "ping",
+    requestSerialize: (b: Buffer) => b,
+    requestDeserialize: (b: Buffer) => b,
+    responseSerialize: (b: Buffer) => b,
+    responseDeserialize: (b: Buffer) => b,
   },
 };
 const PingClient = grpc.makeGenericClientConstructor(ping, "Ping");
 
 function callPing(address: string, credentials: grpc.ChannelCredentials): Promise<string> {
   const client = new PingClient(address, credentials);
-  const call = (client as unknown as Record<string, Function>).ping!.bind(client) as
-    (req: Buffer, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: Buffer) => void) => void;
+  const call = (client as unknown as Record<string, Function>).ping!.bind(client) as (
+    req: Buffer,
+    opts: grpc.CallOptions,
+    cb: (err: grpc.ServiceError | null, res: Buffer) => void,
+  ) => void;
   return new Promise<string>((resolve, reject) =>
-    call(Buffer.from("ping"), { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(err) : resolve(`${res}`))))
-    .finally(() => client.close());
+    call(Buffer.from("ping"), { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(err) : resolve(`${res}`))),
+  ).finally(() => client.close());
 }
 
 test("a grpc-js server with the generated chain: the pinned CA connects, another farm's CA does not", async (t) => {
@@ -35,7 +43,8 @@ test("a grpc-js server with the generated chain: the pinned CA connects, another
   const server = new grpc.Server();
   server.addService(ping, { ping: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from("pong")) });
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", serverTlsCredentials(pki.serverCertChainPem, pki.serverKeyPem), (err, p) => (err ? reject(err) : resolve(p))));
+    server.bindAsync("127.0.0.1:0", serverTlsCredentials(pki.serverCertChainPem, pki.serverKeyPem), (err, p) => (err ? reject(err) : resolve(p))),
+  );
   t.after(() => server.forceShutdown());
   const address = `127.0.0.1:${port}`;
 
@@ -63,8 +72,11 @@ test("operator-provided files serve the same way, the CA appended to the chain",
   const made = mkdtempSync(join(tmpdir(), "dockyard-pki-tls-op-"));
   const source = await ensurePki({ dir: made, sans: [] });
   const pki = await ensurePki({
-    dir: mkdtempSync(join(tmpdir(), "dockyard-pki-tls-op2-")), sans: [],
-    certFile: join(made, "server.crt"), keyFile: join(made, "server.key"), caFile: join(made, "ca.crt"),
+    dir: mkdtempSync(join(tmpdir(), "dockyard-pki-tls-op2-")),
+    sans: [],
+    certFile: join(made, "server.crt"),
+    keyFile: join(made, "server.key"),
+    caFile: join(made, "ca.crt"),
   });
   assert.equal(pki.caFingerprint, source.caFingerprint);
   assert.equal(pki.serverCertChainPem, source.serverCertChainPem);
@@ -72,7 +84,8 @@ test("operator-provided files serve the same way, the CA appended to the chain",
   const server = new grpc.Server();
   server.addService(ping, { ping: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from("pong")) });
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", serverTlsCredentials(pki.serverCertChainPem, pki.serverKeyPem), (err, p) => (err ? reject(err) : resolve(p))));
+    server.bindAsync("127.0.0.1:0", serverTlsCredentials(pki.serverCertChainPem, pki.serverKeyPem), (err, p) => (err ? reject(err) : resolve(p))),
+  );
   t.after(() => server.forceShutdown());
   const caPem = await fetchPinnedCa(`127.0.0.1:${port}`, pki.caFingerprint);
   assert.equal(await callPing(`127.0.0.1:${port}`, clientTlsCredentials(caPem)), "pong");

@@ -16,8 +16,12 @@ const leafOf = (pki: Pki) => pki.serverCertChainPem.slice(0, pki.serverCertChain
 const sanValues = (pem: string) => certSans(pem).map((s) => s.value);
 /** What must agree between two loads of one directory. */
 const identity = (p: Pki) => ({
-  ca: p.caFingerprint, caPem: p.caPem, chain: sha(p.serverCertChainPem), key: sha(p.serverKeyPem),
-  signing: Buffer.from(p.signingKey.publicRaw).toString("hex"), farm: p.farmKey.toString("hex"),
+  ca: p.caFingerprint,
+  caPem: p.caPem,
+  chain: sha(p.serverCertChainPem),
+  key: sha(p.serverKeyPem),
+  signing: Buffer.from(p.signingKey.publicRaw).toString("hex"),
+  farm: p.farmKey.toString("hex"),
 });
 
 test("first start creates the files with their modes; a second start loads the same material", async () => {
@@ -27,8 +31,12 @@ test("first start creates the files with their modes; a second start loads the s
   const modes = Object.fromEntries(readdirSync(dir).map((f) => [f, (statSync(join(dir, f)).mode & 0o777).toString(8)]));
   assert.deepEqual(modes, { "ca.crt": "644", "ca.key": "600", "server.crt": "644", "server.key": "600", "signing.key": "600", "farm.key": "600" });
   assert.deepEqual(first.files, {
-    ca: join(dir, "ca.crt"), caKey: join(dir, "ca.key"), serverCert: join(dir, "server.crt"), serverKey: join(dir, "server.key"),
-    signingKey: join(dir, "signing.key"), farmKey: join(dir, "farm.key"),
+    ca: join(dir, "ca.crt"),
+    caKey: join(dir, "ca.key"),
+    serverCert: join(dir, "server.crt"),
+    serverKey: join(dir, "server.key"),
+    signingKey: join(dir, "signing.key"),
+    farmKey: join(dir, "farm.key"),
   });
 
   // The CA: fingerprint of its DER, P-256, CA:TRUE, 10 years.
@@ -83,9 +91,12 @@ test("concurrent first starts of two processes agree", async () => {
     console.log(JSON.stringify({ ca: p.caFingerprint, caPem: p.caPem, chain: sha(p.serverCertChainPem), key: sha(p.serverKeyPem),
       signing: Buffer.from(p.signingKey.publicRaw).toString("hex"), farm: p.farmKey.toString("hex") }));
   })().catch((err) => { console.error(err); process.exit(1); });`;
-  const run = () => new Promise<Record<string, string>>((resolve, reject) =>
-    execFile(process.execPath, ["--import", "tsx", "-e", script], { cwd: dirname(pkiModule), timeout: 30_000 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`child failed: ${stderr}`, { cause: err })) : resolve(JSON.parse(stdout))));
+  const run = () =>
+    new Promise<Record<string, string>>((resolve, reject) =>
+      execFile(process.execPath, ["--import", "tsx", "-e", script], { cwd: dirname(pkiModule), timeout: 30_000 }, (err, stdout, stderr) =>
+        err ? reject(new Error(`child failed: ${stderr}`, { cause: err })) : resolve(JSON.parse(stdout)),
+      ),
+    );
   const [a, b] = await Promise.all([run(), run()]);
   assert.deepEqual(a, b);
   assert.deepEqual(identity(await ensurePki({ dir, sans: [] })), a);
@@ -129,8 +140,10 @@ test("a serving certificate from another CA is reissued; a CA that lost its key 
   assert.ok(new X509Certificate(leafOf(again)).verify(new X509Certificate(mine.caPem).publicKey));
 
   rmSync(join(dir, "ca.key"));
-  await assert.rejects(ensurePki({ dir, sans: [] }), (err: Error) =>
-    err instanceof PkiFileError && err.file === join(dir, "ca.key") && /missing while ca.crt exists/.test(err.message));
+  await assert.rejects(
+    ensurePki({ dir, sans: [] }),
+    (err: Error) => err instanceof PkiFileError && err.file === join(dir, "ca.key") && /missing while ca.crt exists/.test(err.message),
+  );
   copyFileSync(join(other, "ca.key"), join(dir, "ca.key"));
   await assert.rejects(ensurePki({ dir, sans: [] }), new RegExp(`${join(dir, "ca.crt")}: does not match ca.key`));
 });
@@ -146,6 +159,8 @@ test("damaged generated files are reported by name", async () => {
   rmSync(join(dir, "signing.key"));
   await ensurePki({ dir, sans: [] }); // both made anew
   copyFileSync(join(dir, "signing.key"), join(dir, "server.key")); // an Ed25519 key where a P-256 one belongs
-  await assert.rejects(ensurePki({ dir, sans: [] }),
-    new RegExp(`^PkiFileError: ${join(dir, "server.key")}: not a valid ECDSA P-256 private key \\(expected an ECDSA P-256 private key, got ed25519\\)$`));
+  await assert.rejects(
+    ensurePki({ dir, sans: [] }),
+    new RegExp(`^PkiFileError: ${join(dir, "server.key")}: not a valid ECDSA P-256 private key \\(expected an ECDSA P-256 private key, got ed25519\\)$`),
+  );
 });

@@ -6,9 +6,7 @@ import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { certFingerprint, generateKeyPair, keyPairFromPem, privateKeyPem, type KeyPair } from "@dockyard/proto";
 import { InvalidError } from "../errors";
-import {
-  certSans, createCaCert, generateEcKeyPem, issueServerCert, mergeSans, parseEcKey, reissueReason, wantedSans,
-} from "./ca";
+import { certSans, createCaCert, generateEcKeyPem, issueServerCert, mergeSans, parseEcKey, reissueReason, wantedSans } from "./ca";
 import { createFileOnce, PkiFileError, pemBlocks, readIfExists, readTextFile, replaceFile } from "./files";
 
 export interface PkiOptions {
@@ -70,7 +68,8 @@ function parseFile<T>(file: string, what: string, parse: () => T): T {
 
 function loadSigningKey(file: string): Promise<KeyPair> {
   return loadOrCreate(file, SECRET, () => privateKeyPem(generateKeyPair())).then((text) =>
-    parseFile(file, "Ed25519 private key", () => keyPairFromPem(pemBlocks(file, text, ["PRIVATE KEY"])[0]!)));
+    parseFile(file, "Ed25519 private key", () => keyPairFromPem(pemBlocks(file, text, ["PRIVATE KEY"])[0]!)),
+  );
 }
 
 async function loadFarmKey(file: string): Promise<Buffer> {
@@ -175,8 +174,10 @@ export async function ensurePki(opts: PkiOptions): Promise<Pki> {
   }
 
   Object.assign(files, {
-    ca: join(opts.dir, "ca.crt"), caKey: join(opts.dir, "ca.key"),
-    serverCert: join(opts.dir, "server.crt"), serverKey: join(opts.dir, "server.key"),
+    ca: join(opts.dir, "ca.crt"),
+    caKey: join(opts.dir, "ca.key"),
+    serverCert: join(opts.dir, "server.crt"),
+    serverKey: join(opts.dir, "server.key"),
   });
   const { caPem, caKey } = await generatedCa(opts.dir);
   const { leafPem, keyPem } = await generatedServer(opts.dir, caPem, caKey, opts.sans);

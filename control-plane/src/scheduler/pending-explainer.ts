@@ -4,9 +4,7 @@
 // once per interval, beside (never inside) the claim and placement statements.
 import type { Logger } from "pino";
 import type { Db } from "../store/db";
-import {
-  errorQueuedStage, readAgentsForReasons, readQueuedForReasons, writeQueuedReasons, type QueuedForReason,
-} from "../store/pending";
+import { errorQueuedStage, readAgentsForReasons, readQueuedForReasons, writeQueuedReasons, type QueuedForReason } from "../store/pending";
 import type { RunEventRecord } from "../store/events";
 import { explainPending, type PendingExplanation } from "./pending-reasons";
 

@@ -3,7 +3,14 @@ import assert from "node:assert/strict";
 import { explainPending, type AgentSnapshot, type StageRequirements } from "./pending-reasons";
 
 const agent = (name: string, o: Partial<AgentSnapshot> = {}): AgentSnapshot => ({
-  id: `id-${name}`, name, state: "online", labels: {}, capabilities: ["docker"], capacity: 2, used: 0, ...o,
+  id: `id-${name}`,
+  name,
+  state: "online",
+  labels: {},
+  capabilities: ["docker"],
+  capacity: 2,
+  used: 0,
+  ...o,
 });
 const req = (o: Partial<StageRequirements> = {}): StageRequirements => ({ selector: {}, requires: ["docker"], avoid: [], ...o });
 
@@ -15,8 +22,10 @@ describe("explainPending", () => {
 
   it("names only the missing pairs, or all of them when no agent has every pair", () => {
     const agents = [agent("a", { labels: { zone: "a" } }), agent("b", { labels: { disk: "ssd" } })];
-    assert.equal(explainPending(req({ selector: { zone: "a", gpu: "yes", arch: "arm" } }), agents).reason,
-      "no agent has labels gpu=yes, arch=arm (agents: a, b)");
+    assert.equal(
+      explainPending(req({ selector: { zone: "a", gpu: "yes", arch: "arm" } }), agents).reason,
+      "no agent has labels gpu=yes, arch=arm (agents: a, b)",
+    );
     const both = explainPending(req({ selector: { zone: "a", disk: "ssd" } }), agents);
     assert.equal(both.reason, "no agent has all of labels zone=a, disk=ssd (agents: a, b)");
     assert.equal(both.unschedulable, true);
@@ -24,16 +33,21 @@ describe("explainPending", () => {
 
   it("caps the list of agents", () => {
     const agents = Array.from({ length: 8 }, (_, i) => agent(`n${i}`));
-    assert.equal(explainPending(req({ selector: { zone: "x" } }), agents).reason,
-      "no agent has label zone=x (agents: n0, n1, n2, n3, n4 and 3 more)");
+    assert.equal(explainPending(req({ selector: { zone: "x" } }), agents).reason, "no agent has label zone=x (agents: n0, n1, n2, n3, n4 and 3 more)");
   });
 
   it("says when no agent offers the capabilities, with or without a selector", () => {
     const agents = [agent("a"), agent("b", { labels: { zone: "b" }, state: "offline" })];
-    assert.deepEqual(explainPending(req({ requires: ["shell"] }), agents),
-      { reason: "no online agent offers capability shell", unschedulable: true, transient: false, forSlot: false });
-    assert.equal(explainPending(req({ requires: ["shell"], selector: { zone: "b" } }), agents).reason,
-      "no online agent with label zone=b offers capability shell");
+    assert.deepEqual(explainPending(req({ requires: ["shell"] }), agents), {
+      reason: "no online agent offers capability shell",
+      unschedulable: true,
+      transient: false,
+      forSlot: false,
+    });
+    assert.equal(
+      explainPending(req({ requires: ["shell"], selector: { zone: "b" } }), agents).reason,
+      "no online agent with label zone=b offers capability shell",
+    );
     assert.equal(explainPending(req({ requires: ["docker", "build"] }), agents).reason, "no online agent offers capabilities docker, build");
   });
 
@@ -44,19 +58,33 @@ describe("explainPending", () => {
 
   it("gives used/capacity of full matching agents", () => {
     const agents = [agent("a", { capacity: 16, used: 16 }), agent("b", { capacity: 16, used: 16 }), agent("c", { labels: { zone: "c" } })];
-    assert.deepEqual(explainPending(req({ selector: {} }), agents.slice(0, 2)),
-      { reason: "2 matching agents are full (16/16, 16/16)", unschedulable: false, transient: false, forSlot: true });
+    assert.deepEqual(explainPending(req({ selector: {} }), agents.slice(0, 2)), {
+      reason: "2 matching agents are full (16/16, 16/16)",
+      unschedulable: false,
+      transient: false,
+      forSlot: true,
+    });
     assert.equal(explainPending(req(), [agent("a", { capacity: 1, used: 1 })]).reason, "1 matching agent is full (1/1)");
   });
 
   it("says which matching agents drain, are lost, offline or silent", () => {
-    assert.deepEqual(explainPending(req(), [agent("a", { state: "draining" })]),
-      { reason: "agent a is draining", unschedulable: false, transient: false, forSlot: false });
+    assert.deepEqual(explainPending(req(), [agent("a", { state: "draining" })]), {
+      reason: "agent a is draining",
+      unschedulable: false,
+      transient: false,
+      forSlot: false,
+    });
     assert.equal(explainPending(req(), [agent("b", { state: "lost" })]).reason, "the only matching agent b is lost");
     assert.equal(explainPending(req(), [agent("b", { state: "offline" })]).reason, "the only matching agent b is offline");
     assert.equal(explainPending(req(), [agent("b", { state: "silent" })]).reason, "the only matching agent b is not responding");
-    const mixed = [agent("a", { used: 2 }), agent("b", { state: "draining" }), agent("c", { state: "lost" }), agent("d", { state: "lost" }),
-      agent("e", { state: "offline" }), agent("f", { capabilities: ["shell"], state: "lost" })];
+    const mixed = [
+      agent("a", { used: 2 }),
+      agent("b", { state: "draining" }),
+      agent("c", { state: "lost" }),
+      agent("d", { state: "lost" }),
+      agent("e", { state: "offline" }),
+      agent("f", { capabilities: ["shell"], state: "lost" }),
+    ];
     assert.equal(explainPending(req(), mixed).reason, "1 matching agent is full (2/2); agent b is draining; agents c, d are lost; agent e is offline");
   });
 
@@ -68,8 +96,10 @@ describe("explainPending", () => {
   it("mentions agents that lost the stage before", () => {
     const why = explainPending(req({ avoid: ["id-b"] }), [agent("b", { state: "lost" })]);
     assert.equal(why.reason, "the only matching agent b is lost; agent b lost it before");
-    assert.equal(explainPending(req({ avoid: ["id-a", "id-x"] }), [agent("a", { capacity: 1, used: 1 })]).reason,
-      "1 matching agent is full (1/1); agent a lost it before");
+    assert.equal(
+      explainPending(req({ avoid: ["id-a", "id-x"] }), [agent("a", { capacity: 1, used: 1 })]).reason,
+      "1 matching agent is full (1/1); agent a lost it before",
+    );
   });
 
   it("a free slot on a matching agent is a transient backlog", () => {

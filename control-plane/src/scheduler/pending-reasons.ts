@@ -70,7 +70,10 @@ export function explainPending(req: StageRequirements, agents: AgentSnapshot[]):
 
   const clauses: string[] = [];
   if (online.length > 0) {
-    const usage = list(online.map((a) => `${a.used}/${a.capacity}`), ", ");
+    const usage = list(
+      online.map((a) => `${a.used}/${a.capacity}`),
+      ", ",
+    );
     clauses.push(`${online.length} matching agent${online.length === 1 ? " is" : "s are"} full (${usage})`);
   }
   const only = matching.length === 1 ? matching[0]! : null;
@@ -80,7 +83,8 @@ export function explainPending(req: StageRequirements, agents: AgentSnapshot[]):
     const away = matching.filter((a) => a.state !== "online");
     for (const state of [...Object.keys(STATE_WORDS), "unavailable"]) {
       const group = away.filter((a) => (a.state in STATE_WORDS ? a.state : "unavailable") === state);
-      if (group.length > 0) clauses.push(`${group.length === 1 ? "agent" : "agents"} ${names(group)} ${group.length === 1 ? "is" : "are"} ${STATE_WORDS[state] ?? state}`);
+      if (group.length > 0)
+        clauses.push(`${group.length === 1 ? "agent" : "agents"} ${names(group)} ${group.length === 1 ? "is" : "are"} ${STATE_WORDS[state] ?? state}`);
     }
   }
   const avoided = matching.filter((a) => req.avoid.includes(a.id));
@@ -108,9 +112,16 @@ function labelReason(selector: Record<string, string>, registered: AgentSnapshot
 
 const labelWord = (labels: Record<string, string>) => (Object.keys(labels).length === 1 ? "label" : "labels");
 
-const pairs = (labels: Record<string, string>) => Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(", ");
+const pairs = (labels: Record<string, string>) =>
+  Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(", ");
 
-const names = (agents: AgentSnapshot[]) => list(agents.map((a) => a.name), ", ");
+const names = (agents: AgentSnapshot[]) =>
+  list(
+    agents.map((a) => a.name),
+    ", ",
+  );
 
 /** At most MAX_LISTED items, then `and N more`. */
 function list(items: string[], sep: string): string {

@@ -4,9 +4,19 @@ import { PlacementCache } from "./placement-cache";
 import type { Placement } from "../store/claims";
 
 const placement = (attemptId: string, at: Date): Placement => ({
-  attemptId, leaseId: `lease-${attemptId}`, runId: "run", stageId: "stage", stageName: "build", attemptNumber: 1,
-  agentId: "agent", spec: { image: null, commands: ["true"], env: {}, agent: {}, executor: null } as unknown as Placement["spec"],
-  timeoutMs: 1000, queuedAt: at, agentName: "a1", assignedAt: at, leaseExpiresAt: new Date(at.getTime() + 15_000),
+  attemptId,
+  leaseId: `lease-${attemptId}`,
+  runId: "run",
+  stageId: "stage",
+  stageName: "build",
+  attemptNumber: 1,
+  agentId: "agent",
+  spec: { image: null, commands: ["true"], env: {}, agent: {}, executor: null } as unknown as Placement["spec"],
+  timeoutMs: 1000,
+  queuedAt: at,
+  agentName: "a1",
+  assignedAt: at,
+  leaseExpiresAt: new Date(at.getTime() + 15_000),
 });
 
 describe("placement cache", () => {

@@ -16,7 +16,10 @@ interface Entry {
 export class PlacementCache {
   private readonly entries = new Map<string, Entry>();
 
-  constructor(private readonly ttlMs: number, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   remember(p: Placement): void {
     this.expire();
@@ -25,11 +28,25 @@ export class PlacementCache {
       placement: p,
       opened: {
         attempt: {
-          id: p.attemptId, stageId: p.stageId, runId: p.runId, number: p.attemptNumber, agentId: p.agentId, leaseId: p.leaseId,
-          state: "assigned", leaseExpiresAt: p.leaseExpiresAt, deadlineAt: null, assignedAt: p.assignedAt, startedAt: null,
-          finishedAt: null, exitCode: null, reason: null, logSeq: 0,
+          id: p.attemptId,
+          stageId: p.stageId,
+          runId: p.runId,
+          number: p.attemptNumber,
+          agentId: p.agentId,
+          leaseId: p.leaseId,
+          state: "assigned",
+          leaseExpiresAt: p.leaseExpiresAt,
+          deadlineAt: null,
+          assignedAt: p.assignedAt,
+          startedAt: null,
+          finishedAt: null,
+          exitCode: null,
+          reason: null,
+          logSeq: 0,
         },
-        stageName: p.stageName, timeoutMs: p.timeoutMs, agentName: p.agentName,
+        stageName: p.stageName,
+        timeoutMs: p.timeoutMs,
+        agentName: p.agentName,
       },
     });
   }

@@ -132,9 +132,15 @@ export class Scheduler {
       // ends as the timeout it is, not as "lost" (which would retry it).
       const ended = [...(await expireAttempts(this.db, now)), ...(await loseAgentAttempts(this.db, lost, now))];
       this.afterEnded(ended, "server");
-      this.pending ??= new PendingExplainer(this.db, {
-        unschedulableTimeoutMs: this.config.unschedulableTimeoutMs ?? 600_000, silentAfterMs: this.config.leaseTtlMs / 2,
-      }, (events) => this.out.events(events), this.log);
+      this.pending ??= new PendingExplainer(
+        this.db,
+        {
+          unschedulableTimeoutMs: this.config.unschedulableTimeoutMs ?? 600_000,
+          silentAfterMs: this.config.leaseTtlMs / 2,
+        },
+        (events) => this.out.events(events),
+        this.log,
+      );
       // Not awaited: the next sweep (leases, lost agents) never waits for the reasons.
       void this.pending.maybeRun(now);
     } catch (err) {

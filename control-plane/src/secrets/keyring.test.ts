@@ -33,11 +33,14 @@ describe("keyring", () => {
     for (const content of ["short\n", "ab".repeat(31), "zz".repeat(32), randomBytes(32).toString("base64"), ""]) {
       const file = path.join(dir, "bad.key");
       writeFileSync(file, content);
-      assert.throws(() => loadKeyring({ keyFile: file }), (err: Error) => {
-        assert.ok(err instanceof KeyFileError);
-        assert.match(err.message, new RegExp(`secret key file ${file.replace(/[.]/g, "\\.")}: does not hold a 32-byte key`));
-        return true;
-      });
+      assert.throws(
+        () => loadKeyring({ keyFile: file }),
+        (err: Error) => {
+          assert.ok(err instanceof KeyFileError);
+          assert.match(err.message, new RegExp(`secret key file ${file.replace(/[.]/g, "\\.")}: does not hold a 32-byte key`));
+          return true;
+        },
+      );
     }
   });
 

@@ -27,7 +27,11 @@ export interface KeyringOptions {
 
 /** A key file that is unreadable or does not hold a 32-byte key; the message names the file. */
 export class KeyFileError extends DockyardError {
-  constructor(readonly file: string, why: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly file: string,
+    why: string,
+    options?: { cause?: unknown },
+  ) {
     super("invalid", `secret key file ${file}: ${why}`, options);
   }
 }
@@ -78,7 +82,10 @@ export class Keyring {
   open(row: SealedSecret, aad: string): Buffer {
     const key = this.keys.get(row.keyId);
     if (!key) {
-      throw new DockyardError("internal", `secret '${aad}' was sealed with key ${row.keyId}, which is not configured (add its file to DOCKYARD_SECRET_OLD_KEY_FILES)`);
+      throw new DockyardError(
+        "internal",
+        `secret '${aad}' was sealed with key ${row.keyId}, which is not configured (add its file to DOCKYARD_SECRET_OLD_KEY_FILES)`,
+      );
     }
     if (row.nonce.length !== NONCE_BYTES || row.ciphertext.length < TAG_BYTES) {
       throw new DockyardError("internal", `secret '${aad}' is malformed in the database`);

@@ -63,14 +63,18 @@ export function checkSecretValue(value: Uint8Array): void {
  * missing name; decryption failures are DockyardErrors with code `internal`.
  */
 export class SecretStore {
-  constructor(private readonly db: Db, private readonly keyring: Keyring) {}
+  constructor(
+    private readonly db: Db,
+    private readonly keyring: Keyring,
+  ) {}
 
   /** Creates or replaces the value; `created` tells which. */
   async set(name: string, value: Uint8Array, now: Date): Promise<{ info: SecretInfo; created: boolean }> {
     checkSecretName(name);
     checkSecretValue(value);
     const sealed = this.keyring.seal(value, name);
-    const [row] = await this.db.insert(secrets)
+    const [row] = await this.db
+      .insert(secrets)
       .values({ name, ...sealed, createdAt: now, updatedAt: now })
       .onConflictDoUpdate({
         target: secrets.name,
@@ -84,8 +88,7 @@ export class SecretStore {
 
   /** Every secret by name; values are not even read. */
   async list(): Promise<SecretInfo[]> {
-    return this.db.select({ name: secrets.name, createdAt: secrets.createdAt, updatedAt: secrets.updatedAt })
-      .from(secrets).orderBy(asc(secrets.name));
+    return this.db.select({ name: secrets.name, createdAt: secrets.createdAt, updatedAt: secrets.updatedAt }).from(secrets).orderBy(asc(secrets.name));
   }
 
   /** Deletes the secret; throws NotFoundError when there is none. Runs already submitted that use it will error. */
@@ -133,7 +136,8 @@ export class SecretStore {
         continue;
       }
       const sealed = this.keyring.seal(this.keyring.open(row, row.name), row.name);
-      const updated = await this.db.update(secrets)
+      const updated = await this.db
+        .update(secrets)
         .set({ keyId: sealed.keyId, nonce: sealed.nonce, ciphertext: sealed.ciphertext })
         .where(and(eq(secrets.name, row.name), eq(secrets.keyId, row.keyId), eq(secrets.nonce, row.nonce)))
         .returning({ name: secrets.name });

@@ -53,9 +53,10 @@ export function stageSpecFor(row: StageSpecRow, timeoutMs: number | null, inputs
     registry: row.registry
       ? { address: row.registry.address, username: row.registry.username ?? "", password: inputs.registryPassword ?? new Uint8Array() }
       : undefined,
-    source: row.source.kind === "git"
-      ? { kind: { case: "git", value: { url: row.source.url, ref: row.source.ref ?? "" } } }
-      : { kind: { case: "upload", value: true } },
+    source:
+      row.source.kind === "git"
+        ? { kind: { case: "git", value: { url: row.source.url, ref: row.source.ref ?? "" } } }
+        : { kind: { case: "upload", value: true } },
     kind: variant,
   });
 }

@@ -12,18 +12,32 @@ export const deploy: AgentStageKind<"deploy"> = {
   assignment: (spec, ctx) => ({
     case: "deploy",
     value: {
-      template: spec.template, images: spec.images, seed: spec.seed, ttlMs: BigInt(spec.ttlMs),
-      healthTimeoutMs: BigInt(spec.healthTimeoutMs), keepOnFailure: spec.keepOnFailure,
+      template: spec.template,
+      images: spec.images,
+      seed: spec.seed,
+      ttlMs: BigInt(spec.ttlMs),
+      healthTimeoutMs: BigInt(spec.healthTimeoutMs),
+      keepOnFailure: spec.keepOnFailure,
       owner: `${ctx.run.name}#${ctx.run.number}`,
     },
   }),
   finished: async (spec, end, effects) => {
     const v = end.outputs?.values ?? {};
     if (!v.env_id) return;
-    const services = Object.fromEntries(Object.entries(v).filter(([k]) => k.endsWith(".address")).map(([k, a]) => [k.slice(0, -".address".length), a]));
+    const services = Object.fromEntries(
+      Object.entries(v)
+        .filter(([k]) => k.endsWith(".address"))
+        .map(([k, a]) => [k.slice(0, -".address".length), a]),
+    );
     await effects.recordEnvironment({
-      id: v.env_id, runId: end.runId, stageName: end.stageName, agentId: end.agentId, owner: v.owner ?? "",
-      createdAt: end.at, expiresAt: new Date(Number(v.expires_at_ms) || end.at.getTime() + spec.ttlMs), services,
+      id: v.env_id,
+      runId: end.runId,
+      stageName: end.stageName,
+      agentId: end.agentId,
+      owner: v.owner ?? "",
+      createdAt: end.at,
+      expiresAt: new Date(Number(v.expires_at_ms) || end.at.getTime() + spec.ttlMs),
+      services,
     });
   },
 };

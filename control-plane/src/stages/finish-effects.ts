@@ -21,9 +21,18 @@ export async function afterStageSucceeded(db: Db, ended: EndedAttempt, outputs: 
       recordEnvironment: (env) => recordEnvironment(db, env),
     };
     const finished = kind.finished as (s: KindSpec, e: Parameters<NonNullable<typeof kind.finished>>[1], f: FinishEffects) => Promise<void>;
-    await finished(row.spec.kind, {
-      runId: row.runId, stageId: ended.attempt.stageId, stageName: row.name, agentId: ended.attempt.agentId, outputs, at,
-    }, effects);
+    await finished(
+      row.spec.kind,
+      {
+        runId: row.runId,
+        stageId: ended.attempt.stageId,
+        stageName: row.name,
+        agentId: ended.attempt.agentId,
+        outputs,
+        at,
+      },
+      effects,
+    );
   } catch (err) {
     log.error({ err, attemptId: ended.attempt.id }, "stage end effects failed");
   }

@@ -33,7 +33,13 @@ export interface FinishedStage {
 export interface FinishEffects {
   rememberBuild(image: string, agentId: string, at: Date): Promise<void>;
   recordEnvironment(env: {
-    id: string; runId: string; stageName: string; agentId: string; owner: string; createdAt: Date; expiresAt: Date;
+    id: string;
+    runId: string;
+    stageName: string;
+    agentId: string;
+    owner: string;
+    createdAt: Date;
+    expiresAt: Date;
     services: Record<string, string>;
   }): Promise<void>;
 }

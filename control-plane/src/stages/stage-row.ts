@@ -15,8 +15,11 @@ export interface RunIdentity {
 
 export function stageSpecRow(stage: StageDef, pipeline: PipelineSpec, run: RunIdentity, registry: RegistrySpec | null): StageSpecRow {
   const builtins: Record<BuiltinVariable, string> = {
-    DOCKYARD_RUN_ID: run.id, DOCKYARD_RUN_NUMBER: String(run.number), DOCKYARD_PIPELINE: run.name,
-    DOCKYARD_COMMIT: run.commit, DOCKYARD_STAGE: stage.name,
+    DOCKYARD_RUN_ID: run.id,
+    DOCKYARD_RUN_NUMBER: String(run.number),
+    DOCKYARD_PIPELINE: run.name,
+    DOCKYARD_COMMIT: run.commit,
+    DOCKYARD_STAGE: stage.name,
   };
   const resolve = (ref: { kind: string; name?: string }) => (ref.kind === "builtin" ? builtins[ref.name as BuiltinVariable] : undefined);
   const kind = substituteDeep(stage.spec, resolve, true);
@@ -24,9 +27,16 @@ export function stageSpecRow(stage: StageDef, pipeline: PipelineSpec, run: RunId
   const module = agentKind(stage.type);
   const typed = kind as never;
   return {
-    type: stage.type, kind, env, secrets: stage.secrets, agent: stage.agent,
-    requires: module.requires(typed), refs: referencedStages({ kind, env }),
-    source: pipeline.source, registry, sameAgentAs: module.sameAgentAs?.(typed) ?? null,
+    type: stage.type,
+    kind,
+    env,
+    secrets: stage.secrets,
+    agent: stage.agent,
+    requires: module.requires(typed),
+    refs: referencedStages({ kind, env }),
+    source: pipeline.source,
+    registry,
+    sameAgentAs: module.sameAgentAs?.(typed) ?? null,
     run: { name: run.name, number: run.number },
   };
 }

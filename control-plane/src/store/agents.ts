@@ -52,12 +52,23 @@ export async function registerAgent(db: Db, reg: Registration, now: Date): Promi
   }
   const sessionId = newId();
   const values = {
-    name: reg.name, hostname: reg.hostname, labels: reg.labels, capacity: reg.capacity, state: "online",
-    publicKey: reg.publicKey, sessionId, joinTokenId: reg.joinTokenId, version: reg.version, capabilities: reg.capabilities,
-    registeredAt: now, lastHeartbeatAt: now,
+    name: reg.name,
+    hostname: reg.hostname,
+    labels: reg.labels,
+    capacity: reg.capacity,
+    state: "online",
+    publicKey: reg.publicKey,
+    sessionId,
+    joinTokenId: reg.joinTokenId,
+    version: reg.version,
+    capabilities: reg.capabilities,
+    registeredAt: now,
+    lastHeartbeatAt: now,
   };
   // The key is checked again in the statement: two registrations racing for one id cannot both win with different keys.
-  const rows = await db.insert(agents).values({ id: agentId, ...values })
+  const rows = await db
+    .insert(agents)
+    .values({ id: agentId, ...values })
     .onConflictDoUpdate({ target: agents.id, set: values, where: sql`${agents.publicKey} IN ('', ${reg.publicKey}) AND ${agents.state} <> 'revoked'` })
     .returning({ id: agents.id });
   if (rows.length === 0) throw new DockyardError("permission_denied", `agent id ${agentId} is registered with another key; an agent id cannot be taken over`);
@@ -66,7 +77,8 @@ export async function registerAgent(db: Db, reg: Registration, now: Date): Promi
 
 /** Record contact from an authenticated agent; false when it must register again (declared lost, left). */
 export async function recordHeartbeat(db: Db, agentId: string, sessionId: string, draining: boolean, now: Date): Promise<boolean> {
-  const rows = await db.update(agents)
+  const rows = await db
+    .update(agents)
     .set({ lastHeartbeatAt: now, state: draining ? "draining" : "online" })
     .where(and(eq(agents.id, agentId), eq(agents.sessionId, sessionId), inArray(agents.state, ["online", "draining"])))
     .returning({ id: agents.id });
@@ -74,18 +86,25 @@ export async function recordHeartbeat(db: Db, agentId: string, sessionId: string
 }
 
 export async function setDraining(db: Db, agentId: string, draining: boolean): Promise<void> {
-  await db.update(agents).set({ state: draining ? "draining" : "online" })
+  await db
+    .update(agents)
+    .set({ state: draining ? "draining" : "online" })
     .where(and(eq(agents.id, agentId), inArray(agents.state, ["online", "draining"])));
 }
 
 /** A clean shutdown: the agent goes offline and its session stops working. */
 export async function leaveAgent(db: Db, agentId: string): Promise<void> {
-  await db.update(agents).set({ state: "offline", sessionId: "" }).where(and(eq(agents.id, agentId), ne(agents.state, "revoked")));
+  await db
+    .update(agents)
+    .set({ state: "offline", sessionId: "" })
+    .where(and(eq(agents.id, agentId), ne(agents.state, "revoked")));
 }
 
 /** Mark agents silent for longer than `timeoutMs` as lost; returns their ids. */
 export async function markLostAgents(db: Db, now: Date, timeoutMs: number): Promise<string[]> {
-  const rows = await db.update(agents).set({ state: "lost" })
+  const rows = await db
+    .update(agents)
+    .set({ state: "lost" })
     .where(and(inArray(agents.state, ["online", "draining"]), lt(agents.lastHeartbeatAt, new Date(now.getTime() - timeoutMs))))
     .returning({ id: agents.id });
   return rows.map((r) => r.id);
@@ -93,24 +112,29 @@ export async function markLostAgents(db: Db, now: Date, timeoutMs: number): Prom
 
 /** Revoke one agent: its session ends now and its id cannot register again. Returns its id. */
 export async function revokeAgent(db: Db, agentId: string, now: Date): Promise<string> {
-  const rows = await db.update(agents).set({ state: "revoked", sessionId: "", revokedAt: now })
-    .where(eq(agents.id, agentId)).returning({ id: agents.id });
+  const rows = await db.update(agents).set({ state: "revoked", sessionId: "", revokedAt: now }).where(eq(agents.id, agentId)).returning({ id: agents.id });
   if (rows.length === 0) throw new NotFoundError("agent", agentId);
   return agentId;
 }
 
 /** Revoke every agent registered with a join token (the token itself is revoked by the caller). */
 export async function revokeAgentsOfToken(db: Db, joinTokenId: string, now: Date): Promise<string[]> {
-  const rows = await db.update(agents).set({ state: "revoked", sessionId: "", revokedAt: now })
-    .where(and(eq(agents.joinTokenId, joinTokenId), ne(agents.state, "revoked"))).returning({ id: agents.id });
+  const rows = await db
+    .update(agents)
+    .set({ state: "revoked", sessionId: "", revokedAt: now })
+    .where(and(eq(agents.joinTokenId, joinTokenId), ne(agents.state, "revoked")))
+    .returning({ id: agents.id });
   return rows.map((r) => r.id);
 }
 
 /** Agents with the number of attempts they hold right now. */
 export async function listAgents(db: Db): Promise<AgentWithUsage[]> {
   const rows = await db.select().from(agents).orderBy(asc(agents.name));
-  const used = await queryRows<{ agent_id: string; n: string }>(db, sql`
-    SELECT agent_id, count(*)::text AS n FROM attempts WHERE state IN ('assigned','running') GROUP BY agent_id`);
+  const used = await queryRows<{ agent_id: string; n: string }>(
+    db,
+    sql`
+    SELECT agent_id, count(*)::text AS n FROM attempts WHERE state IN ('assigned','running') GROUP BY agent_id`,
+  );
   const byAgent = new Map(used.map((u) => [u.agent_id, Number(u.n)]));
   return rows.map((r) => ({ ...r, slotsUsed: byAgent.get(r.id) ?? 0 }));
 }

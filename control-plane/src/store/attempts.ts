@@ -41,12 +41,12 @@ function endedError(attemptId: string, row: { state: string; reason: string | nu
 
 /** Check the lease of an attempt that an agent opens a stream for. */
 export async function openAttempt(db: Db, attemptId: string, leaseId: string, agentId: string): Promise<OpenedAttempt> {
-  const rows = await db.select({ attempt: attempts, stageName: stages.name, timeoutMs: stages.timeoutMs, agentName: agents.name })
+  const rows = await db
+    .select({ attempt: attempts, stageName: stages.name, timeoutMs: stages.timeoutMs, agentName: agents.name })
     .from(attempts)
     .innerJoin(agents, eq(agents.id, attempts.agentId))
     .innerJoin(stages, eq(stages.id, attempts.stageId))
-    .where(and(eq(attempts.id, attemptId), eq(attempts.leaseId, leaseId), eq(attempts.agentId, agentId),
-      inArray(attempts.state, ["assigned", "running"])));
+    .where(and(eq(attempts.id, attemptId), eq(attempts.leaseId, leaseId), eq(attempts.agentId, agentId), inArray(attempts.state, ["assigned", "running"])));
   const row = rows[0];
   if (!row) throw await explainStale(db, attemptId, leaseId, agentId);
   return row;
@@ -60,12 +60,17 @@ export async function openAttempt(db: Db, attemptId: string, leaseId: string, ag
  */
 export async function markStartedTx(tx: Tx, opened: OpenedAttempt, now: Date, leaseTtlMs: number): Promise<NewRunEvent[]> {
   const { attempt } = opened;
-  const [row] = await queryRows<{ started: number }>(tx, sql`
+  const [row] = await queryRows<{ started: number }>(
+    tx,
+    sql`
     ${attemptWrite(opened, now, { start: true, leaseTtlMs })}
-    SELECT (SELECT count(*) FROM a)::int AS started`);
+    SELECT (SELECT count(*) FROM a)::int AS started`,
+  );
   if (!row?.started) {
-    const [cur] = await tx.select({ state: attempts.state, leaseId: attempts.leaseId, reason: attempts.reason, logSeq: attempts.logSeq })
-      .from(attempts).where(eq(attempts.id, attempt.id));
+    const [cur] = await tx
+      .select({ state: attempts.state, leaseId: attempts.leaseId, reason: attempts.reason, logSeq: attempts.logSeq })
+      .from(attempts)
+      .where(eq(attempts.id, attempt.id));
     if (cur?.state === "running" && cur.leaseId === attempt.leaseId) return [];
     if (cur && cur.leaseId === attempt.leaseId && cur.state !== "assigned") throw endedError(attempt.id, cur);
     throw new StaleLeaseError(attempt.id, `attempt is ${cur?.state ?? "gone"}`);
@@ -86,7 +91,11 @@ export interface IncomingChunk {
  * written and the new persisted seq.
  */
 export async function appendLogs(
-  db: Db, opened: OpenedAttempt, chunks: IncomingChunk[], now: Date, opts: { start?: boolean; leaseTtlMs?: number } = {},
+  db: Db,
+  opened: OpenedAttempt,
+  chunks: IncomingChunk[],
+  now: Date,
+  opts: { start?: boolean; leaseTtlMs?: number } = {},
 ): Promise<{ events: RunEventRecord[]; logSeq: number }> {
   const fresh = freshChunks(opened.attempt, chunks);
   if (!opts.start && fresh.length === 0) return { events: [], logSeq: opened.attempt.logSeq };
@@ -113,7 +122,12 @@ function freshChunks(attempt: AttemptRow, chunks: IncomingChunk[]): IncomingChun
 function logEvents(opened: OpenedAttempt, fresh: IncomingChunk[]): NewRunEvent[] {
   const { attempt } = opened;
   return fresh.map((c) => ({
-    kind: "log" as const, stageId: attempt.stageId, attemptId: attempt.id, chunkSeq: c.seq, stream: c.stream, data: c.data,
+    kind: "log" as const,
+    stageId: attempt.stageId,
+    attemptId: attempt.id,
+    chunkSeq: c.seq,
+    stream: c.stream,
+    data: c.data,
     payload: { stageName: opened.stageName, attempt: attempt.number },
   }));
 }
@@ -121,8 +135,13 @@ function logEvents(opened: OpenedAttempt, fresh: IncomingChunk[]): NewRunEvent[]
 function runningEvent(opened: OpenedAttempt): NewRunEvent {
   const { attempt } = opened;
   return stageEvent(attempt.stageId, attempt.id, {
-    stageName: opened.stageName, state: "running", attempt: attempt.number, agentId: attempt.agentId, agentName: opened.agentName,
-    exitCode: null, reason: "",
+    stageName: opened.stageName,
+    state: "running",
+    attempt: attempt.number,
+    agentId: attempt.agentId,
+    agentName: opened.agentName,
+    exitCode: null,
+    reason: "",
   });
 }
 
@@ -132,14 +151,22 @@ function runningEvent(opened: OpenedAttempt): NewRunEvent {
  * when the guard did not match (the caller takes the transaction path).
  */
 async function writeInOneStatement(
-  db: Db, opened: OpenedAttempt, fresh: IncomingChunk[], now: Date, start: boolean, leaseTtlMs: number,
+  db: Db,
+  opened: OpenedAttempt,
+  fresh: IncomingChunk[],
+  now: Date,
+  start: boolean,
+  leaseTtlMs: number,
 ): Promise<{ events: RunEventRecord[]; logSeq: number } | null> {
   const { attempt } = opened;
   const logSeq = fresh.length > 0 ? fresh[fresh.length - 1]!.seq : attempt.logSeq;
   const events = [...(start ? [runningEvent(opened)] : []), ...logEvents(opened, fresh)];
-  const rows = await queryRows<{ seq: string | number }>(db, sql`
+  const rows = await queryRows<{ seq: string | number }>(
+    db,
+    sql`
     ${attemptWrite(opened, now, { start, leaseTtlMs, logSeq: fresh.length > 0 ? logSeq : undefined })}
-    ${eventsInsert(attempt.runId, events, now, "a")}`);
+    ${eventsInsert(attempt.runId, events, now, "a")}`,
+  );
   if (rows.length !== events.length) return null;
   if (start) attempt.state = "running";
   return { events: numbered(attempt.runId, events, rows, now), logSeq };
@@ -155,8 +182,12 @@ function attemptWrite(opened: OpenedAttempt, now: Date, o: { start: boolean; lea
   const sets: SQL[] = [];
   if (o.start) {
     const deadline = opened.timeoutMs ? new Date(now.getTime() + opened.timeoutMs) : null;
-    sets.push(sql`state = 'running'`, sql`started_at = ${now}::timestamptz`,
-      sql`lease_expires_at = ${new Date(now.getTime() + o.leaseTtlMs)}::timestamptz`, sql`deadline_at = ${deadline}::timestamptz`);
+    sets.push(
+      sql`state = 'running'`,
+      sql`started_at = ${now}::timestamptz`,
+      sql`lease_expires_at = ${new Date(now.getTime() + o.leaseTtlMs)}::timestamptz`,
+      sql`deadline_at = ${deadline}::timestamptz`,
+    );
   }
   if (o.logSeq !== undefined) sets.push(sql`log_seq = ${o.logSeq}`);
   return sql`WITH a AS (
@@ -164,13 +195,21 @@ function attemptWrite(opened: OpenedAttempt, now: Date, o: { start: boolean; lea
       WHERE id = ${attempt.id} AND lease_id = ${attempt.leaseId} AND log_seq = ${attempt.logSeq}
         AND ${o.start ? sql`state = 'assigned'` : sql`state IN ('assigned', 'running')`}
       RETURNING stage_id, number)
-    ${o.start ? sql`, s AS (
+    ${
+      o.start
+        ? sql`, s AS (
       UPDATE stages SET state = 'running', started_at = ${now}::timestamptz
-      FROM a WHERE stages.id = a.stage_id AND stages.attempts = a.number RETURNING stages.id)` : sql``}`;
+      FROM a WHERE stages.id = a.stage_id AND stages.attempts = a.number RETURNING stages.id)`
+        : sql``
+    }`;
 }
 
 async function appendLogsTx(
-  db: Db, opened: OpenedAttempt, fresh: IncomingChunk[], now: Date, opts: { start?: boolean; leaseTtlMs?: number },
+  db: Db,
+  opened: OpenedAttempt,
+  fresh: IncomingChunk[],
+  now: Date,
+  opts: { start?: boolean; leaseTtlMs?: number },
 ): Promise<{ events: RunEventRecord[]; logSeq: number }> {
   const { attempt } = opened;
   return withTx(db, async (tx) => {
@@ -180,13 +219,18 @@ async function appendLogsTx(
     let logSeq = known;
     if (fresh.length > 0) {
       logSeq = fresh[fresh.length - 1]!.seq;
-      const moved = await tx.update(attempts).set({ logSeq })
-        .where(and(eq(attempts.id, attempt.id), eq(attempts.leaseId, attempt.leaseId), inArray(attempts.state, ["assigned", "running"]),
-          eq(attempts.logSeq, known)))
+      const moved = await tx
+        .update(attempts)
+        .set({ logSeq })
+        .where(
+          and(eq(attempts.id, attempt.id), eq(attempts.leaseId, attempt.leaseId), inArray(attempts.state, ["assigned", "running"]), eq(attempts.logSeq, known)),
+        )
         .returning({ id: attempts.id });
       if (moved.length === 0) {
-        const [cur] = await tx.select({ logSeq: attempts.logSeq, state: attempts.state, reason: attempts.reason, leaseId: attempts.leaseId })
-          .from(attempts).where(eq(attempts.id, attempt.id));
+        const [cur] = await tx
+          .select({ logSeq: attempts.logSeq, state: attempts.state, reason: attempts.reason, leaseId: attempts.leaseId })
+          .from(attempts)
+          .where(eq(attempts.id, attempt.id));
         if (cur && ["assigned", "running"].includes(cur.state)) {
           throw new InvalidError(`attempt ${attempt.id} has log seq ${cur.logSeq} persisted, not ${known}: reopen the stream`);
         }
@@ -204,7 +248,9 @@ async function appendLogsTx(
 /** Extend the lease. Returns the attempt's state (the caller cancels if it is not active). */
 export async function renewLease(db: Db, attemptId: string, leaseId: string, now: Date, leaseTtlMs: number): Promise<Date> {
   const expires = new Date(now.getTime() + leaseTtlMs);
-  const [row] = await db.update(attempts).set({ leaseExpiresAt: expires })
+  const [row] = await db
+    .update(attempts)
+    .set({ leaseExpiresAt: expires })
     .where(and(eq(attempts.id, attemptId), eq(attempts.leaseId, leaseId), inArray(attempts.state, ["assigned", "running"])))
     .returning({ id: attempts.id });
   if (!row) throw await explainStale(db, attemptId, leaseId);
@@ -213,7 +259,13 @@ export async function renewLease(db: Db, attemptId: string, leaseId: string, now
 
 /** The agent reports the end of an attempt under its lease. */
 export async function finishAttempt(
-  db: Db, attemptId: string, leaseId: string, outcome: Outcome, exitCode: number | null, reason: string, now: Date,
+  db: Db,
+  attemptId: string,
+  leaseId: string,
+  outcome: Outcome,
+  exitCode: number | null,
+  reason: string,
+  now: Date,
 ): Promise<EndedAttempt> {
   const ended = await withTx(db, (tx) => endAttempt(tx, attemptId, outcome, { exitCode, reason, now, leaseId }));
   if (!ended) throw await explainStale(db, attemptId, leaseId);
@@ -222,10 +274,10 @@ export async function finishAttempt(
 
 /** Server-side ends: leases that ran out, and stages that outlived their timeout. */
 export async function expireAttempts(db: Db, now: Date): Promise<EndedAttempt[]> {
-  const expired = await db.select({ id: attempts.id, deadlineAt: attempts.deadlineAt, leaseExpiresAt: attempts.leaseExpiresAt })
+  const expired = await db
+    .select({ id: attempts.id, deadlineAt: attempts.deadlineAt, leaseExpiresAt: attempts.leaseExpiresAt })
     .from(attempts)
-    .where(and(inArray(attempts.state, ["assigned", "running"]),
-      sql`(${attempts.leaseExpiresAt} < ${now} OR ${attempts.deadlineAt} < ${now})`));
+    .where(and(inArray(attempts.state, ["assigned", "running"]), sql`(${attempts.leaseExpiresAt} < ${now} OR ${attempts.deadlineAt} < ${now})`));
   const out: EndedAttempt[] = [];
   for (const row of expired) {
     const timedOut = row.deadlineAt !== null && row.deadlineAt < now;
@@ -240,7 +292,9 @@ export async function expireAttempts(db: Db, now: Date): Promise<EndedAttempt[]>
 /** End every active attempt of agents declared lost. */
 export async function loseAgentAttempts(db: Db, agentIds: string[], now: Date, reason = "agent lost: no heartbeat"): Promise<EndedAttempt[]> {
   if (agentIds.length === 0) return [];
-  const active = await db.select({ id: attempts.id }).from(attempts)
+  const active = await db
+    .select({ id: attempts.id })
+    .from(attempts)
     .where(and(inArray(attempts.agentId, agentIds), inArray(attempts.state, ["assigned", "running"])));
   const out: EndedAttempt[] = [];
   for (const a of active) {
@@ -252,15 +306,18 @@ export async function loseAgentAttempts(db: Db, agentIds: string[], now: Date, r
 
 /** Assignments of an agent: not yet started ones (to run) and all live ones (to keep). */
 export async function agentAttempts(db: Db, agentId: string) {
-  return db.select({ attempt: attempts, stage: stages }).from(attempts)
+  return db
+    .select({ attempt: attempts, stage: stages })
+    .from(attempts)
     .innerJoin(stages, eq(stages.id, attempts.stageId))
     .where(and(eq(attempts.agentId, agentId), inArray(attempts.state, ["assigned", "running"])));
 }
 
-
 /** One attempt placed on `agentId` and not started yet, with its stage (GetAssignment); null otherwise. */
 export async function agentAttempt(db: Db, agentId: string, attemptId: string) {
-  const [row] = await db.select({ attempt: attempts, stage: stages }).from(attempts)
+  const [row] = await db
+    .select({ attempt: attempts, stage: stages })
+    .from(attempts)
     .innerJoin(stages, eq(stages.id, attempts.stageId))
     .where(and(eq(attempts.id, attemptId), eq(attempts.agentId, agentId), eq(attempts.state, "assigned")));
   return row ?? null;

@@ -61,8 +61,14 @@ export interface PlacementNeeds {
  * else the one with the most free slots, avoiding agents that lost this stage before.
  */
 export function chooseAgent(candidates: Candidate[], needs: PlacementNeeds): Candidate | undefined {
-  const eligible = candidates.filter((c) => c.free > 0 && c.locked !== false && (needs.pinned === null || c.id === needs.pinned)
-    && needs.requires.every((cap) => c.capabilities.includes(cap)) && labelsMatch(needs.selector, c.labels));
+  const eligible = candidates.filter(
+    (c) =>
+      c.free > 0 &&
+      c.locked !== false &&
+      (needs.pinned === null || c.id === needs.pinned) &&
+      needs.requires.every((cap) => c.capabilities.includes(cap)) &&
+      labelsMatch(needs.selector, c.labels),
+  );
   const preferred = eligible.filter((c) => !needs.avoid.includes(c.id));
   const pool = preferred.length > 0 ? preferred : eligible;
   const cached = needs.prefer === null ? undefined : pool.find((c) => c.id === needs.prefer);
@@ -70,16 +76,27 @@ export function chooseAgent(candidates: Candidate[], needs: PlacementNeeds): Can
   return pool.reduce<Candidate | undefined>((best, c) => (!best || c.free > best.free ? c : best), undefined);
 }
 
-
 export interface OnlineAgentRow {
-  id: string; name: string; labels: Record<string, string> | string; capacity: number; capabilities: string[] | string; used: number;
+  id: string;
+  name: string;
+  labels: Record<string, string> | string;
+  capacity: number;
+  capabilities: string[] | string;
+  used: number;
   /** Whether the statement took the agent's lock (null: it did not try). */
   locked: boolean | null;
 }
 
 export interface QueuedStageRow {
-  id: string; run_id: string; name: string; position: number; spec: StageSpecRow | string; timeout_ms: number | null;
-  attempts: number; avoid_agents: string[] | string; queued_at: string;
+  id: string;
+  run_id: string;
+  name: string;
+  position: number;
+  spec: StageSpecRow | string;
+  timeout_ms: number | null;
+  attempts: number;
+  avoid_agents: string[] | string;
+  queued_at: string;
   /** The agent of the stage `spec.sameAgentAs` names (null when none or not placed yet). */
   pin_agent?: string | null;
   /** The agent that last built this build stage's image (its layer cache). */
@@ -116,7 +133,14 @@ export const placementHintsSql = sql`
 /** Agents with a free slot that another replica does not hold. */
 export function toCandidates(online: OnlineAgentRow[]): Candidate[] {
   return online
-    .map((a) => ({ id: a.id, name: a.name, labels: parseJson(a.labels), free: a.capacity - Number(a.used), capabilities: parseJson(a.capabilities), locked: a.locked }))
+    .map((a) => ({
+      id: a.id,
+      name: a.name,
+      labels: parseJson(a.labels),
+      free: a.capacity - Number(a.used),
+      capabilities: parseJson(a.capabilities),
+      locked: a.locked,
+    }))
     .filter((c) => c.free > 0 && c.locked !== false);
 }
 
@@ -147,7 +171,9 @@ export async function claimAndPlaceTx(tx: Tx, limit: number, now: Date, leaseTtl
   // stages over many runs, whose event rows would otherwise be contended.
   // One statement reads the online agents and locks the queued stages, but locks nothing
   // when no agent has a free slot (the EXISTS is a one-time filter, evaluated first).
-  const rows = await queryRows<{ kind: "agent" | "stage"; row: OnlineAgentRow | QueuedStageRow | string }>(tx, sql`
+  const rows = await queryRows<{ kind: "agent" | "stage"; row: OnlineAgentRow | QueuedStageRow | string }>(
+    tx,
+    sql`
     WITH ${onlineAgentsCte(false, now, leaseTtlMs)}
     SELECT 'agent' AS kind, to_jsonb(o) AS row FROM online o
     UNION ALL
@@ -161,9 +187,12 @@ export async function claimAndPlaceTx(tx: Tx, limit: number, now: Date, leaseTtl
           FROM stages WHERE state = 'queued') q
         ORDER BY turn, queued_at LIMIT ${limit * 2})
       FOR UPDATE SKIP LOCKED) q
-    WHERE EXISTS (SELECT 1 FROM online WHERE capacity > used)`);
+    WHERE EXISTS (SELECT 1 FROM online WHERE capacity > used)`,
+  );
   const online = rows.filter((r) => r.kind === "agent").map((r) => parseJson(r.row) as OnlineAgentRow);
-  const queued = rows.filter((r) => r.kind === "stage").map((r) => parseJson(r.row) as QueuedStageRow)
+  const queued = rows
+    .filter((r) => r.kind === "stage")
+    .map((r) => parseJson(r.row) as QueuedStageRow)
     .sort((a, b) => Date.parse(a.queued_at) - Date.parse(b.queued_at) || a.position - b.position);
   const placements = await chooseAgents(tx, toCandidates(online), queued, now, leaseTtlMs);
   if (placements.length === 0) return { placements, events: [] };
@@ -177,8 +206,11 @@ export async function chooseAgents(tx: Tx, candidates: Candidate[], queued: Queu
     const spec = parseJson(stage.spec);
     let agent: Candidate | undefined;
     const needs: PlacementNeeds = {
-      selector: spec.agent, requires: spec.requires, avoid: parseJson(stage.avoid_agents),
-      pinned: spec.sameAgentAs ? stage.pin_agent ?? "" : null, prefer: stage.cache_agent ?? null,
+      selector: spec.agent,
+      requires: spec.requires,
+      avoid: parseJson(stage.avoid_agents),
+      pinned: spec.sameAgentAs ? (stage.pin_agent ?? "") : null,
+      prefer: stage.cache_agent ?? null,
     };
     while ((agent = chooseAgent(candidates, needs))) {
       if (agent.locked === null) agent.locked = await lockAgent(tx, agent);
@@ -188,9 +220,19 @@ export async function chooseAgents(tx: Tx, candidates: Candidate[], queued: Queu
     agent.free -= 1;
     const attemptNumber = stage.attempts + 1;
     const placement: Placement = {
-      attemptId: newId(), leaseId: newId(), runId: stage.run_id, stageId: stage.id, stageName: stage.name,
-      attemptNumber, agentId: agent.id, spec, timeoutMs: stage.timeout_ms, queuedAt: new Date(stage.queued_at),
-      agentName: agent.name, assignedAt: now, leaseExpiresAt: new Date(now.getTime() + leaseTtlMs),
+      attemptId: newId(),
+      leaseId: newId(),
+      runId: stage.run_id,
+      stageId: stage.id,
+      stageName: stage.name,
+      attemptNumber,
+      agentId: agent.id,
+      spec,
+      timeoutMs: stage.timeout_ms,
+      queuedAt: new Date(stage.queued_at),
+      agentName: agent.name,
+      assignedAt: now,
+      leaseExpiresAt: new Date(now.getTime() + leaseTtlMs),
     };
     placements.push(placement);
   }
@@ -206,11 +248,15 @@ export async function chooseAgents(tx: Tx, candidates: Candidate[], queued: Queu
  */
 export async function placeAttempts(tx: Tx, placements: Placement[], now: Date): Promise<Placed> {
   const expires = placements[0]!.leaseExpiresAt;
-  const values = placements.map((p) => sql`(${p.attemptId}::text, ${p.stageId}::text, ${p.runId}::text, ${p.attemptNumber}::int,
-    ${p.agentId}::text, ${p.leaseId}::text)`);
+  const values = placements.map(
+    (p) => sql`(${p.attemptId}::text, ${p.stageId}::text, ${p.runId}::text, ${p.attemptNumber}::int,
+    ${p.agentId}::text, ${p.leaseId}::text)`,
+  );
   // A run's first placement also moves it from queued to running (a stage is under way:
   // deriveRunState counts `assigned` as started), so an attempt's start never has to.
-  const rows = await queryRows<{ kind: "agent" | "run"; id: string; seq: string | number }>(tx, sql`
+  const rows = await queryRows<{ kind: "agent" | "run"; id: string; seq: string | number }>(
+    tx,
+    sql`
     WITH given(id, stage_id, run_id, number, agent_id, lease_id) AS (VALUES ${sql.join(values, sql`, `)}),
     ok AS (
       SELECT g.id FROM agents g
@@ -228,8 +274,12 @@ export async function placeAttempts(tx: Tx, placements: Placement[], now: Date):
     ${runsStartedCte("e", sql`SELECT run_id FROM v`, now)}
     SELECT 'agent' AS kind, id, 0 AS seq FROM ok
     UNION ALL
-    SELECT 'run', run_id, seq FROM e`);
+    SELECT 'run', run_id, seq FROM e`,
+  );
   const ok = new Set(rows.filter((r) => r.kind === "agent").map((r) => r.id));
-  const events = runsStartedRecords(rows.filter((r) => r.kind === "run").map((r) => ({ run_id: r.id, seq: r.seq })), now);
+  const events = runsStartedRecords(
+    rows.filter((r) => r.kind === "run").map((r) => ({ run_id: r.id, seq: r.seq })),
+    now,
+  );
   return { placements: placements.filter((p) => ok.has(p.agentId)), events };
 }

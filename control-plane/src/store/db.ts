@@ -41,7 +41,10 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
     const Client = preparingClient(pg.Client);
     // A connection that cannot be made within a second is an outage, answered as such (503).
     const pool = new pg.Pool({
-      Client, connectionString: opts.databaseUrl, max: opts.poolSize ?? Number(process.env.DOCKYARD_DB_POOL_SIZE ?? 20), connectionTimeoutMillis: 1000,
+      Client,
+      connectionString: opts.databaseUrl,
+      max: opts.poolSize ?? Number(process.env.DOCKYARD_DB_POOL_SIZE ?? 20),
+      connectionTimeoutMillis: 1000,
     });
     const livePool = new pg.Pool({ Client, connectionString: opts.databaseUrl, max: 2, connectionTimeoutMillis: 1000 });
     for (const p of [pool, livePool]) p.on("error", (err) => opts.onError?.(err));
@@ -129,7 +132,12 @@ export function isDbUnavailable(err: unknown): boolean {
     const code = (e as { code?: unknown }).code;
     if (typeof code === "string" && (UNAVAILABLE_CODES.has(code) || code.startsWith("08"))) return true;
     const message = String((e as { message?: unknown }).message ?? "");
-    if (/Connection terminated|timeout exceeded when trying to connect|not currently accepting connections|Client has encountered a connection error/i.test(message)) return true;
+    if (
+      /Connection terminated|timeout exceeded when trying to connect|not currently accepting connections|Client has encountered a connection error/i.test(
+        message,
+      )
+    )
+      return true;
   }
   return false;
 }

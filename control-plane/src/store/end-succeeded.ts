@@ -35,9 +35,13 @@ interface EndedRow {
 
 /** One result per item, in order: null when the attempt was not active under that lease any more. */
 export async function endSucceededMany(tx: Tx, items: SucceededEnd[], now: Date): Promise<(EndedAttempt | null)[]> {
-  const values = items.map((it) => sql`(${it.attemptId}::text, ${it.leaseId ?? null}::text, ${it.exitCode}::int, ${it.reason || "succeeded"}::text,
-    ${it.outputs ? JSON.stringify(it.outputs) : null}::jsonb)`);
-  const ended = await queryRows<EndedRow>(tx, sql`
+  const values = items.map(
+    (it) => sql`(${it.attemptId}::text, ${it.leaseId ?? null}::text, ${it.exitCode}::int, ${it.reason || "succeeded"}::text,
+    ${it.outputs ? JSON.stringify(it.outputs) : null}::jsonb)`,
+  );
+  const ended = await queryRows<EndedRow>(
+    tx,
+    sql`
     WITH v(id, lease_id, exit_code, reason, outputs) AS (VALUES ${sql.join(values, sql`, `)}),
     a AS (
       UPDATE attempts t SET state = 'succeeded', finished_at = ${now}::timestamptz, exit_code = v.exit_code, reason = v.reason
@@ -50,7 +54,8 @@ export async function endSucceededMany(tx: Tx, items: SucceededEnd[], now: Date)
     l AS (SELECT runs.id FROM runs WHERE runs.id IN (SELECT run_id FROM s) ORDER BY runs.id FOR UPDATE)
     SELECT to_jsonb(a) AS attempt, (SELECT name FROM agents WHERE agents.id = a.agent_id) AS agent_name,
       s.id AS stage_id, s.name AS stage_name, s.run_id, (SELECT count(*) FROM l)::text AS locked
-    FROM a LEFT JOIN s ON s.id = a.stage_id`);
+    FROM a LEFT JOIN s ON s.id = a.stage_id`,
+  );
 
   const byAttempt = new Map<string, { attempt: AttemptRow; row: EndedRow }>();
   for (const row of ended) {
@@ -65,10 +70,20 @@ export async function endSucceededMany(tx: Tx, items: SucceededEnd[], now: Date)
     const { attempt, row } = hit;
     const run = runs.get(row.run_id!) ?? { ends: [], tail: [] };
     runs.set(row.run_id!, run);
-    run.ends.push({ attempt, events: [stageEvent(row.stage_id!, attempt.id, {
-      stageName: row.stage_name!, state: "succeeded", attempt: attempt.number, agentId: attempt.agentId, agentName: row.agent_name ?? "",
-      exitCode: attempt.exitCode, reason: it.reason === "succeeded" ? "" : it.reason,
-    })] });
+    run.ends.push({
+      attempt,
+      events: [
+        stageEvent(row.stage_id!, attempt.id, {
+          stageName: row.stage_name!,
+          state: "succeeded",
+          attempt: attempt.number,
+          agentId: attempt.agentId,
+          agentName: row.agent_name ?? "",
+          exitCode: attempt.exitCode,
+          reason: it.reason === "succeeded" ? "" : it.reason,
+        }),
+      ],
+    });
   }
   const runStates = runs.size > 0 ? await promoteAndCount(tx, [...runs.keys()], now, runs) : new Map<string, { state: string; finishedAt: Date | null }>();
   const records = runs.size > 0 ? await appendEventsMany(tx, runs, runStates, now) : new Map<string, RunEventRecord[]>();
@@ -82,15 +97,31 @@ export async function endSucceededMany(tx: Tx, items: SucceededEnd[], now: Date)
 
 /** Statement 2: promote every run's ready dependents and count its stages; returns the runs whose state moves. */
 async function promoteAndCount(
-  tx: Tx, runIds: string[], now: Date, runs: Map<string, { tail: NewRunEvent[] }>,
+  tx: Tx,
+  runIds: string[],
+  now: Date,
+  runs: Map<string, { tail: NewRunEvent[] }>,
 ): Promise<Map<string, { state: string; finishedAt: Date | null }>> {
-  const ids = sql.join(runIds.map((id) => sql`${id}::text`), sql`, `);
-  const rows = await queryRows<{ run_id: string; promoted_id: string | null; promoted_name: string | null; state: string | null; n: string | null; run_state: string | null }>(tx, sql`
+  const ids = sql.join(
+    runIds.map((id) => sql`${id}::text`),
+    sql`, `,
+  );
+  const rows = await queryRows<{
+    run_id: string;
+    promoted_id: string | null;
+    promoted_name: string | null;
+    state: string | null;
+    n: string | null;
+    run_state: string | null;
+  }>(
+    tx,
+    sql`
     WITH p AS (${promoteSql(sql`s.run_id IN (${ids})`, now)})
     SELECT p.run_id, p.id AS promoted_id, p.name AS promoted_name, NULL AS state, NULL AS n, NULL AS run_state FROM p
     UNION ALL
     SELECT r.id, NULL, NULL, s.state, count(s.id)::text, r.state FROM runs r LEFT JOIN stages s ON s.run_id = r.id
-    WHERE r.id IN (${ids}) GROUP BY r.id, r.state, s.state`);
+    WHERE r.id IN (${ids}) GROUP BY r.id, r.state, s.state`,
+  );
   const moves = new Map<string, { state: string; finishedAt: Date | null }>();
   for (const runId of runIds) {
     const mine = rows.filter((r) => r.run_id === runId);
@@ -116,17 +147,25 @@ async function promoteAndCount(
  * records by attempt: its stage event, plus its run's tail on the run's last attempt.
  */
 async function appendEventsMany(
-  tx: Tx, runs: Map<string, { ends: { attempt: AttemptRow; events: NewRunEvent[] }[]; tail: NewRunEvent[] }>,
-  moves: Map<string, { state: string; finishedAt: Date | null }>, at: Date,
+  tx: Tx,
+  runs: Map<string, { ends: { attempt: AttemptRow; events: NewRunEvent[] }[]; tail: NewRunEvent[] }>,
+  moves: Map<string, { state: string; finishedAt: Date | null }>,
+  at: Date,
 ): Promise<Map<string, RunEventRecord[]>> {
   const perRun = [...runs].map(([runId, run]) => ({ runId, events: [...run.ends.flatMap((e) => e.events), ...run.tail] }));
   const counts = perRun.map(({ runId, events }) => {
     const move = moves.get(runId);
     return sql`(${runId}::text, ${events.length}::int, ${move?.state ?? null}::text, ${move?.finishedAt ?? null}::timestamptz)`;
   });
-  const values = perRun.flatMap(({ runId, events }) => events.map((e, i) => sql`(${runId}::text, ${i}::int, ${e.kind}::text,
-    ${e.stageId ?? null}::text, ${e.attemptId ?? null}::text, ${JSON.stringify(e.payload)}::jsonb)`));
-  const rows = await queryRows<{ run_id: string; seq: string | number }>(tx, sql`
+  const values = perRun.flatMap(({ runId, events }) =>
+    events.map(
+      (e, i) => sql`(${runId}::text, ${i}::int, ${e.kind}::text,
+    ${e.stageId ?? null}::text, ${e.attemptId ?? null}::text, ${JSON.stringify(e.payload)}::jsonb)`,
+    ),
+  );
+  const rows = await queryRows<{ run_id: string; seq: string | number }>(
+    tx,
+    sql`
     WITH c(run_id, n, state, finished_at) AS (VALUES ${sql.join(counts, sql`, `)}),
     r AS (
       UPDATE runs SET last_event_seq = last_event_seq + c.n, state = coalesce(c.state, runs.state),
@@ -135,7 +174,8 @@ async function appendEventsMany(
     INSERT INTO run_events (run_id, seq, at, kind, stage_id, attempt_id, payload)
     SELECT v.run_id, r.last_event_seq - r.n + v.i + 1, ${at}::timestamptz, v.kind, v.stage_id, v.attempt_id, v.payload
     FROM r JOIN (VALUES ${sql.join(values, sql`, `)}) AS v(run_id, i, kind, stage_id, attempt_id, payload) ON v.run_id = r.id
-    RETURNING run_id, seq`);
+    RETURNING run_id, seq`,
+  );
   const first = new Map<string, number>();
   for (const r of rows) first.set(r.run_id, Math.min(first.get(r.run_id) ?? Infinity, Number(r.seq)));
   const out = new Map<string, RunEventRecord[]>();

@@ -41,7 +41,11 @@ export interface RunEventRecord extends NewRunEvent {
  * in the same update (the run event among `events` announces it).
  */
 export async function appendEvents(
-  tx: Tx, runId: string, events: NewRunEvent[], at: Date, runState?: { state: string; finishedAt: Date | null },
+  tx: Tx,
+  runId: string,
+  events: NewRunEvent[],
+  at: Date,
+  runState?: { state: string; finishedAt: Date | null },
 ): Promise<RunEventRecord[]> {
   if (events.length === 0) return [];
   const rows = await queryRows<{ seq: string | number }>(tx, sql`${eventsInsert(runId, events, at, undefined, runState)}`);
@@ -54,12 +58,12 @@ export async function appendEvents(
  * `guard` names a CTE defined before it: the events are written only when
  * that CTE returned a row (so one statement can update and log atomically).
  */
-export function eventsInsert(
-  runId: string, events: NewRunEvent[], at: Date, guard?: string, runState?: { state: string; finishedAt: Date | null },
-): SQL {
+export function eventsInsert(runId: string, events: NewRunEvent[], at: Date, guard?: string, runState?: { state: string; finishedAt: Date | null }): SQL {
   const n = events.length;
-  const values = events.map((e, i) => sql`(${i}::int, ${e.kind}::text, ${e.stageId ?? null}::text, ${e.attemptId ?? null}::text,
-    ${e.chunkSeq ?? null}::bigint, ${e.stream ?? null}::int, ${e.data ?? null}::bytea, ${JSON.stringify(e.payload)}::jsonb)`);
+  const values = events.map(
+    (e, i) => sql`(${i}::int, ${e.kind}::text, ${e.stageId ?? null}::text, ${e.attemptId ?? null}::text,
+    ${e.chunkSeq ?? null}::bigint, ${e.stream ?? null}::int, ${e.data ?? null}::bytea, ${JSON.stringify(e.payload)}::jsonb)`,
+  );
   const when = guard ? sql.raw(` AND EXISTS (SELECT 1 FROM ${guard})`) : sql``;
   return sql`${guard ? sql`, ` : sql`WITH `}r AS (
       UPDATE runs SET last_event_seq = last_event_seq + ${n}${runState ? sql`, state = ${runState.state}, finished_at = ${runState.finishedAt}::timestamptz` : sql``}

@@ -34,7 +34,12 @@ export class FinishQueue {
 
   /** End an attempt the agent reports under its lease; rejects with StaleLeaseError when that lease is not live. */
   finish(
-    attemptId: string, leaseId: string, outcome: Outcome, exitCode: number | null, reason: string, outputs: StageOutputsRow | null = null,
+    attemptId: string,
+    leaseId: string,
+    outcome: Outcome,
+    exitCode: number | null,
+    reason: string,
+    outputs: StageOutputsRow | null = null,
   ): Promise<EndedAttempt> {
     if (outcome !== "succeeded") return finishAttempt(this.db, attemptId, leaseId, outcome, exitCode, reason, this.clock.now());
     return new Promise((resolve, reject) => {
@@ -63,12 +68,20 @@ export class FinishQueue {
         this.waiting.unshift(...later);
         this.onBatch(batch.length);
         try {
-          const results = await withTx(this.db, (tx) => endSucceededMany(tx, batch.map((w) => w.end), this.clock.now()));
-          await Promise.all(batch.map(async (w, i) => {
-            const ended = results[i];
-            if (ended) w.resolve(ended);
-            else w.reject(await explainStale(this.db, w.end.attemptId, w.end.leaseId));
-          }));
+          const results = await withTx(this.db, (tx) =>
+            endSucceededMany(
+              tx,
+              batch.map((w) => w.end),
+              this.clock.now(),
+            ),
+          );
+          await Promise.all(
+            batch.map(async (w, i) => {
+              const ended = results[i];
+              if (ended) w.resolve(ended);
+              else w.reject(await explainStale(this.db, w.end.attemptId, w.end.leaseId));
+            }),
+          );
         } catch (err) {
           for (const w of batch) w.reject(err);
         }

@@ -34,16 +34,32 @@ export type AgentForReason = AgentSnapshot;
 /** The `limit` oldest stages queued since before `queuedBefore`. */
 export async function readQueuedForReasons(db: Db, queuedBefore: Date, limit: number): Promise<QueuedForReason[]> {
   const rows = await queryRows<{
-    id: string; run_id: string; name: string; attempts: number; selector: Record<string, string> | string | null;
-    requires: string[] | string | null; avoid: string[] | string; reason: string | null; queued_at: string | Date;
-  }>(db, sql`
+    id: string;
+    run_id: string;
+    name: string;
+    attempts: number;
+    selector: Record<string, string> | string | null;
+    requires: string[] | string | null;
+    avoid: string[] | string;
+    reason: string | null;
+    queued_at: string | Date;
+  }>(
+    db,
+    sql`
     SELECT id, run_id, name, attempts, spec->'agent' AS selector, spec->'requires' AS requires, avoid_agents AS avoid, reason, queued_at
     FROM stages WHERE state = 'queued' AND queued_at < ${queuedBefore}::timestamptz
-    ORDER BY queued_at LIMIT ${limit}`);
+    ORDER BY queued_at LIMIT ${limit}`,
+  );
   return rows.map((r) => ({
-    id: r.id, runId: r.run_id, name: r.name, attempts: Number(r.attempts),
-    selector: (r.selector === null ? {} : parseJson(r.selector)) ?? {}, requires: (r.requires === null ? ["docker"] : parseJson(r.requires)) ?? ["docker"],
-    avoid: parseJson(r.avoid) ?? [], reason: r.reason, queuedAt: new Date(r.queued_at),
+    id: r.id,
+    runId: r.run_id,
+    name: r.name,
+    attempts: Number(r.attempts),
+    selector: (r.selector === null ? {} : parseJson(r.selector)) ?? {},
+    requires: (r.requires === null ? ["docker"] : parseJson(r.requires)) ?? ["docker"],
+    avoid: parseJson(r.avoid) ?? [],
+    reason: r.reason,
+    queuedAt: new Date(r.queued_at),
   }));
 }
 
@@ -53,15 +69,29 @@ export async function readQueuedForReasons(db: Db, queuedBefore: Date, limit: nu
  */
 export async function readAgentsForReasons(db: Db, contactSince: Date): Promise<AgentForReason[]> {
   const rows = await queryRows<{
-    id: string; name: string; state: string; labels: Record<string, string> | string; capabilities: string[] | string; capacity: number; used: number | string;
-  }>(db, sql`
+    id: string;
+    name: string;
+    state: string;
+    labels: Record<string, string> | string;
+    capabilities: string[] | string;
+    capacity: number;
+    used: number | string;
+  }>(
+    db,
+    sql`
     SELECT a.id, a.name, a.labels, a.capabilities, a.capacity,
       CASE WHEN a.state = 'online' AND a.last_heartbeat_at <= ${contactSince}::timestamptz THEN 'silent' ELSE a.state END AS state,
       (SELECT count(*) FROM attempts t WHERE t.agent_id = a.id AND t.state IN ('assigned','running'))::int AS used
-    FROM agents a WHERE a.state <> 'revoked'`);
+    FROM agents a WHERE a.state <> 'revoked'`,
+  );
   return rows.map((r) => ({
-    id: r.id, name: r.name, state: r.state, labels: parseJson(r.labels), capabilities: parseJson(r.capabilities),
-    capacity: Number(r.capacity), used: Number(r.used),
+    id: r.id,
+    name: r.name,
+    state: r.state,
+    labels: parseJson(r.labels),
+    capabilities: parseJson(r.capabilities),
+    capacity: Number(r.capacity),
+    used: Number(r.used),
   }));
 }
 
@@ -74,15 +104,15 @@ export async function readAgentsForReasons(db: Db, contactSince: Date): Promise<
  * end, a log write) is skipped and tried again at the next pass. Waiting would hold the
  * stages' locks meanwhile, and claims skip locked stages: a backlog would drain slower.
  */
-export async function writeQueuedReasons(
-  db: Db, runId: string, updates: { stageId: string; reason: string }[], now: Date,
-): Promise<RunEventRecord[]> {
+export async function writeQueuedReasons(db: Db, runId: string, updates: { stageId: string; reason: string }[], now: Date): Promise<RunEventRecord[]> {
   if (updates.length === 0) return [];
   const values = updates.map((u) => sql`(${u.stageId}::text, ${u.reason}::text)`);
   return withTx(db, async (tx) => {
     const [run] = await queryRows<{ id: string }>(tx, sql`SELECT id FROM runs WHERE id = ${runId} FOR UPDATE SKIP LOCKED`);
     if (!run) return [];
-    const changed = await queryRows<{ id: string; name: string; attempts: number; reason: string }>(tx, sql`
+    const changed = await queryRows<{ id: string; name: string; attempts: number; reason: string }>(
+      tx,
+      sql`
       WITH v(id, reason) AS (VALUES ${sql.join(values, sql`, `)}),
       free AS (
         SELECT s.id FROM stages s JOIN v ON v.id = s.id
@@ -90,10 +120,23 @@ export async function writeQueuedReasons(
         FOR UPDATE OF s SKIP LOCKED)
       UPDATE stages s SET reason = v.reason FROM v, free
       WHERE s.id = v.id AND s.id = free.id
-      RETURNING s.id, s.name, s.attempts, s.reason`);
-    return appendEvents(tx, runId, changed.map((c) => stageEvent(c.id, null, {
-      stageName: c.name, state: "queued", attempt: Number(c.attempts), agentId: "", exitCode: null, reason: c.reason,
-    })), now);
+      RETURNING s.id, s.name, s.attempts, s.reason`,
+    );
+    return appendEvents(
+      tx,
+      runId,
+      changed.map((c) =>
+        stageEvent(c.id, null, {
+          stageName: c.name,
+          state: "queued",
+          attempt: Number(c.attempts),
+          agentId: "",
+          exitCode: null,
+          reason: c.reason,
+        }),
+      ),
+      now,
+    );
   });
 }
 
@@ -104,7 +147,8 @@ export async function writeQueuedReasons(
  */
 export async function errorQueuedStage(db: Db, stageId: string, reason: string, now: Date): Promise<RunEventRecord[]> {
   return withTx(db, async (tx) => {
-    const [stage] = await tx.update(stages)
+    const [stage] = await tx
+      .update(stages)
       .set({ state: "errored", reason, finishedAt: now, agentId: null })
       .where(and(eq(stages.id, stageId), eq(stages.state, "queued")))
       .returning({ id: stages.id, name: stages.name, runId: stages.runId, attempts: stages.attempts });

@@ -14,7 +14,10 @@ export interface EndedAttempt {
 }
 
 /** The run's new state from its stage counts (per state), or null when it does not change. */
-export function nextRunState(counts: { run_state: string; state: string | null; n: string }[], canceled: boolean): { state: string; finishedAt: boolean } | null {
+export function nextRunState(
+  counts: { run_state: string; state: string | null; n: string }[],
+  canceled: boolean,
+): { state: string; finishedAt: boolean } | null {
   if (counts.length === 0) return null;
   const current = counts[0]!.run_state;
   const states = counts.filter((c) => c.state !== null).flatMap((c) => Array<string>(Math.max(0, Number(c.n))).fill(c.state!));

@@ -38,9 +38,12 @@ async function buildCacheAgents(db: Db, images: string[]): Promise<Map<string, s
 
 /** The next DOCKYARD_RUN_NUMBER of a pipeline name (its own statement: a failed submit leaves a gap). */
 async function nextRunNumber(db: Db, name: string): Promise<number> {
-  const [row] = await queryRows<{ last: number }>(db, sql`
+  const [row] = await queryRows<{ last: number }>(
+    db,
+    sql`
     INSERT INTO pipeline_counters (name, last) VALUES (${name}, 1)
-    ON CONFLICT (name) DO UPDATE SET last = pipeline_counters.last + 1 RETURNING last`);
+    ON CONFLICT (name) DO UPDATE SET last = pipeline_counters.last + 1 RETURNING last`,
+  );
   return Number(row!.last);
 }
 export type StageRow = typeof stages.$inferSelect;
@@ -56,7 +59,12 @@ export interface RunWithStages extends RunRow {
  * the submit commits, a commit and a scheduler wake-up sooner than a separate pass.
  */
 export async function createRun(
-  db: Db, pipeline: PipelineSpec, yaml: string, origin: RunOrigin, now: Date, place: { limit: number; leaseTtlMs: number },
+  db: Db,
+  pipeline: PipelineSpec,
+  yaml: string,
+  origin: RunOrigin,
+  now: Date,
+  place: { limit: number; leaseTtlMs: number },
 ): Promise<{ run: RunWithStages; events: RunEventRecord[]; placed: Placed }> {
   const runId = newId();
   const ids = new Map(pipeline.stages.map((s) => [s.name, newId()]));
@@ -64,8 +72,16 @@ export async function createRun(
   const identity = { id: runId, name: pipeline.name, number, commit: origin.commit };
   const registry = pipeline.registry ?? origin.defaultRegistry;
   const runRow: RunRow = {
-    id: runId, name: pipeline.name, source: origin.source, state: "queued", pipelineYaml: yaml, createdAt: now, finishedAt: null, lastEventSeq: 0,
-    number, commit: origin.commit,
+    id: runId,
+    name: pipeline.name,
+    source: origin.source,
+    state: "queued",
+    pipelineYaml: yaml,
+    createdAt: now,
+    finishedAt: null,
+    lastEventSeq: 0,
+    number,
+    commit: origin.commit,
   };
   const stageRows = pipeline.stages.map((s, position): StageRow => ({
     id: ids.get(s.name)!,
@@ -81,19 +97,33 @@ export async function createRun(
     timeoutMs: s.timeoutMs,
     retryCount: retryOf(s).count,
     retryOn: [...retryOf(s).on],
-    attempts: 0, avoidAgents: [], agentId: null, exitCode: null, reason: null, startedAt: null, finishedAt: null,
+    attempts: 0,
+    avoidAgents: [],
+    agentId: null,
+    exitCode: null,
+    reason: null,
+    startedAt: null,
+    finishedAt: null,
   }));
   const edges = pipeline.stages.flatMap((s) => s.needs.map((n) => ({ stageId: ids.get(s.name)!, needsStageId: ids.get(n)! })));
   const newEvents: NewRunEvent[] = [
     { kind: "run", payload: { state: "queued" } },
-    ...stageRows.map((s, i) => stageEvent(s.id, null, {
-      stageName: s.name, state: s.state, attempt: 0, agentId: "", exitCode: null,
-      reason: s.state === "pending" ? waitingReason(pipeline.stages[i]!.needs, () => undefined) : "",
-    })),
+    ...stageRows.map((s, i) =>
+      stageEvent(s.id, null, {
+        stageName: s.name,
+        state: s.state,
+        attempt: 0,
+        agentId: "",
+        exitCode: null,
+        reason: s.state === "pending" ? waitingReason(pipeline.stages[i]!.needs, () => undefined) : "",
+      }),
+    ),
   ];
   // CTEs that write the run, its stages, their edges and their first events (see insertAndPlace).
-  const stageValues = stageRows.map((r) => sql`(${r.id}::text, ${r.name}::text, ${r.position}::int, ${r.state}::text, ${r.type}::text,
-    ${JSON.stringify(r.spec)}::jsonb, ${r.timeoutMs}::int, ${r.retryCount}::int, ${JSON.stringify(r.retryOn)}::jsonb, ${r.queuedAt}::timestamptz)`);
+  const stageValues = stageRows.map(
+    (r) => sql`(${r.id}::text, ${r.name}::text, ${r.position}::int, ${r.state}::text, ${r.type}::text,
+    ${JSON.stringify(r.spec)}::jsonb, ${r.timeoutMs}::int, ${r.retryCount}::int, ${JSON.stringify(r.retryOn)}::jsonb, ${r.queuedAt}::timestamptz)`,
+  );
   const edgeValues = edges.map((e) => sql`(${e.stageId}::text, ${e.needsStageId}::text)`);
   const eventValues = newEvents.map((e, i) => sql`(${i + 1}::bigint, ${e.kind}::text, ${e.stageId ?? null}::text, ${JSON.stringify(e.payload)}::jsonb)`);
   const insert = sql`
@@ -106,34 +136,70 @@ export async function createRun(
       SELECT v.id, r.id, v.name, v.position, v.state, v.type, v.spec, v.timeout_ms, v.retry_count, v.retry_on, v.queued_at
       FROM r, (VALUES ${sql.join(stageValues, sql`, `)}) AS v(id, name, position, state, type, spec, timeout_ms, retry_count, retry_on, queued_at)
       RETURNING id)
-    ${origin.sourceTar ? sql`, src AS (
-      INSERT INTO run_sources (run_id, tar, size_bytes) SELECT r.id, ${origin.sourceTar}::bytea, ${origin.sourceTar.length}::int FROM r RETURNING 1)` : sql``}
-    ${edges.length > 0 ? sql`, e AS (
+    ${
+      origin.sourceTar
+        ? sql`, src AS (
+      INSERT INTO run_sources (run_id, tar, size_bytes) SELECT r.id, ${origin.sourceTar}::bytea, ${origin.sourceTar.length}::int FROM r RETURNING 1)`
+        : sql``
+    }
+    ${
+      edges.length > 0
+        ? sql`, e AS (
       INSERT INTO stage_edges (run_id, stage_id, needs_stage_id)
-      SELECT r.id, v.stage_id, v.needs_id FROM r, (VALUES ${sql.join(edgeValues, sql`, `)}) AS v(stage_id, needs_id) RETURNING 1)` : sql``}
+      SELECT r.id, v.stage_id, v.needs_id FROM r, (VALUES ${sql.join(edgeValues, sql`, `)}) AS v(stage_id, needs_id) RETURNING 1)`
+        : sql``
+    }
     , ev AS (
       INSERT INTO run_events (run_id, seq, at, kind, stage_id, payload)
       SELECT r.id, v.seq, ${now}::timestamptz, v.kind, v.stage_id, v.payload
       FROM r, (VALUES ${sql.join(eventValues, sql`, `)}) AS v(seq, kind, stage_id, payload) RETURNING 1)`;
   const readyRows = stageRows.filter((s) => s.state === "queued");
-  const cacheAgents = await buildCacheAgents(db, readyRows.filter((s) => s.spec.kind.type === "build").map((s) => cacheKey((s.spec.kind as { tags: string[] }).tags)));
+  const cacheAgents = await buildCacheAgents(
+    db,
+    readyRows.filter((s) => s.spec.kind.type === "build").map((s) => cacheKey((s.spec.kind as { tags: string[] }).tags)),
+  );
   const ready = readyRows.map((s) => ({
-    id: s.id, run_id: runId, name: s.name, position: s.position, spec: s.spec, timeout_ms: s.timeoutMs, attempts: 0, avoid_agents: [],
+    id: s.id,
+    run_id: runId,
+    name: s.name,
+    position: s.position,
+    spec: s.spec,
+    timeout_ms: s.timeoutMs,
+    attempts: 0,
+    avoid_agents: [],
     queued_at: now.toISOString(),
-    cache_agent: s.spec.kind.type === "build" ? cacheAgents.get(cacheKey(s.spec.kind.tags)) ?? null : null,
+    cache_agent: s.spec.kind.type === "build" ? (cacheAgents.get(cacheKey(s.spec.kind.tags)) ?? null) : null,
   }));
   const placed = await withTx(db, (tx) => insertAndPlace(tx, insert, ready, place.limit, now, place.leaseTtlMs));
   const events: RunEventRecord[] = newEvents.map((e, i) => ({ ...e, runId, seq: i + 1, at: now }));
-  const run = { ...runRow, lastEventSeq: events.length, stages: withWaitingReasons(stageRows.map((s, i): StageWithAttempts => ({ ...s, needs: pipeline.stages[i]!.needs, attemptHistory: [] }))) };
+  const run = {
+    ...runRow,
+    lastEventSeq: events.length,
+    stages: withWaitingReasons(stageRows.map((s, i): StageWithAttempts => ({ ...s, needs: pipeline.stages[i]!.needs, attemptHistory: [] }))),
+  };
   // The answer shows the run as committed: its placed stages assigned, and it running.
   for (const p of placed.placements.filter((p) => p.runId === runId)) {
-    Object.assign(run.stages.find((s) => s.id === p.stageId)!, {
-      state: "assigned", attempts: p.attemptNumber, agentId: p.agentId,
-      attemptHistory: [{
-        number: p.attemptNumber, state: "assigned", agentId: p.agentId, agentName: p.agentName, assignedAt: p.assignedAt,
-        startedAt: null, finishedAt: null, exitCode: null, reason: null,
-      }],
-    });
+    Object.assign(
+      run.stages.find((s) => s.id === p.stageId)!,
+      {
+        state: "assigned",
+        attempts: p.attemptNumber,
+        agentId: p.agentId,
+        attemptHistory: [
+          {
+            number: p.attemptNumber,
+            state: "assigned",
+            agentId: p.agentId,
+            agentName: p.agentName,
+            assignedAt: p.assignedAt,
+            startedAt: null,
+            finishedAt: null,
+            exitCode: null,
+            reason: null,
+          },
+        ],
+      },
+    );
     run.state = "running";
   }
   run.lastEventSeq += placed.events.filter((e) => e.runId === runId).length;
@@ -152,7 +218,10 @@ export async function getRun(db: Db, runId: string): Promise<RunWithStages> {
 export async function listRuns(db: Db, opts: { limit: number; state?: string }): Promise<RunWithStages[]> {
   const where = opts.state ? eq(runs.state, opts.state) : undefined;
   const rows = await db.select().from(runs).where(where).orderBy(desc(runs.createdAt)).limit(opts.limit);
-  const byRun = await readStages(db, rows.map((r) => r.id));
+  const byRun = await readStages(
+    db,
+    rows.map((r) => r.id),
+  );
   return rows.map((r) => ({ ...r, stages: withWaitingReasons(byRun.get(r.id) ?? []) }));
 }
 
@@ -162,14 +231,14 @@ export async function listRuns(db: Db, opts: { limit: number; state?: string }):
  * written (stages without an attempt, the run's end), in seq order after theirs.
  * A run that already finished is left as it is: ConflictError (`already finished: <state>`).
  */
-export async function cancelRun(
-  db: Db, runId: string, now: Date,
-): Promise<{ ended: EndedAttempt[]; events: RunEventRecord[] }> {
+export async function cancelRun(db: Db, runId: string, now: Date): Promise<{ ended: EndedAttempt[]; events: RunEventRecord[] }> {
   return withTx(db, async (tx) => {
     const [run] = await tx.select({ id: runs.id, state: runs.state }).from(runs).where(eq(runs.id, runId));
     if (!run) throw new NotFoundError("run", runId);
     if (isTerminalRun(run.state)) throw alreadyFinished(runId, run.state);
-    const active = await tx.select({ id: attempts.id }).from(attempts)
+    const active = await tx
+      .select({ id: attempts.id })
+      .from(attempts)
       .where(and(eq(attempts.runId, runId), inArray(attempts.state, ["assigned", "running"])));
     const ended: EndedAttempt[] = [];
     const events: RunEventRecord[] = [];
@@ -177,7 +246,8 @@ export async function cancelRun(
       const e = await endAttempt(tx, a.id, "canceled", { exitCode: null, reason: "canceled by user", now });
       if (e) ended.push(e);
     }
-    const open = await tx.update(stages)
+    const open = await tx
+      .update(stages)
       .set({ state: "canceled", reason: "canceled by user", finishedAt: now })
       .where(and(eq(stages.runId, runId), notInArray(stages.state, [...TERMINAL_STAGE_STATES])))
       .returning({ id: stages.id, name: stages.name, attempts: stages.attempts });
@@ -187,9 +257,23 @@ export async function cancelRun(
       const [current] = await tx.select({ state: runs.state }).from(runs).where(eq(runs.id, runId)).for("update");
       if (current && isTerminalRun(current.state)) throw alreadyFinished(runId, current.state);
     }
-    events.push(...(await appendEvents(tx, runId, open.map((s) => stageEvent(s.id, null, {
-      stageName: s.name, state: "canceled", attempt: s.attempts, agentId: "", exitCode: null, reason: "canceled by user",
-    })), now)));
+    events.push(
+      ...(await appendEvents(
+        tx,
+        runId,
+        open.map((s) =>
+          stageEvent(s.id, null, {
+            stageName: s.name,
+            state: "canceled",
+            attempt: s.attempts,
+            agentId: "",
+            exitCode: null,
+            reason: "canceled by user",
+          }),
+        ),
+        now,
+      )),
+    );
     events.push(...(await refreshRunState(tx, runId, now, true)));
     return { ended, events };
   });

@@ -2,9 +2,7 @@
 // their events. `migrations/` is generated from this file by drizzle-kit.
 import { sql } from "drizzle-orm";
 import type { KindSpec, RegistrySpec, SourceSpec, StageType } from "@dockyard/pipeline";
-import {
-  pgTable, text, integer, bigint, timestamp, jsonb, customType, primaryKey, index, uniqueIndex,
-} from "drizzle-orm/pg-core";
+import { pgTable, text, integer, bigint, timestamp, jsonb, customType, primaryKey, index, uniqueIndex } from "drizzle-orm/pg-core";
 
 const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array }>({
   dataType: () => "bytea",
@@ -29,32 +27,40 @@ export const apiTokens = pgTable("api_tokens", {
   revokedAt: ts("revoked_at"),
 });
 
-export const agents = pgTable("agents", {
-  id: text("id").primaryKey(),
-  name: text("name").notNull(),
-  hostname: text("hostname").notNull().default(""),
-  labels: jsonb("labels").$type<Record<string, string>>().notNull(),
-  capacity: integer("capacity").notNull(),
-  /** online | draining | lost | offline | revoked */
-  state: text("state").notNull(),
-  /** The agent's Ed25519 public key (hex): its identity; a registration under this id must prove it. */
-  publicKey: text("public_key").notNull().default(""),
-  /** The live session; empty once the agent left or was revoked. Not a secret (credentials are signed). */
-  sessionId: text("session_id").notNull().default(""),
-  joinTokenId: text("join_token_id").notNull(),
-  revokedAt: ts("revoked_at"),
-  version: text("version").notNull().default(""),
-  /** What the agent offers (docker, shell, build, ...); a stage kind requires some of them. */
-  capabilities: jsonb("capabilities").$type<string[]>().notNull(),
-  registeredAt: ts("registered_at").notNull(),
-  lastHeartbeatAt: ts("last_heartbeat_at").notNull(),
-}, (t) => [index("agents_state_idx").on(t.state), index("agents_join_token_idx").on(t.joinTokenId)]);
+export const agents = pgTable(
+  "agents",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    hostname: text("hostname").notNull().default(""),
+    labels: jsonb("labels").$type<Record<string, string>>().notNull(),
+    capacity: integer("capacity").notNull(),
+    /** online | draining | lost | offline | revoked */
+    state: text("state").notNull(),
+    /** The agent's Ed25519 public key (hex): its identity; a registration under this id must prove it. */
+    publicKey: text("public_key").notNull().default(""),
+    /** The live session; empty once the agent left or was revoked. Not a secret (credentials are signed). */
+    sessionId: text("session_id").notNull().default(""),
+    joinTokenId: text("join_token_id").notNull(),
+    revokedAt: ts("revoked_at"),
+    version: text("version").notNull().default(""),
+    /** What the agent offers (docker, shell, build, ...); a stage kind requires some of them. */
+    capabilities: jsonb("capabilities").$type<string[]>().notNull(),
+    registeredAt: ts("registered_at").notNull(),
+    lastHeartbeatAt: ts("last_heartbeat_at").notNull(),
+  },
+  (t) => [index("agents_state_idx").on(t.state), index("agents_join_token_idx").on(t.joinTokenId)],
+);
 
 /** Registration nonces seen (a replayed registration is refused); pruned after they expire. */
-export const registrationNonces = pgTable("registration_nonces", {
-  nonce: text("nonce").primaryKey(),
-  expiresAt: ts("expires_at").notNull(),
-}, (t) => [index("registration_nonces_expires_idx").on(t.expiresAt)]);
+export const registrationNonces = pgTable(
+  "registration_nonces",
+  {
+    nonce: text("nonce").primaryKey(),
+    expiresAt: ts("expires_at").notNull(),
+  },
+  (t) => [index("registration_nonces_expires_idx").on(t.expiresAt)],
+);
 
 /** The secret store: AES-256-GCM ciphertexts only; `keyId` names the key that sealed the value. */
 export const secrets = pgTable("secrets", {
@@ -66,22 +72,26 @@ export const secrets = pgTable("secrets", {
   updatedAt: ts("updated_at").notNull(),
 });
 
-export const runs = pgTable("runs", {
-  id: text("id").primaryKey(),
-  name: text("name").notNull(),
-  source: text("source").notNull().default(""),
-  /** queued | running | succeeded | failed | errored | canceled */
-  state: text("state").notNull(),
-  pipelineYaml: text("pipeline_yaml").notNull(),
-  createdAt: ts("created_at").notNull(),
-  finishedAt: ts("finished_at"),
-  /** Last allocated run_events.seq; bumping it serialises event writes per run. */
-  lastEventSeq: bigint("last_event_seq", { mode: "number" }).notNull().default(0),
-  /** Per pipeline name, from 1 (DOCKYARD_RUN_NUMBER); 0 on runs older than the counter. */
-  number: integer("number").notNull().default(0),
-  /** DOCKYARD_COMMIT: what the submitter said the run is for; '' when unknown. */
-  commit: text("commit").notNull().default(""),
-}, (t) => [index("runs_created_idx").on(t.createdAt)]);
+export const runs = pgTable(
+  "runs",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    source: text("source").notNull().default(""),
+    /** queued | running | succeeded | failed | errored | canceled */
+    state: text("state").notNull(),
+    pipelineYaml: text("pipeline_yaml").notNull(),
+    createdAt: ts("created_at").notNull(),
+    finishedAt: ts("finished_at"),
+    /** Last allocated run_events.seq; bumping it serialises event writes per run. */
+    lastEventSeq: bigint("last_event_seq", { mode: "number" }).notNull().default(0),
+    /** Per pipeline name, from 1 (DOCKYARD_RUN_NUMBER); 0 on runs older than the counter. */
+    number: integer("number").notNull().default(0),
+    /** DOCKYARD_COMMIT: what the submitter said the run is for; '' when unknown. */
+    commit: text("commit").notNull().default(""),
+  },
+  (t) => [index("runs_created_idx").on(t.createdAt)],
+);
 
 /** The last run number handed out per pipeline name. */
 export const pipelineCounters = pgTable("pipeline_counters", {
@@ -91,7 +101,9 @@ export const pipelineCounters = pgTable("pipeline_counters", {
 
 /** The directory the CLI uploaded with a run (a tar), for its build, deploy and test stages. */
 export const runSources = pgTable("run_sources", {
-  runId: text("run_id").primaryKey().references(() => runs.id, { onDelete: "cascade" }),
+  runId: text("run_id")
+    .primaryKey()
+    .references(() => runs.id, { onDelete: "cascade" }),
   tar: bytea("tar").notNull(),
   sizeBytes: integer("size_bytes").notNull(),
 });
@@ -104,17 +116,27 @@ export const buildAffinity = pgTable("build_affinity", {
 });
 
 /** Temporary environments deploy stages started; `removedAt` once their agent no longer reports them. */
-export const environments = pgTable("environments", {
-  id: text("id").primaryKey(),
-  runId: text("run_id").notNull().references(() => runs.id, { onDelete: "cascade" }),
-  stageName: text("stage_name").notNull(),
-  agentId: text("agent_id").notNull(),
-  owner: text("owner").notNull(),
-  createdAt: ts("created_at").notNull(),
-  expiresAt: ts("expires_at").notNull(),
-  services: jsonb("services").$type<Record<string, string>>().notNull(),
-  removedAt: ts("removed_at"),
-}, (t) => [index("environments_live_idx").on(t.agentId).where(sql`removed_at IS NULL`)]);
+export const environments = pgTable(
+  "environments",
+  {
+    id: text("id").primaryKey(),
+    runId: text("run_id")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    stageName: text("stage_name").notNull(),
+    agentId: text("agent_id").notNull(),
+    owner: text("owner").notNull(),
+    createdAt: ts("created_at").notNull(),
+    expiresAt: ts("expires_at").notNull(),
+    services: jsonb("services").$type<Record<string, string>>().notNull(),
+    removedAt: ts("removed_at"),
+  },
+  (t) => [
+    index("environments_live_idx")
+      .on(t.agentId)
+      .where(sql`removed_at IS NULL`),
+  ],
+);
 
 /** A stage env variable whose value comes from the secret store (by name, never the value). */
 export interface SecretRefRow {
@@ -155,81 +177,116 @@ export interface StageOutputsRow {
   tests?: { passed: number; failed: number; skipped: number; errors: number; total: number };
 }
 
-export const stages = pgTable("stages", {
-  id: text("id").primaryKey(),
-  runId: text("run_id").notNull().references(() => runs.id, { onDelete: "cascade" }),
-  name: text("name").notNull(),
-  position: integer("position").notNull(),
-  /** pending | queued | assigned | running | succeeded | failed | canceled | errored | lost | skipped */
-  state: text("state").notNull(),
-  /** command | build | deploy | test */
-  type: text("type").notNull().default("command"),
-  /** agent | server: where the kind runs (the claim takes only agent stages). */
-  runsOn: text("runs_on").notNull().default("agent"),
-  spec: jsonb("spec").$type<StageSpecRow>().notNull(),
-  outputs: jsonb("outputs").$type<StageOutputsRow>(),
-  timeoutMs: integer("timeout_ms"),
-  retryCount: integer("retry_count").notNull(),
-  retryOn: jsonb("retry_on").$type<string[]>().notNull(),
-  attempts: integer("attempts").notNull().default(0),
-  /** Agents that lost an attempt of this stage; placement avoids them. */
-  avoidAgents: jsonb("avoid_agents").$type<string[]>().notNull().default(sql`'[]'::jsonb`),
-  agentId: text("agent_id"),
-  exitCode: integer("exit_code"),
-  reason: text("reason"),
-  queuedAt: ts("queued_at"),
-  startedAt: ts("started_at"),
-  finishedAt: ts("finished_at"),
-}, (t) => [
-  index("stages_run_idx").on(t.runId),
-  index("stages_queued_idx").on(t.queuedAt).where(sql`state = 'queued'`),
-  uniqueIndex("stages_run_name_uq").on(t.runId, t.name),
-]);
+export const stages = pgTable(
+  "stages",
+  {
+    id: text("id").primaryKey(),
+    runId: text("run_id")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    position: integer("position").notNull(),
+    /** pending | queued | assigned | running | succeeded | failed | canceled | errored | lost | skipped */
+    state: text("state").notNull(),
+    /** command | build | deploy | test */
+    type: text("type").notNull().default("command"),
+    /** agent | server: where the kind runs (the claim takes only agent stages). */
+    runsOn: text("runs_on").notNull().default("agent"),
+    spec: jsonb("spec").$type<StageSpecRow>().notNull(),
+    outputs: jsonb("outputs").$type<StageOutputsRow>(),
+    timeoutMs: integer("timeout_ms"),
+    retryCount: integer("retry_count").notNull(),
+    retryOn: jsonb("retry_on").$type<string[]>().notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    /** Agents that lost an attempt of this stage; placement avoids them. */
+    avoidAgents: jsonb("avoid_agents")
+      .$type<string[]>()
+      .notNull()
+      .default(sql`'[]'::jsonb`),
+    agentId: text("agent_id"),
+    exitCode: integer("exit_code"),
+    reason: text("reason"),
+    queuedAt: ts("queued_at"),
+    startedAt: ts("started_at"),
+    finishedAt: ts("finished_at"),
+  },
+  (t) => [
+    index("stages_run_idx").on(t.runId),
+    index("stages_queued_idx")
+      .on(t.queuedAt)
+      .where(sql`state = 'queued'`),
+    uniqueIndex("stages_run_name_uq").on(t.runId, t.name),
+  ],
+);
 
-export const stageEdges = pgTable("stage_edges", {
-  runId: text("run_id").notNull().references(() => runs.id, { onDelete: "cascade" }),
-  stageId: text("stage_id").notNull(),
-  needsStageId: text("needs_stage_id").notNull(),
-}, (t) => [primaryKey({ columns: [t.stageId, t.needsStageId] }), index("stage_edges_needs_idx").on(t.needsStageId)]);
+export const stageEdges = pgTable(
+  "stage_edges",
+  {
+    runId: text("run_id")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    stageId: text("stage_id").notNull(),
+    needsStageId: text("needs_stage_id").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.stageId, t.needsStageId] }), index("stage_edges_needs_idx").on(t.needsStageId)],
+);
 
-export const attempts = pgTable("attempts", {
-  id: text("id").primaryKey(),
-  stageId: text("stage_id").notNull().references(() => stages.id, { onDelete: "cascade" }),
-  runId: text("run_id").notNull(),
-  number: integer("number").notNull(),
-  agentId: text("agent_id").notNull(),
-  leaseId: text("lease_id").notNull(),
-  /** assigned | running | succeeded | failed | errored | canceled | lost | timeout */
-  state: text("state").notNull(),
-  leaseExpiresAt: ts("lease_expires_at").notNull(),
-  deadlineAt: ts("deadline_at"),
-  assignedAt: ts("assigned_at").notNull(),
-  startedAt: ts("started_at"),
-  finishedAt: ts("finished_at"),
-  exitCode: integer("exit_code"),
-  reason: text("reason"),
-  /** Highest log chunk seq persisted for this attempt. */
-  logSeq: bigint("log_seq", { mode: "number" }).notNull().default(0),
-}, (t) => [
-  index("attempts_agent_active_idx").on(t.agentId).where(sql`state in ('assigned','running')`),
-  index("attempts_active_lease_idx").on(t.leaseExpiresAt).where(sql`state in ('assigned','running')`),
-  // Two replicas can never both create attempt N of a stage.
-  uniqueIndex("attempts_stage_number_uq").on(t.stageId, t.number),
-]);
+export const attempts = pgTable(
+  "attempts",
+  {
+    id: text("id").primaryKey(),
+    stageId: text("stage_id")
+      .notNull()
+      .references(() => stages.id, { onDelete: "cascade" }),
+    runId: text("run_id").notNull(),
+    number: integer("number").notNull(),
+    agentId: text("agent_id").notNull(),
+    leaseId: text("lease_id").notNull(),
+    /** assigned | running | succeeded | failed | errored | canceled | lost | timeout */
+    state: text("state").notNull(),
+    leaseExpiresAt: ts("lease_expires_at").notNull(),
+    deadlineAt: ts("deadline_at"),
+    assignedAt: ts("assigned_at").notNull(),
+    startedAt: ts("started_at"),
+    finishedAt: ts("finished_at"),
+    exitCode: integer("exit_code"),
+    reason: text("reason"),
+    /** Highest log chunk seq persisted for this attempt. */
+    logSeq: bigint("log_seq", { mode: "number" }).notNull().default(0),
+  },
+  (t) => [
+    index("attempts_agent_active_idx")
+      .on(t.agentId)
+      .where(sql`state in ('assigned','running')`),
+    index("attempts_active_lease_idx")
+      .on(t.leaseExpiresAt)
+      .where(sql`state in ('assigned','running')`),
+    // Two replicas can never both create attempt N of a stage.
+    uniqueIndex("attempts_stage_number_uq").on(t.stageId, t.number),
+  ],
+);
 
-export const runEvents = pgTable("run_events", {
-  runId: text("run_id").notNull().references(() => runs.id, { onDelete: "cascade" }),
-  seq: bigint("seq", { mode: "number" }).notNull(),
-  at: ts("at").notNull(),
-  /** stage | log | run */
-  kind: text("kind").notNull(),
-  stageId: text("stage_id"),
-  attemptId: text("attempt_id"),
-  chunkSeq: bigint("chunk_seq", { mode: "number" }),
-  stream: integer("stream"),
-  data: bytea("data"),
-  payload: jsonb("payload").$type<Record<string, unknown>>(),
-}, (t) => [
-  primaryKey({ columns: [t.runId, t.seq] }),
-  uniqueIndex("run_events_chunk_uq").on(t.attemptId, t.chunkSeq).where(sql`kind = 'log'`),
-]);
+export const runEvents = pgTable(
+  "run_events",
+  {
+    runId: text("run_id")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    seq: bigint("seq", { mode: "number" }).notNull(),
+    at: ts("at").notNull(),
+    /** stage | log | run */
+    kind: text("kind").notNull(),
+    stageId: text("stage_id"),
+    attemptId: text("attempt_id"),
+    chunkSeq: bigint("chunk_seq", { mode: "number" }),
+    stream: integer("stream"),
+    data: bytea("data"),
+    payload: jsonb("payload").$type<Record<string, unknown>>(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.runId, t.seq] }),
+    uniqueIndex("run_events_chunk_uq")
+      .on(t.attemptId, t.chunkSeq)
+      .where(sql`kind = 'log'`),
+  ],
+);

@@ -45,28 +45,51 @@ export async function endAttempt(
   const decision = decideAfterAttempt(outcome, attempt.number, { count: stage.retryCount, on: stage.retryOn });
   if (decision.kind === "retry") {
     const avoid = outcome === "lost" ? [...new Set([...stage.avoidAgents, attempt.agentId])] : stage.avoidAgents;
-    await tx.update(stages)
+    await tx
+      .update(stages)
       .set({ state: "queued", queuedAt: detail.now, agentId: null, avoidAgents: avoid, reason: `retry after ${decision.reason}` })
       .where(eq(stages.id, stage.id));
     // The attempt's own end first (lost, timeout, failed, errored, with its reason), so every
     // view shows it as an attempt of its own; then the stage going back to the queue.
-    pending.push(stageEvent(stage.id, attempt.id, {
-      stageName: stage.name, state: outcome, attempt: attempt.number, agentId: attempt.agentId, agentName,
-      exitCode: detail.exitCode, reason: attempt.reason ?? outcome,
-    }));
-    pending.push(stageEvent(stage.id, attempt.id, {
-      stageName: stage.name, state: "queued", attempt: attempt.number, agentId: attempt.agentId, agentName,
-      exitCode: detail.exitCode, reason: `retry after ${decision.reason}`,
-    }));
+    pending.push(
+      stageEvent(stage.id, attempt.id, {
+        stageName: stage.name,
+        state: outcome,
+        attempt: attempt.number,
+        agentId: attempt.agentId,
+        agentName,
+        exitCode: detail.exitCode,
+        reason: attempt.reason ?? outcome,
+      }),
+    );
+    pending.push(
+      stageEvent(stage.id, attempt.id, {
+        stageName: stage.name,
+        state: "queued",
+        attempt: attempt.number,
+        agentId: attempt.agentId,
+        agentName,
+        exitCode: detail.exitCode,
+        reason: `retry after ${decision.reason}`,
+      }),
+    );
     requeued = true;
   } else {
-    await tx.update(stages)
+    await tx
+      .update(stages)
       .set({ state: decision.state, exitCode: detail.exitCode, reason: decision.reason || null, finishedAt: detail.now })
       .where(eq(stages.id, stage.id));
-    pending.push(stageEvent(stage.id, attempt.id, {
-      stageName: stage.name, state: decision.state, attempt: attempt.number, agentId: attempt.agentId, agentName,
-      exitCode: detail.exitCode, reason: detail.reason || decision.reason,
-    }));
+    pending.push(
+      stageEvent(stage.id, attempt.id, {
+        stageName: stage.name,
+        state: decision.state,
+        attempt: attempt.number,
+        agentId: attempt.agentId,
+        agentName,
+        exitCode: detail.exitCode,
+        reason: detail.reason || decision.reason,
+      }),
+    );
     await lockRun(tx, runId);
     // A cancel cancels the dependents itself (cancelRun); anything else skips them.
     if (outcome !== "canceled") pending.push(...(await skipDependents(tx, runId, detail.now)));
@@ -89,28 +112,40 @@ async function lockRun(tx: Tx, runId: string): Promise<void> {
 export async function skipDependents(tx: Tx, runId: string, now: Date): Promise<NewRunEvent[]> {
   const out: NewRunEvent[] = [];
   for (;;) {
-    const skipped = await queryRows<{ id: string; name: string }>(tx, sql`
+    const skipped = await queryRows<{ id: string; name: string }>(
+      tx,
+      sql`
       UPDATE stages s SET state = 'skipped', finished_at = ${now}, reason = 'a needed stage did not succeed'
       WHERE s.run_id = ${runId} AND s.state = 'pending' AND EXISTS (
         SELECT 1 FROM stage_edges e JOIN stages d ON d.id = e.needs_stage_id
         WHERE e.stage_id = s.id AND d.state IN ('failed','errored','canceled','lost','skipped'))
-      RETURNING s.id, s.name`);
+      RETURNING s.id, s.name`,
+    );
     if (skipped.length === 0) return out;
     for (const r of skipped) {
-      out.push(stageEvent(r.id, null, {
-        stageName: r.name, state: "skipped", attempt: 0, agentId: "", exitCode: null, reason: "a needed stage did not succeed",
-      }));
+      out.push(
+        stageEvent(r.id, null, {
+          stageName: r.name,
+          state: "skipped",
+          attempt: 0,
+          agentId: "",
+          exitCode: null,
+          reason: "a needed stage did not succeed",
+        }),
+      );
     }
   }
 }
 
 /** Re-derive the run state from its stages; emits a `run` event when it changed. */
 export async function refreshRunState(tx: Tx, runId: string, now: Date, canceled = false): Promise<RunEventRecord[]> {
-  const counts = await queryRows<{ run_state: string; state: string | null; n: string }>(tx, sql`
+  const counts = await queryRows<{ run_state: string; state: string | null; n: string }>(
+    tx,
+    sql`
     SELECT r.state AS run_state, s.state, count(s.id)::text AS n
-    FROM runs r LEFT JOIN stages s ON s.run_id = r.id WHERE r.id = ${runId} GROUP BY r.state, s.state`);
+    FROM runs r LEFT JOIN stages s ON s.run_id = r.id WHERE r.id = ${runId} GROUP BY r.state, s.state`,
+  );
   const next = nextRunState(counts, canceled);
   if (!next) return [];
   return appendEvents(tx, runId, [{ kind: "run", payload: { state: next.state } }], now, { state: next.state, finishedAt: next.finishedAt ? now : null });
 }
-

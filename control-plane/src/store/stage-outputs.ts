@@ -5,32 +5,46 @@ import type { Db } from "./db";
 import { buildAffinity, environments, stages, type StageOutputsRow } from "./schema";
 
 export async function runOutputs(db: Db, runId: string): Promise<Map<string, StageOutputsRow>> {
-  const rows = await db.select({ name: stages.name, outputs: stages.outputs }).from(stages)
+  const rows = await db
+    .select({ name: stages.name, outputs: stages.outputs })
+    .from(stages)
     .where(and(eq(stages.runId, runId), eq(stages.state, "succeeded")));
   return new Map(rows.map((r) => [r.name, r.outputs ?? { values: {} }]));
 }
 
 export async function rememberBuild(db: Db, image: string, agentId: string, at: Date): Promise<void> {
-  await db.insert(buildAffinity).values({ image, agentId, builtAt: at })
+  await db
+    .insert(buildAffinity)
+    .values({ image, agentId, builtAt: at })
     .onConflictDoUpdate({ target: buildAffinity.image, set: { agentId, builtAt: at } });
 }
 
 export type EnvironmentRow = typeof environments.$inferSelect;
 
 export async function recordEnvironment(db: Db, env: Omit<EnvironmentRow, "removedAt">): Promise<void> {
-  await db.insert(environments).values({ ...env, removedAt: null }).onConflictDoNothing();
+  await db
+    .insert(environments)
+    .values({ ...env, removedAt: null })
+    .onConflictDoNothing();
 }
 
 /** The agent reported the environments alive on its engine: the others it had are gone. */
 export async function syncEnvironments(db: Db, agentId: string, liveIds: string[], now: Date): Promise<void> {
   const conditions = [eq(environments.agentId, agentId), isNull(environments.removedAt)];
   if (liveIds.length > 0) conditions.push(notInArray(environments.id, liveIds));
-  await db.update(environments).set({ removedAt: now }).where(and(...conditions));
+  await db
+    .update(environments)
+    .set({ removedAt: now })
+    .where(and(...conditions));
 }
 
 /** Environments not reported gone, newest first, with their agent's name. */
 export async function liveEnvironments(db: Db): Promise<(EnvironmentRow & { agentName: string })[]> {
-  const rows = await db.select({ env: environments, agentName: sql<string>`coalesce((SELECT name FROM agents WHERE agents.id = ${environments.agentId}), '')` })
-    .from(environments).where(isNull(environments.removedAt)).orderBy(sql`${environments.createdAt} DESC`).limit(500);
+  const rows = await db
+    .select({ env: environments, agentName: sql<string>`coalesce((SELECT name FROM agents WHERE agents.id = ${environments.agentId}), '')` })
+    .from(environments)
+    .where(isNull(environments.removedAt))
+    .orderBy(sql`${environments.createdAt} DESC`)
+    .limit(500);
   return rows.map((r) => ({ ...r.env, agentName: r.agentName }));
 }

@@ -49,25 +49,32 @@ const date = (ms: number | null): Date | null => (ms === null ? null : new Date(
 export async function readStages(db: Pick<Db, "select">, runIds: string[]): Promise<Map<string, StageWithAttempts[]>> {
   const out = new Map<string, StageWithAttempts[]>();
   if (runIds.length === 0) return out;
-  const rows = await db.select({
-    stage: stages,
-    needs: sql<string[] | string>`COALESCE((
+  const rows = await db
+    .select({
+      stage: stages,
+      needs: sql<string[] | string>`COALESCE((
       SELECT json_agg(n.name ORDER BY n.position) FROM stage_edges e JOIN stages n ON n.id = e.needs_stage_id
       WHERE e.stage_id = ${STAGE_ID}), '[]'::json)`,
-    attempts: sql<RawAttempt[] | string>`COALESCE((
+      attempts: sql<RawAttempt[] | string>`COALESCE((
       SELECT json_agg(json_build_object(
         'number', a.number, 'state', a.state, 'agentId', a.agent_id, 'agentName', g.name,
         'assignedAt', ${msOf("assigned_at")}, 'startedAt', ${msOf("started_at")}, 'finishedAt', ${msOf("finished_at")},
         'exitCode', a.exit_code, 'reason', a.reason) ORDER BY a.number)
       FROM attempts a LEFT JOIN agents g ON g.id = a.agent_id WHERE a.stage_id = ${STAGE_ID}), '[]'::json)`,
-  }).from(stages).where(inArray(stages.runId, runIds)).orderBy(asc(stages.runId), asc(stages.position));
+    })
+    .from(stages)
+    .where(inArray(stages.runId, runIds))
+    .orderBy(asc(stages.runId), asc(stages.position));
   for (const r of rows) {
     const list = out.get(r.stage.runId) ?? [];
     list.push({
       ...r.stage,
       needs: parseJson(r.needs),
       attemptHistory: parseJson(r.attempts).map((a) => ({
-        ...a, assignedAt: date(a.assignedAt)!, startedAt: date(a.startedAt), finishedAt: date(a.finishedAt),
+        ...a,
+        assignedAt: date(a.assignedAt)!,
+        startedAt: date(a.startedAt),
+        finishedAt: date(a.finishedAt),
       })),
     });
     out.set(r.stage.runId, list);

@@ -8,7 +8,10 @@ import { NotFoundError, UnauthenticatedError } from "../errors";
 
 export async function createJoinToken(db: Db, description: string, now: Date, token = newSecret("dyj_")) {
   const id = newId();
-  await db.insert(joinTokens).values({ id, tokenHash: hashSecret(token), description, createdAt: now }).onConflictDoNothing();
+  await db
+    .insert(joinTokens)
+    .values({ id, tokenHash: hashSecret(token), description, createdAt: now })
+    .onConflictDoNothing();
   return { id, token };
 }
 
@@ -22,7 +25,10 @@ export async function ensureToken(db: Db, kind: "join" | "api", token: string, d
   const table = kind === "join" ? joinTokens : apiTokens;
   // A configured join token may carry the CA fingerprint (`<secret>.<fingerprint>`): only the secret is hashed.
   const secret = kind === "join" ? splitJoinToken(token).secret : token;
-  await db.insert(table).values({ id: newId(), tokenHash: hashSecret(secret), description, createdAt: now }).onConflictDoNothing();
+  await db
+    .insert(table)
+    .values({ id: newId(), tokenHash: hashSecret(secret), description, createdAt: now })
+    .onConflictDoNothing();
 }
 
 export async function countApiTokens(db: Db): Promise<number> {
@@ -31,7 +37,9 @@ export async function countApiTokens(db: Db): Promise<number> {
 }
 
 export async function authenticateApi(db: Db, token: string): Promise<string> {
-  const [row] = await db.select({ id: apiTokens.id }).from(apiTokens)
+  const [row] = await db
+    .select({ id: apiTokens.id })
+    .from(apiTokens)
     .where(and(eq(apiTokens.tokenHash, hashSecret(token)), isNull(apiTokens.revokedAt)));
   if (!row) throw new UnauthenticatedError("API token is unknown or revoked");
   return row.id;

@@ -1,7 +1,22 @@
 // Store rows -> wire messages. One small function per message.
 import {
-  create, RunEventSchema, RunSchema, StageSchema, AgentSchema, AssignmentSchema, AttemptInfoSchema, EnvironmentSchema, StageOutputsSchema,
-  type RunEvent, type Run, type Agent, type Assignment, type LogStream, type AttemptInfo, type Environment, type StageOutputs,
+  create,
+  RunEventSchema,
+  RunSchema,
+  StageSchema,
+  AgentSchema,
+  AssignmentSchema,
+  AttemptInfoSchema,
+  EnvironmentSchema,
+  StageOutputsSchema,
+  type RunEvent,
+  type Run,
+  type Agent,
+  type Assignment,
+  type LogStream,
+  type AttemptInfo,
+  type Environment,
+  type StageOutputs,
 } from "@dockyard/proto";
 import type { RunEventRecord, StagePayload } from "../store/events";
 import type { RunWithStages } from "../store/runs";
@@ -20,20 +35,36 @@ export function toRunEvent(e: RunEventRecord): RunEvent {
     const p = e.payload as { stageName?: string; attempt?: number };
     return create(RunEventSchema, {
       ...base,
-      body: { case: "log", value: {
-        stageId: e.stageId ?? "", stageName: p.stageName ?? "", attempt: p.attempt ?? 0,
-        chunkSeq: BigInt(e.chunkSeq ?? 0), data: e.data ?? new Uint8Array(), stream: (e.stream ?? 0) as LogStream,
-      } },
+      body: {
+        case: "log",
+        value: {
+          stageId: e.stageId ?? "",
+          stageName: p.stageName ?? "",
+          attempt: p.attempt ?? 0,
+          chunkSeq: BigInt(e.chunkSeq ?? 0),
+          data: e.data ?? new Uint8Array(),
+          stream: (e.stream ?? 0) as LogStream,
+        },
+      },
     });
   }
   if (e.kind === "stage") {
     const p = e.payload as unknown as StagePayload;
     return create(RunEventSchema, {
       ...base,
-      body: { case: "stage", value: {
-        stageId: e.stageId ?? "", stageName: p.stageName, state: p.state, attempt: p.attempt, agentId: p.agentId, agentName: p.agentName ?? "",
-        exitCode: p.exitCode ?? 0, reason: p.reason,
-      } },
+      body: {
+        case: "stage",
+        value: {
+          stageId: e.stageId ?? "",
+          stageName: p.stageName,
+          state: p.state,
+          attempt: p.attempt,
+          agentId: p.agentId,
+          agentName: p.agentName ?? "",
+          exitCode: p.exitCode ?? 0,
+          reason: p.reason,
+        },
+      },
     });
   }
   return create(RunEventSchema, { ...base, body: { case: "run", value: { state: String(e.payload.state ?? "") } } });
@@ -41,33 +72,72 @@ export function toRunEvent(e: RunEventRecord): RunEvent {
 
 export function toRun(run: RunWithStages): Run {
   return create(RunSchema, {
-    id: run.id, name: run.name, state: run.state, createdAtMs: ms(run.createdAt), finishedAtMs: ms(run.finishedAt), source: run.source,
-    stages: run.stages.map((s) => create(StageSchema, {
-      id: s.id, name: s.name, state: s.state, needs: s.needs, attempts: s.attempts, exitCode: s.exitCode ?? undefined,
-      reason: s.reason ?? "", agentId: s.agentId ?? "", startedAtMs: ms(s.startedAt), finishedAtMs: ms(s.finishedAt),
-      attemptHistory: s.attemptHistory.map(toAttemptInfo), type: s.type, outputs: toOutputs(s.outputs),
-    })),
+    id: run.id,
+    name: run.name,
+    state: run.state,
+    createdAtMs: ms(run.createdAt),
+    finishedAtMs: ms(run.finishedAt),
+    source: run.source,
+    stages: run.stages.map((s) =>
+      create(StageSchema, {
+        id: s.id,
+        name: s.name,
+        state: s.state,
+        needs: s.needs,
+        attempts: s.attempts,
+        exitCode: s.exitCode ?? undefined,
+        reason: s.reason ?? "",
+        agentId: s.agentId ?? "",
+        startedAtMs: ms(s.startedAt),
+        finishedAtMs: ms(s.finishedAt),
+        attemptHistory: s.attemptHistory.map(toAttemptInfo),
+        type: s.type,
+        outputs: toOutputs(s.outputs),
+      }),
+    ),
   });
 }
 
 export function toAttemptInfo(a: AttemptSummary): AttemptInfo {
   return create(AttemptInfoSchema, {
-    number: a.number, state: a.state, agentId: a.agentId, agentName: a.agentName ?? "", assignedAtMs: ms(a.assignedAt),
-    startedAtMs: ms(a.startedAt), finishedAtMs: ms(a.finishedAt), exitCode: a.exitCode ?? undefined, reason: a.reason ?? "",
+    number: a.number,
+    state: a.state,
+    agentId: a.agentId,
+    agentName: a.agentName ?? "",
+    assignedAtMs: ms(a.assignedAt),
+    startedAtMs: ms(a.startedAt),
+    finishedAtMs: ms(a.finishedAt),
+    exitCode: a.exitCode ?? undefined,
+    reason: a.reason ?? "",
   });
 }
 
 export function toAgent(a: AgentRow): Agent {
   return create(AgentSchema, {
-    id: a.id, name: a.name, hostname: a.hostname, state: a.state, labels: a.labels, capacity: a.capacity,
-    slotsUsed: a.slotsUsed, lastHeartbeatMs: ms(a.lastHeartbeatAt), version: a.version, capabilities: a.capabilities,
+    id: a.id,
+    name: a.name,
+    hostname: a.hostname,
+    state: a.state,
+    labels: a.labels,
+    capacity: a.capacity,
+    slotsUsed: a.slotsUsed,
+    lastHeartbeatMs: ms(a.lastHeartbeatAt),
+    version: a.version,
+    capabilities: a.capabilities,
   });
 }
 
 export function toEnvironment(e: EnvironmentRow & { agentName: string }): Environment {
   return create(EnvironmentSchema, {
-    id: e.id, runId: e.runId, stageName: e.stageName, agentId: e.agentId, agentName: e.agentName, owner: e.owner,
-    createdAtMs: ms(e.createdAt), expiresAtMs: ms(e.expiresAt), services: e.services,
+    id: e.id,
+    runId: e.runId,
+    stageName: e.stageName,
+    agentId: e.agentId,
+    agentName: e.agentName,
+    owner: e.owner,
+    createdAtMs: ms(e.createdAt),
+    expiresAtMs: ms(e.expiresAt),
+    services: e.services,
   });
 }
 
@@ -84,7 +154,13 @@ export function toOutputs(o: StageOutputsRow | null | undefined): StageOutputs |
 /** An attempt's assignment; `inputs` carries outputs, secrets and the registry password when the spec needs them. */
 export function toAssignment(p: Omit<Placement, "agentName" | "assignedAt" | "leaseExpiresAt">, leaseTtlMs: number, inputs?: AssignmentInputs): Assignment {
   return create(AssignmentSchema, {
-    attemptId: p.attemptId, leaseId: p.leaseId, runId: p.runId, stageId: p.stageId, stageName: p.stageName,
-    attemptNumber: p.attemptNumber, leaseTtlMs: BigInt(leaseTtlMs), spec: stageSpecFor(p.spec, p.timeoutMs, inputs),
+    attemptId: p.attemptId,
+    leaseId: p.leaseId,
+    runId: p.runId,
+    stageId: p.stageId,
+    stageName: p.stageName,
+    attemptNumber: p.attemptNumber,
+    leaseTtlMs: BigInt(leaseTtlMs),
+    spec: stageSpecFor(p.spec, p.timeoutMs, inputs),
   });
 }

@@ -17,7 +17,7 @@ const HINTS: Record<string, string> = {
   networks: 'each environment gets one network of its own, where services reach each other by service name',
   network_mode: 'each environment gets one network of its own',
   privileged: 'environment containers never run privileged',
-  cap_add: 'environment containers run with Docker\'s default capabilities',
+  cap_add: "environment containers run with Docker's default capabilities",
   devices: 'host devices are not available to environments',
   pid: 'containers never share the host PID namespace',
   ipc: 'containers never share IPC namespaces',
@@ -73,7 +73,9 @@ export function composeProblems(issues: readonly Issue[], input: unknown, base: 
           out.push(...composeProblems(shaped, input, path));
         } else {
           const expected = [
-            ...new Set(issue.errors.flat().map((i) => (i.code === 'invalid_type' ? (RENAMED_TYPES[i.expected] ?? i.expected) : 'another value'))),
+            ...new Set(
+              issue.errors.flat().map((i) => (i.code === 'invalid_type' ? (RENAMED_TYPES[i.expected] ?? i.expected) : 'another value')),
+            ),
           ];
           out.push({ path: at(path), message: `expected ${expected.join(' or ')}, got ${describe(lookup(input, path))}` });
         }

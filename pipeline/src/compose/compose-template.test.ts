@@ -18,13 +18,17 @@ function problems(value: unknown): { path: string; message: string }[] {
 
 function hasProblem(value: unknown, path: string, re: RegExp): void {
   const ps = problems(value);
-  assert.ok(ps.some((p) => p.path === path && re.test(p.message)), `no problem at ${path} matching ${re}: ${JSON.stringify(ps)}`);
+  assert.ok(
+    ps.some((p) => p.path === path && re.test(p.message)),
+    `no problem at ${path} matching ${re}: ${JSON.stringify(ps)}`,
+  );
 }
 
 describe('parseComposeTemplate', () => {
   it('normalises the whole subset', () => {
     const t = ok(
-      parseYaml(`
+      parseYaml(
+        `
 version: "3.9"
 x-common: &common { image: dockyard/busybox:1 }
 services:
@@ -57,7 +61,9 @@ services:
 volumes:
   site:
   cache: {}
-`, { merge: true }), // `<<` merge keys are the YAML reader's job (yaml 1.2 needs merge: true)
+`,
+        { merge: true },
+      ), // `<<` merge keys are the YAML reader's job (yaml 1.2 needs merge: true)
     );
     assert.deepEqual(Object.keys(t.services), ['web', 'app', 'db', 'worker']);
     assert.deepEqual(t.volumes, ['site', 'cache']);
@@ -127,14 +133,30 @@ volumes:
     hasProblem({ services: { web: { image: 'x', environment: ['NOVALUE'] } } }, 'services.web.environment[0]', /'NOVALUE' has no value/);
     hasProblem({ services: { web: { image: 'x', environment: { A: null } } } }, 'services.web.environment.A', /has no value/);
     hasProblem({ services: { web: { image: 'x', environment: { A: [1] } } } }, 'services.web.environment.A', /expected/);
-    hasProblem({ services: { web: { image: 'x', environment: 'A=1' } } }, 'services.web.environment', /expected a mapping or a sequence, got string/);
-    hasProblem({ services: { web: { image: 'x', env_file: '/etc/passwd' } } }, 'services.web.env_file', /relative to the template's directory/);
+    hasProblem(
+      { services: { web: { image: 'x', environment: 'A=1' } } },
+      'services.web.environment',
+      /expected a mapping or a sequence, got string/,
+    );
+    hasProblem(
+      { services: { web: { image: 'x', env_file: '/etc/passwd' } } },
+      'services.web.env_file',
+      /relative to the template's directory/,
+    );
     hasProblem({ services: { web: { image: 'x', env_file: ['../x.env'] } } }, 'services.web.env_file[0]', /without '\.\.'/);
     hasProblem({ services: { web: { image: 'x', command: 'echo "hi' } } }, 'services.web.command', /unterminated/);
     hasProblem({ services: { web: { image: 'x', healthcheck: { test: ['wget'] } } } }, 'services.web.healthcheck.test', /must be \["CMD"/);
-    hasProblem({ services: { web: { image: 'x', healthcheck: { test: 'true', interval: '5 s' } } } }, 'services.web.healthcheck.interval', /invalid duration/);
+    hasProblem(
+      { services: { web: { image: 'x', healthcheck: { test: 'true', interval: '5 s' } } } },
+      'services.web.healthcheck.interval',
+      /invalid duration/,
+    );
     hasProblem({ services: { web: { image: 'x', healthcheck: { interval: 5 } } } }, 'services.web.healthcheck.interval', /duration string/);
-    hasProblem({ services: { web: { image: 'x', healthcheck: { start_interval: '1s' } } } }, 'services.web.healthcheck.start_interval', /not supported/);
+    hasProblem(
+      { services: { web: { image: 'x', healthcheck: { start_interval: '1s' } } } },
+      'services.web.healthcheck.start_interval',
+      /not supported/,
+    );
     hasProblem(
       { services: { a: { image: 'x', depends_on: { b: { condition: 'service_completed_successfully' } } }, b: { image: 'x' } } },
       'services.a.depends_on.b.condition',
@@ -168,7 +190,10 @@ describe('compose values', () => {
   });
 
   it('splits shell words without expanding them', () => {
-    assert.deepEqual(splitShellWords(`sh -c "echo \\"a b\\" $HOME" 'x y' z\\ w`), { ok: true, value: ['sh', '-c', 'echo "a b" $HOME', 'x y', 'z w'] });
+    assert.deepEqual(splitShellWords(`sh -c "echo \\"a b\\" $HOME" 'x y' z\\ w`), {
+      ok: true,
+      value: ['sh', '-c', 'echo "a b" $HOME', 'x y', 'z w'],
+    });
     assert.deepEqual(splitShellWords(`a '' b`), { ok: true, value: ['a', '', 'b'] });
   });
 });

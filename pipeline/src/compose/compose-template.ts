@@ -98,7 +98,12 @@ const environment = z
     for (const [key, raw, path] of entries) {
       if (raw === null) {
         // Compose would copy the variable from the host running it: a build farm has no such host env to give.
-        ctx.addIssue({ code: 'custom', path, input: key, message: `'${key}' has no value (taking it from the host is not supported): write ${key}=VALUE` });
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          input: key,
+          message: `'${key}' has no value (taking it from the host is not supported): write ${key}=VALUE`,
+        });
       } else if (!ENV_KEY_PATTERN.test(key)) {
         ctx.addIssue({ code: 'custom', path, input: key, message: `invalid variable name '${key}'` });
       } else {
@@ -145,10 +150,7 @@ const healthcheck = z
 const condition = z.enum(['service_started', 'service_healthy']);
 
 const dependsOn = z
-  .union([
-    z.array(serviceName),
-    z.record(serviceName, z.strictObject({ condition: condition.optional() })),
-  ])
+  .union([z.array(serviceName), z.record(serviceName, z.strictObject({ condition: condition.optional() }))])
   .transform((v): Record<string, DependsOnCondition> =>
     Array.isArray(v)
       ? Object.fromEntries(v.map((name) => [name, 'service_started' as const]))
@@ -166,18 +168,16 @@ const service = z
     healthcheck: healthcheck.optional(),
     depends_on: dependsOn.optional(),
   })
-  .transform(
-    (s): ComposeService => ({
-      image: s.image,
-      environment: s.environment ?? {},
-      envFiles: s.env_file === undefined ? [] : typeof s.env_file === 'string' ? [s.env_file] : s.env_file,
-      command: s.command ?? null,
-      ports: s.ports ?? [],
-      volumes: s.volumes ?? [],
-      healthcheck: s.healthcheck ?? null,
-      dependsOn: s.depends_on ?? {},
-    }),
-  );
+  .transform((s): ComposeService => ({
+    image: s.image,
+    environment: s.environment ?? {},
+    envFiles: s.env_file === undefined ? [] : typeof s.env_file === 'string' ? [s.env_file] : s.env_file,
+    command: s.command ?? null,
+    ports: s.ports ?? [],
+    volumes: s.volumes ?? [],
+    healthcheck: s.healthcheck ?? null,
+    dependsOn: s.depends_on ?? {},
+  }));
 
 const volumeName = z.string().regex(VOLUME_NAME_PATTERN, { error: (iss) => `invalid volume name '${String(iss.input)}'` });
 

@@ -101,7 +101,10 @@ export function parseVolumeMount(text: string): ValueResult<ComposeVolumeMount> 
   const parts = text.split(':');
   const [source = '', target = '', mode, ...rest] = parts;
   if (parts.length === 1) {
-    return { ok: false, message: `anonymous volume '${text}' is not supported: name it ("name:${text}") and declare it under top-level volumes` };
+    return {
+      ok: false,
+      message: `anonymous volume '${text}' is not supported: name it ("name:${text}") and declare it under top-level volumes`,
+    };
   }
   if (/^[/.~]/.test(source) || source.includes('/') || source.includes('\\')) {
     return { ok: false, message: `host bind mount '${source}' is not supported: use a named volume (seed it with files instead)` };

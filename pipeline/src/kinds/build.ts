@@ -6,11 +6,9 @@ import { ENV_NAME_PATTERN, SECRET_NAME_PATTERN, quote, scalarString } from '../s
 import { defineKind } from './kind.js';
 
 /** A path inside the run's source: relative, no `..`, no backslashes. */
-export const sourcePathSchema = z
-  .string()
-  .regex(/^(?!\/)(?!.*(^|\/)\.\.(\/|$))[^\\\0]{1,255}$/, {
-    error: (iss) => `${quote(iss.input)} must be a relative path inside the source (no leading /, no ..)`,
-  });
+export const sourcePathSchema = z.string().regex(/^(?!\/)(?!.*(^|\/)\.\.(\/|$))[^\\\0]{1,255}$/, {
+  error: (iss) => `${quote(iss.input)} must be a relative path inside the source (no leading /, no ..)`,
+});
 
 /** `name[:tag]`, lowercase repository path; the registry address is added when pushing. */
 const TAG_PATTERN = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w${}. ][\w.${} -]{0,127})?$/;
@@ -46,7 +44,13 @@ export const build = defineKind({
       .optional()
       .meta({ description: 'Build args (ARG values); numbers and booleans are coerced to strings.' }),
     tags: z
-      .array(z.string().regex(TAG_PATTERN, { error: (iss) => `invalid tag ${quote(iss.input)}: use name[:tag], lowercase name, e.g. webapp:\${{ DOCKYARD_RUN_NUMBER }}` }))
+      .array(
+        z
+          .string()
+          .regex(TAG_PATTERN, {
+            error: (iss) => `invalid tag ${quote(iss.input)}: use name[:tag], lowercase name, e.g. webapp:\${{ DOCKYARD_RUN_NUMBER }}`,
+          }),
+      )
       .min(1, { error: 'tags must list at least one name:tag' })
       .max(16)
       .meta({ description: 'Image names, e.g. [webapp:${{ DOCKYARD_RUN_NUMBER }}]. With push, each is pushed as REGISTRY/name:tag.' }),

@@ -87,7 +87,10 @@ export const command = defineKind({
 });
 
 /** Exactly one of `command` and `commands` (shared with the test kind). */
-export function checkCommands(stage: Record<string, unknown>, problem: (path: PropertyKey[], atKey: boolean, message: string) => void): void {
+export function checkCommands(
+  stage: Record<string, unknown>,
+  problem: (path: PropertyKey[], atKey: boolean, message: string) => void,
+): void {
   const has = (key: string): boolean => Object.hasOwn(stage, key);
   if (has('command') && has('commands')) problem(['command'], true, "use either 'command' or 'commands', not both");
   else if (!has('command') && !has('commands')) problem([], true, "missing required key 'commands' (or 'command')");

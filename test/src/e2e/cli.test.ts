@@ -10,13 +10,24 @@ import { startFarm, freePort, submit, runningAttempt, testDocker, REPO_ROOT, typ
 
 const BIN = path.join(REPO_ROOT, "cli/bin/dockyard");
 
-interface Result { code: number | null; stdout: string; stderr: string }
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 function dockyard(farm: Farm, args: string[], opts: { onStdout?: (s: string) => void; env?: Record<string, string> } = {}): Promise<Result> {
   return new Promise((resolve) => {
     const child = spawn(BIN, args, {
       cwd: os.tmpdir(),
-      env: { ...process.env, DOCKYARD_SERVER: farm.server.grpcAddress, DOCKYARD_TOKEN: farm.apiToken, DOCKYARD_CA_FILE: farm.caFile, NO_COLOR: "1", ...opts.env },
+      env: {
+        ...process.env,
+        DOCKYARD_SERVER: farm.server.grpcAddress,
+        DOCKYARD_TOKEN: farm.apiToken,
+        DOCKYARD_CA_FILE: farm.caFile,
+        NO_COLOR: "1",
+        ...opts.env,
+      },
     });
     let stdout = "";
     let stderr = "";
@@ -42,19 +53,23 @@ describe("dockyard CLI", () => {
     await testDocker();
     farm = await startFarm({
       env: { DOCKYARD_GRPC_LISTEN: `127.0.0.1:${await freePort()}` },
-      agents: [{ name: "cli-a", capacity: 2 }, { name: "cli-b", capacity: 2, labels: { disk: "ssd" } }],
+      agents: [
+        { name: "cli-a", capacity: 2 },
+        { name: "cli-b", capacity: 2, labels: { disk: "ssd" } },
+      ],
     });
   });
   after(async () => farm?.stop());
 
   // The example pipeline reads a secret; `npm run demo` stores it the same way.
-  const setExampleSecret = () => new Promise<void>((resolve, reject) => {
-    const child = spawn(BIN, ["secret", "set", "hello-publish-token"], {
-      env: { ...process.env, DOCKYARD_SERVER: farm.server.grpcAddress, DOCKYARD_TOKEN: farm.apiToken, DOCKYARD_CA_FILE: farm.caFile },
+  const setExampleSecret = () =>
+    new Promise<void>((resolve, reject) => {
+      const child = spawn(BIN, ["secret", "set", "hello-publish-token"], {
+        env: { ...process.env, DOCKYARD_SERVER: farm.server.grpcAddress, DOCKYARD_TOKEN: farm.apiToken, DOCKYARD_CA_FILE: farm.caFile },
+      });
+      child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`secret set exited ${code}`))));
+      child.stdin.end(exampleSecret);
     });
-    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`secret set exited ${code}`))));
-    child.stdin.end(exampleSecret);
-  });
   const exampleSecret = "dyk_test_example_publish_token";
 
   it("validate prints every problem with line and column and exits 1", async () => {
@@ -88,7 +103,11 @@ describe("dockyard CLI", () => {
   });
 
   it("run --watch exits 1 when the run fails, and run refuses an invalid file with the server's messages", async () => {
-    const failing = await dockyard(farm, ["run", file("f.yml", "name: f\nstages:\n  s: { image: dockyard/busybox:1, command: 'echo boom; exit 4' }\n"), "--watch"]);
+    const failing = await dockyard(farm, [
+      "run",
+      file("f.yml", "name: f\nstages:\n  s: { image: dockyard/busybox:1, command: 'echo boom; exit 4' }\n"),
+      "--watch",
+    ]);
     assert.equal(failing.code, 1);
     assert.match(failing.stdout, /s \| boom/);
     assert.match(failing.stdout, /failed/);
@@ -98,7 +117,12 @@ describe("dockyard CLI", () => {
   });
 
   it("agents --json lists both agents with labels and capacity", async () => {
-    const agents = JSON.parse((await dockyard(farm, ["agents", "--json"])).stdout) as { name: string; state: string; labels: Record<string, string>; capacity: number }[];
+    const agents = JSON.parse((await dockyard(farm, ["agents", "--json"])).stdout) as {
+      name: string;
+      state: string;
+      labels: Record<string, string>;
+      capacity: number;
+    }[];
     const b = agents.find((a) => a.name === "cli-b");
     assert.deepEqual([b?.state, b?.labels, b?.capacity], ["online", { disk: "ssd" }, 2]);
   });
@@ -112,7 +136,10 @@ describe("dockyard CLI", () => {
   });
 
   it("watch resumes after a server restart without repeating or losing lines", async () => {
-    const runId = await submit(farm.client, "name: w\nstages:\n  s: { image: dockyard/busybox:1, command: 'for i in $(seq 1 40); do echo n$i; sleep 0.1; done' }\n");
+    const runId = await submit(
+      farm.client,
+      "name: w\nstages:\n  s: { image: dockyard/busybox:1, command: 'for i in $(seq 1 40); do echo n$i; sleep 0.1; done' }\n",
+    );
     let restarted = false;
     const watching = dockyard(farm, ["watch", runId], {
       onStdout: (out) => {
@@ -126,7 +153,10 @@ describe("dockyard CLI", () => {
     assert.ok(restarted, "server was restarted mid-watch");
     assert.equal(r.code, 0, r.stderr + r.stdout);
     const lines = r.stdout.split("\n").filter((l) => l.startsWith("s | "));
-    assert.deepEqual(lines, Array.from({ length: 40 }, (_, i) => `s | n${i + 1}`));
+    assert.deepEqual(
+      lines,
+      Array.from({ length: 40 }, (_, i) => `s | n${i + 1}`),
+    );
   });
 
   it("verifies the server by a pinned CA fingerprint, and refuses a wrong one or none", async () => {
@@ -145,7 +175,9 @@ describe("dockyard CLI", () => {
 
   it("names an unreachable server and a bad token", async () => {
     const bad = await new Promise<Result>((resolve) => {
-      const child = spawn(BIN, ["runs"], { env: { ...process.env, DOCKYARD_SERVER: farm.server.grpcAddress, DOCKYARD_TOKEN: "wrong", DOCKYARD_CA_FILE: farm.caFile } });
+      const child = spawn(BIN, ["runs"], {
+        env: { ...process.env, DOCKYARD_SERVER: farm.server.grpcAddress, DOCKYARD_TOKEN: "wrong", DOCKYARD_CA_FILE: farm.caFile },
+      });
       let stderr = "";
       child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
       child.on("close", (code) => resolve({ code, stdout: "", stderr }));

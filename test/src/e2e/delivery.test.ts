@@ -28,7 +28,7 @@ function project(files: Record<string, string>): string {
 }
 
 const APP = {
-  "Dockerfile": [
+  Dockerfile: [
     "ARG BASE=dockyard/busybox:1",
     "FROM $BASE AS build",
     'RUN echo "dependencies resolved" > /deps.txt',
@@ -64,12 +64,20 @@ describe("container delivery", { concurrency: 1 }, () => {
   after(async () => farm?.stop());
 
   const submit = async (yaml: string, dir: string) =>
-    (await farm.client.submitRun({ pipelineYaml: Buffer.from(yaml), source: "test", sourceTar: await tarOf(dir), commit: "0123456789abcdef0123456789abcdef01234567" })).run!.id;
+    (
+      await farm.client.submitRun({
+        pipelineYaml: Buffer.from(yaml),
+        source: "test",
+        sourceTar: await tarOf(dir),
+        commit: "0123456789abcdef0123456789abcdef01234567",
+      })
+    ).run!.id;
 
   it("builds on one engine, pushes, and a test stage on the other engine pulls the image and reads the build's outputs", async () => {
     const tag = `delivery-${Date.now()}`;
     const dir = project(APP);
-    const runId = await submit(`
+    const runId = await submit(
+      `
 name: deliver
 stages:
   image:
@@ -83,7 +91,9 @@ stages:
     image: \${{ stages.image.outputs.image }}
     command: "cat /app.txt; test ! -e /secret.txt; echo built-from \${{ DOCKYARD_COMMIT }}"
     agent: { engine: b }
-`, dir);
+`,
+      dir,
+    );
     const localRef = `${registry.address}/${tag}:1`;
     await assert.rejects(dockerB.getImage(localRef).inspect(), "engine b does not have the image before the run");
     const run = await waitForRun(farm.client, runId, 180_000);
@@ -129,7 +139,8 @@ stages:
       ].join("\n"),
       "seed/index.html": "seeded page\n",
     });
-    const runId = await submit(`
+    const runId = await submit(
+      `
 name: envs
 stages:
   env:
@@ -144,7 +155,9 @@ stages:
     environment: env
     image: dockyard/busybox:1
     command: "wget -q -O - http://\${{ stages.env.outputs.web.address }}/index.html"
-`, dir);
+`,
+      dir,
+    );
     const run = await waitForRun(farm.client, runId, 180_000);
     const logs = logsByStage(await runEvents(farm.client, runId));
     assert.equal(run.state, "succeeded", JSON.stringify([...logs]));
@@ -152,7 +165,8 @@ stages:
     const envId = run.stages[0]!.outputs?.values.env_id ?? "";
     assert.match(envId, /^env-/);
     await waitFor(async () => (await docker.listContainers({ all: true, filters: { label: [`dockyard.env=${envId}`] } })).length === 0, {
-      timeoutMs: 30_000, message: "environment removed after its run ended",
+      timeoutMs: 30_000,
+      message: "environment removed after its run ended",
     });
   });
 
@@ -164,7 +178,10 @@ stages:
       ["password", APP, `registry: { address: ${registry.address}, username: ${registry.username}, password: wrong-password }`, /wrong username or password/],
     ];
     for (const [name, files, extra, expected] of cases) {
-      const runId = await submit(`name: ${name}\n${extra}\nstages:\n  image: { type: build, tags: ["err-${name}:1"], push: ${extra ? "true" : "false"} }\n`, project(files));
+      const runId = await submit(
+        `name: ${name}\n${extra}\nstages:\n  image: { type: build, tags: ["err-${name}:1"], push: ${extra ? "true" : "false"} }\n`,
+        project(files),
+      );
       const run = await waitForRun(farm.client, runId, 120_000);
       assert.equal(run.state, "failed", name);
       assert.match(logsByStage(await runEvents(farm.client, runId)).get("image") ?? "", expected, name);

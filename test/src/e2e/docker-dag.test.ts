@@ -12,12 +12,19 @@ describe("docker DAG across two agents", () => {
     await docker.ping().catch((err: Error) => {
       throw new Error(`no Docker engine at ${DOCKER_HOST}; 'npm test' starts one (${err.message})`);
     });
-    farm = await startFarm({ agents: [{ name: "dk-a", capacity: 2 }, { name: "dk-b", capacity: 2 }] });
+    farm = await startFarm({
+      agents: [
+        { name: "dk-a", capacity: 2 },
+        { name: "dk-b", capacity: 2 },
+      ],
+    });
   });
   after(async () => farm?.stop());
 
   it("runs fan-out and join stages in containers with ordered, complete logs", async () => {
-    const runId = await submit(farm.client, `
+    const runId = await submit(
+      farm.client,
+      `
 name: dag
 env: { GREETING: hello }
 stages:
@@ -37,7 +44,8 @@ stages:
     needs: [count-a, count-b]
     env: { WHO: join }
     commands: ["cat /workspace/greeting", "echo $WHO done"]
-`);
+`,
+    );
     const run = await waitForRun(farm.client, runId, 90_000);
     assert.equal(run.state, "succeeded", run.stages.map((s) => `${s.name}=${s.state}:${s.reason}`).join(" "));
     const events = await runEvents(farm.client, runId);
@@ -48,8 +56,13 @@ stages:
     assert.equal(logs.get("join"), "hello\njoin done\n");
     // seqs are gap-free and each chunk appears once
     const seqs = events.map((e) => Number(e.seq));
-    assert.deepEqual(seqs, seqs.map((_, i) => i + 1));
-    const chunkKeys = events.filter((e) => e.body.case === "log").map((e) => e.body.case === "log" ? `${e.body.value.stageId}/${e.body.value.attempt}/${e.body.value.chunkSeq}` : "");
+    assert.deepEqual(
+      seqs,
+      seqs.map((_, i) => i + 1),
+    );
+    const chunkKeys = events
+      .filter((e) => e.body.case === "log")
+      .map((e) => (e.body.case === "log" ? `${e.body.value.stageId}/${e.body.value.attempt}/${e.body.value.chunkSeq}` : ""));
     assert.equal(new Set(chunkKeys).size, chunkKeys.length);
     // both agents took part, and the join ran after both counters finished
     const agents = new Set(run.stages.map((s) => s.agentId));
@@ -66,7 +79,9 @@ stages:
   });
 
   it("fails a stage whose command fails and skips what needs it", async () => {
-    const runId = await submit(farm.client, `
+    const runId = await submit(
+      farm.client,
+      `
 name: failing
 stages:
   broken:
@@ -76,7 +91,8 @@ stages:
     image: dockyard/busybox:1
     needs: [broken]
     command: "echo unreachable"
-`);
+`,
+    );
     const run = await waitForRun(farm.client, runId, 60_000);
     assert.equal(run.state, "failed");
     const [broken, afterStage] = run.stages;
@@ -87,27 +103,33 @@ stages:
   });
 
   it("errors a stage whose image is not on the host", async () => {
-    const runId = await submit(farm.client, `
+    const runId = await submit(
+      farm.client,
+      `
 name: missing-image
 stages:
   nope:
     image: dockyard/does-not-exist:1
     command: "true"
-`);
+`,
+    );
     const run = await waitForRun(farm.client, runId, 60_000);
     assert.equal(run.state, "errored");
     assert.match(run.stages[0]!.reason, /not found|errored/);
   });
 
   it("applies the stage's resource limits to its container", async () => {
-    const runId = await submit(farm.client, `
+    const runId = await submit(
+      farm.client,
+      `
 name: limited
 stages:
   boxed:
     image: dockyard/busybox:1
     resources: { memory: 64m, cpus: 0.5, pids: 64 }
     command: "sleep 30"
-`);
+`,
+    );
     const attemptId = await runningAttempt(farm, runId);
     const [c] = await docker.listContainers({ filters: { label: [`dockyard.attempt=${attemptId}`] } });
     const info = await docker.getContainer(c!.Id).inspect();

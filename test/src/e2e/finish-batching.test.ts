@@ -9,7 +9,12 @@ const WIDTH = 12;
 describe("ends written together", () => {
   let farm: Farm;
   before(async () => {
-    farm = await startFarm({ agents: [{ name: "batch-a", executor: "shell", capacity: 16 }, { name: "batch-b", executor: "shell", capacity: 16 }] });
+    farm = await startFarm({
+      agents: [
+        { name: "batch-a", executor: "shell", capacity: 16 },
+        { name: "batch-b", executor: "shell", capacity: 16 },
+      ],
+    });
   });
   after(async () => farm?.stop());
 
@@ -17,13 +22,18 @@ describe("ends written together", () => {
     // Each run: WIDTH stages that end at about the same moment, a join that needs them all,
     // and a last stage after the join; three runs at once, so batches mix runs.
     const wide = Array.from({ length: WIDTH }, (_, i) => `  w${i}: { executor: shell, command: 'sleep 0.3' }`).join("\n");
-    const yaml = (n: number) => `name: batch-${n}\nstages:\n${wide}\n  join:\n    executor: shell\n    needs: [${Array.from({ length: WIDTH }, (_, i) => `w${i}`).join(", ")}]\n    command: 'echo joined'\n  last: { executor: shell, needs: [join], command: 'true' }\n`;
+    const yaml = (n: number) =>
+      `name: batch-${n}\nstages:\n${wide}\n  join:\n    executor: shell\n    needs: [${Array.from({ length: WIDTH }, (_, i) => `w${i}`).join(", ")}]\n    command: 'echo joined'\n  last: { executor: shell, needs: [join], command: 'true' }\n`;
     const ids = await Promise.all([1, 2, 3].map((n) => submit(farm.client, yaml(n))));
     for (const id of ids) {
       const run = await waitForRun(farm.client, id);
       assert.equal(run.state, "succeeded", JSON.stringify(run.stages.map((s) => [s.name, s.state, s.reason])));
       const events = await runEvents(farm.client, id);
-      assert.deepEqual(events.map((e) => Number(e.seq)), events.map((_, i) => i + 1), "seqs 1..n without gaps");
+      assert.deepEqual(
+        events.map((e) => Number(e.seq)),
+        events.map((_, i) => i + 1),
+        "seqs 1..n without gaps",
+      );
       const stageStates = (name: string) => events.flatMap((e) => (e.body.case === "stage" && e.body.value.stageName === name ? [e.body.value.state] : []));
       for (let i = 0; i < WIDTH; i++) assert.equal(stageStates(`w${i}`).filter((s) => s === "succeeded").length, 1, `w${i} succeeded once`);
       assert.equal(stageStates("join").filter((s) => s === "queued").length, 1, "the join is queued exactly once");

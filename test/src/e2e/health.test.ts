@@ -19,7 +19,7 @@ describe("health and readiness through outages", { timeout: 120_000 }, () => {
   const get = async (path: string, auth = false) => {
     const t0 = Date.now();
     const res = await fetch(`${http}${path}`, { headers: auth ? { authorization: `Bearer ${farm.apiToken}` } : {} });
-    return { status: res.status, body: await res.json() as Record<string, any>, ms: Date.now() - t0 };
+    return { status: res.status, body: (await res.json()) as Record<string, any>, ms: Date.now() - t0 };
   };
 
   it("is ready with both dependencies up", async () => {
@@ -53,10 +53,13 @@ describe("health and readiness through outages", { timeout: 120_000 }, () => {
   it("answers 503 naming NATS while NATS is down, and recovers", async () => {
     await farm.killNats();
     try {
-      const ready = await waitFor(async () => {
-        const r = await get("/readyz");
-        return r.status === 503 ? r : undefined;
-      }, { message: "readyz to report NATS down" });
+      const ready = await waitFor(
+        async () => {
+          const r = await get("/readyz");
+          return r.status === 503 ? r : undefined;
+        },
+        { message: "readyz to report NATS down" },
+      );
       assert.equal(ready.body.checks.postgres, "ok");
       assert.notEqual(ready.body.checks.nats, "ok");
       assert.ok(ready.ms < 1500, `readyz took ${ready.ms} ms`);

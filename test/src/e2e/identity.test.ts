@@ -8,31 +8,55 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import {
-  create, clientTlsCredentials, generateKeyPair, joinProof, joinTokenHash, keyPairFromPem, signRegistration, splitJoinToken,
-  PROTOCOL_VERSION, RegisterRequestSchema, type KeyPair, type RegisterRequest, type RegisterRefused,
+  create,
+  clientTlsCredentials,
+  generateKeyPair,
+  joinProof,
+  joinTokenHash,
+  keyPairFromPem,
+  signRegistration,
+  splitJoinToken,
+  PROTOCOL_VERSION,
+  RegisterRequestSchema,
+  type KeyPair,
+  type RegisterRequest,
+  type RegisterRefused,
 } from "@dockyard/proto";
 import { CredentialSource, RegistrationRefusedError, createAgentClient, register, type AgentClient } from "@dockyard/agent";
 import { startFarm, handAgent, submit, waitFor, waitForRun, type Farm, type SpawnedAgent } from "../index";
 
 /** A RegisterRequest built by hand, so a test can tamper with any part of it. */
 function registerRequest(
-  pair: KeyPair, secret: string,
+  pair: KeyPair,
+  secret: string,
   o: { agentId?: string; name?: string; timestampMs?: number; signer?: KeyPair; nonce?: Uint8Array } = {},
 ): RegisterRequest {
   const claims = {
-    agentId: o.agentId ?? "", name: o.name ?? "hand", publicKey: pair.publicRaw, nonce: o.nonce ?? randomBytes(16),
+    agentId: o.agentId ?? "",
+    name: o.name ?? "hand",
+    publicKey: pair.publicRaw,
+    nonce: o.nonce ?? randomBytes(16),
     timestampMs: BigInt(o.timestampMs ?? Date.now()),
   };
   return create(RegisterRequestSchema, {
-    ...claims, hostname: "hand-host", labels: {}, capacity: 1, protocolVersion: PROTOCOL_VERSION, capabilities: ["shell"], version: "test",
-    joinProof: joinProof(joinTokenHash(secret), claims), keySignature: signRegistration(o.signer ?? pair, claims),
+    ...claims,
+    hostname: "hand-host",
+    labels: {},
+    capacity: 1,
+    protocolVersion: PROTOCOL_VERSION,
+    capabilities: ["shell"],
+    version: "test",
+    joinProof: joinProof(joinTokenHash(secret), claims),
+    keySignature: signRegistration(o.signer ?? pair, claims),
   });
 }
 
 /** A process's state letter and start time (clock ticks since boot) from /proc, or null when it is gone. */
 function procStat(pid: number): { state: string; startTime: string } | null {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ");
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8")
+      .replace(/^.*\) /s, "")
+      .split(" ");
     return { state: fields[0]!, startTime: fields[19]! };
   } catch {
     return null;
@@ -70,8 +94,12 @@ describe("agent identity", { timeout: 180_000 }, () => {
   let anon: AgentClient;
   before(async () => {
     farm = await startFarm();
-    anon = createAgentClient(farm.server.grpcAddress, clientTlsCredentials(farm.server.pki.caPem),
-      () => ({ agentId: "", sessionId: "" }), new CredentialSource(generateKeyPair()));
+    anon = createAgentClient(
+      farm.server.grpcAddress,
+      clientTlsCredentials(farm.server.pki.caPem),
+      () => ({ agentId: "", sessionId: "" }),
+      new CredentialSource(generateKeyPair()),
+    );
   });
   after(async () => {
     anon?.close();
@@ -84,15 +112,28 @@ describe("agent identity", { timeout: 180_000 }, () => {
     return res.result.value as RegisterRefused;
   };
   const agentsNamed = async (name: string) =>
-    (await farm.pg.query<{ id: string; state: string; session_id: string; public_key: string }>(
-      "SELECT id, state, session_id, public_key FROM agents WHERE name = $1 ORDER BY registered_at", [name])).rows;
+    (
+      await farm.pg.query<{ id: string; state: string; session_id: string; public_key: string }>(
+        "SELECT id, state, session_id, public_key FROM agents WHERE name = $1 ORDER BY registered_at",
+        [name],
+      )
+    ).rows;
 
   const hand = (name: string, joinToken = farm.joinToken, pair?: KeyPair) => handAgent(farm, name, { joinToken, pair });
 
   it("refuses a wrong join token, naming why, and registers nothing", async () => {
     await assert.rejects(
-      register(anon, generateKeyPair(), { joinToken: "dyj_wrong_token_0123456789", agentId: "", name: "wrong-token", labels: {}, capacity: 1, capabilities: ["shell"] }),
-      (err: Error) => err instanceof RegistrationRefusedError && err.code === "unauthenticated" &&
+      register(anon, generateKeyPair(), {
+        joinToken: "dyj_wrong_token_0123456789",
+        agentId: "",
+        name: "wrong-token",
+        labels: {},
+        capacity: 1,
+        capabilities: ["shell"],
+      }),
+      (err: Error) =>
+        err instanceof RegistrationRefusedError &&
+        err.code === "unauthenticated" &&
         /registration refused \(unauthenticated\): the join proof matches no live join token \(wrong or revoked token\)/.test(err.message),
     );
     assert.deepEqual(await agentsNamed("wrong-token"), []);
@@ -107,7 +148,10 @@ describe("agent identity", { timeout: 180_000 }, () => {
     assert.equal((await farm.client.revokeJoinToken({ id })).agentsRevoked, 1);
     await assert.rejects(hand("short-lived", secret), /registration refused \(unauthenticated\): .*\(wrong or revoked token\)/);
     const rows = await agentsNamed("short-lived");
-    assert.deepEqual(rows.map((r) => [r.id, r.state, r.session_id]), [[first.accepted.agentId, "revoked", ""]]);
+    assert.deepEqual(
+      rows.map((r) => [r.id, r.state, r.session_id]),
+      [[first.accepted.agentId, "revoked", ""]],
+    );
     first.client.close();
   });
 
@@ -143,7 +187,14 @@ describe("agent identity", { timeout: 180_000 }, () => {
     Object.assign(req, { protocolVersion: 1, capacity: 0, capabilities: ["vm"], nonce: new Uint8Array(4) });
     const refused = await refusal(req);
     assert.equal(refused.code, "protocol_mismatch");
-    for (const problem of [/agent speaks protocol 1, server speaks 3/, /name 'bad name!'/, /agent_id must be a UUID/, /capacity 0/, /capabilities must be/, /nonce must be 16 to 64 bytes, got 4/]) {
+    for (const problem of [
+      /agent speaks protocol 1, server speaks 3/,
+      /name 'bad name!'/,
+      /agent_id must be a UUID/,
+      /capacity 0/,
+      /capabilities must be/,
+      /nonce must be 16 to 64 bytes, got 4/,
+    ]) {
       assert.match(refused.message, problem);
     }
   });
@@ -170,15 +221,27 @@ describe("agent identity", { timeout: 180_000 }, () => {
    */
   async function longStageRunning(pool: string) {
     const runId = await submit(farm.client, LONG_STAGE(pool));
-    const running = await waitFor(async () => (await farm.pg.query<{ id: string; agent_id: string; name: string }>(
-      "SELECT a.id, a.agent_id, g.name FROM attempts a JOIN agents g ON g.id = a.agent_id WHERE a.run_id = $1 AND a.state = 'running'",
-      [runId])).rows[0], { message: `attempt 1 of ${pool} running` });
-    const pid = await waitFor(async () => {
-      const logs = await farm.pg.query<{ text: string }>(
-        "SELECT string_agg(convert_from(data, 'UTF8'), '' ORDER BY seq) AS text FROM run_events WHERE run_id = $1 AND kind = 'log'", [runId]);
-      const m = /sleep pid (\d+)/.exec(logs.rows[0]?.text ?? "");
-      return m ? Number(m[1]) : undefined;
-    }, { message: "the sleep's pid in the log" });
+    const running = await waitFor(
+      async () =>
+        (
+          await farm.pg.query<{ id: string; agent_id: string; name: string }>(
+            "SELECT a.id, a.agent_id, g.name FROM attempts a JOIN agents g ON g.id = a.agent_id WHERE a.run_id = $1 AND a.state = 'running'",
+            [runId],
+          )
+        ).rows[0],
+      { message: `attempt 1 of ${pool} running` },
+    );
+    const pid = await waitFor(
+      async () => {
+        const logs = await farm.pg.query<{ text: string }>(
+          "SELECT string_agg(convert_from(data, 'UTF8'), '' ORDER BY seq) AS text FROM run_events WHERE run_id = $1 AND kind = 'log'",
+          [runId],
+        );
+        const m = /sleep pid (\d+)/.exec(logs.rows[0]?.text ?? "");
+        return m ? Number(m[1]) : undefined;
+      },
+      { message: "the sleep's pid in the log" },
+    );
     const startTime = procStat(pid)?.startTime ?? "";
     assert.ok(alive(pid, startTime), `sleep ${pid} runs`);
     assert.match(readFileSync(`/proc/${pid}/cmdline`, "utf8"), /^sleep\x0030/);
@@ -186,14 +249,19 @@ describe("agent identity", { timeout: 180_000 }, () => {
   }
 
   /** The run's attempts by number, with state, reason and agent name. */
-  const attemptsOf = async (runId: string) => (await farm.pg.query<{ number: number; state: string; reason: string | null; name: string }>(
-    "SELECT a.number, a.state, a.reason, g.name FROM attempts a JOIN agents g ON g.id = a.agent_id WHERE a.run_id = $1 ORDER BY a.number",
-    [runId])).rows;
+  const attemptsOf = async (runId: string) =>
+    (
+      await farm.pg.query<{ number: number; state: string; reason: string | null; name: string }>(
+        "SELECT a.number, a.state, a.reason, g.name FROM attempts a JOIN agents g ON g.id = a.agent_id WHERE a.run_id = $1 ORDER BY a.number",
+        [runId],
+      )
+    ).rows;
 
   it("revoking a join token evicts its live agents: attempts lost and retried, work stopped, no way back", async () => {
     const { id: tokenId, token } = await farm.client.createJoinToken({ description: "to be revoked" });
-    const spawned = new Map(["evict-a", "evict-b"].map((name) =>
-      [name, farm.spawnAgent({ name, executor: "shell", capacity: 1, labels: { pool: "evict" }, joinToken: token })]));
+    const spawned = new Map(
+      ["evict-a", "evict-b"].map((name) => [name, farm.spawnAgent({ name, executor: "shell", capacity: 1, labels: { pool: "evict" }, joinToken: token })]),
+    );
     await waitFor(async () => (await farm.pg.query("SELECT 1 FROM agents WHERE name IN ('evict-a', 'evict-b') AND state = 'online'")).rowCount === 2, {
       message: "both agents of the token online",
     });
@@ -203,10 +271,21 @@ describe("agent identity", { timeout: 180_000 }, () => {
 
     assert.equal((await farm.client.revokeJoinToken({ id: tokenId })).agentsRevoked, 2);
     const revoked = await farm.pg.query<{ name: string; state: string; session_id: string }>(
-      "SELECT name, state, session_id FROM agents WHERE name IN ('evict-a', 'evict-b') ORDER BY name");
-    assert.deepEqual(revoked.rows, [{ name: "evict-a", state: "revoked", session_id: "" }, { name: "evict-b", state: "revoked", session_id: "" }]);
-    const listed = (await farm.client.listAgents({})).agents.filter((a) => a.name.startsWith("evict-")).map((a) => [a.name, a.state]).sort();
-    assert.deepEqual(listed, [["evict-a", "revoked"], ["evict-b", "revoked"], ["evict-rescue", "online"]]);
+      "SELECT name, state, session_id FROM agents WHERE name IN ('evict-a', 'evict-b') ORDER BY name",
+    );
+    assert.deepEqual(revoked.rows, [
+      { name: "evict-a", state: "revoked", session_id: "" },
+      { name: "evict-b", state: "revoked", session_id: "" },
+    ]);
+    const listed = (await farm.client.listAgents({})).agents
+      .filter((a) => a.name.startsWith("evict-"))
+      .map((a) => [a.name, a.state])
+      .sort();
+    assert.deepEqual(listed, [
+      ["evict-a", "revoked"],
+      ["evict-b", "revoked"],
+      ["evict-rescue", "online"],
+    ]);
 
     // The agent holding the attempt learns at its next heartbeat (300 ms here) and stops its shell.
     await waitFor(() => !alive(sleep.pid, sleep.startTime), { timeoutMs: 5000, message: `sleep ${sleep.pid} of the revoked agent to be killed` });
@@ -228,7 +307,14 @@ describe("agent identity", { timeout: 180_000 }, () => {
     // Started again (same state directory, same identity and token), the agent is refused at once.
     const holder = spawned.get(attempt.name)!;
     const before = readFileSync(holder.logFile, "utf8").length;
-    const again = farm.spawnAgent({ name: attempt.name, executor: "shell", capacity: 1, labels: { pool: "evict" }, joinToken: token, stateDir: holder.stateDir });
+    const again = farm.spawnAgent({
+      name: attempt.name,
+      executor: "shell",
+      capacity: 1,
+      labels: { pool: "evict" },
+      joinToken: token,
+      stateDir: holder.stateDir,
+    });
     assert.equal(await exitCode(again), 1);
     assert.match(readFileSync(again.logFile, "utf8").slice(before), /dockyard agent: registration refused \(unauthenticated\): .*wrong or revoked token/);
     assert.equal((await agentsNamed(attempt.name))[0]?.state, "revoked");
@@ -243,15 +329,24 @@ describe("agent identity", { timeout: 180_000 }, () => {
     await farm.startAgent({ name: "revoke-y", executor: "shell", capacity: 1, labels: { pool: "single" } });
 
     assert.equal((await farm.client.revokeAgent({ id: attempt.agent_id })).attemptsLost, 1);
-    const listed = (await farm.client.listAgents({})).agents.filter((a) => a.name.startsWith("revoke-")).map((a) => [a.name, a.state]).sort();
-    assert.deepEqual(listed, [["revoke-x", "revoked"], ["revoke-y", "online"]]);
+    const listed = (await farm.client.listAgents({})).agents
+      .filter((a) => a.name.startsWith("revoke-"))
+      .map((a) => [a.name, a.state])
+      .sort();
+    assert.deepEqual(listed, [
+      ["revoke-x", "revoked"],
+      ["revoke-y", "online"],
+    ]);
 
     await waitFor(() => !alive(sleep.pid, sleep.startTime), { timeoutMs: 5000, message: `sleep ${sleep.pid} of the revoked agent to be killed` });
     assert.equal(await exitCode(x, 5000), 1);
     const log = readFileSync(x.logFile, "utf8");
     assert.match(log, /session refused; registering again/);
     assert.match(log, /agent refused by the server; stopping its attempts/);
-    assert.ok(log.includes(`dockyard agent: registration refused (unauthenticated): agent ${attempt.agent_id} was revoked; register a new agent (new state directory)`), log.slice(-2000));
+    assert.ok(
+      log.includes(`dockyard agent: registration refused (unauthenticated): agent ${attempt.agent_id} was revoked; register a new agent (new state directory)`),
+      log.slice(-2000),
+    );
 
     const run = await waitForRun(farm.client, runId, 30_000);
     assert.equal(run.state, "succeeded");
@@ -269,6 +364,9 @@ describe("agent identity", { timeout: 180_000 }, () => {
     assert.equal(await exitCode(again), 1);
     const restartLog = readFileSync(again.logFile, "utf8").slice(log.length);
     assert.ok(restartLog.includes(`agent ${attempt.agent_id} was revoked`), restartLog);
-    assert.deepEqual((await agentsNamed("revoke-x")).map((r) => r.state), ["revoked"]);
+    assert.deepEqual(
+      (await agentsNamed("revoke-x")).map((r) => r.state),
+      ["revoked"],
+    );
   });
 });

@@ -7,8 +7,16 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
-  create, generateKeyPair, publicKeyFromRaw, signNotice, AttemptReportSchema, NOTICE_TTL_MS,
-  type AttemptCommand, type AttemptReport, type Assignment, type NoticeBody,
+  create,
+  generateKeyPair,
+  publicKeyFromRaw,
+  signNotice,
+  AttemptReportSchema,
+  NOTICE_TTL_MS,
+  type AttemptCommand,
+  type AttemptReport,
+  type Assignment,
+  type NoticeBody,
 } from "@dockyard/proto";
 import { NoticeListener, type AgentClient } from "@dockyard/agent";
 import type { ClientDuplexStream } from "@grpc/grpc-js";
@@ -37,8 +45,7 @@ function open(client: AgentClient) {
   };
 }
 
-const text = (c: AttemptCommand | undefined) =>
-  c?.body.case === "rejected" || c?.body.case === "retry" ? c.body.value.message : "";
+const text = (c: AttemptCommand | undefined) => (c?.body.case === "rejected" || c?.body.case === "retry" ? c.body.value.message : "");
 
 /** Sum of a counter over its labels in the /metrics text (the test farm serves /metrics without a token). */
 async function counter(farm: Farm, name: string, labels = ""): Promise<number> {
@@ -58,7 +65,6 @@ describe("agent protocol", { timeout: 120_000 }, () => {
     await nc?.drain();
     await farm?.stop();
   });
-
 
   it("checks the lease on every write, keeps chunks in order and counts stale writes", async () => {
     const { client, accepted } = await handAgent(farm, "hand");
@@ -83,7 +89,10 @@ describe("agent protocol", { timeout: 120_000 }, () => {
     assert.equal(notices.refused, 0);
     // The same assignment is also available by polling (a lost NATS message only delays).
     const polled = await client.pollAssignments({});
-    assert.deepEqual(polled.assignments.map((x) => x.attemptId), [a.attemptId]);
+    assert.deepEqual(
+      polled.assignments.map((x) => x.attemptId),
+      [a.attemptId],
+    );
 
     // One stream carries every attempt of an agent; one attempt's trouble is answered on it alone.
     const s = open(client);
@@ -110,13 +119,20 @@ describe("agent protocol", { timeout: 120_000 }, () => {
     s.send(a, { case: "log", value: { seq: 4n, data: Buffer.from("gap\n"), stream: 1 } });
     const gap = await waitFor(() => s.replies.find((r) => r.body.case === "rejected" && r !== rej), { message: "gap rejected" });
     assert.match(text(gap), /log chunk 4 of attempt .* arrived, expected 3/);
-    const logs = await farm.pg.query("SELECT chunk_seq::int, convert_from(data, 'UTF8') AS text FROM run_events WHERE run_id = $1 AND kind = 'log' ORDER BY seq", [runId]);
-    assert.deepEqual(logs.rows, [{ chunk_seq: 1, text: "one\n" }, { chunk_seq: 2, text: "two\n" }]);
+    const logs = await farm.pg.query(
+      "SELECT chunk_seq::int, convert_from(data, 'UTF8') AS text FROM run_events WHERE run_id = $1 AND kind = 'log' ORDER BY seq",
+      [runId],
+    );
+    assert.deepEqual(logs.rows, [
+      { chunk_seq: 1, text: "one\n" },
+      { chunk_seq: 2, text: "two\n" },
+    ]);
 
     // This agent sends no heartbeats or renewals: the attempt ends as lost (the agent is declared
     // lost, or the lease runs out, whichever comes first) and the old lease's writes are then stale.
     await waitFor(async () => (await farm.pg.query("SELECT 1 FROM attempts WHERE id = $1 AND state = 'lost'", [a.attemptId])).rowCount, {
-      timeoutMs: 15_000, message: "lease expiry",
+      timeoutMs: 15_000,
+      message: "lease expiry",
     });
     const late = open(client);
     late.send(a, { case: "open", value: {} });
@@ -124,7 +140,7 @@ describe("agent protocol", { timeout: 120_000 }, () => {
     assert.equal(lateReply?.body.case, "rejected");
     assert.match(text(lateReply), /already ended as lost/);
     // The wrong-lease open and the late open.
-    assert.equal(await counter(farm, "dockyard_stale_writes_total") - staleBefore, 2);
+    assert.equal((await counter(farm, "dockyard_stale_writes_total")) - staleBefore, 2);
     s.end();
     late.end();
     notices.close();
@@ -134,9 +150,10 @@ describe("agent protocol", { timeout: 120_000 }, () => {
   it("acts only on notices signed by the server, for this agent, fresh and new", async () => {
     const agent = await farm.startAgent({ name: "guarded", executor: "shell", labels: { guard: "yes" } });
     const runId = await submit(farm.client, "name: guarded\nstages:\n  s: { executor: shell, command: 'sleep 30', agent: { guard: 'yes' }, retry: 0 }\n");
-    const attemptId = await waitFor(async () =>
-      (await farm.pg.query<{ id: string }>("SELECT id FROM attempts WHERE run_id = $1 AND state = 'running'", [runId])).rows[0]?.id,
-    { message: "the stage running on the guarded agent" });
+    const attemptId = await waitFor(
+      async () => (await farm.pg.query<{ id: string }>("SELECT id FROM attempts WHERE run_id = $1 AND state = 'running'", [runId])).rows[0]?.id,
+      { message: "the stage running on the guarded agent" },
+    );
     await waitFor(() => agent.running === 1, { message: "the agent's runner" });
 
     const serverKey = farm.server.pki.signingKey.privateKey;

@@ -27,12 +27,18 @@ describe("farm gauges at scrape time", () => {
   const runId = randomUUID();
   const spec = { image: null, commands: ["true"], env: {}, executor: "shell", agent: {}, resources: {} };
 
-  const addStage = (state: string) => client.query(
-    `INSERT INTO stages (id, run_id, name, position, state, spec, retry_count, retry_on, queued_at)
-     VALUES ($1, $2, $1, 0, $3, $4, 0, '[]', now())`, [randomUUID(), runId, state, JSON.stringify(spec)]);
-  const addAgent = (state: string) => client.query(
-    `INSERT INTO agents (id, name, labels, capacity, state, join_token_id, capabilities, registered_at, last_heartbeat_at)
-     VALUES ($1, $1, '{}', 2, $2, 'j', '["shell"]', now(), now())`, [randomUUID(), state]);
+  const addStage = (state: string) =>
+    client.query(
+      `INSERT INTO stages (id, run_id, name, position, state, spec, retry_count, retry_on, queued_at)
+     VALUES ($1, $2, $1, 0, $3, $4, 0, '[]', now())`,
+      [randomUUID(), runId, state, JSON.stringify(spec)],
+    );
+  const addAgent = (state: string) =>
+    client.query(
+      `INSERT INTO agents (id, name, labels, capacity, state, join_token_id, capabilities, registered_at, last_heartbeat_at)
+     VALUES ($1, $1, '{}', 2, $2, 'j', '["shell"]', now(), now())`,
+      [randomUUID(), state],
+    );
 
   /** A registry whose farm gauges read through an `execute` that counts (and can fail) its calls. */
   function metered(options: MetricsOptions = {}) {
@@ -68,7 +74,7 @@ describe("farm gauges at scrape time", () => {
   it("reports the right values, all three gauges from one query", async () => {
     const { registry, meter } = metered();
     assert.deepEqual(farmGauges(await registry.metrics()), {
-      "dockyard_queue_depth": 3,
+      dockyard_queue_depth: 3,
       "dockyard_stages{queued}": 3,
       "dockyard_stages{running}": 1,
       "dockyard_stages{succeeded}": 2,

@@ -7,8 +7,17 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import type Docker from "dockerode";
 import {
-  startFarm, submit, waitFor, waitForRun, runningAttempt, runEvents, logsByStage, testDocker, attemptContainers,
-  type Farm, type SpawnedAgent,
+  startFarm,
+  submit,
+  waitFor,
+  waitForRun,
+  runningAttempt,
+  runEvents,
+  logsByStage,
+  testDocker,
+  attemptContainers,
+  type Farm,
+  type SpawnedAgent,
 } from "../index";
 
 const SUPERVISOR_STOPPED = "the agent froze; its supervisor stopped the stage";
@@ -16,14 +25,17 @@ const SUPERVISOR_STOPPED = "the agent froze; its supervisor stopped the stage";
 /** Live processes (not zombies) whose environment holds `entry` (NAME=value) exactly. */
 function processesWith(entry: string): number[] {
   const needle = Buffer.from(`\0${entry}\0`);
-  return readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
-    try {
-      if (readFileSync(`/proc/${pid}/stat`, "latin1").includes(") Z ")) return false;
-      return Buffer.concat([Buffer.from([0]), readFileSync(`/proc/${pid}/environ`), Buffer.from([0])]).includes(needle);
-    } catch {
-      return false;
-    }
-  });
+  return readdirSync("/proc")
+    .filter((p) => /^\d+$/.test(p))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        if (readFileSync(`/proc/${pid}/stat`, "latin1").includes(") Z ")) return false;
+        return Buffer.concat([Buffer.from([0]), readFileSync(`/proc/${pid}/environ`), Buffer.from([0])]).includes(needle);
+      } catch {
+        return false;
+      }
+    });
 }
 
 function alive(pid: number): boolean {
@@ -42,9 +54,13 @@ async function online(farm: Farm, name: string): Promise<void> {
 }
 
 async function attemptRows(farm: Farm, runId: string) {
-  return (await farm.pg.query<{ id: string; number: number; state: string; reason: string | null; name: string; started_at: Date | null }>(
-    `SELECT a.id, a.number, a.state, a.reason, g.name, a.started_at FROM attempts a JOIN agents g ON g.id = a.agent_id
-     WHERE a.run_id = $1 ORDER BY a.number`, [runId])).rows;
+  return (
+    await farm.pg.query<{ id: string; number: number; state: string; reason: string | null; name: string; started_at: Date | null }>(
+      `SELECT a.id, a.number, a.state, a.reason, g.name, a.started_at FROM attempts a JOIN agents g ON g.id = a.agent_id
+     WHERE a.run_id = $1 ORDER BY a.number`,
+      [runId],
+    )
+  ).rows;
 }
 
 /** A stage that sleeps in its first attempt only, pinned by label to the agents of one test. */
@@ -83,7 +99,9 @@ describe("no two copies (docker; server defaults of the test farm: agent lost af
     a.child.kill("SIGKILL");
     const killedAt = Date.now();
     await waitFor(async () => (await attemptContainers(docker, first))[0]?.State !== "running", {
-      timeoutMs: 5000, intervalMs: 20, message: "the dead agent's container to stop within 5 s",
+      timeoutMs: 5000,
+      intervalMs: 20,
+      message: "the dead agent's container to stop within 5 s",
     });
     const stoppedMs = Date.now() - killedAt;
     const finishedAt = new Date((await docker.getContainer(`dockyard-${first}`).inspect()).State.FinishedAt);
@@ -91,10 +109,23 @@ describe("no two copies (docker; server defaults of the test farm: agent lost af
     const run = await waitForRun(farm.client, runId, 60_000);
     assert.equal(run.state, "succeeded");
     const rows = await attemptRows(farm, runId);
-    assert.deepEqual(rows.map((r) => [r.number, r.state, r.name]), [[1, "lost", "k9-a"], [2, "succeeded", "k9-b"]]);
+    assert.deepEqual(
+      rows.map((r) => [r.number, r.state, r.name]),
+      [
+        [1, "lost", "k9-a"],
+        [2, "succeeded", "k9-b"],
+      ],
+    );
     assert.ok(rows[1]!.started_at! > finishedAt, `retry started ${rows[1]!.started_at!.toISOString()}, first copy stopped ${finishedAt.toISOString()}`);
-    assert.equal(logsByStage(await runEvents(farm.client, runId)).get("long")?.replace(/sleep \d+\n/, ""), "attempt 1\nattempt 2\ndone\n");
-    t.diagnostic(`container stopped ${stoppedMs} ms after kill -9 (FinishedAt ${finishedAt.getTime() - killedAt} ms); retry started ${rows[1]!.started_at!.getTime() - killedAt} ms after`);
+    assert.equal(
+      logsByStage(await runEvents(farm.client, runId))
+        .get("long")
+        ?.replace(/sleep \d+\n/, ""),
+      "attempt 1\nattempt 2\ndone\n",
+    );
+    t.diagnostic(
+      `container stopped ${stoppedMs} ms after kill -9 (FinishedAt ${finishedAt.getTime() - killedAt} ms); retry started ${rows[1]!.started_at!.getTime() - killedAt} ms after`,
+    );
     await docker.getContainer(`dockyard-${first}`).remove({ force: true }); // its agent never comes back
     await stopAgent(a);
   });
@@ -109,7 +140,9 @@ describe("no two copies (docker; server defaults of the test farm: agent lost af
     a.child.kill("SIGSTOP");
     const frozenAt = Date.now();
     await waitFor(async () => (await attemptContainers(docker, first))[0]?.State !== "running", {
-      timeoutMs: 5000, intervalMs: 20, message: "the frozen agent's container to stop within 5 s",
+      timeoutMs: 5000,
+      intervalMs: 20,
+      message: "the frozen agent's container to stop within 5 s",
     });
     const stoppedMs = Date.now() - frozenAt;
     // Stopped while the server still counted the attempt as running: nobody had the stage yet.
@@ -119,31 +152,46 @@ describe("no two copies (docker; server defaults of the test farm: agent lost af
     const run = await waitForRun(farm.client, runId, 60_000);
     assert.equal(run.state, "succeeded");
     const rows = await attemptRows(farm, runId);
-    assert.deepEqual(rows.map((r) => [r.number, r.state, r.name]), [[1, "lost", "fz-a"], [2, "succeeded", "fz-b"]]);
+    assert.deepEqual(
+      rows.map((r) => [r.number, r.state, r.name]),
+      [
+        [1, "lost", "fz-a"],
+        [2, "succeeded", "fz-b"],
+      ],
+    );
     assert.ok(rows[1]!.started_at! > finishedAt, `retry started ${rows[1]!.started_at!.toISOString()}, first copy stopped ${finishedAt.toISOString()}`);
-    t.diagnostic(`container stopped ${stoppedMs} ms after SIGSTOP (attempts then: ${rowsThen.map((r) => `${r.number}:${r.state}`).join(",")}); retry started ${rows[1]!.started_at!.getTime() - frozenAt} ms after`);
+    t.diagnostic(
+      `container stopped ${stoppedMs} ms after SIGSTOP (attempts then: ${rowsThen.map((r) => `${r.number}:${r.state}`).join(",")}); retry started ${rows[1]!.started_at!.getTime() - frozenAt} ms after`,
+    );
 
     // Thawed, the agent finds its attempt over and removes the stopped container.
     a.child.kill("SIGCONT");
-    await waitFor(async () => (await attemptContainers(docker, first)).length === 0, { timeoutMs: 20_000, message: "the thawed agent to remove its container" });
+    await waitFor(async () => (await attemptContainers(docker, first)).length === 0, {
+      timeoutMs: 20_000,
+      message: "the thawed agent to remove its container",
+    });
     await stopAgent(a);
   });
 
   it("a stage's background processes end with its main process (the container's end)", async () => {
     await farm.startAgent({ name: "bg", capacity: 1, labels: { t: "bg" } });
-    const runId = await submit(farm.client, `
+    const runId = await submit(
+      farm.client,
+      `
 name: background
 stages:
   bg:
     image: dockyard/busybox:1
     agent: { t: bg }
     command: 'sleep 300 & (sleep 300 &); setsid sleep 300 & sleep 0.3; echo "sleepers $(ps -o comm | grep -c "^sleep$")"'
-`);
+`,
+    );
     const run = await waitForRun(farm.client, runId, 20_000);
     assert.equal(run.state, "succeeded");
     assert.equal(logsByStage(await runEvents(farm.client, runId)).get("bg"), "sleepers 3\n", "the three ran (positive control)");
-    const [row] = (await farm.pg.query<{ ms: number }>(
-      "SELECT EXTRACT(EPOCH FROM finished_at - started_at) * 1000 AS ms FROM attempts WHERE run_id = $1", [runId])).rows;
+    const [row] = (
+      await farm.pg.query<{ ms: number }>("SELECT EXTRACT(EPOCH FROM finished_at - started_at) * 1000 AS ms FROM attempts WHERE run_id = $1", [runId])
+    ).rows;
     assert.ok(Number(row!.ms) < 3000, `attempt took ${row!.ms} ms`);
   });
 });
@@ -160,10 +208,13 @@ describe("no two copies (shell; agent lost after 10 s, lease 12 s: a thawed agen
     await online(farm, "sh-a");
     const runId = await submit(farm.client, retried("freeze-shell", "sh", "shell"));
     const first = await runningAttempt(farm, runId, { minLogSeq: 1 });
-    const sleepPid = await waitFor(async () => {
-      const m = /sleep (\d+)/.exec(logsByStage(await runEvents(farm.client, runId)).get("long") ?? "");
-      return m ? Number(m[1]) : undefined;
-    }, { message: "the stage to print its sleep's pid" });
+    const sleepPid = await waitFor(
+      async () => {
+        const m = /sleep (\d+)/.exec(logsByStage(await runEvents(farm.client, runId)).get("long") ?? "");
+        return m ? Number(m[1]) : undefined;
+      },
+      { message: "the stage to print its sleep's pid" },
+    );
     const tagged = `DOCKYARD_ATTEMPT_ID=${first}`;
     assert.ok(alive(sleepPid) && processesWith(tagged).includes(sleepPid), "the stage's sleep runs and is found by its env (positive control)");
     await farm.startAgent({ name: "sh-b", capacity: 1, executor: "shell", labels: { t: "sh" } });
@@ -171,21 +222,30 @@ describe("no two copies (shell; agent lost after 10 s, lease 12 s: a thawed agen
     a.child.kill("SIGSTOP");
     const frozenAt = Date.now();
     await waitFor(() => !alive(sleepPid) && processesWith(tagged).length === 0, {
-      timeoutMs: 5000, intervalMs: 20, message: "the frozen agent's stage processes to be gone within 5 s",
+      timeoutMs: 5000,
+      intervalMs: 20,
+      message: "the frozen agent's stage processes to be gone within 5 s",
     });
     const goneMs = Date.now() - frozenAt;
     const gone = new Date();
     const rowsThen = await attemptRows(farm, runId);
-    assert.deepEqual(rowsThen.map((r) => [r.number, r.state]), [[1, "running"]], "the server has not given the stage away yet");
+    assert.deepEqual(
+      rowsThen.map((r) => [r.number, r.state]),
+      [[1, "running"]],
+      "the server has not given the stage away yet",
+    );
 
     a.child.kill("SIGCONT");
     const run = await waitForRun(farm.client, runId, 60_000);
     assert.equal(run.state, "succeeded");
     const rows = await attemptRows(farm, runId);
-    assert.deepEqual(rows.map((r) => [r.number, r.state, r.reason, r.name]), [
-      [1, "lost", SUPERVISOR_STOPPED, "sh-a"],
-      [2, "succeeded", "succeeded", "sh-b"],
-    ]);
+    assert.deepEqual(
+      rows.map((r) => [r.number, r.state, r.reason, r.name]),
+      [
+        [1, "lost", SUPERVISOR_STOPPED, "sh-a"],
+        [2, "succeeded", "succeeded", "sh-b"],
+      ],
+    );
     assert.ok(rows[1]!.started_at! > gone, "the retry started after the first copy was gone");
     t.diagnostic(`stage processes gone ${goneMs} ms after SIGSTOP; retry started ${rows[1]!.started_at!.getTime() - frozenAt} ms after`);
     // The thawed agent is healthy: it drains and exits 0 on SIGTERM.
@@ -196,7 +256,9 @@ describe("no two copies (shell; agent lost after 10 s, lease 12 s: a thawed agen
   it("a stage that leaves setsid and nohup daemons holding its output ends with its shell, and so do they", async () => {
     await farm.startAgent({ name: "daemons", capacity: 1, executor: "shell", labels: { t: "dm" } });
     const started = Date.now();
-    const runId = await submit(farm.client, `
+    const runId = await submit(
+      farm.client,
+      `
 name: daemons
 stages:
   daemons:
@@ -208,7 +270,8 @@ stages:
       - i=0; while { [ ! -s d1.pid ] || [ ! -s d2.pid ]; } && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done
       - kill -0 $(cat d1.pid) $(cat d2.pid) && echo "daemons $(cat d1.pid) $(cat d2.pid) alive"
       - echo done
-`);
+`,
+    );
     const run = await waitForRun(farm.client, runId, 20_000);
     const tookMs = Date.now() - started;
     assert.equal(run.state, "succeeded");

@@ -12,7 +12,11 @@ import { startFarm, submit, runEvents, runningAttempt, testDocker, waitFor, wait
 
 const BIN = path.join(REPO_ROOT, "cli/bin/dockyard");
 
-interface Result { code: number | null; stdout: string; stderr: string }
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 /** The CLI binary against the farm; `out()` is its stdout so far. */
 function dockyard(farm: Farm, args: string[]): { done: Promise<Result>; out: () => string } {
@@ -31,12 +35,15 @@ function dockyard(farm: Farm, args: string[]): { done: Promise<Result>; out: () 
 /** Wait until the stage's reason (GetRun) matches; returns the stage. */
 async function stageWith(farm: Farm, runId: string, name: string, reason: string | RegExp): Promise<Stage> {
   let last: Stage | undefined;
-  return waitFor(async () => {
-    const { run } = await farm.client.getRun({ runId });
-    last = run!.stages.find((s) => s.name === name);
-    const ok = typeof reason === "string" ? last?.reason === reason : reason.test(last?.reason ?? "");
-    return ok ? last : undefined;
-  }, { timeoutMs: 15_000, message: `stage ${name} of ${runId} with reason ${String(reason)} (last: ${last?.state} '${last?.reason}')` });
+  return waitFor(
+    async () => {
+      const { run } = await farm.client.getRun({ runId });
+      last = run!.stages.find((s) => s.name === name);
+      const ok = typeof reason === "string" ? last?.reason === reason : reason.test(last?.reason ?? "");
+      return ok ? last : undefined;
+    },
+    { timeoutMs: 15_000, message: `stage ${name} of ${runId} with reason ${String(reason)} (last: ${last?.state} '${last?.reason}')` },
+  );
 }
 
 /** `dockyard watch RUN` until its output matches `line`; then the run is canceled and the watch's output returned. */
@@ -67,17 +74,23 @@ describe("why a stage waits", () => {
   before(async () => {
     await testDocker();
     farm = await startFarm({
-      agents: [{ name: "dock-a", executor: "docker", labels: { zone: "a" } }, { name: "dock-b", executor: "docker", labels: { zone: "b" } }],
+      agents: [
+        { name: "dock-a", executor: "docker", labels: { zone: "a" } },
+        { name: "dock-b", executor: "docker", labels: { zone: "b" } },
+      ],
     });
   });
   after(async () => farm?.stop());
 
   it("names a label no agent has (GetRun, HTTP API, watch) and a pending stage's needs", async () => {
-    const runId = await submit(farm.client, `name: nolabel
+    const runId = await submit(
+      farm.client,
+      `name: nolabel
 stages:
   build: { image: dockyard/busybox:1, command: "true", agent: { zone: c } }
   deploy: { image: dockyard/busybox:1, command: "true", needs: [build] }
-`);
+`,
+    );
     const build = await stageWith(farm, runId, "build", "no agent has label zone=c (agents: dock-a, dock-b)");
     assert.equal(build.state, "queued");
     const { run } = await farm.client.getRun({ runId });
@@ -90,15 +103,28 @@ stages:
   });
 
   it("says no online agent offers the capability (run --json, watch)", async () => {
-    const submitted = dockyard(farm, ["run", file("shell.yml", `name: shelly
+    const submitted = dockyard(farm, [
+      "run",
+      file(
+        "shell.yml",
+        `name: shelly
 stages:
   build: { executor: shell, command: "true" }
   deploy: { executor: shell, command: "true", needs: [build] }
-`), "--json"]);
+`,
+      ),
+      "--json",
+    ]);
     const r = await submitted.done;
     assert.equal(r.code, 0, r.stderr);
     const json = JSON.parse(r.stdout) as { id: string; stages: { name: string; state: string; reason: string | null }[] };
-    assert.deepEqual(json.stages.map((s) => [s.name, s.state, s.reason || ""]), [["build", "queued", ""], ["deploy", "pending", "waiting for build"]]);
+    assert.deepEqual(
+      json.stages.map((s) => [s.name, s.state, s.reason || ""]),
+      [
+        ["build", "queued", ""],
+        ["deploy", "pending", "waiting for build"],
+      ],
+    );
     await stageWith(farm, json.id, "build", "no online agent offers capability shell");
     await watchUntil(farm, json.id, /build {2}queued {2}\(no online agent offers capability shell\)/);
   });
@@ -153,25 +179,41 @@ describe("unschedulable stages end as errored", () => {
     await runningAttempt(farm, hold);
     const full = await submit(farm.client, "name: full\nstages:\n  s: { executor: shell, command: 'true', agent: { pool: busy } }\n");
     const offline = await submit(farm.client, "name: offline\nstages:\n  s: { executor: shell, command: 'true', agent: { pool: gone } }\n");
-    const doomed = await submit(farm.client, `name: doomed
+    const doomed = await submit(
+      farm.client,
+      `name: doomed
 stages:
   build: { executor: shell, command: "true", agent: { gpu: "yes" } }
   deploy: { executor: shell, command: "true", needs: [build] }
   report: { executor: shell, command: "true", needs: [deploy] }
-`);
+`,
+    );
     const reason = "no agent has label gpu=yes (agents: busy, gone)";
     const run = await waitForRun(farm.client, doomed, 20_000);
     assert.equal(run.state, "errored");
-    assert.deepEqual(run.stages.map((s) => [s.name, s.state, s.reason]), [
-      ["build", "errored", reason], ["deploy", "skipped", "a needed stage did not succeed"], ["report", "skipped", "a needed stage did not succeed"],
-    ]);
+    assert.deepEqual(
+      run.stages.map((s) => [s.name, s.state, s.reason]),
+      [
+        ["build", "errored", reason],
+        ["deploy", "skipped", "a needed stage did not succeed"],
+        ["report", "skipped", "a needed stage did not succeed"],
+      ],
+    );
     const ended = (await runEvents(farm.client, doomed)).filter((e) => e.body.case === "stage" && e.body.value.state === "errored");
-    assert.deepEqual(ended.map((e) => (e.body.case === "stage" ? e.body.value.reason : "")), [reason]);
+    assert.deepEqual(
+      ended.map((e) => (e.body.case === "stage" ? e.body.value.reason : "")),
+      [reason],
+    );
 
     // Queued before `doomed`, so for longer than the timeout, and still waiting.
-    for (const [runId, why] of [[full, "1 matching agent is full (1/1)"], [offline, "the only matching agent gone is offline"]] as const) {
+    for (const [runId, why] of [
+      [full, "1 matching agent is full (1/1)"],
+      [offline, "the only matching agent gone is offline"],
+    ] as const) {
       const { rows } = await farm.pg.query<{ state: string; waited: boolean }>(
-        "SELECT state, now() - queued_at > interval '1500 milliseconds' AS waited FROM stages WHERE run_id = $1", [runId]);
+        "SELECT state, now() - queued_at > interval '1500 milliseconds' AS waited FROM stages WHERE run_id = $1",
+        [runId],
+      );
       assert.deepEqual(rows, [{ state: "queued", waited: true }], runId);
       assert.equal((await farm.client.getRun({ runId })).run!.stages[0]!.reason, why);
     }

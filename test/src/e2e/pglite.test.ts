@@ -28,9 +28,13 @@ describe("embedded PGlite storage", () => {
 
   it("runs a pipeline and keeps it across a server restart", async () => {
     const env = {
-      DOCKYARD_DATA_DIR: dataDir, DOCKYARD_NATS_URL: NATS_URL, DOCKYARD_NATS_PREFIX: prefix,
-      DOCKYARD_GRPC_LISTEN: `127.0.0.1:${await freePort()}`, DOCKYARD_HTTP_LISTEN: "127.0.0.1:0",
-      DOCKYARD_JOIN_TOKEN: joinToken, DOCKYARD_API_TOKEN: apiToken,
+      DOCKYARD_DATA_DIR: dataDir,
+      DOCKYARD_NATS_URL: NATS_URL,
+      DOCKYARD_NATS_PREFIX: prefix,
+      DOCKYARD_GRPC_LISTEN: `127.0.0.1:${await freePort()}`,
+      DOCKYARD_HTTP_LISTEN: "127.0.0.1:0",
+      DOCKYARD_JOIN_TOKEN: joinToken,
+      DOCKYARD_API_TOKEN: apiToken,
     };
     const config = loadConfig(env);
     assert.equal(config.databaseUrl, null);
@@ -45,13 +49,20 @@ describe("embedded PGlite storage", () => {
     const credentials = () => clientTlsCredentials(server!.pki.caPem);
     const client = createClient(RunService, server.grpcAddress, { metadata: md, credentials: credentials() });
     const agentConfig = loadAgentConfig({
-      DOCKYARD_SERVER_URL: server.grpcAddress, DOCKYARD_NATS_URL: NATS_URL, DOCKYARD_NATS_PREFIX: prefix,
-      DOCKYARD_JOIN_TOKEN: `${joinToken}.${server.pki.caFingerprint}`, DOCKYARD_AGENT_NAME: "lite", DOCKYARD_AGENT_EXECUTOR: "shell",
+      DOCKYARD_SERVER_URL: server.grpcAddress,
+      DOCKYARD_NATS_URL: NATS_URL,
+      DOCKYARD_NATS_PREFIX: prefix,
+      DOCKYARD_JOIN_TOKEN: `${joinToken}.${server.pki.caFingerprint}`,
+      DOCKYARD_AGENT_NAME: "lite",
+      DOCKYARD_AGENT_EXECUTOR: "shell",
       DOCKYARD_AGENT_STATE_DIR: mkdtempSync(path.join(os.tmpdir(), "dockyard-lite-agent-")),
     });
     agent = new Agent(agentConfig, { log: testLog(), executors: await chooseExecutors(agentConfig) });
     await agent.start();
-    const runId = await submit(client, "name: lite\nstages:\n  a: { executor: shell, command: 'echo one' }\n  b: { executor: shell, needs: [a], command: 'echo two' }\n");
+    const runId = await submit(
+      client,
+      "name: lite\nstages:\n  a: { executor: shell, command: 'echo one' }\n  b: { executor: shell, needs: [a], command: 'echo two' }\n",
+    );
     const run = await waitForRun(client, runId, 60_000);
     assert.equal(run.state, "succeeded");
 

@@ -17,12 +17,15 @@ describe("placement", () => {
   after(async () => farm?.stop());
 
   it("runs each stage on an agent carrying every selector pair", async () => {
-    const runId = await submit(farm.client, `
+    const runId = await submit(
+      farm.client,
+      `
 name: placed
 stages:
 ${Array.from({ length: 6 }, (_, i) => `  b${i}: { executor: shell, command: "true", agent: { zone: b, disk: ssd } }`).join("\n")}
   a0: { executor: shell, command: "true", agent: { zone: a } }
-`);
+`,
+    );
     const run = await waitForRun(farm.client, runId);
     assert.equal(run.state, "succeeded");
     const { agents } = await farm.client.listAgents({});
@@ -32,10 +35,13 @@ ${Array.from({ length: 6 }, (_, i) => `  b${i}: { executor: shell, command: "tru
 
   it("places a run's first stages as it is submitted, as far as free slots go", async () => {
     // zone-b has 4 slots: 4 of the 6 stages are on it when the submit answers, 2 wait in the queue.
-    const res = await farm.client.submitRun({ pipelineYaml: Buffer.from(`name: at-submit
+    const res = await farm.client.submitRun({
+      pipelineYaml: Buffer.from(`name: at-submit
 stages:
 ${Array.from({ length: 6 }, (_, i) => `  b${i}: { executor: shell, command: "sleep 0.2", agent: { zone: b } }`).join("\n")}
-`), source: "test" });
+`),
+      source: "test",
+    });
     const run = res.run!;
     assert.equal(run.state, "running");
     assert.deepEqual(run.stages.map((s) => s.state).sort(), ["assigned", "assigned", "assigned", "assigned", "queued", "queued"]);
@@ -60,8 +66,11 @@ ${Array.from({ length: 6 }, (_, i) => `  b${i}: { executor: shell, command: "sle
     // decisions are serialised per run; the join would then stay pending forever.
     const fan = Array.from({ length: 8 }, (_, i) => `  p${i}: { executor: shell, command: "true" }`).join("\n");
     const needs = Array.from({ length: 8 }, (_, i) => `p${i}`).join(", ");
-    const ids = await Promise.all(Array.from({ length: 6 }, (_, i) =>
-      submit(farm.client, `name: join-${i}\nstages:\n${fan}\n  join: { executor: shell, command: "echo joined", needs: [${needs}] }\n`)));
+    const ids = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        submit(farm.client, `name: join-${i}\nstages:\n${fan}\n  join: { executor: shell, command: "echo joined", needs: [${needs}] }\n`),
+      ),
+    );
     for (const runId of ids) assert.equal((await waitForRun(farm.client, runId, 60_000)).state, "succeeded");
   });
 });

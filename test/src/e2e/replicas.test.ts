@@ -15,9 +15,15 @@ describe("two server replicas", () => {
     second = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "test/src/bin/server.ts")], {
       cwd: REPO_ROOT,
       env: {
-        ...process.env, DATABASE_URL: farm.database.url, DOCKYARD_NATS_URL: farm.config.natsUrl, DOCKYARD_NATS_PREFIX: farm.prefix,
-        DOCKYARD_GRPC_LISTEN: "127.0.0.1:0", DOCKYARD_HTTP_LISTEN: "127.0.0.1:0", DOCKYARD_API_TOKEN: farm.apiToken,
-        DOCKYARD_SCHEDULER_INTERVAL_MS: "50", DOCKYARD_LOG_LEVEL: "info",
+        ...process.env,
+        DATABASE_URL: farm.database.url,
+        DOCKYARD_NATS_URL: farm.config.natsUrl,
+        DOCKYARD_NATS_PREFIX: farm.prefix,
+        DOCKYARD_GRPC_LISTEN: "127.0.0.1:0",
+        DOCKYARD_HTTP_LISTEN: "127.0.0.1:0",
+        DOCKYARD_API_TOKEN: farm.apiToken,
+        DOCKYARD_SCHEDULER_INTERVAL_MS: "50",
+        DOCKYARD_LOG_LEVEL: "info",
       },
       stdio: ["ignore", "pipe", "inherit"],
     });
@@ -42,7 +48,14 @@ describe("two server replicas", () => {
     const runIds = await Promise.all(Array.from({ length: 20 }, (_, i) => submit(farm.client, `name: rep-${i}\nstages:\n${stages}\n`)));
     for (const runId of runIds) {
       const run = await waitForRun(farm.client, runId, 120_000);
-      assert.equal(run.state, "succeeded", run.stages.filter((s) => s.state !== "succeeded").map((s) => `${s.name}=${s.state}: ${s.reason}`).join("; "));
+      assert.equal(
+        run.state,
+        "succeeded",
+        run.stages
+          .filter((s) => s.state !== "succeeded")
+          .map((s) => `${s.name}=${s.state}: ${s.reason}`)
+          .join("; "),
+      );
     }
     // No stage was dispatched twice: one succeeded attempt per stage, and any
     // extra attempt is a retry after a loss (a slow machine), never a duplicate.

@@ -13,7 +13,12 @@ describe("secret delivery to stages", { timeout: 120_000 }, () => {
   const value = `v-${randomBytes(16).toString("hex")}`;
   before(async () => {
     await testDocker();
-    farm = await startFarm({ agents: [{ name: "deliver-docker", executor: "docker" }, { name: "deliver-shell", executor: "shell" }] });
+    farm = await startFarm({
+      agents: [
+        { name: "deliver-docker", executor: "docker" },
+        { name: "deliver-shell", executor: "shell" },
+      ],
+    });
     await farm.client.setSecret({ name: "api-key", value: Buffer.from(value) });
   });
   after(async () => farm?.stop());
@@ -21,7 +26,9 @@ describe("secret delivery to stages", { timeout: 120_000 }, () => {
   for (const executor of ["docker", "shell"] as const) {
     it(`hands the ${executor} executor the secret as env and as a 0400 file on tmpfs, and masks it`, async () => {
       const image = executor === "docker" ? "image: dockyard/busybox:1" : "executor: shell";
-      const runId = await submit(farm.client, `
+      const runId = await submit(
+        farm.client,
+        `
 name: deliver-${executor}
 stages:
   use:
@@ -36,7 +43,8 @@ stages:
       - echo "path=$KEY_FILE"
       - ls -l "$KEY_FILE" | cut -c1-10
       - stat -f -c %T "$(dirname "$KEY_FILE")" 2>/dev/null || df "$KEY_FILE" | tail -1
-`);
+`,
+      );
       const run = await waitForRun(farm.client, runId);
       assert.equal(run.state, "succeeded", JSON.stringify(run.stages.map((s) => [s.name, s.state, s.reason])));
       const out = logsByStage(await runEvents(farm.client, runId)).get("use") ?? "";
@@ -60,7 +68,9 @@ stages:
     assert.ok(cmdline.length > 0, "read the agent's command line");
     assert.ok(!cmdline.includes(farm.joinToken), "the join token is visible in ps");
     // Run a stage using the secret on that agent, then read the agent's own log file.
-    const runId = await submit(farm.client, `
+    const runId = await submit(
+      farm.client,
+      `
 name: log-check
 stages:
   s:
@@ -68,7 +78,8 @@ stages:
     agent: { who: ps-check }
     env: { KEY: { secret: api-key } }
     command: echo "$KEY"
-`);
+`,
+    );
     assert.equal((await waitForRun(farm.client, runId)).state, "succeeded");
     const log = readFileSync(agent.logFile, "utf8");
     assert.ok(log.includes("agent started") && log.includes(runId), "the agent's log was read, and it ran the stage");

@@ -35,7 +35,11 @@ function assertNoValue(rows: Record<string, unknown>[], value: Buffer, where: st
   }
 }
 
-const grpcError = (p: Promise<unknown>) => p.then(() => assert.fail("expected the call to fail"), (e: ServiceError) => e);
+const grpcError = (p: Promise<unknown>) =>
+  p.then(
+    () => assert.fail("expected the call to fail"),
+    (e: ServiceError) => e,
+  );
 
 function keyFile(dir: string, key: Buffer): string {
   const f = path.join(dir, `${keyIdOf(key)}.key`);
@@ -62,13 +66,19 @@ describe("secret store over gRPC", () => {
     await farm.client.setSecret({ name: "Other.Secret_2", value: Buffer.from("another value") });
 
     const list = await farm.client.listSecrets({});
-    assert.deepEqual(list.secrets.map((s) => s.name), ["Other.Secret_2", "deploy-token"]);
+    assert.deepEqual(
+      list.secrets.map((s) => s.name),
+      ["Other.Secret_2", "deploy-token"],
+    );
     for (const bytes of [toBinary(ListSecretsResponseSchema, list), toBinary(SetSecretResponseSchema, again)]) {
       assert.ok(!Buffer.from(bytes).includes(VALUE), "an answer holds the value");
     }
 
     await farm.client.deleteSecret({ name: "Other.Secret_2" });
-    assert.deepEqual((await farm.client.listSecrets({})).secrets.map((s) => s.name), ["deploy-token"]);
+    assert.deepEqual(
+      (await farm.client.listSecrets({})).secrets.map((s) => s.name),
+      ["deploy-token"],
+    );
     const gone = await grpcError(farm.client.deleteSecret({ name: "Other.Secret_2" }));
     assert.equal(gone.code, status.NOT_FOUND);
     assert.match(gone.details, /secret not found: Other\.Secret_2/);
@@ -123,28 +133,34 @@ describe("secret store over gRPC", () => {
     ].join("\n");
     const err = await grpcError(submit(farm.client, yaml));
     assert.equal(err.code, status.INVALID_ARGUMENT);
-    assert.equal(err.details, [
-      "secret 'shared-key' does not exist (env.SHARED); create it with: dockyard secret set shared-key",
-      "secret 'ghost-token' does not exist (stages.deploy.env.DEPLOY_TOKEN, stages.deploy.env.KEY); create it with: dockyard secret set ghost-token",
-    ].join("\n"));
+    assert.equal(
+      err.details,
+      [
+        "secret 'shared-key' does not exist (env.SHARED); create it with: dockyard secret set shared-key",
+        "secret 'ghost-token' does not exist (stages.deploy.env.DEPLOY_TOKEN, stages.deploy.env.KEY); create it with: dockyard secret set ghost-token",
+      ].join("\n"),
+    );
     assert.deepEqual(await counts(), start);
   });
 
   it("stores the secret's name, never its value, in runs.pipeline_yaml, stages.spec and events", async () => {
     await farm.client.setSecret({ name: "deploy-token", value: VALUE });
-    const runId = await submit(farm.client, [
-      "name: with-secrets",
-      "env:",
-      "  PLAIN: visible",
-      "  TOKEN: { secret: deploy-token }",
-      "stages:",
-      "  deploy:",
-      "    image: dockyard/busybox:1",
-      "    command: ./deploy.sh",
-      "    env:",
-      "      KEYFILE: { secret: db-password, file: true }",
-      "",
-    ].join("\n"));
+    const runId = await submit(
+      farm.client,
+      [
+        "name: with-secrets",
+        "env:",
+        "  PLAIN: visible",
+        "  TOKEN: { secret: deploy-token }",
+        "stages:",
+        "  deploy:",
+        "    image: dockyard/busybox:1",
+        "    command: ./deploy.sh",
+        "    env:",
+        "      KEYFILE: { secret: db-password, file: true }",
+        "",
+      ].join("\n"),
+    );
     const run = (await farm.pg.query("SELECT * FROM runs WHERE id = $1", [runId])).rows;
     assert.match(run[0].pipeline_yaml, /secret: deploy-token/);
     assertNoValue(run, VALUE, "runs");
@@ -181,24 +197,27 @@ describe("secret store over gRPC", () => {
   });
 
   it("the CLI sets from stdin or a file, lists without values and removes", async () => {
-    const dockyard = (args: string[], stdin?: Buffer) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(path.join(REPO_ROOT, "cli/bin/dockyard"), args, {
-        cwd: os.tmpdir(),
-        env: { ...process.env, DOCKYARD_SERVER: farm.server.grpcAddress, DOCKYARD_TOKEN: farm.apiToken, DOCKYARD_CA_FILE: farm.caFile, NO_COLOR: "1" },
-        stdio: ["pipe", "pipe", "pipe"],
+    const dockyard = (args: string[], stdin?: Buffer) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(path.join(REPO_ROOT, "cli/bin/dockyard"), args, {
+          cwd: os.tmpdir(),
+          env: { ...process.env, DOCKYARD_SERVER: farm.server.grpcAddress, DOCKYARD_TOKEN: farm.apiToken, DOCKYARD_CA_FILE: farm.caFile, NO_COLOR: "1" },
+          stdio: ["pipe", "pipe", "pipe"],
+        });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+        child.on("close", (code) => resolve({ code, stdout, stderr }));
+        child.stdin.end(stdin ?? Buffer.alloc(0));
       });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-      child.on("close", (code) => resolve({ code, stdout, stderr }));
-      child.stdin.end(stdin ?? Buffer.alloc(0));
-    });
     const set = await dockyard(["secret", "set", "cli-token"], Buffer.concat([VALUE, Buffer.from("\n")]));
     assert.equal(set.code, 0, set.stderr);
     assert.equal(set.stdout, "secret cli-token created\n");
-    const [stored] = await new SecretStore(farm.server.db.db, loadKeyring({ keyFile: farm.config.secretKeyFile, oldKeyFiles: farm.config.secretOldKeyFiles }))
-      .values([{ env: "X", secret: "cli-token", asFile: false }]);
+    const [stored] = await new SecretStore(
+      farm.server.db.db,
+      loadKeyring({ keyFile: farm.config.secretKeyFile, oldKeyFiles: farm.config.secretOldKeyFiles }),
+    ).values([{ env: "X", secret: "cli-token", asFile: false }]);
     assert.deepEqual(stored?.value, VALUE, "exactly one trailing newline stripped");
 
     const valueFile = path.join(mkdtempSync(path.join(os.tmpdir(), "dockyard-secret-")), "v");
@@ -247,8 +266,17 @@ describe("SecretStore against Postgres", () => {
 
     const newKey = randomBytes(32);
     const store = new SecretStore(db.db, new Keyring(newKey, [oldKey]));
-    const refs = [{ env: "A", secret: "alpha", asFile: false }, { env: "B", secret: "beta", asFile: true }];
-    assert.deepEqual((await store.values(refs)).map((v) => [v.env, v.value.toString(), v.asFile]), [["A", VALUE.toString(), false], ["B", "beta-value", true]]);
+    const refs = [
+      { env: "A", secret: "alpha", asFile: false },
+      { env: "B", secret: "beta", asFile: true },
+    ];
+    assert.deepEqual(
+      (await store.values(refs)).map((v) => [v.env, v.value.toString(), v.asFile]),
+      [
+        ["A", VALUE.toString(), false],
+        ["B", "beta-value", true],
+      ],
+    );
 
     const result = await store.rotate();
     assert.equal(result.rotated, 2);
@@ -256,7 +284,10 @@ describe("SecretStore against Postgres", () => {
     assert.equal(result.unreadable[0]?.name, "lost-key");
     assert.deepEqual(await store.rotate(), { rotated: 0, unreadable: result.unreadable });
     const newOnly = new SecretStore(db.db, new Keyring(newKey));
-    assert.deepEqual((await newOnly.values(refs)).map((v) => v.value.toString()), [VALUE.toString(), "beta-value"]);
+    assert.deepEqual(
+      (await newOnly.values(refs)).map((v) => v.value.toString()),
+      [VALUE.toString(), "beta-value"],
+    );
   });
 
   it("binds a ciphertext to its name, and names secrets deleted since the submit", async () => {
@@ -267,7 +298,10 @@ describe("SecretStore against Postgres", () => {
     // Move source's ciphertext onto target's row: the AAD (the name) no longer matches.
     const client = new pg.Client({ connectionString: database.url });
     await client.connect();
-    await client.query("UPDATE secrets SET nonce = s.nonce, ciphertext = s.ciphertext, key_id = s.key_id FROM secrets s WHERE secrets.name = 'target' AND s.name = 'source'")
+    await client
+      .query(
+        "UPDATE secrets SET nonce = s.nonce, ciphertext = s.ciphertext, key_id = s.key_id FROM secrets s WHERE secrets.name = 'target' AND s.name = 'source'",
+      )
       .finally(() => client.end());
     await assert.rejects(store.values([{ env: "T", secret: "target", asFile: false }]), (err: Error) => {
       assert.match(err.message, /secret 'target' failed authentication/);

@@ -10,7 +10,9 @@ describe("shell executor farm", () => {
   after(async () => farm?.stop());
 
   it("runs a two-stage pipeline and streams its logs", async () => {
-    const runId = await submit(farm.client, `
+    const runId = await submit(
+      farm.client,
+      `
 name: smoke
 stages:
   one:
@@ -20,7 +22,8 @@ stages:
     executor: shell
     needs: [one]
     commands: ["echo hello from two", "echo to-stderr >&2"]
-`);
+`,
+    );
     const run = await waitForRun(farm.client, runId);
     assert.equal(run.state, "succeeded", JSON.stringify(run.stages.map((s) => [s.name, s.state, s.reason])));
     const logs = logsByStage(await runEvents(farm.client, runId));
@@ -41,9 +44,17 @@ stages:
     const headers = { authorization: `Bearer ${farm.apiToken}` };
     const list = (await (await fetch(`${farm.server.httpUrl}/api/v1/runs`, { headers })).json()) as { runs: { id: string; name: string }[] };
     const id = list.runs.find((r) => r.name === "smoke")!.id;
-    const one = (await (await fetch(`${farm.server.httpUrl}/api/v1/runs/${id}`, { headers })).json()) as { run: { state: string; stages: { name: string; state: string; needs: string[] }[] } };
+    const one = (await (await fetch(`${farm.server.httpUrl}/api/v1/runs/${id}`, { headers })).json()) as {
+      run: { state: string; stages: { name: string; state: string; needs: string[] }[] };
+    };
     assert.equal(one.run.state, "succeeded");
-    assert.deepEqual(one.run.stages.map((s) => [s.name, s.state, s.needs]), [["one", "succeeded", []], ["two", "succeeded", ["one"]]]);
+    assert.deepEqual(
+      one.run.stages.map((s) => [s.name, s.state, s.needs]),
+      [
+        ["one", "succeeded", []],
+        ["two", "succeeded", ["one"]],
+      ],
+    );
     const missing = await fetch(`${farm.server.httpUrl}/api/v1/runs/00000000-0000-0000-0000-000000000000`, { headers });
     assert.equal(missing.status, 404);
     assert.match(((await missing.json()) as { error: { message: string } }).error.message, /run not found/);

@@ -16,7 +16,8 @@ describe("agent spool across a server outage", () => {
     farm = await startFarm({
       env: {
         DOCKYARD_GRPC_LISTEN: `127.0.0.1:${await freePort()}`,
-        DOCKYARD_AGENT_LOST_TIMEOUT_MS: "20000", DOCKYARD_LEASE_TTL_MS: "30000",
+        DOCKYARD_AGENT_LOST_TIMEOUT_MS: "20000",
+        DOCKYARD_LEASE_TTL_MS: "30000",
       },
       agents: [{ name: "spooler", executor: "shell", capacity: 1, stateDir: spoolerState }],
     });
@@ -24,20 +25,24 @@ describe("agent spool across a server outage", () => {
   after(async () => farm?.stop());
 
   it("replays unacknowledged chunks and the final status exactly once", async () => {
-    const runId = await submit(farm.client, `
+    const runId = await submit(
+      farm.client,
+      `
 name: outage
 stages:
   talk:
     executor: shell
     command: 'for i in $(seq 1 60); do echo line-$i; sleep 0.05; done'
-`);
+`,
+    );
     await waitFor(async () => (await farm.pg.query("SELECT 1 FROM attempts WHERE run_id = $1 AND log_seq >= 3", [runId])).rowCount, {
       message: "first lines persisted",
     });
     await farm.stopServer();
     // The stage finishes while the server is down: its end waits in the spool.
     await waitFor(() => readSpools(path.join(spoolerState, "spool")).some((s) => s.final?.outcome === "succeeded"), {
-      message: "final status spooled", timeoutMs: 20_000,
+      message: "final status spooled",
+      timeoutMs: 20_000,
     });
     const [mid] = (await farm.pg.query("SELECT state FROM stages WHERE run_id = $1", [runId])).rows;
     assert.equal(mid.state, "running", "the database still shows the stage running: its end was not reported yet");
@@ -51,13 +56,16 @@ stages:
   it("replays a finished stage after the agent itself was killed and restarted", async () => {
     for (const a of farm.agents.splice(0)) await a.abort();
     const agent = farm.spawnAgent({ name: "respawn", executor: "shell", capacity: 1 });
-    const runId = await submit(farm.client, `
+    const runId = await submit(
+      farm.client,
+      `
 name: restart
 stages:
   quick:
     executor: shell
     command: 'echo before; sleep 1.5; echo after'
-`);
+`,
+    );
     await waitFor(async () => (await farm.pg.query("SELECT 1 FROM attempts WHERE run_id = $1 AND log_seq >= 1", [runId])).rowCount, {
       message: "first line persisted",
     });

@@ -19,7 +19,11 @@ import { startFarm, handAgent, submit, waitFor, waitForRun, runningAttempt, test
 
 const BIN = path.join(REPO_ROOT, "cli/bin/dockyard");
 
-interface Result { code: number | null; stdout: string; stderr: string }
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 function dockyard(farm: Farm, args: string[], opts: { cwd?: string } = {}): Promise<Result> {
   return new Promise((resolve) => {
@@ -96,13 +100,16 @@ describe("honest status", { timeout: 300_000 }, () => {
   it("canceling a running run counts its attempt as ended (canceled), and the agent's late reports are not stale writes", async () => {
     // The trap prints after the cancel reached the container: that output and the agent's
     // `finished` arrive after the attempt was canceled in the database.
-    const runId = await submit(farm.client, `
+    const runId = await submit(
+      farm.client,
+      `
 name: cancel-me
 stages:
   s:
     image: dockyard/busybox:1
     command: "trap 'echo bye; exit 0' TERM; while true; do echo tick; sleep 0.1; done"
-`);
+`,
+    );
     const attemptId = await runningAttempt(farm, runId, { minLogSeq: 1 });
     const staleBefore = await counter(farm, "dockyard_stale_writes_total");
     const canceledBefore = await counter(farm, "dockyard_attempts_ended_total", 'outcome="canceled"');
@@ -113,7 +120,8 @@ stages:
     assert.equal(await counter(farm, "dockyard_attempts_ended_total", 'outcome="canceled"'), canceledBefore + 1);
     // The agent reports the end, the server acknowledges it, and the runner removes the container.
     await waitFor(async () => (await attemptContainers(docker, attemptId)).length === 0 && farm.agents[0]!.running === 0, {
-      timeoutMs: 30_000, message: "the agent to finish the canceled attempt",
+      timeoutMs: 30_000,
+      message: "the agent to finish the canceled attempt",
     });
     assert.equal(await counter(farm, "dockyard_stale_writes_total"), staleBefore, "late reports of a canceled attempt are not stale");
     const attempt = await farm.pg.query("SELECT state, reason FROM attempts WHERE id = $1", [attemptId]);
@@ -137,7 +145,9 @@ stages:
     s.send(a, { case: "renew", value: {} });
     s.send(a, { case: "finished", value: { outcome: "canceled", exitCode: -1, message: "canceled", lastLogSeq: 2n } });
     await waitFor(() => s.replies.some((c) => c.body.case === "ack" && c.body.value.finished), { message: "the end acknowledged" });
-    const answers = s.replies.slice(seen).map((c) => (c.body.case === "ack" ? `ack ${c.body.value.logSeq}${c.body.value.finished ? " finished" : ""}` : c.body.case));
+    const answers = s.replies
+      .slice(seen)
+      .map((c) => (c.body.case === "ack" ? `ack ${c.body.value.logSeq}${c.body.value.finished ? " finished" : ""}` : c.body.case));
     assert.deepEqual(answers, ["cancel", "ack 2", "ack 2", "ack 2 finished"]);
     assert.equal(s.replies[seen]?.body.case === "cancel" ? s.replies[seen]!.body.value.reason : "", "canceled by user");
 
@@ -146,7 +156,10 @@ stages:
     again.send(a, { case: "open", value: {} });
     again.send(a, { case: "finished", value: { outcome: "canceled", exitCode: -1, message: "canceled", lastLogSeq: 2n } });
     await waitFor(() => again.replies.some((c) => c.body.case === "ack" && c.body.value.finished), { message: "the replayed end acknowledged" });
-    assert.deepEqual(again.replies.map((c) => c.body.case), ["cancel", "ack", "ack"]);
+    assert.deepEqual(
+      again.replies.map((c) => c.body.case),
+      ["cancel", "ack", "ack"],
+    );
 
     assert.equal(await counter(farm, "dockyard_stale_writes_total"), staleBefore);
     const logs = await farm.pg.query("SELECT convert_from(data, 'UTF8') AS text FROM run_events WHERE run_id = $1 AND kind = 'log' ORDER BY seq", [runId]);
@@ -158,8 +171,12 @@ stages:
 
   it("a lost attempt is its own attempt in watch, runs --json, logs and the API; a retry's output starts at a boundary", async () => {
     const a = farm.spawnAgent({ name: "st-a", capacity: 1, labels: { pool: "lossy" } });
-    await waitFor(async () => (await farm.pg.query("SELECT 1 FROM agents WHERE name = 'st-a' AND state = 'online'")).rowCount, { message: "agent st-a online" });
-    const runId = await submit(farm.client, `
+    await waitFor(async () => (await farm.pg.query("SELECT 1 FROM agents WHERE name = 'st-a' AND state = 'online'")).rowCount, {
+      message: "agent st-a online",
+    });
+    const runId = await submit(
+      farm.client,
+      `
 name: survive
 stages:
   build:
@@ -167,7 +184,8 @@ stages:
     agent: { pool: lossy }
     retry: { count: 1, on: [lost] }
     command: 'echo "attempt $DOCKYARD_ATTEMPT"; if [ "$DOCKYARD_ATTEMPT" = 1 ]; then sleep 300; fi; echo done'
-`);
+`,
+    );
     const watching = dockyard(farm, ["watch", runId]);
     await runningAttempt(farm, runId, { minLogSeq: 1 });
     a.child.kill("SIGKILL");
@@ -185,9 +203,15 @@ stages:
       /^build  running  \(attempt 2 on st-b\)$/,
       /^build  succeeded  exit 0  \(attempt 2\)$/,
     ].map((re) => status.findIndex((l) => re.test(l)));
-    assert.ok(at.every((i, k) => i >= 0 && (k === 0 || i > at[k - 1]!)), `in this order:\n${status.join("\n")}`);
+    assert.ok(
+      at.every((i, k) => i >= 0 && (k === 0 || i > at[k - 1]!)),
+      `in this order:\n${status.join("\n")}`,
+    );
     assert.match(watch.stdout, /\n {2}build: attempt 1 lost on st-a \((agent lost|lease expired)[^)]*\), attempt 2 succeeded on st-b\n$/);
-    const jsonEvents = (await dockyard(farm, ["watch", runId, "--json"])).stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const jsonEvents = (await dockyard(farm, ["watch", runId, "--json"])).stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     const stageStates = jsonEvents.filter((e) => e.type === "stage").map((e) => `${e.stage.state}#${e.stage.attempt}`);
     assert.ok(stageStates.indexOf("lost#1") >= 0 && stageStates.indexOf("lost#1") + 1 === stageStates.indexOf("queued#1"), stageStates.join(" "));
 
@@ -195,14 +219,23 @@ stages:
     const listed = (JSON.parse((await dockyard(farm, ["runs", "--json"])).stdout) as RunJson[]).find((r) => r.id === runId)!;
     const stage = listed.stages[0]!;
     assert.equal(stage.attempts, 2);
-    assert.deepEqual(stage.attemptHistory.map((x) => [x.number, x.state, x.agentName, x.exitCode]), [[1, "lost", "st-a", null], [2, "succeeded", "st-b", 0]]);
+    assert.deepEqual(
+      stage.attemptHistory.map((x) => [x.number, x.state, x.agentName, x.exitCode]),
+      [
+        [1, "lost", "st-a", null],
+        [2, "succeeded", "st-b", 0],
+      ],
+    );
     assert.match(stage.attemptHistory[0]!.reason ?? "", /agent lost: no heartbeat|lease expired/);
     assert.ok(stage.attemptHistory.every((x) => x.assignedAt && x.startedAt && x.finishedAt));
     const api = await http(farm, "GET", `/runs/${runId}`);
     assert.equal(api.status, 200);
     assert.deepEqual(api.json.run, listed, "the HTTP API and runs --json print the same run");
     const apiList = await http(farm, "GET", "/runs?limit=50");
-    assert.deepEqual(apiList.json.runs.find((r: RunJson) => r.id === runId), listed);
+    assert.deepEqual(
+      apiList.json.runs.find((r: RunJson) => r.id === runId),
+      listed,
+    );
 
     // logs: the boundary, and one attempt on request.
     const raw = await dockyard(farm, ["logs", runId, "build"]);
@@ -221,7 +254,9 @@ stages:
   });
 
   it("a timed-out attempt that is retried is its own attempt too", async () => {
-    const runId = await submit(farm.client, `
+    const runId = await submit(
+      farm.client,
+      `
 name: slow-once
 stages:
   s:
@@ -229,38 +264,60 @@ stages:
     timeout: 1s
     retry: { count: 1, on: [timeout] }
     command: 'echo "try $DOCKYARD_ATTEMPT"; if [ "$DOCKYARD_ATTEMPT" = 1 ]; then sleep 30; fi'
-`);
+`,
+    );
     assert.equal((await waitForRun(farm.client, runId)).state, "succeeded");
     const watch = await dockyard(farm, ["watch", runId]);
-    assert.match(watch.stdout, /\d\d:\d\d:\d\d s  timeout  \(attempt 1 on st-(main|b)\)  \(stage exceeded its timeout[^)]*\)\n.* s  queued  \(retry after timeout\)\n/);
+    assert.match(
+      watch.stdout,
+      /\d\d:\d\d:\d\d s  timeout  \(attempt 1 on st-(main|b)\)  \(stage exceeded its timeout[^)]*\)\n.* s  queued  \(retry after timeout\)\n/,
+    );
     assert.equal((await dockyard(farm, ["logs", runId, "s"])).stdout, "try 1\n==> s: attempt 2 (after attempt 1 timed out) <==\ntry 2\n");
     const run = (await http(farm, "GET", `/runs/${runId}`)).json.run as RunJson;
-    assert.deepEqual(run.stages[0]!.attemptHistory.map((x) => x.state), ["timeout", "succeeded"]);
+    assert.deepEqual(
+      run.stages[0]!.attemptHistory.map((x) => x.state),
+      ["timeout", "succeeded"],
+    );
   });
 
   it("stdout and stderr keep their order, are never glued, and stderr is marked", async () => {
-    const runId = await submit(farm.client, `
+    const runId = await submit(
+      farm.client,
+      `
 name: streams
 stages:
   s:
     image: dockyard/busybox:1
     command: 'echo one; sleep 0.3; echo two >&2; sleep 0.3; printf no-newline-at-end; sleep 0.3; echo to-stderr >&2; sleep 0.3; echo last'
-`);
+`,
+    );
     assert.equal((await waitForRun(farm.client, runId)).state, "succeeded");
     const watch = await dockyard(farm, ["watch", runId]);
     assert.deepEqual(lines(watch.stdout, /^s [|!] /), ["s | one", "s ! two", "s | no-newline-at-end", "s ! to-stderr", "s | last"]);
     const logs = await dockyard(farm, ["logs", runId]);
     assert.equal(logs.stdout, "[s] one\n[s]! two\n[s] no-newline-at-end\n[s]! to-stderr\n[s] last\n");
-    const json = (await dockyard(farm, ["watch", runId, "--json"])).stdout.trim().split("\n").map((l) => JSON.parse(l));
-    assert.deepEqual(json.filter((e) => e.type === "log").map((e) => [e.stream, e.text]), [
-      ["stdout", "one\n"], ["stderr", "two\n"], ["stdout", "no-newline-at-end"], ["stderr", "to-stderr\n"], ["stdout", "last\n"],
-    ]);
+    const json = (await dockyard(farm, ["watch", runId, "--json"])).stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      json.filter((e) => e.type === "log").map((e) => [e.stream, e.text]),
+      [
+        ["stdout", "one\n"],
+        ["stderr", "two\n"],
+        ["stdout", "no-newline-at-end"],
+        ["stderr", "to-stderr\n"],
+        ["stdout", "last\n"],
+      ],
+    );
     // One stage's raw output stays the bytes the stage wrote, in order.
     assert.equal((await dockyard(farm, ["logs", runId, "s"])).stdout, "one\ntwo\nno-newline-at-endto-stderr\nlast\n");
   });
 
   it("logs of an unknown stage name the run's stages; runs --json lists every run's stages", async () => {
-    const runId = await submit(farm.client, `
+    const runId = await submit(
+      farm.client,
+      `
 name: five
 stages:
   a: { image: dockyard/busybox:1, command: 'true' }
@@ -268,7 +325,8 @@ stages:
   c: { image: dockyard/busybox:1, command: 'true', needs: [a] }
   d: { image: dockyard/busybox:1, command: 'true', needs: [b, c] }
   e: { image: dockyard/busybox:1, command: 'true', needs: [d] }
-`);
+`,
+    );
     assert.equal((await waitForRun(farm.client, runId)).state, "succeeded");
     const r = await dockyard(farm, ["logs", runId, "nosuchstage"]);
     assert.equal(r.code, 1);
@@ -278,9 +336,16 @@ stages:
     assert.equal(followed.code, 1);
 
     const listed = (JSON.parse((await dockyard(farm, ["runs", "--json"])).stdout) as RunJson[]).find((x) => x.id === runId)!;
-    assert.deepEqual(listed.stages.map((s) => [s.name, s.state, s.needs, s.attemptHistory.length]), [
-      ["a", "succeeded", [], 1], ["b", "succeeded", ["a"], 1], ["c", "succeeded", ["a"], 1], ["d", "succeeded", ["b", "c"], 1], ["e", "succeeded", ["d"], 1],
-    ]);
+    assert.deepEqual(
+      listed.stages.map((s) => [s.name, s.state, s.needs, s.attemptHistory.length]),
+      [
+        ["a", "succeeded", [], 1],
+        ["b", "succeeded", ["a"], 1],
+        ["c", "succeeded", ["a"], 1],
+        ["d", "succeeded", ["b", "c"], 1],
+        ["e", "succeeded", ["d"], 1],
+      ],
+    );
   });
 
   it("the HTTP API refuses bad query parameters with 400, naming the parameter and what it allows", async () => {
@@ -326,7 +391,6 @@ stages:
 });
 
 type Stream = ClientDuplexStream<AttemptReport, AttemptCommand>;
-
 
 /** One AttemptStream: send reports, collect the server's answers. */
 function openStream(client: AgentClient) {

@@ -16,14 +16,17 @@ describe("stopping stages", () => {
 
   it("fails a stage that outlives its timeout even while its agent is frozen", async () => {
     const agent = farm.spawnAgent({ name: "frozen", capacity: 1 });
-    const runId = await submit(farm.client, `
+    const runId = await submit(
+      farm.client,
+      `
 name: too-slow
 stages:
   slow:
     image: dockyard/busybox:1
     timeout: 4s
     command: "sleep 300"
-`);
+`,
+    );
     const attemptId = await runningAttempt(farm, runId);
     agent.child.kill("SIGSTOP"); // silent: no heartbeats, no renewals, no local timeout
     const frozenAt = Date.now();
@@ -38,7 +41,8 @@ stages:
     // Once thawed, the agent learns the attempt is over and removes the container.
     agent.child.kill("SIGCONT");
     await waitFor(async () => (await attemptContainers(docker, attemptId)).length === 0, {
-      timeoutMs: 20_000, message: "timed-out container removed",
+      timeoutMs: 20_000,
+      message: "timed-out container removed",
     });
     agent.child.kill("SIGKILL");
     await agent.exited;
@@ -46,7 +50,9 @@ stages:
 
   it("cancel stops the container and ends the run canceled", async () => {
     await farm.startAgent({ name: "canceler", capacity: 2 });
-    const runId = await submit(farm.client, `
+    const runId = await submit(
+      farm.client,
+      `
 name: to-cancel
 stages:
   sleeper:
@@ -56,14 +62,19 @@ stages:
     image: dockyard/busybox:1
     needs: [sleeper]
     command: "true"
-`);
+`,
+    );
     const attemptId = await runningAttempt(farm, runId);
     await waitFor(async () => (await attemptContainers(docker, attemptId))[0]?.State === "running", { message: "container running" });
     const { run } = await farm.client.cancelRun({ runId });
     assert.equal(run!.state, "canceled");
-    assert.deepEqual(run!.stages.map((s) => s.state), ["canceled", "canceled"]);
+    assert.deepEqual(
+      run!.stages.map((s) => s.state),
+      ["canceled", "canceled"],
+    );
     await waitFor(async () => (await attemptContainers(docker, attemptId)).length === 0, {
-      timeoutMs: 15_000, message: "canceled container removed",
+      timeoutMs: 15_000,
+      message: "canceled container removed",
     });
     const [row] = (await farm.pg.query("SELECT state FROM attempts WHERE id = $1", [attemptId])).rows;
     assert.equal(row.state, "canceled");
@@ -74,8 +85,12 @@ stages:
   it("SIGTERM drains: the running stage finishes, the agent exits 0 and takes nothing new", async () => {
     for (const a of farm.agents.splice(0)) await a.abort();
     const agent = farm.spawnAgent({ name: "drainer", capacity: 1 });
-    await waitFor(async () => (await farm.pg.query("SELECT 1 FROM agents WHERE name = 'drainer' AND state = 'online'")).rowCount, { message: "drainer online" });
-    const runId = await submit(farm.client, `
+    await waitFor(async () => (await farm.pg.query("SELECT 1 FROM agents WHERE name = 'drainer' AND state = 'online'")).rowCount, {
+      message: "drainer online",
+    });
+    const runId = await submit(
+      farm.client,
+      `
 name: drain
 stages:
   finishing:
@@ -85,12 +100,16 @@ stages:
     image: dockyard/busybox:1
     needs: [finishing]
     command: "echo next"
-`);
+`,
+    );
     await runningAttempt(farm, runId);
     agent.child.kill("SIGTERM");
     assert.equal(await agent.exited, 0);
     const stages = (await farm.pg.query("SELECT name, state FROM stages WHERE run_id = $1 ORDER BY position", [runId])).rows;
-    assert.deepEqual(stages, [{ name: "finishing", state: "succeeded" }, { name: "next", state: "queued" }]);
+    assert.deepEqual(stages, [
+      { name: "finishing", state: "succeeded" },
+      { name: "next", state: "queued" },
+    ]);
     const [row] = (await farm.pg.query("SELECT state FROM agents WHERE name = 'drainer'")).rows;
     assert.equal(row.state, "offline");
     await farm.client.cancelRun({ runId });

@@ -9,10 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import {
-  AGENT_AUTH_SCHEME, RunService, agentCredential, clientTlsCredentials, createClient, generateKeyPair,
-  type KeyPair,
-} from "@dockyard/proto";
+import { AGENT_AUTH_SCHEME, RunService, agentCredential, clientTlsCredentials, createClient, generateKeyPair, type KeyPair } from "@dockyard/proto";
 import { ensurePki, type Pki } from "@dockyard/control-plane";
 import { Agent, CredentialSource, chooseExecutors, createAgentClient, loadAgentConfig, register, type AgentClient } from "@dockyard/agent";
 import { startFarm, testLog, type Farm } from "../index";
@@ -54,8 +51,7 @@ describe("transport security", { timeout: 120_000 }, () => {
     rmSync(otherDir, { recursive: true, force: true });
   });
 
-  const agentsNamed = async (name: string) =>
-    (await farm.pg.query<{ state: string }>("SELECT state FROM agents WHERE name = $1", [name])).rows;
+  const agentsNamed = async (name: string) => (await farm.pg.query<{ state: string }>("SELECT state FROM agents WHERE name = $1", [name])).rows;
 
   it("an agent whose join token names another CA refuses the server and registers nothing", async () => {
     const stateDir = mkdtempSync(path.join(os.tmpdir(), "dockyard-agent-mispinned-"));
@@ -64,8 +60,10 @@ describe("transport security", { timeout: 120_000 }, () => {
     assert.equal(cfg.caFingerprint, other.caFingerprint);
     const agent = new Agent(cfg, { log: testLog(), executors: await chooseExecutors(cfg) });
     await assert.rejects(agent.start(), (err: Error) => {
-      assert.ok(err.message.startsWith(
-        `the server at ${farm.server.grpcAddress} presented no certificate with fingerprint ${other.caFingerprint}; got: `), err.message);
+      assert.ok(
+        err.message.startsWith(`the server at ${farm.server.grpcAddress} presented no certificate with fingerprint ${other.caFingerprint}; got: `),
+        err.message,
+      );
       assert.ok(err.message.includes(`${farm.server.pki.caFingerprint} (Dockyard farm CA)`), err.message);
       return true;
     });
@@ -93,8 +91,16 @@ describe("transport security", { timeout: 120_000 }, () => {
     await failsWith(runs.listRuns({}, { timeoutMs: 5000 }), grpc.status.UNAVAILABLE, /self-signed certificate in certificate chain/);
     runs.close();
     const pair = generateKeyPair();
-    const agents = createAgentClient(farm.server.grpcAddress, clientTlsCredentials(other.caPem), () => ({ agentId: "", sessionId: "" }), new CredentialSource(pair));
-    await failsWith(register(agents, pair, { joinToken: farm.joinToken, agentId: "", name: "other-ca", labels: {}, capacity: 1, capabilities: ["shell"] }), grpc.status.UNAVAILABLE);
+    const agents = createAgentClient(
+      farm.server.grpcAddress,
+      clientTlsCredentials(other.caPem),
+      () => ({ agentId: "", sessionId: "" }),
+      new CredentialSource(pair),
+    );
+    await failsWith(
+      register(agents, pair, { joinToken: farm.joinToken, agentId: "", name: "other-ca", labels: {}, capacity: 1, capabilities: ["shell"] }),
+      grpc.status.UNAVAILABLE,
+    );
     agents.close();
     assert.deepEqual(await agentsNamed("other-ca"), []);
     // Positive control: the farm CA works.
@@ -106,8 +112,16 @@ describe("transport security", { timeout: 120_000 }, () => {
     await failsWith(runs.listRuns({}, { timeoutMs: 5000 }), grpc.status.UNAVAILABLE, /No connection established/);
     runs.close();
     const pair = generateKeyPair();
-    const agents = createAgentClient(farm.server.grpcAddress, grpc.credentials.createInsecure(), () => ({ agentId: "", sessionId: "" }), new CredentialSource(pair));
-    await failsWith(register(agents, pair, { joinToken: farm.joinToken, agentId: "", name: "plaintext", labels: {}, capacity: 1, capabilities: ["shell"] }), grpc.status.UNAVAILABLE);
+    const agents = createAgentClient(
+      farm.server.grpcAddress,
+      grpc.credentials.createInsecure(),
+      () => ({ agentId: "", sessionId: "" }),
+      new CredentialSource(pair),
+    );
+    await failsWith(
+      register(agents, pair, { joinToken: farm.joinToken, agentId: "", name: "plaintext", labels: {}, capacity: 1, capabilities: ["shell"] }),
+      grpc.status.UNAVAILABLE,
+    );
     agents.close();
     assert.deepEqual(await agentsNamed("plaintext"), []);
   });
@@ -138,7 +152,14 @@ describe("transport security", { timeout: 120_000 }, () => {
       let session = { agentId: "", sessionId: "" };
       const credentials = clientTlsCredentials(farm.server.pki.caPem);
       const client = createAgentClient(farm.server.grpcAddress, credentials, () => session, new CredentialSource(pair));
-      const accepted = await register(client, pair, { joinToken: farm.joinToken, agentId: "", name: "cred-check", labels: {}, capacity: 1, capabilities: ["shell"] });
+      const accepted = await register(client, pair, {
+        joinToken: farm.joinToken,
+        agentId: "",
+        name: "cred-check",
+        labels: {},
+        capacity: 1,
+        capabilities: ["shell"],
+      });
       ({ agentId, sessionId } = accepted);
       session = { agentId, sessionId };
       client.close();
@@ -179,18 +200,30 @@ describe("transport security", { timeout: 120_000 }, () => {
     });
 
     it("an expired credential, and one valid for too long", async () => {
-      await failsWith(heartbeat(agentCredential(pair, { agentId, sessionId, expiresAtMs: Date.now() - 1000 })),
-        grpc.status.UNAUTHENTICATED, "agent credential expired");
-      await failsWith(heartbeat(agentCredential(pair, { agentId, sessionId, expiresAtMs: Date.now() + 3600_000 })),
-        grpc.status.UNAUTHENTICATED, "agent credential is valid for too long");
+      await failsWith(
+        heartbeat(agentCredential(pair, { agentId, sessionId, expiresAtMs: Date.now() - 1000 })),
+        grpc.status.UNAUTHENTICATED,
+        "agent credential expired",
+      );
+      await failsWith(
+        heartbeat(agentCredential(pair, { agentId, sessionId, expiresAtMs: Date.now() + 3600_000 })),
+        grpc.status.UNAUTHENTICATED,
+        "agent credential is valid for too long",
+      );
     });
 
     it("a credential for an unknown agent, or another session", async () => {
       const stranger = randomUUID();
-      await failsWith(heartbeat(agentCredential(pair, { agentId: stranger, sessionId, expiresAtMs: inAMinute() })),
-        grpc.status.UNAUTHENTICATED, `unknown agent ${stranger}`);
-      await failsWith(heartbeat(agentCredential(pair, { agentId, sessionId: randomUUID(), expiresAtMs: inAMinute() })),
-        grpc.status.UNAUTHENTICATED, "agent session is unknown or replaced: register again");
+      await failsWith(
+        heartbeat(agentCredential(pair, { agentId: stranger, sessionId, expiresAtMs: inAMinute() })),
+        grpc.status.UNAUTHENTICATED,
+        `unknown agent ${stranger}`,
+      );
+      await failsWith(
+        heartbeat(agentCredential(pair, { agentId, sessionId: randomUUID(), expiresAtMs: inAMinute() })),
+        grpc.status.UNAUTHENTICATED,
+        "agent session is unknown or replaced: register again",
+      );
     });
   });
 });

@@ -28,7 +28,9 @@ async function ensureTemplate(admin: pg.Client): Promise<void> {
   await admin.query("SELECT pg_advisory_lock(727001)");
   try {
     const { rows } = await admin.query<{ comment: string | null }>(
-      "SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1", [TEMPLATE]);
+      "SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1",
+      [TEMPLATE],
+    );
     if (rows[0]?.comment === hash) return;
     if (rows.length > 0) await admin.query(`DROP DATABASE ${TEMPLATE} WITH (FORCE)`);
     await admin.query(`CREATE DATABASE ${TEMPLATE}`);

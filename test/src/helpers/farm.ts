@@ -89,11 +89,20 @@ export async function startFarm(opts: { env?: Record<string, string>; agents?: A
   const apiToken = `dya_test_${randomBytes(12).toString("hex")}`;
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "dockyard-server-"));
   const config = loadConfig({
-    DOCKYARD_DATA_DIR: dataDir, DATABASE_URL: database.url, DOCKYARD_NATS_URL: NATS_URL, DOCKYARD_NATS_PREFIX: prefix,
-    DOCKYARD_GRPC_LISTEN: "127.0.0.1:0", DOCKYARD_HTTP_LISTEN: "127.0.0.1:0",
-    DOCKYARD_JOIN_TOKEN: joinToken, DOCKYARD_API_TOKEN: apiToken,
-    DOCKYARD_HEARTBEAT_INTERVAL_MS: "300", DOCKYARD_AGENT_LOST_TIMEOUT_MS: "4000", DOCKYARD_LEASE_TTL_MS: "6000",
-    DOCKYARD_AGENT_POLL_INTERVAL_MS: "1000", DOCKYARD_SWEEP_INTERVAL_MS: "200", DOCKYARD_SCHEDULER_INTERVAL_MS: "200",
+    DOCKYARD_DATA_DIR: dataDir,
+    DATABASE_URL: database.url,
+    DOCKYARD_NATS_URL: NATS_URL,
+    DOCKYARD_NATS_PREFIX: prefix,
+    DOCKYARD_GRPC_LISTEN: "127.0.0.1:0",
+    DOCKYARD_HTTP_LISTEN: "127.0.0.1:0",
+    DOCKYARD_JOIN_TOKEN: joinToken,
+    DOCKYARD_API_TOKEN: apiToken,
+    DOCKYARD_HEARTBEAT_INTERVAL_MS: "300",
+    DOCKYARD_AGENT_LOST_TIMEOUT_MS: "4000",
+    DOCKYARD_LEASE_TTL_MS: "6000",
+    DOCKYARD_AGENT_POLL_INTERVAL_MS: "1000",
+    DOCKYARD_SWEEP_INTERVAL_MS: "200",
+    DOCKYARD_SCHEDULER_INTERVAL_MS: "200",
     ...opts.env,
   });
   let server = await startServer(config, { log: testLog(), registry: new Registry() });
@@ -113,16 +122,35 @@ export async function startFarm(opts: { env?: Record<string, string>; agents?: A
   const children: SpawnedAgent[] = [];
 
   const agentEnv = (a: AgentOptions): Record<string, string> => ({
-    DOCKYARD_SERVER_URL: server.grpcAddress, DOCKYARD_NATS_URL: NATS_URL, DOCKYARD_NATS_PREFIX: prefix,
-    DOCKYARD_JOIN_TOKEN: a.joinToken ?? `${joinToken}.${server.pki.caFingerprint}`, DOCKYARD_AGENT_NAME: a.name,
-    DOCKYARD_AGENT_LABELS: Object.entries(a.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(","),
-    DOCKYARD_AGENT_CAPACITY: String(a.capacity ?? 2), DOCKYARD_AGENT_EXECUTOR: a.executor ?? "docker",
+    DOCKYARD_SERVER_URL: server.grpcAddress,
+    DOCKYARD_NATS_URL: NATS_URL,
+    DOCKYARD_NATS_PREFIX: prefix,
+    DOCKYARD_JOIN_TOKEN: a.joinToken ?? `${joinToken}.${server.pki.caFingerprint}`,
+    DOCKYARD_AGENT_NAME: a.name,
+    DOCKYARD_AGENT_LABELS: Object.entries(a.labels ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(","),
+    DOCKYARD_AGENT_CAPACITY: String(a.capacity ?? 2),
+    DOCKYARD_AGENT_EXECUTOR: a.executor ?? "docker",
     DOCKYARD_AGENT_STATE_DIR: a.stateDir ?? mkdtempSync(path.join(os.tmpdir(), `dockyard-agent-${a.name}-`)),
-    DOCKER_HOST: a.dockerHost ?? DOCKER_HOST, DOCKYARD_LOG_LEVEL: a.logLevel ?? process.env.DOCKYARD_TEST_LOG ?? "info",
+    DOCKER_HOST: a.dockerHost ?? DOCKER_HOST,
+    DOCKYARD_LOG_LEVEL: a.logLevel ?? process.env.DOCKYARD_TEST_LOG ?? "info",
   });
 
   const farm: Farm = {
-    server, config, database, prefix, joinToken, agentJoinToken: `${joinToken}.${server.pki.caFingerprint}`, apiToken, dataDir, caFile, client, pg: pool, agents, agentEnv,
+    server,
+    config,
+    database,
+    prefix,
+    joinToken,
+    agentJoinToken: `${joinToken}.${server.pki.caFingerprint}`,
+    apiToken,
+    dataDir,
+    caFile,
+    client,
+    pg: pool,
+    agents,
+    agentEnv,
     async startAgent(a) {
       const cfg = loadAgentConfig(agentEnv(a));
       const agent = new Agent(cfg, { log: testLog(), executors: await chooseExecutors(cfg) });
@@ -137,7 +165,9 @@ export async function startFarm(opts: { env?: Record<string, string>; agents?: A
       // DOCKYARD_AGENT_NODE_ARGS: extra node flags for agent processes (e.g. --cpu-prof in a benchmark).
       const nodeArgs = (process.env.DOCKYARD_AGENT_NODE_ARGS ?? "").split(" ").filter(Boolean);
       const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", path.join(HERE, "../bin/agent.ts")], {
-        cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ["ignore", out, out],
+        cwd: REPO_ROOT,
+        env: { ...process.env, ...env },
+        stdio: ["ignore", out, out],
       });
       const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
       const spawned = { child, stateDir: env.DOCKYARD_AGENT_STATE_DIR!, logFile, exited };

@@ -6,14 +6,21 @@ import { createAgentClient, CredentialSource, register, type AgentClient } from 
 import type { Farm } from "./farm";
 
 export async function handAgent(
-  farm: Farm, name: string, opts: { joinToken?: string; pair?: KeyPair } = {},
+  farm: Farm,
+  name: string,
+  opts: { joinToken?: string; pair?: KeyPair } = {},
 ): Promise<{ client: AgentClient; accepted: RegisterAccepted; pair: KeyPair }> {
   const pair = opts.pair ?? generateKeyPair();
   let session = { agentId: "", sessionId: "" };
   const client = createAgentClient(farm.server.grpcAddress, clientTlsCredentials(farm.server.pki.caPem), () => session, new CredentialSource(pair));
   try {
     const accepted = await register(client, pair, {
-      joinToken: opts.joinToken ?? farm.joinToken, agentId: "", name, labels: { hand: name }, capacity: 1, capabilities: ["shell"],
+      joinToken: opts.joinToken ?? farm.joinToken,
+      agentId: "",
+      name,
+      labels: { hand: name },
+      capacity: 1,
+      capabilities: ["shell"],
     });
     session = { agentId: accepted.agentId, sessionId: accepted.sessionId };
     return { client, accepted, pair };

@@ -35,8 +35,12 @@ export interface ServerProcess {
 
 /** Test timings: a lease of 6 s and loss after 4 s, so a 30 s outage is five leases long. */
 export const OUTAGE_TIMINGS = {
-  DOCKYARD_HEARTBEAT_INTERVAL_MS: "300", DOCKYARD_AGENT_LOST_TIMEOUT_MS: "4000", DOCKYARD_LEASE_TTL_MS: "6000",
-  DOCKYARD_AGENT_POLL_INTERVAL_MS: "1000", DOCKYARD_SWEEP_INTERVAL_MS: "200", DOCKYARD_SCHEDULER_INTERVAL_MS: "200",
+  DOCKYARD_HEARTBEAT_INTERVAL_MS: "300",
+  DOCKYARD_AGENT_LOST_TIMEOUT_MS: "4000",
+  DOCKYARD_LEASE_TTL_MS: "6000",
+  DOCKYARD_AGENT_POLL_INTERVAL_MS: "1000",
+  DOCKYARD_SWEEP_INTERVAL_MS: "200",
+  DOCKYARD_SCHEDULER_INTERVAL_MS: "200",
 };
 
 export class OutageFarm {
@@ -69,17 +73,26 @@ export class OutageFarm {
     this.natsPort = await freePort();
     await this.startNats();
     for (let i = 0; i < (this.opts.replicas ?? 1); i++) {
-      this.servers.push({ grpc: `127.0.0.1:${await freePort()}`, http: `127.0.0.1:${await freePort()}`, child: null, logFile: path.join(this.dataDir, `server-${i}.log`) });
+      this.servers.push({
+        grpc: `127.0.0.1:${await freePort()}`,
+        http: `127.0.0.1:${await freePort()}`,
+        child: null,
+        logFile: path.join(this.dataDir, `server-${i}.log`),
+      });
     }
     for (let i = 0; i < this.servers.length; i++) await this.startServer(i);
-    this.client = createFailoverClient(RunService, this.servers.map((s) => s.grpc), {
-      credentials: clientTlsCredentials(this.caPem),
-      metadata: () => {
-        const md = new grpc.Metadata();
-        md.set("authorization", `Bearer ${this.apiToken}`);
-        return md;
+    this.client = createFailoverClient(
+      RunService,
+      this.servers.map((s) => s.grpc),
+      {
+        credentials: clientTlsCredentials(this.caPem),
+        metadata: () => {
+          const md = new grpc.Metadata();
+          md.set("authorization", `Bearer ${this.apiToken}`);
+          return md;
+        },
       },
-    });
+    );
   }
 
   async startNats(): Promise<void> {
@@ -102,11 +115,20 @@ export class OutageFarm {
     const s = this.servers[i]!;
     const out = openSync(s.logFile, "a");
     s.child = spawn(process.execPath, ["--import", "tsx", path.join(HERE, "../bin/server.ts")], {
-      cwd: REPO_ROOT, stdio: ["ignore", out, out],
+      cwd: REPO_ROOT,
+      stdio: ["ignore", out, out],
       env: {
-        ...process.env, ...OUTAGE_TIMINGS, ...this.opts.env,
-        DATABASE_URL: this.database.url, DOCKYARD_DATA_DIR: this.dataDir, DOCKYARD_NATS_URL: this.natsUrl, DOCKYARD_NATS_PREFIX: this.prefix,
-        DOCKYARD_GRPC_LISTEN: s.grpc, DOCKYARD_HTTP_LISTEN: s.http, DOCKYARD_JOIN_TOKEN: this.joinToken, DOCKYARD_API_TOKEN: this.apiToken,
+        ...process.env,
+        ...OUTAGE_TIMINGS,
+        ...this.opts.env,
+        DATABASE_URL: this.database.url,
+        DOCKYARD_DATA_DIR: this.dataDir,
+        DOCKYARD_NATS_URL: this.natsUrl,
+        DOCKYARD_NATS_PREFIX: this.prefix,
+        DOCKYARD_GRPC_LISTEN: s.grpc,
+        DOCKYARD_HTTP_LISTEN: s.http,
+        DOCKYARD_JOIN_TOKEN: this.joinToken,
+        DOCKYARD_API_TOKEN: this.apiToken,
         DOCKYARD_LOG_LEVEL: "info",
       },
     });
@@ -152,14 +174,23 @@ export class OutageFarm {
     const logFile = path.join(stateDir, "agent.log");
     const out = openSync(logFile, "a");
     const child = spawn(process.execPath, ["--import", "tsx", path.join(HERE, "../bin/agent.ts")], {
-      cwd: REPO_ROOT, stdio: ["ignore", out, out],
+      cwd: REPO_ROOT,
+      stdio: ["ignore", out, out],
       env: {
-        ...process.env, DOCKYARD_SERVER_URL: (opts.servers ?? this.servers.map((_, i) => i)).map((i) => this.servers[i]!.grpc).join(","),
+        ...process.env,
+        DOCKYARD_SERVER_URL: (opts.servers ?? this.servers.map((_, i) => i)).map((i) => this.servers[i]!.grpc).join(","),
         DOCKYARD_NATS_URL: this.natsUrl,
-        DOCKYARD_NATS_PREFIX: this.prefix, DOCKYARD_JOIN_TOKEN: `${this.joinToken}.${certFingerprint(this.caPem)}`,
-        DOCKYARD_AGENT_NAME: name, DOCKYARD_AGENT_EXECUTOR: opts.executor, DOCKYARD_AGENT_CAPACITY: String(opts.capacity ?? 4),
-        DOCKYARD_AGENT_LABELS: Object.entries(opts.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(","),
-        DOCKYARD_AGENT_STATE_DIR: stateDir, DOCKER_HOST, DOCKYARD_LOG_LEVEL: "info",
+        DOCKYARD_NATS_PREFIX: this.prefix,
+        DOCKYARD_JOIN_TOKEN: `${this.joinToken}.${certFingerprint(this.caPem)}`,
+        DOCKYARD_AGENT_NAME: name,
+        DOCKYARD_AGENT_EXECUTOR: opts.executor,
+        DOCKYARD_AGENT_CAPACITY: String(opts.capacity ?? 4),
+        DOCKYARD_AGENT_LABELS: Object.entries(opts.labels ?? {})
+          .map(([k, v]) => `${k}=${v}`)
+          .join(","),
+        DOCKYARD_AGENT_STATE_DIR: stateDir,
+        DOCKER_HOST,
+        DOCKYARD_LOG_LEVEL: "info",
       },
     });
     this.agents.push({ name, child, logFile });
@@ -167,7 +198,8 @@ export class OutageFarm {
 
   async waitAgentsOnline(n: number): Promise<void> {
     await waitFor(async () => (await this.pg.query("SELECT count(*)::int AS n FROM agents WHERE state = 'online'")).rows[0].n >= n, {
-      message: `${n} agents online`, timeoutMs: 60_000,
+      message: `${n} agents online`,
+      timeoutMs: 60_000,
     });
   }
 

@@ -72,34 +72,59 @@ export async function restoreComponent(farm: OutageFarm, c: Component): Promise<
 export async function runOutage(farm: OutageFarm, component: Component, outageMs: number): Promise<OutageResult> {
   const res = await farm.client.submitRun({ pipelineYaml: Buffer.from(OUTAGE_PIPELINE), source: "test:outage.yml" }, { timeoutMs: 10_000 });
   const runId = res.run!.id;
-  await waitFor(async () => (await farm.pg.query(
-    `SELECT count(*)::int AS n FROM attempts a JOIN stages s ON s.id = a.stage_id
-     WHERE a.run_id = $1 AND a.state = 'running' AND (s.name = 'boxed' OR a.log_seq >= 1)`, [runId])).rows[0].n === 2,
-  { message: "count and boxed running", timeoutMs: 60_000 });
+  await waitFor(
+    async () =>
+      (
+        await farm.pg.query(
+          `SELECT count(*)::int AS n FROM attempts a JOIN stages s ON s.id = a.stage_id
+     WHERE a.run_id = $1 AND a.state = 'running' AND (s.name = 'boxed' OR a.log_seq >= 1)`,
+          [runId],
+        )
+      ).rows[0].n === 2,
+    { message: "count and boxed running", timeoutMs: 60_000 },
+  );
   await breakComponent(farm, component);
   await outageLasts(outageMs);
   await restoreComponent(farm, component);
   const backAt = Date.now();
   const seqAtRestore = await lastSeq(farm, runId);
   // Moving again: the run gets an event after the component is back (or had already ended).
-  const { recoveryMs } = await waitFor(async () => {
-    const seq = await lastSeq(farm, runId);
-    const moved = seq !== null && (seq > (seqAtRestore ?? 0) || (await runState(farm, runId)) === "succeeded");
-    return moved ? { recoveryMs: Date.now() - backAt } : false;
-  }, { message: `run ${runId} moving again after the ${component} came back`, timeoutMs: 120_000, intervalMs: 20 });
-  const state = await waitFor(async () => {
-    const s = await runState(farm, runId);
-    return s && ["succeeded", "failed", "errored", "canceled"].includes(s) ? s : undefined;
-  }, { message: `run ${runId} to end`, timeoutMs: 180_000 });
-  const rows = (await farm.pg.query<{ name: string; state: string; reason: string | null }>(
-    "SELECT s.name, a.state, a.reason FROM attempts a JOIN stages s ON s.id = a.stage_id WHERE a.run_id = $1 ORDER BY s.position, a.number", [runId])).rows;
+  const { recoveryMs } = await waitFor(
+    async () => {
+      const seq = await lastSeq(farm, runId);
+      const moved = seq !== null && (seq > (seqAtRestore ?? 0) || (await runState(farm, runId)) === "succeeded");
+      return moved ? { recoveryMs: Date.now() - backAt } : false;
+    },
+    { message: `run ${runId} moving again after the ${component} came back`, timeoutMs: 120_000, intervalMs: 20 },
+  );
+  const state = await waitFor(
+    async () => {
+      const s = await runState(farm, runId);
+      return s && ["succeeded", "failed", "errored", "canceled"].includes(s) ? s : undefined;
+    },
+    { message: `run ${runId} to end`, timeoutMs: 180_000 },
+  );
+  const rows = (
+    await farm.pg.query<{ name: string; state: string; reason: string | null }>(
+      "SELECT s.name, a.state, a.reason FROM attempts a JOIN stages s ON s.id = a.stage_id WHERE a.run_id = $1 ORDER BY s.position, a.number",
+      [runId],
+    )
+  ).rows;
   const attempts: OutageResult["attempts"] = {};
   for (const r of rows) (attempts[r.name] ??= []).push({ state: r.state, reason: r.reason });
-  const log = (await farm.pg.query<{ text: string | null }>(
-    `SELECT string_agg(convert_from(e.data, 'UTF8'), '' ORDER BY e.seq) AS text FROM run_events e JOIN stages s ON s.id = e.stage_id
-     WHERE e.run_id = $1 AND e.kind = 'log' AND s.name = 'count'`, [runId])).rows[0]?.text ?? "";
+  const log =
+    (
+      await farm.pg.query<{ text: string | null }>(
+        `SELECT string_agg(convert_from(e.data, 'UTF8'), '' ORDER BY e.seq) AS text FROM run_events e JOIN stages s ON s.id = e.stage_id
+     WHERE e.run_id = $1 AND e.kind = 'log' AND s.name = 'count'`,
+        [runId],
+      )
+    ).rows[0]?.text ?? "";
   return {
-    runId, state, attempts, recoveryMs,
+    runId,
+    state,
+    attempts,
+    recoveryMs,
     doubleRuns: Object.values(attempts).reduce((n, a) => n + Math.max(0, a.length - 1), 0),
     lostLines: lineDifference(log, EXPECTED_COUNT_LOG),
     logExact: log === EXPECTED_COUNT_LOG,

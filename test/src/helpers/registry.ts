@@ -37,8 +37,7 @@ export async function testRegistry(): Promise<TestRegistry> {
   ).trim();
   const reg: TestRegistry = { address: REGISTRY_ADDRESS, username: "dockyard", password };
   const basic = `Basic ${Buffer.from(`${reg.username}:${password}`).toString("base64")}`;
-  const status = (headers?: Record<string, string>) =>
-    fetch(`http://${reg.address}/v2/`, { headers, signal: AbortSignal.timeout(2000) }).then((r) => r.status);
+  const status = (headers?: Record<string, string>) => fetch(`http://${reg.address}/v2/`, { headers, signal: AbortSignal.timeout(2000) }).then((r) => r.status);
   const anonymous = await status().catch((err: Error) => {
     throw new Error(`no registry answers at http://${reg.address}/v2/; ${SETUP_HINT} (${err.message})`);
   });

@@ -11,10 +11,13 @@ export async function submit(client: RunClient, yaml: string | Uint8Array): Prom
 const TERMINAL = new Set(["succeeded", "failed", "errored", "canceled"]);
 
 export async function waitForRun(client: RunClient, runId: string, timeoutMs = 60_000): Promise<Run> {
-  return waitFor(async () => {
-    const { run } = await client.getRun({ runId });
-    return run && TERMINAL.has(run.state) ? run : undefined;
-  }, { timeoutMs, intervalMs: 100, message: `run ${runId} to end` });
+  return waitFor(
+    async () => {
+      const { run } = await client.getRun({ runId });
+      return run && TERMINAL.has(run.state) ? run : undefined;
+    },
+    { timeoutMs, intervalMs: 100, message: `run ${runId} to end` },
+  );
 }
 
 /** All events of a run (history only). */
@@ -37,12 +40,15 @@ export function logsByStage(events: RunEvent[]): Map<string, string> {
 }
 
 /** Wait until an attempt of the run is running (and has persisted `minLogSeq` chunks); returns its id. */
-export async function runningAttempt(
-  farm: { pg: import("pg").Pool }, runId: string, opts: { minLogSeq?: number; timeoutMs?: number } = {},
-): Promise<string> {
-  return waitFor(async () => {
-    const r = await farm.pg.query<{ id: string }>(
-      "SELECT id FROM attempts WHERE run_id = $1 AND state = 'running' AND log_seq >= $2", [runId, opts.minLogSeq ?? 0]);
-    return r.rows[0]?.id;
-  }, { timeoutMs: opts.timeoutMs ?? 30_000, message: `an attempt of run ${runId} running` });
+export async function runningAttempt(farm: { pg: import("pg").Pool }, runId: string, opts: { minLogSeq?: number; timeoutMs?: number } = {}): Promise<string> {
+  return waitFor(
+    async () => {
+      const r = await farm.pg.query<{ id: string }>("SELECT id FROM attempts WHERE run_id = $1 AND state = 'running' AND log_seq >= $2", [
+        runId,
+        opts.minLogSeq ?? 0,
+      ]);
+      return r.rows[0]?.id;
+    },
+    { timeoutMs: opts.timeoutMs ?? 30_000, message: `an attempt of run ${runId} running` },
+  );
 }

@@ -12,19 +12,19 @@
 // One helper per ShellExecutor, started on first use, restarted on the next run if it
 // dies. Its pipes are referenced only while a stage runs, so an idle spawner never
 // keeps the agent alive.
-import { spawn, type ChildProcessByStdio } from "node:child_process";
-import { existsSync, mkdirSync, rmSync } from "node:fs";
-import { constants } from "node:os";
-import type { Readable, Writable } from "node:stream";
-import { fileURLToPath } from "node:url";
-import type { OutputChunk } from "../types.js";
-import { Op, Ev, frame, parseFrames } from "./frames.mjs";
-import { TAG_VAR } from "./stage-kill.mjs";
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { constants } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import type { OutputChunk } from '../types.js';
+import { Op, Ev, frame, parseFrames } from './frames.mjs';
+import { TAG_VAR } from './stage-kill.mjs';
 
-const NODE_HELPER = fileURLToPath(new URL("./helper.mjs", import.meta.url));
-export const NATIVE_HELPER = fileURLToPath(new URL("../../../native/build/dy-spawn", import.meta.url));
+const NODE_HELPER = fileURLToPath(new URL('./helper.mjs', import.meta.url));
+export const NATIVE_HELPER = fileURLToPath(new URL('../../../native/build/dy-spawn', import.meta.url));
 
-export type SpawnerKind = "native" | "node";
+export type SpawnerKind = 'native' | 'node';
 
 export interface SpawnerOptions {
   /** Private directory for the scripts handed to shells (emptied when a helper starts). */
@@ -140,7 +140,7 @@ export class ShellSpawner {
   readonly kind: SpawnerKind;
 
   constructor(private readonly options: SpawnerOptions) {
-    this.kind = options.kind ?? (process.env.DOCKYARD_SPAWNER !== "node" && existsSync(NATIVE_HELPER) ? "native" : "node");
+    this.kind = options.kind ?? (process.env.DOCKYARD_SPAWNER !== 'node' && existsSync(NATIVE_HELPER) ? 'native' : 'node');
   }
 
   /** Starts the helper now, before the first stage needs it. */
@@ -169,7 +169,7 @@ export class ShellSpawner {
   async close(): Promise<void> {
     const helper = this.helper;
     if (!helper || helper.exitCode !== null || helper.signalCode !== null) return;
-    const gone = new Promise((r) => helper.once("exit", r));
+    const gone = new Promise((r) => helper.once('exit', r));
     helper.ref();
     helper.stdin.end(frame(Op.Stop, 0));
     await gone;
@@ -184,15 +184,15 @@ export class ShellSpawner {
     // Scripts left by a crashed agent are stale; the directory is private to this agent.
     rmSync(this.options.scriptDir, { recursive: true, force: true });
     mkdirSync(this.options.scriptDir, { recursive: true, mode: 0o700 });
-    const [command, args] = this.kind === "native" ? [NATIVE_HELPER, [this.options.scriptDir]] : [process.execPath, [NODE_HELPER, this.options.scriptDir]];
+    const [command, args] = this.kind === 'native' ? [NATIVE_HELPER, [this.options.scriptDir]] : [process.execPath, [NODE_HELPER, this.options.scriptDir]];
     const helper = spawn(command, args, {
-      stdio: ["pipe", "pipe", "inherit"],
+      stdio: ['pipe', 'pipe', 'inherit'],
       env: { PATH: this.options.path, HOME: this.options.home },
     });
-    helper.stdout.on("data", (data: Buffer) => this.onData(data));
-    helper.stdin.on("error", () => undefined); // a dead helper is reported by "exit"
-    helper.once("exit", (code, signal) => this.onHelperExit(helper, new Error(`the shell spawner exited (${signal ?? `code ${code}`})`)));
-    helper.on("error", () => undefined); // reported through "exit"
+    helper.stdout.on('data', (data: Buffer) => this.onData(data));
+    helper.stdin.on('error', () => undefined); // a dead helper is reported by "exit"
+    helper.once('exit', (code, signal) => this.onHelperExit(helper, new Error(`the shell spawner exited (${signal ?? `code ${code}`})`)));
+    helper.on('error', () => undefined); // reported through "exit"
     this.helper = helper;
     this.pending = Buffer.alloc(0);
     this.updateRefs();
@@ -215,7 +215,7 @@ export class ShellSpawner {
       case Ev.Stdout:
       case Ev.Stderr:
         // A copy: `body` is a view into the pipe's buffer, and chunks may be kept (spooled, batched).
-        stage.push({ stream: ev === Ev.Stderr ? "stderr" : "stdout", data: Buffer.from(body) });
+        stage.push({ stream: ev === Ev.Stderr ? 'stderr' : 'stdout', data: Buffer.from(body) });
         return;
       case Ev.Exit: {
         this.stages.delete(id);
@@ -228,7 +228,7 @@ export class ShellSpawner {
       case Ev.Error:
         this.stages.delete(id);
         this.updateRefs();
-        stage.started.reject(new Error(body.toString("utf8")));
+        stage.started.reject(new Error(body.toString('utf8')));
         return;
     }
   }
@@ -240,7 +240,7 @@ export class ShellSpawner {
       // Nobody can report this stage's end any more: kill it, and its exit is unknown.
       if (stage.pid > 0) {
         try {
-          process.kill(-stage.pid, "SIGKILL");
+          process.kill(-stage.pid, 'SIGKILL');
         } catch {
           // already gone
         }

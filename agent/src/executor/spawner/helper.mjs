@@ -2,16 +2,16 @@
 // built: same protocol, same behaviour (see agent/native/dy-spawn.c), but each
 // shell costs a Node spawn. Plain JS (no tsx, no dependencies): it starts fast and
 // stays small. Usage: node helper.mjs SCRIPT_DIR, talking over stdin/stdout.
-import { spawn } from "node:child_process";
-import { unlinkSync, writeFileSync } from "node:fs";
-import path from "node:path";
-import { constants } from "node:os";
-import { Op, Ev, frame, parseFrames } from "./frames.mjs";
-import { forksSoFar, killStage, startTicks } from "./stage-kill.mjs";
+import { spawn } from 'node:child_process';
+import { unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { constants } from 'node:os';
+import { Op, Ev, frame, parseFrames } from './frames.mjs';
+import { forksSoFar, killStage, startTicks } from './stage-kill.mjs';
 
 const scriptDir = process.argv[2];
 if (!scriptDir) {
-  process.stderr.write("usage: helper.mjs SCRIPT_DIR (started by the dockyard agent, which talks to it over stdin/stdout)\n");
+  process.stderr.write('usage: helper.mjs SCRIPT_DIR (started by the dockyard agent, which talks to it over stdin/stdout)\n');
   process.exit(2);
 }
 
@@ -45,25 +45,28 @@ function run(id, script) {
   } catch (err) {
     return send(Ev.Error, id, Buffer.from(`cannot write the stage script: ${err.message}`));
   }
-  const shell = spawn("/bin/sh", [file], { env: process.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const shell = spawn('/bin/sh', [file], { env: process.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   if (shell.pid === undefined) {
-    shell.once("error", (err) => send(Ev.Error, id, Buffer.from(`cannot start /bin/sh: ${err.message}`)));
+    shell.once('error', (err) => send(Ev.Error, id, Buffer.from(`cannot start /bin/sh: ${err.message}`)));
     return;
   }
-  shell.on("error", () => undefined); // reported through its exit
+  shell.on('error', () => undefined); // reported through its exit
   const stage = { shell, since: startTicks(shell.pid) ?? 0, forks: forksSoFar(), open: 2, paused: false, exit: null, cut: undefined };
   stages.set(id, stage);
   const out = Buffer.alloc(4);
   out.writeUInt32BE(shell.pid);
   send(Ev.Started, id, out);
-  for (const [pipe, ev] of [[shell.stdout, Ev.Stdout], [shell.stderr, Ev.Stderr]]) {
-    pipe.on("data", (data) => send(ev, id, data));
-    pipe.once("close", () => {
+  for (const [pipe, ev] of [
+    [shell.stdout, Ev.Stdout],
+    [shell.stderr, Ev.Stderr],
+  ]) {
+    pipe.on('data', (data) => send(ev, id, data));
+    pipe.once('close', () => {
       stage.open--;
       finishIfDone(id, stage);
     });
   }
-  shell.once("exit", (code, signal) => {
+  shell.once('exit', (code, signal) => {
     // Leftovers must not keep the pipes open: its group, its session, what carries its tag.
     killStage(shell.pid, tagOf(id), { since: stage.since, forks: stage.forks });
     try {
@@ -101,14 +104,13 @@ function stop(code) {
 }
 
 let pending = Buffer.alloc(0);
-process.stdin.on("data", (data) => {
+process.stdin.on('data', (data) => {
   pending = parseFrames(pending.length === 0 ? data : Buffer.concat([pending, data]), (op, id, body) => {
     const stage = stages.get(id);
     if (op === Op.Run) run(id, Buffer.from(body));
     else if (op === Op.Pause || op === Op.Resume) {
       if (stage) pause(id, stage, op === Op.Pause);
-    }
-    else if (op === Op.Stop) stop(0);
+    } else if (op === Op.Stop) stop(0);
     else {
       process.stderr.write(`helper.mjs: unknown op ${op} refused\n`);
       stop(2);
@@ -117,7 +119,7 @@ process.stdin.on("data", (data) => {
   if (pending.length > 32 * 1024 * 1024) stop(2);
 });
 // The agent is gone (or closed us): end every stage; nobody is left to read their output.
-process.stdin.on("end", () => stop(0));
-process.stdout.on("error", () => stop(0));
+process.stdin.on('end', () => stop(0));
+process.stdout.on('error', () => stop(0));
 // Only the agent ends this process; running stages need it to report their end.
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => undefined);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => undefined);

@@ -7,15 +7,15 @@
 // leaving it takes an exec and the exec'd program inherits the tag. A process that clears
 // its environment and leaves the session escapes; the helpers stop waiting for its output
 // after a short drain anyway. Plain JS: the helper runs without a TypeScript loader.
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 
-export const TAG_VAR = "DOCKYARD_SPAWN_TAG";
+export const TAG_VAR = 'DOCKYARD_SPAWN_TAG';
 
 /** Fields of /proc/<pid>/stat after the command name: [state, ppid, pgrp, session, …]; null when gone. */
 function statFields(pid) {
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, "latin1");
-    return text.slice(text.lastIndexOf(") ") + 2).split(" ");
+    const text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return text.slice(text.lastIndexOf(') ') + 2).split(' ');
   } catch {
     return null;
   }
@@ -28,9 +28,9 @@ export function startTicks(pid) {
 }
 
 /** The first number in a small /proc file after `prefix`; 0 when unreadable. */
-function procNumber(file, prefix = "") {
+function procNumber(file, prefix = '') {
   try {
-    const text = readFileSync(file, "latin1");
+    const text = readFileSync(file, 'latin1');
     const at = prefix ? text.indexOf(prefix) : 0;
     return at < 0 ? 0 : Number.parseInt(text.slice(at + prefix.length), 10) || 0;
   } catch {
@@ -39,12 +39,12 @@ function procNumber(file, prefix = "") {
 }
 
 /** Forks since boot; see killStage's `forks`. */
-export const forksSoFar = () => procNumber("/proc/stat", "\nprocesses ");
+export const forksSoFar = () => procNumber('/proc/stat', '\nprocesses ');
 let pidMax = 0;
 
 function sigkill(pid) {
   try {
-    process.kill(pid, "SIGKILL");
+    process.kill(pid, 'SIGKILL');
   } catch {
     // gone already
   }
@@ -63,18 +63,18 @@ export function killStage(sid, tag, { since = 0, group = true, forks = 0 } = {})
   if (group) sigkill(-sid);
   const entry = tag ? Buffer.from(`\0${TAG_VAR}=${tag}\0`) : null;
   const uid = process.geteuid();
-  pidMax ||= procNumber("/proc/sys/kernel/pid_max");
+  pidMax ||= procNumber('/proc/sys/kernel/pid_max');
   const nowForks = forksSoFar();
-  const last = procNumber("/proc/sys/kernel/ns_last_pid");
+  const last = procNumber('/proc/sys/kernel/ns_last_pid');
   const ranged = sid > 0 && forks > 0 && nowForks >= forks && last > 0 && nowForks - forks + 1000 < pidMax;
   const outside = (pid) => (last >= sid ? pid <= sid || pid > last : pid <= sid && pid > last);
   for (let pass = 0; pass < 4; pass++) {
     let found = 0;
-    for (const name of readdirSync("/proc")) {
+    for (const name of readdirSync('/proc')) {
       const pid = Number(name);
       if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid || (ranged && outside(pid))) continue;
       const f = statFields(pid);
-      if (!f || f[0] === "Z" || f[0] === "X") continue;
+      if (!f || f[0] === 'Z' || f[0] === 'X') continue;
       if (group && Number(f[3]) === sid) {
         sigkill(pid);
         found++;

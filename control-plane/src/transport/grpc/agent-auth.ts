@@ -24,7 +24,10 @@ export class AgentAuth {
   private readonly cache = new Map<string, { agent: AgentRow; until: number }>();
   private readonly keys = new Map<string, KeyObject>();
 
-  constructor(private readonly db: Db, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** The agent a call's metadata authenticates; throws UnauthenticatedError with the reason. */
   async authenticate(md: Metadata): Promise<AgentRow> {

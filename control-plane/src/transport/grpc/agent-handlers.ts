@@ -3,8 +3,15 @@
 import type * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import {
-  create, AgentService, PollAssignmentsResponseSchema, DrainResponseSchema, LeaveResponseSchema, HeartbeatResponseSchema,
-  GetAssignmentResponseSchema, type ServiceHandlers, type Assignment,
+  create,
+  AgentService,
+  PollAssignmentsResponseSchema,
+  DrainResponseSchema,
+  LeaveResponseSchema,
+  HeartbeatResponseSchema,
+  GetAssignmentResponseSchema,
+  type ServiceHandlers,
+  type Assignment,
 } from "@dockyard/proto";
 import type { Db } from "../../store/db";
 import type { Clock } from "../../clock";
@@ -32,11 +39,13 @@ export type { AgentHandlerDeps } from "./agent-deps";
 
 type Handlers = ServiceHandlers<(typeof AgentService)["method"]>;
 
-
 /** A unary handler: run, answer, map errors. */
 function unary<Req, Res>(log: Logger, fn: (call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    fn(call).then((res) => callback(null, res), (err: unknown) => callback(toServiceError(err, log)));
+    fn(call).then(
+      (res) => callback(null, res),
+      (err: unknown) => callback(toServiceError(err, log)),
+    );
   };
 }
 
@@ -71,8 +80,9 @@ export function agentHandlers(deps: AgentHandlerDeps): Handlers {
       const ok = await recordHeartbeat(deps.liveDb ?? db, agent.id, agent.sessionId, call.request.draining, deps.clock.now());
       if (!ok) throw new DockyardError("stale_lease", `agent ${agent.id} was declared ${agent.state === "online" ? "lost" : agent.state}: register again`);
       // Not awaited: the environment list is bookkeeping (dockyard envs), not liveness.
-      void syncEnvironments(db, agent.id, call.request.environmentIds.slice(0, 1000), deps.clock.now())
-        .catch((err: unknown) => log.warn({ err, agentId: agent.id }, "environment sync failed"));
+      void syncEnvironments(db, agent.id, call.request.environmentIds.slice(0, 1000), deps.clock.now()).catch((err: unknown) =>
+        log.warn({ err, agentId: agent.id }, "environment sync failed"),
+      );
       return create(HeartbeatResponseSchema, {});
     }),
     getAssignment: unary(log, async (call) => {
@@ -84,8 +94,16 @@ export function agentHandlers(deps: AgentHandlerDeps): Handlers {
       const row = await agentAttempt(db, agent.id, attemptId);
       if (!row) throw new DockyardError("stale_lease", `attempt ${attemptId} is not assigned to agent ${agent.id} (any more)`);
       const assignment = await assignmentFor({
-        attemptId: row.attempt.id, leaseId: row.attempt.leaseId, runId: row.attempt.runId, stageId: row.stage.id, stageName: row.stage.name,
-        attemptNumber: row.attempt.number, agentId: agent.id, spec: row.stage.spec, timeoutMs: row.stage.timeoutMs, queuedAt: row.attempt.assignedAt,
+        attemptId: row.attempt.id,
+        leaseId: row.attempt.leaseId,
+        runId: row.attempt.runId,
+        stageId: row.stage.id,
+        stageName: row.stage.name,
+        attemptNumber: row.attempt.number,
+        agentId: agent.id,
+        spec: row.stage.spec,
+        timeoutMs: row.stage.timeoutMs,
+        queuedAt: row.attempt.assignedAt,
       });
       return create(GetAssignmentResponseSchema, { assignment });
     }),
@@ -96,9 +114,16 @@ export function agentHandlers(deps: AgentHandlerDeps): Handlers {
       for (const r of rows.filter((x) => x.attempt.state === "assigned")) {
         // An attempt whose secret or input vanished was ended as errored: it is not handed out.
         const full = await assignmentFor({
-          attemptId: r.attempt.id, leaseId: r.attempt.leaseId, runId: r.attempt.runId, stageId: r.stage.id,
-          stageName: r.stage.name, attemptNumber: r.attempt.number, agentId: agent.id, spec: r.stage.spec,
-          timeoutMs: r.stage.timeoutMs, queuedAt: r.attempt.assignedAt,
+          attemptId: r.attempt.id,
+          leaseId: r.attempt.leaseId,
+          runId: r.attempt.runId,
+          stageId: r.stage.id,
+          stageName: r.stage.name,
+          attemptNumber: r.attempt.number,
+          agentId: agent.id,
+          spec: r.stage.spec,
+          timeoutMs: r.stage.timeoutMs,
+          queuedAt: r.attempt.assignedAt,
         }).catch(() => null);
         if (full) assignments.push(full);
       }

@@ -46,11 +46,14 @@ export class AgentStream {
   ) {}
 
   start(): void {
-    this.authenticate(this.call.metadata).then((agent) => {
-      this.agent = agent;
-      this.deps.streams?.add(agent.id, this);
-      for (const r of this.early.splice(0)) this.route(r);
-    }, (err: unknown) => this.destroy(err));
+    this.authenticate(this.call.metadata).then(
+      (agent) => {
+        this.agent = agent;
+        this.deps.streams?.add(agent.id, this);
+        for (const r of this.early.splice(0)) this.route(r);
+      },
+      (err: unknown) => this.destroy(err),
+    );
     this.call.on("data", (report: AttemptReport) => {
       if (this.agent) this.route(report);
       else if (this.early.length < MAX_QUEUED_REPORTS) this.early.push(report);
@@ -146,7 +149,10 @@ class AttemptSession {
   /** Highest log seq taken off the queue, or persisted: what a canceled attempt's acks confirm. */
   private seenSeq = 0;
 
-  constructor(private readonly stream: AgentStream, private readonly attemptId: string) {}
+  constructor(
+    private readonly stream: AgentStream,
+    private readonly attemptId: string,
+  ) {}
 
   push(report: AttemptReport): void {
     if (this.done) return;
@@ -221,8 +227,8 @@ class AttemptSession {
       // The placement cache only for a first open: after a reconnect (maybe from another
       // replica's stream) only the database knows what was persisted.
       const resume = report.body.case === "open" && report.body.value.resume;
-      this.opened = (resume ? null : placements?.take(report.attemptId, report.leaseId, agent.id))
-        ?? await openAttempt(db, report.attemptId, report.leaseId, agent.id);
+      this.opened =
+        (resume ? null : placements?.take(report.attemptId, report.leaseId, agent.id)) ?? (await openAttempt(db, report.attemptId, report.leaseId, agent.id));
       this.seenSeq = this.opened.attempt.logSeq;
       this.send({ case: "ack", value: { logSeq: BigInt(this.opened.attempt.logSeq), started: this.opened.attempt.state === "running" } });
       return;

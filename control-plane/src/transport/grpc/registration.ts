@@ -3,7 +3,15 @@
 // token: the proof is an HMAC keyed by the token's hash (which the server
 // stores), bound to the agent's public key, a nonce and a timestamp, so even a
 // captured request proves nothing twice.
-import { create, RegisterResponseSchema, PROTOCOL_VERSION, checkJoinProof, checkRegistrationSignature, type RegisterRequest, type RegisterResponse } from "@dockyard/proto";
+import {
+  create,
+  RegisterResponseSchema,
+  PROTOCOL_VERSION,
+  checkJoinProof,
+  checkRegistrationSignature,
+  type RegisterRequest,
+  type RegisterResponse,
+} from "@dockyard/proto";
 import type { Logger } from "pino";
 import type { Db } from "../../store/db";
 import type { Clock } from "../../clock";
@@ -72,7 +80,10 @@ export function handleRegistration(deps: RegistrationDeps) {
     const now = clock.now();
     const skew = Number(req.timestampMs) - now.getTime();
     if (Math.abs(skew) > REGISTRATION_WINDOW_MS) {
-      return refuse("unauthenticated", `registration timestamp is ${Math.round(skew / 1000)} s from the server's clock (at most ${REGISTRATION_WINDOW_MS / 1000} s): check the clocks`);
+      return refuse(
+        "unauthenticated",
+        `registration timestamp is ${Math.round(skew / 1000)} s from the server's clock (at most ${REGISTRATION_WINDOW_MS / 1000} s): check the clocks`,
+      );
     }
     const claims = { agentId: req.agentId, name: req.name, publicKey: req.publicKey, nonce: req.nonce, timestampMs: req.timestampMs };
     if (!checkRegistrationSignature(claims, req.keySignature)) return refuse("unauthenticated", "the key signature does not match the public key");
@@ -84,16 +95,34 @@ export function handleRegistration(deps: RegistrationDeps) {
       return refuse("unauthenticated", "this registration was seen before (replayed nonce)");
     }
     try {
-      const { agentId, sessionId } = await registerAgent(db, {
-        joinTokenId: token.id, agentId: req.agentId, publicKey: Buffer.from(req.publicKey).toString("hex"), name: req.name,
-        hostname: req.hostname, labels: req.labels, capacity: req.capacity, capabilities: req.capabilities, version: req.version,
-      }, now);
+      const { agentId, sessionId } = await registerAgent(
+        db,
+        {
+          joinTokenId: token.id,
+          agentId: req.agentId,
+          publicKey: Buffer.from(req.publicKey).toString("hex"),
+          name: req.name,
+          hostname: req.hostname,
+          labels: req.labels,
+          capacity: req.capacity,
+          capabilities: req.capabilities,
+          version: req.version,
+        },
+        now,
+      );
       log.info({ agentId, name: req.name, joinTokenId: token.id, labels: req.labels, capacity: req.capacity }, "agent registered");
       return create(RegisterResponseSchema, {
-        result: { case: "accepted", value: {
-          agentId, sessionId, serverSigningKey: deps.serverSigningKey, heartbeatIntervalMs: BigInt(timings.heartbeatIntervalMs),
-          leaseTtlMs: BigInt(timings.leaseTtlMs), pollIntervalMs: BigInt(timings.agentPollIntervalMs),
-        } },
+        result: {
+          case: "accepted",
+          value: {
+            agentId,
+            sessionId,
+            serverSigningKey: deps.serverSigningKey,
+            heartbeatIntervalMs: BigInt(timings.heartbeatIntervalMs),
+            leaseTtlMs: BigInt(timings.leaseTtlMs),
+            pollIntervalMs: BigInt(timings.agentPollIntervalMs),
+          },
+        },
       });
     } catch (err) {
       if (err instanceof DockyardError) return refuse(err.code, err.message);

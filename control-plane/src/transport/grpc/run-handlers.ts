@@ -2,12 +2,27 @@
 import type * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import {
-  create, RunService, SubmitRunResponseSchema, ValidatePipelineResponseSchema, GetRunResponseSchema,
-  ListRunsResponseSchema, CancelRunResponseSchema, ListAgentsResponseSchema, CreateJoinTokenResponseSchema,
-  RevokeJoinTokenResponseSchema, RevokeAgentResponseSchema, ProblemSchema, ListEnvironmentsResponseSchema, type ServiceHandlers,
+  create,
+  RunService,
+  SubmitRunResponseSchema,
+  ValidatePipelineResponseSchema,
+  GetRunResponseSchema,
+  ListRunsResponseSchema,
+  CancelRunResponseSchema,
+  ListAgentsResponseSchema,
+  CreateJoinTokenResponseSchema,
+  RevokeJoinTokenResponseSchema,
+  RevokeAgentResponseSchema,
+  ProblemSchema,
+  ListEnvironmentsResponseSchema,
+  type ServiceHandlers,
 } from "@dockyard/proto";
 import {
-  SetSecretResponseSchema, ListSecretsResponseSchema, DeleteSecretResponseSchema, SecretInfoSchema, type SecretInfo as SecretInfoMessage,
+  SetSecretResponseSchema,
+  ListSecretsResponseSchema,
+  DeleteSecretResponseSchema,
+  SecretInfoSchema,
+  type SecretInfo as SecretInfoMessage,
 } from "@dockyard/proto";
 import type { RunsService } from "../../runs-service";
 import { SECRET_NAME_MAX, SECRET_VALUE_MAX_BYTES, type SecretInfo } from "../../secrets/secret-store";
@@ -29,7 +44,10 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
       (async () => {
         await runs.authenticate(bearer(call.metadata));
         return fn(call.request);
-      })().then((res) => callback(null, res), (err: unknown) => callback(toServiceError(err, log)));
+      })().then(
+        (res) => callback(null, res),
+        (err: unknown) => callback(toServiceError(err, log)),
+      );
     };
   }
 
@@ -52,8 +70,7 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
       return create(ValidatePipelineResponseSchema, { problems: problems.map((p) => create(ProblemSchema, p)) });
     }),
     getRun: unary(async (req) => create(GetRunResponseSchema, { run: toRun(await runs.get(req.runId)) })),
-    listRuns: unary(async (req) =>
-      create(ListRunsResponseSchema, { runs: (await runs.list({ limit: req.limit, state: req.state })).map(toRun) })),
+    listRuns: unary(async (req) => create(ListRunsResponseSchema, { runs: (await runs.list({ limit: req.limit, state: req.state })).map(toRun) })),
     cancelRun: unary(async (req) => create(CancelRunResponseSchema, { run: toRun(await runs.cancel(req.runId)) })),
     listEnvironments: unary(async () => create(ListEnvironmentsResponseSchema, { environments: (await runs.environments()).map(toEnvironment) })),
     listAgents: unary(async () => create(ListAgentsResponseSchema, { agents: (await runs.agents()).map(toAgent) })),
@@ -79,8 +96,12 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
         await runs.authenticate(bearer(call.metadata));
         const runId = (await runs.get(call.request.runId)).id;
         for await (const event of watchRun(db, bus, {
-          runId, afterSeq: Number(call.request.afterSeq), follow: call.request.follow, stage: call.request.stage,
-          attempt: call.request.attempt, signal: abort.signal,
+          runId,
+          afterSeq: Number(call.request.afterSeq),
+          follow: call.request.follow,
+          stage: call.request.stage,
+          attempt: call.request.attempt,
+          signal: abort.signal,
         })) {
           if (abort.signal.aborted) return;
           if (!call.write(event)) await new Promise((r) => call.once("drain", r));

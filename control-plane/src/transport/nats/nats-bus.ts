@@ -29,7 +29,12 @@ export class NatsBus {
   /** Messages dropped because they were not sealed with the farm key (forged, or another farm's). */
   refused = 0;
 
-  constructor(private readonly nc: NatsConnection, prefix: string, private readonly keys: NatsBusKeys, private readonly log: Logger) {
+  constructor(
+    private readonly nc: NatsConnection,
+    prefix: string,
+    private readonly keys: NatsBusKeys,
+    private readonly log: Logger,
+  ) {
     this.subjects = subjects(prefix);
   }
 
@@ -38,8 +43,10 @@ export class NatsBus {
   }
 
   cancel(agentId: string, attemptId: string, reason: string): void {
-    this.nc.publish(this.subjects.cancel(agentId),
-      signNotice(this.keys.signingKey, agentId, { case: "cancel", value: { attemptId, reason: reason.slice(0, 200) } }));
+    this.nc.publish(
+      this.subjects.cancel(agentId),
+      signNotice(this.keys.signingKey, agentId, { case: "cancel", value: { attemptId, reason: reason.slice(0, 200) } }),
+    );
   }
 
   publishEvents(events: RunEvent[]): void {
@@ -47,7 +54,10 @@ export class NatsBus {
       const subject = this.subjects.runEvents(e.runId);
       this.nc.publish(subject, this.keys.sealer.seal(subject, toBinary(RunEventSchema, e)));
       if (e.body.case === "run" && isTerminalRun(e.body.value.state)) {
-        this.nc.publish(this.subjects.runEnded, signNotice(this.keys.signingKey, "", { case: "runEnded", value: { runId: e.runId, state: e.body.value.state } }));
+        this.nc.publish(
+          this.subjects.runEnded,
+          signNotice(this.keys.signingKey, "", { case: "runEnded", value: { runId: e.runId, state: e.body.value.state } }),
+        );
       }
     }
   }
