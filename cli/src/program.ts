@@ -4,6 +4,7 @@ import { Command, CommanderError } from "commander";
 import type { CliContext } from "./cli-context";
 import { registerAdminCommands } from "./commands/admin";
 import { registerListCommands } from "./commands/list";
+import { registerEnvsCommand } from "./commands/envs";
 import { registerProcessCommands } from "./commands/processes";
 import { registerRunCommands } from "./commands/run";
 import { registerSecretCommands } from "./commands/secret";
@@ -27,6 +28,7 @@ export function buildProgram(cli: CliContext): Command {
   registerValidate(program, cli);
   registerRunCommands(program, cli);
   registerListCommands(program, cli);
+  registerEnvsCommand(program, cli);
   registerAdminCommands(program, cli);
   registerSecretCommands(program, cli);
   registerProcessCommands(program, cli);

@@ -45,11 +45,9 @@ export const build = defineKind({
       .meta({ description: 'Build args (ARG values); numbers and booleans are coerced to strings.' }),
     tags: z
       .array(
-        z
-          .string()
-          .regex(TAG_PATTERN, {
-            error: (iss) => `invalid tag ${quote(iss.input)}: use name[:tag], lowercase name, e.g. webapp:\${{ DOCKYARD_RUN_NUMBER }}`,
-          }),
+        z.string().regex(TAG_PATTERN, {
+          error: (iss) => `invalid tag ${quote(iss.input)}: use name[:tag], lowercase name, e.g. webapp:\${{ DOCKYARD_RUN_NUMBER }}`,
+        }),
       )
       .min(1, { error: 'tags must list at least one name:tag' })
       .max(16)
