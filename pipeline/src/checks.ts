@@ -7,6 +7,7 @@ import { didYouMean } from './suggest.js';
 import type { Problem } from './types.js';
 import { KINDS, kindOf } from './kinds/index.js';
 import { checkExpressions } from './expression-checks.js';
+import { referencesIn } from './expressions.js';
 
 /**
  * Cross-field rules zod cannot express per field: stage count, each kind's own checks
@@ -21,6 +22,7 @@ export function checkSemantics(js: Record<string, unknown>, stageOrder: readonly
   };
   // zod's records silently drop a `__proto__` key (it cannot be a plain property), so refuse it.
   for (const path of protoKeys(js)) problem(path, true, "key '__proto__' is not allowed");
+  checkPipelineEnv(js.env, problem);
   const stages = js.stages;
   if (!isPlainObject(stages)) return out;
   const names = stageOrder.filter((n) => n !== '__proto__' && Object.hasOwn(stages, n));
@@ -78,6 +80,27 @@ export function checkSemantics(js: Record<string, unknown>, stageOrder: readonly
     problem(['stages', cycle.from, 'needs', Math.max(0, index)], false, `dependency cycle: ${formatCycle(cycle.path)}`);
   }
   return out;
+}
+
+/**
+ * The pipeline env is merged into every command and test stage, so it can hold built-ins
+ * but no stage's outputs (which stage would have to need it?).
+ */
+function checkPipelineEnv(env: unknown, problem: (path: PropertyKey[], atKey: boolean, message: string) => void): void {
+  if (!isPlainObject(env)) return;
+  for (const [key, value] of Object.entries(env)) {
+    if (typeof value !== 'string') continue;
+    for (const r of referencesIn(value)) {
+      if (!r.ok) problem(['env', key], false, r.message);
+      else if (r.ref.kind === 'output') {
+        problem(
+          ['env', key],
+          false,
+          `\${{ stages.${r.ref.stage}.outputs.${r.ref.key} }} cannot be used in the pipeline env: put it in the env of a stage that needs '${r.ref.stage}'`,
+        );
+      }
+    }
+  }
 }
 
 /** Paths of every own `__proto__` key, at any depth (iterative; the tree is already size-bounded). */

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { ValuePath } from './ast.js';
+import { isPlainObject, type ValuePath } from './ast.js';
 import { formatPath } from './format.js';
 import { KNOWN_KEYS, quote, typeName } from './schema.js';
 import { didYouMean } from './suggest.js';
@@ -91,7 +91,7 @@ export function issuesToProblems(
     } else if (iss.code === 'invalid_key') {
       out.push({ path: formatPath(path), ...at(path, true), message: iss.issues[0]?.message ?? 'invalid key' });
     } else if (iss.code === 'invalid_union' && 'discriminator' in iss && iss.discriminator === 'type') {
-      const given = String(iss.input ?? '');
+      const given = String(isPlainObject(iss.input) ? iss.input.type : iss.input);
       out.push({
         path: formatPath(path),
         ...at(path, false),

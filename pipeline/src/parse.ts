@@ -97,6 +97,7 @@ function parseUnsafe(input: string | Uint8Array, options: ParseOptions): ParseRe
   for (const name of stageOrder) {
     keepScalarSource(doc, js, ['stages', name, 'env']);
     keepScalarSource(doc, js, ['stages', name, 'agent']);
+    keepScalarSource(doc, js, ['stages', name, 'args']);
   }
   const at: Locator = (path, atKey) => pos(locate(doc, path, atKey));
   const parsed = pipelineSchema.safeParse(js, { reportInput: true, error: errorMap });

@@ -11,7 +11,8 @@ export const sourcePathSchema = z.string().regex(/^(?!\/)(?!.*(^|\/)\.\.(\/|$))[
 });
 
 /** `name[:tag]`, lowercase repository path; the registry address is added when pushing. */
-const TAG_PATTERN = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w${}. ][\w.${} -]{0,127})?$/;
+const TAG_PATTERN =
+  /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::(?:\w|\$\{\{[^}]*\}\})(?:[\w.-]|\$\{\{[^}]*\}\}){0,127})?$/;
 
 export interface BuildSpec {
   type: 'build';
