@@ -14,6 +14,8 @@ export const OUTCOMES: readonly Outcome[] = ["succeeded", "failed", "errored", "
 export const ACTIVE_ATTEMPT_STATES: readonly AttemptState[] = ["assigned", "running"];
 export const TERMINAL_STAGE_STATES: readonly StageState[] = ["succeeded", "failed", "canceled", "errored", "lost", "skipped"];
 export const TERMINAL_RUN_STATES: readonly RunState[] = ["succeeded", "failed", "errored", "canceled"];
+/** Terminal stage states other than succeeded: a stage that needs one of these is skipped. */
+export const UNSUCCESSFUL_STAGE_STATES: readonly StageState[] = TERMINAL_STAGE_STATES.filter((s) => s !== "succeeded");
 export const RUN_STATES: readonly RunState[] = ["queued", "running", ...TERMINAL_RUN_STATES];
 
 export function isRunState(value: string): value is RunState {

@@ -4,6 +4,7 @@ import { queryRows, type Db } from "./db";
 import { agents, joinTokens, registrationNonces } from "./schema";
 import { newId } from "../ids";
 import { DockyardError, NotFoundError, UnauthenticatedError } from "../errors";
+import { ACTIVE_ATTEMPTS_SQL } from "./state-sql";
 
 export type AgentRow = typeof agents.$inferSelect;
 /** An agent with the number of attempts it holds now. */
@@ -76,10 +77,10 @@ export async function registerAgent(db: Db, reg: Registration, now: Date): Promi
 }
 
 /** Record contact from an authenticated agent; false when it must register again (declared lost, left). */
-export async function recordHeartbeat(db: Db, agentId: string, sessionId: string, draining: boolean, now: Date): Promise<boolean> {
+export async function recordHeartbeat(db: Db, agentId: string, sessionId: string, draining: boolean, now: Date, buildCacheBytes = 0): Promise<boolean> {
   const rows = await db
     .update(agents)
-    .set({ lastHeartbeatAt: now, state: draining ? "draining" : "online" })
+    .set({ lastHeartbeatAt: now, state: draining ? "draining" : "online", buildCacheBytes })
     .where(and(eq(agents.id, agentId), eq(agents.sessionId, sessionId), inArray(agents.state, ["online", "draining"])))
     .returning({ id: agents.id });
   return rows.length > 0;
@@ -133,7 +134,7 @@ export async function listAgents(db: Db): Promise<AgentWithUsage[]> {
   const used = await queryRows<{ agent_id: string; n: string }>(
     db,
     sql`
-    SELECT agent_id, count(*)::text AS n FROM attempts WHERE state IN ('assigned','running') GROUP BY agent_id`,
+    SELECT agent_id, count(*)::text AS n FROM attempts WHERE state IN ${ACTIVE_ATTEMPTS_SQL} GROUP BY agent_id`,
   );
   const byAgent = new Map(used.map((u) => [u.agent_id, Number(u.n)]));
   return rows.map((r) => ({ ...r, slotsUsed: byAgent.get(r.id) ?? 0 }));

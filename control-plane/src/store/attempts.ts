@@ -10,6 +10,8 @@ import { appendEvents, eventsInsert, numbered, stageEvent, type NewRunEvent, typ
 import { endAttempt, type AttemptRow, type EndedAttempt } from "./stage-flow";
 import { AttemptCanceledError, InvalidError, StaleLeaseError } from "../errors";
 import type { Outcome } from "../domain/states";
+import { ACTIVE_ATTEMPTS_SQL, ACTIVE_ATTEMPTS } from "./state-sql";
+import type { StageOutputsRow } from "./schema";
 
 export interface OpenedAttempt {
   attempt: AttemptRow;
@@ -46,7 +48,7 @@ export async function openAttempt(db: Db, attemptId: string, leaseId: string, ag
     .from(attempts)
     .innerJoin(agents, eq(agents.id, attempts.agentId))
     .innerJoin(stages, eq(stages.id, attempts.stageId))
-    .where(and(eq(attempts.id, attemptId), eq(attempts.leaseId, leaseId), eq(attempts.agentId, agentId), inArray(attempts.state, ["assigned", "running"])));
+    .where(and(eq(attempts.id, attemptId), eq(attempts.leaseId, leaseId), eq(attempts.agentId, agentId), inArray(attempts.state, ACTIVE_ATTEMPTS)));
   const row = rows[0];
   if (!row) throw await explainStale(db, attemptId, leaseId, agentId);
   return row;
@@ -193,7 +195,7 @@ function attemptWrite(opened: OpenedAttempt, now: Date, o: { start: boolean; lea
   return sql`WITH a AS (
       UPDATE attempts SET ${sql.join(sets, sql`, `)}
       WHERE id = ${attempt.id} AND lease_id = ${attempt.leaseId} AND log_seq = ${attempt.logSeq}
-        AND ${o.start ? sql`state = 'assigned'` : sql`state IN ('assigned', 'running')`}
+        AND ${o.start ? sql`state = 'assigned'` : sql`state IN ${ACTIVE_ATTEMPTS_SQL}`}
       RETURNING stage_id, number)
     ${
       o.start
@@ -222,16 +224,14 @@ async function appendLogsTx(
       const moved = await tx
         .update(attempts)
         .set({ logSeq })
-        .where(
-          and(eq(attempts.id, attempt.id), eq(attempts.leaseId, attempt.leaseId), inArray(attempts.state, ["assigned", "running"]), eq(attempts.logSeq, known)),
-        )
+        .where(and(eq(attempts.id, attempt.id), eq(attempts.leaseId, attempt.leaseId), inArray(attempts.state, ACTIVE_ATTEMPTS), eq(attempts.logSeq, known)))
         .returning({ id: attempts.id });
       if (moved.length === 0) {
         const [cur] = await tx
           .select({ logSeq: attempts.logSeq, state: attempts.state, reason: attempts.reason, leaseId: attempts.leaseId })
           .from(attempts)
           .where(eq(attempts.id, attempt.id));
-        if (cur && ["assigned", "running"].includes(cur.state)) {
+        if (cur && ACTIVE_ATTEMPTS.includes(cur.state)) {
           throw new InvalidError(`attempt ${attempt.id} has log seq ${cur.logSeq} persisted, not ${known}: reopen the stream`);
         }
         if (!cur) throw new StaleLeaseError(attempt.id, "no such attempt");
@@ -251,7 +251,7 @@ export async function renewLease(db: Db, attemptId: string, leaseId: string, now
   const [row] = await db
     .update(attempts)
     .set({ leaseExpiresAt: expires })
-    .where(and(eq(attempts.id, attemptId), eq(attempts.leaseId, leaseId), inArray(attempts.state, ["assigned", "running"])))
+    .where(and(eq(attempts.id, attemptId), eq(attempts.leaseId, leaseId), inArray(attempts.state, ACTIVE_ATTEMPTS)))
     .returning({ id: attempts.id });
   if (!row) throw await explainStale(db, attemptId, leaseId);
   return expires;
@@ -266,8 +266,9 @@ export async function finishAttempt(
   exitCode: number | null,
   reason: string,
   now: Date,
+  outputs: StageOutputsRow | null = null,
 ): Promise<EndedAttempt> {
-  const ended = await withTx(db, (tx) => endAttempt(tx, attemptId, outcome, { exitCode, reason, now, leaseId }));
+  const ended = await withTx(db, (tx) => endAttempt(tx, attemptId, outcome, { exitCode, reason, now, leaseId, outputs }));
   if (!ended) throw await explainStale(db, attemptId, leaseId);
   return ended;
 }
@@ -277,7 +278,7 @@ export async function expireAttempts(db: Db, now: Date): Promise<EndedAttempt[]>
   const expired = await db
     .select({ id: attempts.id, deadlineAt: attempts.deadlineAt, leaseExpiresAt: attempts.leaseExpiresAt })
     .from(attempts)
-    .where(and(inArray(attempts.state, ["assigned", "running"]), sql`(${attempts.leaseExpiresAt} < ${now} OR ${attempts.deadlineAt} < ${now})`));
+    .where(and(inArray(attempts.state, ACTIVE_ATTEMPTS), sql`(${attempts.leaseExpiresAt} < ${now} OR ${attempts.deadlineAt} < ${now})`));
   const out: EndedAttempt[] = [];
   for (const row of expired) {
     const timedOut = row.deadlineAt !== null && row.deadlineAt < now;
@@ -295,7 +296,7 @@ export async function loseAgentAttempts(db: Db, agentIds: string[], now: Date, r
   const active = await db
     .select({ id: attempts.id })
     .from(attempts)
-    .where(and(inArray(attempts.agentId, agentIds), inArray(attempts.state, ["assigned", "running"])));
+    .where(and(inArray(attempts.agentId, agentIds), inArray(attempts.state, ACTIVE_ATTEMPTS)));
   const out: EndedAttempt[] = [];
   for (const a of active) {
     const ended = await withTx(db, (tx) => endAttempt(tx, a.id, "lost", { exitCode: null, reason, now }));
@@ -310,7 +311,7 @@ export async function agentAttempts(db: Db, agentId: string) {
     .select({ attempt: attempts, stage: stages })
     .from(attempts)
     .innerJoin(stages, eq(stages.id, attempts.stageId))
-    .where(and(eq(attempts.agentId, agentId), inArray(attempts.state, ["assigned", "running"])));
+    .where(and(eq(attempts.agentId, agentId), inArray(attempts.state, ACTIVE_ATTEMPTS)));
 }
 
 /** One attempt placed on `agentId` and not started yet, with its stage (GetAssignment); null otherwise. */

@@ -15,6 +15,7 @@ import { withTx } from "./tx";
 import type { StageSpecRow } from "./schema";
 import { newId } from "../ids";
 import { labelsMatch } from "../domain/states";
+import { ACTIVE_ATTEMPTS_SQL } from "./state-sql";
 
 export interface Placement {
   attemptId: string;
@@ -113,7 +114,7 @@ export function onlineAgentsCte(lock: boolean, now: Date, leaseTtlMs: number): S
   const contactSince = new Date(now.getTime() - leaseTtlMs / 2);
   return sql`counted AS (
       SELECT a.id, a.name, a.labels, a.capacity, a.capabilities,
-             (SELECT count(*) FROM attempts t WHERE t.agent_id = a.id AND t.state IN ('assigned','running')) AS used
+             (SELECT count(*) FROM attempts t WHERE t.agent_id = a.id AND t.state IN ${ACTIVE_ATTEMPTS_SQL}) AS used
       FROM agents a WHERE a.state = 'online' AND a.last_heartbeat_at > ${contactSince}::timestamptz),
     online AS (
       SELECT c.*, ${lock ? sql`CASE WHEN c.capacity > c.used THEN pg_try_advisory_xact_lock(hashtextextended(c.id, 727)) ELSE false END` : sql`NULL::boolean`} AS locked
@@ -181,10 +182,10 @@ export async function claimAndPlaceTx(tx: Tx, limit: number, now: Date, leaseTtl
       SELECT id, run_id, name, position, spec, timeout_ms, attempts, avoid_agents, queued_at, ${placementHintsSql} FROM stages
       -- state is checked again here: FOR UPDATE re-evaluates only this level's WHERE on a row
       -- another replica claimed (and committed) after this statement's snapshot.
-      WHERE state = 'queued' AND id IN (
+      WHERE state = 'queued' AND runs_on = 'agent' AND id IN (
         SELECT id FROM (
           SELECT id, queued_at, row_number() OVER (PARTITION BY run_id ORDER BY queued_at, position) AS turn
-          FROM stages WHERE state = 'queued') q
+          FROM stages WHERE state = 'queued' AND runs_on = 'agent') q
         ORDER BY turn, queued_at LIMIT ${limit * 2})
       FOR UPDATE SKIP LOCKED) q
     WHERE EXISTS (SELECT 1 FROM online WHERE capacity > used)`,
@@ -261,7 +262,7 @@ export async function placeAttempts(tx: Tx, placements: Placement[], now: Date):
     ok AS (
       SELECT g.id FROM agents g
       WHERE g.id IN (SELECT agent_id FROM given)
-        AND (SELECT count(*) FROM attempts t WHERE t.agent_id = g.id AND t.state IN ('assigned','running'))
+        AND (SELECT count(*) FROM attempts t WHERE t.agent_id = g.id AND t.state IN ${ACTIVE_ATTEMPTS_SQL})
           + (SELECT count(*) FROM given x WHERE x.agent_id = g.id) <= g.capacity),
     v AS (SELECT * FROM given WHERE agent_id IN (SELECT id FROM ok)),
     a AS (

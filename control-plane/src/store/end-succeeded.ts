@@ -13,6 +13,7 @@ import { parseJson, queryRows, type Tx } from "./db";
 import { attempts, type StageOutputsRow } from "./schema";
 import { stageEvent, type NewRunEvent, type RunEventRecord } from "./events";
 import { nextRunState, type AttemptRow, type EndedAttempt } from "./run-state";
+import { ACTIVE_ATTEMPTS_SQL } from "./state-sql";
 
 export interface SucceededEnd {
   attemptId: string;
@@ -45,11 +46,11 @@ export async function endSucceededMany(tx: Tx, items: SucceededEnd[], now: Date)
     WITH v(id, lease_id, exit_code, reason, outputs) AS (VALUES ${sql.join(values, sql`, `)}),
     a AS (
       UPDATE attempts t SET state = 'succeeded', finished_at = ${now}::timestamptz, exit_code = v.exit_code, reason = v.reason
-      FROM v WHERE t.id = v.id AND t.state IN ('assigned', 'running') AND (v.lease_id IS NULL OR t.lease_id = v.lease_id)
+      FROM v WHERE t.id = v.id AND t.state IN ${ACTIVE_ATTEMPTS_SQL} AND (v.lease_id IS NULL OR t.lease_id = v.lease_id)
       RETURNING t.*, v.outputs AS reported),
     s AS (
       UPDATE stages SET state = 'succeeded', exit_code = a.exit_code, reason = NULL, finished_at = ${now}::timestamptz, outputs = a.reported
-      FROM a WHERE stages.id = a.stage_id AND stages.attempts = a.number AND stages.state IN ('assigned', 'running')
+      FROM a WHERE stages.id = a.stage_id AND stages.attempts = a.number AND stages.state IN ${ACTIVE_ATTEMPTS_SQL}
       RETURNING stages.id, stages.name, stages.run_id),
     l AS (SELECT runs.id FROM runs WHERE runs.id IN (SELECT run_id FROM s) ORDER BY runs.id FOR UPDATE)
     SELECT to_jsonb(a) AS attempt, (SELECT name FROM agents WHERE agents.id = a.agent_id) AS agent_name,

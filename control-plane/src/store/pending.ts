@@ -15,6 +15,7 @@ import { runs, stages } from "./schema";
 import { appendEvents, stageEvent, type RunEventRecord } from "./events";
 import { refreshRunState, skipDependents } from "./stage-flow";
 import type { AgentSnapshot } from "../scheduler/pending-reasons";
+import { ACTIVE_ATTEMPTS_SQL } from "./state-sql";
 
 export interface QueuedForReason {
   id: string;
@@ -47,7 +48,7 @@ export async function readQueuedForReasons(db: Db, queuedBefore: Date, limit: nu
     db,
     sql`
     SELECT id, run_id, name, attempts, spec->'agent' AS selector, spec->'requires' AS requires, avoid_agents AS avoid, reason, queued_at
-    FROM stages WHERE state = 'queued' AND queued_at < ${queuedBefore}::timestamptz
+    FROM stages WHERE state = 'queued' AND runs_on = 'agent' AND queued_at < ${queuedBefore}::timestamptz
     ORDER BY queued_at LIMIT ${limit}`,
   );
   return rows.map((r) => ({
@@ -81,7 +82,7 @@ export async function readAgentsForReasons(db: Db, contactSince: Date): Promise<
     sql`
     SELECT a.id, a.name, a.labels, a.capabilities, a.capacity,
       CASE WHEN a.state = 'online' AND a.last_heartbeat_at <= ${contactSince}::timestamptz THEN 'silent' ELSE a.state END AS state,
-      (SELECT count(*) FROM attempts t WHERE t.agent_id = a.id AND t.state IN ('assigned','running'))::int AS used
+      (SELECT count(*) FROM attempts t WHERE t.agent_id = a.id AND t.state IN ${ACTIVE_ATTEMPTS_SQL})::int AS used
     FROM agents a WHERE a.state <> 'revoked'`,
   );
   return rows.map((r) => ({

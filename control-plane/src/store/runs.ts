@@ -15,6 +15,7 @@ import { newId } from "../ids";
 import { ConflictError, NotFoundError } from "../errors";
 import { TERMINAL_STAGE_STATES, isTerminalRun } from "../domain/states";
 import { waitingReason, withWaitingReasons } from "../domain/waiting-reason";
+import { ACTIVE_ATTEMPTS } from "./state-sql";
 
 export type RunRow = typeof runs.$inferSelect;
 
@@ -239,7 +240,7 @@ export async function cancelRun(db: Db, runId: string, now: Date): Promise<{ end
     const active = await tx
       .select({ id: attempts.id })
       .from(attempts)
-      .where(and(eq(attempts.runId, runId), inArray(attempts.state, ["assigned", "running"])));
+      .where(and(eq(attempts.runId, runId), inArray(attempts.state, ACTIVE_ATTEMPTS)));
     const ended: EndedAttempt[] = [];
     const events: RunEventRecord[] = [];
     for (const a of active) {

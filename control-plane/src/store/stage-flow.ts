@@ -3,11 +3,12 @@
 // replicas from deadlocking): attempt -> stage -> run.
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { queryRows, type Tx } from "./db";
-import { attempts, runs, stages } from "./schema";
+import { attempts, runs, stages, type StageOutputsRow } from "./schema";
 import { appendEvents, stageEvent, type NewRunEvent, type RunEventRecord } from "./events";
 import { decideAfterAttempt, type Outcome } from "../domain/states";
 import { nextRunState, type EndedAttempt } from "./run-state";
 import { endSucceededMany } from "./end-succeeded";
+import { UNSUCCESSFUL_STAGES_SQL, ACTIVE_ATTEMPTS } from "./state-sql";
 
 export type { AttemptRow, EndedAttempt } from "./run-state";
 
@@ -19,13 +20,17 @@ export async function endAttempt(
   tx: Tx,
   attemptId: string,
   outcome: Outcome,
-  detail: { exitCode: number | null; reason: string; now: Date; leaseId?: string },
+  detail: { exitCode: number | null; reason: string; now: Date; leaseId?: string; outputs?: StageOutputsRow | null },
 ): Promise<EndedAttempt | null> {
   if (outcome === "succeeded") {
-    const [ended] = await endSucceededMany(tx, [{ attemptId, leaseId: detail.leaseId, exitCode: detail.exitCode, reason: detail.reason }], detail.now);
+    const [ended] = await endSucceededMany(
+      tx,
+      [{ attemptId, leaseId: detail.leaseId, exitCode: detail.exitCode, reason: detail.reason, outputs: detail.outputs }],
+      detail.now,
+    );
     return ended ?? null;
   }
-  const conditions = [eq(attempts.id, attemptId), inArray(attempts.state, ["assigned", "running"])];
+  const conditions = [eq(attempts.id, attemptId), inArray(attempts.state, ACTIVE_ATTEMPTS)];
   if (detail.leaseId !== undefined) conditions.push(eq(attempts.leaseId, detail.leaseId));
   const [ended] = await tx
     .update(attempts)
@@ -38,7 +43,7 @@ export async function endAttempt(
   let requeued = false;
   let runId: string;
   const [stage] = await tx.select().from(stages).where(eq(stages.id, attempt.stageId)).for("update");
-  if (!stage || stage.attempts !== attempt.number || !["assigned", "running"].includes(stage.state)) {
+  if (!stage || stage.attempts !== attempt.number || !ACTIVE_ATTEMPTS.includes(stage.state)) {
     return { attempt, events: [], requeued: false };
   }
   runId = stage.runId;
@@ -77,7 +82,7 @@ export async function endAttempt(
   } else {
     await tx
       .update(stages)
-      .set({ state: decision.state, exitCode: detail.exitCode, reason: decision.reason || null, finishedAt: detail.now })
+      .set({ state: decision.state, exitCode: detail.exitCode, reason: decision.reason || null, finishedAt: detail.now, outputs: detail.outputs ?? null })
       .where(eq(stages.id, stage.id));
     pending.push(
       stageEvent(stage.id, attempt.id, {
@@ -118,7 +123,7 @@ export async function skipDependents(tx: Tx, runId: string, now: Date): Promise<
       UPDATE stages s SET state = 'skipped', finished_at = ${now}, reason = 'a needed stage did not succeed'
       WHERE s.run_id = ${runId} AND s.state = 'pending' AND EXISTS (
         SELECT 1 FROM stage_edges e JOIN stages d ON d.id = e.needs_stage_id
-        WHERE e.stage_id = s.id AND d.state IN ('failed','errored','canceled','lost','skipped'))
+        WHERE e.stage_id = s.id AND d.state IN ${UNSUCCESSFUL_STAGES_SQL})
       RETURNING s.id, s.name`,
     );
     if (skipped.length === 0) return out;

@@ -254,11 +254,12 @@ class AttemptSession {
         if (Number(f.lastLogSeq) !== attempt.logSeq) {
           throw new InvalidError(`finished after log seq ${f.lastLogSeq} but ${attempt.logSeq} is persisted; send the missing chunks first`);
         }
-        const outputs = f.outcome === "succeeded" ? outputsFromWire(f.outputs) : null;
+        // A failed test stage's counts are shown too; an agent's other ends carry none.
+        const outputs = f.outcome === "succeeded" || f.outcome === "failed" ? outputsFromWire(f.outputs) : null;
         const ended = await this.stream.finishes.finish(attempt.id, attempt.leaseId, f.outcome, f.exitCode, f.message.slice(0, 500), outputs);
         this.stream.deps.scheduler.afterEnded([ended], "agent");
         // Only kinds that report outputs have end effects (build, deploy): command stages skip the read.
-        if (outputs) void afterStageSucceeded(db, ended, outputs, clock.now(), this.stream.deps.log);
+        if (outputs && f.outcome === "succeeded") void afterStageSucceeded(db, ended, outputs, clock.now(), this.stream.deps.log);
         this.send({ case: "ack", value: { finished: true, logSeq: BigInt(attempt.logSeq) } });
         this.end();
         return;
