@@ -10,3 +10,5 @@ export { Keyring, loadKeyring, keyIdOf, KeyFileError, type SealedSecret, type Ke
 export { createMetrics, type ServerMetrics, type MetricsOptions } from "./metrics";
 export { claimAndPlace, placeAttempts, type Placement } from "./store/claims";
 export { ensurePki, type Pki, type PkiOptions } from "./pki";
+export { ServerStageRunner, SERVER_AGENT_ID } from "./stages/server-runner";
+export type { ServerStageKind, ServerStage, ServerStageContext } from "./stages/kind";

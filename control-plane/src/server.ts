@@ -32,6 +32,8 @@ import { ensurePki, type Pki } from "./pki/pki";
 import { DependencyHealth } from "./health";
 import { needsLookup } from "./stages/assignment";
 import { assignmentInputsLoader } from "./stages/assignment-inputs";
+import { ServerStageRunner } from "./stages/server-runner";
+import { SERVER_KINDS } from "./stages/index";
 import { sql } from "drizzle-orm";
 
 export interface ServerHandle {
@@ -194,6 +196,17 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
   const httpPort = (httpServer.address() as AddressInfo).port;
 
   scheduler.start();
+  // Server-run kinds (none yet: approvals and notifications come next) are claimed on the scheduler's beat.
+  const serverStages = new ServerStageRunner(
+    db.db,
+    SERVER_KINDS,
+    clock,
+    (ended) => scheduler.afterEnded(ended, "agent"),
+    log.child({ component: "server-stages" }),
+  );
+  const serverStagesTimer = setInterval(() => {
+    serverStages.pass().catch((err: unknown) => log.error({ err }, "server stage pass failed"));
+  }, config.schedulerIntervalMs).unref();
   const grpcHost = splitListen(config.grpcListen).host;
   log.info(
     {
@@ -217,6 +230,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     registry,
     async stop() {
       health.stop();
+      clearInterval(serverStagesTimer);
       await scheduler.stop();
       await bus.close();
       // Open watch streams would hold tryShutdown forever: give calls a moment, then cut.
