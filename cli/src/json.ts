@@ -35,6 +35,7 @@ export function stageJson(s: Stage): StageJson {
   return {
     id: s.id,
     name: s.name,
+    type: s.type || "command",
     state: s.state,
     needs: [...s.needs],
     attempts: s.attempts,
@@ -44,6 +45,21 @@ export function stageJson(s: Stage): StageJson {
     startedAt: isoOrNull(s.startedAtMs),
     finishedAt: isoOrNull(s.finishedAtMs),
     attemptHistory: s.attemptHistory.map(attemptJson),
+    outputs: s.outputs
+      ? {
+          values: { ...s.outputs.values },
+          image: s.outputs.image ? { ...s.outputs.image, sizeBytes: Number(s.outputs.image.sizeBytes) } : null,
+          tests: s.outputs.tests
+            ? {
+                passed: s.outputs.tests.passed,
+                failed: s.outputs.tests.failed,
+                skipped: s.outputs.tests.skipped,
+                errors: s.outputs.tests.errors,
+                total: s.outputs.tests.total,
+              }
+            : null,
+        }
+      : null,
   };
 }
 
@@ -90,6 +106,7 @@ export function agentJson(a: Agent): AgentJson {
     slotsUsed: a.slotsUsed,
     lastHeartbeatAt: isoOrNull(a.lastHeartbeatMs),
     version: a.version,
+    capabilities: [...a.capabilities],
   };
 }
 

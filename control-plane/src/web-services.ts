@@ -22,6 +22,7 @@ export function runView(run: RunWithStages): RunView {
     stages: run.stages.map((s) => ({
       id: s.id,
       name: s.name,
+      type: s.type,
       state: s.state,
       needs: s.needs,
       attempts: s.attempts,
@@ -41,6 +42,7 @@ export function runView(run: RunWithStages): RunView {
         exitCode: a.exitCode,
         reason: a.reason || null,
       })),
+      outputs: s.outputs ? { values: s.outputs.values, image: s.outputs.image ?? null, tests: s.outputs.tests ?? null } : null,
     })),
   };
 }
@@ -56,6 +58,7 @@ export function agentView(a: AgentRow): AgentView {
     slotsUsed: a.slotsUsed,
     lastHeartbeatAt: a.lastHeartbeatAt.toISOString(),
     version: a.version,
+    capabilities: a.capabilities,
   };
 }
 
@@ -79,6 +82,17 @@ export function webServices(runs: RunsService, registry: Registry, health: WebSe
     listRuns: async (opts) => (await runs.list(opts)).map(runView),
     cancelRun: async (id) => runView(await runs.cancel(id)),
     listAgents: async () => (await runs.agents()).map(agentView),
+    listEnvironments: async () =>
+      (await runs.environments()).map((e) => ({
+        id: e.id,
+        runId: e.runId,
+        stage: e.stageName,
+        agent: e.agentName || e.agentId,
+        owner: e.owner,
+        createdAt: e.createdAt.toISOString(),
+        expiresAt: e.expiresAt.toISOString(),
+        services: e.services,
+      })),
     metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
     health,
   });

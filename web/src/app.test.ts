@@ -21,6 +21,7 @@ function stubServices(): WebServices & { scrapes: number } {
     listRuns: async () => [],
     cancelRun: async () => assert.fail("not called"),
     listAgents: async () => [],
+    listEnvironments: async () => [],
     metrics: async () => {
       services.scrapes++;
       return { contentType: "text/plain; version=0.0.4; charset=utf-8", body: "dockyard_queue_depth 3\n" };

@@ -130,6 +130,7 @@ export function createApp(services: WebServices, options: AppOptions): Hono {
   api.get("/runs/:id", async (c) => c.json({ run: await services.getRun(c.req.param("id")) }));
   api.post("/runs/:id/cancel", async (c) => c.json({ run: await services.cancelRun(c.req.param("id")) }));
   api.get("/agents", async (c) => c.json({ agents: await services.listAgents() }));
+  api.get("/environments", async (c) => c.json({ environments: await services.listEnvironments() }));
   app.route("/api/v1", api);
 
   app.notFound((c) => c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } }, 404));

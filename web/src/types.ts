@@ -22,9 +22,21 @@ export interface AttemptView {
   reason: string | null;
 }
 
+/** What a stage's successful (or, for tests, failed) attempt reported. */
+export interface OutputsView {
+  /** Strings later stages read as ${{ stages.NAME.outputs.KEY }}. */
+  values: Record<string, string>;
+  /** A build's image. */
+  image: { ref: string; id: string; digest: string; sizeBytes: number; layers: number } | null;
+  /** A test stage's JUnit counts. */
+  tests: { passed: number; failed: number; skipped: number; errors: number; total: number } | null;
+}
+
 export interface StageView {
   id: string;
   name: string;
+  /** command | build | deploy | test */
+  type: string;
   state: string;
   needs: string[];
   /** How many attempts were made; `attemptHistory` has one entry each. */
@@ -35,6 +47,7 @@ export interface StageView {
   startedAt: string | null;
   finishedAt: string | null;
   attemptHistory: AttemptView[];
+  outputs: OutputsView | null;
 }
 
 export interface RunView {
@@ -60,6 +73,21 @@ export interface AgentView {
   slotsUsed: number;
   lastHeartbeatAt: string | null;
   version: string;
+  /** What the agent offers stage kinds: docker, shell, build. */
+  capabilities: string[];
+}
+
+/** A temporary environment a deploy stage started, until its agent reports it gone. */
+export interface EnvironmentView {
+  id: string;
+  runId: string;
+  stage: string;
+  agent: string;
+  owner: string;
+  createdAt: string;
+  expiresAt: string;
+  /** Service -> address (host:port) on the environment's network. */
+  services: Record<string, string>;
 }
 
 export interface WebServices {
@@ -75,6 +103,7 @@ export interface WebServices {
   /** Rejects with code "conflict" when the run already finished (nothing changes). */
   cancelRun(id: string): Promise<RunView>;
   listAgents(): Promise<AgentView[]>;
+  listEnvironments(): Promise<EnvironmentView[]>;
   /**
    * Prometheus exposition text and its content type. Called for every scrape that passes
    * AppOptions.metricsToken (never `authenticate`): keep it cheap.

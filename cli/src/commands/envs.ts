@@ -1,6 +1,7 @@
 // `dockyard envs`: the temporary environments deploy stages started and their agents still report alive.
 import type { Command } from "commander";
 import type { Environment } from "@dockyard/proto";
+import type { EnvironmentView } from "@dockyard/web";
 import type { CliContext } from "../cli-context";
 import { CALL_TIMEOUT_MS, withClient } from "../client";
 import { renderTable } from "../format/table";
@@ -18,7 +19,8 @@ export function registerEnvsCommand(program: Command, cli: CliContext): void {
     });
 }
 
-export function envJson(e: Environment) {
+/** The HTTP API's EnvironmentView, from the wire message. */
+export function envJson(e: Environment): EnvironmentView {
   return {
     id: e.id,
     runId: e.runId,

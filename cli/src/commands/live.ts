@@ -3,6 +3,8 @@ import { CALL_TIMEOUT_MS, connect, openWatch } from "../client";
 import type { CliContext } from "../cli-context";
 import type { ClientConfig } from "../config";
 import { describeError, exitCodeForState, isTerminalState } from "../errors";
+import { formatOutputs } from "../watch/outputs-format";
+import type { Stage } from "@dockyard/proto";
 import { runEventJson } from "../json";
 import { followRun } from "../watch/follow";
 import type { FollowResult } from "../watch/follow";
@@ -59,7 +61,10 @@ export async function streamRun(cli: CliContext, config: ClientConfig, options: 
       return 130;
     }
     if (!options.follow || options.mode === "logs" || options.mode === "raw") return 0;
-    if (result.finalState) return exitCodeForState(result.finalState);
+    if (result.finalState) {
+      if (options.mode === "live") await printOutputs(cli, client, options.runId);
+      return exitCodeForState(result.finalState);
+    }
     // The stream ended without the run's final event: ask for the state.
     const run = (await client.getRun({ runId: options.runId }, { timeoutMs: CALL_TIMEOUT_MS })).run;
     const state = run?.state ?? "unknown";
@@ -70,11 +75,26 @@ export async function streamRun(cli: CliContext, config: ClientConfig, options: 
     const created = Number(run?.createdAtMs ?? 0n);
     const finished = Number(run?.finishedAtMs ?? 0n);
     if (options.mode !== "json") renderer.summary(options.runId, state, created > 0 && finished > 0 ? finished - created : null);
+    if (options.mode === "live" && run) for (const line of formatOutputs(run.stages, cli.colors)) cli.out.write(`${line}\n`);
     return exitCodeForState(state);
   } catch (err) {
     // The server's own NOT_FOUND names what is missing (the run, or a stage with the run's stages).
     throw describeError(err, { server: config.server, notFound: `run not found: ${options.runId}`, preferServerNotFound: true });
   } finally {
     client.close();
+  }
+}
+
+/** After a watched run ended: its stages' outputs (best effort: the run's end was already shown). */
+async function printOutputs(
+  cli: CliContext,
+  client: { getRun: (req: { runId: string }, opts: { timeoutMs: number }) => Promise<{ run?: { stages: Stage[] } }> },
+  runId: string,
+): Promise<void> {
+  try {
+    const { run } = await client.getRun({ runId }, { timeoutMs: CALL_TIMEOUT_MS });
+    for (const line of formatOutputs(run?.stages ?? [], cli.colors)) cli.out.write(`${line}\n`);
+  } catch {
+    // The outputs are also in `dockyard runs --json`; a failed read here changes nothing.
   }
 }
