@@ -25,6 +25,7 @@ import { DockerExecutor } from "./executor/docker";
 import { capabilitiesOf, stageFor, type StageTools } from "./stages/index";
 import { RunSources } from "./stages/run-sources";
 import { Environments } from "./stages/environments";
+import { BuildCache } from "./stages/build-cache";
 
 /** How often expired environments are reaped and the live list refreshed. */
 const ENV_SWEEP_MS = 30_000;
@@ -77,6 +78,7 @@ export class Agent {
       buildkit: docker !== null,
       sources: new RunSources(path.join(config.stateDir, "sources"), () => this.client),
       environments: new Environments(docker, () => self.session.agentId, deps.log),
+      buildCache: new BuildCache(docker, config.buildCacheBytes, deps.log),
       get agentId() {
         return self.session.agentId;
       },
@@ -134,6 +136,7 @@ export class Agent {
     this.timers.push(setInterval(() => void this.heartbeat(), this.heartbeatMs).unref());
     this.timers.push(setInterval(() => void this.poll(), this.pollMs).unref());
     await this.poll();
+    void this.tools.buildCache.measure();
     await this.tools.environments.sweep().catch((err: unknown) => this.deps.log.warn({ err }, "environment sweep failed"));
     this.timers.push(
       setInterval(() => {
@@ -258,6 +261,7 @@ export class Agent {
           runningAttemptIds: [...this.runners.keys()],
           draining: this.draining,
           environmentIds: this.tools.environments.ids,
+          buildCacheBytes: BigInt(this.tools.buildCache.bytes),
         },
         { timeoutMs: 3000 },
       );

@@ -36,6 +36,13 @@ const schema = z.object({
     .regex(/^(sha256:)?[0-9a-fA-F]{64}$/, "expected the 64 hex digits of the CA's SHA-256 fingerprint")
     .optional(),
   DOCKYARD_INSECURE: z.enum(["true", "false", "1", "0"]).default("false"),
+  /** The engine's BuildKit cache is pruned to this after every build (default 10 GiB). */
+  DOCKYARD_BUILD_CACHE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 50)
+    .default(10 * 1024 ** 3),
 });
 
 export interface AgentConfig {
@@ -49,6 +56,8 @@ export interface AgentConfig {
   name: string;
   labels: Record<string, string>;
   capacity: number;
+  /** Budget of the engine's build cache (pruned after each build). */
+  buildCacheBytes: number;
   stateDir: string;
   executor: "docker" | "shell" | "auto";
   dockerHost: string;
@@ -120,6 +129,7 @@ export function loadAgentConfig(env: Record<string, string | undefined> = proces
     stateDir: e.DOCKYARD_AGENT_STATE_DIR,
     executor: e.DOCKYARD_AGENT_EXECUTOR,
     dockerHost: e.DOCKER_HOST,
+    buildCacheBytes: e.DOCKYARD_BUILD_CACHE_BYTES,
     logLevel: e.DOCKYARD_LOG_LEVEL,
     caFile: e.DOCKYARD_CA_FILE ?? null,
     caFingerprint: fingerprint,

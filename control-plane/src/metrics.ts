@@ -24,22 +24,31 @@ export interface MetricsOptions {
 interface FarmCounts {
   stages: Map<string, number>;
   agents: Map<string, number>;
+  /** live | leaked -> count */
+  environments: Map<string, number>;
+  /** agent name -> bytes */
+  buildCache: Map<string, number>;
 }
 
 /**
- * Stage and agent counts by state in ONE statement. The stages half is a GROUP BY over the
+ * Stage and agent counts by state, environments and build caches in ONE statement. The stages half is a GROUP BY over the
  * whole table (no index covers every state), which is why it is cached: one scan a second
  * at most, not three queries per scrape per scraper. Queue depth is its `queued` row.
  */
 async function readFarm(db: Pick<Db, "execute">): Promise<FarmCounts> {
-  const rows = await queryRows<{ kind: "stages" | "agents"; state: string; n: string }>(
+  const rows = await queryRows<{ kind: keyof FarmCounts; state: string; n: string }>(
     db,
     sql`
     SELECT 'stages' AS kind, state, count(*)::text AS n FROM stages GROUP BY state
     UNION ALL
-    SELECT 'agents' AS kind, state, count(*)::text AS n FROM agents GROUP BY state`,
+    SELECT 'agents' AS kind, state, count(*)::text AS n FROM agents GROUP BY state
+    UNION ALL
+    SELECT 'environments', CASE WHEN expires_at < now() - interval '1 minute' THEN 'leaked' ELSE 'live' END, count(*)::text
+    FROM environments WHERE removed_at IS NULL GROUP BY 2
+    UNION ALL
+    SELECT 'buildCache', name, build_cache_bytes::text FROM agents WHERE state IN ('online', 'draining')`,
   );
-  const farm: FarmCounts = { stages: new Map(), agents: new Map() };
+  const farm: FarmCounts = { stages: new Map(), agents: new Map(), environments: new Map(), buildCache: new Map() };
   for (const r of rows) farm[r.kind].set(r.state, Number(r.n));
   return farm;
 }
@@ -85,6 +94,28 @@ export function createMetrics(registry: Registry, db: Pick<Db, "execute">, optio
       const { stages } = await farm();
       this.reset();
       for (const [state, n] of stages) this.set({ state }, n);
+    },
+  });
+  new Gauge({
+    name: "dockyard_environments",
+    help: "Temporary environments their agents report alive: live, or leaked (past their TTL by over a minute)",
+    labelNames: ["state"],
+    registers: [registry],
+    async collect() {
+      const { environments } = await farm();
+      this.reset();
+      for (const state of ["live", "leaked"]) this.set({ state }, environments.get(state) ?? 0);
+    },
+  });
+  new Gauge({
+    name: "dockyard_build_cache_bytes",
+    help: "BuildKit cache on each online agent's engine, as last reported (pruned to DOCKYARD_BUILD_CACHE_BYTES)",
+    labelNames: ["agent"],
+    registers: [registry],
+    async collect() {
+      const { buildCache } = await farm();
+      this.reset();
+      for (const [agent, bytes] of buildCache) this.set({ agent }, bytes);
     },
   });
   new Gauge({

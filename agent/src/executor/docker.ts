@@ -122,7 +122,8 @@ export class DockerExecutor implements Executor {
 
   async listOwned(agentId: string): Promise<{ attemptId: string; running: boolean }[]> {
     const list = await this.list(`${LABEL.agent}=${agentId}`);
-    return list.map((c) => ({ attemptId: c.Labels[LABEL.attempt] ?? '', running: c.State === 'running' }));
+    // Environment containers carry the agent label too, but no attempt: they are the reaper's, not ours.
+    return list.filter((c) => c.Labels[LABEL.attempt]).map((c) => ({ attemptId: c.Labels[LABEL.attempt]!, running: c.State === 'running' }));
   }
 
   async removeWorkspace(runId: string): Promise<void> {

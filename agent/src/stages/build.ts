@@ -42,6 +42,8 @@ export const build: AgentStage = {
           signal,
           onLine: log.line,
         });
+        // In the background: the stage's result does not wait for the engine's prune.
+        void tools.buildCache.afterBuild();
         let digest = "";
         for (const ref of b.push ? refs : []) {
           const pushed = await pushImage(docker, ref, auth!, log.line, signal);

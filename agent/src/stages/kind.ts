@@ -7,6 +7,7 @@ import type { AttemptExit, AttemptSpec, Executor, ExecutorHandle } from "../exec
 import type { ReportedOutputs } from "../logs/spool";
 import type { RunSources } from "./run-sources";
 import type { Environments } from "./environments";
+import type { BuildCache } from "./build-cache";
 
 /** What handlers work with; one set per agent. */
 export interface StageTools {
@@ -18,6 +19,8 @@ export interface StageTools {
   /** The runs' source trees on this host (git checkouts, uploaded tars). */
   sources: RunSources;
   environments: Environments;
+  /** The engine's build cache, pruned to its budget after each build. */
+  buildCache: BuildCache;
   agentId: string;
 }
 

@@ -48,6 +48,8 @@ export const agents = pgTable(
     capabilities: jsonb("capabilities").$type<string[]>().notNull(),
     registeredAt: ts("registered_at").notNull(),
     lastHeartbeatAt: ts("last_heartbeat_at").notNull(),
+    /** The agent engine's build cache as it last reported (dockyard_build_cache_bytes). */
+    buildCacheBytes: bigint("build_cache_bytes", { mode: "number" }).notNull().default(0),
   },
   (t) => [index("agents_state_idx").on(t.state), index("agents_join_token_idx").on(t.joinTokenId)],
 );

@@ -36,6 +36,8 @@ export interface AgentOptions {
   logLevel?: string;
   /** The agent's Docker engine (default DOCKER_HOST: the test engine). */
   dockerHost?: string;
+  /** More agent environment (e.g. DOCKYARD_BUILD_CACHE_BYTES). */
+  env?: Record<string, string>;
 }
 
 export interface SpawnedAgent {
@@ -135,6 +137,7 @@ export async function startFarm(opts: { env?: Record<string, string>; agents?: A
     DOCKYARD_AGENT_STATE_DIR: a.stateDir ?? mkdtempSync(path.join(os.tmpdir(), `dockyard-agent-${a.name}-`)),
     DOCKER_HOST: a.dockerHost ?? DOCKER_HOST,
     DOCKYARD_LOG_LEVEL: a.logLevel ?? process.env.DOCKYARD_TEST_LOG ?? "info",
+    ...a.env,
   });
 
   const farm: Farm = {

@@ -77,7 +77,14 @@ export function agentHandlers(deps: AgentHandlerDeps): Handlers {
     register: unary(log, (call) => register(call.request)),
     heartbeat: unary(log, async (call) => {
       const agent = await authenticate(call.metadata);
-      const ok = await recordHeartbeat(deps.liveDb ?? db, agent.id, agent.sessionId, call.request.draining, deps.clock.now());
+      const ok = await recordHeartbeat(
+        deps.liveDb ?? db,
+        agent.id,
+        agent.sessionId,
+        call.request.draining,
+        deps.clock.now(),
+        Number(call.request.buildCacheBytes),
+      );
       if (!ok) throw new DockyardError("stale_lease", `agent ${agent.id} was declared ${agent.state === "online" ? "lost" : agent.state}: register again`);
       // Not awaited: the environment list is bookkeeping (dockyard envs), not liveness.
       void syncEnvironments(db, agent.id, call.request.environmentIds.slice(0, 1000), deps.clock.now()).catch((err: unknown) =>

@@ -1,0 +1,1 @@
+ALTER TABLE "agents" ADD COLUMN "build_cache_bytes" bigint DEFAULT 0 NOT NULL;
