@@ -1,0 +1,48 @@
+// Small helpers for the delivery e2e tests: the `dockyard` CLI binary against a farm,
+// a project directory from a map of files, and its upload tar (what `dockyard run` sends).
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { packContext } from "@dockyard/agent";
+import { REPO_ROOT, type Farm } from "./farm";
+
+const BIN = path.join(REPO_ROOT, "cli/bin/dockyard");
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `dockyard ARGS` against the farm (its address, API token and CA) to its end. */
+export function dockyardCli(farm: Farm, args: string[]): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(BIN, args, {
+      cwd: os.tmpdir(),
+      env: { ...process.env, DOCKYARD_SERVER: farm.server.grpcAddress, DOCKYARD_TOKEN: farm.apiToken, DOCKYARD_CA_FILE: farm.caFile, NO_COLOR: "1" },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** A temp directory holding `files` (name -> text, subdirectories created). */
+export function projectDir(files: Record<string, string>, prefix = "dockyard-project-"): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    writeFileSync(path.join(dir, name), text);
+  }
+  return dir;
+}
+
+/** The directory as the CLI uploads it (.dockerignore honoured). */
+export async function sourceTarOf(dir: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of packContext(dir)) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
