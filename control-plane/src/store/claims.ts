@@ -32,6 +32,8 @@ export interface Placement {
   agentName: string;
   assignedAt: Date;
   leaseExpiresAt: Date;
+  /** Why it is not where it would rather be (a build away from its layer cache); null otherwise. */
+  note?: string | null;
 }
 
 export interface Candidate {
@@ -102,6 +104,7 @@ export interface QueuedStageRow {
   pin_agent?: string | null;
   /** The agent that last built this build stage's image (its layer cache). */
   cache_agent?: string | null;
+  cache_agent_name?: string | null;
 }
 
 /**
@@ -129,7 +132,24 @@ export const placementHintsSql = sql`
   CASE WHEN spec->>'sameAgentAs' IS NULL THEN NULL ELSE
     (SELECT d.agent_id FROM stages d WHERE d.run_id = stages.run_id AND d.name = stages.spec->>'sameAgentAs') END AS pin_agent,
   CASE WHEN type <> 'build' THEN NULL ELSE
-    (SELECT b.agent_id FROM build_affinity b WHERE b.image = split_part(stages.spec->'kind'->'tags'->>0, ':', 1)) END AS cache_agent`;
+    (SELECT b.agent_id FROM build_affinity b WHERE b.image = split_part(stages.spec->'kind'->'tags'->>0, ':', 1)) END AS cache_agent,
+  CASE WHEN type <> 'build' THEN NULL ELSE
+    (SELECT a.name FROM build_affinity b JOIN agents a ON a.id = b.agent_id
+     WHERE b.image = split_part(stages.spec->'kind'->'tags'->>0, ':', 1)) END AS cache_agent_name`;
+
+/** Why a build did not go to the agent holding its layer cache (the stage's reason while it runs elsewhere). */
+function awayFromCache(preferred: Candidate | undefined, needs: PlacementNeeds, name: string): string {
+  const why = !preferred
+    ? "is offline or has no free slot"
+    : preferred.free <= 0
+      ? "has no free slot"
+      : preferred.locked === false
+        ? "is being placed on by another replica"
+        : needs.avoid.includes(preferred.id)
+          ? "lost this stage before"
+          : "does not match the stage's labels or capabilities";
+  return `built without its layer cache: agent ${name}, which built this image last, ${why}`;
+}
 
 /** Agents with a free slot that another replica does not hold. */
 export function toCandidates(online: OnlineAgentRow[]): Candidate[] {
@@ -213,6 +233,7 @@ export async function chooseAgents(tx: Tx, candidates: Candidate[], queued: Queu
       pinned: spec.sameAgentAs ? (stage.pin_agent ?? "") : null,
       prefer: stage.cache_agent ?? null,
     };
+    const preferred = needs.prefer === null ? undefined : candidates.find((c) => c.id === needs.prefer);
     while ((agent = chooseAgent(candidates, needs))) {
       if (agent.locked === null) agent.locked = await lockAgent(tx, agent);
       if (agent.locked && agent.free > 0) break;
@@ -234,6 +255,7 @@ export async function chooseAgents(tx: Tx, candidates: Candidate[], queued: Queu
       agentName: agent.name,
       assignedAt: now,
       leaseExpiresAt: new Date(now.getTime() + leaseTtlMs),
+      note: needs.prefer !== null && agent.id !== needs.prefer ? awayFromCache(preferred, needs, stage.cache_agent_name ?? needs.prefer) : null,
     };
     placements.push(placement);
   }
@@ -251,14 +273,14 @@ export async function placeAttempts(tx: Tx, placements: Placement[], now: Date):
   const expires = placements[0]!.leaseExpiresAt;
   const values = placements.map(
     (p) => sql`(${p.attemptId}::text, ${p.stageId}::text, ${p.runId}::text, ${p.attemptNumber}::int,
-    ${p.agentId}::text, ${p.leaseId}::text)`,
+    ${p.agentId}::text, ${p.leaseId}::text, ${p.note ?? null}::text)`,
   );
   // A run's first placement also moves it from queued to running (a stage is under way:
   // deriveRunState counts `assigned` as started), so an attempt's start never has to.
   const rows = await queryRows<{ kind: "agent" | "run"; id: string; seq: string | number }>(
     tx,
     sql`
-    WITH given(id, stage_id, run_id, number, agent_id, lease_id) AS (VALUES ${sql.join(values, sql`, `)}),
+    WITH given(id, stage_id, run_id, number, agent_id, lease_id, note) AS (VALUES ${sql.join(values, sql`, `)}),
     ok AS (
       SELECT g.id FROM agents g
       WHERE g.id IN (SELECT agent_id FROM given)
@@ -270,7 +292,7 @@ export async function placeAttempts(tx: Tx, placements: Placement[], now: Date):
       SELECT id, stage_id, run_id, number, agent_id, lease_id, 'assigned', ${expires}::timestamptz, ${now}::timestamptz FROM v
       RETURNING id),
     s AS (
-      UPDATE stages SET state = 'assigned', attempts = v.number, agent_id = v.agent_id, started_at = NULL, reason = NULL
+      UPDATE stages SET state = 'assigned', attempts = v.number, agent_id = v.agent_id, started_at = NULL, reason = v.note
       FROM v WHERE stages.id = v.stage_id RETURNING stages.id),
     ${runsStartedCte("e", sql`SELECT run_id FROM v`, now)}
     SELECT 'agent' AS kind, id, 0 AS seq FROM ok

@@ -49,7 +49,8 @@ export async function endSucceededMany(tx: Tx, items: SucceededEnd[], now: Date)
       FROM v WHERE t.id = v.id AND t.state IN ${ACTIVE_ATTEMPTS_SQL} AND (v.lease_id IS NULL OR t.lease_id = v.lease_id)
       RETURNING t.*, v.outputs AS reported),
     s AS (
-      UPDATE stages SET state = 'succeeded', exit_code = a.exit_code, reason = NULL, finished_at = ${now}::timestamptz, outputs = a.reported
+      -- The reason is kept: the placement set it (a build away from its layer cache) or left it empty.
+      UPDATE stages SET state = 'succeeded', exit_code = a.exit_code, finished_at = ${now}::timestamptz, outputs = a.reported
       FROM a WHERE stages.id = a.stage_id AND stages.attempts = a.number AND stages.state IN ${ACTIVE_ATTEMPTS_SQL}
       RETURNING stages.id, stages.name, stages.run_id),
     l AS (SELECT runs.id FROM runs WHERE runs.id IN (SELECT run_id FROM s) ORDER BY runs.id FOR UPDATE)

@@ -4,7 +4,7 @@ import type { PipelineSpec, RegistrySpec } from "@dockyard/pipeline";
 import { queryRows, type Db } from "./db";
 import { retryOf, stageSpecRow } from "../stages/stage-row";
 import { withTx } from "./tx";
-import { attempts, buildAffinity, runs, stages } from "./schema";
+import { agents, attempts, buildAffinity, runs, stages } from "./schema";
 import { cacheKey } from "../stages/build";
 import { appendEvents, stageEvent, type NewRunEvent, type RunEventRecord } from "./events";
 import { endAttempt, refreshRunState, type EndedAttempt } from "./stage-flow";
@@ -31,10 +31,14 @@ export interface RunOrigin {
 }
 
 /** The agents that last built these image names (a first build stage is placed with the submit). */
-async function buildCacheAgents(db: Db, images: string[]): Promise<Map<string, string>> {
+async function buildCacheAgents(db: Db, images: string[]): Promise<Map<string, { id: string; name: string }>> {
   if (images.length === 0) return new Map();
-  const rows = await db.select().from(buildAffinity).where(inArray(buildAffinity.image, images));
-  return new Map(rows.map((r) => [r.image, r.agentId]));
+  const rows = await db
+    .select({ image: buildAffinity.image, id: buildAffinity.agentId, name: agents.name })
+    .from(buildAffinity)
+    .innerJoin(agents, eq(agents.id, buildAffinity.agentId))
+    .where(inArray(buildAffinity.image, images));
+  return new Map(rows.map((r) => [r.image, { id: r.id, name: r.name }]));
 }
 
 /** The next DOCKYARD_RUN_NUMBER of a pipeline name (its own statement: a failed submit leaves a gap). */
@@ -169,7 +173,8 @@ export async function createRun(
     attempts: 0,
     avoid_agents: [],
     queued_at: now.toISOString(),
-    cache_agent: s.spec.kind.type === "build" ? (cacheAgents.get(cacheKey(s.spec.kind.tags)) ?? null) : null,
+    cache_agent: s.spec.kind.type === "build" ? (cacheAgents.get(cacheKey(s.spec.kind.tags))?.id ?? null) : null,
+    cache_agent_name: s.spec.kind.type === "build" ? (cacheAgents.get(cacheKey(s.spec.kind.tags))?.name ?? null) : null,
   }));
   const placed = await withTx(db, (tx) => insertAndPlace(tx, insert, ready, place.limit, now, place.leaseTtlMs));
   const events: RunEventRecord[] = newEvents.map((e, i) => ({ ...e, runId, seq: i + 1, at: now }));

@@ -124,6 +124,21 @@ stages:
     assert.match(logsByStage(await runEvents(farm.client, secondId)).get("image") ?? "", /CACHED/);
   });
 
+  it("a build kept away from the agent with its layer cache says why, while it runs and after", async () => {
+    const tag = `away-${Date.now()}`;
+    const dir = project(APP);
+    const on = (engine: string) => `name: away\nstages:\n  image: { type: build, tags: ["${tag}:1"], agent: { engine: ${engine} } }\n`;
+    const first = await waitForRun(farm.client, await submit(on("a"), dir), 120_000);
+    assert.equal(first.state, "succeeded");
+    assert.equal(first.stages[0]!.reason, "", "on its cache agent: no remark");
+    const second = await waitForRun(farm.client, await submit(on("b"), dir), 120_000);
+    assert.equal(second.state, "succeeded");
+    assert.equal(
+      second.stages[0]!.reason,
+      "built without its layer cache: agent engine-a, which built this image last, does not match the stage's labels or capabilities",
+    );
+  });
+
   it("a temporary environment comes up healthy, a test container reaches it by service name, and it is gone after the run", async () => {
     const dir = project({
       "env.yml": [
