@@ -2,7 +2,6 @@
 // session alive, runs the attempts the server assigns (a signed NATS wake-up,
 // then the assignment fetched over gRPC; or a gRPC poll), reaps containers it
 // no longer owns, replays its spool after a restart, and drains on request.
-import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import path from "node:path";
 import type { KeyObject } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
@@ -21,14 +20,9 @@ import { CredentialSource, loadAgentKey } from "./identity/agent-key";
 import { replaySpools } from "./spool-replay";
 import { SpoolJournal } from "./logs/spool";
 import { Supervisor } from "./supervisor/client";
-import { DockerExecutor } from "./executor/docker";
 import { capabilitiesOf, stageFor, type StageTools } from "./stages/index";
-import { RunSources } from "./stages/run-sources";
-import { Environments } from "./stages/environments";
-import { BuildCache } from "./stages/build-cache";
-
-/** How often expired environments are reaped and the live list refreshed. */
-const ENV_SWEEP_MS = 30_000;
+import { createStageTools, startHousekeeping } from "./stages/stage-tools";
+import { loadAgentId, saveAgentId } from "./identity/agent-id";
 
 export interface AgentDeps {
   log: Logger;
@@ -70,19 +64,13 @@ export class Agent {
     private readonly config: AgentConfig,
     private readonly deps: AgentDeps,
   ) {
-    const docker = deps.executors.find((e): e is DockerExecutor => e instanceof DockerExecutor)?.engine ?? null;
-    const self = this;
-    this.tools = {
-      executors: deps.executors,
-      docker,
-      buildkit: docker !== null,
-      sources: new RunSources(path.join(config.stateDir, "sources"), () => this.client),
-      environments: new Environments(docker, () => self.session.agentId, deps.log),
-      buildCache: new BuildCache(docker, config.buildCacheBytes, deps.log),
-      get agentId() {
-        return self.session.agentId;
-      },
-    };
+    this.tools = createStageTools(
+      config,
+      deps.executors,
+      () => this.client,
+      () => this.session.agentId,
+      deps.log,
+    );
   }
 
   get agentId(): string {
@@ -136,28 +124,12 @@ export class Agent {
     this.timers.push(setInterval(() => void this.heartbeat(), this.heartbeatMs).unref());
     this.timers.push(setInterval(() => void this.poll(), this.pollMs).unref());
     await this.poll();
-    void this.tools.buildCache.measure();
-    await this.tools.environments.sweep().catch((err: unknown) => this.deps.log.warn({ err }, "environment sweep failed"));
-    this.timers.push(
-      setInterval(() => {
-        this.tools.environments.sweep().catch((err: unknown) => this.deps.log.warn({ err }, "environment sweep failed"));
-      }, ENV_SWEEP_MS).unref(),
-    );
+    this.timers.push(await startHousekeeping(this.tools, this.deps.log));
     this.deps.log.info({ agentId: this.session.agentId, name: this.config.name, capabilities: capabilitiesOf(this.tools) }, "agent started");
   }
 
-  private loadAgentId(): string {
-    const file = path.join(this.config.stateDir, "agent.json");
-    if (!existsSync(file)) return "";
-    try {
-      return String((JSON.parse(readFileSync(file, "utf8")) as { agentId?: string }).agentId ?? "");
-    } catch {
-      return "";
-    }
-  }
-
   private async registerWithRetry(): Promise<void> {
-    const agentId = this.session.agentId || this.loadAgentId();
+    const agentId = this.session.agentId || loadAgentId(this.config.stateDir);
     for (let attempt = 0; ; attempt++) {
       try {
         const accepted = await register(this.client, this.key, {
@@ -172,7 +144,7 @@ export class Agent {
         this.session = { agentId: accepted.agentId, sessionId: accepted.sessionId };
         this.heartbeatMs = Number(accepted.heartbeatIntervalMs) || 3000;
         this.pollMs = Number(accepted.pollIntervalMs) || 10_000;
-        writeFileSync(path.join(this.config.stateDir, "agent.json"), JSON.stringify({ agentId: accepted.agentId }));
+        saveAgentId(this.config.stateDir, accepted.agentId);
         // The shared attempt stream was authenticated with the old session.
         this.mux?.reset();
         return;
