@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import type { AttemptSpec } from "./executor/types";
 import type { AgentStage, StageTools } from "./stages/kind";
 import type { StageExit } from "./stages/kind";
-import { isExecutorError } from "./executor/errors";
+import { isAgentError } from "./errors";
 import { MAX_SPOOL_BYTES, type AttemptSpool, type FinalStatus, type SpoolJournal } from "./logs/spool";
 import { LogBatcher } from "./logs/log-batcher";
 import { AttemptChannel, type FinishResult } from "./transport/attempt-channel";
@@ -194,7 +194,7 @@ export class AttemptRunner {
       return { ...base, outcome: this.stopReason, message: this.stopMessage };
     }
     if (err) {
-      const message = isExecutorError(err) || (err as Error).name === "RegistryError" ? (err as Error).message : `executor failed: ${(err as Error).message}`;
+      const message = isAgentError(err) ? err.message : `executor failed: ${(err as Error).message}`;
       return { ...base, outcome: "errored", message };
     }
     if (exit!.exitCode === 0) return { ...base, outcome: "succeeded", message: "" };

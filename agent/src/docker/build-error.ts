@@ -3,6 +3,8 @@
 // definition: …"). This maps them to a stable code and a sentence a pipeline author can act
 // on, keeping the builder's own text at the end so nothing is lost.
 
+import { AgentError } from '../errors';
+
 export type BuildErrorCode = 'dockerfile_invalid' | 'base_image_missing' | 'build_failed' | 'canceled';
 
 /**
@@ -11,15 +13,15 @@ export type BuildErrorCode = 'dockerfile_invalid' | 'base_image_missing' | 'buil
  * pullable), `build_failed` (a step failed, or the engine refused the build), `canceled`
  * (the caller's signal). `builderMessage` is the engine's text, unchanged.
  */
-export class BuildError extends Error {
+export class BuildError extends AgentError<BuildErrorCode> {
   override readonly name = 'BuildError';
   constructor(
-    readonly code: BuildErrorCode,
+    code: BuildErrorCode,
     message: string,
     readonly builderMessage = '',
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(code, message, options);
   }
 }
 

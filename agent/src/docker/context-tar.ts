@@ -3,6 +3,7 @@
 // Dockerfile and .dockerignore always sent, owners reset to root, symlinks stored as links and
 // never followed (so a link to ../../etc cannot pull host files in), and a size cap checked
 // before any byte is sent, so an oversized context fails fast with a message saying what to do.
+import { AgentError } from '../errors';
 import { createReadStream } from 'node:fs';
 import { lstat, readdir, readFile, readlink, realpath } from 'node:fs/promises';
 import path from 'node:path';
@@ -21,15 +22,8 @@ export interface PackContextOptions {
 }
 
 /** Thrown (or emitted by the stream) for a context that cannot be packed: too big, missing, unreadable. */
-export class ContextError extends Error {
+export class ContextError extends AgentError<'too_large' | 'not_found' | 'unreadable'> {
   override readonly name = 'ContextError';
-  constructor(
-    readonly code: 'too_large' | 'not_found' | 'unreadable',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 interface Entry {

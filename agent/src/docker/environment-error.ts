@@ -11,13 +11,15 @@
  * - `unavailable`: the engine failed a housekeeping call (list, remove).
  * Farm-side failures all: a runner maps them to `errored`, never `failed`.
  */
+import { AgentError } from '../errors';
+
 export type EnvironmentErrorCode = 'invalid' | 'conflict' | 'image_missing' | 'start_failed' | 'exited' | 'unhealthy' | 'timeout' | 'aborted' | 'unavailable';
 
-export class EnvironmentError extends Error {
+export class EnvironmentError extends AgentError<EnvironmentErrorCode> {
   override readonly name = 'EnvironmentError';
 
   constructor(
-    readonly code: EnvironmentErrorCode,
+    code: EnvironmentErrorCode,
     message: string,
     readonly details: {
       /** The service at fault, when there is one. */
@@ -27,7 +29,7 @@ export class EnvironmentError extends Error {
       cause?: unknown;
     } = {},
   ) {
-    super(message, { cause: details.cause });
+    super(code, message, { cause: details.cause });
   }
 
   get service(): string | undefined {

@@ -4,6 +4,7 @@
 // of a big repository cheap. Git never prompts (no terminal, no askpass), and URLs are shown
 // without their user:password part in every message.
 import { spawn } from 'node:child_process';
+import { AgentError } from '../errors';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -18,15 +19,8 @@ export interface CheckoutGitOptions {
 
 export type GitErrorCode = 'git_missing' | 'bad_url' | 'fetch_failed' | 'ref_not_found' | 'timeout' | 'canceled';
 
-export class GitContextError extends Error {
+export class GitContextError extends AgentError<GitErrorCode> {
   override readonly name = 'GitContextError';
-  constructor(
-    readonly code: GitErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 /**

@@ -5,18 +5,11 @@
  * in the registry, or a push names a local image that does not exist). The message is
  * written for the person reading the build log and always ends with the engine's own words.
  */
+import { AgentError } from '../errors';
 export type RegistryErrorCode = 'auth_failed' | 'unreachable' | 'rejected' | 'not_found';
 
-export class RegistryError extends Error {
+export class RegistryError extends AgentError<RegistryErrorCode> {
   override readonly name = 'RegistryError';
-
-  constructor(
-    readonly code: RegistryErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 export function isRegistryError(err: unknown, code?: RegistryErrorCode): err is RegistryError {

@@ -4,18 +4,11 @@
  * never `failed`); `wait_failed` means the process was lost while running; `unavailable`
  * means the engine (dockerd) did not answer a housekeeping call (remove, listOwned, reap).
  */
+import { AgentError } from '../errors';
 export type ExecutorErrorCode = 'image_missing' | 'start_failed' | 'wait_failed' | 'unavailable';
 
-export class ExecutorError extends Error {
+export class ExecutorError extends AgentError<ExecutorErrorCode> {
   override readonly name = 'ExecutorError';
-
-  constructor(
-    readonly code: ExecutorErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 export function isExecutorError(err: unknown, code?: ExecutorErrorCode): err is ExecutorError {

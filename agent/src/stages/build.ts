@@ -10,9 +10,7 @@ import { buildImage } from "../docker/image-build";
 import { packContext } from "../docker/context-tar";
 import { pushImage } from "../docker/registry";
 import { ExecutorError } from "../executor/errors";
-
-/** Errors with a message meant for the user (builder, git, context, registry). */
-const USER_ERRORS = new Set(["BuildError", "GitContextError", "ContextError", "RegistryError"]);
+import { isAgentError } from "../errors";
 
 export const build: AgentStage = {
   type: "build",
@@ -63,7 +61,7 @@ export const build: AgentStage = {
           },
         };
       } catch (err) {
-        if (err instanceof Error && USER_ERRORS.has(err.name)) return failedExit(log, err.message);
+        if (isAgentError(err)) return failedExit(log, err.message);
         throw err;
       }
     });

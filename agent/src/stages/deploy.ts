@@ -14,8 +14,7 @@ import { registryAuth } from "./registry-auth";
 import { ensureImage } from "../docker/registry";
 import { upEnvironment } from "../docker/environment";
 import { ExecutorError } from "../executor/errors";
-
-const USER_ERRORS = new Set(["EnvironmentError", "RegistryError", "GitContextError", "YAMLParseError"]);
+import { isAgentError } from "../errors";
 
 export const deploy: AgentStage = {
   type: "deploy",
@@ -76,7 +75,7 @@ export const deploy: AgentStage = {
         log.line(`dockyard: environment ${envId} up (${Object.keys(env.services).join(", ")}) until ${expiresAt.toISOString()}`);
         return { exitCode: 0, oomKilled: false, outputs: { values } };
       } catch (err) {
-        if (err instanceof Error && USER_ERRORS.has(err.name)) return failedExit(log, err.message);
+        if (isAgentError(err) || (err instanceof Error && err.name === "YAMLParseError")) return failedExit(log, err.message);
         throw err;
       }
     });

@@ -6,6 +6,7 @@ import { registryAuth } from "./registry-auth";
 import { ensureImage } from "../docker/registry";
 import { runTestContainer } from "../docker/test-container";
 import { ExecutorError } from "../executor/errors";
+import { isAgentError } from "../errors";
 
 export const test: AgentStage = {
   type: "test",
@@ -44,7 +45,7 @@ export const test: AgentStage = {
           });
         return { exitCode: result.exitCode, oomKilled: false, outputs: { values, tests: j } };
       } catch (err) {
-        if (err instanceof Error && (err.name === "RegistryError" || err.name === "EnvironmentError") && !signal.aborted) return failedExit(log, err.message);
+        if (isAgentError(err) && !signal.aborted) return failedExit(log, err.message);
         throw err;
       }
     });
