@@ -13,21 +13,7 @@ import {
   type Problem,
   type Resolver,
 } from './index.js';
-
-function ok(src: string): PipelineSpec {
-  const r = parsePipeline(src);
-  if (!r.ok) assert.fail(formatProblems(r.problems));
-  return r.pipeline;
-}
-
-function problems(src: string): Problem[] {
-  const r = parsePipeline(src);
-  assert.equal(r.ok, false, 'expected problems');
-  return r.ok ? [] : r.problems;
-}
-
-/** Problems rendered compactly for exact assertions. */
-const lines = (src: string): string[] => formatProblems(problems(src)).split('\n');
+import { lines, ok, problems } from './parse-testing.js';
 
 const BUILTINS = 'DOCKYARD_RUN_ID, DOCKYARD_RUN_NUMBER, DOCKYARD_PIPELINE, DOCKYARD_COMMIT, DOCKYARD_STAGE';
 

@@ -7,3 +7,4 @@ export * from "./helpers/registry";
 export * from "./helpers/outage-farm";
 export * from "./helpers/outage-scenario";
 export * from "./helpers/hand-agent";
+export * from "./helpers/cli-process";

@@ -1,21 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatProblems, parsePipeline, pipelineJsonSchema, type PipelineSpec, type Problem, type StageDef } from '../index.js';
-
-function ok(src: string): PipelineSpec {
-  const r = parsePipeline(src);
-  if (!r.ok) assert.fail(formatProblems(r.problems));
-  return r.pipeline;
-}
-
-function problems(src: string): Problem[] {
-  const r = parsePipeline(src);
-  assert.equal(r.ok, false, 'expected problems');
-  return r.ok ? [] : r.problems;
-}
-
-/** Problems rendered compactly for exact assertions. */
-const lines = (src: string): string[] => formatProblems(problems(src)).split('\n');
+import { lines, ok, problems } from '../parse-testing.js';
 
 function stageOf(p: PipelineSpec, name: string): StageDef {
   const s = p.stages.find((x) => x.name === name);

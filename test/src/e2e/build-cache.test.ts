@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type Docker from "dockerode";
 import { startFarm, waitForRun, runEvents, logsByStage, testDocker, testDockerB, DOCKER_HOST_B, waitFor, type Farm } from "../index";
-import { projectDir, sourceTarOf } from "../helpers/delivery-cli";
+import { projectDir, sourceTarOf } from "../index";
 
 const DOCKERFILE = [
   "FROM dockyard/busybox:1",

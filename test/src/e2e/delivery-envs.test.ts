@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import type Docker from "dockerode";
 import type { Run } from "@dockyard/proto";
 import { startFarm, submit, waitForRun, runEvents, logsByStage, testDocker, waitFor, type Farm } from "../index";
-import { dockyardCli, projectDir, sourceTarOf } from "../helpers/delivery-cli";
+import { dockyardCli, projectDir, sourceTarOf } from "../index";
 
 const JUNIT = `
       <testsuite name="unit" tests="4">

@@ -5,27 +5,23 @@
 // errors a user sees for a failing build, a bad Dockerfile and a wrong password.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync, mkdirSync } from "node:fs";
-import os from "node:os";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import type Docker from "dockerode";
-import { packContext } from "@dockyard/agent";
-import { startFarm, waitForRun, runEvents, logsByStage, testDocker, testDockerB, testRegistry, DOCKER_HOST_B, waitFor, type Farm } from "../index";
-
-async function tarOf(dir: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of packContext(dir)) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
-
-function project(files: Record<string, string>): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "dockyard-delivery-"));
-  for (const [name, text] of Object.entries(files)) {
-    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
-    writeFileSync(path.join(dir, name), text);
-  }
-  return dir;
-}
+import {
+  startFarm,
+  waitForRun,
+  runEvents,
+  logsByStage,
+  testDocker,
+  testDockerB,
+  testRegistry,
+  DOCKER_HOST_B,
+  waitFor,
+  projectDir,
+  sourceTarOf,
+  type Farm,
+} from "../index";
 
 const APP = {
   Dockerfile: [
@@ -68,14 +64,14 @@ describe("container delivery", { concurrency: 1 }, () => {
       await farm.client.submitRun({
         pipelineYaml: Buffer.from(yaml),
         source: "test",
-        sourceTar: await tarOf(dir),
+        sourceTar: await sourceTarOf(dir),
         commit: "0123456789abcdef0123456789abcdef01234567",
       })
     ).run!.id;
 
   it("builds on one engine, pushes, and a test stage on the other engine pulls the image and reads the build's outputs", async () => {
     const tag = `delivery-${Date.now()}`;
-    const dir = project(APP);
+    const dir = projectDir(APP);
     const runId = await submit(
       `
 name: deliver
@@ -111,7 +107,7 @@ stages:
 
   it("a rebuild of the same image lands on the engine with its layer cache and reuses its layers", async () => {
     const tag = `cached-${Date.now()}`;
-    const dir = project(APP);
+    const dir = projectDir(APP);
     const yaml = `name: cached\nstages:\n  image: { type: build, tags: ["${tag}:1"] }\n`;
     const first = await waitForRun(farm.client, await submit(yaml, dir), 120_000);
     assert.equal(first.state, "succeeded");
@@ -126,7 +122,7 @@ stages:
 
   it("a build kept away from the agent with its layer cache says why, while it runs and after", async () => {
     const tag = `away-${Date.now()}`;
-    const dir = project(APP);
+    const dir = projectDir(APP);
     const on = (engine: string) => `name: away\nstages:\n  image: { type: build, tags: ["${tag}:1"], agent: { engine: ${engine} } }\n`;
     const first = await waitForRun(farm.client, await submit(on("a"), dir), 120_000);
     assert.equal(first.state, "succeeded");
@@ -140,7 +136,7 @@ stages:
   });
 
   it("a temporary environment comes up healthy, a test container reaches it by service name, and it is gone after the run", async () => {
-    const dir = project({
+    const dir = projectDir({
       "env.yml": [
         "services:",
         "  web:",
@@ -195,7 +191,7 @@ stages:
     for (const [name, files, extra, expected] of cases) {
       const runId = await submit(
         `name: ${name}\n${extra}\nstages:\n  image: { type: build, tags: ["err-${name}:1"], push: ${extra ? "true" : "false"} }\n`,
-        project(files),
+        projectDir(files),
       );
       const run = await waitForRun(farm.client, runId, 120_000);
       assert.equal(run.state, "failed", name);

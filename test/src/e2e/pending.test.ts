@@ -3,34 +3,13 @@
 // ends as errored after DOCKYARD_UNSCHEDULABLE_TIMEOUT_MS, one that merely waits does not.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Stage } from "@dockyard/proto";
-import { startFarm, submit, runEvents, runningAttempt, testDocker, waitFor, waitForRun, REPO_ROOT, type Farm } from "../index";
+import { startFarm, submit, runEvents, runningAttempt, testDocker, waitFor, waitForRun, dockyardProcess, type Farm } from "../index";
 
-const BIN = path.join(REPO_ROOT, "cli/bin/dockyard");
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The CLI binary against the farm; `out()` is its stdout so far. */
-function dockyard(farm: Farm, args: string[]): { done: Promise<Result>; out: () => string } {
-  const child = spawn(BIN, args, {
-    cwd: os.tmpdir(),
-    env: { ...process.env, DOCKYARD_SERVER: farm.server.grpcAddress, DOCKYARD_TOKEN: farm.apiToken, DOCKYARD_CA_FILE: farm.caFile, NO_COLOR: "1" },
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<Result>((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
-  return { done, out: () => stdout };
-}
+const dockyard = dockyardProcess;
 
 /** Wait until the stage's reason (GetRun) matches; returns the stage. */
 async function stageWith(farm: Farm, runId: string, name: string, reason: string | RegExp): Promise<Stage> {

@@ -1,5 +1,5 @@
-// Small helpers for the delivery e2e tests: the `dockyard` CLI binary against a farm,
-// a project directory from a map of files, and its upload tar (what `dockyard run` sends).
+// The `dockyard` CLI binary run against a farm, a project directory from a map of
+// files, and its upload tar (what `dockyard run` sends with the pipeline).
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -15,19 +15,23 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `dockyard ARGS` against the farm (its address, API token and CA) to its end. */
-export function dockyardCli(farm: Farm, args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(BIN, args, {
-      cwd: os.tmpdir(),
-      env: { ...process.env, DOCKYARD_SERVER: farm.server.grpcAddress, DOCKYARD_TOKEN: farm.apiToken, DOCKYARD_CA_FILE: farm.caFile, NO_COLOR: "1" },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
+/** Starts `dockyard ARGS` against the farm (its address, API token and CA); `out()` is its stdout so far. */
+export function dockyardProcess(farm: Farm, args: string[]): { done: Promise<CliResult>; out: () => string } {
+  const child = spawn(BIN, args, {
+    cwd: os.tmpdir(),
+    env: { ...process.env, DOCKYARD_SERVER: farm.server.grpcAddress, DOCKYARD_TOKEN: farm.apiToken, DOCKYARD_CA_FILE: farm.caFile, NO_COLOR: "1" },
   });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<CliResult>((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
+  return { done, out: () => stdout };
+}
+
+/** Runs `dockyard ARGS` against the farm to its end. */
+export function dockyardCli(farm: Farm, args: string[]): Promise<CliResult> {
+  return dockyardProcess(farm, args).done;
 }
 
 /** A temp directory holding `files` (name -> text, subdirectories created). */
