@@ -52,7 +52,8 @@ export class AttemptRunner {
     readonly assignment: Assignment,
     private readonly deps: RunnerDeps,
   ) {
-    this.masker = new SecretMasker((assignment.spec?.secrets ?? []).map((s) => s.value));
+    const registryPassword = assignment.spec?.registry?.password;
+    this.masker = new SecretMasker([...(assignment.spec?.secrets ?? []).map((s) => s.value), ...(registryPassword?.length ? [registryPassword] : [])]);
   }
 
   get attemptId(): string {

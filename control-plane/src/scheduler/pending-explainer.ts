@@ -82,7 +82,7 @@ export class PendingExplainer {
     // Stages of one pipeline mostly ask the same: decide once per distinct requirement.
     const decided = new Map<string, PendingExplanation>();
     for (const stage of queued) {
-      const key = JSON.stringify([Object.entries(stage.selector).sort(), stage.requires, [...stage.avoid].sort()]);
+      const key = JSON.stringify([Object.entries(stage.selector).sort(), stage.requires, [...stage.avoid].sort(), stage.pinned ?? null]);
       let why = decided.get(key);
       if (!why) decided.set(key, (why = explainPending(stage, agents)));
       if (why.unschedulable && now.getTime() - stage.queuedAt.getTime() >= this.options.unschedulableTimeoutMs) {

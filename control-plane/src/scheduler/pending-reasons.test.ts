@@ -107,4 +107,22 @@ describe("explainPending", () => {
     assert.deepEqual(why, { reason: "waiting to be placed (agent a has 1 free slot)", unschedulable: false, transient: true, forSlot: true });
     assert.equal(explainPending(req(), [agent("a"), agent("b", { used: 1 })]).reason, "waiting to be placed (2 matching agents have 3 free slots)");
   });
+
+  it("a test pinned to its environment's agent speaks of that agent only", () => {
+    const pinned = { agentId: "id-a", why: "waits for the agent of environment 'env'" };
+    const others = [agent("b"), agent("c")];
+    assert.deepEqual(explainPending(req({ pinned }), [agent("a", { state: "lost" }), ...others]), {
+      reason: "waits for the agent of environment 'env': agent a is lost",
+      unschedulable: false,
+      transient: false,
+      forSlot: false,
+    });
+    assert.equal(
+      explainPending(req({ pinned }), [agent("a", { capacity: 1, used: 1 }), ...others]).reason,
+      "waits for the agent of environment 'env': agent a is full (1/1)",
+    );
+    assert.equal(explainPending(req({ pinned }), [agent("a"), ...others]).reason, "waiting to be placed (agent a has 2 free slots)");
+    const gone = explainPending(req({ pinned }), others);
+    assert.deepEqual([gone.reason, gone.unschedulable], ["waits for the agent of environment 'env', and that agent is gone", true]);
+  });
 });

@@ -27,6 +27,8 @@ export interface StageRequirements {
   requires: string[];
   /** Agents that lost an attempt of this stage before (placement prefers others). */
   avoid: string[];
+  /** The only agent that may take it (a test on a deploy's environment) and why; absent otherwise. */
+  pinned?: { agentId: string; why: string };
 }
 
 export interface PendingExplanation {
@@ -50,6 +52,7 @@ export const MAX_LISTED = 5;
 
 /** Decide why a stage with `req` is not placed, given every registered agent. */
 export function explainPending(req: StageRequirements, agents: AgentSnapshot[]): PendingExplanation {
+  if (req.pinned) return explainPinned(req, req.pinned, agents);
   const registered = agents.filter((a) => a.state !== "revoked").sort((x, y) => x.name.localeCompare(y.name) || x.id.localeCompare(y.id));
   if (registered.length === 0) return never("no agent is registered");
   const labelled = registered.filter((a) => labelsMatch(req.selector, a.labels));
@@ -90,6 +93,23 @@ export function explainPending(req: StageRequirements, agents: AgentSnapshot[]):
   const avoided = matching.filter((a) => req.avoid.includes(a.id));
   if (avoided.length > 0) clauses.push(`${avoided.length === 1 ? "agent" : "agents"} ${names(avoided)} lost it before`);
   return { reason: clauses.join("; "), unschedulable: false, transient: false, forSlot: online.length > 0 };
+}
+
+/** A stage that must run on one agent (where its environment lives): only that agent's state matters. */
+function explainPinned(req: StageRequirements, pinned: { agentId: string; why: string }, agents: AgentSnapshot[]): PendingExplanation {
+  const agent = agents.find((a) => a.id === pinned.agentId);
+  if (!agent || agent.state === "revoked") return never(`${pinned.why}, and that agent is gone`);
+  if (agent.state !== "online")
+    return {
+      reason: `${pinned.why}: agent ${agent.name} is ${STATE_WORDS[agent.state] ?? agent.state}`,
+      unschedulable: false,
+      transient: false,
+      forSlot: false,
+    };
+  if (agent.capacity <= agent.used)
+    return { reason: `${pinned.why}: agent ${agent.name} is full (${agent.used}/${agent.capacity})`, unschedulable: false, transient: false, forSlot: true };
+  const free = explainPending({ ...req, pinned: undefined }, [agent]);
+  return free.unschedulable ? never(`${pinned.why}, but ${free.reason}`) : free;
 }
 
 /** How each state but online reads after "agent a is", in the order reasons list them. */

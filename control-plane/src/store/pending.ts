@@ -16,6 +16,7 @@ import { appendEvents, stageEvent, type RunEventRecord } from "./events";
 import { refreshRunState, skipDependents } from "./stage-flow";
 import type { AgentSnapshot } from "../scheduler/pending-reasons";
 import { ACTIVE_ATTEMPTS_SQL } from "./state-sql";
+import { placementHintsSql } from "./claims";
 
 export interface QueuedForReason {
   id: string;
@@ -27,6 +28,8 @@ export interface QueuedForReason {
   avoid: string[];
   reason: string | null;
   queuedAt: Date;
+  /** A test on a deploy's environment runs only where that environment is. */
+  pinned?: { agentId: string; why: string };
 }
 
 /** What the explainer needs of an agent (see scheduler/pending-reasons.ts). */
@@ -44,10 +47,13 @@ export async function readQueuedForReasons(db: Db, queuedBefore: Date, limit: nu
     avoid: string[] | string;
     reason: string | null;
     queued_at: string | Date;
+    same_agent_as: string | null;
+    pin_agent: string | null;
   }>(
     db,
     sql`
-    SELECT id, run_id, name, attempts, spec->'agent' AS selector, spec->'requires' AS requires, avoid_agents AS avoid, reason, queued_at
+    SELECT id, run_id, name, attempts, spec->'agent' AS selector, spec->'requires' AS requires, avoid_agents AS avoid, reason, queued_at,
+      spec->>'sameAgentAs' AS same_agent_as, ${placementHintsSql}
     FROM stages WHERE state = 'queued' AND runs_on = 'agent' AND queued_at < ${queuedBefore}::timestamptz
     ORDER BY queued_at LIMIT ${limit}`,
   );
@@ -61,6 +67,7 @@ export async function readQueuedForReasons(db: Db, queuedBefore: Date, limit: nu
     avoid: parseJson(r.avoid) ?? [],
     reason: r.reason,
     queuedAt: new Date(r.queued_at),
+    ...(r.same_agent_as && { pinned: { agentId: r.pin_agent ?? "", why: `waits for the agent of environment '${r.same_agent_as}'` } }),
   }));
 }
 
