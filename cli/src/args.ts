@@ -1,5 +1,6 @@
 // Parsers for flag and argument values. Each throws commander's
 // InvalidArgumentError, which commander reports as a usage error (exit 2).
+import { RUN_STATES } from "@dockyard/web";
 import { InvalidArgumentError } from "commander";
 
 /** Largest --capacity an agent may announce. */
@@ -7,7 +8,7 @@ export const MAX_CAPACITY = 256;
 /** Largest --limit for `runs`. */
 export const MAX_LIST_LIMIT = 1000;
 /** States `runs --state` accepts. */
-export const RUN_STATES = ["queued", "running", "succeeded", "failed", "canceled", "errored"] as const;
+export { RUN_STATES };
 
 const LABEL_KEY = /^[A-Za-z0-9]([A-Za-z0-9._/-]{0,62})$/;
 const LABEL_VALUE = /^[A-Za-z0-9._:/-]{0,128}$/;

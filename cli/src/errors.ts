@@ -131,13 +131,8 @@ export function isRetryable(err: unknown): boolean {
   return code === "ECONNRESET" || code === "ECONNREFUSED" || code === "EPIPE";
 }
 
-/** Run states after which nothing more happens to a run. */
-export const TERMINAL_STATES = ["succeeded", "failed", "canceled", "errored"] as const;
-
-/** True when `state` is one of TERMINAL_STATES. */
-export function isTerminalState(state: string): boolean {
-  return (TERMINAL_STATES as readonly string[]).includes(state);
-}
+/** True for run states after which nothing more happens to a run. */
+export { isTerminalRun as isTerminalState } from "@dockyard/web";
 
 /**
  * Process exit code mirroring a finished run: 0 for succeeded, 1 for

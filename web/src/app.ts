@@ -1,5 +1,6 @@
 // createApp(services) builds the Hono app: REST under /api/v1, /metrics and
 // /healthz. No listen and no env here: the control plane mounts it.
+import { RUN_STATES } from "./states";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -30,8 +31,6 @@ export interface AppOptions {
   onError?: (err: Error) => void;
 }
 
-/** `GET /runs?state=` values. */
-const RUN_STATES = ["queued", "running", "succeeded", "failed", "errored", "canceled"] as const;
 /** Largest `GET /runs?limit=`. */
 const MAX_LIST_LIMIT = 500;
 

@@ -1,2 +1,3 @@
 export { createApp, type AppOptions } from "./app";
 export type * from "./types";
+export * from "./states";

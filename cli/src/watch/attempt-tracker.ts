@@ -1,9 +1,10 @@
 // What the views remember about each stage's attempts from the status events they saw:
 // which agent ran an attempt and how it ended, for boundaries and the final summary.
 import type { StageStatusView } from "./status-format";
+import { OUTCOMES } from "@dockyard/web";
 
 /** States an attempt ends in (the outcome events of retried attempts, and the stage's end). */
-export const ATTEMPT_END_STATES = ["succeeded", "failed", "errored", "canceled", "lost", "timeout", "skipped"] as const;
+export const ATTEMPT_END_STATES = [...OUTCOMES, "skipped"] as const;
 
 export function isAttemptEnd(state: string): boolean {
   return (ATTEMPT_END_STATES as readonly string[]).includes(state);

@@ -1,37 +1,28 @@
 // Stage, attempt and run states and the pure rules that move between them.
 // No I/O here: the store applies these decisions inside its transactions.
+import { OUTCOMES as OUTCOMES_LIST, TERMINAL_STAGE_STATES, isTerminalStage, type Outcome, type RunState, type StageState } from "@dockyard/web";
 
-export type StageState = "pending" | "queued" | "assigned" | "running" | "succeeded" | "failed" | "canceled" | "errored" | "lost" | "skipped";
+// The state unions and lists are the public API's (web/src/states.ts), defined once.
+export {
+  ACTIVE_ATTEMPT_STATES,
+  OUTCOMES,
+  RUN_STATES,
+  TERMINAL_RUN_STATES,
+  TERMINAL_STAGE_STATES,
+  isRunState,
+  isTerminalRun,
+  isTerminalStage,
+  type AttemptState,
+  type Outcome,
+  type RunState,
+  type StageState,
+} from "@dockyard/web";
 
-export type AttemptState = "assigned" | "running" | "succeeded" | "failed" | "errored" | "canceled" | "lost" | "timeout";
-
-export type RunState = "queued" | "running" | "succeeded" | "failed" | "errored" | "canceled";
-
-/** How an attempt ended, as reported by an agent or decided by the server. */
-export type Outcome = "succeeded" | "failed" | "errored" | "canceled" | "lost" | "timeout";
-
-export const OUTCOMES: readonly Outcome[] = ["succeeded", "failed", "errored", "canceled", "lost", "timeout"];
-export const ACTIVE_ATTEMPT_STATES: readonly AttemptState[] = ["assigned", "running"];
-export const TERMINAL_STAGE_STATES: readonly StageState[] = ["succeeded", "failed", "canceled", "errored", "lost", "skipped"];
-export const TERMINAL_RUN_STATES: readonly RunState[] = ["succeeded", "failed", "errored", "canceled"];
 /** Terminal stage states other than succeeded: a stage that needs one of these is skipped. */
 export const UNSUCCESSFUL_STAGE_STATES: readonly StageState[] = TERMINAL_STAGE_STATES.filter((s) => s !== "succeeded");
-export const RUN_STATES: readonly RunState[] = ["queued", "running", ...TERMINAL_RUN_STATES];
-
-export function isRunState(value: string): value is RunState {
-  return (RUN_STATES as readonly string[]).includes(value);
-}
 
 export function isOutcome(value: string): value is Outcome {
-  return (OUTCOMES as readonly string[]).includes(value);
-}
-
-export function isTerminalStage(state: string): boolean {
-  return (TERMINAL_STAGE_STATES as readonly string[]).includes(state);
-}
-
-export function isTerminalRun(state: string): boolean {
-  return (TERMINAL_RUN_STATES as readonly string[]).includes(state);
+  return (OUTCOMES_LIST as readonly string[]).includes(value);
 }
 
 export interface RetryPolicy {
