@@ -1,17 +1,18 @@
 /*
  * webapp: a tiny HTTP/1.0 service for the Dockyard pipeline example.
  *
- *   GET /        200 text: "webapp <version>"
+ *   GET /        200 text: "webapp <version> (SQLite <version>)"
  *   GET /health  200 text: "ok"
- *   GET /items   200 JSON: {"source": "<DATA_URL>", "items": <body of GET DATA_URL>}; 502 if the
- *                data service does not answer 200
+ *   GET /items   200 JSON: {"source": "<DATABASE>", "items": [{"id", "name", "qty"}, ...]}, from
+ *                the items table; 500 if the query fails
  *   other        404
  *
- * Environment: PORT (default 8080), DATA_URL (default http://data:8080/items.json; http only).
- * One process, one connection at a time (fork per connection would do for more); built static.
+ * Environment: PORT (default 8080), DATABASE (default /data/items.sql): an SQL file (the seeded
+ * volume) loaded into an in-memory SQLite database at start; the process exits 1 if it cannot be.
+ * One process, one connection at a time (fork per connection would do for more); built static,
+ * SQLite included (vendor/).
  */
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,11 +22,11 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "sqlite3.h"
+
 #ifndef VERSION
 #define VERSION "dev"
 #endif
-
-static const char *greeting = "webapp " VERSION;
 
 static int write_all(int fd, const char *buf, size_t len) {
   while (len > 0) {
@@ -37,62 +38,54 @@ static int write_all(int fd, const char *buf, size_t len) {
 }
 
 static void reply(int fd, int status, const char *type, const char *body, size_t len) {
-  const char *reason = status == 200 ? "OK" : status == 404 ? "Not Found" : status == 405 ? "Method Not Allowed" : "Bad Gateway";
+  const char *reason = status == 200 ? "OK" : status == 404 ? "Not Found" : status == 405 ? "Method Not Allowed" : "Internal Server Error";
   char head[256];
   int n = snprintf(head, sizeof head, "HTTP/1.0 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
                    status, reason, type, len);
   if (write_all(fd, head, (size_t)n) == 0) write_all(fd, body, len);
 }
 
-/* GET url (http://host[:port]/path); returns a malloc'd body (NUL-terminated) or NULL. */
-static char *http_get(const char *url, int *status, size_t *len) {
-  char host[256], port[16] = "80", path[1024] = "/";
-  const char *p = url;
-  if (strncmp(p, "http://", 7) != 0) return NULL;
-  p += 7;
-  size_t h = strcspn(p, ":/");
-  if (h == 0 || h >= sizeof host) return NULL;
-  memcpy(host, p, h); host[h] = 0; p += h;
-  if (*p == ':') { size_t k = strcspn(++p, "/"); if (k == 0 || k >= sizeof port) return NULL; memcpy(port, p, k); port[k] = 0; p += k; }
-  if (*p == '/') snprintf(path, sizeof path, "%s", p);
+/* The items database: SQLite in memory, loaded from the seeded SQL file at start. */
+static sqlite3 *db;
+static const char *db_source;
 
-  struct addrinfo hints = {0}, *res = NULL;
-  hints.ai_socktype = SOCK_STREAM;
-  if (getaddrinfo(host, port, &hints, &res) != 0) return NULL;
-  int fd = -1;
-  for (struct addrinfo *a = res; a; a = a->ai_next) {
-    fd = socket(a->ai_family, a->ai_socktype, a->ai_protocol);
-    if (fd < 0) continue;
-    struct timeval tv = {2, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) break;
-    close(fd); fd = -1;
+static int load_database(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) { fprintf(stderr, "webapp: cannot open %s: %s\n", path, strerror(errno)); return -1; }
+  size_t cap = 8192, used = 0, n;
+  char *sql = malloc(cap);
+  while (sql && (n = fread(sql + used, 1, cap - used - 1, f)) > 0) {
+    used += n;
+    if (used + 1 == cap) { char *more = realloc(sql, cap *= 2); if (!more) { free(sql); sql = NULL; } else sql = more; }
   }
-  freeaddrinfo(res);
-  if (fd < 0) return NULL;
-
-  char req[1400];
-  int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n", path, host);
-  if (write_all(fd, req, (size_t)n) != 0) { close(fd); return NULL; }
-
-  size_t cap = 8192, used = 0;
-  char *buf = malloc(cap);
-  for (;;) {
-    if (used + 4096 + 1 > cap) { cap *= 2; char *nb = realloc(buf, cap); if (!nb) { free(buf); close(fd); return NULL; } buf = nb; }
-    ssize_t r = read(fd, buf + used, cap - used - 1);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    used += (size_t)r;
+  fclose(f);
+  if (!sql) { fprintf(stderr, "webapp: out of memory reading %s\n", path); return -1; }
+  sql[used] = 0;
+  char *err = NULL;
+  if (sqlite3_open(":memory:", &db) != SQLITE_OK || sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+    fprintf(stderr, "webapp: loading %s: %s\n", path, err ? err : sqlite3_errmsg(db));
+    sqlite3_free(err); free(sql); return -1;
   }
-  close(fd);
-  buf[used] = 0;
-  char *body = strstr(buf, "\r\n\r\n");
-  if (!body || sscanf(buf, "HTTP/%*s %d", status) != 1) { free(buf); return NULL; }
-  body += 4;
-  *len = used - (size_t)(body - buf);
-  memmove(buf, body, *len + 1);
-  return buf;
+  free(sql);
+  return 0;
+}
+
+/* {"source": ..., "items": [{"id":..,"name":..,"qty":..}, ...]} as a malloc'd string, or NULL. */
+static char *items_json(void) {
+  static const char *q =
+      "SELECT json_object('source', ?1, 'items', (SELECT json_group_array(json_object('id', id, 'name', name, 'qty', qty))"
+      " FROM (SELECT id, name, qty FROM items ORDER BY id)))";
+  sqlite3_stmt *st = NULL;
+  char *out = NULL;
+  if (sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK && sqlite3_bind_text(st, 1, db_source, -1, SQLITE_STATIC) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW) {
+    const char *text = (const char *)sqlite3_column_text(st, 0);
+    if (text) { size_t len = strlen(text); out = malloc(len + 2); if (out) { memcpy(out, text, len); memcpy(out + len, "\n", 2); } }
+  } else {
+    fprintf(stderr, "webapp: /items: %s\n", sqlite3_errmsg(db));
+  }
+  sqlite3_finalize(st);
+  return out;
 }
 
 static void handle(int fd) {
@@ -116,29 +109,18 @@ static void handle(int fd) {
 
   if (strcmp(path, "/") == 0) {
     char body[128];
-    int n = snprintf(body, sizeof body, "%s\n", greeting);
+    int n = snprintf(body, sizeof body, "webapp %s (SQLite %s)\n", VERSION, sqlite3_libversion());
     reply(fd, 200, "text/plain", body, (size_t)n);
   } else if (strcmp(path, "/health") == 0) {
     reply(fd, 200, "text/plain", "ok\n", 3);
   } else if (strcmp(path, "/items") == 0) {
-    const char *url = getenv("DATA_URL");
-    if (!url || !*url) url = "http://data:8080/items.json";
-    int status = 0;
-    size_t len = 0;
-    char *items = http_get(url, &status, &len);
-    if (!items || status != 200) {
-      char body[600];
-      int n = snprintf(body, sizeof body, "{\"error\":\"data service %s answered %d\"}\n", url, items ? status : 0);
-      reply(fd, 502, "application/json", body, (size_t)n);
-    } else {
-      while (len > 0 && (items[len - 1] == '\n' || items[len - 1] == '\r')) items[--len] = 0;
-      size_t cap = len + strlen(url) + 64;
-      char *body = malloc(cap);
-      int n = snprintf(body, cap, "{\"source\":\"%s\",\"items\":%s}\n", url, items);
-      reply(fd, 200, "application/json", body, (size_t)n);
-      free(body);
+    char *body = items_json();
+    if (body) reply(fd, 200, "application/json", body, strlen(body));
+    else {
+      static const char *failed = "{\"error\":\"database query failed\"}\n";
+      reply(fd, 500, "application/json", failed, strlen(failed));
     }
-    free(items);
+    free(body);
   } else {
     reply(fd, 404, "text/plain", "not found\n", 10);
   }
@@ -147,6 +129,9 @@ static void handle(int fd) {
 int main(void) {
   const char *port = getenv("PORT");
   int p = port && *port ? atoi(port) : 8080;
+  db_source = getenv("DATABASE");
+  if (!db_source || !*db_source) db_source = "/data/items.sql";
+  if (load_database(db_source) != 0) return 1;
   signal(SIGPIPE, SIG_IGN);
   int s = socket(AF_INET, SOCK_STREAM, 0);
   int one = 1;
@@ -156,7 +141,7 @@ int main(void) {
   addr.sin_port = htons((unsigned short)p);
   addr.sin_addr.s_addr = htonl(INADDR_ANY);
   if (bind(s, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(s, 64) != 0) { perror("webapp: bind/listen"); return 1; }
-  fprintf(stderr, "webapp %s listening on :%d\n", VERSION, p);
+  fprintf(stderr, "webapp %s (SQLite %s) listening on :%d, items from %s\n", VERSION, sqlite3_libversion(), p, db_source);
   for (;;) {
     int c = accept(s, NULL, NULL);
     if (c < 0) { if (errno == EINTR) continue; perror("webapp: accept"); continue; }

@@ -46,9 +46,10 @@ check404() {
 }
 
 check "GET / greets" / "webapp "
+check "GET / names the SQLite it is linked with" / "(SQLite 3."
 check "GET /health" /health "ok"
-check "GET /items has the seeded items" /items '"name":"rope"'
-check "GET /items names its source" /items '"source":"http://data:8080/items.json"'
+check "GET /items has the seeded items" /items '{"id":2,"name":"rope","qty":12}'
+check "GET /items names its source" /items '"source":"/data/items.sql"'
 check404 "GET /nope is 404" /nope
 
 secs=$(( $(date +%s) - start ))
