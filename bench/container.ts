@@ -17,11 +17,13 @@
 // Prints one JSON line last. BENCH_PHASES=1 also prints where each kind's time
 // goes, from the engine's events (container/volume create, start, die,
 // destroy) and the run's rows in Postgres (created, assigned, started,
-// finished), all on this machine's clock. BENCH_SAMPLES, BENCH_WARMUP change
-// the sizes.
+// finished), all on this machine's clock (bench/lib/container-phases.ts). BENCH_SAMPLES,
+// BENCH_WARMUP change the sizes (BENCH_SAMPLES=3 BENCH_WARMUP=1 for a quick check).
 import { execFile } from "node:child_process";
 import { dockerFromEnv } from "@dockyard/agent";
 import { startFarm, waitFor, DOCKER_HOST } from "@dockyard/test";
+import { followEngine, containerSteps, printPhases, type Kind, type Phases, type StageRun } from "./lib/container-phases";
+import { now, quantile, round } from "./lib/stats";
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 50);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 5);
@@ -29,73 +31,6 @@ const IMAGE = "dockyard/busybox:1";
 const TERMINAL = new Set(["succeeded", "failed", "errored", "canceled"]);
 
 type Docker = ReturnType<typeof dockerFromEnv>;
-type Kind = "stage" | "cli" | "api" | "agentcfg";
-
-const quantile = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]! : NaN;
-};
-const round = (x: number) => Math.round(x * 10) / 10;
-/** Milliseconds since the epoch, sub-millisecond (the engine's and Postgres' stamps are on the same clock). */
-const now = () => performance.timeOrigin + performance.now();
-
-/** One engine event: what, to which object, when (epoch ms). */
-interface EngineEvent {
-  type: string;
-  action: string;
-  id: string;
-  attrs: Record<string, string>;
-  at: number;
-}
-
-/** Follows the engine's event stream (containers and volumes); `since` filters what a sample saw. */
-async function followEngine(docker: Docker) {
-  const events: EngineEvent[] = [];
-  const waiters: (() => void)[] = [];
-  const stream = (await docker.getEvents({ filters: { type: ["container", "volume"] } })) as NodeJS.ReadableStream & { destroy(): void };
-  let buf = "";
-  stream.on("data", (d: Buffer) => {
-    buf += d.toString("utf8");
-    let nl;
-    while ((nl = buf.indexOf("\n")) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      if (!line.trim()) continue;
-      const e = JSON.parse(line) as { Type: string; Action: string; Actor: { ID: string; Attributes?: Record<string, string> }; timeNano: number };
-      events.push({ type: e.Type, action: e.Action, id: e.Actor.ID, attrs: e.Actor.Attributes ?? {}, at: e.timeNano / 1e6 });
-      for (const w of waiters.splice(0)) w();
-    }
-  });
-  stream.on("error", () => undefined); // destroyed at the end
-  return {
-    events,
-    /** Resolves once `pred` holds for some event (or after timeoutMs: false). */
-    async until(pred: (e: EngineEvent) => boolean, timeoutMs = 10_000): Promise<EngineEvent | undefined> {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const hit = events.find(pred);
-        if (hit) return hit;
-        if (Date.now() > deadline) return undefined;
-        await new Promise<void>((r) => {
-          waiters.push(r);
-          setTimeout(r, 200).unref();
-        });
-      }
-    },
-    close: () => stream.destroy(),
-  };
-}
-type Engine = Awaited<ReturnType<typeof followEngine>>;
-
-/** Offsets (ms from the sample's start) of its containers' events, by action. */
-function containerSteps(engine: Engine, since: number, match: (e: EngineEvent) => boolean): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const e of engine.events) {
-    if (e.at < since - 1 || e.type !== "container" || !match(e)) continue;
-    if (!(e.action in out)) out[e.action] = e.at - since;
-  }
-  return out;
-}
 
 function runCli(): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -196,9 +131,9 @@ async function main() {
 
   const yaml = Buffer.from(`name: container\nstages:\n  s: { image: ${IMAGE}, command: 'true' }\n`);
   const times: Record<Kind, number[]> = { stage: [], cli: [], api: [], agentcfg: [] };
-  const phases: Record<Kind, Record<string, number>[]> = { stage: [], cli: [], api: [], agentcfg: [] };
+  const phases: Phases = { stage: [], cli: [], api: [], agentcfg: [] };
   const agentcfgRemoved: number[] = [];
-  const runIds: { id: string; t0: number; submitted: number; observed: number }[] = [];
+  const runIds: StageRun[] = [];
   const cleanup: number[] = [];
   let failed = 0;
 
@@ -274,92 +209,7 @@ async function main() {
     for (const f of order) await f(measured);
   }
 
-  if (process.env.BENCH_PHASES) {
-    // The runs' own timestamps: created, assigned, started (the agent's report), finished.
-    const rows = await farm.pg.query<{
-      id: string;
-      created: number;
-      assigned: number;
-      started: number;
-      finished: number;
-      run_finished: number;
-      end_event: number;
-    }>(
-      `
-      SELECT r.id, extract(epoch FROM r.created_at) * 1000 AS created, extract(epoch FROM a.assigned_at) * 1000 AS assigned,
-        extract(epoch FROM a.started_at) * 1000 AS started, extract(epoch FROM a.finished_at) * 1000 AS finished,
-        extract(epoch FROM r.finished_at) * 1000 AS run_finished,
-        (SELECT extract(epoch FROM max(e.at)) * 1000 FROM run_events e WHERE e.run_id = r.id AND e.kind = 'run') AS end_event
-      FROM runs r JOIN attempts a ON a.run_id = r.id WHERE r.id = ANY($1)`,
-      [runIds.map((r) => r.id)],
-    );
-    const byId = new Map(rows.rows.map((r) => [r.id, r]));
-    runIds.forEach((r, i) => {
-      const row = byId.get(r.id);
-      if (!row) return;
-      Object.assign(phases.stage[i]!, {
-        db_created: Number(row.created) - r.t0,
-        db_assigned: Number(row.assigned) - r.t0,
-        db_started: Number(row.started) - r.t0,
-        db_attempt_finished: Number(row.finished) - r.t0,
-        db_run_finished: Number(row.run_finished) - r.t0,
-        db_end_event: Number(row.end_event) - r.t0,
-      });
-    });
-    const order: Record<Kind, string[]> = {
-      stage: [
-        "submit",
-        "db_created",
-        "db_assigned",
-        "create",
-        "attach",
-        "start",
-        "db_started",
-        "die",
-        "db_attempt_finished",
-        "db_run_finished",
-        "db_end_event",
-        "observed",
-        "destroy",
-      ],
-      cli: ["create", "attach", "start", "die", "destroy", "exited"],
-      api: ["create", "attach", "start", "die", "destroy", "returned"],
-      agentcfg: ["create", "attach", "start", "die", "exited", "destroy", "removed"],
-    };
-    for (const kind of ["stage", "cli", "api", "agentcfg"] as Kind[]) {
-      const steps = order[kind].filter((s) => phases[kind].some((p) => s in p));
-      console.error(`${kind}: p50 ms from the start to each point (then the p50 of each step)`);
-      let prev = "t0";
-      for (const s of steps) {
-        const at = phases[kind].map((p) => p[s]).filter((x): x is number => x !== undefined && !Number.isNaN(x));
-        const step = phases[kind]
-          .map((p) => (s in p && (prev === "t0" || prev in p) ? p[s]! - (prev === "t0" ? 0 : p[prev]!) : NaN))
-          .filter((x) => !Number.isNaN(x));
-        console.error(`  ${s.padEnd(20)} at ${String(round(quantile(at, 0.5))).padStart(7)}   step ${prev} -> ${s}: ${round(quantile(step, 0.5))}`);
-        prev = s;
-      }
-    }
-    console.error("stage cleanup after its end (container and volume gone), p50 ms", round(quantile(cleanup, 0.5)));
-    // The farm's own time on the stage's path: before its container exists, and from its exit to the watcher.
-    const own = phases.stage.map((p, i) => ({ head: p.create! - (phases.agentcfg[i]?.create ?? NaN), tail: p.observed! - p.die! }));
-    console.error(
-      "stage: container created later than the same config through dockerode (paired, p50 ms)",
-      round(
-        quantile(
-          own.map((o) => o.head).filter((x) => !Number.isNaN(x)),
-          0.5,
-        ),
-      ),
-      "; container exit -> run end seen by the watcher (p50 ms)",
-      round(
-        quantile(
-          own.map((o) => o.tail).filter((x) => !Number.isNaN(x)),
-          0.5,
-        ),
-      ),
-    );
-    console.error("samples ms", JSON.stringify(Object.fromEntries(Object.entries(times).map(([k, v]) => [k, v.map(round)]))));
-  }
+  if (process.env.BENCH_PHASES) await printPhases(farm, { runIds, phases, times, cleanup });
 
   agent.child.kill("SIGTERM");
   await agent.exited;
