@@ -181,12 +181,13 @@ stages:
     });
   });
 
-  it("a failing build, a bad Dockerfile and a wrong registry password each fail the stage with the message a user needs", async () => {
+  it("a failing build, a bad Dockerfile, a missing base image, a wrong registry password and an unreachable registry each fail the stage with the message a user needs", async () => {
     const cases: [string, Record<string, string>, string, RegExp][] = [
       ["failing", { Dockerfile: "FROM dockyard/busybox:1\nRUN exit 3\n" }, "", /failed with exit code 3/],
       ["invalid", { Dockerfile: "FROM dockyard/busybox:1\nCOPPY a b\n" }, "", /Dockerfile is invalid: .*unknown instruction: COPPY/i],
       ["no-base", { Dockerfile: "FROM nosuch/base:1\n" }, "", /base image 'nosuch\/base:1' is neither local nor in a reachable registry/],
       ["password", APP, `registry: { address: ${registry.address}, username: ${registry.username}, password: wrong-password }`, /wrong username or password/],
+      ["unreachable", APP, "registry: { address: 127.0.0.1:5999 }", /registry 127\.0\.0\.1:5999 is unreachable/],
     ];
     for (const [name, files, extra, expected] of cases) {
       const runId = await submit(
