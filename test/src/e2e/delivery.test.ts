@@ -135,6 +135,37 @@ stages:
     );
   });
 
+  it("a build secret from the secret store reaches RUN --mount=type=secret, masked in the log and absent from the image", async () => {
+    const token = `dyk_build_${Date.now()}_value`;
+    await farm.client.setSecret({ name: "build-token", value: Buffer.from(token) });
+    const dir = projectDir({
+      Dockerfile: [
+        "FROM dockyard/busybox:1",
+        'RUN --mount=type=secret,id=token echo "token is $(cat /run/secrets/token)" && wc -c < /run/secrets/token > /length',
+      ].join("\n"),
+    });
+    const tag = `secret-build-${Date.now()}:1`;
+    const runId = await submit(`name: secret-build\nstages:\n  image: { type: build, tags: ["${tag}"], secrets: { token: build-token } }\n`, dir);
+    const run = await waitForRun(farm.client, runId, 120_000);
+    const log = logsByStage(await runEvents(farm.client, runId)).get("image") ?? "";
+    assert.equal(run.state, "succeeded", log);
+    assert.match(log, /token is \*\*\*/, "the value is masked where the step printed it");
+    assert.ok(!log.includes(token));
+    const image = await docker.getImage(tag).get();
+    const chunks: Buffer[] = [];
+    for await (const c of image) chunks.push(c as Buffer);
+    const saved = Buffer.concat(chunks);
+    assert.ok(saved.length > 0 && !saved.includes(Buffer.from(token)), "no layer holds the secret");
+    const missing = await farm.client
+      .submitRun({
+        pipelineYaml: Buffer.from(`name: no-secret\nstages:\n  image: { type: build, tags: ["x:1"], secrets: { token: nosuch-secret } }\n`),
+        source: "test",
+        sourceTar: await sourceTarOf(dir),
+      })
+      .catch((err: Error) => err);
+    assert.match(String(missing), /nosuch-secret/, "a missing secret is refused at submit, by name");
+  });
+
   it("a temporary environment comes up healthy, a test container reaches it by service name, and it is gone after the run", async () => {
     const dir = projectDir({
       "env.yml": [
