@@ -141,7 +141,8 @@ stages:
     const dir = projectDir({
       Dockerfile: [
         "FROM dockyard/busybox:1",
-        'RUN --mount=type=secret,id=token echo "token is $(cat /run/secrets/token)" && wc -c < /run/secrets/token > /length',
+        // Unique step text: BuildKit's cache key leaves the secret out, so a rerun would be CACHED.
+        `RUN --mount=type=secret,id=token echo "build ${Date.now()}: token is $(cat /run/secrets/token)" && wc -c < /run/secrets/token > /length`,
       ].join("\n"),
     });
     const tag = `secret-build-${Date.now()}:1`;
