@@ -24,10 +24,8 @@ if [ "${1:-}" = "stop" ]; then stop_demo; log "demo farm stopped"; exit 0; fi
 ensure_deps
 ensure_nats
 ensure_docker
-ensure_docker_b
 ensure_registry
 ensure_images
-DOCKER_HOST=unix:///tmp/dockyard-docker-b/docker.sock ensure_images
 export DOCKER_HOST=unix:///tmp/dockyard-docker/docker.sock
 stop_demo
 
@@ -57,8 +55,9 @@ curl -fs http://127.0.0.1:7401/readyz >/dev/null || { tail -n 20 "$DEMO/server.l
 
 for a in a b; do
   log "starting agent demo-$a"
-  # Each agent has its own Docker engine: a pull and a cache miss on the other one are real.
-  if [ "$a" = b ]; then engine=unix:///tmp/dockyard-docker-b/docker.sock; else engine=$DOCKER_HOST; fi
+  # Both agents share one engine: the hello example's stages pass files through the run's
+  # /workspace volume, which lives on one engine (the tests run agents on two engines).
+  engine=$DOCKER_HOST
   # The join token comes from a file (never an argument: it would show in ps).
   DOCKER_HOST=$engine setsid nohup "$dockyard" agent --server 127.0.0.1:7400 --nats nats://127.0.0.1:4222 --token-file "$DEMO/join-token" \
     --name "demo-$a" --labels "zone=$a" --capacity 2 --executor docker --state-dir "$DEMO/agent-$a" \
@@ -97,6 +96,7 @@ The farm keeps running. Where to look:
   cli/bin/dockyard runs                      # recent runs
   cli/bin/dockyard logs <run-id> report      # one stage's output
   cli/bin/dockyard agents                    # the two agents
+  cli/bin/dockyard envs                      # live temporary environments
   curl -s http://127.0.0.1:7401/metrics | grep ^dockyard_     # Prometheus metrics
   curl -s -H "Authorization: Bearer \$DOCKYARD_TOKEN" http://127.0.0.1:7401/api/v1/runs
   logs: $DEMO/server.log, $DEMO/agent-a.log, $DEMO/agent-b.log

@@ -141,7 +141,17 @@ export class AttemptRunner {
       }
       if (this.masker.active) for (const stream of [STREAM.stdout, STREAM.stderr]) batcher.push(stream, masks[stream].flush());
       log.debug("output ended");
-      const exit = await handle.wait();
+      let exit;
+      try {
+        exit = await handle.wait();
+      } catch (err) {
+        // The work failed in a way it did not report as an exit (a bug, a lost engine): the
+        // attempt still ends, as errored with the message, instead of waiting out its lease.
+        log.error({ err }, "stage work failed");
+        batcher.flush();
+        this.reportStarted();
+        return await this.finish(this.finalFor(null, err), log);
+      }
       // A SIGKILL may be our supervisor's, done while we were frozen: hear it out before reporting.
       if (exit.exitCode === 137) await this.deps.supervisor?.sync();
       log.debug({ exitCode: exit.exitCode }, "process exited");

@@ -63,6 +63,9 @@ export class RunsService {
     if (sourceTar && sourceTar.length > MAX_SOURCE_BYTES) {
       throw new InvalidError(`the uploaded source is ${sourceTar.length} bytes; the limit is ${MAX_SOURCE_BYTES} (use a git source: for bigger ones)`);
     }
+    if (sourceTar && !looksLikeTar(sourceTar)) {
+      throw new InvalidError("the uploaded source is not a tar archive (POSIX ustar, in 512-byte blocks): send the directory as `dockyard run` packs it");
+    }
     const commit = extra.commit ?? "";
     if (commit && !/^[0-9a-f]{7,64}$/.test(commit)) throw new InvalidError("commit must be 7-64 lowercase hex characters");
     const registry = result.pipeline.registry ?? this.deps.defaultRegistry ?? null;
@@ -241,4 +244,11 @@ function secretUses(pipeline: PipelineSpec): Map<string, Set<string>> {
     for (const r of stage.secrets) add(r.secret, inherited.has(key(r)) ? `env.${r.env}` : `stages.${stage.name}.${field}.${r.env}`);
   }
   return uses;
+}
+
+/** A POSIX tar: whole 512-byte blocks, and a first header with the ustar magic (an empty archive is all zeros). */
+function looksLikeTar(tar: Buffer): boolean {
+  if (tar.length === 0 || tar.length % 512 !== 0) return false;
+  if (tar.subarray(0, 512).every((b) => b === 0)) return true;
+  return tar.subarray(257, 262).toString("latin1") === "ustar";
 }

@@ -1,8 +1,10 @@
 import path from "node:path";
+import { AgentError } from "../errors";
 
-/** `rel` inside `root`, or an error naming it (no escape through .. or symlinked absolute paths). */
+/** `rel` inside `root`, or an error naming it (no escape through ..). `root` may be relative. */
 export function inside(root: string, rel: string): string {
-  const full = path.resolve(root, rel);
-  if (full !== root && !full.startsWith(root + path.sep)) throw new Error(`'${rel}' is outside the run's source`);
+  const base = path.resolve(root);
+  const full = path.resolve(base, rel);
+  if (full !== base && !full.startsWith(base + path.sep)) throw new AgentError("invalid", `'${rel}' is outside the run's source`);
   return full;
 }

@@ -21,7 +21,7 @@ export function createStageTools(config: AgentConfig, executors: Executor[], cli
     executors,
     docker,
     buildkit: docker !== null,
-    sources: new RunSources(path.join(config.stateDir, "sources"), client),
+    sources: new RunSources(path.resolve(config.stateDir, "sources"), client),
     environments: new Environments(docker, agentId, log),
     buildCache: new BuildCache(docker, config.buildCacheBytes, log),
     get agentId() {

@@ -103,6 +103,16 @@ describe("builds from a git source", { concurrency: 1 }, () => {
       /this pipeline has build or deploy stages and no git source:, so it needs the directory uploaded with it/,
     );
     assert.equal((await farm.client.listRuns({ limit: 500 })).runs.length, before, "no run written for the refused submit");
+    // An upload that is not a tar is refused too, by what it is, before anything is written.
+    await assert.rejects(
+      farm.client.submitRun({
+        pipelineYaml: Buffer.from(`name: junk\nstages:\n  image: { type: build, tags: ["junk:1"] }\n`),
+        source: "test",
+        sourceTar: Buffer.alloc(1024, 0x41),
+      }),
+      /the uploaded source is not a tar archive/,
+    );
+    assert.equal((await farm.client.listRuns({ limit: 500 })).runs.length, before);
     // The same stage with a git source is accepted (and written).
     const accepted = await submit(
       farm.client,
