@@ -5,6 +5,9 @@
 import type Docker from "dockerode";
 import type { Logger } from "pino";
 
+/** A disk-usage report the engine refuses while another runs is tried again this often. */
+const MEASURE_TRIES = 20;
+
 type Modem = { dial(opts: unknown, cb: (err: Error | null, res: unknown) => void): void };
 
 export class BuildCache {
@@ -31,13 +34,26 @@ export class BuildCache {
   /** Measure the cache (the engine's disk usage report: slow on vfs, so only after builds and at start). */
   async measure(): Promise<number> {
     if (!this.docker) return 0;
-    try {
-      const df = (await this.docker.df()) as { BuildCache?: { Size?: number }[] | null };
-      this.measured = (df.BuildCache ?? []).reduce((n, r) => n + (r.Size ?? 0), 0);
-    } catch (err) {
-      this.log.warn({ err }, "build cache not measured");
+    for (let tries = 1; tries <= MEASURE_TRIES; tries++) {
+      if (await this.measureOnce(tries === MEASURE_TRIES)) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
     }
     return this.measured;
+  }
+
+  /** False when the engine was busy with another disk-usage report (it runs one at a time). */
+  private async measureOnce(last: boolean): Promise<boolean> {
+    try {
+      // Records shared with images are those images' layers (counted with the images, and not
+      // prunable while they exist): the cache is the rest, what a prune can reclaim.
+      const df = (await this.docker!.df()) as { BuildCache?: { Size?: number; Shared?: boolean }[] | null };
+      this.measured = (df.BuildCache ?? []).filter((r) => !r.Shared).reduce((n, r) => n + (r.Size ?? 0), 0);
+      return true;
+    } catch (err) {
+      const busy = /disk usage operation is already running/.test(String(err));
+      if (!busy || last) this.log.warn({ err }, "build cache not measured");
+      return !busy;
+    }
   }
 
   private async prune(): Promise<void> {

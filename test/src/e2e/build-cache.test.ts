@@ -15,10 +15,20 @@ const DOCKERFILE = [
   "RUN echo built > /built.txt",
 ].join("\n");
 
-/** Bytes of the engine's cache-mount records (image layers' records stay while the images do). */
+/**
+ * Bytes of the engine's cache-mount records (image layers' records stay while the images do).
+ * The engine runs one disk-usage report at a time, and the agents ask for theirs too: retried.
+ */
 async function cacheMountBytes(docker: Docker): Promise<number> {
-  const df = (await docker.df()) as { BuildCache?: { Size?: number; Type?: string }[] | null };
-  return (df.BuildCache ?? []).filter((r) => r.Type === "exec.cachemount").reduce((n, r) => n + (r.Size ?? 0), 0);
+  for (let tries = 1; ; tries++) {
+    try {
+      const df = (await docker.df()) as { BuildCache?: { Size?: number; Type?: string }[] | null };
+      return (df.BuildCache ?? []).filter((r) => r.Type === "exec.cachemount").reduce((n, r) => n + (r.Size ?? 0), 0);
+    } catch (err) {
+      if (tries >= 100 || !/disk usage operation is already running/.test(String(err))) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
 }
 
 describe("build cache budget", () => {
