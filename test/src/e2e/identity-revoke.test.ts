@@ -2,14 +2,13 @@
 // agents (their sessions end, their attempts are lost and retried elsewhere, their
 // processes stop the work and exit, and they cannot come back). What a registration must
 // prove is in identity.test.ts.
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { keyPairFromPem, type RegisterRequest } from "@dockyard/proto";
-import type { AgentClient } from "@dockyard/agent";
-import { startFarm, submit, waitFor, waitForRun, type Farm, type SpawnedAgent } from "../index";
-import { agentsNamedIn, anonymousClient, refusalOf, registerRequest } from "../helpers/registration";
+import { keyPairFromPem } from "@dockyard/proto";
+import { submit, waitFor, waitForRun, type Farm, type SpawnedAgent } from "../index";
+import { identitySuite, registerRequest } from "../helpers/registration";
 
 /** A process's state letter and start time (clock ticks since boot) from /proc, or null when it is gone. */
 function procStat(pid: number): { state: string; startTime: string } | null {
@@ -49,20 +48,12 @@ stages:
 `;
 
 describe("agent identity", { timeout: 180_000 }, () => {
+  const suite = identitySuite();
+  const { refusal, agentsNamed } = suite;
   let farm: Farm;
-  /** An AgentService client without a session: Register needs none. */
-  let anon: AgentClient;
-  before(async () => {
-    farm = await startFarm();
-    anon = anonymousClient(farm);
+  before(() => {
+    farm = suite.farm;
   });
-  after(async () => {
-    anon?.close();
-    await farm?.stop();
-  });
-
-  const refusal = (req: RegisterRequest) => refusalOf(anon, req);
-  const agentsNamed = (name: string) => agentsNamedIn(farm, name);
 
   /**
    * A long stage on a pool of agents: waits until attempt 1 runs its `sleep` and returns the

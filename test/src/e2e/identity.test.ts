@@ -1,34 +1,26 @@
 // Agent identity: what a registration must prove (a live join token, the agent's own key,
 // a fresh request) and that an agent id cannot be taken over. What revocation does to live
 // agents is in identity-revoke.test.ts.
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { generateKeyPair, splitJoinToken, type KeyPair, type RegisterRequest } from "@dockyard/proto";
-import { RegistrationRefusedError, register, type AgentClient } from "@dockyard/agent";
-import { startFarm, handAgent, type Farm } from "../index";
-import { agentsNamedIn, anonymousClient, refusalOf, registerRequest } from "../helpers/registration";
+import { generateKeyPair, splitJoinToken, type KeyPair } from "@dockyard/proto";
+import { RegistrationRefusedError, register } from "@dockyard/agent";
+import { handAgent, type Farm } from "../index";
+import { identitySuite, registerRequest } from "../helpers/registration";
 
 describe("agent identity", { timeout: 180_000 }, () => {
+  const suite = identitySuite();
+  const { refusal, agentsNamed } = suite;
   let farm: Farm;
-  /** An AgentService client without a session: Register needs none. */
-  let anon: AgentClient;
-  before(async () => {
-    farm = await startFarm();
-    anon = anonymousClient(farm);
+  before(() => {
+    farm = suite.farm;
   });
-  after(async () => {
-    anon?.close();
-    await farm?.stop();
-  });
-
-  const refusal = (req: RegisterRequest) => refusalOf(anon, req);
-  const agentsNamed = (name: string) => agentsNamedIn(farm, name);
 
   const hand = (name: string, joinToken = farm.joinToken, pair?: KeyPair) => handAgent(farm, name, { joinToken, pair });
 
   it("refuses a wrong join token, naming why, and registers nothing", async () => {
     await assert.rejects(
-      register(anon, generateKeyPair(), {
+      register(suite.anon, generateKeyPair(), {
         joinToken: "dyj_wrong_token_0123456789",
         agentId: "",
         name: "wrong-token",
@@ -62,7 +54,7 @@ describe("agent identity", { timeout: 180_000 }, () => {
 
   it("refuses a replayed registration: the same request is accepted once", async () => {
     const req = registerRequest(generateKeyPair(), farm.joinToken, { name: "replayed" });
-    const res = await anon.register(req);
+    const res = await suite.anon.register(req);
     assert.equal(res.result.case, "accepted");
     const refused = await refusal(req);
     assert.equal(refused.code, "unauthenticated");

@@ -1,6 +1,7 @@
 // Agent registration by hand, for the agent-identity tests (identity.test.ts,
 // identity-revoke.test.ts): a RegisterRequest a test can tamper with, a client without a
 // session to send it, the refusal it gets, and the agents a name has in the database.
+import { after, before } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import {
@@ -17,7 +18,7 @@ import {
   type RegisterRefused,
 } from "@dockyard/proto";
 import { CredentialSource, createAgentClient, type AgentClient } from "@dockyard/agent";
-import type { Farm } from "./farm";
+import { startFarm, type Farm } from "./farm";
 
 /** A RegisterRequest built by hand, so a test can tamper with any part of it. */
 export function registerRequest(
@@ -70,4 +71,31 @@ export async function agentsNamedIn(farm: Farm, name: string) {
       [name],
     )
   ).rows;
+}
+
+/**
+ * The setup of an agent-identity suite, registered on the calling describe: a farm, and an
+ * AgentService client without a session (Register needs none). Read `farm` in tests or hooks.
+ */
+export function identitySuite() {
+  const ctx: { farm?: Farm; anon?: AgentClient } = {};
+  before(async () => {
+    ctx.farm = await startFarm();
+    ctx.anon = anonymousClient(ctx.farm);
+  });
+  after(async () => {
+    ctx.anon?.close();
+    await ctx.farm?.stop();
+  });
+  return {
+    get farm(): Farm {
+      return ctx.farm!;
+    },
+    /** The AgentService client without a session. */
+    get anon(): AgentClient {
+      return ctx.anon!;
+    },
+    refusal: (req: RegisterRequest) => refusalOf(ctx.anon!, req),
+    agentsNamed: (name: string) => agentsNamedIn(ctx.farm!, name),
+  };
 }
