@@ -3,18 +3,16 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { rm } from 'node:fs/promises';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { dockerFromEnv } from '../executor/docker-client';
 import { BuildError } from './build-error';
 import { packContext } from './context-tar';
 import { buildImage, type BuildImageOptions } from './image-build';
-import { makeDir } from './image-build.fixtures';
+import { cleanedUp, makeDir } from './image-build.fixtures';
 
 const docker = dockerFromEnv();
 const run = randomUUID().slice(0, 8);
-const dirs: string[] = [];
-const tags: string[] = [];
+const { tags, dirs } = cleanedUp(docker);
 
 async function buildFails(dockerfile: string, extra: Partial<BuildImageOptions> = {}): Promise<{ err: BuildError; output: string }> {
   const dir = await makeDir({ Dockerfile: dockerfile });
@@ -29,15 +27,6 @@ async function buildFails(dockerfile: string, extra: Partial<BuildImageOptions> 
   assert.ok(err instanceof BuildError, `not a BuildError: ${String(err)}`);
   return { err, output: lines.join('\n') };
 }
-
-after(async () => {
-  for (const t of tags)
-    await docker
-      .getImage(t)
-      .remove({ force: true })
-      .catch(() => undefined);
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
 
 describe('buildImage errors (BuildKit)', () => {
   test('a failing RUN names the step and its exit code', async () => {

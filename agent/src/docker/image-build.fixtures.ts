@@ -1,12 +1,30 @@
 // Test helpers for the image-build tests: a context dir from a file map, and a way to look
 // inside a built image without running it (docker save → each layer tar, read in memory;
 // the test images are a few MB).
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { after } from 'node:test';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { extract } from 'tar-stream';
+
+/**
+ * The images and directories a test file creates, removed after it (registered on the
+ * file's top level): push to `tags` and `dirs` as they are made.
+ */
+export function cleanedUp(docker: Docker): { tags: string[]; dirs: string[] } {
+  const made = { tags: [] as string[], dirs: [] as string[] };
+  after(async () => {
+    for (const t of made.tags)
+      await docker
+        .getImage(t)
+        .remove({ force: true })
+        .catch(() => undefined);
+    for (const d of made.dirs) await rm(d, { recursive: true, force: true });
+  });
+  return made;
+}
 
 /** Writes `files` (relative path → content) into a new temp dir and returns it. */
 export async function makeDir(files: Record<string, string>): Promise<string> {

@@ -4,21 +4,20 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { dockerFromEnv } from '../executor/docker-client';
 import { packContext } from './context-tar';
 import { checkoutGit } from './git-context';
 import { buildImage, type BuildImageOptions } from './image-build';
-import { imageContents, makeDir } from './image-build.fixtures';
+import { cleanedUp, imageContents, makeDir } from './image-build.fixtures';
 
 const docker = dockerFromEnv();
 const run = randomUUID().slice(0, 8); // fresh build arg and cache id: every run starts cold
 const SECRET = `s3cret-${randomUUID()}`;
-const dirs: string[] = [];
-const tags: string[] = [];
+const { tags, dirs } = cleanedUp(docker);
 
 const DOCKERFILE = `FROM dockyard/busybox:1 AS base
 ARG GREETING=hello
@@ -59,15 +58,6 @@ before(async () => {
   await docker.ping().catch((err: Error) => {
     throw new Error(`no Docker engine at DOCKER_HOST (run scripts/docker/start-dockerd.sh): ${err.message}`);
   });
-});
-
-after(async () => {
-  for (const t of tags)
-    await docker
-      .getImage(t)
-      .remove({ force: true })
-      .catch(() => undefined);
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
 describe('buildImage with BuildKit', () => {

@@ -64,6 +64,26 @@ async function attemptRows(farm: Farm, runId: string) {
 }
 
 /** A stage that sleeps in its first attempt only, pinned by label to the agents of one test. */
+/**
+ * The stopped first copy's end, then the run: attempt 1 lost on `lostOn`, attempt 2 succeeded
+ * on `retriedOn` and started only after the first copy's container had stopped.
+ */
+async function retriedAfterStop(farm: Farm, docker: Docker, runId: string, first: string, lostOn: string, retriedOn: string) {
+  const finishedAt = new Date((await docker.getContainer(`dockyard-${first}`).inspect()).State.FinishedAt);
+  const run = await waitForRun(farm.client, runId, 60_000);
+  assert.equal(run.state, "succeeded");
+  const rows = await attemptRows(farm, runId);
+  assert.deepEqual(
+    rows.map((r) => [r.number, r.state, r.name]),
+    [
+      [1, "lost", lostOn],
+      [2, "succeeded", retriedOn],
+    ],
+  );
+  assert.ok(rows[1]!.started_at! > finishedAt, `retry started ${rows[1]!.started_at!.toISOString()}, first copy stopped ${finishedAt.toISOString()}`);
+  return { rows, finishedAt };
+}
+
 const retried = (name: string, label: string, executor: "docker" | "shell") => `
 name: ${name}
 stages:
@@ -104,19 +124,7 @@ describe("no two copies (docker; server defaults of the test farm: agent lost af
       message: "the dead agent's container to stop within 5 s",
     });
     const stoppedMs = Date.now() - killedAt;
-    const finishedAt = new Date((await docker.getContainer(`dockyard-${first}`).inspect()).State.FinishedAt);
-
-    const run = await waitForRun(farm.client, runId, 60_000);
-    assert.equal(run.state, "succeeded");
-    const rows = await attemptRows(farm, runId);
-    assert.deepEqual(
-      rows.map((r) => [r.number, r.state, r.name]),
-      [
-        [1, "lost", "k9-a"],
-        [2, "succeeded", "k9-b"],
-      ],
-    );
-    assert.ok(rows[1]!.started_at! > finishedAt, `retry started ${rows[1]!.started_at!.toISOString()}, first copy stopped ${finishedAt.toISOString()}`);
+    const { rows, finishedAt } = await retriedAfterStop(farm, docker, runId, first, "k9-a", "k9-b");
     assert.equal(
       logsByStage(await runEvents(farm.client, runId))
         .get("long")
@@ -147,19 +155,7 @@ describe("no two copies (docker; server defaults of the test farm: agent lost af
     const stoppedMs = Date.now() - frozenAt;
     // Stopped while the server still counted the attempt as running: nobody had the stage yet.
     const rowsThen = await attemptRows(farm, runId);
-    const finishedAt = new Date((await docker.getContainer(`dockyard-${first}`).inspect()).State.FinishedAt);
-
-    const run = await waitForRun(farm.client, runId, 60_000);
-    assert.equal(run.state, "succeeded");
-    const rows = await attemptRows(farm, runId);
-    assert.deepEqual(
-      rows.map((r) => [r.number, r.state, r.name]),
-      [
-        [1, "lost", "fz-a"],
-        [2, "succeeded", "fz-b"],
-      ],
-    );
-    assert.ok(rows[1]!.started_at! > finishedAt, `retry started ${rows[1]!.started_at!.toISOString()}, first copy stopped ${finishedAt.toISOString()}`);
+    const { rows } = await retriedAfterStop(farm, docker, runId, first, "fz-a", "fz-b");
     t.diagnostic(
       `container stopped ${stoppedMs} ms after SIGSTOP (attempts then: ${rowsThen.map((r) => `${r.number}:${r.state}`).join(",")}); retry started ${rows[1]!.started_at!.getTime() - frozenAt} ms after`,
     );
