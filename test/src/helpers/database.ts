@@ -7,7 +7,6 @@ import pg from "pg";
 import { openDatabase, MIGRATIONS_DIR } from "@dockyard/control-plane";
 
 const ADMIN_URL = process.env.DOCKYARD_TEST_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const TEMPLATE = "dockyard_tmpl";
 
 function urlFor(db: string): string {
   const u = new URL(ADMIN_URL);
@@ -22,6 +21,9 @@ function migrationsHash(): string {
   }
   return h.digest("hex").slice(0, 16);
 }
+
+/** The template for this checkout's migrations: named by their hash, so checkouts at other commits never drop it under us. */
+const TEMPLATE = `dockyard_tmpl_${migrationsHash()}`;
 
 async function ensureTemplate(admin: pg.Client): Promise<void> {
   const hash = migrationsHash();
