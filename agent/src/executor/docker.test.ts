@@ -184,6 +184,22 @@ describe('DockerExecutor specifics', { timeout: 60_000 }, () => {
     }
   });
 
+  it('removeWorkspace leaves a running stage container of the run to its agent (the volume stays in use)', async () => {
+    const busyRun = `${runId}-busy`;
+    const s = spec(['sleep 30'], { runId: busyRun, agentId: `${agentId}-busy` });
+    const handle = await executor.start(s, never);
+    const drained = collect(handle);
+    try {
+      await assert.rejects(executor.removeWorkspace(busyRun), /cannot remove workspace volume/);
+      assert.equal((await docker.getContainer(containerName(s.attemptId)).inspect()).State.Running, true);
+    } finally {
+      await executor.reap(s.attemptId);
+      await drained;
+    }
+    await executor.removeWorkspace(busyRun);
+    await assert.rejects(docker.getVolume(workspaceVolumeName(busyRun)).inspect());
+  });
+
   it('removeRunWorkspace deletes the volume and is idempotent', async () => {
     const ownRun = `${runId}-rm`;
     const s = spec(['echo x > f'], { runId: ownRun });

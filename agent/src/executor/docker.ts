@@ -13,6 +13,8 @@ export interface DockerExecutorOptions {
 
 export const WORKSPACE_DIR = '/workspace';
 export const DEFAULT_PIDS_LIMIT = 512;
+/** Container states in which nothing runs any more (docker ps `State`). */
+const STOPPED_STATES = new Set(['created', 'exited', 'dead']);
 /** Seconds between SIGTERM and SIGKILL on abort and reap. */
 const STOP_GRACE_SECONDS = 2;
 
@@ -128,8 +130,11 @@ export class DockerExecutor implements Executor {
 
   async removeWorkspace(runId: string): Promise<void> {
     // A stage container that outlived its run holds the volume: one of a killed agent, which its
-    // supervisor stopped but nobody removed. The run is over, so no copy of it may run any more.
-    for (const c of await this.list(`${LABEL.run}=${runId}`, LABEL.attempt)) await this.removeContainer(c.Id);
+    // supervisor stopped but nobody removed. A running one is left to its agent (or supervisor) to
+    // stop within its grace: the volume stays in use until then, and the next reconciliation retries.
+    for (const c of await this.list(`${LABEL.run}=${runId}`, LABEL.attempt)) {
+      if (STOPPED_STATES.has(c.State)) await this.removeContainer(c.Id);
+    }
     await removeRunWorkspace(this.docker, runId);
   }
 
