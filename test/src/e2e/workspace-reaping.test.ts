@@ -162,48 +162,58 @@ stages:
     }
   });
 
-  it("a killed agent whose run ended on another engine reaps the volume from its labels when it comes back", async () => {
-    const stateDir = mkdtempSync(path.join(os.tmpdir(), "dockyard-agent-ws-c-"));
-    dirs.push(stateDir);
-    const c = farm.spawnAgent({ name: "ws-c", capacity: 1, stateDir, labels: { pool: "ws" } });
-    await waitFor(async () => (await farm.pg.query("SELECT 1 FROM agents WHERE name = 'ws-c' AND state = 'online'")).rowCount, {
-      message: "agent ws-c online",
-    });
-    const runId = await submit(
-      farm.client,
-      `
+  // Whoever comes back to the engine: the killed agent (the volume carries its id) or another one.
+  for (const [i, comesBack] of (["the killed agent", "another agent"] as const).entries()) {
+    it(`a killed agent's volume, its run ended on another engine, is reaped from its labels once ${comesBack} starts on that engine`, async () => {
+      const pool = { pool: `ws-${i}` };
+      const stateDir = mkdtempSync(path.join(os.tmpdir(), `dockyard-agent-ws-c${i}-`));
+      dirs.push(stateDir);
+      const c = farm.spawnAgent({ name: `ws-c${i}`, capacity: 1, stateDir, labels: pool });
+      await waitFor(async () => (await farm.pg.query("SELECT 1 FROM agents WHERE name = $1 AND state = 'online'", [`ws-c${i}`])).rowCount, {
+        message: `agent ws-c${i} online`,
+      });
+      const runId = await submit(
+        farm.client,
+        `
 name: elsewhere
 stages:
   long:
     image: dockyard/busybox:1
-    agent: { pool: ws }
+    agent: { pool: ws-${i} }
     command: 'if [ "$DOCKYARD_ATTEMPT" = 1 ]; then sleep 300; fi; echo done'
 `,
-    );
-    try {
-      await runningAttempt(farm, runId);
-      await waitFor(() => volumeLabels(docker, runId), { message: "the run's workspace volume" });
-      c.child.kill("SIGKILL");
-      await c.exited;
-      const dDir = mkdtempSync(path.join(os.tmpdir(), "dockyard-agent-ws-d-"));
-      dirs.push(dDir);
-      await farm.startAgent({ name: "ws-d", capacity: 1, stateDir: dDir, labels: { pool: "ws" }, dockerHost: DOCKER_HOST_B });
-      assert.equal((await waitForRun(farm.client, runId, 60_000)).state, "succeeded");
-      // No agent is left on the first engine: the run-ended notice found nobody to remove the volume there.
-      assert.notEqual(await volumeLabels(docker, runId), null);
-
-      const back = farm.spawnAgent({ name: "ws-c", capacity: 1, stateDir, labels: { pool: "ws" } });
+      );
       try {
-        await waitFor(async () => (await volumeLabels(docker, runId)) === null, { timeoutMs: 30_000, message: "the restarted agent to reap the volume" });
+        const first = await runningAttempt(farm, runId);
+        await waitFor(() => volumeLabels(docker, runId), { message: "the run's workspace volume" });
+        c.child.kill("SIGKILL");
+        await c.exited;
+        const dDir = mkdtempSync(path.join(os.tmpdir(), `dockyard-agent-ws-d${i}-`));
+        dirs.push(dDir);
+        await farm.startAgent({ name: `ws-d${i}`, capacity: 1, stateDir: dDir, labels: pool, dockerHost: DOCKER_HOST_B });
+        assert.equal((await waitForRun(farm.client, runId, 60_000)).state, "succeeded");
+        // The control: no agent is left on the first engine, so the run-ended notice found nobody to remove the volume there.
+        assert.notEqual(await volumeLabels(docker, runId), null);
+        assert.equal((await attemptContainers(docker, first)).length, 1, "the killed agent's stopped container");
+
+        const backDir = comesBack === "the killed agent" ? stateDir : mkdtempSync(path.join(os.tmpdir(), `dockyard-agent-ws-e${i}-`));
+        dirs.push(backDir);
+        const back = farm.spawnAgent({ name: comesBack === "the killed agent" ? `ws-c${i}` : `ws-e${i}`, capacity: 1, stateDir: backDir });
+        try {
+          await waitFor(async () => (await volumeLabels(docker, runId)) === null && (await attemptContainers(docker, first)).length === 0, {
+            timeoutMs: 30_000,
+            message: `${comesBack} to reap the volume and the stopped container`,
+          });
+        } finally {
+          back.child.kill("SIGKILL");
+          await back.exited;
+        }
       } finally {
-        back.child.kill("SIGKILL");
-        await back.exited;
+        await removeRunLeftovers(docker, runId);
+        await removeRunLeftovers(new Dockerode({ socketPath: DOCKER_HOST_B.replace("unix://", "") }), runId);
       }
-    } finally {
-      await removeRunLeftovers(docker, runId);
-      await removeRunLeftovers(new Dockerode({ socketPath: DOCKER_HOST_B.replace("unix://", "") }), runId);
-    }
-  });
+    });
+  }
 });
 
 describe("a run that ends while NATS is down", { timeout: 180_000 }, () => {
