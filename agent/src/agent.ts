@@ -23,6 +23,7 @@ import { Supervisor } from "./supervisor/client";
 import { capabilitiesOf, stageFor, type StageTools } from "./stages/index";
 import { createStageTools, startHousekeeping } from "./stages/stage-tools";
 import { loadAgentId, saveAgentId } from "./identity/agent-id";
+import { Workspaces } from "./workspaces";
 
 export interface AgentDeps {
   log: Logger;
@@ -48,8 +49,8 @@ export class Agent {
   /** Attempts whose assignment is being fetched (a wake-up and a poll may race). */
   private readonly fetching = new Set<string>();
   private readonly runners = new Map<string, AttemptRunner>();
-  /** Ended runs whose workspace waits for our last runner of them. */
-  private readonly endedRuns = new Set<string>();
+  /** The runs' workspaces here: found on disk and engine, reported in heartbeats, removed once their run ended. */
+  private readonly workspaces: Workspaces;
   private timers: NodeJS.Timeout[] = [];
   private listener: { close(): void } | null = null;
   private draining = false;
@@ -71,6 +72,8 @@ export class Agent {
       () => this.session.agentId,
       deps.log,
     );
+    const inUse = (runId: string) => [...this.runners.values()].some((r) => r.assignment.runId === runId);
+    this.workspaces = new Workspaces(deps.executors, this.tools.sources, () => this.session.agentId, inUse, deps.log);
   }
 
   get agentId(): string {
@@ -109,11 +112,13 @@ export class Agent {
       if (!this.fetching.has(a.attemptId)) this.accept(a);
     });
     await this.reapOrphans(true);
+    // Before the first heartbeat: what an earlier process of ours (or a dead agent on our engine) left.
+    await this.workspaces.refresh();
     this.notices.listen(this.session.agentId, () => this.serverKey, {
       onAssign: (attemptId) => void this.fetch(attemptId),
       onCancel: (attemptId, reason) => this.runners.get(attemptId)?.stop("canceled", reason || "canceled by server"),
       onRunEnded: (runId, state) => {
-        this.runEnded(runId);
+        this.workspaces.runEnded(runId);
         this.tools.environments.runEnded(runId, state).catch((err: unknown) => this.deps.log.warn({ err, runId }, "environment teardown failed"));
       },
     });
@@ -205,38 +210,28 @@ export class Agent {
       .catch((err: unknown) => this.deps.log.error({ err, attemptId: a.attemptId }, "attempt runner crashed"))
       .finally(() => {
         this.runners.delete(a.attemptId);
-        if (this.endedRuns.has(a.runId)) this.runEnded(a.runId);
+        this.workspaces.runnerDone(a.runId);
         if (this.draining && this.runners.size === 0) this.drained?.();
       });
   }
 
-  /**
-   * A run ended: remove its workspace here, now or once our last runner of it
-   * is done. (A lost broadcast leaves the workspace behind; see the notes.)
-   */
-  private runEnded(runId: string): void {
-    if ([...this.runners.values()].some((r) => r.assignment.runId === runId)) {
-      this.endedRuns.add(runId);
-      return;
-    }
-    this.endedRuns.delete(runId);
-    for (const e of this.deps.executors) {
-      e.removeWorkspace(runId).catch((err: unknown) => this.deps.log.warn({ err, runId }, "workspace removal failed"));
-    }
-    this.tools.sources.remove(runId).catch((err: unknown) => this.deps.log.warn({ err, runId }, "source removal failed"));
-  }
-
   private async heartbeat(): Promise<void> {
     try {
-      await this.client.heartbeat(
+      const workspaces = this.workspaces.report;
+      const res = await this.client.heartbeat(
         {
           runningAttemptIds: [...this.runners.keys()],
           draining: this.draining,
           environmentIds: this.tools.environments.ids,
           buildCacheBytes: BigInt(this.tools.buildCache.bytes),
+          workspaceRunIds: workspaces.own,
+          foreignWorkspaceRunIds: workspaces.foreign,
         },
         { timeoutMs: 3000 },
       );
+      // The server's word on which runs ended reaches us even when its NATS notice was lost.
+      for (const runId of res.endedRunIds) this.workspaces.runEnded(runId);
+      void this.workspaces.refresh();
     } catch (err) {
       const code = (err as grpc.ServiceError).code;
       if (code !== grpc.status.UNAUTHENTICATED && code !== grpc.status.FAILED_PRECONDITION) {

@@ -28,10 +28,12 @@ interface FarmCounts {
   environments: Map<string, number>;
   /** agent name -> bytes */
   buildCache: Map<string, number>;
+  /** live | leaked -> count */
+  workspaces: Map<string, number>;
 }
 
 /**
- * Stage and agent counts by state, environments and build caches in ONE statement. The stages half is a GROUP BY over the
+ * Stage and agent counts by state, environments, build caches and workspaces in ONE statement. The stages half is a GROUP BY over the
  * whole table (no index covers every state), which is why it is cached: one scan a second
  * at most, not three queries per scrape per scraper. Queue depth is its `queued` row.
  */
@@ -46,9 +48,13 @@ async function readFarm(db: Pick<Db, "execute">): Promise<FarmCounts> {
     SELECT 'environments', CASE WHEN expires_at < now() - interval '1 minute' THEN 'leaked' ELSE 'live' END, count(*)::text
     FROM environments WHERE removed_at IS NULL GROUP BY 2
     UNION ALL
-    SELECT 'buildCache', name, build_cache_bytes::text FROM agents WHERE state IN ('online', 'draining')`,
+    SELECT 'buildCache', name, build_cache_bytes::text FROM agents WHERE state IN ('online', 'draining')
+    UNION ALL
+    SELECT 'workspaces', 'live', coalesce(sum(workspaces_live), 0)::text FROM agents WHERE state IN ('online', 'draining')
+    UNION ALL
+    SELECT 'workspaces', 'leaked', coalesce(sum(workspaces_leaked), 0)::text FROM agents WHERE state IN ('online', 'draining')`,
   );
-  const farm: FarmCounts = { stages: new Map(), agents: new Map(), environments: new Map(), buildCache: new Map() };
+  const farm: FarmCounts = { stages: new Map(), agents: new Map(), environments: new Map(), buildCache: new Map(), workspaces: new Map() };
   for (const r of rows) farm[r.kind].set(r.state, Number(r.n));
   return farm;
 }
@@ -105,6 +111,17 @@ export function createMetrics(registry: Registry, db: Pick<Db, "execute">, optio
       const { environments } = await farm();
       this.reset();
       for (const state of ["live", "leaked"]) this.set({ state }, environments.get(state) ?? 0);
+    },
+  });
+  new Gauge({
+    name: "dockyard_workspaces",
+    help: "Run workspaces (volumes, shell directories) online agents report holding: live, or leaked (their run ended over a minute ago)",
+    labelNames: ["state"],
+    registers: [registry],
+    async collect() {
+      const { workspaces } = await farm();
+      this.reset();
+      for (const state of ["live", "leaked"]) this.set({ state }, workspaces.get(state) ?? 0);
     },
   });
   new Gauge({

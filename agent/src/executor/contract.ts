@@ -166,6 +166,22 @@ export function executorContract(name: string, make: () => Promise<ContractSubje
       assert.equal(other.stdout, 'fresh\n');
     });
 
+    it('finds a run workspace on the host; removeWorkspace removes it, idempotently', async () => {
+      const runId = newRun();
+      const r = await run(spec(['echo x > kept'], { runId }));
+      assert.equal(r.exit.exitCode, 0, r.stderr);
+      const found = async () => (await subject.executor.listWorkspaces()).filter((w) => w.runId === runId);
+      const [w] = await found();
+      assert.ok(w, 'the workspace is listed after its stage ended');
+      assert.ok(w.agentId === agentId || w.agentId === null, `labelled with its agent or none, got ${w.agentId}`);
+      await subject.executor.removeWorkspace(runId);
+      await subject.executor.removeWorkspace(runId);
+      assert.deepEqual(await found(), []);
+      const fresh = await run(spec(['test ! -e kept && echo fresh'], { runId }));
+      assert.equal(fresh.stdout, 'fresh\n');
+      await subject.executor.removeWorkspace(runId);
+    });
+
     it('runs attempts of one run concurrently', async () => {
       // Each waits (up to 10 s) for the other's marker file: only concurrent attempts pass.
       const runId = newRun();

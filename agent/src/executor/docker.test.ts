@@ -148,6 +148,58 @@ describe('DockerExecutor specifics', { timeout: 60_000 }, () => {
     await executor.remove(s);
   });
 
+  it('removeWorkspace removes a stage container that outlived its run (a killed agent), then the volume', async () => {
+    const deadRun = `${runId}-dead`;
+    const s = spec(['echo left > f; sleep 30'], { runId: deadRun, agentId: `${agentId}-dead` });
+    const handle = await executor.start(s, never);
+    const drained = collect(handle);
+    // What a dead agent's supervisor leaves: the container killed, not removed.
+    await docker.getContainer(containerName(s.attemptId)).kill({ signal: 'SIGKILL' });
+    await drained;
+    // An environment's volume carries the run label too, but is not a workspace.
+    const envVolume = `${deadRun}-env_data`;
+    await docker.createVolume({ Name: envVolume, Labels: { 'dockyard.run': deadRun, 'dockyard.env': deadRun } });
+    try {
+      assert.deepEqual(
+        (await executor.listWorkspaces()).filter((w) => w.runId === deadRun),
+        [{ runId: deadRun, agentId: `${agentId}-dead` }],
+      );
+      // The control: the exited container holds the volume, so removing the volume alone fails.
+      await assert.rejects(removeRunWorkspace(docker, deadRun), /cannot remove workspace volume/);
+      await executor.removeWorkspace(deadRun);
+      await assert.rejects(docker.getContainer(containerName(s.attemptId)).inspect());
+      await assert.rejects(docker.getVolume(workspaceVolumeName(deadRun)).inspect());
+      assert.deepEqual(
+        (await executor.listWorkspaces()).filter((w) => w.runId === deadRun),
+        [],
+      );
+      await docker.getVolume(envVolume).inspect(); // left alone
+    } finally {
+      await docker
+        .getVolume(envVolume)
+        .remove()
+        .catch(() => undefined);
+      await executor.reap(s.attemptId);
+      await removeRunWorkspace(docker, deadRun).catch(() => undefined);
+    }
+  });
+
+  it('removeWorkspace leaves a running stage container of the run to its agent (the volume stays in use)', async () => {
+    const busyRun = `${runId}-busy`;
+    const s = spec(['sleep 30'], { runId: busyRun, agentId: `${agentId}-busy` });
+    const handle = await executor.start(s, never);
+    const drained = collect(handle);
+    try {
+      await assert.rejects(executor.removeWorkspace(busyRun), /cannot remove workspace volume/);
+      assert.equal((await docker.getContainer(containerName(s.attemptId)).inspect()).State.Running, true);
+    } finally {
+      await executor.reap(s.attemptId);
+      await drained;
+    }
+    await executor.removeWorkspace(busyRun);
+    await assert.rejects(docker.getVolume(workspaceVolumeName(busyRun)).inspect());
+  });
+
   it('removeRunWorkspace deletes the volume and is idempotent', async () => {
     const ownRun = `${runId}-rm`;
     const s = spec(['echo x > f'], { runId: ownRun });

@@ -1,7 +1,7 @@
 import type Dockerode from 'dockerode';
 import { ExecutorError } from './errors.js';
 import { demuxDockerStream } from './output.js';
-import type { AttemptExit, AttemptSpec, Executor, ExecutorHandle } from './types.js';
+import type { AttemptExit, AttemptSpec, Executor, ExecutorHandle, WorkspaceFound } from './types.js';
 import { removeSecretFiles, writeSecretFiles } from '../secrets/secret-files.js';
 
 /** Where a stage finds the secrets it asked for as files. */
@@ -13,6 +13,8 @@ export interface DockerExecutorOptions {
 
 export const WORKSPACE_DIR = '/workspace';
 export const DEFAULT_PIDS_LIMIT = 512;
+/** Container states in which nothing runs any more (docker ps `State`). */
+const STOPPED_STATES = new Set(['created', 'exited', 'dead']);
 /** Seconds between SIGTERM and SIGKILL on abort and reap. */
 const STOP_GRACE_SECONDS = 2;
 
@@ -127,7 +129,29 @@ export class DockerExecutor implements Executor {
   }
 
   async removeWorkspace(runId: string): Promise<void> {
+    // A stage container that outlived its run holds the volume: one of a killed agent, which its
+    // supervisor stopped but nobody removed. A running one is left to its agent (or supervisor) to
+    // stop within its grace: the volume stays in use until then, and the next reconciliation retries.
+    for (const c of await this.list(`${LABEL.run}=${runId}`, LABEL.attempt)) {
+      if (STOPPED_STATES.has(c.State)) await this.removeContainer(c.Id);
+    }
     await removeRunWorkspace(this.docker, runId);
+  }
+
+  async listWorkspaces(): Promise<WorkspaceFound[]> {
+    let volumes: Dockerode.VolumeInspectInfo[];
+    try {
+      volumes = (await this.docker.listVolumes({ filters: { name: [workspaceVolumeName('')], label: [LABEL.run] } })).Volumes ?? [];
+    } catch (err) {
+      throw new ExecutorError('unavailable', 'cannot list workspace volumes', { cause: err });
+    }
+    // The name check leaves out environments' volumes, which carry the run label too.
+    const found: WorkspaceFound[] = [];
+    for (const v of volumes) {
+      const runId = v.Labels?.[LABEL.run];
+      if (runId && v.Name === workspaceVolumeName(runId)) found.push({ runId, agentId: v.Labels[LABEL.agent] || null });
+    }
+    return found;
   }
 
   async reap(attemptId: string): Promise<void> {
@@ -195,11 +219,12 @@ export class DockerExecutor implements Executor {
     }
   }
 
-  private async list(label: string): Promise<Dockerode.ContainerInfo[]> {
+  /** Containers (any state) carrying every one of `labels` (`key` or `key=value`). */
+  private async list(...labels: string[]): Promise<Dockerode.ContainerInfo[]> {
     try {
-      return await this.docker.listContainers({ all: true, filters: { label: [label] } });
+      return await this.docker.listContainers({ all: true, filters: { label: labels } });
     } catch (err) {
-      throw new ExecutorError('unavailable', `cannot list containers labelled ${label}`, { cause: err });
+      throw new ExecutorError('unavailable', `cannot list containers labelled ${labels.join(', ')}`, { cause: err });
     }
   }
 

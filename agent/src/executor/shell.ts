@@ -1,10 +1,10 @@
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { ExecutorError } from './errors.js';
 import { ShellSpawner, type ShellExit, type SpawnerKind } from './spawner/client.js';
-import type { AttemptExit, AttemptSpec, Executor, ExecutorHandle } from './types.js';
+import type { AttemptExit, AttemptSpec, Executor, ExecutorHandle, WorkspaceFound } from './types.js';
 import { removeSecretFiles, writeSecretFiles } from '../secrets/secret-files.js';
 
 export interface ShellExecutorOptions {
@@ -164,6 +164,15 @@ export class ShellExecutor implements Executor {
   async removeWorkspace(runId: string): Promise<void> {
     this.workspaces.delete(join(this.workDir, runId));
     await removeShellRunWorkspace(this.workDir, runId);
+  }
+
+  async listWorkspaces(): Promise<WorkspaceFound[]> {
+    const entries = await readdir(this.workDir, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return []; // no stage ran here yet
+      throw new ExecutorError('unavailable', `cannot list workspaces in ${this.workDir}`, { cause: err });
+    });
+    // Every directory is a run's, but the spawner's `.scripts`.
+    return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => ({ runId: e.name, agentId: null }));
   }
 
   async reap(attemptId: string): Promise<void> {

@@ -25,6 +25,12 @@ export interface AttemptSpec {
   secretFiles?: { env: string; value: Buffer }[];
 }
 
+/** A run workspace on the host: its run, and the agent whose label it carries (null: no label, e.g. a directory). */
+export interface WorkspaceFound {
+  runId: string;
+  agentId: string | null;
+}
+
 export type OutputStream = 'stdout' | 'stderr';
 
 export interface OutputChunk {
@@ -99,8 +105,17 @@ export interface Executor {
   listOwned(agentId: string): Promise<{ attemptId: string; running: boolean }[]>;
   /** Stops and removes whatever belongs to the attempt (docker: found by label). Idempotent. */
   reap(attemptId: string): Promise<void>;
-  /** Delete the run's workspace (its stages are all over); idempotent. */
+  /**
+   * Delete the run's workspace (its stages are all over, so docker also removes stage containers
+   * of the run that outlived it, e.g. a killed agent's); idempotent.
+   */
   removeWorkspace(runId: string): Promise<void>;
+  /**
+   * Run workspaces found on the host (docker: volumes by label, also other agents' on a shared
+   * engine; shell: directories), not only those this process made: a restarted agent finds what
+   * it left. Throws ExecutorError `unavailable` when the engine does not answer.
+   */
+  listWorkspaces(): Promise<WorkspaceFound[]>;
   /** Optional: get ready for the first attempt (shell: start the spawner and its warm shells). */
   warmUp?(): void;
   /** Optional: release what the executor holds between attempts; running attempts are left alone. */

@@ -1,7 +1,7 @@
 // The runs' files on this host: a git checkout at the pipeline's ref, or the tar
 // the CLI uploaded (fetched over gRPC from the server), unpacked once per run
 // under the agent's state directory and removed when the run ends.
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir, readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
@@ -33,6 +33,15 @@ export class RunSources {
       p.catch(() => this.ready.delete(a.runId)); // a later stage tries again
     }
     return p;
+  }
+
+  /** Runs whose files are on disk (also those an earlier process of this agent fetched). */
+  async runIds(): Promise<string[]> {
+    const entries = await readdir(this.root, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return []; // no run fetched sources here yet
+      throw err;
+    });
+    return entries.filter((e) => e.isDirectory()).map((e) => e.name);
   }
 
   async remove(runId: string): Promise<void> {

@@ -50,6 +50,10 @@ export const agents = pgTable(
     lastHeartbeatAt: ts("last_heartbeat_at").notNull(),
     /** The agent engine's build cache as it last reported (dockyard_build_cache_bytes). */
     buildCacheBytes: bigint("build_cache_bytes", { mode: "number" }).notNull().default(0),
+    /** Run workspaces the agent last reported holding (dockyard_workspaces): of runs still on or just ended. */
+    workspacesLive: integer("workspaces_live").notNull().default(0),
+    /** ... and of runs that ended over WORKSPACE_LEAK_AFTER_MS ago: their removal failed. */
+    workspacesLeaked: integer("workspaces_leaked").notNull().default(0),
   },
   (t) => [index("agents_state_idx").on(t.state), index("agents_join_token_idx").on(t.joinTokenId)],
 );
