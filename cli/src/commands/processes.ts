@@ -2,7 +2,7 @@
 // in @dockyard/control-plane and @dockyard/agent, loaded only when asked for.
 import { Option } from "commander";
 import type { Command } from "commander";
-import { labelsArg, parseCapacity } from "../args";
+import { checkLabelKeys, labelsArg, parseCapacity, parseLabels } from "../args";
 import type { CliContext } from "../cli-context";
 import { envOverlay } from "../config";
 import type { Env } from "../config";
@@ -119,6 +119,7 @@ export function registerProcessCommands(program: Command, cli: CliContext): void
     .addOption(new Option("--executor <kind>", "default executor (DOCKYARD_AGENT_EXECUTOR)").choices(["docker", "shell"]))
     .action(async (_opts: AgentFlags, cmd: Command) => {
       const flags = cmd.optsWithGlobals<AgentFlags>();
+      if (flags.labels) await checkLabelKeys(parseLabels(flags.labels));
       const agentMain = await loadMain("@dockyard/agent", "agentMain");
       await agentMain(envOverlay(agentEnv(flags), cli.env));
     });
