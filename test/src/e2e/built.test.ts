@@ -27,7 +27,9 @@ let httpPort: number;
 /** Starts `node dist/dockyard.js ARGS` with its output in TMP/NAME.log. */
 function startBuilt(name: string, args: string[], extraEnv: Record<string, string>): ChildProcess {
   const out = openSync(path.join(tmp, `${name}.log`), "a");
-  const child = spawn(process.execPath, [DIST_CLI, ...args], { env: { ...process.env, ...extraEnv }, stdio: ["ignore", out, out] });
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv };
+  delete env.DATABASE_URL; // only what the flags say
+  const child = spawn(process.execPath, [DIST_CLI, ...args], { env, stdio: ["ignore", out, out] });
   children.push(child);
   return child;
 }
@@ -122,4 +124,21 @@ test("a run submitted by the built CLI runs on the built agent and server", asyn
   const agentLog = readFileSync(path.join(tmp, "agent.log"), "utf8");
   assert.doesNotMatch(agentLog, /supervisor (failed to start|exited)/);
   assert.match(agentLog, /"level":30/, "the agent logged (positive control for the check above)");
+});
+
+test("the built server keeps its state in PGlite (loaded from node_modules) without a database URL", async () => {
+  const grpcPort = await freePort();
+  const pgliteHttp = await freePort();
+  const dataDir = path.join(tmp, "server-pglite");
+  startBuilt("server-pglite", ["server", "--grpc-listen", `127.0.0.1:${grpcPort}`, "--http-listen", `127.0.0.1:${pgliteHttp}`, "--data-dir", dataDir], {
+    DOCKYARD_NATS_URL: NATS_URL,
+    DOCKYARD_NATS_PREFIX: `t${randomBytes(4).toString("hex")}`,
+    DOCKYARD_LOG_LEVEL: "info",
+  });
+  await waitWithLog("server-pglite", async () => (await fetch(`http://127.0.0.1:${pgliteHttp}/readyz`)).ok, "the built PGlite server to answer /readyz");
+  assert.match(readFileSync(path.join(tmp, "server-pglite.log"), "utf8"), /"database":"pglite"/);
+  const token = readFileSync(path.join(dataDir, "api-token"), "utf8").trim();
+  const env = { DOCKYARD_SERVER: `127.0.0.1:${grpcPort}`, DOCKYARD_TOKEN: token, DOCKYARD_CA_FILE: path.join(dataDir, "pki", "ca.crt") };
+  const runs = await run(process.execPath, [DIST_CLI, "runs", "--json"], { env: { ...process.env, ...env } });
+  assert.deepEqual(JSON.parse(runs.stdout), []);
 });
