@@ -108,7 +108,7 @@ ensure_build() {
   # shellcheck source=build-inputs.sh
   . "$root/scripts/build-inputs.sh"
   # shellcheck disable=SC2086 # the list is word-split on purpose
-  hash=$(cd "$root" && find $DOCKYARD_BUILD_INPUTS -type f ! -name '*.test.ts' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64)
+  hash=$(cd "$root" && { find $DOCKYARD_BUILD_INPUTS -type f ! -name '*.test.ts' -print0 2>/dev/null || true; } | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64)
   if [ "$(cat "$root/dist/.build-hash" 2>/dev/null)" = "$hash" ]; then
     touch "$root/dist/.build-hash"
     return 0
