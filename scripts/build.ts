@@ -53,7 +53,7 @@ const sourceUrlPlugin: esbuild.Plugin = {
       // Every output file sits directly in dist/, so "../" from any of them is the repository.
       const fromDist = path.relative(OUT, args.path).split(path.sep).join('/');
       const url = `new URL(${JSON.stringify(fromDist)}, import.meta.url).href`;
-      return { contents: text.replaceAll('import.meta.url', url), loader: path.extname(args.path) === '.ts' ? 'ts' : 'js' };
+      return { contents: text.replaceAll('import.meta.url', url), loader: /\.m?ts$/.test(args.path) ? 'ts' : 'js' };
     });
   },
 };
