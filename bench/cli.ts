@@ -7,7 +7,8 @@
 //    holding 20 queued runs), the table;
 //  - `node -e 0`: Node's own start on this machine at this moment, the floor of the two above
 //    (our machines are shared: read the CLI's figures against it).
-// Prints hyperfine's summary, then one JSON line last with the min and median of each.
+// Prints hyperfine's summary, then one JSON line last with the min and median of each, and
+// its mean CPU time.
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -23,6 +24,8 @@ interface HyperfineResult {
   times: number[];
   min: number;
   median: number;
+  user: number;
+  system: number;
 }
 
 const ms = (s: number) => Math.round(s * 10_000) / 10;
@@ -59,6 +62,10 @@ async function main() {
         runs_median_ms: ms(runs.median),
         node_min_ms: ms(node.min),
         node_median_ms: ms(node.median),
+        // CPU time (user + system, mean): what the load of a shared machine inflates least.
+        version_cpu_ms: ms(version.user + version.system),
+        runs_cpu_ms: ms(runs.user + runs.system),
+        node_cpu_ms: ms(node.user + node.system),
       }),
     );
   } finally {
