@@ -35,9 +35,9 @@ function startBuilt(name: string, args: string[], extraEnv: Record<string, strin
 }
 
 /** Waits for `check`; a failure carries the last lines of TMP/NAME.log (the process's output). */
-async function waitWithLog(name: string, check: () => Promise<boolean>, message: string): Promise<void> {
+async function waitWithLog(name: string, check: () => Promise<boolean>, message: string, timeoutMs = 30_000): Promise<void> {
   try {
-    await waitFor(check, { message, timeoutMs: 30_000 });
+    await waitFor(check, { message, timeoutMs });
   } catch (err) {
     const log = readFileSync(path.join(tmp, `${name}.log`), "utf8")
       .split("\n")
@@ -135,7 +135,9 @@ test("the built server keeps its state in PGlite (loaded from node_modules) with
     DOCKYARD_NATS_PREFIX: `t${randomBytes(4).toString("hex")}`,
     DOCKYARD_LOG_LEVEL: "info",
   });
-  await waitWithLog("server-pglite", async () => (await fetch(`http://127.0.0.1:${pgliteHttp}/readyz`)).ok, "the built PGlite server to answer /readyz");
+  // PGlite starts slowly (4-5 s idle, several times that on a busy machine).
+  const ready = async () => (await fetch(`http://127.0.0.1:${pgliteHttp}/readyz`)).ok;
+  await waitWithLog("server-pglite", ready, "the built PGlite server to answer /readyz", 90_000);
   assert.match(readFileSync(path.join(tmp, "server-pglite.log"), "utf8"), /"database":"pglite"/);
   const token = readFileSync(path.join(dataDir, "api-token"), "utf8").trim();
   const env = { DOCKYARD_SERVER: `127.0.0.1:${grpcPort}`, DOCKYARD_TOKEN: token, DOCKYARD_CA_FILE: path.join(dataDir, "pki", "ca.crt") };
