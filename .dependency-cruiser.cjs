@@ -1,4 +1,4 @@
-// dependency-cruiser: import cycles and the package boundaries of STYLE.md.
+// dependency-cruiser: import cycles and the package boundaries (the rules below say which package may import which).
 // Run by `npm run lint` (scripts/lint.sh) as
 //   depcruise --config .dependency-cruiser.cjs --ignore-known .dependency-cruiser-known-violations.json \
 //     proto pipeline control-plane agent web cli test bench scripts ops

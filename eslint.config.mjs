@@ -40,7 +40,7 @@ export default defineConfig(
       "@typescript-eslint/await-thenable": ["error", { allowMixedPromiseArrays: true }],
       // (only-throw-error and prefer-promise-reject-errors were tried and left out: their only hits
       // were rethrows of caught values and @types/node's ExecFileException, an Omit<> of Error.)
-      // STYLE.md: wrap with { cause }, no empty catch.
+      // An error is wrapped with { cause } or handled, never swallowed: no empty catch.
       "no-empty": ["error", { allowEmptyCatch: false }],
     },
   },

@@ -4,9 +4,12 @@
 //  - latency: submit of a one-stage `echo ok` pipeline -> that stage's first
 //    log byte arriving at the server (200 samples after 20 warm-up ones, one at
 //    a time). The server stamps each event with the time it handled the report
-//    (whole milliseconds); one more millisecond is added, so the figure is an
-//    upper bound. Also reported (visible_*): until that chunk, persisted and
-//    published, reaches a watcher on NATS;
+//    (Date.now(), whole milliseconds). Also reported (visible_*): until that
+//    chunk, persisted and published, reaches a watcher on NATS. Both figures
+//    are read on that one clock (Date.now() here too): performance.timeOrigin +
+//    performance.now() drifts away from Date.now() on our VMs, by tens of ms,
+//    which once made the first figure larger than the second. Both ends are
+//    floored to the ms, so each figure adds 1 ms and is an upper bound;
 //  - throughput: 1,000 no-op stages across 20 pipelines submitted at once,
 //    end to end until every run has ended.
 // Prints one JSON line last. BENCH_PHASES=1 also prints where the latency
@@ -70,8 +73,10 @@ async function main() {
   );
   const nc = await connect({ servers: NATS_URL });
   const firstLog = new Map<string, number>();
-  /** When the server handled the first log chunk (its clock, ms since the epoch). */
+  /** When the server handled the first log chunk (Date.now() there, ms since the epoch). */
   const firstLogAt = new Map<string, number>();
+  /** When that chunk reached this watcher, on the same clock (Date.now()). */
+  const firstLogSeenAt = new Map<string, number>();
   const phases = new Map<string, number>();
   const phaseSamples: Record<string, number[]> = { submit: [], running: [], log: [] };
   const ended = new Map<string, number>();
@@ -86,6 +91,7 @@ async function main() {
       const now = performance.now();
       if (e.body.case === "log" && !firstLog.has(e.runId)) {
         firstLog.set(e.runId, now);
+        firstLogSeenAt.set(e.runId, Date.now());
         firstLogAt.set(e.runId, Number(e.atMs));
       }
       if (process.env.BENCH_PHASES && e.body.case === "stage") phases.set(`${e.runId}/${e.body.value.state}`, now);
@@ -105,14 +111,16 @@ async function main() {
   const visible: number[] = [];
   for (let i = 0; i < WARMUP + LATENCY_SAMPLES; i++) {
     const t0 = performance.now();
+    const wallT0 = Date.now();
     const { run } = await client.submitRun({ pipelineYaml: one, source: "bench" });
     const id = run!.id;
     const tSubmitted = performance.now();
     if (!ended.has(id)) await new Promise<void>((r) => waiters.set(id, r));
     if (i >= WARMUP) {
-      // Same clock (this machine's), both sides: the server's stamp is floored to the ms, hence + 1.
-      latencies.push(firstLogAt.get(id)! + 1 - (performance.timeOrigin + t0));
-      visible.push(firstLog.get(id)! - t0);
+      // One clock (Date.now()) for both figures, so the first can never exceed the second; both
+      // ends are floored to the ms, hence + 1 (an upper bound).
+      latencies.push(firstLogAt.get(id)! + 1 - wallT0);
+      visible.push(firstLogSeenAt.get(id)! + 1 - wallT0);
     }
     if (process.env.BENCH_PHASES && i >= WARMUP) {
       phaseSamples.submit!.push(tSubmitted - t0);

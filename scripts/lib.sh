@@ -97,3 +97,22 @@ ensure_docker_b() {
 ensure_registry() {
   bash "$(dirname "${BASH_SOURCE[0]}")/registry/start-registry.sh" >&2
 }
+
+# dist/: the CLI, server and agent bundled to JavaScript (scripts/build.ts), which
+# cli/bin/dockyard runs. Rebuilt when the hash of its inputs (scripts/build-inputs.sh) differs
+# from the one the last build wrote; when only mtimes moved (a checkout), its stamp is touched,
+# so the CLI's newer-than check passes again. About 40 ms when up to date.
+ensure_build() {
+  local root hash
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  # shellcheck source=build-inputs.sh
+  . "$root/scripts/build-inputs.sh"
+  # shellcheck disable=SC2086 # the list is word-split on purpose
+  hash=$(cd "$root" && { find $DOCKYARD_BUILD_INPUTS -type f ! -name '*.test.ts' -print0 2>/dev/null || true; } | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64)
+  if [ "$(cat "$root/dist/.build-hash" 2>/dev/null)" = "$hash" ]; then
+    touch "$root/dist/.build-hash"
+    return 0
+  fi
+  log "building dist/ (the CLI, server and agent as JavaScript)"
+  (cd "$root" && node --import tsx scripts/build.ts "$hash") || die "building dist/ failed"
+}

@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 if [ "${1:-}" != "--no-setup" ]; then bash scripts/setup.sh; fi
+# Tests run the built CLI (cli/bin/dockyard, test/src/e2e/built.test.ts): never an old build.
+ensure_build
 export DOCKER_HOST=${DOCKER_HOST:-unix:///tmp/dockyard-docker/docker.sock}
 export NATS_URL=${NATS_URL:-nats://127.0.0.1:4222}
 log "type-checking"

@@ -24,6 +24,7 @@ import { capabilitiesOf, stageFor, type StageTools } from "./stages/index";
 import { createStageTools, startHousekeeping } from "./stages/stage-tools";
 import { loadAgentId, saveAgentId } from "./identity/agent-id";
 import { Workspaces } from "./workspaces";
+import { Backoff, BACKOFF, isRetryable } from "./retry";
 
 export interface AgentDeps {
   log: Logger;
@@ -135,7 +136,8 @@ export class Agent {
 
   private async registerWithRetry(): Promise<void> {
     const agentId = this.session.agentId || loadAgentId(this.config.stateDir);
-    for (let attempt = 0; ; attempt++) {
+    const backoff = new Backoff(BACKOFF.register);
+    for (;;) {
       try {
         const accepted = await register(this.client, this.key, {
           joinToken: this.config.joinToken,
@@ -154,8 +156,8 @@ export class Agent {
         this.mux?.reset();
         return;
       } catch (err) {
-        if (err instanceof RegistrationRefusedError) throw err;
-        const delay = Math.min(5000, 200 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random() / 2);
+        if (!isRetryable(err)) throw err;
+        const delay = backoff.next();
         this.deps.log.warn({ err: (err as Error).message, retryInMs: Math.round(delay) }, "registration failed; retrying");
         await new Promise((r) => setTimeout(r, delay));
       }

@@ -27,6 +27,14 @@ describe("agent config", () => {
     );
   });
 
+  it("checks label keys with the pipeline's pattern", () => {
+    const c = loadAgentConfig({ DOCKYARD_JOIN_TOKEN: TOKEN, DOCKYARD_AGENT_LABELS: "kubernetes.io/zone=eu-1:a=b" });
+    assert.deepEqual(c.labels, { "kubernetes.io/zone": "eu-1:a=b" });
+    for (const labels of ["__proto__=x", "-a=b", `${"k".repeat(64)}=v`, "=v"]) {
+      assert.throws(() => loadAgentConfig({ DOCKYARD_JOIN_TOKEN: TOKEN, DOCKYARD_AGENT_LABELS: labels }), /DOCKYARD_AGENT_LABELS: expected k=v/, labels);
+    }
+  });
+
   it("takes the CA fingerprint from the join token, and refuses a token that cannot verify the server", () => {
     const c = loadAgentConfig({ DOCKYARD_JOIN_TOKEN: TOKEN });
     assert.equal(c.joinToken, "dyj_0123456789abcdef", "only the secret part is the token");

@@ -3,8 +3,13 @@ import { readFileSync } from "node:fs";
 import os from "node:os";
 import { z } from "zod";
 import { splitJoinToken } from "@dockyard/proto";
+import { LABEL_KEY_PATTERN, LABEL_KEY_RULE } from "@dockyard/pipeline";
 
-const LABEL = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}=[^,]{0,128}$/;
+/** One `key=value` of DOCKYARD_AGENT_LABELS: the key as everywhere (LABEL_KEY_PATTERN), the value up to 128 characters. */
+function isLabel(item: string): boolean {
+  const eq = item.indexOf("=");
+  return eq > 0 && LABEL_KEY_PATTERN.test(item.slice(0, eq)) && /^[^,]{0,128}$/.test(item.slice(eq + 1));
+}
 
 const schema = z.object({
   DOCKYARD_SERVER_URL: z
@@ -24,7 +29,7 @@ const schema = z.object({
   DOCKYARD_AGENT_LABELS: z
     .string()
     .default("")
-    .refine((s) => s === "" || s.split(",").every((p) => LABEL.test(p.trim())), "expected k=v,k2=v2"),
+    .refine((s) => s === "" || s.split(",").every((p) => isLabel(p.trim())), `expected k=v,k2=v2 (each key ${LABEL_KEY_RULE})`),
   DOCKYARD_AGENT_CAPACITY: z.coerce.number().int().min(1).max(256).default(2),
   DOCKYARD_AGENT_STATE_DIR: z.string().min(1).default(".dockyard/agent"),
   DOCKYARD_AGENT_EXECUTOR: z.enum(["docker", "shell", "auto"]).default("auto"),

@@ -2,6 +2,7 @@
 // InvalidArgumentError, which commander reports as a usage error (exit 2).
 import { RUN_STATES } from "@dockyard/web";
 import { InvalidArgumentError } from "commander";
+import { UsageError } from "./errors";
 
 /** Largest --capacity an agent may announce. */
 export const MAX_CAPACITY = 256;
@@ -10,13 +11,12 @@ export const MAX_LIST_LIMIT = 1000;
 /** States `runs --state` accepts. */
 export { RUN_STATES };
 
-const LABEL_KEY = /^[A-Za-z0-9]([A-Za-z0-9._/-]{0,62})$/;
 const LABEL_VALUE = /^[A-Za-z0-9._:/-]{0,128}$/;
 
 /**
- * Parses `k=v,k2=v2` into a map. Keys start with a letter or digit and hold
- * letters, digits and `._/-` (max 63); values may be empty and hold letters,
- * digits and `._:/-` (max 128). Duplicate keys and empty items are refused.
+ * Parses `k=v,k2=v2` into a map of own properties (no key reaches the prototype). Values
+ * may be empty and hold letters, digits and `._:/-` (max 128). Duplicate keys and empty items
+ * are refused. The keys are checked by checkLabelKeys.
  */
 export function parseLabels(text: string): Record<string, string> {
   const labels: Record<string, string> = {};
@@ -29,16 +29,25 @@ export function parseLabels(text: string): Record<string, string> {
     }
     const key = trimmed.slice(0, eq);
     const value = trimmed.slice(eq + 1);
-    if (!LABEL_KEY.test(key)) {
-      throw new InvalidArgumentError(`label key "${key}" must start with a letter or digit and use only letters, digits, '.', '_', '/', '-' (max 63)`);
-    }
     if (!LABEL_VALUE.test(value)) {
       throw new InvalidArgumentError(`label value "${value}" for "${key}" may use only letters, digits, '.', '_', ':', '/', '-' (max 128)`);
     }
-    if (key in labels) throw new InvalidArgumentError(`label "${key}" is given twice`);
-    labels[key] = value;
+    if (Object.hasOwn(labels, key)) throw new InvalidArgumentError(`label "${key}" is given twice`);
+    Object.defineProperty(labels, key, { value, enumerable: true, writable: true, configurable: true });
   }
   return labels;
+}
+
+/**
+ * Refuses (usage error) the first key that the pipeline's LABEL_KEY_PATTERN, the one every
+ * package checks label keys with, does not match. Asynchronous: the pipeline package loads
+ * for `dockyard agent` only, not for every CLI call (it brings zod and yaml).
+ */
+export async function checkLabelKeys(labels: Record<string, string>): Promise<void> {
+  const { LABEL_KEY_PATTERN, LABEL_KEY_RULE } = await import("@dockyard/pipeline");
+  for (const key of Object.keys(labels)) {
+    if (!LABEL_KEY_PATTERN.test(key)) throw new UsageError(`--labels: label key "${key}" must be ${LABEL_KEY_RULE}`);
+  }
 }
 
 /** The canonical `k=v,k2=v2` text of a label map (what DOCKYARD_AGENT_LABELS gets). */

@@ -4,14 +4,14 @@
 import { execFile } from "node:child_process";
 import { dirname, resolve } from "node:path";
 import { promisify } from "node:util";
-import { packContext } from "@dockyard/agent";
-import { parsePipeline } from "@dockyard/pipeline";
 import { CliError } from "./errors";
 
 /** The server's limit (runs-service MAX_SOURCE_BYTES). */
 const MAX_UPLOAD_BYTES = 32 * 1024 * 1024;
 
 export async function sourceUpload(file: string, yaml: Uint8Array): Promise<{ sourceTar?: Uint8Array; commit?: string }> {
+  // Loaded here, not at the top: the agent package brings dockerode, and every CLI call would pay for it.
+  const [{ parsePipeline }, { packContext }] = await Promise.all([import("@dockyard/pipeline"), import("@dockyard/agent")]);
   const parsed = parsePipeline(yaml, { defaultName: "x" });
   if (!parsed.ok) return {}; // the server names the problems
   const dir = dirname(resolve(file));

@@ -1,18 +1,9 @@
 // Control-plane errors. Each edge (gRPC, HTTP, NATS) maps `code` in one table.
+// They extend the one DockyardError of @dockyard/pipeline, which the pipeline's own errors extend too.
+import { DockyardError, type DockyardErrorCode } from "@dockyard/pipeline";
 
-export type ErrorCode =
-  "not_found" | "conflict" | "invalid" | "unavailable" | "protocol_mismatch" | "unauthenticated" | "permission_denied" | "stale_lease" | "internal";
-
-export class DockyardError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = new.target.name;
-  }
-}
+export { DockyardError };
+export type ErrorCode = DockyardErrorCode;
 
 export class NotFoundError extends DockyardError {
   /** `message` replaces the default `<kind> not found: <id>` when it can say more (what does exist). */

@@ -1,7 +1,23 @@
-/** Stable error codes shared by all Dockyard packages (see STYLE.md, Errors). */
-export type DockyardErrorCode = 'not_found' | 'conflict' | 'invalid' | 'unavailable' | 'protocol_mismatch' | 'internal';
+/**
+ * Stable error codes shared by all Dockyard packages. Each edge maps them in one table
+ * (gRPC status in control-plane/src/transport/grpc/errors.ts, HTTP status in the web app).
+ */
+export type DockyardErrorCode =
+  | 'not_found'
+  | 'conflict'
+  | 'invalid'
+  | 'unavailable'
+  | 'protocol_mismatch'
+  | 'unauthenticated'
+  | 'permission_denied'
+  | 'stale_lease'
+  | 'internal';
 
-/** Base class of errors thrown by this package. */
+/**
+ * The one base class of Dockyard's errors: a stable `code`, a message written for the user,
+ * and the `cause`. This package (which every other one depends on) holds it, so an error
+ * thrown here and one thrown by the control plane are both mapped by their code.
+ */
 export class DockyardError extends Error {
   constructor(
     readonly code: DockyardErrorCode,

@@ -43,6 +43,7 @@ export { topologicalOrder } from './dag.js';
 export { PIPELINE_LIMITS, type PipelineLimits } from './limits.js';
 export { parseDuration } from './duration.js';
 export { DEFAULT_RETRY, SECRET_NAME_PATTERN } from './schema.js';
+export { LABEL_KEY_PATTERN, LABEL_KEY_RULE } from './patterns.js';
 export { DockyardError, InvalidStageGraphError, type DockyardErrorCode } from './errors.js';
 export {
   parseComposeTemplate,

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { DURATION_PATTERN, parseDuration } from './duration.js';
 import { PIPELINE_LIMITS } from './limits.js';
+import { LABEL_KEY_PATTERN } from './patterns.js';
 
 /** Why a stage attempt may be retried: the agent was lost, the farm errored, the user's command failed, or it timed out. */
 export type RetryReason = 'lost' | 'errored' | 'failed' | 'timeout';
@@ -16,8 +17,8 @@ export const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 export const ENV_NAME_PATTERN = /^(?!__proto__$)[A-Za-z_][A-Za-z0-9_]*$/;
 /** Secret names (the control plane's secret store uses the same pattern). */
 export const SECRET_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
-/** Agent label keys (label values are free-form strings). */
-export const LABEL_KEY_PATTERN = /^(?!__proto__$)[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/;
+/** Agent label keys (label values are free-form strings): one pattern for every package (patterns.ts). */
+export { LABEL_KEY_PATTERN };
 
 /** Retry policy applied when a stage has no `retry` key: one more attempt if the agent was lost. */
 export const DEFAULT_RETRY: Readonly<{ count: number; on: readonly RetryReason[] }> = Object.freeze({

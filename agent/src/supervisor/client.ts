@@ -6,6 +6,7 @@ import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import type { AttemptHold } from "../executor/types.js";
+import { Backoff, BACKOFF } from "../retry";
 
 const SUPERVISOR = fileURLToPath(new URL("./supervisor.mjs", import.meta.url));
 
@@ -45,7 +46,7 @@ export class Supervisor {
   private nextSync = 0;
   private readonly syncs = new Map<number, () => void>();
   private pending = "";
-  private restarts = 0;
+  private readonly restarts = new Backoff(BACKOFF.supervisorRestart);
 
   constructor(private readonly options: SupervisorOptions) {}
 
@@ -155,7 +156,7 @@ export class Supervisor {
     for (const done of [...this.syncs.values()]) done();
     if (this.closing) return;
     // Without it, a frozen or killed agent leaves its stages running: start another one.
-    const delay = Math.min(5000, 100 * 2 ** Math.min(this.restarts++, 6));
+    const delay = Math.round(this.restarts.next());
     this.options.log.error({ code, signal, restartInMs: delay }, "supervisor exited; starting it again");
     setTimeout(() => this.start(), delay).unref();
   }

@@ -6,6 +6,7 @@ import type { AttemptCommand } from "@dockyard/proto";
 import type { Logger } from "pino";
 import type { AttemptMux, AttemptPipe, ReportBody } from "./attempt-mux";
 import type { FinalStatus, SpooledChunk } from "../logs/spool";
+import { Backoff, BACKOFF } from "../retry";
 
 export type FinishResult = "acked" | "rejected" | "closed";
 
@@ -40,7 +41,7 @@ export class AttemptChannel {
   private opened: (() => void) | null = null;
   private ready = false;
   private closed = false;
-  private failures = 0;
+  private readonly failures = new Backoff(BACKOFF.attemptStream);
   /** Whether `finished` was written on the current connection. */
   private finishedWritten = false;
   private closeResult: FinishResult = "closed";
@@ -190,8 +191,7 @@ export class AttemptChannel {
     pipe.close();
     this.pipe = null;
     this.ready = false;
-    this.failures++;
-    const delay = Math.min(3000, 50 * 2 ** Math.min(this.failures, 6)) * (0.5 + Math.random() / 2);
+    const delay = this.failures.next();
     this.log.warn({ attemptId: this.attemptId, err: err?.message, retryInMs: Math.round(delay) }, "attempt stream broken; reconnecting");
     setTimeout(() => this.connect(), delay).unref();
   }
@@ -223,7 +223,7 @@ export class AttemptChannel {
     if (!this.ready) {
       // First ack after (re)open: resend whatever the server has not persisted.
       this.ready = true;
-      this.failures = 0;
+      this.failures.reset();
       this.opened?.();
       this.opened = null;
       this.resendPending();

@@ -10,6 +10,7 @@ import { create, AttemptReportSchema, type Assignment, type AttemptCommand, type
 import type { ClientDuplexStream } from "@grpc/grpc-js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { AgentClient } from "./agent-client";
+import { Backoff, BACKOFF } from "../retry";
 
 type Stream = ClientDuplexStream<AttemptReport, AttemptCommand>;
 export type ReportBody = NonNullable<MessageInitShape<typeof AttemptReportSchema>["body"]>;
@@ -32,7 +33,7 @@ export class AttemptMux {
   private readonly attempts = new Map<string, AttemptListener>();
   private closed = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
-  private failures = 0;
+  private readonly failures = new Backoff(BACKOFF.pushStream);
 
   /**
    * `onAssign` receives attempts the server pushes down the stream (see
@@ -86,7 +87,7 @@ export class AttemptMux {
     const stream = this.client.attemptStream();
     this.stream = stream;
     stream.on("data", (cmd: AttemptCommand) => {
-      this.failures = 0;
+      this.failures.reset();
       if (cmd.body.case === "assign") this.onAssign(cmd.body.value);
       else this.attempts.get(cmd.attemptId)?.onCommand(cmd);
     });
@@ -103,7 +104,7 @@ export class AttemptMux {
     for (const l of listeners) l.onBroken(err);
     if (!this.closed && !this.reconnectTimer) {
       // Reopen for pushes (the attempts reopen on their own schedule, through open()).
-      const delay = Math.min(2000, 100 * 2 ** Math.min(this.failures++, 5));
+      const delay = this.failures.next();
       this.reconnectTimer = setTimeout(() => {
         this.reconnectTimer = null;
         if (!this.stream && !this.closed) this.connect();

@@ -2,7 +2,7 @@
 // in @dockyard/control-plane and @dockyard/agent, loaded only when asked for.
 import { Option } from "commander";
 import type { Command } from "commander";
-import { labelsArg, parseCapacity } from "../args";
+import { checkLabelKeys, labelsArg, parseCapacity, parseLabels } from "../args";
 import type { CliContext } from "../cli-context";
 import { envOverlay } from "../config";
 import type { Env } from "../config";
@@ -63,14 +63,23 @@ export function serverEnv(f: ServerFlags): Env {
 type MainFn = (env: Env) => Promise<void>;
 
 /**
- * Imports `pkg` and returns its `exportName` function. The specifier is a
- * variable on purpose: those packages are not type-checked from here and not
- * loaded by client commands.
+ * Set by scripts/build.ts (esbuild's `define`) in the bundled CLI: the bundles of the server and
+ * the agent, as paths from the repository root. Not defined when the sources run under tsx.
+ */
+declare const DOCKYARD_BUNDLES: Record<string, string> | undefined;
+
+/**
+ * Imports `pkg` (or, in the bundled CLI, its bundle) and returns its `exportName` function.
+ * The specifier is a variable on purpose: those packages are not type-checked from here and
+ * not loaded by client commands.
  */
 async function loadMain(pkg: string, exportName: string): Promise<MainFn> {
+  const bundle = typeof DOCKYARD_BUNDLES === "undefined" ? undefined : DOCKYARD_BUNDLES[pkg];
+  // import.meta.url is this source file's URL under tsx and in the bundle alike (scripts/build.ts).
+  const specifier = bundle === undefined ? pkg : new URL(`../../../${bundle}`, import.meta.url).href;
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(pkg)) as Record<string, unknown>;
+    mod = (await import(specifier)) as Record<string, unknown>;
   } catch (err) {
     throw new CliError(`cannot load ${pkg}: ${err instanceof Error ? err.message : String(err)}`, 1, { cause: err });
   }
@@ -110,6 +119,7 @@ export function registerProcessCommands(program: Command, cli: CliContext): void
     .addOption(new Option("--executor <kind>", "default executor (DOCKYARD_AGENT_EXECUTOR)").choices(["docker", "shell"]))
     .action(async (_opts: AgentFlags, cmd: Command) => {
       const flags = cmd.optsWithGlobals<AgentFlags>();
+      if (flags.labels) await checkLabelKeys(parseLabels(flags.labels));
       const agentMain = await loadMain("@dockyard/agent", "agentMain");
       await agentMain(envOverlay(agentEnv(flags), cli.env));
     });

@@ -1,5 +1,6 @@
 // Resume-and-backoff bookkeeping for WatchRun streams, free of I/O and timers
 // so it can be tested with injected time and randomness.
+import { Backoff } from "../retry";
 
 /** What a caller passes to Reconnector; every field has a default. */
 export interface ReconnectOptions {
@@ -27,14 +28,15 @@ export type RetryDecision = { retry: true; delayMs: number; afterSeq: bigint; at
  * Tracks the last RunEvent seq seen and the failure streak of one watch.
  * Call order per stream: `afterSeq` for the request, then `accept(seq)` per
  * event (and `connected()` when headers arrive), and `failed()` when the
- * stream breaks with a retryable error. Backoff is capped exponential with
- * "equal jitter" (half fixed, half random), and never sleeps past the give-up
- * time, so the last try happens at that time.
+ * stream breaks with a retryable error. Backoff is the CLI's policy (retry.ts:
+ * capped exponential with "equal jitter", half fixed, half random), and never
+ * sleeps past the give-up time, so the last try happens at that time.
  */
 export class Reconnector {
   readonly config: ReconnectConfig;
   private seq = 0n;
   private failures = 0;
+  private readonly backoff: Backoff;
   private failingSince: number | null = null;
   private everConnected = false;
 
@@ -48,6 +50,7 @@ export class Reconnector {
       random: options.random ?? Math.random,
     };
     this.seq = startAfterSeq;
+    this.backoff = new Backoff({ initialMs: this.config.initialDelayMs, maxMs: this.config.maxDelayMs }, this.config.random);
   }
 
   /** afterSeq for the next WatchRun request: the last seq seen. */
@@ -70,6 +73,7 @@ export class Reconnector {
   connected(): void {
     this.everConnected = true;
     this.failures = 0;
+    this.backoff.reset();
     this.failingSince = null;
   }
 
@@ -81,8 +85,7 @@ export class Reconnector {
     const limit = this.everConnected ? this.config.giveUpAfterMs : this.config.firstConnectGiveUpAfterMs;
     const left = limit - down;
     if (left <= 0) return { retry: false, downForMs: down, everConnected: this.everConnected };
-    const base = Math.min(this.config.maxDelayMs, this.config.initialDelayMs * 2 ** this.failures);
-    const jittered = base / 2 + this.config.random() * (base / 2);
+    const jittered = this.backoff.next();
     this.failures++;
     return { retry: true, delayMs: Math.round(Math.min(jittered, left)), afterSeq: this.seq, attempt: this.failures };
   }

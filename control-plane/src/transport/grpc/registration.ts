@@ -12,6 +12,7 @@ import {
   type RegisterRequest,
   type RegisterResponse,
 } from "@dockyard/proto";
+import { LABEL_KEY_PATTERN, LABEL_KEY_RULE } from "@dockyard/pipeline";
 import type { Logger } from "pino";
 import type { Db } from "../../store/db";
 import type { Clock } from "../../clock";
@@ -28,7 +29,6 @@ export interface SessionTimings {
 export const REGISTRATION_WINDOW_MS = 60_000;
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
-const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const CAPABILITIES = new Set(["docker", "shell", "build"]);
 
@@ -44,7 +44,7 @@ export function registrationProblems(req: RegisterRequest): string[] {
   const labels = Object.entries(req.labels);
   if (labels.length > 32) problems.push(`${labels.length} labels; at most 32 are allowed`);
   for (const [k, v] of labels.slice(0, 32)) {
-    if (!LABEL_KEY.test(k)) problems.push(`label key '${k.slice(0, 64)}' must match ${LABEL_KEY.source}`);
+    if (!LABEL_KEY_PATTERN.test(k)) problems.push(`label key '${k.slice(0, 64)}' must be ${LABEL_KEY_RULE}`);
     if (v.length > 128) problems.push(`label '${k}' value is longer than 128 characters`);
   }
   if (req.capabilities.length === 0 || req.capabilities.length > 8 || req.capabilities.some((e) => !CAPABILITIES.has(e))) {
