@@ -3,12 +3,15 @@ import assert from "node:assert/strict";
 import { SecretMasker } from "./masker";
 
 // The forms are derived here independently of masker.ts (base64 from the bits,
-// matching by a naive scan), so the fuzz test can demand byte-identical output
-// from the streaming masker and from this reference.
+// matching by a naive scan, percent-encodings by a naive recursion), so the fuzz
+// test can demand byte-identical output from the streaming masker and from this
+// reference.
 
 interface Form {
   name: string;
   bytes: Buffer;
+  /** Any byte may also be written `%XX` (either case), a space also `+`. */
+  percent?: boolean;
 }
 
 const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -26,14 +29,14 @@ function base64Core(secret: Buffer, k: number): string {
 }
 
 function formsOf(secret: Buffer): Form[] {
-  const forms: Form[] = [{ name: "raw", bytes: secret }];
+  const forms: Form[] = [{ name: "raw", bytes: secret, percent: true }];
   if (secret.includes(0x0a)) {
     secret
       .toString("latin1")
       .split("\n")
       .forEach((l, i) => {
         const line = Buffer.from(l.replace(/\r$/, ""), "latin1");
-        if ([...line.toString("utf8")].length >= 4) forms.push({ name: `line ${i}`, bytes: line });
+        if ([...line.toString("utf8")].length >= 4) forms.push({ name: `line ${i}`, bytes: line, percent: true });
       });
   }
   for (const k of [0, 1, 2]) {
@@ -43,10 +46,72 @@ function formsOf(secret: Buffer): Form[] {
     forms.push({ name: `base64url k=${k}`, bytes: Buffer.from(core.replace(/\+/g, "-").replace(/\//g, "_")) });
   }
   const text = secret.toString("utf8");
-  forms.push({ name: "url", bytes: Buffer.from(encodeURIComponent(text)) });
+  // Invalid UTF-8 reaches a program as U+FFFD: its encodings encode that.
+  forms.push({ name: "utf8", bytes: Buffer.from(text), percent: true });
   forms.push({ name: "json", bytes: Buffer.from(JSON.stringify(text).slice(1, -1)) });
   const seen = new Set<string>();
+  // A literal form equal to a percent form's value adds nothing; percent forms come first.
   return forms.filter((f) => !seen.has(f.bytes.toString("hex")) && !!seen.add(f.bytes.toString("hex")));
+}
+
+const UNRESERVED = /[A-Za-z0-9_.~-]/;
+
+/** What programs print for a value (or one of its lines): each a percent-encoding of its bytes. */
+function percentEncodings(value: Buffer, rand: () => number = mulberry32(1)): { name: string; bytes: Buffer }[] {
+  const hex = (b: number) => `%${b.toString(16).padStart(2, "0")}`;
+  const each = (f: (b: number) => string) => Buffer.from([...value].map(f).join(""), "latin1");
+  const keep = (b: number, re: RegExp) => b < 0x80 && re.test(String.fromCharCode(b));
+  return [
+    { name: "as is", bytes: value },
+    // Python's quote(v, safe='') and curl --data-urlencode: RFC 3986 unreserved kept, the rest %XX.
+    { name: "quote", bytes: each((b) => (keep(b, UNRESERVED) ? String.fromCharCode(b) : hex(b).toUpperCase())) },
+    { name: "encodeURIComponent", bytes: each((b) => (keep(b, /[A-Za-z0-9_.!~*'()-]/) ? String.fromCharCode(b) : hex(b).toUpperCase())) },
+    // HTML forms and URLSearchParams: a space is "+".
+    { name: "form", bytes: each((b) => (b === 0x20 ? "+" : keep(b, /[A-Za-z0-9_.*-]/) ? String.fromCharCode(b) : hex(b).toUpperCase())) },
+    // od -An -tx1 | sed 's/ /%/g': every byte, lower case.
+    { name: "od|sed", bytes: each(hex) },
+    { name: "mixed", bytes: each((b) => (rand() < 0.5 ? String.fromCharCode(b) : rand() < 0.5 ? hex(b) : hex(b).toUpperCase())) },
+  ];
+}
+
+/** Ends of the occurrences of `form` that start at `i`. */
+function endsAt(buf: Buffer, i: number, form: Form): number[] {
+  const v = form.bytes;
+  if (!form.percent) return buf.subarray(i, i + v.length).equals(v) ? [i + v.length] : [];
+  if (buf[i] !== v[0] && buf[i] !== 0x25 && buf[i] !== 0x2b) return []; // cannot start here (speed only)
+  return percentEnds(buf, v, 0, i);
+}
+
+/** `buf[p..]` read as `%XX` in any case, or null. */
+function escapedByte(buf: Buffer, p: number): number | null {
+  if (buf[p] !== 0x25 || p + 3 > buf.length) return null;
+  const hex = buf.toString("latin1", p + 1, p + 3);
+  return /^[0-9a-fA-F]{2}$/.test(hex) ? parseInt(hex, 16) : null;
+}
+
+function percentEnds(buf: Buffer, v: Buffer, j: number, p: number): number[] {
+  if (j === v.length) return [p];
+  const out: number[] = [];
+  if (p < buf.length && (buf[p] === v[j] || (v[j] === 0x20 && buf[p] === 0x2b))) out.push(...percentEnds(buf, v, j + 1, p + 1));
+  if (escapedByte(buf, p) === v[j]) out.push(...percentEnds(buf, v, j + 1, p + 3));
+  return out;
+}
+
+/** Whether `buf[i..]` is a proper prefix of an occurrence of `form`. */
+function opensAt(buf: Buffer, i: number, form: Form): boolean {
+  const v = form.bytes;
+  if (!form.percent) return buf.length - i < v.length && v.subarray(0, buf.length - i).equals(buf.subarray(i));
+  return percentOpens(buf, v, 0, i);
+}
+
+function percentOpens(buf: Buffer, v: Buffer, j: number, p: number): boolean {
+  if (j === v.length) return false;
+  if (p === buf.length) return true;
+  if ((buf[p] === v[j] || (v[j] === 0x20 && buf[p] === 0x2b)) && percentOpens(buf, v, j + 1, p + 1)) return true;
+  if (buf[p] !== 0x25) return false;
+  const want = `%${v[j]!.toString(16).padStart(2, "0")}`;
+  const seen = buf.toString("latin1", p, p + 3).toLowerCase();
+  return seen.length < 3 ? want.startsWith(seen) : seen === want && percentOpens(buf, v, j + 1, p + 3);
 }
 
 function allForms(secrets: Buffer[]): Form[] {
@@ -57,11 +122,12 @@ function allForms(secrets: Buffer[]): Form[] {
 function referenceMask(buf: Buffer, forms: Form[]): Buffer {
   const ranges: [number, number][] = [];
   for (let i = 0; i < buf.length; i++) {
-    for (const { bytes: p } of forms) {
-      if (buf[i] !== p[0] || !buf.subarray(i, i + p.length).equals(p)) continue;
+    for (const form of forms) {
+      const end = Math.max(-1, ...endsAt(buf, i, form));
+      if (end === -1) continue;
       const last = ranges[ranges.length - 1];
-      if (last && i < last[1]) last[1] = Math.max(last[1], i + p.length);
-      else ranges.push([i, i + p.length]);
+      if (last && i < last[1]) last[1] = Math.max(last[1], end);
+      else ranges.push([i, end]);
     }
   }
   const parts: Buffer[] = [];
@@ -73,16 +139,20 @@ function referenceMask(buf: Buffer, forms: Form[]): Buffer {
 
 /** Length of the longest suffix of `buf` that is a proper prefix of a form. */
 function referenceHold(buf: Buffer, forms: Form[]): number {
-  for (let i = 0; i < buf.length; i++) {
-    const rest = buf.subarray(i);
-    if (forms.some((f) => f.bytes.length > rest.length && f.bytes.subarray(0, rest.length).equals(rest))) return rest.length;
+  // An occurrence is at most three bytes a value byte: only a shorter suffix can be a proper prefix.
+  const longest = Math.max(...forms.map((f) => (f.percent ? 3 : 1) * f.bytes.length));
+  for (let i = Math.max(0, buf.length - longest); i < buf.length; i++) {
+    if (forms.some((f) => opensAt(buf, i, f))) return buf.length - i;
   }
   return 0;
 }
 
 function findLeak(buf: Buffer, forms: Form[]): string | null {
-  const f = forms.find((form) => buf.includes(form.bytes));
-  return f ? `${f.name} ${JSON.stringify(f.bytes.toString("latin1"))}` : null;
+  for (let i = 0; i < buf.length; i++) {
+    const f = forms.find((form) => endsAt(buf, i, form).length > 0);
+    if (f) return `${f.name} ${JSON.stringify(f.bytes.toString("latin1"))} at ${i}`;
+  }
+  return null;
 }
 
 function feed(masker: SecretMasker, chunks: Buffer[]): Buffer {
@@ -100,7 +170,7 @@ describe("SecretMasker: each form", () => {
   const forms = formsOf(SECRET);
 
   it("covers every kind of form for the test secret", () => {
-    for (const kind of ["raw", "base64 k=0", "base64 k=1", "base64 k=2", "base64url k=0", "url", "json"]) {
+    for (const kind of ["raw", "base64 k=0", "base64 k=1", "base64 k=2", "base64url k=0", "json"]) {
       assert.ok(
         forms.some((f) => f.name === kind),
         kind,
@@ -108,12 +178,13 @@ describe("SecretMasker: each form", () => {
     }
   });
 
-  for (const form of forms) {
+  const variants = forms.flatMap((f) => (f.percent ? percentEncodings(f.bytes).map((e) => ({ name: `${f.name} ${e.name}`, bytes: e.bytes })) : [f]));
+  for (const form of variants) {
     it(`masks the ${form.name} form in one chunk, in two or three chunks split anywhere, and byte by byte`, () => {
       const masker = new SecretMasker([SECRET]);
       const text = Buffer.concat([Buffer.from("log: "), form.bytes, Buffer.from(" :end")]);
       const want = "log: *** :end";
-      assert.ok(text.includes(form.bytes)); // positive control
+      assert.ok(findLeak(text, forms)); // positive control
       assert.equal(feed(new SecretMasker([]), [text]).toString(), text.toString());
       assert.equal(feed(masker, [text]).toString(), want);
       for (let i = 0; i <= text.length; i++) {
@@ -145,6 +216,16 @@ describe("SecretMasker: each form", () => {
         }
       }
     }
+  });
+
+  it("masks a value whose '!' a program wrote as %21 (RFC 3986: quote, curl --data-urlencode), and %2d-style lower case", () => {
+    const value = "S3cr3t-Value-42!xyz";
+    const masker = new SecretMasker([Buffer.from(value)]);
+    const printed = `token=${value.replace(/!/g, "%21")} other=${value.replace(/-/g, "%2d")} form=${value.replace("!", "%21")}+x`;
+    assert.notEqual(new SecretMasker([]).maskText(printed), "token=*** other=*** form=***+x"); // positive control
+    assert.equal(masker.maskText(printed), "token=*** other=*** form=***+x");
+    // A space written as "+" (forms) is the value too; a "+" next to it is not.
+    assert.equal(new SecretMasker([Buffer.from("open sesame 42")]).maskText("q=open+sesame%2042+"), "q=***+");
   });
 
   it("masks each line of a multi-line secret on its own, but not lines under 4 characters", () => {
@@ -270,8 +351,10 @@ describe("SecretMasker: fuzz", () => {
             return lines.length > 0 ? pick(lines).bytes : s;
           case 2:
             return Buffer.from(JSON.stringify({ token: text }));
-          case 3:
-            return Buffer.from(`?q=${encodeURIComponent(text)}&x=1`);
+          case 3: {
+            const value = lines.length > 0 && rand() < 0.3 ? pick(lines).bytes : s;
+            return Buffer.concat([Buffer.from("?q="), pick(percentEncodings(value, rand)).bytes, Buffer.from("&x=1")]);
+          }
           default: {
             const b64 = Buffer.concat([bytes(int(0, 4)), s, bytes(int(0, 4))]).toString("base64");
             return Buffer.from(rand() < 0.5 ? b64 : b64.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, ""));
