@@ -66,6 +66,15 @@ export class SecretMasker {
 export interface StreamMasker {
   /** Mask `chunk`; may hold back a tail that could be the start of a secret, returned by a later push or by flush. The result may share memory with `chunk`. */
   push(chunk: Buffer): Buffer;
+  /**
+   * `push`, with its result cut in two: what stands for the bytes held back
+   * before this chunk (an occurrence that starts there counts whole), and what
+   * stands for the chunk itself; for callers that keep their place in a
+   * sequence with other streams.
+   */
+  pushParts(chunk: Buffer): [held: Buffer, fresh: Buffer];
+  /** Bytes held back now (a later push or flush returns them). */
+  readonly holding: number;
   /** Everything held back, masked (the stream ended). */
   flush(): Buffer;
 }
@@ -82,38 +91,55 @@ class ChunkMasker implements StreamMasker {
 
   constructor(private readonly patterns: readonly SecretPattern[]) {}
 
+  get holding(): number {
+    return this.held.length;
+  }
+
   push(chunk: Buffer): Buffer {
     if (this.patterns.length === 0) return chunk;
-    if (chunk.length === 0) return EMPTY;
-    const buf = this.held.length === 0 ? chunk : Buffer.concat([this.held, chunk]);
-    return this.emit(buf, holdStart(buf, this.patterns));
+    const [held, fresh] = this.pushParts(chunk);
+    return held.length === 0 ? fresh : fresh.length === 0 ? held : Buffer.concat([held, fresh]);
+  }
+
+  pushParts(chunk: Buffer): [Buffer, Buffer] {
+    if (this.patterns.length === 0) return [EMPTY, chunk];
+    if (chunk.length === 0) return [EMPTY, EMPTY];
+    const split = this.held.length;
+    const buf = split === 0 ? chunk : Buffer.concat([this.held, chunk]);
+    return this.emit(buf, holdStart(buf, this.patterns), split);
   }
 
   flush(): Buffer {
-    return this.emit(this.held, this.held.length);
+    return this.emit(this.held, this.held.length, this.held.length)[0];
   }
 
-  /** Returns `buf[0, hold)` masked and keeps the rest for the next call. */
-  private emit(buf: Buffer, hold: number): Buffer {
+  /** Returns `buf[0, hold)` masked, cut where `split` falls, and keeps the rest for the next call. */
+  private emit(buf: Buffer, hold: number, split: number): [Buffer, Buffer] {
     const ranges = findRanges(buf, hold, this.patterns, this.carry);
     let carry = hold === 0 ? this.carry : 0;
     this.held = hold === buf.length ? EMPTY : Buffer.from(buf.subarray(hold));
     if (ranges.length === 0) {
       this.carry = carry;
-      return hold === buf.length ? buf : buf.subarray(0, hold);
+      const cut = Math.min(split, hold);
+      return [buf.subarray(0, cut), hold === buf.length && cut === 0 ? buf : buf.subarray(cut, hold)];
     }
-    const parts: Buffer[] = [];
+    const early: Buffer[] = [];
+    const late: Buffer[] = [];
+    const plain = (from: number, to: number): void => {
+      if (from < split) early.push(buf.subarray(from, Math.min(to, split)));
+      if (to > split) late.push(buf.subarray(Math.max(from, split), to));
+    };
     let pos = 0;
     for (const r of ranges) {
-      parts.push(buf.subarray(pos, r.start));
+      plain(pos, r.start);
       // A range at 0 that contains the carry continues an occurrence already masked.
-      if (!(r.start === 0 && this.carry > 0)) parts.push(MASK);
+      if (!(r.start === 0 && this.carry > 0)) (r.start < split ? early : late).push(MASK);
       pos = Math.min(r.end, hold);
       if (r.end > hold) carry = r.end - hold;
     }
-    parts.push(buf.subarray(pos, hold));
+    plain(pos, hold);
     this.carry = carry;
-    return Buffer.concat(parts);
+    return [Buffer.concat(early), Buffer.concat(late)];
   }
 }
 
