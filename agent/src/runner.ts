@@ -200,7 +200,7 @@ export class AttemptRunner {
     return { ...final, message: this.masker.maskText(final.message), ...(outputs && { outputs }) };
   }
 
-  private finalStatus(exit: { exitCode: number; oomKilled: boolean } | null, err: unknown): FinalStatus {
+  private finalStatus(exit: StageExit | null, err: unknown): FinalStatus {
     const base = { lastLogSeq: this.seq, oomKilled: exit?.oomKilled ?? false, exitCode: exit?.exitCode ?? -1 };
     if (this.stopReason && this.stopReason !== "rejected") {
       return { ...base, outcome: this.stopReason, message: this.stopMessage };
@@ -209,6 +209,7 @@ export class AttemptRunner {
       const message = isAgentError(err) ? err.message : `executor failed: ${(err as Error).message}`;
       return { ...base, outcome: "errored", message };
     }
+    if (exit!.failure) return { ...base, outcome: "failed", message: exit!.failure };
     if (exit!.exitCode === 0) return { ...base, outcome: "succeeded", message: "" };
     if (exit!.oomKilled) return { ...base, outcome: "failed", message: "killed: out of memory" };
     return { ...base, outcome: "failed", message: `exit code ${exit!.exitCode}` };
