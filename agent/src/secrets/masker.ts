@@ -173,10 +173,10 @@ function findRanges(buf: Buffer, limit: number, patterns: readonly SecretPattern
     let last: Range | undefined;
     // Search from every position, not from the end of the last hit: a value
     // like "abababab" also occurs at offset 2 of "ababababab".
-    for (let r = p.next(buf, 0, limit); r; r = p.next(buf, r.start + 1, limit)) {
-      if (last && r.start < last.end) last.end = Math.max(last.end, r.end);
-      else found.push((last = r));
-    }
+    p.each(buf, limit, (start, end) => {
+      if (last && start < last.end) last.end = Math.max(last.end, end);
+      else found.push((last = { start, end }));
+    });
   }
   if (found.length <= 1) return found;
   found.sort((a, b) => a.start - b.start);

@@ -35,8 +35,8 @@ export interface SecretPattern {
   readonly key: string;
   /** Longest occurrence in bytes: what a stream may have to hold back, plus one. */
   readonly maxLength: number;
-  /** The first occurrence that starts in `[from, limit)`, with the end of its longest variant. */
-  next(buf: Buffer, from: number, limit: number): Range | null;
+  /** Every occurrence that starts before `limit`, in order of its start, with the end of its longest variant. */
+  each(buf: Buffer, limit: number, found: (start: number, end: number) => void): void;
   /** Whether `buf[i..]` is a proper prefix of some occurrence, so that the next chunk may complete one. */
   open(buf: Buffer, i: number): boolean;
 }
@@ -51,9 +51,9 @@ class LiteralPattern implements SecretPattern {
     this.maxLength = bytes.length;
   }
 
-  next(buf: Buffer, from: number, limit: number): Range | null {
-    const i = buf.indexOf(this.bytes, from);
-    return i === -1 || i >= limit ? null : { start: i, end: i + this.bytes.length };
+  each(buf: Buffer, limit: number, found: (start: number, end: number) => void): void {
+    const n = this.bytes.length;
+    for (let i = buf.indexOf(this.bytes); i !== -1 && i < limit; i = buf.indexOf(this.bytes, i + 1)) found(i, i + n);
   }
 
   open(buf: Buffer, i: number): boolean {
@@ -79,33 +79,60 @@ class PercentPattern implements SecretPattern {
   constructor(private readonly bytes: Buffer) {
     this.key = bytes.toString("hex");
     this.maxLength = 3 * bytes.length;
-    this.starts[bytes[0]!] = 1;
-    this.starts[PERCENT] = 1;
-    if (bytes[0] === SPACE) this.starts[PLUS] = 1;
+    for (const b of [bytes[0]!, PERCENT, ...(bytes[0] === SPACE ? [PLUS] : [])]) this.starts[b] = 1;
     this.ambiguous = bytes.includes(PERCENT);
   }
 
-  next(buf: Buffer, from: number, limit: number): Range | null {
+  each(buf: Buffer, limit: number, found: (start: number, end: number) => void): void {
     const end = Math.min(limit, buf.length);
-    for (let i = from; i < end; i++) {
-      if (this.starts[buf[i]!] === 0) continue;
-      const e = this.walk(buf, i).end;
-      if (e !== -1) return { start: i, end: e };
+    const n = this.bytes.length;
+    // An occurrence that is not the raw value holds an escape (`%`, or `+` for a space) within
+    // its span of at most 3n bytes. So the candidates are the raw value's occurrences (native
+    // indexOf) and the start bytes in the 3n bytes before each escape: ordinary output, with
+    // few escapes, costs little more than a literal search.
+    const raws: number[] = [];
+    for (let i = buf.indexOf(this.bytes); i !== -1 && i < end; i = buf.indexOf(this.bytes, i + 1)) raws.push(i);
+    const near: number[] = [];
+    let from = 0;
+    for (const q of this.escapes(buf, end + this.maxLength)) {
+      for (let i = Math.max(from, q - this.maxLength + 1); i <= q && i < end; i++) if (this.starts[buf[i]!] === 1) near.push(i);
+      from = Math.max(from, q + 1);
     }
-    return null;
+    // Both lists are sorted: merge them, each start once.
+    for (let r = 0, c = 0; r < raws.length || c < near.length;) {
+      const nr = r < raws.length ? raws[r]! : Infinity;
+      const nc = c < near.length ? near[c]! : Infinity;
+      const i = Math.min(nr, nc);
+      if (nr === i) r++;
+      if (nc === i) c++;
+      // Without a `%` in the value each output byte has one reading: a raw match is the only one.
+      const e = this.ambiguous ? this.explore(buf, i).end : nr === i ? i + n : this.follow(buf, i);
+      if (e >= 0) found(i, e);
+    }
+  }
+
+  /** Positions of `%` (and of `+` when the value has a space) before `limit`, in order. */
+  private escapes(buf: Buffer, limit: number): number[] {
+    const out: number[] = [];
+    for (const b of this.bytes.includes(SPACE) ? [PERCENT, PLUS] : [PERCENT]) {
+      for (let q = buf.indexOf(b); q !== -1 && q < limit; q = buf.indexOf(b, q + 1)) out.push(q);
+    }
+    return out.sort((x, y) => x - y);
   }
 
   open(buf: Buffer, i: number): boolean {
-    return this.starts[buf[i]!] === 1 && this.walk(buf, i).open;
+    return this.starts[buf[i]!] === 1 && (this.ambiguous ? this.explore(buf, i).open : this.follow(buf, i) === OPEN);
   }
 
-  /** Longest complete occurrence from `i` (-1: none), and whether the buffer ends inside a possible one. */
-  private walk(buf: Buffer, i: number): { end: number; open: boolean } {
-    if (!this.ambiguous) {
-      let p = i;
-      for (let j = 0; j < this.bytes.length && p >= 0; j++) p = this.raw(buf, j, p) ?? this.encoded(buf, j, p);
-      return { end: p >= 0 ? p : -1, open: p === OPEN };
-    }
+  /** End of the occurrence from `i` of a value without `%` (one reading per byte): NONE, or OPEN if the output ends inside it. */
+  private follow(buf: Buffer, i: number): number {
+    let p = i;
+    for (let j = 0; j < this.bytes.length && p >= 0; j++) p = this.raw(buf, j, p) ?? this.encoded(buf, j, p);
+    return p;
+  }
+
+  /** The same for a value with a `%`, where an output byte may allow two readings. */
+  private explore(buf: Buffer, i: number): { end: number; open: boolean } {
     let end = -1;
     let open = false;
     const seen = new Set<number>();
