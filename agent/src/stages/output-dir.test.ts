@@ -12,9 +12,9 @@ describe("output directory", () => {
     const id = randomUUID();
     try {
       const dir = createOutputDir(id);
-      assert.equal(dir, outputDir(id));
+      assert.equal(path.dirname(dir), outputDir(id));
       assert.equal(statSync(dir).mode & 0o777, 0o777);
-      assert.equal(statSync(path.dirname(dir)).mode & 0o777, 0o700, "the base keeps other host users out");
+      assert.equal(statSync(outputDir(id)).mode & 0o777, 0o700, "the attempt's directory keeps other host users out");
       assert.equal(statSync(path.join(dir, OUTPUT_FILE)).mode & 0o777, 0o666);
       assert.deepEqual(await readOutputs(dir), {});
       writeFileSync(path.join(dir, OUTPUT_FILE), "a=1\n");

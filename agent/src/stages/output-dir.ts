@@ -1,9 +1,10 @@
 // A command stage attempt's output directory on the agent host: made before
 // the stage starts (the executor points $DOCKYARD_OUTPUT at the file in it),
-// read after the stage exits, removed with the attempt. On tmpfs like secret
-// files: an output may hold a secret until the runner masks it.
+// read after the stage exits, removed with the attempt. In the temp directory,
+// as GitHub's runner keeps $GITHUB_OUTPUT: not on tmpfs, where a stage writing
+// without end would fill the host's memory.
 import { constants } from "node:fs";
-import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -11,19 +12,21 @@ import { OUTPUT_FILE } from "../executor/types";
 import { AgentError } from "../errors";
 import { MAX_OUTPUT_FILE_BYTES, OutputFileError, parseOutputFile } from "./output-file";
 
-/** A private base (0700): the attempt directories in it are open to any user of a container, not of the host. */
-const BASE = path.join(existsSync("/dev/shm") ? "/dev/shm" : os.tmpdir(), `dockyard-outputs-${process.getuid?.() ?? 0}`);
-
+/** The attempt's directory (0700: other host users stay out); the stage writes in its `out` (0777). */
 export function outputDir(attemptId: string): string {
   if (!/^[A-Za-z0-9-]{1,64}$/.test(attemptId)) throw new Error(`unsafe attempt id for an output directory: ${attemptId}`);
-  return path.join(BASE, attemptId);
+  return path.join(os.tmpdir(), `dockyard-output-${attemptId}`);
 }
 
-/** Make the attempt's directory with an empty output file, both writable by a container's non-root user. */
+/**
+ * Make the attempt's directory with an empty output file, writable by a container's non-root
+ * user; returns the directory the stage writes in (what a container gets bind-mounted).
+ */
 export function createOutputDir(attemptId: string): string {
-  const dir = outputDir(attemptId);
-  mkdirSync(BASE, { recursive: true, mode: 0o700 });
-  rmSync(dir, { recursive: true, force: true });
+  const root = outputDir(attemptId);
+  rmSync(root, { recursive: true, force: true }); // left by an earlier start of this attempt
+  mkdirSync(root, { mode: 0o700 });
+  const dir = path.join(root, "out");
   mkdirSync(dir);
   chmodSync(dir, 0o777); // explicit: mkdir's mode is cut by the umask
   const file = path.join(dir, OUTPUT_FILE);
