@@ -9,6 +9,7 @@ import type { StageExit } from "./stages/kind";
 import { isAgentError } from "./errors";
 import { MAX_SPOOL_BYTES, type AttemptSpool, type FinalStatus, type SpoolJournal } from "./logs/spool";
 import { LogBatcher } from "./logs/log-batcher";
+import { OrderedOutput } from "./logs/ordered-output";
 import { AttemptChannel, type FinishResult } from "./transport/attempt-channel";
 import { SecretMasker } from "./secrets/masker";
 import type { AttemptMux } from "./transport/attempt-mux";
@@ -129,17 +130,17 @@ export class AttemptRunner {
       // `started` waits for the first output (at most STARTED_DELAY_MS): the server then writes
       // both in one statement, and the first log line does not wait for a commit of its own.
       startedTimer = setTimeout(() => this.reportStarted(), STARTED_DELAY_MS);
-      const masks = { [STREAM.stdout]: this.masker.stream(), [STREAM.stderr]: this.masker.stream() };
+      // Masked per stream, passed on in the order read across both (see ordered-output.ts).
+      const output = new OrderedOutput(this.masker, (stream, data) => batcher.push(stream, data));
       for await (const chunk of handle.output) {
-        const stream = chunk.stream === "stderr" ? STREAM.stderr : STREAM.stdout;
-        batcher.push(stream, this.masker.active ? masks[stream].push(chunk.data) : chunk.data);
+        output.push(chunk.stream === "stderr" ? STREAM.stderr : STREAM.stdout, chunk.data);
         // Backpressure: stop reading output (the process then blocks on its pipe) while much
         // is waiting to be sent, say during a long server outage; the spool has all of it.
         while (batcher.pendingBytes > 1024 * 1024 || this.channel.unackedBytes > MAX_UNACKED_BYTES) {
           await new Promise<void>((r) => this.roomWaiters.push(r));
         }
       }
-      if (this.masker.active) for (const stream of [STREAM.stdout, STREAM.stderr]) batcher.push(stream, masks[stream].flush());
+      output.flush();
       log.debug("output ended");
       let exit;
       try {
@@ -199,7 +200,7 @@ export class AttemptRunner {
     return { ...final, message: this.masker.maskText(final.message), ...(outputs && { outputs }) };
   }
 
-  private finalStatus(exit: { exitCode: number; oomKilled: boolean } | null, err: unknown): FinalStatus {
+  private finalStatus(exit: StageExit | null, err: unknown): FinalStatus {
     const base = { lastLogSeq: this.seq, oomKilled: exit?.oomKilled ?? false, exitCode: exit?.exitCode ?? -1 };
     if (this.stopReason && this.stopReason !== "rejected") {
       return { ...base, outcome: this.stopReason, message: this.stopMessage };
@@ -208,6 +209,7 @@ export class AttemptRunner {
       const message = isAgentError(err) ? err.message : `executor failed: ${(err as Error).message}`;
       return { ...base, outcome: "errored", message };
     }
+    if (exit!.failure) return { ...base, outcome: "failed", message: exit!.failure };
     if (exit!.exitCode === 0) return { ...base, outcome: "succeeded", message: "" };
     if (exit!.oomKilled) return { ...base, outcome: "failed", message: "killed: out of memory" };
     return { ...base, outcome: "failed", message: `exit code ${exit!.exitCode}` };

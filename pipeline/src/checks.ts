@@ -60,10 +60,15 @@ export function checkSemantics(js: Record<string, unknown>, stageOrder: readonly
     }
     return seen;
   };
+  const outputsOf = (name: string) => {
+    const target = stages[name];
+    const type = isPlainObject(target) ? kindOf(target) : undefined;
+    return type && { type, outputs: KINDS[type].outputs };
+  };
   for (const name of names) {
     const stage = stages[name];
     if (!isPlainObject(stage)) continue;
-    checkExpressions(stage, ['stages', name], names, problem, ancestorsOf);
+    checkExpressions(stage, ['stages', name], names, problem, ancestorsOf, outputsOf);
     const env = stage.environment;
     if (
       stage.type === 'test' &&

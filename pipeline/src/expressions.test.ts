@@ -246,3 +246,29 @@ test('referencedStages: output references anywhere, deduplicated, built-ins and 
   assert.deepEqual(referencedStages('plain'), []);
   assert.deepEqual(referencedStages(['${{ stages.x.outputs.y }}']), ['x']);
 });
+
+test('a key that a build, deploy or test stage never reports is refused; a command stage may report any key', () => {
+  const src = [
+    'name: a', // 1
+    'stages:', // 2
+    '  b: { type: build, tags: ["x:1"] }', // 3
+    '  d: { type: deploy, template: e.yml, needs: [b], images: { web: "${{ stages.b.outputs.image }}" } }', // 4
+    '  t: { type: test, needs: [d], environment: d, image: i, command: x }', // 5
+    '  produce: { image: i, command: x }', // 6
+    '  use:', // 7
+    '    image: i', // 8
+    '    needs: [t, produce]', // 9
+    '    commands:', // 10
+    '      - "echo ${{ stages.b.outputs.digest }} ${{ stages.d.outputs.web.address }} ${{ stages.t.outputs.passed }}"', // 11
+    '      - "echo ${{ stages.produce.outputs.version }} ${{ stages.produce.outputs.anything-else }}"', // 12
+    '      - "echo ${{ stages.b.outputs.tag }}"', // 13
+    '      - "echo ${{ stages.d.outputs.web.port }}"', // 14
+    '      - "echo ${{ stages.t.outputs.pased }}"', // 15
+    '',
+  ].join('\n');
+  assert.deepEqual(lines(src), [
+    "dockyard.yml:13:9: stages.use.commands[2]: ${{ stages.b.outputs.tag }}: a build stage never reports 'tag' (it reports image, image_id, digest, size_bytes, layers, commit)",
+    "dockyard.yml:14:9: stages.use.commands[3]: ${{ stages.d.outputs.web.port }}: a deploy stage never reports 'web.port' (it reports env_id, network, owner, expires_at_ms, SERVICE.host, SERVICE.ip, SERVICE.address)",
+    "dockyard.yml:15:9: stages.use.commands[4]: ${{ stages.t.outputs.pased }}: a test stage never reports 'pased' (did you mean 'passed'?) (it reports exit_code, passed, failed, skipped, errors, total)",
+  ]);
+});

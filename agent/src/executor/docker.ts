@@ -1,11 +1,13 @@
 import type Dockerode from 'dockerode';
 import { ExecutorError } from './errors.js';
 import { demuxDockerStream } from './output.js';
-import type { AttemptExit, AttemptSpec, Executor, ExecutorHandle, WorkspaceFound } from './types.js';
+import { OUTPUT_FILE, type AttemptExit, type AttemptSpec, type Executor, type ExecutorHandle, type WorkspaceFound } from './types.js';
 import { removeSecretFiles, writeSecretFiles } from '../secrets/secret-files.js';
 
 /** Where a stage finds the secrets it asked for as files. */
 export const SECRETS_DIR = '/run/dockyard/secrets';
+/** Where a stage finds its output file ($DOCKYARD_OUTPUT): the attempt's output directory, bind-mounted. */
+export const OUTPUT_DIR = '/run/dockyard/output';
 
 export interface DockerExecutorOptions {
   docker: Dockerode;
@@ -165,12 +167,16 @@ export class DockerExecutor implements Executor {
     const name = containerName(spec.attemptId);
     const { memoryBytes, nanoCpus, pids } = spec.limits;
     const env = { ...spec.env };
-    const secretMounts: Dockerode.MountSettings[] = [];
+    const extraMounts: Dockerode.MountSettings[] = [];
     if (spec.secretFiles?.length) {
       // Files on the host's tmpfs, bind-mounted read-only: never in a layer, never on disk.
       const dir = writeSecretFiles(spec.attemptId, spec.secretFiles);
       for (const f of spec.secretFiles) env[f.env] = `${SECRETS_DIR}/${f.env}`;
-      secretMounts.push({ Type: 'bind', Source: dir, Target: SECRETS_DIR, ReadOnly: true });
+      extraMounts.push({ Type: 'bind', Source: dir, Target: SECRETS_DIR, ReadOnly: true });
+    }
+    if (spec.outputDir) {
+      env.DOCKYARD_OUTPUT = `${OUTPUT_DIR}/${OUTPUT_FILE}`;
+      extraMounts.push({ Type: 'bind', Source: spec.outputDir, Target: OUTPUT_DIR, ReadOnly: false });
     }
     try {
       return await this.docker.createContainer({
@@ -203,7 +209,7 @@ export class DockerExecutor implements Executor {
                 DriverConfig: { Name: 'local', Options: {} },
               },
             },
-            ...secretMounts,
+            ...extraMounts,
           ],
         },
       });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { ExecutorError } from './errors.js';
 import { ShellSpawner, type ShellExit, type SpawnerKind } from './spawner/client.js';
-import type { AttemptExit, AttemptSpec, Executor, ExecutorHandle, WorkspaceFound } from './types.js';
+import { OUTPUT_FILE, type AttemptExit, type AttemptSpec, type Executor, type ExecutorHandle, type WorkspaceFound } from './types.js';
 import { removeSecretFiles, writeSecretFiles } from '../secrets/secret-files.js';
 
 export interface ShellExecutorOptions {
@@ -113,6 +113,7 @@ export class ShellExecutor implements Executor {
       const dir = writeSecretFiles(spec.attemptId, spec.secretFiles);
       for (const f of spec.secretFiles) env[f.env] = join(dir, f.env);
     }
+    if (spec.outputDir) env.DOCKYARD_OUTPUT = join(spec.outputDir, OUTPUT_FILE);
     const script = stageScript(cwd, env, spec.commands);
     if (signal.aborted) throw new ExecutorError('start_failed', `start of attempt ${spec.attemptId} canceled`);
     let shell;

@@ -23,6 +23,12 @@ export interface AttemptSpec {
    * the attempt only and sets `env[name]` to the path the stage sees; `remove` deletes them.
    */
   secretFiles?: { env: string; value: Buffer }[];
+  /**
+   * A host directory holding the stage's output file `OUTPUT_FILE` (command stages): the
+   * executor sets `DOCKYARD_OUTPUT` to the file's path as the stage sees it (docker: the
+   * directory bind-mounted at OUTPUT_DIR). The caller creates, reads and removes it.
+   */
+  outputDir?: string;
 }
 
 /** A run workspace on the host: its run, and the agent whose label it carries (null: no label, e.g. a directory). */
@@ -30,6 +36,9 @@ export interface WorkspaceFound {
   runId: string;
   agentId: string | null;
 }
+
+/** The output file's name in `AttemptSpec.outputDir`. */
+export const OUTPUT_FILE = 'outputs';
 
 export type OutputStream = 'stdout' | 'stderr';
 

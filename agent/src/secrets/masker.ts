@@ -1,7 +1,7 @@
 // Masks a stage attempt's secret values in its output before the bytes are
 // stored or sent, the way the GitHub Actions runner does: the raw value, each
 // line of a multi-line value, its base64 in every alignment and both alphabets,
-// and its URL and JSON encodings.
+// every percent-encoding of it and its JSON encoding (see secret-patterns.ts).
 //
 // Matching is on bytes. Every byte inside any occurrence of any form is masked,
 // and occurrences that overlap collapse into one `***`: taking only the
@@ -9,12 +9,10 @@
 // overlapping secret in the clear. The result does not depend on how the output
 // was cut into chunks.
 
+import { secretPatterns, type Range, type SecretPattern } from "./secret-patterns";
+
 const MASK = Buffer.from("***");
 const EMPTY = Buffer.alloc(0);
-/** Shorter lines of a multi-line secret (`}`, `END`) are too common to mask on their own. */
-const MIN_LINE_CHARS = 4;
-/** Shorter base64 cores would match ordinary text. */
-const MIN_BASE64_CHARS = 6;
 
 /**
  * Masks the secrets of one stage attempt. Immutable once built, so one instance
@@ -26,13 +24,14 @@ const MIN_BASE64_CHARS = 6;
  * would leak it. Empty values are ignored.
  */
 export class SecretMasker {
-  private readonly patterns: readonly Buffer[];
+  private readonly patterns: readonly SecretPattern[];
 
   constructor(secrets: Uint8Array[]) {
-    const unique = new Map<string, Buffer>();
+    const unique = new Map<string, SecretPattern>();
     for (const secret of secrets) {
-      for (const form of secretForms(Buffer.from(secret))) {
-        if (form.length > 0) unique.set(form.toString("latin1"), form);
+      if (secret.length === 0) continue;
+      for (const pattern of secretPatterns(Buffer.from(secret))) {
+        if (pattern.maxLength > 0 && !unique.has(pattern.key)) unique.set(pattern.key, pattern);
       }
     }
     this.patterns = [...unique.values()];
@@ -61,12 +60,21 @@ export class SecretMasker {
  * order and `flush` once when the stream ends; not safe to call concurrently.
  * A secret may be split across any number of chunks, so `push` holds back the
  * shortest tail that could still grow into a secret (never more than the
- * longest form minus one byte) and returns everything before it, masked.
+ * longest form minus one byte: three times the longest value, percent-encoded) and returns everything before it, masked.
  * Never throws.
  */
 export interface StreamMasker {
   /** Mask `chunk`; may hold back a tail that could be the start of a secret, returned by a later push or by flush. The result may share memory with `chunk`. */
   push(chunk: Buffer): Buffer;
+  /**
+   * `push`, with its result cut in two: what stands for the bytes held back
+   * before this chunk (an occurrence that starts there counts whole), and what
+   * stands for the chunk itself; for callers that keep their place in a
+   * sequence with other streams.
+   */
+  pushParts(chunk: Buffer): [held: Buffer, fresh: Buffer];
+  /** Bytes held back now (a later push or flush returns them). */
+  readonly holding: number;
   /** Everything held back, masked (the stream ended). */
   flush(): Buffer;
 }
@@ -81,64 +89,73 @@ class ChunkMasker implements StreamMasker {
    */
   private carry = 0;
 
-  constructor(private readonly patterns: readonly Buffer[]) {}
+  constructor(private readonly patterns: readonly SecretPattern[]) {}
+
+  get holding(): number {
+    return this.held.length;
+  }
 
   push(chunk: Buffer): Buffer {
     if (this.patterns.length === 0) return chunk;
-    if (chunk.length === 0) return EMPTY;
-    const buf = this.held.length === 0 ? chunk : Buffer.concat([this.held, chunk]);
-    return this.emit(buf, holdStart(buf, this.patterns));
+    const [held, fresh] = this.pushParts(chunk);
+    return held.length === 0 ? fresh : fresh.length === 0 ? held : Buffer.concat([held, fresh]);
+  }
+
+  pushParts(chunk: Buffer): [Buffer, Buffer] {
+    if (this.patterns.length === 0) return [EMPTY, chunk];
+    if (chunk.length === 0) return [EMPTY, EMPTY];
+    const split = this.held.length;
+    const buf = split === 0 ? chunk : Buffer.concat([this.held, chunk]);
+    return this.emit(buf, holdStart(buf, this.patterns), split);
   }
 
   flush(): Buffer {
-    return this.emit(this.held, this.held.length);
+    return this.emit(this.held, this.held.length, this.held.length)[0];
   }
 
-  /** Returns `buf[0, hold)` masked and keeps the rest for the next call. */
-  private emit(buf: Buffer, hold: number): Buffer {
+  /** Returns `buf[0, hold)` masked, cut where `split` falls, and keeps the rest for the next call. */
+  private emit(buf: Buffer, hold: number, split: number): [Buffer, Buffer] {
     const ranges = findRanges(buf, hold, this.patterns, this.carry);
     let carry = hold === 0 ? this.carry : 0;
     this.held = hold === buf.length ? EMPTY : Buffer.from(buf.subarray(hold));
     if (ranges.length === 0) {
       this.carry = carry;
-      return hold === buf.length ? buf : buf.subarray(0, hold);
+      const cut = Math.min(split, hold);
+      return [buf.subarray(0, cut), hold === buf.length && cut === 0 ? buf : buf.subarray(cut, hold)];
     }
-    const parts: Buffer[] = [];
+    const early: Buffer[] = [];
+    const late: Buffer[] = [];
+    const plain = (from: number, to: number): void => {
+      if (from < split) early.push(buf.subarray(from, Math.min(to, split)));
+      if (to > split) late.push(buf.subarray(Math.max(from, split), to));
+    };
     let pos = 0;
     for (const r of ranges) {
-      parts.push(buf.subarray(pos, r.start));
+      plain(pos, r.start);
       // A range at 0 that contains the carry continues an occurrence already masked.
-      if (!(r.start === 0 && this.carry > 0)) parts.push(MASK);
+      if (!(r.start === 0 && this.carry > 0)) (r.start < split ? early : late).push(MASK);
       pos = Math.min(r.end, hold);
       if (r.end > hold) carry = r.end - hold;
     }
-    parts.push(buf.subarray(pos, hold));
+    plain(pos, hold);
     this.carry = carry;
-    return Buffer.concat(parts);
+    return [Buffer.concat(early), Buffer.concat(late)];
   }
-}
-
-interface Range {
-  start: number;
-  end: number;
 }
 
 /**
  * Earliest position from which the rest of `buf` is a proper prefix of some
  * pattern (`buf.length` if none): what must wait for the next chunk.
  */
-function holdStart(buf: Buffer, patterns: readonly Buffer[]): number {
+function holdStart(buf: Buffer, patterns: readonly SecretPattern[]): number {
   let hold = buf.length;
   for (const p of patterns) {
-    const first = p[0]!;
-    // Only a suffix shorter than `p` can be a proper prefix of it.
-    let i = buf.indexOf(first, Math.max(0, buf.length - p.length + 1));
-    while (i !== -1 && i < hold) {
-      if (buf.compare(p, 0, buf.length - i, i) === 0) {
+    // Only a suffix shorter than the longest occurrence can be a proper prefix of one.
+    for (let i = Math.max(0, buf.length - p.maxLength + 1); i < hold; i++) {
+      if (p.open(buf, i)) {
         hold = i;
         break;
       }
-      i = buf.indexOf(first, i + 1);
     }
   }
   return hold;
@@ -150,16 +167,16 @@ function holdStart(buf: Buffer, patterns: readonly Buffer[]): number {
  * that ends at `limit` is final). Later starts are in the held-back tail and
  * are found again by the next call.
  */
-function findRanges(buf: Buffer, limit: number, patterns: readonly Buffer[], carry: number): Range[] {
+function findRanges(buf: Buffer, limit: number, patterns: readonly SecretPattern[], carry: number): Range[] {
   const found: Range[] = carry > 0 ? [{ start: 0, end: carry }] : [];
   for (const p of patterns) {
     let last: Range | undefined;
     // Search from every position, not from the end of the last hit: a value
     // like "abababab" also occurs at offset 2 of "ababababab".
-    for (let i = buf.indexOf(p); i !== -1 && i < limit; i = buf.indexOf(p, i + 1)) {
-      if (last && i < last.end) last.end = i + p.length;
-      else found.push((last = { start: i, end: i + p.length }));
-    }
+    p.each(buf, limit, (start, end) => {
+      if (last && start < last.end) last.end = Math.max(last.end, end);
+      else found.push((last = { start, end }));
+    });
   }
   if (found.length <= 1) return found;
   found.sort((a, b) => a.start - b.start);
@@ -170,51 +187,4 @@ function findRanges(buf: Buffer, limit: number, patterns: readonly Buffer[], car
     else merged.push(r);
   }
   return merged;
-}
-
-/** Every byte string whose presence in output reveals `secret`. */
-function secretForms(secret: Buffer): Buffer[] {
-  const forms: Buffer[] = [secret];
-  if (secret.includes(0x0a)) forms.push(...lines(secret));
-  for (const core of base64Cores(secret)) {
-    forms.push(Buffer.from(core, "ascii"));
-    forms.push(Buffer.from(core.replace(/\+/g, "-").replace(/\//g, "_"), "ascii"));
-  }
-  // Programs see a secret as text (usually from an environment variable), so
-  // these encode the decoded string; invalid UTF-8 decodes to U+FFFD, as there.
-  const text = secret.toString("utf8");
-  forms.push(Buffer.from(encodeURIComponent(text), "utf8"));
-  forms.push(Buffer.from(JSON.stringify(text).slice(1, -1), "utf8"));
-  return forms; // duplicates (an encoding equal to the raw value) are removed by the caller
-}
-
-/** Lines of a multi-line secret, as printed one by one (`\n` or `\r\n` endings). */
-function lines(secret: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  let start = 0;
-  while (start <= secret.length) {
-    let end = secret.indexOf(0x0a, start);
-    if (end === -1) end = secret.length;
-    let line = secret.subarray(start, end);
-    if (line[line.length - 1] === 0x0d) line = line.subarray(0, -1);
-    if ([...line.toString("utf8")].length >= MIN_LINE_CHARS) out.push(line);
-    start = end + 1;
-  }
-  return out;
-}
-
-/**
- * The part of base64(k zero bytes + secret) that depends only on the secret,
- * for k = 0, 1, 2: the secret may start at any offset of an encoded stream.
- * Characters that mix in bits from before or after the secret are dropped.
- */
-function base64Cores(secret: Buffer): string[] {
-  const cores: string[] = [];
-  for (let k = 0; k < 3; k++) {
-    const encoded = Buffer.concat([Buffer.alloc(k), secret]).toString("base64");
-    const start = Math.ceil((8 * k) / 6); // 0, 2 or 3 characters
-    const end = Math.floor((8 * (k + secret.length)) / 6);
-    if (end - start >= MIN_BASE64_CHARS) cores.push(encoded.slice(start, end));
-  }
-  return cores;
 }

@@ -1,10 +1,14 @@
 // `command`: the stage's commands through the executor it names (docker or
 // shell). An image that is not on this host is pulled from the run's registry
-// first, when the stage has one; executors themselves never pull.
-import type { AgentStage } from "./kind";
+// first, when the stage has one; executors themselves never pull. The stage
+// reports outputs by writing `key=value` lines to the file $DOCKYARD_OUTPUT
+// names (see output-file.ts), read once it has exited.
+import type { AgentStage, StageExit, StageHandle } from "./kind";
 import { ensureImage } from "../docker/registry";
 import { ExecutorError } from "../executor/errors";
+import { isAgentError } from "../errors";
 import { registryAuth } from "./registry-auth";
+import { createOutputDir, readOutputs, removeOutputDir } from "./output-dir";
 
 export const command: AgentStage = {
   type: "command",
@@ -18,10 +22,39 @@ export const command: AgentStage = {
     if (executor.name === "docker" && tools.docker && auth && spec.image?.startsWith(`${auth.server}/`)) {
       await ensureImage(tools.docker, spec.image, auth, () => undefined, signal);
     }
-    return executor.start(spec, signal);
+    let outputDir: string;
+    try {
+      outputDir = createOutputDir(spec.attemptId);
+    } catch (cause) {
+      throw new ExecutorError("start_failed", `cannot create the output directory: ${(cause as Error).message}`, { cause });
+    }
+    const handle = await executor.start({ ...spec, outputDir }, signal);
+    // Read and removed as soon as the stage exits: before its end is reported (remove() is the fallback).
+    const exited = handle.wait().then((exit) => withOutputs(exit, outputDir).finally(() => removeOutputDir(spec.attemptId)));
+    exited.catch(() => undefined); // observed through wait()
+    return { output: handle.output, hold: handle.hold, wait: () => exited } satisfies StageHandle;
   },
   async remove(a, spec, tools) {
     const name = a.spec?.kind?.case === "command" ? a.spec.kind.value.executor : "docker";
-    await (tools.executors.find((e) => e.name === name) ?? tools.executors[0])?.remove(spec);
+    try {
+      await (tools.executors.find((e) => e.name === name) ?? tools.executors[0])?.remove(spec);
+    } finally {
+      removeOutputDir(spec.attemptId);
+    }
   },
 };
+
+/**
+ * The exit with the outputs the stage wrote. Bad content fails a stage that exited 0, with
+ * the message naming the line; after a failed command the outputs are best effort (the exit
+ * code is the failure to report).
+ */
+async function withOutputs(exit: StageExit, dir: string): Promise<StageExit> {
+  try {
+    const values = await readOutputs(dir);
+    return Object.keys(values).length > 0 ? { ...exit, outputs: { values } } : exit;
+  } catch (err) {
+    if (!isAgentError(err)) throw err;
+    return exit.exitCode === 0 ? { ...exit, failure: err.message } : exit;
+  }
+}

@@ -31,6 +31,8 @@ export interface StageHandle extends ExecutorHandle {
 
 export interface StageExit extends AttemptExit {
   outputs?: ReportedOutputs;
+  /** Why the stage failed although its process exited 0 (bad outputs): it ends `failed` with this message. */
+  failure?: string;
 }
 
 /**

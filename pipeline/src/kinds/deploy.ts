@@ -28,6 +28,10 @@ export interface DeploySpec {
 
 export const deploy = defineKind({
   type: 'deploy',
+  outputs: {
+    keys: ['env_id', 'network', 'owner', 'expires_at_ms'],
+    pattern: { regex: /^[^.]+\.(?:host|ip|address)$/, shape: 'SERVICE.host, SERVICE.ip, SERVICE.address' },
+  },
   description: 'Start a temporary environment (Compose subset) with a TTL; torn down when the run ends or the TTL expires.',
   shape: {
     template: sourcePathSchema.meta({ description: "Compose-subset template in the run's source, e.g. env.yml." }),

@@ -17,6 +17,15 @@ export interface KindDefinition<T extends string, Shape extends z.ZodRawShape, S
   check?(stage: Record<string, unknown>, problem: StageProblem): void;
   /** The kind's part of a StageDef, from its validated keys. */
   build(input: z.output<z.ZodObject<Shape>>): Spec;
+  /** The output keys the kind reports, when they are fixed (a command stage's are whatever it writes). */
+  outputs?: KindOutputs;
+}
+
+/** The output keys a kind can report: `${{ stages.X.outputs.K }}` with any other K is refused by validate. */
+export interface KindOutputs {
+  keys: readonly string[];
+  /** Keys named after the stage's own data (a deploy's `SERVICE.host`), with how to write them. */
+  pattern?: { regex: RegExp; shape: string };
 }
 
 export function defineKind<T extends string, Shape extends z.ZodRawShape, Spec extends { type: T }>(

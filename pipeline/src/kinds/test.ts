@@ -20,6 +20,7 @@ export interface TestSpec {
 
 export const test = defineKind({
   type: 'test',
+  outputs: { keys: ['exit_code', 'passed', 'failed', 'skipped', 'errors', 'total'] },
   description: "A one-time test container, optionally on a deploy stage's temporary environment; its exit code decides.",
   shape: {
     image: imageSchema.meta({ description: 'Test image; may name an image an earlier build stage pushed.' }),
