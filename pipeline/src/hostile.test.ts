@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatProblems, parsePipeline, PIPELINE_LIMITS } from './index.js';
 
-/** Parses, asserts failure within `budgetMs`, returns the rendered problems. */
+/**
+ * Parses, asserts failure within `budgetMs`, returns the rendered problems. The budgets are
+ * bounds against blow-ups (a hostile file must not hold a server for minutes), set well
+ * above what a busy 2-core machine takes: they are not speed targets.
+ */
 function refused(input: string | Uint8Array, budgetMs = 1000): string[] {
   const started = performance.now();
   const r = parsePipeline(input);
@@ -80,7 +84,7 @@ test('duplicate keys are refused at the second key, in linear time', () => {
     "dockyard.yml:5:1: name: duplicate key 'name'",
   ]);
   const many = `name: a\nenv:\n${'  A: 1\n'.repeat(15_000)}stages: {}\n`;
-  assert.equal(refused(many, 1000).length, PIPELINE_LIMITS.maxProblems + 1);
+  assert.equal(refused(many, 5000).length, PIPELINE_LIMITS.maxProblems + 1);
 });
 
 test('invalid UTF-8 bytes are refused with their position', () => {
@@ -96,6 +100,6 @@ test('a near-limit but valid file parses quickly', () => {
   ).join('');
   const started = performance.now();
   const r = parsePipeline(`name: big\nstages:\n${stages}`);
-  assert.ok(performance.now() - started < 2000);
+  assert.ok(performance.now() - started < 10_000);
   assert.equal(r.ok && r.pipeline.stages.length, 500);
 });
