@@ -1,12 +1,12 @@
 // Parsers for flag and argument values. Each throws commander's
 // InvalidArgumentError, which commander reports as a usage error (exit 2).
-import { RUN_STATES } from "@dockyard/web";
+import { MAX_RUNS_LIMIT, RUN_STATES } from "@dockyard/web";
 import { InvalidArgumentError } from "commander";
 
 /** Largest --capacity an agent may announce. */
 export const MAX_CAPACITY = 256;
-/** Largest --limit for `runs`. */
-export const MAX_LIST_LIMIT = 1000;
+/** Largest --limit for `runs`: the server's cap. */
+export const MAX_LIST_LIMIT = MAX_RUNS_LIMIT;
 /** States `runs --state` accepts. */
 export { RUN_STATES };
 

@@ -1,10 +1,11 @@
 // The client-facing operations, shared by the gRPC and HTTP edges: each edge
 // decodes, calls one method here, encodes and maps errors.
-import { parsePipeline, formatProblems, PIPELINE_LIMITS, type PipelineSpec, type Problem, type RegistrySpec } from "@dockyard/pipeline";
+import { parsePipeline, formatProblems, type PipelineSpec, type Problem, type RegistrySpec } from "@dockyard/pipeline";
 import type { Db } from "./store/db";
 import type { Clock } from "./clock";
 import { createRun, getRun, listRuns, cancelRun, type RunWithStages } from "./store/runs";
 import { RUN_STATES, isRunState } from "./domain/states";
+import { DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT } from "@dockyard/web";
 import { listAgents, revokeAgent, revokeAgentsOfToken, type AgentWithUsage } from "./store/agents";
 import { loseAgentAttempts } from "./store/attempts";
 import { liveEnvironments } from "./store/stage-outputs";
@@ -101,9 +102,15 @@ export class RunsService {
     return getRun(this.deps.db, checkRunId(runId));
   }
 
-  /** The newest runs (at most 500), with their stages; InvalidError for a state that is not a run state. */
+  /**
+   * The newest runs, with their stages: `limit` (0 or unset: DEFAULT_RUNS_LIMIT) up to MAX_RUNS_LIMIT.
+   * InvalidError for a larger limit or a state that is not a run state.
+   */
   async list(opts: { limit?: number; state?: string }): Promise<RunWithStages[]> {
-    const limit = Math.min(Math.max(opts.limit || 20, 1), 500);
+    const limit = opts.limit || DEFAULT_RUNS_LIMIT;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_RUNS_LIMIT) {
+      throw new InvalidError(`invalid limit ${String(opts.limit).slice(0, 32)}: expected a whole number from 1 to ${MAX_RUNS_LIMIT}`);
+    }
     if (opts.state && !isRunState(opts.state)) {
       throw new InvalidError(`invalid state '${opts.state.slice(0, 32)}': expected one of ${RUN_STATES.join(", ")}`);
     }
@@ -211,8 +218,6 @@ export class RunsService {
   }
 
   private readonly tokens = new Map<string, { id: string; until: number }>();
-
-  static readonly maxPipelineBytes = PIPELINE_LIMITS.maxBytes;
 }
 
 function checkId(id: string, what: string): string {

@@ -1,6 +1,7 @@
 // createApp(services) builds the Hono app: REST under /api/v1, /metrics and
 // /healthz. No listen and no env here: the control plane mounts it.
 import { RUN_STATES } from "./states";
+import { DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT } from "./limits";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -31,19 +32,16 @@ export interface AppOptions {
   onError?: (err: Error) => void;
 }
 
-/** Largest `GET /runs?limit=`. */
-const MAX_LIST_LIMIT = 500;
-
 /** A bad query parameter: answered 400 with the parameter and what it allows. */
 function invalidParam(message: string): Error & { code: string } {
   return Object.assign(new Error(message), { code: "invalid" });
 }
 
 function limitParam(text: string | undefined): number {
-  if (text === undefined || text === "") return 20;
+  if (text === undefined || text === "") return DEFAULT_RUNS_LIMIT;
   const n = /^\d{1,6}$/.test(text) ? Number(text) : NaN;
-  if (!(n >= 1 && n <= MAX_LIST_LIMIT)) {
-    throw invalidParam(`invalid limit '${text.slice(0, 32)}': expected a whole number from 1 to ${MAX_LIST_LIMIT}`);
+  if (!(n >= 1 && n <= MAX_RUNS_LIMIT)) {
+    throw invalidParam(`invalid limit '${text.slice(0, 32)}': expected a whole number from 1 to ${MAX_RUNS_LIMIT}`);
   }
   return n;
 }

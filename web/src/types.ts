@@ -114,9 +114,6 @@ export interface WebServices {
   health(): Promise<{ ok: boolean; checks: Record<string, string> }>;
 }
 
-/** Errors thrown by services carry one of these codes (see app.onError). */
-export type ServiceErrorCode = "not_found" | "invalid" | "unauthenticated" | "conflict" | "unavailable" | "internal";
-
 export interface ErrorBody {
   error: { code: string; message: string; problems?: string[] };
 }

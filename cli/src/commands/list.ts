@@ -1,6 +1,7 @@
 // `dockyard runs` and `dockyard agents`.
 import type { Agent, Run } from "@dockyard/proto";
 import type { Command } from "commander";
+import { DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT } from "@dockyard/web";
 import { parseLimit, parseRunState, RUN_STATES } from "../args";
 import type { CliContext } from "../cli-context";
 import { CALL_TIMEOUT_MS, withClient } from "../client";
@@ -10,15 +11,12 @@ import { agentJson, runJson, toJsonText } from "../json";
 import { colorState } from "../watch/status-format";
 import type { Colors } from "../watch/status-format";
 
-/** Default --limit of `runs`. */
-export const DEFAULT_RUNS_LIMIT = 20;
-
 /** Registers `runs` and `agents`. */
 export function registerListCommands(program: Command, cli: CliContext): void {
   program
     .command("runs")
     .description("list recent runs, newest first")
-    .option("-n, --limit <n>", "how many runs (1-1000)", parseLimit, DEFAULT_RUNS_LIMIT)
+    .option("-n, --limit <n>", `how many runs (1-${MAX_RUNS_LIMIT})`, parseLimit, DEFAULT_RUNS_LIMIT)
     .option("--state <state>", `only runs in this state (${RUN_STATES.join("|")})`, parseRunState)
     .option("--json", "print a JSON array of runs")
     .action(async (opts: { limit: number; state?: string; json?: boolean }, cmd: Command) => {

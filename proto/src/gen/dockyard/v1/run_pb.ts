@@ -582,6 +582,9 @@ export const GetRunResponseSchema: GenMessage<GetRunResponse> = /*@__PURE__*/
  */
 export type ListRunsRequest = Message<"dockyard.v1.ListRunsRequest"> & {
   /**
+   * 0 = 20; at most 500 (MAX_RUNS_LIMIT in @dockyard/web, which the CLI and HTTP API share);
+   * more is INVALID_ARGUMENT.
+   *
    * @generated from field: uint32 limit = 1;
    */
   limit: number;
