@@ -7,6 +7,8 @@ import { InvalidArgumentError } from "commander";
 export const MAX_CAPACITY = 256;
 /** Largest --limit for `runs`: the server's cap. */
 export const MAX_LIST_LIMIT = MAX_RUNS_LIMIT;
+/** How a RUN argument may be written (the server resolves it). */
+export const RUN_ARG = "run id, a unique prefix of it (6+ characters) or PIPELINE#NUMBER (e.g. deploy#3)";
 /** States `runs --state` accepts. */
 export { RUN_STATES };
 

@@ -8,6 +8,7 @@ import { RUN_STATES, isRunState } from "./domain/states";
 import { DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT } from "@dockyard/web";
 import { listAgents, revokeAgent, revokeAgentsOfToken, type AgentWithUsage } from "./store/agents";
 import { loseAgentAttempts } from "./store/attempts";
+import { resolveRunRef } from "./store/run-ref";
 import { liveEnvironments } from "./store/stage-outputs";
 import type { Logger } from "pino";
 import { authenticateApi, createJoinToken, revokeJoinToken } from "./store/tokens";
@@ -30,7 +31,7 @@ export interface RunsServiceDeps {
   log: Logger;
 }
 
-const RUN_ID = /^[0-9a-f-]{36}$/;
+const UUID = /^[0-9a-f-]{36}$/;
 /** Largest uploaded source (a tar of the CLI's directory). */
 export const MAX_SOURCE_BYTES = 32 * 1024 * 1024;
 
@@ -98,8 +99,14 @@ export class RunsService {
     return liveEnvironments(this.deps.db);
   }
 
-  async get(runId: string): Promise<RunWithStages> {
-    return getRun(this.deps.db, checkRunId(runId));
+  /** The run `ref` names: its id, a unique prefix (6+ characters) or PIPELINE#NUMBER (see resolveRunRef). */
+  async get(ref: string): Promise<RunWithStages> {
+    return getRun(this.deps.db, await this.resolveRun(ref));
+  }
+
+  /** The id of the run `ref` names; InvalidError (malformed, ambiguous with candidates) or NotFoundError. */
+  async resolveRun(ref: string): Promise<string> {
+    return resolveRunRef(this.deps.db, ref);
   }
 
   /**
@@ -122,8 +129,9 @@ export class RunsService {
    * the attempts count in dockyard_attempts_ended_total like any other end). ConflictError
    * when the run already finished: nothing about it changes.
    */
-  async cancel(runId: string): Promise<RunWithStages> {
-    const { ended, events } = await cancelRun(this.deps.db, checkRunId(runId), this.deps.clock.now());
+  async cancel(ref: string): Promise<RunWithStages> {
+    const runId = await this.resolveRun(ref);
+    const { ended, events } = await cancelRun(this.deps.db, runId, this.deps.clock.now());
     // Publishes the attempts' events (their seqs come first), tells their agents, counts them.
     this.deps.scheduler.afterEnded(ended, "server");
     this.deps.publish(events);
@@ -221,13 +229,8 @@ export class RunsService {
 }
 
 function checkId(id: string, what: string): string {
-  if (!RUN_ID.test(id)) throw new InvalidError(`${what} must be a UUID, got '${id.slice(0, 64)}'`);
+  if (!UUID.test(id)) throw new InvalidError(`${what} must be a UUID, got '${id.slice(0, 64)}'`);
   return id;
-}
-
-export function checkRunId(runId: string): string {
-  if (!RUN_ID.test(runId)) throw new InvalidError(`run id must be a UUID, got '${runId.slice(0, 64)}'`);
-  return runId;
 }
 
 /**

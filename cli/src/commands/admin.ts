@@ -1,6 +1,7 @@
 // `dockyard cancel RUN`, `dockyard token create|revoke`.
 import type { Command } from "commander";
 import type { CliContext } from "../cli-context";
+import { RUN_ARG } from "../args";
 import { CALL_TIMEOUT_MS, withClient } from "../client";
 import { CliError } from "../errors";
 import { colorState } from "../watch/status-format";
@@ -10,10 +11,11 @@ export function registerAdminCommands(program: Command, cli: CliContext): void {
   program
     .command("cancel")
     .description("cancel a run; prints its resulting state")
-    .argument("<run>", "run id")
+    .argument("<run>", RUN_ARG)
     .action(async (runId: string, _opts: unknown, cmd: Command) => {
       const run = await withClient(cli.clientConfig(cmd), async (client) => (await client.cancelRun({ runId }, { timeoutMs: CALL_TIMEOUT_MS })).run, {
         notFound: `run not found: ${runId}`,
+        preferServerNotFound: true,
       });
       if (!run) throw new CliError(`the server returned no run for ${runId}`);
       cli.out.write(`run ${run.id} ${colorState(run.state, cli.colors)}\n`);

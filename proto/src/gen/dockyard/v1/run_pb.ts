@@ -544,6 +544,10 @@ export const ValidatePipelineResponseSchema: GenMessage<ValidatePipelineResponse
   messageDesc(file_dockyard_v1_run, 11);
 
 /**
+ * Wherever a request names a run (`run_id`), it may be the run's id, a unique prefix of it
+ * (6 characters or more) or PIPELINE#NUMBER (the run number, e.g. `deploy#3`). A malformed or
+ * ambiguous one is INVALID_ARGUMENT (an ambiguous prefix lists the candidates); none: NOT_FOUND.
+ *
  * @generated from message dockyard.v1.GetRunRequest
  */
 export type GetRunRequest = Message<"dockyard.v1.GetRunRequest"> & {
