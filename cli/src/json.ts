@@ -24,11 +24,24 @@ export type AgentJson = AgentView;
 
 /** One line of `run --watch --json` / `watch --json` (newline-delimited JSON). */
 export type RunEventJson = { seq: number; runId: string; at: string | null } & (
-  | { type: "stage"; stage: { id: string; name: string; state: string; attempt: number; agentId: string; agentName: string; exitCode: number; reason: string } }
+  | { type: "stage"; stage: StageEventJson }
   | { type: "log"; stage: { id: string; name: string }; attempt: number; chunkSeq: number; stream: string; text: string; base64: string }
   | { type: "run"; state: string }
   | { type: "unknown" }
 );
+
+/** A stage's status change in an event; what does not exist (yet) is null. */
+export interface StageEventJson {
+  id: string;
+  name: string;
+  state: string;
+  /** The attempt the change belongs to; null before the first attempt (pending, queued, skipped). */
+  attempt: number | null;
+  agentId: string | null;
+  agentName: string | null;
+  exitCode: number | null;
+  reason: string | null;
+}
 
 /** JSON shape of a Stage. */
 export function stageJson(s: Stage): StageJson {
@@ -68,7 +81,7 @@ export function attemptJson(a: AttemptInfo): AttemptJson {
   return {
     number: a.number,
     state: a.state,
-    agentId: a.agentId,
+    agentId: a.agentId || null,
     agentName: a.agentName || null,
     assignedAt: isoOrNull(a.assignedAtMs),
     startedAt: isoOrNull(a.startedAtMs),
@@ -86,7 +99,7 @@ export function runJson(r: Run): RunJson {
     id: r.id,
     name: r.name,
     state: r.state,
-    source: r.source,
+    source: r.source || null,
     createdAt: new Date(created).toISOString(),
     finishedAt: isoOrNull(finished),
     durationMs: created > 0 && finished > 0 ? finished - created : null,
@@ -99,13 +112,13 @@ export function agentJson(a: Agent): AgentJson {
   return {
     id: a.id,
     name: a.name,
-    hostname: a.hostname,
+    hostname: a.hostname || null,
     state: a.state,
     labels: { ...a.labels },
     capacity: a.capacity,
     slotsUsed: a.slotsUsed,
     lastHeartbeatAt: isoOrNull(a.lastHeartbeatMs),
-    version: a.version,
+    version: a.version || null,
     capabilities: [...a.capabilities],
   };
 }
@@ -124,11 +137,11 @@ export function runEventJson(ev: RunEvent): RunEventJson {
           id: s.stageId,
           name: s.stageName,
           state: s.state,
-          attempt: s.attempt,
-          agentId: s.agentId,
-          agentName: s.agentName,
-          exitCode: s.exitCode,
-          reason: s.reason,
+          attempt: s.attempt || null,
+          agentId: s.agentId || null,
+          agentName: s.agentName || null,
+          exitCode: s.exitCode ?? null,
+          reason: s.reason || null,
         },
       };
     }

@@ -11,7 +11,8 @@ export interface AttemptView {
   number: number;
   /** assigned | running | succeeded | failed | errored | canceled | lost | timeout */
   state: string;
-  agentId: string;
+  /** null for an attempt the server itself ran (approval, notify). */
+  agentId: string | null;
   agentName: string | null;
   assignedAt: string | null;
   startedAt: string | null;
@@ -41,7 +42,9 @@ export interface StageView {
   needs: string[];
   /** How many attempts were made; `attemptHistory` has one entry each. */
   attempts: number;
+  /** null while it has none: not ended, errored before its command exited, lost, timed out, canceled. */
   exitCode: number | null;
+  /** Why a pending or queued stage waits; once ended, its last attempt's own reason. */
   reason: string | null;
   agentId: string | null;
   startedAt: string | null;
@@ -54,7 +57,8 @@ export interface RunView {
   id: string;
   name: string;
   state: string;
-  source: string;
+  /** Where it came from (`cli:dockyard.yml`); null when the submitter gave nothing. */
+  source: string | null;
   createdAt: string;
   finishedAt: string | null;
   /** finishedAt - createdAt; null while the run is not finished. */
@@ -66,13 +70,14 @@ export interface RunView {
 export interface AgentView {
   id: string;
   name: string;
-  hostname: string;
+  hostname: string | null;
+  /** online | draining | lost | offline | revoked */
   state: string;
   labels: Record<string, string>;
   capacity: number;
   slotsUsed: number;
   lastHeartbeatAt: string | null;
-  version: string;
+  version: string | null;
   /** What the agent offers stage kinds: docker, shell, build. */
   capabilities: string[];
 }

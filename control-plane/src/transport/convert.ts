@@ -61,7 +61,7 @@ export function toRunEvent(e: RunEventRecord): RunEvent {
           attempt: p.attempt,
           agentId: p.agentId,
           agentName: p.agentName ?? "",
-          exitCode: p.exitCode ?? 0,
+          exitCode: p.exitCode ?? undefined,
           reason: p.reason,
         },
       },
