@@ -9,6 +9,7 @@ import { DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT } from "@dockyard/web";
 import { listAgents, revokeAgent, revokeAgentsOfToken, type AgentWithUsage } from "./store/agents";
 import { loseAgentAttempts } from "./store/attempts";
 import { resolveRunRef } from "./store/run-ref";
+import { readStageLog, type StageLog, type StageLogRequest } from "./stage-logs";
 import { liveEnvironments } from "./store/stage-outputs";
 import type { Logger } from "pino";
 import { authenticateApi, createJoinToken, revokeJoinToken } from "./store/tokens";
@@ -137,6 +138,11 @@ export class RunsService {
     this.deps.publish(events);
     this.deps.scheduler.kick();
     return getRun(this.deps.db, runId);
+  }
+
+  /** One attempt's stored output, a page at a time (see readStageLog for its errors). */
+  async stageLog(ref: string, stage: string, req: StageLogRequest): Promise<StageLog> {
+    return readStageLog(this.deps.db, await this.resolveRun(ref), stage, req);
   }
 
   async agents(): Promise<AgentWithUsage[]> {

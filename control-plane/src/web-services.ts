@@ -81,6 +81,7 @@ export function webServices(runs: RunsService, registry: Registry, health: WebSe
     getRun: async (id) => runView(await runs.get(id)),
     listRuns: async (opts) => (await runs.list(opts)).map(runView),
     cancelRun: async (id) => runView(await runs.cancel(id)),
+    stageLog: async (ref, stage, opts) => runs.stageLog(ref, stage, opts),
     listAgents: async () => (await runs.agents()).map(agentView),
     listEnvironments: async () =>
       (await runs.environments()).map((e) => ({

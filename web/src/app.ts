@@ -6,6 +6,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ErrorBody, WebServices } from "./types";
+import { logRoutes } from "./routes/logs";
 
 const HTTP_STATUS: Record<string, 400 | 401 | 404 | 409 | 413 | 503 | 500> = {
   invalid: 400,
@@ -126,6 +127,7 @@ export function createApp(services: WebServices, options: AppOptions): Hono {
   );
   api.get("/runs/:id", async (c) => c.json({ run: await services.getRun(c.req.param("id")) }));
   api.post("/runs/:id/cancel", async (c) => c.json({ run: await services.cancelRun(c.req.param("id")) }));
+  logRoutes(api, services);
   api.get("/agents", async (c) => c.json({ agents: await services.listAgents() }));
   api.get("/environments", async (c) => c.json({ environments: await services.listEnvironments() }));
   app.route("/api/v1", api);

@@ -95,6 +95,21 @@ export interface EnvironmentView {
   services: Record<string, string>;
 }
 
+/** A page of one stage attempt's output (`GET /runs/:id/stages/:stage/logs`). */
+export interface StageLogView {
+  /** The run's full id (the request may have named it by prefix or PIPELINE#NUMBER). */
+  runId: string;
+  /** The attempt read; null while the stage has made none (the page is then empty). */
+  attempt: number | null;
+  attempts: number;
+  /** The attempt's bytes as stored (secrets already masked), stdout, stderr and the farm's notes in order. */
+  data: Uint8Array;
+  /** Where the next page starts (its `from`). */
+  nextFrom: number;
+  /** The attempt has ended and this page holds its last bytes. */
+  complete: boolean;
+}
+
 export interface WebServices {
   /** Resolves an API token; rejects with an error whose `code` is "unauthenticated". */
   authenticate(token: string): Promise<unknown>;
@@ -107,6 +122,11 @@ export interface WebServices {
   listRuns(opts: { limit?: number; state?: string }): Promise<RunView[]>;
   /** Rejects with code "conflict" when the run already finished (nothing changes). */
   cancelRun(id: string): Promise<RunView>;
+  /**
+   * A page of one stage's output: `attempt` (default: the latest), from run-event seq `from`,
+   * about `limitBytes` (whole chunks). Rejects with code "not_found" for an unknown run, stage or attempt.
+   */
+  stageLog(runRef: string, stage: string, opts: { attempt?: number; from: number; limitBytes: number }): Promise<StageLogView>;
   listAgents(): Promise<AgentView[]>;
   listEnvironments(): Promise<EnvironmentView[]>;
   /**
