@@ -6,8 +6,8 @@
 // removed without a major version.
 import { TextDecoder } from "node:util";
 import { LogStream } from "@dockyard/proto";
-import type { Agent, AttemptInfo, Run, RunEvent, Stage } from "@dockyard/proto";
-import type { AgentView, AttemptView, RunView, StageView } from "@dockyard/web";
+import type { Agent, AttemptInfo, Run, RunEvent, Stage, TokenInfo } from "@dockyard/proto";
+import type { AgentView, AttemptView, RunView, StageView, TokenView } from "@dockyard/web";
 import { isoOrNull } from "./format/time";
 
 /** One stage of a run, with every attempt it made. */
@@ -21,6 +21,9 @@ export type RunJson = RunView;
 
 /** An agent (`agents --json` prints an array of these). */
 export type AgentJson = AgentView;
+
+/** A join or API token (`token list --json` prints an array of these); never its secret. */
+export type TokenJson = TokenView;
 
 /** One line of `run --watch --json` / `watch --json` (newline-delimited JSON). */
 export type RunEventJson = { seq: number; runId: string; at: string | null } & (
@@ -120,6 +123,19 @@ export function agentJson(a: Agent): AgentJson {
     lastHeartbeatAt: isoOrNull(a.lastHeartbeatMs),
     version: a.version || null,
     capabilities: [...a.capabilities],
+    revokedAt: isoOrNull(a.revokedAtMs),
+  };
+}
+
+/** JSON shape of a TokenInfo (`token list --json`): the HTTP API's TokenView. */
+export function tokenJson(t: TokenInfo): TokenJson {
+  return {
+    id: t.id,
+    kind: t.kind === "api" ? "api" : "join",
+    description: t.description || null,
+    createdAt: new Date(Number(t.createdAtMs)).toISOString(),
+    lastUsedAt: isoOrNull(t.lastUsedAtMs),
+    revokedAt: isoOrNull(t.revokedAtMs),
   };
 }
 

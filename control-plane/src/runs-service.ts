@@ -6,13 +6,13 @@ import type { Clock } from "./clock";
 import { createRun, getRun, listRuns, cancelRun, type RunWithStages } from "./store/runs";
 import { RUN_STATES, isRunState } from "./domain/states";
 import { DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT } from "@dockyard/web";
-import { listAgents, revokeAgent, revokeAgentsOfToken, type AgentWithUsage } from "./store/agents";
+import { listAgents, removeAgent, revokeAgent, revokeAgentsOfToken, type AgentWithUsage } from "./store/agents";
 import { loseAgentAttempts } from "./store/attempts";
 import { resolveRunRef } from "./store/run-ref";
 import { readStageLog, type StageLog, type StageLogRequest } from "./stage-logs";
 import { liveEnvironments } from "./store/stage-outputs";
 import type { Logger } from "pino";
-import { authenticateApi, createJoinToken, revokeJoinToken } from "./store/tokens";
+import { authenticateApi, createJoinToken, listTokens, revokeJoinToken, touchToken, type TokenInfo } from "./store/tokens";
 import { InvalidError } from "./errors";
 import type { Scheduler } from "./scheduler/scheduler";
 import type { RunEventRecord } from "./store/events";
@@ -42,6 +42,8 @@ export interface SubmitExtras {
   sourceTar?: Uint8Array;
 }
 const API_TOKEN_CACHE_MS = 5000;
+/** A token's "last used" is written at most this often (a write per call would cost more than the call). */
+const TOKEN_USE_RECORD_MS = 60_000;
 
 export class RunsService {
   constructor(private readonly deps: RunsServiceDeps) {}
@@ -180,6 +182,14 @@ export class RunsService {
     return { attemptsLost };
   }
 
+  /** Delete an agent that is gone (revoked, lost, offline) and holds no live work; see removeAgent for the errors. */
+  async removeAgent(id: string): Promise<{ name: string; state: string }> {
+    checkId(id, "agent id");
+    const removed = await removeAgent(this.deps.db, id);
+    this.deps.log.info({ agentId: id, name: removed.name, state: removed.state }, "agent removed");
+    return removed;
+  }
+
   private async endRevoked(agentIds: string[], reason: string): Promise<number> {
     const ended = await loseAgentAttempts(this.deps.db, agentIds, this.deps.clock.now(), reason);
     this.deps.scheduler.afterEnded(ended, "server");
@@ -224,14 +234,31 @@ export class RunsService {
    */
   async authenticate(token: string): Promise<string> {
     const hit = this.tokens.get(token);
-    if (hit && hit.until > Date.now()) return hit.id;
+    if (hit && hit.until > Date.now()) return this.noteUse(hit.id);
     const id = await authenticateApi(this.deps.db, token);
     if (this.tokens.size > 10_000) this.tokens.clear();
     this.tokens.set(token, { id, until: Date.now() + API_TOKEN_CACHE_MS });
-    return id;
+    return this.noteUse(id);
   }
 
   private readonly tokens = new Map<string, { id: string; until: number }>();
+  /** API token id -> when this replica last recorded its use (ms). */
+  private readonly used = new Map<string, number>();
+
+  /** Records a token's "last used" at most once a minute per token and replica, off the request's path. */
+  private noteUse(id: string): string {
+    const now = this.deps.clock.now();
+    if (now.getTime() - (this.used.get(id) ?? 0) < TOKEN_USE_RECORD_MS) return id;
+    if (this.used.size > 10_000) this.used.clear();
+    this.used.set(id, now.getTime());
+    touchToken(this.deps.db, "api", id, now, TOKEN_USE_RECORD_MS).catch((err: unknown) => this.deps.log.warn({ err, tokenId: id }, "token use not recorded"));
+    return id;
+  }
+
+  /** Join and API tokens: ids, descriptions and times; never a secret or a hash. */
+  async tokenList(): Promise<TokenInfo[]> {
+    return listTokens(this.deps.db);
+  }
 }
 
 function checkId(id: string, what: string): string {

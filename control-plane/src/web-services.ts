@@ -59,6 +59,7 @@ export function agentView(a: AgentRow): AgentView {
     lastHeartbeatAt: a.lastHeartbeatAt.toISOString(),
     version: a.version || null,
     capabilities: a.capabilities,
+    revokedAt: iso(a.revokedAt),
   };
 }
 
@@ -83,6 +84,16 @@ export function webServices(runs: RunsService, registry: Registry, health: WebSe
     cancelRun: async (id) => runView(await runs.cancel(id)),
     stageLog: async (ref, stage, opts) => runs.stageLog(ref, stage, opts),
     listAgents: async () => (await runs.agents()).map(agentView),
+    removeAgent: async (id) => ({ id, ...(await runs.removeAgent(id)) }),
+    listTokens: async () =>
+      (await runs.tokenList()).map((t) => ({
+        id: t.id,
+        kind: t.kind,
+        description: t.description || null,
+        createdAt: t.createdAt.toISOString(),
+        lastUsedAt: iso(t.lastUsedAt),
+        revokedAt: iso(t.revokedAt),
+      })),
     listEnvironments: async () =>
       (await runs.environments()).map((e) => ({
         id: e.id,

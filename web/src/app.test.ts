@@ -22,6 +22,8 @@ function stubServices(): WebServices & { scrapes: number } {
     cancelRun: async () => assert.fail("not called"),
     stageLog: async () => assert.fail("not called"),
     listAgents: async () => [],
+    removeAgent: async () => assert.fail("not called"),
+    listTokens: async () => [],
     listEnvironments: async () => [],
     metrics: async () => {
       services.scrapes++;

@@ -129,6 +129,8 @@ export function createApp(services: WebServices, options: AppOptions): Hono {
   api.post("/runs/:id/cancel", async (c) => c.json({ run: await services.cancelRun(c.req.param("id")) }));
   logRoutes(api, services);
   api.get("/agents", async (c) => c.json({ agents: await services.listAgents() }));
+  api.delete("/agents/:id", async (c) => c.json({ removed: await services.removeAgent(c.req.param("id")) }));
+  api.get("/tokens", async (c) => c.json({ tokens: await services.listTokens() }));
   api.get("/environments", async (c) => c.json({ environments: await services.listEnvironments() }));
   app.route("/api/v1", api);
 

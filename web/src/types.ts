@@ -80,6 +80,20 @@ export interface AgentView {
   version: string | null;
   /** What the agent offers stage kinds: docker, shell, build. */
   capabilities: string[];
+  /** When it was revoked; null when it was not. */
+  revokedAt: string | null;
+}
+
+/** A join token (registers agents) or an API token (clients); never its secret. */
+export interface TokenView {
+  id: string;
+  kind: "join" | "api";
+  description: string | null;
+  createdAt: string;
+  /** null when never used; recorded at most once a minute per token. */
+  lastUsedAt: string | null;
+  /** null while it is live. */
+  revokedAt: string | null;
 }
 
 /** A temporary environment a deploy stage started, until its agent reports it gone. */
@@ -128,6 +142,9 @@ export interface WebServices {
    */
   stageLog(runRef: string, stage: string, opts: { attempt?: number; from: number; limitBytes: number }): Promise<StageLogView>;
   listAgents(): Promise<AgentView[]>;
+  /** Rejects with "not_found" for an unknown agent, "conflict" for one that is not gone or still holds live work. */
+  removeAgent(id: string): Promise<{ id: string; name: string; state: string }>;
+  listTokens(): Promise<TokenView[]>;
   listEnvironments(): Promise<EnvironmentView[]>;
   /**
    * Prometheus exposition text and its content type. Called for every scrape that passes
