@@ -48,6 +48,8 @@ describe("run references", { timeout: 120_000 }, () => {
       .map((l) => JSON.parse(l) as { runId: string; type: string; state?: string });
     assert.ok(events.length > 0 && events.every((e) => e.runId === first));
     assert.deepEqual(events.at(-1), { ...events.at(-1), type: "run", state: "canceled" });
+    const live = await dockyard(farm, ["watch", first.slice(0, 7)]);
+    assert.match(live.stdout, new RegExp(`run ${first} canceled`), "the live view names the run by its full id");
   });
 
   it("the CLI names the problem: ambiguous (listing the candidates), not found, malformed", async () => {
