@@ -64,7 +64,15 @@ export function stageJson(s: Stage): StageJson {
     outputs: s.outputs
       ? {
           values: { ...s.outputs.values },
-          image: s.outputs.image ? { ...s.outputs.image, sizeBytes: Number(s.outputs.image.sizeBytes) } : null,
+          image: s.outputs.image
+            ? {
+                ref: s.outputs.image.ref,
+                id: s.outputs.image.id,
+                digest: s.outputs.image.digest || null,
+                sizeBytes: Number(s.outputs.image.sizeBytes),
+                layers: s.outputs.image.layers,
+              }
+            : null,
           tests: s.outputs.tests
             ? {
                 passed: s.outputs.tests.passed,

@@ -42,7 +42,13 @@ export function runView(run: RunWithStages): RunView {
         exitCode: a.exitCode,
         reason: a.reason || null,
       })),
-      outputs: s.outputs ? { values: s.outputs.values, image: s.outputs.image ?? null, tests: s.outputs.tests ?? null } : null,
+      outputs: s.outputs
+        ? {
+            values: s.outputs.values,
+            image: s.outputs.image ? { ...s.outputs.image, digest: s.outputs.image.digest || null } : null,
+            tests: s.outputs.tests ?? null,
+          }
+        : null,
     })),
   };
 }

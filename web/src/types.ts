@@ -27,8 +27,8 @@ export interface AttemptView {
 export interface OutputsView {
   /** Strings later stages read as ${{ stages.NAME.outputs.KEY }}. */
   values: Record<string, string>;
-  /** A build's image. */
-  image: { ref: string; id: string; digest: string; sizeBytes: number; layers: number } | null;
+  /** A build's image; `digest` is the registry's, null when the image was not pushed. */
+  image: { ref: string; id: string; digest: string | null; sizeBytes: number; layers: number } | null;
   /** A test stage's JUnit counts. */
   tests: { passed: number; failed: number; skipped: number; errors: number; total: number } | null;
 }
