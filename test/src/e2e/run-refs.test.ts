@@ -75,6 +75,15 @@ describe("run references", { timeout: 120_000 }, () => {
     assert.match(malformed.stderr, /invalid run 'not a run': expected a run id, a unique prefix of one \(6 characters or more\) or PIPELINE#NUMBER/);
   });
 
+  it("the runs list has one cap for the CLI, gRPC and HTTP", async () => {
+    await assert.rejects(farm.client.listRuns({ limit: 501, state: "" }), /invalid limit 501: expected a whole number from 1 to 500/);
+    assert.equal((await farm.client.listRuns({ limit: 500, state: "" })).runs.length, 4, "500 is allowed");
+    const cli = await dockyard(farm, ["runs", "-n", "501"]);
+    assert.equal(cli.code, 2);
+    assert.match(cli.stderr, /limit must be/);
+    assert.equal((await http(farm, "GET", "/runs?limit=501")).status, 400);
+  });
+
   it("the HTTP API takes the same forms and answers 400 (malformed, ambiguous) or 404", async () => {
     const byPrefix = await http(farm, "GET", `/runs/${second.slice(0, 10)}`);
     assert.equal(byPrefix.status, 200);

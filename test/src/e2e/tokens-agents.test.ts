@@ -91,6 +91,8 @@ stages:
     assert.equal(online.code, 1);
     assert.match(online.stderr, new RegExp(`agent ${mainId} \\(ta-main\\) is online: stop it first, or revoke it`));
     assert.match((await dockyard(farm, ["agents", "rm", "nope"])).stderr, /agent id must be a UUID, got 'nope'/);
+    const overHttp = await http(farm, "DELETE", `/agents/${mainId}`);
+    assert.deepEqual([overHttp.status, overHttp.json.error.code], [409, "conflict"]);
     assert.match((await dockyard(farm, ["agents", "rm", "00000000-0000-4000-8000-000000000000"])).stderr, /agent not found/);
 
     // A clean stop leaves an offline agent; rm removes it at once.
