@@ -57,7 +57,8 @@ test("parseCapacity accepts 1..256 whole numbers only", () => {
 test("parseLimit and parseRunState", () => {
   assert.equal(parseLimit("50"), 50);
   assert.throws(() => parseLimit("0"), /limit must be/);
-  assert.throws(() => parseLimit("1001"), /limit must be/);
+  assert.equal(parseLimit("500"), 500);
+  assert.throws(() => parseLimit("501"), /limit must be/);
   assert.equal(parseRunState("failed"), "failed");
   assert.throws(() => parseRunState("done"), /state must be one of queued, running/);
 });

@@ -1,13 +1,15 @@
 // Parsers for flag and argument values. Each throws commander's
 // InvalidArgumentError, which commander reports as a usage error (exit 2).
-import { RUN_STATES } from "@dockyard/web";
+import { MAX_RUNS_LIMIT, RUN_STATES } from "@dockyard/web";
 import { InvalidArgumentError } from "commander";
 import { UsageError } from "./errors";
 
 /** Largest --capacity an agent may announce. */
 export const MAX_CAPACITY = 256;
-/** Largest --limit for `runs`. */
-export const MAX_LIST_LIMIT = 1000;
+/** Largest --limit for `runs`: the server's cap. */
+export const MAX_LIST_LIMIT = MAX_RUNS_LIMIT;
+/** How a RUN argument may be written (the server resolves it). */
+export const RUN_ARG = "run id, a unique prefix of it (6+ characters) or PIPELINE#NUMBER (e.g. deploy#3)";
 /** States `runs --state` accepts. */
 export { RUN_STATES };
 

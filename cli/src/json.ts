@@ -6,8 +6,8 @@
 // removed without a major version.
 import { TextDecoder } from "node:util";
 import { LogStream } from "@dockyard/proto";
-import type { Agent, AttemptInfo, Run, RunEvent, Stage } from "@dockyard/proto";
-import type { AgentView, AttemptView, RunView, StageView } from "@dockyard/web";
+import type { Agent, AttemptInfo, Run, RunEvent, Stage, TokenInfo } from "@dockyard/proto";
+import type { AgentView, AttemptView, RunView, StageView, TokenView } from "@dockyard/web";
 import { isoOrNull } from "./format/time";
 
 /** One stage of a run, with every attempt it made. */
@@ -22,13 +22,29 @@ export type RunJson = RunView;
 /** An agent (`agents --json` prints an array of these). */
 export type AgentJson = AgentView;
 
+/** A join or API token (`token list --json` prints an array of these); never its secret. */
+export type TokenJson = TokenView;
+
 /** One line of `run --watch --json` / `watch --json` (newline-delimited JSON). */
 export type RunEventJson = { seq: number; runId: string; at: string | null } & (
-  | { type: "stage"; stage: { id: string; name: string; state: string; attempt: number; agentId: string; agentName: string; exitCode: number; reason: string } }
+  | { type: "stage"; stage: StageEventJson }
   | { type: "log"; stage: { id: string; name: string }; attempt: number; chunkSeq: number; stream: string; text: string; base64: string }
   | { type: "run"; state: string }
   | { type: "unknown" }
 );
+
+/** A stage's status change in an event; what does not exist (yet) is null. */
+export interface StageEventJson {
+  id: string;
+  name: string;
+  state: string;
+  /** The attempt the change belongs to; null before the first attempt (pending, queued, skipped). */
+  attempt: number | null;
+  agentId: string | null;
+  agentName: string | null;
+  exitCode: number | null;
+  reason: string | null;
+}
 
 /** JSON shape of a Stage. */
 export function stageJson(s: Stage): StageJson {
@@ -48,7 +64,15 @@ export function stageJson(s: Stage): StageJson {
     outputs: s.outputs
       ? {
           values: { ...s.outputs.values },
-          image: s.outputs.image ? { ...s.outputs.image, sizeBytes: Number(s.outputs.image.sizeBytes) } : null,
+          image: s.outputs.image
+            ? {
+                ref: s.outputs.image.ref,
+                id: s.outputs.image.id,
+                digest: s.outputs.image.digest || null,
+                sizeBytes: Number(s.outputs.image.sizeBytes),
+                layers: s.outputs.image.layers,
+              }
+            : null,
           tests: s.outputs.tests
             ? {
                 passed: s.outputs.tests.passed,
@@ -68,7 +92,7 @@ export function attemptJson(a: AttemptInfo): AttemptJson {
   return {
     number: a.number,
     state: a.state,
-    agentId: a.agentId,
+    agentId: a.agentId || null,
     agentName: a.agentName || null,
     assignedAt: isoOrNull(a.assignedAtMs),
     startedAt: isoOrNull(a.startedAtMs),
@@ -86,7 +110,7 @@ export function runJson(r: Run): RunJson {
     id: r.id,
     name: r.name,
     state: r.state,
-    source: r.source,
+    source: r.source || null,
     createdAt: new Date(created).toISOString(),
     finishedAt: isoOrNull(finished),
     durationMs: created > 0 && finished > 0 ? finished - created : null,
@@ -99,14 +123,27 @@ export function agentJson(a: Agent): AgentJson {
   return {
     id: a.id,
     name: a.name,
-    hostname: a.hostname,
+    hostname: a.hostname || null,
     state: a.state,
     labels: { ...a.labels },
     capacity: a.capacity,
     slotsUsed: a.slotsUsed,
     lastHeartbeatAt: isoOrNull(a.lastHeartbeatMs),
-    version: a.version,
+    version: a.version || null,
     capabilities: [...a.capabilities],
+    revokedAt: isoOrNull(a.revokedAtMs),
+  };
+}
+
+/** JSON shape of a TokenInfo (`token list --json`): the HTTP API's TokenView. */
+export function tokenJson(t: TokenInfo): TokenJson {
+  return {
+    id: t.id,
+    kind: t.kind === "api" ? "api" : "join",
+    description: t.description || null,
+    createdAt: new Date(Number(t.createdAtMs)).toISOString(),
+    lastUsedAt: isoOrNull(t.lastUsedAtMs),
+    revokedAt: isoOrNull(t.revokedAtMs),
   };
 }
 
@@ -124,11 +161,11 @@ export function runEventJson(ev: RunEvent): RunEventJson {
           id: s.stageId,
           name: s.stageName,
           state: s.state,
-          attempt: s.attempt,
-          agentId: s.agentId,
-          agentName: s.agentName,
-          exitCode: s.exitCode,
-          reason: s.reason,
+          attempt: s.attempt || null,
+          agentId: s.agentId || null,
+          agentName: s.agentName || null,
+          exitCode: s.exitCode ?? null,
+          reason: s.reason || null,
         },
       };
     }

@@ -28,6 +28,13 @@ const schema = z.object({
   DOCKYARD_LEASE_TTL_MS: ms(15_000, 100),
   DOCKYARD_AGENT_POLL_INTERVAL_MS: ms(10_000, 50),
   DOCKYARD_SWEEP_INTERVAL_MS: ms(1_000, 10),
+  // Up to a year: a farm may keep the record of gone agents for long.
+  DOCKYARD_AGENT_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .min(1_000)
+    .max(31_536_000_000)
+    .default(7 * 86_400_000),
   DOCKYARD_SCHEDULER_INTERVAL_MS: ms(500, 10),
   DOCKYARD_UNSCHEDULABLE_TIMEOUT_MS: ms(600_000, 1_000),
   DOCKYARD_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
@@ -74,6 +81,8 @@ export interface ServerConfig {
   leaseTtlMs: number;
   agentPollIntervalMs: number;
   sweepIntervalMs: number;
+  /** Revoked, lost and offline agents are deleted this long after they were last heard from (unless they hold live work). */
+  agentRetentionMs: number;
   schedulerIntervalMs: number;
   /** A queued stage that no registered agent (online, draining, lost or offline) could run ends as errored after this long. */
   unschedulableTimeoutMs: number;
@@ -148,6 +157,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     leaseTtlMs: e.DOCKYARD_LEASE_TTL_MS,
     agentPollIntervalMs: e.DOCKYARD_AGENT_POLL_INTERVAL_MS,
     sweepIntervalMs: e.DOCKYARD_SWEEP_INTERVAL_MS,
+    agentRetentionMs: e.DOCKYARD_AGENT_RETENTION_MS,
     schedulerIntervalMs: e.DOCKYARD_SCHEDULER_INTERVAL_MS,
     unschedulableTimeoutMs: e.DOCKYARD_UNSCHEDULABLE_TIMEOUT_MS,
     logLevel: e.DOCKYARD_LOG_LEVEL,

@@ -66,12 +66,3 @@ export class StaleLeaseError extends DockyardError {
     super("stale_lease", `stale lease for attempt ${attemptId}: ${why}`);
   }
 }
-
-export class ProtocolMismatchError extends DockyardError {
-  constructor(
-    readonly agentVersion: number,
-    readonly serverVersion: number,
-  ) {
-    super("protocol_mismatch", `agent speaks protocol ${agentVersion}, server speaks ${serverVersion}`);
-  }
-}

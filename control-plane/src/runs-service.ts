@@ -1,15 +1,18 @@
 // The client-facing operations, shared by the gRPC and HTTP edges: each edge
 // decodes, calls one method here, encodes and maps errors.
-import { parsePipeline, formatProblems, PIPELINE_LIMITS, type PipelineSpec, type Problem, type RegistrySpec } from "@dockyard/pipeline";
+import { parsePipeline, formatProblems, type PipelineSpec, type Problem, type RegistrySpec } from "@dockyard/pipeline";
 import type { Db } from "./store/db";
 import type { Clock } from "./clock";
 import { createRun, getRun, listRuns, cancelRun, type RunWithStages } from "./store/runs";
 import { RUN_STATES, isRunState } from "./domain/states";
-import { listAgents, revokeAgent, revokeAgentsOfToken, type AgentWithUsage } from "./store/agents";
+import { DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT } from "@dockyard/web";
+import { listAgents, removeAgent, revokeAgent, revokeAgentsOfToken, type AgentWithUsage } from "./store/agents";
 import { loseAgentAttempts } from "./store/attempts";
+import { resolveRunRef } from "./store/run-ref";
+import { readStageLog, type StageLog, type StageLogRequest } from "./stage-logs";
 import { liveEnvironments } from "./store/stage-outputs";
 import type { Logger } from "pino";
-import { authenticateApi, createJoinToken, revokeJoinToken } from "./store/tokens";
+import { authenticateApi, createJoinToken, listTokens, revokeJoinToken, touchToken, type TokenInfo } from "./store/tokens";
 import { InvalidError } from "./errors";
 import type { Scheduler } from "./scheduler/scheduler";
 import type { RunEventRecord } from "./store/events";
@@ -29,7 +32,7 @@ export interface RunsServiceDeps {
   log: Logger;
 }
 
-const RUN_ID = /^[0-9a-f-]{36}$/;
+const UUID = /^[0-9a-f-]{36}$/;
 /** Largest uploaded source (a tar of the CLI's directory). */
 export const MAX_SOURCE_BYTES = 32 * 1024 * 1024;
 
@@ -39,6 +42,8 @@ export interface SubmitExtras {
   sourceTar?: Uint8Array;
 }
 const API_TOKEN_CACHE_MS = 5000;
+/** A token's "last used" is written at most this often (a write per call would cost more than the call). */
+const TOKEN_USE_RECORD_MS = 60_000;
 
 export class RunsService {
   constructor(private readonly deps: RunsServiceDeps) {}
@@ -97,13 +102,25 @@ export class RunsService {
     return liveEnvironments(this.deps.db);
   }
 
-  async get(runId: string): Promise<RunWithStages> {
-    return getRun(this.deps.db, checkRunId(runId));
+  /** The run `ref` names: its id, a unique prefix (6+ characters) or PIPELINE#NUMBER (see resolveRunRef). */
+  async get(ref: string): Promise<RunWithStages> {
+    return getRun(this.deps.db, await this.resolveRun(ref));
   }
 
-  /** The newest runs (at most 500), with their stages; InvalidError for a state that is not a run state. */
+  /** The id of the run `ref` names; InvalidError (malformed, ambiguous with candidates) or NotFoundError. */
+  async resolveRun(ref: string): Promise<string> {
+    return resolveRunRef(this.deps.db, ref);
+  }
+
+  /**
+   * The newest runs, with their stages: `limit` (0 or unset: DEFAULT_RUNS_LIMIT) up to MAX_RUNS_LIMIT.
+   * InvalidError for a larger limit or a state that is not a run state.
+   */
   async list(opts: { limit?: number; state?: string }): Promise<RunWithStages[]> {
-    const limit = Math.min(Math.max(opts.limit || 20, 1), 500);
+    const limit = opts.limit || DEFAULT_RUNS_LIMIT;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_RUNS_LIMIT) {
+      throw new InvalidError(`invalid limit ${String(opts.limit).slice(0, 32)}: expected a whole number from 1 to ${MAX_RUNS_LIMIT}`);
+    }
     if (opts.state && !isRunState(opts.state)) {
       throw new InvalidError(`invalid state '${opts.state.slice(0, 32)}': expected one of ${RUN_STATES.join(", ")}`);
     }
@@ -115,13 +132,19 @@ export class RunsService {
    * the attempts count in dockyard_attempts_ended_total like any other end). ConflictError
    * when the run already finished: nothing about it changes.
    */
-  async cancel(runId: string): Promise<RunWithStages> {
-    const { ended, events } = await cancelRun(this.deps.db, checkRunId(runId), this.deps.clock.now());
+  async cancel(ref: string): Promise<RunWithStages> {
+    const runId = await this.resolveRun(ref);
+    const { ended, events } = await cancelRun(this.deps.db, runId, this.deps.clock.now());
     // Publishes the attempts' events (their seqs come first), tells their agents, counts them.
     this.deps.scheduler.afterEnded(ended, "server");
     this.deps.publish(events);
     this.deps.scheduler.kick();
     return getRun(this.deps.db, runId);
+  }
+
+  /** One attempt's stored output, a page at a time (see readStageLog for its errors). */
+  async stageLog(ref: string, stage: string, req: StageLogRequest): Promise<StageLog> {
+    return readStageLog(this.deps.db, await this.resolveRun(ref), stage, req);
   }
 
   async agents(): Promise<AgentWithUsage[]> {
@@ -157,6 +180,14 @@ export class RunsService {
     const attemptsLost = await this.endRevoked([id], "agent was revoked");
     this.deps.log.warn({ agentId: id, attemptsLost }, "agent revoked");
     return { attemptsLost };
+  }
+
+  /** Delete an agent that is gone (revoked, lost, offline) and holds no live work; see removeAgent for the errors. */
+  async removeAgent(id: string): Promise<{ name: string; state: string }> {
+    checkId(id, "agent id");
+    const removed = await removeAgent(this.deps.db, id);
+    this.deps.log.info({ agentId: id, name: removed.name, state: removed.state }, "agent removed");
+    return removed;
   }
 
   private async endRevoked(agentIds: string[], reason: string): Promise<number> {
@@ -203,26 +234,36 @@ export class RunsService {
    */
   async authenticate(token: string): Promise<string> {
     const hit = this.tokens.get(token);
-    if (hit && hit.until > Date.now()) return hit.id;
+    if (hit && hit.until > Date.now()) return this.noteUse(hit.id);
     const id = await authenticateApi(this.deps.db, token);
     if (this.tokens.size > 10_000) this.tokens.clear();
     this.tokens.set(token, { id, until: Date.now() + API_TOKEN_CACHE_MS });
-    return id;
+    return this.noteUse(id);
   }
 
   private readonly tokens = new Map<string, { id: string; until: number }>();
+  /** API token id -> when this replica last recorded its use (ms). */
+  private readonly used = new Map<string, number>();
 
-  static readonly maxPipelineBytes = PIPELINE_LIMITS.maxBytes;
+  /** Records a token's "last used" at most once a minute per token and replica, off the request's path. */
+  private noteUse(id: string): string {
+    const now = this.deps.clock.now();
+    if (now.getTime() - (this.used.get(id) ?? 0) < TOKEN_USE_RECORD_MS) return id;
+    if (this.used.size > 10_000) this.used.clear();
+    this.used.set(id, now.getTime());
+    touchToken(this.deps.db, "api", id, now, TOKEN_USE_RECORD_MS).catch((err: unknown) => this.deps.log.warn({ err, tokenId: id }, "token use not recorded"));
+    return id;
+  }
+
+  /** Join and API tokens: ids, descriptions and times; never a secret or a hash. */
+  async tokenList(): Promise<TokenInfo[]> {
+    return listTokens(this.deps.db);
+  }
 }
 
 function checkId(id: string, what: string): string {
-  if (!RUN_ID.test(id)) throw new InvalidError(`${what} must be a UUID, got '${id.slice(0, 64)}'`);
+  if (!UUID.test(id)) throw new InvalidError(`${what} must be a UUID, got '${id.slice(0, 64)}'`);
   return id;
-}
-
-export function checkRunId(runId: string): string {
-  if (!RUN_ID.test(runId)) throw new InvalidError(`run id must be a UUID, got '${runId.slice(0, 64)}'`);
-  return runId;
 }
 
 /**

@@ -15,7 +15,7 @@ export function runView(run: RunWithStages): RunView {
     id: run.id,
     name: run.name,
     state: run.state,
-    source: run.source,
+    source: run.source || null,
     createdAt: run.createdAt.toISOString(),
     finishedAt: iso(run.finishedAt),
     durationMs: run.finishedAt ? run.finishedAt.getTime() - run.createdAt.getTime() : null,
@@ -28,21 +28,27 @@ export function runView(run: RunWithStages): RunView {
       attempts: s.attempts,
       exitCode: s.exitCode,
       reason: s.reason || null,
-      agentId: s.agentId,
+      agentId: s.agentId || null,
       startedAt: iso(s.startedAt),
       finishedAt: iso(s.finishedAt),
       attemptHistory: s.attemptHistory.map((a) => ({
         number: a.number,
         state: a.state,
-        agentId: a.agentId,
-        agentName: a.agentName,
+        agentId: a.agentId || null,
+        agentName: a.agentName || null,
         assignedAt: iso(a.assignedAt),
         startedAt: iso(a.startedAt),
         finishedAt: iso(a.finishedAt),
         exitCode: a.exitCode,
         reason: a.reason || null,
       })),
-      outputs: s.outputs ? { values: s.outputs.values, image: s.outputs.image ?? null, tests: s.outputs.tests ?? null } : null,
+      outputs: s.outputs
+        ? {
+            values: s.outputs.values,
+            image: s.outputs.image ? { ...s.outputs.image, digest: s.outputs.image.digest || null } : null,
+            tests: s.outputs.tests ?? null,
+          }
+        : null,
     })),
   };
 }
@@ -51,14 +57,15 @@ export function agentView(a: AgentRow): AgentView {
   return {
     id: a.id,
     name: a.name,
-    hostname: a.hostname,
+    hostname: a.hostname || null,
     state: a.state,
     labels: a.labels,
     capacity: a.capacity,
     slotsUsed: a.slotsUsed,
     lastHeartbeatAt: a.lastHeartbeatAt.toISOString(),
-    version: a.version,
+    version: a.version || null,
     capabilities: a.capabilities,
+    revokedAt: iso(a.revokedAt),
   };
 }
 
@@ -81,7 +88,18 @@ export function webServices(runs: RunsService, registry: Registry, health: WebSe
     getRun: async (id) => runView(await runs.get(id)),
     listRuns: async (opts) => (await runs.list(opts)).map(runView),
     cancelRun: async (id) => runView(await runs.cancel(id)),
+    stageLog: async (ref, stage, opts) => runs.stageLog(ref, stage, opts),
     listAgents: async () => (await runs.agents()).map(agentView),
+    removeAgent: async (id) => ({ id, ...(await runs.removeAgent(id)) }),
+    listTokens: async () =>
+      (await runs.tokenList()).map((t) => ({
+        id: t.id,
+        kind: t.kind,
+        description: t.description || null,
+        createdAt: t.createdAt.toISOString(),
+        lastUsedAt: iso(t.lastUsedAt),
+        revokedAt: iso(t.revokedAt),
+      })),
     listEnvironments: async () =>
       (await runs.environments()).map((e) => ({
         id: e.id,

@@ -20,7 +20,10 @@ function stubServices(): WebServices & { scrapes: number } {
     getRun: async () => assert.fail("not called"),
     listRuns: async () => [],
     cancelRun: async () => assert.fail("not called"),
+    stageLog: async () => assert.fail("not called"),
     listAgents: async () => [],
+    removeAgent: async () => assert.fail("not called"),
+    listTokens: async () => [],
     listEnvironments: async () => [],
     metrics: async () => {
       services.scrapes++;

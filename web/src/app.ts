@@ -1,10 +1,12 @@
 // createApp(services) builds the Hono app: REST under /api/v1, /metrics and
 // /healthz. No listen and no env here: the control plane mounts it.
 import { RUN_STATES } from "./states";
+import { DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT } from "./limits";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ErrorBody, WebServices } from "./types";
+import { logRoutes } from "./routes/logs";
 
 const HTTP_STATUS: Record<string, 400 | 401 | 404 | 409 | 413 | 503 | 500> = {
   invalid: 400,
@@ -31,19 +33,16 @@ export interface AppOptions {
   onError?: (err: Error) => void;
 }
 
-/** Largest `GET /runs?limit=`. */
-const MAX_LIST_LIMIT = 500;
-
 /** A bad query parameter: answered 400 with the parameter and what it allows. */
 function invalidParam(message: string): Error & { code: string } {
   return Object.assign(new Error(message), { code: "invalid" });
 }
 
 function limitParam(text: string | undefined): number {
-  if (text === undefined || text === "") return 20;
+  if (text === undefined || text === "") return DEFAULT_RUNS_LIMIT;
   const n = /^\d{1,6}$/.test(text) ? Number(text) : NaN;
-  if (!(n >= 1 && n <= MAX_LIST_LIMIT)) {
-    throw invalidParam(`invalid limit '${text.slice(0, 32)}': expected a whole number from 1 to ${MAX_LIST_LIMIT}`);
+  if (!(n >= 1 && n <= MAX_RUNS_LIMIT)) {
+    throw invalidParam(`invalid limit '${text.slice(0, 32)}': expected a whole number from 1 to ${MAX_RUNS_LIMIT}`);
   }
   return n;
 }
@@ -128,7 +127,10 @@ export function createApp(services: WebServices, options: AppOptions): Hono {
   );
   api.get("/runs/:id", async (c) => c.json({ run: await services.getRun(c.req.param("id")) }));
   api.post("/runs/:id/cancel", async (c) => c.json({ run: await services.cancelRun(c.req.param("id")) }));
+  logRoutes(api, services);
   api.get("/agents", async (c) => c.json({ agents: await services.listAgents() }));
+  api.delete("/agents/:id", async (c) => c.json({ removed: await services.removeAgent(c.req.param("id")) }));
+  api.get("/tokens", async (c) => c.json({ tokens: await services.listTokens() }));
   api.get("/environments", async (c) => c.json({ environments: await services.listEnvironments() }));
   app.route("/api/v1", api);
 

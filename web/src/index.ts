@@ -1,3 +1,4 @@
 export { createApp, type AppOptions } from "./app";
 export type * from "./types";
 export * from "./states";
+export * from "./limits";

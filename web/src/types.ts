@@ -11,7 +11,8 @@ export interface AttemptView {
   number: number;
   /** assigned | running | succeeded | failed | errored | canceled | lost | timeout */
   state: string;
-  agentId: string;
+  /** null for an attempt the server itself ran (approval, notify). */
+  agentId: string | null;
   agentName: string | null;
   assignedAt: string | null;
   startedAt: string | null;
@@ -26,8 +27,8 @@ export interface AttemptView {
 export interface OutputsView {
   /** Strings later stages read as ${{ stages.NAME.outputs.KEY }}. */
   values: Record<string, string>;
-  /** A build's image. */
-  image: { ref: string; id: string; digest: string; sizeBytes: number; layers: number } | null;
+  /** A build's image; `digest` is the registry's, null when the image was not pushed. */
+  image: { ref: string; id: string; digest: string | null; sizeBytes: number; layers: number } | null;
   /** A test stage's JUnit counts. */
   tests: { passed: number; failed: number; skipped: number; errors: number; total: number } | null;
 }
@@ -41,7 +42,9 @@ export interface StageView {
   needs: string[];
   /** How many attempts were made; `attemptHistory` has one entry each. */
   attempts: number;
+  /** null while it has none: not ended, errored before its command exited, lost, timed out, canceled. */
   exitCode: number | null;
+  /** Why a pending or queued stage waits; once ended, its last attempt's own reason. */
   reason: string | null;
   agentId: string | null;
   startedAt: string | null;
@@ -54,7 +57,8 @@ export interface RunView {
   id: string;
   name: string;
   state: string;
-  source: string;
+  /** Where it came from (`cli:dockyard.yml`); null when the submitter gave nothing. */
+  source: string | null;
   createdAt: string;
   finishedAt: string | null;
   /** finishedAt - createdAt; null while the run is not finished. */
@@ -66,15 +70,30 @@ export interface RunView {
 export interface AgentView {
   id: string;
   name: string;
-  hostname: string;
+  hostname: string | null;
+  /** online | draining | lost | offline | revoked */
   state: string;
   labels: Record<string, string>;
   capacity: number;
   slotsUsed: number;
   lastHeartbeatAt: string | null;
-  version: string;
+  version: string | null;
   /** What the agent offers stage kinds: docker, shell, build. */
   capabilities: string[];
+  /** When it was revoked; null when it was not. */
+  revokedAt: string | null;
+}
+
+/** A join token (registers agents) or an API token (clients); never its secret. */
+export interface TokenView {
+  id: string;
+  kind: "join" | "api";
+  description: string | null;
+  createdAt: string;
+  /** null when never used; recorded at most once a minute per token. */
+  lastUsedAt: string | null;
+  /** null while it is live. */
+  revokedAt: string | null;
 }
 
 /** A temporary environment a deploy stage started, until its agent reports it gone. */
@@ -90,6 +109,21 @@ export interface EnvironmentView {
   services: Record<string, string>;
 }
 
+/** A page of one stage attempt's output (`GET /runs/:id/stages/:stage/logs`). */
+export interface StageLogView {
+  /** The run's full id (the request may have named it by prefix or PIPELINE#NUMBER). */
+  runId: string;
+  /** The attempt read; null while the stage has made none (the page is then empty). */
+  attempt: number | null;
+  attempts: number;
+  /** The attempt's bytes as stored (secrets already masked), stdout, stderr and the farm's notes in order. */
+  data: Uint8Array;
+  /** Where the next page starts (its `from`). */
+  nextFrom: number;
+  /** The attempt has ended and this page holds its last bytes. */
+  complete: boolean;
+}
+
 export interface WebServices {
   /** Resolves an API token; rejects with an error whose `code` is "unauthenticated". */
   authenticate(token: string): Promise<unknown>;
@@ -102,7 +136,15 @@ export interface WebServices {
   listRuns(opts: { limit?: number; state?: string }): Promise<RunView[]>;
   /** Rejects with code "conflict" when the run already finished (nothing changes). */
   cancelRun(id: string): Promise<RunView>;
+  /**
+   * A page of one stage's output: `attempt` (default: the latest), from run-event seq `from`,
+   * about `limitBytes` (whole chunks). Rejects with code "not_found" for an unknown run, stage or attempt.
+   */
+  stageLog(runRef: string, stage: string, opts: { attempt?: number; from: number; limitBytes: number }): Promise<StageLogView>;
   listAgents(): Promise<AgentView[]>;
+  /** Rejects with "not_found" for an unknown agent, "conflict" for one that is not gone or still holds live work. */
+  removeAgent(id: string): Promise<{ id: string; name: string; state: string }>;
+  listTokens(): Promise<TokenView[]>;
   listEnvironments(): Promise<EnvironmentView[]>;
   /**
    * Prometheus exposition text and its content type. Called for every scrape that passes
@@ -113,9 +155,6 @@ export interface WebServices {
   /** Readiness of the process's dependencies (each check "ok" or why not), answered within about a second. */
   health(): Promise<{ ok: boolean; checks: Record<string, string> }>;
 }
-
-/** Errors thrown by services carry one of these codes (see app.onError). */
-export type ServiceErrorCode = "not_found" | "invalid" | "unauthenticated" | "conflict" | "unavailable" | "internal";
 
 export interface ErrorBody {
   error: { code: string; message: string; problems?: string[] };

@@ -1,25 +1,31 @@
 // `dockyard cancel RUN`, `dockyard token create|revoke`.
 import type { Command } from "commander";
 import type { CliContext } from "../cli-context";
+import { RUN_ARG } from "../args";
 import { CALL_TIMEOUT_MS, withClient } from "../client";
 import { CliError } from "../errors";
-import { colorState } from "../watch/status-format";
+import { colorState, type Colors } from "../watch/status-format";
+import { renderTable } from "../format/table";
+import { formatAge, localDateTime } from "../format/time";
+import { toJsonText, tokenJson } from "../json";
+import type { TokenInfo } from "@dockyard/proto";
 
 /** Registers `cancel` and `token`. */
 export function registerAdminCommands(program: Command, cli: CliContext): void {
   program
     .command("cancel")
     .description("cancel a run; prints its resulting state")
-    .argument("<run>", "run id")
+    .argument("<run>", RUN_ARG)
     .action(async (runId: string, _opts: unknown, cmd: Command) => {
       const run = await withClient(cli.clientConfig(cmd), async (client) => (await client.cancelRun({ runId }, { timeoutMs: CALL_TIMEOUT_MS })).run, {
         notFound: `run not found: ${runId}`,
+        preferServerNotFound: true,
       });
       if (!run) throw new CliError(`the server returned no run for ${runId}`);
       cli.out.write(`run ${run.id} ${colorState(run.state, cli.colors)}\n`);
     });
 
-  const token = program.command("token").description("manage agent join tokens");
+  const token = program.command("token").description("manage agent join tokens; list every token");
   token
     .command("create")
     .description("create a join token for agents; the token is printed once")
@@ -32,6 +38,14 @@ export function registerAdminCommands(program: Command, cli: CliContext): void {
       cli.err.write(`created join token ${res.id}; it is shown only this once (revoke: dockyard token revoke ${res.id})\n`);
     });
   token
+    .command("list")
+    .description("list join and API tokens: id, kind, description, created, last used, revoked (never a secret)")
+    .option("--json", "print a JSON array of tokens")
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const tokens = (await withClient(cli.clientConfig(cmd), (client) => client.listTokens({}, { timeoutMs: CALL_TIMEOUT_MS }))).tokens;
+      cli.out.write(opts.json ? toJsonText(tokens.map(tokenJson)) : tokensTable(tokens, Date.now(), cli.colors));
+    });
+  token
     .command("revoke")
     .description("revoke a join token by id, and every agent registered with it (their running stages end as lost)")
     .argument("<id>", "join token id")
@@ -42,4 +56,21 @@ export function registerAdminCommands(program: Command, cli: CliContext): void {
       const n = res.agentsRevoked;
       cli.out.write(`revoked join token ${id} and ${n} agent${n === 1 ? "" : "s"} registered with it\n`);
     });
+}
+
+/** The `token list` table; times the token was never used or revoked show as `-`. */
+export function tokensTable(tokens: TokenInfo[], nowMs: number, c: Colors): string {
+  if (tokens.length === 0) return "no tokens\n";
+  const rows = tokens.map((t) => [
+    t.id,
+    t.kind,
+    t.description || "-",
+    localDateTime(Number(t.createdAtMs)),
+    Number(t.lastUsedAtMs) > 0 ? formatAge(Number(t.lastUsedAtMs), nowMs) : "never",
+    Number(t.revokedAtMs) > 0 ? localDateTime(Number(t.revokedAtMs)) : "-",
+  ]);
+  return renderTable(["ID", "KIND", "DESCRIPTION", "CREATED", "LAST USED", "REVOKED"], rows, {
+    header: c.bold,
+    cell: (text, col) => (col === 5 && text !== "-" ? c.red(text) : text),
+  });
 }

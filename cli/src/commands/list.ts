@@ -1,6 +1,7 @@
 // `dockyard runs` and `dockyard agents`.
 import type { Agent, Run } from "@dockyard/proto";
 import type { Command } from "commander";
+import { DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT } from "@dockyard/web";
 import { parseLimit, parseRunState, RUN_STATES } from "../args";
 import type { CliContext } from "../cli-context";
 import { CALL_TIMEOUT_MS, withClient } from "../client";
@@ -10,15 +11,12 @@ import { agentJson, runJson, toJsonText } from "../json";
 import { colorState } from "../watch/status-format";
 import type { Colors } from "../watch/status-format";
 
-/** Default --limit of `runs`. */
-export const DEFAULT_RUNS_LIMIT = 20;
-
 /** Registers `runs` and `agents`. */
 export function registerListCommands(program: Command, cli: CliContext): void {
   program
     .command("runs")
     .description("list recent runs, newest first")
-    .option("-n, --limit <n>", "how many runs (1-1000)", parseLimit, DEFAULT_RUNS_LIMIT)
+    .option("-n, --limit <n>", `how many runs (1-${MAX_RUNS_LIMIT})`, parseLimit, DEFAULT_RUNS_LIMIT)
     .option("--state <state>", `only runs in this state (${RUN_STATES.join("|")})`, parseRunState)
     .option("--json", "print a JSON array of runs")
     .action(async (opts: { limit: number; state?: string; json?: boolean }, cmd: Command) => {
@@ -29,9 +27,9 @@ export function registerListCommands(program: Command, cli: CliContext): void {
       cli.out.write(opts.json ? toJsonText(runs.map(runJson)) : runsTable(runs, Date.now(), cli.colors));
     });
 
-  program
+  const agents = program
     .command("agents")
-    .description("list build agents")
+    .description("list build agents; revoked, lost and offline ones stay listed until the server's retention (DOCKYARD_AGENT_RETENTION_MS) or `agents rm`")
     .option("--json", "print a JSON array of agents")
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const agents = await withClient(cli.clientConfig(cmd), async (client) => {
@@ -39,7 +37,18 @@ export function registerListCommands(program: Command, cli: CliContext): void {
         return res.agents;
       });
       cli.out.write(opts.json ? toJsonText(agents.map(agentJson)) : agentsTable(agents, Date.now(), cli.colors));
-    })
+    });
+  agents
+    .command("rm")
+    .description("remove an agent that is gone (revoked, lost or offline) and holds no work of unfinished runs")
+    .argument("<id>", "agent id")
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const res = await withClient(cli.clientConfig(cmd), (client) => client.removeAgent({ id }, { timeoutMs: CALL_TIMEOUT_MS }), {
+        notFound: `agent not found: ${id}`,
+      });
+      cli.out.write(`removed agent ${id} (${res.name}, ${res.state})\n`);
+    });
+  agents
     .command("revoke")
     .description("revoke an agent: its session ends now, its running stages end as lost, its id cannot register again")
     .argument("<id>", "agent id")
@@ -81,5 +90,8 @@ export function agentsTable(agents: Agent[], nowMs: number, c: Colors): string {
     `${a.slotsUsed}/${a.capacity}`,
     formatAge(Number(a.lastHeartbeatMs), nowMs),
   ]);
-  return renderTable(["ID", "NAME", "STATE", "LABELS", "SLOTS", "HEARTBEAT"], rows, { header: c.bold });
+  return renderTable(["ID", "NAME", "STATE", "LABELS", "SLOTS", "HEARTBEAT"], rows, {
+    header: c.bold,
+    cell: (text, col) => (col === 2 ? colorState(text, c) : text),
+  });
 }

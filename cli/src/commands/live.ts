@@ -37,12 +37,21 @@ export async function streamRun(cli: CliContext, config: ClientConfig, options: 
     boundaries: !options.attempt,
   });
   const request = { runId: options.runId, follow: options.follow, stage: options.stage, attempt: options.attempt ?? 0 };
+  // The run may be named by a prefix or PIPELINE#NUMBER: its events carry the full id, which reconnects and
+  // messages then use (a prefix could match a newer run by the time the stream is reopened).
+  const runIdOf = (ev: { runId: string }) => {
+    if (ev.runId) request.runId = ev.runId;
+  };
   try {
     let result: FollowResult;
     try {
       result = await followRun({
         open: (afterSeq, onConnected) => openWatch(client, request, afterSeq, onConnected),
-        onEvent: (ev) => (options.mode === "json" ? cli.out.write(`${JSON.stringify(runEventJson(ev))}\n`) : renderer.handle(ev)),
+        onEvent: (ev) => {
+          runIdOf(ev);
+          if (options.mode === "json") cli.out.write(`${JSON.stringify(runEventJson(ev))}\n`);
+          else renderer.handle(ev);
+        },
         onRetry: ({ attempt, delayMs, afterSeq }) => {
           // First try, then every fifth, so a long outage does not flood the terminal.
           if (attempt !== 1 && attempt % 5 !== 0) return;
@@ -57,24 +66,24 @@ export async function streamRun(cli: CliContext, config: ClientConfig, options: 
       if (options.mode !== "json") renderer.end();
     }
     if (result.aborted) {
-      cli.err.write(`stopped watching run ${options.runId}; it continues on the server\n`);
+      cli.err.write(`stopped watching run ${request.runId}; it continues on the server\n`);
       return 130;
     }
     if (!options.follow || options.mode === "logs" || options.mode === "raw") return 0;
     if (result.finalState) {
-      if (options.mode === "live") await printOutputs(cli, client, options.runId);
+      if (options.mode === "live") await printOutputs(cli, client, request.runId);
       return exitCodeForState(result.finalState);
     }
     // The stream ended without the run's final event: ask for the state.
-    const run = (await client.getRun({ runId: options.runId }, { timeoutMs: CALL_TIMEOUT_MS })).run;
+    const run = (await client.getRun({ runId: request.runId }, { timeoutMs: CALL_TIMEOUT_MS })).run;
     const state = run?.state ?? "unknown";
     if (!isTerminalState(state)) {
-      cli.err.write(`the server ended the stream while run ${options.runId} is ${state}; continue with: dockyard watch ${options.runId}\n`);
+      cli.err.write(`the server ended the stream while run ${request.runId} is ${state}; continue with: dockyard watch ${request.runId}\n`);
       return 1;
     }
     const created = Number(run?.createdAtMs ?? 0n);
     const finished = Number(run?.finishedAtMs ?? 0n);
-    if (options.mode !== "json") renderer.summary(options.runId, state, created > 0 && finished > 0 ? finished - created : null);
+    if (options.mode !== "json") renderer.summary(request.runId, state, created > 0 && finished > 0 ? finished - created : null);
     if (options.mode === "live" && run) for (const line of formatOutputs(run.stages, cli.colors)) cli.out.write(`${line}\n`);
     return exitCodeForState(state);
   } catch (err) {

@@ -7,7 +7,7 @@ import { CALL_TIMEOUT_MS, withClient } from "../client";
 import { CliError, UsageError, isGrpcError } from "../errors";
 import { runJson, toJsonText } from "../json";
 import { defaultPipelineName, readPipelineFile, serverProblemsText } from "../pipeline-file";
-import { parseAttempt } from "../args";
+import { parseAttempt, RUN_ARG } from "../args";
 import { streamRun } from "./live";
 import { sourceUpload } from "../source-upload";
 
@@ -53,7 +53,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
   program
     .command("watch")
     .description("show live status and logs of a run until it ends; exit code mirrors the result")
-    .argument("<run>", "run id")
+    .argument("<run>", RUN_ARG)
     .option("--json", "one JSON event per line instead of the live view")
     .action(async (runId: string, opts: { json?: boolean }, cmd: Command) => {
       cli.exitCode = await streamRun(cli, cli.clientConfig(cmd), { runId, mode: opts.json ? "json" : "live", follow: true, stage: "" });
@@ -65,7 +65,7 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
       "print a run's logs: lines prefixed [stage] ([stage]! for stderr), or one stage's raw output; " +
         "a line `==> stage: attempt N (after attempt N-1 was lost) <==` marks where a retry's output starts",
     )
-    .argument("<run>", "run id")
+    .argument("<run>", RUN_ARG)
     .argument("[stage]", "only this stage (by name); output is its raw bytes")
     .option("-f, --follow", "keep printing new output until the run ends")
     .option("--attempt <n>", "only this attempt of STAGE (1, 2, ...)", parseAttempt)

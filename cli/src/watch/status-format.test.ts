@@ -20,6 +20,11 @@ test("stage status lines", () => {
     "12:00:09 build  timeout  (attempt 1 on big-box)  (stage exceeded its timeout)",
   );
   assert.equal(formatStageStatus("12:00:12", { ...stage, state: "succeeded", attempt: 2 }), "12:00:12 build  succeeded  exit 0  (attempt 2)");
+  // A stage failed by its timeout has no exit code: none is shown (not "exit 0").
+  assert.equal(
+    formatStageStatus("12:00:14", { ...stage, state: "failed", exitCode: undefined, reason: "stage exceeded its timeout" }),
+    "12:00:14 build  failed  (stage exceeded its timeout)",
+  );
 });
 
 test("run lines and summary", () => {

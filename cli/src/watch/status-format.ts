@@ -19,7 +19,8 @@ export interface StageStatusView {
   agentId: string;
   /** Shown instead of the id when the server sends it. */
   agentName?: string;
-  exitCode: number;
+  /** Unset when there is none (not ended, lost, timed out, canceled). */
+  exitCode?: number;
   reason: string;
 }
 
@@ -54,7 +55,8 @@ export function formatStageStatus(time: string, s: StageStatusView, c: Colors = 
   if (s.state === "assigned" || s.state === "running" || s.state === "lost" || s.state === "timeout") {
     parts.push(agent ? `(attempt ${s.attempt} on ${agent})` : `(attempt ${s.attempt})`);
   } else if (s.state === "succeeded" || s.state === "failed") {
-    parts.push(s.attempt > 1 ? `exit ${s.exitCode}  (attempt ${s.attempt})` : `exit ${s.exitCode}`);
+    if (s.exitCode !== undefined) parts.push(`exit ${s.exitCode}`);
+    if (s.attempt > 1) parts.push(`(attempt ${s.attempt})`);
   }
   if (s.reason && s.state !== "succeeded") parts.push(c.dim(`(${s.reason})`));
   return parts.join("  ");

@@ -6,7 +6,7 @@ import type { Db } from "../store/db";
 import type { Clock } from "../clock";
 import { claimAndPlace, type Placed, type Placement } from "../store/claims";
 import { expireAttempts, loseAgentAttempts } from "../store/attempts";
-import { markLostAgents } from "../store/agents";
+import { markLostAgents, pruneAgents } from "../store/agents";
 import type { EndedAttempt } from "../store/stage-flow";
 import type { RunEventRecord } from "../store/events";
 import type { ServerMetrics } from "../metrics";
@@ -19,6 +19,8 @@ export interface SchedulerConfig {
   sweepIntervalMs: number;
   /** Stages claimed per transaction. */
   batchSize?: number;
+  /** Gone agents (revoked, lost, offline) are pruned this long after their last contact (default 7 days). */
+  agentRetentionMs?: number;
   /** A queued stage no registered agent could run ends as errored after this long (default 10 min). */
   unschedulableTimeoutMs?: number;
   /**
@@ -45,6 +47,8 @@ export class Scheduler {
   private sweeping = false;
   /** Reasons of queued stages, off the dispatch path (see pending-explainer.ts); made at the first sweep. */
   private pending: PendingExplainer | null = null;
+  /** When gone agents were last pruned (ms); pruning runs at most once a minute. */
+  private prunedAt = 0;
 
   constructor(
     private readonly db: Db,
@@ -143,11 +147,21 @@ export class Scheduler {
       );
       // Not awaited: the next sweep (leases, lost agents) never waits for the reasons.
       void this.pending.maybeRun(now);
+      await this.pruneGoneAgents(now);
     } catch (err) {
       this.log.error({ err }, "sweep failed");
     } finally {
       this.sweeping = false;
     }
+  }
+
+  /** Delete agents gone for longer than the retention, at most once a minute (or once a retention, when shorter). */
+  private async pruneGoneAgents(now: Date): Promise<void> {
+    const retention = this.config.agentRetentionMs ?? 7 * 86_400_000;
+    if (now.getTime() - this.prunedAt < Math.min(60_000, retention)) return;
+    this.prunedAt = now.getTime();
+    const pruned = await pruneAgents(this.db, now, retention);
+    if (pruned.length > 0) this.log.info({ agents: pruned, retentionMs: retention }, "gone agents pruned");
   }
 
   /** Publish the effects of ended attempts and tell their agents to stop. */

@@ -3,7 +3,7 @@ import { and, asc, eq, inArray, isNull, lt, ne, sql } from "drizzle-orm";
 import { queryRows, type Db } from "./db";
 import { agents, joinTokens, registrationNonces } from "./schema";
 import { newId } from "../ids";
-import { DockyardError, NotFoundError, UnauthenticatedError } from "../errors";
+import { ConflictError, DockyardError, NotFoundError, UnauthenticatedError } from "../errors";
 import { ACTIVE_ATTEMPTS_SQL } from "./state-sql";
 
 export type AgentRow = typeof agents.$inferSelect;
@@ -45,8 +45,10 @@ export async function useNonce(db: Db, nonce: string, expiresAt: Date, now: Date
  * agent cannot come back under its id.
  */
 export async function registerAgent(db: Db, reg: Registration, now: Date): Promise<{ agentId: string; sessionId: string }> {
-  const agentId = reg.agentId || newId();
-  const [existing] = await db.select({ publicKey: agents.publicKey, state: agents.state }).from(agents).where(eq(agents.id, agentId));
+  const [existing] = reg.agentId ? await db.select({ publicKey: agents.publicKey, state: agents.state }).from(agents).where(eq(agents.id, reg.agentId)) : [];
+  // An id the farm does not know (its row was pruned, see pruneAgents) is not taken as given: the agent
+  // comes back as a new one, so a pruned revoked agent never returns under its id.
+  const agentId = existing ? reg.agentId : newId();
   if (existing?.state === "revoked") throw new UnauthenticatedError(`agent ${agentId} was revoked; register a new agent (new state directory)`);
   if (existing && existing.publicKey !== "" && existing.publicKey !== reg.publicKey) {
     throw new DockyardError("permission_denied", `agent id ${agentId} is registered with another key; an agent id cannot be taken over`);
@@ -126,6 +128,55 @@ export async function revokeAgentsOfToken(db: Db, joinTokenId: string, now: Date
     .where(and(eq(agents.joinTokenId, joinTokenId), ne(agents.state, "revoked")))
     .returning({ id: agents.id });
   return rows.map((r) => r.id);
+}
+
+/** SQL: agent `a` still holds an attempt of a run that has not ended, or a live environment. */
+const HOLDS_LIVE_WORK = sql`(
+  EXISTS (SELECT 1 FROM attempts t JOIN runs r ON r.id = t.run_id WHERE t.agent_id = a.id AND r.state IN ('queued', 'running'))
+  OR EXISTS (SELECT 1 FROM environments e WHERE e.agent_id = a.id AND e.removed_at IS NULL))`;
+
+/** States of an agent that may be pruned or removed: it has no session. */
+export const GONE_AGENT_STATES = ["revoked", "lost", "offline"] as const;
+
+/**
+ * Delete agents gone (revoked, lost, offline) for longer than `retentionMs` (by their last
+ * heartbeat and revocation), except those that still hold attempts of live runs or live
+ * environments. Returns what was deleted.
+ */
+export async function pruneAgents(db: Db, now: Date, retentionMs: number): Promise<{ id: string; name: string; state: string }[]> {
+  const before = new Date(now.getTime() - retentionMs);
+  return queryRows<{ id: string; name: string; state: string }>(
+    db,
+    sql`
+    DELETE FROM agents a
+    WHERE a.state IN ('revoked', 'lost', 'offline')
+      AND GREATEST(a.last_heartbeat_at, COALESCE(a.revoked_at, a.last_heartbeat_at)) < ${before.toISOString()}::timestamptz
+      AND NOT ${HOLDS_LIVE_WORK}
+    RETURNING a.id, a.name, a.state`,
+  );
+}
+
+/**
+ * Delete one agent now. NotFoundError for an unknown id; ConflictError while it is online or
+ * draining (it has a session) or still holds attempts of live runs or a live environment.
+ */
+export async function removeAgent(db: Db, agentId: string): Promise<{ name: string; state: string }> {
+  const [row] = await queryRows<{ name: string; state: string; holds: boolean }>(
+    db,
+    sql`SELECT a.name, a.state, ${HOLDS_LIVE_WORK} AS holds FROM agents a WHERE a.id = ${agentId}`,
+  );
+  if (!row) throw new NotFoundError("agent", agentId);
+  if (!(GONE_AGENT_STATES as readonly string[]).includes(row.state)) {
+    throw new ConflictError(`agent ${agentId} (${row.name}) is ${row.state}: stop it first, or revoke it (dockyard agents revoke ${agentId})`, row.state);
+  }
+  if (row.holds)
+    throw new ConflictError(`agent ${agentId} (${row.name}) still holds attempts of unfinished runs or a live environment; remove it once they end`, row.state);
+  const deleted = await queryRows<{ id: string }>(
+    db,
+    sql`DELETE FROM agents a WHERE a.id = ${agentId} AND a.state IN ('revoked', 'lost', 'offline') AND NOT ${HOLDS_LIVE_WORK} RETURNING a.id`,
+  );
+  if (deleted.length === 0) throw new ConflictError(`agent ${agentId} (${row.name}) changed while being removed; try again`, row.state);
+  return { name: row.name, state: row.state };
 }
 
 /** Agents with the number of attempts they hold right now. */

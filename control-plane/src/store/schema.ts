@@ -17,6 +17,8 @@ export const joinTokens = pgTable("join_tokens", {
   description: text("description").notNull().default(""),
   createdAt: ts("created_at").notNull(),
   revokedAt: ts("revoked_at"),
+  /** When it was last accepted, written at most once a minute per token (never per call). */
+  lastUsedAt: ts("last_used_at"),
 });
 
 export const apiTokens = pgTable("api_tokens", {
@@ -25,6 +27,8 @@ export const apiTokens = pgTable("api_tokens", {
   description: text("description").notNull().default(""),
   createdAt: ts("created_at").notNull(),
   revokedAt: ts("revoked_at"),
+  /** When it was last accepted, written at most once a minute per token (never per call). */
+  lastUsedAt: ts("last_used_at"),
 });
 
 export const agents = pgTable(

@@ -82,7 +82,14 @@ export async function endAttempt(
   } else {
     await tx
       .update(stages)
-      .set({ state: decision.state, exitCode: detail.exitCode, reason: decision.reason || null, finishedAt: detail.now, outputs: detail.outputs ?? null })
+      // The attempt's own reason (`image 'x' not found on this host`), not just its outcome's name.
+      .set({
+        state: decision.state,
+        exitCode: detail.exitCode,
+        reason: detail.reason || decision.reason || null,
+        finishedAt: detail.now,
+        outputs: detail.outputs ?? null,
+      })
       .where(eq(stages.id, stage.id));
     pending.push(
       stageEvent(stage.id, attempt.id, {

@@ -1,5 +1,5 @@
 // Join tokens (agents) and API tokens (clients). Only hashes are stored.
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, isNull, lt, or } from "drizzle-orm";
 import { splitJoinToken } from "@dockyard/proto";
 import type { Db } from "./db";
 import { apiTokens, joinTokens } from "./schema";
@@ -43,4 +43,37 @@ export async function authenticateApi(db: Db, token: string): Promise<string> {
     .where(and(eq(apiTokens.tokenHash, hashSecret(token)), isNull(apiTokens.revokedAt)));
   if (!row) throw new UnauthenticatedError("API token is unknown or revoked");
   return row.id;
+}
+
+/** A join or API token as listed: never its secret nor its hash. */
+export interface TokenInfo {
+  id: string;
+  kind: "join" | "api";
+  description: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+/** Every token of both kinds, join tokens first, oldest first within a kind. */
+export async function listTokens(db: Db): Promise<TokenInfo[]> {
+  const cols = (t: typeof joinTokens | typeof apiTokens) => ({
+    id: t.id,
+    description: t.description,
+    createdAt: t.createdAt,
+    lastUsedAt: t.lastUsedAt,
+    revokedAt: t.revokedAt,
+  });
+  const join = await db.select(cols(joinTokens)).from(joinTokens).orderBy(joinTokens.createdAt);
+  const api = await db.select(cols(apiTokens)).from(apiTokens).orderBy(apiTokens.createdAt);
+  return [...join.map((t) => ({ ...t, kind: "join" as const })), ...api.map((t) => ({ ...t, kind: "api" as const }))];
+}
+
+/** Record that a token was accepted at `now`, unless a use within the last `everyMs` is already recorded. */
+export async function touchToken(db: Db, kind: "join" | "api", id: string, now: Date, everyMs = 60_000): Promise<void> {
+  const t = kind === "join" ? joinTokens : apiTokens;
+  await db
+    .update(t)
+    .set({ lastUsedAt: now })
+    .where(and(eq(t.id, id), or(isNull(t.lastUsedAt), lt(t.lastUsedAt, new Date(now.getTime() - everyMs)))));
 }

@@ -9,6 +9,8 @@ import {
   AttemptInfoSchema,
   EnvironmentSchema,
   StageOutputsSchema,
+  TokenInfoSchema,
+  type TokenInfo as TokenInfoMessage,
   type RunEvent,
   type Run,
   type Agent,
@@ -24,6 +26,7 @@ import type { AttemptSummary } from "../store/stage-reads";
 import type { AgentWithUsage as AgentRow } from "../store/agents";
 import type { Placement } from "../store/claims";
 import type { EnvironmentRow } from "../store/stage-outputs";
+import type { TokenInfo } from "../store/tokens";
 import type { StageOutputsRow } from "../store/schema";
 import { stageSpecFor, type AssignmentInputs } from "../stages/assignment";
 
@@ -61,7 +64,7 @@ export function toRunEvent(e: RunEventRecord): RunEvent {
           attempt: p.attempt,
           agentId: p.agentId,
           agentName: p.agentName ?? "",
-          exitCode: p.exitCode ?? 0,
+          exitCode: p.exitCode ?? undefined,
           reason: p.reason,
         },
       },
@@ -124,6 +127,18 @@ export function toAgent(a: AgentRow): Agent {
     lastHeartbeatMs: ms(a.lastHeartbeatAt),
     version: a.version,
     capabilities: a.capabilities,
+    revokedAtMs: ms(a.revokedAt),
+  });
+}
+
+export function toTokenInfo(t: TokenInfo): TokenInfoMessage {
+  return create(TokenInfoSchema, {
+    id: t.id,
+    kind: t.kind,
+    description: t.description,
+    createdAtMs: ms(t.createdAt),
+    lastUsedAtMs: ms(t.lastUsedAt),
+    revokedAtMs: ms(t.revokedAt),
   });
 }
 

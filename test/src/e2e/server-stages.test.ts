@@ -95,7 +95,8 @@ describe("server-run stage kinds", () => {
     await waitFor(async () => (await stageOf(thrown.stageId)).state === "errored" && (await stageOf(unknown.stageId)).state === "errored", {
       message: "both errored",
     });
-    assert.equal((await stageOf(thrown.stageId)).reason, "errored");
+    // The stage carries its attempt's real reason, not just "errored".
+    assert.equal((await stageOf(thrown.stageId)).reason, "boom failed: gateway refused");
     const attempts = (
       await client.query(`SELECT s.name, t.reason FROM attempts t JOIN stages s ON s.id = t.stage_id WHERE t.stage_id = ANY($1) ORDER BY t.reason`, [
         [thrown.stageId, unknown.stageId],

@@ -33,7 +33,7 @@ stages:
     const run = await waitForRun(farm.client, runId, 20_000);
     assert.equal(run.state, "failed");
     assert.equal(run.stages[0]!.state, "failed");
-    assert.equal(run.stages[0]!.reason, "timeout");
+    assert.equal(run.stages[0]!.reason, "stage exceeded its timeout", "the stage carries its attempt's reason");
     const [row] = (await farm.pg.query("SELECT state, reason, finished_at FROM attempts WHERE id = $1", [attemptId])).rows;
     // The server's reason (not the agent's own "of 4000 ms"), and after the agent was frozen.
     assert.deepEqual({ state: row.state, reason: row.reason }, { state: "timeout", reason: "stage exceeded its timeout" });

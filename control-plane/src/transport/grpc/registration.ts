@@ -17,6 +17,7 @@ import type { Logger } from "pino";
 import type { Db } from "../../store/db";
 import type { Clock } from "../../clock";
 import { liveJoinTokens, registerAgent, useNonce } from "../../store/agents";
+import { touchToken } from "../../store/tokens";
 import { DockyardError } from "../../errors";
 
 export interface SessionTimings {
@@ -111,6 +112,7 @@ export function handleRegistration(deps: RegistrationDeps) {
         now,
       );
       log.info({ agentId, name: req.name, joinTokenId: token.id, labels: req.labels, capacity: req.capacity }, "agent registered");
+      await touchToken(db, "join", token.id, now);
       return create(RegisterResponseSchema, {
         result: {
           case: "accepted",

@@ -13,6 +13,8 @@ import {
   CreateJoinTokenResponseSchema,
   RevokeJoinTokenResponseSchema,
   RevokeAgentResponseSchema,
+  ListTokensResponseSchema,
+  RemoveAgentResponseSchema,
   ProblemSchema,
   ListEnvironmentsResponseSchema,
   type ServiceHandlers,
@@ -28,7 +30,7 @@ import type { RunsService } from "../../runs-service";
 import { SECRET_NAME_MAX, SECRET_VALUE_MAX_BYTES, type SecretInfo } from "../../secrets/secret-store";
 import type { Db } from "../../store/db";
 import type { NatsBus } from "../nats/nats-bus";
-import { toAgent, toRun, toEnvironment } from "../convert";
+import { toAgent, toRun, toEnvironment, toTokenInfo } from "../convert";
 import { watchRun } from "../run-watch";
 import { bearer } from "./auth";
 import { toServiceError } from "./errors";
@@ -77,6 +79,8 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
     createJoinToken: unary(async (req) => create(CreateJoinTokenResponseSchema, await runs.createJoinToken(req.description))),
     revokeJoinToken: unary(async (req) => create(RevokeJoinTokenResponseSchema, await runs.revokeJoinToken(req.id))),
     revokeAgent: unary(async (req) => create(RevokeAgentResponseSchema, await runs.revokeAgent(req.id))),
+    listTokens: unary(async () => create(ListTokensResponseSchema, { tokens: (await runs.tokenList()).map(toTokenInfo) })),
+    removeAgent: unary(async (req) => create(RemoveAgentResponseSchema, await runs.removeAgent(req.id))),
     setSecret: unary(async (req) => {
       checkSecretRequest(req.name, req.value);
       const { info, created } = await runs.setSecret(req.name, req.value);

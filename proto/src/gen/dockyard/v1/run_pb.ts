@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file dockyard/v1/run.proto.
  */
 export const file_dockyard_v1_run: GenFile = /*@__PURE__*/
-  fileDesc("ChVkb2NreWFyZC92MS9ydW4ucHJvdG8SC2RvY2t5YXJkLnYxIpEBCgNSdW4SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRIVCg1jcmVhdGVkX2F0X21zGAQgASgDEhYKDmZpbmlzaGVkX2F0X21zGAUgASgDEiIKBnN0YWdlcxgGIAMoCzISLmRvY2t5YXJkLnYxLlN0YWdlEg4KBnNvdXJjZRgHIAEoCSK1AgoFU3RhZ2USCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRINCgVuZWVkcxgEIAMoCRIQCghhdHRlbXB0cxgFIAEoDRIWCglleGl0X2NvZGUYBiABKAVIAIgBARIOCgZyZWFzb24YByABKAkSEAoIYWdlbnRfaWQYCCABKAkSFQoNc3RhcnRlZF9hdF9tcxgJIAEoAxIWCg5maW5pc2hlZF9hdF9tcxgKIAEoAxIxCg9hdHRlbXB0X2hpc3RvcnkYCyADKAsyGC5kb2NreWFyZC52MS5BdHRlbXB0SW5mbxIMCgR0eXBlGAwgASgJEioKB291dHB1dHMYDSABKAsyGS5kb2NreWFyZC52MS5TdGFnZU91dHB1dHNCDAoKX2V4aXRfY29kZSLPAQoLQXR0ZW1wdEluZm8SDgoGbnVtYmVyGAEgASgNEg0KBXN0YXRlGAIgASgJEhAKCGFnZW50X2lkGAMgASgJEhIKCmFnZW50X25hbWUYBCABKAkSFgoOYXNzaWduZWRfYXRfbXMYBSABKAMSFQoNc3RhcnRlZF9hdF9tcxgGIAEoAxIWCg5maW5pc2hlZF9hdF9tcxgHIAEoAxIWCglleGl0X2NvZGUYCCABKAVIAIgBARIOCgZyZWFzb24YCSABKAlCDAoKX2V4aXRfY29kZSKJAgoFQWdlbnQSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIQCghob3N0bmFtZRgDIAEoCRINCgVzdGF0ZRgEIAEoCRIuCgZsYWJlbHMYBSADKAsyHi5kb2NreWFyZC52MS5BZ2VudC5MYWJlbHNFbnRyeRIQCghjYXBhY2l0eRgGIAEoDRISCgpzbG90c191c2VkGAcgASgNEhkKEWxhc3RfaGVhcnRiZWF0X21zGAggASgDEg8KB3ZlcnNpb24YCSABKAkSFAoMY2FwYWJpbGl0aWVzGAogAygJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEitQEKCFJ1bkV2ZW50EgsKA3NlcRgBIAEoBBIOCgZydW5faWQYAiABKAkSDQoFYXRfbXMYAyABKAMSKQoFc3RhZ2UYBCABKAsyGC5kb2NreWFyZC52MS5TdGFnZVN0YXR1c0gAEiMKA2xvZxgFIAEoCzIULmRvY2t5YXJkLnYxLkxvZ0xpbmVIABIlCgNydW4YBiABKAsyFi5kb2NreWFyZC52MS5SdW5TdGF0dXNIAEIGCgRib2R5IpwBCgtTdGFnZVN0YXR1cxIQCghzdGFnZV9pZBgBIAEoCRISCgpzdGFnZV9uYW1lGAIgASgJEg0KBXN0YXRlGAMgASgJEg8KB2F0dGVtcHQYBCABKA0SEAoIYWdlbnRfaWQYBSABKAkSEQoJZXhpdF9jb2RlGAYgASgFEg4KBnJlYXNvbhgHIAEoCRISCgphZ2VudF9uYW1lGAggASgJIokBCgdMb2dMaW5lEhAKCHN0YWdlX2lkGAEgASgJEhIKCnN0YWdlX25hbWUYAiABKAkSDwoHYXR0ZW1wdBgDIAEoDRIRCgljaHVua19zZXEYBCABKAQSDAoEZGF0YRgFIAEoDBImCgZzdHJlYW0YBiABKA4yFi5kb2NreWFyZC52MS5Mb2dTdHJlYW0iGgoJUnVuU3RhdHVzEg0KBXN0YXRlGAEgASgJInMKEFN1Ym1pdFJ1blJlcXVlc3QSFQoNcGlwZWxpbmVfeWFtbBgBIAEoDBIOCgZzb3VyY2UYAiABKAkSFAoMZGVmYXVsdF9uYW1lGAMgASgJEhIKCnNvdXJjZV90YXIYBCABKAwSDgoGY29tbWl0GAUgASgJIjIKEVN1Ym1pdFJ1blJlc3BvbnNlEh0KA3J1bhgBIAEoCzIQLmRvY2t5YXJkLnYxLlJ1biJGChdWYWxpZGF0ZVBpcGVsaW5lUmVxdWVzdBIVCg1waXBlbGluZV95YW1sGAEgASgMEhQKDGRlZmF1bHRfbmFtZRgCIAEoCSJCChhWYWxpZGF0ZVBpcGVsaW5lUmVzcG9uc2USJgoIcHJvYmxlbXMYASADKAsyFC5kb2NreWFyZC52MS5Qcm9ibGVtIh8KDUdldFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJIi8KDkdldFJ1blJlc3BvbnNlEh0KA3J1bhgBIAEoCzIQLmRvY2t5YXJkLnYxLlJ1biIvCg9MaXN0UnVuc1JlcXVlc3QSDQoFbGltaXQYASABKA0SDQoFc3RhdGUYAiABKAkiMgoQTGlzdFJ1bnNSZXNwb25zZRIeCgRydW5zGAEgAygLMhAuZG9ja3lhcmQudjEuUnVuIiIKEENhbmNlbFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJIjIKEUNhbmNlbFJ1blJlc3BvbnNlEh0KA3J1bhgBIAEoCzIQLmRvY2t5YXJkLnYxLlJ1biJkCg9XYXRjaFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJEhEKCWFmdGVyX3NlcRgCIAEoBBIOCgZmb2xsb3cYAyABKAgSDQoFc3RhZ2UYBCABKAkSDwoHYXR0ZW1wdBgFIAEoDSITChFMaXN0QWdlbnRzUmVxdWVzdCI4ChJMaXN0QWdlbnRzUmVzcG9uc2USIgoGYWdlbnRzGAEgAygLMhIuZG9ja3lhcmQudjEuQWdlbnQiLQoWQ3JlYXRlSm9pblRva2VuUmVxdWVzdBITCgtkZXNjcmlwdGlvbhgBIAEoCSI0ChdDcmVhdGVKb2luVG9rZW5SZXNwb25zZRIKCgJpZBgBIAEoCRINCgV0b2tlbhgCIAEoCSIkChZSZXZva2VKb2luVG9rZW5SZXF1ZXN0EgoKAmlkGAEgASgJIjEKF1Jldm9rZUpvaW5Ub2tlblJlc3BvbnNlEhYKDmFnZW50c19yZXZva2VkGAEgASgNIiAKElJldm9rZUFnZW50UmVxdWVzdBIKCgJpZBgBIAEoCSIsChNSZXZva2VBZ2VudFJlc3BvbnNlEhUKDWF0dGVtcHRzX2xvc3QYASABKA0iSAoKU2VjcmV0SW5mbxIMCgRuYW1lGAEgASgJEhUKDWNyZWF0ZWRfYXRfbXMYAiABKAMSFQoNdXBkYXRlZF9hdF9tcxgDIAEoAyIvChBTZXRTZWNyZXRSZXF1ZXN0EgwKBG5hbWUYASABKAkSDQoFdmFsdWUYAiABKAwiTQoRU2V0U2VjcmV0UmVzcG9uc2USJwoGc2VjcmV0GAEgASgLMhcuZG9ja3lhcmQudjEuU2VjcmV0SW5mbxIPCgdjcmVhdGVkGAIgASgIIhQKEkxpc3RTZWNyZXRzUmVxdWVzdCI/ChNMaXN0U2VjcmV0c1Jlc3BvbnNlEigKB3NlY3JldHMYASADKAsyFy5kb2NreWFyZC52MS5TZWNyZXRJbmZvIiMKE0RlbGV0ZVNlY3JldFJlcXVlc3QSDAoEbmFtZRgBIAEoCSIWChREZWxldGVTZWNyZXRSZXNwb25zZSKLAgoLRW52aXJvbm1lbnQSCgoCaWQYASABKAkSDgoGcnVuX2lkGAIgASgJEhIKCnN0YWdlX25hbWUYAyABKAkSEAoIYWdlbnRfaWQYBCABKAkSEgoKYWdlbnRfbmFtZRgFIAEoCRINCgVvd25lchgGIAEoCRIVCg1jcmVhdGVkX2F0X21zGAcgASgDEhUKDWV4cGlyZXNfYXRfbXMYCCABKAMSOAoIc2VydmljZXMYCSADKAsyJi5kb2NreWFyZC52MS5FbnZpcm9ubWVudC5TZXJ2aWNlc0VudHJ5Gi8KDVNlcnZpY2VzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIZChdMaXN0RW52aXJvbm1lbnRzUmVxdWVzdCJKChhMaXN0RW52aXJvbm1lbnRzUmVzcG9uc2USLgoMZW52aXJvbm1lbnRzGAEgAygLMhguZG9ja3lhcmQudjEuRW52aXJvbm1lbnQyhQkKClJ1blNlcnZpY2USSgoJU3VibWl0UnVuEh0uZG9ja3lhcmQudjEuU3VibWl0UnVuUmVxdWVzdBoeLmRvY2t5YXJkLnYxLlN1Ym1pdFJ1blJlc3BvbnNlEl8KEFZhbGlkYXRlUGlwZWxpbmUSJC5kb2NreWFyZC52MS5WYWxpZGF0ZVBpcGVsaW5lUmVxdWVzdBolLmRvY2t5YXJkLnYxLlZhbGlkYXRlUGlwZWxpbmVSZXNwb25zZRJBCgZHZXRSdW4SGi5kb2NreWFyZC52MS5HZXRSdW5SZXF1ZXN0GhsuZG9ja3lhcmQudjEuR2V0UnVuUmVzcG9uc2USRwoITGlzdFJ1bnMSHC5kb2NreWFyZC52MS5MaXN0UnVuc1JlcXVlc3QaHS5kb2NreWFyZC52MS5MaXN0UnVuc1Jlc3BvbnNlEkoKCUNhbmNlbFJ1bhIdLmRvY2t5YXJkLnYxLkNhbmNlbFJ1blJlcXVlc3QaHi5kb2NreWFyZC52MS5DYW5jZWxSdW5SZXNwb25zZRJBCghXYXRjaFJ1bhIcLmRvY2t5YXJkLnYxLldhdGNoUnVuUmVxdWVzdBoVLmRvY2t5YXJkLnYxLlJ1bkV2ZW50MAESTQoKTGlzdEFnZW50cxIeLmRvY2t5YXJkLnYxLkxpc3RBZ2VudHNSZXF1ZXN0Gh8uZG9ja3lhcmQudjEuTGlzdEFnZW50c1Jlc3BvbnNlElwKD0NyZWF0ZUpvaW5Ub2tlbhIjLmRvY2t5YXJkLnYxLkNyZWF0ZUpvaW5Ub2tlblJlcXVlc3QaJC5kb2NreWFyZC52MS5DcmVhdGVKb2luVG9rZW5SZXNwb25zZRJcCg9SZXZva2VKb2luVG9rZW4SIy5kb2NreWFyZC52MS5SZXZva2VKb2luVG9rZW5SZXF1ZXN0GiQuZG9ja3lhcmQudjEuUmV2b2tlSm9pblRva2VuUmVzcG9uc2USUAoLUmV2b2tlQWdlbnQSHy5kb2NreWFyZC52MS5SZXZva2VBZ2VudFJlcXVlc3QaIC5kb2NreWFyZC52MS5SZXZva2VBZ2VudFJlc3BvbnNlEkoKCVNldFNlY3JldBIdLmRvY2t5YXJkLnYxLlNldFNlY3JldFJlcXVlc3QaHi5kb2NreWFyZC52MS5TZXRTZWNyZXRSZXNwb25zZRJQCgtMaXN0U2VjcmV0cxIfLmRvY2t5YXJkLnYxLkxpc3RTZWNyZXRzUmVxdWVzdBogLmRvY2t5YXJkLnYxLkxpc3RTZWNyZXRzUmVzcG9uc2USUwoMRGVsZXRlU2VjcmV0EiAuZG9ja3lhcmQudjEuRGVsZXRlU2VjcmV0UmVxdWVzdBohLmRvY2t5YXJkLnYxLkRlbGV0ZVNlY3JldFJlc3BvbnNlEl8KEExpc3RFbnZpcm9ubWVudHMSJC5kb2NreWFyZC52MS5MaXN0RW52aXJvbm1lbnRzUmVxdWVzdBolLmRvY2t5YXJkLnYxLkxpc3RFbnZpcm9ubWVudHNSZXNwb25zZWIGcHJvdG8z", [file_dockyard_v1_types]);
+  fileDesc("ChVkb2NreWFyZC92MS9ydW4ucHJvdG8SC2RvY2t5YXJkLnYxIpEBCgNSdW4SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRIVCg1jcmVhdGVkX2F0X21zGAQgASgDEhYKDmZpbmlzaGVkX2F0X21zGAUgASgDEiIKBnN0YWdlcxgGIAMoCzISLmRvY2t5YXJkLnYxLlN0YWdlEg4KBnNvdXJjZRgHIAEoCSK1AgoFU3RhZ2USCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRINCgVuZWVkcxgEIAMoCRIQCghhdHRlbXB0cxgFIAEoDRIWCglleGl0X2NvZGUYBiABKAVIAIgBARIOCgZyZWFzb24YByABKAkSEAoIYWdlbnRfaWQYCCABKAkSFQoNc3RhcnRlZF9hdF9tcxgJIAEoAxIWCg5maW5pc2hlZF9hdF9tcxgKIAEoAxIxCg9hdHRlbXB0X2hpc3RvcnkYCyADKAsyGC5kb2NreWFyZC52MS5BdHRlbXB0SW5mbxIMCgR0eXBlGAwgASgJEioKB291dHB1dHMYDSABKAsyGS5kb2NreWFyZC52MS5TdGFnZU91dHB1dHNCDAoKX2V4aXRfY29kZSLPAQoLQXR0ZW1wdEluZm8SDgoGbnVtYmVyGAEgASgNEg0KBXN0YXRlGAIgASgJEhAKCGFnZW50X2lkGAMgASgJEhIKCmFnZW50X25hbWUYBCABKAkSFgoOYXNzaWduZWRfYXRfbXMYBSABKAMSFQoNc3RhcnRlZF9hdF9tcxgGIAEoAxIWCg5maW5pc2hlZF9hdF9tcxgHIAEoAxIWCglleGl0X2NvZGUYCCABKAVIAIgBARIOCgZyZWFzb24YCSABKAlCDAoKX2V4aXRfY29kZSKgAgoFQWdlbnQSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIQCghob3N0bmFtZRgDIAEoCRINCgVzdGF0ZRgEIAEoCRIuCgZsYWJlbHMYBSADKAsyHi5kb2NreWFyZC52MS5BZ2VudC5MYWJlbHNFbnRyeRIQCghjYXBhY2l0eRgGIAEoDRISCgpzbG90c191c2VkGAcgASgNEhkKEWxhc3RfaGVhcnRiZWF0X21zGAggASgDEg8KB3ZlcnNpb24YCSABKAkSFAoMY2FwYWJpbGl0aWVzGAogAygJEhUKDXJldm9rZWRfYXRfbXMYCyABKAMaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASK1AQoIUnVuRXZlbnQSCwoDc2VxGAEgASgEEg4KBnJ1bl9pZBgCIAEoCRINCgVhdF9tcxgDIAEoAxIpCgVzdGFnZRgEIAEoCzIYLmRvY2t5YXJkLnYxLlN0YWdlU3RhdHVzSAASIwoDbG9nGAUgASgLMhQuZG9ja3lhcmQudjEuTG9nTGluZUgAEiUKA3J1bhgGIAEoCzIWLmRvY2t5YXJkLnYxLlJ1blN0YXR1c0gAQgYKBGJvZHkirwEKC1N0YWdlU3RhdHVzEhAKCHN0YWdlX2lkGAEgASgJEhIKCnN0YWdlX25hbWUYAiABKAkSDQoFc3RhdGUYAyABKAkSDwoHYXR0ZW1wdBgEIAEoDRIQCghhZ2VudF9pZBgFIAEoCRIWCglleGl0X2NvZGUYBiABKAVIAIgBARIOCgZyZWFzb24YByABKAkSEgoKYWdlbnRfbmFtZRgIIAEoCUIMCgpfZXhpdF9jb2RlIokBCgdMb2dMaW5lEhAKCHN0YWdlX2lkGAEgASgJEhIKCnN0YWdlX25hbWUYAiABKAkSDwoHYXR0ZW1wdBgDIAEoDRIRCgljaHVua19zZXEYBCABKAQSDAoEZGF0YRgFIAEoDBImCgZzdHJlYW0YBiABKA4yFi5kb2NreWFyZC52MS5Mb2dTdHJlYW0iGgoJUnVuU3RhdHVzEg0KBXN0YXRlGAEgASgJInMKEFN1Ym1pdFJ1blJlcXVlc3QSFQoNcGlwZWxpbmVfeWFtbBgBIAEoDBIOCgZzb3VyY2UYAiABKAkSFAoMZGVmYXVsdF9uYW1lGAMgASgJEhIKCnNvdXJjZV90YXIYBCABKAwSDgoGY29tbWl0GAUgASgJIjIKEVN1Ym1pdFJ1blJlc3BvbnNlEh0KA3J1bhgBIAEoCzIQLmRvY2t5YXJkLnYxLlJ1biJGChdWYWxpZGF0ZVBpcGVsaW5lUmVxdWVzdBIVCg1waXBlbGluZV95YW1sGAEgASgMEhQKDGRlZmF1bHRfbmFtZRgCIAEoCSJCChhWYWxpZGF0ZVBpcGVsaW5lUmVzcG9uc2USJgoIcHJvYmxlbXMYASADKAsyFC5kb2NreWFyZC52MS5Qcm9ibGVtIh8KDUdldFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJIi8KDkdldFJ1blJlc3BvbnNlEh0KA3J1bhgBIAEoCzIQLmRvY2t5YXJkLnYxLlJ1biIvCg9MaXN0UnVuc1JlcXVlc3QSDQoFbGltaXQYASABKA0SDQoFc3RhdGUYAiABKAkiMgoQTGlzdFJ1bnNSZXNwb25zZRIeCgRydW5zGAEgAygLMhAuZG9ja3lhcmQudjEuUnVuIiIKEENhbmNlbFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJIjIKEUNhbmNlbFJ1blJlc3BvbnNlEh0KA3J1bhgBIAEoCzIQLmRvY2t5YXJkLnYxLlJ1biJkCg9XYXRjaFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJEhEKCWFmdGVyX3NlcRgCIAEoBBIOCgZmb2xsb3cYAyABKAgSDQoFc3RhZ2UYBCABKAkSDwoHYXR0ZW1wdBgFIAEoDSITChFMaXN0QWdlbnRzUmVxdWVzdCI4ChJMaXN0QWdlbnRzUmVzcG9uc2USIgoGYWdlbnRzGAEgAygLMhIuZG9ja3lhcmQudjEuQWdlbnQiLQoWQ3JlYXRlSm9pblRva2VuUmVxdWVzdBITCgtkZXNjcmlwdGlvbhgBIAEoCSI0ChdDcmVhdGVKb2luVG9rZW5SZXNwb25zZRIKCgJpZBgBIAEoCRINCgV0b2tlbhgCIAEoCSIkChZSZXZva2VKb2luVG9rZW5SZXF1ZXN0EgoKAmlkGAEgASgJIjEKF1Jldm9rZUpvaW5Ub2tlblJlc3BvbnNlEhYKDmFnZW50c19yZXZva2VkGAEgASgNIoEBCglUb2tlbkluZm8SCgoCaWQYASABKAkSDAoEa2luZBgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIVCg1jcmVhdGVkX2F0X21zGAQgASgDEhcKD2xhc3RfdXNlZF9hdF9tcxgFIAEoAxIVCg1yZXZva2VkX2F0X21zGAYgASgDIhMKEUxpc3RUb2tlbnNSZXF1ZXN0IjwKEkxpc3RUb2tlbnNSZXNwb25zZRImCgZ0b2tlbnMYASADKAsyFi5kb2NreWFyZC52MS5Ub2tlbkluZm8iIAoSUmVtb3ZlQWdlbnRSZXF1ZXN0EgoKAmlkGAEgASgJIjIKE1JlbW92ZUFnZW50UmVzcG9uc2USDAoEbmFtZRgBIAEoCRINCgVzdGF0ZRgCIAEoCSIgChJSZXZva2VBZ2VudFJlcXVlc3QSCgoCaWQYASABKAkiLAoTUmV2b2tlQWdlbnRSZXNwb25zZRIVCg1hdHRlbXB0c19sb3N0GAEgASgNIkgKClNlY3JldEluZm8SDAoEbmFtZRgBIAEoCRIVCg1jcmVhdGVkX2F0X21zGAIgASgDEhUKDXVwZGF0ZWRfYXRfbXMYAyABKAMiLwoQU2V0U2VjcmV0UmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBXZhbHVlGAIgASgMIk0KEVNldFNlY3JldFJlc3BvbnNlEicKBnNlY3JldBgBIAEoCzIXLmRvY2t5YXJkLnYxLlNlY3JldEluZm8SDwoHY3JlYXRlZBgCIAEoCCIUChJMaXN0U2VjcmV0c1JlcXVlc3QiPwoTTGlzdFNlY3JldHNSZXNwb25zZRIoCgdzZWNyZXRzGAEgAygLMhcuZG9ja3lhcmQudjEuU2VjcmV0SW5mbyIjChNEZWxldGVTZWNyZXRSZXF1ZXN0EgwKBG5hbWUYASABKAkiFgoURGVsZXRlU2VjcmV0UmVzcG9uc2UiiwIKC0Vudmlyb25tZW50EgoKAmlkGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRISCgpzdGFnZV9uYW1lGAMgASgJEhAKCGFnZW50X2lkGAQgASgJEhIKCmFnZW50X25hbWUYBSABKAkSDQoFb3duZXIYBiABKAkSFQoNY3JlYXRlZF9hdF9tcxgHIAEoAxIVCg1leHBpcmVzX2F0X21zGAggASgDEjgKCHNlcnZpY2VzGAkgAygLMiYuZG9ja3lhcmQudjEuRW52aXJvbm1lbnQuU2VydmljZXNFbnRyeRovCg1TZXJ2aWNlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiGQoXTGlzdEVudmlyb25tZW50c1JlcXVlc3QiSgoYTGlzdEVudmlyb25tZW50c1Jlc3BvbnNlEi4KDGVudmlyb25tZW50cxgBIAMoCzIYLmRvY2t5YXJkLnYxLkVudmlyb25tZW50MqYKCgpSdW5TZXJ2aWNlEkoKCVN1Ym1pdFJ1bhIdLmRvY2t5YXJkLnYxLlN1Ym1pdFJ1blJlcXVlc3QaHi5kb2NreWFyZC52MS5TdWJtaXRSdW5SZXNwb25zZRJfChBWYWxpZGF0ZVBpcGVsaW5lEiQuZG9ja3lhcmQudjEuVmFsaWRhdGVQaXBlbGluZVJlcXVlc3QaJS5kb2NreWFyZC52MS5WYWxpZGF0ZVBpcGVsaW5lUmVzcG9uc2USQQoGR2V0UnVuEhouZG9ja3lhcmQudjEuR2V0UnVuUmVxdWVzdBobLmRvY2t5YXJkLnYxLkdldFJ1blJlc3BvbnNlEkcKCExpc3RSdW5zEhwuZG9ja3lhcmQudjEuTGlzdFJ1bnNSZXF1ZXN0Gh0uZG9ja3lhcmQudjEuTGlzdFJ1bnNSZXNwb25zZRJKCglDYW5jZWxSdW4SHS5kb2NreWFyZC52MS5DYW5jZWxSdW5SZXF1ZXN0Gh4uZG9ja3lhcmQudjEuQ2FuY2VsUnVuUmVzcG9uc2USQQoIV2F0Y2hSdW4SHC5kb2NreWFyZC52MS5XYXRjaFJ1blJlcXVlc3QaFS5kb2NreWFyZC52MS5SdW5FdmVudDABEk0KCkxpc3RBZ2VudHMSHi5kb2NreWFyZC52MS5MaXN0QWdlbnRzUmVxdWVzdBofLmRvY2t5YXJkLnYxLkxpc3RBZ2VudHNSZXNwb25zZRJcCg9DcmVhdGVKb2luVG9rZW4SIy5kb2NreWFyZC52MS5DcmVhdGVKb2luVG9rZW5SZXF1ZXN0GiQuZG9ja3lhcmQudjEuQ3JlYXRlSm9pblRva2VuUmVzcG9uc2USXAoPUmV2b2tlSm9pblRva2VuEiMuZG9ja3lhcmQudjEuUmV2b2tlSm9pblRva2VuUmVxdWVzdBokLmRvY2t5YXJkLnYxLlJldm9rZUpvaW5Ub2tlblJlc3BvbnNlElAKC1Jldm9rZUFnZW50Eh8uZG9ja3lhcmQudjEuUmV2b2tlQWdlbnRSZXF1ZXN0GiAuZG9ja3lhcmQudjEuUmV2b2tlQWdlbnRSZXNwb25zZRJNCgpMaXN0VG9rZW5zEh4uZG9ja3lhcmQudjEuTGlzdFRva2Vuc1JlcXVlc3QaHy5kb2NreWFyZC52MS5MaXN0VG9rZW5zUmVzcG9uc2USUAoLUmVtb3ZlQWdlbnQSHy5kb2NreWFyZC52MS5SZW1vdmVBZ2VudFJlcXVlc3QaIC5kb2NreWFyZC52MS5SZW1vdmVBZ2VudFJlc3BvbnNlEkoKCVNldFNlY3JldBIdLmRvY2t5YXJkLnYxLlNldFNlY3JldFJlcXVlc3QaHi5kb2NreWFyZC52MS5TZXRTZWNyZXRSZXNwb25zZRJQCgtMaXN0U2VjcmV0cxIfLmRvY2t5YXJkLnYxLkxpc3RTZWNyZXRzUmVxdWVzdBogLmRvY2t5YXJkLnYxLkxpc3RTZWNyZXRzUmVzcG9uc2USUwoMRGVsZXRlU2VjcmV0EiAuZG9ja3lhcmQudjEuRGVsZXRlU2VjcmV0UmVxdWVzdBohLmRvY2t5YXJkLnYxLkRlbGV0ZVNlY3JldFJlc3BvbnNlEl8KEExpc3RFbnZpcm9ubWVudHMSJC5kb2NreWFyZC52MS5MaXN0RW52aXJvbm1lbnRzUmVxdWVzdBolLmRvY2t5YXJkLnYxLkxpc3RFbnZpcm9ubWVudHNSZXNwb25zZWIGcHJvdG8z", [file_dockyard_v1_types]);
 
 /**
  * @generated from message dockyard.v1.Run
@@ -266,6 +266,13 @@ export type Agent = Message<"dockyard.v1.Agent"> & {
    * @generated from field: repeated string capabilities = 10;
    */
   capabilities: string[];
+
+  /**
+   * When it was revoked; 0 when it was not.
+   *
+   * @generated from field: int64 revoked_at_ms = 11;
+   */
+  revokedAtMs: bigint;
 };
 
 /**
@@ -352,16 +359,22 @@ export type StageStatus = Message<"dockyard.v1.StageStatus"> & {
   attempt: number;
 
   /**
+   * Empty while no agent holds the stage (queued, pending, skipped).
+   *
    * @generated from field: string agent_id = 5;
    */
   agentId: string;
 
   /**
-   * @generated from field: int32 exit_code = 6;
+   * Unset when the stage (or the ended attempt) has no exit code: not ended yet, lost, timed out, canceled.
+   *
+   * @generated from field: optional int32 exit_code = 6;
    */
-  exitCode: number;
+  exitCode?: number | undefined;
 
   /**
+   * Why: the waiting reason of a queued or pending stage, the ended attempt's own reason otherwise.
+   *
    * @generated from field: string reason = 7;
    */
   reason: string;
@@ -544,6 +557,10 @@ export const ValidatePipelineResponseSchema: GenMessage<ValidatePipelineResponse
   messageDesc(file_dockyard_v1_run, 11);
 
 /**
+ * Wherever a request names a run (`run_id`), it may be the run's id, a unique prefix of it
+ * (6 characters or more) or PIPELINE#NUMBER (the run number, e.g. `deploy#3`). A malformed or
+ * ambiguous one is INVALID_ARGUMENT (an ambiguous prefix lists the candidates); none: NOT_FOUND.
+ *
  * @generated from message dockyard.v1.GetRunRequest
  */
 export type GetRunRequest = Message<"dockyard.v1.GetRunRequest"> & {
@@ -582,6 +599,9 @@ export const GetRunResponseSchema: GenMessage<GetRunResponse> = /*@__PURE__*/
  */
 export type ListRunsRequest = Message<"dockyard.v1.ListRunsRequest"> & {
   /**
+   * 0 = 20; at most 500 (MAX_RUNS_LIMIT in @dockyard/web, which the CLI and HTTP API share);
+   * more is INVALID_ARGUMENT.
+   *
    * @generated from field: uint32 limit = 1;
    */
   limit: number;
@@ -809,6 +829,130 @@ export const RevokeJoinTokenResponseSchema: GenMessage<RevokeJoinTokenResponse> 
   messageDesc(file_dockyard_v1_run, 24);
 
 /**
+ * A join token (registers agents) or an API token (clients): never its secret.
+ *
+ * @generated from message dockyard.v1.TokenInfo
+ */
+export type TokenInfo = Message<"dockyard.v1.TokenInfo"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * join | api
+   *
+   * @generated from field: string kind = 2;
+   */
+  kind: string;
+
+  /**
+   * @generated from field: string description = 3;
+   */
+  description: string;
+
+  /**
+   * @generated from field: int64 created_at_ms = 4;
+   */
+  createdAtMs: bigint;
+
+  /**
+   * 0 when never used. Recorded at most once a minute per token (and server replica).
+   *
+   * @generated from field: int64 last_used_at_ms = 5;
+   */
+  lastUsedAtMs: bigint;
+
+  /**
+   * 0 while it is live.
+   *
+   * @generated from field: int64 revoked_at_ms = 6;
+   */
+  revokedAtMs: bigint;
+};
+
+/**
+ * Describes the message dockyard.v1.TokenInfo.
+ * Use `create(TokenInfoSchema)` to create a new message.
+ */
+export const TokenInfoSchema: GenMessage<TokenInfo> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 25);
+
+/**
+ * @generated from message dockyard.v1.ListTokensRequest
+ */
+export type ListTokensRequest = Message<"dockyard.v1.ListTokensRequest"> & {
+};
+
+/**
+ * Describes the message dockyard.v1.ListTokensRequest.
+ * Use `create(ListTokensRequestSchema)` to create a new message.
+ */
+export const ListTokensRequestSchema: GenMessage<ListTokensRequest> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 26);
+
+/**
+ * @generated from message dockyard.v1.ListTokensResponse
+ */
+export type ListTokensResponse = Message<"dockyard.v1.ListTokensResponse"> & {
+  /**
+   * @generated from field: repeated dockyard.v1.TokenInfo tokens = 1;
+   */
+  tokens: TokenInfo[];
+};
+
+/**
+ * Describes the message dockyard.v1.ListTokensResponse.
+ * Use `create(ListTokensResponseSchema)` to create a new message.
+ */
+export const ListTokensResponseSchema: GenMessage<ListTokensResponse> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 27);
+
+/**
+ * Only an agent that is gone (revoked, lost, offline) and holds no attempt of an unfinished
+ * run (nor a live environment) can be removed: FAILED_PRECONDITION otherwise, naming why.
+ *
+ * @generated from message dockyard.v1.RemoveAgentRequest
+ */
+export type RemoveAgentRequest = Message<"dockyard.v1.RemoveAgentRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message dockyard.v1.RemoveAgentRequest.
+ * Use `create(RemoveAgentRequestSchema)` to create a new message.
+ */
+export const RemoveAgentRequestSchema: GenMessage<RemoveAgentRequest> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 28);
+
+/**
+ * @generated from message dockyard.v1.RemoveAgentResponse
+ */
+export type RemoveAgentResponse = Message<"dockyard.v1.RemoveAgentResponse"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * The state it was removed in.
+   *
+   * @generated from field: string state = 2;
+   */
+  state: string;
+};
+
+/**
+ * Describes the message dockyard.v1.RemoveAgentResponse.
+ * Use `create(RemoveAgentResponseSchema)` to create a new message.
+ */
+export const RemoveAgentResponseSchema: GenMessage<RemoveAgentResponse> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 29);
+
+/**
  * @generated from message dockyard.v1.RevokeAgentRequest
  */
 export type RevokeAgentRequest = Message<"dockyard.v1.RevokeAgentRequest"> & {
@@ -823,7 +967,7 @@ export type RevokeAgentRequest = Message<"dockyard.v1.RevokeAgentRequest"> & {
  * Use `create(RevokeAgentRequestSchema)` to create a new message.
  */
 export const RevokeAgentRequestSchema: GenMessage<RevokeAgentRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 25);
+  messageDesc(file_dockyard_v1_run, 30);
 
 /**
  * @generated from message dockyard.v1.RevokeAgentResponse
@@ -842,7 +986,7 @@ export type RevokeAgentResponse = Message<"dockyard.v1.RevokeAgentResponse"> & {
  * Use `create(RevokeAgentResponseSchema)` to create a new message.
  */
 export const RevokeAgentResponseSchema: GenMessage<RevokeAgentResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 26);
+  messageDesc(file_dockyard_v1_run, 31);
 
 /**
  * @generated from message dockyard.v1.SecretInfo
@@ -869,7 +1013,7 @@ export type SecretInfo = Message<"dockyard.v1.SecretInfo"> & {
  * Use `create(SecretInfoSchema)` to create a new message.
  */
 export const SecretInfoSchema: GenMessage<SecretInfo> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 27);
+  messageDesc(file_dockyard_v1_run, 32);
 
 /**
  * The value travels only in this request (over TLS); no answer carries it.
@@ -893,7 +1037,7 @@ export type SetSecretRequest = Message<"dockyard.v1.SetSecretRequest"> & {
  * Use `create(SetSecretRequestSchema)` to create a new message.
  */
 export const SetSecretRequestSchema: GenMessage<SetSecretRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 28);
+  messageDesc(file_dockyard_v1_run, 33);
 
 /**
  * @generated from message dockyard.v1.SetSecretResponse
@@ -915,7 +1059,7 @@ export type SetSecretResponse = Message<"dockyard.v1.SetSecretResponse"> & {
  * Use `create(SetSecretResponseSchema)` to create a new message.
  */
 export const SetSecretResponseSchema: GenMessage<SetSecretResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 29);
+  messageDesc(file_dockyard_v1_run, 34);
 
 /**
  * @generated from message dockyard.v1.ListSecretsRequest
@@ -928,7 +1072,7 @@ export type ListSecretsRequest = Message<"dockyard.v1.ListSecretsRequest"> & {
  * Use `create(ListSecretsRequestSchema)` to create a new message.
  */
 export const ListSecretsRequestSchema: GenMessage<ListSecretsRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 30);
+  messageDesc(file_dockyard_v1_run, 35);
 
 /**
  * @generated from message dockyard.v1.ListSecretsResponse
@@ -945,7 +1089,7 @@ export type ListSecretsResponse = Message<"dockyard.v1.ListSecretsResponse"> & {
  * Use `create(ListSecretsResponseSchema)` to create a new message.
  */
 export const ListSecretsResponseSchema: GenMessage<ListSecretsResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 31);
+  messageDesc(file_dockyard_v1_run, 36);
 
 /**
  * @generated from message dockyard.v1.DeleteSecretRequest
@@ -962,7 +1106,7 @@ export type DeleteSecretRequest = Message<"dockyard.v1.DeleteSecretRequest"> & {
  * Use `create(DeleteSecretRequestSchema)` to create a new message.
  */
 export const DeleteSecretRequestSchema: GenMessage<DeleteSecretRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 32);
+  messageDesc(file_dockyard_v1_run, 37);
 
 /**
  * @generated from message dockyard.v1.DeleteSecretResponse
@@ -975,7 +1119,7 @@ export type DeleteSecretResponse = Message<"dockyard.v1.DeleteSecretResponse"> &
  * Use `create(DeleteSecretResponseSchema)` to create a new message.
  */
 export const DeleteSecretResponseSchema: GenMessage<DeleteSecretResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 33);
+  messageDesc(file_dockyard_v1_run, 38);
 
 /**
  * A temporary environment a deploy stage started, until its agent reports it gone.
@@ -1036,7 +1180,7 @@ export type Environment = Message<"dockyard.v1.Environment"> & {
  * Use `create(EnvironmentSchema)` to create a new message.
  */
 export const EnvironmentSchema: GenMessage<Environment> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 34);
+  messageDesc(file_dockyard_v1_run, 39);
 
 /**
  * @generated from message dockyard.v1.ListEnvironmentsRequest
@@ -1049,7 +1193,7 @@ export type ListEnvironmentsRequest = Message<"dockyard.v1.ListEnvironmentsReque
  * Use `create(ListEnvironmentsRequestSchema)` to create a new message.
  */
 export const ListEnvironmentsRequestSchema: GenMessage<ListEnvironmentsRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 35);
+  messageDesc(file_dockyard_v1_run, 40);
 
 /**
  * @generated from message dockyard.v1.ListEnvironmentsResponse
@@ -1066,7 +1210,7 @@ export type ListEnvironmentsResponse = Message<"dockyard.v1.ListEnvironmentsResp
  * Use `create(ListEnvironmentsResponseSchema)` to create a new message.
  */
 export const ListEnvironmentsResponseSchema: GenMessage<ListEnvironmentsResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 36);
+  messageDesc(file_dockyard_v1_run, 41);
 
 /**
  * Client-facing API, over TLS. Every call carries `authorization: Bearer <api token>`.
@@ -1153,6 +1297,22 @@ export const RunService: GenService<{
     methodKind: "unary";
     input: typeof RevokeAgentRequestSchema;
     output: typeof RevokeAgentResponseSchema;
+  },
+  /**
+   * @generated from rpc dockyard.v1.RunService.ListTokens
+   */
+  listTokens: {
+    methodKind: "unary";
+    input: typeof ListTokensRequestSchema;
+    output: typeof ListTokensResponseSchema;
+  },
+  /**
+   * @generated from rpc dockyard.v1.RunService.RemoveAgent
+   */
+  removeAgent: {
+    methodKind: "unary";
+    input: typeof RemoveAgentRequestSchema;
+    output: typeof RemoveAgentResponseSchema;
   },
   /**
    * @generated from rpc dockyard.v1.RunService.SetSecret

@@ -1,0 +1,46 @@
+// A stage's stored output for the HTTP API: which attempt, which page, and the errors that
+// name what exists (the stage names of the run, the attempts of the stage).
+import type { Db } from "./store/db";
+import { getRun } from "./store/runs";
+import { readAttemptLog } from "./store/log-reads";
+import { NotFoundError } from "./errors";
+
+export interface StageLogRequest {
+  /** 1, 2, ...; absent: the stage's latest attempt. */
+  attempt?: number;
+  /** The run-event seq to start at (a previous page's `nextFrom`); 0 = from the start. */
+  from: number;
+  limitBytes: number;
+}
+
+export interface StageLog {
+  runId: string;
+  stage: string;
+  /** The attempt read; null while the stage has made none (the body is then empty). */
+  attempt: number | null;
+  /** How many attempts the stage made so far. */
+  attempts: number;
+  data: Uint8Array;
+  nextFrom: number;
+  complete: boolean;
+}
+
+/** NotFoundError for a stage the run does not have (naming its stages) or an attempt the stage did not make (naming them). */
+export async function readStageLog(db: Db, runId: string, stageName: string, req: StageLogRequest): Promise<StageLog> {
+  const run = await getRun(db, runId);
+  const stage = run.stages.find((s) => s.name === stageName);
+  if (!stage) {
+    const names = run.stages.map((s) => s.name);
+    const listed = names.length > 20 ? `${names.slice(0, 20).join(", ")} and ${names.length - 20} more` : names.join(", ");
+    throw new NotFoundError("stage", stageName, `run ${run.id} has no stage '${stageName.slice(0, 64)}' (stages: ${listed})`);
+  }
+  const attempt = req.attempt ?? (stage.attempts > 0 ? stage.attempts : null);
+  const base = { runId: run.id, stage: stage.name, attempt, attempts: stage.attempts };
+  if (attempt === null) return { ...base, data: new Uint8Array(), nextFrom: req.from, complete: false };
+  if (attempt > stage.attempts) {
+    const made = stage.attempts === 0 ? "no attempts yet" : `attempts: ${Array.from({ length: stage.attempts }, (_, i) => i + 1).join(", ")}`;
+    throw new NotFoundError("attempt", String(attempt), `stage '${stage.name}' of run ${run.id} has no attempt ${attempt} (${made})`);
+  }
+  const page = await readAttemptLog(db, run.id, stage.id, attempt, req.from, req.limitBytes);
+  return { ...base, data: page.data, nextFrom: page.nextFrom, complete: page.complete };
+}
