@@ -49,6 +49,8 @@ print_where_to_look() {
   done
   if [ "$ok" -eq "$n" ] && [ "$n" -eq 1 ]; then
     echo "The example pipeline succeeded:"
+  elif [ "$ok" -eq "$n" ] && [ "$n" -eq 2 ]; then
+    echo "Both example pipelines succeeded:"
   elif [ "$ok" -eq "$n" ]; then
     echo "All $n example pipelines succeeded:"
   else
