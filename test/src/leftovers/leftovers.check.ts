@@ -64,5 +64,9 @@ test("the test run left no dockyard-* temporary directory, container or volume",
   const dirs = scanTempDir();
   assert.deepEqual(dirs, [], `temporary directories left in ${os.tmpdir()}:\n  ${dirs.join("\n  ")}`);
   const lines = Object.entries(left).map(([k, v]) => `${k}: ${v}`);
-  assert.deepEqual(lines, [], `containers and volumes left on the test engines (not there before the run):\n  ${lines.join("\n  ")}`);
+  assert.deepEqual(
+    lines,
+    [],
+    `containers and volumes left on the test engines (not there before the run; on an engine shared with another test run, that run's leftovers show here too):\n  ${lines.join("\n  ")}`,
+  );
 });
