@@ -1,68 +1,114 @@
 #!/usr/bin/env bash
-# `npm run demo`: install what is missing, start a small farm (a server on
-# embedded PGlite and two Docker agents), run examples/hello/dockyard.yml and
-# leave the farm running to look around. `npm run demo -- stop` stops it.
+# `npm run demo`: install what is missing, start a small farm (a server on embedded PGlite and
+# two Docker agents), run examples/hello and examples/webapp, and leave the farm running to look
+# around. Run again, it restarts the farm. `npm run demo -- stop` stops the farm and every
+# service the demo started itself (NATS, dockerd, the registry); what was already running stays.
+#
+# What it started is recorded under the demo directory: server.pid, agent-*.pid and
+# services/NAME.pid ("PID STARTTIME", so a reused pid is never mistaken for ours).
+# Knobs (the demo's test runs a second demo beside the first with them):
+#   DOCKYARD_DEMO_DIR        state directory (default .dockyard/demo)
+#   DOCKYARD_DEMO_PORT       the server's gRPC port (default 7400); HTTP listens on the next one
+#   DOCKYARD_DEMO_EXAMPLES   which examples to run, in order (default "hello webapp")
+#   DOCKYARD_DEMO_DOCKER     a dockerd instance of its own (/tmp/dockyard-docker-NAME; default: the dev engine)
+#   DOCKYARD_DEMO_NATS_PORT  NATS port (default 4222); DOCKYARD_DEMO_REGISTRY (default 127.0.0.1:5000)
 set -euo pipefail
+here=$PWD
 cd "$(dirname "$0")/.."
+ROOT=$(pwd -P)
 source scripts/lib.sh
-DEMO=.dockyard/demo
-mkdir -p "$DEMO"
 
-stop_demo() {
-  for f in "$DEMO"/*.pid; do
-    [ -f "$f" ] || continue
-    pid=$(cat "$f")
-    if kill -0 "$pid" 2>/dev/null; then kill "$pid" 2>/dev/null || true; fi
-    rm -f "$f"
+[ $# -le 1 ] && { [ -z "${1:-}" ] || [ "$1" = stop ]; } || die "unknown arguments '$*'; usage: npm run demo [-- stop]"
+
+port_ok() { [[ "$1" =~ ^[0-9]{1,5}$ ]] && [ "$1" -ge 1024 ] && [ "$1" -le 65534 ]; }
+GRPC_PORT=${DOCKYARD_DEMO_PORT:-7400}
+port_ok "$GRPC_PORT" || die "DOCKYARD_DEMO_PORT must be a port from 1024 to 65534, not '$GRPC_PORT'"
+HTTP_PORT=$((GRPC_PORT + 1))
+NATS_PORT=${DOCKYARD_DEMO_NATS_PORT:-4222}
+port_ok "$NATS_PORT" || die "DOCKYARD_DEMO_NATS_PORT must be a port from 1024 to 65534, not '$NATS_PORT'"
+ENGINE=${DOCKYARD_DEMO_DOCKER:-}
+[[ "$ENGINE" =~ ^[a-z0-9]*$ ]] || die "DOCKYARD_DEMO_DOCKER must be lowercase letters and digits (a dockerd instance name), not '$ENGINE'"
+REGISTRY=${DOCKYARD_DEMO_REGISTRY:-127.0.0.1:5000}
+[[ "$REGISTRY" =~ ^127\.0\.0\.1:([0-9]{1,5})$ ]] && port_ok "${BASH_REMATCH[1]}" \
+  || die "DOCKYARD_DEMO_REGISTRY must be 127.0.0.1:PORT, not '$REGISTRY'"
+EXAMPLES=${DOCKYARD_DEMO_EXAMPLES-hello webapp}
+for ex in $EXAMPLES; do
+  [ "$ex" = hello ] || [ "$ex" = webapp ] || die "DOCKYARD_DEMO_EXAMPLES lists '$ex'; the examples are: hello webapp"
+done
+[ -n "${EXAMPLES// /}" ] || die "DOCKYARD_DEMO_EXAMPLES is empty; the examples are: hello webapp"
+# Absolute, so that the paths printed at the end work from any directory.
+DEMO=$(cd "$here" && realpath -m -- "${DOCKYARD_DEMO_DIR:-$ROOT/.dockyard/demo}")
+export DOCKYARD_STARTED_DIR="$DEMO/services"
+
+stop_farm() {
+  local f jobs=()
+  # Agents first (they tell the server they leave), together: each drains on the first SIGTERM
+  # and stops its running stages on the second. (Waits for these jobs only: a bare `wait` would
+  # wait for a daemon this shell started, too.)
+  for f in "$DEMO"/agent-*.pid; do
+    [ -e "$f" ] || continue
+    stop_recorded "$f" 20 8 &
+    jobs+=($!)
   done
-  # Agents drain on SIGTERM; give them a moment before the next start.
-  for _ in $(seq 50); do pgrep -f "dockyard/(server|agent)-demo" >/dev/null || break; sleep 0.1; done
+  if [ ${#jobs[@]} -gt 0 ]; then wait "${jobs[@]}"; fi
+  stop_recorded "$DEMO/server.pid" 15
 }
 
-if [ "${1:-}" = "stop" ]; then stop_demo; log "demo farm stopped"; exit 0; fi
+if [ "${1:-}" = stop ]; then
+  stop_farm
+  stopped=$(stop_started "$DEMO/services")
+  if [ -n "$stopped" ]; then log "stopped what the demo had started: $stopped"; fi
+  log "demo farm stopped (services the demo did not start are left running)"
+  exit 0
+fi
 
+mkdir -p "$DEMO"
+log "setting up (apt output, if anything is installed: $DOCKYARD_APT_LOG)"
 ensure_deps
-ensure_nats
-ensure_docker
-ensure_registry
-ensure_images
-export DOCKER_HOST=unix:///tmp/dockyard-docker/docker.sock
-stop_demo
+ensure_nats "$NATS_PORT"
+ensure_docker "$ENGINE" # exports DOCKER_HOST
+DOCKYARD_REGISTRY_LISTEN=$REGISTRY ensure_registry
+# The webapp builds FROM the examples' base images; hello needs only dockyard/busybox:1.
+case " $EXAMPLES " in *" webapp "*) ensure_images ;; esac
+# A farm from an earlier run: stop it, waiting for the processes it recorded.
+stop_farm
 
-[ -f "$DEMO/join-token" ] || echo "dyj_demo_$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$DEMO/join-token"
-[ -f "$DEMO/api-token" ] || echo "dya_demo_$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$DEMO/api-token"
+[ -f "$DEMO/join-token" ] || echo "dyj_demo_$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$DEMO/join-token"
+[ -f "$DEMO/api-token" ] || echo "dya_demo_$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$DEMO/api-token"
 chmod 600 "$DEMO/join-token" "$DEMO/api-token"
-export DOCKYARD_SERVER=127.0.0.1:7400
+export DOCKYARD_SERVER=127.0.0.1:$GRPC_PORT
 # The server makes its CA at first start; the CLI and the agents verify the server with it.
 export DOCKYARD_CA_FILE="$DEMO/server/pki/ca.crt"
 export DOCKYARD_TOKEN
 DOCKYARD_TOKEN=$(cat "$DEMO/api-token")
-dockyard=cli/bin/dockyard
+NATS_URL=nats://127.0.0.1:$NATS_PORT
+dockyard=$ROOT/cli/bin/dockyard
 
-for port in 7400 7401; do
-  if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then die "port $port is in use; stop what listens there (or 'npm run demo -- stop')"; fi
+for port in "$GRPC_PORT" "$HTTP_PORT"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    die "port $port is in use by something the demo did not start; stop it, or choose other ports with DOCKYARD_DEMO_PORT"
+  fi
 done
 
 log "starting the server (embedded PGlite in $DEMO/server)"
 # Build stages push to the local registry; its password is the secret registry-password.
-DOCKYARD_REGISTRY=127.0.0.1:5000 DOCKYARD_REGISTRY_USERNAME=dockyard DOCKYARD_REGISTRY_PASSWORD_SECRET=registry-password \
+DOCKYARD_REGISTRY=$REGISTRY DOCKYARD_REGISTRY_USERNAME=dockyard DOCKYARD_REGISTRY_PASSWORD_SECRET=registry-password \
 DOCKYARD_DATA_DIR="$DEMO/server" DOCKYARD_JOIN_TOKEN_FILE="$DEMO/join-token" DOCKYARD_API_TOKEN_FILE="$DEMO/api-token" \
-  setsid nohup "$dockyard" server --grpc-listen 127.0.0.1:7400 --http-listen 127.0.0.1:7401 \
-  >"$DEMO/server.log" 2>&1 &
-echo $! > "$DEMO/server.pid"
-for _ in $(seq 300); do curl -fs http://127.0.0.1:7401/readyz >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fs http://127.0.0.1:7401/readyz >/dev/null || { tail -n 20 "$DEMO/server.log" >&2; die "server did not start"; }
+  setsid nohup "$dockyard" server --grpc-listen "$DOCKYARD_SERVER" --http-listen "127.0.0.1:$HTTP_PORT" --nats "$NATS_URL" \
+  >"$DEMO/server.log" 2>&1 </dev/null &
+record_pid "$DEMO/server.pid" $!
+for _ in $(seq 300); do curl -fs "http://127.0.0.1:$HTTP_PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+curl -fs "http://127.0.0.1:$HTTP_PORT/readyz" >/dev/null || { tail -n 20 "$DEMO/server.log" >&2; die "server did not start"; }
 
 for a in a b; do
   log "starting agent demo-$a"
   # Both agents share one engine: the hello example's stages pass files through the run's
   # /workspace volume, which lives on one engine (the tests run agents on two engines).
-  engine=$DOCKER_HOST
   # The join token comes from a file (never an argument: it would show in ps).
-  DOCKER_HOST=$engine setsid nohup "$dockyard" agent --server 127.0.0.1:7400 --nats nats://127.0.0.1:4222 --token-file "$DEMO/join-token" \
+  setsid nohup "$dockyard" agent --server "$DOCKYARD_SERVER" --nats "$NATS_URL" --token-file "$DEMO/join-token" \
     --name "demo-$a" --labels "zone=$a" --capacity 2 --executor docker --state-dir "$DEMO/agent-$a" \
-    >"$DEMO/agent-$a.log" 2>&1 &
-  echo $! > "$DEMO/agent-$a.pid"
+    >"$DEMO/agent-$a.log" 2>&1 </dev/null &
+  record_pid "$DEMO/agent-$a.pid" $!
 done
 for _ in $(seq 200); do
   n=$("$dockyard" agents --json 2>/dev/null | grep -o '"state": *"online"' | wc -l || true)
@@ -75,31 +121,9 @@ if ! "$dockyard" secret list 2>/dev/null | grep -q '^hello-publish-token '; then
   log "storing the example's secret (hello-publish-token) in the secret store"
   printf 'dyk_demo_%s' "$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" | "$dockyard" secret set hello-publish-token >/dev/null
 fi
+"$dockyard" secret set registry-password <"$(registry_dir "$REGISTRY")/password" >/dev/null
 
-"$dockyard" secret set registry-password < /tmp/dockyard-registry/password >/dev/null
-
-log "running examples/hello/dockyard.yml"
-set +e
-"$dockyard" run examples/hello/dockyard.yml --watch
-code=$?
-if [ $code -eq 0 ]; then
-  log "running examples/webapp/dockyard.yml (build, push, temporary environment, tests, image sizes)"
-  "$dockyard" run examples/webapp/dockyard.yml --watch
-  code=$?
-fi
-set -e
-cat <<MSG
-
-$( [ $code -eq 0 ] && echo "The example pipeline succeeded." || echo "The example pipeline did not succeed (exit $code)." )
-The farm keeps running. Where to look:
-  export DOCKYARD_SERVER=127.0.0.1:7400 DOCKYARD_CA_FILE=$DEMO/server/pki/ca.crt DOCKYARD_TOKEN=\$(cat $DEMO/api-token)
-  cli/bin/dockyard runs                      # recent runs
-  cli/bin/dockyard logs <run-id> report      # one stage's output
-  cli/bin/dockyard agents                    # the two agents
-  cli/bin/dockyard envs                      # live temporary environments
-  curl -s http://127.0.0.1:7401/metrics | grep ^dockyard_     # Prometheus metrics
-  curl -s -H "Authorization: Bearer \$DOCKYARD_TOKEN" http://127.0.0.1:7401/api/v1/runs
-  logs: $DEMO/server.log, $DEMO/agent-a.log, $DEMO/agent-b.log
-  stop: npm run demo -- stop
-MSG
-exit $code
+source scripts/demo-report.sh
+run_examples
+print_where_to_look
+exit "$code"

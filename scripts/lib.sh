@@ -5,16 +5,91 @@ PNPM_VERSION=12.4.2
 DOCKYARD_RUN=${DOCKYARD_RUN:-/tmp/dockyard-services}
 mkdir -p "$DOCKYARD_RUN"
 
+# apt's output of a first install (debconf, needrestart, ...) goes here, not to the terminal.
+DOCKYARD_APT_LOG=${DOCKYARD_APT_LOG:-$DOCKYARD_RUN/apt.log}
+# Where the scripts note each daemon they start (NAME.pid: "PID STARTTIME"), when set: the
+# demo points it at .dockyard/demo/services so that its `stop` stops exactly what it started.
+DOCKYARD_STARTED_DIR=${DOCKYARD_STARTED_DIR:-}
+
 log() { printf '\033[1m[dockyard]\033[0m %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-apt_install() {
-  # apt-get update only when the install fails (package lists missing or stale).
-  if ! DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "$@" >/dev/null 2>&1; then
-    apt-get -o DPkg::Lock::Timeout=600 update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "$@" >/dev/null
-  fi
+# apt-get install ARGS..., quietly; apt-get update only when the install fails (package lists
+# missing or stale). On failure the end of the log is shown.
+apt_get_install() {
+  export DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1
+  local apt=(apt-get -o DPkg::Lock::Timeout=600)
+  "${apt[@]}" install -y -qq "$@" >>"$DOCKYARD_APT_LOG" 2>&1 && return 0
+  "${apt[@]}" update -qq >>"$DOCKYARD_APT_LOG" 2>&1 || true
+  "${apt[@]}" install -y -qq "$@" >>"$DOCKYARD_APT_LOG" 2>&1 && return 0
+  tail -n 20 "$DOCKYARD_APT_LOG" >&2
+  die "apt-get install $* failed (log: $DOCKYARD_APT_LOG)"
 }
+apt_install() { apt_get_install --no-install-recommends "$@"; }
+
+# The start time of process PID (clock ticks since boot; /proc/PID/stat field 22): a pid and
+# its start time name one process, even after the pid is reused.
+proc_start() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
+
+# record_pid FILE PID: notes the process in FILE, for pid_alive and stop_recorded.
+record_pid() { mkdir -p "$(dirname "$1")"; echo "$2 $(proc_start "$2")" >"$1"; }
+
+# pid_alive FILE: prints the recorded pid and succeeds while that very process runs.
+pid_alive() {
+  local pid start
+  [ -f "$1" ] || return 1
+  read -r pid start <"$1" || true
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  [ -d "/proc/$pid" ] || return 1
+  # A pid file without a start time (an older demo) is trusted as it is.
+  if [ -n "${start:-}" ] && [ "$(proc_start "$pid")" != "$start" ]; then return 1; fi
+  echo "$pid"
+}
+
+# stop_recorded FILE GRACE_S [SECOND_TERM_S [SIGNAL]]: stops the process recorded in FILE (if it is
+# still that process) with SIGNAL (default TERM) and waits for it and for the rest of its session (children such as
+# the agent's supervisor); with SECOND_TERM_S, a second SIGTERM after that many seconds (an agent
+# drains on the first one); SIGKILL to what is left after GRACE_S. Removes FILE.
+stop_recorded() {
+  local file=$1 grace=$2 second=${3:-} signal=${4:-TERM} pid i
+  if pid=$(pid_alive "$file"); then
+    kill "-$signal" "$pid" 2>/dev/null || true
+    for ((i = 0; i < grace * 10; i++)); do
+      session_gone "$pid" && break
+      if [ -n "$second" ] && [ "$i" -eq $((second * 10)) ]; then kill -TERM "$pid" 2>/dev/null || true; fi
+      sleep 0.1
+    done
+    if ! session_gone "$pid"; then
+      log "$(basename "$file" .pid) (pid $pid) did not stop within ${grace} s; killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+      pkill -KILL -s "$pid" 2>/dev/null || true
+      for _ in $(seq 50); do session_gone "$pid" && break; sleep 0.1; done
+    fi
+  fi
+  rm -f "$file"
+}
+
+# session_gone PID: PID has exited, and so has every process of the session it leads (if it
+# does). Zombies count as gone: whoever inherited them may be slow to reap them.
+session_gone() { ! ps -e -o pid=,sid=,stat= | awk -v p="$1" '($1 == p || $2 == p) && $3 !~ /^Z/ { found = 1 } END { exit !found }'; }
+
+# stop_started DIR: stops the daemons recorded in DIR by note_started (never one that was already
+# running when they were started) and prints their names.
+stop_started() {
+  local f name stopped=()
+  for f in "$1"/registry.pid "$1"/nats.pid "$1"/postgres.pid "$1"/dockerd*.pid "$1"/containerd*.pid; do
+    [ -e "$f" ] || continue
+    name=$(basename "$f" .pid)
+    if pid_alive "$f" >/dev/null; then stopped+=("$name"); fi
+    # SIGINT is Postgres's fast shutdown (SIGTERM would wait for every client to leave); dockerd
+    # stops its containers (up to 15 s each) and its containerd on the way out.
+    if [ "$name" = postgres ]; then stop_recorded "$f" 40 "" INT; else stop_recorded "$f" 40; fi
+  done
+  echo "${stopped[*]}"
+}
+
+# note_started NAME PID: records a daemon this run started, when DOCKYARD_STARTED_DIR is set.
+note_started() { [ -z "$DOCKYARD_STARTED_DIR" ] || record_pid "$DOCKYARD_STARTED_DIR/$1.pid" "$2"; }
 
 ensure_pnpm() {
   if [ "$(pnpm --version 2>/dev/null)" != "$PNPM_VERSION" ]; then
@@ -38,16 +113,20 @@ ensure_native_spawner() {
   pnpm --silent --filter @dockyard/agent run build:native || die "building $bin failed"
 }
 
-nats_ready() { (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; }
+nats_ready() { (exec 3<>"/dev/tcp/127.0.0.1/${1:-4222}") 2>/dev/null; }
 
+# ensure_nats [PORT]: NATS with JetStream on 127.0.0.1:PORT (default 4222, with monitoring on 8222).
 ensure_nats() {
-  nats_ready && return 0
+  local port=${1:-4222} dir=$DOCKYARD_RUN/nats monitor=(-m 8222)
+  if [ "$port" != 4222 ]; then dir=$DOCKYARD_RUN/nats-$port monitor=(); fi
+  nats_ready "$port" && return 0
   command -v nats-server >/dev/null || { log "installing nats-server"; apt_install nats-server; }
-  log "starting nats-server (JetStream) on 127.0.0.1:4222"
-  mkdir -p "$DOCKYARD_RUN/nats"
-  setsid nohup nats-server -a 127.0.0.1 -p 4222 -m 8222 -js -sd "$DOCKYARD_RUN/nats" >"$DOCKYARD_RUN/nats.log" 2>&1 &
-  for _ in $(seq 100); do nats_ready && return 0; sleep 0.1; done
-  tail -n 20 "$DOCKYARD_RUN/nats.log" >&2; die "nats-server did not start"
+  log "starting nats-server (JetStream) on 127.0.0.1:$port"
+  mkdir -p "$dir"
+  setsid nohup nats-server -a 127.0.0.1 -p "$port" "${monitor[@]}" -js -sd "$dir" >"$dir.log" 2>&1 &
+  note_started nats $!
+  for _ in $(seq 100); do nats_ready "$port" && return 0; sleep 0.1; done
+  tail -n 20 "$dir.log" >&2; die "nats-server did not start"
 }
 
 pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && psql -h 127.0.0.1 -U postgres -d postgres -Atqc 'select 1' >/dev/null 2>&1; }
@@ -66,14 +145,18 @@ ensure_postgres() {
   log "starting a trust Postgres cluster on 127.0.0.1:5432"
   runuser -u postgres -- "$bin/pg_ctl" -D "$d/data" -l "$d/pg.log" -w -o "-c listen_addresses=127.0.0.1 -p 5432 -k $d/sock -c fsync=off" start >/dev/null \
     || { tail -n 20 "$d/pg.log" >&2; die "postgres did not start"; }
+  note_started postgres "$(head -n 1 "$d/data/postmaster.pid")"
   psql -h 127.0.0.1 -U postgres -qc "select 1" >/dev/null || die "postgres is not answering on 127.0.0.1:5432"
 }
 
+# ensure_docker [INSTANCE]: the dev engine (/tmp/dockyard-docker), or another instance of it
+# (/tmp/dockyard-docker-INSTANCE), with the base image; exports DOCKER_HOST for it.
 ensure_docker() {
+  local instance=${1:-}
   # git: image builds from a git context (agent/src/docker/git-context.ts) shell out to it.
   command -v git >/dev/null || { log "installing git (for git build contexts)"; apt_install git; }
-  bash "$(dirname "${BASH_SOURCE[0]}")/docker/start-dockerd.sh" >&2
-  export DOCKER_HOST=unix:///tmp/dockyard-docker/docker.sock
+  bash "$(dirname "${BASH_SOURCE[0]}")/docker/start-dockerd.sh" $instance >&2
+  export DOCKER_HOST=unix:///tmp/dockyard-docker${instance:+-$instance}/docker.sock
   node --import tsx "$(dirname "${BASH_SOURCE[0]}")/docker/build-base-image.ts" >&2
 }
 
@@ -93,7 +176,15 @@ ensure_docker_b() {
   DOCKER_HOST=unix:///tmp/dockyard-docker-b/docker.sock node --import tsx "$(dirname "${BASH_SOURCE[0]}")/docker/build-base-image.ts" >&2
 }
 
-# The private registry on 127.0.0.1:5000 (htpasswd user `dockyard`, password in /tmp/dockyard-registry/password).
+# registry_dir ADDR: where start-registry.sh keeps the registry at ADDR (its data, password, pid).
+registry_dir() {
+  if [ -n "${DOCKYARD_REGISTRY_DIR:-}" ]; then echo "$DOCKYARD_REGISTRY_DIR"
+  elif [ "${1##*:}" = 5000 ]; then echo /tmp/dockyard-registry
+  else echo "/tmp/dockyard-registry-${1##*:}"; fi
+}
+
+# The private registry on 127.0.0.1:5000 (htpasswd user `dockyard`, password in /tmp/dockyard-registry/password);
+# DOCKYARD_REGISTRY_LISTEN and DOCKYARD_REGISTRY_DIR move it (scripts/registry/start-registry.sh).
 ensure_registry() {
   bash "$(dirname "${BASH_SOURCE[0]}")/registry/start-registry.sh" >&2
 }

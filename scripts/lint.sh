@@ -16,7 +16,7 @@ run() {
 }
 run eslint pnpm exec eslint --max-warnings 0 .
 run depcruise pnpm exec depcruise --config .dependency-cruiser.cjs --ignore-known .dependency-cruiser-known-violations.json \
-  proto pipeline control-plane agent web cli test bench scripts ops
+  proto pipeline control-plane agent web cli test testkit bench scripts ops
 if [ ${#failed[@]} -gt 0 ]; then
   log "lint failed: ${failed[*]}"
   exit 1

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: set up services (unless --no-setup), type-check, lint (scripts/lint.sh),
 # check that generated code is fresh, then run every test file with node's test runner.
+# The services setup started stay up for the next run; `npm run setup -- stop` stops them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -15,7 +16,16 @@ bash scripts/lint.sh
 log "checking formatting"
 pnpm exec prettier --check --log-level warn . || die "not formatted: run 'npm run format'"
 bash scripts/gen-check.sh
-files=$(find proto pipeline control-plane agent web cli test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
-log "running $(echo "$files" | wc -w) test files"
+files=$(find proto pipeline control-plane agent web cli test testkit -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+# What the tests leave behind: this run gets a temporary directory of its own (other runs on the
+# machine have theirs) and a baseline of the test engines' dockyard-* containers and volumes;
+# the last file, leftovers.check.ts, fails on any dockyard-* entry left in the one or added to the other.
+run_dir=$(mktemp -d "${TMPDIR:-/tmp}/dockyard-test-run-XXXXXX")
+trap 'rm -rf "$run_dir"' EXIT
+export DOCKYARD_TEST_BASELINE="$run_dir/baseline.json"
+node --import tsx test/src/leftovers/scan.ts baseline >"$DOCKYARD_TEST_BASELINE"
+export TMPDIR="$run_dir/tmp"
+mkdir "$TMPDIR"
+log "running $(echo "$files" | wc -w) test files, then the leftovers check"
 # shellcheck disable=SC2086
-exec node --import tsx --test --test-reporter=tap $files
+node --import tsx --test --test-reporter=tap $files test/src/leftovers/leftovers.check.ts

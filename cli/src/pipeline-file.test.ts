@@ -1,12 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { defaultPipelineName, problemsText, readPipelineFile, serverProblemsText } from "./pipeline-file";
+import { tempDir } from "@dockyard/testkit";
 
 test("reads small files and refuses large ones with a clear message", async () => {
-  const dir = await mkdtemp(join(tmpdir(), "dockyard-cli-"));
+  const dir = tempDir("cli");
   const small = join(dir, "dockyard.yml");
   await writeFile(small, "version: 1\n");
   assert.equal(Buffer.from(await readPipelineFile(small)).toString(), "version: 1\n");

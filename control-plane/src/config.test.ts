@@ -1,10 +1,10 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync, mkdtempSync } from "node:fs";
-import os from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError, loadConfig, SERVER_ENV_VARS } from "./config";
+import { tempDir } from "@dockyard/testkit";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -30,7 +30,7 @@ describe("server config", () => {
   });
 
   it("reads secrets from NAME_FILE", () => {
-    const f = path.join(mkdtempSync(path.join(os.tmpdir(), "cfg-")), "token");
+    const f = path.join(tempDir("cfg"), "token");
     writeFileSync(f, "dyj_from_a_file_0123456789\n");
     assert.equal(loadConfig({ DOCKYARD_JOIN_TOKEN_FILE: f }).joinToken, "dyj_from_a_file_0123456789");
     assert.throws(() => loadConfig({ DOCKYARD_API_TOKEN_FILE: "/nonexistent/x" }), /DOCKYARD_API_TOKEN_FILE: cannot read/);
@@ -39,7 +39,7 @@ describe("server config", () => {
   it("takes a metrics token of its own, from the environment or a file", () => {
     assert.equal(loadConfig({}).metricsToken, null);
     assert.equal(loadConfig({ DOCKYARD_METRICS_TOKEN: "dym_0123456789abcdef" }).metricsToken, "dym_0123456789abcdef");
-    const f = path.join(mkdtempSync(path.join(os.tmpdir(), "cfg-")), "metrics-token");
+    const f = path.join(tempDir("cfg"), "metrics-token");
     writeFileSync(f, "dym_from_a_file_0123456789\n");
     assert.equal(loadConfig({ DOCKYARD_METRICS_TOKEN_FILE: f }).metricsToken, "dym_from_a_file_0123456789");
     assert.throws(() => loadConfig({ DOCKYARD_METRICS_TOKEN: "short" }), /metrics token must be at least 16/);

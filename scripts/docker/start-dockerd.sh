@@ -20,13 +20,12 @@ PIDFILE="$ROOT/dockerd.pid"
 
 ping() { curl -fs --max-time 2 --unix-socket "$SOCK" http://x/_ping >/dev/null 2>&1; }
 
+# apt_get_install, note_started (DOCKYARD_STARTED_DIR: who started which daemon).
+source "$(dirname "$0")/../lib.sh"
+
 if ! dpkg -s docker.io busybox-static >/dev/null 2>&1; then
-  echo "installing docker.io and busybox-static" >&2
-  apt_install() { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq docker.io busybox-static >/dev/null; }
-  if ! apt_install; then
-    apt-get -o DPkg::Lock::Timeout=600 update -qq
-    apt_install
-  fi
+  echo "installing docker.io and busybox-static (apt output: $DOCKYARD_APT_LOG)" >&2
+  apt_get_install docker.io busybox-static
 fi
 
 if ping; then
@@ -61,6 +60,10 @@ DPID=$!
 for _ in $(seq 100); do
   if ping; then
     echo "dockerd started (pid $DPID): unix://$SOCK"
+    # dockerd runs its own containerd (a child that it stops on its way out); both are noted.
+    note_started "dockerd${INSTANCE:+-$INSTANCE}" "$DPID"
+    CPID=$(cat "$ROOT/exec/containerd/containerd.pid" 2>/dev/null || true)
+    if [ -n "$CPID" ]; then note_started "containerd${INSTANCE:+-$INSTANCE}" "$CPID"; fi
     exit 0
   fi
   if ! kill -0 "$DPID" 2>/dev/null; then break; fi

@@ -7,8 +7,17 @@
 # Fast path (already answering): prints one line. Stop: kill "$(cat /tmp/dockyard-registry/registry.pid)".
 set -euo pipefail
 
-ROOT=/tmp/dockyard-registry
-ADDR=127.0.0.1:5000
+# apt_install, note_started (DOCKYARD_STARTED_DIR: who started which daemon), registry_dir.
+source "$(dirname "$0")/../lib.sh"
+
+# DOCKYARD_REGISTRY_LISTEN / DOCKYARD_REGISTRY_DIR: another instance (the demo's test runs its own);
+# the directory defaults to /tmp/dockyard-registry-PORT for a port other than 5000.
+ADDR=${DOCKYARD_REGISTRY_LISTEN:-127.0.0.1:5000}
+if ! [[ "$ADDR" =~ ^127\.0\.0\.1:[0-9]{1,5}$ ]]; then
+  echo "DOCKYARD_REGISTRY_LISTEN must be 127.0.0.1:PORT (loopback only), not '$ADDR'" >&2
+  exit 2
+fi
+ROOT=$(registry_dir "$ADDR")
 USER_NAME=dockyard
 CONFIG="$ROOT/config.yml"
 HTPASSWD="$ROOT/htpasswd"
@@ -25,12 +34,8 @@ if [ "$(status)" = 401 ] && [ -s "$PASSWORD_FILE" ]; then
 fi
 
 if ! command -v docker-registry >/dev/null || ! command -v htpasswd >/dev/null; then
-  echo "installing docker-registry and apache2-utils" >&2
-  apt_install() { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends docker-registry apache2-utils >/dev/null; }
-  if ! apt_install; then
-    apt-get -o DPkg::Lock::Timeout=600 update -qq
-    apt_install
-  fi
+  echo "installing docker-registry and apache2-utils (apt output: $DOCKYARD_APT_LOG)" >&2
+  apt_install docker-registry apache2-utils
 fi
 
 mkdir -p "$ROOT/data"
@@ -87,6 +92,7 @@ fi
 setsid nohup docker-registry serve "$CONFIG" >"$LOG" 2>&1 </dev/null 9>&- &
 RPID=$!
 echo "$RPID" >"$PIDFILE"
+note_started registry "$RPID"
 
 for _ in $(seq 100); do
   if [ "$(status)" = 401 ]; then

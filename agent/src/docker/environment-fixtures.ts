@@ -1,13 +1,13 @@
 // Fixtures shared by environment.test.ts and test-container.test.ts: the engine, a seed
 // directory, and a two-service template. The engine comes from scripts/setup.sh; nothing here starts it.
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseComposeTemplate, type ComposeTemplate } from '@dockyard/pipeline';
 import type Dockerode from 'dockerode';
 import { BASE_IMAGE, dockerFromEnv } from '../executor/docker-client.js';
 import type { EnvironmentLabels } from './environment-labels.js';
+import { tempDir } from '@dockyard/testkit';
 
 const SETUP_HINT = 'run: bash scripts/docker/start-dockerd.sh && node --import tsx scripts/docker/build-base-image.ts';
 
@@ -37,7 +37,7 @@ export const SITE_TEXT = 'hello from a seeded volume';
 
 /** A directory holding index.html, to seed the `site` volume with. */
 export async function siteDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'dy-env-site-'));
+  const dir = tempDir('env-site');
   await writeFile(join(dir, 'index.html'), `${SITE_TEXT}\n`);
   return dir;
 }

@@ -3,14 +3,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { checkoutGit, GitContextError } from './git-context';
 import { makeDir } from './image-build.fixtures';
+import { tempDir } from '@dockyard/testkit';
 
 const dirs: string[] = [];
 let repo: string;
@@ -21,7 +21,7 @@ const git = (...args: string[]) =>
     .trim();
 
 async function dest(): Promise<string> {
-  const d = await mkdtemp(path.join(tmpdir(), 'dy-co-'));
+  const d = tempDir('co');
   dirs.push(d);
   return d;
 }

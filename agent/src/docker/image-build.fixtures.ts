@@ -2,12 +2,12 @@
 // inside a built image without running it (docker save → each layer tar, read in memory;
 // the test images are a few MB).
 import { after } from 'node:test';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { extract } from 'tar-stream';
+import { tempDir } from '@dockyard/testkit';
 
 /**
  * The images and directories a test file creates, removed after it (registered on the
@@ -28,7 +28,7 @@ export function cleanedUp(docker: Docker): { tags: string[]; dirs: string[] } {
 
 /** Writes `files` (relative path → content) into a new temp dir and returns it. */
 export async function makeDir(files: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'dy-build-'));
+  const dir = tempDir('build');
   for (const [rel, content] of Object.entries(files)) {
     await mkdir(path.dirname(path.join(dir, rel)), { recursive: true });
     await writeFile(path.join(dir, rel), content);

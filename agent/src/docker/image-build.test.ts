@@ -4,8 +4,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { dockerFromEnv } from '../executor/docker-client';
@@ -13,6 +12,7 @@ import { packContext } from './context-tar';
 import { checkoutGit } from './git-context';
 import { buildImage, type BuildImageOptions } from './image-build';
 import { cleanedUp, imageContents, makeDir } from './image-build.fixtures';
+import { tempDir } from '@dockyard/testkit';
 
 const docker = dockerFromEnv();
 const run = randomUUID().slice(0, 8); // fresh build arg and cache id: every run starts cold
@@ -150,7 +150,7 @@ describe('buildImage from a git checkout', () => {
     ['commit sha', 'first', 0, 'one\n'],
   ] as const) {
     test(`at a ${label}`, async () => {
-      const dest = await mkdtemp(path.join(tmpdir(), 'dy-git-'));
+      const dest = tempDir('git');
       dirs.push(dest);
       const r = ref === 'first' ? commits[0]! : ref;
       const { commit } = await checkoutGit(`file://${repo}`, r, dest);

@@ -2,12 +2,12 @@
 // on the agent), so these few lines mirror test/src/helpers/registry.ts. Both engines and the
 // registry come from scripts/setup.sh; nothing here starts them.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { BASE_IMAGE } from '../executor/docker-client.js';
+import { tempDir } from '@dockyard/testkit';
 
 const SETUP_HINT = "'npm test' (scripts/setup.sh) starts it";
 export const REGISTRY = '127.0.0.1:5000';
@@ -49,7 +49,7 @@ export async function registryLogin(): Promise<{ username: string; password: str
 
 /** Builds a tiny image (base + one file with `content`) on `docker` as `tag`; returns its id. */
 export async function buildTinyImage(docker: Docker, tag: string, content: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'dockyard-registry-test-'));
+  const dir = tempDir('registry-test');
   try {
     await writeFile(join(dir, 'Dockerfile'), `FROM ${BASE_IMAGE}\nCOPY hello.txt /hello.txt\n`);
     await writeFile(join(dir, 'hello.txt'), content);
@@ -93,7 +93,7 @@ export async function deleteManifest(repoPath: string, digest: string, login: { 
  */
 export async function startReadOnlyRegistry(): Promise<{ address: string; stop: () => Promise<void> }> {
   const port = await freePort();
-  const dir = await mkdtemp(join(tmpdir(), 'dockyard-ro-registry-'));
+  const dir = tempDir('ro-registry');
   const config = join(dir, 'config.yml');
   await writeFile(
     config,

@@ -1,14 +1,13 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { executorContract } from './contract.js';
 import { ShellExecutor } from './shell.js';
 import type { SpawnerKind } from './spawner/client.js';
+import { tempDir } from '@dockyard/testkit';
 
 // Both spawner helpers: the native one (the default once built) and the Node fallback.
 for (const spawner of ['native', 'node'] as SpawnerKind[]) {
   executorContract(`shell (${spawner} spawner)`, async () => {
-    const workDir = await mkdtemp(join(tmpdir(), 'dockyard-shell-'));
+    const workDir = tempDir('shell');
     const executor = new ShellExecutor({ workDir, spawner });
     return {
       executor,

@@ -1,10 +1,10 @@
 // The spool journal: what survives a restart, what is forgotten, and that the file stays small.
 import assert from "node:assert/strict";
-import { appendFileSync, mkdtempSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { appendFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { readSpools, SpoolJournal } from "./spool";
+import { tempDir } from "@dockyard/testkit";
 
 const meta = (attemptId: string) => ({ attemptId, leaseId: `lease-${attemptId}`, stageName: "s", runId: "r" });
 const chunk = (seq: number, text: string) => ({ seq, stream: 1, data: Buffer.from(text) });
@@ -12,7 +12,7 @@ const journalFile = (dir: string) => path.join(dir, "journal.bin");
 
 describe("spool journal", () => {
   it("keeps chunks, start and final status of unfinished attempts across a reopen", () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "dockyard-spool-"));
+    const dir = tempDir("spool");
     const j = SpoolJournal.open(dir);
     const a = j.begin(meta("a"));
     const b = j.begin(meta("b"));
@@ -46,7 +46,7 @@ describe("spool journal", () => {
   });
 
   it("empties the file whenever no attempt is open", () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "dockyard-spool-"));
+    const dir = tempDir("spool");
     const j = SpoolJournal.open(dir);
     for (let i = 0; i < 100; i++) {
       const s = j.begin(meta(`x${i}`));
@@ -58,7 +58,7 @@ describe("spool journal", () => {
   });
 
   it("ignores a record torn by a crash mid-write", () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "dockyard-spool-"));
+    const dir = tempDir("spool");
     const j = SpoolJournal.open(dir);
     j.begin(meta("a")).append(chunk(1, "whole\n"));
     j.close();
@@ -82,7 +82,7 @@ describe("spool journal", () => {
   });
 
   it("rewrites a large journal without the finished attempts while one stays open", () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "dockyard-spool-"));
+    const dir = tempDir("spool");
     const j = SpoolJournal.open(dir);
     const long = j.begin(meta("long"));
     long.append(chunk(1, "kept\n"));

@@ -1,13 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { create, SecretInfoSchema } from "@dockyard/proto";
 import { createCliContext, type Input } from "../cli-context";
 import { runCli } from "../program";
 import { MAX_SECRET_BYTES, readSecretValue, secretJson, secretsTable, stripOneLineEnding } from "./secret";
+import { tempDir } from "@dockyard/testkit";
 
 const sink = () => {
   let text = "";
@@ -20,7 +20,7 @@ const sink = () => {
 };
 const piped = (data: string | Buffer): Input => Readable.from([Buffer.from(data)]) as unknown as Input;
 const file = (content: string | Buffer) => {
-  const p = path.join(mkdtempSync(path.join(os.tmpdir(), "secret-cli-")), "value");
+  const p = path.join(tempDir("secret-cli"), "value");
   writeFileSync(p, content);
   return p;
 };

@@ -1,14 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createFileOnce, pemBlocks, PkiFileError, readTextFile, replaceFile } from "./files";
+import { tempDir } from "@dockyard/testkit";
 
-const tempDir = () => mkdtempSync(join(tmpdir(), "dockyard-pki-files-"));
+const newDir = () => tempDir("pki-files");
 
 test("createFileOnce creates with the mode, then keeps the first content", () => {
-  const dir = tempDir();
+  const dir = newDir();
   const file = join(dir, "x.key");
   assert.deepEqual(createFileOnce(file, "first\n", 0o600), { content: "first\n", created: true });
   assert.equal(statSync(file).mode & 0o777, 0o600);
@@ -18,7 +18,7 @@ test("createFileOnce creates with the mode, then keeps the first content", () =>
 });
 
 test("createFileOnce: of many racing creators exactly one wins and all read its content", async () => {
-  const file = join(tempDir(), "farm.key");
+  const file = join(newDir(), "farm.key");
   const results = await Promise.all(Array.from({ length: 20 }, (_, i) => Promise.resolve().then(() => createFileOnce(file, `content ${i}\n`, 0o600))));
   assert.equal(results.filter((r) => r.created).length, 1);
   const winner = results.find((r) => r.created)!.content;
@@ -26,7 +26,7 @@ test("createFileOnce: of many racing creators exactly one wins and all read its 
 });
 
 test("replaceFile swaps the content atomically and leaves no temp file", () => {
-  const dir = tempDir();
+  const dir = newDir();
   const file = join(dir, "server.crt");
   writeFileSync(file, "old");
   replaceFile(file, "new", 0o644);
@@ -36,7 +36,7 @@ test("replaceFile swaps the content atomically and leaves no temp file", () => {
 });
 
 test("errors name the file", () => {
-  const dir = tempDir();
+  const dir = newDir();
   const missing = join(dir, "nope.pem");
   assert.throws(
     () => readTextFile(missing),

@@ -1,25 +1,25 @@
 // ensurePki with operator-provided certFile/keyFile/caFile.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { InvalidError } from "../errors";
 import { PkiFileError } from "./files";
 import { ensurePki } from "./pki";
+import { tempDir } from "@dockyard/testkit";
 
-const tempDir = () => mkdtempSync(join(tmpdir(), "dockyard-pki-op-"));
+const newDir = () => tempDir("pki-op");
 
 /** A CA and serving certificate made elsewhere (here: by ensurePki in another directory). */
 async function operatorMaterial() {
-  const dir = tempDir();
+  const dir = newDir();
   const pki = await ensurePki({ dir, sans: [] });
   return { dir, pki, cert: join(dir, "server.crt"), key: join(dir, "server.key"), ca: join(dir, "ca.crt") };
 }
 
 test("given files are used as they are; only signing.key and farm.key are made in dir", async () => {
   const op = await operatorMaterial();
-  const dir = join(tempDir(), "pki");
+  const dir = join(newDir(), "pki");
   const pki = await ensurePki({ dir, sans: ["ignored.example"], certFile: op.cert, keyFile: op.key, caFile: op.ca });
   assert.equal(pki.caFingerprint, op.pki.caFingerprint);
   assert.equal(pki.caPem, op.pki.caPem);
@@ -30,7 +30,7 @@ test("given files are used as they are; only signing.key and farm.key are made i
   assert.equal(readFileSync(op.cert, "utf8"), readFileSync(join(op.dir, "server.crt"), "utf8"), "operator files untouched");
 
   // A cert file that already holds the chain is not given the CA twice.
-  const chainFile = join(tempDir(), "chain.pem");
+  const chainFile = join(newDir(), "chain.pem");
   writeFileSync(chainFile, op.pki.serverCertChainPem);
   const again = await ensurePki({ dir, sans: [], certFile: chainFile, keyFile: op.key, caFile: op.ca });
   assert.equal(again.serverCertChainPem, op.pki.serverCertChainPem);
@@ -40,7 +40,7 @@ test("given files are used as they are; only signing.key and farm.key are made i
 test("all three files or none", async () => {
   const op = await operatorMaterial();
   await assert.rejects(
-    ensurePki({ dir: tempDir(), sans: [], certFile: op.cert, keyFile: op.key }),
+    ensurePki({ dir: newDir(), sans: [], certFile: op.cert, keyFile: op.key }),
     (err: Error) => err instanceof InvalidError && /certificate, its key and the CA certificate together/.test(err.message),
   );
 });
@@ -48,10 +48,10 @@ test("all three files or none", async () => {
 test("unreadable, non-PEM and mismatched files are named in the error", async () => {
   const op = await operatorMaterial();
   const other = await operatorMaterial();
-  const dir = tempDir();
-  const bad = join(tempDir(), "bad.pem");
+  const dir = newDir();
+  const bad = join(newDir(), "bad.pem");
   writeFileSync(bad, "this is not a certificate\n");
-  const missing = join(tempDir(), "missing.pem");
+  const missing = join(newDir(), "missing.pem");
   const fails = async (files: { cert?: string; key?: string; ca?: string }, file: string, why: RegExp) => {
     await assert.rejects(
       ensurePki({ dir, sans: [], certFile: files.cert ?? op.cert, keyFile: files.key ?? op.key, caFile: files.ca ?? op.ca }),
@@ -74,7 +74,7 @@ test("unreadable, non-PEM and mismatched files are named in the error", async ()
   await fails({ key: other.key }, other.key, new RegExp(`does not match the certificate in ${op.cert}`));
   await fails({ ca: other.ca }, op.cert, new RegExp(`is not signed by the CA in ${other.ca}`));
 
-  const garbled = join(tempDir(), "garbled.pem");
+  const garbled = join(newDir(), "garbled.pem");
   writeFileSync(garbled, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
   await fails({ ca: garbled }, garbled, /not a valid certificate/);
 });

@@ -3,12 +3,11 @@
 // as an agent joining with a token does) or another farm's CA.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { certFingerprint, clientTlsCredentials, fetchPinnedCa, serverTlsCredentials } from "@dockyard/proto";
 import { ensurePki } from "./pki";
+import { tempDir } from "@dockyard/testkit";
 
 const ping: grpc.ServiceDefinition = {
   ping: {
@@ -37,8 +36,8 @@ function callPing(address: string, credentials: grpc.ChannelCredentials): Promis
 }
 
 test("a grpc-js server with the generated chain: the pinned CA connects, another farm's CA does not", async (t) => {
-  const pki = await ensurePki({ dir: mkdtempSync(join(tmpdir(), "dockyard-pki-tls-")), sans: [] });
-  const otherFarm = await ensurePki({ dir: mkdtempSync(join(tmpdir(), "dockyard-pki-tls-other-")), sans: [] });
+  const pki = await ensurePki({ dir: tempDir("pki-tls"), sans: [] });
+  const otherFarm = await ensurePki({ dir: tempDir("pki-tls-other"), sans: [] });
 
   const server = new grpc.Server();
   server.addService(ping, { ping: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from("pong")) });
@@ -69,10 +68,10 @@ test("a grpc-js server with the generated chain: the pinned CA connects, another
 });
 
 test("operator-provided files serve the same way, the CA appended to the chain", async (t) => {
-  const made = mkdtempSync(join(tmpdir(), "dockyard-pki-tls-op-"));
+  const made = tempDir("pki-tls-op");
   const source = await ensurePki({ dir: made, sans: [] });
   const pki = await ensurePki({
-    dir: mkdtempSync(join(tmpdir(), "dockyard-pki-tls-op2-")),
+    dir: tempDir("pki-tls-op2"),
     sans: [],
     certFile: join(made, "server.crt"),
     keyFile: join(made, "server.key"),

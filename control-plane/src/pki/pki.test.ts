@@ -2,15 +2,15 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { certSans } from "./ca";
 import { PkiFileError } from "./files";
 import { ensurePki, type Pki } from "./pki";
+import { tempDir } from "@dockyard/testkit";
 
-const tempDir = () => mkdtempSync(join(tmpdir(), "dockyard-pki-"));
+const newDir = () => tempDir("pki");
 const sha = (s: string | Buffer) => createHash("sha256").update(s).digest("hex");
 const leafOf = (pki: Pki) => pki.serverCertChainPem.slice(0, pki.serverCertChainPem.indexOf("-----END CERTIFICATE-----") + 26);
 const sanValues = (pem: string) => certSans(pem).map((s) => s.value);
@@ -25,7 +25,7 @@ const identity = (p: Pki) => ({
 });
 
 test("first start creates the files with their modes; a second start loads the same material", async () => {
-  const dir = join(tempDir(), "pki");
+  const dir = join(newDir(), "pki");
   const first = await ensurePki({ dir, sans: [] });
   assert.equal(statSync(dir).mode & 0o777, 0o700);
   const modes = Object.fromEntries(readdirSync(dir).map((f) => [f, (statSync(join(dir, f)).mode & 0o777).toString(8)]));
@@ -72,14 +72,14 @@ test("first start creates the files with their modes; a second start loads the s
 });
 
 test("concurrent first starts in one process agree", async () => {
-  const dir = join(tempDir(), "pki");
+  const dir = join(newDir(), "pki");
   const all = await Promise.all(Array.from({ length: 6 }, () => ensurePki({ dir, sans: [] })));
   for (const p of all) assert.deepEqual(identity(p), identity(all[0]!));
   assert.deepEqual(identity(await ensurePki({ dir, sans: [] })), identity(all[0]!));
 });
 
 test("concurrent first starts of two processes agree", async () => {
-  const dir = join(tempDir(), "pki");
+  const dir = join(newDir(), "pki");
   const pkiModule = join(dirname(fileURLToPath(import.meta.url)), "pki.ts");
   const goAt = Date.now() + 3000; // both wait for this moment, so their first starts overlap
   const script = `(async () => {
@@ -103,7 +103,7 @@ test("concurrent first starts of two processes agree", async () => {
 });
 
 test("a missing SAN reissues the serving certificate from the same CA, keeping the old SANs", async () => {
-  const dir = tempDir();
+  const dir = newDir();
   const first = await ensurePki({ dir, sans: [] });
   const crt = () => readFileSync(join(dir, "server.crt"), "utf8");
   const key = readFileSync(join(dir, "server.key"), "utf8");
@@ -130,9 +130,9 @@ test("a missing SAN reissues the serving certificate from the same CA, keeping t
 });
 
 test("a serving certificate from another CA is reissued; a CA that lost its key is an error", async () => {
-  const dir = tempDir();
+  const dir = newDir();
   const mine = await ensurePki({ dir, sans: [] });
-  const other = tempDir();
+  const other = newDir();
   await ensurePki({ dir: other, sans: [] });
   copyFileSync(join(other, "server.crt"), join(dir, "server.crt"));
   const again = await ensurePki({ dir, sans: [] });
@@ -149,7 +149,7 @@ test("a serving certificate from another CA is reissued; a CA that lost its key 
 });
 
 test("damaged generated files are reported by name", async () => {
-  const dir = tempDir();
+  const dir = newDir();
   await ensurePki({ dir, sans: [] });
   writeFileSync(join(dir, "farm.key"), "too short\n");
   await assert.rejects(ensurePki({ dir, sans: [] }), new RegExp(`^PkiFileError: ${join(dir, "farm.key")}: expected 64 hex characters`));

@@ -1,13 +1,13 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Keyring, KeyFileError, keyIdOf, loadKeyring } from "./keyring";
 import { loadConfig } from "../config";
+import { tempDir } from "@dockyard/testkit";
 
-const tmp = () => mkdtempSync(path.join(os.tmpdir(), "keyring-"));
+const tmp = () => tempDir("keyring");
 const keyFile = (dir: string, name: string, key = randomBytes(32)) => {
   const f = path.join(dir, name);
   writeFileSync(f, `${key.toString("hex")}\n`, { mode: 0o600 });

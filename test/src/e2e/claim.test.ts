@@ -3,13 +3,12 @@
 // that has no room left for its share (another replica placed there in between).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
+import { rm } from "node:fs/promises";
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { claimAndPlace, openDatabase, placeAttempts, type Database, type Placement } from "@dockyard/control-plane";
 import { createTestDatabase, type TestDatabase } from "../index";
+import { tempDir } from "@dockyard/testkit";
 
 describe("claim and placement", () => {
   let testDb: TestDatabase;
@@ -36,7 +35,7 @@ describe("claim and placement", () => {
 
   before(async () => {
     testDb = await createTestDatabase();
-    dataDir = await mkdtemp(path.join(tmpdir(), "dockyard-guard-"));
+    dataDir = tempDir("guard");
     database = await openDatabase({ databaseUrl: testDb.url, dataDir });
     client = new pg.Client({ connectionString: testDb.url });
     await client.connect();

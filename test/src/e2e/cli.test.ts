@@ -3,10 +3,11 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { startFarm, freePort, submit, runningAttempt, testDocker, REPO_ROOT, type Farm } from "../index";
+import { tempDir } from "@dockyard/testkit";
 
 const BIN = path.join(REPO_ROOT, "cli/bin/dockyard");
 
@@ -41,7 +42,7 @@ function dockyard(farm: Farm, args: string[], opts: { onStdout?: (s: string) => 
 }
 
 function file(name: string, text: string): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "dockyard-cli-"));
+  const dir = tempDir("cli");
   const p = path.join(dir, name);
   writeFileSync(p, text);
   return p;

@@ -6,10 +6,10 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { startFarm, submit, waitForRun, runEvents, logsByStage, testDocker, type Farm } from "../index";
+import { tempDir } from "@dockyard/testkit";
 
 /** `git` in `dir` with a fixed identity (no global config needed), returning its stdout. */
 function git(dir: string, ...args: string[]): string {
@@ -27,7 +27,7 @@ interface Repo {
 
 /** A repository on branch `main` with two commits: version.txt says "first build" at the first, "second build" at HEAD. */
 function makeRepo(): Repo {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "dockyard-git-"));
+  const dir = tempDir("git");
   git(dir, "init", "-q", "-b", "main");
   writeFileSync(path.join(dir, "Dockerfile"), 'FROM dockyard/busybox:1\nCOPY version.txt /version.txt\nCMD ["cat", "/version.txt"]\n');
   writeFileSync(path.join(dir, "version.txt"), "first build\n");

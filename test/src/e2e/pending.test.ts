@@ -3,11 +3,11 @@
 // ends as errored after DOCKYARD_UNSCHEDULABLE_TIMEOUT_MS, one that merely waits does not.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Stage } from "@dockyard/proto";
 import { startFarm, submit, runEvents, runningAttempt, testDocker, waitFor, waitForRun, dockyardProcess, type Farm } from "../index";
+import { tempDir } from "@dockyard/testkit";
 
 const dockyard = dockyardProcess;
 
@@ -43,7 +43,7 @@ async function apiStage(farm: Farm, runId: string, name: string): Promise<{ stat
 }
 
 function file(name: string, text: string): string {
-  const p = path.join(mkdtempSync(path.join(os.tmpdir(), "dockyard-pending-")), name);
+  const p = path.join(tempDir("pending"), name);
   writeFileSync(p, text);
   return p;
 }

@@ -3,9 +3,6 @@
 // farm needs no database server, and the state survives a restart.
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { randomBytes } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { Registry } from "prom-client";
@@ -13,9 +10,10 @@ import { clientTlsCredentials, createClient, RunService } from "@dockyard/proto"
 import { startServer, loadConfig, type ServerHandle } from "@dockyard/control-plane";
 import { Agent, loadAgentConfig, chooseExecutors } from "@dockyard/agent";
 import { NATS_URL, testLog, waitForRun, runEvents, logsByStage, submit, freePort } from "../index";
+import { tempDir } from "@dockyard/testkit";
 
 describe("embedded PGlite storage", () => {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), "dockyard-pglite-"));
+  const dataDir = tempDir("pglite");
   const prefix = `pgl${randomBytes(3).toString("hex")}`;
   const joinToken = `dyj_${randomBytes(12).toString("hex")}`;
   const apiToken = `dya_${randomBytes(12).toString("hex")}`;
@@ -55,7 +53,7 @@ describe("embedded PGlite storage", () => {
       DOCKYARD_JOIN_TOKEN: `${joinToken}.${server.pki.caFingerprint}`,
       DOCKYARD_AGENT_NAME: "lite",
       DOCKYARD_AGENT_EXECUTOR: "shell",
-      DOCKYARD_AGENT_STATE_DIR: mkdtempSync(path.join(os.tmpdir(), "dockyard-lite-agent-")),
+      DOCKYARD_AGENT_STATE_DIR: tempDir("lite-agent"),
     });
     agent = new Agent(agentConfig, { log: testLog(), executors: await chooseExecutors(agentConfig) });
     await agent.start();

@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -14,6 +14,7 @@ import { toBinary } from "@bufbuild/protobuf";
 import { ListSecretsResponseSchema, SetSecretResponseSchema } from "@dockyard/proto";
 import { Keyring, keyIdOf, loadKeyring, openDatabase, SecretStore, type Database } from "@dockyard/control-plane";
 import { createTestDatabase, freePort, REPO_ROOT, startFarm, submit, type Farm, type TestDatabase } from "../index";
+import { tempDir } from "@dockyard/testkit";
 
 const VALUE = Buffer.from(`s3cr3t-${randomBytes(12).toString("hex")}`);
 
@@ -183,7 +184,7 @@ describe("secret store over gRPC", () => {
 
     const newKey = randomBytes(32);
     await farm.stopServer();
-    farm.config.secretKeyFile = keyFile(mkdtempSync(path.join(os.tmpdir(), "dockyard-keys-")), newKey);
+    farm.config.secretKeyFile = keyFile(tempDir("keys"), newKey);
     farm.config.secretOldKeyFiles = [oldFile];
     await farm.startServer();
     assert.deepEqual(await keyIds(), [keyIdOf(newKey)]);
@@ -220,7 +221,7 @@ describe("secret store over gRPC", () => {
     ).values([{ env: "X", secret: "cli-token", asFile: false }]);
     assert.deepEqual(stored?.value, VALUE, "exactly one trailing newline stripped");
 
-    const valueFile = path.join(mkdtempSync(path.join(os.tmpdir(), "dockyard-secret-")), "v");
+    const valueFile = path.join(tempDir("secret"), "v");
     writeFileSync(valueFile, "from a file, long enough");
     const update = await dockyard(["secret", "set", "cli-token", "--file", valueFile]);
     assert.equal(update.stdout, "secret cli-token updated\n", update.stderr);

@@ -4,14 +4,13 @@
 // takes it; a kind that throws ends the stage as errored with its message.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
+import { rm } from "node:fs/promises";
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import pino from "pino";
 import { claimAndPlace, openDatabase, ServerStageRunner, systemClock, type Database, type ServerStageKind } from "@dockyard/control-plane";
 import { createTestDatabase, waitFor, type TestDatabase } from "../index";
+import { tempDir } from "@dockyard/testkit";
 
 describe("server-run stage kinds", () => {
   let testDb: TestDatabase;
@@ -21,7 +20,7 @@ describe("server-run stage kinds", () => {
 
   before(async () => {
     testDb = await createTestDatabase();
-    dataDir = await mkdtemp(path.join(tmpdir(), "dockyard-server-stages-"));
+    dataDir = tempDir("server-stages");
     database = await openDatabase({ databaseUrl: testDb.url, dataDir });
     client = new pg.Client({ connectionString: testDb.url });
     await client.connect();

@@ -2,16 +2,15 @@
 // in its spool and replays them when the server is back, so no acknowledged
 // line is lost, none is duplicated and the stage does not stay running.
 import { after, before, describe, it } from "node:test";
-import { mkdtempSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import assert from "node:assert/strict";
 import { readSpools } from "@dockyard/agent";
 import { startFarm, freePort, submit, waitFor, waitForRun, runEvents, logsByStage, type Farm } from "../index";
+import { tempDir } from "@dockyard/testkit";
 
 describe("agent spool across a server outage", () => {
   let farm: Farm;
-  const spoolerState = mkdtempSync(path.join(os.tmpdir(), "dockyard-spooler-"));
+  const spoolerState = tempDir("spooler");
   before(async () => {
     farm = await startFarm({
       env: {

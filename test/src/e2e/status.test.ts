@@ -6,12 +6,12 @@
 // is in status-cancel.test.ts.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { RunJson } from "@dockyard/cli";
 import { startFarm, submit, waitForRun, waitFor, runningAttempt, type Farm } from "../index";
 import { dockyard, http } from "../helpers/status-cli";
+import { tempDir } from "@dockyard/testkit";
 
 const lines = (text: string, prefix: RegExp) => text.split("\n").filter((l) => prefix.test(l));
 
@@ -216,7 +216,7 @@ stages:
   });
 
   it("a pipeline without name: is named after its directory; without a directory name it is a clear problem", async () => {
-    const dir = path.join(mkdtempSync(path.join(os.tmpdir(), "dockyard-st-")), "My Project!");
+    const dir = path.join(tempDir("st"), "My Project!");
     mkdirSync(dir);
     const file = path.join(dir, "dockyard.yml");
     const nameless = "stages:\n  s: { image: dockyard/busybox:1, command: 'echo hi' }\n";

@@ -5,14 +5,14 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import os from "node:os";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { AGENT_AUTH_SCHEME, RunService, agentCredential, clientTlsCredentials, createClient, generateKeyPair, type KeyPair } from "@dockyard/proto";
 import { ensurePki, type Pki } from "@dockyard/control-plane";
 import { Agent, CredentialSource, chooseExecutors, createAgentClient, loadAgentConfig, register, type AgentClient } from "@dockyard/agent";
 import { startFarm, testLog, type Farm } from "../index";
+import { tempDir } from "@dockyard/testkit";
 
 /** Asserts that `call` fails with gRPC status `code` and, when given, details matching `details`. */
 async function failsWith(call: Promise<unknown>, code: grpc.status, details?: RegExp | string): Promise<void> {
@@ -40,7 +40,7 @@ describe("transport security", { timeout: 120_000 }, () => {
   let farm: Farm;
   /** Another farm's PKI: a CA the agents and clients of this farm must not accept. */
   let other: Pki;
-  const otherDir = mkdtempSync(path.join(os.tmpdir(), "dockyard-other-pki-"));
+  const otherDir = tempDir("other-pki");
   before(async () => {
     farm = await startFarm();
     other = await ensurePki({ dir: otherDir, sans: [] });
@@ -54,7 +54,7 @@ describe("transport security", { timeout: 120_000 }, () => {
   const agentsNamed = async (name: string) => (await farm.pg.query<{ state: string }>("SELECT state FROM agents WHERE name = $1", [name])).rows;
 
   it("an agent whose join token names another CA refuses the server and registers nothing", async () => {
-    const stateDir = mkdtempSync(path.join(os.tmpdir(), "dockyard-agent-mispinned-"));
+    const stateDir = tempDir("agent-mispinned");
     const env = farm.agentEnv({ name: "mispinned", executor: "shell", stateDir });
     const cfg = loadAgentConfig({ ...env, DOCKYARD_JOIN_TOKEN: `${farm.joinToken}.${other.caFingerprint}` });
     assert.equal(cfg.caFingerprint, other.caFingerprint);

@@ -1,7 +1,8 @@
 // The `dockyard` CLI binary run against a farm, a project directory from a map of
 // files, and its upload tar (what `dockyard run` sends with the pipeline).
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { tempDir } from "@dockyard/testkit";
 import os from "node:os";
 import path from "node:path";
 import { packContext } from "@dockyard/agent";
@@ -34,9 +35,9 @@ export function dockyardCli(farm: Farm, args: string[]): Promise<CliResult> {
   return dockyardProcess(farm, args).done;
 }
 
-/** A temp directory holding `files` (name -> text, subdirectories created). */
-export function projectDir(files: Record<string, string>, prefix = "dockyard-project-"): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+/** A temp directory holding `files` (name -> text, subdirectories created); removed when the test file ends. */
+export function projectDir(files: Record<string, string>, name = "project"): string {
+  const dir = tempDir(name);
   for (const [name, text] of Object.entries(files)) {
     mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
     writeFileSync(path.join(dir, name), text);

@@ -2,8 +2,7 @@
 // Postgres database and a per-farm NATS subject prefix, plus agents either
 // in-process or as child processes (to kill -9 them).
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, openSync } from "node:fs";
-import os from "node:os";
+import { openSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,6 +15,8 @@ import { clientTlsCredentials, createClient, RunService, type TypedClient } from
 import { startServer, loadConfig, type ServerHandle, type ServerConfig } from "@dockyard/control-plane";
 import { Agent, loadAgentConfig, chooseExecutors } from "@dockyard/agent";
 import { createTestDatabase, type TestDatabase } from "./database";
+import { removeAgentResources } from "./agent-resources";
+import { tempDir } from "@dockyard/testkit";
 
 export const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 export const DOCKER_HOST = process.env.DOCKER_HOST ?? "unix:///tmp/dockyard-docker/docker.sock";
@@ -89,7 +90,7 @@ export async function startFarm(opts: { env?: Record<string, string>; agents?: A
   const prefix = `t${randomBytes(4).toString("hex")}`;
   const joinToken = `dyj_test_${randomBytes(12).toString("hex")}`;
   const apiToken = `dya_test_${randomBytes(12).toString("hex")}`;
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), "dockyard-server-"));
+  const dataDir = tempDir("server");
   const config = loadConfig({
     DOCKYARD_DATA_DIR: dataDir,
     DATABASE_URL: database.url,
@@ -122,7 +123,14 @@ export async function startFarm(opts: { env?: Record<string, string>; agents?: A
   pool.on("error", () => undefined); // the database is dropped at the end
   const agents: Agent[] = [];
   const children: SpawnedAgent[] = [];
+  // The engines this farm's agents use: what they leave there is removed at stop.
+  const engines = new Set<string>([DOCKER_HOST]);
 
+  const engineOf = (a: AgentOptions): string => {
+    const host = a.dockerHost ?? DOCKER_HOST;
+    engines.add(host);
+    return host;
+  };
   const agentEnv = (a: AgentOptions): Record<string, string> => ({
     DOCKYARD_SERVER_URL: server.grpcAddress,
     DOCKYARD_NATS_URL: NATS_URL,
@@ -134,8 +142,8 @@ export async function startFarm(opts: { env?: Record<string, string>; agents?: A
       .join(","),
     DOCKYARD_AGENT_CAPACITY: String(a.capacity ?? 2),
     DOCKYARD_AGENT_EXECUTOR: a.executor ?? "docker",
-    DOCKYARD_AGENT_STATE_DIR: a.stateDir ?? mkdtempSync(path.join(os.tmpdir(), `dockyard-agent-${a.name}-`)),
-    DOCKER_HOST: a.dockerHost ?? DOCKER_HOST,
+    DOCKYARD_AGENT_STATE_DIR: a.stateDir ?? tempDir(`agent-${a.name}`),
+    DOCKER_HOST: engineOf(a),
     DOCKYARD_LOG_LEVEL: a.logLevel ?? process.env.DOCKYARD_TEST_LOG ?? "info",
     ...a.env,
   });
@@ -191,6 +199,11 @@ export async function startFarm(opts: { env?: Record<string, string>; agents?: A
       await Promise.all(agents.map((a) => a.abort().catch(() => undefined)));
       client.close();
       if (serverUp) await server.stop();
+      const { rows } = await pool.query<{ id: string }>("select id from agents");
+      await removeAgentResources(
+        engines,
+        rows.map((r) => r.id),
+      );
       await pool.end();
       await database.drop();
     },

@@ -4,9 +4,8 @@
 // machine's Postgres stays up), server processes killed with SIGKILL and started
 // again on the same ports, and agents as child processes.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, openSync, readFileSync } from "node:fs";
+import { openSync, readFileSync } from "node:fs";
 import * as net from "node:net";
-import os from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import pg from "pg";
@@ -15,6 +14,8 @@ import { certFingerprint, clientTlsCredentials, createFailoverClient, RunService
 import { createTestDatabase, type TestDatabase } from "./database";
 import { DOCKER_HOST, freePort, REPO_ROOT } from "./farm";
 import { waitFor } from "./wait";
+import { removeAgentResources } from "./agent-resources";
+import { tempDir } from "@dockyard/testkit";
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
 const ADMIN_URL = process.env.DOCKYARD_TEST_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -47,7 +48,7 @@ export class OutageFarm {
   readonly prefix = `o${randomBytes(4).toString("hex")}`;
   readonly joinToken = `dyj_test_${randomBytes(12).toString("hex")}`;
   readonly apiToken = `dya_test_${randomBytes(12).toString("hex")}`;
-  readonly dataDir = mkdtempSync(path.join(os.tmpdir(), "dockyard-outage-"));
+  readonly dataDir = tempDir("outage");
   readonly servers: ServerProcess[] = [];
   readonly agents: { name: string; child: ChildProcess; logFile: string }[] = [];
   natsPort = 0;
@@ -170,7 +171,7 @@ export class OutageFarm {
 
   /** An agent process (docker or shell executor) that knows every replica. */
   spawnAgent(name: string, opts: { executor: "docker" | "shell"; labels?: Record<string, string>; capacity?: number; servers?: number[] }): void {
-    const stateDir = mkdtempSync(path.join(os.tmpdir(), `dockyard-outage-agent-${name}-`));
+    const stateDir = tempDir(`outage-agent-${name}`);
     const logFile = path.join(stateDir, "agent.log");
     const out = openSync(logFile, "a");
     const child = spawn(process.execPath, ["--import", "tsx", path.join(HERE, "../bin/agent.ts")], {
@@ -209,6 +210,17 @@ export class OutageFarm {
     this.client?.close();
     await this.killNats();
     await this.databaseOn().catch(() => undefined);
+    // Killed agents leave their stage containers (and the run's volume) behind: remove them.
+    const agentIds = this.pg
+      ? await this.pg
+          .query<{ id: string }>("SELECT id FROM agents")
+          .then((r) => r.rows.map((row) => row.id))
+          .catch((err: Error) => {
+            process.stderr.write(`outage farm: cannot list its agents, so their containers stay: ${err.message}\n`);
+            return [];
+          })
+      : [];
+    await removeAgentResources([DOCKER_HOST], agentIds);
     await this.pg?.end().catch(() => undefined);
     await this.database?.drop();
   }

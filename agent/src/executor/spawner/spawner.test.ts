@@ -2,7 +2,7 @@
 // can see, where its script goes, flow control, and what happens when the helper or the agent dies.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
@@ -13,6 +13,7 @@ import { isExecutorError } from '../errors.js';
 import { ShellExecutor, shellQuote, stageScript } from '../shell.js';
 import { NATIVE_HELPER, type SpawnerKind } from './client.js';
 import type { AttemptSpec } from '../types.js';
+import { tempDir } from '@dockyard/testkit';
 
 const NODE_HELPER = fileURLToPath(new URL('./helper.mjs', import.meta.url));
 /** Stage commands: wait (bounded) until the daemon wrote $PIDFILE, then print it. */
@@ -39,7 +40,7 @@ for (const kind of ['native', 'node'] as SpawnerKind[]) {
     const run = async (s: AttemptSpec) => collect(await executor.start(s, new AbortController().signal));
 
     before(async () => {
-      workDir = await mkdtemp(join(tmpdir(), 'dockyard-spawner-'));
+      workDir = tempDir('spawner');
       executor = new ShellExecutor({ workDir, spawner: kind });
       executor.warmUp();
     });
@@ -235,7 +236,7 @@ describe('spawner helpers on their own', () => {
     const command = kind === 'native' ? [NATIVE_HELPER] : [process.execPath, NODE_HELPER];
 
     it(`${kind}: ends its running stages' process groups, and itself, when the agent dies`, async () => {
-      const scriptDir = await mkdtemp(join(tmpdir(), 'dockyard-spawner-'));
+      const scriptDir = tempDir('spawner');
       // A stand-in agent: starts the helper, runs `sleep 300` and reports the pids, then is killed.
       const agentCode = `
         const { spawn } = require("node:child_process");
@@ -273,7 +274,7 @@ describe('spawner helpers on their own', () => {
   }
 
   it('ends with the executor that closes it', async () => {
-    const workDir = await mkdtemp(join(tmpdir(), 'dockyard-spawner-'));
+    const workDir = tempDir('spawner');
     const executor = new ShellExecutor({ workDir });
     executor.warmUp();
     const helper = helperOf(process.pid, 'native');

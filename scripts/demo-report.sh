@@ -1,0 +1,81 @@
+# The demo's examples and its closing message; sourced by scripts/demo.sh (which sets
+# EXAMPLES, DEMO, ROOT, dockyard, DOCKYARD_SERVER, HTTP_PORT).
+
+declare -A RUN_ID=() RESULT=()
+code=0
+
+describe_example() {
+  case $1 in
+    hello) echo "a DAG of six command stages on both agents, with a secret" ;;
+    webapp) echo "build, push, temporary environment, tests, image sizes" ;;
+  esac
+}
+
+# Runs each example in turn (the next only when the one before succeeded); sets code.
+run_examples() {
+  local ex id c
+  for ex in $EXAMPLES; do
+    log "running examples/$ex/dockyard.yml ($(describe_example "$ex"))"
+    # Submitted first, then watched: the run id is kept for the closing hints.
+    if ! id=$("$dockyard" run "examples/$ex/dockyard.yml" 2>"$DEMO/submit.err"); then
+      cat "$DEMO/submit.err" >&2
+      RESULT[$ex]="was refused"
+      code=1
+      return
+    fi
+    RUN_ID[$ex]=$id
+    set +e
+    "$dockyard" watch "$id"
+    c=$?
+    set -e
+    if [ "$c" -eq 0 ]; then RESULT[$ex]=succeeded; else RESULT[$ex]="did not succeed (exit $c)"; fi
+    if [ "$c" -ne 0 ]; then
+      code=$c
+      return
+    fi
+  done
+}
+
+q() { printf '%q' "$1"; }
+
+print_where_to_look() {
+  local ex n=0 ok=0 dy stop="npm run demo -- stop"
+  dy=$(q "$dockyard")
+  if [ -n "${DOCKYARD_DEMO_DIR:-}" ]; then stop="DOCKYARD_DEMO_DIR=$(q "$DEMO") $stop"; fi
+  echo
+  for ex in $EXAMPLES; do
+    n=$((n + 1))
+    [ "${RESULT[$ex]:-}" = succeeded ] && ok=$((ok + 1))
+  done
+  if [ "$ok" -eq "$n" ] && [ "$n" -eq 1 ]; then
+    echo "The example pipeline succeeded:"
+  elif [ "$ok" -eq "$n" ] && [ "$n" -eq 2 ]; then
+    echo "Both example pipelines succeeded:"
+  elif [ "$ok" -eq "$n" ]; then
+    echo "All $n example pipelines succeeded:"
+  else
+    echo "Not every example pipeline succeeded:"
+  fi
+  for ex in $EXAMPLES; do
+    if [ -n "${RUN_ID[$ex]:-}" ]; then
+      printf '  %-7s run %s  %s\n' "$ex" "${RUN_ID[$ex]}" "${RESULT[$ex]}"
+    else
+      printf '  %-7s %s\n' "$ex" "${RESULT[$ex]:-not run}"
+    fi
+  done
+  cat <<MSG
+The farm keeps running. Where to look (from any directory):
+  export DOCKYARD_SERVER=$DOCKYARD_SERVER DOCKYARD_CA_FILE=$(q "$DOCKYARD_CA_FILE") DOCKYARD_TOKEN=\$(cat $(q "$DEMO/api-token"))
+  $dy runs                       # recent runs
+MSG
+  if [ -n "${RUN_ID[hello]:-}" ]; then echo "  $dy logs ${RUN_ID[hello]} report   # one stage's output"; fi
+  if [ -n "${RUN_ID[webapp]:-}" ]; then echo "  $dy logs ${RUN_ID[webapp]} sizes    # the two image sizes"; fi
+  cat <<MSG
+  $dy agents                     # the two agents
+  $dy envs                       # temporary environments; a run's own end removes them
+  curl -s http://127.0.0.1:$HTTP_PORT/metrics | grep ^dockyard_     # Prometheus metrics
+  curl -s -H "Authorization: Bearer \$DOCKYARD_TOKEN" http://127.0.0.1:$HTTP_PORT/api/v1/runs
+  logs: $DEMO/server.log, $DEMO/agent-a.log, $DEMO/agent-b.log
+  stop: $stop   (in $ROOT; stops the farm and the services the demo started)
+MSG
+}

@@ -1,0 +1,72 @@
+// The last file of `npm test` (scripts/test.sh passes it after every *.test.ts): fails when the
+// run left a `dockyard-*` directory in its temporary directory, or a `dockyard-*` container or
+// volume on a test engine that was not there when the run began (DOCKYARD_TEST_BASELINE).
+// Not a *.test.ts: it means something only after the other files of the same run.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, readdirSync, readFileSync, rmdirSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import Docker from "dockerode";
+import { waitFor } from "../helpers/wait";
+import { added, ENGINES, scanEngines, scanTempDir, type Scan } from "./scan";
+
+/** Test files of this run still running beside this one (the runner's other children). */
+function siblings(): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(ppid) === process.ppid && state !== "Z") found.push(Number(entry));
+    } catch {
+      // it ended while we looked
+    }
+  }
+  return found;
+}
+
+test("the test run left no dockyard-* temporary directory, container or volume", { timeout: 60 * 60_000 }, async () => {
+  const baselineFile = process.env.DOCKYARD_TEST_BASELINE;
+  assert.ok(baselineFile, "DOCKYARD_TEST_BASELINE is not set: run this through 'npm test' (scripts/test.sh), which takes the baseline");
+  const baseline = JSON.parse(readFileSync(baselineFile, "utf8")) as Scan;
+  // With more than one test file at a time, the others may still run: wait for them.
+  await waitFor(() => siblings().length === 0, { timeoutMs: 50 * 60_000, intervalMs: 500, message: "the other test files to finish" });
+
+  // Positive control: a directory, a container and a volume made now are seen, then removed.
+  const docker = new Docker({ socketPath: ENGINES[0]!.replace(/^unix:\/\//, "") });
+  const probe = `dockyard-leftover-probe-${randomBytes(4).toString("hex")}`;
+  mkdirSync(path.join(os.tmpdir(), probe));
+  await docker.createVolume({ Name: probe });
+  const container = await docker.createContainer({ name: probe, Image: "dockyard/busybox:1", Cmd: ["true"] });
+  try {
+    assert.ok(scanTempDir().includes(probe), "the scan sees a directory made now");
+    const seen = Object.keys(added(baseline, await scanEngines()));
+    assert.ok(seen.includes(`${ENGINES[0]} container ${probe}`), `the scan sees a container made now: ${seen.join(", ")}`);
+    assert.ok(seen.includes(`${ENGINES[0]} volume ${probe}`), `the scan sees a volume made now: ${seen.join(", ")}`);
+  } finally {
+    rmdirSync(path.join(os.tmpdir(), probe));
+    await container.remove({ force: true });
+    await docker.getVolume(probe).remove();
+  }
+
+  // Agents remove a run's containers and volume a moment after it ends: give them that moment.
+  let left: Record<string, string> = {};
+  await waitFor(
+    async () => {
+      left = added(baseline, await scanEngines());
+      return Object.keys(left).length === 0;
+    },
+    { timeoutMs: 30_000, intervalMs: 1000, message: "the run's containers and volumes to go" },
+  ).catch(() => undefined); // reported below, with names
+  const dirs = scanTempDir();
+  assert.deepEqual(dirs, [], `temporary directories left in ${os.tmpdir()}:\n  ${dirs.join("\n  ")}`);
+  const lines = Object.entries(left).map(([k, v]) => `${k}: ${v}`);
+  assert.deepEqual(
+    lines,
+    [],
+    `containers and volumes left on the test engines (not there before the run; on an engine shared with another test run, that run's leftovers show here too):\n  ${lines.join("\n  ")}`,
+  );
+});

@@ -1,0 +1,1 @@
+export { tempDir, removeOnExit, removeTempDir } from "./temp-dir";
