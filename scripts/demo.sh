@@ -65,6 +65,7 @@ fi
 mkdir -p "$DEMO"
 log "setting up (apt output, if anything is installed: $DOCKYARD_APT_LOG)"
 ensure_deps
+ensure_build # the CLI, server and agent run from dist/
 ensure_nats "$NATS_PORT"
 ensure_docker "$ENGINE" # exports DOCKER_HOST
 DOCKYARD_REGISTRY_LISTEN=$REGISTRY ensure_registry
