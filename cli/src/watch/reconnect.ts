@@ -1,6 +1,6 @@
 // Resume-and-backoff bookkeeping for WatchRun streams, free of I/O and timers
 // so it can be tested with injected time and randomness.
-import { Backoff } from "../retry";
+import { Backoff } from "@dockyard/proto";
 
 /** What a caller passes to Reconnector; every field has a default. */
 export interface ReconnectOptions {

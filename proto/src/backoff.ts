@@ -1,6 +1,6 @@
-// The CLI's one retry policy: a Backoff (capped exponential, equal jitter, on cockatiel's
-// ExponentialBackoff) for reopening a watch stream (watch/reconnect.ts). Which failures are
-// worth another try is `isRetryable` in errors.ts, next to the other gRPC error mapping.
+// Capped exponential backoff with jitter, on cockatiel's ExponentialBackoff: the one
+// reconnect policy of every gRPC client of the farm (the agent's loops, the CLI's watch).
+// Each client keeps its own delays and its own `isRetryable`.
 import { ExponentialBackoff, noJitterGenerator, type GeneratorFn, type IBackoff } from "cockatiel";
 
 /** The first delay and the cap of a backoff, before jitter. */
@@ -20,7 +20,7 @@ function equalJitter(random: () => number): GeneratorFn<number> {
 /**
  * The delays of one failure streak: `next()` gives the delay before the next try
  * (initialMs·2ⁿ, capped at maxMs, then jittered into its upper half); `reset()` after a
- * success starts over. `random` is injectable for tests (uniform [0, 1)).
+ * success starts over. One per loop; `random` is injectable for tests (uniform [0, 1)).
  */
 export class Backoff {
   private readonly factory: ExponentialBackoff<number>;
