@@ -134,7 +134,11 @@ describe("no two copies (docker; server defaults of the test farm: agent lost af
     t.diagnostic(
       `container stopped ${stoppedMs} ms after kill -9 (FinishedAt ${finishedAt.getTime() - killedAt} ms); retry started ${rows[1]!.started_at!.getTime() - killedAt} ms after`,
     );
-    await docker.getContainer(`dockyard-${first}`).remove({ force: true }); // its agent never comes back
+    // Its agent never comes back: the run's end has the other agent on this engine reap it with the workspace.
+    await waitFor(async () => (await attemptContainers(docker, first)).length === 0, {
+      timeoutMs: 20_000,
+      message: "the dead agent's stopped container to be reaped with the run's workspace",
+    });
     await stopAgent(a);
   });
 
