@@ -42,6 +42,7 @@ const schema = z.object({
     .regex(/^[^\s]*$/, "expected a comma-separated list of DNS names and IPs")
     .default(""),
   DOCKYARD_INSECURE: z.enum(["true", "false", "1", "0"]).default("false"),
+  DOCKYARD_STALL_GRACE: z.enum(["true", "false"]).default("true"),
   DOCKYARD_REGISTRY: z
     .string()
     .regex(/^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$/, "expected host[:port]")
@@ -92,6 +93,8 @@ export interface ServerConfig {
   registry: { address: string; username: string | null; passwordSecret: string | null } | null;
   /** Plaintext gRPC (local experiments only; loudly logged). */
   insecure: boolean;
+  /** Give agents a lease TTL after the server stalled (false only in tests: the positive control). */
+  stallGrace: boolean;
 }
 
 export class ConfigError extends Error {
@@ -165,6 +168,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       .map((x) => x.trim())
       .filter(Boolean),
     insecure: e.DOCKYARD_INSECURE === "true" || e.DOCKYARD_INSECURE === "1",
+    stallGrace: e.DOCKYARD_STALL_GRACE === "true",
     registry: e.DOCKYARD_REGISTRY
       ? { address: e.DOCKYARD_REGISTRY, username: e.DOCKYARD_REGISTRY_USERNAME ?? null, passwordSecret: e.DOCKYARD_REGISTRY_PASSWORD_SECRET ?? null }
       : null,

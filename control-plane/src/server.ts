@@ -113,6 +113,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     config.leaseTtlMs,
     log.child({ component: "health" }),
     () => clock.now().getTime(),
+    { stallGrace: config.stallGrace },
   );
   health.start();
   const scheduler = new Scheduler(
