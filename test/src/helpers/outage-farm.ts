@@ -24,6 +24,11 @@ export interface OutageFarmOptions {
   replicas?: number;
   /** Extra server env (timings). */
   env?: Record<string, string>;
+  /**
+   * Where servers and our nats-server listen (default 127.0.0.1): 0.0.0.0 lets an agent in a
+   * network namespace reach them over its veth; processes here keep using 127.0.0.1.
+   */
+  listenHost?: string;
 }
 
 export interface ServerProcess {
@@ -96,7 +101,7 @@ export class OutageFarm {
   }
 
   async startNats(): Promise<void> {
-    this.nats = spawn("nats-server", ["-a", "127.0.0.1", "-p", String(this.natsPort)], { stdio: "ignore" });
+    this.nats = spawn("nats-server", ["-a", this.opts.listenHost ?? "127.0.0.1", "-p", String(this.natsPort)], { stdio: "ignore" });
     await waitFor(() => canConnect(this.natsPort), { message: `nats-server on ${this.natsPort}`, timeoutMs: 10_000 });
   }
 
@@ -125,7 +130,7 @@ export class OutageFarm {
         DOCKYARD_DATA_DIR: this.dataDir,
         DOCKYARD_NATS_URL: this.natsUrl,
         DOCKYARD_NATS_PREFIX: this.prefix,
-        DOCKYARD_GRPC_LISTEN: s.grpc,
+        DOCKYARD_GRPC_LISTEN: this.opts.listenHost ? s.grpc.replace("127.0.0.1", this.opts.listenHost) : s.grpc,
         DOCKYARD_HTTP_LISTEN: s.http,
         DOCKYARD_JOIN_TOKEN: this.joinToken,
         DOCKYARD_API_TOKEN: this.apiToken,

@@ -1,0 +1,59 @@
+// A partitioned agent, on a real network link, shared by the partition tests and
+// `npm run bench -- fences`: the agent running a stage of `PARTITION_STEPS` half-second
+// steps lives in its own network namespace (see netns.ts) and is cut off for `cutMs`
+// either with its veth down or with an iptables DROP in its namespace; the other agent
+// (root namespace) is where the retry can go. Everything the case made (farm, processes,
+// namespace, veths, rules) is gone when it returns or throws.
+import { setTimeout as cutLasts } from "node:timers/promises";
+import { readFileSync } from "node:fs";
+import { leftovers, NetnsHost } from "./netns";
+import { netnsFarm, spawnNamespacedAgent } from "./netns-agent";
+import { runCopyScenario, type CopyScenarioResult } from "./copy-scenario";
+
+export const PARTITION_STEPS = 60;
+const STEP_MS = 500;
+
+export type Cut = "link-down" | "drop";
+
+export interface PartitionResult extends CopyScenarioResult {
+  cutAgentLog: string;
+  /** Our namespace and root-side veth were there while the case ran (the leftover check's control). */
+  presentWhileUp: string[];
+  host: NetnsHost;
+}
+
+/** One cut of `cutMs` (the namespace is also pushed to `hosts`, for an `after` hook's check). */
+export async function partitionAgent(cut: Cut, fence: "on" | "off", hosts: NetnsHost[] = [], cutMs = 30_000): Promise<PartitionResult> {
+  const host = NetnsHost.create();
+  hosts.push(host);
+  const farm = netnsFarm([host]);
+  try {
+    await farm.start();
+    spawnNamespacedAgent(farm, host, "cut", { executor: "shell", labels: { role: "sh" }, capacity: 1, env: { DOCKYARD_AGENT_FENCE: fence } });
+    await farm.waitAgentsOnline(1);
+    const r = await runCopyScenario(farm, {
+      stages: ["s"],
+      steps: PARTITION_STEPS,
+      stepMs: STEP_MS,
+      whenRunning: async () => {
+        farm.spawnAgent("other", { executor: "shell", labels: { role: "sh" }, capacity: 1 });
+        await farm.waitAgentsOnline(2);
+      },
+      disrupt: async () => {
+        if (cut === "link-down") host.linkDown();
+        else host.dropPackets();
+        try {
+          await cutLasts(cutMs);
+        } finally {
+          host.restore();
+        }
+      },
+      endTimeoutMs: 150_000,
+    });
+    const cutAgentLog = readFileSync(farm.agents.find((a) => a.name === "cut")!.logFile, "utf8");
+    return { ...r, cutAgentLog, presentWhileUp: leftovers([host]), host };
+  } finally {
+    await farm.stop();
+    host.remove();
+  }
+}
