@@ -13,6 +13,8 @@ import { AttemptChannel, type FinishResult } from "./transport/attempt-channel";
 import { SecretMasker } from "./secrets/masker";
 import type { AttemptMux } from "./transport/attempt-mux";
 import { SUPERVISOR_STOPPED, type Supervisor } from "./supervisor/client";
+import type { LeaseFence } from "./lease/fence";
+import { fenceFor } from "./lease/fence-timing";
 
 export const STREAM = { stdout: 1, stderr: 2, system: 3 } as const;
 /** Output waiting for the server's acknowledgement before the runner stops reading more. */
@@ -33,6 +35,8 @@ export interface RunnerDeps {
   log: Logger;
   /** Stops the attempt's process if this agent dies or freezes (held from start to remove). */
   supervisor?: Supervisor;
+  /** Stops the attempt if its lease could not be renewed for its fence (see lease/fence.ts). */
+  fence?: LeaseFence;
 }
 
 export class AttemptRunner {
@@ -80,6 +84,7 @@ export class AttemptRunner {
     let startedTimer: NodeJS.Timeout | undefined;
     let renewTimer: NodeJS.Timeout | undefined;
     let timeout: NodeJS.Timeout | undefined;
+    let fenced: ReturnType<LeaseFence["track"]> | undefined;
     try {
       // The process first: it starts while the spool and the stream are set up.
       const starting = this.deps.stage.start(a, spec, this.deps.tools, this.abort.signal);
@@ -101,21 +106,29 @@ export class AttemptRunner {
             batcher.onRoom();
             for (const w of this.roomWaiters.splice(0)) w();
           },
-          onRenewed: () => undefined,
+          onRenewed: (sentAt) => fenced?.renewed(sentAt),
+          onHeld: (address, sentAt) => fenced?.held(address, sentAt),
         },
         log,
       );
-      // Renewals keep the lease; when the server cannot be reached they simply fail and the
-      // stage runs on: the server does not give a stage away while it (or its database) was
-      // down, but grants agents a lease TTL to report in after it is back. What stops a stage
-      // is the server saying so (cancel, rejected lease), or this agent dying or freezing
-      // (its supervisor then stops the stage).
+      // The fence: no acknowledged renewal for fenceMs (and no sign that no server can give the
+      // stage away) stops the stage, SIGKILLed by the supervisor, before the server can retry it.
+      fenced = this.deps.fence?.track(a.attemptId, fenceFor(a, log), (silentMs) => {
+        this.stop("lost", `lease not renewed for ${silentMs} ms; the agent stopped the stage`);
+        this.deps.supervisor?.kill(a.attemptId);
+      });
+      // Renewals keep the lease; when they fail the stage runs on while the fence allows: the
+      // server does not give a stage away while it (or its database) is down or frozen, and
+      // grants agents a lease TTL to report in after it is back. What stops a stage is the
+      // server saying so (cancel, rejected lease), the fence (renewals failing while some
+      // server may be live), or this agent dying or freezing (its supervisor then stops it).
       renewTimer = setInterval(() => this.channel.renew(), Math.max(50, Math.floor(ttl / 4))).unref();
       const timeoutMs = Number(a.spec?.timeoutMs ?? 0n);
       if (timeoutMs > 0) timeout = setTimeout(() => this.stop("timeout", `stage exceeded its timeout of ${timeoutMs} ms`), timeoutMs).unref();
       // Open the stream without waiting for the server's ack: the first log byte should not
       // wait for a round trip. A refused lease arrives as `rejected` and stops the executor.
       void this.channel.open();
+      this.channel.renew(); // the fence's first safe point comes from the server, not the placement's stamp
       let handle;
       try {
         handle = await starting;
@@ -163,6 +176,7 @@ export class AttemptRunner {
       clearTimeout(startedTimer);
       clearInterval(renewTimer);
       clearTimeout(timeout);
+      fenced?.untrack();
       await this.deps.stage.remove(a, spec, this.deps.tools).catch((err: unknown) => log.warn({ err }, "executor remove failed"));
       this.deps.supervisor?.release(a.attemptId);
     }

@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { defaultFenceMs, fenceProblem } from "@dockyard/proto";
 
 const ms = (def: number, min = 1) => z.coerce.number().int().min(min).max(86_400_000).default(def);
 const listen = (def: string) =>
@@ -26,6 +27,8 @@ const schema = z.object({
   DOCKYARD_AGENT_LOST_TIMEOUT_MS: ms(15_000, 100),
   DOCKYARD_HEARTBEAT_INTERVAL_MS: ms(3_000, 50),
   DOCKYARD_LEASE_TTL_MS: ms(15_000, 100),
+  /** Agents stop an attempt they could not renew for this long; default 70% of the lease TTL. */
+  DOCKYARD_LEASE_FENCE_MS: z.coerce.number().int().min(1).max(86_400_000).optional(),
   DOCKYARD_AGENT_POLL_INTERVAL_MS: ms(10_000, 50),
   DOCKYARD_SWEEP_INTERVAL_MS: ms(1_000, 10),
   DOCKYARD_SCHEDULER_INTERVAL_MS: ms(500, 10),
@@ -73,6 +76,8 @@ export interface ServerConfig {
   agentLostTimeoutMs: number;
   heartbeatIntervalMs: number;
   leaseTtlMs: number;
+  /** Agents stop an attempt whose lease they could not renew for this long (see @dockyard/proto fence.ts). */
+  leaseFenceMs: number;
   agentPollIntervalMs: number;
   sweepIntervalMs: number;
   schedulerIntervalMs: number;
@@ -134,6 +139,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const given = [parsed.data.DOCKYARD_TLS_CERT_FILE, parsed.data.DOCKYARD_TLS_KEY_FILE, parsed.data.DOCKYARD_TLS_CA_FILE].filter(Boolean).length;
     if (given !== 0 && given !== 3) problems.push("DOCKYARD_TLS_CERT_FILE, DOCKYARD_TLS_KEY_FILE, DOCKYARD_TLS_CA_FILE: give all three or none");
   }
+  if (parsed.success) {
+    const ttl = parsed.data.DOCKYARD_LEASE_TTL_MS;
+    const problem = fenceProblem(ttl, parsed.data.DOCKYARD_LEASE_FENCE_MS ?? defaultFenceMs(ttl));
+    if (problem) problems.push(`${parsed.data.DOCKYARD_LEASE_FENCE_MS ? "DOCKYARD_LEASE_FENCE_MS" : "DOCKYARD_LEASE_TTL_MS"}: ${problem}`);
+  }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const e = parsed.data;
   return {
@@ -149,6 +159,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     agentLostTimeoutMs: e.DOCKYARD_AGENT_LOST_TIMEOUT_MS,
     heartbeatIntervalMs: e.DOCKYARD_HEARTBEAT_INTERVAL_MS,
     leaseTtlMs: e.DOCKYARD_LEASE_TTL_MS,
+    leaseFenceMs: e.DOCKYARD_LEASE_FENCE_MS ?? defaultFenceMs(e.DOCKYARD_LEASE_TTL_MS),
     agentPollIntervalMs: e.DOCKYARD_AGENT_POLL_INTERVAL_MS,
     sweepIntervalMs: e.DOCKYARD_SWEEP_INTERVAL_MS,
     schedulerIntervalMs: e.DOCKYARD_SCHEDULER_INTERVAL_MS,

@@ -5,6 +5,7 @@ export * from "./gen/dockyard/v1/run_pb";
 export * from "./grpc";
 export * from "./tls";
 export * from "./failover";
+export * from "./fence";
 export { create, toBinary, fromBinary } from "@bufbuild/protobuf";
 
 /** Bumped on any incompatible change to the agent protocol. */

@@ -22,6 +22,8 @@ export interface AttemptListener {
 
 /** One attempt's view of the shared stream. */
 export interface AttemptPipe {
+  /** The replica the stream goes to. */
+  readonly address: string;
   write(body: ReportBody): void;
   /** Stop routing commands to this attempt (the stream itself stays). */
   close(): void;
@@ -29,6 +31,8 @@ export interface AttemptPipe {
 
 export class AttemptMux {
   private stream: Stream | null = null;
+  /** The replica `stream` was opened to. */
+  private streamAddress = "";
   private readonly attempts = new Map<string, AttemptListener>();
   private closed = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
@@ -55,6 +59,7 @@ export class AttemptMux {
     this.attempts.set(attemptId, listener);
     let open = true;
     return {
+      address: this.streamAddress,
       write: (body) => {
         if (open && this.stream === stream) stream.write(create(AttemptReportSchema, { attemptId, leaseId, body }));
       },
@@ -83,6 +88,7 @@ export class AttemptMux {
   }
 
   private connect(): Stream {
+    this.streamAddress = this.client.address;
     const stream = this.client.attemptStream();
     this.stream = stream;
     stream.on("data", (cmd: AttemptCommand) => {

@@ -130,7 +130,9 @@ export class Scheduler {
       if (lost.length > 0) this.log.warn({ agentIds: lost }, "agents lost");
       // Timeouts first: a stage past its deadline on an agent that is also lost
       // ends as the timeout it is, not as "lost" (which would retry it).
-      const ended = [...(await expireAttempts(this.db, now)), ...(await loseAgentAttempts(this.db, lost, now))];
+      // A lost agent's attempts end only once their lease ran out too: the agent may run a stage
+      // until its fence (before the lease TTL), and never after (see @dockyard/proto fence.ts).
+      const ended = [...(await expireAttempts(this.db, now)), ...(await loseAgentAttempts(this.db, lost, now, undefined, { leaseExpired: true }))];
       this.afterEnded(ended, "server");
       this.pending ??= new PendingExplainer(
         this.db,

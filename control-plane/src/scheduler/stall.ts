@@ -5,9 +5,14 @@
 // the server's own event loop (monotonic clock) longer than STALL_MS, or a jump of
 // the wall clock (which leases are stamped with) away from the monotonic one.
 import { performance } from "node:perf_hooks";
+import { SERVER_STALL_MS } from "@dockyard/proto";
 
-/** A gap between beats longer than this is a stall (a beat comes every STALL_BEAT_MS while the loop runs). */
-export const STALL_MS = 1500;
+/**
+ * A gap between beats longer than this is a stall (a beat comes every STALL_BEAT_MS while the
+ * loop runs). Shorter than an agent's probe timeout: a server that an agent's probe finds
+ * silent (and so does not fence for) is sure to notice the stall when it thaws.
+ */
+export const STALL_MS = SERVER_STALL_MS;
 /** How often the loop beats (a timer: a blocked or stopped loop beats late). */
 export const STALL_BEAT_MS = 250;
 

@@ -290,13 +290,25 @@ export async function expireAttempts(db: Db, now: Date): Promise<EndedAttempt[]>
   return out;
 }
 
-/** End every active attempt of agents declared lost. */
-export async function loseAgentAttempts(db: Db, agentIds: string[], now: Date, reason = "agent lost: no heartbeat"): Promise<EndedAttempt[]> {
+/**
+ * End the active attempts of agents declared lost (`leaseExpired`: only those whose lease ran
+ * out too; the sweep's way, since an agent may still run a stage until its fence, before the
+ * lease TTL; the rest end when their lease does).
+ */
+export async function loseAgentAttempts(
+  db: Db,
+  agentIds: string[],
+  now: Date,
+  reason = "agent lost: no heartbeat",
+  opts: { leaseExpired?: boolean } = {},
+): Promise<EndedAttempt[]> {
   if (agentIds.length === 0) return [];
+  const conditions = [inArray(attempts.agentId, agentIds), inArray(attempts.state, ACTIVE_ATTEMPTS)];
+  if (opts.leaseExpired) conditions.push(sql`${attempts.leaseExpiresAt} < ${now}`);
   const active = await db
     .select({ id: attempts.id })
     .from(attempts)
-    .where(and(inArray(attempts.agentId, agentIds), inArray(attempts.state, ACTIVE_ATTEMPTS)));
+    .where(and(...conditions));
   const out: EndedAttempt[] = [];
   for (const a of active) {
     const ended = await withTx(db, (tx) => endAttempt(tx, a.id, "lost", { exitCode: null, reason, now }));

@@ -38,11 +38,15 @@ export interface ServerProcess {
   logFile: string;
 }
 
-/** Test timings: a lease of 6 s and loss after 4 s, so a 30 s outage is five leases long. */
+/**
+ * Test timings: a lease of 8 s (agents fence at 5.6 s) and loss after 4 s, so a 30 s outage
+ * is almost four leases long. (A 6 s lease would leave the fence 0.4 s beyond the agents'
+ * first probe round, too little on a busy machine; see @dockyard/proto fence.ts.)
+ */
 export const OUTAGE_TIMINGS = {
   DOCKYARD_HEARTBEAT_INTERVAL_MS: "300",
   DOCKYARD_AGENT_LOST_TIMEOUT_MS: "4000",
-  DOCKYARD_LEASE_TTL_MS: "6000",
+  DOCKYARD_LEASE_TTL_MS: "8000",
   DOCKYARD_AGENT_POLL_INTERVAL_MS: "1000",
   DOCKYARD_SWEEP_INTERVAL_MS: "200",
   DOCKYARD_SCHEDULER_INTERVAL_MS: "200",
@@ -174,7 +178,18 @@ export class OutageFarm {
   }
 
   /** An agent process (docker or shell executor) that knows every replica. */
-  spawnAgent(name: string, opts: { executor: "docker" | "shell"; labels?: Record<string, string>; capacity?: number; servers?: number[] }): void {
+  spawnAgent(
+    name: string,
+    opts: {
+      executor: "docker" | "shell";
+      labels?: Record<string, string>;
+      capacity?: number;
+      servers?: number[];
+      /** Another way to our NATS (a proxy the test can cut). */
+      natsUrl?: string;
+      env?: Record<string, string>;
+    },
+  ): void {
     const stateDir = mkdtempSync(path.join(os.tmpdir(), `dockyard-outage-agent-${name}-`));
     const logFile = path.join(stateDir, "agent.log");
     const out = openSync(logFile, "a");
@@ -184,7 +199,7 @@ export class OutageFarm {
       env: {
         ...process.env,
         DOCKYARD_SERVER_URL: (opts.servers ?? this.servers.map((_, i) => i)).map((i) => this.servers[i]!.grpc).join(","),
-        DOCKYARD_NATS_URL: this.natsUrl,
+        DOCKYARD_NATS_URL: opts.natsUrl ?? this.natsUrl,
         DOCKYARD_NATS_PREFIX: this.prefix,
         DOCKYARD_JOIN_TOKEN: `${this.joinToken}.${certFingerprint(this.caPem)}`,
         DOCKYARD_AGENT_NAME: name,
@@ -196,6 +211,7 @@ export class OutageFarm {
         DOCKYARD_AGENT_STATE_DIR: stateDir,
         DOCKER_HOST,
         DOCKYARD_LOG_LEVEL: "info",
+        ...opts.env,
       },
     });
     this.agents.push({ name, child, logFile });

@@ -19,6 +19,8 @@ export interface SamplerReport {
   maxCopies: Record<string, number>;
   /** Stage name -> every attempt id seen alive. */
   seen: Record<string, string[]>;
+  /** Attempt id -> when it was first and last seen alive (ms since the epoch). */
+  spans: Record<string, [number, number]>;
 }
 
 /** Live processes (not zombies) of `runId`: attempt id and stage name from their environment. */
@@ -42,7 +44,7 @@ export function liveStageProcesses(runId: string): { attemptId: string; stage: s
 export class CopySampler {
   private timer: NodeJS.Timeout | null = null;
   private busy = false;
-  private readonly report: SamplerReport = { samples: 0, overlapSamples: 0, overlapMs: 0, maxCopies: {}, seen: {} };
+  private readonly report: SamplerReport = { samples: 0, overlapSamples: 0, overlapMs: 0, maxCopies: {}, seen: {}, spans: {} };
   private overlapSince: number | null = null;
 
   constructor(
@@ -80,13 +82,14 @@ export class CopySampler {
       }
       const r = this.report;
       r.samples++;
+      const now = Date.now();
+      for (const c of copies) r.spans[c.attemptId] = [r.spans[c.attemptId]?.[0] ?? now, now];
       let overlap = false;
       for (const [stage, ids] of byStage) {
         r.maxCopies[stage] = Math.max(r.maxCopies[stage] ?? 0, ids.size);
         r.seen[stage] = [...new Set([...(r.seen[stage] ?? []), ...ids])];
         if (ids.size > 1) overlap = true;
       }
-      const now = Date.now();
       if (overlap) {
         r.overlapSamples++;
         this.overlapSince ??= now;

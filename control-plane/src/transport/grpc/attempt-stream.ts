@@ -189,7 +189,9 @@ class AttemptSession {
     } else {
       // Not the agent's fault (the database, say): it reopens later and resends.
       log.error({ err, attemptId: this.attemptId }, "attempt report failed");
-      this.send({ case: "retry", value: { message: "the server could not handle the report; reopen later" } });
+      // `held`: a dependency is down, so this server gives nothing away (see AttemptRetry.held).
+      const held = this.stream.deps.dependencyDown?.() ?? false;
+      this.send({ case: "retry", value: { message: "the server could not handle the report; reopen later", held } });
     }
     this.end();
   }
