@@ -35,10 +35,9 @@ export async function partitionAgent(cut: Cut, fence: "on" | "off", hosts: Netns
       stages: ["s"],
       steps: PARTITION_STEPS,
       stepMs: STEP_MS,
-      whenRunning: async () => {
-        farm.spawnAgent("other", { executor: "shell", labels: { role: "sh" }, capacity: 1 });
-        await farm.waitAgentsOnline(2);
-      },
+      // Where the retry can go, started only now so that attempt 1 lands on the agent to cut. The cut
+      // begins at once, not after its boot (20 s and more on a busy machine): the retry waits for it anyway.
+      whenRunning: async () => farm.spawnAgent("other", { executor: "shell", labels: { role: "sh" }, capacity: 1 }),
       disrupt: async () => {
         if (cut === "link-down") host.linkDown();
         else host.dropPackets();
