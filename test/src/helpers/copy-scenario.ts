@@ -2,9 +2,12 @@
 // of `stages` stages (each `steps` timed steps, see marker-lines.ts) pinned to role=sh,
 // the copy sampler on from submission to the run's end, and the disruption applied once
 // every stage executes. Shared by the partition tests and `npm run bench -- fences`.
+// Docker stages (busybox) write no marker files (the host's /tmp is not theirs): the
+// sampler sees their containers by label, and their executions report stays empty.
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import type Docker from "dockerode";
 import type { OutageFarm } from "./outage-farm";
 import { CopySampler, type SamplerReport } from "./sampler";
 import { executionReport, readMarkedLines, timedSteps, type ExecutionReport, type MarkedLine } from "./marker-lines";
@@ -20,13 +23,15 @@ export interface CopyScenarioOptions {
   disrupt: (runId: string) => Promise<void>;
   /** Deadline for the run to end after the disruption. */
   endTimeoutMs?: number;
+  /** Docker stages (and sampling of containers on this engine) instead of shell stages. */
+  docker?: Docker;
 }
 
 export interface CopyScenarioResult {
   runId: string;
   state: string;
-  /** Attempts in order: stage, number, state, reason, agent name. */
-  attempts: { stage: string; number: number; state: string; reason: string | null; agent: string }[];
+  /** Attempts in order: id, stage, number, state, reason, agent name. */
+  attempts: { id: string; stage: string; number: number; state: string; reason: string | null; agent: string }[];
   /** Attempts beyond one per stage. */
   reruns: number;
   sampler: SamplerReport;
@@ -45,11 +50,15 @@ export async function runCopyScenario(farm: OutageFarm, opts: CopyScenarioOption
       "name: copies",
       `env: { MARK: "${markDir}" }`,
       "stages:",
-      ...opts.stages.map((s) => `  ${s}: { executor: shell, agent: { role: sh }, command: '${timedSteps(opts.steps, opts.stepMs)}' }`),
+      ...opts.stages.map((s) =>
+        opts.docker
+          ? `  ${s}: { image: dockyard/busybox:1, agent: { role: sh }, command: '${dockerSteps(opts.steps, opts.stepMs)}' }`
+          : `  ${s}: { executor: shell, agent: { role: sh }, command: '${timedSteps(opts.steps, opts.stepMs)}' }`,
+      ),
     ].join("\n");
     const res = await farm.client.submitRun({ pipelineYaml: Buffer.from(yaml), source: "test:copies.yml" }, { timeoutMs: 10_000 });
     const runId = res.run!.id;
-    sampler = new CopySampler(runId).start();
+    sampler = new CopySampler(runId, opts.docker ?? null).start();
     await waitFor(
       async () =>
         (await farm.pg.query("SELECT count(*)::int AS n FROM attempts WHERE run_id = $1 AND state = 'running' AND log_seq >= 1", [runId])).rows[0].n ===
@@ -68,7 +77,7 @@ export async function runCopyScenario(farm: OutageFarm, opts: CopyScenarioOption
     const report = sampler.stop();
     const attempts = (
       await farm.pg.query<CopyScenarioResult["attempts"][number]>(
-        `SELECT s.name AS stage, a.number, a.state, a.reason, g.name AS agent FROM attempts a
+        `SELECT a.id, s.name AS stage, a.number, a.state, a.reason, g.name AS agent FROM attempts a
          JOIN stages s ON s.id = a.stage_id JOIN agents g ON g.id = a.agent_id WHERE a.run_id = $1 ORDER BY s.name, a.number`,
         [runId],
       )
@@ -87,4 +96,9 @@ export async function runCopyScenario(farm: OutageFarm, opts: CopyScenarioOption
     sampler?.stop();
     rmSync(markDir, { recursive: true, force: true });
   }
+}
+
+/** `steps` numbered lines, one every `stepMs`, on stdout only. */
+function dockerSteps(steps: number, stepMs: number): string {
+  return `for i in $(seq 1 ${steps}); do echo "step $i"; sleep ${(stepMs / 1000).toFixed(2)}; done`;
 }

@@ -5,10 +5,12 @@
 // (root namespace) is where the retry can go. Everything the case made (farm, processes,
 // namespace, veths, rules) is gone when it returns or throws.
 import { setTimeout as cutLasts } from "node:timers/promises";
+import type Docker from "dockerode";
 import { readFileSync } from "node:fs";
 import { leftovers, NetnsHost } from "./netns";
 import { netnsFarm, spawnNamespacedAgent } from "./netns-agent";
 import { runCopyScenario, type CopyScenarioResult } from "./copy-scenario";
+import { testDocker } from "./docker";
 
 export const PARTITION_STEPS = 60;
 const STEP_MS = 500;
@@ -23,13 +25,21 @@ export interface PartitionResult extends CopyScenarioResult {
 }
 
 /** One cut of `cutMs` (the namespace is also pushed to `hosts`, for an `after` hook's check). */
-export async function partitionAgent(cut: Cut, fence: "on" | "off", hosts: NetnsHost[] = [], cutMs = 30_000): Promise<PartitionResult> {
+export async function partitionAgent(
+  cut: Cut,
+  fence: "on" | "off",
+  hosts: NetnsHost[] = [],
+  cutMs = 30_000,
+  executor: "shell" | "docker" = "shell",
+): Promise<PartitionResult> {
   const host = NetnsHost.create();
   hosts.push(host);
   const farm = netnsFarm([host]);
+  const docker = executor === "docker" ? await testDocker() : undefined;
+  let runId: string | undefined;
   try {
     await farm.start();
-    spawnNamespacedAgent(farm, host, "cut", { executor: "shell", labels: { role: "sh" }, capacity: 1, env: { DOCKYARD_AGENT_FENCE: fence } });
+    spawnNamespacedAgent(farm, host, "cut", { executor, labels: { role: "sh" }, capacity: 1, env: { DOCKYARD_AGENT_FENCE: fence } });
     await farm.waitAgentsOnline(1);
     const r = await runCopyScenario(farm, {
       stages: ["s"],
@@ -37,7 +47,10 @@ export async function partitionAgent(cut: Cut, fence: "on" | "off", hosts: Netns
       stepMs: STEP_MS,
       // Where the retry can go, started only now so that attempt 1 lands on the agent to cut. The cut
       // begins at once, not after its boot (20 s and more on a busy machine): the retry waits for it anyway.
-      whenRunning: async () => farm.spawnAgent("other", { executor: "shell", labels: { role: "sh" }, capacity: 1 }),
+      whenRunning: async (id) => {
+        runId = id;
+        farm.spawnAgent("other", { executor, labels: { role: "sh" }, capacity: 1 });
+      },
       disrupt: async () => {
         if (cut === "link-down") host.linkDown();
         else host.dropPackets();
@@ -48,11 +61,27 @@ export async function partitionAgent(cut: Cut, fence: "on" | "off", hosts: Netns
         }
       },
       endTimeoutMs: 150_000,
+      docker,
     });
     const cutAgentLog = readFileSync(farm.agents.find((a) => a.name === "cut")!.logFile, "utf8");
     return { ...r, cutAgentLog, presentWhileUp: leftovers([host]), host };
   } finally {
     await farm.stop();
     host.remove();
+    if (docker && runId) await removeRunContainers(docker, runId);
   }
+}
+
+/** The run's stage containers and workspace volume, which killed agents leave behind. */
+async function removeRunContainers(docker: Docker, runId: string): Promise<void> {
+  for (const c of await docker.listContainers({ all: true, filters: { label: [`dockyard.run=${runId}`] } })) {
+    await docker
+      .getContainer(c.Id)
+      .remove({ force: true })
+      .catch(() => undefined);
+  }
+  await docker
+    .getVolume(`dockyard-ws-${runId}`)
+    .remove()
+    .catch(() => undefined);
 }
