@@ -1,6 +1,7 @@
 // Runs one attempt: open its stream, start the executor, ship output as
 // ordered chunks (spooled first), renew the lease, report the end and wait
 // for the server to acknowledge it. Executor-agnostic.
+import { performance } from "node:perf_hooks";
 import type { Assignment } from "@dockyard/proto";
 import type { Logger } from "pino";
 import type { AttemptSpec } from "./executor/types";
@@ -19,6 +20,8 @@ import { fenceFor } from "./lease/fence-timing";
 export const STREAM = { stdout: 1, stderr: 2, system: 3 } as const;
 /** Output waiting for the server's acknowledgement before the runner stops reading more. */
 const MAX_UNACKED_BYTES = 32 * 1024 * 1024;
+/** A renewal unanswered this long moves the stream to another replica (see renew()). */
+const RENEW_ANSWER_MS = 1000;
 /** Longest a `started` report waits for the first output to travel with (see run()). */
 const STARTED_DELAY_MS = 10;
 
@@ -122,7 +125,7 @@ export class AttemptRunner {
       // grants agents a lease TTL to report in after it is back. What stops a stage is the
       // server saying so (cancel, rejected lease), the fence (renewals failing while some
       // server may be live), or this agent dying or freezing (its supervisor then stops it).
-      renewTimer = setInterval(() => this.channel.renew(), Math.max(50, Math.floor(ttl / 4))).unref();
+      renewTimer = setInterval(() => this.renew(ttl), Math.max(50, Math.floor(ttl / 4))).unref();
       const timeoutMs = Number(a.spec?.timeoutMs ?? 0n);
       if (timeoutMs > 0) timeout = setTimeout(() => this.stop("timeout", `stage exceeded its timeout of ${timeoutMs} ms`), timeoutMs).unref();
       // Open the stream without waiting for the server's ack: the first log byte should not
@@ -180,6 +183,24 @@ export class AttemptRunner {
       await this.deps.stage.remove(a, spec, this.deps.tools).catch((err: unknown) => log.warn({ err }, "executor remove failed"));
       this.deps.supervisor?.release(a.attemptId);
     }
+  }
+
+  /**
+   * Renew the lease; a renewal still unanswered after RENEW_ANSWER_MS (or TTL/8 if longer) moves
+   * the agent's stream to another replica first, so a frozen replica cannot cost the lease while
+   * a live one could renew it (the fence, lease/fence.ts, runs meanwhile).
+   */
+  private renew(ttl: number): void {
+    const pending = this.channel.renewPendingSince;
+    const address = this.channel.address;
+    if (pending !== null && address && performance.now() - pending > Math.max(RENEW_ANSWER_MS, ttl / 8)) {
+      this.deps.log.warn(
+        { attemptId: this.attemptId, address, waitedMs: Math.round(performance.now() - pending) },
+        "lease renewal unanswered; moving to another replica",
+      );
+      this.deps.mux.failover(address);
+    }
+    this.channel.renew();
   }
 
   /** Report `started` once: with the first output, or after STARTED_DELAY_MS, or at the end. */

@@ -106,6 +106,11 @@ export class AttemptChannel {
     this.write({ case: "renew", value: {} });
   }
 
+  /** The replica this attempt's stream goes to now (null: not connected). */
+  get address(): string | null {
+    return this.pipe?.address ?? null;
+  }
+
   /** When the oldest renewal still unanswered was sent (null: none waits). */
   get renewPendingSince(): number | null {
     return this.renewsSent[0] ?? null;

@@ -79,11 +79,22 @@ export class AttemptMux {
     this.stream = null;
   }
 
+  /**
+   * The replica at `address` left a renewal unanswered too long (frozen, half dead): move to the
+   * next replica and start over there, so a live one keeps the leases. Calls from several
+   * attempts about one stall move once.
+   */
+  failover(address: string): void {
+    if (!this.stream || this.streamAddress !== address) return;
+    this.client.rotate(address);
+    this.reset(new Error(`no answer from ${address}; moving to ${this.client.address}`));
+  }
+
   /** Start over on a new stream (a new session after re-registration): every attempt reopens. */
-  reset(): void {
+  reset(why = new Error("agent session renewed")): void {
     const stream = this.stream;
     if (!stream) return;
-    this.broken(stream, new Error("agent session renewed"));
+    this.broken(stream, why);
     stream.end();
   }
 

@@ -161,7 +161,7 @@ export function agentHandlers(deps: AgentHandlerDeps): Handlers {
     leave: unary(log, async (call) => {
       const agent = await authenticate(call.metadata);
       await leaveAgent(db, agent.id);
-      const ended = await loseAgentAttempts(db, [agent.id], deps.clock.now(), "agent left");
+      const ended = await loseAgentAttempts(db, [agent.id], deps.clock.now(), "agent left", { retryMarginMs: deps.scheduler.retryMarginMs });
       deps.scheduler.afterEnded(ended, "server");
       log.info({ agentId: agent.id, ended: ended.length }, "agent left");
       return create(LeaveResponseSchema, {});

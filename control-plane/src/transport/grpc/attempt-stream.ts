@@ -18,6 +18,7 @@ import { isOutcome } from "../../domain/states";
 import type { AgentHandlerDeps } from "./agent-deps";
 import { outputsFromWire } from "../outputs-input";
 import { afterStageSucceeded } from "../../stages/finish-effects";
+import { releaseRetry } from "../../store/retry-hold";
 
 /** Largest log chunk an agent may send. */
 export const MAX_LOG_CHUNK_BYTES = 64 * 1024;
@@ -258,7 +259,14 @@ class AttemptSession {
         }
         // A failed test stage's counts are shown too; an agent's other ends carry none.
         const outputs = f.outcome === "succeeded" || f.outcome === "failed" ? outputsFromWire(f.outputs) : null;
-        const ended = await this.stream.finishes.finish(attempt.id, attempt.leaseId, f.outcome, f.exitCode, f.message.slice(0, 500), outputs);
+        const ended = await this.stream.finishes
+          .finish(attempt.id, attempt.leaseId, f.outcome, f.exitCode, f.message.slice(0, 500), outputs)
+          .catch(async (err: unknown) => {
+            // Ended by the server already (a revocation, a timeout): the agent's end confirms the
+            // stop, so a retry waiting for the old copy may be placed now.
+            if (err instanceof StaleLeaseError && (await releaseRetry(db, attempt.id, attempt.leaseId, clock.now()))) this.stream.deps.scheduler.kick();
+            throw err;
+          });
         this.stream.deps.scheduler.afterEnded([ended], "agent");
         // Only kinds that report outputs have end effects (build, deploy): command stages skip the read.
         if (outputs && f.outcome === "succeeded") void afterStageSucceeded(db, ended, outputs, clock.now(), this.stream.deps.log);
