@@ -4,7 +4,7 @@
 // machine's Postgres stays up), server processes killed with SIGKILL and started
 // again on the same ports, and agents as child processes.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, openSync, readFileSync } from "node:fs";
+import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import * as net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -225,6 +225,7 @@ export class OutageFarm {
   }
 
   async stop(): Promise<void> {
+    const exited = this.agents.map((a) => (a.child.exitCode === null && a.child.signalCode === null ? new Promise((r) => a.child.once("exit", r)) : null));
     for (const a of this.agents) if (a.child.exitCode === null) a.child.kill("SIGKILL");
     for (let i = 0; i < this.servers.length; i++) await this.killServer(i);
     this.client?.close();
@@ -232,6 +233,9 @@ export class OutageFarm {
     await this.databaseOn().catch(() => undefined);
     await this.pg?.end().catch(() => undefined);
     await this.database?.drop();
+    // The temp dirs go too (they held the CA, the logs and each agent's state).
+    await Promise.all(exited);
+    for (const dir of [this.dataDir, ...this.agents.map((a) => path.dirname(a.logFile))]) rmSync(dir, { recursive: true, force: true });
   }
 }
 
