@@ -55,7 +55,7 @@ async function freeze(replicas: number, frozen: number, ms: number): Promise<num
 }
 
 async function partition(cut: Cut) {
-  const r = await partitionAgent(cut, "on", [], PARTITION_MS);
+  const r = await partitionAgent({ cut, fence: "on", cutMs: PARTITION_MS });
   const gap = r.executions.gapsMs.s?.[0];
   const out = {
     overlapMs: r.sampler.overlapSamples > 0 ? r.sampler.overlapMs : 0,

@@ -20,7 +20,7 @@ after(async () => {
 
 describe("a docker agent partitioned in its own network namespace for 30 s", { timeout: 170_000 }, () => {
   it("drop: its container is stopped before the retry's container starts; never two copies", async (t: TestContext) => {
-    const r = await partitionAgent("drop", "on", hosts, 30_000, "docker");
+    const r = await partitionAgent({ cut: "drop", fence: "on", hosts, executor: "docker" });
     const info = JSON.stringify({ attempts: r.attempts, sampler: r.sampler });
     assert.equal(r.state, "succeeded", info);
     assert.deepEqual(

@@ -5,7 +5,9 @@
 // two copies; the cut-off copy's marker file stops before the retry's first line; the
 // stage executes in full once; the run succeeds with attempt 1 lost. Positive control:
 // with the agent's fence off (test-only DOCKYARD_AGENT_FENCE=off), the same DROP shows
-// two copies at once. Namespaces, veths, rules and processes go also when a case fails.
+// two copies at once (its stage runs 40 s, so the unfenced copy still runs when the server,
+// which holds the retry until the copy must be dead, places it). Namespaces, veths, rules
+// and processes go also when a case fails.
 import { after, describe, it, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { waitFor } from "../index";
@@ -29,7 +31,7 @@ function assertCleanedUp(r: PartitionResult): Promise<unknown> {
 describe("an agent partitioned in its own network namespace for 30 s", { concurrency: 3, timeout: 170_000 }, () => {
   for (const cut of ["link-down", "drop"] as const) {
     it(`${cut}: the cut-off copy stops before the retry starts elsewhere; never two copies; one full execution`, async (t: TestContext) => {
-      const r = await partitionAgent(cut, "on", hosts);
+      const r = await partitionAgent({ cut, fence: "on", hosts });
       t.diagnostic(`cut-off copy: ${r.executions.counts.s?.[1]} lines; retry started ${r.executions.gapsMs.s?.[0]} ms after its last`);
       const info = JSON.stringify({ attempts: r.attempts, executions: r.executions, sampler: r.sampler });
       assert.equal(r.state, "succeeded", info);
@@ -54,7 +56,7 @@ describe("an agent partitioned in its own network namespace for 30 s", { concurr
   }
 
   it("positive control: with the fence off, an iptables DROP shows two copies at once", async (t: TestContext) => {
-    const r = await partitionAgent("drop", "off", hosts);
+    const r = await partitionAgent({ cut: "drop", fence: "off", hosts, steps: 80 });
     t.diagnostic(`two copies for ${r.sampler.overlapMs} ms; lines executed twice: ${r.executions.linesTwice}`);
     const info = JSON.stringify({ attempts: r.attempts, executions: r.executions, sampler: r.sampler });
     assert.ok(r.sampler.overlapSamples > 0, `two copies seen together: ${info}`);

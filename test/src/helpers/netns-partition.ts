@@ -24,14 +24,23 @@ export interface PartitionResult extends CopyScenarioResult {
   host: NetnsHost;
 }
 
-/** One cut of `cutMs` (the namespace is also pushed to `hosts`, for an `after` hook's check). */
-export async function partitionAgent(
-  cut: Cut,
-  fence: "on" | "off",
-  hosts: NetnsHost[] = [],
-  cutMs = 30_000,
-  executor: "shell" | "docker" = "shell",
-): Promise<PartitionResult> {
+export interface PartitionOptions {
+  cut: Cut;
+  /** The cut agent's fence: "off" is the positive control (test-only DOCKYARD_AGENT_FENCE=off). */
+  fence: "on" | "off";
+  /** Gets the namespace as soon as it exists, for an `after` hook's check. */
+  hosts?: NetnsHost[];
+  /** How long the cut lasts (default 30 s). */
+  cutMs?: number;
+  /** Both agents' executor (default shell; docker stages are busybox containers). */
+  executor?: "shell" | "docker";
+  /** Half-second steps of the stage (default PARTITION_STEPS). */
+  steps?: number;
+}
+
+/** One cut; see the file comment. */
+export async function partitionAgent(opts: PartitionOptions): Promise<PartitionResult> {
+  const { cut, fence, hosts = [], cutMs = 30_000, executor = "shell", steps = PARTITION_STEPS } = opts;
   const host = NetnsHost.create();
   hosts.push(host);
   const farm = netnsFarm([host]);
@@ -43,7 +52,7 @@ export async function partitionAgent(
     await farm.waitAgentsOnline(1);
     const r = await runCopyScenario(farm, {
       stages: ["s"],
-      steps: PARTITION_STEPS,
+      steps,
       stepMs: STEP_MS,
       // Where the retry can go, started only now so that attempt 1 lands on the agent to cut. The cut
       // begins at once, not after its boot (20 s and more on a busy machine): the retry waits for it anyway.
