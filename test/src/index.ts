@@ -8,3 +8,4 @@ export * from "./helpers/outage-farm";
 export * from "./helpers/outage-scenario";
 export * from "./helpers/hand-agent";
 export * from "./helpers/cli-process";
+export * from "./helpers/fence-scenarios";
