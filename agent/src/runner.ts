@@ -14,7 +14,7 @@ import { AttemptChannel, type FinishResult } from "./transport/attempt-channel";
 import { SecretMasker } from "./secrets/masker";
 import type { AttemptMux } from "./transport/attempt-mux";
 import { SUPERVISOR_STOPPED, type Supervisor } from "./supervisor/client";
-import type { LeaseFence } from "./lease/fence";
+import type { FencedAttempt, LeaseFence } from "./lease/fence";
 import { fenceFor } from "./lease/fence-timing";
 
 export const STREAM = { stdout: 1, stderr: 2, system: 3 } as const;
@@ -51,6 +51,8 @@ export class AttemptRunner {
   private spool!: AttemptSpool;
   private roomWaiters: (() => void)[] = [];
   private startedReported = false;
+  /** The attempt under the agent's lease fence, from the stream's creation to the process's end. */
+  private fenced: FencedAttempt | undefined;
 
   /** Every secret value of this attempt, masked in its output before it is spooled or sent. */
   private readonly masker: SecretMasker;
@@ -87,7 +89,6 @@ export class AttemptRunner {
     let startedTimer: NodeJS.Timeout | undefined;
     let renewTimer: NodeJS.Timeout | undefined;
     let timeout: NodeJS.Timeout | undefined;
-    let fenced: ReturnType<LeaseFence["track"]> | undefined;
     try {
       // The process first: it starts while the spool and the stream are set up.
       const starting = this.deps.stage.start(a, spec, this.deps.tools, this.abort.signal);
@@ -109,14 +110,14 @@ export class AttemptRunner {
             batcher.onRoom();
             for (const w of this.roomWaiters.splice(0)) w();
           },
-          onRenewed: (sentAt) => fenced?.renewed(sentAt),
-          onHeld: (address, sentAt) => fenced?.held(address, sentAt),
+          onRenewed: (sentAt) => this.fenced?.renewed(sentAt),
+          onHeld: (address, sentAt) => this.fenced?.held(address, sentAt),
         },
         log,
       );
       // The fence: no acknowledged renewal for fenceMs (and no sign that no server can give the
       // stage away) stops the stage, SIGKILLed by the supervisor, before the server can retry it.
-      fenced = this.deps.fence?.track(a.attemptId, fenceFor(a, log), (silentMs) => {
+      this.fenced = this.deps.fence?.track(a.attemptId, fenceFor(a, log), (silentMs) => {
         this.stop("lost", `lease not renewed for ${silentMs} ms; the agent stopped the stage`);
         this.deps.supervisor?.kill(a.attemptId);
       });
@@ -179,7 +180,7 @@ export class AttemptRunner {
       clearTimeout(startedTimer);
       clearInterval(renewTimer);
       clearTimeout(timeout);
-      fenced?.untrack();
+      this.fenced?.untrack();
       await this.deps.stage.remove(a, spec, this.deps.tools).catch((err: unknown) => log.warn({ err }, "executor remove failed"));
       this.deps.supervisor?.release(a.attemptId);
     }
@@ -249,6 +250,8 @@ export class AttemptRunner {
   }
 
   private async finish(final: FinalStatus, log: Logger): Promise<FinishResult> {
+    // The process is gone: nothing left to fence while the end waits for the server.
+    this.fenced?.untrack();
     if (this.stopReason === "rejected") {
       this.holdsSlot = false;
       this.spool.remove();

@@ -14,3 +14,4 @@ export * from "./helpers/netns-partition";
 export * from "./helpers/copy-scenario";
 export * from "./helpers/marker-lines";
 export * from "./helpers/sampler";
+export * from "./helpers/fence-scenarios";

@@ -36,6 +36,8 @@ export interface PartitionOptions {
   executor?: "shell" | "docker";
   /** Half-second steps of the stage (default PARTITION_STEPS). */
   steps?: number;
+  /** Server env (timings; the test farms' OUTAGE_TIMINGS by default). */
+  env?: Record<string, string>;
 }
 
 /** One cut; see the file comment. */
@@ -43,7 +45,7 @@ export async function partitionAgent(opts: PartitionOptions): Promise<PartitionR
   const { cut, fence, hosts = [], cutMs = 30_000, executor = "shell", steps = PARTITION_STEPS } = opts;
   const host = NetnsHost.create();
   hosts.push(host);
-  const farm = netnsFarm([host]);
+  const farm = netnsFarm([host], { env: opts.env });
   const docker = executor === "docker" ? await testDocker() : undefined;
   let runId: string | undefined;
   try {
