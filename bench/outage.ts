@@ -2,7 +2,7 @@
 // A 30 s outage of the server (kill -9, then a restart) and of NATS (kill -9 of
 // the farm's own nats-server, then a restart), each while a run's stages are
 // running (the outage test's pipeline: a `seq 1 20000` shell stage, a docker
-// stage and one that needs both; a lease is 6 s). Measured:
+// stage and one that needs both; a lease is 8 s). Measured:
 //  - *_recovery_s: from the component being back (the server answering /healthz,
 //    or nats-server accepting connections) until the interrupted run moves again
 //    (a new event in Postgres, or its end);

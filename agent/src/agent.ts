@@ -25,6 +25,7 @@ import { createStageTools, startHousekeeping } from "./stages/stage-tools";
 import { loadAgentId, saveAgentId } from "./identity/agent-id";
 import { Workspaces } from "./workspaces";
 import { Backoff, BACKOFF, isRetryable } from "./retry";
+import { LeaseFence } from "./lease/fence";
 
 export interface AgentDeps {
   log: Logger;
@@ -93,6 +94,8 @@ export class Agent {
   private journal: SpoolJournal | null = null;
   /** Stops our running stages if this process dies or freezes (supervisor/supervisor.mjs). */
   private supervisor: Supervisor | null = null;
+  /** Stops an attempt whose lease it could not renew while a server may be live (lease/fence.ts). */
+  private fence: LeaseFence | null = null;
 
   private get spoolDir(): string {
     return path.join(this.config.stateDir, "spool");
@@ -102,6 +105,8 @@ export class Agent {
     this.journal = SpoolJournal.open(this.spoolDir);
     this.supervisor = new Supervisor({ dockerHost: this.config.dockerHost, log: this.deps.log });
     this.supervisor.start();
+    this.fence = new LeaseFence({ servers: this.config.servers, enabled: this.config.fence, log: this.deps.log });
+    this.fence.start();
     for (const e of this.deps.executors) e.warmUp?.();
     this.key = loadAgentKey(this.config.stateDir);
     const credentials = await serverCredentials(this.config, this.deps.log);
@@ -205,6 +210,7 @@ export class Agent {
       journal: this.journal!,
       log: this.deps.log,
       supervisor: this.supervisor ?? undefined,
+      fence: this.fence ?? undefined,
     });
     this.runners.set(a.attemptId, runner);
     runner
@@ -331,6 +337,7 @@ export class Agent {
     await Promise.all(this.deps.executors.map((e) => e.close?.()));
     this.journal?.close();
     this.journal = null;
+    this.fence?.stop();
     // Last: what still runs was left on purpose (a restarted agent reaps it), not to be killed.
     await this.supervisor?.close();
   }

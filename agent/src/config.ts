@@ -41,6 +41,8 @@ const schema = z.object({
     .regex(/^(sha256:)?[0-9a-fA-F]{64}$/, "expected the 64 hex digits of the CA's SHA-256 fingerprint")
     .optional(),
   DOCKYARD_INSECURE: z.enum(["true", "false", "1", "0"]).default("false"),
+  /** off: the agent never stops a stage it cannot renew. Only for tests (the positive control of the fence tests). */
+  DOCKYARD_AGENT_FENCE: z.enum(["on", "off"]).default("on"),
   /** The engine's BuildKit cache is pruned to this after every build (default 10 GiB). */
   DOCKYARD_BUILD_CACHE_BYTES: z.coerce
     .number()
@@ -73,6 +75,8 @@ export interface AgentConfig {
   caFingerprint: string | null;
   /** Plaintext gRPC to a server started with DOCKYARD_INSECURE (local experiments). */
   insecure: boolean;
+  /** Stop an attempt whose lease could not be renewed for its fence (false only in tests). */
+  fence: boolean;
 }
 
 export class AgentConfigError extends Error {
@@ -139,6 +143,7 @@ export function loadAgentConfig(env: Record<string, string | undefined> = proces
     caFile: e.DOCKYARD_CA_FILE ?? null,
     caFingerprint: fingerprint,
     insecure,
+    fence: e.DOCKYARD_AGENT_FENCE === "on",
   };
 }
 

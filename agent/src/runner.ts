@@ -1,6 +1,7 @@
 // Runs one attempt: open its stream, start the executor, ship output as
 // ordered chunks (spooled first), renew the lease, report the end and wait
 // for the server to acknowledge it. Executor-agnostic.
+import { performance } from "node:perf_hooks";
 import type { Assignment } from "@dockyard/proto";
 import type { Logger } from "pino";
 import type { AttemptSpec } from "./executor/types";
@@ -14,10 +15,14 @@ import { AttemptChannel, type FinishResult } from "./transport/attempt-channel";
 import { SecretMasker } from "./secrets/masker";
 import type { AttemptMux } from "./transport/attempt-mux";
 import { SUPERVISOR_STOPPED, type Supervisor } from "./supervisor/client";
+import type { FencedAttempt, LeaseFence } from "./lease/fence";
+import { fenceFor } from "./lease/fence-timing";
 
 export const STREAM = { stdout: 1, stderr: 2, system: 3 } as const;
 /** Output waiting for the server's acknowledgement before the runner stops reading more. */
 const MAX_UNACKED_BYTES = 32 * 1024 * 1024;
+/** A renewal unanswered this long moves the stream to another replica (see renew()). */
+const RENEW_ANSWER_MS = 1000;
 /** Longest a `started` report waits for the first output to travel with (see run()). */
 const STARTED_DELAY_MS = 10;
 
@@ -34,6 +39,8 @@ export interface RunnerDeps {
   log: Logger;
   /** Stops the attempt's process if this agent dies or freezes (held from start to remove). */
   supervisor?: Supervisor;
+  /** Stops the attempt if its lease could not be renewed for its fence (see lease/fence.ts). */
+  fence?: LeaseFence;
 }
 
 export class AttemptRunner {
@@ -45,6 +52,8 @@ export class AttemptRunner {
   private spool!: AttemptSpool;
   private roomWaiters: (() => void)[] = [];
   private startedReported = false;
+  /** The attempt under the agent's lease fence, from the stream's creation to the process's end. */
+  private fenced: FencedAttempt | undefined;
 
   /** Every secret value of this attempt, masked in its output before it is spooled or sent. */
   private readonly masker: SecretMasker;
@@ -102,21 +111,29 @@ export class AttemptRunner {
             batcher.onRoom();
             for (const w of this.roomWaiters.splice(0)) w();
           },
-          onRenewed: () => undefined,
+          onRenewed: (sentAt) => this.fenced?.renewed(sentAt),
+          onHeld: (address, sentAt) => this.fenced?.held(address, sentAt),
         },
         log,
       );
-      // Renewals keep the lease; when the server cannot be reached they simply fail and the
-      // stage runs on: the server does not give a stage away while it (or its database) was
-      // down, but grants agents a lease TTL to report in after it is back. What stops a stage
-      // is the server saying so (cancel, rejected lease), or this agent dying or freezing
-      // (its supervisor then stops the stage).
-      renewTimer = setInterval(() => this.channel.renew(), Math.max(50, Math.floor(ttl / 4))).unref();
+      // The fence: no acknowledged renewal for fenceMs (and no sign that no server can give the
+      // stage away) stops the stage, SIGKILLed by the supervisor, before the server can retry it.
+      this.fenced = this.deps.fence?.track(a.attemptId, fenceFor(a, log), (silentMs) => {
+        this.stop("lost", `lease not renewed for ${silentMs} ms; the agent stopped the stage`);
+        this.deps.supervisor?.kill(a.attemptId);
+      });
+      // Renewals keep the lease; when they fail the stage runs on while the fence allows: the
+      // server does not give a stage away while it (or its database) is down or frozen, and
+      // grants agents a lease TTL to report in after it is back. What stops a stage is the
+      // server saying so (cancel, rejected lease), the fence (renewals failing while some
+      // server may be live), or this agent dying or freezing (its supervisor then stops it).
+      renewTimer = setInterval(() => this.renew(ttl), Math.max(50, Math.floor(ttl / 4))).unref();
       const timeoutMs = Number(a.spec?.timeoutMs ?? 0n);
       if (timeoutMs > 0) timeout = setTimeout(() => this.stop("timeout", `stage exceeded its timeout of ${timeoutMs} ms`), timeoutMs).unref();
       // Open the stream without waiting for the server's ack: the first log byte should not
       // wait for a round trip. A refused lease arrives as `rejected` and stops the executor.
       void this.channel.open();
+      this.channel.renew(); // the fence's first safe point comes from the server, not the placement's stamp
       let handle;
       try {
         handle = await starting;
@@ -164,9 +181,28 @@ export class AttemptRunner {
       clearTimeout(startedTimer);
       clearInterval(renewTimer);
       clearTimeout(timeout);
+      this.fenced?.untrack();
       await this.deps.stage.remove(a, spec, this.deps.tools).catch((err: unknown) => log.warn({ err }, "executor remove failed"));
       this.deps.supervisor?.release(a.attemptId);
     }
+  }
+
+  /**
+   * Renew the lease; a renewal still unanswered after RENEW_ANSWER_MS (or TTL/8 if longer) moves
+   * the agent's stream to another replica first, so a frozen replica cannot cost the lease while
+   * a live one could renew it (the fence, lease/fence.ts, runs meanwhile).
+   */
+  private renew(ttl: number): void {
+    const pending = this.channel.renewPendingSince;
+    const address = this.channel.address;
+    if (pending !== null && address && performance.now() - pending > Math.max(RENEW_ANSWER_MS, ttl / 8)) {
+      this.deps.log.warn(
+        { attemptId: this.attemptId, address, waitedMs: Math.round(performance.now() - pending) },
+        "lease renewal unanswered; moving to another replica",
+      );
+      this.deps.mux.failover(address);
+    }
+    this.channel.renew();
   }
 
   /** Report `started` once: with the first output, or after STARTED_DELAY_MS, or at the end. */
@@ -216,6 +252,8 @@ export class AttemptRunner {
   }
 
   private async finish(final: FinalStatus, log: Logger): Promise<FinishResult> {
+    // The process is gone: nothing left to fence while the end waits for the server.
+    this.fenced?.untrack();
     if (this.stopReason === "rejected") {
       this.holdsSlot = false;
       this.spool.remove();

@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import pino from "pino";
 import { ShellExecutor } from "./executor/shell";
 import { RunSources } from "./stages/run-sources";
 import { Workspaces } from "./workspaces";
+import { tempDir } from "@dockyard/testkit";
 
 describe("Workspaces (shell executor and run sources on disk)", () => {
-  const root = mkdtempSync(path.join(os.tmpdir(), "dockyard-workspaces-"));
+  const root = tempDir("workspaces");
   const shell = new ShellExecutor({ workDir: path.join(root, "work") });
   const sources = new RunSources(path.join(root, "sources"), () => {
     throw new Error("no server in this test");

@@ -49,6 +49,21 @@ describe("server config", () => {
     );
   });
 
+  it("sets the agents' fence to 70% of the lease TTL and refuses one that breaks the lease inequality", () => {
+    assert.equal(loadConfig({}).leaseFenceMs, 10_500);
+    assert.equal(loadConfig({ DOCKYARD_LEASE_TTL_MS: "8000" }).leaseFenceMs, 5600);
+    assert.equal(loadConfig({ DOCKYARD_LEASE_TTL_MS: "20000", DOCKYARD_LEASE_FENCE_MS: "12000" }).leaseFenceMs, 12_000);
+    assert.throws(
+      () => loadConfig({ DOCKYARD_LEASE_FENCE_MS: "14500" }),
+      /DOCKYARD_LEASE_FENCE_MS: fence 14500 ms \+ kill budget 1000 ms must stay below the lease TTL of 15000 ms/,
+    );
+    assert.throws(() => loadConfig({ DOCKYARD_LEASE_FENCE_MS: "4000" }), /DOCKYARD_LEASE_FENCE_MS: fence 4000 ms must be at least 6050 ms/);
+    assert.throws(
+      () => loadConfig({ DOCKYARD_LEASE_TTL_MS: "3000" }),
+      /DOCKYARD_LEASE_TTL_MS: fence 2100 ms \+ kill budget 1000 ms must stay below the lease TTL of 3000 ms/,
+    );
+  });
+
   it(".env.example lists every variable the server reads", () => {
     const listed = readFileSync(path.join(ROOT, ".env.example"), "utf8")
       .split("\n")

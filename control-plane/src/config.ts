@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { defaultFenceMs, fenceProblem } from "@dockyard/proto";
 
 const ms = (def: number, min = 1) => z.coerce.number().int().min(min).max(86_400_000).default(def);
 const listen = (def: string) =>
@@ -26,6 +27,8 @@ const schema = z.object({
   DOCKYARD_AGENT_LOST_TIMEOUT_MS: ms(15_000, 100),
   DOCKYARD_HEARTBEAT_INTERVAL_MS: ms(3_000, 50),
   DOCKYARD_LEASE_TTL_MS: ms(15_000, 100),
+  /** Agents stop an attempt they could not renew for this long; default 70% of the lease TTL. */
+  DOCKYARD_LEASE_FENCE_MS: z.coerce.number().int().min(1).max(86_400_000).optional(),
   DOCKYARD_AGENT_POLL_INTERVAL_MS: ms(10_000, 50),
   DOCKYARD_SWEEP_INTERVAL_MS: ms(1_000, 10),
   // Up to a year: a farm may keep the record of gone agents for long.
@@ -49,6 +52,7 @@ const schema = z.object({
     .regex(/^[^\s]*$/, "expected a comma-separated list of DNS names and IPs")
     .default(""),
   DOCKYARD_INSECURE: z.enum(["true", "false", "1", "0"]).default("false"),
+  DOCKYARD_STALL_GRACE: z.enum(["true", "false"]).default("true"),
   DOCKYARD_REGISTRY: z
     .string()
     .regex(/^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$/, "expected host[:port]")
@@ -79,6 +83,8 @@ export interface ServerConfig {
   agentLostTimeoutMs: number;
   heartbeatIntervalMs: number;
   leaseTtlMs: number;
+  /** Agents stop an attempt whose lease they could not renew for this long (see @dockyard/proto fence.ts). */
+  leaseFenceMs: number;
   agentPollIntervalMs: number;
   sweepIntervalMs: number;
   /** Revoked, lost and offline agents are deleted this long after they were last heard from (unless they hold live work). */
@@ -101,6 +107,8 @@ export interface ServerConfig {
   registry: { address: string; username: string | null; passwordSecret: string | null } | null;
   /** Plaintext gRPC (local experiments only; loudly logged). */
   insecure: boolean;
+  /** Give agents a lease TTL after the server stalled (false only in tests: the positive control). */
+  stallGrace: boolean;
 }
 
 export class ConfigError extends Error {
@@ -140,6 +148,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const given = [parsed.data.DOCKYARD_TLS_CERT_FILE, parsed.data.DOCKYARD_TLS_KEY_FILE, parsed.data.DOCKYARD_TLS_CA_FILE].filter(Boolean).length;
     if (given !== 0 && given !== 3) problems.push("DOCKYARD_TLS_CERT_FILE, DOCKYARD_TLS_KEY_FILE, DOCKYARD_TLS_CA_FILE: give all three or none");
   }
+  if (parsed.success) {
+    const ttl = parsed.data.DOCKYARD_LEASE_TTL_MS;
+    const problem = fenceProblem(ttl, parsed.data.DOCKYARD_LEASE_FENCE_MS ?? defaultFenceMs(ttl));
+    if (problem) problems.push(`${parsed.data.DOCKYARD_LEASE_FENCE_MS ? "DOCKYARD_LEASE_FENCE_MS" : "DOCKYARD_LEASE_TTL_MS"}: ${problem}`);
+  }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const e = parsed.data;
   return {
@@ -155,6 +168,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     agentLostTimeoutMs: e.DOCKYARD_AGENT_LOST_TIMEOUT_MS,
     heartbeatIntervalMs: e.DOCKYARD_HEARTBEAT_INTERVAL_MS,
     leaseTtlMs: e.DOCKYARD_LEASE_TTL_MS,
+    leaseFenceMs: e.DOCKYARD_LEASE_FENCE_MS ?? defaultFenceMs(e.DOCKYARD_LEASE_TTL_MS),
     agentPollIntervalMs: e.DOCKYARD_AGENT_POLL_INTERVAL_MS,
     sweepIntervalMs: e.DOCKYARD_SWEEP_INTERVAL_MS,
     agentRetentionMs: e.DOCKYARD_AGENT_RETENTION_MS,
@@ -175,6 +189,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       .map((x) => x.trim())
       .filter(Boolean),
     insecure: e.DOCKYARD_INSECURE === "true" || e.DOCKYARD_INSECURE === "1",
+    stallGrace: e.DOCKYARD_STALL_GRACE === "true",
     registry: e.DOCKYARD_REGISTRY
       ? { address: e.DOCKYARD_REGISTRY, username: e.DOCKYARD_REGISTRY_USERNAME ?? null, passwordSecret: e.DOCKYARD_REGISTRY_PASSWORD_SECRET ?? null }
       : null,

@@ -3,8 +3,11 @@
 // punishing agents for its own outages. While a dependency is down, and for one
 // lease TTL after the server starts or a dependency comes back, no lease is
 // expired and no agent is declared lost: agents that kept running get the time
-// to reach the server, renew and replay what they finished meanwhile.
+// to reach the server, renew and replay what they finished meanwhile. The same
+// grace follows a stall of the server itself (see scheduler/stall.ts): agents
+// whose reports it could not read while it stood still are not punished for it.
 import type { Logger } from "pino";
+import { STALL_BEAT_MS, StallDetector } from "./scheduler/stall";
 
 /** Longest a probe may take before it counts as failed. */
 export const PROBE_TIMEOUT_MS = 1000;
@@ -33,11 +36,20 @@ async function probe(fn: Probe): Promise<string> {
   }
 }
 
+export interface HealthOptions {
+  /** false turns the grace after a stall off: only for tests (the positive control of the stall test). */
+  stallGrace?: boolean;
+  /** Injectable stall detector (tests). */
+  stall?: StallDetector;
+}
+
 export class DependencyHealth {
   private readonly down = new Map<string, string>();
   private graceUntil: number;
   private timer: NodeJS.Timeout | null = null;
+  private beatTimer: NodeJS.Timeout | null = null;
   private probing = false;
+  private readonly stall: StallDetector;
 
   constructor(
     private readonly probes: Record<string, Probe>,
@@ -45,22 +57,50 @@ export class DependencyHealth {
     private readonly graceMs: number,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
+    private readonly options: HealthOptions = {},
   ) {
     this.graceUntil = now() + graceMs;
+    this.stall = options.stall ?? new StallDetector(undefined, now);
   }
 
   start(intervalMs = 500): void {
     this.timer = setInterval(() => void this.tick(), intervalMs).unref();
+    this.beatTimer = setInterval(() => this.stalled(), STALL_BEAT_MS).unref();
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    if (this.beatTimer) clearInterval(this.beatTimer);
     this.timer = null;
+    this.beatTimer = null;
   }
 
   /** True while leases must not expire and agents must not be declared lost. */
   holdOff(): boolean {
+    // Checked here too, not only on the beat: after a stall the sweep's timer may fire before the beat's.
+    this.stalled();
     return this.down.size > 0 || this.now() < this.graceUntil;
+  }
+
+  /** True while a dependency is down: nothing is given away now, and for a lease TTL after it is back. */
+  dependencyDown(): boolean {
+    return this.down.size > 0;
+  }
+
+  /**
+   * Whether the server just came out of a stall (its loop stood still, or the wall clock
+   * jumped); if so, agents get the same lease TTL to report in as after a start.
+   */
+  stalled(): boolean {
+    const stall = this.stall.beat();
+    if (!stall) return false;
+    if (this.options.stallGrace === false) {
+      this.log.warn({ ...stall }, "server stalled; grace disabled (test setting)");
+      return true;
+    }
+    this.graceUntil = Math.max(this.graceUntil, this.now() + this.graceMs);
+    this.log.warn({ ...stall, graceMs: this.graceMs }, "server stalled; agents get a lease TTL to report in");
+    return true;
   }
 
   /** Probe everything now (for /readyz): each check is "ok" or why it failed. */

@@ -191,7 +191,9 @@ export class RunsService {
   }
 
   private async endRevoked(agentIds: string[], reason: string): Promise<number> {
-    const ended = await loseAgentAttempts(this.deps.db, agentIds, this.deps.clock.now(), reason);
+    // The agent may still run them (cut off, it learns of the revocation late): their retries wait
+    // until its fence has stopped them.
+    const ended = await loseAgentAttempts(this.deps.db, agentIds, this.deps.clock.now(), reason, { retryMarginMs: this.deps.scheduler.retryMarginMs });
     this.deps.scheduler.afterEnded(ended, "server");
     return ended.length;
   }

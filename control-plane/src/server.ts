@@ -113,6 +113,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     config.leaseTtlMs,
     log.child({ component: "health" }),
     () => clock.now().getTime(),
+    { stallGrace: config.stallGrace },
   );
   health.start();
   const scheduler = new Scheduler(
@@ -124,7 +125,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
         placements.remember(p);
         // Down the agent's stream when it is open here; else a signed wake-up, and the agent
         // fetches the assignment (always so when it reads secrets or earlier outputs, which the push does not carry).
-        if (needsLookup(p.spec) || !streams.push(p.agentId, toAssignment(p, config.leaseTtlMs))) bus.assign(p.agentId, p.attemptId);
+        if (needsLookup(p.spec) || !streams.push(p.agentId, toAssignment(p, config))) bus.assign(p.agentId, p.attemptId);
       },
       cancel: (agentId, attemptId, reason) => bus.cancel(agentId, attemptId, reason),
       events: publish,
@@ -169,6 +170,8 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
       scheduler,
       metrics,
       leaseTtlMs: config.leaseTtlMs,
+      leaseFenceMs: config.leaseFenceMs,
+      dependencyDown: () => health.dependencyDown(),
       placements,
       publish,
       log: log.child({ component: "agent-api" }),

@@ -6,6 +6,7 @@ export * from "./grpc";
 export * from "./tls";
 export * from "./failover";
 export * from "./backoff";
+export * from "./fence";
 export { create, toBinary, fromBinary } from "@bufbuild/protobuf";
 
 /** Bumped on any incompatible change to the agent protocol. */

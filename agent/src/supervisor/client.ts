@@ -85,6 +85,11 @@ export class Supervisor {
     this.child?.stdin.write(line);
   }
 
+  /** SIGKILL the attempt's process now (its lease fence ran out): faster than a graceful stop. */
+  kill(attemptId: string): void {
+    if (this.held.has(attemptId)) this.write({ op: "kill", attemptId });
+  }
+
   /** The attempt ended (or was stopped on purpose): leave it alone. Idempotent. */
   release(attemptId: string): void {
     if (!this.held.delete(attemptId)) return;

@@ -11,13 +11,14 @@
 //            {"op":"hold","attemptId":"b","pgid":4711,"tag":"4700.3","ttlMs":15000}
 //                                 an attempt's process runs; ttlMs is its lease TTL
 //   agent -> {"op":"release","attemptId":"a"}   it ended (or the agent stopped it)
+//   agent -> {"op":"kill","attemptId":"a"}      SIGKILL it now (the agent's lease fence ran out)
 //   agent -> {"op":"ping"}        every 500 ms. An attempt is stopped once no ping came for
 //                                 min(FREEZE_MS, ttlMs / 2): before the server, which waits a
 //                                 lease TTL (and its agent-lost timeout) before giving the
 //                                 stage away, so that timeout must be longer (15 s by default)
 //   agent -> {"op":"sync","id":7} answered by `synced` once everything before it is done
 //   agent -> {"op":"bye"}         graceful stop: forget every hold, exit without killing
-//   supervisor -> {"ev":"killed","attemptId":"a","why":"frozen"|"gone"}
+//   supervisor -> {"ev":"killed","attemptId":"a","why":"frozen"|"gone"|"fenced"}
 //                                 sent before the kill, so a `synced` after it, or an exit the
 //                                 agent sees after it, comes later in the agent's reading
 //   supervisor -> {"ev":"synced","id":7}
@@ -112,6 +113,11 @@ function handle(msg) {
     case "release":
       held.delete(msg.attemptId);
       return;
+    case "kill": {
+      const h = held.get(msg.attemptId);
+      if (h) void stop(h, "fenced");
+      return;
+    }
     case "sync":
       return send({ ev: "synced", id: msg.id });
     case "bye":

@@ -2,6 +2,7 @@
 // (see attempt-mux.ts), kept alive across server restarts and network blips:
 // on reconnect it re-opens with the lease, learns the highest persisted log seq
 // and resends the rest, then any pending started/finished.
+import { performance } from "node:perf_hooks";
 import type { AttemptCommand } from "@dockyard/proto";
 import type { Logger } from "pino";
 import type { AttemptMux, AttemptPipe, ReportBody } from "./attempt-mux";
@@ -15,8 +16,10 @@ export interface ChannelHandlers {
   onRejected(message: string): void;
   /** An ack made room in the send window. */
   onRoom(): void;
-  /** A lease renewal was acknowledged. */
-  onRenewed(): void;
+  /** A lease renewal sent at `sentAt` (performance.now()) was acknowledged. */
+  onRenewed(sentAt: number): void;
+  /** The server at `address` holds every lease (a dependency is down), as of a report sent at `sentAt`. */
+  onHeld?(address: string, sentAt: number): void;
 }
 
 /**
@@ -46,6 +49,10 @@ export class AttemptChannel {
   private finishedWritten = false;
   private closeResult: FinishResult = "closed";
   private connections = 0;
+  /** When each renewal on this connection still unanswered was sent (acks come in order). */
+  private renewsSent: number[] = [];
+  /** When this connection's `open` was sent: a `retry` answers a report sent at or after it. */
+  private openedAt = 0;
   /** Set for an attempt recovered from the spool: even its first open here is a resume. */
   resuming = false;
 
@@ -95,7 +102,19 @@ export class AttemptChannel {
   }
 
   renew(): void {
-    if (this.ready) this.write({ case: "renew", value: {} });
+    if (!this.ready || !this.pipe) return;
+    this.renewsSent.push(performance.now());
+    this.write({ case: "renew", value: {} });
+  }
+
+  /** The replica this attempt's stream goes to now (null: not connected). */
+  get address(): string | null {
+    return this.pipe?.address ?? null;
+  }
+
+  /** When the oldest renewal still unanswered was sent (null: none waits). */
+  get renewPendingSince(): number | null {
+    return this.renewsSent[0] ?? null;
   }
 
   /** Report the end; resolves once the server acknowledged it (or rejected/closed). */
@@ -167,6 +186,8 @@ export class AttemptChannel {
     }
     this.pipe = pipe;
     this.sentSeq = this.ackedSeq;
+    this.renewsSent = [];
+    this.openedAt = performance.now();
     this.write({ case: "open", value: { resume: this.resuming || this.connections > 0 } });
     this.connections++;
     // First connection: the server has persisted nothing yet, so reports are
@@ -209,6 +230,7 @@ export class AttemptChannel {
       return;
     }
     if (body.case === "retry") {
+      if (body.value.held && this.pipe) this.handlers.onHeld?.(this.pipe.address, this.openedAt);
       if (this.pipe) this.onBroken(this.pipe, new Error(`server asked to retry: ${body.value.message}`));
       return;
     }
@@ -219,14 +241,19 @@ export class AttemptChannel {
     while (this.unacked.length > 0 && this.unacked[0]!.seq <= this.ackedSeq) this.unackedBytes -= this.unacked.shift()!.data.length;
     if (this.sentSeq < this.ackedSeq) this.sentSeq = this.ackedSeq;
     if (ack.started) this.startedAcked = true;
-    if (ack.leaseExpiresAtMs > 0n) this.handlers.onRenewed();
+    if (ack.leaseExpiresAtMs > 0n) {
+      const sentAt = this.renewsSent.shift();
+      if (sentAt !== undefined) this.handlers.onRenewed(sentAt);
+    }
     if (!this.ready) {
-      // First ack after (re)open: resend whatever the server has not persisted.
+      // First ack after (re)open: resend whatever the server has not persisted, and renew
+      // at once (the lease may be due after a long outage; see lease/fence.ts).
       this.ready = true;
       this.failures.reset();
       this.opened?.();
       this.opened = null;
       this.resendPending();
+      this.renew();
       this.handlers.onRoom();
       return;
     }

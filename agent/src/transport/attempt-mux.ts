@@ -23,6 +23,8 @@ export interface AttemptListener {
 
 /** One attempt's view of the shared stream. */
 export interface AttemptPipe {
+  /** The replica the stream goes to. */
+  readonly address: string;
   write(body: ReportBody): void;
   /** Stop routing commands to this attempt (the stream itself stays). */
   close(): void;
@@ -30,6 +32,8 @@ export interface AttemptPipe {
 
 export class AttemptMux {
   private stream: Stream | null = null;
+  /** The replica `stream` was opened to. */
+  private streamAddress = "";
   private readonly attempts = new Map<string, AttemptListener>();
   private closed = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
@@ -56,6 +60,7 @@ export class AttemptMux {
     this.attempts.set(attemptId, listener);
     let open = true;
     return {
+      address: this.streamAddress,
       write: (body) => {
         if (open && this.stream === stream) stream.write(create(AttemptReportSchema, { attemptId, leaseId, body }));
       },
@@ -75,15 +80,27 @@ export class AttemptMux {
     this.stream = null;
   }
 
+  /**
+   * The replica at `address` left a renewal unanswered too long (frozen, half dead): move to the
+   * next replica and start over there, so a live one keeps the leases. Calls from several
+   * attempts about one stall move once.
+   */
+  failover(address: string): void {
+    if (!this.stream || this.streamAddress !== address) return;
+    this.client.rotate(address);
+    this.reset(new Error(`no answer from ${address}; moving to ${this.client.address}`));
+  }
+
   /** Start over on a new stream (a new session after re-registration): every attempt reopens. */
-  reset(): void {
+  reset(why = new Error("agent session renewed")): void {
     const stream = this.stream;
     if (!stream) return;
-    this.broken(stream, new Error("agent session renewed"));
+    this.broken(stream, why);
     stream.end();
   }
 
   private connect(): Stream {
+    this.streamAddress = this.client.address;
     const stream = this.client.attemptStream();
     this.stream = stream;
     stream.on("data", (cmd: AttemptCommand) => {

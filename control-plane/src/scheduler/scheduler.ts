@@ -11,9 +11,12 @@ import type { EndedAttempt } from "../store/stage-flow";
 import type { RunEventRecord } from "../store/events";
 import type { ServerMetrics } from "../metrics";
 import { PendingExplainer } from "./pending-explainer";
+import { defaultFenceMs, FENCE_KILL_BUDGET_MS } from "@dockyard/proto";
 
 export interface SchedulerConfig {
   leaseTtlMs: number;
+  /** Agents stop an attempt they could not renew for this long (see @dockyard/proto fence.ts). */
+  leaseFenceMs?: number;
   agentLostTimeoutMs: number;
   schedulerIntervalMs: number;
   sweepIntervalMs: number;
@@ -105,6 +108,15 @@ export class Scheduler {
     return this.config.leaseTtlMs;
   }
 
+  /**
+   * How long before its lease's expiry an attempt's copy must be dead (lease TTL - fence - kill
+   * budget): a retry of an attempt the server ended while its agent may still run it is placed
+   * only from its lease's expiry minus this (see endAttempt).
+   */
+  get retryMarginMs(): number {
+    return this.config.leaseTtlMs - (this.config.leaseFenceMs ?? defaultFenceMs(this.config.leaseTtlMs)) - FENCE_KILL_BUDGET_MS;
+  }
+
   private async schedulePass(): Promise<void> {
     for (;;) {
       const now = this.clock.now();
@@ -134,7 +146,12 @@ export class Scheduler {
       if (lost.length > 0) this.log.warn({ agentIds: lost }, "agents lost");
       // Timeouts first: a stage past its deadline on an agent that is also lost
       // ends as the timeout it is, not as "lost" (which would retry it).
-      const ended = [...(await expireAttempts(this.db, now)), ...(await loseAgentAttempts(this.db, lost, now))];
+      // A lost agent's attempts end only once their lease ran out too: the agent may run a stage
+      // until its fence (before the lease TTL), and never after (see @dockyard/proto fence.ts).
+      const ended = [
+        ...(await expireAttempts(this.db, now, this.retryMarginMs)),
+        ...(await loseAgentAttempts(this.db, lost, now, undefined, { leaseExpired: true })),
+      ];
       this.afterEnded(ended, "server");
       this.pending ??= new PendingExplainer(
         this.db,

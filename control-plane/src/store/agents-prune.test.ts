@@ -2,12 +2,12 @@
 // the same SQL must run there as on Postgres (e2e/tokens-agents.test.ts covers Postgres).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
+import { rmSync } from "node:fs";
 import path from "node:path";
 import { openDatabase, type Database } from "./db";
 import { agents, attempts, runs, stages } from "./schema";
 import { pruneAgents, removeAgent } from "./agents";
+import { tempDir } from "@dockyard/testkit";
 
 let database: Database;
 let dir: string;
@@ -31,7 +31,7 @@ async function addAgent(name: string, state: string, lastHeartbeatAt: Date): Pro
 }
 
 before(async () => {
-  dir = mkdtempSync(path.join(os.tmpdir(), "dockyard-prune-"));
+  dir = tempDir("prune");
   database = await openDatabase({ databaseUrl: null, dataDir: dir });
 });
 after(async () => {

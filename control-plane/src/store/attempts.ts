@@ -273,8 +273,11 @@ export async function finishAttempt(
   return ended;
 }
 
-/** Server-side ends: leases that ran out, and stages that outlived their timeout. */
-export async function expireAttempts(db: Db, now: Date): Promise<EndedAttempt[]> {
+/**
+ * Server-side ends: leases that ran out, and stages that outlived their timeout (whose agent
+ * may still run them: a retry waits per `retryMarginMs`, see endAttempt).
+ */
+export async function expireAttempts(db: Db, now: Date, retryMarginMs?: number): Promise<EndedAttempt[]> {
   const expired = await db
     .select({ id: attempts.id, deadlineAt: attempts.deadlineAt, leaseExpiresAt: attempts.leaseExpiresAt })
     .from(attempts)
@@ -284,22 +287,34 @@ export async function expireAttempts(db: Db, now: Date): Promise<EndedAttempt[]>
     const timedOut = row.deadlineAt !== null && row.deadlineAt < now;
     const outcome: Outcome = timedOut ? "timeout" : "lost";
     const reason = timedOut ? "stage exceeded its timeout" : "lease expired: agent stopped renewing";
-    const ended = await withTx(db, (tx) => endAttempt(tx, row.id, outcome, { exitCode: null, reason, now }));
+    const ended = await withTx(db, (tx) => endAttempt(tx, row.id, outcome, { exitCode: null, reason, now, retryMarginMs }));
     if (ended) out.push(ended);
   }
   return out;
 }
 
-/** End every active attempt of agents declared lost. */
-export async function loseAgentAttempts(db: Db, agentIds: string[], now: Date, reason = "agent lost: no heartbeat"): Promise<EndedAttempt[]> {
+/**
+ * End the active attempts of agents declared lost (`leaseExpired`: only those whose lease ran
+ * out too; the sweep's way, since an agent may still run a stage until its fence, before the
+ * lease TTL; the rest end when their lease does).
+ */
+export async function loseAgentAttempts(
+  db: Db,
+  agentIds: string[],
+  now: Date,
+  reason = "agent lost: no heartbeat",
+  opts: { leaseExpired?: boolean; retryMarginMs?: number } = {},
+): Promise<EndedAttempt[]> {
   if (agentIds.length === 0) return [];
+  const conditions = [inArray(attempts.agentId, agentIds), inArray(attempts.state, ACTIVE_ATTEMPTS)];
+  if (opts.leaseExpired) conditions.push(sql`${attempts.leaseExpiresAt} < ${now}`);
   const active = await db
     .select({ id: attempts.id })
     .from(attempts)
-    .where(and(inArray(attempts.agentId, agentIds), inArray(attempts.state, ACTIVE_ATTEMPTS)));
+    .where(and(...conditions));
   const out: EndedAttempt[] = [];
   for (const a of active) {
-    const ended = await withTx(db, (tx) => endAttempt(tx, a.id, "lost", { exitCode: null, reason, now }));
+    const ended = await withTx(db, (tx) => endAttempt(tx, a.id, "lost", { exitCode: null, reason, now, retryMarginMs: opts.retryMarginMs }));
     if (ended) out.push(ended);
   }
   return out;

@@ -202,10 +202,11 @@ export async function claimAndPlaceTx(tx: Tx, limit: number, now: Date, leaseTtl
       SELECT id, run_id, name, position, spec, timeout_ms, attempts, avoid_agents, queued_at, ${placementHintsSql} FROM stages
       -- state is checked again here: FOR UPDATE re-evaluates only this level's WHERE on a row
       -- another replica claimed (and committed) after this statement's snapshot.
-      WHERE state = 'queued' AND runs_on = 'agent' AND id IN (
+      -- queued_at in the future: a retry that waits until the old copy must be dead (see endAttempt).
+      WHERE state = 'queued' AND runs_on = 'agent' AND queued_at <= ${now}::timestamptz AND id IN (
         SELECT id FROM (
           SELECT id, queued_at, row_number() OVER (PARTITION BY run_id ORDER BY queued_at, position) AS turn
-          FROM stages WHERE state = 'queued' AND runs_on = 'agent') q
+          FROM stages WHERE state = 'queued' AND runs_on = 'agent' AND queued_at <= ${now}::timestamptz) q
         ORDER BY turn, queued_at LIMIT ${limit * 2})
       FOR UPDATE SKIP LOCKED) q
     WHERE EXISTS (SELECT 1 FROM online WHERE capacity > used)`,

@@ -20,7 +20,19 @@ export async function endAttempt(
   tx: Tx,
   attemptId: string,
   outcome: Outcome,
-  detail: { exitCode: number | null; reason: string; now: Date; leaseId?: string; outputs?: StageOutputsRow | null },
+  detail: {
+    exitCode: number | null;
+    reason: string;
+    now: Date;
+    leaseId?: string;
+    outputs?: StageOutputsRow | null;
+    /**
+     * The server ends an attempt its agent may still run (revocation, a timeout): a retry is
+     * placed only once that copy must be dead, at the lease's expiry minus this margin (lease
+     * TTL - fence - kill budget; see @dockyard/proto fence.ts). Its queued_at is that moment.
+     */
+    retryMarginMs?: number;
+  },
 ): Promise<EndedAttempt | null> {
   if (outcome === "succeeded") {
     const [ended] = await endSucceededMany(
@@ -50,9 +62,11 @@ export async function endAttempt(
   const decision = decideAfterAttempt(outcome, attempt.number, { count: stage.retryCount, on: stage.retryOn });
   if (decision.kind === "retry") {
     const avoid = outcome === "lost" ? [...new Set([...stage.avoidAgents, attempt.agentId])] : stage.avoidAgents;
+    const stopped = retryNotBefore(attempt.leaseExpiresAt, detail);
+    const reason = stopped ? `retry after ${decision.reason}; placed once the old copy is stopped` : `retry after ${decision.reason}`;
     await tx
       .update(stages)
-      .set({ state: "queued", queuedAt: detail.now, agentId: null, avoidAgents: avoid, reason: `retry after ${decision.reason}` })
+      .set({ state: "queued", queuedAt: stopped ?? detail.now, agentId: null, avoidAgents: avoid, reason })
       .where(eq(stages.id, stage.id));
     // The attempt's own end first (lost, timeout, failed, errored, with its reason), so every
     // view shows it as an attempt of its own; then the stage going back to the queue.
@@ -75,7 +89,7 @@ export async function endAttempt(
         agentId: attempt.agentId,
         agentName,
         exitCode: detail.exitCode,
-        reason: `retry after ${decision.reason}`,
+        reason,
       }),
     );
     requeued = true;
@@ -109,6 +123,13 @@ export async function endAttempt(
   const events = await appendEvents(tx, runId, pending, detail.now);
   events.push(...(await refreshRunState(tx, runId, detail.now)));
   return { attempt, events, requeued };
+}
+
+/** When a retry may be placed (the claim takes a stage once its queued_at has passed); null: now. */
+function retryNotBefore(leaseExpiresAt: Date, detail: { now: Date; retryMarginMs?: number }): Date | null {
+  if (detail.retryMarginMs === undefined) return null;
+  const at = leaseExpiresAt.getTime() - detail.retryMarginMs;
+  return at > detail.now.getTime() ? new Date(at) : null;
 }
 
 /**

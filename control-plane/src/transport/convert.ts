@@ -167,7 +167,11 @@ export function toOutputs(o: StageOutputsRow | null | undefined): StageOutputs |
 }
 
 /** An attempt's assignment; `inputs` carries outputs, secrets and the registry password when the spec needs them. */
-export function toAssignment(p: Omit<Placement, "agentName" | "assignedAt" | "leaseExpiresAt">, leaseTtlMs: number, inputs?: AssignmentInputs): Assignment {
+export function toAssignment(
+  p: Omit<Placement, "agentName" | "assignedAt" | "leaseExpiresAt">,
+  lease: { leaseTtlMs: number; leaseFenceMs: number },
+  inputs?: AssignmentInputs,
+): Assignment {
   return create(AssignmentSchema, {
     attemptId: p.attemptId,
     leaseId: p.leaseId,
@@ -175,7 +179,8 @@ export function toAssignment(p: Omit<Placement, "agentName" | "assignedAt" | "le
     stageId: p.stageId,
     stageName: p.stageName,
     attemptNumber: p.attemptNumber,
-    leaseTtlMs: BigInt(leaseTtlMs),
+    leaseTtlMs: BigInt(lease.leaseTtlMs),
+    fenceMs: BigInt(lease.leaseFenceMs),
     spec: stageSpecFor(p.spec, p.timeoutMs, inputs),
   });
 }

@@ -6,14 +6,14 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { randomBytes } from "node:crypto";
 import { createTestDatabase, type TestDatabase } from "../helpers/database";
 import { freePort, NATS_URL, REPO_ROOT } from "../helpers/farm";
 import { waitFor } from "../helpers/wait";
+import { tempDir } from "@dockyard/testkit";
 
 const DIST_CLI = path.join(REPO_ROOT, "dist/dockyard.js");
 const run = promisify(execFile);
@@ -61,7 +61,7 @@ async function cli(args: string[], cwd = tmp): Promise<{ code: number; stdout: s
 before(async () => {
   // What `npm test` does first (scripts/test.sh); fast when dist/ is up to date.
   execFileSync("bash", ["-c", ". scripts/lib.sh && ensure_build"], { cwd: REPO_ROOT, stdio: ["ignore", "ignore", "inherit"] });
-  tmp = mkdtempSync(path.join(os.tmpdir(), "dockyard-built-"));
+  tmp = tempDir("built");
   database = await createTestDatabase();
   const grpcPort = await freePort();
   httpPort = await freePort();

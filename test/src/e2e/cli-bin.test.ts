@@ -4,14 +4,14 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { copyFileSync, mkdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { REPO_ROOT } from "../helpers/farm";
+import { tempDir } from "@dockyard/testkit";
 
 const run = promisify(execFile);
-const root = mkdtempSync(path.join(os.tmpdir(), "dockyard-bin-"));
+const root = tempDir("bin");
 after(() => rmSync(root, { recursive: true, force: true }));
 
 for (const f of ["cli/bin/dockyard", "cli/bin/register.mjs", "scripts/build-inputs.sh"]) {

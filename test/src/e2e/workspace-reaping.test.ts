@@ -6,8 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import Dockerode from "dockerode";
 import type Docker from "dockerode";
@@ -24,6 +23,7 @@ import {
   DOCKER_HOST_B,
   type Farm,
 } from "../index";
+import { tempDir } from "@dockyard/testkit";
 
 const volumeOf = (runId: string) => `dockyard-ws-${runId}`;
 
@@ -112,7 +112,7 @@ describe("run workspaces are reconciled over the heartbeat", { timeout: 180_000 
   });
 
   it("the leaked volume after a kill -9: the agent left on the engine removes it (and the killed agent's container) when the run ends", async () => {
-    const stateDir = mkdtempSync(path.join(os.tmpdir(), "dockyard-agent-ws-a-"));
+    const stateDir = tempDir("agent-ws-a");
     dirs.push(stateDir);
     const a = farm.spawnAgent({ name: "ws-a", capacity: 1, stateDir });
     await waitFor(async () => (await farm.pg.query("SELECT 1 FROM agents WHERE name = 'ws-a' AND state = 'online'")).rowCount, {
@@ -138,7 +138,7 @@ stages:
 
       a.child.kill("SIGKILL");
       await a.exited;
-      const bDir = mkdtempSync(path.join(os.tmpdir(), "dockyard-agent-ws-b-"));
+      const bDir = tempDir("agent-ws-b");
       dirs.push(bDir);
       const b = await farm.startAgent({ name: "ws-b", capacity: 1, stateDir: bDir });
       const run = await waitForRun(farm.client, runId, 60_000);
@@ -166,7 +166,7 @@ stages:
   for (const [i, comesBack] of (["the killed agent", "another agent"] as const).entries()) {
     it(`a killed agent's volume, its run ended on another engine, is reaped from its labels once ${comesBack} starts on that engine`, async () => {
       const pool = { pool: `ws-${i}` };
-      const stateDir = mkdtempSync(path.join(os.tmpdir(), `dockyard-agent-ws-c${i}-`));
+      const stateDir = tempDir(`agent-ws-c${i}`);
       dirs.push(stateDir);
       const c = farm.spawnAgent({ name: `ws-c${i}`, capacity: 1, stateDir, labels: pool });
       await waitFor(async () => (await farm.pg.query("SELECT 1 FROM agents WHERE name = $1 AND state = 'online'", [`ws-c${i}`])).rowCount, {
@@ -188,7 +188,7 @@ stages:
         await waitFor(() => volumeLabels(docker, runId), { message: "the run's workspace volume" });
         c.child.kill("SIGKILL");
         await c.exited;
-        const dDir = mkdtempSync(path.join(os.tmpdir(), `dockyard-agent-ws-d${i}-`));
+        const dDir = tempDir(`agent-ws-d${i}`);
         dirs.push(dDir);
         await farm.startAgent({ name: `ws-d${i}`, capacity: 1, stateDir: dDir, labels: pool, dockerHost: DOCKER_HOST_B });
         assert.equal((await waitForRun(farm.client, runId, 60_000)).state, "succeeded");
@@ -196,7 +196,7 @@ stages:
         assert.notEqual(await volumeLabels(docker, runId), null);
         assert.equal((await attemptContainers(docker, first)).length, 1, "the killed agent's stopped container");
 
-        const backDir = comesBack === "the killed agent" ? stateDir : mkdtempSync(path.join(os.tmpdir(), `dockyard-agent-ws-e${i}-`));
+        const backDir = comesBack === "the killed agent" ? stateDir : tempDir(`agent-ws-e${i}`);
         dirs.push(backDir);
         const back = farm.spawnAgent({ name: comesBack === "the killed agent" ? `ws-c${i}` : `ws-e${i}`, capacity: 1, stateDir: backDir });
         try {
@@ -220,7 +220,7 @@ describe("a run that ends while NATS is down", { timeout: 180_000 }, () => {
   it("its workspaces (shell directory, Docker volume) are gone within a few heartbeats, NATS still down, and stay gone after it returns", async () => {
     const docker = await testDocker();
     const farm = new OutageFarm();
-    const release = mkdtempSync(path.join(os.tmpdir(), "dockyard-ws-release-"));
+    const release = tempDir("ws-release");
     let runId = "";
     try {
       await farm.start();

@@ -4,7 +4,7 @@
 // machine's Postgres stays up), server processes killed with SIGKILL and started
 // again on the same ports, and agents as child processes.
 import { spawn, type ChildProcess } from "node:child_process";
-import { openSync, readFileSync } from "node:fs";
+import { openSync, readFileSync, rmSync } from "node:fs";
 import * as net from "node:net";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
@@ -25,6 +25,11 @@ export interface OutageFarmOptions {
   replicas?: number;
   /** Extra server env (timings). */
   env?: Record<string, string>;
+  /**
+   * Where servers and our nats-server listen (default 127.0.0.1): 0.0.0.0 lets an agent in a
+   * network namespace reach them over its veth; processes here keep using 127.0.0.1.
+   */
+  listenHost?: string;
 }
 
 export interface ServerProcess {
@@ -34,11 +39,15 @@ export interface ServerProcess {
   logFile: string;
 }
 
-/** Test timings: a lease of 6 s and loss after 4 s, so a 30 s outage is five leases long. */
+/**
+ * Test timings: a lease of 8 s (agents fence at 5.6 s) and loss after 4 s, so a 30 s outage
+ * is almost four leases long. (A 6 s lease would leave the fence 0.4 s beyond the agents'
+ * first probe round, too little on a busy machine; see @dockyard/proto fence.ts.)
+ */
 export const OUTAGE_TIMINGS = {
   DOCKYARD_HEARTBEAT_INTERVAL_MS: "300",
   DOCKYARD_AGENT_LOST_TIMEOUT_MS: "4000",
-  DOCKYARD_LEASE_TTL_MS: "6000",
+  DOCKYARD_LEASE_TTL_MS: "8000",
   DOCKYARD_AGENT_POLL_INTERVAL_MS: "1000",
   DOCKYARD_SWEEP_INTERVAL_MS: "200",
   DOCKYARD_SCHEDULER_INTERVAL_MS: "200",
@@ -97,7 +106,7 @@ export class OutageFarm {
   }
 
   async startNats(): Promise<void> {
-    this.nats = spawn("nats-server", ["-a", "127.0.0.1", "-p", String(this.natsPort)], { stdio: "ignore" });
+    this.nats = spawn("nats-server", ["-a", this.opts.listenHost ?? "127.0.0.1", "-p", String(this.natsPort)], { stdio: "ignore" });
     await waitFor(() => canConnect(this.natsPort), { message: `nats-server on ${this.natsPort}`, timeoutMs: 10_000 });
   }
 
@@ -126,7 +135,7 @@ export class OutageFarm {
         DOCKYARD_DATA_DIR: this.dataDir,
         DOCKYARD_NATS_URL: this.natsUrl,
         DOCKYARD_NATS_PREFIX: this.prefix,
-        DOCKYARD_GRPC_LISTEN: s.grpc,
+        DOCKYARD_GRPC_LISTEN: this.opts.listenHost ? s.grpc.replace("127.0.0.1", this.opts.listenHost) : s.grpc,
         DOCKYARD_HTTP_LISTEN: s.http,
         DOCKYARD_JOIN_TOKEN: this.joinToken,
         DOCKYARD_API_TOKEN: this.apiToken,
@@ -170,7 +179,18 @@ export class OutageFarm {
   }
 
   /** An agent process (docker or shell executor) that knows every replica. */
-  spawnAgent(name: string, opts: { executor: "docker" | "shell"; labels?: Record<string, string>; capacity?: number; servers?: number[] }): void {
+  spawnAgent(
+    name: string,
+    opts: {
+      executor: "docker" | "shell";
+      labels?: Record<string, string>;
+      capacity?: number;
+      servers?: number[];
+      /** Another way to our NATS (a proxy the test can cut). */
+      natsUrl?: string;
+      env?: Record<string, string>;
+    },
+  ): void {
     const stateDir = tempDir(`outage-agent-${name}`);
     const logFile = path.join(stateDir, "agent.log");
     const out = openSync(logFile, "a");
@@ -180,7 +200,7 @@ export class OutageFarm {
       env: {
         ...process.env,
         DOCKYARD_SERVER_URL: (opts.servers ?? this.servers.map((_, i) => i)).map((i) => this.servers[i]!.grpc).join(","),
-        DOCKYARD_NATS_URL: this.natsUrl,
+        DOCKYARD_NATS_URL: opts.natsUrl ?? this.natsUrl,
         DOCKYARD_NATS_PREFIX: this.prefix,
         DOCKYARD_JOIN_TOKEN: `${this.joinToken}.${certFingerprint(this.caPem)}`,
         DOCKYARD_AGENT_NAME: name,
@@ -192,6 +212,7 @@ export class OutageFarm {
         DOCKYARD_AGENT_STATE_DIR: stateDir,
         DOCKER_HOST,
         DOCKYARD_LOG_LEVEL: "info",
+        ...opts.env,
       },
     });
     this.agents.push({ name, child, logFile });
@@ -205,6 +226,7 @@ export class OutageFarm {
   }
 
   async stop(): Promise<void> {
+    const exited = this.agents.map((a) => (a.child.exitCode === null && a.child.signalCode === null ? new Promise((r) => a.child.once("exit", r)) : null));
     for (const a of this.agents) if (a.child.exitCode === null) a.child.kill("SIGKILL");
     for (let i = 0; i < this.servers.length; i++) await this.killServer(i);
     this.client?.close();
@@ -223,6 +245,9 @@ export class OutageFarm {
     await removeAgentResources([DOCKER_HOST], agentIds);
     await this.pg?.end().catch(() => undefined);
     await this.database?.drop();
+    // The temp dirs go too (they held the CA, the logs and each agent's state).
+    await Promise.all(exited);
+    for (const dir of [this.dataDir, ...this.agents.map((a) => path.dirname(a.logFile))]) rmSync(dir, { recursive: true, force: true });
   }
 }
 

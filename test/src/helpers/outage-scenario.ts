@@ -162,7 +162,7 @@ export function lineDifference(actual: string, expected: string): number {
 
 /**
  * The suite every component's outage test runs: three farms at once, down for 5 s,
- * 30 s and 120 s (a lease is 6 s here): each stage ran once, the run succeeded,
+ * 30 s and 120 s (a lease is 8 s here): each stage ran once, the run succeeded,
  * and the stored log is exactly 1..20000.
  */
 export function outageSuite(component: Component, title: string): void {

@@ -19,6 +19,10 @@ export interface AgentHandlerDeps {
   scheduler: Scheduler;
   metrics: ServerMetrics;
   leaseTtlMs: number;
+  /** Agents stop an attempt they could not renew for this long (sent in each assignment). */
+  leaseFenceMs: number;
+  /** True while a dependency is down (the server holds every lease): a `retry` then says `held`. */
+  dependencyDown?: () => boolean;
   /** Attempts this server just placed: their stream opens without a query. */
   placements?: PlacementCache;
   publish(events: RunEventRecord[]): void;

@@ -75,9 +75,9 @@ export function agentHandlers(deps: AgentHandlerDeps): Handlers {
    * not report, ends as errored with that message.
    */
   const assignmentFor = async (p: Parameters<typeof toAssignment>[0]): Promise<Assignment> => {
-    if (!needsLookup(p.spec)) return toAssignment(p, deps.leaseTtlMs);
+    if (!needsLookup(p.spec)) return toAssignment(p, deps);
     try {
-      return toAssignment(p, deps.leaseTtlMs, await deps.assignmentInputs(p.runId, p.spec));
+      return toAssignment(p, deps, await deps.assignmentInputs(p.runId, p.spec));
     } catch (err) {
       if (!(err instanceof NotFoundError) && !(err instanceof InvalidError)) throw err;
       const ended = await finishAttempt(db, p.attemptId, p.leaseId, "errored", null, err.message, deps.clock.now()).catch(() => null);
@@ -161,7 +161,7 @@ export function agentHandlers(deps: AgentHandlerDeps): Handlers {
     leave: unary(log, async (call) => {
       const agent = await authenticate(call.metadata);
       await leaveAgent(db, agent.id);
-      const ended = await loseAgentAttempts(db, [agent.id], deps.clock.now(), "agent left");
+      const ended = await loseAgentAttempts(db, [agent.id], deps.clock.now(), "agent left", { retryMarginMs: deps.scheduler.retryMarginMs });
       deps.scheduler.afterEnded(ended, "server");
       log.info({ agentId: agent.id, ended: ended.length }, "agent left");
       return create(LeaveResponseSchema, {});

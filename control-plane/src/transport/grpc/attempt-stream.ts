@@ -18,6 +18,7 @@ import { isOutcome } from "../../domain/states";
 import type { AgentHandlerDeps } from "./agent-deps";
 import { outputsFromWire } from "../outputs-input";
 import { afterStageSucceeded } from "../../stages/finish-effects";
+import { releaseRetry } from "../../store/retry-hold";
 
 /** Largest log chunk an agent may send. */
 export const MAX_LOG_CHUNK_BYTES = 64 * 1024;
@@ -189,7 +190,9 @@ class AttemptSession {
     } else {
       // Not the agent's fault (the database, say): it reopens later and resends.
       log.error({ err, attemptId: this.attemptId }, "attempt report failed");
-      this.send({ case: "retry", value: { message: "the server could not handle the report; reopen later" } });
+      // `held`: a dependency is down, so this server gives nothing away (see AttemptRetry.held).
+      const held = this.stream.deps.dependencyDown?.() ?? false;
+      this.send({ case: "retry", value: { message: "the server could not handle the report; reopen later", held } });
     }
     this.end();
   }
@@ -258,7 +261,14 @@ class AttemptSession {
         const outputs = f.outcome === "succeeded" || f.outcome === "failed" ? outputsFromWire(f.outputs) : null;
         // The agent sends -1 when the process never exited on its own (an error, a lost or canceled attempt): no exit code.
         const exitCode = f.exitCode >= 0 ? f.exitCode : null;
-        const ended = await this.stream.finishes.finish(attempt.id, attempt.leaseId, f.outcome, exitCode, f.message.slice(0, 500), outputs);
+        const ended = await this.stream.finishes
+          .finish(attempt.id, attempt.leaseId, f.outcome, exitCode, f.message.slice(0, 500), outputs)
+          .catch(async (err: unknown) => {
+            // Ended by the server already (a revocation, a timeout): the agent's end confirms the
+            // stop, so a retry waiting for the old copy may be placed now.
+            if (err instanceof StaleLeaseError && (await releaseRetry(db, attempt.id, attempt.leaseId, clock.now()))) this.stream.deps.scheduler.kick();
+            throw err;
+          });
         this.stream.deps.scheduler.afterEnded([ended], "agent");
         // Only kinds that report outputs have end effects (build, deploy): command stages skip the read.
         if (outputs && f.outcome === "succeeded") void afterStageSucceeded(db, ended, outputs, clock.now(), this.stream.deps.log);
