@@ -52,14 +52,16 @@ export class PendingExplainer {
 
   /**
    * Run a pass unless one runs now or started less than `intervalMs` ago; null when skipped
-   * or failed. Never throws: failures are logged.
+   * or failed. Never throws: failures are logged. While `holding` (the server holds leases:
+   * after a start, an outage or a stall of its own, agents may not have reported yet) stages
+   * are explained but none is ended as unschedulable.
    */
-  async maybeRun(now: Date): Promise<PendingPass | null> {
+  async maybeRun(now: Date, holding = false): Promise<PendingPass | null> {
     if (this.running || now.getTime() - this.lastPassAt < (this.options.intervalMs ?? 1000)) return null;
     this.lastPassAt = now.getTime();
     this.running = true;
     try {
-      return await this.run(now);
+      return await this.run(now, holding);
     } catch (err) {
       this.log.error({ err }, "explaining queued stages failed");
       return null;
@@ -73,7 +75,7 @@ export class PendingExplainer {
    * second read (the agents), one decision per distinct requirement and, per run whose
    * stages' reasons changed, one short transaction that never waits for a lock.
    */
-  async run(now: Date): Promise<PendingPass> {
+  async run(now: Date, holding = false): Promise<PendingPass> {
     const queued = await readQueuedForReasons(this.db, new Date(now.getTime() - (this.options.minQueuedMs ?? 1000)), this.options.limit ?? 5000);
     if (queued.length === 0) return { explained: 0, errored: 0 };
     const agents = await readAgentsForReasons(this.db, new Date(now.getTime() - this.options.silentAfterMs));
@@ -85,7 +87,7 @@ export class PendingExplainer {
       const key = JSON.stringify([Object.entries(stage.selector).sort(), stage.requires, [...stage.avoid].sort(), stage.pinned ?? null]);
       let why = decided.get(key);
       if (!why) decided.set(key, (why = explainPending(stage, agents)));
-      if (why.unschedulable && now.getTime() - stage.queuedAt.getTime() >= this.options.unschedulableTimeoutMs) {
+      if (!holding && why.unschedulable && now.getTime() - stage.queuedAt.getTime() >= this.options.unschedulableTimeoutMs) {
         doomed.push({ stage, reason: why.reason });
         continue;
       }

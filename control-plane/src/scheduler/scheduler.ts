@@ -141,18 +141,9 @@ export class Scheduler {
     this.sweeping = true;
     try {
       const now = this.clock.now();
-      if (this.config.holdOff?.()) return;
-      const lost = await markLostAgents(this.liveDb, now, this.config.agentLostTimeoutMs);
-      if (lost.length > 0) this.log.warn({ agentIds: lost }, "agents lost");
-      // Timeouts first: a stage past its deadline on an agent that is also lost
-      // ends as the timeout it is, not as "lost" (which would retry it).
-      // A lost agent's attempts end only once their lease ran out too: the agent may run a stage
-      // until its fence (before the lease TTL), and never after (see @dockyard/proto fence.ts).
-      const ended = [
-        ...(await expireAttempts(this.db, now, this.retryMarginMs)),
-        ...(await loseAgentAttempts(this.db, lost, now, undefined, { leaseExpired: true })),
-      ];
-      this.afterEnded(ended, "server");
+      // While holding leases nothing is taken from an agent; reasons of queued stages are still given.
+      const holding = this.config.holdOff?.() ?? false;
+      if (!holding) await this.endExpired(now);
       this.pending ??= new PendingExplainer(
         this.db,
         {
@@ -163,8 +154,8 @@ export class Scheduler {
         this.log,
       );
       // Not awaited: the next sweep (leases, lost agents) never waits for the reasons.
-      void this.pending.maybeRun(now);
-      await this.pruneGoneAgents(now);
+      void this.pending.maybeRun(now, holding);
+      if (!holding) await this.pruneGoneAgents(now);
     } catch (err) {
       this.log.error({ err }, "sweep failed");
     } finally {
@@ -179,6 +170,21 @@ export class Scheduler {
     this.prunedAt = now.getTime();
     const pruned = await pruneAgents(this.db, now, retention);
     if (pruned.length > 0) this.log.info({ agents: pruned, retentionMs: retention }, "gone agents pruned");
+  }
+
+  /** Declare silent agents lost and end attempts whose lease or timeout ran out. */
+  private async endExpired(now: Date): Promise<void> {
+    const lost = await markLostAgents(this.liveDb, now, this.config.agentLostTimeoutMs);
+    if (lost.length > 0) this.log.warn({ agentIds: lost }, "agents lost");
+    // Timeouts first: a stage past its deadline on an agent that is also lost
+    // ends as the timeout it is, not as "lost" (which would retry it).
+    // A lost agent's attempts end only once their lease ran out too: the agent may run a stage
+    // until its fence (before the lease TTL), and never after (see @dockyard/proto fence.ts).
+    const ended = [
+      ...(await expireAttempts(this.db, now, this.retryMarginMs)),
+      ...(await loseAgentAttempts(this.db, lost, now, undefined, { leaseExpired: true })),
+    ];
+    this.afterEnded(ended, "server");
   }
 
   /** Publish the effects of ended attempts and tell their agents to stop. */
