@@ -88,6 +88,8 @@ export class AttemptMux {
   failover(address: string): void {
     if (!this.stream || this.streamAddress !== address) return;
     this.client.rotate(address);
+    // A single replica: starting over on the same stalled server gains nothing.
+    if (this.client.address === address) return;
     this.reset(new Error(`no answer from ${address}; moving to ${this.client.address}`));
   }
 
@@ -106,7 +108,9 @@ export class AttemptMux {
     stream.on("data", (cmd: AttemptCommand) => {
       this.failures.reset();
       if (cmd.body.case === "assign") this.onAssign(cmd.body.value);
-      else this.attempts.get(cmd.attemptId)?.onCommand(cmd);
+      // An abandoned stream (reset, failed over) may still deliver answers to reports the
+      // attempts have resent on the current one: they belong to the old conversation.
+      else if (this.stream === stream) this.attempts.get(cmd.attemptId)?.onCommand(cmd);
     });
     stream.on("error", (err: Error) => this.broken(stream, err));
     stream.on("end", () => this.broken(stream, null));

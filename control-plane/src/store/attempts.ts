@@ -8,7 +8,7 @@ import { withTx } from "./tx";
 import { agents, attempts, stages } from "./schema";
 import { appendEvents, eventsInsert, numbered, stageEvent, type NewRunEvent, type RunEventRecord } from "./events";
 import { endAttempt, type AttemptRow, type EndedAttempt } from "./stage-flow";
-import { AttemptCanceledError, InvalidError, StaleLeaseError } from "../errors";
+import { AttemptCanceledError, DockyardError, InvalidError, StaleLeaseError } from "../errors";
 import type { Outcome } from "../domain/states";
 import { ACTIVE_ATTEMPTS_SQL, ACTIVE_ATTEMPTS } from "./state-sql";
 import type { StageOutputsRow } from "./schema";
@@ -232,7 +232,9 @@ async function appendLogsTx(
           .from(attempts)
           .where(eq(attempts.id, attempt.id));
         if (cur && ACTIVE_ATTEMPTS.includes(cur.state)) {
-          throw new InvalidError(`attempt ${attempt.id} has log seq ${cur.logSeq} persisted, not ${known}: reopen the stream`);
+          // Another session of this attempt wrote meanwhile (an abandoned stream the server still
+          // reads): not the agent's error, it reopens and resends (see AttemptSession.fail).
+          throw new DockyardError("unavailable", `attempt ${attempt.id} has log seq ${cur.logSeq} persisted, not ${known}: reopen the stream`);
         }
         if (!cur) throw new StaleLeaseError(attempt.id, "no such attempt");
         if (cur.leaseId !== attempt.leaseId) throw new StaleLeaseError(attempt.id, "lease was replaced");

@@ -4,10 +4,11 @@
 // while they run, and reports what each stage executed and whether copies overlapped.
 import { setTimeout as lasts } from "node:timers/promises";
 import { readFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { OutageFarm } from "./outage-farm";
 import { waitFor } from "./wait";
 import { CopySampler, markedSteps, markerDir, type SamplerReport } from "./sampler";
-import { Partition, tcpProxy } from "./partition";
+import { Partition, tcpProxy, VethNamespace } from "./partition";
 
 export const STEP_MS = 500;
 
@@ -115,22 +116,33 @@ export async function freezeServer(opts: { freezeMs: number; replicas?: number; 
 /**
  * An agent cut off from a live server: two replicas; agent `cut` talks to replica 0 only and
  * to NATS through its own proxy; once its stage runs, agent `other` joins through replica 1,
- * and every packet to and from replica 0's port and the proxy's is dropped for `cutMs`.
+ * and the cut agent's links go for `cutMs`: `iptables` drops every packet to and from replica
+ * 0's port and the proxy's; `veth` runs the agent in its own network namespace and takes the
+ * host side of its veth pair down.
  */
-export async function cutAgentOff(opts: { fence: "on" | "off"; cutMs: number; env?: Record<string, string> }): Promise<ScenarioResult> {
-  const farm = new OutageFarm({ replicas: 2, env: opts.env });
+export async function cutAgentOff(opts: {
+  fence: "on" | "off";
+  cutMs: number;
+  how?: "iptables" | "veth";
+  env?: Record<string, string>;
+}): Promise<ScenarioResult> {
+  const ns = opts.how === "veth" ? new VethNamespace(randomBytes(4).toString("hex")) : null;
+  // The serving certificate must name the address the agent in the namespace dials.
+  const farm = new OutageFarm({ replicas: 2, env: { ...opts.env, ...(ns && { DOCKYARD_TLS_SANS: ns.hostIp }) }, listenAll: ns !== null });
   const marks = markerDir();
   const partition = new Partition(farm.prefix);
   let proxy: Awaited<ReturnType<typeof tcpProxy>> | null = null;
   let sampler: CopySampler | null = null;
   try {
     await farm.start();
-    proxy = await tcpProxy(farm.natsPort);
+    const host = ns?.hostIp ?? "127.0.0.1";
+    proxy = await tcpProxy(farm.natsPort, host);
     farm.spawnAgent("cut", {
       executor: "shell",
       labels: { role: "sh" },
       servers: [0],
-      natsUrl: `nats://127.0.0.1:${proxy.port}`,
+      ...(ns && { netns: ns.name, serverUrls: [`${ns.hostIp}:${farm.servers[0]!.grpc.split(":")[1]}`] }),
+      natsUrl: `nats://${host}:${proxy.port}`,
       env: { DOCKYARD_AGENT_FENCE: opts.fence },
     });
     await farm.waitAgentsOnline(1);
@@ -143,11 +155,15 @@ export async function cutAgentOff(opts: { fence: "on" | "off"; cutMs: number; en
     await waitRunning(farm, runId, 1);
     farm.spawnAgent("other", { executor: "shell", labels: { role: "sh" }, servers: [1] });
     await farm.waitAgentsOnline(2);
-    partition.drop(Number(farm.servers[0]!.grpc.split(":")[1]));
-    partition.drop(proxy.port);
+    if (ns) ns.down();
+    else {
+      partition.drop(Number(farm.servers[0]!.grpc.split(":")[1]));
+      partition.drop(proxy.port);
+    }
     try {
       await lasts(opts.cutMs);
     } finally {
+      ns?.up();
       partition.heal();
     }
     return await collect(farm, runId, sampler, marks, steps);
@@ -156,6 +172,7 @@ export async function cutAgentOff(opts: { fence: "on" | "off"; cutMs: number; en
     sampler?.stop();
     proxy?.close();
     await farm.stop();
+    ns?.remove();
     marks.remove();
   }
 }

@@ -30,10 +30,14 @@ export interface OutageFarmOptions {
    * network namespace reach them over its veth; processes here keep using 127.0.0.1.
    */
   listenHost?: string;
+  /** Replica 0 listens on every address (for an agent in a network namespace). */
+  listenAll?: boolean;
 }
 
 export interface ServerProcess {
   grpc: string;
+  /** Where it listens, when not only at `grpc` (0.0.0.0:port: also for an agent in a network namespace). */
+  listen?: string;
   http: string;
   child: ChildProcess | null;
   logFile: string;
@@ -83,8 +87,10 @@ export class OutageFarm {
     this.natsPort = await freePort();
     await this.startNats();
     for (let i = 0; i < (this.opts.replicas ?? 1); i++) {
+      const port = await freePort();
       this.servers.push({
-        grpc: `127.0.0.1:${await freePort()}`,
+        grpc: `127.0.0.1:${port}`,
+        ...(i === 0 && this.opts.listenAll && { listen: `0.0.0.0:${port}` }),
         http: `127.0.0.1:${await freePort()}`,
         child: null,
         logFile: path.join(this.dataDir, `server-${i}.log`),
@@ -135,7 +141,7 @@ export class OutageFarm {
         DOCKYARD_DATA_DIR: this.dataDir,
         DOCKYARD_NATS_URL: this.natsUrl,
         DOCKYARD_NATS_PREFIX: this.prefix,
-        DOCKYARD_GRPC_LISTEN: this.opts.listenHost ? s.grpc.replace("127.0.0.1", this.opts.listenHost) : s.grpc,
+        DOCKYARD_GRPC_LISTEN: s.listen ?? (this.opts.listenHost ? s.grpc.replace("127.0.0.1", this.opts.listenHost) : s.grpc),
         DOCKYARD_HTTP_LISTEN: s.http,
         DOCKYARD_JOIN_TOKEN: this.joinToken,
         DOCKYARD_API_TOKEN: this.apiToken,
@@ -188,18 +194,24 @@ export class OutageFarm {
       servers?: number[];
       /** Another way to our NATS (a proxy the test can cut). */
       natsUrl?: string;
+      /** Other addresses for the servers (as seen from a network namespace). */
+      serverUrls?: string[];
+      /** Run it in this network namespace (`ip netns exec`). */
+      netns?: string;
       env?: Record<string, string>;
     },
   ): void {
     const stateDir = tempDir(`outage-agent-${name}`);
     const logFile = path.join(stateDir, "agent.log");
     const out = openSync(logFile, "a");
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(HERE, "../bin/agent.ts")], {
+    const argv = [process.execPath, "--import", "tsx", path.join(HERE, "../bin/agent.ts")];
+    if (opts.netns) argv.unshift("ip", "netns", "exec", opts.netns);
+    const child = spawn(argv[0]!, argv.slice(1), {
       cwd: REPO_ROOT,
       stdio: ["ignore", out, out],
       env: {
         ...process.env,
-        DOCKYARD_SERVER_URL: (opts.servers ?? this.servers.map((_, i) => i)).map((i) => this.servers[i]!.grpc).join(","),
+        DOCKYARD_SERVER_URL: opts.serverUrls?.join(",") ?? (opts.servers ?? this.servers.map((_, i) => i)).map((i) => this.servers[i]!.grpc).join(","),
         DOCKYARD_NATS_URL: opts.natsUrl ?? this.natsUrl,
         DOCKYARD_NATS_PREFIX: this.prefix,
         DOCKYARD_JOIN_TOKEN: `${this.joinToken}.${certFingerprint(this.caPem)}`,

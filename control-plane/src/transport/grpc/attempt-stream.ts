@@ -185,6 +185,9 @@ class AttemptSession {
     if (err instanceof StaleLeaseError) metrics.staleWrites.inc({ kind: this.handling });
     if (err instanceof DockyardError && err.code === "unauthenticated") {
       this.stream.destroy(err);
+    } else if (err instanceof DockyardError && err.code === "unavailable") {
+      // A race with another session of the attempt: reopen and resend, the lease is fine.
+      this.send({ case: "retry", value: { message: err.message, held: false } });
     } else if (err instanceof DockyardError) {
       this.send({ case: "rejected", value: { code: err.code, message: err.message } });
     } else {
