@@ -289,8 +289,14 @@ export class Agent {
     }
   }
 
-  /** Remove containers labelled with our agent id that no runner of ours owns. */
+  /** Remove containers labelled with our agent id, and output directories, that no runner of ours owns. */
   private async reapOrphans(atStart: boolean): Promise<void> {
+    try {
+      const gone = this.tools.outputs.reap(new Set(this.runners.keys()));
+      if (gone.length > 0) this.deps.log.warn({ attemptIds: gone, atStart }, "reaped orphaned output directories");
+    } catch (err) {
+      this.deps.log.warn({ err }, "output directory reap failed");
+    }
     for (const executor of this.deps.executors) {
       const owned = await executor.listOwned(this.session.agentId).catch(() => []);
       for (const c of owned) {

@@ -4,7 +4,7 @@ export { Agent, type AgentDeps } from "./agent";
 export { loadAgentConfig, AgentConfigError, AGENT_ENV_VARS, type AgentConfig } from "./config";
 export { DockerExecutor, removeRunWorkspace } from "./executor/docker";
 export { ShellExecutor } from "./executor/shell";
-export { outputDir } from "./stages/output-dir";
+export { OutputDirs } from "./stages/output-dir";
 export { readSpools, SpoolJournal } from "./logs/spool";
 export { dockerFromEnv, BASE_IMAGE, DEFAULT_DOCKER_HOST } from "./executor/docker-client";
 export {

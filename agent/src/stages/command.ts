@@ -8,7 +8,7 @@ import { ensureImage } from "../docker/registry";
 import { ExecutorError } from "../executor/errors";
 import { isAgentError } from "../errors";
 import { registryAuth } from "./registry-auth";
-import { createOutputDir, readOutputs, removeOutputDir } from "./output-dir";
+import { readOutputs } from "./output-dir";
 
 export const command: AgentStage = {
   type: "command",
@@ -24,13 +24,13 @@ export const command: AgentStage = {
     }
     let outputDir: string;
     try {
-      outputDir = createOutputDir(spec.attemptId);
+      outputDir = tools.outputs.create(spec.attemptId);
     } catch (cause) {
       throw new ExecutorError("start_failed", `cannot create the output directory: ${(cause as Error).message}`, { cause });
     }
     const handle = await executor.start({ ...spec, outputDir }, signal);
     // Read and removed as soon as the stage exits: before its end is reported (remove() is the fallback).
-    const exited = handle.wait().then((exit) => withOutputs(exit, outputDir).finally(() => removeOutputDir(spec.attemptId)));
+    const exited = handle.wait().then((exit) => withOutputs(exit, outputDir).finally(() => tools.outputs.remove(spec.attemptId)));
     exited.catch(() => undefined); // observed through wait()
     return { output: handle.output, hold: handle.hold, wait: () => exited } satisfies StageHandle;
   },
@@ -39,7 +39,7 @@ export const command: AgentStage = {
     try {
       await (tools.executors.find((e) => e.name === name) ?? tools.executors[0])?.remove(spec);
     } finally {
-      removeOutputDir(spec.attemptId);
+      tools.outputs.remove(spec.attemptId);
     }
   },
 };

@@ -8,6 +8,7 @@ import type { ReportedOutputs } from "../logs/spool";
 import type { RunSources } from "./run-sources";
 import type { Environments } from "./environments";
 import type { BuildCache } from "./build-cache";
+import type { OutputDirs } from "./output-dir";
 
 /** What handlers work with; one set per agent. */
 export interface StageTools {
@@ -19,6 +20,8 @@ export interface StageTools {
   /** The runs' source trees on this host (git checkouts, uploaded tars). */
   sources: RunSources;
   environments: Environments;
+  /** Command stages' output directories ($DOCKYARD_OUTPUT), under the state directory. */
+  outputs: OutputDirs;
   /** The engine's build cache, pruned to its budget after each build. */
   buildCache: BuildCache;
   agentId: string;

@@ -5,7 +5,13 @@ import { existsSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:f
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { OUTPUT_FILE } from "../executor/types";
-import { createOutputDir, outputDir, readOutputs, removeOutputDir } from "./output-dir";
+import { tempDir } from "@dockyard/testkit";
+import { OutputDirs, readOutputs } from "./output-dir";
+
+const dirs = new OutputDirs(path.join(tempDir("output-dirs"), "outputs"));
+const createOutputDir = (id: string) => dirs.create(id);
+const outputDir = (id: string) => dirs.pathOf(id);
+const removeOutputDir = (id: string) => dirs.remove(id);
 
 describe("output directory", () => {
   it("is made writable for any container user, read back, and removed", async () => {
@@ -41,5 +47,17 @@ describe("output directory", () => {
     } finally {
       removeOutputDir(id);
     }
+  });
+
+  it("reaps the directories of attempts no runner holds (a killed agent's), keeping the running ones", () => {
+    const [kept, left] = [randomUUID(), randomUUID()];
+    dirs.create(kept);
+    dirs.create(left);
+    writeFileSync(path.join(dirs.root, "not-an-attempt.txt"), "");
+    assert.deepEqual(dirs.reap(new Set([kept])), [left]);
+    assert.equal(existsSync(outputDir(left)), false);
+    assert.equal(existsSync(outputDir(kept)), true, "a running attempt's directory stays");
+    assert.equal(existsSync(path.join(dirs.root, "not-an-attempt.txt")), true, "only attempt directories are removed");
+    dirs.remove(kept);
   });
 });

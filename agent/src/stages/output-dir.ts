@@ -1,38 +1,72 @@
 // A command stage attempt's output directory on the agent host: made before
 // the stage starts (the executor points $DOCKYARD_OUTPUT at the file in it),
-// read after the stage exits, removed with the attempt. In the temp directory,
-// as GitHub's runner keeps $GITHUB_OUTPUT: not on tmpfs, where a stage writing
-// without end would fill the host's memory.
+// read after the stage exits, removed with the attempt. Under the agent's state
+// directory, on disk as GitHub's runner keeps $GITHUB_OUTPUT (not on tmpfs,
+// where a stage writing without end would fill the host's memory), so that the
+// directories of an agent that was killed are found and removed when it is back.
 import { constants } from "node:fs";
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
 import { OUTPUT_FILE } from "../executor/types";
 import { AgentError } from "../errors";
 import { MAX_OUTPUT_FILE_BYTES, OutputFileError, parseOutputFile } from "./output-file";
 
-/** The attempt's directory (0700: other host users stay out); the stage writes in its `out` (0777). */
-export function outputDir(attemptId: string): string {
-  if (!/^[A-Za-z0-9-]{1,64}$/.test(attemptId)) throw new Error(`unsafe attempt id for an output directory: ${attemptId}`);
-  return path.join(os.tmpdir(), `dockyard-output-${attemptId}`);
-}
+const ATTEMPT_ID = /^[A-Za-z0-9-]{1,64}$/;
 
 /**
- * Make the attempt's directory with an empty output file, writable by a container's non-root
- * user; returns the directory the stage writes in (what a container gets bind-mounted).
+ * The attempts' output directories of one agent, under `root` (`<state-dir>/outputs`). Each
+ * attempt's (0700: other host users stay out) holds the directory the stage writes in (`out`,
+ * 0777, bind-mounted into a container). Idempotent, safe from any stage's start and remove.
  */
-export function createOutputDir(attemptId: string): string {
-  const root = outputDir(attemptId);
-  rmSync(root, { recursive: true, force: true }); // left by an earlier start of this attempt
-  mkdirSync(root, { mode: 0o700 });
-  const dir = path.join(root, "out");
-  mkdirSync(dir);
-  chmodSync(dir, 0o777); // explicit: mkdir's mode is cut by the umask
-  const file = path.join(dir, OUTPUT_FILE);
-  writeFileSync(file, "");
-  chmodSync(file, 0o666);
-  return dir;
+export class OutputDirs {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+  }
+
+  /** The attempt's directory. */
+  pathOf(attemptId: string): string {
+    if (!ATTEMPT_ID.test(attemptId)) throw new Error(`unsafe attempt id for an output directory: ${attemptId}`);
+    return path.join(this.root, attemptId);
+  }
+
+  /** Make the attempt's directory with an empty output file; returns the directory the stage writes in. */
+  create(attemptId: string): string {
+    const dir = this.pathOf(attemptId);
+    rmSync(dir, { recursive: true, force: true }); // left by an earlier start of this attempt
+    mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    mkdirSync(dir, { mode: 0o700 });
+    const out = path.join(dir, "out");
+    mkdirSync(out);
+    chmodSync(out, 0o777); // explicit: mkdir's mode is cut by the umask
+    const file = path.join(out, OUTPUT_FILE);
+    writeFileSync(file, "");
+    chmodSync(file, 0o666);
+    return out;
+  }
+
+  /** Idempotent. */
+  remove(attemptId: string): void {
+    rmSync(this.pathOf(attemptId), { recursive: true, force: true });
+  }
+
+  /**
+   * Remove every attempt's directory but those of `running`: what a killed agent (or a
+   * runner that never got to its remove) left. Returns the attempt ids removed.
+   */
+  reap(running: ReadonlySet<string>): string[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.root);
+    } catch {
+      return []; // no directory yet
+    }
+    const gone = names.filter((n) => ATTEMPT_ID.test(n) && !running.has(n));
+    for (const n of gone) this.remove(n);
+    return gone;
+  }
 }
 
 /**
@@ -63,9 +97,4 @@ export async function readOutputs(dir: string): Promise<Record<string, string>> 
   } finally {
     await fh.close();
   }
-}
-
-/** Idempotent. */
-export function removeOutputDir(attemptId: string): void {
-  rmSync(outputDir(attemptId), { recursive: true, force: true });
 }

@@ -10,6 +10,7 @@ import { BuildCache } from "./build-cache";
 import { Environments } from "./environments";
 import type { StageTools } from "./kind";
 import { RunSources } from "./run-sources";
+import { OutputDirs } from "./output-dir";
 
 /** How often expired environments are reaped and the live list refreshed. */
 const ENV_SWEEP_MS = 30_000;
@@ -24,6 +25,7 @@ export function createStageTools(config: AgentConfig, executors: Executor[], cli
     sources: new RunSources(path.resolve(config.stateDir, "sources"), client),
     environments: new Environments(docker, agentId, log),
     buildCache: new BuildCache(docker, config.buildCacheBytes, log),
+    outputs: new OutputDirs(path.join(config.stateDir, "outputs")),
     get agentId() {
       return agentId();
     },

@@ -6,9 +6,11 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
+import path from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Run } from "@dockyard/proto";
-import { outputDir } from "@dockyard/agent";
+import { OutputDirs } from "@dockyard/agent";
+import { tempDir } from "@dockyard/testkit";
 import { startFarm, submit, testDocker, waitForRun, runEvents, logsByStage, type Farm } from "../index";
 
 /** The commands of a stage that reports outputs: one line per key, and a multi-line value. */
@@ -27,12 +29,15 @@ function stage(run: Run, name: string) {
 describe("outputs from command stages", { timeout: 120_000 }, () => {
   let farm: Farm;
   const value = `out-${randomBytes(12).toString("hex")}`;
+  const stateDirs = { docker: tempDir("agent-outputs-docker"), shell: tempDir("agent-outputs-shell") };
+  /** Whether any agent still holds the attempt's output directory. */
+  const outputDirLeft = (id: string) => Object.values(stateDirs).some((d) => existsSync(new OutputDirs(path.join(d, "outputs")).pathOf(id)));
   before(async () => {
     await testDocker();
     farm = await startFarm({
       agents: [
-        { name: "outputs-docker", executor: "docker" },
-        { name: "outputs-shell", executor: "shell" },
+        { name: "outputs-docker", executor: "docker", stateDir: stateDirs.docker },
+        { name: "outputs-shell", executor: "shell", stateDir: stateDirs.shell },
       ],
     });
     await farm.client.setSecret({ name: "outputs-key", value: Buffer.from(value) });
@@ -69,7 +74,7 @@ stages:
       const log = logsByStage(await runEvents(farm.client, runId)).get(consumer);
       assert.equal(log, "version=1.2.1\nfirst line//third=line|\ntoken=key is ***\n");
     }
-    for (const id of await attemptsOf(runId)) assert.equal(existsSync(outputDir(id)), false, `output directory of attempt ${id} left behind`);
+    for (const id of await attemptsOf(runId)) assert.equal(outputDirLeft(id), false, `output directory of attempt ${id} left behind`);
   });
 
   it("fails a stage whose output file is malformed or over 64 KiB, naming the line and the problem", async () => {
@@ -93,6 +98,6 @@ stages:
     // 2000 lines of 40 bytes: 80 000; the positive control writes 1600 (64 000, under 64 KiB).
     assert.deepEqual(states["too-big-shell"], ["failed", "$DOCKYARD_OUTPUT: the file has 80000 bytes; at most 65536 are allowed"]);
     assert.equal(states["just-fits-docker"]![0], "succeeded", JSON.stringify(states["just-fits-docker"]));
-    for (const id of await attemptsOf(runId)) assert.equal(existsSync(outputDir(id)), false, `output directory of attempt ${id} left behind`);
+    for (const id of await attemptsOf(runId)) assert.equal(outputDirLeft(id), false, `output directory of attempt ${id} left behind`);
   });
 });
