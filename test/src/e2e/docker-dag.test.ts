@@ -70,9 +70,11 @@ stages:
     const byName = new Map(run.stages.map((s) => [s.name, s]));
     assert.ok(byName.get("join")!.startedAtMs >= byName.get("count-a")!.finishedAtMs);
     assert.ok(byName.get("join")!.startedAtMs >= byName.get("count-b")!.finishedAtMs);
-    // containers are removed after their stage, the run's workspace volume once the run ended
-    const left = await docker.listContainers({ all: true, filters: { label: [`dockyard.run=${runId}`] } });
-    assert.equal(left.length, 0);
+    // containers are removed after their stage (the agent removes one once its end is acknowledged,
+    // which may be just after the run ended), the run's workspace volume once the run ended
+    await waitFor(async () => (await docker.listContainers({ all: true, filters: { label: [`dockyard.run=${runId}`] } })).length === 0, {
+      message: "the run's stage containers to be removed",
+    });
     await waitFor(async () => !(await docker.listVolumes()).Volumes?.some((v) => v.Name === `dockyard-ws-${runId}`), {
       message: "the run's workspace volume to be removed",
     });
