@@ -19,6 +19,7 @@ import {
   runningAttempt,
   testDocker,
   attemptContainers,
+  removeRunLeftovers,
   OutageFarm,
   DOCKER_HOST_B,
   type Farm,
@@ -33,20 +34,6 @@ async function volumeLabels(docker: Docker, runId: string): Promise<Record<strin
   } catch {
     return null;
   }
-}
-
-/** Removes what a run left on the engine (a failed test's leftovers). */
-async function removeRunLeftovers(docker: Docker, runId: string): Promise<void> {
-  for (const c of await docker.listContainers({ all: true, filters: { label: [`dockyard.run=${runId}`] } })) {
-    await docker
-      .getContainer(c.Id)
-      .remove({ force: true })
-      .catch(() => undefined);
-  }
-  await docker
-    .getVolume(volumeOf(runId))
-    .remove()
-    .catch(() => undefined);
 }
 
 async function workspaceGauge(metricsUrl: string): Promise<{ live: number; leaked: number }> {

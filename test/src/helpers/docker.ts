@@ -14,3 +14,17 @@ export async function testDocker(): Promise<Docker> {
 export async function attemptContainers(docker: Docker, attemptId: string) {
   return docker.listContainers({ all: true, filters: { label: [`dockyard.attempt=${attemptId}`] } });
 }
+
+/** Removes a run's stage containers and workspace volume from an engine (what killed agents, or a failed test, left). */
+export async function removeRunLeftovers(docker: Docker, runId: string): Promise<void> {
+  for (const c of await docker.listContainers({ all: true, filters: { label: [`dockyard.run=${runId}`] } })) {
+    await docker
+      .getContainer(c.Id)
+      .remove({ force: true })
+      .catch(() => undefined);
+  }
+  await docker
+    .getVolume(`dockyard-ws-${runId}`)
+    .remove()
+    .catch(() => undefined);
+}

@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { leftovers, NetnsHost } from "./netns";
 import { netnsFarm, spawnNamespacedAgent } from "./netns-agent";
 import { runCopyScenario, type CopyScenarioResult } from "./copy-scenario";
-import { testDocker } from "./docker";
+import { removeRunLeftovers, testDocker } from "./docker";
 
 export const PARTITION_STEPS = 60;
 const STEP_MS = 500;
@@ -79,20 +79,6 @@ export async function partitionAgent(opts: PartitionOptions): Promise<PartitionR
   } finally {
     await farm.stop();
     host.remove();
-    if (docker && runId) await removeRunContainers(docker, runId);
+    if (docker && runId) await removeRunLeftovers(docker, runId);
   }
-}
-
-/** The run's stage containers and workspace volume, which killed agents leave behind. */
-async function removeRunContainers(docker: Docker, runId: string): Promise<void> {
-  for (const c of await docker.listContainers({ all: true, filters: { label: [`dockyard.run=${runId}`] } })) {
-    await docker
-      .getContainer(c.Id)
-      .remove({ force: true })
-      .catch(() => undefined);
-  }
-  await docker
-    .getVolume(`dockyard-ws-${runId}`)
-    .remove()
-    .catch(() => undefined);
 }
