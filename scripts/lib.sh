@@ -46,6 +46,19 @@ pid_alive() {
   echo "$pid"
 }
 
+# daemon_pid PIDFILE COMM: prints the pid in PIDFILE (a daemon's own, pid first) and succeeds
+# while that pid runs the program COMM. A pid file left by a daemon that died with its machine (a
+# snapshot of /tmp, a reboot) may name a pid reused by an unrelated process: kill -0 alone would
+# call that daemon alive, and the start script would give up instead of starting it.
+daemon_pid() {
+  local pid
+  [ -f "$1" ] || return 1
+  read -r pid _ <"$1" || true
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] || return 1
+  echo "$pid"
+}
+
 # stop_recorded FILE GRACE_S [SECOND_TERM_S [SIGNAL]]: stops the process recorded in FILE (if it is
 # still that process) with SIGNAL (default TERM) and waits for it and for the rest of its session (children such as
 # the agent's supervisor); with SECOND_TERM_S, a second SIGTERM after that many seconds (an agent

@@ -39,17 +39,21 @@ exec 9>"$ROOT/start.lock"
 flock -w 60 9 || { echo "another start-dockerd.sh holds $ROOT/start.lock" >&2; exit 1; }
 # A daemon that is still starting (a concurrent setup run) or still stopping: wait for either.
 for _ in $(seq 100); do
-  [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null || break
+  daemon_pid "$PIDFILE" dockerd >/dev/null || break
   if ping; then echo "dockerd ready: unix://$SOCK"; exit 0; fi
   sleep 0.1
 done
 # A stale pidfile or socket from a killed daemon makes dockerd refuse to start.
-if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+if daemon_pid "$PIDFILE" dockerd >/dev/null; then
   echo "dockerd (pid $(cat "$PIDFILE")) is running but $SOCK does not answer; see $LOG" >&2
   tail -n 30 "$LOG" >&2 || true
   exit 1
 fi
 rm -f "$PIDFILE" "$SOCK"
+# dockerd reuses the containerd its pid file names while that pid lives: after a reboot or a
+# restored /tmp it may be an unrelated process, and dockerd would wait on it forever.
+CONTAINERD_PIDFILE="$ROOT/exec/containerd/containerd.pid"
+daemon_pid "$CONTAINERD_PIDFILE" containerd >/dev/null || rm -f "$CONTAINERD_PIDFILE"
 
 # setsid: the daemon outlives the caller's process group (test runners kill theirs).
 # 9>&-: the daemon must not inherit (and so hold) the start lock.

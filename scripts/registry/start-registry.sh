@@ -73,11 +73,11 @@ EOF
 
 # A registry that is still starting (a concurrent setup run): wait for it.
 for _ in $(seq 50); do
-  [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null || break
+  daemon_pid "$PIDFILE" docker-registry >/dev/null || break
   if [ "$(status)" = 401 ]; then echo "registry ready: http://$ADDR (user $USER_NAME, password in $PASSWORD_FILE)"; exit 0; fi
   sleep 0.1
 done
-if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+if daemon_pid "$PIDFILE" docker-registry >/dev/null; then
   echo "registry (pid $(cat "$PIDFILE")) is running but http://$ADDR/v2/ answers '$(status)', not 401; see $LOG" >&2
   tail -n 20 "$LOG" >&2 || true
   exit 1
