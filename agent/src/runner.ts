@@ -133,7 +133,6 @@ export class AttemptRunner {
       // Open the stream without waiting for the server's ack: the first log byte should not
       // wait for a round trip. A refused lease arrives as `rejected` and stops the executor.
       void this.channel.open();
-      this.channel.renew(); // the fence's first safe point comes from the server, not the placement's stamp
       let handle;
       try {
         handle = await starting;

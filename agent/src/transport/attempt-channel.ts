@@ -39,6 +39,8 @@ export class AttemptChannel {
   private sentSeq = 0;
   private startedAcked = false;
   private startedPending = false;
+  /** When `started` was last written: its acknowledgement renews the lease (the server writes it with the start). */
+  private startedSentAt = 0;
   private final: FinalStatus | null = null;
   private finishWaiters: ((r: FinishResult) => void)[] = [];
   private opened: (() => void) | null = null;
@@ -82,7 +84,12 @@ export class AttemptChannel {
 
   started(): void {
     this.startedPending = true;
-    if (this.ready) this.write({ case: "started", value: {} });
+    if (this.ready) this.writeStarted();
+  }
+
+  private writeStarted(): void {
+    this.startedSentAt = performance.now();
+    this.write({ case: "started", value: {} });
   }
 
   send(chunk: SpooledChunk): void {
@@ -202,7 +209,7 @@ export class AttemptChannel {
 
   /** Write what the server may not have: started, unacked chunks (a window at a time), then finished. */
   private resendPending(): void {
-    if (this.startedPending && !this.startedAcked) this.write({ case: "started", value: {} });
+    if (this.startedPending && !this.startedAcked) this.writeStarted();
     this.pump();
     if (this.final && this.unacked.length === 0) this.writeFinished();
   }
@@ -241,7 +248,10 @@ export class AttemptChannel {
     while (this.unacked.length > 0 && this.unacked[0]!.seq <= this.ackedSeq) this.unackedBytes -= this.unacked.shift()!.data.length;
     if (this.sentSeq < this.ackedSeq) this.sentSeq = this.ackedSeq;
     if (ack.started) this.startedAcked = true;
-    if (ack.leaseExpiresAtMs > 0n) {
+    if (ack.started && ack.leaseExpiresAtMs > 0n) {
+      // The start wrote the lease (markStartedTx): the fence's first safe point, without a renewal of its own.
+      this.handlers.onRenewed(this.startedSentAt);
+    } else if (ack.leaseExpiresAtMs > 0n) {
       const sentAt = this.renewsSent.shift();
       if (sentAt !== undefined) this.handlers.onRenewed(sentAt);
     }

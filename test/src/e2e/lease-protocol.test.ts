@@ -116,6 +116,16 @@ describe("agent protocol", { timeout: 120_000 }, () => {
     s.send(a, { case: "log", value: { seq: 2n, data: Buffer.from("two\n"), stream: 1 } });
     s.send(a, { case: "log", value: { seq: 1n, data: Buffer.from("dup\n"), stream: 1 } }); // replay: ignored
     await waitFor(() => s.replies.some((r) => r.body.case === "ack" && r.body.value.logSeq === 2n), { message: "ack of seq 2" });
+    // The start wrote the lease: its ack says until when, so the agent needs no renewal of its own.
+    const startAcks = () => s.replies.flatMap((r) => (r.body.case === "ack" && r.body.value.started ? [r.body.value] : []));
+    const leased = await farm.pg.query<{ ms: string }>("SELECT (extract(epoch FROM lease_expires_at) * 1000)::bigint AS ms FROM attempts WHERE id = $1", [
+      a.attemptId,
+    ]);
+    assert.equal(startAcks()[0]?.leaseExpiresAtMs, BigInt(leased.rows[0]!.ms));
+    // A `started` again (a resend after a lost ack) changes nothing, so its ack renews nothing.
+    s.send(a, { case: "started", value: {} });
+    await waitFor(() => startAcks().length === 2, { message: "the second start's ack" });
+    assert.equal(startAcks()[1]?.leaseExpiresAtMs, 0n);
     s.send(a, { case: "log", value: { seq: 4n, data: Buffer.from("gap\n"), stream: 1 } });
     const gap = await waitFor(() => s.replies.find((r) => r.body.case === "rejected" && r !== rej), { message: "gap rejected" });
     assert.match(text(gap), /log chunk 4 of attempt .* arrived, expected 3/);

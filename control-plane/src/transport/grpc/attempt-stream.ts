@@ -334,11 +334,16 @@ class AttemptSession {
       if (c.data.length > MAX_LOG_CHUNK_BYTES) throw new InvalidError(`log chunk of ${c.data.length} bytes exceeds ${MAX_LOG_CHUNK_BYTES}`);
       chunks.push({ seq: Number(c.seq), data: Buffer.from(c.data), stream: c.stream });
     }
+    const assigned = opened.attempt.state === "assigned";
     // Stamped with the arrival of the batch's last report (not the later time of the write).
     const { events, logSeq } = await appendLogs(db, opened, chunks, arrived, { start, leaseTtlMs });
     opened.attempt.logSeq = logSeq;
     if (chunks.length > 0) metrics.logBytes.inc(chunks.reduce((n, c) => n + c.data.length, 0));
     publish(events);
-    this.send({ case: "ack", value: { logSeq: BigInt(logSeq), started: start } });
+    // A start that moved the attempt to running wrote its lease too (markStartedTx): the agent
+    // counts this ack as its first renewal instead of sending one (a statement per stage saved).
+    const leased = start && assigned && opened.attempt.state === "running";
+    const leaseExpiresAtMs = leased ? BigInt(arrived.getTime() + leaseTtlMs) : 0n;
+    this.send({ case: "ack", value: { logSeq: BigInt(logSeq), started: start, leaseExpiresAtMs } });
   }
 }

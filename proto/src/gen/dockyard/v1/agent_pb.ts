@@ -855,6 +855,9 @@ export type AttemptAck = Message<"dockyard.v1.AttemptAck"> & {
   finished: boolean;
 
   /**
+   * Set when this ack renewed the lease: the answer to a `renew`, and to a `started` that
+   * moved the attempt to running (the start writes the lease; the agent needs no renewal then).
+   *
    * @generated from field: int64 lease_expires_at_ms = 4;
    */
   leaseExpiresAtMs: bigint;
