@@ -1,5 +1,6 @@
 // What a farm's agents leave on their engines when a test kills them before they clean up.
 import Docker from "dockerode";
+import { waitFor } from "./wait";
 
 /**
  * Removes every container, volume and network on the engines at `hosts` that carries one of
@@ -13,11 +14,32 @@ export async function removeAgentResources(hosts: Iterable<string>, agentIds: st
   for (const host of new Set(hosts)) {
     const docker = new Docker({ socketPath: host.replace("unix://", "") });
     const containers = await docker.listContainers({ all: true, filters });
-    await Promise.all(containers.filter((c) => ours(c.Labels)).map((c) => docker.getContainer(c.Id).remove({ force: true, v: true }).catch(ignoreGone)));
+    await Promise.all(containers.filter((c) => ours(c.Labels)).map((c) => removeContainer(docker, c.Id)));
     const { Volumes } = await docker.listVolumes({ filters });
     await Promise.all((Volumes ?? []).filter((v) => ours(v.Labels)).map((v) => docker.getVolume(v.Name).remove().catch(ignoreGone)));
     const networks = await docker.listNetworks({ filters });
     await Promise.all(networks.filter((n) => ours(n.Labels)).map((n) => docker.getNetwork(n.Id).remove().catch(ignoreGone)));
+  }
+}
+
+/**
+ * Removes a container, or waits for the removal already under way (the agent's own cleanup,
+ * racing ours: 409 "removal ... is already in progress"), so its volumes are free afterwards.
+ */
+async function removeContainer(docker: Docker, id: string): Promise<void> {
+  const container = docker.getContainer(id);
+  try {
+    await container.remove({ force: true, v: true });
+  } catch (err) {
+    const { statusCode } = err as { statusCode?: number };
+    if (statusCode === 404) return;
+    if (statusCode !== 409) throw err;
+    const gone = () =>
+      container.inspect().then(
+        () => false,
+        (e: { statusCode?: number }) => e.statusCode === 404,
+      );
+    await waitFor(gone, { timeoutMs: 30_000, message: `container ${id.slice(0, 12)} removed by its agent` });
   }
 }
 
