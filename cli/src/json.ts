@@ -140,6 +140,7 @@ export function tokenJson(t: TokenInfo): TokenJson {
   return {
     id: t.id,
     kind: t.kind === "api" ? "api" : "join",
+    user: t.user || null,
     description: t.description || null,
     createdAt: new Date(Number(t.createdAtMs)).toISOString(),
     lastUsedAt: isoOrNull(t.lastUsedAtMs),

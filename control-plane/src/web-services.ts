@@ -96,6 +96,7 @@ export function webServices(runs: RunsService, registry: Registry, health: WebSe
       (await runs.tokenList()).map((t) => ({
         id: t.id,
         kind: t.kind,
+        user: t.user || null,
         description: t.description || null,
         createdAt: t.createdAt.toISOString(),
         lastUsedAt: iso(t.lastUsedAt),

@@ -88,6 +88,8 @@ export interface AgentView {
 export interface TokenView {
   id: string;
   kind: "join" | "api";
+  /** The API token's user; null for join tokens. */
+  user: string | null;
   description: string | null;
   createdAt: string;
   /** null when never used; recorded at most once a minute per token. */
