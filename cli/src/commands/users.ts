@@ -53,7 +53,9 @@ export function registerUserCommands(program: Command, cli: CliContext): void {
     .description("disable a user: every token of theirs stops working at once (users are never deleted: the audit log names them)")
     .argument("<name>", "user name")
     .action(async (name: string, _opts: unknown, cmd: Command) => {
-      await withClient(cli.clientConfig(cmd), (client) => client.disableUser({ name }, { timeoutMs: CALL_TIMEOUT_MS }), { notFound: `user not found: ${name}` });
+      await withClient(cli.clientConfig(cmd), (client) => client.disableUser({ name }, { timeoutMs: CALL_TIMEOUT_MS }), {
+        notFound: `user not found: ${name}`,
+      });
       cli.out.write(`disabled user ${name}; their tokens no longer work\n`);
     });
 
@@ -64,7 +66,8 @@ export function registerUserCommands(program: Command, cli: CliContext): void {
     .option("--json", "print a JSON array of entries")
     .action(async (opts: { limit: string; json?: boolean }, cmd: Command) => {
       const limit = /^\d{1,4}$/.test(opts.limit) ? Number(opts.limit) : NaN;
-      if (!(limit >= 1 && limit <= MAX_AUDIT_LIMIT)) throw new UsageError(`invalid --limit '${opts.limit.slice(0, 32)}': expected a whole number from 1 to ${MAX_AUDIT_LIMIT}`);
+      if (!(limit >= 1 && limit <= MAX_AUDIT_LIMIT))
+        throw new UsageError(`invalid --limit '${opts.limit.slice(0, 32)}': expected a whole number from 1 to ${MAX_AUDIT_LIMIT}`);
       const entries = (await withClient(cli.clientConfig(cmd), (client) => client.listAudit({ limit }, { timeoutMs: CALL_TIMEOUT_MS }))).entries;
       cli.out.write(opts.json ? toJsonText(entries.map(auditJson)) : auditTable(entries, cli.colors.bold));
     });
