@@ -110,6 +110,7 @@ export function runJson(r: Run): RunJson {
     id: r.id,
     name: r.name,
     state: r.state,
+    startedBy: r.startedBy || null,
     source: r.source || null,
     createdAt: new Date(created).toISOString(),
     finishedAt: isoOrNull(finished),

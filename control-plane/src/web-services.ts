@@ -16,6 +16,7 @@ export function runView(run: RunWithStages): RunView {
     id: run.id,
     name: run.name,
     state: run.state,
+    startedBy: run.startedByName || null,
     source: run.source || null,
     createdAt: run.createdAt.toISOString(),
     finishedAt: iso(run.finishedAt),

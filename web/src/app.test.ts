@@ -109,6 +109,7 @@ describe("the HTTP API's answers", () => {
         id: "r",
         name: defaultName ?? "own",
         state: "queued",
+        startedBy: "tester",
         source,
         createdAt: new Date(0).toISOString(),
         finishedAt: null,

@@ -57,6 +57,8 @@ export interface RunView {
   id: string;
   name: string;
   state: string;
+  /** The user who submitted it; null for runs older than users. */
+  startedBy: string | null;
   /** Where it came from (`cli:dockyard.yml`); null when the submitter gave nothing. */
   source: string | null;
   createdAt: string;
