@@ -60,6 +60,14 @@ export function registerUserCommands(program: Command, cli: CliContext): void {
     });
 
   program
+    .command("whoami")
+    .description("the user your token belongs to, and its roles")
+    .action(async (_opts: unknown, cmd: Command) => {
+      const me = await withClient(cli.clientConfig(cmd), (client) => client.whoAmI({}, { timeoutMs: CALL_TIMEOUT_MS }));
+      cli.out.write(`${me.user} (${me.roles.join(", ")})\n`);
+    });
+
+  program
     .command("audit")
     .description("show the audit log, oldest of the selection first: token, user, secret, agent, run and approval changes")
     .option("-n, --limit <n>", `how many of the newest entries (1-${MAX_AUDIT_LIMIT})`, "50")

@@ -7,6 +7,7 @@ import { hashSecret, newId, newSecret } from "../ids";
 import { ConflictError, NotFoundError, UnauthenticatedError } from "../errors";
 import { withTx } from "./tx";
 import { revokeAgentsOfToken } from "./agents";
+import { checkUserName } from "./users";
 import { audit, type Actor } from "./audit";
 
 export async function createJoinToken(db: Db, description: string, actor: Actor, now: Date) {
@@ -74,6 +75,7 @@ export async function authenticateApi(db: Db, token: string): Promise<ApiCaller>
 
 /** A new API token for an enabled user; only its hash is stored, the secret is returned once. */
 export async function createApiToken(db: Db, userName: string, description: string, actor: Actor, now: Date): Promise<{ id: string; token: string }> {
+  checkUserName(userName);
   return withTx(db, async (tx) => {
     const [user] = await tx.select({ id: users.id, disabledAt: users.disabledAt }).from(users).where(eq(users.name, userName));
     if (!user) throw new NotFoundError("user", userName);

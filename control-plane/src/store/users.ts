@@ -21,11 +21,17 @@ export interface UserInfo {
 
 const NAME = /^[a-z0-9][a-z0-9._@-]{0,63}$/;
 
-/** Throws InvalidError naming the problem with a user name or a role list. */
-export function checkUser(name: string, roles: readonly string[]): void {
+/** Throws InvalidError naming the problem with a user name. */
+export function checkUserName(name: string): void {
   if (!NAME.test(name)) {
     throw new InvalidError(`invalid user name '${name.slice(0, 64)}': 1-64 characters, lowercase letters, digits and . _ @ -, starting with a letter or digit`);
   }
+}
+
+/** Throws InvalidError naming the problem with a user name or a role list. */
+export function checkUser(name: string, roles: readonly string[]): void {
+  checkUserName(name);
+  if (roles.length > ROLES.length * 4) throw new InvalidError(`${roles.length} roles given; there are only ${ROLES.length}`);
   if (roles.length === 0) throw new InvalidError(`a user needs at least one role (${ROLES.join(", ")})`);
   for (const r of roles) if (!isRole(r)) throw new InvalidError(`unknown role '${r.slice(0, 32)}': expected one of ${ROLES.join(", ")}`);
 }
@@ -58,6 +64,7 @@ export async function userByName(db: Db, name: string): Promise<{ id: string; na
 
 /** Disable a user: every token of theirs stops working at once (authentication reads disabled_at on each call). */
 export async function disableUser(db: Db, name: string, actor: Actor, now: Date): Promise<void> {
+  checkUserName(name);
   await withTx(db, async (tx) => {
     const rows = await tx
       .update(users)

@@ -72,6 +72,8 @@ describe("users and the audit log", { timeout: 240_000 }, () => {
     assert.match(table.stdout, /^NAME +ROLES +CREATED +DISABLED +TOKENS\n/);
     assert.match(table.stdout, /\nalice +operator,approver +.+ +- +1\n/);
 
+    const me = await as(aliceToken, ["whoami"]);
+    assert.equal(me.stdout, "alice (operator, approver)\n", me.stderr);
     // alice is no admin: told which role the call needs. She may run and cancel.
     const denied = await as(aliceToken, ["users", "list"]);
     assert.notEqual(denied.code, 0);
