@@ -18,7 +18,7 @@ test("grpc codes map to clear messages", () => {
     describeError(grpcError(status.UNAVAILABLE, "No connection established"), ctx).message,
     "cannot reach server at build.example:7400 (UNAVAILABLE)",
   );
-  assert.equal(describeError(grpcError(status.UNAUTHENTICATED, "bad token"), ctx).message, "unauthenticated: check --token/DOCKYARD_TOKEN");
+  assert.equal(describeError(grpcError(status.UNAUTHENTICATED, "bad token"), ctx).message, "unauthenticated (bad token): check --token/DOCKYARD_TOKEN");
   assert.equal(describeError(grpcError(status.NOT_FOUND, "run r-9"), ctx).message, "run not found: r-9");
   assert.equal(describeError(grpcError(status.NOT_FOUND, "x"), { server: "s" }).message, "not found: x");
   assert.equal(describeError(grpcError(status.FAILED_PRECONDITION, "run already finished"), ctx).message, "run already finished");

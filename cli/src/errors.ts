@@ -82,7 +82,7 @@ export function describeError(err: unknown, ctx: ErrorContext): CliError {
       message = `cannot reach server at ${ctx.server} (UNAVAILABLE)`;
       break;
     case GrpcStatus.UNAUTHENTICATED:
-      message = "unauthenticated: check --token/DOCKYARD_TOKEN";
+      message = details ? `unauthenticated (${details}): check --token/DOCKYARD_TOKEN` : "unauthenticated: check --token/DOCKYARD_TOKEN";
       break;
     case GrpcStatus.PERMISSION_DENIED:
       message = withDetails("permission denied");

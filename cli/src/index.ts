@@ -8,3 +8,4 @@ export { LineSplitter } from "./watch/line-splitter";
 export { Reconnector } from "./watch/reconnect";
 export { followRun } from "./watch/follow";
 export * from "./json";
+export type { UserJson, AuditJson } from "./commands/users";

@@ -45,5 +45,5 @@ test("an image that was not pushed has a null digest, and no wire-only fields le
 
 test("a token never used nor revoked", () => {
   const t = tokenJson(create(TokenInfoSchema, { id: "t1", kind: "join", description: "", createdAtMs: 5000n }));
-  assert.deepEqual(t, { id: "t1", kind: "join", description: null, createdAt: "1970-01-01T00:00:05.000Z", lastUsedAt: null, revokedAt: null });
+  assert.deepEqual(t, { id: "t1", kind: "join", user: null, description: null, createdAt: "1970-01-01T00:00:05.000Z", lastUsedAt: null, revokedAt: null });
 });

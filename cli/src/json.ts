@@ -110,6 +110,7 @@ export function runJson(r: Run): RunJson {
     id: r.id,
     name: r.name,
     state: r.state,
+    startedBy: r.startedBy || null,
     source: r.source || null,
     createdAt: new Date(created).toISOString(),
     finishedAt: isoOrNull(finished),
@@ -140,6 +141,7 @@ export function tokenJson(t: TokenInfo): TokenJson {
   return {
     id: t.id,
     kind: t.kind === "api" ? "api" : "join",
+    user: t.user || null,
     description: t.description || null,
     createdAt: new Date(Number(t.createdAtMs)).toISOString(),
     lastUsedAt: isoOrNull(t.lastUsedAtMs),

@@ -66,3 +66,10 @@ export class StaleLeaseError extends DockyardError {
     super("stale_lease", `stale lease for attempt ${attemptId}: ${why}`);
   }
 }
+
+/** The caller is known but its roles do not allow the call. */
+export class PermissionDeniedError extends DockyardError {
+  constructor(message: string) {
+    super("permission_denied", message);
+  }
+}

@@ -5,6 +5,10 @@ export { loadConfig, ConfigError, SERVER_ENV_VARS, type ServerConfig } from "./c
 export { MIGRATIONS_DIR, openDatabase, type Database } from "./store/db";
 export { systemClock, type Clock } from "./clock";
 export { createJoinToken } from "./store/tokens";
+export { audit, readAudit, SERVER_ACTOR, type Actor, type AuditEntry } from "./store/audit";
+export { GRPC_ACCESS, HTTP_ACCESS, type Access } from "./access/role-table";
+export { ROLES, hasRole, type Role } from "./access/roles";
+export { routeAccess } from "./access/route-access";
 export { SecretStore, type SecretInfo, type SecretValue, type RotationResult } from "./secrets/secret-store";
 export { Keyring, loadKeyring, keyIdOf, KeyFileError, type SealedSecret, type KeyringOptions } from "./secrets/keyring";
 export { createMetrics, type ServerMetrics, type MetricsOptions } from "./metrics";

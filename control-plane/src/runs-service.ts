@@ -6,13 +6,14 @@ import type { Clock } from "./clock";
 import { createRun, getRun, listRuns, cancelRun, type RunWithStages } from "./store/runs";
 import { RUN_STATES, isRunState } from "./domain/states";
 import { DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT } from "@dockyard/web";
-import { listAgents, removeAgent, revokeAgent, revokeAgentsOfToken, type AgentWithUsage } from "./store/agents";
+import { listAgents, removeAgent, revokeAgent, type AgentWithUsage } from "./store/agents";
+import { audit, type Actor } from "./store/audit";
 import { loseAgentAttempts } from "./store/attempts";
 import { resolveRunRef } from "./store/run-ref";
 import { readStageLog, type StageLog, type StageLogRequest } from "./stage-logs";
 import { liveEnvironments } from "./store/stage-outputs";
 import type { Logger } from "pino";
-import { authenticateApi, createJoinToken, listTokens, revokeJoinToken, touchToken, type TokenInfo } from "./store/tokens";
+import { authenticateApi, createJoinToken, listTokens, revokeJoinToken, touchToken, type ApiCaller, type TokenInfo } from "./store/tokens";
 import { InvalidError } from "./errors";
 import type { Scheduler } from "./scheduler/scheduler";
 import type { RunEventRecord } from "./store/events";
@@ -41,7 +42,6 @@ export interface SubmitExtras {
   commit?: string;
   sourceTar?: Uint8Array;
 }
-const API_TOKEN_CACHE_MS = 5000;
 /** A token's "last used" is written at most this often (a write per call would cost more than the call). */
 const TOKEN_USE_RECORD_MS = 60_000;
 
@@ -58,7 +58,7 @@ export class RunsService {
    * Validate, then write the run, its stages and edges in one transaction; nothing is written
    * for an invalid file. `defaultName` names the run when the file has no `name:`.
    */
-  async submit(yaml: string | Uint8Array, source: string, defaultName?: string, extra: SubmitExtras = {}): Promise<RunWithStages> {
+  async submit(yaml: string | Uint8Array, source: string, defaultName: string | undefined, extra: SubmitExtras, startedBy: Actor): Promise<RunWithStages> {
     const result = parsePipeline(yaml, { defaultName: defaultName || undefined });
     if (!result.ok) {
       const lines = formatProblems(result.problems, source.replace(/^[a-z]+:/, "") || "dockyard.yml").split("\n");
@@ -85,7 +85,7 @@ export class RunsService {
     const text = typeof yaml === "string" ? yaml : Buffer.from(yaml).toString("utf8");
     const { scheduler } = this.deps;
     const now = this.deps.clock.now();
-    const origin = { source: source.slice(0, 200), commit, sourceTar: usesSource ? sourceTar : null, defaultRegistry: registry };
+    const origin = { source: source.slice(0, 200), commit, sourceTar: usesSource ? sourceTar : null, defaultRegistry: registry, startedBy };
     const { run, events, placed } = await createRun(this.deps.db, result.pipeline, text, origin, now, {
       limit: scheduler.batchSize,
       leaseTtlMs: scheduler.leaseTtlMs,
@@ -132,9 +132,9 @@ export class RunsService {
    * the attempts count in dockyard_attempts_ended_total like any other end). ConflictError
    * when the run already finished: nothing about it changes.
    */
-  async cancel(ref: string): Promise<RunWithStages> {
+  async cancel(ref: string, actor: Actor): Promise<RunWithStages> {
     const runId = await this.resolveRun(ref);
-    const { ended, events } = await cancelRun(this.deps.db, runId, this.deps.clock.now());
+    const { ended, events } = await cancelRun(this.deps.db, runId, this.deps.clock.now(), actor);
     // Publishes the attempts' events (their seqs come first), tells their agents, counts them.
     this.deps.scheduler.afterEnded(ended, "server");
     this.deps.publish(events);
@@ -152,9 +152,9 @@ export class RunsService {
   }
 
   /** A new join token, `<secret>.<CA fingerprint>`; only the secret's hash is stored. */
-  async createJoinToken(description: string) {
+  async createJoinToken(description: string, actor: Actor) {
     if (description.length > 200) throw new InvalidError("description is longer than 200 characters");
-    const { id, token } = await createJoinToken(this.deps.db, description, this.deps.clock.now());
+    const { id, token } = await createJoinToken(this.deps.db, description, actor, this.deps.clock.now());
     this.deps.log.info({ joinTokenId: id }, "join token created");
     return { id, token: `${token}.${this.deps.caFingerprint}` };
   }
@@ -163,29 +163,29 @@ export class RunsService {
    * Revoke a join token and every agent registered with it: their sessions end now (an
    * agent notices at its next heartbeat), their attempts end as lost and retry by policy.
    */
-  async revokeJoinToken(id: string): Promise<{ agentsRevoked: number }> {
+  async revokeJoinToken(id: string, actor: Actor): Promise<{ agentsRevoked: number }> {
     checkId(id, "join token id");
-    const now = this.deps.clock.now();
-    await revokeJoinToken(this.deps.db, id, now);
-    const agentIds = await revokeAgentsOfToken(this.deps.db, id, now);
+    const agentIds = await revokeJoinToken(this.deps.db, id, actor, this.deps.clock.now());
     const ended = await this.endRevoked(agentIds, "agent's join token was revoked");
     this.deps.log.warn({ joinTokenId: id, agentIds, attemptsLost: ended }, "join token revoked");
     return { agentsRevoked: agentIds.length };
   }
 
   /** Revoke one agent: its session ends now, its id cannot register again, its attempts end as lost. */
-  async revokeAgent(id: string): Promise<{ attemptsLost: number }> {
+  async revokeAgent(id: string, actor: Actor): Promise<{ attemptsLost: number }> {
     checkId(id, "agent id");
-    await revokeAgent(this.deps.db, id, this.deps.clock.now());
+    await revokeAgent(this.deps.db, id, actor, this.deps.clock.now());
     const attemptsLost = await this.endRevoked([id], "agent was revoked");
     this.deps.log.warn({ agentId: id, attemptsLost }, "agent revoked");
     return { attemptsLost };
   }
 
   /** Delete an agent that is gone (revoked, lost, offline) and holds no live work; see removeAgent for the errors. */
-  async removeAgent(id: string): Promise<{ name: string; state: string }> {
+  async removeAgent(id: string, actor: Actor): Promise<{ name: string; state: string }> {
     checkId(id, "agent id");
     const removed = await removeAgent(this.deps.db, id);
+    // After the delete (it re-checks the agent is gone in its own statement): recorded once it happened.
+    await audit(this.deps.db, { actor, action: "agent.removed", target: id, details: removed, at: this.deps.clock.now() });
     this.deps.log.info({ agentId: id, name: removed.name, state: removed.state }, "agent removed");
     return removed;
   }
@@ -199,8 +199,8 @@ export class RunsService {
   }
 
   /** Create or replace a secret; the value is sealed before it reaches the database. */
-  async setSecret(name: string, value: Uint8Array): Promise<{ info: SecretInfo; created: boolean }> {
-    return this.deps.secrets.set(name, value, this.deps.clock.now());
+  async setSecret(name: string, value: Uint8Array, actor: Actor): Promise<{ info: SecretInfo; created: boolean }> {
+    return this.deps.secrets.set(name, value, this.deps.clock.now(), actor);
   }
 
   /** Names and times only; values never leave the store this way. */
@@ -209,8 +209,8 @@ export class RunsService {
   }
 
   /** NotFoundError when there is no such secret. */
-  async deleteSecret(name: string): Promise<void> {
-    await this.deps.secrets.remove(name);
+  async deleteSecret(name: string, actor: Actor): Promise<void> {
+    await this.deps.secrets.remove(name, this.deps.clock.now(), actor);
   }
 
   /**
@@ -231,19 +231,15 @@ export class RunsService {
   }
 
   /**
-   * Resolve an API bearer token; throws UnauthenticatedError. Accepted tokens
-   * are remembered for API_TOKEN_CACHE_MS (a revoked one works that long).
+   * Resolve an API bearer token to its user; throws UnauthenticatedError. Read on every call
+   * (one indexed join), so a revoked token or a disabled user is refused at once.
    */
-  async authenticate(token: string): Promise<string> {
-    const hit = this.tokens.get(token);
-    if (hit && hit.until > Date.now()) return this.noteUse(hit.id);
-    const id = await authenticateApi(this.deps.db, token);
-    if (this.tokens.size > 10_000) this.tokens.clear();
-    this.tokens.set(token, { id, until: Date.now() + API_TOKEN_CACHE_MS });
-    return this.noteUse(id);
+  async authenticate(token: string): Promise<ApiCaller> {
+    const caller = await authenticateApi(this.deps.db, token);
+    this.noteUse(caller.tokenId);
+    return caller;
   }
 
-  private readonly tokens = new Map<string, { id: string; until: number }>();
   /** API token id -> when this replica last recorded its use (ms). */
   private readonly used = new Map<string, number>();
 

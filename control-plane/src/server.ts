@@ -14,13 +14,17 @@ import { PIPELINE_LIMITS } from "@dockyard/pipeline";
 import type { ServerConfig } from "./config";
 import { systemClock, type Clock } from "./clock";
 import { openDatabase, type Database } from "./store/db";
-import { ensureToken, countApiTokens } from "./store/tokens";
+import { ensureApiToken, ensureJoinToken, countApiTokens } from "./store/tokens";
+import { ensureAdminUser } from "./store/users";
 import { createMetrics } from "./metrics";
 import { Scheduler } from "./scheduler/scheduler";
 import { NatsBus } from "./transport/nats/nats-bus";
 import { agentHandlers } from "./transport/grpc/agent-handlers";
 import { PlacementCache } from "./scheduler/placement-cache";
 import { runHandlers } from "./transport/grpc/run-handlers";
+import { userHandlers } from "./transport/grpc/user-handlers";
+import { guardService } from "./transport/grpc/guard";
+import { routeAccess } from "./access/route-access";
 import { toAssignment, toRunEvent } from "./transport/convert";
 import { AgentStreams } from "./transport/grpc/agent-streams";
 import { RunsService } from "./runs-service";
@@ -60,14 +64,14 @@ function splitListen(listen: string): { host: string; port: number } {
   return { host: listen.slice(0, i), port: Number(listen.slice(i + 1)) };
 }
 
-/** With no API token configured and none stored, create one and keep it in the data dir (mode 0600). */
+/** With no API token configured and none stored, create one for the `admin` user and keep it in the data dir (mode 0600). */
 async function bootstrapApiToken(db: Database, dataDir: string, log: Logger, now: Date): Promise<void> {
   if ((await countApiTokens(db.db)) > 0) return;
   const file = path.join(dataDir, "api-token");
   const token = existsSync(file) ? readFileSync(file, "utf8").trim() : newSecret("dya_");
   mkdirSync(dataDir, { recursive: true });
   writeFileSync(file, `${token}\n`, { mode: 0o600 });
-  await ensureToken(db.db, "api", token, "bootstrap", now);
+  await ensureApiToken(db.db, token, await ensureAdminUser(db.db, now), "bootstrap", now);
   log.warn({ file }, "no API token configured; generated one");
 }
 
@@ -84,8 +88,9 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     onError: (err) => log.warn({ err: err.message }, "idle database connection failed"),
   });
   const now = clock.now();
-  if (config.joinToken) await ensureToken(db.db, "join", config.joinToken, "configured", now);
-  if (config.apiToken) await ensureToken(db.db, "api", config.apiToken, "configured", now);
+  if (config.joinToken) await ensureJoinToken(db.db, config.joinToken, "configured", now);
+  // The configured (or bootstrapped) API token is the `admin` user's: the demo and first-time setup start as an admin.
+  if (config.apiToken) await ensureApiToken(db.db, config.apiToken, await ensureAdminUser(db.db, now), "configured", now);
   else await bootstrapApiToken(db, config.dataDir, log, now);
   const secrets = new SecretStore(db.db, keyring);
   const rotation = await secrets.rotate();
@@ -161,28 +166,42 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
   });
+  // Every handler goes through the access guard, driven by access/role-table.ts (agent methods check the agent's identity themselves).
+  const authenticate = (token: string) => runs.authenticate(token);
+  const guardLog = log.child({ component: "access" });
   grpcServer.addService(
     serviceDefinition(AgentService),
-    agentHandlers({
-      db: db.db,
-      liveDb: db.liveDb,
-      clock,
-      scheduler,
-      metrics,
-      leaseTtlMs: config.leaseTtlMs,
-      leaseFenceMs: config.leaseFenceMs,
-      dependencyDown: () => health.dependencyDown(),
-      placements,
-      publish,
-      log: log.child({ component: "agent-api" }),
-      assignmentInputs: assignmentInputsLoader(db.db, secrets),
-      streams,
-      registration: { timings: config, serverSigningKey: pki.signingKey.publicRaw },
-    }) as unknown as grpc.UntypedServiceImplementation,
+    guardService(
+      AgentService,
+      agentHandlers({
+        db: db.db,
+        liveDb: db.liveDb,
+        clock,
+        scheduler,
+        metrics,
+        leaseTtlMs: config.leaseTtlMs,
+        leaseFenceMs: config.leaseFenceMs,
+        dependencyDown: () => health.dependencyDown(),
+        placements,
+        publish,
+        log: log.child({ component: "agent-api" }),
+        assignmentInputs: assignmentInputsLoader(db.db, secrets),
+        streams,
+        registration: { timings: config, serverSigningKey: pki.signingKey.publicRaw },
+      }),
+      authenticate,
+      guardLog,
+    ) as unknown as grpc.UntypedServiceImplementation,
   );
+  const runApiLog = log.child({ component: "run-api" });
   grpcServer.addService(
     serviceDefinition(RunService),
-    runHandlers(runs, db.db, bus, log.child({ component: "run-api" })) as unknown as grpc.UntypedServiceImplementation,
+    guardService(
+      RunService,
+      { ...runHandlers(runs, db.db, bus, runApiLog), ...userHandlers(db.db, clock, runApiLog) },
+      authenticate,
+      guardLog,
+    ) as unknown as grpc.UntypedServiceImplementation,
   );
   const grpcPort = await new Promise<number>((resolve, reject) =>
     grpcServer.bindAsync(config.grpcListen, credentials, (err, port) => (err ? reject(err) : resolve(port))),
@@ -191,7 +210,12 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
   const httpLog = log.child({ component: "http-api" });
   const app = createApp(
     webServices(runs, registry, () => health.ready()),
-    { maxBodyBytes: PIPELINE_LIMITS.maxBytes, metricsToken: config.metricsToken, onError: (err) => httpLog.error({ err }, "unexpected error in HTTP handler") },
+    {
+      maxBodyBytes: PIPELINE_LIMITS.maxBytes,
+      metricsToken: config.metricsToken,
+      onError: (err) => httpLog.error({ err }, "unexpected error in HTTP handler"),
+      access: routeAccess,
+    },
   );
   const http = splitListen(config.httpListen);
   const httpServer = serve({ fetch: app.fetch, hostname: http.host, port: http.port });

@@ -3,6 +3,7 @@
 import type { Registry } from "prom-client";
 import type { AgentView, RunView, WebServices } from "@dockyard/web";
 import type { RunsService } from "./runs-service";
+import { actorOf } from "./transport/grpc/caller";
 import { isDbUnavailable } from "./store/db";
 import { DockyardError } from "./errors";
 import type { RunWithStages } from "./store/runs";
@@ -15,6 +16,7 @@ export function runView(run: RunWithStages): RunView {
     id: run.id,
     name: run.name,
     state: run.state,
+    startedBy: run.startedByName || null,
     source: run.source || null,
     createdAt: run.createdAt.toISOString(),
     finishedAt: iso(run.finishedAt),
@@ -84,17 +86,18 @@ function unavailableOnDbOutage(services: WebServices): WebServices {
 export function webServices(runs: RunsService, registry: Registry, health: WebServices["health"]): WebServices {
   return unavailableOnDbOutage({
     authenticate: (token) => runs.authenticate(token),
-    submitRun: async (yaml, source, defaultName) => runView(await runs.submit(yaml, source, defaultName)),
+    submitRun: async (yaml, source, defaultName, caller) => runView(await runs.submit(yaml, source, defaultName, {}, actorOf(caller))),
     getRun: async (id) => runView(await runs.get(id)),
     listRuns: async (opts) => (await runs.list(opts)).map(runView),
-    cancelRun: async (id) => runView(await runs.cancel(id)),
+    cancelRun: async (id, caller) => runView(await runs.cancel(id, actorOf(caller))),
     stageLog: async (ref, stage, opts) => runs.stageLog(ref, stage, opts),
     listAgents: async () => (await runs.agents()).map(agentView),
-    removeAgent: async (id) => ({ id, ...(await runs.removeAgent(id)) }),
+    removeAgent: async (id, caller) => ({ id, ...(await runs.removeAgent(id, actorOf(caller))) }),
     listTokens: async () =>
       (await runs.tokenList()).map((t) => ({
         id: t.id,
         kind: t.kind,
+        user: t.user || null,
         description: t.description || null,
         createdAt: t.createdAt.toISOString(),
         lastUsedAt: iso(t.lastUsedAt),

@@ -14,7 +14,7 @@ function stubServices(): WebServices & { scrapes: number } {
     scrapes: 0,
     authenticate: async (token: string) => {
       if (token !== API_TOKEN) throw unauthenticated();
-      return { id: "tok" };
+      return { userId: "u1", user: "tester", roles: ["admin"] };
     },
     submitRun: async () => assert.fail("not called"),
     getRun: async () => assert.fail("not called"),
@@ -34,12 +34,15 @@ function stubServices(): WebServices & { scrapes: number } {
   return services;
 }
 
+/** Every API route needs a token, the rest is open: the server's real table is walked in test/src/e2e/access.test.ts. */
+const access = { routeAccess: (route: string) => (route.includes(" /api/") ? "viewer" : "public"), allows: () => true };
+
 const get = (app: ReturnType<typeof createApp>, path: string, token?: string) =>
   app.request(path, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
 
 describe("GET /metrics with a metrics token", () => {
   const services = stubServices();
-  const app = createApp(services, { maxBodyBytes: 1024, metricsToken: METRICS_TOKEN });
+  const app = createApp(services, { access, maxBodyBytes: 1024, metricsToken: METRICS_TOKEN });
 
   async function assertRefused(res: Response) {
     assert.equal(res.status, 401);
@@ -83,7 +86,7 @@ describe("GET /metrics with a metrics token", () => {
 describe("GET /metrics without a metrics token", () => {
   for (const metricsToken of [undefined, null]) {
     it(`is open (metricsToken: ${metricsToken})`, async () => {
-      const app = createApp(stubServices(), { maxBodyBytes: 1024, metricsToken });
+      const app = createApp(stubServices(), { access, maxBodyBytes: 1024, metricsToken });
       assert.equal((await get(app, "/metrics")).status, 200);
       assert.equal((await get(app, "/metrics", "anything")).status, 200);
     });
@@ -106,6 +109,7 @@ describe("the HTTP API's answers", () => {
         id: "r",
         name: defaultName ?? "own",
         state: "queued",
+        startedBy: "tester",
         source,
         createdAt: new Date(0).toISOString(),
         finishedAt: null,
@@ -120,7 +124,7 @@ describe("the HTTP API's answers", () => {
       throw new Error("boom: a bug");
     },
   };
-  const app = createApp(services, { maxBodyBytes: 1024, onError: (err) => logged.push(err) });
+  const app = createApp(services, { access, maxBodyBytes: 1024, onError: (err) => logged.push(err) });
 
   it("refuses a limit that is not a whole number from 1 to 500, naming the parameter", async () => {
     for (const limit of ["abc", "0", "501", "1.5", "-1", "1e2"]) {

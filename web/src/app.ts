@@ -5,12 +5,14 @@ import { DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT } from "./limits";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import type { ErrorBody, WebServices } from "./types";
+import type { AppEnv, ErrorBody, RouteAccess, WebServices } from "./types";
+import { accessGuard } from "./access";
 import { logRoutes } from "./routes/logs";
 
-const HTTP_STATUS: Record<string, 400 | 401 | 404 | 409 | 413 | 503 | 500> = {
+const HTTP_STATUS: Record<string, 400 | 401 | 403 | 404 | 409 | 413 | 503 | 500> = {
   invalid: 400,
   unauthenticated: 401,
+  permission_denied: 403,
   not_found: 404,
   conflict: 409,
   unavailable: 503,
@@ -31,6 +33,8 @@ export interface AppOptions {
    * server log"), so the server can log it with its stack. Must not throw.
    */
   onError?: (err: Error) => void;
+  /** The role each route needs (the server's access table); a route it does not name is refused with 403. */
+  access: RouteAccess;
 }
 
 /** A bad query parameter: answered 400 with the parameter and what it allows. */
@@ -63,8 +67,8 @@ function tokenMatches(presented: string, expected: string): boolean {
   return timingSafeEqual(digest(presented), digest(expected));
 }
 
-export function createApp(services: WebServices, options: AppOptions): Hono {
-  const app = new Hono();
+export function createApp(services: WebServices, options: AppOptions): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
 
   app.onError((err, c) => {
     const code = typeof (err as { code?: unknown }).code === "string" ? (err as unknown as { code: string }).code : "internal";
@@ -77,6 +81,9 @@ export function createApp(services: WebServices, options: AppOptions): Hono {
     if (Array.isArray(problems) && problems.length > 0) body.error.problems = problems.map(String);
     return c.json(body, status);
   });
+
+  // Before every route: the one check the access table drives (401 without a token, 403 without the role).
+  app.use("*", accessGuard(services, options.access));
 
   // Liveness: the process answers. Whether it can do its work is /readyz.
   app.get("/healthz", (c) => c.json({ ok: true }));
@@ -98,15 +105,7 @@ export function createApp(services: WebServices, options: AppOptions): Hono {
     return c.body(m.body, 200, { "content-type": m.contentType });
   });
 
-  const api = new Hono();
-  api.use("*", async (c, next) => {
-    const auth = c.req.header("authorization") ?? "";
-    if (!auth.startsWith("Bearer ")) {
-      return c.json({ error: { code: "unauthenticated", message: "missing 'Authorization: Bearer <token>' header" } }, 401);
-    }
-    await services.authenticate(auth.slice(7).trim());
-    await next();
-  });
+  const api = new Hono<AppEnv>();
   api.get("/runs", async (c) => {
     const limit = limitParam(c.req.query("limit"));
     const state = stateParam(c.req.query("state"));
@@ -122,14 +121,14 @@ export function createApp(services: WebServices, options: AppOptions): Hono {
       const yaml = new Uint8Array(await c.req.arrayBuffer());
       const source = c.req.query("source") ?? "http:dockyard.yml";
       // The name when the file has none (like the CLI's directory name); checked by the parser.
-      return c.json({ run: await services.submitRun(yaml, source, c.req.query("name") || undefined) }, 201);
+      return c.json({ run: await services.submitRun(yaml, source, c.req.query("name") || undefined, c.get("caller")) }, 201);
     },
   );
   api.get("/runs/:id", async (c) => c.json({ run: await services.getRun(c.req.param("id")) }));
-  api.post("/runs/:id/cancel", async (c) => c.json({ run: await services.cancelRun(c.req.param("id")) }));
+  api.post("/runs/:id/cancel", async (c) => c.json({ run: await services.cancelRun(c.req.param("id"), c.get("caller")) }));
   logRoutes(api, services);
   api.get("/agents", async (c) => c.json({ agents: await services.listAgents() }));
-  api.delete("/agents/:id", async (c) => c.json({ removed: await services.removeAgent(c.req.param("id")) }));
+  api.delete("/agents/:id", async (c) => c.json({ removed: await services.removeAgent(c.req.param("id"), c.get("caller")) }));
   api.get("/tokens", async (c) => c.json({ tokens: await services.listTokens() }));
   api.get("/environments", async (c) => c.json({ environments: await services.listEnvironments() }));
   app.route("/api/v1", api);

@@ -57,6 +57,8 @@ export interface RunView {
   id: string;
   name: string;
   state: string;
+  /** The user who submitted it; null for runs older than users. */
+  startedBy: string | null;
   /** Where it came from (`cli:dockyard.yml`); null when the submitter gave nothing. */
   source: string | null;
   createdAt: string;
@@ -88,6 +90,8 @@ export interface AgentView {
 export interface TokenView {
   id: string;
   kind: "join" | "api";
+  /** The API token's user; null for join tokens. */
+  user: string | null;
   description: string | null;
   createdAt: string;
   /** null when never used; recorded at most once a minute per token. */
@@ -124,18 +128,39 @@ export interface StageLogView {
   complete: boolean;
 }
 
+/** The user an API token speaks for; handlers read it as `c.get("caller")`. */
+export interface WebCaller {
+  userId: string;
+  /** The user's name. */
+  user: string;
+  roles: string[];
+}
+
+/** What each route needs, from the server's one access table (the app holds no roles of its own). */
+export interface RouteAccess {
+  /** By `METHOD /path` as registered (e.g. `GET /api/v1/runs/:id`): "public", a role, or undefined (refused: fail closed). */
+  routeAccess(route: string): string | undefined;
+  /** Whether a user holding `roles` may use a route that needs `role`. */
+  allows(roles: readonly string[], role: string): boolean;
+}
+
+/** Hono's typing of the app's context variables. */
+export interface AppEnv {
+  Variables: { caller: WebCaller };
+}
+
 export interface WebServices {
-  /** Resolves an API token; rejects with an error whose `code` is "unauthenticated". */
-  authenticate(token: string): Promise<unknown>;
+  /** Resolves an API token to its user; rejects with an error whose `code` is "unauthenticated". */
+  authenticate(token: string): Promise<WebCaller>;
   /**
    * `yaml` is the raw request body: validity of its UTF-8 is checked by the parser.
-   * `defaultName` names the run when the file has no `name:`.
+   * `defaultName` names the run when the file has no `name:`. `caller` is who started it.
    */
-  submitRun(yaml: Uint8Array, source: string, defaultName?: string): Promise<RunView>;
+  submitRun(yaml: Uint8Array, source: string, defaultName: string | undefined, caller: WebCaller): Promise<RunView>;
   getRun(id: string): Promise<RunView>;
   listRuns(opts: { limit?: number; state?: string }): Promise<RunView[]>;
   /** Rejects with code "conflict" when the run already finished (nothing changes). */
-  cancelRun(id: string): Promise<RunView>;
+  cancelRun(id: string, caller: WebCaller): Promise<RunView>;
   /**
    * A page of one stage's output: `attempt` (default: the latest), from run-event seq `from`,
    * about `limitBytes` (whole chunks). Rejects with code "not_found" for an unknown run, stage or attempt.
@@ -143,7 +168,7 @@ export interface WebServices {
   stageLog(runRef: string, stage: string, opts: { attempt?: number; from: number; limitBytes: number }): Promise<StageLogView>;
   listAgents(): Promise<AgentView[]>;
   /** Rejects with "not_found" for an unknown agent, "conflict" for one that is not gone or still holds live work. */
-  removeAgent(id: string): Promise<{ id: string; name: string; state: string }>;
+  removeAgent(id: string, caller: WebCaller): Promise<{ id: string; name: string; state: string }>;
   listTokens(): Promise<TokenView[]>;
   listEnvironments(): Promise<EnvironmentView[]>;
   /**

@@ -5,6 +5,8 @@ import { SECRET_NAME_PATTERN } from "@dockyard/pipeline";
 import type { Db } from "../store/db";
 import { secrets, type SecretRefRow } from "../store/schema";
 import { InvalidError, NotFoundError } from "../errors";
+import { withTx } from "../store/tx";
+import { audit, SERVER_ACTOR, type Actor } from "../store/audit";
 import type { Keyring } from "./keyring";
 
 /** Longest secret name (the pattern allows 1..63). */
@@ -69,21 +71,25 @@ export class SecretStore {
   ) {}
 
   /** Creates or replaces the value; `created` tells which. */
-  async set(name: string, value: Uint8Array, now: Date): Promise<{ info: SecretInfo; created: boolean }> {
+  async set(name: string, value: Uint8Array, now: Date, actor: Actor = SERVER_ACTOR): Promise<{ info: SecretInfo; created: boolean }> {
     checkSecretName(name);
     checkSecretValue(value);
     const sealed = this.keyring.seal(value, name);
-    const [row] = await this.db
-      .insert(secrets)
-      .values({ name, ...sealed, createdAt: now, updatedAt: now })
-      .onConflictDoUpdate({
-        target: secrets.name,
-        set: { keyId: sealed.keyId, nonce: sealed.nonce, ciphertext: sealed.ciphertext, updatedAt: now },
-      })
-      // xmax is 0 on a freshly inserted row version and set on one written by the update branch.
-      .returning({ createdAt: secrets.createdAt, updatedAt: secrets.updatedAt, inserted: sql<boolean>`(xmax = 0)` });
-    if (!row) throw new Error(`secret upsert of '${name}' returned no row`);
-    return { info: { name, createdAt: row.createdAt, updatedAt: row.updatedAt }, created: row.inserted };
+    return withTx(this.db, async (tx) => {
+      const [row] = await tx
+        .insert(secrets)
+        .values({ name, ...sealed, createdAt: now, updatedAt: now })
+        .onConflictDoUpdate({
+          target: secrets.name,
+          set: { keyId: sealed.keyId, nonce: sealed.nonce, ciphertext: sealed.ciphertext, updatedAt: now },
+        })
+        // xmax is 0 on a freshly inserted row version and set on one written by the update branch.
+        .returning({ createdAt: secrets.createdAt, updatedAt: secrets.updatedAt, inserted: sql<boolean>`(xmax = 0)` });
+      if (!row) throw new Error(`secret upsert of '${name}' returned no row`);
+      // Never the value, nor its ciphertext: only that it changed.
+      await audit(tx, { actor, action: "secret.set", target: name, details: { created: row.inserted }, at: now });
+      return { info: { name, createdAt: row.createdAt, updatedAt: row.updatedAt }, created: row.inserted };
+    });
   }
 
   /** Every secret by name; values are not even read. */
@@ -92,10 +98,13 @@ export class SecretStore {
   }
 
   /** Deletes the secret; throws NotFoundError when there is none. Runs already submitted that use it will error. */
-  async remove(name: string): Promise<void> {
+  async remove(name: string, now: Date, actor: Actor = SERVER_ACTOR): Promise<void> {
     checkSecretName(name);
-    const rows = await this.db.delete(secrets).where(eq(secrets.name, name)).returning({ name: secrets.name });
-    if (rows.length === 0) throw new NotFoundError("secret", name);
+    await withTx(this.db, async (tx) => {
+      const rows = await tx.delete(secrets).where(eq(secrets.name, name)).returning({ name: secrets.name });
+      if (rows.length === 0) throw new NotFoundError("secret", name);
+      await audit(tx, { actor, action: "secret.removed", target: name, at: now });
+    });
   }
 
   /** The names among `names` that have no secret (deduplicated, in the given order). */

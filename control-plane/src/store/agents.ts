@@ -1,6 +1,8 @@
 // Agents: registration, sessions, heartbeats, drain, loss and revocation.
 import { and, asc, eq, inArray, isNull, lt, ne, sql } from "drizzle-orm";
-import { queryRows, type Db } from "./db";
+import { queryRows, type Db, type Tx } from "./db";
+import { withTx } from "./tx";
+import { audit, type Actor } from "./audit";
 import { agents, joinTokens, registrationNonces } from "./schema";
 import { newId } from "../ids";
 import { ConflictError, DockyardError, NotFoundError, UnauthenticatedError } from "../errors";
@@ -69,13 +71,22 @@ export async function registerAgent(db: Db, reg: Registration, now: Date): Promi
     lastHeartbeatAt: now,
   };
   // The key is checked again in the statement: two registrations racing for one id cannot both win with different keys.
-  const rows = await db
-    .insert(agents)
-    .values({ id: agentId, ...values })
-    .onConflictDoUpdate({ target: agents.id, set: values, where: sql`${agents.publicKey} IN ('', ${reg.publicKey}) AND ${agents.state} <> 'revoked'` })
-    .returning({ id: agents.id });
-  if (rows.length === 0) throw new DockyardError("permission_denied", `agent id ${agentId} is registered with another key; an agent id cannot be taken over`);
-  return { agentId, sessionId };
+  return withTx(db, async (tx) => {
+    const rows = await tx
+      .insert(agents)
+      .values({ id: agentId, ...values })
+      .onConflictDoUpdate({ target: agents.id, set: values, where: sql`${agents.publicKey} IN ('', ${reg.publicKey}) AND ${agents.state} <> 'revoked'` })
+      .returning({ id: agents.id });
+    if (rows.length === 0) throw new DockyardError("permission_denied", `agent id ${agentId} is registered with another key; an agent id cannot be taken over`);
+    await audit(tx, {
+      actor: { kind: "agent", agentId, name: reg.name },
+      action: "agent.registered",
+      target: agentId,
+      details: { name: reg.name, hostname: reg.hostname, joinTokenId: reg.joinTokenId, again: Boolean(existing) },
+      at: now,
+    });
+    return { agentId, sessionId };
+  });
 }
 
 /** Record contact from an authenticated agent; false when it must register again (declared lost, left). */
@@ -114,19 +125,27 @@ export async function markLostAgents(db: Db, now: Date, timeoutMs: number): Prom
 }
 
 /** Revoke one agent: its session ends now and its id cannot register again. Returns its id. */
-export async function revokeAgent(db: Db, agentId: string, now: Date): Promise<string> {
-  const rows = await db.update(agents).set({ state: "revoked", sessionId: "", revokedAt: now }).where(eq(agents.id, agentId)).returning({ id: agents.id });
-  if (rows.length === 0) throw new NotFoundError("agent", agentId);
-  return agentId;
+export async function revokeAgent(db: Db, agentId: string, actor: Actor, now: Date): Promise<string> {
+  return withTx(db, async (tx) => {
+    const rows = await tx
+      .update(agents)
+      .set({ state: "revoked", sessionId: "", revokedAt: now })
+      .where(eq(agents.id, agentId))
+      .returning({ id: agents.id, name: agents.name });
+    if (rows.length === 0) throw new NotFoundError("agent", agentId);
+    await audit(tx, { actor, action: "agent.revoked", target: agentId, details: { name: rows[0]!.name }, at: now });
+    return agentId;
+  });
 }
 
-/** Revoke every agent registered with a join token (the token itself is revoked by the caller). */
-export async function revokeAgentsOfToken(db: Db, joinTokenId: string, now: Date): Promise<string[]> {
-  const rows = await db
+/** Revoke every agent registered with a join token (the token itself is revoked by the caller, in the same transaction). */
+export async function revokeAgentsOfToken(tx: Tx, joinTokenId: string, actor: Actor, now: Date): Promise<string[]> {
+  const rows = await tx
     .update(agents)
     .set({ state: "revoked", sessionId: "", revokedAt: now })
     .where(and(eq(agents.joinTokenId, joinTokenId), ne(agents.state, "revoked")))
-    .returning({ id: agents.id });
+    .returning({ id: agents.id, name: agents.name });
+  for (const r of rows) await audit(tx, { actor, action: "agent.revoked", target: r.id, details: { name: r.name, joinTokenId }, at: now });
   return rows.map((r) => r.id);
 }
 

@@ -1,10 +1,11 @@
 // Runs and their stages: creation (with a first scheduling pass) in one transaction, reads, cancel.
-import { and, desc, eq, inArray, notInArray, sql } from "drizzle-orm";
+import { actorName, audit, type Actor } from "./audit";
+import { and, desc, eq, getTableColumns, inArray, notInArray, sql } from "drizzle-orm";
 import type { PipelineSpec, RegistrySpec } from "@dockyard/pipeline";
 import { queryRows, type Db } from "./db";
 import { retryOf, stageSpecRow } from "../stages/stage-row";
 import { withTx } from "./tx";
-import { agents, attempts, buildAffinity, runs, stages } from "./schema";
+import { agents, attempts, buildAffinity, runs, stages, users } from "./schema";
 import { cacheKey } from "../stages/build";
 import { appendEvents, stageEvent, type NewRunEvent, type RunEventRecord } from "./events";
 import { endAttempt, refreshRunState, type EndedAttempt } from "./stage-flow";
@@ -28,6 +29,8 @@ export interface RunOrigin {
   sourceTar: Buffer | null;
   /** The server's registry, for pipelines that name none. */
   defaultRegistry: RegistrySpec | null;
+  /** Who submitted it: written as the run's started_by and in the audit log, with the run. */
+  startedBy: Actor;
 }
 
 /** The agents that last built these image names (a first build stage is placed with the submit). */
@@ -54,6 +57,8 @@ async function nextRunNumber(db: Db, name: string): Promise<number> {
 export type StageRow = typeof stages.$inferSelect;
 
 export interface RunWithStages extends RunRow {
+  /** The name of the user who started it ('' for runs older than users, or where not read). */
+  startedByName?: string;
   /** In position order, each with its needs and every attempt it made. */
   stages: StageWithAttempts[];
 }
@@ -87,6 +92,7 @@ export async function createRun(
     lastEventSeq: 0,
     number,
     commit: origin.commit,
+    startedBy: origin.startedBy.kind === "user" ? origin.startedBy.userId : null,
   };
   const stageRows = pipeline.stages.map((s, position): StageRow => ({
     id: ids.get(s.name)!,
@@ -133,9 +139,13 @@ export async function createRun(
   const eventValues = newEvents.map((e, i) => sql`(${i + 1}::bigint, ${e.kind}::text, ${e.stageId ?? null}::text, ${JSON.stringify(e.payload)}::jsonb)`);
   const insert = sql`
     r AS (
-      INSERT INTO runs (id, name, source, state, pipeline_yaml, created_at, last_event_seq, number, commit)
-      VALUES (${runId}, ${runRow.name}, ${origin.source}, 'queued', ${yaml}, ${now}::timestamptz, ${newEvents.length}, ${number}, ${origin.commit})
+      INSERT INTO runs (id, name, source, state, pipeline_yaml, created_at, last_event_seq, number, commit, started_by)
+      VALUES (${runId}, ${runRow.name}, ${origin.source}, 'queued', ${yaml}, ${now}::timestamptz, ${newEvents.length}, ${number}, ${origin.commit}, ${runRow.startedBy})
       RETURNING id),
+    au AS (
+      INSERT INTO audit_log (at, actor_user_id, actor, action, target, details)
+      SELECT ${now}::timestamptz, ${runRow.startedBy}::text, ${actorName(origin.startedBy)}, 'run.started', r.id,
+        ${JSON.stringify({ name: runRow.name, number, source: origin.source, commit: origin.commit })}::jsonb FROM r RETURNING 1),
     s AS (
       INSERT INTO stages (id, run_id, name, position, state, type, spec, timeout_ms, retry_count, retry_on, queued_at)
       SELECT v.id, r.id, v.name, v.position, v.state, v.type, v.spec, v.timeout_ms, v.retry_count, v.retry_on, v.queued_at
@@ -180,6 +190,7 @@ export async function createRun(
   const events: RunEventRecord[] = newEvents.map((e, i) => ({ ...e, runId, seq: i + 1, at: now }));
   const run = {
     ...runRow,
+    startedByName: origin.startedBy.kind === "user" ? origin.startedBy.name : "",
     lastEventSeq: events.length,
     stages: withWaitingReasons(stageRows.map((s, i): StageWithAttempts => ({ ...s, needs: pipeline.stages[i]!.needs, attemptHistory: [] }))),
   };
@@ -212,8 +223,11 @@ export async function createRun(
   return { run, events, placed };
 }
 
+/** A run's columns and the name of the user who started it ('' when none). */
+const runColumns = { ...getTableColumns(runs), startedByName: sql<string>`coalesce(${users.name}, '')` };
+
 export async function getRun(db: Db, runId: string): Promise<RunWithStages> {
-  const [run] = await db.select().from(runs).where(eq(runs.id, runId));
+  const [run] = await db.select(runColumns).from(runs).leftJoin(users, eq(users.id, runs.startedBy)).where(eq(runs.id, runId));
   if (!run) throw new NotFoundError("run", runId);
   const byRun = await readStages(db, [runId]);
   // A pending stage's reason (the needs it waits for) is derived here, not stored.
@@ -223,7 +237,13 @@ export async function getRun(db: Db, runId: string): Promise<RunWithStages> {
 /** The newest runs, each with its stages (read for all of them in one more statement). */
 export async function listRuns(db: Db, opts: { limit: number; state?: string }): Promise<RunWithStages[]> {
   const where = opts.state ? eq(runs.state, opts.state) : undefined;
-  const rows = await db.select().from(runs).where(where).orderBy(desc(runs.createdAt)).limit(opts.limit);
+  const rows = await db
+    .select(runColumns)
+    .from(runs)
+    .leftJoin(users, eq(users.id, runs.startedBy))
+    .where(where)
+    .orderBy(desc(runs.createdAt))
+    .limit(opts.limit);
   const byRun = await readStages(
     db,
     rows.map((r) => r.id),
@@ -237,7 +257,7 @@ export async function listRuns(db: Db, opts: { limit: number; state?: string }):
  * written (stages without an attempt, the run's end), in seq order after theirs.
  * A run that already finished is left as it is: ConflictError (`already finished: <state>`).
  */
-export async function cancelRun(db: Db, runId: string, now: Date): Promise<{ ended: EndedAttempt[]; events: RunEventRecord[] }> {
+export async function cancelRun(db: Db, runId: string, now: Date, actor: Actor): Promise<{ ended: EndedAttempt[]; events: RunEventRecord[] }> {
   return withTx(db, async (tx) => {
     const [run] = await tx.select({ id: runs.id, state: runs.state }).from(runs).where(eq(runs.id, runId));
     if (!run) throw new NotFoundError("run", runId);
@@ -281,6 +301,7 @@ export async function cancelRun(db: Db, runId: string, now: Date): Promise<{ end
       )),
     );
     events.push(...(await refreshRunState(tx, runId, now, true)));
+    await audit(tx, { actor, action: "run.canceled", target: runId, details: { attemptsEnded: ended.length, stagesCanceled: open.length }, at: now });
     return { ended, events };
   });
 }

@@ -21,8 +21,48 @@ export const joinTokens = pgTable("join_tokens", {
   lastUsedAt: ts("last_used_at"),
 });
 
+/**
+ * People and robots that call the API. `roles` is a set (see access/roles.ts for what each
+ * allows); a disabled user's tokens are refused from the next call on. Never deleted: the
+ * audit log names them.
+ */
+export const users = pgTable("users", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull().unique(),
+  roles: jsonb("roles").$type<string[]>().notNull(),
+  disabledAt: ts("disabled_at"),
+  createdAt: ts("created_at").notNull(),
+});
+
+/**
+ * Append-only record of who changed what (tokens, users, secrets, agents, runs, approvals).
+ * The code has no UPDATE or DELETE of it, and a trigger (added in the migration) refuses both.
+ */
+export const auditLog = pgTable(
+  "audit_log",
+  {
+    id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    at: ts("at").notNull(),
+    /** The acting user's id, or null when an agent or the server itself acted. */
+    actorUserId: text("actor_user_id"),
+    actorAgentId: text("actor_agent_id"),
+    /** The actor as named when it acted (a user's name, `agent:NAME`, `server`). */
+    actor: text("actor").notNull(),
+    /** e.g. token.created, user.disabled, secret.set, agent.registered, run.started, approval.decided */
+    action: text("action").notNull(),
+    /** What was acted on: an id or a name. */
+    target: text("target").notNull().default(""),
+    details: jsonb("details").$type<Record<string, unknown>>().notNull().default({}),
+  },
+  (t) => [index("audit_log_at_idx").on(t.at)],
+);
+
 export const apiTokens = pgTable("api_tokens", {
   id: text("id").primaryKey(),
+  /** The user whose roles the token carries. */
+  userId: text("user_id")
+    .notNull()
+    .references(() => users.id),
   tokenHash: text("token_hash").notNull().unique(),
   description: text("description").notNull().default(""),
   createdAt: ts("created_at").notNull(),
@@ -99,6 +139,8 @@ export const runs = pgTable(
     number: integer("number").notNull().default(0),
     /** DOCKYARD_COMMIT: what the submitter said the run is for; '' when unknown. */
     commit: text("commit").notNull().default(""),
+    /** The user who submitted the run; null for runs older than users. */
+    startedBy: text("started_by").references(() => users.id),
   },
   (t) => [index("runs_created_idx").on(t.createdAt)],
 );

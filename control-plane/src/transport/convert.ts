@@ -81,6 +81,7 @@ export function toRun(run: RunWithStages): Run {
     createdAtMs: ms(run.createdAt),
     finishedAtMs: ms(run.finishedAt),
     source: run.source,
+    startedBy: run.startedByName ?? "",
     stages: run.stages.map((s) =>
       create(StageSchema, {
         id: s.id,
@@ -139,6 +140,7 @@ export function toTokenInfo(t: TokenInfo): TokenInfoMessage {
     createdAtMs: ms(t.createdAt),
     lastUsedAtMs: ms(t.lastUsedAt),
     revokedAtMs: ms(t.revokedAt),
+    user: t.user,
   });
 }
 

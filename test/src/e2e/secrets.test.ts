@@ -310,8 +310,8 @@ describe("SecretStore against Postgres", () => {
       return true;
     });
     assert.deepEqual(await store.missing(["source", "nope", "source", "nope2"]), ["nope", "nope2"]);
-    await store.remove("source");
+    await store.remove("source", new Date());
     await assert.rejects(store.values([{ env: "S", secret: "source", asFile: false }]), /secret not found: source/);
-    await assert.rejects(store.remove("source"), /secret not found: source/);
+    await assert.rejects(store.remove("source", new Date()), /secret not found: source/);
   });
 });

@@ -39,7 +39,7 @@ describe("tokens and agents you can see", { timeout: 300_000 }, () => {
     const mine = tokens.find((t) => t.id === id)!;
     assert.deepEqual(
       { ...mine, createdAt: typeof mine.createdAt },
-      { id, kind: "join", description: "ci runners", createdAt: "string", lastUsedAt: null, revokedAt: null },
+      { id, kind: "join", user: null, description: "ci runners", createdAt: "string", lastUsedAt: null, revokedAt: null },
     );
     assert.deepEqual(tokens.map((t) => t.kind).sort(), ["api", "join", "join"]);
     assert.ok(tokens.find((t) => t.kind === "api")!.lastUsedAt, "the API token the CLI uses is recorded as used");
@@ -54,8 +54,8 @@ describe("tokens and agents you can see", { timeout: 300_000 }, () => {
     const api = await http(farm, "GET", "/tokens");
     assert.equal(api.status, 200);
     assert.ok(api.json.tokens.find((t: TokenJson) => t.id === id).revokedAt, "revoked");
-    assert.match(table.stdout, /^ID +KIND +DESCRIPTION +CREATED +LAST USED +REVOKED/);
-    assert.match(table.stdout, new RegExp(`${id} +join +ci runners .*\\d\\d:\\d\\d`));
+    assert.match(table.stdout, /^ID +KIND +USER +DESCRIPTION +CREATED +LAST USED +REVOKED/);
+    assert.match(table.stdout, new RegExp(`${id} +join +- +ci runners .*\\d\\d:\\d\\d`));
     for (const [what, out] of [
       ["token list", table.stdout],
       ["token list --json", listed.stdout],

@@ -2,7 +2,7 @@
 // `GET /runs/:id/logs?stage=NAME`. Every query parameter is checked (400 naming it) and
 // a page is bounded; headers say which attempt it is and where the next page starts.
 import type { Context, Hono } from "hono";
-import type { WebServices } from "../types";
+import type { AppEnv, WebServices } from "../types";
 
 /** Default and largest page (`limit`, bytes). A page holds whole chunks; one chunk is at most 64 KiB. */
 export const DEFAULT_LOG_PAGE_BYTES = 1024 * 1024;
@@ -49,7 +49,7 @@ async function stageLogs(services: WebServices, c: Context, stage: string | unde
 }
 
 /** Mounts the log routes on the API router (behind its authentication). */
-export function logRoutes(api: Hono, services: WebServices): void {
+export function logRoutes(api: Hono<AppEnv>, services: WebServices): void {
   api.get("/runs/:id/stages/:stage/logs", (c) => stageLogs(services, c, c.req.param("stage")));
   api.get("/runs/:id/logs", (c) => stageLogs(services, c, c.req.query("stage")));
 }

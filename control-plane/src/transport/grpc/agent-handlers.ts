@@ -170,7 +170,8 @@ export function agentHandlers(deps: AgentHandlerDeps): Handlers {
     getRunSource: (call) => {
       authenticate(call.metadata)
         .then((agent) => streamRunSource(call, db, agent.id))
-        .catch((err: unknown) => call.destroy(toServiceError(err, log) as unknown as Error));
+        // emit("error") sends the status; destroy(err) left the agent waiting without one.
+        .catch((err: unknown) => call.emit("error", toServiceError(err, log)));
     },
   };
 }

@@ -1,4 +1,5 @@
-// RunService handlers: decode, authenticate, call RunsService, encode.
+// RunService handlers: decode, call RunsService as the caller (the access guard, guard.ts, has
+// authenticated it and checked its role), encode. Users, tokens and the audit log: user-handlers.ts.
 import type * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import {
@@ -32,21 +33,21 @@ import type { Db } from "../../store/db";
 import type { NatsBus } from "../nats/nats-bus";
 import { toAgent, toRun, toEnvironment, toTokenInfo } from "../convert";
 import { watchRun } from "../run-watch";
-import { bearer } from "./auth";
+import { actorOf, callerOf } from "./caller";
+import type { Actor } from "../../store/audit";
+import type { UserHandlers } from "./user-handlers";
 import { toServiceError } from "./errors";
 import { InvalidError } from "../../errors";
 import { PIPELINE_LIMITS } from "@dockyard/pipeline";
 
 type Handlers = ServiceHandlers<(typeof RunService)["method"]>;
+type RunHandlers = Omit<Handlers, keyof UserHandlers>;
 
-export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger): Handlers {
-  /** Wrap a unary handler: authenticate, run, map errors. */
-  function unary<Req, Res>(fn: (req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger): RunHandlers {
+  /** Wrap a unary handler: run it with the call's user as the actor, map errors. */
+  function unary<Req, Res>(fn: (req: Req, actor: Actor) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {
-      (async () => {
-        await runs.authenticate(bearer(call.metadata));
-        return fn(call.request);
-      })().then(
+      (async () => fn(call.request, actorOf(callerOf(call))))().then(
         (res) => callback(null, res),
         (err: unknown) => callback(toServiceError(err, log)),
       );
@@ -61,9 +62,15 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
   };
 
   return {
-    submitRun: unary(async (req) => {
+    submitRun: unary(async (req, actor) => {
       checkSize(req.pipelineYaml);
-      const run = await runs.submit(req.pipelineYaml, req.source || "api:dockyard.yml", req.defaultName, { commit: req.commit, sourceTar: req.sourceTar });
+      const run = await runs.submit(
+        req.pipelineYaml,
+        req.source || "api:dockyard.yml",
+        req.defaultName,
+        { commit: req.commit, sourceTar: req.sourceTar },
+        actor,
+      );
       return create(SubmitRunResponseSchema, { run: toRun(run) });
     }),
     validatePipeline: unary(async (req) => {
@@ -73,23 +80,23 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
     }),
     getRun: unary(async (req) => create(GetRunResponseSchema, { run: toRun(await runs.get(req.runId)) })),
     listRuns: unary(async (req) => create(ListRunsResponseSchema, { runs: (await runs.list({ limit: req.limit, state: req.state })).map(toRun) })),
-    cancelRun: unary(async (req) => create(CancelRunResponseSchema, { run: toRun(await runs.cancel(req.runId)) })),
+    cancelRun: unary(async (req, actor) => create(CancelRunResponseSchema, { run: toRun(await runs.cancel(req.runId, actor)) })),
     listEnvironments: unary(async () => create(ListEnvironmentsResponseSchema, { environments: (await runs.environments()).map(toEnvironment) })),
     listAgents: unary(async () => create(ListAgentsResponseSchema, { agents: (await runs.agents()).map(toAgent) })),
-    createJoinToken: unary(async (req) => create(CreateJoinTokenResponseSchema, await runs.createJoinToken(req.description))),
-    revokeJoinToken: unary(async (req) => create(RevokeJoinTokenResponseSchema, await runs.revokeJoinToken(req.id))),
-    revokeAgent: unary(async (req) => create(RevokeAgentResponseSchema, await runs.revokeAgent(req.id))),
+    createJoinToken: unary(async (req, actor) => create(CreateJoinTokenResponseSchema, await runs.createJoinToken(req.description, actor))),
+    revokeJoinToken: unary(async (req, actor) => create(RevokeJoinTokenResponseSchema, await runs.revokeJoinToken(req.id, actor))),
+    revokeAgent: unary(async (req, actor) => create(RevokeAgentResponseSchema, await runs.revokeAgent(req.id, actor))),
     listTokens: unary(async () => create(ListTokensResponseSchema, { tokens: (await runs.tokenList()).map(toTokenInfo) })),
-    removeAgent: unary(async (req) => create(RemoveAgentResponseSchema, await runs.removeAgent(req.id))),
-    setSecret: unary(async (req) => {
+    removeAgent: unary(async (req, actor) => create(RemoveAgentResponseSchema, await runs.removeAgent(req.id, actor))),
+    setSecret: unary(async (req, actor) => {
       checkSecretRequest(req.name, req.value);
-      const { info, created } = await runs.setSecret(req.name, req.value);
+      const { info, created } = await runs.setSecret(req.name, req.value, actor);
       return create(SetSecretResponseSchema, { secret: toSecretInfo(info), created });
     }),
     listSecrets: unary(async () => create(ListSecretsResponseSchema, { secrets: (await runs.listSecrets()).map(toSecretInfo) })),
-    deleteSecret: unary(async (req) => {
+    deleteSecret: unary(async (req, actor) => {
       checkSecretRequest(req.name);
-      await runs.deleteSecret(req.name);
+      await runs.deleteSecret(req.name, actor);
       return create(DeleteSecretResponseSchema, {});
     }),
     watchRun: (call) => {
@@ -97,7 +104,6 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
       call.on("cancelled", () => abort.abort());
       call.on("close", () => abort.abort());
       (async () => {
-        await runs.authenticate(bearer(call.metadata));
         const runId = (await runs.get(call.request.runId)).id;
         for await (const event of watchRun(db, bus, {
           runId,

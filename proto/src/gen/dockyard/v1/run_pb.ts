@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file dockyard/v1/run.proto.
  */
 export const file_dockyard_v1_run: GenFile = /*@__PURE__*/
-  fileDesc("ChVkb2NreWFyZC92MS9ydW4ucHJvdG8SC2RvY2t5YXJkLnYxIpEBCgNSdW4SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRIVCg1jcmVhdGVkX2F0X21zGAQgASgDEhYKDmZpbmlzaGVkX2F0X21zGAUgASgDEiIKBnN0YWdlcxgGIAMoCzISLmRvY2t5YXJkLnYxLlN0YWdlEg4KBnNvdXJjZRgHIAEoCSK1AgoFU3RhZ2USCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRINCgVuZWVkcxgEIAMoCRIQCghhdHRlbXB0cxgFIAEoDRIWCglleGl0X2NvZGUYBiABKAVIAIgBARIOCgZyZWFzb24YByABKAkSEAoIYWdlbnRfaWQYCCABKAkSFQoNc3RhcnRlZF9hdF9tcxgJIAEoAxIWCg5maW5pc2hlZF9hdF9tcxgKIAEoAxIxCg9hdHRlbXB0X2hpc3RvcnkYCyADKAsyGC5kb2NreWFyZC52MS5BdHRlbXB0SW5mbxIMCgR0eXBlGAwgASgJEioKB291dHB1dHMYDSABKAsyGS5kb2NreWFyZC52MS5TdGFnZU91dHB1dHNCDAoKX2V4aXRfY29kZSLPAQoLQXR0ZW1wdEluZm8SDgoGbnVtYmVyGAEgASgNEg0KBXN0YXRlGAIgASgJEhAKCGFnZW50X2lkGAMgASgJEhIKCmFnZW50X25hbWUYBCABKAkSFgoOYXNzaWduZWRfYXRfbXMYBSABKAMSFQoNc3RhcnRlZF9hdF9tcxgGIAEoAxIWCg5maW5pc2hlZF9hdF9tcxgHIAEoAxIWCglleGl0X2NvZGUYCCABKAVIAIgBARIOCgZyZWFzb24YCSABKAlCDAoKX2V4aXRfY29kZSKgAgoFQWdlbnQSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIQCghob3N0bmFtZRgDIAEoCRINCgVzdGF0ZRgEIAEoCRIuCgZsYWJlbHMYBSADKAsyHi5kb2NreWFyZC52MS5BZ2VudC5MYWJlbHNFbnRyeRIQCghjYXBhY2l0eRgGIAEoDRISCgpzbG90c191c2VkGAcgASgNEhkKEWxhc3RfaGVhcnRiZWF0X21zGAggASgDEg8KB3ZlcnNpb24YCSABKAkSFAoMY2FwYWJpbGl0aWVzGAogAygJEhUKDXJldm9rZWRfYXRfbXMYCyABKAMaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASK1AQoIUnVuRXZlbnQSCwoDc2VxGAEgASgEEg4KBnJ1bl9pZBgCIAEoCRINCgVhdF9tcxgDIAEoAxIpCgVzdGFnZRgEIAEoCzIYLmRvY2t5YXJkLnYxLlN0YWdlU3RhdHVzSAASIwoDbG9nGAUgASgLMhQuZG9ja3lhcmQudjEuTG9nTGluZUgAEiUKA3J1bhgGIAEoCzIWLmRvY2t5YXJkLnYxLlJ1blN0YXR1c0gAQgYKBGJvZHkirwEKC1N0YWdlU3RhdHVzEhAKCHN0YWdlX2lkGAEgASgJEhIKCnN0YWdlX25hbWUYAiABKAkSDQoFc3RhdGUYAyABKAkSDwoHYXR0ZW1wdBgEIAEoDRIQCghhZ2VudF9pZBgFIAEoCRIWCglleGl0X2NvZGUYBiABKAVIAIgBARIOCgZyZWFzb24YByABKAkSEgoKYWdlbnRfbmFtZRgIIAEoCUIMCgpfZXhpdF9jb2RlIokBCgdMb2dMaW5lEhAKCHN0YWdlX2lkGAEgASgJEhIKCnN0YWdlX25hbWUYAiABKAkSDwoHYXR0ZW1wdBgDIAEoDRIRCgljaHVua19zZXEYBCABKAQSDAoEZGF0YRgFIAEoDBImCgZzdHJlYW0YBiABKA4yFi5kb2NreWFyZC52MS5Mb2dTdHJlYW0iGgoJUnVuU3RhdHVzEg0KBXN0YXRlGAEgASgJInMKEFN1Ym1pdFJ1blJlcXVlc3QSFQoNcGlwZWxpbmVfeWFtbBgBIAEoDBIOCgZzb3VyY2UYAiABKAkSFAoMZGVmYXVsdF9uYW1lGAMgASgJEhIKCnNvdXJjZV90YXIYBCABKAwSDgoGY29tbWl0GAUgASgJIjIKEVN1Ym1pdFJ1blJlc3BvbnNlEh0KA3J1bhgBIAEoCzIQLmRvY2t5YXJkLnYxLlJ1biJGChdWYWxpZGF0ZVBpcGVsaW5lUmVxdWVzdBIVCg1waXBlbGluZV95YW1sGAEgASgMEhQKDGRlZmF1bHRfbmFtZRgCIAEoCSJCChhWYWxpZGF0ZVBpcGVsaW5lUmVzcG9uc2USJgoIcHJvYmxlbXMYASADKAsyFC5kb2NreWFyZC52MS5Qcm9ibGVtIh8KDUdldFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJIi8KDkdldFJ1blJlc3BvbnNlEh0KA3J1bhgBIAEoCzIQLmRvY2t5YXJkLnYxLlJ1biIvCg9MaXN0UnVuc1JlcXVlc3QSDQoFbGltaXQYASABKA0SDQoFc3RhdGUYAiABKAkiMgoQTGlzdFJ1bnNSZXNwb25zZRIeCgRydW5zGAEgAygLMhAuZG9ja3lhcmQudjEuUnVuIiIKEENhbmNlbFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJIjIKEUNhbmNlbFJ1blJlc3BvbnNlEh0KA3J1bhgBIAEoCzIQLmRvY2t5YXJkLnYxLlJ1biJkCg9XYXRjaFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJEhEKCWFmdGVyX3NlcRgCIAEoBBIOCgZmb2xsb3cYAyABKAgSDQoFc3RhZ2UYBCABKAkSDwoHYXR0ZW1wdBgFIAEoDSITChFMaXN0QWdlbnRzUmVxdWVzdCI4ChJMaXN0QWdlbnRzUmVzcG9uc2USIgoGYWdlbnRzGAEgAygLMhIuZG9ja3lhcmQudjEuQWdlbnQiLQoWQ3JlYXRlSm9pblRva2VuUmVxdWVzdBITCgtkZXNjcmlwdGlvbhgBIAEoCSI0ChdDcmVhdGVKb2luVG9rZW5SZXNwb25zZRIKCgJpZBgBIAEoCRINCgV0b2tlbhgCIAEoCSIkChZSZXZva2VKb2luVG9rZW5SZXF1ZXN0EgoKAmlkGAEgASgJIjEKF1Jldm9rZUpvaW5Ub2tlblJlc3BvbnNlEhYKDmFnZW50c19yZXZva2VkGAEgASgNIoEBCglUb2tlbkluZm8SCgoCaWQYASABKAkSDAoEa2luZBgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIVCg1jcmVhdGVkX2F0X21zGAQgASgDEhcKD2xhc3RfdXNlZF9hdF9tcxgFIAEoAxIVCg1yZXZva2VkX2F0X21zGAYgASgDIhMKEUxpc3RUb2tlbnNSZXF1ZXN0IjwKEkxpc3RUb2tlbnNSZXNwb25zZRImCgZ0b2tlbnMYASADKAsyFi5kb2NreWFyZC52MS5Ub2tlbkluZm8iIAoSUmVtb3ZlQWdlbnRSZXF1ZXN0EgoKAmlkGAEgASgJIjIKE1JlbW92ZUFnZW50UmVzcG9uc2USDAoEbmFtZRgBIAEoCRINCgVzdGF0ZRgCIAEoCSIgChJSZXZva2VBZ2VudFJlcXVlc3QSCgoCaWQYASABKAkiLAoTUmV2b2tlQWdlbnRSZXNwb25zZRIVCg1hdHRlbXB0c19sb3N0GAEgASgNIkgKClNlY3JldEluZm8SDAoEbmFtZRgBIAEoCRIVCg1jcmVhdGVkX2F0X21zGAIgASgDEhUKDXVwZGF0ZWRfYXRfbXMYAyABKAMiLwoQU2V0U2VjcmV0UmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBXZhbHVlGAIgASgMIk0KEVNldFNlY3JldFJlc3BvbnNlEicKBnNlY3JldBgBIAEoCzIXLmRvY2t5YXJkLnYxLlNlY3JldEluZm8SDwoHY3JlYXRlZBgCIAEoCCIUChJMaXN0U2VjcmV0c1JlcXVlc3QiPwoTTGlzdFNlY3JldHNSZXNwb25zZRIoCgdzZWNyZXRzGAEgAygLMhcuZG9ja3lhcmQudjEuU2VjcmV0SW5mbyIjChNEZWxldGVTZWNyZXRSZXF1ZXN0EgwKBG5hbWUYASABKAkiFgoURGVsZXRlU2VjcmV0UmVzcG9uc2UiiwIKC0Vudmlyb25tZW50EgoKAmlkGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRISCgpzdGFnZV9uYW1lGAMgASgJEhAKCGFnZW50X2lkGAQgASgJEhIKCmFnZW50X25hbWUYBSABKAkSDQoFb3duZXIYBiABKAkSFQoNY3JlYXRlZF9hdF9tcxgHIAEoAxIVCg1leHBpcmVzX2F0X21zGAggASgDEjgKCHNlcnZpY2VzGAkgAygLMiYuZG9ja3lhcmQudjEuRW52aXJvbm1lbnQuU2VydmljZXNFbnRyeRovCg1TZXJ2aWNlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiGQoXTGlzdEVudmlyb25tZW50c1JlcXVlc3QiSgoYTGlzdEVudmlyb25tZW50c1Jlc3BvbnNlEi4KDGVudmlyb25tZW50cxgBIAMoCzIYLmRvY2t5YXJkLnYxLkVudmlyb25tZW50MqYKCgpSdW5TZXJ2aWNlEkoKCVN1Ym1pdFJ1bhIdLmRvY2t5YXJkLnYxLlN1Ym1pdFJ1blJlcXVlc3QaHi5kb2NreWFyZC52MS5TdWJtaXRSdW5SZXNwb25zZRJfChBWYWxpZGF0ZVBpcGVsaW5lEiQuZG9ja3lhcmQudjEuVmFsaWRhdGVQaXBlbGluZVJlcXVlc3QaJS5kb2NreWFyZC52MS5WYWxpZGF0ZVBpcGVsaW5lUmVzcG9uc2USQQoGR2V0UnVuEhouZG9ja3lhcmQudjEuR2V0UnVuUmVxdWVzdBobLmRvY2t5YXJkLnYxLkdldFJ1blJlc3BvbnNlEkcKCExpc3RSdW5zEhwuZG9ja3lhcmQudjEuTGlzdFJ1bnNSZXF1ZXN0Gh0uZG9ja3lhcmQudjEuTGlzdFJ1bnNSZXNwb25zZRJKCglDYW5jZWxSdW4SHS5kb2NreWFyZC52MS5DYW5jZWxSdW5SZXF1ZXN0Gh4uZG9ja3lhcmQudjEuQ2FuY2VsUnVuUmVzcG9uc2USQQoIV2F0Y2hSdW4SHC5kb2NreWFyZC52MS5XYXRjaFJ1blJlcXVlc3QaFS5kb2NreWFyZC52MS5SdW5FdmVudDABEk0KCkxpc3RBZ2VudHMSHi5kb2NreWFyZC52MS5MaXN0QWdlbnRzUmVxdWVzdBofLmRvY2t5YXJkLnYxLkxpc3RBZ2VudHNSZXNwb25zZRJcCg9DcmVhdGVKb2luVG9rZW4SIy5kb2NreWFyZC52MS5DcmVhdGVKb2luVG9rZW5SZXF1ZXN0GiQuZG9ja3lhcmQudjEuQ3JlYXRlSm9pblRva2VuUmVzcG9uc2USXAoPUmV2b2tlSm9pblRva2VuEiMuZG9ja3lhcmQudjEuUmV2b2tlSm9pblRva2VuUmVxdWVzdBokLmRvY2t5YXJkLnYxLlJldm9rZUpvaW5Ub2tlblJlc3BvbnNlElAKC1Jldm9rZUFnZW50Eh8uZG9ja3lhcmQudjEuUmV2b2tlQWdlbnRSZXF1ZXN0GiAuZG9ja3lhcmQudjEuUmV2b2tlQWdlbnRSZXNwb25zZRJNCgpMaXN0VG9rZW5zEh4uZG9ja3lhcmQudjEuTGlzdFRva2Vuc1JlcXVlc3QaHy5kb2NreWFyZC52MS5MaXN0VG9rZW5zUmVzcG9uc2USUAoLUmVtb3ZlQWdlbnQSHy5kb2NreWFyZC52MS5SZW1vdmVBZ2VudFJlcXVlc3QaIC5kb2NreWFyZC52MS5SZW1vdmVBZ2VudFJlc3BvbnNlEkoKCVNldFNlY3JldBIdLmRvY2t5YXJkLnYxLlNldFNlY3JldFJlcXVlc3QaHi5kb2NreWFyZC52MS5TZXRTZWNyZXRSZXNwb25zZRJQCgtMaXN0U2VjcmV0cxIfLmRvY2t5YXJkLnYxLkxpc3RTZWNyZXRzUmVxdWVzdBogLmRvY2t5YXJkLnYxLkxpc3RTZWNyZXRzUmVzcG9uc2USUwoMRGVsZXRlU2VjcmV0EiAuZG9ja3lhcmQudjEuRGVsZXRlU2VjcmV0UmVxdWVzdBohLmRvY2t5YXJkLnYxLkRlbGV0ZVNlY3JldFJlc3BvbnNlEl8KEExpc3RFbnZpcm9ubWVudHMSJC5kb2NreWFyZC52MS5MaXN0RW52aXJvbm1lbnRzUmVxdWVzdBolLmRvY2t5YXJkLnYxLkxpc3RFbnZpcm9ubWVudHNSZXNwb25zZWIGcHJvdG8z", [file_dockyard_v1_types]);
+  fileDesc("ChVkb2NreWFyZC92MS9ydW4ucHJvdG8SC2RvY2t5YXJkLnYxIqUBCgNSdW4SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRIVCg1jcmVhdGVkX2F0X21zGAQgASgDEhYKDmZpbmlzaGVkX2F0X21zGAUgASgDEiIKBnN0YWdlcxgGIAMoCzISLmRvY2t5YXJkLnYxLlN0YWdlEg4KBnNvdXJjZRgHIAEoCRISCgpzdGFydGVkX2J5GAggASgJIrUCCgVTdGFnZRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBXN0YXRlGAMgASgJEg0KBW5lZWRzGAQgAygJEhAKCGF0dGVtcHRzGAUgASgNEhYKCWV4aXRfY29kZRgGIAEoBUgAiAEBEg4KBnJlYXNvbhgHIAEoCRIQCghhZ2VudF9pZBgIIAEoCRIVCg1zdGFydGVkX2F0X21zGAkgASgDEhYKDmZpbmlzaGVkX2F0X21zGAogASgDEjEKD2F0dGVtcHRfaGlzdG9yeRgLIAMoCzIYLmRvY2t5YXJkLnYxLkF0dGVtcHRJbmZvEgwKBHR5cGUYDCABKAkSKgoHb3V0cHV0cxgNIAEoCzIZLmRvY2t5YXJkLnYxLlN0YWdlT3V0cHV0c0IMCgpfZXhpdF9jb2RlIs8BCgtBdHRlbXB0SW5mbxIOCgZudW1iZXIYASABKA0SDQoFc3RhdGUYAiABKAkSEAoIYWdlbnRfaWQYAyABKAkSEgoKYWdlbnRfbmFtZRgEIAEoCRIWCg5hc3NpZ25lZF9hdF9tcxgFIAEoAxIVCg1zdGFydGVkX2F0X21zGAYgASgDEhYKDmZpbmlzaGVkX2F0X21zGAcgASgDEhYKCWV4aXRfY29kZRgIIAEoBUgAiAEBEg4KBnJlYXNvbhgJIAEoCUIMCgpfZXhpdF9jb2RlIqACCgVBZ2VudBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhAKCGhvc3RuYW1lGAMgASgJEg0KBXN0YXRlGAQgASgJEi4KBmxhYmVscxgFIAMoCzIeLmRvY2t5YXJkLnYxLkFnZW50LkxhYmVsc0VudHJ5EhAKCGNhcGFjaXR5GAYgASgNEhIKCnNsb3RzX3VzZWQYByABKA0SGQoRbGFzdF9oZWFydGJlYXRfbXMYCCABKAMSDwoHdmVyc2lvbhgJIAEoCRIUCgxjYXBhYmlsaXRpZXMYCiADKAkSFQoNcmV2b2tlZF9hdF9tcxgLIAEoAxotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIrUBCghSdW5FdmVudBILCgNzZXEYASABKAQSDgoGcnVuX2lkGAIgASgJEg0KBWF0X21zGAMgASgDEikKBXN0YWdlGAQgASgLMhguZG9ja3lhcmQudjEuU3RhZ2VTdGF0dXNIABIjCgNsb2cYBSABKAsyFC5kb2NreWFyZC52MS5Mb2dMaW5lSAASJQoDcnVuGAYgASgLMhYuZG9ja3lhcmQudjEuUnVuU3RhdHVzSABCBgoEYm9keSKvAQoLU3RhZ2VTdGF0dXMSEAoIc3RhZ2VfaWQYASABKAkSEgoKc3RhZ2VfbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRIPCgdhdHRlbXB0GAQgASgNEhAKCGFnZW50X2lkGAUgASgJEhYKCWV4aXRfY29kZRgGIAEoBUgAiAEBEg4KBnJlYXNvbhgHIAEoCRISCgphZ2VudF9uYW1lGAggASgJQgwKCl9leGl0X2NvZGUiiQEKB0xvZ0xpbmUSEAoIc3RhZ2VfaWQYASABKAkSEgoKc3RhZ2VfbmFtZRgCIAEoCRIPCgdhdHRlbXB0GAMgASgNEhEKCWNodW5rX3NlcRgEIAEoBBIMCgRkYXRhGAUgASgMEiYKBnN0cmVhbRgGIAEoDjIWLmRvY2t5YXJkLnYxLkxvZ1N0cmVhbSIaCglSdW5TdGF0dXMSDQoFc3RhdGUYASABKAkicwoQU3VibWl0UnVuUmVxdWVzdBIVCg1waXBlbGluZV95YW1sGAEgASgMEg4KBnNvdXJjZRgCIAEoCRIUCgxkZWZhdWx0X25hbWUYAyABKAkSEgoKc291cmNlX3RhchgEIAEoDBIOCgZjb21taXQYBSABKAkiMgoRU3VibWl0UnVuUmVzcG9uc2USHQoDcnVuGAEgASgLMhAuZG9ja3lhcmQudjEuUnVuIkYKF1ZhbGlkYXRlUGlwZWxpbmVSZXF1ZXN0EhUKDXBpcGVsaW5lX3lhbWwYASABKAwSFAoMZGVmYXVsdF9uYW1lGAIgASgJIkIKGFZhbGlkYXRlUGlwZWxpbmVSZXNwb25zZRImCghwcm9ibGVtcxgBIAMoCzIULmRvY2t5YXJkLnYxLlByb2JsZW0iHwoNR2V0UnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkiLwoOR2V0UnVuUmVzcG9uc2USHQoDcnVuGAEgASgLMhAuZG9ja3lhcmQudjEuUnVuIi8KD0xpc3RSdW5zUmVxdWVzdBINCgVsaW1pdBgBIAEoDRINCgVzdGF0ZRgCIAEoCSIyChBMaXN0UnVuc1Jlc3BvbnNlEh4KBHJ1bnMYASADKAsyEC5kb2NreWFyZC52MS5SdW4iIgoQQ2FuY2VsUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkiMgoRQ2FuY2VsUnVuUmVzcG9uc2USHQoDcnVuGAEgASgLMhAuZG9ja3lhcmQudjEuUnVuImQKD1dhdGNoUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkSEQoJYWZ0ZXJfc2VxGAIgASgEEg4KBmZvbGxvdxgDIAEoCBINCgVzdGFnZRgEIAEoCRIPCgdhdHRlbXB0GAUgASgNIhMKEUxpc3RBZ2VudHNSZXF1ZXN0IjgKEkxpc3RBZ2VudHNSZXNwb25zZRIiCgZhZ2VudHMYASADKAsyEi5kb2NreWFyZC52MS5BZ2VudCItChZDcmVhdGVKb2luVG9rZW5SZXF1ZXN0EhMKC2Rlc2NyaXB0aW9uGAEgASgJIjQKF0NyZWF0ZUpvaW5Ub2tlblJlc3BvbnNlEgoKAmlkGAEgASgJEg0KBXRva2VuGAIgASgJIiQKFlJldm9rZUpvaW5Ub2tlblJlcXVlc3QSCgoCaWQYASABKAkiMQoXUmV2b2tlSm9pblRva2VuUmVzcG9uc2USFgoOYWdlbnRzX3Jldm9rZWQYASABKA0ijwEKCVRva2VuSW5mbxIKCgJpZBgBIAEoCRIMCgRraW5kGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEhUKDWNyZWF0ZWRfYXRfbXMYBCABKAMSFwoPbGFzdF91c2VkX2F0X21zGAUgASgDEhUKDXJldm9rZWRfYXRfbXMYBiABKAMSDAoEdXNlchgHIAEoCSITChFMaXN0VG9rZW5zUmVxdWVzdCI8ChJMaXN0VG9rZW5zUmVzcG9uc2USJgoGdG9rZW5zGAEgAygLMhYuZG9ja3lhcmQudjEuVG9rZW5JbmZvIiAKElJlbW92ZUFnZW50UmVxdWVzdBIKCgJpZBgBIAEoCSIyChNSZW1vdmVBZ2VudFJlc3BvbnNlEgwKBG5hbWUYASABKAkSDQoFc3RhdGUYAiABKAkiIAoSUmV2b2tlQWdlbnRSZXF1ZXN0EgoKAmlkGAEgASgJIiwKE1Jldm9rZUFnZW50UmVzcG9uc2USFQoNYXR0ZW1wdHNfbG9zdBgBIAEoDSJICgpTZWNyZXRJbmZvEgwKBG5hbWUYASABKAkSFQoNY3JlYXRlZF9hdF9tcxgCIAEoAxIVCg11cGRhdGVkX2F0X21zGAMgASgDIi8KEFNldFNlY3JldFJlcXVlc3QSDAoEbmFtZRgBIAEoCRINCgV2YWx1ZRgCIAEoDCJNChFTZXRTZWNyZXRSZXNwb25zZRInCgZzZWNyZXQYASABKAsyFy5kb2NreWFyZC52MS5TZWNyZXRJbmZvEg8KB2NyZWF0ZWQYAiABKAgiFAoSTGlzdFNlY3JldHNSZXF1ZXN0Ij8KE0xpc3RTZWNyZXRzUmVzcG9uc2USKAoHc2VjcmV0cxgBIAMoCzIXLmRvY2t5YXJkLnYxLlNlY3JldEluZm8iIwoTRGVsZXRlU2VjcmV0UmVxdWVzdBIMCgRuYW1lGAEgASgJIhYKFERlbGV0ZVNlY3JldFJlc3BvbnNlImkKBFVzZXISDAoEbmFtZRgBIAEoCRINCgVyb2xlcxgCIAMoCRIVCg1jcmVhdGVkX2F0X21zGAMgASgDEhYKDmRpc2FibGVkX2F0X21zGAQgASgDEhUKDWFjdGl2ZV90b2tlbnMYBSABKA0iLQoOQWRkVXNlclJlcXVlc3QSDAoEbmFtZRgBIAEoCRINCgVyb2xlcxgCIAMoCSIyCg9BZGRVc2VyUmVzcG9uc2USHwoEdXNlchgBIAEoCzIRLmRvY2t5YXJkLnYxLlVzZXIiEgoQTGlzdFVzZXJzUmVxdWVzdCI1ChFMaXN0VXNlcnNSZXNwb25zZRIgCgV1c2VycxgBIAMoCzIRLmRvY2t5YXJkLnYxLlVzZXIiIgoSRGlzYWJsZVVzZXJSZXF1ZXN0EgwKBG5hbWUYASABKAkiFQoTRGlzYWJsZVVzZXJSZXNwb25zZSI6ChVDcmVhdGVBcGlUb2tlblJlcXVlc3QSDAoEdXNlchgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCSIzChZDcmVhdGVBcGlUb2tlblJlc3BvbnNlEgoKAmlkGAEgASgJEg0KBXRva2VuGAIgASgJIiMKFVJldm9rZUFwaVRva2VuUmVxdWVzdBIKCgJpZBgBIAEoCSIYChZSZXZva2VBcGlUb2tlblJlc3BvbnNlImwKCkF1ZGl0RW50cnkSCgoCaWQYASABKAQSDQoFYXRfbXMYAiABKAMSDQoFYWN0b3IYAyABKAkSDgoGYWN0aW9uGAQgASgJEg4KBnRhcmdldBgFIAEoCRIUCgxkZXRhaWxzX2pzb24YBiABKAkiNAoQTGlzdEF1ZGl0UmVxdWVzdBINCgVsaW1pdBgBIAEoDRIRCgliZWZvcmVfaWQYAiABKAQiPQoRTGlzdEF1ZGl0UmVzcG9uc2USKAoHZW50cmllcxgBIAMoCzIXLmRvY2t5YXJkLnYxLkF1ZGl0RW50cnkiDwoNV2hvQW1JUmVxdWVzdCItCg5XaG9BbUlSZXNwb25zZRIMCgR1c2VyGAEgASgJEg0KBXJvbGVzGAIgAygJIosCCgtFbnZpcm9ubWVudBIKCgJpZBgBIAEoCRIOCgZydW5faWQYAiABKAkSEgoKc3RhZ2VfbmFtZRgDIAEoCRIQCghhZ2VudF9pZBgEIAEoCRISCgphZ2VudF9uYW1lGAUgASgJEg0KBW93bmVyGAYgASgJEhUKDWNyZWF0ZWRfYXRfbXMYByABKAMSFQoNZXhwaXJlc19hdF9tcxgIIAEoAxI4CghzZXJ2aWNlcxgJIAMoCzImLmRvY2t5YXJkLnYxLkVudmlyb25tZW50LlNlcnZpY2VzRW50cnkaLwoNU2VydmljZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIhkKF0xpc3RFbnZpcm9ubWVudHNSZXF1ZXN0IkoKGExpc3RFbnZpcm9ubWVudHNSZXNwb25zZRIuCgxlbnZpcm9ubWVudHMYASADKAsyGC5kb2NreWFyZC52MS5FbnZpcm9ubWVudDLPDgoKUnVuU2VydmljZRJKCglTdWJtaXRSdW4SHS5kb2NreWFyZC52MS5TdWJtaXRSdW5SZXF1ZXN0Gh4uZG9ja3lhcmQudjEuU3VibWl0UnVuUmVzcG9uc2USXwoQVmFsaWRhdGVQaXBlbGluZRIkLmRvY2t5YXJkLnYxLlZhbGlkYXRlUGlwZWxpbmVSZXF1ZXN0GiUuZG9ja3lhcmQudjEuVmFsaWRhdGVQaXBlbGluZVJlc3BvbnNlEkEKBkdldFJ1bhIaLmRvY2t5YXJkLnYxLkdldFJ1blJlcXVlc3QaGy5kb2NreWFyZC52MS5HZXRSdW5SZXNwb25zZRJHCghMaXN0UnVucxIcLmRvY2t5YXJkLnYxLkxpc3RSdW5zUmVxdWVzdBodLmRvY2t5YXJkLnYxLkxpc3RSdW5zUmVzcG9uc2USSgoJQ2FuY2VsUnVuEh0uZG9ja3lhcmQudjEuQ2FuY2VsUnVuUmVxdWVzdBoeLmRvY2t5YXJkLnYxLkNhbmNlbFJ1blJlc3BvbnNlEkEKCFdhdGNoUnVuEhwuZG9ja3lhcmQudjEuV2F0Y2hSdW5SZXF1ZXN0GhUuZG9ja3lhcmQudjEuUnVuRXZlbnQwARJNCgpMaXN0QWdlbnRzEh4uZG9ja3lhcmQudjEuTGlzdEFnZW50c1JlcXVlc3QaHy5kb2NreWFyZC52MS5MaXN0QWdlbnRzUmVzcG9uc2USXAoPQ3JlYXRlSm9pblRva2VuEiMuZG9ja3lhcmQudjEuQ3JlYXRlSm9pblRva2VuUmVxdWVzdBokLmRvY2t5YXJkLnYxLkNyZWF0ZUpvaW5Ub2tlblJlc3BvbnNlElwKD1Jldm9rZUpvaW5Ub2tlbhIjLmRvY2t5YXJkLnYxLlJldm9rZUpvaW5Ub2tlblJlcXVlc3QaJC5kb2NreWFyZC52MS5SZXZva2VKb2luVG9rZW5SZXNwb25zZRJQCgtSZXZva2VBZ2VudBIfLmRvY2t5YXJkLnYxLlJldm9rZUFnZW50UmVxdWVzdBogLmRvY2t5YXJkLnYxLlJldm9rZUFnZW50UmVzcG9uc2USTQoKTGlzdFRva2VucxIeLmRvY2t5YXJkLnYxLkxpc3RUb2tlbnNSZXF1ZXN0Gh8uZG9ja3lhcmQudjEuTGlzdFRva2Vuc1Jlc3BvbnNlElAKC1JlbW92ZUFnZW50Eh8uZG9ja3lhcmQudjEuUmVtb3ZlQWdlbnRSZXF1ZXN0GiAuZG9ja3lhcmQudjEuUmVtb3ZlQWdlbnRSZXNwb25zZRJKCglTZXRTZWNyZXQSHS5kb2NreWFyZC52MS5TZXRTZWNyZXRSZXF1ZXN0Gh4uZG9ja3lhcmQudjEuU2V0U2VjcmV0UmVzcG9uc2USUAoLTGlzdFNlY3JldHMSHy5kb2NreWFyZC52MS5MaXN0U2VjcmV0c1JlcXVlc3QaIC5kb2NreWFyZC52MS5MaXN0U2VjcmV0c1Jlc3BvbnNlElMKDERlbGV0ZVNlY3JldBIgLmRvY2t5YXJkLnYxLkRlbGV0ZVNlY3JldFJlcXVlc3QaIS5kb2NreWFyZC52MS5EZWxldGVTZWNyZXRSZXNwb25zZRJfChBMaXN0RW52aXJvbm1lbnRzEiQuZG9ja3lhcmQudjEuTGlzdEVudmlyb25tZW50c1JlcXVlc3QaJS5kb2NreWFyZC52MS5MaXN0RW52aXJvbm1lbnRzUmVzcG9uc2USRAoHQWRkVXNlchIbLmRvY2t5YXJkLnYxLkFkZFVzZXJSZXF1ZXN0GhwuZG9ja3lhcmQudjEuQWRkVXNlclJlc3BvbnNlEkoKCUxpc3RVc2VycxIdLmRvY2t5YXJkLnYxLkxpc3RVc2Vyc1JlcXVlc3QaHi5kb2NreWFyZC52MS5MaXN0VXNlcnNSZXNwb25zZRJQCgtEaXNhYmxlVXNlchIfLmRvY2t5YXJkLnYxLkRpc2FibGVVc2VyUmVxdWVzdBogLmRvY2t5YXJkLnYxLkRpc2FibGVVc2VyUmVzcG9uc2USWQoOQ3JlYXRlQXBpVG9rZW4SIi5kb2NreWFyZC52MS5DcmVhdGVBcGlUb2tlblJlcXVlc3QaIy5kb2NreWFyZC52MS5DcmVhdGVBcGlUb2tlblJlc3BvbnNlElkKDlJldm9rZUFwaVRva2VuEiIuZG9ja3lhcmQudjEuUmV2b2tlQXBpVG9rZW5SZXF1ZXN0GiMuZG9ja3lhcmQudjEuUmV2b2tlQXBpVG9rZW5SZXNwb25zZRJKCglMaXN0QXVkaXQSHS5kb2NreWFyZC52MS5MaXN0QXVkaXRSZXF1ZXN0Gh4uZG9ja3lhcmQudjEuTGlzdEF1ZGl0UmVzcG9uc2USQQoGV2hvQW1JEhouZG9ja3lhcmQudjEuV2hvQW1JUmVxdWVzdBobLmRvY2t5YXJkLnYxLldob0FtSVJlc3BvbnNlYgZwcm90bzM", [file_dockyard_v1_types]);
 
 /**
  * @generated from message dockyard.v1.Run
@@ -52,6 +52,13 @@ export type Run = Message<"dockyard.v1.Run"> & {
    * @generated from field: string source = 7;
    */
   source: string;
+
+  /**
+   * The user who submitted it; empty for runs older than users.
+   *
+   * @generated from field: string started_by = 8;
+   */
+  startedBy: string;
 };
 
 /**
@@ -869,6 +876,13 @@ export type TokenInfo = Message<"dockyard.v1.TokenInfo"> & {
    * @generated from field: int64 revoked_at_ms = 6;
    */
   revokedAtMs: bigint;
+
+  /**
+   * The API token's user; empty for join tokens.
+   *
+   * @generated from field: string user = 7;
+   */
+  user: string;
 };
 
 /**
@@ -1122,6 +1136,350 @@ export const DeleteSecretResponseSchema: GenMessage<DeleteSecretResponse> = /*@_
   messageDesc(file_dockyard_v1_run, 38);
 
 /**
+ * A person or robot calling the API. Roles: viewer, operator, approver, admin (see the README).
+ *
+ * @generated from message dockyard.v1.User
+ */
+export type User = Message<"dockyard.v1.User"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: repeated string roles = 2;
+   */
+  roles: string[];
+
+  /**
+   * @generated from field: int64 created_at_ms = 3;
+   */
+  createdAtMs: bigint;
+
+  /**
+   * 0 while enabled.
+   *
+   * @generated from field: int64 disabled_at_ms = 4;
+   */
+  disabledAtMs: bigint;
+
+  /**
+   * @generated from field: uint32 active_tokens = 5;
+   */
+  activeTokens: number;
+};
+
+/**
+ * Describes the message dockyard.v1.User.
+ * Use `create(UserSchema)` to create a new message.
+ */
+export const UserSchema: GenMessage<User> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 39);
+
+/**
+ * A name taken already is FAILED_PRECONDITION; a bad name or role INVALID_ARGUMENT.
+ *
+ * @generated from message dockyard.v1.AddUserRequest
+ */
+export type AddUserRequest = Message<"dockyard.v1.AddUserRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: repeated string roles = 2;
+   */
+  roles: string[];
+};
+
+/**
+ * Describes the message dockyard.v1.AddUserRequest.
+ * Use `create(AddUserRequestSchema)` to create a new message.
+ */
+export const AddUserRequestSchema: GenMessage<AddUserRequest> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 40);
+
+/**
+ * @generated from message dockyard.v1.AddUserResponse
+ */
+export type AddUserResponse = Message<"dockyard.v1.AddUserResponse"> & {
+  /**
+   * @generated from field: dockyard.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message dockyard.v1.AddUserResponse.
+ * Use `create(AddUserResponseSchema)` to create a new message.
+ */
+export const AddUserResponseSchema: GenMessage<AddUserResponse> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 41);
+
+/**
+ * @generated from message dockyard.v1.ListUsersRequest
+ */
+export type ListUsersRequest = Message<"dockyard.v1.ListUsersRequest"> & {
+};
+
+/**
+ * Describes the message dockyard.v1.ListUsersRequest.
+ * Use `create(ListUsersRequestSchema)` to create a new message.
+ */
+export const ListUsersRequestSchema: GenMessage<ListUsersRequest> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 42);
+
+/**
+ * @generated from message dockyard.v1.ListUsersResponse
+ */
+export type ListUsersResponse = Message<"dockyard.v1.ListUsersResponse"> & {
+  /**
+   * @generated from field: repeated dockyard.v1.User users = 1;
+   */
+  users: User[];
+};
+
+/**
+ * Describes the message dockyard.v1.ListUsersResponse.
+ * Use `create(ListUsersResponseSchema)` to create a new message.
+ */
+export const ListUsersResponseSchema: GenMessage<ListUsersResponse> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 43);
+
+/**
+ * The user's tokens stop working at once (each call reads whether its user is disabled).
+ *
+ * @generated from message dockyard.v1.DisableUserRequest
+ */
+export type DisableUserRequest = Message<"dockyard.v1.DisableUserRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message dockyard.v1.DisableUserRequest.
+ * Use `create(DisableUserRequestSchema)` to create a new message.
+ */
+export const DisableUserRequestSchema: GenMessage<DisableUserRequest> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 44);
+
+/**
+ * @generated from message dockyard.v1.DisableUserResponse
+ */
+export type DisableUserResponse = Message<"dockyard.v1.DisableUserResponse"> & {
+};
+
+/**
+ * Describes the message dockyard.v1.DisableUserResponse.
+ * Use `create(DisableUserResponseSchema)` to create a new message.
+ */
+export const DisableUserResponseSchema: GenMessage<DisableUserResponse> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 45);
+
+/**
+ * @generated from message dockyard.v1.CreateApiTokenRequest
+ */
+export type CreateApiTokenRequest = Message<"dockyard.v1.CreateApiTokenRequest"> & {
+  /**
+   * @generated from field: string user = 1;
+   */
+  user: string;
+
+  /**
+   * @generated from field: string description = 2;
+   */
+  description: string;
+};
+
+/**
+ * Describes the message dockyard.v1.CreateApiTokenRequest.
+ * Use `create(CreateApiTokenRequestSchema)` to create a new message.
+ */
+export const CreateApiTokenRequestSchema: GenMessage<CreateApiTokenRequest> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 46);
+
+/**
+ * @generated from message dockyard.v1.CreateApiTokenResponse
+ */
+export type CreateApiTokenResponse = Message<"dockyard.v1.CreateApiTokenResponse"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Shown once; only its hash is stored.
+   *
+   * @generated from field: string token = 2;
+   */
+  token: string;
+};
+
+/**
+ * Describes the message dockyard.v1.CreateApiTokenResponse.
+ * Use `create(CreateApiTokenResponseSchema)` to create a new message.
+ */
+export const CreateApiTokenResponseSchema: GenMessage<CreateApiTokenResponse> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 47);
+
+/**
+ * @generated from message dockyard.v1.RevokeApiTokenRequest
+ */
+export type RevokeApiTokenRequest = Message<"dockyard.v1.RevokeApiTokenRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message dockyard.v1.RevokeApiTokenRequest.
+ * Use `create(RevokeApiTokenRequestSchema)` to create a new message.
+ */
+export const RevokeApiTokenRequestSchema: GenMessage<RevokeApiTokenRequest> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 48);
+
+/**
+ * @generated from message dockyard.v1.RevokeApiTokenResponse
+ */
+export type RevokeApiTokenResponse = Message<"dockyard.v1.RevokeApiTokenResponse"> & {
+};
+
+/**
+ * Describes the message dockyard.v1.RevokeApiTokenResponse.
+ * Use `create(RevokeApiTokenResponseSchema)` to create a new message.
+ */
+export const RevokeApiTokenResponseSchema: GenMessage<RevokeApiTokenResponse> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 49);
+
+/**
+ * One entry of the append-only audit log.
+ *
+ * @generated from message dockyard.v1.AuditEntry
+ */
+export type AuditEntry = Message<"dockyard.v1.AuditEntry"> & {
+  /**
+   * @generated from field: uint64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * @generated from field: int64 at_ms = 2;
+   */
+  atMs: bigint;
+
+  /**
+   * A user's name, `agent:NAME`, or `server`.
+   *
+   * @generated from field: string actor = 3;
+   */
+  actor: string;
+
+  /**
+   * @generated from field: string action = 4;
+   */
+  action: string;
+
+  /**
+   * @generated from field: string target = 5;
+   */
+  target: string;
+
+  /**
+   * JSON object.
+   *
+   * @generated from field: string details_json = 6;
+   */
+  detailsJson: string;
+};
+
+/**
+ * Describes the message dockyard.v1.AuditEntry.
+ * Use `create(AuditEntrySchema)` to create a new message.
+ */
+export const AuditEntrySchema: GenMessage<AuditEntry> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 50);
+
+/**
+ * The newest `limit` entries (0 = 50, at most 1000), oldest first; `before_id` pages back.
+ *
+ * @generated from message dockyard.v1.ListAuditRequest
+ */
+export type ListAuditRequest = Message<"dockyard.v1.ListAuditRequest"> & {
+  /**
+   * @generated from field: uint32 limit = 1;
+   */
+  limit: number;
+
+  /**
+   * @generated from field: uint64 before_id = 2;
+   */
+  beforeId: bigint;
+};
+
+/**
+ * Describes the message dockyard.v1.ListAuditRequest.
+ * Use `create(ListAuditRequestSchema)` to create a new message.
+ */
+export const ListAuditRequestSchema: GenMessage<ListAuditRequest> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 51);
+
+/**
+ * @generated from message dockyard.v1.ListAuditResponse
+ */
+export type ListAuditResponse = Message<"dockyard.v1.ListAuditResponse"> & {
+  /**
+   * @generated from field: repeated dockyard.v1.AuditEntry entries = 1;
+   */
+  entries: AuditEntry[];
+};
+
+/**
+ * Describes the message dockyard.v1.ListAuditResponse.
+ * Use `create(ListAuditResponseSchema)` to create a new message.
+ */
+export const ListAuditResponseSchema: GenMessage<ListAuditResponse> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 52);
+
+/**
+ * @generated from message dockyard.v1.WhoAmIRequest
+ */
+export type WhoAmIRequest = Message<"dockyard.v1.WhoAmIRequest"> & {
+};
+
+/**
+ * Describes the message dockyard.v1.WhoAmIRequest.
+ * Use `create(WhoAmIRequestSchema)` to create a new message.
+ */
+export const WhoAmIRequestSchema: GenMessage<WhoAmIRequest> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 53);
+
+/**
+ * @generated from message dockyard.v1.WhoAmIResponse
+ */
+export type WhoAmIResponse = Message<"dockyard.v1.WhoAmIResponse"> & {
+  /**
+   * @generated from field: string user = 1;
+   */
+  user: string;
+
+  /**
+   * @generated from field: repeated string roles = 2;
+   */
+  roles: string[];
+};
+
+/**
+ * Describes the message dockyard.v1.WhoAmIResponse.
+ * Use `create(WhoAmIResponseSchema)` to create a new message.
+ */
+export const WhoAmIResponseSchema: GenMessage<WhoAmIResponse> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 54);
+
+/**
  * A temporary environment a deploy stage started, until its agent reports it gone.
  *
  * @generated from message dockyard.v1.Environment
@@ -1180,7 +1538,7 @@ export type Environment = Message<"dockyard.v1.Environment"> & {
  * Use `create(EnvironmentSchema)` to create a new message.
  */
 export const EnvironmentSchema: GenMessage<Environment> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 39);
+  messageDesc(file_dockyard_v1_run, 55);
 
 /**
  * @generated from message dockyard.v1.ListEnvironmentsRequest
@@ -1193,7 +1551,7 @@ export type ListEnvironmentsRequest = Message<"dockyard.v1.ListEnvironmentsReque
  * Use `create(ListEnvironmentsRequestSchema)` to create a new message.
  */
 export const ListEnvironmentsRequestSchema: GenMessage<ListEnvironmentsRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 40);
+  messageDesc(file_dockyard_v1_run, 56);
 
 /**
  * @generated from message dockyard.v1.ListEnvironmentsResponse
@@ -1210,7 +1568,7 @@ export type ListEnvironmentsResponse = Message<"dockyard.v1.ListEnvironmentsResp
  * Use `create(ListEnvironmentsResponseSchema)` to create a new message.
  */
 export const ListEnvironmentsResponseSchema: GenMessage<ListEnvironmentsResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 41);
+  messageDesc(file_dockyard_v1_run, 57);
 
 /**
  * Client-facing API, over TLS. Every call carries `authorization: Bearer <api token>`.
@@ -1345,6 +1703,62 @@ export const RunService: GenService<{
     methodKind: "unary";
     input: typeof ListEnvironmentsRequestSchema;
     output: typeof ListEnvironmentsResponseSchema;
+  },
+  /**
+   * @generated from rpc dockyard.v1.RunService.AddUser
+   */
+  addUser: {
+    methodKind: "unary";
+    input: typeof AddUserRequestSchema;
+    output: typeof AddUserResponseSchema;
+  },
+  /**
+   * @generated from rpc dockyard.v1.RunService.ListUsers
+   */
+  listUsers: {
+    methodKind: "unary";
+    input: typeof ListUsersRequestSchema;
+    output: typeof ListUsersResponseSchema;
+  },
+  /**
+   * @generated from rpc dockyard.v1.RunService.DisableUser
+   */
+  disableUser: {
+    methodKind: "unary";
+    input: typeof DisableUserRequestSchema;
+    output: typeof DisableUserResponseSchema;
+  },
+  /**
+   * @generated from rpc dockyard.v1.RunService.CreateApiToken
+   */
+  createApiToken: {
+    methodKind: "unary";
+    input: typeof CreateApiTokenRequestSchema;
+    output: typeof CreateApiTokenResponseSchema;
+  },
+  /**
+   * @generated from rpc dockyard.v1.RunService.RevokeApiToken
+   */
+  revokeApiToken: {
+    methodKind: "unary";
+    input: typeof RevokeApiTokenRequestSchema;
+    output: typeof RevokeApiTokenResponseSchema;
+  },
+  /**
+   * @generated from rpc dockyard.v1.RunService.ListAudit
+   */
+  listAudit: {
+    methodKind: "unary";
+    input: typeof ListAuditRequestSchema;
+    output: typeof ListAuditResponseSchema;
+  },
+  /**
+   * @generated from rpc dockyard.v1.RunService.WhoAmI
+   */
+  whoAmI: {
+    methodKind: "unary";
+    input: typeof WhoAmIRequestSchema;
+    output: typeof WhoAmIResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_dockyard_v1_run, 0);

@@ -1,0 +1,69 @@
+// THE access table: the role every gRPC method and HTTP route needs. One guard on each edge
+// (transport/grpc/guard.ts, the web app's access middleware) reads it; a method or route
+// missing here is refused (fail closed), and access.test.ts checks it covers every method of
+// the service definitions and every route of the web app.
+//   agent  - AgentService: authenticated by the agent's own identity (agent-auth.ts), not by a user token
+//   public - no credential (liveness, readiness; /metrics has its own token)
+//   a Role - an API token whose user holds that role, or one that implies it (see roles.ts)
+import type { Role } from "./roles";
+
+export type Access = Role | "agent" | "public";
+
+export const GRPC_ACCESS: Record<string, Record<string, Access>> = {
+  "dockyard.v1.AgentService": {
+    Register: "agent",
+    Heartbeat: "agent",
+    GetAssignment: "agent",
+    PollAssignments: "agent",
+    SetDraining: "agent",
+    Leave: "agent",
+    AttemptStream: "agent",
+    GetRunSource: "agent",
+  },
+  "dockyard.v1.RunService": {
+    ValidatePipeline: "viewer",
+    GetRun: "viewer",
+    ListRuns: "viewer",
+    WatchRun: "viewer",
+    ListAgents: "viewer",
+    ListEnvironments: "viewer",
+    WhoAmI: "viewer",
+    SubmitRun: "operator",
+    CancelRun: "operator",
+    CreateJoinToken: "admin",
+    RevokeJoinToken: "admin",
+    RevokeAgent: "admin",
+    RemoveAgent: "admin",
+    ListTokens: "admin",
+    SetSecret: "admin",
+    ListSecrets: "admin",
+    DeleteSecret: "admin",
+    AddUser: "admin",
+    ListUsers: "admin",
+    DisableUser: "admin",
+    CreateApiToken: "admin",
+    RevokeApiToken: "admin",
+    ListAudit: "admin",
+  },
+};
+
+/** Keyed `METHOD /path` as the web app registers it (Hono path patterns). */
+export const HTTP_ACCESS: Record<string, Access> = {
+  "GET /healthz": "public",
+  "GET /readyz": "public",
+  "GET /metrics": "public",
+  "GET /api/v1/runs": "viewer",
+  "GET /api/v1/runs/:id": "viewer",
+  "GET /api/v1/runs/:id/logs": "viewer",
+  "GET /api/v1/runs/:id/stages/:stage/logs": "viewer",
+  "GET /api/v1/agents": "viewer",
+  "GET /api/v1/environments": "viewer",
+  "POST /api/v1/runs": "operator",
+  "POST /api/v1/runs/:id/cancel": "operator",
+  "DELETE /api/v1/agents/:id": "admin",
+  "GET /api/v1/tokens": "admin",
+};
+
+export function grpcAccess(service: string, method: string): Access | undefined {
+  return GRPC_ACCESS[service]?.[method];
+}

@@ -1,0 +1,38 @@
+// The HTTP edge's one access check, driven by the server's table (RouteAccess): finds the
+// route the request matched, then lets it through (public), asks for a token (401) and the
+// role (403), or refuses a route the table does not name (fail closed).
+import type { Context, MiddlewareHandler } from "hono";
+import { matchedRoutes } from "hono/route";
+import type { AppEnv, ErrorBody, RouteAccess, WebServices } from "./types";
+
+function refuse(code: "unauthenticated" | "permission_denied", message: string): Error & { code: string } {
+  return Object.assign(new Error(message), { code });
+}
+
+/** `METHOD /path` of the route that answers this request (the last one that is not middleware), or null (404). */
+export function routeKey(c: Context): string | null {
+  const endpoint = matchedRoutes(c)
+    .filter((r) => r.method !== "ALL")
+    .at(-1);
+  return endpoint ? `${endpoint.method} ${endpoint.path}` : null;
+}
+
+export function accessGuard(services: WebServices, access: RouteAccess): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const route = routeKey(c);
+    if (route === null) return next(); // answered 404 by notFound
+    const needed = access.routeAccess(route);
+    if (needed === "public") return next();
+    if (needed === undefined) throw refuse("permission_denied", `${route} has no entry in the access table; refused`);
+    const auth = c.req.header("authorization") ?? "";
+    if (!auth.startsWith("Bearer ")) {
+      return c.json({ error: { code: "unauthenticated", message: "missing 'Authorization: Bearer <token>' header" } } satisfies ErrorBody, 401);
+    }
+    const caller = await services.authenticate(auth.slice(7).trim());
+    if (!access.allows(caller.roles, needed)) {
+      throw refuse("permission_denied", `${route} needs the '${needed}' role; user '${caller.user}' has ${caller.roles.join(", ") || "none"}`);
+    }
+    c.set("caller", caller);
+    return next();
+  };
+}
