@@ -35,6 +35,8 @@ import { assignmentInputsLoader } from "./stages/assignment-inputs";
 import { ServerStageRunner } from "./stages/server-runner";
 import { SERVER_KINDS } from "./stages/index";
 import { sql } from "drizzle-orm";
+import { ChannelStore, NotifyWorker, targetPolicy } from "./notify/index";
+import { NotifyService } from "./notify/service";
 
 export interface ServerHandle {
   grpcAddress: string;
@@ -94,6 +96,12 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     log.warn({ secrets: rotation.unreadable }, "secrets sealed with a key that is not configured; stages using them will error");
   }
 
+  const notifyPolicy = targetPolicy(config.notify.allowPrivate);
+  const channelStore = new ChannelStore(db.db, secrets, notifyPolicy);
+  // The worker starts with the HTTP server (its links); until then a kick is a no-op.
+  let kickNotify = () => {};
+  const notifyService = new NotifyService(db.db, channelStore, secrets, clock, () => kickNotify());
+
   const pki = await ensurePki({
     dir: config.pkiDir,
     sans: [splitListen(config.grpcListen).host, ...config.tlsSans].filter((h) => h !== "0.0.0.0" && h !== "::"),
@@ -142,6 +150,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     scheduler,
     publish,
     secrets,
+    notify: { checkPipeline: (p) => notifyService.checkPipeline(p) },
     caFingerprint: pki.caFingerprint,
     log: log.child({ component: "runs" }),
     defaultRegistry: config.registry,
@@ -182,7 +191,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
   );
   grpcServer.addService(
     serviceDefinition(RunService),
-    runHandlers(runs, db.db, bus, log.child({ component: "run-api" })) as unknown as grpc.UntypedServiceImplementation,
+    runHandlers(runs, db.db, bus, log.child({ component: "run-api" }), notifyService) as unknown as grpc.UntypedServiceImplementation,
   );
   const grpcPort = await new Promise<number>((resolve, reject) =>
     grpcServer.bindAsync(config.grpcListen, credentials, (err, port) => (err ? reject(err) : resolve(port))),
@@ -211,6 +220,14 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     serverStages.pass().catch((err: unknown) => log.error({ err }, "server stage pass failed"));
   }, config.schedulerIntervalMs).unref();
   const grpcHost = splitListen(config.grpcListen).host;
+  // Outbox deliveries: any replica sends any due message (rows are claimed with SKIP LOCKED and leased).
+  const notifyWorker = new NotifyWorker(db.db, channelStore, secrets, notifyPolicy, clock, log.child({ component: "notify" }), {
+    retryScale: config.notify.retryScale,
+    fallbackChannel: config.notify.fallbackChannel,
+    linkBase: `http://${http.host}:${httpPort}`,
+  });
+  notifyWorker.start();
+  kickNotify = () => notifyWorker.kick();
   log.info(
     {
       grpc: `${grpcHost}:${grpcPort}`,
@@ -234,6 +251,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     async stop() {
       health.stop();
       clearInterval(serverStagesTimer);
+      await notifyWorker.stop();
       await scheduler.stop();
       await bus.close();
       // Open watch streams would hold tryShutdown forever: give calls a moment, then cut.

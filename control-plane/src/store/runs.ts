@@ -87,6 +87,7 @@ export async function createRun(
     lastEventSeq: 0,
     number,
     commit: origin.commit,
+    notify: pipeline.notify.length > 0 ? pipeline.notify : null,
   };
   const stageRows = pipeline.stages.map((s, position): StageRow => ({
     id: ids.get(s.name)!,
@@ -133,8 +134,9 @@ export async function createRun(
   const eventValues = newEvents.map((e, i) => sql`(${i + 1}::bigint, ${e.kind}::text, ${e.stageId ?? null}::text, ${JSON.stringify(e.payload)}::jsonb)`);
   const insert = sql`
     r AS (
-      INSERT INTO runs (id, name, source, state, pipeline_yaml, created_at, last_event_seq, number, commit)
-      VALUES (${runId}, ${runRow.name}, ${origin.source}, 'queued', ${yaml}, ${now}::timestamptz, ${newEvents.length}, ${number}, ${origin.commit})
+      INSERT INTO runs (id, name, source, state, pipeline_yaml, created_at, last_event_seq, number, commit, notify)
+      VALUES (${runId}, ${runRow.name}, ${origin.source}, 'queued', ${yaml}, ${now}::timestamptz, ${newEvents.length}, ${number}, ${origin.commit},
+        ${runRow.notify ? JSON.stringify(runRow.notify) : null}::jsonb)
       RETURNING id),
     s AS (
       INSERT INTO stages (id, run_id, name, position, state, type, spec, timeout_ms, retry_count, retry_on, queued_at)

@@ -36,10 +36,12 @@ import { bearer } from "./auth";
 import { toServiceError } from "./errors";
 import { InvalidError } from "../../errors";
 import { PIPELINE_LIMITS } from "@dockyard/pipeline";
+import type { NotifyService } from "../../notify/service";
+import { notifyHandlers } from "./notify-handlers";
 
 type Handlers = ServiceHandlers<(typeof RunService)["method"]>;
 
-export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger): Handlers {
+export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger, notify: NotifyService): Handlers {
   /** Wrap a unary handler: authenticate, run, map errors. */
   function unary<Req, Res>(fn: (req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {
@@ -61,6 +63,7 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
   };
 
   return {
+    ...notifyHandlers(notify, unary),
     submitRun: unary(async (req) => {
       checkSize(req.pipelineYaml);
       const run = await runs.submit(req.pipelineYaml, req.source || "api:dockyard.yml", req.defaultName, { commit: req.commit, sourceTar: req.sourceTar });
