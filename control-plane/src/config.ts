@@ -74,6 +74,8 @@ const schema = z.object({
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "expected a channel name")
     .optional(),
   DOCKYARD_NOTIFY_RETRY_SCALE: z.coerce.number().min(0.0001).max(1).default(1),
+  /** How long a replica holds a message it is sending; past it another one re-sends (after a crash). */
+  DOCKYARD_NOTIFY_LEASE_MS: ms(15_000, 1_000),
 });
 
 export type ServerEnv = z.infer<typeof schema>;
@@ -119,7 +121,7 @@ export interface ServerConfig {
   /** Give agents a lease TTL after the server stalled (false only in tests: the positive control). */
   stallGrace: boolean;
   /** Notification delivery: private targets allowed, the fallback channel, the retry schedule's scale. */
-  notify: { allowPrivate: string[]; fallbackChannel: string | null; retryScale: number };
+  notify: { allowPrivate: string[]; fallbackChannel: string | null; retryScale: number; leaseMs: number };
 }
 
 export class ConfigError extends Error {
@@ -210,6 +212,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         .filter(Boolean),
       fallbackChannel: e.DOCKYARD_NOTIFY_FALLBACK_CHANNEL ?? null,
       retryScale: e.DOCKYARD_NOTIFY_RETRY_SCALE,
+      leaseMs: e.DOCKYARD_NOTIFY_LEASE_MS,
     },
   };
 }

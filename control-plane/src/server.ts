@@ -224,6 +224,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
   const notifyWorker = new NotifyWorker(db.db, channelStore, secrets, notifyPolicy, clock, log.child({ component: "notify" }), {
     retryScale: config.notify.retryScale,
     fallbackChannel: config.notify.fallbackChannel,
+    leaseMs: config.notify.leaseMs,
     linkBase: `http://${http.host}:${httpPort}`,
   });
   notifyWorker.start();

@@ -25,7 +25,9 @@ export interface HttpReceiver {
 }
 
 /** An HTTP receiver on 127.0.0.1 (a fixed port when given, so it can come back on the same URL). */
-export async function startHttpReceiver(opts: { port?: number; respond?: (req: ReceivedRequest, n: number) => number } = {}): Promise<HttpReceiver> {
+export async function startHttpReceiver(
+  opts: { port?: number; respond?: (req: ReceivedRequest, n: number) => number; /** Answer each request this late (sends in flight). */ delayMs?: number } = {},
+): Promise<HttpReceiver> {
   const received: ReceivedRequest[] = [];
   const statuses: number[] = [];
   const receiver: HttpReceiver = {
@@ -51,10 +53,15 @@ export async function startHttpReceiver(opts: { port?: number; respond?: (req: R
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const r: ReceivedRequest = { at: Date.now(), method: req.method ?? "", path: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
-      const status = receiver.respond(r, received.length + 1);
-      received.push(r);
-      statuses.push(status);
-      res.writeHead(status).end(status >= 300 ? "nope" : "ok");
+      const answer = () => {
+        const status = receiver.respond(r, received.length + 1);
+        received.push(r);
+        statuses.push(status);
+        res.writeHead(status).end(status >= 300 ? "nope" : "ok");
+      };
+      // Recorded only once answered: a request whose sender died before the answer never got a 2xx.
+      if (opts.delayMs) setTimeout(answer, opts.delayMs);
+      else answer();
     });
   });
   await new Promise<void>((resolve) => server.listen(opts.port ?? 0, "127.0.0.1", () => resolve()));
