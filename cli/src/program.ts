@@ -8,6 +8,7 @@ import { registerEnvsCommand } from "./commands/envs";
 import { registerProcessCommands } from "./commands/processes";
 import { registerRunCommands } from "./commands/run";
 import { registerSecretCommands } from "./commands/secret";
+import { registerChannelCommands } from "./commands/channels";
 import { registerValidate } from "./commands/validate";
 import { DEFAULT_SERVER } from "./config";
 import cliPackage from "../package.json";
@@ -33,6 +34,7 @@ export function buildProgram(cli: CliContext): Command {
   registerEnvsCommand(program, cli);
   registerAdminCommands(program, cli);
   registerSecretCommands(program, cli);
+  registerChannelCommands(program, cli);
   registerProcessCommands(program, cli);
   return program;
 }
