@@ -70,7 +70,9 @@ const notifyTemplate = (what: string) =>
     .min(1)
     .max(MAX_NOTIFY_TEMPLATE, { error: `${what} template is longer than ${MAX_NOTIFY_TEMPLATE} characters` })
     .optional()
-    .meta({ description: `${what} template: {{ run.name }}, {{ run.number }}, {{ run.id }}, {{ status }}, {{ stage.name }}, {{ outputs.STAGE.NAME }}, {{ links.run }}.` });
+    .meta({
+      description: `${what} template: {{ run.name }}, {{ run.number }}, {{ run.id }}, {{ status }}, {{ stage.name }}, {{ outputs.STAGE.NAME }}, {{ links.run }}.`,
+    });
 
 const notifyRuleSchema = z
   .strictObject({

@@ -84,7 +84,9 @@ export function registerChannelCommands(program: Command, cli: CliContext): void
     .description("remove a channel and its stored credentials")
     .argument("<name>", "channel name")
     .action(async (name: string, _opts: unknown, cmd: Command) => {
-      await withClient(cli.clientConfig(cmd), (client) => client.removeChannel({ name }, { timeoutMs: CALL_TIMEOUT_MS }), { notFound: `channel not found: ${name}` });
+      await withClient(cli.clientConfig(cmd), (client) => client.removeChannel({ name }, { timeoutMs: CALL_TIMEOUT_MS }), {
+        notFound: `channel not found: ${name}`,
+      });
       cli.out.write(`channel ${name} removed\n`);
     });
 
@@ -98,7 +100,9 @@ export function registerChannelCommands(program: Command, cli: CliContext): void
       });
       const d = res.delivery;
       const last = d?.attemptHistory.at(-1);
-      cli.out.write(`${d?.id ?? "?"}: ${d?.state ?? "?"}${last ? ` (${last.result}${last.statusCode ? ` ${last.statusCode}` : ""}${last.error ? `: ${last.error}` : ""})` : ""}\n`);
+      cli.out.write(
+        `${d?.id ?? "?"}: ${d?.state ?? "?"}${last ? ` (${last.result}${last.statusCode ? ` ${last.statusCode}` : ""}${last.error ? `: ${last.error}` : ""})` : ""}\n`,
+      );
       if (d?.state !== "delivered") process.exitCode = 1;
     });
 
@@ -110,7 +114,9 @@ export function registerChannelCommands(program: Command, cli: CliContext): void
     .action(async (name: string, opts: { window: string }, cmd: Command) => {
       const hours = Number(opts.window);
       if (!Number.isFinite(hours) || hours < 0 || hours > 720) throw new UsageError("--window must be 0-720 hours");
-      const res = await withClient(cli.clientConfig(cmd), (client) => client.rotateChannelKey({ name, windowSeconds: Math.round(hours * 3600) }, { timeoutMs: CALL_TIMEOUT_MS }));
+      const res = await withClient(cli.clientConfig(cmd), (client) =>
+        client.rotateChannelKey({ name, windowSeconds: Math.round(hours * 3600) }, { timeoutMs: CALL_TIMEOUT_MS }),
+      );
       cli.out.write(`new signing key (shown once); the old key signs too until ${localDateTime(Number(res.previousValidUntilMs))}:\n${res.webhookKey}\n`);
     });
 
@@ -123,13 +129,22 @@ export function registerChannelCommands(program: Command, cli: CliContext): void
     .action(async (opts: { channel?: string; limit: string; json?: boolean }, cmd: Command) => {
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new UsageError("--limit must be 1-500");
-      const res = await withClient(cli.clientConfig(cmd), (client) => client.listNotifications({ channel: opts.channel ?? "", limit }, { timeoutMs: CALL_TIMEOUT_MS }));
+      const res = await withClient(cli.clientConfig(cmd), (client) =>
+        client.listNotifications({ channel: opts.channel ?? "", limit }, { timeoutMs: CALL_TIMEOUT_MS }),
+      );
       cli.out.write(opts.json ? toJsonText(res.deliveries.map(deliveryJson)) : deliveriesText(res.deliveries));
     });
 }
 
 function channelJson(c: ChannelInfo) {
-  return { name: c.name, type: c.type, target: c.target, createdAt: isoOrNull(c.createdAtMs), disabledAt: isoOrNull(c.disabledAtMs), disabledReason: c.disabledReason || null };
+  return {
+    name: c.name,
+    type: c.type,
+    target: c.target,
+    createdAt: isoOrNull(c.createdAtMs),
+    disabledAt: isoOrNull(c.disabledAtMs),
+    disabledReason: c.disabledReason || null,
+  };
 }
 
 function channelsTable(channels: ChannelInfo[]): string {
@@ -167,7 +182,9 @@ function deliveriesText(deliveries: Delivery[]): string {
     const next = d.state === "pending" && d.nextAttemptAtMs ? `, next attempt ${localDateTime(Number(d.nextAttemptAtMs))}` : "";
     lines.push(`${d.id}  ${d.channel}  ${d.event}  ${d.state}${next}  ${localDateTime(Number(d.createdAtMs))}  ${d.subject}`);
     for (const a of d.attemptHistory) {
-      lines.push(`  #${a.number} ${localDateTime(Number(a.atMs))} ${a.result}${a.statusCode ? ` ${a.statusCode}` : ""} ${a.durationMs} ms${a.error ? `  ${a.error}` : ""}`);
+      lines.push(
+        `  #${a.number} ${localDateTime(Number(a.atMs))} ${a.result}${a.statusCode ? ` ${a.statusCode}` : ""} ${a.durationMs} ms${a.error ? `  ${a.error}` : ""}`,
+      );
     }
   }
   return `${lines.join("\n")}\n`;

@@ -178,7 +178,10 @@ export function checkChannelName(name: string): string {
 }
 
 function checkRecipients(to: string[] | undefined, pattern: RegExp, what: string): string[] {
-  const list = (to ?? []).flatMap((t) => t.split(",")).map((t) => t.trim()).filter(Boolean);
+  const list = (to ?? [])
+    .flatMap((t) => t.split(","))
+    .map((t) => t.trim())
+    .filter(Boolean);
   if (list.length === 0) throw new InvalidError(`--to is required (${what})`);
   if (list.length > MAX_RECIPIENTS) throw new InvalidError(`--to names ${list.length} recipients; the limit is ${MAX_RECIPIENTS}`);
   for (const t of list) if (!pattern.test(t)) throw new InvalidError(`--to: '${t.slice(0, 100)}' is not ${what}`);
@@ -188,6 +191,10 @@ function checkRecipients(to: string[] | undefined, pattern: RegExp, what: string
 export function channelInfo(row: ChannelRow): ChannelInfo {
   const c = row.config as Record<string, unknown>;
   const target =
-    row.type === "email" ? `smtp ${String(c.host)}:${String(c.port)} -> ${(c.to as string[]).join(", ")}` : row.type === "sms" ? `${String(c.url)} -> ${(c.to as string[]).join(", ")}` : String(c.url);
+    row.type === "email"
+      ? `smtp ${String(c.host)}:${String(c.port)} -> ${(c.to as string[]).join(", ")}`
+      : row.type === "sms"
+        ? `${String(c.url)} -> ${(c.to as string[]).join(", ")}`
+        : String(c.url);
   return { name: row.name, type: row.type as ChannelType, target, createdAt: row.createdAt, disabledAt: row.disabledAt, disabledReason: row.disabledReason };
 }

@@ -154,7 +154,8 @@ export function renderMessage(
 ): RenderedMessage {
   const stored = (row.payload.context ?? { event: row.event, status: "" }) as NotifyContext;
   // Links point at this server's HTTP API (the address a replica serves, or the configured public URL).
-  const links: Record<string, string> = stored.run && linkBase ? { run: `${linkBase}/api/v1/runs/${stored.run.id}`, logs: `${linkBase}/api/v1/runs/${stored.run.id}/logs` } : {};
+  const links: Record<string, string> =
+    stored.run && linkBase ? { run: `${linkBase}/api/v1/runs/${stored.run.id}`, logs: `${linkBase}/api/v1/runs/${stored.run.id}/logs` } : {};
   const context: NotifyContext = { ...stored, links: { ...links, ...stored.links } };
   const subject = renderTemplate(row.subject, context, secrets);
   const body = renderTemplate(row.body, context, secrets);

@@ -41,7 +41,10 @@ describe("notification target policy", () => {
   });
 
   it("checks the address a name resolves to (the one then connected to)", async () => {
-    await assert.rejects(resolveTarget("localhost", strict), (err: Error) => err instanceof RefusedTargetError && /localhost resolves to .* loopback/.test(err.message));
+    await assert.rejects(
+      resolveTarget("localhost", strict),
+      (err: Error) => err instanceof RefusedTargetError && /localhost resolves to .* loopback/.test(err.message),
+    );
     await assert.rejects(resolveTarget("[::1]", strict), RefusedTargetError);
     assert.deepEqual(await resolveTarget("127.0.0.1", targetPolicy(["loopback"])), { address: "127.0.0.1", family: 4 });
   });

@@ -94,7 +94,10 @@ export class NotifyWorker {
       if (recorded && attempt.result === "gone" && channel) await this.disableChannel(tx, channel, row, at);
     });
     if (attempt.result !== "delivered") {
-      this.log.info({ delivery: row.id, channel: row.channel, attempt: row.attempts + 1, result: attempt.result, error: attempt.error }, "notification not delivered");
+      this.log.info(
+        { delivery: row.id, channel: row.channel, attempt: row.attempts + 1, result: attempt.result, error: attempt.error },
+        "notification not delivered",
+      );
     }
   }
 
@@ -129,7 +132,10 @@ export class NotifyWorker {
   private async fallbackChannel(tx: Tx, disabled: string): Promise<string | null> {
     const wanted = this.opts.fallbackChannel;
     if (wanted && wanted !== disabled) {
-      const [row] = await tx.select({ name: channels.name }).from(channels).where(and(eq(channels.name, wanted), isNull(channels.disabledAt)));
+      const [row] = await tx
+        .select({ name: channels.name })
+        .from(channels)
+        .where(and(eq(channels.name, wanted), isNull(channels.disabledAt)));
       if (row) return row.name;
     }
     const [first] = await tx

@@ -48,7 +48,10 @@ describe("dockyard channels and notifications (CLI)", { timeout: 120_000 }, () =
     );
     assert.doesNotMatch(list.stdout, /whsec_/);
 
-    const notes = JSON.parse((await dockyardCli(farm, ["notifications", "--channel", "cli-hook", "--json"])).stdout) as { state: string; attempts: unknown[] }[];
+    const notes = JSON.parse((await dockyardCli(farm, ["notifications", "--channel", "cli-hook", "--json"])).stdout) as {
+      state: string;
+      attempts: unknown[];
+    }[];
     assert.deepEqual(
       notes.map((n) => [n.state, n.attempts.length]),
       [
@@ -67,7 +70,20 @@ describe("dockyard channels and notifications (CLI)", { timeout: 120_000 }, () =
   it("adds an email channel with the password from stdin", async () => {
     const add = await dockyardCli(
       farm,
-      ["channels", "add", "cli-mail", "--type", "email", "--smtp-url", `smtp://bot@127.0.0.1:${smtp.port}`, "--from", "bot@example.test", "--to", "a@example.test", "--password-stdin"],
+      [
+        "channels",
+        "add",
+        "cli-mail",
+        "--type",
+        "email",
+        "--smtp-url",
+        `smtp://bot@127.0.0.1:${smtp.port}`,
+        "--from",
+        "bot@example.test",
+        "--to",
+        "a@example.test",
+        "--password-stdin",
+      ],
       "smtp-password-1\n",
     );
     assert.equal(add.code, 0, add.stderr);
@@ -80,9 +96,27 @@ describe("dockyard channels and notifications (CLI)", { timeout: 120_000 }, () =
     const bad = await dockyardCli(farm, ["channels", "add", "x", "--type", "pager", "--url", hook.url]);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /channel type 'pager' is unknown: use email, sms or webhook/);
-    const creds = await dockyardCli(farm, ["channels", "add", "y", "--type", "email", "--smtp-url", "smtp://u:pw@127.0.0.1:25", "--from", "a@b.c", "--to", "d@e.f"]);
+    const creds = await dockyardCli(farm, [
+      "channels",
+      "add",
+      "y",
+      "--type",
+      "email",
+      "--smtp-url",
+      "smtp://u:pw@127.0.0.1:25",
+      "--from",
+      "a@b.c",
+      "--to",
+      "d@e.f",
+    ]);
     assert.match(creds.stderr, /must not carry the password/);
-    await assert.rejects(submit(farm.client, "name: n\nnotify: [{ on: [failed], channels: [nope] }]\nstages:\n  a: { executor: shell, commands: ['true'] }\n"), /channel 'nope' does not exist/);
-    await assert.rejects(submit(farm.client, "name: n\nnotify: [{ on: [exploded], channels: [cli-mail] }]\nstages:\n  a: { executor: shell, commands: ['true'] }\n"), /notify\[0\].on\[0\]: unknown notify event 'exploded': use succeeded, failed/);
+    await assert.rejects(
+      submit(farm.client, "name: n\nnotify: [{ on: [failed], channels: [nope] }]\nstages:\n  a: { executor: shell, commands: ['true'] }\n"),
+      /channel 'nope' does not exist/,
+    );
+    await assert.rejects(
+      submit(farm.client, "name: n\nnotify: [{ on: [exploded], channels: [cli-mail] }]\nstages:\n  a: { executor: shell, commands: ['true'] }\n"),
+      /notify\[0\].on\[0\]: unknown notify event 'exploded': use succeeded, failed/,
+    );
   });
 });

@@ -72,7 +72,15 @@ describe("notification channels", { timeout: 180_000 }, () => {
   });
 
   it("delivers an SMS through the HTTP gateway, Twilio-shaped by default", async () => {
-    await farm.client.addChannel({ name: "ops-sms", type: "sms", url: sms.url, to: ["+15550001111"], from: "+15550002222", user: "AC123", secret: Buffer.from("sms-token-123456") });
+    await farm.client.addChannel({
+      name: "ops-sms",
+      type: "sms",
+      url: sms.url,
+      to: ["+15550001111"],
+      from: "+15550002222",
+      user: "AC123",
+      secret: Buffer.from("sms-token-123456"),
+    });
     const res = await farm.client.testChannel({ name: "ops-sms" });
     assert.equal(res.delivery?.state, "delivered", attemptsText(res.delivery?.attemptHistory));
     assert.equal(sms.received.length, 1);
@@ -97,8 +105,14 @@ describe("notification channels", { timeout: 180_000 }, () => {
     const flaky = await startHttpReceiver({ respond: (_r, n) => (n <= 2 ? 503 : 200) });
     try {
       await farm.client.addChannel({ name: "flaky", type: "webhook", url: flaky.url });
-      const [id] = await enqueueNotification(farm.server.db.db, { channels: ["flaky"], subject: "s", body: "b", context: { event: "test", status: "test" } }, new Date());
-      const d = await waitFor(async () => (await deliveriesOf("flaky")).find((x) => x.id === id && x.state === "delivered"), { message: "delivered after retries" });
+      const [id] = await enqueueNotification(
+        farm.server.db.db,
+        { channels: ["flaky"], subject: "s", body: "b", context: { event: "test", status: "test" } },
+        new Date(),
+      );
+      const d = await waitFor(async () => (await deliveriesOf("flaky")).find((x) => x.id === id && x.state === "delivered"), {
+        message: "delivered after retries",
+      });
       assert.deepEqual(
         d.attemptHistory.map((a) => [a.result, a.statusCode]),
         [
@@ -118,9 +132,13 @@ describe("notification channels", { timeout: 180_000 }, () => {
     try {
       await farm.client.addChannel({ name: "a-gone", type: "webhook", url: gone.url });
       await enqueueNotification(farm.server.db.db, { channels: ["a-gone"], subject: "s", body: "b", context: { event: "test", status: "test" } }, new Date());
-      await waitFor(async () => (await farm.client.listChannels({})).channels.find((c) => c.name === "a-gone" && c.disabledAtMs > 0n), { message: "channel disabled" });
+      await waitFor(async () => (await farm.client.listChannels({})).channels.find((c) => c.name === "a-gone" && c.disabledAtMs > 0n), {
+        message: "channel disabled",
+      });
       // The configured fallback channel hears about it.
-      const told = await waitFor(() => hook.received.find((r) => r.body.includes("channel.disabled") && r.body.includes("a-gone")), { message: "told on ops-hook" });
+      const told = await waitFor(() => hook.received.find((r) => r.body.includes("channel.disabled") && r.body.includes("a-gone")), {
+        message: "told on ops-hook",
+      });
       assert.match(told.body, /410 Gone/);
       assert.equal(gone.received.length, 1, "no retry after a 410");
       const later = await farm.client.testChannel({ name: "a-gone" }).catch((err: Error) => err);

@@ -58,7 +58,15 @@ export function notifyHandlers(notify: NotifyService, unary: Unary) {
 }
 
 function checkAddRequest(req: AddChannelRequest): void {
-  for (const [field, value] of Object.entries({ name: req.name, type: req.type, url: req.url, smtp_url: req.smtpUrl, from: req.from, template: req.template, user: req.user })) {
+  for (const [field, value] of Object.entries({
+    name: req.name,
+    type: req.type,
+    url: req.url,
+    smtp_url: req.smtpUrl,
+    from: req.from,
+    template: req.template,
+    user: req.user,
+  })) {
     if (value.length > MAX_FIELD) throw new InvalidError(`${field} is ${value.length} characters; the limit is ${MAX_FIELD}`);
   }
   if (req.to.length > 20) throw new InvalidError(`to names ${req.to.length} recipients; the limit is 20`);
