@@ -2,6 +2,7 @@
 // once (ssrf.ts) and then pinned: the HTTP request and the SMTP session connect to that IP, with
 // the name kept for the Host header and TLS (SNI and certificate check).
 import http from "node:http";
+import { isIP } from "node:net";
 import https from "node:https";
 import nodemailer from "nodemailer";
 import { Webhook } from "standardwebhooks";
@@ -76,7 +77,7 @@ async function sendOnce(channel: ChannelRow, creds: ChannelCredentials, msg: Ren
       secure: c.secure === true,
       name: "dockyard",
       auth: c.user && creds.password ? { user: String(c.user), pass: creds.password } : undefined,
-      tls: { servername: host },
+      tls: isIP(host) === 0 ? { servername: host } : {},
       connectionTimeout: SEND_TIMEOUT_MS,
       greetingTimeout: SEND_TIMEOUT_MS,
       socketTimeout: SEND_TIMEOUT_MS,
@@ -125,7 +126,8 @@ export async function postPinned(url: string, headers: Record<string, string>, b
         family,
         port: u.port || (u.protocol === "https:" ? 443 : 80),
         path: `${u.pathname}${u.search}`,
-        servername: u.hostname,
+        // SNI takes a name only; an IP literal is checked against the certificate's IP SANs.
+        ...(isIP(u.hostname.replace(/^\[|\]$/g, "")) === 0 ? { servername: u.hostname } : {}),
         headers: { ...headers, host: u.host, "content-length": String(Buffer.byteLength(body)), "user-agent": "dockyard-notify" },
         timeout: SEND_TIMEOUT_MS,
         agent: false,
