@@ -85,8 +85,18 @@ try {
       deliveries: rows.length,
       lost: rows.filter((r) => !takenIds.has(r.id)).length,
       duplicates: [...idsByN.values()].filter((ids) => ids.size > 1).length,
-      first_attempt_p95_ms: Math.round(quantile(rows.map((r) => Number(r.first_ms ?? Infinity)), 0.95)),
-      first_attempt_p50_ms: Math.round(quantile(rows.map((r) => Number(r.first_ms ?? Infinity)), 0.5)),
+      first_attempt_p95_ms: Math.round(
+        quantile(
+          rows.map((r) => Number(r.first_ms ?? Infinity)),
+          0.95,
+        ),
+      ),
+      first_attempt_p50_ms: Math.round(
+        quantile(
+          rows.map((r) => Number(r.first_ms ?? Infinity)),
+          0.5,
+        ),
+      ),
       redeliveries: taken.length - takenIds.size,
       failed: rows.filter((r) => r.state !== "delivered").length,
       kills: 2,
