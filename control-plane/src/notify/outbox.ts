@@ -150,3 +150,16 @@ export async function listDeliveries(
     .orderBy(deliveryAttempts.number);
   return rows.map((row) => ({ row, attempts: attempts.filter((a) => a.deliveryId === row.id) }));
 }
+
+/** Finished deliveries are kept this long for `dockyard notifications`, then deleted with their attempts. */
+export const DELIVERY_RETENTION_MS = 30 * 86_400_000;
+
+/** Deletes up to `limit` deliveries that finished before `before` (bounded, so one pass never holds long locks). */
+export async function pruneFinished(db: Db, before: Date, limit = 1000): Promise<number> {
+  const rows = await queryRows<{ id: string }>(
+    db,
+    sql`DELETE FROM deliveries WHERE id IN (
+      SELECT id FROM deliveries WHERE state <> 'pending' AND finished_at < ${before}::timestamptz LIMIT ${limit}) RETURNING id`,
+  );
+  return rows.length;
+}

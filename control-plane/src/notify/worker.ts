@@ -9,7 +9,17 @@ import { withTx } from "../store/tx";
 import { channels } from "../store/schema";
 import type { Clock } from "../clock";
 import type { SecretStore } from "../secrets/secret-store";
-import { claimDue, disablePending, enqueueNotification, recordAttempt, RETRY_SCHEDULE_MS, type AttemptRecord, type DeliveryRow } from "./outbox";
+import {
+  claimDue,
+  disablePending,
+  pruneFinished,
+  DELIVERY_RETENTION_MS,
+  enqueueNotification,
+  recordAttempt,
+  RETRY_SCHEDULE_MS,
+  type AttemptRecord,
+  type DeliveryRow,
+} from "./outbox";
 import { renderMessage, send, SEND_TIMEOUT_MS, type ChannelCredentials } from "./senders";
 import type { ChannelRow, ChannelStore } from "./channels";
 import type { TargetPolicy } from "./ssrf";
@@ -27,6 +37,11 @@ export interface NotifyWorkerOptions {
   linkBase?: string | null;
 }
 
+/** A delivery's channel as read for one batch: null when it does not exist. */
+type Target = { channel: ChannelRow; creds: ChannelCredentials; error?: string } | null;
+
+const PRUNE_INTERVAL_MS = 600_000;
+
 /** How long the farm's secret values are cached for masking (a new secret is masked within this). */
 const SECRETS_CACHE_MS = 2_000;
 
@@ -35,6 +50,7 @@ export class NotifyWorker {
   private running: Promise<void> | null = null;
   private stopped = false;
   private secretsCache: { at: number; values: string[] } | null = null;
+  private lastPrune = 0;
   private readonly schedule: number[];
 
   constructor(
@@ -69,25 +85,48 @@ export class NotifyWorker {
     await this.running;
   }
 
-  /** Passes until a claim comes back short (everything due is handled). */
+  /** Passes until a claim comes back short (everything due is handled); old finished rows go every 10 minutes. */
   private async drain(): Promise<void> {
+    if (Date.now() - this.lastPrune > PRUNE_INTERVAL_MS) {
+      this.lastPrune = Date.now();
+      await pruneFinished(this.db, new Date(this.clock.now().getTime() - DELIVERY_RETENTION_MS));
+    }
     const batch = this.opts.batch ?? 16;
     for (;;) {
       const rows = await claimDue(this.db, batch, this.clock.now(), this.opts.leaseMs ?? SEND_TIMEOUT_MS + 5_000);
       if (rows.length === 0) return;
       const secrets = await this.secretValues();
-      await Promise.all(rows.map((row) => this.deliver(row, secrets)));
+      // One read of each channel and its credentials per batch, not per message.
+      const targets = new Map<string, Promise<Target>>();
+      const target = (name: string) => {
+        let t = targets.get(name);
+        if (!t) targets.set(name, (t = this.loadTarget(name)));
+        return t;
+      };
+      await Promise.all(rows.map(async (row) => this.deliver(row, secrets, await target(row.channel))));
       if (rows.length < batch || this.stopped) return;
     }
   }
 
-  private async deliver(row: DeliveryRow, secrets: string[]): Promise<void> {
+  /** The channel and its credentials; a credential that cannot be read (its secret deleted) is the attempt's error. */
+  private async loadTarget(name: string): Promise<Target> {
+    const [channel] = await this.db.select().from(channels).where(eq(channels.name, name));
+    if (!channel) return null;
+    try {
+      return { channel, creds: channel.disabledAt ? {} : await this.credentials(channel, this.clock.now()) };
+    } catch (err) {
+      return { channel, creds: {}, error: `cannot read the channel's credentials: ${(err as Error).message}` };
+    }
+  }
+
+  private async deliver(row: DeliveryRow, secrets: string[], target: Target): Promise<void> {
     const now = this.clock.now();
-    const [channel] = await this.db.select().from(channels).where(eq(channels.name, row.channel));
+    const channel = target?.channel;
     let attempt: AttemptRecord;
-    if (!channel) attempt = { result: "refused", statusCode: null, error: `channel '${row.channel}' does not exist`, durationMs: 0 };
+    if (!target || !channel) attempt = { result: "refused", statusCode: null, error: `channel '${row.channel}' does not exist`, durationMs: 0 };
     else if (channel.disabledAt) attempt = { result: "disabled", statusCode: null, error: `channel disabled: ${channel.disabledReason ?? ""}`, durationMs: 0 };
-    else attempt = await send(channel, await this.credentials(channel, now), renderMessage(row, secrets, this.opts.linkBase ?? null), this.policy, now);
+    else if (target.error) attempt = { result: "failed", statusCode: null, error: target.error, durationMs: 0 };
+    else attempt = await send(channel, target.creds, renderMessage(row, secrets, this.opts.linkBase ?? null), this.policy, now);
     const at = this.clock.now();
     await withTx(this.db, async (tx) => {
       const recorded = await recordAttempt(tx, row, attempt, at, this.schedule);
