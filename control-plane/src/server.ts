@@ -37,6 +37,7 @@ import { SERVER_KINDS } from "./stages/index";
 import { sql } from "drizzle-orm";
 import { ChannelStore, NotifyWorker, targetPolicy } from "./notify/index";
 import { NotifyService } from "./notify/service";
+import { createNotifyMetrics } from "./notify/metrics";
 
 export interface ServerHandle {
   grpcAddress: string;
@@ -225,6 +226,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     retryScale: config.notify.retryScale,
     fallbackChannel: config.notify.fallbackChannel,
     leaseMs: config.notify.leaseMs,
+    metrics: createNotifyMetrics(registry, db.db),
     linkBase: `http://${http.host}:${httpPort}`,
   });
   notifyWorker.start();

@@ -23,6 +23,7 @@ import {
 import { renderMessage, send, SEND_TIMEOUT_MS, type ChannelCredentials } from "./senders";
 import type { ChannelRow, ChannelStore } from "./channels";
 import type { TargetPolicy } from "./ssrf";
+import type { NotifyMetrics } from "./metrics";
 
 export interface NotifyWorkerOptions {
   /** Multiplies every delay of the retry schedule (tests: 0.001). */
@@ -35,6 +36,7 @@ export interface NotifyWorkerOptions {
   batch?: number;
   /** The HTTP base URL messages link to (`{{ links.run }}`). */
   linkBase?: string | null;
+  metrics?: NotifyMetrics;
 }
 
 /** A delivery's channel as read for one batch: null when it does not exist. */
@@ -127,6 +129,7 @@ export class NotifyWorker {
     else if (channel.disabledAt) attempt = { result: "disabled", statusCode: null, error: `channel disabled: ${channel.disabledReason ?? ""}`, durationMs: 0 };
     else if (target.error) attempt = { result: "failed", statusCode: null, error: target.error, durationMs: 0 };
     else attempt = await send(channel, target.creds, renderMessage(row, secrets, this.opts.linkBase ?? null), this.policy, now);
+    this.opts.metrics?.attempts.inc({ result: attempt.result });
     const at = this.clock.now();
     await withTx(this.db, async (tx) => {
       const recorded = await recordAttempt(tx, row, attempt, at, this.schedule);

@@ -122,6 +122,9 @@ describe("notification channels", { timeout: 180_000 }, () => {
         ],
       );
       assert.deepEqual(new Set(flaky.received.map((r) => r.headers["webhook-id"])), new Set([id]));
+      const metrics = await (await fetch(`${farm.server.httpUrl}/metrics`)).text();
+      assert.match(metrics, /^dockyard_notification_attempts_total\{result="failed"\} [2-9]/m);
+      assert.match(metrics, /^dockyard_notifications_pending \d+$/m);
     } finally {
       await flaky.close();
     }
