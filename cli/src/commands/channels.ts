@@ -24,6 +24,8 @@ interface AddOptions {
   user?: string;
   passwordStdin?: boolean;
   tokenStdin?: boolean;
+  passwordSecret?: string;
+  tokenSecret?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -45,8 +47,11 @@ export function registerChannelCommands(program: Command, cli: CliContext): void
     .option("--user <user>", "sms: basic-auth user (e.g. Twilio account SID); without it the token is a bearer token")
     .option("--password-stdin", "email: read the SMTP password from stdin")
     .option("--token-stdin", "sms: read the gateway token from stdin")
+    .option("--password-secret <name>", "email: the SMTP password is this secret (dockyard secret set NAME)")
+    .option("--token-secret <name>", "sms: the gateway token is this secret")
     .action(async (name: string, opts: AddOptions, cmd: Command) => {
-      if (opts.passwordStdin && opts.tokenStdin) throw new UsageError("give --password-stdin or --token-stdin, not both");
+      const given = [opts.passwordStdin, opts.tokenStdin, opts.passwordSecret, opts.tokenSecret].filter(Boolean).length;
+      if (given > 1) throw new UsageError("give one of --password-stdin, --token-stdin, --password-secret, --token-secret");
       const secret =
         opts.passwordStdin || opts.tokenStdin ? await readSecretValue({ name: `channel ${name}`, stdin: cli.stdin ?? process.stdin, err: cli.err }) : undefined;
       const res = await withClient(cli.clientConfig(cmd), (client) =>
@@ -61,6 +66,7 @@ export function registerChannelCommands(program: Command, cli: CliContext): void
             template: opts.template ?? "",
             user: opts.user ?? "",
             secret: secret ?? new Uint8Array(),
+            secretName: opts.passwordSecret ?? opts.tokenSecret ?? "",
           },
           { timeoutMs: CALL_TIMEOUT_MS },
         ),

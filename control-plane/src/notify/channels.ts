@@ -6,7 +6,7 @@ import { asc, eq } from "drizzle-orm";
 import type { Db, Tx } from "../store/db";
 import { channels } from "../store/schema";
 import { ConflictError, InvalidError, NotFoundError } from "../errors";
-import type { SecretStore } from "../secrets/secret-store";
+import { checkSecretName, type SecretStore } from "../secrets/secret-store";
 import { resolveTarget, type TargetPolicy } from "./ssrf";
 import { templateProblems } from "./templates";
 
@@ -31,6 +31,8 @@ export interface NewChannel {
   user?: string;
   /** The SMTP password or SMS token (stored sealed). */
   secret?: Uint8Array;
+  /** Or the name of a secret already in the store holding it (left in place when the channel goes). */
+  secretName?: string;
 }
 
 export interface ChannelInfo {
@@ -59,7 +61,16 @@ export class ChannelStore {
     const { config, secretValues } = await this.validate(input);
     const key = input.type === "webhook" ? newWebhookKey() : null;
     if (key) secretValues.key = Buffer.from(key);
-    const refs = Object.fromEntries(Object.keys(secretValues).map((role) => [role, secretName(input.name, role)]));
+    const refs: Record<string, string> = Object.fromEntries(Object.keys(secretValues).map((role) => [role, secretName(input.name, role)]));
+    if (input.secretName) {
+      if (input.secret) throw new InvalidError("give the credential on stdin or as a secret's name, not both");
+      if (input.type === "webhook") throw new InvalidError("a webhook channel's signing key is made by the server; it takes no secret");
+      checkSecretName(input.secretName);
+      if ((await this.secrets.missing([input.secretName])).length > 0) {
+        throw new InvalidError(`secret '${input.secretName}' does not exist; create it with: dockyard secret set ${input.secretName}`);
+      }
+      refs[input.type === "email" ? "password" : "token"] = input.secretName;
+    }
     const inserted = await this.db
       .insert(channels)
       .values({ name: input.name, type: input.type, config, secretRefs: refs, createdAt: now })
@@ -90,7 +101,10 @@ export class ChannelStore {
     checkChannelName(name);
     const [row] = await this.db.delete(channels).where(eq(channels.name, name)).returning();
     if (!row) throw new NotFoundError("channel", name);
-    for (const secret of Object.values(row.secretRefs)) await this.secrets.remove(secret).catch(() => undefined);
+    // Only the secrets the channel made; one named at `add` (--password-secret) belongs to the user.
+    for (const secret of Object.values(row.secretRefs)) {
+      if (secret.startsWith(`channel.${name}.`)) await this.secrets.remove(secret).catch(() => undefined);
+    }
   }
 
   /** A new webhook key; the old one keeps signing beside it for `windowMs` (receivers switch over meanwhile). */

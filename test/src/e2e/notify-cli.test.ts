@@ -92,6 +92,43 @@ describe("dockyard channels and notifications (CLI)", { timeout: 120_000 }, () =
     assert.deepEqual(smtp.logins, [{ user: "bot", pass: "smtp-password-1" }]);
   });
 
+  it("adds an SMS channel whose token is a secret already in the store, and leaves that secret when removed", async () => {
+    await farm.client.setSecret({ name: "gateway-token", value: Buffer.from("gw-token-0123456") });
+    const add = await dockyardCli(farm, [
+      "channels",
+      "add",
+      "cli-sms",
+      "--type",
+      "sms",
+      "--url",
+      hook.url,
+      "--to",
+      "+15550001111",
+      "--token-secret",
+      "gateway-token",
+    ]);
+    assert.equal(add.code, 0, add.stderr);
+    const before = hook.received.length;
+    assert.equal((await dockyardCli(farm, ["channels", "test", "cli-sms"])).code, 0);
+    assert.equal(hook.received[before]!.headers.authorization, "Bearer gw-token-0123456");
+    assert.equal((await dockyardCli(farm, ["channels", "rm", "cli-sms"])).code, 0);
+    assert.ok((await farm.client.listSecrets({})).secrets.some((s) => s.name === "gateway-token"));
+    const missing = await dockyardCli(farm, [
+      "channels",
+      "add",
+      "cli-sms2",
+      "--type",
+      "sms",
+      "--url",
+      hook.url,
+      "--to",
+      "+15550001111",
+      "--token-secret",
+      "nope-token",
+    ]);
+    assert.match(missing.stderr, /secret 'nope-token' does not exist/);
+  });
+
   it("refuses bad input with a message naming the problem", async () => {
     const bad = await dockyardCli(farm, ["channels", "add", "x", "--type", "pager", "--url", hook.url]);
     assert.notEqual(bad.code, 0);

@@ -37,6 +37,7 @@ export function notifyHandlers(notify: NotifyService, unary: Unary) {
         template: req.template || undefined,
         user: req.user || undefined,
         secret: req.secret.length > 0 ? req.secret : undefined,
+        secretName: req.secretName || undefined,
       });
       return create(AddChannelResponseSchema, { channel: toChannelInfo(info), webhookKey: key ?? "" });
     }),
@@ -66,6 +67,7 @@ function checkAddRequest(req: AddChannelRequest): void {
     from: req.from,
     template: req.template,
     user: req.user,
+    secret_name: req.secretName,
   })) {
     if (value.length > MAX_FIELD) throw new InvalidError(`${field} is ${value.length} characters; the limit is ${MAX_FIELD}`);
   }
