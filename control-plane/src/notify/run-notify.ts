@@ -2,7 +2,7 @@
 // the outbox in the transaction that writes the event (a run's end commits with its message or
 // not at all). The event names come from @dockyard/pipeline's NOTIFY_EVENTS, the list the
 // pipeline file is checked against; approval events arrive through the same function.
-import { eq, sql } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, sql } from "drizzle-orm";
 import { NOTIFY_EVENTS } from "@dockyard/pipeline";
 import { queryRows, type Tx } from "../store/db";
 import { runs, type NotifyRuleRow, type StageOutputsRow } from "../store/schema";
@@ -59,5 +59,27 @@ export async function notifyRunEvent(tx: Tx, runId: string, event: string, now: 
     );
     n += ids.length;
   }
+  return n;
+}
+
+/** notifyRunEvent for many runs' moves (a batch of run ends): one read finds the runs that have rules at all. */
+export async function notifyRunEvents(tx: Tx, moves: { runId: string; event: string }[], now: Date): Promise<number> {
+  const candidates = moves.filter((m) => isNotifyEvent(m.event));
+  if (candidates.length === 0) return 0;
+  const withRules = await tx
+    .select({ id: runs.id })
+    .from(runs)
+    .where(
+      and(
+        inArray(
+          runs.id,
+          candidates.map((m) => m.runId),
+        ),
+        isNotNull(runs.notify),
+      ),
+    );
+  const ids = new Set(withRules.map((r) => r.id));
+  let n = 0;
+  for (const m of candidates) if (ids.has(m.runId)) n += await notifyRunEvent(tx, m.runId, m.event, now);
   return n;
 }

@@ -188,4 +188,26 @@ stages:
     for (const r of [...hook.received, ...sms.received]) assert.ok(!r.body.includes(secretValue) && !JSON.stringify(r.headers).includes(secretValue));
     for (const m of smtp.mails) assert.ok(!(m.text ?? "").includes(secretValue) && !(m.subject ?? "").includes(secretValue));
   });
+
+  it("sends on a run's success (the batched end of succeeded attempts), with the default templates", async () => {
+    const runId = await submit(
+      farm.client,
+      `
+name: notify-ok
+notify:
+  - on: [succeeded]
+    channels: [runs-hook, ops-sms]
+stages:
+  one: { executor: shell, commands: ['echo "image=reg/app:1" >> "$DOCKYARD_OUTPUT"'] }
+  two: { executor: shell, needs: [one], commands: ["true"] }
+`,
+    );
+    assert.equal((await waitForRun(farm.client, runId)).state, "succeeded");
+    const msg = await waitFor(() => hook.received.find((r) => r.body.includes(runId)), { message: "success notification" });
+    const body = JSON.parse(msg.body) as { type: string; data: { subject: string; body: string; outputs: Record<string, Record<string, string>> } };
+    assert.equal(body.type, "run.succeeded");
+    assert.equal(body.data.subject, "[dockyard] notify-ok #1 succeeded");
+    assert.deepEqual(body.data.outputs, { one: { image: "reg/app:1" } });
+    await waitFor(() => sms.received.find((r) => decodeURIComponent(r.body).includes("notify-ok #1 succeeded")), { message: "the SMS too" });
+  });
 });
