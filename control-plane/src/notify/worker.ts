@@ -33,13 +33,14 @@ export interface NotifyWorkerOptions {
   pollIntervalMs?: number;
   /** How long a claim holds a row: past it, another worker re-sends (longer than a send may take). */
   leaseMs?: number;
-  batch?: number;
+  /** Sends at once per replica. */
+  concurrency?: number;
   /** The HTTP base URL messages link to (`{{ links.run }}`). */
   linkBase?: string | null;
   metrics?: NotifyMetrics;
 }
 
-/** A delivery's channel as read for one batch: null when it does not exist. */
+/** A delivery's channel as read for one claim: null when it does not exist. */
 type Target = { channel: ChannelRow; creds: ChannelCredentials; error?: string } | null;
 
 const PRUNE_INTERVAL_MS = 600_000;
@@ -49,7 +50,8 @@ const SECRETS_CACHE_MS = 2_000;
 
 export class NotifyWorker {
   private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
+  private claiming: Promise<void> | null = null;
+  private readonly sending = new Set<Promise<void>>();
   private stopped = false;
   private secretsCache: { at: number; values: string[] } | null = null;
   private lastPrune = 0;
@@ -73,40 +75,55 @@ export class NotifyWorker {
     this.timer.unref();
   }
 
-  /** A pass now unless one runs (then the next tick picks up what it missed). */
+  /** Claims more now unless a claim runs (then the next tick, or the next send's end, does). */
   kick(): void {
-    if (this.stopped || this.running) return;
-    this.running = this.drain()
+    if (this.stopped || this.claiming) return;
+    this.claiming = this.fill()
       .catch((err: unknown) => this.log.warn({ err: (err as Error).message }, "notification pass failed"))
-      .finally(() => (this.running = null));
+      .finally(() => (this.claiming = null));
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    await this.running;
+    await this.claiming;
+    await Promise.all(this.sending);
   }
 
-  /** Passes until a claim comes back short (everything due is handled); old finished rows go every 10 minutes. */
-  private async drain(): Promise<void> {
+  /**
+   * Claims due rows into free send slots and starts them. Each send ends on its own (a slow
+   * receiver holds one slot, not the others' turn); old finished rows go every 10 minutes.
+   */
+  private async fill(): Promise<void> {
     if (Date.now() - this.lastPrune > PRUNE_INTERVAL_MS) {
       this.lastPrune = Date.now();
       await pruneFinished(this.db, new Date(this.clock.now().getTime() - DELIVERY_RETENTION_MS));
     }
-    const batch = this.opts.batch ?? 16;
-    for (;;) {
-      const rows = await claimDue(this.db, batch, this.clock.now(), this.opts.leaseMs ?? SEND_TIMEOUT_MS + 5_000);
+    const slots = this.opts.concurrency ?? 32;
+    while (!this.stopped) {
+      const free = slots - this.sending.size;
+      if (free <= 0) return;
+      const rows = await claimDue(this.db, free, this.clock.now(), this.opts.leaseMs ?? SEND_TIMEOUT_MS + 5_000);
       if (rows.length === 0) return;
       const secrets = await this.secretValues();
-      // One read of each channel and its credentials per batch, not per message.
+      // One read of each channel and its credentials per claim, not per message.
       const targets = new Map<string, Promise<Target>>();
       const target = (name: string) => {
         let t = targets.get(name);
         if (!t) targets.set(name, (t = this.loadTarget(name)));
         return t;
       };
-      await Promise.all(rows.map(async (row) => this.deliver(row, secrets, await target(row.channel))));
-      if (rows.length < batch || this.stopped) return;
+      for (const row of rows) {
+        const sent: Promise<void> = target(row.channel)
+          .then((t) => this.deliver(row, secrets, t))
+          .catch((err: unknown) => this.log.warn({ delivery: row.id, err: (err as Error).message }, "notification send failed; retried after its lease"))
+          .finally(() => {
+            this.sending.delete(sent);
+            this.kick();
+          });
+        this.sending.add(sent);
+      }
+      if (rows.length < free) return;
     }
   }
 
