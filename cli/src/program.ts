@@ -9,6 +9,7 @@ import { registerProcessCommands } from "./commands/processes";
 import { registerRunCommands } from "./commands/run";
 import { registerSecretCommands } from "./commands/secret";
 import { registerUserCommands } from "./commands/users";
+import { registerChannelCommands } from "./commands/channels";
 import { registerValidate } from "./commands/validate";
 import { DEFAULT_SERVER } from "./config";
 import cliPackage from "../package.json";
@@ -35,6 +36,7 @@ export function buildProgram(cli: CliContext): Command {
   registerAdminCommands(program, cli);
   registerSecretCommands(program, cli);
   registerUserCommands(program, cli);
+  registerChannelCommands(program, cli);
   registerProcessCommands(program, cli);
   return program;
 }

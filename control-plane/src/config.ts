@@ -65,6 +65,17 @@ const schema = z.object({
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "expected a secret name")
     .optional(),
+  DOCKYARD_NOTIFY_ALLOW_PRIVATE: z
+    .string()
+    .regex(/^[A-Za-z0-9.:/,\s-]*$/, "expected loopback, private, link-local or CIDRs, comma-separated")
+    .default(""),
+  DOCKYARD_NOTIFY_FALLBACK_CHANNEL: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "expected a channel name")
+    .optional(),
+  DOCKYARD_NOTIFY_RETRY_SCALE: z.coerce.number().min(0.0001).max(1).default(1),
+  /** How long a replica holds a message it is sending; past it another one re-sends (after a crash). */
+  DOCKYARD_NOTIFY_LEASE_MS: ms(15_000, 1_000),
 });
 
 export type ServerEnv = z.infer<typeof schema>;
@@ -109,6 +120,8 @@ export interface ServerConfig {
   insecure: boolean;
   /** Give agents a lease TTL after the server stalled (false only in tests: the positive control). */
   stallGrace: boolean;
+  /** Notification delivery: private targets allowed, the fallback channel, the retry schedule's scale. */
+  notify: { allowPrivate: string[]; fallbackChannel: string | null; retryScale: number; leaseMs: number };
 }
 
 export class ConfigError extends Error {
@@ -193,6 +206,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     registry: e.DOCKYARD_REGISTRY
       ? { address: e.DOCKYARD_REGISTRY, username: e.DOCKYARD_REGISTRY_USERNAME ?? null, passwordSecret: e.DOCKYARD_REGISTRY_PASSWORD_SECRET ?? null }
       : null,
+    notify: {
+      allowPrivate: e.DOCKYARD_NOTIFY_ALLOW_PRIVATE.split(",")
+        .map((x) => x.trim())
+        .filter(Boolean),
+      fallbackChannel: e.DOCKYARD_NOTIFY_FALLBACK_CHANNEL ?? null,
+      retryScale: e.DOCKYARD_NOTIFY_RETRY_SCALE,
+      leaseMs: e.DOCKYARD_NOTIFY_LEASE_MS,
+    },
   };
 }
 

@@ -16,3 +16,15 @@ export { claimAndPlace, placeAttempts, type Placement } from "./store/claims";
 export { ensurePki, type Pki, type PkiOptions } from "./pki";
 export { ServerStageRunner, SERVER_AGENT_ID } from "./stages/server-runner";
 export type { ServerStageKind, ServerStage, ServerStageContext } from "./stages/kind";
+export {
+  enqueueNotification,
+  notifyRunEvent,
+  renderTemplate,
+  targetPolicy,
+  resolveTarget,
+  RefusedTargetError,
+  RETRY_SCHEDULE_MS,
+  type NewNotification,
+  type NotifyContext,
+  type TargetPolicy,
+} from "./notify/index";

@@ -18,6 +18,7 @@ import { InvalidError } from "./errors";
 import type { Scheduler } from "./scheduler/scheduler";
 import type { RunEventRecord } from "./store/events";
 import type { SecretInfo, SecretStore } from "./secrets/secret-store";
+import type { NotifyService } from "./notify/service";
 
 export interface RunsServiceDeps {
   db: Db;
@@ -26,6 +27,8 @@ export interface RunsServiceDeps {
   publish(events: RunEventRecord[]): void;
   /** Named secrets: submit checks that referenced ones exist; the edges set, list and delete them. */
   secrets: SecretStore;
+  /** Checks at submit that the channels a `notify:` rule names exist. */
+  notify?: Pick<NotifyService, "checkPipeline">;
   /** The server's registry, for pipelines that name none (DOCKYARD_REGISTRY*). */
   defaultRegistry?: RegistrySpec | null;
   /** Appended to every join token created, so agents pin the CA on first contact. */
@@ -82,6 +85,7 @@ export class RunsService {
       );
     }
     await this.checkSecretsExist(result.pipeline, registry);
+    await this.deps.notify?.checkPipeline(result.pipeline);
     const text = typeof yaml === "string" ? yaml : Buffer.from(yaml).toString("utf8");
     const { scheduler } = this.deps;
     const now = this.deps.clock.now();

@@ -39,6 +39,9 @@ import { assignmentInputsLoader } from "./stages/assignment-inputs";
 import { ServerStageRunner } from "./stages/server-runner";
 import { SERVER_KINDS } from "./stages/index";
 import { sql } from "drizzle-orm";
+import { ChannelStore, NotifyWorker, targetPolicy } from "./notify/index";
+import { NotifyService } from "./notify/service";
+import { createNotifyMetrics } from "./notify/metrics";
 
 export interface ServerHandle {
   grpcAddress: string;
@@ -99,6 +102,12 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     log.warn({ secrets: rotation.unreadable }, "secrets sealed with a key that is not configured; stages using them will error");
   }
 
+  const notifyPolicy = targetPolicy(config.notify.allowPrivate);
+  const channelStore = new ChannelStore(db.db, secrets, notifyPolicy);
+  // The worker starts with the HTTP server (its links); until then a kick is a no-op.
+  let kickNotify = () => {};
+  const notifyService = new NotifyService(db.db, channelStore, secrets, clock, () => kickNotify());
+
   const pki = await ensurePki({
     dir: config.pkiDir,
     sans: [splitListen(config.grpcListen).host, ...config.tlsSans].filter((h) => h !== "0.0.0.0" && h !== "::"),
@@ -147,6 +156,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     scheduler,
     publish,
     secrets,
+    notify: { checkPipeline: (p) => notifyService.checkPipeline(p) },
     caFingerprint: pki.caFingerprint,
     log: log.child({ component: "runs" }),
     defaultRegistry: config.registry,
@@ -198,7 +208,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     serviceDefinition(RunService),
     guardService(
       RunService,
-      { ...runHandlers(runs, db.db, bus, runApiLog), ...userHandlers(db.db, clock, runApiLog) },
+      { ...runHandlers(runs, db.db, bus, runApiLog, notifyService), ...userHandlers(db.db, clock, runApiLog) },
       authenticate,
       guardLog,
     ) as unknown as grpc.UntypedServiceImplementation,
@@ -235,6 +245,16 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     serverStages.pass().catch((err: unknown) => log.error({ err }, "server stage pass failed"));
   }, config.schedulerIntervalMs).unref();
   const grpcHost = splitListen(config.grpcListen).host;
+  // Outbox deliveries: any replica sends any due message (rows are claimed with SKIP LOCKED and leased).
+  const notifyWorker = new NotifyWorker(db.db, channelStore, secrets, notifyPolicy, clock, log.child({ component: "notify" }), {
+    retryScale: config.notify.retryScale,
+    fallbackChannel: config.notify.fallbackChannel,
+    leaseMs: config.notify.leaseMs,
+    metrics: createNotifyMetrics(registry, db.db),
+    linkBase: `http://${http.host}:${httpPort}`,
+  });
+  notifyWorker.start();
+  kickNotify = () => notifyWorker.kick();
   log.info(
     {
       grpc: `${grpcHost}:${grpcPort}`,
@@ -258,6 +278,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     async stop() {
       health.stop();
       clearInterval(serverStagesTimer);
+      await notifyWorker.stop();
       await scheduler.stop();
       await bus.close();
       // Open watch streams would hold tryShutdown forever: give calls a moment, then cut.

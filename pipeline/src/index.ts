@@ -8,6 +8,7 @@ export type {
   ParseResult,
   PipelineSpec,
   Problem,
+  NotifyRule,
   RegistrySpec,
   RetryReason,
   SecretRef,
@@ -42,7 +43,7 @@ export { pipelineJsonSchema, PIPELINE_SCHEMA_ID } from './json-schema.js';
 export { topologicalOrder } from './dag.js';
 export { PIPELINE_LIMITS, type PipelineLimits } from './limits.js';
 export { parseDuration } from './duration.js';
-export { DEFAULT_RETRY, SECRET_NAME_PATTERN } from './schema.js';
+export { DEFAULT_RETRY, SECRET_NAME_PATTERN, NOTIFY_EVENTS, CHANNEL_NAME_PATTERN, type NotifyEvent } from './schema.js';
 export { LABEL_KEY_PATTERN, LABEL_KEY_RULE } from './patterns.js';
 export { DockyardError, InvalidStageGraphError, type DockyardErrorCode } from './errors.js';
 export {

@@ -60,6 +60,7 @@ function knownKeysFor(path: ValuePath, stageTypeAt?: (stage: string) => StageTyp
   if (path.length === 2 && path[0] === 'stages') return stageKeys(stageTypeAt?.(String(path[1])) ?? 'command');
   if (path.length === 1 && (path[0] === 'source' || path[0] === 'registry')) return KNOWN_KEYS[path[0]];
   if (path.length === 3 && path[0] === 'stages' && path[2] === 'retry') return KNOWN_KEYS.retry;
+  if (path.length === 2 && path[0] === 'notify') return KNOWN_KEYS.notify;
   if ((path.length === 2 && path[0] === 'env') || (path.length === 4 && path[0] === 'stages' && path[2] === 'env'))
     return KNOWN_KEYS.secret;
   return [];

@@ -101,6 +101,7 @@ test("defaults: version 1, no env, no needs, no timeout, the type's retry, docke
     secrets: [],
     source: { kind: 'upload' },
     registry: null,
+    notify: [],
     stages: [
       {
         name: 's',

@@ -181,7 +181,13 @@ function build(input: PipelineInput, order: readonly string[], defaultName: stri
   const registry: RegistrySpec | null = input.registry
     ? { address: input.registry.address, username: input.registry.username ?? null, passwordSecret: input.registry.password ?? null }
     : null;
-  return { version: 1, name, env, secrets, source, registry, stages };
+  const notify = (input.notify ?? []).map((r) => ({
+    on: [...new Set(r.on)],
+    channels: [...new Set(r.channels)],
+    ...(r.subject !== undefined ? { subject: r.subject } : {}),
+    ...(r.body !== undefined ? { body: r.body } : {}),
+  }));
+  return { version: 1, name, env, secrets, source, registry, notify, stages };
 }
 
 function tooMany(kind: 'keys' | 'items'): string {

@@ -54,6 +54,43 @@ const registrySchema = z
   })
   .meta({ title: 'Registry', description: "Overrides the server's registry (DOCKYARD_REGISTRY_*) for this pipeline." });
 
+/**
+ * Run events a pipeline-level `notify:` rule can name: the one list the parser and the server's
+ * matcher share (approval stages add waiting/approved/rejected events; rollbacks add rolled_back).
+ */
+export const NOTIFY_EVENTS = ['succeeded', 'failed', 'errored', 'canceled', 'waiting', 'approved', 'rejected'] as const;
+export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
+/** A notification channel's name (`dockyard channels add NAME`). */
+export const CHANNEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$/;
+const MAX_NOTIFY_TEMPLATE = 4096;
+
+const notifyTemplate = (what: string) =>
+  z
+    .string()
+    .min(1)
+    .max(MAX_NOTIFY_TEMPLATE, { error: `${what} template is longer than ${MAX_NOTIFY_TEMPLATE} characters` })
+    .optional()
+    .meta({
+      description: `${what} template: {{ run.name }}, {{ run.number }}, {{ run.id }}, {{ status }}, {{ stage.name }}, {{ outputs.STAGE.NAME }}, {{ links.run }}.`,
+    });
+
+const notifyRuleSchema = z
+  .strictObject({
+    on: z
+      .array(z.enum(NOTIFY_EVENTS, { error: (iss) => `unknown notify event ${quote(iss.input)}: use ${NOTIFY_EVENTS.join(', ')}` }))
+      .min(1)
+      .max(NOTIFY_EVENTS.length)
+      .meta({ description: `Run events that send: ${NOTIFY_EVENTS.join(', ')}.` }),
+    channels: z
+      .array(z.string().regex(CHANNEL_NAME_PATTERN, { error: (iss) => `invalid channel name ${quote(iss.input)}` }))
+      .min(1)
+      .max(20)
+      .meta({ description: 'Channel names (dockyard channels add NAME); each must exist when the run is submitted.' }),
+    subject: notifyTemplate('Subject'),
+    body: notifyTemplate('Body'),
+  })
+  .meta({ title: 'Notify rule', description: 'Which run events send a message to which channels.' });
+
 export const pipelineSchema = z
   .strictObject({
     version: z.literal(1).optional().meta({ description: 'File format version; must be 1 if present.' }),
@@ -65,6 +102,11 @@ export const pipelineSchema = z
     env: envSchema.optional().meta({ description: 'Pipeline-wide environment, merged under the env of every command and test stage.' }),
     source: sourceSchema.optional(),
     registry: registrySchema.optional(),
+    notify: z
+      .array(notifyRuleSchema)
+      .max(10)
+      .optional()
+      .meta({ description: 'Notifications on run events: a list of { on: [events], channels: [names], subject?, body? }.' }),
     stages: z.record(nameSchema, stageSchema).meta({
       description: `Stages by name, run as a DAG via needs; file order is kept. 1..${PIPELINE_LIMITS.maxStages} stages.`,
       minProperties: 1,
@@ -83,6 +125,7 @@ export const KNOWN_KEYS = {
   secret: Object.keys(secretRefSchema.shape),
   source: Object.keys(sourceSchema.shape),
   registry: Object.keys(registrySchema.shape),
+  notify: Object.keys(notifyRuleSchema.shape),
 } as const;
 
 /** The zod output of {@link pipelineSchema}. */

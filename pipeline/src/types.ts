@@ -41,6 +41,14 @@ export interface RegistrySpec {
   passwordSecret: string | null;
 }
 
+/** A pipeline-level notification rule: run events -> channels, with optional templates. */
+export interface NotifyRule {
+  on: string[];
+  channels: string[];
+  subject?: string;
+  body?: string;
+}
+
 /** A validated pipeline file. Stages keep file order. */
 export interface PipelineSpec {
   version: 1;
@@ -52,6 +60,8 @@ export interface PipelineSpec {
   source: SourceSpec;
   /** null: the server's registry, if it has one. */
   registry: RegistrySpec | null;
+  /** Pipeline-level notifications (empty: none). */
+  notify: NotifyRule[];
   stages: StageDef[];
 }
 

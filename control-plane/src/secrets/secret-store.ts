@@ -129,6 +129,19 @@ export class SecretStore {
     });
   }
 
+  /** Every value the store holds, decrypted: what notifications mask (a value never leaves in a message). */
+  async allValues(): Promise<string[]> {
+    const rows = await this.db.select().from(secrets);
+    return rows.filter((r) => this.keyring.has(r.keyId)).map((r) => this.keyring.open(r, r.name).toString("utf8"));
+  }
+
+  /** One decrypted value; NotFoundError when there is none. */
+  async value(name: string): Promise<Buffer> {
+    const [row] = await this.db.select().from(secrets).where(eq(secrets.name, name));
+    if (!row) throw new NotFoundError("secret", name);
+    return this.keyring.open(row, row.name);
+  }
+
   /**
    * Re-seals with the current key every row sealed with an older one (called at server start,
    * after the current key changed). A row changed meanwhile by `set` or another replica's

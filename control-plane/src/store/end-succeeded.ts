@@ -12,6 +12,7 @@ import { getTableColumns, sql, type SQL } from "drizzle-orm";
 import { parseJson, queryRows, type Tx } from "./db";
 import { attempts, type StageOutputsRow } from "./schema";
 import { stageEvent, type NewRunEvent, type RunEventRecord } from "./events";
+import { notifyRunEvents } from "../notify/run-notify";
 import { nextRunState, type AttemptRow, type EndedAttempt } from "./run-state";
 import { ACTIVE_ATTEMPTS_SQL } from "./state-sql";
 
@@ -89,6 +90,12 @@ export async function endSucceededMany(tx: Tx, items: SucceededEnd[], now: Date)
   }
   const runStates = runs.size > 0 ? await promoteAndCount(tx, [...runs.keys()], now, runs) : new Map<string, { state: string; finishedAt: Date | null }>();
   const records = runs.size > 0 ? await appendEventsMany(tx, runs, runStates, now) : new Map<string, RunEventRecord[]>();
+  // Runs that ended here get their notifications in this transaction (see notify/run-notify.ts).
+  await notifyRunEvents(
+    tx,
+    [...runStates].map(([runId, move]) => ({ runId, event: move.state })),
+    now,
+  );
 
   return items.map((it) => {
     const hit = byAttempt.get(it.attemptId);

@@ -93,6 +93,7 @@ export async function createRun(
     number,
     commit: origin.commit,
     startedBy: origin.startedBy.kind === "user" ? origin.startedBy.userId : null,
+    notify: pipeline.notify.length > 0 ? pipeline.notify : null,
   };
   const stageRows = pipeline.stages.map((s, position): StageRow => ({
     id: ids.get(s.name)!,
@@ -139,8 +140,9 @@ export async function createRun(
   const eventValues = newEvents.map((e, i) => sql`(${i + 1}::bigint, ${e.kind}::text, ${e.stageId ?? null}::text, ${JSON.stringify(e.payload)}::jsonb)`);
   const insert = sql`
     r AS (
-      INSERT INTO runs (id, name, source, state, pipeline_yaml, created_at, last_event_seq, number, commit, started_by)
-      VALUES (${runId}, ${runRow.name}, ${origin.source}, 'queued', ${yaml}, ${now}::timestamptz, ${newEvents.length}, ${number}, ${origin.commit}, ${runRow.startedBy})
+      INSERT INTO runs (id, name, source, state, pipeline_yaml, created_at, last_event_seq, number, commit, started_by, notify)
+      VALUES (${runId}, ${runRow.name}, ${origin.source}, 'queued', ${yaml}, ${now}::timestamptz, ${newEvents.length}, ${number}, ${origin.commit}, ${runRow.startedBy},
+        ${runRow.notify ? JSON.stringify(runRow.notify) : null}::jsonb)
       RETURNING id),
     au AS (
       INSERT INTO audit_log (at, actor_user_id, actor, action, target, details)

@@ -9,6 +9,7 @@ import { decideAfterAttempt, type Outcome } from "../domain/states";
 import { nextRunState, type EndedAttempt } from "./run-state";
 import { endSucceededMany } from "./end-succeeded";
 import { UNSUCCESSFUL_STAGES_SQL, ACTIVE_ATTEMPTS } from "./state-sql";
+import { notifyRunEvent } from "../notify/run-notify";
 
 export type { AttemptRow, EndedAttempt } from "./run-state";
 
@@ -180,5 +181,11 @@ export async function refreshRunState(tx: Tx, runId: string, now: Date, canceled
   );
   const next = nextRunState(counts, canceled);
   if (!next) return [];
-  return appendEvents(tx, runId, [{ kind: "run", payload: { state: next.state } }], now, { state: next.state, finishedAt: next.finishedAt ? now : null });
+  const events = await appendEvents(tx, runId, [{ kind: "run", payload: { state: next.state } }], now, {
+    state: next.state,
+    finishedAt: next.finishedAt ? now : null,
+  });
+  // The run's notifications commit with its new state (the outbox row is in this transaction).
+  await notifyRunEvent(tx, runId, next.state, now);
+  return events;
 }

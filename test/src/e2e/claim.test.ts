@@ -29,6 +29,7 @@ describe("claim and placement", () => {
     refs: [],
     source: { kind: "upload" },
     registry: null,
+    notify: [],
     sameAgentAs: null,
     run: { name: "guard", number: 1 },
   };

@@ -17,11 +17,12 @@ export interface CliResult {
 }
 
 /** Starts `dockyard ARGS` against the farm (its address, API token and CA); `out()` is its stdout so far. */
-export function dockyardProcess(farm: Farm, args: string[]): { done: Promise<CliResult>; out: () => string } {
+export function dockyardProcess(farm: Farm, args: string[], stdin?: string): { done: Promise<CliResult>; out: () => string } {
   const child = spawn(BIN, args, {
     cwd: os.tmpdir(),
     env: { ...process.env, DOCKYARD_SERVER: farm.server.grpcAddress, DOCKYARD_TOKEN: farm.apiToken, DOCKYARD_CA_FILE: farm.caFile, NO_COLOR: "1" },
   });
+  if (stdin !== undefined) child.stdin.end(stdin);
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -30,9 +31,9 @@ export function dockyardProcess(farm: Farm, args: string[]): { done: Promise<Cli
   return { done, out: () => stdout };
 }
 
-/** Runs `dockyard ARGS` against the farm to its end. */
-export function dockyardCli(farm: Farm, args: string[]): Promise<CliResult> {
-  return dockyardProcess(farm, args).done;
+/** Runs `dockyard ARGS` against the farm to its end (`stdin`: written to it, then closed). */
+export function dockyardCli(farm: Farm, args: string[], stdin?: string): Promise<CliResult> {
+  return dockyardProcess(farm, args, stdin).done;
 }
 
 /** A temp directory holding `files` (name -> text, subdirectories created); removed when the test file ends. */

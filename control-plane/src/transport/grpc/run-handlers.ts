@@ -39,11 +39,13 @@ import type { UserHandlers } from "./user-handlers";
 import { toServiceError } from "./errors";
 import { InvalidError } from "../../errors";
 import { PIPELINE_LIMITS } from "@dockyard/pipeline";
+import type { NotifyService } from "../../notify/service";
+import { notifyHandlers } from "./notify-handlers";
 
 type Handlers = ServiceHandlers<(typeof RunService)["method"]>;
 type RunHandlers = Omit<Handlers, keyof UserHandlers>;
 
-export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger): RunHandlers {
+export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger, notify: NotifyService): RunHandlers {
   /** Wrap a unary handler: run it with the call's user as the actor, map errors. */
   function unary<Req, Res>(fn: (req: Req, actor: Actor) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {
@@ -62,6 +64,7 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
   };
 
   return {
+    ...notifyHandlers(notify, unary),
     submitRun: unary(async (req, actor) => {
       checkSize(req.pipelineYaml);
       const run = await runs.submit(

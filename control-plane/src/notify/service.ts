@@ -1,0 +1,110 @@
+// The operations behind `dockyard channels` and `dockyard notifications`, shared by the edges.
+import { eq, inArray } from "drizzle-orm";
+import type { PipelineSpec } from "@dockyard/pipeline";
+import type { Db } from "../store/db";
+import { channels, deliveries } from "../store/schema";
+import type { Clock } from "../clock";
+import type { SecretStore } from "../secrets/secret-store";
+import { InvalidError } from "../errors";
+import { checkChannelName, type ChannelInfo, type ChannelStore, type NewChannel } from "./channels";
+import { enqueueNotification, listDeliveries, type DeliveryAttemptRow, type DeliveryRow } from "./outbox";
+import { renderMessage } from "./senders";
+
+export const MAX_NOTIFICATIONS_LIMIT = 500;
+/** How long `channels test` waits for the test message's first attempt. */
+const TEST_WAIT_MS = 15_000;
+/** A rotated-out webhook key signs beside the new one this long by default (receivers switch over meanwhile). */
+export const DEFAULT_ROTATION_WINDOW_MS = 24 * 3_600_000;
+const MAX_ROTATION_WINDOW_MS = 30 * 24 * 3_600_000;
+
+export interface DeliveryView {
+  row: DeliveryRow;
+  /** The subject as sent (rendered, secret values masked). */
+  subject: string;
+  attempts: DeliveryAttemptRow[];
+}
+
+export class NotifyService {
+  constructor(
+    private readonly db: Db,
+    private readonly store: ChannelStore,
+    private readonly secrets: SecretStore,
+    private readonly clock: Clock,
+    /** Wakes this replica's worker (a test message goes out at once). */
+    private readonly kick: () => void,
+  ) {}
+
+  addChannel(input: NewChannel): Promise<{ info: ChannelInfo; key: string | null }> {
+    return this.store.add(input, this.clock.now());
+  }
+
+  listChannels(): Promise<ChannelInfo[]> {
+    return this.store.list();
+  }
+
+  removeChannel(name: string): Promise<void> {
+    return this.store.remove(name);
+  }
+
+  async rotateKey(name: string, windowMs: number): Promise<{ key: string; previousValidUntil: Date }> {
+    const window = windowMs || DEFAULT_ROTATION_WINDOW_MS;
+    if (window < 0 || window > MAX_ROTATION_WINDOW_MS) throw new InvalidError(`rotation window must be at most ${MAX_ROTATION_WINDOW_MS / 86_400_000} days`);
+    const now = this.clock.now();
+    const key = await this.store.rotate(name, window, now);
+    return { key, previousValidUntil: new Date(now.getTime() + window) };
+  }
+
+  /** Sends a test message and waits (bounded) for its first attempt; returns the delivery as it then is. */
+  async test(name: string): Promise<DeliveryView> {
+    const row = await this.store.get(this.db, checkChannelName(name));
+    if (row.disabledAt) throw new InvalidError(`channel '${name}' is disabled: ${row.disabledReason ?? ""}`);
+    const now = this.clock.now();
+    const [id] = await enqueueNotification(
+      this.db,
+      {
+        channels: [name],
+        subject: "[dockyard] test message for channel {{ channel }}",
+        body: "This is a test message from dockyard channels test {{ channel }}.",
+        context: { event: "test", status: "test", channel: name },
+      },
+      now,
+    );
+    this.kick();
+    const deadline = Date.now() + TEST_WAIT_MS;
+    for (;;) {
+      const [d] = await this.db.select().from(deliveries).where(eq(deliveries.id, id!));
+      if (!d || d.attempts > 0 || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const [view] = await this.views([id!]);
+    return view!;
+  }
+
+  async notifications(opts: { channel?: string; limit?: number }): Promise<DeliveryView[]> {
+    const limit = opts.limit || 50;
+    if (limit < 1 || limit > MAX_NOTIFICATIONS_LIMIT) throw new InvalidError(`limit must be 1-${MAX_NOTIFICATIONS_LIMIT}`);
+    if (opts.channel) checkChannelName(opts.channel);
+    const rows = await listDeliveries(this.db, { channel: opts.channel || undefined, limit });
+    const secrets = await this.secrets.allValues();
+    return rows.map(({ row, attempts }) => ({ row, attempts, subject: renderMessage(row, secrets).subject }));
+  }
+
+  /** Every channel a `notify:` rule names must exist at submit (like secrets). */
+  async checkPipeline(pipeline: PipelineSpec): Promise<void> {
+    const names = [...new Set(pipeline.notify.flatMap((r) => r.channels))];
+    if (names.length === 0) return;
+    const found = new Set((await this.db.select({ name: channels.name }).from(channels).where(inArray(channels.name, names))).map((r) => r.name));
+    const missing = names.filter((n) => !found.has(n));
+    if (missing.length > 0) {
+      throw new InvalidError(
+        `notify: channel${missing.length === 1 ? "" : "s"} ${missing.map((n) => `'${n}'`).join(", ")} do${missing.length === 1 ? "es" : ""} not exist; create with: dockyard channels add NAME --type ...`,
+      );
+    }
+  }
+
+  private async views(ids: string[]): Promise<DeliveryView[]> {
+    const found = await listDeliveries(this.db, { ids, limit: ids.length });
+    const secrets = await this.secrets.allValues();
+    return found.map(({ row, attempts }) => ({ row, attempts, subject: renderMessage(row, secrets).subject }));
+  }
+}
