@@ -15,6 +15,7 @@ export const build: AgentStageKind<"build"> = {
   type: "build",
   runsOn: "agent",
   retry: RETRY_LOST,
+  capabilities: ["docker", "build"],
   requires: () => ["docker", "build"],
   assignment: (spec) => ({
     case: "build",

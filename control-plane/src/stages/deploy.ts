@@ -8,6 +8,7 @@ export const deploy: AgentStageKind<"deploy"> = {
   type: "deploy",
   runsOn: "agent",
   retry: NO_RETRY,
+  capabilities: ["docker"],
   requires: () => ["docker"],
   assignment: (spec, ctx) => ({
     case: "deploy",

@@ -53,6 +53,8 @@ interface KindBase<T extends StageType> {
 /** A kind an agent runs (claimed by the scheduler, placed by capabilities). */
 export interface AgentStageKind<T extends StageType = StageType> extends KindBase<T> {
   runsOn: "agent";
+  /** Every capability `requires` may name: agents registering with them are accepted. */
+  capabilities: readonly string[];
   /** Capabilities an agent must offer to take the stage. */
   requires(spec: SpecOf<T>): string[];
   /** A stage of the same run whose agent this one must run on (test: its environment's). */

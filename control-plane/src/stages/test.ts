@@ -9,6 +9,7 @@ export const test: AgentStageKind<"test"> = {
   type: "test",
   runsOn: "agent",
   retry: RETRY_LOST,
+  capabilities: ["docker"],
   requires: () => ["docker"],
   sameAgentAs: (spec) => spec.environment,
   assignment: (spec, ctx) => {
