@@ -3,6 +3,7 @@
 // its validated input becomes the kind's part of a StageDef. One module per kind; the
 // registry (index.ts) lists them and the stage schema is their discriminated union.
 import type { z } from 'zod';
+import type { SecretRef } from '../types.js';
 
 /** Reports a problem at `path` (relative to the stage) — at the key itself when `atKey`. */
 export type StageProblem = (path: PropertyKey[], atKey: boolean, message: string) => void;
@@ -19,6 +20,13 @@ export interface KindDefinition<T extends string, Shape extends z.ZodRawShape, S
   build(input: z.output<z.ZodObject<Shape>>): Spec;
   /** The output keys the kind reports, when they are fixed (a command stage's are whatever it writes). */
   outputs?: KindOutputs;
+  /**
+   * Whether its stages read the run's source: `needs` (a pipeline without a git `source:` must
+   * come with its directory uploaded), `reads` (it gets the files when there are any). Absent: never.
+   */
+  source?: 'needs' | 'reads';
+  /** Secret references from the kind's own keys instead of `env` (a build's `secrets:`), and that key's name. */
+  ownSecrets?: { key: string; refs(input: z.output<z.ZodObject<Shape>>): SecretRef[] };
 }
 
 /** The output keys a kind can report: `${{ stages.X.outputs.K }}` with any other K is refused by validate. */

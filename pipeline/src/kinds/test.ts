@@ -21,6 +21,7 @@ export interface TestSpec {
 export const test = defineKind({
   type: 'test',
   outputs: { keys: ['exit_code', 'passed', 'failed', 'skipped', 'errors', 'total'] },
+  source: 'reads',
   description: "A one-time test container, optionally on a deploy stage's temporary environment; its exit code decides.",
   shape: {
     image: imageSchema.meta({ description: 'Test image; may name an image an earlier build stage pushed.' }),
