@@ -1,6 +1,6 @@
 // `build`: an image built on an agent whose engine offers BuildKit (`build`).
-// The scheduler prefers the agent that last built the same image name, whose
-// engine holds its layer cache (claims.ts reads build_affinity).
+// Its affinity key is the image name: placement prefers the agent that last
+// built it, whose engine holds its layer cache.
 import type { AgentStageKind } from "./kind";
 import { RETRY_LOST } from "./kind";
 
@@ -21,5 +21,8 @@ export const build: AgentStageKind<"build"> = {
     case: "build",
     value: { context: spec.context, dockerfile: spec.dockerfile, target: spec.target ?? "", args: spec.args, tags: spec.tags, push: spec.push },
   }),
-  finished: (spec, end, effects) => effects.rememberBuild(cacheKey(spec.tags), end.agentId, end.at),
+  affinity: {
+    key: (spec) => cacheKey(spec.tags),
+    away: (agent, why) => `built without its layer cache: agent ${agent}, which built this image last, ${why}`,
+  },
 };

@@ -29,9 +29,8 @@ export interface FinishedStage {
   at: Date;
 }
 
-/** Writes a kind's end may make (build: affinity; deploy: the environment record). */
+/** Writes a kind's end may make (deploy: the environment record). */
 export interface FinishEffects {
-  rememberBuild(image: string, agentId: string, at: Date): Promise<void>;
   recordEnvironment(env: {
     id: string;
     runId: string;
@@ -59,6 +58,12 @@ export interface AgentStageKind<T extends StageType = StageType> extends KindBas
   requires(spec: SpecOf<T>): string[];
   /** A stage of the same run whose agent this one must run on (test: its environment's). */
   sameAgentAs?(spec: SpecOf<T>): string | null;
+  /**
+   * Placement affinity: the submit and the claim prefer the agent that last succeeded with a
+   * stage of this kind and `key` (build: the image name, whose layer cache that engine holds);
+   * `away` is the stage's reason when it was placed elsewhere, `why` saying what kept it away.
+   */
+  affinity?: { key(spec: SpecOf<T>): string | null; away(agentName: string, why: string): string };
   /** The stage's variant of StageSpec.kind; `spec` has its expressions substituted. */
   assignment(spec: SpecOf<T>, ctx: AssignmentContext): KindVariant;
   /** After the stage succeeded (its row already says so); failures are logged, never undo the end. */
