@@ -2,7 +2,7 @@
 // the Docker tools (docker/) as tools, under the unchanged attempt runner (its
 // logs, spool, lease and supervisor). One handler per kind; index.ts lists them.
 import type Docker from "dockerode";
-import type { Assignment, ResourceLimits } from "@dockyard/proto";
+import type { Assignment, ResourceLimits, StageSpec } from "@dockyard/proto";
 import type { AttemptExit, AttemptSpec, Executor, ExecutorHandle } from "../executor/types";
 import type { ReportedOutputs } from "../logs/spool";
 import type { RunSources } from "./run-sources";
@@ -53,8 +53,8 @@ export interface StageExit extends AttemptExit {
  * own error with a clear message) when the work cannot begin.
  */
 export interface AgentStage {
-  /** The StageSpec.kind case it handles. */
-  readonly type: "command" | "build" | "deploy" | "test";
+  /** The StageSpec.kind case it handles (its proto variant). */
+  readonly type: NonNullable<StageSpec["kind"]["case"]>;
   /** What it offers this agent's tools (registration capabilities); empty when it cannot run here. */
   capabilities(tools: StageTools): string[];
   /** The process it runs (image, commands, limits) for the attempt spec; kinds that run none leave it out. */
