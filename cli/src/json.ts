@@ -82,6 +82,7 @@ export function stageJson(s: Stage): StageJson {
                 total: s.outputs.tests.total,
               }
             : null,
+          summary: s.outputs.summary || null,
         }
       : null,
   };

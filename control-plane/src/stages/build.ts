@@ -21,6 +21,10 @@ export const build: AgentStageKind<"build"> = {
     case: "build",
     value: { context: spec.context, dockerfile: spec.dockerfile, target: spec.target ?? "", args: spec.args, tags: spec.tags, push: spec.push },
   }),
+  summary: ({ image }) =>
+    image
+      ? `image ${image.ref}  ${(image.sizeBytes / 1e6).toFixed(1)} MB, ${image.layers} layers${image.digest ? `  ${image.digest.slice(0, 19)}…` : ""}`
+      : null,
   affinity: {
     key: (spec) => cacheKey(spec.tags),
     away: (agent, why) => `built without its layer cache: agent ${agent}, which built this image last, ${why}`,

@@ -66,6 +66,8 @@ export interface AgentStageKind<T extends StageType = StageType> extends KindBas
   affinity?: { key(spec: SpecOf<T>): string | null; away(agentName: string, why: string): string };
   /** The stage's variant of StageSpec.kind; `spec` has its expressions substituted. */
   assignment(spec: SpecOf<T>, ctx: AssignmentContext): KindVariant;
+  /** One line for people from its stored outputs (the CLI's and the HTTP API's `summary`); null for none. */
+  summary?(outputs: StageOutputsRow): string | null;
   /** After the stage succeeded (its row already says so); failures are logged, never undo the end. */
   finished?(spec: SpecOf<T>, end: FinishedStage, effects: FinishEffects): Promise<void>;
 }
