@@ -58,6 +58,8 @@ export interface AgentStageKind<T extends StageType = StageType> extends KindBas
   requires(spec: SpecOf<T>): string[];
   /** A stage of the same run whose agent this one must run on (test: its environment's). */
   sameAgentAs?(spec: SpecOf<T>): string | null;
+  /** The pending reason of a stage waiting for that agent, `stage` naming the one it follows. */
+  pinNote?(stage: string): string;
   /**
    * Placement affinity: the submit and the claim prefer the agent that last succeeded with a
    * stage of this kind and `key` (build: the image name, whose layer cache that engine holds);

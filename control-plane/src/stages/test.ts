@@ -12,6 +12,7 @@ export const test: AgentStageKind<"test"> = {
   capabilities: ["docker"],
   requires: () => ["docker"],
   sameAgentAs: (spec) => spec.environment,
+  pinNote: (stage) => `waits for the agent of environment '${stage}'`,
   summary: ({ tests: t }) => (t ? `tests ${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped, ${t.errors} errors (${t.total})` : null),
   assignment: (spec, ctx) => {
     let network = "";
