@@ -3,7 +3,6 @@
 // its validated input becomes the kind's part of a StageDef. One module per kind; the
 // registry (index.ts) lists them and the stage schema is their discriminated union.
 import type { z } from 'zod';
-import type { SecretRef } from '../types.js';
 
 /** Reports a problem at `path` (relative to the stage) — at the key itself when `atKey`. */
 export type StageProblem = (path: PropertyKey[], atKey: boolean, message: string) => void;
@@ -25,8 +24,8 @@ export interface KindDefinition<T extends string, Shape extends z.ZodRawShape, S
    * come with its directory uploaded), `reads` (it gets the files when there are any). Absent: never.
    */
   source?: 'needs' | 'reads';
-  /** Secret references from the kind's own keys instead of `env` (a build's `secrets:`), and that key's name. */
-  ownSecrets?: { key: string; refs(input: z.output<z.ZodObject<Shape>>): SecretRef[] };
+  /** Secret references (SecretRef) from the kind's own keys instead of `env` (a build's `secrets:`), and that key's name. */
+  ownSecrets?: { key: string; refs(input: z.output<z.ZodObject<Shape>>): { env: string; secret: string; asFile: boolean }[] };
 }
 
 /** The output keys a kind can report: `${{ stages.X.outputs.K }}` with any other K is refused by validate. */
