@@ -15,6 +15,8 @@ export interface KindDefinition<T extends string, Shape extends z.ZodRawShape, S
   shape: Shape;
   /** Rules zod cannot express per field, on the raw stage mapping (which may hold wrong types: skip those). */
   check?(stage: Record<string, unknown>, problem: StageProblem): void;
+  /** Rules about the other stages it names, on the raw mappings (`stages`: the whole `stages:` mapping). */
+  checkWithOthers?(stage: Record<string, unknown>, stages: Record<string, unknown>, problem: StageProblem): void;
   /** The kind's part of a StageDef, from its validated keys. */
   build(input: z.output<z.ZodObject<Shape>>): Spec;
   /** The output keys the kind reports, when they are fixed (a command stage's are whatever it writes). */
