@@ -271,8 +271,9 @@ export class AttemptRunner {
   private toSpec(): AttemptSpec {
     const a = this.assignment;
     const secrets = a.spec?.secrets ?? [];
-    const kind = a.spec?.kind;
-    const limits = kind?.case === "command" || kind?.case === "test" ? kind.value.limits : undefined;
+    // The kind says what process it runs (if any): the runner knows no kind.
+    const process = this.deps.stage.process?.(a) ?? { image: null, commands: [] };
+    const limits = process.limits;
     const secretEnv = Object.fromEntries(secrets.filter((s) => !s.asFile).map((s) => [s.env, Buffer.from(s.value).toString("utf8")]));
     return {
       secretFiles: secrets.filter((s) => s.asFile).map((s) => ({ env: s.env, value: Buffer.from(s.value) })),
@@ -281,8 +282,8 @@ export class AttemptRunner {
       stageId: a.stageId,
       stageName: a.stageName,
       attemptNumber: a.attemptNumber,
-      image: kind?.case === "command" || kind?.case === "test" ? kind.value.image || null : null,
-      commands: kind?.case === "command" || kind?.case === "test" ? kind.value.commands : [],
+      image: process.image,
+      commands: process.commands,
       agentId: this.deps.agentId,
       // Like CI_JOB_ID & co: stages can tell which run, stage and attempt they are.
       env: {

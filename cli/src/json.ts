@@ -51,7 +51,7 @@ export function stageJson(s: Stage): StageJson {
   return {
     id: s.id,
     name: s.name,
-    type: s.type || "command",
+    type: s.type,
     state: s.state,
     needs: [...s.needs],
     attempts: s.attempts,
@@ -82,6 +82,7 @@ export function stageJson(s: Stage): StageJson {
                 total: s.outputs.tests.total,
               }
             : null,
+          summary: s.outputs.summary || null,
         }
       : null,
   };

@@ -11,12 +11,12 @@ const MAX_UPLOAD_BYTES = 32 * 1024 * 1024;
 
 export async function sourceUpload(file: string, yaml: Uint8Array): Promise<{ sourceTar?: Uint8Array; commit?: string }> {
   // Loaded here, not at the top: the agent package brings dockerode, and every CLI call would pay for it.
-  const [{ parsePipeline }, { packContext }] = await Promise.all([import("@dockyard/pipeline"), import("@dockyard/agent")]);
+  const [{ parsePipeline, sourceUseOf }, { packContext }] = await Promise.all([import("@dockyard/pipeline"), import("@dockyard/agent")]);
   const parsed = parsePipeline(yaml, { defaultName: "x" });
   if (!parsed.ok) return {}; // the server names the problems
   const dir = dirname(resolve(file));
   const commit = await gitHead(dir);
-  const reads = parsed.pipeline.stages.some((s) => s.type !== "command");
+  const reads = parsed.pipeline.stages.some((s) => sourceUseOf(s.type) !== null);
   if (!reads || parsed.pipeline.source.kind === "git") return { commit };
   const chunks: Buffer[] = [];
   let size = 0;

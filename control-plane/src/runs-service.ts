@@ -1,6 +1,6 @@
 // The client-facing operations, shared by the gRPC and HTTP edges: each edge
 // decodes, calls one method here, encodes and maps errors.
-import { parsePipeline, formatProblems, type PipelineSpec, type Problem, type RegistrySpec } from "@dockyard/pipeline";
+import { parsePipeline, formatProblems, secretsKeyOf, sourceUseOf, type PipelineSpec, type Problem, type RegistrySpec } from "@dockyard/pipeline";
 import type { Db } from "./store/db";
 import type { Clock } from "./clock";
 import { createRun, getRun, listRuns, cancelRun, type RunWithStages } from "./store/runs";
@@ -77,11 +77,11 @@ export class RunsService {
     const commit = extra.commit ?? "";
     if (commit && !/^[0-9a-f]{7,64}$/.test(commit)) throw new InvalidError("commit must be 7-64 lowercase hex characters");
     const registry = result.pipeline.registry ?? this.deps.defaultRegistry ?? null;
-    const usesSource = result.pipeline.stages.some((st) => st.type === "build" || st.type === "deploy" || st.type === "test");
-    const needsSource = result.pipeline.stages.some((st) => st.type === "build" || st.type === "deploy");
-    if (needsSource && result.pipeline.source.kind === "upload" && !sourceTar) {
+    const usesSource = result.pipeline.stages.some((st) => sourceUseOf(st.type) !== null);
+    const needing = [...new Set(result.pipeline.stages.filter((st) => sourceUseOf(st.type) === "needs").map((st) => st.type))];
+    if (needing.length > 0 && result.pipeline.source.kind === "upload" && !sourceTar) {
       throw new InvalidError(
-        "this pipeline has build or deploy stages and no git source:, so it needs the directory uploaded with it (dockyard run does that)",
+        `this pipeline has ${needing.join(" or ")} stages and no git source:, so it needs the directory uploaded with it (dockyard run does that)`,
       );
     }
     await this.checkSecretsExist(result.pipeline, registry);
@@ -283,7 +283,7 @@ function secretUses(pipeline: PipelineSpec): Map<string, Set<string>> {
   const key = (r: { env: string; secret: string; asFile: boolean }) => `${r.env}\0${r.secret}\0${r.asFile}`;
   const inherited = new Set(pipeline.secrets.map(key));
   for (const stage of pipeline.stages) {
-    const field = stage.type === "build" ? "secrets" : "env";
+    const field = secretsKeyOf(stage.type);
     for (const r of stage.secrets) add(r.secret, inherited.has(key(r)) ? `env.${r.env}` : `stages.${stage.name}.${field}.${r.env}`);
   }
   return uses;

@@ -8,6 +8,7 @@ import { isDbUnavailable } from "./store/db";
 import { DockyardError } from "./errors";
 import type { RunWithStages } from "./store/runs";
 import type { AgentWithUsage as AgentRow } from "./store/agents";
+import { outputsSummary } from "./stages/summary";
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
@@ -49,6 +50,7 @@ export function runView(run: RunWithStages): RunView {
             values: s.outputs.values,
             image: s.outputs.image ? { ...s.outputs.image, digest: s.outputs.image.digest || null } : null,
             tests: s.outputs.tests ?? null,
+            summary: outputsSummary(s.type, s.outputs) || null,
           }
         : null,
     })),

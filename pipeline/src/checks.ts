@@ -69,15 +69,8 @@ export function checkSemantics(js: Record<string, unknown>, stageOrder: readonly
     const stage = stages[name];
     if (!isPlainObject(stage)) continue;
     checkExpressions(stage, ['stages', name], names, problem, ancestorsOf, outputsOf);
-    const env = stage.environment;
-    if (
-      stage.type === 'test' &&
-      typeof env === 'string' &&
-      isPlainObject(stages[env]) &&
-      (stages[env] as Record<string, unknown>).type !== 'deploy'
-    ) {
-      problem(['stages', name, 'environment'], false, `environment '${env}' is not a deploy stage`);
-    }
+    const type = kindOf(stage);
+    if (type) KINDS[type].checkWithOthers?.(stage, stages, (path, atKey, message) => problem(['stages', name, ...path], atKey, message));
   }
   for (const cycle of findCycles(names, (n) => edges.get(n) ?? [])) {
     const needs = stages[cycle.from];

@@ -25,6 +25,7 @@ export {
   type DeploySpec,
   type TestSpec,
 } from './kinds/index.js';
+export { sourceUseOf, secretsKeyOf } from './kinds/traits.js';
 export {
   BUILTIN_VARIABLES,
   SubstitutionError,

@@ -154,20 +154,14 @@ function build(input: PipelineInput, order: readonly string[], defaultName: stri
     // stages that run a process (command, test) see the pipeline env.
     const merged =
       'env' in KINDS[type].shape ? splitEnv({ ...pipelineEnv, ...('env' in s ? s.env : undefined) }) : { env: {}, secrets: [] };
-    const buildSecrets: SecretRef[] =
-      s.type === 'build'
-        ? Object.entries((s as { secrets?: Record<string, string> }).secrets ?? {}).map(([id, secret]) => ({
-            env: id,
-            secret,
-            asFile: false,
-          }))
-        : [];
+    const own = (KINDS[type] as { ownSecrets?: { refs(x: typeof s): SecretRef[] } }).ownSecrets;
+    const ownSecrets: SecretRef[] = own ? own.refs(s) : [];
     return {
       name,
       type,
       needs: [...new Set(s.needs ?? [])],
       env: merged.env,
-      secrets: [...merged.secrets, ...buildSecrets],
+      secrets: [...merged.secrets, ...ownSecrets],
       timeoutMs: s.timeout ?? null,
       retry: s.retry ?? null,
       agent: { ...s.agent },

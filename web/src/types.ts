@@ -31,6 +31,8 @@ export interface OutputsView {
   image: { ref: string; id: string; digest: string | null; sizeBytes: number; layers: number } | null;
   /** A test stage's JUnit counts. */
   tests: { passed: number; failed: number; skipped: number; errors: number; total: number } | null;
+  /** One line the stage's kind makes of its outputs (`image app:3  3.0 MB, 3 layers`); null when it has none. */
+  summary: string | null;
 }
 
 export interface StageView {

@@ -13,6 +13,12 @@ import { readOutputs } from "./output-dir";
 export const command: AgentStage = {
   type: "command",
   capabilities: (tools) => tools.executors.map((e) => e.name),
+  process(a) {
+    const kind = a.spec?.kind;
+    return kind?.case === "command"
+      ? { image: kind.value.image || null, commands: kind.value.commands, limits: kind.value.limits }
+      : { image: null, commands: [] };
+  },
   async start(a, spec, tools, signal) {
     const kind = a.spec?.kind;
     if (kind?.case !== "command") throw new ExecutorError("start_failed", "not a command stage");

@@ -2,7 +2,7 @@
 // the Docker tools (docker/) as tools, under the unchanged attempt runner (its
 // logs, spool, lease and supervisor). One handler per kind; index.ts lists them.
 import type Docker from "dockerode";
-import type { Assignment } from "@dockyard/proto";
+import type { Assignment, ResourceLimits, StageSpec } from "@dockyard/proto";
 import type { AttemptExit, AttemptSpec, Executor, ExecutorHandle } from "../executor/types";
 import type { ReportedOutputs } from "../logs/spool";
 import type { RunSources } from "./run-sources";
@@ -32,6 +32,14 @@ export interface StageHandle extends ExecutorHandle {
   wait(): Promise<StageExit>;
 }
 
+/** The process a kind runs, as the attempt spec carries it to the executors. */
+export interface StageProcess {
+  /** `null`: no image (the shell executor, or a kind that runs none). */
+  image: string | null;
+  commands: string[];
+  limits?: ResourceLimits;
+}
+
 export interface StageExit extends AttemptExit {
   outputs?: ReportedOutputs;
   /** Why the stage failed although its process exited 0 (bad outputs): it ends `failed` with this message. */
@@ -45,10 +53,12 @@ export interface StageExit extends AttemptExit {
  * own error with a clear message) when the work cannot begin.
  */
 export interface AgentStage {
-  /** The StageSpec.kind case it handles. */
-  readonly type: "command" | "build" | "deploy" | "test";
+  /** The StageSpec.kind case it handles (its proto variant). */
+  readonly type: NonNullable<StageSpec["kind"]["case"]>;
   /** What it offers this agent's tools (registration capabilities); empty when it cannot run here. */
   capabilities(tools: StageTools): string[];
+  /** The process it runs (image, commands, limits) for the attempt spec; kinds that run none leave it out. */
+  process?(assignment: Assignment): StageProcess;
   start(assignment: Assignment, spec: AttemptSpec, tools: StageTools, signal: AbortSignal): Promise<StageHandle>;
   remove(assignment: Assignment, spec: AttemptSpec, tools: StageTools): Promise<void>;
 }

@@ -11,6 +11,12 @@ import { isAgentError } from "../errors";
 export const test: AgentStage = {
   type: "test",
   capabilities: () => [],
+  process(a) {
+    const kind = a.spec?.kind;
+    return kind?.case === "test"
+      ? { image: kind.value.image || null, commands: kind.value.commands, limits: kind.value.limits }
+      : { image: null, commands: [] };
+  },
   async start(a, spec, tools, signal) {
     const kind = a.spec?.kind;
     const docker = tools.docker;

@@ -1,6 +1,6 @@
 // `build`: an image built on an agent whose engine offers BuildKit (`build`).
-// The scheduler prefers the agent that last built the same image name, whose
-// engine holds its layer cache (claims.ts reads build_affinity).
+// Its affinity key is the image name: placement prefers the agent that last
+// built it, whose engine holds its layer cache.
 import type { AgentStageKind } from "./kind";
 import { RETRY_LOST } from "./kind";
 
@@ -15,10 +15,18 @@ export const build: AgentStageKind<"build"> = {
   type: "build",
   runsOn: "agent",
   retry: RETRY_LOST,
+  capabilities: ["docker", "build"],
   requires: () => ["docker", "build"],
   assignment: (spec) => ({
     case: "build",
     value: { context: spec.context, dockerfile: spec.dockerfile, target: spec.target ?? "", args: spec.args, tags: spec.tags, push: spec.push },
   }),
-  finished: (spec, end, effects) => effects.rememberBuild(cacheKey(spec.tags), end.agentId, end.at),
+  summary: ({ image }) =>
+    image
+      ? `image ${image.ref}  ${(image.sizeBytes / 1e6).toFixed(1)} MB, ${image.layers} layers${image.digest ? `  ${image.digest.slice(0, 19)}…` : ""}`
+      : null,
+  affinity: {
+    key: (spec) => cacheKey(spec.tags),
+    away: (agent, why) => `built without its layer cache: agent ${agent}, which built this image last, ${why}`,
+  },
 };

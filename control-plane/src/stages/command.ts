@@ -1,5 +1,5 @@
 // `command`: commands in a container (capability `docker`) or on the host (`shell`).
-import type { AgentStageKind } from "./kind";
+import type { AgentStageKind, SpecOf } from "./kind";
 import { RETRY_LOST } from "./kind";
 import { toLimits } from "./limits";
 
@@ -7,6 +7,7 @@ export const command: AgentStageKind<"command"> = {
   type: "command",
   runsOn: "agent",
   retry: RETRY_LOST,
+  capabilities: ["docker", "shell"] satisfies SpecOf<"command">["executor"][],
   requires: (spec) => [spec.executor],
   assignment: (spec) => ({
     case: "command",

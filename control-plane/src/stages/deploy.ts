@@ -8,6 +8,7 @@ export const deploy: AgentStageKind<"deploy"> = {
   type: "deploy",
   runsOn: "agent",
   retry: NO_RETRY,
+  capabilities: ["docker"],
   requires: () => ["docker"],
   assignment: (spec, ctx) => ({
     case: "deploy",
@@ -21,6 +22,13 @@ export const deploy: AgentStageKind<"deploy"> = {
       owner: `${ctx.run.name}#${ctx.run.number}`,
     },
   }),
+  summary: ({ values }) => {
+    if (!values.env_id) return null;
+    const services = Object.entries(values)
+      .filter(([k]) => k.endsWith(".address"))
+      .map(([k, v]) => `${k.slice(0, -".address".length)}=${v}`);
+    return `environment ${values.env_id}  ${services.join(" ")}`;
+  },
   finished: async (spec, end, effects) => {
     const v = end.outputs?.values ?? {};
     if (!v.env_id) return;

@@ -1,11 +1,11 @@
-// After an agent stage succeeded (its row already says so): the kind's own
-// effects (build: cache affinity; deploy: the environment record). A failure
-// here is logged and never undoes the end.
+// After an agent stage succeeded (its row already says so): its affinity key now
+// names this agent, and the kind's own effects run (deploy: the environment
+// record). A failure here is logged and never undoes the end.
 import { eq } from "drizzle-orm";
 import type { Logger } from "pino";
 import type { Db } from "../store/db";
 import { stages, type StageOutputsRow } from "../store/schema";
-import { recordEnvironment, rememberBuild } from "../store/stage-outputs";
+import { recordEnvironment, rememberAffinity } from "../store/stage-outputs";
 import type { EndedAttempt } from "../store/stage-flow";
 import { agentKind, type FinishEffects } from "./index";
 import type { KindSpec } from "@dockyard/pipeline";
@@ -14,10 +14,10 @@ export async function afterStageSucceeded(db: Db, ended: EndedAttempt, outputs: 
   try {
     const [row] = await db.select({ spec: stages.spec, name: stages.name, runId: stages.runId }).from(stages).where(eq(stages.id, ended.attempt.stageId));
     if (!row) return;
+    if (row.spec.affinity) await rememberAffinity(db, row.spec.affinity, ended.attempt.agentId, at);
     const kind = agentKind(row.spec.type);
     if (!kind.finished) return;
     const effects: FinishEffects = {
-      rememberBuild: (image, agentId, when) => rememberBuild(db, image, agentId, when),
       recordEnvironment: (env) => recordEnvironment(db, env),
     };
     const finished = kind.finished as (s: KindSpec, e: Parameters<NonNullable<typeof kind.finished>>[1], f: FinishEffects) => Promise<void>;

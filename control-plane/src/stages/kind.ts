@@ -29,9 +29,8 @@ export interface FinishedStage {
   at: Date;
 }
 
-/** Writes a kind's end may make (build: affinity; deploy: the environment record). */
+/** Writes a kind's end may make (deploy: the environment record). */
 export interface FinishEffects {
-  rememberBuild(image: string, agentId: string, at: Date): Promise<void>;
   recordEnvironment(env: {
     id: string;
     runId: string;
@@ -53,12 +52,24 @@ interface KindBase<T extends StageType> {
 /** A kind an agent runs (claimed by the scheduler, placed by capabilities). */
 export interface AgentStageKind<T extends StageType = StageType> extends KindBase<T> {
   runsOn: "agent";
+  /** Every capability `requires` may name: agents registering with them are accepted. */
+  capabilities: readonly string[];
   /** Capabilities an agent must offer to take the stage. */
   requires(spec: SpecOf<T>): string[];
   /** A stage of the same run whose agent this one must run on (test: its environment's). */
   sameAgentAs?(spec: SpecOf<T>): string | null;
+  /** The pending reason of a stage waiting for that agent, `stage` naming the one it follows. */
+  pinNote?(stage: string): string;
+  /**
+   * Placement affinity: the submit and the claim prefer the agent that last succeeded with a
+   * stage of this kind and `key` (build: the image name, whose layer cache that engine holds);
+   * `away` is the stage's reason when it was placed elsewhere, `why` saying what kept it away.
+   */
+  affinity?: { key(spec: SpecOf<T>): string | null; away(agentName: string, why: string): string };
   /** The stage's variant of StageSpec.kind; `spec` has its expressions substituted. */
   assignment(spec: SpecOf<T>, ctx: AssignmentContext): KindVariant;
+  /** One line for people from its stored outputs (the CLI's and the HTTP API's `summary`); null for none. */
+  summary?(outputs: StageOutputsRow): string | null;
   /** After the stage succeeded (its row already says so); failures are logged, never undo the end. */
   finished?(spec: SpecOf<T>, end: FinishedStage, effects: FinishEffects): Promise<void>;
 }

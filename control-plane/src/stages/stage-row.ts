@@ -26,6 +26,7 @@ export function stageSpecRow(stage: StageDef, pipeline: PipelineSpec, run: RunId
   const env = substituteDeep(stage.env, resolve, true);
   const module = agentKind(stage.type);
   const typed = kind as never;
+  const affinityKey = module.affinity?.key(typed) ?? null;
   return {
     type: stage.type,
     kind,
@@ -37,6 +38,8 @@ export function stageSpecRow(stage: StageDef, pipeline: PipelineSpec, run: RunId
     source: pipeline.source,
     registry,
     sameAgentAs: module.sameAgentAs?.(typed) ?? null,
+    // Named by type too: one table holds every kind's keys.
+    affinity: affinityKey === null ? null : `${stage.type}:${affinityKey}`,
     run: { name: run.name, number: run.number },
   };
 }

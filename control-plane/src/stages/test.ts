@@ -9,8 +9,11 @@ export const test: AgentStageKind<"test"> = {
   type: "test",
   runsOn: "agent",
   retry: RETRY_LOST,
+  capabilities: ["docker"],
   requires: () => ["docker"],
   sameAgentAs: (spec) => spec.environment,
+  pinNote: (stage) => `waits for the agent of environment '${stage}'`,
+  summary: ({ tests: t }) => (t ? `tests ${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped, ${t.errors} errors (${t.total})` : null),
   assignment: (spec, ctx) => {
     let network = "";
     if (spec.environment) {

@@ -16,6 +16,7 @@ import type { StageSpecRow } from "./schema";
 import { newId } from "../ids";
 import { labelsMatch } from "../domain/states";
 import { ACTIVE_ATTEMPTS_SQL } from "./state-sql";
+import { agentKind } from "../stages";
 
 export interface Placement {
   attemptId: string;
@@ -32,7 +33,7 @@ export interface Placement {
   agentName: string;
   assignedAt: Date;
   leaseExpiresAt: Date;
-  /** Why it is not where it would rather be (a build away from its layer cache); null otherwise. */
+  /** Why it is not where its affinity would rather have it (the kind words it); null otherwise. */
   note?: string | null;
 }
 
@@ -55,7 +56,7 @@ export interface PlacementNeeds {
   avoid: string[];
   /** The only agent that may take it (a test on a deploy's environment), or null. */
   pinned: string | null;
-  /** The agent preferred when it fits (a build's layer cache), or null. */
+  /** The agent its affinity key prefers when it fits (a build's layer cache), or null. */
   prefer: string | null;
 }
 
@@ -102,9 +103,9 @@ export interface QueuedStageRow {
   queued_at: string;
   /** The agent of the stage `spec.sameAgentAs` names (null when none or not placed yet). */
   pin_agent?: string | null;
-  /** The agent that last built this build stage's image (its layer cache). */
-  cache_agent?: string | null;
-  cache_agent_name?: string | null;
+  /** The agent that last succeeded with the stage's affinity key (see the kinds' `affinity`). */
+  prefer_agent?: string | null;
+  prefer_agent_name?: string | null;
 }
 
 /**
@@ -126,20 +127,19 @@ export function onlineAgentsCte(lock: boolean, now: Date, leaseTtlMs: number): S
 
 /**
  * Per queued stage: the agent a `sameAgentAs` stage ran on (a test joins its deploy's
- * environment on that engine) and the agent that last built a build stage's image.
+ * environment on that engine) and the agent its affinity key prefers (and that agent's name).
  */
 export const placementHintsSql = sql`
   CASE WHEN spec->>'sameAgentAs' IS NULL THEN NULL ELSE
     (SELECT d.agent_id FROM stages d WHERE d.run_id = stages.run_id AND d.name = stages.spec->>'sameAgentAs') END AS pin_agent,
-  CASE WHEN type <> 'build' THEN NULL ELSE
-    (SELECT b.agent_id FROM build_affinity b WHERE b.image = split_part(stages.spec->'kind'->'tags'->>0, ':', 1)) END AS cache_agent,
-  CASE WHEN type <> 'build' THEN NULL ELSE
-    (SELECT a.name FROM build_affinity b JOIN agents a ON a.id = b.agent_id
-     WHERE b.image = split_part(stages.spec->'kind'->'tags'->>0, ':', 1)) END AS cache_agent_name`;
+  CASE WHEN spec->>'affinity' IS NULL THEN NULL ELSE
+    (SELECT f.agent_id FROM affinity f WHERE f.key = stages.spec->>'affinity') END AS prefer_agent,
+  CASE WHEN spec->>'affinity' IS NULL THEN NULL ELSE
+    (SELECT a.name FROM affinity f JOIN agents a ON a.id = f.agent_id WHERE f.key = stages.spec->>'affinity') END AS prefer_agent_name`;
 
-/** Why a build did not go to the agent holding its layer cache (the stage's reason while it runs elsewhere). */
-function awayFromCache(preferred: Candidate | undefined, needs: PlacementNeeds, name: string): string {
-  const why = !preferred
+/** What kept a stage from the agent its affinity prefers (for the kind's reason while it runs elsewhere). */
+function whyAway(preferred: Candidate | undefined, needs: PlacementNeeds): string {
+  return !preferred
     ? "is offline or has no free slot"
     : preferred.free <= 0
       ? "has no free slot"
@@ -148,7 +148,6 @@ function awayFromCache(preferred: Candidate | undefined, needs: PlacementNeeds, 
         : needs.avoid.includes(preferred.id)
           ? "lost this stage before"
           : "does not match the stage's labels or capabilities";
-  return `built without its layer cache: agent ${name}, which built this image last, ${why}`;
 }
 
 /** Agents with a free slot that another replica does not hold. */
@@ -232,7 +231,7 @@ export async function chooseAgents(tx: Tx, candidates: Candidate[], queued: Queu
       requires: spec.requires,
       avoid: parseJson(stage.avoid_agents),
       pinned: spec.sameAgentAs ? (stage.pin_agent ?? "") : null,
-      prefer: stage.cache_agent ?? null,
+      prefer: stage.prefer_agent ?? null,
     };
     const preferred = needs.prefer === null ? undefined : candidates.find((c) => c.id === needs.prefer);
     while ((agent = chooseAgent(candidates, needs))) {
@@ -256,7 +255,10 @@ export async function chooseAgents(tx: Tx, candidates: Candidate[], queued: Queu
       agentName: agent.name,
       assignedAt: now,
       leaseExpiresAt: new Date(now.getTime() + leaseTtlMs),
-      note: needs.prefer !== null && agent.id !== needs.prefer ? awayFromCache(preferred, needs, stage.cache_agent_name ?? needs.prefer) : null,
+      note:
+        needs.prefer !== null && agent.id !== needs.prefer
+          ? (agentKind(spec.type).affinity?.away(stage.prefer_agent_name ?? needs.prefer, whyAway(preferred, needs)) ?? null)
+          : null,
     };
     placements.push(placement);
   }

@@ -17,6 +17,8 @@ import { refreshRunState, skipDependents } from "./stage-flow";
 import type { AgentSnapshot } from "../scheduler/pending-reasons";
 import { ACTIVE_ATTEMPTS_SQL } from "./state-sql";
 import { placementHintsSql } from "./claims";
+import type { StageType } from "@dockyard/pipeline";
+import { AGENT_KINDS } from "../stages";
 
 export interface QueuedForReason {
   id: string;
@@ -28,7 +30,7 @@ export interface QueuedForReason {
   avoid: string[];
   reason: string | null;
   queuedAt: Date;
-  /** A test on a deploy's environment runs only where that environment is. */
+  /** A stage pinned to another's agent (a test on a deploy's environment) runs only there; its kind words why. */
   pinned?: { agentId: string; why: string };
 }
 
@@ -49,11 +51,12 @@ export async function readQueuedForReasons(db: Db, queuedBefore: Date, limit: nu
     queued_at: string | Date;
     same_agent_as: string | null;
     pin_agent: string | null;
+    type: StageType;
   }>(
     db,
     sql`
     SELECT id, run_id, name, attempts, spec->'agent' AS selector, spec->'requires' AS requires, avoid_agents AS avoid, reason, queued_at,
-      spec->>'sameAgentAs' AS same_agent_as, ${placementHintsSql}
+      spec->>'sameAgentAs' AS same_agent_as, type, ${placementHintsSql}
     FROM stages WHERE state = 'queued' AND runs_on = 'agent' AND queued_at < ${queuedBefore}::timestamptz
     ORDER BY queued_at LIMIT ${limit}`,
   );
@@ -67,7 +70,7 @@ export async function readQueuedForReasons(db: Db, queuedBefore: Date, limit: nu
     avoid: parseJson(r.avoid) ?? [],
     reason: r.reason,
     queuedAt: new Date(r.queued_at),
-    ...(r.same_agent_as && { pinned: { agentId: r.pin_agent ?? "", why: `waits for the agent of environment '${r.same_agent_as}'` } }),
+    ...(r.same_agent_as && { pinned: { agentId: r.pin_agent ?? "", why: pinNote(r.type, r.same_agent_as) } }),
   }));
 }
 
@@ -171,4 +174,9 @@ export async function errorQueuedStage(db: Db, stageId: string, reason: string, 
     events.push(...(await refreshRunState(tx, stage.runId, now)));
     return events;
   });
+}
+
+function pinNote(type: StageType, stage: string): string {
+  const kind = Object.hasOwn(AGENT_KINDS, type) ? AGENT_KINDS[type] : undefined;
+  return kind?.pinNote?.(stage) ?? `waits for the agent of stage '${stage}'`;
 }

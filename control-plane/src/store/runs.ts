@@ -5,8 +5,7 @@ import type { PipelineSpec, RegistrySpec } from "@dockyard/pipeline";
 import { queryRows, type Db } from "./db";
 import { retryOf, stageSpecRow } from "../stages/stage-row";
 import { withTx } from "./tx";
-import { agents, attempts, buildAffinity, runs, stages, users } from "./schema";
-import { cacheKey } from "../stages/build";
+import { affinity, agents, attempts, runs, stages, users } from "./schema";
 import { appendEvents, stageEvent, type NewRunEvent, type RunEventRecord } from "./events";
 import { endAttempt, refreshRunState, type EndedAttempt } from "./stage-flow";
 import type { Placed } from "./claims";
@@ -33,15 +32,15 @@ export interface RunOrigin {
   startedBy: Actor;
 }
 
-/** The agents that last built these image names (a first build stage is placed with the submit). */
-async function buildCacheAgents(db: Db, images: string[]): Promise<Map<string, { id: string; name: string }>> {
-  if (images.length === 0) return new Map();
+/** The agents these affinity keys prefer (what the claim reads with placementHintsSql, for the submit's own placement). */
+async function preferredAgents(db: Db, keys: string[]): Promise<Map<string, { id: string; name: string }>> {
+  if (keys.length === 0) return new Map();
   const rows = await db
-    .select({ image: buildAffinity.image, id: buildAffinity.agentId, name: agents.name })
-    .from(buildAffinity)
-    .innerJoin(agents, eq(agents.id, buildAffinity.agentId))
-    .where(inArray(buildAffinity.image, images));
-  return new Map(rows.map((r) => [r.image, { id: r.id, name: r.name }]));
+    .select({ key: affinity.key, id: affinity.agentId, name: agents.name })
+    .from(affinity)
+    .innerJoin(agents, eq(agents.id, affinity.agentId))
+    .where(inArray(affinity.key, keys));
+  return new Map(rows.map((r) => [r.key, { id: r.id, name: r.name }]));
 }
 
 /** The next DOCKYARD_RUN_NUMBER of a pipeline name (its own statement: a failed submit leaves a gap). */
@@ -171,10 +170,7 @@ export async function createRun(
       SELECT r.id, v.seq, ${now}::timestamptz, v.kind, v.stage_id, v.payload
       FROM r, (VALUES ${sql.join(eventValues, sql`, `)}) AS v(seq, kind, stage_id, payload) RETURNING 1)`;
   const readyRows = stageRows.filter((s) => s.state === "queued");
-  const cacheAgents = await buildCacheAgents(
-    db,
-    readyRows.filter((s) => s.spec.kind.type === "build").map((s) => cacheKey((s.spec.kind as { tags: string[] }).tags)),
-  );
+  const preferred = await preferredAgents(db, [...new Set(readyRows.flatMap((s) => (s.spec.affinity ? [s.spec.affinity] : [])))]);
   const ready = readyRows.map((s) => ({
     id: s.id,
     run_id: runId,
@@ -185,8 +181,8 @@ export async function createRun(
     attempts: 0,
     avoid_agents: [],
     queued_at: now.toISOString(),
-    cache_agent: s.spec.kind.type === "build" ? (cacheAgents.get(cacheKey(s.spec.kind.tags))?.id ?? null) : null,
-    cache_agent_name: s.spec.kind.type === "build" ? (cacheAgents.get(cacheKey(s.spec.kind.tags))?.name ?? null) : null,
+    prefer_agent: s.spec.affinity ? (preferred.get(s.spec.affinity)?.id ?? null) : null,
+    prefer_agent_name: s.spec.affinity ? (preferred.get(s.spec.affinity)?.name ?? null) : null,
   }));
   const placed = await withTx(db, (tx) => insertAndPlace(tx, insert, ready, place.limit, now, place.leaseTtlMs));
   const events: RunEventRecord[] = newEvents.map((e, i) => ({ ...e, runId, seq: i + 1, at: now }));

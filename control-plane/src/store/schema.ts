@@ -238,11 +238,14 @@ export const runSources = pgTable("run_sources", {
   sizeBytes: integer("size_bytes").notNull(),
 });
 
-/** The agent that last built an image name (its engine holds that image's layer cache). */
-export const buildAffinity = pgTable("build_affinity", {
-  image: text("image").primaryKey(),
+/**
+ * The agent that last succeeded with a stage of this affinity key (a kind's `affinity` hook:
+ * a build's image name, whose layer cache that agent's engine holds). Keys are `TYPE:KEY`.
+ */
+export const affinity = pgTable("affinity", {
+  key: text("key").primaryKey(),
   agentId: text("agent_id").notNull(),
-  builtAt: ts("built_at").notNull(),
+  at: ts("at").notNull(),
 });
 
 /** Temporary environments deploy stages started; `removedAt` once their agent no longer reports them. */
@@ -296,6 +299,8 @@ export interface StageSpecRow {
   registry: RegistrySpec | null;
   /** The stage of this run whose agent must run this one (a test on a deploy's environment). */
   sameAgentAs: string | null;
+  /** Its affinity key (`TYPE:KEY`): placement prefers the agent that last succeeded with it. Absent in rows written before. */
+  affinity?: string | null;
   /** The run's pipeline name and number (an environment's owner). */
   run: { name: string; number: number };
 }

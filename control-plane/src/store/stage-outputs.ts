@@ -1,8 +1,8 @@
 // Outputs of a run's succeeded stages (what `${{ stages.X.outputs.Y }}` reads),
-// cache affinity of builds, and the environments deploy stages recorded.
+// the agents stages' affinity keys prefer, and the environments deploy stages recorded.
 import { and, eq, isNull, notInArray, sql } from "drizzle-orm";
 import type { Db } from "./db";
-import { buildAffinity, environments, stages, type StageOutputsRow } from "./schema";
+import { affinity, environments, stages, type StageOutputsRow } from "./schema";
 
 export async function runOutputs(db: Db, runId: string): Promise<Map<string, StageOutputsRow>> {
   const rows = await db
@@ -12,11 +12,9 @@ export async function runOutputs(db: Db, runId: string): Promise<Map<string, Sta
   return new Map(rows.map((r) => [r.name, r.outputs ?? { values: {} }]));
 }
 
-export async function rememberBuild(db: Db, image: string, agentId: string, at: Date): Promise<void> {
-  await db
-    .insert(buildAffinity)
-    .values({ image, agentId, builtAt: at })
-    .onConflictDoUpdate({ target: buildAffinity.image, set: { agentId, builtAt: at } });
+/** A stage with this affinity key succeeded on `agentId`: the next ones prefer it. */
+export async function rememberAffinity(db: Db, key: string, agentId: string, at: Date): Promise<void> {
+  await db.insert(affinity).values({ key, agentId, at }).onConflictDoUpdate({ target: affinity.key, set: { agentId, at } });
 }
 
 export type EnvironmentRow = typeof environments.$inferSelect;

@@ -29,6 +29,7 @@ import type { EnvironmentRow } from "../store/stage-outputs";
 import type { TokenInfo } from "../store/tokens";
 import type { StageOutputsRow } from "../store/schema";
 import { stageSpecFor, type AssignmentInputs } from "../stages/assignment";
+import { outputsSummary } from "../stages/summary";
 
 const ms = (d: Date | null | undefined): bigint => (d ? BigInt(d.getTime()) : 0n);
 
@@ -96,7 +97,7 @@ export function toRun(run: RunWithStages): Run {
         finishedAtMs: ms(s.finishedAt),
         attemptHistory: s.attemptHistory.map(toAttemptInfo),
         type: s.type,
-        outputs: toOutputs(s.outputs),
+        outputs: toOutputs(s.outputs, s.type),
       }),
     ),
   });
@@ -159,12 +160,13 @@ export function toEnvironment(e: EnvironmentRow & { agentName: string }): Enviro
 }
 
 /** A stage's stored outputs on the wire. */
-export function toOutputs(o: StageOutputsRow | null | undefined): StageOutputs | undefined {
+export function toOutputs(o: StageOutputsRow | null | undefined, type: string): StageOutputs | undefined {
   if (!o) return undefined;
   return create(StageOutputsSchema, {
     values: o.values,
     image: o.image ? { ...o.image, sizeBytes: BigInt(o.image.sizeBytes) } : undefined,
     tests: o.tests,
+    summary: outputsSummary(type, o),
   });
 }
 

@@ -32,6 +32,8 @@ export interface BuildSpec {
 export const build = defineKind({
   type: 'build',
   outputs: { keys: ['image', 'image_id', 'digest', 'size_bytes', 'layers', 'commit'] },
+  source: 'needs',
+  ownSecrets: { key: 'secrets', refs: (s) => Object.entries(s.secrets ?? {}).map(([id, secret]) => ({ env: id, secret, asFile: false })) },
   description: "Build an image (BuildKit, multi-stage) from the run's source and optionally push it to the registry.",
   shape: {
     context: sourcePathSchema.optional().meta({ description: "Build context: a directory in the run's source. Default '.'." }),

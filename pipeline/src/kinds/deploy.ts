@@ -28,6 +28,7 @@ export interface DeploySpec {
 
 export const deploy = defineKind({
   type: 'deploy',
+  source: 'needs',
   outputs: {
     keys: ['env_id', 'network', 'owner', 'expires_at_ms'],
     pattern: { regex: /^[^.]+\.(?:host|ip|address)$/, shape: 'SERVICE.host, SERVICE.ip, SERVICE.address' },

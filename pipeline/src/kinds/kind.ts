@@ -15,10 +15,19 @@ export interface KindDefinition<T extends string, Shape extends z.ZodRawShape, S
   shape: Shape;
   /** Rules zod cannot express per field, on the raw stage mapping (which may hold wrong types: skip those). */
   check?(stage: Record<string, unknown>, problem: StageProblem): void;
+  /** Rules about the other stages it names, on the raw mappings (`stages`: the whole `stages:` mapping). */
+  checkWithOthers?(stage: Record<string, unknown>, stages: Record<string, unknown>, problem: StageProblem): void;
   /** The kind's part of a StageDef, from its validated keys. */
   build(input: z.output<z.ZodObject<Shape>>): Spec;
   /** The output keys the kind reports, when they are fixed (a command stage's are whatever it writes). */
   outputs?: KindOutputs;
+  /**
+   * Whether its stages read the run's source: `needs` (a pipeline without a git `source:` must
+   * come with its directory uploaded), `reads` (it gets the files when there are any). Absent: never.
+   */
+  source?: 'needs' | 'reads';
+  /** Secret references (SecretRef) from the kind's own keys instead of `env` (a build's `secrets:`), and that key's name. */
+  ownSecrets?: { key: string; refs(input: z.output<z.ZodObject<Shape>>): { env: string; secret: string; asFile: boolean }[] };
 }
 
 /** The output keys a kind can report: `${{ stages.X.outputs.K }}` with any other K is refused by validate. */

@@ -5,6 +5,8 @@ import { z } from 'zod';
 import { envSchema, nameSchema, resourcesSchema } from '../schema-parts.js';
 import { checkCommands, commandList, commandsShape, imageSchema, toResources, type StageResources } from './command.js';
 import { defineKind } from './kind.js';
+import { deploy } from './deploy.js';
+import { isPlainObject } from '../ast.js';
 
 export interface TestSpec {
   type: 'test';
@@ -21,6 +23,7 @@ export interface TestSpec {
 export const test = defineKind({
   type: 'test',
   outputs: { keys: ['exit_code', 'passed', 'failed', 'skipped', 'errors', 'total'] },
+  source: 'reads',
   description: "A one-time test container, optionally on a deploy stage's temporary environment; its exit code decides.",
   shape: {
     image: imageSchema.meta({ description: 'Test image; may name an image an earlier build stage pushed.' }),
@@ -43,6 +46,12 @@ export const test = defineKind({
     if (typeof env === 'string' && !needs.includes(env)) {
       problem(['environment'], false, `environment '${env}' must be a deploy stage listed in needs`);
     }
+  },
+  checkWithOthers(stage, stages, problem) {
+    const env = stage.environment;
+    const target = typeof env === 'string' && Object.hasOwn(stages, env) ? stages[env] : undefined;
+    if (isPlainObject(target) && target.type !== deploy.type)
+      problem(['environment'], false, `environment '${env as string}' is not a deploy stage`);
   },
   build: (s): TestSpec => ({
     type: 'test',

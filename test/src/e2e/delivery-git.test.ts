@@ -100,7 +100,7 @@ describe("builds from a git source", { concurrency: 1 }, () => {
     const before = (await farm.client.listRuns({ limit: 500 })).runs.length;
     await assert.rejects(
       submit(farm.client, `name: no-source\nstages:\n  image: { type: build, tags: ["no-source:1"] }\n`),
-      /this pipeline has build or deploy stages and no git source:, so it needs the directory uploaded with it/,
+      /this pipeline has build stages and no git source:, so it needs the directory uploaded with it/,
     );
     assert.equal((await farm.client.listRuns({ limit: 500 })).runs.length, before, "no run written for the refused submit");
     // An upload that is not a tar is refused too, by what it is, before anything is written.

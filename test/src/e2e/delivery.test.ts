@@ -120,6 +120,26 @@ stages:
     assert.match(logsByStage(await runEvents(farm.client, secondId)).get("image") ?? "", /CACHED/);
   });
 
+  it("a build that becomes ready after its needs (placed by the claim, not the submit) also lands on the engine with its layer cache", async () => {
+    const tag = `claimed-${Date.now()}`;
+    const dir = projectDir(APP);
+    // On each engine in turn: whichever one the claim would pick without the affinity, one of the two rounds would see it.
+    for (const engine of ["a", "b"]) {
+      const first = await waitForRun(
+        farm.client,
+        await submit(`name: claimed\nstages:\n  image: { type: build, tags: ["${tag}:1"], agent: { engine: ${engine} } }\n`, dir),
+        120_000,
+      );
+      assert.equal(first.state, "succeeded");
+      const yaml = `name: claimed\nstages:\n  prep: { image: dockyard/busybox:1, command: "true" }\n  image: { type: build, needs: [prep], tags: ["${tag}:2"] }\n`;
+      const second = await waitForRun(farm.client, await submit(yaml, dir), 120_000);
+      assert.equal(second.state, "succeeded");
+      const image = second.stages.find((s) => s.name === "image")!;
+      assert.equal(image.agentId, first.stages[0]!.agentId, `after a build on engine ${engine}`);
+      assert.equal(image.reason, "");
+    }
+  });
+
   it("a build kept away from the agent with its layer cache says why, while it runs and after", async () => {
     const tag = `away-${Date.now()}`;
     const dir = projectDir(APP);

@@ -89,7 +89,7 @@ describe("agent identity", { timeout: 180_000 }, () => {
       /name 'bad name!'/,
       /agent_id must be a UUID/,
       /capacity 0/,
-      /capabilities must be/,
+      /unknown capabilities \[vm\]: this server.s stage kinds know docker, shell, build/,
       /nonce must be 16 to 64 bytes, got 4/,
     ]) {
       assert.match(refused.message, problem);

@@ -19,6 +19,7 @@ import type { Clock } from "../../clock";
 import { liveJoinTokens, registerAgent, useNonce } from "../../store/agents";
 import { touchToken } from "../../store/tokens";
 import { DockyardError } from "../../errors";
+import { KNOWN_CAPABILITIES } from "../../stages";
 
 export interface SessionTimings {
   heartbeatIntervalMs: number;
@@ -31,10 +32,9 @@ export const REGISTRATION_WINDOW_MS = 60_000;
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const CAPABILITIES = new Set(["docker", "shell", "build"]);
 
 /** Every problem with the shape of a registration request, empty when it is acceptable. */
-export function registrationProblems(req: RegisterRequest): string[] {
+export function registrationProblems(req: RegisterRequest, known: ReadonlySet<string> = KNOWN_CAPABILITIES): string[] {
   const problems: string[] = [];
   if (req.protocolVersion !== PROTOCOL_VERSION) {
     problems.push(`agent speaks protocol ${req.protocolVersion}, server speaks ${PROTOCOL_VERSION}`);
@@ -48,8 +48,11 @@ export function registrationProblems(req: RegisterRequest): string[] {
     if (!LABEL_KEY_PATTERN.test(k)) problems.push(`label key '${k.slice(0, 64)}' must be ${LABEL_KEY_RULE}`);
     if (v.length > 128) problems.push(`label '${k}' value is longer than 128 characters`);
   }
-  if (req.capabilities.length === 0 || req.capabilities.length > 8 || req.capabilities.some((e) => !CAPABILITIES.has(e))) {
-    problems.push(`capabilities must be a non-empty subset of ${[...CAPABILITIES].join(", ")}; got [${req.capabilities.join(", ").slice(0, 64)}]`);
+  const unknown = req.capabilities.filter((c) => !known.has(c));
+  if (req.capabilities.length === 0 || req.capabilities.length > 8) {
+    problems.push(`capabilities must be 1 to 8 of ${[...known].join(", ")}; got ${req.capabilities.length}`);
+  } else if (unknown.length > 0) {
+    problems.push(`unknown capabilities [${unknown.map((c) => c.slice(0, 32)).join(", ")}]: this server's stage kinds know ${[...known].join(", ")}`);
   }
   if (req.hostname.length > 253 || req.version.length > 64) problems.push("hostname or version is too long");
   if (req.publicKey.length !== 32) problems.push(`public_key must be a 32-byte Ed25519 key, got ${req.publicKey.length} bytes`);
