@@ -44,6 +44,13 @@ export const GRPC_ACCESS: Record<string, Record<string, Access>> = {
     CreateApiToken: "admin",
     RevokeApiToken: "admin",
     ListAudit: "admin",
+    // Channels hold credentials (in the secret store) and send on the server's behalf.
+    AddChannel: "admin",
+    RemoveChannel: "admin",
+    TestChannel: "admin",
+    RotateChannelKey: "admin",
+    ListChannels: "viewer",
+    ListNotifications: "viewer",
   },
 };
 
