@@ -97,13 +97,13 @@ export class ChannelStore {
   }
 
   /** Deletes the channel and its credentials. */
-  async remove(name: string): Promise<void> {
+  async remove(name: string, now: Date): Promise<void> {
     checkChannelName(name);
     const [row] = await this.db.delete(channels).where(eq(channels.name, name)).returning();
     if (!row) throw new NotFoundError("channel", name);
     // Only the secrets the channel made; one named at `add` (--password-secret) belongs to the user.
     for (const secret of Object.values(row.secretRefs)) {
-      if (secret.startsWith(`channel.${name}.`)) await this.secrets.remove(secret).catch(() => undefined);
+      if (secret.startsWith(`channel.${name}.`)) await this.secrets.remove(secret, now).catch(() => undefined);
     }
   }
 

@@ -43,7 +43,7 @@ export class NotifyService {
   }
 
   removeChannel(name: string): Promise<void> {
-    return this.store.remove(name);
+    return this.store.remove(name, this.clock.now());
   }
 
   async rotateKey(name: string, windowMs: number): Promise<{ key: string; previousValidUntil: Date }> {
