@@ -14,12 +14,16 @@ import { liveEnvironments } from "./store/stage-outputs";
 import type { Logger } from "pino";
 import { authenticateApi, createJoinToken, listTokens, revokeJoinToken, touchToken, type TokenInfo } from "./store/tokens";
 import { InvalidError } from "./errors";
+import type { ServerStageRunner } from "./stages/server-runner";
+import type { Caller } from "./transport/grpc/caller";
 import type { Scheduler } from "./scheduler/scheduler";
 import type { RunEventRecord } from "./store/events";
 import type { SecretInfo, SecretStore } from "./secrets/secret-store";
 
 export interface RunsServiceDeps {
   db: Db;
+  /** Runs server-side stages (approval): decisions and cancels reach them through it. */
+  serverStages?: ServerStageRunner;
   clock: Clock;
   scheduler: Scheduler;
   publish(events: RunEventRecord[]): void;
@@ -40,7 +44,12 @@ export const MAX_SOURCE_BYTES = 32 * 1024 * 1024;
 export interface SubmitExtras {
   commit?: string;
   sourceTar?: Uint8Array;
+  /** Who submits (callerOf): recorded on the run. */
+  startedBy?: string;
 }
+
+/** Longest comment on an approval decision. */
+export const MAX_DECISION_COMMENT = 1000;
 const API_TOKEN_CACHE_MS = 5000;
 /** A token's "last used" is written at most this often (a write per call would cost more than the call). */
 const TOKEN_USE_RECORD_MS = 60_000;
@@ -85,7 +94,7 @@ export class RunsService {
     const text = typeof yaml === "string" ? yaml : Buffer.from(yaml).toString("utf8");
     const { scheduler } = this.deps;
     const now = this.deps.clock.now();
-    const origin = { source: source.slice(0, 200), commit, sourceTar: usesSource ? sourceTar : null, defaultRegistry: registry };
+    const origin = { source: source.slice(0, 200), commit, sourceTar: usesSource ? sourceTar : null, defaultRegistry: registry, startedBy: extra.startedBy };
     const { run, events, placed } = await createRun(this.deps.db, result.pipeline, text, origin, now, {
       limit: scheduler.batchSize,
       leaseTtlMs: scheduler.leaseTtlMs,
@@ -134,11 +143,41 @@ export class RunsService {
    */
   async cancel(ref: string): Promise<RunWithStages> {
     const runId = await this.resolveRun(ref);
-    const { ended, events } = await cancelRun(this.deps.db, runId, this.deps.clock.now());
-    // Publishes the attempts' events (their seqs come first), tells their agents, counts them.
+    const { ended, events, serverEvents } = await cancelRun(
+      this.deps.db,
+      runId,
+      this.deps.clock.now(),
+      this.deps.serverStages && ((tx, attemptId, now) => this.deps.serverStages!.cancelInTx(tx, attemptId, now)),
+    );
+    // Server kinds' cancel events come first, then the attempts' (tells their agents, counts them), then the rest.
+    this.deps.publish(serverEvents);
     this.deps.scheduler.afterEnded(ended, "server");
     this.deps.publish(events);
     this.deps.scheduler.kick();
+    return getRun(this.deps.db, runId);
+  }
+
+  /**
+   * Approve or reject the approval stage `stage` of run `ref` as `caller`, via cli or http.
+   * Only its listed approvers may (ForbiddenError naming who may); ConflictError when the
+   * stage is not waiting for a decision. Answers the run as it is after the decision.
+   */
+  async decide(ref: string, stage: string, decision: { approve: boolean; comment: string; via: "cli" | "http" }, caller: Caller): Promise<RunWithStages> {
+    if (!stage) throw new InvalidError("stage is required: dockyard approve RUN STAGE");
+    if (stage.length > 64) throw new InvalidError(`invalid stage '${stage.slice(0, 32)}…': a stage name is at most 64 characters`);
+    if (decision.comment.length > MAX_DECISION_COMMENT)
+      throw new InvalidError(`comment is ${decision.comment.length} characters; the limit is ${MAX_DECISION_COMMENT}`);
+    if (!this.deps.serverStages) throw new InvalidError("this server runs no server stages");
+    const runId = await this.resolveRun(ref);
+    await this.deps.serverStages.signal(runId, stage, {
+      kind: decision.approve ? "approve" : "reject",
+      by: caller.user,
+      roles: caller.roles,
+      via: decision.via,
+      comment: decision.comment.trim(),
+      at: this.deps.clock.now(),
+    });
+    this.deps.log.info({ runId, stage, by: caller.user, approve: decision.approve, via: decision.via }, "approval decided");
     return getRun(this.deps.db, runId);
   }
 

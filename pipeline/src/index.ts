@@ -23,7 +23,9 @@ export {
   type CommandSpec,
   type DeploySpec,
   type TestSpec,
+  type ApprovalSpec,
 } from './kinds/index.js';
+export { MAX_APPROVAL_TIMEOUT_MS, type OnTimeout } from './kinds/approval.js';
 export {
   BUILTIN_VARIABLES,
   SubstitutionError,

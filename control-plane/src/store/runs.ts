@@ -1,8 +1,8 @@
 // Runs and their stages: creation (with a first scheduling pass) in one transaction, reads, cancel.
 import { and, desc, eq, inArray, notInArray, sql } from "drizzle-orm";
 import type { PipelineSpec, RegistrySpec } from "@dockyard/pipeline";
-import { queryRows, type Db } from "./db";
-import { retryOf, stageSpecRow } from "../stages/stage-row";
+import { queryRows, type Db, type Tx } from "./db";
+import { retryOf, runsOnOf, stageSpecRow } from "../stages/stage-row";
 import { withTx } from "./tx";
 import { agents, attempts, buildAffinity, runs, stages } from "./schema";
 import { cacheKey } from "../stages/build";
@@ -14,6 +14,7 @@ import { readStages, type StageWithAttempts } from "./stage-reads";
 import { newId } from "../ids";
 import { ConflictError, NotFoundError } from "../errors";
 import { TERMINAL_STAGE_STATES, isTerminalRun } from "../domain/states";
+import { SERVER_AGENT_ID } from "../domain/server-agent";
 import { waitingReason, withWaitingReasons } from "../domain/waiting-reason";
 import { ACTIVE_ATTEMPTS } from "./state-sql";
 
@@ -28,6 +29,8 @@ export interface RunOrigin {
   sourceTar: Buffer | null;
   /** The server's registry, for pipelines that name none. */
   defaultRegistry: RegistrySpec | null;
+  /** Who submits (callerOf): recorded on the run (an approval's forbid_self reads it). */
+  startedBy?: string;
 }
 
 /** The agents that last built these image names (a first build stage is placed with the submit). */
@@ -87,6 +90,7 @@ export async function createRun(
     lastEventSeq: 0,
     number,
     commit: origin.commit,
+    startedBy: origin.startedBy ?? "",
   };
   const stageRows = pipeline.stages.map((s, position): StageRow => ({
     id: ids.get(s.name)!,
@@ -96,7 +100,7 @@ export async function createRun(
     state: s.needs.length === 0 ? "queued" : "pending",
     queuedAt: s.needs.length === 0 ? now : null,
     type: s.type,
-    runsOn: "agent",
+    runsOn: runsOnOf(s),
     spec: stageSpecRow(s, pipeline, identity, registry),
     outputs: null,
     timeoutMs: s.timeoutMs,
@@ -126,20 +130,20 @@ export async function createRun(
   ];
   // CTEs that write the run, its stages, their edges and their first events (see insertAndPlace).
   const stageValues = stageRows.map(
-    (r) => sql`(${r.id}::text, ${r.name}::text, ${r.position}::int, ${r.state}::text, ${r.type}::text,
+    (r) => sql`(${r.id}::text, ${r.name}::text, ${r.position}::int, ${r.state}::text, ${r.type}::text, ${r.runsOn}::text,
     ${JSON.stringify(r.spec)}::jsonb, ${r.timeoutMs}::int, ${r.retryCount}::int, ${JSON.stringify(r.retryOn)}::jsonb, ${r.queuedAt}::timestamptz)`,
   );
   const edgeValues = edges.map((e) => sql`(${e.stageId}::text, ${e.needsStageId}::text)`);
   const eventValues = newEvents.map((e, i) => sql`(${i + 1}::bigint, ${e.kind}::text, ${e.stageId ?? null}::text, ${JSON.stringify(e.payload)}::jsonb)`);
   const insert = sql`
     r AS (
-      INSERT INTO runs (id, name, source, state, pipeline_yaml, created_at, last_event_seq, number, commit)
-      VALUES (${runId}, ${runRow.name}, ${origin.source}, 'queued', ${yaml}, ${now}::timestamptz, ${newEvents.length}, ${number}, ${origin.commit})
+      INSERT INTO runs (id, name, source, state, pipeline_yaml, created_at, last_event_seq, number, commit, started_by)
+      VALUES (${runId}, ${runRow.name}, ${origin.source}, 'queued', ${yaml}, ${now}::timestamptz, ${newEvents.length}, ${number}, ${origin.commit}, ${runRow.startedBy})
       RETURNING id),
     s AS (
-      INSERT INTO stages (id, run_id, name, position, state, type, spec, timeout_ms, retry_count, retry_on, queued_at)
-      SELECT v.id, r.id, v.name, v.position, v.state, v.type, v.spec, v.timeout_ms, v.retry_count, v.retry_on, v.queued_at
-      FROM r, (VALUES ${sql.join(stageValues, sql`, `)}) AS v(id, name, position, state, type, spec, timeout_ms, retry_count, retry_on, queued_at)
+      INSERT INTO stages (id, run_id, name, position, state, type, runs_on, spec, timeout_ms, retry_count, retry_on, queued_at)
+      SELECT v.id, r.id, v.name, v.position, v.state, v.type, v.runs_on, v.spec, v.timeout_ms, v.retry_count, v.retry_on, v.queued_at
+      FROM r, (VALUES ${sql.join(stageValues, sql`, `)}) AS v(id, name, position, state, type, runs_on, spec, timeout_ms, retry_count, retry_on, queued_at)
       RETURNING id)
     ${
       origin.sourceTar
@@ -158,7 +162,8 @@ export async function createRun(
       INSERT INTO run_events (run_id, seq, at, kind, stage_id, payload)
       SELECT r.id, v.seq, ${now}::timestamptz, v.kind, v.stage_id, v.payload
       FROM r, (VALUES ${sql.join(eventValues, sql`, `)}) AS v(seq, kind, stage_id, payload) RETURNING 1)`;
-  const readyRows = stageRows.filter((s) => s.state === "queued");
+  // Server-run stages (approval) are started by the server stage runner, not placed on agents.
+  const readyRows = stageRows.filter((s) => s.state === "queued" && s.runsOn === "agent");
   const cacheAgents = await buildCacheAgents(
     db,
     readyRows.filter((s) => s.spec.kind.type === "build").map((s) => cacheKey((s.spec.kind as { tags: string[] }).tags)),
@@ -237,18 +242,26 @@ export async function listRuns(db: Db, opts: { limit: number; state?: string }):
  * written (stages without an attempt, the run's end), in seq order after theirs.
  * A run that already finished is left as it is: ConflictError (`already finished: <state>`).
  */
-export async function cancelRun(db: Db, runId: string, now: Date): Promise<{ ended: EndedAttempt[]; events: RunEventRecord[] }> {
+export async function cancelRun(
+  db: Db,
+  runId: string,
+  now: Date,
+  /** A server-run attempt's kind says what the cancel means to it (before it ends), in this transaction. */
+  cancelServerAttempt?: (tx: Tx, attemptId: string, now: Date) => Promise<RunEventRecord[]>,
+): Promise<{ ended: EndedAttempt[]; events: RunEventRecord[]; serverEvents: RunEventRecord[] }> {
   return withTx(db, async (tx) => {
     const [run] = await tx.select({ id: runs.id, state: runs.state }).from(runs).where(eq(runs.id, runId));
     if (!run) throw new NotFoundError("run", runId);
     if (isTerminalRun(run.state)) throw alreadyFinished(runId, run.state);
     const active = await tx
-      .select({ id: attempts.id })
+      .select({ id: attempts.id, agentId: attempts.agentId })
       .from(attempts)
       .where(and(eq(attempts.runId, runId), inArray(attempts.state, ACTIVE_ATTEMPTS)));
     const ended: EndedAttempt[] = [];
     const events: RunEventRecord[] = [];
+    const serverEvents: RunEventRecord[] = [];
     for (const a of active) {
+      if (a.agentId === SERVER_AGENT_ID && cancelServerAttempt) serverEvents.push(...(await cancelServerAttempt(tx, a.id, now)));
       const e = await endAttempt(tx, a.id, "canceled", { exitCode: null, reason: "canceled by user", now });
       if (e) ended.push(e);
     }
@@ -281,7 +294,7 @@ export async function cancelRun(db: Db, runId: string, now: Date): Promise<{ end
       )),
     );
     events.push(...(await refreshRunState(tx, runId, now, true)));
-    return { ended, events };
+    return { ended, events, serverEvents };
   });
 }
 

@@ -99,6 +99,8 @@ export const runs = pgTable(
     number: integer("number").notNull().default(0),
     /** DOCKYARD_COMMIT: what the submitter said the run is for; '' when unknown. */
     commit: text("commit").notNull().default(""),
+    /** Who submitted the run (callerOf); '' on older runs. An approval's forbid_self reads it. */
+    startedBy: text("started_by").notNull().default(""),
   },
   (t) => [index("runs_created_idx").on(t.createdAt)],
 );
@@ -263,6 +265,8 @@ export const attempts = pgTable(
     reason: text("reason"),
     /** Highest log chunk seq persisted for this attempt. */
     logSeq: bigint("log_seq", { mode: "number" }).notNull().default(0),
+    /** A server-run attempt's own state (its kind's), so any replica can resume it; null for agent attempts. */
+    serverState: jsonb("server_state").$type<Record<string, unknown>>(),
   },
   (t) => [
     index("attempts_agent_active_idx")
@@ -298,5 +302,47 @@ export const runEvents = pgTable(
     uniqueIndex("run_events_chunk_uq")
       .on(t.attemptId, t.chunkSeq)
       .where(sql`kind = 'log'`),
+  ],
+);
+
+/** Absolute timers of server-run attempts (a deadline, a reminder, a stage timeout): any replica fires a due one. */
+export const serverTimers = pgTable(
+  "server_timers",
+  {
+    id: text("id").primaryKey(),
+    attemptId: text("attempt_id")
+      .notNull()
+      .references(() => attempts.id, { onDelete: "cascade" }),
+    fireAt: ts("fire_at").notNull(),
+    /** What the timer means to the kind (deadline, reminder) or to the runner (stage-timeout). */
+    what: text("what").notNull(),
+  },
+  (t) => [index("server_timers_fire_idx").on(t.fireAt), index("server_timers_attempt_idx").on(t.attemptId)],
+);
+
+/** Signals to server-run attempts (an approval's decision): recorded whoever receives them, handled under the attempt's lock. */
+export const serverSignals = pgTable(
+  "server_signals",
+  {
+    id: text("id").primaryKey(),
+    attemptId: text("attempt_id")
+      .notNull()
+      .references(() => attempts.id, { onDelete: "cascade" }),
+    runId: text("run_id").notNull(),
+    stageId: text("stage_id").notNull(),
+    /** approve | reject */
+    kind: text("kind").notNull(),
+    by: text("by").notNull(),
+    /** cli | http */
+    via: text("via").notNull(),
+    comment: text("comment").notNull().default(""),
+    at: ts("at").notNull(),
+    handledAt: ts("handled_at"),
+  },
+  (t) => [
+    index("server_signals_unhandled_idx")
+      .on(t.at)
+      .where(sql`handled_at IS NULL`),
+    index("server_signals_stage_idx").on(t.stageId),
   ],
 );

@@ -15,6 +15,12 @@ export async function createJoinToken(db: Db, description: string, now: Date, to
   return { id, token };
 }
 
+/** An API token standing for `description` (callerOf reads it as the user's name); returns the secret. Tests and operators. */
+export async function createApiToken(db: Db, description: string, now: Date, token = newSecret("dya_")): Promise<string> {
+  await db.insert(apiTokens).values({ id: newId(), tokenHash: hashSecret(token), description, createdAt: now });
+  return token;
+}
+
 export async function revokeJoinToken(db: Db, id: string, now: Date): Promise<void> {
   const rows = await db.update(joinTokens).set({ revokedAt: now }).where(eq(joinTokens.id, id)).returning({ id: joinTokens.id });
   if (rows.length === 0) throw new NotFoundError("join token", id);

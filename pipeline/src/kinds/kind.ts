@@ -19,6 +19,8 @@ export interface KindDefinition<T extends string, Shape extends z.ZodRawShape, S
   build(input: z.output<z.ZodObject<Shape>>): Spec;
   /** The output keys the kind reports, when they are fixed (a command stage's are whatever it writes). */
   outputs?: KindOutputs;
+  /** The kind's own `timeout:` key replaces the common one (approval: its deadline); the stage gets no generic timeout. */
+  ownsTimeout?: boolean;
 }
 
 /** The output keys a kind can report: `${{ stages.X.outputs.K }}` with any other K is refused by validate. */

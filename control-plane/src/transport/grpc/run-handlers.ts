@@ -9,6 +9,7 @@ import {
   GetRunResponseSchema,
   ListRunsResponseSchema,
   CancelRunResponseSchema,
+  DecideApprovalResponseSchema,
   ListAgentsResponseSchema,
   CreateJoinTokenResponseSchema,
   RevokeJoinTokenResponseSchema,
@@ -33,6 +34,7 @@ import type { NatsBus } from "../nats/nats-bus";
 import { toAgent, toRun, toEnvironment, toTokenInfo } from "../convert";
 import { watchRun } from "../run-watch";
 import { bearer } from "./auth";
+import { callerOf } from "./caller";
 import { toServiceError } from "./errors";
 import { InvalidError } from "../../errors";
 import { PIPELINE_LIMITS } from "@dockyard/pipeline";
@@ -41,11 +43,11 @@ type Handlers = ServiceHandlers<(typeof RunService)["method"]>;
 
 export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger): Handlers {
   /** Wrap a unary handler: authenticate, run, map errors. */
-  function unary<Req, Res>(fn: (req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+  function unary<Req, Res>(fn: (req: Req, tokenId: string) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {
       (async () => {
-        await runs.authenticate(bearer(call.metadata));
-        return fn(call.request);
+        const tokenId = await runs.authenticate(bearer(call.metadata));
+        return fn(call.request, tokenId);
       })().then(
         (res) => callback(null, res),
         (err: unknown) => callback(toServiceError(err, log)),
@@ -61,9 +63,14 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
   };
 
   return {
-    submitRun: unary(async (req) => {
+    submitRun: unary(async (req, tokenId) => {
       checkSize(req.pipelineYaml);
-      const run = await runs.submit(req.pipelineYaml, req.source || "api:dockyard.yml", req.defaultName, { commit: req.commit, sourceTar: req.sourceTar });
+      const startedBy = (await callerOf(db, tokenId)).user;
+      const run = await runs.submit(req.pipelineYaml, req.source || "api:dockyard.yml", req.defaultName, {
+        commit: req.commit,
+        sourceTar: req.sourceTar,
+        startedBy,
+      });
       return create(SubmitRunResponseSchema, { run: toRun(run) });
     }),
     validatePipeline: unary(async (req) => {
@@ -74,6 +81,10 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
     getRun: unary(async (req) => create(GetRunResponseSchema, { run: toRun(await runs.get(req.runId)) })),
     listRuns: unary(async (req) => create(ListRunsResponseSchema, { runs: (await runs.list({ limit: req.limit, state: req.state })).map(toRun) })),
     cancelRun: unary(async (req) => create(CancelRunResponseSchema, { run: toRun(await runs.cancel(req.runId)) })),
+    decideApproval: unary(async (req, tokenId) => {
+      const decision = { approve: req.approve, comment: req.comment, via: "cli" as const };
+      return create(DecideApprovalResponseSchema, { run: toRun(await runs.decide(req.runId, req.stage, decision, await callerOf(db, tokenId))) });
+    }),
     listEnvironments: unary(async () => create(ListEnvironmentsResponseSchema, { environments: (await runs.environments()).map(toEnvironment) })),
     listAgents: unary(async () => create(ListAgentsResponseSchema, { agents: (await runs.agents()).map(toAgent) })),
     createJoinToken: unary(async (req) => create(CreateJoinTokenResponseSchema, await runs.createJoinToken(req.description))),

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file dockyard/v1/run.proto.
  */
 export const file_dockyard_v1_run: GenFile = /*@__PURE__*/
-  fileDesc("ChVkb2NreWFyZC92MS9ydW4ucHJvdG8SC2RvY2t5YXJkLnYxIpEBCgNSdW4SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRIVCg1jcmVhdGVkX2F0X21zGAQgASgDEhYKDmZpbmlzaGVkX2F0X21zGAUgASgDEiIKBnN0YWdlcxgGIAMoCzISLmRvY2t5YXJkLnYxLlN0YWdlEg4KBnNvdXJjZRgHIAEoCSK1AgoFU3RhZ2USCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRINCgVuZWVkcxgEIAMoCRIQCghhdHRlbXB0cxgFIAEoDRIWCglleGl0X2NvZGUYBiABKAVIAIgBARIOCgZyZWFzb24YByABKAkSEAoIYWdlbnRfaWQYCCABKAkSFQoNc3RhcnRlZF9hdF9tcxgJIAEoAxIWCg5maW5pc2hlZF9hdF9tcxgKIAEoAxIxCg9hdHRlbXB0X2hpc3RvcnkYCyADKAsyGC5kb2NreWFyZC52MS5BdHRlbXB0SW5mbxIMCgR0eXBlGAwgASgJEioKB291dHB1dHMYDSABKAsyGS5kb2NreWFyZC52MS5TdGFnZU91dHB1dHNCDAoKX2V4aXRfY29kZSLPAQoLQXR0ZW1wdEluZm8SDgoGbnVtYmVyGAEgASgNEg0KBXN0YXRlGAIgASgJEhAKCGFnZW50X2lkGAMgASgJEhIKCmFnZW50X25hbWUYBCABKAkSFgoOYXNzaWduZWRfYXRfbXMYBSABKAMSFQoNc3RhcnRlZF9hdF9tcxgGIAEoAxIWCg5maW5pc2hlZF9hdF9tcxgHIAEoAxIWCglleGl0X2NvZGUYCCABKAVIAIgBARIOCgZyZWFzb24YCSABKAlCDAoKX2V4aXRfY29kZSKgAgoFQWdlbnQSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIQCghob3N0bmFtZRgDIAEoCRINCgVzdGF0ZRgEIAEoCRIuCgZsYWJlbHMYBSADKAsyHi5kb2NreWFyZC52MS5BZ2VudC5MYWJlbHNFbnRyeRIQCghjYXBhY2l0eRgGIAEoDRISCgpzbG90c191c2VkGAcgASgNEhkKEWxhc3RfaGVhcnRiZWF0X21zGAggASgDEg8KB3ZlcnNpb24YCSABKAkSFAoMY2FwYWJpbGl0aWVzGAogAygJEhUKDXJldm9rZWRfYXRfbXMYCyABKAMaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASK1AQoIUnVuRXZlbnQSCwoDc2VxGAEgASgEEg4KBnJ1bl9pZBgCIAEoCRINCgVhdF9tcxgDIAEoAxIpCgVzdGFnZRgEIAEoCzIYLmRvY2t5YXJkLnYxLlN0YWdlU3RhdHVzSAASIwoDbG9nGAUgASgLMhQuZG9ja3lhcmQudjEuTG9nTGluZUgAEiUKA3J1bhgGIAEoCzIWLmRvY2t5YXJkLnYxLlJ1blN0YXR1c0gAQgYKBGJvZHkirwEKC1N0YWdlU3RhdHVzEhAKCHN0YWdlX2lkGAEgASgJEhIKCnN0YWdlX25hbWUYAiABKAkSDQoFc3RhdGUYAyABKAkSDwoHYXR0ZW1wdBgEIAEoDRIQCghhZ2VudF9pZBgFIAEoCRIWCglleGl0X2NvZGUYBiABKAVIAIgBARIOCgZyZWFzb24YByABKAkSEgoKYWdlbnRfbmFtZRgIIAEoCUIMCgpfZXhpdF9jb2RlIokBCgdMb2dMaW5lEhAKCHN0YWdlX2lkGAEgASgJEhIKCnN0YWdlX25hbWUYAiABKAkSDwoHYXR0ZW1wdBgDIAEoDRIRCgljaHVua19zZXEYBCABKAQSDAoEZGF0YRgFIAEoDBImCgZzdHJlYW0YBiABKA4yFi5kb2NreWFyZC52MS5Mb2dTdHJlYW0iGgoJUnVuU3RhdHVzEg0KBXN0YXRlGAEgASgJInMKEFN1Ym1pdFJ1blJlcXVlc3QSFQoNcGlwZWxpbmVfeWFtbBgBIAEoDBIOCgZzb3VyY2UYAiABKAkSFAoMZGVmYXVsdF9uYW1lGAMgASgJEhIKCnNvdXJjZV90YXIYBCABKAwSDgoGY29tbWl0GAUgASgJIjIKEVN1Ym1pdFJ1blJlc3BvbnNlEh0KA3J1bhgBIAEoCzIQLmRvY2t5YXJkLnYxLlJ1biJGChdWYWxpZGF0ZVBpcGVsaW5lUmVxdWVzdBIVCg1waXBlbGluZV95YW1sGAEgASgMEhQKDGRlZmF1bHRfbmFtZRgCIAEoCSJCChhWYWxpZGF0ZVBpcGVsaW5lUmVzcG9uc2USJgoIcHJvYmxlbXMYASADKAsyFC5kb2NreWFyZC52MS5Qcm9ibGVtIh8KDUdldFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJIi8KDkdldFJ1blJlc3BvbnNlEh0KA3J1bhgBIAEoCzIQLmRvY2t5YXJkLnYxLlJ1biIvCg9MaXN0UnVuc1JlcXVlc3QSDQoFbGltaXQYASABKA0SDQoFc3RhdGUYAiABKAkiMgoQTGlzdFJ1bnNSZXNwb25zZRIeCgRydW5zGAEgAygLMhAuZG9ja3lhcmQudjEuUnVuIiIKEENhbmNlbFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJIjIKEUNhbmNlbFJ1blJlc3BvbnNlEh0KA3J1bhgBIAEoCzIQLmRvY2t5YXJkLnYxLlJ1biJkCg9XYXRjaFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJEhEKCWFmdGVyX3NlcRgCIAEoBBIOCgZmb2xsb3cYAyABKAgSDQoFc3RhZ2UYBCABKAkSDwoHYXR0ZW1wdBgFIAEoDSITChFMaXN0QWdlbnRzUmVxdWVzdCI4ChJMaXN0QWdlbnRzUmVzcG9uc2USIgoGYWdlbnRzGAEgAygLMhIuZG9ja3lhcmQudjEuQWdlbnQiLQoWQ3JlYXRlSm9pblRva2VuUmVxdWVzdBITCgtkZXNjcmlwdGlvbhgBIAEoCSI0ChdDcmVhdGVKb2luVG9rZW5SZXNwb25zZRIKCgJpZBgBIAEoCRINCgV0b2tlbhgCIAEoCSIkChZSZXZva2VKb2luVG9rZW5SZXF1ZXN0EgoKAmlkGAEgASgJIjEKF1Jldm9rZUpvaW5Ub2tlblJlc3BvbnNlEhYKDmFnZW50c19yZXZva2VkGAEgASgNIoEBCglUb2tlbkluZm8SCgoCaWQYASABKAkSDAoEa2luZBgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIVCg1jcmVhdGVkX2F0X21zGAQgASgDEhcKD2xhc3RfdXNlZF9hdF9tcxgFIAEoAxIVCg1yZXZva2VkX2F0X21zGAYgASgDIhMKEUxpc3RUb2tlbnNSZXF1ZXN0IjwKEkxpc3RUb2tlbnNSZXNwb25zZRImCgZ0b2tlbnMYASADKAsyFi5kb2NreWFyZC52MS5Ub2tlbkluZm8iIAoSUmVtb3ZlQWdlbnRSZXF1ZXN0EgoKAmlkGAEgASgJIjIKE1JlbW92ZUFnZW50UmVzcG9uc2USDAoEbmFtZRgBIAEoCRINCgVzdGF0ZRgCIAEoCSIgChJSZXZva2VBZ2VudFJlcXVlc3QSCgoCaWQYASABKAkiLAoTUmV2b2tlQWdlbnRSZXNwb25zZRIVCg1hdHRlbXB0c19sb3N0GAEgASgNIkgKClNlY3JldEluZm8SDAoEbmFtZRgBIAEoCRIVCg1jcmVhdGVkX2F0X21zGAIgASgDEhUKDXVwZGF0ZWRfYXRfbXMYAyABKAMiLwoQU2V0U2VjcmV0UmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBXZhbHVlGAIgASgMIk0KEVNldFNlY3JldFJlc3BvbnNlEicKBnNlY3JldBgBIAEoCzIXLmRvY2t5YXJkLnYxLlNlY3JldEluZm8SDwoHY3JlYXRlZBgCIAEoCCIUChJMaXN0U2VjcmV0c1JlcXVlc3QiPwoTTGlzdFNlY3JldHNSZXNwb25zZRIoCgdzZWNyZXRzGAEgAygLMhcuZG9ja3lhcmQudjEuU2VjcmV0SW5mbyIjChNEZWxldGVTZWNyZXRSZXF1ZXN0EgwKBG5hbWUYASABKAkiFgoURGVsZXRlU2VjcmV0UmVzcG9uc2UiiwIKC0Vudmlyb25tZW50EgoKAmlkGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRISCgpzdGFnZV9uYW1lGAMgASgJEhAKCGFnZW50X2lkGAQgASgJEhIKCmFnZW50X25hbWUYBSABKAkSDQoFb3duZXIYBiABKAkSFQoNY3JlYXRlZF9hdF9tcxgHIAEoAxIVCg1leHBpcmVzX2F0X21zGAggASgDEjgKCHNlcnZpY2VzGAkgAygLMiYuZG9ja3lhcmQudjEuRW52aXJvbm1lbnQuU2VydmljZXNFbnRyeRovCg1TZXJ2aWNlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiGQoXTGlzdEVudmlyb25tZW50c1JlcXVlc3QiSgoYTGlzdEVudmlyb25tZW50c1Jlc3BvbnNlEi4KDGVudmlyb25tZW50cxgBIAMoCzIYLmRvY2t5YXJkLnYxLkVudmlyb25tZW50MqYKCgpSdW5TZXJ2aWNlEkoKCVN1Ym1pdFJ1bhIdLmRvY2t5YXJkLnYxLlN1Ym1pdFJ1blJlcXVlc3QaHi5kb2NreWFyZC52MS5TdWJtaXRSdW5SZXNwb25zZRJfChBWYWxpZGF0ZVBpcGVsaW5lEiQuZG9ja3lhcmQudjEuVmFsaWRhdGVQaXBlbGluZVJlcXVlc3QaJS5kb2NreWFyZC52MS5WYWxpZGF0ZVBpcGVsaW5lUmVzcG9uc2USQQoGR2V0UnVuEhouZG9ja3lhcmQudjEuR2V0UnVuUmVxdWVzdBobLmRvY2t5YXJkLnYxLkdldFJ1blJlc3BvbnNlEkcKCExpc3RSdW5zEhwuZG9ja3lhcmQudjEuTGlzdFJ1bnNSZXF1ZXN0Gh0uZG9ja3lhcmQudjEuTGlzdFJ1bnNSZXNwb25zZRJKCglDYW5jZWxSdW4SHS5kb2NreWFyZC52MS5DYW5jZWxSdW5SZXF1ZXN0Gh4uZG9ja3lhcmQudjEuQ2FuY2VsUnVuUmVzcG9uc2USQQoIV2F0Y2hSdW4SHC5kb2NreWFyZC52MS5XYXRjaFJ1blJlcXVlc3QaFS5kb2NreWFyZC52MS5SdW5FdmVudDABEk0KCkxpc3RBZ2VudHMSHi5kb2NreWFyZC52MS5MaXN0QWdlbnRzUmVxdWVzdBofLmRvY2t5YXJkLnYxLkxpc3RBZ2VudHNSZXNwb25zZRJcCg9DcmVhdGVKb2luVG9rZW4SIy5kb2NreWFyZC52MS5DcmVhdGVKb2luVG9rZW5SZXF1ZXN0GiQuZG9ja3lhcmQudjEuQ3JlYXRlSm9pblRva2VuUmVzcG9uc2USXAoPUmV2b2tlSm9pblRva2VuEiMuZG9ja3lhcmQudjEuUmV2b2tlSm9pblRva2VuUmVxdWVzdBokLmRvY2t5YXJkLnYxLlJldm9rZUpvaW5Ub2tlblJlc3BvbnNlElAKC1Jldm9rZUFnZW50Eh8uZG9ja3lhcmQudjEuUmV2b2tlQWdlbnRSZXF1ZXN0GiAuZG9ja3lhcmQudjEuUmV2b2tlQWdlbnRSZXNwb25zZRJNCgpMaXN0VG9rZW5zEh4uZG9ja3lhcmQudjEuTGlzdFRva2Vuc1JlcXVlc3QaHy5kb2NreWFyZC52MS5MaXN0VG9rZW5zUmVzcG9uc2USUAoLUmVtb3ZlQWdlbnQSHy5kb2NreWFyZC52MS5SZW1vdmVBZ2VudFJlcXVlc3QaIC5kb2NreWFyZC52MS5SZW1vdmVBZ2VudFJlc3BvbnNlEkoKCVNldFNlY3JldBIdLmRvY2t5YXJkLnYxLlNldFNlY3JldFJlcXVlc3QaHi5kb2NreWFyZC52MS5TZXRTZWNyZXRSZXNwb25zZRJQCgtMaXN0U2VjcmV0cxIfLmRvY2t5YXJkLnYxLkxpc3RTZWNyZXRzUmVxdWVzdBogLmRvY2t5YXJkLnYxLkxpc3RTZWNyZXRzUmVzcG9uc2USUwoMRGVsZXRlU2VjcmV0EiAuZG9ja3lhcmQudjEuRGVsZXRlU2VjcmV0UmVxdWVzdBohLmRvY2t5YXJkLnYxLkRlbGV0ZVNlY3JldFJlc3BvbnNlEl8KEExpc3RFbnZpcm9ubWVudHMSJC5kb2NreWFyZC52MS5MaXN0RW52aXJvbm1lbnRzUmVxdWVzdBolLmRvY2t5YXJkLnYxLkxpc3RFbnZpcm9ubWVudHNSZXNwb25zZWIGcHJvdG8z", [file_dockyard_v1_types]);
+  fileDesc("ChVkb2NreWFyZC92MS9ydW4ucHJvdG8SC2RvY2t5YXJkLnYxIpEBCgNSdW4SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRIVCg1jcmVhdGVkX2F0X21zGAQgASgDEhYKDmZpbmlzaGVkX2F0X21zGAUgASgDEiIKBnN0YWdlcxgGIAMoCzISLmRvY2t5YXJkLnYxLlN0YWdlEg4KBnNvdXJjZRgHIAEoCSK1AgoFU3RhZ2USCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRINCgVuZWVkcxgEIAMoCRIQCghhdHRlbXB0cxgFIAEoDRIWCglleGl0X2NvZGUYBiABKAVIAIgBARIOCgZyZWFzb24YByABKAkSEAoIYWdlbnRfaWQYCCABKAkSFQoNc3RhcnRlZF9hdF9tcxgJIAEoAxIWCg5maW5pc2hlZF9hdF9tcxgKIAEoAxIxCg9hdHRlbXB0X2hpc3RvcnkYCyADKAsyGC5kb2NreWFyZC52MS5BdHRlbXB0SW5mbxIMCgR0eXBlGAwgASgJEioKB291dHB1dHMYDSABKAsyGS5kb2NreWFyZC52MS5TdGFnZU91dHB1dHNCDAoKX2V4aXRfY29kZSLPAQoLQXR0ZW1wdEluZm8SDgoGbnVtYmVyGAEgASgNEg0KBXN0YXRlGAIgASgJEhAKCGFnZW50X2lkGAMgASgJEhIKCmFnZW50X25hbWUYBCABKAkSFgoOYXNzaWduZWRfYXRfbXMYBSABKAMSFQoNc3RhcnRlZF9hdF9tcxgGIAEoAxIWCg5maW5pc2hlZF9hdF9tcxgHIAEoAxIWCglleGl0X2NvZGUYCCABKAVIAIgBARIOCgZyZWFzb24YCSABKAlCDAoKX2V4aXRfY29kZSKgAgoFQWdlbnQSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIQCghob3N0bmFtZRgDIAEoCRINCgVzdGF0ZRgEIAEoCRIuCgZsYWJlbHMYBSADKAsyHi5kb2NreWFyZC52MS5BZ2VudC5MYWJlbHNFbnRyeRIQCghjYXBhY2l0eRgGIAEoDRISCgpzbG90c191c2VkGAcgASgNEhkKEWxhc3RfaGVhcnRiZWF0X21zGAggASgDEg8KB3ZlcnNpb24YCSABKAkSFAoMY2FwYWJpbGl0aWVzGAogAygJEhUKDXJldm9rZWRfYXRfbXMYCyABKAMaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLmAQoIUnVuRXZlbnQSCwoDc2VxGAEgASgEEg4KBnJ1bl9pZBgCIAEoCRINCgVhdF9tcxgDIAEoAxIpCgVzdGFnZRgEIAEoCzIYLmRvY2t5YXJkLnYxLlN0YWdlU3RhdHVzSAASIwoDbG9nGAUgASgLMhQuZG9ja3lhcmQudjEuTG9nTGluZUgAEiUKA3J1bhgGIAEoCzIWLmRvY2t5YXJkLnYxLlJ1blN0YXR1c0gAEi8KCGFwcHJvdmFsGAcgASgLMhsuZG9ja3lhcmQudjEuQXBwcm92YWxTdGF0dXNIAEIGCgRib2R5IqkBCg5BcHByb3ZhbFN0YXR1cxIQCghzdGFnZV9pZBgBIAEoCRISCgpzdGFnZV9uYW1lGAIgASgJEg4KBmFjdGlvbhgDIAEoCRIKCgJieRgEIAEoCRILCgN2aWEYBSABKAkSDwoHY29tbWVudBgGIAEoCRITCgtkZWFkbGluZV9tcxgHIAEoAxIOCgZyZWFzb24YCCABKAkSEgoKb25fdGltZW91dBgJIAEoCSKvAQoLU3RhZ2VTdGF0dXMSEAoIc3RhZ2VfaWQYASABKAkSEgoKc3RhZ2VfbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRIPCgdhdHRlbXB0GAQgASgNEhAKCGFnZW50X2lkGAUgASgJEhYKCWV4aXRfY29kZRgGIAEoBUgAiAEBEg4KBnJlYXNvbhgHIAEoCRISCgphZ2VudF9uYW1lGAggASgJQgwKCl9leGl0X2NvZGUiiQEKB0xvZ0xpbmUSEAoIc3RhZ2VfaWQYASABKAkSEgoKc3RhZ2VfbmFtZRgCIAEoCRIPCgdhdHRlbXB0GAMgASgNEhEKCWNodW5rX3NlcRgEIAEoBBIMCgRkYXRhGAUgASgMEiYKBnN0cmVhbRgGIAEoDjIWLmRvY2t5YXJkLnYxLkxvZ1N0cmVhbSIaCglSdW5TdGF0dXMSDQoFc3RhdGUYASABKAkicwoQU3VibWl0UnVuUmVxdWVzdBIVCg1waXBlbGluZV95YW1sGAEgASgMEg4KBnNvdXJjZRgCIAEoCRIUCgxkZWZhdWx0X25hbWUYAyABKAkSEgoKc291cmNlX3RhchgEIAEoDBIOCgZjb21taXQYBSABKAkiMgoRU3VibWl0UnVuUmVzcG9uc2USHQoDcnVuGAEgASgLMhAuZG9ja3lhcmQudjEuUnVuIkYKF1ZhbGlkYXRlUGlwZWxpbmVSZXF1ZXN0EhUKDXBpcGVsaW5lX3lhbWwYASABKAwSFAoMZGVmYXVsdF9uYW1lGAIgASgJIkIKGFZhbGlkYXRlUGlwZWxpbmVSZXNwb25zZRImCghwcm9ibGVtcxgBIAMoCzIULmRvY2t5YXJkLnYxLlByb2JsZW0iHwoNR2V0UnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkiLwoOR2V0UnVuUmVzcG9uc2USHQoDcnVuGAEgASgLMhAuZG9ja3lhcmQudjEuUnVuIi8KD0xpc3RSdW5zUmVxdWVzdBINCgVsaW1pdBgBIAEoDRINCgVzdGF0ZRgCIAEoCSIyChBMaXN0UnVuc1Jlc3BvbnNlEh4KBHJ1bnMYASADKAsyEC5kb2NreWFyZC52MS5SdW4iIgoQQ2FuY2VsUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkiMgoRQ2FuY2VsUnVuUmVzcG9uc2USHQoDcnVuGAEgASgLMhAuZG9ja3lhcmQudjEuUnVuIlgKFURlY2lkZUFwcHJvdmFsUmVxdWVzdBIOCgZydW5faWQYASABKAkSDQoFc3RhZ2UYAiABKAkSDwoHYXBwcm92ZRgDIAEoCBIPCgdjb21tZW50GAQgASgJIjcKFkRlY2lkZUFwcHJvdmFsUmVzcG9uc2USHQoDcnVuGAEgASgLMhAuZG9ja3lhcmQudjEuUnVuImQKD1dhdGNoUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkSEQoJYWZ0ZXJfc2VxGAIgASgEEg4KBmZvbGxvdxgDIAEoCBINCgVzdGFnZRgEIAEoCRIPCgdhdHRlbXB0GAUgASgNIhMKEUxpc3RBZ2VudHNSZXF1ZXN0IjgKEkxpc3RBZ2VudHNSZXNwb25zZRIiCgZhZ2VudHMYASADKAsyEi5kb2NreWFyZC52MS5BZ2VudCItChZDcmVhdGVKb2luVG9rZW5SZXF1ZXN0EhMKC2Rlc2NyaXB0aW9uGAEgASgJIjQKF0NyZWF0ZUpvaW5Ub2tlblJlc3BvbnNlEgoKAmlkGAEgASgJEg0KBXRva2VuGAIgASgJIiQKFlJldm9rZUpvaW5Ub2tlblJlcXVlc3QSCgoCaWQYASABKAkiMQoXUmV2b2tlSm9pblRva2VuUmVzcG9uc2USFgoOYWdlbnRzX3Jldm9rZWQYASABKA0igQEKCVRva2VuSW5mbxIKCgJpZBgBIAEoCRIMCgRraW5kGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEhUKDWNyZWF0ZWRfYXRfbXMYBCABKAMSFwoPbGFzdF91c2VkX2F0X21zGAUgASgDEhUKDXJldm9rZWRfYXRfbXMYBiABKAMiEwoRTGlzdFRva2Vuc1JlcXVlc3QiPAoSTGlzdFRva2Vuc1Jlc3BvbnNlEiYKBnRva2VucxgBIAMoCzIWLmRvY2t5YXJkLnYxLlRva2VuSW5mbyIgChJSZW1vdmVBZ2VudFJlcXVlc3QSCgoCaWQYASABKAkiMgoTUmVtb3ZlQWdlbnRSZXNwb25zZRIMCgRuYW1lGAEgASgJEg0KBXN0YXRlGAIgASgJIiAKElJldm9rZUFnZW50UmVxdWVzdBIKCgJpZBgBIAEoCSIsChNSZXZva2VBZ2VudFJlc3BvbnNlEhUKDWF0dGVtcHRzX2xvc3QYASABKA0iSAoKU2VjcmV0SW5mbxIMCgRuYW1lGAEgASgJEhUKDWNyZWF0ZWRfYXRfbXMYAiABKAMSFQoNdXBkYXRlZF9hdF9tcxgDIAEoAyIvChBTZXRTZWNyZXRSZXF1ZXN0EgwKBG5hbWUYASABKAkSDQoFdmFsdWUYAiABKAwiTQoRU2V0U2VjcmV0UmVzcG9uc2USJwoGc2VjcmV0GAEgASgLMhcuZG9ja3lhcmQudjEuU2VjcmV0SW5mbxIPCgdjcmVhdGVkGAIgASgIIhQKEkxpc3RTZWNyZXRzUmVxdWVzdCI/ChNMaXN0U2VjcmV0c1Jlc3BvbnNlEigKB3NlY3JldHMYASADKAsyFy5kb2NreWFyZC52MS5TZWNyZXRJbmZvIiMKE0RlbGV0ZVNlY3JldFJlcXVlc3QSDAoEbmFtZRgBIAEoCSIWChREZWxldGVTZWNyZXRSZXNwb25zZSKLAgoLRW52aXJvbm1lbnQSCgoCaWQYASABKAkSDgoGcnVuX2lkGAIgASgJEhIKCnN0YWdlX25hbWUYAyABKAkSEAoIYWdlbnRfaWQYBCABKAkSEgoKYWdlbnRfbmFtZRgFIAEoCRINCgVvd25lchgGIAEoCRIVCg1jcmVhdGVkX2F0X21zGAcgASgDEhUKDWV4cGlyZXNfYXRfbXMYCCABKAMSOAoIc2VydmljZXMYCSADKAsyJi5kb2NreWFyZC52MS5FbnZpcm9ubWVudC5TZXJ2aWNlc0VudHJ5Gi8KDVNlcnZpY2VzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIZChdMaXN0RW52aXJvbm1lbnRzUmVxdWVzdCJKChhMaXN0RW52aXJvbm1lbnRzUmVzcG9uc2USLgoMZW52aXJvbm1lbnRzGAEgAygLMhguZG9ja3lhcmQudjEuRW52aXJvbm1lbnQygQsKClJ1blNlcnZpY2USSgoJU3VibWl0UnVuEh0uZG9ja3lhcmQudjEuU3VibWl0UnVuUmVxdWVzdBoeLmRvY2t5YXJkLnYxLlN1Ym1pdFJ1blJlc3BvbnNlEl8KEFZhbGlkYXRlUGlwZWxpbmUSJC5kb2NreWFyZC52MS5WYWxpZGF0ZVBpcGVsaW5lUmVxdWVzdBolLmRvY2t5YXJkLnYxLlZhbGlkYXRlUGlwZWxpbmVSZXNwb25zZRJBCgZHZXRSdW4SGi5kb2NreWFyZC52MS5HZXRSdW5SZXF1ZXN0GhsuZG9ja3lhcmQudjEuR2V0UnVuUmVzcG9uc2USRwoITGlzdFJ1bnMSHC5kb2NreWFyZC52MS5MaXN0UnVuc1JlcXVlc3QaHS5kb2NreWFyZC52MS5MaXN0UnVuc1Jlc3BvbnNlEkoKCUNhbmNlbFJ1bhIdLmRvY2t5YXJkLnYxLkNhbmNlbFJ1blJlcXVlc3QaHi5kb2NreWFyZC52MS5DYW5jZWxSdW5SZXNwb25zZRJZCg5EZWNpZGVBcHByb3ZhbBIiLmRvY2t5YXJkLnYxLkRlY2lkZUFwcHJvdmFsUmVxdWVzdBojLmRvY2t5YXJkLnYxLkRlY2lkZUFwcHJvdmFsUmVzcG9uc2USQQoIV2F0Y2hSdW4SHC5kb2NreWFyZC52MS5XYXRjaFJ1blJlcXVlc3QaFS5kb2NreWFyZC52MS5SdW5FdmVudDABEk0KCkxpc3RBZ2VudHMSHi5kb2NreWFyZC52MS5MaXN0QWdlbnRzUmVxdWVzdBofLmRvY2t5YXJkLnYxLkxpc3RBZ2VudHNSZXNwb25zZRJcCg9DcmVhdGVKb2luVG9rZW4SIy5kb2NreWFyZC52MS5DcmVhdGVKb2luVG9rZW5SZXF1ZXN0GiQuZG9ja3lhcmQudjEuQ3JlYXRlSm9pblRva2VuUmVzcG9uc2USXAoPUmV2b2tlSm9pblRva2VuEiMuZG9ja3lhcmQudjEuUmV2b2tlSm9pblRva2VuUmVxdWVzdBokLmRvY2t5YXJkLnYxLlJldm9rZUpvaW5Ub2tlblJlc3BvbnNlElAKC1Jldm9rZUFnZW50Eh8uZG9ja3lhcmQudjEuUmV2b2tlQWdlbnRSZXF1ZXN0GiAuZG9ja3lhcmQudjEuUmV2b2tlQWdlbnRSZXNwb25zZRJNCgpMaXN0VG9rZW5zEh4uZG9ja3lhcmQudjEuTGlzdFRva2Vuc1JlcXVlc3QaHy5kb2NreWFyZC52MS5MaXN0VG9rZW5zUmVzcG9uc2USUAoLUmVtb3ZlQWdlbnQSHy5kb2NreWFyZC52MS5SZW1vdmVBZ2VudFJlcXVlc3QaIC5kb2NreWFyZC52MS5SZW1vdmVBZ2VudFJlc3BvbnNlEkoKCVNldFNlY3JldBIdLmRvY2t5YXJkLnYxLlNldFNlY3JldFJlcXVlc3QaHi5kb2NreWFyZC52MS5TZXRTZWNyZXRSZXNwb25zZRJQCgtMaXN0U2VjcmV0cxIfLmRvY2t5YXJkLnYxLkxpc3RTZWNyZXRzUmVxdWVzdBogLmRvY2t5YXJkLnYxLkxpc3RTZWNyZXRzUmVzcG9uc2USUwoMRGVsZXRlU2VjcmV0EiAuZG9ja3lhcmQudjEuRGVsZXRlU2VjcmV0UmVxdWVzdBohLmRvY2t5YXJkLnYxLkRlbGV0ZVNlY3JldFJlc3BvbnNlEl8KEExpc3RFbnZpcm9ubWVudHMSJC5kb2NreWFyZC52MS5MaXN0RW52aXJvbm1lbnRzUmVxdWVzdBolLmRvY2t5YXJkLnYxLkxpc3RFbnZpcm9ubWVudHNSZXNwb25zZWIGcHJvdG8z", [file_dockyard_v1_types]);
 
 /**
  * @generated from message dockyard.v1.Run
@@ -324,6 +324,12 @@ export type RunEvent = Message<"dockyard.v1.RunEvent"> & {
      */
     value: RunStatus;
     case: "run";
+  } | {
+    /**
+     * @generated from field: dockyard.v1.ApprovalStatus approval = 7;
+     */
+    value: ApprovalStatus;
+    case: "approval";
   } | { case: undefined; value?: undefined };
 };
 
@@ -333,6 +339,74 @@ export type RunEvent = Message<"dockyard.v1.RunEvent"> & {
  */
 export const RunEventSchema: GenMessage<RunEvent> = /*@__PURE__*/
   messageDesc(file_dockyard_v1_run, 4);
+
+/**
+ * What an approval stage did: waiting (with who may decide and until when), reminder,
+ * approved, rejected, timed_out (then on_timeout decides), canceled.
+ *
+ * @generated from message dockyard.v1.ApprovalStatus
+ */
+export type ApprovalStatus = Message<"dockyard.v1.ApprovalStatus"> & {
+  /**
+   * @generated from field: string stage_id = 1;
+   */
+  stageId: string;
+
+  /**
+   * @generated from field: string stage_name = 2;
+   */
+  stageName: string;
+
+  /**
+   * @generated from field: string action = 3;
+   */
+  action: string;
+
+  /**
+   * The decider (approved, rejected), and how: cli or http.
+   *
+   * @generated from field: string by = 4;
+   */
+  by: string;
+
+  /**
+   * @generated from field: string via = 5;
+   */
+  via: string;
+
+  /**
+   * @generated from field: string comment = 6;
+   */
+  comment: string;
+
+  /**
+   * The absolute deadline (unix ms); 0 when unknown.
+   *
+   * @generated from field: int64 deadline_ms = 7;
+   */
+  deadlineMs: bigint;
+
+  /**
+   * waiting and reminder: the stage's waiting reason (who may decide, until when, how).
+   *
+   * @generated from field: string reason = 8;
+   */
+  reason: string;
+
+  /**
+   * timed_out: what the deadline meant (reject, approve, skip).
+   *
+   * @generated from field: string on_timeout = 9;
+   */
+  onTimeout: string;
+};
+
+/**
+ * Describes the message dockyard.v1.ApprovalStatus.
+ * Use `create(ApprovalStatusSchema)` to create a new message.
+ */
+export const ApprovalStatusSchema: GenMessage<ApprovalStatus> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 5);
 
 /**
  * @generated from message dockyard.v1.StageStatus
@@ -390,7 +464,7 @@ export type StageStatus = Message<"dockyard.v1.StageStatus"> & {
  * Use `create(StageStatusSchema)` to create a new message.
  */
 export const StageStatusSchema: GenMessage<StageStatus> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 5);
+  messageDesc(file_dockyard_v1_run, 6);
 
 /**
  * @generated from message dockyard.v1.LogLine
@@ -432,7 +506,7 @@ export type LogLine = Message<"dockyard.v1.LogLine"> & {
  * Use `create(LogLineSchema)` to create a new message.
  */
 export const LogLineSchema: GenMessage<LogLine> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 6);
+  messageDesc(file_dockyard_v1_run, 7);
 
 /**
  * @generated from message dockyard.v1.RunStatus
@@ -449,7 +523,7 @@ export type RunStatus = Message<"dockyard.v1.RunStatus"> & {
  * Use `create(RunStatusSchema)` to create a new message.
  */
 export const RunStatusSchema: GenMessage<RunStatus> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 7);
+  messageDesc(file_dockyard_v1_run, 8);
 
 /**
  * @generated from message dockyard.v1.SubmitRunRequest
@@ -496,7 +570,7 @@ export type SubmitRunRequest = Message<"dockyard.v1.SubmitRunRequest"> & {
  * Use `create(SubmitRunRequestSchema)` to create a new message.
  */
 export const SubmitRunRequestSchema: GenMessage<SubmitRunRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 8);
+  messageDesc(file_dockyard_v1_run, 9);
 
 /**
  * @generated from message dockyard.v1.SubmitRunResponse
@@ -513,7 +587,7 @@ export type SubmitRunResponse = Message<"dockyard.v1.SubmitRunResponse"> & {
  * Use `create(SubmitRunResponseSchema)` to create a new message.
  */
 export const SubmitRunResponseSchema: GenMessage<SubmitRunResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 9);
+  messageDesc(file_dockyard_v1_run, 10);
 
 /**
  * @generated from message dockyard.v1.ValidatePipelineRequest
@@ -537,7 +611,7 @@ export type ValidatePipelineRequest = Message<"dockyard.v1.ValidatePipelineReque
  * Use `create(ValidatePipelineRequestSchema)` to create a new message.
  */
 export const ValidatePipelineRequestSchema: GenMessage<ValidatePipelineRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 10);
+  messageDesc(file_dockyard_v1_run, 11);
 
 /**
  * @generated from message dockyard.v1.ValidatePipelineResponse
@@ -554,7 +628,7 @@ export type ValidatePipelineResponse = Message<"dockyard.v1.ValidatePipelineResp
  * Use `create(ValidatePipelineResponseSchema)` to create a new message.
  */
 export const ValidatePipelineResponseSchema: GenMessage<ValidatePipelineResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 11);
+  messageDesc(file_dockyard_v1_run, 12);
 
 /**
  * Wherever a request names a run (`run_id`), it may be the run's id, a unique prefix of it
@@ -575,7 +649,7 @@ export type GetRunRequest = Message<"dockyard.v1.GetRunRequest"> & {
  * Use `create(GetRunRequestSchema)` to create a new message.
  */
 export const GetRunRequestSchema: GenMessage<GetRunRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 12);
+  messageDesc(file_dockyard_v1_run, 13);
 
 /**
  * @generated from message dockyard.v1.GetRunResponse
@@ -592,7 +666,7 @@ export type GetRunResponse = Message<"dockyard.v1.GetRunResponse"> & {
  * Use `create(GetRunResponseSchema)` to create a new message.
  */
 export const GetRunResponseSchema: GenMessage<GetRunResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 13);
+  messageDesc(file_dockyard_v1_run, 14);
 
 /**
  * @generated from message dockyard.v1.ListRunsRequest
@@ -617,7 +691,7 @@ export type ListRunsRequest = Message<"dockyard.v1.ListRunsRequest"> & {
  * Use `create(ListRunsRequestSchema)` to create a new message.
  */
 export const ListRunsRequestSchema: GenMessage<ListRunsRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 14);
+  messageDesc(file_dockyard_v1_run, 15);
 
 /**
  * @generated from message dockyard.v1.ListRunsResponse
@@ -634,7 +708,7 @@ export type ListRunsResponse = Message<"dockyard.v1.ListRunsResponse"> & {
  * Use `create(ListRunsResponseSchema)` to create a new message.
  */
 export const ListRunsResponseSchema: GenMessage<ListRunsResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 15);
+  messageDesc(file_dockyard_v1_run, 16);
 
 /**
  * A run that already finished cannot be canceled: FAILED_PRECONDITION
@@ -654,7 +728,7 @@ export type CancelRunRequest = Message<"dockyard.v1.CancelRunRequest"> & {
  * Use `create(CancelRunRequestSchema)` to create a new message.
  */
 export const CancelRunRequestSchema: GenMessage<CancelRunRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 16);
+  messageDesc(file_dockyard_v1_run, 17);
 
 /**
  * @generated from message dockyard.v1.CancelRunResponse
@@ -671,7 +745,62 @@ export type CancelRunResponse = Message<"dockyard.v1.CancelRunResponse"> & {
  * Use `create(CancelRunResponseSchema)` to create a new message.
  */
 export const CancelRunResponseSchema: GenMessage<CancelRunResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 17);
+  messageDesc(file_dockyard_v1_run, 18);
+
+/**
+ * Approve or reject an approval stage that waits for a decision, as the calling token's user.
+ *
+ * @generated from message dockyard.v1.DecideApprovalRequest
+ */
+export type DecideApprovalRequest = Message<"dockyard.v1.DecideApprovalRequest"> & {
+  /**
+   * A run id, a unique prefix of one, or PIPELINE#NUMBER.
+   *
+   * @generated from field: string run_id = 1;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string stage = 2;
+   */
+  stage: string;
+
+  /**
+   * @generated from field: bool approve = 3;
+   */
+  approve: boolean;
+
+  /**
+   * Shown with the decision (at most 1000 characters).
+   *
+   * @generated from field: string comment = 4;
+   */
+  comment: string;
+};
+
+/**
+ * Describes the message dockyard.v1.DecideApprovalRequest.
+ * Use `create(DecideApprovalRequestSchema)` to create a new message.
+ */
+export const DecideApprovalRequestSchema: GenMessage<DecideApprovalRequest> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 19);
+
+/**
+ * @generated from message dockyard.v1.DecideApprovalResponse
+ */
+export type DecideApprovalResponse = Message<"dockyard.v1.DecideApprovalResponse"> & {
+  /**
+   * @generated from field: dockyard.v1.Run run = 1;
+   */
+  run?: Run | undefined;
+};
+
+/**
+ * Describes the message dockyard.v1.DecideApprovalResponse.
+ * Use `create(DecideApprovalResponseSchema)` to create a new message.
+ */
+export const DecideApprovalResponseSchema: GenMessage<DecideApprovalResponse> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 20);
 
 /**
  * @generated from message dockyard.v1.WatchRunRequest
@@ -718,7 +847,7 @@ export type WatchRunRequest = Message<"dockyard.v1.WatchRunRequest"> & {
  * Use `create(WatchRunRequestSchema)` to create a new message.
  */
 export const WatchRunRequestSchema: GenMessage<WatchRunRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 18);
+  messageDesc(file_dockyard_v1_run, 21);
 
 /**
  * @generated from message dockyard.v1.ListAgentsRequest
@@ -731,7 +860,7 @@ export type ListAgentsRequest = Message<"dockyard.v1.ListAgentsRequest"> & {
  * Use `create(ListAgentsRequestSchema)` to create a new message.
  */
 export const ListAgentsRequestSchema: GenMessage<ListAgentsRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 19);
+  messageDesc(file_dockyard_v1_run, 22);
 
 /**
  * @generated from message dockyard.v1.ListAgentsResponse
@@ -748,7 +877,7 @@ export type ListAgentsResponse = Message<"dockyard.v1.ListAgentsResponse"> & {
  * Use `create(ListAgentsResponseSchema)` to create a new message.
  */
 export const ListAgentsResponseSchema: GenMessage<ListAgentsResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 20);
+  messageDesc(file_dockyard_v1_run, 23);
 
 /**
  * @generated from message dockyard.v1.CreateJoinTokenRequest
@@ -765,7 +894,7 @@ export type CreateJoinTokenRequest = Message<"dockyard.v1.CreateJoinTokenRequest
  * Use `create(CreateJoinTokenRequestSchema)` to create a new message.
  */
 export const CreateJoinTokenRequestSchema: GenMessage<CreateJoinTokenRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 21);
+  messageDesc(file_dockyard_v1_run, 24);
 
 /**
  * @generated from message dockyard.v1.CreateJoinTokenResponse
@@ -790,7 +919,7 @@ export type CreateJoinTokenResponse = Message<"dockyard.v1.CreateJoinTokenRespon
  * Use `create(CreateJoinTokenResponseSchema)` to create a new message.
  */
 export const CreateJoinTokenResponseSchema: GenMessage<CreateJoinTokenResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 22);
+  messageDesc(file_dockyard_v1_run, 25);
 
 /**
  * @generated from message dockyard.v1.RevokeJoinTokenRequest
@@ -807,7 +936,7 @@ export type RevokeJoinTokenRequest = Message<"dockyard.v1.RevokeJoinTokenRequest
  * Use `create(RevokeJoinTokenRequestSchema)` to create a new message.
  */
 export const RevokeJoinTokenRequestSchema: GenMessage<RevokeJoinTokenRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 23);
+  messageDesc(file_dockyard_v1_run, 26);
 
 /**
  * @generated from message dockyard.v1.RevokeJoinTokenResponse
@@ -826,7 +955,7 @@ export type RevokeJoinTokenResponse = Message<"dockyard.v1.RevokeJoinTokenRespon
  * Use `create(RevokeJoinTokenResponseSchema)` to create a new message.
  */
 export const RevokeJoinTokenResponseSchema: GenMessage<RevokeJoinTokenResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 24);
+  messageDesc(file_dockyard_v1_run, 27);
 
 /**
  * A join token (registers agents) or an API token (clients): never its secret.
@@ -876,7 +1005,7 @@ export type TokenInfo = Message<"dockyard.v1.TokenInfo"> & {
  * Use `create(TokenInfoSchema)` to create a new message.
  */
 export const TokenInfoSchema: GenMessage<TokenInfo> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 25);
+  messageDesc(file_dockyard_v1_run, 28);
 
 /**
  * @generated from message dockyard.v1.ListTokensRequest
@@ -889,7 +1018,7 @@ export type ListTokensRequest = Message<"dockyard.v1.ListTokensRequest"> & {
  * Use `create(ListTokensRequestSchema)` to create a new message.
  */
 export const ListTokensRequestSchema: GenMessage<ListTokensRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 26);
+  messageDesc(file_dockyard_v1_run, 29);
 
 /**
  * @generated from message dockyard.v1.ListTokensResponse
@@ -906,7 +1035,7 @@ export type ListTokensResponse = Message<"dockyard.v1.ListTokensResponse"> & {
  * Use `create(ListTokensResponseSchema)` to create a new message.
  */
 export const ListTokensResponseSchema: GenMessage<ListTokensResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 27);
+  messageDesc(file_dockyard_v1_run, 30);
 
 /**
  * Only an agent that is gone (revoked, lost, offline) and holds no attempt of an unfinished
@@ -926,7 +1055,7 @@ export type RemoveAgentRequest = Message<"dockyard.v1.RemoveAgentRequest"> & {
  * Use `create(RemoveAgentRequestSchema)` to create a new message.
  */
 export const RemoveAgentRequestSchema: GenMessage<RemoveAgentRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 28);
+  messageDesc(file_dockyard_v1_run, 31);
 
 /**
  * @generated from message dockyard.v1.RemoveAgentResponse
@@ -950,7 +1079,7 @@ export type RemoveAgentResponse = Message<"dockyard.v1.RemoveAgentResponse"> & {
  * Use `create(RemoveAgentResponseSchema)` to create a new message.
  */
 export const RemoveAgentResponseSchema: GenMessage<RemoveAgentResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 29);
+  messageDesc(file_dockyard_v1_run, 32);
 
 /**
  * @generated from message dockyard.v1.RevokeAgentRequest
@@ -967,7 +1096,7 @@ export type RevokeAgentRequest = Message<"dockyard.v1.RevokeAgentRequest"> & {
  * Use `create(RevokeAgentRequestSchema)` to create a new message.
  */
 export const RevokeAgentRequestSchema: GenMessage<RevokeAgentRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 30);
+  messageDesc(file_dockyard_v1_run, 33);
 
 /**
  * @generated from message dockyard.v1.RevokeAgentResponse
@@ -986,7 +1115,7 @@ export type RevokeAgentResponse = Message<"dockyard.v1.RevokeAgentResponse"> & {
  * Use `create(RevokeAgentResponseSchema)` to create a new message.
  */
 export const RevokeAgentResponseSchema: GenMessage<RevokeAgentResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 31);
+  messageDesc(file_dockyard_v1_run, 34);
 
 /**
  * @generated from message dockyard.v1.SecretInfo
@@ -1013,7 +1142,7 @@ export type SecretInfo = Message<"dockyard.v1.SecretInfo"> & {
  * Use `create(SecretInfoSchema)` to create a new message.
  */
 export const SecretInfoSchema: GenMessage<SecretInfo> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 32);
+  messageDesc(file_dockyard_v1_run, 35);
 
 /**
  * The value travels only in this request (over TLS); no answer carries it.
@@ -1037,7 +1166,7 @@ export type SetSecretRequest = Message<"dockyard.v1.SetSecretRequest"> & {
  * Use `create(SetSecretRequestSchema)` to create a new message.
  */
 export const SetSecretRequestSchema: GenMessage<SetSecretRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 33);
+  messageDesc(file_dockyard_v1_run, 36);
 
 /**
  * @generated from message dockyard.v1.SetSecretResponse
@@ -1059,7 +1188,7 @@ export type SetSecretResponse = Message<"dockyard.v1.SetSecretResponse"> & {
  * Use `create(SetSecretResponseSchema)` to create a new message.
  */
 export const SetSecretResponseSchema: GenMessage<SetSecretResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 34);
+  messageDesc(file_dockyard_v1_run, 37);
 
 /**
  * @generated from message dockyard.v1.ListSecretsRequest
@@ -1072,7 +1201,7 @@ export type ListSecretsRequest = Message<"dockyard.v1.ListSecretsRequest"> & {
  * Use `create(ListSecretsRequestSchema)` to create a new message.
  */
 export const ListSecretsRequestSchema: GenMessage<ListSecretsRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 35);
+  messageDesc(file_dockyard_v1_run, 38);
 
 /**
  * @generated from message dockyard.v1.ListSecretsResponse
@@ -1089,7 +1218,7 @@ export type ListSecretsResponse = Message<"dockyard.v1.ListSecretsResponse"> & {
  * Use `create(ListSecretsResponseSchema)` to create a new message.
  */
 export const ListSecretsResponseSchema: GenMessage<ListSecretsResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 36);
+  messageDesc(file_dockyard_v1_run, 39);
 
 /**
  * @generated from message dockyard.v1.DeleteSecretRequest
@@ -1106,7 +1235,7 @@ export type DeleteSecretRequest = Message<"dockyard.v1.DeleteSecretRequest"> & {
  * Use `create(DeleteSecretRequestSchema)` to create a new message.
  */
 export const DeleteSecretRequestSchema: GenMessage<DeleteSecretRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 37);
+  messageDesc(file_dockyard_v1_run, 40);
 
 /**
  * @generated from message dockyard.v1.DeleteSecretResponse
@@ -1119,7 +1248,7 @@ export type DeleteSecretResponse = Message<"dockyard.v1.DeleteSecretResponse"> &
  * Use `create(DeleteSecretResponseSchema)` to create a new message.
  */
 export const DeleteSecretResponseSchema: GenMessage<DeleteSecretResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 38);
+  messageDesc(file_dockyard_v1_run, 41);
 
 /**
  * A temporary environment a deploy stage started, until its agent reports it gone.
@@ -1180,7 +1309,7 @@ export type Environment = Message<"dockyard.v1.Environment"> & {
  * Use `create(EnvironmentSchema)` to create a new message.
  */
 export const EnvironmentSchema: GenMessage<Environment> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 39);
+  messageDesc(file_dockyard_v1_run, 42);
 
 /**
  * @generated from message dockyard.v1.ListEnvironmentsRequest
@@ -1193,7 +1322,7 @@ export type ListEnvironmentsRequest = Message<"dockyard.v1.ListEnvironmentsReque
  * Use `create(ListEnvironmentsRequestSchema)` to create a new message.
  */
 export const ListEnvironmentsRequestSchema: GenMessage<ListEnvironmentsRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 40);
+  messageDesc(file_dockyard_v1_run, 43);
 
 /**
  * @generated from message dockyard.v1.ListEnvironmentsResponse
@@ -1210,7 +1339,7 @@ export type ListEnvironmentsResponse = Message<"dockyard.v1.ListEnvironmentsResp
  * Use `create(ListEnvironmentsResponseSchema)` to create a new message.
  */
 export const ListEnvironmentsResponseSchema: GenMessage<ListEnvironmentsResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 41);
+  messageDesc(file_dockyard_v1_run, 44);
 
 /**
  * Client-facing API, over TLS. Every call carries `authorization: Bearer <api token>`.
@@ -1257,6 +1386,14 @@ export const RunService: GenService<{
     methodKind: "unary";
     input: typeof CancelRunRequestSchema;
     output: typeof CancelRunResponseSchema;
+  },
+  /**
+   * @generated from rpc dockyard.v1.RunService.DecideApproval
+   */
+  decideApproval: {
+    methodKind: "unary";
+    input: typeof DecideApprovalRequestSchema;
+    output: typeof DecideApprovalResponseSchema;
   },
   /**
    * @generated from rpc dockyard.v1.RunService.WatchRun

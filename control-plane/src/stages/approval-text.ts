@@ -1,0 +1,32 @@
+// The words of an approval: who may decide, the waiting reason, a decision's reason.
+import type { ApprovalSpec } from "@dockyard/pipeline";
+
+/** `alice, bob or role approver`. */
+export function approversText(approvers: ApprovalSpec["approvers"]): string {
+  const parts = [...approvers.users, ...approvers.roles.map((r) => `role ${r}`)];
+  return parts.length <= 1 ? (parts[0] ?? "nobody") : `${parts.slice(0, -1).join(", ")} or ${parts.at(-1)}`;
+}
+
+/** `14:05 UTC` (with the date when it is not today's). */
+export function clockText(at: Date, now: Date): string {
+  const hm = at.toISOString().slice(11, 16);
+  return at.toISOString().slice(0, 10) === now.toISOString().slice(0, 10) ? `${hm} UTC` : `${at.toISOString().slice(0, 10)} ${hm} UTC`;
+}
+
+/** `11m`, `2h5m`, `3d4h`, `40s`. */
+export function inText(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h${m % 60 ? `${m % 60}m` : ""}`;
+  return `${Math.floor(h / 24)}d${h % 24 ? `${h % 24}h` : ""}`;
+}
+
+export function waitingText(spec: ApprovalSpec, deadline: Date, now: Date, runRef: string, stageName: string): string {
+  return (
+    `waiting for approval by ${approversText(spec.approvers)} until ${clockText(deadline, now)} (in ${inText(deadline.getTime() - now.getTime())}); ` +
+    `decide with: dockyard approve ${runRef} ${stageName}`
+  );
+}
