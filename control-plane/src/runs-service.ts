@@ -15,7 +15,7 @@ import type { Logger } from "pino";
 import { authenticateApi, createJoinToken, listTokens, revokeJoinToken, touchToken, type TokenInfo } from "./store/tokens";
 import { InvalidError } from "./errors";
 import type { ServerStageRunner } from "./stages/server-runner";
-import type { Caller } from "./transport/grpc/caller";
+import { callerOf, type Caller } from "./transport/grpc/caller";
 import type { Scheduler } from "./scheduler/scheduler";
 import type { RunEventRecord } from "./store/events";
 import type { SecretInfo, SecretStore } from "./secrets/secret-store";
@@ -155,6 +155,11 @@ export class RunsService {
     this.deps.publish(events);
     this.deps.scheduler.kick();
     return getRun(this.deps.db, runId);
+  }
+
+  /** Who an authenticated API token id stands for (see transport/grpc/caller.ts). */
+  async caller(tokenId: string): Promise<Caller> {
+    return callerOf(this.deps.db, tokenId);
   }
 
   /**

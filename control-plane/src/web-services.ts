@@ -88,6 +88,10 @@ export function webServices(runs: RunsService, registry: Registry, health: WebSe
     getRun: async (id) => runView(await runs.get(id)),
     listRuns: async (opts) => (await runs.list(opts)).map(runView),
     cancelRun: async (id) => runView(await runs.cancel(id)),
+    decideApproval: async (ref, stage, decision, token) => {
+      const caller = await runs.caller(await runs.authenticate(token));
+      return runView(await runs.decide(ref, stage, { ...decision, via: "http" }, caller));
+    },
     stageLog: async (ref, stage, opts) => runs.stageLog(ref, stage, opts),
     listAgents: async () => (await runs.agents()).map(agentView),
     removeAgent: async (id) => ({ id, ...(await runs.removeAgent(id)) }),

@@ -15,3 +15,4 @@ export * from "./helpers/copy-scenario";
 export * from "./helpers/marker-lines";
 export * from "./helpers/sampler";
 export * from "./helpers/fence-scenarios";
+export * from "./helpers/approval";

@@ -7,10 +7,12 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ErrorBody, WebServices } from "./types";
 import { logRoutes } from "./routes/logs";
+import { approvalRoutes } from "./routes/approvals";
 
-const HTTP_STATUS: Record<string, 400 | 401 | 404 | 409 | 413 | 503 | 500> = {
+const HTTP_STATUS: Record<string, 400 | 401 | 403 | 404 | 409 | 413 | 503 | 500> = {
   invalid: 400,
   unauthenticated: 401,
+  permission_denied: 403,
   not_found: 404,
   conflict: 409,
   unavailable: 503,
@@ -128,6 +130,7 @@ export function createApp(services: WebServices, options: AppOptions): Hono {
   api.get("/runs/:id", async (c) => c.json({ run: await services.getRun(c.req.param("id")) }));
   api.post("/runs/:id/cancel", async (c) => c.json({ run: await services.cancelRun(c.req.param("id")) }));
   logRoutes(api, services);
+  approvalRoutes(api, services);
   api.get("/agents", async (c) => c.json({ agents: await services.listAgents() }));
   api.delete("/agents/:id", async (c) => c.json({ removed: await services.removeAgent(c.req.param("id")) }));
   api.get("/tokens", async (c) => c.json({ tokens: await services.listTokens() }));

@@ -23,6 +23,11 @@ export interface CallEffects {
 
 export const noEffects = (): CallEffects => ({ ended: [], succeeded: [], events: [], timers: [] });
 
+/** Drop an ended attempt's timers; ones a replica is firing (locked) it drops itself. */
+export async function dropTimers(tx: Tx, attemptId: string): Promise<void> {
+  await tx.execute(sql`DELETE FROM server_timers WHERE id IN (SELECT id FROM server_timers WHERE attempt_id = ${attemptId} FOR UPDATE SKIP LOCKED)`);
+}
+
 /** Lock an active server attempt and read it as its kind sees it; null when it is not active any more. */
 export async function lockServerStage(tx: Tx, attemptId: string): Promise<ServerStage | null> {
   const [row] = await queryRows<{
@@ -107,6 +112,15 @@ export function contextFor(tx: Tx, stage: ServerStage, now: Date, out: CallEffec
         stageState,
       });
       if (!ended) return;
+      // A success keeps no waiting reason: the stage says how it ended (`approved by alice via cli`).
+      if (outcome === "succeeded" && !stageState)
+        await tx
+          .update(stages)
+          .set({ reason: reason || null })
+          .where(eq(stages.id, stage.stageId));
+      // Its timers are of no use now. SKIP LOCKED: one a replica is firing is dropped by that replica
+      // (it finds the attempt ended), and this end never waits on it (no lock cycle with fireDue).
+      await dropTimers(tx, stage.attemptId);
       out.ended.push(ended);
       if (outcome === "succeeded" && outputs && !stageState) out.succeeded.push({ ended, outputs });
     },

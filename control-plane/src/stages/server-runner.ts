@@ -18,7 +18,7 @@ import type { Clock } from "../clock";
 import { ConflictError, InvalidError, NotFoundError } from "../errors";
 import { SERVER_AGENT_ID } from "../domain/server-agent";
 import type { ServerSignal, ServerStageKind } from "./kind";
-import { contextFor, lockServerStage, noEffects, type CallEffects } from "./server-context";
+import { contextFor, dropTimers, lockServerStage, noEffects, type CallEffects } from "./server-context";
 
 export { SERVER_AGENT_ID };
 /** Server attempts hold no lease: theirs never expires (the kind or its timers end them). */
@@ -161,6 +161,7 @@ export class ServerStageRunner {
           await kind?.cancel?.(stage, ctx);
           const ended = await endAttempt(tx, stage.attemptId, "timeout", { exitCode: null, reason: "stage exceeded its timeout", now });
           if (ended) out.ended.push(ended);
+          await dropTimers(tx, stage.attemptId);
         } else if (kind) await kind.onTimer(stage, t.what, ctx);
         return out;
       });
@@ -223,6 +224,7 @@ export class ServerStageRunner {
     if (!stage) return [];
     const out = noEffects();
     await this.kinds[stage.type]?.cancel?.(stage, contextFor(tx, stage, now, out));
+    await dropTimers(tx, attemptId);
     return out.events;
   }
 
