@@ -103,6 +103,8 @@ export class RunsService {
     scheduler.dispatchPlaced(placed, now);
     // Stages that did not fit (or came after the batch) are the scheduler's.
     if (run.stages.some((s) => s.state === "queued") || placed.placements.length >= scheduler.batchSize) scheduler.kick();
+    // A server-run stage ready now (an approval first in the run) starts at once, not at the runner's next beat.
+    if (run.stages.some((s) => s.state === "queued" && s.runsOn === "server")) this.deps.serverStages?.tick();
     return run;
   }
 

@@ -148,7 +148,6 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     },
     log.child({ component: "server-stages" }),
   );
-  bus.onKick(() => serverStages.tick());
   const runs = new RunsService({
     db: db.db,
     serverStages,
