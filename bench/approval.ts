@@ -11,7 +11,8 @@ import { quantile, round } from "./lib/stats";
 const APPROVALS = 60;
 const farm = await startFarm({ env: { DOCKYARD_SCHEDULER_INTERVAL_MS: "500" } });
 try {
-  const yaml = (i: number, timeout: string) => `name: bench-gate-${i}\nstages:\n  gate: { type: approval, approvers: [nobody], timeout: ${timeout}, on_timeout: approve }\n`;
+  const yaml = (i: number, timeout: string) =>
+    `name: bench-gate-${i}\nstages:\n  gate: { type: approval, approvers: [nobody], timeout: ${timeout}, on_timeout: approve }\n`;
   const runIds = await Promise.all(Array.from({ length: APPROVALS }, (_, i) => submit(farm.client, yaml(i, `${2000 + (i % 20) * 100}ms`))));
   const lateness = async (runIds: string[]) =>
     (
@@ -31,10 +32,14 @@ try {
   await new Promise((r) => setTimeout(r, 3000));
   const t0 = Date.now();
   await farm.startServer();
-  const [ended] = await waitFor(async () => (await lateness([down])).length === 1 && (await farm.pg.query<{ at: Date }>(`SELECT finished_at AS at FROM stages WHERE run_id = $1`, [down])).rows, {
-    message: "the overdue deadline",
-    timeoutMs: 20_000,
-  });
+  const [ended] = await waitFor(
+    async () =>
+      (await lateness([down])).length === 1 && (await farm.pg.query<{ at: Date }>(`SELECT finished_at AS at FROM stages WHERE run_id = $1`, [down])).rows,
+    {
+      message: "the overdue deadline",
+      timeoutMs: 20_000,
+    },
+  );
   console.log(
     JSON.stringify({
       bench: "approval",

@@ -76,7 +76,9 @@ export function runsTable(runs: Run[], nowMs: number, c: Colors): string {
   });
   // Runs that wait for a person say so under the table: who may decide, until when, how.
   const waiting = runs.flatMap((r) =>
-    r.stages.filter((s) => s.state === "running" && s.reason.startsWith("waiting for approval")).map((s) => `${r.id.slice(0, 8)} ${c.bold(s.name)}: ${s.reason}\n`),
+    r.stages
+      .filter((s) => s.state === "running" && s.reason.startsWith("waiting for approval"))
+      .map((s) => `${r.id.slice(0, 8)} ${c.bold(s.name)}: ${s.reason}\n`),
   );
   return waiting.length > 0 ? `${table}\n${waiting.join("")}` : table;
 }

@@ -53,11 +53,9 @@ export const approval = defineKind({
   shape: {
     approvers: z
       .array(
-        z
-          .string()
-          .regex(APPROVER, {
-            error: (iss) => `invalid approver ${JSON.stringify(String(iss.input)).slice(0, 60)}: a user name or role:NAME`,
-          }),
+        z.string().regex(APPROVER, {
+          error: (iss) => `invalid approver ${JSON.stringify(String(iss.input)).slice(0, 60)}: a user name or role:NAME`,
+        }),
         { error: 'approvers must be a list such as [alice, role:approver]' },
       )
       .min(1, { error: 'approvers must name at least one user or role' })
@@ -67,13 +65,10 @@ export const approval = defineKind({
       description:
         'How long the stage waits for a decision, from its start (required; up to 30d): integer + unit d|h|m|s|ms, e.g. 4h or 2d.',
     }),
-    on_timeout: z
-      .enum(['reject', 'approve', 'skip'], { error: 'on_timeout must be reject, approve or skip' })
-      .optional()
-      .meta({
-        description:
-          'What the deadline means: reject (default; the stage fails), approve (it succeeds) or skip (it is skipped, and so are its dependents).',
-      }),
+    on_timeout: z.enum(['reject', 'approve', 'skip'], { error: 'on_timeout must be reject, approve or skip' }).optional().meta({
+      description:
+        'What the deadline means: reject (default; the stage fails), approve (it succeeds) or skip (it is skipped, and so are its dependents).',
+    }),
     forbid_self: z.boolean().optional().meta({ description: 'The user who started the run may not decide. Default false.' }),
     reminder: longDuration('reminder')
       .optional()

@@ -73,7 +73,10 @@ describe("approvals across replicas and restarts", () => {
     assert.ok(replica, "replica B runs");
     // B alone runs the wait: A stops, B starts the stage.
     await farm.stopServer();
-    const runId = await submit(clientFor(farm, farm.apiToken, replica.grpc), "name: kill-gate\nstages:\n  gate: { type: approval, approvers: [alice], timeout: 4s }\n");
+    const runId = await submit(
+      clientFor(farm, farm.apiToken, replica.grpc),
+      "name: kill-gate\nstages:\n  gate: { type: approval, approvers: [alice], timeout: 4s }\n",
+    );
     await waitingReasonOf(farm, runId);
     const deadline = await deadlineOf(farm, runId);
     const killed = new Promise((r) => replica!.child.once("exit", r));
