@@ -5,10 +5,14 @@
 // its deadline; a reminder comes before it; a cancel ends the wait.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import path from "node:path";
 import { status } from "@grpc/grpc-js";
 import {
   approvalEvents,
   deadlineOf,
+  dockyardCli,
+  dockyardProcess,
+  projectDir,
   stageRow,
   startFarm,
   submit,
@@ -83,6 +87,24 @@ describe("approval stages", () => {
       return true;
     });
     await carol.client.cancelRun({ runId: other });
+  });
+
+  it("the CLI: run --watch shows the wait; a non-approver's dockyard approve fails naming who may; an approver's decides", async () => {
+    const dir = projectDir({ "dockyard.yml": pipeline("ap-cli", "approvers: [alice], timeout: 1h") });
+    const watch = dockyardProcess(farm, ["run", path.join(dir, "dockyard.yml"), "--watch"]);
+    await waitFor(() => watch.out().includes("waiting for approval by alice until"), { message: "the watch to show the wait", timeoutMs: 20_000 });
+    assert.match(watch.out(), /gate {2}running {2}\(attempt 1 on server\) {2}\(waiting for approval by alice until \d\d:\d\d UTC \(in (59m|1h)\); decide with: dockyard approve ap-cli#1 gate\)/);
+    const runs = await dockyardCli(farm, ["runs"]);
+    assert.match(runs.stdout, / gate: waiting for approval by alice until /, "dockyard runs lists the waiting approval");
+    const refused = await dockyardCli(farm, ["approve", "ap-cli#1", "gate"]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /configured may not decide approval 'gate' of run ap-cli#1: approvers of 'gate' are alice/);
+    const ok = await dockyardCli(farm, ["approve", "ap-cli#1", "gate", "--comment", "ship it"], { DOCKYARD_TOKEN: alice.token });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /^stage gate of run \S+ succeeded \(approved by alice via cli: ship it\)\n$/);
+    const watched = await watch.done;
+    assert.equal(watched.code, 0, watched.stderr);
+    assert.match(watched.stdout, /gate {2}approved by alice via cli {2}\(ship it\)/);
   });
 
   it("rejects over HTTP with a comment: the stage fails with the rejection as its reason and its dependent is skipped", async () => {

@@ -16,11 +16,11 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Starts `dockyard ARGS` against the farm (its address, API token and CA); `out()` is its stdout so far. */
-export function dockyardProcess(farm: Farm, args: string[]): { done: Promise<CliResult>; out: () => string } {
+/** Starts `dockyard ARGS` against the farm (its address, API token and CA; `env` overrides, e.g. another DOCKYARD_TOKEN); `out()` is its stdout so far. */
+export function dockyardProcess(farm: Farm, args: string[], env: Record<string, string> = {}): { done: Promise<CliResult>; out: () => string } {
   const child = spawn(BIN, args, {
     cwd: os.tmpdir(),
-    env: { ...process.env, DOCKYARD_SERVER: farm.server.grpcAddress, DOCKYARD_TOKEN: farm.apiToken, DOCKYARD_CA_FILE: farm.caFile, NO_COLOR: "1" },
+    env: { ...process.env, DOCKYARD_SERVER: farm.server.grpcAddress, DOCKYARD_TOKEN: farm.apiToken, DOCKYARD_CA_FILE: farm.caFile, NO_COLOR: "1", ...env },
   });
   let stdout = "";
   let stderr = "";
@@ -31,8 +31,8 @@ export function dockyardProcess(farm: Farm, args: string[]): { done: Promise<Cli
 }
 
 /** Runs `dockyard ARGS` against the farm to its end. */
-export function dockyardCli(farm: Farm, args: string[]): Promise<CliResult> {
-  return dockyardProcess(farm, args).done;
+export function dockyardCli(farm: Farm, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return dockyardProcess(farm, args, env).done;
 }
 
 /** A temp directory holding `files` (name -> text, subdirectories created); removed when the test file ends. */
