@@ -1,5 +1,6 @@
 // The words of an approval: who may decide, the waiting reason, a decision's reason.
 import type { ApprovalSpec } from "@dockyard/pipeline";
+import { timeLeftText } from "../domain/waiting-reason";
 
 /** `alice, bob or role approver`. */
 export function approversText(approvers: ApprovalSpec["approvers"]): string {
@@ -13,20 +14,9 @@ export function clockText(at: Date, now: Date): string {
   return at.toISOString().slice(0, 10) === now.toISOString().slice(0, 10) ? `${hm} UTC` : `${at.toISOString().slice(0, 10)} ${hm} UTC`;
 }
 
-/** `11m`, `2h5m`, `3d4h`, `40s`. */
-export function inText(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.round(s / 60);
-  if (m < 60) return `${m}m`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h${m % 60 ? `${m % 60}m` : ""}`;
-  return `${Math.floor(h / 24)}d${h % 24 ? `${h % 24}h` : ""}`;
-}
-
 export function waitingText(spec: ApprovalSpec, deadline: Date, now: Date, runRef: string, stageName: string): string {
   return (
-    `waiting for approval by ${approversText(spec.approvers)} until ${clockText(deadline, now)} (in ${inText(deadline.getTime() - now.getTime())}); ` +
+    `waiting for approval by ${approversText(spec.approvers)} until ${clockText(deadline, now)} (in ${timeLeftText(deadline.getTime() - now.getTime())}); ` +
     `decide with: dockyard approve ${runRef} ${stageName}`
   );
 }

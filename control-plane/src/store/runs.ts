@@ -15,7 +15,7 @@ import { newId } from "../ids";
 import { ConflictError, NotFoundError } from "../errors";
 import { TERMINAL_STAGE_STATES, isTerminalRun } from "../domain/states";
 import { SERVER_AGENT_ID } from "../domain/server-agent";
-import { waitingReason, withWaitingReasons } from "../domain/waiting-reason";
+import { waitingReason, withTimeLeft, withWaitingReasons } from "../domain/waiting-reason";
 import { ACTIVE_ATTEMPTS } from "./state-sql";
 
 export type RunRow = typeof runs.$inferSelect;
@@ -217,12 +217,12 @@ export async function createRun(
   return { run, events, placed };
 }
 
-export async function getRun(db: Db, runId: string): Promise<RunWithStages> {
+export async function getRun(db: Db, runId: string, now = new Date()): Promise<RunWithStages> {
   const [run] = await db.select().from(runs).where(eq(runs.id, runId));
   if (!run) throw new NotFoundError("run", runId);
   const byRun = await readStages(db, [runId]);
-  // A pending stage's reason (the needs it waits for) is derived here, not stored.
-  return { ...run, stages: withWaitingReasons(byRun.get(runId) ?? []) };
+  // A pending stage's reason (the needs it waits for) is derived here, not stored; a waiting approval's time left too.
+  return { ...run, stages: withTimeLeft(withWaitingReasons(byRun.get(runId) ?? []), now) };
 }
 
 /** The newest runs, each with its stages (read for all of them in one more statement). */
@@ -233,7 +233,8 @@ export async function listRuns(db: Db, opts: { limit: number; state?: string }):
     db,
     rows.map((r) => r.id),
   );
-  return rows.map((r) => ({ ...r, stages: withWaitingReasons(byRun.get(r.id) ?? []) }));
+  const now = new Date();
+  return rows.map((r) => ({ ...r, stages: withTimeLeft(withWaitingReasons(byRun.get(r.id) ?? []), now) }));
 }
 
 /**

@@ -93,7 +93,10 @@ describe("approval stages", () => {
     const dir = projectDir({ "dockyard.yml": pipeline("ap-cli", "approvers: [alice], timeout: 1h") });
     const watch = dockyardProcess(farm, ["run", path.join(dir, "dockyard.yml"), "--watch"]);
     await waitFor(() => watch.out().includes("waiting for approval by alice until"), { message: "the watch to show the wait", timeoutMs: 20_000 });
-    assert.match(watch.out(), /gate {2}running {2}\(attempt 1 on server\) {2}\(waiting for approval by alice until \d\d:\d\d UTC \(in (59m|1h)\); decide with: dockyard approve ap-cli#1 gate\)/);
+    assert.match(
+      watch.out(),
+      /gate {2}running {2}\(attempt 1 on server\) {2}\(waiting for approval by alice until \d\d:\d\d UTC \(in (59m|1h)\); decide with: dockyard approve ap-cli#1 gate\)/,
+    );
     const runs = await dockyardCli(farm, ["runs"]);
     assert.match(runs.stdout, / gate: waiting for approval by alice until /, "dockyard runs lists the waiting approval");
     const refused = await dockyardCli(farm, ["approve", "ap-cli#1", "gate"]);
