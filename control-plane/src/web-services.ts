@@ -84,7 +84,10 @@ function unavailableOnDbOutage(services: WebServices): WebServices {
 export function webServices(runs: RunsService, registry: Registry, health: WebServices["health"]): WebServices {
   return unavailableOnDbOutage({
     authenticate: (token) => runs.authenticate(token),
-    submitRun: async (yaml, source, defaultName) => runView(await runs.submit(yaml, source, defaultName)),
+    submitRun: async (yaml, source, defaultName, token) => {
+      const startedBy = token ? (await runs.caller(await runs.authenticate(token))).user : undefined;
+      return runView(await runs.submit(yaml, source, defaultName, { startedBy }));
+    },
     getRun: async (id) => runView(await runs.get(id)),
     listRuns: async (opts) => (await runs.list(opts)).map(runView),
     cancelRun: async (id) => runView(await runs.cancel(id)),

@@ -124,7 +124,8 @@ export function createApp(services: WebServices, options: AppOptions): Hono {
       const yaml = new Uint8Array(await c.req.arrayBuffer());
       const source = c.req.query("source") ?? "http:dockyard.yml";
       // The name when the file has none (like the CLI's directory name); checked by the parser.
-      return c.json({ run: await services.submitRun(yaml, source, c.req.query("name") || undefined) }, 201);
+      const token = (c.req.header("authorization") ?? "").slice(7).trim();
+      return c.json({ run: await services.submitRun(yaml, source, c.req.query("name") || undefined, token) }, 201);
     },
   );
   api.get("/runs/:id", async (c) => c.json({ run: await services.getRun(c.req.param("id")) }));

@@ -129,9 +129,10 @@ export interface WebServices {
   authenticate(token: string): Promise<unknown>;
   /**
    * `yaml` is the raw request body: validity of its UTF-8 is checked by the parser.
-   * `defaultName` names the run when the file has no `name:`.
+   * `defaultName` names the run when the file has no `name:`. `token` (already authenticated)
+   * names who starts the run (an approval's forbid_self reads it).
    */
-  submitRun(yaml: Uint8Array, source: string, defaultName?: string): Promise<RunView>;
+  submitRun(yaml: Uint8Array, source: string, defaultName?: string, token?: string): Promise<RunView>;
   getRun(id: string): Promise<RunView>;
   listRuns(opts: { limit?: number; state?: string }): Promise<RunView[]>;
   /** Rejects with code "conflict" when the run already finished (nothing changes). */

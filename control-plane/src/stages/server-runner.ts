@@ -10,7 +10,7 @@ import { sql } from "drizzle-orm";
 import type { Logger } from "pino";
 import { queryRows, type Db, type Tx } from "../store/db";
 import { withTx } from "../store/tx";
-import { endAttempt, type EndedAttempt } from "../store/stage-flow";
+import { endAttempt, refreshRunState, type EndedAttempt } from "../store/stage-flow";
 import type { RunEventRecord } from "../store/events";
 import { serverSignals, type StageOutputsRow } from "../store/schema";
 import { newId } from "../ids";
@@ -117,6 +117,8 @@ export class ServerStageRunner {
     const out = noEffects();
     const stage = await lockServerStage(tx, attemptId);
     if (!stage) throw new Error(`server attempt ${attemptId} vanished`);
+    // A run whose first started stage is a server one is running now (as an agent stage's claim makes it).
+    out.events.push(...(await refreshRunState(tx, stage.runId, now)));
     const kind = this.kinds[r.type];
     const ctx = contextFor(tx, stage, now, out);
     if (!kind) {

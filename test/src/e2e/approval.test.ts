@@ -53,6 +53,7 @@ describe("approval stages", () => {
     assert.match(reason, /^waiting for approval by alice or role releasers until \d\d:\d\d UTC \(in (59m|1h)\); decide with: dockyard approve ap-ok#1 gate$/);
     const { run } = await carol.client.getRun({ runId });
     assert.equal(run!.stages.find((s) => s.name === "gate")!.reason, reason, "the API shows the waiting reason");
+    assert.equal(run!.state, "running", "a run waiting at its first stage is running");
     // carol is not listed (her role is admin, not releasers).
     await assert.rejects(
       alice.client.getRun({ runId }).then(() => bob.client.decideApproval({ runId, stage: "gate", approve: true, comment: "" })),
@@ -140,6 +141,17 @@ describe("approval stages", () => {
     });
     await bob.client.decideApproval({ runId, stage: "gate", approve: true, comment: "" });
     assert.equal((await waitForRun(carol.client, runId)).state, "succeeded");
+    // A run submitted over HTTP records its starter too.
+    const res = await fetch(`${farm.server.httpUrl}/api/v1/runs`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${alice.token}` },
+      body: pipeline("ap-self-http", "approvers: [alice], timeout: 1h, forbid_self: true"),
+    });
+    assert.equal(res.status, 201);
+    const viaHttp = ((await res.json()) as { run: { id: string } }).run.id;
+    await waitingReasonOf(farm, viaHttp);
+    await assert.rejects(alice.client.decideApproval({ runId: viaHttp, stage: "gate", approve: true, comment: "" }), /forbid_self/);
+    await carol.client.cancelRun({ runId: viaHttp });
   });
 
   for (const [onTimeout, gateState, runState, shipState] of [
