@@ -15,6 +15,7 @@ import type { Logger } from "pino";
 import { authenticateApi, createJoinToken, listTokens, revokeJoinToken, touchToken, type TokenInfo } from "./store/tokens";
 import { InvalidError } from "./errors";
 import type { ServerStageRunner } from "./stages/server-runner";
+import { decideApproval, type Decision } from "./approval-decisions";
 import { callerOf, type Caller } from "./transport/grpc/caller";
 import type { Scheduler } from "./scheduler/scheduler";
 import type { RunEventRecord } from "./store/events";
@@ -48,8 +49,6 @@ export interface SubmitExtras {
   startedBy?: string;
 }
 
-/** Longest comment on an approval decision. */
-export const MAX_DECISION_COMMENT = 1000;
 const API_TOKEN_CACHE_MS = 5000;
 /** A token's "last used" is written at most this often (a write per call would cost more than the call). */
 const TOKEN_USE_RECORD_MS = 60_000;
@@ -164,27 +163,9 @@ export class RunsService {
     return callerOf(this.deps.db, tokenId);
   }
 
-  /**
-   * Approve or reject the approval stage `stage` of run `ref` as `caller`, via cli or http.
-   * Only its listed approvers may (ForbiddenError naming who may); ConflictError when the
-   * stage is not waiting for a decision. Answers the run as it is after the decision.
-   */
-  async decide(ref: string, stage: string, decision: { approve: boolean; comment: string; via: "cli" | "http" }, caller: Caller): Promise<RunWithStages> {
-    if (!stage) throw new InvalidError("stage is required: dockyard approve RUN STAGE");
-    if (stage.length > 64) throw new InvalidError(`invalid stage '${stage.slice(0, 32)}…': a stage name is at most 64 characters`);
-    if (decision.comment.length > MAX_DECISION_COMMENT)
-      throw new InvalidError(`comment is ${decision.comment.length} characters; the limit is ${MAX_DECISION_COMMENT}`);
-    if (!this.deps.serverStages) throw new InvalidError("this server runs no server stages");
-    const runId = await this.resolveRun(ref);
-    await this.deps.serverStages.signal(runId, stage, {
-      kind: decision.approve ? "approve" : "reject",
-      by: caller.user,
-      roles: caller.roles,
-      via: decision.via,
-      comment: decision.comment.trim(),
-      at: this.deps.clock.now(),
-    });
-    this.deps.log.info({ runId, stage, by: caller.user, approve: decision.approve, via: decision.via }, "approval decided");
+  /** Approve or reject an approval stage as `caller` (see approval-decisions.ts); answers the run after the decision. */
+  async decide(ref: string, stage: string, decision: Decision, caller: Caller): Promise<RunWithStages> {
+    const runId = await decideApproval({ ...this.deps, resolveRun: (r) => this.resolveRun(r) }, ref, stage, decision, caller);
     return getRun(this.deps.db, runId);
   }
 
