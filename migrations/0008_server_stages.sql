@@ -25,4 +25,5 @@ ALTER TABLE "server_timers" ADD CONSTRAINT "server_timers_attempt_id_attempts_id
 CREATE INDEX "server_signals_unhandled_idx" ON "server_signals" USING btree ("at") WHERE handled_at IS NULL;--> statement-breakpoint
 CREATE INDEX "server_signals_stage_idx" ON "server_signals" USING btree ("stage_id");--> statement-breakpoint
 CREATE INDEX "server_timers_fire_idx" ON "server_timers" USING btree ("fire_at");--> statement-breakpoint
-CREATE INDEX "server_timers_attempt_idx" ON "server_timers" USING btree ("attempt_id");
+CREATE INDEX "server_timers_attempt_idx" ON "server_timers" USING btree ("attempt_id");--> statement-breakpoint
+CREATE INDEX "stages_server_queued_idx" ON "stages" USING btree ("queued_at") WHERE state = 'queued' AND runs_on = 'server';

@@ -160,8 +160,16 @@ export class RunsService {
 
   /** Who an authenticated API token id stands for (see transport/grpc/caller.ts). */
   async caller(tokenId: string): Promise<Caller> {
-    return callerOf(this.deps.db, tokenId);
+    const hit = this.callers.get(tokenId);
+    if (hit && hit.until > Date.now()) return hit.caller;
+    const caller = await callerOf(this.deps.db, tokenId);
+    if (this.callers.size > 10_000) this.callers.clear();
+    this.callers.set(tokenId, { caller, until: Date.now() + API_TOKEN_CACHE_MS });
+    return caller;
   }
+
+  /** Token id -> its caller, for API_TOKEN_CACHE_MS (a submit reads it: no query per submit). */
+  private readonly callers = new Map<string, { caller: Caller; until: number }>();
 
   /** Approve or reject an approval stage as `caller` (see approval-decisions.ts); answers the run after the decision. */
   async decide(ref: string, stage: string, decision: Decision, caller: Caller): Promise<RunWithStages> {

@@ -76,8 +76,14 @@ export class ServerStageRunner {
       do {
         this.again = false;
         try {
-          await this.pass();
-          await this.fireDue();
+          // One small read per beat when there is nothing to do (both sides use partial indexes).
+          const [work] = await queryRows<{ queued: boolean; next: string | Date | null }>(
+            this.db,
+            sql`SELECT EXISTS (SELECT 1 FROM stages WHERE state = 'queued' AND runs_on = 'server') AS queued,
+              (SELECT min(fire_at) FROM server_timers) AS next`,
+          );
+          if (work?.queued) await this.pass();
+          if (work?.next && new Date(work.next).getTime() <= this.clock.now().getTime()) await this.fireDue();
           await this.armFromDb();
         } catch (err) {
           this.log.error({ err }, "server stage tick failed");

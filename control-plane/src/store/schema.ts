@@ -228,6 +228,10 @@ export const stages = pgTable(
       .on(t.queuedAt)
       .where(sql`state = 'queued'`),
     uniqueIndex("stages_run_name_uq").on(t.runId, t.name),
+    // The server stage runner's beat looks here only: never through the queued agent stages.
+    index("stages_server_queued_idx")
+      .on(t.queuedAt)
+      .where(sql`state = 'queued' AND runs_on = 'server'`),
   ],
 );
 

@@ -34,7 +34,6 @@ import type { NatsBus } from "../nats/nats-bus";
 import { toAgent, toRun, toEnvironment, toTokenInfo } from "../convert";
 import { watchRun } from "../run-watch";
 import { bearer } from "./auth";
-import { callerOf } from "./caller";
 import { toServiceError } from "./errors";
 import { InvalidError } from "../../errors";
 import { PIPELINE_LIMITS } from "@dockyard/pipeline";
@@ -65,7 +64,7 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
   return {
     submitRun: unary(async (req, tokenId) => {
       checkSize(req.pipelineYaml);
-      const startedBy = (await callerOf(db, tokenId)).user;
+      const startedBy = (await runs.caller(tokenId)).user;
       const run = await runs.submit(req.pipelineYaml, req.source || "api:dockyard.yml", req.defaultName, {
         commit: req.commit,
         sourceTar: req.sourceTar,
@@ -83,7 +82,7 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
     cancelRun: unary(async (req) => create(CancelRunResponseSchema, { run: toRun(await runs.cancel(req.runId)) })),
     decideApproval: unary(async (req, tokenId) => {
       const decision = { approve: req.approve, comment: req.comment, via: "cli" as const };
-      return create(DecideApprovalResponseSchema, { run: toRun(await runs.decide(req.runId, req.stage, decision, await callerOf(db, tokenId))) });
+      return create(DecideApprovalResponseSchema, { run: toRun(await runs.decide(req.runId, req.stage, decision, await runs.caller(tokenId))) });
     }),
     listEnvironments: unary(async () => create(ListEnvironmentsResponseSchema, { environments: (await runs.environments()).map(toEnvironment) })),
     listAgents: unary(async () => create(ListAgentsResponseSchema, { agents: (await runs.agents()).map(toAgent) })),
