@@ -25,6 +25,8 @@ export { SERVER_AGENT_ID };
 const NO_LEASE_END = new Date("9999-12-31T00:00:00Z");
 /** The runner's own timer: the stage's `timeout:` (kinds that own their deadline arm none). */
 export const STAGE_TIMEOUT = "stage-timeout";
+/** How soon a tick looks again at a timer that was due but not fired (another replica holds it). */
+const RECHECK_MS = 50;
 /** The wake-up is re-read from the database at least this often (other replicas write timers too). */
 const MAX_ARM_MS = 30_000;
 
@@ -170,7 +172,19 @@ export class ServerStageRunner {
           const ended = await endAttempt(tx, stage.attemptId, "timeout", { exitCode: null, reason: "stage exceeded its timeout", now });
           if (ended) out.ended.push(ended);
           await dropTimers(tx, stage.attemptId);
-        } else if (kind) await kind.onTimer(stage, t.what, ctx);
+        } else if (kind) {
+          // A kind that fails on its timer ends its attempt as errored: the timer is gone either way, never fired again and again.
+          try {
+            await tx.transaction(async (sp) => {
+              const inner = noEffects();
+              await kind.onTimer(stage, t.what, contextFor(sp, stage, now, inner));
+              Object.assign(out, merge(out, inner));
+            });
+          } catch (err) {
+            this.log.error({ err, stageId: stage.stageId, type: stage.type, timer: t.what }, "server stage timer failed");
+            await ctx.finish("errored", `${stage.type} failed on its ${t.what} timer: ${(err as Error).message}`);
+          }
+        }
         return out;
       });
       if (!effects) break;
@@ -249,7 +263,8 @@ export class ServerStageRunner {
     this.wakeAt = null;
     if (this.wake) clearTimeout(this.wake);
     this.wake = null;
-    if (row?.at) this.armAt(new Date(row.at).getTime());
+    // A timer still due after this tick is one another replica is firing (locked): look again shortly, not in a loop.
+    if (row?.at) this.armAt(Math.max(new Date(row.at).getTime(), this.clock.now().getTime() + RECHECK_MS));
   }
 
   /** Wake at `at` (ms) unless already waking earlier. */

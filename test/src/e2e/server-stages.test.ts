@@ -168,6 +168,22 @@ describe("server-run stage kinds: the contract", () => {
     assert.deepEqual(attempt, { state: "timeout", reason: "stage exceeded its timeout" });
   });
 
+  it("a kind that throws on its timer ends its stage as errored, and the timer is gone (not fired again and again)", async () => {
+    const fails: ServerStageKind = {
+      type: "fails",
+      runsOn: "server",
+      retry: { count: 0, on: [] },
+      start: async (_stage, ctx) => ctx.setTimer(new Date(ctx.now().getTime() - 1), "tick"),
+      onTimer: async () => Promise.reject(new Error("webhook down")),
+    };
+    const r = runner({ fails });
+    const { stageId } = await serverRun({ type: "fails" });
+    assert.equal(await r.pass(), 1);
+    await waitFor(async () => (await stageOf(stageId)).state === "errored", { message: "errored on its timer", timeoutMs: 3000 });
+    assert.equal((await stageOf(stageId)).reason, "fails failed on its tick timer: webhook down");
+    assert.equal(await timersOf(stageId), 0);
+  });
+
   it("a kind that throws ends its stage as errored with the message; an unknown kind too", async () => {
     const boom: ServerStageKind = {
       type: "boom",
