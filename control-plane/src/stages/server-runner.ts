@@ -264,7 +264,10 @@ export class ServerStageRunner {
     if (this.wake) clearTimeout(this.wake);
     this.wake = null;
     // A timer still due after this tick is one another replica is firing (locked): look again shortly, not in a loop.
-    if (row?.at) this.armAt(Math.max(new Date(row.at).getTime(), this.clock.now().getTime() + RECHECK_MS));
+    if (!row?.at) return;
+    const at = new Date(row.at).getTime();
+    const now = this.clock.now().getTime();
+    this.armAt(at <= now ? now + RECHECK_MS : at);
   }
 
   /** Wake at `at` (ms) unless already waking earlier. */
