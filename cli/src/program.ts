@@ -3,6 +3,7 @@
 import { Command, CommanderError } from "commander";
 import type { CliContext } from "./cli-context";
 import { registerAdminCommands } from "./commands/admin";
+import { registerApprovalCommands } from "./commands/approve";
 import { registerListCommands } from "./commands/list";
 import { registerEnvsCommand } from "./commands/envs";
 import { registerProcessCommands } from "./commands/processes";
@@ -34,6 +35,7 @@ export function buildProgram(cli: CliContext): Command {
   registerListCommands(program, cli);
   registerEnvsCommand(program, cli);
   registerAdminCommands(program, cli);
+  registerApprovalCommands(program, cli);
   registerSecretCommands(program, cli);
   registerUserCommands(program, cli);
   registerChannelCommands(program, cli);

@@ -35,6 +35,13 @@ export class InvalidError extends DockyardError {
   }
 }
 
+/** The caller is known but may not do this (an approval decided by someone not listed). Nothing was changed. */
+export class ForbiddenError extends DockyardError {
+  constructor(message: string) {
+    super("permission_denied", message);
+  }
+}
+
 export class UnauthenticatedError extends DockyardError {
   constructor(message: string) {
     super("unauthenticated", message);

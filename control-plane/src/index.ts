@@ -14,8 +14,12 @@ export { Keyring, loadKeyring, keyIdOf, KeyFileError, type SealedSecret, type Ke
 export { createMetrics, type ServerMetrics, type MetricsOptions } from "./metrics";
 export { claimAndPlace, placeAttempts, type Placement } from "./store/claims";
 export { ensurePki, type Pki, type PkiOptions } from "./pki";
-export { ServerStageRunner, SERVER_AGENT_ID } from "./stages/server-runner";
-export type { ServerStageKind, ServerStage, ServerStageContext } from "./stages/kind";
+export { ServerStageRunner, SERVER_AGENT_ID, STAGE_TIMEOUT, type ServerRunnerHooks } from "./stages/server-runner";
+export { SERVER_KINDS } from "./stages/index";
+export { cancelRun } from "./store/runs";
+export { createApiToken } from "./store/tokens";
+export { addUser } from "./store/users";
+export type { ServerStageKind, ServerStage, ServerStageContext, ServerSignal } from "./stages/kind";
 export {
   enqueueNotification,
   notifyRunEvent,

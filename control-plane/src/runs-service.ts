@@ -15,6 +15,9 @@ import { liveEnvironments } from "./store/stage-outputs";
 import type { Logger } from "pino";
 import { authenticateApi, createJoinToken, listTokens, revokeJoinToken, touchToken, type ApiCaller, type TokenInfo } from "./store/tokens";
 import { InvalidError } from "./errors";
+import type { ServerStageRunner } from "./stages/server-runner";
+import { decideApproval, type Decision } from "./approval-decisions";
+import type { Caller } from "./transport/grpc/caller";
 import type { Scheduler } from "./scheduler/scheduler";
 import type { RunEventRecord } from "./store/events";
 import type { SecretInfo, SecretStore } from "./secrets/secret-store";
@@ -22,6 +25,8 @@ import type { NotifyService } from "./notify/service";
 
 export interface RunsServiceDeps {
   db: Db;
+  /** Runs server-side stages (approval): decisions and cancels reach them through it. */
+  serverStages?: ServerStageRunner;
   clock: Clock;
   scheduler: Scheduler;
   publish(events: RunEventRecord[]): void;
@@ -98,6 +103,8 @@ export class RunsService {
     scheduler.dispatchPlaced(placed, now);
     // Stages that did not fit (or came after the batch) are the scheduler's.
     if (run.stages.some((s) => s.state === "queued") || placed.placements.length >= scheduler.batchSize) scheduler.kick();
+    // A server-run stage ready now (an approval first in the run) starts at once, not at the runner's next beat.
+    if (run.stages.some((s) => s.state === "queued" && s.runsOn === "server")) this.deps.serverStages?.tick();
     return run;
   }
 
@@ -138,11 +145,24 @@ export class RunsService {
    */
   async cancel(ref: string, actor: Actor): Promise<RunWithStages> {
     const runId = await this.resolveRun(ref);
-    const { ended, events } = await cancelRun(this.deps.db, runId, this.deps.clock.now(), actor);
-    // Publishes the attempts' events (their seqs come first), tells their agents, counts them.
+    const { ended, events, serverEvents } = await cancelRun(
+      this.deps.db,
+      runId,
+      this.deps.clock.now(),
+      actor,
+      this.deps.serverStages && ((tx, attemptId, now) => this.deps.serverStages!.cancelInTx(tx, attemptId, now)),
+    );
+    // Server kinds' cancel events come first, then the attempts' (tells their agents, counts them), then the rest.
+    this.deps.publish(serverEvents);
     this.deps.scheduler.afterEnded(ended, "server");
     this.deps.publish(events);
     this.deps.scheduler.kick();
+    return getRun(this.deps.db, runId);
+  }
+
+  /** Approve or reject an approval stage as `caller` (see approval-decisions.ts); answers the run after the decision. */
+  async decide(ref: string, stage: string, decision: Decision, caller: Caller): Promise<RunWithStages> {
+    const runId = await decideApproval({ ...this.deps, resolveRun: (r) => this.resolveRun(r) }, ref, stage, decision, caller);
     return getRun(this.deps.db, runId);
   }
 

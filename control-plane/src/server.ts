@@ -38,6 +38,7 @@ import { needsLookup } from "./stages/assignment";
 import { assignmentInputsLoader } from "./stages/assignment-inputs";
 import { ServerStageRunner } from "./stages/server-runner";
 import { SERVER_KINDS } from "./stages/index";
+import { afterStageSucceeded } from "./stages/finish-effects";
 import { sql } from "drizzle-orm";
 import { ChannelStore, NotifyWorker, targetPolicy } from "./notify/index";
 import { NotifyService } from "./notify/service";
@@ -150,8 +151,20 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     log.child({ component: "scheduler" }),
   );
   bus.onKick(() => scheduler.kick());
+  const serverStages = new ServerStageRunner(
+    db.db,
+    SERVER_KINDS,
+    clock,
+    {
+      ended: (ended) => scheduler.afterEnded(ended, "server"),
+      publish,
+      succeeded: (ended, outputs) => void afterStageSucceeded(db.db, ended, outputs, clock.now(), log),
+    },
+    log.child({ component: "server-stages" }),
+  );
   const runs = new RunsService({
     db: db.db,
+    serverStages,
     clock,
     scheduler,
     publish,
@@ -233,17 +246,8 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
   const httpPort = (httpServer.address() as AddressInfo).port;
 
   scheduler.start();
-  // Server-run kinds (none yet: approvals and notifications come next) are claimed on the scheduler's beat.
-  const serverStages = new ServerStageRunner(
-    db.db,
-    SERVER_KINDS,
-    clock,
-    (ended) => scheduler.afterEnded(ended, "agent"),
-    log.child({ component: "server-stages" }),
-  );
-  const serverStagesTimer = setInterval(() => {
-    serverStages.pass().catch((err: unknown) => log.error({ err }, "server stage pass failed"));
-  }, config.schedulerIntervalMs).unref();
+  // Server-run kinds (approval) start on the runner's own beat; their timers wake it in between.
+  serverStages.start(config.schedulerIntervalMs);
   const grpcHost = splitListen(config.grpcListen).host;
   // Outbox deliveries: any replica sends any due message (rows are claimed with SKIP LOCKED and leased).
   const notifyWorker = new NotifyWorker(db.db, channelStore, secrets, notifyPolicy, clock, log.child({ component: "notify" }), {
@@ -277,7 +281,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     registry,
     async stop() {
       health.stop();
-      clearInterval(serverStagesTimer);
+      serverStages.stop();
       await notifyWorker.stop();
       await scheduler.stop();
       await bus.close();

@@ -92,6 +92,7 @@ export function webServices(runs: RunsService, registry: Registry, health: WebSe
     getRun: async (id) => runView(await runs.get(id)),
     listRuns: async (opts) => (await runs.list(opts)).map(runView),
     cancelRun: async (id, caller) => runView(await runs.cancel(id, actorOf(caller))),
+    decideApproval: async (ref, stage, decision, caller) => runView(await runs.decide(ref, stage, { ...decision, via: "http" }, caller)),
     stageLog: async (ref, stage, opts) => runs.stageLog(ref, stage, opts),
     listAgents: async () => (await runs.agents()).map(agentView),
     removeAgent: async (id, caller) => ({ id, ...(await runs.removeAgent(id, actorOf(caller))) }),

@@ -24,8 +24,10 @@ export {
   type CommandSpec,
   type DeploySpec,
   type TestSpec,
+  type ApprovalSpec,
 } from './kinds/index.js';
 export { sourceUseOf, secretsKeyOf } from './kinds/traits.js';
+export { MAX_APPROVAL_TIMEOUT_MS, type OnTimeout } from './kinds/approval.js';
 export {
   BUILTIN_VARIABLES,
   SubstitutionError,

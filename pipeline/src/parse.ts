@@ -162,7 +162,8 @@ function build(input: PipelineInput, order: readonly string[], defaultName: stri
       needs: [...new Set(s.needs ?? [])],
       env: merged.env,
       secrets: [...merged.secrets, ...ownSecrets],
-      timeoutMs: s.timeout ?? null,
+      // A kind that owns `timeout:` (approval: its deadline) reads it itself.
+      timeoutMs: 'ownsTimeout' in KINDS[type] && KINDS[type].ownsTimeout ? null : ((s as { timeout?: number }).timeout ?? null),
       retry: s.retry ?? null,
       agent: { ...s.agent },
       // Each kind's module turns its validated keys into its spec (the union is by `type`).

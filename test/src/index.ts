@@ -16,3 +16,4 @@ export * from "./helpers/marker-lines";
 export * from "./helpers/sampler";
 export * from "./helpers/fence-scenarios";
 export * from "./helpers/notify-receivers";
+export * from "./helpers/approval";

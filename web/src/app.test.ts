@@ -20,6 +20,7 @@ function stubServices(): WebServices & { scrapes: number } {
     getRun: async () => assert.fail("not called"),
     listRuns: async () => [],
     cancelRun: async () => assert.fail("not called"),
+    decideApproval: async () => assert.fail("not called"),
     stageLog: async () => assert.fail("not called"),
     listAgents: async () => [],
     removeAgent: async () => assert.fail("not called"),

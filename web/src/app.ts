@@ -8,6 +8,7 @@ import { bodyLimit } from "hono/body-limit";
 import type { AppEnv, ErrorBody, RouteAccess, WebServices } from "./types";
 import { accessGuard } from "./access";
 import { logRoutes } from "./routes/logs";
+import { approvalRoutes } from "./routes/approvals";
 
 const HTTP_STATUS: Record<string, 400 | 401 | 403 | 404 | 409 | 413 | 503 | 500> = {
   invalid: 400,
@@ -127,6 +128,7 @@ export function createApp(services: WebServices, options: AppOptions): Hono<AppE
   api.get("/runs/:id", async (c) => c.json({ run: await services.getRun(c.req.param("id")) }));
   api.post("/runs/:id/cancel", async (c) => c.json({ run: await services.cancelRun(c.req.param("id"), c.get("caller")) }));
   logRoutes(api, services);
+  approvalRoutes(api, services);
   api.get("/agents", async (c) => c.json({ agents: await services.listAgents() }));
   api.delete("/agents/:id", async (c) => c.json({ removed: await services.removeAgent(c.req.param("id"), c.get("caller")) }));
   api.get("/tokens", async (c) => c.json({ tokens: await services.listTokens() }));

@@ -38,7 +38,7 @@ export interface OutputsView {
 export interface StageView {
   id: string;
   name: string;
-  /** command | build | deploy | test */
+  /** command | build | deploy | test | approval */
   type: string;
   state: string;
   needs: string[];
@@ -163,6 +163,12 @@ export interface WebServices {
   listRuns(opts: { limit?: number; state?: string }): Promise<RunView[]>;
   /** Rejects with code "conflict" when the run already finished (nothing changes). */
   cancelRun(id: string, caller: WebCaller): Promise<RunView>;
+  /**
+   * Approve or reject an approval stage as the user behind `token` (already authenticated).
+   * Rejects with "permission_denied" (naming who may decide) for a user who is not a listed
+   * approver, "conflict" when the stage is not waiting for a decision.
+   */
+  decideApproval(runRef: string, stage: string, decision: { approve: boolean; comment: string }, caller: WebCaller): Promise<RunView>;
   /**
    * A page of one stage's output: `attempt` (default: the latest), from run-event seq `from`,
    * about `limitBytes` (whole chunks). Rejects with code "not_found" for an unknown run, stage or attempt.

@@ -70,10 +70,17 @@ export function runsTable(runs: Run[], nowMs: number, c: Colors): string {
     const duration = created > 0 ? formatDuration((finished > 0 ? finished : nowMs) - created) : "-";
     return [r.id, r.name, r.state, localDateTime(created), duration];
   });
-  return renderTable(["ID", "NAME", "STATE", "CREATED", "DURATION"], rows, {
+  const table = renderTable(["ID", "NAME", "STATE", "CREATED", "DURATION"], rows, {
     header: c.bold,
     cell: (text, col) => (col === 2 ? colorState(text, c) : text),
   });
+  // Runs that wait for a person say so under the table: who may decide, until when, how.
+  const waiting = runs.flatMap((r) =>
+    r.stages
+      .filter((s) => s.state === "running" && s.reason.startsWith("waiting for approval"))
+      .map((s) => `${r.id.slice(0, 8)} ${c.bold(s.name)}: ${s.reason}\n`),
+  );
+  return waiting.length > 0 ? `${table}\n${waiting.join("")}` : table;
 }
 
 /** The `agents` table. */

@@ -6,7 +6,7 @@ import { streamName } from "../json";
 import { clockTime } from "../format/time";
 import { LineSplitter, type SplitLine, type StreamName } from "./line-splitter";
 import { AttemptTracker, attemptBoundary, describeAttempt, isAttemptEnd } from "./attempt-tracker";
-import { formatRunStatus, formatStageStatus, formatSummary, plainColors, stageColor } from "./status-format";
+import { formatApproval, formatRunStatus, formatStageStatus, formatSummary, plainColors, stageColor } from "./status-format";
 import type { Colors } from "./status-format";
 
 /**
@@ -86,6 +86,9 @@ export class RunRenderer {
       else if (isAttemptEnd(s.state)) this.flushStage(s.stageName, null);
       if (s.state === "running") this.attemptStarts(s.stageName, s.attempt);
       if (this.mode === "live") this.line(formatStageStatus(this.time(atMs), s, this.c));
+    } else if (body.case === "approval") {
+      const text = this.mode === "live" ? formatApproval(this.time(atMs), body.value, this.c) : null;
+      if (text) this.line(text);
     } else if (body.case === "run") {
       const state = body.value.state;
       if (isTerminalState(state)) {

@@ -62,6 +62,33 @@ export function formatStageStatus(time: string, s: StageStatusView, c: Colors = 
   return parts.join("  ");
 }
 
+/**
+ * What an approval stage did, e.g. `12:05:01 gate  approved by alice via cli  (ship it)`,
+ * `12:04:00 gate  reminder  (waiting for approval by ... )`. Its `waiting` is left to the stage line.
+ */
+export function formatApproval(
+  time: string,
+  a: { stageName: string; action: string; by: string; via: string; comment: string; reason: string; onTimeout: string },
+  c: Colors = plainColors,
+): string | null {
+  const head = `${c.dim(time)} ${c.bold(a.stageName)}`;
+  switch (a.action) {
+    case "approved":
+    case "rejected":
+      return [
+        head,
+        `${a.action === "approved" ? c.green(a.action) : c.red(a.action)} by ${a.by} via ${a.via}`,
+        ...(a.comment ? [c.dim(`(${a.comment})`)] : []),
+      ].join("  ");
+    case "reminder":
+      return `${head}  ${c.yellow("reminder")}  ${c.dim(`(${a.reason})`)}`;
+    case "timed_out":
+      return `${head}  ${c.yellow("no decision by the deadline")}  ${c.dim(`(on_timeout: ${a.onTimeout})`)}`;
+    default:
+      return null;
+  }
+}
+
 /** A run-level status line that is not the end, e.g. `12:00:00 run  running`. */
 export function formatRunStatus(time: string, state: string, c: Colors = plainColors): string {
   return `${c.dim(time)} ${c.bold("run")}  ${colorState(state, c)}`;

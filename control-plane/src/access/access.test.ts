@@ -23,6 +23,7 @@ function stubServices(): WebServices {
     getRun: notCalled,
     listRuns: async () => [],
     cancelRun: notCalled,
+    decideApproval: notCalled,
     stageLog: notCalled,
     listAgents: async () => [],
     removeAgent: notCalled,

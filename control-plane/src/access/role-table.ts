@@ -30,6 +30,8 @@ export const GRPC_ACCESS: Record<string, Record<string, Access>> = {
     WhoAmI: "viewer",
     SubmitRun: "operator",
     CancelRun: "operator",
+    // Only the stage's listed approvers, among these, may decide (the approval kind checks).
+    DecideApproval: "approver",
     CreateJoinToken: "admin",
     RevokeJoinToken: "admin",
     RevokeAgent: "admin",
@@ -67,6 +69,8 @@ export const HTTP_ACCESS: Record<string, Access> = {
   "GET /api/v1/environments": "viewer",
   "POST /api/v1/runs": "operator",
   "POST /api/v1/runs/:id/cancel": "operator",
+  "POST /api/v1/runs/:id/stages/:stage/approve": "approver",
+  "POST /api/v1/runs/:id/stages/:stage/reject": "approver",
   "DELETE /api/v1/agents/:id": "admin",
   "GET /api/v1/tokens": "admin",
 };

@@ -17,3 +17,27 @@ export function withWaitingReasons<S extends { name: string; state: string; reas
   const states = new Map(stages.map((s) => [s.name, s.state]));
   return stages.map((s) => (s.state === "pending" && !s.reason ? { ...s, reason: waitingReason(s.needs, (n) => states.get(n)) || null } : s));
 }
+
+/**
+ * A waiting approval's reason says how long is left (`until 14:05 UTC (in 11m)`): written when
+ * the wait began, so a read puts in the time left now, from the attempt's stored deadline.
+ */
+export function withTimeLeft<S extends { state: string; reason: string | null; attemptHistory: { deadline?: string | null }[] }>(stages: S[], now: Date): S[] {
+  return stages.map((s) => {
+    const deadline = s.attemptHistory.at(-1)?.deadline;
+    if (s.state !== "running" || !deadline || !s.reason?.startsWith("waiting for approval")) return s;
+    const left = Date.parse(deadline) - now.getTime();
+    return Number.isFinite(left) ? { ...s, reason: s.reason.replace(/\(in [^)]*\)/, `(in ${timeLeftText(left)})`) } : s;
+  });
+}
+
+/** `40s`, `11m`, `2h5m`, `3d4h`. */
+export function timeLeftText(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h${m % 60 ? `${m % 60}m` : ""}`;
+  return `${Math.floor(h / 24)}d${h % 24 ? `${h % 24}h` : ""}`;
+}

@@ -43,6 +43,7 @@ export class PlacementCache {
           exitCode: null,
           reason: null,
           logSeq: 0,
+          serverState: null,
         },
         stageName: p.stageName,
         timeoutMs: p.timeoutMs,

@@ -11,6 +11,7 @@ import type { EndedAttempt } from "../store/stage-flow";
 import type { RunEventRecord } from "../store/events";
 import type { ServerMetrics } from "../metrics";
 import { PendingExplainer } from "./pending-explainer";
+import { SERVER_AGENT_ID } from "../domain/server-agent";
 import { defaultFenceMs, FENCE_KILL_BUDGET_MS } from "@dockyard/proto";
 
 export interface SchedulerConfig {
@@ -192,7 +193,8 @@ export class Scheduler {
     if (ended.length === 0) return;
     for (const e of ended) {
       this.metrics.attemptsEnded.inc({ outcome: e.attempt.state });
-      if (by === "server") this.out.cancel(e.attempt.agentId, e.attempt.id, e.attempt.reason ?? e.attempt.state);
+      // A server-run attempt has no agent to tell: its kind's cancel ran in the end's transaction.
+      if (by === "server" && e.attempt.agentId !== SERVER_AGENT_ID) this.out.cancel(e.attempt.agentId, e.attempt.id, e.attempt.reason ?? e.attempt.state);
       this.out.events(e.events);
       if (by === "server") this.log.info({ attemptId: e.attempt.id, outcome: e.attempt.state, reason: e.attempt.reason }, "attempt ended by server");
     }

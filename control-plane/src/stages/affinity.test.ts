@@ -19,6 +19,6 @@ test("a stage's affinity key comes from its kind's hook, named by type; kinds wi
   // The first tag's image name, without the tag (which changes every run).
   assert.equal(rows.img!.affinity, "build:team/webapp");
   assert.equal(rows.plain!.affinity, null);
-  const away = AGENT_KINDS.build.affinity!.away("engine-a", "has no free slot");
+  const away = AGENT_KINDS.build!.affinity!.away("engine-a", "has no free slot");
   assert.equal(away, "built without its layer cache: agent engine-a, which built this image last, has no free slot");
 });

@@ -7,20 +7,21 @@ import type { Db } from "../store/db";
 import { stages, type StageOutputsRow } from "../store/schema";
 import { recordEnvironment, rememberAffinity } from "../store/stage-outputs";
 import type { EndedAttempt } from "../store/stage-flow";
-import { agentKind, type FinishEffects } from "./index";
+import { stageKind, type FinishEffects, type FinishedStage } from "./index";
 import type { KindSpec } from "@dockyard/pipeline";
 
 export async function afterStageSucceeded(db: Db, ended: EndedAttempt, outputs: StageOutputsRow | null, at: Date, log: Logger): Promise<void> {
   try {
     const [row] = await db.select({ spec: stages.spec, name: stages.name, runId: stages.runId }).from(stages).where(eq(stages.id, ended.attempt.stageId));
     if (!row) return;
+    const kind = stageKind(row.spec.type);
+    if (kind.runsOn !== "agent") return;
     if (row.spec.affinity) await rememberAffinity(db, row.spec.affinity, ended.attempt.agentId, at);
-    const kind = agentKind(row.spec.type);
     if (!kind.finished) return;
     const effects: FinishEffects = {
       recordEnvironment: (env) => recordEnvironment(db, env),
     };
-    const finished = kind.finished as (s: KindSpec, e: Parameters<NonNullable<typeof kind.finished>>[1], f: FinishEffects) => Promise<void>;
+    const finished = kind.finished as (s: KindSpec, e: FinishedStage, f: FinishEffects) => Promise<void>;
     await finished(
       row.spec.kind,
       {

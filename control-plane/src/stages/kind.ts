@@ -75,30 +75,81 @@ export interface AgentStageKind<T extends StageType = StageType> extends KindBas
 }
 
 /**
- * A kind the server runs itself (approvals and notifications are next): the server runner
- * claims its queued stages and calls `start`; the kind ends the stage through `ctx.finish`,
- * then or later (a decision, a timer). `cancel` is called when the run is canceled.
+ * A kind the server runs itself (approval; notify is next). Durable: every call runs in one
+ * transaction with the attempt row locked, and all a kind keeps between calls is its
+ * attempt's state (`ctx.setState`), its timers (`ctx.setTimer`, absolute, in Postgres) and
+ * the signals sent to it, so a restarted server or another replica resumes it. The runner
+ * (server-runner.ts) claims queued stages and calls `start`; due timers call `onTimer`;
+ * a signal (an approval's decision) calls `checkSignal` then `onSignal`; a run cancel calls
+ * `cancel` before the attempt ends as canceled. The kind ends its attempt with `ctx.finish`,
+ * which goes through the same end path as an agent's (endAttempt: events, retries,
+ * dependents, run state, in the caller's transaction).
  */
 export interface ServerStageKind<T extends string = string> {
   type: T;
   runsOn: "server";
   retry: RetryPolicy;
+  /** The kind arms its own deadline from its spec (approval): the runner arms no stage-timeout timer. */
+  ownsTimeout?: boolean;
   start(stage: ServerStage, ctx: ServerStageContext): Promise<void>;
+  onTimer(stage: ServerStage, what: string, ctx: ServerStageContext): Promise<void>;
+  /** Refuse a signal before it is recorded (throws a DockyardError naming who may decide). */
+  checkSignal?(stage: ServerStage, signal: ServerSignal): void;
+  onSignal?(stage: ServerStage, signal: ServerSignal, ctx: ServerStageContext): Promise<void>;
+  /** The run was canceled: write what the cancel means to the kind; the attempt then ends as canceled. */
   cancel?(stage: ServerStage, ctx: ServerStageContext): Promise<void>;
+  // TODO(child stages): `onChildEnded?(stage, child: { stageId: string; state: StageState; outputs: StageOutputsRow | null }, ctx)`
+  // for kinds that start stages of their own (matrix, sub-pipelines). Not called yet: no kind starts children.
 }
 
+/** A server-run attempt as its kind sees it. */
 export interface ServerStage {
   runId: string;
   stageId: string;
   stageName: string;
   attemptId: string;
+  type: string;
+  /** The stage's kind spec (built-ins substituted; output expressions not yet: see ctx.outputs). */
   spec: unknown;
+  /** Stages whose outputs the spec reads. */
+  refs: string[];
+  /** The stage's own `timeout:` (ms), when it has one. */
+  timeoutMs: number | null;
+  /** What the kind stored with ctx.setState ({} at start). */
+  state: Record<string, unknown>;
+  run: { name: string; number: number; startedBy: string };
 }
 
+/** A signal sent to a server-run attempt (an approval's decision). */
+export interface ServerSignal {
+  kind: "approve" | "reject";
+  by: string;
+  /** The deciding user's id, for the audit log (absent: not a user, e.g. a test). */
+  userId?: string;
+  roles: string[];
+  via: "cli" | "http";
+  comment: string;
+  at: Date;
+}
+
+/** What a kind may do; every write joins the transaction the call runs in. */
 export interface ServerStageContext {
-  /** End the stage's attempt (idempotent: a second end is ignored). */
-  finish(outcome: "succeeded" | "failed" | "errored", reason: string, outputs?: StageOutputsRow): Promise<void>;
   now(): Date;
+  /** Outputs of the run's succeeded stages, by name (for `${{ stages.X.outputs.K }}`). */
+  outputs(): Promise<ReadonlyMap<string, StageOutputsRow>>;
+  /** Merge into the attempt's stored state. */
+  setState(patch: Record<string, unknown>): Promise<void>;
+  /** An absolute timer; `onTimer(stage, what)` is called once it is due, on whichever replica claims it. */
+  setTimer(at: Date, what: string): Promise<void>;
+  /** A run event of the kind's own (kind = the stage type), e.g. an approval's waiting/reminder/approved. */
+  event(payload: Record<string, unknown>): Promise<void>;
+  /** The stage is waiting: its reason (stored on the stage, and a stage event, still `running`). */
+  waiting(reason: string): Promise<void>;
+  /**
+   * End the attempt (a second end is ignored). `stageState: "skipped"` ends the stage skipped
+   * (its attempt canceled): dependents are skipped as after any skipped stage.
+   */
+  finish(outcome: "succeeded" | "failed" | "errored", reason: string, outputs?: StageOutputsRow, stageState?: "skipped"): Promise<void>;
 }
 
 export type StageKind = AgentStageKind | ServerStageKind;

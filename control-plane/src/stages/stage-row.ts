@@ -4,7 +4,7 @@
 import { referencedStages, substituteDeep, type BuiltinVariable, type PipelineSpec, type RegistrySpec, type StageDef } from "@dockyard/pipeline";
 import type { RetryPolicy } from "../domain/states";
 import type { StageSpecRow } from "../store/schema";
-import { agentKind } from "./index";
+import { stageKind } from "./index";
 
 export interface RunIdentity {
   id: string;
@@ -24,27 +24,33 @@ export function stageSpecRow(stage: StageDef, pipeline: PipelineSpec, run: RunId
   const resolve = (ref: { kind: string; name?: string }) => (ref.kind === "builtin" ? builtins[ref.name as BuiltinVariable] : undefined);
   const kind = substituteDeep(stage.spec, resolve, true);
   const env = substituteDeep(stage.env, resolve, true);
-  const module = agentKind(stage.type);
+  const module = stageKind(stage.type);
   const typed = kind as never;
-  const affinityKey = module.affinity?.key(typed) ?? null;
+  const onAgent = module.runsOn === "agent" ? module : null;
+  const affinityKey = onAgent?.affinity?.key(typed) ?? null;
   return {
     type: stage.type,
     kind,
     env,
     secrets: stage.secrets,
     agent: stage.agent,
-    requires: module.requires(typed),
+    requires: onAgent ? onAgent.requires(typed) : [],
     refs: referencedStages({ kind, env }),
     source: pipeline.source,
     registry,
-    sameAgentAs: module.sameAgentAs?.(typed) ?? null,
+    sameAgentAs: onAgent?.sameAgentAs?.(typed) ?? null,
     // Named by type too: one table holds every kind's keys.
     affinity: affinityKey === null ? null : `${stage.type}:${affinityKey}`,
     run: { name: run.name, number: run.number },
   };
 }
 
+/** Where the stage runs: its kind says (approval: the server). */
+export function runsOnOf(stage: StageDef): "agent" | "server" {
+  return stageKind(stage.type).runsOn;
+}
+
 /** The stage's retry policy: its own, or its kind's default. */
 export function retryOf(stage: StageDef): RetryPolicy {
-  return stage.retry ?? agentKind(stage.type).retry;
+  return stage.retry ?? stageKind(stage.type).retry;
 }

@@ -4,7 +4,8 @@
 import { sql, type SQL } from "drizzle-orm";
 import { queryRows, type Tx } from "./db";
 
-export type RunEventKind = "stage" | "log" | "run";
+/** `approval`: what an approval stage did (waiting, reminder, approved, rejected, timed_out, canceled). */
+export type RunEventKind = "stage" | "log" | "run" | "approval";
 
 export interface StagePayload {
   stageName: string;

@@ -2,8 +2,8 @@
 import { actorName, audit, type Actor } from "./audit";
 import { and, desc, eq, getTableColumns, inArray, notInArray, sql } from "drizzle-orm";
 import type { PipelineSpec, RegistrySpec } from "@dockyard/pipeline";
-import { queryRows, type Db } from "./db";
-import { retryOf, stageSpecRow } from "../stages/stage-row";
+import { queryRows, type Db, type Tx } from "./db";
+import { retryOf, runsOnOf, stageSpecRow } from "../stages/stage-row";
 import { withTx } from "./tx";
 import { affinity, agents, attempts, runs, stages, users } from "./schema";
 import { appendEvents, stageEvent, type NewRunEvent, type RunEventRecord } from "./events";
@@ -14,7 +14,8 @@ import { readStages, type StageWithAttempts } from "./stage-reads";
 import { newId } from "../ids";
 import { ConflictError, NotFoundError } from "../errors";
 import { TERMINAL_STAGE_STATES, isTerminalRun } from "../domain/states";
-import { waitingReason, withWaitingReasons } from "../domain/waiting-reason";
+import { SERVER_AGENT_ID } from "../domain/server-agent";
+import { waitingReason, withTimeLeft, withWaitingReasons } from "../domain/waiting-reason";
 import { ACTIVE_ATTEMPTS } from "./state-sql";
 
 export type RunRow = typeof runs.$inferSelect;
@@ -102,7 +103,7 @@ export async function createRun(
     state: s.needs.length === 0 ? "queued" : "pending",
     queuedAt: s.needs.length === 0 ? now : null,
     type: s.type,
-    runsOn: "agent",
+    runsOn: runsOnOf(s),
     spec: stageSpecRow(s, pipeline, identity, registry),
     outputs: null,
     timeoutMs: s.timeoutMs,
@@ -132,7 +133,7 @@ export async function createRun(
   ];
   // CTEs that write the run, its stages, their edges and their first events (see insertAndPlace).
   const stageValues = stageRows.map(
-    (r) => sql`(${r.id}::text, ${r.name}::text, ${r.position}::int, ${r.state}::text, ${r.type}::text,
+    (r) => sql`(${r.id}::text, ${r.name}::text, ${r.position}::int, ${r.state}::text, ${r.type}::text, ${r.runsOn}::text,
     ${JSON.stringify(r.spec)}::jsonb, ${r.timeoutMs}::int, ${r.retryCount}::int, ${JSON.stringify(r.retryOn)}::jsonb, ${r.queuedAt}::timestamptz)`,
   );
   const edgeValues = edges.map((e) => sql`(${e.stageId}::text, ${e.needsStageId}::text)`);
@@ -148,9 +149,9 @@ export async function createRun(
       SELECT ${now}::timestamptz, ${runRow.startedBy}::text, ${actorName(origin.startedBy)}, 'run.started', r.id,
         ${JSON.stringify({ name: runRow.name, number, source: origin.source, commit: origin.commit })}::jsonb FROM r RETURNING 1),
     s AS (
-      INSERT INTO stages (id, run_id, name, position, state, type, spec, timeout_ms, retry_count, retry_on, queued_at)
-      SELECT v.id, r.id, v.name, v.position, v.state, v.type, v.spec, v.timeout_ms, v.retry_count, v.retry_on, v.queued_at
-      FROM r, (VALUES ${sql.join(stageValues, sql`, `)}) AS v(id, name, position, state, type, spec, timeout_ms, retry_count, retry_on, queued_at)
+      INSERT INTO stages (id, run_id, name, position, state, type, runs_on, spec, timeout_ms, retry_count, retry_on, queued_at)
+      SELECT v.id, r.id, v.name, v.position, v.state, v.type, v.runs_on, v.spec, v.timeout_ms, v.retry_count, v.retry_on, v.queued_at
+      FROM r, (VALUES ${sql.join(stageValues, sql`, `)}) AS v(id, name, position, state, type, runs_on, spec, timeout_ms, retry_count, retry_on, queued_at)
       RETURNING id)
     ${
       origin.sourceTar
@@ -169,7 +170,8 @@ export async function createRun(
       INSERT INTO run_events (run_id, seq, at, kind, stage_id, payload)
       SELECT r.id, v.seq, ${now}::timestamptz, v.kind, v.stage_id, v.payload
       FROM r, (VALUES ${sql.join(eventValues, sql`, `)}) AS v(seq, kind, stage_id, payload) RETURNING 1)`;
-  const readyRows = stageRows.filter((s) => s.state === "queued");
+  // Server-run stages (approval) are started by the server stage runner, not placed on agents.
+  const readyRows = stageRows.filter((s) => s.state === "queued" && s.runsOn === "agent");
   const preferred = await preferredAgents(db, [...new Set(readyRows.flatMap((s) => (s.spec.affinity ? [s.spec.affinity] : [])))]);
   const ready = readyRows.map((s) => ({
     id: s.id,
@@ -224,12 +226,12 @@ export async function createRun(
 /** A run's columns and the name of the user who started it ('' when none). */
 const runColumns = { ...getTableColumns(runs), startedByName: sql<string>`coalesce(${users.name}, '')` };
 
-export async function getRun(db: Db, runId: string): Promise<RunWithStages> {
+export async function getRun(db: Db, runId: string, now = new Date()): Promise<RunWithStages> {
   const [run] = await db.select(runColumns).from(runs).leftJoin(users, eq(users.id, runs.startedBy)).where(eq(runs.id, runId));
   if (!run) throw new NotFoundError("run", runId);
   const byRun = await readStages(db, [runId]);
-  // A pending stage's reason (the needs it waits for) is derived here, not stored.
-  return { ...run, stages: withWaitingReasons(byRun.get(runId) ?? []) };
+  // A pending stage's reason (the needs it waits for) is derived here, not stored; a waiting approval's time left too.
+  return { ...run, stages: withTimeLeft(withWaitingReasons(byRun.get(runId) ?? []), now) };
 }
 
 /** The newest runs, each with its stages (read for all of them in one more statement). */
@@ -246,7 +248,8 @@ export async function listRuns(db: Db, opts: { limit: number; state?: string }):
     db,
     rows.map((r) => r.id),
   );
-  return rows.map((r) => ({ ...r, stages: withWaitingReasons(byRun.get(r.id) ?? []) }));
+  const now = new Date();
+  return rows.map((r) => ({ ...r, stages: withTimeLeft(withWaitingReasons(byRun.get(r.id) ?? []), now) }));
 }
 
 /**
@@ -255,18 +258,27 @@ export async function listRuns(db: Db, opts: { limit: number; state?: string }):
  * written (stages without an attempt, the run's end), in seq order after theirs.
  * A run that already finished is left as it is: ConflictError (`already finished: <state>`).
  */
-export async function cancelRun(db: Db, runId: string, now: Date, actor: Actor): Promise<{ ended: EndedAttempt[]; events: RunEventRecord[] }> {
+export async function cancelRun(
+  db: Db,
+  runId: string,
+  now: Date,
+  actor: Actor,
+  /** A server-run attempt's kind says what the cancel means to it (before it ends), in this transaction. */
+  cancelServerAttempt?: (tx: Tx, attemptId: string, now: Date) => Promise<RunEventRecord[]>,
+): Promise<{ ended: EndedAttempt[]; events: RunEventRecord[]; serverEvents: RunEventRecord[] }> {
   return withTx(db, async (tx) => {
     const [run] = await tx.select({ id: runs.id, state: runs.state }).from(runs).where(eq(runs.id, runId));
     if (!run) throw new NotFoundError("run", runId);
     if (isTerminalRun(run.state)) throw alreadyFinished(runId, run.state);
     const active = await tx
-      .select({ id: attempts.id })
+      .select({ id: attempts.id, agentId: attempts.agentId })
       .from(attempts)
       .where(and(eq(attempts.runId, runId), inArray(attempts.state, ACTIVE_ATTEMPTS)));
     const ended: EndedAttempt[] = [];
     const events: RunEventRecord[] = [];
+    const serverEvents: RunEventRecord[] = [];
     for (const a of active) {
+      if (a.agentId === SERVER_AGENT_ID && cancelServerAttempt) serverEvents.push(...(await cancelServerAttempt(tx, a.id, now)));
       const e = await endAttempt(tx, a.id, "canceled", { exitCode: null, reason: "canceled by user", now });
       if (e) ended.push(e);
     }
@@ -300,7 +312,7 @@ export async function cancelRun(db: Db, runId: string, now: Date, actor: Actor):
     );
     events.push(...(await refreshRunState(tx, runId, now, true)));
     await audit(tx, { actor, action: "run.canceled", target: runId, details: { attemptsEnded: ended.length, stagesCanceled: open.length }, at: now });
-    return { ended, events };
+    return { ended, events, serverEvents };
   });
 }
 

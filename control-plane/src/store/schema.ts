@@ -351,6 +351,10 @@ export const stages = pgTable(
       .on(t.queuedAt)
       .where(sql`state = 'queued'`),
     uniqueIndex("stages_run_name_uq").on(t.runId, t.name),
+    // The server stage runner's beat looks here only: never through the queued agent stages.
+    index("stages_server_queued_idx")
+      .on(t.queuedAt)
+      .where(sql`state = 'queued' AND runs_on = 'server'`),
   ],
 );
 
@@ -388,6 +392,8 @@ export const attempts = pgTable(
     reason: text("reason"),
     /** Highest log chunk seq persisted for this attempt. */
     logSeq: bigint("log_seq", { mode: "number" }).notNull().default(0),
+    /** A server-run attempt's own state (its kind's), so any replica can resume it; null for agent attempts. */
+    serverState: jsonb("server_state").$type<Record<string, unknown>>(),
   },
   (t) => [
     index("attempts_agent_active_idx")
@@ -423,5 +429,47 @@ export const runEvents = pgTable(
     uniqueIndex("run_events_chunk_uq")
       .on(t.attemptId, t.chunkSeq)
       .where(sql`kind = 'log'`),
+  ],
+);
+
+/** Absolute timers of server-run attempts (a deadline, a reminder, a stage timeout): any replica fires a due one. */
+export const serverTimers = pgTable(
+  "server_timers",
+  {
+    id: text("id").primaryKey(),
+    attemptId: text("attempt_id")
+      .notNull()
+      .references(() => attempts.id, { onDelete: "cascade" }),
+    fireAt: ts("fire_at").notNull(),
+    /** What the timer means to the kind (deadline, reminder) or to the runner (stage-timeout). */
+    what: text("what").notNull(),
+  },
+  (t) => [index("server_timers_fire_idx").on(t.fireAt), index("server_timers_attempt_idx").on(t.attemptId)],
+);
+
+/** Signals to server-run attempts (an approval's decision): recorded whoever receives them, handled under the attempt's lock. */
+export const serverSignals = pgTable(
+  "server_signals",
+  {
+    id: text("id").primaryKey(),
+    attemptId: text("attempt_id")
+      .notNull()
+      .references(() => attempts.id, { onDelete: "cascade" }),
+    runId: text("run_id").notNull(),
+    stageId: text("stage_id").notNull(),
+    /** approve | reject */
+    kind: text("kind").notNull(),
+    by: text("by").notNull(),
+    /** cli | http */
+    via: text("via").notNull(),
+    comment: text("comment").notNull().default(""),
+    at: ts("at").notNull(),
+    handledAt: ts("handled_at"),
+  },
+  (t) => [
+    index("server_signals_unhandled_idx")
+      .on(t.at)
+      .where(sql`handled_at IS NULL`),
+    index("server_signals_stage_idx").on(t.stageId),
   ],
 );

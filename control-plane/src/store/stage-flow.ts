@@ -33,6 +33,8 @@ export async function endAttempt(
      * TTL - fence - kill budget; see @dockyard/proto fence.ts). Its queued_at is that moment.
      */
     retryMarginMs?: number;
+    /** The stage's end state instead of the outcome's (a server kind's skip: the attempt `canceled`, the stage `skipped`). */
+    stageState?: "skipped";
   },
 ): Promise<EndedAttempt | null> {
   if (outcome === "succeeded") {
@@ -95,11 +97,12 @@ export async function endAttempt(
     );
     requeued = true;
   } else {
+    const state = detail.stageState ?? decision.state;
     await tx
       .update(stages)
       // The attempt's own reason (`image 'x' not found on this host`), not just its outcome's name.
       .set({
-        state: decision.state,
+        state,
         exitCode: detail.exitCode,
         reason: detail.reason || decision.reason || null,
         finishedAt: detail.now,
@@ -109,7 +112,7 @@ export async function endAttempt(
     pending.push(
       stageEvent(stage.id, attempt.id, {
         stageName: stage.name,
-        state: decision.state,
+        state,
         attempt: attempt.number,
         agentId: attempt.agentId,
         agentName,
@@ -119,7 +122,7 @@ export async function endAttempt(
     );
     await lockRun(tx, runId);
     // A cancel cancels the dependents itself (cancelRun); anything else skips them.
-    if (outcome !== "canceled") pending.push(...(await skipDependents(tx, runId, detail.now)));
+    if (outcome !== "canceled" || state === "skipped") pending.push(...(await skipDependents(tx, runId, detail.now)));
   }
   const events = await appendEvents(tx, runId, pending, detail.now);
   events.push(...(await refreshRunState(tx, runId, detail.now)));

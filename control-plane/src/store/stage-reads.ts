@@ -19,6 +19,8 @@ export interface AttemptSummary {
   finishedAt: Date | null;
   exitCode: number | null;
   reason: string | null;
+  /** A server-run attempt's stored deadline (ISO; an approval's), null otherwise. */
+  deadline?: string | null;
 }
 
 export interface StageWithAttempts extends StageRow {
@@ -38,6 +40,7 @@ interface RawAttempt {
   finishedAt: number | null;
   exitCode: number | null;
   reason: string | null;
+  deadline: string | null;
 }
 
 /** Qualified: drizzle writes a one-table select's columns bare, and the subqueries have their own `id`s. */
@@ -59,7 +62,7 @@ export async function readStages(db: Pick<Db, "select">, runIds: string[]): Prom
       SELECT json_agg(json_build_object(
         'number', a.number, 'state', a.state, 'agentId', a.agent_id, 'agentName', g.name,
         'assignedAt', ${msOf("assigned_at")}, 'startedAt', ${msOf("started_at")}, 'finishedAt', ${msOf("finished_at")},
-        'exitCode', a.exit_code, 'reason', a.reason) ORDER BY a.number)
+        'exitCode', a.exit_code, 'reason', a.reason, 'deadline', a.server_state->>'deadline') ORDER BY a.number)
       FROM attempts a LEFT JOIN agents g ON g.id = a.agent_id WHERE a.stage_id = ${STAGE_ID}), '[]'::json)`,
     })
     .from(stages)

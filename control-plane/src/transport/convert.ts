@@ -71,6 +71,28 @@ export function toRunEvent(e: RunEventRecord): RunEvent {
       },
     });
   }
+  if (e.kind === "approval") {
+    const p = e.payload;
+    const text = (k: string) => (typeof p[k] === "string" ? (p[k] as string) : "");
+    const deadline = Date.parse(text("deadline"));
+    return create(RunEventSchema, {
+      ...base,
+      body: {
+        case: "approval",
+        value: {
+          stageId: e.stageId ?? "",
+          stageName: text("stageName"),
+          action: text("action"),
+          by: text("by"),
+          via: text("via"),
+          comment: text("comment"),
+          deadlineMs: BigInt(Number.isFinite(deadline) ? deadline : 0),
+          reason: text("reason"),
+          onTimeout: text("onTimeout"),
+        },
+      },
+    });
+  }
   return create(RunEventSchema, { ...base, body: { case: "run", value: { state: String(e.payload.state ?? "") } } });
 }
 

@@ -3,18 +3,19 @@
 // keys all stages share; `type` may be omitted for `command`.
 import { z } from 'zod';
 import { labelsSchema, durationSchema, nameSchema, retrySchema } from '../schema-parts.js';
+import { approval, type ApprovalSpec } from './approval.js';
 import { build, type BuildSpec } from './build.js';
 import { command, type CommandSpec } from './command.js';
 import { deploy, type DeploySpec } from './deploy.js';
 import { test, type TestSpec } from './test.js';
 
-export const KINDS = { command, build, deploy, test } as const;
+export const KINDS = { command, build, deploy, test, approval } as const;
 export type StageType = keyof typeof KINDS;
 export const STAGE_TYPES = Object.keys(KINDS) as StageType[];
 
 /** The kind-specific part of a stage, by type. */
-export type KindSpec = CommandSpec | BuildSpec | DeploySpec | TestSpec;
-export type { BuildSpec, CommandSpec, DeploySpec, TestSpec };
+export type KindSpec = CommandSpec | BuildSpec | DeploySpec | TestSpec | ApprovalSpec;
+export type { ApprovalSpec, BuildSpec, CommandSpec, DeploySpec, TestSpec };
 
 /** Keys every stage has, whatever its type. */
 export const commonStageShape = {
@@ -40,9 +41,16 @@ export const stageSchemas = {
   build: stageSchemaOf('build'),
   deploy: stageSchemaOf('deploy'),
   test: stageSchemaOf('test'),
+  approval: stageSchemaOf('approval'),
 };
 
-export const stageSchema = z.discriminatedUnion('type', [stageSchemas.command, stageSchemas.build, stageSchemas.deploy, stageSchemas.test]);
+export const stageSchema = z.discriminatedUnion('type', [
+  stageSchemas.command,
+  stageSchemas.build,
+  stageSchemas.deploy,
+  stageSchemas.test,
+  stageSchemas.approval,
+]);
 
 /** The kind of a raw stage mapping (`command` when `type` is absent); undefined for an unknown type. */
 export function kindOf(stage: Record<string, unknown>): StageType | undefined {

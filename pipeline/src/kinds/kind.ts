@@ -28,6 +28,8 @@ export interface KindDefinition<T extends string, Shape extends z.ZodRawShape, S
   source?: 'needs' | 'reads';
   /** Secret references (SecretRef) from the kind's own keys instead of `env` (a build's `secrets:`), and that key's name. */
   ownSecrets?: { key: string; refs(input: z.output<z.ZodObject<Shape>>): { env: string; secret: string; asFile: boolean }[] };
+  /** The kind's own `timeout:` key replaces the common one (approval: its deadline); the stage gets no generic timeout. */
+  ownsTimeout?: boolean;
 }
 
 /** The output keys a kind can report: `${{ stages.X.outputs.K }}` with any other K is refused by validate. */

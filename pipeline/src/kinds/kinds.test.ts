@@ -121,12 +121,14 @@ test('pipeline env is merged into command and test stages only; build secrets be
 test("unknown stage type is reported at the type's value with a hint (BUG: issues.ts names the whole mapping)", () => {
   const src = (type: string): string => `name: a\nstages:\n  s:\n    type: ${type}\n    tags: [x]\n`;
   assert.deepEqual(lines(src('bild')), [
-    "dockyard.yml:4:11: stages.s.type: unknown stage type 'bild' (did you mean 'build'?); types are command, build, deploy, test",
+    "dockyard.yml:4:11: stages.s.type: unknown stage type 'bild' (did you mean 'build'?); types are command, build, deploy, test, approval",
   ]);
   assert.deepEqual(lines(src('Build')), [
-    "dockyard.yml:4:11: stages.s.type: unknown stage type 'Build' (did you mean 'build'?); types are command, build, deploy, test",
+    "dockyard.yml:4:11: stages.s.type: unknown stage type 'Build' (did you mean 'build'?); types are command, build, deploy, test, approval",
   ]);
-  assert.deepEqual(lines(src('42')), ["dockyard.yml:4:11: stages.s.type: unknown stage type '42'; types are command, build, deploy, test"]);
+  assert.deepEqual(lines(src('42')), [
+    "dockyard.yml:4:11: stages.s.type: unknown stage type '42'; types are command, build, deploy, test, approval",
+  ]);
 });
 
 test("a key of another kind is an unknown key, hinted from the stage's own kind", () => {
@@ -276,11 +278,11 @@ test('test environment: must be listed in needs and name a deploy stage', () => 
   assert.equal(t3?.type === 'test' && t3.environment, 'd');
 });
 
-test('JSON Schema: the four kinds, each with its own keys', () => {
+test('JSON Schema: the five kinds, each with its own keys', () => {
   const schema = pipelineJsonSchema() as Record<string, any>;
   const kinds = schema.properties.stages.additionalProperties.oneOf as Record<string, any>[];
   const byType = Object.fromEntries(kinds.map((k) => [k.properties.type.const as string, k]));
-  assert.deepEqual(Object.keys(byType), ['command', 'build', 'deploy', 'test']);
+  assert.deepEqual(Object.keys(byType), ['command', 'build', 'deploy', 'test', 'approval']);
   const common = ['type', 'needs', 'timeout', 'retry', 'agent'];
   const own = (type: string): string[] => Object.keys(byType[type]!.properties as object).filter((k) => !common.includes(k));
   assert.deepEqual(own('command'), ['image', 'commands', 'command', 'env', 'resources', 'executor']);
@@ -288,7 +290,8 @@ test('JSON Schema: the four kinds, each with its own keys', () => {
   assert.deepEqual(own('deploy'), ['template', 'images', 'seed', 'ttl', 'health_timeout', 'keep_on_failure']);
   assert.deepEqual(own('test'), ['image', 'commands', 'command', 'environment', 'junit', 'env', 'resources']);
   const required = kinds.map((k) => k.required);
-  assert.deepEqual(required, [undefined, ['type', 'tags'], ['type', 'template'], ['type', 'image']]);
+  assert.deepEqual(own('approval'), ['approvers', 'on_timeout', 'forbid_self', 'reminder', 'instructions']);
+  assert.deepEqual(required, [undefined, ['type', 'tags'], ['type', 'template'], ['type', 'image'], ['type', 'timeout', 'approvers']]);
   for (const k of kinds) {
     assert.equal(k.title, `Stage (type: ${k.properties.type.const})`);
     for (const key of common) assert.ok(key in k.properties, `${k.title} has ${key}`);

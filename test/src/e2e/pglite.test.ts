@@ -9,7 +9,7 @@ import { Registry } from "prom-client";
 import { clientTlsCredentials, createClient, RunService } from "@dockyard/proto";
 import { startServer, loadConfig, type ServerHandle } from "@dockyard/control-plane";
 import { Agent, loadAgentConfig, chooseExecutors } from "@dockyard/agent";
-import { NATS_URL, testLog, waitForRun, runEvents, logsByStage, submit, freePort } from "../index";
+import { NATS_URL, testLog, waitFor, waitForRun, runEvents, logsByStage, submit, freePort } from "../index";
 import { tempDir } from "@dockyard/testkit";
 
 describe("embedded PGlite storage", () => {
@@ -77,5 +77,27 @@ describe("embedded PGlite storage", () => {
     assert.deepEqual([logs.get("a"), logs.get("b")], ["one\n", "two\n"]);
     client.close();
     again.close();
+  });
+
+  it("runs approvals on PGlite too: a decision, and a deadline (timers and signals are plain tables)", async () => {
+    assert.ok(server, "the server of the first test runs");
+    const md = new grpc.Metadata();
+    md.set("authorization", `Bearer ${apiToken}`);
+    const client = createClient(RunService, server.grpcAddress, { metadata: () => md, credentials: clientTlsCredentials(server.pki.caPem) });
+    try {
+      // Every caller has role admin until users and roles exist (transport/grpc/caller.ts).
+      const decided = await submit(client, 'name: lite-gate\nstages:\n  gate: { type: approval, approvers: ["role:admin"], timeout: 1h }\n');
+      await waitFor(async () => (await client.getRun({ runId: decided })).run?.stages[0]?.reason.startsWith("waiting for approval"), {
+        message: "the approval to wait",
+      });
+      await client.decideApproval({ runId: decided, stage: "gate", approve: true, comment: "on pglite" });
+      assert.equal((await waitForRun(client, decided)).state, "succeeded");
+      const timed = await submit(client, "name: lite-late\nstages:\n  gate: { type: approval, approvers: [x], timeout: 1s, on_timeout: approve }\n");
+      const run = await waitForRun(client, timed, 10_000);
+      assert.equal(run.state, "succeeded");
+      assert.match(run.stages[0]!.reason, /^no decision by .* UTC: approved \(on_timeout: approve\)$/);
+    } finally {
+      client.close();
+    }
   });
 });

@@ -10,6 +10,7 @@ import {
   GetRunResponseSchema,
   ListRunsResponseSchema,
   CancelRunResponseSchema,
+  DecideApprovalResponseSchema,
   ListAgentsResponseSchema,
   CreateJoinTokenResponseSchema,
   RevokeJoinTokenResponseSchema,
@@ -33,7 +34,7 @@ import type { Db } from "../../store/db";
 import type { NatsBus } from "../nats/nats-bus";
 import { toAgent, toRun, toEnvironment, toTokenInfo } from "../convert";
 import { watchRun } from "../run-watch";
-import { actorOf, callerOf } from "./caller";
+import { actorOf, callerOf, type Caller } from "./caller";
 import type { Actor } from "../../store/audit";
 import type { UserHandlers } from "./user-handlers";
 import { toServiceError } from "./errors";
@@ -47,9 +48,12 @@ type RunHandlers = Omit<Handlers, keyof UserHandlers>;
 
 export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger, notify: NotifyService): RunHandlers {
   /** Wrap a unary handler: run it with the call's user as the actor, map errors. */
-  function unary<Req, Res>(fn: (req: Req, actor: Actor) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+  function unary<Req, Res>(fn: (req: Req, actor: Actor, caller: Caller) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {
-      (async () => fn(call.request, actorOf(callerOf(call))))().then(
+      (async () => {
+        const caller = callerOf(call);
+        return fn(call.request, actorOf(caller), caller);
+      })().then(
         (res) => callback(null, res),
         (err: unknown) => callback(toServiceError(err, log)),
       );
@@ -84,6 +88,10 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
     getRun: unary(async (req) => create(GetRunResponseSchema, { run: toRun(await runs.get(req.runId)) })),
     listRuns: unary(async (req) => create(ListRunsResponseSchema, { runs: (await runs.list({ limit: req.limit, state: req.state })).map(toRun) })),
     cancelRun: unary(async (req, actor) => create(CancelRunResponseSchema, { run: toRun(await runs.cancel(req.runId, actor)) })),
+    decideApproval: unary(async (req, _actor, caller) => {
+      const decision = { approve: req.approve, comment: req.comment, via: "cli" as const };
+      return create(DecideApprovalResponseSchema, { run: toRun(await runs.decide(req.runId, req.stage, decision, caller)) });
+    }),
     listEnvironments: unary(async () => create(ListEnvironmentsResponseSchema, { environments: (await runs.environments()).map(toEnvironment) })),
     listAgents: unary(async () => create(ListAgentsResponseSchema, { agents: (await runs.agents()).map(toAgent) })),
     createJoinToken: unary(async (req, actor) => create(CreateJoinTokenResponseSchema, await runs.createJoinToken(req.description, actor))),

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file dockyard/v1/run.proto.
  */
 export const file_dockyard_v1_run: GenFile = /*@__PURE__*/
-  fileDesc("ChVkb2NreWFyZC92MS9ydW4ucHJvdG8SC2RvY2t5YXJkLnYxIqUBCgNSdW4SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRIVCg1jcmVhdGVkX2F0X21zGAQgASgDEhYKDmZpbmlzaGVkX2F0X21zGAUgASgDEiIKBnN0YWdlcxgGIAMoCzISLmRvY2t5YXJkLnYxLlN0YWdlEg4KBnNvdXJjZRgHIAEoCRISCgpzdGFydGVkX2J5GAggASgJIrUCCgVTdGFnZRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBXN0YXRlGAMgASgJEg0KBW5lZWRzGAQgAygJEhAKCGF0dGVtcHRzGAUgASgNEhYKCWV4aXRfY29kZRgGIAEoBUgAiAEBEg4KBnJlYXNvbhgHIAEoCRIQCghhZ2VudF9pZBgIIAEoCRIVCg1zdGFydGVkX2F0X21zGAkgASgDEhYKDmZpbmlzaGVkX2F0X21zGAogASgDEjEKD2F0dGVtcHRfaGlzdG9yeRgLIAMoCzIYLmRvY2t5YXJkLnYxLkF0dGVtcHRJbmZvEgwKBHR5cGUYDCABKAkSKgoHb3V0cHV0cxgNIAEoCzIZLmRvY2t5YXJkLnYxLlN0YWdlT3V0cHV0c0IMCgpfZXhpdF9jb2RlIs8BCgtBdHRlbXB0SW5mbxIOCgZudW1iZXIYASABKA0SDQoFc3RhdGUYAiABKAkSEAoIYWdlbnRfaWQYAyABKAkSEgoKYWdlbnRfbmFtZRgEIAEoCRIWCg5hc3NpZ25lZF9hdF9tcxgFIAEoAxIVCg1zdGFydGVkX2F0X21zGAYgASgDEhYKDmZpbmlzaGVkX2F0X21zGAcgASgDEhYKCWV4aXRfY29kZRgIIAEoBUgAiAEBEg4KBnJlYXNvbhgJIAEoCUIMCgpfZXhpdF9jb2RlIqACCgVBZ2VudBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhAKCGhvc3RuYW1lGAMgASgJEg0KBXN0YXRlGAQgASgJEi4KBmxhYmVscxgFIAMoCzIeLmRvY2t5YXJkLnYxLkFnZW50LkxhYmVsc0VudHJ5EhAKCGNhcGFjaXR5GAYgASgNEhIKCnNsb3RzX3VzZWQYByABKA0SGQoRbGFzdF9oZWFydGJlYXRfbXMYCCABKAMSDwoHdmVyc2lvbhgJIAEoCRIUCgxjYXBhYmlsaXRpZXMYCiADKAkSFQoNcmV2b2tlZF9hdF9tcxgLIAEoAxotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIrUBCghSdW5FdmVudBILCgNzZXEYASABKAQSDgoGcnVuX2lkGAIgASgJEg0KBWF0X21zGAMgASgDEikKBXN0YWdlGAQgASgLMhguZG9ja3lhcmQudjEuU3RhZ2VTdGF0dXNIABIjCgNsb2cYBSABKAsyFC5kb2NreWFyZC52MS5Mb2dMaW5lSAASJQoDcnVuGAYgASgLMhYuZG9ja3lhcmQudjEuUnVuU3RhdHVzSABCBgoEYm9keSKvAQoLU3RhZ2VTdGF0dXMSEAoIc3RhZ2VfaWQYASABKAkSEgoKc3RhZ2VfbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRIPCgdhdHRlbXB0GAQgASgNEhAKCGFnZW50X2lkGAUgASgJEhYKCWV4aXRfY29kZRgGIAEoBUgAiAEBEg4KBnJlYXNvbhgHIAEoCRISCgphZ2VudF9uYW1lGAggASgJQgwKCl9leGl0X2NvZGUiiQEKB0xvZ0xpbmUSEAoIc3RhZ2VfaWQYASABKAkSEgoKc3RhZ2VfbmFtZRgCIAEoCRIPCgdhdHRlbXB0GAMgASgNEhEKCWNodW5rX3NlcRgEIAEoBBIMCgRkYXRhGAUgASgMEiYKBnN0cmVhbRgGIAEoDjIWLmRvY2t5YXJkLnYxLkxvZ1N0cmVhbSIaCglSdW5TdGF0dXMSDQoFc3RhdGUYASABKAkicwoQU3VibWl0UnVuUmVxdWVzdBIVCg1waXBlbGluZV95YW1sGAEgASgMEg4KBnNvdXJjZRgCIAEoCRIUCgxkZWZhdWx0X25hbWUYAyABKAkSEgoKc291cmNlX3RhchgEIAEoDBIOCgZjb21taXQYBSABKAkiMgoRU3VibWl0UnVuUmVzcG9uc2USHQoDcnVuGAEgASgLMhAuZG9ja3lhcmQudjEuUnVuIkYKF1ZhbGlkYXRlUGlwZWxpbmVSZXF1ZXN0EhUKDXBpcGVsaW5lX3lhbWwYASABKAwSFAoMZGVmYXVsdF9uYW1lGAIgASgJIkIKGFZhbGlkYXRlUGlwZWxpbmVSZXNwb25zZRImCghwcm9ibGVtcxgBIAMoCzIULmRvY2t5YXJkLnYxLlByb2JsZW0iHwoNR2V0UnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkiLwoOR2V0UnVuUmVzcG9uc2USHQoDcnVuGAEgASgLMhAuZG9ja3lhcmQudjEuUnVuIi8KD0xpc3RSdW5zUmVxdWVzdBINCgVsaW1pdBgBIAEoDRINCgVzdGF0ZRgCIAEoCSIyChBMaXN0UnVuc1Jlc3BvbnNlEh4KBHJ1bnMYASADKAsyEC5kb2NreWFyZC52MS5SdW4iIgoQQ2FuY2VsUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkiMgoRQ2FuY2VsUnVuUmVzcG9uc2USHQoDcnVuGAEgASgLMhAuZG9ja3lhcmQudjEuUnVuImQKD1dhdGNoUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkSEQoJYWZ0ZXJfc2VxGAIgASgEEg4KBmZvbGxvdxgDIAEoCBINCgVzdGFnZRgEIAEoCRIPCgdhdHRlbXB0GAUgASgNIhMKEUxpc3RBZ2VudHNSZXF1ZXN0IjgKEkxpc3RBZ2VudHNSZXNwb25zZRIiCgZhZ2VudHMYASADKAsyEi5kb2NreWFyZC52MS5BZ2VudCItChZDcmVhdGVKb2luVG9rZW5SZXF1ZXN0EhMKC2Rlc2NyaXB0aW9uGAEgASgJIjQKF0NyZWF0ZUpvaW5Ub2tlblJlc3BvbnNlEgoKAmlkGAEgASgJEg0KBXRva2VuGAIgASgJIiQKFlJldm9rZUpvaW5Ub2tlblJlcXVlc3QSCgoCaWQYASABKAkiMQoXUmV2b2tlSm9pblRva2VuUmVzcG9uc2USFgoOYWdlbnRzX3Jldm9rZWQYASABKA0ijwEKCVRva2VuSW5mbxIKCgJpZBgBIAEoCRIMCgRraW5kGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEhUKDWNyZWF0ZWRfYXRfbXMYBCABKAMSFwoPbGFzdF91c2VkX2F0X21zGAUgASgDEhUKDXJldm9rZWRfYXRfbXMYBiABKAMSDAoEdXNlchgHIAEoCSITChFMaXN0VG9rZW5zUmVxdWVzdCI8ChJMaXN0VG9rZW5zUmVzcG9uc2USJgoGdG9rZW5zGAEgAygLMhYuZG9ja3lhcmQudjEuVG9rZW5JbmZvIiAKElJlbW92ZUFnZW50UmVxdWVzdBIKCgJpZBgBIAEoCSIyChNSZW1vdmVBZ2VudFJlc3BvbnNlEgwKBG5hbWUYASABKAkSDQoFc3RhdGUYAiABKAkiIAoSUmV2b2tlQWdlbnRSZXF1ZXN0EgoKAmlkGAEgASgJIiwKE1Jldm9rZUFnZW50UmVzcG9uc2USFQoNYXR0ZW1wdHNfbG9zdBgBIAEoDSJICgpTZWNyZXRJbmZvEgwKBG5hbWUYASABKAkSFQoNY3JlYXRlZF9hdF9tcxgCIAEoAxIVCg11cGRhdGVkX2F0X21zGAMgASgDIi8KEFNldFNlY3JldFJlcXVlc3QSDAoEbmFtZRgBIAEoCRINCgV2YWx1ZRgCIAEoDCJNChFTZXRTZWNyZXRSZXNwb25zZRInCgZzZWNyZXQYASABKAsyFy5kb2NreWFyZC52MS5TZWNyZXRJbmZvEg8KB2NyZWF0ZWQYAiABKAgiFAoSTGlzdFNlY3JldHNSZXF1ZXN0Ij8KE0xpc3RTZWNyZXRzUmVzcG9uc2USKAoHc2VjcmV0cxgBIAMoCzIXLmRvY2t5YXJkLnYxLlNlY3JldEluZm8iIwoTRGVsZXRlU2VjcmV0UmVxdWVzdBIMCgRuYW1lGAEgASgJIhYKFERlbGV0ZVNlY3JldFJlc3BvbnNlImkKBFVzZXISDAoEbmFtZRgBIAEoCRINCgVyb2xlcxgCIAMoCRIVCg1jcmVhdGVkX2F0X21zGAMgASgDEhYKDmRpc2FibGVkX2F0X21zGAQgASgDEhUKDWFjdGl2ZV90b2tlbnMYBSABKA0iLQoOQWRkVXNlclJlcXVlc3QSDAoEbmFtZRgBIAEoCRINCgVyb2xlcxgCIAMoCSIyCg9BZGRVc2VyUmVzcG9uc2USHwoEdXNlchgBIAEoCzIRLmRvY2t5YXJkLnYxLlVzZXIiEgoQTGlzdFVzZXJzUmVxdWVzdCI1ChFMaXN0VXNlcnNSZXNwb25zZRIgCgV1c2VycxgBIAMoCzIRLmRvY2t5YXJkLnYxLlVzZXIiIgoSRGlzYWJsZVVzZXJSZXF1ZXN0EgwKBG5hbWUYASABKAkiFQoTRGlzYWJsZVVzZXJSZXNwb25zZSI6ChVDcmVhdGVBcGlUb2tlblJlcXVlc3QSDAoEdXNlchgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCSIzChZDcmVhdGVBcGlUb2tlblJlc3BvbnNlEgoKAmlkGAEgASgJEg0KBXRva2VuGAIgASgJIiMKFVJldm9rZUFwaVRva2VuUmVxdWVzdBIKCgJpZBgBIAEoCSIYChZSZXZva2VBcGlUb2tlblJlc3BvbnNlImwKCkF1ZGl0RW50cnkSCgoCaWQYASABKAQSDQoFYXRfbXMYAiABKAMSDQoFYWN0b3IYAyABKAkSDgoGYWN0aW9uGAQgASgJEg4KBnRhcmdldBgFIAEoCRIUCgxkZXRhaWxzX2pzb24YBiABKAkiNAoQTGlzdEF1ZGl0UmVxdWVzdBINCgVsaW1pdBgBIAEoDRIRCgliZWZvcmVfaWQYAiABKAQiPQoRTGlzdEF1ZGl0UmVzcG9uc2USKAoHZW50cmllcxgBIAMoCzIXLmRvY2t5YXJkLnYxLkF1ZGl0RW50cnkiDwoNV2hvQW1JUmVxdWVzdCItCg5XaG9BbUlSZXNwb25zZRIMCgR1c2VyGAEgASgJEg0KBXJvbGVzGAIgAygJIosCCgtFbnZpcm9ubWVudBIKCgJpZBgBIAEoCRIOCgZydW5faWQYAiABKAkSEgoKc3RhZ2VfbmFtZRgDIAEoCRIQCghhZ2VudF9pZBgEIAEoCRISCgphZ2VudF9uYW1lGAUgASgJEg0KBW93bmVyGAYgASgJEhUKDWNyZWF0ZWRfYXRfbXMYByABKAMSFQoNZXhwaXJlc19hdF9tcxgIIAEoAxI4CghzZXJ2aWNlcxgJIAMoCzImLmRvY2t5YXJkLnYxLkVudmlyb25tZW50LlNlcnZpY2VzRW50cnkaLwoNU2VydmljZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIhkKF0xpc3RFbnZpcm9ubWVudHNSZXF1ZXN0IkoKGExpc3RFbnZpcm9ubWVudHNSZXNwb25zZRIuCgxlbnZpcm9ubWVudHMYASADKAsyGC5kb2NreWFyZC52MS5FbnZpcm9ubWVudDLiEgoKUnVuU2VydmljZRJKCglTdWJtaXRSdW4SHS5kb2NreWFyZC52MS5TdWJtaXRSdW5SZXF1ZXN0Gh4uZG9ja3lhcmQudjEuU3VibWl0UnVuUmVzcG9uc2USXwoQVmFsaWRhdGVQaXBlbGluZRIkLmRvY2t5YXJkLnYxLlZhbGlkYXRlUGlwZWxpbmVSZXF1ZXN0GiUuZG9ja3lhcmQudjEuVmFsaWRhdGVQaXBlbGluZVJlc3BvbnNlEkEKBkdldFJ1bhIaLmRvY2t5YXJkLnYxLkdldFJ1blJlcXVlc3QaGy5kb2NreWFyZC52MS5HZXRSdW5SZXNwb25zZRJHCghMaXN0UnVucxIcLmRvY2t5YXJkLnYxLkxpc3RSdW5zUmVxdWVzdBodLmRvY2t5YXJkLnYxLkxpc3RSdW5zUmVzcG9uc2USSgoJQ2FuY2VsUnVuEh0uZG9ja3lhcmQudjEuQ2FuY2VsUnVuUmVxdWVzdBoeLmRvY2t5YXJkLnYxLkNhbmNlbFJ1blJlc3BvbnNlEkEKCFdhdGNoUnVuEhwuZG9ja3lhcmQudjEuV2F0Y2hSdW5SZXF1ZXN0GhUuZG9ja3lhcmQudjEuUnVuRXZlbnQwARJNCgpMaXN0QWdlbnRzEh4uZG9ja3lhcmQudjEuTGlzdEFnZW50c1JlcXVlc3QaHy5kb2NreWFyZC52MS5MaXN0QWdlbnRzUmVzcG9uc2USXAoPQ3JlYXRlSm9pblRva2VuEiMuZG9ja3lhcmQudjEuQ3JlYXRlSm9pblRva2VuUmVxdWVzdBokLmRvY2t5YXJkLnYxLkNyZWF0ZUpvaW5Ub2tlblJlc3BvbnNlElwKD1Jldm9rZUpvaW5Ub2tlbhIjLmRvY2t5YXJkLnYxLlJldm9rZUpvaW5Ub2tlblJlcXVlc3QaJC5kb2NreWFyZC52MS5SZXZva2VKb2luVG9rZW5SZXNwb25zZRJQCgtSZXZva2VBZ2VudBIfLmRvY2t5YXJkLnYxLlJldm9rZUFnZW50UmVxdWVzdBogLmRvY2t5YXJkLnYxLlJldm9rZUFnZW50UmVzcG9uc2USTQoKTGlzdFRva2VucxIeLmRvY2t5YXJkLnYxLkxpc3RUb2tlbnNSZXF1ZXN0Gh8uZG9ja3lhcmQudjEuTGlzdFRva2Vuc1Jlc3BvbnNlElAKC1JlbW92ZUFnZW50Eh8uZG9ja3lhcmQudjEuUmVtb3ZlQWdlbnRSZXF1ZXN0GiAuZG9ja3lhcmQudjEuUmVtb3ZlQWdlbnRSZXNwb25zZRJKCglTZXRTZWNyZXQSHS5kb2NreWFyZC52MS5TZXRTZWNyZXRSZXF1ZXN0Gh4uZG9ja3lhcmQudjEuU2V0U2VjcmV0UmVzcG9uc2USUAoLTGlzdFNlY3JldHMSHy5kb2NreWFyZC52MS5MaXN0U2VjcmV0c1JlcXVlc3QaIC5kb2NreWFyZC52MS5MaXN0U2VjcmV0c1Jlc3BvbnNlElMKDERlbGV0ZVNlY3JldBIgLmRvY2t5YXJkLnYxLkRlbGV0ZVNlY3JldFJlcXVlc3QaIS5kb2NreWFyZC52MS5EZWxldGVTZWNyZXRSZXNwb25zZRJfChBMaXN0RW52aXJvbm1lbnRzEiQuZG9ja3lhcmQudjEuTGlzdEVudmlyb25tZW50c1JlcXVlc3QaJS5kb2NreWFyZC52MS5MaXN0RW52aXJvbm1lbnRzUmVzcG9uc2USRAoHQWRkVXNlchIbLmRvY2t5YXJkLnYxLkFkZFVzZXJSZXF1ZXN0GhwuZG9ja3lhcmQudjEuQWRkVXNlclJlc3BvbnNlEkoKCUxpc3RVc2VycxIdLmRvY2t5YXJkLnYxLkxpc3RVc2Vyc1JlcXVlc3QaHi5kb2NreWFyZC52MS5MaXN0VXNlcnNSZXNwb25zZRJQCgtEaXNhYmxlVXNlchIfLmRvY2t5YXJkLnYxLkRpc2FibGVVc2VyUmVxdWVzdBogLmRvY2t5YXJkLnYxLkRpc2FibGVVc2VyUmVzcG9uc2USWQoOQ3JlYXRlQXBpVG9rZW4SIi5kb2NreWFyZC52MS5DcmVhdGVBcGlUb2tlblJlcXVlc3QaIy5kb2NreWFyZC52MS5DcmVhdGVBcGlUb2tlblJlc3BvbnNlElkKDlJldm9rZUFwaVRva2VuEiIuZG9ja3lhcmQudjEuUmV2b2tlQXBpVG9rZW5SZXF1ZXN0GiMuZG9ja3lhcmQudjEuUmV2b2tlQXBpVG9rZW5SZXNwb25zZRJKCglMaXN0QXVkaXQSHS5kb2NreWFyZC52MS5MaXN0QXVkaXRSZXF1ZXN0Gh4uZG9ja3lhcmQudjEuTGlzdEF1ZGl0UmVzcG9uc2USQQoGV2hvQW1JEhouZG9ja3lhcmQudjEuV2hvQW1JUmVxdWVzdBobLmRvY2t5YXJkLnYxLldob0FtSVJlc3BvbnNlEk0KCkFkZENoYW5uZWwSHi5kb2NreWFyZC52MS5BZGRDaGFubmVsUmVxdWVzdBofLmRvY2t5YXJkLnYxLkFkZENoYW5uZWxSZXNwb25zZRJTCgxMaXN0Q2hhbm5lbHMSIC5kb2NreWFyZC52MS5MaXN0Q2hhbm5lbHNSZXF1ZXN0GiEuZG9ja3lhcmQudjEuTGlzdENoYW5uZWxzUmVzcG9uc2USVgoNUmVtb3ZlQ2hhbm5lbBIhLmRvY2t5YXJkLnYxLlJlbW92ZUNoYW5uZWxSZXF1ZXN0GiIuZG9ja3lhcmQudjEuUmVtb3ZlQ2hhbm5lbFJlc3BvbnNlElAKC1Rlc3RDaGFubmVsEh8uZG9ja3lhcmQudjEuVGVzdENoYW5uZWxSZXF1ZXN0GiAuZG9ja3lhcmQudjEuVGVzdENoYW5uZWxSZXNwb25zZRJfChBSb3RhdGVDaGFubmVsS2V5EiQuZG9ja3lhcmQudjEuUm90YXRlQ2hhbm5lbEtleVJlcXVlc3QaJS5kb2NreWFyZC52MS5Sb3RhdGVDaGFubmVsS2V5UmVzcG9uc2USYgoRTGlzdE5vdGlmaWNhdGlvbnMSJS5kb2NreWFyZC52MS5MaXN0Tm90aWZpY2F0aW9uc1JlcXVlc3QaJi5kb2NreWFyZC52MS5MaXN0Tm90aWZpY2F0aW9uc1Jlc3BvbnNlYgZwcm90bzM", [file_dockyard_v1_types, file_dockyard_v1_notify]);
+  fileDesc("ChVkb2NreWFyZC92MS9ydW4ucHJvdG8SC2RvY2t5YXJkLnYxIqUBCgNSdW4SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRIVCg1jcmVhdGVkX2F0X21zGAQgASgDEhYKDmZpbmlzaGVkX2F0X21zGAUgASgDEiIKBnN0YWdlcxgGIAMoCzISLmRvY2t5YXJkLnYxLlN0YWdlEg4KBnNvdXJjZRgHIAEoCRISCgpzdGFydGVkX2J5GAggASgJIrUCCgVTdGFnZRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBXN0YXRlGAMgASgJEg0KBW5lZWRzGAQgAygJEhAKCGF0dGVtcHRzGAUgASgNEhYKCWV4aXRfY29kZRgGIAEoBUgAiAEBEg4KBnJlYXNvbhgHIAEoCRIQCghhZ2VudF9pZBgIIAEoCRIVCg1zdGFydGVkX2F0X21zGAkgASgDEhYKDmZpbmlzaGVkX2F0X21zGAogASgDEjEKD2F0dGVtcHRfaGlzdG9yeRgLIAMoCzIYLmRvY2t5YXJkLnYxLkF0dGVtcHRJbmZvEgwKBHR5cGUYDCABKAkSKgoHb3V0cHV0cxgNIAEoCzIZLmRvY2t5YXJkLnYxLlN0YWdlT3V0cHV0c0IMCgpfZXhpdF9jb2RlIs8BCgtBdHRlbXB0SW5mbxIOCgZudW1iZXIYASABKA0SDQoFc3RhdGUYAiABKAkSEAoIYWdlbnRfaWQYAyABKAkSEgoKYWdlbnRfbmFtZRgEIAEoCRIWCg5hc3NpZ25lZF9hdF9tcxgFIAEoAxIVCg1zdGFydGVkX2F0X21zGAYgASgDEhYKDmZpbmlzaGVkX2F0X21zGAcgASgDEhYKCWV4aXRfY29kZRgIIAEoBUgAiAEBEg4KBnJlYXNvbhgJIAEoCUIMCgpfZXhpdF9jb2RlIqACCgVBZ2VudBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhAKCGhvc3RuYW1lGAMgASgJEg0KBXN0YXRlGAQgASgJEi4KBmxhYmVscxgFIAMoCzIeLmRvY2t5YXJkLnYxLkFnZW50LkxhYmVsc0VudHJ5EhAKCGNhcGFjaXR5GAYgASgNEhIKCnNsb3RzX3VzZWQYByABKA0SGQoRbGFzdF9oZWFydGJlYXRfbXMYCCABKAMSDwoHdmVyc2lvbhgJIAEoCRIUCgxjYXBhYmlsaXRpZXMYCiADKAkSFQoNcmV2b2tlZF9hdF9tcxgLIAEoAxotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIuYBCghSdW5FdmVudBILCgNzZXEYASABKAQSDgoGcnVuX2lkGAIgASgJEg0KBWF0X21zGAMgASgDEikKBXN0YWdlGAQgASgLMhguZG9ja3lhcmQudjEuU3RhZ2VTdGF0dXNIABIjCgNsb2cYBSABKAsyFC5kb2NreWFyZC52MS5Mb2dMaW5lSAASJQoDcnVuGAYgASgLMhYuZG9ja3lhcmQudjEuUnVuU3RhdHVzSAASLwoIYXBwcm92YWwYByABKAsyGy5kb2NreWFyZC52MS5BcHByb3ZhbFN0YXR1c0gAQgYKBGJvZHkiqQEKDkFwcHJvdmFsU3RhdHVzEhAKCHN0YWdlX2lkGAEgASgJEhIKCnN0YWdlX25hbWUYAiABKAkSDgoGYWN0aW9uGAMgASgJEgoKAmJ5GAQgASgJEgsKA3ZpYRgFIAEoCRIPCgdjb21tZW50GAYgASgJEhMKC2RlYWRsaW5lX21zGAcgASgDEg4KBnJlYXNvbhgIIAEoCRISCgpvbl90aW1lb3V0GAkgASgJIq8BCgtTdGFnZVN0YXR1cxIQCghzdGFnZV9pZBgBIAEoCRISCgpzdGFnZV9uYW1lGAIgASgJEg0KBXN0YXRlGAMgASgJEg8KB2F0dGVtcHQYBCABKA0SEAoIYWdlbnRfaWQYBSABKAkSFgoJZXhpdF9jb2RlGAYgASgFSACIAQESDgoGcmVhc29uGAcgASgJEhIKCmFnZW50X25hbWUYCCABKAlCDAoKX2V4aXRfY29kZSKJAQoHTG9nTGluZRIQCghzdGFnZV9pZBgBIAEoCRISCgpzdGFnZV9uYW1lGAIgASgJEg8KB2F0dGVtcHQYAyABKA0SEQoJY2h1bmtfc2VxGAQgASgEEgwKBGRhdGEYBSABKAwSJgoGc3RyZWFtGAYgASgOMhYuZG9ja3lhcmQudjEuTG9nU3RyZWFtIhoKCVJ1blN0YXR1cxINCgVzdGF0ZRgBIAEoCSJzChBTdWJtaXRSdW5SZXF1ZXN0EhUKDXBpcGVsaW5lX3lhbWwYASABKAwSDgoGc291cmNlGAIgASgJEhQKDGRlZmF1bHRfbmFtZRgDIAEoCRISCgpzb3VyY2VfdGFyGAQgASgMEg4KBmNvbW1pdBgFIAEoCSIyChFTdWJtaXRSdW5SZXNwb25zZRIdCgNydW4YASABKAsyEC5kb2NreWFyZC52MS5SdW4iRgoXVmFsaWRhdGVQaXBlbGluZVJlcXVlc3QSFQoNcGlwZWxpbmVfeWFtbBgBIAEoDBIUCgxkZWZhdWx0X25hbWUYAiABKAkiQgoYVmFsaWRhdGVQaXBlbGluZVJlc3BvbnNlEiYKCHByb2JsZW1zGAEgAygLMhQuZG9ja3lhcmQudjEuUHJvYmxlbSIfCg1HZXRSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSIvCg5HZXRSdW5SZXNwb25zZRIdCgNydW4YASABKAsyEC5kb2NreWFyZC52MS5SdW4iLwoPTGlzdFJ1bnNSZXF1ZXN0Eg0KBWxpbWl0GAEgASgNEg0KBXN0YXRlGAIgASgJIjIKEExpc3RSdW5zUmVzcG9uc2USHgoEcnVucxgBIAMoCzIQLmRvY2t5YXJkLnYxLlJ1biIiChBDYW5jZWxSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSIyChFDYW5jZWxSdW5SZXNwb25zZRIdCgNydW4YASABKAsyEC5kb2NreWFyZC52MS5SdW4iWAoVRGVjaWRlQXBwcm92YWxSZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRINCgVzdGFnZRgCIAEoCRIPCgdhcHByb3ZlGAMgASgIEg8KB2NvbW1lbnQYBCABKAkiNwoWRGVjaWRlQXBwcm92YWxSZXNwb25zZRIdCgNydW4YASABKAsyEC5kb2NreWFyZC52MS5SdW4iZAoPV2F0Y2hSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIRCglhZnRlcl9zZXEYAiABKAQSDgoGZm9sbG93GAMgASgIEg0KBXN0YWdlGAQgASgJEg8KB2F0dGVtcHQYBSABKA0iEwoRTGlzdEFnZW50c1JlcXVlc3QiOAoSTGlzdEFnZW50c1Jlc3BvbnNlEiIKBmFnZW50cxgBIAMoCzISLmRvY2t5YXJkLnYxLkFnZW50Ii0KFkNyZWF0ZUpvaW5Ub2tlblJlcXVlc3QSEwoLZGVzY3JpcHRpb24YASABKAkiNAoXQ3JlYXRlSm9pblRva2VuUmVzcG9uc2USCgoCaWQYASABKAkSDQoFdG9rZW4YAiABKAkiJAoWUmV2b2tlSm9pblRva2VuUmVxdWVzdBIKCgJpZBgBIAEoCSIxChdSZXZva2VKb2luVG9rZW5SZXNwb25zZRIWCg5hZ2VudHNfcmV2b2tlZBgBIAEoDSKPAQoJVG9rZW5JbmZvEgoKAmlkGAEgASgJEgwKBGtpbmQYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSFQoNY3JlYXRlZF9hdF9tcxgEIAEoAxIXCg9sYXN0X3VzZWRfYXRfbXMYBSABKAMSFQoNcmV2b2tlZF9hdF9tcxgGIAEoAxIMCgR1c2VyGAcgASgJIhMKEUxpc3RUb2tlbnNSZXF1ZXN0IjwKEkxpc3RUb2tlbnNSZXNwb25zZRImCgZ0b2tlbnMYASADKAsyFi5kb2NreWFyZC52MS5Ub2tlbkluZm8iIAoSUmVtb3ZlQWdlbnRSZXF1ZXN0EgoKAmlkGAEgASgJIjIKE1JlbW92ZUFnZW50UmVzcG9uc2USDAoEbmFtZRgBIAEoCRINCgVzdGF0ZRgCIAEoCSIgChJSZXZva2VBZ2VudFJlcXVlc3QSCgoCaWQYASABKAkiLAoTUmV2b2tlQWdlbnRSZXNwb25zZRIVCg1hdHRlbXB0c19sb3N0GAEgASgNIkgKClNlY3JldEluZm8SDAoEbmFtZRgBIAEoCRIVCg1jcmVhdGVkX2F0X21zGAIgASgDEhUKDXVwZGF0ZWRfYXRfbXMYAyABKAMiLwoQU2V0U2VjcmV0UmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBXZhbHVlGAIgASgMIk0KEVNldFNlY3JldFJlc3BvbnNlEicKBnNlY3JldBgBIAEoCzIXLmRvY2t5YXJkLnYxLlNlY3JldEluZm8SDwoHY3JlYXRlZBgCIAEoCCIUChJMaXN0U2VjcmV0c1JlcXVlc3QiPwoTTGlzdFNlY3JldHNSZXNwb25zZRIoCgdzZWNyZXRzGAEgAygLMhcuZG9ja3lhcmQudjEuU2VjcmV0SW5mbyIjChNEZWxldGVTZWNyZXRSZXF1ZXN0EgwKBG5hbWUYASABKAkiFgoURGVsZXRlU2VjcmV0UmVzcG9uc2UiaQoEVXNlchIMCgRuYW1lGAEgASgJEg0KBXJvbGVzGAIgAygJEhUKDWNyZWF0ZWRfYXRfbXMYAyABKAMSFgoOZGlzYWJsZWRfYXRfbXMYBCABKAMSFQoNYWN0aXZlX3Rva2VucxgFIAEoDSItCg5BZGRVc2VyUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBXJvbGVzGAIgAygJIjIKD0FkZFVzZXJSZXNwb25zZRIfCgR1c2VyGAEgASgLMhEuZG9ja3lhcmQudjEuVXNlciISChBMaXN0VXNlcnNSZXF1ZXN0IjUKEUxpc3RVc2Vyc1Jlc3BvbnNlEiAKBXVzZXJzGAEgAygLMhEuZG9ja3lhcmQudjEuVXNlciIiChJEaXNhYmxlVXNlclJlcXVlc3QSDAoEbmFtZRgBIAEoCSIVChNEaXNhYmxlVXNlclJlc3BvbnNlIjoKFUNyZWF0ZUFwaVRva2VuUmVxdWVzdBIMCgR1c2VyGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJIjMKFkNyZWF0ZUFwaVRva2VuUmVzcG9uc2USCgoCaWQYASABKAkSDQoFdG9rZW4YAiABKAkiIwoVUmV2b2tlQXBpVG9rZW5SZXF1ZXN0EgoKAmlkGAEgASgJIhgKFlJldm9rZUFwaVRva2VuUmVzcG9uc2UibAoKQXVkaXRFbnRyeRIKCgJpZBgBIAEoBBINCgVhdF9tcxgCIAEoAxINCgVhY3RvchgDIAEoCRIOCgZhY3Rpb24YBCABKAkSDgoGdGFyZ2V0GAUgASgJEhQKDGRldGFpbHNfanNvbhgGIAEoCSI0ChBMaXN0QXVkaXRSZXF1ZXN0Eg0KBWxpbWl0GAEgASgNEhEKCWJlZm9yZV9pZBgCIAEoBCI9ChFMaXN0QXVkaXRSZXNwb25zZRIoCgdlbnRyaWVzGAEgAygLMhcuZG9ja3lhcmQudjEuQXVkaXRFbnRyeSIPCg1XaG9BbUlSZXF1ZXN0Ii0KDldob0FtSVJlc3BvbnNlEgwKBHVzZXIYASABKAkSDQoFcm9sZXMYAiADKAkiiwIKC0Vudmlyb25tZW50EgoKAmlkGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRISCgpzdGFnZV9uYW1lGAMgASgJEhAKCGFnZW50X2lkGAQgASgJEhIKCmFnZW50X25hbWUYBSABKAkSDQoFb3duZXIYBiABKAkSFQoNY3JlYXRlZF9hdF9tcxgHIAEoAxIVCg1leHBpcmVzX2F0X21zGAggASgDEjgKCHNlcnZpY2VzGAkgAygLMiYuZG9ja3lhcmQudjEuRW52aXJvbm1lbnQuU2VydmljZXNFbnRyeRovCg1TZXJ2aWNlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiGQoXTGlzdEVudmlyb25tZW50c1JlcXVlc3QiSgoYTGlzdEVudmlyb25tZW50c1Jlc3BvbnNlEi4KDGVudmlyb25tZW50cxgBIAMoCzIYLmRvY2t5YXJkLnYxLkVudmlyb25tZW50Mr0TCgpSdW5TZXJ2aWNlEkoKCVN1Ym1pdFJ1bhIdLmRvY2t5YXJkLnYxLlN1Ym1pdFJ1blJlcXVlc3QaHi5kb2NreWFyZC52MS5TdWJtaXRSdW5SZXNwb25zZRJfChBWYWxpZGF0ZVBpcGVsaW5lEiQuZG9ja3lhcmQudjEuVmFsaWRhdGVQaXBlbGluZVJlcXVlc3QaJS5kb2NreWFyZC52MS5WYWxpZGF0ZVBpcGVsaW5lUmVzcG9uc2USQQoGR2V0UnVuEhouZG9ja3lhcmQudjEuR2V0UnVuUmVxdWVzdBobLmRvY2t5YXJkLnYxLkdldFJ1blJlc3BvbnNlEkcKCExpc3RSdW5zEhwuZG9ja3lhcmQudjEuTGlzdFJ1bnNSZXF1ZXN0Gh0uZG9ja3lhcmQudjEuTGlzdFJ1bnNSZXNwb25zZRJKCglDYW5jZWxSdW4SHS5kb2NreWFyZC52MS5DYW5jZWxSdW5SZXF1ZXN0Gh4uZG9ja3lhcmQudjEuQ2FuY2VsUnVuUmVzcG9uc2USWQoORGVjaWRlQXBwcm92YWwSIi5kb2NreWFyZC52MS5EZWNpZGVBcHByb3ZhbFJlcXVlc3QaIy5kb2NreWFyZC52MS5EZWNpZGVBcHByb3ZhbFJlc3BvbnNlEkEKCFdhdGNoUnVuEhwuZG9ja3lhcmQudjEuV2F0Y2hSdW5SZXF1ZXN0GhUuZG9ja3lhcmQudjEuUnVuRXZlbnQwARJNCgpMaXN0QWdlbnRzEh4uZG9ja3lhcmQudjEuTGlzdEFnZW50c1JlcXVlc3QaHy5kb2NreWFyZC52MS5MaXN0QWdlbnRzUmVzcG9uc2USXAoPQ3JlYXRlSm9pblRva2VuEiMuZG9ja3lhcmQudjEuQ3JlYXRlSm9pblRva2VuUmVxdWVzdBokLmRvY2t5YXJkLnYxLkNyZWF0ZUpvaW5Ub2tlblJlc3BvbnNlElwKD1Jldm9rZUpvaW5Ub2tlbhIjLmRvY2t5YXJkLnYxLlJldm9rZUpvaW5Ub2tlblJlcXVlc3QaJC5kb2NreWFyZC52MS5SZXZva2VKb2luVG9rZW5SZXNwb25zZRJQCgtSZXZva2VBZ2VudBIfLmRvY2t5YXJkLnYxLlJldm9rZUFnZW50UmVxdWVzdBogLmRvY2t5YXJkLnYxLlJldm9rZUFnZW50UmVzcG9uc2USTQoKTGlzdFRva2VucxIeLmRvY2t5YXJkLnYxLkxpc3RUb2tlbnNSZXF1ZXN0Gh8uZG9ja3lhcmQudjEuTGlzdFRva2Vuc1Jlc3BvbnNlElAKC1JlbW92ZUFnZW50Eh8uZG9ja3lhcmQudjEuUmVtb3ZlQWdlbnRSZXF1ZXN0GiAuZG9ja3lhcmQudjEuUmVtb3ZlQWdlbnRSZXNwb25zZRJKCglTZXRTZWNyZXQSHS5kb2NreWFyZC52MS5TZXRTZWNyZXRSZXF1ZXN0Gh4uZG9ja3lhcmQudjEuU2V0U2VjcmV0UmVzcG9uc2USUAoLTGlzdFNlY3JldHMSHy5kb2NreWFyZC52MS5MaXN0U2VjcmV0c1JlcXVlc3QaIC5kb2NreWFyZC52MS5MaXN0U2VjcmV0c1Jlc3BvbnNlElMKDERlbGV0ZVNlY3JldBIgLmRvY2t5YXJkLnYxLkRlbGV0ZVNlY3JldFJlcXVlc3QaIS5kb2NreWFyZC52MS5EZWxldGVTZWNyZXRSZXNwb25zZRJfChBMaXN0RW52aXJvbm1lbnRzEiQuZG9ja3lhcmQudjEuTGlzdEVudmlyb25tZW50c1JlcXVlc3QaJS5kb2NreWFyZC52MS5MaXN0RW52aXJvbm1lbnRzUmVzcG9uc2USRAoHQWRkVXNlchIbLmRvY2t5YXJkLnYxLkFkZFVzZXJSZXF1ZXN0GhwuZG9ja3lhcmQudjEuQWRkVXNlclJlc3BvbnNlEkoKCUxpc3RVc2VycxIdLmRvY2t5YXJkLnYxLkxpc3RVc2Vyc1JlcXVlc3QaHi5kb2NreWFyZC52MS5MaXN0VXNlcnNSZXNwb25zZRJQCgtEaXNhYmxlVXNlchIfLmRvY2t5YXJkLnYxLkRpc2FibGVVc2VyUmVxdWVzdBogLmRvY2t5YXJkLnYxLkRpc2FibGVVc2VyUmVzcG9uc2USWQoOQ3JlYXRlQXBpVG9rZW4SIi5kb2NreWFyZC52MS5DcmVhdGVBcGlUb2tlblJlcXVlc3QaIy5kb2NreWFyZC52MS5DcmVhdGVBcGlUb2tlblJlc3BvbnNlElkKDlJldm9rZUFwaVRva2VuEiIuZG9ja3lhcmQudjEuUmV2b2tlQXBpVG9rZW5SZXF1ZXN0GiMuZG9ja3lhcmQudjEuUmV2b2tlQXBpVG9rZW5SZXNwb25zZRJKCglMaXN0QXVkaXQSHS5kb2NreWFyZC52MS5MaXN0QXVkaXRSZXF1ZXN0Gh4uZG9ja3lhcmQudjEuTGlzdEF1ZGl0UmVzcG9uc2USQQoGV2hvQW1JEhouZG9ja3lhcmQudjEuV2hvQW1JUmVxdWVzdBobLmRvY2t5YXJkLnYxLldob0FtSVJlc3BvbnNlEk0KCkFkZENoYW5uZWwSHi5kb2NreWFyZC52MS5BZGRDaGFubmVsUmVxdWVzdBofLmRvY2t5YXJkLnYxLkFkZENoYW5uZWxSZXNwb25zZRJTCgxMaXN0Q2hhbm5lbHMSIC5kb2NreWFyZC52MS5MaXN0Q2hhbm5lbHNSZXF1ZXN0GiEuZG9ja3lhcmQudjEuTGlzdENoYW5uZWxzUmVzcG9uc2USVgoNUmVtb3ZlQ2hhbm5lbBIhLmRvY2t5YXJkLnYxLlJlbW92ZUNoYW5uZWxSZXF1ZXN0GiIuZG9ja3lhcmQudjEuUmVtb3ZlQ2hhbm5lbFJlc3BvbnNlElAKC1Rlc3RDaGFubmVsEh8uZG9ja3lhcmQudjEuVGVzdENoYW5uZWxSZXF1ZXN0GiAuZG9ja3lhcmQudjEuVGVzdENoYW5uZWxSZXNwb25zZRJfChBSb3RhdGVDaGFubmVsS2V5EiQuZG9ja3lhcmQudjEuUm90YXRlQ2hhbm5lbEtleVJlcXVlc3QaJS5kb2NreWFyZC52MS5Sb3RhdGVDaGFubmVsS2V5UmVzcG9uc2USYgoRTGlzdE5vdGlmaWNhdGlvbnMSJS5kb2NreWFyZC52MS5MaXN0Tm90aWZpY2F0aW9uc1JlcXVlc3QaJi5kb2NreWFyZC52MS5MaXN0Tm90aWZpY2F0aW9uc1Jlc3BvbnNlYgZwcm90bzM", [file_dockyard_v1_types, file_dockyard_v1_notify]);
 
 /**
  * @generated from message dockyard.v1.Run
@@ -333,6 +333,12 @@ export type RunEvent = Message<"dockyard.v1.RunEvent"> & {
      */
     value: RunStatus;
     case: "run";
+  } | {
+    /**
+     * @generated from field: dockyard.v1.ApprovalStatus approval = 7;
+     */
+    value: ApprovalStatus;
+    case: "approval";
   } | { case: undefined; value?: undefined };
 };
 
@@ -342,6 +348,74 @@ export type RunEvent = Message<"dockyard.v1.RunEvent"> & {
  */
 export const RunEventSchema: GenMessage<RunEvent> = /*@__PURE__*/
   messageDesc(file_dockyard_v1_run, 4);
+
+/**
+ * What an approval stage did: waiting (with who may decide and until when), reminder,
+ * approved, rejected, timed_out (then on_timeout decides), canceled.
+ *
+ * @generated from message dockyard.v1.ApprovalStatus
+ */
+export type ApprovalStatus = Message<"dockyard.v1.ApprovalStatus"> & {
+  /**
+   * @generated from field: string stage_id = 1;
+   */
+  stageId: string;
+
+  /**
+   * @generated from field: string stage_name = 2;
+   */
+  stageName: string;
+
+  /**
+   * @generated from field: string action = 3;
+   */
+  action: string;
+
+  /**
+   * The decider (approved, rejected), and how: cli or http.
+   *
+   * @generated from field: string by = 4;
+   */
+  by: string;
+
+  /**
+   * @generated from field: string via = 5;
+   */
+  via: string;
+
+  /**
+   * @generated from field: string comment = 6;
+   */
+  comment: string;
+
+  /**
+   * The absolute deadline (unix ms); 0 when unknown.
+   *
+   * @generated from field: int64 deadline_ms = 7;
+   */
+  deadlineMs: bigint;
+
+  /**
+   * waiting and reminder: the stage's waiting reason (who may decide, until when, how).
+   *
+   * @generated from field: string reason = 8;
+   */
+  reason: string;
+
+  /**
+   * timed_out: what the deadline meant (reject, approve, skip).
+   *
+   * @generated from field: string on_timeout = 9;
+   */
+  onTimeout: string;
+};
+
+/**
+ * Describes the message dockyard.v1.ApprovalStatus.
+ * Use `create(ApprovalStatusSchema)` to create a new message.
+ */
+export const ApprovalStatusSchema: GenMessage<ApprovalStatus> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 5);
 
 /**
  * @generated from message dockyard.v1.StageStatus
@@ -399,7 +473,7 @@ export type StageStatus = Message<"dockyard.v1.StageStatus"> & {
  * Use `create(StageStatusSchema)` to create a new message.
  */
 export const StageStatusSchema: GenMessage<StageStatus> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 5);
+  messageDesc(file_dockyard_v1_run, 6);
 
 /**
  * @generated from message dockyard.v1.LogLine
@@ -441,7 +515,7 @@ export type LogLine = Message<"dockyard.v1.LogLine"> & {
  * Use `create(LogLineSchema)` to create a new message.
  */
 export const LogLineSchema: GenMessage<LogLine> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 6);
+  messageDesc(file_dockyard_v1_run, 7);
 
 /**
  * @generated from message dockyard.v1.RunStatus
@@ -458,7 +532,7 @@ export type RunStatus = Message<"dockyard.v1.RunStatus"> & {
  * Use `create(RunStatusSchema)` to create a new message.
  */
 export const RunStatusSchema: GenMessage<RunStatus> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 7);
+  messageDesc(file_dockyard_v1_run, 8);
 
 /**
  * @generated from message dockyard.v1.SubmitRunRequest
@@ -505,7 +579,7 @@ export type SubmitRunRequest = Message<"dockyard.v1.SubmitRunRequest"> & {
  * Use `create(SubmitRunRequestSchema)` to create a new message.
  */
 export const SubmitRunRequestSchema: GenMessage<SubmitRunRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 8);
+  messageDesc(file_dockyard_v1_run, 9);
 
 /**
  * @generated from message dockyard.v1.SubmitRunResponse
@@ -522,7 +596,7 @@ export type SubmitRunResponse = Message<"dockyard.v1.SubmitRunResponse"> & {
  * Use `create(SubmitRunResponseSchema)` to create a new message.
  */
 export const SubmitRunResponseSchema: GenMessage<SubmitRunResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 9);
+  messageDesc(file_dockyard_v1_run, 10);
 
 /**
  * @generated from message dockyard.v1.ValidatePipelineRequest
@@ -546,7 +620,7 @@ export type ValidatePipelineRequest = Message<"dockyard.v1.ValidatePipelineReque
  * Use `create(ValidatePipelineRequestSchema)` to create a new message.
  */
 export const ValidatePipelineRequestSchema: GenMessage<ValidatePipelineRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 10);
+  messageDesc(file_dockyard_v1_run, 11);
 
 /**
  * @generated from message dockyard.v1.ValidatePipelineResponse
@@ -563,7 +637,7 @@ export type ValidatePipelineResponse = Message<"dockyard.v1.ValidatePipelineResp
  * Use `create(ValidatePipelineResponseSchema)` to create a new message.
  */
 export const ValidatePipelineResponseSchema: GenMessage<ValidatePipelineResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 11);
+  messageDesc(file_dockyard_v1_run, 12);
 
 /**
  * Wherever a request names a run (`run_id`), it may be the run's id, a unique prefix of it
@@ -584,7 +658,7 @@ export type GetRunRequest = Message<"dockyard.v1.GetRunRequest"> & {
  * Use `create(GetRunRequestSchema)` to create a new message.
  */
 export const GetRunRequestSchema: GenMessage<GetRunRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 12);
+  messageDesc(file_dockyard_v1_run, 13);
 
 /**
  * @generated from message dockyard.v1.GetRunResponse
@@ -601,7 +675,7 @@ export type GetRunResponse = Message<"dockyard.v1.GetRunResponse"> & {
  * Use `create(GetRunResponseSchema)` to create a new message.
  */
 export const GetRunResponseSchema: GenMessage<GetRunResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 13);
+  messageDesc(file_dockyard_v1_run, 14);
 
 /**
  * @generated from message dockyard.v1.ListRunsRequest
@@ -626,7 +700,7 @@ export type ListRunsRequest = Message<"dockyard.v1.ListRunsRequest"> & {
  * Use `create(ListRunsRequestSchema)` to create a new message.
  */
 export const ListRunsRequestSchema: GenMessage<ListRunsRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 14);
+  messageDesc(file_dockyard_v1_run, 15);
 
 /**
  * @generated from message dockyard.v1.ListRunsResponse
@@ -643,7 +717,7 @@ export type ListRunsResponse = Message<"dockyard.v1.ListRunsResponse"> & {
  * Use `create(ListRunsResponseSchema)` to create a new message.
  */
 export const ListRunsResponseSchema: GenMessage<ListRunsResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 15);
+  messageDesc(file_dockyard_v1_run, 16);
 
 /**
  * A run that already finished cannot be canceled: FAILED_PRECONDITION
@@ -663,7 +737,7 @@ export type CancelRunRequest = Message<"dockyard.v1.CancelRunRequest"> & {
  * Use `create(CancelRunRequestSchema)` to create a new message.
  */
 export const CancelRunRequestSchema: GenMessage<CancelRunRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 16);
+  messageDesc(file_dockyard_v1_run, 17);
 
 /**
  * @generated from message dockyard.v1.CancelRunResponse
@@ -680,7 +754,62 @@ export type CancelRunResponse = Message<"dockyard.v1.CancelRunResponse"> & {
  * Use `create(CancelRunResponseSchema)` to create a new message.
  */
 export const CancelRunResponseSchema: GenMessage<CancelRunResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 17);
+  messageDesc(file_dockyard_v1_run, 18);
+
+/**
+ * Approve or reject an approval stage that waits for a decision, as the calling token's user.
+ *
+ * @generated from message dockyard.v1.DecideApprovalRequest
+ */
+export type DecideApprovalRequest = Message<"dockyard.v1.DecideApprovalRequest"> & {
+  /**
+   * A run id, a unique prefix of one, or PIPELINE#NUMBER.
+   *
+   * @generated from field: string run_id = 1;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string stage = 2;
+   */
+  stage: string;
+
+  /**
+   * @generated from field: bool approve = 3;
+   */
+  approve: boolean;
+
+  /**
+   * Shown with the decision (at most 1000 characters).
+   *
+   * @generated from field: string comment = 4;
+   */
+  comment: string;
+};
+
+/**
+ * Describes the message dockyard.v1.DecideApprovalRequest.
+ * Use `create(DecideApprovalRequestSchema)` to create a new message.
+ */
+export const DecideApprovalRequestSchema: GenMessage<DecideApprovalRequest> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 19);
+
+/**
+ * @generated from message dockyard.v1.DecideApprovalResponse
+ */
+export type DecideApprovalResponse = Message<"dockyard.v1.DecideApprovalResponse"> & {
+  /**
+   * @generated from field: dockyard.v1.Run run = 1;
+   */
+  run?: Run | undefined;
+};
+
+/**
+ * Describes the message dockyard.v1.DecideApprovalResponse.
+ * Use `create(DecideApprovalResponseSchema)` to create a new message.
+ */
+export const DecideApprovalResponseSchema: GenMessage<DecideApprovalResponse> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 20);
 
 /**
  * @generated from message dockyard.v1.WatchRunRequest
@@ -727,7 +856,7 @@ export type WatchRunRequest = Message<"dockyard.v1.WatchRunRequest"> & {
  * Use `create(WatchRunRequestSchema)` to create a new message.
  */
 export const WatchRunRequestSchema: GenMessage<WatchRunRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 18);
+  messageDesc(file_dockyard_v1_run, 21);
 
 /**
  * @generated from message dockyard.v1.ListAgentsRequest
@@ -740,7 +869,7 @@ export type ListAgentsRequest = Message<"dockyard.v1.ListAgentsRequest"> & {
  * Use `create(ListAgentsRequestSchema)` to create a new message.
  */
 export const ListAgentsRequestSchema: GenMessage<ListAgentsRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 19);
+  messageDesc(file_dockyard_v1_run, 22);
 
 /**
  * @generated from message dockyard.v1.ListAgentsResponse
@@ -757,7 +886,7 @@ export type ListAgentsResponse = Message<"dockyard.v1.ListAgentsResponse"> & {
  * Use `create(ListAgentsResponseSchema)` to create a new message.
  */
 export const ListAgentsResponseSchema: GenMessage<ListAgentsResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 20);
+  messageDesc(file_dockyard_v1_run, 23);
 
 /**
  * @generated from message dockyard.v1.CreateJoinTokenRequest
@@ -774,7 +903,7 @@ export type CreateJoinTokenRequest = Message<"dockyard.v1.CreateJoinTokenRequest
  * Use `create(CreateJoinTokenRequestSchema)` to create a new message.
  */
 export const CreateJoinTokenRequestSchema: GenMessage<CreateJoinTokenRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 21);
+  messageDesc(file_dockyard_v1_run, 24);
 
 /**
  * @generated from message dockyard.v1.CreateJoinTokenResponse
@@ -799,7 +928,7 @@ export type CreateJoinTokenResponse = Message<"dockyard.v1.CreateJoinTokenRespon
  * Use `create(CreateJoinTokenResponseSchema)` to create a new message.
  */
 export const CreateJoinTokenResponseSchema: GenMessage<CreateJoinTokenResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 22);
+  messageDesc(file_dockyard_v1_run, 25);
 
 /**
  * @generated from message dockyard.v1.RevokeJoinTokenRequest
@@ -816,7 +945,7 @@ export type RevokeJoinTokenRequest = Message<"dockyard.v1.RevokeJoinTokenRequest
  * Use `create(RevokeJoinTokenRequestSchema)` to create a new message.
  */
 export const RevokeJoinTokenRequestSchema: GenMessage<RevokeJoinTokenRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 23);
+  messageDesc(file_dockyard_v1_run, 26);
 
 /**
  * @generated from message dockyard.v1.RevokeJoinTokenResponse
@@ -835,7 +964,7 @@ export type RevokeJoinTokenResponse = Message<"dockyard.v1.RevokeJoinTokenRespon
  * Use `create(RevokeJoinTokenResponseSchema)` to create a new message.
  */
 export const RevokeJoinTokenResponseSchema: GenMessage<RevokeJoinTokenResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 24);
+  messageDesc(file_dockyard_v1_run, 27);
 
 /**
  * A join token (registers agents) or an API token (clients): never its secret.
@@ -892,7 +1021,7 @@ export type TokenInfo = Message<"dockyard.v1.TokenInfo"> & {
  * Use `create(TokenInfoSchema)` to create a new message.
  */
 export const TokenInfoSchema: GenMessage<TokenInfo> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 25);
+  messageDesc(file_dockyard_v1_run, 28);
 
 /**
  * @generated from message dockyard.v1.ListTokensRequest
@@ -905,7 +1034,7 @@ export type ListTokensRequest = Message<"dockyard.v1.ListTokensRequest"> & {
  * Use `create(ListTokensRequestSchema)` to create a new message.
  */
 export const ListTokensRequestSchema: GenMessage<ListTokensRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 26);
+  messageDesc(file_dockyard_v1_run, 29);
 
 /**
  * @generated from message dockyard.v1.ListTokensResponse
@@ -922,7 +1051,7 @@ export type ListTokensResponse = Message<"dockyard.v1.ListTokensResponse"> & {
  * Use `create(ListTokensResponseSchema)` to create a new message.
  */
 export const ListTokensResponseSchema: GenMessage<ListTokensResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 27);
+  messageDesc(file_dockyard_v1_run, 30);
 
 /**
  * Only an agent that is gone (revoked, lost, offline) and holds no attempt of an unfinished
@@ -942,7 +1071,7 @@ export type RemoveAgentRequest = Message<"dockyard.v1.RemoveAgentRequest"> & {
  * Use `create(RemoveAgentRequestSchema)` to create a new message.
  */
 export const RemoveAgentRequestSchema: GenMessage<RemoveAgentRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 28);
+  messageDesc(file_dockyard_v1_run, 31);
 
 /**
  * @generated from message dockyard.v1.RemoveAgentResponse
@@ -966,7 +1095,7 @@ export type RemoveAgentResponse = Message<"dockyard.v1.RemoveAgentResponse"> & {
  * Use `create(RemoveAgentResponseSchema)` to create a new message.
  */
 export const RemoveAgentResponseSchema: GenMessage<RemoveAgentResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 29);
+  messageDesc(file_dockyard_v1_run, 32);
 
 /**
  * @generated from message dockyard.v1.RevokeAgentRequest
@@ -983,7 +1112,7 @@ export type RevokeAgentRequest = Message<"dockyard.v1.RevokeAgentRequest"> & {
  * Use `create(RevokeAgentRequestSchema)` to create a new message.
  */
 export const RevokeAgentRequestSchema: GenMessage<RevokeAgentRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 30);
+  messageDesc(file_dockyard_v1_run, 33);
 
 /**
  * @generated from message dockyard.v1.RevokeAgentResponse
@@ -1002,7 +1131,7 @@ export type RevokeAgentResponse = Message<"dockyard.v1.RevokeAgentResponse"> & {
  * Use `create(RevokeAgentResponseSchema)` to create a new message.
  */
 export const RevokeAgentResponseSchema: GenMessage<RevokeAgentResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 31);
+  messageDesc(file_dockyard_v1_run, 34);
 
 /**
  * @generated from message dockyard.v1.SecretInfo
@@ -1029,7 +1158,7 @@ export type SecretInfo = Message<"dockyard.v1.SecretInfo"> & {
  * Use `create(SecretInfoSchema)` to create a new message.
  */
 export const SecretInfoSchema: GenMessage<SecretInfo> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 32);
+  messageDesc(file_dockyard_v1_run, 35);
 
 /**
  * The value travels only in this request (over TLS); no answer carries it.
@@ -1053,7 +1182,7 @@ export type SetSecretRequest = Message<"dockyard.v1.SetSecretRequest"> & {
  * Use `create(SetSecretRequestSchema)` to create a new message.
  */
 export const SetSecretRequestSchema: GenMessage<SetSecretRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 33);
+  messageDesc(file_dockyard_v1_run, 36);
 
 /**
  * @generated from message dockyard.v1.SetSecretResponse
@@ -1075,7 +1204,7 @@ export type SetSecretResponse = Message<"dockyard.v1.SetSecretResponse"> & {
  * Use `create(SetSecretResponseSchema)` to create a new message.
  */
 export const SetSecretResponseSchema: GenMessage<SetSecretResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 34);
+  messageDesc(file_dockyard_v1_run, 37);
 
 /**
  * @generated from message dockyard.v1.ListSecretsRequest
@@ -1088,7 +1217,7 @@ export type ListSecretsRequest = Message<"dockyard.v1.ListSecretsRequest"> & {
  * Use `create(ListSecretsRequestSchema)` to create a new message.
  */
 export const ListSecretsRequestSchema: GenMessage<ListSecretsRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 35);
+  messageDesc(file_dockyard_v1_run, 38);
 
 /**
  * @generated from message dockyard.v1.ListSecretsResponse
@@ -1105,7 +1234,7 @@ export type ListSecretsResponse = Message<"dockyard.v1.ListSecretsResponse"> & {
  * Use `create(ListSecretsResponseSchema)` to create a new message.
  */
 export const ListSecretsResponseSchema: GenMessage<ListSecretsResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 36);
+  messageDesc(file_dockyard_v1_run, 39);
 
 /**
  * @generated from message dockyard.v1.DeleteSecretRequest
@@ -1122,7 +1251,7 @@ export type DeleteSecretRequest = Message<"dockyard.v1.DeleteSecretRequest"> & {
  * Use `create(DeleteSecretRequestSchema)` to create a new message.
  */
 export const DeleteSecretRequestSchema: GenMessage<DeleteSecretRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 37);
+  messageDesc(file_dockyard_v1_run, 40);
 
 /**
  * @generated from message dockyard.v1.DeleteSecretResponse
@@ -1135,7 +1264,7 @@ export type DeleteSecretResponse = Message<"dockyard.v1.DeleteSecretResponse"> &
  * Use `create(DeleteSecretResponseSchema)` to create a new message.
  */
 export const DeleteSecretResponseSchema: GenMessage<DeleteSecretResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 38);
+  messageDesc(file_dockyard_v1_run, 41);
 
 /**
  * A person or robot calling the API. Roles: viewer, operator, approver, admin (see the README).
@@ -1176,7 +1305,7 @@ export type User = Message<"dockyard.v1.User"> & {
  * Use `create(UserSchema)` to create a new message.
  */
 export const UserSchema: GenMessage<User> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 39);
+  messageDesc(file_dockyard_v1_run, 42);
 
 /**
  * A name taken already is FAILED_PRECONDITION; a bad name or role INVALID_ARGUMENT.
@@ -1200,7 +1329,7 @@ export type AddUserRequest = Message<"dockyard.v1.AddUserRequest"> & {
  * Use `create(AddUserRequestSchema)` to create a new message.
  */
 export const AddUserRequestSchema: GenMessage<AddUserRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 40);
+  messageDesc(file_dockyard_v1_run, 43);
 
 /**
  * @generated from message dockyard.v1.AddUserResponse
@@ -1217,7 +1346,7 @@ export type AddUserResponse = Message<"dockyard.v1.AddUserResponse"> & {
  * Use `create(AddUserResponseSchema)` to create a new message.
  */
 export const AddUserResponseSchema: GenMessage<AddUserResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 41);
+  messageDesc(file_dockyard_v1_run, 44);
 
 /**
  * @generated from message dockyard.v1.ListUsersRequest
@@ -1230,7 +1359,7 @@ export type ListUsersRequest = Message<"dockyard.v1.ListUsersRequest"> & {
  * Use `create(ListUsersRequestSchema)` to create a new message.
  */
 export const ListUsersRequestSchema: GenMessage<ListUsersRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 42);
+  messageDesc(file_dockyard_v1_run, 45);
 
 /**
  * @generated from message dockyard.v1.ListUsersResponse
@@ -1247,7 +1376,7 @@ export type ListUsersResponse = Message<"dockyard.v1.ListUsersResponse"> & {
  * Use `create(ListUsersResponseSchema)` to create a new message.
  */
 export const ListUsersResponseSchema: GenMessage<ListUsersResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 43);
+  messageDesc(file_dockyard_v1_run, 46);
 
 /**
  * The user's tokens stop working at once (each call reads whether its user is disabled).
@@ -1266,7 +1395,7 @@ export type DisableUserRequest = Message<"dockyard.v1.DisableUserRequest"> & {
  * Use `create(DisableUserRequestSchema)` to create a new message.
  */
 export const DisableUserRequestSchema: GenMessage<DisableUserRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 44);
+  messageDesc(file_dockyard_v1_run, 47);
 
 /**
  * @generated from message dockyard.v1.DisableUserResponse
@@ -1279,7 +1408,7 @@ export type DisableUserResponse = Message<"dockyard.v1.DisableUserResponse"> & {
  * Use `create(DisableUserResponseSchema)` to create a new message.
  */
 export const DisableUserResponseSchema: GenMessage<DisableUserResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 45);
+  messageDesc(file_dockyard_v1_run, 48);
 
 /**
  * @generated from message dockyard.v1.CreateApiTokenRequest
@@ -1301,7 +1430,7 @@ export type CreateApiTokenRequest = Message<"dockyard.v1.CreateApiTokenRequest">
  * Use `create(CreateApiTokenRequestSchema)` to create a new message.
  */
 export const CreateApiTokenRequestSchema: GenMessage<CreateApiTokenRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 46);
+  messageDesc(file_dockyard_v1_run, 49);
 
 /**
  * @generated from message dockyard.v1.CreateApiTokenResponse
@@ -1325,7 +1454,7 @@ export type CreateApiTokenResponse = Message<"dockyard.v1.CreateApiTokenResponse
  * Use `create(CreateApiTokenResponseSchema)` to create a new message.
  */
 export const CreateApiTokenResponseSchema: GenMessage<CreateApiTokenResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 47);
+  messageDesc(file_dockyard_v1_run, 50);
 
 /**
  * @generated from message dockyard.v1.RevokeApiTokenRequest
@@ -1342,7 +1471,7 @@ export type RevokeApiTokenRequest = Message<"dockyard.v1.RevokeApiTokenRequest">
  * Use `create(RevokeApiTokenRequestSchema)` to create a new message.
  */
 export const RevokeApiTokenRequestSchema: GenMessage<RevokeApiTokenRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 48);
+  messageDesc(file_dockyard_v1_run, 51);
 
 /**
  * @generated from message dockyard.v1.RevokeApiTokenResponse
@@ -1355,7 +1484,7 @@ export type RevokeApiTokenResponse = Message<"dockyard.v1.RevokeApiTokenResponse
  * Use `create(RevokeApiTokenResponseSchema)` to create a new message.
  */
 export const RevokeApiTokenResponseSchema: GenMessage<RevokeApiTokenResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 49);
+  messageDesc(file_dockyard_v1_run, 52);
 
 /**
  * One entry of the append-only audit log.
@@ -1403,7 +1532,7 @@ export type AuditEntry = Message<"dockyard.v1.AuditEntry"> & {
  * Use `create(AuditEntrySchema)` to create a new message.
  */
 export const AuditEntrySchema: GenMessage<AuditEntry> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 50);
+  messageDesc(file_dockyard_v1_run, 53);
 
 /**
  * The newest `limit` entries (0 = 50, at most 1000), oldest first; `before_id` pages back.
@@ -1427,7 +1556,7 @@ export type ListAuditRequest = Message<"dockyard.v1.ListAuditRequest"> & {
  * Use `create(ListAuditRequestSchema)` to create a new message.
  */
 export const ListAuditRequestSchema: GenMessage<ListAuditRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 51);
+  messageDesc(file_dockyard_v1_run, 54);
 
 /**
  * @generated from message dockyard.v1.ListAuditResponse
@@ -1444,7 +1573,7 @@ export type ListAuditResponse = Message<"dockyard.v1.ListAuditResponse"> & {
  * Use `create(ListAuditResponseSchema)` to create a new message.
  */
 export const ListAuditResponseSchema: GenMessage<ListAuditResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 52);
+  messageDesc(file_dockyard_v1_run, 55);
 
 /**
  * @generated from message dockyard.v1.WhoAmIRequest
@@ -1457,7 +1586,7 @@ export type WhoAmIRequest = Message<"dockyard.v1.WhoAmIRequest"> & {
  * Use `create(WhoAmIRequestSchema)` to create a new message.
  */
 export const WhoAmIRequestSchema: GenMessage<WhoAmIRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 53);
+  messageDesc(file_dockyard_v1_run, 56);
 
 /**
  * @generated from message dockyard.v1.WhoAmIResponse
@@ -1479,7 +1608,7 @@ export type WhoAmIResponse = Message<"dockyard.v1.WhoAmIResponse"> & {
  * Use `create(WhoAmIResponseSchema)` to create a new message.
  */
 export const WhoAmIResponseSchema: GenMessage<WhoAmIResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 54);
+  messageDesc(file_dockyard_v1_run, 57);
 
 /**
  * A temporary environment a deploy stage started, until its agent reports it gone.
@@ -1540,7 +1669,7 @@ export type Environment = Message<"dockyard.v1.Environment"> & {
  * Use `create(EnvironmentSchema)` to create a new message.
  */
 export const EnvironmentSchema: GenMessage<Environment> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 55);
+  messageDesc(file_dockyard_v1_run, 58);
 
 /**
  * @generated from message dockyard.v1.ListEnvironmentsRequest
@@ -1553,7 +1682,7 @@ export type ListEnvironmentsRequest = Message<"dockyard.v1.ListEnvironmentsReque
  * Use `create(ListEnvironmentsRequestSchema)` to create a new message.
  */
 export const ListEnvironmentsRequestSchema: GenMessage<ListEnvironmentsRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 56);
+  messageDesc(file_dockyard_v1_run, 59);
 
 /**
  * @generated from message dockyard.v1.ListEnvironmentsResponse
@@ -1570,7 +1699,7 @@ export type ListEnvironmentsResponse = Message<"dockyard.v1.ListEnvironmentsResp
  * Use `create(ListEnvironmentsResponseSchema)` to create a new message.
  */
 export const ListEnvironmentsResponseSchema: GenMessage<ListEnvironmentsResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_run, 57);
+  messageDesc(file_dockyard_v1_run, 60);
 
 /**
  * Client-facing API, over TLS. Every call carries `authorization: Bearer <api token>`.
@@ -1617,6 +1746,14 @@ export const RunService: GenService<{
     methodKind: "unary";
     input: typeof CancelRunRequestSchema;
     output: typeof CancelRunResponseSchema;
+  },
+  /**
+   * @generated from rpc dockyard.v1.RunService.DecideApproval
+   */
+  decideApproval: {
+    methodKind: "unary";
+    input: typeof DecideApprovalRequestSchema;
+    output: typeof DecideApprovalResponseSchema;
   },
   /**
    * @generated from rpc dockyard.v1.RunService.WatchRun
