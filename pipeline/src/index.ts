@@ -25,6 +25,7 @@ export {
   type DeploySpec,
   type TestSpec,
   type ApprovalSpec,
+  type NotifySpec,
 } from './kinds/index.js';
 export { sourceUseOf, secretsKeyOf } from './kinds/traits.js';
 export { MAX_APPROVAL_TIMEOUT_MS, type OnTimeout } from './kinds/approval.js';

@@ -20,19 +20,59 @@ export function matchingRules(rules: NotifyRuleRow[] | null, event: string): Not
   return rules.filter((r) => r.on.includes(event));
 }
 
+/** What a run event's message adds: the approval's details for templates, and a subject prefix (a reminder's). */
+export interface RunEventExtra {
+  /** Extra template values, e.g. `approval` ({{ approval.by }}, {{ approval.deadline }}). */
+  values?: Record<string, unknown>;
+  /** Put before each rule's subject template (`Reminder (10m left): `). */
+  subjectPrefix?: string;
+}
+
 /**
  * Enqueues the run's notifications for `event` (a run state like `failed`, or `waiting` /
  * `approved` / `rejected` from an approval stage, with that stage in `stage`). Inside the
  * caller's transaction; reads nothing more when the run has no matching rule.
  */
-export async function notifyRunEvent(tx: Tx, runId: string, event: string, now: Date, stage?: { name: string; state: string }): Promise<number> {
+export async function notifyRunEvent(
+  tx: Tx,
+  runId: string,
+  event: string,
+  now: Date,
+  stage?: { name: string; state: string },
+  extra: RunEventExtra = {},
+): Promise<number> {
   if (!isNotifyEvent(event)) return 0;
-  const [run] = await tx
-    .select({ id: runs.id, name: runs.name, number: runs.number, state: runs.state, commit: runs.commit, notify: runs.notify })
-    .from(runs)
-    .where(eq(runs.id, runId));
+  const [run] = await tx.select({ notify: runs.notify }).from(runs).where(eq(runs.id, runId));
   const rules = matchingRules(run?.notify ?? null, event);
   if (!run || rules.length === 0) return 0;
+  const context = await runNotifyContext(tx, runId, `run.${event}`, event, stage);
+  if (!context) return 0;
+  Object.assign(context, extra.values ?? {});
+  let n = 0;
+  for (const rule of rules) {
+    const subject = (extra.subjectPrefix ?? "") + (rule.subject ?? DEFAULT_SUBJECT);
+    const ids = await enqueueNotification(tx, { channels: rule.channels, subject, body: rule.body ?? DEFAULT_BODY, context, runId }, now);
+    n += ids.length;
+  }
+  return n;
+}
+
+/**
+ * What a run's message templates see: the run, `stage` (or, for a failure, the stage that
+ * failed), `status` and the outputs of its stages. Null when the run is gone.
+ */
+export async function runNotifyContext(
+  tx: Tx,
+  runId: string,
+  event: string,
+  status: string,
+  stage?: { name: string; state: string },
+): Promise<NotifyContext | null> {
+  const [run] = await tx
+    .select({ id: runs.id, name: runs.name, number: runs.number, state: runs.state, commit: runs.commit })
+    .from(runs)
+    .where(eq(runs.id, runId));
+  if (!run) return null;
   const stageRows = await queryRows<{ name: string; state: string; outputs: StageOutputsRow | string | null }>(
     tx,
     sql`SELECT name, state, outputs FROM stages WHERE run_id = ${runId} ORDER BY position`,
@@ -43,23 +83,13 @@ export async function notifyRunEvent(tx: Tx, runId: string, event: string, now: 
     if (o?.values && Object.keys(o.values).length > 0) outputs[s.name] = o.values;
   }
   const failedStage = stageRows.find((s) => s.state === "failed" || s.state === "errored");
-  const context: NotifyContext = {
-    event: `run.${event}`,
-    status: event,
+  return {
+    event,
+    status,
     run: { id: run.id, name: run.name, number: run.number, state: run.state, commit: run.commit },
-    ...(stage ? { stage } : failedStage && event !== "succeeded" ? { stage: { name: failedStage.name, state: failedStage.state } } : {}),
+    ...(stage ? { stage } : failedStage && status !== "succeeded" ? { stage: { name: failedStage.name, state: failedStage.state } } : {}),
     outputs,
   };
-  let n = 0;
-  for (const rule of rules) {
-    const ids = await enqueueNotification(
-      tx,
-      { channels: rule.channels, subject: rule.subject ?? DEFAULT_SUBJECT, body: rule.body ?? DEFAULT_BODY, context, runId },
-      now,
-    );
-    n += ids.length;
-  }
-  return n;
 }
 
 /** notifyRunEvent for many runs' moves (a batch of run ends): one read finds the runs that have rules at all. */

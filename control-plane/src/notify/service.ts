@@ -89,16 +89,24 @@ export class NotifyService {
     return rows.map(({ row, attempts }) => ({ row, attempts, subject: renderMessage(row, secrets).subject }));
   }
 
-  /** Every channel a `notify:` rule names must exist at submit (like secrets). */
+  /** Every channel a `notify:` rule or a notify stage names must exist at submit (like secrets). */
   async checkPipeline(pipeline: PipelineSpec): Promise<void> {
-    const names = [...new Set(pipeline.notify.flatMap((r) => r.channels))];
+    // Where each channel is named, for the message: `notify:` or `stage 'tell'`.
+    const usedBy = new Map<string, string[]>();
+    const use = (name: string, where: string) => usedBy.set(name, [...new Set([...(usedBy.get(name) ?? []), where])]);
+    for (const rule of pipeline.notify) for (const c of rule.channels) use(c, "notify:");
+    for (const stage of pipeline.stages) if (stage.spec.type === "notify") for (const c of stage.spec.channels) use(c, `stage '${stage.name}'`);
+    const names = [...usedBy.keys()];
     if (names.length === 0) return;
     const found = new Set((await this.db.select({ name: channels.name }).from(channels).where(inArray(channels.name, names))).map((r) => r.name));
     const missing = names.filter((n) => !found.has(n));
     if (missing.length > 0) {
-      throw new InvalidError(
-        `notify: channel${missing.length === 1 ? "" : "s"} ${missing.map((n) => `'${n}'`).join(", ")} do${missing.length === 1 ? "es" : ""} not exist; create with: dockyard channels add NAME --type ...`,
-      );
+      const named = (n: string) => `named by ${usedBy.get(n)!.join(", ")}`;
+      const what =
+        missing.length === 1
+          ? `channel '${missing[0]}' does not exist (${named(missing[0]!)})`
+          : `channels ${missing.map((n) => `'${n}' (${named(n)})`).join(", ")} do not exist`;
+      throw new InvalidError(`notify: ${what}; create with: dockyard channels add NAME --type ...`);
     }
   }
 

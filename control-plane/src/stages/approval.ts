@@ -8,6 +8,7 @@ import { substituteDeep, type ApprovalSpec } from "@dockyard/pipeline";
 import { ForbiddenError } from "../errors";
 import { NO_RETRY, type ServerStage, type ServerStageKind } from "./kind";
 import { approversText, clockText, waitingText } from "./approval-text";
+import { timeLeftText } from "../domain/waiting-reason";
 
 const DEADLINE = "deadline";
 const REMINDER = "reminder";
@@ -34,6 +35,7 @@ export const approval: ServerStageKind<"approval"> = {
     const reason = waitingText(spec, deadline, now, runRef(stage), stage.stageName);
     await ctx.event({ action: "waiting", approvers: approversText(spec.approvers), deadline: deadline.toISOString(), instructions, reason });
     await ctx.waiting(reason);
+    await ctx.notify.runEvent("waiting", reason, { values: { approval: approvalValues(spec, deadline, { instructions }) } });
   },
 
   async onTimer(stage, what, ctx) {
@@ -42,6 +44,10 @@ export const approval: ServerStageKind<"approval"> = {
     if (what === REMINDER) {
       const reason = waitingText(spec, deadline, ctx.now(), runRef(stage), stage.stageName);
       await ctx.event({ action: "reminder", approvers: approversText(spec.approvers), deadline: deadline.toISOString(), reason });
+      // The same rules as `waiting`, marked as a reminder with the time left.
+      const left = timeLeftText(deadline.getTime() - ctx.now().getTime());
+      const values = { approval: approvalValues(spec, deadline, { reminder: "true", left }) };
+      await ctx.notify.runEvent("waiting", `reminder: ${reason}`, { subjectPrefix: `Reminder (${left} left): `, values });
       return;
     }
     if (what !== DEADLINE) return;
@@ -55,6 +61,12 @@ export const approval: ServerStageKind<"approval"> = {
         comment: "",
       },
     };
+    // A deadline that approves or rejects is that decision for the `notify:` rules; a skip is neither.
+    if (spec.onTimeout !== "skip") {
+      const action = outputs.values.decision;
+      const values = { approval: approvalValues(spec, deadline, { decision: action, by: "timeout", via: "timeout" }) };
+      await ctx.notify.runEvent(action, `${action} at its deadline (no decision by ${at})`, { values });
+    }
     if (spec.onTimeout === "approve") await ctx.finish("succeeded", `no decision by ${at}: approved (on_timeout: approve)`, outputs);
     else if (spec.onTimeout === "skip") await ctx.finish("failed", `no decision by ${at}: skipped (on_timeout: skip)`, undefined, "skipped");
     else await ctx.finish("failed", `no decision by ${at}: rejected (on_timeout: reject)`);
@@ -78,6 +90,8 @@ export const approval: ServerStageKind<"approval"> = {
     await ctx.event({ action, by: signal.by, via: signal.via, comment: signal.comment, at: signal.at.toISOString() });
     const reason = `${action} by ${signal.by} via ${signal.via}${signal.comment ? `: ${signal.comment}` : ""}`;
     const outputs = { values: { decision: action, decided_by: signal.by, via: signal.via, comment: signal.comment } };
+    const values = { approval: approvalValues(specOf(stage), deadlineOf(stage), { decision: action, by: signal.by, via: signal.via, comment: signal.comment }) };
+    await ctx.notify.runEvent(action, reason, { values });
     await ctx.finish(approved ? "succeeded" : "failed", reason, outputs);
   },
 
@@ -94,4 +108,9 @@ async function withOutputs(text: string, ctx: { outputs(): Promise<ReadonlyMap<s
     if (value === undefined) throw new Error(`stage '${ref.stage}' has no output '${ref.key}'`);
     return value;
   });
+}
+
+/** What a `notify:` template sees as {{ approval.* }}: approvers, deadline, and the decision's details. */
+function approvalValues(spec: ApprovalSpec, deadline: Date, more: Record<string, string>): Record<string, string> {
+  return { approvers: approversText(spec.approvers), deadline: deadline.toISOString(), ...more };
 }

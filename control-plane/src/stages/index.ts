@@ -6,9 +6,10 @@ import { approval } from "./approval";
 import { build } from "./build";
 import { command } from "./command";
 import { deploy } from "./deploy";
+import { notify } from "./notify";
 import { test } from "./test";
 
-export const STAGE_KINDS: { [T in StageType]: AgentStageKind<T> | ServerStageKind<T> } = { command, build, deploy, test, approval };
+export const STAGE_KINDS: { [T in StageType]: AgentStageKind<T> | ServerStageKind<T> } = { command, build, deploy, test, approval, notify };
 
 /** Kinds the server runs itself, by type. */
 export const SERVER_KINDS: Record<string, ServerStageKind> = Object.fromEntries(

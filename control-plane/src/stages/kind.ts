@@ -6,6 +6,7 @@ import type { StageSpecSchema } from "@dockyard/proto";
 import type { KindSpec, StageType } from "@dockyard/pipeline";
 import type { RetryPolicy } from "../domain/states";
 import type { StageOutputsRow } from "../store/schema";
+import type { RunEventExtra } from "../notify/run-notify";
 
 export type SpecOf<T extends StageType> = Extract<KindSpec, { type: T }>;
 
@@ -143,6 +144,8 @@ export interface ServerStageContext {
   setTimer(at: Date, what: string): Promise<void>;
   /** A run event of the kind's own (kind = the stage type), e.g. an approval's waiting/reminder/approved. */
   event(payload: Record<string, unknown>): Promise<void>;
+  /** Notifications, written to the outbox in this transaction (sent by the delivery worker after the commit). */
+  notify: StageNotifications;
   /** The stage is waiting: its reason (stored on the stage, and a stage event, still `running`). */
   waiting(reason: string): Promise<void>;
   /**
@@ -150,6 +153,16 @@ export interface ServerStageContext {
    * (its attempt canceled): dependents are skipped as after any skipped stage.
    */
   finish(outcome: "succeeded" | "failed" | "errored", reason: string, outputs?: StageOutputsRow, stageState?: "skipped"): Promise<void>;
+}
+
+/** What a server kind may send: its own messages (notify) and the run's `notify:` rules on its events (approval). */
+export interface StageNotifications {
+  /** Why each of `names` cannot take a message (`'ops' does not exist`, `'ops' is disabled: ...`); empty when all can. */
+  unusable(names: readonly string[]): Promise<string[]>;
+  /** One message per channel; the templates see the run, this stage, `status` (the run's state) and the run's outputs. */
+  send(msg: { channels: string[]; subject: string; body: string }): Promise<string[]>;
+  /** The run's pipeline-level `notify:` rules for `event` (waiting, approved, rejected), `state` saying what this stage did. */
+  runEvent(event: string, state: string, extra?: RunEventExtra): Promise<number>;
 }
 
 export type StageKind = AgentStageKind | ServerStageKind;

@@ -1,15 +1,17 @@
 // One call of a server-run kind: the attempt locked (FOR UPDATE, so replicas take turns),
 // its stage and run read, and a context whose every write joins the caller's transaction.
 // What the call produced (ended attempts, events, timers) is collected for after the commit.
-import { eq, sql } from "drizzle-orm";
+import { eq, inArray, sql } from "drizzle-orm";
 import { parseJson, queryRows, type Db, type Tx } from "../store/db";
-import { attempts, serverTimers, stages, type StageOutputsRow, type StageSpecRow } from "../store/schema";
+import { attempts, channels, serverTimers, stages, type StageOutputsRow, type StageSpecRow } from "../store/schema";
 import { appendEvents, stageEvent, type RunEventKind, type RunEventRecord } from "../store/events";
 import { endAttempt, type EndedAttempt } from "../store/stage-flow";
 import { runOutputs } from "../store/stage-outputs";
 import { newId } from "../ids";
 import { SERVER_AGENT_ID } from "../domain/server-agent";
-import type { ServerStage, ServerStageContext } from "./kind";
+import { enqueueNotification } from "../notify/outbox";
+import { notifyRunEvent, runNotifyContext } from "../notify/run-notify";
+import type { ServerStage, ServerStageContext, StageNotifications } from "./kind";
 
 /** What one call left to do once its transaction committed. */
 export interface CallEffects {
@@ -91,6 +93,7 @@ export function contextFor(tx: Tx, stage: ServerStage, now: Date, out: CallEffec
         )),
       );
     },
+    notify: stageNotifications(tx, stage, now),
     async waiting(reason) {
       const [row] = await tx.update(stages).set({ reason }).where(eq(stages.id, stage.stageId)).returning({ attempts: stages.attempts });
       const event = stageEvent(stage.stageId, stage.attemptId, {
@@ -126,4 +129,29 @@ export function contextFor(tx: Tx, stage: ServerStage, now: Date, out: CallEffec
     },
   };
   return ctx;
+}
+
+function stageNotifications(tx: Tx, stage: ServerStage, now: Date): StageNotifications {
+  return {
+    async unusable(names) {
+      if (names.length === 0) return [];
+      const rows = await tx
+        .select({ name: channels.name, disabledReason: channels.disabledReason, disabledAt: channels.disabledAt })
+        .from(channels)
+        .where(inArray(channels.name, [...names]));
+      const byName = new Map(rows.map((r) => [r.name, r]));
+      return names.flatMap((n) => {
+        const row = byName.get(n);
+        if (!row) return [`channel '${n}' does not exist`];
+        return row.disabledAt ? [`channel '${n}' is disabled${row.disabledReason ? `: ${row.disabledReason}` : ""}`] : [];
+      });
+    },
+    async send(msg) {
+      const context = await runNotifyContext(tx, stage.runId, "stage.notify", "", { name: stage.stageName, state: "running" });
+      if (!context) return [];
+      context.status = context.run?.state ?? "";
+      return enqueueNotification(tx, { ...msg, context, runId: stage.runId }, now);
+    },
+    runEvent: (event, state, extra) => notifyRunEvent(tx, stage.runId, event, now, { name: stage.stageName, state }, extra),
+  };
 }

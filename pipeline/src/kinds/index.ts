@@ -7,15 +7,16 @@ import { approval, type ApprovalSpec } from './approval.js';
 import { build, type BuildSpec } from './build.js';
 import { command, type CommandSpec } from './command.js';
 import { deploy, type DeploySpec } from './deploy.js';
+import { notify, type NotifySpec } from './notify.js';
 import { test, type TestSpec } from './test.js';
 
-export const KINDS = { command, build, deploy, test, approval } as const;
+export const KINDS = { command, build, deploy, test, approval, notify } as const;
 export type StageType = keyof typeof KINDS;
 export const STAGE_TYPES = Object.keys(KINDS) as StageType[];
 
 /** The kind-specific part of a stage, by type. */
-export type KindSpec = CommandSpec | BuildSpec | DeploySpec | TestSpec | ApprovalSpec;
-export type { ApprovalSpec, BuildSpec, CommandSpec, DeploySpec, TestSpec };
+export type KindSpec = CommandSpec | BuildSpec | DeploySpec | TestSpec | ApprovalSpec | NotifySpec;
+export type { ApprovalSpec, BuildSpec, CommandSpec, DeploySpec, NotifySpec, TestSpec };
 
 /** Keys every stage has, whatever its type. */
 export const commonStageShape = {
@@ -42,6 +43,7 @@ export const stageSchemas = {
   deploy: stageSchemaOf('deploy'),
   test: stageSchemaOf('test'),
   approval: stageSchemaOf('approval'),
+  notify: stageSchemaOf('notify'),
 };
 
 export const stageSchema = z.discriminatedUnion('type', [
@@ -50,6 +52,7 @@ export const stageSchema = z.discriminatedUnion('type', [
   stageSchemas.deploy,
   stageSchemas.test,
   stageSchemas.approval,
+  stageSchemas.notify,
 ]);
 
 /** The kind of a raw stage mapping (`command` when `type` is absent); undefined for an unknown type. */

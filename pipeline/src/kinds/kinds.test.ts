@@ -121,13 +121,13 @@ test('pipeline env is merged into command and test stages only; build secrets be
 test("unknown stage type is reported at the type's value with a hint (BUG: issues.ts names the whole mapping)", () => {
   const src = (type: string): string => `name: a\nstages:\n  s:\n    type: ${type}\n    tags: [x]\n`;
   assert.deepEqual(lines(src('bild')), [
-    "dockyard.yml:4:11: stages.s.type: unknown stage type 'bild' (did you mean 'build'?); types are command, build, deploy, test, approval",
+    "dockyard.yml:4:11: stages.s.type: unknown stage type 'bild' (did you mean 'build'?); types are command, build, deploy, test, approval, notify",
   ]);
   assert.deepEqual(lines(src('Build')), [
-    "dockyard.yml:4:11: stages.s.type: unknown stage type 'Build' (did you mean 'build'?); types are command, build, deploy, test, approval",
+    "dockyard.yml:4:11: stages.s.type: unknown stage type 'Build' (did you mean 'build'?); types are command, build, deploy, test, approval, notify",
   ]);
   assert.deepEqual(lines(src('42')), [
-    "dockyard.yml:4:11: stages.s.type: unknown stage type '42'; types are command, build, deploy, test, approval",
+    "dockyard.yml:4:11: stages.s.type: unknown stage type '42'; types are command, build, deploy, test, approval, notify",
   ]);
 });
 
@@ -278,11 +278,11 @@ test('test environment: must be listed in needs and name a deploy stage', () => 
   assert.equal(t3?.type === 'test' && t3.environment, 'd');
 });
 
-test('JSON Schema: the five kinds, each with its own keys', () => {
+test('JSON Schema: the six kinds, each with its own keys', () => {
   const schema = pipelineJsonSchema() as Record<string, any>;
   const kinds = schema.properties.stages.additionalProperties.oneOf as Record<string, any>[];
   const byType = Object.fromEntries(kinds.map((k) => [k.properties.type.const as string, k]));
-  assert.deepEqual(Object.keys(byType), ['command', 'build', 'deploy', 'test', 'approval']);
+  assert.deepEqual(Object.keys(byType), ['command', 'build', 'deploy', 'test', 'approval', 'notify']);
   const common = ['type', 'needs', 'timeout', 'retry', 'agent'];
   const own = (type: string): string[] => Object.keys(byType[type]!.properties as object).filter((k) => !common.includes(k));
   assert.deepEqual(own('command'), ['image', 'commands', 'command', 'env', 'resources', 'executor']);
@@ -291,7 +291,8 @@ test('JSON Schema: the five kinds, each with its own keys', () => {
   assert.deepEqual(own('test'), ['image', 'commands', 'command', 'environment', 'junit', 'env', 'resources']);
   const required = kinds.map((k) => k.required);
   assert.deepEqual(own('approval'), ['approvers', 'on_timeout', 'forbid_self', 'reminder', 'instructions']);
-  assert.deepEqual(required, [undefined, ['type', 'tags'], ['type', 'template'], ['type', 'image'], ['type', 'timeout', 'approvers']]);
+  assert.deepEqual(own('notify'), ['channels', 'subject', 'body']);
+  assert.deepEqual(required, [undefined, ['type', 'tags'], ['type', 'template'], ['type', 'image'], ['type', 'timeout', 'approvers'], ['type', 'channels']]);
   for (const k of kinds) {
     assert.equal(k.title, `Stage (type: ${k.properties.type.const})`);
     for (const key of common) assert.ok(key in k.properties, `${k.title} has ${key}`);
