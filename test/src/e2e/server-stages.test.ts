@@ -1,5 +1,6 @@
-// The contract of server-run stage kinds, run over every server kind (approval, and a
-// test-only `hold` kind that waits for a timer or a signal): the runner claims a queued
+// The contract of server-run stage kinds, run over every server kind (approval, notify, and a
+// test-only `hold` kind that waits for a timer or a signal; notify ends in its start, so its
+// start, outputs, cancel, timeout and restart have their own cases): the runner claims a queued
 // server stage once even with two runners racing; start, outputs, cancel, a stage
 // `timeout:` and a restart (a new runner on the same database resumes timers that came
 // due while none ran); the agent claim never takes a server stage; a kind that throws
@@ -120,7 +121,8 @@ describe("server-run stage kinds: the contract", () => {
     assert.equal(await runState(runId), "succeeded");
   });
 
-  for (const type of Object.keys(KINDS)) {
+  // Kinds that wait (for a timer or a signal); notify ends in its start (its own contract below).
+  for (const type of Object.keys(KINDS).filter((t) => t !== "notify")) {
     const spec = type === "approval" ? APPROVAL_SPEC : { type };
     it(`${type}: a run cancel calls the kind's cancel, ends the stage canceled and drops its timers`, async () => {
       const { runId, stageId } = await serverRun(spec, 60_000);
@@ -156,6 +158,86 @@ describe("server-run stage kinds: the contract", () => {
       assert.equal(await runState(runId), "failed");
     });
   }
+
+  describe("notify: ends in its start", () => {
+    const deliveriesOf = async (runId: string) =>
+      (await client.query(`SELECT channel, event, subject, state FROM deliveries WHERE run_id = $1 ORDER BY channel`, [runId])).rows;
+    before(async () => {
+      for (const [name, disabled] of [
+        ["ops", null],
+        ["mail", null],
+        ["off", "too many failures"],
+      ] as const) {
+        await client.query(
+          `INSERT INTO channels (name, type, config, secret_refs, created_at, disabled_at, disabled_reason)
+          VALUES ($1, 'webhook', '{"url":"http://127.0.0.1:9/"}', '{}', now(), $2, $3)`,
+          [name, disabled ? new Date() : null, disabled],
+        );
+      }
+    });
+    const NOTIFY = { type: "notify", channels: ["ops", "mail"], subject: "hi {{ run.name }}", body: "b" };
+
+    it("notify: start queues one message per channel and ends the stage succeeded with outputs; its stage timeout timer is dropped", async () => {
+      const { runId, stageId } = await serverRun(NOTIFY, 60_000);
+      assert.equal(await runner().pass(), 1);
+      const stage = await stageOf(stageId);
+      assert.equal(stage.state, "succeeded");
+      assert.equal(stage.reason, "sent to ops, mail");
+      const sent = await deliveriesOf(runId);
+      assert.deepEqual(
+        sent.map((d) => [d.channel, d.event, d.subject, d.state]),
+        [
+          ["mail", "stage.notify", "hi {{ run.name }}", "pending"],
+          ["ops", "stage.notify", "hi {{ run.name }}", "pending"],
+        ],
+      );
+      const ids = (await client.query(`SELECT id FROM deliveries WHERE run_id = $1`, [runId])).rows.map((r) => r.id as string);
+      assert.deepEqual(stage.outputs.values.message_ids.split(",").sort(), ids.sort());
+      assert.equal(stage.outputs.values.channels, "ops,mail");
+      assert.equal(await timersOf(stageId), 0, "the stage-timeout timer went with the end");
+      assert.equal(await runState(runId), "succeeded");
+    });
+
+    it("notify: a missing or disabled channel fails the stage with the reason and queues nothing", async () => {
+      const { runId, stageId } = await serverRun({ ...NOTIFY, channels: ["ops", "gone", "off"] });
+      assert.equal(await runner().pass(), 1);
+      assert.deepEqual(await stageOf(stageId), {
+        state: "failed",
+        reason: "nothing sent: channel 'gone' does not exist; channel 'off' is disabled: too many failures",
+        agent_id: "server",
+        outputs: null,
+      });
+      assert.deepEqual(await deliveriesOf(runId), []);
+    });
+
+    it("notify: a run canceled before its stage started cancels it unsent; a cancel after it ended changes nothing", async () => {
+      const queued = await serverRun(NOTIFY);
+      const r = runner();
+      const early = await cancelRun(database.db, queued.runId, new Date(), SERVER_ACTOR, (tx, attemptId, now) => r.cancelInTx(tx, attemptId, now));
+      assert.equal(early.serverEvents.length, 0);
+      assert.equal((await stageOf(queued.stageId)).state, "canceled");
+      assert.equal(await r.pass(), 0, "nothing left to start");
+      assert.deepEqual(await deliveriesOf(queued.runId), []);
+      const done = await serverRun(NOTIFY);
+      assert.equal(await r.pass(), 1);
+      await assert.rejects(
+        cancelRun(database.db, done.runId, new Date(), SERVER_ACTOR, (tx, attemptId, now) => r.cancelInTx(tx, attemptId, now)),
+        /already finished: succeeded/,
+      );
+      assert.equal((await stageOf(done.stageId)).state, "succeeded");
+      assert.equal((await deliveriesOf(done.runId)).length, 2);
+    });
+
+    it("notify: a stage queued while no runner ran is sent by a new runner's start (restart)", async () => {
+      const first = runner();
+      first.stop();
+      const { runId, stageId } = await serverRun(NOTIFY);
+      assert.equal((await stageOf(stageId)).state, "queued", "no runner: nothing sent");
+      runner().start(10_000);
+      await waitFor(async () => (await stageOf(stageId)).state === "succeeded", { message: "the new runner sent it", timeoutMs: 3000 });
+      assert.equal((await deliveriesOf(runId)).length, 2);
+    });
+  });
 
   it("a stage timeout: on a server kind ends it as a timeout at its stored time, armed by the runner's own wake-up", async () => {
     const { stageId } = await serverRun({ type: "hold" }, 700);
