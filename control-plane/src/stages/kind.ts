@@ -76,7 +76,7 @@ export interface AgentStageKind<T extends StageType = StageType> extends KindBas
 }
 
 /**
- * A kind the server runs itself (approval; notify is next). Durable: every call runs in one
+ * A kind the server runs itself (approval, notify). Durable: every call runs in one
  * transaction with the attempt row locked, and all a kind keeps between calls is its
  * attempt's state (`ctx.setState`), its timers (`ctx.setTimer`, absolute, in Postgres) and
  * the signals sent to it, so a restarted server or another replica resumes it. The runner

@@ -82,7 +82,7 @@ stages:
     const tell = await stageRow(farm, runId, "tell");
     assert.equal(tell.state, "succeeded");
     assert.equal(tell.reason, "sent to team-hook");
-    const [{ req, msg }] = await waitMessage(runId, "stage.notify");
+    const { req, msg } = (await waitMessage(runId, "stage.notify"))[0]!;
     assert.equal(tell.outputs?.values.message_ids, req.headers["webhook-id"], "the output names the delivered message");
     assert.equal(tell.outputs?.values.channels, "team-hook");
     assert.equal(msg.data.subject, "ns-stage #1: tell says v7");
