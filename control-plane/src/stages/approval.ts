@@ -90,7 +90,9 @@ export const approval: ServerStageKind<"approval"> = {
     await ctx.event({ action, by: signal.by, via: signal.via, comment: signal.comment, at: signal.at.toISOString() });
     const reason = `${action} by ${signal.by} via ${signal.via}${signal.comment ? `: ${signal.comment}` : ""}`;
     const outputs = { values: { decision: action, decided_by: signal.by, via: signal.via, comment: signal.comment } };
-    const values = { approval: approvalValues(specOf(stage), deadlineOf(stage), { decision: action, by: signal.by, via: signal.via, comment: signal.comment }) };
+    const values = {
+      approval: approvalValues(specOf(stage), deadlineOf(stage), { decision: action, by: signal.by, via: signal.via, comment: signal.comment }),
+    };
     await ctx.notify.runEvent(action, reason, { values });
     await ctx.finish(approved ? "succeeded" : "failed", reason, outputs);
   },

@@ -292,7 +292,14 @@ test('JSON Schema: the six kinds, each with its own keys', () => {
   const required = kinds.map((k) => k.required);
   assert.deepEqual(own('approval'), ['approvers', 'on_timeout', 'forbid_self', 'reminder', 'instructions']);
   assert.deepEqual(own('notify'), ['channels', 'subject', 'body']);
-  assert.deepEqual(required, [undefined, ['type', 'tags'], ['type', 'template'], ['type', 'image'], ['type', 'timeout', 'approvers'], ['type', 'channels']]);
+  assert.deepEqual(required, [
+    undefined,
+    ['type', 'tags'],
+    ['type', 'template'],
+    ['type', 'image'],
+    ['type', 'timeout', 'approvers'],
+    ['type', 'channels'],
+  ]);
   for (const k of kinds) {
     assert.equal(k.title, `Stage (type: ${k.properties.type.const})`);
     for (const key of common) assert.ok(key in k.properties, `${k.title} has ${key}`);

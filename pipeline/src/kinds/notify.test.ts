@@ -8,7 +8,12 @@ const src = (stage: string) =>
 test('notify: channels and templates become its spec (defaults for missing templates); outputs refs are kept for the server', () => {
   const p = ok(src('channels: [ops-hook, mail, ops-hook], subject: "built {{ run.name }}", body: "tag ${{ stages.build.outputs.tag }}"'));
   const tell = p.stages.find((s) => s.name === 'tell')!;
-  assert.deepEqual(tell.spec, { type: 'notify', channels: ['ops-hook', 'mail'], subject: 'built {{ run.name }}', body: 'tag ${{ stages.build.outputs.tag }}' });
+  assert.deepEqual(tell.spec, {
+    type: 'notify',
+    channels: ['ops-hook', 'mail'],
+    subject: 'built {{ run.name }}',
+    body: 'tag ${{ stages.build.outputs.tag }}',
+  });
   const minimal = ok(src('channels: [ops]')).stages.find((s) => s.name === 'tell')!.spec;
   assert.equal(minimal.type, 'notify');
   assert.match((minimal as { subject: string }).subject, /\{\{ stage\.name \}\}/);

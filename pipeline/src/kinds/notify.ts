@@ -10,7 +10,8 @@ import { defineKind } from './kind.js';
 const CHANNEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$/;
 const MAX_TEMPLATE = 4096;
 export const DEFAULT_NOTIFY_STAGE_SUBJECT = '[dockyard] {{ run.name }} #{{ run.number }}: {{ stage.name }}';
-export const DEFAULT_NOTIFY_STAGE_BODY = 'Run {{ run.name }} #{{ run.number }} ({{ run.id }}) is {{ status }}; stage {{ stage.name }}.\n{{ links.run }}';
+export const DEFAULT_NOTIFY_STAGE_BODY =
+  'Run {{ run.name }} #{{ run.number }} ({{ run.id }}) is {{ status }}; stage {{ stage.name }}.\n{{ links.run }}';
 
 export interface NotifySpec {
   type: 'notify';
@@ -32,10 +33,9 @@ export const notify = defineKind({
   description: 'Send a message (subject and body templates) to notification channels, then succeed. Runs on the server.',
   shape: {
     channels: z
-      .array(
-        z.string().regex(CHANNEL_NAME, { error: (iss) => `invalid channel name ${JSON.stringify(String(iss.input)).slice(0, 60)}` }),
-        { error: 'channels must be a list of channel names such as [ops-hook]' },
-      )
+      .array(z.string().regex(CHANNEL_NAME, { error: (iss) => `invalid channel name ${JSON.stringify(String(iss.input)).slice(0, 60)}` }), {
+        error: 'channels must be a list of channel names such as [ops-hook]',
+      })
       .min(1, { error: 'channels must name at least one channel' })
       .max(20, { error: 'at most 20 channels' })
       .meta({ description: 'Channel names (dockyard channels add NAME); each must exist when the run is submitted.' }),
@@ -46,7 +46,8 @@ export const notify = defineKind({
   },
   check(stage, problem) {
     for (const key of ['retry', 'agent']) {
-      if (Object.hasOwn(stage, key)) problem([key], true, `'${key}' is not allowed on a notify stage (it runs on the server; the outbox retries deliveries)`);
+      if (Object.hasOwn(stage, key))
+        problem([key], true, `'${key}' is not allowed on a notify stage (it runs on the server; the outbox retries deliveries)`);
     }
     if (!Object.hasOwn(stage, 'channels')) problem([], true, "missing required key 'channels' (the channels to send to, e.g. [ops-hook])");
   },
