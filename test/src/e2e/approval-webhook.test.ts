@@ -11,9 +11,13 @@ import { readAudit } from "@dockyard/control-plane";
 import { dockyardCli, stageRow, startFarm, submit, userClient, waitForRun, waitingReasonOf, type Farm, type UserClient } from "../index";
 
 const pipeline = (name: string, approvers: string) =>
-  [`name: ${name}`, "stages:", `  gate: { type: approval, approvers: [${approvers}], timeout: 1h }`, '  ship: { executor: shell, command: "echo shipped", needs: [gate] }', ""].join(
-    "\n",
-  );
+  [
+    `name: ${name}`,
+    "stages:",
+    `  gate: { type: approval, approvers: [${approvers}], timeout: 1h }`,
+    '  ship: { executor: shell, command: "echo shipped", needs: [gate] }',
+    "",
+  ].join("\n");
 
 interface Sent {
   status: number;
@@ -45,7 +49,12 @@ describe("approval decisions by incoming webhook", () => {
     const signature = new Webhook(opts.key ?? key).sign(id, at, text);
     const res = await fetch(`${farm.server.httpUrl}/hooks/v1/approvals/${opts.hook ?? "chat"}`, {
       method: "POST",
-      headers: { "content-type": "application/json", "webhook-id": id, "webhook-timestamp": String(Math.floor(at.getTime() / 1000)), "webhook-signature": signature },
+      headers: {
+        "content-type": "application/json",
+        "webhook-id": id,
+        "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
+        "webhook-signature": signature,
+      },
       body: text,
     });
     return { status: res.status, body: (await res.json()) as Sent["body"] };
