@@ -107,7 +107,11 @@ describe("access: every method and route by role", { timeout: 240_000 }, () => {
       if (needed === "webhook") {
         const unsigned = await request(key, null);
         assert.equal(unsigned.status, 401, `${key} unsigned`);
-        assert.match(((await unsigned.json()) as { error: { message: string } }).error.message, /^(unknown hook|webhook refused)/, `${key} names the signature`);
+        assert.match(
+          ((await unsigned.json()) as { error: { message: string } }).error.message,
+          /^(unknown hook|webhook refused)/,
+          `${key} names the signature`,
+        );
         continue;
       }
       const none = await request(key, null);

@@ -47,7 +47,10 @@ const CASES: Record<string, KindCase> = {
         "    healthcheck: { test: ['CMD', 'false'], interval: 1s }",
       ].join("\n"),
     },
-    outputs: (s) => assert.ok(Object.keys(s.outputs?.values ?? {}).length > 0, `a deploy's outputs name its services: ${JSON.stringify(s.outputs?.values)}`),
+    outputs: (s) => {
+      assert.ok(s.outputs?.values.env_id, "a deploy's outputs name its environment");
+      assert.match(s.outputs?.values["web.address"] ?? "", /:8080$/, "and its services' addresses");
+    },
   },
   test: {
     ok: `type: test, image: dockyard/busybox:1, junit: /tmp/r.xml, command: "echo '${JUNIT}' > /tmp/r.xml"`,

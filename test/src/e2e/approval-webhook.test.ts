@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { Webhook } from "standardwebhooks";
-import { readAudit } from "@dockyard/control-plane";
+import { readAudit, SERVER_ACTOR } from "@dockyard/control-plane";
 import { dockyardCli, stageRow, startFarm, submit, userClient, waitForRun, waitingReasonOf, type Farm, type UserClient } from "../index";
 
 const pipeline = (name: string, approvers: string) =>
@@ -121,6 +121,21 @@ describe("approval decisions by incoming webhook", () => {
     const replay = await send({ ...body, comment: "once" }, { id });
     assert.equal(replay.status, 409);
     assert.equal(replay.body.error!.message, `webhook-id '${id}' was already received: a replayed message is refused`);
+  });
+
+  it("forbid_self applies to a hook's user: the run's starter's hook is refused, another approver's hook decides", async () => {
+    const erin = await userClient(farm, "erin");
+    const { key: erinKey } = await farm.server.hooks.add("erin-chat", "erin", SERVER_ACTOR, new Date());
+    const run = await submit(erin.client, pipeline("wh-self", "erin, dana").replace("timeout: 1h", "timeout: 1h, forbid_self: true"));
+    await waitingReasonOf(farm, run);
+    const self = await send({ run, stage: "gate", decision: "approve" }, { key: erinKey, hook: "erin-chat" });
+    assert.equal(self.status, 403);
+    assert.match(self.body.error!.message, /^erin started run wh-self#1 and may not decide its approval 'gate' \(forbid_self\)/);
+    assert.equal((await stageRow(farm, run, "gate")).state, "running", "the refusal moved nothing");
+    const other = await send({ run, stage: "gate", decision: "approve" });
+    assert.equal(other.status, 200, JSON.stringify(other.body));
+    assert.equal((await waitForRun(carol.client, run)).state, "succeeded");
+    erin.client.close();
   });
 
   it("a replayed id is refused before it could move another waiting run; the approver list still applies", async () => {
