@@ -8,11 +8,11 @@
 //      and the stage waiting (409), exactly as from the CLI or the HTTP API.
 // The hook decides as its one bound user (chosen so that a chat tool cannot speak for anyone
 // else); a body naming another `user` is refused.
-import { lt, sql } from "drizzle-orm";
+import { and, eq, lt, sql } from "drizzle-orm";
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import type { Db } from "../store/db";
 import { hookSeenIds } from "../store/schema";
-import { ConflictError, ForbiddenError, InvalidError, UnauthenticatedError } from "../errors";
+import { ConflictError, DockyardError, ForbiddenError, InvalidError, UnauthenticatedError } from "../errors";
 import type { Clock } from "../clock";
 import type { HookStore } from "./hook-store";
 import type { Decision } from "../approval-decisions";
@@ -52,14 +52,30 @@ export async function receiveHookDecision(deps: HookDecisionDeps, req: HookReque
   const id = req.headers["webhook-id"]!;
   if (id.length > MAX_ID) throw new InvalidError(`webhook-id is ${id.length} characters; the limit is ${MAX_ID}`);
   await rememberId(deps, req.hook, id);
-  const body = parseBody(req.body);
-  if (body.user !== undefined && body.user !== hook.user.name) {
-    throw new ForbiddenError(`hook '${req.hook}' decides as user '${hook.user.name}' only; it may not decide as '${body.user.slice(0, 64)}'`);
+  try {
+    return await decideAs(deps, req, hook.user);
+  } catch (err) {
+    // A refusal (bad body, not an approver, not waiting) spends the id: it would be refused again.
+    // A failure of ours (database down) frees it, so the sender's retry of the same message works.
+    const code = (err as { code?: unknown }).code;
+    if (!(err instanceof DockyardError) || code === "unavailable" || code === "internal") await forgetId(deps, req.hook, id).catch(() => undefined);
+    throw err;
   }
-  if (hook.user.disabledAt) throw new ForbiddenError(`user '${hook.user.name}' of hook '${req.hook}' is disabled`);
-  const caller: Caller = { userId: hook.user.id, user: hook.user.name, roles: hook.user.roles };
+}
+
+async function decideAs(
+  deps: HookDecisionDeps,
+  req: HookRequest,
+  user: { id: string; name: string; roles: string[]; disabledAt: Date | null },
+): Promise<{ run: string; stage: string; decision: string; by: string }> {
+  const body = parseBody(req.body);
+  if (body.user !== undefined && body.user !== user.name) {
+    throw new ForbiddenError(`hook '${req.hook}' decides as user '${user.name}' only; it may not decide as '${body.user.slice(0, 64)}'`);
+  }
+  if (user.disabledAt) throw new ForbiddenError(`user '${user.name}' of hook '${req.hook}' is disabled`);
+  const caller: Caller = { userId: user.id, user: user.name, roles: user.roles };
   const run = await deps.decide(body.run, body.stage, { approve: body.decision === "approve", comment: body.comment, via: "webhook" }, caller);
-  return { run, stage: body.stage, decision: body.decision, by: hook.user.name };
+  return { run, stage: body.stage, decision: body.decision, by: user.name };
 }
 
 function verificationMessage(message: string): string {
@@ -82,6 +98,10 @@ async function rememberId(deps: HookDecisionDeps, hook: string, id: string): Pro
     .onConflictDoNothing()
     .returning({ one: sql<number>`1` });
   if (inserted.length === 0) throw new ConflictError(`webhook-id '${id.slice(0, 64)}' was already received: a replayed message is refused`);
+}
+
+async function forgetId(deps: HookDecisionDeps, hook: string, id: string): Promise<void> {
+  await deps.db.delete(hookSeenIds).where(and(eq(hookSeenIds.hook, hook), eq(hookSeenIds.messageId, id)));
 }
 
 interface HookBody {
