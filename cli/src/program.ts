@@ -11,6 +11,7 @@ import { registerRunCommands } from "./commands/run";
 import { registerSecretCommands } from "./commands/secret";
 import { registerUserCommands } from "./commands/users";
 import { registerChannelCommands } from "./commands/channels";
+import { registerHookCommands } from "./commands/hooks";
 import { registerValidate } from "./commands/validate";
 import { DEFAULT_SERVER } from "./config";
 import cliPackage from "../package.json";
@@ -39,6 +40,7 @@ export function buildProgram(cli: CliContext): Command {
   registerSecretCommands(program, cli);
   registerUserCommands(program, cli);
   registerChannelCommands(program, cli);
+  registerHookCommands(program, cli);
   registerProcessCommands(program, cli);
   return program;
 }

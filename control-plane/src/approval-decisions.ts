@@ -13,7 +13,7 @@ export const MAX_DECISION_COMMENT = 1000;
 export interface Decision {
   approve: boolean;
   comment: string;
-  via: "cli" | "http";
+  via: "cli" | "http" | "webhook";
 }
 
 interface DecisionDeps {

@@ -15,7 +15,7 @@ export { createMetrics, type ServerMetrics, type MetricsOptions } from "./metric
 export { claimAndPlace, placeAttempts, type Placement } from "./store/claims";
 export { ensurePki, type Pki, type PkiOptions } from "./pki";
 export { ServerStageRunner, SERVER_AGENT_ID, STAGE_TIMEOUT, type ServerRunnerHooks } from "./stages/server-runner";
-export { SERVER_KINDS } from "./stages/index";
+export { SERVER_KINDS, AGENT_KINDS } from "./stages/index";
 export { cancelRun } from "./store/runs";
 export { createApiToken } from "./store/tokens";
 export { addUser } from "./store/users";

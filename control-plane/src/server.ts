@@ -42,6 +42,8 @@ import { afterStageSucceeded } from "./stages/finish-effects";
 import { sql } from "drizzle-orm";
 import { ChannelStore, NotifyWorker, targetPolicy } from "./notify/index";
 import { NotifyService } from "./notify/service";
+import { HookStore } from "./hooks/hook-store";
+import { hookHandlers } from "./transport/grpc/hook-handlers";
 import { createNotifyMetrics } from "./notify/metrics";
 
 export interface ServerHandle {
@@ -54,6 +56,8 @@ export interface ServerHandle {
   db: Database;
   scheduler: Scheduler;
   registry: Registry;
+  /** Incoming decision webhooks (what `dockyard hooks` manages). */
+  hooks: HookStore;
   stop(): Promise<void>;
 }
 
@@ -107,6 +111,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
   const channelStore = new ChannelStore(db.db, secrets, notifyPolicy);
   // The worker starts with the HTTP server (its links); until then a kick is a no-op.
   let kickNotify = () => {};
+  const hookStore = new HookStore(db.db, secrets);
   const notifyService = new NotifyService(db.db, channelStore, secrets, clock, () => kickNotify());
 
   const pki = await ensurePki({
@@ -221,7 +226,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     serviceDefinition(RunService),
     guardService(
       RunService,
-      { ...runHandlers(runs, db.db, bus, runApiLog, notifyService), ...userHandlers(db.db, clock, runApiLog) },
+      { ...runHandlers(runs, db.db, bus, runApiLog, notifyService), ...userHandlers(db.db, clock, runApiLog), ...hookHandlers(hookStore, clock, runApiLog) },
       authenticate,
       guardLog,
     ) as unknown as grpc.UntypedServiceImplementation,
@@ -232,7 +237,12 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
 
   const httpLog = log.child({ component: "http-api" });
   const app = createApp(
-    webServices(runs, registry, () => health.ready()),
+    webServices(runs, registry, () => health.ready(), {
+      db: db.db,
+      hooks: hookStore,
+      clock,
+      decide: async (ref, stage, decision, caller) => (await runs.decide(ref, stage, decision, caller)).id,
+    }),
     {
       maxBodyBytes: PIPELINE_LIMITS.maxBytes,
       metricsToken: config.metricsToken,
@@ -279,6 +289,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     db,
     scheduler,
     registry,
+    hooks: hookStore,
     async stop() {
       health.stop();
       serverStages.stop();

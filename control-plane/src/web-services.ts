@@ -9,6 +9,7 @@ import { DockyardError } from "./errors";
 import type { RunWithStages } from "./store/runs";
 import type { AgentWithUsage as AgentRow } from "./store/agents";
 import { outputsSummary } from "./stages/summary";
+import { receiveHookDecision, type HookDecisionDeps } from "./hooks/inbound";
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
@@ -85,7 +86,7 @@ function unavailableOnDbOutage(services: WebServices): WebServices {
   return out as unknown as WebServices;
 }
 
-export function webServices(runs: RunsService, registry: Registry, health: WebServices["health"]): WebServices {
+export function webServices(runs: RunsService, registry: Registry, health: WebServices["health"], hooks: HookDecisionDeps): WebServices {
   return unavailableOnDbOutage({
     authenticate: (token) => runs.authenticate(token),
     submitRun: async (yaml, source, defaultName, caller) => runView(await runs.submit(yaml, source, defaultName, {}, actorOf(caller))),
@@ -93,6 +94,10 @@ export function webServices(runs: RunsService, registry: Registry, health: WebSe
     listRuns: async (opts) => (await runs.list(opts)).map(runView),
     cancelRun: async (id, caller) => runView(await runs.cancel(id, actorOf(caller))),
     decideApproval: async (ref, stage, decision, caller) => runView(await runs.decide(ref, stage, { ...decision, via: "http" }, caller)),
+    hookDecision: async (req) => {
+      const result = await receiveHookDecision(hooks, req);
+      return { ...result, run: runView(await runs.get(result.run)) };
+    },
     stageLog: async (ref, stage, opts) => runs.stageLog(ref, stage, opts),
     listAgents: async () => (await runs.agents()).map(agentView),
     removeAgent: async (id, caller) => ({ id, ...(await runs.removeAgent(id, actorOf(caller))) }),

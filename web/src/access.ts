@@ -1,5 +1,5 @@
 // The HTTP edge's one access check, driven by the server's table (RouteAccess): finds the
-// route the request matched, then lets it through (public), asks for a token (401) and the
+// route the request matched, then lets it through (public, or webhook: signed, checked by its handler), asks for a token (401) and the
 // role (403), or refuses a route the table does not name (fail closed).
 import type { Context, MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
@@ -22,7 +22,8 @@ export function accessGuard(services: WebServices, access: RouteAccess): Middlew
     const route = routeKey(c);
     if (route === null) return next(); // answered 404 by notFound
     const needed = access.routeAccess(route);
-    if (needed === "public") return next();
+    // A webhook route's credential is its signature, which its handler checks (the body is needed for it).
+    if (needed === "public" || needed === "webhook") return next();
     if (needed === undefined) throw refuse("permission_denied", `${route} has no entry in the access table; refused`);
     const auth = c.req.header("authorization") ?? "";
     if (!auth.startsWith("Bearer ")) {

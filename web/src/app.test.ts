@@ -21,6 +21,7 @@ function stubServices(): WebServices & { scrapes: number } {
     listRuns: async () => [],
     cancelRun: async () => assert.fail("not called"),
     decideApproval: async () => assert.fail("not called"),
+    hookDecision: async () => assert.fail("not called"),
     stageLog: async () => assert.fail("not called"),
     listAgents: async () => [],
     removeAgent: async () => assert.fail("not called"),

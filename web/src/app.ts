@@ -9,6 +9,7 @@ import type { AppEnv, ErrorBody, RouteAccess, WebServices } from "./types";
 import { accessGuard } from "./access";
 import { logRoutes } from "./routes/logs";
 import { approvalRoutes } from "./routes/approvals";
+import { hookRoutes } from "./routes/hooks";
 
 const HTTP_STATUS: Record<string, 400 | 401 | 403 | 404 | 409 | 413 | 503 | 500> = {
   invalid: 400,
@@ -134,6 +135,7 @@ export function createApp(services: WebServices, options: AppOptions): Hono<AppE
   api.get("/tokens", async (c) => c.json({ tokens: await services.listTokens() }));
   api.get("/environments", async (c) => c.json({ environments: await services.listEnvironments() }));
   app.route("/api/v1", api);
+  hookRoutes(app, services);
 
   app.notFound((c) => c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
   return app;

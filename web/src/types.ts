@@ -140,7 +140,7 @@ export interface WebCaller {
 
 /** What each route needs, from the server's one access table (the app holds no roles of its own). */
 export interface RouteAccess {
-  /** By `METHOD /path` as registered (e.g. `GET /api/v1/runs/:id`): "public", a role, or undefined (refused: fail closed). */
+  /** By `METHOD /path` as registered (e.g. `GET /api/v1/runs/:id`): "public", "webhook" (its handler checks a signature), a role, or undefined (refused: fail closed). */
   routeAccess(route: string): string | undefined;
   /** Whether a user holding `roles` may use a route that needs `role`. */
   allows(roles: readonly string[], role: string): boolean;
@@ -169,6 +169,12 @@ export interface WebServices {
    * approver, "conflict" when the stage is not waiting for a decision.
    */
   decideApproval(runRef: string, stage: string, decision: { approve: boolean; comment: string }, caller: WebCaller): Promise<RunView>;
+  /**
+   * A decision from an incoming webhook (`hook` names it), verified from the raw `body` and its
+   * Standard Webhooks headers. Rejects with "unauthenticated" (unknown hook, bad signature, old
+   * timestamp), "conflict" (replayed webhook-id, stage not waiting), "invalid", "permission_denied".
+   */
+  hookDecision(req: { hook: string; headers: Record<string, string>; body: string }): Promise<{ run: RunView; stage: string; decision: string; by: string }>;
   /**
    * A page of one stage's output: `attempt` (default: the latest), from run-event seq `from`,
    * about `limitBytes` (whole chunks). Rejects with code "not_found" for an unknown run, stage or attempt.

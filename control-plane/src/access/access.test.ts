@@ -24,6 +24,7 @@ function stubServices(): WebServices {
     listRuns: async () => [],
     cancelRun: notCalled,
     decideApproval: notCalled,
+    hookDecision: notCalled,
     stageLog: notCalled,
     listAgents: async () => [],
     removeAgent: notCalled,

@@ -4,10 +4,13 @@
 // the service definitions and every route of the web app.
 //   agent  - AgentService: authenticated by the agent's own identity (agent-auth.ts), not by a user token
 //   public - no credential (liveness, readiness; /metrics has its own token)
+//   webhook - no API token: the request's Standard Webhooks signature, with the named hook's own
+//            key, is its credential, checked by the handler before anything moves (hooks/inbound.ts);
+//            the hook decides as its one bound user, through the same approver checks as anyone
 //   a Role - an API token whose user holds that role, or one that implies it (see roles.ts)
 import type { Role } from "./roles";
 
-export type Access = Role | "agent" | "public";
+export type Access = Role | "agent" | "public" | "webhook";
 
 export const GRPC_ACCESS: Record<string, Record<string, Access>> = {
   "dockyard.v1.AgentService": {
@@ -53,6 +56,10 @@ export const GRPC_ACCESS: Record<string, Record<string, Access>> = {
     RotateChannelKey: "admin",
     ListChannels: "viewer",
     ListNotifications: "viewer",
+    // Incoming decision webhooks: each decides as a user, and AddHook answers its key.
+    AddHook: "admin",
+    ListHooks: "admin",
+    RemoveHook: "admin",
   },
 };
 
@@ -61,6 +68,8 @@ export const HTTP_ACCESS: Record<string, Access> = {
   "GET /healthz": "public",
   "GET /readyz": "public",
   "GET /metrics": "public",
+  // Chat tools: signed by the hook's key instead of a token (see `webhook` above).
+  "POST /hooks/v1/approvals/:hook": "webhook",
   "GET /api/v1/runs": "viewer",
   "GET /api/v1/runs/:id": "viewer",
   "GET /api/v1/runs/:id/logs": "viewer",

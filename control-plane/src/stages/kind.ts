@@ -128,7 +128,7 @@ export interface ServerSignal {
   /** The deciding user's id, for the audit log (absent: not a user, e.g. a test). */
   userId?: string;
   roles: string[];
-  via: "cli" | "http";
+  via: "cli" | "http" | "webhook";
   comment: string;
   at: Date;
 }

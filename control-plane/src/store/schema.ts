@@ -460,7 +460,7 @@ export const serverSignals = pgTable(
     /** approve | reject */
     kind: text("kind").notNull(),
     by: text("by").notNull(),
-    /** cli | http */
+    /** cli | http | webhook */
     via: text("via").notNull(),
     comment: text("comment").notNull().default(""),
     at: ts("at").notNull(),
@@ -472,4 +472,31 @@ export const serverSignals = pgTable(
       .where(sql`handled_at IS NULL`),
     index("server_signals_stage_idx").on(t.stageId),
   ],
+);
+
+/**
+ * Incoming decision webhooks (chat tools): each is bound to one user, whose decisions it makes.
+ * Its Standard Webhooks key lives in the secret store (`secretRef`), never here.
+ */
+export const approvalHooks = pgTable("approval_hooks", {
+  name: text("name").primaryKey(),
+  userId: text("user_id")
+    .notNull()
+    .references(() => users.id),
+  secretRef: text("secret_ref").notNull(),
+  createdAt: ts("created_at").notNull(),
+});
+
+/**
+ * `webhook-id`s an incoming hook accepted, kept for the timestamp tolerance so a replay is
+ * refused; the primary key makes two replicas race to one winner. Pruned after the window.
+ */
+export const hookSeenIds = pgTable(
+  "hook_seen_ids",
+  {
+    hook: text("hook").notNull(),
+    messageId: text("message_id").notNull(),
+    seenAt: ts("seen_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.hook, t.messageId] }), index("hook_seen_ids_seen_idx").on(t.seenAt)],
 );

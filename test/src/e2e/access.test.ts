@@ -104,6 +104,16 @@ describe("access: every method and route by role", { timeout: 240_000 }, () => {
         assert.ok(![401, 403].includes((await request(key, null)).status), `${key} is public`);
         continue;
       }
+      if (needed === "webhook") {
+        const unsigned = await request(key, null);
+        assert.equal(unsigned.status, 401, `${key} unsigned`);
+        assert.match(
+          ((await unsigned.json()) as { error: { message: string } }).error.message,
+          /^(unknown hook|webhook refused)/,
+          `${key} names the signature`,
+        );
+        continue;
+      }
       const none = await request(key, null);
       assert.equal(none.status, 401, `${key} without a token`);
       for (const role of roleUsers) {

@@ -20,6 +20,7 @@ export type Authenticate = (token: string) => Promise<Caller>;
 /** Check the call against `access`; resolves with the caller it may act as. */
 export async function authorize(access: Access | undefined, method: string, metadata: grpc.Metadata, authenticate: Authenticate): Promise<Caller> {
   if (access === undefined) throw new PermissionDeniedError(`${method} has no entry in the access table; refused`);
+  if (access === "webhook") throw new PermissionDeniedError(`${method} is marked webhook, which only HTTP routes may be; refused`);
   const caller = await authenticate(bearer(metadata));
   if (access !== "public" && access !== "agent" && !hasRole(caller.roles, access)) {
     throw new PermissionDeniedError(`${method} needs the '${access}' role; user '${caller.user}' has ${caller.roles.join(", ") || "none"}`);

@@ -42,9 +42,10 @@ import { InvalidError } from "../../errors";
 import { PIPELINE_LIMITS } from "@dockyard/pipeline";
 import type { NotifyService } from "../../notify/service";
 import { notifyHandlers } from "./notify-handlers";
+import type { HookHandlers } from "./hook-handlers";
 
 type Handlers = ServiceHandlers<(typeof RunService)["method"]>;
-type RunHandlers = Omit<Handlers, keyof UserHandlers>;
+type RunHandlers = Omit<Handlers, keyof UserHandlers | keyof HookHandlers>;
 
 export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger, notify: NotifyService): RunHandlers {
   /** Wrap a unary handler: run it with the call's user as the actor, map errors. */
