@@ -4,8 +4,9 @@
 // signals, so it survives restarts and any replica may take a decision. Every step writes
 // an `approval` run event (waiting, reminder, approved, rejected, timed_out, canceled).
 import { hasRole, isRole } from "../access/roles";
-import { substituteDeep, type ApprovalSpec } from "@dockyard/pipeline";
+import type { ApprovalSpec } from "@dockyard/pipeline";
 import { ForbiddenError } from "../errors";
+import { withOutputs } from "./output-text";
 import { NO_RETRY, type ServerStage, type ServerStageKind } from "./kind";
 import { approversText, clockText, waitingText } from "./approval-text";
 import { timeLeftText } from "../domain/waiting-reason";
@@ -101,16 +102,6 @@ export const approval: ServerStageKind<"approval"> = {
     await ctx.event({ action: "canceled", deadline: deadlineOf(stage).toISOString() });
   },
 };
-
-async function withOutputs(text: string, ctx: { outputs(): Promise<ReadonlyMap<string, { values: Record<string, string> }>> }): Promise<string> {
-  const outputs = await ctx.outputs();
-  return substituteDeep(text, (ref: { kind: string; stage?: string; key?: string }) => {
-    if (ref.kind !== "output") return undefined;
-    const value = outputs.get(ref.stage!)?.values[ref.key!];
-    if (value === undefined) throw new Error(`stage '${ref.stage}' has no output '${ref.key}'`);
-    return value;
-  });
-}
 
 /** What a `notify:` template sees as {{ approval.* }}: approvers, deadline, and the decision's details. */
 function approvalValues(spec: ApprovalSpec, deadline: Date, more: Record<string, string>): Record<string, string> {

@@ -2,7 +2,8 @@
 // that ends the stage, so the stage succeeds exactly when its messages are queued (the outbox
 // delivers and retries them; a failed delivery does not fail the run after the fact). A channel
 // that is missing or disabled when the stage starts fails it with that reason, sending nothing.
-import { substituteDeep, type NotifySpec } from "@dockyard/pipeline";
+import type { NotifySpec } from "@dockyard/pipeline";
+import { withOutputs } from "./output-text";
 import { NO_RETRY, type ServerStage, type ServerStageContext, type ServerStageKind } from "./kind";
 
 const specOf = (stage: ServerStage) => stage.spec as NotifySpec;
@@ -30,13 +31,3 @@ export const notify: ServerStageKind<"notify"> = {
   // Ends in `start`: no timer is ever set, and no cancel finds it running.
   async onTimer() {},
 };
-
-async function withOutputs(text: string, ctx: Pick<ServerStageContext, "outputs">): Promise<string> {
-  const outputs = await ctx.outputs();
-  return substituteDeep(text, (ref: { kind: string; stage?: string; key?: string }) => {
-    if (ref.kind !== "output") return undefined;
-    const value = outputs.get(ref.stage!)?.values[ref.key!];
-    if (value === undefined) throw new Error(`stage '${ref.stage}' has no output '${ref.key}'`);
-    return value;
-  });
-}

@@ -1,6 +1,5 @@
 // RunService handlers for incoming decision webhooks (`dockyard hooks add|list|rm`): admin only
 // (the access table); the key is answered once, by AddHook, and never again.
-import type * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import {
   create,
@@ -14,21 +13,14 @@ import {
 import type { Clock } from "../../clock";
 import type { HookInfo, HookStore } from "../../hooks/hook-store";
 import { InvalidError } from "../../errors";
-import { actorOf, callerOf, type Caller } from "./caller";
-import { toServiceError } from "./errors";
+import { actorOf } from "./caller";
+import { userUnary } from "./user-unary";
 
 type All = ServiceHandlers<(typeof RunService)["method"]>;
 export type HookHandlers = Pick<All, "addHook" | "listHooks" | "removeHook">;
 
 export function hookHandlers(hooks: HookStore, clock: Clock, log: Logger): HookHandlers {
-  function unary<Req, Res>(fn: (req: Req, caller: Caller) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
-    return (call, callback) => {
-      (async () => fn(call.request, callerOf(call)))().then(
-        (res) => callback(null, res),
-        (err: unknown) => callback(toServiceError(err, log)),
-      );
-    };
-  }
+  const unary = userUnary(log);
   return {
     addHook: unary(async (req, caller) => {
       if (req.user.length > 64) throw new InvalidError("user is longer than 64 characters");

@@ -1,6 +1,5 @@
 // RunService handlers: decode, call RunsService as the caller (the access guard, guard.ts, has
 // authenticated it and checked its role), encode. Users, tokens and the audit log: user-handlers.ts.
-import type * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import {
   create,
@@ -34,10 +33,11 @@ import type { Db } from "../../store/db";
 import type { NatsBus } from "../nats/nats-bus";
 import { toAgent, toRun, toEnvironment, toTokenInfo } from "../convert";
 import { watchRun } from "../run-watch";
-import { actorOf, callerOf, type Caller } from "./caller";
+import { actorOf, type Caller } from "./caller";
 import type { Actor } from "../../store/audit";
 import type { UserHandlers } from "./user-handlers";
 import { toServiceError } from "./errors";
+import { userUnary } from "./user-unary";
 import { InvalidError } from "../../errors";
 import { PIPELINE_LIMITS } from "@dockyard/pipeline";
 import type { NotifyService } from "../../notify/service";
@@ -48,18 +48,9 @@ type Handlers = ServiceHandlers<(typeof RunService)["method"]>;
 type RunHandlers = Omit<Handlers, keyof UserHandlers | keyof HookHandlers>;
 
 export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger, notify: NotifyService): RunHandlers {
-  /** Wrap a unary handler: run it with the call's user as the actor, map errors. */
-  function unary<Req, Res>(fn: (req: Req, actor: Actor, caller: Caller) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
-    return (call, callback) => {
-      (async () => {
-        const caller = callerOf(call);
-        return fn(call.request, actorOf(caller), caller);
-      })().then(
-        (res) => callback(null, res),
-        (err: unknown) => callback(toServiceError(err, log)),
-      );
-    };
-  }
+  /** A unary handler given the call's user as the audit log's actor too. */
+  const asUser = userUnary(log);
+  const unary = <Req, Res>(fn: (req: Req, actor: Actor, caller: Caller) => Promise<Res>) => asUser<Req, Res>((req, caller) => fn(req, actorOf(caller), caller));
 
   const checkSize = (yaml: Uint8Array) => {
     const bytes = yaml.length;

@@ -1,6 +1,5 @@
 // RunService handlers for users, API tokens, the audit log and WhoAmI. The access guard
 // (guard.ts) has already checked the caller's role; these decode, act as the caller, encode.
-import type * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import {
   create,
@@ -22,8 +21,8 @@ import { addUser, disableUser, listUsers, type UserInfo } from "../../store/user
 import { createApiToken, revokeApiToken } from "../../store/tokens";
 import { MAX_AUDIT_LIMIT, readAudit } from "../../store/audit";
 import { InvalidError } from "../../errors";
-import { actorOf, callerOf, type Caller } from "./caller";
-import { toServiceError } from "./errors";
+import { actorOf } from "./caller";
+import { userUnary } from "./user-unary";
 
 type All = ServiceHandlers<(typeof RunService)["method"]>;
 export type UserHandlers = Pick<All, "addUser" | "listUsers" | "disableUser" | "createApiToken" | "revokeApiToken" | "listAudit" | "whoAmI">;
@@ -32,14 +31,7 @@ const DEFAULT_AUDIT_LIMIT = 50;
 const UUID = /^[0-9a-f-]{36}$/;
 
 export function userHandlers(db: Db, clock: Clock, log: Logger): UserHandlers {
-  function unary<Req, Res>(fn: (req: Req, caller: Caller) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
-    return (call, callback) => {
-      (async () => fn(call.request, callerOf(call)))().then(
-        (res) => callback(null, res),
-        (err: unknown) => callback(toServiceError(err, log)),
-      );
-    };
-  }
+  const unary = userUnary(log);
 
   return {
     addUser: unary(async (req, caller) =>
