@@ -146,8 +146,14 @@ describe("server-run stage kinds: the contract", () => {
       const first = runner();
       assert.equal(await first.pass(), 1);
       first.stop();
-      // Nothing runs now; the deadline passes.
-      await new Promise((r) => setTimeout(r, 600));
+      // Nothing runs now; the deadline passes (by the database's clock, which stores it).
+      const due = async () =>
+        (
+          await client.query(`SELECT bool_and(t.fire_at < now()) AS due FROM server_timers t JOIN attempts a ON a.id = t.attempt_id WHERE a.stage_id = $1`, [
+            stageId,
+          ])
+        ).rows[0]?.due === true;
+      await waitFor(due, { message: "the stored deadline to pass", timeoutMs: 5000 });
       assert.equal((await stageOf(stageId)).state, "running", "no runner: nothing fired");
       const t0 = Date.now();
       runner().start(10_000);
