@@ -24,6 +24,7 @@ import { capabilitiesOf, stageFor, type StageTools } from "./stages/index";
 import { createStageTools, startHousekeeping } from "./stages/stage-tools";
 import { loadAgentId, saveAgentId } from "./identity/agent-id";
 import { Workspaces } from "./workspaces";
+import { MAX_HELD_RESOURCES, type ResourceHolder } from "./resources";
 import { Backoff, BACKOFF, isRetryable } from "./retry";
 import { LeaseFence } from "./lease/fence";
 
@@ -53,6 +54,8 @@ export class Agent {
   private readonly runners = new Map<string, AttemptRunner>();
   /** The runs' workspaces here: found on disk and engine, reported in heartbeats, removed once their run ended. */
   private readonly workspaces: Workspaces;
+  /** What it holds beyond stages (environments), reported whole in every heartbeat. */
+  private readonly holders: ResourceHolder[];
   private timers: NodeJS.Timeout[] = [];
   private listener: { close(): void } | null = null;
   private draining = false;
@@ -76,6 +79,8 @@ export class Agent {
     );
     const inUse = (runId: string) => [...this.runners.values()].some((r) => r.assignment.runId === runId);
     this.workspaces = new Workspaces(deps.executors, this.tools.sources, () => this.session.agentId, inUse, deps.log);
+    this.tools.environments.useRunners(inUse);
+    this.holders = [this.tools.environments];
   }
 
   get agentId(): string {
@@ -119,14 +124,11 @@ export class Agent {
     });
     await this.reapOrphans(true);
     // Before the first heartbeat: what an earlier process of ours (or a dead agent on our engine) left.
-    await this.workspaces.refresh();
+    await Promise.all([this.workspaces.refresh(), ...this.holders.map((h) => h.refresh())]);
     this.notices.listen(this.session.agentId, () => this.serverKey, {
       onAssign: (attemptId) => void this.fetch(attemptId),
       onCancel: (attemptId, reason) => this.runners.get(attemptId)?.stop("canceled", reason || "canceled by server"),
-      onRunEnded: (runId, state) => {
-        this.workspaces.runEnded(runId);
-        this.tools.environments.runEnded(runId, state).catch((err: unknown) => this.deps.log.warn({ err, runId }, "environment teardown failed"));
-      },
+      onRunEnded: (runId, state) => this.runEnded(runId, state),
     });
     this.listener = this.notices;
     this.mux.keepOpen();
@@ -219,8 +221,15 @@ export class Agent {
       .finally(() => {
         this.runners.delete(a.attemptId);
         this.workspaces.runnerDone(a.runId);
+        for (const h of this.holders) h.runnerDone(a.runId);
         if (this.draining && this.runners.size === 0) this.drained?.();
       });
+  }
+
+  /** A run ended (a NATS notice, or a heartbeat answer, maybe many times): its workspace and resources go. */
+  private runEnded(runId: string, state: string): void {
+    this.workspaces.runEnded(runId);
+    for (const h of this.holders) h.runEnded(runId, state);
   }
 
   private async heartbeat(): Promise<void> {
@@ -230,7 +239,10 @@ export class Agent {
         {
           runningAttemptIds: [...this.runners.keys()],
           draining: this.draining,
-          environmentIds: this.tools.environments.ids,
+          resources: this.holders
+            .flatMap((h) => h.held())
+            .slice(0, MAX_HELD_RESOURCES)
+            .map((r) => ({ ...r, createdAtMs: BigInt(r.createdAtMs), expiresAtMs: BigInt(r.expiresAtMs) })),
           buildCacheBytes: BigInt(this.tools.buildCache.bytes),
           workspaceRunIds: workspaces.own,
           foreignWorkspaceRunIds: workspaces.foreign,
@@ -238,7 +250,7 @@ export class Agent {
         { timeoutMs: 3000 },
       );
       // The server's word on which runs ended reaches us even when its NATS notice was lost.
-      for (const runId of res.endedRunIds) this.workspaces.runEnded(runId);
+      for (const r of res.endedRuns) this.runEnded(r.runId, r.state);
       void this.workspaces.refresh();
     } catch (err) {
       const code = (err as grpc.ServiceError).code;

@@ -4,6 +4,7 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { sql } from "drizzle-orm";
 import { queryRows, type Db } from "./store/db";
+import { ENVIRONMENT_RESOURCE } from "@dockyard/proto";
 
 export interface ServerMetrics {
   registry: Registry;
@@ -25,7 +26,8 @@ interface FarmCounts {
   stages: Map<string, number>;
   agents: Map<string, number>;
   /** live | leaked -> count */
-  environments: Map<string, number>;
+  /** `KIND/STATE` -> count. */
+  resources: Map<string, number>;
   /** agent name -> bytes */
   buildCache: Map<string, number>;
   /** live | leaked -> count */
@@ -45,8 +47,8 @@ async function readFarm(db: Pick<Db, "execute">): Promise<FarmCounts> {
     UNION ALL
     SELECT 'agents' AS kind, state, count(*)::text AS n FROM agents GROUP BY state
     UNION ALL
-    SELECT 'environments', CASE WHEN expires_at < now() - interval '1 minute' THEN 'leaked' ELSE 'live' END, count(*)::text
-    FROM environments WHERE removed_at IS NULL GROUP BY 2
+    SELECT 'resources', kind || '/' || CASE WHEN expires_at < now() - interval '1 minute' THEN 'leaked' ELSE 'live' END, count(*)::text
+    FROM agent_resources GROUP BY 2
     UNION ALL
     SELECT 'buildCache', name, build_cache_bytes::text FROM agents WHERE state IN ('online', 'draining')
     UNION ALL
@@ -54,7 +56,7 @@ async function readFarm(db: Pick<Db, "execute">): Promise<FarmCounts> {
     UNION ALL
     SELECT 'workspaces', 'leaked', coalesce(sum(workspaces_leaked), 0)::text FROM agents WHERE state IN ('online', 'draining')`,
   );
-  const farm: FarmCounts = { stages: new Map(), agents: new Map(), environments: new Map(), buildCache: new Map(), workspaces: new Map() };
+  const farm: FarmCounts = { stages: new Map(), agents: new Map(), resources: new Map(), buildCache: new Map(), workspaces: new Map() };
   for (const r of rows) farm[r.kind].set(r.state, Number(r.n));
   return farm;
 }
@@ -103,14 +105,19 @@ export function createMetrics(registry: Registry, db: Pick<Db, "execute">, optio
     },
   });
   new Gauge({
-    name: "dockyard_environments",
-    help: "Temporary environments their agents report alive: live, or leaked (past their TTL by over a minute)",
-    labelNames: ["state"],
+    name: "dockyard_agent_resources",
+    help: "What agents report holding beyond stages, by kind (environment): live, or leaked (past their TTL by over a minute)",
+    labelNames: ["kind", "state"],
     registers: [registry],
     async collect() {
-      const { environments } = await farm();
+      const { resources } = await farm();
       this.reset();
-      for (const state of ["live", "leaked"]) this.set({ state }, environments.get(state) ?? 0);
+      // Always the environment series, so a dashboard or alert has a 0 to read.
+      for (const state of ["live", "leaked"]) this.set({ kind: ENVIRONMENT_RESOURCE, state }, 0);
+      for (const [key, n] of resources) {
+        const [kind = "", state = ""] = key.split("/");
+        this.set({ kind, state }, n);
+      }
     },
   });
   new Gauge({

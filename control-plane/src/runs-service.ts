@@ -11,7 +11,9 @@ import { audit, type Actor } from "./store/audit";
 import { loseAgentAttempts } from "./store/attempts";
 import { resolveRunRef } from "./store/run-ref";
 import { readStageLog, type StageLog, type StageLogRequest } from "./stage-logs";
-import { liveEnvironments } from "./store/stage-outputs";
+import { resourcesOfKind } from "./store/resources";
+import { environmentOf } from "./stages/deploy";
+import { ENVIRONMENT_RESOURCE } from "@dockyard/proto";
 import type { Logger } from "pino";
 import { authenticateApi, createJoinToken, listTokens, revokeJoinToken, touchToken, type ApiCaller, type TokenInfo } from "./store/tokens";
 import { InvalidError } from "./errors";
@@ -108,9 +110,9 @@ export class RunsService {
     return run;
   }
 
-  /** Temporary environments their agents still report alive. */
+  /** Temporary environments their agents still report holding (the `environment` resources). */
   async environments() {
-    return liveEnvironments(this.deps.db);
+    return (await resourcesOfKind(this.deps.db, ENVIRONMENT_RESOURCE)).map(environmentOf);
   }
 
   /** The run `ref` names: its id, a unique prefix (6+ characters) or PIPELINE#NUMBER (see resolveRunRef). */

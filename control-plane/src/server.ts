@@ -38,7 +38,6 @@ import { needsLookup } from "./stages/assignment";
 import { assignmentInputsLoader } from "./stages/assignment-inputs";
 import { ServerStageRunner } from "./stages/server-runner";
 import { SERVER_KINDS } from "./stages/index";
-import { afterStageSucceeded } from "./stages/finish-effects";
 import { sql } from "drizzle-orm";
 import { ChannelStore, NotifyWorker, targetPolicy } from "./notify/index";
 import { NotifyService } from "./notify/service";
@@ -163,7 +162,6 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     {
       ended: (ended) => scheduler.afterEnded(ended, "server"),
       publish,
-      succeeded: (ended, outputs) => void afterStageSucceeded(db.db, ended, outputs, clock.now(), log),
     },
     log.child({ component: "server-stages" }),
   );

@@ -9,8 +9,9 @@ export * from "./tls";
 export * from "./failover";
 export * from "./backoff";
 export * from "./fence";
+export * from "./held-resources";
 export { create, toBinary, fromBinary } from "@bufbuild/protobuf";
 
 /** Bumped on any incompatible change to the agent protocol. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 export * from "./identity";

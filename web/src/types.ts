@@ -109,8 +109,10 @@ export interface EnvironmentView {
   stage: string;
   agent: string;
   owner: string;
-  createdAt: string;
-  expiresAt: string;
+  /** null when its agent could not tell (no container left). */
+  createdAt: string | null;
+  /** null when its labels carry no expiry (such an environment is never reaped). */
+  expiresAt: string | null;
   /** Service -> address (host:port) on the environment's network. */
   services: Record<string, string>;
 }

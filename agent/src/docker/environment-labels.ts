@@ -14,6 +14,10 @@ export const ENV_LABEL = {
   run: 'dockyard.run',
   agent: 'dockyard.agent',
   expiresAt: 'dockyard.expires-at',
+  stage: 'dockyard.stage',
+  keepOnFailure: 'dockyard.keep-on-failure',
+  /** On service containers: how others on the environment network reach it (host:port). */
+  address: 'dockyard.address',
 } as const;
 
 /** Who an environment belongs to and until when it may live. */
@@ -23,6 +27,10 @@ export interface EnvironmentLabels {
   agentId: string;
   /** After this, `reapExpired` removes the environment. Stored as epoch milliseconds. */
   expiresAt: Date;
+  /** The stage that started it (shown by `dockyard envs`). */
+  stage?: string;
+  /** Kept until its TTL when its run fails. A label, so a restarted agent still knows. */
+  keepOnFailure?: boolean;
 }
 
 // Compose's own project-name rule; names built from it stay valid container, network and volume names.
@@ -38,6 +46,8 @@ export function baseLabels(envId: string, project: string, labels: EnvironmentLa
     [ENV_LABEL.run]: labels.runId,
     [ENV_LABEL.agent]: labels.agentId,
     [ENV_LABEL.expiresAt]: String(labels.expiresAt.getTime()),
+    ...(labels.stage ? { [ENV_LABEL.stage]: labels.stage } : {}),
+    ...(labels.keepOnFailure ? { [ENV_LABEL.keepOnFailure]: 'true' } : {}),
   };
 }
 

@@ -12,7 +12,12 @@ export interface EnvironmentSummary {
   agentId: string;
   /** `null` when the label is missing or unreadable: such an environment is never reaped. */
   expiresAt: Date | null;
-  services: { name: string; containerId: string; state: string; health: 'healthy' | 'unhealthy' | 'starting' | null }[];
+  /** When its first container was created; `null` for an environment left without containers. */
+  createdAt: Date | null;
+  /** The stage that started it; '' when unlabelled. */
+  stage: string;
+  keepOnFailure: boolean;
+  services: { name: string; address: string; containerId: string; state: string; health: 'healthy' | 'unhealthy' | 'starting' | null }[];
   networks: string[];
   volumes: string[];
 }
@@ -99,6 +104,9 @@ export async function listEnvironments(docker: Dockerode): Promise<EnvironmentSu
         runId: labels[ENV_LABEL.run] ?? '',
         agentId: labels[ENV_LABEL.agent] ?? '',
         expiresAt: null,
+        createdAt: null,
+        stage: labels[ENV_LABEL.stage] ?? '',
+        keepOnFailure: labels[ENV_LABEL.keepOnFailure] === 'true',
         services: [],
         networks: [],
         volumes: [],
@@ -114,7 +122,11 @@ export async function listEnvironments(docker: Dockerode): Promise<EnvironmentSu
     const env = entry(c.Labels);
     const service = c.Labels[ENV_LABEL.service];
     // Helper containers (volume seeding) carry the env label but are no service.
-    if (env && service) env.services.push({ name: service, containerId: c.Id, state: c.State, health: healthOf(c.Status) });
+    if (env && (env.createdAt === null || c.Created * 1000 < env.createdAt.getTime())) env.createdAt = new Date(c.Created * 1000);
+    if (env && service) {
+      const address = c.Labels[ENV_LABEL.address] ?? service;
+      env.services.push({ name: service, address, containerId: c.Id, state: c.State, health: healthOf(c.Status) });
+    }
   }
   for (const n of networks) entry(n.Labels)?.networks.push(n.Name);
   for (const v of volumes.Volumes ?? []) entry(v.Labels)?.volumes.push(v.Name);

@@ -80,7 +80,13 @@ export async function createService(
       Cmd: a.svc.command ?? undefined,
       Env: a.env,
       Tty: false,
-      Labels: { ...a.labels, [ENV_LABEL.service]: a.name, 'com.docker.compose.container-number': '1', 'com.docker.compose.oneoff': 'False' },
+      Labels: {
+        ...a.labels,
+        [ENV_LABEL.service]: a.name,
+        [ENV_LABEL.address]: a.svc.ports[0] ? `${a.name}:${a.svc.ports[0].port}` : a.name,
+        'com.docker.compose.container-number': '1',
+        'com.docker.compose.oneoff': 'False',
+      },
       ExposedPorts: Object.fromEntries(a.svc.ports.map((p) => [`${p.port}/${p.protocol}`, {}])),
       // An empty Test keeps the image's own HEALTHCHECK command while the durations still apply.
       Healthcheck: hc

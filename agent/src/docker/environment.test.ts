@@ -90,6 +90,12 @@ describe('upEnvironment', () => {
         ['web', 'running', 'healthy'],
       ],
     );
+    // What the heartbeat reports of it (dockyard envs): each service's address and the creation time, from labels.
+    assert.deepEqual(
+      mine.services.map((s) => s.address),
+      ['client', `web:${WEB_PORT}`],
+    );
+    assert.ok(mine.createdAt && Math.abs(mine.createdAt.getTime() - Date.now()) < 5 * 60_000, 'created just now');
     assert.deepEqual(mine.networks, [env.network]);
     assert.deepEqual(mine.volumes, [`${envId}_site`]);
   });

@@ -58,9 +58,10 @@ export const deploy: AgentStage = {
           signal,
           onLine: log.line,
           healthTimeoutMs: Number(d.healthTimeoutMs),
-          labels: { owner: d.owner, runId: a.runId, agentId: tools.agentId, expiresAt },
+          labels: { owner: d.owner, runId: a.runId, agentId: tools.agentId, expiresAt, stage: a.stageName, keepOnFailure: d.keepOnFailure },
         });
-        tools.environments.started(a.runId, envId, d.keepOnFailure);
+        // The next heartbeat reports it (dockyard envs).
+        await tools.environments.refresh();
         const values: Record<string, string> = {
           env_id: envId,
           network: env.network,

@@ -27,8 +27,8 @@ export function envJson(e: Environment): EnvironmentView {
     stage: e.stageName,
     agent: e.agentName || e.agentId,
     owner: e.owner,
-    createdAt: new Date(Number(e.createdAtMs)).toISOString(),
-    expiresAt: new Date(Number(e.expiresAtMs)).toISOString(),
+    createdAt: e.createdAtMs > 0n ? new Date(Number(e.createdAtMs)).toISOString() : null,
+    expiresAt: e.expiresAtMs > 0n ? new Date(Number(e.expiresAtMs)).toISOString() : null,
     services: e.services,
   };
 }
@@ -44,7 +44,7 @@ export function envsTable(envs: Environment[], nowMs: number): string {
       Object.entries(e.services)
         .map(([s, a]) => `${s}=${a}`)
         .join(" "),
-      left > 0 ? `in ${formatDuration(left)}` : `expired ${formatAge(Number(e.expiresAtMs), nowMs)}`,
+      e.expiresAtMs === 0n ? "never" : left > 0 ? `in ${formatDuration(left)}` : `expired ${formatAge(Number(e.expiresAtMs), nowMs)}`,
     ];
   });
   return renderTable(["ENV", "OWNER", "AGENT", "SERVICES", "EXPIRES"], rows);

@@ -1,8 +1,42 @@
 // `deploy`: a temporary environment on the agent's engine. Not retried by default:
-// a half-started environment is not started again behind the user's back. Its
-// end records the environment (dockyard envs) until its agent reports it gone.
+// a half-started environment is not started again behind the user's back. The agent
+// holds it as an `environment` resource (its heartbeat inventory), which is what
+// `dockyard envs` lists: no end effect records it.
+import { ENVIRONMENT_RESOURCE } from "@dockyard/proto";
 import type { AgentStageKind } from "./kind";
 import { NO_RETRY } from "./kind";
+import type { ResourceRow } from "../store/resources";
+
+/** A temporary environment, as `dockyard envs` and the HTTP API show it. */
+export interface EnvironmentRecord {
+  id: string;
+  runId: string;
+  stageName: string;
+  agentId: string;
+  agentName: string;
+  owner: string;
+  createdAt: Date | null;
+  expiresAt: Date | null;
+  /** Service -> address on the environment network. */
+  services: Record<string, string>;
+}
+
+/** An `environment` resource row (attributes `stage`, `owner`, `service.NAME`) as an environment. */
+export function environmentOf(r: ResourceRow & { agentName: string }): EnvironmentRecord {
+  const services: Record<string, string> = {};
+  for (const [k, v] of Object.entries(r.attributes)) if (k.startsWith("service.")) services[k.slice("service.".length)] = v;
+  return {
+    id: r.id,
+    runId: r.runId ?? "",
+    stageName: r.attributes.stage ?? "",
+    agentId: r.agentId,
+    agentName: r.agentName,
+    owner: r.attributes.owner ?? "",
+    createdAt: r.createdAt,
+    expiresAt: r.expiresAt,
+    services,
+  };
+}
 
 export const deploy: AgentStageKind<"deploy"> = {
   type: "deploy",
@@ -28,24 +62,5 @@ export const deploy: AgentStageKind<"deploy"> = {
       .filter(([k]) => k.endsWith(".address"))
       .map(([k, v]) => `${k.slice(0, -".address".length)}=${v}`);
     return `environment ${values.env_id}  ${services.join(" ")}`;
-  },
-  finished: async (spec, end, effects) => {
-    const v = end.outputs?.values ?? {};
-    if (!v.env_id) return;
-    const services = Object.fromEntries(
-      Object.entries(v)
-        .filter(([k]) => k.endsWith(".address"))
-        .map(([k, a]) => [k.slice(0, -".address".length), a]),
-    );
-    await effects.recordEnvironment({
-      id: v.env_id,
-      runId: end.runId,
-      stageName: end.stageName,
-      agentId: end.agentId,
-      owner: v.owner ?? "",
-      createdAt: end.at,
-      expiresAt: new Date(Number(v.expires_at_ms) || end.at.getTime() + spec.ttlMs),
-      services,
-    });
   },
 };

@@ -40,4 +40,4 @@ export function agentKind<T extends StageType>(type: T): AgentStageKind<T> {
   return kind as unknown as AgentStageKind<T>;
 }
 
-export type { AgentStageKind, ServerStageKind, AssignmentContext, FinishEffects, FinishedStage, SpecOf } from "./kind";
+export type { AgentStageKind, ServerStageKind, AssignmentContext, SpecOf } from "./kind";

@@ -20,30 +20,6 @@ export interface AssignmentContext {
   run: { name: string; number: number };
 }
 
-/** A successful end of an agent-run stage, for the kind's `finished` effects. */
-export interface FinishedStage {
-  runId: string;
-  stageId: string;
-  stageName: string;
-  agentId: string;
-  outputs: StageOutputsRow | null;
-  at: Date;
-}
-
-/** Writes a kind's end may make (deploy: the environment record). */
-export interface FinishEffects {
-  recordEnvironment(env: {
-    id: string;
-    runId: string;
-    stageName: string;
-    agentId: string;
-    owner: string;
-    createdAt: Date;
-    expiresAt: Date;
-    services: Record<string, string>;
-  }): Promise<void>;
-}
-
 interface KindBase<T extends StageType> {
   type: T;
   /** Used when the stage has no `retry:`. Deploy-like kinds: none. */
@@ -71,8 +47,6 @@ export interface AgentStageKind<T extends StageType = StageType> extends KindBas
   assignment(spec: SpecOf<T>, ctx: AssignmentContext): KindVariant;
   /** One line for people from its stored outputs (the CLI's and the HTTP API's `summary`); null for none. */
   summary?(outputs: StageOutputsRow): string | null;
-  /** After the stage succeeded (its row already says so); failures are logged, never undo the end. */
-  finished?(spec: SpecOf<T>, end: FinishedStage, effects: FinishEffects): Promise<void>;
 }
 
 /**

@@ -16,14 +16,12 @@ import type { ServerStage, ServerStageContext, StageNotifications } from "./kind
 /** What one call left to do once its transaction committed. */
 export interface CallEffects {
   ended: EndedAttempt[];
-  /** Ends that succeeded with outputs: the kind's end effects run on them. */
-  succeeded: { ended: EndedAttempt; outputs: StageOutputsRow }[];
   events: RunEventRecord[];
   /** Timers written: the runner re-arms its wake-up for the earliest. */
   timers: Date[];
 }
 
-export const noEffects = (): CallEffects => ({ ended: [], succeeded: [], events: [], timers: [] });
+export const noEffects = (): CallEffects => ({ ended: [], events: [], timers: [] });
 
 /** Drop an ended attempt's timers; ones a replica is firing (locked) it drops itself. */
 export async function dropTimers(tx: Tx, attemptId: string): Promise<void> {
@@ -125,7 +123,6 @@ export function contextFor(tx: Tx, stage: ServerStage, now: Date, out: CallEffec
       // (it finds the attempt ended), and this end never waits on it (no lock cycle with fireDue).
       await dropTimers(tx, stage.attemptId);
       out.ended.push(ended);
-      if (outcome === "succeeded" && outputs && !stageState) out.succeeded.push({ ended, outputs });
     },
   };
   return ctx;

@@ -36,8 +36,6 @@ export interface ServerRunnerHooks {
   ended(ended: EndedAttempt[]): void;
   /** Publish other events (an approval's waiting/reminder/decision events). */
   publish(events: RunEventRecord[]): void;
-  /** A kind's end effects after a successful end with outputs (finish-effects.ts). */
-  succeeded?(ended: EndedAttempt, outputs: StageOutputsRow): void;
 }
 
 export class ServerStageRunner {
@@ -263,7 +261,6 @@ export class ServerStageRunner {
   private after(effects: CallEffects): void {
     if (effects.events.length > 0) this.hooks.publish(effects.events);
     if (effects.ended.length > 0) this.hooks.ended(effects.ended);
-    for (const s of effects.succeeded) this.hooks.succeeded?.(s.ended, s.outputs);
     for (const at of effects.timers) this.armAt(at.getTime());
   }
 
@@ -296,7 +293,6 @@ export class ServerStageRunner {
 function merge(a: CallEffects, b: CallEffects): CallEffects {
   return {
     ended: [...a.ended, ...b.ended],
-    succeeded: [...a.succeeded, ...b.succeeded],
     events: [...a.events, ...b.events],
     timers: [...a.timers, ...b.timers],
   };

@@ -149,10 +149,10 @@ export async function revokeAgentsOfToken(tx: Tx, joinTokenId: string, actor: Ac
   return rows.map((r) => r.id);
 }
 
-/** SQL: agent `a` still holds an attempt of a run that has not ended, or a live environment. */
+/** SQL: agent `a` still holds an attempt of a run that has not ended, or a resource it last reported (an environment). */
 const HOLDS_LIVE_WORK = sql`(
   EXISTS (SELECT 1 FROM attempts t JOIN runs r ON r.id = t.run_id WHERE t.agent_id = a.id AND r.state IN ('queued', 'running'))
-  OR EXISTS (SELECT 1 FROM environments e WHERE e.agent_id = a.id AND e.removed_at IS NULL))`;
+  OR EXISTS (SELECT 1 FROM agent_resources r WHERE r.agent_id = a.id))`;
 
 /** States of an agent that may be pruned or removed: it has no session. */
 export const GONE_AGENT_STATES = ["revoked", "lost", "offline"] as const;

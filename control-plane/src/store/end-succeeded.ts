@@ -53,7 +53,14 @@ export async function endSucceededMany(tx: Tx, items: SucceededEnd[], now: Date)
       -- The reason is kept: the placement set it (a build away from its layer cache) or left it empty.
       UPDATE stages SET state = 'succeeded', exit_code = a.exit_code, finished_at = ${now}::timestamptz, outputs = a.reported
       FROM a WHERE stages.id = a.stage_id AND stages.attempts = a.number AND stages.state IN ${ACTIVE_ATTEMPTS_SQL}
-      RETURNING stages.id, stages.name, stages.run_id),
+      RETURNING stages.id, stages.name, stages.run_id, stages.spec->>'affinity' AS affinity_key),
+    -- The next stage with the same affinity key (a build's image: that engine holds its layer
+    -- cache) prefers the agent that just succeeded with it; written with the end, not after it.
+    aff AS (
+      INSERT INTO affinity (key, agent_id, at)
+      SELECT DISTINCT ON (s.affinity_key) s.affinity_key, a.agent_id, ${now}::timestamptz
+      FROM s JOIN a ON a.stage_id = s.id WHERE s.affinity_key IS NOT NULL ORDER BY s.affinity_key
+      ON CONFLICT (key) DO UPDATE SET agent_id = excluded.agent_id, at = excluded.at),
     l AS (SELECT runs.id FROM runs WHERE runs.id IN (SELECT run_id FROM s) ORDER BY runs.id FOR UPDATE)
     SELECT to_jsonb(a) AS attempt, (SELECT name FROM agents WHERE agents.id = a.agent_id) AS agent_name,
       s.id AS stage_id, s.name AS stage_name, s.run_id, (SELECT count(*) FROM l)::text AS locked

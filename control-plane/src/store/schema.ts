@@ -248,27 +248,24 @@ export const affinity = pgTable("affinity", {
   at: ts("at").notNull(),
 });
 
-/** Temporary environments deploy stages started; `removedAt` once their agent no longer reports them. */
-export const environments = pgTable(
-  "environments",
+/**
+ * What each agent holds on its host beyond stages (temporary environments; service
+ * replicas next), exactly as its last heartbeat reported it: rows it no longer reports are
+ * deleted. `dockyard envs` reads the `environment` kind. No foreign keys: an agent may report
+ * a resource of a run or agent this database no longer has, which is still worth showing.
+ */
+export const agentResources = pgTable(
+  "agent_resources",
   {
-    id: text("id").primaryKey(),
-    runId: text("run_id")
-      .notNull()
-      .references(() => runs.id, { onDelete: "cascade" }),
-    stageName: text("stage_name").notNull(),
     agentId: text("agent_id").notNull(),
-    owner: text("owner").notNull(),
-    createdAt: ts("created_at").notNull(),
-    expiresAt: ts("expires_at").notNull(),
-    services: jsonb("services").$type<Record<string, string>>().notNull(),
-    removedAt: ts("removed_at"),
+    kind: text("kind").notNull(),
+    id: text("id").notNull(),
+    runId: text("run_id"),
+    createdAt: ts("created_at"),
+    expiresAt: ts("expires_at"),
+    attributes: jsonb("attributes").$type<Record<string, string>>().notNull(),
   },
-  (t) => [
-    index("environments_live_idx")
-      .on(t.agentId)
-      .where(sql`removed_at IS NULL`),
-  ],
+  (t) => [primaryKey({ columns: [t.agentId, t.kind, t.id] }), index("agent_resources_kind_idx").on(t.kind)],
 );
 
 /** A stage env variable whose value comes from the secret store (by name, never the value). */

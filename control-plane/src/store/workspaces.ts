@@ -1,9 +1,10 @@
 // Run workspaces the agents report holding (shell directories, run sources, Docker
-// volumes): which of their runs have ended, so the agent removes them even when the
-// NATS run-ended notice was lost, and how many each agent holds (dockyard_workspaces).
-import { and, eq, inArray, isNotNull, ne, or } from "drizzle-orm";
+// volumes): how many each agent holds, live or leaked (dockyard_workspaces). Which of their
+// runs ended is answered with the resources' (resources.ts endedRuns), so the agent removes
+// them even when the NATS run-ended notice was lost.
+import { and, eq, ne, or } from "drizzle-orm";
 import type { Db } from "./db";
-import { agents, runs } from "./schema";
+import { agents } from "./schema";
 
 /** A workspace still reported this long after its run ended counts as leaked (its removal keeps failing). */
 export const WORKSPACE_LEAK_AFTER_MS = 60_000;
@@ -17,27 +18,18 @@ export interface WorkspaceReport {
 }
 
 /**
- * The reported runs that ended (own and foreign), and the agent's live/leaked counts stored.
- * A run this farm does not know is not "ended": an engine shared with another farm holds
- * that farm's volumes, which are not ours to remove.
+ * The agent's live/leaked workspace counts stored, from the reported runs and those of
+ * them that ended. A run this farm does not know is not "ended": an engine shared with
+ * another farm holds that farm's volumes, which are not ours to remove.
  */
-export async function reconcileWorkspaces(db: Db, agentId: string, report: WorkspaceReport, now: Date): Promise<string[]> {
-  const ids = [...new Set([...report.own, ...report.foreign])];
-  const ended =
-    ids.length === 0
-      ? []
-      : await db
-          .select({ id: runs.id, finishedAt: runs.finishedAt })
-          .from(runs)
-          .where(and(inArray(runs.id, ids), isNotNull(runs.finishedAt)));
+export async function countWorkspaces(db: Db, agentId: string, report: WorkspaceReport, ended: { id: string; finishedAt: Date }[], now: Date): Promise<void> {
   const own = new Set(report.own);
   const leakedBefore = now.getTime() - WORKSPACE_LEAK_AFTER_MS;
-  const leaked = ended.filter((r) => own.has(r.id) && r.finishedAt!.getTime() < leakedBefore).length;
+  const leaked = ended.filter((r) => own.has(r.id) && r.finishedAt.getTime() < leakedBefore).length;
   const live = own.size - leaked;
   // Written only when a count changed: most heartbeats report the same workspaces.
   await db
     .update(agents)
     .set({ workspacesLive: live, workspacesLeaked: leaked })
     .where(and(eq(agents.id, agentId), or(ne(agents.workspacesLive, live), ne(agents.workspacesLeaked, leaked))));
-  return ended.map((r) => r.id);
 }

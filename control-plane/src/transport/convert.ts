@@ -25,7 +25,7 @@ import type { RunWithStages } from "../store/runs";
 import type { AttemptSummary } from "../store/stage-reads";
 import type { AgentWithUsage as AgentRow } from "../store/agents";
 import type { Placement } from "../store/claims";
-import type { EnvironmentRow } from "../store/stage-outputs";
+import type { EnvironmentRecord } from "../stages/deploy";
 import type { TokenInfo } from "../store/tokens";
 import type { StageOutputsRow } from "../store/schema";
 import { stageSpecFor, type AssignmentInputs } from "../stages/assignment";
@@ -167,7 +167,7 @@ export function toTokenInfo(t: TokenInfo): TokenInfoMessage {
   });
 }
 
-export function toEnvironment(e: EnvironmentRow & { agentName: string }): Environment {
+export function toEnvironment(e: EnvironmentRecord): Environment {
   return create(EnvironmentSchema, {
     id: e.id,
     runId: e.runId,

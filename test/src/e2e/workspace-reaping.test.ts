@@ -66,7 +66,10 @@ describe("run workspaces are reconciled over the heartbeat", { timeout: 180_000 
       const unknown = randomUUID();
 
       const res = await client.heartbeat({ workspaceRunIds: [ended, queued, unknown], foreignWorkspaceRunIds: [] });
-      assert.deepEqual(res.endedRunIds, [ended]);
+      assert.deepEqual(
+        res.endedRuns.map((r) => [r.runId, r.state]),
+        [[ended, "canceled"]],
+      );
       const metrics = `${farm.server.httpUrl}/metrics`;
       // Just ended: still live (the agent is removing it).
       await waitFor(async () => JSON.stringify(await workspaceGauge(metrics)) === JSON.stringify({ live: 3, leaked: 0 }), {
@@ -82,7 +85,10 @@ describe("run workspaces are reconciled over the heartbeat", { timeout: 180_000 
 
       // Another agent's volume on a shared engine: answered, so it is reaped, but not counted.
       const foreign = await client.heartbeat({ workspaceRunIds: [], foreignWorkspaceRunIds: [ended, queued] });
-      assert.deepEqual(foreign.endedRunIds, [ended]);
+      assert.deepEqual(
+        foreign.endedRuns.map((r) => r.runId),
+        [ended],
+      );
       await waitFor(async () => JSON.stringify(await workspaceGauge(metrics)) === JSON.stringify({ live: 0, leaked: 0 }), {
         message: "no workspace counted",
       });

@@ -23,8 +23,7 @@ import { needsLookup, type AssignmentInputs } from "../../stages/assignment";
 import { toAssignment } from "../convert";
 import { toServiceError } from "./errors";
 import { streamRunSource } from "./run-source";
-import { syncEnvironments } from "../../store/stage-outputs";
-import { reconcileWorkspaces } from "../../store/workspaces";
+import { checkInventory, reconcileInventory } from "./heartbeat-inventory";
 import { AgentStream } from "./attempt-stream";
 import { AgentAuth } from "./agent-auth";
 import type { AgentStreams } from "./agent-streams";
@@ -48,18 +47,6 @@ function unary<Req, Res>(log: Logger, fn: (call: grpc.ServerUnaryCall<Req, Res>)
       (err: unknown) => callback(toServiceError(err, log)),
     );
   };
-}
-
-/** How many workspaces one heartbeat may list per field (the agent sends at most this many). */
-const MAX_REPORTED_WORKSPACES = 500;
-const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/** The run ids of a heartbeat field, or `invalid` naming the field and the offending entry. */
-function checkRunIds(field: string, ids: string[]): string[] {
-  if (ids.length > MAX_REPORTED_WORKSPACES) throw new DockyardError("invalid", `${field} lists ${ids.length} runs; at most ${MAX_REPORTED_WORKSPACES}`);
-  const bad = ids.find((id) => !RUN_ID.test(id));
-  if (bad !== undefined) throw new DockyardError("invalid", `${field} holds ${JSON.stringify(bad.slice(0, 80))}, which is not a run id (a UUID)`);
-  return ids;
 }
 
 export function agentHandlers(deps: AgentHandlerDeps): Handlers {
@@ -90,24 +77,17 @@ export function agentHandlers(deps: AgentHandlerDeps): Handlers {
     register: unary(log, (call) => register(call.request)),
     heartbeat: unary(log, async (call) => {
       const agent = await authenticate(call.metadata);
-      const report = {
-        own: checkRunIds("workspace_run_ids", call.request.workspaceRunIds),
-        foreign: checkRunIds("foreign_workspace_run_ids", call.request.foreignWorkspaceRunIds),
-      };
-      const [ok, endedRunIds] = await Promise.all([
+      const inventory = checkInventory(call.request);
+      const [ok, endedRuns] = await Promise.all([
         recordHeartbeat(deps.liveDb ?? db, agent.id, agent.sessionId, call.request.draining, deps.clock.now(), Number(call.request.buildCacheBytes)),
-        // Bookkeeping, not liveness: a failed lookup answers nothing ended, the next heartbeat asks again.
-        reconcileWorkspaces(db, agent.id, report, deps.clock.now()).catch((err: unknown) => {
-          log.warn({ err, agentId: agent.id }, "workspace reconciliation failed");
+        // Bookkeeping, not liveness: a failed write answers nothing ended, the next heartbeat asks again.
+        reconcileInventory(db, agent.id, inventory, deps.clock.now()).catch((err: unknown) => {
+          log.warn({ err, agentId: agent.id }, "heartbeat inventory failed");
           return [];
         }),
       ]);
       if (!ok) throw new DockyardError("stale_lease", `agent ${agent.id} was declared ${agent.state === "online" ? "lost" : agent.state}: register again`);
-      // Not awaited: the environment list is bookkeeping (dockyard envs), not liveness.
-      void syncEnvironments(db, agent.id, call.request.environmentIds.slice(0, 1000), deps.clock.now()).catch((err: unknown) =>
-        log.warn({ err, agentId: agent.id }, "environment sync failed"),
-      );
-      return create(HeartbeatResponseSchema, { endedRunIds });
+      return create(HeartbeatResponseSchema, { endedRuns });
     }),
     getAssignment: unary(log, async (call) => {
       const agent = await authenticate(call.metadata);

@@ -17,7 +17,6 @@ import { AttemptCanceledError, DockyardError, InvalidError, StaleLeaseError } fr
 import { isOutcome } from "../../domain/states";
 import type { AgentHandlerDeps } from "./agent-deps";
 import { outputsFromWire } from "../outputs-input";
-import { afterStageSucceeded } from "../../stages/finish-effects";
 import { releaseRetry } from "../../store/retry-hold";
 
 /** Largest log chunk an agent may send. */
@@ -273,8 +272,6 @@ class AttemptSession {
             throw err;
           });
         this.stream.deps.scheduler.afterEnded([ended], "agent");
-        // Only kinds that report outputs have end effects (build, deploy): command stages skip the read.
-        if (outputs && f.outcome === "succeeded") void afterStageSucceeded(db, ended, outputs, clock.now(), this.stream.deps.log);
         this.send({ case: "ack", value: { finished: true, logSeq: BigInt(attempt.logSeq) } });
         this.end();
         return;

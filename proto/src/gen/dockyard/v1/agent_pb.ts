@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file dockyard/v1/agent.proto.
  */
 export const file_dockyard_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("Chdkb2NreWFyZC92MS9hZ2VudC5wcm90bxILZG9ja3lhcmQudjEi9QIKD1JlZ2lzdGVyUmVxdWVzdBIQCghhZ2VudF9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEhAKCGhvc3RuYW1lGAQgASgJEjgKBmxhYmVscxgFIAMoCzIoLmRvY2t5YXJkLnYxLlJlZ2lzdGVyUmVxdWVzdC5MYWJlbHNFbnRyeRIQCghjYXBhY2l0eRgGIAEoDRIYChBwcm90b2NvbF92ZXJzaW9uGAcgASgNEhQKDGNhcGFiaWxpdGllcxgIIAMoCRIPCgd2ZXJzaW9uGAkgASgJEhIKCnB1YmxpY19rZXkYCiABKAwSDQoFbm9uY2UYCyABKAwSFAoMdGltZXN0YW1wX21zGAwgASgDEhIKCmpvaW5fcHJvb2YYDSABKAwSFQoNa2V5X3NpZ25hdHVyZRgOIAEoDBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBSgQIARACUgpqb2luX3Rva2VuIoABChBSZWdpc3RlclJlc3BvbnNlEjEKCGFjY2VwdGVkGAEgASgLMh0uZG9ja3lhcmQudjEuUmVnaXN0ZXJBY2NlcHRlZEgAEi8KB3JlZnVzZWQYAiABKAsyHC5kb2NreWFyZC52MS5SZWdpc3RlclJlZnVzZWRIAEIICgZyZXN1bHQiuAEKEFJlZ2lzdGVyQWNjZXB0ZWQSEAoIYWdlbnRfaWQYASABKAkSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAMgASgEEhQKDGxlYXNlX3R0bF9tcxgEIAEoBBIYChBwb2xsX2ludGVydmFsX21zGAUgASgEEhIKCnNlc3Npb25faWQYBiABKAkSGgoSc2VydmVyX3NpZ25pbmdfa2V5GAcgASgMSgQIAhADUg1zZXNzaW9uX3Rva2VuIjAKD1JlZ2lzdGVyUmVmdXNlZBIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkiswEKEEhlYXJ0YmVhdFJlcXVlc3QSGwoTcnVubmluZ19hdHRlbXB0X2lkcxgBIAMoCRIQCghkcmFpbmluZxgCIAEoCBIXCg9lbnZpcm9ubWVudF9pZHMYAyADKAkSGQoRYnVpbGRfY2FjaGVfYnl0ZXMYBCABKAQSGQoRd29ya3NwYWNlX3J1bl9pZHMYBSADKAkSIQoZZm9yZWlnbl93b3Jrc3BhY2VfcnVuX2lkcxgGIAMoCSIqChFIZWFydGJlYXRSZXNwb25zZRIVCg1lbmRlZF9ydW5faWRzGAEgAygJIiwKBlNpZ25lZBIPCgdwYXlsb2FkGAEgASgMEhEKCXNpZ25hdHVyZRgCIAEoDCLVAQoMU2VydmVyTm90aWNlEhAKCGFnZW50X2lkGAEgASgJEhUKDWV4cGlyZXNfYXRfbXMYAiABKAMSDQoFbm9uY2UYAyABKAwSKwoGYXNzaWduGAQgASgLMhkuZG9ja3lhcmQudjEuQXNzaWduV2FrZXVwSAASLAoGY2FuY2VsGAUgASgLMhouZG9ja3lhcmQudjEuQ2FuY2VsQXR0ZW1wdEgAEioKCXJ1bl9lbmRlZBgGIAEoCzIVLmRvY2t5YXJkLnYxLlJ1bkVuZGVkSABCBgoEYm9keSIiCgxBc3NpZ25XYWtldXASEgoKYXR0ZW1wdF9pZBgBIAEoCSIzCg1DYW5jZWxBdHRlbXB0EhIKCmF0dGVtcHRfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIikKCFJ1bkVuZGVkEg4KBnJ1bl9pZBgBIAEoCRINCgVzdGF0ZRgCIAEoCSIlChNHZXRSdW5Tb3VyY2VSZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSIbCgtTb3VyY2VDaHVuaxIMCgRkYXRhGAEgASgMIioKFEdldEFzc2lnbm1lbnRSZXF1ZXN0EhIKCmF0dGVtcHRfaWQYASABKAkiRAoVR2V0QXNzaWdubWVudFJlc3BvbnNlEisKCmFzc2lnbm1lbnQYASABKAsyFy5kb2NreWFyZC52MS5Bc3NpZ25tZW50IhgKFlBvbGxBc3NpZ25tZW50c1JlcXVlc3QiYgoXUG9sbEFzc2lnbm1lbnRzUmVzcG9uc2USLAoLYXNzaWdubWVudHMYASADKAsyFy5kb2NreWFyZC52MS5Bc3NpZ25tZW50EhkKEW93bmVkX2F0dGVtcHRfaWRzGAIgAygJIiAKDERyYWluUmVxdWVzdBIQCghkcmFpbmluZxgBIAEoCCIPCg1EcmFpblJlc3BvbnNlIg4KDExlYXZlUmVxdWVzdCIPCg1MZWF2ZVJlc3BvbnNlIpcCCg1BdHRlbXB0UmVwb3J0EhIKCmF0dGVtcHRfaWQYASABKAkSEAoIbGVhc2VfaWQYAiABKAkSJwoEb3BlbhgDIAEoCzIXLmRvY2t5YXJkLnYxLlJlcG9ydE9wZW5IABItCgdzdGFydGVkGAQgASgLMhouZG9ja3lhcmQudjEuUmVwb3J0U3RhcnRlZEgAEiQKA2xvZxgFIAEoCzIVLmRvY2t5YXJkLnYxLkxvZ0NodW5rSAASKQoFcmVuZXcYBiABKAsyGC5kb2NreWFyZC52MS5SZXBvcnRSZW5ld0gAEi8KCGZpbmlzaGVkGAcgASgLMhsuZG9ja3lhcmQudjEuUmVwb3J0RmluaXNoZWRIAEIGCgRib2R5IhwKClJlcG9ydE9wZW4SDgoGcmVzdW1lGAEgASgIIg8KDVJlcG9ydFN0YXJ0ZWQiDQoLUmVwb3J0UmVuZXciTQoITG9nQ2h1bmsSCwoDc2VxGAEgASgEEgwKBGRhdGEYAiABKAwSJgoGc3RyZWFtGAMgASgOMhYuZG9ja3lhcmQudjEuTG9nU3RyZWFtIpsBCg5SZXBvcnRGaW5pc2hlZBIRCglleGl0X2NvZGUYASABKAUSDwoHb3V0Y29tZRgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEhQKDGxhc3RfbG9nX3NlcRgEIAEoBBISCgpvb21fa2lsbGVkGAUgASgIEioKB291dHB1dHMYBiABKAsyGS5kb2NreWFyZC52MS5TdGFnZU91dHB1dHMiiwIKDkF0dGVtcHRDb21tYW5kEhIKCmF0dGVtcHRfaWQYCiABKAkSJgoDYWNrGAEgASgLMhcuZG9ja3lhcmQudjEuQXR0ZW1wdEFja0gAEiwKBmNhbmNlbBgCIAEoCzIaLmRvY2t5YXJkLnYxLkF0dGVtcHRDYW5jZWxIABIwCghyZWplY3RlZBgDIAEoCzIcLmRvY2t5YXJkLnYxLkF0dGVtcHRSZWplY3RlZEgAEioKBXJldHJ5GAQgASgLMhkuZG9ja3lhcmQudjEuQXR0ZW1wdFJldHJ5SAASKQoGYXNzaWduGAUgASgLMhcuZG9ja3lhcmQudjEuQXNzaWdubWVudEgAQgYKBGJvZHkiXQoKQXR0ZW1wdEFjaxIPCgdsb2dfc2VxGAEgASgEEg8KB3N0YXJ0ZWQYAiABKAgSEAoIZmluaXNoZWQYAyABKAgSGwoTbGVhc2VfZXhwaXJlc19hdF9tcxgEIAEoAyIfCg1BdHRlbXB0Q2FuY2VsEg4KBnJlYXNvbhgBIAEoCSIwCg9BdHRlbXB0UmVqZWN0ZWQSDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJIi0KDEF0dGVtcHRSZXRyeRIPCgdtZXNzYWdlGAEgASgJEgwKBGhlbGQYAiABKAgy+wQKDEFnZW50U2VydmljZRJHCghSZWdpc3RlchIcLmRvY2t5YXJkLnYxLlJlZ2lzdGVyUmVxdWVzdBodLmRvY2t5YXJkLnYxLlJlZ2lzdGVyUmVzcG9uc2USSgoJSGVhcnRiZWF0Eh0uZG9ja3lhcmQudjEuSGVhcnRiZWF0UmVxdWVzdBoeLmRvY2t5YXJkLnYxLkhlYXJ0YmVhdFJlc3BvbnNlElYKDUdldEFzc2lnbm1lbnQSIS5kb2NreWFyZC52MS5HZXRBc3NpZ25tZW50UmVxdWVzdBoiLmRvY2t5YXJkLnYxLkdldEFzc2lnbm1lbnRSZXNwb25zZRJcCg9Qb2xsQXNzaWdubWVudHMSIy5kb2NreWFyZC52MS5Qb2xsQXNzaWdubWVudHNSZXF1ZXN0GiQuZG9ja3lhcmQudjEuUG9sbEFzc2lnbm1lbnRzUmVzcG9uc2USRAoLU2V0RHJhaW5pbmcSGS5kb2NreWFyZC52MS5EcmFpblJlcXVlc3QaGi5kb2NreWFyZC52MS5EcmFpblJlc3BvbnNlEj4KBUxlYXZlEhkuZG9ja3lhcmQudjEuTGVhdmVSZXF1ZXN0GhouZG9ja3lhcmQudjEuTGVhdmVSZXNwb25zZRJMCg1BdHRlbXB0U3RyZWFtEhouZG9ja3lhcmQudjEuQXR0ZW1wdFJlcG9ydBobLmRvY2t5YXJkLnYxLkF0dGVtcHRDb21tYW5kKAEwARJMCgxHZXRSdW5Tb3VyY2USIC5kb2NreWFyZC52MS5HZXRSdW5Tb3VyY2VSZXF1ZXN0GhguZG9ja3lhcmQudjEuU291cmNlQ2h1bmswAWIGcHJvdG8z", [file_dockyard_v1_types]);
+  fileDesc("Chdkb2NreWFyZC92MS9hZ2VudC5wcm90bxILZG9ja3lhcmQudjEi9QIKD1JlZ2lzdGVyUmVxdWVzdBIQCghhZ2VudF9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEhAKCGhvc3RuYW1lGAQgASgJEjgKBmxhYmVscxgFIAMoCzIoLmRvY2t5YXJkLnYxLlJlZ2lzdGVyUmVxdWVzdC5MYWJlbHNFbnRyeRIQCghjYXBhY2l0eRgGIAEoDRIYChBwcm90b2NvbF92ZXJzaW9uGAcgASgNEhQKDGNhcGFiaWxpdGllcxgIIAMoCRIPCgd2ZXJzaW9uGAkgASgJEhIKCnB1YmxpY19rZXkYCiABKAwSDQoFbm9uY2UYCyABKAwSFAoMdGltZXN0YW1wX21zGAwgASgDEhIKCmpvaW5fcHJvb2YYDSABKAwSFQoNa2V5X3NpZ25hdHVyZRgOIAEoDBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBSgQIARACUgpqb2luX3Rva2VuIoABChBSZWdpc3RlclJlc3BvbnNlEjEKCGFjY2VwdGVkGAEgASgLMh0uZG9ja3lhcmQudjEuUmVnaXN0ZXJBY2NlcHRlZEgAEi8KB3JlZnVzZWQYAiABKAsyHC5kb2NreWFyZC52MS5SZWdpc3RlclJlZnVzZWRIAEIICgZyZXN1bHQiuAEKEFJlZ2lzdGVyQWNjZXB0ZWQSEAoIYWdlbnRfaWQYASABKAkSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAMgASgEEhQKDGxlYXNlX3R0bF9tcxgEIAEoBBIYChBwb2xsX2ludGVydmFsX21zGAUgASgEEhIKCnNlc3Npb25faWQYBiABKAkSGgoSc2VydmVyX3NpZ25pbmdfa2V5GAcgASgMSgQIAhADUg1zZXNzaW9uX3Rva2VuIjAKD1JlZ2lzdGVyUmVmdXNlZBIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkizgEKEEhlYXJ0YmVhdFJlcXVlc3QSGwoTcnVubmluZ19hdHRlbXB0X2lkcxgBIAMoCRIQCghkcmFpbmluZxgCIAEoCBIZChFidWlsZF9jYWNoZV9ieXRlcxgEIAEoBBIZChF3b3Jrc3BhY2VfcnVuX2lkcxgFIAMoCRIhChlmb3JlaWduX3dvcmtzcGFjZV9ydW5faWRzGAYgAygJEiwKCXJlc291cmNlcxgHIAMoCzIZLmRvY2t5YXJkLnYxLkhlbGRSZXNvdXJjZUoECAMQBCLYAQoMSGVsZFJlc291cmNlEgwKBGtpbmQYASABKAkSCgoCaWQYAiABKAkSDgoGcnVuX2lkGAMgASgJEhUKDWNyZWF0ZWRfYXRfbXMYBCABKAMSFQoNZXhwaXJlc19hdF9tcxgFIAEoAxI9CgphdHRyaWJ1dGVzGAYgAygLMikuZG9ja3lhcmQudjEuSGVsZFJlc291cmNlLkF0dHJpYnV0ZXNFbnRyeRoxCg9BdHRyaWJ1dGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJEChFIZWFydGJlYXRSZXNwb25zZRIpCgplbmRlZF9ydW5zGAIgAygLMhUuZG9ja3lhcmQudjEuUnVuRW5kZWRKBAgBEAIiLAoGU2lnbmVkEg8KB3BheWxvYWQYASABKAwSEQoJc2lnbmF0dXJlGAIgASgMItUBCgxTZXJ2ZXJOb3RpY2USEAoIYWdlbnRfaWQYASABKAkSFQoNZXhwaXJlc19hdF9tcxgCIAEoAxINCgVub25jZRgDIAEoDBIrCgZhc3NpZ24YBCABKAsyGS5kb2NreWFyZC52MS5Bc3NpZ25XYWtldXBIABIsCgZjYW5jZWwYBSABKAsyGi5kb2NreWFyZC52MS5DYW5jZWxBdHRlbXB0SAASKgoJcnVuX2VuZGVkGAYgASgLMhUuZG9ja3lhcmQudjEuUnVuRW5kZWRIAEIGCgRib2R5IiIKDEFzc2lnbldha2V1cBISCgphdHRlbXB0X2lkGAEgASgJIjMKDUNhbmNlbEF0dGVtcHQSEgoKYXR0ZW1wdF9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiKQoIUnVuRW5kZWQSDgoGcnVuX2lkGAEgASgJEg0KBXN0YXRlGAIgASgJIiUKE0dldFJ1blNvdXJjZVJlcXVlc3QSDgoGcnVuX2lkGAEgASgJIhsKC1NvdXJjZUNodW5rEgwKBGRhdGEYASABKAwiKgoUR2V0QXNzaWdubWVudFJlcXVlc3QSEgoKYXR0ZW1wdF9pZBgBIAEoCSJEChVHZXRBc3NpZ25tZW50UmVzcG9uc2USKwoKYXNzaWdubWVudBgBIAEoCzIXLmRvY2t5YXJkLnYxLkFzc2lnbm1lbnQiGAoWUG9sbEFzc2lnbm1lbnRzUmVxdWVzdCJiChdQb2xsQXNzaWdubWVudHNSZXNwb25zZRIsCgthc3NpZ25tZW50cxgBIAMoCzIXLmRvY2t5YXJkLnYxLkFzc2lnbm1lbnQSGQoRb3duZWRfYXR0ZW1wdF9pZHMYAiADKAkiIAoMRHJhaW5SZXF1ZXN0EhAKCGRyYWluaW5nGAEgASgIIg8KDURyYWluUmVzcG9uc2UiDgoMTGVhdmVSZXF1ZXN0Ig8KDUxlYXZlUmVzcG9uc2UilwIKDUF0dGVtcHRSZXBvcnQSEgoKYXR0ZW1wdF9pZBgBIAEoCRIQCghsZWFzZV9pZBgCIAEoCRInCgRvcGVuGAMgASgLMhcuZG9ja3lhcmQudjEuUmVwb3J0T3BlbkgAEi0KB3N0YXJ0ZWQYBCABKAsyGi5kb2NreWFyZC52MS5SZXBvcnRTdGFydGVkSAASJAoDbG9nGAUgASgLMhUuZG9ja3lhcmQudjEuTG9nQ2h1bmtIABIpCgVyZW5ldxgGIAEoCzIYLmRvY2t5YXJkLnYxLlJlcG9ydFJlbmV3SAASLwoIZmluaXNoZWQYByABKAsyGy5kb2NreWFyZC52MS5SZXBvcnRGaW5pc2hlZEgAQgYKBGJvZHkiHAoKUmVwb3J0T3BlbhIOCgZyZXN1bWUYASABKAgiDwoNUmVwb3J0U3RhcnRlZCINCgtSZXBvcnRSZW5ldyJNCghMb2dDaHVuaxILCgNzZXEYASABKAQSDAoEZGF0YRgCIAEoDBImCgZzdHJlYW0YAyABKA4yFi5kb2NreWFyZC52MS5Mb2dTdHJlYW0imwEKDlJlcG9ydEZpbmlzaGVkEhEKCWV4aXRfY29kZRgBIAEoBRIPCgdvdXRjb21lGAIgASgJEg8KB21lc3NhZ2UYAyABKAkSFAoMbGFzdF9sb2dfc2VxGAQgASgEEhIKCm9vbV9raWxsZWQYBSABKAgSKgoHb3V0cHV0cxgGIAEoCzIZLmRvY2t5YXJkLnYxLlN0YWdlT3V0cHV0cyKLAgoOQXR0ZW1wdENvbW1hbmQSEgoKYXR0ZW1wdF9pZBgKIAEoCRImCgNhY2sYASABKAsyFy5kb2NreWFyZC52MS5BdHRlbXB0QWNrSAASLAoGY2FuY2VsGAIgASgLMhouZG9ja3lhcmQudjEuQXR0ZW1wdENhbmNlbEgAEjAKCHJlamVjdGVkGAMgASgLMhwuZG9ja3lhcmQudjEuQXR0ZW1wdFJlamVjdGVkSAASKgoFcmV0cnkYBCABKAsyGS5kb2NreWFyZC52MS5BdHRlbXB0UmV0cnlIABIpCgZhc3NpZ24YBSABKAsyFy5kb2NreWFyZC52MS5Bc3NpZ25tZW50SABCBgoEYm9keSJdCgpBdHRlbXB0QWNrEg8KB2xvZ19zZXEYASABKAQSDwoHc3RhcnRlZBgCIAEoCBIQCghmaW5pc2hlZBgDIAEoCBIbChNsZWFzZV9leHBpcmVzX2F0X21zGAQgASgDIh8KDUF0dGVtcHRDYW5jZWwSDgoGcmVhc29uGAEgASgJIjAKD0F0dGVtcHRSZWplY3RlZBIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkiLQoMQXR0ZW1wdFJldHJ5Eg8KB21lc3NhZ2UYASABKAkSDAoEaGVsZBgCIAEoCDL7BAoMQWdlbnRTZXJ2aWNlEkcKCFJlZ2lzdGVyEhwuZG9ja3lhcmQudjEuUmVnaXN0ZXJSZXF1ZXN0Gh0uZG9ja3lhcmQudjEuUmVnaXN0ZXJSZXNwb25zZRJKCglIZWFydGJlYXQSHS5kb2NreWFyZC52MS5IZWFydGJlYXRSZXF1ZXN0Gh4uZG9ja3lhcmQudjEuSGVhcnRiZWF0UmVzcG9uc2USVgoNR2V0QXNzaWdubWVudBIhLmRvY2t5YXJkLnYxLkdldEFzc2lnbm1lbnRSZXF1ZXN0GiIuZG9ja3lhcmQudjEuR2V0QXNzaWdubWVudFJlc3BvbnNlElwKD1BvbGxBc3NpZ25tZW50cxIjLmRvY2t5YXJkLnYxLlBvbGxBc3NpZ25tZW50c1JlcXVlc3QaJC5kb2NreWFyZC52MS5Qb2xsQXNzaWdubWVudHNSZXNwb25zZRJECgtTZXREcmFpbmluZxIZLmRvY2t5YXJkLnYxLkRyYWluUmVxdWVzdBoaLmRvY2t5YXJkLnYxLkRyYWluUmVzcG9uc2USPgoFTGVhdmUSGS5kb2NreWFyZC52MS5MZWF2ZVJlcXVlc3QaGi5kb2NreWFyZC52MS5MZWF2ZVJlc3BvbnNlEkwKDUF0dGVtcHRTdHJlYW0SGi5kb2NreWFyZC52MS5BdHRlbXB0UmVwb3J0GhsuZG9ja3lhcmQudjEuQXR0ZW1wdENvbW1hbmQoATABEkwKDEdldFJ1blNvdXJjZRIgLmRvY2t5YXJkLnYxLkdldFJ1blNvdXJjZVJlcXVlc3QaGC5kb2NreWFyZC52MS5Tb3VyY2VDaHVuazABYgZwcm90bzM", [file_dockyard_v1_types]);
 
 /**
  * AgentService.Register, over TLS (the agent pins the server's CA by the
@@ -224,13 +224,6 @@ export type HeartbeatRequest = Message<"dockyard.v1.HeartbeatRequest"> & {
   draining: boolean;
 
   /**
-   * Temporary environments alive on this agent's engine (ids); the others it had are gone.
-   *
-   * @generated from field: repeated string environment_ids = 3;
-   */
-  environmentIds: string[];
-
-  /**
    * The engine's BuildKit cache as last measured (pruned to DOCKYARD_BUILD_CACHE_BYTES).
    *
    * @generated from field: uint64 build_cache_bytes = 4;
@@ -253,6 +246,15 @@ export type HeartbeatRequest = Message<"dockyard.v1.HeartbeatRequest"> & {
    * @generated from field: repeated string foreign_workspace_run_ids = 6;
    */
   foreignWorkspaceRunIds: string[];
+
+  /**
+   * Everything the agent holds on its host for runs beyond their stages (temporary
+   * environments today), as found on its engine, at most 1000: the whole inventory, so
+   * the server forgets those it had and no longer sees.
+   *
+   * @generated from field: repeated dockyard.v1.HeldResource resources = 7;
+   */
+  resources: HeldResource[];
 };
 
 /**
@@ -263,16 +265,68 @@ export const HeartbeatRequestSchema: GenMessage<HeartbeatRequest> = /*@__PURE__*
   messageDesc(file_dockyard_v1_agent, 4);
 
 /**
+ * One thing an agent holds on its host: a kind (`environment`), an id unique within the
+ * kind on that agent, the run that owns it, its expiry and attributes to show people.
+ *
+ * @generated from message dockyard.v1.HeldResource
+ */
+export type HeldResource = Message<"dockyard.v1.HeldResource"> & {
+  /**
+   * @generated from field: string kind = 1;
+   */
+  kind: string;
+
+  /**
+   * @generated from field: string id = 2;
+   */
+  id: string;
+
+  /**
+   * Empty when no run owns it.
+   *
+   * @generated from field: string run_id = 3;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: int64 created_at_ms = 4;
+   */
+  createdAtMs: bigint;
+
+  /**
+   * 0: no expiry.
+   *
+   * @generated from field: int64 expires_at_ms = 5;
+   */
+  expiresAtMs: bigint;
+
+  /**
+   * Kind-specific, shown by the CLI and HTTP API (environment: stage, owner, service.NAME).
+   *
+   * @generated from field: map<string, string> attributes = 6;
+   */
+  attributes: { [key: string]: string };
+};
+
+/**
+ * Describes the message dockyard.v1.HeldResource.
+ * Use `create(HeldResourceSchema)` to create a new message.
+ */
+export const HeldResourceSchema: GenMessage<HeldResource> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_agent, 5);
+
+/**
  * @generated from message dockyard.v1.HeartbeatResponse
  */
 export type HeartbeatResponse = Message<"dockyard.v1.HeartbeatResponse"> & {
   /**
-   * Those of the reported workspaces' runs that have ended: the agent removes their
-   * workspaces (after its own last stage of that run). Covers a lost NATS run-ended notice.
+   * Those of the reported workspaces' and resources' runs that have ended, with their final
+   * state: the agent removes their workspaces and resources (after its own last stage of that
+   * run; a failed run's environment may be kept until its TTL). Covers a lost NATS notice.
    *
-   * @generated from field: repeated string ended_run_ids = 1;
+   * @generated from field: repeated dockyard.v1.RunEnded ended_runs = 2;
    */
-  endedRunIds: string[];
+  endedRuns: RunEnded[];
 };
 
 /**
@@ -280,7 +334,7 @@ export type HeartbeatResponse = Message<"dockyard.v1.HeartbeatResponse"> & {
  * Use `create(HeartbeatResponseSchema)` to create a new message.
  */
 export const HeartbeatResponseSchema: GenMessage<HeartbeatResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 5);
+  messageDesc(file_dockyard_v1_agent, 6);
 
 /**
  * NATS payload of everything the server sends agents on `<prefix>.agent.<id>.assign`,
@@ -308,7 +362,7 @@ export type Signed = Message<"dockyard.v1.Signed"> & {
  * Use `create(SignedSchema)` to create a new message.
  */
 export const SignedSchema: GenMessage<Signed> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 6);
+  messageDesc(file_dockyard_v1_agent, 7);
 
 /**
  * @generated from message dockyard.v1.ServerNotice
@@ -360,7 +414,7 @@ export type ServerNotice = Message<"dockyard.v1.ServerNotice"> & {
  * Use `create(ServerNoticeSchema)` to create a new message.
  */
 export const ServerNoticeSchema: GenMessage<ServerNotice> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 7);
+  messageDesc(file_dockyard_v1_agent, 8);
 
 /**
  * Wake-up only: the agent fetches the assignment with GetAssignment.
@@ -379,7 +433,7 @@ export type AssignWakeup = Message<"dockyard.v1.AssignWakeup"> & {
  * Use `create(AssignWakeupSchema)` to create a new message.
  */
 export const AssignWakeupSchema: GenMessage<AssignWakeup> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 8);
+  messageDesc(file_dockyard_v1_agent, 9);
 
 /**
  * @generated from message dockyard.v1.CancelAttempt
@@ -401,7 +455,7 @@ export type CancelAttempt = Message<"dockyard.v1.CancelAttempt"> & {
  * Use `create(CancelAttemptSchema)` to create a new message.
  */
 export const CancelAttemptSchema: GenMessage<CancelAttempt> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 9);
+  messageDesc(file_dockyard_v1_agent, 10);
 
 /**
  * A run ended: its workspaces can go.
@@ -427,7 +481,7 @@ export type RunEnded = Message<"dockyard.v1.RunEnded"> & {
  * Use `create(RunEndedSchema)` to create a new message.
  */
 export const RunEndedSchema: GenMessage<RunEnded> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 10);
+  messageDesc(file_dockyard_v1_agent, 11);
 
 /**
  * @generated from message dockyard.v1.GetRunSourceRequest
@@ -444,7 +498,7 @@ export type GetRunSourceRequest = Message<"dockyard.v1.GetRunSourceRequest"> & {
  * Use `create(GetRunSourceRequestSchema)` to create a new message.
  */
 export const GetRunSourceRequestSchema: GenMessage<GetRunSourceRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 11);
+  messageDesc(file_dockyard_v1_agent, 12);
 
 /**
  * Pieces of the tar the CLI uploaded, in order.
@@ -463,7 +517,7 @@ export type SourceChunk = Message<"dockyard.v1.SourceChunk"> & {
  * Use `create(SourceChunkSchema)` to create a new message.
  */
 export const SourceChunkSchema: GenMessage<SourceChunk> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 12);
+  messageDesc(file_dockyard_v1_agent, 13);
 
 /**
  * @generated from message dockyard.v1.GetAssignmentRequest
@@ -480,7 +534,7 @@ export type GetAssignmentRequest = Message<"dockyard.v1.GetAssignmentRequest"> &
  * Use `create(GetAssignmentRequestSchema)` to create a new message.
  */
 export const GetAssignmentRequestSchema: GenMessage<GetAssignmentRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 13);
+  messageDesc(file_dockyard_v1_agent, 14);
 
 /**
  * @generated from message dockyard.v1.GetAssignmentResponse
@@ -497,7 +551,7 @@ export type GetAssignmentResponse = Message<"dockyard.v1.GetAssignmentResponse">
  * Use `create(GetAssignmentResponseSchema)` to create a new message.
  */
 export const GetAssignmentResponseSchema: GenMessage<GetAssignmentResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 14);
+  messageDesc(file_dockyard_v1_agent, 15);
 
 /**
  * @generated from message dockyard.v1.PollAssignmentsRequest
@@ -510,7 +564,7 @@ export type PollAssignmentsRequest = Message<"dockyard.v1.PollAssignmentsRequest
  * Use `create(PollAssignmentsRequestSchema)` to create a new message.
  */
 export const PollAssignmentsRequestSchema: GenMessage<PollAssignmentsRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 15);
+  messageDesc(file_dockyard_v1_agent, 16);
 
 /**
  * @generated from message dockyard.v1.PollAssignmentsResponse
@@ -536,7 +590,7 @@ export type PollAssignmentsResponse = Message<"dockyard.v1.PollAssignmentsRespon
  * Use `create(PollAssignmentsResponseSchema)` to create a new message.
  */
 export const PollAssignmentsResponseSchema: GenMessage<PollAssignmentsResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 16);
+  messageDesc(file_dockyard_v1_agent, 17);
 
 /**
  * @generated from message dockyard.v1.DrainRequest
@@ -553,7 +607,7 @@ export type DrainRequest = Message<"dockyard.v1.DrainRequest"> & {
  * Use `create(DrainRequestSchema)` to create a new message.
  */
 export const DrainRequestSchema: GenMessage<DrainRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 17);
+  messageDesc(file_dockyard_v1_agent, 18);
 
 /**
  * @generated from message dockyard.v1.DrainResponse
@@ -566,7 +620,7 @@ export type DrainResponse = Message<"dockyard.v1.DrainResponse"> & {
  * Use `create(DrainResponseSchema)` to create a new message.
  */
 export const DrainResponseSchema: GenMessage<DrainResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 18);
+  messageDesc(file_dockyard_v1_agent, 19);
 
 /**
  * @generated from message dockyard.v1.LeaveRequest
@@ -579,7 +633,7 @@ export type LeaveRequest = Message<"dockyard.v1.LeaveRequest"> & {
  * Use `create(LeaveRequestSchema)` to create a new message.
  */
 export const LeaveRequestSchema: GenMessage<LeaveRequest> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 19);
+  messageDesc(file_dockyard_v1_agent, 20);
 
 /**
  * @generated from message dockyard.v1.LeaveResponse
@@ -592,7 +646,7 @@ export type LeaveResponse = Message<"dockyard.v1.LeaveResponse"> & {
  * Use `create(LeaveResponseSchema)` to create a new message.
  */
 export const LeaveResponseSchema: GenMessage<LeaveResponse> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 20);
+  messageDesc(file_dockyard_v1_agent, 21);
 
 /**
  * Agent -> server on the agent's AttemptStream. Every report names its attempt
@@ -652,7 +706,7 @@ export type AttemptReport = Message<"dockyard.v1.AttemptReport"> & {
  * Use `create(AttemptReportSchema)` to create a new message.
  */
 export const AttemptReportSchema: GenMessage<AttemptReport> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 21);
+  messageDesc(file_dockyard_v1_agent, 22);
 
 /**
  * @generated from message dockyard.v1.ReportOpen
@@ -672,7 +726,7 @@ export type ReportOpen = Message<"dockyard.v1.ReportOpen"> & {
  * Use `create(ReportOpenSchema)` to create a new message.
  */
 export const ReportOpenSchema: GenMessage<ReportOpen> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 22);
+  messageDesc(file_dockyard_v1_agent, 23);
 
 /**
  * @generated from message dockyard.v1.ReportStarted
@@ -685,7 +739,7 @@ export type ReportStarted = Message<"dockyard.v1.ReportStarted"> & {
  * Use `create(ReportStartedSchema)` to create a new message.
  */
 export const ReportStartedSchema: GenMessage<ReportStarted> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 23);
+  messageDesc(file_dockyard_v1_agent, 24);
 
 /**
  * @generated from message dockyard.v1.ReportRenew
@@ -698,7 +752,7 @@ export type ReportRenew = Message<"dockyard.v1.ReportRenew"> & {
  * Use `create(ReportRenewSchema)` to create a new message.
  */
 export const ReportRenewSchema: GenMessage<ReportRenew> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 24);
+  messageDesc(file_dockyard_v1_agent, 25);
 
 /**
  * @generated from message dockyard.v1.LogChunk
@@ -727,7 +781,7 @@ export type LogChunk = Message<"dockyard.v1.LogChunk"> & {
  * Use `create(LogChunkSchema)` to create a new message.
  */
 export const LogChunkSchema: GenMessage<LogChunk> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 25);
+  messageDesc(file_dockyard_v1_agent, 26);
 
 /**
  * @generated from message dockyard.v1.ReportFinished
@@ -771,7 +825,7 @@ export type ReportFinished = Message<"dockyard.v1.ReportFinished"> & {
  * Use `create(ReportFinishedSchema)` to create a new message.
  */
 export const ReportFinishedSchema: GenMessage<ReportFinished> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 26);
+  messageDesc(file_dockyard_v1_agent, 27);
 
 /**
  * Server -> agent on the AttemptStream, for the attempt it names.
@@ -830,7 +884,7 @@ export type AttemptCommand = Message<"dockyard.v1.AttemptCommand"> & {
  * Use `create(AttemptCommandSchema)` to create a new message.
  */
 export const AttemptCommandSchema: GenMessage<AttemptCommand> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 27);
+  messageDesc(file_dockyard_v1_agent, 28);
 
 /**
  * @generated from message dockyard.v1.AttemptAck
@@ -868,7 +922,7 @@ export type AttemptAck = Message<"dockyard.v1.AttemptAck"> & {
  * Use `create(AttemptAckSchema)` to create a new message.
  */
 export const AttemptAckSchema: GenMessage<AttemptAck> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 28);
+  messageDesc(file_dockyard_v1_agent, 29);
 
 /**
  * The attempt was canceled (by the user): stop it. Its later reports are still
@@ -888,7 +942,7 @@ export type AttemptCancel = Message<"dockyard.v1.AttemptCancel"> & {
  * Use `create(AttemptCancelSchema)` to create a new message.
  */
 export const AttemptCancelSchema: GenMessage<AttemptCancel> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 29);
+  messageDesc(file_dockyard_v1_agent, 30);
 
 /**
  * The lease is not (or no longer) valid: stop the attempt and drop its spool.
@@ -912,7 +966,7 @@ export type AttemptRejected = Message<"dockyard.v1.AttemptRejected"> & {
  * Use `create(AttemptRejectedSchema)` to create a new message.
  */
 export const AttemptRejectedSchema: GenMessage<AttemptRejected> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 30);
+  messageDesc(file_dockyard_v1_agent, 31);
 
 /**
  * The server could not handle a report of this attempt (a database error, say) and
@@ -942,7 +996,7 @@ export type AttemptRetry = Message<"dockyard.v1.AttemptRetry"> & {
  * Use `create(AttemptRetrySchema)` to create a new message.
  */
 export const AttemptRetrySchema: GenMessage<AttemptRetry> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_agent, 31);
+  messageDesc(file_dockyard_v1_agent, 32);
 
 /**
  * Agent-facing API, over TLS. Every call but Register carries
