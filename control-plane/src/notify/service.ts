@@ -9,6 +9,7 @@ import { InvalidError } from "../errors";
 import { checkChannelName, type ChannelInfo, type ChannelStore, type NewChannel } from "./channels";
 import { enqueueNotification, listDeliveries, type DeliveryAttemptRow, type DeliveryRow } from "./outbox";
 import { renderMessage } from "./senders";
+import { stageKind } from "../stages/index";
 
 export const MAX_NOTIFICATIONS_LIMIT = 500;
 /** How long `channels test` waits for the test message's first attempt. */
@@ -95,7 +96,10 @@ export class NotifyService {
     const usedBy = new Map<string, string[]>();
     const use = (name: string, where: string) => usedBy.set(name, [...new Set([...(usedBy.get(name) ?? []), where])]);
     for (const rule of pipeline.notify) for (const c of rule.channels) use(c, "notify:");
-    for (const stage of pipeline.stages) if (stage.spec.type === "notify") for (const c of stage.spec.channels) use(c, `stage '${stage.name}'`);
+    for (const stage of pipeline.stages) {
+      const kind = stageKind(stage.spec.type);
+      for (const c of kind.runsOn === "server" ? (kind.channels?.(stage.spec) ?? []) : []) use(c, `stage '${stage.name}'`);
+    }
     const names = [...usedBy.keys()];
     if (names.length === 0) return;
     const found = new Set((await this.db.select({ name: channels.name }).from(channels).where(inArray(channels.name, names))).map((r) => r.name));

@@ -66,6 +66,8 @@ export interface ServerStageKind<T extends string = string> {
   retry: RetryPolicy;
   /** The kind arms its own deadline from its spec (approval): the runner arms no stage-timeout timer. */
   ownsTimeout?: boolean;
+  /** Notification channels the stage's spec names: each must exist when the run is submitted. */
+  channels?(spec: unknown): string[];
   start(stage: ServerStage, ctx: ServerStageContext): Promise<void>;
   onTimer(stage: ServerStage, what: string, ctx: ServerStageContext): Promise<void>;
   /** Refuse a signal before it is recorded (throws a DockyardError naming who may decide). */

@@ -12,6 +12,7 @@ export const notify: ServerStageKind<"notify"> = {
   type: "notify",
   runsOn: "server",
   retry: NO_RETRY,
+  channels: (spec) => (spec as NotifySpec).channels,
 
   async start(stage, ctx) {
     const spec = specOf(stage);

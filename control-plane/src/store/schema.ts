@@ -320,8 +320,8 @@ export const stages = pgTable(
     position: integer("position").notNull(),
     /** pending | queued | assigned | running | succeeded | failed | canceled | errored | lost | skipped */
     state: text("state").notNull(),
-    /** command | build | deploy | test */
-    type: text("type").notNull().default("command"),
+    /** The stage's kind (a key of the kinds registry); no default: the submit always names it. */
+    type: text("type").notNull(),
     /** agent | server: where the kind runs (the claim takes only agent stages). */
     runsOn: text("runs_on").notNull().default("agent"),
     spec: jsonb("spec").$type<StageSpecRow>().notNull(),

@@ -49,8 +49,8 @@ describe("claim and placement", () => {
     await client.query(`INSERT INTO runs (id, name, state, pipeline_yaml, created_at) VALUES ($1, 'guard', 'queued', '', now())`, [runId]);
     for (const [i, id] of stageIds.entries()) {
       await client.query(
-        `INSERT INTO stages (id, run_id, name, position, state, spec, retry_count, retry_on, queued_at)
-        VALUES ($1, $2, $3, $4, $5, $6, 0, '[]', now())`,
+        `INSERT INTO stages (id, run_id, name, position, state, type, spec, retry_count, retry_on, queued_at)
+        VALUES ($1, $2, $3, $4, $5, 'command', $6, 0, '[]', now())`,
         [id, runId, `s${i}`, i, i === 0 ? "running" : "queued", JSON.stringify(spec)],
       );
     }

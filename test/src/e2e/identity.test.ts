@@ -3,7 +3,7 @@
 // agents is in identity-revoke.test.ts.
 import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { generateKeyPair, splitJoinToken, type KeyPair } from "@dockyard/proto";
+import { generateKeyPair, PROTOCOL_VERSION, splitJoinToken, type KeyPair } from "@dockyard/proto";
 import { RegistrationRefusedError, register } from "@dockyard/agent";
 import { handAgent, type Farm } from "../index";
 import { identitySuite, registerRequest } from "../helpers/registration";
@@ -85,7 +85,7 @@ describe("agent identity", { timeout: 180_000 }, () => {
     const refused = await refusal(req);
     assert.equal(refused.code, "protocol_mismatch");
     for (const problem of [
-      /agent speaks protocol 1, server speaks 3/,
+      new RegExp(`agent speaks protocol 1, server speaks ${PROTOCOL_VERSION}`),
       /name 'bad name!'/,
       /agent_id must be a UUID/,
       /capacity 0/,

@@ -29,8 +29,8 @@ describe("farm gauges at scrape time", () => {
 
   const addStage = (state: string) =>
     client.query(
-      `INSERT INTO stages (id, run_id, name, position, state, spec, retry_count, retry_on, queued_at)
-     VALUES ($1, $2, $1, 0, $3, $4, 0, '[]', now())`,
+      `INSERT INTO stages (id, run_id, name, position, state, type, spec, retry_count, retry_on, queued_at)
+     VALUES ($1, $2, $1, 0, $3, 'command', $4, 0, '[]', now())`,
       [randomUUID(), runId, state, JSON.stringify(spec)],
     );
   const addAgent = (state: string) =>
