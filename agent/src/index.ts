@@ -44,3 +44,4 @@ export {
   type UpEnvironmentOptions,
 } from "./docker/environment";
 export { runTestContainer, type TestContainerOptions, type TestContainerResult, type JUnitCounts } from "./docker/test-container";
+export { secretDir } from "./secrets/secret-files";

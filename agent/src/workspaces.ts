@@ -1,4 +1,5 @@
-// The run workspaces on this host: shell directories, run sources and Docker volumes. They
+// The run workspaces on this host: shell directories, run sources, Docker volumes and the
+// secret files of its attempts (on tmpfs). They
 // are found on disk and on the engine, not remembered, so a restarted agent (after kill -9)
 // or another agent on an engine a dead one shared finds them too. The heartbeat reports
 // them and the server answers which of their runs ended; the NATS run-ended notice is only
@@ -6,6 +7,7 @@
 import type { Logger } from "pino";
 import type { Executor } from "./executor/types";
 import type { RunSources } from "./stages/run-sources";
+import { removeRunSecrets, secretRunIds } from "./secrets/secret-files";
 
 /** At most this many run ids per heartbeat field (the server refuses more). */
 export const MAX_REPORTED_WORKSPACES = 500;
@@ -77,7 +79,11 @@ export class Workspaces {
   }
 
   private async remove(runId: string): Promise<void> {
-    const results = await Promise.allSettled([...this.executors.map((e) => e.removeWorkspace(runId)), this.sources.remove(runId)]);
+    const results = await Promise.allSettled([
+      ...this.executors.map((e) => e.removeWorkspace(runId)),
+      this.sources.remove(runId),
+      Promise.resolve().then(() => removeRunSecrets(runId)),
+    ]);
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
     // The next heartbeat reports it again and the server answers again: that is the retry.
     for (const f of failed) this.log.warn({ err: f.reason as unknown, runId }, "workspace removal failed");
@@ -96,6 +102,8 @@ export class Workspaces {
         (w.agentId === null || w.agentId === me ? own : foreign).add(w.runId);
       }
     }
+    // Secret files on this host's tmpfs: any agent's (a killed one's too), so reaped like a foreign volume.
+    for (const id of secretRunIds()) if (RUN_ID.test(id)) foreign.add(id);
     for (const id of own) foreign.delete(id);
     // Beyond the bound, the rest is reported once the first ones are gone.
     return { own: [...own].slice(0, MAX_REPORTED_WORKSPACES), foreign: [...foreign].slice(0, MAX_REPORTED_WORKSPACES) };

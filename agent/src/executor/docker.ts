@@ -121,7 +121,7 @@ export class DockerExecutor implements Executor {
 
   async remove(spec: AttemptSpec): Promise<void> {
     await this.removeContainer(containerName(spec.attemptId));
-    if (spec.secretFiles?.length) removeSecretFiles(spec.attemptId);
+    if (spec.secretFiles?.length) removeSecretFiles(spec.runId, spec.attemptId);
   }
 
   async listOwned(agentId: string): Promise<{ attemptId: string; running: boolean }[]> {
@@ -170,7 +170,7 @@ export class DockerExecutor implements Executor {
     const extraMounts: Dockerode.MountSettings[] = [];
     if (spec.secretFiles?.length) {
       // Files on the host's tmpfs, bind-mounted read-only: never in a layer, never on disk.
-      const dir = writeSecretFiles(spec.attemptId, spec.secretFiles);
+      const dir = writeSecretFiles(spec.runId, spec.attemptId, spec.secretFiles);
       for (const f of spec.secretFiles) env[f.env] = `${SECRETS_DIR}/${f.env}`;
       extraMounts.push({ Type: 'bind', Source: dir, Target: SECRETS_DIR, ReadOnly: true });
     }

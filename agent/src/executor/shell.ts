@@ -110,7 +110,7 @@ export class ShellExecutor implements Executor {
     }
     const env = { ...spec.env };
     if (spec.secretFiles?.length) {
-      const dir = writeSecretFiles(spec.attemptId, spec.secretFiles);
+      const dir = writeSecretFiles(spec.runId, spec.attemptId, spec.secretFiles);
       for (const f of spec.secretFiles) env[f.env] = join(dir, f.env);
     }
     if (spec.outputDir) env.DOCKYARD_OUTPUT = join(spec.outputDir, OUTPUT_FILE);
@@ -155,7 +155,7 @@ export class ShellExecutor implements Executor {
 
   async remove(spec: AttemptSpec): Promise<void> {
     await this.reap(spec.attemptId);
-    if (spec.secretFiles?.length) removeSecretFiles(spec.attemptId);
+    if (spec.secretFiles?.length) removeSecretFiles(spec.runId, spec.attemptId);
   }
 
   async listOwned(): Promise<{ attemptId: string; running: boolean }[]> {

@@ -25,6 +25,7 @@ import {
   type Farm,
 } from "../index";
 import { tempDir } from "@dockyard/testkit";
+import { secretDir } from "@dockyard/agent";
 
 const volumeOf = (runId: string) => `dockyard-ws-${runId}`;
 
@@ -104,13 +105,14 @@ describe("run workspaces are reconciled over the heartbeat", { timeout: 180_000 
     }
   });
 
-  it("the leaked volume after a kill -9: the agent left on the engine removes it (and the killed agent's container) when the run ends", async () => {
+  it("the leaked volume and secret files after a kill -9: the agent left on the host removes them (and the killed agent's container) when the run ends", async () => {
     const stateDir = tempDir("agent-ws-a");
     dirs.push(stateDir);
     const a = farm.spawnAgent({ name: "ws-a", capacity: 1, stateDir });
     await waitFor(async () => (await farm.pg.query("SELECT 1 FROM agents WHERE name = 'ws-a' AND state = 'online'")).rowCount, {
       message: "agent ws-a online",
     });
+    await farm.client.setSecret({ name: "ws-token", value: Buffer.from("reaped-with-the-run") });
     const runId = await submit(
       farm.client,
       `
@@ -118,6 +120,8 @@ name: killed
 stages:
   long:
     image: dockyard/busybox:1
+    env:
+      TOKEN: { secret: ws-token, file: true }
     command: 'echo "attempt $DOCKYARD_ATTEMPT" >> /workspace/attempts; if [ "$DOCKYARD_ATTEMPT" = 1 ]; then sleep 300; fi; cat /workspace/attempts'
 `,
     );
@@ -128,6 +132,9 @@ stages:
       const labels = await waitFor(() => volumeLabels(docker, runId), { message: "the run's workspace volume" });
       assert.equal(labels["dockyard.run"], runId);
       assert.equal(labels["dockyard.agent"], aId);
+      // The control: the attempt's secret file is on the host's tmpfs.
+      const secrets = path.dirname(secretDir(runId, first));
+      assert.ok(existsSync(path.join(secretDir(runId, first), "TOKEN")), "the first attempt's secret file");
 
       a.child.kill("SIGKILL");
       await a.exited;
@@ -147,6 +154,7 @@ stages:
 
       await waitFor(async () => (await volumeLabels(docker, runId)) === null, { timeoutMs: 15_000, message: "the run's workspace volume to be removed" });
       assert.deepEqual(await attemptContainers(docker, first), [], "the killed agent's stopped container is gone too");
+      await waitFor(() => !existsSync(secrets), { timeoutMs: 15_000, message: "the killed attempt's secret files removed from tmpfs" });
       // Off the engine, so the next test finds it without an agent.
       farm.agents.splice(farm.agents.indexOf(b), 1);
       await b.stop();
