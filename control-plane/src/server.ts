@@ -235,12 +235,18 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
 
   const httpLog = log.child({ component: "http-api" });
   const app = createApp(
-    webServices(runs, registry, () => health.ready(), {
-      db: db.db,
-      hooks: hookStore,
-      clock,
-      decide: async (ref, stage, decision, caller) => (await runs.decide(ref, stage, decision, caller)).id,
-    }),
+    webServices(
+      runs,
+      registry,
+      () => health.ready(),
+      {
+        db: db.db,
+        hooks: hookStore,
+        clock,
+        decide: async (ref, stage, decision, caller) => (await runs.decide(ref, stage, decision, caller)).id,
+      },
+      { db: db.db, clock, notify: notifyService },
+    ),
     {
       maxBodyBytes: PIPELINE_LIMITS.maxBytes,
       metricsToken: config.metricsToken,

@@ -1,7 +1,8 @@
-// Implements the web package's WebServices on top of RunsService: rows are
+// Implements the web package's WebServices on top of RunsService and, for users, the audit log
+// and channels, the same store and NotifyService functions the gRPC handlers call: rows are
 // converted to the public JSON views here.
 import type { Registry } from "prom-client";
-import type { AgentView, RunView, WebServices } from "@dockyard/web";
+import type { AgentView, AuditEntryView, ChannelView, NotificationView, RunView, UserView, WebServices } from "@dockyard/web";
 import type { RunsService } from "./runs-service";
 import { actorOf } from "./transport/grpc/caller";
 import { isDbUnavailable } from "./store/db";
@@ -10,6 +11,19 @@ import type { RunWithStages } from "./store/runs";
 import type { AgentWithUsage as AgentRow } from "./store/agents";
 import { outputsSummary } from "./stages/summary";
 import { receiveHookDecision, type HookDecisionDeps } from "./hooks/inbound";
+import type { Db } from "./store/db";
+import type { Clock } from "./clock";
+import { addUser, disableUser, listUsers, type UserInfo } from "./store/users";
+import { auditPage, type AuditRow } from "./store/audit";
+import type { NotifyService, DeliveryView } from "./notify/service";
+import type { ChannelInfo } from "./notify/channels";
+
+/** What the user, audit and channel routes act on: the same functions the gRPC handlers call. */
+export interface AdminDeps {
+  db: Db;
+  clock: Clock;
+  notify: NotifyService;
+}
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
@@ -74,6 +88,49 @@ export function agentView(a: AgentRow): AgentView {
   };
 }
 
+export function userView(u: UserInfo): UserView {
+  return { name: u.name, roles: u.roles, createdAt: u.createdAt.toISOString(), disabledAt: iso(u.disabledAt), activeTokens: u.activeTokens };
+}
+
+export function auditEntryView(r: AuditRow): AuditEntryView {
+  return { id: r.id, at: r.at.toISOString(), actor: r.actor, action: r.action, target: r.target, details: r.details };
+}
+
+/** Never a credential: ChannelInfo carries none (its target is the URL or SMTP host and recipients). */
+export function channelView(c: ChannelInfo): ChannelView {
+  return {
+    name: c.name,
+    type: c.type,
+    target: c.target,
+    createdAt: c.createdAt.toISOString(),
+    disabledAt: iso(c.disabledAt),
+    disabledReason: c.disabledReason || null,
+  };
+}
+
+export function notificationView(v: DeliveryView): NotificationView {
+  const r = v.row;
+  return {
+    id: r.id,
+    channel: r.channel,
+    event: r.event,
+    runId: r.runId || null,
+    subject: v.subject,
+    state: r.state,
+    createdAt: r.createdAt.toISOString(),
+    nextAttemptAt: r.state === "pending" ? r.nextAttemptAt.toISOString() : null,
+    finishedAt: iso(r.finishedAt),
+    attempts: v.attempts.map((a) => ({
+      number: a.number,
+      at: a.at.toISOString(),
+      result: a.result,
+      statusCode: a.statusCode ?? null,
+      error: a.error || null,
+      durationMs: a.durationMs,
+    })),
+  };
+}
+
 /** Every service, with a database outage answered as `unavailable` (HTTP 503), not as an internal error. */
 function unavailableOnDbOutage(services: WebServices): WebServices {
   const out: Record<string, unknown> = {};
@@ -86,7 +143,8 @@ function unavailableOnDbOutage(services: WebServices): WebServices {
   return out as unknown as WebServices;
 }
 
-export function webServices(runs: RunsService, registry: Registry, health: WebServices["health"], hooks: HookDecisionDeps): WebServices {
+export function webServices(runs: RunsService, registry: Registry, health: WebServices["health"], hooks: HookDecisionDeps, admin: AdminDeps): WebServices {
+  const { db, clock, notify } = admin;
   return unavailableOnDbOutage({
     authenticate: (token) => runs.authenticate(token),
     submitRun: async (yaml, source, defaultName, caller) => runView(await runs.submit(yaml, source, defaultName, {}, actorOf(caller))),
@@ -122,6 +180,30 @@ export function webServices(runs: RunsService, registry: Registry, health: WebSe
         expiresAt: iso(e.expiresAt),
         services: e.services,
       })),
+    listUsers: async () => (await listUsers(db)).map(userView),
+    addUser: async (name, roles, caller) => userView(await addUser(db, name, roles, actorOf(caller), clock.now())),
+    disableUser: async (name, caller) => {
+      await disableUser(db, name, actorOf(caller), clock.now());
+      return userView((await listUsers(db)).find((u) => u.name === name)!);
+    },
+    listAudit: async (opts) => (await auditPage(db, opts)).map(auditEntryView),
+    listChannels: async () => (await notify.listChannels()).map(channelView),
+    addChannel: async (input, caller) => {
+      const secret = input.secret === undefined ? undefined : Buffer.from(input.secret, "utf8");
+      try {
+        const { info, key } = await notify.addChannel({ ...input, secret }, actorOf(caller));
+        return { channel: channelView(info), webhookKey: key };
+      } finally {
+        secret?.fill(0);
+      }
+    },
+    removeChannel: async (name, caller) => notify.removeChannel(name, actorOf(caller)),
+    testChannel: async (name) => notificationView(await notify.test(name)),
+    rotateChannelKey: async (name, windowSeconds, caller) => {
+      const { key, previousValidUntil } = await notify.rotateKey(name, (windowSeconds ?? 0) * 1000, actorOf(caller));
+      return { webhookKey: key, previousValidUntil: previousValidUntil.toISOString() };
+    },
+    listNotifications: async (opts) => (await notify.notifications(opts)).map(notificationView),
     metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
     health,
   });

@@ -27,6 +27,16 @@ function stubServices(): WebServices & { scrapes: number } {
     removeAgent: async () => assert.fail("not called"),
     listTokens: async () => [],
     listEnvironments: async () => [],
+    listUsers: async () => [],
+    addUser: async () => assert.fail("not called"),
+    disableUser: async () => assert.fail("not called"),
+    listAudit: async () => [],
+    listChannels: async () => [],
+    addChannel: async () => assert.fail("not called"),
+    removeChannel: async () => assert.fail("not called"),
+    testChannel: async () => assert.fail("not called"),
+    rotateChannelKey: async () => assert.fail("not called"),
+    listNotifications: async () => [],
     metrics: async () => {
       services.scrapes++;
       return { contentType: "text/plain; version=0.0.4; charset=utf-8", body: "dockyard_queue_depth 3\n" };

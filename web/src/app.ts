@@ -10,6 +10,8 @@ import { accessGuard } from "./access";
 import { logRoutes } from "./routes/logs";
 import { approvalRoutes } from "./routes/approvals";
 import { hookRoutes } from "./routes/hooks";
+import { userRoutes } from "./routes/users";
+import { channelRoutes } from "./routes/channels";
 
 const HTTP_STATUS: Record<string, 400 | 401 | 403 | 404 | 409 | 413 | 503 | 500> = {
   invalid: 400,
@@ -134,6 +136,8 @@ export function createApp(services: WebServices, options: AppOptions): Hono<AppE
   api.delete("/agents/:id", async (c) => c.json({ removed: await services.removeAgent(c.req.param("id"), c.get("caller")) }));
   api.get("/tokens", async (c) => c.json({ tokens: await services.listTokens() }));
   api.get("/environments", async (c) => c.json({ environments: await services.listEnvironments() }));
+  userRoutes(api, services);
+  channelRoutes(api, services);
   app.route("/api/v1", api);
   hookRoutes(app, services);
 

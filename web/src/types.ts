@@ -132,6 +132,91 @@ export interface StageLogView {
   complete: boolean;
 }
 
+/** A user (`GET /users`): never a token. */
+export interface UserView {
+  name: string;
+  /** viewer | operator | approver | admin */
+  roles: string[];
+  createdAt: string;
+  /** null while the user is enabled. */
+  disabledAt: string | null;
+  /** API tokens of the user that are not revoked. */
+  activeTokens: number;
+}
+
+/** One entry of the append-only audit log (`GET /audit`). */
+export interface AuditEntryView {
+  /** Increasing; `?before=ID` pages back from it. */
+  id: number;
+  at: string;
+  /** A user's name, `agent:NAME`, or `server`. */
+  actor: string;
+  /** Dotted verb: user.added, token.created, secret.set, channel.added, run.started, approval.decided, ... */
+  action: string;
+  target: string;
+  /** Never a secret value. */
+  details: Record<string, unknown>;
+}
+
+/** A notification channel (`GET /channels`): never a credential. */
+export interface ChannelView {
+  name: string;
+  /** email | sms | webhook */
+  type: string;
+  /** What it sends to (URL, SMTP host and recipients), for display. */
+  target: string;
+  createdAt: string;
+  /** null while enabled; set when a receiver answered 410 Gone. */
+  disabledAt: string | null;
+  disabledReason: string | null;
+}
+
+/** A new channel (`POST /channels`); which fields apply depends on `type` (see the README). */
+export interface NewChannelInput {
+  name: string;
+  type: string;
+  url?: string;
+  smtpUrl?: string;
+  from?: string;
+  to?: string[];
+  template?: string;
+  user?: string;
+  /** The SMTP password or SMS token, stored sealed and never answered. */
+  secret?: string;
+  /** Or the name of a secret already in the store holding it. */
+  secretName?: string;
+}
+
+/** One try of a delivery. */
+export interface NotificationAttemptView {
+  number: number;
+  at: string;
+  /** delivered | failed | refused | gone | disabled */
+  result: string;
+  /** null when there was no HTTP/SMTP answer. */
+  statusCode: number | null;
+  error: string | null;
+  durationMs: number;
+}
+
+/** One message to one channel (`GET /notifications`); `id` is its webhook-id. The same shape as `dockyard notifications --json`. */
+export interface NotificationView {
+  id: string;
+  channel: string;
+  event: string;
+  /** null for messages about no run (a channel test). */
+  runId: string | null;
+  /** As sent: rendered, secret values masked. */
+  subject: string;
+  /** pending | delivered | failed | disabled */
+  state: string;
+  createdAt: string;
+  /** null unless pending. */
+  nextAttemptAt: string | null;
+  finishedAt: string | null;
+  attempts: NotificationAttemptView[];
+}
+
 /** The user an API token speaks for; handlers read it as `c.get("caller")`. */
 export interface WebCaller {
   userId: string;
@@ -187,6 +272,24 @@ export interface WebServices {
   removeAgent(id: string, caller: WebCaller): Promise<{ id: string; name: string; state: string }>;
   listTokens(): Promise<TokenView[]>;
   listEnvironments(): Promise<EnvironmentView[]>;
+  listUsers(): Promise<UserView[]>;
+  /** Rejects with "invalid" (bad name or role, naming it), "conflict" (the name is taken). */
+  addUser(name: string, roles: string[], caller: WebCaller): Promise<UserView>;
+  /** Rejects with "not_found", "conflict" (already disabled), "invalid" (the caller themself). */
+  disableUser(name: string, caller: WebCaller): Promise<UserView>;
+  /** The newest `limit` entries (unset: 50, at most MAX_AUDIT_LIMIT) before entry `beforeId` (unset: the newest), oldest first. */
+  listAudit(opts: { limit?: number; beforeId?: number }): Promise<AuditEntryView[]>;
+  listChannels(): Promise<ChannelView[]>;
+  /** Rejects with "invalid" (naming the field), "conflict" (the name is taken). `webhookKey`: a webhook's signing key, answered this once (null for others). */
+  addChannel(input: NewChannelInput, caller: WebCaller): Promise<{ channel: ChannelView; webhookKey: string | null }>;
+  /** Rejects with "not_found". */
+  removeChannel(name: string, caller: WebCaller): Promise<void>;
+  /** Sends a test message and answers its delivery after its first attempt (waits up to 15 s). */
+  testChannel(name: string): Promise<NotificationView>;
+  /** A new signing key for a webhook channel, answered this once; the old one signs too until `previousValidUntil`. `windowSeconds` unset: 24 hours. */
+  rotateChannelKey(name: string, windowSeconds: number | undefined, caller: WebCaller): Promise<{ webhookKey: string; previousValidUntil: string }>;
+  /** Newest first: `limit` (unset: 50, at most MAX_NOTIFICATIONS_LIMIT), only `channel`'s when given. */
+  listNotifications(opts: { channel?: string; limit?: number }): Promise<NotificationView[]>;
   /**
    * Prometheus exposition text and its content type. Called for every scrape that passes
    * AppOptions.metricsToken (never `authenticate`): keep it cheap.

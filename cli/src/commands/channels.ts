@@ -10,6 +10,7 @@ import { renderTable } from "../format/table";
 import { isoOrNull, localDateTime } from "../format/time";
 import { toJsonText } from "../json";
 import { readSecretValue } from "./secret";
+import { MAX_NOTIFICATIONS_LIMIT } from "@dockyard/web";
 
 /** `channels test` waits on the server for the first attempt (up to 15 s). */
 const TEST_TIMEOUT_MS = 20_000;
@@ -130,11 +131,11 @@ export function registerChannelCommands(program: Command, cli: CliContext): void
     .command("notifications")
     .description("each notification delivery and its attempts, newest first")
     .option("--channel <name>", "only this channel")
-    .option("--limit <n>", "how many (1-500)", "50")
+    .option("--limit <n>", `how many (1-${MAX_NOTIFICATIONS_LIMIT})`, "50")
     .option("--json", "print a JSON array")
     .action(async (opts: { channel?: string; limit: string; json?: boolean }, cmd: Command) => {
       const limit = Number(opts.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new UsageError("--limit must be 1-500");
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_NOTIFICATIONS_LIMIT) throw new UsageError(`--limit must be 1-${MAX_NOTIFICATIONS_LIMIT}`);
       const res = await withClient(cli.clientConfig(cmd), (client) =>
         client.listNotifications({ channel: opts.channel ?? "", limit }, { timeoutMs: CALL_TIMEOUT_MS }),
       );

@@ -7,9 +7,9 @@ import { UsageError } from "../errors";
 import { renderTable } from "../format/table";
 import { isoOrNull, localDateTime } from "../format/time";
 import { toJsonText } from "../json";
+import { MAX_AUDIT_LIMIT } from "@dockyard/web";
 
 const ROLE_HELP = "viewer (read), operator (run, cancel), approver (decide approvals), admin (everything)";
-const MAX_AUDIT_LIMIT = 1000;
 
 export interface UserJson {
   name: string;

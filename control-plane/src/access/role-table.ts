@@ -82,6 +82,18 @@ export const HTTP_ACCESS: Record<string, Access> = {
   "POST /api/v1/runs/:id/stages/:stage/reject": "approver",
   "DELETE /api/v1/agents/:id": "admin",
   "GET /api/v1/tokens": "admin",
+  // Users and the audit log, as ListUsers, AddUser, DisableUser and ListAudit.
+  "GET /api/v1/users": "admin",
+  "POST /api/v1/users": "admin",
+  "POST /api/v1/users/:name/disable": "admin",
+  "GET /api/v1/audit": "admin",
+  // Channels and deliveries, as ListChannels, AddChannel, RemoveChannel, TestChannel, RotateChannelKey and ListNotifications.
+  "GET /api/v1/channels": "viewer",
+  "POST /api/v1/channels": "admin",
+  "DELETE /api/v1/channels/:name": "admin",
+  "POST /api/v1/channels/:name/test": "admin",
+  "POST /api/v1/channels/:name/rotate": "admin",
+  "GET /api/v1/notifications": "viewer",
 };
 
 export function grpcAccess(service: string, method: string): Access | undefined {

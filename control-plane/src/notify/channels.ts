@@ -7,6 +7,8 @@ import type { Db, Tx } from "../store/db";
 import { channels } from "../store/schema";
 import { ConflictError, InvalidError, NotFoundError } from "../errors";
 import { checkSecretName, type SecretStore } from "../secrets/secret-store";
+import { withTx } from "../store/tx";
+import { audit, type Actor } from "../store/audit";
 import { resolveTarget, type TargetPolicy } from "./ssrf";
 import { templateProblems } from "./templates";
 
@@ -56,8 +58,11 @@ export class ChannelStore {
     private readonly policy: TargetPolicy,
   ) {}
 
-  /** Creates a channel; for a webhook returns its signing key (shown once). */
-  async add(input: NewChannel, now: Date): Promise<{ info: ChannelInfo; key: string | null }> {
+  /**
+   * Creates a channel as `actor`; for a webhook returns its signing key (shown once). The row, its
+   * credentials in the secret store and the audit entry commit together or not at all.
+   */
+  async add(input: NewChannel, now: Date, actor: Actor): Promise<{ info: ChannelInfo; key: string | null }> {
     const { config, secretValues } = await this.validate(input);
     const key = input.type === "webhook" ? newWebhookKey() : null;
     if (key) secretValues.key = Buffer.from(key);
@@ -71,19 +76,25 @@ export class ChannelStore {
       }
       refs[input.type === "email" ? "password" : "token"] = input.secretName;
     }
-    const inserted = await this.db
-      .insert(channels)
-      .values({ name: input.name, type: input.type, config, secretRefs: refs, createdAt: now })
-      .onConflictDoNothing()
-      .returning();
-    if (inserted.length === 0) throw new ConflictError(`channel '${input.name}' already exists (remove it first: dockyard channels rm ${input.name})`);
-    try {
-      for (const [role, value] of Object.entries(secretValues)) await this.secrets.set(secretName(input.name, role), value, now);
-    } catch (err) {
-      await this.db.delete(channels).where(eq(channels.name, input.name));
-      throw err;
-    }
-    return { info: channelInfo(inserted[0]!), key };
+    return withTx(this.db, async (tx) => {
+      const inserted = await tx
+        .insert(channels)
+        .values({ name: input.name, type: input.type, config, secretRefs: refs, createdAt: now })
+        .onConflictDoNothing()
+        .returning();
+      if (inserted.length === 0) throw new ConflictError(`channel '${input.name}' already exists (remove it first: dockyard channels rm ${input.name})`);
+      for (const [role, value] of Object.entries(secretValues)) await this.secrets.set(secretName(input.name, role), value, now, actor, tx);
+      const info = channelInfo(inserted[0]!);
+      // Never a credential: the names of the secrets that hold them.
+      await audit(tx, {
+        actor,
+        action: "channel.added",
+        target: input.name,
+        details: { type: info.type, target: info.target, secrets: Object.values(refs) },
+        at: now,
+      });
+      return { info, key };
+    });
   }
 
   async list(): Promise<ChannelInfo[]> {
@@ -96,30 +107,46 @@ export class ChannelStore {
     return row;
   }
 
-  /** Deletes the channel and its credentials. */
-  async remove(name: string, now: Date): Promise<void> {
+  /** Deletes the channel and the credentials it made, as `actor`, with its audit entry (one transaction). */
+  async remove(name: string, now: Date, actor: Actor): Promise<void> {
     checkChannelName(name);
-    const [row] = await this.db.delete(channels).where(eq(channels.name, name)).returning();
-    if (!row) throw new NotFoundError("channel", name);
-    // Only the secrets the channel made; one named at `add` (--password-secret) belongs to the user.
-    for (const secret of Object.values(row.secretRefs)) {
-      if (secret.startsWith(`channel.${name}.`)) await this.secrets.remove(secret, now).catch(() => undefined);
-    }
+    await withTx(this.db, async (tx) => {
+      const [row] = await tx.delete(channels).where(eq(channels.name, name)).returning();
+      if (!row) throw new NotFoundError("channel", name);
+      // Only the secrets the channel made; one named at `add` (--password-secret) belongs to the user.
+      for (const secret of Object.values(row.secretRefs)) {
+        if (!secret.startsWith(`channel.${name}.`)) continue;
+        await this.secrets.remove(secret, now, actor, tx).catch((err: unknown) => {
+          if (!(err instanceof NotFoundError)) throw err;
+        });
+      }
+      await audit(tx, { actor, action: "channel.removed", target: name, details: { type: row.type }, at: now });
+    });
   }
 
-  /** A new webhook key; the old one keeps signing beside it for `windowMs` (receivers switch over meanwhile). */
-  async rotate(name: string, windowMs: number, now: Date): Promise<string> {
-    const row = await this.get(this.db, checkChannelName(name));
-    if (row.type !== "webhook") throw new InvalidError(`channel '${name}' is a ${row.type} channel; only webhook keys rotate`);
-    const old = await this.secrets.value(row.secretRefs.key!);
-    const key = newWebhookKey();
-    await this.secrets.set(secretName(name, "previous-key"), old, now);
-    await this.secrets.set(secretName(name, "key"), Buffer.from(key), now);
-    await this.db
-      .update(channels)
-      .set({ secretRefs: { ...row.secretRefs, previousKey: secretName(name, "previous-key") }, previousKeyUntil: new Date(now.getTime() + windowMs) })
-      .where(eq(channels.name, name));
-    return key;
+  /**
+   * A new webhook key, as `actor`; the old one keeps signing beside it for `windowMs` (receivers
+   * switch over meanwhile). Keys, row and audit entry change in one transaction, the row locked
+   * so two rotations at once do not both keep the same "previous" key.
+   */
+  async rotate(name: string, windowMs: number, now: Date, actor: Actor): Promise<string> {
+    checkChannelName(name);
+    return withTx(this.db, async (tx) => {
+      const [row] = await tx.select().from(channels).where(eq(channels.name, name)).for("update");
+      if (!row) throw new NotFoundError("channel", name);
+      if (row.type !== "webhook") throw new InvalidError(`channel '${name}' is a ${row.type} channel; only webhook keys rotate`);
+      const old = await this.secrets.value(row.secretRefs.key!, tx);
+      const key = newWebhookKey();
+      const previousKeyUntil = new Date(now.getTime() + windowMs);
+      await this.secrets.set(secretName(name, "previous-key"), old, now, actor, tx);
+      await this.secrets.set(secretName(name, "key"), Buffer.from(key), now, actor, tx);
+      await tx
+        .update(channels)
+        .set({ secretRefs: { ...row.secretRefs, previousKey: secretName(name, "previous-key") }, previousKeyUntil })
+        .where(eq(channels.name, name));
+      await audit(tx, { actor, action: "channel.key_rotated", target: name, details: { previousKeyValidUntil: previousKeyUntil.toISOString() }, at: now });
+      return key;
+    });
   }
 
   /** The channel's credential by role (`key`, `previousKey`, `password`, `token`), or null. */

@@ -6,17 +6,23 @@ import { channels, deliveries } from "../store/schema";
 import type { Clock } from "../clock";
 import type { SecretStore } from "../secrets/secret-store";
 import { InvalidError } from "../errors";
+import type { Actor } from "../store/audit";
+import { DEFAULT_NOTIFICATIONS_LIMIT, MAX_NOTIFICATIONS_LIMIT, MAX_ROTATION_WINDOW_SECONDS } from "@dockyard/web";
 import { checkChannelName, type ChannelInfo, type ChannelStore, type NewChannel } from "./channels";
 import { enqueueNotification, listDeliveries, type DeliveryAttemptRow, type DeliveryRow } from "./outbox";
 import { renderMessage } from "./senders";
 import { stageKind } from "../stages/index";
 
-export const MAX_NOTIFICATIONS_LIMIT = 500;
+export { MAX_NOTIFICATIONS_LIMIT };
 /** How long `channels test` waits for the test message's first attempt. */
 const TEST_WAIT_MS = 15_000;
 /** A rotated-out webhook key signs beside the new one this long by default (receivers switch over meanwhile). */
 export const DEFAULT_ROTATION_WINDOW_MS = 24 * 3_600_000;
-const MAX_ROTATION_WINDOW_MS = 30 * 24 * 3_600_000;
+const MAX_ROTATION_WINDOW_MS = MAX_ROTATION_WINDOW_SECONDS * 1000;
+/** Longest text field of a new channel, recipients and credential accepted (before the channel's own checks). */
+const MAX_FIELD = 4096;
+const MAX_RECIPIENTS = 20;
+const MAX_SECRET_BYTES = 64 * 1024;
 
 export interface DeliveryView {
   row: DeliveryRow;
@@ -35,23 +41,29 @@ export class NotifyService {
     private readonly kick: () => void,
   ) {}
 
-  addChannel(input: NewChannel): Promise<{ info: ChannelInfo; key: string | null }> {
-    return this.store.add(input, this.clock.now());
+  /** Creates a channel as `actor` (audited with it); a webhook's signing key is answered this once. */
+  addChannel(input: NewChannel, actor: Actor): Promise<{ info: ChannelInfo; key: string | null }> {
+    checkBounds(input);
+    return this.store.add(input, this.clock.now(), actor);
   }
 
   listChannels(): Promise<ChannelInfo[]> {
     return this.store.list();
   }
 
-  removeChannel(name: string): Promise<void> {
-    return this.store.remove(name, this.clock.now());
+  /** Removes a channel and the credentials it made, as `actor` (audited). */
+  removeChannel(name: string, actor: Actor): Promise<void> {
+    return this.store.remove(name, this.clock.now(), actor);
   }
 
-  async rotateKey(name: string, windowMs: number): Promise<{ key: string; previousValidUntil: Date }> {
+  /** A new webhook signing key as `actor` (audited); the old one signs beside it for `windowMs` (0: 24 hours). */
+  async rotateKey(name: string, windowMs: number, actor: Actor): Promise<{ key: string; previousValidUntil: Date }> {
     const window = windowMs || DEFAULT_ROTATION_WINDOW_MS;
-    if (window < 0 || window > MAX_ROTATION_WINDOW_MS) throw new InvalidError(`rotation window must be at most ${MAX_ROTATION_WINDOW_MS / 86_400_000} days`);
+    if (!Number.isSafeInteger(window) || window < 0 || window > MAX_ROTATION_WINDOW_MS) {
+      throw new InvalidError(`rotation window must be at most ${MAX_ROTATION_WINDOW_MS / 86_400_000} days (${MAX_ROTATION_WINDOW_SECONDS} seconds)`);
+    }
     const now = this.clock.now();
-    const key = await this.store.rotate(name, window, now);
+    const key = await this.store.rotate(name, window, now, actor);
     return { key, previousValidUntil: new Date(now.getTime() + window) };
   }
 
@@ -82,8 +94,8 @@ export class NotifyService {
   }
 
   async notifications(opts: { channel?: string; limit?: number }): Promise<DeliveryView[]> {
-    const limit = opts.limit || 50;
-    if (limit < 1 || limit > MAX_NOTIFICATIONS_LIMIT) throw new InvalidError(`limit must be 1-${MAX_NOTIFICATIONS_LIMIT}`);
+    const limit = opts.limit || DEFAULT_NOTIFICATIONS_LIMIT;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_NOTIFICATIONS_LIMIT) throw new InvalidError(`limit must be 1-${MAX_NOTIFICATIONS_LIMIT}`);
     if (opts.channel) checkChannelName(opts.channel);
     const rows = await listDeliveries(this.db, { channel: opts.channel || undefined, limit });
     const secrets = await this.secrets.allValues();
@@ -119,4 +131,25 @@ export class NotifyService {
     const secrets = await this.secrets.allValues();
     return found.map(({ row, attempts }) => ({ row, attempts, subject: renderMessage(row, secrets).subject }));
   }
+}
+
+/** Bounds on a new channel's fields, whichever edge it came through (the channel store checks their content). */
+function checkBounds(input: NewChannel): void {
+  const fields: Record<string, string | undefined> = {
+    name: input.name,
+    type: input.type,
+    url: input.url,
+    smtpUrl: input.smtpUrl,
+    from: input.from,
+    template: input.template,
+    user: input.user,
+    secretName: input.secretName,
+  };
+  for (const [field, value] of Object.entries(fields)) {
+    if (value !== undefined && value.length > MAX_FIELD) throw new InvalidError(`${field} is ${value.length} characters; the limit is ${MAX_FIELD}`);
+  }
+  const to = input.to ?? [];
+  if (to.length > MAX_RECIPIENTS) throw new InvalidError(`to names ${to.length} recipients; the limit is ${MAX_RECIPIENTS}`);
+  for (const t of to) if (t.length > MAX_FIELD) throw new InvalidError(`to: a recipient is ${t.length} characters; the limit is ${MAX_FIELD}`);
+  if (input.secret && input.secret.length > MAX_SECRET_BYTES) throw new InvalidError(`the channel secret is larger than ${MAX_SECRET_BYTES} bytes`);
 }

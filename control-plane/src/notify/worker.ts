@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import type { Db, Tx } from "../store/db";
 import { withTx } from "../store/tx";
 import { channels } from "../store/schema";
+import { audit, SERVER_ACTOR } from "../store/audit";
 import type { Clock } from "../clock";
 import type { SecretStore } from "../secrets/secret-store";
 import {
@@ -170,6 +171,7 @@ export class NotifyWorker {
       .returning({ name: channels.name });
     await disablePending(tx, channel.name, now);
     if (changed.length === 0) return;
+    await audit(tx, { actor: SERVER_ACTOR, action: "channel.disabled", target: channel.name, details: { reason, delivery: row.id }, at: now });
     const fallback = await this.fallbackChannel(tx, channel.name);
     if (!fallback) {
       this.log.warn({ channel: channel.name, reason }, "notification channel disabled; no other enabled channel to say so on");

@@ -2,7 +2,7 @@
 // ciphertext reaches the database; no value reaches a log line or an error.
 import { asc, eq, inArray, and, ne, sql } from "drizzle-orm";
 import { SECRET_NAME_PATTERN } from "@dockyard/pipeline";
-import type { Db } from "../store/db";
+import type { Db, Tx } from "../store/db";
 import { secrets, type SecretRefRow } from "../store/schema";
 import { InvalidError, NotFoundError } from "../errors";
 import { withTx } from "../store/tx";
@@ -58,6 +58,11 @@ export function checkSecretValue(value: Uint8Array): void {
   }
 }
 
+/** `fn` inside the caller's transaction when there is one, else in a transaction of its own. */
+function inTx<T>(db: Db, tx: Tx | undefined, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return tx ? fn(tx) : withTx(db, fn);
+}
+
 /**
  * Named secrets, sealed with AES-256-GCM under the secret's name as AAD. Every method may
  * run concurrently (each is one statement, or per-row conditional updates in `rotate`).
@@ -70,12 +75,12 @@ export class SecretStore {
     private readonly keyring: Keyring,
   ) {}
 
-  /** Creates or replaces the value; `created` tells which. */
-  async set(name: string, value: Uint8Array, now: Date, actor: Actor = SERVER_ACTOR): Promise<{ info: SecretInfo; created: boolean }> {
+  /** Creates or replaces the value; `created` tells which. Inside `tx` when given (a change that stores its credential with it). */
+  async set(name: string, value: Uint8Array, now: Date, actor: Actor = SERVER_ACTOR, tx?: Tx): Promise<{ info: SecretInfo; created: boolean }> {
     checkSecretName(name);
     checkSecretValue(value);
     const sealed = this.keyring.seal(value, name);
-    return withTx(this.db, async (tx) => {
+    return inTx(this.db, tx, async (tx) => {
       const [row] = await tx
         .insert(secrets)
         .values({ name, ...sealed, createdAt: now, updatedAt: now })
@@ -97,10 +102,10 @@ export class SecretStore {
     return this.db.select({ name: secrets.name, createdAt: secrets.createdAt, updatedAt: secrets.updatedAt }).from(secrets).orderBy(asc(secrets.name));
   }
 
-  /** Deletes the secret; throws NotFoundError when there is none. Runs already submitted that use it will error. */
-  async remove(name: string, now: Date, actor: Actor = SERVER_ACTOR): Promise<void> {
+  /** Deletes the secret (inside `tx` when given); throws NotFoundError when there is none. Runs already submitted that use it will error. */
+  async remove(name: string, now: Date, actor: Actor = SERVER_ACTOR, tx?: Tx): Promise<void> {
     checkSecretName(name);
-    await withTx(this.db, async (tx) => {
+    await inTx(this.db, tx, async (tx) => {
       const rows = await tx.delete(secrets).where(eq(secrets.name, name)).returning({ name: secrets.name });
       if (rows.length === 0) throw new NotFoundError("secret", name);
       await audit(tx, { actor, action: "secret.removed", target: name, at: now });
@@ -135,9 +140,9 @@ export class SecretStore {
     return rows.filter((r) => this.keyring.has(r.keyId)).map((r) => this.keyring.open(r, r.name).toString("utf8"));
   }
 
-  /** One decrypted value; NotFoundError when there is none. */
-  async value(name: string): Promise<Buffer> {
-    const [row] = await this.db.select().from(secrets).where(eq(secrets.name, name));
+  /** One decrypted value (read through `tx` when given); NotFoundError when there is none. */
+  async value(name: string, tx?: Tx): Promise<Buffer> {
+    const [row] = await (tx ?? this.db).select().from(secrets).where(eq(secrets.name, name));
     if (!row) throw new NotFoundError("secret", name);
     return this.keyring.open(row, row.name);
   }

@@ -65,6 +65,7 @@ export async function userByName(db: Db, name: string): Promise<{ id: string; na
 /** Disable a user: every token of theirs stops working at once (authentication reads disabled_at on each call). */
 export async function disableUser(db: Db, name: string, actor: Actor, now: Date): Promise<void> {
   checkUserName(name);
+  if (actor.kind === "user" && actor.name === name) throw new InvalidError("you cannot disable yourself (another admin can)");
   await withTx(db, async (tx) => {
     const rows = await tx
       .update(users)

@@ -144,6 +144,11 @@ describe("notification channels", { timeout: 180_000 }, () => {
       });
       assert.match(told.body, /410 Gone/);
       assert.equal(gone.received.length, 1, "no retry after a 410");
+      // The disabling is in the audit log, by the server, with the reason (written with it).
+      const disabled = (await farm.client.listAudit({ limit: 1000 })).entries.filter((e) => e.action === "channel.disabled" && e.target === "a-gone");
+      assert.equal(disabled.length, 1);
+      assert.equal(disabled[0]!.actor, "server");
+      assert.match(disabled[0]!.detailsJson, /410 Gone/);
       const later = await farm.client.testChannel({ name: "a-gone" }).catch((err: Error) => err);
       assert.match(String(later), /disabled/);
     } finally {

@@ -100,4 +100,32 @@ describe("embedded PGlite storage", () => {
       client.close();
     }
   });
+
+  it("changes channels over HTTP on PGlite too: row, keys and audit entry in one transaction", async () => {
+    assert.ok(server, "the server of the first test runs");
+    const call = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${server!.httpUrl}/api/v1${path}`, {
+        method,
+        headers: { authorization: `Bearer ${apiToken}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const added = await call("POST", "/channels", { name: "lite-hook", type: "webhook", url: "https://203.0.113.7/x" });
+    assert.equal(added.status, 201, JSON.stringify(added.body));
+    const again = await call("POST", "/channels", { name: "lite-hook", type: "webhook", url: "https://203.0.113.7/x" });
+    assert.equal(again.status, 409, "the name is taken: nothing changes, nothing is logged");
+    const rotated = await call("POST", "/channels/lite-hook/rotate");
+    assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+    assert.equal((await call("DELETE", "/channels/lite-hook")).status, 200);
+    const entries = (await call("GET", "/audit?limit=100")).body.entries as { actor: string; action: string; target: string }[];
+    assert.deepEqual(
+      entries.filter((e) => e.target === "lite-hook").map((e) => [e.actor, e.action]),
+      [
+        ["admin", "channel.added"],
+        ["admin", "channel.key_rotated"],
+        ["admin", "channel.removed"],
+      ],
+    );
+  });
 });

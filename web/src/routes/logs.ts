@@ -3,6 +3,7 @@
 // a page is bounded; headers say which attempt it is and where the next page starts.
 import type { Context, Hono } from "hono";
 import type { AppEnv, WebServices } from "../types";
+import { invalid, wholeParam } from "./input";
 
 /** Default and largest page (`limit`, bytes). A page holds whole chunks; one chunk is at most 64 KiB. */
 export const DEFAULT_LOG_PAGE_BYTES = 1024 * 1024;
@@ -10,19 +11,6 @@ export const MAX_LOG_PAGE_BYTES = 8 * 1024 * 1024;
 /** Largest `attempt` accepted (a stage retries at most 10 times). */
 const MAX_ATTEMPT = 1000;
 const PARAMS = new Set(["stage", "attempt", "from", "limit"]);
-
-function invalid(message: string): Error & { code: string } {
-  return Object.assign(new Error(message), { code: "invalid" });
-}
-
-/** A whole number in [min, max] written in digits, or undefined when absent; 400 naming `name` otherwise. */
-function wholeParam(c: Context, name: string, min: number, max: number): number | undefined {
-  const text = c.req.query(name);
-  if (text === undefined || text === "") return undefined;
-  const n = /^\d{1,16}$/.test(text) ? Number(text) : NaN;
-  if (!(n >= min && n <= max)) throw invalid(`invalid ${name} '${text.slice(0, 32)}': expected a whole number from ${min} to ${max}`);
-  return n;
-}
 
 async function stageLogs(services: WebServices, c: Context, stage: string | undefined): Promise<Response> {
   for (const key of Object.keys(c.req.query())) {

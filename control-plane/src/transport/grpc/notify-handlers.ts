@@ -17,38 +17,39 @@ import {
 } from "@dockyard/proto";
 import type { NotifyService, DeliveryView } from "../../notify/service";
 import type { ChannelInfo } from "../../notify/channels";
-import { InvalidError } from "../../errors";
+import type { Actor } from "../../store/audit";
 
-type Unary = <Req, Res>(fn: (req: Req) => Promise<Res>) => grpc.handleUnaryCall<Req, Res>;
-const MAX_FIELD = 4096;
-const MAX_SECRET_BYTES = 64 * 1024;
+/** The run handlers' wrapper: the handler gets the request and the calling user as the audit log's actor. */
+type Unary = <Req, Res>(fn: (req: Req, actor: Actor) => Promise<Res>) => grpc.handleUnaryCall<Req, Res>;
 
 export function notifyHandlers(notify: NotifyService, unary: Unary) {
   return {
-    addChannel: unary(async (req: AddChannelRequest) => {
-      checkAddRequest(req);
-      const { info, key } = await notify.addChannel({
-        name: req.name,
-        type: req.type,
-        url: req.url || undefined,
-        smtpUrl: req.smtpUrl || undefined,
-        from: req.from || undefined,
-        to: req.to,
-        template: req.template || undefined,
-        user: req.user || undefined,
-        secret: req.secret.length > 0 ? req.secret : undefined,
-        secretName: req.secretName || undefined,
-      });
+    addChannel: unary(async (req: AddChannelRequest, actor) => {
+      const { info, key } = await notify.addChannel(
+        {
+          name: req.name,
+          type: req.type,
+          url: req.url || undefined,
+          smtpUrl: req.smtpUrl || undefined,
+          from: req.from || undefined,
+          to: req.to,
+          template: req.template || undefined,
+          user: req.user || undefined,
+          secret: req.secret.length > 0 ? req.secret : undefined,
+          secretName: req.secretName || undefined,
+        },
+        actor,
+      );
       return create(AddChannelResponseSchema, { channel: toChannelInfo(info), webhookKey: key ?? "" });
     }),
     listChannels: unary(async () => create(ListChannelsResponseSchema, { channels: (await notify.listChannels()).map(toChannelInfo) })),
-    removeChannel: unary(async (req: { name: string }) => {
-      await notify.removeChannel(req.name);
+    removeChannel: unary(async (req: { name: string }, actor) => {
+      await notify.removeChannel(req.name, actor);
       return create(RemoveChannelResponseSchema, {});
     }),
     testChannel: unary(async (req: { name: string }) => create(TestChannelResponseSchema, { delivery: toDelivery(await notify.test(req.name)) })),
-    rotateChannelKey: unary(async (req: { name: string; windowSeconds: number }) => {
-      const { key, previousValidUntil } = await notify.rotateKey(req.name, req.windowSeconds * 1000);
+    rotateChannelKey: unary(async (req: { name: string; windowSeconds: number }, actor) => {
+      const { key, previousValidUntil } = await notify.rotateKey(req.name, req.windowSeconds * 1000, actor);
       return create(RotateChannelKeyResponseSchema, { webhookKey: key, previousValidUntilMs: BigInt(previousValidUntil.getTime()) });
     }),
     listNotifications: unary(async (req: { channel: string; limit: number }) => {
@@ -56,23 +57,6 @@ export function notifyHandlers(notify: NotifyService, unary: Unary) {
       return create(ListNotificationsResponseSchema, { deliveries: views.map(toDelivery) });
     }),
   };
-}
-
-function checkAddRequest(req: AddChannelRequest): void {
-  for (const [field, value] of Object.entries({
-    name: req.name,
-    type: req.type,
-    url: req.url,
-    smtp_url: req.smtpUrl,
-    from: req.from,
-    template: req.template,
-    user: req.user,
-    secret_name: req.secretName,
-  })) {
-    if (value.length > MAX_FIELD) throw new InvalidError(`${field} is ${value.length} characters; the limit is ${MAX_FIELD}`);
-  }
-  if (req.to.length > 20) throw new InvalidError(`to names ${req.to.length} recipients; the limit is 20`);
-  if (req.secret.length > MAX_SECRET_BYTES) throw new InvalidError(`the channel secret is larger than ${MAX_SECRET_BYTES} bytes`);
 }
 
 function toChannelInfo(c: ChannelInfo): ChannelInfoMessage {

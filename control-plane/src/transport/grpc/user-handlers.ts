@@ -19,7 +19,7 @@ import type { Db } from "../../store/db";
 import type { Clock } from "../../clock";
 import { addUser, disableUser, listUsers, type UserInfo } from "../../store/users";
 import { createApiToken, revokeApiToken } from "../../store/tokens";
-import { MAX_AUDIT_LIMIT, readAudit } from "../../store/audit";
+import { auditPage } from "../../store/audit";
 import { InvalidError } from "../../errors";
 import { actorOf } from "./caller";
 import { userUnary } from "./user-unary";
@@ -27,7 +27,6 @@ import { userUnary } from "./user-unary";
 type All = ServiceHandlers<(typeof RunService)["method"]>;
 export type UserHandlers = Pick<All, "addUser" | "listUsers" | "disableUser" | "createApiToken" | "revokeApiToken" | "listAudit" | "whoAmI">;
 
-const DEFAULT_AUDIT_LIMIT = 50;
 const UUID = /^[0-9a-f-]{36}$/;
 
 export function userHandlers(db: Db, clock: Clock, log: Logger): UserHandlers {
@@ -39,7 +38,6 @@ export function userHandlers(db: Db, clock: Clock, log: Logger): UserHandlers {
     ),
     listUsers: unary(async () => create(ListUsersResponseSchema, { users: (await listUsers(db)).map(toUser) })),
     disableUser: unary(async (req, caller) => {
-      if (req.name === caller.user) throw new InvalidError("you cannot disable yourself (another admin can)");
       await disableUser(db, req.name, actorOf(caller), clock.now());
       return create(DisableUserResponseSchema, {});
     }),
@@ -54,10 +52,7 @@ export function userHandlers(db: Db, clock: Clock, log: Logger): UserHandlers {
       return create(RevokeApiTokenResponseSchema, {});
     }),
     listAudit: unary(async (req) => {
-      const limit = req.limit || DEFAULT_AUDIT_LIMIT;
-      if (limit > MAX_AUDIT_LIMIT) throw new InvalidError(`invalid limit ${limit}: expected a whole number from 1 to ${MAX_AUDIT_LIMIT}`);
-      const before = req.beforeId > 0n ? Number(req.beforeId) : undefined;
-      const rows = await readAudit(db, limit, before);
+      const rows = await auditPage(db, { limit: req.limit, beforeId: req.beforeId > BigInt(Number.MAX_SAFE_INTEGER) ? NaN : Number(req.beforeId) });
       return create(ListAuditResponseSchema, {
         entries: rows.map((r) =>
           create(AuditEntrySchema, {
