@@ -159,7 +159,10 @@ function build(input: PipelineInput, order: readonly string[], defaultName: stri
     return {
       name,
       type,
-      needs: [...new Set(s.needs ?? [])],
+      needs: [...new Set((s.needs ?? []).map((n) => (typeof n === 'string' ? n : n.stage)))],
+      continueIfSkipped: [
+        ...new Set((s.needs ?? []).flatMap((n) => (typeof n !== 'string' && n.if_skipped === 'continue' ? [n.stage] : []))),
+      ],
       env: merged.env,
       secrets: [...merged.secrets, ...ownSecrets],
       // A kind that owns `timeout:` (approval: its deadline) reads it itself.

@@ -69,7 +69,7 @@ export const approval = defineKind({
     }),
     on_timeout: z.enum(['reject', 'approve', 'skip'], { error: 'on_timeout must be reject, approve or skip' }).optional().meta({
       description:
-        'What the deadline means: reject (default; the stage fails), approve (it succeeds) or skip (it is skipped, and so are its dependents).',
+        'What the deadline means: reject (default; the stage fails), approve (it succeeds) or skip (it is skipped, and so are its dependents but those that need it with if_skipped: continue; a skip does not fail the run).',
     }),
     forbid_self: z.boolean().optional().meta({ description: 'The user who started the run may not decide. Default false.' }),
     reminder: longDuration('reminder')
@@ -81,6 +81,7 @@ export const approval = defineKind({
       .optional()
       .meta({ description: 'Text shown to approvers; may use ${{ stages.X.outputs.K }}.' }),
   },
+  skipsItself: { when: (stage) => stage.on_timeout === 'skip', how: "an approval stage with 'on_timeout: skip'" },
   check(stage, problem) {
     if (!Object.hasOwn(stage, 'timeout')) problem([], true, "missing required key 'timeout' (how long the approval waits, e.g. 4h)");
     for (const key of ['retry', 'agent']) {

@@ -2,7 +2,8 @@
 // The stage schema is the discriminated union of every kind's keys plus the
 // keys all stages share; `type` may be omitted for `command`.
 import { z } from 'zod';
-import { labelsSchema, durationSchema, nameSchema, retrySchema } from '../schema-parts.js';
+import { needSchema } from '../needs.js';
+import { labelsSchema, durationSchema, retrySchema } from '../schema-parts.js';
 import { approval, type ApprovalSpec } from './approval.js';
 import { build, type BuildSpec } from './build.js';
 import { command, type CommandSpec } from './command.js';
@@ -21,9 +22,13 @@ export type { ApprovalSpec, BuildSpec, CommandSpec, DeploySpec, NotifySpec, Test
 /** Keys every stage has, whatever its type. */
 export const commonStageShape = {
   needs: z
-    .array(nameSchema)
+    .array(needSchema)
     .optional()
-    .meta({ description: 'Stages that must succeed before this one starts. Must name existing stages and form no cycle.' }),
+    .meta({
+      description:
+        'Stages that must succeed before this one starts: names, or { stage: NAME, if_skipped: continue } to run also when ' +
+        'that stage skips itself (an approval with on_timeout: skip). Must name existing stages and form no cycle.',
+    }),
   timeout: durationSchema.optional(),
   retry: retrySchema.optional(),
   agent: labelsSchema.optional(),
