@@ -6,9 +6,7 @@ import { PIPELINE_LIMITS } from './limits.js';
 import { needName, needNamePath } from './needs.js';
 import { didYouMean } from './suggest.js';
 import type { Problem } from './types.js';
-import type { z } from 'zod';
-import { KINDS, STAGE_TYPES, kindOf, type StageType } from './kinds/index.js';
-import type { KindDefinition } from './kinds/kind.js';
+import { KINDS, STAGE_TYPES, kindFor, kindOf, type StageType } from './kinds/index.js';
 import { checkExpressions } from './expression-checks.js';
 import { referencesIn } from './expressions.js';
 
@@ -108,7 +106,7 @@ function checkIfSkipped(
   if (!isPlainObject(entry) || entry.if_skipped !== 'continue' || !isPlainObject(target)) return;
   const kind = kindOf(target);
   if (!kind) return;
-  const skips = (k: StageType) => (KINDS[k] as KindDefinition<string, z.ZodRawShape, { type: string }>).skipsItself;
+  const skips = (k: StageType) => kindFor(k).skipsItself;
   if (skips(kind)?.when(target)) return;
   const who = STAGE_TYPES.flatMap((t) => skips(t)?.how ?? []);
   problem(
