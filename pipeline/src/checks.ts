@@ -3,9 +3,10 @@ import { findCycles, formatCycle } from './dag.js';
 import { formatPath } from './format.js';
 import type { Locator } from './issues.js';
 import { PIPELINE_LIMITS } from './limits.js';
+import { needName, needNamePath } from './needs.js';
 import { didYouMean } from './suggest.js';
 import type { Problem } from './types.js';
-import { KINDS, kindOf } from './kinds/index.js';
+import { KINDS, STAGE_TYPES, kindFor, kindOf, type StageType } from './kinds/index.js';
 import { checkExpressions } from './expression-checks.js';
 import { referencesIn } from './expressions.js';
 
@@ -40,12 +41,23 @@ export function checkSemantics(js: Record<string, unknown>, stageOrder: readonly
     const needs = stage.needs;
     if (!Array.isArray(needs)) continue;
     const valid: string[] = [];
-    needs.forEach((need: unknown, i) => {
-      if (typeof need !== 'string') return;
-      if (need === name) problem([...where, 'needs', i], false, 'a stage cannot need itself');
+    const written = needs.map(needName);
+    needs.forEach((entry: unknown, i) => {
+      const need = written[i];
+      if (need === undefined) return;
+      const at = [...where, 'needs', i, ...needNamePath(entry)];
+      if (need === name) problem(at, false, 'a stage cannot need itself');
       else if (!Object.hasOwn(stages, need)) {
-        problem([...where, 'needs', i], false, `unknown stage '${need}'${didYouMean(need, names)}`);
-      } else if (!valid.includes(need)) valid.push(need);
+        problem(at, false, `unknown stage '${need}'${didYouMean(need, names)}`);
+      } else {
+        if (!valid.includes(need)) valid.push(need);
+        if (typeof entry === 'string') return;
+        // A mapping says how to treat that stage: it must be the only entry naming it.
+        if (written.indexOf(need) !== i || written.lastIndexOf(need) !== i) {
+          problem(at, false, `'${need}' is listed more than once in needs: list it once, as { stage: ${need}, ... }`);
+        }
+        checkIfSkipped(entry, need, stages[need], [...where, 'needs', i], problem);
+      }
     });
     edges.set(name, valid);
   }
@@ -74,10 +86,34 @@ export function checkSemantics(js: Record<string, unknown>, stageOrder: readonly
   }
   for (const cycle of findCycles(names, (n) => edges.get(n) ?? [])) {
     const needs = stages[cycle.from];
-    const index = isPlainObject(needs) && Array.isArray(needs.needs) ? needs.needs.indexOf(cycle.to) : -1;
+    const index = isPlainObject(needs) && Array.isArray(needs.needs) ? needs.needs.findIndex((n: unknown) => needName(n) === cycle.to) : -1;
     problem(['stages', cycle.from, 'needs', Math.max(0, index)], false, `dependency cycle: ${formatCycle(cycle.path)}`);
   }
   return out;
+}
+
+/**
+ * `if_skipped: continue` only means something for a stage that can skip itself (an approval
+ * with `on_timeout: skip`): elsewhere it would never apply, and saying so catches a wrong name.
+ */
+function checkIfSkipped(
+  entry: unknown,
+  need: string,
+  target: unknown,
+  at: PropertyKey[],
+  problem: (path: PropertyKey[], atKey: boolean, message: string) => void,
+): void {
+  if (!isPlainObject(entry) || entry.if_skipped !== 'continue' || !isPlainObject(target)) return;
+  const kind = kindOf(target);
+  if (!kind) return;
+  const skips = (k: StageType) => kindFor(k).skipsItself;
+  if (skips(kind)?.when(target)) return;
+  const who = STAGE_TYPES.flatMap((t) => skips(t)?.how ?? []);
+  problem(
+    [...at, 'if_skipped'],
+    false,
+    `if_skipped: continue never applies: stage '${need}' never skips itself${who.length > 0 ? ` (only ${who.join(' or ')} does)` : ''}`,
+  );
 }
 
 /**

@@ -9,6 +9,7 @@ function stage(name: string, needs: string[] = []): StageDef {
     name,
     type: 'command',
     needs,
+    continueIfSkipped: [],
     env: {},
     secrets: [],
     timeoutMs: null,

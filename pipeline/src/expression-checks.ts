@@ -5,6 +5,7 @@
 import { isPlainObject } from './ast.js';
 import { referencesIn } from './expressions.js';
 import type { KindOutputs } from './kinds/kind.js';
+import { needName } from './needs.js';
 import { didYouMean } from './suggest.js';
 
 type ProblemAt = (path: PropertyKey[], atKey: boolean, message: string) => void;
@@ -20,7 +21,7 @@ export function checkExpressions(
 ): void {
   const own = where[1] as string;
   const ancestors = ancestorsOf(own);
-  const needs = Array.isArray(stage.needs) ? stage.needs.filter((n): n is string => typeof n === 'string') : [];
+  const needs = Array.isArray(stage.needs) ? stage.needs.flatMap((n: unknown) => needName(n) ?? []) : [];
   const walk = (value: unknown, path: PropertyKey[]): void => {
     if (typeof value === 'string') {
       for (const r of referencesIn(value)) {

@@ -28,6 +28,7 @@ export {
   type NotifySpec,
 } from './kinds/index.js';
 export { sourceUseOf, secretsKeyOf } from './kinds/traits.js';
+export { ROLES, isRole, type Role } from './roles.js';
 export { MAX_APPROVAL_TIMEOUT_MS, type OnTimeout } from './kinds/approval.js';
 export {
   BUILTIN_VARIABLES,

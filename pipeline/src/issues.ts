@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { isPlainObject, type ValuePath } from './ast.js';
 import { formatPath } from './format.js';
 import { KNOWN_KEYS, quote, typeName } from './schema.js';
+import { NEED_KEYS } from './needs.js';
 import { didYouMean } from './suggest.js';
 import type { Problem } from './types.js';
 import { STAGE_TYPES, stageKeys, type StageType } from './kinds/index.js';
@@ -60,6 +61,7 @@ function knownKeysFor(path: ValuePath, stageTypeAt?: (stage: string) => StageTyp
   if (path.length === 2 && path[0] === 'stages') return stageKeys(stageTypeAt?.(String(path[1])) ?? 'command');
   if (path.length === 1 && (path[0] === 'source' || path[0] === 'registry')) return KNOWN_KEYS[path[0]];
   if (path.length === 3 && path[0] === 'stages' && path[2] === 'retry') return KNOWN_KEYS.retry;
+  if (path.length === 4 && path[0] === 'stages' && path[2] === 'needs') return NEED_KEYS;
   if (path.length === 2 && path[0] === 'notify') return KNOWN_KEYS.notify;
   if ((path.length === 2 && path[0] === 'env') || (path.length === 4 && path[0] === 'stages' && path[2] === 'env'))
     return KNOWN_KEYS.secret;

@@ -7,7 +7,7 @@ import { PIPELINE_LIMITS } from './limits.js';
 import { decodeInput, scanStructure } from './prescan.js';
 import { NAME_PATTERN, pipelineSchema, quote, type EnvValue, type PipelineInput } from './schema.js';
 import type { ParseResult, PipelineSpec, Problem, RegistrySpec, SecretRef, SourceSpec, StageDef } from './types.js';
-import { KINDS, kindOf, type KindSpec, type StageType } from './kinds/index.js';
+import { KINDS, kindFor, kindOf, type KindSpec, type StageType } from './kinds/index.js';
 
 const fail = (problems: Problem[]): ParseResult => ({ ok: false, problems: finish(problems) });
 const fileProblem = (message: string, line = 1, column = 1): Problem => ({ path: '', line, column, message });
@@ -154,16 +154,19 @@ function build(input: PipelineInput, order: readonly string[], defaultName: stri
     // stages that run a process (command, test) see the pipeline env.
     const merged =
       'env' in KINDS[type].shape ? splitEnv({ ...pipelineEnv, ...('env' in s ? s.env : undefined) }) : { env: {}, secrets: [] };
-    const own = (KINDS[type] as { ownSecrets?: { refs(x: typeof s): SecretRef[] } }).ownSecrets;
+    const own = kindFor(type).ownSecrets;
     const ownSecrets: SecretRef[] = own ? own.refs(s) : [];
     return {
       name,
       type,
-      needs: [...new Set(s.needs ?? [])],
+      needs: [...new Set((s.needs ?? []).map((n) => (typeof n === 'string' ? n : n.stage)))],
+      continueIfSkipped: [
+        ...new Set((s.needs ?? []).flatMap((n) => (typeof n !== 'string' && n.if_skipped === 'continue' ? [n.stage] : []))),
+      ],
       env: merged.env,
       secrets: [...merged.secrets, ...ownSecrets],
       // A kind that owns `timeout:` (approval: its deadline) reads it itself.
-      timeoutMs: 'ownsTimeout' in KINDS[type] && KINDS[type].ownsTimeout ? null : ((s as { timeout?: number }).timeout ?? null),
+      timeoutMs: kindFor(type).ownsTimeout ? null : ((s as { timeout?: number }).timeout ?? null),
       retry: s.retry ?? null,
       agent: { ...s.agent },
       // Each kind's module turns its validated keys into its spec (the union is by `type`).

@@ -11,6 +11,8 @@ export interface StageDef {
   type: StageType;
   /** Names of stages that must succeed first (deduplicated, file order). */
   needs: string[];
+  /** The needs (a subset of `needs`) written `{ stage, if_skipped: continue }`: this stage also runs when that one skips itself. */
+  continueIfSkipped: string[];
   /** Plain values (command and test stages): pipeline env with the stage env merged over it. */
   env: Record<string, string>;
   /** Values from the secret store, by name: env variables (command, test) or build secrets (build). */

@@ -32,6 +32,8 @@ describe("deriveRunState", () => {
     assert.equal(deriveRunState(["succeeded", "succeeded"], false), "succeeded");
     assert.equal(deriveRunState(["succeeded", "failed", "skipped"], false), "failed");
     assert.equal(deriveRunState(["errored", "skipped"], false), "errored");
+    // A skip fails nothing by itself: an approval that skipped itself, its dependents skipped or run.
+    assert.equal(deriveRunState(["succeeded", "skipped", "skipped"], false), "succeeded");
     assert.equal(deriveRunState(["lost"], false), "failed");
     assert.equal(deriveRunState(["canceled", "failed"], false), "canceled");
   });

@@ -51,6 +51,10 @@ export function decideAfterAttempt(outcome: Outcome, attemptNumber: number, retr
 /**
  * The run's state derives from its stages: still moving while any stage is
  * not terminal; otherwise the worst outcome wins (canceled > failed > errored).
+ * A `skipped` stage decides nothing: it is skipped either for a need that failed,
+ * errored, was lost or canceled (that stage decides), or because a stage skipped
+ * itself (an approval's `on_timeout: skip`), which is not a failure. So a run whose
+ * stages all succeeded or were skipped succeeded (README: Pipeline file, `needs`).
  */
 export function deriveRunState(stageStates: readonly string[], canceled: boolean): RunState {
   const open = stageStates.filter((s) => !isTerminalStage(s));
@@ -62,7 +66,6 @@ export function deriveRunState(stageStates: readonly string[], canceled: boolean
   if (canceled || stageStates.includes("canceled")) return "canceled";
   if (stageStates.includes("failed") || stageStates.includes("lost")) return "failed";
   if (stageStates.includes("errored")) return "errored";
-  if (stageStates.includes("skipped")) return "failed";
   return "succeeded";
 }
 

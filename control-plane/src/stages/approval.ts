@@ -69,7 +69,8 @@ export const approval: ServerStageKind<"approval"> = {
       await ctx.notify.runEvent(action, `${action} at its deadline (no decision by ${at})`, { values });
     }
     if (spec.onTimeout === "approve") await ctx.finish("succeeded", `no decision by ${at}: approved (on_timeout: approve)`, outputs);
-    else if (spec.onTimeout === "skip") await ctx.finish("failed", `no decision by ${at}: skipped (on_timeout: skip)`, undefined, "skipped");
+    // A skip keeps its outputs (decision: skipped), for the dependents that continue past it (if_skipped: continue).
+    else if (spec.onTimeout === "skip") await ctx.finish("failed", `no decision by ${at}: skipped (on_timeout: skip)`, outputs, "skipped");
     else await ctx.finish("failed", `no decision by ${at}: rejected (on_timeout: reject)`);
   },
 

@@ -14,7 +14,7 @@ import { attempts, type StageOutputsRow } from "./schema";
 import { stageEvent, type NewRunEvent, type RunEventRecord } from "./events";
 import { notifyRunEvents } from "../notify/run-notify";
 import { nextRunState, type AttemptRow, type EndedAttempt } from "./run-state";
-import { ACTIVE_ATTEMPTS_SQL } from "./state-sql";
+import { ACTIVE_ATTEMPTS_SQL, NEED_MET_SQL } from "./state-sql";
 
 export interface SucceededEnd {
   attemptId: string;
@@ -211,14 +211,23 @@ async function appendEventsMany(
   return out;
 }
 
-/** Queue every pending stage (of the runs `runs` selects) whose needs all succeeded (RETURNING id, name, run_id). */
+/**
+ * Queue every pending stage (of the runs `runs` selects) whose needs are all met: succeeded,
+ * or skipped themselves with `if_skipped: continue` (NEED_MET_SQL). RETURNING id, name, run_id.
+ */
 function promoteSql(runs: SQL, now: Date): SQL {
   return sql`
     UPDATE stages s SET state = 'queued', queued_at = ${now}::timestamptz
     WHERE ${runs} AND s.state = 'pending' AND NOT EXISTS (
       SELECT 1 FROM stage_edges e JOIN stages d ON d.id = e.needs_stage_id
-      WHERE e.stage_id = s.id AND d.state <> 'succeeded')
+      WHERE e.stage_id = s.id AND NOT ${NEED_MET_SQL})
     RETURNING s.id, s.name, s.run_id`;
+}
+
+/** After a stage skipped itself: queue the run's dependents that continue past it (their `queued` events). */
+export async function promoteReady(tx: Tx, runId: string, now: Date): Promise<NewRunEvent[]> {
+  const rows = await queryRows<{ id: string; name: string }>(tx, promoteSql(sql`s.run_id = ${runId}`, now));
+  return rows.map((r) => queuedEvent(r.id, r.name));
 }
 
 function queuedEvent(stageId: string, name: string): NewRunEvent {

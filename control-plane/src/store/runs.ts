@@ -117,7 +117,9 @@ export async function createRun(
     startedAt: null,
     finishedAt: null,
   }));
-  const edges = pipeline.stages.flatMap((s) => s.needs.map((n) => ({ stageId: ids.get(s.name)!, needsStageId: ids.get(n)! })));
+  const edges = pipeline.stages.flatMap((s) =>
+    s.needs.map((n) => ({ stageId: ids.get(s.name)!, needsStageId: ids.get(n)!, continueIfSkipped: s.continueIfSkipped.includes(n) })),
+  );
   const newEvents: NewRunEvent[] = [
     { kind: "run", payload: { state: "queued" } },
     ...stageRows.map((s, i) =>
@@ -136,7 +138,7 @@ export async function createRun(
     (r) => sql`(${r.id}::text, ${r.name}::text, ${r.position}::int, ${r.state}::text, ${r.type}::text, ${r.runsOn}::text,
     ${JSON.stringify(r.spec)}::jsonb, ${r.timeoutMs}::int, ${r.retryCount}::int, ${JSON.stringify(r.retryOn)}::jsonb, ${r.queuedAt}::timestamptz)`,
   );
-  const edgeValues = edges.map((e) => sql`(${e.stageId}::text, ${e.needsStageId}::text)`);
+  const edgeValues = edges.map((e) => sql`(${e.stageId}::text, ${e.needsStageId}::text, ${e.continueIfSkipped}::boolean)`);
   const eventValues = newEvents.map((e, i) => sql`(${i + 1}::bigint, ${e.kind}::text, ${e.stageId ?? null}::text, ${JSON.stringify(e.payload)}::jsonb)`);
   const insert = sql`
     r AS (
@@ -162,8 +164,9 @@ export async function createRun(
     ${
       edges.length > 0
         ? sql`, e AS (
-      INSERT INTO stage_edges (run_id, stage_id, needs_stage_id)
-      SELECT r.id, v.stage_id, v.needs_id FROM r, (VALUES ${sql.join(edgeValues, sql`, `)}) AS v(stage_id, needs_id) RETURNING 1)`
+      INSERT INTO stage_edges (run_id, stage_id, needs_stage_id, continue_if_skipped)
+      SELECT r.id, v.stage_id, v.needs_id, v.continue_if_skipped
+      FROM r, (VALUES ${sql.join(edgeValues, sql`, `)}) AS v(stage_id, needs_id, continue_if_skipped) RETURNING 1)`
         : sql``
     }
     , ev AS (

@@ -2,7 +2,7 @@
 // their events. `migrations/` is generated from this file by drizzle-kit.
 import { sql } from "drizzle-orm";
 import type { KindSpec, RegistrySpec, SourceSpec, StageType } from "@dockyard/pipeline";
-import { pgTable, text, integer, bigint, timestamp, jsonb, customType, primaryKey, index, uniqueIndex } from "drizzle-orm/pg-core";
+import { pgTable, text, integer, bigint, boolean, timestamp, jsonb, customType, primaryKey, index, uniqueIndex } from "drizzle-orm/pg-core";
 
 const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array }>({
   dataType: () => "bytea",
@@ -363,6 +363,8 @@ export const stageEdges = pgTable(
       .references(() => runs.id, { onDelete: "cascade" }),
     stageId: text("stage_id").notNull(),
     needsStageId: text("needs_stage_id").notNull(),
+    /** `needs: [{ stage, if_skipped: continue }]`: the stage also runs when that one skipped itself (stage-flow.ts). */
+    continueIfSkipped: boolean("continue_if_skipped").notNull().default(false),
   },
   (t) => [primaryKey({ columns: [t.stageId, t.needsStageId] }), index("stage_edges_needs_idx").on(t.needsStageId)],
 );

@@ -1,14 +1,14 @@
 // How an attempt's end moves its stage, the stage's dependents and the run.
 // Every function runs inside the caller's transaction. Lock order (to keep
 // replicas from deadlocking): attempt -> stage -> run.
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, sql, type SQL } from "drizzle-orm";
 import { queryRows, type Tx } from "./db";
 import { attempts, runs, stages, type StageOutputsRow } from "./schema";
 import { appendEvents, stageEvent, type NewRunEvent, type RunEventRecord } from "./events";
 import { decideAfterAttempt, type Outcome } from "../domain/states";
 import { nextRunState, type EndedAttempt } from "./run-state";
-import { endSucceededMany } from "./end-succeeded";
-import { UNSUCCESSFUL_STAGES_SQL, ACTIVE_ATTEMPTS } from "./state-sql";
+import { endSucceededMany, promoteReady } from "./end-succeeded";
+import { UNSUCCESSFUL_STAGES_SQL, FAILED_STAGES_SQL, NEED_MET_SQL, ACTIVE_ATTEMPTS } from "./state-sql";
 import { notifyRunEvent } from "../notify/run-notify";
 
 export type { AttemptRow, EndedAttempt } from "./run-state";
@@ -123,6 +123,8 @@ export async function endAttempt(
     await lockRun(tx, runId);
     // A cancel cancels the dependents itself (cancelRun); anything else skips them.
     if (outcome !== "canceled" || state === "skipped") pending.push(...(await skipDependents(tx, runId, detail.now)));
+    // A stage that skipped itself lets go the dependents that continue past it (if_skipped: continue).
+    if (state === "skipped") pending.push(...(await promoteReady(tx, runId, detail.now)));
   }
   const events = await appendEvents(tx, runId, pending, detail.now);
   events.push(...(await refreshRunState(tx, runId, detail.now)));
@@ -145,34 +147,36 @@ async function lockRun(tx: Tx, runId: string): Promise<void> {
   await tx.select({ id: runs.id }).from(runs).where(eq(runs.id, runId)).for("update");
 }
 
-/** Skip (transitively) every pending stage that needs a stage that did not succeed. */
+/**
+ * Skip (transitively) every pending stage that needs a stage that did not succeed, but for a
+ * need that skipped itself and that the stage continues past (`if_skipped: continue`, NEED_MET_SQL).
+ * The reason says whether a need failed (or was skipped for a failure further up) or was only skipped.
+ */
 export async function skipDependents(tx: Tx, runId: string, now: Date): Promise<NewRunEvent[]> {
   const out: NewRunEvent[] = [];
+  const blocking = (which: SQL) => sql`
+    SELECT 1 FROM stage_edges e JOIN stages d ON d.id = e.needs_stage_id
+    WHERE e.stage_id = s.id AND ${which} AND NOT ${NEED_MET_SQL}`;
+  // Only the reason reads the reason: a need skipped for a failure passes "did not succeed" on.
+  const failed = sql`(d.state IN ${FAILED_STAGES_SQL} OR (d.state = 'skipped' AND d.reason = ${FAILED_NEED}))`;
   for (;;) {
-    const skipped = await queryRows<{ id: string; name: string }>(
+    const skipped = await queryRows<{ id: string; name: string; reason: string }>(
       tx,
       sql`
-      UPDATE stages s SET state = 'skipped', finished_at = ${now}, reason = 'a needed stage did not succeed'
-      WHERE s.run_id = ${runId} AND s.state = 'pending' AND EXISTS (
-        SELECT 1 FROM stage_edges e JOIN stages d ON d.id = e.needs_stage_id
-        WHERE e.stage_id = s.id AND d.state IN ${UNSUCCESSFUL_STAGES_SQL})
-      RETURNING s.id, s.name`,
+      UPDATE stages s SET state = 'skipped', finished_at = ${now},
+        reason = CASE WHEN EXISTS (${blocking(failed)}) THEN ${FAILED_NEED} ELSE ${SKIPPED_NEED} END
+      WHERE s.run_id = ${runId} AND s.state = 'pending' AND EXISTS (${blocking(sql`d.state IN ${UNSUCCESSFUL_STAGES_SQL}`)})
+      RETURNING s.id, s.name, s.reason`,
     );
     if (skipped.length === 0) return out;
     for (const r of skipped) {
-      out.push(
-        stageEvent(r.id, null, {
-          stageName: r.name,
-          state: "skipped",
-          attempt: 0,
-          agentId: "",
-          exitCode: null,
-          reason: "a needed stage did not succeed",
-        }),
-      );
+      out.push(stageEvent(r.id, null, { stageName: r.name, state: "skipped", attempt: 0, agentId: "", exitCode: null, reason: r.reason }));
     }
   }
 }
+
+const FAILED_NEED = "a needed stage did not succeed";
+const SKIPPED_NEED = "a needed stage was skipped";
 
 /** Re-derive the run state from its stages; emits a `run` event when it changed. */
 export async function refreshRunState(tx: Tx, runId: string, now: Date, canceled = false): Promise<RunEventRecord[]> {

@@ -45,3 +45,22 @@ test('approval: clear messages for a missing or too long timeout, bad approvers,
   assert.match(all('approvers: [alice], timeout: 1h, reminder: 2h'), /reminder must be shorter than timeout/);
   assert.match(all('approvers: [alice], timeout: 1h, retry: 2'), /'retry' is not allowed on an approval stage/);
 });
+
+test('approval: an unknown role is refused at its path, with the closest real role', () => {
+  assert.deepEqual(lines(src('approvers: [alice, "role:aprover"], timeout: 1h')), [
+    "dockyard.yml:4:62: stages.gate.approvers[1]: unknown role 'aprover' (did you mean 'approver'?): the roles are viewer, operator, approver, admin",
+  ]);
+  // Nothing close: no hint, still the list.
+  assert.deepEqual(lines(src('approvers: ["role:release-managers"], timeout: 1h')), [
+    "dockyard.yml:4:55: stages.gate.approvers[0]: unknown role 'release-managers': the roles are viewer, operator, approver, admin",
+  ]);
+  assert.match(lines(src('approvers: ["role:Admin"], timeout: 1h')).join('\n'), /unknown role 'Admin' \(did you mean 'admin'\?\)/);
+  // Every real role is accepted (user names are never checked: users come and go).
+  const roles = ok(src('approvers: ["role:viewer", "role:operator", "role:approver", "role:admin", zed], timeout: 1h')).stages.find(
+    (s) => s.name === 'gate',
+  )!;
+  assert.deepEqual(roles.spec.type === 'approval' && roles.spec.approvers, {
+    users: ['zed'],
+    roles: ['viewer', 'operator', 'approver', 'admin'],
+  });
+});

@@ -3,6 +3,8 @@
 // not on an agent. Its own `timeout:` (required, up to 30 days) is the deadline;
 // `on_timeout` says what the deadline means (reject, approve or skip).
 import { z } from 'zod';
+import { ROLES, isRole } from '../roles.js';
+import { didYouMean } from '../suggest.js';
 import { defineKind } from './kind.js';
 
 /** Longest approval deadline: 30 days. */
@@ -60,14 +62,14 @@ export const approval = defineKind({
       )
       .min(1, { error: 'approvers must name at least one user or role' })
       .max(50, { error: 'at most 50 approvers' })
-      .meta({ description: 'Who may decide: user names and roles written role:NAME, e.g. [alice, role:approver].' }),
+      .meta({ description: `Who may decide: user names and roles written role:NAME (${ROLES.join(', ')}), e.g. [alice, role:approver].` }),
     timeout: longDuration('timeout').meta({
       description:
         'How long the stage waits for a decision, from its start (required; up to 30d): integer + unit d|h|m|s|ms, e.g. 4h or 2d.',
     }),
     on_timeout: z.enum(['reject', 'approve', 'skip'], { error: 'on_timeout must be reject, approve or skip' }).optional().meta({
       description:
-        'What the deadline means: reject (default; the stage fails), approve (it succeeds) or skip (it is skipped, and so are its dependents).',
+        'What the deadline means: reject (default; the stage fails), approve (it succeeds) or skip (it is skipped, and so are its dependents but those that need it with if_skipped: continue; a skip does not fail the run).',
     }),
     forbid_self: z.boolean().optional().meta({ description: 'The user who started the run may not decide. Default false.' }),
     reminder: longDuration('reminder')
@@ -79,10 +81,21 @@ export const approval = defineKind({
       .optional()
       .meta({ description: 'Text shown to approvers; may use ${{ stages.X.outputs.K }}.' }),
   },
+  skipsItself: { when: (stage) => stage.on_timeout === 'skip', how: "an approval stage with 'on_timeout: skip'" },
   check(stage, problem) {
     if (!Object.hasOwn(stage, 'timeout')) problem([], true, "missing required key 'timeout' (how long the approval waits, e.g. 4h)");
     for (const key of ['retry', 'agent']) {
       if (Object.hasOwn(stage, key)) problem([key], true, `'${key}' is not allowed on an approval stage (it runs on the server, once)`);
+    }
+    // Only the real roles can ever match a user: an unknown one would leave the stage waiting for nobody.
+    if (Array.isArray(stage.approvers)) {
+      stage.approvers.forEach((a: unknown, i) => {
+        if (typeof a !== 'string' || !APPROVER.test(a) || !a.startsWith('role:')) return;
+        const role = a.slice('role:'.length);
+        if (!isRole(role)) {
+          problem(['approvers', i], false, `unknown role '${role}'${didYouMean(role, ROLES)}: the roles are ${ROLES.join(', ')}`);
+        }
+      });
     }
     const t = typeof stage.timeout === 'string' ? parseLong(stage.timeout) : null;
     const r = typeof stage.reminder === 'string' ? parseLong(stage.reminder) : null;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatProblems, parsePipeline, pipelineJsonSchema, type PipelineSpec, type Problem, type StageDef } from '../index.js';
 import { lines, ok, problems } from '../parse-testing.js';
+import { KINDS, STAGE_TYPES, kindFor, stageSchema, stageSchemas } from './index.js';
 
 function stageOf(p: PipelineSpec, name: string): StageDef {
   const s = p.stages.find((x) => x.name === name);
@@ -304,4 +305,15 @@ test('JSON Schema: the six kinds, each with its own keys', () => {
     assert.equal(k.title, `Stage (type: ${k.properties.type.const})`);
     for (const key of common) assert.ok(key in k.properties, `${k.title} has ${key}`);
   }
+});
+
+test('the registry is the one list: types, stage schemas and the union derive from KINDS, in its order', () => {
+  assert.deepEqual(STAGE_TYPES, Object.keys(KINDS));
+  assert.deepEqual(Object.keys(stageSchemas), STAGE_TYPES);
+  // The discriminator values, in the union's order (command's `type` is optional).
+  assert.deepEqual(
+    stageSchema.options.map((o) => [...o._zod.propValues.type!][0]),
+    STAGE_TYPES,
+  );
+  for (const t of STAGE_TYPES) assert.equal(kindFor(t).type, t, `KINDS.${t} is the kind of type ${t}`);
 });

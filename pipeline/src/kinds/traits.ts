@@ -1,13 +1,13 @@
 // What the rest of the system asks about a stage kind without naming one: whether
 // it reads the run's source, and where its secret references are written.
-import { KINDS, type StageType } from './index.js';
+import { kindFor, type StageType } from './index.js';
 
 /** `needs`: the run must bring its files (a git source or an upload); `reads`: it uses them if any; null: never. */
 export function sourceUseOf(type: StageType): 'needs' | 'reads' | null {
-  return (KINDS[type] as { source?: 'needs' | 'reads' }).source ?? null;
+  return kindFor(type).source ?? null;
 }
 
 /** The stage key its secret references are written under, for messages naming where a secret is used. */
 export function secretsKeyOf(type: StageType): string {
-  return (KINDS[type] as { ownSecrets?: { key: string } }).ownSecrets?.key ?? 'env';
+  return kindFor(type).ownSecrets?.key ?? 'env';
 }

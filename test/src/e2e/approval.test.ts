@@ -160,7 +160,8 @@ describe("approval stages", () => {
   for (const [onTimeout, gateState, runState, shipState] of [
     ["reject", "failed", "failed", "skipped"],
     ["approve", "succeeded", "succeeded", "succeeded"],
-    ["skip", "skipped", "failed", "skipped"],
+    // A skip is not a failure: its dependent (without if_skipped: continue) is skipped, the run succeeds.
+    ["skip", "skipped", "succeeded", "skipped"],
   ] as const) {
     it(`on_timeout: ${onTimeout} ends the stage ${gateState} within a second of its deadline`, async () => {
       const runId = await submit(carol.client, pipeline(`ap-to-${onTimeout}`, `approvers: [alice], timeout: 2s, on_timeout: ${onTimeout}`));
@@ -180,6 +181,74 @@ describe("approval stages", () => {
       ]);
     });
   }
+
+  it("on_timeout: skip lets a dependent with if_skipped: continue run (reading decision: skipped); one without it is skipped; the run succeeds", async () => {
+    const yaml = [
+      "name: ap-continue",
+      "stages:",
+      "  gate: { type: approval, approvers: [alice], timeout: 2s, on_timeout: skip }",
+      '  announce: { executor: shell, command: "echo decision=${{ stages.gate.outputs.decision }}", needs: [{ stage: gate, if_skipped: continue }] }',
+      '  ship: { executor: shell, command: "echo shipped", needs: [gate] }',
+      '  after: { executor: shell, command: "echo after", needs: [{ stage: ship }, announce] }',
+      "",
+    ].join("\n");
+    const runId = await submit(carol.client, yaml);
+    await waitingReasonOf(farm, runId);
+    const run = await waitForRun(carol.client, runId, 15_000);
+    const states = Object.fromEntries(run.stages.map((s) => [s.name, [s.state, s.reason]]));
+    assert.deepEqual(states, {
+      gate: ["skipped", states.gate![1]],
+      announce: ["succeeded", ""],
+      ship: ["skipped", "a needed stage was skipped"],
+      after: ["skipped", "a needed stage was skipped"],
+    });
+    assert.equal(run.state, "succeeded", "a skip on purpose fails nothing");
+    const gate = await stageRow(farm, runId, "gate");
+    assert.deepEqual(gate.outputs, { values: { decision: "skipped", decided_by: "timeout", via: "timeout", comment: "" } });
+    const logs = await dockyardCli(farm, ["logs", runId, "announce"]);
+    assert.match(logs.stdout, /decision=skipped/);
+  });
+
+  it("if_skipped: continue does not pass a stage skipped because its own need failed: that failure still fails the run", async () => {
+    const yaml = [
+      "name: ap-continue-fail",
+      "stages:",
+      '  build: { executor: shell, command: "exit 3" }',
+      "  gate: { type: approval, needs: [build], approvers: [alice], timeout: 1h, on_timeout: skip }",
+      '  announce: { executor: shell, command: "echo never", needs: [{ stage: gate, if_skipped: continue }] }',
+      "",
+    ].join("\n");
+    const runId = await submit(carol.client, yaml);
+    const run = await waitForRun(carol.client, runId, 15_000);
+    assert.deepEqual(
+      run.stages.map((s) => [s.name, s.state, s.reason]),
+      [
+        ["build", "failed", run.stages[0]!.reason],
+        ["gate", "skipped", "a needed stage did not succeed"],
+        ["announce", "skipped", "a needed stage did not succeed"],
+      ],
+    );
+    assert.equal(run.state, "failed");
+  });
+
+  it("a bad needs entry is refused at submit, naming its path", async () => {
+    const bad = (needs: string) =>
+      `name: ap-bad-needs\nstages:\n  gate: { type: approval, approvers: [alice], timeout: 1h, on_timeout: skip }\n  ship: { executor: shell, command: "true", needs: ${needs} }\n`;
+    const refusal = async (needs: string): Promise<string> => {
+      const err = (await submit(carol.client, bad(needs)).then(
+        () => assert.fail(`needs: ${needs} was accepted`),
+        (e: unknown) => e,
+      )) as { code: number; details: string };
+      assert.equal(err.code, status.INVALID_ARGUMENT, err.details);
+      return err.details;
+    };
+    assert.match(await refusal("[{ stage: gaet, if_skipped: continue }]"), /stages\.ship\.needs\[0\]\.stage: unknown stage 'gaet' \(did you mean 'gate'\?\)/);
+    assert.match(
+      await refusal("[{ stage: gate, if_skipped: always }]"),
+      /stages\.ship\.needs\[0\]\.if_skipped: if_skipped must be skip or continue, got "always"/,
+    );
+    assert.match(await refusal("[{ stage: gate, when: skipped }]"), /stages\.ship\.needs\[0\]: unknown key 'when'/);
+  });
 
   it("a reminder event comes `reminder` before the deadline, and the deadline after it", async () => {
     const runId = await submit(carol.client, pipeline("ap-remind", "approvers: [alice], timeout: 3s, reminder: 2s"));

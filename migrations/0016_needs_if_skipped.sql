@@ -1,0 +1,1 @@
+ALTER TABLE "stage_edges" ADD COLUMN "continue_if_skipped" boolean DEFAULT false NOT NULL;
