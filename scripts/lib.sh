@@ -202,6 +202,12 @@ ensure_registry() {
   bash "$(dirname "${BASH_SOURCE[0]}")/registry/start-registry.sh" >&2
 }
 
+# HAProxy from Debian: the agents start one per service per host (agent/src/services/service-proxy.ts);
+# only the binary is needed, nothing runs until a service does.
+ensure_haproxy() {
+  command -v haproxy >/dev/null || { log "installing haproxy (the per-host service proxy)"; apt_install haproxy; }
+}
+
 # dist/: the CLI, server and agent bundled to JavaScript (scripts/build.ts), which
 # cli/bin/dockyard runs. Rebuilt when the hash of its inputs (scripts/build-inputs.sh) differs
 # from the one the last build wrote; when only mtimes moved (a checkout), its stamp is touched,

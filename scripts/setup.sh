@@ -24,4 +24,5 @@ ensure_docker
 ensure_images
 ensure_docker_b
 ensure_registry
+ensure_haproxy
 log "services ready"
