@@ -2,14 +2,20 @@
 // non-interactive mode), answered with text until HAProxy closes. Used to move
 // replicas in and out of a running proxy without a reload, so no connection drops.
 import net from "node:net";
+import { AgentError } from "../errors";
 
 /** How long one command may take (connect, write, read the answer). */
 const COMMAND_TIMEOUT_MS = 5000;
 /** Answers are small (a stat table of a few servers); more means something is wrong. */
 const MAX_ANSWER_BYTES = 1024 * 1024;
 
-export class HaproxyRuntimeError extends Error {
+/** The proxy could not be started or did not do what it was asked (the message says which and why). */
+export class HaproxyRuntimeError extends AgentError<"proxy"> {
   override readonly name = "HaproxyRuntimeError";
+
+  constructor(message: string) {
+    super("proxy", message);
+  }
 }
 
 /** A server line of `show stat`: what the proxy routes to and how busy it is. */
