@@ -116,6 +116,7 @@ export async function createRun(
     reason: null,
     startedAt: null,
     finishedAt: null,
+    parentStageId: null,
   }));
   const edges = pipeline.stages.flatMap((s) => s.needs.map((n) => ({ stageId: ids.get(s.name)!, needsStageId: ids.get(n)! })));
   const newEvents: NewRunEvent[] = [

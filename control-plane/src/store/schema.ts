@@ -303,6 +303,8 @@ export interface StageSpecRow {
   affinity?: string | null;
   /** The run's pipeline name and number (an environment's owner). */
   run: { name: string; number: number };
+  /** The only agent that may take it (a server kind's child pinned to a host); absent: any that fits. */
+  pinAgent?: string | null;
 }
 
 /** What a successful attempt reported (see StageOutputs in the proto). */
@@ -344,6 +346,12 @@ export const stages = pgTable(
     queuedAt: ts("queued_at"),
     startedAt: ts("started_at"),
     finishedAt: ts("finished_at"),
+    /**
+     * A server stage's child (agent work its kind spawned, named `PARENT/KEY`): null for the
+     * pipeline's own stages. Children have no edges and do not count toward the run's state:
+     * their parent decides what their end means (see stages/server-children.ts).
+     */
+    parentStageId: text("parent_stage_id"),
   },
   (t) => [
     index("stages_run_idx").on(t.runId),
@@ -355,6 +363,10 @@ export const stages = pgTable(
     index("stages_server_queued_idx")
       .on(t.queuedAt)
       .where(sql`state = 'queued' AND runs_on = 'server'`),
+    // The runner's beat looks for queued children whose pinned agent went away: only children here.
+    index("stages_children_queued_idx")
+      .on(t.queuedAt)
+      .where(sql`state = 'queued' AND parent_stage_id IS NOT NULL`),
   ],
 );
 
@@ -471,6 +483,36 @@ export const serverSignals = pgTable(
       .on(t.at)
       .where(sql`handled_at IS NULL`),
     index("server_signals_stage_idx").on(t.stageId),
+  ],
+);
+
+/**
+ * Children a server-run attempt spawned (stages/server-children.ts), one per key: the key makes a
+ * spawn idempotent. The child's end (after its retries) sets `endedAt` in its end transaction;
+ * a replica then calls the parent kind's `onChildEnded` and sets `deliveredAt` in one transaction
+ * with the parent attempt locked, so each end is told exactly once.
+ */
+export const serverChildren = pgTable(
+  "server_children",
+  {
+    parentAttemptId: text("parent_attempt_id")
+      .notNull()
+      .references(() => attempts.id, { onDelete: "cascade" }),
+    key: text("key").notNull(),
+    stageId: text("stage_id")
+      .notNull()
+      .references(() => stages.id, { onDelete: "cascade" }),
+    runId: text("run_id").notNull(),
+    createdAt: ts("created_at").notNull(),
+    endedAt: ts("ended_at"),
+    deliveredAt: ts("delivered_at"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.parentAttemptId, t.key] }),
+    uniqueIndex("server_children_stage_uq").on(t.stageId),
+    index("server_children_undelivered_idx")
+      .on(t.endedAt)
+      .where(sql`ended_at IS NOT NULL AND delivered_at IS NULL`),
   ],
 );
 
