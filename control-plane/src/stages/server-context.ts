@@ -7,6 +7,7 @@ import { attempts, channels, serverTimers, stages, type StageOutputsRow, type St
 import { appendEvents, stageEvent, type RunEventKind, type RunEventRecord } from "../store/events";
 import { endAttempt, type EndedAttempt } from "../store/stage-flow";
 import { runOutputs } from "../store/stage-outputs";
+import { ACTIVE_ATTEMPTS_SQL } from "../store/state-sql";
 import { newId } from "../ids";
 import { SERVER_AGENT_ID } from "../domain/server-agent";
 import { enqueueNotification } from "../notify/outbox";
@@ -67,6 +68,11 @@ export async function lockServerStage(tx: Tx, attemptId: string): Promise<Server
     WHERE a.id = ${attemptId} AND a.agent_id = ${SERVER_AGENT_ID} FOR UPDATE OF a`,
   );
   if (!row || (row.state !== "running" && row.state !== "assigned")) return null;
+  // Its live children's attempts too, before the call takes the run's lock (any event does): ending
+  // them later in the call (the parent's finish) would otherwise wait on a child's log write or
+  // end, which holds the child's attempt and waits for the run (a lock cycle). Order: parent, children, run.
+  await tx.execute(sql`SELECT a.id FROM server_children c JOIN attempts a ON a.stage_id = c.stage_id
+    WHERE c.parent_attempt_id = ${attemptId} AND c.ended_at IS NULL AND a.state IN ${ACTIVE_ATTEMPTS_SQL} ORDER BY a.id FOR UPDATE OF a`);
   const spec = parseJson(row.spec as StageSpecRow);
   return {
     runId: row.run_id,

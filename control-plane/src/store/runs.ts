@@ -278,6 +278,9 @@ export async function cancelRun(
     const ended: EndedAttempt[] = [];
     const events: RunEventRecord[] = [];
     const serverEvents: RunEventRecord[] = [];
+    // Server attempts first: one may have children among the others, and its runner's calls lock
+    // it before its children's attempts (stages/server-context.ts); the cancel takes them in that order.
+    active.sort((x, y) => Number(y.agentId === SERVER_AGENT_ID) - Number(x.agentId === SERVER_AGENT_ID));
     for (const a of active) {
       if (a.agentId === SERVER_AGENT_ID && cancelServerAttempt) serverEvents.push(...(await cancelServerAttempt(tx, a.id, now)));
       const e = await endAttempt(tx, a.id, "canceled", { exitCode: null, reason: "canceled by user", now });

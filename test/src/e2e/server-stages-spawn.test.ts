@@ -4,7 +4,8 @@
 // reaches onChildEnded once (two runners racing to deliver), a child's failure does not fail the
 // run (the parent decides), a pinned child whose agent is not online ends failed with why (at
 // the spawn, or on the runner's beat once its agent went away while it waited), and a cancel,
-// a parent's timeout or a parent's own end ends its live children. Agents are rows here (the
+// a parent's timeout or a parent's own end ends its live children, taking the child's attempt
+// before the run (no lock cycle with a child's log write). Agents are rows here (the
 // claim is real); tests/e2e/server-children.test.ts runs the same kind on real agents.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -227,5 +228,37 @@ describe("server-run stage kinds: the contract, spawn", () => {
     );
     assert.ok(ended.includes("canceled"), "the running child's attempt was published as ended (its agent is told)");
     assert.equal(await runState(runId), "failed");
+  });
+  it("a parent ending while a child writes (its attempt held, then the run wanted) takes its locks in order: no deadlock", async () => {
+    const { runId, stageId } = await fanoutRun([{ key: "busy", commands: ["sleep 60"], agentId: a }], 600);
+    const r = runner();
+    let waited = 0;
+    assert.equal(await r.pass(), 1);
+    assert.equal((await claimAndPlace(database.db, 10, new Date(), 60_000)).placements.length, 1);
+    const [child] = await children(runId);
+    // The child's agent writing a log chunk: its attempt first, then the run's event counter.
+    const agentTx = new pg.Client({ connectionString: testDb.url });
+    await agentTx.connect();
+    try {
+      await agentTx.query("BEGIN");
+      await agentTx.query("UPDATE attempts SET log_seq = log_seq WHERE id = $1", [child.attempt_id]);
+      r.start(60_000);
+      // The parent's timeout fires (its cancel writes an event, then it ends the child) and waits for the child's attempt.
+      await waitFor(
+        async () =>
+          (await client.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows[0].n > 0,
+        { message: "the parent's timeout waiting for the child's attempt", timeoutMs: 5000 },
+      );
+      // In a lock cycle, this would wait for Postgres's deadlock check (deadlock_timeout, 1 s) to abort one side.
+      const t0 = Date.now();
+      await agentTx.query("UPDATE runs SET last_event_seq = last_event_seq WHERE id = $1", [runId]);
+      waited = Date.now() - t0;
+      await agentTx.query("COMMIT");
+    } finally {
+      await agentTx.end();
+    }
+    await waitFor(async () => (await stage(stageId)).state === "failed", { message: "the parent timed out", timeoutMs: 5000 });
+    assert.equal((await children(runId))[0].state, "canceled");
+    assert.ok(waited < 500, `the child's write waited ${waited} ms for the run: the parent held it while waiting for the child (a lock cycle)`);
   });
 });
