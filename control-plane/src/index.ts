@@ -17,9 +17,10 @@ export { ensurePki, type Pki, type PkiOptions } from "./pki";
 export { ServerStageRunner, SERVER_AGENT_ID, STAGE_TIMEOUT, type ServerRunnerHooks } from "./stages/server-runner";
 export { SERVER_KINDS, AGENT_KINDS } from "./stages/index";
 export { cancelRun } from "./store/runs";
+export { finishAttempt } from "./store/attempts";
 export { createApiToken } from "./store/tokens";
 export { addUser } from "./store/users";
-export type { ServerStageKind, ServerStage, ServerStageContext, ServerSignal } from "./stages/kind";
+export type { ServerStageKind, ServerStage, ServerStageContext, ServerSignal, ChildSpawn, ChildEnded, SpawnedChild } from "./stages/kind";
 export {
   enqueueNotification,
   notifyRunEvent,

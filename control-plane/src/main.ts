@@ -2,9 +2,10 @@
 import pino from "pino";
 import { quietIpServerNameWarning } from "@dockyard/proto";
 import { ConfigError, loadConfig } from "./config";
-import { startServer } from "./server";
+import { startServer, type ServerDeps } from "./server";
 
-export async function serverMain(env: Record<string, string | undefined> = process.env): Promise<void> {
+/** `extra`: more server kinds (a test's server process registers its probe kinds). */
+export async function serverMain(env: Record<string, string | undefined> = process.env, extra: Pick<ServerDeps, "serverKinds"> = {}): Promise<void> {
   quietIpServerNameWarning();
   let config;
   try {
@@ -17,7 +18,7 @@ export async function serverMain(env: Record<string, string | undefined> = proce
     throw err;
   }
   const log = pino({ level: config.logLevel, base: { service: "dockyard-server" } });
-  const server = await startServer(config, { log });
+  const server = await startServer(config, { log, ...extra });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) process.exit(1);

@@ -37,7 +37,7 @@ import { DependencyHealth } from "./health";
 import { needsLookup } from "./stages/assignment";
 import { assignmentInputsLoader } from "./stages/assignment-inputs";
 import { ServerStageRunner } from "./stages/server-runner";
-import { SERVER_KINDS } from "./stages/index";
+import { SERVER_KINDS, type ServerStageKind } from "./stages/index";
 import { sql } from "drizzle-orm";
 import { ChannelStore, NotifyWorker, targetPolicy } from "./notify/index";
 import { NotifyService } from "./notify/service";
@@ -62,6 +62,8 @@ export interface ServerHandle {
 
 export interface ServerDeps {
   log: Logger;
+  /** More server-run kinds than the registry's (tests: probe kinds that no pipeline can name). */
+  serverKinds?: Record<string, ServerStageKind>;
   clock?: Clock;
   registry?: Registry;
 }
@@ -135,6 +137,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     { stallGrace: config.stallGrace },
   );
   health.start();
+  let serverStages: ServerStageRunner | undefined;
   const scheduler = new Scheduler(
     db.db,
     db.liveDb,
@@ -149,19 +152,22 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
       cancel: (agentId, attemptId, reason) => bus.cancel(agentId, attemptId, reason),
       events: publish,
       kickOthers: () => bus.kickAll(),
+      // The runner is built below (it needs the scheduler); a child ending before then waits for its first tick.
+      childEnded: () => serverStages?.tick(),
     },
     { ...config, holdOff: () => health.holdOff() },
     metrics,
     log.child({ component: "scheduler" }),
   );
   bus.onKick(() => scheduler.kick());
-  const serverStages = new ServerStageRunner(
+  serverStages = new ServerStageRunner(
     db.db,
-    SERVER_KINDS,
+    { ...SERVER_KINDS, ...deps.serverKinds },
     clock,
     {
       ended: (ended) => scheduler.afterEnded(ended, "server"),
       publish,
+      kick: () => scheduler.kick(),
     },
     log.child({ component: "server-stages" }),
   );

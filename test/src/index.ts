@@ -17,3 +17,4 @@ export * from "./helpers/sampler";
 export * from "./helpers/fence-scenarios";
 export * from "./helpers/notify-receivers";
 export * from "./helpers/approval";
+export * from "./helpers/fanout-kind";

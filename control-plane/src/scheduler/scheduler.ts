@@ -41,6 +41,8 @@ export interface SchedulerOutputs {
   events(events: RunEventRecord[]): void;
   /** Tell the other replicas there is work (freed capacity, requeued stages). */
   kickOthers(): void;
+  /** A server stage's child ended: its parent is to be told now rather than on the next beat. */
+  childEnded?(): void;
 }
 
 export class Scheduler {
@@ -198,6 +200,7 @@ export class Scheduler {
       this.out.events(e.events);
       if (by === "server") this.log.info({ attemptId: e.attempt.id, outcome: e.attempt.state, reason: e.attempt.reason }, "attempt ended by server");
     }
+    if (ended.some((e) => e.childEnded)) this.out.childEnded?.();
     this.kick();
     this.out.kickOthers();
   }

@@ -56,7 +56,8 @@ export interface AgentStageKind<T extends StageType = StageType> extends KindBas
  * the signals sent to it, so a restarted server or another replica resumes it. The runner
  * (server-runner.ts) claims queued stages and calls `start`; due timers call `onTimer`;
  * a signal (an approval's decision) calls `checkSignal` then `onSignal`; a run cancel calls
- * `cancel` before the attempt ends as canceled. The kind ends its attempt with `ctx.finish`,
+ * `cancel` before the attempt ends as canceled; a child's end (`ctx.spawn`) calls `onChildEnded`.
+ * The kind ends its attempt with `ctx.finish`,
  * which goes through the same end path as an agent's (endAttempt: events, retries,
  * dependents, run state, in the caller's transaction).
  */
@@ -75,8 +76,49 @@ export interface ServerStageKind<T extends string = string> {
   onSignal?(stage: ServerStage, signal: ServerSignal, ctx: ServerStageContext): Promise<void>;
   /** The run was canceled: write what the cancel means to the kind; the attempt then ends as canceled. */
   cancel?(stage: ServerStage, ctx: ServerStageContext): Promise<void>;
-  // TODO(child stages): `onChildEnded?(stage, child: { stageId: string; state: StageState; outputs: StageOutputsRow | null }, ctx)`
-  // for kinds that start stages of their own (matrix, sub-pipelines). Not called yet: no kind starts children.
+  /**
+   * A child this attempt spawned (`ctx.spawn`) ended for good (after its retries): called once per
+   * child, on whichever replica delivers it, in one transaction with this attempt locked. Not
+   * called once this attempt ended (its live children were canceled with it).
+   */
+  onChildEnded?(stage: ServerStage, child: ChildEnded, ctx: ServerStageContext): Promise<void>;
+}
+
+/** Agent work a server kind starts (`ctx.spawn`): an agent kind's spec, run by the ordinary claim. */
+export interface ChildSpawn {
+  /** Unique within the parent attempt: spawning a key again returns the child it names, never a second one. */
+  key: string;
+  /** An agent kind's spec (e.g. `{ type: "command", ... }`); built-in variables are substituted. */
+  spec: KindSpec;
+  /** The only agent that may run it (by id). One that is not online, or lacks the kind's capabilities, ends the child failed with why. */
+  agentId?: string;
+  /** Plain environment for the child (no secrets). */
+  env?: Record<string, string>;
+  /** Its own `timeout:` (ms), enforced like a stage's. */
+  timeoutMs?: number;
+  /** Its retries; default: none (the parent decides what a failure means, and a pinned step must not run twice). */
+  retry?: RetryPolicy;
+}
+
+/** What `ctx.spawn` answers: the child's stage (its name is `PARENT/KEY`). */
+export interface SpawnedChild {
+  key: string;
+  stageId: string;
+  stageName: string;
+  /** False when the key was spawned before (the earlier child is answered). */
+  created: boolean;
+}
+
+/** A child's end, as its parent kind is told (`onChildEnded`). */
+export interface ChildEnded {
+  key: string;
+  stageId: string;
+  /** The child stage's end state: succeeded | failed | errored | canceled | lost | skipped. */
+  state: string;
+  outputs: StageOutputsRow | null;
+  reason: string;
+  /** The agent that ran its last attempt (id), or null when it never ran. */
+  agentId: string | null;
 }
 
 /** A server-run attempt as its kind sees it. */
@@ -122,6 +164,11 @@ export interface ServerStageContext {
   event(payload: Record<string, unknown>): Promise<void>;
   /** Notifications, written to the outbox in this transaction (sent by the delivery worker after the commit). */
   notify: StageNotifications;
+  /**
+   * Start agent work as a child of this attempt (see ChildSpawn): a stage row `PARENT/KEY` the
+   * ordinary claim places, whose logs and events are the run's; `onChildEnded` is called when it ends.
+   */
+  spawn(child: ChildSpawn): Promise<SpawnedChild>;
   /** The stage is waiting: its reason (stored on the stage, and a stage event, still `running`). */
   waiting(reason: string): Promise<void>;
   /**

@@ -7,11 +7,13 @@ import { attempts, channels, serverTimers, stages, type StageOutputsRow, type St
 import { appendEvents, stageEvent, type RunEventKind, type RunEventRecord } from "../store/events";
 import { endAttempt, type EndedAttempt } from "../store/stage-flow";
 import { runOutputs } from "../store/stage-outputs";
+import { ACTIVE_ATTEMPTS_SQL } from "../store/state-sql";
 import { newId } from "../ids";
 import { SERVER_AGENT_ID } from "../domain/server-agent";
 import { enqueueNotification } from "../notify/outbox";
 import { notifyRunEvent, runNotifyContext } from "../notify/run-notify";
 import type { ServerStage, ServerStageContext, StageNotifications } from "./kind";
+import { endLiveChildren, spawnChild } from "./server-children";
 
 /** What one call left to do once its transaction committed. */
 export interface CallEffects {
@@ -19,9 +21,21 @@ export interface CallEffects {
   events: RunEventRecord[];
   /** Timers written: the runner re-arms its wake-up for the earliest. */
   timers: Date[];
+  /** Children queued (ctx.spawn): the scheduler should look. */
+  spawned: number;
 }
 
-export const noEffects = (): CallEffects => ({ ended: [], events: [], timers: [] });
+export const noEffects = (): CallEffects => ({ ended: [], events: [], timers: [], spawned: 0 });
+
+/**
+ * End the parent's live children before the parent ends (no child outlives its parent stage),
+ * collecting what must be published. Lock order: parent attempt, child attempts, run.
+ */
+export async function endChildrenOf(tx: Tx, attemptId: string, now: Date, why: string, out: CallEffects): Promise<void> {
+  const { ended, events } = await endLiveChildren(tx, attemptId, now, why);
+  out.ended.push(...ended);
+  out.events.push(...events);
+}
 
 /** Drop an ended attempt's timers; ones a replica is firing (locked) it drops itself. */
 export async function dropTimers(tx: Tx, attemptId: string): Promise<void> {
@@ -52,6 +66,11 @@ export async function lockServerStage(tx: Tx, attemptId: string): Promise<Server
     WHERE a.id = ${attemptId} AND a.agent_id = ${SERVER_AGENT_ID} FOR UPDATE OF a`,
   );
   if (!row || (row.state !== "running" && row.state !== "assigned")) return null;
+  // Its live children's attempts too, before the call takes the run's lock (any event does): ending
+  // them later in the call (the parent's finish) would otherwise wait on a child's log write or
+  // end, which holds the child's attempt and waits for the run (a lock cycle). Order: parent, children, run.
+  await tx.execute(sql`SELECT a.id FROM server_children c JOIN attempts a ON a.stage_id = c.stage_id
+    WHERE c.parent_attempt_id = ${attemptId} AND c.ended_at IS NULL AND a.state IN ${ACTIVE_ATTEMPTS_SQL} ORDER BY a.id FOR UPDATE OF a`);
   const spec = parseJson(row.spec as StageSpecRow);
   return {
     runId: row.run_id,
@@ -92,6 +111,12 @@ export function contextFor(tx: Tx, stage: ServerStage, now: Date, out: CallEffec
       );
     },
     notify: stageNotifications(tx, stage, now),
+    async spawn(req) {
+      const r = await spawnChild(tx, stage, req, now);
+      out.events.push(...r.events);
+      if (r.queued) out.spawned++;
+      return r.child;
+    },
     async waiting(reason) {
       const [row] = await tx.update(stages).set({ reason }).where(eq(stages.id, stage.stageId)).returning({ attempts: stages.attempts });
       const event = stageEvent(stage.stageId, stage.attemptId, {
@@ -105,6 +130,7 @@ export function contextFor(tx: Tx, stage: ServerStage, now: Date, out: CallEffec
       out.events.push(...(await appendEvents(tx, stage.runId, [event], now)));
     },
     async finish(outcome, reason, outputs, stageState) {
+      await endChildrenOf(tx, stage.attemptId, now, `its parent stage '${stage.stageName}' ended`, out);
       const ended = await endAttempt(tx, stage.attemptId, stageState === "skipped" ? "canceled" : outcome, {
         exitCode: null,
         reason,
@@ -150,5 +176,14 @@ function stageNotifications(tx: Tx, stage: ServerStage, now: Date): StageNotific
       return enqueueNotification(tx, { ...msg, context, runId: stage.runId }, now);
     },
     runEvent: (event, state, extra) => notifyRunEvent(tx, stage.runId, event, now, { name: stage.stageName, state }, extra),
+  };
+}
+
+export function merge(a: CallEffects, b: CallEffects): CallEffects {
+  return {
+    ended: [...a.ended, ...b.ended],
+    events: [...a.events, ...b.events],
+    timers: [...a.timers, ...b.timers],
+    spawned: a.spawned + b.spawned,
   };
 }

@@ -6,6 +6,8 @@
 // LOCKED; between beats one setTimeout per replica wakes it for the earliest timer, so a
 // deadline fires within a beat of its stored time (well under a second).
 // Ends go through endAttempt, the agents' end path (events, retries, dependents, run state).
+// The beat also tells parents of their children's ends and fails queued children whose pinned
+// agent went away (server-child-delivery.ts, server-children.ts).
 import { sql } from "drizzle-orm";
 import type { Logger } from "pino";
 import { queryRows, type Db, type Tx } from "../store/db";
@@ -19,7 +21,9 @@ import type { Clock } from "../clock";
 import { ConflictError, InvalidError, NotFoundError } from "../errors";
 import { SERVER_AGENT_ID } from "../domain/server-agent";
 import type { ServerSignal, ServerStageKind } from "./kind";
-import { contextFor, dropTimers, lockServerStage, noEffects, type CallEffects } from "./server-context";
+import { contextFor, dropTimers, endChildrenOf, lockServerStage, merge, noEffects, type CallEffects } from "./server-context";
+import { deliverChildEnd } from "./server-child-delivery";
+import { failStrandedChildren, STRANDED_SQL } from "./server-children";
 
 export { SERVER_AGENT_ID };
 /** Server attempts hold no lease: theirs never expires (the kind or its timers end them). */
@@ -36,6 +40,8 @@ export interface ServerRunnerHooks {
   ended(ended: EndedAttempt[]): void;
   /** Publish other events (an approval's waiting/reminder/decision events). */
   publish(events: RunEventRecord[]): void;
+  /** Children were queued (ctx.spawn): run a scheduling pass. */
+  kick?(): void;
 }
 
 export class ServerStageRunner {
@@ -78,12 +84,16 @@ export class ServerStageRunner {
         this.again = false;
         try {
           // One small read per beat when there is nothing to do (both sides use partial indexes).
-          const [work] = await queryRows<{ queued: boolean; next: string | Date | null }>(
+          const [work] = await queryRows<{ queued: boolean; next: string | Date | null; children: boolean; stranded: boolean }>(
             this.db,
             sql`SELECT EXISTS (SELECT 1 FROM stages WHERE state = 'queued' AND runs_on = 'server') AS queued,
-              (SELECT min(fire_at) FROM server_timers) AS next`,
+              (SELECT min(fire_at) FROM server_timers) AS next,
+              EXISTS (SELECT 1 FROM server_children WHERE ended_at IS NOT NULL AND delivered_at IS NULL) AS children,
+              EXISTS (${STRANDED_SQL}) AS stranded`,
           );
           if (work?.queued) await this.pass();
+          if (work?.stranded) this.after({ ...noEffects(), events: await withTx(this.db, (tx) => failStrandedChildren(tx, this.clock.now())) });
+          if (work?.children || work?.stranded) await this.deliverChildEnds();
           if (work?.next && new Date(work.next).getTime() <= this.clock.now().getTime()) await this.fireDue();
           await this.armFromDb();
         } catch (err) {
@@ -168,6 +178,7 @@ export class ServerStageRunner {
         const ctx = contextFor(tx, stage, now, out);
         if (t.what === STAGE_TIMEOUT) {
           await kind?.cancel?.(stage, ctx);
+          await endChildrenOf(tx, stage.attemptId, now, `its parent stage '${stage.stageName}' exceeded its timeout`, out);
           const ended = await endAttempt(tx, stage.attemptId, "timeout", { exitCode: null, reason: "stage exceeded its timeout", now });
           if (ended) out.ended.push(ended);
           await dropTimers(tx, stage.attemptId);
@@ -257,11 +268,23 @@ export class ServerStageRunner {
     return out.events;
   }
 
-  /** After a commit: publish, run end effects, and wake for any new timer. */
+  /** Tell parents of the children that ended, each in its own transaction (server-child-delivery.ts); returns how many. */
+  async deliverChildEnds(limit = 100): Promise<number> {
+    let delivered = 0;
+    for (; delivered < limit; delivered++) {
+      const effects = await withTx(this.db, (tx) => deliverChildEnd(tx, this.kinds, this.clock.now(), this.log));
+      if (!effects) break;
+      this.after(effects);
+    }
+    return delivered;
+  }
+
+  /** After a commit: publish, run end effects, kick the scheduler for new children, and wake for any new timer. */
   private after(effects: CallEffects): void {
     if (effects.events.length > 0) this.hooks.publish(effects.events);
     if (effects.ended.length > 0) this.hooks.ended(effects.ended);
     for (const at of effects.timers) this.armAt(at.getTime());
+    if (effects.spawned > 0) this.hooks.kick?.();
   }
 
   private async armFromDb(): Promise<void> {
@@ -288,12 +311,4 @@ export class ServerStageRunner {
       this.tick();
     }, delay).unref();
   }
-}
-
-function merge(a: CallEffects, b: CallEffects): CallEffects {
-  return {
-    ended: [...a.ended, ...b.ended],
-    events: [...a.events, ...b.events],
-    timers: [...a.timers, ...b.timers],
-  };
 }

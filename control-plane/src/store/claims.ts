@@ -230,7 +230,8 @@ export async function chooseAgents(tx: Tx, candidates: Candidate[], queued: Queu
       selector: spec.agent,
       requires: spec.requires,
       avoid: parseJson(stage.avoid_agents),
-      pinned: spec.sameAgentAs ? (stage.pin_agent ?? "") : null,
+      // A server stage's child pinned to a host, or a stage that must follow another's agent.
+      pinned: spec.pinAgent ?? (spec.sameAgentAs ? (stage.pin_agent ?? "") : null),
       prefer: stage.prefer_agent ?? null,
     };
     const preferred = needs.prefer === null ? undefined : candidates.find((c) => c.id === needs.prefer);

@@ -15,6 +15,7 @@ import { stageEvent, type NewRunEvent, type RunEventRecord } from "./events";
 import { notifyRunEvents } from "../notify/run-notify";
 import { nextRunState, type AttemptRow, type EndedAttempt } from "./run-state";
 import { ACTIVE_ATTEMPTS_SQL, NEED_MET_SQL } from "./state-sql";
+import { markChildEnded } from "./child-ends";
 
 export interface SucceededEnd {
   attemptId: string;
@@ -32,6 +33,7 @@ interface EndedRow {
   stage_id: string | null;
   stage_name: string | null;
   run_id: string | null;
+  parent_stage_id: string | null;
   locked: string;
 }
 
@@ -53,7 +55,7 @@ export async function endSucceededMany(tx: Tx, items: SucceededEnd[], now: Date)
       -- The reason is kept: the placement set it (a build away from its layer cache) or left it empty.
       UPDATE stages SET state = 'succeeded', exit_code = a.exit_code, finished_at = ${now}::timestamptz, outputs = a.reported
       FROM a WHERE stages.id = a.stage_id AND stages.attempts = a.number AND stages.state IN ${ACTIVE_ATTEMPTS_SQL}
-      RETURNING stages.id, stages.name, stages.run_id, stages.spec->>'affinity' AS affinity_key),
+      RETURNING stages.id, stages.name, stages.run_id, stages.spec->>'affinity' AS affinity_key, stages.parent_stage_id),
     -- The next stage with the same affinity key (a build's image: that engine holds its layer
     -- cache) prefers the agent that just succeeded with it; written with the end, not after it.
     aff AS (
@@ -63,15 +65,19 @@ export async function endSucceededMany(tx: Tx, items: SucceededEnd[], now: Date)
       ON CONFLICT (key) DO UPDATE SET agent_id = excluded.agent_id, at = excluded.at),
     l AS (SELECT runs.id FROM runs WHERE runs.id IN (SELECT run_id FROM s) ORDER BY runs.id FOR UPDATE)
     SELECT to_jsonb(a) AS attempt, (SELECT name FROM agents WHERE agents.id = a.agent_id) AS agent_name,
-      s.id AS stage_id, s.name AS stage_name, s.run_id, (SELECT count(*) FROM l)::text AS locked
+      s.id AS stage_id, s.name AS stage_name, s.run_id, s.parent_stage_id, (SELECT count(*) FROM l)::text AS locked
     FROM a LEFT JOIN s ON s.id = a.stage_id`,
   );
 
   const byAttempt = new Map<string, { attempt: AttemptRow; row: EndedRow }>();
+  const children: string[] = [];
   for (const row of ended) {
     const attempt = rowFromJson(parseJson(row.attempt)) as AttemptRow;
     byAttempt.set(attempt.id, { attempt, row });
+    if (row.parent_stage_id && row.stage_id) children.push(row.stage_id);
   }
+  // Server stages' children: their parents are to be told (one more statement, only when there are some).
+  await markChildEnded(tx, children, now);
   // Per run, in batch order: each attempt's stage event, then the run's promotions and state.
   const runs = new Map<string, { ends: { attempt: AttemptRow; events: NewRunEvent[] }[]; tail: NewRunEvent[] }>();
   for (const it of items) {
@@ -107,7 +113,7 @@ export async function endSucceededMany(tx: Tx, items: SucceededEnd[], now: Date)
   return items.map((it) => {
     const hit = byAttempt.get(it.attemptId);
     if (!hit) return null;
-    return { attempt: hit.attempt, events: records.get(it.attemptId) ?? [], requeued: false };
+    return { attempt: hit.attempt, events: records.get(it.attemptId) ?? [], requeued: false, ...(hit.row.parent_stage_id && { childEnded: true }) };
   });
 }
 
@@ -135,7 +141,7 @@ async function promoteAndCount(
     WITH p AS (${promoteSql(sql`s.run_id IN (${ids})`, now)})
     SELECT p.run_id, p.id AS promoted_id, p.name AS promoted_name, NULL AS state, NULL AS n, NULL AS run_state FROM p
     UNION ALL
-    SELECT r.id, NULL, NULL, s.state, count(s.id)::text, r.state FROM runs r LEFT JOIN stages s ON s.run_id = r.id
+    SELECT r.id, NULL, NULL, s.state, count(s.id)::text, r.state FROM runs r LEFT JOIN stages s ON s.run_id = r.id AND s.parent_stage_id IS NULL
     WHERE r.id IN (${ids}) GROUP BY r.id, r.state, s.state`,
   );
   const moves = new Map<string, { state: string; finishedAt: Date | null }>();

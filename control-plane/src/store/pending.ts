@@ -51,12 +51,14 @@ export async function readQueuedForReasons(db: Db, queuedBefore: Date, limit: nu
     queued_at: string | Date;
     same_agent_as: string | null;
     pin_agent: string | null;
+    /** A server stage's child pinned to its agent (stages/server-children.ts). */
+    child_pin: string | null;
     type: StageType;
   }>(
     db,
     sql`
     SELECT id, run_id, name, attempts, spec->'agent' AS selector, spec->'requires' AS requires, avoid_agents AS avoid, reason, queued_at,
-      spec->>'sameAgentAs' AS same_agent_as, type, ${placementHintsSql}
+      spec->>'sameAgentAs' AS same_agent_as, spec->>'pinAgent' AS child_pin, type, ${placementHintsSql}
     FROM stages WHERE state = 'queued' AND runs_on = 'agent' AND queued_at < ${queuedBefore}::timestamptz
     ORDER BY queued_at LIMIT ${limit}`,
   );
@@ -71,6 +73,7 @@ export async function readQueuedForReasons(db: Db, queuedBefore: Date, limit: nu
     reason: r.reason,
     queuedAt: new Date(r.queued_at),
     ...(r.same_agent_as && { pinned: { agentId: r.pin_agent ?? "", why: pinNote(r.type, r.same_agent_as) } }),
+    ...(r.child_pin && { pinned: { agentId: r.child_pin, why: "its parent stage pinned it to one agent" } }),
   }));
 }
 

@@ -11,6 +11,8 @@ export interface EndedAttempt {
   events: RunEventRecord[];
   /** The stage went back to the queue (a retry). */
   requeued: boolean;
+  /** A server stage's child ended for good: its parent is to be told (the server runner delivers it). */
+  childEnded?: boolean;
 }
 
 /** The run's new state from its stage counts (per state), or null when it does not change. */

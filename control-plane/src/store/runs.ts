@@ -116,6 +116,7 @@ export async function createRun(
     reason: null,
     startedAt: null,
     finishedAt: null,
+    parentStageId: null,
   }));
   const edges = pipeline.stages.flatMap((s) =>
     s.needs.map((n) => ({ stageId: ids.get(s.name)!, needsStageId: ids.get(n)!, continueIfSkipped: s.continueIfSkipped.includes(n) })),
@@ -280,6 +281,9 @@ export async function cancelRun(
     const ended: EndedAttempt[] = [];
     const events: RunEventRecord[] = [];
     const serverEvents: RunEventRecord[] = [];
+    // Server attempts first: one may have children among the others, and its runner's calls lock
+    // it before its children's attempts (stages/server-context.ts); the cancel takes them in that order.
+    active.sort((x, y) => Number(y.agentId === SERVER_AGENT_ID) - Number(x.agentId === SERVER_AGENT_ID));
     for (const a of active) {
       if (a.agentId === SERVER_AGENT_ID && cancelServerAttempt) serverEvents.push(...(await cancelServerAttempt(tx, a.id, now)));
       const e = await endAttempt(tx, a.id, "canceled", { exitCode: null, reason: "canceled by user", now });

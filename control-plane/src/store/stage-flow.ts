@@ -10,6 +10,7 @@ import { nextRunState, type EndedAttempt } from "./run-state";
 import { endSucceededMany, promoteReady } from "./end-succeeded";
 import { UNSUCCESSFUL_STAGES_SQL, FAILED_STAGES_SQL, NEED_MET_SQL, ACTIVE_ATTEMPTS } from "./state-sql";
 import { notifyRunEvent } from "../notify/run-notify";
+import { markChildEnded } from "./child-ends";
 
 export type { AttemptRow, EndedAttempt } from "./run-state";
 
@@ -121,6 +122,11 @@ export async function endAttempt(
       }),
     );
     await lockRun(tx, runId);
+    // A server stage's child has no dependents and no say in the run's state: its parent is told.
+    if (stage.parentStageId !== null) {
+      await markChildEnded(tx, [stage.id], detail.now);
+      return { attempt, events: await appendEvents(tx, runId, pending, detail.now), requeued, childEnded: true };
+    }
     // A cancel cancels the dependents itself (cancelRun); anything else skips them.
     if (outcome !== "canceled" || state === "skipped") pending.push(...(await skipDependents(tx, runId, detail.now)));
     // A stage that skipped itself lets go the dependents that continue past it (if_skipped: continue).
@@ -178,13 +184,13 @@ export async function skipDependents(tx: Tx, runId: string, now: Date): Promise<
 const FAILED_NEED = "a needed stage did not succeed";
 const SKIPPED_NEED = "a needed stage was skipped";
 
-/** Re-derive the run state from its stages; emits a `run` event when it changed. */
+/** Re-derive the run state from its stages (server stages' children do not count: their parents do); emits a `run` event when it changed. */
 export async function refreshRunState(tx: Tx, runId: string, now: Date, canceled = false): Promise<RunEventRecord[]> {
   const counts = await queryRows<{ run_state: string; state: string | null; n: string }>(
     tx,
     sql`
     SELECT r.state AS run_state, s.state, count(s.id)::text AS n
-    FROM runs r LEFT JOIN stages s ON s.run_id = r.id WHERE r.id = ${runId} GROUP BY r.state, s.state`,
+    FROM runs r LEFT JOIN stages s ON s.run_id = r.id AND s.parent_stage_id IS NULL WHERE r.id = ${runId} GROUP BY r.state, s.state`,
   );
   const next = nextRunState(counts, canceled);
   if (!next) return [];

@@ -4,7 +4,8 @@
 // server stage once even with two runners racing; start, outputs, cancel, a stage
 // `timeout:` and a restart (a new runner on the same database resumes timers that came
 // due while none ran); the agent claim never takes a server stage; a kind that throws
-// ends its stage as errored with its message.
+// ends its stage as errored with its message. The spawn case (children on the agent claim,
+// onChildEnded) is server-stages-spawn.test.ts; on real agents, server-children.test.ts.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { rm } from "node:fs/promises";

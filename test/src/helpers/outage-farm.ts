@@ -32,6 +32,8 @@ export interface OutageFarmOptions {
   listenHost?: string;
   /** Replica 0 listens on every address (for an agent in a network namespace). */
   listenAll?: boolean;
+  /** The server's entry under test/src/bin (default server.ts; server-probe.ts adds the test-only server kinds). */
+  serverBin?: string;
 }
 
 export interface ServerProcess {
@@ -130,7 +132,7 @@ export class OutageFarm {
   async startServer(i: number): Promise<void> {
     const s = this.servers[i]!;
     const out = openSync(s.logFile, "a");
-    s.child = spawn(process.execPath, ["--import", "tsx", path.join(HERE, "../bin/server.ts")], {
+    s.child = spawn(process.execPath, ["--import", "tsx", path.join(HERE, "../bin", this.opts.serverBin ?? "server.ts")], {
       cwd: REPO_ROOT,
       stdio: ["ignore", out, out],
       env: {

@@ -86,6 +86,8 @@ export interface StageSpecRow {
   affinity?: string | null;
   /** The run's pipeline name and number (an environment's owner). */
   run: { name: string; number: number };
+  /** The only agent that may take it (a server kind's child pinned to a host); absent: any that fits. */
+  pinAgent?: string | null;
 }
 
 /** What a successful attempt reported (see StageOutputs in the proto). */
@@ -127,6 +129,12 @@ export const stages = pgTable(
     queuedAt: ts("queued_at"),
     startedAt: ts("started_at"),
     finishedAt: ts("finished_at"),
+    /**
+     * A server stage's child (agent work its kind spawned, named `PARENT/KEY`): null for the
+     * pipeline's own stages. Children have no edges and do not count toward the run's state:
+     * their parent decides what their end means (see stages/server-children.ts).
+     */
+    parentStageId: text("parent_stage_id"),
   },
   (t) => [
     index("stages_run_idx").on(t.runId),
@@ -138,6 +146,10 @@ export const stages = pgTable(
     index("stages_server_queued_idx")
       .on(t.queuedAt)
       .where(sql`state = 'queued' AND runs_on = 'server'`),
+    // The runner's beat looks for queued children whose pinned agent went away: only children here.
+    index("stages_children_queued_idx")
+      .on(t.queuedAt)
+      .where(sql`state = 'queued' AND parent_stage_id IS NOT NULL`),
   ],
 );
 

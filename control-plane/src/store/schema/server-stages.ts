@@ -1,10 +1,10 @@
 // Server-run stages: their absolute timers, the signals sent to them, and the incoming
 // decision hooks with the message ids they have seen.
 import { sql } from "drizzle-orm";
-import { pgTable, text, primaryKey, index } from "drizzle-orm/pg-core";
+import { pgTable, text, primaryKey, index, uniqueIndex } from "drizzle-orm/pg-core";
 import { ts } from "./columns";
 import { users } from "./identity";
-import { attempts } from "./runs";
+import { attempts, stages } from "./runs";
 
 /** Absolute timers of server-run attempts (a deadline, a reminder, a stage timeout): any replica fires a due one. */
 export const serverTimers = pgTable(
@@ -45,6 +45,36 @@ export const serverSignals = pgTable(
       .on(t.at)
       .where(sql`handled_at IS NULL`),
     index("server_signals_stage_idx").on(t.stageId),
+  ],
+);
+
+/**
+ * Children a server-run attempt spawned (stages/server-children.ts), one per key: the key makes a
+ * spawn idempotent. The child's end (after its retries) sets `endedAt` in its end transaction;
+ * a replica then calls the parent kind's `onChildEnded` and sets `deliveredAt` in one transaction
+ * with the parent attempt locked, so each end is told exactly once.
+ */
+export const serverChildren = pgTable(
+  "server_children",
+  {
+    parentAttemptId: text("parent_attempt_id")
+      .notNull()
+      .references(() => attempts.id, { onDelete: "cascade" }),
+    key: text("key").notNull(),
+    stageId: text("stage_id")
+      .notNull()
+      .references(() => stages.id, { onDelete: "cascade" }),
+    runId: text("run_id").notNull(),
+    createdAt: ts("created_at").notNull(),
+    endedAt: ts("ended_at"),
+    deliveredAt: ts("delivered_at"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.parentAttemptId, t.key] }),
+    uniqueIndex("server_children_stage_uq").on(t.stageId),
+    index("server_children_undelivered_idx")
+      .on(t.endedAt)
+      .where(sql`ended_at IS NOT NULL AND delivered_at IS NULL`),
   ],
 );
 
