@@ -11,6 +11,7 @@ import { withTx } from "../store/tx";
 import { audit, type Actor } from "../store/audit";
 import { resolveTarget, type TargetPolicy } from "./ssrf";
 import { templateProblems } from "./templates";
+import type { NewChannelInput } from "@dockyard/web";
 
 export type ChannelRow = typeof channels.$inferSelect;
 export type ChannelType = "email" | "sms" | "webhook";
@@ -20,22 +21,11 @@ export const DEFAULT_SMS_TEMPLATE = "To={{ to }}&From={{ from }}&Body={{ message
 const MAX_URL = 2048;
 const MAX_RECIPIENTS = 20;
 
-export interface NewChannel {
-  name: string;
-  type: string;
-  url?: string;
-  /** email: smtp://user@host:port or smtps://... (no password: that is `secret`). */
-  smtpUrl?: string;
-  from?: string;
-  to?: string[];
-  /** sms: the body template (default Twilio-shaped, form-encoded) and basic-auth user (Twilio's account SID). */
-  template?: string;
-  user?: string;
+/** A new channel: the HTTP API's input (its fields per type are documented there), the secret as bytes. */
+export type NewChannel = Omit<NewChannelInput, "secret"> & {
   /** The SMTP password or SMS token (stored sealed). */
   secret?: Uint8Array;
-  /** Or the name of a secret already in the store holding it (left in place when the channel goes). */
-  secretName?: string;
-}
+};
 
 export interface ChannelInfo {
   name: string;
