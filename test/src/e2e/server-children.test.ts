@@ -85,9 +85,11 @@ describe("server kinds spawn agent work (real agents, kill -9 of the server)", {
   });
 
   it("a kill -9 of the server between the spawn and the children's ends still tells the parent of each end once", async () => {
+    // A sleep no other process has, so the test sees when the children's commands are over.
+    const marker = `3.${100 + Math.floor(Math.random() * 800)}`;
     const { runId, stageId } = await fanoutRun([
-      { key: "a", commands: ["sleep 3", 'echo "done=a" >> "$DOCKYARD_OUTPUT"'], agentId: ids.alpha! },
-      { key: "b", commands: ["sleep 3", 'echo "done=b" >> "$DOCKYARD_OUTPUT"'], agentId: ids.beta! },
+      { key: "a", commands: [`sleep ${marker}`, 'echo "done=a" >> "$DOCKYARD_OUTPUT"'], agentId: ids.alpha! },
+      { key: "b", commands: [`sleep ${marker}`, 'echo "done=b" >> "$DOCKYARD_OUTPUT"'], agentId: ids.beta! },
     ]);
     await waitFor(async () => (await kids(runId)).every((k) => k.state === "running") && (await kids(runId)).length === 2, {
       message: "both children running",
@@ -95,7 +97,14 @@ describe("server kinds spawn agent work (real agents, kill -9 of the server)", {
     });
     await farm.killServer(0);
     // The children end while no server runs (their agents keep the ends for the next server).
-    await new Promise((r) => setTimeout(r, 4000));
+    const sleeping = () => {
+      try {
+        return execFileSync("pgrep", ["-f", `sleep ${marker}`]).toString().trim() !== "";
+      } catch {
+        return false; // pgrep exits 1 when nothing matches
+      }
+    };
+    await waitFor(() => !sleeping(), { timeoutMs: 30_000, message: "the children's commands to end while the server is down" });
     assert.equal((await stage(stageId)).state, "running");
     await farm.startServer(0);
     await waitFor(async () => (await stage(stageId)).state === "succeeded", { message: "the parent to end after the restart", timeoutMs: 60_000 });
