@@ -49,7 +49,13 @@ module.exports = {
       severity: "error",
       comment: "web/ declares the services it needs; it never sees control-plane, its rows or the database.",
       from: { path: "^web/" },
-      to: { path: ["^control-plane/", "(^|/)node_modules/(@types/)?(drizzle-orm|pg)/", "^(@dockyard/control-plane|drizzle-orm|pg)(/|$)"] },
+      to: {
+        path: [
+          "^control-plane/",
+          "(^|/)node_modules/(@types/)?(drizzle-orm|pg)/",
+          "^(@dockyard/control-plane|drizzle-orm|pg)(/|$)",
+        ],
+      },
     },
     {
       name: "agent-no-server",

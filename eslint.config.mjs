@@ -6,7 +6,15 @@ import tseslint from "typescript-eslint";
 export default defineConfig(
   {
     // Generated code and third-party files are not ours to lint.
-    ignores: ["**/node_modules/**", "proto/src/gen/**", "migrations/**", "agent/native/**", "**/*.js", "**/*.cjs", "**/*.mjs"],
+    ignores: [
+      "**/node_modules/**",
+      "proto/src/gen/**",
+      "migrations/**",
+      "agent/native/**",
+      "**/*.js",
+      "**/*.cjs",
+      "**/*.mjs",
+    ],
   },
   {
     files: ["**/*.ts"],
@@ -30,7 +38,11 @@ export default defineConfig(
           ignoreVoid: true,
           // node:test's describe/it/test return promises that the runner itself tracks.
           allowForKnownSafeCalls: [
-            { from: "package", package: "node:test", name: ["describe", "it", "test", "suite", "before", "after", "beforeEach", "afterEach"] },
+            {
+              from: "package",
+              package: "node:test",
+              name: ["describe", "it", "test", "suite", "before", "after", "beforeEach", "afterEach"],
+            },
           ],
         },
       ],

@@ -13,7 +13,9 @@ const farm = await startFarm({ env: { DOCKYARD_SCHEDULER_INTERVAL_MS: "500" } })
 try {
   const yaml = (i: number, timeout: string) =>
     `name: bench-gate-${i}\nstages:\n  gate: { type: approval, approvers: [nobody], timeout: ${timeout}, on_timeout: approve }\n`;
-  const runIds = await Promise.all(Array.from({ length: APPROVALS }, (_, i) => submit(farm.client, yaml(i, `${2000 + (i % 20) * 100}ms`))));
+  const runIds = await Promise.all(
+    Array.from({ length: APPROVALS }, (_, i) => submit(farm.client, yaml(i, `${2000 + (i % 20) * 100}ms`))),
+  );
   const lateness = async (runIds: string[]) =>
     (
       await farm.pg.query<{ late: number }>(
@@ -22,19 +24,26 @@ try {
         [runIds],
       )
     ).rows.map((r) => Number(r.late));
-  await waitFor(async () => (await lateness(runIds)).length === APPROVALS, { message: "every deadline", timeoutMs: 60_000, intervalMs: 200 });
+  await waitFor(async () => (await lateness(runIds)).length === APPROVALS, {
+    message: "every deadline",
+    timeoutMs: 60_000,
+    intervalMs: 200,
+  });
   const late = await lateness(runIds);
 
   // One deadline passes while the server is stopped.
   const down = await submit(farm.client, yaml(APPROVALS, "1500ms"));
-  await waitFor(async () => (await farm.pg.query(`SELECT 1 FROM attempts WHERE run_id = $1`, [down])).rowCount === 1, { message: "the gate to start" });
+  await waitFor(async () => (await farm.pg.query(`SELECT 1 FROM attempts WHERE run_id = $1`, [down])).rowCount === 1, {
+    message: "the gate to start",
+  });
   await farm.stopServer();
   await new Promise((r) => setTimeout(r, 3000));
   const t0 = Date.now();
   await farm.startServer();
   const [ended] = await waitFor(
     async () =>
-      (await lateness([down])).length === 1 && (await farm.pg.query<{ at: Date }>(`SELECT finished_at AS at FROM stages WHERE run_id = $1`, [down])).rows,
+      (await lateness([down])).length === 1 &&
+      (await farm.pg.query<{ at: Date }>(`SELECT finished_at AS at FROM stages WHERE run_id = $1`, [down])).rows,
     {
       message: "the overdue deadline",
       timeoutMs: 20_000,

@@ -57,8 +57,9 @@ async function ownExecDescriptions(): Promise<Set<string>> {
 function pruneRecord(docker: Docker, id: string): Promise<void> {
   const options = { all: true, filters: JSON.stringify({ id: [id] }) };
   return new Promise((ok, ko) =>
-    docker.modem.dial({ path: "/build/prune?", method: "POST", options, statusCodes: { 200: true, 500: "server error" } } as never, (err: unknown) =>
-      err ? ko(err as Error) : ok(),
+    docker.modem.dial(
+      { path: "/build/prune?", method: "POST", options, statusCodes: { 200: true, 500: "server error" } } as never,
+      (err: unknown) => (err ? ko(err as Error) : ok()),
     ),
   );
 }
@@ -69,7 +70,8 @@ function pruneRecord(docker: Docker, id: string): Promise<void> {
  * Other images and other builds' cache are left alone. Returns how many records were pruned.
  */
 async function coldStart(docker: Docker): Promise<number> {
-  for (const img of await docker.listImages()) for (const tag of img.RepoTags ?? []) if (OWN_TAG.test(tag)) await docker.getImage(tag).remove({ force: true });
+  for (const img of await docker.listImages())
+    for (const tag of img.RepoTags ?? []) if (OWN_TAG.test(tag)) await docker.getImage(tag).remove({ force: true });
   const mine = await ownExecDescriptions();
   let pruned = 0;
   for (let pass = 0; pass < 10; pass++) {
@@ -98,7 +100,11 @@ async function tarOf(dir: string): Promise<Buffer> {
 }
 
 /** Packs `dir`, submits `yaml` with it, follows the run to its end; seconds and the run. */
-async function timedRun(farm: Farm, yaml: string, dir: string): Promise<{ s: number; run: Run; logs: Map<string, string> }> {
+async function timedRun(
+  farm: Farm,
+  yaml: string,
+  dir: string,
+): Promise<{ s: number; run: Run; logs: Map<string, string> }> {
   const t0 = performance.now();
   const sourceTar = await tarOf(dir);
   const { run } = await farm.client.submitRun({ pipelineYaml: Buffer.from(yaml), source: "bench", sourceTar });
@@ -120,13 +126,17 @@ function mustSucceed(what: string, r: { run: Run; logs: Map<string, string> }): 
 
 /** The example's pipeline with its tags moved to bench-build/, and its `image` stage alone. */
 async function pipelines(): Promise<{ full: string; buildOnly: string }> {
-  const full = (await readFile(path.join(EXAMPLE, "dockyard.yml"), "utf8")).replace(/"examples\/webapp/g, '"bench-build/webapp');
+  const full = (await readFile(path.join(EXAMPLE, "dockyard.yml"), "utf8")).replace(
+    /"examples\/webapp/g,
+    '"bench-build/webapp',
+  );
   const lines = full.split("\n");
   const start = lines.findIndex((l) => l === "  image:");
   let end = start + 1;
   while (end < lines.length && /^( {4}|\s*$)/.test(lines[end]!)) end++;
   const image = lines.slice(start, end).join("\n");
-  if (start < 0 || !/type: build/.test(image)) throw new Error("examples/webapp/dockyard.yml has no `image:` build stage");
+  if (start < 0 || !/type: build/.test(image))
+    throw new Error("examples/webapp/dockyard.yml has no `image:` build stage");
   const name = /^name: .*$/m.exec(full)![0];
   return { full, buildOnly: `${name}\nstages:\n${image}\n` };
 }
@@ -140,13 +150,18 @@ async function main() {
     stdio: ["ignore", "ignore", "inherit"],
   });
   const registry = await testRegistry().catch(() => {
-    execFileSync("bash", [path.join(REPO_ROOT, "scripts/registry/start-registry.sh")], { stdio: ["ignore", "ignore", "inherit"] });
+    execFileSync("bash", [path.join(REPO_ROOT, "scripts/registry/start-registry.sh")], {
+      stdio: ["ignore", "ignore", "inherit"],
+    });
     return testRegistry();
   });
   const { full, buildOnly } = await pipelines();
   const tmp = await mkdtemp(path.join(os.tmpdir(), "dockyard-bench-build-"));
   const dir = path.join(tmp, "webapp");
-  await cp(EXAMPLE, dir, { recursive: true, filter: (src) => path.relative(EXAMPLE, src).split(path.sep)[0] !== "build" });
+  await cp(EXAMPLE, dir, {
+    recursive: true,
+    filter: (src) => path.relative(EXAMPLE, src).split(path.sep)[0] !== "build",
+  });
   // A checkout no build has seen: without it the final COPY's cache key (the same source and
   // VERSION=1 as in the last bench) would still match, and BuildKit then reports every earlier
   // step CACHED without needing their (pruned) results.
@@ -162,7 +177,12 @@ async function main() {
     },
   });
   await farm.client.setSecret({ name: "registry-password", value: Buffer.from(registry.password) });
-  const agent = farm.spawnAgent({ name: "bench-build", executor: "docker", capacity: 2, logLevel: process.env.BENCH_AGENT_LOG ?? "warn" });
+  const agent = farm.spawnAgent({
+    name: "bench-build",
+    executor: "docker",
+    capacity: 2,
+    logLevel: process.env.BENCH_AGENT_LOG ?? "warn",
+  });
   process.on("exit", () => agent.child.kill("SIGKILL"));
   await waitFor(async () => (await farm.client.listAgents({})).agents.some((a) => a.state === "online"), {
     message: "the docker agent online",
@@ -174,14 +194,16 @@ async function main() {
   const cold = await timedRun(farm, buildOnly, dir);
   mustSucceed("cold build", cold);
   const coldLog = cold.logs.get("image") ?? "";
-  if (/CACHED \[(deps|build) \d+\/\d+\] RUN/.test(coldLog)) throw new Error(`the cold build reused cached steps:\n${coldLog}`);
+  if (/CACHED \[(deps|build) \d+\/\d+\] RUN/.test(coldLog))
+    throw new Error(`the cold build reused cached steps:\n${coldLog}`);
   log(`cold ${round(cold.s)} s`);
 
   await appendFile(path.join(dir, "src/webapp.c"), `/* one-line change ${new Date().toISOString()} */\n`);
   const warm = await timedRun(farm, buildOnly, dir);
   mustSucceed("warm build", warm);
   const warmLog = warm.logs.get("image") ?? "";
-  if (!/CACHED \[deps \d+\/\d+\] RUN/.test(warmLog)) throw new Error(`the warm build did not reuse the dependency step:\n${warmLog}`);
+  if (!/CACHED \[deps \d+\/\d+\] RUN/.test(warmLog))
+    throw new Error(`the warm build did not reuse the dependency step:\n${warmLog}`);
   log(`warm ${round(warm.s)} s (dependency step CACHED, app step rebuilt)`);
   if (process.env.BENCH_LOGS)
     for (const [what, text] of [
@@ -196,7 +218,9 @@ async function main() {
   const routes = stage("routes")?.outputs?.values ?? {};
   if (routes.failed !== "0" || !(Number(routes.passed) > 0)) throw new Error(`route tests: ${JSON.stringify(routes)}`);
   const mb = (n: string) => round(Number(stage(n)?.outputs?.values.size_bytes) / 1e6);
-  log(`examples/webapp/dockyard.yml succeeded in ${round(e2e.s)} s; routes ${routes.passed} passed, ${routes.failed} failed`);
+  log(
+    `examples/webapp/dockyard.yml succeeded in ${round(e2e.s)} s; routes ${routes.passed} passed, ${routes.failed} failed`,
+  );
   log((e2e.logs.get("sizes") ?? "").trim());
 
   agent.child.kill("SIGTERM");

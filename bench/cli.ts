@@ -45,9 +45,21 @@ async function main() {
     };
     // The CLI works (and lists the runs) before it is timed.
     const { stdout } = await promisify(execFile)(BIN, ["runs"], { env });
-    if ((stdout.match(/listed/g) ?? []).length !== 20) throw new Error(`dockyard runs did not list the 20 runs:\n${stdout}`);
+    if ((stdout.match(/listed/g) ?? []).length !== 20)
+      throw new Error(`dockyard runs did not list the 20 runs:\n${stdout}`);
     const out = path.join(tmp, "hyperfine.json");
-    const args = ["-N", "--warmup", "3", "--runs", String(RUNS), "--export-json", out, `${BIN} --version`, `${BIN} runs`, "node -e 0"];
+    const args = [
+      "-N",
+      "--warmup",
+      "3",
+      "--runs",
+      String(RUNS),
+      "--export-json",
+      out,
+      `${BIN} --version`,
+      `${BIN} runs`,
+      "node -e 0",
+    ];
     const hf = await promisify(execFile)("hyperfine", args, { env });
     process.stderr.write(hf.stdout);
     const { results } = JSON.parse(readFileSync(out, "utf8")) as { results: HyperfineResult[] };

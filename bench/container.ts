@@ -22,7 +22,14 @@
 import { execFile } from "node:child_process";
 import { dockerFromEnv } from "@dockyard/agent";
 import { startFarm, waitFor, DOCKER_HOST } from "@dockyard/test";
-import { followEngine, containerSteps, printPhases, type Kind, type Phases, type StageRun } from "./lib/container-phases";
+import {
+  followEngine,
+  containerSteps,
+  printPhases,
+  type Kind,
+  type Phases,
+  type StageRun,
+} from "./lib/container-phases";
 import { now, quantile, round } from "./lib/stats";
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 50);
@@ -34,7 +41,9 @@ type Docker = ReturnType<typeof dockerFromEnv>;
 
 function runCli(): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile("docker", ["-H", DOCKER_HOST, "run", "--rm", "--network", "none", IMAGE, "true"], (err) => (err ? reject(err) : resolve()));
+    execFile("docker", ["-H", DOCKER_HOST, "run", "--rm", "--network", "none", IMAGE, "true"], (err) =>
+      err ? reject(err) : resolve(),
+    );
   });
 }
 
@@ -67,7 +76,13 @@ async function runAgentConfig(docker: Docker, tag: string): Promise<{ exited: nu
     Image: IMAGE,
     Cmd: ["sh", "-e", "-c", "true"],
     WorkingDir: "/workspace",
-    Env: ["DOCKYARD=true", `DOCKYARD_RUN_ID=${tag}`, "DOCKYARD_STAGE=s", "DOCKYARD_ATTEMPT=1", `DOCKYARD_ATTEMPT_ID=${tag}`],
+    Env: [
+      "DOCKYARD=true",
+      `DOCKYARD_RUN_ID=${tag}`,
+      "DOCKYARD_STAGE=s",
+      "DOCKYARD_ATTEMPT=1",
+      `DOCKYARD_ATTEMPT_ID=${tag}`,
+    ],
     Labels: {
       "dockyard.bench": tag,
       "dockyard.attempt": tag,
@@ -90,7 +105,11 @@ async function runAgentConfig(docker: Docker, tag: string): Promise<{ exited: nu
           Type: "volume",
           Source: volume,
           Target: "/workspace",
-          VolumeOptions: { NoCopy: true, Labels: { "dockyard.bench": tag }, DriverConfig: { Name: "local", Options: {} } },
+          VolumeOptions: {
+            NoCopy: true,
+            Labels: { "dockyard.bench": tag },
+            DriverConfig: { Name: "local", Options: {} },
+          },
         },
       ],
     },
@@ -121,7 +140,12 @@ async function main() {
     },
   });
   const { client } = farm;
-  const agent = farm.spawnAgent({ name: "bench-docker", executor: "docker", capacity: 2, logLevel: process.env.BENCH_AGENT_LOG ?? "warn" });
+  const agent = farm.spawnAgent({
+    name: "bench-docker",
+    executor: "docker",
+    capacity: 2,
+    logLevel: process.env.BENCH_AGENT_LOG ?? "warn",
+  });
   // On a failure main() exits without farm.stop(): take the agent process down with us.
   process.on("exit", () => agent.child.kill("SIGKILL"));
   await waitFor(async () => (await client.listAgents({})).agents.some((a) => a.state === "online"), {
@@ -155,13 +179,22 @@ async function main() {
     call.cancel();
     if (state !== "succeeded") failed++;
     // The agent removes the container after reporting the end, the volume after the run's end notice.
-    const gone = await engine.until((e) => e.type === "container" && e.action === "destroy" && e.attrs["dockyard.run"] === id);
-    const volGone = await engine.until((e) => e.type === "volume" && e.action === "destroy" && e.id === `dockyard-ws-${id}`, 5_000);
+    const gone = await engine.until(
+      (e) => e.type === "container" && e.action === "destroy" && e.attrs["dockyard.run"] === id,
+    );
+    const volGone = await engine.until(
+      (e) => e.type === "volume" && e.action === "destroy" && e.id === `dockyard-ws-${id}`,
+      5_000,
+    );
     if (!measured) return;
     times.stage.push(observed - t0);
     runIds.push({ id, t0, submitted, observed });
     cleanup.push(Math.max(gone?.at ?? NaN, volGone?.at ?? NaN) - observed);
-    phases.stage.push({ submit: submitted - t0, ...containerSteps(engine, t0, (e) => e.attrs["dockyard.run"] === id), observed: observed - t0 });
+    phases.stage.push({
+      submit: submitted - t0,
+      ...containerSteps(engine, t0, (e) => e.attrs["dockyard.run"] === id),
+      observed: observed - t0,
+    });
   };
   const cli = async (measured: boolean) => {
     const t0 = now();
@@ -171,7 +204,13 @@ async function main() {
     // The CLI's container is the one without labels created after t0 (tests may share the engine).
     const created = engine.events
       .slice(seen)
-      .find((e) => e.type === "container" && e.action === "create" && e.attrs.image === IMAGE && !Object.keys(e.attrs).some((k) => k.startsWith("dockyard.")));
+      .find(
+        (e) =>
+          e.type === "container" &&
+          e.action === "create" &&
+          e.attrs.image === IMAGE &&
+          !Object.keys(e.attrs).some((k) => k.startsWith("dockyard.")),
+      );
     if (created) await engine.until((e) => e.id === created.id && e.action === "destroy");
     if (!measured) return;
     times.cli.push(t1 - t0);
@@ -198,7 +237,11 @@ async function main() {
     if (!measured) return;
     times.agentcfg.push(exited - t0);
     agentcfgRemoved.push(removed - t0);
-    phases.agentcfg.push({ ...containerSteps(engine, t0, (e) => e.attrs["dockyard.bench"] === tag), exited: exited - t0, removed: removed - t0 });
+    phases.agentcfg.push({
+      ...containerSteps(engine, t0, (e) => e.attrs["dockyard.bench"] === tag),
+      exited: exited - t0,
+      removed: removed - t0,
+    });
   };
 
   for (let i = 0; i < WARMUP + SAMPLES; i++) {

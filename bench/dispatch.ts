@@ -31,7 +31,14 @@ function cpuByProcess(): Map<string, number> {
       const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       const own = (Number(f[11]) + Number(f[12])) / tick;
       const children = (Number(f[13]) + Number(f[14])) / tick;
-      const name = pid === String(process.pid) ? "server" : comm === "node" ? "agents" : comm.startsWith("postgres") ? "postgres" : comm;
+      const name =
+        pid === String(process.pid)
+          ? "server"
+          : comm === "node"
+            ? "agents"
+            : comm.startsWith("postgres")
+              ? "postgres"
+              : comm;
       out.set(name, (out.get(name) ?? 0) + own);
       // Exited children: the agents' are the stages' shells; the server's are the agents.
       if (name === "agents") out.set("stage processes", (out.get("stage processes") ?? 0) + children);
@@ -69,7 +76,12 @@ async function main() {
   });
   const { client, prefix } = farm;
   const agents = ["bench-a", "bench-b"].map((name) =>
-    farm.spawnAgent({ name, executor: "shell", capacity: AGENT_CAPACITY, logLevel: process.env.BENCH_AGENT_LOG ?? "warn" }),
+    farm.spawnAgent({
+      name,
+      executor: "shell",
+      capacity: AGENT_CAPACITY,
+      logLevel: process.env.BENCH_AGENT_LOG ?? "warn",
+    }),
   );
   const nc = await connect({ servers: NATS_URL });
   const firstLog = new Map<string, number>();
@@ -137,7 +149,8 @@ async function main() {
         percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM a.started_at - a.assigned_at) * 1000) AS started_ms
       FROM attempts a JOIN stages s ON s.id = a.stage_id JOIN runs r ON r.id = a.run_id WHERE r.name = 'latency'`);
     console.error("latency runs, server clock, p50 of each step", JSON.stringify(steps.rows[0]));
-    for (const [k, v] of Object.entries(phaseSamples)) console.error(k, "p50", round(quantile(v, 0.5)), "p99", round(quantile(v, 0.99)));
+    for (const [k, v] of Object.entries(phaseSamples))
+      console.error(k, "p50", round(quantile(v, 0.5)), "p99", round(quantile(v, 0.99)));
     const slowest = phaseSamples
       .log!.map((l, i) => [round(phaseSamples.submit![i]!), round(phaseSamples.running![i]!), round(l)])
       .sort((a, b) => b[2]! - a[2]!)
@@ -161,7 +174,10 @@ async function main() {
     await farm.stop();
     return;
   }
-  const stages = Array.from({ length: STAGES_PER_PIPELINE }, (_, i) => `  s${i}: { executor: shell, command: 'true' }`).join("\n");
+  const stages = Array.from(
+    { length: STAGES_PER_PIPELINE },
+    (_, i) => `  s${i}: { executor: shell, command: 'true' }`,
+  ).join("\n");
   const { monitorEventLoopDelay } = await import("node:perf_hooks");
   const loop = monitorEventLoopDelay({ resolution: 5 });
   if (process.env.BENCH_PHASES) loop.enable();
@@ -169,7 +185,9 @@ async function main() {
   const t0 = performance.now();
   const ids = await Promise.all(
     Array.from({ length: PIPELINES }, (_, i) =>
-      client.submitRun({ pipelineYaml: Buffer.from(`name: tput-${i}\nstages:\n${stages}\n`), source: "bench" }).then((r) => r.run!.id),
+      client
+        .submitRun({ pipelineYaml: Buffer.from(`name: tput-${i}\nstages:\n${stages}\n`), source: "bench" })
+        .then((r) => r.run!.id),
     ),
   );
   await Promise.all(ids.map((id) => (ended.has(id) ? undefined : new Promise<void>((r) => waiters.set(id, r)))));
@@ -182,9 +200,18 @@ async function main() {
     console.error("cpu ms per stage (own + reaped children)", JSON.stringify(Object.fromEntries(perStage)));
   }
   if (process.env.BENCH_PHASES)
-    console.error("server event loop delay ms p50", loop.percentile(50) / 1e6, "p99", loop.percentile(99) / 1e6, "max", loop.max / 1e6);
+    console.error(
+      "server event loop delay ms p50",
+      loop.percentile(50) / 1e6,
+      "p99",
+      loop.percentile(99) / 1e6,
+      "max",
+      loop.max / 1e6,
+    );
   const elapsed = (Math.max(...ids.map((id) => ended.get(id)!)) - t0) / 1000;
-  const failed = (await Promise.all(ids.map((runId) => client.getRun({ runId })))).filter((r) => r.run!.state !== "succeeded").length;
+  const failed = (await Promise.all(ids.map((runId) => client.getRun({ runId })))).filter(
+    (r) => r.run!.state !== "succeeded",
+  ).length;
 
   if (process.env.BENCH_PHASES) {
     // Where the slowest stages of the throughput phase spent their time.
@@ -197,7 +224,13 @@ async function main() {
       WHERE r.name LIKE 'tput-%' ORDER BY a.finished_at - a.assigned_at DESC NULLS FIRST LIMIT 5`);
     console.error("slowest attempts", JSON.stringify(slow.rows));
     const lost = await farm.pg.query("SELECT id FROM attempts WHERE state <> 'succeeded'");
-    if (lost.rowCount) console.error("not succeeded", lost.rows.map((r) => r.id).join(" "), "agent logs", agents.map((a) => a.logFile).join(" "));
+    if (lost.rowCount)
+      console.error(
+        "not succeeded",
+        lost.rows.map((r) => r.id).join(" "),
+        "agent logs",
+        agents.map((a) => a.logFile).join(" "),
+      );
   }
   for (const a of agents) a.child.kill("SIGTERM");
   await Promise.all(agents.map((a) => a.exited));

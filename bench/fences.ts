@@ -24,7 +24,9 @@ const [server, replica, dropped, vethDown] = await Promise.all([
 const cuts = [dropped, vethDown];
 /** Stages of `r` that executed every step in more than one attempt. */
 const doubles = (r: ScenarioResult) =>
-  Object.keys(r.attempts).filter((stage) => Object.entries(r.marks).filter(([f, l]) => f.startsWith(`${stage}.`) && l.length === r.steps).length > 1).length;
+  Object.keys(r.attempts).filter(
+    (stage) => Object.entries(r.marks).filter(([f, l]) => f.startsWith(`${stage}.`) && l.length === r.steps).length > 1,
+  ).length;
 /** From the cut-off copy last seen alive to its retry first seen. */
 const margin = (r: ScenarioResult) => {
   const [old, retry] = r.sampler.seen.s ?? [];

@@ -18,7 +18,11 @@ const OUTAGE_MS = 10_000;
 
 const farm = new OutageFarm({
   replicas: 2,
-  env: { DOCKYARD_NOTIFY_ALLOW_PRIVATE: "loopback", DOCKYARD_NOTIFY_RETRY_SCALE: "0.01", DOCKYARD_NOTIFY_LEASE_MS: "3000" },
+  env: {
+    DOCKYARD_NOTIFY_ALLOW_PRIVATE: "loopback",
+    DOCKYARD_NOTIFY_RETRY_SCALE: "0.01",
+    DOCKYARD_NOTIFY_LEASE_MS: "3000",
+  },
 });
 const port = await freePort();
 const taken: { n: number; id: string }[] = [];
@@ -65,11 +69,16 @@ try {
     await farm.startServer(1);
   })();
   await Promise.all([produce, chaos]);
-  await waitFor(async () => (await farm.pg.query<{ n: number }>("SELECT count(*)::int AS n FROM deliveries WHERE state = 'pending'")).rows[0]!.n === 0, {
-    message: "every delivery settled",
-    timeoutMs: 300_000,
-    intervalMs: 500,
-  });
+  await waitFor(
+    async () =>
+      (await farm.pg.query<{ n: number }>("SELECT count(*)::int AS n FROM deliveries WHERE state = 'pending'")).rows[0]!
+        .n === 0,
+    {
+      message: "every delivery settled",
+      timeoutMs: 300_000,
+      intervalMs: 500,
+    },
+  );
   const rows = (
     await farm.pg.query<{ id: string; state: string; first_ms: number | null }>(
       `SELECT d.id, d.state, extract(epoch FROM (a.at - d.created_at)) * 1000 AS first_ms

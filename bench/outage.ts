@@ -27,7 +27,16 @@ async function measure(component: Component) {
       };
     }
     const r = await runOutage(farm, component, OUTAGE_MS);
-    console.log(JSON.stringify({ component, state: r.state, recovery_ms: r.recoveryMs, boot_ms: bootMs, double_runs: r.doubleRuns, lost_lines: r.lostLines }));
+    console.log(
+      JSON.stringify({
+        component,
+        state: r.state,
+        recovery_ms: r.recoveryMs,
+        boot_ms: bootMs,
+        double_runs: r.doubleRuns,
+        lost_lines: r.lostLines,
+      }),
+    );
     return { ...r, bootMs };
   } finally {
     await farm.stop();

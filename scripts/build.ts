@@ -64,7 +64,11 @@ const externalFromNodeModulesPlugin: esbuild.Plugin = {
     const filter = new RegExp(`^(${EXTERNAL_FROM_NODE_MODULES.map((p) => p.replace(/[/.]/g, '\\$&')).join('|')})(/|$)`);
     build.onResolve({ filter }, async (args) => {
       if (args.pluginData === 'resolving') return undefined;
-      const found = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: 'resolving' });
+      const found = await build.resolve(args.path, {
+        kind: args.kind,
+        resolveDir: args.resolveDir,
+        pluginData: 'resolving',
+      });
       if (found.errors.length > 0) return { errors: found.errors };
       // A path relative to dist/, so the build does not depend on where the checkout lives.
       const rel = path.relative(OUT, found.path).split(path.sep).join('/');
@@ -98,7 +102,10 @@ export async function build(hash: string): Promise<void> {
         __dirname: '__dyDirname',
         __filename: '__dyFilename',
         // What `dockyard server` and `dockyard agent` import in the bundle (cli/src/commands/processes.ts).
-        DOCKYARD_BUNDLES: JSON.stringify({ '@dockyard/control-plane': 'dist/server.js', '@dockyard/agent': 'dist/agent.js' }),
+        DOCKYARD_BUNDLES: JSON.stringify({
+          '@dockyard/control-plane': 'dist/server.js',
+          '@dockyard/agent': 'dist/agent.js',
+        }),
       },
       // CommonJS dependencies call require() for Node's builtins and read __dirname; an ES module
       // has neither. __dirname/__filename are renamed (define) so they never clash with a bundled name.
@@ -116,7 +123,9 @@ export async function build(hash: string): Promise<void> {
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const hash = process.argv[2];
   if (!hash || !/^[0-9a-f]{64}$/.test(hash)) {
-    process.stderr.write('usage: node --import tsx scripts/build.ts HASH (the sha256 of the inputs; `npm run build` computes it)\n');
+    process.stderr.write(
+      'usage: node --import tsx scripts/build.ts HASH (the sha256 of the inputs; `npm run build` computes it)\n',
+    );
     process.exit(2);
   }
   build(hash).catch((err: unknown) => {

@@ -115,8 +115,17 @@ export class Agent {
     for (const e of this.deps.executors) e.warmUp?.();
     this.key = loadAgentKey(this.config.stateDir);
     const credentials = await serverCredentials(this.config, this.deps.log);
-    this.client = createAgentClient(this.config.servers, credentials, () => this.session, new CredentialSource(this.key));
-    this.nc = await connect({ servers: this.config.natsUrl, name: `dockyard-agent-${this.config.name}`, maxReconnectAttempts: -1 });
+    this.client = createAgentClient(
+      this.config.servers,
+      credentials,
+      () => this.session,
+      new CredentialSource(this.key),
+    );
+    this.nc = await connect({
+      servers: this.config.natsUrl,
+      name: `dockyard-agent-${this.config.name}`,
+      maxReconnectAttempts: -1,
+    });
     this.notices = new NoticeListener(this.nc, this.config.natsPrefix, this.deps.log);
     await this.registerWithRetry();
     this.mux = new AttemptMux(this.client, (a) => {
@@ -133,12 +142,17 @@ export class Agent {
     this.listener = this.notices;
     this.mux.keepOpen();
     // In the background: a server that is down now gets the backlog when it is back.
-    replaySpools(this.journal, this.mux, this.deps.log).catch((err: unknown) => this.deps.log.error({ err }, "spool replay failed"));
+    replaySpools(this.journal, this.mux, this.deps.log).catch((err: unknown) =>
+      this.deps.log.error({ err }, "spool replay failed"),
+    );
     this.timers.push(setInterval(() => void this.heartbeat(), this.heartbeatMs).unref());
     this.timers.push(setInterval(() => void this.poll(), this.pollMs).unref());
     await this.poll();
     this.timers.push(await startHousekeeping(this.tools, this.deps.log));
-    this.deps.log.info({ agentId: this.session.agentId, name: this.config.name, capabilities: capabilitiesOf(this.tools) }, "agent started");
+    this.deps.log.info(
+      { agentId: this.session.agentId, name: this.config.name, capabilities: capabilitiesOf(this.tools) },
+      "agent started",
+    );
   }
 
   private async registerWithRetry(): Promise<void> {
@@ -165,7 +179,10 @@ export class Agent {
       } catch (err) {
         if (!isRetryable(err)) throw err;
         const delay = backoff.next();
-        this.deps.log.warn({ err: (err as Error).message, retryInMs: Math.round(delay) }, "registration failed; retrying");
+        this.deps.log.warn(
+          { err: (err as Error).message, retryInMs: Math.round(delay) },
+          "registration failed; retrying",
+        );
         await new Promise((r) => setTimeout(r, delay));
       }
     }
@@ -201,7 +218,10 @@ export class Agent {
     }
     const stage = stageFor(a.spec?.kind?.case);
     if (!stage) {
-      this.deps.log.error({ attemptId: a.attemptId, kind: a.spec?.kind?.case }, "no handler for this stage kind on this agent");
+      this.deps.log.error(
+        { attemptId: a.attemptId, kind: a.spec?.kind?.case },
+        "no handler for this stage kind on this agent",
+      );
       return;
     }
     const runner = new AttemptRunner(a, {
@@ -325,7 +345,9 @@ export class Agent {
     this.deps.log.info({ running: this.runners.size }, "draining");
     await this.client
       .setDraining({ draining: true }, { timeoutMs: 5000 })
-      .catch((err: unknown) => this.deps.log.warn({ err: (err as Error).message }, "could not tell the server we drain"));
+      .catch((err: unknown) =>
+        this.deps.log.warn({ err: (err as Error).message }, "could not tell the server we drain"),
+      );
     if (this.runners.size > 0) await new Promise<void>((r) => (this.drained = r));
     await this.stop();
   }
@@ -347,7 +369,9 @@ export class Agent {
       // Best effort: tell the server now instead of letting it wait for the heartbeat timeout.
       await this.client
         .leave({}, { timeoutMs: 2000 })
-        .catch((err: unknown) => this.deps.log.warn({ err: (err as Error).message }, "could not tell the server we leave"));
+        .catch((err: unknown) =>
+          this.deps.log.warn({ err: (err as Error).message }, "could not tell the server we leave"),
+        );
       this.mux.close();
       this.client.close();
     }

@@ -10,14 +10,23 @@ const TOKEN = `dyj_0123456789abcdef.${"ab".repeat(32)}`;
 
 describe("agent config", () => {
   it("parses labels and capacity", () => {
-    const c = loadAgentConfig({ DOCKYARD_JOIN_TOKEN: TOKEN, DOCKYARD_AGENT_LABELS: "os=linux, disk=ssd", DOCKYARD_AGENT_CAPACITY: "4" });
+    const c = loadAgentConfig({
+      DOCKYARD_JOIN_TOKEN: TOKEN,
+      DOCKYARD_AGENT_LABELS: "os=linux, disk=ssd",
+      DOCKYARD_AGENT_CAPACITY: "4",
+    });
     assert.deepEqual(c.labels, { os: "linux", disk: "ssd" });
     assert.equal(c.capacity, 4);
   });
 
   it("reports every bad variable at once, including a missing join token", () => {
     assert.throws(
-      () => loadAgentConfig({ DOCKYARD_AGENT_LABELS: "novalue", DOCKYARD_AGENT_CAPACITY: "0", DOCKYARD_AGENT_EXECUTOR: "vm" }),
+      () =>
+        loadAgentConfig({
+          DOCKYARD_AGENT_LABELS: "novalue",
+          DOCKYARD_AGENT_CAPACITY: "0",
+          DOCKYARD_AGENT_EXECUTOR: "vm",
+        }),
       (err: AgentConfigError) => {
         assert.equal(err.problems.length, 4, err.message);
         assert.match(err.message, /DOCKYARD_JOIN_TOKEN: is required/);
@@ -31,7 +40,11 @@ describe("agent config", () => {
     const c = loadAgentConfig({ DOCKYARD_JOIN_TOKEN: TOKEN, DOCKYARD_AGENT_LABELS: "kubernetes.io/zone=eu-1:a=b" });
     assert.deepEqual(c.labels, { "kubernetes.io/zone": "eu-1:a=b" });
     for (const labels of ["__proto__=x", "-a=b", `${"k".repeat(64)}=v`, "=v"]) {
-      assert.throws(() => loadAgentConfig({ DOCKYARD_JOIN_TOKEN: TOKEN, DOCKYARD_AGENT_LABELS: labels }), /DOCKYARD_AGENT_LABELS: expected k=v/, labels);
+      assert.throws(
+        () => loadAgentConfig({ DOCKYARD_JOIN_TOKEN: TOKEN, DOCKYARD_AGENT_LABELS: labels }),
+        /DOCKYARD_AGENT_LABELS: expected k=v/,
+        labels,
+      );
     }
   });
 
@@ -39,9 +52,18 @@ describe("agent config", () => {
     const c = loadAgentConfig({ DOCKYARD_JOIN_TOKEN: TOKEN });
     assert.equal(c.joinToken, "dyj_0123456789abcdef", "only the secret part is the token");
     assert.equal(c.caFingerprint, "ab".repeat(32));
-    assert.throws(() => loadAgentConfig({ DOCKYARD_JOIN_TOKEN: "dyj_0123456789abcdef" }), /has no CA fingerprint .*cannot verify the server/);
-    assert.equal(loadAgentConfig({ DOCKYARD_JOIN_TOKEN: "dyj_0123456789abcdef", DOCKYARD_CA_FILE: "/etc/ca.crt" }).caFile, "/etc/ca.crt");
-    assert.equal(loadAgentConfig({ DOCKYARD_JOIN_TOKEN: "dyj_0123456789abcdef", DOCKYARD_INSECURE: "true" }).insecure, true);
+    assert.throws(
+      () => loadAgentConfig({ DOCKYARD_JOIN_TOKEN: "dyj_0123456789abcdef" }),
+      /has no CA fingerprint .*cannot verify the server/,
+    );
+    assert.equal(
+      loadAgentConfig({ DOCKYARD_JOIN_TOKEN: "dyj_0123456789abcdef", DOCKYARD_CA_FILE: "/etc/ca.crt" }).caFile,
+      "/etc/ca.crt",
+    );
+    assert.equal(
+      loadAgentConfig({ DOCKYARD_JOIN_TOKEN: "dyj_0123456789abcdef", DOCKYARD_INSECURE: "true" }).insecure,
+      true,
+    );
   });
 
   it(".env.example lists every variable the agent reads", () => {

@@ -14,14 +14,19 @@ function isLabel(item: string): boolean {
 const schema = z.object({
   DOCKYARD_SERVER_URL: z
     .string()
-    .regex(/^[^\s/:,]+:\d{1,5}(,[^\s/:,]+:\d{1,5})*$/, "expected host:port of the server's gRPC endpoint, or a comma-separated list of replicas")
+    .regex(
+      /^[^\s/:,]+:\d{1,5}(,[^\s/:,]+:\d{1,5})*$/,
+      "expected host:port of the server's gRPC endpoint, or a comma-separated list of replicas",
+    )
     .default("127.0.0.1:7400"),
   DOCKYARD_NATS_URL: z.string().min(1).default("nats://127.0.0.1:4222"),
   DOCKYARD_NATS_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, "expected a NATS subject prefix")
     .default("dockyard"),
-  DOCKYARD_JOIN_TOKEN: z.string({ error: "is required (or DOCKYARD_JOIN_TOKEN_FILE)" }).min(16, "join token must be at least 16 characters"),
+  DOCKYARD_JOIN_TOKEN: z
+    .string({ error: "is required (or DOCKYARD_JOIN_TOKEN_FILE)" })
+    .min(16, "join token must be at least 16 characters"),
   DOCKYARD_AGENT_NAME: z
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "letters, digits, . _ - (max 63)")
@@ -29,7 +34,10 @@ const schema = z.object({
   DOCKYARD_AGENT_LABELS: z
     .string()
     .default("")
-    .refine((s) => s === "" || s.split(",").every((p) => isLabel(p.trim())), `expected k=v,k2=v2 (each key ${LABEL_KEY_RULE})`),
+    .refine(
+      (s) => s === "" || s.split(",").every((p) => isLabel(p.trim())),
+      `expected k=v,k2=v2 (each key ${LABEL_KEY_RULE})`,
+    ),
   DOCKYARD_AGENT_CAPACITY: z.coerce.number().int().min(1).max(256).default(2),
   DOCKYARD_AGENT_STATE_DIR: z.string().min(1).default(".dockyard/agent"),
   DOCKYARD_AGENT_EXECUTOR: z.enum(["docker", "shell", "auto"]).default("auto"),

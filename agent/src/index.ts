@@ -19,8 +19,20 @@ export {
   type PushResult,
   type RegistryErrorCode,
 } from "./docker/registry";
-export { packContext, contextSize, ContextError, DEFAULT_CONTEXT_MAX_BYTES, type PackContextOptions } from "./docker/context-tar";
-export { checkoutGit, GitContextError, DEFAULT_GIT_TIMEOUT_MS, type CheckoutGitOptions, type GitErrorCode } from "./docker/git-context";
+export {
+  packContext,
+  contextSize,
+  ContextError,
+  DEFAULT_CONTEXT_MAX_BYTES,
+  type PackContextOptions,
+} from "./docker/context-tar";
+export {
+  checkoutGit,
+  GitContextError,
+  DEFAULT_GIT_TIMEOUT_MS,
+  type CheckoutGitOptions,
+  type GitErrorCode,
+} from "./docker/git-context";
 export { buildImage, type BuildImageOptions, type BuildImageResult } from "./docker/image-build";
 export { BuildError, isBuildError, type BuildErrorCode } from "./docker/build-error";
 export type { Executor } from "./executor/types";
@@ -43,5 +55,10 @@ export {
   type EnvironmentErrorCode,
   type UpEnvironmentOptions,
 } from "./docker/environment";
-export { runTestContainer, type TestContainerOptions, type TestContainerResult, type JUnitCounts } from "./docker/test-container";
+export {
+  runTestContainer,
+  type TestContainerOptions,
+  type TestContainerResult,
+  type JUnitCounts,
+} from "./docker/test-container";
 export { secretDir } from "./secrets/secret-files";

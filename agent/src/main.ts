@@ -17,7 +17,8 @@ export async function chooseExecutors(config: AgentConfig): Promise<Executor[]> 
   if (config.executor === "shell") return [shell()];
   const docker = new DockerExecutor({ docker: dockerFromEnv({ DOCKER_HOST: config.dockerHost }) });
   if (await docker.isAvailable()) return [docker];
-  if (config.executor === "docker") throw new Error(`docker executor requested but no Docker engine answers at ${config.dockerHost}`);
+  if (config.executor === "docker")
+    throw new Error(`docker executor requested but no Docker engine answers at ${config.dockerHost}`);
   return [shell()];
 }
 
@@ -65,7 +66,9 @@ export async function agentMain(env: Record<string, string | undefined> = proces
     const executors = await chooseExecutors(config);
     for (const e of executors) {
       if (e instanceof ShellExecutor && e.spawnerKind === "node") {
-        log.warn("native shell spawner not built (pnpm --filter @dockyard/agent build:native): shell stages start slower");
+        log.warn(
+          "native shell spawner not built (pnpm --filter @dockyard/agent build:native): shell stages start slower",
+        );
       }
     }
     agent = new Agent(config, {

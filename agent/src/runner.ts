@@ -63,7 +63,10 @@ export class AttemptRunner {
     private readonly deps: RunnerDeps,
   ) {
     const registryPassword = assignment.spec?.registry?.password;
-    this.masker = new SecretMasker([...(assignment.spec?.secrets ?? []).map((s) => s.value), ...(registryPassword?.length ? [registryPassword] : [])]);
+    this.masker = new SecretMasker([
+      ...(assignment.spec?.secrets ?? []).map((s) => s.value),
+      ...(registryPassword?.length ? [registryPassword] : []),
+    ]);
   }
 
   get attemptId(): string {
@@ -94,7 +97,12 @@ export class AttemptRunner {
       // The process first: it starts while the spool and the stream are set up.
       const starting = this.deps.stage.start(a, spec, this.deps.tools, this.abort.signal);
       starting.catch(() => undefined); // awaited below
-      this.spool = this.deps.journal.begin({ attemptId: a.attemptId, leaseId: a.leaseId, stageName: a.stageName, runId: a.runId });
+      this.spool = this.deps.journal.begin({
+        attemptId: a.attemptId,
+        leaseId: a.leaseId,
+        stageName: a.stageName,
+        runId: a.runId,
+      });
       const batcher = new LogBatcher({
         maxChunkBytes: 32 * 1024,
         maxDelayMs: 200,
@@ -129,7 +137,11 @@ export class AttemptRunner {
       // server may be live), or this agent dying or freezing (its supervisor then stops it).
       renewTimer = setInterval(() => this.renew(ttl), Math.max(50, Math.floor(ttl / 4))).unref();
       const timeoutMs = Number(a.spec?.timeoutMs ?? 0n);
-      if (timeoutMs > 0) timeout = setTimeout(() => this.stop("timeout", `stage exceeded its timeout of ${timeoutMs} ms`), timeoutMs).unref();
+      if (timeoutMs > 0)
+        timeout = setTimeout(
+          () => this.stop("timeout", `stage exceeded its timeout of ${timeoutMs} ms`),
+          timeoutMs,
+        ).unref();
       // Open the stream without waiting for the server's ack: the first log byte should not
       // wait for a round trip. A refused lease arrives as `rejected` and stops the executor.
       void this.channel.open();
@@ -141,7 +153,8 @@ export class AttemptRunner {
         final = this.finalFor(null, err);
         return await this.finish(final, log);
       }
-      if (handle.hold) this.deps.supervisor?.hold(a.attemptId, handle.hold, ttl, () => this.stop("lost", SUPERVISOR_STOPPED));
+      if (handle.hold)
+        this.deps.supervisor?.hold(a.attemptId, handle.hold, ttl, () => this.stop("lost", SUPERVISOR_STOPPED));
       if (this.stopReason === "rejected") return "rejected";
       // `started` waits for the first output (at most STARTED_DELAY_MS): the server then writes
       // both in one statement, and the first log line does not wait for a commit of its own.
@@ -181,7 +194,9 @@ export class AttemptRunner {
       clearInterval(renewTimer);
       clearTimeout(timeout);
       this.fenced?.untrack();
-      await this.deps.stage.remove(a, spec, this.deps.tools).catch((err: unknown) => log.warn({ err }, "executor remove failed"));
+      await this.deps.stage
+        .remove(a, spec, this.deps.tools)
+        .catch((err: unknown) => log.warn({ err }, "executor remove failed"));
       this.deps.supervisor?.release(a.attemptId);
     }
   }
@@ -218,7 +233,11 @@ export class AttemptRunner {
     const seq = ++this.seq;
     let chunk = { seq, stream, data };
     if (this.spool.bytes + data.length > MAX_SPOOL_BYTES) {
-      chunk = { seq, stream: STREAM.system, data: Buffer.from(`\n[dockyard] log limit of ${MAX_SPOOL_BYTES} bytes reached; further output dropped\n`) };
+      chunk = {
+        seq,
+        stream: STREAM.system,
+        data: Buffer.from(`\n[dockyard] log limit of ${MAX_SPOOL_BYTES} bytes reached; further output dropped\n`),
+      };
     }
     this.spool.append(chunk);
     this.channel.send(chunk);
@@ -274,7 +293,9 @@ export class AttemptRunner {
     // The kind says what process it runs (if any): the runner knows no kind.
     const process = this.deps.stage.process?.(a) ?? { image: null, commands: [] };
     const limits = process.limits;
-    const secretEnv = Object.fromEntries(secrets.filter((s) => !s.asFile).map((s) => [s.env, Buffer.from(s.value).toString("utf8")]));
+    const secretEnv = Object.fromEntries(
+      secrets.filter((s) => !s.asFile).map((s) => [s.env, Buffer.from(s.value).toString("utf8")]),
+    );
     return {
       secretFiles: secrets.filter((s) => s.asFile).map((s) => ({ env: s.env, value: Buffer.from(s.value) })),
       attemptId: a.attemptId,

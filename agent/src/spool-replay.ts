@@ -36,7 +36,13 @@ async function replayOne(journal: SpoolJournal, mux: AttemptMux, spool: SpoolCon
     return;
   }
   const lastLogSeq = spool.chunks.length > 0 ? spool.chunks[spool.chunks.length - 1]!.seq : 0;
-  const final = spool.final ?? { exitCode: -1, outcome: "lost", message: "agent restarted during the attempt", lastLogSeq, oomKilled: false };
+  const final = spool.final ?? {
+    exitCode: -1,
+    outcome: "lost",
+    message: "agent restarted during the attempt",
+    lastLogSeq,
+    oomKilled: false,
+  };
   const result = await channel.finish(final);
   log.info({ attemptId: meta.attemptId, outcome: final.outcome, result }, "spooled attempt replayed");
   if (result !== "closed") journal.done(meta.attemptId);

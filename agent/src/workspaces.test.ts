@@ -35,7 +35,10 @@ describe("Workspaces (shell executor and run sources on disk)", () => {
     mkdirSync(path.join(root, "sources", b, "tree"), { recursive: true });
     assert.deepEqual(workspaces.report, { own: [], foreign: [] });
     await workspaces.refresh();
-    assert.deepEqual({ own: [...workspaces.report.own].sort(), foreign: workspaces.report.foreign }, { own: [a, b].sort(), foreign: [] });
+    assert.deepEqual(
+      { own: [...workspaces.report.own].sort(), foreign: workspaces.report.foreign },
+      { own: [a, b].sort(), foreign: [] },
+    );
 
     // Our runner of `a` still works in it: the end waits for it.
     busy.add(a);

@@ -88,8 +88,12 @@ export class Workspaces {
     // The next heartbeat reports it again and the server answers again: that is the retry.
     for (const f of failed) this.log.warn({ err: f.reason as unknown, runId }, "workspace removal failed");
     if (failed.length > 0) return;
-    if (this.last.own.includes(runId) || this.last.foreign.includes(runId)) this.log.info({ runId }, "workspace removed: its run ended");
-    this.last = { own: this.last.own.filter((id) => id !== runId), foreign: this.last.foreign.filter((id) => id !== runId) };
+    if (this.last.own.includes(runId) || this.last.foreign.includes(runId))
+      this.log.info({ runId }, "workspace removed: its run ended");
+    this.last = {
+      own: this.last.own.filter((id) => id !== runId),
+      foreign: this.last.foreign.filter((id) => id !== runId),
+    };
   }
 
   private async scan(): Promise<WorkspaceReport> {

@@ -32,7 +32,9 @@ export interface EngineEvent {
 export async function followEngine(docker: Docker) {
   const events: EngineEvent[] = [];
   const waiters: (() => void)[] = [];
-  const stream = (await docker.getEvents({ filters: { type: ["container", "volume"] } })) as NodeJS.ReadableStream & { destroy(): void };
+  const stream = (await docker.getEvents({ filters: { type: ["container", "volume"] } })) as NodeJS.ReadableStream & {
+    destroy(): void;
+  };
   let buf = "";
   stream.on("data", (d: Buffer) => {
     buf += d.toString("utf8");
@@ -41,8 +43,19 @@ export async function followEngine(docker: Docker) {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
       if (!line.trim()) continue;
-      const e = JSON.parse(line) as { Type: string; Action: string; Actor: { ID: string; Attributes?: Record<string, string> }; timeNano: number };
-      events.push({ type: e.Type, action: e.Action, id: e.Actor.ID, attrs: e.Actor.Attributes ?? {}, at: e.timeNano / 1e6 });
+      const e = JSON.parse(line) as {
+        Type: string;
+        Action: string;
+        Actor: { ID: string; Attributes?: Record<string, string> };
+        timeNano: number;
+      };
+      events.push({
+        type: e.Type,
+        action: e.Action,
+        id: e.Actor.ID,
+        attrs: e.Actor.Attributes ?? {},
+        at: e.timeNano / 1e6,
+      });
       for (const w of waiters.splice(0)) w();
     }
   });
@@ -68,7 +81,11 @@ export async function followEngine(docker: Docker) {
 export type Engine = Awaited<ReturnType<typeof followEngine>>;
 
 /** Offsets (ms from the sample's start) of its containers' events, by action. */
-export function containerSteps(engine: Engine, since: number, match: (e: EngineEvent) => boolean): Record<string, number> {
+export function containerSteps(
+  engine: Engine,
+  since: number,
+  match: (e: EngineEvent) => boolean,
+): Record<string, number> {
   const out: Record<string, number> = {};
   for (const e of engine.events) {
     if (e.at < since - 1 || e.type !== "container" || !match(e)) continue;
@@ -78,7 +95,10 @@ export function containerSteps(engine: Engine, since: number, match: (e: EngineE
 }
 
 /** Prints the BENCH_PHASES breakdown: per kind, the p50 at each point and of each step; the stage's cleanup and the farm's own time. */
-export async function printPhases(farm: Farm, s: { runIds: StageRun[]; phases: Phases; times: Record<Kind, number[]>; cleanup: number[] }): Promise<void> {
+export async function printPhases(
+  farm: Farm,
+  s: { runIds: StageRun[]; phases: Phases; times: Record<Kind, number[]>; cleanup: number[] },
+): Promise<void> {
   const { runIds, phases, times, cleanup } = s;
   // The runs' own timestamps: created, assigned, started (the agent's report), finished.
   const rows = await farm.pg.query<{
@@ -140,13 +160,18 @@ export async function printPhases(farm: Farm, s: { runIds: StageRun[]; phases: P
       const step = phases[kind]
         .map((p) => (s in p && (prev === "t0" || prev in p) ? p[s]! - (prev === "t0" ? 0 : p[prev]!) : NaN))
         .filter((x) => !Number.isNaN(x));
-      console.error(`  ${s.padEnd(20)} at ${String(round(quantile(at, 0.5))).padStart(7)}   step ${prev} -> ${s}: ${round(quantile(step, 0.5))}`);
+      console.error(
+        `  ${s.padEnd(20)} at ${String(round(quantile(at, 0.5))).padStart(7)}   step ${prev} -> ${s}: ${round(quantile(step, 0.5))}`,
+      );
       prev = s;
     }
   }
   console.error("stage cleanup after its end (container and volume gone), p50 ms", round(quantile(cleanup, 0.5)));
   // The farm's own time on the stage's path: before its container exists, and from its exit to the watcher.
-  const own = phases.stage.map((p, i) => ({ head: p.create! - (phases.agentcfg[i]?.create ?? NaN), tail: p.observed! - p.die! }));
+  const own = phases.stage.map((p, i) => ({
+    head: p.create! - (phases.agentcfg[i]?.create ?? NaN),
+    tail: p.observed! - p.die!,
+  }));
   console.error(
     "stage: container created later than the same config through dockerode (paired, p50 ms)",
     round(
@@ -163,5 +188,8 @@ export async function printPhases(farm: Farm, s: { runIds: StageRun[]; phases: P
       ),
     ),
   );
-  console.error("samples ms", JSON.stringify(Object.fromEntries(Object.entries(times).map(([k, v]) => [k, v.map(round)]))));
+  console.error(
+    "samples ms",
+    JSON.stringify(Object.fromEntries(Object.entries(times).map(([k, v]) => [k, v.map(round)]))),
+  );
 }

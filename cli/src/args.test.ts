@@ -39,7 +39,8 @@ test("label keys are checked with the pipeline's pattern, __proto__ and toString
   ]) {
     await assert.rejects(
       checkLabelKeys(parseLabels(input!)),
-      (err: unknown) => err instanceof UsageError && err.message.startsWith(`--labels: label key "${key}" must be a letter or digit`),
+      (err: unknown) =>
+        err instanceof UsageError && err.message.startsWith(`--labels: label key "${key}" must be a letter or digit`),
       input,
     );
   }

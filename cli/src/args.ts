@@ -32,7 +32,9 @@ export function parseLabels(text: string): Record<string, string> {
     const key = trimmed.slice(0, eq);
     const value = trimmed.slice(eq + 1);
     if (!LABEL_VALUE.test(value)) {
-      throw new InvalidArgumentError(`label value "${value}" for "${key}" may use only letters, digits, '.', '_', ':', '/', '-' (max 128)`);
+      throw new InvalidArgumentError(
+        `label value "${value}" for "${key}" may use only letters, digits, '.', '_', ':', '/', '-' (max 128)`,
+      );
     }
     if (Object.hasOwn(labels, key)) throw new InvalidArgumentError(`label "${key}" is given twice`);
     Object.defineProperty(labels, key, { value, enumerable: true, writable: true, configurable: true });

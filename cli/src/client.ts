@@ -1,7 +1,13 @@
 // The gRPC client for RunService, with the API token attached to every call.
 import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
-import { clientTlsCredentials, createFailoverClient, fetchPinnedCa, parseServerList, RunService } from "@dockyard/proto";
+import {
+  clientTlsCredentials,
+  createFailoverClient,
+  fetchPinnedCa,
+  parseServerList,
+  RunService,
+} from "@dockyard/proto";
 import type { RunEvent } from "@dockyard/proto";
 import type { ClientConfig } from "./config";
 import { CliError, describeError, isGrpcError } from "./errors";
@@ -16,10 +22,15 @@ export const CALL_TIMEOUT_MS = 10_000;
  * handshake and checked against the pinned fingerprint. Plaintext only when
  * asked for (a warning says so). Throws a CliError naming what is missing.
  */
-export async function serverCredentials(config: ClientConfig, warn: (text: string) => void = () => undefined): Promise<grpc.ChannelCredentials> {
+export async function serverCredentials(
+  config: ClientConfig,
+  warn: (text: string) => void = () => undefined,
+): Promise<grpc.ChannelCredentials> {
   const t = config.trust;
   if (t.kind === "insecure") {
-    warn(`warning: plaintext connection to ${config.server} (--insecure): the API token and logs cross the network unencrypted\n`);
+    warn(
+      `warning: plaintext connection to ${config.server} (--insecure): the API token and logs cross the network unencrypted\n`,
+    );
     return grpc.credentials.createInsecure();
   }
   if (t.kind === "ca-file") {
@@ -78,7 +89,11 @@ export async function connect(config: ClientConfig, warn?: (text: string) => voi
  * Runs `fn` with a fresh client, maps any error to a CliError naming the
  * server (and `notFound` for NOT_FOUND), and closes the client afterwards.
  */
-export async function withClient<T>(config: ClientConfig, fn: (client: RunClient) => Promise<T>, ctx: Omit<ErrorContext, "server"> = {}): Promise<T> {
+export async function withClient<T>(
+  config: ClientConfig,
+  fn: (client: RunClient) => Promise<T>,
+  ctx: Omit<ErrorContext, "server"> = {},
+): Promise<T> {
   const client = await connect(config);
   const tries = servers(config).length;
   try {
@@ -100,7 +115,11 @@ export async function withClient<T>(config: ClientConfig, fn: (client: RunClient
 
 /** A call that failed before reaching any server (a retry on another replica cannot double it). */
 function neverSent(err: unknown): boolean {
-  return isGrpcError(err) && err.code === grpc.status.UNAVAILABLE && /No connection established|ECONNREFUSED|connect|Failed to connect/i.test(err.details);
+  return (
+    isGrpcError(err) &&
+    err.code === grpc.status.UNAVAILABLE &&
+    /No connection established|ECONNREFUSED|connect|Failed to connect/i.test(err.details)
+  );
 }
 
 /** What WatchRun is asked for. */
@@ -114,8 +133,19 @@ export interface WatchRequest {
 }
 
 /** Opens WatchRun from `afterSeq` as an EventStream for followRun. */
-export function openWatch(client: RunClient, req: WatchRequest, afterSeq: bigint, onConnected: () => void): EventStream {
-  const call = client.watchRun({ runId: req.runId, afterSeq, follow: req.follow, stage: req.stage, attempt: req.attempt ?? 0 });
+export function openWatch(
+  client: RunClient,
+  req: WatchRequest,
+  afterSeq: bigint,
+  onConnected: () => void,
+): EventStream {
+  const call = client.watchRun({
+    runId: req.runId,
+    afterSeq,
+    follow: req.follow,
+    stage: req.stage,
+    attempt: req.attempt ?? 0,
+  });
   let cancelled = false;
   call.on("metadata", onConnected);
   // While reading, the iterator below receives every error itself; this

@@ -22,7 +22,11 @@ export interface ClientConfig {
   /** API token sent as `authorization: Bearer`; undefined sends none. */
   token: string | undefined;
   /** How the server is verified: its CA file, the CA's fingerprint (fetched and pinned), or plaintext. */
-  trust: { kind: "ca-file"; file: string } | { kind: "fingerprint"; fingerprint: string } | { kind: "insecure" } | { kind: "none" };
+  trust:
+    | { kind: "ca-file"; file: string }
+    | { kind: "fingerprint"; fingerprint: string }
+    | { kind: "insecure" }
+    | { kind: "none" };
 }
 
 /** Flags win over env (DOCKYARD_SERVER, DOCKYARD_TOKEN), env over defaults. */

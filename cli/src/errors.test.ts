@@ -5,7 +5,8 @@ import { CommanderError } from "commander";
 import { CliError, UsageError, describeError, errorText, exitCodeForState, isRetryable } from "./errors";
 import { exitCodeFor } from "./program";
 
-const grpcError = (code: number, details = "") => Object.assign(new Error(`${code}`), { code, details, metadata: undefined });
+const grpcError = (code: number, details = "") =>
+  Object.assign(new Error(`${code}`), { code, details, metadata: undefined });
 const ctx = { server: "build.example:7400", notFound: "run not found: r-9" };
 
 test("run states map to exit codes", () => {
@@ -18,19 +19,37 @@ test("grpc codes map to clear messages", () => {
     describeError(grpcError(status.UNAVAILABLE, "No connection established"), ctx).message,
     "cannot reach server at build.example:7400 (UNAVAILABLE)",
   );
-  assert.equal(describeError(grpcError(status.UNAUTHENTICATED, "bad token"), ctx).message, "unauthenticated (bad token): check --token/DOCKYARD_TOKEN");
+  assert.equal(
+    describeError(grpcError(status.UNAUTHENTICATED, "bad token"), ctx).message,
+    "unauthenticated (bad token): check --token/DOCKYARD_TOKEN",
+  );
   assert.equal(describeError(grpcError(status.NOT_FOUND, "run r-9"), ctx).message, "run not found: r-9");
   assert.equal(describeError(grpcError(status.NOT_FOUND, "x"), { server: "s" }).message, "not found: x");
-  assert.equal(describeError(grpcError(status.FAILED_PRECONDITION, "run already finished"), ctx).message, "run already finished");
+  assert.equal(
+    describeError(grpcError(status.FAILED_PRECONDITION, "run already finished"), ctx).message,
+    "run already finished",
+  );
   // A Dockyard server's NOT_FOUND (with its error-code trailer) says what is missing; kept when asked for.
   const fromServer = Object.assign(grpcError(status.NOT_FOUND, "run r-9 has no stage 'x' (stages: a, b)"), {
     metadata: { get: (k: string) => (k === "dockyard-error-code" ? ["not_found"] : []) },
   });
-  assert.equal(describeError(fromServer, { ...ctx, preferServerNotFound: true }).message, "run r-9 has no stage 'x' (stages: a, b)");
+  assert.equal(
+    describeError(fromServer, { ...ctx, preferServerNotFound: true }).message,
+    "run r-9 has no stage 'x' (stages: a, b)",
+  );
   assert.equal(describeError(fromServer, ctx).message, "run not found: r-9");
-  assert.equal(describeError(grpcError(status.NOT_FOUND, "proxy says no"), { ...ctx, preferServerNotFound: true }).message, "run not found: r-9");
-  assert.equal(describeError(grpcError(status.RESOURCE_EXHAUSTED, "slow down"), ctx).message, "server error (RESOURCE_EXHAUSTED): slow down");
-  assert.equal(describeError(grpcError(status.DEADLINE_EXCEEDED), ctx).message, "server at build.example:7400 did not answer in time (DEADLINE_EXCEEDED)");
+  assert.equal(
+    describeError(grpcError(status.NOT_FOUND, "proxy says no"), { ...ctx, preferServerNotFound: true }).message,
+    "run not found: r-9",
+  );
+  assert.equal(
+    describeError(grpcError(status.RESOURCE_EXHAUSTED, "slow down"), ctx).message,
+    "server error (RESOURCE_EXHAUSTED): slow down",
+  );
+  assert.equal(
+    describeError(grpcError(status.DEADLINE_EXCEEDED), ctx).message,
+    "server at build.example:7400 did not answer in time (DEADLINE_EXCEEDED)",
+  );
   const e = describeError(grpcError(status.INTERNAL, "x"), ctx);
   assert.equal(e.exitCode, 1);
   assert.ok(e.cause);

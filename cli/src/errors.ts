@@ -56,7 +56,11 @@ export interface ErrorContext {
 
 /** True for grpc-js errors (they carry a numeric `code` and a `details` text). */
 export function isGrpcError(err: unknown): err is ServiceError {
-  return err instanceof Error && typeof (err as Partial<ServiceError>).code === "number" && typeof (err as Partial<ServiceError>).details === "string";
+  return (
+    err instanceof Error &&
+    typeof (err as Partial<ServiceError>).code === "number" &&
+    typeof (err as Partial<ServiceError>).details === "string"
+  );
 }
 
 /** The status name of a grpc-js code ("UNAVAILABLE"), or the number as text. */
@@ -82,13 +86,17 @@ export function describeError(err: unknown, ctx: ErrorContext): CliError {
       message = `cannot reach server at ${ctx.server} (UNAVAILABLE)`;
       break;
     case GrpcStatus.UNAUTHENTICATED:
-      message = details ? `unauthenticated (${details}): check --token/DOCKYARD_TOKEN` : "unauthenticated: check --token/DOCKYARD_TOKEN";
+      message = details
+        ? `unauthenticated (${details}): check --token/DOCKYARD_TOKEN`
+        : "unauthenticated: check --token/DOCKYARD_TOKEN";
       break;
     case GrpcStatus.PERMISSION_DENIED:
       message = withDetails("permission denied");
       break;
     case GrpcStatus.NOT_FOUND:
-      message = (ctx.preferServerNotFound && details && fromDockyardServer(err) ? details : ctx.notFound) ?? withDetails("not found");
+      message =
+        (ctx.preferServerNotFound && details && fromDockyardServer(err) ? details : ctx.notFound) ??
+        withDetails("not found");
       break;
     case GrpcStatus.DEADLINE_EXCEEDED:
       message = `server at ${ctx.server} did not answer in time (DEADLINE_EXCEEDED)`;

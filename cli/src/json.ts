@@ -28,7 +28,15 @@ export type TokenJson = TokenView;
 /** One line of `run --watch --json` / `watch --json` (newline-delimited JSON). */
 export type RunEventJson = { seq: number; runId: string; at: string | null } & (
   | { type: "stage"; stage: StageEventJson }
-  | { type: "log"; stage: { id: string; name: string }; attempt: number; chunkSeq: number; stream: string; text: string; base64: string }
+  | {
+      type: "log";
+      stage: { id: string; name: string };
+      attempt: number;
+      chunkSeq: number;
+      stream: string;
+      text: string;
+      base64: string;
+    }
   | { type: "run"; state: string }
   | { type: "unknown" }
 );

@@ -12,7 +12,10 @@ test("reads small files and refuses large ones with a clear message", async () =
   assert.equal(Buffer.from(await readPipelineFile(small)).toString(), "version: 1\n");
   const big = join(dir, "big.yml");
   await writeFile(big, Buffer.alloc(1024 * 1024 + 1, 0x61));
-  await assert.rejects(readPipelineFile(big), /big\.yml is too large \(at least 1 MiB\); pipeline files are limited to 1 MiB/);
+  await assert.rejects(
+    readPipelineFile(big),
+    /big\.yml is too large \(at least 1 MiB\); pipeline files are limited to 1 MiB/,
+  );
   await assert.rejects(readPipelineFile(join(dir, "missing.yml")), /cannot read .*missing\.yml: no such file/);
   await assert.rejects(readPipelineFile(dir), /it is a directory/);
 });

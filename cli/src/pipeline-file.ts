@@ -20,7 +20,11 @@ export async function readPipelineFile(path: string, limit = MAX_PIPELINE_BYTES)
  * Reads a file of at most `limit` bytes (checked with fstat, then while reading), or
  * throws `tooBig(size)`; other failures are CliErrors naming the file.
  */
-export async function readBoundedFile(path: string, limit: number, tooBig: (size: number) => CliError): Promise<Buffer> {
+export async function readBoundedFile(
+  path: string,
+  limit: number,
+  tooBig: (size: number) => CliError,
+): Promise<Buffer> {
   let handle;
   try {
     handle = await open(path, "r");
@@ -51,7 +55,9 @@ export async function readBoundedFile(path: string, limit: number, tooBig: (size
 }
 
 function tooLarge(path: string, size: number, limit: number): CliError {
-  return new CliError(`${path} is too large (at least ${formatBytes(size)}); pipeline files are limited to ${formatBytes(limit)}`);
+  return new CliError(
+    `${path} is too large (at least ${formatBytes(size)}); pipeline files are limited to ${formatBytes(limit)}`,
+  );
 }
 
 function formatBytes(n: number): string {

@@ -25,7 +25,10 @@ export function buildProgram(cli: CliContext): Command {
     .option("--server <addr>", `control plane gRPC address (env DOCKYARD_SERVER, default ${DEFAULT_SERVER})`)
     .option("--token <token>", "API token (env DOCKYARD_TOKEN)")
     .option("--ca <file>", "the server's CA certificate, to verify it (env DOCKYARD_CA_FILE)")
-    .option("--ca-fingerprint <hex>", "the server CA's SHA-256 fingerprint, pinned instead of a CA file (env DOCKYARD_CA_FINGERPRINT)")
+    .option(
+      "--ca-fingerprint <hex>",
+      "the server CA's SHA-256 fingerprint, pinned instead of a CA file (env DOCKYARD_CA_FINGERPRINT)",
+    )
     .option("--insecure", "plaintext gRPC, for a server started with DOCKYARD_INSECURE (env DOCKYARD_INSECURE)")
     .configureOutput({ writeOut: (s) => cli.out.write(s), writeErr: (s) => cli.err.write(s) })
     .showHelpAfterError("(add --help for usage)")

@@ -9,9 +9,15 @@ import { CliError } from "./errors";
 /** The server's limit (runs-service MAX_SOURCE_BYTES). */
 const MAX_UPLOAD_BYTES = 32 * 1024 * 1024;
 
-export async function sourceUpload(file: string, yaml: Uint8Array): Promise<{ sourceTar?: Uint8Array; commit?: string }> {
+export async function sourceUpload(
+  file: string,
+  yaml: Uint8Array,
+): Promise<{ sourceTar?: Uint8Array; commit?: string }> {
   // Loaded here, not at the top: the agent package brings dockerode, and every CLI call would pay for it.
-  const [{ parsePipeline, sourceUseOf }, { packContext }] = await Promise.all([import("@dockyard/pipeline"), import("@dockyard/agent")]);
+  const [{ parsePipeline, sourceUseOf }, { packContext }] = await Promise.all([
+    import("@dockyard/pipeline"),
+    import("@dockyard/agent"),
+  ]);
   const parsed = parsePipeline(yaml, { defaultName: "x" });
   if (!parsed.ok) return {}; // the server names the problems
   const dir = dirname(resolve(file));
@@ -30,7 +36,9 @@ export async function sourceUpload(file: string, yaml: Uint8Array): Promise<{ so
     throw new CliError(`cannot upload ${dir}: ${(err as Error).message}`, 1, { cause: err });
   }
   if (size > MAX_UPLOAD_BYTES) {
-    throw new CliError(`${dir} is over ${MAX_UPLOAD_BYTES / 1024 / 1024} MiB as a tar: add a .dockerignore, or use a git source:`);
+    throw new CliError(
+      `${dir} is over ${MAX_UPLOAD_BYTES / 1024 / 1024} MiB as a tar: add a .dockerignore, or use a git source:`,
+    );
   }
   return { sourceTar: Buffer.concat(chunks), commit };
 }

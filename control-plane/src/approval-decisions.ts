@@ -27,9 +27,16 @@ interface DecisionDeps {
  * Decide approval stage `stage` of run `ref` as `caller`; returns the run id. Only its listed
  * approvers may (ForbiddenError naming who may); ConflictError when it does not wait for a decision.
  */
-export async function decideApproval(deps: DecisionDeps, ref: string, stage: string, decision: Decision, caller: Caller): Promise<string> {
+export async function decideApproval(
+  deps: DecisionDeps,
+  ref: string,
+  stage: string,
+  decision: Decision,
+  caller: Caller,
+): Promise<string> {
   if (!stage) throw new InvalidError("stage is required: dockyard approve RUN STAGE");
-  if (stage.length > 64) throw new InvalidError(`invalid stage '${stage.slice(0, 32)}…': a stage name is at most 64 characters`);
+  if (stage.length > 64)
+    throw new InvalidError(`invalid stage '${stage.slice(0, 32)}…': a stage name is at most 64 characters`);
   if (decision.comment.length > MAX_DECISION_COMMENT) {
     throw new InvalidError(`comment is ${decision.comment.length} characters; the limit is ${MAX_DECISION_COMMENT}`);
   }

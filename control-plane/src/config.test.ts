@@ -33,7 +33,10 @@ describe("server config", () => {
     const f = path.join(tempDir("cfg"), "token");
     writeFileSync(f, "dyj_from_a_file_0123456789\n");
     assert.equal(loadConfig({ DOCKYARD_JOIN_TOKEN_FILE: f }).joinToken, "dyj_from_a_file_0123456789");
-    assert.throws(() => loadConfig({ DOCKYARD_API_TOKEN_FILE: "/nonexistent/x" }), /DOCKYARD_API_TOKEN_FILE: cannot read/);
+    assert.throws(
+      () => loadConfig({ DOCKYARD_API_TOKEN_FILE: "/nonexistent/x" }),
+      /DOCKYARD_API_TOKEN_FILE: cannot read/,
+    );
   });
 
   it("takes a metrics token of its own, from the environment or a file", () => {
@@ -44,7 +47,8 @@ describe("server config", () => {
     assert.equal(loadConfig({ DOCKYARD_METRICS_TOKEN_FILE: f }).metricsToken, "dym_from_a_file_0123456789");
     assert.throws(() => loadConfig({ DOCKYARD_METRICS_TOKEN: "short" }), /metrics token must be at least 16/);
     assert.throws(
-      () => loadConfig({ DOCKYARD_METRICS_TOKEN: "same_token_0123456789", DOCKYARD_API_TOKEN: "same_token_0123456789" }),
+      () =>
+        loadConfig({ DOCKYARD_METRICS_TOKEN: "same_token_0123456789", DOCKYARD_API_TOKEN: "same_token_0123456789" }),
       /DOCKYARD_METRICS_TOKEN: must differ from DOCKYARD_API_TOKEN/,
     );
   });
@@ -57,7 +61,10 @@ describe("server config", () => {
       () => loadConfig({ DOCKYARD_LEASE_FENCE_MS: "14500" }),
       /DOCKYARD_LEASE_FENCE_MS: fence 14500 ms \+ kill budget 1000 ms must stay below the lease TTL of 15000 ms/,
     );
-    assert.throws(() => loadConfig({ DOCKYARD_LEASE_FENCE_MS: "4000" }), /DOCKYARD_LEASE_FENCE_MS: fence 4000 ms must be at least 6050 ms/);
+    assert.throws(
+      () => loadConfig({ DOCKYARD_LEASE_FENCE_MS: "4000" }),
+      /DOCKYARD_LEASE_FENCE_MS: fence 4000 ms must be at least 6050 ms/,
+    );
     assert.throws(
       () => loadConfig({ DOCKYARD_LEASE_TTL_MS: "3000" }),
       /DOCKYARD_LEASE_TTL_MS: fence 2100 ms \+ kill budget 1000 ms must stay below the lease TTL of 3000 ms/,

@@ -148,23 +148,43 @@ export function resolveFileVars(env: Record<string, string | undefined>, names: 
 /** Parse and validate; throws ConfigError listing every bad variable at once. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): ServerConfig {
   const problems: string[] = [];
-  const resolved = resolveFileVars(env, ["DOCKYARD_JOIN_TOKEN", "DOCKYARD_API_TOKEN", "DOCKYARD_METRICS_TOKEN", "DATABASE_URL"], problems);
-  const blankToUndefined = Object.fromEntries(Object.entries(resolved).filter(([k, v]) => k in schema.shape && v !== undefined && v !== ""));
+  const resolved = resolveFileVars(
+    env,
+    ["DOCKYARD_JOIN_TOKEN", "DOCKYARD_API_TOKEN", "DOCKYARD_METRICS_TOKEN", "DATABASE_URL"],
+    problems,
+  );
+  const blankToUndefined = Object.fromEntries(
+    Object.entries(resolved).filter(([k, v]) => k in schema.shape && v !== undefined && v !== ""),
+  );
   const parsed = schema.safeParse(blankToUndefined);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(`${issue.path.join(".")}: ${issue.message}`);
   }
-  if (parsed.success && parsed.data.DOCKYARD_METRICS_TOKEN !== undefined && parsed.data.DOCKYARD_METRICS_TOKEN === parsed.data.DOCKYARD_API_TOKEN) {
-    problems.push("DOCKYARD_METRICS_TOKEN: must differ from DOCKYARD_API_TOKEN (a scraper's token must not open the API)");
+  if (
+    parsed.success &&
+    parsed.data.DOCKYARD_METRICS_TOKEN !== undefined &&
+    parsed.data.DOCKYARD_METRICS_TOKEN === parsed.data.DOCKYARD_API_TOKEN
+  ) {
+    problems.push(
+      "DOCKYARD_METRICS_TOKEN: must differ from DOCKYARD_API_TOKEN (a scraper's token must not open the API)",
+    );
   }
   if (parsed.success) {
-    const given = [parsed.data.DOCKYARD_TLS_CERT_FILE, parsed.data.DOCKYARD_TLS_KEY_FILE, parsed.data.DOCKYARD_TLS_CA_FILE].filter(Boolean).length;
-    if (given !== 0 && given !== 3) problems.push("DOCKYARD_TLS_CERT_FILE, DOCKYARD_TLS_KEY_FILE, DOCKYARD_TLS_CA_FILE: give all three or none");
+    const given = [
+      parsed.data.DOCKYARD_TLS_CERT_FILE,
+      parsed.data.DOCKYARD_TLS_KEY_FILE,
+      parsed.data.DOCKYARD_TLS_CA_FILE,
+    ].filter(Boolean).length;
+    if (given !== 0 && given !== 3)
+      problems.push("DOCKYARD_TLS_CERT_FILE, DOCKYARD_TLS_KEY_FILE, DOCKYARD_TLS_CA_FILE: give all three or none");
   }
   if (parsed.success) {
     const ttl = parsed.data.DOCKYARD_LEASE_TTL_MS;
     const problem = fenceProblem(ttl, parsed.data.DOCKYARD_LEASE_FENCE_MS ?? defaultFenceMs(ttl));
-    if (problem) problems.push(`${parsed.data.DOCKYARD_LEASE_FENCE_MS ? "DOCKYARD_LEASE_FENCE_MS" : "DOCKYARD_LEASE_TTL_MS"}: ${problem}`);
+    if (problem)
+      problems.push(
+        `${parsed.data.DOCKYARD_LEASE_FENCE_MS ? "DOCKYARD_LEASE_FENCE_MS" : "DOCKYARD_LEASE_TTL_MS"}: ${problem}`,
+      );
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const e = parsed.data;
@@ -204,7 +224,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     insecure: e.DOCKYARD_INSECURE === "true" || e.DOCKYARD_INSECURE === "1",
     stallGrace: e.DOCKYARD_STALL_GRACE === "true",
     registry: e.DOCKYARD_REGISTRY
-      ? { address: e.DOCKYARD_REGISTRY, username: e.DOCKYARD_REGISTRY_USERNAME ?? null, passwordSecret: e.DOCKYARD_REGISTRY_PASSWORD_SECRET ?? null }
+      ? {
+          address: e.DOCKYARD_REGISTRY,
+          username: e.DOCKYARD_REGISTRY_USERNAME ?? null,
+          passwordSecret: e.DOCKYARD_REGISTRY_PASSWORD_SECRET ?? null,
+        }
       : null,
     notify: {
       allowPrivate: e.DOCKYARD_NOTIFY_ALLOW_PRIVATE.split(",")

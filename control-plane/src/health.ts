@@ -123,7 +123,10 @@ export class DependencyHealth {
         } else if (result === "ok" && this.down.has(name)) {
           this.down.delete(name);
           this.graceUntil = Math.max(this.graceUntil, this.now() + this.graceMs);
-          this.log.warn({ dependency: name, graceMs: this.graceMs }, "dependency back; agents get a lease TTL to report in");
+          this.log.warn(
+            { dependency: name, graceMs: this.graceMs },
+            "dependency back; agents get a lease TTL to report in",
+          );
         }
       }
     } finally {

@@ -20,7 +20,15 @@ export { cancelRun } from "./store/runs";
 export { finishAttempt } from "./store/attempts";
 export { createApiToken } from "./store/tokens";
 export { addUser } from "./store/users";
-export type { ServerStageKind, ServerStage, ServerStageContext, ServerSignal, ChildSpawn, ChildEnded, SpawnedChild } from "./stages/kind";
+export type {
+  ServerStageKind,
+  ServerStage,
+  ServerStageContext,
+  ServerSignal,
+  ChildSpawn,
+  ChildEnded,
+  SpawnedChild,
+} from "./stages/kind";
 export {
   enqueueNotification,
   notifyRunEvent,

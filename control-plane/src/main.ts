@@ -5,7 +5,10 @@ import { ConfigError, loadConfig } from "./config";
 import { startServer, type ServerDeps } from "./server";
 
 /** `extra`: more server kinds (a test's server process registers its probe kinds). */
-export async function serverMain(env: Record<string, string | undefined> = process.env, extra: Pick<ServerDeps, "serverKinds"> = {}): Promise<void> {
+export async function serverMain(
+  env: Record<string, string | undefined> = process.env,
+  extra: Pick<ServerDeps, "serverKinds"> = {},
+): Promise<void> {
   quietIpServerNameWarning();
   let config;
   try {

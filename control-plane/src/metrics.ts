@@ -56,7 +56,13 @@ async function readFarm(db: Pick<Db, "execute">): Promise<FarmCounts> {
     UNION ALL
     SELECT 'workspaces', 'leaked', coalesce(sum(workspaces_leaked), 0)::text FROM agents WHERE state IN ('online', 'draining')`,
   );
-  const farm: FarmCounts = { stages: new Map(), agents: new Map(), resources: new Map(), buildCache: new Map(), workspaces: new Map() };
+  const farm: FarmCounts = {
+    stages: new Map(),
+    agents: new Map(),
+    resources: new Map(),
+    buildCache: new Map(),
+    workspaces: new Map(),
+  };
   for (const r of rows) farm[r.kind].set(r.state, Number(r.n));
   return farm;
 }
@@ -83,7 +89,11 @@ function cachedFarm(db: Pick<Db, "execute">, ttlMs: number, now: () => number): 
   };
 }
 
-export function createMetrics(registry: Registry, db: Pick<Db, "execute">, options: MetricsOptions = {}): ServerMetrics {
+export function createMetrics(
+  registry: Registry,
+  db: Pick<Db, "execute">,
+  options: MetricsOptions = {},
+): ServerMetrics {
   const farm = cachedFarm(db, options.farmTtlMs ?? 1_000, options.now ?? Date.now);
   new Gauge({
     name: "dockyard_queue_depth",

@@ -1,6 +1,14 @@
 // The client-facing operations, shared by the gRPC and HTTP edges: each edge
 // decodes, calls one method here, encodes and maps errors.
-import { parsePipeline, formatProblems, secretsKeyOf, sourceUseOf, type PipelineSpec, type Problem, type RegistrySpec } from "@dockyard/pipeline";
+import {
+  parsePipeline,
+  formatProblems,
+  secretsKeyOf,
+  sourceUseOf,
+  type PipelineSpec,
+  type Problem,
+  type RegistrySpec,
+} from "@dockyard/pipeline";
 import type { Db } from "./store/db";
 import type { Clock } from "./clock";
 import { createRun, getRun, listRuns, cancelRun, type RunWithStages } from "./store/runs";
@@ -15,7 +23,15 @@ import { resourcesOfKind } from "./store/resources";
 import { environmentOf } from "./stages/deploy";
 import { ENVIRONMENT_RESOURCE } from "@dockyard/proto";
 import type { Logger } from "pino";
-import { authenticateApi, createJoinToken, listTokens, revokeJoinToken, touchToken, type ApiCaller, type TokenInfo } from "./store/tokens";
+import {
+  authenticateApi,
+  createJoinToken,
+  listTokens,
+  revokeJoinToken,
+  touchToken,
+  type ApiCaller,
+  type TokenInfo,
+} from "./store/tokens";
 import { InvalidError } from "./errors";
 import type { ServerStageRunner } from "./stages/server-runner";
 import { decideApproval, type Decision } from "./approval-decisions";
@@ -68,24 +84,40 @@ export class RunsService {
    * Validate, then write the run, its stages and edges in one transaction; nothing is written
    * for an invalid file. `defaultName` names the run when the file has no `name:`.
    */
-  async submit(yaml: string | Uint8Array, source: string, defaultName: string | undefined, extra: SubmitExtras, startedBy: Actor): Promise<RunWithStages> {
+  async submit(
+    yaml: string | Uint8Array,
+    source: string,
+    defaultName: string | undefined,
+    extra: SubmitExtras,
+    startedBy: Actor,
+  ): Promise<RunWithStages> {
     const result = parsePipeline(yaml, { defaultName: defaultName || undefined });
     if (!result.ok) {
       const lines = formatProblems(result.problems, source.replace(/^[a-z]+:/, "") || "dockyard.yml").split("\n");
-      throw new InvalidError(`pipeline is invalid (${result.problems.length} problem${result.problems.length === 1 ? "" : "s"}):\n${lines.join("\n")}`, lines);
+      throw new InvalidError(
+        `pipeline is invalid (${result.problems.length} problem${result.problems.length === 1 ? "" : "s"}):\n${lines.join("\n")}`,
+        lines,
+      );
     }
     const sourceTar = extra.sourceTar?.length ? Buffer.from(extra.sourceTar) : null;
     if (sourceTar && sourceTar.length > MAX_SOURCE_BYTES) {
-      throw new InvalidError(`the uploaded source is ${sourceTar.length} bytes; the limit is ${MAX_SOURCE_BYTES} (use a git source: for bigger ones)`);
+      throw new InvalidError(
+        `the uploaded source is ${sourceTar.length} bytes; the limit is ${MAX_SOURCE_BYTES} (use a git source: for bigger ones)`,
+      );
     }
     if (sourceTar && !looksLikeTar(sourceTar)) {
-      throw new InvalidError("the uploaded source is not a tar archive (POSIX ustar, in 512-byte blocks): send the directory as `dockyard run` packs it");
+      throw new InvalidError(
+        "the uploaded source is not a tar archive (POSIX ustar, in 512-byte blocks): send the directory as `dockyard run` packs it",
+      );
     }
     const commit = extra.commit ?? "";
-    if (commit && !/^[0-9a-f]{7,64}$/.test(commit)) throw new InvalidError("commit must be 7-64 lowercase hex characters");
+    if (commit && !/^[0-9a-f]{7,64}$/.test(commit))
+      throw new InvalidError("commit must be 7-64 lowercase hex characters");
     const registry = result.pipeline.registry ?? this.deps.defaultRegistry ?? null;
     const usesSource = result.pipeline.stages.some((st) => sourceUseOf(st.type) !== null);
-    const needing = [...new Set(result.pipeline.stages.filter((st) => sourceUseOf(st.type) === "needs").map((st) => st.type))];
+    const needing = [
+      ...new Set(result.pipeline.stages.filter((st) => sourceUseOf(st.type) === "needs").map((st) => st.type)),
+    ];
     if (needing.length > 0 && result.pipeline.source.kind === "upload" && !sourceTar) {
       throw new InvalidError(
         `this pipeline has ${needing.join(" or ")} stages and no git source:, so it needs the directory uploaded with it (dockyard run does that)`,
@@ -96,7 +128,13 @@ export class RunsService {
     const text = typeof yaml === "string" ? yaml : Buffer.from(yaml).toString("utf8");
     const { scheduler } = this.deps;
     const now = this.deps.clock.now();
-    const origin = { source: source.slice(0, 200), commit, sourceTar: usesSource ? sourceTar : null, defaultRegistry: registry, startedBy };
+    const origin = {
+      source: source.slice(0, 200),
+      commit,
+      sourceTar: usesSource ? sourceTar : null,
+      defaultRegistry: registry,
+      startedBy,
+    };
     const { run, events, placed } = await createRun(this.deps.db, result.pipeline, text, origin, now, {
       limit: scheduler.batchSize,
       leaseTtlMs: scheduler.leaseTtlMs,
@@ -104,7 +142,8 @@ export class RunsService {
     this.deps.publish(events);
     scheduler.dispatchPlaced(placed, now);
     // Stages that did not fit (or came after the batch) are the scheduler's.
-    if (run.stages.some((s) => s.state === "queued") || placed.placements.length >= scheduler.batchSize) scheduler.kick();
+    if (run.stages.some((s) => s.state === "queued") || placed.placements.length >= scheduler.batchSize)
+      scheduler.kick();
     // A server-run stage ready now (an approval first in the run) starts at once, not at the runner's next beat.
     if (run.stages.some((s) => s.state === "queued" && s.runsOn === "server")) this.deps.serverStages?.tick();
     return run;
@@ -132,7 +171,9 @@ export class RunsService {
   async list(opts: { limit?: number; state?: string }): Promise<RunWithStages[]> {
     const limit = opts.limit || DEFAULT_RUNS_LIMIT;
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_RUNS_LIMIT) {
-      throw new InvalidError(`invalid limit ${String(opts.limit).slice(0, 32)}: expected a whole number from 1 to ${MAX_RUNS_LIMIT}`);
+      throw new InvalidError(
+        `invalid limit ${String(opts.limit).slice(0, 32)}: expected a whole number from 1 to ${MAX_RUNS_LIMIT}`,
+      );
     }
     if (opts.state && !isRunState(opts.state)) {
       throw new InvalidError(`invalid state '${opts.state.slice(0, 32)}': expected one of ${RUN_STATES.join(", ")}`);
@@ -164,7 +205,13 @@ export class RunsService {
 
   /** Approve or reject an approval stage as `caller` (see approval-decisions.ts); answers the run after the decision. */
   async decide(ref: string, stage: string, decision: Decision, caller: Caller): Promise<RunWithStages> {
-    const runId = await decideApproval({ ...this.deps, resolveRun: (r) => this.resolveRun(r) }, ref, stage, decision, caller);
+    const runId = await decideApproval(
+      { ...this.deps, resolveRun: (r) => this.resolveRun(r) },
+      ref,
+      stage,
+      decision,
+      caller,
+    );
     return getRun(this.deps.db, runId);
   }
 
@@ -211,7 +258,13 @@ export class RunsService {
     checkId(id, "agent id");
     const removed = await removeAgent(this.deps.db, id);
     // After the delete (it re-checks the agent is gone in its own statement): recorded once it happened.
-    await audit(this.deps.db, { actor, action: "agent.removed", target: id, details: removed, at: this.deps.clock.now() });
+    await audit(this.deps.db, {
+      actor,
+      action: "agent.removed",
+      target: id,
+      details: removed,
+      at: this.deps.clock.now(),
+    });
     this.deps.log.info({ agentId: id, name: removed.name, state: removed.state }, "agent removed");
     return removed;
   }
@@ -219,7 +272,9 @@ export class RunsService {
   private async endRevoked(agentIds: string[], reason: string): Promise<number> {
     // The agent may still run them (cut off, it learns of the revocation late): their retries wait
     // until its fence has stopped them.
-    const ended = await loseAgentAttempts(this.deps.db, agentIds, this.deps.clock.now(), reason, { retryMarginMs: this.deps.scheduler.retryMarginMs });
+    const ended = await loseAgentAttempts(this.deps.db, agentIds, this.deps.clock.now(), reason, {
+      retryMarginMs: this.deps.scheduler.retryMarginMs,
+    });
     this.deps.scheduler.afterEnded(ended, "server");
     return ended.length;
   }
@@ -246,12 +301,16 @@ export class RunsService {
   private async checkSecretsExist(pipeline: PipelineSpec, registry: RegistrySpec | null): Promise<void> {
     const uses = secretUses(pipeline);
     if (registry?.passwordSecret)
-      uses.set(registry.passwordSecret, new Set([pipeline.registry ? "registry.password" : "the server's DOCKYARD_REGISTRY_PASSWORD_SECRET"]));
+      uses.set(
+        registry.passwordSecret,
+        new Set([pipeline.registry ? "registry.password" : "the server's DOCKYARD_REGISTRY_PASSWORD_SECRET"]),
+      );
     if (uses.size === 0) return;
     const missing = await this.deps.secrets.missing([...uses.keys()]);
     if (missing.length === 0) return;
     const lines = missing.map(
-      (name) => `secret '${name}' does not exist (${[...(uses.get(name) ?? [])].join(", ")}); create it with: dockyard secret set ${name}`,
+      (name) =>
+        `secret '${name}' does not exist (${[...(uses.get(name) ?? [])].join(", ")}); create it with: dockyard secret set ${name}`,
     );
     throw new InvalidError(lines.join("\n"), lines);
   }
@@ -275,7 +334,9 @@ export class RunsService {
     if (now.getTime() - (this.used.get(id) ?? 0) < TOKEN_USE_RECORD_MS) return id;
     if (this.used.size > 10_000) this.used.clear();
     this.used.set(id, now.getTime());
-    touchToken(this.deps.db, "api", id, now, TOKEN_USE_RECORD_MS).catch((err: unknown) => this.deps.log.warn({ err, tokenId: id }, "token use not recorded"));
+    touchToken(this.deps.db, "api", id, now, TOKEN_USE_RECORD_MS).catch((err: unknown) =>
+      this.deps.log.warn({ err, tokenId: id }, "token use not recorded"),
+    );
     return id;
   }
 
@@ -306,7 +367,8 @@ function secretUses(pipeline: PipelineSpec): Map<string, Set<string>> {
   const inherited = new Set(pipeline.secrets.map(key));
   for (const stage of pipeline.stages) {
     const field = secretsKeyOf(stage.type);
-    for (const r of stage.secrets) add(r.secret, inherited.has(key(r)) ? `env.${r.env}` : `stages.${stage.name}.${field}.${r.env}`);
+    for (const r of stage.secrets)
+      add(r.secret, inherited.has(key(r)) ? `env.${r.env}` : `stages.${stage.name}.${field}.${r.env}`);
   }
   return uses;
 }

@@ -8,7 +8,14 @@ import { serve } from "@hono/node-server";
 import type { AddressInfo } from "node:net";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import type { Logger } from "pino";
-import { AgentService, RunService, serviceDefinition, serverTlsCredentials, FarmSealer, MAX_MESSAGE_BYTES } from "@dockyard/proto";
+import {
+  AgentService,
+  RunService,
+  serviceDefinition,
+  serverTlsCredentials,
+  FarmSealer,
+  MAX_MESSAGE_BYTES,
+} from "@dockyard/proto";
 import { createApp } from "@dockyard/web";
 import { PIPELINE_LIMITS } from "@dockyard/pipeline";
 import type { ServerConfig } from "./config";
@@ -99,13 +106,18 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
   const now = clock.now();
   if (config.joinToken) await ensureJoinToken(db.db, config.joinToken, "configured", now);
   // The configured (or bootstrapped) API token is the `admin` user's: the demo and first-time setup start as an admin.
-  if (config.apiToken) await ensureApiToken(db.db, config.apiToken, await ensureAdminUser(db.db, now), "configured", now);
+  if (config.apiToken)
+    await ensureApiToken(db.db, config.apiToken, await ensureAdminUser(db.db, now), "configured", now);
   else await bootstrapApiToken(db, config.dataDir, log, now);
   const secrets = new SecretStore(db.db, keyring);
   const rotation = await secrets.rotate();
-  if (rotation.rotated > 0) log.info({ count: rotation.rotated, keyId: keyring.currentKeyId }, "secrets re-encrypted with the current key");
+  if (rotation.rotated > 0)
+    log.info({ count: rotation.rotated, keyId: keyring.currentKeyId }, "secrets re-encrypted with the current key");
   if (rotation.unreadable.length > 0) {
-    log.warn({ secrets: rotation.unreadable }, "secrets sealed with a key that is not configured; stages using them will error");
+    log.warn(
+      { secrets: rotation.unreadable },
+      "secrets sealed with a key that is not configured; stages using them will error",
+    );
   }
 
   const notifyPolicy = targetPolicy(config.notify.allowPrivate);
@@ -120,8 +132,17 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     sans: [splitListen(config.grpcListen).host, ...config.tlsSans].filter((h) => h !== "0.0.0.0" && h !== "::"),
     ...(config.tls ?? {}),
   });
-  const nc: NatsConnection = await connect({ servers: config.natsUrl, name: "dockyard-server", maxReconnectAttempts: -1 });
-  const bus = new NatsBus(nc, config.natsPrefix, { signingKey: pki.signingKey.privateKey, sealer: new FarmSealer(pki.farmKey) }, log);
+  const nc: NatsConnection = await connect({
+    servers: config.natsUrl,
+    name: "dockyard-server",
+    maxReconnectAttempts: -1,
+  });
+  const bus = new NatsBus(
+    nc,
+    config.natsPrefix,
+    { signingKey: pki.signingKey.privateKey, sealer: new FarmSealer(pki.farmKey) },
+    log,
+  );
   const metrics = createMetrics(registry, db.db);
   const publish = (events: Parameters<typeof toRunEvent>[0][]) => bus.publishEvents(events.map(toRunEvent));
   const placements = new PlacementCache(config.leaseTtlMs, () => clock.now().getTime());
@@ -147,7 +168,8 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
         placements.remember(p);
         // Down the agent's stream when it is open here; else a signed wake-up, and the agent
         // fetches the assignment (always so when it reads secrets or earlier outputs, which the push does not carry).
-        if (needsLookup(p.spec) || !streams.push(p.agentId, toAssignment(p, config))) bus.assign(p.agentId, p.attemptId);
+        if (needsLookup(p.spec) || !streams.push(p.agentId, toAssignment(p, config)))
+          bus.assign(p.agentId, p.attemptId);
       },
       cancel: (agentId, attemptId, reason) => bus.cancel(agentId, attemptId, reason),
       events: publish,
@@ -190,7 +212,9 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
       "INSECURE: gRPC is plaintext; agent credentials, secrets and logs cross the network unencrypted. For local experiments only",
     );
   }
-  const credentials = config.insecure ? grpc.ServerCredentials.createInsecure() : serverTlsCredentials(pki.serverCertChainPem, pki.serverKeyPem);
+  const credentials = config.insecure
+    ? grpc.ServerCredentials.createInsecure()
+    : serverTlsCredentials(pki.serverCertChainPem, pki.serverKeyPem);
   const grpcServer = new grpc.Server({
     "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
     "grpc.keepalive_time_ms": 20_000,
@@ -230,7 +254,11 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     serviceDefinition(RunService),
     guardService(
       RunService,
-      { ...runHandlers(runs, db.db, bus, runApiLog, notifyService), ...userHandlers(db.db, clock, runApiLog), ...hookHandlers(hookStore, clock, runApiLog) },
+      {
+        ...runHandlers(runs, db.db, bus, runApiLog, notifyService),
+        ...userHandlers(db.db, clock, runApiLog),
+        ...hookHandlers(hookStore, clock, runApiLog),
+      },
       authenticate,
       guardLog,
     ) as unknown as grpc.UntypedServiceImplementation,
@@ -270,13 +298,21 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
   serverStages.start(config.schedulerIntervalMs);
   const grpcHost = splitListen(config.grpcListen).host;
   // Outbox deliveries: any replica sends any due message (rows are claimed with SKIP LOCKED and leased).
-  const notifyWorker = new NotifyWorker(db.db, channelStore, secrets, notifyPolicy, clock, log.child({ component: "notify" }), {
-    retryScale: config.notify.retryScale,
-    fallbackChannel: config.notify.fallbackChannel,
-    leaseMs: config.notify.leaseMs,
-    metrics: createNotifyMetrics(registry, db.db),
-    linkBase: `http://${http.host}:${httpPort}`,
-  });
+  const notifyWorker = new NotifyWorker(
+    db.db,
+    channelStore,
+    secrets,
+    notifyPolicy,
+    clock,
+    log.child({ component: "notify" }),
+    {
+      retryScale: config.notify.retryScale,
+      fallbackChannel: config.notify.fallbackChannel,
+      leaseMs: config.notify.leaseMs,
+      metrics: createNotifyMetrics(registry, db.db),
+      linkBase: `http://${http.host}:${httpPort}`,
+    },
+  );
   notifyWorker.start();
   kickNotify = () => notifyWorker.kick();
   log.info(

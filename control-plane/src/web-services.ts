@@ -2,7 +2,15 @@
 // and channels, the same store and NotifyService functions the gRPC handlers call: rows are
 // converted to the public JSON views here.
 import type { Registry } from "prom-client";
-import type { AgentView, AuditEntryView, ChannelView, NotificationView, RunView, UserView, WebServices } from "@dockyard/web";
+import type {
+  AgentView,
+  AuditEntryView,
+  ChannelView,
+  NotificationView,
+  RunView,
+  UserView,
+  WebServices,
+} from "@dockyard/web";
 import type { RunsService } from "./runs-service";
 import { actorOf } from "./transport/grpc/caller";
 import { isDbUnavailable } from "./store/db";
@@ -89,7 +97,13 @@ export function agentView(a: AgentRow): AgentView {
 }
 
 export function userView(u: UserInfo): UserView {
-  return { name: u.name, roles: u.roles, createdAt: u.createdAt.toISOString(), disabledAt: iso(u.disabledAt), activeTokens: u.activeTokens };
+  return {
+    name: u.name,
+    roles: u.roles,
+    createdAt: u.createdAt.toISOString(),
+    disabledAt: iso(u.disabledAt),
+    activeTokens: u.activeTokens,
+  };
 }
 
 export function auditEntryView(r: AuditRow): AuditEntryView {
@@ -137,21 +151,31 @@ function unavailableOnDbOutage(services: WebServices): WebServices {
   for (const [name, fn] of Object.entries(services) as [string, (...a: unknown[]) => Promise<unknown>][]) {
     out[name] = (...args: unknown[]) =>
       fn(...args).catch((err: unknown) => {
-        throw isDbUnavailable(err) ? new DockyardError("unavailable", "the database is unavailable; try again shortly", { cause: err }) : err;
+        throw isDbUnavailable(err)
+          ? new DockyardError("unavailable", "the database is unavailable; try again shortly", { cause: err })
+          : err;
       });
   }
   return out as unknown as WebServices;
 }
 
-export function webServices(runs: RunsService, registry: Registry, health: WebServices["health"], hooks: HookDecisionDeps, admin: AdminDeps): WebServices {
+export function webServices(
+  runs: RunsService,
+  registry: Registry,
+  health: WebServices["health"],
+  hooks: HookDecisionDeps,
+  admin: AdminDeps,
+): WebServices {
   const { db, clock, notify } = admin;
   return unavailableOnDbOutage({
     authenticate: (token) => runs.authenticate(token),
-    submitRun: async (yaml, source, defaultName, caller) => runView(await runs.submit(yaml, source, defaultName, {}, actorOf(caller))),
+    submitRun: async (yaml, source, defaultName, caller) =>
+      runView(await runs.submit(yaml, source, defaultName, {}, actorOf(caller))),
     getRun: async (id) => runView(await runs.get(id)),
     listRuns: async (opts) => (await runs.list(opts)).map(runView),
     cancelRun: async (id, caller) => runView(await runs.cancel(id, actorOf(caller))),
-    decideApproval: async (ref, stage, decision, caller) => runView(await runs.decide(ref, stage, { ...decision, via: "http" }, caller)),
+    decideApproval: async (ref, stage, decision, caller) =>
+      runView(await runs.decide(ref, stage, { ...decision, via: "http" }, caller)),
     hookDecision: async (req) => {
       const result = await receiveHookDecision(hooks, req);
       return { ...result, run: runView(await runs.get(result.run)) };

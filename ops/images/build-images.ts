@@ -64,7 +64,8 @@ LABEL ${HASH_LABEL}=\${CONTENT_HASH} org.opencontainers.image.description="busyb
 `;
 
 const RUNTIME_FILES: Record<string, string> = {
-  'etc/passwd': 'root:x:0:0:root:/root:/bin/sh\napp:x:65532:65532:app:/home/app:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n',
+  'etc/passwd':
+    'root:x:0:0:root:/root:/bin/sh\napp:x:65532:65532:app:/home/app:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n',
   'etc/group': 'root:x:0:\napp:x:65532:\nnogroup:x:65534:\n',
   'etc/nsswitch.conf': 'hosts: files dns\npasswd: files\ngroup: files\n',
 };
@@ -130,7 +131,9 @@ async function currentHash(docker: Docker, tag: string): Promise<string | undefi
 
 async function build(docker: Docker, dir: string, tag: string, hash: string): Promise<void> {
   // dockerode types the context-object form as returning void; it returns the progress stream.
-  const stream = await (docker.buildImage as unknown as (ctx: unknown, opts: unknown) => Promise<NodeJS.ReadableStream>)(
+  const stream = await (
+    docker.buildImage as unknown as (ctx: unknown, opts: unknown) => Promise<NodeJS.ReadableStream>
+  )(
     { context: dir, src: ['.'] } as { context: string; src: string[] },
     {
       t: tag,
@@ -141,11 +144,14 @@ async function build(docker: Docker, dir: string, tag: string, hash: string): Pr
     } as Docker.ImageBuildOptions,
   );
   const events = await new Promise<{ error?: string; errorDetail?: { message?: string } }[]>((resolve, reject) =>
-    docker.modem.followProgress(stream as unknown as NodeJS.ReadableStream, (err: Error | null, out: unknown[]) => (err ? reject(err) : resolve(out as never))),
+    docker.modem.followProgress(stream as unknown as NodeJS.ReadableStream, (err: Error | null, out: unknown[]) =>
+      err ? reject(err) : resolve(out as never),
+    ),
   );
   const failed = events.find((e) => e.error || e.errorDetail);
   if (failed) throw new Error(`building ${tag} failed: ${failed.errorDetail?.message ?? failed.error}`);
-  if ((await currentHash(docker, tag)) !== hash) throw new Error(`building ${tag} reported success but the image (with hash ${hash}) is missing`);
+  if ((await currentHash(docker, tag)) !== hash)
+    throw new Error(`building ${tag} reported success but the image (with hash ${hash}) is missing`);
 }
 
 /** Copies each listed host file, symlink and directory to the same path under `root`. */
@@ -211,8 +217,16 @@ function specs(docker: Docker): Record<'static' | 'build', Spec> {
     build: {
       tag: BUILD_IMAGE,
       hash: async () => {
-        const pkgs = [...packageClosure(SDK_PACKAGES)].sort(([a], [b]) => a.localeCompare(b)).map(([p, v]) => `${p}=${v}`);
-        return sha256(BUILD_DOCKERFILE, pkgs.join('\n'), String(SDK_SKIP_PATH), [...SDK_SKIP_PACKAGES].join(','), await busyboxHash(docker));
+        const pkgs = [...packageClosure(SDK_PACKAGES)]
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([p, v]) => `${p}=${v}`);
+        return sha256(
+          BUILD_DOCKERFILE,
+          pkgs.join('\n'),
+          String(SDK_SKIP_PATH),
+          [...SDK_SKIP_PACKAGES].join(','),
+          await busyboxHash(docker),
+        );
       },
       prepare: async (dir) => {
         await writeFile(join(dir, 'Dockerfile'), BUILD_DOCKERFILE);

@@ -15,10 +15,18 @@ import { dockerFromEnv } from '../../agent/src/executor/docker-client.js';
 
 type Docker = ReturnType<typeof dockerFromEnv>;
 
-export async function buildKit(docker: Docker, dir: string, dockerfile: string, t: string, buildargs: Record<string, string> = {}): Promise<number> {
+export async function buildKit(
+  docker: Docker,
+  dir: string,
+  dockerfile: string,
+  t: string,
+  buildargs: Record<string, string> = {},
+): Promise<number> {
   const t0 = performance.now();
   // dockerode types the context-object form as returning void; it returns the progress stream.
-  const stream = await (docker.buildImage as unknown as (ctx: unknown, opts: unknown) => Promise<NodeJS.ReadableStream>)({ context: dir, src: ['.'] }, {
+  const stream = await (
+    docker.buildImage as unknown as (ctx: unknown, opts: unknown) => Promise<NodeJS.ReadableStream>
+  )({ context: dir, src: ['.'] }, {
     version: '2',
     t,
     dockerfile,
@@ -26,7 +34,9 @@ export async function buildKit(docker: Docker, dir: string, dockerfile: string, 
     buildargs,
   } as Docker.ImageBuildOptions);
   const events = await new Promise<{ error?: string; errorDetail?: { message?: string } }[]>((ok, ko) =>
-    docker.modem.followProgress(stream as unknown as NodeJS.ReadableStream, (err: Error | null, out: unknown[]) => (err ? ko(err) : ok(out as never))),
+    docker.modem.followProgress(stream as unknown as NodeJS.ReadableStream, (err: Error | null, out: unknown[]) =>
+      err ? ko(err) : ok(out as never),
+    ),
   );
   const failed = events.find((e) => e.error || e.errorDetail);
   if (failed) throw new Error(`build of ${dockerfile} failed: ${failed.errorDetail?.message ?? failed.error}`);
@@ -37,7 +47,12 @@ export async function buildKit(docker: Docker, dir: string, dockerfile: string, 
 async function prune(docker: Docker): Promise<void> {
   await new Promise<void>((ok, ko) =>
     docker.modem.dial(
-      { path: '/build/prune?', method: 'POST', options: { all: true }, statusCodes: { 200: true, 500: 'server error' } } as never,
+      {
+        path: '/build/prune?',
+        method: 'POST',
+        options: { all: true },
+        statusCodes: { 200: true, 500: 'server error' },
+      } as never,
       (err: unknown) => (err ? ko(err) : ok()),
     ),
   );

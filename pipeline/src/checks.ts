@@ -82,11 +82,17 @@ export function checkSemantics(js: Record<string, unknown>, stageOrder: readonly
     if (!isPlainObject(stage)) continue;
     checkExpressions(stage, ['stages', name], names, problem, ancestorsOf, outputsOf);
     const type = kindOf(stage);
-    if (type) KINDS[type].checkWithOthers?.(stage, stages, (path, atKey, message) => problem(['stages', name, ...path], atKey, message));
+    if (type)
+      KINDS[type].checkWithOthers?.(stage, stages, (path, atKey, message) =>
+        problem(['stages', name, ...path], atKey, message),
+      );
   }
   for (const cycle of findCycles(names, (n) => edges.get(n) ?? [])) {
     const needs = stages[cycle.from];
-    const index = isPlainObject(needs) && Array.isArray(needs.needs) ? needs.needs.findIndex((n: unknown) => needName(n) === cycle.to) : -1;
+    const index =
+      isPlainObject(needs) && Array.isArray(needs.needs)
+        ? needs.needs.findIndex((n: unknown) => needName(n) === cycle.to)
+        : -1;
     problem(['stages', cycle.from, 'needs', Math.max(0, index)], false, `dependency cycle: ${formatCycle(cycle.path)}`);
   }
   return out;

@@ -39,7 +39,12 @@ test('topologicalOrder puts needs first and keeps file order for ties', () => {
 
 test('topologicalOrder handles empty, diamond and duplicate needs', () => {
   assert.deepEqual(topologicalOrder([]), []);
-  assert.deepEqual(topologicalOrder([stage('a'), stage('b', ['a']), stage('c', ['a', 'a']), stage('d', ['c', 'b'])]), ['a', 'b', 'c', 'd']);
+  assert.deepEqual(topologicalOrder([stage('a'), stage('b', ['a']), stage('c', ['a', 'a']), stage('d', ['c', 'b'])]), [
+    'a',
+    'b',
+    'c',
+    'd',
+  ]);
 });
 
 test('topologicalOrder throws InvalidStageGraphError with the cycle path', () => {

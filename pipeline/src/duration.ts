@@ -27,6 +27,7 @@ export function parseDuration(text: string): DurationResult {
   let ms = 0;
   for (const m of text.matchAll(/(\d+)(ms|h|m|s)/g)) ms += Number(m[1]) * (UNIT_MS[m[2] ?? ''] ?? 0);
   if (ms <= 0) return { ok: false, message: `duration '${shown}' must be greater than 0` };
-  if (ms > PIPELINE_LIMITS.maxTimeoutMs) return { ok: false, message: `duration '${shown}' exceeds the maximum of 24h` };
+  if (ms > PIPELINE_LIMITS.maxTimeoutMs)
+    return { ok: false, message: `duration '${shown}' exceeds the maximum of 24h` };
   return { ok: true, ms };
 }

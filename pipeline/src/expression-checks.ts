@@ -28,10 +28,16 @@ export function checkExpressions(
         if (!r.ok) problem(path, false, r.message);
         else if (r.ref.kind === 'output') {
           const target = r.ref.stage;
-          if (target === own) problem(path, false, `a stage cannot read its own outputs (\${{ stages.${target}.outputs.${r.ref.key} }})`);
-          else if (!stageNames.includes(target)) problem(path, false, `\${{ stages.${target}... }} names no stage of this pipeline`);
+          if (target === own)
+            problem(path, false, `a stage cannot read its own outputs (\${{ stages.${target}.outputs.${r.ref.key} }})`);
+          else if (!stageNames.includes(target))
+            problem(path, false, `\${{ stages.${target}... }} names no stage of this pipeline`);
           else if (!needs.includes(target) && !ancestors.has(target)) {
-            problem(path, false, `\${{ stages.${target}.outputs.${r.ref.key} }} needs '${target}' in this stage's needs`);
+            problem(
+              path,
+              false,
+              `\${{ stages.${target}.outputs.${r.ref.key} }} needs '${target}' in this stage's needs`,
+            );
           } else {
             const kind = outputsOf(target);
             const fixed = kind?.outputs;

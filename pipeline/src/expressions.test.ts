@@ -77,7 +77,9 @@ test('expression problems: not in needs, own outputs, unknown stage, unknown bui
 test('a reference to a downstream stage (one that needs this one) is not in needs', () => {
   const src =
     'name: a\nstages:\n  a:\n    image: i\n    command: "echo ${{ stages.b.outputs.x }}"\n  b:\n    image: i\n    command: x\n    needs: [a]\n';
-  assert.deepEqual(lines(src), ["dockyard.yml:5:14: stages.a.command: ${{ stages.b.outputs.x }} needs 'b' in this stage's needs"]);
+  assert.deepEqual(lines(src), [
+    "dockyard.yml:5:14: stages.a.command: ${{ stages.b.outputs.x }} needs 'b' in this stage's needs",
+  ]);
 });
 
 test('expressions are checked in every kind: env values, build tags and args, deploy images, test image', () => {
@@ -131,7 +133,9 @@ test('expressions in image fields are accepted; spaces only inside ${{ }}', () =
   );
   const bad = 'image must be a non-empty reference without spaces (at most 255 chars)';
   assert.deepEqual(
-    lines('name: a\nstages:\n  u:\n    image: "x:${{ DOCKYARD_RUN_ID"\n    command: x\n  v:\n    image: "a b"\n    command: x\n'),
+    lines(
+      'name: a\nstages:\n  u:\n    image: "x:${{ DOCKYARD_RUN_ID"\n    command: x\n  v:\n    image: "a b"\n    command: x\n',
+    ),
     [
       `dockyard.yml:4:12: stages.u.image: ${bad}`,
       "dockyard.yml:4:12: stages.u.image: unclosed '${{': close it with '}}'",
@@ -141,7 +145,8 @@ test('expressions in image fields are accepted; spaces only inside ${{ }}', () =
 });
 
 test('pipeline env expressions are checked too (BUG: checks.ts skips the pipeline env)', () => {
-  const src = 'name: a\nenv:\n  X: "${{ stages.a.outputs.x }}"\n  Y: "${{ BOGUS }}"\nstages:\n  a: { image: i, command: x }\n';
+  const src =
+    'name: a\nenv:\n  X: "${{ stages.a.outputs.x }}"\n  Y: "${{ BOGUS }}"\nstages:\n  a: { image: i, command: x }\n';
   const found = problems(src);
   assert.deepEqual(
     found.map((p) => `${p.line}:${p.column}: ${p.path}`),
@@ -160,7 +165,8 @@ test('referencesIn: every expression with its parse result, unclosed reported', 
   assert.deepEqual(referencesIn('${{ web.host }} ${{ DOCKYARD_STAGE'), [
     {
       ok: false,
-      message: 'invalid expression ${{ web.host }}: use ${{ stages.NAME.outputs.KEY }} or a built-in such as ${{ DOCKYARD_RUN_NUMBER }}',
+      message:
+        'invalid expression ${{ web.host }}: use ${{ stages.NAME.outputs.KEY }} or a built-in such as ${{ DOCKYARD_RUN_NUMBER }}',
     },
     { ok: false, message: "unclosed '${{': close it with '}}'" },
   ]);
@@ -209,7 +215,8 @@ test('substitute partial leaves unknown expressions in place; a missing one thro
   for (const partial of [false, true]) {
     assert.throws(
       () => substitute('${{ NOPE }}', resolver, partial),
-      (err: unknown) => err instanceof SubstitutionError && err.ref === undefined && /unknown variable 'NOPE'/.test(err.message),
+      (err: unknown) =>
+        err instanceof SubstitutionError && err.ref === undefined && /unknown variable 'NOPE'/.test(err.message),
     );
   }
 });

@@ -24,9 +24,13 @@ export function parseReference(body: string): { ok: true; ref: Reference } | { o
   const text = body.trim();
   const output = OUTPUT_REF.exec(text);
   if (output) return { ok: true, ref: { kind: 'output', stage: output[1]!, key: output[2]! } };
-  if ((BUILTIN_VARIABLES as readonly string[]).includes(text)) return { ok: true, ref: { kind: 'builtin', name: text as BuiltinVariable } };
+  if ((BUILTIN_VARIABLES as readonly string[]).includes(text))
+    return { ok: true, ref: { kind: 'builtin', name: text as BuiltinVariable } };
   if (/^[A-Z_][A-Z0-9_]*$/.test(text)) {
-    return { ok: false, message: `unknown variable '${text}' in \${{ ${text} }}: built-ins are ${BUILTIN_VARIABLES.join(', ')}` };
+    return {
+      ok: false,
+      message: `unknown variable '${text}' in \${{ ${text} }}: built-ins are ${BUILTIN_VARIABLES.join(', ')}`,
+    };
   }
   return {
     ok: false,

@@ -20,5 +20,7 @@ export function formatPath(path: ValuePath): string {
  * Problems about the whole file have no path segment.
  */
 export function formatProblems(problems: Problem[], filename = 'dockyard.yml'): string {
-  return problems.map((p) => `${filename}:${p.line}:${p.column}: ${p.path === '' ? '' : `${p.path}: `}${p.message}`).join('\n');
+  return problems
+    .map((p) => `${filename}:${p.line}:${p.column}: ${p.path === '' ? '' : `${p.path}: `}${p.message}`)
+    .join('\n');
 }

@@ -70,7 +70,10 @@ function knownKeysFor(path: ValuePath, stageTypeAt?: (stage: string) => StageTyp
 
 // `expected: 'int'` means the type (number) matched but the value is fractional: a real mismatch only otherwise.
 const isRootTypeMismatch = (branch: readonly Issue[]): boolean =>
-  branch.length === 1 && branch[0]?.code === 'invalid_type' && branch[0].path.length === 0 && branch[0].expected !== 'int';
+  branch.length === 1 &&
+  branch[0]?.code === 'invalid_type' &&
+  branch[0].path.length === 0 &&
+  branch[0].expected !== 'int';
 
 /**
  * Turns zod issues into located problems: one problem per unknown key (pointing at the key,
@@ -105,13 +108,19 @@ export function issuesToProblems(
       if (matching.length === 1 && matching[0]) {
         out.push(...issuesToProblems(matching[0], at, path, stageTypeAt));
       } else {
-        const expected = [...new Set(iss.errors.flatMap((b) => (b[0]?.code === 'invalid_type' ? [friendly(b[0].expected)] : [])))];
+        const expected = [
+          ...new Set(iss.errors.flatMap((b) => (b[0]?.code === 'invalid_type' ? [friendly(b[0].expected)] : []))),
+        ];
         const message = expected.length > 0 ? `expected ${orList(expected)}, got ${describe(iss.input)}` : iss.message;
         out.push({ path: formatPath(path), ...at(path, false), message });
       }
     } else if (iss.code === 'invalid_type' && iss.input === undefined && path.length > 0) {
       const parent = path.slice(0, -1);
-      out.push({ path: formatPath(parent), ...at(parent, true), message: `missing required key ${quote(path.at(-1))}` });
+      out.push({
+        path: formatPath(parent),
+        ...at(parent, true),
+        message: `missing required key ${quote(path.at(-1))}`,
+      });
     } else {
       out.push({ path: formatPath(path), ...at(path, false), message: iss.message });
     }

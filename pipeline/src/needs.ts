@@ -15,7 +15,9 @@ export const needObject = z
   .strictObject({
     stage: nameSchema.meta({ description: 'The stage this one needs.' }),
     if_skipped: z
-      .enum(IF_SKIPPED, { error: (iss) => `if_skipped must be skip or continue, got ${JSON.stringify(iss.input)?.slice(0, 40) ?? 'null'}` })
+      .enum(IF_SKIPPED, {
+        error: (iss) => `if_skipped must be skip or continue, got ${JSON.stringify(iss.input)?.slice(0, 40) ?? 'null'}`,
+      })
       .optional()
       .meta({
         description:

@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import { lines, ok } from './parse-testing.js';
 
 test('retry forms: number, object with defaults, dedupe, 0 disables', () => {
-  const retry = (r: string): unknown => ok(`name: a\nstages:\n  s:\n    image: i\n    command: x\n    retry: ${r}\n`).stages[0]?.retry;
+  const retry = (r: string): unknown =>
+    ok(`name: a\nstages:\n  s:\n    image: i\n    command: x\n    retry: ${r}\n`).stages[0]?.retry;
   assert.deepEqual(retry('2'), { count: 2, on: ['lost'] });
   assert.deepEqual(retry('0'), { count: 0, on: [] });
   assert.deepEqual(retry('{ count: 3 }'), { count: 3, on: ['lost'] });
@@ -20,12 +21,16 @@ test('retry errors: out of range, bad reason, wrong type, unknown key', () => {
   const src = (r: string): string => `name: a\nstages:\n  s:\n    image: i\n    command: x\n    retry: ${r}\n`;
   assert.deepEqual(lines(src('11')), ['dockyard.yml:6:12: stages.s.retry: must be <= 10, got 11']);
   assert.deepEqual(lines(src('1.5')), ['dockyard.yml:6:12: stages.s.retry: expected an integer, got number 1.5']);
-  assert.deepEqual(lines(src('yes')), ["dockyard.yml:6:12: stages.s.retry: expected number or mapping, got string 'yes'"]);
+  assert.deepEqual(lines(src('yes')), [
+    "dockyard.yml:6:12: stages.s.retry: expected number or mapping, got string 'yes'",
+  ]);
   assert.deepEqual(lines(src('{ on: [lost, never] }')), [
     "dockyard.yml:6:25: stages.s.retry.on[1]: expected one of lost, errored, failed, timeout, got string 'never'",
   ]);
   assert.deepEqual(lines(src('{ on: [] }')), ['dockyard.yml:6:18: stages.s.retry.on: must have at least 1 item']);
-  assert.deepEqual(lines(src('{ cont: 2 }')), ["dockyard.yml:6:14: stages.s.retry: unknown key 'cont' (did you mean 'count'?)"]);
+  assert.deepEqual(lines(src('{ cont: 2 }')), [
+    "dockyard.yml:6:14: stages.s.retry: unknown key 'cont' (did you mean 'count'?)",
+  ]);
 });
 
 test('env: stage env merged over pipeline env, scalars coerced keeping their spelling', () => {
@@ -37,11 +42,14 @@ test('env: stage env merged over pipeline env, scalars coerced keeping their spe
 });
 
 test('env errors: bad names (incl. __proto__) and null values', () => {
-  assert.deepEqual(lines('name: a\nenv:\n  1BAD: x\n  __proto__: y\n  OK:\nstages:\n  s:\n    image: i\n    command: x\n'), [
-    "dockyard.yml:3:3: env.1BAD: invalid env name '1BAD': must match ^[A-Za-z_][A-Za-z0-9_]*$",
-    "dockyard.yml:4:3: env.__proto__: key '__proto__' is not allowed",
-    'dockyard.yml:5:6: env.OK: expected string, number, boolean or mapping, got null',
-  ]);
+  assert.deepEqual(
+    lines('name: a\nenv:\n  1BAD: x\n  __proto__: y\n  OK:\nstages:\n  s:\n    image: i\n    command: x\n'),
+    [
+      "dockyard.yml:3:3: env.1BAD: invalid env name '1BAD': must match ^[A-Za-z_][A-Za-z0-9_]*$",
+      "dockyard.yml:4:3: env.__proto__: key '__proto__' is not allowed",
+      'dockyard.yml:5:6: env.OK: expected string, number, boolean or mapping, got null',
+    ],
+  );
 });
 
 test('env secrets: { secret: NAME [, file: true] } in pipeline and stage env, split from plain values', () => {
@@ -118,9 +126,15 @@ test('command vs commands: exactly one, non-empty', () => {
   assert.deepEqual(lines(stage('    command: x\n    commands: [y]\n')), [
     "dockyard.yml:5:5: stages.s.command: use either 'command' or 'commands', not both",
   ]);
-  assert.deepEqual(lines(stage('    env: {}\n')), ["dockyard.yml:3:3: stages.s: missing required key 'commands' (or 'command')"]);
-  assert.deepEqual(lines(stage('    commands: []\n')), ['dockyard.yml:5:15: stages.s.commands: commands must list at least one command']);
-  assert.deepEqual(lines(stage('    commands: [ok, "  "]\n')), ['dockyard.yml:5:20: stages.s.commands[1]: command must not be blank']);
+  assert.deepEqual(lines(stage('    env: {}\n')), [
+    "dockyard.yml:3:3: stages.s: missing required key 'commands' (or 'command')",
+  ]);
+  assert.deepEqual(lines(stage('    commands: []\n')), [
+    'dockyard.yml:5:15: stages.s.commands: commands must list at least one command',
+  ]);
+  assert.deepEqual(lines(stage('    commands: [ok, "  "]\n')), [
+    'dockyard.yml:5:20: stages.s.commands[1]: command must not be blank',
+  ]);
 });
 
 test('image vs executor', () => {
@@ -141,14 +155,20 @@ test('bad durations are reported at the value', () => {
     "dockyard.yml:6:14: stages.s.timeout: invalid duration '10x': expected an integer with unit ms, s, m or h, e.g. 90s, 10m or 1h30m",
   ]);
   assert.deepEqual(lines(src('0s')), ["dockyard.yml:6:14: stages.s.timeout: duration '0s' must be greater than 0"]);
-  assert.deepEqual(lines(src('25h')), ["dockyard.yml:6:14: stages.s.timeout: duration '25h' exceeds the maximum of 24h"]);
+  assert.deepEqual(lines(src('25h')), [
+    "dockyard.yml:6:14: stages.s.timeout: duration '25h' exceeds the maximum of 24h",
+  ]);
   assert.deepEqual(lines(src('-1m')), ["dockyard.yml:6:14: stages.s.timeout: duration '-1m' must be positive"]);
-  assert.deepEqual(lines(src('600')), ['dockyard.yml:6:14: stages.s.timeout: expected a duration string such as 10m or 1h30m, got number']);
+  assert.deepEqual(lines(src('600')), [
+    'dockyard.yml:6:14: stages.s.timeout: expected a duration string such as 10m or 1h30m, got number',
+  ]);
 });
 
 test('needs: unknown names with hint, self-need, cycles with their path', () => {
   assert.deepEqual(
-    lines('name: a\nstages:\n  build:\n    image: i\n    command: x\n  test:\n    image: i\n    command: x\n    needs: [biuld, test]\n'),
+    lines(
+      'name: a\nstages:\n  build:\n    image: i\n    command: x\n  test:\n    image: i\n    command: x\n    needs: [biuld, test]\n',
+    ),
     [
       "dockyard.yml:9:13: stages.test.needs[0]: unknown stage 'biuld' (did you mean 'build'?)",
       'dockyard.yml:9:20: stages.test.needs[1]: a stage cannot need itself',

@@ -174,12 +174,16 @@ test('structural problems: missing keys, wrong types, bad stage names, stage cou
   ]);
   assert.deepEqual(lines('name: a\nstages: {}\n'), ['dockyard.yml:2:9: stages: must define at least one stage']);
   assert.deepEqual(lines('name: a\nstages: [x]\n'), ['dockyard.yml:2:9: stages: expected mapping, got sequence']);
-  assert.deepEqual(lines('name: a\nstages:\n  build:\n'), ['dockyard.yml:3:9: stages.build: expected mapping, got null']);
+  assert.deepEqual(lines('name: a\nstages:\n  build:\n'), [
+    'dockyard.yml:3:9: stages.build: expected mapping, got null',
+  ]);
   assert.deepEqual(lines('name: a\nstages:\n  Build_X:\n    image: i\n    command: x\n'), [
     "dockyard.yml:3:3: stages.Build_X: invalid name 'Build_X': use 1-63 of a-z 0-9 . _ - starting with a letter or digit",
   ]);
   const many = Array.from({ length: 501 }, (_, i) => `  s${i}: { image: i, command: x }`).join('\n');
-  assert.deepEqual(lines(`name: a\nstages:\n${many}\n`), ['dockyard.yml:3:3: stages: has 501 stages; the limit is 500']);
+  assert.deepEqual(lines(`name: a\nstages:\n${many}\n`), [
+    'dockyard.yml:3:3: stages: has 501 stages; the limit is 500',
+  ]);
 });
 
 test('top level must be a mapping; empty file; YAML syntax errors have positions', () => {
@@ -191,15 +195,20 @@ test('top level must be a mapping; empty file; YAML syntax errors have positions
   ]);
   assert.deepEqual(lines('name: "a\n'), ['dockyard.yml:2:1: Missing closing "quote']);
   assert.deepEqual(lines('name: a\nstages:\n\ts: 1\n'), ['dockyard.yml:3:1: Tabs are not allowed as indentation']);
-  assert.deepEqual(lines('name: a\n---\nname: b\n'), ['dockyard.yml:2:1: only one YAML document is allowed (remove ---)']);
+  assert.deepEqual(lines('name: a\n---\nname: b\n'), [
+    'dockyard.yml:2:1: only one YAML document is allowed (remove ---)',
+  ]);
   assert.deepEqual(lines('name: !custom a\nstages: {}\n'), ['dockyard.yml:1:7: Unresolved tag: !custom']);
 });
 
 test('__proto__ keys are refused, not silently dropped', () => {
-  assert.deepEqual(lines('name: a\nstages:\n  s: { image: i, command: x, agent: { __proto__: x } }\n  __proto__: { image: i }\n'), [
-    "dockyard.yml:3:39: stages.s.agent.__proto__: key '__proto__' is not allowed",
-    "dockyard.yml:4:3: stages.__proto__: key '__proto__' is not allowed",
-  ]);
+  assert.deepEqual(
+    lines('name: a\nstages:\n  s: { image: i, command: x, agent: { __proto__: x } }\n  __proto__: { image: i }\n'),
+    [
+      "dockyard.yml:3:39: stages.s.agent.__proto__: key '__proto__' is not allowed",
+      "dockyard.yml:4:3: stages.__proto__: key '__proto__' is not allowed",
+    ],
+  );
 });
 
 test('formatProblems renders filename:line:col: path: message', () => {
@@ -222,7 +231,10 @@ test('bytes input: UTF-8 decoded, BOM ignored', () => {
     "dockyard.yml:1:7: name: invalid name 'café': use 1-63 of a-z 0-9 . _ - starting with a letter or digit",
   ]);
   const good = parsePipeline(new TextEncoder().encode('name: cafe\nstages:\n  s: { image: i, command: "échö" }\n'));
-  assert.equal(good.ok && good.pipeline.stages[0]?.spec.type === 'command' && good.pipeline.stages[0].spec.commands[0], 'échö');
+  assert.equal(
+    good.ok && good.pipeline.stages[0]?.spec.type === 'command' && good.pipeline.stages[0].spec.commands[0],
+    'échö',
+  );
 });
 
 test("name is optional: the caller's default (the directory name) names the pipeline", () => {

@@ -1,5 +1,14 @@
 import { LineCounter, isMap, isSeq, parseDocument } from 'yaml';
-import { findDuplicateKeys, findSizeOverflow, firstAliasOffset, isPlainObject, keepScalarSource, keyOrder, locate, pathAt } from './ast.js';
+import {
+  findDuplicateKeys,
+  findSizeOverflow,
+  firstAliasOffset,
+  isPlainObject,
+  keepScalarSource,
+  keyOrder,
+  locate,
+  pathAt,
+} from './ast.js';
 import { checkSemantics } from './checks.js';
 import { formatPath } from './format.js';
 import { errorMap, issuesToProblems, type Locator } from './issues.js';
@@ -153,7 +162,9 @@ function build(input: PipelineInput, order: readonly string[], defaultName: stri
     // A stage entry of either kind replaces the pipeline entry of the same name; only
     // stages that run a process (command, test) see the pipeline env.
     const merged =
-      'env' in KINDS[type].shape ? splitEnv({ ...pipelineEnv, ...('env' in s ? s.env : undefined) }) : { env: {}, secrets: [] };
+      'env' in KINDS[type].shape
+        ? splitEnv({ ...pipelineEnv, ...('env' in s ? s.env : undefined) })
+        : { env: {}, secrets: [] };
     const own = kindFor(type).ownSecrets;
     const ownSecrets: SecretRef[] = own ? own.refs(s) : [];
     return {
@@ -161,7 +172,9 @@ function build(input: PipelineInput, order: readonly string[], defaultName: stri
       type,
       needs: [...new Set((s.needs ?? []).map((n) => (typeof n === 'string' ? n : n.stage)))],
       continueIfSkipped: [
-        ...new Set((s.needs ?? []).flatMap((n) => (typeof n !== 'string' && n.if_skipped === 'continue' ? [n.stage] : []))),
+        ...new Set(
+          (s.needs ?? []).flatMap((n) => (typeof n !== 'string' && n.if_skipped === 'continue' ? [n.stage] : [])),
+        ),
       ],
       env: merged.env,
       secrets: [...merged.secrets, ...ownSecrets],
@@ -175,9 +188,15 @@ function build(input: PipelineInput, order: readonly string[], defaultName: stri
   });
   const name = input.name ?? defaultName;
   if (name === undefined) throw new Error('pipeline name vanished');
-  const source: SourceSpec = input.source ? { kind: 'git', url: input.source.git, ref: input.source.ref ?? null } : { kind: 'upload' };
+  const source: SourceSpec = input.source
+    ? { kind: 'git', url: input.source.git, ref: input.source.ref ?? null }
+    : { kind: 'upload' };
   const registry: RegistrySpec | null = input.registry
-    ? { address: input.registry.address, username: input.registry.username ?? null, passwordSecret: input.registry.password ?? null }
+    ? {
+        address: input.registry.address,
+        username: input.registry.username ?? null,
+        passwordSecret: input.registry.password ?? null,
+      }
     : null;
   const notify = (input.notify ?? []).map((r) => ({
     on: [...new Set(r.on)],

@@ -76,7 +76,8 @@ export interface StructureExcess {
   column: number;
 }
 
-const isBlank = (ch: string | undefined): boolean => ch === undefined || ch === ' ' || ch === '\t' || ch === '\r' || ch === '\n';
+const isBlank = (ch: string | undefined): boolean =>
+  ch === undefined || ch === ' ' || ch === '\t' || ch === '\r' || ch === '\n';
 
 /**
  * A cheap single pass that estimates collection nesting (block indentation levels, `- `/`? `
@@ -86,7 +87,10 @@ const isBlank = (ch: string | undefined): boolean => ch === undefined || ch === 
  * scalars), never by enough to matter below the 64 limit in practice; the key count is checked
  * again exactly on the parsed tree.
  */
-export function scanStructure(text: string, limits: { maxDepth: number; maxKeys: number; maxItems: number }): StructureExcess | null {
+export function scanStructure(
+  text: string,
+  limits: { maxDepth: number; maxKeys: number; maxItems: number },
+): StructureExcess | null {
   const indents: number[] = [];
   let flow = 0;
   let quote = '';

@@ -12,7 +12,11 @@ test('resources: memory sizes, cpus and pids become container limits', () => {
     nanoCpus: 1.5e9,
     pids: 128,
   });
-  assert.deepEqual((r.pipeline.stages[1]!.spec as { resources: unknown }).resources, { memoryBytes: null, nanoCpus: null, pids: null });
+  assert.deepEqual((r.pipeline.stages[1]!.spec as { resources: unknown }).resources, {
+    memoryBytes: null,
+    nanoCpus: null,
+    pids: null,
+  });
 });
 
 test('resources: bad sizes are reported with line and column', () => {

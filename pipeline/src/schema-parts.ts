@@ -28,7 +28,9 @@ export const DEFAULT_RETRY: Readonly<{ count: number; on: readonly RetryReason[]
 
 export const nameSchema = z
   .string()
-  .regex(NAME_PATTERN, { error: (iss) => `invalid name ${quote(iss.input)}: use 1-63 of a-z 0-9 . _ - starting with a letter or digit` });
+  .regex(NAME_PATTERN, {
+    error: (iss) => `invalid name ${quote(iss.input)}: use 1-63 of a-z 0-9 . _ - starting with a letter or digit`,
+  });
 
 /** YAML scalars that become strings (numbers and booleans are coerced). */
 export const scalarString = z.union([z.string(), z.number(), z.boolean()]).transform((v) => String(v));
@@ -39,7 +41,8 @@ export const secretRefSchema = z
     secret: z
       .string()
       .regex(SECRET_NAME_PATTERN, {
-        error: (iss) => `invalid secret name ${quote(iss.input)}: use 1-63 of A-Z a-z 0-9 . _ - starting with a letter or digit`,
+        error: (iss) =>
+          `invalid secret name ${quote(iss.input)}: use 1-63 of A-Z a-z 0-9 . _ - starting with a letter or digit`,
       })
       .meta({ description: 'Name of a secret in the secret store (dockyard secret set NAME).' }),
     file: z
@@ -59,7 +62,11 @@ const envValueSchema = z
 
 export const envSchema = z
   .record(
-    z.string().regex(ENV_NAME_PATTERN, { error: (iss) => `invalid env name ${quote(iss.input)}: must match ^[A-Za-z_][A-Za-z0-9_]*$` }),
+    z
+      .string()
+      .regex(ENV_NAME_PATTERN, {
+        error: (iss) => `invalid env name ${quote(iss.input)}: must match ^[A-Za-z_][A-Za-z0-9_]*$`,
+      }),
     envValueSchema,
   )
   .meta({
@@ -69,7 +76,10 @@ export const envSchema = z
   });
 
 export const labelsSchema = z
-  .record(z.string().regex(LABEL_KEY_PATTERN, { error: (iss) => `invalid label key ${quote(iss.input)}` }), scalarString)
+  .record(
+    z.string().regex(LABEL_KEY_PATTERN, { error: (iss) => `invalid label key ${quote(iss.input)}` }),
+    scalarString,
+  )
   .meta({ description: 'Agent label selector: the stage runs only on agents carrying every pair exactly.' });
 
 export const durationSchema = z
@@ -81,13 +91,25 @@ export const durationSchema = z
     ctx.addIssue({ code: 'custom', message: parsed.message, input: text });
     return z.NEVER;
   })
-  .meta({ description: 'Stage timeout: integer + unit ms|s|m|h, combinable in descending order (1h30m); > 0 and <= 24h. Default: none.' });
+  .meta({
+    description:
+      'Stage timeout: integer + unit ms|s|m|h, combinable in descending order (1h30m); > 0 and <= 24h. Default: none.',
+  });
 
-const retryCount = z.number().int().min(0).max(PIPELINE_LIMITS.maxRetries).meta({ description: 'Extra attempts after the first (0..10).' });
+const retryCount = z
+  .number()
+  .int()
+  .min(0)
+  .max(PIPELINE_LIMITS.maxRetries)
+  .meta({ description: 'Extra attempts after the first (0..10).' });
 
 export const retryObject = z.strictObject({
   count: retryCount.optional().meta({ description: 'Extra attempts after the first (0..10). Default 1.' }),
-  on: z.array(z.enum(RETRY_REASONS)).min(1).optional().meta({ description: "Reasons that trigger a retry. Default ['lost']." }),
+  on: z
+    .array(z.enum(RETRY_REASONS))
+    .min(1)
+    .optional()
+    .meta({ description: "Reasons that trigger a retry. Default ['lost']." }),
 });
 
 export const retrySchema = z
@@ -116,7 +138,11 @@ export const memorySchema = z
     const unit = /[kmg]$/i.test(text) ? text.slice(-1).toLowerCase() : '';
     const bytes = Number(unit ? text.slice(0, -1) : text) * MEMORY_UNITS[unit]!;
     if (bytes >= 6 * 1024 ** 2 && bytes <= 1024 ** 4) return bytes;
-    ctx.addIssue({ code: 'custom', message: `memory ${text} must be between 6m (Docker's minimum) and 1024g`, input: text });
+    ctx.addIssue({
+      code: 'custom',
+      message: `memory ${text} must be between 6m (Docker's minimum) and 1024g`,
+      input: text,
+    });
     return z.NEVER;
   });
 
@@ -124,7 +150,13 @@ export const resourcesSchema = z
   .strictObject({
     memory: memorySchema.optional().meta({ description: 'Memory limit (swap included), e.g. 512m or 2g.' }),
     cpus: z.number().gt(0).max(256).optional().meta({ description: 'CPU limit in CPUs, e.g. 1.5.' }),
-    pids: z.number().int().min(16).max(65_536).optional().meta({ description: 'Process limit (default on the agent: 512).' }),
+    pids: z
+      .number()
+      .int()
+      .min(16)
+      .max(65_536)
+      .optional()
+      .meta({ description: 'Process limit (default on the agent: 512).' }),
   })
   .meta({ description: 'Container limits for the docker executor (the shell executor has none).' });
 

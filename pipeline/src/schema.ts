@@ -21,7 +21,9 @@ const sourceSchema = z
   .strictObject({
     git: z
       .string()
-      .regex(/^(file|https?):\/\/\S{1,500}$/, { error: (iss) => `invalid git URL ${quote(iss.input)}: use file://, http:// or https://` })
+      .regex(/^(file|https?):\/\/\S{1,500}$/, {
+        error: (iss) => `invalid git URL ${quote(iss.input)}: use file://, http:// or https://`,
+      })
       .meta({ description: 'Repository URL (file://, http:// or https://).' }),
     ref: z
       .string()
@@ -40,7 +42,9 @@ const registrySchema = z
   .strictObject({
     address: z
       .string()
-      .regex(/^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$/, { error: (iss) => `invalid registry address ${quote(iss.input)}: use host[:port]` })
+      .regex(/^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$/, {
+        error: (iss) => `invalid registry address ${quote(iss.input)}: use host[:port]`,
+      })
       .meta({ description: 'host[:port], e.g. 127.0.0.1:5000.' }),
     username: z
       .string()
@@ -50,7 +54,9 @@ const registrySchema = z
       .string()
       .regex(SECRET_NAME_PATTERN, { error: (iss) => `invalid secret name ${quote(iss.input)}` })
       .optional()
-      .meta({ description: 'Name of the secret holding the password (dockyard secret set NAME), never the password itself.' }),
+      .meta({
+        description: 'Name of the secret holding the password (dockyard secret set NAME), never the password itself.',
+      }),
   })
   .meta({ title: 'Registry', description: "Overrides the server's registry (DOCKYARD_REGISTRY_*) for this pipeline." });
 
@@ -77,7 +83,11 @@ const notifyTemplate = (what: string) =>
 const notifyRuleSchema = z
   .strictObject({
     on: z
-      .array(z.enum(NOTIFY_EVENTS, { error: (iss) => `unknown notify event ${quote(iss.input)}: use ${NOTIFY_EVENTS.join(', ')}` }))
+      .array(
+        z.enum(NOTIFY_EVENTS, {
+          error: (iss) => `unknown notify event ${quote(iss.input)}: use ${NOTIFY_EVENTS.join(', ')}`,
+        }),
+      )
       .min(1)
       .max(NOTIFY_EVENTS.length)
       .meta({ description: `Run events that send: ${NOTIFY_EVENTS.join(', ')}.` }),
@@ -99,14 +109,18 @@ export const pipelineSchema = z
         "Pipeline name: [a-z0-9][a-z0-9._-]{0,62}. Optional: without it the run is named after the pipeline file's " +
         "directory (lowercased, other characters replaced by '-'), e.g. web-app for web-app/dockyard.yml.",
     }),
-    env: envSchema.optional().meta({ description: 'Pipeline-wide environment, merged under the env of every command and test stage.' }),
+    env: envSchema
+      .optional()
+      .meta({ description: 'Pipeline-wide environment, merged under the env of every command and test stage.' }),
     source: sourceSchema.optional(),
     registry: registrySchema.optional(),
     notify: z
       .array(notifyRuleSchema)
       .max(10)
       .optional()
-      .meta({ description: 'Notifications on run events: a list of { on: [events], channels: [names], subject?, body? }.' }),
+      .meta({
+        description: 'Notifications on run events: a list of { on: [events], channels: [names], subject?, body? }.',
+      }),
     stages: z.record(nameSchema, stageSchema).meta({
       description: `Stages by name, run as a DAG via needs; file order is kept. 1..${PIPELINE_LIMITS.maxStages} stages.`,
       minProperties: 1,
@@ -115,7 +129,8 @@ export const pipelineSchema = z
   })
   .meta({
     title: 'Dockyard pipeline (dockyard.yml v1)',
-    description: 'A Dockyard pipeline: named stages of several types (command, build, deploy, test) run as a DAG on build agents.',
+    description:
+      'A Dockyard pipeline: named stages of several types (command, build, deploy, test) run as a DAG on build agents.',
   });
 
 /** Keys allowed in each strict mapping (stages: see kinds/), for "did you mean" hints. */

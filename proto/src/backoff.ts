@@ -27,7 +27,11 @@ export class Backoff {
   private current: IBackoff<unknown> | undefined;
 
   constructor(options: BackoffOptions, random: () => number = Math.random) {
-    this.factory = new ExponentialBackoff({ initialDelay: options.initialMs, maxDelay: options.maxMs, generator: equalJitter(random) });
+    this.factory = new ExponentialBackoff({
+      initialDelay: options.initialMs,
+      maxDelay: options.maxMs,
+      generator: equalJitter(random),
+    });
   }
 
   /** The delay (ms) before the next try of this streak. */

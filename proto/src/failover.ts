@@ -25,7 +25,8 @@ export function parseServerList(text: string): string[] {
   ];
   if (list.length === 0) throw new Error("no server address given");
   for (const a of list) {
-    if (!/^(\[[0-9a-fA-F:]+\]|[^\s/:,]+):\d{1,5}$/.test(a)) throw new Error(`server address '${a.slice(0, 80)}' must be host:port`);
+    if (!/^(\[[0-9a-fA-F:]+\]|[^\s/:,]+):\d{1,5}$/.test(a))
+      throw new Error(`server address '${a.slice(0, 80)}' must be host:port`);
   }
   return list;
 }

@@ -109,12 +109,16 @@ export function createClient<S extends GenServiceMethods>(
     if (method.methodKind === "unary") {
       client[method.localName] = (req: never, opts?: CallOptions) =>
         new Promise((resolve, reject) => {
-          fn(create(method.input, req), metadataFor(opts), callOptions(opts), (err: grpc.ServiceError | null, res: unknown) =>
-            err ? reject(err) : resolve(res),
+          fn(
+            create(method.input, req),
+            metadataFor(opts),
+            callOptions(opts),
+            (err: grpc.ServiceError | null, res: unknown) => (err ? reject(err) : resolve(res)),
           );
         });
     } else if (method.methodKind === "server_streaming") {
-      client[method.localName] = (req: never, opts?: CallOptions) => fn(create(method.input, req), metadataFor(opts), callOptions(opts));
+      client[method.localName] = (req: never, opts?: CallOptions) =>
+        fn(create(method.input, req), metadataFor(opts), callOptions(opts));
     } else {
       client[method.localName] = (opts?: CallOptions) => fn(metadataFor(opts), callOptions(opts));
     }

@@ -84,9 +84,14 @@ export interface RegistrationClaims {
 /** The bytes the join proof and the key signature cover. */
 export function registrationPayload(c: RegistrationClaims): Buffer {
   return Buffer.from(
-    ["dockyard-register-v1", c.agentId, c.name, Buffer.from(c.publicKey).toString("hex"), Buffer.from(c.nonce).toString("hex"), c.timestampMs.toString()].join(
-      "\n",
-    ),
+    [
+      "dockyard-register-v1",
+      c.agentId,
+      c.name,
+      Buffer.from(c.publicKey).toString("hex"),
+      Buffer.from(c.nonce).toString("hex"),
+      c.timestampMs.toString(),
+    ].join("\n"),
   );
 }
 
@@ -120,7 +125,8 @@ export interface AgentCredential {
   expiresAtMs: number;
 }
 
-const credentialPayload = (c: AgentCredential): Buffer => Buffer.from(`dockyard-agent-v1\n${c.agentId}\n${c.sessionId}\n${c.expiresAtMs}`);
+const credentialPayload = (c: AgentCredential): Buffer =>
+  Buffer.from(`dockyard-agent-v1\n${c.agentId}\n${c.sessionId}\n${c.expiresAtMs}`);
 
 /** `v1.<agentId>.<sessionId>.<expiresAtMs>.<signature, base64url>`; only sent over TLS. */
 export function agentCredential(pair: KeyPair, c: AgentCredential): string {
@@ -152,13 +158,21 @@ export type NoticeBody = MessageInitShape<typeof ServerNoticeSchema>["body"];
 
 /** A signed ServerNotice for `agentId` ("" = broadcast), valid NOTICE_TTL_MS from `nowMs`. */
 export function signNotice(key: KeyObject, agentId: string, body: NoticeBody, nowMs = Date.now()): Uint8Array {
-  const notice = create(ServerNoticeSchema, { agentId, expiresAtMs: BigInt(nowMs + NOTICE_TTL_MS), nonce: randomBytes(16), body });
+  const notice = create(ServerNoticeSchema, {
+    agentId,
+    expiresAtMs: BigInt(nowMs + NOTICE_TTL_MS),
+    nonce: randomBytes(16),
+    body,
+  });
   const payload = toBinary(ServerNoticeSchema, notice);
   return toBinary(SignedSchema, create(SignedSchema, { payload, signature: sign(null, payload, key) }));
 }
 
 /** Why a notice was refused, or the notice. Never throws. */
-export function openNotice(serverKey: KeyObject, data: Uint8Array): { ok: true; notice: ServerNotice } | { ok: false; why: string } {
+export function openNotice(
+  serverKey: KeyObject,
+  data: Uint8Array,
+): { ok: true; notice: ServerNotice } | { ok: false; why: string } {
   let signed;
   try {
     signed = fromBinary(SignedSchema, data);

@@ -32,7 +32,9 @@ ScnMxaxP67c8Z75rBbqB+EodnWWhRANCAAS9tO04vmFzHD1XznF/fKwrvj/HoqDt
 const FINGERPRINT = "3256adc258750707b552459e604d9b5e9beba4de5a4d389b7a13cd0ac4e24ad9";
 
 function listen(server: NetServer): Promise<string> {
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(`127.0.0.1:${(server.address() as AddressInfo).port}`)));
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () => resolve(`127.0.0.1:${(server.address() as AddressInfo).port}`)),
+  );
 }
 
 test("certFingerprint is the lowercase hex SHA-256 of the DER", () => {
@@ -56,7 +58,9 @@ test("fetchPinnedCa returns the pinned certificate and refuses any other", async
   await assert.rejects(fetchPinnedCa(address, wrong), (err: Error) => {
     assert.match(
       err.message,
-      new RegExp(`^the server at ${address} presented no certificate with fingerprint ${wrong}; got: ${FINGERPRINT} \\(tls test fixture\\)$`),
+      new RegExp(
+        `^the server at ${address} presented no certificate with fingerprint ${wrong}; got: ${FINGERPRINT} \\(tls test fixture\\)$`,
+      ),
     );
     return true;
   });
@@ -69,13 +73,19 @@ test("fetchPinnedCa fails clearly on bad input, refused connections and silence"
   const closed = createTcpServer();
   const refusedAt = await listen(closed);
   await new Promise((r) => closed.close(r));
-  await assert.rejects(fetchPinnedCa(refusedAt, FINGERPRINT), new RegExp(`could not fetch the CA from the server at ${refusedAt}: .*ECONNREFUSED`));
+  await assert.rejects(
+    fetchPinnedCa(refusedAt, FINGERPRINT),
+    new RegExp(`could not fetch the CA from the server at ${refusedAt}: .*ECONNREFUSED`),
+  );
 
   const silent = createTcpServer(() => {}); // accepts, never answers the ClientHello
   const silentAt = await listen(silent);
   t.after(() => silent.close());
   const started = Date.now();
-  await assert.rejects(fetchPinnedCa(silentAt, FINGERPRINT, 200), new RegExp(`server at ${silentAt} timed out after 200 ms`));
+  await assert.rejects(
+    fetchPinnedCa(silentAt, FINGERPRINT, 200),
+    new RegExp(`server at ${silentAt} timed out after 200 ms`),
+  );
   assert.ok(Date.now() - started < 2000);
 });
 
@@ -93,7 +103,9 @@ test("grpc-js over the credentials: trusted CA connects, an untrusted one is ref
     },
   };
   const server = new grpc.Server();
-  server.addService(echo, { echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, call.request) });
+  server.addService(echo, {
+    echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, call.request),
+  });
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync("127.0.0.1:0", serverTlsCredentials(CERT, KEY), (err, p) => (err ? reject(err) : resolve(p))),
   );
@@ -103,11 +115,11 @@ test("grpc-js over the credentials: trusted CA connects, an untrusted one is ref
   const call = (creds: grpc.ChannelCredentials) => {
     const client = new Client(`127.0.0.1:${port}`, creds);
     return new Promise<Buffer>((resolve, reject) =>
-      (client as unknown as { echo: (req: Buffer, opts: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: Buffer) => void) => void }).echo(
-        Buffer.from("hi"),
-        { deadline: Date.now() + 5000 },
-        (err, res) => (err ? reject(err) : resolve(res)),
-      ),
+      (
+        client as unknown as {
+          echo: (req: Buffer, opts: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: Buffer) => void) => void;
+        }
+      ).echo(Buffer.from("hi"), { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(err) : resolve(res))),
     ).finally(() => client.close());
   };
 

@@ -74,7 +74,9 @@ function peerChain(leaf: DetailedPeerCertificate): DetailedPeerCertificate[] {
 export function fetchPinnedCa(address: string, fingerprint: string, timeoutMs = 5000): Promise<string> {
   const want = normalizeFingerprint(fingerprint);
   if (!/^[0-9a-f]{64}$/.test(want)) {
-    return Promise.reject(new Error(`a CA fingerprint is 64 hex characters (SHA-256), got ${JSON.stringify(fingerprint)}`));
+    return Promise.reject(
+      new Error(`a CA fingerprint is 64 hex characters (SHA-256), got ${JSON.stringify(fingerprint)}`),
+    );
   }
   let host: string;
   let port: number;
@@ -98,14 +100,23 @@ export function fetchPinnedCa(address: string, fingerprint: string, timeoutMs = 
       if (err) reject(err);
       else resolve(pem!);
     };
-    const timer = setTimeout(() => done(new Error(`fetching the CA from the server at ${address} timed out after ${timeoutMs} ms`)), timeoutMs);
-    socket.once("error", (err) => done(new Error(`could not fetch the CA from the server at ${address}: ${err.message}`, { cause: err })));
+    const timer = setTimeout(
+      () => done(new Error(`fetching the CA from the server at ${address} timed out after ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    socket.once("error", (err) =>
+      done(new Error(`could not fetch the CA from the server at ${address}: ${err.message}`, { cause: err })),
+    );
     socket.once("secureConnect", () => {
       const chain = peerChain(socket.getPeerCertificate(true));
       const match = chain.find((c) => normalizeFingerprint(c.fingerprint256) === want);
       if (match) return done(null, derToPem(match.raw));
       const got = chain.map((c) => `${normalizeFingerprint(c.fingerprint256)} (${c.subject?.CN ?? "no CN"})`);
-      done(new Error(`the server at ${address} presented no certificate with fingerprint ${want}; got: ${got.length ? got.join(", ") : "no certificate"}`));
+      done(
+        new Error(
+          `the server at ${address} presented no certificate with fingerprint ${want}; got: ${got.length ? got.join(", ") : "no certificate"}`,
+        ),
+      );
     });
   });
 }
@@ -126,7 +137,11 @@ export function clientTlsCredentials(caPem: string): grpc.ChannelCredentials {
  * agents authenticate with their signed credential in the call metadata.
  */
 export function serverTlsCredentials(certChainPem: string, keyPem: string): grpc.ServerCredentials {
-  return grpc.ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(certChainPem), private_key: Buffer.from(keyPem) }], false);
+  return grpc.ServerCredentials.createSsl(
+    null,
+    [{ cert_chain: Buffer.from(certChainPem), private_key: Buffer.from(keyPem) }],
+    false,
+  );
 }
 
 /**

@@ -29,14 +29,20 @@ export async function ensureBaseImage(docker: Docker = dockerFromEnv()): Promise
   try {
     await writeFile(join(dir, 'Dockerfile'), DOCKERFILE);
     await copyFile(BUSYBOX, join(dir, 'busybox'));
-    const stream = await docker.buildImage({ context: dir, src: ['Dockerfile', 'busybox'] }, { t: BASE_IMAGE, networkmode: 'none', rm: true, forcerm: true });
+    const stream = await docker.buildImage(
+      { context: dir, src: ['Dockerfile', 'busybox'] },
+      { t: BASE_IMAGE, networkmode: 'none', rm: true, forcerm: true },
+    );
     // Build errors do not reject: they arrive as `error` entries in the progress stream.
     const events = await new Promise<{ error?: string; errorDetail?: { message?: string } }[]>((resolve, reject) =>
-      docker.modem.followProgress(stream, (err: Error | null, out: unknown[]) => (err ? reject(err) : resolve(out as never))),
+      docker.modem.followProgress(stream, (err: Error | null, out: unknown[]) =>
+        err ? reject(err) : resolve(out as never),
+      ),
     );
     const failed = events.find((e) => e.error || e.errorDetail);
     if (failed) throw new Error(`building ${BASE_IMAGE} failed: ${failed.errorDetail?.message ?? failed.error}`);
-    if (!(await imageExists(docker, BASE_IMAGE))) throw new Error(`building ${BASE_IMAGE} reported success but the image is missing`);
+    if (!(await imageExists(docker, BASE_IMAGE)))
+      throw new Error(`building ${BASE_IMAGE} reported success but the image is missing`);
     return 'built';
   } finally {
     await rm(dir, { recursive: true, force: true });

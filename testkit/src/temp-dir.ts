@@ -14,7 +14,8 @@ let hooked = false;
  * and never has to clean up itself. Remove it earlier with `removeTempDir` when it is large.
  */
 export function tempDir(name: string): string {
-  if (!/^[a-z0-9][a-z0-9._-]*$/.test(name)) throw new Error(`tempDir: name must be lowercase letters, digits, . _ -, not '${name}'`);
+  if (!/^[a-z0-9][a-z0-9._-]*$/.test(name))
+    throw new Error(`tempDir: name must be lowercase letters, digits, . _ -, not '${name}'`);
   const dir = mkdtempSync(path.join(os.tmpdir(), `dockyard-${name}-`));
   removeOnExit(dir);
   return dir;

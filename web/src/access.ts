@@ -27,11 +27,19 @@ export function accessGuard(services: WebServices, access: RouteAccess): Middlew
     if (needed === undefined) throw refuse("permission_denied", `${route} has no entry in the access table; refused`);
     const auth = c.req.header("authorization") ?? "";
     if (!auth.startsWith("Bearer ")) {
-      return c.json({ error: { code: "unauthenticated", message: "missing 'Authorization: Bearer <token>' header" } } satisfies ErrorBody, 401);
+      return c.json(
+        {
+          error: { code: "unauthenticated", message: "missing 'Authorization: Bearer <token>' header" },
+        } satisfies ErrorBody,
+        401,
+      );
     }
     const caller = await services.authenticate(auth.slice(7).trim());
     if (!access.allows(caller.roles, needed)) {
-      throw refuse("permission_denied", `${route} needs the '${needed}' role; user '${caller.user}' has ${caller.roles.join(", ") || "none"}`);
+      throw refuse(
+        "permission_denied",
+        `${route} needs the '${needed}' role; user '${caller.user}' has ${caller.roles.join(", ") || "none"}`,
+      );
     }
     c.set("caller", caller);
     return next();

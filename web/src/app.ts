@@ -63,7 +63,8 @@ function stateParam(text: string | undefined): string | undefined {
   return text;
 }
 
-const METRICS_AUTH_MESSAGE = "/metrics requires an 'Authorization: Bearer <metrics token>' header with the metrics token (API tokens are not accepted)";
+const METRICS_AUTH_MESSAGE =
+  "/metrics requires an 'Authorization: Bearer <metrics token>' header with the metrics token (API tokens are not accepted)";
 
 /** Compares digests, so neither the length nor a common prefix of the token leaks through timing. */
 function tokenMatches(presented: string, expected: string): boolean {
@@ -75,11 +76,15 @@ export function createApp(services: WebServices, options: AppOptions): Hono<AppE
   const app = new Hono<AppEnv>();
 
   app.onError((err, c) => {
-    const code = typeof (err as { code?: unknown }).code === "string" ? (err as unknown as { code: string }).code : "internal";
+    const code =
+      typeof (err as { code?: unknown }).code === "string" ? (err as unknown as { code: string }).code : "internal";
     const status = HTTP_STATUS[code] ?? 500;
     if (status === 500) options.onError?.(err);
     const body: ErrorBody = {
-      error: { code: status === 500 ? "internal" : code, message: status === 500 ? "internal error; see the server log" : err.message },
+      error: {
+        code: status === 500 ? "internal" : code,
+        message: status === 500 ? "internal error; see the server log" : err.message,
+      },
     };
     const problems = (err as { problems?: unknown }).problems;
     if (Array.isArray(problems) && problems.length > 0) body.error.problems = problems.map(String);
@@ -102,7 +107,9 @@ export function createApp(services: WebServices, options: AppOptions): Hono<AppE
     if (metricsToken !== null) {
       const auth = c.req.header("authorization") ?? "";
       if (!auth.startsWith("Bearer ") || !tokenMatches(auth.slice(7).trim(), metricsToken)) {
-        return c.json({ error: { code: "unauthenticated", message: METRICS_AUTH_MESSAGE } } satisfies ErrorBody, 401, { "www-authenticate": "Bearer" });
+        return c.json({ error: { code: "unauthenticated", message: METRICS_AUTH_MESSAGE } } satisfies ErrorBody, 401, {
+          "www-authenticate": "Bearer",
+        });
       }
     }
     const m = await services.metrics();
@@ -119,21 +126,32 @@ export function createApp(services: WebServices, options: AppOptions): Hono<AppE
     "/runs",
     bodyLimit({
       maxSize: options.maxBodyBytes,
-      onError: (c) => c.json({ error: { code: "too_large", message: `request body exceeds the limit of ${options.maxBodyBytes} bytes` } }, 413),
+      onError: (c) =>
+        c.json(
+          { error: { code: "too_large", message: `request body exceeds the limit of ${options.maxBodyBytes} bytes` } },
+          413,
+        ),
     }),
     async (c) => {
       const yaml = new Uint8Array(await c.req.arrayBuffer());
       const source = c.req.query("source") ?? "http:dockyard.yml";
       // The name when the file has none (like the CLI's directory name); checked by the parser.
-      return c.json({ run: await services.submitRun(yaml, source, c.req.query("name") || undefined, c.get("caller")) }, 201);
+      return c.json(
+        { run: await services.submitRun(yaml, source, c.req.query("name") || undefined, c.get("caller")) },
+        201,
+      );
     },
   );
   api.get("/runs/:id", async (c) => c.json({ run: await services.getRun(c.req.param("id")) }));
-  api.post("/runs/:id/cancel", async (c) => c.json({ run: await services.cancelRun(c.req.param("id"), c.get("caller")) }));
+  api.post("/runs/:id/cancel", async (c) =>
+    c.json({ run: await services.cancelRun(c.req.param("id"), c.get("caller")) }),
+  );
   logRoutes(api, services);
   approvalRoutes(api, services);
   api.get("/agents", async (c) => c.json({ agents: await services.listAgents() }));
-  api.delete("/agents/:id", async (c) => c.json({ removed: await services.removeAgent(c.req.param("id"), c.get("caller")) }));
+  api.delete("/agents/:id", async (c) =>
+    c.json({ removed: await services.removeAgent(c.req.param("id"), c.get("caller")) }),
+  );
   api.get("/tokens", async (c) => c.json({ tokens: await services.listTokens() }));
   api.get("/environments", async (c) => c.json({ environments: await services.listEnvironments() }));
   userRoutes(api, services);
@@ -141,6 +159,8 @@ export function createApp(services: WebServices, options: AppOptions): Hono<AppE
   app.route("/api/v1", api);
   hookRoutes(app, services);
 
-  app.notFound((c) => c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
+  app.notFound((c) =>
+    c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } }, 404),
+  );
   return app;
 }

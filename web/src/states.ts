@@ -5,20 +5,59 @@
 export const RUN_STATES = ["queued", "running", "succeeded", "failed", "errored", "canceled"] as const;
 export type RunState = (typeof RUN_STATES)[number];
 
-export const STAGE_STATES = ["pending", "queued", "assigned", "running", "succeeded", "failed", "canceled", "errored", "lost", "skipped"] as const;
+export const STAGE_STATES = [
+  "pending",
+  "queued",
+  "assigned",
+  "running",
+  "succeeded",
+  "failed",
+  "canceled",
+  "errored",
+  "lost",
+  "skipped",
+] as const;
 export type StageState = (typeof STAGE_STATES)[number];
 
-export const ATTEMPT_STATES = ["assigned", "running", "succeeded", "failed", "errored", "canceled", "lost", "timeout"] as const;
+export const ATTEMPT_STATES = [
+  "assigned",
+  "running",
+  "succeeded",
+  "failed",
+  "errored",
+  "canceled",
+  "lost",
+  "timeout",
+] as const;
 export type AttemptState = (typeof ATTEMPT_STATES)[number];
 
 /** Runs that will not change any more. */
-export const TERMINAL_RUN_STATES = ["succeeded", "failed", "errored", "canceled"] as const satisfies readonly RunState[];
+export const TERMINAL_RUN_STATES = [
+  "succeeded",
+  "failed",
+  "errored",
+  "canceled",
+] as const satisfies readonly RunState[];
 /** Stages that will not change any more. */
-export const TERMINAL_STAGE_STATES = ["succeeded", "failed", "canceled", "errored", "lost", "skipped"] as const satisfies readonly StageState[];
+export const TERMINAL_STAGE_STATES = [
+  "succeeded",
+  "failed",
+  "canceled",
+  "errored",
+  "lost",
+  "skipped",
+] as const satisfies readonly StageState[];
 /** Attempts that hold a slot and a lease. */
 export const ACTIVE_ATTEMPT_STATES = ["assigned", "running"] as const satisfies readonly AttemptState[];
 /** How an attempt ended (an attempt's state once it is not active). */
-export const OUTCOMES = ["succeeded", "failed", "errored", "canceled", "lost", "timeout"] as const satisfies readonly AttemptState[];
+export const OUTCOMES = [
+  "succeeded",
+  "failed",
+  "errored",
+  "canceled",
+  "lost",
+  "timeout",
+] as const satisfies readonly AttemptState[];
 export type Outcome = (typeof OUTCOMES)[number];
 
 export function isRunState(value: string): value is RunState {

@@ -255,18 +255,31 @@ export interface WebServices {
    * Rejects with "permission_denied" (naming who may decide) for a user who is not a listed
    * approver, "conflict" when the stage is not waiting for a decision.
    */
-  decideApproval(runRef: string, stage: string, decision: { approve: boolean; comment: string }, caller: WebCaller): Promise<RunView>;
+  decideApproval(
+    runRef: string,
+    stage: string,
+    decision: { approve: boolean; comment: string },
+    caller: WebCaller,
+  ): Promise<RunView>;
   /**
    * A decision from an incoming webhook (`hook` names it), verified from the raw `body` and its
    * Standard Webhooks headers. Rejects with "unauthenticated" (unknown hook, bad signature, old
    * timestamp), "conflict" (replayed webhook-id, stage not waiting), "invalid", "permission_denied".
    */
-  hookDecision(req: { hook: string; headers: Record<string, string>; body: string }): Promise<{ run: RunView; stage: string; decision: string; by: string }>;
+  hookDecision(req: {
+    hook: string;
+    headers: Record<string, string>;
+    body: string;
+  }): Promise<{ run: RunView; stage: string; decision: string; by: string }>;
   /**
    * A page of one stage's output: `attempt` (default: the latest), from run-event seq `from`,
    * about `limitBytes` (whole chunks). Rejects with code "not_found" for an unknown run, stage or attempt.
    */
-  stageLog(runRef: string, stage: string, opts: { attempt?: number; from: number; limitBytes: number }): Promise<StageLogView>;
+  stageLog(
+    runRef: string,
+    stage: string,
+    opts: { attempt?: number; from: number; limitBytes: number },
+  ): Promise<StageLogView>;
   listAgents(): Promise<AgentView[]>;
   /** Rejects with "not_found" for an unknown agent, "conflict" for one that is not gone or still holds live work. */
   removeAgent(id: string, caller: WebCaller): Promise<{ id: string; name: string; state: string }>;
@@ -287,7 +300,11 @@ export interface WebServices {
   /** Sends a test message and answers its delivery after its first attempt (waits up to 15 s). */
   testChannel(name: string): Promise<NotificationView>;
   /** A new signing key for a webhook channel, answered this once; the old one signs too until `previousValidUntil`. `windowSeconds` unset: 24 hours. */
-  rotateChannelKey(name: string, windowSeconds: number | undefined, caller: WebCaller): Promise<{ webhookKey: string; previousValidUntil: string }>;
+  rotateChannelKey(
+    name: string,
+    windowSeconds: number | undefined,
+    caller: WebCaller,
+  ): Promise<{ webhookKey: string; previousValidUntil: string }>;
   /** Newest first: `limit` (unset: 50, at most MAX_NOTIFICATIONS_LIMIT), only `channel`'s when given. */
   listNotifications(opts: { channel?: string; limit?: number }): Promise<NotificationView[]>;
   /**

@@ -61,9 +61,15 @@ export function toBuildError(raw: string, failedStep?: string): BuildError {
     /^\[[^\]]*\] FROM\s+(?:--\S+\s+)*(\S+)/i.exec(failedStep ?? '')?.[1] ??
     /pull access denied for ([^\s,]+)/i.exec(msg)?.[1] ??
     /manifest for ([^\s]+) not found/i.exec(msg)?.[1] ??
-    (/FROM|load metadata|failed to create LLB definition/i.test(`${failedStep ?? ''} ${msg}`) ? registryRef(msg) : undefined);
+    (/FROM|load metadata|failed to create LLB definition/i.test(`${failedStep ?? ''} ${msg}`)
+      ? registryRef(msg)
+      : undefined);
   if (base) {
-    return new BuildError('base_image_missing', `base image '${shortRef(base)}' is neither local nor in a reachable registry: ${plain}`, msg);
+    return new BuildError(
+      'base_image_missing',
+      `base image '${shortRef(base)}' is neither local nor in a reachable registry: ${plain}`,
+      msg,
+    );
   }
 
   // BuildKit: "executor failed running [/bin/sh -c exit 3]: exit code: 3" (0.8) or
@@ -72,9 +78,17 @@ export function toBuildError(raw: string, failedStep?: string): BuildError {
   const exit = /exit code: (\d+)/i.exec(msg)?.[1] ?? /returned a non-zero code: (\d+)/i.exec(msg)?.[1];
   if (exit !== undefined) {
     const step = failedStep ?? /The command '([^']+)'/.exec(msg)?.[1] ?? /running \[([^\]]+)\]/.exec(msg)?.[1];
-    return new BuildError('build_failed', `step ${step ? `'${step}' ` : ''}failed with exit code ${exit}: ${plain}`, msg);
+    return new BuildError(
+      'build_failed',
+      `step ${step ? `'${step}' ` : ''}failed with exit code ${exit}: ${plain}`,
+      msg,
+    );
   }
-  return new BuildError('build_failed', failedStep ? `step '${failedStep}' failed: ${plain}` : `build failed: ${plain}`, msg);
+  return new BuildError(
+    'build_failed',
+    failedStep ? `step '${failedStep}' failed: ${plain}` : `build failed: ${plain}`,
+    msg,
+  );
 }
 
 /** `docker.io/library/alpine:3` → `alpine:3`, `docker.io/nosuch/base:1` → `nosuch/base:1`: how users write them. */

@@ -55,34 +55,37 @@ export function openBuildkitSession(docker: Docker, opts: SessionOptions = {}): 
       },
       statusCodes: { 101: true, 200: true, 400: 'bad request', 404: 'no such endpoint', 500: 'server error' },
     };
-    (docker.modem as unknown as { dial(o: unknown, cb: (err: Error | null, sock: Socket) => void): void }).dial(dialOpts, (err, socket) => {
-      if (err) return reject(err);
-      const server = new grpc.Server();
-      server.addService(services, {
-        check: (_call: unknown, cb: grpc.sendUnaryData<number>) => cb(null, 1 /* SERVING */),
-        credentials: (_call: unknown, cb: grpc.sendUnaryData<{ username: string; secret: string }>) =>
-          cb(null, { username: opts.auth?.username ?? '', secret: opts.auth?.password ?? '' }),
-        getSecret: (call: grpc.ServerUnaryCall<string, Uint8Array>, cb: grpc.sendUnaryData<Uint8Array>) => {
-          const value = secrets.get(call.request);
-          if (value === undefined) {
-            // NOT_FOUND is what BuildKit maps to "secret not found" (or skips for optional mounts).
-            return cb({ code: grpc.status.NOT_FOUND, details: `secret ${call.request} was not given to this build` });
-          }
-          cb(null, Buffer.from(value, 'utf8'));
-        },
-      });
-      server.createConnectionInjector(grpc.ServerCredentials.createInsecure()).injectConnection(socket);
-      let closed = false;
-      resolve({
-        id,
-        close() {
-          if (closed) return;
-          closed = true;
-          server.forceShutdown();
-          socket.destroy();
-        },
-      });
-    });
+    (docker.modem as unknown as { dial(o: unknown, cb: (err: Error | null, sock: Socket) => void): void }).dial(
+      dialOpts,
+      (err, socket) => {
+        if (err) return reject(err);
+        const server = new grpc.Server();
+        server.addService(services, {
+          check: (_call: unknown, cb: grpc.sendUnaryData<number>) => cb(null, 1 /* SERVING */),
+          credentials: (_call: unknown, cb: grpc.sendUnaryData<{ username: string; secret: string }>) =>
+            cb(null, { username: opts.auth?.username ?? '', secret: opts.auth?.password ?? '' }),
+          getSecret: (call: grpc.ServerUnaryCall<string, Uint8Array>, cb: grpc.sendUnaryData<Uint8Array>) => {
+            const value = secrets.get(call.request);
+            if (value === undefined) {
+              // NOT_FOUND is what BuildKit maps to "secret not found" (or skips for optional mounts).
+              return cb({ code: grpc.status.NOT_FOUND, details: `secret ${call.request} was not given to this build` });
+            }
+            cb(null, Buffer.from(value, 'utf8'));
+          },
+        });
+        server.createConnectionInjector(grpc.ServerCredentials.createInsecure()).injectConnection(socket);
+        let closed = false;
+        resolve({
+          id,
+          close() {
+            if (closed) return;
+            closed = true;
+            server.forceShutdown();
+            socket.destroy();
+          },
+        });
+      },
+    );
   });
 }
 
@@ -110,7 +113,8 @@ const services: grpc.ServiceDefinition = {
     responseStream: false,
     requestSerialize: () => Buffer.alloc(0),
     requestDeserialize: ignoreRequest,
-    responseSerialize: (status: number) => Buffer.from(new BinaryWriter().tag(1, WireType.Varint).int32(status).finish()),
+    responseSerialize: (status: number) =>
+      Buffer.from(new BinaryWriter().tag(1, WireType.Varint).int32(status).finish()),
     responseDeserialize: ignoreRequest,
   },
   credentials: {
@@ -133,7 +137,8 @@ const services: grpc.ServiceDefinition = {
     responseStream: false,
     requestSerialize: () => Buffer.alloc(0),
     requestDeserialize: (b: Buffer) => readStringField(b, 1),
-    responseSerialize: (data: Uint8Array) => Buffer.from(new BinaryWriter().tag(1, WireType.LengthDelimited).bytes(data).finish()),
+    responseSerialize: (data: Uint8Array) =>
+      Buffer.from(new BinaryWriter().tag(1, WireType.LengthDelimited).bytes(data).finish()),
     responseDeserialize: ignoreRequest,
   },
 };

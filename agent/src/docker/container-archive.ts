@@ -16,7 +16,11 @@ export type ReadFilesResult = { ok: true; files: ArchivedFile[] } | { ok: false;
  * container, running or stopped, through getArchive. Stops at `maxBytes` in all, so a huge
  * report cannot exhaust memory. Never throws: a missing path is `{ ok: false, missing: true }`.
  */
-export async function readContainerFiles(container: Dockerode.Container, path: string, maxBytes = 16 * 1024 * 1024): Promise<ReadFilesResult> {
+export async function readContainerFiles(
+  container: Dockerode.Container,
+  path: string,
+  maxBytes = 16 * 1024 * 1024,
+): Promise<ReadFilesResult> {
   let tar: NodeJS.ReadableStream;
   try {
     tar = await container.getArchive({ path });

@@ -61,7 +61,10 @@ test('.dockerignore patterns, ** and ! exceptions follow Docker', async () => {
 });
 
 test('the Dockerfile and .dockerignore are sent even when ignored', async () => {
-  const { entries } = await packed({ 'ci/build.Dockerfile': 'FROM scratch\n', '.dockerignore': '*\n', 'a.txt': '' }, { dockerfile: 'ci/build.Dockerfile' });
+  const { entries } = await packed(
+    { 'ci/build.Dockerfile': 'FROM scratch\n', '.dockerignore': '*\n', 'a.txt': '' },
+    { dockerfile: 'ci/build.Dockerfile' },
+  );
   assert.deepEqual([...entries.keys()].sort(), ['.dockerignore', 'ci/build.Dockerfile']);
 });
 
@@ -76,7 +79,10 @@ test('symlinks are stored as links, never followed; owners are root', async () =
   assert.equal(entries.get('etc-link')?.linkname, '/etc');
   assert.equal(entries.get('escape')?.linkname, '../../../../etc/passwd');
   assert.equal(entries.get('escape')?.data.length, 0);
-  assert.ok(![...entries.keys()].some((n) => n.startsWith('etc-link/') || n.startsWith('dir-link/')), 'a linked dir was walked');
+  assert.ok(
+    ![...entries.keys()].some((n) => n.startsWith('etc-link/') || n.startsWith('dir-link/')),
+    'a linked dir was walked',
+  );
   assert.ok([...entries.values()].every((e) => e.uid === 0));
 });
 

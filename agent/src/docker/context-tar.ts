@@ -44,7 +44,8 @@ export async function contextEntries(dir: string, opts: PackContextOptions = {})
   const root = await realpath(dir).catch((err: unknown) => {
     throw new ContextError('not_found', `build context '${dir}' does not exist`, { cause: err });
   });
-  if (!(await lstat(root)).isDirectory()) throw new ContextError('not_found', `build context '${dir}' is not a directory`);
+  if (!(await lstat(root)).isDirectory())
+    throw new ContextError('not_found', `build context '${dir}' is not a directory`);
   const maxBytes = opts.maxBytes ?? DEFAULT_CONTEXT_MAX_BYTES;
   const dockerfile = toSlash(path.posix.normalize(opts.dockerfile ?? 'Dockerfile')).replace(/^\/+/, '');
   const matcher = await loadIgnore(root, dockerfile);
@@ -83,7 +84,10 @@ export async function contextEntries(dir: string, opts: PackContextOptions = {})
 }
 
 /** Total file bytes and entry count of the context that {@link packContext} would send. */
-export async function contextSize(dir: string, opts: PackContextOptions = {}): Promise<{ bytes: number; entries: number }> {
+export async function contextSize(
+  dir: string,
+  opts: PackContextOptions = {},
+): Promise<{ bytes: number; entries: number }> {
   const entries = await contextEntries(dir, opts);
   return { bytes: entries.reduce((n, e) => n + e.size, 0), entries: entries.length };
 }
@@ -147,7 +151,9 @@ interface ContextMatcher {
 async function loadIgnore(root: string, dockerfile: string): Promise<ContextMatcher> {
   const text = await readFile(path.join(root, '.dockerignore'), 'utf8').catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return '';
-    throw new ContextError('unreadable', `cannot read ${path.join(root, '.dockerignore')}: ${err.message}`, { cause: err });
+    throw new ContextError('unreadable', `cannot read ${path.join(root, '.dockerignore')}: ${err.message}`, {
+      cause: err,
+    });
   });
   const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '' && !l.startsWith('#'));
   // Linux docker matches case-sensitively; the library defaults to case-insensitive.

@@ -4,7 +4,9 @@
  * \n, \t, \" and \\ escapes). No `${VAR}` interpolation: the farm has no host env to draw on.
  * Returns the variables or the first bad line, 1-based.
  */
-export function parseEnvFile(text: string): { ok: true; env: Record<string, string> } | { ok: false; line: number; message: string } {
+export function parseEnvFile(
+  text: string,
+): { ok: true; env: Record<string, string> } | { ok: false; line: number; message: string } {
   const env: Record<string, string> = {};
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {

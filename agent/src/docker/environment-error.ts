@@ -13,7 +13,16 @@
  */
 import { AgentError } from '../errors';
 
-export type EnvironmentErrorCode = 'invalid' | 'conflict' | 'image_missing' | 'start_failed' | 'exited' | 'unhealthy' | 'timeout' | 'aborted' | 'unavailable';
+export type EnvironmentErrorCode =
+  | 'invalid'
+  | 'conflict'
+  | 'image_missing'
+  | 'start_failed'
+  | 'exited'
+  | 'unhealthy'
+  | 'timeout'
+  | 'aborted'
+  | 'unavailable';
 
 export class EnvironmentError extends AgentError<EnvironmentErrorCode> {
   override readonly name = 'EnvironmentError';

@@ -15,7 +15,9 @@ const SETUP_HINT = 'run: bash scripts/docker/start-dockerd.sh && node --import t
 export async function connectEngine(): Promise<Dockerode> {
   const docker = dockerFromEnv();
   await docker.ping().catch((err: Error) => {
-    throw new Error(`dockerd does not answer at DOCKER_HOST=${process.env.DOCKER_HOST ?? '(default)'}; ${SETUP_HINT} (${err.message})`);
+    throw new Error(
+      `dockerd does not answer at DOCKER_HOST=${process.env.DOCKER_HOST ?? '(default)'}; ${SETUP_HINT} (${err.message})`,
+    );
   });
   await docker
     .getImage(BASE_IMAGE)

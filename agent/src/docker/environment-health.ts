@@ -7,17 +7,26 @@ import { engineMessage, logTail, withTail } from './environment-docker.js';
 const POLL_MS = 150;
 
 /** Fails with `exited` (and the log tail) when the container is no longer running. */
-export async function assertRunning(container: Dockerode.Container, service: string): Promise<Dockerode.ContainerInspectInfo> {
+export async function assertRunning(
+  container: Dockerode.Container,
+  service: string,
+): Promise<Dockerode.ContainerInspectInfo> {
   let info: Dockerode.ContainerInspectInfo;
   try {
     info = await container.inspect();
   } catch (err) {
-    throw new EnvironmentError('exited', `service '${service}': container is gone (${engineMessage(err)})`, { service, cause: err });
+    throw new EnvironmentError('exited', `service '${service}': container is gone (${engineMessage(err)})`, {
+      service,
+      cause: err,
+    });
   }
   if (info.State.Running) return info;
   const tail = await logTail(container);
   const how = info.State.OOMKilled ? 'was killed for using too much memory' : `exited with code ${info.State.ExitCode}`;
-  throw new EnvironmentError('exited', withTail(`service '${service}' ${how} during startup`, tail), { service, logTail: tail });
+  throw new EnvironmentError('exited', withTail(`service '${service}' ${how} during startup`, tail), {
+    service,
+    logTail: tail,
+  });
 }
 
 /**
@@ -37,12 +46,16 @@ export async function waitHealthy(
     const info = await assertRunning(container, service);
     const health = info.State.Health;
     if (!health || health.Status === 'none') {
-      throw new EnvironmentError('start_failed', `service '${service}' has no healthcheck, but ${opts.why}`, { service });
+      throw new EnvironmentError('start_failed', `service '${service}' has no healthcheck, but ${opts.why}`, {
+        service,
+      });
     }
     if (health.Status === 'healthy') return;
     if (Date.now() >= opts.deadline) {
       const probe = health.Log?.at(-1);
-      const probeText = probe ? `; last check exited ${probe.ExitCode}${probe.Output.trim() ? `: ${probe.Output.trim().slice(-500)}` : ''}` : '';
+      const probeText = probe
+        ? `; last check exited ${probe.ExitCode}${probe.Output.trim() ? `: ${probe.Output.trim().slice(-500)}` : ''}`
+        : '';
       const tail = await logTail(container);
       const message = `service '${service}' did not become healthy within ${opts.timeoutMs} ms (status ${health.Status}, ${health.FailingStreak} failing checks${probeText})`;
       throw new EnvironmentError('unhealthy', withTail(message, tail), { service, logTail: tail });

@@ -17,7 +17,13 @@ export interface EnvironmentSummary {
   /** The stage that started it; '' when unlabelled. */
   stage: string;
   keepOnFailure: boolean;
-  services: { name: string; address: string; containerId: string; state: string; health: 'healthy' | 'unhealthy' | 'starting' | null }[];
+  services: {
+    name: string;
+    address: string;
+    containerId: string;
+    state: string;
+    health: 'healthy' | 'unhealthy' | 'starting' | null;
+  }[];
   networks: string[];
   volumes: string[];
 }
@@ -56,7 +62,11 @@ export async function downEnvironment(docker: Dockerode, envId: string): Promise
 
   const containers = await listOrThrow(() => docker.listContainers({ all: true, filters }));
   const removedContainers = sum(
-    await Promise.all(containers.map((c) => attempt(`container ${c.Names[0] ?? c.Id}`, () => docker.getContainer(c.Id).remove({ force: true })))),
+    await Promise.all(
+      containers.map((c) =>
+        attempt(`container ${c.Names[0] ?? c.Id}`, () => docker.getContainer(c.Id).remove({ force: true })),
+      ),
+    ),
   );
   const networks = await listOrThrow(() => docker.listNetworks({ filters }));
   const removedNetworks = sum(
@@ -76,9 +86,14 @@ export async function downEnvironment(docker: Dockerode, envId: string): Promise
     ),
   );
   const volumes = (await listOrThrow(() => docker.listVolumes({ filters }))).Volumes ?? [];
-  const removedVolumes = sum(await Promise.all(volumes.map((v) => attempt(`volume ${v.Name}`, () => docker.getVolume(v.Name).remove()))));
+  const removedVolumes = sum(
+    await Promise.all(volumes.map((v) => attempt(`volume ${v.Name}`, () => docker.getVolume(v.Name).remove()))),
+  );
   if (failures.length > 0) {
-    throw new EnvironmentError('unavailable', `removing environment '${envId}' left ${failures.length} resource(s): ${failures.join('; ')}`);
+    throw new EnvironmentError(
+      'unavailable',
+      `removing environment '${envId}' left ${failures.length} resource(s): ${failures.join('; ')}`,
+    );
   }
   return { containers: removedContainers, networks: removedNetworks, volumes: removedVolumes };
 }
@@ -115,14 +130,16 @@ export async function listEnvironments(docker: Dockerode): Promise<EnvironmentSu
     }
     // Resources of one environment share the label; should they differ, the earliest expiry wins.
     const ms = Number(labels[ENV_LABEL.expiresAt]);
-    if (labels[ENV_LABEL.expiresAt] && Number.isFinite(ms) && (env.expiresAt === null || ms < env.expiresAt.getTime())) env.expiresAt = new Date(ms);
+    if (labels[ENV_LABEL.expiresAt] && Number.isFinite(ms) && (env.expiresAt === null || ms < env.expiresAt.getTime()))
+      env.expiresAt = new Date(ms);
     return env;
   };
   for (const c of containers) {
     const env = entry(c.Labels);
     const service = c.Labels[ENV_LABEL.service];
     // Helper containers (volume seeding) carry the env label but are no service.
-    if (env && (env.createdAt === null || c.Created * 1000 < env.createdAt.getTime())) env.createdAt = new Date(c.Created * 1000);
+    if (env && (env.createdAt === null || c.Created * 1000 < env.createdAt.getTime()))
+      env.createdAt = new Date(c.Created * 1000);
     if (env && service) {
       const address = c.Labels[ENV_LABEL.address] ?? service;
       env.services.push({ name: service, address, containerId: c.Id, state: c.State, health: healthOf(c.Status) });
@@ -165,6 +182,8 @@ async function listOrThrow<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    throw new EnvironmentError('unavailable', `cannot list environment resources: ${engineMessage(err)}`, { cause: err });
+    throw new EnvironmentError('unavailable', `cannot list environment resources: ${engineMessage(err)}`, {
+      cause: err,
+    });
   }
 }

@@ -31,27 +31,46 @@ export function serviceEnv(name: string, svc: ComposeService, files: Record<stri
   const env: Record<string, string> = {};
   for (const path of svc.envFiles) {
     const text = files[path];
-    if (text === undefined) throw new EnvironmentError('invalid', `service '${name}': the contents of env_file '${path}' were not provided`, { service: name });
+    if (text === undefined)
+      throw new EnvironmentError('invalid', `service '${name}': the contents of env_file '${path}' were not provided`, {
+        service: name,
+      });
     const parsed = parseEnvFile(text);
-    if (!parsed.ok) throw new EnvironmentError('invalid', `service '${name}': env_file '${path}' line ${parsed.line}: ${parsed.message}`, { service: name });
+    if (!parsed.ok)
+      throw new EnvironmentError(
+        'invalid',
+        `service '${name}': env_file '${path}' line ${parsed.line}: ${parsed.message}`,
+        { service: name },
+      );
     Object.assign(env, parsed.env);
   }
   Object.assign(env, svc.environment);
   return Object.entries(env).map(([k, v]) => `${k}=${v}`);
 }
 
-export async function checkImages(docker: Dockerode, images: Record<string, string>, helper: string | null): Promise<void> {
+export async function checkImages(
+  docker: Dockerode,
+  images: Record<string, string>,
+  helper: string | null,
+): Promise<void> {
   const wanted: [string, string][] = Object.entries(images);
   if (helper) wanted.push(['(volume seeding)', helper]);
   for (const [service, image] of wanted) {
     try {
       await docker.getImage(image).inspect();
     } catch (err) {
-      if (statusOf(err) !== 404) throw new EnvironmentError('unavailable', `cannot inspect image '${image}': ${engineMessage(err)}`, { cause: err });
-      throw new EnvironmentError('image_missing', `service '${service}': image '${image}' is not on this engine (environments do not pull images)`, {
-        service,
-        cause: err,
-      });
+      if (statusOf(err) !== 404)
+        throw new EnvironmentError('unavailable', `cannot inspect image '${image}': ${engineMessage(err)}`, {
+          cause: err,
+        });
+      throw new EnvironmentError(
+        'image_missing',
+        `service '${service}': image '${image}' is not on this engine (environments do not pull images)`,
+        {
+          service,
+          cause: err,
+        },
+      );
     }
   }
 }
@@ -64,12 +83,21 @@ export async function refuseTaken(docker: Dockerode, envId: string): Promise<voi
     docker.listVolumes({ filters }),
   ]);
   const n = containers.length + networks.length + (volumes.Volumes?.length ?? 0);
-  if (n > 0) throw new EnvironmentError('conflict', `environment id '${envId}' is already in use (${n} resources carry it)`);
+  if (n > 0)
+    throw new EnvironmentError('conflict', `environment id '${envId}' is already in use (${n} resources carry it)`);
 }
 
 export async function createService(
   docker: Dockerode,
-  a: { project: string; name: string; svc: ComposeService; image: string; env: string[]; network: string; labels: Record<string, string> },
+  a: {
+    project: string;
+    name: string;
+    svc: ComposeService;
+    image: string;
+    env: string[];
+    network: string;
+    labels: Record<string, string>;
+  },
 ): Promise<Dockerode.Container> {
   const hc = a.svc.healthcheck;
   const ns = (ms: number | null) => (ms === null ? undefined : Math.round(ms * 1_000_000));
@@ -90,7 +118,13 @@ export async function createService(
       ExposedPorts: Object.fromEntries(a.svc.ports.map((p) => [`${p.port}/${p.protocol}`, {}])),
       // An empty Test keeps the image's own HEALTHCHECK command while the durations still apply.
       Healthcheck: hc
-        ? { Test: hc.test ?? [], Interval: ns(hc.intervalMs), Timeout: ns(hc.timeoutMs), Retries: hc.retries ?? undefined, StartPeriod: ns(hc.startPeriodMs) }
+        ? {
+            Test: hc.test ?? [],
+            Interval: ns(hc.intervalMs),
+            Timeout: ns(hc.timeoutMs),
+            Retries: hc.retries ?? undefined,
+            StartPeriod: ns(hc.startPeriodMs),
+          }
         : undefined,
       HostConfig: {
         NetworkMode: a.network,
@@ -99,7 +133,11 @@ export async function createService(
       NetworkingConfig: { EndpointsConfig: { [a.network]: { Aliases: [a.name] } } },
     });
   } catch (err) {
-    throw new EnvironmentError('start_failed', `service '${a.name}': cannot create its container: ${engineMessage(err)}`, { service: a.name, cause: err });
+    throw new EnvironmentError(
+      'start_failed',
+      `service '${a.name}': cannot create its container: ${engineMessage(err)}`,
+      { service: a.name, cause: err },
+    );
   }
 }
 
@@ -109,7 +147,11 @@ export async function seedVolume(
   a: { volume: string; source: string; labels: Record<string, string>; image: string; name: string },
 ): Promise<void> {
   const st = await stat(a.source).catch((err: unknown) => {
-    throw new EnvironmentError('invalid', `seed '${a.source}' for volume '${a.volume}' cannot be read: ${engineMessage(err)}`, { cause: err });
+    throw new EnvironmentError(
+      'invalid',
+      `seed '${a.source}' for volume '${a.volume}' cannot be read: ${engineMessage(err)}`,
+      { cause: err },
+    );
   });
   const helper = await docker.createContainer({
     name: a.name,
@@ -122,7 +164,11 @@ export async function seedVolume(
     const archive = st.isDirectory() ? packDir(a.source) : createReadStream(a.source);
     await helper.putArchive(archive as unknown as NodeJS.ReadableStream, { path: '/seed' });
   } catch (err) {
-    throw new EnvironmentError('invalid', `seeding volume '${a.volume}' from '${a.source}' failed: ${engineMessage(err)}`, { cause: err });
+    throw new EnvironmentError(
+      'invalid',
+      `seeding volume '${a.volume}' from '${a.source}' failed: ${engineMessage(err)}`,
+      { cause: err },
+    );
   } finally {
     await helper.remove({ force: true }).catch(() => {}); // labelled: downEnvironment/reaper removes it if this fails
   }

@@ -4,7 +4,14 @@ import { after, before, describe, it } from 'node:test';
 import type Dockerode from 'dockerode';
 import { BASE_IMAGE } from '../executor/docker-client.js';
 import { connectEngine, siteDir, template, testLabels, TWO_SERVICES, uniq, WEB_PORT } from './environment-fixtures.js';
-import { downEnvironment, isEnvironmentError, listEnvironments, reapExpired, upEnvironment, type Environment } from './environment.js';
+import {
+  downEnvironment,
+  isEnvironmentError,
+  listEnvironments,
+  reapExpired,
+  upEnvironment,
+  type Environment,
+} from './environment.js';
 
 const suffix = uniq();
 let docker: Dockerode;
@@ -14,8 +21,16 @@ const created: string[] = [];
 /** Everything on the engine that carries `dockyard.env=<envId>`. */
 async function leftovers(envId: string): Promise<string[]> {
   const filters = { label: [`dockyard.env=${envId}`] };
-  const [c, n, v] = await Promise.all([docker.listContainers({ all: true, filters }), docker.listNetworks({ filters }), docker.listVolumes({ filters })]);
-  return [...c.map((x) => `container ${x.Names[0]}`), ...n.map((x) => `network ${x.Name}`), ...(v.Volumes ?? []).map((x) => `volume ${x.Name}`)];
+  const [c, n, v] = await Promise.all([
+    docker.listContainers({ all: true, filters }),
+    docker.listNetworks({ filters }),
+    docker.listVolumes({ filters }),
+  ]);
+  return [
+    ...c.map((x) => `container ${x.Names[0]}`),
+    ...n.map((x) => `network ${x.Name}`),
+    ...(v.Volumes ?? []).map((x) => `volume ${x.Name}`),
+  ];
 }
 
 /** A one-service environment that just runs (no health check), for the reaper. */
@@ -102,7 +117,13 @@ describe('upEnvironment', () => {
 
   it('refuses a second up with the same id and leaves the first alone', async () => {
     await assert.rejects(
-      upEnvironment(docker, { envId, project: `${envId}-b`, template: TWO_SERVICES, envFiles: { 'client.env': '' }, labels: testLabels('x') }),
+      upEnvironment(docker, {
+        envId,
+        project: `${envId}-b`,
+        template: TWO_SERVICES,
+        envFiles: { 'client.env': '' },
+        labels: testLabels('x'),
+      }),
       (err) => isEnvironmentError(err, 'conflict'),
     );
     assert.ok((await leftovers(envId)).length >= 4);
@@ -145,13 +166,16 @@ describe('startup failures', () => {
       },
     });
     const t0 = Date.now();
-    await assert.rejects(upEnvironment(docker, { envId, project: envId, template: sick, labels: testLabels('a'), healthTimeoutMs: 1500 }), (err) => {
-      assert.ok(isEnvironmentError(err, 'unhealthy'), String(err));
-      assert.equal(err.service, 'sick');
-      assert.match(err.message, /service 'sick' did not become healthy within 1500 ms/);
-      assert.match(err.message, /warming up forever/);
-      return true;
-    });
+    await assert.rejects(
+      upEnvironment(docker, { envId, project: envId, template: sick, labels: testLabels('a'), healthTimeoutMs: 1500 }),
+      (err) => {
+        assert.ok(isEnvironmentError(err, 'unhealthy'), String(err));
+        assert.equal(err.service, 'sick');
+        assert.match(err.message, /service 'sick' did not become healthy within 1500 ms/);
+        assert.match(err.message, /warming up forever/);
+        return true;
+      },
+    );
     assert.ok(Date.now() - t0 < 15_000);
     assert.deepEqual(await leftovers(envId), [], 'a failed up removes what it created');
   });
@@ -182,16 +206,23 @@ describe('startup failures', () => {
     created.push(envId);
     const crashing = template({
       services: {
-        db: { image: BASE_IMAGE, command: ['sh', '-c', 'echo cannot open data dir >&2; exit 3'], healthcheck: { test: 'true', interval: '100ms' } },
+        db: {
+          image: BASE_IMAGE,
+          command: ['sh', '-c', 'echo cannot open data dir >&2; exit 3'],
+          healthcheck: { test: 'true', interval: '100ms' },
+        },
         app: { image: BASE_IMAGE, command: ['sleep', '3600'], depends_on: { db: { condition: 'service_healthy' } } },
       },
     });
-    await assert.rejects(upEnvironment(docker, { envId, project: envId, template: crashing, labels: testLabels('a') }), (err) => {
-      assert.ok(isEnvironmentError(err, 'exited'), String(err));
-      assert.match(err.message, /service 'db' exited with code 3 during startup/);
-      assert.match(err.message, /cannot open data dir/);
-      return true;
-    });
+    await assert.rejects(
+      upEnvironment(docker, { envId, project: envId, template: crashing, labels: testLabels('a') }),
+      (err) => {
+        assert.ok(isEnvironmentError(err, 'exited'), String(err));
+        assert.match(err.message, /service 'db' exited with code 3 during startup/);
+        assert.match(err.message, /cannot open data dir/);
+        return true;
+      },
+    );
     assert.deepEqual(await leftovers(envId), []);
   });
 });

@@ -4,8 +4,24 @@ import { BASE_IMAGE } from '../executor/docker-client.js';
 import { engineMessage, logTail, withTail } from './environment-docker.js';
 import { EnvironmentError, isEnvironmentError } from './environment-error.js';
 import { assertRunning, waitHealthy } from './environment-health.js';
-import { baseLabels, ENV_ID_PATTERN, ENV_LABEL, networkName, PROJECT_PATTERN, volumeName, type EnvironmentLabels } from './environment-labels.js';
-import { checkImages, createService, refuseTaken, seedVolume, serviceEnv, settleAll, startOrder } from './environment-steps.js';
+import {
+  baseLabels,
+  ENV_ID_PATTERN,
+  ENV_LABEL,
+  networkName,
+  PROJECT_PATTERN,
+  volumeName,
+  type EnvironmentLabels,
+} from './environment-labels.js';
+import {
+  checkImages,
+  createService,
+  refuseTaken,
+  seedVolume,
+  serviceEnv,
+  settleAll,
+  startOrder,
+} from './environment-steps.js';
 import { downEnvironment } from './environment-manage.js';
 
 export { downEnvironment, listEnvironments, reapExpired, type EnvironmentSummary } from './environment-manage.js';
@@ -74,13 +90,21 @@ export async function upEnvironment(docker: Dockerode, opts: UpEnvironmentOption
   const since = () => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
   if (!ENV_ID_PATTERN.test(envId)) throw new EnvironmentError('invalid', `invalid environment id '${envId}'`);
   if (!PROJECT_PATTERN.test(project)) {
-    throw new EnvironmentError('invalid', `invalid project name '${project}': use 1-63 of a-z 0-9 _ - starting with a letter or digit`);
+    throw new EnvironmentError(
+      'invalid',
+      `invalid project name '${project}': use 1-63 of a-z 0-9 _ - starting with a letter or digit`,
+    );
   }
   const order = startOrder(template);
-  const envs = Object.fromEntries(order.map((name) => [name, serviceEnv(name, template.services[name] as ComposeService, opts.envFiles ?? {})]));
-  const images = Object.fromEntries(order.map((name) => [name, opts.images?.[name] ?? template.services[name]?.image ?? '']));
+  const envs = Object.fromEntries(
+    order.map((name) => [name, serviceEnv(name, template.services[name] as ComposeService, opts.envFiles ?? {})]),
+  );
+  const images = Object.fromEntries(
+    order.map((name) => [name, opts.images?.[name] ?? template.services[name]?.image ?? '']),
+  );
   for (const name of Object.keys(opts.seeds ?? {})) {
-    if (!template.volumes.includes(name)) throw new EnvironmentError('invalid', `seed for volume '${name}', which the template does not declare`);
+    if (!template.volumes.includes(name))
+      throw new EnvironmentError('invalid', `seed for volume '${name}', which the template does not declare`);
   }
   await checkImages(docker, images, Object.keys(opts.seeds ?? {}).length > 0 ? (opts.helperImage ?? BASE_IMAGE) : null);
   await refuseTaken(docker, envId);
@@ -107,7 +131,12 @@ export async function upEnvironment(docker: Dockerode, opts: UpEnvironmentOption
   };
 
   try {
-    await docker.createNetwork({ Name: network, Driver: 'bridge', CheckDuplicate: true, Labels: { ...labels, [ENV_LABEL.network]: 'default' } });
+    await docker.createNetwork({
+      Name: network,
+      Driver: 'bridge',
+      CheckDuplicate: true,
+      Labels: { ...labels, [ENV_LABEL.network]: 'default' },
+    });
     onLine(`network ${network}: created`);
     for (const vol of template.volumes) {
       // Before any container names it: Docker would otherwise create it on the fly, unlabelled.
@@ -130,7 +159,18 @@ export async function upEnvironment(docker: Dockerode, opts: UpEnvironmentOption
       }),
       ...order.map(async (name) => {
         const svc = template.services[name] as ComposeService;
-        containers.set(name, await createService(docker, { project, name, svc, image: images[name] ?? '', env: envs[name] ?? [], network, labels }));
+        containers.set(
+          name,
+          await createService(docker, {
+            project,
+            name,
+            svc,
+            image: images[name] ?? '',
+            env: envs[name] ?? [],
+            network,
+            labels,
+          }),
+        );
       }),
     ]);
     onLine(`containers: ${order.length} created`);
@@ -138,18 +178,23 @@ export async function upEnvironment(docker: Dockerode, opts: UpEnvironmentOption
       opts.signal?.throwIfAborted();
       const svc = template.services[name] as ComposeService;
       for (const [dep, condition] of Object.entries(svc.dependsOn)) {
-        if (condition === 'service_healthy') await waitFor(dep, `'${name}' depends on it with condition service_healthy`);
+        if (condition === 'service_healthy')
+          await waitFor(dep, `'${name}' depends on it with condition service_healthy`);
       }
       const container = containers.get(name) as Dockerode.Container;
       try {
         await container.start();
       } catch (err) {
         const tail = await logTail(container);
-        throw new EnvironmentError('start_failed', withTail(`service '${name}' failed to start: ${engineMessage(err)}`, tail), {
-          service: name,
-          logTail: tail,
-          cause: err,
-        });
+        throw new EnvironmentError(
+          'start_failed',
+          withTail(`service '${name}' failed to start: ${engineMessage(err)}`, tail),
+          {
+            service: name,
+            logTail: tail,
+            cause: err,
+          },
+        );
       }
       started.set(name, Date.now());
       onLine(`service ${name}: started (${images[name]})`);
@@ -185,6 +230,7 @@ export async function upEnvironment(docker: Dockerode, opts: UpEnvironmentOption
 
 function asEnvironmentError(err: unknown, signal?: AbortSignal): EnvironmentError {
   if (isEnvironmentError(err)) return err;
-  if (signal?.aborted) return new EnvironmentError('aborted', 'environment startup was aborted', { cause: signal.reason ?? err });
+  if (signal?.aborted)
+    return new EnvironmentError('aborted', 'environment startup was aborted', { cause: signal.reason ?? err });
   return new EnvironmentError('start_failed', `environment startup failed: ${engineMessage(err)}`, { cause: err });
 }

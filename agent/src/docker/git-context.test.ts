@@ -76,7 +76,10 @@ test('an unknown ref is named', async () => {
 test("a URL that is not a repository is named, with git's reason", async () => {
   await assert.rejects(checkoutGit('file:///nonexistent/repo.git', 'main', await dest()), (err: unknown) => {
     assert.ok(err instanceof GitContextError && err.code === 'fetch_failed');
-    assert.match(err.message, /^fetching from file:\/\/\/nonexistent\/repo\.git failed: .*does not appear to be a git repository/);
+    assert.match(
+      err.message,
+      /^fetching from file:\/\/\/nonexistent\/repo\.git failed: .*does not appear to be a git repository/,
+    );
     return true;
   });
   await assert.rejects(checkoutGit('ssh://host/x', 'main', await dest()), /git url 'ssh:\/\/host\/x' is not supported/);
@@ -113,7 +116,10 @@ function httpTests() {
     const url = 'https://bob:pa55word@127.0.0.1:1/repo.git';
     await assert.rejects(checkoutGit(url, 'main', await dest()), (err: unknown) => {
       assert.ok(err instanceof GitContextError && err.code === 'fetch_failed');
-      assert.match(err.message, /^fetching from https:\/\/\*\*\*@127\.0\.0\.1:1\/repo\.git failed: .*(refused|connect)/i);
+      assert.match(
+        err.message,
+        /^fetching from https:\/\/\*\*\*@127\.0\.0\.1:1\/repo\.git failed: .*(refused|connect)/i,
+      );
       assert.doesNotMatch(err.message, /pa55word/);
       return true;
     });

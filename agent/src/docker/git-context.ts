@@ -34,7 +34,13 @@ export class GitContextError extends AgentError<GitErrorCode> {
  * `canceled` (signal aborted; the running git process group is killed). On failure `dest`
  * is left for the caller to remove.
  */
-export async function checkoutGit(url: string, ref: string, dest: string, signal?: AbortSignal, opts: CheckoutGitOptions = {}): Promise<{ commit: string }> {
+export async function checkoutGit(
+  url: string,
+  ref: string,
+  dest: string,
+  signal?: AbortSignal,
+  opts: CheckoutGitOptions = {},
+): Promise<{ commit: string }> {
   const shown = redactUrl(url);
   if (!/^(file|https?):\/\//i.test(url)) {
     throw new GitContextError('bad_url', `git url '${shown}' is not supported: use file://, http:// or https://`);
@@ -45,7 +51,8 @@ export async function checkoutGit(url: string, ref: string, dest: string, signal
   const timeoutMs = opts.timeoutMs ?? DEFAULT_GIT_TIMEOUT_MS;
   const deadline = AbortSignal.timeout(timeoutMs);
   const all = signal ? AbortSignal.any([signal, deadline]) : deadline;
-  const git = (args: string[]) => runGit(dest, args, all, () => (signal?.aborted ? 'canceled' : 'timeout'), timeoutMs, shown);
+  const git = (args: string[]) =>
+    runGit(dest, args, all, () => (signal?.aborted ? 'canceled' : 'timeout'), timeoutMs, shown);
 
   await gitAvailable();
   await mkdir(dest, { recursive: true });
@@ -62,7 +69,10 @@ export async function checkoutGit(url: string, ref: string, dest: string, signal
     commit = (await git(['rev-parse', '--verify', 'FETCH_HEAD^{commit}'])).trim();
   } else {
     if (isGitError(shallow, 'timeout') || isGitError(shallow, 'canceled')) throw shallow;
-    if (!(shallow instanceof GitContextError) || !/couldn't find remote ref|not our ref|unadvertised object|no such remote ref/i.test(shallow.message)) {
+    if (
+      !(shallow instanceof GitContextError) ||
+      !/couldn't find remote ref|not our ref|unadvertised object|no such remote ref/i.test(shallow.message)
+    ) {
       throw shallow; // unreachable server, not a repository: a full fetch would fail the same way
     }
     // Abbreviated shas and shas a server will not hand out by themselves need the history.
@@ -75,7 +85,11 @@ export async function checkoutGit(url: string, ref: string, dest: string, signal
         break;
       }
     }
-    if (!commit) throw new GitContextError('ref_not_found', `ref '${ref}' was not found in ${shown} (no such branch, tag or commit)`);
+    if (!commit)
+      throw new GitContextError(
+        'ref_not_found',
+        `ref '${ref}' was not found in ${shown} (no such branch, tag or commit)`,
+      );
   }
   await git(['-c', 'advice.detachedHead=false', 'checkout', '-q', '--detach', commit]);
   if (!opts.keepGitDir) await rm(path.join(dest, '.git'), { recursive: true, force: true });
@@ -86,8 +100,16 @@ let gitChecked: Promise<void> | undefined;
 function gitAvailable(): Promise<void> {
   gitChecked ??= new Promise<void>((resolve, reject) => {
     const p = spawn('git', ['--version'], { stdio: 'ignore' });
-    p.on('error', (err) => reject(new GitContextError('git_missing', 'git is not installed on this agent (Debian: apt-get install git)', { cause: err })));
-    p.on('exit', (code) => (code === 0 ? resolve() : reject(new GitContextError('git_missing', `'git --version' exited ${code}`))));
+    p.on('error', (err) =>
+      reject(
+        new GitContextError('git_missing', 'git is not installed on this agent (Debian: apt-get install git)', {
+          cause: err,
+        }),
+      ),
+    );
+    p.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new GitContextError('git_missing', `'git --version' exited ${code}`)),
+    );
   }).catch((err: unknown) => {
     gitChecked = undefined; // let a later call see a git installed since
     throw err;

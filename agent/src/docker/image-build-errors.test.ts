@@ -14,13 +14,21 @@ const docker = dockerFromEnv();
 const run = randomUUID().slice(0, 8);
 const { tags, dirs } = cleanedUp(docker);
 
-async function buildFails(dockerfile: string, extra: Partial<BuildImageOptions> = {}): Promise<{ err: BuildError; output: string }> {
+async function buildFails(
+  dockerfile: string,
+  extra: Partial<BuildImageOptions> = {},
+): Promise<{ err: BuildError; output: string }> {
   const dir = await makeDir({ Dockerfile: dockerfile });
   dirs.push(dir);
   const lines: string[] = [];
   const tag = `dockyard-test/fail-${run}:${tags.length}`;
   tags.push(tag);
-  const err = await buildImage(docker, { context: packContext(dir), tags: [tag], onLine: (l) => lines.push(l), ...extra }).then(
+  const err = await buildImage(docker, {
+    context: packContext(dir),
+    tags: [tag],
+    onLine: (l) => lines.push(l),
+    ...extra,
+  }).then(
     () => assert.fail('the build succeeded'),
     (e: unknown) => e,
   );
@@ -32,7 +40,10 @@ describe('buildImage errors (BuildKit)', () => {
   test('a failing RUN names the step and its exit code', async () => {
     const { err, output } = await buildFails('FROM dockyard/busybox:1\nRUN echo compiling && exit 3\n');
     assert.equal(err.code, 'build_failed');
-    assert.match(err.message, /^step '\[2\/2\] RUN echo compiling && exit 3' failed with exit code 3: executor failed running/);
+    assert.match(
+      err.message,
+      /^step '\[2\/2\] RUN echo compiling && exit 3' failed with exit code 3: executor failed running/,
+    );
     assert.match(output, /^#\d+ compiling$/m, 'the step output reached onLine');
     assert.match(output, /^#\d+ ERROR \[2\/2\] RUN echo compiling && exit 3: /m);
   });
@@ -92,7 +103,12 @@ describe('buildImage with the classic builder', () => {
     const tag = `dockyard-test/classic-${run}:1`;
     tags.push(tag);
     const lines: string[] = [];
-    const r = await buildImage(docker, { context: packContext(dir), tags: [tag], builder: 'classic', onLine: (l) => lines.push(l) });
+    const r = await buildImage(docker, {
+      context: packContext(dir),
+      tags: [tag],
+      builder: 'classic',
+      onLine: (l) => lines.push(l),
+    });
     assert.equal(r.builder, 'classic');
     assert.equal((await docker.getImage(tag).inspect()).Id, r.imageId);
     assert.ok(lines.includes('Step 2/2 : RUN echo classic-' + run + ' > /x'), lines.join('\n'));
@@ -103,14 +119,20 @@ describe('buildImage with the classic builder', () => {
     assert.equal(failing.err.code, 'build_failed');
     assert.match(failing.err.message, /^step '\[2\/2\] RUN exit 4' failed with exit code 4: /);
     const parse = await buildFails('FROM dockyard/busybox:1\nCOPPY a b\n', { builder: 'classic' });
-    assert.equal(parse.err.message, 'the Dockerfile is invalid: dockerfile parse error line 2: unknown instruction: COPPY');
+    assert.equal(
+      parse.err.message,
+      'the Dockerfile is invalid: dockerfile parse error line 2: unknown instruction: COPPY',
+    );
     const base = await buildFails('FROM nosuch/base:1\n', { builder: 'classic' });
     assert.equal(base.err.code, 'base_image_missing');
     assert.match(base.err.message, /^base image 'nosuch\/base:1' is neither local nor in a reachable registry: /);
   });
 
   test('secrets are refused rather than dropped', async () => {
-    const { err } = await buildFails('FROM dockyard/busybox:1\n', { builder: 'classic', secrets: { token: 'x'.repeat(12) } });
+    const { err } = await buildFails('FROM dockyard/busybox:1\n', {
+      builder: 'classic',
+      secrets: { token: 'x'.repeat(12) },
+    });
     assert.equal(err.code, 'build_failed');
     assert.match(err.message, /classic builder cannot pass build secrets/);
   });

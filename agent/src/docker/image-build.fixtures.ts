@@ -37,7 +37,9 @@ export async function makeDir(files: Record<string, string>): Promise<string> {
 }
 
 /** Every entry of a tar stream: name → content (empty for non-files). */
-export async function readTar(stream: NodeJS.ReadableStream): Promise<Map<string, { type: string; data: Buffer; linkname?: string; uid?: number }>> {
+export async function readTar(
+  stream: NodeJS.ReadableStream,
+): Promise<Map<string, { type: string; data: Buffer; linkname?: string; uid?: number }>> {
   const out = new Map<string, { type: string; data: Buffer; linkname?: string; uid?: number }>();
   const ex = extract();
   const done = new Promise<void>((resolve, reject) => {
@@ -45,7 +47,12 @@ export async function readTar(stream: NodeJS.ReadableStream): Promise<Map<string
       const chunks: Buffer[] = [];
       body.on('data', (c: unknown) => chunks.push(c as Buffer));
       body.on('end', () => {
-        out.set(header.name, { type: header.type ?? 'file', data: Buffer.concat(chunks), linkname: header.linkname ?? undefined, uid: header.uid });
+        out.set(header.name, {
+          type: header.type ?? 'file',
+          data: Buffer.concat(chunks),
+          linkname: header.linkname ?? undefined,
+          uid: header.uid,
+        });
         next();
       });
       body.resume();

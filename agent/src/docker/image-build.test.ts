@@ -105,7 +105,11 @@ describe('buildImage with BuildKit', () => {
     const finalImage = await imageContents(docker, first.result.imageId);
     assert.equal(finalImage.files.get('out/token.sha')?.toString().trim(), want, 'the RUN step read the secret');
     // The stage that ran the secret mount, exported as an image of its own (all cached).
-    const buildStage = await build(dir, { target: 'build', buildArgs: { GREETING: `hi-${run}` }, secrets: { token: SECRET } });
+    const buildStage = await build(dir, {
+      target: 'build',
+      buildArgs: { GREETING: `hi-${run}` },
+      secrets: { token: SECRET },
+    });
     for (const img of [finalImage, await imageContents(docker, buildStage.result.imageId)]) {
       assert.equal(img.raw.includes(SECRET), false, 'secret bytes found in the saved image');
     }
@@ -115,7 +119,11 @@ describe('buildImage with BuildKit', () => {
 
   test('rebuild after a one-file change: earlier steps CACHED, cache mount reused', async (t) => {
     await writeFile(path.join(dir, 'src/b.txt'), 'beta two\n');
-    const second = await build(dir, { target: 'final', buildArgs: { GREETING: `hi-${run}` }, secrets: { token: SECRET } });
+    const second = await build(dir, {
+      target: 'final',
+      buildArgs: { GREETING: `hi-${run}` },
+      secrets: { token: SECRET },
+    });
     t.diagnostic(`rebuild after a one-line change: ${second.ms} ms (cold was ${first.ms} ms)`);
     assert.match(second.output, /^#\d+ CACHED \[base 2\/2\] RUN mkdir -p \/out/m);
     assert.doesNotMatch(second.output, /^#\d+ \[base 2\/2\]/m, 'the unchanged base step ran again');
@@ -135,7 +143,10 @@ describe('buildImage from a git checkout', () => {
       .trim();
 
   before(async () => {
-    repo = await makeDir({ Dockerfile: 'FROM dockyard/busybox:1\nCOPY version.txt /version.txt\n', 'version.txt': 'one\n' });
+    repo = await makeDir({
+      Dockerfile: 'FROM dockyard/busybox:1\nCOPY version.txt /version.txt\n',
+      'version.txt': 'one\n',
+    });
     dirs.push(repo);
     git('init', '-q', '-b', 'main');
     git('add', '.');

@@ -58,10 +58,12 @@ export async function buildImage(docker: Docker, opts: BuildImageOptions): Promi
   let builder: 'buildkit' | 'classic' = opts.builder === 'classic' ? 'classic' : 'buildkit';
   let imageId: string | undefined;
   if (builder === 'buildkit') {
-    const session = await openBuildkitSession(docker, { secrets: opts.secrets }).catch((err: Error & { statusCode?: number }) => {
-      if (refusesBuildkit(err)) return null;
-      throw err;
-    });
+    const session = await openBuildkitSession(docker, { secrets: opts.secrets }).catch(
+      (err: Error & { statusCode?: number }) => {
+        if (refusesBuildkit(err)) return null;
+        throw err;
+      },
+    );
     if (session) {
       try {
         imageId = await runBuild(docker, opts, 'buildkit', onLine, session);
@@ -77,13 +79,20 @@ export async function buildImage(docker: Docker, opts: BuildImageOptions): Promi
   }
   if (builder === 'classic') {
     if (Object.keys(opts.secrets ?? {}).length > 0) {
-      throw new BuildError('build_failed', 'the classic builder cannot pass build secrets (RUN --mount=type=secret needs BuildKit)');
+      throw new BuildError(
+        'build_failed',
+        'the classic builder cannot pass build secrets (RUN --mount=type=secret needs BuildKit)',
+      );
     }
     imageId = await runBuild(docker, opts, 'classic', onLine);
   }
 
   const ref = imageId ?? opts.tags[0];
-  if (!ref) throw new BuildError('build_failed', 'the builder reported success but no image id, and there is no tag to look it up');
+  if (!ref)
+    throw new BuildError(
+      'build_failed',
+      'the builder reported success but no image id, and there is no tag to look it up',
+    );
   const info = await docker.getImage(ref).inspect();
   return { imageId: info.Id, sizeBytes: info.Size, layers: info.RootFS?.Layers?.length ?? 0, builder };
 }
@@ -117,7 +126,11 @@ async function runBuild(
       // BuildKit stops the solve on /build/cancel; dropping the connection alone also
       // cancels it (request context), so a failed cancel call changes nothing.
       docker.modem.dial(
-        { path: `/build/cancel?id=${encodeURIComponent(buildId)}`, method: 'POST', statusCodes: { 200: true, 404: true, 500: true } },
+        {
+          path: `/build/cancel?id=${encodeURIComponent(buildId)}`,
+          method: 'POST',
+          statusCodes: { 200: true, 404: true, 500: true },
+        },
         () => undefined,
       );
     }

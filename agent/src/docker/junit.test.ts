@@ -5,7 +5,9 @@ import { parseJUnit } from './junit.js';
 
 describe('parseJUnit', () => {
   it('counts a single root testsuite', () => {
-    const r = parseJUnit('<testsuite name="x"><testcase name="a"/><testcase name="b"><failure/></testcase></testsuite>');
+    const r = parseJUnit(
+      '<testsuite name="x"><testcase name="a"/><testcase name="b"><failure/></testcase></testsuite>',
+    );
     assert.deepEqual(r, { ok: true, counts: { passed: 1, failed: 1, skipped: 0, errors: 0, total: 2 } });
   });
 

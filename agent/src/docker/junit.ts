@@ -61,7 +61,13 @@ export function parseJUnit(xml: string): JUnitResult {
 
 /** Sums JUnit counts (several report files in one directory). */
 export function addCounts(a: JUnitCounts, b: JUnitCounts): JUnitCounts {
-  return { passed: a.passed + b.passed, failed: a.failed + b.failed, skipped: a.skipped + b.skipped, errors: a.errors + b.errors, total: a.total + b.total };
+  return {
+    passed: a.passed + b.passed,
+    failed: a.failed + b.failed,
+    skipped: a.skipped + b.skipped,
+    errors: a.errors + b.errors,
+    total: a.total + b.total,
+  };
 }
 
 function fromAttributes(nodes: Node[]): JUnitCounts {

@@ -19,10 +19,12 @@ export function isRegistryError(err: unknown, code?: RegistryErrorCode): err is 
 // dockerd reports registry failures as free text (in-band `errorDetail` lines on push, an HTTP
 // 404/500 body on pull), so the code is read from the text. Order matters: a missing-credentials
 // message also names the manifest URL, and auth must win over "not found".
-const AUTH = /no basic auth credentials|unauthorized|authentication required|incorrect username or password|status 401|\b401 Unauthorized/i;
+const AUTH =
+  /no basic auth credentials|unauthorized|authentication required|incorrect username or password|status 401|\b401 Unauthorized/i;
 const UNREACHABLE =
   /connection refused|no such host|i\/o timeout|dial tcp|connection reset|network is unreachable|no route to host|context deadline exceeded|server gave HTTP response to HTTPS client|TLS handshake|EOF$/i;
-const NOT_FOUND = /manifest unknown|not found|name unknown|does not exist locally|no such image|repository does not exist/i;
+const NOT_FOUND =
+  /manifest unknown|not found|name unknown|does not exist locally|no such image|repository does not exist/i;
 
 export function classifyEngineMessage(message: string): RegistryErrorCode {
   if (AUTH.test(message)) return 'auth_failed';
@@ -56,11 +58,14 @@ export function registryFailure(ctx: FailureContext, engineMessage: string, caus
 function describe(code: RegistryErrorCode, ctx: FailureContext, raw: string): string {
   switch (code) {
     case 'auth_failed':
-      return ctx.hadCredentials ? `wrong username or password for ${ctx.server}` : `${ctx.server} needs a username and password and none were given`;
+      return ctx.hadCredentials
+        ? `wrong username or password for ${ctx.server}`
+        : `${ctx.server} needs a username and password and none were given`;
     case 'unreachable':
       return `registry ${ctx.server} is unreachable (is the address right and the registry running?)`;
     case 'not_found':
-      if (ctx.op === 'push' && /does not exist locally|no such image/i.test(raw)) return `there is no local image ${ctx.ref} to push`;
+      if (ctx.op === 'push' && /does not exist locally|no such image/i.test(raw))
+        return `there is no local image ${ctx.ref} to push`;
       return `${ctx.ref} is not in registry ${ctx.server}`;
     case 'rejected':
       return `registry ${ctx.server} refused the ${ctx.op}`;

@@ -15,8 +15,12 @@ const REGISTRY_DIR = '/tmp/dockyard-registry';
 
 /** Engine A (DOCKER_HOST) or B (/tmp/dockyard-docker-b), with the base image; fails loudly. */
 export async function engine(which: 'A' | 'B'): Promise<Docker> {
-  const host = which === 'A' ? (process.env.DOCKER_HOST ?? 'unix:///tmp/dockyard-docker/docker.sock') : 'unix:///tmp/dockyard-docker-b/docker.sock';
-  if (!host.startsWith('unix://')) throw new Error(`engine ${which}: DOCKER_HOST must be unix:///path here, got ${host}`);
+  const host =
+    which === 'A'
+      ? (process.env.DOCKER_HOST ?? 'unix:///tmp/dockyard-docker/docker.sock')
+      : 'unix:///tmp/dockyard-docker-b/docker.sock';
+  if (!host.startsWith('unix://'))
+    throw new Error(`engine ${which}: DOCKER_HOST must be unix:///path here, got ${host}`);
   const docker = new Docker({ socketPath: host.slice('unix://'.length) });
   await docker.ping().catch((err: Error) => {
     throw new Error(`no Docker engine ${which} at ${host}; ${SETUP_HINT} (${err.message})`);
@@ -38,12 +42,14 @@ export async function registryLogin(): Promise<{ username: string; password: str
     })
   ).trim();
   const basic = `Basic ${Buffer.from(`dockyard:${password}`).toString('base64')}`;
-  const get = (headers?: Record<string, string>) => fetch(`http://${REGISTRY}/v2/`, { headers, signal: AbortSignal.timeout(2000) }).then((r) => r.status);
+  const get = (headers?: Record<string, string>) =>
+    fetch(`http://${REGISTRY}/v2/`, { headers, signal: AbortSignal.timeout(2000) }).then((r) => r.status);
   const anonymous = await get().catch((err: Error) => {
     throw new Error(`no registry answers at http://${REGISTRY}/v2/; ${SETUP_HINT} (${err.message})`);
   });
   const authed = await get({ authorization: basic });
-  if (anonymous !== 401 || authed !== 200) throw new Error(`registry ${REGISTRY} answered ${anonymous}/${authed} (want 401/200); ${SETUP_HINT}`);
+  if (anonymous !== 401 || authed !== 200)
+    throw new Error(`registry ${REGISTRY} answered ${anonymous}/${authed} (want 401/200); ${SETUP_HINT}`);
   return { username: 'dockyard', password };
 }
 
@@ -53,9 +59,14 @@ export async function buildTinyImage(docker: Docker, tag: string, content: strin
   try {
     await writeFile(join(dir, 'Dockerfile'), `FROM ${BASE_IMAGE}\nCOPY hello.txt /hello.txt\n`);
     await writeFile(join(dir, 'hello.txt'), content);
-    const stream = await docker.buildImage({ context: dir, src: ['Dockerfile', 'hello.txt'] }, { t: tag, networkmode: 'none', rm: true, forcerm: true });
+    const stream = await docker.buildImage(
+      { context: dir, src: ['Dockerfile', 'hello.txt'] },
+      { t: tag, networkmode: 'none', rm: true, forcerm: true },
+    );
     const events = await new Promise<{ error?: string }[]>((resolve, reject) =>
-      docker.modem.followProgress(stream, (err: Error | null, out: unknown[]) => (err ? reject(err) : resolve(out as never))),
+      docker.modem.followProgress(stream, (err: Error | null, out: unknown[]) =>
+        err ? reject(err) : resolve(out as never),
+      ),
     );
     const failed = events.find((e) => e.error);
     if (failed) throw new Error(`building ${tag} failed: ${failed.error}`);
@@ -78,12 +89,17 @@ export async function removeImages(docker: Docker, refs: string[]): Promise<void
 }
 
 /** Deletes one manifest from the shared registry (delete is enabled there), so test runs leave no repos behind. */
-export async function deleteManifest(repoPath: string, digest: string, login: { username: string; password: string }): Promise<void> {
+export async function deleteManifest(
+  repoPath: string,
+  digest: string,
+  login: { username: string; password: string },
+): Promise<void> {
   const res = await fetch(`http://${REGISTRY}/v2/${repoPath}/manifests/${digest}`, {
     method: 'DELETE',
     headers: { authorization: `Basic ${Buffer.from(`${login.username}:${login.password}`).toString('base64')}` },
   });
-  if (res.status !== 202 && res.status !== 404) throw new Error(`deleting ${repoPath}@${digest} answered ${res.status}`);
+  if (res.status !== 202 && res.status !== 404)
+    throw new Error(`deleting ${repoPath}@${digest} answered ${res.status}`);
 }
 
 /**
@@ -128,7 +144,8 @@ export async function startReadOnlyRegistry(): Promise<{ address: string; stop: 
       ]);
       if (status === 401) return { address, stop };
       if (child.exitCode !== null) throw new Error(`read-only docker-registry exited with ${child.exitCode}`);
-      if (Date.now() > deadline) throw new Error(`read-only docker-registry on ${address} did not answer 401 within 10 s`);
+      if (Date.now() > deadline)
+        throw new Error(`read-only docker-registry on ${address} did not answer 401 within 10 s`);
       await new Promise((r) => setTimeout(r, 50));
     }
   } catch (err) {

@@ -25,7 +25,10 @@ export interface ProgressResult {
  * ("c9ee8fbf2bb3: Pushed"), not one per progress tick, and every id-less status line
  * ("The push refers to repository …"). Rejects when the stream errors (e.g. on abort).
  */
-export async function readProgress(stream: NodeJS.ReadableStream, onLine: (line: string) => void): Promise<ProgressResult> {
+export async function readProgress(
+  stream: NodeJS.ReadableStream,
+  onLine: (line: string) => void,
+): Promise<ProgressResult> {
   const result: ProgressResult = {};
   const lastStatus = new Map<string, string>();
   const handle = (ev: ProgressEvent): void => {

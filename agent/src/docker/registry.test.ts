@@ -5,7 +5,15 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type Docker from 'dockerode';
-import { buildTinyImage, deleteManifest, engine, REGISTRY, registryLogin, removeImages, startReadOnlyRegistry } from './registry-fixtures.js';
+import {
+  buildTinyImage,
+  deleteManifest,
+  engine,
+  REGISTRY,
+  registryLogin,
+  removeImages,
+  startReadOnlyRegistry,
+} from './registry-fixtures.js';
 import { ensureImage, isRegistryError, pushImage, RegistryError, tagImage, type RegistryAuth } from './registry.js';
 
 const run = randomUUID().slice(0, 8);
@@ -44,7 +52,8 @@ describe('registry tools (push on engine A, pull on engine B)', () => {
   after(async () => {
     await removeImages(a, toRemove.a);
     await removeImages(b, toRemove.b);
-    if (pushedDigest) await deleteManifest(repoPath, pushedDigest, { username: auth.username!, password: auth.password! });
+    if (pushedDigest)
+      await deleteManifest(repoPath, pushedDigest, { username: auth.username!, password: auth.password! });
   });
 
   it('pushes from A with the right login, then B pulls exactly that image', async () => {
@@ -102,26 +111,38 @@ describe('registry tools (push on engine A, pull on engine B)', () => {
     await tagImage(a, LOCAL, REF);
     const push = await registryError(() => pushImage(a, REF, bad, () => {}));
     assert.equal(push.code, 'auth_failed');
-    assert.equal(push.message, `push of ${REF} failed: wrong username or password for ${REGISTRY} (unauthorized: authentication required)`);
+    assert.equal(
+      push.message,
+      `push of ${REF} failed: wrong username or password for ${REGISTRY} (unauthorized: authentication required)`,
+    );
 
     await removeImages(b, [REF]);
     const pull = await registryError(() => ensureImage(b, REF, bad, () => {}));
     assert.equal(pull.code, 'auth_failed');
-    assert.equal(pull.message, `pull of ${REF} failed: wrong username or password for ${REGISTRY} (unauthorized: authentication required)`);
-    for (const err of [push, pull]) assert.ok(!JSON.stringify({ m: err.message, c: String(err.cause) }).includes(bad.password!));
+    assert.equal(
+      pull.message,
+      `pull of ${REF} failed: wrong username or password for ${REGISTRY} (unauthorized: authentication required)`,
+    );
+    for (const err of [push, pull])
+      assert.ok(!JSON.stringify({ m: err.message, c: String(err.cause) }).includes(bad.password!));
   });
 
   it('no credentials for a registry that needs them is auth_failed, saying none were given', async () => {
     const push = await registryError(() => pushImage(a, REF, { server: REGISTRY }, () => {}));
     assert.equal(push.code, 'auth_failed');
-    assert.equal(push.message, `push of ${REF} failed: ${REGISTRY} needs a username and password and none were given (no basic auth credentials)`);
+    assert.equal(
+      push.message,
+      `push of ${REF} failed: ${REGISTRY} needs a username and password and none were given (no basic auth credentials)`,
+    );
 
     await removeImages(b, [REF]);
     const pull = await registryError(() => ensureImage(b, REF, null, () => {}));
     assert.equal(pull.code, 'auth_failed');
     assert.match(
       pull.message,
-      new RegExp(`^pull of ${esc(REF)} failed: ${esc(REGISTRY)} needs a username and password and none were given \\(.*no basic auth credentials\\)$`),
+      new RegExp(
+        `^pull of ${esc(REF)} failed: ${esc(REGISTRY)} needs a username and password and none were given \\(.*no basic auth credentials\\)$`,
+      ),
     );
   });
 
@@ -139,7 +160,10 @@ describe('registry tools (push on engine A, pull on engine B)', () => {
 
     const pull = await registryError(() => ensureImage(b, ref, null, () => {}));
     assert.equal(pull.code, 'unreachable');
-    assert.match(pull.message, new RegExp(`^pull of ${esc(ref)} failed: registry ${esc(closed)} is unreachable .*connection refused\\)$`));
+    assert.match(
+      pull.message,
+      new RegExp(`^pull of ${esc(ref)} failed: registry ${esc(closed)} is unreachable .*connection refused\\)$`),
+    );
   });
 
   it('an image missing from the registry is not_found on pull; a missing local image is not_found on push', async () => {
@@ -153,7 +177,12 @@ describe('registry tools (push on engine A, pull on engine B)', () => {
 
     const push = await registryError(() => pushImage(a, missing, auth, () => {}));
     assert.equal(push.code, 'not_found');
-    assert.match(push.message, new RegExp(`^push of ${esc(missing)} failed: there is no local image ${esc(missing)} to push \\(.*does not exist locally`));
+    assert.match(
+      push.message,
+      new RegExp(
+        `^push of ${esc(missing)} failed: there is no local image ${esc(missing)} to push \\(.*does not exist locally`,
+      ),
+    );
   });
 
   it('a registry that refuses writes gives rejected, with its own words', async () => {
@@ -164,7 +193,13 @@ describe('registry tools (push on engine A, pull on engine B)', () => {
       await tagImage(a, LOCAL, ref);
       const push = await registryError(() => pushImage(a, ref, { ...auth, server: ro.address }, () => {}));
       assert.equal(push.code, 'rejected');
-      assert.match(push.message, new RegExp(`^push of ${esc(ref)} failed: registry ${esc(ro.address)} refused the push \\(.*405.*Method not allowed`, 's'));
+      assert.match(
+        push.message,
+        new RegExp(
+          `^push of ${esc(ref)} failed: registry ${esc(ro.address)} refused the push \\(.*405.*Method not allowed`,
+          's',
+        ),
+      );
     } finally {
       await ro.stop();
     }

@@ -33,7 +33,13 @@ export interface PushResult {
  * the signal's reason. Throws RegistryError: `auth_failed`, `unreachable`, `rejected`, or
  * `not_found` when there is no such local image. Other engine failures are rethrown as they are.
  */
-export async function pushImage(docker: Docker, ref: string, auth: RegistryAuth, onLine: (line: string) => void, signal?: AbortSignal): Promise<PushResult> {
+export async function pushImage(
+  docker: Docker,
+  ref: string,
+  auth: RegistryAuth,
+  onLine: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<PushResult> {
   signal?.throwIfAborted();
   const { repo, tag, digest } = parseRef(ref);
   if (digest) throw new TypeError(`cannot push ${ref}: push takes a tag, not a digest`);
@@ -88,7 +94,8 @@ export async function ensureImage(
   }
   const result = await follow(stream, onLine, signal);
   if (result.error) throw registryFailure(ctx, result.error);
-  if (!(await imagePresent(docker, ref))) throw registryFailure(ctx, 'the engine ended the pull but the image is not there');
+  if (!(await imagePresent(docker, ref)))
+    throw registryFailure(ctx, 'the engine ended the pull but the image is not there');
   return { pulled: true };
 }
 

@@ -49,7 +49,13 @@ async function run(opts: Partial<TestContainerOptions>) {
 before(async () => {
   docker = await connectEngine();
   seed = await siteDir();
-  env = await upEnvironment(docker, { envId, project: envId, template: WEB_ONLY, seeds: { site: seed }, labels: testLabels(`agent-${suffix}`) });
+  env = await upEnvironment(docker, {
+    envId,
+    project: envId,
+    template: WEB_ONLY,
+    seeds: { site: seed },
+    labels: testLabels(`agent-${suffix}`),
+  });
 });
 
 after(async () => {
@@ -66,7 +72,10 @@ after(async () => {
 describe('runTestContainer', () => {
   it('reaches a service by name on the environment network and exits 0', async (t) => {
     const t0 = Date.now();
-    const { result, out } = await run({ network: env.network, command: ['wget', '-q', '-O', '-', `http://web:${WEB_PORT}/`] });
+    const { result, out } = await run({
+      network: env.network,
+      command: ['wget', '-q', '-O', '-', `http://web:${WEB_PORT}/`],
+    });
     t.diagnostic(`(timing) test container create to removed: ${Date.now() - t0} ms`);
     assert.equal(result.exitCode, 0, out.stderr);
     assert.equal(out.stdout.trim(), SITE_TEXT);
@@ -77,7 +86,11 @@ describe('runTestContainer', () => {
     const { result, out, problems } = await run({
       network: env.network,
       env: { REPORT },
-      command: ['sh', '-c', 'mkdir -p /out && printf "%s" "$REPORT" > /out/junit.xml; echo ran 6 tests; echo 1 failed >&2; exit 1'],
+      command: [
+        'sh',
+        '-c',
+        'mkdir -p /out && printf "%s" "$REPORT" > /out/junit.xml; echo ran 6 tests; echo 1 failed >&2; exit 1',
+      ],
       junitPath: '/out/junit.xml',
     });
     assert.equal(result.exitCode, 1);
@@ -122,7 +135,11 @@ describe('runTestContainer', () => {
 
   it('aborts on the signal', async () => {
     const ac = new AbortController();
-    const running = run({ command: ['sh', '-c', 'echo ready; exec sleep 3600'], signal: ac.signal, onOutput: () => ac.abort() });
+    const running = run({
+      command: ['sh', '-c', 'echo ready; exec sleep 3600'],
+      signal: ac.signal,
+      onOutput: () => ac.abort(),
+    });
     await assert.rejects(running, (err) => isEnvironmentError(err, 'aborted'));
   });
 

@@ -56,8 +56,11 @@ export async function runTestContainer(docker: Dockerode, opts: TestContainerOpt
   try {
     await docker.getImage(opts.image).inspect();
   } catch (err) {
-    if (statusOf(err) === 404) throw new EnvironmentError('image_missing', `image '${opts.image}' is not on this engine`, { cause: err });
-    throw new EnvironmentError('unavailable', `cannot inspect image '${opts.image}': ${engineMessage(err)}`, { cause: err });
+    if (statusOf(err) === 404)
+      throw new EnvironmentError('image_missing', `image '${opts.image}' is not on this engine`, { cause: err });
+    throw new EnvironmentError('unavailable', `cannot inspect image '${opts.image}': ${engineMessage(err)}`, {
+      cause: err,
+    });
   }
 
   let container: Dockerode.Container;
@@ -72,7 +75,9 @@ export async function runTestContainer(docker: Dockerode, opts: TestContainerOpt
       HostConfig: { NetworkMode: opts.network ?? 'none' },
     });
   } catch (err) {
-    throw new EnvironmentError('start_failed', `cannot create the test container: ${engineMessage(err)}`, { cause: err });
+    throw new EnvironmentError('start_failed', `cannot create the test container: ${engineMessage(err)}`, {
+      cause: err,
+    });
   }
 
   try {
@@ -95,7 +100,11 @@ export async function runTestContainer(docker: Dockerode, opts: TestContainerOpt
       await container.start();
     } catch (err) {
       const tail = await logTail(container);
-      throw new EnvironmentError('start_failed', withTail(`test container failed to start: ${engineMessage(err)}`, tail), { logTail: tail, cause: err });
+      throw new EnvironmentError(
+        'start_failed',
+        withTail(`test container failed to start: ${engineMessage(err)}`, tail),
+        { logTail: tail, cause: err },
+      );
     }
     // After start: wait's default condition (not-running) answers at once for a created
     // container, and for one that already exited it still reports the exit code.
@@ -107,8 +116,16 @@ export async function runTestContainer(docker: Dockerode, opts: TestContainerOpt
       });
       await exited.catch(() => undefined); // killed: the status is 137 and says nothing more
       const tail = await logTail(container);
-      if (stop === 'aborted') throw new EnvironmentError('aborted', 'test container was aborted', { cause: opts.signal?.reason, logTail: tail });
-      throw new EnvironmentError('timeout', withTail(`test container ran longer than ${opts.timeoutMs} ms and was killed`, tail), { logTail: tail });
+      if (stop === 'aborted')
+        throw new EnvironmentError('aborted', 'test container was aborted', {
+          cause: opts.signal?.reason,
+          logTail: tail,
+        });
+      throw new EnvironmentError(
+        'timeout',
+        withTail(`test container ran longer than ${opts.timeoutMs} ms and was killed`, tail),
+        { logTail: tail },
+      );
     }
     const { StatusCode } = await exited;
     // Output frames still in flight end with the attach stream, shortly after the exit.
@@ -155,7 +172,11 @@ async function untilExitOrStop(
   }
 }
 
-async function collectJUnit(container: Dockerode.Container, path: string, problem: (line: string) => void): Promise<JUnitCounts | undefined> {
+async function collectJUnit(
+  container: Dockerode.Container,
+  path: string,
+  problem: (line: string) => void,
+): Promise<JUnitCounts | undefined> {
   const read = await readContainerFiles(container, path);
   if (!read.ok) {
     problem(read.missing ? `no JUnit report: ${read.message}` : read.message);

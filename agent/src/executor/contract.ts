@@ -32,7 +32,8 @@ export async function collect(handle: ExecutorHandle): Promise<Collected> {
       for await (const chunk of handle.output) chunks.push(chunk);
     })(),
   ]);
-  const text = (stream: string): string => Buffer.concat(chunks.filter((c) => c.stream === stream).map((c) => c.data)).toString('utf8');
+  const text = (stream: string): string =>
+    Buffer.concat(chunks.filter((c) => c.stream === stream).map((c) => c.data)).toString('utf8');
   return { stdout: text('stdout'), stderr: text('stderr'), chunks, exit };
 }
 
@@ -95,7 +96,9 @@ export function executorContract(name: string, make: () => Promise<ContractSubje
     });
 
     it('passes env through', async () => {
-      const r = await run(spec(['echo "$DOCKYARD_GREETING|$SECOND"'], { env: { DOCKYARD_GREETING: 'hello world', SECOND: 'a=b' } }));
+      const r = await run(
+        spec(['echo "$DOCKYARD_GREETING|$SECOND"'], { env: { DOCKYARD_GREETING: 'hello world', SECOND: 'a=b' } }),
+      );
       assert.equal(r.stdout, 'hello world|a=b\n');
     });
 

@@ -16,7 +16,9 @@ async function connect(): Promise<Dockerode> {
   try {
     await docker.ping();
   } catch (err) {
-    throw new Error(`dockerd does not answer at DOCKER_HOST=${process.env.DOCKER_HOST ?? '(default)'}; ${SETUP_HINT}`, { cause: err });
+    throw new Error(`dockerd does not answer at DOCKER_HOST=${process.env.DOCKER_HOST ?? '(default)'}; ${SETUP_HINT}`, {
+      cause: err,
+    });
   }
   try {
     await docker.getImage(BASE_IMAGE).inspect();
@@ -118,7 +120,9 @@ describe('DockerExecutor specifics', { timeout: 60_000 }, () => {
 
   it('reports an OOM kill', async () => {
     // A 100 MB shell variable in a 16 MiB container (swap off): the kernel kills it.
-    const s = spec(['x=$(head -c 100000000 /dev/zero | tr "\\0" a)', 'echo survived'], { limits: { memoryBytes: 16 * 1024 * 1024 } });
+    const s = spec(['x=$(head -c 100000000 /dev/zero | tr "\\0" a)', 'echo survived'], {
+      limits: { memoryBytes: 16 * 1024 * 1024 },
+    });
     try {
       const r = await collect(await executor.start(s, never));
       assert.deepEqual(r.exit, { exitCode: 137, oomKilled: true });

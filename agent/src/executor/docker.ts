@@ -1,7 +1,14 @@
 import type Dockerode from 'dockerode';
 import { ExecutorError } from './errors.js';
 import { demuxDockerStream } from './output.js';
-import { OUTPUT_FILE, type AttemptExit, type AttemptSpec, type Executor, type ExecutorHandle, type WorkspaceFound } from './types.js';
+import {
+  OUTPUT_FILE,
+  type AttemptExit,
+  type AttemptSpec,
+  type Executor,
+  type ExecutorHandle,
+  type WorkspaceFound,
+} from './types.js';
 import { removeSecretFiles, writeSecretFiles } from '../secrets/secret-files.js';
 
 /** Where a stage finds the secrets it asked for as files. */
@@ -37,7 +44,9 @@ export async function removeRunWorkspace(docker: Dockerode, runId: string): Prom
     await docker.getVolume(workspaceVolumeName(runId)).remove();
   } catch (err) {
     if (statusOf(err) === 404) return;
-    throw new ExecutorError('unavailable', `cannot remove workspace volume ${workspaceVolumeName(runId)}`, { cause: err });
+    throw new ExecutorError('unavailable', `cannot remove workspace volume ${workspaceVolumeName(runId)}`, {
+      cause: err,
+    });
   }
 }
 
@@ -69,7 +78,8 @@ export class DockerExecutor implements Executor {
   }
 
   async start(spec: AttemptSpec, signal: AbortSignal): Promise<ExecutorHandle> {
-    if (spec.image === null) throw new ExecutorError('image_missing', 'stage has no image; the docker executor needs one');
+    if (spec.image === null)
+      throw new ExecutorError('image_missing', 'stage has no image; the docker executor needs one');
     const name = containerName(spec.attemptId);
     if (signal.aborted) throw aborted(name);
     const container = await this.create(spec, spec.image);
@@ -82,7 +92,9 @@ export class DockerExecutor implements Executor {
     } catch (err) {
       (attach as { destroy?: () => void } | undefined)?.destroy?.();
       await this.removeContainer(name).catch(() => undefined); // the start error is the one to report
-      throw err instanceof ExecutorError ? err : new ExecutorError('start_failed', `cannot start container ${name}`, { cause: err });
+      throw err instanceof ExecutorError
+        ? err
+        : new ExecutorError('start_failed', `cannot start container ${name}`, { cause: err });
     }
 
     const onAbort = (): void => {
@@ -116,7 +128,11 @@ export class DockerExecutor implements Executor {
     // Observed through wait(); this only keeps an unobserved failure from crashing the process.
     exited.catch(() => undefined);
 
-    return { output: demuxDockerStream(attach as AsyncIterable<Buffer>), wait: () => exited, hold: { container: name } };
+    return {
+      output: demuxDockerStream(attach as AsyncIterable<Buffer>),
+      wait: () => exited,
+      hold: { container: name },
+    };
   }
 
   async remove(spec: AttemptSpec): Promise<void> {
@@ -127,7 +143,9 @@ export class DockerExecutor implements Executor {
   async listOwned(agentId: string): Promise<{ attemptId: string; running: boolean }[]> {
     const list = await this.list(`${LABEL.agent}=${agentId}`);
     // Environment containers carry the agent label too, but no attempt: they are the reaper's, not ours.
-    return list.filter((c) => c.Labels[LABEL.attempt]).map((c) => ({ attemptId: c.Labels[LABEL.attempt]!, running: c.State === 'running' }));
+    return list
+      .filter((c) => c.Labels[LABEL.attempt])
+      .map((c) => ({ attemptId: c.Labels[LABEL.attempt]!, running: c.State === 'running' }));
   }
 
   async removeWorkspace(runId: string): Promise<void> {
@@ -143,7 +161,9 @@ export class DockerExecutor implements Executor {
   async listWorkspaces(): Promise<WorkspaceFound[]> {
     let volumes: Dockerode.VolumeInspectInfo[];
     try {
-      volumes = (await this.docker.listVolumes({ filters: { name: [workspaceVolumeName('')], label: [LABEL.run] } })).Volumes ?? [];
+      volumes =
+        (await this.docker.listVolumes({ filters: { name: [workspaceVolumeName('')], label: [LABEL.run] } })).Volumes ??
+        [];
     } catch (err) {
       throw new ExecutorError('unavailable', 'cannot list workspace volumes', { cause: err });
     }
@@ -214,7 +234,8 @@ export class DockerExecutor implements Executor {
         },
       });
     } catch (err) {
-      if (statusOf(err) === 404) throw new ExecutorError('image_missing', `image '${image}' not found on this host`, { cause: err });
+      if (statusOf(err) === 404)
+        throw new ExecutorError('image_missing', `image '${image}' not found on this host`, { cause: err });
       if (statusOf(err) === 409 && !retried) {
         // A container left by an earlier start of this same attempt (agent restart): replace it.
         await this.stopContainer(name);

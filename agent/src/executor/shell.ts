@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { ExecutorError } from './errors.js';
 import { ShellSpawner, type ShellExit, type SpawnerKind } from './spawner/client.js';
-import { OUTPUT_FILE, type AttemptExit, type AttemptSpec, type Executor, type ExecutorHandle, type WorkspaceFound } from './types.js';
+import {
+  OUTPUT_FILE,
+  type AttemptExit,
+  type AttemptSpec,
+  type Executor,
+  type ExecutorHandle,
+  type WorkspaceFound,
+} from './types.js';
 import { removeSecretFiles, writeSecretFiles } from '../secrets/secret-files.js';
 
 export interface ShellExecutorOptions {
@@ -40,7 +47,8 @@ export function shellQuote(value: string): string {
 export function stageScript(cwd: string, env: Record<string, string>, commands: string[]): string {
   const lines = ['exec 3<&-', `cd -- ${shellQuote(cwd)} || exit 1`];
   for (const [name, value] of Object.entries(env)) {
-    if (!SHELL_NAME.test(name)) throw new ExecutorError('start_failed', `env name ${JSON.stringify(name)} is not a valid shell variable name`);
+    if (!SHELL_NAME.test(name))
+      throw new ExecutorError('start_failed', `env name ${JSON.stringify(name)} is not a valid shell variable name`);
     lines.push(`export ${name}=${shellQuote(value)}`);
   }
   lines.push('set -e', ...commands, '');
@@ -120,7 +128,11 @@ export class ShellExecutor implements Executor {
     try {
       shell = await this.spawner.run(script);
     } catch (cause) {
-      throw new ExecutorError('start_failed', `cannot start sh for attempt ${spec.attemptId}: ${(cause as Error).message}`, { cause });
+      throw new ExecutorError(
+        'start_failed',
+        `cannot start sh for attempt ${spec.attemptId}: ${(cause as Error).message}`,
+        { cause },
+      );
     }
     const { pid } = shell;
     const entry: RunningShell = { pid, done: false, exited: shell.exited };
@@ -145,7 +157,9 @@ export class ShellExecutor implements Executor {
       },
       (cause: unknown) => {
         ended();
-        throw new ExecutorError('wait_failed', `lost track of attempt ${spec.attemptId}: ${(cause as Error).message}`, { cause });
+        throw new ExecutorError('wait_failed', `lost track of attempt ${spec.attemptId}: ${(cause as Error).message}`, {
+          cause,
+        });
       },
     );
     exited.catch(() => undefined); // reported through wait()
@@ -173,7 +187,9 @@ export class ShellExecutor implements Executor {
       throw new ExecutorError('unavailable', `cannot list workspaces in ${this.workDir}`, { cause: err });
     });
     // Every directory is a run's, but the spawner's `.scripts`.
-    return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => ({ runId: e.name, agentId: null }));
+    return entries
+      .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+      .map((e) => ({ runId: e.name, agentId: null }));
   }
 
   async reap(attemptId: string): Promise<void> {

@@ -35,7 +35,8 @@ export class CredentialSource {
 
   credential(agentId: string, sessionId: string, nowMs = Date.now()): string {
     const key = `${agentId}.${sessionId}`;
-    if (this.cached && this.cached.key === key && this.cached.until - nowMs > CREDENTIAL_MS / 2) return this.cached.text;
+    if (this.cached && this.cached.key === key && this.cached.until - nowMs > CREDENTIAL_MS / 2)
+      return this.cached.text;
     const until = nowMs + CREDENTIAL_MS;
     const text = agentCredential(this.pair, { agentId, sessionId, expiresAtMs: until });
     this.cached = { text, until, key };

@@ -34,7 +34,9 @@ describe("probeReplica", () => {
   it("alive: a TLS server answers the handshake, and a plaintext one answers with an error", async () => {
     const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
     // No certificate: the handshake fails on the server's side, which still answers (an alert).
-    const secure = await listen(tls.createServer({ key: privateKey.export({ type: "pkcs8", format: "pem" }) as string }));
+    const secure = await listen(
+      tls.createServer({ key: privateKey.export({ type: "pkcs8", format: "pem" }) as string }),
+    );
     assert.equal(await probeReplica(secure, opts), "alive");
     const plain = await listen(net.createServer((s) => s.end("HTTP/1.1 400 Bad Request\r\n\r\n")));
     assert.equal(await probeReplica(plain, opts), "alive");

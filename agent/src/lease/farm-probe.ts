@@ -21,7 +21,10 @@ export type ProbeVerdict = "refused" | "frozen" | "alive" | "unknown";
 const SELF_LAG_MS = 500;
 
 /** Probe `host:port`; never throws. */
-export function probeReplica(address: string, opts: { connectTimeoutMs?: number; answerTimeoutMs?: number } = {}): Promise<ProbeVerdict> {
+export function probeReplica(
+  address: string,
+  opts: { connectTimeoutMs?: number; answerTimeoutMs?: number } = {},
+): Promise<ProbeVerdict> {
   const connectTimeout = opts.connectTimeoutMs ?? PROBE_CONNECT_TIMEOUT_MS;
   const answerTimeout = opts.answerTimeoutMs ?? PROBE_ANSWER_TIMEOUT_MS;
   const i = address.lastIndexOf(":");
@@ -45,10 +48,18 @@ export function probeReplica(address: string, opts: { connectTimeoutMs?: number;
       clearTimeout(timer);
       socket.removeAllListeners("error");
       const startedAt = performance.now();
-      timer = setTimeout(() => finish(performance.now() - startedAt > answerTimeout + SELF_LAG_MS ? "unknown" : "frozen"), answerTimeout);
+      timer = setTimeout(
+        () => finish(performance.now() - startedAt > answerTimeout + SELF_LAG_MS ? "unknown" : "frozen"),
+        answerTimeout,
+      );
       // Any answer, a finished handshake or an error the server caused (a plaintext server,
       // a reset), shows a loop that runs. Certificates are not checked: nothing is sent.
-      secure = tls.connect({ socket, rejectUnauthorized: false, ALPNProtocols: ["h2"], servername: net.isIP(host) ? undefined : host });
+      secure = tls.connect({
+        socket,
+        rejectUnauthorized: false,
+        ALPNProtocols: ["h2"],
+        servername: net.isIP(host) ? undefined : host,
+      });
       secure.once("secureConnect", () => finish("alive"));
       secure.once("error", () => finish("alive"));
       secure.once("close", () => finish("alive"));

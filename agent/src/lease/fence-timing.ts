@@ -14,6 +14,9 @@ export function fenceFor(a: Assignment, log: Logger): { ttlMs: number; fenceMs: 
   }
   // Safety first: the stage must be dead before the server can give it away.
   const fenceMs = Math.max(1, ttlMs - FENCE_KILL_BUDGET_MS - 1);
-  log.error({ attemptId: a.attemptId, problem, fenceMs }, "the server's fence breaks the lease inequality; using a shorter one");
+  log.error(
+    { attemptId: a.attemptId, problem, fenceMs },
+    "the server's fence breaks the lease inequality; using a shorter one",
+  );
   return { ttlMs, fenceMs };
 }

@@ -10,7 +10,13 @@ const LEASE = { ttlMs: 8000, fenceMs: 5600 };
 /** A fence on a clock the test moves, with replicas answering probes as `verdicts` says. */
 function setup(servers: string[], verdicts: Record<string, ProbeVerdict>, enabled = true) {
   const clock = { t: 0 };
-  const fence = new LeaseFence({ servers, enabled, log, now: () => clock.t, probe: async (a) => verdicts[a] ?? "unknown" });
+  const fence = new LeaseFence({
+    servers,
+    enabled,
+    log,
+    now: () => clock.t,
+    probe: async (a) => verdicts[a] ?? "unknown",
+  });
   const fired: { id: string; silentMs: number }[] = [];
   const track = (id: string) => fence.track(id, LEASE, (silentMs) => fired.push({ id, silentMs }));
   /** Move time in 100 ms checks (probes answer at once). */

@@ -76,7 +76,10 @@ export class LeaseFence {
   }
 
   start(): void {
-    if (!this.options.enabled) this.options.log.warn("lease fence disabled (DOCKYARD_AGENT_FENCE=off): a cut-off agent keeps running its stages");
+    if (!this.options.enabled)
+      this.options.log.warn(
+        "lease fence disabled (DOCKYARD_AGENT_FENCE=off): a cut-off agent keeps running its stages",
+      );
     this.timer ??= setInterval(() => this.check(), CHECK_MS).unref();
   }
 
@@ -86,7 +89,11 @@ export class LeaseFence {
     this.tracked.clear();
   }
 
-  track(attemptId: string, lease: { ttlMs: number; fenceMs: number }, onFence: (silentMs: number) => void): FencedAttempt {
+  track(
+    attemptId: string,
+    lease: { ttlMs: number; fenceMs: number },
+    onFence: (silentMs: number) => void,
+  ): FencedAttempt {
     // Until the first acknowledged renewal: from now, the moment the assignment reached us (the
     // server stamped the lease at placement, a dispatch latency earlier: inside the margin).
     const t: Tracked = { attemptId, ...lease, renewedAt: this.now(), onFence };

@@ -32,7 +32,10 @@ describe("OrderedOutput", () => {
     ];
     // Positive control: masking each stream on its own, as the runner did, lets the stderr line jump ahead.
     const masker = new SecretMasker([SECRET]);
-    const streams: Record<number, ReturnType<SecretMasker["stream"]>> = { [OUT]: masker.stream(), [ERR]: masker.stream() };
+    const streams: Record<number, ReturnType<SecretMasker["stream"]>> = {
+      [OUT]: masker.stream(),
+      [ERR]: masker.stream(),
+    };
     const naive = reads.map(([s, t]) => [s, streams[s]!.push(Buffer.from(t)).toString()]);
     assert.deepEqual(naive, [
       [OUT, "line one\n"],

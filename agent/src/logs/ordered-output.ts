@@ -49,7 +49,8 @@ export class OrderedOutput {
     // The held tail stays where it was read while it still holds (the chunk only grew it).
     if (at !== -1 && (held.length > 0 || fresh.length > 0 || m.holding === 0)) this.queue[at] = { stream, data: held };
     if (fresh.length > 0) this.queue.push({ stream, data: fresh });
-    if (m.holding > 0 && !this.queue.some((e) => e.stream === stream && "held" in e)) this.queue.push({ stream, held: true });
+    if (m.holding > 0 && !this.queue.some((e) => e.stream === stream && "held" in e))
+      this.queue.push({ stream, held: true });
     this.drain();
     if (this.waitingBytes > MAX_WAITING_BYTES) this.drain(true);
   }

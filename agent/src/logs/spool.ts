@@ -11,7 +11,17 @@
 // attempt is open and rewritten without finished attempts when it grows large.
 // Writes are plain (no fsync): this survives a crash of the agent process, not
 // of the machine.
-import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import path from "node:path";
 
 export interface SpooledChunk {
@@ -95,7 +105,12 @@ function* records(buf: Buffer): Generator<RawRecord> {
     const idLen = buf.readUInt8(off + 5);
     if (len < 2 + idLen || off + 4 + len > buf.length) return;
     const attemptId = buf.toString("utf8", off + 6, off + 6 + idLen);
-    yield { kind: buf.readUInt8(off + 4), attemptId, payload: buf.subarray(off + 6 + idLen, off + 4 + len), bytes: buf.subarray(off, off + 4 + len) };
+    yield {
+      kind: buf.readUInt8(off + 4),
+      attemptId,
+      payload: buf.subarray(off + 6 + idLen, off + 4 + len),
+      bytes: buf.subarray(off, off + 4 + len),
+    };
     off += 4 + len;
   }
 }
@@ -106,7 +121,12 @@ function parse(buf: Buffer): { contents: SpoolContents[]; liveRecords: Buffer[] 
   for (const r of records(buf)) {
     if (r.kind === KIND.meta) {
       try {
-        open.set(r.attemptId, { meta: JSON.parse(r.payload.toString("utf8")) as SpoolMeta, chunks: [], final: null, records: [r.bytes] });
+        open.set(r.attemptId, {
+          meta: JSON.parse(r.payload.toString("utf8")) as SpoolMeta,
+          chunks: [],
+          final: null,
+          records: [r.bytes],
+        });
       } catch {
         // unreadable metadata: the attempt cannot be replayed
       }
@@ -120,7 +140,11 @@ function parse(buf: Buffer): { contents: SpoolContents[]; liveRecords: Buffer[] 
     }
     entry.records.push(r.bytes);
     if (r.kind === KIND.chunk && r.payload.length >= CHUNK_HEADER) {
-      entry.chunks.push({ seq: r.payload.readDoubleLE(0), stream: r.payload.readUInt8(8), data: Buffer.from(r.payload.subarray(CHUNK_HEADER)) });
+      entry.chunks.push({
+        seq: r.payload.readDoubleLE(0),
+        stream: r.payload.readUInt8(8),
+        data: Buffer.from(r.payload.subarray(CHUNK_HEADER)),
+      });
     } else if (r.kind === KIND.started) {
       entry.meta.started = true;
     } else if (r.kind === KIND.final) {
@@ -132,7 +156,10 @@ function parse(buf: Buffer): { contents: SpoolContents[]; liveRecords: Buffer[] 
     }
   }
   const entries = [...open.values()];
-  return { contents: entries.map(({ meta, chunks, final }) => ({ meta, chunks, final })), liveRecords: entries.flatMap((e) => e.records) };
+  return {
+    contents: entries.map(({ meta, chunks, final }) => ({ meta, chunks, final })),
+    liveRecords: entries.flatMap((e) => e.records),
+  };
 }
 
 /** Read the spooled attempts under `root` that are not done (for replay and for tests). */

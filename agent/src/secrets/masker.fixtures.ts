@@ -61,12 +61,23 @@ export function percentEncodings(value: Buffer, rand: () => number = mulberry32(
     { name: "as is", bytes: value },
     // Python's quote(v, safe='') and curl --data-urlencode: RFC 3986 unreserved kept, the rest %XX.
     { name: "quote", bytes: each((b) => (keep(b, UNRESERVED) ? String.fromCharCode(b) : hex(b).toUpperCase())) },
-    { name: "encodeURIComponent", bytes: each((b) => (keep(b, /[A-Za-z0-9_.!~*'()-]/) ? String.fromCharCode(b) : hex(b).toUpperCase())) },
+    {
+      name: "encodeURIComponent",
+      bytes: each((b) => (keep(b, /[A-Za-z0-9_.!~*'()-]/) ? String.fromCharCode(b) : hex(b).toUpperCase())),
+    },
     // HTML forms and URLSearchParams: a space is "+".
-    { name: "form", bytes: each((b) => (b === 0x20 ? "+" : keep(b, /[A-Za-z0-9_.*-]/) ? String.fromCharCode(b) : hex(b).toUpperCase())) },
+    {
+      name: "form",
+      bytes: each((b) =>
+        b === 0x20 ? "+" : keep(b, /[A-Za-z0-9_.*-]/) ? String.fromCharCode(b) : hex(b).toUpperCase(),
+      ),
+    },
     // od -An -tx1 | sed 's/ /%/g': every byte, lower case.
     { name: "od|sed", bytes: each(hex) },
-    { name: "mixed", bytes: each((b) => (rand() < 0.5 ? String.fromCharCode(b) : rand() < 0.5 ? hex(b) : hex(b).toUpperCase())) },
+    {
+      name: "mixed",
+      bytes: each((b) => (rand() < 0.5 ? String.fromCharCode(b) : rand() < 0.5 ? hex(b) : hex(b).toUpperCase())),
+    },
   ];
 }
 
@@ -88,7 +99,8 @@ function escapedByte(buf: Buffer, p: number): number | null {
 function percentEnds(buf: Buffer, v: Buffer, j: number, p: number): number[] {
   if (j === v.length) return [p];
   const out: number[] = [];
-  if (p < buf.length && (buf[p] === v[j] || (v[j] === 0x20 && buf[p] === 0x2b))) out.push(...percentEnds(buf, v, j + 1, p + 1));
+  if (p < buf.length && (buf[p] === v[j] || (v[j] === 0x20 && buf[p] === 0x2b)))
+    out.push(...percentEnds(buf, v, j + 1, p + 1));
   if (escapedByte(buf, p) === v[j]) out.push(...percentEnds(buf, v, j + 1, p + 3));
   return out;
 }

@@ -1,7 +1,15 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { SecretMasker } from "./masker";
-import { allForms, findLeak, formsOf, mulberry32, percentEncodings, referenceHold, referenceMask } from "./masker.fixtures";
+import {
+  allForms,
+  findLeak,
+  formsOf,
+  mulberry32,
+  percentEncodings,
+  referenceHold,
+  referenceMask,
+} from "./masker.fixtures";
 
 function feed(masker: SecretMasker, chunks: Buffer[]): Buffer {
   const s = masker.stream();
@@ -26,7 +34,9 @@ describe("SecretMasker: each form", () => {
     }
   });
 
-  const variants = forms.flatMap((f) => (f.percent ? percentEncodings(f.bytes).map((e) => ({ name: `${f.name} ${e.name}`, bytes: e.bytes })) : [f]));
+  const variants = forms.flatMap((f) =>
+    f.percent ? percentEncodings(f.bytes).map((e) => ({ name: `${f.name} ${e.name}`, bytes: e.bytes })) : [f],
+  );
   for (const form of variants) {
     it(`masks the ${form.name} form in one chunk, in two or three chunks split anywhere, and byte by byte`, () => {
       const masker = new SecretMasker([SECRET]);
@@ -36,7 +46,8 @@ describe("SecretMasker: each form", () => {
       assert.equal(feed(new SecretMasker([]), [text]).toString(), text.toString());
       assert.equal(feed(masker, [text]).toString(), want);
       for (let i = 0; i <= text.length; i++) {
-        for (let j = i; j <= text.length; j++) assert.equal(feed(masker, splits(text, [i, j])).toString(), want, `cuts ${i},${j}`);
+        for (let j = i; j <= text.length; j++)
+          assert.equal(feed(masker, splits(text, [i, j])).toString(), want, `cuts ${i},${j}`);
       }
       assert.equal(
         feed(
@@ -82,7 +93,8 @@ describe("SecretMasker: each form", () => {
     assert.equal(masker.maskText(`k=${key}`), "k=***");
     const printed = Buffer.from("> -----BEGIN KEY-----\n> MIIBOgIBAAJBAKj34\n> ab\n> Gxq9=\n> -----END KEY-----\n");
     const want = "> ***\n> ***\n> ab\n> ***\n> ***\n";
-    for (let i = 0; i <= printed.length; i++) assert.equal(feed(masker, splits(printed, [i])).toString(), want, `cut ${i}`);
+    for (let i = 0; i <= printed.length; i++)
+      assert.equal(feed(masker, splits(printed, [i])).toString(), want, `cut ${i}`);
   });
 });
 
@@ -101,11 +113,15 @@ describe("SecretMasker: ordinary output", () => {
   it("passes output that cannot start a secret through at once, byte-identical", () => {
     const forms = formsOf(SECRET);
     const firsts = new Set(forms.map((f) => f.bytes[0]));
-    const alphabet = [...Buffer.from("abcdfghijklmnopqrsuvwxyz ABCDEFGHIJKLMNOPQSTUVWXYZ0123456789.,:;\n\t-é")].filter((b) => !firsts.has(b));
+    const alphabet = [...Buffer.from("abcdfghijklmnopqrsuvwxyz ABCDEFGHIJKLMNOPQSTUVWXYZ0123456789.,:;\n\t-é")].filter(
+      (b) => !firsts.has(b),
+    );
     const rand = mulberry32(7);
     const s = new SecretMasker([SECRET]).stream();
     for (let n = 0; n < 200; n++) {
-      const chunk = Buffer.from(Array.from({ length: 1 + Math.floor(rand() * 300) }, () => alphabet[Math.floor(rand() * alphabet.length)]!));
+      const chunk = Buffer.from(
+        Array.from({ length: 1 + Math.floor(rand() * 300) }, () => alphabet[Math.floor(rand() * alphabet.length)]!),
+      );
       assert.deepEqual(s.push(chunk), chunk, `chunk ${n}`);
     }
     assert.equal(s.flush().length, 0);
@@ -122,10 +138,15 @@ describe("SecretMasker: ordinary output", () => {
 
   it("masks overlapping occurrences as one, leaving no tail of either", () => {
     // Leftmost-longest alone would give "[***-three]" and "***ab".
-    const masker = new SecretMasker([Buffer.from("alpha-one-two"), Buffer.from("one-two-three"), Buffer.from("abababab")]);
+    const masker = new SecretMasker([
+      Buffer.from("alpha-one-two"),
+      Buffer.from("one-two-three"),
+      Buffer.from("abababab"),
+    ]);
     const text = Buffer.from("[alpha-one-two-three] abababababab");
     for (let i = 0; i <= text.length; i++) {
-      for (let j = i; j <= text.length; j++) assert.equal(feed(masker, splits(text, [i, j])).toString(), "[***] ***", `cuts ${i},${j}`);
+      for (let j = i; j <= text.length; j++)
+        assert.equal(feed(masker, splits(text, [i, j])).toString(), "[***] ***", `cuts ${i},${j}`);
     }
     assert.equal(masker.maskText("one-two-threealpha-one-two"), "******"); // touching, not overlapping: two masks
   });
@@ -154,7 +175,30 @@ describe("SecretMasker.maskText", () => {
   });
 });
 
-const SECRET_CHARS = ['"', "/", "+", "=", "\n", "\r\n", "\\", "%", " ", "\t", "é", "€", "😀", "&", "?", "a", "Z", "0", "_", "-", "k", "Q"];
+const SECRET_CHARS = [
+  '"',
+  "/",
+  "+",
+  "=",
+  "\n",
+  "\r\n",
+  "\\",
+  "%",
+  " ",
+  "\t",
+  "é",
+  "€",
+  "😀",
+  "&",
+  "?",
+  "a",
+  "Z",
+  "0",
+  "_",
+  "-",
+  "k",
+  "Q",
+];
 const FILLER_CHARS = [..."abcdefghijklmnopqrstuvwxyz      .,:;()[]{}#<>|0123456789\n\n\"'/=+-_é日"];
 
 describe("SecretMasker: fuzz", () => {
@@ -229,7 +273,11 @@ describe("SecretMasker: fuzz", () => {
       for (const c of chunked(plain)) {
         fed = Buffer.concat([fed, c]);
         emitted = Buffer.concat([emitted, s.push(c)]);
-        assert.equal(emitted.length, fed.length - referenceHold(fed, forms), `${msg}: held back too much or too little`);
+        assert.equal(
+          emitted.length,
+          fed.length - referenceHold(fed, forms),
+          `${msg}: held back too much or too little`,
+        );
       }
       assert.deepEqual(Buffer.concat([emitted, s.flush()]), plain, `${msg}: filler changed`);
     }
@@ -239,7 +287,11 @@ describe("SecretMasker: fuzz", () => {
 describe("SecretMasker: large output", () => {
   it("masks 32 MiB in 64 KiB chunks, and a long self-overlapping run, in linear time", { timeout: 30_000 }, () => {
     const masker = new SecretMasker([SECRET, Buffer.from("aaaaaaaa"), Buffer.from("line1\nline2-secret")]);
-    const block = Buffer.concat([Buffer.alloc(65_536 - 40, "build output line\n"), SECRET, Buffer.alloc(40 - SECRET.length, "x")]);
+    const block = Buffer.concat([
+      Buffer.alloc(65_536 - 40, "build output line\n"),
+      SECRET,
+      Buffer.alloc(40 - SECRET.length, "x"),
+    ]);
     const s = masker.stream();
     let bytes = 0;
     for (let i = 0; i < 512; i++) {

@@ -14,7 +14,10 @@ export interface SecretFile {
 }
 
 /** tmpfs when the host has it; the temp dir otherwise. */
-const BASE = path.join(existsSync("/dev/shm") ? "/dev/shm" : os.tmpdir(), `dockyard-secrets-${process.getuid?.() ?? 0}`);
+const BASE = path.join(
+  existsSync("/dev/shm") ? "/dev/shm" : os.tmpdir(),
+  `dockyard-secrets-${process.getuid?.() ?? 0}`,
+);
 const SAFE = /^[A-Za-z0-9-]{1,64}$/;
 
 function runSecretDir(runId: string): string {

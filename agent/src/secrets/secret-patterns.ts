@@ -95,7 +95,8 @@ class PercentPattern implements SecretPattern {
     const near: number[] = [];
     let from = 0;
     for (const q of this.escapes(buf, end + this.maxLength)) {
-      for (let i = Math.max(from, q - this.maxLength + 1); i <= q && i < end; i++) if (this.starts[buf[i]!] === 1) near.push(i);
+      for (let i = Math.max(from, q - this.maxLength + 1); i <= q && i < end; i++)
+        if (this.starts[buf[i]!] === 1) near.push(i);
       from = Math.max(from, q + 1);
     }
     // Both lists are sorted: merge them, each start once.

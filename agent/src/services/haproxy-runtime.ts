@@ -36,7 +36,8 @@ export class HaproxyRuntime {
 
   /** Send one command; resolves with HAProxy's answer (trimmed), or rejects naming the command. */
   command(cmd: string): Promise<string> {
-    if (/[\n;]/.test(cmd)) return Promise.reject(new HaproxyRuntimeError(`one command at a time: ${JSON.stringify(cmd)}`));
+    if (/[\n;]/.test(cmd))
+      return Promise.reject(new HaproxyRuntimeError(`one command at a time: ${JSON.stringify(cmd)}`));
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -67,10 +68,18 @@ export class HaproxyRuntime {
   async servers(backend: string): Promise<ServerStat[]> {
     const csv = await this.command("show stat");
     const [header, ...rows] = csv.split("\n");
-    if (!header?.startsWith("# ")) throw new HaproxyRuntimeError(`haproxy 'show stat': unexpected answer ${JSON.stringify(csv.slice(0, 200))}`);
+    if (!header?.startsWith("# "))
+      throw new HaproxyRuntimeError(`haproxy 'show stat': unexpected answer ${JSON.stringify(csv.slice(0, 200))}`);
     const cols = header.slice(2).split(",");
     const at = (name: string) => cols.indexOf(name);
-    const [px, sv, st, scur, stot, addr] = ["pxname", "svname", "status", "scur", "stot", "addr"].map(at) as [number, number, number, number, number, number];
+    const [px, sv, st, scur, stot, addr] = ["pxname", "svname", "status", "scur", "stot", "addr"].map(at) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
     return rows
       .map((r) => r.split(","))
       .filter((f) => f[px] === backend && f[sv] !== "BACKEND" && f[sv] !== "FRONTEND")

@@ -6,16 +6,38 @@ import { after, before, describe, it } from "node:test";
 import type Dockerode from "dockerode";
 import { BASE_IMAGE } from "../executor/docker-client";
 import { connectEngine, uniq } from "../docker/environment-fixtures";
-import { listReplicas, serviceNetwork, startReplica, stopReplica, waitReplicaHealthy, type HealthCheck } from "./replica";
+import {
+  listReplicas,
+  serviceNetwork,
+  startReplica,
+  stopReplica,
+  waitReplicaHealthy,
+  type HealthCheck,
+} from "./replica";
 
 const PORT = 8080;
-const serve = (body: string) => ["sh", "-c", `echo starting ${body}; mkdir /www && echo ${body} > /www/index.html && exec httpd -f -p ${PORT} -h /www`];
+const serve = (body: string) => [
+  "sh",
+  "-c",
+  `echo starting ${body}; mkdir /www && echo ${body} > /www/index.html && exec httpd -f -p ${PORT} -h /www`,
+];
 
 describe("service replicas", { timeout: 120_000 }, () => {
   const service = `rep-${uniq()}`;
   let docker: Dockerode;
-  const check = (over: Partial<HealthCheck>): HealthCheck => ({ intervalMs: 100, timeoutMs: 1000, minHealthyMs: 400, ...over });
-  const spec = { service, image: BASE_IMAGE, env: { GREETING: "hi" }, port: PORT, labels: { "dockyard.test": "replica" } };
+  const check = (over: Partial<HealthCheck>): HealthCheck => ({
+    intervalMs: 100,
+    timeoutMs: 1000,
+    minHealthyMs: 400,
+    ...over,
+  });
+  const spec = {
+    service,
+    image: BASE_IMAGE,
+    env: { GREETING: "hi" },
+    port: PORT,
+    labels: { "dockyard.test": "replica" },
+  };
 
   before(async () => {
     docker = await connectEngine();
@@ -28,7 +50,8 @@ describe("service replicas", { timeout: 120_000 }, () => {
       .catch(() => undefined);
   });
 
-  const start = (revision: number, index: number, command: string[]) => startReplica(docker, { ...spec, revision, index, command });
+  const start = (revision: number, index: number, command: string[]) =>
+    startReplica(docker, { ...spec, revision, index, command });
 
   it("is healthy once its HTTP or command check passed for min_healthy_time in a row, and is listed by its labels", async () => {
     const r = await start(1, 1, serve("v1"));
@@ -50,20 +73,26 @@ describe("service replicas", { timeout: 120_000 }, () => {
 
   it("fails naming the check that never passed, or the exit code, with the end of its log", async () => {
     const sick = await start(2, 1, serve("v2"));
-    await assert.rejects(waitReplicaHealthy(docker, sick, check({ http: { path: "/missing", status: 200 } }), Date.now() + 1500), (err: Error) => {
-      assert.equal(err.name, "ReplicaError");
-      assert.match(
-        err.message,
-        /replica dy-svc-rep-[0-9a-f]+-r2-1 was not healthy for 400 ms in a row in time; last check: GET \/missing answered 404, expected 200/,
-      );
-      assert.match(err.message, /starting v2/);
-      return true;
-    });
+    await assert.rejects(
+      waitReplicaHealthy(docker, sick, check({ http: { path: "/missing", status: 200 } }), Date.now() + 1500),
+      (err: Error) => {
+        assert.equal(err.name, "ReplicaError");
+        assert.match(
+          err.message,
+          /replica dy-svc-rep-[0-9a-f]+-r2-1 was not healthy for 400 ms in a row in time; last check: GET \/missing answered 404, expected 200/,
+        );
+        assert.match(err.message, /starting v2/);
+        return true;
+      },
+    );
     const dead = await start(2, 2, ["sh", "-c", "echo cannot bind; sleep 1; exit 3"]);
-    await assert.rejects(waitReplicaHealthy(docker, dead, check({ http: { path: "/", status: 200 } }), Date.now() + 20_000), (err: Error) => {
-      assert.match(err.message, /replica dy-svc-rep-[0-9a-f]+-r2-2 exited with code 3 before it was healthy/);
-      assert.match(err.message, /cannot bind/);
-      return true;
-    });
+    await assert.rejects(
+      waitReplicaHealthy(docker, dead, check({ http: { path: "/", status: 200 } }), Date.now() + 20_000),
+      (err: Error) => {
+        assert.match(err.message, /replica dy-svc-rep-[0-9a-f]+-r2-2 exited with code 3 before it was healthy/);
+        assert.match(err.message, /cannot bind/);
+        return true;
+      },
+    );
   });
 });

@@ -8,7 +8,11 @@ import type Dockerode from "dockerode";
 import { AgentError } from "../errors";
 import { engineMessage, logTail, statusOf, withTail } from "../docker/environment-docker";
 
-export const REPLICA_LABEL = { service: "dockyard.service", revision: "dockyard.revision", index: "dockyard.replica" } as const;
+export const REPLICA_LABEL = {
+  service: "dockyard.service",
+  revision: "dockyard.revision",
+  index: "dockyard.replica",
+} as const;
 
 /**
  * - `start_failed`: the engine refused to create or start it (image missing, name taken);
@@ -51,7 +55,8 @@ export interface Replica {
 }
 
 export const serviceNetwork = (service: string) => `dy-svc-${service}`;
-export const replicaName = (s: Pick<ReplicaSpec, "service" | "revision" | "index">) => `dy-svc-${s.service}-r${s.revision}-${s.index}`;
+export const replicaName = (s: Pick<ReplicaSpec, "service" | "revision" | "index">) =>
+  `dy-svc-${s.service}-r${s.revision}-${s.index}`;
 
 /** The service's network on this engine, created once. */
 export async function ensureServiceNetwork(docker: Dockerode, service: string): Promise<string> {
@@ -59,7 +64,12 @@ export async function ensureServiceNetwork(docker: Dockerode, service: string): 
   const found = await docker.listNetworks({ filters: { name: [name] } });
   if (found.some((n) => n.Name === name)) return name;
   try {
-    await docker.createNetwork({ Name: name, Driver: "bridge", CheckDuplicate: true, Labels: { [REPLICA_LABEL.service]: service } });
+    await docker.createNetwork({
+      Name: name,
+      Driver: "bridge",
+      CheckDuplicate: true,
+      Labels: { [REPLICA_LABEL.service]: service },
+    });
   } catch (err) {
     if (statusOf(err) !== 409) throw err; // another step created it meanwhile
   }
@@ -94,7 +104,13 @@ export async function startReplica(docker: Dockerode, spec: ReplicaSpec): Promis
   const info = await container.inspect();
   const ip = info.NetworkSettings.Networks[network]?.IPAddress ?? "";
   if (!info.State.Running) {
-    throw new ReplicaError("exited", withTail(`replica ${name} exited with code ${info.State.ExitCode} right after its start`, await logTail(container)));
+    throw new ReplicaError(
+      "exited",
+      withTail(
+        `replica ${name} exited with code ${info.State.ExitCode} right after its start`,
+        await logTail(container),
+      ),
+    );
   }
   if (!ip) throw new ReplicaError("start_failed", `replica ${name} has no address on network ${network}`);
   return { containerId: info.Id, name, ip, port: spec.port };
@@ -105,7 +121,13 @@ export async function startReplica(docker: Dockerode, spec: ReplicaSpec): Promis
  * with `exited` when the container stops, or `unhealthy` at `deadline` (epoch ms), quoting
  * the last failure and the end of the replica's log.
  */
-export async function waitReplicaHealthy(docker: Dockerode, replica: Replica, check: HealthCheck, deadline: number, signal?: AbortSignal): Promise<void> {
+export async function waitReplicaHealthy(
+  docker: Dockerode,
+  replica: Replica,
+  check: HealthCheck,
+  deadline: number,
+  signal?: AbortSignal,
+): Promise<void> {
   const container = docker.getContainer(replica.containerId);
   let passingSince: number | null = null;
   let lastFailure = "no check ran yet";
@@ -114,7 +136,10 @@ export async function waitReplicaHealthy(docker: Dockerode, replica: Replica, ch
     const info = await container.inspect();
     if (!info.State.Running) {
       const tail = await logTail(container);
-      throw new ReplicaError("exited", withTail(`replica ${replica.name} exited with code ${info.State.ExitCode} before it was healthy`, tail));
+      throw new ReplicaError(
+        "exited",
+        withTail(`replica ${replica.name} exited with code ${info.State.ExitCode} before it was healthy`, tail),
+      );
     }
     const failure = await probe(docker, replica, check);
     const now = Date.now();
@@ -129,7 +154,10 @@ export async function waitReplicaHealthy(docker: Dockerode, replica: Replica, ch
       const tail = await logTail(container);
       throw new ReplicaError(
         "unhealthy",
-        withTail(`replica ${replica.name} was not healthy for ${check.minHealthyMs} ms in a row in time; last check: ${lastFailure}`, tail),
+        withTail(
+          `replica ${replica.name} was not healthy for ${check.minHealthyMs} ms in a row in time; last check: ${lastFailure}`,
+          tail,
+        ),
       );
     }
     await delay(check.intervalMs, undefined, { signal });
@@ -141,10 +169,14 @@ async function probe(docker: Dockerode, r: Replica, check: HealthCheck): Promise
   if (check.http) {
     const { path, status } = check.http;
     const got = await httpStatus(`http://${r.ip}:${r.port}${path}`, check.timeoutMs).catch((err: Error) => err.message);
-    return got === status ? null : `GET ${path} ${typeof got === "number" ? `answered ${got}, expected ${status}` : got}`;
+    return got === status
+      ? null
+      : `GET ${path} ${typeof got === "number" ? `answered ${got}, expected ${status}` : got}`;
   }
   if (check.command) {
-    const exec = await docker.getContainer(r.containerId).exec({ Cmd: check.command, AttachStdout: true, AttachStderr: true });
+    const exec = await docker
+      .getContainer(r.containerId)
+      .exec({ Cmd: check.command, AttachStdout: true, AttachStderr: true });
     const stream = await exec.start({ hijack: true, stdin: false });
     stream.resume(); // its output is not kept: the exit code decides
     const ended = new Promise<boolean>((resolve) => {
@@ -193,7 +225,10 @@ export async function stopReplica(docker: Dockerode, containerId: string, graceM
 }
 
 /** The replicas of `service` on this engine (running or not), from their labels. */
-export async function listReplicas(docker: Dockerode, service: string): Promise<{ containerId: string; revision: number; index: number; running: boolean }[]> {
+export async function listReplicas(
+  docker: Dockerode,
+  service: string,
+): Promise<{ containerId: string; revision: number; index: number; running: boolean }[]> {
   const list = await docker.listContainers({ all: true, filters: { label: [`${REPLICA_LABEL.service}=${service}`] } });
   return list
     .map((c) => ({

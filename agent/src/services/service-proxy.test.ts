@@ -72,7 +72,9 @@ function get(url: string, agent: http.Agent | false): Promise<string> {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (c: string) => (body += c));
-      res.on("end", () => (res.statusCode === 200 ? resolve(body.trim()) : reject(new Error(`status ${res.statusCode}`))));
+      res.on("end", () =>
+        res.statusCode === 200 ? resolve(body.trim()) : reject(new Error(`status ${res.statusCode}`)),
+      );
       res.on("error", reject);
     });
     req.on("timeout", () => req.destroy(new Error("timeout")));
@@ -172,8 +174,14 @@ describe("service proxy (HAProxy runtime API)", { timeout: 120_000 }, () => {
   });
 
   it("refuses a bad service name, slot or address, naming it", async () => {
-    assert.throws(() => new ServiceProxy({ service: "Web!", dir, bind: { host: "127.0.0.1", port: 1 }, slots: 1 }), /service name 'Web!' must be/);
-    assert.throws(() => new ServiceProxy({ service: "web", dir, bind: { host: "127.0.0.1", port: 1 }, slots: 0 }), /slots 0 must be 1 to 64/);
+    assert.throws(
+      () => new ServiceProxy({ service: "Web!", dir, bind: { host: "127.0.0.1", port: 1 }, slots: 1 }),
+      /service name 'Web!' must be/,
+    );
+    assert.throws(
+      () => new ServiceProxy({ service: "web", dir, bind: { host: "127.0.0.1", port: 1 }, slots: 0 }),
+      /slots 0 must be 1 to 64/,
+    );
     await assert.rejects(proxy.put(5, "10.0.0.1", 80), /slot 5 must be 1 to 4/);
     await assert.rejects(proxy.put(1, "10.0.0.1; rm", 80), /'10.0.0.1; rm' is not an IP address/);
   });

@@ -43,7 +43,9 @@ export class ServiceProxy {
 
   constructor(private readonly spec: ServiceProxySpec) {
     if (!SERVICE_NAME.test(spec.service))
-      throw new HaproxyRuntimeError(`service name '${spec.service}' must be 1-63 of a-z 0-9 - starting with a letter or digit`);
+      throw new HaproxyRuntimeError(
+        `service name '${spec.service}' must be 1-63 of a-z 0-9 - starting with a letter or digit`,
+      );
     if (!Number.isInteger(spec.slots) || spec.slots < 1 || spec.slots > MAX_SLOTS)
       throw new HaproxyRuntimeError(`slots ${spec.slots} must be 1 to ${MAX_SLOTS}`);
     if (!Number.isInteger(spec.bind.port) || spec.bind.port < 1 || spec.bind.port > 65535)
@@ -60,7 +62,9 @@ export class ServiceProxy {
   pid(): number | null {
     try {
       const pid = Number(readFileSync(this.file("haproxy.pid"), "utf8").trim());
-      return Number.isInteger(pid) && pid > 0 && readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "haproxy" ? pid : null;
+      return Number.isInteger(pid) && pid > 0 && readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "haproxy"
+        ? pid
+        : null;
     } catch {
       return null;
     }
@@ -73,10 +77,14 @@ export class ServiceProxy {
     writeFileSync(this.file("haproxy.cfg"), this.config());
     try {
       // -D: daemon, detached from us; it writes its pid file once it listens.
-      await run(this.spec.binary ?? "haproxy", ["-D", "-f", this.file("haproxy.cfg"), "-p", this.file("haproxy.pid")], { timeout: 10_000 });
+      await run(this.spec.binary ?? "haproxy", ["-D", "-f", this.file("haproxy.cfg"), "-p", this.file("haproxy.pid")], {
+        timeout: 10_000,
+      });
     } catch (err) {
       const stderr = String((err as { stderr?: unknown }).stderr ?? (err as Error).message).trim();
-      throw new HaproxyRuntimeError(`proxy of service '${this.spec.service}' did not start: ${stderr.split("\n").slice(-3).join(" | ")}`);
+      throw new HaproxyRuntimeError(
+        `proxy of service '${this.spec.service}' did not start: ${stderr.split("\n").slice(-3).join(" | ")}`,
+      );
     }
     if (this.pid() === null || !existsSync(this.file("admin.sock")))
       throw new HaproxyRuntimeError(`proxy of service '${this.spec.service}' started but is not running`);
@@ -92,7 +100,8 @@ export class ServiceProxy {
     const name = this.server(slot);
     if (!/^[0-9a-fA-F.:]{2,45}$/.test(ip)) throw new HaproxyRuntimeError(`'${ip}' is not an IP address`);
     const answer = await this.runtime.command(`set server ${BACKEND}/${name} addr ${ip} port ${port}`);
-    if (answer !== "" && !/changed|no need to change/i.test(answer)) throw new HaproxyRuntimeError(`haproxy set server ${name} addr: ${answer}`);
+    if (answer !== "" && !/changed|no need to change/i.test(answer))
+      throw new HaproxyRuntimeError(`haproxy set server ${name} addr: ${answer}`);
     await this.runtime.expectSilent(`set server ${BACKEND}/${name} state ready`);
   }
 
@@ -128,7 +137,8 @@ export class ServiceProxy {
   }
 
   private server(slot: number): string {
-    if (!Number.isInteger(slot) || slot < 1 || slot > this.spec.slots) throw new HaproxyRuntimeError(`slot ${slot} must be 1 to ${this.spec.slots}`);
+    if (!Number.isInteger(slot) || slot < 1 || slot > this.spec.slots)
+      throw new HaproxyRuntimeError(`slot ${slot} must be 1 to ${this.spec.slots}`);
     return `${SLOT_PREFIX}${slot}`;
   }
 

@@ -61,12 +61,18 @@ export class BuildCache {
     try {
       const freed = await new Promise<unknown>((resolve, reject) =>
         (this.docker!.modem as unknown as Modem).dial(
-          { path: "/build/prune?", method: "POST", options: { "keep-storage": this.budgetBytes }, statusCodes: { 200: true, 500: "server error" } },
+          {
+            path: "/build/prune?",
+            method: "POST",
+            options: { "keep-storage": this.budgetBytes },
+            statusCodes: { 200: true, 500: "server error" },
+          },
           (err, res) => (err ? reject(err) : resolve(res)),
         ),
       );
       const reclaimed = Number((freed as { SpaceReclaimed?: number } | null)?.SpaceReclaimed ?? 0);
-      if (reclaimed > 0) this.log.info({ reclaimedBytes: reclaimed, budgetBytes: this.budgetBytes }, "build cache pruned to its budget");
+      if (reclaimed > 0)
+        this.log.info({ reclaimedBytes: reclaimed, budgetBytes: this.budgetBytes }, "build cache pruned to its budget");
     } catch (err) {
       this.log.warn({ err }, "build cache prune failed");
     }

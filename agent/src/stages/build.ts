@@ -18,16 +18,20 @@ export const build: AgentStage = {
   async start(a, _spec, tools, signal) {
     const kind = a.spec?.kind;
     const docker = tools.docker;
-    if (kind?.case !== "build" || !docker) throw new ExecutorError("start_failed", "not a build stage, or no Docker engine here");
+    if (kind?.case !== "build" || !docker)
+      throw new ExecutorError("start_failed", "not a build stage, or no Docker engine here");
     const b = kind.value;
     return taskHandle(async (log) => {
       try {
         const auth = registryAuth(a);
-        if (b.push && !auth) return failedExit(log, "push: true but neither the pipeline nor the server names a registry");
+        if (b.push && !auth)
+          return failedExit(log, "push: true but neither the pipeline nor the server names a registry");
         const src = await tools.sources.get(a, signal);
         if (src.commit) log.line(`dockyard: source at commit ${src.commit}`);
         const refs = b.tags.map((t) => (b.push ? `${auth!.server}/${t}` : t));
-        const secrets = Object.fromEntries((a.spec?.secrets ?? []).map((s) => [s.env, Buffer.from(s.value).toString("utf8")]));
+        const secrets = Object.fromEntries(
+          (a.spec?.secrets ?? []).map((s) => [s.env, Buffer.from(s.value).toString("utf8")]),
+        );
         const started = Date.now();
         const result = await buildImage(docker, {
           context: packContext(inside(src.dir, b.context), { dockerfile: b.dockerfile }),
@@ -56,7 +60,14 @@ export const build: AgentStage = {
           exitCode: 0,
           oomKilled: false,
           outputs: {
-            values: { image: image.ref, image_id: image.id, digest, size_bytes: String(image.sizeBytes), layers: String(image.layers), commit: src.commit },
+            values: {
+              image: image.ref,
+              image_id: image.id,
+              digest,
+              size_bytes: String(image.sizeBytes),
+              layers: String(image.layers),
+              commit: src.commit,
+            },
             image,
           },
         };

@@ -32,11 +32,15 @@ export const command: AgentStage = {
     try {
       outputDir = tools.outputs.create(spec.attemptId);
     } catch (cause) {
-      throw new ExecutorError("start_failed", `cannot create the output directory: ${(cause as Error).message}`, { cause });
+      throw new ExecutorError("start_failed", `cannot create the output directory: ${(cause as Error).message}`, {
+        cause,
+      });
     }
     const handle = await executor.start({ ...spec, outputDir }, signal);
     // Read and removed as soon as the stage exits: before its end is reported (remove() is the fallback).
-    const exited = handle.wait().then((exit) => withOutputs(exit, outputDir).finally(() => tools.outputs.remove(spec.attemptId)));
+    const exited = handle
+      .wait()
+      .then((exit) => withOutputs(exit, outputDir).finally(() => tools.outputs.remove(spec.attemptId)));
     exited.catch(() => undefined); // observed through wait()
     return { output: handle.output, hold: handle.hold, wait: () => exited } satisfies StageHandle;
   },

@@ -22,7 +22,8 @@ export const deploy: AgentStage = {
   async start(a, _spec, tools, signal) {
     const kind = a.spec?.kind;
     const docker = tools.docker;
-    if (kind?.case !== "deploy" || !docker) throw new ExecutorError("start_failed", "not a deploy stage, or no Docker engine here");
+    if (kind?.case !== "deploy" || !docker)
+      throw new ExecutorError("start_failed", "not a deploy stage, or no Docker engine here");
     const d = kind.value;
     return taskHandle(async (log) => {
       try {
@@ -32,7 +33,10 @@ export const deploy: AgentStage = {
         if (text === null) return failedExit(log, `template '${d.template}' is not in the run's source`);
         const parsed = parseComposeTemplate(parseYaml(text, { merge: true, maxAliasCount: 100 }));
         if (!parsed.ok)
-          return failedExit(log, `template '${d.template}' is not supported:\n${parsed.problems.map((p) => `  ${p.path}: ${p.message}`).join("\n")}`);
+          return failedExit(
+            log,
+            `template '${d.template}' is not supported:\n${parsed.problems.map((p) => `  ${p.path}: ${p.message}`).join("\n")}`,
+          );
         const template = parsed.template;
         const envFiles: Record<string, string> = {};
         for (const f of Object.values(template.services).flatMap((s) => s.envFiles)) {
@@ -58,7 +62,14 @@ export const deploy: AgentStage = {
           signal,
           onLine: log.line,
           healthTimeoutMs: Number(d.healthTimeoutMs),
-          labels: { owner: d.owner, runId: a.runId, agentId: tools.agentId, expiresAt, stage: a.stageName, keepOnFailure: d.keepOnFailure },
+          labels: {
+            owner: d.owner,
+            runId: a.runId,
+            agentId: tools.agentId,
+            expiresAt,
+            stage: a.stageName,
+            keepOnFailure: d.keepOnFailure,
+          },
         });
         // The next heartbeat reports it (dockyard envs).
         await tools.environments.refresh();
@@ -73,10 +84,13 @@ export const deploy: AgentStage = {
           values[`${name}.ip`] = s.ip;
           values[`${name}.address`] = s.ports[0] ? `${s.host}:${s.ports[0]}` : s.host;
         }
-        log.line(`dockyard: environment ${envId} up (${Object.keys(env.services).join(", ")}) until ${expiresAt.toISOString()}`);
+        log.line(
+          `dockyard: environment ${envId} up (${Object.keys(env.services).join(", ")}) until ${expiresAt.toISOString()}`,
+        );
         return { exitCode: 0, oomKilled: false, outputs: { values } };
       } catch (err) {
-        if (isAgentError(err) || (err instanceof Error && err.name === "YAMLParseError")) return failedExit(log, err.message);
+        if (isAgentError(err) || (err instanceof Error && err.name === "YAMLParseError"))
+          return failedExit(log, err.message);
         throw err;
       }
     });

@@ -38,7 +38,11 @@ export class Environments implements ResourceHolder {
       runId: e.runId,
       createdAtMs: e.createdAt?.getTime() ?? 0,
       expiresAtMs: e.expiresAt?.getTime() ?? 0,
-      attributes: { stage: e.stage, owner: e.owner, ...Object.fromEntries(e.services.map((s) => [`service.${s.name}`, s.address])) },
+      attributes: {
+        stage: e.stage,
+        owner: e.owner,
+        ...Object.fromEntries(e.services.map((s) => [`service.${s.name}`, s.address])),
+      },
     }));
   }
 
@@ -94,7 +98,8 @@ export class Environments implements ResourceHolder {
     const docker = this.docker!;
     for (const env of this.mine(await listEnvironments(docker)).filter((e) => e.runId === runId)) {
       if (state !== "succeeded" && env.keepOnFailure) {
-        if (!this.kept.has(env.envId)) this.log.info({ envId: env.envId, runId }, "environment kept after a failed run until its TTL");
+        if (!this.kept.has(env.envId))
+          this.log.info({ envId: env.envId, runId }, "environment kept after a failed run until its TTL");
         this.kept.add(env.envId);
         continue;
       }

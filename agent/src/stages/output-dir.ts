@@ -83,16 +83,20 @@ export async function readOutputs(dir: string): Promise<Record<string, string>> 
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return {};
     if (code === "ELOOP") throw new OutputFileError("the file is a symbolic link; write a regular file");
-    throw new AgentError("output_unreadable", `cannot read the stage's output file: ${(err as Error).message}`, { cause: err });
+    throw new AgentError("output_unreadable", `cannot read the stage's output file: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   try {
     if (!(await fh.stat()).isFile()) throw new OutputFileError("not a regular file; write a regular file");
     // One byte more than allowed, so that an over-size file is recognised without reading it all.
     const buf = Buffer.alloc(MAX_OUTPUT_FILE_BYTES + 1);
     let n = 0;
-    for (let got = -1; got !== 0 && n < buf.length; n += got) got = (await fh.read(buf, n, buf.length - n, n)).bytesRead;
+    for (let got = -1; got !== 0 && n < buf.length; n += got)
+      got = (await fh.read(buf, n, buf.length - n, n)).bytesRead;
     const size = (await fh.stat()).size;
-    if (n > MAX_OUTPUT_FILE_BYTES) throw new OutputFileError(`the file has ${size} bytes; at most ${MAX_OUTPUT_FILE_BYTES} are allowed`);
+    if (n > MAX_OUTPUT_FILE_BYTES)
+      throw new OutputFileError(`the file has ${size} bytes; at most ${MAX_OUTPUT_FILE_BYTES} are allowed`);
     return parseOutputFile(buf.subarray(0, n));
   } finally {
     await fh.close();

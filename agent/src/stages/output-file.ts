@@ -52,9 +52,11 @@ export function parseOutputFile(content: Buffer): Record<string, string> {
       key = line.slice(0, hd);
       const delimiter = line.slice(hd + 2);
       checkKey(key, at);
-      if (delimiter === "") throw new OutputFileError(`${at}: '${key}<<' needs a delimiter after '<<' (e.g. ${key}<<EOF)`);
+      if (delimiter === "")
+        throw new OutputFileError(`${at}: '${key}<<' needs a delimiter after '<<' (e.g. ${key}<<EOF)`);
       const end = lines.indexOf(delimiter, i + 1);
-      if (end === -1) throw new OutputFileError(`${at}: no line '${show(delimiter)}' ends the value of '${key}' begun here`);
+      if (end === -1)
+        throw new OutputFileError(`${at}: no line '${show(delimiter)}' ends the value of '${key}' begun here`);
       value = lines.slice(i + 1, end).join("\n");
       i = end;
     } else if (eq !== -1) {
@@ -66,16 +68,21 @@ export function parseOutputFile(content: Buffer): Record<string, string> {
     }
     const bytes = Buffer.byteLength(value);
     if (bytes > MAX_OUTPUT_VALUE_BYTES)
-      throw new OutputFileError(`${at}: the value of '${key}' has ${bytes} bytes; at most ${MAX_OUTPUT_VALUE_BYTES} are allowed`);
+      throw new OutputFileError(
+        `${at}: the value of '${key}' has ${bytes} bytes; at most ${MAX_OUTPUT_VALUE_BYTES} are allowed`,
+      );
     values[key] = value;
-    if (Object.keys(values).length > MAX_OUTPUT_KEYS) throw new OutputFileError(`${at}: more than ${MAX_OUTPUT_KEYS} keys`);
+    if (Object.keys(values).length > MAX_OUTPUT_KEYS)
+      throw new OutputFileError(`${at}: more than ${MAX_OUTPUT_KEYS} keys`);
   }
   return { ...values };
 }
 
 function checkKey(key: string, at: string): void {
   if (!OUTPUT_KEY.test(key)) {
-    throw new OutputFileError(`${at}: key '${show(key)}' must start with a letter or '_' and hold only letters, digits, '_' and '-' (at most 128)`);
+    throw new OutputFileError(
+      `${at}: key '${show(key)}' must start with a letter or '_' and hold only letters, digits, '_' and '-' (at most 128)`,
+    );
   }
 }
 

@@ -5,6 +5,7 @@ import { AgentError } from "../errors";
 export function inside(root: string, rel: string): string {
   const base = path.resolve(root);
   const full = path.resolve(base, rel);
-  if (full !== base && !full.startsWith(base + path.sep)) throw new AgentError("invalid", `'${rel}' is outside the run's source`);
+  if (full !== base && !full.startsWith(base + path.sep))
+    throw new AgentError("invalid", `'${rel}' is outside the run's source`);
   return full;
 }

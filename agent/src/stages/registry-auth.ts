@@ -5,5 +5,9 @@ import type { RegistryAuth } from "../docker/registry";
 export function registryAuth(a: Assignment): RegistryAuth | null {
   const r = a.spec?.registry;
   if (!r?.address) return null;
-  return { server: r.address, username: r.username || undefined, password: r.password.length ? Buffer.from(r.password).toString("utf8") : undefined };
+  return {
+    server: r.address,
+    username: r.username || undefined,
+    password: r.password.length ? Buffer.from(r.password).toString("utf8") : undefined,
+  };
 }

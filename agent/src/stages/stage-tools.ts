@@ -16,7 +16,13 @@ import { OutputDirs } from "./output-dir";
 const ENV_SWEEP_MS = 30_000;
 
 /** `client` and `agentId` are read when used: both exist only once the agent registered. */
-export function createStageTools(config: AgentConfig, executors: Executor[], client: () => AgentClient, agentId: () => string, log: Logger): StageTools {
+export function createStageTools(
+  config: AgentConfig,
+  executors: Executor[],
+  client: () => AgentClient,
+  agentId: () => string,
+  log: Logger,
+): StageTools {
   const docker = executors.find((e): e is DockerExecutor => e instanceof DockerExecutor)?.engine ?? null;
   return {
     executors,

@@ -20,7 +20,8 @@ export const test: AgentStage = {
   async start(a, spec, tools, signal) {
     const kind = a.spec?.kind;
     const docker = tools.docker;
-    if (kind?.case !== "test" || !docker) throw new ExecutorError("start_failed", "not a test stage, or no Docker engine here");
+    if (kind?.case !== "test" || !docker)
+      throw new ExecutorError("start_failed", "not a test stage, or no Docker engine here");
     const t = kind.value;
     return taskHandle(async (log) => {
       const auth = registryAuth(a);
@@ -39,7 +40,10 @@ export const test: AgentStage = {
           onProblem: (line) => log.line(`dockyard: ${line}`),
         });
         const j = result.junit;
-        if (j) log.line(`dockyard: tests: ${j.passed} passed, ${j.failed} failed, ${j.skipped} skipped, ${j.errors} errors (${j.total} total)`);
+        if (j)
+          log.line(
+            `dockyard: tests: ${j.passed} passed, ${j.failed} failed, ${j.skipped} skipped, ${j.errors} errors (${j.total} total)`,
+          );
         const values: Record<string, string> = { exit_code: String(result.exitCode) };
         if (j)
           Object.assign(values, {

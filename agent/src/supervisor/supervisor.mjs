@@ -33,7 +33,9 @@ const [dockerHost = "unix:///var/run/docker.sock", freezeArg, agentArg] = proces
 const FREEZE_MS = Number(freezeArg) > 0 ? Number(freezeArg) : 4000;
 /** Given, not read at start: the agent may be gone before this process got that far. */
 const AGENT_PID = Number(agentArg) > 0 ? Number(agentArg) : process.ppid;
-const docker = dockerHost.startsWith("unix://") ? { socketPath: dockerHost.slice("unix://".length) } : tcpTarget(dockerHost);
+const docker = dockerHost.startsWith("unix://")
+  ? { socketPath: dockerHost.slice("unix://".length) }
+  : tcpTarget(dockerHost);
 
 function tcpTarget(host) {
   const url = new URL(`http://${host.replace(/^tcp:\/\//, "")}`);
@@ -46,7 +48,9 @@ let lastPing = performance.now();
 let exiting = false;
 
 const log = (level, msg, fields = {}) =>
-  process.stderr.write(`${JSON.stringify({ level, time: Date.now(), service: "dockyard-supervisor", pid: process.pid, ...fields, msg })}\n`);
+  process.stderr.write(
+    `${JSON.stringify({ level, time: Date.now(), service: "dockyard-supervisor", pid: process.pid, ...fields, msg })}\n`,
+  );
 const send = (msg) => {
   if (process.stdout.writable) process.stdout.write(`${JSON.stringify(msg)}\n`);
 };
@@ -54,18 +58,25 @@ const send = (msg) => {
 /** POST /containers/NAME/kill?signal=KILL; 404 (gone) and 409 (not running) are fine. Retries twice. */
 function killContainer(name, tries = 3) {
   return new Promise((resolve) => {
-    const req = http.request({ ...docker, method: "POST", path: `/containers/${encodeURIComponent(name)}/kill?signal=KILL`, timeout: 5000 }, (res) => {
-      res.resume();
-      res.on("end", () => {
-        if (res.statusCode === 204 || res.statusCode === 404 || res.statusCode === 409) return resolve();
-        log(50, "container kill refused", { container: name, status: res.statusCode });
-        resolve(tries > 1 ? new Promise((r) => setTimeout(r, 300)).then(() => killContainer(name, tries - 1)) : undefined);
-      });
-    });
+    const req = http.request(
+      { ...docker, method: "POST", path: `/containers/${encodeURIComponent(name)}/kill?signal=KILL`, timeout: 5000 },
+      (res) => {
+        res.resume();
+        res.on("end", () => {
+          if (res.statusCode === 204 || res.statusCode === 404 || res.statusCode === 409) return resolve();
+          log(50, "container kill refused", { container: name, status: res.statusCode });
+          resolve(
+            tries > 1 ? new Promise((r) => setTimeout(r, 300)).then(() => killContainer(name, tries - 1)) : undefined,
+          );
+        });
+      },
+    );
     req.on("timeout", () => req.destroy(new Error("timed out")));
     req.on("error", (err) => {
       log(50, "container kill failed", { container: name, err: err.message });
-      resolve(tries > 1 ? new Promise((r) => setTimeout(r, 300)).then(() => killContainer(name, tries - 1)) : undefined);
+      resolve(
+        tries > 1 ? new Promise((r) => setTimeout(r, 300)).then(() => killContainer(name, tries - 1)) : undefined,
+      );
     });
     req.end();
   });

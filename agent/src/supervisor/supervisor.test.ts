@@ -18,8 +18,14 @@ const DOCKER_HOST = process.env.DOCKER_HOST?.trim() || DEFAULT_DOCKER_HOST;
 type Proc = ChildProcessByStdio<Writable, Readable, null>;
 
 /** The supervisor, with what it printed so far. */
-function startSupervisor(freezeMs: number): { proc: Proc; lines: Record<string, unknown>[]; exited: Promise<number | null> } {
-  const proc = spawn(process.execPath, [SUPERVISOR, DOCKER_HOST, String(freezeMs), String(process.pid)], { stdio: ["pipe", "pipe", "inherit"] });
+function startSupervisor(freezeMs: number): {
+  proc: Proc;
+  lines: Record<string, unknown>[];
+  exited: Promise<number | null>;
+} {
+  const proc = spawn(process.execPath, [SUPERVISOR, DOCKER_HOST, String(freezeMs), String(process.pid)], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
   const lines: Record<string, unknown>[] = [];
   let rest = "";
   proc.stdout.setEncoding("utf8");
@@ -73,7 +79,9 @@ describe("supervisor process", () => {
   before(async () => {
     docker = dockerFromEnv();
     await docker.ping().catch((err: Error) => {
-      throw new Error(`dockerd does not answer at ${DOCKER_HOST} (bash scripts/docker/start-dockerd.sh): ${err.message}`);
+      throw new Error(
+        `dockerd does not answer at ${DOCKER_HOST} (bash scripts/docker/start-dockerd.sh): ${err.message}`,
+      );
     });
   });
   after(async () => {
@@ -87,7 +95,12 @@ describe("supervisor process", () => {
   async function sleepingContainer(): Promise<string> {
     const name = `dockyard-supervisor-test-${randomBytes(4).toString("hex")}`;
     containers.push(name);
-    const c = await docker.createContainer({ name, Image: BASE_IMAGE, Cmd: ["sleep", "300"], HostConfig: { Init: true } });
+    const c = await docker.createContainer({
+      name,
+      Image: BASE_IMAGE,
+      Cmd: ["sleep", "300"],
+      HostConfig: { Init: true },
+    });
     await c.start();
     return name;
   }
@@ -201,7 +214,9 @@ describe("supervisor process", () => {
       echo '{"op":"hold","attemptId":"o","pgid":${pid},"ttlMs":60000}' >&3
       sleep 30 & echo "keeper $!"; sleep 30`;
     const bash = spawn("bash", ["-c", script], { stdio: ["ignore", "pipe", "inherit"] });
-    const keeper = await new Promise<number>((resolve) => bash.stdout.once("data", (d: Buffer) => resolve(Number(/keeper (\d+)/.exec(d.toString())![1]))));
+    const keeper = await new Promise<number>((resolve) =>
+      bash.stdout.once("data", (d: Buffer) => resolve(Number(/keeper (\d+)/.exec(d.toString())![1]))),
+    );
     // Nobody pings, so the hold would be freeze-stopped after 4 s: the orphan check must be faster.
     bash.kill("SIGKILL");
     const start = Date.now();

@@ -220,14 +220,20 @@ export class AttemptChannel {
     this.pipe = null;
     this.ready = false;
     const delay = this.failures.next();
-    this.log.warn({ attemptId: this.attemptId, err: err?.message, retryInMs: Math.round(delay) }, "attempt stream broken; reconnecting");
+    this.log.warn(
+      { attemptId: this.attemptId, err: err?.message, retryInMs: Math.round(delay) },
+      "attempt stream broken; reconnecting",
+    );
     setTimeout(() => this.connect(), delay).unref();
   }
 
   private onCommand(cmd: AttemptCommand): void {
     const body = cmd.body;
     if (body.case === "rejected") {
-      this.log.warn({ attemptId: this.attemptId, code: body.value.code, message: body.value.message }, "attempt rejected by server");
+      this.log.warn(
+        { attemptId: this.attemptId, code: body.value.code, message: body.value.message },
+        "attempt rejected by server",
+      );
       this.handlers.onRejected(body.value.message);
       this.close("rejected");
       return;
@@ -245,7 +251,8 @@ export class AttemptChannel {
     const ack = body.value;
     const seq = Number(ack.logSeq);
     if (seq > this.ackedSeq) this.ackedSeq = seq;
-    while (this.unacked.length > 0 && this.unacked[0]!.seq <= this.ackedSeq) this.unackedBytes -= this.unacked.shift()!.data.length;
+    while (this.unacked.length > 0 && this.unacked[0]!.seq <= this.ackedSeq)
+      this.unackedBytes -= this.unacked.shift()!.data.length;
     if (this.sentSeq < this.ackedSeq) this.sentSeq = this.ackedSeq;
     if (ack.started) this.startedAcked = true;
     if (ack.started && ack.leaseExpiresAtMs > 0n) {

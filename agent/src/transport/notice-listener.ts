@@ -52,7 +52,13 @@ export class NoticeListener {
     ];
   }
 
-  private check(subject: string, data: Uint8Array, key: KeyObject | null, kind: string, agentId: string): ServerNotice | null {
+  private check(
+    subject: string,
+    data: Uint8Array,
+    key: KeyObject | null,
+    kind: string,
+    agentId: string,
+  ): ServerNotice | null {
     const refuse = (why: string) => {
       this.refused++;
       this.log.warn({ subject, why }, "notice refused");

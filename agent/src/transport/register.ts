@@ -2,7 +2,14 @@
 // and the agent's key (a signature), never sending either secret.
 import os from "node:os";
 import { randomBytes } from "node:crypto";
-import { joinProof, joinTokenHash, PROTOCOL_VERSION, signRegistration, type KeyPair, type RegisterAccepted } from "@dockyard/proto";
+import {
+  joinProof,
+  joinTokenHash,
+  PROTOCOL_VERSION,
+  signRegistration,
+  type KeyPair,
+  type RegisterAccepted,
+} from "@dockyard/proto";
 import type { AgentClient } from "./agent-client";
 
 export class RegistrationRefusedError extends Error {
@@ -27,7 +34,13 @@ export const AGENT_VERSION = "0.2.0";
 
 /** One registration; throws RegistrationRefusedError (final) or a transport error (retryable). */
 export async function register(client: AgentClient, pair: KeyPair, p: RegisterParams): Promise<RegisterAccepted> {
-  const claims = { agentId: p.agentId, name: p.name, publicKey: pair.publicRaw, nonce: randomBytes(16), timestampMs: BigInt(Date.now()) };
+  const claims = {
+    agentId: p.agentId,
+    name: p.name,
+    publicKey: pair.publicRaw,
+    nonce: randomBytes(16),
+    timestampMs: BigInt(Date.now()),
+  };
   const res = await client.register(
     {
       ...claims,
@@ -43,6 +56,7 @@ export async function register(client: AgentClient, pair: KeyPair, p: RegisterPa
     { timeoutMs: 5000 },
   );
   if (res.result.case === "accepted") return res.result.value;
-  if (res.result.case === "refused") throw new RegistrationRefusedError(res.result.value.code, res.result.value.message);
+  if (res.result.case === "refused")
+    throw new RegistrationRefusedError(res.result.value.code, res.result.value.message);
   throw new Error("empty registration response");
 }

@@ -17,15 +17,21 @@ export function registerAdminCommands(program: Command, cli: CliContext): void {
     .description("cancel a run; prints its resulting state")
     .argument("<run>", RUN_ARG)
     .action(async (runId: string, _opts: unknown, cmd: Command) => {
-      const run = await withClient(cli.clientConfig(cmd), async (client) => (await client.cancelRun({ runId }, { timeoutMs: CALL_TIMEOUT_MS })).run, {
-        notFound: `run not found: ${runId}`,
-        preferServerNotFound: true,
-      });
+      const run = await withClient(
+        cli.clientConfig(cmd),
+        async (client) => (await client.cancelRun({ runId }, { timeoutMs: CALL_TIMEOUT_MS })).run,
+        {
+          notFound: `run not found: ${runId}`,
+          preferServerNotFound: true,
+        },
+      );
       if (!run) throw new CliError(`the server returned no run for ${runId}`);
       cli.out.write(`run ${run.id} ${colorState(run.state, cli.colors)}\n`);
     });
 
-  const token = program.command("token").description("manage agent join tokens and users' API tokens; list every token");
+  const token = program
+    .command("token")
+    .description("manage agent join tokens and users' API tokens; list every token");
   token
     .command("create")
     .description("create a join token for agents, or with --user an API token for that user; the token is printed once")
@@ -40,26 +46,34 @@ export function registerAdminCommands(program: Command, cli: CliContext): void {
           { notFound: `user not found: ${user} (add one with: dockyard users add ${user} --role viewer)` },
         );
         cli.out.write(`${res.token}\n`);
-        cli.err.write(`created API token ${res.id} for user ${user}; it is shown only this once (revoke: dockyard token revoke ${res.id})\n`);
+        cli.err.write(
+          `created API token ${res.id} for user ${user}; it is shown only this once (revoke: dockyard token revoke ${res.id})\n`,
+        );
         return;
       }
       const res = await withClient(cli.clientConfig(cmd), (client) =>
         client.createJoinToken({ description: opts.description }, { timeoutMs: CALL_TIMEOUT_MS }),
       );
       cli.out.write(`${res.token}\n`);
-      cli.err.write(`created join token ${res.id}; it is shown only this once (revoke: dockyard token revoke ${res.id})\n`);
+      cli.err.write(
+        `created join token ${res.id}; it is shown only this once (revoke: dockyard token revoke ${res.id})\n`,
+      );
     });
   token
     .command("list")
     .description("list join and API tokens: id, kind, user, description, created, last used, revoked (never a secret)")
     .option("--json", "print a JSON array of tokens")
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const tokens = (await withClient(cli.clientConfig(cmd), (client) => client.listTokens({}, { timeoutMs: CALL_TIMEOUT_MS }))).tokens;
+      const tokens = (
+        await withClient(cli.clientConfig(cmd), (client) => client.listTokens({}, { timeoutMs: CALL_TIMEOUT_MS }))
+      ).tokens;
       cli.out.write(opts.json ? toJsonText(tokens.map(tokenJson)) : tokensTable(tokens, Date.now(), cli.colors));
     });
   token
     .command("revoke")
-    .description("revoke a token by id: an API token stops working at once; a join token also revokes every agent registered with it")
+    .description(
+      "revoke a token by id: an API token stops working at once; a join token also revokes every agent registered with it",
+    )
     .argument("<id>", "token id (dockyard token list)")
     .action(async (id: string, _opts: unknown, cmd: Command) => {
       await withClient(cli.clientConfig(cmd), async (client) => {

@@ -33,7 +33,9 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 /** Registers `channels ...` and `notifications`. */
 export function registerChannelCommands(program: Command, cli: CliContext): void {
-  const channels = program.command("channels").description("notification channels (email, sms, webhook) that pipelines' notify: rules send to");
+  const channels = program
+    .command("channels")
+    .description("notification channels (email, sms, webhook) that pipelines' notify: rules send to");
 
   channels
     .command("add")
@@ -44,7 +46,10 @@ export function registerChannelCommands(program: Command, cli: CliContext): void
     .option("--smtp-url <url>", "email: smtp://user@host:port or smtps://user@host:port (no password)")
     .option("--from <from>", "email: sender address; sms: sender number")
     .option("--to <to>", "recipient (repeat or comma-separate)", collect)
-    .option("--template <template>", "sms: request body with {{ to }}, {{ from }}, {{ message }} (default: Twilio's form fields)")
+    .option(
+      "--template <template>",
+      "sms: request body with {{ to }}, {{ from }}, {{ message }} (default: Twilio's form fields)",
+    )
     .option("--user <user>", "sms: basic-auth user (e.g. Twilio account SID); without it the token is a bearer token")
     .option("--password-stdin", "email: read the SMTP password from stdin")
     .option("--token-stdin", "sms: read the gateway token from stdin")
@@ -52,9 +57,12 @@ export function registerChannelCommands(program: Command, cli: CliContext): void
     .option("--token-secret <name>", "sms: the gateway token is this secret")
     .action(async (name: string, opts: AddOptions, cmd: Command) => {
       const given = [opts.passwordStdin, opts.tokenStdin, opts.passwordSecret, opts.tokenSecret].filter(Boolean).length;
-      if (given > 1) throw new UsageError("give one of --password-stdin, --token-stdin, --password-secret, --token-secret");
+      if (given > 1)
+        throw new UsageError("give one of --password-stdin, --token-stdin, --password-secret, --token-secret");
       const secret =
-        opts.passwordStdin || opts.tokenStdin ? await readSecretValue({ name: `channel ${name}`, stdin: cli.stdin ?? process.stdin, err: cli.err }) : undefined;
+        opts.passwordStdin || opts.tokenStdin
+          ? await readSecretValue({ name: `channel ${name}`, stdin: cli.stdin ?? process.stdin, err: cli.err })
+          : undefined;
       const res = await withClient(cli.clientConfig(cmd), (client) =>
         client.addChannel(
           {
@@ -74,7 +82,8 @@ export function registerChannelCommands(program: Command, cli: CliContext): void
       );
       secret?.fill(0);
       cli.out.write(`channel ${name} added (${opts.type})\n`);
-      if (res.webhookKey) cli.out.write(`signing key (shown once; receivers verify webhook-signature with it):\n${res.webhookKey}\n`);
+      if (res.webhookKey)
+        cli.out.write(`signing key (shown once; receivers verify webhook-signature with it):\n${res.webhookKey}\n`);
     });
 
   channels
@@ -82,7 +91,9 @@ export function registerChannelCommands(program: Command, cli: CliContext): void
     .description("list channels (no credential is shown)")
     .option("--json", "print a JSON array")
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const res = await withClient(cli.clientConfig(cmd), (client) => client.listChannels({}, { timeoutMs: CALL_TIMEOUT_MS }));
+      const res = await withClient(cli.clientConfig(cmd), (client) =>
+        client.listChannels({}, { timeoutMs: CALL_TIMEOUT_MS }),
+      );
       cli.out.write(opts.json ? toJsonText(res.channels.map(channelJson)) : channelsTable(res.channels));
     });
 
@@ -91,9 +102,13 @@ export function registerChannelCommands(program: Command, cli: CliContext): void
     .description("remove a channel and its stored credentials")
     .argument("<name>", "channel name")
     .action(async (name: string, _opts: unknown, cmd: Command) => {
-      await withClient(cli.clientConfig(cmd), (client) => client.removeChannel({ name }, { timeoutMs: CALL_TIMEOUT_MS }), {
-        notFound: `channel not found: ${name}`,
-      });
+      await withClient(
+        cli.clientConfig(cmd),
+        (client) => client.removeChannel({ name }, { timeoutMs: CALL_TIMEOUT_MS }),
+        {
+          notFound: `channel not found: ${name}`,
+        },
+      );
       cli.out.write(`channel ${name} removed\n`);
     });
 
@@ -102,9 +117,13 @@ export function registerChannelCommands(program: Command, cli: CliContext): void
     .description("send a test message and show its first attempt")
     .argument("<name>", "channel name")
     .action(async (name: string, _opts: unknown, cmd: Command) => {
-      const res = await withClient(cli.clientConfig(cmd), (client) => client.testChannel({ name }, { timeoutMs: TEST_TIMEOUT_MS }), {
-        notFound: `channel not found: ${name}`,
-      });
+      const res = await withClient(
+        cli.clientConfig(cmd),
+        (client) => client.testChannel({ name }, { timeoutMs: TEST_TIMEOUT_MS }),
+        {
+          notFound: `channel not found: ${name}`,
+        },
+      );
       const d = res.delivery;
       const last = d?.attemptHistory.at(-1);
       cli.out.write(
@@ -124,7 +143,9 @@ export function registerChannelCommands(program: Command, cli: CliContext): void
       const res = await withClient(cli.clientConfig(cmd), (client) =>
         client.rotateChannelKey({ name, windowSeconds: Math.round(hours * 3600) }, { timeoutMs: CALL_TIMEOUT_MS }),
       );
-      cli.out.write(`new signing key (shown once); the old key signs too until ${localDateTime(Number(res.previousValidUntilMs))}:\n${res.webhookKey}\n`);
+      cli.out.write(
+        `new signing key (shown once); the old key signs too until ${localDateTime(Number(res.previousValidUntilMs))}:\n${res.webhookKey}\n`,
+      );
     });
 
   program
@@ -135,7 +156,8 @@ export function registerChannelCommands(program: Command, cli: CliContext): void
     .option("--json", "print a JSON array")
     .action(async (opts: { channel?: string; limit: string; json?: boolean }, cmd: Command) => {
       const limit = Number(opts.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_NOTIFICATIONS_LIMIT) throw new UsageError(`--limit must be 1-${MAX_NOTIFICATIONS_LIMIT}`);
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_NOTIFICATIONS_LIMIT)
+        throw new UsageError(`--limit must be 1-${MAX_NOTIFICATIONS_LIMIT}`);
       const res = await withClient(cli.clientConfig(cmd), (client) =>
         client.listNotifications({ channel: opts.channel ?? "", limit }, { timeoutMs: CALL_TIMEOUT_MS }),
       );
@@ -156,7 +178,12 @@ function channelJson(c: ChannelInfo) {
 
 function channelsTable(channels: ChannelInfo[]): string {
   if (channels.length === 0) return "no channels\n";
-  const rows = channels.map((c) => [c.name, c.type, c.target, c.disabledAtMs ? `disabled: ${c.disabledReason}` : "enabled"]);
+  const rows = channels.map((c) => [
+    c.name,
+    c.type,
+    c.target,
+    c.disabledAtMs ? `disabled: ${c.disabledReason}` : "enabled",
+  ]);
   return renderTable(["NAME", "TYPE", "TARGET", "STATE"], rows);
 }
 
@@ -186,8 +213,11 @@ function deliveriesText(deliveries: Delivery[]): string {
   if (deliveries.length === 0) return "no notifications\n";
   const lines: string[] = [];
   for (const d of deliveries) {
-    const next = d.state === "pending" && d.nextAttemptAtMs ? `, next attempt ${localDateTime(Number(d.nextAttemptAtMs))}` : "";
-    lines.push(`${d.id}  ${d.channel}  ${d.event}  ${d.state}${next}  ${localDateTime(Number(d.createdAtMs))}  ${d.subject}`);
+    const next =
+      d.state === "pending" && d.nextAttemptAtMs ? `, next attempt ${localDateTime(Number(d.nextAttemptAtMs))}` : "";
+    lines.push(
+      `${d.id}  ${d.channel}  ${d.event}  ${d.state}${next}  ${localDateTime(Number(d.createdAtMs))}  ${d.subject}`,
+    );
     for (const a of d.attemptHistory) {
       lines.push(
         `  #${a.number} ${localDateTime(Number(a.atMs))} ${a.result}${a.statusCode ? ` ${a.statusCode}` : ""} ${a.durationMs} ms${a.error ? `  ${a.error}` : ""}`,

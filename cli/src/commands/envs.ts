@@ -14,7 +14,10 @@ export function registerEnvsCommand(program: Command, cli: CliContext): void {
     .description("list live temporary environments (deploy stages): owner, agent, services, expiry")
     .option("--json", "print a JSON array of environments")
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const envs = await withClient(cli.clientConfig(cmd), async (client) => (await client.listEnvironments({}, { timeoutMs: CALL_TIMEOUT_MS })).environments);
+      const envs = await withClient(
+        cli.clientConfig(cmd),
+        async (client) => (await client.listEnvironments({}, { timeoutMs: CALL_TIMEOUT_MS })).environments,
+      );
       cli.out.write(opts.json ? toJsonText(envs.map(envJson)) : envsTable(envs, Date.now()));
     });
 }
@@ -44,7 +47,11 @@ export function envsTable(envs: Environment[], nowMs: number): string {
       Object.entries(e.services)
         .map(([s, a]) => `${s}=${a}`)
         .join(" "),
-      e.expiresAtMs === 0n ? "never" : left > 0 ? `in ${formatDuration(left)}` : `expired ${formatAge(Number(e.expiresAtMs), nowMs)}`,
+      e.expiresAtMs === 0n
+        ? "never"
+        : left > 0
+          ? `in ${formatDuration(left)}`
+          : `expired ${formatAge(Number(e.expiresAtMs), nowMs)}`,
     ];
   });
   return renderTable(["ENV", "OWNER", "AGENT", "SERVICES", "EXPIRES"], rows);

@@ -17,7 +17,9 @@ export interface HookJson {
 }
 
 export function registerHookCommands(program: Command, cli: CliContext): void {
-  const hooks = program.command("hooks").description("incoming decision webhooks for chat tools (POST /hooks/v1/approvals/NAME, Standard Webhooks)");
+  const hooks = program
+    .command("hooks")
+    .description("incoming decision webhooks for chat tools (POST /hooks/v1/approvals/NAME, Standard Webhooks)");
   hooks
     .command("add")
     .description("add a hook deciding approvals as --user; prints its signing key once")
@@ -25,9 +27,13 @@ export function registerHookCommands(program: Command, cli: CliContext): void {
     .option("-u, --user <user>", "the user whose decisions the hook makes (the approval's approvers must list them)")
     .action(async (name: string, opts: { user?: string }, cmd: Command) => {
       if (!opts.user) throw new UsageError("hooks add needs --user USER: the user whose decisions the hook makes");
-      const res = await withClient(cli.clientConfig(cmd), (client) => client.addHook({ name, user: opts.user! }, { timeoutMs: CALL_TIMEOUT_MS }), {
-        notFound: `user not found: ${opts.user}`,
-      });
+      const res = await withClient(
+        cli.clientConfig(cmd),
+        (client) => client.addHook({ name, user: opts.user! }, { timeoutMs: CALL_TIMEOUT_MS }),
+        {
+          notFound: `user not found: ${opts.user}`,
+        },
+      );
       cli.out.write(
         `added hook ${name} deciding as ${res.hook?.user ?? opts.user}\n` +
           `POST ${"/hooks/v1/approvals/" + name} with body { "run": "PIPELINE#N", "stage": "NAME", "decision": "approve" | "reject", "comment": "..." }\n` +
@@ -39,7 +45,9 @@ export function registerHookCommands(program: Command, cli: CliContext): void {
     .description("list hooks: name, user, created (never their keys)")
     .option("--json", "print a JSON array of hooks")
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const list = (await withClient(cli.clientConfig(cmd), (client) => client.listHooks({}, { timeoutMs: CALL_TIMEOUT_MS }))).hooks;
+      const list = (
+        await withClient(cli.clientConfig(cmd), (client) => client.listHooks({}, { timeoutMs: CALL_TIMEOUT_MS }))
+      ).hooks;
       cli.out.write(opts.json ? toJsonText(list.map(hookJson)) : hooksTable(list, cli.colors.bold));
     });
   hooks
@@ -47,7 +55,9 @@ export function registerHookCommands(program: Command, cli: CliContext): void {
     .description("remove a hook and its key: its requests are refused from then on")
     .argument("<name>", "hook name")
     .action(async (name: string, _opts: unknown, cmd: Command) => {
-      await withClient(cli.clientConfig(cmd), (client) => client.removeHook({ name }, { timeoutMs: CALL_TIMEOUT_MS }), { notFound: `hook not found: ${name}` });
+      await withClient(cli.clientConfig(cmd), (client) => client.removeHook({ name }, { timeoutMs: CALL_TIMEOUT_MS }), {
+        notFound: `hook not found: ${name}`,
+      });
       cli.out.write(`removed hook ${name}\n`);
     });
 }

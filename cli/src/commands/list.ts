@@ -21,7 +21,10 @@ export function registerListCommands(program: Command, cli: CliContext): void {
     .option("--json", "print a JSON array of runs")
     .action(async (opts: { limit: number; state?: string; json?: boolean }, cmd: Command) => {
       const runs = await withClient(cli.clientConfig(cmd), async (client) => {
-        const res = await client.listRuns({ limit: opts.limit, state: opts.state ?? "" }, { timeoutMs: CALL_TIMEOUT_MS });
+        const res = await client.listRuns(
+          { limit: opts.limit, state: opts.state ?? "" },
+          { timeoutMs: CALL_TIMEOUT_MS },
+        );
         return res.runs;
       });
       cli.out.write(opts.json ? toJsonText(runs.map(runJson)) : runsTable(runs, Date.now(), cli.colors));
@@ -29,7 +32,9 @@ export function registerListCommands(program: Command, cli: CliContext): void {
 
   const agents = program
     .command("agents")
-    .description("list build agents; revoked, lost and offline ones stay listed until the server's retention (DOCKYARD_AGENT_RETENTION_MS) or `agents rm`")
+    .description(
+      "list build agents; revoked, lost and offline ones stay listed until the server's retention (DOCKYARD_AGENT_RETENTION_MS) or `agents rm`",
+    )
     .option("--json", "print a JSON array of agents")
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const agents = await withClient(cli.clientConfig(cmd), async (client) => {
@@ -43,9 +48,13 @@ export function registerListCommands(program: Command, cli: CliContext): void {
     .description("remove an agent that is gone (revoked, lost or offline) and holds no work of unfinished runs")
     .argument("<id>", "agent id")
     .action(async (id: string, _opts: unknown, cmd: Command) => {
-      const res = await withClient(cli.clientConfig(cmd), (client) => client.removeAgent({ id }, { timeoutMs: CALL_TIMEOUT_MS }), {
-        notFound: `agent not found: ${id}`,
-      });
+      const res = await withClient(
+        cli.clientConfig(cmd),
+        (client) => client.removeAgent({ id }, { timeoutMs: CALL_TIMEOUT_MS }),
+        {
+          notFound: `agent not found: ${id}`,
+        },
+      );
       cli.out.write(`removed agent ${id} (${res.name}, ${res.state})\n`);
     });
   agents
@@ -53,9 +62,13 @@ export function registerListCommands(program: Command, cli: CliContext): void {
     .description("revoke an agent: its session ends now, its running stages end as lost, its id cannot register again")
     .argument("<id>", "agent id")
     .action(async (id: string, _opts: unknown, cmd: Command) => {
-      const res = await withClient(cli.clientConfig(cmd), (client) => client.revokeAgent({ id }, { timeoutMs: CALL_TIMEOUT_MS }), {
-        notFound: `agent not found: ${id}`,
-      });
+      const res = await withClient(
+        cli.clientConfig(cmd),
+        (client) => client.revokeAgent({ id }, { timeoutMs: CALL_TIMEOUT_MS }),
+        {
+          notFound: `agent not found: ${id}`,
+        },
+      );
       const n = res.attemptsLost;
       cli.out.write(`revoked agent ${id}; ${n} running attempt${n === 1 ? "" : "s"} ended as lost\n`);
     });

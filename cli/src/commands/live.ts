@@ -78,17 +78,25 @@ export async function streamRun(cli: CliContext, config: ClientConfig, options: 
     const run = (await client.getRun({ runId: request.runId }, { timeoutMs: CALL_TIMEOUT_MS })).run;
     const state = run?.state ?? "unknown";
     if (!isTerminalState(state)) {
-      cli.err.write(`the server ended the stream while run ${request.runId} is ${state}; continue with: dockyard watch ${request.runId}\n`);
+      cli.err.write(
+        `the server ended the stream while run ${request.runId} is ${state}; continue with: dockyard watch ${request.runId}\n`,
+      );
       return 1;
     }
     const created = Number(run?.createdAtMs ?? 0n);
     const finished = Number(run?.finishedAtMs ?? 0n);
-    if (options.mode !== "json") renderer.summary(request.runId, state, created > 0 && finished > 0 ? finished - created : null);
-    if (options.mode === "live" && run) for (const line of formatOutputs(run.stages, cli.colors)) cli.out.write(`${line}\n`);
+    if (options.mode !== "json")
+      renderer.summary(request.runId, state, created > 0 && finished > 0 ? finished - created : null);
+    if (options.mode === "live" && run)
+      for (const line of formatOutputs(run.stages, cli.colors)) cli.out.write(`${line}\n`);
     return exitCodeForState(state);
   } catch (err) {
     // The server's own NOT_FOUND names what is missing (the run, or a stage with the run's stages).
-    throw describeError(err, { server: config.server, notFound: `run not found: ${options.runId}`, preferServerNotFound: true });
+    throw describeError(err, {
+      server: config.server,
+      notFound: `run not found: ${options.runId}`,
+      preferServerNotFound: true,
+    });
   } finally {
     client.close();
   }

@@ -4,10 +4,19 @@ import { envOverlay } from "../config";
 import { agentEnv, serverEnv } from "./processes";
 
 test("agent flags map to env, unset flags leave the env alone", () => {
-  const env = envOverlay(agentEnv({ server: "cp:7400", tokenFile: "/etc/dockyard/join-token", labels: "os=linux", capacity: 4, executor: "shell" }), {
-    DOCKYARD_AGENT_NAME: "from-env",
-    DOCKYARD_AGENT_CAPACITY: "1",
-  });
+  const env = envOverlay(
+    agentEnv({
+      server: "cp:7400",
+      tokenFile: "/etc/dockyard/join-token",
+      labels: "os=linux",
+      capacity: 4,
+      executor: "shell",
+    }),
+    {
+      DOCKYARD_AGENT_NAME: "from-env",
+      DOCKYARD_AGENT_CAPACITY: "1",
+    },
+  );
   assert.deepEqual(env, {
     DOCKYARD_SERVER_URL: "cp:7400",
     DOCKYARD_JOIN_TOKEN_FILE: "/etc/dockyard/join-token",

@@ -110,13 +110,18 @@ export function registerProcessCommands(program: Command, cli: CliContext): void
     // program; the action reads it (and --ca, --insecure) with optsWithGlobals().
     // The join token is never a flag: it would show in `ps`.
     .option("--server <url>", "control plane gRPC address (DOCKYARD_SERVER_URL)")
-    .option("--token-file <file>", "file holding the join token from `dockyard token create` (DOCKYARD_JOIN_TOKEN_FILE, or DOCKYARD_JOIN_TOKEN)")
+    .option(
+      "--token-file <file>",
+      "file holding the join token from `dockyard token create` (DOCKYARD_JOIN_TOKEN_FILE, or DOCKYARD_JOIN_TOKEN)",
+    )
     .option("--nats <url>", "NATS URL (DOCKYARD_NATS_URL)")
     .option("--labels <k=v,...>", "labels stages can require (DOCKYARD_AGENT_LABELS)", labelsArg)
     .option("--capacity <n>", "concurrent stages, 1-256 (DOCKYARD_AGENT_CAPACITY)", parseCapacity)
     .option("--name <name>", "agent name (DOCKYARD_AGENT_NAME)")
     .option("--state-dir <dir>", "where the agent keeps its id and spool (DOCKYARD_AGENT_STATE_DIR)")
-    .addOption(new Option("--executor <kind>", "default executor (DOCKYARD_AGENT_EXECUTOR)").choices(["docker", "shell"]))
+    .addOption(
+      new Option("--executor <kind>", "default executor (DOCKYARD_AGENT_EXECUTOR)").choices(["docker", "shell"]),
+    )
     .action(async (_opts: AgentFlags, cmd: Command) => {
       const flags = cmd.optsWithGlobals<AgentFlags>();
       if (flags.labels) await checkLabelKeys(parseLabels(flags.labels));

@@ -27,7 +27,10 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
       const upload = await sourceUpload(file, pipelineYaml);
       const run = await withClient(config, async (client) => {
         try {
-          const res = await client.submitRun({ pipelineYaml, source: `cli:${basename(file)}`, defaultName, ...upload }, { timeoutMs: CALL_TIMEOUT_MS });
+          const res = await client.submitRun(
+            { pipelineYaml, source: `cli:${basename(file)}`, defaultName, ...upload },
+            { timeoutMs: CALL_TIMEOUT_MS },
+          );
           return res.run;
         } catch (err) {
           if (isGrpcError(err) && err.code === GrpcStatus.INVALID_ARGUMENT) {
@@ -38,8 +41,16 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
       });
       if (!run) throw new CliError("the server accepted the run but returned no run");
       if (opts.watch) {
-        if (!opts.json) cli.out.write(`${cli.colors.bold(`run ${run.id}`)} submitted (${run.name || basename(file)}, ${run.stages.length} stages)\n`);
-        cli.exitCode = await streamRun(cli, config, { runId: run.id, mode: opts.json ? "json" : "live", follow: true, stage: "" });
+        if (!opts.json)
+          cli.out.write(
+            `${cli.colors.bold(`run ${run.id}`)} submitted (${run.name || basename(file)}, ${run.stages.length} stages)\n`,
+          );
+        cli.exitCode = await streamRun(cli, config, {
+          runId: run.id,
+          mode: opts.json ? "json" : "live",
+          follow: true,
+          stage: "",
+        });
         return;
       }
       if (opts.json) {
@@ -47,7 +58,9 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
         return;
       }
       cli.out.write(`${run.id}\n`);
-      cli.err.write(`submitted run ${run.id}; follow it with: dockyard watch ${run.id}   (logs: dockyard logs ${run.id})\n`);
+      cli.err.write(
+        `submitted run ${run.id}; follow it with: dockyard watch ${run.id}   (logs: dockyard logs ${run.id})\n`,
+      );
     });
 
   program
@@ -56,7 +69,12 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
     .argument("<run>", RUN_ARG)
     .option("--json", "one JSON event per line instead of the live view")
     .action(async (runId: string, opts: { json?: boolean }, cmd: Command) => {
-      cli.exitCode = await streamRun(cli, cli.clientConfig(cmd), { runId, mode: opts.json ? "json" : "live", follow: true, stage: "" });
+      cli.exitCode = await streamRun(cli, cli.clientConfig(cmd), {
+        runId,
+        mode: opts.json ? "json" : "live",
+        follow: true,
+        stage: "",
+      });
     });
 
   program
@@ -69,14 +87,17 @@ export function registerRunCommands(program: Command, cli: CliContext): void {
     .argument("[stage]", "only this stage (by name); output is its raw bytes")
     .option("-f, --follow", "keep printing new output until the run ends")
     .option("--attempt <n>", "only this attempt of STAGE (1, 2, ...)", parseAttempt)
-    .action(async (runId: string, stage: string | undefined, opts: { follow?: boolean; attempt?: number }, cmd: Command) => {
-      if (opts.attempt !== undefined && !stage) throw new UsageError("--attempt needs a STAGE: dockyard logs RUN STAGE --attempt N");
-      cli.exitCode = await streamRun(cli, cli.clientConfig(cmd), {
-        runId,
-        mode: stage ? "raw" : "logs",
-        follow: opts.follow === true,
-        stage: stage ?? "",
-        attempt: opts.attempt,
-      });
-    });
+    .action(
+      async (runId: string, stage: string | undefined, opts: { follow?: boolean; attempt?: number }, cmd: Command) => {
+        if (opts.attempt !== undefined && !stage)
+          throw new UsageError("--attempt needs a STAGE: dockyard logs RUN STAGE --attempt N");
+        cli.exitCode = await streamRun(cli, cli.clientConfig(cmd), {
+          runId,
+          mode: stage ? "raw" : "logs",
+          follow: opts.follow === true,
+          stage: stage ?? "",
+          attempt: opts.attempt,
+        });
+      },
+    );
 }

@@ -36,22 +36,49 @@ test("exactly one trailing line ending is stripped", () => {
 
 test("the value comes from a file or from a pipe, bytes exact", async () => {
   const err = sink();
-  assert.equal((await readSecretValue({ name: "a", file: file("from-a-file\n"), stdin: piped(""), err })).toString(), "from-a-file");
+  assert.equal(
+    (await readSecretValue({ name: "a", file: file("from-a-file\n"), stdin: piped(""), err })).toString(),
+    "from-a-file",
+  );
   const binary = Buffer.from([0, 1, 2, 255, 10, 13, 10]);
-  assert.deepEqual(await readSecretValue({ name: "a", file: file(binary), stdin: piped(""), err }), binary.subarray(0, -2));
-  assert.equal((await readSecretValue({ name: "a", stdin: piped("multi\nline value\n"), err })).toString(), "multi\nline value");
+  assert.deepEqual(
+    await readSecretValue({ name: "a", file: file(binary), stdin: piped(""), err }),
+    binary.subarray(0, -2),
+  );
+  assert.equal(
+    (await readSecretValue({ name: "a", stdin: piped("multi\nline value\n"), err })).toString(),
+    "multi\nline value",
+  );
   assert.equal(err.text, "", "no prompt for a pipe");
 });
 
 test("empty, oversized and unreadable values are refused with clear messages", async () => {
   const err = sink();
-  await assert.rejects(readSecretValue({ name: "tok", stdin: piped("\n"), err }), /refusing an empty value for secret tok/);
-  await assert.rejects(readSecretValue({ name: "tok", file: file(""), stdin: piped(""), err }), /refusing an empty value/);
+  await assert.rejects(
+    readSecretValue({ name: "tok", stdin: piped("\n"), err }),
+    /refusing an empty value for secret tok/,
+  );
+  await assert.rejects(
+    readSecretValue({ name: "tok", file: file(""), stdin: piped(""), err }),
+    /refusing an empty value/,
+  );
   const big = "x".repeat(MAX_SECRET_BYTES + 1);
-  await assert.rejects(readSecretValue({ name: "tok", stdin: piped(big), err }), /stdin: secret values are limited to 64 KiB/);
-  await assert.rejects(readSecretValue({ name: "tok", file: file(`${big}\n`), stdin: piped(""), err }), /secret values are limited to 64 KiB/);
-  assert.equal((await readSecretValue({ name: "tok", stdin: piped(`${"y".repeat(MAX_SECRET_BYTES)}\n`), err })).length, MAX_SECRET_BYTES);
-  await assert.rejects(readSecretValue({ name: "tok", file: "/nonexistent/value", stdin: piped(""), err }), /cannot read \/nonexistent\/value: no such file/);
+  await assert.rejects(
+    readSecretValue({ name: "tok", stdin: piped(big), err }),
+    /stdin: secret values are limited to 64 KiB/,
+  );
+  await assert.rejects(
+    readSecretValue({ name: "tok", file: file(`${big}\n`), stdin: piped(""), err }),
+    /secret values are limited to 64 KiB/,
+  );
+  assert.equal(
+    (await readSecretValue({ name: "tok", stdin: piped(`${"y".repeat(MAX_SECRET_BYTES)}\n`), err })).length,
+    MAX_SECRET_BYTES,
+  );
+  await assert.rejects(
+    readSecretValue({ name: "tok", file: "/nonexistent/value", stdin: piped(""), err }),
+    /cannot read \/nonexistent\/value: no such file/,
+  );
 });
 
 test("on a terminal: a prompt on stderr, one line read in raw mode (no echo), backspace honoured", async () => {
@@ -72,13 +99,21 @@ test("on a terminal: a prompt on stderr, one line read in raw mode (no echo), ba
   const ctrlC = Object.assign(new PassThrough(), { isTTY: true, setRawMode() {} });
   const aborted = readSecretValue({ name: "x", stdin: ctrlC as unknown as Input, err: sink() });
   ctrlC.write("abc\x03");
-  await assert.rejects(aborted, (e: Error & { exitCode?: number }) => e.message === "interrupted" && e.exitCode === 130);
+  await assert.rejects(
+    aborted,
+    (e: Error & { exitCode?: number }) => e.message === "interrupted" && e.exitCode === 130,
+  );
 });
 
 test("secret set refuses a value given as an argument, before contacting any server", async () => {
   const out = sink();
   const err = sink();
-  const cli = createCliContext({ out, err, env: { DOCKYARD_SERVER: "127.0.0.1:1", DOCKYARD_INSECURE: "1" }, stdin: piped("unused-value") });
+  const cli = createCliContext({
+    out,
+    err,
+    env: { DOCKYARD_SERVER: "127.0.0.1:1", DOCKYARD_INSECURE: "1" },
+    stdin: piped("unused-value"),
+  });
   const code = await runCli(["secret", "set", "deploy-token", "hunter2hunter2"], cli);
   assert.equal(code, 2);
   assert.match(err.text, /takes no value argument/);
@@ -86,9 +121,17 @@ test("secret set refuses a value given as an argument, before contacting any ser
 });
 
 test("list renders names and times only, as a table and as JSON", () => {
-  const s = create(SecretInfoSchema, { name: "deploy-token", createdAtMs: 1_700_000_000_000n, updatedAtMs: 1_700_000_100_000n });
+  const s = create(SecretInfoSchema, {
+    name: "deploy-token",
+    createdAtMs: 1_700_000_000_000n,
+    updatedAtMs: 1_700_000_100_000n,
+  });
   const table = secretsTable([s]);
   assert.match(table, /^NAME\s+CREATED\s+UPDATED\ndeploy-token\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+\d{4}-/);
   assert.equal(secretsTable([]), "no secrets\n");
-  assert.deepEqual(secretJson(s), { name: "deploy-token", createdAt: "2023-11-14T22:13:20.000Z", updatedAt: "2023-11-14T22:15:00.000Z" });
+  assert.deepEqual(secretJson(s), {
+    name: "deploy-token",
+    createdAt: "2023-11-14T22:13:20.000Z",
+    updatedAt: "2023-11-14T22:15:00.000Z",
+  });
 });

@@ -23,20 +23,30 @@ export interface SecretJson {
 
 /** Registers `secret set`, `secret list` and `secret rm`. */
 export function registerSecretCommands(program: Command, cli: CliContext): void {
-  const secret = program.command("secret").description("manage secrets; a pipeline uses one as an env value: { secret: NAME } or { secret: NAME, file: true }");
+  const secret = program
+    .command("secret")
+    .description(
+      "manage secrets; a pipeline uses one as an env value: { secret: NAME } or { secret: NAME, file: true }",
+    );
 
   secret
     .command("set")
-    .description("create or replace a secret; the value comes from --file or stdin (a prompt on a terminal), never an argument")
+    .description(
+      "create or replace a secret; the value comes from --file or stdin (a prompt on a terminal), never an argument",
+    )
     .argument("<name>", "secret name: 1-63 of A-Z a-z 0-9 . _ - starting with a letter or digit")
     .option("-f, --file <path>", "read the value from this file instead of stdin")
     .allowExcessArguments(true)
     .action(async (name: string, opts: { file?: string }, cmd: Command) => {
       if (cmd.args.length > 1) {
-        throw new UsageError("secret set takes no value argument (it would stay in your shell history): pipe it on stdin or use --file");
+        throw new UsageError(
+          "secret set takes no value argument (it would stay in your shell history): pipe it on stdin or use --file",
+        );
       }
       const value = await readSecretValue({ name, file: opts.file, stdin: cli.stdin ?? process.stdin, err: cli.err });
-      const res = await withClient(cli.clientConfig(cmd), (client) => client.setSecret({ name, value }, { timeoutMs: CALL_TIMEOUT_MS }));
+      const res = await withClient(cli.clientConfig(cmd), (client) =>
+        client.setSecret({ name, value }, { timeoutMs: CALL_TIMEOUT_MS }),
+      );
       value.fill(0);
       cli.out.write(`secret ${name} ${res.created ? "created" : "updated"}\n`);
     });
@@ -46,7 +56,9 @@ export function registerSecretCommands(program: Command, cli: CliContext): void 
     .description("list secrets by name with their times (values are never shown)")
     .option("--json", "print a JSON array of { name, createdAt, updatedAt }")
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const res = await withClient(cli.clientConfig(cmd), (client) => client.listSecrets({}, { timeoutMs: CALL_TIMEOUT_MS }));
+      const res = await withClient(cli.clientConfig(cmd), (client) =>
+        client.listSecrets({}, { timeoutMs: CALL_TIMEOUT_MS }),
+      );
       cli.out.write(opts.json ? toJsonText(res.secrets.map(secretJson)) : secretsTable(res.secrets, cli.colors.bold));
     });
 
@@ -55,9 +67,13 @@ export function registerSecretCommands(program: Command, cli: CliContext): void 
     .description("delete a secret; runs that use it fail their stages with a clear reason")
     .argument("<name>", "secret name")
     .action(async (name: string, _opts: unknown, cmd: Command) => {
-      await withClient(cli.clientConfig(cmd), (client) => client.deleteSecret({ name }, { timeoutMs: CALL_TIMEOUT_MS }), {
-        notFound: `secret not found: ${name}`,
-      });
+      await withClient(
+        cli.clientConfig(cmd),
+        (client) => client.deleteSecret({ name }, { timeoutMs: CALL_TIMEOUT_MS }),
+        {
+          notFound: `secret not found: ${name}`,
+        },
+      );
       cli.out.write(`secret ${name} deleted\n`);
     });
 }
@@ -79,10 +95,16 @@ export function secretsTable(secrets: SecretInfo[], bold: (s: string) => string 
  * not echoed, after a prompt on stderr from a terminal). Exactly one trailing line ending
  * (`\n` or `\r\n`) is removed. Refuses an empty value and one over MAX_SECRET_BYTES.
  */
-export async function readSecretValue(opts: { name: string; file?: string; stdin: Input; err: Output }): Promise<Buffer> {
+export async function readSecretValue(opts: {
+  name: string;
+  file?: string;
+  stdin: Input;
+  err: Output;
+}): Promise<Buffer> {
   let raw: Buffer;
   if (opts.file !== undefined) raw = await readFileBounded(opts.file);
-  else if (opts.stdin.isTTY) raw = await promptLine(opts.stdin, opts.err, `value for secret ${opts.name} (not echoed): `);
+  else if (opts.stdin.isTTY)
+    raw = await promptLine(opts.stdin, opts.err, `value for secret ${opts.name} (not echoed): `);
   else raw = await readAllBounded(opts.stdin, "stdin");
   const value = stripOneLineEnding(raw);
   if (value.length === 0) throw new CliError(`refusing an empty value for secret ${opts.name}`);

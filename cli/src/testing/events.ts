@@ -30,11 +30,24 @@ export class EventBuilder {
     });
   }
 
-  log(at: number, stageName: string, text: string, attempt = 1, stream: "stdout" | "stderr" | "system" = "stdout"): RunEvent {
+  log(
+    at: number,
+    stageName: string,
+    text: string,
+    attempt = 1,
+    stream: "stdout" | "stderr" | "system" = "stdout",
+  ): RunEvent {
     const s = stream === "stderr" ? LogStream.STDERR : stream === "system" ? LogStream.SYSTEM : LogStream.STDOUT;
     return this.make(at, {
       case: "log",
-      value: { stageId: `s-${stageName}`, stageName, attempt, chunkSeq: 0n, data: new TextEncoder().encode(text), stream: s },
+      value: {
+        stageId: `s-${stageName}`,
+        stageName,
+        attempt,
+        chunkSeq: 0n,
+        data: new TextEncoder().encode(text),
+        stream: s,
+      },
     });
   }
 

@@ -77,7 +77,12 @@ export async function followRun(options: FollowOptions): Promise<FollowResult> {
           { cause: err },
         );
       }
-      options.onRetry?.({ attempt: decision.attempt, delayMs: decision.delayMs, afterSeq: decision.afterSeq, error: err });
+      options.onRetry?.({
+        attempt: decision.attempt,
+        delayMs: decision.delayMs,
+        afterSeq: decision.afterSeq,
+        error: err,
+      });
       await sleep(decision.delayMs, options.signal);
     } finally {
       options.signal?.removeEventListener("abort", onAbort);

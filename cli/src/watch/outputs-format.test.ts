@@ -8,9 +8,16 @@ test("outputs after a watched run: each stage's summary, as its kind wrote it on
   const stages = [
     create(StageSchema, {
       name: "image",
-      outputs: { values: {}, image: { ref: "app:3", sizeBytes: 2_960_000n, layers: 3 }, summary: "image app:3  3.0 MB, 3 layers" },
+      outputs: {
+        values: {},
+        image: { ref: "app:3", sizeBytes: 2_960_000n, layers: 3 },
+        summary: "image app:3  3.0 MB, 3 layers",
+      },
     }),
-    create(StageSchema, { name: "routes", outputs: { values: {}, summary: "tests 4 passed, 1 failed, 0 skipped, 0 errors (5)" } }),
+    create(StageSchema, {
+      name: "routes",
+      outputs: { values: {}, summary: "tests 4 passed, 1 failed, 0 skipped, 0 errors (5)" },
+    }),
     create(StageSchema, { name: "writes", outputs: { values: { env_id: "not a deploy" } } }),
     create(StageSchema, { name: "lint" }),
   ];

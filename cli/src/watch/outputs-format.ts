@@ -6,6 +6,8 @@ import type { Colors } from "./status-format";
 
 export function formatOutputs(stages: Stage[], c: Colors): string[] {
   const width = Math.max(0, ...stages.map((s) => s.name.length));
-  const lines = stages.filter((s) => s.outputs?.summary).map((s) => `  ${c.bold(s.name.padEnd(width))}  ${s.outputs!.summary}`);
+  const lines = stages
+    .filter((s) => s.outputs?.summary)
+    .map((s) => `  ${c.bold(s.name.padEnd(width))}  ${s.outputs!.summary}`);
   return lines.length ? ["outputs:", ...lines] : [];
 }

@@ -22,7 +22,9 @@ export interface ReconnectOptions {
 export type ReconnectConfig = Required<ReconnectOptions>;
 
 /** What to do after a stream failed. */
-export type RetryDecision = { retry: true; delayMs: number; afterSeq: bigint; attempt: number } | { retry: false; downForMs: number; everConnected: boolean };
+export type RetryDecision =
+  | { retry: true; delayMs: number; afterSeq: bigint; attempt: number }
+  | { retry: false; downForMs: number; everConnected: boolean };
 
 /**
  * Tracks the last RunEvent seq seen and the failure streak of one watch.
@@ -50,7 +52,10 @@ export class Reconnector {
       random: options.random ?? Math.random,
     };
     this.seq = startAfterSeq;
-    this.backoff = new Backoff({ initialMs: this.config.initialDelayMs, maxMs: this.config.maxDelayMs }, this.config.random);
+    this.backoff = new Backoff(
+      { initialMs: this.config.initialDelayMs, maxMs: this.config.maxDelayMs },
+      this.config.random,
+    );
   }
 
   /** afterSeq for the next WatchRun request: the last seq seen. */

@@ -5,7 +5,11 @@ import { clockTimeUtc } from "../format/time";
 import { RunRenderer } from "./renderer";
 import type { RenderMode } from "./renderer";
 
-function render(mode: RenderMode, build: (e: EventBuilder) => ReturnType<EventBuilder["log"]>[], opts: { boundaries?: boolean } = {}) {
+function render(
+  mode: RenderMode,
+  build: (e: EventBuilder) => ReturnType<EventBuilder["log"]>[],
+  opts: { boundaries?: boolean } = {},
+) {
   const out: Array<string | Uint8Array> = [];
   const r = new RunRenderer({ write: (c) => out.push(c), mode, formatTime: clockTimeUtc, ...opts });
   for (const ev of build(new EventBuilder())) r.handle(ev);
@@ -52,16 +56,30 @@ test("live view: status lines, prefixed interleaved logs, partial lines flushed 
 
 test("logs view: log lines only, prefixed [stage]", () => {
   const { text } = render("logs", scenario);
-  assert.equal(text, ["[build] compiling", "[lint] ok 1", "[build] linking done", "[build] no newline at end", "[lint] ok 2", ""].join("\n"));
+  assert.equal(
+    text,
+    ["[build] compiling", "[lint] ok 1", "[build] linking done", "[build] no newline at end", "[lint] ok 2", ""].join(
+      "\n",
+    ),
+  );
 });
 
 test("raw view: bytes unchanged, nothing else", () => {
-  const { text } = render("raw", (e) => [e.stage(0, "build", "running"), e.log(1, "build", "a\nb"), e.log(2, "build", "c\n"), e.run(3, "succeeded")]);
+  const { text } = render("raw", (e) => [
+    e.stage(0, "build", "running"),
+    e.log(1, "build", "a\nb"),
+    e.log(2, "build", "c\n"),
+    e.run(3, "succeeded"),
+  ]);
   assert.equal(text, "a\nbc\n");
 });
 
 test("a retried stage flushes the old attempt's partial line when the new one starts", () => {
-  const { text } = render("logs", (e) => [e.log(1, "build", "half", 1), e.stage(2, "build", "running", { attempt: 2 }), e.log(3, "build", "again\n", 2)]);
+  const { text } = render("logs", (e) => [
+    e.log(1, "build", "half", 1),
+    e.stage(2, "build", "running", { attempt: 2 }),
+    e.log(3, "build", "again\n", 2),
+  ]);
   assert.equal(text, "[build] half\n==> build: attempt 2 (after attempt 1) <==\n[build] again\n");
 });
 
@@ -125,7 +143,11 @@ test("raw view: the boundary starts on its own line; none with a single attempt 
     "attempt 1\nhalf a line\n==> build: attempt 2 (after attempt 1 was lost) <==\nattempt 2\nwarn: slow\ndone\n",
   );
   assert.equal(render("raw", scenario).text.includes("==>"), false);
-  const onlySecond = (e: EventBuilder) => [e.stage(10, "build", "running", { attempt: 2 }), e.log(11, "build", "attempt 2\n", 2), e.run(12, "succeeded")];
+  const onlySecond = (e: EventBuilder) => [
+    e.stage(10, "build", "running", { attempt: 2 }),
+    e.log(11, "build", "attempt 2\n", 2),
+    e.run(12, "succeeded"),
+  ];
   assert.equal(render("raw", onlySecond, { boundaries: false }).text, "attempt 2\n");
 });
 
@@ -141,7 +163,12 @@ test("stdout and stderr are never glued: a partial line ends when the other stre
 test("stderr lines are dimmed on a terminal, the mark stays", async () => {
   const { ttyColors } = await import("./status-format");
   const out: string[] = [];
-  const r = new RunRenderer({ write: (c) => out.push(String(c)), mode: "live", colors: ttyColors, formatTime: clockTimeUtc });
+  const r = new RunRenderer({
+    write: (c) => out.push(String(c)),
+    mode: "live",
+    colors: ttyColors,
+    formatTime: clockTimeUtc,
+  });
   const e = new EventBuilder();
   r.handle(e.log(1, "s", "oops\n", 1, "stderr"));
   assert.match(out.join(""), /s !.*\x1b\[2moops\x1b\[22m/);

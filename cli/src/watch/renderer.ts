@@ -6,7 +6,14 @@ import { streamName } from "../json";
 import { clockTime } from "../format/time";
 import { LineSplitter, type SplitLine, type StreamName } from "./line-splitter";
 import { AttemptTracker, attemptBoundary, describeAttempt, isAttemptEnd } from "./attempt-tracker";
-import { formatApproval, formatRunStatus, formatStageStatus, formatSummary, plainColors, stageColor } from "./status-format";
+import {
+  formatApproval,
+  formatRunStatus,
+  formatStageStatus,
+  formatSummary,
+  plainColors,
+  stageColor,
+} from "./status-format";
 import type { Colors } from "./status-format";
 
 /**
@@ -150,7 +157,8 @@ export class RunRenderer {
     if (lines.length === 0) return;
     const color = stageColor(stage, this.c);
     const text = lines.map(({ stream, text: t }) => {
-      const prefix = this.mode === "logs" ? color(`[${stage}]`) + LOGS_MARK[stream] : color(`${stage} ${LIVE_MARK[stream]}`);
+      const prefix =
+        this.mode === "logs" ? color(`[${stage}]`) + LOGS_MARK[stream] : color(`${stage} ${LIVE_MARK[stream]}`);
       // stderr is dimmed on a terminal; the mark tells it apart without colours too.
       return `${prefix} ${stream === "stderr" ? this.c.dim(t) : t}\n`;
     });

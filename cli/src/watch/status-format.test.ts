@@ -6,23 +6,45 @@ const stage = { stageName: "build", state: "running", attempt: 1, agentId: "agen
 
 test("stage status lines", () => {
   assert.equal(formatStageStatus("12:00:01", stage), "12:00:01 build  running  (attempt 1 on agent-a)");
-  assert.equal(formatStageStatus("12:00:01", { ...stage, state: "assigned", attempt: 2, agentId: "" }), "12:00:01 build  assigned  (attempt 2)");
+  assert.equal(
+    formatStageStatus("12:00:01", { ...stage, state: "assigned", attempt: 2, agentId: "" }),
+    "12:00:01 build  assigned  (attempt 2)",
+  );
   assert.equal(formatStageStatus("12:00:03", { ...stage, state: "succeeded" }), "12:00:03 build  succeeded  exit 0");
-  assert.equal(formatStageStatus("12:00:03", { ...stage, state: "failed", exitCode: 2 }), "12:00:03 build  failed  exit 2");
-  assert.equal(formatStageStatus("12:00:03", { ...stage, state: "errored", reason: "agent lost" }), "12:00:03 build  errored  (agent lost)");
+  assert.equal(
+    formatStageStatus("12:00:03", { ...stage, state: "failed", exitCode: 2 }),
+    "12:00:03 build  failed  exit 2",
+  );
+  assert.equal(
+    formatStageStatus("12:00:03", { ...stage, state: "errored", reason: "agent lost" }),
+    "12:00:03 build  errored  (agent lost)",
+  );
   assert.equal(formatStageStatus("12:00:00", { ...stage, state: "queued" }), "12:00:00 build  queued");
   assert.equal(
     formatStageStatus("12:00:09", { ...stage, state: "lost", reason: "agent lost: no heartbeat" }),
     "12:00:09 build  lost  (attempt 1 on agent-a)  (agent lost: no heartbeat)",
   );
   assert.equal(
-    formatStageStatus("12:00:09", { ...stage, state: "timeout", agentName: "big-box", reason: "stage exceeded its timeout" }),
+    formatStageStatus("12:00:09", {
+      ...stage,
+      state: "timeout",
+      agentName: "big-box",
+      reason: "stage exceeded its timeout",
+    }),
     "12:00:09 build  timeout  (attempt 1 on big-box)  (stage exceeded its timeout)",
   );
-  assert.equal(formatStageStatus("12:00:12", { ...stage, state: "succeeded", attempt: 2 }), "12:00:12 build  succeeded  exit 0  (attempt 2)");
+  assert.equal(
+    formatStageStatus("12:00:12", { ...stage, state: "succeeded", attempt: 2 }),
+    "12:00:12 build  succeeded  exit 0  (attempt 2)",
+  );
   // A stage failed by its timeout has no exit code: none is shown (not "exit 0").
   assert.equal(
-    formatStageStatus("12:00:14", { ...stage, state: "failed", exitCode: undefined, reason: "stage exceeded its timeout" }),
+    formatStageStatus("12:00:14", {
+      ...stage,
+      state: "failed",
+      exitCode: undefined,
+      reason: "stage exceeded its timeout",
+    }),
     "12:00:14 build  failed  (stage exceeded its timeout)",
   );
 });

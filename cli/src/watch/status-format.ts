@@ -95,7 +95,12 @@ export function formatRunStatus(time: string, state: string, c: Colors = plainCo
 }
 
 /** The final line: `run <id> succeeded in 4.2s` (duration left out when unknown). */
-export function formatSummary(runId: string, state: string, durationMs: number | null, c: Colors = plainColors): string {
+export function formatSummary(
+  runId: string,
+  state: string,
+  durationMs: number | null,
+  c: Colors = plainColors,
+): string {
   const tail = durationMs === null ? "" : ` in ${formatDuration(durationMs)}`;
   return `${c.bold(`run ${runId}`)} ${colorState(state, c)}${tail}`;
 }

@@ -60,7 +60,9 @@ describe("the access table", () => {
 
   it("names every route of the web app, and nothing else", () => {
     const app = createApp(stubServices(), { access: routeAccess, maxBodyBytes: 1024 });
-    const routes = [...new Set(app.routes.filter((r) => r.method !== "ALL").map((r) => `${r.method} ${r.path}`))].sort();
+    const routes = [
+      ...new Set(app.routes.filter((r) => r.method !== "ALL").map((r) => `${r.method} ${r.path}`)),
+    ].sort();
     assert.ok(routes.length >= 10, `the app has its routes (${routes.length})`);
     assert.deepEqual(routes, Object.keys(HTTP_ACCESS).sort());
   });
@@ -81,16 +83,21 @@ describe("the access table", () => {
 describe("fail closed", () => {
   it("a gRPC method missing from the table is refused even for an admin; one in it passes the same guard", async () => {
     const method = (name: string) => ({ name, localName: name[0]!.toLowerCase() + name.slice(1), methodKind: "unary" });
-    const fake = { typeName: RunService.typeName, methods: [method("NotInTheTable"), method("ListRuns")] } as unknown as DescService;
+    const fake = {
+      typeName: RunService.typeName,
+      methods: [method("NotInTheTable"), method("ListRuns")],
+    } as unknown as DescService;
     let reached = 0;
     const handler: grpc.handleUnaryCall<unknown, unknown> = (_call, cb) => {
       reached++;
       cb(null, {});
     };
-    const guarded = guardService(fake, { notInTheTable: handler, listRuns: handler }, async () => admin, pino({ level: "silent" })) as Record<
-      string,
-      grpc.handleUnaryCall<unknown, unknown>
-    >;
+    const guarded = guardService(
+      fake,
+      { notInTheTable: handler, listRuns: handler },
+      async () => admin,
+      pino({ level: "silent" }),
+    ) as Record<string, grpc.handleUnaryCall<unknown, unknown>>;
     const call = (name: string) =>
       new Promise<grpc.ServiceError | null>((resolve) => {
         const md = new grpc.Metadata();
@@ -106,12 +113,22 @@ describe("fail closed", () => {
   });
 
   it("an HTTP route the table does not name answers 403 even for an admin", async () => {
-    const access = { routeAccess: (r: string) => (r === "GET /api/v1/runs" ? undefined : routeAccess.routeAccess(r)), allows: routeAccess.allows };
+    const access = {
+      routeAccess: (r: string) => (r === "GET /api/v1/runs" ? undefined : routeAccess.routeAccess(r)),
+      allows: routeAccess.allows,
+    };
     const app = createApp(stubServices(), { access, maxBodyBytes: 1024 });
     const headers = { authorization: "Bearer dya_anything_long_enough" };
     const refused = await app.request("/api/v1/runs", { headers });
     assert.equal(refused.status, 403);
-    assert.match(((await refused.json()) as { error: { message: string } }).error.message, /GET \/api\/v1\/runs has no entry in the access table/);
-    assert.equal((await app.request("/api/v1/agents", { headers })).status, 200, "positive control: a listed route passes");
+    assert.match(
+      ((await refused.json()) as { error: { message: string } }).error.message,
+      /GET \/api\/v1\/runs has no entry in the access table/,
+    );
+    assert.equal(
+      (await app.request("/api/v1/agents", { headers })).status,
+      200,
+      "positive control: a listed route passes",
+    );
   });
 });

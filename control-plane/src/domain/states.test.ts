@@ -15,8 +15,15 @@ describe("decideAfterAttempt", () => {
     assert.deepEqual(decideAfterAttempt("failed", 1, lostOnce), { kind: "finish", state: "failed", reason: "failed" });
   });
   it("ends a timeout as failed with reason timeout unless retried", () => {
-    assert.deepEqual(decideAfterAttempt("timeout", 1, lostOnce), { kind: "finish", state: "failed", reason: "timeout" });
-    assert.deepEqual(decideAfterAttempt("timeout", 1, { count: 2, on: ["timeout"] }), { kind: "retry", reason: "timeout" });
+    assert.deepEqual(decideAfterAttempt("timeout", 1, lostOnce), {
+      kind: "finish",
+      state: "failed",
+      reason: "timeout",
+    });
+    assert.deepEqual(decideAfterAttempt("timeout", 1, { count: 2, on: ["timeout"] }), {
+      kind: "retry",
+      reason: "timeout",
+    });
   });
   it("never retries a cancel", () => {
     assert.equal(decideAfterAttempt("canceled", 1, { count: 3, on: ["canceled"] }).kind, "finish");

@@ -1,6 +1,13 @@
 // Stage, attempt and run states and the pure rules that move between them.
 // No I/O here: the store applies these decisions inside its transactions.
-import { OUTCOMES as OUTCOMES_LIST, TERMINAL_STAGE_STATES, isTerminalStage, type Outcome, type RunState, type StageState } from "@dockyard/web";
+import {
+  OUTCOMES as OUTCOMES_LIST,
+  TERMINAL_STAGE_STATES,
+  isTerminalStage,
+  type Outcome,
+  type RunState,
+  type StageState,
+} from "@dockyard/web";
 
 // The state unions and lists are the public API's (web/src/states.ts), defined once.
 export {

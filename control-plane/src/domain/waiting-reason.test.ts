@@ -47,12 +47,22 @@ describe("withTimeLeft", () => {
       withTimeLeft([waiting("2026-12-06T14:04:30Z")], now)[0]!.reason,
       "waiting for approval by alice until 14:11 UTC (in 5m); decide with: dockyard approve p#1 gate",
     );
-    assert.match(withTimeLeft([waiting("2026-12-06T13:00:00Z")], now)[0]!.reason!, /\(in 0s\)/, "an overdue deadline: 0s, never negative");
+    assert.match(
+      withTimeLeft([waiting("2026-12-06T13:00:00Z")], now)[0]!.reason!,
+      /\(in 0s\)/,
+      "an overdue deadline: 0s, never negative",
+    );
   });
   it("leaves other stages as they are", () => {
-    for (const s of [waiting(null), waiting("2026-12-06T14:04:30Z", "succeeded")]) assert.equal(withTimeLeft([s], now)[0], s);
+    for (const s of [waiting(null), waiting("2026-12-06T14:04:30Z", "succeeded")])
+      assert.equal(withTimeLeft([s], now)[0], s);
   });
   it("writes durations short", () => {
-    assert.deepEqual([40_000, 11 * 60_000, 125 * 60_000, 76 * 3_600_000].map(timeLeftText), ["40s", "11m", "2h5m", "3d4h"]);
+    assert.deepEqual([40_000, 11 * 60_000, 125 * 60_000, 76 * 3_600_000].map(timeLeftText), [
+      "40s",
+      "11m",
+      "2h5m",
+      "3d4h",
+    ]);
   });
 });

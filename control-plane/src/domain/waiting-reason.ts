@@ -13,16 +13,22 @@ export function waitingReason(needs: readonly string[], stateOf: (name: string) 
 }
 
 /** The stages with each pending one's reason filled in from its needs (others unchanged). */
-export function withWaitingReasons<S extends { name: string; state: string; reason: string | null; needs: string[] }>(stages: S[]): S[] {
+export function withWaitingReasons<S extends { name: string; state: string; reason: string | null; needs: string[] }>(
+  stages: S[],
+): S[] {
   const states = new Map(stages.map((s) => [s.name, s.state]));
-  return stages.map((s) => (s.state === "pending" && !s.reason ? { ...s, reason: waitingReason(s.needs, (n) => states.get(n)) || null } : s));
+  return stages.map((s) =>
+    s.state === "pending" && !s.reason ? { ...s, reason: waitingReason(s.needs, (n) => states.get(n)) || null } : s,
+  );
 }
 
 /**
  * A waiting approval's reason says how long is left (`until 14:05 UTC (in 11m)`): written when
  * the wait began, so a read puts in the time left now, from the attempt's stored deadline.
  */
-export function withTimeLeft<S extends { state: string; reason: string | null; attemptHistory: { deadline?: string | null }[] }>(stages: S[], now: Date): S[] {
+export function withTimeLeft<
+  S extends { state: string; reason: string | null; attemptHistory: { deadline?: string | null }[] },
+>(stages: S[], now: Date): S[] {
   return stages.map((s) => {
     const deadline = s.attemptHistory.at(-1)?.deadline;
     if (s.state !== "running" || !deadline || !s.reason?.startsWith("waiting for approval")) return s;

@@ -23,7 +23,9 @@ const keySecret = (hook: string) => `hook.${hook}.key`;
 
 export function checkHookName(name: string): string {
   if (!HOOK_NAME_PATTERN.test(name)) {
-    throw new InvalidError(`invalid hook name '${name.slice(0, 64)}': use 1-40 of A-Z a-z 0-9 . _ - starting with a letter or digit`);
+    throw new InvalidError(
+      `invalid hook name '${name.slice(0, 64)}': use 1-40 of A-Z a-z 0-9 . _ - starting with a letter or digit`,
+    );
   }
   return name;
 }
@@ -45,7 +47,8 @@ export class HookStore {
       .values({ name, userId: user.id, secretRef: keySecret(name), createdAt: now })
       .onConflictDoNothing()
       .returning();
-    if (inserted.length === 0) throw new ConflictError(`hook '${name}' already exists (remove it first: dockyard hooks rm ${name})`);
+    if (inserted.length === 0)
+      throw new ConflictError(`hook '${name}' already exists (remove it first: dockyard hooks rm ${name})`);
     const key = newWebhookKey();
     try {
       await this.secrets.set(keySecret(name), Buffer.from(key), now, actor);
@@ -75,10 +78,18 @@ export class HookStore {
   }
 
   /** The hook's user and key, or null for an unknown hook. */
-  async lookup(name: string): Promise<{ user: { id: string; name: string; roles: string[]; disabledAt: Date | null }; key: string } | null> {
+  async lookup(
+    name: string,
+  ): Promise<{ user: { id: string; name: string; roles: string[]; disabledAt: Date | null }; key: string } | null> {
     if (!HOOK_NAME_PATTERN.test(name)) return null;
     const [row] = await this.db
-      .select({ secretRef: approvalHooks.secretRef, id: users.id, name: users.name, roles: users.roles, disabledAt: users.disabledAt })
+      .select({
+        secretRef: approvalHooks.secretRef,
+        id: users.id,
+        name: users.name,
+        roles: users.roles,
+        disabledAt: users.disabledAt,
+      })
       .from(approvalHooks)
       .innerJoin(users, eq(users.id, approvalHooks.userId))
       .where(eq(approvalHooks.name, name));

@@ -39,14 +39,19 @@ export interface HookRequest {
   body: string;
 }
 
-export async function receiveHookDecision(deps: HookDecisionDeps, req: HookRequest): Promise<{ run: string; stage: string; decision: string; by: string }> {
-  if (Buffer.byteLength(req.body) > MAX_HOOK_BODY_BYTES) throw new InvalidError(`request body exceeds ${MAX_HOOK_BODY_BYTES} bytes`);
+export async function receiveHookDecision(
+  deps: HookDecisionDeps,
+  req: HookRequest,
+): Promise<{ run: string; stage: string; decision: string; by: string }> {
+  if (Buffer.byteLength(req.body) > MAX_HOOK_BODY_BYTES)
+    throw new InvalidError(`request body exceeds ${MAX_HOOK_BODY_BYTES} bytes`);
   const hook = await deps.hooks.lookup(req.hook);
   if (!hook) throw new UnauthenticatedError(`unknown hook '${req.hook.slice(0, 64)}'`);
   try {
     new Webhook(hook.key).verify(req.body, req.headers, { jsonParse: false });
   } catch (err) {
-    if (err instanceof WebhookVerificationError) throw new UnauthenticatedError(`webhook refused: ${verificationMessage(err.message)}`);
+    if (err instanceof WebhookVerificationError)
+      throw new UnauthenticatedError(`webhook refused: ${verificationMessage(err.message)}`);
     throw err;
   }
   const id = req.headers["webhook-id"]!;
@@ -58,7 +63,8 @@ export async function receiveHookDecision(deps: HookDecisionDeps, req: HookReque
     // A refusal (bad body, not an approver, not waiting) spends the id: it would be refused again.
     // A failure of ours (database down) frees it, so the sender's retry of the same message works.
     const code = (err as { code?: unknown }).code;
-    if (!(err instanceof DockyardError) || code === "unavailable" || code === "internal") await forgetId(deps, req.hook, id).catch(() => undefined);
+    if (!(err instanceof DockyardError) || code === "unavailable" || code === "internal")
+      await forgetId(deps, req.hook, id).catch(() => undefined);
     throw err;
   }
 }
@@ -70,20 +76,29 @@ async function decideAs(
 ): Promise<{ run: string; stage: string; decision: string; by: string }> {
   const body = parseBody(req.body);
   if (body.user !== undefined && body.user !== user.name) {
-    throw new ForbiddenError(`hook '${req.hook}' decides as user '${user.name}' only; it may not decide as '${body.user.slice(0, 64)}'`);
+    throw new ForbiddenError(
+      `hook '${req.hook}' decides as user '${user.name}' only; it may not decide as '${body.user.slice(0, 64)}'`,
+    );
   }
   if (user.disabledAt) throw new ForbiddenError(`user '${user.name}' of hook '${req.hook}' is disabled`);
   const caller: Caller = { userId: user.id, user: user.name, roles: user.roles };
-  const run = await deps.decide(body.run, body.stage, { approve: body.decision === "approve", comment: body.comment, via: "webhook" }, caller);
+  const run = await deps.decide(
+    body.run,
+    body.stage,
+    { approve: body.decision === "approve", comment: body.comment, via: "webhook" },
+    caller,
+  );
   return { run, stage: body.stage, decision: body.decision, by: user.name };
 }
 
 function verificationMessage(message: string): string {
-  if (message === "Missing required headers") return "webhook-id, webhook-timestamp and webhook-signature headers are required";
+  if (message === "Missing required headers")
+    return "webhook-id, webhook-timestamp and webhook-signature headers are required";
   if (message === "Message timestamp too old") return "webhook-timestamp is more than 5 minutes old";
   if (message === "Message timestamp too new") return "webhook-timestamp is more than 5 minutes in the future";
   if (message === "Invalid Signature Headers") return "webhook-timestamp is not a number of seconds";
-  if (message === "No matching signature found") return "webhook-signature does not match the body (wrong key, or the body changed)";
+  if (message === "No matching signature found")
+    return "webhook-signature does not match the body (wrong key, or the body changed)";
   return message;
 }
 
@@ -97,7 +112,8 @@ async function rememberId(deps: HookDecisionDeps, hook: string, id: string): Pro
     .values({ hook, messageId: id, seenAt: now })
     .onConflictDoNothing()
     .returning({ one: sql<number>`1` });
-  if (inserted.length === 0) throw new ConflictError(`webhook-id '${id.slice(0, 64)}' was already received: a replayed message is refused`);
+  if (inserted.length === 0)
+    throw new ConflictError(`webhook-id '${id.slice(0, 64)}' was already received: a replayed message is refused`);
 }
 
 async function forgetId(deps: HookDecisionDeps, hook: string, id: string): Promise<void> {
@@ -121,16 +137,25 @@ function parseBody(text: string): HookBody {
   } catch {
     throw new InvalidError(`request body must be JSON: ${example}`);
   }
-  if (body === null || typeof body !== "object" || Array.isArray(body)) throw new InvalidError(`request body must be a JSON object: ${example}`);
+  if (body === null || typeof body !== "object" || Array.isArray(body))
+    throw new InvalidError(`request body must be a JSON object: ${example}`);
   const b = body as Record<string, unknown>;
   const extra = Object.keys(b).filter((k) => !FIELDS.includes(k));
-  if (extra.length > 0) throw new InvalidError(`unknown field '${extra[0]!.slice(0, 32)}': expected ${FIELDS.join(", ")}`);
+  if (extra.length > 0)
+    throw new InvalidError(`unknown field '${extra[0]!.slice(0, 32)}': expected ${FIELDS.join(", ")}`);
   for (const f of FIELDS) {
     if (b[f] !== undefined && typeof b[f] !== "string") throw new InvalidError(`${f} must be a string`);
   }
   if (!b.run) throw new InvalidError(`run is required: ${example}`);
   if ((b.run as string).length > 200) throw new InvalidError("run is longer than 200 characters");
   if (!b.stage) throw new InvalidError(`stage is required: ${example}`);
-  if (b.decision !== "approve" && b.decision !== "reject") throw new InvalidError(`decision must be "approve" or "reject"`);
-  return { run: b.run as string, stage: b.stage as string, decision: b.decision, user: b.user as string | undefined, comment: (b.comment as string) ?? "" };
+  if (b.decision !== "approve" && b.decision !== "reject")
+    throw new InvalidError(`decision must be "approve" or "reject"`);
+  return {
+    run: b.run as string,
+    stage: b.stage as string,
+    decision: b.decision,
+    user: b.user as string | undefined,
+    comment: (b.comment as string) ?? "",
+  };
 }

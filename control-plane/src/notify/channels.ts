@@ -56,13 +56,18 @@ export class ChannelStore {
     const { config, secretValues } = await this.validate(input);
     const key = input.type === "webhook" ? newWebhookKey() : null;
     if (key) secretValues.key = Buffer.from(key);
-    const refs: Record<string, string> = Object.fromEntries(Object.keys(secretValues).map((role) => [role, secretName(input.name, role)]));
+    const refs: Record<string, string> = Object.fromEntries(
+      Object.keys(secretValues).map((role) => [role, secretName(input.name, role)]),
+    );
     if (input.secretName) {
       if (input.secret) throw new InvalidError("give the credential on stdin or as a secret's name, not both");
-      if (input.type === "webhook") throw new InvalidError("a webhook channel's signing key is made by the server; it takes no secret");
+      if (input.type === "webhook")
+        throw new InvalidError("a webhook channel's signing key is made by the server; it takes no secret");
       checkSecretName(input.secretName);
       if ((await this.secrets.missing([input.secretName])).length > 0) {
-        throw new InvalidError(`secret '${input.secretName}' does not exist; create it with: dockyard secret set ${input.secretName}`);
+        throw new InvalidError(
+          `secret '${input.secretName}' does not exist; create it with: dockyard secret set ${input.secretName}`,
+        );
       }
       refs[input.type === "email" ? "password" : "token"] = input.secretName;
     }
@@ -72,8 +77,12 @@ export class ChannelStore {
         .values({ name: input.name, type: input.type, config, secretRefs: refs, createdAt: now })
         .onConflictDoNothing()
         .returning();
-      if (inserted.length === 0) throw new ConflictError(`channel '${input.name}' already exists (remove it first: dockyard channels rm ${input.name})`);
-      for (const [role, value] of Object.entries(secretValues)) await this.secrets.set(secretName(input.name, role), value, now, actor, tx);
+      if (inserted.length === 0)
+        throw new ConflictError(
+          `channel '${input.name}' already exists (remove it first: dockyard channels rm ${input.name})`,
+        );
+      for (const [role, value] of Object.entries(secretValues))
+        await this.secrets.set(secretName(input.name, role), value, now, actor, tx);
       const info = channelInfo(inserted[0]!);
       // Never a credential: the names of the secrets that hold them.
       await audit(tx, {
@@ -124,7 +133,8 @@ export class ChannelStore {
     return withTx(this.db, async (tx) => {
       const [row] = await tx.select().from(channels).where(eq(channels.name, name)).for("update");
       if (!row) throw new NotFoundError("channel", name);
-      if (row.type !== "webhook") throw new InvalidError(`channel '${name}' is a ${row.type} channel; only webhook keys rotate`);
+      if (row.type !== "webhook")
+        throw new InvalidError(`channel '${name}' is a ${row.type} channel; only webhook keys rotate`);
       const old = await this.secrets.value(row.secretRefs.key!, tx);
       const key = newWebhookKey();
       const previousKeyUntil = new Date(now.getTime() + windowMs);
@@ -134,7 +144,13 @@ export class ChannelStore {
         .update(channels)
         .set({ secretRefs: { ...row.secretRefs, previousKey: secretName(name, "previous-key") }, previousKeyUntil })
         .where(eq(channels.name, name));
-      await audit(tx, { actor, action: "channel.key_rotated", target: name, details: { previousKeyValidUntil: previousKeyUntil.toISOString() }, at: now });
+      await audit(tx, {
+        actor,
+        action: "channel.key_rotated",
+        target: name,
+        details: { previousKeyValidUntil: previousKeyUntil.toISOString() },
+        at: now,
+      });
       return key;
     });
   }
@@ -145,7 +161,9 @@ export class ChannelStore {
     return name ? (await this.secrets.value(name)).toString("utf8") : null;
   }
 
-  private async validate(input: NewChannel): Promise<{ config: Record<string, unknown>; secretValues: Record<string, Uint8Array> }> {
+  private async validate(
+    input: NewChannel,
+  ): Promise<{ config: Record<string, unknown>; secretValues: Record<string, Uint8Array> }> {
     checkChannelName(input.name);
     const secretValues: Record<string, Uint8Array> = {};
     if (input.type === "webhook") {
@@ -169,14 +187,29 @@ export class ChannelStore {
       } catch {
         throw new InvalidError(`--smtp-url: not a URL: ${input.smtpUrl.slice(0, 100)}`);
       }
-      if (u.protocol !== "smtp:" && u.protocol !== "smtps:") throw new InvalidError("--smtp-url must start with smtp:// or smtps://");
-      if (u.password) throw new InvalidError("--smtp-url must not carry the password (it would be stored in clear): pass it on stdin");
+      if (u.protocol !== "smtp:" && u.protocol !== "smtps:")
+        throw new InvalidError("--smtp-url must start with smtp:// or smtps://");
+      if (u.password)
+        throw new InvalidError(
+          "--smtp-url must not carry the password (it would be stored in clear): pass it on stdin",
+        );
       await resolveTarget(u.hostname, this.policy).catch(refusal);
       const to = checkRecipients(input.to, /^[^\s@<>]{1,64}@[^\s@<>]{1,255}$/, "an email address");
-      if (!input.from || !/^[^\s@<>]{1,64}@[^\s@<>]{1,255}$/.test(input.from)) throw new InvalidError("an email channel needs --from with an email address");
+      if (!input.from || !/^[^\s@<>]{1,64}@[^\s@<>]{1,255}$/.test(input.from))
+        throw new InvalidError("an email channel needs --from with an email address");
       if (input.secret) secretValues.password = input.secret;
       const port = Number(u.port || (u.protocol === "smtps:" ? 465 : 25));
-      return { config: { host: u.hostname, port, secure: u.protocol === "smtps:", user: decodeURIComponent(u.username), from: input.from, to }, secretValues };
+      return {
+        config: {
+          host: u.hostname,
+          port,
+          secure: u.protocol === "smtps:",
+          user: decodeURIComponent(u.username),
+          from: input.from,
+          to,
+        },
+        secretValues,
+      };
     }
     throw new InvalidError(`channel type '${input.type}' is unknown: use email, sms or webhook`);
   }
@@ -190,8 +223,10 @@ export class ChannelStore {
     } catch {
       throw new InvalidError(`${flag}: not a URL: ${raw.slice(0, 100)}`);
     }
-    if (u.protocol !== "http:" && u.protocol !== "https:") throw new InvalidError(`${flag} must be an http:// or https:// URL`);
-    if (u.username || u.password) throw new InvalidError(`${flag} must not carry credentials (they would be stored in clear)`);
+    if (u.protocol !== "http:" && u.protocol !== "https:")
+      throw new InvalidError(`${flag} must be an http:// or https:// URL`);
+    if (u.username || u.password)
+      throw new InvalidError(`${flag} must not carry credentials (they would be stored in clear)`);
     await resolveTarget(u.hostname, this.policy).catch(refusal);
     return u.toString();
   }
@@ -203,7 +238,9 @@ function refusal(err: Error): never {
 
 export function checkChannelName(name: string): string {
   if (!CHANNEL_NAME_PATTERN.test(name)) {
-    throw new InvalidError(`invalid channel name '${name.slice(0, 64)}': use 1-40 of A-Z a-z 0-9 . _ - starting with a letter or digit`);
+    throw new InvalidError(
+      `invalid channel name '${name.slice(0, 64)}': use 1-40 of A-Z a-z 0-9 . _ - starting with a letter or digit`,
+    );
   }
   return name;
 }
@@ -214,7 +251,8 @@ function checkRecipients(to: string[] | undefined, pattern: RegExp, what: string
     .map((t) => t.trim())
     .filter(Boolean);
   if (list.length === 0) throw new InvalidError(`--to is required (${what})`);
-  if (list.length > MAX_RECIPIENTS) throw new InvalidError(`--to names ${list.length} recipients; the limit is ${MAX_RECIPIENTS}`);
+  if (list.length > MAX_RECIPIENTS)
+    throw new InvalidError(`--to names ${list.length} recipients; the limit is ${MAX_RECIPIENTS}`);
   for (const t of list) if (!pattern.test(t)) throw new InvalidError(`--to: '${t.slice(0, 100)}' is not ${what}`);
   return list;
 }
@@ -227,5 +265,12 @@ export function channelInfo(row: ChannelRow): ChannelInfo {
       : row.type === "sms"
         ? `${String(c.url)} -> ${(c.to as string[]).join(", ")}`
         : String(c.url);
-  return { name: row.name, type: row.type as ChannelType, target, createdAt: row.createdAt, disabledAt: row.disabledAt, disabledReason: row.disabledReason };
+  return {
+    name: row.name,
+    type: row.type as ChannelType,
+    target,
+    createdAt: row.createdAt,
+    disabledAt: row.disabledAt,
+    disabledReason: row.disabledReason,
+  };
 }

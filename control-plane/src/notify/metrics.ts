@@ -13,7 +13,10 @@ export function createNotifyMetrics(registry: Registry, db: Db): NotifyMetrics {
     help: "Notification deliveries in the outbox not yet delivered nor given up (due now or waiting for a retry)",
     registers: [registry],
     async collect() {
-      const [row] = await queryRows<{ n: number }>(db, sql`SELECT count(*)::int AS n FROM deliveries WHERE state = 'pending'`);
+      const [row] = await queryRows<{ n: number }>(
+        db,
+        sql`SELECT count(*)::int AS n FROM deliveries WHERE state = 'pending'`,
+      );
       this.set(Number(row?.n ?? 0));
     },
   });

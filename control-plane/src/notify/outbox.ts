@@ -93,7 +93,13 @@ export interface AttemptRecord {
  * schedule, failed once the schedule is spent (or at once when refused), disabled on a 410.
  * Does nothing when the claim expired and another worker took the row (returns false).
  */
-export async function recordAttempt(tx: Tx, row: DeliveryRow, attempt: AttemptRecord, now: Date, scheduleMs: number[]): Promise<boolean> {
+export async function recordAttempt(
+  tx: Tx,
+  row: DeliveryRow,
+  attempt: AttemptRecord,
+  now: Date,
+  scheduleMs: number[],
+): Promise<boolean> {
   const number = row.attempts + 1;
   const next = scheduleMs[number];
   let state: string;
@@ -114,7 +120,9 @@ export async function recordAttempt(tx: Tx, row: DeliveryRow, attempt: AttemptRe
     .where(and(eq(deliveries.id, row.id), eq(deliveries.leaseId, row.leaseId ?? ""), eq(deliveries.state, "pending")))
     .returning({ id: deliveries.id });
   if (updated.length === 0) return false;
-  await tx.insert(deliveryAttempts).values({ deliveryId: row.id, number, at: now, ...attempt, error: attempt.error?.slice(0, 1000) ?? null });
+  await tx
+    .insert(deliveryAttempts)
+    .values({ deliveryId: row.id, number, at: now, ...attempt, error: attempt.error?.slice(0, 1000) ?? null });
   return true;
 }
 
@@ -134,7 +142,12 @@ export async function listDeliveries(
   const rows = await db
     .select()
     .from(deliveries)
-    .where(and(opts.channel ? eq(deliveries.channel, opts.channel) : undefined, opts.ids ? inArray(deliveries.id, opts.ids) : undefined))
+    .where(
+      and(
+        opts.channel ? eq(deliveries.channel, opts.channel) : undefined,
+        opts.ids ? inArray(deliveries.id, opts.ids) : undefined,
+      ),
+    )
     .orderBy(desc(deliveries.createdAt), desc(deliveries.id))
     .limit(opts.limit);
   if (rows.length === 0) return [];

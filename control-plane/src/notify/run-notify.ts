@@ -51,7 +51,11 @@ export async function notifyRunEvent(
   let n = 0;
   for (const rule of rules) {
     const subject = (extra.subjectPrefix ?? "") + (rule.subject ?? DEFAULT_SUBJECT);
-    const ids = await enqueueNotification(tx, { channels: rule.channels, subject, body: rule.body ?? DEFAULT_BODY, context, runId }, now);
+    const ids = await enqueueNotification(
+      tx,
+      { channels: rule.channels, subject, body: rule.body ?? DEFAULT_BODY, context, runId },
+      now,
+    );
     n += ids.length;
   }
   return n;
@@ -87,7 +91,11 @@ export async function runNotifyContext(
     event,
     status,
     run: { id: run.id, name: run.name, number: run.number, state: run.state, commit: run.commit },
-    ...(stage ? { stage } : failedStage && status !== "succeeded" ? { stage: { name: failedStage.name, state: failedStage.state } } : {}),
+    ...(stage
+      ? { stage }
+      : failedStage && status !== "succeeded"
+        ? { stage: { name: failedStage.name, state: failedStage.state } }
+        : {}),
     outputs,
   };
 }

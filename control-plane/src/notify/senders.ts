@@ -33,22 +33,42 @@ export interface ChannelCredentials {
 }
 
 /** Sends `msg` on `channel`; never throws (the outcome is the attempt to record). */
-export async function send(channel: ChannelRow, creds: ChannelCredentials, msg: RenderedMessage, policy: TargetPolicy, now: Date): Promise<AttemptRecord> {
+export async function send(
+  channel: ChannelRow,
+  creds: ChannelCredentials,
+  msg: RenderedMessage,
+  policy: TargetPolicy,
+  now: Date,
+): Promise<AttemptRecord> {
   const started = Date.now();
   try {
     const out = await sendOnce(channel, creds, msg, policy, now);
     return { ...out, durationMs: Date.now() - started };
   } catch (err) {
     const refused = err instanceof RefusedTargetError;
-    return { result: refused ? "refused" : "failed", statusCode: null, error: (err as Error).message, durationMs: Date.now() - started };
+    return {
+      result: refused ? "refused" : "failed",
+      statusCode: null,
+      error: (err as Error).message,
+      durationMs: Date.now() - started,
+    };
   }
 }
 
-async function sendOnce(channel: ChannelRow, creds: ChannelCredentials, msg: RenderedMessage, policy: TargetPolicy, now: Date) {
+async function sendOnce(
+  channel: ChannelRow,
+  creds: ChannelCredentials,
+  msg: RenderedMessage,
+  policy: TargetPolicy,
+  now: Date,
+) {
   const c = channel.config as Record<string, unknown>;
   if (channel.type === "webhook") {
     const payload = JSON.stringify({ type: msg.event, timestamp: msg.createdAt.toISOString(), data: msg.data });
-    const headers = { "content-type": "application/json", ...signatureHeaders(msg.id, now, payload, [creds.key, creds.previousKey]) };
+    const headers = {
+      "content-type": "application/json",
+      ...signatureHeaders(msg.id, now, payload, [creds.key, creds.previousKey]),
+    };
     return httpOutcome(await postPinned(String(c.url), headers, payload, policy));
   }
   if (channel.type === "sms") {
@@ -59,9 +79,16 @@ async function sendOnce(channel: ChannelRow, creds: ChannelCredentials, msg: Ren
     for (const to of c.to as string[]) {
       const values = { to, from: String(c.from), message };
       const encode = form ? encodeURIComponent : (s: string) => JSON.stringify(s).slice(1, -1);
-      const body = template.replace(/\{\{\s*(to|from|message)\s*\}\}/g, (_m, k: keyof typeof values) => encode(values[k]));
-      const headers: Record<string, string> = { "content-type": form ? "application/x-www-form-urlencoded" : "application/json" };
-      if (creds.token) headers.authorization = c.user ? `Basic ${Buffer.from(`${String(c.user)}:${creds.token}`).toString("base64")}` : `Bearer ${creds.token}`;
+      const body = template.replace(/\{\{\s*(to|from|message)\s*\}\}/g, (_m, k: keyof typeof values) =>
+        encode(values[k]),
+      );
+      const headers: Record<string, string> = {
+        "content-type": form ? "application/x-www-form-urlencoded" : "application/json",
+      };
+      if (creds.token)
+        headers.authorization = c.user
+          ? `Basic ${Buffer.from(`${String(c.user)}:${creds.token}`).toString("base64")}`
+          : `Bearer ${creds.token}`;
       const outcome = httpOutcome(await postPinned(String(c.url), headers, body, policy));
       if (outcome.result !== "delivered") return outcome;
       outcomes.push(outcome);
@@ -92,7 +119,8 @@ async function sendOnce(channel: ChannelRow, creds: ChannelCredentials, msg: Ren
         headers: { "X-Dockyard-Message-Id": msg.id },
       });
       const rejected = (info.rejected ?? []).length;
-      if (rejected > 0) return { result: "failed" as const, statusCode: null, error: `${rejected} recipient(s) rejected` };
+      if (rejected > 0)
+        return { result: "failed" as const, statusCode: null, error: `${rejected} recipient(s) rejected` };
       return { result: "delivered" as const, statusCode: 250, error: null };
     } finally {
       transport.close();
@@ -102,19 +130,34 @@ async function sendOnce(channel: ChannelRow, creds: ChannelCredentials, msg: Ren
 }
 
 /** Standard Webhooks headers; `v1,<sig>` per key (current first, then a rotated-out key still in its window), space-separated. */
-export function signatureHeaders(id: string, at: Date, payload: string, keys: (string | null | undefined)[]): Record<string, string> {
+export function signatureHeaders(
+  id: string,
+  at: Date,
+  payload: string,
+  keys: (string | null | undefined)[],
+): Record<string, string> {
   const signatures = keys.filter((k): k is string => Boolean(k)).map((k) => new Webhook(k).sign(id, at, payload));
-  return { "webhook-id": id, "webhook-timestamp": String(Math.floor(at.getTime() / 1000)), "webhook-signature": signatures.join(" ") };
+  return {
+    "webhook-id": id,
+    "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
+    "webhook-signature": signatures.join(" "),
+  };
 }
 
 function httpOutcome(res: { status: number; text: string }): Omit<AttemptRecord, "durationMs"> {
   if (res.status >= 200 && res.status < 300) return { result: "delivered", statusCode: res.status, error: null };
-  if (res.status === 410) return { result: "gone", statusCode: 410, error: "410 Gone: the receiver asked to stop; channel disabled" };
+  if (res.status === 410)
+    return { result: "gone", statusCode: 410, error: "410 Gone: the receiver asked to stop; channel disabled" };
   return { result: "failed", statusCode: res.status, error: `HTTP ${res.status}${res.text ? `: ${res.text}` : ""}` };
 }
 
 /** POST to `url` at its resolved, checked address; redirects are not followed (each would need its own check). */
-export async function postPinned(url: string, headers: Record<string, string>, body: string, policy: TargetPolicy): Promise<{ status: number; text: string }> {
+export async function postPinned(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+  policy: TargetPolicy,
+): Promise<{ status: number; text: string }> {
   const u = new URL(url);
   const { address, family } = await resolveTarget(u.hostname, policy);
   const lib = u.protocol === "https:" ? https : http;
@@ -128,7 +171,12 @@ export async function postPinned(url: string, headers: Record<string, string>, b
         path: `${u.pathname}${u.search}`,
         // SNI takes a name only; an IP literal is checked against the certificate's IP SANs.
         ...(isIP(u.hostname.replace(/^\[|\]$/g, "")) === 0 ? { servername: u.hostname } : {}),
-        headers: { ...headers, host: u.host, "content-length": String(Buffer.byteLength(body)), "user-agent": "dockyard-notify" },
+        headers: {
+          ...headers,
+          host: u.host,
+          "content-length": String(Buffer.byteLength(body)),
+          "user-agent": "dockyard-notify",
+        },
         timeout: SEND_TIMEOUT_MS,
         agent: false,
       },
@@ -157,9 +205,18 @@ export function renderMessage(
   const stored = (row.payload.context ?? { event: row.event, status: "" }) as NotifyContext;
   // Links point at this server's HTTP API (the address a replica serves, or the configured public URL).
   const links: Record<string, string> =
-    stored.run && linkBase ? { run: `${linkBase}/api/v1/runs/${stored.run.id}`, logs: `${linkBase}/api/v1/runs/${stored.run.id}/logs` } : {};
+    stored.run && linkBase
+      ? { run: `${linkBase}/api/v1/runs/${stored.run.id}`, logs: `${linkBase}/api/v1/runs/${stored.run.id}/logs` }
+      : {};
   const context: NotifyContext = { ...stored, links: { ...links, ...stored.links } };
   const subject = renderTemplate(row.subject, context, secrets);
   const body = renderTemplate(row.body, context, secrets);
-  return { id: row.id, event: row.event, subject, body, data: maskDeep({ subject, body, ...context }, secrets), createdAt: row.createdAt };
+  return {
+    id: row.id,
+    event: row.event,
+    subject,
+    body,
+    data: maskDeep({ subject, body, ...context }, secrets),
+    createdAt: row.createdAt,
+  };
 }

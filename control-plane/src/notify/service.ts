@@ -60,7 +60,9 @@ export class NotifyService {
   async rotateKey(name: string, windowMs: number, actor: Actor): Promise<{ key: string; previousValidUntil: Date }> {
     const window = windowMs || DEFAULT_ROTATION_WINDOW_MS;
     if (!Number.isSafeInteger(window) || window < 0 || window > MAX_ROTATION_WINDOW_MS) {
-      throw new InvalidError(`rotation window must be at most ${MAX_ROTATION_WINDOW_MS / 86_400_000} days (${MAX_ROTATION_WINDOW_SECONDS} seconds)`);
+      throw new InvalidError(
+        `rotation window must be at most ${MAX_ROTATION_WINDOW_MS / 86_400_000} days (${MAX_ROTATION_WINDOW_SECONDS} seconds)`,
+      );
     }
     const now = this.clock.now();
     const key = await this.store.rotate(name, window, now, actor);
@@ -95,7 +97,8 @@ export class NotifyService {
 
   async notifications(opts: { channel?: string; limit?: number }): Promise<DeliveryView[]> {
     const limit = opts.limit || DEFAULT_NOTIFICATIONS_LIMIT;
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_NOTIFICATIONS_LIMIT) throw new InvalidError(`limit must be 1-${MAX_NOTIFICATIONS_LIMIT}`);
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_NOTIFICATIONS_LIMIT)
+      throw new InvalidError(`limit must be 1-${MAX_NOTIFICATIONS_LIMIT}`);
     if (opts.channel) checkChannelName(opts.channel);
     const rows = await listDeliveries(this.db, { channel: opts.channel || undefined, limit });
     const secrets = await this.secrets.allValues();
@@ -110,11 +113,16 @@ export class NotifyService {
     for (const rule of pipeline.notify) for (const c of rule.channels) use(c, "notify:");
     for (const stage of pipeline.stages) {
       const kind = stageKind(stage.spec.type);
-      for (const c of kind.runsOn === "server" ? (kind.channels?.(stage.spec) ?? []) : []) use(c, `stage '${stage.name}'`);
+      for (const c of kind.runsOn === "server" ? (kind.channels?.(stage.spec) ?? []) : [])
+        use(c, `stage '${stage.name}'`);
     }
     const names = [...usedBy.keys()];
     if (names.length === 0) return;
-    const found = new Set((await this.db.select({ name: channels.name }).from(channels).where(inArray(channels.name, names))).map((r) => r.name));
+    const found = new Set(
+      (await this.db.select({ name: channels.name }).from(channels).where(inArray(channels.name, names))).map(
+        (r) => r.name,
+      ),
+    );
     const missing = names.filter((n) => !found.has(n));
     if (missing.length > 0) {
       const named = (n: string) => `named by ${usedBy.get(n)!.join(", ")}`;
@@ -146,10 +154,15 @@ function checkBounds(input: NewChannel): void {
     secretName: input.secretName,
   };
   for (const [field, value] of Object.entries(fields)) {
-    if (value !== undefined && value.length > MAX_FIELD) throw new InvalidError(`${field} is ${value.length} characters; the limit is ${MAX_FIELD}`);
+    if (value !== undefined && value.length > MAX_FIELD)
+      throw new InvalidError(`${field} is ${value.length} characters; the limit is ${MAX_FIELD}`);
   }
   const to = input.to ?? [];
-  if (to.length > MAX_RECIPIENTS) throw new InvalidError(`to names ${to.length} recipients; the limit is ${MAX_RECIPIENTS}`);
-  for (const t of to) if (t.length > MAX_FIELD) throw new InvalidError(`to: a recipient is ${t.length} characters; the limit is ${MAX_FIELD}`);
-  if (input.secret && input.secret.length > MAX_SECRET_BYTES) throw new InvalidError(`the channel secret is larger than ${MAX_SECRET_BYTES} bytes`);
+  if (to.length > MAX_RECIPIENTS)
+    throw new InvalidError(`to names ${to.length} recipients; the limit is ${MAX_RECIPIENTS}`);
+  for (const t of to)
+    if (t.length > MAX_FIELD)
+      throw new InvalidError(`to: a recipient is ${t.length} characters; the limit is ${MAX_FIELD}`);
+  if (input.secret && input.secret.length > MAX_SECRET_BYTES)
+    throw new InvalidError(`the channel secret is larger than ${MAX_SECRET_BYTES} bytes`);
 }

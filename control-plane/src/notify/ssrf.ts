@@ -53,7 +53,9 @@ export function targetPolicy(allow: string[]): TargetPolicy {
     const [net, prefix] = entry.split("/");
     const family = isIP(net ?? "");
     if (!net || family === 0 || prefix === undefined || !/^\d{1,3}$/.test(prefix)) {
-      throw new Error(`DOCKYARD_NOTIFY_ALLOW_PRIVATE: '${entry}' is neither loopback, link-local, private nor a CIDR (10.1.0.0/16)`);
+      throw new Error(
+        `DOCKYARD_NOTIFY_ALLOW_PRIVATE: '${entry}' is neither loopback, link-local, private nor a CIDR (10.1.0.0/16)`,
+      );
     }
     allowed.addSubnet(net, Number(prefix), family === 4 ? "ipv4" : "ipv6");
   }

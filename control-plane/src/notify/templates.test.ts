@@ -2,7 +2,14 @@
 // appear (a longer secret containing a shorter one is masked whole), bad templates named.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { maskDeep, renderTemplate, templateProblems, DEFAULT_BODY, DEFAULT_SUBJECT, type NotifyContext } from "./templates";
+import {
+  maskDeep,
+  renderTemplate,
+  templateProblems,
+  DEFAULT_BODY,
+  DEFAULT_SUBJECT,
+  type NotifyContext,
+} from "./templates";
 
 const context: NotifyContext = {
   event: "run.failed",
@@ -15,14 +22,24 @@ const context: NotifyContext = {
 
 describe("notification templates", () => {
   it("fill placeholders; unknown ones render empty", () => {
-    assert.equal(renderTemplate("{{ run.name }}#{{run.number}} {{ status }} {{ outputs.build.image }} {{ nope.x }}", context, []), "web#7 failed reg/web:1 ");
+    assert.equal(
+      renderTemplate("{{ run.name }}#{{run.number}} {{ status }} {{ outputs.build.image }} {{ nope.x }}", context, []),
+      "web#7 failed reg/web:1 ",
+    );
     assert.equal(renderTemplate(DEFAULT_SUBJECT, context, []), "[dockyard] web #7 failed");
-    assert.equal(renderTemplate(DEFAULT_BODY, context, []), "Run web #7 (r1) failed. Stage test: failed.\nhttp://x/api/v1/runs/r1");
+    assert.equal(
+      renderTemplate(DEFAULT_BODY, context, []),
+      "Run web #7 (r1) failed. Stage test: failed.\nhttp://x/api/v1/runs/r1",
+    );
   });
 
   it("mask every secret value, longest first, in text and in nested data", () => {
     assert.equal(renderTemplate("t={{ outputs.build.token }}", context, ["abcdefgh", "tok-abcdefgh"]), "t=***");
-    assert.deepEqual(maskDeep({ a: ["x tok-abcdefgh"], b: { c: "tok-abcdefgh" }, n: 3 }, ["tok-abcdefgh"]), { a: ["x ***"], b: { c: "***" }, n: 3 });
+    assert.deepEqual(maskDeep({ a: ["x tok-abcdefgh"], b: { c: "tok-abcdefgh" }, n: 3 }, ["tok-abcdefgh"]), {
+      a: ["x ***"],
+      b: { c: "***" },
+      n: 3,
+    });
   });
 
   it("name a stray brace or an oversized template", () => {

@@ -20,14 +20,17 @@ export const MAX_RENDERED_CHARS = 16 * 1024;
 const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*)\s*\}\}/g;
 
 export const DEFAULT_SUBJECT = "[dockyard] {{ run.name }} #{{ run.number }} {{ status }}";
-export const DEFAULT_BODY = "Run {{ run.name }} #{{ run.number }} ({{ run.id }}) {{ status }}.{{ stage_line }}\n{{ links.run }}";
+export const DEFAULT_BODY =
+  "Run {{ run.name }} #{{ run.number }} ({{ run.id }}) {{ status }}.{{ stage_line }}\n{{ links.run }}";
 
 /** Names the template uses that the context has no value for (unknown placeholders render empty). */
 export function templateProblems(template: string): string[] {
-  if (template.length > MAX_TEMPLATE_CHARS) return [`template is ${template.length} characters; the limit is ${MAX_TEMPLATE_CHARS}`];
+  if (template.length > MAX_TEMPLATE_CHARS)
+    return [`template is ${template.length} characters; the limit is ${MAX_TEMPLATE_CHARS}`];
   const problems: string[] = [];
   const stripped = template.replace(PLACEHOLDER, "");
-  if (/\{\{|\}\}/.test(stripped)) problems.push("template has a '{{' or '}}' that is not a placeholder like {{ run.name }}");
+  if (/\{\{|\}\}/.test(stripped))
+    problems.push("template has a '{{' or '}}' that is not a placeholder like {{ run.name }}");
   return problems;
 }
 
@@ -48,7 +51,8 @@ export function maskSecrets(text: string, secrets: readonly string[]): string {
 export function maskDeep<T>(value: T, secrets: readonly string[]): T {
   if (typeof value === "string") return maskSecrets(value, secrets) as T;
   if (Array.isArray(value)) return value.map((v: unknown) => maskDeep(v, secrets)) as T;
-  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskDeep(v, secrets)])) as T;
+  if (value && typeof value === "object")
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskDeep(v, secrets)])) as T;
   return value;
 }
 

@@ -117,7 +117,12 @@ export class NotifyWorker {
       for (const row of rows) {
         const sent: Promise<void> = target(row.channel)
           .then((t) => this.deliver(row, secrets, t))
-          .catch((err: unknown) => this.log.warn({ delivery: row.id, err: (err as Error).message }, "notification send failed; retried after its lease"))
+          .catch((err: unknown) =>
+            this.log.warn(
+              { delivery: row.id, err: (err as Error).message },
+              "notification send failed; retried after its lease",
+            ),
+          )
           .finally(() => {
             this.sending.delete(sent);
             this.kick();
@@ -143,10 +148,29 @@ export class NotifyWorker {
     const now = this.clock.now();
     const channel = target?.channel;
     let attempt: AttemptRecord;
-    if (!target || !channel) attempt = { result: "refused", statusCode: null, error: `channel '${row.channel}' does not exist`, durationMs: 0 };
-    else if (channel.disabledAt) attempt = { result: "disabled", statusCode: null, error: `channel disabled: ${channel.disabledReason ?? ""}`, durationMs: 0 };
+    if (!target || !channel)
+      attempt = {
+        result: "refused",
+        statusCode: null,
+        error: `channel '${row.channel}' does not exist`,
+        durationMs: 0,
+      };
+    else if (channel.disabledAt)
+      attempt = {
+        result: "disabled",
+        statusCode: null,
+        error: `channel disabled: ${channel.disabledReason ?? ""}`,
+        durationMs: 0,
+      };
     else if (target.error) attempt = { result: "failed", statusCode: null, error: target.error, durationMs: 0 };
-    else attempt = await send(channel, target.creds, renderMessage(row, secrets, this.opts.linkBase ?? null), this.policy, now);
+    else
+      attempt = await send(
+        channel,
+        target.creds,
+        renderMessage(row, secrets, this.opts.linkBase ?? null),
+        this.policy,
+        now,
+      );
     this.opts.metrics?.attempts.inc({ result: attempt.result });
     const at = this.clock.now();
     await withTx(this.db, async (tx) => {
@@ -155,7 +179,13 @@ export class NotifyWorker {
     });
     if (attempt.result !== "delivered") {
       this.log.info(
-        { delivery: row.id, channel: row.channel, attempt: row.attempts + 1, result: attempt.result, error: attempt.error },
+        {
+          delivery: row.id,
+          channel: row.channel,
+          attempt: row.attempts + 1,
+          result: attempt.result,
+          error: attempt.error,
+        },
         "notification not delivered",
       );
     }
@@ -171,10 +201,19 @@ export class NotifyWorker {
       .returning({ name: channels.name });
     await disablePending(tx, channel.name, now);
     if (changed.length === 0) return;
-    await audit(tx, { actor: SERVER_ACTOR, action: "channel.disabled", target: channel.name, details: { reason, delivery: row.id }, at: now });
+    await audit(tx, {
+      actor: SERVER_ACTOR,
+      action: "channel.disabled",
+      target: channel.name,
+      details: { reason, delivery: row.id },
+      at: now,
+    });
     const fallback = await this.fallbackChannel(tx, channel.name);
     if (!fallback) {
-      this.log.warn({ channel: channel.name, reason }, "notification channel disabled; no other enabled channel to say so on");
+      this.log.warn(
+        { channel: channel.name, reason },
+        "notification channel disabled; no other enabled channel to say so on",
+      );
       return;
     }
     this.log.warn({ channel: channel.name, reason, toldOn: fallback }, "notification channel disabled");
@@ -220,7 +259,8 @@ export class NotifyWorker {
 
   private async secretValues(): Promise<string[]> {
     const at = Date.now();
-    if (!this.secretsCache || at - this.secretsCache.at > SECRETS_CACHE_MS) this.secretsCache = { at, values: await this.secrets.allValues() };
+    if (!this.secretsCache || at - this.secretsCache.at > SECRETS_CACHE_MS)
+      this.secretsCache = { at, values: await this.secrets.allValues() };
     return this.secretsCache.values;
   }
 }

@@ -3,7 +3,15 @@
 // text; node:crypto does the parsing and checks, WebCrypto only the signing.
 import "reflect-metadata"; // @peculiar/x509 (through tsyringe) needs a Reflect polyfill, loaded first
 import * as x509 from "@peculiar/x509";
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, webcrypto, X509Certificate, type KeyObject } from "node:crypto";
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  webcrypto,
+  X509Certificate,
+  type KeyObject,
+} from "node:crypto";
 import { isIP } from "node:net";
 import { hostname } from "node:os";
 
@@ -33,14 +41,18 @@ function addYears(d: Date, years: number): Date {
 
 /** A new ECDSA P-256 private key, PKCS#8 PEM. */
 export function generateEcKeyPem(): string {
-  return generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+  return generateKeyPairSync("ec", { namedCurve: "P-256" })
+    .privateKey.export({ format: "pem", type: "pkcs8" })
+    .toString();
 }
 
 /** The private key of `pem`; throws (plain Error, the caller names the file) unless it is an ECDSA P-256 key. */
 export function parseEcKey(pem: string): KeyObject {
   const key = createPrivateKey(pem);
   if (key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "prime256v1") {
-    throw new Error(`expected an ECDSA P-256 private key, got ${key.asymmetricKeyType} ${key.asymmetricKeyDetails?.namedCurve ?? ""}`.trim());
+    throw new Error(
+      `expected an ECDSA P-256 private key, got ${key.asymmetricKeyType} ${key.asymmetricKeyDetails?.namedCurve ?? ""}`.trim(),
+    );
   }
   return key;
 }
@@ -145,7 +157,13 @@ export function mergeSans(...lists: (readonly San[])[]): San[] {
  * A serving certificate (PEM, the leaf only) for the P-256 key `serverKey`,
  * signed by the CA (`caCertPem`, `caKey`): 2 years, serverAuth, with `sans`.
  */
-export async function issueServerCert(caCertPem: string, caKey: KeyObject, serverKey: KeyObject, sans: readonly San[], now = new Date()): Promise<string> {
+export async function issueServerCert(
+  caCertPem: string,
+  caKey: KeyObject,
+  serverKey: KeyObject,
+  sans: readonly San[],
+  now = new Date(),
+): Promise<string> {
   const ca = new x509.X509Certificate(caCertPem);
   const pub = spki(serverKey);
   const cert = await x509.X509CertificateGenerator.create(
@@ -180,11 +198,18 @@ export async function issueServerCert(caCertPem: string, caKey: KeyObject, serve
  * fine: not signed by the CA, not for `serverKey`, expiring within
  * SERVER_RENEW_BEFORE_DAYS, or lacking one of `wanted`.
  */
-export function reissueReason(certPem: string, caPublic: KeyObject, serverKey: KeyObject, wanted: readonly San[], now = new Date()): string | null {
+export function reissueReason(
+  certPem: string,
+  caPublic: KeyObject,
+  serverKey: KeyObject,
+  wanted: readonly San[],
+  now = new Date(),
+): string | null {
   const cert = new X509Certificate(certPem);
   if (!cert.verify(caPublic)) return "not signed by the farm CA";
   if (!cert.checkPrivateKey(serverKey)) return "does not match server.key";
-  if (new Date(cert.validTo).getTime() - now.getTime() < SERVER_RENEW_BEFORE_DAYS * DAY_MS) return `expires ${cert.validTo}`;
+  if (new Date(cert.validTo).getTime() - now.getTime() < SERVER_RENEW_BEFORE_DAYS * DAY_MS)
+    return `expires ${cert.validTo}`;
   const missing = missingSans(certSans(certPem), wanted);
   if (missing.length > 0) return `lacks SAN ${missing.map((s) => s.value).join(", ")}`;
   return null;

@@ -19,7 +19,9 @@ test("createFileOnce creates with the mode, then keeps the first content", () =>
 
 test("createFileOnce: of many racing creators exactly one wins and all read its content", async () => {
   const file = join(newDir(), "farm.key");
-  const results = await Promise.all(Array.from({ length: 20 }, (_, i) => Promise.resolve().then(() => createFileOnce(file, `content ${i}\n`, 0o600))));
+  const results = await Promise.all(
+    Array.from({ length: 20 }, (_, i) => Promise.resolve().then(() => createFileOnce(file, `content ${i}\n`, 0o600))),
+  );
   assert.equal(results.filter((r) => r.created).length, 1);
   const winner = results.find((r) => r.created)!.content;
   for (const r of results) assert.equal(r.content, winner);
@@ -40,11 +42,18 @@ test("errors name the file", () => {
   const missing = join(dir, "nope.pem");
   assert.throws(
     () => readTextFile(missing),
-    (err: PkiFileError) => err instanceof PkiFileError && err.file === missing && err.message === `${missing}: no such file`,
+    (err: PkiFileError) =>
+      err instanceof PkiFileError && err.file === missing && err.message === `${missing}: no such file`,
   );
   assert.throws(() => readTextFile(dir), new RegExp(`^PkiFileError: ${dir}: cannot read \\(EISDIR\\)`));
-  assert.throws(() => pemBlocks("/x/ca.pem", "hello", ["CERTIFICATE"]), /^PkiFileError: \/x\/ca\.pem: not PEM: no CERTIFICATE block$/);
-  assert.throws(() => createFileOnce(join(dir, "no-such-dir", "f"), "x", 0o600), /no-such-dir\/f: cannot write \(ENOENT\)/);
+  assert.throws(
+    () => pemBlocks("/x/ca.pem", "hello", ["CERTIFICATE"]),
+    /^PkiFileError: \/x\/ca\.pem: not PEM: no CERTIFICATE block$/,
+  );
+  assert.throws(
+    () => createFileOnce(join(dir, "no-such-dir", "f"), "x", 0o600),
+    /no-such-dir\/f: cannot write \(ENOENT\)/,
+  );
 });
 
 test("pemBlocks picks the blocks of the wanted labels, in order", () => {

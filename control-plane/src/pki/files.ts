@@ -2,7 +2,17 @@
 // that name the file, and creating files so that two server replicas starting
 // at once on one directory (a shared volume) end up with the same material.
 import { randomBytes } from "node:crypto";
-import { closeSync, fchmodSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  fchmodSync,
+  fsyncSync,
+  linkSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { DockyardError } from "../errors";
 
@@ -23,7 +33,9 @@ export function readTextFile(file: string): string {
     return readFileSync(file, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new PkiFileError(file, code === "ENOENT" ? "no such file" : `cannot read (${code ?? String(err)})`, { cause: err });
+    throw new PkiFileError(file, code === "ENOENT" ? "no such file" : `cannot read (${code ?? String(err)})`, {
+      cause: err,
+    });
   }
 }
 
@@ -81,14 +93,18 @@ export function createFileOnce(file: string, data: string, mode: number): { cont
   try {
     tmp = writeTemp(file, data, mode);
   } catch (err) {
-    throw new PkiFileError(file, `cannot write (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
+    throw new PkiFileError(file, `cannot write (${(err as NodeJS.ErrnoException).code ?? String(err)})`, {
+      cause: err,
+    });
   }
   let created = true;
   try {
     linkSync(tmp, file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EEXIST") {
-      throw new PkiFileError(file, `cannot create (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
+      throw new PkiFileError(file, `cannot create (${(err as NodeJS.ErrnoException).code ?? String(err)})`, {
+        cause: err,
+      });
     }
     created = false;
   } finally {
@@ -108,7 +124,9 @@ export function replaceFile(file: string, data: string, mode: number): void {
     renameSync(tmp, file);
     tmp = undefined;
   } catch (err) {
-    throw new PkiFileError(file, `cannot replace (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
+    throw new PkiFileError(file, `cannot replace (${(err as NodeJS.ErrnoException).code ?? String(err)})`, {
+      cause: err,
+    });
   } finally {
     if (tmp) unlinkSync(tmp);
   }

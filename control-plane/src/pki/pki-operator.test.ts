@@ -26,8 +26,18 @@ test("given files are used as they are; only signing.key and farm.key are made i
   assert.equal(pki.serverKeyPem, readFileSync(op.key, "utf8"));
   assert.equal(pki.serverCertChainPem, readFileSync(op.cert, "utf8") + op.pki.caPem, "the CA appended");
   assert.deepEqual(readdirSync(dir).sort(), ["farm.key", "signing.key"]);
-  assert.deepEqual(pki.files, { signingKey: join(dir, "signing.key"), farmKey: join(dir, "farm.key"), ca: op.ca, serverCert: op.cert, serverKey: op.key });
-  assert.equal(readFileSync(op.cert, "utf8"), readFileSync(join(op.dir, "server.crt"), "utf8"), "operator files untouched");
+  assert.deepEqual(pki.files, {
+    signingKey: join(dir, "signing.key"),
+    farmKey: join(dir, "farm.key"),
+    ca: op.ca,
+    serverCert: op.cert,
+    serverKey: op.key,
+  });
+  assert.equal(
+    readFileSync(op.cert, "utf8"),
+    readFileSync(join(op.dir, "server.crt"), "utf8"),
+    "operator files untouched",
+  );
 
   // A cert file that already holds the chain is not given the CA twice.
   const chainFile = join(newDir(), "chain.pem");
@@ -41,7 +51,8 @@ test("all three files or none", async () => {
   const op = await operatorMaterial();
   await assert.rejects(
     ensurePki({ dir: newDir(), sans: [], certFile: op.cert, keyFile: op.key }),
-    (err: Error) => err instanceof InvalidError && /certificate, its key and the CA certificate together/.test(err.message),
+    (err: Error) =>
+      err instanceof InvalidError && /certificate, its key and the CA certificate together/.test(err.message),
   );
 });
 
@@ -54,7 +65,13 @@ test("unreadable, non-PEM and mismatched files are named in the error", async ()
   const missing = join(newDir(), "missing.pem");
   const fails = async (files: { cert?: string; key?: string; ca?: string }, file: string, why: RegExp) => {
     await assert.rejects(
-      ensurePki({ dir, sans: [], certFile: files.cert ?? op.cert, keyFile: files.key ?? op.key, caFile: files.ca ?? op.ca }),
+      ensurePki({
+        dir,
+        sans: [],
+        certFile: files.cert ?? op.cert,
+        keyFile: files.key ?? op.key,
+        caFile: files.ca ?? op.ca,
+      }),
       (err: Error) => {
         assert.ok(err instanceof PkiFileError, String(err));
         assert.equal(err.file, file);

@@ -42,7 +42,9 @@ test("a grpc-js server with the generated chain: the pinned CA connects, another
   const server = new grpc.Server();
   server.addService(ping, { ping: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from("pong")) });
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", serverTlsCredentials(pki.serverCertChainPem, pki.serverKeyPem), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync("127.0.0.1:0", serverTlsCredentials(pki.serverCertChainPem, pki.serverKeyPem), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
   );
   t.after(() => server.forceShutdown());
   const address = `127.0.0.1:${port}`;
@@ -61,8 +63,16 @@ test("a grpc-js server with the generated chain: the pinned CA connects, another
 
   await assert.rejects(fetchPinnedCa(address, otherFarm.caFingerprint), (err: Error) => {
     const leaf = certFingerprint(pki.serverCertChainPem);
-    assert.match(err.message, new RegExp(`^the server at ${address} presented no certificate with fingerprint ${otherFarm.caFingerprint}; got: `));
-    assert.ok(err.message.includes(leaf) && err.message.includes(`${pki.caFingerprint} (Dockyard farm CA)`), err.message);
+    assert.match(
+      err.message,
+      new RegExp(
+        `^the server at ${address} presented no certificate with fingerprint ${otherFarm.caFingerprint}; got: `,
+      ),
+    );
+    assert.ok(
+      err.message.includes(leaf) && err.message.includes(`${pki.caFingerprint} (Dockyard farm CA)`),
+      err.message,
+    );
     return true;
   });
 });
@@ -83,7 +93,9 @@ test("operator-provided files serve the same way, the CA appended to the chain",
   const server = new grpc.Server();
   server.addService(ping, { ping: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from("pong")) });
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", serverTlsCredentials(pki.serverCertChainPem, pki.serverKeyPem), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync("127.0.0.1:0", serverTlsCredentials(pki.serverCertChainPem, pki.serverKeyPem), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
   );
   t.after(() => server.forceShutdown());
   const caPem = await fetchPinnedCa(`127.0.0.1:${port}`, pki.caFingerprint);

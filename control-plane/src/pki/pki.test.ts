@@ -12,7 +12,8 @@ import { tempDir } from "@dockyard/testkit";
 
 const newDir = () => tempDir("pki");
 const sha = (s: string | Buffer) => createHash("sha256").update(s).digest("hex");
-const leafOf = (pki: Pki) => pki.serverCertChainPem.slice(0, pki.serverCertChainPem.indexOf("-----END CERTIFICATE-----") + 26);
+const leafOf = (pki: Pki) =>
+  pki.serverCertChainPem.slice(0, pki.serverCertChainPem.indexOf("-----END CERTIFICATE-----") + 26);
 const sanValues = (pem: string) => certSans(pem).map((s) => s.value);
 /** What must agree between two loads of one directory. */
 const identity = (p: Pki) => ({
@@ -29,7 +30,14 @@ test("first start creates the files with their modes; a second start loads the s
   const first = await ensurePki({ dir, sans: [] });
   assert.equal(statSync(dir).mode & 0o777, 0o700);
   const modes = Object.fromEntries(readdirSync(dir).map((f) => [f, (statSync(join(dir, f)).mode & 0o777).toString(8)]));
-  assert.deepEqual(modes, { "ca.crt": "644", "ca.key": "600", "server.crt": "644", "server.key": "600", "signing.key": "600", "farm.key": "600" });
+  assert.deepEqual(modes, {
+    "ca.crt": "644",
+    "ca.key": "600",
+    "server.crt": "644",
+    "server.key": "600",
+    "signing.key": "600",
+    "farm.key": "600",
+  });
   assert.deepEqual(first.files, {
     ca: join(dir, "ca.crt"),
     caKey: join(dir, "ca.key"),
@@ -93,8 +101,12 @@ test("concurrent first starts of two processes agree", async () => {
   })().catch((err) => { console.error(err); process.exit(1); });`;
   const run = () =>
     new Promise<Record<string, string>>((resolve, reject) =>
-      execFile(process.execPath, ["--import", "tsx", "-e", script], { cwd: dirname(pkiModule), timeout: 30_000 }, (err, stdout, stderr) =>
-        err ? reject(new Error(`child failed: ${stderr}`, { cause: err })) : resolve(JSON.parse(stdout)),
+      execFile(
+        process.execPath,
+        ["--import", "tsx", "-e", script],
+        { cwd: dirname(pkiModule), timeout: 30_000 },
+        (err, stdout, stderr) =>
+          err ? reject(new Error(`child failed: ${stderr}`, { cause: err })) : resolve(JSON.parse(stdout)),
       ),
     );
   const [a, b] = await Promise.all([run(), run()]);
@@ -115,7 +127,8 @@ test("a missing SAN reissues the serving certificate from the same CA, keeping t
   assert.equal(crt(), leafOf(second));
   assert.equal(readFileSync(join(dir, "server.key"), "utf8"), key, "same key");
   const sans = sanValues(leafOf(second));
-  for (const s of ["localhost", "127.0.0.1", "::1", "build.example.com", "10.1.2.3", "fd00::7"]) assert.ok(sans.includes(s), `${s} in ${sans}`);
+  for (const s of ["localhost", "127.0.0.1", "::1", "build.example.com", "10.1.2.3", "fd00::7"])
+    assert.ok(sans.includes(s), `${s} in ${sans}`);
   assert.ok(!sans.includes("0.0.0.0"));
   assert.ok(new X509Certificate(leafOf(second)).verify(new X509Certificate(first.caPem).publicKey));
 
@@ -142,7 +155,10 @@ test("a serving certificate from another CA is reissued; a CA that lost its key 
   rmSync(join(dir, "ca.key"));
   await assert.rejects(
     ensurePki({ dir, sans: [] }),
-    (err: Error) => err instanceof PkiFileError && err.file === join(dir, "ca.key") && /missing while ca.crt exists/.test(err.message),
+    (err: Error) =>
+      err instanceof PkiFileError &&
+      err.file === join(dir, "ca.key") &&
+      /missing while ca.crt exists/.test(err.message),
   );
   copyFileSync(join(other, "ca.key"), join(dir, "ca.key"));
   await assert.rejects(ensurePki({ dir, sans: [] }), new RegExp(`${join(dir, "ca.crt")}: does not match ca.key`));
@@ -152,7 +168,10 @@ test("damaged generated files are reported by name", async () => {
   const dir = newDir();
   await ensurePki({ dir, sans: [] });
   writeFileSync(join(dir, "farm.key"), "too short\n");
-  await assert.rejects(ensurePki({ dir, sans: [] }), new RegExp(`^PkiFileError: ${join(dir, "farm.key")}: expected 64 hex characters`));
+  await assert.rejects(
+    ensurePki({ dir, sans: [] }),
+    new RegExp(`^PkiFileError: ${join(dir, "farm.key")}: expected 64 hex characters`),
+  );
   rmSync(join(dir, "farm.key"));
   writeFileSync(join(dir, "signing.key"), "garbage");
   await assert.rejects(ensurePki({ dir, sans: [] }), new RegExp(`^PkiFileError: ${join(dir, "signing.key")}: not PEM`));
@@ -161,6 +180,8 @@ test("damaged generated files are reported by name", async () => {
   copyFileSync(join(dir, "signing.key"), join(dir, "server.key")); // an Ed25519 key where a P-256 one belongs
   await assert.rejects(
     ensurePki({ dir, sans: [] }),
-    new RegExp(`^PkiFileError: ${join(dir, "server.key")}: not a valid ECDSA P-256 private key \\(expected an ECDSA P-256 private key, got ed25519\\)$`),
+    new RegExp(
+      `^PkiFileError: ${join(dir, "server.key")}: not a valid ECDSA P-256 private key \\(expected an ECDSA P-256 private key, got ed25519\\)$`,
+    ),
   );
 });

@@ -6,7 +6,16 @@ import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { certFingerprint, generateKeyPair, keyPairFromPem, privateKeyPem, type KeyPair } from "@dockyard/proto";
 import { InvalidError } from "../errors";
-import { certSans, createCaCert, generateEcKeyPem, issueServerCert, mergeSans, parseEcKey, reissueReason, wantedSans } from "./ca";
+import {
+  certSans,
+  createCaCert,
+  generateEcKeyPem,
+  issueServerCert,
+  mergeSans,
+  parseEcKey,
+  reissueReason,
+  wantedSans,
+} from "./ca";
 import { createFileOnce, PkiFileError, pemBlocks, readIfExists, readTextFile, replaceFile } from "./files";
 
 export interface PkiOptions {
@@ -87,7 +96,10 @@ async function generatedCa(dir: string): Promise<{ caPem: string; caKey: KeyObje
   const keyFile = join(dir, "ca.key");
   const certFile = join(dir, "ca.crt");
   if (readIfExists(keyFile) === null && readIfExists(certFile) !== null) {
-    throw new PkiFileError(keyFile, "missing while ca.crt exists: restore it, or move both aside to make a new CA (every agent must then rejoin)");
+    throw new PkiFileError(
+      keyFile,
+      "missing while ca.crt exists: restore it, or move both aside to make a new CA (every agent must then rejoin)",
+    );
   }
   const keyText = await loadOrCreate(keyFile, SECRET, generateEcKeyPem);
   const caKey = parseFile(keyFile, "ECDSA P-256 private key", () => parseEcKey(keyText));
@@ -97,7 +109,10 @@ async function generatedCa(dir: string): Promise<{ caPem: string; caKey: KeyObje
   if (!ca.checkPrivateKey(caKey)) throw new PkiFileError(certFile, "does not match ca.key");
   if (!ca.ca) throw new PkiFileError(certFile, "is not a CA certificate");
   if (new Date(ca.validTo).getTime() < Date.now()) {
-    throw new PkiFileError(certFile, `expired on ${ca.validTo}: move ca.* and server.* aside to make a new CA (every agent must then rejoin)`);
+    throw new PkiFileError(
+      certFile,
+      `expired on ${ca.validTo}: move ca.* and server.* aside to make a new CA (every agent must then rejoin)`,
+    );
   }
   return { caPem, caKey };
 }
@@ -108,7 +123,12 @@ async function generatedCa(dir: string): Promise<{ caPem: string; caKey: KeyObje
  * nears its end. A reissue keeps the SANs the old certificate had, so
  * replicas started with different names converge on one certificate.
  */
-async function generatedServer(dir: string, caPem: string, caKey: KeyObject, sans: string[]): Promise<{ leafPem: string; keyPem: string }> {
+async function generatedServer(
+  dir: string,
+  caPem: string,
+  caKey: KeyObject,
+  sans: string[],
+): Promise<{ leafPem: string; keyPem: string }> {
   const keyFile = join(dir, "server.key");
   const certFile = join(dir, "server.crt");
   const keyPem = await loadOrCreate(keyFile, SECRET, generateEcKeyPem);
@@ -116,7 +136,9 @@ async function generatedServer(dir: string, caPem: string, caKey: KeyObject, san
   const wanted = wantedSans(sans);
   const certText = await loadOrCreate(certFile, PUBLIC, () => issueServerCert(caPem, caKey, serverKey, wanted));
   const leafPem = pemBlocks(certFile, certText, ["CERTIFICATE"])[0]!;
-  const why = parseFile(certFile, "certificate", () => reissueReason(leafPem, createPublicKey(caKey), serverKey, wanted));
+  const why = parseFile(certFile, "certificate", () =>
+    reissueReason(leafPem, createPublicKey(caKey), serverKey, wanted),
+  );
   if (why === null) return { leafPem, keyPem };
   const keep = why === "not signed by the farm CA" ? [] : certSans(leafPem);
   const fresh = await issueServerCert(caPem, caKey, serverKey, mergeSans(wanted, keep));
@@ -134,11 +156,19 @@ function operatorTls(certFile: string, keyFile: string, caFile: string) {
   const caPem = pemBlocks(caFile, readTextFile(caFile), ["CERTIFICATE"])[0]!;
   const ca = parseCert(caFile, caPem);
   if (!certs.some((c) => c.checkIssued(ca) && c.verify(ca.publicKey))) {
-    throw new PkiFileError(certFile, `is not signed by the CA in ${caFile} (neither the certificate nor an intermediate in the file)`);
+    throw new PkiFileError(
+      certFile,
+      `is not signed by the CA in ${caFile} (neither the certificate nor an intermediate in the file)`,
+    );
   }
   const caFingerprint = certFingerprint(caPem);
   const hasCa = chain.some((pem) => certFingerprint(pem) === caFingerprint);
-  return { caPem, caFingerprint, serverCertChainPem: (hasCa ? chain : [...chain, caPem]).join(""), serverKeyPem: keyPem };
+  return {
+    caPem,
+    caFingerprint,
+    serverCertChainPem: (hasCa ? chain : [...chain, caPem]).join(""),
+    serverKeyPem: keyPem,
+  };
 }
 
 /**
@@ -163,7 +193,10 @@ export async function ensurePki(opts: PkiOptions): Promise<Pki> {
     throw new InvalidError("TLS files: give the certificate, its key and the CA certificate together, or none of them");
   }
   if (mkdirSync(opts.dir, { recursive: true, mode: 0o700 }) !== undefined) chmodSync(opts.dir, 0o700);
-  const files: Record<string, string> = { signingKey: join(opts.dir, "signing.key"), farmKey: join(opts.dir, "farm.key") };
+  const files: Record<string, string> = {
+    signingKey: join(opts.dir, "signing.key"),
+    farmKey: join(opts.dir, "farm.key"),
+  };
   const signingKey = await loadSigningKey(files.signingKey!);
   const farmKey = await loadFarmKey(files.farmKey!);
 

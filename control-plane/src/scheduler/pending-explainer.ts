@@ -4,7 +4,13 @@
 // once per interval, beside (never inside) the claim and placement statements.
 import type { Logger } from "pino";
 import type { Db } from "../store/db";
-import { errorQueuedStage, readAgentsForReasons, readQueuedForReasons, writeQueuedReasons, type QueuedForReason } from "../store/pending";
+import {
+  errorQueuedStage,
+  readAgentsForReasons,
+  readQueuedForReasons,
+  writeQueuedReasons,
+  type QueuedForReason,
+} from "../store/pending";
 import type { RunEventRecord } from "../store/events";
 import { explainPending, type PendingExplanation } from "./pending-reasons";
 
@@ -76,7 +82,11 @@ export class PendingExplainer {
    * stages' reasons changed, one short transaction that never waits for a lock.
    */
   async run(now: Date, holding = false): Promise<PendingPass> {
-    const queued = await readQueuedForReasons(this.db, new Date(now.getTime() - (this.options.minQueuedMs ?? 1000)), this.options.limit ?? 5000);
+    const queued = await readQueuedForReasons(
+      this.db,
+      new Date(now.getTime() - (this.options.minQueuedMs ?? 1000)),
+      this.options.limit ?? 5000,
+    );
     if (queued.length === 0) return { explained: 0, errored: 0 };
     const agents = await readAgentsForReasons(this.db, new Date(now.getTime() - this.options.silentAfterMs));
     const byRun = new Map<string, { stageId: string; reason: string }[]>();
@@ -84,10 +94,19 @@ export class PendingExplainer {
     // Stages of one pipeline mostly ask the same: decide once per distinct requirement.
     const decided = new Map<string, PendingExplanation>();
     for (const stage of queued) {
-      const key = JSON.stringify([Object.entries(stage.selector).sort(), stage.requires, [...stage.avoid].sort(), stage.pinned ?? null]);
+      const key = JSON.stringify([
+        Object.entries(stage.selector).sort(),
+        stage.requires,
+        [...stage.avoid].sort(),
+        stage.pinned ?? null,
+      ]);
       let why = decided.get(key);
       if (!why) decided.set(key, (why = explainPending(stage, agents)));
-      if (!holding && why.unschedulable && now.getTime() - stage.queuedAt.getTime() >= this.options.unschedulableTimeoutMs) {
+      if (
+        !holding &&
+        why.unschedulable &&
+        now.getTime() - stage.queuedAt.getTime() >= this.options.unschedulableTimeoutMs
+      ) {
         doomed.push({ stage, reason: why.reason });
         continue;
       }

@@ -53,14 +53,19 @@ export const MAX_LISTED = 5;
 /** Decide why a stage with `req` is not placed, given every registered agent. */
 export function explainPending(req: StageRequirements, agents: AgentSnapshot[]): PendingExplanation {
   if (req.pinned) return explainPinned(req, req.pinned, agents);
-  const registered = agents.filter((a) => a.state !== "revoked").sort((x, y) => x.name.localeCompare(y.name) || x.id.localeCompare(y.id));
+  const registered = agents
+    .filter((a) => a.state !== "revoked")
+    .sort((x, y) => x.name.localeCompare(y.name) || x.id.localeCompare(y.id));
   if (registered.length === 0) return never("no agent is registered");
   const labelled = registered.filter((a) => labelsMatch(req.selector, a.labels));
   if (labelled.length === 0) return never(labelReason(req.selector, registered));
   const matching = labelled.filter((a) => req.requires.every((c) => a.capabilities.includes(c)));
   if (matching.length === 0) {
-    const which = Object.keys(req.selector).length === 0 ? "" : ` with ${labelWord(req.selector)} ${pairs(req.selector)}`;
-    return never(`no online agent${which} offers ${req.requires.length === 1 ? "capability" : "capabilities"} ${req.requires.join(", ")}`);
+    const which =
+      Object.keys(req.selector).length === 0 ? "" : ` with ${labelWord(req.selector)} ${pairs(req.selector)}`;
+    return never(
+      `no online agent${which} offers ${req.requires.length === 1 ? "capability" : "capabilities"} ${req.requires.join(", ")}`,
+    );
   }
 
   const online = matching.filter((a) => a.state === "online");
@@ -68,7 +73,12 @@ export function explainPending(req: StageRequirements, agents: AgentSnapshot[]):
   if (free.length > 0) {
     const slots = free.reduce((n, a) => n + a.capacity - a.used, 0);
     const where = free.length === 1 ? `agent ${free[0]!.name} has` : `${free.length} matching agents have`;
-    return { reason: `waiting to be placed (${where} ${slots} free slot${slots === 1 ? "" : "s"})`, unschedulable: false, transient: true, forSlot: true };
+    return {
+      reason: `waiting to be placed (${where} ${slots} free slot${slots === 1 ? "" : "s"})`,
+      unschedulable: false,
+      transient: true,
+      forSlot: true,
+    };
   }
 
   const clauses: string[] = [];
@@ -87,7 +97,9 @@ export function explainPending(req: StageRequirements, agents: AgentSnapshot[]):
     for (const state of [...Object.keys(STATE_WORDS), "unavailable"]) {
       const group = away.filter((a) => (a.state in STATE_WORDS ? a.state : "unavailable") === state);
       if (group.length > 0)
-        clauses.push(`${group.length === 1 ? "agent" : "agents"} ${names(group)} ${group.length === 1 ? "is" : "are"} ${STATE_WORDS[state] ?? state}`);
+        clauses.push(
+          `${group.length === 1 ? "agent" : "agents"} ${names(group)} ${group.length === 1 ? "is" : "are"} ${STATE_WORDS[state] ?? state}`,
+        );
     }
   }
   const avoided = matching.filter((a) => req.avoid.includes(a.id));
@@ -96,7 +108,11 @@ export function explainPending(req: StageRequirements, agents: AgentSnapshot[]):
 }
 
 /** A stage that must run on one agent (where its environment lives): only that agent's state matters. */
-function explainPinned(req: StageRequirements, pinned: { agentId: string; why: string }, agents: AgentSnapshot[]): PendingExplanation {
+function explainPinned(
+  req: StageRequirements,
+  pinned: { agentId: string; why: string },
+  agents: AgentSnapshot[],
+): PendingExplanation {
   const agent = agents.find((a) => a.id === pinned.agentId);
   if (!agent || agent.state === "revoked") return never(`${pinned.why}, and that agent is gone`);
   if (agent.state !== "online")
@@ -107,13 +123,23 @@ function explainPinned(req: StageRequirements, pinned: { agentId: string; why: s
       forSlot: false,
     };
   if (agent.capacity <= agent.used)
-    return { reason: `${pinned.why}: agent ${agent.name} is full (${agent.used}/${agent.capacity})`, unschedulable: false, transient: false, forSlot: true };
+    return {
+      reason: `${pinned.why}: agent ${agent.name} is full (${agent.used}/${agent.capacity})`,
+      unschedulable: false,
+      transient: false,
+      forSlot: true,
+    };
   const free = explainPending({ ...req, pinned: undefined }, [agent]);
   return free.unschedulable ? never(`${pinned.why}, but ${free.reason}`) : free;
 }
 
 /** How each state but online reads after "agent a is", in the order reasons list them. */
-const STATE_WORDS: Record<string, string> = { draining: "draining", silent: "not responding", lost: "lost", offline: "offline" };
+const STATE_WORDS: Record<string, string> = {
+  draining: "draining",
+  silent: "not responding",
+  lost: "lost",
+  offline: "offline",
+};
 
 function never(reason: string): PendingExplanation {
   return { reason, unschedulable: true, transient: false, forSlot: false };
@@ -124,7 +150,9 @@ function never(reason: string): PendingExplanation {
  * pair is on some agent, all of them: no agent has every one), and list the agents.
  */
 function labelReason(selector: Record<string, string>, registered: AgentSnapshot[]): string {
-  const missing = Object.fromEntries(Object.entries(selector).filter(([k, v]) => !registered.some((a) => a.labels[k] === v)));
+  const missing = Object.fromEntries(
+    Object.entries(selector).filter(([k, v]) => !registered.some((a) => a.labels[k] === v)),
+  );
   const agents = `(agents: ${names(registered)})`;
   if (Object.keys(missing).length > 0) return `no agent has ${labelWord(missing)} ${pairs(missing)} ${agents}`;
   return `no agent has all of labels ${pairs(selector)} ${agents}`;

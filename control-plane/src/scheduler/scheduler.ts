@@ -117,7 +117,11 @@ export class Scheduler {
    * only from its lease's expiry minus this (see endAttempt).
    */
   get retryMarginMs(): number {
-    return this.config.leaseTtlMs - (this.config.leaseFenceMs ?? defaultFenceMs(this.config.leaseTtlMs)) - FENCE_KILL_BUDGET_MS;
+    return (
+      this.config.leaseTtlMs -
+      (this.config.leaseFenceMs ?? defaultFenceMs(this.config.leaseTtlMs)) -
+      FENCE_KILL_BUDGET_MS
+    );
   }
 
   private async schedulePass(): Promise<void> {
@@ -196,9 +200,14 @@ export class Scheduler {
     for (const e of ended) {
       this.metrics.attemptsEnded.inc({ outcome: e.attempt.state });
       // A server-run attempt has no agent to tell: its kind's cancel ran in the end's transaction.
-      if (by === "server" && e.attempt.agentId !== SERVER_AGENT_ID) this.out.cancel(e.attempt.agentId, e.attempt.id, e.attempt.reason ?? e.attempt.state);
+      if (by === "server" && e.attempt.agentId !== SERVER_AGENT_ID)
+        this.out.cancel(e.attempt.agentId, e.attempt.id, e.attempt.reason ?? e.attempt.state);
       this.out.events(e.events);
-      if (by === "server") this.log.info({ attemptId: e.attempt.id, outcome: e.attempt.state, reason: e.attempt.reason }, "attempt ended by server");
+      if (by === "server")
+        this.log.info(
+          { attemptId: e.attempt.id, outcome: e.attempt.state, reason: e.attempt.reason },
+          "attempt ended by server",
+        );
     }
     if (ended.some((e) => e.childEnded)) this.out.childEnded?.();
     this.kick();

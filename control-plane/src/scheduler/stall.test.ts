@@ -38,7 +38,10 @@ describe("DependencyHealth after a stall", () => {
   for (const stallGrace of [true, false]) {
     it(`${stallGrace ? "holds leases for a lease TTL" : "holds nothing (grace disabled, the positive control)"} after the server stood still`, () => {
       const c = clocks();
-      const health = new DependencyHealth({}, 6000, log, c.wall, { stallGrace, stall: new StallDetector(1500, c.wall, c.mono) });
+      const health = new DependencyHealth({}, 6000, log, c.wall, {
+        stallGrace,
+        stall: new StallDetector(1500, c.wall, c.mono),
+      });
       assert.equal(health.holdOff(), true, "the grace after a start");
       for (let i = 0; i < 30; i++) {
         c.t.mono += 250;

@@ -23,7 +23,10 @@ describe("keyring", () => {
     assert.match(text, /^[0-9a-f]{64}\n$/);
     assert.equal(statSync(file).mode & 0o777, 0o600);
     assert.equal(statSync(dir).mode & 0o777, 0o700);
-    assert.equal(ring.currentKeyId, createHash("sha256").update(Buffer.from(text.trim(), "hex")).digest("hex").slice(0, 16));
+    assert.equal(
+      ring.currentKeyId,
+      createHash("sha256").update(Buffer.from(text.trim(), "hex")).digest("hex").slice(0, 16),
+    );
     // The next start reads the same key.
     assert.equal(loadKeyring({ keyFile: file }).currentKeyId, ring.currentKeyId);
   });
@@ -37,7 +40,10 @@ describe("keyring", () => {
         () => loadKeyring({ keyFile: file }),
         (err: Error) => {
           assert.ok(err instanceof KeyFileError);
-          assert.match(err.message, new RegExp(`secret key file ${file.replace(/[.]/g, "\\.")}: does not hold a 32-byte key`));
+          assert.match(
+            err.message,
+            new RegExp(`secret key file ${file.replace(/[.]/g, "\\.")}: does not hold a 32-byte key`),
+          );
           return true;
         },
       );
@@ -47,7 +53,10 @@ describe("keyring", () => {
   it("refuses a missing old key file (it is never created) and a key path that is a directory", () => {
     const dir = tmp();
     const missing = path.join(dir, "old.key");
-    assert.throws(() => loadKeyring({ keyFile: keyFile(dir, "k"), oldKeyFiles: [missing] }), new RegExp(`${missing}: cannot read it: no such file`));
+    assert.throws(
+      () => loadKeyring({ keyFile: keyFile(dir, "k"), oldKeyFiles: [missing] }),
+      new RegExp(`${missing}: cannot read it: no such file`),
+    );
     assert.throws(() => loadKeyring({ keyFile: dir }), /cannot read it: it is a directory/);
   });
 
@@ -66,7 +75,10 @@ describe("keyring", () => {
     const tampered = { ...a, ciphertext: Buffer.from(a.ciphertext) };
     tampered.ciphertext[0]! ^= 1;
     assert.throws(() => ring.open(tampered, "deploy-token"), /failed authentication/);
-    assert.throws(() => ring.open({ ...a, keyId: "0000000000000000" }, "deploy-token"), /sealed with key 0000000000000000, which is not configured/);
+    assert.throws(
+      () => ring.open({ ...a, keyId: "0000000000000000" }, "deploy-token"),
+      /sealed with key 0000000000000000, which is not configured/,
+    );
   });
 
   it("old keys open, only the current key seals; keyId is the first 16 hex of SHA-256(key)", () => {
@@ -74,7 +86,10 @@ describe("keyring", () => {
     const oldKey = randomBytes(32);
     const oldRing = loadKeyring({ keyFile: keyFile(dir, "old.key", oldKey) });
     const sealed = oldRing.seal(Buffer.from("a value of some length"), "s1");
-    const ring = loadKeyring({ keyFile: keyFile(dir, "new.key"), oldKeyFiles: [path.join(dir, "old.key"), path.join(dir, "old.key")] });
+    const ring = loadKeyring({
+      keyFile: keyFile(dir, "new.key"),
+      oldKeyFiles: [path.join(dir, "old.key"), path.join(dir, "old.key")],
+    });
     assert.equal(sealed.keyId, keyIdOf(oldKey));
     assert.deepEqual(ring.keyIds, [ring.currentKeyId, keyIdOf(oldKey)]);
     assert.equal(ring.open(sealed, "s1").toString(), "a value of some length");

@@ -94,9 +94,16 @@ export class Keyring {
     decipher.setAAD(Buffer.from(aad, "utf8"));
     decipher.setAuthTag(row.ciphertext.subarray(row.ciphertext.length - TAG_BYTES));
     try {
-      return Buffer.concat([decipher.update(row.ciphertext.subarray(0, row.ciphertext.length - TAG_BYTES)), decipher.final()]);
+      return Buffer.concat([
+        decipher.update(row.ciphertext.subarray(0, row.ciphertext.length - TAG_BYTES)),
+        decipher.final(),
+      ]);
     } catch (err) {
-      throw new DockyardError("internal", `secret '${aad}' failed authentication with key ${row.keyId} (tampered, or moved from another name)`, { cause: err });
+      throw new DockyardError(
+        "internal",
+        `secret '${aad}' failed authentication with key ${row.keyId} (tampered, or moved from another name)`,
+        { cause: err },
+      );
     }
   }
 }
@@ -117,12 +124,16 @@ function readKeyFile(file: string, opts: { create: boolean; log?: Logger }): Buf
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT" || !opts.create) throw new KeyFileError(file, `cannot read it: ${reason(err)}`, { cause: err });
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT" || !opts.create)
+      throw new KeyFileError(file, `cannot read it: ${reason(err)}`, { cause: err });
     text = createKeyFile(file, opts.log);
   }
   const trimmed = text.trim();
   if (!KEY_TEXT.test(trimmed)) {
-    throw new KeyFileError(file, `does not hold a ${KEY_BYTES}-byte key (expected 64 hex digits, e.g. from 'openssl rand -hex 32')`);
+    throw new KeyFileError(
+      file,
+      `does not hold a ${KEY_BYTES}-byte key (expected 64 hex digits, e.g. from 'openssl rand -hex 32')`,
+    );
   }
   warnIfShared(file, opts.log);
   return Buffer.from(trimmed, "hex");
@@ -138,13 +149,17 @@ function createKeyFile(file: string, log?: Logger): string {
     if ((err as NodeJS.ErrnoException).code === "EEXIST") return readFileSync(file, "utf8");
     throw new KeyFileError(file, `cannot create it: ${reason(err)}`, { cause: err });
   }
-  log?.warn({ file, keyId: keyIdOf(Buffer.from(text.trim(), "hex")) }, "secret key created; back it up: without it stored secrets cannot be read");
+  log?.warn(
+    { file, keyId: keyIdOf(Buffer.from(text.trim(), "hex")) },
+    "secret key created; back it up: without it stored secrets cannot be read",
+  );
   return text;
 }
 
 function warnIfShared(file: string, log?: Logger): void {
   const stat = statSync(file, { throwIfNoEntry: false });
-  if (stat && (stat.mode & 0o077) !== 0) log?.warn({ file }, "secret key file is readable by group or others; chmod 600 it");
+  if (stat && (stat.mode & 0o077) !== 0)
+    log?.warn({ file }, "secret key file is readable by group or others; chmod 600 it");
 }
 
 function reason(err: unknown): string {

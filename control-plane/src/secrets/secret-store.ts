@@ -41,7 +41,9 @@ export function checkSecretName(name: string): string {
     throw new InvalidError(`secret name is ${name.length} characters; the limit is ${SECRET_NAME_MAX}`);
   }
   if (!SECRET_NAME_PATTERN.test(name)) {
-    throw new InvalidError(`invalid secret name '${name}': use 1-${SECRET_NAME_MAX} of A-Z a-z 0-9 . _ - starting with a letter or digit`);
+    throw new InvalidError(
+      `invalid secret name '${name}': use 1-${SECRET_NAME_MAX} of A-Z a-z 0-9 . _ - starting with a letter or digit`,
+    );
   }
   return name;
 }
@@ -54,7 +56,9 @@ export function checkSecretValue(value: Uint8Array): void {
     );
   }
   if (value.length > SECRET_VALUE_MAX_BYTES) {
-    throw new InvalidError(`secret values are limited to ${SECRET_VALUE_MAX_BYTES / 1024} KiB (${SECRET_VALUE_MAX_BYTES} bytes)`);
+    throw new InvalidError(
+      `secret values are limited to ${SECRET_VALUE_MAX_BYTES / 1024} KiB (${SECRET_VALUE_MAX_BYTES} bytes)`,
+    );
   }
 }
 
@@ -76,7 +80,13 @@ export class SecretStore {
   ) {}
 
   /** Creates or replaces the value; `created` tells which. Inside `tx` when given (a change that stores its credential with it). */
-  async set(name: string, value: Uint8Array, now: Date, actor: Actor = SERVER_ACTOR, tx?: Tx): Promise<{ info: SecretInfo; created: boolean }> {
+  async set(
+    name: string,
+    value: Uint8Array,
+    now: Date,
+    actor: Actor = SERVER_ACTOR,
+    tx?: Tx,
+  ): Promise<{ info: SecretInfo; created: boolean }> {
     checkSecretName(name);
     checkSecretValue(value);
     const sealed = this.keyring.seal(value, name);
@@ -99,7 +109,10 @@ export class SecretStore {
 
   /** Every secret by name; values are not even read. */
   async list(): Promise<SecretInfo[]> {
-    return this.db.select({ name: secrets.name, createdAt: secrets.createdAt, updatedAt: secrets.updatedAt }).from(secrets).orderBy(asc(secrets.name));
+    return this.db
+      .select({ name: secrets.name, createdAt: secrets.createdAt, updatedAt: secrets.updatedAt })
+      .from(secrets)
+      .orderBy(asc(secrets.name));
   }
 
   /** Deletes the secret (inside `tx` when given); throws NotFoundError when there is none. Runs already submitted that use it will error. */

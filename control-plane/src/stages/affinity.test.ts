@@ -15,7 +15,9 @@ test("a stage's affinity key comes from its kind's hook, named by type; kinds wi
   const parsed = parsePipeline(yaml);
   assert.ok(parsed.ok, JSON.stringify(!parsed.ok && parsed.problems));
   const run = { id: "r1", name: "aff", number: 7, commit: "" };
-  const rows = Object.fromEntries(parsed.pipeline.stages.map((s) => [s.name, stageSpecRow(s, parsed.pipeline, run, null)]));
+  const rows = Object.fromEntries(
+    parsed.pipeline.stages.map((s) => [s.name, stageSpecRow(s, parsed.pipeline, run, null)]),
+  );
   // The first tag's image name, without the tag (which changes every run).
   assert.equal(rows.img!.affinity, "build:team/webapp");
   assert.equal(rows.plain!.affinity, null);

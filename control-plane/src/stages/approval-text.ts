@@ -11,7 +11,9 @@ export function approversText(approvers: ApprovalSpec["approvers"]): string {
 /** `14:05 UTC` (with the date when it is not today's). */
 export function clockText(at: Date, now: Date): string {
   const hm = at.toISOString().slice(11, 16);
-  return at.toISOString().slice(0, 10) === now.toISOString().slice(0, 10) ? `${hm} UTC` : `${at.toISOString().slice(0, 10)} ${hm} UTC`;
+  return at.toISOString().slice(0, 10) === now.toISOString().slice(0, 10)
+    ? `${hm} UTC`
+    : `${at.toISOString().slice(0, 10)} ${hm} UTC`;
 }
 
 export function waitingText(spec: ApprovalSpec, deadline: Date, now: Date, runRef: string, stageName: string): string {

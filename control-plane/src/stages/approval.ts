@@ -32,11 +32,20 @@ export const approval: ServerStageKind<"approval"> = {
     const instructions = stage.refs.length > 0 ? await withOutputs(spec.instructions, ctx) : spec.instructions;
     await ctx.setState({ deadline: deadline.toISOString(), instructions });
     await ctx.setTimer(deadline, DEADLINE);
-    if (spec.reminderMs !== null && spec.reminderMs < spec.timeoutMs) await ctx.setTimer(new Date(deadline.getTime() - spec.reminderMs), REMINDER);
+    if (spec.reminderMs !== null && spec.reminderMs < spec.timeoutMs)
+      await ctx.setTimer(new Date(deadline.getTime() - spec.reminderMs), REMINDER);
     const reason = waitingText(spec, deadline, now, runRef(stage), stage.stageName);
-    await ctx.event({ action: "waiting", approvers: approversText(spec.approvers), deadline: deadline.toISOString(), instructions, reason });
+    await ctx.event({
+      action: "waiting",
+      approvers: approversText(spec.approvers),
+      deadline: deadline.toISOString(),
+      instructions,
+      reason,
+    });
     await ctx.waiting(reason);
-    await ctx.notify.runEvent("waiting", reason, { values: { approval: approvalValues(spec, deadline, { instructions }) } });
+    await ctx.notify.runEvent("waiting", reason, {
+      values: { approval: approvalValues(spec, deadline, { instructions }) },
+    });
   },
 
   async onTimer(stage, what, ctx) {
@@ -44,11 +53,19 @@ export const approval: ServerStageKind<"approval"> = {
     const deadline = deadlineOf(stage);
     if (what === REMINDER) {
       const reason = waitingText(spec, deadline, ctx.now(), runRef(stage), stage.stageName);
-      await ctx.event({ action: "reminder", approvers: approversText(spec.approvers), deadline: deadline.toISOString(), reason });
+      await ctx.event({
+        action: "reminder",
+        approvers: approversText(spec.approvers),
+        deadline: deadline.toISOString(),
+        reason,
+      });
       // The same rules as `waiting`, marked as a reminder with the time left.
       const left = timeLeftText(deadline.getTime() - ctx.now().getTime());
       const values = { approval: approvalValues(spec, deadline, { reminder: "true", left }) };
-      await ctx.notify.runEvent("waiting", `reminder: ${reason}`, { subjectPrefix: `Reminder (${left} left): `, values });
+      await ctx.notify.runEvent("waiting", `reminder: ${reason}`, {
+        subjectPrefix: `Reminder (${left} left): `,
+        values,
+      });
       return;
     }
     if (what !== DEADLINE) return;
@@ -68,9 +85,11 @@ export const approval: ServerStageKind<"approval"> = {
       const values = { approval: approvalValues(spec, deadline, { decision: action, by: "timeout", via: "timeout" }) };
       await ctx.notify.runEvent(action, `${action} at its deadline (no decision by ${at})`, { values });
     }
-    if (spec.onTimeout === "approve") await ctx.finish("succeeded", `no decision by ${at}: approved (on_timeout: approve)`, outputs);
+    if (spec.onTimeout === "approve")
+      await ctx.finish("succeeded", `no decision by ${at}: approved (on_timeout: approve)`, outputs);
     // A skip keeps its outputs (decision: skipped), for the dependents that continue past it (if_skipped: continue).
-    else if (spec.onTimeout === "skip") await ctx.finish("failed", `no decision by ${at}: skipped (on_timeout: skip)`, outputs, "skipped");
+    else if (spec.onTimeout === "skip")
+      await ctx.finish("failed", `no decision by ${at}: skipped (on_timeout: skip)`, outputs, "skipped");
     else await ctx.finish("failed", `no decision by ${at}: rejected (on_timeout: reject)`);
   },
 
@@ -78,11 +97,17 @@ export const approval: ServerStageKind<"approval"> = {
     const spec = specOf(stage);
     // A listed role is held directly or through one that implies it (admin implies approver).
     const listed =
-      spec.approvers.users.includes(signal.by) || spec.approvers.roles.some((r) => (isRole(r) ? hasRole(signal.roles, r) : signal.roles.includes(r)));
+      spec.approvers.users.includes(signal.by) ||
+      spec.approvers.roles.some((r) => (isRole(r) ? hasRole(signal.roles, r) : signal.roles.includes(r)));
     const who = `approvers of '${stage.stageName}' are ${approversText(spec.approvers)}`;
-    if (!listed) throw new ForbiddenError(`${signal.by} may not decide approval '${stage.stageName}' of run ${runRef(stage)}: ${who}`);
+    if (!listed)
+      throw new ForbiddenError(
+        `${signal.by} may not decide approval '${stage.stageName}' of run ${runRef(stage)}: ${who}`,
+      );
     if (spec.forbidSelf && stage.run.startedBy !== "" && signal.by === stage.run.startedBy) {
-      throw new ForbiddenError(`${signal.by} started run ${runRef(stage)} and may not decide its approval '${stage.stageName}' (forbid_self); ${who}`);
+      throw new ForbiddenError(
+        `${signal.by} started run ${runRef(stage)} and may not decide its approval '${stage.stageName}' (forbid_self); ${who}`,
+      );
     }
   },
 
@@ -93,7 +118,12 @@ export const approval: ServerStageKind<"approval"> = {
     const reason = `${action} by ${signal.by} via ${signal.via}${signal.comment ? `: ${signal.comment}` : ""}`;
     const outputs = { values: { decision: action, decided_by: signal.by, via: signal.via, comment: signal.comment } };
     const values = {
-      approval: approvalValues(specOf(stage), deadlineOf(stage), { decision: action, by: signal.by, via: signal.via, comment: signal.comment }),
+      approval: approvalValues(specOf(stage), deadlineOf(stage), {
+        decision: action,
+        by: signal.by,
+        via: signal.via,
+        comment: signal.comment,
+      }),
     };
     await ctx.notify.runEvent(action, reason, { values });
     await ctx.finish(approved ? "succeeded" : "failed", reason, outputs);

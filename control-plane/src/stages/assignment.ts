@@ -17,7 +17,12 @@ export interface AssignmentInputs {
 
 /** Whether the spec reads outputs, secrets or a registry password (the sync push path cannot build it). */
 export function needsLookup(spec: StageSpecRow): boolean {
-  return spec.secrets.length > 0 || spec.refs.length > 0 || spec.registry?.passwordSecret != null || spec.sameAgentAs !== null;
+  return (
+    spec.secrets.length > 0 ||
+    spec.refs.length > 0 ||
+    spec.registry?.passwordSecret != null ||
+    spec.sameAgentAs !== null
+  );
 }
 
 const NONE: AssignmentInputs = { outputs: new Map(), secrets: [], registryPassword: null };
@@ -33,7 +38,9 @@ export function stageSpecFor(row: StageSpecRow, timeoutMs: number | null, inputs
     const value = outputs?.values[ref.key!];
     if (value !== undefined) return value;
     const known = Object.keys(outputs?.values ?? {});
-    throw new InvalidError(`stage '${ref.stage}' has no output '${ref.key}'${known.length ? ` (it has: ${known.join(", ")})` : " (it reported none)"}`);
+    throw new InvalidError(
+      `stage '${ref.stage}' has no output '${ref.key}'${known.length ? ` (it has: ${known.join(", ")})` : " (it reported none)"}`,
+    );
   };
   let kind: KindSpec;
   let env: Record<string, string>;
@@ -51,7 +58,11 @@ export function stageSpecFor(row: StageSpecRow, timeoutMs: number | null, inputs
     timeoutMs: BigInt(timeoutMs ?? 0),
     secrets: inputs.secrets.map((v) => create(SecretValueSchema, { env: v.env, value: v.value, asFile: v.asFile })),
     registry: row.registry
-      ? { address: row.registry.address, username: row.registry.username ?? "", password: inputs.registryPassword ?? new Uint8Array() }
+      ? {
+          address: row.registry.address,
+          username: row.registry.username ?? "",
+          password: inputs.registryPassword ?? new Uint8Array(),
+        }
       : undefined,
     source:
       row.source.kind === "git"

@@ -19,7 +19,14 @@ export const build: AgentStageKind<"build"> = {
   requires: () => ["docker", "build"],
   assignment: (spec) => ({
     case: "build",
-    value: { context: spec.context, dockerfile: spec.dockerfile, target: spec.target ?? "", args: spec.args, tags: spec.tags, push: spec.push },
+    value: {
+      context: spec.context,
+      dockerfile: spec.dockerfile,
+      target: spec.target ?? "",
+      args: spec.args,
+      tags: spec.tags,
+      push: spec.push,
+    },
   }),
   summary: ({ image }) =>
     image

@@ -11,6 +11,11 @@ export const command: AgentStageKind<"command"> = {
   requires: (spec) => [spec.executor],
   assignment: (spec) => ({
     case: "command",
-    value: { image: spec.image ?? "", commands: spec.commands, executor: spec.executor, limits: toLimits(spec.resources) },
+    value: {
+      image: spec.image ?? "",
+      commands: spec.commands,
+      executor: spec.executor,
+      limits: toLimits(spec.resources),
+    },
   }),
 };

@@ -24,7 +24,8 @@ export interface EnvironmentRecord {
 /** An `environment` resource row (attributes `stage`, `owner`, `service.NAME`) as an environment. */
 export function environmentOf(r: ResourceRow & { agentName: string }): EnvironmentRecord {
   const services: Record<string, string> = {};
-  for (const [k, v] of Object.entries(r.attributes)) if (k.startsWith("service.")) services[k.slice("service.".length)] = v;
+  for (const [k, v] of Object.entries(r.attributes))
+    if (k.startsWith("service.")) services[k.slice("service.".length)] = v;
   return {
     id: r.id,
     runId: r.runId ?? "",

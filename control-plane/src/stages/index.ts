@@ -9,11 +9,20 @@ import { deploy } from "./deploy";
 import { notify } from "./notify";
 import { test } from "./test";
 
-export const STAGE_KINDS: { [T in StageType]: AgentStageKind<T> | ServerStageKind<T> } = { command, build, deploy, test, approval, notify };
+export const STAGE_KINDS: { [T in StageType]: AgentStageKind<T> | ServerStageKind<T> } = {
+  command,
+  build,
+  deploy,
+  test,
+  approval,
+  notify,
+};
 
 /** Kinds the server runs itself, by type. */
 export const SERVER_KINDS: Record<string, ServerStageKind> = Object.fromEntries(
-  (Object.values(STAGE_KINDS) as (AgentStageKind | ServerStageKind)[]).filter((k): k is ServerStageKind => k.runsOn === "server").map((k) => [k.type, k]),
+  (Object.values(STAGE_KINDS) as (AgentStageKind | ServerStageKind)[])
+    .filter((k): k is ServerStageKind => k.runsOn === "server")
+    .map((k) => [k.type, k]),
 );
 
 /** The capability vocabulary agents may register with: whatever the kinds may require. */
@@ -23,7 +32,9 @@ export function capabilityVocabulary(kinds: readonly Pick<AgentStageKind, "capab
 
 /** Kinds agents run, by type. */
 export const AGENT_KINDS: Record<string, AgentStageKind> = Object.fromEntries(
-  (Object.values(STAGE_KINDS) as (AgentStageKind | ServerStageKind)[]).filter((k): k is AgentStageKind => k.runsOn === "agent").map((k) => [k.type, k]),
+  (Object.values(STAGE_KINDS) as (AgentStageKind | ServerStageKind)[])
+    .filter((k): k is AgentStageKind => k.runsOn === "agent")
+    .map((k) => [k.type, k]),
 );
 
 export const KNOWN_CAPABILITIES = capabilityVocabulary(Object.values(AGENT_KINDS));

@@ -175,7 +175,12 @@ export interface ServerStageContext {
    * End the attempt (a second end is ignored). `stageState: "skipped"` ends the stage skipped
    * (its attempt canceled): dependents are skipped as after any skipped stage.
    */
-  finish(outcome: "succeeded" | "failed" | "errored", reason: string, outputs?: StageOutputsRow, stageState?: "skipped"): Promise<void>;
+  finish(
+    outcome: "succeeded" | "failed" | "errored",
+    reason: string,
+    outputs?: StageOutputsRow,
+    stageState?: "skipped",
+  ): Promise<void>;
 }
 
 /** What a server kind may send: its own messages (notify) and the run's `notify:` rules on its events (approval). */

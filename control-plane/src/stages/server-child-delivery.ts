@@ -11,23 +11,32 @@ import type { ServerStageKind } from "./kind";
 import { contextFor, lockServerStage, merge, noEffects, type CallEffects } from "./server-context";
 
 /** Deliver one undelivered child end; null when there is none (or all are being delivered elsewhere). */
-export async function deliverChildEnd(tx: Tx, kinds: Record<string, ServerStageKind>, now: Date, log: Logger): Promise<CallEffects | null> {
+export async function deliverChildEnd(
+  tx: Tx,
+  kinds: Record<string, ServerStageKind>,
+  now: Date,
+  log: Logger,
+): Promise<CallEffects | null> {
   const [c] = await queryRows<{ parent_attempt_id: string; key: string; stage_id: string }>(
     tx,
     sql`SELECT parent_attempt_id, key, stage_id FROM server_children WHERE ended_at IS NOT NULL AND delivered_at IS NULL
       ORDER BY ended_at LIMIT 1 FOR UPDATE SKIP LOCKED`,
   );
   if (!c) return null;
-  await tx.execute(sql`UPDATE server_children SET delivered_at = ${now} WHERE parent_attempt_id = ${c.parent_attempt_id} AND key = ${c.key}`);
+  await tx.execute(
+    sql`UPDATE server_children SET delivered_at = ${now} WHERE parent_attempt_id = ${c.parent_attempt_id} AND key = ${c.key}`,
+  );
   const out = noEffects();
   // A parent that ended (it canceled its live children as it did) is told nothing.
   const stage = await lockServerStage(tx, c.parent_attempt_id);
   const kind = stage ? kinds[stage.type] : undefined;
   if (!stage || !kind) return out;
-  const [child] = await queryRows<{ state: string; outputs: StageOutputsRow | string | null; reason: string | null; agent_id: string | null }>(
-    tx,
-    sql`SELECT state, outputs, reason, agent_id FROM stages WHERE id = ${c.stage_id}`,
-  );
+  const [child] = await queryRows<{
+    state: string;
+    outputs: StageOutputsRow | string | null;
+    reason: string | null;
+    agent_id: string | null;
+  }>(tx, sql`SELECT state, outputs, reason, agent_id FROM stages WHERE id = ${c.stage_id}`);
   if (!child) return out;
   const ended = {
     key: c.key,

@@ -34,16 +34,30 @@ export interface SpawnResult {
 
 /** Create the child of `parent` named by `req.key`, or answer the one that key already names. */
 export async function spawnChild(tx: Tx, parent: ServerStage, req: ChildSpawn, now: Date): Promise<SpawnResult> {
-  if (!KEY.test(req.key)) throw new InvalidError(`child key '${req.key.slice(0, 120)}' must be 1-100 of A-Z a-z 0-9 . _ - (starting with a letter or digit)`);
+  if (!KEY.test(req.key))
+    throw new InvalidError(
+      `child key '${req.key.slice(0, 120)}' must be 1-100 of A-Z a-z 0-9 . _ - (starting with a letter or digit)`,
+    );
   const [known] = await queryRows<{ stage_id: string; name: string }>(
     tx,
     sql`SELECT c.stage_id, s.name FROM server_children c JOIN stages s ON s.id = c.stage_id
       WHERE c.parent_attempt_id = ${parent.attemptId} AND c.key = ${req.key}`,
   );
-  if (known) return { child: { key: req.key, stageId: known.stage_id, stageName: known.name, created: false }, events: [], queued: false };
+  if (known)
+    return {
+      child: { key: req.key, stageId: known.stage_id, stageName: known.name, created: false },
+      events: [],
+      queued: false,
+    };
   const kind = stageKind(req.spec.type);
   if (kind.runsOn !== "agent") throw new InvalidError(`a child runs on an agent: '${req.spec.type}' is a server kind`);
-  const [p] = await queryRows<{ position: number; spec: StageSpecRow | string; number: number; run_id: string; commit: string }>(
+  const [p] = await queryRows<{
+    position: number;
+    spec: StageSpecRow | string;
+    number: number;
+    run_id: string;
+    commit: string;
+  }>(
     tx,
     sql`SELECT s.position, s.spec, a.number, r.id AS run_id, r.commit FROM stages s JOIN attempts a ON a.id = ${parent.attemptId} JOIN runs r ON r.id = s.run_id
       WHERE s.id = ${parent.stageId}`,
@@ -59,7 +73,8 @@ export async function spawnChild(tx: Tx, parent: ServerStage, req: ChildSpawn, n
     DOCKYARD_COMMIT: p.commit,
     DOCKYARD_STAGE: name,
   };
-  const resolve = (ref: { kind: string; name?: string }) => (ref.kind === "builtin" ? builtins[ref.name as BuiltinVariable] : undefined);
+  const resolve = (ref: { kind: string; name?: string }) =>
+    ref.kind === "builtin" ? builtins[ref.name as BuiltinVariable] : undefined;
   const spec = substituteDeep(req.spec, resolve, true) as KindSpec;
   const requires = kind.requires(spec as never);
   const affinity = kind.affinity?.key(spec as never) ?? null;
@@ -104,7 +119,9 @@ async function pinRefusal(tx: Tx, agentId: string, requires: string[]): Promise<
   if (a.state !== "online") return `pinned agent '${a.name}' is ${a.state}`;
   const caps = parseJson(a.capabilities);
   const missing = requires.filter((c) => !caps.includes(c));
-  return missing.length > 0 ? `pinned agent '${a.name}' lacks capability ${missing.map((c) => `'${c}'`).join(", ")}` : null;
+  return missing.length > 0
+    ? `pinned agent '${a.name}' lacks capability ${missing.map((c) => `'${c}'`).join(", ")}`
+    : null;
 }
 
 function childEvent(stageId: string, name: string, state: string, reason: string): NewRunEvent {
@@ -115,7 +132,13 @@ function childEvent(stageId: string, name: string, state: string, reason: string
  * End a queued child without an attempt (its pinned agent went away, or its parent ended),
  * under the stage's lock; null when a claim holds it or it moved on (the caller looks again later).
  */
-async function endQueuedChild(tx: Tx, stageId: string, state: "failed" | "canceled", reason: string, now: Date): Promise<RunEventRecord[] | null> {
+async function endQueuedChild(
+  tx: Tx,
+  stageId: string,
+  state: "failed" | "canceled",
+  reason: string,
+  now: Date,
+): Promise<RunEventRecord[] | null> {
   const [s] = await queryRows<{ id: string; name: string; run_id: string }>(
     tx,
     sql`UPDATE stages SET state = ${state}, reason = ${reason}, finished_at = ${now}
@@ -159,11 +182,22 @@ export async function endLiveChildren(
 
 /** Fail queued children pinned to an agent that is no longer online (the runner's beat). */
 export async function failStrandedChildren(tx: Tx, now: Date): Promise<RunEventRecord[]> {
-  const stranded = await queryRows<{ id: string; pin: string; name: string | null; state: string | null }>(tx, sql`${STRANDED_SQL} LIMIT 50`);
+  const stranded = await queryRows<{ id: string; pin: string; name: string | null; state: string | null }>(
+    tx,
+    sql`${STRANDED_SQL} LIMIT 50`,
+  );
   const events: RunEventRecord[] = [];
   for (const s of stranded) {
     const why = s.state === null ? "no longer exists" : `is ${s.state}`;
-    events.push(...((await endQueuedChild(tx, s.id, "failed", `pinned agent ${s.name === null ? s.pin : `'${s.name}'`} ${why}`, now)) ?? []));
+    events.push(
+      ...((await endQueuedChild(
+        tx,
+        s.id,
+        "failed",
+        `pinned agent ${s.name === null ? s.pin : `'${s.name}'`} ${why}`,
+        now,
+      )) ?? []),
+    );
   }
   return events;
 }

@@ -31,7 +31,13 @@ export const noEffects = (): CallEffects => ({ ended: [], events: [], timers: []
  * End the parent's live children before the parent ends (no child outlives its parent stage),
  * collecting what must be published. Lock order: parent attempt, child attempts, run.
  */
-export async function endChildrenOf(tx: Tx, attemptId: string, now: Date, why: string, out: CallEffects): Promise<void> {
+export async function endChildrenOf(
+  tx: Tx,
+  attemptId: string,
+  now: Date,
+  why: string,
+  out: CallEffects,
+): Promise<void> {
   const { ended, events } = await endLiveChildren(tx, attemptId, now, why);
   out.ended.push(...ended);
   out.events.push(...events);
@@ -39,7 +45,9 @@ export async function endChildrenOf(tx: Tx, attemptId: string, now: Date, why: s
 
 /** Drop an ended attempt's timers; ones a replica is firing (locked) it drops itself. */
 export async function dropTimers(tx: Tx, attemptId: string): Promise<void> {
-  await tx.execute(sql`DELETE FROM server_timers WHERE id IN (SELECT id FROM server_timers WHERE attempt_id = ${attemptId} FOR UPDATE SKIP LOCKED)`);
+  await tx.execute(
+    sql`DELETE FROM server_timers WHERE id IN (SELECT id FROM server_timers WHERE attempt_id = ${attemptId} FOR UPDATE SKIP LOCKED)`,
+  );
 }
 
 /** Lock an active server attempt and read it as its kind sees it; null when it is not active any more. */
@@ -105,7 +113,14 @@ export function contextFor(tx: Tx, stage: ServerStage, now: Date, out: CallEffec
         ...(await appendEvents(
           tx,
           stage.runId,
-          [{ kind, stageId: stage.stageId, attemptId: stage.attemptId, payload: { stageName: stage.stageName, ...payload } }],
+          [
+            {
+              kind,
+              stageId: stage.stageId,
+              attemptId: stage.attemptId,
+              payload: { stageName: stage.stageName, ...payload },
+            },
+          ],
           now,
         )),
       );
@@ -118,7 +133,11 @@ export function contextFor(tx: Tx, stage: ServerStage, now: Date, out: CallEffec
       return r.child;
     },
     async waiting(reason) {
-      const [row] = await tx.update(stages).set({ reason }).where(eq(stages.id, stage.stageId)).returning({ attempts: stages.attempts });
+      const [row] = await tx
+        .update(stages)
+        .set({ reason })
+        .where(eq(stages.id, stage.stageId))
+        .returning({ attempts: stages.attempts });
       const event = stageEvent(stage.stageId, stage.attemptId, {
         stageName: stage.stageName,
         state: "running",
@@ -166,16 +185,22 @@ function stageNotifications(tx: Tx, stage: ServerStage, now: Date): StageNotific
       return names.flatMap((n) => {
         const row = byName.get(n);
         if (!row) return [`channel '${n}' does not exist`];
-        return row.disabledAt ? [`channel '${n}' is disabled${row.disabledReason ? `: ${row.disabledReason}` : ""}`] : [];
+        return row.disabledAt
+          ? [`channel '${n}' is disabled${row.disabledReason ? `: ${row.disabledReason}` : ""}`]
+          : [];
       });
     },
     async send(msg) {
-      const context = await runNotifyContext(tx, stage.runId, "stage.notify", "", { name: stage.stageName, state: "running" });
+      const context = await runNotifyContext(tx, stage.runId, "stage.notify", "", {
+        name: stage.stageName,
+        state: "running",
+      });
       if (!context) return [];
       context.status = context.run?.state ?? "";
       return enqueueNotification(tx, { ...msg, context, runId: stage.runId }, now);
     },
-    runEvent: (event, state, extra) => notifyRunEvent(tx, stage.runId, event, now, { name: stage.stageName, state }, extra),
+    runEvent: (event, state, extra) =>
+      notifyRunEvent(tx, stage.runId, event, now, { name: stage.stageName, state }, extra),
   };
 }
 

@@ -21,7 +21,15 @@ import type { Clock } from "../clock";
 import { ConflictError, InvalidError, NotFoundError } from "../errors";
 import { SERVER_AGENT_ID } from "../domain/server-agent";
 import type { ServerSignal, ServerStageKind } from "./kind";
-import { contextFor, dropTimers, endChildrenOf, lockServerStage, merge, noEffects, type CallEffects } from "./server-context";
+import {
+  contextFor,
+  dropTimers,
+  endChildrenOf,
+  lockServerStage,
+  merge,
+  noEffects,
+  type CallEffects,
+} from "./server-context";
 import { deliverChildEnd } from "./server-child-delivery";
 import { failStrandedChildren, STRANDED_SQL } from "./server-children";
 
@@ -84,7 +92,12 @@ export class ServerStageRunner {
         this.again = false;
         try {
           // One small read per beat when there is nothing to do (both sides use partial indexes).
-          const [work] = await queryRows<{ queued: boolean; next: string | Date | null; children: boolean; stranded: boolean }>(
+          const [work] = await queryRows<{
+            queued: boolean;
+            next: string | Date | null;
+            children: boolean;
+            stranded: boolean;
+          }>(
             this.db,
             sql`SELECT EXISTS (SELECT 1 FROM stages WHERE state = 'queued' AND runs_on = 'server') AS queued,
               (SELECT min(fire_at) FROM server_timers) AS next,
@@ -92,7 +105,11 @@ export class ServerStageRunner {
               EXISTS (${STRANDED_SQL}) AS stranded`,
           );
           if (work?.queued) await this.pass();
-          if (work?.stranded) this.after({ ...noEffects(), events: await withTx(this.db, (tx) => failStrandedChildren(tx, this.clock.now())) });
+          if (work?.stranded)
+            this.after({
+              ...noEffects(),
+              events: await withTx(this.db, (tx) => failStrandedChildren(tx, this.clock.now())),
+            });
           if (work?.children || work?.stranded) await this.deliverChildEnds();
           if (work?.next && new Date(work.next).getTime() <= this.clock.now().getTime()) await this.fireDue();
           await this.armFromDb();
@@ -147,7 +164,8 @@ export class ServerStageRunner {
       await tx.transaction(async (sp) => {
         const inner = noEffects();
         const spCtx = contextFor(sp, stage, now, inner);
-        if (stage.timeoutMs !== null && !kind.ownsTimeout) await spCtx.setTimer(new Date(now.getTime() + stage.timeoutMs), STAGE_TIMEOUT);
+        if (stage.timeoutMs !== null && !kind.ownsTimeout)
+          await spCtx.setTimer(new Date(now.getTime() + stage.timeoutMs), STAGE_TIMEOUT);
         await kind.start(stage, spCtx);
         Object.assign(out, merge(out, inner));
       });
@@ -178,8 +196,18 @@ export class ServerStageRunner {
         const ctx = contextFor(tx, stage, now, out);
         if (t.what === STAGE_TIMEOUT) {
           await kind?.cancel?.(stage, ctx);
-          await endChildrenOf(tx, stage.attemptId, now, `its parent stage '${stage.stageName}' exceeded its timeout`, out);
-          const ended = await endAttempt(tx, stage.attemptId, "timeout", { exitCode: null, reason: "stage exceeded its timeout", now });
+          await endChildrenOf(
+            tx,
+            stage.attemptId,
+            now,
+            `its parent stage '${stage.stageName}' exceeded its timeout`,
+            out,
+          );
+          const ended = await endAttempt(tx, stage.attemptId, "timeout", {
+            exitCode: null,
+            reason: "stage exceeded its timeout",
+            now,
+          });
           if (ended) out.ended.push(ended);
           await dropTimers(tx, stage.attemptId);
         } else if (kind) {
@@ -191,7 +219,10 @@ export class ServerStageRunner {
               Object.assign(out, merge(out, inner));
             });
           } catch (err) {
-            this.log.error({ err, stageId: stage.stageId, type: stage.type, timer: t.what }, "server stage timer failed");
+            this.log.error(
+              { err, stageId: stage.stageId, type: stage.type, timer: t.what },
+              "server stage timer failed",
+            );
             await ctx.finish("errored", `${stage.type} failed on its ${t.what} timer: ${(err as Error).message}`);
           }
         }
@@ -210,7 +241,14 @@ export class ServerStageRunner {
    */
   async signal(runId: string, stageName: string, signal: ServerSignal): Promise<void> {
     const effects = await withTx(this.db, async (tx) => {
-      const [row] = await queryRows<{ id: string; state: string; type: string; runs_on: string; reason: string | null; attempt_id: string | null }>(
+      const [row] = await queryRows<{
+        id: string;
+        state: string;
+        type: string;
+        runs_on: string;
+        reason: string | null;
+        attempt_id: string | null;
+      }>(
         tx,
         sql`
         SELECT s.id, s.state, s.type, s.runs_on, s.reason,
@@ -224,7 +262,10 @@ export class ServerStageRunner {
       const stage = row.attempt_id ? await lockServerStage(tx, row.attempt_id) : null;
       if (!stage) {
         const why = row.reason ? ` (${row.reason})` : "";
-        throw new ConflictError(`stage '${stageName}' is not waiting for a decision: it is ${row.state}${why}`, row.state);
+        throw new ConflictError(
+          `stage '${stageName}' is not waiting for a decision: it is ${row.state}${why}`,
+          row.state,
+        );
       }
       kind.checkSignal?.(stage, signal);
       const out = noEffects();
@@ -288,7 +329,10 @@ export class ServerStageRunner {
   }
 
   private async armFromDb(): Promise<void> {
-    const [row] = await queryRows<{ at: string | Date | null }>(this.db, sql`SELECT min(fire_at) AS at FROM server_timers`);
+    const [row] = await queryRows<{ at: string | Date | null }>(
+      this.db,
+      sql`SELECT min(fire_at) AS at FROM server_timers`,
+    );
     this.wakeAt = null;
     if (this.wake) clearTimeout(this.wake);
     this.wake = null;

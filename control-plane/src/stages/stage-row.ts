@@ -1,7 +1,14 @@
 // A pipeline stage -> its stored row spec: built-in variables substituted now
 // (they are known when the run is created), the kind's capabilities, the
 // stages whose outputs it reads (substituted at assignment), its registry.
-import { referencedStages, substituteDeep, type BuiltinVariable, type PipelineSpec, type RegistrySpec, type StageDef } from "@dockyard/pipeline";
+import {
+  referencedStages,
+  substituteDeep,
+  type BuiltinVariable,
+  type PipelineSpec,
+  type RegistrySpec,
+  type StageDef,
+} from "@dockyard/pipeline";
 import type { RetryPolicy } from "../domain/states";
 import type { StageSpecRow } from "../store/schema";
 import { stageKind } from "./index";
@@ -13,7 +20,12 @@ export interface RunIdentity {
   commit: string;
 }
 
-export function stageSpecRow(stage: StageDef, pipeline: PipelineSpec, run: RunIdentity, registry: RegistrySpec | null): StageSpecRow {
+export function stageSpecRow(
+  stage: StageDef,
+  pipeline: PipelineSpec,
+  run: RunIdentity,
+  registry: RegistrySpec | null,
+): StageSpecRow {
   const builtins: Record<BuiltinVariable, string> = {
     DOCKYARD_RUN_ID: run.id,
     DOCKYARD_RUN_NUMBER: String(run.number),
@@ -21,7 +33,8 @@ export function stageSpecRow(stage: StageDef, pipeline: PipelineSpec, run: RunId
     DOCKYARD_COMMIT: run.commit,
     DOCKYARD_STAGE: stage.name,
   };
-  const resolve = (ref: { kind: string; name?: string }) => (ref.kind === "builtin" ? builtins[ref.name as BuiltinVariable] : undefined);
+  const resolve = (ref: { kind: string; name?: string }) =>
+    ref.kind === "builtin" ? builtins[ref.name as BuiltinVariable] : undefined;
   const kind = substituteDeep(stage.spec, resolve, true);
   const env = substituteDeep(stage.env, resolve, true);
   const module = stageKind(stage.type);

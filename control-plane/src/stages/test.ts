@@ -13,16 +13,26 @@ export const test: AgentStageKind<"test"> = {
   requires: () => ["docker"],
   sameAgentAs: (spec) => spec.environment,
   pinNote: (stage) => `waits for the agent of environment '${stage}'`,
-  summary: ({ tests: t }) => (t ? `tests ${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped, ${t.errors} errors (${t.total})` : null),
+  summary: ({ tests: t }) =>
+    t ? `tests ${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped, ${t.errors} errors (${t.total})` : null,
   assignment: (spec, ctx) => {
     let network = "";
     if (spec.environment) {
       network = ctx.outputs.get(spec.environment)?.values.network ?? "";
-      if (!network) throw new InvalidError(`environment '${spec.environment}' reported no network: is it a deploy stage that succeeded?`);
+      if (!network)
+        throw new InvalidError(
+          `environment '${spec.environment}' reported no network: is it a deploy stage that succeeded?`,
+        );
     }
     return {
       case: "test",
-      value: { image: spec.image, commands: spec.commands, network, junitPath: spec.junit ?? "", limits: toLimits(spec.resources) },
+      value: {
+        image: spec.image,
+        commands: spec.commands,
+        network,
+        junitPath: spec.junit ?? "",
+        limits: toLimits(spec.resources),
+      },
     };
   },
 };

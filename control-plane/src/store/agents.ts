@@ -27,7 +27,10 @@ export interface Registration {
 
 /** Live join tokens (id and hash), for checking a registration's proof against each. */
 export async function liveJoinTokens(db: Db): Promise<{ id: string; tokenHash: string }[]> {
-  return db.select({ id: joinTokens.id, tokenHash: joinTokens.tokenHash }).from(joinTokens).where(isNull(joinTokens.revokedAt));
+  return db
+    .select({ id: joinTokens.id, tokenHash: joinTokens.tokenHash })
+    .from(joinTokens)
+    .where(isNull(joinTokens.revokedAt));
 }
 
 /**
@@ -36,7 +39,11 @@ export async function liveJoinTokens(db: Db): Promise<{ id: string; tokenHash: s
  */
 export async function useNonce(db: Db, nonce: string, expiresAt: Date, now: Date): Promise<boolean> {
   await db.delete(registrationNonces).where(lt(registrationNonces.expiresAt, now));
-  const rows = await db.insert(registrationNonces).values({ nonce, expiresAt }).onConflictDoNothing().returning({ nonce: registrationNonces.nonce });
+  const rows = await db
+    .insert(registrationNonces)
+    .values({ nonce, expiresAt })
+    .onConflictDoNothing()
+    .returning({ nonce: registrationNonces.nonce });
   return rows.length === 1;
 }
 
@@ -46,14 +53,27 @@ export async function useNonce(db: Db, nonce: string, expiresAt: Date, now: Date
  * and always gets a new session: the old one stops working at once. A revoked
  * agent cannot come back under its id.
  */
-export async function registerAgent(db: Db, reg: Registration, now: Date): Promise<{ agentId: string; sessionId: string }> {
-  const [existing] = reg.agentId ? await db.select({ publicKey: agents.publicKey, state: agents.state }).from(agents).where(eq(agents.id, reg.agentId)) : [];
+export async function registerAgent(
+  db: Db,
+  reg: Registration,
+  now: Date,
+): Promise<{ agentId: string; sessionId: string }> {
+  const [existing] = reg.agentId
+    ? await db
+        .select({ publicKey: agents.publicKey, state: agents.state })
+        .from(agents)
+        .where(eq(agents.id, reg.agentId))
+    : [];
   // An id the farm does not know (its row was pruned, see pruneAgents) is not taken as given: the agent
   // comes back as a new one, so a pruned revoked agent never returns under its id.
   const agentId = existing ? reg.agentId : newId();
-  if (existing?.state === "revoked") throw new UnauthenticatedError(`agent ${agentId} was revoked; register a new agent (new state directory)`);
+  if (existing?.state === "revoked")
+    throw new UnauthenticatedError(`agent ${agentId} was revoked; register a new agent (new state directory)`);
   if (existing && existing.publicKey !== "" && existing.publicKey !== reg.publicKey) {
-    throw new DockyardError("permission_denied", `agent id ${agentId} is registered with another key; an agent id cannot be taken over`);
+    throw new DockyardError(
+      "permission_denied",
+      `agent id ${agentId} is registered with another key; an agent id cannot be taken over`,
+    );
   }
   const sessionId = newId();
   const values = {
@@ -75,9 +95,17 @@ export async function registerAgent(db: Db, reg: Registration, now: Date): Promi
     const rows = await tx
       .insert(agents)
       .values({ id: agentId, ...values })
-      .onConflictDoUpdate({ target: agents.id, set: values, where: sql`${agents.publicKey} IN ('', ${reg.publicKey}) AND ${agents.state} <> 'revoked'` })
+      .onConflictDoUpdate({
+        target: agents.id,
+        set: values,
+        where: sql`${agents.publicKey} IN ('', ${reg.publicKey}) AND ${agents.state} <> 'revoked'`,
+      })
       .returning({ id: agents.id });
-    if (rows.length === 0) throw new DockyardError("permission_denied", `agent id ${agentId} is registered with another key; an agent id cannot be taken over`);
+    if (rows.length === 0)
+      throw new DockyardError(
+        "permission_denied",
+        `agent id ${agentId} is registered with another key; an agent id cannot be taken over`,
+      );
     await audit(tx, {
       actor: { kind: "agent", agentId, name: reg.name },
       action: "agent.registered",
@@ -90,7 +118,14 @@ export async function registerAgent(db: Db, reg: Registration, now: Date): Promi
 }
 
 /** Record contact from an authenticated agent; false when it must register again (declared lost, left). */
-export async function recordHeartbeat(db: Db, agentId: string, sessionId: string, draining: boolean, now: Date, buildCacheBytes = 0): Promise<boolean> {
+export async function recordHeartbeat(
+  db: Db,
+  agentId: string,
+  sessionId: string,
+  draining: boolean,
+  now: Date,
+  buildCacheBytes = 0,
+): Promise<boolean> {
   const rows = await db
     .update(agents)
     .set({ lastHeartbeatAt: now, state: draining ? "draining" : "online", buildCacheBytes })
@@ -119,7 +154,12 @@ export async function markLostAgents(db: Db, now: Date, timeoutMs: number): Prom
   const rows = await db
     .update(agents)
     .set({ state: "lost" })
-    .where(and(inArray(agents.state, ["online", "draining"]), lt(agents.lastHeartbeatAt, new Date(now.getTime() - timeoutMs))))
+    .where(
+      and(
+        inArray(agents.state, ["online", "draining"]),
+        lt(agents.lastHeartbeatAt, new Date(now.getTime() - timeoutMs)),
+      ),
+    )
     .returning({ id: agents.id });
   return rows.map((r) => r.id);
 }
@@ -145,7 +185,8 @@ export async function revokeAgentsOfToken(tx: Tx, joinTokenId: string, actor: Ac
     .set({ state: "revoked", sessionId: "", revokedAt: now })
     .where(and(eq(agents.joinTokenId, joinTokenId), ne(agents.state, "revoked")))
     .returning({ id: agents.id, name: agents.name });
-  for (const r of rows) await audit(tx, { actor, action: "agent.revoked", target: r.id, details: { name: r.name, joinTokenId }, at: now });
+  for (const r of rows)
+    await audit(tx, { actor, action: "agent.revoked", target: r.id, details: { name: r.name, joinTokenId }, at: now });
   return rows.map((r) => r.id);
 }
 
@@ -162,7 +203,11 @@ export const GONE_AGENT_STATES = ["revoked", "lost", "offline"] as const;
  * heartbeat and revocation), except those that still hold attempts of live runs or live
  * environments. Returns what was deleted.
  */
-export async function pruneAgents(db: Db, now: Date, retentionMs: number): Promise<{ id: string; name: string; state: string }[]> {
+export async function pruneAgents(
+  db: Db,
+  now: Date,
+  retentionMs: number,
+): Promise<{ id: string; name: string; state: string }[]> {
   const before = new Date(now.getTime() - retentionMs);
   return queryRows<{ id: string; name: string; state: string }>(
     db,
@@ -186,15 +231,22 @@ export async function removeAgent(db: Db, agentId: string): Promise<{ name: stri
   );
   if (!row) throw new NotFoundError("agent", agentId);
   if (!(GONE_AGENT_STATES as readonly string[]).includes(row.state)) {
-    throw new ConflictError(`agent ${agentId} (${row.name}) is ${row.state}: stop it first, or revoke it (dockyard agents revoke ${agentId})`, row.state);
+    throw new ConflictError(
+      `agent ${agentId} (${row.name}) is ${row.state}: stop it first, or revoke it (dockyard agents revoke ${agentId})`,
+      row.state,
+    );
   }
   if (row.holds)
-    throw new ConflictError(`agent ${agentId} (${row.name}) still holds attempts of unfinished runs or a live environment; remove it once they end`, row.state);
+    throw new ConflictError(
+      `agent ${agentId} (${row.name}) still holds attempts of unfinished runs or a live environment; remove it once they end`,
+      row.state,
+    );
   const deleted = await queryRows<{ id: string }>(
     db,
     sql`DELETE FROM agents a WHERE a.id = ${agentId} AND a.state IN ('revoked', 'lost', 'offline') AND NOT ${HOLDS_LIVE_WORK} RETURNING a.id`,
   );
-  if (deleted.length === 0) throw new ConflictError(`agent ${agentId} (${row.name}) changed while being removed; try again`, row.state);
+  if (deleted.length === 0)
+    throw new ConflictError(`agent ${agentId} (${row.name}) changed while being removed; try again`, row.state);
   return { name: row.name, state: row.state };
 }
 

@@ -27,7 +27,12 @@ export interface OpenedAttempt {
  * AttemptCanceledError (the attempt was canceled while this lease held it: the agent's
  * late reports are expected, answered and not counted).
  */
-export async function explainStale(db: Db, attemptId: string, leaseId: string, agentId?: string): Promise<StaleLeaseError | AttemptCanceledError> {
+export async function explainStale(
+  db: Db,
+  attemptId: string,
+  leaseId: string,
+  agentId?: string,
+): Promise<StaleLeaseError | AttemptCanceledError> {
   const [row] = await db.select().from(attempts).where(eq(attempts.id, attemptId));
   if (!row) return new StaleLeaseError(attemptId, "no such attempt");
   if (row.leaseId !== leaseId) return new StaleLeaseError(attemptId, "lease was replaced");
@@ -36,7 +41,10 @@ export async function explainStale(db: Db, attemptId: string, leaseId: string, a
 }
 
 /** The error for a write to an attempt that ended (with the lease the write carried). */
-function endedError(attemptId: string, row: { state: string; reason: string | null; logSeq: number }): StaleLeaseError | AttemptCanceledError {
+function endedError(
+  attemptId: string,
+  row: { state: string; reason: string | null; logSeq: number },
+): StaleLeaseError | AttemptCanceledError {
   if (row.state === "canceled") return new AttemptCanceledError(attemptId, row.reason || "canceled", row.logSeq);
   return new StaleLeaseError(attemptId, `attempt already ended as ${row.state}`);
 }
@@ -48,7 +56,14 @@ export async function openAttempt(db: Db, attemptId: string, leaseId: string, ag
     .from(attempts)
     .innerJoin(agents, eq(agents.id, attempts.agentId))
     .innerJoin(stages, eq(stages.id, attempts.stageId))
-    .where(and(eq(attempts.id, attemptId), eq(attempts.leaseId, leaseId), eq(attempts.agentId, agentId), inArray(attempts.state, ACTIVE_ATTEMPTS)));
+    .where(
+      and(
+        eq(attempts.id, attemptId),
+        eq(attempts.leaseId, leaseId),
+        eq(attempts.agentId, agentId),
+        inArray(attempts.state, ACTIVE_ATTEMPTS),
+      ),
+    );
   const row = rows[0];
   if (!row) throw await explainStale(db, attemptId, leaseId, agentId);
   return row;
@@ -60,7 +75,12 @@ export async function openAttempt(db: Db, attemptId: string, leaseId: string, ag
  * path for replays and refused writes.
  * Returns the events to append (the caller appends them with any log chunks).
  */
-export async function markStartedTx(tx: Tx, opened: OpenedAttempt, now: Date, leaseTtlMs: number): Promise<NewRunEvent[]> {
+export async function markStartedTx(
+  tx: Tx,
+  opened: OpenedAttempt,
+  now: Date,
+  leaseTtlMs: number,
+): Promise<NewRunEvent[]> {
   const { attempt } = opened;
   const [row] = await queryRows<{ started: number }>(
     tx,
@@ -115,7 +135,8 @@ function freshChunks(attempt: AttemptRow, chunks: IncomingChunk[]): IncomingChun
   const fresh = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
   let expected = known + 1;
   for (const c of fresh) {
-    if (c.seq !== expected) throw new InvalidError(`log chunk ${c.seq} of attempt ${attempt.id} arrived, expected ${expected}`);
+    if (c.seq !== expected)
+      throw new InvalidError(`log chunk ${c.seq} of attempt ${attempt.id} arrived, expected ${expected}`);
     expected++;
   }
   return fresh;
@@ -179,7 +200,11 @@ async function writeInOneStatement(
  * log seq we know is persisted; when starting, also `s`: its stage's update.
  * Shared by the one-statement path and the transaction path.
  */
-function attemptWrite(opened: OpenedAttempt, now: Date, o: { start: boolean; leaseTtlMs: number; logSeq?: number }): SQL {
+function attemptWrite(
+  opened: OpenedAttempt,
+  now: Date,
+  o: { start: boolean; leaseTtlMs: number; logSeq?: number },
+): SQL {
   const { attempt } = opened;
   const sets: SQL[] = [];
   if (o.start) {
@@ -224,17 +249,32 @@ async function appendLogsTx(
       const moved = await tx
         .update(attempts)
         .set({ logSeq })
-        .where(and(eq(attempts.id, attempt.id), eq(attempts.leaseId, attempt.leaseId), inArray(attempts.state, ACTIVE_ATTEMPTS), eq(attempts.logSeq, known)))
+        .where(
+          and(
+            eq(attempts.id, attempt.id),
+            eq(attempts.leaseId, attempt.leaseId),
+            inArray(attempts.state, ACTIVE_ATTEMPTS),
+            eq(attempts.logSeq, known),
+          ),
+        )
         .returning({ id: attempts.id });
       if (moved.length === 0) {
         const [cur] = await tx
-          .select({ logSeq: attempts.logSeq, state: attempts.state, reason: attempts.reason, leaseId: attempts.leaseId })
+          .select({
+            logSeq: attempts.logSeq,
+            state: attempts.state,
+            reason: attempts.reason,
+            leaseId: attempts.leaseId,
+          })
           .from(attempts)
           .where(eq(attempts.id, attempt.id));
         if (cur && ACTIVE_ATTEMPTS.includes(cur.state)) {
           // Another session of this attempt wrote meanwhile (an abandoned stream the server still
           // reads): not the agent's error, it reopens and resends (see AttemptSession.fail).
-          throw new DockyardError("unavailable", `attempt ${attempt.id} has log seq ${cur.logSeq} persisted, not ${known}: reopen the stream`);
+          throw new DockyardError(
+            "unavailable",
+            `attempt ${attempt.id} has log seq ${cur.logSeq} persisted, not ${known}: reopen the stream`,
+          );
         }
         if (!cur) throw new StaleLeaseError(attempt.id, "no such attempt");
         if (cur.leaseId !== attempt.leaseId) throw new StaleLeaseError(attempt.id, "lease was replaced");
@@ -248,7 +288,13 @@ async function appendLogsTx(
 }
 
 /** Extend the lease. Returns the attempt's state (the caller cancels if it is not active). */
-export async function renewLease(db: Db, attemptId: string, leaseId: string, now: Date, leaseTtlMs: number): Promise<Date> {
+export async function renewLease(
+  db: Db,
+  attemptId: string,
+  leaseId: string,
+  now: Date,
+  leaseTtlMs: number,
+): Promise<Date> {
   const expires = new Date(now.getTime() + leaseTtlMs);
   const [row] = await db
     .update(attempts)
@@ -270,7 +316,9 @@ export async function finishAttempt(
   now: Date,
   outputs: StageOutputsRow | null = null,
 ): Promise<EndedAttempt> {
-  const ended = await withTx(db, (tx) => endAttempt(tx, attemptId, outcome, { exitCode, reason, now, leaseId, outputs }));
+  const ended = await withTx(db, (tx) =>
+    endAttempt(tx, attemptId, outcome, { exitCode, reason, now, leaseId, outputs }),
+  );
   if (!ended) throw await explainStale(db, attemptId, leaseId);
   return ended;
 }
@@ -283,13 +331,20 @@ export async function expireAttempts(db: Db, now: Date, retryMarginMs?: number):
   const expired = await db
     .select({ id: attempts.id, deadlineAt: attempts.deadlineAt, leaseExpiresAt: attempts.leaseExpiresAt })
     .from(attempts)
-    .where(and(inArray(attempts.state, ACTIVE_ATTEMPTS), sql`(${attempts.leaseExpiresAt} < ${now} OR ${attempts.deadlineAt} < ${now})`));
+    .where(
+      and(
+        inArray(attempts.state, ACTIVE_ATTEMPTS),
+        sql`(${attempts.leaseExpiresAt} < ${now} OR ${attempts.deadlineAt} < ${now})`,
+      ),
+    );
   const out: EndedAttempt[] = [];
   for (const row of expired) {
     const timedOut = row.deadlineAt !== null && row.deadlineAt < now;
     const outcome: Outcome = timedOut ? "timeout" : "lost";
     const reason = timedOut ? "stage exceeded its timeout" : "lease expired: agent stopped renewing";
-    const ended = await withTx(db, (tx) => endAttempt(tx, row.id, outcome, { exitCode: null, reason, now, retryMarginMs }));
+    const ended = await withTx(db, (tx) =>
+      endAttempt(tx, row.id, outcome, { exitCode: null, reason, now, retryMarginMs }),
+    );
     if (ended) out.push(ended);
   }
   return out;
@@ -316,7 +371,9 @@ export async function loseAgentAttempts(
     .where(and(...conditions));
   const out: EndedAttempt[] = [];
   for (const a of active) {
-    const ended = await withTx(db, (tx) => endAttempt(tx, a.id, "lost", { exitCode: null, reason, now, retryMarginMs: opts.retryMarginMs }));
+    const ended = await withTx(db, (tx) =>
+      endAttempt(tx, a.id, "lost", { exitCode: null, reason, now, retryMarginMs: opts.retryMarginMs }),
+    );
     if (ended) out.push(ended);
   }
   return out;

@@ -7,7 +7,10 @@ import { auditLog } from "./schema";
 import { InvalidError } from "../errors";
 
 /** Who acted: a user (by id and name), an agent, or the server itself. */
-export type Actor = { kind: "user"; userId: string; name: string } | { kind: "agent"; agentId: string; name: string } | { kind: "server" };
+export type Actor =
+  | { kind: "user"; userId: string; name: string }
+  | { kind: "agent"; agentId: string; name: string }
+  | { kind: "server" };
 
 export const SERVER_ACTOR: Actor = { kind: "server" };
 
@@ -55,11 +58,15 @@ export { MAX_AUDIT_LIMIT };
 export async function auditPage(db: Db, opts: { limit?: number; beforeId?: number }): Promise<AuditRow[]> {
   const limit = opts.limit || DEFAULT_AUDIT_LIMIT;
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_AUDIT_LIMIT) {
-    throw new InvalidError(`invalid limit ${String(limit).slice(0, 32)}: expected a whole number from 1 to ${MAX_AUDIT_LIMIT}`);
+    throw new InvalidError(
+      `invalid limit ${String(limit).slice(0, 32)}: expected a whole number from 1 to ${MAX_AUDIT_LIMIT}`,
+    );
   }
   const before = opts.beforeId === 0 ? undefined : opts.beforeId;
   if (before !== undefined && (!Number.isSafeInteger(before) || before < 1)) {
-    throw new InvalidError(`invalid before ${String(before).slice(0, 32)}: expected an audit entry id (a whole number from 1)`);
+    throw new InvalidError(
+      `invalid before ${String(before).slice(0, 32)}: expected an audit entry id (a whole number from 1)`,
+    );
   }
   return readAudit(db, limit, before);
 }
@@ -67,7 +74,14 @@ export async function auditPage(db: Db, opts: { limit?: number; beforeId?: numbe
 /** The newest `limit` entries, oldest first (as a log reads); `beforeId` pages further back. */
 export async function readAudit(db: Db, limit: number, beforeId?: number): Promise<AuditRow[]> {
   const rows = await db
-    .select({ id: auditLog.id, at: auditLog.at, actor: auditLog.actor, action: auditLog.action, target: auditLog.target, details: auditLog.details })
+    .select({
+      id: auditLog.id,
+      at: auditLog.at,
+      actor: auditLog.actor,
+      action: auditLog.action,
+      target: auditLog.target,
+      details: auditLog.details,
+    })
     .from(auditLog)
     .where(beforeId ? lt(auditLog.id, beforeId) : undefined)
     .orderBy(desc(auditLog.id))

@@ -166,7 +166,10 @@ export function toCandidates(online: OnlineAgentRow[]): Candidate[] {
 
 /** Lock the agent for this transaction; false when another replica is placing on it. */
 async function lockAgent(tx: Tx, agent: Candidate): Promise<boolean> {
-  const [got] = await queryRows<{ ok: boolean }>(tx, sql`SELECT pg_try_advisory_xact_lock(hashtextextended(${agent.id}, 727)) AS ok`);
+  const [got] = await queryRows<{ ok: boolean }>(
+    tx,
+    sql`SELECT pg_try_advisory_xact_lock(hashtextextended(${agent.id}, 727)) AS ok`,
+  );
   return got?.ok === true;
 }
 
@@ -221,7 +224,13 @@ export async function claimAndPlaceTx(tx: Tx, limit: number, now: Date, leaseTtl
 }
 
 /** Each stage, in order, on the eligible agent with the most free slots, locking agents as they are first chosen. */
-export async function chooseAgents(tx: Tx, candidates: Candidate[], queued: QueuedStageRow[], now: Date, leaseTtlMs: number): Promise<Placement[]> {
+export async function chooseAgents(
+  tx: Tx,
+  candidates: Candidate[],
+  queued: QueuedStageRow[],
+  now: Date,
+  leaseTtlMs: number,
+): Promise<Placement[]> {
   const placements: Placement[] = [];
   for (const stage of queued) {
     const spec = parseJson(stage.spec);
@@ -258,7 +267,8 @@ export async function chooseAgents(tx: Tx, candidates: Candidate[], queued: Queu
       leaseExpiresAt: new Date(now.getTime() + leaseTtlMs),
       note:
         needs.prefer !== null && agent.id !== needs.prefer
-          ? (agentKind(spec.type).affinity?.away(stage.prefer_agent_name ?? needs.prefer, whyAway(preferred, needs)) ?? null)
+          ? (agentKind(spec.type).affinity?.away(stage.prefer_agent_name ?? needs.prefer, whyAway(preferred, needs)) ??
+            null)
           : null,
     };
     placements.push(placement);

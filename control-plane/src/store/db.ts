@@ -105,7 +105,14 @@ export function preparingClient(Base: typeof PgClient): typeof PgClient {
     override query(...args: unknown[]): never {
       const config = args[0] as { text?: unknown; values?: unknown[]; name?: string } | undefined;
       const values = config?.values ?? args[1]; // drizzle passes them beside the config
-      if (config && typeof config === "object" && typeof config.text === "string" && config.name === undefined && Array.isArray(values) && values.length > 0) {
+      if (
+        config &&
+        typeof config === "object" &&
+        typeof config.text === "string" &&
+        config.name === undefined &&
+        Array.isArray(values) &&
+        values.length > 0
+      ) {
         const name = statementName(config.text);
         if (name) args[0] = { ...config, name };
       }
@@ -124,7 +131,18 @@ function statementName(text: string): string | undefined {
 }
 
 /** SQLSTATE classes and driver errors that mean "the database is not reachable now" (not a bad query). */
-const UNAVAILABLE_CODES = new Set(["57P01", "57P02", "57P03", "55000", "53300", "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND"]);
+const UNAVAILABLE_CODES = new Set([
+  "57P01",
+  "57P02",
+  "57P03",
+  "55000",
+  "53300",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+]);
 
 /** Whether `err` (or its cause) says the database is unreachable or refusing connections. */
 export function isDbUnavailable(err: unknown): boolean {

@@ -40,7 +40,9 @@ interface EndedRow {
 /** One result per item, in order: null when the attempt was not active under that lease any more. */
 export async function endSucceededMany(tx: Tx, items: SucceededEnd[], now: Date): Promise<(EndedAttempt | null)[]> {
   const values = items.map(
-    (it) => sql`(${it.attemptId}::text, ${it.leaseId ?? null}::text, ${it.exitCode}::int, ${it.reason || "succeeded"}::text,
+    (
+      it,
+    ) => sql`(${it.attemptId}::text, ${it.leaseId ?? null}::text, ${it.exitCode}::int, ${it.reason || "succeeded"}::text,
     ${it.outputs ? JSON.stringify(it.outputs) : null}::jsonb)`,
   );
   const ended = await queryRows<EndedRow>(
@@ -101,8 +103,12 @@ export async function endSucceededMany(tx: Tx, items: SucceededEnd[], now: Date)
       ],
     });
   }
-  const runStates = runs.size > 0 ? await promoteAndCount(tx, [...runs.keys()], now, runs) : new Map<string, { state: string; finishedAt: Date | null }>();
-  const records = runs.size > 0 ? await appendEventsMany(tx, runs, runStates, now) : new Map<string, RunEventRecord[]>();
+  const runStates =
+    runs.size > 0
+      ? await promoteAndCount(tx, [...runs.keys()], now, runs)
+      : new Map<string, { state: string; finishedAt: Date | null }>();
+  const records =
+    runs.size > 0 ? await appendEventsMany(tx, runs, runStates, now) : new Map<string, RunEventRecord[]>();
   // Runs that ended here get their notifications in this transaction (see notify/run-notify.ts).
   await notifyRunEvents(
     tx,
@@ -113,7 +119,12 @@ export async function endSucceededMany(tx: Tx, items: SucceededEnd[], now: Date)
   return items.map((it) => {
     const hit = byAttempt.get(it.attemptId);
     if (!hit) return null;
-    return { attempt: hit.attempt, events: records.get(it.attemptId) ?? [], requeued: false, ...(hit.row.parent_stage_id && { childEnded: true }) };
+    return {
+      attempt: hit.attempt,
+      events: records.get(it.attemptId) ?? [],
+      requeued: false,
+      ...(hit.row.parent_stage_id && { childEnded: true }),
+    };
   });
 }
 
@@ -151,9 +162,12 @@ async function promoteAndCount(
     const tail = runs.get(runId)!.tail;
     tail.push(...promoted.map((r) => queuedEvent(r.promoted_id!, r.promoted_name!)));
     // The counts were read in the same snapshot as the promotion, so they still see those stages pending.
-    const counts = mine.filter((r) => r.promoted_id === null).map((r) => ({ run_state: r.run_state!, state: r.state, n: r.n! }));
+    const counts = mine
+      .filter((r) => r.promoted_id === null)
+      .map((r) => ({ run_state: r.run_state!, state: r.state, n: r.n! }));
     for (const c of counts) if (c.state === "pending") c.n = String(Number(c.n) - promoted.length);
-    if (promoted.length > 0) counts.push({ run_state: counts[0]?.run_state ?? "running", state: "queued", n: String(promoted.length) });
+    if (promoted.length > 0)
+      counts.push({ run_state: counts[0]?.run_state ?? "running", state: "queued", n: String(promoted.length) });
     const next = nextRunState(counts, false);
     if (next) {
       tail.push({ kind: "run", payload: { state: next.state } });
@@ -174,7 +188,10 @@ async function appendEventsMany(
   moves: Map<string, { state: string; finishedAt: Date | null }>,
   at: Date,
 ): Promise<Map<string, RunEventRecord[]>> {
-  const perRun = [...runs].map(([runId, run]) => ({ runId, events: [...run.ends.flatMap((e) => e.events), ...run.tail] }));
+  const perRun = [...runs].map(([runId, run]) => ({
+    runId,
+    events: [...run.ends.flatMap((e) => e.events), ...run.tail],
+  }));
   const counts = perRun.map(({ runId, events }) => {
     const move = moves.get(runId);
     return sql`(${runId}::text, ${events.length}::int, ${move?.state ?? null}::text, ${move?.finishedAt ?? null}::timestamptz)`;
@@ -237,7 +254,14 @@ export async function promoteReady(tx: Tx, runId: string, now: Date): Promise<Ne
 }
 
 function queuedEvent(stageId: string, name: string): NewRunEvent {
-  return stageEvent(stageId, null, { stageName: name, state: "queued", attempt: 0, agentId: "", exitCode: null, reason: "" });
+  return stageEvent(stageId, null, {
+    stageName: name,
+    state: "queued",
+    attempt: 0,
+    agentId: "",
+    exitCode: null,
+    reason: "",
+  });
 }
 
 /** An attempts row from `to_jsonb(row)`: column names to property names, values through drizzle's own mapping. */

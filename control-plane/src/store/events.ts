@@ -49,7 +49,10 @@ export async function appendEvents(
   runState?: { state: string; finishedAt: Date | null },
 ): Promise<RunEventRecord[]> {
   if (events.length === 0) return [];
-  const rows = await queryRows<{ seq: string | number }>(tx, sql`${eventsInsert(runId, events, at, undefined, runState)}`);
+  const rows = await queryRows<{ seq: string | number }>(
+    tx,
+    sql`${eventsInsert(runId, events, at, undefined, runState)}`,
+  );
   if (rows.length !== events.length) throw new Error(`run vanished while appending events: ${runId}`);
   return numbered(runId, events, rows, at);
 }
@@ -59,7 +62,13 @@ export async function appendEvents(
  * `guard` names a CTE defined before it: the events are written only when
  * that CTE returned a row (so one statement can update and log atomically).
  */
-export function eventsInsert(runId: string, events: NewRunEvent[], at: Date, guard?: string, runState?: { state: string; finishedAt: Date | null }): SQL {
+export function eventsInsert(
+  runId: string,
+  events: NewRunEvent[],
+  at: Date,
+  guard?: string,
+  runState?: { state: string; finishedAt: Date | null },
+): SQL {
   const n = events.length;
   const values = events.map(
     (e, i) => sql`(${i}::int, ${e.kind}::text, ${e.stageId ?? null}::text, ${e.attemptId ?? null}::text,
@@ -98,7 +107,12 @@ export function runsStartedRecords(rows: { run_id: string; seq: string | number 
 }
 
 /** Records for events whose insert returned `rows` (their seqs are consecutive). */
-export function numbered(runId: string, events: NewRunEvent[], rows: { seq: string | number }[], at: Date): RunEventRecord[] {
+export function numbered(
+  runId: string,
+  events: NewRunEvent[],
+  rows: { seq: string | number }[],
+  at: Date,
+): RunEventRecord[] {
   const first = Math.min(...rows.map((r) => Number(r.seq)));
   return events.map((e, i) => ({ ...e, runId, seq: first + i, at }));
 }

@@ -41,7 +41,8 @@ export class FinishQueue {
     reason: string,
     outputs: StageOutputsRow | null = null,
   ): Promise<EndedAttempt> {
-    if (outcome !== "succeeded") return finishAttempt(this.db, attemptId, leaseId, outcome, exitCode, reason, this.clock.now(), outputs);
+    if (outcome !== "succeeded")
+      return finishAttempt(this.db, attemptId, leaseId, outcome, exitCode, reason, this.clock.now(), outputs);
     return new Promise((resolve, reject) => {
       this.waiting.push({ end: { attemptId, leaseId, exitCode, reason, outputs }, resolve, reject });
       void this.write();

@@ -21,7 +21,14 @@ export interface LogPage {
  * The output of attempt `attempt` of stage `stageId` from run-event seq `from` on, at most
  * `limitBytes` (but always at least one whole chunk, so a page never stalls on a big one).
  */
-export async function readAttemptLog(db: Db, runId: string, stageId: string, attempt: number, from: number, limitBytes: number): Promise<LogPage> {
+export async function readAttemptLog(
+  db: Db,
+  runId: string,
+  stageId: string,
+  attempt: number,
+  from: number,
+  limitBytes: number,
+): Promise<LogPage> {
   const [row] = await db
     .select({ id: attempts.id, state: attempts.state })
     .from(attempts)
@@ -36,12 +43,20 @@ export async function readAttemptLog(db: Db, runId: string, stageId: string, att
     const rows = await db
       .select({ seq: runEvents.seq, data: runEvents.data })
       .from(runEvents)
-      .where(and(eq(runEvents.runId, runId), eq(runEvents.attemptId, row.id), eq(runEvents.kind, "log"), gte(runEvents.seq, next)))
+      .where(
+        and(
+          eq(runEvents.runId, runId),
+          eq(runEvents.attemptId, row.id),
+          eq(runEvents.kind, "log"),
+          gte(runEvents.seq, next),
+        ),
+      )
       .orderBy(asc(runEvents.seq))
       .limit(ROWS_PER_READ);
     for (const r of rows) {
       const chunk = r.data ?? Buffer.alloc(0);
-      if (parts.length > 0 && size + chunk.length > limitBytes) return { data: Buffer.concat(parts), nextFrom: next, complete: false };
+      if (parts.length > 0 && size + chunk.length > limitBytes)
+        return { data: Buffer.concat(parts), nextFrom: next, complete: false };
       parts.push(chunk);
       size += chunk.length;
       next = r.seq + 1;

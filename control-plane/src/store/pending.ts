@@ -118,11 +118,19 @@ export async function readAgentsForReasons(db: Db, contactSince: Date): Promise<
  * end, a log write) is skipped and tried again at the next pass. Waiting would hold the
  * stages' locks meanwhile, and claims skip locked stages: a backlog would drain slower.
  */
-export async function writeQueuedReasons(db: Db, runId: string, updates: { stageId: string; reason: string }[], now: Date): Promise<RunEventRecord[]> {
+export async function writeQueuedReasons(
+  db: Db,
+  runId: string,
+  updates: { stageId: string; reason: string }[],
+  now: Date,
+): Promise<RunEventRecord[]> {
   if (updates.length === 0) return [];
   const values = updates.map((u) => sql`(${u.stageId}::text, ${u.reason}::text)`);
   return withTx(db, async (tx) => {
-    const [run] = await queryRows<{ id: string }>(tx, sql`SELECT id FROM runs WHERE id = ${runId} FOR UPDATE SKIP LOCKED`);
+    const [run] = await queryRows<{ id: string }>(
+      tx,
+      sql`SELECT id FROM runs WHERE id = ${runId} FOR UPDATE SKIP LOCKED`,
+    );
     if (!run) return [];
     const changed = await queryRows<{ id: string; name: string; attempts: number; reason: string }>(
       tx,
@@ -170,7 +178,14 @@ export async function errorQueuedStage(db: Db, stageId: string, reason: string, 
     // The run's lock serialises this with other ends deciding about its stages (stage-flow.ts lockRun).
     await tx.select({ id: runs.id }).from(runs).where(eq(runs.id, stage.runId)).for("update");
     const pending = [
-      stageEvent(stage.id, null, { stageName: stage.name, state: "errored", attempt: stage.attempts, agentId: "", exitCode: null, reason }),
+      stageEvent(stage.id, null, {
+        stageName: stage.name,
+        state: "errored",
+        attempt: stage.attempts,
+        agentId: "",
+        exitCode: null,
+        reason,
+      }),
       ...(await skipDependents(tx, stage.runId, now)),
     ];
     const events = await appendEvents(tx, stage.runId, pending, now);

@@ -45,7 +45,11 @@ export async function syncResources(db: Db, agentId: string, reported: ReportedR
 }
 
 /** The resources of one kind, newest first, with their agent's name. */
-export async function resourcesOfKind(db: Db, kind: string, limit = 500): Promise<(ResourceRow & { agentName: string })[]> {
+export async function resourcesOfKind(
+  db: Db,
+  kind: string,
+  limit = 500,
+): Promise<(ResourceRow & { agentName: string })[]> {
   const rows = await db
     .select({ resource: agentResources, agentName: sql<string>`coalesce(${agents.name}, '')` })
     .from(agentResources)

@@ -54,11 +54,16 @@ export async function resolveRunRef(db: Db, ref: string): Promise<string> {
     const listed = rows
       .slice(0, MAX_CANDIDATES)
       .map((r) => `${r.id} ${r.number > 0 ? `${r.name}#${r.number}` : r.name} ${r.state} ${r.createdAt.toISOString()}`);
-    const count = rows.length > MAX_CANDIDATES ? `more than ${MAX_CANDIDATES} runs (the newest ${MAX_CANDIDATES})` : `${rows.length} runs`;
+    const count =
+      rows.length > MAX_CANDIDATES
+        ? `more than ${MAX_CANDIDATES} runs (the newest ${MAX_CANDIDATES})`
+        : `${rows.length} runs`;
     throw new InvalidError(`run id prefix '${text}' is ambiguous; it matches ${count}:\n${listed.join("\n")}`, listed);
   }
   if (/^[0-9a-f-]{1,5}$/.test(text)) {
-    throw new InvalidError(`run id prefix '${shown}' is too short: give at least ${MIN_RUN_PREFIX} characters of the id, or PIPELINE#NUMBER`);
+    throw new InvalidError(
+      `run id prefix '${shown}' is too short: give at least ${MIN_RUN_PREFIX} characters of the id, or PIPELINE#NUMBER`,
+    );
   }
   throw new InvalidError(`invalid run '${shown}': expected ${RUN_REF_FORMS}`);
 }

@@ -22,7 +22,9 @@ export function nextRunState(
 ): { state: string; finishedAt: boolean } | null {
   if (counts.length === 0) return null;
   const current = counts[0]!.run_state;
-  const states = counts.filter((c) => c.state !== null).flatMap((c) => Array<string>(Math.max(0, Number(c.n))).fill(c.state!));
+  const states = counts
+    .filter((c) => c.state !== null)
+    .flatMap((c) => Array<string>(Math.max(0, Number(c.n))).fill(c.state!));
   const next = deriveRunState(states, canceled || current === "canceled");
   if (next === current) return null;
   return { state: next, finishedAt: isTerminalRun(next) };

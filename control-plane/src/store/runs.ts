@@ -119,7 +119,11 @@ export async function createRun(
     parentStageId: null,
   }));
   const edges = pipeline.stages.flatMap((s) =>
-    s.needs.map((n) => ({ stageId: ids.get(s.name)!, needsStageId: ids.get(n)!, continueIfSkipped: s.continueIfSkipped.includes(n) })),
+    s.needs.map((n) => ({
+      stageId: ids.get(s.name)!,
+      needsStageId: ids.get(n)!,
+      continueIfSkipped: s.continueIfSkipped.includes(n),
+    })),
   );
   const newEvents: NewRunEvent[] = [
     { kind: "run", payload: { state: "queued" } },
@@ -136,11 +140,17 @@ export async function createRun(
   ];
   // CTEs that write the run, its stages, their edges and their first events (see insertAndPlace).
   const stageValues = stageRows.map(
-    (r) => sql`(${r.id}::text, ${r.name}::text, ${r.position}::int, ${r.state}::text, ${r.type}::text, ${r.runsOn}::text,
+    (
+      r,
+    ) => sql`(${r.id}::text, ${r.name}::text, ${r.position}::int, ${r.state}::text, ${r.type}::text, ${r.runsOn}::text,
     ${JSON.stringify(r.spec)}::jsonb, ${r.timeoutMs}::int, ${r.retryCount}::int, ${JSON.stringify(r.retryOn)}::jsonb, ${r.queuedAt}::timestamptz)`,
   );
-  const edgeValues = edges.map((e) => sql`(${e.stageId}::text, ${e.needsStageId}::text, ${e.continueIfSkipped}::boolean)`);
-  const eventValues = newEvents.map((e, i) => sql`(${i + 1}::bigint, ${e.kind}::text, ${e.stageId ?? null}::text, ${JSON.stringify(e.payload)}::jsonb)`);
+  const edgeValues = edges.map(
+    (e) => sql`(${e.stageId}::text, ${e.needsStageId}::text, ${e.continueIfSkipped}::boolean)`,
+  );
+  const eventValues = newEvents.map(
+    (e, i) => sql`(${i + 1}::bigint, ${e.kind}::text, ${e.stageId ?? null}::text, ${JSON.stringify(e.payload)}::jsonb)`,
+  );
   const insert = sql`
     r AS (
       INSERT INTO runs (id, name, source, state, pipeline_yaml, created_at, last_event_seq, number, commit, started_by, notify)
@@ -176,7 +186,9 @@ export async function createRun(
       FROM r, (VALUES ${sql.join(eventValues, sql`, `)}) AS v(seq, kind, stage_id, payload) RETURNING 1)`;
   // Server-run stages (approval) are started by the server stage runner, not placed on agents.
   const readyRows = stageRows.filter((s) => s.state === "queued" && s.runsOn === "agent");
-  const preferred = await preferredAgents(db, [...new Set(readyRows.flatMap((s) => (s.spec.affinity ? [s.spec.affinity] : [])))]);
+  const preferred = await preferredAgents(db, [
+    ...new Set(readyRows.flatMap((s) => (s.spec.affinity ? [s.spec.affinity] : []))),
+  ]);
   const ready = readyRows.map((s) => ({
     id: s.id,
     run_id: runId,
@@ -196,7 +208,9 @@ export async function createRun(
     ...runRow,
     startedByName: origin.startedBy.kind === "user" ? origin.startedBy.name : "",
     lastEventSeq: events.length,
-    stages: withWaitingReasons(stageRows.map((s, i): StageWithAttempts => ({ ...s, needs: pipeline.stages[i]!.needs, attemptHistory: [] }))),
+    stages: withWaitingReasons(
+      stageRows.map((s, i): StageWithAttempts => ({ ...s, needs: pipeline.stages[i]!.needs, attemptHistory: [] })),
+    ),
   };
   // The answer shows the run as committed: its placed stages assigned, and it running.
   for (const p of placed.placements.filter((p) => p.runId === runId)) {
@@ -231,7 +245,11 @@ export async function createRun(
 const runColumns = { ...getTableColumns(runs), startedByName: sql<string>`coalesce(${users.name}, '')` };
 
 export async function getRun(db: Db, runId: string, now = new Date()): Promise<RunWithStages> {
-  const [run] = await db.select(runColumns).from(runs).leftJoin(users, eq(users.id, runs.startedBy)).where(eq(runs.id, runId));
+  const [run] = await db
+    .select(runColumns)
+    .from(runs)
+    .leftJoin(users, eq(users.id, runs.startedBy))
+    .where(eq(runs.id, runId));
   if (!run) throw new NotFoundError("run", runId);
   const byRun = await readStages(db, [runId]);
   // A pending stage's reason (the needs it waits for) is derived here, not stored; a waiting approval's time left too.
@@ -285,7 +303,8 @@ export async function cancelRun(
     // it before its children's attempts (stages/server-context.ts); the cancel takes them in that order.
     active.sort((x, y) => Number(y.agentId === SERVER_AGENT_ID) - Number(x.agentId === SERVER_AGENT_ID));
     for (const a of active) {
-      if (a.agentId === SERVER_AGENT_ID && cancelServerAttempt) serverEvents.push(...(await cancelServerAttempt(tx, a.id, now)));
+      if (a.agentId === SERVER_AGENT_ID && cancelServerAttempt)
+        serverEvents.push(...(await cancelServerAttempt(tx, a.id, now)));
       const e = await endAttempt(tx, a.id, "canceled", { exitCode: null, reason: "canceled by user", now });
       if (e) ended.push(e);
     }
@@ -318,7 +337,13 @@ export async function cancelRun(
       )),
     );
     events.push(...(await refreshRunState(tx, runId, now, true)));
-    await audit(tx, { actor, action: "run.canceled", target: runId, details: { attemptsEnded: ended.length, stagesCanceled: open.length }, at: now });
+    await audit(tx, {
+      actor,
+      action: "run.canceled",
+      target: runId,
+      details: { attemptsEnded: ended.length, stagesCanceled: open.length },
+      at: now,
+    });
     return { ended, events, serverEvents };
   });
 }

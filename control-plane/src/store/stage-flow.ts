@@ -41,7 +41,15 @@ export async function endAttempt(
   if (outcome === "succeeded") {
     const [ended] = await endSucceededMany(
       tx,
-      [{ attemptId, leaseId: detail.leaseId, exitCode: detail.exitCode, reason: detail.reason, outputs: detail.outputs }],
+      [
+        {
+          attemptId,
+          leaseId: detail.leaseId,
+          exitCode: detail.exitCode,
+          reason: detail.reason,
+          outputs: detail.outputs,
+        },
+      ],
       detail.now,
     );
     return ended ?? null;
@@ -52,7 +60,10 @@ export async function endAttempt(
     .update(attempts)
     .set({ state: outcome, finishedAt: detail.now, exitCode: detail.exitCode, reason: detail.reason || outcome })
     .where(and(...conditions))
-    .returning({ row: attempts, agentName: sql<string>`(SELECT name FROM agents WHERE agents.id = ${attempts.agentId})` });
+    .returning({
+      row: attempts,
+      agentName: sql<string>`(SELECT name FROM agents WHERE agents.id = ${attempts.agentId})`,
+    });
   if (!ended) return null;
   const { row: attempt, agentName } = ended;
   const pending: NewRunEvent[] = [];
@@ -67,7 +78,9 @@ export async function endAttempt(
   if (decision.kind === "retry") {
     const avoid = outcome === "lost" ? [...new Set([...stage.avoidAgents, attempt.agentId])] : stage.avoidAgents;
     const stopped = retryNotBefore(attempt.leaseExpiresAt, detail);
-    const reason = stopped ? `retry after ${decision.reason}; placed once the old copy is stopped` : `retry after ${decision.reason}`;
+    const reason = stopped
+      ? `retry after ${decision.reason}; placed once the old copy is stopped`
+      : `retry after ${decision.reason}`;
     await tx
       .update(stages)
       .set({ state: "queued", queuedAt: stopped ?? detail.now, agentId: null, avoidAgents: avoid, reason })
@@ -176,7 +189,16 @@ export async function skipDependents(tx: Tx, runId: string, now: Date): Promise<
     );
     if (skipped.length === 0) return out;
     for (const r of skipped) {
-      out.push(stageEvent(r.id, null, { stageName: r.name, state: "skipped", attempt: 0, agentId: "", exitCode: null, reason: r.reason }));
+      out.push(
+        stageEvent(r.id, null, {
+          stageName: r.name,
+          state: "skipped",
+          attempt: 0,
+          agentId: "",
+          exitCode: null,
+          reason: r.reason,
+        }),
+      );
     }
   }
 }

@@ -8,6 +8,11 @@ export async function runOutputs(db: Db, runId: string): Promise<Map<string, Sta
   const rows = await db
     .select({ name: stages.name, outputs: stages.outputs })
     .from(stages)
-    .where(and(eq(stages.runId, runId), or(eq(stages.state, "succeeded"), and(eq(stages.state, "skipped"), isNotNull(stages.outputs)))));
+    .where(
+      and(
+        eq(stages.runId, runId),
+        or(eq(stages.state, "succeeded"), and(eq(stages.state, "skipped"), isNotNull(stages.outputs))),
+      ),
+    );
   return new Map(rows.map((r) => [r.name, r.outputs ?? { values: {} }]));
 }

@@ -17,6 +17,8 @@ export const FAILED_STAGES_SQL = list(UNSUCCESSFUL_STAGE_STATES.filter((s) => s 
  * after it ran (an approval's `on_timeout: skip`: attempts > 0); one skipped for want of its
  * own needs never ran (attempts = 0) and stops its dependents whatever they say.
  */
-export const NEED_MET_SQL = sql.raw(`(d.state = 'succeeded' OR (d.state = 'skipped' AND d.attempts > 0 AND e.continue_if_skipped))`);
+export const NEED_MET_SQL = sql.raw(
+  `(d.state = 'succeeded' OR (d.state = 'skipped' AND d.attempts > 0 AND e.continue_if_skipped))`,
+);
 /** For `inArray` and `.includes`. */
 export const ACTIVE_ATTEMPTS: string[] = [...ACTIVE_ATTEMPT_STATES];

@@ -7,13 +7,29 @@
 // queue: runs take turns there.
 import { sql, type SQL } from "drizzle-orm";
 import { parseJson, queryRows, type Tx } from "./db";
-import { chooseAgents, claimAndPlaceTx, onlineAgentsCte, placeAttempts, toCandidates, type OnlineAgentRow, type Placed, type QueuedStageRow } from "./claims";
+import {
+  chooseAgents,
+  claimAndPlaceTx,
+  onlineAgentsCte,
+  placeAttempts,
+  toCandidates,
+  type OnlineAgentRow,
+  type Placed,
+  type QueuedStageRow,
+} from "./claims";
 
 /**
  * Run `insertCtes` (data-modifying CTEs that write the run) and place `ready` (its queued
  * stages, in order) or, when other stages wait, what a claim pass of `limit` places.
  */
-export async function insertAndPlace(tx: Tx, insertCtes: SQL, ready: QueuedStageRow[], limit: number, now: Date, leaseTtlMs: number): Promise<Placed> {
+export async function insertAndPlace(
+  tx: Tx,
+  insertCtes: SQL,
+  ready: QueuedStageRow[],
+  limit: number,
+  now: Date,
+  leaseTtlMs: number,
+): Promise<Placed> {
   // The new run's stages are not visible to this statement (same snapshot): `waiting` is about others.
   const rows = await queryRows<{ kind: "agent" | "waiting"; row: OnlineAgentRow | string | null }>(
     tx,

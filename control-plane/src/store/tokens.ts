@@ -23,7 +23,11 @@ export async function createJoinToken(db: Db, description: string, actor: Actor,
 /** Revoke a join token and every agent registered with it, in one transaction; returns the agents' ids. */
 export async function revokeJoinToken(db: Db, id: string, actor: Actor, now: Date): Promise<string[]> {
   return withTx(db, async (tx) => {
-    const rows = await tx.update(joinTokens).set({ revokedAt: now }).where(eq(joinTokens.id, id)).returning({ id: joinTokens.id });
+    const rows = await tx
+      .update(joinTokens)
+      .set({ revokedAt: now })
+      .where(eq(joinTokens.id, id))
+      .returning({ id: joinTokens.id });
     if (rows.length === 0) throw new NotFoundError("join token", id);
     await audit(tx, { actor, action: "token.revoked", target: id, details: { kind: "join" }, at: now });
     return revokeAgentsOfToken(tx, id, actor, now);
@@ -41,7 +45,13 @@ export async function ensureJoinToken(db: Db, token: string, description: string
 }
 
 /** Make sure a configured API token exists, as a token of `userId`. */
-export async function ensureApiToken(db: Db, token: string, userId: string, description: string, now: Date): Promise<void> {
+export async function ensureApiToken(
+  db: Db,
+  token: string,
+  userId: string,
+  description: string,
+  now: Date,
+): Promise<void> {
   await db
     .insert(apiTokens)
     .values({ id: newId(), userId, tokenHash: hashSecret(token), description, createdAt: now })
@@ -64,7 +74,13 @@ export interface ApiCaller {
 /** The token's user, read on every call: a revoked token or a disabled user is refused at once. */
 export async function authenticateApi(db: Db, token: string): Promise<ApiCaller> {
   const [row] = await db
-    .select({ tokenId: apiTokens.id, userId: users.id, user: users.name, roles: users.roles, disabledAt: users.disabledAt })
+    .select({
+      tokenId: apiTokens.id,
+      userId: users.id,
+      user: users.name,
+      roles: users.roles,
+      disabledAt: users.disabledAt,
+    })
     .from(apiTokens)
     .innerJoin(users, eq(users.id, apiTokens.userId))
     .where(and(eq(apiTokens.tokenHash, hashSecret(token)), isNull(apiTokens.revokedAt)));
@@ -74,16 +90,33 @@ export async function authenticateApi(db: Db, token: string): Promise<ApiCaller>
 }
 
 /** A new API token for an enabled user; only its hash is stored, the secret is returned once. */
-export async function createApiToken(db: Db, userName: string, description: string, actor: Actor, now: Date): Promise<{ id: string; token: string }> {
+export async function createApiToken(
+  db: Db,
+  userName: string,
+  description: string,
+  actor: Actor,
+  now: Date,
+): Promise<{ id: string; token: string }> {
   checkUserName(userName);
   return withTx(db, async (tx) => {
-    const [user] = await tx.select({ id: users.id, disabledAt: users.disabledAt }).from(users).where(eq(users.name, userName));
+    const [user] = await tx
+      .select({ id: users.id, disabledAt: users.disabledAt })
+      .from(users)
+      .where(eq(users.name, userName));
     if (!user) throw new NotFoundError("user", userName);
     if (user.disabledAt) throw new ConflictError(`user '${userName}' is disabled; a token for them would not work`);
     const id = newId();
     const token = newSecret("dya_");
-    await tx.insert(apiTokens).values({ id, userId: user.id, tokenHash: hashSecret(token), description, createdAt: now });
-    await audit(tx, { actor, action: "token.created", target: id, details: { kind: "api", user: userName, description }, at: now });
+    await tx
+      .insert(apiTokens)
+      .values({ id, userId: user.id, tokenHash: hashSecret(token), description, createdAt: now });
+    await audit(tx, {
+      actor,
+      action: "token.created",
+      target: id,
+      details: { kind: "api", user: userName, description },
+      at: now,
+    });
     return { id, token };
   });
 }
@@ -132,7 +165,10 @@ export async function listTokens(db: Db): Promise<TokenInfo[]> {
     .from(apiTokens)
     .innerJoin(users, eq(users.id, apiTokens.userId))
     .orderBy(apiTokens.createdAt);
-  return [...join.map((t) => ({ ...t, kind: "join" as const, user: "" })), ...api.map((t) => ({ ...t, kind: "api" as const }))];
+  return [
+    ...join.map((t) => ({ ...t, kind: "join" as const, user: "" })),
+    ...api.map((t) => ({ ...t, kind: "api" as const })),
+  ];
 }
 
 /** Record that a token was accepted at `now`, unless a use within the last `everyMs` is already recorded. */

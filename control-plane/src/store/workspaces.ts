@@ -22,7 +22,13 @@ export interface WorkspaceReport {
  * them that ended. A run this farm does not know is not "ended": an engine shared with
  * another farm holds that farm's volumes, which are not ours to remove.
  */
-export async function countWorkspaces(db: Db, agentId: string, report: WorkspaceReport, ended: { id: string; finishedAt: Date }[], now: Date): Promise<void> {
+export async function countWorkspaces(
+  db: Db,
+  agentId: string,
+  report: WorkspaceReport,
+  ended: { id: string; finishedAt: Date }[],
+  now: Date,
+): Promise<void> {
   const own = new Set(report.own);
   const leakedBefore = now.getTime() - WORKSPACE_LEAK_AFTER_MS;
   const leaked = ended.filter((r) => own.has(r.id) && r.finishedAt.getTime() < leakedBefore).length;

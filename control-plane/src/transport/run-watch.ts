@@ -39,13 +39,25 @@ function checkFilter(run: RunWithStages, opts: WatchOptions): void {
   const stage = run.stages.find((s) => s.name === opts.stage);
   if (!stage) {
     const names = run.stages.map((s) => s.name);
-    const listed = names.length > 20 ? `${names.slice(0, 20).join(", ")} and ${names.length - 20} more` : names.join(", ");
-    throw new NotFoundError("stage", opts.stage, `run ${run.id} has no stage '${opts.stage.slice(0, 64)}' (stages: ${listed})`);
+    const listed =
+      names.length > 20 ? `${names.slice(0, 20).join(", ")} and ${names.length - 20} more` : names.join(", ");
+    throw new NotFoundError(
+      "stage",
+      opts.stage,
+      `run ${run.id} has no stage '${opts.stage.slice(0, 64)}' (stages: ${listed})`,
+    );
   }
   const attempt = opts.attempt ?? 0;
   if (attempt > stage.attempts && (!opts.follow || isTerminalStage(stage.state))) {
-    const made = stage.attempts === 0 ? "no attempts yet" : `attempts: ${Array.from({ length: stage.attempts }, (_, i) => i + 1).join(", ")}`;
-    throw new NotFoundError("attempt", String(attempt), `stage '${stage.name}' of run ${run.id} has no attempt ${attempt} (${made})`);
+    const made =
+      stage.attempts === 0
+        ? "no attempts yet"
+        : `attempts: ${Array.from({ length: stage.attempts }, (_, i) => i + 1).join(", ")}`;
+    throw new NotFoundError(
+      "attempt",
+      String(attempt),
+      `stage '${stage.name}' of run ${run.id} has no attempt ${attempt} (${made})`,
+    );
   }
 }
 

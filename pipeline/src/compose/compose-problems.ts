@@ -29,7 +29,12 @@ const HINTS: Record<string, string> = {
   profiles: 'every service of a template is started',
 };
 
-const RENAMED_TYPES: Record<string, string> = { object: 'a mapping', array: 'a sequence', record: 'a mapping', string: 'a string' };
+const RENAMED_TYPES: Record<string, string> = {
+  object: 'a mapping',
+  array: 'a sequence',
+  record: 'a mapping',
+  string: 'a string',
+};
 
 function describe(value: unknown): string {
   if (value === null || value === undefined) return 'null';
@@ -40,7 +45,8 @@ function describe(value: unknown): string {
 
 function lookup(root: unknown, path: Path): unknown {
   let v = root;
-  for (const seg of path) v = typeof v === 'object' && v !== null ? (v as Record<PropertyKey, unknown>)[seg] : undefined;
+  for (const seg of path)
+    v = typeof v === 'object' && v !== null ? (v as Record<PropertyKey, unknown>)[seg] : undefined;
   return v;
 }
 
@@ -68,16 +74,23 @@ export function composeProblems(issues: readonly Issue[], input: unknown, base: 
         break;
       case 'invalid_union': {
         // A branch that failed below its root had the right shape: its issues are the useful ones.
-        const shaped = issue.errors.find((branch) => !branch.every((i) => i.code === 'invalid_type' && i.path.length === 0));
+        const shaped = issue.errors.find(
+          (branch) => !branch.every((i) => i.code === 'invalid_type' && i.path.length === 0),
+        );
         if (shaped) {
           out.push(...composeProblems(shaped, input, path));
         } else {
           const expected = [
             ...new Set(
-              issue.errors.flat().map((i) => (i.code === 'invalid_type' ? (RENAMED_TYPES[i.expected] ?? i.expected) : 'another value')),
+              issue.errors
+                .flat()
+                .map((i) => (i.code === 'invalid_type' ? (RENAMED_TYPES[i.expected] ?? i.expected) : 'another value')),
             ),
           ];
-          out.push({ path: at(path), message: `expected ${expected.join(' or ')}, got ${describe(lookup(input, path))}` });
+          out.push({
+            path: at(path),
+            message: `expected ${expected.join(' or ')}, got ${describe(lookup(input, path))}`,
+          });
         }
         break;
       }

@@ -117,11 +117,19 @@ volumes:
 
   it('refuses host bind mounts, anonymous volumes and host publishing', () => {
     const svc = (extra: object) => ({ services: { web: { image: 'x', ...extra } }, volumes: { data: null } });
-    hasProblem(svc({ volumes: ['./site:/srv'] }), 'services.web.volumes[0]', /host bind mount '\.\/site' is not supported/);
+    hasProblem(
+      svc({ volumes: ['./site:/srv'] }),
+      'services.web.volumes[0]',
+      /host bind mount '\.\/site' is not supported/,
+    );
     hasProblem(svc({ volumes: ['/etc:/etc:ro'] }), 'services.web.volumes[0]', /host bind mount/);
     hasProblem(svc({ volumes: ['/data'] }), 'services.web.volumes[0]', /anonymous volume/);
     hasProblem(svc({ volumes: ['data:/d:z'] }), 'services.web.volumes[0]', /mode 'z' is not supported/);
-    hasProblem(svc({ volumes: [{ type: 'volume', source: 'data', target: '/d' }] }), 'services.web.volumes[0]', /expected string/);
+    hasProblem(
+      svc({ volumes: [{ type: 'volume', source: 'data', target: '/d' }] }),
+      'services.web.volumes[0]',
+      /expected string/,
+    );
     hasProblem(svc({ ports: ['8080:80'] }), 'services.web.ports[0]', /publishing to the host/);
     hasProblem(svc({ ports: ['8000-8010'] }), 'services.web.ports[0]', /ranges are not supported/);
     hasProblem(svc({ ports: [70000] }), 'services.web.ports[0]', /out of range/);
@@ -130,9 +138,21 @@ volumes:
   it('reports value errors where they are', () => {
     hasProblem({ services: { web: {} } }, 'services.web.image', /is required/);
     hasProblem({}, 'services', /is required/);
-    hasProblem({ services: { web: { image: 'x', environment: ['NOVALUE'] } } }, 'services.web.environment[0]', /'NOVALUE' has no value/);
-    hasProblem({ services: { web: { image: 'x', environment: { A: null } } } }, 'services.web.environment.A', /has no value/);
-    hasProblem({ services: { web: { image: 'x', environment: { A: [1] } } } }, 'services.web.environment.A', /expected/);
+    hasProblem(
+      { services: { web: { image: 'x', environment: ['NOVALUE'] } } },
+      'services.web.environment[0]',
+      /'NOVALUE' has no value/,
+    );
+    hasProblem(
+      { services: { web: { image: 'x', environment: { A: null } } } },
+      'services.web.environment.A',
+      /has no value/,
+    );
+    hasProblem(
+      { services: { web: { image: 'x', environment: { A: [1] } } } },
+      'services.web.environment.A',
+      /expected/,
+    );
     hasProblem(
       { services: { web: { image: 'x', environment: 'A=1' } } },
       'services.web.environment',
@@ -143,22 +163,39 @@ volumes:
       'services.web.env_file',
       /relative to the template's directory/,
     );
-    hasProblem({ services: { web: { image: 'x', env_file: ['../x.env'] } } }, 'services.web.env_file[0]', /without '\.\.'/);
+    hasProblem(
+      { services: { web: { image: 'x', env_file: ['../x.env'] } } },
+      'services.web.env_file[0]',
+      /without '\.\.'/,
+    );
     hasProblem({ services: { web: { image: 'x', command: 'echo "hi' } } }, 'services.web.command', /unterminated/);
-    hasProblem({ services: { web: { image: 'x', healthcheck: { test: ['wget'] } } } }, 'services.web.healthcheck.test', /must be \["CMD"/);
+    hasProblem(
+      { services: { web: { image: 'x', healthcheck: { test: ['wget'] } } } },
+      'services.web.healthcheck.test',
+      /must be \["CMD"/,
+    );
     hasProblem(
       { services: { web: { image: 'x', healthcheck: { test: 'true', interval: '5 s' } } } },
       'services.web.healthcheck.interval',
       /invalid duration/,
     );
-    hasProblem({ services: { web: { image: 'x', healthcheck: { interval: 5 } } } }, 'services.web.healthcheck.interval', /duration string/);
+    hasProblem(
+      { services: { web: { image: 'x', healthcheck: { interval: 5 } } } },
+      'services.web.healthcheck.interval',
+      /duration string/,
+    );
     hasProblem(
       { services: { web: { image: 'x', healthcheck: { start_interval: '1s' } } } },
       'services.web.healthcheck.start_interval',
       /not supported/,
     );
     hasProblem(
-      { services: { a: { image: 'x', depends_on: { b: { condition: 'service_completed_successfully' } } }, b: { image: 'x' } } },
+      {
+        services: {
+          a: { image: 'x', depends_on: { b: { condition: 'service_completed_successfully' } } },
+          b: { image: 'x' },
+        },
+      },
       'services.a.depends_on.b.condition',
       /service_started, service_healthy/,
     );
@@ -168,15 +205,33 @@ volumes:
   });
 
   it('checks dependencies and volume declarations', () => {
-    hasProblem({ services: { a: { image: 'x', depends_on: ['ghost'] } } }, 'services.a.depends_on[0]', /unknown service 'ghost'/);
-    hasProblem({ services: { a: { image: 'x', depends_on: { ghost: {} } } } }, 'services.a.depends_on.ghost', /unknown service/);
     hasProblem(
-      { services: { a: { image: 'x', depends_on: ['b'] }, b: { image: 'x', depends_on: ['c'] }, c: { image: 'x', depends_on: ['a'] } } },
+      { services: { a: { image: 'x', depends_on: ['ghost'] } } },
+      'services.a.depends_on[0]',
+      /unknown service 'ghost'/,
+    );
+    hasProblem(
+      { services: { a: { image: 'x', depends_on: { ghost: {} } } } },
+      'services.a.depends_on.ghost',
+      /unknown service/,
+    );
+    hasProblem(
+      {
+        services: {
+          a: { image: 'x', depends_on: ['b'] },
+          b: { image: 'x', depends_on: ['c'] },
+          c: { image: 'x', depends_on: ['a'] },
+        },
+      },
       'services.c.depends_on',
       /dependency cycle: a -> b -> c -> a/,
     );
     hasProblem({ services: { a: { image: 'x', depends_on: ['a'] } } }, 'services.a.depends_on', /cycle: a -> a/);
-    hasProblem({ services: { a: { image: 'x', volumes: ['data:/d'] } } }, 'services.a.volumes[0]', /'data' is not declared/);
+    hasProblem(
+      { services: { a: { image: 'x', volumes: ['data:/d'] } } },
+      'services.a.volumes[0]',
+      /'data' is not declared/,
+    );
   });
 });
 

@@ -72,11 +72,14 @@ function checked<I, O>(parse: (input: I) => ValueResult<O>) {
 }
 
 const duration = z
-  .string({ error: (iss) => (iss.input === undefined ? undefined : 'expected a duration string such as 1s, 500ms or 1m30s') })
+  .string({
+    error: (iss) => (iss.input === undefined ? undefined : 'expected a duration string such as 1s, 500ms or 1m30s'),
+  })
   .transform(checked(parseComposeDuration));
 
 const serviceName = z.string().regex(SERVICE_NAME_PATTERN, {
-  error: (iss) => `invalid service name '${String(iss.input)}': use letters, digits, '.', '_' or '-', starting with a letter or digit`,
+  error: (iss) =>
+    `invalid service name '${String(iss.input)}': use letters, digits, '.', '_' or '-', starting with a letter or digit`,
 });
 
 const environment = z
@@ -132,19 +135,31 @@ const healthcheck = z
     else if (typeof h.test === 'string') test = ['CMD-SHELL', h.test];
     else if (h.test) {
       const [kind, ...rest] = h.test;
-      const fine = kind === 'NONE' ? rest.length === 0 : kind === 'CMD' ? rest.length > 0 : kind === 'CMD-SHELL' && rest.length === 1;
+      const fine =
+        kind === 'NONE'
+          ? rest.length === 0
+          : kind === 'CMD'
+            ? rest.length > 0
+            : kind === 'CMD-SHELL' && rest.length === 1;
       if (!fine) {
         ctx.addIssue({
           code: 'custom',
           path: ['test'],
           input: h.test,
-          message: 'test must be ["CMD", prog, args...], ["CMD-SHELL", "command line"], ["NONE"] or a command-line string',
+          message:
+            'test must be ["CMD", prog, args...], ["CMD-SHELL", "command line"], ["NONE"] or a command-line string',
         });
       }
       test = h.test;
     }
     const ms = (v: number | undefined) => v ?? null;
-    return { test, intervalMs: ms(h.interval), timeoutMs: ms(h.timeout), retries: ms(h.retries), startPeriodMs: ms(h.start_period) };
+    return {
+      test,
+      intervalMs: ms(h.interval),
+      timeoutMs: ms(h.timeout),
+      retries: ms(h.retries),
+      startPeriodMs: ms(h.start_period),
+    };
   });
 
 const condition = z.enum(['service_started', 'service_healthy']);
@@ -179,7 +194,9 @@ const service = z
     dependsOn: s.depends_on ?? {},
   }));
 
-const volumeName = z.string().regex(VOLUME_NAME_PATTERN, { error: (iss) => `invalid volume name '${String(iss.input)}'` });
+const volumeName = z
+  .string()
+  .regex(VOLUME_NAME_PATTERN, { error: (iss) => `invalid volume name '${String(iss.input)}'` });
 
 const templateSchema = z.strictObject({
   services: z.record(serviceName, service),
@@ -229,7 +246,10 @@ export function parseComposeTemplate(value: unknown): ParseComposeResult {
     for (const dep of Object.keys(s.dependsOn)) {
       if (services[dep]) continue;
       const at = listed ? listed.indexOf(dep) : dep;
-      problems.push({ path: formatPath(['services', name, 'depends_on', at]), message: `depends on unknown service '${dep}'` });
+      problems.push({
+        path: formatPath(['services', name, 'depends_on', at]),
+        message: `depends on unknown service '${dep}'`,
+      });
     }
     s.volumes.forEach((m, i) => {
       if (!declared.includes(m.source)) {
@@ -242,7 +262,10 @@ export function parseComposeTemplate(value: unknown): ParseComposeResult {
   }
   const known = (name: string) => Object.keys(services[name]?.dependsOn ?? {}).filter((d) => services[d]);
   for (const cycle of findCycles(names, known)) {
-    problems.push({ path: formatPath(['services', cycle.from, 'depends_on']), message: `dependency cycle: ${formatCycle(cycle.path)}` });
+    problems.push({
+      path: formatPath(['services', cycle.from, 'depends_on']),
+      message: `dependency cycle: ${formatCycle(cycle.path)}`,
+    });
   }
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, template: { services, volumes: declared } };

@@ -7,17 +7,30 @@
 export type ValueResult<T> = { ok: true; value: T } | { ok: false; message: string };
 
 // Go's time.ParseDuration units (Compose parses durations with it); µs is spelled us here too.
-const DURATION_UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1_000, ms: 1, us: 0.001, µs: 0.001, ns: 0.000_001 };
+const DURATION_UNIT_MS: Record<string, number> = {
+  h: 3_600_000,
+  m: 60_000,
+  s: 1_000,
+  ms: 1,
+  us: 0.001,
+  µs: 0.001,
+  ns: 0.000_001,
+};
 const DURATION_PATTERN = /^(?:\d+(?:\.\d+)?(?:h|ms|m|s|us|µs|ns))+$/;
 
 /** `1m30s`, `500ms`, `1.5s` → milliseconds (may be fractional). Docker needs 0 or at least 1ms. */
 export function parseComposeDuration(text: string): ValueResult<number> {
   if (!DURATION_PATTERN.test(text)) {
-    return { ok: false, message: `invalid duration '${text}': expected a number with unit h, m, s, ms or us, e.g. 1s, 500ms or 1m30s` };
+    return {
+      ok: false,
+      message: `invalid duration '${text}': expected a number with unit h, m, s, ms or us, e.g. 1s, 500ms or 1m30s`,
+    };
   }
   let ms = 0;
-  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/g)) ms += Number(m[1]) * (DURATION_UNIT_MS[m[2] ?? ''] ?? 0);
-  if (ms !== 0 && ms < 1) return { ok: false, message: `duration '${text}' must be 0 or at least 1ms (Docker's minimum)` };
+  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/g))
+    ms += Number(m[1]) * (DURATION_UNIT_MS[m[2] ?? ''] ?? 0);
+  if (ms !== 0 && ms < 1)
+    return { ok: false, message: `duration '${text}' must be 0 or at least 1ms (Docker's minimum)` };
   return { ok: true, value: ms };
 }
 
@@ -107,10 +120,14 @@ export function parseVolumeMount(text: string): ValueResult<ComposeVolumeMount> 
     };
   }
   if (/^[/.~]/.test(source) || source.includes('/') || source.includes('\\')) {
-    return { ok: false, message: `host bind mount '${source}' is not supported: use a named volume (seed it with files instead)` };
+    return {
+      ok: false,
+      message: `host bind mount '${source}' is not supported: use a named volume (seed it with files instead)`,
+    };
   }
   if (!VOLUME_NAME_PATTERN.test(source)) return { ok: false, message: `invalid volume name '${source}'` };
-  if (!target.startsWith('/')) return { ok: false, message: `volume target '${target}' must be an absolute path inside the container` };
+  if (!target.startsWith('/'))
+    return { ok: false, message: `volume target '${target}' must be an absolute path inside the container` };
   if (rest.length > 0 || (mode !== undefined && mode !== 'ro' && mode !== 'rw')) {
     return { ok: false, message: `volume mode '${parts.slice(2).join(':')}' is not supported: use ro or rw` };
   }

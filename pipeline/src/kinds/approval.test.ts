@@ -3,7 +3,13 @@ import { test } from 'node:test';
 import { lines, ok } from '../parse-testing.js';
 
 const src = (stage: string) =>
-  ['name: a', 'stages:', '  build: { image: i, command: x }', `  gate: { type: approval, needs: [build], ${stage} }`, ''].join('\n');
+  [
+    'name: a',
+    'stages:',
+    '  build: { image: i, command: x }',
+    `  gate: { type: approval, needs: [build], ${stage} }`,
+    '',
+  ].join('\n');
 
 test('approval: keys become its spec; its timeout is its own deadline (up to 30 days), not a stage timeout', () => {
   const p = ok(
@@ -54,11 +60,14 @@ test('approval: an unknown role is refused at its path, with the closest real ro
   assert.deepEqual(lines(src('approvers: ["role:release-managers"], timeout: 1h')), [
     "dockyard.yml:4:55: stages.gate.approvers[0]: unknown role 'release-managers': the roles are viewer, operator, approver, admin",
   ]);
-  assert.match(lines(src('approvers: ["role:Admin"], timeout: 1h')).join('\n'), /unknown role 'Admin' \(did you mean 'admin'\?\)/);
+  assert.match(
+    lines(src('approvers: ["role:Admin"], timeout: 1h')).join('\n'),
+    /unknown role 'Admin' \(did you mean 'admin'\?\)/,
+  );
   // Every real role is accepted (user names are never checked: users come and go).
-  const roles = ok(src('approvers: ["role:viewer", "role:operator", "role:approver", "role:admin", zed], timeout: 1h')).stages.find(
-    (s) => s.name === 'gate',
-  )!;
+  const roles = ok(
+    src('approvers: ["role:viewer", "role:operator", "role:approver", "role:admin", zed], timeout: 1h'),
+  ).stages.find((s) => s.name === 'gate')!;
   assert.deepEqual(roles.spec.type === 'approval' && roles.spec.approvers, {
     users: ['zed'],
     roles: ['viewer', 'operator', 'approver', 'admin'],

@@ -43,7 +43,8 @@ const longDuration = (what: string) =>
     let ms = 0;
     for (const m of text.matchAll(/(\d+)(ms|d|h|m|s)/g)) ms += Number(m[1]) * (UNIT_MS[m[2] ?? ''] ?? 0);
     if (ms <= 0) ctx.addIssue({ code: 'custom', message: `duration '${shown}' must be greater than 0` });
-    else if (ms > MAX_APPROVAL_TIMEOUT_MS) ctx.addIssue({ code: 'custom', message: `${what} '${shown}' exceeds the maximum of 30 days` });
+    else if (ms > MAX_APPROVAL_TIMEOUT_MS)
+      ctx.addIssue({ code: 'custom', message: `${what} '${shown}' exceeds the maximum of 30 days` });
     return ms;
   });
 
@@ -51,30 +52,42 @@ export const approval = defineKind({
   type: 'approval',
   ownsTimeout: true,
   outputs: { keys: ['decision', 'decided_by', 'via', 'comment'] },
-  description: 'Wait for a listed approver to approve or reject (dockyard approve|reject RUN STAGE), up to a deadline. Runs on the server.',
+  description:
+    'Wait for a listed approver to approve or reject (dockyard approve|reject RUN STAGE), up to a deadline. Runs on the server.',
   shape: {
     approvers: z
       .array(
         z.string().regex(APPROVER, {
-          error: (iss) => `invalid approver ${JSON.stringify(String(iss.input)).slice(0, 60)}: a user name or role:NAME`,
+          error: (iss) =>
+            `invalid approver ${JSON.stringify(String(iss.input)).slice(0, 60)}: a user name or role:NAME`,
         }),
         { error: 'approvers must be a list such as [alice, role:approver]' },
       )
       .min(1, { error: 'approvers must name at least one user or role' })
       .max(50, { error: 'at most 50 approvers' })
-      .meta({ description: `Who may decide: user names and roles written role:NAME (${ROLES.join(', ')}), e.g. [alice, role:approver].` }),
+      .meta({
+        description: `Who may decide: user names and roles written role:NAME (${ROLES.join(', ')}), e.g. [alice, role:approver].`,
+      }),
     timeout: longDuration('timeout').meta({
       description:
         'How long the stage waits for a decision, from its start (required; up to 30d): integer + unit d|h|m|s|ms, e.g. 4h or 2d.',
     }),
-    on_timeout: z.enum(['reject', 'approve', 'skip'], { error: 'on_timeout must be reject, approve or skip' }).optional().meta({
-      description:
-        'What the deadline means: reject (default; the stage fails), approve (it succeeds) or skip (it is skipped, and so are its dependents but those that need it with if_skipped: continue; a skip does not fail the run).',
-    }),
-    forbid_self: z.boolean().optional().meta({ description: 'The user who started the run may not decide. Default false.' }),
+    on_timeout: z
+      .enum(['reject', 'approve', 'skip'], { error: 'on_timeout must be reject, approve or skip' })
+      .optional()
+      .meta({
+        description:
+          'What the deadline means: reject (default; the stage fails), approve (it succeeds) or skip (it is skipped, and so are its dependents but those that need it with if_skipped: continue; a skip does not fail the run).',
+      }),
+    forbid_self: z
+      .boolean()
+      .optional()
+      .meta({ description: 'The user who started the run may not decide. Default false.' }),
     reminder: longDuration('reminder')
       .optional()
-      .meta({ description: 'Write a reminder event this long before the deadline (e.g. 10m); must be shorter than timeout.' }),
+      .meta({
+        description: 'Write a reminder event this long before the deadline (e.g. 10m); must be shorter than timeout.',
+      }),
     instructions: z
       .string()
       .max(2000, { error: 'instructions are at most 2000 characters' })
@@ -83,9 +96,11 @@ export const approval = defineKind({
   },
   skipsItself: { when: (stage) => stage.on_timeout === 'skip', how: "an approval stage with 'on_timeout: skip'" },
   check(stage, problem) {
-    if (!Object.hasOwn(stage, 'timeout')) problem([], true, "missing required key 'timeout' (how long the approval waits, e.g. 4h)");
+    if (!Object.hasOwn(stage, 'timeout'))
+      problem([], true, "missing required key 'timeout' (how long the approval waits, e.g. 4h)");
     for (const key of ['retry', 'agent']) {
-      if (Object.hasOwn(stage, key)) problem([key], true, `'${key}' is not allowed on an approval stage (it runs on the server, once)`);
+      if (Object.hasOwn(stage, key))
+        problem([key], true, `'${key}' is not allowed on an approval stage (it runs on the server, once)`);
     }
     // Only the real roles can ever match a user: an unknown one would leave the stage waiting for nobody.
     if (Array.isArray(stage.approvers)) {
@@ -93,7 +108,11 @@ export const approval = defineKind({
         if (typeof a !== 'string' || !APPROVER.test(a) || !a.startsWith('role:')) return;
         const role = a.slice('role:'.length);
         if (!isRole(role)) {
-          problem(['approvers', i], false, `unknown role '${role}'${didYouMean(role, ROLES)}: the roles are ${ROLES.join(', ')}`);
+          problem(
+            ['approvers', i],
+            false,
+            `unknown role '${role}'${didYouMean(role, ROLES)}: the roles are ${ROLES.join(', ')}`,
+          );
         }
       });
     }

@@ -33,37 +33,57 @@ export const build = defineKind({
   type: 'build',
   outputs: { keys: ['image', 'image_id', 'digest', 'size_bytes', 'layers', 'commit'] },
   source: 'needs',
-  ownSecrets: { key: 'secrets', refs: (s) => Object.entries(s.secrets ?? {}).map(([id, secret]) => ({ env: id, secret, asFile: false })) },
+  ownSecrets: {
+    key: 'secrets',
+    refs: (s) => Object.entries(s.secrets ?? {}).map(([id, secret]) => ({ env: id, secret, asFile: false })),
+  },
   description: "Build an image (BuildKit, multi-stage) from the run's source and optionally push it to the registry.",
   shape: {
-    context: sourcePathSchema.optional().meta({ description: "Build context: a directory in the run's source. Default '.'." }),
-    dockerfile: sourcePathSchema.optional().meta({ description: "Dockerfile path relative to the context. Default 'Dockerfile'." }),
+    context: sourcePathSchema
+      .optional()
+      .meta({ description: "Build context: a directory in the run's source. Default '.'." }),
+    dockerfile: sourcePathSchema
+      .optional()
+      .meta({ description: "Dockerfile path relative to the context. Default 'Dockerfile'." }),
     target: z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, { error: (iss) => `invalid target ${quote(iss.input)}` })
       .optional()
       .meta({ description: 'Build stage to stop at (FROM ... AS target).' }),
     args: z
-      .record(z.string().regex(ENV_NAME_PATTERN, { error: (iss) => `invalid build arg name ${quote(iss.input)}` }), scalarString)
+      .record(
+        z.string().regex(ENV_NAME_PATTERN, { error: (iss) => `invalid build arg name ${quote(iss.input)}` }),
+        scalarString,
+      )
       .optional()
       .meta({ description: 'Build args (ARG values); numbers and booleans are coerced to strings.' }),
     tags: z
       .array(
         z.string().regex(TAG_PATTERN, {
-          error: (iss) => `invalid tag ${quote(iss.input)}: use name[:tag], lowercase name, e.g. webapp:\${{ DOCKYARD_RUN_NUMBER }}`,
+          error: (iss) =>
+            `invalid tag ${quote(iss.input)}: use name[:tag], lowercase name, e.g. webapp:\${{ DOCKYARD_RUN_NUMBER }}`,
         }),
       )
       .min(1, { error: 'tags must list at least one name:tag' })
       .max(16)
-      .meta({ description: 'Image names, e.g. [webapp:${{ DOCKYARD_RUN_NUMBER }}]. With push, each is pushed as REGISTRY/name:tag.' }),
-    push: z.boolean().optional().meta({ description: "Push the tags to the pipeline's registry (or the server's). Default false." }),
+      .meta({
+        description:
+          'Image names, e.g. [webapp:${{ DOCKYARD_RUN_NUMBER }}]. With push, each is pushed as REGISTRY/name:tag.',
+      }),
+    push: z
+      .boolean()
+      .optional()
+      .meta({ description: "Push the tags to the pipeline's registry (or the server's). Default false." }),
     secrets: z
       .record(
         z.string().regex(/^[A-Za-z0-9_.-]{1,63}$/, { error: (iss) => `invalid build secret id ${quote(iss.input)}` }),
         z.string().regex(SECRET_NAME_PATTERN, { error: (iss) => `invalid secret name ${quote(iss.input)}` }),
       )
       .optional()
-      .meta({ description: 'Build secrets: id -> secret store name, for RUN --mount=type=secret,id=ID. Never in a layer or the log.' }),
+      .meta({
+        description:
+          'Build secrets: id -> secret store name, for RUN --mount=type=secret,id=ID. Never in a layer or the log.',
+      }),
   },
   build: (s): BuildSpec => ({
     type: 'build',

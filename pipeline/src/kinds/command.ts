@@ -8,14 +8,19 @@ import { defineKind } from './kind.js';
 export const imageSchema = z
   .string()
   .max(255, { error: 'image must be at most 255 characters' })
-  .regex(/^(?:[^\s$]|\$(?!\{\{)|\$\{\{[^}]*\}\})+$/, { error: 'image must be a non-empty reference without spaces (at most 255 chars)' });
+  .regex(/^(?:[^\s$]|\$(?!\{\{)|\$\{\{[^}]*\}\})+$/, {
+    error: 'image must be a non-empty reference without spaces (at most 255 chars)',
+  });
 
 export const commandsShape = {
   commands: z
     .array(z.string().regex(/\S/, { error: 'command must not be blank' }))
     .min(1, { error: 'commands must list at least one command' })
     .optional()
-    .meta({ description: 'Commands run in order by sh; the stage fails at the first non-zero exit. Exactly one of command/commands.' }),
+    .meta({
+      description:
+        'Commands run in order by sh; the stage fails at the first non-zero exit. Exactly one of command/commands.',
+    }),
   command: z
     .string()
     .regex(/\S/, { error: 'command must not be blank' })
@@ -60,7 +65,10 @@ export const command = defineKind({
   shape: {
     image: imageSchema
       .optional()
-      .meta({ description: 'Container image, e.g. dockyard/busybox:1. Required unless executor is shell (where it is not allowed).' }),
+      .meta({
+        description:
+          'Container image, e.g. dockyard/busybox:1. Required unless executor is shell (where it is not allowed).',
+      }),
     ...commandsShape,
     env: envSchema.optional().meta({ description: 'Stage environment, merged over the pipeline env.' }),
     resources: resourcesSchema.optional(),
@@ -72,7 +80,8 @@ export const command = defineKind({
   check(stage, problem) {
     checkCommands(stage, problem);
     const has = (key: string): boolean => Object.hasOwn(stage, key);
-    if (stage.executor === 'shell' && has('image')) problem(['image'], true, "'image' is not allowed with executor: shell");
+    if (stage.executor === 'shell' && has('image'))
+      problem(['image'], true, "'image' is not allowed with executor: shell");
     else if ((stage.executor === undefined || stage.executor === 'docker') && !has('image')) {
       problem([], true, "missing required key 'image' (required unless executor: shell)");
     }

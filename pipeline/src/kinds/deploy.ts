@@ -33,20 +33,30 @@ export const deploy = defineKind({
     keys: ['env_id', 'network', 'owner', 'expires_at_ms'],
     pattern: { regex: /^[^.]+\.(?:host|ip|address)$/, shape: 'SERVICE.host, SERVICE.ip, SERVICE.address' },
   },
-  description: 'Start a temporary environment (Compose subset) with a TTL; torn down when the run ends or the TTL expires.',
+  description:
+    'Start a temporary environment (Compose subset) with a TTL; torn down when the run ends or the TTL expires.',
   shape: {
     template: sourcePathSchema.meta({ description: "Compose-subset template in the run's source, e.g. env.yml." }),
     images: z
       .record(serviceName, imageSchema)
       .optional()
-      .meta({ description: 'Service -> image overriding the template, e.g. { web: "${{ stages.build.outputs.image }}" }.' }),
+      .meta({
+        description: 'Service -> image overriding the template, e.g. { web: "${{ stages.build.outputs.image }}" }.',
+      }),
     seed: z
       .record(z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, { error: 'invalid volume name' }), sourcePathSchema)
       .optional()
       .meta({ description: 'Named volume -> directory or .tar in the source holding its test data.' }),
-    ttl: durationSchema.optional().meta({ description: 'How long the environment may live (default 1h, at most 24h).' }),
-    health_timeout: durationSchema.optional().meta({ description: 'Longest wait for every health check to pass (default 2m).' }),
-    keep_on_failure: z.boolean().optional().meta({ description: 'Keep the environment after a failed run until its TTL. Default false.' }),
+    ttl: durationSchema
+      .optional()
+      .meta({ description: 'How long the environment may live (default 1h, at most 24h).' }),
+    health_timeout: durationSchema
+      .optional()
+      .meta({ description: 'Longest wait for every health check to pass (default 2m).' }),
+    keep_on_failure: z
+      .boolean()
+      .optional()
+      .meta({ description: 'Keep the environment after a failed run until its TTL. Default false.' }),
   },
   build: (s): DeploySpec => ({
     type: 'deploy',

@@ -63,7 +63,9 @@ function stageSchemaOf<T extends StageType>(type: T) {
 type StageSchemaOf<T extends StageType> = ReturnType<typeof stageSchemaOf<T>>;
 
 /** Each kind's stage schema: its keys plus the common ones, by type. */
-export const stageSchemas = Object.fromEntries(STAGE_TYPES.map((t) => [t, stageSchemaOf(t)])) as { [T in StageType]: StageSchemaOf<T> };
+export const stageSchemas = Object.fromEntries(STAGE_TYPES.map((t) => [t, stageSchemaOf(t)])) as {
+  [T in StageType]: StageSchemaOf<T>;
+};
 
 type AnyStageSchema = { [T in StageType]: StageSchemaOf<T> }[StageType];
 /** The stage schema: the discriminated union (on `type`) of every kind's, in registry order. */

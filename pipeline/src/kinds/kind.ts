@@ -27,7 +27,10 @@ export interface KindDefinition<T extends string, Shape extends z.ZodRawShape, S
    */
   source?: 'needs' | 'reads';
   /** Secret references (SecretRef) from the kind's own keys instead of `env` (a build's `secrets:`), and that key's name. */
-  ownSecrets?: { key: string; refs(input: z.output<z.ZodObject<Shape>>): { env: string; secret: string; asFile: boolean }[] };
+  ownSecrets?: {
+    key: string;
+    refs(input: z.output<z.ZodObject<Shape>>): { env: string; secret: string; asFile: boolean }[];
+  };
   /**
    * When a stage of this kind ends `skipped` by itself (an approval with `on_timeout: skip`):
    * `when` the raw mapping says it can, and `how` in words for messages. Only a need that can

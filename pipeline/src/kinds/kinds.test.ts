@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatProblems, parsePipeline, pipelineJsonSchema, type PipelineSpec, type Problem, type StageDef } from '../index.js';
+import {
+  formatProblems,
+  parsePipeline,
+  pipelineJsonSchema,
+  type PipelineSpec,
+  type Problem,
+  type StageDef,
+} from '../index.js';
 import { lines, ok, problems } from '../parse-testing.js';
 import { KINDS, STAGE_TYPES, kindFor, stageSchema, stageSchemas } from './index.js';
 
@@ -27,7 +34,13 @@ test('every kind parses with its defaults applied; type omitted means command', 
   const p = ok(ALL_KINDS);
   const types = p.stages.map((s) => `${s.name}:${s.type}:${s.spec.type}`);
   assert.deepEqual(types, ['cmd:command:command', 'img:build:build', 'env:deploy:deploy', 't:test:test']);
-  assert.deepEqual(stageOf(p, 'cmd').spec, { type: 'command', image: 'i', commands: ['x'], executor: 'docker', resources: NO_RESOURCES });
+  assert.deepEqual(stageOf(p, 'cmd').spec, {
+    type: 'command',
+    image: 'i',
+    commands: ['x'],
+    executor: 'docker',
+    resources: NO_RESOURCES,
+  });
   assert.deepEqual(stageOf(p, 'img').spec, {
     type: 'build',
     context: '.',
@@ -185,13 +198,19 @@ test('build tags: expressions accepted, invalid tags refused', () => {
     `dockyard.yml:5:39: stages.b.tags[3]: invalid tag ':1': ${hint}`,
     `dockyard.yml:5:45: stages.b.tags[4]: invalid tag '/web': ${hint}`,
   ]);
-  assert.deepEqual(lines(buildWithTags('[]')), ['dockyard.yml:5:11: stages.b.tags: tags must list at least one name:tag']);
+  assert.deepEqual(lines(buildWithTags('[]')), [
+    'dockyard.yml:5:11: stages.b.tags: tags must list at least one name:tag',
+  ]);
   const unclosed = lines(buildWithTags('["web:${{ DOCKYARD_RUN_ID"]'));
-  assert.ok(unclosed.includes("dockyard.yml:5:12: stages.b.tags[0]: unclosed '${{': close it with '}}'"), unclosed.join('\n'));
+  assert.ok(
+    unclosed.includes("dockyard.yml:5:12: stages.b.tags[0]: unclosed '${{': close it with '}}'"),
+    unclosed.join('\n'),
+  );
 });
 
 test('build args keep their scalar spelling, as env values do (BUG: parse.ts keeps the source only for env and agent)', () => {
-  const src = 'name: a\nstages:\n  b:\n    type: build\n    tags: [x]\n    args: { VERSION: 1.10, MASK: 0x1f, BIG: 1e3, ON: yes }\n';
+  const src =
+    'name: a\nstages:\n  b:\n    type: build\n    tags: [x]\n    args: { VERSION: 1.10, MASK: 0x1f, BIG: 1e3, ON: yes }\n';
   const spec = ok(src).stages[0]?.spec;
   assert.deepEqual(spec?.type === 'build' && spec.args, { VERSION: '1.10', MASK: '0x1f', BIG: '1e3', ON: 'yes' });
 });
@@ -236,7 +255,11 @@ test('source: git URL (file://, http(s) only) and ref; registry address, usernam
   );
   assert.deepEqual(p.source, { kind: 'git', url: 'https://x.org/r.git', ref: 'release/v1' });
   assert.deepEqual(p.registry, { address: '127.0.0.1:5000', username: 'bob', passwordSecret: 'pw' });
-  assert.deepEqual(parse('source: { git: "file:///srv/r.git" }').source, { kind: 'git', url: 'file:///srv/r.git', ref: null });
+  assert.deepEqual(parse('source: { git: "file:///srv/r.git" }').source, {
+    kind: 'git',
+    url: 'file:///srv/r.git',
+    ref: null,
+  });
   const plain = parse('source: { git: "http://git.local/r" }\nregistry: { address: reg.local }');
   assert.deepEqual(
     [plain.source, plain.registry],
@@ -285,7 +308,8 @@ test('JSON Schema: the six kinds, each with its own keys', () => {
   const byType = Object.fromEntries(kinds.map((k) => [k.properties.type.const as string, k]));
   assert.deepEqual(Object.keys(byType), ['command', 'build', 'deploy', 'test', 'approval', 'notify']);
   const common = ['type', 'needs', 'timeout', 'retry', 'agent'];
-  const own = (type: string): string[] => Object.keys(byType[type]!.properties as object).filter((k) => !common.includes(k));
+  const own = (type: string): string[] =>
+    Object.keys(byType[type]!.properties as object).filter((k) => !common.includes(k));
   assert.deepEqual(own('command'), ['image', 'commands', 'command', 'env', 'resources', 'executor']);
   assert.deepEqual(own('build'), ['context', 'dockerfile', 'target', 'args', 'tags', 'push', 'secrets']);
   assert.deepEqual(own('deploy'), ['template', 'images', 'seed', 'ttl', 'health_timeout', 'keep_on_failure']);

@@ -3,10 +3,20 @@ import { test } from 'node:test';
 import { lines, ok } from '../parse-testing.js';
 
 const src = (stage: string) =>
-  ['name: a', 'stages:', '  build: { image: i, command: x }', `  tell: { type: notify, needs: [build], ${stage} }`, ''].join('\n');
+  [
+    'name: a',
+    'stages:',
+    '  build: { image: i, command: x }',
+    `  tell: { type: notify, needs: [build], ${stage} }`,
+    '',
+  ].join('\n');
 
 test('notify: channels and templates become its spec (defaults for missing templates); outputs refs are kept for the server', () => {
-  const p = ok(src('channels: [ops-hook, mail, ops-hook], subject: "built {{ run.name }}", body: "tag ${{ stages.build.outputs.tag }}"'));
+  const p = ok(
+    src(
+      'channels: [ops-hook, mail, ops-hook], subject: "built {{ run.name }}", body: "tag ${{ stages.build.outputs.tag }}"',
+    ),
+  );
   const tell = p.stages.find((s) => s.name === 'tell')!;
   assert.deepEqual(tell.spec, {
     type: 'notify',

@@ -30,12 +30,20 @@ const template = (what: string) =>
 export const notify = defineKind({
   type: 'notify',
   outputs: { keys: ['message_ids', 'channels'] },
-  description: 'Send a message (subject and body templates) to notification channels, then succeed. Runs on the server.',
+  description:
+    'Send a message (subject and body templates) to notification channels, then succeed. Runs on the server.',
   shape: {
     channels: z
-      .array(z.string().regex(CHANNEL_NAME, { error: (iss) => `invalid channel name ${JSON.stringify(String(iss.input)).slice(0, 60)}` }), {
-        error: 'channels must be a list of channel names such as [ops-hook]',
-      })
+      .array(
+        z
+          .string()
+          .regex(CHANNEL_NAME, {
+            error: (iss) => `invalid channel name ${JSON.stringify(String(iss.input)).slice(0, 60)}`,
+          }),
+        {
+          error: 'channels must be a list of channel names such as [ops-hook]',
+        },
+      )
       .min(1, { error: 'channels must name at least one channel' })
       .max(20, { error: 'at most 20 channels' })
       .meta({ description: 'Channel names (dockyard channels add NAME); each must exist when the run is submitted.' }),
@@ -47,9 +55,14 @@ export const notify = defineKind({
   check(stage, problem) {
     for (const key of ['retry', 'agent']) {
       if (Object.hasOwn(stage, key))
-        problem([key], true, `'${key}' is not allowed on a notify stage (it runs on the server; the outbox retries deliveries)`);
+        problem(
+          [key],
+          true,
+          `'${key}' is not allowed on a notify stage (it runs on the server; the outbox retries deliveries)`,
+        );
     }
-    if (!Object.hasOwn(stage, 'channels')) problem([], true, "missing required key 'channels' (the channels to send to, e.g. [ops-hook])");
+    if (!Object.hasOwn(stage, 'channels'))
+      problem([], true, "missing required key 'channels' (the channels to send to, e.g. [ops-hook])");
   },
   build: (s): NotifySpec => ({
     type: 'notify',

@@ -24,7 +24,8 @@ export const test = defineKind({
   type: 'test',
   outputs: { keys: ['exit_code', 'passed', 'failed', 'skipped', 'errors', 'total'] },
   source: 'reads',
-  description: "A one-time test container, optionally on a deploy stage's temporary environment; its exit code decides.",
+  description:
+    "A one-time test container, optionally on a deploy stage's temporary environment; its exit code decides.",
   shape: {
     image: imageSchema.meta({ description: 'Test image; may name an image an earlier build stage pushed.' }),
     ...commandsShape,
@@ -35,7 +36,10 @@ export const test = defineKind({
       .string()
       .regex(/^\/[^\0]{0,254}$/, { error: 'junit must be an absolute path inside the container' })
       .optional()
-      .meta({ description: 'JUnit XML report written by the tests; its counts become outputs (passed, failed, skipped, errors, total).' }),
+      .meta({
+        description:
+          'JUnit XML report written by the tests; its counts become outputs (passed, failed, skipped, errors, total).',
+      }),
     env: envSchema.optional().meta({ description: 'Stage environment, merged over the pipeline env.' }),
     resources: resourcesSchema.optional(),
   },

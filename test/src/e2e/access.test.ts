@@ -67,11 +67,18 @@ describe("access: every method and route by role", { timeout: 240_000 }, () => {
     for (const m of RunService.methods) {
       const needed = table[m.name] as Role;
       assert.equal(await codeOf(RunService, m.name, null), grpc.status.UNAUTHENTICATED, `${m.name} without a token`);
-      assert.equal(await codeOf(RunService, m.name, "dya_not_a_real_token_0000"), grpc.status.UNAUTHENTICATED, `${m.name} with an unknown token`);
+      assert.equal(
+        await codeOf(RunService, m.name, "dya_not_a_real_token_0000"),
+        grpc.status.UNAUTHENTICATED,
+        `${m.name} with an unknown token`,
+      );
       for (const role of roleUsers) {
         const code = await codeOf(RunService, m.name, tokens.get(role)!);
         if (hasRole([role], needed)) {
-          assert.ok(!DENIED.has(code), `${m.name} (needs ${needed}) with a ${role}: got ${grpc.status[code]}, expected past the guard`);
+          assert.ok(
+            !DENIED.has(code),
+            `${m.name} (needs ${needed}) with a ${role}: got ${grpc.status[code]}, expected past the guard`,
+          );
         } else {
           assert.equal(code, grpc.status.PERMISSION_DENIED, `${m.name} (needs ${needed}) with a ${role}`);
           lackingSeen.add(m.name);
@@ -88,7 +95,11 @@ describe("access: every method and route by role", { timeout: 240_000 }, () => {
       assert.equal(GRPC_ACCESS[AgentService.typeName]![m.name], "agent");
       if (m.name === "Register") continue; // proves a join token in its request, checked in identity tests
       for (const token of [null, tokens.get("admin")!]) {
-        assert.equal(await codeOf(AgentService, m.name, token), grpc.status.UNAUTHENTICATED, `${m.name} with ${token ? "an admin's API token" : "nothing"}`);
+        assert.equal(
+          await codeOf(AgentService, m.name, token),
+          grpc.status.UNAUTHENTICATED,
+          `${m.name} with ${token ? "an admin's API token" : "nothing"}`,
+        );
       }
     }
   });
@@ -97,7 +108,11 @@ describe("access: every method and route by role", { timeout: 240_000 }, () => {
     const request = (key: string, token: string | null) => {
       const [method, path] = key.split(" ") as [string, string];
       const url = farm.server.httpUrl + path.replace(":id", "no-such-run").replace(":stage", "build");
-      return fetch(url, { method, headers: token ? { authorization: `Bearer ${token}` } : {}, body: method === "POST" ? "" : undefined });
+      return fetch(url, {
+        method,
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+        body: method === "POST" ? "" : undefined,
+      });
     };
     for (const [key, needed] of Object.entries(HTTP_ACCESS)) {
       if (needed === "public") {
@@ -119,7 +134,8 @@ describe("access: every method and route by role", { timeout: 240_000 }, () => {
       for (const role of roleUsers) {
         const res = await request(key, tokens.get(role)!);
         const body = await res.text();
-        if (hasRole([role], needed as Role)) assert.ok(![401, 403].includes(res.status), `${key} (needs ${needed}) with a ${role}: ${res.status} ${body}`);
+        if (hasRole([role], needed as Role))
+          assert.ok(![401, 403].includes(res.status), `${key} (needs ${needed}) with a ${role}: ${res.status} ${body}`);
         else assert.equal(res.status, 403, `${key} (needs ${needed}) with a ${role}: ${body}`);
       }
     }
@@ -129,7 +145,8 @@ describe("access: every method and route by role", { timeout: 240_000 }, () => {
     await farm.client.addUser({ name: "leaver", roles: ["operator"] });
     const { token } = await farm.client.createApiToken({ user: "leaver" });
     assert.equal(await codeOf(RunService, "ListRuns", token), 0, "positive control: the token works first");
-    const httpStatus = async () => (await fetch(`${farm.server.httpUrl}/api/v1/runs`, { headers: { authorization: `Bearer ${token}` } })).status;
+    const httpStatus = async () =>
+      (await fetch(`${farm.server.httpUrl}/api/v1/runs`, { headers: { authorization: `Bearer ${token}` } })).status;
     assert.equal(await httpStatus(), 200);
     await farm.client.disableUser({ name: "leaver" });
     // No wait: the very next call is refused (each call reads the user).

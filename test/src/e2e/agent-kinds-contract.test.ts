@@ -29,16 +29,23 @@ const CASES: Record<string, KindCase> = {
   build: {
     ok: "type: build, tags: [contract-build:1]",
     long: "type: build, tags: [contract-slow:1], dockerfile: Slow.Dockerfile",
-    files: { Dockerfile: "FROM dockyard/busybox:1\nRUN echo built > /built.txt\n", "Slow.Dockerfile": "FROM dockyard/busybox:1\nRUN sleep 300\n" },
+    files: {
+      Dockerfile: "FROM dockyard/busybox:1\nRUN echo built > /built.txt\n",
+      "Slow.Dockerfile": "FROM dockyard/busybox:1\nRUN sleep 300\n",
+    },
     outputs: (s) => assert.match(s.outputs?.image?.ref ?? "", /contract-build:1/),
   },
   deploy: {
     ok: "type: deploy, template: web.yml",
     long: "type: deploy, template: sick.yml, health_timeout: 5m",
     files: {
-      "web.yml": ["services:", "  web:", "    image: dockyard/busybox:1", '    command: ["httpd", "-f", "-p", "8080", "-h", "/"]', "    ports: ['8080']"].join(
-        "\n",
-      ),
+      "web.yml": [
+        "services:",
+        "  web:",
+        "    image: dockyard/busybox:1",
+        '    command: ["httpd", "-f", "-p", "8080", "-h", "/"]',
+        "    ports: ['8080']",
+      ].join("\n"),
       "sick.yml": [
         "services:",
         "  db:",
@@ -84,7 +91,10 @@ describe("agent kinds: one lifecycle contract", { concurrency: 1 }, () => {
       )
     ).rows;
   const running = (runId: string) =>
-    waitFor(async () => (await attempts(runId)).some((a) => a.state === "running"), { timeoutMs: 60_000, message: `${runId} running` });
+    waitFor(async () => (await attempts(runId)).some((a) => a.state === "running"), {
+      timeoutMs: 60_000,
+      message: `${runId} running`,
+    });
 
   it("every agent kind of the registry has a case here", () => {
     assert.deepEqual(Object.keys(AGENT_KINDS).sort(), Object.keys(CASES).sort());
@@ -121,7 +131,11 @@ describe("agent kinds: one lifecycle contract", { concurrency: 1 }, () => {
       });
 
       it(`agent killed: lost, then ${retriesLost ? `retried (retry default: ${retry.count} on lost)` : "not retried (retry default: none), the run fails"}`, async () => {
-        const doomed = farm.spawnAgent({ name: `contract-doomed-${type}`, capacity: 1, labels: { pool: `doomed-${type}` } });
+        const doomed = farm.spawnAgent({
+          name: `contract-doomed-${type}`,
+          capacity: 1,
+          labels: { pool: `doomed-${type}` },
+        });
         const runId = await submit(type, c.long, `doomed-${type}`);
         await running(runId);
         doomed.child.kill("SIGKILL");
@@ -129,7 +143,10 @@ describe("agent kinds: one lifecycle contract", { concurrency: 1 }, () => {
         if (retriesLost) {
           // The retry waits for an agent of its pool: a new one takes it.
           await farm.startAgent({ name: `contract-heir-${type}`, capacity: 1, labels: { pool: `doomed-${type}` } });
-          await waitFor(async () => ((await attempts(runId))[1]?.state === "running" ? true : undefined), { timeoutMs: 60_000, message: "attempt 2 running" });
+          await waitFor(async () => ((await attempts(runId))[1]?.state === "running" ? true : undefined), {
+            timeoutMs: 60_000,
+            message: "attempt 2 running",
+          });
           assert.equal((await attempts(runId))[0]!.state, "lost");
           await farm.client.cancelRun({ runId });
           assert.equal((await waitForRun(farm.client, runId, 60_000)).state, "canceled");

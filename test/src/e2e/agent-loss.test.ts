@@ -4,7 +4,18 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type Docker from "dockerode";
-import { startFarm, submit, waitFor, waitForRun, runningAttempt, runEvents, logsByStage, testDocker, attemptContainers, type Farm } from "../index";
+import {
+  startFarm,
+  submit,
+  waitFor,
+  waitForRun,
+  runningAttempt,
+  runEvents,
+  logsByStage,
+  testDocker,
+  attemptContainers,
+  type Farm,
+} from "../index";
 
 describe("agent lost mid-stage", () => {
   let farm: Farm;
@@ -17,9 +28,12 @@ describe("agent lost mid-stage", () => {
 
   it("retries the stage once on the other agent and reaps the orphan", async () => {
     const a = farm.spawnAgent({ name: "loss-a", capacity: 1 });
-    await waitFor(async () => (await farm.pg.query("SELECT 1 FROM agents WHERE name = 'loss-a' AND state = 'online'")).rowCount, {
-      message: "agent loss-a online",
-    });
+    await waitFor(
+      async () => (await farm.pg.query("SELECT 1 FROM agents WHERE name = 'loss-a' AND state = 'online'")).rowCount,
+      {
+        message: "agent loss-a online",
+      },
+    );
     const runId = await submit(
       farm.client,
       `
@@ -49,7 +63,9 @@ stages:
     ]);
     const events = await runEvents(farm.client, runId);
     assert.equal(logsByStage(events).get("long"), "attempt 1\nattempt 2\ndone\n");
-    const lostEvent = events.find((e) => e.body.case === "stage" && e.body.value.state === "queued" && e.body.value.attempt === 1);
+    const lostEvent = events.find(
+      (e) => e.body.case === "stage" && e.body.value.state === "queued" && e.body.value.attempt === 1,
+    );
     assert.match(lostEvent?.body.case === "stage" ? lostEvent.body.value.reason : "", /retry after lost/);
 
     // The orphaned container of attempt 1 (stopped by the dead agent's supervisor) stays until its agent returns and reaps it.
@@ -59,9 +75,15 @@ stages:
       message: "orphaned container of attempt 1 to be reaped",
     });
     // Its spool replay (the lost attempt's last words) is refused as stale and counted.
-    await waitFor(async () => /dockyard_stale_writes_total\{kind="[a-z]+"\} [1-9]/.test(await (await fetch(`${farm.server.httpUrl}/metrics`)).text()), {
-      message: "the stale spool replay to be counted",
-    });
+    await waitFor(
+      async () =>
+        /dockyard_stale_writes_total\{kind="[a-z]+"\} [1-9]/.test(
+          await (await fetch(`${farm.server.httpUrl}/metrics`)).text(),
+        ),
+      {
+        message: "the stale spool replay to be counted",
+      },
+    );
     restarted.child.kill("SIGTERM");
     assert.equal(await restarted.exited, 0);
   });

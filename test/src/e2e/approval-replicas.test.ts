@@ -6,7 +6,19 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
-import { clientFor, deadlineOf, stageRow, startFarm, submit, userClient, waitFor, waitForStage, waitingReasonOf, REPO_ROOT, type Farm } from "../index";
+import {
+  clientFor,
+  deadlineOf,
+  stageRow,
+  startFarm,
+  submit,
+  userClient,
+  waitFor,
+  waitForStage,
+  waitingReasonOf,
+  REPO_ROOT,
+  type Farm,
+} from "../index";
 
 /** A second server process on the farm's database, NATS prefix and data dir (same PKI); resolves its gRPC address. */
 async function spawnReplica(farm: Farm): Promise<{ child: ChildProcess; grpc: string }> {
@@ -61,7 +73,10 @@ describe("approvals across replicas and restarts", () => {
       assert.equal(run!.stages[0]!.state, "succeeded");
       assert.equal((await stageRow(farm, runId, "gate")).reason, "approved by alice via cli: from B");
       assert.equal((await stageRow(farm, other, "gate")).state, "running", "the other run still waits");
-      const { rows } = await farm.pg.query(`SELECT by, via, comment, handled_at IS NOT NULL AS handled FROM server_signals WHERE run_id = $1`, [runId]);
+      const { rows } = await farm.pg.query(
+        `SELECT by, via, comment, handled_at IS NOT NULL AS handled FROM server_signals WHERE run_id = $1`,
+        [runId],
+      );
       assert.deepEqual(rows, [{ by: "alice", via: "cli", comment: "from B", handled: true }]);
     } finally {
       viaB.close();
@@ -83,7 +98,10 @@ describe("approvals across replicas and restarts", () => {
     replica.child.kill("SIGKILL");
     await killed;
     // No server runs: the deadline passes and nothing moves the stage (a server would have within 1 s).
-    await waitFor(() => Date.now() > deadline + 1500, { message: "the deadline to pass with no server", timeoutMs: 10_000 });
+    await waitFor(() => Date.now() > deadline + 1500, {
+      message: "the deadline to pass with no server",
+      timeoutMs: 10_000,
+    });
     assert.equal((await stageRow(farm, runId, "gate")).state, "running");
     const t0 = Date.now();
     await farm.startServer();

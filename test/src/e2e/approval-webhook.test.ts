@@ -8,7 +8,17 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { readAudit, SERVER_ACTOR } from "@dockyard/control-plane";
-import { dockyardCli, stageRow, startFarm, submit, userClient, waitForRun, waitingReasonOf, type Farm, type UserClient } from "../index";
+import {
+  dockyardCli,
+  stageRow,
+  startFarm,
+  submit,
+  userClient,
+  waitForRun,
+  waitingReasonOf,
+  type Farm,
+  type UserClient,
+} from "../index";
 
 const pipeline = (name: string, approvers: string) =>
   [
@@ -80,9 +90,13 @@ describe("approval decisions by incoming webhook", () => {
     assert.equal((await waitForRun(carol.client, a)).state, "succeeded");
     const gate = await stageRow(farm, a, "gate");
     assert.equal(gate.reason, "approved by dana via webhook: from chat");
-    assert.deepEqual(gate.outputs, { values: { decision: "approved", decided_by: "dana", via: "webhook", comment: "from chat" } });
+    assert.deepEqual(gate.outputs, {
+      values: { decision: "approved", decided_by: "dana", via: "webhook", comment: "from chat" },
+    });
     assert.equal((await stageRow(farm, b, "gate")).state, "running", "run B still waits");
-    const audited = (await readAudit(farm.server.db.db, 100)).filter((e) => e.action.startsWith("approval") && e.target.includes(a));
+    const audited = (await readAudit(farm.server.db.db, 100)).filter(
+      (e) => e.action.startsWith("approval") && e.target.includes(a),
+    );
     assert.ok(
       audited.some((e) => e.actor === "dana" && (e.details as { via?: string }).via === "webhook"),
       `the audit log records the decision via webhook: ${JSON.stringify(audited)}`,
@@ -99,7 +113,10 @@ describe("approval decisions by incoming webhook", () => {
     const body = { run, stage: "gate", decision: "approve" };
     const badSig = await send(body, { key: `whsec_${Buffer.alloc(32, 7).toString("base64")}` });
     assert.equal(badSig.status, 401);
-    assert.equal(badSig.body.error!.message, "webhook refused: webhook-signature does not match the body (wrong key, or the body changed)");
+    assert.equal(
+      badSig.body.error!.message,
+      "webhook refused: webhook-signature does not match the body (wrong key, or the body changed)",
+    );
     const old = await send(body, { at: new Date(Date.now() - 6 * 60_000) });
     assert.equal(old.status, 401);
     assert.equal(old.body.error!.message, "webhook refused: webhook-timestamp is more than 5 minutes old");
@@ -126,11 +143,17 @@ describe("approval decisions by incoming webhook", () => {
   it("forbid_self applies to a hook's user: the run's starter's hook is refused, another approver's hook decides", async () => {
     const erin = await userClient(farm, "erin");
     const { key: erinKey } = await farm.server.hooks.add("erin-chat", "erin", SERVER_ACTOR, new Date());
-    const run = await submit(erin.client, pipeline("wh-self", "erin, dana").replace("timeout: 1h", "timeout: 1h, forbid_self: true"));
+    const run = await submit(
+      erin.client,
+      pipeline("wh-self", "erin, dana").replace("timeout: 1h", "timeout: 1h, forbid_self: true"),
+    );
     await waitingReasonOf(farm, run);
     const self = await send({ run, stage: "gate", decision: "approve" }, { key: erinKey, hook: "erin-chat" });
     assert.equal(self.status, 403);
-    assert.match(self.body.error!.message, /^erin started run wh-self#1 and may not decide its approval 'gate' \(forbid_self\)/);
+    assert.match(
+      self.body.error!.message,
+      /^erin started run wh-self#1 and may not decide its approval 'gate' \(forbid_self\)/,
+    );
     assert.equal((await stageRow(farm, run, "gate")).state, "running", "the refusal moved nothing");
     const other = await send({ run, stage: "gate", decision: "approve" });
     assert.equal(other.status, 200, JSON.stringify(other.body));
@@ -144,7 +167,10 @@ describe("approval decisions by incoming webhook", () => {
     await waitingReasonOf(farm, run);
     const notListed = await send({ run, stage: "gate", decision: "approve" });
     assert.equal(notListed.status, 403);
-    assert.match(notListed.body.error!.message, /^dana may not decide approval 'gate' of run wh-rep#1: approvers of 'gate' are carol$/);
+    assert.match(
+      notListed.body.error!.message,
+      /^dana may not decide approval 'gate' of run wh-rep#1: approvers of 'gate' are carol$/,
+    );
     const id = `msg_${randomUUID()}`;
     const gated = await submit(carol.client, pipeline("wh-rep2", "dana"));
     await waitingReasonOf(farm, gated);

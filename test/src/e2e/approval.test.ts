@@ -26,7 +26,13 @@ import {
 } from "../index";
 
 const pipeline = (name: string, gate: string) =>
-  [`name: ${name}`, "stages:", `  gate: { type: approval, ${gate} }`, '  ship: { executor: shell, command: "echo shipped", needs: [gate] }', ""].join("\n");
+  [
+    `name: ${name}`,
+    "stages:",
+    `  gate: { type: approval, ${gate} }`,
+    '  ship: { executor: shell, command: "echo shipped", needs: [gate] }',
+    "",
+  ].join("\n");
 
 describe("approval stages", () => {
   let farm: Farm;
@@ -46,20 +52,31 @@ describe("approval stages", () => {
   });
 
   it("waits saying who may decide until when; a disallowed user is refused naming who may; a listed one approves; another run is not moved", async () => {
-    const yaml = pipeline("ap-ok", 'approvers: [alice, "role:admin"], timeout: 1h, instructions: "ship ${{ DOCKYARD_PIPELINE }}?"');
+    const yaml = pipeline(
+      "ap-ok",
+      'approvers: [alice, "role:admin"], timeout: 1h, instructions: "ship ${{ DOCKYARD_PIPELINE }}?"',
+    );
     const runId = await submit(carol.client, yaml);
     const other = await submit(carol.client, yaml);
     const reason = await waitingReasonOf(farm, runId);
-    assert.match(reason, /^waiting for approval by alice or role admin until \d\d:\d\d UTC \(in (59m|1h)\); decide with: dockyard approve ap-ok#1 gate$/);
+    assert.match(
+      reason,
+      /^waiting for approval by alice or role admin until \d\d:\d\d UTC \(in (59m|1h)\); decide with: dockyard approve ap-ok#1 gate$/,
+    );
     const { run } = await carol.client.getRun({ runId });
     assert.equal(run!.stages.find((s) => s.name === "gate")!.reason, reason, "the API shows the waiting reason");
     assert.equal(run!.state, "running", "a run waiting at its first stage is running");
     // bob is not listed (an operator and approver, not admin).
     await assert.rejects(
-      alice.client.getRun({ runId }).then(() => bob.client.decideApproval({ runId, stage: "gate", approve: true, comment: "" })),
+      alice.client
+        .getRun({ runId })
+        .then(() => bob.client.decideApproval({ runId, stage: "gate", approve: true, comment: "" })),
       (err: { code: number; details: string }) => {
         assert.equal(err.code, status.PERMISSION_DENIED);
-        assert.equal(err.details, "bob may not decide approval 'gate' of run ap-ok#1: approvers of 'gate' are alice or role admin");
+        assert.equal(
+          err.details,
+          "bob may not decide approval 'gate' of run ap-ok#1: approvers of 'gate' are alice or role admin",
+        );
         return true;
       },
     );
@@ -70,7 +87,9 @@ describe("approval stages", () => {
     assert.equal(done.state, "succeeded");
     const gate = await stageRow(farm, runId, "gate");
     assert.equal(gate.reason, "approved by alice via cli: looks good");
-    assert.deepEqual(gate.outputs, { values: { decision: "approved", decided_by: "alice", via: "cli", comment: "looks good" } });
+    assert.deepEqual(gate.outputs, {
+      values: { decision: "approved", decided_by: "alice", via: "cli", comment: "looks good" },
+    });
     const events = await approvalEvents(carol.client, runId);
     assert.deepEqual(
       events.map((e) => [e.action, e.by, e.via, e.comment]),
@@ -81,32 +100,47 @@ describe("approval stages", () => {
     );
     assert.equal(events[0]!.reason, reason);
     // The decision is in the audit log (and the refused one is not).
-    const audited = await farm.pg.query("SELECT actor, action, details->>'via' AS via FROM audit_log WHERE target = $1", [`${runId}/gate`]);
+    const audited = await farm.pg.query(
+      "SELECT actor, action, details->>'via' AS via FROM audit_log WHERE target = $1",
+      [`${runId}/gate`],
+    );
     assert.deepEqual(audited.rows, [{ actor: "alice", action: "approval.approved", via: "cli" }]);
     // The decision bound to its run: the other run of the same pipeline still waits.
     assert.equal((await stageRow(farm, other, "gate")).state, "running");
-    await assert.rejects(alice.client.decideApproval({ runId, stage: "gate", approve: true, comment: "" }), (err: { code: number; details: string }) => {
-      assert.equal(err.code, status.FAILED_PRECONDITION);
-      assert.match(err.details, /^stage 'gate' is not waiting for a decision: it is succeeded/);
-      return true;
-    });
+    await assert.rejects(
+      alice.client.decideApproval({ runId, stage: "gate", approve: true, comment: "" }),
+      (err: { code: number; details: string }) => {
+        assert.equal(err.code, status.FAILED_PRECONDITION);
+        assert.match(err.details, /^stage 'gate' is not waiting for a decision: it is succeeded/);
+        return true;
+      },
+    );
     await carol.client.cancelRun({ runId: other });
   });
 
   it("the CLI: run --watch shows the wait; a non-approver's dockyard approve fails naming who may; an approver's decides", async () => {
     const dir = projectDir({ "dockyard.yml": pipeline("ap-cli", "approvers: [alice], timeout: 1h") });
     const watch = dockyardProcess(farm, ["run", path.join(dir, "dockyard.yml"), "--watch"]);
-    await waitFor(() => watch.out().includes("waiting for approval by alice until"), { message: "the watch to show the wait", timeoutMs: 20_000 });
+    await waitFor(() => watch.out().includes("waiting for approval by alice until"), {
+      message: "the watch to show the wait",
+      timeoutMs: 20_000,
+    });
     assert.match(
       watch.out(),
       /gate {2}running {2}\(attempt 1 on server\) {2}\(waiting for approval by alice until \d\d:\d\d UTC \(in (59m|1h)\); decide with: dockyard approve ap-cli#1 gate\)/,
     );
     const runs = await dockyardCli(farm, ["runs"]);
-    assert.match(runs.stdout, / gate: waiting for approval by alice until /, "dockyard runs lists the waiting approval");
+    assert.match(
+      runs.stdout,
+      / gate: waiting for approval by alice until /,
+      "dockyard runs lists the waiting approval",
+    );
     const refused = await dockyardCli(farm, ["approve", "ap-cli#1", "gate"]);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /admin may not decide approval 'gate' of run ap-cli#1: approvers of 'gate' are alice/);
-    const ok = await dockyardCli(farm, ["approve", "ap-cli#1", "gate", "--comment", "ship it"], undefined, { DOCKYARD_TOKEN: alice.token });
+    const ok = await dockyardCli(farm, ["approve", "ap-cli#1", "gate", "--comment", "ship it"], undefined, {
+      DOCKYARD_TOKEN: alice.token,
+    });
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /^stage gate of run \S+ succeeded \(approved by alice via cli: ship it\)\n$/);
     const watched = await watch.done;
@@ -118,10 +152,17 @@ describe("approval stages", () => {
     const runId = await submit(carol.client, pipeline("ap-rej", "approvers: [alice, bob], timeout: 1h"));
     await waitingReasonOf(farm, runId);
     const http = (token: string, body: string) =>
-      fetch(`${farm.server.httpUrl}/api/v1/runs/${runId}/stages/gate/reject`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body });
+      fetch(`${farm.server.httpUrl}/api/v1/runs/${runId}/stages/gate/reject`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}` },
+        body,
+      });
     const refused = await http(carol.token, "");
     assert.equal(refused.status, 403);
-    assert.match(((await refused.json()) as { error: { message: string } }).error.message, /approvers of 'gate' are alice or bob/);
+    assert.match(
+      ((await refused.json()) as { error: { message: string } }).error.message,
+      /approvers of 'gate' are alice or bob/,
+    );
     const bad = await http(bob.token, '{"comment": 5}');
     assert.equal(bad.status, 400);
     const res = await http(bob.token, JSON.stringify({ comment: "not on a Friday" }));
@@ -135,13 +176,22 @@ describe("approval stages", () => {
   });
 
   it("forbid_self: the user who started the run may not decide; another listed approver may", async () => {
-    const runId = await submit(alice.client, pipeline("ap-self", "approvers: [alice, bob], timeout: 1h, forbid_self: true"));
+    const runId = await submit(
+      alice.client,
+      pipeline("ap-self", "approvers: [alice, bob], timeout: 1h, forbid_self: true"),
+    );
     await waitingReasonOf(farm, runId);
-    await assert.rejects(alice.client.decideApproval({ runId, stage: "gate", approve: true, comment: "" }), (err: { code: number; details: string }) => {
-      assert.equal(err.code, status.PERMISSION_DENIED);
-      assert.match(err.details, /^alice started run ap-self#1 and may not decide its approval 'gate' \(forbid_self\)/);
-      return true;
-    });
+    await assert.rejects(
+      alice.client.decideApproval({ runId, stage: "gate", approve: true, comment: "" }),
+      (err: { code: number; details: string }) => {
+        assert.equal(err.code, status.PERMISSION_DENIED);
+        assert.match(
+          err.details,
+          /^alice started run ap-self#1 and may not decide its approval 'gate' \(forbid_self\)/,
+        );
+        return true;
+      },
+    );
     await bob.client.decideApproval({ runId, stage: "gate", approve: true, comment: "" });
     assert.equal((await waitForRun(carol.client, runId)).state, "succeeded");
     // A run submitted over HTTP records its starter too.
@@ -153,7 +203,10 @@ describe("approval stages", () => {
     assert.equal(res.status, 201);
     const viaHttp = ((await res.json()) as { run: { id: string } }).run.id;
     await waitingReasonOf(farm, viaHttp);
-    await assert.rejects(alice.client.decideApproval({ runId: viaHttp, stage: "gate", approve: true, comment: "" }), /forbid_self/);
+    await assert.rejects(
+      alice.client.decideApproval({ runId: viaHttp, stage: "gate", approve: true, comment: "" }),
+      /forbid_self/,
+    );
     await carol.client.cancelRun({ runId: viaHttp });
   });
 
@@ -164,7 +217,10 @@ describe("approval stages", () => {
     ["skip", "skipped", "succeeded", "skipped"],
   ] as const) {
     it(`on_timeout: ${onTimeout} ends the stage ${gateState} within a second of its deadline`, async () => {
-      const runId = await submit(carol.client, pipeline(`ap-to-${onTimeout}`, `approvers: [alice], timeout: 2s, on_timeout: ${onTimeout}`));
+      const runId = await submit(
+        carol.client,
+        pipeline(`ap-to-${onTimeout}`, `approvers: [alice], timeout: 2s, on_timeout: ${onTimeout}`),
+      );
       await waitingReasonOf(farm, runId);
       const deadline = await deadlineOf(farm, runId);
       const gate = await waitForStage(farm, runId, "gate", gateState, 5000);
@@ -204,7 +260,9 @@ describe("approval stages", () => {
     });
     assert.equal(run.state, "succeeded", "a skip on purpose fails nothing");
     const gate = await stageRow(farm, runId, "gate");
-    assert.deepEqual(gate.outputs, { values: { decision: "skipped", decided_by: "timeout", via: "timeout", comment: "" } });
+    assert.deepEqual(gate.outputs, {
+      values: { decision: "skipped", decided_by: "timeout", via: "timeout", comment: "" },
+    });
     const logs = await dockyardCli(farm, ["logs", runId, "announce"]);
     assert.match(logs.stdout, /decision=skipped/);
   });
@@ -242,7 +300,10 @@ describe("approval stages", () => {
       assert.equal(err.code, status.INVALID_ARGUMENT, err.details);
       return err.details;
     };
-    assert.match(await refusal("[{ stage: gaet, if_skipped: continue }]"), /stages\.ship\.needs\[0\]\.stage: unknown stage 'gaet' \(did you mean 'gate'\?\)/);
+    assert.match(
+      await refusal("[{ stage: gaet, if_skipped: continue }]"),
+      /stages\.ship\.needs\[0\]\.stage: unknown stage 'gaet' \(did you mean 'gate'\?\)/,
+    );
     assert.match(
       await refusal("[{ stage: gate, if_skipped: always }]"),
       /stages\.ship\.needs\[0\]\.if_skipped: if_skipped must be skip or continue, got "always"/,
@@ -273,10 +334,20 @@ describe("approval stages", () => {
     const deadline = await deadlineOf(farm, runId);
     await carol.client.cancelRun({ runId });
     assert.equal((await stageRow(farm, runId, "gate")).state, "canceled");
-    await assert.rejects(alice.client.decideApproval({ runId, stage: "gate", approve: true, comment: "" }), /not waiting for a decision: it is canceled/);
+    await assert.rejects(
+      alice.client.decideApproval({ runId, stage: "gate", approve: true, comment: "" }),
+      /not waiting for a decision: it is canceled/,
+    );
     // The deadline passes: the stage stays canceled.
     const timers = async () =>
-      Number((await farm.pg.query(`SELECT count(*) FROM server_timers t JOIN attempts a ON a.id = t.attempt_id WHERE a.run_id = $1`, [runId])).rows[0].count);
+      Number(
+        (
+          await farm.pg.query(
+            `SELECT count(*) FROM server_timers t JOIN attempts a ON a.id = t.attempt_id WHERE a.run_id = $1`,
+            [runId],
+          )
+        ).rows[0].count,
+      );
     assert.equal(await timers(), 0, "the cancel dropped the deadline's timer");
     await waitFor(() => Date.now() > deadline + 500, { message: "the deadline to pass", timeoutMs: 5000 });
     assert.equal((await stageRow(farm, runId, "gate")).state, "canceled");

@@ -8,7 +8,15 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { FarmSealer, RunEventSchema, create, generateKeyPair, signNotice, toBinary, type RunEvent } from "@dockyard/proto";
+import {
+  FarmSealer,
+  RunEventSchema,
+  create,
+  generateKeyPair,
+  signNotice,
+  toBinary,
+  type RunEvent,
+} from "@dockyard/proto";
 import type { Agent } from "@dockyard/agent";
 import { submit, waitFor, waitForRun, type Farm } from "../index";
 import { runWithSecret, startSniffedFarm, type Captured } from "../helpers/sniffed-farm";
@@ -49,7 +57,12 @@ stages:
     );
     const running = await waitFor(
       async () =>
-        (await farm.pg.query<{ id: string; agent_id: string }>("SELECT id, agent_id FROM attempts WHERE run_id = $1 AND state = 'running'", [runId])).rows[0],
+        (
+          await farm.pg.query<{ id: string; agent_id: string }>(
+            "SELECT id, agent_id FROM attempts WHERE run_id = $1 AND state = 'running'",
+            [runId],
+          )
+        ).rows[0],
       { message: "the long stage running" },
     );
     const watched = watch(farm, runId);
@@ -84,14 +97,32 @@ stages:
     // 2. New messages of every kind, signed or sealed with keys the attacker made.
     const agentSubject = (kind: string) => `${farm.prefix}.agent.${victim.agentId}.${kind}`;
     sends.push(
-      { subject: agentSubject("assign"), data: signNotice(forgedKey, victim.agentId, { case: "assign", value: { attemptId: randomUUID() } }) },
-      { subject: agentSubject("cancel"), data: signNotice(forgedKey, victim.agentId, { case: "cancel", value: { attemptId: running.id, reason: "forged" } }) },
-      { subject: `${farm.prefix}.agents.run-ended`, data: signNotice(forgedKey, "", { case: "runEnded", value: { runId } }) },
+      {
+        subject: agentSubject("assign"),
+        data: signNotice(forgedKey, victim.agentId, { case: "assign", value: { attemptId: randomUUID() } }),
+      },
+      {
+        subject: agentSubject("cancel"),
+        data: signNotice(forgedKey, victim.agentId, {
+          case: "cancel",
+          value: { attemptId: running.id, reason: "forged" },
+        }),
+      },
+      {
+        subject: `${farm.prefix}.agents.run-ended`,
+        data: signNotice(forgedKey, "", { case: "runEnded", value: { runId } }),
+      },
       { subject: agentSubject("cancel"), data: Buffer.from(JSON.stringify({ attemptId: running.id })) },
       { subject: `${farm.prefix}.agents.run-ended`, data: Buffer.from(runId) },
       { subject: `${farm.prefix}.run.${runId}.events`, data: fakeEvent(1000n) },
-      { subject: `${farm.prefix}.run.${runId}.events`, data: forgedSealer.seal(`${farm.prefix}.run.${runId}.events`, fakeEvent(1000n)) },
-      { subject: `${farm.prefix}.scheduler.kick`, data: forgedSealer.seal(`${farm.prefix}.scheduler.kick`, Buffer.alloc(8)) },
+      {
+        subject: `${farm.prefix}.run.${runId}.events`,
+        data: forgedSealer.seal(`${farm.prefix}.run.${runId}.events`, fakeEvent(1000n)),
+      },
+      {
+        subject: `${farm.prefix}.scheduler.kick`,
+        data: forgedSealer.seal(`${farm.prefix}.scheduler.kick`, Buffer.alloc(8)),
+      },
     );
     // A genuine notice for one agent, re-addressed to the other: misdirected.
     const other = agents.find((a) => a !== victim)!;
@@ -104,15 +135,22 @@ stages:
     await sniffer.flush();
 
     // The agents saw and refused the notices (positive evidence the forgeries arrived).
-    const toAgents = sends.filter((s) => /\.agent\.[^.]+\.(assign|cancel)$/.test(s.subject) || s.subject.endsWith(".agents.run-ended"));
+    const toAgents = sends.filter(
+      (s) => /\.agent\.[^.]+\.(assign|cancel)$/.test(s.subject) || s.subject.endsWith(".agents.run-ended"),
+    );
     const toVictimOrAll = toAgents.filter(
-      (s) => s.subject.includes(victim.agentId) || s.subject.endsWith(".agents.run-ended") || s.subject.includes(other.agentId),
+      (s) =>
+        s.subject.includes(victim.agentId) ||
+        s.subject.endsWith(".agents.run-ended") ||
+        s.subject.includes(other.agentId),
     ).length;
     await waitFor(() => agents.reduce((n, a) => n + a.refusedNotices, 0) - refusedBefore >= toVictimOrAll - 1, {
       timeoutMs: 10_000,
       message: `agents to refuse ${toVictimOrAll} notices (refused ${agents.reduce((n, a) => n + a.refusedNotices, 0) - refusedBefore})`,
     });
-    await waitFor(() => busRefused(farm) > busRefusedBefore, { message: "the server to refuse forged run events and kicks" });
+    await waitFor(() => busRefused(farm) > busRefusedBefore, {
+      message: "the server to refuse forged run events and kicks",
+    });
 
     // Nothing happened: the long stage runs on and the run succeeds with its workspace intact.
     const run = await waitForRun(farm.client, runId);
@@ -138,23 +176,38 @@ stages:
     assert.equal((await farm.pg.query("SELECT count(*)::int AS n FROM runs WHERE name = $1", [marker])).rows[0].n, 0);
     // The watcher showed exactly what the database holds.
     const shown = await watched;
-    const stored = (await farm.pg.query<{ seq: string; kind: string }>("SELECT seq, kind FROM run_events WHERE run_id = $1 ORDER BY seq", [runId])).rows;
+    const stored = (
+      await farm.pg.query<{ seq: string; kind: string }>(
+        "SELECT seq, kind FROM run_events WHERE run_id = $1 ORDER BY seq",
+        [runId],
+      )
+    ).rows;
     assert.deepEqual(
       shown.map((e) => [Number(e.seq), e.body.case === "log" ? "log" : e.body.case]),
       stored.map((r) => [Number(r.seq), r.kind]),
     );
 
     // Positive control: the same cancel, signed with the server's real key for the right agent, does stop a stage.
-    const controlRun = await submit(farm.client, "name: control\nstages:\n  s: { executor: shell, command: 'sleep 20' }\n");
+    const controlRun = await submit(
+      farm.client,
+      "name: control\nstages:\n  s: { executor: shell, command: 'sleep 20' }\n",
+    );
     const attempt = await waitFor(
       async () =>
-        (await farm.pg.query<{ id: string; agent_id: string }>("SELECT id, agent_id FROM attempts WHERE run_id = $1 AND state = 'running'", [controlRun]))
-          .rows[0],
+        (
+          await farm.pg.query<{ id: string; agent_id: string }>(
+            "SELECT id, agent_id FROM attempts WHERE run_id = $1 AND state = 'running'",
+            [controlRun],
+          )
+        ).rows[0],
       { message: "control stage running" },
     );
     sniffer.publish(
       `${farm.prefix}.agent.${attempt.agent_id}.cancel`,
-      signNotice(farm.server.pki.signingKey.privateKey, attempt.agent_id, { case: "cancel", value: { attemptId: attempt.id, reason: "control" } }),
+      signNotice(farm.server.pki.signingKey.privateKey, attempt.agent_id, {
+        case: "cancel",
+        value: { attemptId: attempt.id, reason: "control" },
+      }),
     );
     const control = await waitForRun(farm.client, controlRun, 15_000);
     assert.notEqual(control.state, "succeeded", "a genuinely signed cancel stopped the stage");
@@ -166,7 +219,13 @@ stages:
 function watch(farm: Farm, runId: string): Promise<RunEvent[]> {
   return (async () => {
     const out: RunEvent[] = [];
-    for await (const e of farm.client.watchRun({ runId, afterSeq: 0n, follow: true, stage: "" }) as AsyncIterable<RunEvent>) out.push(e);
+    for await (const e of farm.client.watchRun({
+      runId,
+      afterSeq: 0n,
+      follow: true,
+      stage: "",
+    }) as AsyncIterable<RunEvent>)
+      out.push(e);
     return out;
   })();
 }

@@ -10,7 +10,14 @@ import path from "node:path";
 import { randomBytes, randomUUID, createPrivateKey } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { AGENT_AUTH_SCHEME, AgentService, AttemptReportSchema, clientTlsCredentials, create, createClient } from "@dockyard/proto";
+import {
+  AGENT_AUTH_SCHEME,
+  AgentService,
+  AttemptReportSchema,
+  clientTlsCredentials,
+  create,
+  createClient,
+} from "@dockyard/proto";
 import type { Agent } from "@dockyard/agent";
 import type { Farm } from "../index";
 import { runWithSecret, startSniffedFarm, type Captured } from "../helpers/sniffed-farm";
@@ -18,7 +25,12 @@ import { runWithSecret, startSniffedFarm, type Captured } from "../helpers/sniff
 /** The ways a secret could be spelt in a payload. */
 function spellings(value: string | Buffer): Buffer[] {
   const b = Buffer.from(value);
-  return [b, Buffer.from(b.toString("hex")), Buffer.from(b.toString("base64")), Buffer.from(b.toString("base64url"))].filter((x) => x.length >= 8);
+  return [
+    b,
+    Buffer.from(b.toString("hex")),
+    Buffer.from(b.toString("base64")),
+    Buffer.from(b.toString("base64url")),
+  ].filter((x) => x.length >= 8);
 }
 
 function leaks(captured: Captured[], secrets: Record<string, string | Buffer>): string[] {
@@ -66,17 +78,25 @@ describe("an attacker with NATS access", { timeout: 180_000 }, () => {
       "secret value": secretValue,
       "plain stage env value": plainEnv,
       ...privateKeys,
-      "server signing key": farm.server.pki.signingKey.privateKey.export({ format: "der", type: "pkcs8" }).subarray(-32),
+      "server signing key": farm.server.pki.signingKey.privateKey
+        .export({ format: "der", type: "pkcs8" })
+        .subarray(-32),
       "farm key": farm.server.pki.farmKey,
     };
     // Positive controls: the search finds values that are in payloads (the wake-up of a stage
     // with secrets names its attempt; the run-ended notice names the run).
-    const attemptIds = (await farm.pg.query<{ id: string }>("SELECT id FROM attempts WHERE run_id = $1", [runId])).rows.map((r) => r.id);
-    assert.ok(leaks(captured, { "attempt id": attemptIds[0]! }).length > 0, "the sniffer saw the wake-up naming the attempt");
+    const attemptIds = (
+      await farm.pg.query<{ id: string }>("SELECT id FROM attempts WHERE run_id = $1", [runId])
+    ).rows.map((r) => r.id);
+    assert.ok(
+      leaks(captured, { "attempt id": attemptIds[0]! }).length > 0,
+      "the sniffer saw the wake-up naming the attempt",
+    );
     assert.ok(leaks(captured, { "run id": runId }).length > 0, "the sniffer saw the run-ended notice");
     assert.deepEqual(leaks(captured, forbidden), []);
     // Agent credentials are `v1.<agentId>.<session>...`: none on NATS.
-    for (const a of agents) assert.ok(!captured.some((m) => Buffer.from(m.data).includes(`v1.${a.agentId}.`)), "an agent credential on NATS");
+    for (const a of agents)
+      assert.ok(!captured.some((m) => Buffer.from(m.data).includes(`v1.${a.agentId}.`)), "an agent credential on NATS");
     // And the secret never reached the stored log either: it was masked on the agent.
     const log = (
       await farm.pg.query<{ text: string }>(
@@ -99,7 +119,9 @@ describe("an attacker with NATS access", { timeout: 180_000 }, () => {
       "the sniffer saw agent ids in subjects",
     );
     const creds = clientTlsCredentials(farm.server.pki.caPem);
-    const attempts = (await farm.pg.query<{ id: string; lease_id: string }>("SELECT id, lease_id FROM attempts LIMIT 3")).rows;
+    const attempts = (
+      await farm.pg.query<{ id: string; lease_id: string }>("SELECT id, lease_id FROM attempts LIMIT 3")
+    ).rows;
     for (const header of [
       "",
       `${AGENT_AUTH_SCHEME} v1.${agentIds[0]}.${randomUUID()}.${Date.now() + 60_000}.${randomBytes(64).toString("base64url")}`,
@@ -113,9 +135,18 @@ describe("an attacker with NATS access", { timeout: 180_000 }, () => {
           return md;
         },
       });
-      await assert.rejects(client.heartbeat({ runningAttemptIds: [], draining: false }), (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED);
-      await assert.rejects(client.getAssignment({ attemptId: attempts[0]!.id }), (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED);
-      await assert.rejects(client.pollAssignments({}), (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED);
+      await assert.rejects(
+        client.heartbeat({ runningAttemptIds: [], draining: false }),
+        (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED,
+      );
+      await assert.rejects(
+        client.getAssignment({ attemptId: attempts[0]!.id }),
+        (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED,
+      );
+      await assert.rejects(
+        client.pollAssignments({}),
+        (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED,
+      );
       const stream = client.attemptStream();
       const ended = new Promise<grpc.ServiceError>((resolve) => stream.on("error", resolve));
       stream.write(
@@ -129,7 +160,11 @@ describe("an attacker with NATS access", { timeout: 180_000 }, () => {
       client.close();
     }
     // Nothing it did changed an attempt.
-    const after = (await farm.pg.query<{ id: string; state: string }>("SELECT id, state FROM attempts WHERE id = ANY($1)", [attempts.map((a) => a.id)])).rows;
+    const after = (
+      await farm.pg.query<{ id: string; state: string }>("SELECT id, state FROM attempts WHERE id = ANY($1)", [
+        attempts.map((a) => a.id),
+      ])
+    ).rows;
     assert.ok(after.every((a) => a.state !== "running" && a.state !== "assigned"));
   });
 });

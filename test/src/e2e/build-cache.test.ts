@@ -5,7 +5,17 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type Docker from "dockerode";
-import { startFarm, waitForRun, runEvents, logsByStage, testDocker, testDockerB, DOCKER_HOST_B, waitFor, type Farm } from "../index";
+import {
+  startFarm,
+  waitForRun,
+  runEvents,
+  logsByStage,
+  testDocker,
+  testDockerB,
+  DOCKER_HOST_B,
+  waitFor,
+  type Farm,
+} from "../index";
 import { projectDir, sourceTarOf } from "../index";
 
 const DOCKERFILE = [
@@ -40,15 +50,28 @@ describe("build cache budget", () => {
     docker = await testDocker();
     dockerB = await testDockerB();
     farm = await startFarm();
-    await farm.startAgent({ name: "roomy", labels: { engine: "a" }, env: { DOCKYARD_BUILD_CACHE_BYTES: String(10 * 1024 ** 3) } });
-    await farm.startAgent({ name: "tight", labels: { engine: "b" }, dockerHost: DOCKER_HOST_B, env: { DOCKYARD_BUILD_CACHE_BYTES: "1" } });
+    await farm.startAgent({
+      name: "roomy",
+      labels: { engine: "a" },
+      env: { DOCKYARD_BUILD_CACHE_BYTES: String(10 * 1024 ** 3) },
+    });
+    await farm.startAgent({
+      name: "tight",
+      labels: { engine: "b" },
+      dockerHost: DOCKER_HOST_B,
+      env: { DOCKYARD_BUILD_CACHE_BYTES: "1" },
+    });
   });
   after(async () => farm?.stop());
 
   const build = async (engine: string, tag: string) => {
     const yaml = `name: cache-${engine}\nstages:\n  image: { type: build, tags: ["${tag}"], agent: { engine: ${engine} } }\n`;
     const run = (
-      await farm.client.submitRun({ pipelineYaml: Buffer.from(yaml), source: "test", sourceTar: await sourceTarOf(projectDir({ Dockerfile: DOCKERFILE })) })
+      await farm.client.submitRun({
+        pipelineYaml: Buffer.from(yaml),
+        source: "test",
+        sourceTar: await sourceTarOf(projectDir({ Dockerfile: DOCKERFILE })),
+      })
     ).run!;
     const ended = await waitForRun(farm.client, run.id, 120_000);
     assert.equal(ended.state, "succeeded");
@@ -63,7 +86,10 @@ describe("build cache budget", () => {
     assert.ok((await cacheMountBytes(docker)) >= 2 * 1024 * 1024, "engine a keeps the 2 MiB cache mount");
 
     await build("b", tag);
-    await waitFor(async () => (await cacheMountBytes(dockerB)) === 0, { timeoutMs: 30_000, message: "engine b's cache mount pruned (budget: 1 byte)" });
+    await waitFor(async () => (await cacheMountBytes(dockerB)) === 0, {
+      timeoutMs: 30_000,
+      message: "engine b's cache mount pruned (budget: 1 byte)",
+    });
     const rebuilt = await build("b", tag);
     assert.match(rebuilt, /filled/, "the pruned cache is rebuilt: the RUN step ran again");
 

@@ -35,7 +35,12 @@ function startBuilt(name: string, args: string[], extraEnv: Record<string, strin
 }
 
 /** Waits for `check`; a failure carries the last lines of TMP/NAME.log (the process's output). */
-async function waitWithLog(name: string, check: () => Promise<boolean>, message: string, timeoutMs = 30_000): Promise<void> {
+async function waitWithLog(
+  name: string,
+  check: () => Promise<boolean>,
+  message: string,
+  timeoutMs = 30_000,
+): Promise<void> {
   try {
     await waitFor(check, { message, timeoutMs });
   } catch (err) {
@@ -50,7 +55,10 @@ async function waitWithLog(name: string, check: () => Promise<boolean>, message:
 /** `node dist/dockyard.js ARGS` as a client, to its end. */
 async function cli(args: string[], cwd = tmp): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [DIST_CLI, ...args], { cwd, env: { ...process.env, ...env, NO_COLOR: "1" } });
+    const { stdout, stderr } = await run(process.execPath, [DIST_CLI, ...args], {
+      cwd,
+      env: { ...process.env, ...env, NO_COLOR: "1" },
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -60,7 +68,10 @@ async function cli(args: string[], cwd = tmp): Promise<{ code: number; stdout: s
 
 before(async () => {
   // What `npm test` does first (scripts/test.sh); fast when dist/ is up to date.
-  execFileSync("bash", ["-c", ". scripts/lib.sh && ensure_build"], { cwd: REPO_ROOT, stdio: ["ignore", "ignore", "inherit"] });
+  execFileSync("bash", ["-c", ". scripts/lib.sh && ensure_build"], {
+    cwd: REPO_ROOT,
+    stdio: ["ignore", "ignore", "inherit"],
+  });
   tmp = tempDir("built");
   database = await createTestDatabase();
   const grpcPort = await freePort();
@@ -69,34 +80,60 @@ before(async () => {
   const joinToken = `dyj_test_${randomBytes(12).toString("hex")}`;
   const apiToken = `dya_test_${randomBytes(12).toString("hex")}`;
   const dataDir = path.join(tmp, "server");
-  const timings = { DOCKYARD_HEARTBEAT_INTERVAL_MS: "300", DOCKYARD_AGENT_POLL_INTERVAL_MS: "1000", DOCKYARD_NATS_PREFIX: prefix };
+  const timings = {
+    DOCKYARD_HEARTBEAT_INTERVAL_MS: "300",
+    DOCKYARD_AGENT_POLL_INTERVAL_MS: "1000",
+    DOCKYARD_NATS_PREFIX: prefix,
+  };
   startBuilt(
     "server",
-    ["server", "--grpc-listen", `127.0.0.1:${grpcPort}`, "--http-listen", `127.0.0.1:${httpPort}`, "--nats", NATS_URL].concat([
-      "--database-url",
-      database.url,
-      "--data-dir",
-      dataDir,
-    ]),
+    [
+      "server",
+      "--grpc-listen",
+      `127.0.0.1:${grpcPort}`,
+      "--http-listen",
+      `127.0.0.1:${httpPort}`,
+      "--nats",
+      NATS_URL,
+    ].concat(["--database-url", database.url, "--data-dir", dataDir]),
     { ...timings, DOCKYARD_JOIN_TOKEN: joinToken, DOCKYARD_API_TOKEN: apiToken, DOCKYARD_LOG_LEVEL: "info" },
   );
-  await waitWithLog("server", async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).ok, "the built server to answer /readyz");
+  await waitWithLog(
+    "server",
+    async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).ok,
+    "the built server to answer /readyz",
+  );
   const caFile = path.join(dataDir, "pki", "ca.crt");
   env = { DOCKYARD_SERVER: `127.0.0.1:${grpcPort}`, DOCKYARD_TOKEN: apiToken, DOCKYARD_CA_FILE: caFile };
   startBuilt(
     "agent",
-    ["agent", "--server", `127.0.0.1:${grpcPort}`, "--nats", NATS_URL, "--name", "built-a", "--executor", "shell"].concat([
-      "--state-dir",
-      path.join(tmp, "agent"),
-    ]),
+    [
+      "agent",
+      "--server",
+      `127.0.0.1:${grpcPort}`,
+      "--nats",
+      NATS_URL,
+      "--name",
+      "built-a",
+      "--executor",
+      "shell",
+    ].concat(["--state-dir", path.join(tmp, "agent")]),
     { ...timings, DOCKYARD_JOIN_TOKEN: joinToken, DOCKYARD_CA_FILE: caFile, DOCKYARD_LOG_LEVEL: "info" },
   );
-  await waitWithLog("agent", async () => (await cli(["agents", "--json"])).stdout.includes('"online"'), "the built agent to be online");
+  await waitWithLog(
+    "agent",
+    async () => (await cli(["agents", "--json"])).stdout.includes('"online"'),
+    "the built agent to be online",
+  );
 });
 
 after(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-  await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once("exit", r)))));
+  await Promise.all(
+    children.map((c) =>
+      c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once("exit", r)),
+    ),
+  );
   await database?.drop();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
@@ -111,7 +148,10 @@ test("the built CLI prints the CLI package's version, and the bin runs the build
 });
 
 test("a run submitted by the built CLI runs on the built agent and server", async () => {
-  writeFileSync(path.join(tmp, "dockyard.yml"), "name: built\nstages:\n  hello: { executor: shell, command: 'echo built-$((6 * 7))' }\n");
+  writeFileSync(
+    path.join(tmp, "dockyard.yml"),
+    "name: built\nstages:\n  hello: { executor: shell, command: 'echo built-$((6 * 7))' }\n",
+  );
   const submitted = await cli(["run", "dockyard.yml", "--watch"]);
   assert.equal(submitted.code, 0, `run --watch failed: ${submitted.stderr}`);
   assert.match(submitted.stdout, /built-42/);
@@ -130,17 +170,33 @@ test("the built server keeps its state in PGlite (loaded from node_modules) with
   const grpcPort = await freePort();
   const pgliteHttp = await freePort();
   const dataDir = path.join(tmp, "server-pglite");
-  startBuilt("server-pglite", ["server", "--grpc-listen", `127.0.0.1:${grpcPort}`, "--http-listen", `127.0.0.1:${pgliteHttp}`, "--data-dir", dataDir], {
-    DOCKYARD_NATS_URL: NATS_URL,
-    DOCKYARD_NATS_PREFIX: `t${randomBytes(4).toString("hex")}`,
-    DOCKYARD_LOG_LEVEL: "info",
-  });
+  startBuilt(
+    "server-pglite",
+    [
+      "server",
+      "--grpc-listen",
+      `127.0.0.1:${grpcPort}`,
+      "--http-listen",
+      `127.0.0.1:${pgliteHttp}`,
+      "--data-dir",
+      dataDir,
+    ],
+    {
+      DOCKYARD_NATS_URL: NATS_URL,
+      DOCKYARD_NATS_PREFIX: `t${randomBytes(4).toString("hex")}`,
+      DOCKYARD_LOG_LEVEL: "info",
+    },
+  );
   // PGlite starts slowly (4-5 s idle, several times that on a busy machine).
   const ready = async () => (await fetch(`http://127.0.0.1:${pgliteHttp}/readyz`)).ok;
   await waitWithLog("server-pglite", ready, "the built PGlite server to answer /readyz", 90_000);
   assert.match(readFileSync(path.join(tmp, "server-pglite.log"), "utf8"), /"database":"pglite"/);
   const token = readFileSync(path.join(dataDir, "api-token"), "utf8").trim();
-  const env = { DOCKYARD_SERVER: `127.0.0.1:${grpcPort}`, DOCKYARD_TOKEN: token, DOCKYARD_CA_FILE: path.join(dataDir, "pki", "ca.crt") };
+  const env = {
+    DOCKYARD_SERVER: `127.0.0.1:${grpcPort}`,
+    DOCKYARD_TOKEN: token,
+    DOCKYARD_CA_FILE: path.join(dataDir, "pki", "ca.crt"),
+  };
   const runs = await run(process.execPath, [DIST_CLI, "runs", "--json"], { env: { ...process.env, ...env } });
   assert.deepEqual(JSON.parse(runs.stdout), []);
 });

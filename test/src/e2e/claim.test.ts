@@ -21,7 +21,13 @@ describe("claim and placement", () => {
   const now = new Date();
   const spec = {
     type: "command",
-    kind: { type: "command", image: null, commands: ["true"], executor: "shell", resources: { memoryBytes: null, nanoCpus: null, pids: null } },
+    kind: {
+      type: "command",
+      image: null,
+      commands: ["true"],
+      executor: "shell",
+      resources: { memoryBytes: null, nanoCpus: null, pids: null },
+    },
     env: {},
     secrets: [],
     agent: {},
@@ -46,7 +52,10 @@ describe("claim and placement", () => {
       VALUES ($1, 'guarded', '{}', 2, 'online', 'h', 'j', '["shell"]', now(), now())`,
       [agentId],
     );
-    await client.query(`INSERT INTO runs (id, name, state, pipeline_yaml, created_at) VALUES ($1, 'guard', 'queued', '', now())`, [runId]);
+    await client.query(
+      `INSERT INTO runs (id, name, state, pipeline_yaml, created_at) VALUES ($1, 'guard', 'queued', '', now())`,
+      [runId],
+    );
     for (const [i, id] of stageIds.entries()) {
       await client.query(
         `INSERT INTO stages (id, run_id, name, position, state, type, spec, retry_count, retry_on, queued_at)

@@ -17,7 +17,11 @@ interface Result {
   stderr: string;
 }
 
-function dockyard(farm: Farm, args: string[], opts: { onStdout?: (s: string) => void; env?: Record<string, string> } = {}): Promise<Result> {
+function dockyard(
+  farm: Farm,
+  args: string[],
+  opts: { onStdout?: (s: string) => void; env?: Record<string, string> } = {},
+): Promise<Result> {
   return new Promise((resolve) => {
     const child = spawn(BIN, args, {
       cwd: os.tmpdir(),
@@ -66,7 +70,12 @@ describe("dockyard CLI", () => {
   const setExampleSecret = () =>
     new Promise<void>((resolve, reject) => {
       const child = spawn(BIN, ["secret", "set", "hello-publish-token"], {
-        env: { ...process.env, DOCKYARD_SERVER: farm.server.grpcAddress, DOCKYARD_TOKEN: farm.apiToken, DOCKYARD_CA_FILE: farm.caFile },
+        env: {
+          ...process.env,
+          DOCKYARD_SERVER: farm.server.grpcAddress,
+          DOCKYARD_TOKEN: farm.apiToken,
+          DOCKYARD_CA_FILE: farm.caFile,
+        },
       });
       child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`secret set exited ${code}`))));
       child.stdin.end(exampleSecret);
@@ -74,7 +83,10 @@ describe("dockyard CLI", () => {
   const exampleSecret = "dyk_test_example_publish_token";
 
   it("validate prints every problem with line and column and exits 1", async () => {
-    const bad = file("bad.yml", "name: Bad Name\nstages:\n  a:\n    image: x\n    command: y\n    needs: [ghost]\n    timeout: 10x\n");
+    const bad = file(
+      "bad.yml",
+      "name: Bad Name\nstages:\n  a:\n    image: x\n    command: y\n    needs: [ghost]\n    timeout: 10x\n",
+    );
     const r = await dockyard(farm, ["validate", bad]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /bad\.yml:1:7: name:/);
@@ -92,11 +104,18 @@ describe("dockyard CLI", () => {
     // The secret was used, and masked before it left the agent.
     assert.match(r.stdout, /publish \| publishing with token \*\*\*/);
     assert.match(r.stdout, /publish \| token as base64 \*\*\*/);
-    assert.ok(!r.stdout.includes(exampleSecret) && !r.stdout.includes(Buffer.from(exampleSecret).toString("base64").slice(0, 12)));
+    assert.ok(
+      !r.stdout.includes(exampleSecret) &&
+        !r.stdout.includes(Buffer.from(exampleSecret).toString("base64").slice(0, 12)),
+    );
     assert.match(r.stdout, /report \| all checks passed/);
     assert.match(r.stdout, /unit-tests \| test lease \.\.\. ok/);
     assert.match(r.stdout, /run [0-9a-f-]{36} succeeded in/);
-    const runs = JSON.parse((await dockyard(farm, ["runs", "--json"])).stdout) as { name: string; state: string; id: string }[];
+    const runs = JSON.parse((await dockyard(farm, ["runs", "--json"])).stdout) as {
+      name: string;
+      state: string;
+      id: string;
+    }[];
     const hello = runs.find((x) => x.name === "hello");
     assert.equal(hello?.state, "succeeded");
     const logs = await dockyard(farm, ["logs", hello!.id, "unit-tests"]);
@@ -112,7 +131,10 @@ describe("dockyard CLI", () => {
     assert.equal(failing.code, 1);
     assert.match(failing.stdout, /s \| boom/);
     assert.match(failing.stdout, /failed/);
-    const invalid = await dockyard(farm, ["run", file("inv.yml", "name: inv\nstages:\n  s: { image: x, command: y, needs: [s] }\n")]);
+    const invalid = await dockyard(farm, [
+      "run",
+      file("inv.yml", "name: inv\nstages:\n  s: { image: x, command: y, needs: [s] }\n"),
+    ]);
     assert.equal(invalid.code, 1);
     assert.match(invalid.stderr, /inv\.yml:3:38: stages\.s\.needs\[0\]: a stage cannot need itself/);
   });
@@ -129,7 +151,10 @@ describe("dockyard CLI", () => {
   });
 
   it("cancel ends a running run", async () => {
-    const runId = await submit(farm.client, "name: c\nstages:\n  s: { image: dockyard/busybox:1, command: 'sleep 300' }\n");
+    const runId = await submit(
+      farm.client,
+      "name: c\nstages:\n  s: { image: dockyard/busybox:1, command: 'sleep 300' }\n",
+    );
     await runningAttempt(farm, runId);
     const r = await dockyard(farm, ["cancel", runId]);
     assert.equal(r.code, 0, r.stderr);
@@ -162,22 +187,34 @@ describe("dockyard CLI", () => {
 
   it("verifies the server by a pinned CA fingerprint, and refuses a wrong one or none", async () => {
     const fp = farm.server.pki.caFingerprint;
-    const pinned = await dockyard(farm, ["--ca-fingerprint", fp, "agents", "--json"], { env: { DOCKYARD_CA_FILE: "" } });
+    const pinned = await dockyard(farm, ["--ca-fingerprint", fp, "agents", "--json"], {
+      env: { DOCKYARD_CA_FILE: "" },
+    });
     assert.equal(pinned.code, 0, pinned.stderr);
     assert.ok((JSON.parse(pinned.stdout) as unknown[]).length >= 2);
-    const wrong = await dockyard(farm, ["--ca-fingerprint", "ab".repeat(32), "agents"], { env: { DOCKYARD_CA_FILE: "" } });
+    const wrong = await dockyard(farm, ["--ca-fingerprint", "ab".repeat(32), "agents"], {
+      env: { DOCKYARD_CA_FILE: "" },
+    });
     assert.equal(wrong.code, 1);
     assert.match(wrong.stderr, new RegExp(`no certificate with fingerprint ${"ab".repeat(32)}`));
     const none = await dockyard(farm, ["agents"], { env: { DOCKYARD_CA_FILE: "" } });
     assert.equal(none.code, 1);
     assert.match(none.stderr, /no way to verify the server: pass --ca FILE/);
-    assert.ok(!pinned.stderr.includes("DEP0123") && !none.stderr.includes("DeprecationWarning"), "no Node warning on a CLI command");
+    assert.ok(
+      !pinned.stderr.includes("DEP0123") && !none.stderr.includes("DeprecationWarning"),
+      "no Node warning on a CLI command",
+    );
   });
 
   it("names an unreachable server and a bad token", async () => {
     const bad = await new Promise<Result>((resolve) => {
       const child = spawn(BIN, ["runs"], {
-        env: { ...process.env, DOCKYARD_SERVER: farm.server.grpcAddress, DOCKYARD_TOKEN: "wrong", DOCKYARD_CA_FILE: farm.caFile },
+        env: {
+          ...process.env,
+          DOCKYARD_SERVER: farm.server.grpcAddress,
+          DOCKYARD_TOKEN: "wrong",
+          DOCKYARD_CA_FILE: farm.caFile,
+        },
       });
       let stderr = "";
       child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));

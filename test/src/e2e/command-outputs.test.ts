@@ -31,7 +31,8 @@ describe("outputs from command stages", { timeout: 120_000 }, () => {
   const value = `out-${randomBytes(12).toString("hex")}`;
   const stateDirs = { docker: tempDir("agent-outputs-docker"), shell: tempDir("agent-outputs-shell") };
   /** Whether any agent still holds the attempt's output directory. */
-  const outputDirLeft = (id: string) => Object.values(stateDirs).some((d) => existsSync(new OutputDirs(path.join(d, "outputs")).pathOf(id)));
+  const outputDirLeft = (id: string) =>
+    Object.values(stateDirs).some((d) => existsSync(new OutputDirs(path.join(d, "outputs")).pathOf(id)));
   before(async () => {
     await testDocker();
     farm = await startFarm({
@@ -45,7 +46,8 @@ describe("outputs from command stages", { timeout: 120_000 }, () => {
   after(async () => farm?.stop());
 
   /** Attempt ids of a run, to check their output directories are gone. */
-  const attemptsOf = async (runId: string) => (await farm.pg.query<{ id: string }>("SELECT id FROM attempts WHERE run_id = $1", [runId])).rows.map((r) => r.id);
+  const attemptsOf = async (runId: string) =>
+    (await farm.pg.query<{ id: string }>("SELECT id FROM attempts WHERE run_id = $1", [runId])).rows.map((r) => r.id);
 
   it("passes values from a stage on one agent to a stage on the other, both ways, masked, multi-line", async () => {
     const reader = (from: string) => ({
@@ -69,12 +71,20 @@ stages:
       ["produce-docker", "read-on-shell"],
       ["produce-shell", "read-on-docker"],
     ] as const) {
-      assert.notEqual(stage(run, producer).attemptHistory.at(-1)?.agentId, stage(run, consumer).attemptHistory.at(-1)?.agentId, "on two agents");
-      assert.deepEqual({ ...stage(run, producer).outputs?.values }, { version: "1.2.1", notes: "first line\n\nthird=line", token: "key is ***" });
+      assert.notEqual(
+        stage(run, producer).attemptHistory.at(-1)?.agentId,
+        stage(run, consumer).attemptHistory.at(-1)?.agentId,
+        "on two agents",
+      );
+      assert.deepEqual(
+        { ...stage(run, producer).outputs?.values },
+        { version: "1.2.1", notes: "first line\n\nthird=line", token: "key is ***" },
+      );
       const log = logsByStage(await runEvents(farm.client, runId)).get(consumer);
       assert.equal(log, "version=1.2.1\nfirst line//third=line|\ntoken=key is ***\n");
     }
-    for (const id of await attemptsOf(runId)) assert.equal(outputDirLeft(id), false, `output directory of attempt ${id} left behind`);
+    for (const id of await attemptsOf(runId))
+      assert.equal(outputDirLeft(id), false, `output directory of attempt ${id} left behind`);
   });
 
   it("fails a stage whose output file is malformed or over 64 KiB, naming the line and the problem", async () => {
@@ -91,13 +101,25 @@ stages:
     );
     const run = await waitForRun(farm.client, runId);
     // The attempt's reason: the stage's own `reason` is its state until the last attempt's message is copied there (#12 point 7).
-    const states = Object.fromEntries(run.stages.map((s) => [s.name, [s.state, s.attemptHistory.at(-1)?.reason ?? ""]]));
-    assert.deepEqual(states["malformed-docker"], ["failed", "$DOCKYARD_OUTPUT: line 2: 'no equals sign' is neither key=value nor key<<DELIMITER"]);
-    assert.match(states["bad-key-shell"]![1]!, /^\$DOCKYARD_OUTPUT: line 1: key '2fast' must start with a letter or '_'/);
+    const states = Object.fromEntries(
+      run.stages.map((s) => [s.name, [s.state, s.attemptHistory.at(-1)?.reason ?? ""]]),
+    );
+    assert.deepEqual(states["malformed-docker"], [
+      "failed",
+      "$DOCKYARD_OUTPUT: line 2: 'no equals sign' is neither key=value nor key<<DELIMITER",
+    ]);
+    assert.match(
+      states["bad-key-shell"]![1]!,
+      /^\$DOCKYARD_OUTPUT: line 1: key '2fast' must start with a letter or '_'/,
+    );
     assert.equal(states["bad-key-shell"]![0], "failed");
     // 2000 lines of 40 bytes: 80 000; the positive control writes 1600 (64 000, under 64 KiB).
-    assert.deepEqual(states["too-big-shell"], ["failed", "$DOCKYARD_OUTPUT: the file has 80000 bytes; at most 65536 are allowed"]);
+    assert.deepEqual(states["too-big-shell"], [
+      "failed",
+      "$DOCKYARD_OUTPUT: the file has 80000 bytes; at most 65536 are allowed",
+    ]);
     assert.equal(states["just-fits-docker"]![0], "succeeded", JSON.stringify(states["just-fits-docker"]));
-    for (const id of await attemptsOf(runId)) assert.equal(outputDirLeft(id), false, `output directory of attempt ${id} left behind`);
+    for (const id of await attemptsOf(runId))
+      assert.equal(outputDirLeft(id), false, `output directory of attempt ${id} left behind`);
   });
 });

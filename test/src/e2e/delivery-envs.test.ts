@@ -31,9 +31,16 @@ const WEB_TEMPLATE = [
 ].join("\n");
 
 /** Containers, networks and volumes labelled with the environment id. */
-async function envResources(docker: Docker, envId: string): Promise<{ containers: number; networks: number; volumes: number }> {
+async function envResources(
+  docker: Docker,
+  envId: string,
+): Promise<{ containers: number; networks: number; volumes: number }> {
   const filters = { label: [`dockyard.env=${envId}`] };
-  const [c, n, v] = await Promise.all([docker.listContainers({ all: true, filters }), docker.listNetworks({ filters }), docker.listVolumes({ filters })]);
+  const [c, n, v] = await Promise.all([
+    docker.listContainers({ all: true, filters }),
+    docker.listNetworks({ filters }),
+    docker.listVolumes({ filters }),
+  ]);
   return { containers: c.length, networks: n.length, volumes: v.Volumes?.length ?? 0 };
 }
 
@@ -51,7 +58,13 @@ describe("test stages and temporary environments", { concurrency: 1 }, () => {
   after(async () => farm?.stop());
 
   const submitWith = async (yaml: string, files: Record<string, string>) =>
-    (await farm.client.submitRun({ pipelineYaml: Buffer.from(yaml), source: "test", sourceTar: await sourceTarOf(projectDir(files)) })).run!.id;
+    (
+      await farm.client.submitRun({
+        pipelineYaml: Buffer.from(yaml),
+        source: "test",
+        sourceTar: await sourceTarOf(projectDir(files)),
+      })
+    ).run!.id;
   const envs = async () => {
     const r = await dockyardCli(farm, ["envs"]);
     assert.equal(r.code, 0, r.stderr);
@@ -95,7 +108,11 @@ stages:
     assert.match(logs.get("red") ?? "", /dockyard: tests: 2 passed, 1 failed, 1 skipped/);
     assert.equal(stageOf(run, "red").state, "failed");
     assert.equal(stageOf(run, "red").exitCode, 1);
-    assert.deepEqual(counts("red"), { passed: 2, failed: 1, skipped: 1, errors: 0, total: 4 }, "a failed test stage keeps its JUnit counts");
+    assert.deepEqual(
+      counts("red"),
+      { passed: 2, failed: 1, skipped: 1, errors: 0, total: 4 },
+      "a failed test stage keeps its JUnit counts",
+    );
     assert.equal(stageOf(run, "red").outputs?.values.exit_code, "1");
   });
 
@@ -108,7 +125,13 @@ stages:
   unhealthy: { type: deploy, template: sick.yml, health_timeout: 4s }
 `,
       {
-        "bad.yml": ["services:", "  web:", "    image: dockyard/busybox:1", "    build: .", "    privileged: true"].join("\n"),
+        "bad.yml": [
+          "services:",
+          "  web:",
+          "    image: dockyard/busybox:1",
+          "    build: .",
+          "    privileged: true",
+        ].join("\n"),
         "sick.yml": [
           "services:",
           "  db:",
@@ -119,30 +142,50 @@ stages:
       },
     );
     // The sick environment's containers exist while its health check fails...
-    await waitFor(async () => (await docker.listContainers({ all: true, filters: { label: [`dockyard.run=${runId}`, "dockyard.env"] } })).length > 0, {
-      timeoutMs: 60_000,
-      message: "the unhealthy environment's container to be created",
-    });
+    await waitFor(
+      async () =>
+        (await docker.listContainers({ all: true, filters: { label: [`dockyard.run=${runId}`, "dockyard.env"] } }))
+          .length > 0,
+      {
+        timeoutMs: 60_000,
+        message: "the unhealthy environment's container to be created",
+      },
+    );
     const run = await waitForRun(farm.client, runId, 120_000);
     const logs = logsByStage(await runEvents(farm.client, runId));
     assert.equal(run.state, "failed", JSON.stringify([...logs]));
     assert.equal(stageOf(run, "unsupported").state, "failed");
-    assert.match(logs.get("unsupported") ?? "", /dockyard: template 'bad\.yml' is not supported:\n {2}services\.web\.build: 'build' is not supported/);
+    assert.match(
+      logs.get("unsupported") ?? "",
+      /dockyard: template 'bad\.yml' is not supported:\n {2}services\.web\.build: 'build' is not supported/,
+    );
     assert.match(logs.get("unsupported") ?? "", /\n {2}services\.web\.privileged: 'privileged' is not supported/);
     assert.equal(stageOf(run, "unhealthy").state, "failed");
-    assert.match(logs.get("unhealthy") ?? "", /dockyard: service 'db' did not become healthy within 4000 ms \(status unhealthy/);
+    assert.match(
+      logs.get("unhealthy") ?? "",
+      /dockyard: service 'db' did not become healthy within 4000 ms \(status unhealthy/,
+    );
     // ...and are removed with the failed startup.
-    await waitFor(async () => (await docker.listContainers({ all: true, filters: { label: [`dockyard.run=${runId}`, "dockyard.env"] } })).length === 0, {
-      timeoutMs: 30_000,
-      message: "the unhealthy environment removed after its failed startup",
-    });
+    await waitFor(
+      async () =>
+        (await docker.listContainers({ all: true, filters: { label: [`dockyard.run=${runId}`, "dockyard.env"] } }))
+          .length === 0,
+      {
+        timeoutMs: 30_000,
+        message: "the unhealthy environment removed after its failed startup",
+      },
+    );
   });
 
   it("keep_on_failure keeps a failed run's environment (listed by dockyard envs) until a restarted agent reaps it after its TTL; a live one stays until its run ends", async () => {
     const keeper = farm.spawnAgent({ name: "envs-keeper", labels: { role: "keeper" } });
-    await waitFor(async () => (await farm.pg.query("SELECT 1 FROM agents WHERE name = 'envs-keeper' AND state = 'online'")).rowCount, {
-      message: "agent envs-keeper online",
-    });
+    await waitFor(
+      async () =>
+        (await farm.pg.query("SELECT 1 FROM agents WHERE name = 'envs-keeper' AND state = 'online'")).rowCount,
+      {
+        message: "agent envs-keeper online",
+      },
+    );
     // A live environment on the other agent, with a long TTL, whose run waits until canceled.
     const liveRun = await submitWith(
       `
@@ -196,7 +239,10 @@ stages:
     assert.match(keptLine, /\bkeep#1\b/);
     assert.match(keptLine, /\benvs-keeper\b/);
     assert.match(keptLine, /\bweb=web:8080\b/);
-    assert.ok(Date.now() < expiresAt, `seen kept before its TTL passed (at ${new Date(expiresAt).toISOString()}); a slower host needs a longer ttl`);
+    assert.ok(
+      Date.now() < expiresAt,
+      `seen kept before its TTL passed (at ${new Date(expiresAt).toISOString()}); a slower host needs a longer ttl`,
+    );
 
     const live = await waitFor(
       async () => {
@@ -212,7 +258,11 @@ stages:
     keeper.child.kill("SIGKILL");
     await keeper.exited;
     assert.equal((await envResources(docker, envId)).containers, 1, "killing the agent removes nothing");
-    await waitFor(() => Date.now() > expiresAt, { timeoutMs: 30_000, intervalMs: 200, message: "the kept environment's TTL to pass" });
+    await waitFor(() => Date.now() > expiresAt, {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+      message: "the kept environment's TTL to pass",
+    });
     farm.spawnAgent({ name: "envs-keeper", labels: { role: "keeper" }, stateDir: keeper.stateDir });
     await waitFor(async () => Object.values(await envResources(docker, envId)).every((n) => n === 0), {
       timeoutMs: 60_000,
@@ -236,6 +286,9 @@ stages:
       timeoutMs: 30_000,
       message: "the live environment removed when its run ended",
     });
-    await waitFor(async () => /no live environments/.test(await envs()), { timeoutMs: 30_000, message: "dockyard envs to list none" });
+    await waitFor(async () => /no live environments/.test(await envs()), {
+      timeoutMs: 30_000,
+      message: "dockyard envs to list none",
+    });
   });
 });

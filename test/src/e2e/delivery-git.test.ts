@@ -29,7 +29,10 @@ interface Repo {
 function makeRepo(): Repo {
   const dir = tempDir("git");
   git(dir, "init", "-q", "-b", "main");
-  writeFileSync(path.join(dir, "Dockerfile"), 'FROM dockyard/busybox:1\nCOPY version.txt /version.txt\nCMD ["cat", "/version.txt"]\n');
+  writeFileSync(
+    path.join(dir, "Dockerfile"),
+    'FROM dockyard/busybox:1\nCOPY version.txt /version.txt\nCMD ["cat", "/version.txt"]\n',
+  );
   writeFileSync(path.join(dir, "version.txt"), "first build\n");
   git(dir, "add", "Dockerfile", "version.txt");
   git(dir, "commit", "-q", "-m", "first");
@@ -86,14 +89,20 @@ describe("builds from a git source", { concurrency: 1 }, () => {
   });
 
   it("an unknown ref fails the build stage with a message naming the ref", async () => {
-    const runId = await submit(farm.client, buildAndCat("git-noref", repo.url, "no-such-branch", `git-noref-${Date.now()}:1`));
+    const runId = await submit(
+      farm.client,
+      buildAndCat("git-noref", repo.url, "no-such-branch", `git-noref-${Date.now()}:1`),
+    );
     const run = await waitForRun(farm.client, runId, 120_000);
     const logs = logsByStage(await runEvents(farm.client, runId));
     assert.equal(run.state, "failed", JSON.stringify([...logs]));
     const [build, check] = run.stages;
     assert.equal(build!.state, "failed");
     assert.equal(check!.state, "skipped");
-    assert.match(logs.get("image") ?? "", /dockyard: ref 'no-such-branch' was not found in file:\/\/\S+ \(no such branch, tag or commit\)/);
+    assert.match(
+      logs.get("image") ?? "",
+      /dockyard: ref 'no-such-branch' was not found in file:\/\/\S+ \(no such branch, tag or commit\)/,
+    );
   });
 
   it("a build stage with neither a git source nor an uploaded directory is refused at submit, and nothing is written", async () => {
@@ -102,7 +111,11 @@ describe("builds from a git source", { concurrency: 1 }, () => {
       submit(farm.client, `name: no-source\nstages:\n  image: { type: build, tags: ["no-source:1"] }\n`),
       /this pipeline has build stages and no git source:, so it needs the directory uploaded with it/,
     );
-    assert.equal((await farm.client.listRuns({ limit: 500 })).runs.length, before, "no run written for the refused submit");
+    assert.equal(
+      (await farm.client.listRuns({ limit: 500 })).runs.length,
+      before,
+      "no run written for the refused submit",
+    );
     // An upload that is not a tar is refused too, by what it is, before anything is written.
     await assert.rejects(
       farm.client.submitRun({

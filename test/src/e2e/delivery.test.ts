@@ -50,7 +50,11 @@ describe("container delivery", { concurrency: 1 }, () => {
     dockerB = await testDockerB();
     registry = await testRegistry();
     farm = await startFarm({
-      env: { DOCKYARD_REGISTRY: registry.address, DOCKYARD_REGISTRY_USERNAME: registry.username, DOCKYARD_REGISTRY_PASSWORD_SECRET: "registry-password" },
+      env: {
+        DOCKYARD_REGISTRY: registry.address,
+        DOCKYARD_REGISTRY_USERNAME: registry.username,
+        DOCKYARD_REGISTRY_PASSWORD_SECRET: "registry-password",
+      },
     });
     await farm.client.setSecret({ name: "registry-password", value: Buffer.from(registry.password) });
     await farm.client.setSecret({ name: "wrong-password", value: Buffer.from("not-the-password-at-all") });
@@ -127,7 +131,10 @@ stages:
     for (const engine of ["a", "b"]) {
       const first = await waitForRun(
         farm.client,
-        await submit(`name: claimed\nstages:\n  image: { type: build, tags: ["${tag}:1"], agent: { engine: ${engine} } }\n`, dir),
+        await submit(
+          `name: claimed\nstages:\n  image: { type: build, tags: ["${tag}:1"], agent: { engine: ${engine} } }\n`,
+          dir,
+        ),
         120_000,
       );
       assert.equal(first.state, "succeeded");
@@ -143,7 +150,8 @@ stages:
   it("a build kept away from the agent with its layer cache says why, while it runs and after", async () => {
     const tag = `away-${Date.now()}`;
     const dir = projectDir(APP);
-    const on = (engine: string) => `name: away\nstages:\n  image: { type: build, tags: ["${tag}:1"], agent: { engine: ${engine} } }\n`;
+    const on = (engine: string) =>
+      `name: away\nstages:\n  image: { type: build, tags: ["${tag}:1"], agent: { engine: ${engine} } }\n`;
     const first = await waitForRun(farm.client, await submit(on("a"), dir), 120_000);
     assert.equal(first.state, "succeeded");
     assert.equal(first.stages[0]!.reason, "", "on its cache agent: no remark");
@@ -166,7 +174,10 @@ stages:
       ].join("\n"),
     });
     const tag = `secret-build-${Date.now()}:1`;
-    const runId = await submit(`name: secret-build\nstages:\n  image: { type: build, tags: ["${tag}"], secrets: { token: build-token } }\n`, dir);
+    const runId = await submit(
+      `name: secret-build\nstages:\n  image: { type: build, tags: ["${tag}"], secrets: { token: build-token } }\n`,
+      dir,
+    );
     const run = await waitForRun(farm.client, runId, 120_000);
     const log = logsByStage(await runEvents(farm.client, runId)).get("image") ?? "";
     assert.equal(run.state, "succeeded", log);
@@ -179,7 +190,9 @@ stages:
     assert.ok(saved.length > 0 && !saved.includes(Buffer.from(token)), "no layer holds the secret");
     const missing = await farm.client
       .submitRun({
-        pipelineYaml: Buffer.from(`name: no-secret\nstages:\n  image: { type: build, tags: ["x:1"], secrets: { token: nosuch-secret } }\n`),
+        pipelineYaml: Buffer.from(
+          `name: no-secret\nstages:\n  image: { type: build, tags: ["x:1"], secrets: { token: nosuch-secret } }\n`,
+        ),
         source: "test",
         sourceTar: await sourceTarOf(dir),
       })
@@ -227,18 +240,37 @@ stages:
     assert.match(logs.get("e2e") ?? "", /seeded page/);
     const envId = run.stages[0]!.outputs?.values.env_id ?? "";
     assert.match(envId, /^env-/);
-    await waitFor(async () => (await docker.listContainers({ all: true, filters: { label: [`dockyard.env=${envId}`] } })).length === 0, {
-      timeoutMs: 30_000,
-      message: "environment removed after its run ended",
-    });
+    await waitFor(
+      async () =>
+        (await docker.listContainers({ all: true, filters: { label: [`dockyard.env=${envId}`] } })).length === 0,
+      {
+        timeoutMs: 30_000,
+        message: "environment removed after its run ended",
+      },
+    );
   });
 
   it("a failing build, a bad Dockerfile, a missing base image, a wrong registry password and an unreachable registry each fail the stage with the message a user needs", async () => {
     const cases: [string, Record<string, string>, string, RegExp][] = [
       ["failing", { Dockerfile: "FROM dockyard/busybox:1\nRUN exit 3\n" }, "", /failed with exit code 3/],
-      ["invalid", { Dockerfile: "FROM dockyard/busybox:1\nCOPPY a b\n" }, "", /Dockerfile is invalid: .*unknown instruction: COPPY/i],
-      ["no-base", { Dockerfile: "FROM nosuch/base:1\n" }, "", /base image 'nosuch\/base:1' is neither local nor in a reachable registry/],
-      ["password", APP, `registry: { address: ${registry.address}, username: ${registry.username}, password: wrong-password }`, /wrong username or password/],
+      [
+        "invalid",
+        { Dockerfile: "FROM dockyard/busybox:1\nCOPPY a b\n" },
+        "",
+        /Dockerfile is invalid: .*unknown instruction: COPPY/i,
+      ],
+      [
+        "no-base",
+        { Dockerfile: "FROM nosuch/base:1\n" },
+        "",
+        /base image 'nosuch\/base:1' is neither local nor in a reachable registry/,
+      ],
+      [
+        "password",
+        APP,
+        `registry: { address: ${registry.address}, username: ${registry.username}, password: wrong-password }`,
+        /wrong username or password/,
+      ],
       ["unreachable", APP, "registry: { address: 127.0.0.1:5999 }", /registry 127\.0\.0\.1:5999 is unreachable/],
     ];
     for (const [name, files, extra, expected] of cases) {

@@ -9,7 +9,16 @@ import { rmSync } from "node:fs";
 import path from "node:path";
 import { tempDir } from "@dockyard/testkit";
 import { REPO_ROOT } from "../helpers/farm";
-import { dockerAnswers, freePortPair, listening, recordedPids, runDemo, runShell, running, sessionMembers } from "../helpers/demo";
+import {
+  dockerAnswers,
+  freePortPair,
+  listening,
+  recordedPids,
+  runDemo,
+  runShell,
+  running,
+  sessionMembers,
+} from "../helpers/demo";
 import { waitFor } from "../helpers/wait";
 
 const SHARED_DOCKER = "/tmp/dockyard-docker/docker.sock";
@@ -17,10 +26,13 @@ const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
 
 /** Every recorded process and the rest of its session have exited (polled: stop has just returned). */
 async function allGone(pids: Map<string, number>): Promise<void> {
-  const left = () => [...pids].filter(([, pid]) => running(pid) || sessionMembers(pid).length > 0).map(([n, p]) => `${n} (${p})`);
-  await waitFor(() => left().length === 0, { timeoutMs: 10_000, message: "the demo's processes to exit" }).catch((err: Error) => {
-    throw new Error(`${err.message}; still running: ${left().join(", ")}`, { cause: err });
-  });
+  const left = () =>
+    [...pids].filter(([, pid]) => running(pid) || sessionMembers(pid).length > 0).map(([n, p]) => `${n} (${p})`);
+  await waitFor(() => left().length === 0, { timeoutMs: 10_000, message: "the demo's processes to exit" }).catch(
+    (err: Error) => {
+      throw new Error(`${err.message}; still running: ${left().join(", ")}`, { cause: err });
+    },
+  );
 }
 
 async function sharedServicesUp(): Promise<void> {
@@ -44,10 +56,17 @@ describe("npm run demo", { timeout: 15 * 60_000 }, () => {
 
     const first = await runDemo(env);
     assert.equal(first.code, 0, first.output);
-    assert.match(first.output, new RegExp(`The example pipeline succeeded:\\n  hello +run ${UUID.source}  succeeded\\n`));
+    assert.match(
+      first.output,
+      new RegExp(`The example pipeline succeeded:\\n  hello +run ${UUID.source}  succeeded\\n`),
+    );
     assert.doesNotMatch(first.output, /(Both|All \d+) example pipelines/);
     const farm1 = recordedPids(dir);
-    assert.deepEqual([...farm1.keys()].sort(), ["agent-a", "agent-b", "server"], "the shared services were running: the demo started none");
+    assert.deepEqual(
+      [...farm1.keys()].sort(),
+      ["agent-a", "agent-b", "server"],
+      "the shared services were running: the demo started none",
+    );
     for (const [name, pid] of farm1) assert.ok(running(pid), `${name} (${pid}) runs after the first demo`);
 
     // Again while the farm runs: the old farm is stopped (the processes it recorded), a new one starts.
@@ -108,7 +127,15 @@ describe("npm run demo", { timeout: 15 * 60_000 }, () => {
     const run = await runDemo(env);
     assert.equal(run.code, 0, run.output);
     const pids = recordedPids(env.DOCKYARD_DEMO_DIR);
-    const expected = ["agent-a", "agent-b", "server", "services/nats", "services/registry", `services/dockerd-${instance}`, `services/containerd-${instance}`];
+    const expected = [
+      "agent-a",
+      "agent-b",
+      "server",
+      "services/nats",
+      "services/registry",
+      `services/dockerd-${instance}`,
+      `services/containerd-${instance}`,
+    ];
     assert.deepEqual([...pids.keys()].sort(), expected.sort());
     for (const [name, pid] of pids) assert.ok(running(pid), `${name} (${pid}) runs`);
     assert.ok(await listening(natsPort), "the demo's NATS answers");

@@ -2,7 +2,17 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import Docker from "dockerode";
-import { startFarm, submit, waitFor, waitForRun, runningAttempt, runEvents, logsByStage, DOCKER_HOST, type Farm } from "../index";
+import {
+  startFarm,
+  submit,
+  waitFor,
+  waitForRun,
+  runningAttempt,
+  runEvents,
+  logsByStage,
+  DOCKER_HOST,
+  type Farm,
+} from "../index";
 
 const docker = new Docker({ socketPath: DOCKER_HOST.replace("unix://", "") });
 
@@ -62,7 +72,9 @@ stages:
     );
     const chunkKeys = events
       .filter((e) => e.body.case === "log")
-      .map((e) => (e.body.case === "log" ? `${e.body.value.stageId}/${e.body.value.attempt}/${e.body.value.chunkSeq}` : ""));
+      .map((e) =>
+        e.body.case === "log" ? `${e.body.value.stageId}/${e.body.value.attempt}/${e.body.value.chunkSeq}` : "",
+      );
     assert.equal(new Set(chunkKeys).size, chunkKeys.length);
     // both agents took part, and the join ran after both counters finished
     const agents = new Set(run.stages.map((s) => s.agentId));
@@ -72,9 +84,13 @@ stages:
     assert.ok(byName.get("join")!.startedAtMs >= byName.get("count-b")!.finishedAtMs);
     // containers are removed after their stage (the agent removes one once its end is acknowledged,
     // which may be just after the run ended), the run's workspace volume once the run ended
-    await waitFor(async () => (await docker.listContainers({ all: true, filters: { label: [`dockyard.run=${runId}`] } })).length === 0, {
-      message: "the run's stage containers to be removed",
-    });
+    await waitFor(
+      async () =>
+        (await docker.listContainers({ all: true, filters: { label: [`dockyard.run=${runId}`] } })).length === 0,
+      {
+        message: "the run's stage containers to be removed",
+      },
+    );
     await waitFor(async () => !(await docker.listVolumes()).Volumes?.some((v) => v.Name === `dockyard-ws-${runId}`), {
       message: "the run's workspace volume to be removed",
     });
@@ -135,7 +151,10 @@ stages:
     const attemptId = await runningAttempt(farm, runId);
     const [c] = await docker.listContainers({ filters: { label: [`dockyard.attempt=${attemptId}`] } });
     const info = await docker.getContainer(c!.Id).inspect();
-    assert.deepEqual([info.HostConfig.Memory, info.HostConfig.NanoCpus, info.HostConfig.PidsLimit], [64 * 1024 * 1024, 5e8, 64]);
+    assert.deepEqual(
+      [info.HostConfig.Memory, info.HostConfig.NanoCpus, info.HostConfig.PidsLimit],
+      [64 * 1024 * 1024, 5e8, 64],
+    );
     await farm.client.cancelRun({ runId });
   });
 });

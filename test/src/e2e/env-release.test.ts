@@ -11,12 +11,17 @@ import { downEnvironment } from "@dockyard/agent";
 import { tempDir } from "@dockyard/testkit";
 import { OutageFarm, projectDir, removeRunLeftovers, sourceTarOf, testDocker, waitFor } from "../index";
 
-const TEMPLATE = ["services:", "  web:", "    image: dockyard/busybox:1", '    command: ["httpd", "-f", "-p", "8080", "-h", "/"]', "    ports: ['8080']"].join(
-  "\n",
-);
+const TEMPLATE = [
+  "services:",
+  "  web:",
+  "    image: dockyard/busybox:1",
+  '    command: ["httpd", "-f", "-p", "8080", "-h", "/"]',
+  "    ports: ['8080']",
+].join("\n");
 
 async function envContainers(docker: Docker, runId: string): Promise<number> {
-  return (await docker.listContainers({ all: true, filters: { label: [`dockyard.run=${runId}`, "dockyard.env"] } })).length;
+  return (await docker.listContainers({ all: true, filters: { label: [`dockyard.run=${runId}`, "dockyard.env"] } }))
+    .length;
 }
 
 describe("temporary environments are held resources", { timeout: 240_000 }, () => {
@@ -37,7 +42,11 @@ stages:
     command: while [ ! -e ${release}/go ]; do sleep 0.1; done; ${held}
 `;
       const res = await farm.client.submitRun(
-        { pipelineYaml: Buffer.from(yaml), source: "test", sourceTar: await sourceTarOf(projectDir({ "env.yml": TEMPLATE })) },
+        {
+          pipelineYaml: Buffer.from(yaml),
+          source: "test",
+          sourceTar: await sourceTarOf(projectDir({ "env.yml": TEMPLATE })),
+        },
         { timeoutMs: 10_000 },
       );
       runIds.push(res.run!.id);
@@ -79,13 +88,22 @@ stages:
       writeFileSync(path.join(release, "go"), "");
       await waitFor(
         async () => {
-          const { rows } = await farm.pg.query<{ id: string; state: string }>("SELECT id, state FROM runs WHERE id = ANY($1)", [[passing, failing]]);
-          return rows.find((r) => r.id === passing)?.state === "succeeded" && rows.find((r) => r.id === failing)?.state === "failed";
+          const { rows } = await farm.pg.query<{ id: string; state: string }>(
+            "SELECT id, state FROM runs WHERE id = ANY($1)",
+            [[passing, failing]],
+          );
+          return (
+            rows.find((r) => r.id === passing)?.state === "succeeded" &&
+            rows.find((r) => r.id === failing)?.state === "failed"
+          );
         },
         { timeoutMs: 60_000, message: "one run to succeed and one to fail over gRPC while NATS is down" },
       );
       // Heartbeats are 300 ms here: a few of them, not NATS' return.
-      await waitFor(async () => (await envContainers(docker, passing)) === 0, { timeoutMs: 15_000, message: "the succeeded run's environment removed" });
+      await waitFor(async () => (await envContainers(docker, passing)) === 0, {
+        timeoutMs: 15_000,
+        message: "the succeeded run's environment removed",
+      });
       assert.equal(farm.nats, null, "NATS was down all along");
       await waitFor(
         async () => {
@@ -101,7 +119,11 @@ stages:
           .split("\n")
           .filter((l) => l.includes("environment kept after a failed run")).length;
       await waitFor(() => said() === 1, { message: "the agent to say it keeps the failed run's environment" });
-      const heartbeats = async () => Number((await farm.pg.query<{ at: Date }>("SELECT last_heartbeat_at AS at FROM agents WHERE name = 'box'")).rows[0]!.at);
+      const heartbeats = async () =>
+        Number(
+          (await farm.pg.query<{ at: Date }>("SELECT last_heartbeat_at AS at FROM agents WHERE name = 'box'")).rows[0]!
+            .at,
+        );
       const seen = await heartbeats();
       await waitFor(async () => (await heartbeats()) > seen + 1000, { message: "a few more heartbeats" });
       assert.equal(said(), 1, "kept once, not again on every answer");
@@ -113,7 +135,8 @@ stages:
           await downEnvironment(docker, env.Labels?.["dockyard.env"] ?? "");
         await removeRunLeftovers(docker, runId);
       }
-      for (const d of [release, farm.dataDir, ...farm.agents.map((a) => path.dirname(a.logFile))]) rmSync(d, { recursive: true, force: true });
+      for (const d of [release, farm.dataDir, ...farm.agents.map((a) => path.dirname(a.logFile))])
+        rmSync(d, { recursive: true, force: true });
     }
   });
 });

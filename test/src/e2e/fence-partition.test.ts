@@ -26,7 +26,10 @@ describe("an agent cut off from a live server for 30 s", { concurrency: 3, timeo
       assert.deepEqual(r.sampler.maxCopies, { s: 1 });
       assert.equal(r.sampler.seen.s?.length, 2, "the sampler saw both attempts, one after the other");
       const first = r.marks["s.1"] ?? [];
-      assert.ok(first.length > 0 && first.length < r.steps, `the cut-off copy was stopped part way (${first.length}/${r.steps} steps)`);
+      assert.ok(
+        first.length > 0 && first.length < r.steps,
+        `the cut-off copy was stopped part way (${first.length}/${r.steps} steps)`,
+      );
       assert.equal(r.marks["s.2"]?.length, r.steps, "the retry ran every step");
       assert.match(r.agentLogs.cut!, /lease not renewed within the fence; stopping the stage/);
       assert.match(r.agentLogs.cut!, /"why":"fenced"/, "killed by its supervisor");

@@ -21,7 +21,9 @@ describe("ends written together", () => {
   it("fans in, moves each run once and numbers every run's events without gaps", async () => {
     // Each run: WIDTH stages that end at about the same moment, a join that needs them all,
     // and a last stage after the join; three runs at once, so batches mix runs.
-    const wide = Array.from({ length: WIDTH }, (_, i) => `  w${i}: { executor: shell, command: 'sleep 0.3' }`).join("\n");
+    const wide = Array.from({ length: WIDTH }, (_, i) => `  w${i}: { executor: shell, command: 'sleep 0.3' }`).join(
+      "\n",
+    );
     const yaml = (n: number) =>
       `name: batch-${n}\nstages:\n${wide}\n  join:\n    executor: shell\n    needs: [${Array.from({ length: WIDTH }, (_, i) => `w${i}`).join(", ")}]\n    command: 'echo joined'\n  last: { executor: shell, needs: [join], command: 'true' }\n`;
     const ids = await Promise.all([1, 2, 3].map((n) => submit(farm.client, yaml(n))));
@@ -34,8 +36,10 @@ describe("ends written together", () => {
         events.map((_, i) => i + 1),
         "seqs 1..n without gaps",
       );
-      const stageStates = (name: string) => events.flatMap((e) => (e.body.case === "stage" && e.body.value.stageName === name ? [e.body.value.state] : []));
-      for (let i = 0; i < WIDTH; i++) assert.equal(stageStates(`w${i}`).filter((s) => s === "succeeded").length, 1, `w${i} succeeded once`);
+      const stageStates = (name: string) =>
+        events.flatMap((e) => (e.body.case === "stage" && e.body.value.stageName === name ? [e.body.value.state] : []));
+      for (let i = 0; i < WIDTH; i++)
+        assert.equal(stageStates(`w${i}`).filter((s) => s === "succeeded").length, 1, `w${i} succeeded once`);
       assert.equal(stageStates("join").filter((s) => s === "queued").length, 1, "the join is queued exactly once");
       const runStates = events.flatMap((e) => (e.body.case === "run" ? [e.body.value.state] : []));
       assert.deepEqual(runStates, ["queued", "running", "succeeded"]);

@@ -41,7 +41,10 @@ describe("health and readiness through outages", { timeout: 120_000 }, () => {
       assert.equal(api.status, 503, JSON.stringify(api.body));
       assert.equal(api.body.error.code, "unavailable");
       assert.ok(api.ms < 1500, `the API took ${api.ms} ms`);
-      await assert.rejects(farm.client.listAgents({}, { timeoutMs: 5000 }), (e: grpc.ServiceError) => e.code === grpc.status.UNAVAILABLE);
+      await assert.rejects(
+        farm.client.listAgents({}, { timeoutMs: 5000 }),
+        (e: grpc.ServiceError) => e.code === grpc.status.UNAVAILABLE,
+      );
       assert.equal((await get("/healthz")).status, 200, "liveness is not readiness");
     } finally {
       await farm.databaseOn();

@@ -30,12 +30,18 @@ const HOSTILE: [string, Uint8Array, RegExp][] = [
   ["duplicate keys", Buffer.from("name: dup\nname: dup2\nstages:\n  s: { image: i, command: x }\n"), /duplicate/i],
   [
     "invalid UTF-8",
-    Buffer.concat([Buffer.from('name: bad\nstages:\n  s: { image: i, command: "'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('" }\n')]),
+    Buffer.concat([
+      Buffer.from('name: bad\nstages:\n  s: { image: i, command: "'),
+      Buffer.from([0xc3, 0x28, 0xff]),
+      Buffer.from('" }\n'),
+    ]),
     /UTF-8/i,
   ],
   [
     "a cycle and an unknown key at once",
-    Buffer.from("name: cyc\nstages:\n  a: { image: i, command: x, needs: [b] }\n  b: { image: i, command: x, needs: [a], imag: y }\n"),
+    Buffer.from(
+      "name: cyc\nstages:\n  a: { image: i, command: x, needs: [b] }\n  b: { image: i, command: x, needs: [a], imag: y }\n",
+    ),
     /cycle[\s\S]*imag|imag[\s\S]*cycle/i,
   ],
 ];
@@ -57,12 +63,17 @@ describe("hostile pipeline input", () => {
   for (const [what, body, message] of HOSTILE) {
     it(`refuses ${what} over gRPC without writing anything`, async () => {
       const started = Date.now();
-      const err = await farm.client.submitRun({ pipelineYaml: body, source: "test:dockyard.yml" }, { timeoutMs: 10_000 }).then(
-        () => null,
-        (e: ServiceError) => e,
-      );
+      const err = await farm.client
+        .submitRun({ pipelineYaml: body, source: "test:dockyard.yml" }, { timeoutMs: 10_000 })
+        .then(
+          () => null,
+          (e: ServiceError) => e,
+        );
       assert.ok(err, "submit should fail");
-      assert.ok([status.INVALID_ARGUMENT, status.RESOURCE_EXHAUSTED].includes(err.code), `code ${err.code}: ${err.details}`);
+      assert.ok(
+        [status.INVALID_ARGUMENT, status.RESOURCE_EXHAUSTED].includes(err.code),
+        `code ${err.code}: ${err.details}`,
+      );
       assert.match(err.details, message);
       assert.ok(Date.now() - started < 5_000, "refused in bounded time");
       assert.deepEqual(await counts(), { runs: 0, stages: 0, events: 0 });
@@ -82,10 +93,15 @@ describe("hostile pipeline input", () => {
   }
 
   it("reports problems with line and column, file-name prefixed", async () => {
-    const err = await farm.client.submitRun({ pipelineYaml: Buffer.from("name: p\nstages:\n  s:\n    imag: x\n    command: y\n"), source: "cli:ci.yml" }).then(
-      () => null,
-      (e: ServiceError) => e,
-    );
+    const err = await farm.client
+      .submitRun({
+        pipelineYaml: Buffer.from("name: p\nstages:\n  s:\n    imag: x\n    command: y\n"),
+        source: "cli:ci.yml",
+      })
+      .then(
+        () => null,
+        (e: ServiceError) => e,
+      );
     assert.equal(err?.code, status.INVALID_ARGUMENT);
     assert.match(err!.details, /ci\.yml:4:5: stages\.s: unknown key 'imag'/);
   });

@@ -7,7 +7,15 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Webhook } from "standardwebhooks";
 import type { AuditEntryView, ChannelView, ErrorBody, NotificationView, UserView } from "@dockyard/web";
-import { dockyardCli, startFarm, startHttpReceiver, startSmtpReceiver, type Farm, type HttpReceiver, type SmtpReceiver } from "../index";
+import {
+  dockyardCli,
+  startFarm,
+  startHttpReceiver,
+  startSmtpReceiver,
+  type Farm,
+  type HttpReceiver,
+  type SmtpReceiver,
+} from "../index";
 
 const SMTP_PASSWORD = "smtp-password-over-http-1";
 
@@ -23,7 +31,9 @@ describe("users, audit, channels and notifications over HTTP", { timeout: 180_00
   before(async () => {
     hook = await startHttpReceiver();
     smtp = await startSmtpReceiver();
-    farm = await startFarm({ env: { DOCKYARD_NOTIFY_ALLOW_PRIVATE: "loopback", DOCKYARD_NOTIFY_RETRY_SCALE: "0.001" } });
+    farm = await startFarm({
+      env: { DOCKYARD_NOTIFY_ALLOW_PRIVATE: "loopback", DOCKYARD_NOTIFY_RETRY_SCALE: "0.001" },
+    });
     for (const [user, role] of [
       ["ha-viewer", "viewer"],
       ["ha-operator", "operator"],
@@ -50,18 +60,28 @@ describe("users, audit, channels and notifications over HTTP", { timeout: 180_00
     answered.push(text);
     return { status: res.status, body: JSON.parse(text) as Record<string, unknown> };
   }
-  async function refused(method: string, path: string, status: number, message: RegExp, opts: { token?: string | null; body?: unknown } = {}) {
+  async function refused(
+    method: string,
+    path: string,
+    status: number,
+    message: RegExp,
+    opts: { token?: string | null; body?: unknown } = {},
+  ) {
     const res = await call(method, path, opts);
     assert.equal(res.status, status, `${method} ${path}: ${JSON.stringify(res.body)}`);
     assert.match((res.body as unknown as ErrorBody).error.message, message, `${method} ${path}`);
   }
-  const audit = async (token = farm.apiToken) => ((await call("GET", "/audit?limit=1000", { token })).body.entries as AuditEntryView[]) ?? [];
+  const audit = async (token = farm.apiToken) =>
+    ((await call("GET", "/audit?limit=1000", { token })).body.entries as AuditEntryView[]) ?? [];
 
   it("users: add, list, disable; bad input is named; admin only", async () => {
     const added = await call("POST", "/users", { body: { name: "carol", roles: ["operator", "approver"] } });
     assert.equal(added.status, 201, JSON.stringify(added.body));
     const carol = added.body.user as UserView;
-    assert.deepEqual([carol.name, carol.roles, carol.disabledAt, carol.activeTokens], ["carol", ["operator", "approver"], null, 0]);
+    assert.deepEqual(
+      [carol.name, carol.roles, carol.disabledAt, carol.activeTokens],
+      ["carol", ["operator", "approver"], null, 0],
+    );
     assert.ok(!Number.isNaN(Date.parse(carol.createdAt)));
 
     const listed = (await call("GET", "/users")).body.users as UserView[];
@@ -81,10 +101,14 @@ describe("users, audit, channels and notifications over HTTP", { timeout: 180_00
     assert.ok((disabled.body.user as UserView).disabledAt);
 
     // Bad input, each named; the server's own checks (shared with gRPC) answer the same way.
-    await refused("POST", "/users", 400, /unknown role 'root': expected one of viewer, operator, approver, admin/, { body: { name: "dave", roles: ["root"] } });
+    await refused("POST", "/users", 400, /unknown role 'root': expected one of viewer, operator, approver, admin/, {
+      body: { name: "dave", roles: ["root"] },
+    });
     await refused("POST", "/users", 400, /a user needs at least one role/, { body: { name: "dave" } });
     await refused("POST", "/users", 400, /invalid user name 'Dave!'/, { body: { name: "Dave!", roles: ["viewer"] } });
-    await refused("POST", "/users", 400, /^roles must be an array of strings$/, { body: { name: "dave", roles: "viewer" } });
+    await refused("POST", "/users", 400, /^roles must be an array of strings$/, {
+      body: { name: "dave", roles: "viewer" },
+    });
     await refused("POST", "/users", 400, /request body must be JSON/, { body: "{name: dave}" });
     await refused("POST", "/users", 409, /user 'carol' already exists/, { body: { name: "carol", roles: ["viewer"] } });
     await refused("POST", "/users/carol/disable", 409, /already disabled/);
@@ -93,8 +117,17 @@ describe("users, audit, channels and notifications over HTTP", { timeout: 180_00
 
     // Roles: admin only, whatever lesser role; no token is 401.
     await refused("GET", "/users", 401, /missing 'Authorization: Bearer <token>' header/, { token: null });
-    await refused("GET", "/users", 403, /GET \/api\/v1\/users needs the 'admin' role; user 'ha-operator' has operator/, { token: tokens.operator });
-    await refused("POST", "/users", 403, /needs the 'admin' role/, { token: tokens.viewer, body: { name: "eve", roles: ["admin"] } });
+    await refused(
+      "GET",
+      "/users",
+      403,
+      /GET \/api\/v1\/users needs the 'admin' role; user 'ha-operator' has operator/,
+      { token: tokens.operator },
+    );
+    await refused("POST", "/users", 403, /needs the 'admin' role/, {
+      token: tokens.viewer,
+      body: { name: "eve", roles: ["admin"] },
+    });
     await refused("POST", "/users/ha-admin/disable", 403, /needs the 'admin' role/, { token: tokens.operator });
     assert.ok(
       ((await call("GET", "/users")).body.users as UserView[]).every((u) => u.name !== "eve"),
@@ -132,16 +165,23 @@ describe("users, audit, channels and notifications over HTTP", { timeout: 180_00
     await refused("GET", "/audit?before=x", 400, /invalid before 'x'/);
     await refused("GET", "/audit?actor=admin", 400, /unknown query parameter 'actor': expected limit, before/);
     await refused("GET", "/audit", 401, /missing 'Authorization/, { token: null });
-    await refused("GET", "/audit", 403, /GET \/api\/v1\/audit needs the 'admin' role; user 'ha-viewer' has viewer/, { token: tokens.viewer });
+    await refused("GET", "/audit", 403, /GET \/api\/v1\/audit needs the 'admin' role; user 'ha-viewer' has viewer/, {
+      token: tokens.viewer,
+    });
   });
 
   it("channels: add a webhook (its key answered once), list, test, rotate, notifications, remove; each change audited as its user", async () => {
-    const added = await call("POST", "/channels", { token: tokens.admin2, body: { name: "http-hook", type: "webhook", url: hook.url } });
+    const added = await call("POST", "/channels", {
+      token: tokens.admin2,
+      body: { name: "http-hook", type: "webhook", url: hook.url },
+    });
     assert.equal(added.status, 201, JSON.stringify(added.body));
     const key = added.body.webhookKey as string;
     assert.match(key, /^whsec_/);
     assert.deepEqual(
-      (({ name, type, target, disabledAt, disabledReason }) => ({ name, type, target, disabledAt, disabledReason }))(added.body.channel as ChannelView),
+      (({ name, type, target, disabledAt, disabledReason }) => ({ name, type, target, disabledAt, disabledReason }))(
+        added.body.channel as ChannelView,
+      ),
       { name: "http-hook", type: "webhook", target: hook.url, disabledAt: null, disabledReason: null },
     );
 
@@ -158,12 +198,22 @@ describe("users, audit, channels and notifications over HTTP", { timeout: 180_00
     assert.equal(tested.status, 200, JSON.stringify(tested.body));
     const first = tested.body.notification as NotificationView;
     assert.deepEqual(
-      [first.channel, first.event, first.state, first.runId, first.nextAttemptAt, first.attempts.map((a) => [a.number, a.result, a.statusCode, a.error])],
+      [
+        first.channel,
+        first.event,
+        first.state,
+        first.runId,
+        first.nextAttemptAt,
+        first.attempts.map((a) => [a.number, a.result, a.statusCode, a.error]),
+      ],
       ["http-hook", "test", "delivered", null, null, [[1, "delivered", 200, null]]],
     );
     assert.ok(new Webhook(key).verify(hook.received[0]!.body, hook.received[0]!.headers as Record<string, string>));
 
-    const rotated = await call("POST", "/channels/http-hook/rotate", { token: tokens.admin2, body: { windowSeconds: 3600 } });
+    const rotated = await call("POST", "/channels/http-hook/rotate", {
+      token: tokens.admin2,
+      body: { windowSeconds: 3600 },
+    });
     assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
     const newKey = rotated.body.webhookKey as string;
     assert.ok(newKey.startsWith("whsec_") && newKey !== key);
@@ -171,7 +221,11 @@ describe("users, audit, channels and notifications over HTTP", { timeout: 180_00
     assert.ok(until > 3_500_000 && until <= 3_600_000, `old key valid for about an hour: ${until} ms`);
     assert.equal((await call("POST", "/channels/http-hook/test", { token: tokens.admin2 })).status, 200);
     const signed = hook.received[1]!;
-    for (const k of [key, newKey]) assert.ok(new Webhook(k).verify(signed.body, signed.headers as Record<string, string>), "both keys sign during the window");
+    for (const k of [key, newKey])
+      assert.ok(
+        new Webhook(k).verify(signed.body, signed.headers as Record<string, string>),
+        "both keys sign during the window",
+      );
 
     const notes = await call("GET", "/notifications?channel=http-hook&limit=10", { token: tokens.viewer });
     assert.equal(notes.status, 200);
@@ -192,7 +246,9 @@ describe("users, audit, channels and notifications over HTTP", { timeout: 180_00
     await refused("POST", "/channels/http-hook/test", 404, /http-hook/);
 
     // The audit log has each change, by the user who made it, written with it.
-    const changes = (await audit()).filter((e) => e.target === "http-hook" || e.target.startsWith("channel.http-hook."));
+    const changes = (await audit()).filter(
+      (e) => e.target === "http-hook" || e.target.startsWith("channel.http-hook."),
+    );
     assert.deepEqual(
       changes.map((e) => [e.actor, e.action, e.target]),
       [
@@ -230,17 +286,26 @@ describe("users, audit, channels and notifications over HTTP", { timeout: 180_00
     await call("GET", "/channels");
     await call("GET", "/notifications");
     await audit();
-    for (const text of answered) assert.ok(!text.includes(SMTP_PASSWORD), `an answer carries the password: ${text.slice(0, 200)}`);
+    for (const text of answered)
+      assert.ok(!text.includes(SMTP_PASSWORD), `an answer carries the password: ${text.slice(0, 200)}`);
   });
 
   it("channels: bad input is named; a failed add changes nothing and logs nothing; roles as the access table says", async () => {
-    await refused("POST", "/channels", 400, /channel type 'pager' is unknown: use email, sms or webhook/, { body: { name: "p", type: "pager" } });
-    await refused("POST", "/channels", 400, /invalid channel name 'bad name!'/, { body: { name: "bad name!", type: "webhook", url: hook.url } });
+    await refused("POST", "/channels", 400, /channel type 'pager' is unknown: use email, sms or webhook/, {
+      body: { name: "p", type: "pager" },
+    });
+    await refused("POST", "/channels", 400, /invalid channel name 'bad name!'/, {
+      body: { name: "bad name!", type: "webhook", url: hook.url },
+    });
     await refused("POST", "/channels", 400, /--url must be an http:\/\/ or https:\/\/ URL/, {
       body: { name: "ftp", type: "webhook", url: "ftp://example.test/" },
     });
-    await refused("POST", "/channels", 400, /refused: .*(private|link-local)/, { body: { name: "inside", type: "webhook", url: "http://10.1.2.3/hook" } });
-    await refused("POST", "/channels", 400, /^to must be an array of strings$/, { body: { name: "m", type: "email", to: "a@example.test" } });
+    await refused("POST", "/channels", 400, /refused: .*(private|link-local)/, {
+      body: { name: "inside", type: "webhook", url: "http://10.1.2.3/hook" },
+    });
+    await refused("POST", "/channels", 400, /^to must be an array of strings$/, {
+      body: { name: "m", type: "email", to: "a@example.test" },
+    });
     await refused("POST", "/channels", 400, /unknown field 'password': expected name, type, url, smtpUrl/, {
       body: { name: "m", type: "email", password: "x" },
     });
@@ -248,7 +313,13 @@ describe("users, audit, channels and notifications over HTTP", { timeout: 180_00
       body: { name: "long", type: "webhook", url: `http://x/${"a".repeat(4991)}` },
     });
     await refused("POST", "/channels/http-mail/rotate", 400, /only webhook keys rotate/);
-    await refused("POST", "/channels/http-mail/rotate", 400, /^windowSeconds must be a whole number from 0 to 2592000/, { body: { windowSeconds: 1e9 } });
+    await refused(
+      "POST",
+      "/channels/http-mail/rotate",
+      400,
+      /^windowSeconds must be a whole number from 0 to 2592000/,
+      { body: { windowSeconds: 1e9 } },
+    );
     await refused("DELETE", "/channels/nope", 404, /nope/);
     await refused("DELETE", "/channels/bad%20name", 400, /invalid channel name 'bad name'/);
     await refused("GET", "/notifications?limit=0", 400, /invalid limit '0': expected a whole number from 1 to 500/);
@@ -276,7 +347,10 @@ describe("users, audit, channels and notifications over HTTP", { timeout: 180_00
       ["POST", "/channels/http-mail/rotate"],
     ] as const) {
       await refused(method, path, 401, /missing 'Authorization/, { token: null });
-      await refused(method, path, 403, /needs the 'admin' role; user 'ha-operator' has operator/, { token: tokens.operator, body: hookAdd });
+      await refused(method, path, 403, /needs the 'admin' role; user 'ha-operator' has operator/, {
+        token: tokens.operator,
+        body: hookAdd,
+      });
     }
     for (const path of ["/channels", "/notifications"]) {
       await refused("GET", path, 401, /missing 'Authorization/, { token: null });
@@ -285,7 +359,12 @@ describe("users, audit, channels and notifications over HTTP", { timeout: 180_00
   });
 
   it("channel changes made over gRPC (the CLI) are audited as their user too, and show in `dockyard audit`", async () => {
-    const add = await dockyardCli(farm, ["channels", "add", "cli-hook", "--type", "webhook", "--url", hook.url], undefined, { DOCKYARD_TOKEN: tokens.admin2 });
+    const add = await dockyardCli(
+      farm,
+      ["channels", "add", "cli-hook", "--type", "webhook", "--url", hook.url],
+      undefined,
+      { DOCKYARD_TOKEN: tokens.admin2 },
+    );
     assert.equal(add.code, 0, add.stderr);
     const rotate = await dockyardCli(farm, ["channels", "rotate", "cli-hook", "--window", "1"]);
     assert.equal(rotate.code, 0, rotate.stderr);

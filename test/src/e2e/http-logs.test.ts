@@ -25,7 +25,9 @@ describe("logs over HTTP", { timeout: 120_000 }, () => {
   let farm: Farm;
   let runId: string;
   const get = (route: string, token: string | null = farm.apiToken) =>
-    fetch(`${farm.server.httpUrl}/api/v1${route}`, { headers: token === null ? {} : { authorization: `Bearer ${token}` } });
+    fetch(`${farm.server.httpUrl}/api/v1${route}`, {
+      headers: token === null ? {} : { authorization: `Bearer ${token}` },
+    });
 
   before(async () => {
     farm = await startFarm({ agents: [{ name: "hl-a", executor: "shell", capacity: 3 }] });
@@ -42,7 +44,9 @@ describe("logs over HTTP", { timeout: 120_000 }, () => {
     // Their order across the two streams is the agent's business (see the ordering tests); all three are here.
     assert.deepEqual((await res.text()).split("\n").sort(), ["", "line one", "line three", "to stderr"]);
     assert.deepEqual(
-      ["x-dockyard-attempt", "x-dockyard-attempts", "x-dockyard-complete", "x-dockyard-run-id"].map((h) => res.headers.get(h)),
+      ["x-dockyard-attempt", "x-dockyard-attempts", "x-dockyard-complete", "x-dockyard-run-id"].map((h) =>
+        res.headers.get(h),
+      ),
       ["1", "1", "true", runId],
     );
     // The same by query, with the run named by prefix and by PIPELINE#NUMBER.

@@ -30,7 +30,10 @@ function alive(pid: number, startTime: string): boolean {
 
 /** Wait (with a deadline) for a spawned agent to exit; its exit code. */
 async function exitCode(agent: SpawnedAgent, timeoutMs = 15_000): Promise<number | null> {
-  await waitFor(() => agent.child.exitCode !== null || agent.child.signalCode !== null, { timeoutMs, message: `agent in ${agent.stateDir} to exit` });
+  await waitFor(() => agent.child.exitCode !== null || agent.child.signalCode !== null, {
+    timeoutMs,
+    message: `agent in ${agent.stateDir} to exit`,
+  });
   return agent.exited;
 }
 
@@ -100,11 +103,19 @@ describe("agent identity", { timeout: 180_000 }, () => {
   it("revoking a join token evicts its live agents: attempts lost and retried, work stopped, no way back", async () => {
     const { id: tokenId, token } = await farm.client.createJoinToken({ description: "to be revoked" });
     const spawned = new Map(
-      ["evict-a", "evict-b"].map((name) => [name, farm.spawnAgent({ name, executor: "shell", capacity: 1, labels: { pool: "evict" }, joinToken: token })]),
+      ["evict-a", "evict-b"].map((name) => [
+        name,
+        farm.spawnAgent({ name, executor: "shell", capacity: 1, labels: { pool: "evict" }, joinToken: token }),
+      ]),
     );
-    await waitFor(async () => (await farm.pg.query("SELECT 1 FROM agents WHERE name IN ('evict-a', 'evict-b') AND state = 'online'")).rowCount === 2, {
-      message: "both agents of the token online",
-    });
+    await waitFor(
+      async () =>
+        (await farm.pg.query("SELECT 1 FROM agents WHERE name IN ('evict-a', 'evict-b') AND state = 'online'"))
+          .rowCount === 2,
+      {
+        message: "both agents of the token online",
+      },
+    );
     const { runId, attempt, sleep } = await longStageRunning("evict");
     // An agent of another token (the farm's), to take the retry.
     await farm.startAgent({ name: "evict-rescue", executor: "shell", capacity: 1, labels: { pool: "evict" } });
@@ -128,13 +139,19 @@ describe("agent identity", { timeout: 180_000 }, () => {
     ]);
 
     // The agent holding the attempt learns at its next heartbeat (300 ms here) and stops its shell.
-    await waitFor(() => !alive(sleep.pid, sleep.startTime), { timeoutMs: 5000, message: `sleep ${sleep.pid} of the revoked agent to be killed` });
+    await waitFor(() => !alive(sleep.pid, sleep.startTime), {
+      timeoutMs: 5000,
+      message: `sleep ${sleep.pid} of the revoked agent to be killed`,
+    });
     for (const agent of spawned.values()) {
       assert.equal(await exitCode(agent, 5000), 1);
       const log = readFileSync(agent.logFile, "utf8");
       assert.match(log, /session refused; registering again/);
       assert.match(log, /agent refused by the server; stopping its attempts/);
-      assert.match(log, /dockyard agent: registration refused \(unauthenticated\): the join proof matches no live join token \(wrong or revoked token\)/);
+      assert.match(
+        log,
+        /dockyard agent: registration refused \(unauthenticated\): the join proof matches no live join token \(wrong or revoked token\)/,
+      );
     }
 
     const run = await waitForRun(farm.client, runId, 30_000);
@@ -156,7 +173,10 @@ describe("agent identity", { timeout: 180_000 }, () => {
       stateDir: holder.stateDir,
     });
     assert.equal(await exitCode(again), 1);
-    assert.match(readFileSync(again.logFile, "utf8").slice(before), /dockyard agent: registration refused \(unauthenticated\): .*wrong or revoked token/);
+    assert.match(
+      readFileSync(again.logFile, "utf8").slice(before),
+      /dockyard agent: registration refused \(unauthenticated\): .*wrong or revoked token/,
+    );
     assert.equal((await agentsNamed(attempt.name))[0]?.state, "revoked");
   });
 
@@ -178,13 +198,18 @@ describe("agent identity", { timeout: 180_000 }, () => {
       ["revoke-y", "online"],
     ]);
 
-    await waitFor(() => !alive(sleep.pid, sleep.startTime), { timeoutMs: 5000, message: `sleep ${sleep.pid} of the revoked agent to be killed` });
+    await waitFor(() => !alive(sleep.pid, sleep.startTime), {
+      timeoutMs: 5000,
+      message: `sleep ${sleep.pid} of the revoked agent to be killed`,
+    });
     assert.equal(await exitCode(x, 5000), 1);
     const log = readFileSync(x.logFile, "utf8");
     assert.match(log, /session refused; registering again/);
     assert.match(log, /agent refused by the server; stopping its attempts/);
     assert.ok(
-      log.includes(`dockyard agent: registration refused (unauthenticated): agent ${attempt.agent_id} was revoked; register a new agent (new state directory)`),
+      log.includes(
+        `dockyard agent: registration refused (unauthenticated): agent ${attempt.agent_id} was revoked; register a new agent (new state directory)`,
+      ),
       log.slice(-2000),
     );
 
@@ -197,10 +222,18 @@ describe("agent identity", { timeout: 180_000 }, () => {
 
     // The same id with its own key and a live token: still refused, by the server and by a restart.
     const key = keyPairFromPem(readFileSync(path.join(x.stateDir, "agent.key"), "utf8"));
-    const refused = await refusal(registerRequest(key, farm.joinToken, { agentId: attempt.agent_id, name: "revoke-x" }));
+    const refused = await refusal(
+      registerRequest(key, farm.joinToken, { agentId: attempt.agent_id, name: "revoke-x" }),
+    );
     assert.equal(refused.code, "unauthenticated");
     assert.equal(refused.message, `agent ${attempt.agent_id} was revoked; register a new agent (new state directory)`);
-    const again = farm.spawnAgent({ name: "revoke-x", executor: "shell", capacity: 1, labels: { pool: "single" }, stateDir: x.stateDir });
+    const again = farm.spawnAgent({
+      name: "revoke-x",
+      executor: "shell",
+      capacity: 1,
+      labels: { pool: "single" },
+      stateDir: x.stateDir,
+    });
     assert.equal(await exitCode(again), 1);
     const restartLog = readFileSync(again.logFile, "utf8").slice(log.length);
     assert.ok(restartLog.includes(`agent ${attempt.agent_id} was revoked`), restartLog);

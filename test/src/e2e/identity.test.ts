@@ -31,7 +31,9 @@ describe("agent identity", { timeout: 180_000 }, () => {
       (err: Error) =>
         err instanceof RegistrationRefusedError &&
         err.code === "unauthenticated" &&
-        /registration refused \(unauthenticated\): the join proof matches no live join token \(wrong or revoked token\)/.test(err.message),
+        /registration refused \(unauthenticated\): the join proof matches no live join token \(wrong or revoked token\)/.test(
+          err.message,
+        ),
     );
     assert.deepEqual(await agentsNamed("wrong-token"), []);
   });
@@ -43,7 +45,10 @@ describe("agent identity", { timeout: 180_000 }, () => {
     assert.equal(caFingerprint, farm.server.pki.caFingerprint);
     const first = await hand("short-lived", secret);
     assert.equal((await farm.client.revokeJoinToken({ id })).agentsRevoked, 1);
-    await assert.rejects(hand("short-lived", secret), /registration refused \(unauthenticated\): .*\(wrong or revoked token\)/);
+    await assert.rejects(
+      hand("short-lived", secret),
+      /registration refused \(unauthenticated\): .*\(wrong or revoked token\)/,
+    );
     const rows = await agentsNamed("short-lived");
     assert.deepEqual(
       rows.map((r) => [r.id, r.state, r.session_id]),
@@ -64,16 +69,25 @@ describe("agent identity", { timeout: 180_000 }, () => {
 
   it("refuses a timestamp more than 60 s from the server's clock, either way", async () => {
     const pair = generateKeyPair();
-    const past = await refusal(registerRequest(pair, farm.joinToken, { name: "stale", timestampMs: Date.now() - 120_000 }));
+    const past = await refusal(
+      registerRequest(pair, farm.joinToken, { name: "stale", timestampMs: Date.now() - 120_000 }),
+    );
     assert.equal(past.code, "unauthenticated");
-    assert.match(past.message, /registration timestamp is -120 s from the server's clock \(at most 60 s\): check the clocks/);
-    const future = await refusal(registerRequest(pair, farm.joinToken, { name: "stale", timestampMs: Date.now() + 120_000 }));
+    assert.match(
+      past.message,
+      /registration timestamp is -120 s from the server's clock \(at most 60 s\): check the clocks/,
+    );
+    const future = await refusal(
+      registerRequest(pair, farm.joinToken, { name: "stale", timestampMs: Date.now() + 120_000 }),
+    );
     assert.match(future.message, /registration timestamp is 120 s from the server's clock/);
     assert.deepEqual(await agentsNamed("stale"), []);
   });
 
   it("refuses a key signature that does not match the public key", async () => {
-    const refused = await refusal(registerRequest(generateKeyPair(), farm.joinToken, { name: "missigned", signer: generateKeyPair() }));
+    const refused = await refusal(
+      registerRequest(generateKeyPair(), farm.joinToken, { name: "missigned", signer: generateKeyPair() }),
+    );
     assert.equal(refused.code, "unauthenticated");
     assert.match(refused.message, /the key signature does not match the public key/);
     assert.deepEqual(await agentsNamed("missigned"), []);
@@ -100,9 +114,14 @@ describe("agent identity", { timeout: 180_000 }, () => {
     const real = await hand("victim");
     const before = await agentsNamed("victim");
     const thief = generateKeyPair();
-    const refused = await refusal(registerRequest(thief, farm.joinToken, { agentId: real.accepted.agentId, name: "victim" }));
+    const refused = await refusal(
+      registerRequest(thief, farm.joinToken, { agentId: real.accepted.agentId, name: "victim" }),
+    );
     assert.equal(refused.code, "permission_denied");
-    assert.equal(refused.message, `agent id ${real.accepted.agentId} is registered with another key; an agent id cannot be taken over`);
+    assert.equal(
+      refused.message,
+      `agent id ${real.accepted.agentId} is registered with another key; an agent id cannot be taken over`,
+    );
     // The real agent's session is untouched: same key, same session, its calls still work.
     assert.deepEqual(await agentsNamed("victim"), before);
     assert.equal(before[0]?.public_key, Buffer.from(real.pair.publicRaw).toString("hex"));

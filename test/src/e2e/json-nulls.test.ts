@@ -29,7 +29,12 @@ const EXPECTED: Record<string, { state: string; exitCode: number | null; agent: 
   ok: { state: "succeeded", exitCode: 0, agent: true, reason: null },
   bad: { state: "failed", exitCode: 3, agent: true, reason: /exit code 3/ },
   "after-bad": { state: "skipped", exitCode: null, agent: false, reason: /a needed stage did not succeed/ },
-  noimage: { state: "errored", exitCode: null, agent: true, reason: /image 'dockyard\/not-here:0' not found on this host/ },
+  noimage: {
+    state: "errored",
+    exitCode: null,
+    agent: true,
+    reason: /image 'dockyard\/not-here:0' not found on this host/,
+  },
   slow: { state: "running", exitCode: null, agent: true, reason: null },
   doomed: { state: "lost", exitCode: null, agent: true, reason: /agent was revoked/ },
   nowhere: { state: "queued", exitCode: null, agent: false, reason: /pool=nowhere/ },
@@ -49,7 +54,8 @@ function assertStages(what: string, stages: StageJson[]): void {
     assert.equal(got.exitCode, want.exitCode, `${what}: exitCode of ${s.name}`);
     if (want.reason === null) assert.equal(s.reason, null, `${what}: reason of ${s.name}`);
     else assert.match(s.reason ?? "(null)", want.reason, `${what}: reason of ${s.name}`);
-    if (s.attempts === 0) assert.deepEqual([s.startedAt, s.attemptHistory], [null, []], `${what}: ${s.name} never started`);
+    if (s.attempts === 0)
+      assert.deepEqual([s.startedAt, s.attemptHistory], [null, []], `${what}: ${s.name} never started`);
     const last = s.attemptHistory.at(-1);
     if (last && want.reason) assert.equal(s.reason, last.reason, `${what}: ${s.name}'s reason is its last attempt's`);
   }
@@ -69,10 +75,13 @@ describe("JSON null rule", { timeout: 240_000 }, () => {
   });
 
   it("every stage state, in run --json, runs --json, GET /runs/:id and watch --json", async () => {
-    await waitFor(async () => (await farm.pg.query("SELECT 1 FROM agents WHERE name = 'jn-doomed' AND state = 'online'")).rowCount, {
-      timeoutMs: 30_000,
-      message: "agent jn-doomed online",
-    });
+    await waitFor(
+      async () => (await farm.pg.query("SELECT 1 FROM agents WHERE name = 'jn-doomed' AND state = 'online'")).rowCount,
+      {
+        timeoutMs: 30_000,
+        message: "agent jn-doomed online",
+      },
+    );
     const submitted = await dockyard(farm, ["run", path.join(dir, "dockyard.yml"), "--json"]);
     assert.equal(submitted.code, 0, submitted.stderr);
     const run = JSON.parse(submitted.stdout) as RunJson;
@@ -89,10 +98,15 @@ describe("JSON null rule", { timeout: 240_000 }, () => {
         return s.state === EXPECTED[n]!.state && (EXPECTED[n]!.reason === null || s.reason !== null);
       });
     const others = Object.keys(EXPECTED).filter((n) => n !== "doomed");
-    await waitFor(async () => reached(await stateOf(), [...others]) && (await stateOf()).find((s) => s.name === "doomed")!.state === "running", {
-      timeoutMs: 60_000,
-      message: "every stage in its state",
-    });
+    await waitFor(
+      async () =>
+        reached(await stateOf(), [...others]) &&
+        (await stateOf()).find((s) => s.name === "doomed")!.state === "running",
+      {
+        timeoutMs: 60_000,
+        message: "every stage in its state",
+      },
+    );
     const doomedAgent = (await farm.pg.query("SELECT id FROM agents WHERE name = 'jn-doomed'")).rows[0].id as string;
     const revoked = await dockyard(farm, ["agents", "revoke", doomedAgent]);
     assert.equal(revoked.code, 0, revoked.stderr);
@@ -123,12 +137,25 @@ describe("JSON null rule", { timeout: 240_000 }, () => {
       .split("\n")
       .map(
         (l) =>
-          JSON.parse(l) as { type: string; stage?: { name: string; state: string; exitCode: number | null; reason: string | null; agentId: string | null } },
+          JSON.parse(l) as {
+            type: string;
+            stage?: {
+              name: string;
+              state: string;
+              exitCode: number | null;
+              reason: string | null;
+              agentId: string | null;
+            };
+          },
       );
     assertKeepsRule("watch --json", events);
     const stageEvents = events.filter((e) => e.type === "stage").map((e) => e.stage!);
     const queued = stageEvents.find((s) => s.name === "nowhere" && s.state === "queued");
-    assert.deepEqual(queued && [queued.agentId, queued.exitCode], [null, null], "a queued stage has no agent and no exit code");
+    assert.deepEqual(
+      queued && [queued.agentId, queued.exitCode],
+      [null, null],
+      "a queued stage has no agent and no exit code",
+    );
     const errored = stageEvents.find((s) => s.name === "noimage" && s.state === "errored");
     assert.match(errored?.reason ?? "", /image 'dockyard\/not-here:0' not found on this host/);
     assert.equal(errored?.exitCode, null);

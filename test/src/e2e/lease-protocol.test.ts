@@ -45,7 +45,8 @@ function open(client: AgentClient) {
   };
 }
 
-const text = (c: AttemptCommand | undefined) => (c?.body.case === "rejected" || c?.body.case === "retry" ? c.body.value.message : "");
+const text = (c: AttemptCommand | undefined) =>
+  c?.body.case === "rejected" || c?.body.case === "retry" ? c.body.value.message : "";
 
 /** Sum of a counter over its labels in the /metrics text (the test farm serves /metrics without a token). */
 async function counter(farm: Farm, name: string, labels = ""): Promise<number> {
@@ -73,11 +74,18 @@ describe("agent protocol", { timeout: 120_000 }, () => {
     const woken: string[] = [];
     const notices = new NoticeListener(nc, farm.prefix, testLog());
     const serverKey = publicKeyFromRaw(accepted.serverSigningKey);
-    notices.listen(accepted.agentId, () => serverKey, { onAssign: (id) => woken.push(id), onCancel: () => undefined, onRunEnded: () => undefined });
+    notices.listen(accepted.agentId, () => serverKey, {
+      onAssign: (id) => woken.push(id),
+      onCancel: () => undefined,
+      onRunEnded: () => undefined,
+    });
     await nc.flush();
     const staleBefore = await counter(farm, "dockyard_stale_writes_total");
 
-    const runId = await submit(farm.client, "name: hand\nstages:\n  s: { executor: shell, command: 'true', agent: { hand: 'hand' } }\n");
+    const runId = await submit(
+      farm.client,
+      "name: hand\nstages:\n  s: { executor: shell, command: 'true', agent: { hand: 'hand' } }\n",
+    );
     // A wake-up names only the attempt; the assignment itself comes over gRPC.
     const attemptId = await waitFor(() => woken[0], { message: "a signed wake-up over NATS" });
     const { assignment: a } = await client.getAssignment({ attemptId });
@@ -115,19 +123,25 @@ describe("agent protocol", { timeout: 120_000 }, () => {
     s.send(a, { case: "log", value: { seq: 1n, data: Buffer.from("one\n"), stream: 1 } });
     s.send(a, { case: "log", value: { seq: 2n, data: Buffer.from("two\n"), stream: 1 } });
     s.send(a, { case: "log", value: { seq: 1n, data: Buffer.from("dup\n"), stream: 1 } }); // replay: ignored
-    await waitFor(() => s.replies.some((r) => r.body.case === "ack" && r.body.value.logSeq === 2n), { message: "ack of seq 2" });
+    await waitFor(() => s.replies.some((r) => r.body.case === "ack" && r.body.value.logSeq === 2n), {
+      message: "ack of seq 2",
+    });
     // The start wrote the lease: its ack says until when, so the agent needs no renewal of its own.
-    const startAcks = () => s.replies.flatMap((r) => (r.body.case === "ack" && r.body.value.started ? [r.body.value] : []));
-    const leased = await farm.pg.query<{ ms: string }>("SELECT (extract(epoch FROM lease_expires_at) * 1000)::bigint AS ms FROM attempts WHERE id = $1", [
-      a.attemptId,
-    ]);
+    const startAcks = () =>
+      s.replies.flatMap((r) => (r.body.case === "ack" && r.body.value.started ? [r.body.value] : []));
+    const leased = await farm.pg.query<{ ms: string }>(
+      "SELECT (extract(epoch FROM lease_expires_at) * 1000)::bigint AS ms FROM attempts WHERE id = $1",
+      [a.attemptId],
+    );
     assert.equal(startAcks()[0]?.leaseExpiresAtMs, BigInt(leased.rows[0]!.ms));
     // A `started` again (a resend after a lost ack) changes nothing, so its ack renews nothing.
     s.send(a, { case: "started", value: {} });
     await waitFor(() => startAcks().length === 2, { message: "the second start's ack" });
     assert.equal(startAcks()[1]?.leaseExpiresAtMs, 0n);
     s.send(a, { case: "log", value: { seq: 4n, data: Buffer.from("gap\n"), stream: 1 } });
-    const gap = await waitFor(() => s.replies.find((r) => r.body.case === "rejected" && r !== rej), { message: "gap rejected" });
+    const gap = await waitFor(() => s.replies.find((r) => r.body.case === "rejected" && r !== rej), {
+      message: "gap rejected",
+    });
     assert.match(text(gap), /log chunk 4 of attempt .* arrived, expected 3/);
     const logs = await farm.pg.query(
       "SELECT chunk_seq::int, convert_from(data, 'UTF8') AS text FROM run_events WHERE run_id = $1 AND kind = 'log' ORDER BY seq",
@@ -140,10 +154,14 @@ describe("agent protocol", { timeout: 120_000 }, () => {
 
     // This agent sends no heartbeats or renewals: the attempt ends as lost (the agent is declared
     // lost, or the lease runs out, whichever comes first) and the old lease's writes are then stale.
-    await waitFor(async () => (await farm.pg.query("SELECT 1 FROM attempts WHERE id = $1 AND state = 'lost'", [a.attemptId])).rowCount, {
-      timeoutMs: 15_000,
-      message: "lease expiry",
-    });
+    await waitFor(
+      async () =>
+        (await farm.pg.query("SELECT 1 FROM attempts WHERE id = $1 AND state = 'lost'", [a.attemptId])).rowCount,
+      {
+        timeoutMs: 15_000,
+        message: "lease expiry",
+      },
+    );
     const late = open(client);
     late.send(a, { case: "open", value: {} });
     const lateReply = await late.next(1);
@@ -159,9 +177,17 @@ describe("agent protocol", { timeout: 120_000 }, () => {
 
   it("acts only on notices signed by the server, for this agent, fresh and new", async () => {
     const agent = await farm.startAgent({ name: "guarded", executor: "shell", labels: { guard: "yes" } });
-    const runId = await submit(farm.client, "name: guarded\nstages:\n  s: { executor: shell, command: 'sleep 30', agent: { guard: 'yes' }, retry: 0 }\n");
+    const runId = await submit(
+      farm.client,
+      "name: guarded\nstages:\n  s: { executor: shell, command: 'sleep 30', agent: { guard: 'yes' }, retry: 0 }\n",
+    );
     const attemptId = await waitFor(
-      async () => (await farm.pg.query<{ id: string }>("SELECT id FROM attempts WHERE run_id = $1 AND state = 'running'", [runId])).rows[0]?.id,
+      async () =>
+        (
+          await farm.pg.query<{ id: string }>("SELECT id FROM attempts WHERE run_id = $1 AND state = 'running'", [
+            runId,
+          ])
+        ).rows[0]?.id,
       { message: "the stage running on the guarded agent" },
     );
     await waitFor(() => agent.running === 1, { message: "the agent's runner" });
@@ -187,14 +213,23 @@ describe("agent protocol", { timeout: 120_000 }, () => {
     assert.equal(still.rows[0]?.state, "running");
 
     // Positive control: the same cancel signed by the server stops the attempt; sent again, it is a replay.
-    const genuine = signNotice(serverKey, agent.agentId, { case: "cancel", value: { attemptId, reason: "genuine cancel" } });
+    const genuine = signNotice(serverKey, agent.agentId, {
+      case: "cancel",
+      value: { attemptId, reason: "genuine cancel" },
+    });
     nc.publish(subject, genuine);
     nc.publish(subject, genuine);
     await nc.flush();
-    await waitFor(async () => (await farm.pg.query("SELECT 1 FROM attempts WHERE id = $1 AND state = 'canceled'", [attemptId])).rowCount, {
-      message: "the genuine cancel to end the attempt",
+    await waitFor(
+      async () =>
+        (await farm.pg.query("SELECT 1 FROM attempts WHERE id = $1 AND state = 'canceled'", [attemptId])).rowCount,
+      {
+        message: "the genuine cancel to end the attempt",
+      },
+    );
+    await waitFor(() => agent.refusedNotices === refusedBefore + forgeries.length + 1, {
+      message: "the replayed cancel refused",
     });
-    await waitFor(() => agent.refusedNotices === refusedBefore + forgeries.length + 1, { message: "the replayed cancel refused" });
     await waitFor(() => agent.running === 0, { message: "the runner to stop" });
   });
 });

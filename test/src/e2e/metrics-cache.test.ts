@@ -14,7 +14,9 @@ type Execute = Database["db"]["execute"];
 /** The farm gauges' values in a scrape: `name` or `name{state}` → value. */
 function farmGauges(text: string): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const m of text.matchAll(/^(dockyard_queue_depth|dockyard_stages|dockyard_agents)(?:\{state="([a-z_]+)"\})? (\d+)$/gm)) {
+  for (const m of text.matchAll(
+    /^(dockyard_queue_depth|dockyard_stages|dockyard_agents)(?:\{state="([a-z_]+)"\})? (\d+)$/gm,
+  )) {
     out[m[2] ? `${m[1]}{${m[2]}}` : m[1]!] = Number(m[3]);
   }
   return out;
@@ -61,7 +63,10 @@ describe("farm gauges at scrape time", () => {
     database = await openDatabase({ databaseUrl: testDb.url, dataDir: "", poolSize: 4 });
     client = new pg.Client({ connectionString: testDb.url });
     await client.connect();
-    await client.query(`INSERT INTO runs (id, name, state, pipeline_yaml, created_at) VALUES ($1, 'gauges', 'running', '', now())`, [runId]);
+    await client.query(
+      `INSERT INTO runs (id, name, state, pipeline_yaml, created_at) VALUES ($1, 'gauges', 'running', '', now())`,
+      [runId],
+    );
     for (const s of ["queued", "queued", "queued", "running", "succeeded", "succeeded"]) await addStage(s);
     for (const s of ["online", "online", "lost"]) await addAgent(s);
   });

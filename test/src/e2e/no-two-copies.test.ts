@@ -31,7 +31,9 @@ function processesWith(entry: string): number[] {
     .filter((pid) => {
       try {
         if (readFileSync(`/proc/${pid}/stat`, "latin1").includes(") Z ")) return false;
-        return Buffer.concat([Buffer.from([0]), readFileSync(`/proc/${pid}/environ`), Buffer.from([0])]).includes(needle);
+        return Buffer.concat([Buffer.from([0]), readFileSync(`/proc/${pid}/environ`), Buffer.from([0])]).includes(
+          needle,
+        );
       } catch {
         return false;
       }
@@ -48,14 +50,24 @@ function alive(pid: number): boolean {
 }
 
 async function online(farm: Farm, name: string): Promise<void> {
-  await waitFor(async () => (await farm.pg.query("SELECT 1 FROM agents WHERE name = $1 AND state = 'online'", [name])).rowCount, {
-    message: `agent ${name} online`,
-  });
+  await waitFor(
+    async () => (await farm.pg.query("SELECT 1 FROM agents WHERE name = $1 AND state = 'online'", [name])).rowCount,
+    {
+      message: `agent ${name} online`,
+    },
+  );
 }
 
 async function attemptRows(farm: Farm, runId: string) {
   return (
-    await farm.pg.query<{ id: string; number: number; state: string; reason: string | null; name: string; started_at: Date | null }>(
+    await farm.pg.query<{
+      id: string;
+      number: number;
+      state: string;
+      reason: string | null;
+      name: string;
+      started_at: Date | null;
+    }>(
       `SELECT a.id, a.number, a.state, a.reason, g.name, a.started_at FROM attempts a JOIN agents g ON g.id = a.agent_id
      WHERE a.run_id = $1 ORDER BY a.number`,
       [runId],
@@ -68,7 +80,14 @@ async function attemptRows(farm: Farm, runId: string) {
  * The stopped first copy's end, then the run: attempt 1 lost on `lostOn`, attempt 2 succeeded
  * on `retriedOn` and started only after the first copy's container had stopped.
  */
-async function retriedAfterStop(farm: Farm, docker: Docker, runId: string, first: string, lostOn: string, retriedOn: string) {
+async function retriedAfterStop(
+  farm: Farm,
+  docker: Docker,
+  runId: string,
+  first: string,
+  lostOn: string,
+  retriedOn: string,
+) {
   const finishedAt = new Date((await docker.getContainer(`dockyard-${first}`).inspect()).State.FinishedAt);
   const run = await waitForRun(farm.client, runId, 60_000);
   assert.equal(run.state, "succeeded");
@@ -80,7 +99,10 @@ async function retriedAfterStop(farm: Farm, docker: Docker, runId: string, first
       [2, "succeeded", retriedOn],
     ],
   );
-  assert.ok(rows[1]!.started_at! > finishedAt, `retry started ${rows[1]!.started_at!.toISOString()}, first copy stopped ${finishedAt.toISOString()}`);
+  assert.ok(
+    rows[1]!.started_at! > finishedAt,
+    `retry started ${rows[1]!.started_at!.toISOString()}, first copy stopped ${finishedAt.toISOString()}`,
+  );
   return { rows, finishedAt };
 }
 
@@ -188,9 +210,16 @@ stages:
     );
     const run = await waitForRun(farm.client, runId, 20_000);
     assert.equal(run.state, "succeeded");
-    assert.equal(logsByStage(await runEvents(farm.client, runId)).get("bg"), "sleepers 3\n", "the three ran (positive control)");
+    assert.equal(
+      logsByStage(await runEvents(farm.client, runId)).get("bg"),
+      "sleepers 3\n",
+      "the three ran (positive control)",
+    );
     const [row] = (
-      await farm.pg.query<{ ms: number }>("SELECT EXTRACT(EPOCH FROM finished_at - started_at) * 1000 AS ms FROM attempts WHERE run_id = $1", [runId])
+      await farm.pg.query<{ ms: number }>(
+        "SELECT EXTRACT(EPOCH FROM finished_at - started_at) * 1000 AS ms FROM attempts WHERE run_id = $1",
+        [runId],
+      )
     ).rows;
     assert.ok(Number(row!.ms) < 3000, `attempt took ${row!.ms} ms`);
   });
@@ -216,7 +245,10 @@ describe("no two copies (shell; agent lost after 10 s, lease 12 s: a thawed agen
       { message: "the stage to print its sleep's pid" },
     );
     const tagged = `DOCKYARD_ATTEMPT_ID=${first}`;
-    assert.ok(alive(sleepPid) && processesWith(tagged).includes(sleepPid), "the stage's sleep runs and is found by its env (positive control)");
+    assert.ok(
+      alive(sleepPid) && processesWith(tagged).includes(sleepPid),
+      "the stage's sleep runs and is found by its env (positive control)",
+    );
     await farm.startAgent({ name: "sh-b", capacity: 1, executor: "shell", labels: { t: "sh" } });
 
     a.child.kill("SIGSTOP");
@@ -247,7 +279,9 @@ describe("no two copies (shell; agent lost after 10 s, lease 12 s: a thawed agen
       ],
     );
     assert.ok(rows[1]!.started_at! > gone, "the retry started after the first copy was gone");
-    t.diagnostic(`stage processes gone ${goneMs} ms after SIGSTOP; retry started ${rows[1]!.started_at!.getTime() - frozenAt} ms after`);
+    t.diagnostic(
+      `stage processes gone ${goneMs} ms after SIGSTOP; retry started ${rows[1]!.started_at!.getTime() - frozenAt} ms after`,
+    );
     // The thawed agent is healthy: it drains and exits 0 on SIGTERM.
     a.child.kill("SIGTERM");
     assert.equal(await a.exited, 0);
@@ -279,6 +313,9 @@ stages:
     const m = /^daemons (\d+) (\d+) alive\ndone\n$/.exec(log);
     assert.ok(m, `stage log: ${JSON.stringify(log)}`);
     assert.ok(tookMs < 5000, `the run took ${tookMs} ms`);
-    await waitFor(() => !alive(Number(m[1])) && !alive(Number(m[2])), { timeoutMs: 2000, message: "both daemons gone" });
+    await waitFor(() => !alive(Number(m[1])) && !alive(Number(m[2])), {
+      timeoutMs: 2000,
+      message: "both daemons gone",
+    });
   });
 });

@@ -3,7 +3,17 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Webhook } from "standardwebhooks";
-import { dockyardCli, startFarm, startHttpReceiver, startSmtpReceiver, submit, waitFor, type Farm, type HttpReceiver, type SmtpReceiver } from "../index";
+import {
+  dockyardCli,
+  startFarm,
+  startHttpReceiver,
+  startSmtpReceiver,
+  submit,
+  waitFor,
+  type Farm,
+  type HttpReceiver,
+  type SmtpReceiver,
+} from "../index";
 
 describe("dockyard channels and notifications (CLI)", { timeout: 120_000 }, () => {
   let farm: Farm;
@@ -13,7 +23,9 @@ describe("dockyard channels and notifications (CLI)", { timeout: 120_000 }, () =
   before(async () => {
     hook = await startHttpReceiver();
     smtp = await startSmtpReceiver();
-    farm = await startFarm({ env: { DOCKYARD_NOTIFY_ALLOW_PRIVATE: "loopback", DOCKYARD_NOTIFY_RETRY_SCALE: "0.001" } });
+    farm = await startFarm({
+      env: { DOCKYARD_NOTIFY_ALLOW_PRIVATE: "loopback", DOCKYARD_NOTIFY_RETRY_SCALE: "0.001" },
+    });
   });
   after(async () => {
     await farm?.stop();
@@ -38,7 +50,8 @@ describe("dockyard channels and notifications (CLI)", { timeout: 120_000 }, () =
     assert.equal((await dockyardCli(farm, ["channels", "test", "cli-hook"])).code, 0);
     const signed = hook.received[1]!;
     assert.equal(String(signed.headers["webhook-signature"]).split(" ").length, 2, "both keys sign during the window");
-    for (const k of [key, newKey]) assert.ok(new Webhook(k).verify(signed.body, signed.headers as Record<string, string>));
+    for (const k of [key, newKey])
+      assert.ok(new Webhook(k).verify(signed.body, signed.headers as Record<string, string>));
 
     const list = await dockyardCli(farm, ["channels", "list", "--json"]);
     const channels = JSON.parse(list.stdout) as { name: string; type: string; target: string }[];
@@ -48,7 +61,9 @@ describe("dockyard channels and notifications (CLI)", { timeout: 120_000 }, () =
     );
     assert.doesNotMatch(list.stdout, /whsec_/);
 
-    const notes = JSON.parse((await dockyardCli(farm, ["notifications", "--channel", "cli-hook", "--json"])).stdout) as {
+    const notes = JSON.parse(
+      (await dockyardCli(farm, ["notifications", "--channel", "cli-hook", "--json"])).stdout,
+    ) as {
       state: string;
       attempts: unknown[];
     }[];
@@ -59,7 +74,10 @@ describe("dockyard channels and notifications (CLI)", { timeout: 120_000 }, () =
         ["delivered", 1],
       ],
     );
-    assert.match((await dockyardCli(farm, ["notifications"])).stdout, /cli-hook {2}test {2}delivered.*\n {2}#1 .* delivered 200 \d+ ms/);
+    assert.match(
+      (await dockyardCli(farm, ["notifications"])).stdout,
+      /cli-hook {2}test {2}delivered.*\n {2}#1 .* delivered 200 \d+ ms/,
+    );
 
     assert.equal((await dockyardCli(farm, ["channels", "rm", "cli-hook"])).code, 0);
     const gone = await dockyardCli(farm, ["channels", "test", "cli-hook"]);
@@ -148,11 +166,17 @@ describe("dockyard channels and notifications (CLI)", { timeout: 120_000 }, () =
     ]);
     assert.match(creds.stderr, /must not carry the password/);
     await assert.rejects(
-      submit(farm.client, "name: n\nnotify: [{ on: [failed], channels: [nope] }]\nstages:\n  a: { executor: shell, commands: ['true'] }\n"),
+      submit(
+        farm.client,
+        "name: n\nnotify: [{ on: [failed], channels: [nope] }]\nstages:\n  a: { executor: shell, commands: ['true'] }\n",
+      ),
       /channel 'nope' does not exist/,
     );
     await assert.rejects(
-      submit(farm.client, "name: n\nnotify: [{ on: [exploded], channels: [cli-mail] }]\nstages:\n  a: { executor: shell, commands: ['true'] }\n"),
+      submit(
+        farm.client,
+        "name: n\nnotify: [{ on: [exploded], channels: [cli-mail] }]\nstages:\n  a: { executor: shell, commands: ['true'] }\n",
+      ),
       /notify\[0\].on\[0\]: unknown notify event 'exploded': use succeeded, failed/,
     );
   });

@@ -14,7 +14,13 @@ describe("notifications across a server kill -9", { timeout: 180_000 }, () => {
   before(async () => {
     // Slow answers: a batch of sends is in flight nearly all the time, so the kill catches one.
     hook = await startHttpReceiver({ delayMs: 1000 });
-    farm = new OutageFarm({ env: { DOCKYARD_NOTIFY_ALLOW_PRIVATE: "loopback", DOCKYARD_NOTIFY_RETRY_SCALE: "0.001", DOCKYARD_NOTIFY_LEASE_MS: "2000" } });
+    farm = new OutageFarm({
+      env: {
+        DOCKYARD_NOTIFY_ALLOW_PRIVATE: "loopback",
+        DOCKYARD_NOTIFY_RETRY_SCALE: "0.001",
+        DOCKYARD_NOTIFY_LEASE_MS: "2000",
+      },
+    });
     await farm.start();
     await farm.client.addChannel({ name: "crash-hook", type: "webhook", url: hook.url });
   });
@@ -23,7 +29,8 @@ describe("notifications across a server kill -9", { timeout: 180_000 }, () => {
     await hook?.close();
   });
 
-  const count = async (where: string) => (await farm.pg.query<{ n: number }>(`SELECT count(*)::int AS n FROM deliveries WHERE ${where}`)).rows[0]!.n;
+  const count = async (where: string) =>
+    (await farm.pg.query<{ n: number }>(`SELECT count(*)::int AS n FROM deliveries WHERE ${where}`)).rows[0]!.n;
 
   it("delivers every message, each webhook-id once after dedupe", async () => {
     await farm.pg.query(
@@ -39,7 +46,11 @@ describe("notifications across a server kill -9", { timeout: 180_000 }, () => {
     const deliveredBefore = await count("state = 'delivered'");
     assert.ok(deliveredBefore < MESSAGES, "the kill came before everything was sent");
     await farm.startServer(0);
-    await waitFor(async () => (await count("state <> 'delivered'")) === 0, { message: "every message delivered", timeoutMs: 120_000, intervalMs: 200 });
+    await waitFor(async () => (await count("state <> 'delivered'")) === 0, {
+      message: "every message delivered",
+      timeoutMs: 120_000,
+      intervalMs: 200,
+    });
     const unique = hook.uniqueDelivered();
     const ids = (await farm.pg.query<{ id: string }>("SELECT id FROM deliveries")).rows.map((r) => r.id);
     const lost = ids.filter((id) => !unique.has(id));

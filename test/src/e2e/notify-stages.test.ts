@@ -26,7 +26,13 @@ import {
 
 interface Message {
   type: string;
-  data: { subject: string; body: string; stage?: { name: string; state: string }; approval?: Record<string, string>; run?: { id: string } };
+  data: {
+    subject: string;
+    body: string;
+    stage?: { name: string; state: string };
+    approval?: Record<string, string>;
+    run?: { id: string };
+  };
 }
 
 describe("notifications from stages", { timeout: 180_000 }, () => {
@@ -38,7 +44,10 @@ describe("notifications from stages", { timeout: 180_000 }, () => {
 
   before(async () => {
     hook = await startHttpReceiver();
-    farm = await startFarm({ env: { DOCKYARD_NOTIFY_ALLOW_PRIVATE: "loopback" }, agents: [{ name: "ns-shell", executor: "shell" }] });
+    farm = await startFarm({
+      env: { DOCKYARD_NOTIFY_ALLOW_PRIVATE: "loopback" },
+      agents: [{ name: "ns-shell", executor: "shell" }],
+    });
     await farm.client.setSecret({ name: "ns-token", value: Buffer.from(secretValue) });
     key = (await farm.client.addChannel({ name: "team-hook", type: "webhook", url: hook.url })).webhookKey;
     alice = await userClient(farm, "alice");
@@ -53,7 +62,10 @@ describe("notifications from stages", { timeout: 180_000 }, () => {
   const messagesOf = (runId: string): { req: ReceivedRequest; msg: Message }[] =>
     hook.received
       .filter((r) => r.body.includes(runId))
-      .map((req) => ({ req, msg: new Webhook(key).verify(req.body, req.headers as Record<string, string>) as Message }));
+      .map((req) => ({
+        req,
+        msg: new Webhook(key).verify(req.body, req.headers as Record<string, string>) as Message,
+      }));
   const waitMessage = (runId: string, type: string, n = 1) =>
     waitFor(
       () => {
@@ -86,7 +98,10 @@ stages:
     assert.equal(tell.outputs?.values.message_ids, req.headers["webhook-id"], "the output names the delivered message");
     assert.equal(tell.outputs?.values.channels, "team-hook");
     assert.equal(msg.data.subject, "ns-stage #1: tell says v7");
-    assert.match(msg.data.body, /^status running; tag v7; token \*\*\* \/ \*\*\*; http:\/\/127\.0\.0\.1:\d+\/api\/v1\/runs\//);
+    assert.match(
+      msg.data.body,
+      /^status running; tag v7; token \*\*\* \/ \*\*\*; http:\/\/127\.0\.0\.1:\d+\/api\/v1\/runs\//,
+    );
     assert.equal(msg.data.stage?.name, "tell");
     assert.equal(messagesOf(runId).length, 1, "one message");
   });
@@ -118,7 +133,10 @@ stages:
     const [waiting] = await waitMessage(runId, "run.waiting");
     assert.equal(waiting!.msg.data.subject, "[dockyard] ns-approve #1 waiting");
     assert.equal(waiting!.msg.data.stage?.name, "gate");
-    assert.match(waiting!.msg.data.body, /Stage gate: waiting for approval by alice until .*; decide with: dockyard approve ns-approve#1 gate\./);
+    assert.match(
+      waiting!.msg.data.body,
+      /Stage gate: waiting for approval by alice until .*; decide with: dockyard approve ns-approve#1 gate\./,
+    );
     assert.equal(waiting!.msg.data.approval?.approvers, "alice");
     await alice.client.decideApproval({ runId, stage: "gate", approve: true, comment: "ship it" });
     const [approved] = await waitMessage(runId, "run.approved");
@@ -162,6 +180,7 @@ stages:
 
   it("no message carries a secret value (it was in an output the templates read)", () => {
     assert.ok(hook.received.length >= 6, "the messages above were seen");
-    for (const r of hook.received) assert.ok(!r.body.includes(secretValue) && !JSON.stringify(r.headers).includes(secretValue));
+    for (const r of hook.received)
+      assert.ok(!r.body.includes(secretValue) && !JSON.stringify(r.headers).includes(secretValue));
   });
 });

@@ -7,10 +7,21 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { enqueueNotification } from "@dockyard/control-plane";
-import { startFarm, startHttpReceiver, startSmtpReceiver, submit, waitFor, waitForRun, type Farm, type HttpReceiver, type SmtpReceiver } from "../index";
+import {
+  startFarm,
+  startHttpReceiver,
+  startSmtpReceiver,
+  submit,
+  waitFor,
+  waitForRun,
+  type Farm,
+  type HttpReceiver,
+  type SmtpReceiver,
+} from "../index";
 
 /** An attempt history for an assertion message (bigint times dropped). */
-const attemptsText = (h: { result: string; error: string }[] | undefined) => (h ?? []).map((a) => `${a.result}: ${a.error}`).join("; ");
+const attemptsText = (h: { result: string; error: string }[] | undefined) =>
+  (h ?? []).map((a) => `${a.result}: ${a.error}`).join("; ");
 
 describe("notification channels", { timeout: 180_000 }, () => {
   let farm: Farm;
@@ -25,7 +36,11 @@ describe("notification channels", { timeout: 180_000 }, () => {
     sms = await startHttpReceiver();
     smtp = await startSmtpReceiver();
     farm = await startFarm({
-      env: { DOCKYARD_NOTIFY_ALLOW_PRIVATE: "loopback", DOCKYARD_NOTIFY_RETRY_SCALE: "0.001", DOCKYARD_NOTIFY_FALLBACK_CHANNEL: "ops-hook" },
+      env: {
+        DOCKYARD_NOTIFY_ALLOW_PRIVATE: "loopback",
+        DOCKYARD_NOTIFY_RETRY_SCALE: "0.001",
+        DOCKYARD_NOTIFY_FALLBACK_CHANNEL: "ops-hook",
+      },
       agents: [{ name: "notify-shell", executor: "shell" }],
     });
     await farm.client.setSecret({ name: "notify-token", value: Buffer.from(secretValue) });
@@ -38,17 +53,26 @@ describe("notification channels", { timeout: 180_000 }, () => {
     await Promise.all([hook?.close(), sms?.close(), smtp?.close()]);
   });
 
-  const deliveriesOf = async (channel: string) => (await farm.client.listNotifications({ channel, limit: 100 })).deliveries;
+  const deliveriesOf = async (channel: string) =>
+    (await farm.client.listNotifications({ channel, limit: 100 })).deliveries;
 
   it("delivers a webhook once, signed so that standardwebhooks verifies it", async () => {
     const res = await farm.client.testChannel({ name: "ops-hook" });
     assert.equal(res.delivery?.state, "delivered", attemptsText(res.delivery?.attemptHistory));
     const got = hook.received.filter((r) => r.headers["webhook-id"] === res.delivery!.id);
     assert.equal(got.length, 1);
-    const payload = new Webhook(hookKey).verify(got[0]!.body, got[0]!.headers as Record<string, string>) as { type: string; data: { subject: string } };
+    const payload = new Webhook(hookKey).verify(got[0]!.body, got[0]!.headers as Record<string, string>) as {
+      type: string;
+      data: { subject: string };
+    };
     assert.equal(payload.type, "test");
     assert.match(payload.data.subject, /test message for channel ops-hook/);
-    assert.throws(() => new Webhook(`whsec_${randomBytes(32).toString("base64")}`).verify(got[0]!.body, got[0]!.headers as Record<string, string>));
+    assert.throws(() =>
+      new Webhook(`whsec_${randomBytes(32).toString("base64")}`).verify(
+        got[0]!.body,
+        got[0]!.headers as Record<string, string>,
+      ),
+    );
   });
 
   it("delivers email over SMTP once, logging in with the password from the secret store", async () => {
@@ -67,7 +91,9 @@ describe("notification channels", { timeout: 180_000 }, () => {
     assert.equal(mails.length, 1);
     assert.match(mails[0]!.subject ?? "", /test message for channel ops-mail/);
     assert.deepEqual(smtp.logins.at(-1), { user: "dockyard", pass: password });
-    const row = await farm.pg.query<{ config: unknown; secret_refs: unknown }>("SELECT config, secret_refs FROM channels WHERE name = 'ops-mail'");
+    const row = await farm.pg.query<{ config: unknown; secret_refs: unknown }>(
+      "SELECT config, secret_refs FROM channels WHERE name = 'ops-mail'",
+    );
     assert.doesNotMatch(JSON.stringify(row.rows[0]), new RegExp(password), "the password is not in the channels table");
   });
 
@@ -88,7 +114,10 @@ describe("notification channels", { timeout: 180_000 }, () => {
     assert.equal(form.get("To"), "+15550001111");
     assert.equal(form.get("From"), "+15550002222");
     assert.match(form.get("Body") ?? "", /test message for channel ops-sms/);
-    assert.equal(sms.received[0]!.headers.authorization, `Basic ${Buffer.from("AC123:sms-token-123456").toString("base64")}`);
+    assert.equal(
+      sms.received[0]!.headers.authorization,
+      `Basic ${Buffer.from("AC123:sms-token-123456").toString("base64")}`,
+    );
   });
 
   it("refuses private and link-local targets with a message naming why", async () => {
@@ -98,7 +127,11 @@ describe("notification channels", { timeout: 180_000 }, () => {
         return true;
       });
     }
-    assert.equal((await farm.client.listChannels({})).channels.filter((c) => c.name === "bad").length, 0, "nothing half-written");
+    assert.equal(
+      (await farm.client.listChannels({})).channels.filter((c) => c.name === "bad").length,
+      0,
+      "nothing half-written",
+    );
   });
 
   it("retries on the (scaled) schedule until the receiver takes it, with one webhook-id", async () => {
@@ -110,9 +143,12 @@ describe("notification channels", { timeout: 180_000 }, () => {
         { channels: ["flaky"], subject: "s", body: "b", context: { event: "test", status: "test" } },
         new Date(),
       );
-      const d = await waitFor(async () => (await deliveriesOf("flaky")).find((x) => x.id === id && x.state === "delivered"), {
-        message: "delivered after retries",
-      });
+      const d = await waitFor(
+        async () => (await deliveriesOf("flaky")).find((x) => x.id === id && x.state === "delivered"),
+        {
+          message: "delivered after retries",
+        },
+      );
       assert.deepEqual(
         d.attemptHistory.map((a) => [a.result, a.statusCode]),
         [
@@ -134,18 +170,31 @@ describe("notification channels", { timeout: 180_000 }, () => {
     const gone = await startHttpReceiver({ respond: () => 410 });
     try {
       await farm.client.addChannel({ name: "a-gone", type: "webhook", url: gone.url });
-      await enqueueNotification(farm.server.db.db, { channels: ["a-gone"], subject: "s", body: "b", context: { event: "test", status: "test" } }, new Date());
-      await waitFor(async () => (await farm.client.listChannels({})).channels.find((c) => c.name === "a-gone" && c.disabledAtMs > 0n), {
-        message: "channel disabled",
-      });
+      await enqueueNotification(
+        farm.server.db.db,
+        { channels: ["a-gone"], subject: "s", body: "b", context: { event: "test", status: "test" } },
+        new Date(),
+      );
+      await waitFor(
+        async () =>
+          (await farm.client.listChannels({})).channels.find((c) => c.name === "a-gone" && c.disabledAtMs > 0n),
+        {
+          message: "channel disabled",
+        },
+      );
       // The configured fallback channel hears about it.
-      const told = await waitFor(() => hook.received.find((r) => r.body.includes("channel.disabled") && r.body.includes("a-gone")), {
-        message: "told on ops-hook",
-      });
+      const told = await waitFor(
+        () => hook.received.find((r) => r.body.includes("channel.disabled") && r.body.includes("a-gone")),
+        {
+          message: "told on ops-hook",
+        },
+      );
       assert.match(told.body, /410 Gone/);
       assert.equal(gone.received.length, 1, "no retry after a 410");
       // The disabling is in the audit log, by the server, with the reason (written with it).
-      const disabled = (await farm.client.listAudit({ limit: 1000 })).entries.filter((e) => e.action === "channel.disabled" && e.target === "a-gone");
+      const disabled = (await farm.client.listAudit({ limit: 1000 })).entries.filter(
+        (e) => e.action === "channel.disabled" && e.target === "a-gone",
+      );
       assert.equal(disabled.length, 1);
       assert.equal(disabled[0]!.actor, "server");
       assert.match(disabled[0]!.detailsJson, /410 Gone/);
@@ -182,16 +231,27 @@ stages:
     assert.equal(body.type, "run.failed");
     assert.equal(body.data.subject, "notify-run #1 failed");
     assert.match(body.data.body, /^stage boom failed; token=\*\*\* http:\/\/127\.0\.0\.1:\d+\/api\/v1\/runs\//);
-    assert.equal(hook.received.filter((r) => r.body.includes(runId)).length, 1, "one message: the succeeded rule did not fire");
+    assert.equal(
+      hook.received.filter((r) => r.body.includes(runId)).length,
+      1,
+      "one message: the succeeded rule did not fire",
+    );
     // A context that carries the value outright (as an approval or notify stage could): masked too.
     await enqueueNotification(
       farm.server.db.db,
-      { channels: ["runs-hook"], subject: "{{ leak }}", body: "x {{ leak }} y", context: { event: "test", status: "test", leak: secretValue } },
+      {
+        channels: ["runs-hook"],
+        subject: "{{ leak }}",
+        body: "x {{ leak }} y",
+        context: { event: "test", status: "test", leak: secretValue },
+      },
       new Date(),
     );
     await waitFor(() => hook.received.find((r) => r.body.includes("x *** y")), { message: "masked message" });
-    for (const r of [...hook.received, ...sms.received]) assert.ok(!r.body.includes(secretValue) && !JSON.stringify(r.headers).includes(secretValue));
-    for (const m of smtp.mails) assert.ok(!(m.text ?? "").includes(secretValue) && !(m.subject ?? "").includes(secretValue));
+    for (const r of [...hook.received, ...sms.received])
+      assert.ok(!r.body.includes(secretValue) && !JSON.stringify(r.headers).includes(secretValue));
+    for (const m of smtp.mails)
+      assert.ok(!(m.text ?? "").includes(secretValue) && !(m.subject ?? "").includes(secretValue));
   });
 
   it("sends on a run's success (the batched end of succeeded attempts), with the default templates", async () => {
@@ -208,11 +268,18 @@ stages:
 `,
     );
     assert.equal((await waitForRun(farm.client, runId)).state, "succeeded");
-    const msg = await waitFor(() => hook.received.find((r) => r.body.includes(runId)), { message: "success notification" });
-    const body = JSON.parse(msg.body) as { type: string; data: { subject: string; body: string; outputs: Record<string, Record<string, string>> } };
+    const msg = await waitFor(() => hook.received.find((r) => r.body.includes(runId)), {
+      message: "success notification",
+    });
+    const body = JSON.parse(msg.body) as {
+      type: string;
+      data: { subject: string; body: string; outputs: Record<string, Record<string, string>> };
+    };
     assert.equal(body.type, "run.succeeded");
     assert.equal(body.data.subject, "[dockyard] notify-ok #1 succeeded");
     assert.deepEqual(body.data.outputs, { one: { image: "reg/app:1" } });
-    await waitFor(() => sms.received.find((r) => decodeURIComponent(r.body).includes("notify-ok #1 succeeded")), { message: "the SMS too" });
+    await waitFor(() => sms.received.find((r) => decodeURIComponent(r.body).includes("notify-ok #1 succeeded")), {
+      message: "the SMS too",
+    });
   });
 });

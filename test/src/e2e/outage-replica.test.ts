@@ -10,9 +10,10 @@ import path from "node:path";
 import { OutageFarm, REPO_ROOT, waitFor } from "../index";
 
 const BIN = path.join(REPO_ROOT, "cli/bin/dockyard");
-const STAGES = Array.from({ length: 5 }, (_, i) => `  s${i}: { executor: shell, command: "for i in 1 2 3 4 5 6; do echo s${i}-$i; sleep 0.5; done" }`).join(
-  "\n",
-);
+const STAGES = Array.from(
+  { length: 5 },
+  (_, i) => `  s${i}: { executor: shell, command: "for i in 1 2 3 4 5 6; do echo s${i}-$i; sleep 0.5; done" }`,
+).join("\n");
 
 describe("a replica killed under load", { timeout: 300_000 }, () => {
   const farm = new OutageFarm({ replicas: 2 });
@@ -28,7 +29,10 @@ describe("a replica killed under load", { timeout: 300_000 }, () => {
   it("loses nothing and runs nothing twice; a watcher on the dead replica resumes on the other", async () => {
     const runIds: string[] = [];
     for (let i = 0; i < 20; i++) {
-      const res = await farm.client.submitRun({ pipelineYaml: Buffer.from(`name: load-${i}\nstages:\n${STAGES}\n`), source: "test" }, { timeoutMs: 10_000 });
+      const res = await farm.client.submitRun(
+        { pipelineYaml: Buffer.from(`name: load-${i}\nstages:\n${STAGES}\n`), source: "test" },
+        { timeoutMs: 10_000 },
+      );
       runIds.push(res.run!.id);
     }
     // A CLI watcher of the first run, attached to replica 1 first.
@@ -50,19 +54,27 @@ describe("a replica killed under load", { timeout: 300_000 }, () => {
     watcher.stderr.on("data", (d: Buffer) => (err += d.toString()));
     const watched = new Promise<number | null>((r) => watcher.on("close", (code) => r(code)));
     // Kill replica 1 once work is under way on both agents.
-    await waitFor(async () => (await farm.pg.query("SELECT count(DISTINCT agent_id)::int AS n FROM attempts WHERE state = 'running'")).rows[0].n === 2, {
-      message: "both agents busy",
-      timeoutMs: 60_000,
-    });
-    await waitFor(() => out.includes("s0-2"), { message: "the watcher printing", timeoutMs: 30_000 }).catch((e: Error) => {
-      throw new Error(`${e.message}; watcher said: ${out}${err}`);
-    });
+    await waitFor(
+      async () =>
+        (await farm.pg.query("SELECT count(DISTINCT agent_id)::int AS n FROM attempts WHERE state = 'running'")).rows[0]
+          .n === 2,
+      {
+        message: "both agents busy",
+        timeoutMs: 60_000,
+      },
+    );
+    await waitFor(() => out.includes("s0-2"), { message: "the watcher printing", timeoutMs: 30_000 }).catch(
+      (e: Error) => {
+        throw new Error(`${e.message}; watcher said: ${out}${err}`);
+      },
+    );
     await farm.killServer(1);
 
     for (const runId of runIds) {
       const state = await waitFor(
         async () => {
-          const s = (await farm.pg.query<{ state: string }>("SELECT state FROM runs WHERE id = $1", [runId])).rows[0]?.state;
+          const s = (await farm.pg.query<{ state: string }>("SELECT state FROM runs WHERE id = $1", [runId])).rows[0]
+            ?.state;
           return s && ["succeeded", "failed", "errored", "canceled"].includes(s) ? s : undefined;
         },
         { message: `run ${runId} to end`, timeoutMs: 180_000 },
@@ -73,9 +85,15 @@ describe("a replica killed under load", { timeout: 300_000 }, () => {
       "SELECT count(DISTINCT stage_id)::int AS stages, count(*)::int AS attempts, count(*) FILTER (WHERE state = 'succeeded')::int AS succeeded FROM attempts",
     );
     const others = (
-      await farm.pg.query("SELECT a.state, a.reason, g.name AS agent FROM attempts a JOIN agents g ON g.id = a.agent_id WHERE a.state <> 'succeeded'")
+      await farm.pg.query(
+        "SELECT a.state, a.reason, g.name AS agent FROM attempts a JOIN agents g ON g.id = a.agent_id WHERE a.state <> 'succeeded'",
+      )
     ).rows;
-    assert.deepEqual(rows[0], { stages: 100, attempts: 100, succeeded: 100 }, `each stage ran exactly once; other attempts: ${JSON.stringify(others)}`);
+    assert.deepEqual(
+      rows[0],
+      { stages: 100, attempts: 100, succeeded: 100 },
+      `each stage ran exactly once; other attempts: ${JSON.stringify(others)}`,
+    );
 
     assert.equal(await watched, 0, out + err);
     for (let s = 0; s < 5; s++) {

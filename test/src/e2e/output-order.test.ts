@@ -44,7 +44,9 @@ describe("stdout and stderr order", { timeout: 120_000 }, () => {
       // One write each, with a pause so that the agent reads each before the next. The first
       // one ends like the start of the secret ("order-"): the masker holds it back until the
       // next stdout write, and the stderr line read meanwhile must wait behind it.
-      const script = ["printf 'out0 order-'", "echo err1 >&2", "echo out2", "echo err3 >&2", 'echo out4 "$KEY"'].join("; sleep 0.25; ");
+      const script = ["printf 'out0 order-'", "echo err1 >&2", "echo out2", "echo err3 >&2", 'echo out4 "$KEY"'].join(
+        "; sleep 0.25; ",
+      );
       const stages = ["plain", "masked"]
         .map(
           (name) =>

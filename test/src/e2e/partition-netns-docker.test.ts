@@ -15,7 +15,10 @@ const hosts: NetnsHost[] = [];
 
 after(async () => {
   for (const h of hosts) h.remove();
-  await waitFor(() => leftovers(hosts).length === 0, { message: `no leftovers: ${leftovers(hosts).join(", ")}`, timeoutMs: 20_000 });
+  await waitFor(() => leftovers(hosts).length === 0, {
+    message: `no leftovers: ${leftovers(hosts).join(", ")}`,
+    timeoutMs: 20_000,
+  });
 });
 
 describe("a docker agent partitioned in its own network namespace for 30 s", { timeout: 170_000 }, () => {
@@ -38,7 +41,9 @@ describe("a docker agent partitioned in its own network namespace for 30 s", { t
     assert.ok(first[1] - first[0] < 25_000, `the cut-off container was stopped part way through its 30 s: ${info}`);
     assert.ok(first[1] < retry[0], `the cut-off container was last seen before the retry's was first seen: ${info}`);
     assert.match(r.cutAgentLog, /lease not renewed within the fence; stopping the stage/);
-    t.diagnostic(`cut-off container alive ${first[1] - first[0]} ms; retry's container seen ${retry[0] - first[1]} ms after it`);
+    t.diagnostic(
+      `cut-off container alive ${first[1] - first[0]} ms; retry's container seen ${retry[0] - first[1]} ms after it`,
+    );
     await waitFor(() => leftovers([r.host]).length === 0, { message: `${r.host.name} gone`, timeoutMs: 20_000 });
   });
 });

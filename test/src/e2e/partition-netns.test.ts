@@ -20,19 +20,31 @@ const hosts: NetnsHost[] = [];
 after(async () => {
   for (const h of hosts) h.remove();
   // The namespace (and its veth pair) goes once its last process has exited.
-  await waitFor(() => leftovers(hosts).length === 0, { message: `no leftovers: ${leftovers(hosts).join(", ")}`, timeoutMs: 20_000 });
+  await waitFor(() => leftovers(hosts).length === 0, {
+    message: `no leftovers: ${leftovers(hosts).join(", ")}`,
+    timeoutMs: 20_000,
+  });
 });
 
 function assertCleanedUp(r: PartitionResult): Promise<unknown> {
-  assert.deepEqual(r.presentWhileUp.sort(), [r.host.name, r.host.rootVeth].sort(), "the leftover check sees our namespace while it exists");
-  return waitFor(() => leftovers([r.host]).length === 0, { message: `${r.host.name} and its veth pair gone`, timeoutMs: 20_000 });
+  assert.deepEqual(
+    r.presentWhileUp.sort(),
+    [r.host.name, r.host.rootVeth].sort(),
+    "the leftover check sees our namespace while it exists",
+  );
+  return waitFor(() => leftovers([r.host]).length === 0, {
+    message: `${r.host.name} and its veth pair gone`,
+    timeoutMs: 20_000,
+  });
 }
 
 describe("an agent partitioned in its own network namespace for 30 s", { concurrency: 3, timeout: 170_000 }, () => {
   for (const cut of ["link-down", "drop"] as const) {
     it(`${cut}: the cut-off copy stops before the retry starts elsewhere; never two copies; one full execution`, async (t: TestContext) => {
       const r = await partitionAgent({ cut, fence: "on", hosts });
-      t.diagnostic(`cut-off copy: ${r.executions.counts.s?.[1]} lines; retry started ${r.executions.gapsMs.s?.[0]} ms after its last`);
+      t.diagnostic(
+        `cut-off copy: ${r.executions.counts.s?.[1]} lines; retry started ${r.executions.gapsMs.s?.[0]} ms after its last`,
+      );
       const info = JSON.stringify({ attempts: r.attempts, executions: r.executions, sampler: r.sampler });
       assert.equal(r.state, "succeeded", info);
       assert.deepEqual(
@@ -50,7 +62,11 @@ describe("an agent partitioned in its own network namespace for 30 s", { concurr
       assert.equal(counts[2], STEPS, "the retry executed every line");
       assert.ok(r.executions.gapsMs.s![0]! > 0, `the cut-off copy's last line came before the retry's first: ${info}`);
       assert.equal(r.executions.doubleExecutions, 0);
-      assert.match(r.cutAgentLog, /lease not renewed within the fence; stopping the stage/, "the cut agent says it fenced the stage");
+      assert.match(
+        r.cutAgentLog,
+        /lease not renewed within the fence; stopping the stage/,
+        "the cut agent says it fenced the stage",
+      );
       await assertCleanedUp(r);
     });
   }
@@ -61,7 +77,10 @@ describe("an agent partitioned in its own network namespace for 30 s", { concurr
     const info = JSON.stringify({ attempts: r.attempts, executions: r.executions, sampler: r.sampler });
     assert.ok(r.sampler.overlapSamples > 0, `two copies seen together: ${info}`);
     assert.deepEqual(r.sampler.maxCopies, { s: 2 }, info);
-    assert.ok(r.executions.gapsMs.s![0]! < 0, `the retry's first line came while the cut-off copy still executed: ${info}`);
+    assert.ok(
+      r.executions.gapsMs.s![0]! < 0,
+      `the retry's first line came while the cut-off copy still executed: ${info}`,
+    );
     await assertCleanedUp(r);
   });
 });

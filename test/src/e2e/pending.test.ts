@@ -6,7 +6,17 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Stage } from "@dockyard/proto";
-import { startFarm, submit, runEvents, runningAttempt, testDocker, waitFor, waitForRun, dockyardProcess, type Farm } from "../index";
+import {
+  startFarm,
+  submit,
+  runEvents,
+  runningAttempt,
+  testDocker,
+  waitFor,
+  waitForRun,
+  dockyardProcess,
+  type Farm,
+} from "../index";
 import { tempDir } from "@dockyard/testkit";
 
 const dockyard = dockyardProcess;
@@ -21,21 +31,29 @@ async function stageWith(farm: Farm, runId: string, name: string, reason: string
       const ok = typeof reason === "string" ? last?.reason === reason : reason.test(last?.reason ?? "");
       return ok ? last : undefined;
     },
-    { timeoutMs: 15_000, message: `stage ${name} of ${runId} with reason ${String(reason)} (last: ${last?.state} '${last?.reason}')` },
+    {
+      timeoutMs: 15_000,
+      message: `stage ${name} of ${runId} with reason ${String(reason)} (last: ${last?.state} '${last?.reason}')`,
+    },
   );
 }
 
 /** `dockyard watch RUN` until its output matches `line`; then the run is canceled and the watch's output returned. */
 async function watchUntil(farm: Farm, runId: string, line: RegExp): Promise<string> {
   const watch = dockyard(farm, ["watch", runId]);
-  await waitFor(() => line.test(watch.out()), { timeoutMs: 15_000, message: `watch output matching ${line} (got: ${watch.out()})` });
+  await waitFor(() => line.test(watch.out()), {
+    timeoutMs: 15_000,
+    message: `watch output matching ${line} (got: ${watch.out()})`,
+  });
   await farm.client.cancelRun({ runId });
   const r = await watch.done;
   return r.stdout;
 }
 
 async function apiStage(farm: Farm, runId: string, name: string): Promise<{ state: string; reason: string | null }> {
-  const res = await fetch(`${farm.server.httpUrl}/api/v1/runs/${runId}`, { headers: { authorization: `Bearer ${farm.apiToken}` } });
+  const res = await fetch(`${farm.server.httpUrl}/api/v1/runs/${runId}`, {
+    headers: { authorization: `Bearer ${farm.apiToken}` },
+  });
   assert.equal(res.status, 200);
   const body = (await res.json()) as { run: { stages: { name: string; state: string; reason: string | null }[] } };
   const stage = body.run.stages.find((s) => s.name === name)!;
@@ -74,9 +92,16 @@ stages:
     assert.equal(build.state, "queued");
     const { run } = await farm.client.getRun({ runId });
     assert.deepEqual([run!.stages[1]!.state, run!.stages[1]!.reason], ["pending", "waiting for build"]);
-    assert.deepEqual(await apiStage(farm, runId, "build"), { state: "queued", reason: "no agent has label zone=c (agents: dock-a, dock-b)" });
+    assert.deepEqual(await apiStage(farm, runId, "build"), {
+      state: "queued",
+      reason: "no agent has label zone=c (agents: dock-a, dock-b)",
+    });
     assert.equal((await apiStage(farm, runId, "deploy")).reason, "waiting for build");
-    const out = await watchUntil(farm, runId, /build {2}queued {2}\(no agent has label zone=c \(agents: dock-a, dock-b\)\)/);
+    const out = await watchUntil(
+      farm,
+      runId,
+      /build {2}queued {2}\(no agent has label zone=c \(agents: dock-a, dock-b\)\)/,
+    );
     assert.match(out, /deploy {2}pending {2}\(waiting for build\)/);
     assert.match(out, /build {2}canceled/);
   });
@@ -96,7 +121,10 @@ stages:
     ]);
     const r = await submitted.done;
     assert.equal(r.code, 0, r.stderr);
-    const json = JSON.parse(r.stdout) as { id: string; stages: { name: string; state: string; reason: string | null }[] };
+    const json = JSON.parse(r.stdout) as {
+      id: string;
+      stages: { name: string; state: string; reason: string | null }[];
+    };
     assert.deepEqual(
       json.stages.map((s) => [s.name, s.state, s.reason || ""]),
       [
@@ -110,12 +138,25 @@ stages:
 
   it("gives used/capacity of a full agent, and clears the reason once the stage is placed", async () => {
     await farm.startAgent({ name: "sh-full", executor: "shell", labels: { pool: "full" }, capacity: 1 });
-    const hold = await submit(farm.client, "name: hold\nstages:\n  s: { executor: shell, command: 'sleep 60', agent: { pool: full } }\n");
+    const hold = await submit(
+      farm.client,
+      "name: hold\nstages:\n  s: { executor: shell, command: 'sleep 60', agent: { pool: full } }\n",
+    );
     await runningAttempt(farm, hold);
-    const runId = await submit(farm.client, "name: next\nstages:\n  s: { executor: shell, command: 'sleep 60', agent: { pool: full } }\n");
+    const runId = await submit(
+      farm.client,
+      "name: next\nstages:\n  s: { executor: shell, command: 'sleep 60', agent: { pool: full } }\n",
+    );
     assert.equal((await stageWith(farm, runId, "s", "1 matching agent is full (1/1)")).state, "queued");
     const events = await runEvents(farm.client, runId);
-    assert.ok(events.some((e) => e.body.case === "stage" && e.body.value.state === "queued" && e.body.value.reason === "1 matching agent is full (1/1)"));
+    assert.ok(
+      events.some(
+        (e) =>
+          e.body.case === "stage" &&
+          e.body.value.state === "queued" &&
+          e.body.value.reason === "1 matching agent is full (1/1)",
+      ),
+    );
     await farm.client.cancelRun({ runId: hold });
     await runningAttempt(farm, runId);
     const { run } = await farm.client.getRun({ runId });
@@ -124,20 +165,37 @@ stages:
   });
 
   it("says a matching agent drains, then that it is offline once it left", async () => {
-    const agent = await farm.startAgent({ name: "sh-drain", executor: "shell", labels: { pool: "drain" }, capacity: 1 });
-    const hold = await submit(farm.client, "name: hold\nstages:\n  s: { executor: shell, command: 'sleep 60', agent: { pool: drain } }\n");
+    const agent = await farm.startAgent({
+      name: "sh-drain",
+      executor: "shell",
+      labels: { pool: "drain" },
+      capacity: 1,
+    });
+    const hold = await submit(
+      farm.client,
+      "name: hold\nstages:\n  s: { executor: shell, command: 'sleep 60', agent: { pool: drain } }\n",
+    );
     await runningAttempt(farm, hold);
     const drained = agent.drain();
-    await waitFor(async () => (await farm.client.listAgents({})).agents.find((a) => a.name === "sh-drain")?.state === "draining", {
-      message: "sh-drain draining",
-    });
-    const runId = await submit(farm.client, "name: after-drain\nstages:\n  s: { executor: shell, command: 'true', agent: { pool: drain } }\n");
+    await waitFor(
+      async () => (await farm.client.listAgents({})).agents.find((a) => a.name === "sh-drain")?.state === "draining",
+      {
+        message: "sh-drain draining",
+      },
+    );
+    const runId = await submit(
+      farm.client,
+      "name: after-drain\nstages:\n  s: { executor: shell, command: 'true', agent: { pool: drain } }\n",
+    );
     await stageWith(farm, runId, "s", "agent sh-drain is draining");
     await farm.client.cancelRun({ runId: hold });
     await drained;
     await stageWith(farm, runId, "s", "the only matching agent sh-drain is offline");
     const out = await watchUntil(farm, runId, /s {2}queued {2}\(the only matching agent sh-drain is offline\)/);
-    assert.match(out, /s {2}queued {2}\(agent sh-drain is draining\)[\s\S]*s {2}queued {2}\(the only matching agent sh-drain is offline\)/);
+    assert.match(
+      out,
+      /s {2}queued {2}\(agent sh-drain is draining\)[\s\S]*s {2}queued {2}\(the only matching agent sh-drain is offline\)/,
+    );
   });
 });
 
@@ -154,10 +212,19 @@ describe("unschedulable stages end as errored", () => {
   after(async () => farm?.stop());
 
   it("after the timeout, with its reason and its dependents skipped; a stage waiting for busy or offline agents waits on", async () => {
-    const hold = await submit(farm.client, "name: hold\nstages:\n  s: { executor: shell, command: 'sleep 60', agent: { pool: busy } }\n");
+    const hold = await submit(
+      farm.client,
+      "name: hold\nstages:\n  s: { executor: shell, command: 'sleep 60', agent: { pool: busy } }\n",
+    );
     await runningAttempt(farm, hold);
-    const full = await submit(farm.client, "name: full\nstages:\n  s: { executor: shell, command: 'true', agent: { pool: busy } }\n");
-    const offline = await submit(farm.client, "name: offline\nstages:\n  s: { executor: shell, command: 'true', agent: { pool: gone } }\n");
+    const full = await submit(
+      farm.client,
+      "name: full\nstages:\n  s: { executor: shell, command: 'true', agent: { pool: busy } }\n",
+    );
+    const offline = await submit(
+      farm.client,
+      "name: offline\nstages:\n  s: { executor: shell, command: 'true', agent: { pool: gone } }\n",
+    );
     const doomed = await submit(
       farm.client,
       `name: doomed
@@ -178,7 +245,9 @@ stages:
         ["report", "skipped", "a needed stage did not succeed"],
       ],
     );
-    const ended = (await runEvents(farm.client, doomed)).filter((e) => e.body.case === "stage" && e.body.value.state === "errored");
+    const ended = (await runEvents(farm.client, doomed)).filter(
+      (e) => e.body.case === "stage" && e.body.value.state === "errored",
+    );
     assert.deepEqual(
       ended.map((e) => (e.body.case === "stage" ? e.body.value.reason : "")),
       [reason],

@@ -83,16 +83,28 @@ describe("embedded PGlite storage", () => {
     assert.ok(server, "the server of the first test runs");
     const md = new grpc.Metadata();
     md.set("authorization", `Bearer ${apiToken}`);
-    const client = createClient(RunService, server.grpcAddress, { metadata: () => md, credentials: clientTlsCredentials(server.pki.caPem) });
+    const client = createClient(RunService, server.grpcAddress, {
+      metadata: () => md,
+      credentials: clientTlsCredentials(server.pki.caPem),
+    });
     try {
       // Every caller has role admin until users and roles exist (transport/grpc/caller.ts).
-      const decided = await submit(client, 'name: lite-gate\nstages:\n  gate: { type: approval, approvers: ["role:admin"], timeout: 1h }\n');
-      await waitFor(async () => (await client.getRun({ runId: decided })).run?.stages[0]?.reason.startsWith("waiting for approval"), {
-        message: "the approval to wait",
-      });
+      const decided = await submit(
+        client,
+        'name: lite-gate\nstages:\n  gate: { type: approval, approvers: ["role:admin"], timeout: 1h }\n',
+      );
+      await waitFor(
+        async () => (await client.getRun({ runId: decided })).run?.stages[0]?.reason.startsWith("waiting for approval"),
+        {
+          message: "the approval to wait",
+        },
+      );
       await client.decideApproval({ runId: decided, stage: "gate", approve: true, comment: "on pglite" });
       assert.equal((await waitForRun(client, decided)).state, "succeeded");
-      const timed = await submit(client, "name: lite-late\nstages:\n  gate: { type: approval, approvers: [x], timeout: 1s, on_timeout: approve }\n");
+      const timed = await submit(
+        client,
+        "name: lite-late\nstages:\n  gate: { type: approval, approvers: [x], timeout: 1s, on_timeout: approve }\n",
+      );
       const run = await waitForRun(client, timed, 10_000);
       assert.equal(run.state, "succeeded");
       assert.match(run.stages[0]!.reason, /^no decision by .* UTC: approved \(on_timeout: approve\)$/);
@@ -118,7 +130,11 @@ describe("embedded PGlite storage", () => {
     const rotated = await call("POST", "/channels/lite-hook/rotate");
     assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
     assert.equal((await call("DELETE", "/channels/lite-hook")).status, 200);
-    const entries = (await call("GET", "/audit?limit=100")).body.entries as { actor: string; action: string; target: string }[];
+    const entries = (await call("GET", "/audit?limit=100")).body.entries as {
+      actor: string;
+      action: string;
+      target: string;
+    }[];
     assert.deepEqual(
       entries.filter((e) => e.target === "lite-hook").map((e) => [e.actor, e.action]),
       [

@@ -30,7 +30,8 @@ ${Array.from({ length: 6 }, (_, i) => `  b${i}: { executor: shell, command: "tru
     assert.equal(run.state, "succeeded");
     const { agents } = await farm.client.listAgents({});
     const nameOf = new Map(agents.map((a) => [a.id, a.name]));
-    for (const s of run.stages) assert.equal(nameOf.get(s.agentId), s.name.startsWith("b") ? "zone-b" : "zone-a", s.name);
+    for (const s of run.stages)
+      assert.equal(nameOf.get(s.agentId), s.name.startsWith("b") ? "zone-b" : "zone-a", s.name);
   });
 
   it("places a run's first stages as it is submitted, as far as free slots go", async () => {
@@ -44,7 +45,14 @@ ${Array.from({ length: 6 }, (_, i) => `  b${i}: { executor: shell, command: "sle
     });
     const run = res.run!;
     assert.equal(run.state, "running");
-    assert.deepEqual(run.stages.map((s) => s.state).sort(), ["assigned", "assigned", "assigned", "assigned", "queued", "queued"]);
+    assert.deepEqual(run.stages.map((s) => s.state).sort(), [
+      "assigned",
+      "assigned",
+      "assigned",
+      "assigned",
+      "queued",
+      "queued",
+    ]);
     const { agents } = await farm.client.listAgents({});
     const zoneB = agents.find((a) => a.name === "zone-b")!.id;
     assert.ok(run.stages.filter((s) => s.state === "assigned").every((s) => s.agentId === zoneB));
@@ -52,10 +60,16 @@ ${Array.from({ length: 6 }, (_, i) => `  b${i}: { executor: shell, command: "sle
   });
 
   it("keeps a stage queued while no agent matches its selector", async () => {
-    const runId = await submit(farm.client, "name: nowhere\nstages:\n  s: { executor: shell, command: 'true', agent: { gpu: 'yes' } }\n");
-    await waitFor(async () => /^dockyard_queue_depth 1$/m.test(await (await fetch(`${farm.server.httpUrl}/metrics`)).text()), {
-      message: "queue depth 1",
-    });
+    const runId = await submit(
+      farm.client,
+      "name: nowhere\nstages:\n  s: { executor: shell, command: 'true', agent: { gpu: 'yes' } }\n",
+    );
+    await waitFor(
+      async () => /^dockyard_queue_depth 1$/m.test(await (await fetch(`${farm.server.httpUrl}/metrics`)).text()),
+      {
+        message: "queue depth 1",
+      },
+    );
     const { run } = await farm.client.getRun({ runId });
     assert.equal(run!.stages[0]!.state, "queued");
     await farm.client.cancelRun({ runId });
@@ -68,7 +82,10 @@ ${Array.from({ length: 6 }, (_, i) => `  b${i}: { executor: shell, command: "sle
     const needs = Array.from({ length: 8 }, (_, i) => `p${i}`).join(", ");
     const ids = await Promise.all(
       Array.from({ length: 6 }, (_, i) =>
-        submit(farm.client, `name: join-${i}\nstages:\n${fan}\n  join: { executor: shell, command: "echo joined", needs: [${needs}] }\n`),
+        submit(
+          farm.client,
+          `name: join-${i}\nstages:\n${fan}\n  join: { executor: shell, command: "echo joined", needs: [${needs}] }\n`,
+        ),
       ),
     );
     for (const runId of ids) assert.equal((await waitForRun(farm.client, runId, 60_000)).state, "succeeded");

@@ -44,8 +44,13 @@ describe("two server replicas", () => {
   });
 
   it("dispatches each of 200 stages exactly once", async () => {
-    const stages = Array.from({ length: 10 }, (_, i) => `  s${i}: { executor: shell, command: "echo $DOCKYARD_STAGE" }`).join("\n");
-    const runIds = await Promise.all(Array.from({ length: 20 }, (_, i) => submit(farm.client, `name: rep-${i}\nstages:\n${stages}\n`)));
+    const stages = Array.from(
+      { length: 10 },
+      (_, i) => `  s${i}: { executor: shell, command: "echo $DOCKYARD_STAGE" }`,
+    ).join("\n");
+    const runIds = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => submit(farm.client, `name: rep-${i}\nstages:\n${stages}\n`)),
+    );
     for (const runId of runIds) {
       const run = await waitForRun(farm.client, runId, 120_000);
       assert.equal(

@@ -30,7 +30,10 @@ async function revokeDuring(noisy: boolean, cutOff = false) {
   let sampler: CopySampler | null = null;
   try {
     await farm.start();
-    const { id: tokenId, token } = await farm.client.createJoinToken({ description: "to be revoked" }, { timeoutMs: 10_000 });
+    const { id: tokenId, token } = await farm.client.createJoinToken(
+      { description: "to be revoked" },
+      { timeoutMs: 10_000 },
+    );
     proxy = cutOff ? await tcpProxy(farm.natsPort) : null;
     farm.spawnAgent("victim", {
       executor: "shell",
@@ -40,9 +43,14 @@ async function revokeDuring(noisy: boolean, cutOff = false) {
     });
     await farm.waitAgentsOnline(1);
     const yaml = `name: revoke\nenv: { MARK: "${marks.dir}" }\nstages:\n  s: { executor: shell, agent: { role: sh }, command: '${stampedSteps(noisy)}' }\n`;
-    const runId = (await farm.client.submitRun({ pipelineYaml: Buffer.from(yaml), source: "test:revoke.yml" }, { timeoutMs: 10_000 })).run!.id;
+    const runId = (
+      await farm.client.submitRun({ pipelineYaml: Buffer.from(yaml), source: "test:revoke.yml" }, { timeoutMs: 10_000 })
+    ).run!.id;
     sampler = new CopySampler(runId).start();
-    await waitFor(() => (marks.read()["s.1"]?.length ?? 0) >= 3, { message: "the stage running on the victim", timeoutMs: 60_000 });
+    await waitFor(() => (marks.read()["s.1"]?.length ?? 0) >= 3, {
+      message: "the stage running on the victim",
+      timeoutMs: 60_000,
+    });
     farm.spawnAgent("other", { executor: "shell", labels: { role: "sh" }, ...(cutOff && { servers: [1] }) });
     await farm.waitAgentsOnline(2);
     if (proxy) {
@@ -52,11 +60,16 @@ async function revokeDuring(noisy: boolean, cutOff = false) {
     }
     const revokedAt = Date.now();
     assert.equal((await farm.client.revokeJoinToken({ id: tokenId }, { timeoutMs: 10_000 })).agentsRevoked, 1);
-    await waitFor(async () => (await farm.pg.query<{ state: string }>("SELECT state FROM runs WHERE id = $1", [runId])).rows[0]!.state === "succeeded", {
-      message: `run ${runId} to succeed`,
-      timeoutMs: 120_000,
-      intervalMs: 250,
-    });
+    await waitFor(
+      async () =>
+        (await farm.pg.query<{ state: string }>("SELECT state FROM runs WHERE id = $1", [runId])).rows[0]!.state ===
+        "succeeded",
+      {
+        message: `run ${runId} to succeed`,
+        timeoutMs: 120_000,
+        intervalMs: 250,
+      },
+    );
     const attempts = (
       await farm.pg.query<{ state: string; agent: string; reason: string }>(
         "SELECT a.state, g.name AS agent, a.reason FROM attempts a JOIN agents g ON g.id = a.agent_id WHERE a.run_id = $1 ORDER BY a.number",

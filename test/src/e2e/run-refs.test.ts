@@ -26,7 +26,10 @@ describe("run references", { timeout: 120_000 }, () => {
       [TWIN_A, 1],
       [TWIN_B, 2],
     ] as const) {
-      await farm.pg.query("INSERT INTO runs (id, name, state, pipeline_yaml, created_at, number) VALUES ($1, 'twins', 'succeeded', '', now(), $2)", [id, n]);
+      await farm.pg.query(
+        "INSERT INTO runs (id, name, state, pipeline_yaml, created_at, number) VALUES ($1, 'twins', 'succeeded', '', now(), $2)",
+        [id, n],
+      );
     }
   });
   after(async () => farm?.stop());
@@ -72,11 +75,17 @@ describe("run references", { timeout: 120_000 }, () => {
     assert.match(short.stderr, /run id prefix 'abcde' is too short: give at least 6 characters/);
     const malformed = await dockyard(farm, ["logs", "not a run"]);
     assert.equal(malformed.code, 1);
-    assert.match(malformed.stderr, /invalid run 'not a run': expected a run id, a unique prefix of one \(6 characters or more\) or PIPELINE#NUMBER/);
+    assert.match(
+      malformed.stderr,
+      /invalid run 'not a run': expected a run id, a unique prefix of one \(6 characters or more\) or PIPELINE#NUMBER/,
+    );
   });
 
   it("the runs list has one cap for the CLI, gRPC and HTTP", async () => {
-    await assert.rejects(farm.client.listRuns({ limit: 501, state: "" }), /invalid limit 501: expected a whole number from 1 to 500/);
+    await assert.rejects(
+      farm.client.listRuns({ limit: 501, state: "" }),
+      /invalid limit 501: expected a whole number from 1 to 500/,
+    );
     assert.equal((await farm.client.listRuns({ limit: 500, state: "" })).runs.length, 4, "500 is allowed");
     const cli = await dockyard(farm, ["runs", "-n", "501"]);
     assert.equal(cli.code, 2);

@@ -61,9 +61,12 @@ stages:
 
   it("keeps the join token off the agent's command line and the secret out of its log", async () => {
     const agent = farm.spawnAgent({ name: "ps-check", executor: "shell", labels: { who: "ps-check" } });
-    await waitFor(async () => (await farm.pg.query("SELECT 1 FROM agents WHERE name = 'ps-check' AND state = 'online'")).rowCount, {
-      message: "the spawned agent online",
-    });
+    await waitFor(
+      async () => (await farm.pg.query("SELECT 1 FROM agents WHERE name = 'ps-check' AND state = 'online'")).rowCount,
+      {
+        message: "the spawned agent online",
+      },
+    );
     const cmdline = readFileSync(`/proc/${agent.child.pid}/cmdline`, "utf8");
     assert.ok(cmdline.length > 0, "read the agent's command line");
     assert.ok(!cmdline.includes(farm.joinToken), "the join token is visible in ps");

@@ -20,7 +20,13 @@ const VALUE = Buffer.from(`s3cr3t-${randomBytes(12).toString("hex")}`);
 
 /** Every spelling of `value` a careless store or log could contain. */
 function spellings(value: Buffer): string[] {
-  return [value.toString("utf8"), value.toString("base64"), value.toString("base64url"), value.toString("hex"), value.toString("hex").toUpperCase()];
+  return [
+    value.toString("utf8"),
+    value.toString("base64"),
+    value.toString("base64url"),
+    value.toString("hex"),
+    value.toString("hex").toUpperCase(),
+  ];
 }
 
 /** Fails if any column of any row holds `value` raw, as text, base64 or hex. */
@@ -31,7 +37,9 @@ function assertNoValue(rows: Record<string, unknown>[], value: Buffer, where: st
       const bytes = Buffer.isBuffer(cell) ? cell : Buffer.from(typeof cell === "string" ? cell : JSON.stringify(cell));
       assert.ok(!bytes.includes(value), `${where}.${column} holds the value's bytes`);
       const texts = [bytes.toString("utf8"), bytes.toString("latin1"), bytes.toString("hex"), bytes.toString("base64")];
-      for (const text of texts) for (const s of spellings(value)) assert.ok(!text.includes(s), `${where}.${column} holds the value as '${s.slice(0, 6)}…'`);
+      for (const text of texts)
+        for (const s of spellings(value))
+          assert.ok(!text.includes(s), `${where}.${column} holds the value as '${s.slice(0, 6)}…'`);
     }
   }
 }
@@ -60,7 +68,10 @@ describe("secret store over gRPC", () => {
     const first = await farm.client.setSecret({ name: "deploy-token", value: VALUE });
     assert.equal(first.created, true);
     assert.equal(first.secret?.name, "deploy-token");
-    const again = await farm.client.setSecret({ name: "deploy-token", value: Buffer.concat([VALUE, Buffer.from("-v2")]) });
+    const again = await farm.client.setSecret({
+      name: "deploy-token",
+      value: Buffer.concat([VALUE, Buffer.from("-v2")]),
+    });
     assert.equal(again.created, false);
     assert.equal(again.secret?.createdAtMs, first.secret?.createdAtMs);
     assert.ok(again.secret!.updatedAtMs >= first.secret!.updatedAtMs);
@@ -102,7 +113,10 @@ describe("secret store over gRPC", () => {
     const before = (await farm.client.listSecrets({})).secrets.length;
     const short = await grpcError(farm.client.setSecret({ name: "pin", value: Buffer.from("1234567") }));
     assert.equal(short.code, status.INVALID_ARGUMENT);
-    assert.equal(short.details, "secrets shorter than 8 characters are refused: they cannot be masked in logs without masking ordinary output");
+    assert.equal(
+      short.details,
+      "secrets shorter than 8 characters are refused: they cannot be masked in logs without masking ordinary output",
+    );
     const badName = await grpcError(farm.client.setSecret({ name: "no spaces", value: VALUE }));
     assert.equal(badName.code, status.INVALID_ARGUMENT);
     assert.match(badName.details, /invalid secret name 'no spaces'/);
@@ -111,12 +125,18 @@ describe("secret store over gRPC", () => {
     const big = await grpcError(farm.client.setSecret({ name: "big", value: Buffer.alloc(64 * 1024 + 1, "x") }));
     assert.equal(big.code, status.INVALID_ARGUMENT);
     assert.match(big.details, /larger than 64 KiB/);
-    for (const e of [short, badName, longName, big]) assert.ok(!e.details.includes(VALUE.toString()), "an error shows the value");
+    for (const e of [short, badName, longName, big])
+      assert.ok(!e.details.includes(VALUE.toString()), "an error shows the value");
     assert.equal((await farm.client.listSecrets({})).secrets.length, before);
   });
 
   it("refuses a submit naming a missing secret, with where it is used, and writes nothing", async () => {
-    const counts = async () => (await farm.pg.query("SELECT (SELECT count(*) FROM runs)::int AS runs, (SELECT count(*) FROM stages)::int AS stages")).rows[0];
+    const counts = async () =>
+      (
+        await farm.pg.query(
+          "SELECT (SELECT count(*) FROM runs)::int AS runs, (SELECT count(*) FROM stages)::int AS stages",
+        )
+      ).rows[0];
     const start = await counts();
     const yaml = [
       "name: missing",
@@ -172,7 +192,11 @@ describe("secret store over gRPC", () => {
       { env: "KEYFILE", secret: "db-password", asFile: true },
     ]);
     assertNoValue(stages, VALUE, "stages");
-    assertNoValue((await farm.pg.query("SELECT * FROM run_events WHERE run_id = $1", [runId])).rows, VALUE, "run_events");
+    assertNoValue(
+      (await farm.pg.query("SELECT * FROM run_events WHERE run_id = $1", [runId])).rows,
+      VALUE,
+      "run_events",
+    );
   });
 
   it("re-encrypts rows sealed with an old key when the server starts with a new one", async () => {
@@ -190,9 +214,14 @@ describe("secret store over gRPC", () => {
     assert.deepEqual(await keyIds(), [keyIdOf(newKey)]);
 
     // Readable with the new key alone; the old one no longer opens anything.
-    const [value] = await new SecretStore(farm.server.db.db, new Keyring(newKey)).values([{ env: "X", secret: "rotated", asFile: false }]);
+    const [value] = await new SecretStore(farm.server.db.db, new Keyring(newKey)).values([
+      { env: "X", secret: "rotated", asFile: false },
+    ]);
     assert.deepEqual(value?.value, VALUE);
-    await assert.rejects(new SecretStore(farm.server.db.db, oldRing).values([{ env: "X", secret: "rotated", asFile: false }]), /which is not configured/);
+    await assert.rejects(
+      new SecretStore(farm.server.db.db, oldRing).values([{ env: "X", secret: "rotated", asFile: false }]),
+      /which is not configured/,
+    );
     assert.ok((await farm.client.listSecrets({})).secrets.some((s) => s.name === "rotated"));
     assertNoValue((await farm.pg.query("SELECT * FROM secrets")).rows, VALUE, "secrets");
   });
@@ -202,7 +231,13 @@ describe("secret store over gRPC", () => {
       new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
         const child = spawn(path.join(REPO_ROOT, "cli/bin/dockyard"), args, {
           cwd: os.tmpdir(),
-          env: { ...process.env, DOCKYARD_SERVER: farm.server.grpcAddress, DOCKYARD_TOKEN: farm.apiToken, DOCKYARD_CA_FILE: farm.caFile, NO_COLOR: "1" },
+          env: {
+            ...process.env,
+            DOCKYARD_SERVER: farm.server.grpcAddress,
+            DOCKYARD_TOKEN: farm.apiToken,
+            DOCKYARD_CA_FILE: farm.caFile,
+            NO_COLOR: "1",
+          },
           stdio: ["pipe", "pipe", "pipe"],
         });
         let stdout = "";
@@ -234,9 +269,13 @@ describe("secret store over gRPC", () => {
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /^NAME\s+CREATED\s+UPDATED\n/);
     assert.match(table.stdout, /\ncli-token\s+\d{4}-\d\d-\d\d /);
-    const json = JSON.parse((await dockyard(["secret", "list", "--json"])).stdout) as { name: string; createdAt: string }[];
+    const json = JSON.parse((await dockyard(["secret", "list", "--json"])).stdout) as {
+      name: string;
+      createdAt: string;
+    }[];
     assert.ok(json.some((s) => s.name === "cli-token" && /^\d{4}-/.test(s.createdAt)));
-    for (const out of [table.stdout, JSON.stringify(json)]) assert.ok(!out.includes(VALUE.toString()) && !out.includes("from a file"));
+    for (const out of [table.stdout, JSON.stringify(json)])
+      assert.ok(!out.includes(VALUE.toString()) && !out.includes("from a file"));
 
     assert.equal((await dockyard(["secret", "rm", "cli-token"])).stdout, "secret cli-token deleted\n");
     const again = await dockyard(["secret", "rm", "cli-token"]);
@@ -263,7 +302,11 @@ describe("SecretStore against Postgres", () => {
     const oldStore = new SecretStore(db.db, new Keyring(oldKey));
     await oldStore.set("alpha", VALUE, now);
     await oldStore.set("beta", Buffer.from("beta-value"), now);
-    await new SecretStore(db.db, new Keyring(randomBytes(32))).set("lost-key", Buffer.from("sealed by a forgotten key"), now);
+    await new SecretStore(db.db, new Keyring(randomBytes(32))).set(
+      "lost-key",
+      Buffer.from("sealed by a forgotten key"),
+      now,
+    );
 
     const newKey = randomBytes(32);
     const store = new SecretStore(db.db, new Keyring(newKey, [oldKey]));

@@ -19,7 +19,8 @@ describe("server kinds spawn agent work (real agents, kill -9 of the server)", {
     await farm.start();
     for (const name of ["alpha", "beta", "gamma"]) farm.spawnAgent(name, { executor: "shell", capacity: 2 });
     await farm.waitAgentsOnline(3);
-    for (const r of (await farm.pg.query<{ id: string; name: string }>("SELECT id, name FROM agents")).rows) ids[r.name] = r.id;
+    for (const r of (await farm.pg.query<{ id: string; name: string }>("SELECT id, name FROM agents")).rows)
+      ids[r.name] = r.id;
   });
   after(async () => {
     await farm?.stop();
@@ -29,18 +30,23 @@ describe("server kinds spawn agent work (real agents, kill -9 of the server)", {
   async function fanoutRun(children: FanoutChild[]): Promise<{ runId: string; stageId: string }> {
     const runId = randomUUID();
     const stageId = randomUUID();
-    await farm.pg.query(`INSERT INTO runs (id, name, state, pipeline_yaml, created_at, number) VALUES ($1, 'fan', 'queued', '', now(), $2)`, [
-      runId,
-      ++runNumber,
-    ]);
+    await farm.pg.query(
+      `INSERT INTO runs (id, name, state, pipeline_yaml, created_at, number) VALUES ($1, 'fan', 'queued', '', now(), $2)`,
+      [runId, ++runNumber],
+    );
     await farm.pg.query(
       `INSERT INTO stages (id, run_id, name, position, state, type, runs_on, spec, retry_count, retry_on, queued_at)
       VALUES ($1, $2, 'gate', 0, 'queued', 'fanout', 'server', $3, 0, '[]', now())`,
-      [stageId, runId, JSON.stringify({ kind: { type: "fanout", children }, refs: [], source: { kind: "upload" }, registry: null })],
+      [
+        stageId,
+        runId,
+        JSON.stringify({ kind: { type: "fanout", children }, refs: [], source: { kind: "upload" }, registry: null }),
+      ],
     );
     return { runId, stageId };
   }
-  const stage = async (id: string) => (await farm.pg.query(`SELECT state, reason, outputs FROM stages WHERE id = $1`, [id])).rows[0];
+  const stage = async (id: string) =>
+    (await farm.pg.query(`SELECT state, reason, outputs FROM stages WHERE id = $1`, [id])).rows[0];
   const kids = async (runId: string) =>
     (
       await farm.pg.query(
@@ -56,14 +62,18 @@ describe("server kinds spawn agent work (real agents, kill -9 of the server)", {
         [runId],
       )
     ).rows.map((r) => r.key as string);
-  const runState = async (runId: string) => (await farm.pg.query(`SELECT state FROM runs WHERE id = $1`, [runId])).rows[0].state as string;
+  const runState = async (runId: string) =>
+    (await farm.pg.query(`SELECT state FROM runs WHERE id = $1`, [runId])).rows[0].state as string;
 
   it("runs both children on the right agents, logs in the run's events, and the parent ends with a summary", async () => {
     const { runId, stageId } = await fanoutRun([
       { key: "one", commands: ['echo "hello from one"', 'echo "v=1" >> "$DOCKYARD_OUTPUT"'] },
       { key: "two", commands: ['echo "hello from two"', "exit 4"], agentId: ids.beta! },
     ]);
-    await waitFor(async () => (await stage(stageId)).state === "succeeded", { message: "the parent to end", timeoutMs: 60_000 });
+    await waitFor(async () => (await stage(stageId)).state === "succeeded", {
+      message: "the parent to end",
+      timeoutMs: 60_000,
+    });
     const children = await kids(runId);
     assert.deepEqual(
       children.map((k) => [k.name, k.state]),
@@ -91,25 +101,41 @@ describe("server kinds spawn agent work (real agents, kill -9 of the server)", {
       { key: "a", commands: [`sleep ${marker}`, 'echo "done=a" >> "$DOCKYARD_OUTPUT"'], agentId: ids.alpha! },
       { key: "b", commands: [`sleep ${marker}`, 'echo "done=b" >> "$DOCKYARD_OUTPUT"'], agentId: ids.beta! },
     ]);
-    await waitFor(async () => (await kids(runId)).every((k) => k.state === "running") && (await kids(runId)).length === 2, {
-      message: "both children running",
-      timeoutMs: 30_000,
-    });
+    await waitFor(
+      async () => (await kids(runId)).every((k) => k.state === "running") && (await kids(runId)).length === 2,
+      {
+        message: "both children running",
+        timeoutMs: 30_000,
+      },
+    );
     await farm.killServer(0);
     // The children end while no server runs (their agents keep the ends for the next server).
     const sleeping = () => {
       try {
-        return execFileSync("pgrep", ["-f", `sleep ${marker}`]).toString().trim() !== "";
+        return (
+          execFileSync("pgrep", ["-f", `sleep ${marker}`])
+            .toString()
+            .trim() !== ""
+        );
       } catch {
         return false; // pgrep exits 1 when nothing matches
       }
     };
-    await waitFor(() => !sleeping(), { timeoutMs: 30_000, message: "the children's commands to end while the server is down" });
+    await waitFor(() => !sleeping(), {
+      timeoutMs: 30_000,
+      message: "the children's commands to end while the server is down",
+    });
     assert.equal((await stage(stageId)).state, "running");
     await farm.startServer(0);
-    await waitFor(async () => (await stage(stageId)).state === "succeeded", { message: "the parent to end after the restart", timeoutMs: 60_000 });
+    await waitFor(async () => (await stage(stageId)).state === "succeeded", {
+      message: "the parent to end after the restart",
+      timeoutMs: 60_000,
+    });
     assert.deepEqual((await told(runId)).sort(), ["a", "b"], "each end told exactly once");
-    assert.equal((await stage(stageId)).outputs.values.summary, fanoutSummary({ a: { state: "succeeded" }, b: { state: "succeeded" } } as never));
+    assert.equal(
+      (await stage(stageId)).outputs.values.summary,
+      fanoutSummary({ a: { state: "succeeded" }, b: { state: "succeeded" } } as never),
+    );
     assert.deepEqual(
       (await kids(runId)).map((k) => [k.name, k.agent]),
       [
@@ -151,12 +177,18 @@ describe("server kinds spawn agent work (real agents, kill -9 of the server)", {
   it("a child pinned to a lost agent ends failed with that reason, and the parent is told", async () => {
     const gamma = farm.agents.find((a) => a.name === "gamma")!;
     gamma.child.kill("SIGKILL");
-    await waitFor(async () => (await farm.pg.query(`SELECT state FROM agents WHERE id = $1`, [ids.gamma])).rows[0].state === "lost", {
-      message: "gamma declared lost",
+    await waitFor(
+      async () => (await farm.pg.query(`SELECT state FROM agents WHERE id = $1`, [ids.gamma])).rows[0].state === "lost",
+      {
+        message: "gamma declared lost",
+        timeoutMs: 30_000,
+      },
+    );
+    const { runId, stageId } = await fanoutRun([{ key: "z", commands: ["true"], agentId: ids.gamma! }]);
+    await waitFor(async () => (await stage(stageId)).state === "succeeded", {
+      message: "the parent to end",
       timeoutMs: 30_000,
     });
-    const { runId, stageId } = await fanoutRun([{ key: "z", commands: ["true"], agentId: ids.gamma! }]);
-    await waitFor(async () => (await stage(stageId)).state === "succeeded", { message: "the parent to end", timeoutMs: 30_000 });
     assert.deepEqual(
       (await kids(runId)).map((k) => [k.name, k.state, k.reason]),
       [["gate/z", "failed", "pinned agent 'gamma' is lost"]],

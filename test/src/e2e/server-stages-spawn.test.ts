@@ -72,15 +72,25 @@ describe("server-run stage kinds: the contract, spawn", () => {
   async function fanoutRun(children: FanoutChild[], timeoutMs: number | null = null) {
     const runId = randomUUID();
     const stageId = randomUUID();
-    await client.query(`INSERT INTO runs (id, name, state, pipeline_yaml, created_at, number) VALUES ($1, 'fan', 'queued', '', now(), 1)`, [runId]);
+    await client.query(
+      `INSERT INTO runs (id, name, state, pipeline_yaml, created_at, number) VALUES ($1, 'fan', 'queued', '', now(), 1)`,
+      [runId],
+    );
     await client.query(
       `INSERT INTO stages (id, run_id, name, position, state, type, runs_on, spec, retry_count, retry_on, queued_at, timeout_ms)
       VALUES ($1, $2, 'gate', 0, 'queued', 'fanout', 'server', $3, 0, '[]', now(), $4)`,
-      [stageId, runId, JSON.stringify({ kind: { type: "fanout", children }, refs: [], source: { kind: "upload" }, registry: null }), timeoutMs],
+      [
+        stageId,
+        runId,
+        JSON.stringify({ kind: { type: "fanout", children }, refs: [], source: { kind: "upload" }, registry: null }),
+        timeoutMs,
+      ],
     );
     return { runId, stageId };
   }
-  const stage = async (id: string) => (await client.query(`SELECT name, state, reason, outputs, parent_stage_id FROM stages WHERE id = $1`, [id])).rows[0];
+  const stage = async (id: string) =>
+    (await client.query(`SELECT name, state, reason, outputs, parent_stage_id FROM stages WHERE id = $1`, [id]))
+      .rows[0];
   const children = async (runId: string) =>
     (
       await client.query(
@@ -90,9 +100,11 @@ describe("server-run stage kinds: the contract, spawn", () => {
         [runId],
       )
     ).rows;
-  const runState = async (runId: string) => (await client.query(`SELECT state FROM runs WHERE id = $1`, [runId])).rows[0].state as string;
+  const runState = async (runId: string) =>
+    (await client.query(`SELECT state FROM runs WHERE id = $1`, [runId])).rows[0].state as string;
   const stateOf = async (stageId: string) =>
-    (await client.query(`SELECT a.server_state FROM attempts a WHERE a.stage_id = $1`, [stageId])).rows[0].server_state as Record<string, unknown>;
+    (await client.query(`SELECT a.server_state FROM attempts a WHERE a.stage_id = $1`, [stageId])).rows[0]
+      .server_state as Record<string, unknown>;
 
   it("spawns children the ordinary claim places (the pinned one on its agent), tells each end once, and the parent decides", async () => {
     const { runId, stageId } = await fanoutRun([
@@ -119,7 +131,9 @@ describe("server-run stage kinds: the contract, spawn", () => {
     assert.ok(where["gate/one"] === a || where["gate/one"] === b);
     assert.equal(await runState(runId), "running");
     const [one, two] = await children(runId);
-    await finishAttempt(database.db, one.attempt_id, one.lease_id, "succeeded", 0, "", new Date(), { values: { v: "1" } });
+    await finishAttempt(database.db, one.attempt_id, one.lease_id, "succeeded", 0, "", new Date(), {
+      values: { v: "1" },
+    });
     await finishAttempt(database.db, two.attempt_id, two.lease_id, "failed", 3, "exit code 3", new Date());
     assert.equal(await runState(runId), "running", "a failed child does not end the run: its parent is running");
     // Two runners race to deliver: each end is told once.
@@ -130,7 +144,10 @@ describe("server-run stage kinds: the contract, spawn", () => {
     assert.equal(parent.reason, "one=succeeded two=failed(exit code 3)");
     assert.equal(parent.outputs.values["one.v"], "1");
     assert.equal(parent.outputs.values["two.agent"], b);
-    const told = await client.query(`SELECT payload->>'key' AS key FROM run_events WHERE run_id = $1 AND kind = 'fanout' ORDER BY seq`, [runId]);
+    const told = await client.query(
+      `SELECT payload->>'key' AS key FROM run_events WHERE run_id = $1 AND kind = 'fanout' ORDER BY seq`,
+      [runId],
+    );
     assert.deepEqual(
       told.rows.map((r) => r.key),
       ["one", "two"],
@@ -163,10 +180,17 @@ describe("server-run stage kinds: the contract, spawn", () => {
         ["gate/nosuch", "failed", "pinned agent no-such-agent does not exist"],
       ],
     );
-    assert.equal((await claimAndPlace(database.db, 10, new Date(), 60_000)).placements.length, 0, "its agent has no slot: it waits");
+    assert.equal(
+      (await claimAndPlace(database.db, 10, new Date(), 60_000)).placements.length,
+      0,
+      "its agent has no slot: it waits",
+    );
     await client.query(`UPDATE agents SET state = 'lost' WHERE id = $1`, [later]);
     r.start(60_000);
-    await waitFor(async () => (await stage(stageId)).state === "succeeded", { message: "the parent told of all four", timeoutMs: 3000 });
+    await waitFor(async () => (await stage(stageId)).state === "succeeded", {
+      message: "the parent told of all four",
+      timeoutMs: 3000,
+    });
     assert.equal((await children(runId))[0].reason, "pinned agent 'later' is lost");
     assert.match((await stage(stageId)).reason, /^later=failed\(pinned agent 'later' is lost\) lost=failed/);
   });
@@ -179,7 +203,9 @@ describe("server-run stage kinds: the contract, spawn", () => {
     const r = runner();
     assert.equal(await r.pass(), 1);
     assert.equal((await claimAndPlace(database.db, 10, new Date(), 60_000)).placements.length, 2);
-    const { ended } = await cancelRun(database.db, runId, new Date(), SERVER_ACTOR, (tx, id, now) => r.cancelInTx(tx, id, now));
+    const { ended } = await cancelRun(database.db, runId, new Date(), SERVER_ACTOR, (tx, id, now) =>
+      r.cancelInTx(tx, id, now),
+    );
     assert.equal(ended.length, 3, "the parent and both child attempts");
     assert.deepEqual(
       (await children(runId)).map((k) => k.state),
@@ -189,8 +215,12 @@ describe("server-run stage kinds: the contract, spawn", () => {
     assert.equal(await runState(runId), "canceled");
     await r.deliverChildEnds();
     assert.equal(
-      (await client.query(`SELECT count(*)::int AS n FROM run_events WHERE run_id = $1 AND kind = 'fanout' AND payload->>'action' = 'child-ended'`, [runId]))
-        .rows[0].n,
+      (
+        await client.query(
+          `SELECT count(*)::int AS n FROM run_events WHERE run_id = $1 AND kind = 'fanout' AND payload->>'action' = 'child-ended'`,
+          [runId],
+        )
+      ).rows[0].n,
       0,
       "a canceled parent is told nothing",
     );
@@ -218,7 +248,10 @@ describe("server-run stage kinds: the contract, spawn", () => {
     assert.equal(await r.pass(), 1);
     assert.equal((await claimAndPlace(database.db, 10, new Date(), 60_000)).placements.length, 1);
     r.start(60_000);
-    await waitFor(async () => (await stage(stageId)).state === "failed", { message: "the parent timed out", timeoutMs: 3000 });
+    await waitFor(async () => (await stage(stageId)).state === "failed", {
+      message: "the parent timed out",
+      timeoutMs: 3000,
+    });
     assert.deepEqual(
       (await children(runId)).map((k) => [k.name, k.state, k.reason]),
       [
@@ -246,7 +279,11 @@ describe("server-run stage kinds: the contract, spawn", () => {
       // The parent's timeout fires (its cancel writes an event, then it ends the child) and waits for the child's attempt.
       await waitFor(
         async () =>
-          (await client.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows[0].n > 0,
+          (
+            await client.query(
+              `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+            )
+          ).rows[0].n > 0,
         { message: "the parent's timeout waiting for the child's attempt", timeoutMs: 5000 },
       );
       // In a lock cycle, this would wait for Postgres's deadlock check (deadlock_timeout, 1 s) to abort one side.
@@ -257,8 +294,14 @@ describe("server-run stage kinds: the contract, spawn", () => {
     } finally {
       await agentTx.end();
     }
-    await waitFor(async () => (await stage(stageId)).state === "failed", { message: "the parent timed out", timeoutMs: 5000 });
+    await waitFor(async () => (await stage(stageId)).state === "failed", {
+      message: "the parent timed out",
+      timeoutMs: 5000,
+    });
     assert.equal((await children(runId))[0].state, "canceled");
-    assert.ok(waited < 500, `the child's write waited ${waited} ms for the run: the parent held it while waiting for the child (a lock cycle)`);
+    assert.ok(
+      waited < 500,
+      `the child's write waited ${waited} ms for the run: the parent held it while waiting for the child (a lock cycle)`,
+    );
   });
 });

@@ -39,7 +39,8 @@ const hold: ServerStageKind = {
     await ctx.waiting("holding");
   },
   onTimer: async (stage, what, ctx) => {
-    if (what === "go") await ctx.finish("succeeded", "", { values: { by: "timer", started: String(stage.state.started) } });
+    if (what === "go")
+      await ctx.finish("succeeded", "", { values: { by: "timer", started: String(stage.state.started) } });
   },
   onSignal: async (_stage, signal, ctx) => ctx.finish("succeeded", "", { values: { by: signal.by } }),
   cancel: async (_stage, ctx) => ctx.event({ action: "canceled" }),
@@ -90,10 +91,16 @@ describe("server-run stage kinds: the contract", () => {
   });
 
   /** A run with one queued server stage of `spec.type`. */
-  async function serverRun(spec: Record<string, unknown>, timeoutMs: number | null = null): Promise<{ runId: string; stageId: string }> {
+  async function serverRun(
+    spec: Record<string, unknown>,
+    timeoutMs: number | null = null,
+  ): Promise<{ runId: string; stageId: string }> {
     const runId = randomUUID();
     const stageId = randomUUID();
-    await client.query(`INSERT INTO runs (id, name, state, pipeline_yaml, created_at, number) VALUES ($1, 'gate', 'queued', '', now(), 1)`, [runId]);
+    await client.query(
+      `INSERT INTO runs (id, name, state, pipeline_yaml, created_at, number) VALUES ($1, 'gate', 'queued', '', now(), 1)`,
+      [runId],
+    );
     await client.query(
       `INSERT INTO stages (id, run_id, name, position, state, type, runs_on, spec, retry_count, retry_on, queued_at, timeout_ms)
       VALUES ($1, $2, 'gate', 0, 'queued', $3, 'server', $4, 0, '[]', now(), $5)`,
@@ -101,10 +108,19 @@ describe("server-run stage kinds: the contract", () => {
     );
     return { runId, stageId };
   }
-  const stageOf = async (stageId: string) => (await client.query(`SELECT state, reason, agent_id, outputs FROM stages WHERE id = $1`, [stageId])).rows[0];
-  const runState = async (runId: string) => (await client.query(`SELECT state FROM runs WHERE id = $1`, [runId])).rows[0].state as string;
+  const stageOf = async (stageId: string) =>
+    (await client.query(`SELECT state, reason, agent_id, outputs FROM stages WHERE id = $1`, [stageId])).rows[0];
+  const runState = async (runId: string) =>
+    (await client.query(`SELECT state FROM runs WHERE id = $1`, [runId])).rows[0].state as string;
   const timersOf = async (stageId: string) =>
-    Number((await client.query(`SELECT count(*) FROM server_timers t JOIN attempts a ON a.id = t.attempt_id WHERE a.stage_id = $1`, [stageId])).rows[0].count);
+    Number(
+      (
+        await client.query(
+          `SELECT count(*) FROM server_timers t JOIN attempts a ON a.id = t.attempt_id WHERE a.stage_id = $1`,
+          [stageId],
+        )
+      ).rows[0].count,
+    );
 
   it("starts a queued server stage once with two runners racing; the agent claim never takes it; a timer ends it with outputs", async () => {
     const { runId, stageId } = await serverRun({ type: "hold", goMs: 300 });
@@ -113,12 +129,24 @@ describe("server-run stage kinds: the contract", () => {
     const [a, b] = [runner(), runner()];
     const counts = await Promise.all([a.pass(), b.pass()]);
     assert.equal(counts[0]! + counts[1]!, 1, "claimed by exactly one runner");
-    assert.deepEqual(await stageOf(stageId), { state: "running", reason: "holding", agent_id: "server", outputs: null });
+    assert.deepEqual(await stageOf(stageId), {
+      state: "running",
+      reason: "holding",
+      agent_id: "server",
+      outputs: null,
+    });
     // The runner that wrote the timer woke itself for it (no beat runs here).
-    await waitFor(async () => (await stageOf(stageId)).state === "succeeded", { message: "the timer fired", timeoutMs: 2000 });
+    await waitFor(async () => (await stageOf(stageId)).state === "succeeded", {
+      message: "the timer fired",
+      timeoutMs: 2000,
+    });
     const stage = await stageOf(stageId);
     assert.equal(stage.state, "succeeded");
-    assert.deepEqual(stage.outputs, { values: { by: "timer", started: "true" } }, "the state written at start was read by the timer call");
+    assert.deepEqual(
+      stage.outputs,
+      { values: { by: "timer", started: "true" } },
+      "the state written at start was read by the timer call",
+    );
     assert.equal(await runState(runId), "succeeded");
   });
 
@@ -130,7 +158,13 @@ describe("server-run stage kinds: the contract", () => {
       const r = runner();
       assert.equal(await r.pass(), 1);
       assert.equal(await timersOf(stageId), 1, "a deadline or stage-timeout timer is armed");
-      const { ended, serverEvents } = await cancelRun(database.db, runId, new Date(), SERVER_ACTOR, (tx, attemptId, now) => r.cancelInTx(tx, attemptId, now));
+      const { ended, serverEvents } = await cancelRun(
+        database.db,
+        runId,
+        new Date(),
+        SERVER_ACTOR,
+        (tx, attemptId, now) => r.cancelInTx(tx, attemptId, now),
+      );
       assert.equal(ended.length, 1);
       assert.deepEqual(
         serverEvents.map((e) => [e.kind, e.payload.action]),
@@ -143,32 +177,48 @@ describe("server-run stage kinds: the contract", () => {
     });
 
     it(`${type}: a deadline that passed while no runner ran fires at once on a new runner's start (restart)`, async () => {
-      const { runId, stageId } = await serverRun(type === "approval" ? { ...APPROVAL_SPEC, timeoutMs: 400 } : spec, type === "approval" ? null : 400);
+      const { runId, stageId } = await serverRun(
+        type === "approval" ? { ...APPROVAL_SPEC, timeoutMs: 400 } : spec,
+        type === "approval" ? null : 400,
+      );
       const first = runner();
       assert.equal(await first.pass(), 1);
       first.stop();
       // Nothing runs now; the deadline passes (by the database's clock, which stores it).
       const due = async () =>
         (
-          await client.query(`SELECT bool_and(t.fire_at < now()) AS due FROM server_timers t JOIN attempts a ON a.id = t.attempt_id WHERE a.stage_id = $1`, [
-            stageId,
-          ])
+          await client.query(
+            `SELECT bool_and(t.fire_at < now()) AS due FROM server_timers t JOIN attempts a ON a.id = t.attempt_id WHERE a.stage_id = $1`,
+            [stageId],
+          )
         ).rows[0]?.due === true;
       await waitFor(due, { message: "the stored deadline to pass", timeoutMs: 5000 });
       assert.equal((await stageOf(stageId)).state, "running", "no runner: nothing fired");
       const t0 = Date.now();
       runner().start(10_000);
-      await waitFor(async () => (await stageOf(stageId)).state === "failed", { message: "the overdue deadline fired", timeoutMs: 2000 });
+      await waitFor(async () => (await stageOf(stageId)).state === "failed", {
+        message: "the overdue deadline fired",
+        timeoutMs: 2000,
+      });
       assert.ok(Date.now() - t0 < 2000);
       const reason = (await stageOf(stageId)).reason as string;
-      assert.match(reason, type === "approval" ? /^no decision by .* UTC: rejected \(on_timeout: reject\)$/ : /^stage exceeded its timeout$/);
+      assert.match(
+        reason,
+        type === "approval"
+          ? /^no decision by .* UTC: rejected \(on_timeout: reject\)$/
+          : /^stage exceeded its timeout$/,
+      );
       assert.equal(await runState(runId), "failed");
     });
   }
 
   describe("notify: ends in its start", () => {
     const deliveriesOf = async (runId: string) =>
-      (await client.query(`SELECT channel, event, subject, state FROM deliveries WHERE run_id = $1 ORDER BY channel`, [runId])).rows;
+      (
+        await client.query(`SELECT channel, event, subject, state FROM deliveries WHERE run_id = $1 ORDER BY channel`, [
+          runId,
+        ])
+      ).rows;
     before(async () => {
       for (const [name, disabled] of [
         ["ops", null],
@@ -198,7 +248,9 @@ describe("server-run stage kinds: the contract", () => {
           ["ops", "stage.notify", "hi {{ run.name }}", "pending"],
         ],
       );
-      const ids = (await client.query(`SELECT id FROM deliveries WHERE run_id = $1`, [runId])).rows.map((r) => r.id as string);
+      const ids = (await client.query(`SELECT id FROM deliveries WHERE run_id = $1`, [runId])).rows.map(
+        (r) => r.id as string,
+      );
       assert.deepEqual(stage.outputs.values.message_ids.split(",").sort(), ids.sort());
       assert.equal(stage.outputs.values.channels, "ops,mail");
       assert.equal(await timersOf(stageId), 0, "the stage-timeout timer went with the end");
@@ -220,7 +272,9 @@ describe("server-run stage kinds: the contract", () => {
     it("notify: a run canceled before its stage started cancels it unsent; a cancel after it ended changes nothing", async () => {
       const queued = await serverRun(NOTIFY);
       const r = runner();
-      const early = await cancelRun(database.db, queued.runId, new Date(), SERVER_ACTOR, (tx, attemptId, now) => r.cancelInTx(tx, attemptId, now));
+      const early = await cancelRun(database.db, queued.runId, new Date(), SERVER_ACTOR, (tx, attemptId, now) =>
+        r.cancelInTx(tx, attemptId, now),
+      );
       assert.equal(early.serverEvents.length, 0);
       assert.equal((await stageOf(queued.stageId)).state, "canceled");
       assert.equal(await r.pass(), 0, "nothing left to start");
@@ -228,7 +282,9 @@ describe("server-run stage kinds: the contract", () => {
       const done = await serverRun(NOTIFY);
       assert.equal(await r.pass(), 1);
       await assert.rejects(
-        cancelRun(database.db, done.runId, new Date(), SERVER_ACTOR, (tx, attemptId, now) => r.cancelInTx(tx, attemptId, now)),
+        cancelRun(database.db, done.runId, new Date(), SERVER_ACTOR, (tx, attemptId, now) =>
+          r.cancelInTx(tx, attemptId, now),
+        ),
         /already finished: succeeded/,
       );
       assert.equal((await stageOf(done.stageId)).state, "succeeded");
@@ -241,7 +297,10 @@ describe("server-run stage kinds: the contract", () => {
       const { runId, stageId } = await serverRun(NOTIFY);
       assert.equal((await stageOf(stageId)).state, "queued", "no runner: nothing sent");
       runner().start(10_000);
-      await waitFor(async () => (await stageOf(stageId)).state === "succeeded", { message: "the new runner sent it", timeoutMs: 3000 });
+      await waitFor(async () => (await stageOf(stageId)).state === "succeeded", {
+        message: "the new runner sent it",
+        timeoutMs: 3000,
+      });
       assert.equal((await deliveriesOf(runId)).length, 2);
     });
   });
@@ -251,7 +310,10 @@ describe("server-run stage kinds: the contract", () => {
     const r = runner();
     const t0 = Date.now();
     r.start(60_000); // the beat is a minute: only the wake-up timer can fire it in time
-    await waitFor(async () => (await stageOf(stageId)).state === "failed", { message: "stage timeout", timeoutMs: 3000 });
+    await waitFor(async () => (await stageOf(stageId)).state === "failed", {
+      message: "stage timeout",
+      timeoutMs: 3000,
+    });
     const late = Date.now() - t0 - 700;
     assert.ok(late < 1000, `fired ${late} ms after its deadline`);
     const attempt = (await client.query(`SELECT state, reason FROM attempts WHERE stage_id = $1`, [stageId])).rows[0];
@@ -269,7 +331,10 @@ describe("server-run stage kinds: the contract", () => {
     const r = runner({ fails });
     const { stageId } = await serverRun({ type: "fails" });
     assert.equal(await r.pass(), 1);
-    await waitFor(async () => (await stageOf(stageId)).state === "errored", { message: "errored on its timer", timeoutMs: 3000 });
+    await waitFor(async () => (await stageOf(stageId)).state === "errored", {
+      message: "errored on its timer",
+      timeoutMs: 3000,
+    });
     assert.equal((await stageOf(stageId)).reason, "fails failed on its tick timer: webhook down");
     assert.equal(await timersOf(stageId), 0);
   });

@@ -28,44 +28,59 @@ async function stop(pid: number, what: string): Promise<void> {
   await waitFor(() => !running(pid), { timeoutMs: 30_000, message: `${what} to stop` });
 }
 
-test("start-registry.sh starts a registry when its pid file names a pid reused by another process", { timeout: 120_000 }, async (t) => {
-  const dir = tempDir("registry-stale-pid");
-  const port = await freePort();
-  const stranger = strangerProcess(t);
-  writeFileSync(path.join(dir, "registry.pid"), `${stranger}\n`);
+test(
+  "start-registry.sh starts a registry when its pid file names a pid reused by another process",
+  { timeout: 120_000 },
+  async (t) => {
+    const dir = tempDir("registry-stale-pid");
+    const port = await freePort();
+    const stranger = strangerProcess(t);
+    writeFileSync(path.join(dir, "registry.pid"), `${stranger}\n`);
 
-  const env = { DOCKYARD_REGISTRY_LISTEN: `127.0.0.1:${port}`, DOCKYARD_REGISTRY_DIR: dir };
-  const result = await runShell("bash scripts/registry/start-registry.sh", REPO_ROOT, env);
-  const registryPid = Number(readFileSync(path.join(dir, "registry.pid"), "utf8").trim());
-  t.after(() => stop(registryPid, "the test registry"));
+    const env = { DOCKYARD_REGISTRY_LISTEN: `127.0.0.1:${port}`, DOCKYARD_REGISTRY_DIR: dir };
+    const result = await runShell("bash scripts/registry/start-registry.sh", REPO_ROOT, env);
+    const registryPid = Number(readFileSync(path.join(dir, "registry.pid"), "utf8").trim());
+    t.after(() => stop(registryPid, "the test registry"));
 
-  assert.equal(result.code, 0, result.output);
-  assert.match(result.output, new RegExp(`registry started \\(pid ${registryPid}\\): http://127\\.0\\.0\\.1:${port}`));
-  assert.notEqual(registryPid, stranger);
-  assert.ok(running(stranger), "the unrelated process was left alone");
-  const answer = await fetch(`http://127.0.0.1:${port}/v2/`);
-  assert.equal(answer.status, 401, "the new registry answers and asks for credentials");
-});
-
-test("start-dockerd.sh starts an engine when its and its containerd's pid files name a reused pid", { timeout: 120_000 }, async (t) => {
-  const instance = `stale${randomBytes(3).toString("hex")}`;
-  const root = `/tmp/dockyard-docker-${instance}`;
-  const stranger = strangerProcess(t);
-  mkdirSync(path.join(root, "exec", "containerd"), { recursive: true });
-  writeFileSync(path.join(root, "dockerd.pid"), String(stranger));
-  writeFileSync(path.join(root, "exec", "containerd", "containerd.pid"), String(stranger));
-
-  const result = await runShell(`bash scripts/docker/start-dockerd.sh ${instance}`, REPO_ROOT);
-  const started = /dockerd started \(pid (\d+)\)/.exec(result.output);
-  try {
     assert.equal(result.code, 0, result.output);
-    assert.ok(started, result.output);
-    assert.match(result.output, new RegExp(`unix://${root}/docker.sock`));
+    assert.match(
+      result.output,
+      new RegExp(`registry started \\(pid ${registryPid}\\): http://127\\.0\\.0\\.1:${port}`),
+    );
+    assert.notEqual(registryPid, stranger);
     assert.ok(running(stranger), "the unrelated process was left alone");
-    assert.equal(await new Docker({ socketPath: `${root}/docker.sock` }).ping().then(String), "OK", "the new engine answers");
-  } finally {
-    // The engine first (it stops its containerd on the way out), then its directory.
-    if (started) await stop(Number(started[1]), "the test dockerd");
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+    const answer = await fetch(`http://127.0.0.1:${port}/v2/`);
+    assert.equal(answer.status, 401, "the new registry answers and asks for credentials");
+  },
+);
+
+test(
+  "start-dockerd.sh starts an engine when its and its containerd's pid files name a reused pid",
+  { timeout: 120_000 },
+  async (t) => {
+    const instance = `stale${randomBytes(3).toString("hex")}`;
+    const root = `/tmp/dockyard-docker-${instance}`;
+    const stranger = strangerProcess(t);
+    mkdirSync(path.join(root, "exec", "containerd"), { recursive: true });
+    writeFileSync(path.join(root, "dockerd.pid"), String(stranger));
+    writeFileSync(path.join(root, "exec", "containerd", "containerd.pid"), String(stranger));
+
+    const result = await runShell(`bash scripts/docker/start-dockerd.sh ${instance}`, REPO_ROOT);
+    const started = /dockerd started \(pid (\d+)\)/.exec(result.output);
+    try {
+      assert.equal(result.code, 0, result.output);
+      assert.ok(started, result.output);
+      assert.match(result.output, new RegExp(`unix://${root}/docker.sock`));
+      assert.ok(running(stranger), "the unrelated process was left alone");
+      assert.equal(
+        await new Docker({ socketPath: `${root}/docker.sock` }).ping().then(String),
+        "OK",
+        "the new engine answers",
+      );
+    } finally {
+      // The engine first (it stops its containerd on the way out), then its directory.
+      if (started) await stop(Number(started[1]), "the test dockerd");
+      rmSync(root, { recursive: true, force: true });
+    }
+  },
+);

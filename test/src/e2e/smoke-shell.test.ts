@@ -42,7 +42,9 @@ stages:
 
   it("serves the run over the HTTP API", async () => {
     const headers = { authorization: `Bearer ${farm.apiToken}` };
-    const list = (await (await fetch(`${farm.server.httpUrl}/api/v1/runs`, { headers })).json()) as { runs: { id: string; name: string }[] };
+    const list = (await (await fetch(`${farm.server.httpUrl}/api/v1/runs`, { headers })).json()) as {
+      runs: { id: string; name: string }[];
+    };
     const id = list.runs.find((r) => r.name === "smoke")!.id;
     const one = (await (await fetch(`${farm.server.httpUrl}/api/v1/runs/${id}`, { headers })).json()) as {
       run: { state: string; stages: { name: string; state: string; needs: string[] }[] };

@@ -34,9 +34,12 @@ stages:
     command: 'for i in $(seq 1 60); do echo line-$i; sleep 0.05; done'
 `,
     );
-    await waitFor(async () => (await farm.pg.query("SELECT 1 FROM attempts WHERE run_id = $1 AND log_seq >= 3", [runId])).rowCount, {
-      message: "first lines persisted",
-    });
+    await waitFor(
+      async () => (await farm.pg.query("SELECT 1 FROM attempts WHERE run_id = $1 AND log_seq >= 3", [runId])).rowCount,
+      {
+        message: "first lines persisted",
+      },
+    );
     await farm.stopServer();
     // The stage finishes while the server is down: its end waits in the spool.
     await waitFor(() => readSpools(path.join(spoolerState, "spool")).some((s) => s.final?.outcome === "succeeded"), {
@@ -65,19 +68,26 @@ stages:
     command: 'echo before; sleep 1.5; echo after'
 `,
     );
-    await waitFor(async () => (await farm.pg.query("SELECT 1 FROM attempts WHERE run_id = $1 AND log_seq >= 1", [runId])).rowCount, {
-      message: "first line persisted",
-    });
+    await waitFor(
+      async () => (await farm.pg.query("SELECT 1 FROM attempts WHERE run_id = $1 AND log_seq >= 1", [runId])).rowCount,
+      {
+        message: "first line persisted",
+      },
+    );
     await farm.stopServer();
     // The stage ends while the server is down; its end waits in the spool.
-    await waitFor(() => readSpools(`${agent.stateDir}/spool`).some((s) => s.final !== null), { message: "final status spooled" });
+    await waitFor(() => readSpools(`${agent.stateDir}/spool`).some((s) => s.final !== null), {
+      message: "final status spooled",
+    });
     agent.child.kill("SIGKILL");
     await agent.exited;
     await farm.startServer();
     const again = farm.spawnAgent({ name: "respawn", executor: "shell", capacity: 1, stateDir: agent.stateDir });
     const run = await waitForRun(farm.client, runId, 30_000);
     assert.equal(run.state, "succeeded");
-    const tries = (await farm.pg.query("SELECT number, state, reason FROM attempts WHERE run_id = $1 ORDER BY number", [runId])).rows;
+    const tries = (
+      await farm.pg.query("SELECT number, state, reason FROM attempts WHERE run_id = $1 ORDER BY number", [runId])
+    ).rows;
     assert.equal(run.stages[0]!.attempts, 1, JSON.stringify(tries));
     assert.equal(logsByStage(await runEvents(farm.client, runId)).get("quick"), "before\nafter\n");
     again.child.kill("SIGTERM");

@@ -10,7 +10,17 @@ import type { ClientDuplexStream } from "@grpc/grpc-js";
 import { create, AttemptReportSchema, type AttemptCommand, type AttemptReport, type Assignment } from "@dockyard/proto";
 import type { AgentClient } from "@dockyard/agent";
 import type { RunJson } from "@dockyard/cli";
-import { startFarm, handAgent, submit, waitFor, waitForRun, runningAttempt, testDocker, attemptContainers, type Farm } from "../index";
+import {
+  startFarm,
+  handAgent,
+  submit,
+  waitFor,
+  waitForRun,
+  runningAttempt,
+  testDocker,
+  attemptContainers,
+  type Farm,
+} from "../index";
 import { dockyard, http } from "../helpers/status-cli";
 
 /** Sum of a counter over the label sets matching `labels` in the /metrics text (open in the test farm). */
@@ -25,7 +35,9 @@ async function snapshot(farm: Farm, runId: string) {
   const q = async (text: string) => (await farm.pg.query(text, [runId])).rows;
   return {
     run: await q("SELECT state, finished_at, last_event_seq FROM runs WHERE id = $1"),
-    stages: await q("SELECT name, state, reason, exit_code, finished_at FROM stages WHERE run_id = $1 ORDER BY position"),
+    stages: await q(
+      "SELECT name, state, reason, exit_code, finished_at FROM stages WHERE run_id = $1 ORDER BY position",
+    ),
     attempts: await q("SELECT number, state, reason, finished_at FROM attempts WHERE run_id = $1 ORDER BY number"),
     events: await q("SELECT count(*)::int AS n FROM run_events WHERE run_id = $1"),
   };
@@ -41,7 +53,10 @@ describe("honest status", { timeout: 300_000 }, () => {
   after(async () => farm?.stop());
 
   it("a finished run cannot be canceled: exit 1 / HTTP 409 naming its state, and nothing changes", async () => {
-    const runId = await submit(farm.client, "name: done\nstages:\n  s: { image: dockyard/busybox:1, command: 'echo ok' }\n");
+    const runId = await submit(
+      farm.client,
+      "name: done\nstages:\n  s: { image: dockyard/busybox:1, command: 'echo ok' }\n",
+    );
     assert.equal((await waitForRun(farm.client, runId)).state, "succeeded");
     const before = await snapshot(farm, runId);
 
@@ -80,24 +95,38 @@ stages:
     assert.equal(r.stdout, `run ${runId} canceled\n`);
     assert.equal(await counter(farm, "dockyard_attempts_ended_total", 'outcome="canceled"'), canceledBefore + 1);
     // The agent reports the end, the server acknowledges it, and the runner removes the container.
-    await waitFor(async () => (await attemptContainers(docker, attemptId)).length === 0 && farm.agents[0]!.running === 0, {
-      timeoutMs: 30_000,
-      message: "the agent to finish the canceled attempt",
-    });
-    assert.equal(await counter(farm, "dockyard_stale_writes_total"), staleBefore, "late reports of a canceled attempt are not stale");
+    await waitFor(
+      async () => (await attemptContainers(docker, attemptId)).length === 0 && farm.agents[0]!.running === 0,
+      {
+        timeoutMs: 30_000,
+        message: "the agent to finish the canceled attempt",
+      },
+    );
+    assert.equal(
+      await counter(farm, "dockyard_stale_writes_total"),
+      staleBefore,
+      "late reports of a canceled attempt are not stale",
+    );
     const attempt = await farm.pg.query("SELECT state, reason FROM attempts WHERE id = $1", [attemptId]);
     assert.deepEqual(attempt.rows, [{ state: "canceled", reason: "canceled by user" }]);
   });
 
   it("a canceled attempt's reports are answered (cancel, then acks), on an open stream and a new one", async () => {
     const { client } = await handAgent(farm, "st-hand");
-    const runId = await submit(farm.client, "name: hand\nstages:\n  s: { executor: shell, command: 'true', agent: { hand: st-hand }, retry: 0 }\n");
-    const a = await waitFor(async () => (await client.pollAssignments({})).assignments[0], { message: "the hand agent's assignment" });
+    const runId = await submit(
+      farm.client,
+      "name: hand\nstages:\n  s: { executor: shell, command: 'true', agent: { hand: st-hand }, retry: 0 }\n",
+    );
+    const a = await waitFor(async () => (await client.pollAssignments({})).assignments[0], {
+      message: "the hand agent's assignment",
+    });
     const s = openStream(client);
     s.send(a, { case: "open", value: {} });
     s.send(a, { case: "started", value: {} });
     s.send(a, { case: "log", value: { seq: 1n, data: Buffer.from("before\n"), stream: 1 } });
-    await waitFor(() => s.replies.some((c) => c.body.case === "ack" && c.body.value.logSeq === 1n), { message: "chunk 1 persisted" });
+    await waitFor(() => s.replies.some((c) => c.body.case === "ack" && c.body.value.logSeq === 1n), {
+      message: "chunk 1 persisted",
+    });
     const staleBefore = await counter(farm, "dockyard_stale_writes_total");
 
     assert.equal((await dockyard(farm, ["cancel", runId])).code, 0);
@@ -105,25 +134,37 @@ stages:
     s.send(a, { case: "log", value: { seq: 2n, data: Buffer.from("after the cancel\n"), stream: 1 } });
     s.send(a, { case: "renew", value: {} });
     s.send(a, { case: "finished", value: { outcome: "canceled", exitCode: -1, message: "canceled", lastLogSeq: 2n } });
-    await waitFor(() => s.replies.some((c) => c.body.case === "ack" && c.body.value.finished), { message: "the end acknowledged" });
+    await waitFor(() => s.replies.some((c) => c.body.case === "ack" && c.body.value.finished), {
+      message: "the end acknowledged",
+    });
     const answers = s.replies
       .slice(seen)
-      .map((c) => (c.body.case === "ack" ? `ack ${c.body.value.logSeq}${c.body.value.finished ? " finished" : ""}` : c.body.case));
+      .map((c) =>
+        c.body.case === "ack" ? `ack ${c.body.value.logSeq}${c.body.value.finished ? " finished" : ""}` : c.body.case,
+      );
     assert.deepEqual(answers, ["cancel", "ack 2", "ack 2", "ack 2 finished"]);
     assert.equal(s.replies[seen]?.body.case === "cancel" ? s.replies[seen]!.body.value.reason : "", "canceled by user");
 
     // A new stream for the same attempt (an agent replaying its spool after a restart) is answered the same way.
     const again = openStream(client);
     again.send(a, { case: "open", value: {} });
-    again.send(a, { case: "finished", value: { outcome: "canceled", exitCode: -1, message: "canceled", lastLogSeq: 2n } });
-    await waitFor(() => again.replies.some((c) => c.body.case === "ack" && c.body.value.finished), { message: "the replayed end acknowledged" });
+    again.send(a, {
+      case: "finished",
+      value: { outcome: "canceled", exitCode: -1, message: "canceled", lastLogSeq: 2n },
+    });
+    await waitFor(() => again.replies.some((c) => c.body.case === "ack" && c.body.value.finished), {
+      message: "the replayed end acknowledged",
+    });
     assert.deepEqual(
       again.replies.map((c) => c.body.case),
       ["cancel", "ack", "ack"],
     );
 
     assert.equal(await counter(farm, "dockyard_stale_writes_total"), staleBefore);
-    const logs = await farm.pg.query("SELECT convert_from(data, 'UTF8') AS text FROM run_events WHERE run_id = $1 AND kind = 'log' ORDER BY seq", [runId]);
+    const logs = await farm.pg.query(
+      "SELECT convert_from(data, 'UTF8') AS text FROM run_events WHERE run_id = $1 AND kind = 'log' ORDER BY seq",
+      [runId],
+    );
     assert.deepEqual(logs.rows, [{ text: "before\n" }], "output after the cancel is dropped");
     s.end();
     again.end();

@@ -24,9 +24,12 @@ describe("honest status", { timeout: 300_000 }, () => {
 
   it("a lost attempt is its own attempt in watch, runs --json, logs and the API; a retry's output starts at a boundary", async () => {
     const a = farm.spawnAgent({ name: "st-a", capacity: 1, labels: { pool: "lossy" } });
-    await waitFor(async () => (await farm.pg.query("SELECT 1 FROM agents WHERE name = 'st-a' AND state = 'online'")).rowCount, {
-      message: "agent st-a online",
-    });
+    await waitFor(
+      async () => (await farm.pg.query("SELECT 1 FROM agents WHERE name = 'st-a' AND state = 'online'")).rowCount,
+      {
+        message: "agent st-a online",
+      },
+    );
     const runId = await submit(
       farm.client,
       `
@@ -60,16 +63,24 @@ stages:
       at.every((i, k) => i >= 0 && (k === 0 || i > at[k - 1]!)),
       `in this order:\n${status.join("\n")}`,
     );
-    assert.match(watch.stdout, /\n {2}build: attempt 1 lost on st-a \((agent lost|lease expired)[^)]*\), attempt 2 succeeded on st-b\n$/);
+    assert.match(
+      watch.stdout,
+      /\n {2}build: attempt 1 lost on st-a \((agent lost|lease expired)[^)]*\), attempt 2 succeeded on st-b\n$/,
+    );
     const jsonEvents = (await dockyard(farm, ["watch", runId, "--json"])).stdout
       .trim()
       .split("\n")
       .map((l) => JSON.parse(l));
     const stageStates = jsonEvents.filter((e) => e.type === "stage").map((e) => `${e.stage.state}#${e.stage.attempt}`);
-    assert.ok(stageStates.indexOf("lost#1") >= 0 && stageStates.indexOf("lost#1") + 1 === stageStates.indexOf("queued#1"), stageStates.join(" "));
+    assert.ok(
+      stageStates.indexOf("lost#1") >= 0 && stageStates.indexOf("lost#1") + 1 === stageStates.indexOf("queued#1"),
+      stageStates.join(" "),
+    );
 
     // runs --json and GET /api/v1/runs/:id: one shape, with every attempt.
-    const listed = (JSON.parse((await dockyard(farm, ["runs", "--json"])).stdout) as RunJson[]).find((r) => r.id === runId)!;
+    const listed = (JSON.parse((await dockyard(farm, ["runs", "--json"])).stdout) as RunJson[]).find(
+      (r) => r.id === runId,
+    )!;
     const stage = listed.stages[0]!;
     assert.equal(stage.attempts, 2);
     assert.deepEqual(
@@ -97,7 +108,10 @@ stages:
     assert.equal((await dockyard(farm, ["logs", runId, "build", "--attempt", "1"])).stdout, "attempt 1\n");
     assert.equal((await dockyard(farm, ["logs", runId, "build", "--attempt", "2"])).stdout, "attempt 2\ndone\n");
     const all = await dockyard(farm, ["logs", runId]);
-    assert.equal(all.stdout, "[build] attempt 1\n==> build: attempt 2 (after attempt 1 was lost) <==\n[build] attempt 2\n[build] done\n");
+    assert.equal(
+      all.stdout,
+      "[build] attempt 1\n==> build: attempt 2 (after attempt 1 was lost) <==\n[build] attempt 2\n[build] done\n",
+    );
     const none = await dockyard(farm, ["logs", runId, "build", "--attempt", "3"]);
     assert.equal(none.code, 1);
     assert.equal(none.stderr, `error: stage 'build' of run ${runId} has no attempt 3 (attempts: 1, 2)\n`);
@@ -125,7 +139,10 @@ stages:
       watch.stdout,
       /\d\d:\d\d:\d\d s  timeout  \(attempt 1 on st-(main|b)\)  \(stage exceeded its timeout[^)]*\)\n.* s  queued  \(retry after timeout\)\n/,
     );
-    assert.equal((await dockyard(farm, ["logs", runId, "s"])).stdout, "try 1\n==> s: attempt 2 (after attempt 1 timed out) <==\ntry 2\n");
+    assert.equal(
+      (await dockyard(farm, ["logs", runId, "s"])).stdout,
+      "try 1\n==> s: attempt 2 (after attempt 1 timed out) <==\ntry 2\n",
+    );
     const run = (await http(farm, "GET", `/runs/${runId}`)).json.run as RunJson;
     assert.deepEqual(
       run.stages[0]!.attemptHistory.map((x) => x.state),
@@ -146,7 +163,13 @@ stages:
     );
     assert.equal((await waitForRun(farm.client, runId)).state, "succeeded");
     const watch = await dockyard(farm, ["watch", runId]);
-    assert.deepEqual(lines(watch.stdout, /^s [|!] /), ["s | one", "s ! two", "s | no-newline-at-end", "s ! to-stderr", "s | last"]);
+    assert.deepEqual(lines(watch.stdout, /^s [|!] /), [
+      "s | one",
+      "s ! two",
+      "s | no-newline-at-end",
+      "s ! to-stderr",
+      "s | last",
+    ]);
     const logs = await dockyard(farm, ["logs", runId]);
     assert.equal(logs.stdout, "[s] one\n[s]! two\n[s] no-newline-at-end\n[s]! to-stderr\n[s] last\n");
     const json = (await dockyard(farm, ["watch", runId, "--json"])).stdout
@@ -188,7 +211,9 @@ stages:
     const followed = await dockyard(farm, ["logs", runId, "nosuchstage", "-f"]);
     assert.equal(followed.code, 1);
 
-    const listed = (JSON.parse((await dockyard(farm, ["runs", "--json"])).stdout) as RunJson[]).find((x) => x.id === runId)!;
+    const listed = (JSON.parse((await dockyard(farm, ["runs", "--json"])).stdout) as RunJson[]).find(
+      (x) => x.id === runId,
+    )!;
     assert.deepEqual(
       listed.stages.map((s) => [s.name, s.state, s.needs, s.attemptHistory.length]),
       [
@@ -204,15 +229,22 @@ stages:
   it("the HTTP API refuses bad query parameters with 400, naming the parameter and what it allows", async () => {
     const limit = await http(farm, "GET", "/runs?limit=abc");
     assert.equal(limit.status, 400);
-    assert.deepEqual(limit.json, { error: { code: "invalid", message: "invalid limit 'abc': expected a whole number from 1 to 500" } });
+    assert.deepEqual(limit.json, {
+      error: { code: "invalid", message: "invalid limit 'abc': expected a whole number from 1 to 500" },
+    });
     const state = await http(farm, "GET", "/runs?state=bogus");
     assert.equal(state.status, 400);
     assert.deepEqual(state.json, {
-      error: { code: "invalid", message: "invalid state 'bogus': expected one of queued, running, succeeded, failed, errored, canceled" },
+      error: {
+        code: "invalid",
+        message: "invalid state 'bogus': expected one of queued, running, succeeded, failed, errored, canceled",
+      },
     });
     const ok = await http(farm, "GET", "/runs?limit=2&state=succeeded");
     assert.equal(ok.status, 200);
-    assert.ok(ok.json.runs.length <= 2 && ok.json.runs.every((r: RunJson) => r.state === "succeeded" && r.stages.length > 0));
+    assert.ok(
+      ok.json.runs.length <= 2 && ok.json.runs.every((r: RunJson) => r.state === "succeeded" && r.stages.length > 0),
+    );
   });
 
   it("a pipeline without name: is named after its directory; without a directory name it is a clear problem", async () => {
@@ -232,7 +264,10 @@ stages:
 
     const refused = await http(farm, "POST", "/runs", nameless);
     assert.equal(refused.status, 400);
-    assert.match(refused.json.error.problems.join("\n"), /dockyard\.yml:1:1: missing 'name' \(and no directory name to default to\)/);
+    assert.match(
+      refused.json.error.problems.join("\n"),
+      /dockyard\.yml:1:1: missing 'name' \(and no directory name to default to\)/,
+    );
     const named = await http(farm, "POST", "/runs?name=web-app", nameless);
     assert.equal(named.status, 201);
     assert.equal(named.json.run.name, "web-app");

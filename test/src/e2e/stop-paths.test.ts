@@ -3,7 +3,16 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type Docker from "dockerode";
-import { startFarm, submit, waitFor, waitForRun, runningAttempt, testDocker, attemptContainers, type Farm } from "../index";
+import {
+  startFarm,
+  submit,
+  waitFor,
+  waitForRun,
+  runningAttempt,
+  testDocker,
+  attemptContainers,
+  type Farm,
+} from "../index";
 
 describe("stopping stages", () => {
   let farm: Farm;
@@ -34,9 +43,13 @@ stages:
     assert.equal(run.state, "failed");
     assert.equal(run.stages[0]!.state, "failed");
     assert.equal(run.stages[0]!.reason, "stage exceeded its timeout", "the stage carries its attempt's reason");
-    const [row] = (await farm.pg.query("SELECT state, reason, finished_at FROM attempts WHERE id = $1", [attemptId])).rows;
+    const [row] = (await farm.pg.query("SELECT state, reason, finished_at FROM attempts WHERE id = $1", [attemptId]))
+      .rows;
     // The server's reason (not the agent's own "of 4000 ms"), and after the agent was frozen.
-    assert.deepEqual({ state: row.state, reason: row.reason }, { state: "timeout", reason: "stage exceeded its timeout" });
+    assert.deepEqual(
+      { state: row.state, reason: row.reason },
+      { state: "timeout", reason: "stage exceeded its timeout" },
+    );
     assert.ok(new Date(row.finished_at).getTime() >= frozenAt, "ended by the server while the agent was frozen");
     // Once thawed, the agent learns the attempt is over and removes the container.
     agent.child.kill("SIGCONT");
@@ -65,7 +78,9 @@ stages:
 `,
     );
     const attemptId = await runningAttempt(farm, runId);
-    await waitFor(async () => (await attemptContainers(docker, attemptId))[0]?.State === "running", { message: "container running" });
+    await waitFor(async () => (await attemptContainers(docker, attemptId))[0]?.State === "running", {
+      message: "container running",
+    });
     const { run } = await farm.client.cancelRun({ runId });
     assert.equal(run!.state, "canceled");
     assert.deepEqual(
@@ -85,9 +100,12 @@ stages:
   it("SIGTERM drains: the running stage finishes, the agent exits 0 and takes nothing new", async () => {
     for (const a of farm.agents.splice(0)) await a.abort();
     const agent = farm.spawnAgent({ name: "drainer", capacity: 1 });
-    await waitFor(async () => (await farm.pg.query("SELECT 1 FROM agents WHERE name = 'drainer' AND state = 'online'")).rowCount, {
-      message: "drainer online",
-    });
+    await waitFor(
+      async () => (await farm.pg.query("SELECT 1 FROM agents WHERE name = 'drainer' AND state = 'online'")).rowCount,
+      {
+        message: "drainer online",
+      },
+    );
     const runId = await submit(
       farm.client,
       `
@@ -105,7 +123,8 @@ stages:
     await runningAttempt(farm, runId);
     agent.child.kill("SIGTERM");
     assert.equal(await agent.exited, 0);
-    const stages = (await farm.pg.query("SELECT name, state FROM stages WHERE run_id = $1 ORDER BY position", [runId])).rows;
+    const stages = (await farm.pg.query("SELECT name, state FROM stages WHERE run_id = $1 ORDER BY position", [runId]))
+      .rows;
     assert.deepEqual(stages, [
       { name: "finishing", state: "succeeded" },
       { name: "next", state: "queued" },

@@ -8,9 +8,25 @@ import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import { AGENT_AUTH_SCHEME, RunService, agentCredential, clientTlsCredentials, createClient, generateKeyPair, type KeyPair } from "@dockyard/proto";
+import {
+  AGENT_AUTH_SCHEME,
+  RunService,
+  agentCredential,
+  clientTlsCredentials,
+  createClient,
+  generateKeyPair,
+  type KeyPair,
+} from "@dockyard/proto";
 import { ensurePki, type Pki } from "@dockyard/control-plane";
-import { Agent, CredentialSource, chooseExecutors, createAgentClient, loadAgentConfig, register, type AgentClient } from "@dockyard/agent";
+import {
+  Agent,
+  CredentialSource,
+  chooseExecutors,
+  createAgentClient,
+  loadAgentConfig,
+  register,
+  type AgentClient,
+} from "@dockyard/agent";
 import { startFarm, testLog, type Farm } from "../index";
 import { tempDir } from "@dockyard/testkit";
 
@@ -51,7 +67,8 @@ describe("transport security", { timeout: 120_000 }, () => {
     rmSync(otherDir, { recursive: true, force: true });
   });
 
-  const agentsNamed = async (name: string) => (await farm.pg.query<{ state: string }>("SELECT state FROM agents WHERE name = $1", [name])).rows;
+  const agentsNamed = async (name: string) =>
+    (await farm.pg.query<{ state: string }>("SELECT state FROM agents WHERE name = $1", [name])).rows;
 
   it("an agent whose join token names another CA refuses the server and registers nothing", async () => {
     const stateDir = tempDir("agent-mispinned");
@@ -61,7 +78,9 @@ describe("transport security", { timeout: 120_000 }, () => {
     const agent = new Agent(cfg, { log: testLog(), executors: await chooseExecutors(cfg) });
     await assert.rejects(agent.start(), (err: Error) => {
       assert.ok(
-        err.message.startsWith(`the server at ${farm.server.grpcAddress} presented no certificate with fingerprint ${other.caFingerprint}; got: `),
+        err.message.startsWith(
+          `the server at ${farm.server.grpcAddress} presented no certificate with fingerprint ${other.caFingerprint}; got: `,
+        ),
         err.message,
       );
       assert.ok(err.message.includes(`${farm.server.pki.caFingerprint} (Dockyard farm CA)`), err.message);
@@ -72,7 +91,10 @@ describe("transport security", { timeout: 120_000 }, () => {
     assert.equal(existsSync(path.join(stateDir, "server-ca.crt")), false, "nothing pinned");
 
     // A CA file that is not the one the token names is refused the same way, before any call.
-    const fromFile = new Agent(loadAgentConfig({ ...env, DOCKYARD_CA_FILE: other.files.ca! }), { log: testLog(), executors: await chooseExecutors(cfg) });
+    const fromFile = new Agent(loadAgentConfig({ ...env, DOCKYARD_CA_FILE: other.files.ca! }), {
+      log: testLog(),
+      executors: await chooseExecutors(cfg),
+    });
     await assert.rejects(fromFile.start(), {
       message: `the CA in ${other.files.ca} has fingerprint ${other.caFingerprint}, not the pinned ${farm.server.pki.caFingerprint}`,
     });
@@ -86,9 +108,16 @@ describe("transport security", { timeout: 120_000 }, () => {
   });
 
   it("a client trusting another CA cannot connect", async () => {
-    const runs = createClient(RunService, farm.server.grpcAddress, { credentials: clientTlsCredentials(other.caPem), metadata: bearer(farm.apiToken) });
+    const runs = createClient(RunService, farm.server.grpcAddress, {
+      credentials: clientTlsCredentials(other.caPem),
+      metadata: bearer(farm.apiToken),
+    });
     // The farm's certificate chain ends in a CA this client does not trust.
-    await failsWith(runs.listRuns({}, { timeoutMs: 5000 }), grpc.status.UNAVAILABLE, /self-signed certificate in certificate chain/);
+    await failsWith(
+      runs.listRuns({}, { timeoutMs: 5000 }),
+      grpc.status.UNAVAILABLE,
+      /self-signed certificate in certificate chain/,
+    );
     runs.close();
     const pair = generateKeyPair();
     const agents = createAgentClient(
@@ -98,7 +127,14 @@ describe("transport security", { timeout: 120_000 }, () => {
       new CredentialSource(pair),
     );
     await failsWith(
-      register(agents, pair, { joinToken: farm.joinToken, agentId: "", name: "other-ca", labels: {}, capacity: 1, capabilities: ["shell"] }),
+      register(agents, pair, {
+        joinToken: farm.joinToken,
+        agentId: "",
+        name: "other-ca",
+        labels: {},
+        capacity: 1,
+        capabilities: ["shell"],
+      }),
       grpc.status.UNAVAILABLE,
     );
     agents.close();
@@ -108,7 +144,10 @@ describe("transport security", { timeout: 120_000 }, () => {
   });
 
   it("a plaintext client gets nowhere", async () => {
-    const runs = createClient(RunService, farm.server.grpcAddress, { credentials: grpc.credentials.createInsecure(), metadata: bearer(farm.apiToken) });
+    const runs = createClient(RunService, farm.server.grpcAddress, {
+      credentials: grpc.credentials.createInsecure(),
+      metadata: bearer(farm.apiToken),
+    });
     await failsWith(runs.listRuns({}, { timeoutMs: 5000 }), grpc.status.UNAVAILABLE, /No connection established/);
     runs.close();
     const pair = generateKeyPair();
@@ -119,7 +158,14 @@ describe("transport security", { timeout: 120_000 }, () => {
       new CredentialSource(pair),
     );
     await failsWith(
-      register(agents, pair, { joinToken: farm.joinToken, agentId: "", name: "plaintext", labels: {}, capacity: 1, capabilities: ["shell"] }),
+      register(agents, pair, {
+        joinToken: farm.joinToken,
+        agentId: "",
+        name: "plaintext",
+        labels: {},
+        capacity: 1,
+        capabilities: ["shell"],
+      }),
       grpc.status.UNAVAILABLE,
     );
     agents.close();
@@ -134,7 +180,11 @@ describe("transport security", { timeout: 120_000 }, () => {
     for (const token of ["dya_wrong_token_0123456789", farm.joinToken]) {
       const wrong = createClient(RunService, farm.server.grpcAddress, { credentials, metadata: bearer(token) });
       await failsWith(wrong.listRuns({}), grpc.status.UNAUTHENTICATED, "API token is unknown or revoked");
-      await failsWith(wrong.createJoinToken({ description: "sneaky" }), grpc.status.UNAUTHENTICATED, "API token is unknown or revoked");
+      await failsWith(
+        wrong.createJoinToken({ description: "sneaky" }),
+        grpc.status.UNAUTHENTICATED,
+        "API token is unknown or revoked",
+      );
       wrong.close();
     }
     // Positive control: the farm's token.
@@ -163,32 +213,59 @@ describe("transport security", { timeout: 120_000 }, () => {
       ({ agentId, sessionId } = accepted);
       session = { agentId, sessionId };
       client.close();
-      bare = createAgentClient(farm.server.grpcAddress, credentials, () => ({ agentId: "", sessionId: "" }), new CredentialSource(pair));
+      bare = createAgentClient(
+        farm.server.grpcAddress,
+        credentials,
+        () => ({ agentId: "", sessionId: "" }),
+        new CredentialSource(pair),
+      );
     });
     after(() => bare?.close());
 
     const heartbeat = (credential?: string) =>
-      bare.heartbeat({ runningAttemptIds: [], draining: false }, credential === undefined ? {} : { metadata: agentAuth(credential) });
+      bare.heartbeat(
+        { runningAttemptIds: [], draining: false },
+        credential === undefined ? {} : { metadata: agentAuth(credential) },
+      );
     const inAMinute = () => Date.now() + 60_000;
 
     it("a credential signed with the agent's key for its session is accepted (the control)", async () => {
       await heartbeat(agentCredential(pair, { agentId, sessionId, expiresAtMs: inAMinute() }));
-      await bare.pollAssignments({}, { metadata: agentAuth(agentCredential(pair, { agentId, sessionId, expiresAtMs: inAMinute() })) });
+      await bare.pollAssignments(
+        {},
+        { metadata: agentAuth(agentCredential(pair, { agentId, sessionId, expiresAtMs: inAMinute() })) },
+      );
     });
 
     it("no credential", async () => {
-      await failsWith(heartbeat(), grpc.status.UNAUTHENTICATED, `missing 'authorization: ${AGENT_AUTH_SCHEME} <credential>' metadata; register first`);
-      await failsWith(bare.getAssignment({ attemptId: randomUUID() }), grpc.status.UNAUTHENTICATED, /missing 'authorization/);
+      await failsWith(
+        heartbeat(),
+        grpc.status.UNAUTHENTICATED,
+        `missing 'authorization: ${AGENT_AUTH_SCHEME} <credential>' metadata; register first`,
+      );
+      await failsWith(
+        bare.getAssignment({ attemptId: randomUUID() }),
+        grpc.status.UNAUTHENTICATED,
+        /missing 'authorization/,
+      );
     });
 
     it("a garbage credential", async () => {
       await failsWith(heartbeat("garbage"), grpc.status.UNAUTHENTICATED, "malformed agent credential");
-      await failsWith(heartbeat(`v1.${agentId}.${sessionId}.soon.c2ln`), grpc.status.UNAUTHENTICATED, "malformed agent credential");
+      await failsWith(
+        heartbeat(`v1.${agentId}.${sessionId}.soon.c2ln`),
+        grpc.status.UNAUTHENTICATED,
+        "malformed agent credential",
+      );
     });
 
     it("a credential signed by another key for a real agent id", async () => {
       const forged = agentCredential(generateKeyPair(), { agentId, sessionId, expiresAtMs: inAMinute() });
-      await failsWith(heartbeat(forged), grpc.status.UNAUTHENTICATED, "agent credential signature does not match the agent's key");
+      await failsWith(
+        heartbeat(forged),
+        grpc.status.UNAUTHENTICATED,
+        "agent credential signature does not match the agent's key",
+      );
       // The attempt stream is refused the same way.
       const stream = bare.attemptStream({ metadata: agentAuth(forged) });
       const err = await new Promise<grpc.ServiceError>((resolve) => {

@@ -15,7 +15,8 @@ describe("tokens and agents you can see", { timeout: 300_000 }, () => {
   let farm: Farm;
   // Polls go through the HTTP API (same shape as `agents --json`): a CLI process per poll is slow on a busy machine.
   const agentsJson = async () => (await http(farm, "GET", "/agents")).json.agents as AgentJson[];
-  const agentId = async (name: string) => (await farm.pg.query("SELECT id FROM agents WHERE name = $1", [name])).rows[0]?.id as string;
+  const agentId = async (name: string) =>
+    (await farm.pg.query("SELECT id FROM agents WHERE name = $1", [name])).rows[0]?.id as string;
 
   before(async () => {
     farm = await startFarm({
@@ -39,14 +40,24 @@ describe("tokens and agents you can see", { timeout: 300_000 }, () => {
     const mine = tokens.find((t) => t.id === id)!;
     assert.deepEqual(
       { ...mine, createdAt: typeof mine.createdAt },
-      { id, kind: "join", user: null, description: "ci runners", createdAt: "string", lastUsedAt: null, revokedAt: null },
+      {
+        id,
+        kind: "join",
+        user: null,
+        description: "ci runners",
+        createdAt: "string",
+        lastUsedAt: null,
+        revokedAt: null,
+      },
     );
     assert.deepEqual(tokens.map((t) => t.kind).sort(), ["api", "join", "join"]);
     assert.ok(tokens.find((t) => t.kind === "api")!.lastUsedAt, "the API token the CLI uses is recorded as used");
 
     // An agent registering with the new token marks it used.
     await farm.startAgent({ name: "ta-joined", executor: "shell", joinToken: secret });
-    const used = (JSON.parse((await dockyard(farm, ["token", "list", "--json"])).stdout) as TokenJson[]).find((t) => t.id === id)!;
+    const used = (JSON.parse((await dockyard(farm, ["token", "list", "--json"])).stdout) as TokenJson[]).find(
+      (t) => t.id === id,
+    )!;
     assert.ok(used.lastUsedAt && Date.parse(used.lastUsedAt) >= Date.parse(mine.createdAt));
     assert.equal((await dockyard(farm, ["token", "revoke", id])).code, 0);
 
@@ -80,11 +91,17 @@ stages:
   on-main: { executor: shell, agent: { pool: main }, command: 'sleep 300' }
 `,
     );
-    await waitFor(async () => (await farm.pg.query("SELECT 1 FROM attempts WHERE run_id = $1 AND state = 'running'", [runId])).rowCount === 2, {
-      message: "both stages running",
-    });
+    await waitFor(
+      async () =>
+        (await farm.pg.query("SELECT 1 FROM attempts WHERE run_id = $1 AND state = 'running'", [runId])).rowCount === 2,
+      {
+        message: "both stages running",
+      },
+    );
     await runningAttempt(farm, runId);
-    const [busyId, idleId, leavingId, mainId] = await Promise.all(["ta-busy", "ta-idle", "ta-leaving", "ta-main"].map(agentId));
+    const [busyId, idleId, leavingId, mainId] = await Promise.all(
+      ["ta-busy", "ta-idle", "ta-leaving", "ta-main"].map(agentId),
+    );
 
     // agents rm refuses what is not gone, and answers for what does not exist.
     const online = await dockyard(farm, ["agents", "rm", mainId!]);
@@ -93,11 +110,16 @@ stages:
     assert.match((await dockyard(farm, ["agents", "rm", "nope"])).stderr, /agent id must be a UUID, got 'nope'/);
     const overHttp = await http(farm, "DELETE", `/agents/${mainId}`);
     assert.deepEqual([overHttp.status, overHttp.json.error.code], [409, "conflict"]);
-    assert.match((await dockyard(farm, ["agents", "rm", "00000000-0000-4000-8000-000000000000"])).stderr, /agent not found/);
+    assert.match(
+      (await dockyard(farm, ["agents", "rm", "00000000-0000-4000-8000-000000000000"])).stderr,
+      /agent not found/,
+    );
 
     // A clean stop leaves an offline agent; rm removes it at once.
     await leaving.stop();
-    await waitFor(async () => (await agentsJson()).find((a) => a.id === leavingId)?.state === "offline", { message: "ta-leaving offline" });
+    await waitFor(async () => (await agentsJson()).find((a) => a.id === leavingId)?.state === "offline", {
+      message: "ta-leaving offline",
+    });
     const removed = await dockyard(farm, ["agents", "rm", leavingId!]);
     assert.equal(removed.code, 0, removed.stderr);
     assert.equal(removed.stdout, `removed agent ${leavingId} (ta-leaving, offline)\n`);
@@ -119,14 +141,22 @@ stages:
     assert.match(holding.stderr, /still holds attempts of unfinished runs/);
 
     // ta-idle is pruned; ta-busy, whose attempt belongs to the run still going, is kept.
-    await waitFor(async () => !(await agentsJson()).some((a) => a.id === idleId), { timeoutMs: 60_000, intervalMs: 500, message: "ta-idle pruned" });
+    await waitFor(async () => !(await agentsJson()).some((a) => a.id === idleId), {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+      message: "ta-idle pruned",
+    });
     assert.ok(
       (await agentsJson()).some((a) => a.id === busyId),
       "an agent holding work of a live run is not pruned",
     );
     // Once the run has ended, ta-busy goes too; the online agent stays.
     assert.equal((await http(farm, "POST", `/runs/${runId}/cancel`)).status, 200);
-    await waitFor(async () => !(await agentsJson()).some((a) => a.id === busyId), { timeoutMs: 60_000, intervalMs: 500, message: "ta-busy pruned" });
+    await waitFor(async () => !(await agentsJson()).some((a) => a.id === busyId), {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+      message: "ta-busy pruned",
+    });
     assert.ok((await agentsJson()).some((a) => a.id === mainId && a.state === "online"));
     await Promise.all([busy.abort(), idle.abort()]);
   });

@@ -77,7 +77,10 @@ describe("users and the audit log", { timeout: 240_000 }, () => {
     // alice is no admin: told which role the call needs. She may run and cancel.
     const denied = await as(aliceToken, ["users", "list"]);
     assert.notEqual(denied.code, 0);
-    assert.match(denied.stderr, /permission denied: dockyard\.v1\.RunService\/ListUsers needs the 'admin' role; user 'alice' has operator, approver/);
+    assert.match(
+      denied.stderr,
+      /permission denied: dockyard\.v1\.RunService\/ListUsers needs the 'admin' role; user 'alice' has operator, approver/,
+    );
     const alice = clientOf(aliceToken);
     const run = (await alice.submitRun({ pipelineYaml: Buffer.from(HOLD), source: "test:held.yml" })).run!;
     assert.equal(run.startedBy, "alice", "the answer names who started it");
@@ -168,7 +171,10 @@ describe("users and the audit log", { timeout: 240_000 }, () => {
       await assert.rejects(farm.pg.query(statement), /audit_log is append-only/, statement);
     }
     assert.equal(await count(), before);
-    assert.equal(Number((await farm.pg.query("SELECT count(*) AS n FROM audit_log WHERE action = 'forged'")).rows[0].n), 0);
+    assert.equal(
+      Number((await farm.pg.query("SELECT count(*) AS n FROM audit_log WHERE action = 'forged'")).rows[0].n),
+      0,
+    );
     // Positive control: appending still works.
     await farm.pg.query("INSERT INTO audit_log (at, actor, action) VALUES (now(), 'test', 'test.appended')");
     assert.equal(await count(), before + 1);
@@ -179,7 +185,13 @@ describe("users and the audit log", { timeout: 240_000 }, () => {
 async function dockyardWithStdin(farm: Farm, args: string[], input: string) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     const child = spawn(`${REPO_ROOT}/cli/bin/dockyard`, args, {
-      env: { ...process.env, DOCKYARD_SERVER: farm.server.grpcAddress, DOCKYARD_TOKEN: farm.apiToken, DOCKYARD_CA_FILE: farm.caFile, NO_COLOR: "1" },
+      env: {
+        ...process.env,
+        DOCKYARD_SERVER: farm.server.grpcAddress,
+        DOCKYARD_TOKEN: farm.apiToken,
+        DOCKYARD_CA_FILE: farm.caFile,
+        NO_COLOR: "1",
+      },
     });
     let stdout = "";
     let stderr = "";

@@ -39,7 +39,8 @@ async function volumeLabels(docker: Docker, runId: string): Promise<Record<strin
 
 async function workspaceGauge(metricsUrl: string): Promise<{ live: number; leaked: number }> {
   const text = await (await fetch(metricsUrl)).text();
-  const value = (state: string) => Number(new RegExp(`^dockyard_workspaces\\{state="${state}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? NaN);
+  const value = (state: string) =>
+    Number(new RegExp(`^dockyard_workspaces\\{state="${state}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? NaN);
   return { live: value("live"), leaked: value("leaked") };
 }
 
@@ -73,16 +74,22 @@ describe("run workspaces are reconciled over the heartbeat", { timeout: 180_000 
       );
       const metrics = `${farm.server.httpUrl}/metrics`;
       // Just ended: still live (the agent is removing it).
-      await waitFor(async () => JSON.stringify(await workspaceGauge(metrics)) === JSON.stringify({ live: 3, leaked: 0 }), {
-        message: "3 live workspaces, none leaked",
-      });
+      await waitFor(
+        async () => JSON.stringify(await workspaceGauge(metrics)) === JSON.stringify({ live: 3, leaked: 0 }),
+        {
+          message: "3 live workspaces, none leaked",
+        },
+      );
 
       // The agent still reports it long after its run ended: leaked. (Time moved by editing the end.)
       await farm.pg.query("UPDATE runs SET finished_at = now() - interval '5 minutes' WHERE id = $1", [ended]);
       await client.heartbeat({ workspaceRunIds: [ended, queued], foreignWorkspaceRunIds: [] });
-      await waitFor(async () => JSON.stringify(await workspaceGauge(metrics)) === JSON.stringify({ live: 1, leaked: 1 }), {
-        message: "1 live workspace and 1 leaked",
-      });
+      await waitFor(
+        async () => JSON.stringify(await workspaceGauge(metrics)) === JSON.stringify({ live: 1, leaked: 1 }),
+        {
+          message: "1 live workspace and 1 leaked",
+        },
+      );
 
       // Another agent's volume on a shared engine: answered, so it is reaped, but not counted.
       const foreign = await client.heartbeat({ workspaceRunIds: [], foreignWorkspaceRunIds: [ended, queued] });
@@ -90,16 +97,22 @@ describe("run workspaces are reconciled over the heartbeat", { timeout: 180_000 
         foreign.endedRuns.map((r) => r.runId),
         [ended],
       );
-      await waitFor(async () => JSON.stringify(await workspaceGauge(metrics)) === JSON.stringify({ live: 0, leaked: 0 }), {
-        message: "no workspace counted",
-      });
+      await waitFor(
+        async () => JSON.stringify(await workspaceGauge(metrics)) === JSON.stringify({ live: 0, leaked: 0 }),
+        {
+          message: "no workspace counted",
+        },
+      );
 
       await assert.rejects(
         client.heartbeat({ workspaceRunIds: ["../etc"], foreignWorkspaceRunIds: [] }),
         /workspace_run_ids holds "\.\.\/etc", which is not a run id/,
       );
       const many = Array.from({ length: 501 }, () => randomUUID());
-      await assert.rejects(client.heartbeat({ workspaceRunIds: [], foreignWorkspaceRunIds: many }), /foreign_workspace_run_ids lists 501 runs; at most 500/);
+      await assert.rejects(
+        client.heartbeat({ workspaceRunIds: [], foreignWorkspaceRunIds: many }),
+        /foreign_workspace_run_ids lists 501 runs; at most 500/,
+      );
     } finally {
       client.close();
     }
@@ -109,9 +122,12 @@ describe("run workspaces are reconciled over the heartbeat", { timeout: 180_000 
     const stateDir = tempDir("agent-ws-a");
     dirs.push(stateDir);
     const a = farm.spawnAgent({ name: "ws-a", capacity: 1, stateDir });
-    await waitFor(async () => (await farm.pg.query("SELECT 1 FROM agents WHERE name = 'ws-a' AND state = 'online'")).rowCount, {
-      message: "agent ws-a online",
-    });
+    await waitFor(
+      async () => (await farm.pg.query("SELECT 1 FROM agents WHERE name = 'ws-a' AND state = 'online'")).rowCount,
+      {
+        message: "agent ws-a online",
+      },
+    );
     await farm.client.setSecret({ name: "ws-token", value: Buffer.from("reaped-with-the-run") });
     const runId = await submit(
       farm.client,
@@ -152,9 +168,15 @@ stages:
         { number: 2, state: "succeeded", name: "ws-b" },
       ]);
 
-      await waitFor(async () => (await volumeLabels(docker, runId)) === null, { timeoutMs: 15_000, message: "the run's workspace volume to be removed" });
+      await waitFor(async () => (await volumeLabels(docker, runId)) === null, {
+        timeoutMs: 15_000,
+        message: "the run's workspace volume to be removed",
+      });
       assert.deepEqual(await attemptContainers(docker, first), [], "the killed agent's stopped container is gone too");
-      await waitFor(() => !existsSync(secrets), { timeoutMs: 15_000, message: "the killed attempt's secret files removed from tmpfs" });
+      await waitFor(() => !existsSync(secrets), {
+        timeoutMs: 15_000,
+        message: "the killed attempt's secret files removed from tmpfs",
+      });
       // Off the engine, so the next test finds it without an agent.
       farm.agents.splice(farm.agents.indexOf(b), 1);
       await b.stop();
@@ -170,9 +192,13 @@ stages:
       const stateDir = tempDir(`agent-ws-c${i}`);
       dirs.push(stateDir);
       const c = farm.spawnAgent({ name: `ws-c${i}`, capacity: 1, stateDir, labels: pool });
-      await waitFor(async () => (await farm.pg.query("SELECT 1 FROM agents WHERE name = $1 AND state = 'online'", [`ws-c${i}`])).rowCount, {
-        message: `agent ws-c${i} online`,
-      });
+      await waitFor(
+        async () =>
+          (await farm.pg.query("SELECT 1 FROM agents WHERE name = $1 AND state = 'online'", [`ws-c${i}`])).rowCount,
+        {
+          message: `agent ws-c${i} online`,
+        },
+      );
       const runId = await submit(
         farm.client,
         `
@@ -191,7 +217,13 @@ stages:
         await c.exited;
         const dDir = tempDir(`agent-ws-d${i}`);
         dirs.push(dDir);
-        await farm.startAgent({ name: `ws-d${i}`, capacity: 1, stateDir: dDir, labels: pool, dockerHost: DOCKER_HOST_B });
+        await farm.startAgent({
+          name: `ws-d${i}`,
+          capacity: 1,
+          stateDir: dDir,
+          labels: pool,
+          dockerHost: DOCKER_HOST_B,
+        });
         assert.equal((await waitForRun(farm.client, runId, 60_000)).state, "succeeded");
         // The control: no agent is left on the first engine, so the run-ended notice found nobody to remove the volume there.
         assert.notEqual(await volumeLabels(docker, runId), null);
@@ -199,12 +231,20 @@ stages:
 
         const backDir = comesBack === "the killed agent" ? stateDir : tempDir(`agent-ws-e${i}`);
         dirs.push(backDir);
-        const back = farm.spawnAgent({ name: comesBack === "the killed agent" ? `ws-c${i}` : `ws-e${i}`, capacity: 1, stateDir: backDir });
+        const back = farm.spawnAgent({
+          name: comesBack === "the killed agent" ? `ws-c${i}` : `ws-e${i}`,
+          capacity: 1,
+          stateDir: backDir,
+        });
         try {
-          await waitFor(async () => (await volumeLabels(docker, runId)) === null && (await attemptContainers(docker, first)).length === 0, {
-            timeoutMs: 30_000,
-            message: `${comesBack} to reap the volume and the stopped container`,
-          });
+          await waitFor(
+            async () =>
+              (await volumeLabels(docker, runId)) === null && (await attemptContainers(docker, first)).length === 0,
+            {
+              timeoutMs: 30_000,
+              message: `${comesBack} to reap the volume and the stopped container`,
+            },
+          );
         } finally {
           back.child.kill("SIGKILL");
           await back.exited;
@@ -252,28 +292,38 @@ stages:
       ).run!.id;
       const shWorkspace = path.join(shDir, "work", runId);
       // The control: both workspaces exist, and both agents report them.
-      await waitFor(async () => (await volumeLabels(docker, runId)) !== null && existsSync(path.join(shWorkspace, "kept")), {
-        timeoutMs: 60_000,
-        message: "the run's volume and shell directory",
-      });
+      await waitFor(
+        async () => (await volumeLabels(docker, runId)) !== null && existsSync(path.join(shWorkspace, "kept")),
+        {
+          timeoutMs: 60_000,
+          message: "the run's volume and shell directory",
+        },
+      );
       const metrics = `http://${farm.servers[0]!.http}/metrics`;
       await waitFor(async () => (await workspaceGauge(metrics)).live === 2, { message: "2 live workspaces reported" });
 
       await farm.killNats();
       writeFileSync(path.join(release, "go"), "");
-      await waitFor(async () => (await farm.pg.query("SELECT state FROM runs WHERE id = $1", [runId])).rows[0]?.state === "succeeded", {
-        timeoutMs: 60_000,
-        message: "the run to succeed over gRPC while NATS is down",
-      });
+      await waitFor(
+        async () =>
+          (await farm.pg.query("SELECT state FROM runs WHERE id = $1", [runId])).rows[0]?.state === "succeeded",
+        {
+          timeoutMs: 60_000,
+          message: "the run to succeed over gRPC while NATS is down",
+        },
+      );
       // Heartbeats are 300 ms here: a few of them, not NATS' return.
       await waitFor(async () => (await volumeLabels(docker, runId)) === null && !existsSync(shWorkspace), {
         timeoutMs: 10_000,
         message: "both workspaces removed while NATS is down",
       });
       assert.equal(farm.nats, null, "NATS was down all along");
-      await waitFor(async () => JSON.stringify(await workspaceGauge(metrics)) === JSON.stringify({ live: 0, leaked: 0 }), {
-        message: "no workspace counted",
-      });
+      await waitFor(
+        async () => JSON.stringify(await workspaceGauge(metrics)) === JSON.stringify({ live: 0, leaked: 0 }),
+        {
+          message: "no workspace counted",
+        },
+      );
 
       await farm.startNats();
       await farm.waitAgentsOnline(2);
@@ -282,7 +332,8 @@ stages:
     } finally {
       await farm.stop();
       if (runId) await removeRunLeftovers(docker, runId);
-      for (const d of [release, farm.dataDir, ...farm.agents.map((a) => path.dirname(a.logFile))]) rmSync(d, { recursive: true, force: true });
+      for (const d of [release, farm.dataDir, ...farm.agents.map((a) => path.dirname(a.logFile))])
+        rmSync(d, { recursive: true, force: true });
     }
   });
 });

@@ -9,16 +9,21 @@ import { waitFor } from "./wait";
  */
 export async function removeAgentResources(hosts: Iterable<string>, agentIds: string[]): Promise<void> {
   if (agentIds.length === 0) return;
-  const ours = (labels: Record<string, string> | null | undefined) => agentIds.includes(labels?.["dockyard.agent"] ?? "");
+  const ours = (labels: Record<string, string> | null | undefined) =>
+    agentIds.includes(labels?.["dockyard.agent"] ?? "");
   const filters = { label: ["dockyard.agent"] };
   for (const host of new Set(hosts)) {
     const docker = new Docker({ socketPath: host.replace("unix://", "") });
     const containers = await docker.listContainers({ all: true, filters });
     await Promise.all(containers.filter((c) => ours(c.Labels)).map((c) => removeContainer(docker, c.Id)));
     const { Volumes } = await docker.listVolumes({ filters });
-    await Promise.all((Volumes ?? []).filter((v) => ours(v.Labels)).map((v) => docker.getVolume(v.Name).remove().catch(ignoreGone)));
+    await Promise.all(
+      (Volumes ?? []).filter((v) => ours(v.Labels)).map((v) => docker.getVolume(v.Name).remove().catch(ignoreGone)),
+    );
     const networks = await docker.listNetworks({ filters });
-    await Promise.all(networks.filter((n) => ours(n.Labels)).map((n) => docker.getNetwork(n.Id).remove().catch(ignoreGone)));
+    await Promise.all(
+      networks.filter((n) => ours(n.Labels)).map((n) => docker.getNetwork(n.Id).remove().catch(ignoreGone)),
+    );
   }
 }
 

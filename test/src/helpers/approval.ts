@@ -13,7 +13,12 @@ export interface UserClient {
 }
 
 /** A client of `address` (default: the farm's server) whose calls come from user `name` (made with `roles`). */
-export async function userClient(farm: Farm, name: string, address = farm.server.grpcAddress, roles = ["operator", "approver"]): Promise<UserClient> {
+export async function userClient(
+  farm: Farm,
+  name: string,
+  address = farm.server.grpcAddress,
+  roles = ["operator", "approver"],
+): Promise<UserClient> {
   const db = farm.server.db.db;
   await addUser(db, name, roles, SERVER_ACTOR, new Date());
   const { token } = await createApiToken(db, name, `${name}'s test token`, SERVER_ACTOR, new Date());
@@ -39,7 +44,10 @@ export interface StageRow {
 }
 
 export async function stageRow(farm: Farm, runId: string, name: string): Promise<StageRow> {
-  const { rows } = await farm.pg.query<StageRow>(`SELECT state, reason, outputs, finished_at FROM stages WHERE run_id = $1 AND name = $2`, [runId, name]);
+  const { rows } = await farm.pg.query<StageRow>(
+    `SELECT state, reason, outputs, finished_at FROM stages WHERE run_id = $1 AND name = $2`,
+    [runId, name],
+  );
   if (!rows[0]) throw new Error(`no stage ${name} in run ${runId}`);
   return rows[0];
 }
@@ -55,7 +63,13 @@ export async function waitingReasonOf(farm: Farm, runId: string, name = "gate", 
   );
 }
 
-export async function waitForStage(farm: Farm, runId: string, name: string, state: string, timeoutMs = 10_000): Promise<StageRow> {
+export async function waitForStage(
+  farm: Farm,
+  runId: string,
+  name: string,
+  state: string,
+  timeoutMs = 10_000,
+): Promise<StageRow> {
   return waitFor(
     async () => {
       const s = await stageRow(farm, runId, name);

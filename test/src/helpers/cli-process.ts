@@ -17,10 +17,22 @@ export interface CliResult {
 }
 
 /** Starts `dockyard ARGS` against the farm (its address, API token and CA; `env` overrides, e.g. another DOCKYARD_TOKEN); `out()` is its stdout so far. */
-export function dockyardProcess(farm: Farm, args: string[], stdin?: string, env: Record<string, string> = {}): { done: Promise<CliResult>; out: () => string } {
+export function dockyardProcess(
+  farm: Farm,
+  args: string[],
+  stdin?: string,
+  env: Record<string, string> = {},
+): { done: Promise<CliResult>; out: () => string } {
   const child = spawn(BIN, args, {
     cwd: os.tmpdir(),
-    env: { ...process.env, DOCKYARD_SERVER: farm.server.grpcAddress, DOCKYARD_TOKEN: farm.apiToken, DOCKYARD_CA_FILE: farm.caFile, NO_COLOR: "1", ...env },
+    env: {
+      ...process.env,
+      DOCKYARD_SERVER: farm.server.grpcAddress,
+      DOCKYARD_TOKEN: farm.apiToken,
+      DOCKYARD_CA_FILE: farm.caFile,
+      NO_COLOR: "1",
+      ...env,
+    },
   });
   if (stdin !== undefined) child.stdin.end(stdin);
   let stdout = "";
@@ -32,7 +44,12 @@ export function dockyardProcess(farm: Farm, args: string[], stdin?: string, env:
 }
 
 /** Runs `dockyard ARGS` against the farm to its end (`stdin`: written to it, then closed; `env`: overrides). */
-export function dockyardCli(farm: Farm, args: string[], stdin?: string, env: Record<string, string> = {}): Promise<CliResult> {
+export function dockyardCli(
+  farm: Farm,
+  args: string[],
+  stdin?: string,
+  env: Record<string, string> = {},
+): Promise<CliResult> {
   return dockyardProcess(farm, args, stdin, env).done;
 }
 

@@ -56,20 +56,28 @@ export async function runCopyScenario(farm: OutageFarm, opts: CopyScenarioOption
           : `  ${s}: { executor: shell, agent: { role: sh }, command: '${timedSteps(opts.steps, opts.stepMs)}' }`,
       ),
     ].join("\n");
-    const res = await farm.client.submitRun({ pipelineYaml: Buffer.from(yaml), source: "test:copies.yml" }, { timeoutMs: 10_000 });
+    const res = await farm.client.submitRun(
+      { pipelineYaml: Buffer.from(yaml), source: "test:copies.yml" },
+      { timeoutMs: 10_000 },
+    );
     const runId = res.run!.id;
     sampler = new CopySampler(runId, opts.docker ?? null).start();
     await waitFor(
       async () =>
-        (await farm.pg.query("SELECT count(*)::int AS n FROM attempts WHERE run_id = $1 AND state = 'running' AND log_seq >= 1", [runId])).rows[0].n ===
-        opts.stages.length,
+        (
+          await farm.pg.query(
+            "SELECT count(*)::int AS n FROM attempts WHERE run_id = $1 AND state = 'running' AND log_seq >= 1",
+            [runId],
+          )
+        ).rows[0].n === opts.stages.length,
       { message: "every stage executing", timeoutMs: 60_000 },
     );
     await opts.whenRunning?.(runId);
     await opts.disrupt(runId);
     const state = await waitFor(
       async () => {
-        const s = (await farm.pg.query<{ state: string }>("SELECT state FROM runs WHERE id = $1", [runId])).rows[0]?.state;
+        const s = (await farm.pg.query<{ state: string }>("SELECT state FROM runs WHERE id = $1", [runId])).rows[0]
+          ?.state;
         return s && ENDED.includes(s) ? s : undefined;
       },
       { message: `run ${runId} to end`, timeoutMs: opts.endTimeoutMs ?? 120_000, intervalMs: 250 },

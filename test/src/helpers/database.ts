@@ -56,7 +56,9 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   try {
     await admin.connect();
   } catch (err) {
-    throw new Error(`Postgres is not reachable at ${ADMIN_URL} (run 'npm test', which starts it): ${(err as Error).message}`);
+    throw new Error(
+      `Postgres is not reachable at ${ADMIN_URL} (run 'npm test', which starts it): ${(err as Error).message}`,
+    );
   }
   try {
     await ensureTemplate(admin);

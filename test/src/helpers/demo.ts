@@ -17,7 +17,11 @@ export interface DemoResult {
 
 /** Runs `bash scripts/demo.sh ARGS` from `cwd` with `env` over this process's environment. */
 export function runDemo(env: Record<string, string>, args: string[] = [], cwd = "/"): Promise<DemoResult> {
-  const child = spawn("bash", [DEMO_SCRIPT, ...args], { cwd, env: { ...process.env, NO_COLOR: "1", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn("bash", [DEMO_SCRIPT, ...args], {
+    cwd,
+    env: { ...process.env, NO_COLOR: "1", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   child.stdout.on("data", (d: Buffer) => (output += d.toString()));
   child.stderr.on("data", (d: Buffer) => (output += d.toString()));
@@ -29,7 +33,10 @@ export function runDemo(env: Record<string, string>, args: string[] = [], cwd = 
 
 /** Runs a shell command line (`bash -c`) from `cwd` with exactly `env` (plus PATH). */
 export function runShell(line: string, cwd: string, env: Record<string, string> = {}): Promise<DemoResult> {
-  const child = spawn("bash", ["-c", line], { cwd, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NO_COLOR: "1", ...env } });
+  const child = spawn("bash", ["-c", line], {
+    cwd,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NO_COLOR: "1", ...env },
+  });
   let output = "";
   child.stdout.on("data", (d: Buffer) => (output += d.toString()));
   child.stderr.on("data", (d: Buffer) => (output += d.toString()));
@@ -117,7 +124,13 @@ export function dockerAnswers(sock: string): Promise<boolean> {
 export async function freePortPair(): Promise<number> {
   for (let i = 0; i < 50; i++) {
     const port = 20000 + Math.floor(Math.random() * 30000);
-    if (!(await listening(port)) && !(await listening(port + 1)) && (await bindable(port)) && (await bindable(port + 1))) return port;
+    if (
+      !(await listening(port)) &&
+      !(await listening(port + 1)) &&
+      (await bindable(port)) &&
+      (await bindable(port + 1))
+    )
+      return port;
   }
   throw new Error("no two free consecutive ports found on 127.0.0.1");
 }

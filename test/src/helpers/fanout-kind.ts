@@ -35,7 +35,13 @@ export const fanout: ServerStageKind = {
     for (const c of spec.children) {
       const child = await ctx.spawn({
         key: c.key,
-        spec: { type: "command", image: null, executor: "shell", commands: c.commands, resources: { memoryBytes: null, nanoCpus: null, pids: null } },
+        spec: {
+          type: "command",
+          image: null,
+          executor: "shell",
+          commands: c.commands,
+          resources: { memoryBytes: null, nanoCpus: null, pids: null },
+        },
         ...(c.agentId !== undefined && { agentId: c.agentId }),
         ...(c.retry && { retry: c.retry }),
       });
@@ -44,7 +50,13 @@ export const fanout: ServerStageKind = {
     const again = spec.children[0]
       ? await ctx.spawn({
           key: spec.children[0].key,
-          spec: { type: "command", image: null, executor: "shell", commands: ["false"], resources: { memoryBytes: null, nanoCpus: null, pids: null } },
+          spec: {
+            type: "command",
+            image: null,
+            executor: "shell",
+            commands: ["false"],
+            resources: { memoryBytes: null, nanoCpus: null, pids: null },
+          },
         })
       : null;
     await ctx.setState({ expect: spec.children.length, results: {}, names, respawnCreated: again?.created ?? null });

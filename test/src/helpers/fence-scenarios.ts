@@ -44,10 +44,17 @@ function pipeline(name: string, stages: string[], steps: number, markDir: string
 }
 
 /** Wait for the run to end, then read what happened. */
-async function collect(farm: OutageFarm, runId: string, sampler: CopySampler, marks: ReturnType<typeof markerDir>, steps: number): Promise<ScenarioResult> {
+async function collect(
+  farm: OutageFarm,
+  runId: string,
+  sampler: CopySampler,
+  marks: ReturnType<typeof markerDir>,
+  steps: number,
+): Promise<ScenarioResult> {
   await waitFor(
     async () => {
-      const { state } = (await farm.pg.query<{ state: string }>("SELECT state FROM runs WHERE id = $1", [runId])).rows[0]!;
+      const { state } = (await farm.pg.query<{ state: string }>("SELECT state FROM runs WHERE id = $1", [runId]))
+        .rows[0]!;
       return ["succeeded", "failed", "errored", "canceled"].includes(state);
     },
     { message: `run ${runId} to end`, timeoutMs: 180_000, intervalMs: 250 },
@@ -74,7 +81,12 @@ async function collect(farm: OutageFarm, runId: string, sampler: CopySampler, ma
 async function waitRunning(farm: OutageFarm, runId: string, n: number): Promise<void> {
   await waitFor(
     async () =>
-      (await farm.pg.query("SELECT count(*)::int AS n FROM attempts WHERE run_id = $1 AND state = 'running' AND log_seq >= 1", [runId])).rows[0].n === n,
+      (
+        await farm.pg.query(
+          "SELECT count(*)::int AS n FROM attempts WHERE run_id = $1 AND state = 'running' AND log_seq >= 1",
+          [runId],
+        )
+      ).rows[0].n === n,
     { message: `${n} stages running`, timeoutMs: 60_000 },
   );
 }
@@ -83,7 +95,12 @@ async function waitRunning(farm: OutageFarm, runId: string, n: number): Promise<
  * SIGSTOP of server `frozen` (of `replicas`) for `freezeMs` while three stages run on one shell
  * agent that knows every replica, replica 0 first (so it streams to replica 0).
  */
-export async function freezeServer(opts: { freezeMs: number; replicas?: number; frozen?: number; env?: Record<string, string> }): Promise<ScenarioResult> {
+export async function freezeServer(opts: {
+  freezeMs: number;
+  replicas?: number;
+  frozen?: number;
+  env?: Record<string, string>;
+}): Promise<ScenarioResult> {
   const farm = new OutageFarm({ replicas: opts.replicas ?? 1, env: opts.env });
   const marks = markerDir();
   let sampler: CopySampler | null = null;
@@ -94,7 +111,9 @@ export async function freezeServer(opts: { freezeMs: number; replicas?: number; 
     // Each stage outlives the freeze by about 10 s.
     const steps = Math.ceil((opts.freezeMs + 10_000) / STEP_MS);
     const yaml = pipeline("freeze", ["a", "b", "c"], steps, marks.dir);
-    const runId = (await farm.client.submitRun({ pipelineYaml: Buffer.from(yaml), source: "test:freeze.yml" }, { timeoutMs: 10_000 })).run!.id;
+    const runId = (
+      await farm.client.submitRun({ pipelineYaml: Buffer.from(yaml), source: "test:freeze.yml" }, { timeoutMs: 10_000 })
+    ).run!.id;
     sampler = new CopySampler(runId).start();
     await waitRunning(farm, runId, 3);
     const server = farm.servers[opts.frozen ?? 0]!.child!;
@@ -128,7 +147,11 @@ export async function cutAgentOff(opts: {
 }): Promise<ScenarioResult> {
   const ns = opts.how === "veth" ? new VethNamespace(randomBytes(4).toString("hex")) : null;
   // The serving certificate must name the address the agent in the namespace dials.
-  const farm = new OutageFarm({ replicas: 2, env: { ...opts.env, ...(ns && { DOCKYARD_TLS_SANS: ns.hostIp }) }, listenAll: ns !== null });
+  const farm = new OutageFarm({
+    replicas: 2,
+    env: { ...opts.env, ...(ns && { DOCKYARD_TLS_SANS: ns.hostIp }) },
+    listenAll: ns !== null,
+  });
   const marks = markerDir();
   const partition = new Partition(farm.prefix);
   let proxy: Awaited<ReturnType<typeof tcpProxy>> | null = null;
@@ -149,7 +172,10 @@ export async function cutAgentOff(opts: {
     // Long enough for the other agent to start, the cut, and the cut copy's fence.
     const steps = Math.ceil((opts.cutMs + 30_000) / STEP_MS);
     const runId = (
-      await farm.client.submitRun({ pipelineYaml: Buffer.from(pipeline("cut", ["s"], steps, marks.dir)), source: "test:cut.yml" }, { timeoutMs: 10_000 })
+      await farm.client.submitRun(
+        { pipelineYaml: Buffer.from(pipeline("cut", ["s"], steps, marks.dir)), source: "test:cut.yml" },
+        { timeoutMs: 10_000 },
+      )
     ).run!.id;
     sampler = new CopySampler(runId).start();
     await waitRunning(farm, runId, 1);

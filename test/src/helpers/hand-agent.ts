@@ -12,7 +12,12 @@ export async function handAgent(
 ): Promise<{ client: AgentClient; accepted: RegisterAccepted; pair: KeyPair }> {
   const pair = opts.pair ?? generateKeyPair();
   let session = { agentId: "", sessionId: "" };
-  const client = createAgentClient(farm.server.grpcAddress, clientTlsCredentials(farm.server.pki.caPem), () => session, new CredentialSource(pair));
+  const client = createAgentClient(
+    farm.server.grpcAddress,
+    clientTlsCredentials(farm.server.pki.caPem),
+    () => session,
+    new CredentialSource(pair),
+  );
   try {
     const accepted = await register(client, pair, {
       joinToken: opts.joinToken ?? farm.joinToken,

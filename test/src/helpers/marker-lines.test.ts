@@ -5,12 +5,18 @@ import path from "node:path";
 import { executionReport, readMarkedLines } from "./marker-lines";
 import { tempDir } from "@dockyard/testkit";
 
-const lines = (from: number, to: number, t0: number) => Array.from({ length: to - from + 1 }, (_, i) => ({ step: from + i, at: t0 + i * 500 }));
+const lines = (from: number, to: number, t0: number) =>
+  Array.from({ length: to - from + 1 }, (_, i) => ({ step: from + i, at: t0 + i * 500 }));
 
 describe("executionReport", () => {
   it("a copy stopped part way, then a retry from the start: lines re-executed, one full execution, a positive gap", () => {
     const r = executionReport({ "s.1": lines(1, 10, 0), "s.2": lines(1, 40, 12_000) }, 40);
-    assert.deepEqual(r, { linesTwice: 10, doubleExecutions: 0, gapsMs: { s: [12_000 - 4_500] }, counts: { s: { 1: 10, 2: 40 } } });
+    assert.deepEqual(r, {
+      linesTwice: 10,
+      doubleExecutions: 0,
+      gapsMs: { s: [12_000 - 4_500] },
+      counts: { s: { 1: 10, 2: 40 } },
+    });
   });
 
   it("a cut-off copy that ran to its end beside the retry: a double execution and a negative gap", () => {

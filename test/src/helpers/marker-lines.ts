@@ -15,7 +15,10 @@ export interface MarkedLine {
 /** `steps` numbered lines, one every `stepMs`, each appended with its time to the attempt's marker file (and echoed). */
 export function timedSteps(steps: number, stepMs: number): string {
   const sleep = (stepMs / 1000).toFixed(2);
-  return `for i in $(seq 1 ${steps}); do echo "$i $(date +%s%3N)" >> "$MARK/$DOCKYARD_STAGE.$DOCKYARD_ATTEMPT"; ` + `echo "step $i"; sleep ${sleep}; done`;
+  return (
+    `for i in $(seq 1 ${steps}); do echo "$i $(date +%s%3N)" >> "$MARK/$DOCKYARD_STAGE.$DOCKYARD_ATTEMPT"; ` +
+    `echo "step $i"; sleep ${sleep}; done`
+  );
 }
 
 /** Marker file (`stage.attempt`) -> its lines, in the order written. */

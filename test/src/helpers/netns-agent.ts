@@ -26,7 +26,12 @@ export function spawnNamespacedAgent(
   farm: OutageFarm,
   host: NetnsHost,
   name: string,
-  opts: { executor: "docker" | "shell"; labels?: Record<string, string>; capacity?: number; env?: Record<string, string> },
+  opts: {
+    executor: "docker" | "shell";
+    labels?: Record<string, string>;
+    capacity?: number;
+    env?: Record<string, string>;
+  },
 ): void {
   const stateDir = tempDir(`netns-agent-${name}`);
   const logFile = path.join(stateDir, "agent.log");

@@ -50,7 +50,12 @@ export async function partitionAgent(opts: PartitionOptions): Promise<PartitionR
   let runId: string | undefined;
   try {
     await farm.start();
-    spawnNamespacedAgent(farm, host, "cut", { executor, labels: { role: "sh" }, capacity: 1, env: { DOCKYARD_AGENT_FENCE: fence } });
+    spawnNamespacedAgent(farm, host, "cut", {
+      executor,
+      labels: { role: "sh" },
+      capacity: 1,
+      env: { DOCKYARD_AGENT_FENCE: fence },
+    });
     await farm.waitAgentsOnline(1);
     const r = await runCopyScenario(farm, {
       stages: ["s"],

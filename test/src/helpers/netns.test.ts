@@ -13,8 +13,10 @@ import { waitFor } from "./wait";
 function connectFrom(host: NetnsHost, addr: string, port: number): Promise<{ ok: boolean; ms: number }> {
   const t0 = Date.now();
   return new Promise((resolve) => {
-    execFile("ip", ["netns", "exec", host.name, "timeout", "1", "bash", "-c", `exec 3<>/dev/tcp/${addr}/${port}`], (err) =>
-      resolve({ ok: !err, ms: Date.now() - t0 }),
+    execFile(
+      "ip",
+      ["netns", "exec", host.name, "timeout", "1", "bash", "-c", `exec 3<>/dev/tcp/${addr}/${port}`],
+      (err) => resolve({ ok: !err, ms: Date.now() - t0 }),
     );
   });
 }
@@ -48,12 +50,23 @@ describe("NetnsHost", () => {
     assert.ok(dropped.ms >= 900, `DROP: the connection hangs (no reset) until the timeout: ${dropped.ms} ms`);
     assert.match(host.describe(), /UP/, "the link stays up under DROP");
     host.restore();
-    assert.equal((await connectFrom(host, host.rootAddress, port)).ok, true, "reachable again after the rules are gone");
+    assert.equal(
+      (await connectFrom(host, host.rootAddress, port)).ok,
+      true,
+      "reachable again after the rules are gone",
+    );
     assert.doesNotMatch(host.describe(), /DROP/);
 
-    assert.deepEqual(leftovers([host]).sort(), [host.name, host.rootVeth].sort(), "the leftover check sees the namespace while it exists");
+    assert.deepEqual(
+      leftovers([host]).sort(),
+      [host.name, host.rootVeth].sort(),
+      "the leftover check sees the namespace while it exists",
+    );
     host.remove();
-    await waitFor(() => leftovers([host]).length === 0, { message: `${host.name} and its veth pair gone`, timeoutMs: 10_000 });
+    await waitFor(() => leftovers([host]).length === 0, {
+      message: `${host.name} and its veth pair gone`,
+      timeoutMs: 10_000,
+    });
   });
 
   it("gives each host its own namespace, veth names and /30", () => {

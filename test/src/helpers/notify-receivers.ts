@@ -26,7 +26,11 @@ export interface HttpReceiver {
 
 /** An HTTP receiver on 127.0.0.1 (a fixed port when given, so it can come back on the same URL). */
 export async function startHttpReceiver(
-  opts: { port?: number; respond?: (req: ReceivedRequest, n: number) => number; /** Answer each request this late (sends in flight). */ delayMs?: number } = {},
+  opts: {
+    port?: number;
+    respond?: (req: ReceivedRequest, n: number) => number;
+    /** Answer each request this late (sends in flight). */ delayMs?: number;
+  } = {},
 ): Promise<HttpReceiver> {
   const received: ReceivedRequest[] = [];
   const statuses: number[] = [];

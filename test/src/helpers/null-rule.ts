@@ -17,8 +17,10 @@ export function nullRuleViolations(value: unknown, path = "$"): string[] {
   const obj = value as Record<string, unknown>;
   const out: string[] = [];
   // An exit code of 0 says "succeeded"; anything else that has none carries null.
-  if (obj.exitCode === 0 && obj.state !== "succeeded") out.push(`${path}.exitCode: 0 on a ${String(obj.state)} ${path}`);
-  if (typeof obj.exitCode === "number" && obj.exitCode < 0) out.push(`${path}.exitCode: ${obj.exitCode} instead of null`);
+  if (obj.exitCode === 0 && obj.state !== "succeeded")
+    out.push(`${path}.exitCode: 0 on a ${String(obj.state)} ${path}`);
+  if (typeof obj.exitCode === "number" && obj.exitCode < 0)
+    out.push(`${path}.exitCode: ${obj.exitCode} instead of null`);
   if (obj.attempt === 0) out.push(`${path}.attempt: 0 instead of null`);
   for (const [k, v] of Object.entries(obj)) out.push(...nullRuleViolations(v, `${path}.${k}`));
   return out;

@@ -10,7 +10,13 @@ import path from "node:path";
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import * as grpc from "@grpc/grpc-js";
-import { certFingerprint, clientTlsCredentials, createFailoverClient, RunService, type FailoverClient } from "@dockyard/proto";
+import {
+  certFingerprint,
+  clientTlsCredentials,
+  createFailoverClient,
+  RunService,
+  type FailoverClient,
+} from "@dockyard/proto";
 import { createTestDatabase, type TestDatabase } from "./database";
 import { DOCKER_HOST, freePort, REPO_ROOT } from "./farm";
 import { waitFor } from "./wait";
@@ -114,7 +120,9 @@ export class OutageFarm {
   }
 
   async startNats(): Promise<void> {
-    this.nats = spawn("nats-server", ["-a", this.opts.listenHost ?? "127.0.0.1", "-p", String(this.natsPort)], { stdio: "ignore" });
+    this.nats = spawn("nats-server", ["-a", this.opts.listenHost ?? "127.0.0.1", "-p", String(this.natsPort)], {
+      stdio: "ignore",
+    });
     await waitFor(() => canConnect(this.natsPort), { message: `nats-server on ${this.natsPort}`, timeoutMs: 10_000 });
   }
 
@@ -132,25 +140,33 @@ export class OutageFarm {
   async startServer(i: number): Promise<void> {
     const s = this.servers[i]!;
     const out = openSync(s.logFile, "a");
-    s.child = spawn(process.execPath, ["--import", "tsx", path.join(HERE, "../bin", this.opts.serverBin ?? "server.ts")], {
-      cwd: REPO_ROOT,
-      stdio: ["ignore", out, out],
-      env: {
-        ...process.env,
-        ...OUTAGE_TIMINGS,
-        ...this.opts.env,
-        DATABASE_URL: this.database.url,
-        DOCKYARD_DATA_DIR: this.dataDir,
-        DOCKYARD_NATS_URL: this.natsUrl,
-        DOCKYARD_NATS_PREFIX: this.prefix,
-        DOCKYARD_GRPC_LISTEN: s.listen ?? (this.opts.listenHost ? s.grpc.replace("127.0.0.1", this.opts.listenHost) : s.grpc),
-        DOCKYARD_HTTP_LISTEN: s.http,
-        DOCKYARD_JOIN_TOKEN: this.joinToken,
-        DOCKYARD_API_TOKEN: this.apiToken,
-        DOCKYARD_LOG_LEVEL: "info",
+    s.child = spawn(
+      process.execPath,
+      ["--import", "tsx", path.join(HERE, "../bin", this.opts.serverBin ?? "server.ts")],
+      {
+        cwd: REPO_ROOT,
+        stdio: ["ignore", out, out],
+        env: {
+          ...process.env,
+          ...OUTAGE_TIMINGS,
+          ...this.opts.env,
+          DATABASE_URL: this.database.url,
+          DOCKYARD_DATA_DIR: this.dataDir,
+          DOCKYARD_NATS_URL: this.natsUrl,
+          DOCKYARD_NATS_PREFIX: this.prefix,
+          DOCKYARD_GRPC_LISTEN:
+            s.listen ?? (this.opts.listenHost ? s.grpc.replace("127.0.0.1", this.opts.listenHost) : s.grpc),
+          DOCKYARD_HTTP_LISTEN: s.http,
+          DOCKYARD_JOIN_TOKEN: this.joinToken,
+          DOCKYARD_API_TOKEN: this.apiToken,
+          DOCKYARD_LOG_LEVEL: "info",
+        },
       },
+    );
+    await waitFor(async () => (await fetch(`http://${s.http}/healthz`).catch(() => null))?.ok, {
+      message: `server ${i} to start`,
+      timeoutMs: 60_000,
     });
-    await waitFor(async () => (await fetch(`http://${s.http}/healthz`).catch(() => null))?.ok, { message: `server ${i} to start`, timeoutMs: 60_000 });
   }
 
   /** kill -9 one server process. */
@@ -170,7 +186,10 @@ export class OutageFarm {
     await admin.connect();
     try {
       await admin.query(`ALTER DATABASE ${this.database.name} ALLOW_CONNECTIONS false`);
-      await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [this.database.name]);
+      await admin.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+        [this.database.name],
+      );
     } finally {
       await admin.end();
     }
@@ -213,7 +232,9 @@ export class OutageFarm {
       stdio: ["ignore", out, out],
       env: {
         ...process.env,
-        DOCKYARD_SERVER_URL: opts.serverUrls?.join(",") ?? (opts.servers ?? this.servers.map((_, i) => i)).map((i) => this.servers[i]!.grpc).join(","),
+        DOCKYARD_SERVER_URL:
+          opts.serverUrls?.join(",") ??
+          (opts.servers ?? this.servers.map((_, i) => i)).map((i) => this.servers[i]!.grpc).join(","),
         DOCKYARD_NATS_URL: opts.natsUrl ?? this.natsUrl,
         DOCKYARD_NATS_PREFIX: this.prefix,
         DOCKYARD_JOIN_TOKEN: `${this.joinToken}.${certFingerprint(this.caPem)}`,
@@ -233,14 +254,19 @@ export class OutageFarm {
   }
 
   async waitAgentsOnline(n: number): Promise<void> {
-    await waitFor(async () => (await this.pg.query("SELECT count(*)::int AS n FROM agents WHERE state = 'online'")).rows[0].n >= n, {
-      message: `${n} agents online`,
-      timeoutMs: 60_000,
-    });
+    await waitFor(
+      async () => (await this.pg.query("SELECT count(*)::int AS n FROM agents WHERE state = 'online'")).rows[0].n >= n,
+      {
+        message: `${n} agents online`,
+        timeoutMs: 60_000,
+      },
+    );
   }
 
   async stop(): Promise<void> {
-    const exited = this.agents.map((a) => (a.child.exitCode === null && a.child.signalCode === null ? new Promise((r) => a.child.once("exit", r)) : null));
+    const exited = this.agents.map((a) =>
+      a.child.exitCode === null && a.child.signalCode === null ? new Promise((r) => a.child.once("exit", r)) : null,
+    );
     for (const a of this.agents) if (a.child.exitCode === null) a.child.kill("SIGKILL");
     for (let i = 0; i < this.servers.length; i++) await this.killServer(i);
     this.client?.close();
@@ -261,7 +287,8 @@ export class OutageFarm {
     await this.database?.drop();
     // The temp dirs go too (they held the CA, the logs and each agent's state).
     await Promise.all(exited);
-    for (const dir of [this.dataDir, ...this.agents.map((a) => path.dirname(a.logFile))]) rmSync(dir, { recursive: true, force: true });
+    for (const dir of [this.dataDir, ...this.agents.map((a) => path.dirname(a.logFile))])
+      rmSync(dir, { recursive: true, force: true });
   }
 }
 

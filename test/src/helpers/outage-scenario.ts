@@ -70,7 +70,10 @@ export async function restoreComponent(farm: OutageFarm, c: Component): Promise<
 
 /** Submit the pipeline, break `component` for `outageMs` while it runs, and report what happened. */
 export async function runOutage(farm: OutageFarm, component: Component, outageMs: number): Promise<OutageResult> {
-  const res = await farm.client.submitRun({ pipelineYaml: Buffer.from(OUTAGE_PIPELINE), source: "test:outage.yml" }, { timeoutMs: 10_000 });
+  const res = await farm.client.submitRun(
+    { pipelineYaml: Buffer.from(OUTAGE_PIPELINE), source: "test:outage.yml" },
+    { timeoutMs: 10_000 },
+  );
   const runId = res.run!.id;
   await waitFor(
     async () =>
@@ -133,7 +136,9 @@ export async function runOutage(farm: OutageFarm, component: Component, outageMs
 
 async function lastSeq(farm: OutageFarm, runId: string): Promise<number | null> {
   try {
-    return Number((await farm.pg.query("SELECT last_event_seq FROM runs WHERE id = $1", [runId])).rows[0]?.last_event_seq ?? 0);
+    return Number(
+      (await farm.pg.query("SELECT last_event_seq FROM runs WHERE id = $1", [runId])).rows[0]?.last_event_seq ?? 0,
+    );
   } catch {
     return null; // the database is the part that is down
   }
@@ -141,7 +146,9 @@ async function lastSeq(farm: OutageFarm, runId: string): Promise<number | null> 
 
 async function runState(farm: OutageFarm, runId: string): Promise<string | null> {
   try {
-    return (await farm.pg.query<{ state: string }>("SELECT state FROM runs WHERE id = $1", [runId])).rows[0]?.state ?? null;
+    return (
+      (await farm.pg.query<{ state: string }>("SELECT state FROM runs WHERE id = $1", [runId])).rows[0]?.state ?? null
+    );
   } catch {
     return null;
   }

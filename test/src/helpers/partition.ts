@@ -13,7 +13,21 @@ export class Partition {
   /** Drop every TCP packet to and from 127.0.0.1:`port` from now on (both ways: a notice the server sends must not get through either). */
   drop(port: number): void {
     for (const dir of ["--dport", "--sport"]) {
-      const rule = ["INPUT", "-i", "lo", "-p", "tcp", dir, String(port), "-m", "comment", "--comment", `dockyard-test-${this.tag}`, "-j", "DROP"];
+      const rule = [
+        "INPUT",
+        "-i",
+        "lo",
+        "-p",
+        "tcp",
+        dir,
+        String(port),
+        "-m",
+        "comment",
+        "--comment",
+        `dockyard-test-${this.tag}`,
+        "-j",
+        "DROP",
+      ];
       execFileSync("iptables", ["-I", ...rule]);
       this.rules.push(rule);
     }

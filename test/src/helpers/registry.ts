@@ -37,13 +37,16 @@ export async function testRegistry(): Promise<TestRegistry> {
   ).trim();
   const reg: TestRegistry = { address: REGISTRY_ADDRESS, username: "dockyard", password };
   const basic = `Basic ${Buffer.from(`${reg.username}:${password}`).toString("base64")}`;
-  const status = (headers?: Record<string, string>) => fetch(`http://${reg.address}/v2/`, { headers, signal: AbortSignal.timeout(2000) }).then((r) => r.status);
+  const status = (headers?: Record<string, string>) =>
+    fetch(`http://${reg.address}/v2/`, { headers, signal: AbortSignal.timeout(2000) }).then((r) => r.status);
   const anonymous = await status().catch((err: Error) => {
     throw new Error(`no registry answers at http://${reg.address}/v2/; ${SETUP_HINT} (${err.message})`);
   });
   const authed = await status({ authorization: basic });
   if (anonymous !== 401 || authed !== 200) {
-    throw new Error(`registry at ${reg.address} answered ${anonymous} anonymously and ${authed} with the dockyard login (want 401 and 200); ${SETUP_HINT}`);
+    throw new Error(
+      `registry at ${reg.address} answered ${anonymous} anonymously and ${authed} with the dockyard login (want 401 and 200); ${SETUP_HINT}`,
+    );
   }
   return reg;
 }

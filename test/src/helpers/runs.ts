@@ -4,7 +4,10 @@ import type { RunClient } from "./farm";
 import { waitFor } from "./wait";
 
 export async function submit(client: RunClient, yaml: string | Uint8Array): Promise<string> {
-  const res = await client.submitRun({ pipelineYaml: typeof yaml === "string" ? Buffer.from(yaml) : yaml, source: "test:dockyard.yml" }, { timeoutMs: 10_000 });
+  const res = await client.submitRun(
+    { pipelineYaml: typeof yaml === "string" ? Buffer.from(yaml) : yaml, source: "test:dockyard.yml" },
+    { timeoutMs: 10_000 },
+  );
   return res.run!.id;
 }
 
@@ -21,8 +24,17 @@ export async function waitForRun(client: RunClient, runId: string, timeoutMs = 6
 }
 
 /** All events of a run (history only). */
-export async function runEvents(client: RunClient, runId: string, opts: { afterSeq?: bigint; follow?: boolean; stage?: string } = {}): Promise<RunEvent[]> {
-  const stream = client.watchRun({ runId, afterSeq: opts.afterSeq ?? 0n, follow: opts.follow ?? false, stage: opts.stage ?? "" });
+export async function runEvents(
+  client: RunClient,
+  runId: string,
+  opts: { afterSeq?: bigint; follow?: boolean; stage?: string } = {},
+): Promise<RunEvent[]> {
+  const stream = client.watchRun({
+    runId,
+    afterSeq: opts.afterSeq ?? 0n,
+    follow: opts.follow ?? false,
+    stage: opts.stage ?? "",
+  });
   const out: RunEvent[] = [];
   for await (const e of stream as AsyncIterable<RunEvent>) out.push(e);
   return out;
@@ -40,13 +52,17 @@ export function logsByStage(events: RunEvent[]): Map<string, string> {
 }
 
 /** Wait until an attempt of the run is running (and has persisted `minLogSeq` chunks); returns its id. */
-export async function runningAttempt(farm: { pg: import("pg").Pool }, runId: string, opts: { minLogSeq?: number; timeoutMs?: number } = {}): Promise<string> {
+export async function runningAttempt(
+  farm: { pg: import("pg").Pool },
+  runId: string,
+  opts: { minLogSeq?: number; timeoutMs?: number } = {},
+): Promise<string> {
   return waitFor(
     async () => {
-      const r = await farm.pg.query<{ id: string }>("SELECT id FROM attempts WHERE run_id = $1 AND state = 'running' AND log_seq >= $2", [
-        runId,
-        opts.minLogSeq ?? 0,
-      ]);
+      const r = await farm.pg.query<{ id: string }>(
+        "SELECT id FROM attempts WHERE run_id = $1 AND state = 'running' AND log_seq >= $2",
+        [runId, opts.minLogSeq ?? 0],
+      );
       return r.rows[0]?.id;
     },
     { timeoutMs: opts.timeoutMs ?? 30_000, message: `an attempt of run ${runId} running` },

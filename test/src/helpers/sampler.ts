@@ -44,7 +44,14 @@ export function liveStageProcesses(runId: string): { attemptId: string; stage: s
 export class CopySampler {
   private timer: NodeJS.Timeout | null = null;
   private busy = false;
-  private readonly report: SamplerReport = { samples: 0, overlapSamples: 0, overlapMs: 0, maxCopies: {}, seen: {}, spans: {} };
+  private readonly report: SamplerReport = {
+    samples: 0,
+    overlapSamples: 0,
+    overlapMs: 0,
+    maxCopies: {},
+    seen: {},
+    spans: {},
+  };
   private overlapSince: number | null = null;
 
   constructor(
@@ -71,8 +78,11 @@ export class CopySampler {
     try {
       const copies = liveStageProcesses(this.runId);
       if (this.docker) {
-        const containers = await this.docker.listContainers({ filters: { label: [`dockyard.run=${this.runId}`], status: ["running"] } });
-        for (const c of containers) copies.push({ attemptId: c.Labels["dockyard.attempt"] ?? "", stage: c.Labels["dockyard.stage"] ?? "" });
+        const containers = await this.docker.listContainers({
+          filters: { label: [`dockyard.run=${this.runId}`], status: ["running"] },
+        });
+        for (const c of containers)
+          copies.push({ attemptId: c.Labels["dockyard.attempt"] ?? "", stage: c.Labels["dockyard.stage"] ?? "" });
       }
       const byStage = new Map<string, Set<string>>();
       for (const c of copies) {
@@ -112,7 +122,10 @@ export function markerDir(): { dir: string; read(): Record<string, string[]>; re
   return {
     dir,
     /** File name (`stage.attempt`) -> the lines it holds. */
-    read: () => Object.fromEntries(readdirSync(dir).map((f) => [f, readFileSync(path.join(dir, f), "utf8").split("\n").filter(Boolean)])),
+    read: () =>
+      Object.fromEntries(
+        readdirSync(dir).map((f) => [f, readFileSync(path.join(dir, f), "utf8").split("\n").filter(Boolean)]),
+      ),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

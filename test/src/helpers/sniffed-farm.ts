@@ -63,7 +63,9 @@ export async function startSniffedFarm(): Promise<SniffedFarm> {
  * checks the plain env value) to its end, then waits until the sniffer saw the run-ended
  * broadcast, so the capture holds registration, heartbeats, assignment, logs and the run's end.
  */
-export async function runWithSecret(s: Pick<SniffedFarm, "farm" | "sniffer" | "captured" | "plainEnv">): Promise<{ runId: string; run: Run }> {
+export async function runWithSecret(
+  s: Pick<SniffedFarm, "farm" | "sniffer" | "captured" | "plainEnv">,
+): Promise<{ runId: string; run: Run }> {
   const { farm, sniffer, captured, plainEnv } = s;
   const runId = await submit(
     farm.client,
@@ -82,7 +84,9 @@ stages:
   );
   const run = await waitForRun(farm.client, runId);
   // Let heartbeats and the run-ended broadcast happen while we listen.
-  await waitFor(() => captured.some((m) => m.subject.endsWith(".agents.run-ended")), { message: "the run-ended broadcast" });
+  await waitFor(() => captured.some((m) => m.subject.endsWith(".agents.run-ended")), {
+    message: "the run-ended broadcast",
+  });
   await sniffer.flush();
   return { runId, run };
 }

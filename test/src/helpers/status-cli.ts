@@ -15,7 +15,13 @@ export function dockyard(farm: Farm, args: string[], opts: { cwd?: string } = {}
   return new Promise((resolve) => {
     const child = spawn(BIN, args, {
       cwd: opts.cwd ?? os.tmpdir(),
-      env: { ...process.env, DOCKYARD_SERVER: farm.server.grpcAddress, DOCKYARD_TOKEN: farm.apiToken, DOCKYARD_CA_FILE: farm.caFile, NO_COLOR: "1" },
+      env: {
+        ...process.env,
+        DOCKYARD_SERVER: farm.server.grpcAddress,
+        DOCKYARD_TOKEN: farm.apiToken,
+        DOCKYARD_CA_FILE: farm.caFile,
+        NO_COLOR: "1",
+      },
     });
     let stdout = "";
     let stderr = "";
@@ -31,7 +37,16 @@ function withoutNodeWarnings(stderr: string): string {
 }
 
 /** The HTTP API with the farm's API token. */
-export async function http(farm: Farm, method: string, route: string, body?: string): Promise<{ status: number; json: any }> {
-  const res = await fetch(`${farm.server.httpUrl}/api/v1${route}`, { method, body, headers: { authorization: `Bearer ${farm.apiToken}` } });
+export async function http(
+  farm: Farm,
+  method: string,
+  route: string,
+  body?: string,
+): Promise<{ status: number; json: any }> {
+  const res = await fetch(`${farm.server.httpUrl}/api/v1${route}`, {
+    method,
+    body,
+    headers: { authorization: `Bearer ${farm.apiToken}` },
+  });
   return { status: res.status, json: await res.json() };
 }

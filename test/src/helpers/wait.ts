@@ -13,7 +13,9 @@ export async function waitFor<T>(
       last = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${opts.message}${last ? ` (last error: ${(last as Error).message})` : ""}`);
+      throw new Error(
+        `timed out waiting for ${opts.message}${last ? ` (last error: ${(last as Error).message})` : ""}`,
+      );
     }
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50));
   }

@@ -30,10 +30,17 @@ function siblings(): number[] {
 
 test("the test run left no dockyard-* temporary directory, container or volume", { timeout: 60 * 60_000 }, async () => {
   const baselineFile = process.env.DOCKYARD_TEST_BASELINE;
-  assert.ok(baselineFile, "DOCKYARD_TEST_BASELINE is not set: run this through 'npm test' (scripts/test.sh), which takes the baseline");
+  assert.ok(
+    baselineFile,
+    "DOCKYARD_TEST_BASELINE is not set: run this through 'npm test' (scripts/test.sh), which takes the baseline",
+  );
   const baseline = JSON.parse(readFileSync(baselineFile, "utf8")) as Scan;
   // With more than one test file at a time, the others may still run: wait for them.
-  await waitFor(() => siblings().length === 0, { timeoutMs: 50 * 60_000, intervalMs: 500, message: "the other test files to finish" });
+  await waitFor(() => siblings().length === 0, {
+    timeoutMs: 50 * 60_000,
+    intervalMs: 500,
+    message: "the other test files to finish",
+  });
 
   // Positive control: a directory, a container and a volume made now are seen, then removed.
   const docker = new Docker({ socketPath: ENGINES[0]!.replace(/^unix:\/\//, "") });
@@ -44,7 +51,10 @@ test("the test run left no dockyard-* temporary directory, container or volume",
   try {
     assert.ok(scanTempDir().includes(probe), "the scan sees a directory made now");
     const seen = Object.keys(added(baseline, await scanEngines()));
-    assert.ok(seen.includes(`${ENGINES[0]} container ${probe}`), `the scan sees a container made now: ${seen.join(", ")}`);
+    assert.ok(
+      seen.includes(`${ENGINES[0]} container ${probe}`),
+      `the scan sees a container made now: ${seen.join(", ")}`,
+    );
     assert.ok(seen.includes(`${ENGINES[0]} volume ${probe}`), `the scan sees a volume made now: ${seen.join(", ")}`);
   } finally {
     rmdirSync(path.join(os.tmpdir(), probe));

@@ -6,7 +6,10 @@ import os from "node:os";
 import Docker from "dockerode";
 
 /** The engines tests use: the main one and the second one that registry tests pull on. */
-export const ENGINES = [process.env.DOCKER_HOST ?? "unix:///tmp/dockyard-docker/docker.sock", "unix:///tmp/dockyard-docker-b/docker.sock"];
+export const ENGINES = [
+  process.env.DOCKER_HOST ?? "unix:///tmp/dockyard-docker/docker.sock",
+  "unix:///tmp/dockyard-docker-b/docker.sock",
+];
 
 export interface Scan {
   /** Keys: `ENGINE container NAME` / `ENGINE volume NAME`; values: what to print about it. */

@@ -18,7 +18,13 @@ function recorder() {
       calls.push([name, ...args]);
       return answer;
     };
-  const user = { name: "alice", roles: ["viewer"], createdAt: "2026-01-01T00:00:00.000Z", disabledAt: null, activeTokens: 0 };
+  const user = {
+    name: "alice",
+    roles: ["viewer"],
+    createdAt: "2026-01-01T00:00:00.000Z",
+    disabledAt: null,
+    activeTokens: 0,
+  };
   const notCalled = async (): Promise<never> => assert.fail("not called");
   const services: WebServices = {
     authenticate: async () => caller,
@@ -41,14 +47,21 @@ function recorder() {
     addChannel: record("addChannel", { channel: {}, webhookKey: null }) as WebServices["addChannel"],
     removeChannel: record("removeChannel", undefined) as WebServices["removeChannel"],
     testChannel: record("testChannel", {}) as WebServices["testChannel"],
-    rotateChannelKey: record("rotateChannelKey", { webhookKey: "whsec_x", previousValidUntil: "2026-01-02T00:00:00.000Z" }) as WebServices["rotateChannelKey"],
+    rotateChannelKey: record("rotateChannelKey", {
+      webhookKey: "whsec_x",
+      previousValidUntil: "2026-01-02T00:00:00.000Z",
+    }) as WebServices["rotateChannelKey"],
     listNotifications: record("listNotifications", []) as WebServices["listNotifications"],
     metrics: notCalled,
     health: notCalled,
   };
   const app = createApp(services, { access: { routeAccess: () => "viewer", allows: () => true }, maxBodyBytes: 1024 });
   const send = (method: string, path: string, body?: string) =>
-    app.request(`/api/v1${path}`, { method, headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body });
+    app.request(`/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body,
+    });
   return { calls, send };
 }
 
@@ -88,15 +101,47 @@ describe("user and audit routes: input", () => {
       /unknown field 'admin': expected name, roles/,
     );
     await refused(await send("POST", "/users", JSON.stringify({ roles: ["viewer"] })), 400, /^name is required$/);
-    await refused(await send("POST", "/users", JSON.stringify({ name: 7, roles: ["viewer"] })), 400, /^name must be a string$/);
-    await refused(await send("POST", "/users", JSON.stringify({ name: "a".repeat(65), roles: ["viewer"] })), 400, /^name is 65 characters; the limit is 64$/);
-    await refused(await send("POST", "/users", JSON.stringify({ name: "a", roles: "viewer" })), 400, /^roles must be an array of strings$/);
-    await refused(await send("POST", "/users", JSON.stringify({ name: "a", roles: [1] })), 400, /^roles\[0\] must be a string$/);
-    await refused(await send("POST", "/users", JSON.stringify({ name: "a", roles: Array(17).fill("viewer") })), 400, /^roles has 17 entries; the limit is 16$/);
-    await refused(await send("POST", "/users", JSON.stringify({ name: "a".repeat(9000) })), 413, /exceeds the limit of 8192 bytes/);
-    await refused(await send("POST", "/users/alice/disable", JSON.stringify({ why: "x" })), 400, /unknown field 'why': this route takes no fields/);
+    await refused(
+      await send("POST", "/users", JSON.stringify({ name: 7, roles: ["viewer"] })),
+      400,
+      /^name must be a string$/,
+    );
+    await refused(
+      await send("POST", "/users", JSON.stringify({ name: "a".repeat(65), roles: ["viewer"] })),
+      400,
+      /^name is 65 characters; the limit is 64$/,
+    );
+    await refused(
+      await send("POST", "/users", JSON.stringify({ name: "a", roles: "viewer" })),
+      400,
+      /^roles must be an array of strings$/,
+    );
+    await refused(
+      await send("POST", "/users", JSON.stringify({ name: "a", roles: [1] })),
+      400,
+      /^roles\[0\] must be a string$/,
+    );
+    await refused(
+      await send("POST", "/users", JSON.stringify({ name: "a", roles: Array(17).fill("viewer") })),
+      400,
+      /^roles has 17 entries; the limit is 16$/,
+    );
+    await refused(
+      await send("POST", "/users", JSON.stringify({ name: "a".repeat(9000) })),
+      413,
+      /exceeds the limit of 8192 bytes/,
+    );
+    await refused(
+      await send("POST", "/users/alice/disable", JSON.stringify({ why: "x" })),
+      400,
+      /unknown field 'why': this route takes no fields/,
+    );
     await refused(await send("POST", `/users/${"a".repeat(65)}/disable`), 400, /user name is at most 64 characters/);
-    await refused(await send("GET", "/audit?limit=0"), 400, /invalid limit '0': expected a whole number from 1 to 1000/);
+    await refused(
+      await send("GET", "/audit?limit=0"),
+      400,
+      /invalid limit '0': expected a whole number from 1 to 1000/,
+    );
     await refused(await send("GET", "/audit?limit=1001"), 400, /invalid limit '1001'/);
     await refused(await send("GET", "/audit?before=-3"), 400, /invalid before '-3'/);
     await refused(await send("GET", "/audit?lmit=3"), 400, /unknown query parameter 'lmit': expected limit, before/);
@@ -109,7 +154,15 @@ describe("channel and notification routes: input", () => {
   it("pass what the request said to the services", async () => {
     const { calls, send } = recorder();
     assert.equal((await send("GET", "/channels")).status, 200);
-    const add = { name: "ops", type: "email", smtpUrl: "smtp://bot@mail:25", from: "a@b.c", to: ["x@y.z"], secret: "hunter22hunter22", url: "" };
+    const add = {
+      name: "ops",
+      type: "email",
+      smtpUrl: "smtp://bot@mail:25",
+      from: "a@b.c",
+      to: ["x@y.z"],
+      secret: "hunter22hunter22",
+      url: "",
+    };
     assert.equal((await send("POST", "/channels", JSON.stringify(add))).status, 201);
     assert.deepEqual(await (await send("DELETE", "/channels/ops")).json(), { removed: "ops" });
     assert.equal((await send("POST", "/channels/ops/test")).status, 200);
@@ -120,7 +173,18 @@ describe("channel and notification routes: input", () => {
     assert.deepEqual(calls, [
       ["listChannels"],
       // An empty string is no value: the service sees the field absent.
-      ["addChannel", { name: "ops", type: "email", smtpUrl: "smtp://bot@mail:25", from: "a@b.c", to: ["x@y.z"], secret: "hunter22hunter22" }, caller],
+      [
+        "addChannel",
+        {
+          name: "ops",
+          type: "email",
+          smtpUrl: "smtp://bot@mail:25",
+          from: "a@b.c",
+          to: ["x@y.z"],
+          secret: "hunter22hunter22",
+        },
+        caller,
+      ],
       ["removeChannel", "ops", caller],
       ["testChannel", "ops"],
       ["rotateChannelKey", "ops", undefined, caller],
@@ -133,8 +197,16 @@ describe("channel and notification routes: input", () => {
   it("refuse bad bodies, names and parameters, naming them; the services are not called", async () => {
     const { calls, send } = recorder();
     await refused(await send("POST", "/channels", JSON.stringify({ name: "ops" })), 400, /^type is required$/);
-    await refused(await send("POST", "/channels", JSON.stringify({ name: "ops", type: "webhook", url: 5 })), 400, /^url must be a string$/);
-    await refused(await send("POST", "/channels", JSON.stringify({ name: "ops", type: "email", to: "x@y.z" })), 400, /^to must be an array of strings$/);
+    await refused(
+      await send("POST", "/channels", JSON.stringify({ name: "ops", type: "webhook", url: 5 })),
+      400,
+      /^url must be a string$/,
+    );
+    await refused(
+      await send("POST", "/channels", JSON.stringify({ name: "ops", type: "email", to: "x@y.z" })),
+      400,
+      /^to must be an array of strings$/,
+    );
     await refused(
       await send("POST", "/channels", JSON.stringify({ name: "ops", type: "webhook", key: "whsec_x" })),
       400,
@@ -146,13 +218,33 @@ describe("channel and notification routes: input", () => {
       400,
       /^windowSeconds must be a whole number from 0 to 2592000, got -1$/,
     );
-    await refused(await send("POST", "/channels/ops/rotate", JSON.stringify({ windowSeconds: "1h" })), 400, /^windowSeconds must be a whole number/);
-    await refused(await send("POST", "/channels/ops/test", JSON.stringify({ message: "hi" })), 400, /unknown field 'message'/);
+    await refused(
+      await send("POST", "/channels/ops/rotate", JSON.stringify({ windowSeconds: "1h" })),
+      400,
+      /^windowSeconds must be a whole number/,
+    );
+    await refused(
+      await send("POST", "/channels/ops/test", JSON.stringify({ message: "hi" })),
+      400,
+      /unknown field 'message'/,
+    );
     await refused(await send("DELETE", `/channels/${"c".repeat(41)}`), 400, /channel name is at most 40 characters/);
-    await refused(await send("GET", "/notifications?limit=501"), 400, /invalid limit '501': expected a whole number from 1 to 500/);
+    await refused(
+      await send("GET", "/notifications?limit=501"),
+      400,
+      /invalid limit '501': expected a whole number from 1 to 500/,
+    );
     await refused(await send("GET", "/notifications?limit=ten"), 400, /invalid limit 'ten'/);
-    await refused(await send("GET", `/notifications?channel=${"c".repeat(41)}`), 400, /invalid channel 'c+…': a channel name is at most 40 characters/);
-    await refused(await send("GET", "/notifications?chanel=ops"), 400, /unknown query parameter 'chanel': expected channel, limit/);
+    await refused(
+      await send("GET", `/notifications?channel=${"c".repeat(41)}`),
+      400,
+      /invalid channel 'c+…': a channel name is at most 40 characters/,
+    );
+    await refused(
+      await send("GET", "/notifications?chanel=ops"),
+      400,
+      /unknown query parameter 'chanel': expected channel, limit/,
+    );
     assert.deepEqual(calls, []);
   });
 });

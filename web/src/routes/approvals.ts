@@ -15,7 +15,8 @@ function invalid(message: string): Error & { code: string } {
 
 async function commentOf(c: Context): Promise<string> {
   const text = await c.req.text();
-  if (text.length > MAX_BODY_BYTES) throw invalid(`request body exceeds ${MAX_BODY_BYTES} bytes: send { "comment": "..." } only`);
+  if (text.length > MAX_BODY_BYTES)
+    throw invalid(`request body exceeds ${MAX_BODY_BYTES} bytes: send { "comment": "..." } only`);
   if (text.trim() === "") return "";
   let body: unknown;
   try {
@@ -23,19 +24,26 @@ async function commentOf(c: Context): Promise<string> {
   } catch {
     throw invalid('request body must be JSON: { "comment": "..." } (or empty)');
   }
-  if (body === null || typeof body !== "object" || Array.isArray(body)) throw invalid('request body must be a JSON object: { "comment": "..." }');
+  if (body === null || typeof body !== "object" || Array.isArray(body))
+    throw invalid('request body must be a JSON object: { "comment": "..." }');
   const extra = Object.keys(body).filter((k) => k !== "comment");
   if (extra.length > 0) throw invalid(`unknown field '${extra[0]!.slice(0, 32)}': only comment is accepted`);
   const comment = (body as { comment?: unknown }).comment ?? "";
   if (typeof comment !== "string") throw invalid("comment must be a string");
-  if (comment.length > MAX_COMMENT) throw invalid(`comment is ${comment.length} characters; the limit is ${MAX_COMMENT}`);
+  if (comment.length > MAX_COMMENT)
+    throw invalid(`comment is ${comment.length} characters; the limit is ${MAX_COMMENT}`);
   return comment;
 }
 
 async function decide(services: WebServices, c: Context<AppEnv>, approve: boolean): Promise<Response> {
   const stage = c.req.param("stage") ?? "";
   if (stage.length > 64) throw invalid(`invalid stage '${stage.slice(0, 32)}…': a stage name is at most 64 characters`);
-  const run = await services.decideApproval(c.req.param("id") ?? "", stage, { approve, comment: await commentOf(c) }, c.get("caller"));
+  const run = await services.decideApproval(
+    c.req.param("id") ?? "",
+    stage,
+    { approve, comment: await commentOf(c) },
+    c.get("caller"),
+  );
   return c.json({ run });
 }
 

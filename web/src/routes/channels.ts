@@ -8,7 +8,17 @@
 import type { Hono } from "hono";
 import type { AppEnv, NewChannelInput, WebServices } from "../types";
 import { MAX_NOTIFICATIONS_LIMIT, MAX_ROTATION_WINDOW_SECONDS } from "../limits";
-import { invalid, jsonObject, nameParam, onlyParams, smallBody, stringField, stringListField, wholeField, wholeParam } from "./input";
+import {
+  invalid,
+  jsonObject,
+  nameParam,
+  onlyParams,
+  smallBody,
+  stringField,
+  stringListField,
+  wholeField,
+  wholeParam,
+} from "./input";
 
 /** Text fields, recipients and the credential are bounded by the service; this bounds the request as a whole. */
 const MAX_CHANNEL_BODY_BYTES = 256 * 1024;
@@ -18,11 +28,25 @@ const MAX_CHANNEL_NAME = 40;
 const MAX_TEXT = 8192;
 const MAX_SECRET = 128 * 1024;
 const MAX_TO = 64;
-const CHANNEL_FIELDS = ["name", "type", "url", "smtpUrl", "from", "to", "template", "user", "secret", "secretName"] as const;
+const CHANNEL_FIELDS = [
+  "name",
+  "type",
+  "url",
+  "smtpUrl",
+  "from",
+  "to",
+  "template",
+  "user",
+  "secret",
+  "secretName",
+] as const;
 const CHANNEL_SHAPE = '{ "name": "ops", "type": "webhook", "url": "https://..." } (see the README for email and sms)';
 
 function channelInput(body: Record<string, unknown>): NewChannelInput {
-  const input: NewChannelInput = { name: stringField(body, "name", MAX_TEXT, true), type: stringField(body, "type", MAX_TEXT, true) };
+  const input: NewChannelInput = {
+    name: stringField(body, "name", MAX_TEXT, true),
+    type: stringField(body, "type", MAX_TEXT, true),
+  };
   for (const field of ["url", "smtpUrl", "from", "template", "user", "secretName"] as const) {
     const value = stringField(body, field, MAX_TEXT);
     if (value !== undefined && value !== "") input[field] = value;
@@ -68,7 +92,9 @@ export function channelRoutes(api: Hono<AppEnv>, services: WebServices): void {
     onlyParams(c, ["channel", "limit"]);
     const channel = c.req.query("channel") || undefined;
     if (channel !== undefined && channel.length > MAX_CHANNEL_NAME) {
-      throw invalid(`invalid channel '${channel.slice(0, 32)}…': a channel name is at most ${MAX_CHANNEL_NAME} characters`);
+      throw invalid(
+        `invalid channel '${channel.slice(0, 32)}…': a channel name is at most ${MAX_CHANNEL_NAME} characters`,
+      );
     }
     const limit = wholeParam(c, "limit", 1, MAX_NOTIFICATIONS_LIMIT);
     return c.json({ notifications: await services.listNotifications({ channel, limit }) });

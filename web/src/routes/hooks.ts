@@ -15,7 +15,11 @@ export function hookRoutes(app: Hono<AppEnv>, services: WebServices): void {
     "/hooks/v1/approvals/:hook",
     bodyLimit({
       maxSize: MAX_HOOK_BODY_BYTES,
-      onError: (c) => c.json({ error: { code: "too_large", message: `request body exceeds the limit of ${MAX_HOOK_BODY_BYTES} bytes` } }, 413),
+      onError: (c) =>
+        c.json(
+          { error: { code: "too_large", message: `request body exceeds the limit of ${MAX_HOOK_BODY_BYTES} bytes` } },
+          413,
+        ),
     }),
     async (c) => {
       const headers: Record<string, string> = {};

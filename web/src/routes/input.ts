@@ -13,7 +13,9 @@ export function invalid(message: string): Error & { code: string } {
 export function onlyParams(c: Context, allowed: readonly string[]): void {
   for (const key of Object.keys(c.req.query())) {
     if (!allowed.includes(key)) {
-      throw invalid(`unknown query parameter '${key.slice(0, 32)}': ${allowed.length > 0 ? `expected ${allowed.join(", ")}` : "this route takes none"}`);
+      throw invalid(
+        `unknown query parameter '${key.slice(0, 32)}': ${allowed.length > 0 ? `expected ${allowed.join(", ")}` : "this route takes none"}`,
+      );
     }
   }
 }
@@ -23,14 +25,16 @@ export function wholeParam(c: Context, name: string, min: number, max: number): 
   const text = c.req.query(name);
   if (text === undefined || text === "") return undefined;
   const n = /^\d{1,16}$/.test(text) ? Number(text) : NaN;
-  if (!(n >= min && n <= max)) throw invalid(`invalid ${name} '${text.slice(0, 32)}': expected a whole number from ${min} to ${max}`);
+  if (!(n >= min && n <= max))
+    throw invalid(`invalid ${name} '${text.slice(0, 32)}': expected a whole number from ${min} to ${max}`);
   return n;
 }
 
 /** A path parameter that names something (a user, a channel): at most `max` characters; its pattern is the service's to check. */
 export function nameParam(c: Context, param: string, what: string, max: number): string {
   const value = c.req.param(param) ?? "";
-  if (value.length > max) throw invalid(`invalid ${what} '${value.slice(0, 32)}…': a ${what} is at most ${max} characters`);
+  if (value.length > max)
+    throw invalid(`invalid ${what} '${value.slice(0, 32)}…': a ${what} is at most ${max} characters`);
   return value;
 }
 
@@ -38,7 +42,13 @@ export function nameParam(c: Context, param: string, what: string, max: number):
 export function smallBody(maxBytes: number): MiddlewareHandler {
   return bodyLimit({
     maxSize: maxBytes,
-    onError: (c) => c.json({ error: { code: "too_large", message: `request body exceeds the limit of ${maxBytes} bytes` } } satisfies ErrorBody, 413),
+    onError: (c) =>
+      c.json(
+        {
+          error: { code: "too_large", message: `request body exceeds the limit of ${maxBytes} bytes` },
+        } satisfies ErrorBody,
+        413,
+      ),
   });
 }
 
@@ -46,7 +56,12 @@ export function smallBody(maxBytes: number): MiddlewareHandler {
  * The request body as a JSON object holding only `fields` (an empty body is `{}` when
  * `emptyOk`). `shape` is the body's example for messages, e.g. `{ "name": "...", "roles": [...] }`.
  */
-export async function jsonObject(c: Context, fields: readonly string[], shape: string, emptyOk = false): Promise<Record<string, unknown>> {
+export async function jsonObject(
+  c: Context,
+  fields: readonly string[],
+  shape: string,
+  emptyOk = false,
+): Promise<Record<string, unknown>> {
   const text = await c.req.text();
   if (text.trim() === "") {
     if (emptyOk) return {};
@@ -58,18 +73,31 @@ export async function jsonObject(c: Context, fields: readonly string[], shape: s
   } catch {
     throw invalid(`request body must be JSON: ${shape}`);
   }
-  if (body === null || typeof body !== "object" || Array.isArray(body)) throw invalid(`request body must be a JSON object: ${shape}`);
+  if (body === null || typeof body !== "object" || Array.isArray(body))
+    throw invalid(`request body must be a JSON object: ${shape}`);
   const extra = Object.keys(body).filter((k) => !fields.includes(k));
   if (extra.length > 0) {
-    throw invalid(`unknown field '${extra[0]!.slice(0, 32)}': ${fields.length > 0 ? `expected ${fields.join(", ")}` : "this route takes no fields"}`);
+    throw invalid(
+      `unknown field '${extra[0]!.slice(0, 32)}': ${fields.length > 0 ? `expected ${fields.join(", ")}` : "this route takes no fields"}`,
+    );
   }
   return body as Record<string, unknown>;
 }
 
 /** `body[field]` as a string of at most `max` characters; undefined when absent (or null) unless `required`. */
 export function stringField(body: Record<string, unknown>, field: string, max: number, required: true): string;
-export function stringField(body: Record<string, unknown>, field: string, max: number, required?: false): string | undefined;
-export function stringField(body: Record<string, unknown>, field: string, max: number, required = false): string | undefined {
+export function stringField(
+  body: Record<string, unknown>,
+  field: string,
+  max: number,
+  required?: false,
+): string | undefined;
+export function stringField(
+  body: Record<string, unknown>,
+  field: string,
+  max: number,
+  required = false,
+): string | undefined {
   const value = body[field];
   if (value === undefined || value === null) {
     if (required) throw invalid(`${field} is required`);
@@ -82,7 +110,12 @@ export function stringField(body: Record<string, unknown>, field: string, max: n
 }
 
 /** `body[field]` as an array of at most `maxItems` strings of at most `maxLength` characters each; undefined when absent. */
-export function stringListField(body: Record<string, unknown>, field: string, maxItems: number, maxLength: number): string[] | undefined {
+export function stringListField(
+  body: Record<string, unknown>,
+  field: string,
+  maxItems: number,
+  maxLength: number,
+): string[] | undefined {
   const value = body[field];
   if (value === undefined || value === null) return undefined;
   if (!Array.isArray(value)) throw invalid(`${field} must be an array of strings`);

@@ -15,9 +15,12 @@ const PARAMS = new Set(["stage", "attempt", "from", "limit"]);
 async function stageLogs(services: WebServices, c: Context, stage: string | undefined): Promise<Response> {
   for (const key of Object.keys(c.req.query())) {
     if (!PARAMS.has(key))
-      throw invalid(`unknown query parameter '${key.slice(0, 32)}': expected attempt, from, limit${stage === undefined ? " and stage" : ""}`);
+      throw invalid(
+        `unknown query parameter '${key.slice(0, 32)}': expected attempt, from, limit${stage === undefined ? " and stage" : ""}`,
+      );
   }
-  if (stage === undefined || stage === "") throw invalid("stage is required: GET /api/v1/runs/:id/stages/:stage/logs or /api/v1/runs/:id/logs?stage=NAME");
+  if (stage === undefined || stage === "")
+    throw invalid("stage is required: GET /api/v1/runs/:id/stages/:stage/logs or /api/v1/runs/:id/logs?stage=NAME");
   if (stage.length > 64) throw invalid(`invalid stage '${stage.slice(0, 32)}…': a stage name is at most 64 characters`);
   const log = await services.stageLog(c.req.param("id") ?? "", stage, {
     attempt: wholeParam(c, "attempt", 1, MAX_ATTEMPT),

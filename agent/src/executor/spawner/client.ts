@@ -140,7 +140,8 @@ export class ShellSpawner {
   readonly kind: SpawnerKind;
 
   constructor(private readonly options: SpawnerOptions) {
-    this.kind = options.kind ?? (process.env.DOCKYARD_SPAWNER !== 'node' && existsSync(NATIVE_HELPER) ? 'native' : 'node');
+    this.kind =
+      options.kind ?? (process.env.DOCKYARD_SPAWNER !== 'node' && existsSync(NATIVE_HELPER) ? 'native' : 'node');
   }
 
   /** Starts the helper now, before the first stage needs it. */
@@ -184,14 +185,19 @@ export class ShellSpawner {
     // Scripts left by a crashed agent are stale; the directory is private to this agent.
     rmSync(this.options.scriptDir, { recursive: true, force: true });
     mkdirSync(this.options.scriptDir, { recursive: true, mode: 0o700 });
-    const [command, args] = this.kind === 'native' ? [NATIVE_HELPER, [this.options.scriptDir]] : [process.execPath, [NODE_HELPER, this.options.scriptDir]];
+    const [command, args] =
+      this.kind === 'native'
+        ? [NATIVE_HELPER, [this.options.scriptDir]]
+        : [process.execPath, [NODE_HELPER, this.options.scriptDir]];
     const helper = spawn(command, args, {
       stdio: ['pipe', 'pipe', 'inherit'],
       env: { PATH: this.options.path, HOME: this.options.home },
     });
     helper.stdout.on('data', (data: Buffer) => this.onData(data));
     helper.stdin.on('error', () => undefined); // a dead helper is reported by "exit"
-    helper.once('exit', (code, signal) => this.onHelperExit(helper, new Error(`the shell spawner exited (${signal ?? `code ${code}`})`)));
+    helper.once('exit', (code, signal) =>
+      this.onHelperExit(helper, new Error(`the shell spawner exited (${signal ?? `code ${code}`})`)),
+    );
     helper.on('error', () => undefined); // reported through "exit"
     this.helper = helper;
     this.pending = Buffer.alloc(0);

@@ -11,7 +11,9 @@ import { forksSoFar, killStage, startTicks } from './stage-kill.mjs';
 
 const scriptDir = process.argv[2];
 if (!scriptDir) {
-  process.stderr.write('usage: helper.mjs SCRIPT_DIR (started by the dockyard agent, which talks to it over stdin/stdout)\n');
+  process.stderr.write(
+    'usage: helper.mjs SCRIPT_DIR (started by the dockyard agent, which talks to it over stdin/stdout)\n',
+  );
   process.exit(2);
 }
 
@@ -51,7 +53,15 @@ function run(id, script) {
     return;
   }
   shell.on('error', () => undefined); // reported through its exit
-  const stage = { shell, since: startTicks(shell.pid) ?? 0, forks: forksSoFar(), open: 2, paused: false, exit: null, cut: undefined };
+  const stage = {
+    shell,
+    since: startTicks(shell.pid) ?? 0,
+    forks: forksSoFar(),
+    open: 2,
+    paused: false,
+    exit: null,
+    cut: undefined,
+  };
   stages.set(id, stage);
   const out = Buffer.alloc(4);
   out.writeUInt32BE(shell.pid);
@@ -99,7 +109,8 @@ function pause(id, stage, paused) {
 }
 
 function stop(code) {
-  for (const [id, stage] of stages) if (!stage.exit) killStage(stage.shell.pid, tagOf(id), { since: stage.since, forks: stage.forks });
+  for (const [id, stage] of stages)
+    if (!stage.exit) killStage(stage.shell.pid, tagOf(id), { since: stage.since, forks: stage.forks });
   process.exit(code);
 }
 

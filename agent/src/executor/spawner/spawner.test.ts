@@ -17,7 +17,10 @@ import { tempDir } from '@dockyard/testkit';
 
 const NODE_HELPER = fileURLToPath(new URL('./helper.mjs', import.meta.url));
 /** Stage commands: wait (bounded) until the daemon wrote $PIDFILE, then print it. */
-const waitForPidFile = ['i=0; while [ ! -s "$PIDFILE" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done', 'cat "$PIDFILE"'];
+const waitForPidFile = [
+  'i=0; while [ ! -s "$PIDFILE" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done',
+  'cat "$PIDFILE"',
+];
 
 let n = 0;
 const spec = (commands: string[], env: Record<string, string> = {}): AttemptSpec => ({
@@ -66,7 +69,11 @@ for (const kind of ['native', 'node'] as SpawnerKind[]) {
 
     it("shows the stage only its own env, PATH and HOME, not the agent's", async () => {
       process.env.DOCKYARD_TEST_AGENT_SECRET = 's3cret';
-      const r = await run(spec(['env | sort', 'if { true >&3; } 2>/dev/null; then echo fd3=open; else echo fd3=closed; fi'], { STAGE_VAR: 'x' }));
+      const r = await run(
+        spec(['env | sort', 'if { true >&3; } 2>/dev/null; then echo fd3=open; else echo fd3=closed; fi'], {
+          STAGE_VAR: 'x',
+        }),
+      );
       delete process.env.DOCKYARD_TEST_AGENT_SECRET;
       assert.doesNotMatch(r.stdout, /s3cret/);
       assert.match(r.stdout, /^STAGE_VAR=x$/m);
@@ -76,7 +83,9 @@ for (const kind of ['native', 'node'] as SpawnerKind[]) {
     });
 
     it('gives the stage an empty stdin and default signal handling', async () => {
-      const r = await run(spec(['cat', 'echo after', 'sleep 5 & pid=$!; kill -TERM $pid; wait $pid || echo "sleep ended $?"']));
+      const r = await run(
+        spec(['cat', 'echo after', 'sleep 5 & pid=$!; kill -TERM $pid; wait $pid || echo "sleep ended $?"']),
+      );
       assert.equal(r.stdout, 'after\nsleep ended 143\n');
     });
 
@@ -106,7 +115,9 @@ for (const kind of ['native', 'node'] as SpawnerKind[]) {
     });
 
     it('runs a burst of stages at once, each with its own output', async () => {
-      const results = await Promise.all(Array.from({ length: 24 }, (_, i) => run(spec([`echo burst-${i}`, `echo err-${i} >&2`, `exit ${i % 3}`]))));
+      const results = await Promise.all(
+        Array.from({ length: 24 }, (_, i) => run(spec([`echo burst-${i}`, `echo err-${i} >&2`, `exit ${i % 3}`]))),
+      );
       assert.deepEqual(
         results.map((r) => r.stdout),
         Array.from({ length: 24 }, (_, i) => `burst-${i}\n`),
@@ -189,9 +200,16 @@ for (const kind of ['native', 'node'] as SpawnerKind[]) {
     it('ends a stage whose daemon escaped (no tag, own session) after a short drain, leaving the daemon', async () => {
       const started = Date.now();
       const r = await run(
-        spec([`env -u DOCKYARD_SPAWN_TAG setsid sh -c 'echo $$ > "$PIDFILE"; exec sleep 300' &`, ...waitForPidFile, 'echo done'], {
-          PIDFILE: `escaped-${kind}-${n}.pid`,
-        }),
+        spec(
+          [
+            `env -u DOCKYARD_SPAWN_TAG setsid sh -c 'echo $$ > "$PIDFILE"; exec sleep 300' &`,
+            ...waitForPidFile,
+            'echo done',
+          ],
+          {
+            PIDFILE: `escaped-${kind}-${n}.pid`,
+          },
+        ),
       );
       assert.equal(r.exit.exitCode, 0);
       assert.match(r.stdout, /^\d+\ndone\n$/);
@@ -247,12 +265,15 @@ describe('spawner helpers on their own', () => {
         helper.stdin.write(Buffer.concat([head, script]));
         helper.stdout.once("data", (d) => process.stdout.write(JSON.stringify({ helper: helper.pid, shell: d.readUInt32BE(9) }) + "\\n"));`;
       const agent = spawn(process.execPath, ['-e', agentCode], { stdio: ['ignore', 'pipe', 'inherit'] });
-      const line = await new Promise<string>((resolve) => agent.stdout.once('data', (d: Buffer) => resolve(d.toString())));
+      const line = await new Promise<string>((resolve) =>
+        agent.stdout.once('data', (d: Buffer) => resolve(d.toString())),
+      );
       const { helper, shell } = JSON.parse(line.split('\n')[0]!) as { helper: number; shell: number };
       try {
         await waitUntil(() => inGroup(shell).length === 2); // sh and its sleep
         // The stage's shell keeps the waiting shells' name; the used one is replaced within 100 ms.
-        if (kind === 'native') await waitUntil(() => waitingShells(scriptDir).filter((pid) => pid !== shell).length === 2);
+        if (kind === 'native')
+          await waitUntil(() => waitingShells(scriptDir).filter((pid) => pid !== shell).length === 2);
       } finally {
         agent.kill('SIGKILL');
       }
@@ -261,7 +282,10 @@ describe('spawner helpers on their own', () => {
     });
 
     it(`${kind}: refuses a malformed request and ends`, () => {
-      const r = spawnSync(command[0]!, [...command.slice(1), tmpdir()], { input: Buffer.from([9, 0, 0, 0, 1, 0, 0, 0, 0]), encoding: 'utf8' });
+      const r = spawnSync(command[0]!, [...command.slice(1), tmpdir()], {
+        input: Buffer.from([9, 0, 0, 0, 1, 0, 0, 0, 0]),
+        encoding: 'utf8',
+      });
       assert.equal(r.status, 2);
       assert.match(r.stderr, /unknown op 9 refused/);
     });

@@ -34,7 +34,9 @@ export class AgentAuth {
     const value = md.get("authorization")[0];
     const prefix = `${AGENT_AUTH_SCHEME} `;
     if (typeof value !== "string" || !value.startsWith(prefix)) {
-      throw new UnauthenticatedError(`missing 'authorization: ${AGENT_AUTH_SCHEME} <credential>' metadata; register first`);
+      throw new UnauthenticatedError(
+        `missing 'authorization: ${AGENT_AUTH_SCHEME} <credential>' metadata; register first`,
+      );
     }
     const text = value.slice(prefix.length).trim();
     const now = this.now();
@@ -43,11 +45,13 @@ export class AgentAuth {
     const cred = parseCredential(text);
     if (!cred) throw new UnauthenticatedError("malformed agent credential");
     if (cred.expiresAtMs <= now) throw new UnauthenticatedError("agent credential expired");
-    if (cred.expiresAtMs > now + MAX_CREDENTIAL_MS) throw new UnauthenticatedError("agent credential is valid for too long");
+    if (cred.expiresAtMs > now + MAX_CREDENTIAL_MS)
+      throw new UnauthenticatedError("agent credential is valid for too long");
     const [agent] = await this.db.select().from(agents).where(eq(agents.id, cred.agentId));
     if (!agent || agent.publicKey === "") throw new UnauthenticatedError(`unknown agent ${cred.agentId.slice(0, 64)}`);
     // The signature first: only the key's holder learns anything about the agent's state.
-    if (!checkCredential(cred, this.key(agent.publicKey))) throw new UnauthenticatedError("agent credential signature does not match the agent's key");
+    if (!checkCredential(cred, this.key(agent.publicKey)))
+      throw new UnauthenticatedError("agent credential signature does not match the agent's key");
     if (agent.state === "revoked") throw new UnauthenticatedError(`agent ${agent.id} was revoked`);
     if (agent.sessionId === "" || agent.sessionId !== cred.sessionId) {
       throw new UnauthenticatedError("agent session is unknown or replaced: register again");

@@ -40,7 +40,10 @@ export type { AgentHandlerDeps } from "./agent-deps";
 type Handlers = ServiceHandlers<(typeof AgentService)["method"]>;
 
 /** A unary handler: run, answer, map errors. */
-function unary<Req, Res>(log: Logger, fn: (call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+function unary<Req, Res>(
+  log: Logger,
+  fn: (call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>,
+): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     fn(call).then(
       (res) => callback(null, res),
@@ -67,7 +70,15 @@ export function agentHandlers(deps: AgentHandlerDeps): Handlers {
       return toAssignment(p, deps, await deps.assignmentInputs(p.runId, p.spec));
     } catch (err) {
       if (!(err instanceof NotFoundError) && !(err instanceof InvalidError)) throw err;
-      const ended = await finishAttempt(db, p.attemptId, p.leaseId, "errored", null, err.message, deps.clock.now()).catch(() => null);
+      const ended = await finishAttempt(
+        db,
+        p.attemptId,
+        p.leaseId,
+        "errored",
+        null,
+        err.message,
+        deps.clock.now(),
+      ).catch(() => null);
       if (ended) deps.scheduler.afterEnded([ended], "agent");
       throw new DockyardError("stale_lease", `attempt ${p.attemptId} cannot run: ${err.message}`);
     }
@@ -79,14 +90,25 @@ export function agentHandlers(deps: AgentHandlerDeps): Handlers {
       const agent = await authenticate(call.metadata);
       const inventory = checkInventory(call.request);
       const [ok, endedRuns] = await Promise.all([
-        recordHeartbeat(deps.liveDb ?? db, agent.id, agent.sessionId, call.request.draining, deps.clock.now(), Number(call.request.buildCacheBytes)),
+        recordHeartbeat(
+          deps.liveDb ?? db,
+          agent.id,
+          agent.sessionId,
+          call.request.draining,
+          deps.clock.now(),
+          Number(call.request.buildCacheBytes),
+        ),
         // Bookkeeping, not liveness: a failed write answers nothing ended, the next heartbeat asks again.
         reconcileInventory(db, agent.id, inventory, deps.clock.now()).catch((err: unknown) => {
           log.warn({ err, agentId: agent.id }, "heartbeat inventory failed");
           return [];
         }),
       ]);
-      if (!ok) throw new DockyardError("stale_lease", `agent ${agent.id} was declared ${agent.state === "online" ? "lost" : agent.state}: register again`);
+      if (!ok)
+        throw new DockyardError(
+          "stale_lease",
+          `agent ${agent.id} was declared ${agent.state === "online" ? "lost" : agent.state}: register again`,
+        );
       return create(HeartbeatResponseSchema, { endedRuns });
     }),
     getAssignment: unary(log, async (call) => {
@@ -96,7 +118,8 @@ export function agentHandlers(deps: AgentHandlerDeps): Handlers {
       const placed = deps.placements?.peek(attemptId, agent.id);
       if (placed) return create(GetAssignmentResponseSchema, { assignment: await assignmentFor(placed) });
       const row = await agentAttempt(db, agent.id, attemptId);
-      if (!row) throw new DockyardError("stale_lease", `attempt ${attemptId} is not assigned to agent ${agent.id} (any more)`);
+      if (!row)
+        throw new DockyardError("stale_lease", `attempt ${attemptId} is not assigned to agent ${agent.id} (any more)`);
       const assignment = await assignmentFor({
         attemptId: row.attempt.id,
         leaseId: row.attempt.leaseId,
@@ -141,7 +164,9 @@ export function agentHandlers(deps: AgentHandlerDeps): Handlers {
     leave: unary(log, async (call) => {
       const agent = await authenticate(call.metadata);
       await leaveAgent(db, agent.id);
-      const ended = await loseAgentAttempts(db, [agent.id], deps.clock.now(), "agent left", { retryMarginMs: deps.scheduler.retryMarginMs });
+      const ended = await loseAgentAttempts(db, [agent.id], deps.clock.now(), "agent left", {
+        retryMarginMs: deps.scheduler.retryMarginMs,
+      });
       deps.scheduler.afterEnded(ended, "server");
       log.info({ agentId: agent.id, ended: ended.length }, "agent left");
       return create(LeaveResponseSchema, {});

@@ -25,4 +25,5 @@ export class AgentStreams {
   }
 }
 
-export const assignCommand = (a: Assignment) => create(AttemptCommandSchema, { attemptId: a.attemptId, body: { case: "assign", value: a } });
+export const assignCommand = (a: Assignment) =>
+  create(AttemptCommandSchema, { attemptId: a.attemptId, body: { case: "assign", value: a } });

@@ -7,7 +7,13 @@
 // the agent's session is no longer valid.
 import type * as grpc from "@grpc/grpc-js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { create, AttemptCommandSchema, type AttemptReport, type AttemptCommand, type Assignment } from "@dockyard/proto";
+import {
+  create,
+  AttemptCommandSchema,
+  type AttemptReport,
+  type AttemptCommand,
+  type Assignment,
+} from "@dockyard/proto";
 import { assignCommand } from "./agent-streams";
 import type { AgentRow } from "../../store/agents";
 import { appendLogs, openAttempt, renewLease, type OpenedAttempt, type IncomingChunk } from "../../store/attempts";
@@ -106,7 +112,10 @@ export class AgentStream {
     const id = report.attemptId;
     if (report.body.case === "open") {
       if (!this.sessions.has(id) && this.sessions.size >= MAX_OPEN_ATTEMPTS) {
-        this.send(id, { case: "rejected", value: { code: "invalid", message: `more than ${MAX_OPEN_ATTEMPTS} attempts open on one stream` } });
+        this.send(id, {
+          case: "rejected",
+          value: { code: "invalid", message: `more than ${MAX_OPEN_ATTEMPTS} attempts open on one stream` },
+        });
         return;
       }
       this.toldToReopen.delete(id);
@@ -126,7 +135,10 @@ export class AgentStream {
       // attempt must (re)open before anything it says counts. Nothing is lost: it resends.
       if (this.toldToReopen.size > MAX_OPEN_ATTEMPTS) this.toldToReopen.clear();
       this.toldToReopen.add(id);
-      this.send(id, { case: "retry", value: { message: `attempt ${id} is not open on this stream: send 'open' first` } });
+      this.send(id, {
+        case: "retry",
+        value: { message: `attempt ${id} is not open on this stream: send 'open' first` },
+      });
     }
   }
 }
@@ -157,7 +169,11 @@ class AttemptSession {
   push(report: AttemptReport): void {
     if (this.done) return;
     if (this.queue.length >= MAX_QUEUED_REPORTS) {
-      return this.fail(new InvalidError(`more than ${MAX_QUEUED_REPORTS} reports of attempt ${this.attemptId} wait; wait for acknowledgements`));
+      return this.fail(
+        new InvalidError(
+          `more than ${MAX_QUEUED_REPORTS} reports of attempt ${this.attemptId} wait; wait for acknowledgements`,
+        ),
+      );
     }
     this.queue.push({ report, at: this.stream.deps.clock.now() });
     void this.drain();
@@ -233,9 +249,13 @@ class AttemptSession {
       // replica's stream) only the database knows what was persisted.
       const resume = report.body.case === "open" && report.body.value.resume;
       this.opened =
-        (resume ? null : placements?.take(report.attemptId, report.leaseId, agent.id)) ?? (await openAttempt(db, report.attemptId, report.leaseId, agent.id));
+        (resume ? null : placements?.take(report.attemptId, report.leaseId, agent.id)) ??
+        (await openAttempt(db, report.attemptId, report.leaseId, agent.id));
       this.seenSeq = this.opened.attempt.logSeq;
-      this.send({ case: "ack", value: { logSeq: BigInt(this.opened.attempt.logSeq), started: this.opened.attempt.state === "running" } });
+      this.send({
+        case: "ack",
+        value: { logSeq: BigInt(this.opened.attempt.logSeq), started: this.opened.attempt.state === "running" },
+      });
       return;
     }
     const { attempt } = this.opened;
@@ -249,7 +269,10 @@ class AttemptSession {
       case "renew": {
         this.queue.shift();
         const expires = await renewLease(db, attempt.id, attempt.leaseId, clock.now(), leaseTtlMs);
-        this.send({ case: "ack", value: { logSeq: BigInt(attempt.logSeq), leaseExpiresAtMs: BigInt(expires.getTime()) } });
+        this.send({
+          case: "ack",
+          value: { logSeq: BigInt(attempt.logSeq), leaseExpiresAtMs: BigInt(expires.getTime()) },
+        });
         return;
       }
       case "finished": {
@@ -257,7 +280,9 @@ class AttemptSession {
         const f = report.body.value;
         if (!isOutcome(f.outcome)) throw new InvalidError(`unknown outcome '${f.outcome.slice(0, 32)}'`);
         if (Number(f.lastLogSeq) !== attempt.logSeq) {
-          throw new InvalidError(`finished after log seq ${f.lastLogSeq} but ${attempt.logSeq} is persisted; send the missing chunks first`);
+          throw new InvalidError(
+            `finished after log seq ${f.lastLogSeq} but ${attempt.logSeq} is persisted; send the missing chunks first`,
+          );
         }
         // A failed test stage's counts are shown too; an agent's other ends carry none.
         const outputs = f.outcome === "succeeded" || f.outcome === "failed" ? outputsFromWire(f.outputs) : null;
@@ -268,7 +293,8 @@ class AttemptSession {
           .catch(async (err: unknown) => {
             // Ended by the server already (a revocation, a timeout): the agent's end confirms the
             // stop, so a retry waiting for the old copy may be placed now.
-            if (err instanceof StaleLeaseError && (await releaseRetry(db, attempt.id, attempt.leaseId, clock.now()))) this.stream.deps.scheduler.kick();
+            if (err instanceof StaleLeaseError && (await releaseRetry(db, attempt.id, attempt.leaseId, clock.now())))
+              this.stream.deps.scheduler.kick();
             throw err;
           });
         this.stream.deps.scheduler.afterEnded([ended], "agent");
@@ -328,7 +354,8 @@ class AttemptSession {
       arrived = next.at;
       const c = next.report.body.value as { seq: bigint; data: Uint8Array; stream: number };
       this.seenSeq = Math.max(this.seenSeq, Number(c.seq));
-      if (c.data.length > MAX_LOG_CHUNK_BYTES) throw new InvalidError(`log chunk of ${c.data.length} bytes exceeds ${MAX_LOG_CHUNK_BYTES}`);
+      if (c.data.length > MAX_LOG_CHUNK_BYTES)
+        throw new InvalidError(`log chunk of ${c.data.length} bytes exceeds ${MAX_LOG_CHUNK_BYTES}`);
       chunks.push({ seq: Number(c.seq), data: Buffer.from(c.data), stream: c.stream });
     }
     const assigned = opened.attempt.state === "assigned";

@@ -24,7 +24,8 @@ export function toServiceError(err: unknown, log: Logger): Partial<ServiceError>
     metadata.set("dockyard-error-code", err.code);
     return { code: STATUS[err.code], details: err.message, metadata };
   }
-  if (isDbUnavailable(err)) return { code: status.UNAVAILABLE, details: "the database is unavailable; try again shortly" };
+  if (isDbUnavailable(err))
+    return { code: status.UNAVAILABLE, details: "the database is unavailable; try again shortly" };
   log.error({ err }, "unexpected error in gRPC handler");
   return { code: status.INTERNAL, details: "internal error; see the server log" };
 }

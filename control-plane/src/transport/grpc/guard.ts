@@ -12,23 +12,39 @@ import { bearer } from "./auth";
 import { setCaller, type Caller } from "./caller";
 import { toServiceError } from "./errors";
 
-type AnyCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>;
+type AnyCall =
+  | grpc.ServerUnaryCall<unknown, unknown>
+  | grpc.ServerWritableStream<unknown, unknown>
+  | grpc.ServerDuplexStream<unknown, unknown>;
 type AnyHandler = (call: AnyCall, callback?: grpc.sendUnaryData<unknown>) => void;
 
 export type Authenticate = (token: string) => Promise<Caller>;
 
 /** Check the call against `access`; resolves with the caller it may act as. */
-export async function authorize(access: Access | undefined, method: string, metadata: grpc.Metadata, authenticate: Authenticate): Promise<Caller> {
+export async function authorize(
+  access: Access | undefined,
+  method: string,
+  metadata: grpc.Metadata,
+  authenticate: Authenticate,
+): Promise<Caller> {
   if (access === undefined) throw new PermissionDeniedError(`${method} has no entry in the access table; refused`);
-  if (access === "webhook") throw new PermissionDeniedError(`${method} is marked webhook, which only HTTP routes may be; refused`);
+  if (access === "webhook")
+    throw new PermissionDeniedError(`${method} is marked webhook, which only HTTP routes may be; refused`);
   const caller = await authenticate(bearer(metadata));
   if (access !== "public" && access !== "agent" && !hasRole(caller.roles, access)) {
-    throw new PermissionDeniedError(`${method} needs the '${access}' role; user '${caller.user}' has ${caller.roles.join(", ") || "none"}`);
+    throw new PermissionDeniedError(
+      `${method} needs the '${access}' role; user '${caller.user}' has ${caller.roles.join(", ") || "none"}`,
+    );
   }
   return caller;
 }
 
-export function guardService<H extends object>(service: DescService, handlers: H, authenticate: Authenticate, log: Logger): H {
+export function guardService<H extends object>(
+  service: DescService,
+  handlers: H,
+  authenticate: Authenticate,
+  log: Logger,
+): H {
   const source = handlers as unknown as Record<string, AnyHandler>;
   const out: Record<string, AnyHandler> = {};
   for (const method of service.methods) {

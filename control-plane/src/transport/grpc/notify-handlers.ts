@@ -42,15 +42,22 @@ export function notifyHandlers(notify: NotifyService, unary: Unary) {
       );
       return create(AddChannelResponseSchema, { channel: toChannelInfo(info), webhookKey: key ?? "" });
     }),
-    listChannels: unary(async () => create(ListChannelsResponseSchema, { channels: (await notify.listChannels()).map(toChannelInfo) })),
+    listChannels: unary(async () =>
+      create(ListChannelsResponseSchema, { channels: (await notify.listChannels()).map(toChannelInfo) }),
+    ),
     removeChannel: unary(async (req: { name: string }, actor) => {
       await notify.removeChannel(req.name, actor);
       return create(RemoveChannelResponseSchema, {});
     }),
-    testChannel: unary(async (req: { name: string }) => create(TestChannelResponseSchema, { delivery: toDelivery(await notify.test(req.name)) })),
+    testChannel: unary(async (req: { name: string }) =>
+      create(TestChannelResponseSchema, { delivery: toDelivery(await notify.test(req.name)) }),
+    ),
     rotateChannelKey: unary(async (req: { name: string; windowSeconds: number }, actor) => {
       const { key, previousValidUntil } = await notify.rotateKey(req.name, req.windowSeconds * 1000, actor);
-      return create(RotateChannelKeyResponseSchema, { webhookKey: key, previousValidUntilMs: BigInt(previousValidUntil.getTime()) });
+      return create(RotateChannelKeyResponseSchema, {
+        webhookKey: key,
+        previousValidUntilMs: BigInt(previousValidUntil.getTime()),
+      });
     }),
     listNotifications: unary(async (req: { channel: string; limit: number }) => {
       const views = await notify.notifications({ channel: req.channel || undefined, limit: req.limit || undefined });

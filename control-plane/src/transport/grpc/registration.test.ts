@@ -34,7 +34,8 @@ test("registration checks label keys with the pipeline's pattern, __proto__ refu
 });
 
 test("the accepted capabilities are what the stage kinds may require: each kind's are accepted, an unknown one refused by name", () => {
-  for (const kind of Object.values(AGENT_KINDS)) assert.deepEqual(registrationProblems(request({}, [...kind.capabilities])), [], kind.type);
+  for (const kind of Object.values(AGENT_KINDS))
+    assert.deepEqual(registrationProblems(request({}, [...kind.capabilities])), [], kind.type);
   const problems = registrationProblems(request({}, ["docker", "gpu"]));
   assert.equal(problems.length, 1, problems.join("; "));
   assert.match(problems[0]!, /^unknown capabilities \[gpu\]: this server's stage kinds know .*docker/);

@@ -52,11 +52,15 @@ export function registrationProblems(req: RegisterRequest, known: ReadonlySet<st
   if (req.capabilities.length === 0 || req.capabilities.length > 8) {
     problems.push(`capabilities must be 1 to 8 of ${[...known].join(", ")}; got ${req.capabilities.length}`);
   } else if (unknown.length > 0) {
-    problems.push(`unknown capabilities [${unknown.map((c) => c.slice(0, 32)).join(", ")}]: this server's stage kinds know ${[...known].join(", ")}`);
+    problems.push(
+      `unknown capabilities [${unknown.map((c) => c.slice(0, 32)).join(", ")}]: this server's stage kinds know ${[...known].join(", ")}`,
+    );
   }
   if (req.hostname.length > 253 || req.version.length > 64) problems.push("hostname or version is too long");
-  if (req.publicKey.length !== 32) problems.push(`public_key must be a 32-byte Ed25519 key, got ${req.publicKey.length} bytes`);
-  if (req.nonce.length < 16 || req.nonce.length > 64) problems.push(`nonce must be 16 to 64 bytes, got ${req.nonce.length}`);
+  if (req.publicKey.length !== 32)
+    problems.push(`public_key must be a 32-byte Ed25519 key, got ${req.publicKey.length} bytes`);
+  if (req.nonce.length < 16 || req.nonce.length > 64)
+    problems.push(`nonce must be 16 to 64 bytes, got ${req.nonce.length}`);
   if (req.joinProof.length !== 32) problems.push("join_proof must be an HMAC-SHA256 (32 bytes)");
   if (req.keySignature.length !== 64) problems.push("key_signature must be an Ed25519 signature (64 bytes)");
   return problems;
@@ -76,11 +80,15 @@ export function handleRegistration(deps: RegistrationDeps) {
   return async (req: RegisterRequest): Promise<RegisterResponse> => {
     const refuse = (code: string, message: string) => {
       // Never the token or the proof: the agent id (claimed), its name and why.
-      log.warn({ agentId: req.agentId || null, name: req.name.slice(0, 64), code, reason: message }, "agent registration refused");
+      log.warn(
+        { agentId: req.agentId || null, name: req.name.slice(0, 64), code, reason: message },
+        "agent registration refused",
+      );
       return create(RegisterResponseSchema, { result: { case: "refused", value: { code, message } } });
     };
     const problems = registrationProblems(req);
-    if (problems.length > 0) return refuse(req.protocolVersion !== PROTOCOL_VERSION ? "protocol_mismatch" : "invalid", problems.join("; "));
+    if (problems.length > 0)
+      return refuse(req.protocolVersion !== PROTOCOL_VERSION ? "protocol_mismatch" : "invalid", problems.join("; "));
     const now = clock.now();
     const skew = Number(req.timestampMs) - now.getTime();
     if (Math.abs(skew) > REGISTRATION_WINDOW_MS) {
@@ -89,8 +97,15 @@ export function handleRegistration(deps: RegistrationDeps) {
         `registration timestamp is ${Math.round(skew / 1000)} s from the server's clock (at most ${REGISTRATION_WINDOW_MS / 1000} s): check the clocks`,
       );
     }
-    const claims = { agentId: req.agentId, name: req.name, publicKey: req.publicKey, nonce: req.nonce, timestampMs: req.timestampMs };
-    if (!checkRegistrationSignature(claims, req.keySignature)) return refuse("unauthenticated", "the key signature does not match the public key");
+    const claims = {
+      agentId: req.agentId,
+      name: req.name,
+      publicKey: req.publicKey,
+      nonce: req.nonce,
+      timestampMs: req.timestampMs,
+    };
+    if (!checkRegistrationSignature(claims, req.keySignature))
+      return refuse("unauthenticated", "the key signature does not match the public key");
     const token = (await liveJoinTokens(db)).find((t) => checkJoinProof(t.tokenHash, claims, req.joinProof));
     if (!token) return refuse("unauthenticated", "the join proof matches no live join token (wrong or revoked token)");
     // After the proofs, so only a genuine (but replayed) request uses up a nonce.
@@ -114,7 +129,10 @@ export function handleRegistration(deps: RegistrationDeps) {
         },
         now,
       );
-      log.info({ agentId, name: req.name, joinTokenId: token.id, labels: req.labels, capacity: req.capacity }, "agent registered");
+      log.info(
+        { agentId, name: req.name, joinTokenId: token.id, labels: req.labels, capacity: req.capacity },
+        "agent registered",
+      );
       await touchToken(db, "join", token.id, now);
       return create(RegisterResponseSchema, {
         result: {

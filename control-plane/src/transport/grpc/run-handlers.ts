@@ -50,7 +50,8 @@ type RunHandlers = Omit<Handlers, keyof UserHandlers | keyof HookHandlers>;
 export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger, notify: NotifyService): RunHandlers {
   /** A unary handler given the call's user as the audit log's actor too. */
   const asUser = userUnary(log);
-  const unary = <Req, Res>(fn: (req: Req, actor: Actor, caller: Caller) => Promise<Res>) => asUser<Req, Res>((req, caller) => fn(req, actorOf(caller), caller));
+  const unary = <Req, Res>(fn: (req: Req, actor: Actor, caller: Caller) => Promise<Res>) =>
+    asUser<Req, Res>((req, caller) => fn(req, actorOf(caller), caller));
 
   const checkSize = (yaml: Uint8Array) => {
     const bytes = yaml.length;
@@ -78,25 +79,41 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
       return create(ValidatePipelineResponseSchema, { problems: problems.map((p) => create(ProblemSchema, p)) });
     }),
     getRun: unary(async (req) => create(GetRunResponseSchema, { run: toRun(await runs.get(req.runId)) })),
-    listRuns: unary(async (req) => create(ListRunsResponseSchema, { runs: (await runs.list({ limit: req.limit, state: req.state })).map(toRun) })),
-    cancelRun: unary(async (req, actor) => create(CancelRunResponseSchema, { run: toRun(await runs.cancel(req.runId, actor)) })),
+    listRuns: unary(async (req) =>
+      create(ListRunsResponseSchema, { runs: (await runs.list({ limit: req.limit, state: req.state })).map(toRun) }),
+    ),
+    cancelRun: unary(async (req, actor) =>
+      create(CancelRunResponseSchema, { run: toRun(await runs.cancel(req.runId, actor)) }),
+    ),
     decideApproval: unary(async (req, _actor, caller) => {
       const decision = { approve: req.approve, comment: req.comment, via: "cli" as const };
-      return create(DecideApprovalResponseSchema, { run: toRun(await runs.decide(req.runId, req.stage, decision, caller)) });
+      return create(DecideApprovalResponseSchema, {
+        run: toRun(await runs.decide(req.runId, req.stage, decision, caller)),
+      });
     }),
-    listEnvironments: unary(async () => create(ListEnvironmentsResponseSchema, { environments: (await runs.environments()).map(toEnvironment) })),
+    listEnvironments: unary(async () =>
+      create(ListEnvironmentsResponseSchema, { environments: (await runs.environments()).map(toEnvironment) }),
+    ),
     listAgents: unary(async () => create(ListAgentsResponseSchema, { agents: (await runs.agents()).map(toAgent) })),
-    createJoinToken: unary(async (req, actor) => create(CreateJoinTokenResponseSchema, await runs.createJoinToken(req.description, actor))),
-    revokeJoinToken: unary(async (req, actor) => create(RevokeJoinTokenResponseSchema, await runs.revokeJoinToken(req.id, actor))),
+    createJoinToken: unary(async (req, actor) =>
+      create(CreateJoinTokenResponseSchema, await runs.createJoinToken(req.description, actor)),
+    ),
+    revokeJoinToken: unary(async (req, actor) =>
+      create(RevokeJoinTokenResponseSchema, await runs.revokeJoinToken(req.id, actor)),
+    ),
     revokeAgent: unary(async (req, actor) => create(RevokeAgentResponseSchema, await runs.revokeAgent(req.id, actor))),
-    listTokens: unary(async () => create(ListTokensResponseSchema, { tokens: (await runs.tokenList()).map(toTokenInfo) })),
+    listTokens: unary(async () =>
+      create(ListTokensResponseSchema, { tokens: (await runs.tokenList()).map(toTokenInfo) }),
+    ),
     removeAgent: unary(async (req, actor) => create(RemoveAgentResponseSchema, await runs.removeAgent(req.id, actor))),
     setSecret: unary(async (req, actor) => {
       checkSecretRequest(req.name, req.value);
       const { info, created } = await runs.setSecret(req.name, req.value, actor);
       return create(SetSecretResponseSchema, { secret: toSecretInfo(info), created });
     }),
-    listSecrets: unary(async () => create(ListSecretsResponseSchema, { secrets: (await runs.listSecrets()).map(toSecretInfo) })),
+    listSecrets: unary(async () =>
+      create(ListSecretsResponseSchema, { secrets: (await runs.listSecrets()).map(toSecretInfo) }),
+    ),
     deleteSecret: unary(async (req, actor) => {
       checkSecretRequest(req.name);
       await runs.deleteSecret(req.name, actor);
@@ -130,12 +147,19 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
 /** Bounds a secret request before anything else looks at it; messages never show the value. */
 function checkSecretRequest(name: string, value?: Uint8Array): void {
   if (name === "") throw new InvalidError("secret name is required");
-  if (name.length > SECRET_NAME_MAX) throw new InvalidError(`secret name is ${name.length} characters; the limit is ${SECRET_NAME_MAX}`);
+  if (name.length > SECRET_NAME_MAX)
+    throw new InvalidError(`secret name is ${name.length} characters; the limit is ${SECRET_NAME_MAX}`);
   if (value && value.length > SECRET_VALUE_MAX_BYTES) {
-    throw new InvalidError(`secret value is larger than ${SECRET_VALUE_MAX_BYTES / 1024} KiB (${SECRET_VALUE_MAX_BYTES} bytes)`);
+    throw new InvalidError(
+      `secret value is larger than ${SECRET_VALUE_MAX_BYTES / 1024} KiB (${SECRET_VALUE_MAX_BYTES} bytes)`,
+    );
   }
 }
 
 function toSecretInfo(s: SecretInfo): SecretInfoMessage {
-  return create(SecretInfoSchema, { name: s.name, createdAtMs: BigInt(s.createdAt.getTime()), updatedAtMs: BigInt(s.updatedAt.getTime()) });
+  return create(SecretInfoSchema, {
+    name: s.name,
+    createdAtMs: BigInt(s.createdAt.getTime()),
+    updatedAtMs: BigInt(s.updatedAt.getTime()),
+  });
 }

@@ -10,13 +10,23 @@ import { ACTIVE_ATTEMPT_STATES } from "../../domain/states";
 
 const CHUNK_BYTES = 1024 * 1024;
 
-export async function streamRunSource(call: grpc.ServerWritableStream<GetRunSourceRequest, SourceChunk>, db: Db, agentId: string): Promise<void> {
+export async function streamRunSource(
+  call: grpc.ServerWritableStream<GetRunSourceRequest, SourceChunk>,
+  db: Db,
+  agentId: string,
+): Promise<void> {
   const runId = call.request.runId;
   if (!/^[0-9a-f-]{36}$/.test(runId)) throw new DockyardError("invalid", "run_id must be a UUID");
   const [holds] = await db
     .select({ id: attempts.id })
     .from(attempts)
-    .where(and(eq(attempts.runId, runId), eq(attempts.agentId, agentId), inArray(attempts.state, [...ACTIVE_ATTEMPT_STATES])))
+    .where(
+      and(
+        eq(attempts.runId, runId),
+        eq(attempts.agentId, agentId),
+        inArray(attempts.state, [...ACTIVE_ATTEMPT_STATES]),
+      ),
+    )
     .limit(1);
   if (!holds) throw new DockyardError("permission_denied", `agent ${agentId} holds no attempt of run ${runId}`);
   const [row] = await db.select({ tar: runSources.tar }).from(runSources).where(eq(runSources.runId, runId));

@@ -25,7 +25,10 @@ import { actorOf } from "./caller";
 import { userUnary } from "./user-unary";
 
 type All = ServiceHandlers<(typeof RunService)["method"]>;
-export type UserHandlers = Pick<All, "addUser" | "listUsers" | "disableUser" | "createApiToken" | "revokeApiToken" | "listAudit" | "whoAmI">;
+export type UserHandlers = Pick<
+  All,
+  "addUser" | "listUsers" | "disableUser" | "createApiToken" | "revokeApiToken" | "listAudit" | "whoAmI"
+>;
 
 const UUID = /^[0-9a-f-]{36}$/;
 
@@ -34,7 +37,9 @@ export function userHandlers(db: Db, clock: Clock, log: Logger): UserHandlers {
 
   return {
     addUser: unary(async (req, caller) =>
-      create(AddUserResponseSchema, { user: toUser(await addUser(db, req.name, req.roles, actorOf(caller), clock.now())) }),
+      create(AddUserResponseSchema, {
+        user: toUser(await addUser(db, req.name, req.roles, actorOf(caller), clock.now())),
+      }),
     ),
     listUsers: unary(async () => create(ListUsersResponseSchema, { users: (await listUsers(db)).map(toUser) })),
     disableUser: unary(async (req, caller) => {
@@ -44,7 +49,10 @@ export function userHandlers(db: Db, clock: Clock, log: Logger): UserHandlers {
     createApiToken: unary(async (req, caller) => {
       if (req.user === "") throw new InvalidError("user is required: the token acts with that user's roles");
       if (req.description.length > 200) throw new InvalidError("description is longer than 200 characters");
-      return create(CreateApiTokenResponseSchema, await createApiToken(db, req.user, req.description, actorOf(caller), clock.now()));
+      return create(
+        CreateApiTokenResponseSchema,
+        await createApiToken(db, req.user, req.description, actorOf(caller), clock.now()),
+      );
     }),
     revokeApiToken: unary(async (req, caller) => {
       if (!UUID.test(req.id)) throw new InvalidError(`API token id must be a UUID, got '${req.id.slice(0, 64)}'`);
@@ -52,7 +60,10 @@ export function userHandlers(db: Db, clock: Clock, log: Logger): UserHandlers {
       return create(RevokeApiTokenResponseSchema, {});
     }),
     listAudit: unary(async (req) => {
-      const rows = await auditPage(db, { limit: req.limit, beforeId: req.beforeId > BigInt(Number.MAX_SAFE_INTEGER) ? NaN : Number(req.beforeId) });
+      const rows = await auditPage(db, {
+        limit: req.limit,
+        beforeId: req.beforeId > BigInt(Number.MAX_SAFE_INTEGER) ? NaN : Number(req.beforeId),
+      });
       return create(ListAuditResponseSchema, {
         entries: rows.map((r) =>
           create(AuditEntrySchema, {

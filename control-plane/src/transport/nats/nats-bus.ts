@@ -39,7 +39,10 @@ export class NatsBus {
   }
 
   assign(agentId: string, attemptId: string): void {
-    this.nc.publish(this.subjects.assign(agentId), signNotice(this.keys.signingKey, agentId, { case: "assign", value: { attemptId } }));
+    this.nc.publish(
+      this.subjects.assign(agentId),
+      signNotice(this.keys.signingKey, agentId, { case: "assign", value: { attemptId } }),
+    );
   }
 
   cancel(agentId: string, attemptId: string, reason: string): void {
@@ -56,7 +59,10 @@ export class NatsBus {
       if (e.body.case === "run" && isTerminalRun(e.body.value.state)) {
         this.nc.publish(
           this.subjects.runEnded,
-          signNotice(this.keys.signingKey, "", { case: "runEnded", value: { runId: e.runId, state: e.body.value.state } }),
+          signNotice(this.keys.signingKey, "", {
+            case: "runEnded",
+            value: { runId: e.runId, state: e.body.value.state },
+          }),
         );
       }
     }
