@@ -26,11 +26,9 @@ export const DEFAULT_RETRY: Readonly<{ count: number; on: readonly RetryReason[]
   on: Object.freeze(['lost'] as const),
 });
 
-export const nameSchema = z
-  .string()
-  .regex(NAME_PATTERN, {
-    error: (iss) => `invalid name ${quote(iss.input)}: use 1-63 of a-z 0-9 . _ - starting with a letter or digit`,
-  });
+export const nameSchema = z.string().regex(NAME_PATTERN, {
+  error: (iss) => `invalid name ${quote(iss.input)}: use 1-63 of a-z 0-9 . _ - starting with a letter or digit`,
+});
 
 /** YAML scalars that become strings (numbers and booleans are coerced). */
 export const scalarString = z.union([z.string(), z.number(), z.boolean()]).transform((v) => String(v));
@@ -62,11 +60,9 @@ const envValueSchema = z
 
 export const envSchema = z
   .record(
-    z
-      .string()
-      .regex(ENV_NAME_PATTERN, {
-        error: (iss) => `invalid env name ${quote(iss.input)}: must match ^[A-Za-z_][A-Za-z0-9_]*$`,
-      }),
+    z.string().regex(ENV_NAME_PATTERN, {
+      error: (iss) => `invalid env name ${quote(iss.input)}: must match ^[A-Za-z_][A-Za-z0-9_]*$`,
+    }),
     envValueSchema,
   )
   .meta({

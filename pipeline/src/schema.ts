@@ -114,13 +114,9 @@ export const pipelineSchema = z
       .meta({ description: 'Pipeline-wide environment, merged under the env of every command and test stage.' }),
     source: sourceSchema.optional(),
     registry: registrySchema.optional(),
-    notify: z
-      .array(notifyRuleSchema)
-      .max(10)
-      .optional()
-      .meta({
-        description: 'Notifications on run events: a list of { on: [events], channels: [names], subject?, body? }.',
-      }),
+    notify: z.array(notifyRuleSchema).max(10).optional().meta({
+      description: 'Notifications on run events: a list of { on: [events], channels: [names], subject?, body? }.',
+    }),
     stages: z.record(nameSchema, stageSchema).meta({
       description: `Stages by name, run as a DAG via needs; file order is kept. 1..${PIPELINE_LIMITS.maxStages} stages.`,
       minProperties: 1,

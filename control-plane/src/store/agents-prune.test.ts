@@ -47,19 +47,17 @@ test("gone agents past the retention are pruned; online ones and those holding l
   await database.db
     .insert(runs)
     .values({ id: "r1", name: "p", state: "running", pipelineYaml: "", createdAt: ago(70_000) });
-  await database.db
-    .insert(stages)
-    .values({
-      id: "s1",
-      runId: "r1",
-      name: "s",
-      position: 0,
-      state: "running",
-      type: "command",
-      spec: {} as never,
-      retryCount: 0,
-      retryOn: [],
-    });
+  await database.db.insert(stages).values({
+    id: "s1",
+    runId: "r1",
+    name: "s",
+    position: 0,
+    state: "running",
+    type: "command",
+    spec: {} as never,
+    retryCount: 0,
+    retryOn: [],
+  });
   await database.db.insert(attempts).values({
     id: "a1",
     stageId: "s1",

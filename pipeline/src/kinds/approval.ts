@@ -83,11 +83,9 @@ export const approval = defineKind({
       .boolean()
       .optional()
       .meta({ description: 'The user who started the run may not decide. Default false.' }),
-    reminder: longDuration('reminder')
-      .optional()
-      .meta({
-        description: 'Write a reminder event this long before the deadline (e.g. 10m); must be shorter than timeout.',
-      }),
+    reminder: longDuration('reminder').optional().meta({
+      description: 'Write a reminder event this long before the deadline (e.g. 10m); must be shorter than timeout.',
+    }),
     instructions: z
       .string()
       .max(2000, { error: 'instructions are at most 2000 characters' })

@@ -63,12 +63,10 @@ export const command = defineKind({
   type: 'command',
   description: 'Commands run in a container image (or on the agent host with executor: shell). The default type.',
   shape: {
-    image: imageSchema
-      .optional()
-      .meta({
-        description:
-          'Container image, e.g. dockyard/busybox:1. Required unless executor is shell (where it is not allowed).',
-      }),
+    image: imageSchema.optional().meta({
+      description:
+        'Container image, e.g. dockyard/busybox:1. Required unless executor is shell (where it is not allowed).',
+    }),
     ...commandsShape,
     env: envSchema.optional().meta({ description: 'Stage environment, merged over the pipeline env.' }),
     resources: resourcesSchema.optional(),

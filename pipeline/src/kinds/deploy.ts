@@ -37,12 +37,9 @@ export const deploy = defineKind({
     'Start a temporary environment (Compose subset) with a TTL; torn down when the run ends or the TTL expires.',
   shape: {
     template: sourcePathSchema.meta({ description: "Compose-subset template in the run's source, e.g. env.yml." }),
-    images: z
-      .record(serviceName, imageSchema)
-      .optional()
-      .meta({
-        description: 'Service -> image overriding the template, e.g. { web: "${{ stages.build.outputs.image }}" }.',
-      }),
+    images: z.record(serviceName, imageSchema).optional().meta({
+      description: 'Service -> image overriding the template, e.g. { web: "${{ stages.build.outputs.image }}" }.',
+    }),
     seed: z
       .record(z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, { error: 'invalid volume name' }), sourcePathSchema)
       .optional()

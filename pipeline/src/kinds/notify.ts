@@ -35,11 +35,9 @@ export const notify = defineKind({
   shape: {
     channels: z
       .array(
-        z
-          .string()
-          .regex(CHANNEL_NAME, {
-            error: (iss) => `invalid channel name ${JSON.stringify(String(iss.input)).slice(0, 60)}`,
-          }),
+        z.string().regex(CHANNEL_NAME, {
+          error: (iss) => `invalid channel name ${JSON.stringify(String(iss.input)).slice(0, 60)}`,
+        }),
         {
           error: 'channels must be a list of channel names such as [ops-hook]',
         },
