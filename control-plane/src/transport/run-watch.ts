@@ -7,7 +7,7 @@ import type { Db } from "../store/db";
 import { listEvents } from "../store/runs";
 import { getRun, type RunWithStages } from "../store/runs";
 import { isTerminalRun, isTerminalStage } from "../domain/states";
-import { NotFoundError } from "../errors";
+import { noSuchAttempt, stageNamed } from "../stage-lookup";
 import type { NatsBus } from "./nats/nats-bus";
 import { toRunEvent } from "./convert";
 
@@ -36,29 +36,10 @@ function passes(e: RunEvent, stage: string, attempt: number): boolean {
  */
 function checkFilter(run: RunWithStages, opts: WatchOptions): void {
   if (!opts.stage) return;
-  const stage = run.stages.find((s) => s.name === opts.stage);
-  if (!stage) {
-    const names = run.stages.map((s) => s.name);
-    const listed =
-      names.length > 20 ? `${names.slice(0, 20).join(", ")} and ${names.length - 20} more` : names.join(", ");
-    throw new NotFoundError(
-      "stage",
-      opts.stage,
-      `run ${run.id} has no stage '${opts.stage.slice(0, 64)}' (stages: ${listed})`,
-    );
-  }
+  const stage = stageNamed(run, opts.stage);
   const attempt = opts.attempt ?? 0;
-  if (attempt > stage.attempts && (!opts.follow || isTerminalStage(stage.state))) {
-    const made =
-      stage.attempts === 0
-        ? "no attempts yet"
-        : `attempts: ${Array.from({ length: stage.attempts }, (_, i) => i + 1).join(", ")}`;
-    throw new NotFoundError(
-      "attempt",
-      String(attempt),
-      `stage '${stage.name}' of run ${run.id} has no attempt ${attempt} (${made})`,
-    );
-  }
+  if (attempt > stage.attempts && (!opts.follow || isTerminalStage(stage.state)))
+    throw noSuchAttempt(run, stage, attempt);
 }
 
 function endsRun(e: RunEvent): boolean {
