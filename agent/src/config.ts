@@ -5,7 +5,9 @@ import { z } from "zod";
 import { splitJoinToken } from "@dockyard/proto";
 import { LABEL_KEY_PATTERN, LABEL_KEY_RULE } from "@dockyard/pipeline";
 
-/** One `key=value` of DOCKYARD_AGENT_LABELS: the key as everywhere (LABEL_KEY_PATTERN), the value up to 128 characters. */
+/**
+ * One `key=value` of DOCKYARD_AGENT_LABELS: the key as everywhere (LABEL_KEY_PATTERN), the value up to 128 characters.
+ */
 function isLabel(item: string): boolean {
   const eq = item.indexOf("=");
   return eq > 0 && LABEL_KEY_PATTERN.test(item.slice(0, eq)) && /^[^,]{0,128}$/.test(item.slice(eq + 1));

@@ -61,7 +61,10 @@ export class Workspaces {
     return this.scanning;
   }
 
-  /** The run ended (a NATS notice or the server's heartbeat answer): remove its workspace, now or after our last runner of it. */
+  /**
+   * The run ended (a NATS notice or the server's heartbeat answer): remove its workspace, now or after our last runner
+   * of it.
+   */
   runEnded(runId: string): void {
     if (this.inUse(runId)) {
       this.waiting.add(runId);

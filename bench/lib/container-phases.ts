@@ -94,7 +94,10 @@ export function containerSteps(
   return out;
 }
 
-/** Prints the BENCH_PHASES breakdown: per kind, the p50 at each point and of each step; the stage's cleanup and the farm's own time. */
+/**
+ * Prints the BENCH_PHASES breakdown: per kind, the p50 at each point and of each step; the stage's cleanup and the
+ * farm's own time.
+ */
 export async function printPhases(
   farm: Farm,
   s: { runIds: StageRun[]; phases: Phases; times: Record<Kind, number[]>; cleanup: number[] },

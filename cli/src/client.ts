@@ -80,7 +80,10 @@ function dial(config: ClientConfig, credentials: grpc.ChannelCredentials) {
 /** A typed RunService client. */
 export type RunClient = ReturnType<typeof dial>;
 
-/** Dials `config.server` (verifying it, see serverCredentials); nothing is sent until the first call. Close it when done. */
+/**
+ * Dials `config.server` (verifying it, see serverCredentials); nothing is sent until the first call. Close it when
+ * done.
+ */
 export async function connect(config: ClientConfig, warn?: (text: string) => void): Promise<RunClient> {
   return dial(config, await serverCredentials(config, warn));
 }

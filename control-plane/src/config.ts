@@ -98,10 +98,16 @@ export interface ServerConfig {
   leaseFenceMs: number;
   agentPollIntervalMs: number;
   sweepIntervalMs: number;
-  /** Revoked, lost and offline agents are deleted this long after they were last heard from (unless they hold live work). */
+  /**
+   * Revoked, lost and offline agents are deleted this long after they were last heard from (unless they hold live
+   * work).
+   */
   agentRetentionMs: number;
   schedulerIntervalMs: number;
-  /** A queued stage that no registered agent (online, draining, lost or offline) could run ends as errored after this long. */
+  /**
+   * A queued stage that no registered agent (online, draining, lost or offline) could run ends as errored after this
+   * long.
+   */
   unschedulableTimeoutMs: number;
   logLevel: ServerEnv["DOCKYARD_LOG_LEVEL"];
   /** The secret store's current AES-256-GCM key (hex); created on first start. Default `<dataDir>/secret.key`. */

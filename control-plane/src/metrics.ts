@@ -35,7 +35,8 @@ interface FarmCounts {
 }
 
 /**
- * Stage and agent counts by state, environments, build caches and workspaces in ONE statement. The stages half is a GROUP BY over the
+ * Stage and agent counts by state, environments, build caches and workspaces in ONE statement. The stages half is a
+ * GROUP BY over the
  * whole table (no index covers every state), which is why it is cached: one scan a second
  * at most, not three queries per scrape per scraper. Queue depth is its `queued` row.
  */

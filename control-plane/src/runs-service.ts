@@ -203,7 +203,9 @@ export class RunsService {
     return getRun(this.deps.db, runId);
   }
 
-  /** Approve or reject an approval stage as `caller` (see approval-decisions.ts); answers the run after the decision. */
+  /**
+   * Approve or reject an approval stage as `caller` (see approval-decisions.ts); answers the run after the decision.
+   */
   async decide(ref: string, stage: string, decision: Decision, caller: Caller): Promise<RunWithStages> {
     const runId = await decideApproval(
       { ...this.deps, resolveRun: (r) => this.resolveRun(r) },

@@ -80,7 +80,10 @@ function splitListen(listen: string): { host: string; port: number } {
   return { host: listen.slice(0, i), port: Number(listen.slice(i + 1)) };
 }
 
-/** With no API token configured and none stored, create one for the `admin` user and keep it in the data dir (mode 0600). */
+/**
+ * With no API token configured and none stored, create one for the `admin` user and keep it in the data dir (mode
+ * 0600).
+ */
 async function bootstrapApiToken(db: Database, dataDir: string, log: Logger, now: Date): Promise<void> {
   if ((await countApiTokens(db.db)) > 0) return;
   const file = path.join(dataDir, "api-token");
@@ -222,7 +225,8 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
   });
-  // Every handler goes through the access guard, driven by access/role-table.ts (agent methods check the agent's identity themselves).
+  // Every handler goes through the access guard, driven by access/role-table.ts (agent methods check the agent's
+  // identity themselves).
   const authenticate = (token: string) => runs.authenticate(token);
   const guardLog = log.child({ component: "access" });
   grpcServer.addService(

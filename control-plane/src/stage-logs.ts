@@ -25,7 +25,10 @@ export interface StageLog {
   complete: boolean;
 }
 
-/** NotFoundError for a stage the run does not have (naming its stages) or an attempt the stage did not make (naming them). */
+/**
+ * NotFoundError for a stage the run does not have (naming its stages) or an attempt the stage did not make (naming
+ * them).
+ */
 export async function readStageLog(db: Db, runId: string, stageName: string, req: StageLogRequest): Promise<StageLog> {
   const run = await getRun(db, runId);
   const stage = stageNamed(run, stageName);

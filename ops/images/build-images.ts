@@ -12,7 +12,8 @@
  * exists with the same hash is left alone. It builds on the engine named by DOCKER_HOST, so run it
  * once per engine:
  *
- *   DOCKER_HOST=unix:///tmp/dockyard-docker/docker.sock node --import tsx ops/images/build-images.ts [--force] [static|build ...]
+ *   DOCKER_HOST=unix:///tmp/dockyard-docker/docker.sock node --import tsx ops/images/build-images.ts [--force]
+ * [static|build ...]
  *
  * Needs the Debian packages gcc-12, libc6-dev and make installed on the host (scripts/lib.sh
  * `ensure_images` installs them).
@@ -34,7 +35,10 @@ type Docker = ReturnType<typeof dockerFromEnv>;
 
 /** Top-level Debian packages of the SDK; their Depends closure is copied too. */
 const SDK_PACKAGES = ['gcc-12', 'libc6-dev', 'make'];
-/** Packages of the closure left out: sanitizer runtimes (not used by -static builds), krb5/ssl (only libtirpc wants them). */
+/**
+ * Packages of the closure left out: sanitizer runtimes (not used by -static builds), krb5/ssl (only libtirpc wants
+ * them).
+ */
 const SDK_SKIP_PACKAGES = new Set([
   'libasan8',
   'liblsan0',
@@ -50,7 +54,10 @@ const SDK_SKIP_PACKAGES = new Set([
   'libkeyutils1',
   'libcom-err2',
 ]);
-/** Paths left out of every package (docs, locales; LTO (lto1, lto-dump), gold, dwp, gprofng: 70 MB not needed for -O2 builds). */
+/**
+ * Paths left out of every package (docs, locales; LTO (lto1, lto-dump), gold, dwp, gprofng: 70 MB not needed for -O2
+ * builds).
+ */
 const SDK_SKIP_PATH =
   /^\/usr\/share\/(doc|man|info|locale|lintian|bug|gdb|bash-completion)\/|^\/usr\/lib\/x86_64-linux-gnu\/gconv\/|\/lib(asan|lsan|tsan|ubsan|hwasan)[^/]*$|^\/usr\/bin\/(x86_64-linux-gnu-)?(gprofng|lto-dump|ld\.gold|gold|dwp)|\/lto1$|^\/usr\/lib\/x86_64-linux-gnu\/gprofng\//;
 

@@ -5,7 +5,9 @@ import { DURATION_PATTERN, parseDuration } from './duration.js';
 import { PIPELINE_LIMITS } from './limits.js';
 import { LABEL_KEY_PATTERN } from './patterns.js';
 
-/** Why a stage attempt may be retried: the agent was lost, the farm errored, the user's command failed, or it timed out. */
+/**
+ * Why a stage attempt may be retried: the agent was lost, the farm errored, the user's command failed, or it timed out.
+ */
 export type RetryReason = 'lost' | 'errored' | 'failed' | 'timeout';
 
 /** All retry reasons, in documentation order. */

@@ -11,7 +11,10 @@ export interface StageDef {
   type: StageType;
   /** Names of stages that must succeed first (deduplicated, file order). */
   needs: string[];
-  /** The needs (a subset of `needs`) written `{ stage, if_skipped: continue }`: this stage also runs when that one skips itself. */
+  /**
+   * The needs (a subset of `needs`) written `{ stage, if_skipped: continue }`: this stage also runs when that one skips
+   * itself.
+   */
   continueIfSkipped: string[];
   /** Plain values (command and test stages): pipeline env with the stage env merged over it. */
   env: Record<string, string>;

@@ -1,5 +1,6 @@
 // The HTTP edge's one access check, driven by the server's table (RouteAccess): finds the
-// route the request matched, then lets it through (public, or webhook: signed, checked by its handler), asks for a token (401) and the
+// route the request matched, then lets it through (public, or webhook: signed, checked by its handler), asks for a
+// token (401) and the
 // role (403), or refuses a route the table does not name (fail closed).
 import type { Context, MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";

@@ -46,7 +46,9 @@ function stubServices(): WebServices & { scrapes: number } {
   return services;
 }
 
-/** Every API route needs a token, the rest is open: the server's real table is walked in test/src/e2e/access.test.ts. */
+/**
+ * Every API route needs a token, the rest is open: the server's real table is walked in test/src/e2e/access.test.ts.
+ */
 const access = { routeAccess: (route: string) => (route.includes(" /api/") ? "viewer" : "public"), allows: () => true };
 
 const get = (app: ReturnType<typeof createApp>, path: string, token?: string) =>

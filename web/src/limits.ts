@@ -8,7 +8,10 @@ export const DEFAULT_RUNS_LIMIT = 20;
 export const MAX_AUDIT_LIMIT = 1000;
 /** Audit entries listed when the caller gives no limit. */
 export const DEFAULT_AUDIT_LIMIT = 50;
-/** Largest number of deliveries one list asks for (`GET /notifications?limit=`, `ListNotifications.limit`, `dockyard notifications --limit`). */
+/**
+ * Largest number of deliveries one list asks for (`GET /notifications?limit=`, `ListNotifications.limit`, `dockyard
+ * notifications --limit`).
+ */
 export const MAX_NOTIFICATIONS_LIMIT = 500;
 /** Deliveries listed when the caller gives no limit. */
 export const DEFAULT_NOTIFICATIONS_LIMIT = 50;

@@ -199,7 +199,10 @@ export interface NotificationAttemptView {
   durationMs: number;
 }
 
-/** One message to one channel (`GET /notifications`); `id` is its webhook-id. The same shape as `dockyard notifications --json`. */
+/**
+ * One message to one channel (`GET /notifications`); `id` is its webhook-id. The same shape as `dockyard notifications
+ * --json`.
+ */
 export interface NotificationView {
   id: string;
   channel: string;
@@ -227,7 +230,10 @@ export interface WebCaller {
 
 /** What each route needs, from the server's one access table (the app holds no roles of its own). */
 export interface RouteAccess {
-  /** By `METHOD /path` as registered (e.g. `GET /api/v1/runs/:id`): "public", "webhook" (its handler checks a signature), a role, or undefined (refused: fail closed). */
+  /**
+   * By `METHOD /path` as registered (e.g. `GET /api/v1/runs/:id`): "public", "webhook" (its handler checks a
+   * signature), a role, or undefined (refused: fail closed).
+   */
   routeAccess(route: string): string | undefined;
   /** Whether a user holding `roles` may use a route that needs `role`. */
   allows(roles: readonly string[], role: string): boolean;
@@ -290,16 +296,25 @@ export interface WebServices {
   addUser(name: string, roles: string[], caller: WebCaller): Promise<UserView>;
   /** Rejects with "not_found", "conflict" (already disabled), "invalid" (the caller themself). */
   disableUser(name: string, caller: WebCaller): Promise<UserView>;
-  /** The newest `limit` entries (unset: 50, at most MAX_AUDIT_LIMIT) before entry `beforeId` (unset: the newest), oldest first. */
+  /**
+   * The newest `limit` entries (unset: 50, at most MAX_AUDIT_LIMIT) before entry `beforeId` (unset: the newest), oldest
+   * first.
+   */
   listAudit(opts: { limit?: number; beforeId?: number }): Promise<AuditEntryView[]>;
   listChannels(): Promise<ChannelView[]>;
-  /** Rejects with "invalid" (naming the field), "conflict" (the name is taken). `webhookKey`: a webhook's signing key, answered this once (null for others). */
+  /**
+   * Rejects with "invalid" (naming the field), "conflict" (the name is taken). `webhookKey`: a webhook's signing key,
+   * answered this once (null for others).
+   */
   addChannel(input: NewChannelInput, caller: WebCaller): Promise<{ channel: ChannelView; webhookKey: string | null }>;
   /** Rejects with "not_found". */
   removeChannel(name: string, caller: WebCaller): Promise<void>;
   /** Sends a test message and answers its delivery after its first attempt (waits up to 15 s). */
   testChannel(name: string): Promise<NotificationView>;
-  /** A new signing key for a webhook channel, answered this once; the old one signs too until `previousValidUntil`. `windowSeconds` unset: 24 hours. */
+  /**
+   * A new signing key for a webhook channel, answered this once; the old one signs too until `previousValidUntil`.
+   * `windowSeconds` unset: 24 hours.
+   */
   rotateChannelKey(
     name: string,
     windowSeconds: number | undefined,

@@ -103,7 +103,9 @@ function registryRef(msg: string): string | undefined {
   return `${m[1]}${m[2]!.startsWith('sha256:') ? '@' : ':'}${m[2]}`;
 }
 
-/** Drops BuildKit's wrapper chain ("failed to solve with frontend dockerfile.v0: failed to create LLB definition: "). */
+/**
+ * Drops BuildKit's wrapper chain ("failed to solve with frontend dockerfile.v0: failed to create LLB definition: ").
+ */
 function stripSolvePrefixes(msg: string): string {
   return msg
     .replace(/^failed to solve with frontend [\w.]+: /i, '')

@@ -37,7 +37,10 @@ export interface UpEnvironmentOptions {
   template: ComposeTemplate;
   /** Image per service name, replacing the template's (e.g. the image this run just built). */
   images?: Record<string, string>;
-  /** Host path per top-level volume name: a directory, or a tar file (plain, gzip, bzip2 or xz), copied in before any service starts. */
+  /**
+   * Host path per top-level volume name: a directory, or a tar file (plain, gzip, bzip2 or xz), copied in before any
+   * service starts.
+   */
   seeds?: Record<string, string>;
   /** Contents per env_file path, exactly as the template writes the path (the caller reads the files). */
   envFiles?: Record<string, string>;

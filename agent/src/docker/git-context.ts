@@ -185,7 +185,9 @@ function isGitError(err: unknown, code: GitErrorCode): boolean {
   return err instanceof GitContextError && err.code === code;
 }
 
-/** `https://user:token@host/x` → `https://***@host/x`; anything unparsable is shown as is minus a userinfo-looking part. */
+/**
+ * `https://user:token@host/x` → `https://***@host/x`; anything unparsable is shown as is minus a userinfo-looking part.
+ */
 export function redactUrl(url: string): string {
   return redactAll(url);
 }

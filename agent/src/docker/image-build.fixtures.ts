@@ -66,7 +66,10 @@ export async function readTar(
   return out;
 }
 
-/** The saved image (`docker save` of one id) as raw bytes, plus its merged filesystem (later layers win; whiteouts applied). */
+/**
+ * The saved image (`docker save` of one id) as raw bytes, plus its merged filesystem (later layers win; whiteouts
+ * applied).
+ */
 export async function imageContents(docker: Docker, id: string): Promise<{ raw: Buffer; files: Map<string, Buffer> }> {
   const saved = await readTar((await docker.getImage(id).get()) as NodeJS.ReadableStream);
   const raw = Buffer.concat([...saved.values()].map((e) => e.data));

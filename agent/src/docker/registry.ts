@@ -18,7 +18,9 @@ export interface RegistryAuth {
 export interface PushResult {
   /** The manifest digest the registry stored ("sha256:…"): pull by `repo@digest` to get exactly this. */
   digest: string;
-  /** The image's size on the engine (uncompressed, from inspect). The engine's `aux.Size` is only the manifest's size. */
+  /**
+   * The image's size on the engine (uncompressed, from inspect). The engine's `aux.Size` is only the manifest's size.
+   */
   sizeBytes: number;
 }
 

@@ -3,7 +3,9 @@
 import { defaultFenceMs, FENCE_KILL_BUDGET_MS, fenceProblem, type Assignment } from "@dockyard/proto";
 import type { Logger } from "pino";
 
-/** The lease TTL and fence to enforce for `a`; a fence that breaks the inequality is shortened to fit it (and logged). */
+/**
+ * The lease TTL and fence to enforce for `a`; a fence that breaks the inequality is shortened to fit it (and logged).
+ */
 export function fenceFor(a: Assignment, log: Logger): { ttlMs: number; fenceMs: number } {
   const ttlMs = Number(a.leaseTtlMs) || 15_000;
   const given = Number(a.fenceMs) || defaultFenceMs(ttlMs);

@@ -41,7 +41,10 @@ export function writeSecretFiles(runId: string, attemptId: string, files: Secret
   return dir;
 }
 
-/** Idempotent. The run's directory stays until the run ended (removeRunSecrets): another attempt of it may be writing there. */
+/**
+ * Idempotent. The run's directory stays until the run ended (removeRunSecrets): another attempt of it may be writing
+ * there.
+ */
 export function removeSecretFiles(runId: string, attemptId: string): void {
   rmSync(secretDir(runId, attemptId), { recursive: true, force: true });
 }

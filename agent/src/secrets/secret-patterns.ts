@@ -125,7 +125,10 @@ class PercentPattern implements SecretPattern {
     return this.starts[buf[i]!] === 1 && (this.ambiguous ? this.explore(buf, i).open : this.follow(buf, i) === OPEN);
   }
 
-  /** End of the occurrence from `i` of a value without `%` (one reading per byte): NONE, or OPEN if the output ends inside it. */
+  /**
+   * End of the occurrence from `i` of a value without `%` (one reading per byte): NONE, or OPEN if the output ends
+   * inside it.
+   */
   private follow(buf: Buffer, i: number): number {
     let p = i;
     for (let j = 0; j < this.bytes.length && p >= 0; j++) p = this.raw(buf, j, p) ?? this.encoded(buf, j, p);
@@ -179,7 +182,10 @@ function isHex(c: number, nibble: number): boolean {
   return c === HEX_UPPER[nibble] || c === HEX_LOWER[nibble];
 }
 
-/** Every pattern whose presence in output reveals `secret`, percent patterns first. Duplicates are removed by the caller (first wins). */
+/**
+ * Every pattern whose presence in output reveals `secret`, percent patterns first. Duplicates are removed by the caller
+ * (first wins).
+ */
 export function secretPatterns(secret: Buffer): SecretPattern[] {
   const patterns: SecretPattern[] = [new PercentPattern(secret)]; // also the raw value
   if (secret.includes(0x0a)) patterns.push(...lines(secret).map((l) => new PercentPattern(l)));

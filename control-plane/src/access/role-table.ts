@@ -87,7 +87,8 @@ export const HTTP_ACCESS: Record<string, Access> = {
   "POST /api/v1/users": "admin",
   "POST /api/v1/users/:name/disable": "admin",
   "GET /api/v1/audit": "admin",
-  // Channels and deliveries, as ListChannels, AddChannel, RemoveChannel, TestChannel, RotateChannelKey and ListNotifications.
+  // Channels and deliveries, as ListChannels, AddChannel, RemoveChannel, TestChannel, RotateChannelKey and
+  // ListNotifications.
   "GET /api/v1/channels": "viewer",
   "POST /api/v1/channels": "admin",
   "DELETE /api/v1/channels/:name": "admin",

@@ -78,7 +78,10 @@ export async function claimDue(db: Db, limit: number, now: Date, leaseMs: number
     );
 }
 
-/** refused: the target is not allowed (no retry); gone: a 410 (the channel is disabled); disabled: the channel already was. */
+/**
+ * refused: the target is not allowed (no retry); gone: a 410 (the channel is disabled); disabled: the channel already
+ * was.
+ */
 export type AttemptResult = "delivered" | "failed" | "refused" | "gone" | "disabled";
 
 export interface AttemptRecord {

@@ -129,7 +129,10 @@ async function sendOnce(
   return { result: "refused" as const, statusCode: null, error: `unknown channel type ${channel.type}` };
 }
 
-/** Standard Webhooks headers; `v1,<sig>` per key (current first, then a rotated-out key still in its window), space-separated. */
+/**
+ * Standard Webhooks headers; `v1,<sig>` per key (current first, then a rotated-out key still in its window),
+ * space-separated.
+ */
 export function signatureHeaders(
   id: string,
   at: Date,

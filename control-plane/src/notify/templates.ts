@@ -40,7 +40,10 @@ export function renderTemplate(template: string, context: NotifyContext, secrets
   return maskSecrets(filled, secrets).slice(0, MAX_RENDERED_CHARS);
 }
 
-/** Every occurrence of every value in `secrets` replaced by ***; longest first, so a value containing another is masked whole. */
+/**
+ * Every occurrence of every value in `secrets` replaced by ***; longest first, so a value containing another is masked
+ * whole.
+ */
 export function maskSecrets(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const s of [...secrets].sort((a, b) => b.length - a.length)) if (s.length > 0) out = out.split(s).join("***");

@@ -102,7 +102,10 @@ export interface San {
   value: string;
 }
 
-/** `value` as a SAN: brackets dropped from IPv6, IPs in canonical form (so "::1" and "0:0::1" compare equal), names lowercased. */
+/**
+ * `value` as a SAN: brackets dropped from IPv6, IPs in canonical form (so "::1" and "0:0::1" compare equal), names
+ * lowercased.
+ */
 export function toSan(value: string): San {
   const v = value.trim().replace(/^\[(.*)\]$/, "$1");
   const family = isIP(v);

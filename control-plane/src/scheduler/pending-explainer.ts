@@ -17,7 +17,10 @@ import { explainPending, type PendingExplanation } from "./pending-reasons";
 export interface PendingExplainerOptions {
   /** A stage that cannot be placed anywhere ends as errored after waiting this long. */
   unschedulableTimeoutMs: number;
-  /** An online agent not heard from for this long is not placed on (claims.ts onlineAgentsCte): it shows as not responding. */
+  /**
+   * An online agent not heard from for this long is not placed on (claims.ts onlineAgentsCte): it shows as not
+   * responding.
+   */
   silentAfterMs: number;
   /** Stages queued for less than this are left alone: most are placed within milliseconds. Default 1 s. */
   minQueuedMs?: number;
@@ -42,7 +45,8 @@ export interface PendingPass {
 }
 
 /**
- * `maybeRun` is single-flight (a call while a pass runs is skipped); any number of replicas may run one each: writes are guarded by the stage's state and
+ * `maybeRun` is single-flight (a call while a pass runs is skipped); any number of replicas may run one each: writes
+ * are guarded by the stage's state and
  * current reason, so they neither repeat events nor touch a stage placed meanwhile.
  */
 export class PendingExplainer {

@@ -79,7 +79,10 @@ export class SecretStore {
     private readonly keyring: Keyring,
   ) {}
 
-  /** Creates or replaces the value; `created` tells which. Inside `tx` when given (a change that stores its credential with it). */
+  /**
+   * Creates or replaces the value; `created` tells which. Inside `tx` when given (a change that stores its credential
+   * with it).
+   */
   async set(
     name: string,
     value: Uint8Array,
@@ -115,7 +118,10 @@ export class SecretStore {
       .orderBy(asc(secrets.name));
   }
 
-  /** Deletes the secret (inside `tx` when given); throws NotFoundError when there is none. Runs already submitted that use it will error. */
+  /**
+   * Deletes the secret (inside `tx` when given); throws NotFoundError when there is none. Runs already submitted that
+   * use it will error.
+   */
   async remove(name: string, now: Date, actor: Actor = SERVER_ACTOR, tx?: Tx): Promise<void> {
     checkSecretName(name);
     await inTx(this.db, tx, async (tx) => {
@@ -134,7 +140,9 @@ export class SecretStore {
     return wanted.filter((n) => !found.has(n));
   }
 
-  /** Decrypted values for a stage's references, in their order; NotFoundError names a secret deleted since the submit. */
+  /**
+   * Decrypted values for a stage's references, in their order; NotFoundError names a secret deleted since the submit.
+   */
   async values(refs: SecretRefRow[]): Promise<SecretValue[]> {
     if (refs.length === 0) return [];
     const names = [...new Set(refs.map((r) => r.secret))];

@@ -90,7 +90,10 @@ export interface ChildSpawn {
   key: string;
   /** An agent kind's spec (e.g. `{ type: "command", ... }`); built-in variables are substituted. */
   spec: KindSpec;
-  /** The only agent that may run it (by id). One that is not online, or lacks the kind's capabilities, ends the child failed with why. */
+  /**
+   * The only agent that may run it (by id). One that is not online, or lacks the kind's capabilities, ends the child
+   * failed with why.
+   */
   agentId?: string;
   /** Plain environment for the child (no secrets). */
   env?: Record<string, string>;
@@ -185,11 +188,18 @@ export interface ServerStageContext {
 
 /** What a server kind may send: its own messages (notify) and the run's `notify:` rules on its events (approval). */
 export interface StageNotifications {
-  /** Why each of `names` cannot take a message (`'ops' does not exist`, `'ops' is disabled: ...`); empty when all can. */
+  /**
+   * Why each of `names` cannot take a message (`'ops' does not exist`, `'ops' is disabled: ...`); empty when all can.
+   */
   unusable(names: readonly string[]): Promise<string[]>;
-  /** One message per channel; the templates see the run, this stage, `status` (the run's state) and the run's outputs. */
+  /**
+   * One message per channel; the templates see the run, this stage, `status` (the run's state) and the run's outputs.
+   */
   send(msg: { channels: string[]; subject: string; body: string }): Promise<string[]>;
-  /** The run's pipeline-level `notify:` rules for `event` (waiting, approved, rejected), `state` saying what this stage did. */
+  /**
+   * The run's pipeline-level `notify:` rules for `event` (waiting, approved, rejected), `state` saying what this stage
+   * did.
+   */
   runEvent(event: string, state: string, extra?: RunEventExtra): Promise<number>;
 }
 

@@ -211,7 +211,8 @@ export class ServerStageRunner {
           if (ended) out.ended.push(ended);
           await dropTimers(tx, stage.attemptId);
         } else if (kind) {
-          // A kind that fails on its timer ends its attempt as errored: the timer is gone either way, never fired again and again.
+          // A kind that fails on its timer ends its attempt as errored: the timer is gone either way, never fired again
+          // and again.
           try {
             await tx.transaction(async (sp) => {
               const inner = noEffects();
@@ -309,7 +310,9 @@ export class ServerStageRunner {
     return out.events;
   }
 
-  /** Tell parents of the children that ended, each in its own transaction (server-child-delivery.ts); returns how many. */
+  /**
+   * Tell parents of the children that ended, each in its own transaction (server-child-delivery.ts); returns how many.
+   */
   async deliverChildEnds(limit = 100): Promise<number> {
     let delivered = 0;
     for (; delivered < limit; delivered++) {

@@ -178,7 +178,9 @@ export async function revokeAgent(db: Db, agentId: string, actor: Actor, now: Da
   });
 }
 
-/** Revoke every agent registered with a join token (the token itself is revoked by the caller, in the same transaction). */
+/**
+ * Revoke every agent registered with a join token (the token itself is revoked by the caller, in the same transaction).
+ */
 export async function revokeAgentsOfToken(tx: Tx, joinTokenId: string, actor: Actor, now: Date): Promise<string[]> {
   const rows = await tx
     .update(agents)
@@ -190,7 +192,9 @@ export async function revokeAgentsOfToken(tx: Tx, joinTokenId: string, actor: Ac
   return rows.map((r) => r.id);
 }
 
-/** SQL: agent `a` still holds an attempt of a run that has not ended, or a resource it last reported (an environment). */
+/**
+ * SQL: agent `a` still holds an attempt of a run that has not ended, or a resource it last reported (an environment).
+ */
 const HOLDS_LIVE_WORK = sql`(
   EXISTS (SELECT 1 FROM attempts t JOIN runs r ON r.id = t.run_id WHERE t.agent_id = a.id AND r.state IN ('queued', 'running'))
   OR EXISTS (SELECT 1 FROM agent_resources r WHERE r.agent_id = a.id))`;

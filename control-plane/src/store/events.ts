@@ -9,7 +9,10 @@ export type RunEventKind = "stage" | "log" | "run" | "approval";
 
 export interface StagePayload {
   stageName: string;
-  /** The stage's new state; or, just before the `queued` of a retry, the ended attempt's outcome (lost, timeout, failed, errored). */
+  /**
+   * The stage's new state; or, just before the `queued` of a retry, the ended attempt's outcome (lost, timeout, failed,
+   * errored).
+   */
   state: string;
   attempt: number;
   agentId: string;

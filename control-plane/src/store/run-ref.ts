@@ -6,7 +6,9 @@ import type { Db } from "./db";
 import { runs } from "./schema";
 import { InvalidError, NotFoundError } from "../errors";
 
-/** Shortest id prefix accepted: 6 hex characters leave 16.7 million choices, plenty to be unique in a farm's history. */
+/**
+ * Shortest id prefix accepted: 6 hex characters leave 16.7 million choices, plenty to be unique in a farm's history.
+ */
 export const MIN_RUN_PREFIX = 6;
 /** Candidates an ambiguous prefix lists. */
 const MAX_CANDIDATES = 10;

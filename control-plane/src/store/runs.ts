@@ -33,7 +33,9 @@ export interface RunOrigin {
   startedBy: Actor;
 }
 
-/** The agents these affinity keys prefer (what the claim reads with placementHintsSql, for the submit's own placement). */
+/**
+ * The agents these affinity keys prefer (what the claim reads with placementHintsSql, for the submit's own placement).
+ */
 async function preferredAgents(db: Db, keys: string[]): Promise<Map<string, { id: string; name: string }>> {
   if (keys.length === 0) return new Map();
   const rows = await db

@@ -34,7 +34,10 @@ export async function endAttempt(
      * TTL - fence - kill budget; see @dockyard/proto fence.ts). Its queued_at is that moment.
      */
     retryMarginMs?: number;
-    /** The stage's end state instead of the outcome's (a server kind's skip: the attempt `canceled`, the stage `skipped`). */
+    /**
+     * The stage's end state instead of the outcome's (a server kind's skip: the attempt `canceled`, the stage
+     * `skipped`).
+     */
     stageState?: "skipped";
   },
 ): Promise<EndedAttempt | null> {
@@ -206,7 +209,10 @@ export async function skipDependents(tx: Tx, runId: string, now: Date): Promise<
 const FAILED_NEED = "a needed stage did not succeed";
 const SKIPPED_NEED = "a needed stage was skipped";
 
-/** Re-derive the run state from its stages (server stages' children do not count: their parents do); emits a `run` event when it changed. */
+/**
+ * Re-derive the run state from its stages (server stages' children do not count: their parents do); emits a `run` event
+ * when it changed.
+ */
 export async function refreshRunState(tx: Tx, runId: string, now: Date, canceled = false): Promise<RunEventRecord[]> {
   const counts = await queryRows<{ run_state: string; state: string | null; n: string }>(
     tx,

@@ -26,7 +26,10 @@ export interface KindDefinition<T extends string, Shape extends z.ZodRawShape, S
    * come with its directory uploaded), `reads` (it gets the files when there are any). Absent: never.
    */
   source?: 'needs' | 'reads';
-  /** Secret references (SecretRef) from the kind's own keys instead of `env` (a build's `secrets:`), and that key's name. */
+  /**
+   * Secret references (SecretRef) from the kind's own keys instead of `env` (a build's `secrets:`), and that key's
+   * name.
+   */
   ownSecrets?: {
     key: string;
     refs(input: z.output<z.ZodObject<Shape>>): { env: string; secret: string; asFile: boolean }[];
@@ -37,7 +40,9 @@ export interface KindDefinition<T extends string, Shape extends z.ZodRawShape, S
    * skip itself may be written with `if_skipped: continue`.
    */
   skipsItself?: { when(stage: Record<string, unknown>): boolean; how: string };
-  /** The kind's own `timeout:` key replaces the common one (approval: its deadline); the stage gets no generic timeout. */
+  /**
+   * The kind's own `timeout:` key replaces the common one (approval: its deadline); the stage gets no generic timeout.
+   */
   ownsTimeout?: boolean;
 }
 

@@ -27,7 +27,10 @@ describe("access: every method and route by role", { timeout: 240_000 }, () => {
   });
   after(async () => farm?.stop());
 
-  /** The gRPC status a call of `method` with an empty request earns with `token` (null: no credential); 0 when it succeeds. */
+  /**
+   * The gRPC status a call of `method` with an empty request earns with `token` (null: no credential); 0 when it
+   * succeeds.
+   */
   async function codeOf(service: AnyService, methodName: string, token: string | null): Promise<number> {
     const client = createClient(service as typeof RunService, farm.server.grpcAddress, {
       credentials: clientTlsCredentials(farm.server.pki.caPem),

@@ -68,7 +68,8 @@ stages:
     );
     assert.match(lostEvent?.body.case === "stage" ? lostEvent.body.value.reason : "", /retry after lost/);
 
-    // The orphaned container of attempt 1 (stopped by the dead agent's supervisor) stays until its agent returns and reaps it.
+    // The orphaned container of attempt 1 (stopped by the dead agent's supervisor) stays until its agent returns and
+    // reaps it.
     const restarted = farm.spawnAgent({ name: "loss-a", capacity: 1, stateDir: a.stateDir });
     await waitFor(async () => (await attemptContainers(docker, first)).length === 0, {
       timeoutMs: 30_000,

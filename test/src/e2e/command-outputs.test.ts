@@ -100,7 +100,8 @@ stages:
 `,
     );
     const run = await waitForRun(farm.client, runId);
-    // The attempt's reason: the stage's own `reason` is its state until the last attempt's message is copied there (#12 point 7).
+    // The attempt's reason: the stage's own `reason` is its state until the last attempt's message is copied there (#12
+    // point 7).
     const states = Object.fromEntries(
       run.stages.map((s) => [s.name, [s.state, s.attemptHistory.at(-1)?.reason ?? ""]]),
     );

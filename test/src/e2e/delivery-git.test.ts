@@ -25,7 +25,9 @@ interface Repo {
   head: string;
 }
 
-/** A repository on branch `main` with two commits: version.txt says "first build" at the first, "second build" at HEAD. */
+/**
+ * A repository on branch `main` with two commits: version.txt says "first build" at the first, "second build" at HEAD.
+ */
 function makeRepo(): Repo {
   const dir = tempDir("git");
   git(dir, "init", "-q", "-b", "main");

@@ -127,7 +127,8 @@ stages:
   it("a build that becomes ready after its needs (placed by the claim, not the submit) also lands on the engine with its layer cache", async () => {
     const tag = `claimed-${Date.now()}`;
     const dir = projectDir(APP);
-    // On each engine in turn: whichever one the claim would pick without the affinity, one of the two rounds would see it.
+    // On each engine in turn: whichever one the claim would pick without the affinity, one of the two rounds would see
+    // it.
     for (const engine of ["a", "b"]) {
       const first = await waitForRun(
         farm.client,

@@ -11,7 +11,10 @@ import { Partition, tcpProxy } from "../helpers/partition";
 
 const STEPS = 100;
 
-/** `steps` steps of 0.5 s, each appended to the attempt's marker file with a timestamp (ns); noisy ones also print 2,000 lines a step. */
+/**
+ * `steps` steps of 0.5 s, each appended to the attempt's marker file with a timestamp (ns); noisy ones also print 2,000
+ * lines a step.
+ */
 function stampedSteps(noisy: boolean): string {
   const noise = noisy ? ' seq 1 2000 | sed "s/^/noise $i /";' : "";
   return `for i in $(seq 1 ${STEPS}); do echo "$i $(date +%s%N)" >> "$MARK/$DOCKYARD_STAGE.$DOCKYARD_ATTEMPT";${noise} sleep 0.5; done`;

@@ -276,7 +276,8 @@ describe("server-run stage kinds: the contract, spawn", () => {
       await agentTx.query("BEGIN");
       await agentTx.query("UPDATE attempts SET log_seq = log_seq WHERE id = $1", [child.attempt_id]);
       r.start(60_000);
-      // The parent's timeout fires (its cancel writes an event, then it ends the child) and waits for the child's attempt.
+      // The parent's timeout fires (its cancel writes an event, then it ends the child) and waits for the child's
+      // attempt.
       await waitFor(
         async () =>
           (

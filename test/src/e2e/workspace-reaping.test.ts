@@ -225,7 +225,8 @@ stages:
           dockerHost: DOCKER_HOST_B,
         });
         assert.equal((await waitForRun(farm.client, runId, 60_000)).state, "succeeded");
-        // The control: no agent is left on the first engine, so the run-ended notice found nobody to remove the volume there.
+        // The control: no agent is left on the first engine, so the run-ended notice found nobody to remove the volume
+        // there.
         assert.notEqual(await volumeLabels(docker, runId), null);
         assert.equal((await attemptContainers(docker, first)).length, 1, "the killed agent's stopped container");
 

@@ -16,7 +16,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Starts `dockyard ARGS` against the farm (its address, API token and CA; `env` overrides, e.g. another DOCKYARD_TOKEN); `out()` is its stdout so far. */
+/**
+ * Starts `dockyard ARGS` against the farm (its address, API token and CA; `env` overrides, e.g. another
+ * DOCKYARD_TOKEN); `out()` is its stdout so far.
+ */
 export function dockyardProcess(
   farm: Farm,
   args: string[],

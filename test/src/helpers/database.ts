@@ -22,7 +22,10 @@ function migrationsHash(): string {
   return h.digest("hex").slice(0, 16);
 }
 
-/** The template for this checkout's migrations: named by their hash, so checkouts at other commits never drop it under us. */
+/**
+ * The template for this checkout's migrations: named by their hash, so checkouts at other commits never drop it under
+ * us.
+ */
 const TEMPLATE = `dockyard_tmpl_${migrationsHash()}`;
 
 async function ensureTemplate(admin: pg.Client): Promise<void> {

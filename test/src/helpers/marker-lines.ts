@@ -12,7 +12,9 @@ export interface MarkedLine {
   at: number;
 }
 
-/** `steps` numbered lines, one every `stepMs`, each appended with its time to the attempt's marker file (and echoed). */
+/**
+ * `steps` numbered lines, one every `stepMs`, each appended with its time to the attempt's marker file (and echoed).
+ */
 export function timedSteps(steps: number, stepMs: number): string {
   const sleep = (stepMs / 1000).toFixed(2);
   return (

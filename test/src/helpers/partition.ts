@@ -10,7 +10,10 @@ export class Partition {
 
   constructor(private readonly tag: string) {}
 
-  /** Drop every TCP packet to and from 127.0.0.1:`port` from now on (both ways: a notice the server sends must not get through either). */
+  /**
+   * Drop every TCP packet to and from 127.0.0.1:`port` from now on (both ways: a notice the server sends must not get
+   * through either).
+   */
   drop(port: number): void {
     for (const dir of ["--dport", "--sport"]) {
       const rule = [

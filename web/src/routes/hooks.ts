@@ -1,7 +1,8 @@
 // Incoming decision webhooks for chat tools: `POST /hooks/v1/approvals/:hook`, signed as
 // Standard Webhooks. No API token: the signature is the credential (the server verifies it,
 // the timestamp and the id's freshness before deciding anything), so the access table lists
-// the route as `webhook` (passed by the guard, checked by the handler). The body is read raw, because the signature covers its exact bytes.
+// the route as `webhook` (passed by the guard, checked by the handler). The body is read raw, because the signature
+// covers its exact bytes.
 import type { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { AppEnv, WebServices } from "../types";

@@ -30,7 +30,10 @@ export function wholeParam(c: Context, name: string, min: number, max: number): 
   return n;
 }
 
-/** A path parameter that names something (a user, a channel): at most `max` characters; its pattern is the service's to check. */
+/**
+ * A path parameter that names something (a user, a channel): at most `max` characters; its pattern is the service's to
+ * check.
+ */
 export function nameParam(c: Context, param: string, what: string, max: number): string {
   const value = c.req.param(param) ?? "";
   if (value.length > max)
@@ -109,7 +112,10 @@ export function stringField(
   return value;
 }
 
-/** `body[field]` as an array of at most `maxItems` strings of at most `maxLength` characters each; undefined when absent. */
+/**
+ * `body[field]` as an array of at most `maxItems` strings of at most `maxLength` characters each; undefined when
+ * absent.
+ */
 export function stringListField(
   body: Record<string, unknown>,
   field: string,

@@ -82,7 +82,10 @@ export interface StageSpecRow {
   registry: RegistrySpec | null;
   /** The stage of this run whose agent must run this one (a test on a deploy's environment). */
   sameAgentAs: string | null;
-  /** Its affinity key (`TYPE:KEY`): placement prefers the agent that last succeeded with it. Absent in rows written before. */
+  /**
+   * Its affinity key (`TYPE:KEY`): placement prefers the agent that last succeeded with it. Absent in rows written
+   * before.
+   */
   affinity?: string | null;
   /** The run's pipeline name and number (an environment's owner). */
   run: { name: string; number: number };

@@ -21,7 +21,10 @@ export const serverTimers = pgTable(
   (t) => [index("server_timers_fire_idx").on(t.fireAt), index("server_timers_attempt_idx").on(t.attemptId)],
 );
 
-/** Signals to server-run attempts (an approval's decision): recorded whoever receives them, handled under the attempt's lock. */
+/**
+ * Signals to server-run attempts (an approval's decision): recorded whoever receives them, handled under the attempt's
+ * lock.
+ */
 export const serverSignals = pgTable(
   "server_signals",
   {

@@ -286,7 +286,8 @@ class AttemptSession {
         }
         // A failed test stage's counts are shown too; an agent's other ends carry none.
         const outputs = f.outcome === "succeeded" || f.outcome === "failed" ? outputsFromWire(f.outputs) : null;
-        // The agent sends -1 when the process never exited on its own (an error, a lost or canceled attempt): no exit code.
+        // The agent sends -1 when the process never exited on its own (an error, a lost or canceled attempt): no exit
+        // code.
         const exitCode = f.exitCode >= 0 ? f.exitCode : null;
         const ended = await this.stream.finishes
           .finish(attempt.id, attempt.leaseId, f.outcome, exitCode, f.message.slice(0, 500), outputs)
