@@ -26,7 +26,19 @@ export {
   type TestSpec,
   type ApprovalSpec,
   type NotifySpec,
+  type UpdateServiceSpec,
+  type ServiceStepSpec,
+  type PipelineStageType,
 } from './kinds/index.js';
+export type { ServiceStepTarget } from './kinds/service-step.js';
+export { SERVICE_NAME_PATTERN } from './kinds/update-service.js';
+export type {
+  ServiceDefinition,
+  ServiceHealth,
+  ServiceRevisionSpec,
+  ServiceSecretRef,
+  ServiceUpdatePolicy,
+} from './services/types.js';
 export { sourceUseOf, secretsKeyOf } from './kinds/traits.js';
 export { ROLES, isRole, type Role } from './roles.js';
 export { MAX_APPROVAL_TIMEOUT_MS, type OnTimeout } from './kinds/approval.js';

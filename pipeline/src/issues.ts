@@ -5,7 +5,7 @@ import { KNOWN_KEYS, quote, typeName } from './schema.js';
 import { NEED_KEYS } from './needs.js';
 import { didYouMean } from './suggest.js';
 import type { Problem } from './types.js';
-import { STAGE_TYPES, stageKeys, type StageType } from './kinds/index.js';
+import { STAGE_TYPES, stageKeys, type PipelineStageType as StageType } from './kinds/index.js';
 
 type Issue = z.core.$ZodIssue;
 

@@ -16,7 +16,7 @@ import { PIPELINE_LIMITS } from './limits.js';
 import { decodeInput, scanStructure } from './prescan.js';
 import { NAME_PATTERN, pipelineSchema, quote, type EnvValue, type PipelineInput } from './schema.js';
 import type { ParseResult, PipelineSpec, Problem, RegistrySpec, SecretRef, SourceSpec, StageDef } from './types.js';
-import { KINDS, kindFor, kindOf, type KindSpec, type StageType } from './kinds/index.js';
+import { KINDS, kindFor, kindOf, type KindSpec, type StageType, type PipelineStageType } from './kinds/index.js';
 
 const fail = (problems: Problem[]): ParseResult => ({ ok: false, problems: finish(problems) });
 const fileProblem = (message: string, line = 1, column = 1): Problem => ({ path: '', line, column, message });
@@ -121,7 +121,7 @@ function parseUnsafe(input: string | Uint8Array, options: ParseOptions): ParseRe
 }
 
 /** The type of the raw stage `name` (for key hints). */
-function stageTypeOf(js: Record<string, unknown>, name: string): StageType | undefined {
+function stageTypeOf(js: Record<string, unknown>, name: string): PipelineStageType | undefined {
   const stages = js.stages;
   const stage = isPlainObject(stages) ? stages[name] : undefined;
   return isPlainObject(stage) ? kindOf(stage) : undefined;

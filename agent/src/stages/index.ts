@@ -4,8 +4,9 @@ import { build } from "./build";
 import { command } from "./command";
 import { deploy } from "./deploy";
 import { test } from "./test";
+import { serviceStep } from "./service-step";
 
-export const AGENT_STAGES: Record<AgentStage["type"], AgentStage> = { command, build, deploy, test };
+export const AGENT_STAGES: Record<AgentStage["type"], AgentStage> = { command, build, deploy, test, serviceStep };
 
 /** The handler of an assignment's kind (undefined for a kind this agent version does not know). */
 export function stageFor(kind: string | undefined): AgentStage | undefined {

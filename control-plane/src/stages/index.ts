@@ -8,6 +8,8 @@ import { command } from "./command";
 import { deploy } from "./deploy";
 import { notify } from "./notify";
 import { test } from "./test";
+import { serviceStep } from "./service-step";
+import { updateService } from "./update-service";
 
 export const STAGE_KINDS: { [T in StageType]: AgentStageKind<T> | ServerStageKind<T> } = {
   command,
@@ -16,6 +18,8 @@ export const STAGE_KINDS: { [T in StageType]: AgentStageKind<T> | ServerStageKin
   test,
   approval,
   notify,
+  "update-service": updateService,
+  "service-step": serviceStep,
 };
 
 /** Kinds the server runs itself, by type. */

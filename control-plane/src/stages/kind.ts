@@ -97,6 +97,8 @@ export interface ChildSpawn {
   agentId?: string;
   /** Plain environment for the child (no secrets). */
   env?: Record<string, string>;
+  /** Secrets the child gets from the store at its start, by env name (a service's env file references). */
+  secrets?: { env: string; secret: string; asFile: boolean }[];
   /** Its own `timeout:` (ms), enforced like a stage's. */
   timeoutMs?: number;
   /** Its retries; default: none (the parent decides what a failure means, and a pinned step must not run twice). */

@@ -82,7 +82,7 @@ export async function spawnChild(tx: Tx, parent: ServerStage, req: ChildSpawn, n
     type: spec.type,
     kind: spec,
     env: substituteDeep(req.env ?? {}, resolve, true),
-    secrets: [],
+    secrets: req.secrets ?? [],
     agent: {},
     requires,
     refs: [],

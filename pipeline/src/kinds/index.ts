@@ -10,6 +10,8 @@ import { command, type CommandSpec } from './command.js';
 import { deploy, type DeploySpec } from './deploy.js';
 import { notify, type NotifySpec } from './notify.js';
 import { test, type TestSpec } from './test.js';
+import { updateService, type UpdateServiceSpec } from './update-service.js';
+import { serviceStep, type ServiceStepSpec } from './service-step.js';
 import type { KindDefinition } from './kind.js';
 
 /**
@@ -17,18 +19,41 @@ import type { KindDefinition } from './kind.js';
  * here. The stage types, the spec union, the per-kind stage schemas and their union all derive
  * from it; key order is the order of the JSON Schema's alternatives and of the docs.
  */
-export const KINDS = { command, build, deploy, test, approval, notify } as const;
+export const KINDS = {
+  command,
+  build,
+  deploy,
+  test,
+  approval,
+  notify,
+  'update-service': updateService,
+  'service-step': serviceStep,
+} as const;
 
 type Kinds = typeof KINDS;
+/** Every kind's type, internal ones (spawned by a server kind) included. */
 export type StageType = keyof Kinds;
-export const STAGE_TYPES = Object.keys(KINDS) as StageType[];
+/** The kinds a pipeline may name (`type:`): all but the internal ones. */
+export type PipelineStageType = Exclude<StageType, 'service-step'>;
+export const STAGE_TYPES = (Object.keys(KINDS) as StageType[]).filter(
+  (t): t is PipelineStageType => !(KINDS[t] as { internal?: boolean }).internal,
+);
 
 /** The kind-specific part of a stage of type `T` (what its module's `build` returns). */
 export type SpecOf<T extends StageType> = ReturnType<Kinds[T]['build']>;
 /** The kind-specific part of a stage, by type: the union of every kind's spec. */
 export type KindSpec = { [T in StageType]: SpecOf<T> }[StageType];
 // The specs other packages name (a new kind's spec is SpecOf<'its-type'> without a line here).
-export type { ApprovalSpec, BuildSpec, CommandSpec, DeploySpec, NotifySpec, TestSpec };
+export type {
+  ApprovalSpec,
+  BuildSpec,
+  CommandSpec,
+  DeploySpec,
+  NotifySpec,
+  TestSpec,
+  UpdateServiceSpec,
+  ServiceStepSpec,
+};
 
 /** Any kind, seen through the general definition: its optional hooks read whatever the type. */
 export type AnyKind = KindDefinition<StageType, z.ZodRawShape, KindSpec>;
@@ -52,7 +77,7 @@ export const commonStageShape = {
   agent: labelsSchema.optional(),
 };
 
-function stageSchemaOf<T extends StageType>(type: T) {
+function stageSchemaOf<T extends PipelineStageType>(type: T) {
   const kind: Kinds[T] = KINDS[type];
   const typeKey = z.literal(type).meta({ description: `Stage type: ${kind.description}` });
   return z
@@ -60,14 +85,14 @@ function stageSchemaOf<T extends StageType>(type: T) {
     .meta({ title: `Stage (type: ${type})`, description: kind.description });
 }
 
-type StageSchemaOf<T extends StageType> = ReturnType<typeof stageSchemaOf<T>>;
+type StageSchemaOf<T extends PipelineStageType> = ReturnType<typeof stageSchemaOf<T>>;
 
-/** Each kind's stage schema: its keys plus the common ones, by type. */
+/** Each pipeline kind's stage schema: its keys plus the common ones, by type. */
 export const stageSchemas = Object.fromEntries(STAGE_TYPES.map((t) => [t, stageSchemaOf(t)])) as {
-  [T in StageType]: StageSchemaOf<T>;
+  [T in PipelineStageType]: StageSchemaOf<T>;
 };
 
-type AnyStageSchema = { [T in StageType]: StageSchemaOf<T> }[StageType];
+type AnyStageSchema = { [T in PipelineStageType]: StageSchemaOf<T> }[PipelineStageType];
 /** The stage schema: the discriminated union (on `type`) of every kind's, in registry order. */
 export const stageSchema = z.discriminatedUnion(
   'type',
@@ -75,12 +100,12 @@ export const stageSchema = z.discriminatedUnion(
 );
 
 /** The kind of a raw stage mapping (`command` when `type` is absent); undefined for an unknown type. */
-export function kindOf(stage: Record<string, unknown>): StageType | undefined {
+export function kindOf(stage: Record<string, unknown>): PipelineStageType | undefined {
   const type = stage.type ?? 'command';
-  return typeof type === 'string' && Object.hasOwn(KINDS, type) ? (type as StageType) : undefined;
+  return typeof type === 'string' && (STAGE_TYPES as string[]).includes(type) ? (type as PipelineStageType) : undefined;
 }
 
 /** Keys allowed in a stage of `type`, for "did you mean" hints. */
-export function stageKeys(type: StageType): readonly string[] {
+export function stageKeys(type: PipelineStageType): readonly string[] {
   return Object.keys(stageSchemas[type].shape);
 }

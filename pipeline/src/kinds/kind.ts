@@ -9,6 +9,11 @@ export type StageProblem = (path: PropertyKey[], atKey: boolean, message: string
 
 export interface KindDefinition<T extends string, Shape extends z.ZodRawShape, Spec extends { type: T }> {
   type: T;
+  /**
+   * Spawned by a server kind, never written in a pipeline (service-step): left out of the stage schema, the JSON
+   * Schema and the list of types.
+   */
+  internal?: boolean;
   /** One line for the JSON Schema and the docs. */
   description: string;
   /** The kind's own keys (the common ones, type included, are added by the registry). */

@@ -9,7 +9,7 @@ import {
   type StageDef,
 } from '../index.js';
 import { lines, ok, problems } from '../parse-testing.js';
-import { KINDS, STAGE_TYPES, kindFor, stageSchema, stageSchemas } from './index.js';
+import { KINDS, STAGE_TYPES, kindFor, kindOf, stageSchema, stageSchemas } from './index.js';
 
 function stageOf(p: PipelineSpec, name: string): StageDef {
   const s = p.stages.find((x) => x.name === name);
@@ -135,13 +135,13 @@ test('pipeline env is merged into command and test stages only; build secrets be
 test("unknown stage type is reported at the type's value with a hint (BUG: issues.ts names the whole mapping)", () => {
   const src = (type: string): string => `name: a\nstages:\n  s:\n    type: ${type}\n    tags: [x]\n`;
   assert.deepEqual(lines(src('bild')), [
-    "dockyard.yml:4:11: stages.s.type: unknown stage type 'bild' (did you mean 'build'?); types are command, build, deploy, test, approval, notify",
+    "dockyard.yml:4:11: stages.s.type: unknown stage type 'bild' (did you mean 'build'?); types are command, build, deploy, test, approval, notify, update-service",
   ]);
   assert.deepEqual(lines(src('Build')), [
-    "dockyard.yml:4:11: stages.s.type: unknown stage type 'Build' (did you mean 'build'?); types are command, build, deploy, test, approval, notify",
+    "dockyard.yml:4:11: stages.s.type: unknown stage type 'Build' (did you mean 'build'?); types are command, build, deploy, test, approval, notify, update-service",
   ]);
   assert.deepEqual(lines(src('42')), [
-    "dockyard.yml:4:11: stages.s.type: unknown stage type '42'; types are command, build, deploy, test, approval, notify",
+    "dockyard.yml:4:11: stages.s.type: unknown stage type '42'; types are command, build, deploy, test, approval, notify, update-service",
   ]);
 });
 
@@ -302,11 +302,11 @@ test('test environment: must be listed in needs and name a deploy stage', () => 
   assert.equal(t3?.type === 'test' && t3.environment, 'd');
 });
 
-test('JSON Schema: the six kinds, each with its own keys', () => {
+test('JSON Schema: the seven pipeline kinds, each with its own keys (internal ones left out)', () => {
   const schema = pipelineJsonSchema() as Record<string, any>;
   const kinds = schema.properties.stages.additionalProperties.oneOf as Record<string, any>[];
   const byType = Object.fromEntries(kinds.map((k) => [k.properties.type.const as string, k]));
-  assert.deepEqual(Object.keys(byType), ['command', 'build', 'deploy', 'test', 'approval', 'notify']);
+  assert.deepEqual(Object.keys(byType), ['command', 'build', 'deploy', 'test', 'approval', 'notify', 'update-service']);
   const common = ['type', 'needs', 'timeout', 'retry', 'agent'];
   const own = (type: string): string[] =>
     Object.keys(byType[type]!.properties as object).filter((k) => !common.includes(k));
@@ -317,6 +317,7 @@ test('JSON Schema: the six kinds, each with its own keys', () => {
   const required = kinds.map((k) => k.required);
   assert.deepEqual(own('approval'), ['approvers', 'on_timeout', 'forbid_self', 'reminder', 'instructions']);
   assert.deepEqual(own('notify'), ['channels', 'subject', 'body']);
+  assert.deepEqual(own('update-service'), ['service', 'file', 'image', 'revision', 'reason']);
   assert.deepEqual(required, [
     undefined,
     ['type', 'tags'],
@@ -324,6 +325,7 @@ test('JSON Schema: the six kinds, each with its own keys', () => {
     ['type', 'image'],
     ['type', 'timeout', 'approvers'],
     ['type', 'channels'],
+    ['type', 'service'],
   ]);
   for (const k of kinds) {
     assert.equal(k.title, `Stage (type: ${k.properties.type.const})`);
@@ -332,7 +334,12 @@ test('JSON Schema: the six kinds, each with its own keys', () => {
 });
 
 test('the registry is the one list: types, stage schemas and the union derive from KINDS, in its order', () => {
-  assert.deepEqual(STAGE_TYPES, Object.keys(KINDS));
+  // Internal kinds (spawned by a server kind) are in KINDS but no pipeline may name them.
+  assert.deepEqual(
+    STAGE_TYPES,
+    Object.keys(KINDS).filter((t) => t !== 'service-step'),
+  );
+  assert.equal(kindOf({ type: 'service-step' }), undefined);
   assert.deepEqual(Object.keys(stageSchemas), STAGE_TYPES);
   // The discriminator values, in the union's order (command's `type` is optional).
   assert.deepEqual(

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file dockyard/v1/types.proto.
  */
 export const file_dockyard_v1_types: GenFile = /*@__PURE__*/
-  fileDesc("Chdkb2NreWFyZC92MS90eXBlcy5wcm90bxILZG9ja3lhcmQudjEi/AMKCVN0YWdlU3BlYxIsCgNlbnYYAyADKAsyHy5kb2NreWFyZC52MS5TdGFnZVNwZWMuRW52RW50cnkSEgoKdGltZW91dF9tcxgEIAEoBBIpCgdzZWNyZXRzGAggAygLMhguZG9ja3lhcmQudjEuU2VjcmV0VmFsdWUSLQoIcmVnaXN0cnkYCSABKAsyGy5kb2NreWFyZC52MS5SZWdpc3RyeUFjY2VzcxImCgZzb3VyY2UYCiABKAsyFi5kb2NreWFyZC52MS5SdW5Tb3VyY2USLAoHY29tbWFuZBgUIAEoCzIZLmRvY2t5YXJkLnYxLkNvbW1hbmRTdGFnZUgAEigKBWJ1aWxkGBUgASgLMhcuZG9ja3lhcmQudjEuQnVpbGRTdGFnZUgAEioKBmRlcGxveRgWIAEoCzIYLmRvY2t5YXJkLnYxLkRlcGxveVN0YWdlSAASJgoEdGVzdBgXIAEoCzIWLmRvY2t5YXJkLnYxLlRlc3RTdGFnZUgAGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCBgoEa2luZEoECAEQAkoECAIQA0oECAUQBkoECAYQB0oECAcQCFIFaW1hZ2VSCGNvbW1hbmRzUghleGVjdXRvclIGbGltaXRzUgpzZWNyZXRfZW52Im4KDENvbW1hbmRTdGFnZRINCgVpbWFnZRgBIAEoCRIQCghjb21tYW5kcxgCIAMoCRIQCghleGVjdXRvchgDIAEoCRIrCgZsaW1pdHMYBCABKAsyGy5kb2NreWFyZC52MS5SZXNvdXJjZUxpbWl0cyK7AQoKQnVpbGRTdGFnZRIPCgdjb250ZXh0GAEgASgJEhIKCmRvY2tlcmZpbGUYAiABKAkSDgoGdGFyZ2V0GAMgASgJEi8KBGFyZ3MYBCADKAsyIS5kb2NreWFyZC52MS5CdWlsZFN0YWdlLkFyZ3NFbnRyeRIMCgR0YWdzGAUgAygJEgwKBHB1c2gYBiABKAgaKwoJQXJnc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEitgIKC0RlcGxveVN0YWdlEhAKCHRlbXBsYXRlGAEgASgJEjQKBmltYWdlcxgCIAMoCzIkLmRvY2t5YXJkLnYxLkRlcGxveVN0YWdlLkltYWdlc0VudHJ5EjAKBHNlZWQYAyADKAsyIi5kb2NreWFyZC52MS5EZXBsb3lTdGFnZS5TZWVkRW50cnkSDgoGdHRsX21zGAQgASgEEhkKEWhlYWx0aF90aW1lb3V0X21zGAUgASgEEhcKD2tlZXBfb25fZmFpbHVyZRgGIAEoCBINCgVvd25lchgHIAEoCRotCgtJbWFnZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGisKCVNlZWRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIn4KCVRlc3RTdGFnZRINCgVpbWFnZRgBIAEoCRIQCghjb21tYW5kcxgCIAMoCRIPCgduZXR3b3JrGAMgASgJEhIKCmp1bml0X3BhdGgYBCABKAkSKwoGbGltaXRzGAUgASgLMhsuZG9ja3lhcmQudjEuUmVzb3VyY2VMaW1pdHMiRQoOUmVnaXN0cnlBY2Nlc3MSDwoHYWRkcmVzcxgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRIQCghwYXNzd29yZBgDIAEoDCJMCglSdW5Tb3VyY2USJQoDZ2l0GAEgASgLMhYuZG9ja3lhcmQudjEuR2l0U291cmNlSAASEAoGdXBsb2FkGAIgASgISABCBgoEa2luZCIlCglHaXRTb3VyY2USCwoDdXJsGAEgASgJEgsKA3JlZhgCIAEoCSLWAQoMU3RhZ2VPdXRwdXRzEjUKBnZhbHVlcxgBIAMoCzIlLmRvY2t5YXJkLnYxLlN0YWdlT3V0cHV0cy5WYWx1ZXNFbnRyeRInCgVpbWFnZRgCIAEoCzIYLmRvY2t5YXJkLnYxLkltYWdlUmVzdWx0EiYKBXRlc3RzGAMgASgLMhcuZG9ja3lhcmQudjEuVGVzdENvdW50cxIPCgdzdW1tYXJ5GAQgASgJGi0KC1ZhbHVlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiWgoLSW1hZ2VSZXN1bHQSCwoDcmVmGAEgASgJEgoKAmlkGAIgASgJEg4KBmRpZ2VzdBgDIAEoCRISCgpzaXplX2J5dGVzGAQgASgEEg4KBmxheWVycxgFIAEoDSJcCgpUZXN0Q291bnRzEg4KBnBhc3NlZBgBIAEoDRIOCgZmYWlsZWQYAiABKA0SDwoHc2tpcHBlZBgDIAEoDRIOCgZlcnJvcnMYBCABKA0SDQoFdG90YWwYBSABKA0iOgoLU2VjcmV0VmFsdWUSCwoDZW52GAEgASgJEg0KBXZhbHVlGAIgASgMEg8KB2FzX2ZpbGUYAyABKAgiRwoOUmVzb3VyY2VMaW1pdHMSFAoMbWVtb3J5X2J5dGVzGAEgASgEEhEKCW5hbm9fY3B1cxgCIAEoBBIMCgRwaWRzGAMgASgDIs4BCgpBc3NpZ25tZW50EhIKCmF0dGVtcHRfaWQYASABKAkSEAoIbGVhc2VfaWQYAiABKAkSDgoGcnVuX2lkGAMgASgJEhAKCHN0YWdlX2lkGAQgASgJEhIKCnN0YWdlX25hbWUYBSABKAkSFgoOYXR0ZW1wdF9udW1iZXIYBiABKA0SJAoEc3BlYxgHIAEoCzIWLmRvY2t5YXJkLnYxLlN0YWdlU3BlYxIUCgxsZWFzZV90dGxfbXMYCCABKAQSEAoIZmVuY2VfbXMYCSABKAQiRgoHUHJvYmxlbRIMCgRwYXRoGAEgASgJEgwKBGxpbmUYAiABKA0SDgoGY29sdW1uGAMgASgNEg8KB21lc3NhZ2UYBCABKAkqbAoJTG9nU3RyZWFtEhoKFkxPR19TVFJFQU1fVU5TUEVDSUZJRUQQABIVChFMT0dfU1RSRUFNX1NURE9VVBABEhUKEUxPR19TVFJFQU1fU1RERVJSEAISFQoRTE9HX1NUUkVBTV9TWVNURU0QA2IGcHJvdG8z");
+  fileDesc("Chdkb2NreWFyZC92MS90eXBlcy5wcm90bxILZG9ja3lhcmQudjEirgQKCVN0YWdlU3BlYxIsCgNlbnYYAyADKAsyHy5kb2NreWFyZC52MS5TdGFnZVNwZWMuRW52RW50cnkSEgoKdGltZW91dF9tcxgEIAEoBBIpCgdzZWNyZXRzGAggAygLMhguZG9ja3lhcmQudjEuU2VjcmV0VmFsdWUSLQoIcmVnaXN0cnkYCSABKAsyGy5kb2NreWFyZC52MS5SZWdpc3RyeUFjY2VzcxImCgZzb3VyY2UYCiABKAsyFi5kb2NreWFyZC52MS5SdW5Tb3VyY2USLAoHY29tbWFuZBgUIAEoCzIZLmRvY2t5YXJkLnYxLkNvbW1hbmRTdGFnZUgAEigKBWJ1aWxkGBUgASgLMhcuZG9ja3lhcmQudjEuQnVpbGRTdGFnZUgAEioKBmRlcGxveRgWIAEoCzIYLmRvY2t5YXJkLnYxLkRlcGxveVN0YWdlSAASJgoEdGVzdBgXIAEoCzIWLmRvY2t5YXJkLnYxLlRlc3RTdGFnZUgAEjAKDHNlcnZpY2Vfc3RlcBgYIAEoCzIYLmRvY2t5YXJkLnYxLlNlcnZpY2VTdGVwSAAaKgoIRW52RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIGCgRraW5kSgQIARACSgQIAhADSgQIBRAGSgQIBhAHSgQIBxAIUgVpbWFnZVIIY29tbWFuZHNSCGV4ZWN1dG9yUgZsaW1pdHNSCnNlY3JldF9lbnYigAIKC1NlcnZpY2VTdGVwEg4KBmFjdGlvbhgBIAEoCRIPCgdzZXJ2aWNlGAIgASgJEgwKBGZpbGUYAyABKAkSKgoGdGFyZ2V0GAQgASgLMhouZG9ja3lhcmQudjEuU2VydmljZVRhcmdldBIQCghyZXBsaWNhcxgFIAEoDRISCgpwcm94eV9wb3J0GAYgASgNEhQKDG1heF9wYXJhbGxlbBgHIAEoDRIZChFoZWFsdGhfdGltZW91dF9tcxgIIAEoBBIYChBkcmFpbl90aW1lb3V0X21zGAkgASgEEhMKC2tlZXBfb3RoZXJzGAogASgIEhAKCHdhdGNoX21zGAsgASgEIvUBCg1TZXJ2aWNlVGFyZ2V0EhAKCHJldmlzaW9uGAEgASgNEg0KBWltYWdlGAIgASgJEjAKA2VudhgDIAMoCzIjLmRvY2t5YXJkLnYxLlNlcnZpY2VUYXJnZXQuRW52RW50cnkSDwoHY29tbWFuZBgEIAMoCRIMCgRwb3J0GAUgASgNEi8KBmhlYWx0aBgGIAEoCzIfLmRvY2t5YXJkLnYxLlNlcnZpY2VIZWFsdGhDaGVjaxIVCg1zdG9wX2dyYWNlX21zGAcgASgEGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEijgEKElNlcnZpY2VIZWFsdGhDaGVjaxIRCglodHRwX3BhdGgYASABKAkSEwoLaHR0cF9zdGF0dXMYAiABKA0SDwoHY29tbWFuZBgDIAMoCRITCgtpbnRlcnZhbF9tcxgEIAEoBBISCgp0aW1lb3V0X21zGAUgASgEEhYKDm1pbl9oZWFsdGh5X21zGAYgASgEIm4KDENvbW1hbmRTdGFnZRINCgVpbWFnZRgBIAEoCRIQCghjb21tYW5kcxgCIAMoCRIQCghleGVjdXRvchgDIAEoCRIrCgZsaW1pdHMYBCABKAsyGy5kb2NreWFyZC52MS5SZXNvdXJjZUxpbWl0cyK7AQoKQnVpbGRTdGFnZRIPCgdjb250ZXh0GAEgASgJEhIKCmRvY2tlcmZpbGUYAiABKAkSDgoGdGFyZ2V0GAMgASgJEi8KBGFyZ3MYBCADKAsyIS5kb2NreWFyZC52MS5CdWlsZFN0YWdlLkFyZ3NFbnRyeRIMCgR0YWdzGAUgAygJEgwKBHB1c2gYBiABKAgaKwoJQXJnc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEitgIKC0RlcGxveVN0YWdlEhAKCHRlbXBsYXRlGAEgASgJEjQKBmltYWdlcxgCIAMoCzIkLmRvY2t5YXJkLnYxLkRlcGxveVN0YWdlLkltYWdlc0VudHJ5EjAKBHNlZWQYAyADKAsyIi5kb2NreWFyZC52MS5EZXBsb3lTdGFnZS5TZWVkRW50cnkSDgoGdHRsX21zGAQgASgEEhkKEWhlYWx0aF90aW1lb3V0X21zGAUgASgEEhcKD2tlZXBfb25fZmFpbHVyZRgGIAEoCBINCgVvd25lchgHIAEoCRotCgtJbWFnZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGisKCVNlZWRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIn4KCVRlc3RTdGFnZRINCgVpbWFnZRgBIAEoCRIQCghjb21tYW5kcxgCIAMoCRIPCgduZXR3b3JrGAMgASgJEhIKCmp1bml0X3BhdGgYBCABKAkSKwoGbGltaXRzGAUgASgLMhsuZG9ja3lhcmQudjEuUmVzb3VyY2VMaW1pdHMiRQoOUmVnaXN0cnlBY2Nlc3MSDwoHYWRkcmVzcxgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRIQCghwYXNzd29yZBgDIAEoDCJMCglSdW5Tb3VyY2USJQoDZ2l0GAEgASgLMhYuZG9ja3lhcmQudjEuR2l0U291cmNlSAASEAoGdXBsb2FkGAIgASgISABCBgoEa2luZCIlCglHaXRTb3VyY2USCwoDdXJsGAEgASgJEgsKA3JlZhgCIAEoCSLWAQoMU3RhZ2VPdXRwdXRzEjUKBnZhbHVlcxgBIAMoCzIlLmRvY2t5YXJkLnYxLlN0YWdlT3V0cHV0cy5WYWx1ZXNFbnRyeRInCgVpbWFnZRgCIAEoCzIYLmRvY2t5YXJkLnYxLkltYWdlUmVzdWx0EiYKBXRlc3RzGAMgASgLMhcuZG9ja3lhcmQudjEuVGVzdENvdW50cxIPCgdzdW1tYXJ5GAQgASgJGi0KC1ZhbHVlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiWgoLSW1hZ2VSZXN1bHQSCwoDcmVmGAEgASgJEgoKAmlkGAIgASgJEg4KBmRpZ2VzdBgDIAEoCRISCgpzaXplX2J5dGVzGAQgASgEEg4KBmxheWVycxgFIAEoDSJcCgpUZXN0Q291bnRzEg4KBnBhc3NlZBgBIAEoDRIOCgZmYWlsZWQYAiABKA0SDwoHc2tpcHBlZBgDIAEoDRIOCgZlcnJvcnMYBCABKA0SDQoFdG90YWwYBSABKA0iOgoLU2VjcmV0VmFsdWUSCwoDZW52GAEgASgJEg0KBXZhbHVlGAIgASgMEg8KB2FzX2ZpbGUYAyABKAgiRwoOUmVzb3VyY2VMaW1pdHMSFAoMbWVtb3J5X2J5dGVzGAEgASgEEhEKCW5hbm9fY3B1cxgCIAEoBBIMCgRwaWRzGAMgASgDIs4BCgpBc3NpZ25tZW50EhIKCmF0dGVtcHRfaWQYASABKAkSEAoIbGVhc2VfaWQYAiABKAkSDgoGcnVuX2lkGAMgASgJEhAKCHN0YWdlX2lkGAQgASgJEhIKCnN0YWdlX25hbWUYBSABKAkSFgoOYXR0ZW1wdF9udW1iZXIYBiABKA0SJAoEc3BlYxgHIAEoCzIWLmRvY2t5YXJkLnYxLlN0YWdlU3BlYxIUCgxsZWFzZV90dGxfbXMYCCABKAQSEAoIZmVuY2VfbXMYCSABKAQiRgoHUHJvYmxlbRIMCgRwYXRoGAEgASgJEgwKBGxpbmUYAiABKA0SDgoGY29sdW1uGAMgASgNEg8KB21lc3NhZ2UYBCABKAkqbAoJTG9nU3RyZWFtEhoKFkxPR19TVFJFQU1fVU5TUEVDSUZJRUQQABIVChFMT0dfU1RSRUFNX1NURE9VVBABEhUKEUxPR19TVFJFQU1fU1RERVJSEAISFQoRTE9HX1NUUkVBTV9TWVNURU0QA2IGcHJvdG8z");
 
 /**
  * What an agent needs to run one stage attempt. Built by the server from the
@@ -83,6 +83,12 @@ export type StageSpec = Message<"dockyard.v1.StageSpec"> & {
      */
     value: TestStage;
     case: "test";
+  } | {
+    /**
+     * @generated from field: dockyard.v1.ServiceStep service_step = 24;
+     */
+    value: ServiceStep;
+    case: "serviceStep";
   } | { case: undefined; value?: undefined };
 };
 
@@ -92,6 +98,185 @@ export type StageSpec = Message<"dockyard.v1.StageSpec"> & {
  */
 export const StageSpecSchema: GenMessage<StageSpec> = /*@__PURE__*/
   messageDesc(file_dockyard_v1_types, 0);
+
+/**
+ * One host's step of a service update (spawned by the server's update-service coordinator,
+ * pinned to this agent): read the service file, roll this host to a revision, or watch it.
+ *
+ * @generated from message dockyard.v1.ServiceStep
+ */
+export type ServiceStep = Message<"dockyard.v1.ServiceStep"> & {
+  /**
+   * "read", "roll" or "watch".
+   *
+   * @generated from field: string action = 1;
+   */
+  action: string;
+
+  /**
+   * @generated from field: string service = 2;
+   */
+  service: string;
+
+  /**
+   * read: the service file's path in the run's source.
+   *
+   * @generated from field: string file = 3;
+   */
+  file: string;
+
+  /**
+   * roll, watch: the revision to serve; absent (roll): none, every replica taken out and stopped.
+   *
+   * @generated from field: dockyard.v1.ServiceTarget target = 4;
+   */
+  target?: ServiceTarget | undefined;
+
+  /**
+   * roll: replicas of the target on this host.
+   *
+   * @generated from field: uint32 replicas = 5;
+   */
+  replicas: number;
+
+  /**
+   * The proxy's port on this host.
+   *
+   * @generated from field: uint32 proxy_port = 6;
+   */
+  proxyPort: number;
+
+  /**
+   * @generated from field: uint32 max_parallel = 7;
+   */
+  maxParallel: number;
+
+  /**
+   * @generated from field: uint64 health_timeout_ms = 8;
+   */
+  healthTimeoutMs: bigint;
+
+  /**
+   * @generated from field: uint64 drain_timeout_ms = 9;
+   */
+  drainTimeoutMs: bigint;
+
+  /**
+   * roll: drained replicas of other revisions keep running (the watch window).
+   *
+   * @generated from field: bool keep_others = 10;
+   */
+  keepOthers: boolean;
+
+  /**
+   * watch: how long.
+   *
+   * @generated from field: uint64 watch_ms = 11;
+   */
+  watchMs: bigint;
+};
+
+/**
+ * Describes the message dockyard.v1.ServiceStep.
+ * Use `create(ServiceStepSchema)` to create a new message.
+ */
+export const ServiceStepSchema: GenMessage<ServiceStep> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_types, 1);
+
+/**
+ * @generated from message dockyard.v1.ServiceTarget
+ */
+export type ServiceTarget = Message<"dockyard.v1.ServiceTarget"> & {
+  /**
+   * @generated from field: uint32 revision = 1;
+   */
+  revision: number;
+
+  /**
+   * @generated from field: string image = 2;
+   */
+  image: string;
+
+  /**
+   * Plain values; secret ones arrive like any stage's secrets (by their env names).
+   *
+   * @generated from field: map<string, string> env = 3;
+   */
+  env: { [key: string]: string };
+
+  /**
+   * Empty: the image's own command.
+   *
+   * @generated from field: repeated string command = 4;
+   */
+  command: string[];
+
+  /**
+   * @generated from field: uint32 port = 5;
+   */
+  port: number;
+
+  /**
+   * @generated from field: dockyard.v1.ServiceHealthCheck health = 6;
+   */
+  health?: ServiceHealthCheck | undefined;
+
+  /**
+   * @generated from field: uint64 stop_grace_ms = 7;
+   */
+  stopGraceMs: bigint;
+};
+
+/**
+ * Describes the message dockyard.v1.ServiceTarget.
+ * Use `create(ServiceTargetSchema)` to create a new message.
+ */
+export const ServiceTargetSchema: GenMessage<ServiceTarget> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_types, 2);
+
+/**
+ * @generated from message dockyard.v1.ServiceHealthCheck
+ */
+export type ServiceHealthCheck = Message<"dockyard.v1.ServiceHealthCheck"> & {
+  /**
+   * HTTP GET of this path must answer `http_status`; empty path: `command` instead (empty too: running is healthy).
+   *
+   * @generated from field: string http_path = 1;
+   */
+  httpPath: string;
+
+  /**
+   * @generated from field: uint32 http_status = 2;
+   */
+  httpStatus: number;
+
+  /**
+   * @generated from field: repeated string command = 3;
+   */
+  command: string[];
+
+  /**
+   * @generated from field: uint64 interval_ms = 4;
+   */
+  intervalMs: bigint;
+
+  /**
+   * @generated from field: uint64 timeout_ms = 5;
+   */
+  timeoutMs: bigint;
+
+  /**
+   * @generated from field: uint64 min_healthy_ms = 6;
+   */
+  minHealthyMs: bigint;
+};
+
+/**
+ * Describes the message dockyard.v1.ServiceHealthCheck.
+ * Use `create(ServiceHealthCheckSchema)` to create a new message.
+ */
+export const ServiceHealthCheckSchema: GenMessage<ServiceHealthCheck> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_types, 3);
 
 /**
  * @generated from message dockyard.v1.CommandStage
@@ -125,7 +310,7 @@ export type CommandStage = Message<"dockyard.v1.CommandStage"> & {
  * Use `create(CommandStageSchema)` to create a new message.
  */
 export const CommandStageSchema: GenMessage<CommandStage> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 1);
+  messageDesc(file_dockyard_v1_types, 4);
 
 /**
  * @generated from message dockyard.v1.BuildStage
@@ -173,7 +358,7 @@ export type BuildStage = Message<"dockyard.v1.BuildStage"> & {
  * Use `create(BuildStageSchema)` to create a new message.
  */
 export const BuildStageSchema: GenMessage<BuildStage> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 2);
+  messageDesc(file_dockyard_v1_types, 5);
 
 /**
  * @generated from message dockyard.v1.DeployStage
@@ -226,7 +411,7 @@ export type DeployStage = Message<"dockyard.v1.DeployStage"> & {
  * Use `create(DeployStageSchema)` to create a new message.
  */
 export const DeployStageSchema: GenMessage<DeployStage> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 3);
+  messageDesc(file_dockyard_v1_types, 6);
 
 /**
  * @generated from message dockyard.v1.TestStage
@@ -267,7 +452,7 @@ export type TestStage = Message<"dockyard.v1.TestStage"> & {
  * Use `create(TestStageSchema)` to create a new message.
  */
 export const TestStageSchema: GenMessage<TestStage> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 4);
+  messageDesc(file_dockyard_v1_types, 7);
 
 /**
  * @generated from message dockyard.v1.RegistryAccess
@@ -296,7 +481,7 @@ export type RegistryAccess = Message<"dockyard.v1.RegistryAccess"> & {
  * Use `create(RegistryAccessSchema)` to create a new message.
  */
 export const RegistryAccessSchema: GenMessage<RegistryAccess> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 5);
+  messageDesc(file_dockyard_v1_types, 8);
 
 /**
  * @generated from message dockyard.v1.RunSource
@@ -327,7 +512,7 @@ export type RunSource = Message<"dockyard.v1.RunSource"> & {
  * Use `create(RunSourceSchema)` to create a new message.
  */
 export const RunSourceSchema: GenMessage<RunSource> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 6);
+  messageDesc(file_dockyard_v1_types, 9);
 
 /**
  * @generated from message dockyard.v1.GitSource
@@ -351,7 +536,7 @@ export type GitSource = Message<"dockyard.v1.GitSource"> & {
  * Use `create(GitSourceSchema)` to create a new message.
  */
 export const GitSourceSchema: GenMessage<GitSource> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 7);
+  messageDesc(file_dockyard_v1_types, 10);
 
 /**
  * What a finished attempt reports besides its exit: string outputs that later
@@ -389,7 +574,7 @@ export type StageOutputs = Message<"dockyard.v1.StageOutputs"> & {
  * Use `create(StageOutputsSchema)` to create a new message.
  */
 export const StageOutputsSchema: GenMessage<StageOutputs> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 8);
+  messageDesc(file_dockyard_v1_types, 11);
 
 /**
  * @generated from message dockyard.v1.ImageResult
@@ -430,7 +615,7 @@ export type ImageResult = Message<"dockyard.v1.ImageResult"> & {
  * Use `create(ImageResultSchema)` to create a new message.
  */
 export const ImageResultSchema: GenMessage<ImageResult> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 9);
+  messageDesc(file_dockyard_v1_types, 12);
 
 /**
  * @generated from message dockyard.v1.TestCounts
@@ -467,7 +652,7 @@ export type TestCounts = Message<"dockyard.v1.TestCounts"> & {
  * Use `create(TestCountsSchema)` to create a new message.
  */
 export const TestCountsSchema: GenMessage<TestCounts> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 10);
+  messageDesc(file_dockyard_v1_types, 13);
 
 /**
  * @generated from message dockyard.v1.SecretValue
@@ -497,7 +682,7 @@ export type SecretValue = Message<"dockyard.v1.SecretValue"> & {
  * Use `create(SecretValueSchema)` to create a new message.
  */
 export const SecretValueSchema: GenMessage<SecretValue> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 11);
+  messageDesc(file_dockyard_v1_types, 14);
 
 /**
  * @generated from message dockyard.v1.ResourceLimits
@@ -524,7 +709,7 @@ export type ResourceLimits = Message<"dockyard.v1.ResourceLimits"> & {
  * Use `create(ResourceLimitsSchema)` to create a new message.
  */
 export const ResourceLimitsSchema: GenMessage<ResourceLimits> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 12);
+  messageDesc(file_dockyard_v1_types, 15);
 
 /**
  * One attempt handed to an agent. The lease id must accompany every report.
@@ -588,7 +773,7 @@ export type Assignment = Message<"dockyard.v1.Assignment"> & {
  * Use `create(AssignmentSchema)` to create a new message.
  */
 export const AssignmentSchema: GenMessage<Assignment> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 13);
+  messageDesc(file_dockyard_v1_types, 16);
 
 /**
  * @generated from message dockyard.v1.Problem
@@ -620,7 +805,7 @@ export type Problem = Message<"dockyard.v1.Problem"> & {
  * Use `create(ProblemSchema)` to create a new message.
  */
 export const ProblemSchema: GenMessage<Problem> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 14);
+  messageDesc(file_dockyard_v1_types, 17);
 
 /**
  * @generated from enum dockyard.v1.LogStream
