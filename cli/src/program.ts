@@ -13,6 +13,7 @@ import { registerUserCommands } from "./commands/users";
 import { registerChannelCommands } from "./commands/channels";
 import { registerHookCommands } from "./commands/hooks";
 import { registerValidate } from "./commands/validate";
+import { registerServiceCommands } from "./commands/services";
 import { DEFAULT_SERVER } from "./config";
 import cliPackage from "../package.json";
 import { CliError, EXIT_FAILURE, EXIT_USAGE, errorText } from "./errors";
@@ -38,6 +39,7 @@ export function buildProgram(cli: CliContext): Command {
   registerRunCommands(program, cli);
   registerListCommands(program, cli);
   registerEnvsCommand(program, cli);
+  registerServiceCommands(program, cli);
   registerAdminCommands(program, cli);
   registerApprovalCommands(program, cli);
   registerSecretCommands(program, cli);

@@ -35,7 +35,8 @@ import {
 import { InvalidError } from "./errors";
 import type { ServerStageRunner } from "./stages/server-runner";
 import { decideApproval, type Decision } from "./approval-decisions";
-import type { Caller } from "./transport/grpc/caller";
+import { actorOf, type Caller } from "./transport/grpc/caller";
+import { ServicesApi } from "./services/services-api";
 import type { Scheduler } from "./scheduler/scheduler";
 import type { RunEventRecord } from "./store/events";
 import type { SecretInfo, SecretStore } from "./secrets/secret-store";
@@ -72,7 +73,17 @@ export interface SubmitExtras {
 const TOKEN_USE_RECORD_MS = 60_000;
 
 export class RunsService {
-  constructor(private readonly deps: RunsServiceDeps) {}
+  /** Services (update-service): list, history, rollback; a rollback run is submitted here as its caller. */
+  readonly services: ServicesApi;
+
+  constructor(private readonly deps: RunsServiceDeps) {
+    this.services = new ServicesApi({
+      db: deps.db,
+      clock: deps.clock,
+      ...(deps.serverStages && { signal: (run, stage, sig) => deps.serverStages!.signal(run, stage, sig) }),
+      submit: async (yaml, caller) => (await this.submit(yaml, "api:rollback", undefined, {}, actorOf(caller))).id,
+    });
+  }
 
   /** Every problem in the file, with line and column; empty when valid. `defaultName`: see submit. */
   validate(yaml: string | Uint8Array, defaultName?: string): Problem[] {

@@ -204,6 +204,9 @@ export function webServices(
         expiresAt: iso(e.expiresAt),
         services: e.services,
       })),
+    listServices: (name) => runs.services.list(name),
+    serviceHistory: (name) => runs.services.history(name),
+    rollbackService: (name, req, caller) => runs.services.rollback(name, { ...req, via: "http" }, caller),
     listUsers: async () => (await listUsers(db)).map(userView),
     addUser: async (name, roles, caller) => userView(await addUser(db, name, roles, actorOf(caller), clock.now())),
     disableUser: async (name, caller) => {

@@ -64,7 +64,16 @@ const registrySchema = z
  * Run events a pipeline-level `notify:` rule can name: the one list the parser and the server's
  * matcher share (approval stages add waiting/approved/rejected events; rollbacks add rolled_back).
  */
-export const NOTIFY_EVENTS = ['succeeded', 'failed', 'errored', 'canceled', 'waiting', 'approved', 'rejected'] as const;
+export const NOTIFY_EVENTS = [
+  'succeeded',
+  'failed',
+  'errored',
+  'canceled',
+  'waiting',
+  'approved',
+  'rejected',
+  'rolled_back',
+] as const;
 export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
 /** A notification channel's name (`dockyard channels add NAME`). */
 export const CHANNEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$/;

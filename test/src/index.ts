@@ -18,3 +18,4 @@ export * from "./helpers/fence-scenarios";
 export * from "./helpers/notify-receivers";
 export * from "./helpers/approval";
 export * from "./helpers/fanout-kind";
+export * from "./helpers/service-farm";

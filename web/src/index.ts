@@ -2,3 +2,4 @@ export { createApp, type AppOptions } from "./app";
 export type * from "./types";
 export * from "./states";
 export * from "./limits";
+export type * from "./service-types";

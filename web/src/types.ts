@@ -4,6 +4,7 @@
 // HTTP API and `dockyard ... --json` agree. Times are ISO-8601 UTC strings, null when
 // unset; a value that does not exist (yet) is null, never "" or 0. Fields may be added;
 // none are renamed or removed.
+import type { RollbackView, ServiceHistoryView, ServiceView } from "./service-types";
 
 /** One attempt of a stage: every try is its own entry, lost and timed-out ones included. */
 export interface AttemptView {
@@ -291,6 +292,15 @@ export interface WebServices {
   removeAgent(id: string, caller: WebCaller): Promise<{ id: string; name: string; state: string }>;
   listTokens(): Promise<TokenView[]>;
   listEnvironments(): Promise<EnvironmentView[]>;
+  /** Every service, or the one named (rejects with "not_found" for an unknown one). */
+  listServices(name?: string): Promise<ServiceView[]>;
+  /** Which revision ran where, newest first; rejects with "not_found". */
+  serviceHistory(name: string): Promise<ServiceHistoryView[]>;
+  /**
+   * Roll the service back: the update in progress switches back, or a run rolls to `revision` (default: the previous).
+   * Rejects with "invalid", "not_found", "conflict" (no earlier revision).
+   */
+  rollbackService(name: string, req: { revision?: number; reason: string }, caller: WebCaller): Promise<RollbackView>;
   listUsers(): Promise<UserView[]>;
   /** Rejects with "invalid" (bad name or role, naming it), "conflict" (the name is taken). */
   addUser(name: string, roles: string[], caller: WebCaller): Promise<UserView>;

@@ -1,12 +1,386 @@
-// The update-service coordinator (being written).
-import { NO_RETRY, type ServerStageKind } from "../stages/kind";
+// `update-service`: the server coordinates, agents execute. The coordinator is a server kind
+// (durable: its state is its attempt's, its waits are timers, its steps are children), so a
+// killed server resumes it where it was. Phases:
+//   queued      waits in the service's deploy queue (deploy-queue.ts) behind the update holding it;
+//   reading     a `read` step fetches the service file and env file from the run's source;
+//   rolling     one host after another: a `roll` step starts the new replicas, waits until they are
+//               healthy, puts them in the host's proxy and drains the old ones, which stay warm;
+//   watching    a `watch` step per host for the watch window: a new replica that dies rolls back;
+//   retiring    `retire` steps stop the warm old replicas: the update succeeded;
+//   rolling-back `rollback` steps switch every host back to the revision before (the warm replicas
+//               pass one check and are back in the proxy), then the stage ends failed with why.
+// Every end leaves every host on one revision: the new one after `retiring`, the old one after
+// `rolling-back`; a rollback step whose agent is away is spawned again until it comes back.
+import type { UpdateServiceSpec } from "@dockyard/pipeline";
+import {
+  NO_RETRY,
+  type ChildEnded,
+  type ServerStage,
+  type ServerStageContext,
+  type ServerStageKind,
+} from "../stages/kind";
+import { withOutputs } from "../stages/output-text";
+import { leaveQueue, queueFor, QUEUE_POLL_MS } from "./deploy-queue";
+import { definitionFrom, planFromDefinition, planFromRevision, PlanError, type Plan } from "./update-plan";
+import { phaseOfKey, readStep, rollStep, stepKey, watchStep, type HostPlan, type Revisioned } from "./steps";
+import { recordHost, setCurrent } from "../store/services";
+import type { ServiceUpdatePolicy } from "@dockyard/pipeline";
+
+/** How long an update may take, queue included, when the stage sets no `timeout:`. */
+const DEFAULT_TIMEOUT_MS = 60 * 60_000;
+/** A rollback step whose agent is away is spawned again this often, this many times (then the stage errors). */
+const ROLLBACK_RETRY_MS = 2000;
+const ROLLBACK_TRIES = 300;
+
+type Phase = "queued" | "reading" | "rolling" | "watching" | "retiring" | "rolling-back";
+
+interface UpdateState {
+  phase: Phase;
+  policy: ServiceUpdatePolicy;
+  proxyPort: number;
+  target: Revisioned & { created: boolean };
+  previous: Revisioned | null;
+  hosts: HostPlan[];
+  /** rolling: the host being rolled; rolling-back: tries so far. */
+  index: number;
+  /** Keys of the current phase still running. */
+  pending: string[];
+  /** Host index -> the address its roll step reported. */
+  addresses: string[];
+  rollbackReason: string;
+  /** A rollback asked for while a host rolls: taken once that step ends. */
+  rollbackAsked: string;
+}
+
+const specOf = (stage: ServerStage) => stage.spec as UpdateServiceSpec;
+const stateOf = (stage: ServerStage) => stage.state as unknown as UpdateState;
+const runRef = (stage: ServerStage) => `${stage.run.name}#${stage.run.number}`;
 
 export const updateService: ServerStageKind<"update-service"> = {
   type: "update-service",
   runsOn: "server",
   retry: NO_RETRY,
-  async start(_stage, ctx) {
-    await ctx.finish("errored", "update-service is not built yet");
+  ownsTimeout: true,
+
+  async start(stage, ctx) {
+    const at = new Date(ctx.now().getTime() + (stage.timeoutMs ?? DEFAULT_TIMEOUT_MS));
+    await ctx.setState({ phase: "queued", deadline: at.toISOString() });
+    await ctx.setTimer(at, "timeout");
+    await tryQueue(stage, ctx);
   },
-  async onTimer() {},
+
+  async onTimer(stage, what, ctx) {
+    const state = stateOf(stage);
+    if (what === "queue" && state.phase === "queued") return tryQueue(stage, ctx);
+    if (what === "rollback-retry" && state.phase === "rolling-back") return respawnRollbacks(stage, ctx);
+    if (what !== "timeout") return;
+    const after = `timed out after ${Math.round((stage.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000)} s`;
+    if (state.phase === "queued") return end(stage, ctx, "failed", `${after} waiting in the deploy queue`);
+    if (state.phase === "reading") return end(stage, ctx, "failed", `${after} reading the service file`);
+    if (state.phase === "rolling") return askRollback(stage, ctx, after);
+    if (state.phase === "watching") return rollBack(stage, ctx, after);
+  },
+
+  checkSignal() {},
+
+  async onSignal(stage, signal, ctx) {
+    const why = `rollback requested by ${signal.by} via ${signal.via}${signal.comment ? `: ${signal.comment}` : ""}`;
+    const phase = stateOf(stage).phase;
+    if (phase === "queued" || phase === "reading") return end(stage, ctx, "failed", `${why} before it rolled`);
+    if (phase === "rolling") return askRollback(stage, ctx, why);
+    if (phase === "watching" || phase === "retiring") return rollBack(stage, ctx, why);
+  },
+
+  async onChildEnded(stage, child, ctx) {
+    const state = stateOf(stage);
+    const phase = phaseOfKey(child.key);
+    if (!state.pending?.includes(child.key)) return; // a canceled earlier phase's step
+    const pending = state.pending.filter((k) => k !== child.key);
+    await ctx.setState({ pending });
+    if (phase === "read") return afterRead(stage, child, ctx);
+    if (phase === "roll") return afterRoll(stage, child, ctx);
+    if (phase === "watch")
+      return child.state === "succeeded"
+        ? phaseDone(stage, ctx, pending, retire)
+        : rollBack(stage, ctx, failureText(stage, child));
+    if (phase === "retire") return pending.length === 0 ? succeed(stage, ctx) : undefined;
+    if (phase === "rollback") return afterRollbackStep(stage, child, ctx, pending);
+  },
 };
+
+async function tryQueue(stage: ServerStage, ctx: ServerStageContext): Promise<void> {
+  const spec = specOf(stage);
+  const place = await queueFor(ctx.tx, stage, spec.service, ctx.now());
+  if (!place.holding) {
+    await ctx.waiting(
+      `waiting in the deploy queue of service '${spec.service}': position ${place.position} of ${place.waiting}, behind ${place.holder}`,
+    );
+    await ctx.setTimer(new Date(ctx.now().getTime() + QUEUE_POLL_MS), "queue");
+    return;
+  }
+  if (spec.revision !== null) return begin(stage, ctx, () => planFromRevision(ctx.tx, spec.service, spec.revision!));
+  const child = await ctx.spawn(readStep(spec.service, spec.file!));
+  await ctx.setState({ phase: "reading", pending: [child.key] });
+  await ctx.waiting(`reading service file '${spec.file}'`);
+}
+
+async function afterRead(stage: ServerStage, child: ChildEnded, ctx: ServerStageContext): Promise<void> {
+  const spec = specOf(stage);
+  if (child.state !== "succeeded") return end(stage, ctx, "failed", `could not read '${spec.file}': ${child.reason}`);
+  const image = spec.image === null ? null : stage.refs.length > 0 ? await withOutputs(spec.image, ctx) : spec.image;
+  const def = () => definitionFrom(child.outputs?.values ?? {}, spec.file!, spec.service);
+  return begin(stage, ctx, () =>
+    planFromDefinition(ctx.tx, def(), image, { runId: stage.runId, stageName: stage.stageName }, ctx.now()),
+  );
+}
+
+/** Plan, then roll the first host (or end at once when planning found a problem). */
+async function begin(stage: ServerStage, ctx: ServerStageContext, plan: () => Promise<Plan>): Promise<void> {
+  let p: Plan;
+  try {
+    p = await plan();
+  } catch (err) {
+    if (err instanceof PlanError || (err as Error).name === "ServiceFileError")
+      return end(stage, ctx, "failed", (err as Error).message);
+    throw err;
+  }
+  await ctx.setState({
+    phase: "rolling",
+    policy: p.policy,
+    proxyPort: p.proxyPort,
+    target: { revision: p.revision.revision, spec: p.revision.spec, created: p.created },
+    previous: p.previous && { revision: p.previous.revision, spec: p.previous.spec },
+    hosts: p.hosts,
+    index: -1,
+    pending: [],
+    addresses: [],
+    rollbackReason: "",
+    rollbackAsked: "",
+  });
+  const from = p.previous ? `revision ${p.previous.revision}` : "nothing (its first revision)";
+  await ctx.waiting(`rolling service '${specOf(stage).service}' from ${from} to revision ${p.revision.revision}`);
+  await rollNext(stage, ctx);
+}
+
+async function rollNext(stage: ServerStage, ctx: ServerStageContext): Promise<void> {
+  const s = stateOf(stage);
+  const index = s.index + 1;
+  if (index >= s.hosts.length) return startWatch(stage, ctx);
+  const host = s.hosts[index]!;
+  const key = stepKey("roll", index, host);
+  const spawned = await ctx.spawn(
+    rollStep({
+      service: specOf(stage).service,
+      proxyPort: s.proxyPort,
+      policy: s.policy,
+      host,
+      key,
+      target: s.target,
+      replicas: host.replicas,
+      keepOthers: true,
+    }),
+  );
+  await ctx.setState({ index, pending: [spawned.key] });
+  await ctx.waiting(
+    `rolling host ${host.agentName} (${index + 1} of ${s.hosts.length}) to revision ${s.target.revision}`,
+  );
+}
+
+async function afterRoll(stage: ServerStage, child: ChildEnded, ctx: ServerStageContext): Promise<void> {
+  const s = stateOf(stage);
+  const host = s.hosts[s.index]!;
+  if (child.state !== "succeeded") return rollBack(stage, ctx, failureText(stage, child));
+  const addresses = [...s.addresses];
+  if (child.outputs?.values.address) addresses[s.index] = child.outputs.values.address;
+  await ctx.setState({ addresses });
+  await recordHost(
+    ctx.tx,
+    specOf(stage).service,
+    { agentId: host.agentId, agentName: host.agentName, revision: s.target.revision, replicas: host.replicas },
+    origin(stage, "update"),
+    ctx.now(),
+  );
+  if (s.rollbackAsked) return rollBack(stage, ctx, s.rollbackAsked);
+  return rollNext(stage, ctx);
+}
+
+async function startWatch(stage: ServerStage, ctx: ServerStageContext): Promise<void> {
+  const s = stateOf(stage);
+  if (s.policy.watchWindowMs === 0) return retire(stage, ctx);
+  const keys: string[] = [];
+  for (const [i, host] of s.hosts.entries()) {
+    if (host.replicas === 0) continue;
+    const key = stepKey("watch", i, host);
+    await ctx.spawn(watchStep(specOf(stage).service, s.proxyPort, host, key, s.target, s.policy.watchWindowMs));
+    keys.push(key);
+  }
+  await ctx.setState({ phase: "watching", pending: keys });
+  const until = new Date(ctx.now().getTime() + s.policy.watchWindowMs).toISOString();
+  await ctx.waiting(
+    `watching revision ${s.target.revision} until ${until}: a replica that dies rolls back to ${s.previous ? `revision ${s.previous.revision}` : "nothing"}`,
+  );
+}
+
+async function phaseDone(
+  stage: ServerStage,
+  ctx: ServerStageContext,
+  pending: string[],
+  next: (stage: ServerStage, ctx: ServerStageContext) => Promise<void>,
+): Promise<void> {
+  if (pending.length === 0) await next(stage, ctx);
+}
+
+async function retire(stage: ServerStage, ctx: ServerStageContext): Promise<void> {
+  const s = stateOf(stage);
+  const keys: string[] = [];
+  for (const [i, host] of s.hosts.entries()) {
+    const key = stepKey("retire", i, host);
+    await ctx.spawn(
+      rollStep({
+        service: specOf(stage).service,
+        proxyPort: s.proxyPort,
+        policy: s.policy,
+        host,
+        key,
+        target: s.target,
+        replicas: host.replicas,
+        keepOthers: false,
+        allAtOnce: true,
+      }),
+    );
+    keys.push(key);
+  }
+  await ctx.setState({ phase: "retiring", pending: keys });
+  await ctx.waiting(`revision ${s.target.revision} served everywhere; stopping the old replicas`);
+}
+
+async function succeed(stage: ServerStage, ctx: ServerStageContext): Promise<void> {
+  const s = stateOf(stage);
+  await setCurrent(ctx.tx, specOf(stage).service, s.target.revision, ctx.now());
+  const same = !s.target.created && s.previous?.revision === s.target.revision;
+  const reason = same
+    ? `service '${specOf(stage).service}' already ran revision ${s.target.revision}: every host checked`
+    : `service '${specOf(stage).service}' rolled to revision ${s.target.revision} on ${s.hosts
+        .filter((h) => h.replicas > 0)
+        .map((h) => `${h.agentName} (${h.replicas})`)
+        .join(", ")}`;
+  await end(stage, ctx, "succeeded", reason, false);
+}
+
+/** A rollback asked for while a host rolls waits for that step: two steps never converge one host at once. */
+async function askRollback(stage: ServerStage, ctx: ServerStageContext, why: string): Promise<void> {
+  await ctx.setState({ rollbackAsked: why });
+  await ctx.waiting(
+    `${why}; rolling back once host ${stateOf(stage).hosts[stateOf(stage).index]?.agentName} finished its step`,
+  );
+}
+
+async function rollBack(stage: ServerStage, ctx: ServerStageContext, why: string): Promise<void> {
+  const s = stateOf(stage);
+  if (s.phase === "rolling-back") return;
+  await ctx.endChildren(`service '${specOf(stage).service}' is rolling back`);
+  await ctx.setState({ phase: "rolling-back", rollbackReason: why, index: 0, pending: [] });
+  await ctx.waiting(`rolling back to ${s.previous ? `revision ${s.previous.revision}` : "nothing"}: ${why}`);
+  await respawnRollbacks(stage, ctx);
+}
+
+/** Spawn the rollback step of every host not yet back (again, after an agent that was away). */
+async function respawnRollbacks(stage: ServerStage, ctx: ServerStageContext): Promise<void> {
+  const s = stateOf(stage);
+  const done = new Set((stage.state.rolledBack as number[] | undefined) ?? []);
+  const keys: string[] = [];
+  for (const [i, host] of s.hosts.entries()) {
+    if (done.has(i)) continue;
+    const key = stepKey("rollback", i, host, s.index);
+    await ctx.spawn(
+      rollStep({
+        service: specOf(stage).service,
+        proxyPort: s.proxyPort,
+        policy: s.policy,
+        host,
+        key,
+        target: s.previous,
+        replicas: host.previousReplicas,
+        keepOthers: false,
+        allAtOnce: true,
+      }),
+    );
+    keys.push(key);
+  }
+  await ctx.setState({ pending: keys, index: s.index + 1 });
+}
+
+async function afterRollbackStep(
+  stage: ServerStage,
+  child: ChildEnded,
+  ctx: ServerStageContext,
+  pending: string[],
+): Promise<void> {
+  const s = stateOf(stage);
+  const i = Number(child.key.split("-")[1]) - 1;
+  const host = s.hosts[i]!;
+  if (child.state === "succeeded") {
+    await ctx.setState({ rolledBack: [...((stage.state.rolledBack as number[] | undefined) ?? []), i] });
+    await recordHost(
+      ctx.tx,
+      specOf(stage).service,
+      {
+        agentId: host.agentId,
+        agentName: host.agentName,
+        revision: s.previous?.revision ?? null,
+        replicas: host.previousReplicas,
+      },
+      origin(stage, "rollback", s.rollbackReason),
+      ctx.now(),
+    );
+  } else if (s.index >= ROLLBACK_TRIES) {
+    return end(
+      stage,
+      ctx,
+      "errored",
+      `could not roll host ${host.agentName} back after ${s.index} tries (${child.reason}); ${s.rollbackReason}`,
+    );
+  } else {
+    await ctx.waiting(`rolling back: host ${host.agentName} failed its step (${child.reason}); trying again`);
+  }
+  if (pending.length > 0) return;
+  const left = s.hosts.length - ((stage.state.rolledBack as number[] | undefined)?.length ?? 0);
+  if (left > 0) return void (await ctx.setTimer(new Date(ctx.now().getTime() + ROLLBACK_RETRY_MS), "rollback-retry"));
+  const to = s.previous ? `revision ${s.previous.revision}` : "nothing (it had no earlier revision)";
+  await ctx.notify.runEvent(
+    "rolled_back",
+    `service '${specOf(stage).service}' rolled back to ${to}: ${s.rollbackReason}`,
+  );
+  await end(stage, ctx, "failed", `rolled back to ${to}: ${s.rollbackReason}`, true);
+}
+
+function failureText(stage: ServerStage, child: ChildEnded): string {
+  const s = stateOf(stage);
+  return `revision ${s.target.revision} ${child.state} on ${child.key.split("-").slice(2).join("-")}: ${child.reason || child.state}`;
+}
+
+const origin = (stage: ServerStage, action: "update" | "rollback", reason = "") => ({
+  runId: stage.runId,
+  runRef: runRef(stage),
+  action,
+  reason: reason || specOf(stage).reason,
+});
+
+async function end(
+  stage: ServerStage,
+  ctx: ServerStageContext,
+  outcome: "succeeded" | "failed" | "errored",
+  reason: string,
+  rolledBack?: boolean,
+): Promise<void> {
+  const s = stateOf(stage);
+  await leaveQueue(ctx.tx, stage.attemptId);
+  const values: Record<string, string> = { service: specOf(stage).service };
+  if (s.target) {
+    values.revision = String(rolledBack ? (s.previous?.revision ?? "") : s.target.revision);
+    values.previous_revision = String(s.previous?.revision ?? "");
+    values.addresses = (s.addresses ?? []).filter(Boolean).join(",");
+    values.rolled_back = String(rolledBack === true);
+  }
+  await ctx.finish(outcome, reason, { values });
+}

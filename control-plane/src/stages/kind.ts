@@ -7,6 +7,7 @@ import type { KindSpec, StageType } from "@dockyard/pipeline";
 import type { RetryPolicy } from "../domain/states";
 import type { StageOutputsRow } from "../store/schema";
 import type { RunEventExtra } from "../notify/run-notify";
+import type { Tx } from "../store/db";
 
 export type SpecOf<T extends StageType> = Extract<KindSpec, { type: T }>;
 
@@ -146,7 +147,8 @@ export interface ServerStage {
 
 /** A signal sent to a server-run attempt (an approval's decision). */
 export interface ServerSignal {
-  kind: "approve" | "reject";
+  /** approve, reject: an approval's decision; rollback: an update-service stage's (the alert loop's entry point). */
+  kind: "approve" | "reject" | "rollback";
   by: string;
   /** The deciding user's id, for the audit log (absent: not a user, e.g. a test). */
   userId?: string;
@@ -159,6 +161,10 @@ export interface ServerSignal {
 /** What a kind may do; every write joins the transaction the call runs in. */
 export interface ServerStageContext {
   now(): Date;
+  /** The call's transaction, for a kind with tables of its own (update-service: services, the deploy queue). */
+  tx: Tx;
+  /** End this attempt's live children now (a rollback ends its watch steps); each is told to onChildEnded. */
+  endChildren(why: string): Promise<void>;
   /** Outputs of the run's succeeded stages, by name (for `${{ stages.X.outputs.K }}`). */
   outputs(): Promise<ReadonlyMap<string, StageOutputsRow>>;
   /** Merge into the attempt's stored state. */

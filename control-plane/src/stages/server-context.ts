@@ -98,6 +98,8 @@ export async function lockServerStage(tx: Tx, attemptId: string): Promise<Server
 export function contextFor(tx: Tx, stage: ServerStage, now: Date, out: CallEffects): ServerStageContext {
   const ctx: ServerStageContext = {
     now: () => now,
+    tx,
+    endChildren: (why) => endChildrenOf(tx, stage.attemptId, now, why, out),
     outputs: () => runOutputs(tx as unknown as Db, stage.runId),
     async setState(patch) {
       stage.state = { ...stage.state, ...patch };

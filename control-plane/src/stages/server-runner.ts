@@ -259,7 +259,9 @@ export class ServerStageRunner {
       if (!row) throw new NotFoundError("stage", stageName, `run ${runId} has no stage '${stageName.slice(0, 80)}'`);
       const kind = this.kinds[row.type];
       if (row.runs_on !== "server" || !kind?.onSignal)
-        throw new InvalidError(`stage '${stageName}' is a ${row.type} stage: only approval stages take a decision`);
+        throw new InvalidError(
+          `stage '${stageName}' is a ${row.type} stage: only approval and update-service stages take a signal`,
+        );
       const stage = row.attempt_id ? await lockServerStage(tx, row.attempt_id) : null;
       if (!stage) {
         const why = row.reason ? ` (${row.reason})` : "";
@@ -287,7 +289,9 @@ export class ServerStageRunner {
       // Every decision is in the audit log, in the transaction that takes it.
       await audit(tx, {
         actor: signal.userId ? { kind: "user", userId: signal.userId, name: signal.by } : SERVER_ACTOR,
-        action: signal.kind === "approve" ? "approval.approved" : "approval.rejected",
+        action: { approve: "approval.approved", reject: "approval.rejected", rollback: "service.rollback" }[
+          signal.kind
+        ],
         target: `${runId}/${stageName}`,
         details: { via: signal.via, comment: signal.comment },
         at: this.clock.now(),

@@ -6,3 +6,4 @@ export * from "./schema/runs";
 export * from "./schema/notify";
 export * from "./schema/farm";
 export * from "./schema/server-stages";
+export * from "./schema/services";

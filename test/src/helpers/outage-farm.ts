@@ -220,9 +220,11 @@ export class OutageFarm {
       /** Run it in this network namespace (`ip netns exec`). */
       netns?: string;
       env?: Record<string, string>;
+      /** Its state directory (a restarted agent keeps its identity); default: a new one. */
+      stateDir?: string;
     },
   ): void {
-    const stateDir = tempDir(`outage-agent-${name}`);
+    const stateDir = opts.stateDir ?? tempDir(`outage-agent-${name}`);
     const logFile = path.join(stateDir, "agent.log");
     const out = openSync(logFile, "a");
     const argv = [process.execPath, "--import", "tsx", path.join(HERE, "../bin/agent.ts")];

@@ -18,6 +18,9 @@ import {
   RemoveAgentResponseSchema,
   ProblemSchema,
   ListEnvironmentsResponseSchema,
+  ListServicesResponseSchema,
+  ServiceHistoryResponseSchema,
+  RollbackServiceResponseSchema,
   type ServiceHandlers,
 } from "@dockyard/proto";
 import {
@@ -32,6 +35,7 @@ import { SECRET_NAME_MAX, SECRET_VALUE_MAX_BYTES, type SecretInfo } from "../../
 import type { Db } from "../../store/db";
 import type { NatsBus } from "../nats/nats-bus";
 import { toAgent, toRun, toEnvironment, toTokenInfo } from "../convert";
+import { toHistoryEntry, toService } from "../convert-services";
 import { watchRun } from "../run-watch";
 import { actorOf, type Caller } from "./caller";
 import type { Actor } from "../../store/audit";
@@ -94,6 +98,22 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
     listEnvironments: unary(async () =>
       create(ListEnvironmentsResponseSchema, { environments: (await runs.environments()).map(toEnvironment) }),
     ),
+    listServices: unary(async (req) =>
+      create(ListServicesResponseSchema, {
+        services: (await runs.services.list(req.name || undefined)).map(toService),
+      }),
+    ),
+    serviceHistory: unary(async (req) =>
+      create(ServiceHistoryResponseSchema, { entries: (await runs.services.history(req.name)).map(toHistoryEntry) }),
+    ),
+    rollbackService: unary(async (req, _actor, caller) => {
+      const answer = await runs.services.rollback(
+        req.name,
+        { ...(req.revision > 0 && { revision: req.revision }), reason: req.reason, via: "cli" },
+        caller,
+      );
+      return create(RollbackServiceResponseSchema, answer);
+    }),
     listAgents: unary(async () => create(ListAgentsResponseSchema, { agents: (await runs.agents()).map(toAgent) })),
     createJoinToken: unary(async (req, actor) =>
       create(CreateJoinTokenResponseSchema, await runs.createJoinToken(req.description, actor)),

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file dockyard/v1/run.proto.
  */
 export const file_dockyard_v1_run: GenFile = /*@__PURE__*/
-  fileDesc("ChVkb2NreWFyZC92MS9ydW4ucHJvdG8SC2RvY2t5YXJkLnYxIqUBCgNSdW4SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRIVCg1jcmVhdGVkX2F0X21zGAQgASgDEhYKDmZpbmlzaGVkX2F0X21zGAUgASgDEiIKBnN0YWdlcxgGIAMoCzISLmRvY2t5YXJkLnYxLlN0YWdlEg4KBnNvdXJjZRgHIAEoCRISCgpzdGFydGVkX2J5GAggASgJIrUCCgVTdGFnZRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBXN0YXRlGAMgASgJEg0KBW5lZWRzGAQgAygJEhAKCGF0dGVtcHRzGAUgASgNEhYKCWV4aXRfY29kZRgGIAEoBUgAiAEBEg4KBnJlYXNvbhgHIAEoCRIQCghhZ2VudF9pZBgIIAEoCRIVCg1zdGFydGVkX2F0X21zGAkgASgDEhYKDmZpbmlzaGVkX2F0X21zGAogASgDEjEKD2F0dGVtcHRfaGlzdG9yeRgLIAMoCzIYLmRvY2t5YXJkLnYxLkF0dGVtcHRJbmZvEgwKBHR5cGUYDCABKAkSKgoHb3V0cHV0cxgNIAEoCzIZLmRvY2t5YXJkLnYxLlN0YWdlT3V0cHV0c0IMCgpfZXhpdF9jb2RlIs8BCgtBdHRlbXB0SW5mbxIOCgZudW1iZXIYASABKA0SDQoFc3RhdGUYAiABKAkSEAoIYWdlbnRfaWQYAyABKAkSEgoKYWdlbnRfbmFtZRgEIAEoCRIWCg5hc3NpZ25lZF9hdF9tcxgFIAEoAxIVCg1zdGFydGVkX2F0X21zGAYgASgDEhYKDmZpbmlzaGVkX2F0X21zGAcgASgDEhYKCWV4aXRfY29kZRgIIAEoBUgAiAEBEg4KBnJlYXNvbhgJIAEoCUIMCgpfZXhpdF9jb2RlIqACCgVBZ2VudBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhAKCGhvc3RuYW1lGAMgASgJEg0KBXN0YXRlGAQgASgJEi4KBmxhYmVscxgFIAMoCzIeLmRvY2t5YXJkLnYxLkFnZW50LkxhYmVsc0VudHJ5EhAKCGNhcGFjaXR5GAYgASgNEhIKCnNsb3RzX3VzZWQYByABKA0SGQoRbGFzdF9oZWFydGJlYXRfbXMYCCABKAMSDwoHdmVyc2lvbhgJIAEoCRIUCgxjYXBhYmlsaXRpZXMYCiADKAkSFQoNcmV2b2tlZF9hdF9tcxgLIAEoAxotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIuYBCghSdW5FdmVudBILCgNzZXEYASABKAQSDgoGcnVuX2lkGAIgASgJEg0KBWF0X21zGAMgASgDEikKBXN0YWdlGAQgASgLMhguZG9ja3lhcmQudjEuU3RhZ2VTdGF0dXNIABIjCgNsb2cYBSABKAsyFC5kb2NreWFyZC52MS5Mb2dMaW5lSAASJQoDcnVuGAYgASgLMhYuZG9ja3lhcmQudjEuUnVuU3RhdHVzSAASLwoIYXBwcm92YWwYByABKAsyGy5kb2NreWFyZC52MS5BcHByb3ZhbFN0YXR1c0gAQgYKBGJvZHkiqQEKDkFwcHJvdmFsU3RhdHVzEhAKCHN0YWdlX2lkGAEgASgJEhIKCnN0YWdlX25hbWUYAiABKAkSDgoGYWN0aW9uGAMgASgJEgoKAmJ5GAQgASgJEgsKA3ZpYRgFIAEoCRIPCgdjb21tZW50GAYgASgJEhMKC2RlYWRsaW5lX21zGAcgASgDEg4KBnJlYXNvbhgIIAEoCRISCgpvbl90aW1lb3V0GAkgASgJIq8BCgtTdGFnZVN0YXR1cxIQCghzdGFnZV9pZBgBIAEoCRISCgpzdGFnZV9uYW1lGAIgASgJEg0KBXN0YXRlGAMgASgJEg8KB2F0dGVtcHQYBCABKA0SEAoIYWdlbnRfaWQYBSABKAkSFgoJZXhpdF9jb2RlGAYgASgFSACIAQESDgoGcmVhc29uGAcgASgJEhIKCmFnZW50X25hbWUYCCABKAlCDAoKX2V4aXRfY29kZSKJAQoHTG9nTGluZRIQCghzdGFnZV9pZBgBIAEoCRISCgpzdGFnZV9uYW1lGAIgASgJEg8KB2F0dGVtcHQYAyABKA0SEQoJY2h1bmtfc2VxGAQgASgEEgwKBGRhdGEYBSABKAwSJgoGc3RyZWFtGAYgASgOMhYuZG9ja3lhcmQudjEuTG9nU3RyZWFtIhoKCVJ1blN0YXR1cxINCgVzdGF0ZRgBIAEoCSJzChBTdWJtaXRSdW5SZXF1ZXN0EhUKDXBpcGVsaW5lX3lhbWwYASABKAwSDgoGc291cmNlGAIgASgJEhQKDGRlZmF1bHRfbmFtZRgDIAEoCRISCgpzb3VyY2VfdGFyGAQgASgMEg4KBmNvbW1pdBgFIAEoCSIyChFTdWJtaXRSdW5SZXNwb25zZRIdCgNydW4YASABKAsyEC5kb2NreWFyZC52MS5SdW4iRgoXVmFsaWRhdGVQaXBlbGluZVJlcXVlc3QSFQoNcGlwZWxpbmVfeWFtbBgBIAEoDBIUCgxkZWZhdWx0X25hbWUYAiABKAkiQgoYVmFsaWRhdGVQaXBlbGluZVJlc3BvbnNlEiYKCHByb2JsZW1zGAEgAygLMhQuZG9ja3lhcmQudjEuUHJvYmxlbSIfCg1HZXRSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSIvCg5HZXRSdW5SZXNwb25zZRIdCgNydW4YASABKAsyEC5kb2NreWFyZC52MS5SdW4iLwoPTGlzdFJ1bnNSZXF1ZXN0Eg0KBWxpbWl0GAEgASgNEg0KBXN0YXRlGAIgASgJIjIKEExpc3RSdW5zUmVzcG9uc2USHgoEcnVucxgBIAMoCzIQLmRvY2t5YXJkLnYxLlJ1biIiChBDYW5jZWxSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSIyChFDYW5jZWxSdW5SZXNwb25zZRIdCgNydW4YASABKAsyEC5kb2NreWFyZC52MS5SdW4iWAoVRGVjaWRlQXBwcm92YWxSZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRINCgVzdGFnZRgCIAEoCRIPCgdhcHByb3ZlGAMgASgIEg8KB2NvbW1lbnQYBCABKAkiNwoWRGVjaWRlQXBwcm92YWxSZXNwb25zZRIdCgNydW4YASABKAsyEC5kb2NreWFyZC52MS5SdW4iZAoPV2F0Y2hSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIRCglhZnRlcl9zZXEYAiABKAQSDgoGZm9sbG93GAMgASgIEg0KBXN0YWdlGAQgASgJEg8KB2F0dGVtcHQYBSABKA0iEwoRTGlzdEFnZW50c1JlcXVlc3QiOAoSTGlzdEFnZW50c1Jlc3BvbnNlEiIKBmFnZW50cxgBIAMoCzISLmRvY2t5YXJkLnYxLkFnZW50Ii0KFkNyZWF0ZUpvaW5Ub2tlblJlcXVlc3QSEwoLZGVzY3JpcHRpb24YASABKAkiNAoXQ3JlYXRlSm9pblRva2VuUmVzcG9uc2USCgoCaWQYASABKAkSDQoFdG9rZW4YAiABKAkiJAoWUmV2b2tlSm9pblRva2VuUmVxdWVzdBIKCgJpZBgBIAEoCSIxChdSZXZva2VKb2luVG9rZW5SZXNwb25zZRIWCg5hZ2VudHNfcmV2b2tlZBgBIAEoDSKPAQoJVG9rZW5JbmZvEgoKAmlkGAEgASgJEgwKBGtpbmQYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSFQoNY3JlYXRlZF9hdF9tcxgEIAEoAxIXCg9sYXN0X3VzZWRfYXRfbXMYBSABKAMSFQoNcmV2b2tlZF9hdF9tcxgGIAEoAxIMCgR1c2VyGAcgASgJIhMKEUxpc3RUb2tlbnNSZXF1ZXN0IjwKEkxpc3RUb2tlbnNSZXNwb25zZRImCgZ0b2tlbnMYASADKAsyFi5kb2NreWFyZC52MS5Ub2tlbkluZm8iIAoSUmVtb3ZlQWdlbnRSZXF1ZXN0EgoKAmlkGAEgASgJIjIKE1JlbW92ZUFnZW50UmVzcG9uc2USDAoEbmFtZRgBIAEoCRINCgVzdGF0ZRgCIAEoCSIgChJSZXZva2VBZ2VudFJlcXVlc3QSCgoCaWQYASABKAkiLAoTUmV2b2tlQWdlbnRSZXNwb25zZRIVCg1hdHRlbXB0c19sb3N0GAEgASgNIkgKClNlY3JldEluZm8SDAoEbmFtZRgBIAEoCRIVCg1jcmVhdGVkX2F0X21zGAIgASgDEhUKDXVwZGF0ZWRfYXRfbXMYAyABKAMiLwoQU2V0U2VjcmV0UmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBXZhbHVlGAIgASgMIk0KEVNldFNlY3JldFJlc3BvbnNlEicKBnNlY3JldBgBIAEoCzIXLmRvY2t5YXJkLnYxLlNlY3JldEluZm8SDwoHY3JlYXRlZBgCIAEoCCIUChJMaXN0U2VjcmV0c1JlcXVlc3QiPwoTTGlzdFNlY3JldHNSZXNwb25zZRIoCgdzZWNyZXRzGAEgAygLMhcuZG9ja3lhcmQudjEuU2VjcmV0SW5mbyIjChNEZWxldGVTZWNyZXRSZXF1ZXN0EgwKBG5hbWUYASABKAkiFgoURGVsZXRlU2VjcmV0UmVzcG9uc2UiaQoEVXNlchIMCgRuYW1lGAEgASgJEg0KBXJvbGVzGAIgAygJEhUKDWNyZWF0ZWRfYXRfbXMYAyABKAMSFgoOZGlzYWJsZWRfYXRfbXMYBCABKAMSFQoNYWN0aXZlX3Rva2VucxgFIAEoDSItCg5BZGRVc2VyUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBXJvbGVzGAIgAygJIjIKD0FkZFVzZXJSZXNwb25zZRIfCgR1c2VyGAEgASgLMhEuZG9ja3lhcmQudjEuVXNlciISChBMaXN0VXNlcnNSZXF1ZXN0IjUKEUxpc3RVc2Vyc1Jlc3BvbnNlEiAKBXVzZXJzGAEgAygLMhEuZG9ja3lhcmQudjEuVXNlciIiChJEaXNhYmxlVXNlclJlcXVlc3QSDAoEbmFtZRgBIAEoCSIVChNEaXNhYmxlVXNlclJlc3BvbnNlIjoKFUNyZWF0ZUFwaVRva2VuUmVxdWVzdBIMCgR1c2VyGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJIjMKFkNyZWF0ZUFwaVRva2VuUmVzcG9uc2USCgoCaWQYASABKAkSDQoFdG9rZW4YAiABKAkiIwoVUmV2b2tlQXBpVG9rZW5SZXF1ZXN0EgoKAmlkGAEgASgJIhgKFlJldm9rZUFwaVRva2VuUmVzcG9uc2UibAoKQXVkaXRFbnRyeRIKCgJpZBgBIAEoBBINCgVhdF9tcxgCIAEoAxINCgVhY3RvchgDIAEoCRIOCgZhY3Rpb24YBCABKAkSDgoGdGFyZ2V0GAUgASgJEhQKDGRldGFpbHNfanNvbhgGIAEoCSI0ChBMaXN0QXVkaXRSZXF1ZXN0Eg0KBWxpbWl0GAEgASgNEhEKCWJlZm9yZV9pZBgCIAEoBCI9ChFMaXN0QXVkaXRSZXNwb25zZRIoCgdlbnRyaWVzGAEgAygLMhcuZG9ja3lhcmQudjEuQXVkaXRFbnRyeSIPCg1XaG9BbUlSZXF1ZXN0Ii0KDldob0FtSVJlc3BvbnNlEgwKBHVzZXIYASABKAkSDQoFcm9sZXMYAiADKAkiiwIKC0Vudmlyb25tZW50EgoKAmlkGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRISCgpzdGFnZV9uYW1lGAMgASgJEhAKCGFnZW50X2lkGAQgASgJEhIKCmFnZW50X25hbWUYBSABKAkSDQoFb3duZXIYBiABKAkSFQoNY3JlYXRlZF9hdF9tcxgHIAEoAxIVCg1leHBpcmVzX2F0X21zGAggASgDEjgKCHNlcnZpY2VzGAkgAygLMiYuZG9ja3lhcmQudjEuRW52aXJvbm1lbnQuU2VydmljZXNFbnRyeRovCg1TZXJ2aWNlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiGQoXTGlzdEVudmlyb25tZW50c1JlcXVlc3QiSgoYTGlzdEVudmlyb25tZW50c1Jlc3BvbnNlEi4KDGVudmlyb25tZW50cxgBIAMoCzIYLmRvY2t5YXJkLnYxLkVudmlyb25tZW50Mp4VCgpSdW5TZXJ2aWNlEkoKCVN1Ym1pdFJ1bhIdLmRvY2t5YXJkLnYxLlN1Ym1pdFJ1blJlcXVlc3QaHi5kb2NreWFyZC52MS5TdWJtaXRSdW5SZXNwb25zZRJfChBWYWxpZGF0ZVBpcGVsaW5lEiQuZG9ja3lhcmQudjEuVmFsaWRhdGVQaXBlbGluZVJlcXVlc3QaJS5kb2NreWFyZC52MS5WYWxpZGF0ZVBpcGVsaW5lUmVzcG9uc2USQQoGR2V0UnVuEhouZG9ja3lhcmQudjEuR2V0UnVuUmVxdWVzdBobLmRvY2t5YXJkLnYxLkdldFJ1blJlc3BvbnNlEkcKCExpc3RSdW5zEhwuZG9ja3lhcmQudjEuTGlzdFJ1bnNSZXF1ZXN0Gh0uZG9ja3lhcmQudjEuTGlzdFJ1bnNSZXNwb25zZRJKCglDYW5jZWxSdW4SHS5kb2NreWFyZC52MS5DYW5jZWxSdW5SZXF1ZXN0Gh4uZG9ja3lhcmQudjEuQ2FuY2VsUnVuUmVzcG9uc2USWQoORGVjaWRlQXBwcm92YWwSIi5kb2NreWFyZC52MS5EZWNpZGVBcHByb3ZhbFJlcXVlc3QaIy5kb2NreWFyZC52MS5EZWNpZGVBcHByb3ZhbFJlc3BvbnNlEkEKCFdhdGNoUnVuEhwuZG9ja3lhcmQudjEuV2F0Y2hSdW5SZXF1ZXN0GhUuZG9ja3lhcmQudjEuUnVuRXZlbnQwARJNCgpMaXN0QWdlbnRzEh4uZG9ja3lhcmQudjEuTGlzdEFnZW50c1JlcXVlc3QaHy5kb2NreWFyZC52MS5MaXN0QWdlbnRzUmVzcG9uc2USXAoPQ3JlYXRlSm9pblRva2VuEiMuZG9ja3lhcmQudjEuQ3JlYXRlSm9pblRva2VuUmVxdWVzdBokLmRvY2t5YXJkLnYxLkNyZWF0ZUpvaW5Ub2tlblJlc3BvbnNlElwKD1Jldm9rZUpvaW5Ub2tlbhIjLmRvY2t5YXJkLnYxLlJldm9rZUpvaW5Ub2tlblJlcXVlc3QaJC5kb2NreWFyZC52MS5SZXZva2VKb2luVG9rZW5SZXNwb25zZRJQCgtSZXZva2VBZ2VudBIfLmRvY2t5YXJkLnYxLlJldm9rZUFnZW50UmVxdWVzdBogLmRvY2t5YXJkLnYxLlJldm9rZUFnZW50UmVzcG9uc2USTQoKTGlzdFRva2VucxIeLmRvY2t5YXJkLnYxLkxpc3RUb2tlbnNSZXF1ZXN0Gh8uZG9ja3lhcmQudjEuTGlzdFRva2Vuc1Jlc3BvbnNlElAKC1JlbW92ZUFnZW50Eh8uZG9ja3lhcmQudjEuUmVtb3ZlQWdlbnRSZXF1ZXN0GiAuZG9ja3lhcmQudjEuUmVtb3ZlQWdlbnRSZXNwb25zZRJKCglTZXRTZWNyZXQSHS5kb2NreWFyZC52MS5TZXRTZWNyZXRSZXF1ZXN0Gh4uZG9ja3lhcmQudjEuU2V0U2VjcmV0UmVzcG9uc2USUAoLTGlzdFNlY3JldHMSHy5kb2NreWFyZC52MS5MaXN0U2VjcmV0c1JlcXVlc3QaIC5kb2NreWFyZC52MS5MaXN0U2VjcmV0c1Jlc3BvbnNlElMKDERlbGV0ZVNlY3JldBIgLmRvY2t5YXJkLnYxLkRlbGV0ZVNlY3JldFJlcXVlc3QaIS5kb2NreWFyZC52MS5EZWxldGVTZWNyZXRSZXNwb25zZRJfChBMaXN0RW52aXJvbm1lbnRzEiQuZG9ja3lhcmQudjEuTGlzdEVudmlyb25tZW50c1JlcXVlc3QaJS5kb2NreWFyZC52MS5MaXN0RW52aXJvbm1lbnRzUmVzcG9uc2USRAoHQWRkVXNlchIbLmRvY2t5YXJkLnYxLkFkZFVzZXJSZXF1ZXN0GhwuZG9ja3lhcmQudjEuQWRkVXNlclJlc3BvbnNlEkoKCUxpc3RVc2VycxIdLmRvY2t5YXJkLnYxLkxpc3RVc2Vyc1JlcXVlc3QaHi5kb2NreWFyZC52MS5MaXN0VXNlcnNSZXNwb25zZRJQCgtEaXNhYmxlVXNlchIfLmRvY2t5YXJkLnYxLkRpc2FibGVVc2VyUmVxdWVzdBogLmRvY2t5YXJkLnYxLkRpc2FibGVVc2VyUmVzcG9uc2USWQoOQ3JlYXRlQXBpVG9rZW4SIi5kb2NreWFyZC52MS5DcmVhdGVBcGlUb2tlblJlcXVlc3QaIy5kb2NreWFyZC52MS5DcmVhdGVBcGlUb2tlblJlc3BvbnNlElkKDlJldm9rZUFwaVRva2VuEiIuZG9ja3lhcmQudjEuUmV2b2tlQXBpVG9rZW5SZXF1ZXN0GiMuZG9ja3lhcmQudjEuUmV2b2tlQXBpVG9rZW5SZXNwb25zZRJKCglMaXN0QXVkaXQSHS5kb2NreWFyZC52MS5MaXN0QXVkaXRSZXF1ZXN0Gh4uZG9ja3lhcmQudjEuTGlzdEF1ZGl0UmVzcG9uc2USQQoGV2hvQW1JEhouZG9ja3lhcmQudjEuV2hvQW1JUmVxdWVzdBobLmRvY2t5YXJkLnYxLldob0FtSVJlc3BvbnNlEk0KCkFkZENoYW5uZWwSHi5kb2NreWFyZC52MS5BZGRDaGFubmVsUmVxdWVzdBofLmRvY2t5YXJkLnYxLkFkZENoYW5uZWxSZXNwb25zZRJTCgxMaXN0Q2hhbm5lbHMSIC5kb2NreWFyZC52MS5MaXN0Q2hhbm5lbHNSZXF1ZXN0GiEuZG9ja3lhcmQudjEuTGlzdENoYW5uZWxzUmVzcG9uc2USVgoNUmVtb3ZlQ2hhbm5lbBIhLmRvY2t5YXJkLnYxLlJlbW92ZUNoYW5uZWxSZXF1ZXN0GiIuZG9ja3lhcmQudjEuUmVtb3ZlQ2hhbm5lbFJlc3BvbnNlElAKC1Rlc3RDaGFubmVsEh8uZG9ja3lhcmQudjEuVGVzdENoYW5uZWxSZXF1ZXN0GiAuZG9ja3lhcmQudjEuVGVzdENoYW5uZWxSZXNwb25zZRJfChBSb3RhdGVDaGFubmVsS2V5EiQuZG9ja3lhcmQudjEuUm90YXRlQ2hhbm5lbEtleVJlcXVlc3QaJS5kb2NreWFyZC52MS5Sb3RhdGVDaGFubmVsS2V5UmVzcG9uc2USYgoRTGlzdE5vdGlmaWNhdGlvbnMSJS5kb2NreWFyZC52MS5MaXN0Tm90aWZpY2F0aW9uc1JlcXVlc3QaJi5kb2NreWFyZC52MS5MaXN0Tm90aWZpY2F0aW9uc1Jlc3BvbnNlEkQKB0FkZEhvb2sSGy5kb2NreWFyZC52MS5BZGRIb29rUmVxdWVzdBocLmRvY2t5YXJkLnYxLkFkZEhvb2tSZXNwb25zZRJKCglMaXN0SG9va3MSHS5kb2NreWFyZC52MS5MaXN0SG9va3NSZXF1ZXN0Gh4uZG9ja3lhcmQudjEuTGlzdEhvb2tzUmVzcG9uc2USTQoKUmVtb3ZlSG9vaxIeLmRvY2t5YXJkLnYxLlJlbW92ZUhvb2tSZXF1ZXN0Gh8uZG9ja3lhcmQudjEuUmVtb3ZlSG9va1Jlc3BvbnNlYgZwcm90bzM", [file_dockyard_v1_types, file_dockyard_v1_notify, file_dockyard_v1_hooks]);
+  fileDesc("ChVkb2NreWFyZC92MS9ydW4ucHJvdG8SC2RvY2t5YXJkLnYxIqUBCgNSdW4SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRIVCg1jcmVhdGVkX2F0X21zGAQgASgDEhYKDmZpbmlzaGVkX2F0X21zGAUgASgDEiIKBnN0YWdlcxgGIAMoCzISLmRvY2t5YXJkLnYxLlN0YWdlEg4KBnNvdXJjZRgHIAEoCRISCgpzdGFydGVkX2J5GAggASgJIrUCCgVTdGFnZRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBXN0YXRlGAMgASgJEg0KBW5lZWRzGAQgAygJEhAKCGF0dGVtcHRzGAUgASgNEhYKCWV4aXRfY29kZRgGIAEoBUgAiAEBEg4KBnJlYXNvbhgHIAEoCRIQCghhZ2VudF9pZBgIIAEoCRIVCg1zdGFydGVkX2F0X21zGAkgASgDEhYKDmZpbmlzaGVkX2F0X21zGAogASgDEjEKD2F0dGVtcHRfaGlzdG9yeRgLIAMoCzIYLmRvY2t5YXJkLnYxLkF0dGVtcHRJbmZvEgwKBHR5cGUYDCABKAkSKgoHb3V0cHV0cxgNIAEoCzIZLmRvY2t5YXJkLnYxLlN0YWdlT3V0cHV0c0IMCgpfZXhpdF9jb2RlIs8BCgtBdHRlbXB0SW5mbxIOCgZudW1iZXIYASABKA0SDQoFc3RhdGUYAiABKAkSEAoIYWdlbnRfaWQYAyABKAkSEgoKYWdlbnRfbmFtZRgEIAEoCRIWCg5hc3NpZ25lZF9hdF9tcxgFIAEoAxIVCg1zdGFydGVkX2F0X21zGAYgASgDEhYKDmZpbmlzaGVkX2F0X21zGAcgASgDEhYKCWV4aXRfY29kZRgIIAEoBUgAiAEBEg4KBnJlYXNvbhgJIAEoCUIMCgpfZXhpdF9jb2RlIqACCgVBZ2VudBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhAKCGhvc3RuYW1lGAMgASgJEg0KBXN0YXRlGAQgASgJEi4KBmxhYmVscxgFIAMoCzIeLmRvY2t5YXJkLnYxLkFnZW50LkxhYmVsc0VudHJ5EhAKCGNhcGFjaXR5GAYgASgNEhIKCnNsb3RzX3VzZWQYByABKA0SGQoRbGFzdF9oZWFydGJlYXRfbXMYCCABKAMSDwoHdmVyc2lvbhgJIAEoCRIUCgxjYXBhYmlsaXRpZXMYCiADKAkSFQoNcmV2b2tlZF9hdF9tcxgLIAEoAxotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIuYBCghSdW5FdmVudBILCgNzZXEYASABKAQSDgoGcnVuX2lkGAIgASgJEg0KBWF0X21zGAMgASgDEikKBXN0YWdlGAQgASgLMhguZG9ja3lhcmQudjEuU3RhZ2VTdGF0dXNIABIjCgNsb2cYBSABKAsyFC5kb2NreWFyZC52MS5Mb2dMaW5lSAASJQoDcnVuGAYgASgLMhYuZG9ja3lhcmQudjEuUnVuU3RhdHVzSAASLwoIYXBwcm92YWwYByABKAsyGy5kb2NreWFyZC52MS5BcHByb3ZhbFN0YXR1c0gAQgYKBGJvZHkiqQEKDkFwcHJvdmFsU3RhdHVzEhAKCHN0YWdlX2lkGAEgASgJEhIKCnN0YWdlX25hbWUYAiABKAkSDgoGYWN0aW9uGAMgASgJEgoKAmJ5GAQgASgJEgsKA3ZpYRgFIAEoCRIPCgdjb21tZW50GAYgASgJEhMKC2RlYWRsaW5lX21zGAcgASgDEg4KBnJlYXNvbhgIIAEoCRISCgpvbl90aW1lb3V0GAkgASgJIq8BCgtTdGFnZVN0YXR1cxIQCghzdGFnZV9pZBgBIAEoCRISCgpzdGFnZV9uYW1lGAIgASgJEg0KBXN0YXRlGAMgASgJEg8KB2F0dGVtcHQYBCABKA0SEAoIYWdlbnRfaWQYBSABKAkSFgoJZXhpdF9jb2RlGAYgASgFSACIAQESDgoGcmVhc29uGAcgASgJEhIKCmFnZW50X25hbWUYCCABKAlCDAoKX2V4aXRfY29kZSKJAQoHTG9nTGluZRIQCghzdGFnZV9pZBgBIAEoCRISCgpzdGFnZV9uYW1lGAIgASgJEg8KB2F0dGVtcHQYAyABKA0SEQoJY2h1bmtfc2VxGAQgASgEEgwKBGRhdGEYBSABKAwSJgoGc3RyZWFtGAYgASgOMhYuZG9ja3lhcmQudjEuTG9nU3RyZWFtIhoKCVJ1blN0YXR1cxINCgVzdGF0ZRgBIAEoCSJzChBTdWJtaXRSdW5SZXF1ZXN0EhUKDXBpcGVsaW5lX3lhbWwYASABKAwSDgoGc291cmNlGAIgASgJEhQKDGRlZmF1bHRfbmFtZRgDIAEoCRISCgpzb3VyY2VfdGFyGAQgASgMEg4KBmNvbW1pdBgFIAEoCSIyChFTdWJtaXRSdW5SZXNwb25zZRIdCgNydW4YASABKAsyEC5kb2NreWFyZC52MS5SdW4iRgoXVmFsaWRhdGVQaXBlbGluZVJlcXVlc3QSFQoNcGlwZWxpbmVfeWFtbBgBIAEoDBIUCgxkZWZhdWx0X25hbWUYAiABKAkiQgoYVmFsaWRhdGVQaXBlbGluZVJlc3BvbnNlEiYKCHByb2JsZW1zGAEgAygLMhQuZG9ja3lhcmQudjEuUHJvYmxlbSIfCg1HZXRSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSIvCg5HZXRSdW5SZXNwb25zZRIdCgNydW4YASABKAsyEC5kb2NreWFyZC52MS5SdW4iLwoPTGlzdFJ1bnNSZXF1ZXN0Eg0KBWxpbWl0GAEgASgNEg0KBXN0YXRlGAIgASgJIjIKEExpc3RSdW5zUmVzcG9uc2USHgoEcnVucxgBIAMoCzIQLmRvY2t5YXJkLnYxLlJ1biIiChBDYW5jZWxSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSIyChFDYW5jZWxSdW5SZXNwb25zZRIdCgNydW4YASABKAsyEC5kb2NreWFyZC52MS5SdW4iWAoVRGVjaWRlQXBwcm92YWxSZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRINCgVzdGFnZRgCIAEoCRIPCgdhcHByb3ZlGAMgASgIEg8KB2NvbW1lbnQYBCABKAkiNwoWRGVjaWRlQXBwcm92YWxSZXNwb25zZRIdCgNydW4YASABKAsyEC5kb2NreWFyZC52MS5SdW4iZAoPV2F0Y2hSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIRCglhZnRlcl9zZXEYAiABKAQSDgoGZm9sbG93GAMgASgIEg0KBXN0YWdlGAQgASgJEg8KB2F0dGVtcHQYBSABKA0iEwoRTGlzdEFnZW50c1JlcXVlc3QiOAoSTGlzdEFnZW50c1Jlc3BvbnNlEiIKBmFnZW50cxgBIAMoCzISLmRvY2t5YXJkLnYxLkFnZW50Ii0KFkNyZWF0ZUpvaW5Ub2tlblJlcXVlc3QSEwoLZGVzY3JpcHRpb24YASABKAkiNAoXQ3JlYXRlSm9pblRva2VuUmVzcG9uc2USCgoCaWQYASABKAkSDQoFdG9rZW4YAiABKAkiJAoWUmV2b2tlSm9pblRva2VuUmVxdWVzdBIKCgJpZBgBIAEoCSIxChdSZXZva2VKb2luVG9rZW5SZXNwb25zZRIWCg5hZ2VudHNfcmV2b2tlZBgBIAEoDSKPAQoJVG9rZW5JbmZvEgoKAmlkGAEgASgJEgwKBGtpbmQYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSFQoNY3JlYXRlZF9hdF9tcxgEIAEoAxIXCg9sYXN0X3VzZWRfYXRfbXMYBSABKAMSFQoNcmV2b2tlZF9hdF9tcxgGIAEoAxIMCgR1c2VyGAcgASgJIhMKEUxpc3RUb2tlbnNSZXF1ZXN0IjwKEkxpc3RUb2tlbnNSZXNwb25zZRImCgZ0b2tlbnMYASADKAsyFi5kb2NreWFyZC52MS5Ub2tlbkluZm8iIAoSUmVtb3ZlQWdlbnRSZXF1ZXN0EgoKAmlkGAEgASgJIjIKE1JlbW92ZUFnZW50UmVzcG9uc2USDAoEbmFtZRgBIAEoCRINCgVzdGF0ZRgCIAEoCSIgChJSZXZva2VBZ2VudFJlcXVlc3QSCgoCaWQYASABKAkiLAoTUmV2b2tlQWdlbnRSZXNwb25zZRIVCg1hdHRlbXB0c19sb3N0GAEgASgNIkgKClNlY3JldEluZm8SDAoEbmFtZRgBIAEoCRIVCg1jcmVhdGVkX2F0X21zGAIgASgDEhUKDXVwZGF0ZWRfYXRfbXMYAyABKAMiLwoQU2V0U2VjcmV0UmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBXZhbHVlGAIgASgMIk0KEVNldFNlY3JldFJlc3BvbnNlEicKBnNlY3JldBgBIAEoCzIXLmRvY2t5YXJkLnYxLlNlY3JldEluZm8SDwoHY3JlYXRlZBgCIAEoCCIUChJMaXN0U2VjcmV0c1JlcXVlc3QiPwoTTGlzdFNlY3JldHNSZXNwb25zZRIoCgdzZWNyZXRzGAEgAygLMhcuZG9ja3lhcmQudjEuU2VjcmV0SW5mbyIjChNEZWxldGVTZWNyZXRSZXF1ZXN0EgwKBG5hbWUYASABKAkiFgoURGVsZXRlU2VjcmV0UmVzcG9uc2UiaQoEVXNlchIMCgRuYW1lGAEgASgJEg0KBXJvbGVzGAIgAygJEhUKDWNyZWF0ZWRfYXRfbXMYAyABKAMSFgoOZGlzYWJsZWRfYXRfbXMYBCABKAMSFQoNYWN0aXZlX3Rva2VucxgFIAEoDSItCg5BZGRVc2VyUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBXJvbGVzGAIgAygJIjIKD0FkZFVzZXJSZXNwb25zZRIfCgR1c2VyGAEgASgLMhEuZG9ja3lhcmQudjEuVXNlciISChBMaXN0VXNlcnNSZXF1ZXN0IjUKEUxpc3RVc2Vyc1Jlc3BvbnNlEiAKBXVzZXJzGAEgAygLMhEuZG9ja3lhcmQudjEuVXNlciIiChJEaXNhYmxlVXNlclJlcXVlc3QSDAoEbmFtZRgBIAEoCSIVChNEaXNhYmxlVXNlclJlc3BvbnNlIjoKFUNyZWF0ZUFwaVRva2VuUmVxdWVzdBIMCgR1c2VyGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJIjMKFkNyZWF0ZUFwaVRva2VuUmVzcG9uc2USCgoCaWQYASABKAkSDQoFdG9rZW4YAiABKAkiIwoVUmV2b2tlQXBpVG9rZW5SZXF1ZXN0EgoKAmlkGAEgASgJIhgKFlJldm9rZUFwaVRva2VuUmVzcG9uc2UibAoKQXVkaXRFbnRyeRIKCgJpZBgBIAEoBBINCgVhdF9tcxgCIAEoAxINCgVhY3RvchgDIAEoCRIOCgZhY3Rpb24YBCABKAkSDgoGdGFyZ2V0GAUgASgJEhQKDGRldGFpbHNfanNvbhgGIAEoCSI0ChBMaXN0QXVkaXRSZXF1ZXN0Eg0KBWxpbWl0GAEgASgNEhEKCWJlZm9yZV9pZBgCIAEoBCI9ChFMaXN0QXVkaXRSZXNwb25zZRIoCgdlbnRyaWVzGAEgAygLMhcuZG9ja3lhcmQudjEuQXVkaXRFbnRyeSIPCg1XaG9BbUlSZXF1ZXN0Ii0KDldob0FtSVJlc3BvbnNlEgwKBHVzZXIYASABKAkSDQoFcm9sZXMYAiADKAkiiwIKC0Vudmlyb25tZW50EgoKAmlkGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRISCgpzdGFnZV9uYW1lGAMgASgJEhAKCGFnZW50X2lkGAQgASgJEhIKCmFnZW50X25hbWUYBSABKAkSDQoFb3duZXIYBiABKAkSFQoNY3JlYXRlZF9hdF9tcxgHIAEoAxIVCg1leHBpcmVzX2F0X21zGAggASgDEjgKCHNlcnZpY2VzGAkgAygLMiYuZG9ja3lhcmQudjEuRW52aXJvbm1lbnQuU2VydmljZXNFbnRyeRovCg1TZXJ2aWNlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiGQoXTGlzdEVudmlyb25tZW50c1JlcXVlc3QiSgoYTGlzdEVudmlyb25tZW50c1Jlc3BvbnNlEi4KDGVudmlyb25tZW50cxgBIAMoCzIYLmRvY2t5YXJkLnYxLkVudmlyb25tZW50Iv4BCgdTZXJ2aWNlEgwKBG5hbWUYASABKAkSEAoIcmV2aXNpb24YAiABKA0SGQoRcHJldmlvdXNfcmV2aXNpb24YAyABKA0SDQoFaW1hZ2UYBCABKAkSEgoKcHJveHlfcG9ydBgFIAEoDRIOCgZoZWFsdGgYBiABKAkSJwoFaG9zdHMYByADKAsyGC5kb2NreWFyZC52MS5TZXJ2aWNlSG9zdBIXCg91cGRhdGluZ19ydW5faWQYCCABKAkSFAoMdXBkYXRpbmdfcnVuGAkgASgJEhYKDnVwZGF0aW5nX3N0YWdlGAogASgJEhUKDXVwZGF0ZWRfYXRfbXMYCyABKAMigwEKC1NlcnZpY2VIb3N0Eg0KBWFnZW50GAEgASgJEhAKCGFnZW50X2lkGAIgASgJEhAKCGV4cGVjdGVkGAMgASgNEg8KB3J1bm5pbmcYBCABKA0SDgoGb3RoZXJzGAUgASgNEg8KB2FkZHJlc3MYBiABKAkSDwoHaGVhbHRoeRgHIAEoCCIjChNMaXN0U2VydmljZXNSZXF1ZXN0EgwKBG5hbWUYASABKAkiPgoUTGlzdFNlcnZpY2VzUmVzcG9uc2USJgoIc2VydmljZXMYASADKAsyFC5kb2NreWFyZC52MS5TZXJ2aWNlIiUKFVNlcnZpY2VIaXN0b3J5UmVxdWVzdBIMCgRuYW1lGAEgASgJIqkBChNTZXJ2aWNlSGlzdG9yeUVudHJ5EhAKCHJldmlzaW9uGAEgASgNEg0KBWFnZW50GAIgASgJEhAKCHJlcGxpY2FzGAMgASgNEhAKCHNpbmNlX21zGAQgASgDEhAKCHVudGlsX21zGAUgASgDEgsKA3J1bhgGIAEoCRIOCgZydW5faWQYByABKAkSDgoGYWN0aW9uGAggASgJEg4KBnJlYXNvbhgJIAEoCSJLChZTZXJ2aWNlSGlzdG9yeVJlc3BvbnNlEjEKB2VudHJpZXMYASADKAsyIC5kb2NreWFyZC52MS5TZXJ2aWNlSGlzdG9yeUVudHJ5IkgKFlJvbGxiYWNrU2VydmljZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIQCghyZXZpc2lvbhgCIAEoDRIOCgZyZWFzb24YAyABKAkiNwoXUm9sbGJhY2tTZXJ2aWNlUmVzcG9uc2USDAoEbW9kZRgBIAEoCRIOCgZydW5faWQYAiABKAkyrBcKClJ1blNlcnZpY2USSgoJU3VibWl0UnVuEh0uZG9ja3lhcmQudjEuU3VibWl0UnVuUmVxdWVzdBoeLmRvY2t5YXJkLnYxLlN1Ym1pdFJ1blJlc3BvbnNlEl8KEFZhbGlkYXRlUGlwZWxpbmUSJC5kb2NreWFyZC52MS5WYWxpZGF0ZVBpcGVsaW5lUmVxdWVzdBolLmRvY2t5YXJkLnYxLlZhbGlkYXRlUGlwZWxpbmVSZXNwb25zZRJBCgZHZXRSdW4SGi5kb2NreWFyZC52MS5HZXRSdW5SZXF1ZXN0GhsuZG9ja3lhcmQudjEuR2V0UnVuUmVzcG9uc2USRwoITGlzdFJ1bnMSHC5kb2NreWFyZC52MS5MaXN0UnVuc1JlcXVlc3QaHS5kb2NreWFyZC52MS5MaXN0UnVuc1Jlc3BvbnNlEkoKCUNhbmNlbFJ1bhIdLmRvY2t5YXJkLnYxLkNhbmNlbFJ1blJlcXVlc3QaHi5kb2NreWFyZC52MS5DYW5jZWxSdW5SZXNwb25zZRJZCg5EZWNpZGVBcHByb3ZhbBIiLmRvY2t5YXJkLnYxLkRlY2lkZUFwcHJvdmFsUmVxdWVzdBojLmRvY2t5YXJkLnYxLkRlY2lkZUFwcHJvdmFsUmVzcG9uc2USQQoIV2F0Y2hSdW4SHC5kb2NreWFyZC52MS5XYXRjaFJ1blJlcXVlc3QaFS5kb2NreWFyZC52MS5SdW5FdmVudDABEk0KCkxpc3RBZ2VudHMSHi5kb2NreWFyZC52MS5MaXN0QWdlbnRzUmVxdWVzdBofLmRvY2t5YXJkLnYxLkxpc3RBZ2VudHNSZXNwb25zZRJcCg9DcmVhdGVKb2luVG9rZW4SIy5kb2NreWFyZC52MS5DcmVhdGVKb2luVG9rZW5SZXF1ZXN0GiQuZG9ja3lhcmQudjEuQ3JlYXRlSm9pblRva2VuUmVzcG9uc2USXAoPUmV2b2tlSm9pblRva2VuEiMuZG9ja3lhcmQudjEuUmV2b2tlSm9pblRva2VuUmVxdWVzdBokLmRvY2t5YXJkLnYxLlJldm9rZUpvaW5Ub2tlblJlc3BvbnNlElAKC1Jldm9rZUFnZW50Eh8uZG9ja3lhcmQudjEuUmV2b2tlQWdlbnRSZXF1ZXN0GiAuZG9ja3lhcmQudjEuUmV2b2tlQWdlbnRSZXNwb25zZRJNCgpMaXN0VG9rZW5zEh4uZG9ja3lhcmQudjEuTGlzdFRva2Vuc1JlcXVlc3QaHy5kb2NreWFyZC52MS5MaXN0VG9rZW5zUmVzcG9uc2USUAoLUmVtb3ZlQWdlbnQSHy5kb2NreWFyZC52MS5SZW1vdmVBZ2VudFJlcXVlc3QaIC5kb2NreWFyZC52MS5SZW1vdmVBZ2VudFJlc3BvbnNlEkoKCVNldFNlY3JldBIdLmRvY2t5YXJkLnYxLlNldFNlY3JldFJlcXVlc3QaHi5kb2NreWFyZC52MS5TZXRTZWNyZXRSZXNwb25zZRJQCgtMaXN0U2VjcmV0cxIfLmRvY2t5YXJkLnYxLkxpc3RTZWNyZXRzUmVxdWVzdBogLmRvY2t5YXJkLnYxLkxpc3RTZWNyZXRzUmVzcG9uc2USUwoMRGVsZXRlU2VjcmV0EiAuZG9ja3lhcmQudjEuRGVsZXRlU2VjcmV0UmVxdWVzdBohLmRvY2t5YXJkLnYxLkRlbGV0ZVNlY3JldFJlc3BvbnNlEl8KEExpc3RFbnZpcm9ubWVudHMSJC5kb2NreWFyZC52MS5MaXN0RW52aXJvbm1lbnRzUmVxdWVzdBolLmRvY2t5YXJkLnYxLkxpc3RFbnZpcm9ubWVudHNSZXNwb25zZRJTCgxMaXN0U2VydmljZXMSIC5kb2NreWFyZC52MS5MaXN0U2VydmljZXNSZXF1ZXN0GiEuZG9ja3lhcmQudjEuTGlzdFNlcnZpY2VzUmVzcG9uc2USWQoOU2VydmljZUhpc3RvcnkSIi5kb2NreWFyZC52MS5TZXJ2aWNlSGlzdG9yeVJlcXVlc3QaIy5kb2NreWFyZC52MS5TZXJ2aWNlSGlzdG9yeVJlc3BvbnNlElwKD1JvbGxiYWNrU2VydmljZRIjLmRvY2t5YXJkLnYxLlJvbGxiYWNrU2VydmljZVJlcXVlc3QaJC5kb2NreWFyZC52MS5Sb2xsYmFja1NlcnZpY2VSZXNwb25zZRJECgdBZGRVc2VyEhsuZG9ja3lhcmQudjEuQWRkVXNlclJlcXVlc3QaHC5kb2NreWFyZC52MS5BZGRVc2VyUmVzcG9uc2USSgoJTGlzdFVzZXJzEh0uZG9ja3lhcmQudjEuTGlzdFVzZXJzUmVxdWVzdBoeLmRvY2t5YXJkLnYxLkxpc3RVc2Vyc1Jlc3BvbnNlElAKC0Rpc2FibGVVc2VyEh8uZG9ja3lhcmQudjEuRGlzYWJsZVVzZXJSZXF1ZXN0GiAuZG9ja3lhcmQudjEuRGlzYWJsZVVzZXJSZXNwb25zZRJZCg5DcmVhdGVBcGlUb2tlbhIiLmRvY2t5YXJkLnYxLkNyZWF0ZUFwaVRva2VuUmVxdWVzdBojLmRvY2t5YXJkLnYxLkNyZWF0ZUFwaVRva2VuUmVzcG9uc2USWQoOUmV2b2tlQXBpVG9rZW4SIi5kb2NreWFyZC52MS5SZXZva2VBcGlUb2tlblJlcXVlc3QaIy5kb2NreWFyZC52MS5SZXZva2VBcGlUb2tlblJlc3BvbnNlEkoKCUxpc3RBdWRpdBIdLmRvY2t5YXJkLnYxLkxpc3RBdWRpdFJlcXVlc3QaHi5kb2NreWFyZC52MS5MaXN0QXVkaXRSZXNwb25zZRJBCgZXaG9BbUkSGi5kb2NreWFyZC52MS5XaG9BbUlSZXF1ZXN0GhsuZG9ja3lhcmQudjEuV2hvQW1JUmVzcG9uc2USTQoKQWRkQ2hhbm5lbBIeLmRvY2t5YXJkLnYxLkFkZENoYW5uZWxSZXF1ZXN0Gh8uZG9ja3lhcmQudjEuQWRkQ2hhbm5lbFJlc3BvbnNlElMKDExpc3RDaGFubmVscxIgLmRvY2t5YXJkLnYxLkxpc3RDaGFubmVsc1JlcXVlc3QaIS5kb2NreWFyZC52MS5MaXN0Q2hhbm5lbHNSZXNwb25zZRJWCg1SZW1vdmVDaGFubmVsEiEuZG9ja3lhcmQudjEuUmVtb3ZlQ2hhbm5lbFJlcXVlc3QaIi5kb2NreWFyZC52MS5SZW1vdmVDaGFubmVsUmVzcG9uc2USUAoLVGVzdENoYW5uZWwSHy5kb2NreWFyZC52MS5UZXN0Q2hhbm5lbFJlcXVlc3QaIC5kb2NreWFyZC52MS5UZXN0Q2hhbm5lbFJlc3BvbnNlEl8KEFJvdGF0ZUNoYW5uZWxLZXkSJC5kb2NreWFyZC52MS5Sb3RhdGVDaGFubmVsS2V5UmVxdWVzdBolLmRvY2t5YXJkLnYxLlJvdGF0ZUNoYW5uZWxLZXlSZXNwb25zZRJiChFMaXN0Tm90aWZpY2F0aW9ucxIlLmRvY2t5YXJkLnYxLkxpc3ROb3RpZmljYXRpb25zUmVxdWVzdBomLmRvY2t5YXJkLnYxLkxpc3ROb3RpZmljYXRpb25zUmVzcG9uc2USRAoHQWRkSG9vaxIbLmRvY2t5YXJkLnYxLkFkZEhvb2tSZXF1ZXN0GhwuZG9ja3lhcmQudjEuQWRkSG9va1Jlc3BvbnNlEkoKCUxpc3RIb29rcxIdLmRvY2t5YXJkLnYxLkxpc3RIb29rc1JlcXVlc3QaHi5kb2NreWFyZC52MS5MaXN0SG9va3NSZXNwb25zZRJNCgpSZW1vdmVIb29rEh4uZG9ja3lhcmQudjEuUmVtb3ZlSG9va1JlcXVlc3QaHy5kb2NreWFyZC52MS5SZW1vdmVIb29rUmVzcG9uc2ViBnByb3RvMw", [file_dockyard_v1_types, file_dockyard_v1_notify, file_dockyard_v1_hooks]);
 
 /**
  * @generated from message dockyard.v1.Run
@@ -1704,6 +1704,315 @@ export const ListEnvironmentsResponseSchema: GenMessage<ListEnvironmentsResponse
   messageDesc(file_dockyard_v1_run, 60);
 
 /**
+ * A long-running service (update-service stages roll it): its revision everywhere and, per
+ * host, what its agent reports running.
+ *
+ * @generated from message dockyard.v1.Service
+ */
+export type Service = Message<"dockyard.v1.Service"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * 0: none yet.
+   *
+   * @generated from field: uint32 revision = 2;
+   */
+  revision: number;
+
+  /**
+   * @generated from field: uint32 previous_revision = 3;
+   */
+  previousRevision: number;
+
+  /**
+   * @generated from field: string image = 4;
+   */
+  image: string;
+
+  /**
+   * @generated from field: uint32 proxy_port = 5;
+   */
+  proxyPort: number;
+
+  /**
+   * healthy | degraded | none
+   *
+   * @generated from field: string health = 6;
+   */
+  health: string;
+
+  /**
+   * @generated from field: repeated dockyard.v1.ServiceHost hosts = 7;
+   */
+  hosts: ServiceHost[];
+
+  /**
+   * The update holding the service now (empty: none).
+   *
+   * @generated from field: string updating_run_id = 8;
+   */
+  updatingRunId: string;
+
+  /**
+   * @generated from field: string updating_run = 9;
+   */
+  updatingRun: string;
+
+  /**
+   * @generated from field: string updating_stage = 10;
+   */
+  updatingStage: string;
+
+  /**
+   * @generated from field: int64 updated_at_ms = 11;
+   */
+  updatedAtMs: bigint;
+};
+
+/**
+ * Describes the message dockyard.v1.Service.
+ * Use `create(ServiceSchema)` to create a new message.
+ */
+export const ServiceSchema: GenMessage<Service> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 61);
+
+/**
+ * @generated from message dockyard.v1.ServiceHost
+ */
+export type ServiceHost = Message<"dockyard.v1.ServiceHost"> & {
+  /**
+   * @generated from field: string agent = 1;
+   */
+  agent: string;
+
+  /**
+   * @generated from field: string agent_id = 2;
+   */
+  agentId: string;
+
+  /**
+   * @generated from field: uint32 expected = 3;
+   */
+  expected: number;
+
+  /**
+   * @generated from field: uint32 running = 4;
+   */
+  running: number;
+
+  /**
+   * @generated from field: uint32 others = 5;
+   */
+  others: number;
+
+  /**
+   * Empty: not reported yet.
+   *
+   * @generated from field: string address = 6;
+   */
+  address: string;
+
+  /**
+   * @generated from field: bool healthy = 7;
+   */
+  healthy: boolean;
+};
+
+/**
+ * Describes the message dockyard.v1.ServiceHost.
+ * Use `create(ServiceHostSchema)` to create a new message.
+ */
+export const ServiceHostSchema: GenMessage<ServiceHost> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 62);
+
+/**
+ * @generated from message dockyard.v1.ListServicesRequest
+ */
+export type ListServicesRequest = Message<"dockyard.v1.ListServicesRequest"> & {
+  /**
+   * Empty: every service.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message dockyard.v1.ListServicesRequest.
+ * Use `create(ListServicesRequestSchema)` to create a new message.
+ */
+export const ListServicesRequestSchema: GenMessage<ListServicesRequest> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 63);
+
+/**
+ * @generated from message dockyard.v1.ListServicesResponse
+ */
+export type ListServicesResponse = Message<"dockyard.v1.ListServicesResponse"> & {
+  /**
+   * @generated from field: repeated dockyard.v1.Service services = 1;
+   */
+  services: Service[];
+};
+
+/**
+ * Describes the message dockyard.v1.ListServicesResponse.
+ * Use `create(ListServicesResponseSchema)` to create a new message.
+ */
+export const ListServicesResponseSchema: GenMessage<ListServicesResponse> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 64);
+
+/**
+ * @generated from message dockyard.v1.ServiceHistoryRequest
+ */
+export type ServiceHistoryRequest = Message<"dockyard.v1.ServiceHistoryRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message dockyard.v1.ServiceHistoryRequest.
+ * Use `create(ServiceHistoryRequestSchema)` to create a new message.
+ */
+export const ServiceHistoryRequestSchema: GenMessage<ServiceHistoryRequest> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 65);
+
+/**
+ * @generated from message dockyard.v1.ServiceHistoryEntry
+ */
+export type ServiceHistoryEntry = Message<"dockyard.v1.ServiceHistoryEntry"> & {
+  /**
+   * @generated from field: uint32 revision = 1;
+   */
+  revision: number;
+
+  /**
+   * @generated from field: string agent = 2;
+   */
+  agent: string;
+
+  /**
+   * @generated from field: uint32 replicas = 3;
+   */
+  replicas: number;
+
+  /**
+   * @generated from field: int64 since_ms = 4;
+   */
+  sinceMs: bigint;
+
+  /**
+   * 0: still running there.
+   *
+   * @generated from field: int64 until_ms = 5;
+   */
+  untilMs: bigint;
+
+  /**
+   * @generated from field: string run = 6;
+   */
+  run: string;
+
+  /**
+   * @generated from field: string run_id = 7;
+   */
+  runId: string;
+
+  /**
+   * update | rollback
+   *
+   * @generated from field: string action = 8;
+   */
+  action: string;
+
+  /**
+   * @generated from field: string reason = 9;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message dockyard.v1.ServiceHistoryEntry.
+ * Use `create(ServiceHistoryEntrySchema)` to create a new message.
+ */
+export const ServiceHistoryEntrySchema: GenMessage<ServiceHistoryEntry> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 66);
+
+/**
+ * @generated from message dockyard.v1.ServiceHistoryResponse
+ */
+export type ServiceHistoryResponse = Message<"dockyard.v1.ServiceHistoryResponse"> & {
+  /**
+   * @generated from field: repeated dockyard.v1.ServiceHistoryEntry entries = 1;
+   */
+  entries: ServiceHistoryEntry[];
+};
+
+/**
+ * Describes the message dockyard.v1.ServiceHistoryResponse.
+ * Use `create(ServiceHistoryResponseSchema)` to create a new message.
+ */
+export const ServiceHistoryResponseSchema: GenMessage<ServiceHistoryResponse> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 67);
+
+/**
+ * @generated from message dockyard.v1.RollbackServiceRequest
+ */
+export type RollbackServiceRequest = Message<"dockyard.v1.RollbackServiceRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * 0: the revision before the current one.
+   *
+   * @generated from field: uint32 revision = 2;
+   */
+  revision: number;
+
+  /**
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message dockyard.v1.RollbackServiceRequest.
+ * Use `create(RollbackServiceRequestSchema)` to create a new message.
+ */
+export const RollbackServiceRequestSchema: GenMessage<RollbackServiceRequest> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 68);
+
+/**
+ * @generated from message dockyard.v1.RollbackServiceResponse
+ */
+export type RollbackServiceResponse = Message<"dockyard.v1.RollbackServiceResponse"> & {
+  /**
+   * switch: the update in progress rolls back; run: a rollback run started.
+   *
+   * @generated from field: string mode = 1;
+   */
+  mode: string;
+
+  /**
+   * @generated from field: string run_id = 2;
+   */
+  runId: string;
+};
+
+/**
+ * Describes the message dockyard.v1.RollbackServiceResponse.
+ * Use `create(RollbackServiceResponseSchema)` to create a new message.
+ */
+export const RollbackServiceResponseSchema: GenMessage<RollbackServiceResponse> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_run, 69);
+
+/**
  * Client-facing API, over TLS. Every call carries `authorization: Bearer <api token>`.
  *
  * @generated from service dockyard.v1.RunService
@@ -1844,6 +2153,30 @@ export const RunService: GenService<{
     methodKind: "unary";
     input: typeof ListEnvironmentsRequestSchema;
     output: typeof ListEnvironmentsResponseSchema;
+  },
+  /**
+   * @generated from rpc dockyard.v1.RunService.ListServices
+   */
+  listServices: {
+    methodKind: "unary";
+    input: typeof ListServicesRequestSchema;
+    output: typeof ListServicesResponseSchema;
+  },
+  /**
+   * @generated from rpc dockyard.v1.RunService.ServiceHistory
+   */
+  serviceHistory: {
+    methodKind: "unary";
+    input: typeof ServiceHistoryRequestSchema;
+    output: typeof ServiceHistoryResponseSchema;
+  },
+  /**
+   * @generated from rpc dockyard.v1.RunService.RollbackService
+   */
+  rollbackService: {
+    methodKind: "unary";
+    input: typeof RollbackServiceRequestSchema;
+    output: typeof RollbackServiceResponseSchema;
   },
   /**
    * @generated from rpc dockyard.v1.RunService.AddUser

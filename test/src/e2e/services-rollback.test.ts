@@ -1,0 +1,156 @@
+// Automatic and manual rollbacks of a service on two hosts, under a polling client: a revision
+// that never gets healthy is rolled back with the check's message and the service stays on the
+// old revision; a new replica that dies inside the watch window rolls back; a rollback through
+// POST /api/v1/services/NAME/rollback inside the window switches back (the warm old replicas
+// return); `dockyard services rollback` after the window starts a rollback run. No request fails
+// where the scenario promises it, and the history and audit log say who rolled back and why.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import Docker from "dockerode";
+import { LoadClient } from "@dockyard/testkit";
+import { bodiesOver, HOSTS, releasePipeline, replicasOn, serviceFile, ServiceFarm, waitFor } from "../index";
+
+describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, () => {
+  let sf: ServiceFarm;
+  const clients: LoadClient[] = [];
+  const files = (env: Record<string, string>, extra: Partial<Parameters<typeof serviceFile>[0]> = {}) => ({
+    "services/web.yml": serviceFile({ name: "web", proxyPort: sf.proxyPort, env, ...extra }),
+  });
+  const load = () => {
+    const list = sf.addresses().map((a) => new LoadClient(`http://${a}/`, { loops: 4, intervalMs: 10 }));
+    for (const c of list) c.start();
+    clients.push(...list);
+    return list;
+  };
+  const failuresOf = async (list: LoadClient[]) => {
+    for (const c of list) await c.stop();
+    return list.flatMap((c) => c.failures);
+  };
+  const watching = (run: string) =>
+    waitFor(async () => /watching revision/.test((await sf.stageOf(run))?.reason ?? ""), {
+      timeoutMs: 60_000,
+      message: "the update to reach its watch window",
+    });
+
+  before(async () => {
+    sf = new ServiceFarm();
+    await sf.start();
+    const run = await sf.release(files({ GREETING: "stable", REV: "1" }), releasePipeline("web"));
+    assert.equal((await sf.waitStageEnd(run)).state, "succeeded");
+  });
+  after(async () => {
+    for (const c of clients) await c.stop();
+    await sf?.stop();
+  });
+
+  it("a revision that never gets healthy is rolled back: the stage says which replica and check, the service stays", async () => {
+    const list = load();
+    const run = await sf.release(
+      files({ GREETING: "broken", REV: "2", READY_DELAY: "9999" }, { healthTimeout: "4s" }),
+      releasePipeline("web"),
+    );
+    const stage = await sf.waitStageEnd(run);
+    assert.deepEqual(await failuresOf(list), [], "no request failed");
+    assert.equal(stage.state, "failed");
+    assert.match(stage.reason ?? "", /^rolled back to revision 1: revision 2 failed on host-a/);
+    assert.match(stage.reason ?? "", /dy-svc-web-r2-\d/);
+    assert.match(stage.reason ?? "", /GET \/health answered 404/);
+    assert.equal(stage.outputs?.values.rolled_back, "true");
+    assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["stable rev1"]);
+    for (const h of HOSTS)
+      assert.deepEqual(
+        [...new Set((await replicasOn(h.engine, "web")).map((r) => r.revision))],
+        [1],
+        `${h.name} on revision 1`,
+      );
+    const [svc] = (await sf.farm.client.listServices({ name: "web" })).services;
+    assert.equal(svc?.revision, 1);
+  });
+
+  it("a new replica that dies inside the watch window rolls the service back", async () => {
+    const run = await sf.release(
+      files({ GREETING: "fragile", REV: "3" }, { watchWindow: "60s" }),
+      releasePipeline("web"),
+    );
+    await watching(run);
+    assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["fragile rev3"]);
+    const b = HOSTS[1];
+    const victim = (await replicasOn(b.engine, "web")).find((r) => r.revision === 3 && r.state === "running")!;
+    await new Docker({ socketPath: b.engine.replace("unix://", "") }).getContainer(victim.id).kill();
+    const stage = await sf.waitStageEnd(run);
+    assert.equal(stage.state, "failed");
+    assert.match(stage.reason ?? "", /^rolled back to revision 1: revision \d+ failed on host-b: .*dy-svc-web-r\d+-1/);
+    assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["stable rev1"]);
+  });
+
+  it("POST /api/v1/services/web/rollback inside the window switches back to the warm old replicas", async () => {
+    const run = await sf.release(
+      files({ GREETING: "regret", REV: "4" }, { watchWindow: "60s" }),
+      releasePipeline("web"),
+    );
+    await watching(run);
+    const list = load();
+    const http = sf.farm.servers[0]!.http;
+    const bad = await fetch(`http://${http}/api/v1/services/web/rollback`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${sf.farm.apiToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ reason: "error rate", extra: 1 }),
+    });
+    assert.equal(bad.status, 400);
+    assert.match(((await bad.json()) as { error: { message: string } }).error.message, /unknown field 'extra'/);
+    const res = await fetch(`http://${http}/api/v1/services/web/rollback`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${sf.farm.apiToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ reason: "error rate above 5%" }),
+    });
+    assert.equal(res.status, 202);
+    const body = (await res.json()) as { rollback: { mode: string; runId: string } };
+    assert.deepEqual(body.rollback, { mode: "switch", runId: run });
+    await waitFor(
+      async () =>
+        (await bodiesOver(sf.addresses(), 4)).size === 1 && (await bodiesOver(sf.addresses(), 1)).has("stable rev1"),
+      {
+        timeoutMs: 20_000,
+        message: "every host back on revision 1",
+      },
+    );
+    const stage = await sf.waitStageEnd(run);
+    assert.deepEqual(await failuresOf(list), [], "no request failed during the switch");
+    assert.equal(stage.state, "failed");
+    assert.match(
+      stage.reason ?? "",
+      /rolled back to revision 1: rollback requested by .* via http: error rate above 5%/,
+    );
+    const audit = await sf.farm.pg.query("SELECT action, details FROM audit_log WHERE action = 'service.rollback'");
+    assert.equal(audit.rows.length, 1, "the rollback is in the audit log");
+  });
+
+  it("`dockyard services rollback` after the window starts a rollback run to the previous revision", async () => {
+    const run = await sf.release(files({ GREETING: "newer", REV: "5" }), releasePipeline("web"));
+    assert.equal((await sf.waitStageEnd(run)).state, "succeeded");
+    assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["newer rev5"]);
+    const list = load();
+    const out = await sf.cli(["services", "rollback", "web", "--reason", "customer report", "--json"]);
+    assert.equal(out.code, 0, out.stderr);
+    const answer = JSON.parse(out.stdout) as { mode: string; runId: string };
+    assert.equal(answer.mode, "run");
+    const stage = await sf.waitStageEnd(answer.runId, 120_000);
+    assert.deepEqual(await failuresOf(list), []);
+    assert.equal(stage.state, "succeeded", stage.reason ?? "");
+    assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["stable rev1"]);
+    const history = JSON.parse((await sf.cli(["services", "history", "web", "--json"])).stdout) as {
+      revision: number;
+      action: string;
+      reason: string;
+      until: string | null;
+    }[];
+    const open = history.filter((h) => h.until === null);
+    assert.ok(
+      open.length === 2 && open.every((h) => h.revision === 1 && h.reason === "customer report"),
+      JSON.stringify(open),
+    );
+    const none = await sf.cli(["services", "rollback", "nope"]);
+    assert.notEqual(none.code, 0);
+    assert.match(none.stderr, /service 'nope' does not exist/);
+  });
+});

@@ -1,0 +1,213 @@
+// Services, rolled as a user releases them: real HAProxy in front of real replicas on two
+// Docker engines (two agents, "hosts" 127.0.0.1 and 127.0.0.2). A client polls both hosts'
+// addresses through each update (keep-alive and fresh connections) and counts every failed
+// request; the replicas' own access logs show no client request reached one before it was
+// healthy. The first update creates the service; a new image or env is a new revision rolled
+// host by host; an env-file change with the same image is one too; the same files again are
+// the same revision; a second update waits in the deploy queue; and the positive controls show
+// the client and the access-log check would have seen a failure.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { LoadClient } from "@dockyard/testkit";
+import { accessLog, bodiesOver, HOSTS, releasePipeline, replicasOn, serviceFile, ServiceFarm, waitFor } from "../index";
+
+const files =
+  (env: Record<string, string>, envFile?: string, extra: Partial<Parameters<typeof serviceFile>[0]> = {}) =>
+  (port: number): Record<string, string> => ({
+    "services/web.yml": serviceFile({
+      name: "web",
+      proxyPort: port,
+      env,
+      ...(envFile !== undefined && { envFile }),
+      ...extra,
+    }),
+    ...(envFile !== undefined && { "services/web.env": envFile }),
+  });
+
+describe("services: rolling updates across two hosts", { timeout: 600_000 }, () => {
+  let sf: ServiceFarm;
+  const clients: LoadClient[] = [];
+  const load = () => {
+    const list = sf.addresses().map((a) => new LoadClient(`http://${a}/`, { loops: 4, intervalMs: 10 }));
+    for (const c of list) c.start();
+    clients.push(...list);
+    return list;
+  };
+  const stopLoad = async (list: LoadClient[]) => {
+    for (const c of list) await c.stop();
+    return list.flatMap((c) => c.failures);
+  };
+
+  before(async () => {
+    sf = new ServiceFarm();
+    await sf.start();
+  });
+  after(async () => {
+    for (const c of clients) await c.stop();
+    await sf?.stop();
+  });
+
+  it("the first update creates the service: 3 replicas over 2 hosts, one address per host", async () => {
+    const run = await sf.release(files({ GREETING: "hello", REV: "1" })(sf.proxyPort), releasePipeline("web"));
+    const stage = await sf.waitStageEnd(run);
+    assert.equal(stage.state, "succeeded", stage.reason ?? "");
+    assert.equal(stage.outputs?.values.revision, "1");
+    assert.equal(stage.outputs?.values.rolled_back, "false");
+    assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["hello rev1"]);
+    assert.deepEqual(
+      await Promise.all(
+        HOSTS.map(async (h) => (await replicasOn(h.engine, "web")).filter((r) => r.state === "running").length),
+      ),
+      [2, 1],
+      "3 replicas spread over the two hosts, the first taking the extra one",
+    );
+    const listed = await waitFor(
+      async () => {
+        const [svc] = (await sf.farm.client.listServices({ name: "web" })).services;
+        return svc?.health === "healthy" ? svc : undefined;
+      },
+      { timeoutMs: 20_000, message: "dockyard services to show web healthy from the agents' reports" },
+    );
+    assert.equal(listed.revision, 1);
+    assert.deepEqual(
+      listed.hosts.map((h) => [h.agent, h.running, h.expected, h.address]),
+      HOSTS.map((h, i) => [h.name, 2 - i, 2 - i, `${h.address}:${sf.proxyPort}`]),
+    );
+  });
+
+  it("a new revision rolls under load with no failed request, and no request reaches a replica before it is healthy", async () => {
+    const list = load();
+    const run = await sf.release(
+      files({ GREETING: "hello", REV: "2", READY_DELAY: "2" })(sf.proxyPort),
+      releasePipeline("web"),
+    );
+    const stage = await sf.waitStageEnd(run);
+    const failures = await stopLoad(list);
+    assert.equal(stage.state, "succeeded", stage.reason ?? "");
+    assert.equal(stage.outputs?.values.revision, "2");
+    assert.equal(stage.outputs?.values.previous_revision, "1");
+    assert.deepEqual(failures, [], "no request failed during the update");
+    const seen = new Set(list.flatMap((c) => [...c.bodies.keys()]));
+    assert.ok(
+      seen.has("hello rev1") && seen.has("hello rev2"),
+      `the client saw both revisions: ${[...seen].join(", ")}`,
+    );
+    assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["hello rev2"]);
+    for (const h of HOSTS) {
+      const replicas = await replicasOn(h.engine, "web");
+      assert.deepEqual([...new Set(replicas.map((r) => r.revision))], [2], `${h.name} runs revision 2 only`);
+      for (const r of replicas) {
+        const log = await accessLog(h.engine, r.id);
+        assert.ok(log.firstHealthy !== null, `${r.name} passed its check`);
+        assert.ok(log.client.length > 0, `${r.name} served clients`);
+        const early = log.client.filter((t) => t < log.firstHealthy!);
+        assert.deepEqual(early, [], `${r.name}: no client request before its first passing check`);
+      }
+    }
+    const history = (await sf.farm.client.serviceHistory({ name: "web" })).entries;
+    const open = history.filter((e) => e.untilMs === 0n).map((e) => [e.agent, e.revision, e.replicas]);
+    assert.deepEqual(open.sort(), HOSTS.map((h, i) => [h.name, 2, 2 - i]).sort());
+    const closed = history.filter((e) => e.revision === 1);
+    assert.equal(closed.length, 2);
+    assert.ok(
+      closed.every((e) => e.untilMs > 0n && e.run.startsWith("release#")),
+      "revision 1 ended on both hosts",
+    );
+  });
+
+  it("an env-file change with the same image is a new revision, rolled the same way", async () => {
+    const list = load();
+    const run = await sf.release(files({ REV: "2" }, "GREETING=bonjour\n")(sf.proxyPort), releasePipeline("web"));
+    const stage = await sf.waitStageEnd(run);
+    const failures = await stopLoad(list);
+    assert.equal(stage.state, "succeeded", stage.reason ?? "");
+    assert.equal(stage.outputs?.values.revision, "3");
+    assert.deepEqual(failures, []);
+    assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["bonjour rev2"]);
+  });
+
+  it("the same files again are the same revision: the hosts are checked, no replica is replaced", async () => {
+    const before = (await Promise.all(HOSTS.map((h) => replicasOn(h.engine, "web"))))
+      .flat()
+      .map((r) => r.id)
+      .sort();
+    const run = await sf.release(files({ REV: "2" }, "GREETING=bonjour\n")(sf.proxyPort), releasePipeline("web"));
+    const stage = await sf.waitStageEnd(run);
+    assert.equal(stage.state, "succeeded", stage.reason ?? "");
+    assert.equal(stage.outputs?.values.revision, "3");
+    assert.match(stage.reason ?? "", /already ran revision 3/);
+    const now = (await Promise.all(HOSTS.map((h) => replicasOn(h.engine, "web"))))
+      .flat()
+      .map((r) => r.id)
+      .sort();
+    assert.deepEqual(now, before);
+  });
+
+  it("a second update waits in the deploy queue, naming the holder and its position, and runs after it", async () => {
+    const slow = await sf.release(
+      files({ GREETING: "queued", REV: "4", READY_DELAY: "3" })(sf.proxyPort),
+      releasePipeline("web"),
+    );
+    await waitFor(async () => /rolling host/.test((await sf.stageOf(slow))?.reason ?? ""), {
+      timeoutMs: 30_000,
+      message: "the first update to roll",
+    });
+    const second = await sf.release(files({ GREETING: "queued", REV: "5" })(sf.proxyPort), releasePipeline("web"));
+    const waiting = await waitFor(
+      async () => {
+        const s = await sf.stageOf(second);
+        return /deploy queue/.test(s?.reason ?? "") ? s!.reason! : undefined;
+      },
+      { timeoutMs: 20_000, message: "the second update to wait in the queue" },
+    );
+    assert.match(
+      waiting,
+      /waiting in the deploy queue of service 'web': position 1 of 1, behind run release#\d+ stage 'release'/,
+    );
+    assert.equal((await sf.waitStageEnd(slow)).state, "succeeded", "the first update was not canceled");
+    const last = await sf.waitStageEnd(second);
+    assert.equal(last.state, "succeeded", last.reason ?? "");
+    assert.equal(last.outputs?.values.revision, "5");
+    assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["queued rev5"]);
+  });
+
+  it("positive controls: the client counts failures when a host's replicas die, and the access-log check sees an early request", async () => {
+    const [a] = HOSTS;
+    const client = new LoadClient(`http://${a.address}:${sf.proxyPort}/`, { loops: 2, intervalMs: 10 });
+    client.start();
+    clients.push(client);
+    await waitFor(() => client.ok > 20, { timeoutMs: 10_000, message: "the client to get answers" });
+    const Docker = (await import("dockerode")).default;
+    const docker = new Docker({ socketPath: a.engine.replace("unix://", "") });
+    for (const r of await replicasOn(a.engine, "web")) await docker.getContainer(r.id).kill();
+    await waitFor(() => client.failures.length > 0, { timeoutMs: 10_000, message: "the client to see failures" });
+    await client.stop();
+    // A request straight to a replica before it is healthy is in its log before its first passing check.
+    const early = await docker.createContainer({
+      Image: "dockyard/busybox:1",
+      Cmd: [
+        "sh",
+        "-c",
+        "mkdir -p /www && echo x > /www/index.html && (sleep 2; touch /www/health) & exec httpd -f -vv -p 8080 -h /www",
+      ],
+      Labels: { "dockyard.service": "control" },
+      HostConfig: { NetworkMode: "dy-svc-web" },
+    });
+    await early.start();
+    const ip = (await early.inspect()).NetworkSettings.Networks["dy-svc-web"]!.IPAddress;
+    await waitFor(async () => (await fetch(`http://${ip}:8080/`).catch(() => null))?.ok, {
+      timeoutMs: 10_000,
+      message: "the control replica to answer",
+    });
+    await waitFor(async () => (await fetch(`http://${ip}:8080/health`).catch(() => null))?.ok, {
+      timeoutMs: 10_000,
+      message: "the control replica to be healthy",
+    });
+    const log = await accessLog(a.engine, early.id);
+    assert.ok(
+      log.firstHealthy !== null && log.client.some((t) => t < log.firstHealthy!),
+      "the check sees the early request",
+    );
+    await early.remove({ force: true });
+  });
+});
