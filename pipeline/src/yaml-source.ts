@@ -97,7 +97,7 @@ export function neverThrows<T>(parse: () => T, fail: (problems: Problem[]) => T)
 }
 
 /** Sorts by position, drops exact duplicates, caps the count at `max` with a final summary problem. */
-export function finishProblems(problems: Problem[], max: number): Problem[] {
+export function finishProblems<P extends Problem>(problems: P[], max: number): P[] {
   const seen = new Set<string>();
   const unique = problems
     .filter((p) => {
@@ -107,8 +107,8 @@ export function finishProblems(problems: Problem[], max: number): Problem[] {
       return true;
     })
     .sort((a, b) => a.line - b.line || a.column - b.column);
-  if (unique.length <= max) return unique;
-  const next = unique[max] ?? fileProblem('');
+  const next = unique[max];
+  if (next === undefined) return unique;
   return [...unique.slice(0, max), { ...next, path: '', message: `${unique.length - max} more problems not shown` }];
 }
 
