@@ -58,7 +58,8 @@ export function serviceDefinition(
       file,
       path: 'env_file',
       ...at(['env_file'], false),
-      message: `env_file ${quote(envFile)} does not exist`,
+      // The whole path, not quote()'s 40 characters: it says where the file was looked for.
+      message: `env_file '${envFile}' does not exist`,
     });
     return { ok: false, problems };
   }
