@@ -80,3 +80,14 @@ test('an empty file or one of comments only is an empty environment', () => {
   assert.deepEqual(okOf(parse('')), { ok: true, env: {}, secrets: [] });
   assert.deepEqual(okOf(parse('# nothing\n\n   \n')), { ok: true, env: {}, secrets: [] });
 });
+
+test('hostile quoting is read in bounded time (a bound against backtracking, not a speed target)', () => {
+  const started = performance.now();
+  const escaped = `A='${"\\'".repeat(15_000)}' junk\nB="${'\\"'.repeat(15_000)}\n`;
+  assert.deepEqual(problemLines(parse(escaped)), [
+    "services/web.env:2:3: B: unterminated \" quote: the value of 'B' never ends",
+  ]);
+  const quoted = Array.from({ length: 1000 }, (_, i) => `K${i}='${'"'.repeat(40)}'`).join('\n');
+  assert.equal(Object.keys(okOf(parse(quoted)).env).length, 1000);
+  assert.ok(performance.now() - started < 1000, 'took too long');
+});
