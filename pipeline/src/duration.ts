@@ -13,9 +13,9 @@ export type DurationResult = { ok: true; ms: number } | { ok: false; message: st
 
 /**
  * Parses a timeout such as `10m` or `1h30m` into milliseconds.
- * Accepts only values > 0 and <= 24h; never throws.
+ * Accepts only values > 0 and <= 24h (>= 0 with `allowZero`: a window that may be off); never throws.
  */
-export function parseDuration(text: string): DurationResult {
+export function parseDuration(text: string, options: { allowZero?: boolean } = {}): DurationResult {
   const shown = text.length > 40 ? `${text.slice(0, 40)}…` : text;
   if (/^\s*-/.test(text)) return { ok: false, message: `duration '${shown}' must be positive` };
   if (!DURATION_PATTERN.test(text)) {
@@ -26,7 +26,7 @@ export function parseDuration(text: string): DurationResult {
   }
   let ms = 0;
   for (const m of text.matchAll(/(\d+)(ms|h|m|s)/g)) ms += Number(m[1]) * (UNIT_MS[m[2] ?? ''] ?? 0);
-  if (ms <= 0) return { ok: false, message: `duration '${shown}' must be greater than 0` };
+  if (ms <= 0 && !options.allowZero) return { ok: false, message: `duration '${shown}' must be greater than 0` };
   if (ms > PIPELINE_LIMITS.maxTimeoutMs)
     return { ok: false, message: `duration '${shown}' exceeds the maximum of 24h` };
   return { ok: true, ms };

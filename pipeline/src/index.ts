@@ -1,5 +1,6 @@
 /**
- * @dockyard/pipeline: parse and validate `dockyard.yml` (v1), the pipeline file of Dockyard.
+ * @dockyard/pipeline: parse and validate `dockyard.yml` (v1), the pipeline file of Dockyard, and the service files
+ * (with their env files) that its update-service stages roll out.
  *
  * `parsePipeline` never throws; it returns a normalised {@link PipelineSpec} or every
  * {@link Problem} with line and column. `formatProblems` renders them for humans.
@@ -39,6 +40,20 @@ export type {
   ServiceSecretRef,
   ServiceUpdatePolicy,
 } from './services/types.js';
+export { parseServiceFile, SERVICE_DEFAULTS, type ServiceFileResult } from './services/service-file.js';
+export { SERVICE_FILE_LIMITS } from './services/service-schema.js';
+export { parseEnvFile, ENV_FILE_LIMITS, type EnvFileResult } from './services/env-file.js';
+export type { ServiceEnv } from './services/service-env.js';
+export {
+  envFilePathOf,
+  revisionSpecOf,
+  serviceDefinition,
+  type RevisionSpecResult,
+  type ServiceDefinitionOptions,
+  type ServiceDefinitionResult,
+} from './services/service-definition.js';
+export { formatServiceProblems, type ServiceProblem } from './services/service-problems.js';
+export { serviceJsonSchema, SERVICE_SCHEMA_ID } from './services/service-json-schema.js';
 export { sourceUseOf, secretsKeyOf } from './kinds/traits.js';
 export { ROLES, isRole, type Role } from './roles.js';
 export { MAX_APPROVAL_TIMEOUT_MS, type OnTimeout } from './kinds/approval.js';

@@ -75,6 +75,9 @@ const isRootTypeMismatch = (branch: readonly Issue[]): boolean =>
   branch[0].path.length === 0 &&
   branch[0].expected !== 'int';
 
+/** The keys a mapping at `path` may have (for a did-you-mean on an unknown key); [] when unknown. */
+export type KnownKeys = (path: ValuePath) => readonly string[];
+
 /**
  * Turns zod issues into located problems: one problem per unknown key (pointing at the key,
  * with a typo hint), missing keys at the enclosing key, union failures reduced to the branch
@@ -86,12 +89,22 @@ export function issuesToProblems(
   prefix: ValuePath = [],
   stageTypeAt?: (stage: string) => StageType | undefined,
 ): Problem[] {
+  return locatedProblems(issues, at, (path) => knownKeysFor(path, stageTypeAt), prefix);
+}
+
+/** {@link issuesToProblems} for any file: `knownKeys` gives the typo hints of unknown keys. */
+export function locatedProblems(
+  issues: readonly Issue[],
+  at: Locator,
+  knownKeys: KnownKeys,
+  prefix: ValuePath = [],
+): Problem[] {
   const out: Problem[] = [];
   for (const iss of issues) {
     const path = [...prefix, ...iss.path];
     if (iss.code === 'unrecognized_keys') {
       for (const key of iss.keys) {
-        const hint = didYouMean(key, knownKeysFor(path, stageTypeAt));
+        const hint = didYouMean(key, knownKeys(path));
         out.push({ path: formatPath(path), ...at([...path, key], true), message: `unknown key ${quote(key)}${hint}` });
       }
     } else if (iss.code === 'invalid_key') {
@@ -106,7 +119,7 @@ export function issuesToProblems(
     } else if (iss.code === 'invalid_union') {
       const matching = iss.errors.filter((b) => !isRootTypeMismatch(b));
       if (matching.length === 1 && matching[0]) {
-        out.push(...issuesToProblems(matching[0], at, path, stageTypeAt));
+        out.push(...locatedProblems(matching[0], at, knownKeys, path));
       } else {
         const expected = [
           ...new Set(iss.errors.flatMap((b) => (b[0]?.code === 'invalid_type' ? [friendly(b[0].expected)] : []))),

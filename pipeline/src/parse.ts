@@ -1,25 +1,16 @@
-import { LineCounter, isMap, isSeq, parseDocument } from 'yaml';
-import {
-  findDuplicateKeys,
-  findSizeOverflow,
-  firstAliasOffset,
-  isPlainObject,
-  keepScalarSource,
-  keyOrder,
-  locate,
-  pathAt,
-} from './ast.js';
+import { isPlainObject, keepScalarSource, keyOrder } from './ast.js';
 import { checkSemantics } from './checks.js';
-import { formatPath } from './format.js';
-import { errorMap, issuesToProblems, type Locator } from './issues.js';
+import { errorMap, issuesToProblems } from './issues.js';
 import { PIPELINE_LIMITS } from './limits.js';
-import { decodeInput, scanStructure } from './prescan.js';
 import { NAME_PATTERN, pipelineSchema, quote, type EnvValue, type PipelineInput } from './schema.js';
 import type { ParseResult, PipelineSpec, Problem, RegistrySpec, SecretRef, SourceSpec, StageDef } from './types.js';
+import { finishProblems, neverThrows, readYamlMapping } from './yaml-source.js';
 import { KINDS, kindFor, kindOf, type KindSpec, type StageType, type PipelineStageType } from './kinds/index.js';
 
-const fail = (problems: Problem[]): ParseResult => ({ ok: false, problems: finish(problems) });
-const fileProblem = (message: string, line = 1, column = 1): Problem => ({ path: '', line, column, message });
+const fail = (problems: Problem[]): ParseResult => ({
+  ok: false,
+  problems: finishProblems(problems, PIPELINE_LIMITS.maxProblems),
+});
 
 /** What a caller passes to {@link parsePipeline}. */
 export interface ParseOptions {
@@ -41,66 +32,13 @@ export interface ParseOptions {
  * expansion beyond {@link PIPELINE_LIMITS}.maxAliases. Pure and safe to call concurrently.
  */
 export function parsePipeline(input: string | Uint8Array, options: ParseOptions = {}): ParseResult {
-  try {
-    return parseUnsafe(input, options);
-  } catch (err) {
-    // Defensive: a bug or an unforeseen yaml failure (e.g. stack overflow) must not escape.
-    const reason = err instanceof RangeError ? 'the file is too complex to parse' : 'internal error while parsing';
-    return fail([fileProblem(`${reason} (${err instanceof Error ? err.message : String(err)})`)]);
-  }
+  return neverThrows(() => parseUnsafe(input, options), fail);
 }
 
 function parseUnsafe(input: string | Uint8Array, options: ParseOptions): ParseResult {
-  const decoded = decodeInput(input, PIPELINE_LIMITS.maxBytes);
-  if (!decoded.ok) return fail([decoded.problem]);
-  const text = decoded.text;
-  const excess = scanStructure(text, PIPELINE_LIMITS);
-  if (excess?.kind === 'depth') {
-    return fail([fileProblem(`nesting is deeper than ${PIPELINE_LIMITS.maxDepth} levels`, excess.line, excess.column)]);
-  }
-  if (excess) return fail([fileProblem(tooMany(excess.kind), excess.line, excess.column)]);
-
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, {
-    lineCounter,
-    // yaml's own uniqueKeys check is quadratic per mapping; findDuplicateKeys is linear.
-    uniqueKeys: false,
-    prettyErrors: false,
-    keepSourceTokens: false,
-  });
-  const pos = (offset: number): { line: number; column: number } => {
-    const { line, col } = lineCounter.linePos(offset);
-    return { line, column: col };
-  };
-  const yamlProblems = [...doc.errors, ...doc.warnings].map((e): Problem => ({
-    path: formatPath(pathAt(doc, e.pos[0])),
-    ...pos(e.pos[0]),
-    message: yamlMessage(e.message),
-  }));
-  for (const dup of findDuplicateKeys(doc)) {
-    yamlProblems.push({ path: formatPath(dup.path), ...pos(dup.offset), message: `duplicate key ${quote(dup.key)}` });
-  }
-  if (yamlProblems.length > 0) return fail(yamlProblems);
-
-  const root = doc.contents;
-  if (root === null) return fail([fileProblem("file is empty: expected a mapping with 'name' and 'stages'")]);
-  if (!isMap(root)) {
-    const kind = isSeq(root) ? 'a sequence' : 'a scalar';
-    return fail([{ path: '', ...pos(root.range[0]), message: `top level must be a mapping, got ${kind}` }]);
-  }
-  const overflow = findSizeOverflow(doc, PIPELINE_LIMITS);
-  if (overflow) return fail([{ path: '', ...pos(overflow.offset), message: tooMany(overflow.kind) }]);
-
-  let js: unknown;
-  try {
-    js = doc.toJS({ maxAliasCount: PIPELINE_LIMITS.maxAliases });
-  } catch (err) {
-    if (!(err instanceof ReferenceError)) throw err;
-    const message = `aliases expand too much (limit ${PIPELINE_LIMITS.maxAliases}); refusing a possible alias bomb`;
-    return fail([{ path: '', ...pos(firstAliasOffset(doc)), message }]);
-  }
-  if (!isPlainObject(js)) return fail([fileProblem('top level must be a mapping')]);
-
+  const read = readYamlMapping(input, PIPELINE_LIMITS, "file is empty: expected a mapping with 'name' and 'stages'");
+  if (!read.ok) return fail(read.problems);
+  const { js, doc, at } = read;
   const stageOrder = keyOrder(doc, ['stages']);
   keepScalarSource(doc, js, ['env']);
   for (const name of stageOrder) {
@@ -108,7 +46,6 @@ function parseUnsafe(input: string | Uint8Array, options: ParseOptions): ParseRe
     keepScalarSource(doc, js, ['stages', name, 'agent']);
     keepScalarSource(doc, js, ['stages', name, 'args']);
   }
-  const at: Locator = (path, atKey) => pos(locate(doc, path, atKey));
   const parsed = pipelineSchema.safeParse(js, { reportInput: true, error: errorMap });
   const name = js.name === undefined ? defaultedName(options.defaultName) : { ok: true as const, name: undefined };
   const problems = [
@@ -205,33 +142,4 @@ function build(input: PipelineInput, order: readonly string[], defaultName: stri
     ...(r.body !== undefined ? { body: r.body } : {}),
   }));
   return { version: 1, name, env, secrets, source, registry, notify, stages };
-}
-
-function tooMany(kind: 'keys' | 'items'): string {
-  return kind === 'keys'
-    ? `more than ${PIPELINE_LIMITS.maxKeys} keys in the file`
-    : `more than ${PIPELINE_LIMITS.maxItems} sequence items in the file`;
-}
-
-function yamlMessage(message: string): string {
-  if (message.startsWith('Source contains multiple documents')) return 'only one YAML document is allowed (remove ---)';
-  const first = message.split('\n')[0] ?? message;
-  return first.replace(/ at line \d+, column \d+.*$/, '');
-}
-
-/** Sorts by position, drops exact duplicates, caps the count with a final summary problem. */
-function finish(problems: Problem[]): Problem[] {
-  const seen = new Set<string>();
-  const unique = problems
-    .filter((p) => {
-      const key = `${p.line}:${p.column}:${p.path}:${p.message}`;
-      if (seen.has(key)) return false;
-      seen.add(key);
-      return true;
-    })
-    .sort((a, b) => a.line - b.line || a.column - b.column);
-  const max = PIPELINE_LIMITS.maxProblems;
-  if (unique.length <= max) return unique;
-  const next = unique[max] ?? fileProblem('');
-  return [...unique.slice(0, max), { ...next, path: '', message: `${unique.length - max} more problems not shown` }];
 }

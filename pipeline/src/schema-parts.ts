@@ -80,19 +80,24 @@ export const labelsSchema = z
   )
   .meta({ description: 'Agent label selector: the stage runs only on agents carrying every pair exactly.' });
 
-export const durationSchema = z
-  .string({ error: (iss) => `expected a duration string such as 10m or 1h30m, got ${typeName(iss.input)}` })
-  .regex(DURATION_PATTERN, { error: (iss) => durationMessage(iss.input) })
-  .transform((text, ctx) => {
-    const parsed = parseDuration(text);
-    if (parsed.ok) return parsed.ms;
-    ctx.addIssue({ code: 'custom', message: parsed.message, input: text });
-    return z.NEVER;
-  })
-  .meta({
-    description:
-      'Stage timeout: integer + unit ms|s|m|h, combinable in descending order (1h30m); > 0 and <= 24h. Default: none.',
-  });
+/** A duration string (see DURATION_PATTERN) in milliseconds: > 0 and <= 24h, or >= 0 with `allowZero`. */
+export function durationSchemaOf(options: { allowZero?: boolean } = {}) {
+  const example = options.allowZero ? '5m, or 0s for none' : '10m or 1h30m';
+  return z
+    .string({ error: (iss) => `expected a duration string such as ${example}, got ${typeName(iss.input)}` })
+    .regex(DURATION_PATTERN, { error: (iss) => durationMessage(iss.input, options) })
+    .transform((text, ctx) => {
+      const parsed = parseDuration(text, options);
+      if (parsed.ok) return parsed.ms;
+      ctx.addIssue({ code: 'custom', message: parsed.message, input: text });
+      return z.NEVER;
+    });
+}
+
+export const durationSchema = durationSchemaOf().meta({
+  description:
+    'Stage timeout: integer + unit ms|s|m|h, combinable in descending order (1h30m); > 0 and <= 24h. Default: none.',
+});
 
 const retryCount = z
   .number()
@@ -158,8 +163,8 @@ export const resourcesSchema = z
   })
   .meta({ description: 'Container limits for the docker executor (the shell executor has none).' });
 
-function durationMessage(input: unknown): string {
-  const parsed = parseDuration(String(input));
+function durationMessage(input: unknown, options: { allowZero?: boolean }): string {
+  const parsed = parseDuration(String(input), options);
   return parsed.ok ? 'invalid duration' : parsed.message;
 }
 

@@ -3,6 +3,7 @@ import { findCycles, formatCycle } from '../dag.js';
 import { formatPath } from '../format.js';
 import { errorMap } from '../issues.js';
 import {
+  checked,
   parseComposeDuration,
   parsePort,
   parseVolumeMount,
@@ -10,7 +11,6 @@ import {
   VOLUME_NAME_PATTERN,
   type ComposePort,
   type ComposeVolumeMount,
-  type ValueResult,
 } from './compose-values.js';
 import { composeProblems, type ComposeProblem } from './compose-problems.js';
 
@@ -60,16 +60,6 @@ export type ParseComposeResult = { ok: true; template: ComposeTemplate } | { ok:
 // Compose's own service-name rule, minus a leading separator (names become DNS aliases and container names).
 const SERVICE_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const ENV_KEY_PATTERN = /^(?!__proto__$)[^=\s]+$/;
-
-/** Lifts a {@link ValueResult} into a zod transform, so a bad value is a problem at its own path. */
-function checked<I, O>(parse: (input: I) => ValueResult<O>) {
-  return (input: I, ctx: z.core.$RefinementCtx<I>): O => {
-    const r = parse(input);
-    if (r.ok) return r.value;
-    ctx.addIssue({ code: 'custom', message: r.message, input });
-    return z.NEVER;
-  };
-}
 
 const duration = z
   .string({

@@ -3,8 +3,19 @@
  * shell-like word splitting for string commands, and the short syntaxes of ports and volumes.
  * Each returns a result instead of throwing, so the schema can report a problem at its path.
  */
+import { z } from 'zod';
 
 export type ValueResult<T> = { ok: true; value: T } | { ok: false; message: string };
+
+/** Lifts a {@link ValueResult} into a zod transform, so a bad value is a problem at its own path. */
+export function checked<I, O>(parse: (input: I) => ValueResult<O>) {
+  return (input: I, ctx: z.core.$RefinementCtx<I>): O => {
+    const r = parse(input);
+    if (r.ok) return r.value;
+    ctx.addIssue({ code: 'custom', message: r.message, input });
+    return z.NEVER;
+  };
+}
 
 // Go's time.ParseDuration units (Compose parses durations with it); µs is spelled us here too.
 const DURATION_UNIT_MS: Record<string, number> = {

@@ -6,7 +6,9 @@ import { ENV_NAME_PATTERN, SECRET_NAME_PATTERN, quote, scalarString } from '../s
 import { defineKind } from './kind.js';
 
 /** A path inside the run's source: relative, no `..`, no backslashes. */
-export const sourcePathSchema = z.string().regex(/^(?!\/)(?!.*(^|\/)\.\.(\/|$))[^\\\0]{1,255}$/, {
+export const SOURCE_PATH_PATTERN = /^(?!\/)(?!.*(^|\/)\.\.(\/|$))[^\\\0]{1,255}$/;
+
+export const sourcePathSchema = z.string().regex(SOURCE_PATH_PATTERN, {
   error: (iss) => `${quote(iss.input)} must be a relative path inside the source (no leading /, no ..)`,
 });
 
