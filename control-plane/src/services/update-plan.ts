@@ -2,6 +2,7 @@
 // definition checked, the revision (an existing one when nothing changed), and the hosts with
 // their replicas of the new revision and of the one before.
 import {
+  formatServiceProblems,
   serviceDefinition,
   revisionSpecOf,
   type ServiceDefinition,
@@ -35,13 +36,8 @@ export function spread(replicas: number, agents: { id: string; name: string }[])
 
 /** The service file's definition, or a PlanError listing its problems. */
 export function definitionFrom(texts: Record<string, string>, file: string, service: string): ServiceDefinition {
-  const parsed = serviceDefinition(texts.service_file ?? "", texts.env_file ?? null, { file });
-  if (!parsed.ok)
-    throw new PlanError(
-      `service file '${file}' is not valid:\n${parsed.problems.map((p) => `  ${p.message}`).join("\n")}`,
-    );
-  if (parsed.definition.name !== service)
-    throw new PlanError(`service file '${file}' declares service '${parsed.definition.name}', not '${service}'`);
+  const parsed = serviceDefinition(texts.service_file ?? "", texts.env_file ?? null, { file, service });
+  if (!parsed.ok) throw new PlanError(`service file '${file}' is not valid:\n${formatServiceProblems(parsed.problems)}`);
   return parsed.definition;
 }
 
@@ -72,7 +68,9 @@ export async function planFromDefinition(
   origin: { runId: string; stageName: string },
   now: Date,
 ): Promise<Plan> {
-  const spec = revisionSpecOf(def, image);
+  const made = revisionSpecOf(def, image);
+  if (!made.ok) throw new PlanError(made.message);
+  const spec = made.spec;
   const agents = await candidateAgents(tx, def.agents);
   const chosen = def.hosts === null ? agents : agents.slice(0, def.hosts);
   if (chosen.length === 0) {
