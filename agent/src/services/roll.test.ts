@@ -148,6 +148,20 @@ describe("rolling a service on one host", { timeout: 180_000 }, () => {
     );
   });
 
+  it("scales up and down under load; the target's extra replicas are stopped, not kept warm", async () => {
+    const up = await underLoad(
+      () => rollHost(f.ctx(), f.spec(target(1), { replicas: 3, maxParallel: 2, keepOthers: true })),
+      "rev1",
+    );
+    assert.deepEqual(up.client.failures, []);
+    assert.deepEqual(Object.keys(await replicas()), ["1-1", "1-2", "1-3", "2-1", "2-2"]);
+    assert.equal((await routed()).length, 3);
+    const down = await underLoad(() => rollHost(f.ctx(), f.spec(target(1), { replicas: 1, keepOthers: true })), "rev1");
+    assert.deepEqual(down.client.failures, []);
+    assert.deepEqual(Object.keys(await replicas()), ["1-1", "2-1", "2-2"], "rev 2 still warm, rev 1 extras gone");
+    assert.equal((await routed()).length, 1);
+  });
+
   it("stops the warm replicas once they are not kept, then every replica for no target (the proxy stays, empty)", async () => {
     await rollHost(f.ctx(), f.spec(target(1)));
     assert.deepEqual(Object.keys(await replicas()), ["1-1", "1-2"]);
