@@ -3,6 +3,7 @@
 // again after a kill, an abort or an agent restart finishes the job and never does it twice.
 // The proxy only ever routes to a replica that passed its check: new ones go in once healthy,
 // old ones are drained (in-flight requests finish) before they are taken out.
+import { HaproxyRuntimeError } from "./haproxy-runtime";
 import { stopReplica } from "./replica";
 import { bringUp, type ReadyReplica, type RollContext, type RollTarget } from "./bring-up";
 import { freeSlot, hostState, slotOf, staleSlots, type HostReplica, type HostState } from "./host-state";
@@ -55,7 +56,10 @@ export async function rollHost(ctx: RollContext, spec: RollSpec): Promise<void> 
         const slot =
           own && (own.state === "maint" || own.addr === `${r.replica.ip}:${r.replica.port}`) ? own : undefined;
         const chosen = slot ?? freeSlot(state, taken);
-        if (!chosen) throw new Error(`the proxy of service '${spec.service}' has no free slot for ${r.replica.name}`);
+        if (!chosen)
+          throw new HaproxyRuntimeError(
+            `the proxy of service '${spec.service}' has no free slot for ${r.replica.name}`,
+          );
         taken.add(chosen.slot);
         await proxy.put(chosen.slot, r.replica.ip, r.replica.port);
         log(`replica ${r.replica.name} healthy after ${seconds(r.healthyAfterMs)}; in the proxy (slot ${chosen.slot})`);
