@@ -52,9 +52,11 @@ export async function rollHost(ctx: RollContext, spec: RollSpec): Promise<void> 
       const taken = new Set<number>();
       for (const r of ready) {
         const own = r.slot !== null ? state.slots.find((s) => s.slot === r.slot) : undefined;
-        // Its own slot, unless another replica took it meanwhile.
+        // Its own slot, unless another replica took it meanwhile (or in this batch: `state` predates the puts).
         const slot =
-          own && (own.state === "maint" || own.addr === `${r.replica.ip}:${r.replica.port}`) ? own : undefined;
+          own && !taken.has(own.slot) && (own.state === "maint" || own.addr === `${r.replica.ip}:${r.replica.port}`)
+            ? own
+            : undefined;
         const chosen = slot ?? freeSlot(state, taken);
         if (!chosen)
           throw new HaproxyRuntimeError(

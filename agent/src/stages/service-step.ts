@@ -2,7 +2,7 @@
 // pinned to this agent (see pipeline's kinds/service-step.ts for the actions). The work is in
 // ../services/: read-service-file.ts (read), roll.ts (roll), watch.ts (watch). Not a process:
 // it runs in the agent (taskHandle) and drives the engine and the host's HAProxy directly.
-import type { Assignment } from "@dockyard/proto";
+import type { Assignment, ServiceStep } from "@dockyard/proto";
 import type { AgentStage, StageExit, StageTools } from "./kind";
 import { failedExit, taskHandle, type StageLog } from "./task-handle";
 import { ExecutorError } from "../executor/errors";
@@ -12,8 +12,6 @@ import { rollHost } from "../services/roll";
 import { rollSpecOf } from "../services/step-spec";
 import { watchHost } from "../services/watch";
 import { findHaproxy } from "../services/service-host";
-
-type ServiceStepValue = Extract<NonNullable<Assignment["spec"]>["kind"], { case: "serviceStep" }>["value"];
 
 export const serviceStep: AgentStage = {
   type: "serviceStep",
@@ -37,7 +35,7 @@ export const serviceStep: AgentStage = {
 
 async function run(
   a: Assignment,
-  step: ServiceStepValue,
+  step: ServiceStep,
   tools: StageTools,
   log: StageLog,
   signal: AbortSignal,
