@@ -54,7 +54,7 @@ export class Agent {
   private readonly runners = new Map<string, AttemptRunner>();
   /** The runs' workspaces here: found on disk and engine, reported in heartbeats, removed once their run ended. */
   private readonly workspaces: Workspaces;
-  /** What it holds beyond stages (environments), reported whole in every heartbeat. */
+  /** What it holds beyond stages (environments, service replicas and proxies), reported whole in every heartbeat. */
   private readonly holders: ResourceHolder[];
   private timers: NodeJS.Timeout[] = [];
   private listener: { close(): void } | null = null;
@@ -80,7 +80,7 @@ export class Agent {
     const inUse = (runId: string) => [...this.runners.values()].some((r) => r.assignment.runId === runId);
     this.workspaces = new Workspaces(deps.executors, this.tools.sources, () => this.session.agentId, inUse, deps.log);
     this.tools.environments.useRunners(inUse);
-    this.holders = [this.tools.environments];
+    this.holders = [this.tools.environments, this.tools.services];
   }
 
   get agentId(): string {
@@ -272,6 +272,8 @@ export class Agent {
       // The server's word on which runs ended reaches us even when its NATS notice was lost.
       for (const r of res.endedRuns) this.runEnded(r.runId, r.state);
       void this.workspaces.refresh();
+      // A replica that died shows in the next heartbeat (environments have their own sweep).
+      void this.tools.services.refresh();
     } catch (err) {
       const code = (err as grpc.ServiceError).code;
       if (code !== grpc.status.UNAUTHENTICATED && code !== grpc.status.FAILED_PRECONDITION) {

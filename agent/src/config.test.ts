@@ -19,6 +19,16 @@ describe("agent config", () => {
     assert.equal(c.capacity, 4);
   });
 
+  it("binds the services' proxies on DOCKYARD_SERVICE_ADDRESS, all interfaces by default", () => {
+    assert.equal(loadAgentConfig({ DOCKYARD_JOIN_TOKEN: TOKEN }).serviceAddress, "0.0.0.0");
+    const c = loadAgentConfig({ DOCKYARD_JOIN_TOKEN: TOKEN, DOCKYARD_SERVICE_ADDRESS: "127.0.0.2" });
+    assert.equal(c.serviceAddress, "127.0.0.2");
+    assert.throws(
+      () => loadAgentConfig({ DOCKYARD_JOIN_TOKEN: TOKEN, DOCKYARD_SERVICE_ADDRESS: "a b" }),
+      /DOCKYARD_SERVICE_ADDRESS: expected an IP address or host name/,
+    );
+  });
+
   it("reports every bad variable at once, including a missing join token", () => {
     assert.throws(
       () =>

@@ -60,6 +60,11 @@ const schema = z.object({
     .min(0)
     .max(2 ** 50)
     .default(10 * 1024 ** 3),
+  /** The host the services' proxies bind (service-step); 0.0.0.0 is reported as the host name. */
+  DOCKYARD_SERVICE_ADDRESS: z
+    .string()
+    .regex(/^[0-9A-Za-z.:-]{1,253}$/, "expected an IP address or host name to bind the services' proxies on")
+    .default("0.0.0.0"),
 });
 
 export interface AgentConfig {
@@ -87,6 +92,8 @@ export interface AgentConfig {
   insecure: boolean;
   /** Stop an attempt whose lease could not be renewed for its fence (false only in tests). */
   fence: boolean;
+  /** The host the services' proxies bind. */
+  serviceAddress: string;
 }
 
 export class AgentConfigError extends Error {
@@ -154,6 +161,7 @@ export function loadAgentConfig(env: Record<string, string | undefined> = proces
     caFingerprint: fingerprint,
     insecure,
     fence: e.DOCKYARD_AGENT_FENCE === "on",
+    serviceAddress: e.DOCKYARD_SERVICE_ADDRESS,
   };
 }
 

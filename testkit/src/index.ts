@@ -1,1 +1,2 @@
 export { tempDir, removeOnExit, removeTempDir } from "./temp-dir";
+export { LoadClient, getBody, type LoadClientOptions } from "./load-client";

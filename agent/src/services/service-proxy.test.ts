@@ -3,11 +3,10 @@
 // while the proxy moves from one replica to another (put, drain until idle, stop, take), and
 // the same client does see failures when the only replica is killed (the positive control).
 import assert from "node:assert/strict";
-import http from "node:http";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import type Dockerode from "dockerode";
-import { tempDir } from "@dockyard/testkit";
+import { LoadClient, getBody, tempDir } from "@dockyard/testkit";
 import { BASE_IMAGE } from "../executor/docker-client";
 import { connectEngine, uniq } from "../docker/environment-fixtures";
 import { ServiceProxy } from "./service-proxy";
@@ -20,66 +19,6 @@ async function freePort(): Promise<number> {
   const port = (srv.address() as net.AddressInfo).port;
   await new Promise((r) => srv.close(r));
   return port;
-}
-
-/** Polls `url` from 4 keep-alive and 4 fresh-connection loops; counts bodies and failures. */
-class LoadClient {
-  readonly bodies = new Map<string, number>();
-  readonly failures: string[] = [];
-  /** Bodies seen since mark(). */
-  sinceMark = new Map<string, number>();
-  private stopped = false;
-  private readonly loops: Promise<void>[] = [];
-  private readonly keepAlive = new http.Agent({ keepAlive: true, maxSockets: 4 });
-
-  constructor(private readonly url: string) {}
-
-  start(): void {
-    for (let i = 0; i < 8; i++) this.loops.push(this.loop(i % 2 === 0 ? this.keepAlive : false));
-  }
-
-  get ok(): number {
-    return [...this.bodies.values()].reduce((a, b) => a + b, 0);
-  }
-
-  mark(): void {
-    this.sinceMark = new Map();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await Promise.all(this.loops);
-    this.keepAlive.destroy();
-  }
-
-  private async loop(agent: http.Agent | false): Promise<void> {
-    while (!this.stopped) {
-      try {
-        const body = await get(this.url, agent);
-        this.bodies.set(body, (this.bodies.get(body) ?? 0) + 1);
-        this.sinceMark.set(body, (this.sinceMark.get(body) ?? 0) + 1);
-      } catch (err) {
-        this.failures.push((err as Error).message);
-      }
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  }
-}
-
-function get(url: string, agent: http.Agent | false): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent, timeout: 5000 }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => (body += c));
-      res.on("end", () =>
-        res.statusCode === 200 ? resolve(body.trim()) : reject(new Error(`status ${res.statusCode}`)),
-      );
-      res.on("error", reject);
-    });
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
-  });
 }
 
 async function until(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
@@ -111,7 +50,7 @@ describe("service proxy (HAProxy runtime API)", { timeout: 120_000 }, () => {
     await until(() => ip !== "", `an address for ${name}`);
     // Healthy before it is put in: the proxy never routes to a replica that is not.
     const deadline = Date.now() + 10_000;
-    while ((await get(`http://${ip}:${PORT}/`, false).catch(() => "")) !== name) {
+    while ((await getBody(`http://${ip}:${PORT}/`).catch(() => "")) !== name) {
       if (Date.now() > deadline) throw new Error(`replica ${name} never answered`);
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -9,6 +9,7 @@ import type { RunSources } from "./run-sources";
 import type { Environments } from "./environments";
 import type { BuildCache } from "./build-cache";
 import type { OutputDirs } from "./output-dir";
+import type { ServiceHost } from "../services/service-host";
 
 /** What handlers work with; one set per agent. */
 export interface StageTools {
@@ -24,6 +25,8 @@ export interface StageTools {
   outputs: OutputDirs;
   /** The engine's build cache, pruned to its budget after each build. */
   buildCache: BuildCache;
+  /** Service replicas and their proxies on this host (service-step), a held resource of their own. */
+  services: ServiceHost;
   agentId: string;
 }
 

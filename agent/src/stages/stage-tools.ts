@@ -11,6 +11,7 @@ import { Environments } from "./environments";
 import type { StageTools } from "./kind";
 import { RunSources } from "./run-sources";
 import { OutputDirs } from "./output-dir";
+import { ServiceHost } from "../services/service-host";
 
 /** How often expired environments are reaped and the live list refreshed. */
 const ENV_SWEEP_MS = 30_000;
@@ -32,6 +33,12 @@ export function createStageTools(
     environments: new Environments(docker, agentId, log),
     buildCache: new BuildCache(docker, config.buildCacheBytes, log),
     outputs: new OutputDirs(path.join(config.stateDir, "outputs")),
+    services: new ServiceHost({
+      docker,
+      dir: path.resolve(config.stateDir, "services"),
+      address: config.serviceAddress,
+      log,
+    }),
     get agentId() {
       return agentId();
     },
