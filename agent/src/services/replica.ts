@@ -58,21 +58,38 @@ export const serviceNetwork = (service: string) => `dy-svc-${service}`;
 export const replicaName = (s: Pick<ReplicaSpec, "service" | "revision" | "index">) =>
   `dy-svc-${s.service}-r${s.revision}-${s.index}`;
 
-/** The service's network on this engine, created once. */
+/** Creations under way, per engine and service: the engine does not refuse a second network of one name. */
+const creating = new WeakMap<Dockerode, Map<string, Promise<string>>>();
+
+/**
+ * The service's network on this engine, created once. Concurrent calls (a batch starting its
+ * replicas together) share one creation: the engine would make two networks of the same name,
+ * after which neither can be named. Duplicates an earlier agent left are removed, the oldest kept.
+ */
 export async function ensureServiceNetwork(docker: Dockerode, service: string): Promise<string> {
-  const name = serviceNetwork(service);
-  const found = await docker.listNetworks({ filters: { name: [name] } });
-  if (found.some((n) => n.Name === name)) return name;
-  try {
-    await docker.createNetwork({
-      Name: name,
-      Driver: "bridge",
-      CheckDuplicate: true,
-      Labels: { [REPLICA_LABEL.service]: service },
-    });
-  } catch (err) {
-    if (statusOf(err) !== 409) throw err; // another step created it meanwhile
+  let byService = creating.get(docker);
+  if (!byService) creating.set(docker, (byService = new Map()));
+  let p = byService.get(service);
+  if (!p) {
+    p = createServiceNetwork(docker, service).finally(() => byService.delete(service));
+    byService.set(service, p);
   }
+  return p;
+}
+
+async function createServiceNetwork(docker: Dockerode, service: string): Promise<string> {
+  const name = serviceNetwork(service);
+  const found = (await docker.listNetworks({ filters: { name: [name] } })).filter((n) => n.Name === name);
+  if (found.length > 1) {
+    const [, ...extra] = found.sort((a, b) => String(a.Created).localeCompare(String(b.Created)));
+    for (const n of extra)
+      await docker
+        .getNetwork(n.Id)
+        .remove()
+        .catch(() => undefined);
+  }
+  if (found.length > 0) return name;
+  await docker.createNetwork({ Name: name, Driver: "bridge", Labels: { [REPLICA_LABEL.service]: service } });
   return name;
 }
 

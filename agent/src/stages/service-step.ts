@@ -4,7 +4,7 @@
 // it runs in the agent (taskHandle) and drives the engine and the host's HAProxy directly.
 import type { Assignment, ServiceStep } from "@dockyard/proto";
 import type { AgentStage, StageExit, StageTools } from "./kind";
-import { failedExit, taskHandle, type StageLog } from "./task-handle";
+import { failedExit as logFailure, taskHandle, type StageLog } from "./task-handle";
 import { ExecutorError } from "../executor/errors";
 import { isAgentError } from "../errors";
 import { readServiceFiles } from "../services/read-service-file";
@@ -83,4 +83,9 @@ async function run(
     replicas: String(spec.target ? spec.replicas : 0),
   };
   return { exitCode: 0, oomKilled: false, outputs: { values } };
+}
+
+/** A failed step: the message is in its log and is the stage's reason (the coordinator quotes it when it rolls back). */
+function failedExit(log: StageLog, message: string): StageExit {
+  return { ...logFailure(log, message), failure: message };
 }

@@ -37,7 +37,8 @@ export function spread(replicas: number, agents: { id: string; name: string }[])
 /** The service file's definition, or a PlanError listing its problems. */
 export function definitionFrom(texts: Record<string, string>, file: string, service: string): ServiceDefinition {
   const parsed = serviceDefinition(texts.service_file ?? "", texts.env_file ?? null, { file, service });
-  if (!parsed.ok) throw new PlanError(`service file '${file}' is not valid:\n${formatServiceProblems(parsed.problems)}`);
+  if (!parsed.ok)
+    throw new PlanError(`service file '${file}' is not valid:\n${formatServiceProblems(parsed.problems)}`);
   return parsed.definition;
 }
 

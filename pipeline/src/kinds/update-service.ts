@@ -38,11 +38,9 @@ export const updateService = defineKind({
         error: 'service must be 1-63 of a-z 0-9 - starting with a letter or digit',
       })
       .meta({ description: 'The service to update; the service file must declare the same name.' }),
-    file: sourcePathSchema
-      .optional()
-      .meta({
-        description: "The service file in the run's source, e.g. services/staging.yml (see service.schema.json).",
-      }),
+    file: sourcePathSchema.optional().meta({
+      description: "The service file in the run's source, e.g. services/staging.yml (see service.schema.json).",
+    }),
     image: imageSchema
       .optional()
       .meta({ description: "The image, replacing the file's: e.g. ${{ stages.build.outputs.image }}." }),

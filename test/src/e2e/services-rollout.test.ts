@@ -188,7 +188,7 @@ describe("services: rolling updates across two hosts", { timeout: 600_000 }, () 
       Cmd: [
         "sh",
         "-c",
-        "mkdir -p /www && echo x > /www/index.html && (sleep 2; touch /www/health) & exec httpd -f -vv -p 8080 -h /www",
+        "mkdir -p /www; echo x > /www/index.html; (sleep 2; touch /www/health) & exec httpd -f -vv -p 8080 -h /www",
       ],
       Labels: { "dockyard.service": "control" },
       HostConfig: { NetworkMode: "dy-svc-web" },

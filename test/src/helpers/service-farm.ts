@@ -21,7 +21,7 @@ export const HOSTS = [
 
 /** A replica: busybox httpd answering `GREETING revREV` on /, healthy (/health) READY_DELAY s after its start. */
 export const REPLICA_COMMAND =
-  'mkdir -p /www && echo "$GREETING rev$REV" > /www/index.html && (sleep "${READY_DELAY:-0}"; touch /www/health) & exec httpd -f -vv -p 8080 -h /www';
+  'mkdir -p /www; echo "$GREETING rev$REV" > /www/index.html; (sleep "${READY_DELAY:-0}"; touch /www/health) & exec httpd -f -vv -p 8080 -h /www';
 
 export interface ServiceFileOptions {
   name: string;
