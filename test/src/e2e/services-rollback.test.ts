@@ -134,7 +134,7 @@ describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, (
     assert.equal(out.code, 0, out.stderr);
     const answer = JSON.parse(out.stdout) as { mode: string; runId: string };
     assert.equal(answer.mode, "run");
-    const stage = await sf.waitStageEnd(answer.runId, 120_000);
+    const stage = await sf.waitStageEnd(answer.runId, 120_000, "rollback");
     assert.deepEqual(await failuresOf(list), []);
     assert.equal(stage.state, "succeeded", stage.reason ?? "");
     assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["stable rev1"]);

@@ -138,10 +138,10 @@ export class ServiceFarm {
     ).rows[0];
   }
 
-  async waitStageEnd(runId: string, timeoutMs = 120_000) {
+  async waitStageEnd(runId: string, timeoutMs = 120_000, stage = "release") {
     return waitFor(
       async () => {
-        const s = await this.stageOf(runId);
+        const s = await this.stageOf(runId, stage);
         return s && !["queued", "assigned", "running"].includes(s.state) ? s : undefined;
       },
       { timeoutMs, intervalMs: 200, message: `update-service stage of run ${runId} to end` },
