@@ -11,7 +11,6 @@
 //               pass one check and are back in the proxy), then the stage ends failed with why.
 // Every end leaves every host on one revision: the new one after `retiring`, the old one after
 // `rolling-back`; a rollback step whose agent is away is spawned again until it comes back.
-import type { UpdateServiceSpec } from "@dockyard/pipeline";
 import {
   NO_RETRY,
   type ChildEnded,
@@ -20,41 +19,12 @@ import {
   type ServerStageKind,
 } from "../stages/kind";
 import { withOutputs } from "../stages/output-text";
-import { leaveQueue, queueFor, QUEUE_POLL_MS } from "./deploy-queue";
+import { queueFor, QUEUE_POLL_MS } from "./deploy-queue";
 import { definitionFrom, planFromDefinition, planFromRevision, PlanError, type Plan } from "./update-plan";
-import { phaseOfKey, readStep, rollStep, stepKey, watchStep, type HostPlan, type Revisioned } from "./steps";
+import { phaseOfKey, readStep, rollStep, stepKey, watchStep } from "./steps";
 import { recordHost, setCurrent } from "../store/services";
-import type { ServiceUpdatePolicy } from "@dockyard/pipeline";
-
-/** How long an update may take, queue included, when the stage sets no `timeout:`. */
-const DEFAULT_TIMEOUT_MS = 60 * 60_000;
-/** A rollback step whose agent is away is spawned again this often, this many times (then the stage errors). */
-const ROLLBACK_RETRY_MS = 2000;
-const ROLLBACK_TRIES = 300;
-
-type Phase = "queued" | "reading" | "rolling" | "watching" | "retiring" | "rolling-back";
-
-interface UpdateState {
-  phase: Phase;
-  policy: ServiceUpdatePolicy;
-  proxyPort: number;
-  target: Revisioned & { created: boolean };
-  previous: Revisioned | null;
-  hosts: HostPlan[];
-  /** rolling: the host being rolled; rolling-back: tries so far. */
-  index: number;
-  /** Keys of the current phase still running. */
-  pending: string[];
-  /** Host index -> the address its roll step reported. */
-  addresses: string[];
-  rollbackReason: string;
-  /** A rollback asked for while a host rolls: taken once that step ends. */
-  rollbackAsked: string;
-}
-
-const specOf = (stage: ServerStage) => stage.spec as UpdateServiceSpec;
-const stateOf = (stage: ServerStage) => stage.state as unknown as UpdateState;
-const runRef = (stage: ServerStage) => `${stage.run.name}#${stage.run.number}`;
+import { DEFAULT_TIMEOUT_MS, end, failureText, origin, runRef, specOf, stateOf } from "./update-state";
+import { afterRollbackStep, askRollback, respawnRollbacks, rollBack } from "./rollback-phase";
 
 export const updateService: ServerStageKind<"update-service"> = {
   type: "update-service",
@@ -265,122 +235,4 @@ async function succeed(stage: ServerStage, ctx: ServerStageContext): Promise<voi
         .map((h) => `${h.agentName} (${h.replicas})`)
         .join(", ")}`;
   await end(stage, ctx, "succeeded", reason, false);
-}
-
-/** A rollback asked for while a host rolls waits for that step: two steps never converge one host at once. */
-async function askRollback(stage: ServerStage, ctx: ServerStageContext, why: string): Promise<void> {
-  await ctx.setState({ rollbackAsked: why });
-  await ctx.waiting(
-    `${why}; rolling back once host ${stateOf(stage).hosts[stateOf(stage).index]?.agentName} finished its step`,
-  );
-}
-
-async function rollBack(stage: ServerStage, ctx: ServerStageContext, why: string): Promise<void> {
-  const s = stateOf(stage);
-  if (s.phase === "rolling-back") return;
-  await ctx.endChildren(`service '${specOf(stage).service}' is rolling back`);
-  await ctx.setState({ phase: "rolling-back", rollbackReason: why, index: 0, pending: [] });
-  await ctx.waiting(`rolling back to ${s.previous ? `revision ${s.previous.revision}` : "nothing"}: ${why}`);
-  await respawnRollbacks(stage, ctx);
-}
-
-/** Spawn the rollback step of every host not yet back (again, after an agent that was away). */
-async function respawnRollbacks(stage: ServerStage, ctx: ServerStageContext): Promise<void> {
-  const s = stateOf(stage);
-  const done = new Set((stage.state.rolledBack as number[] | undefined) ?? []);
-  const keys: string[] = [];
-  for (const [i, host] of s.hosts.entries()) {
-    if (done.has(i)) continue;
-    const key = stepKey("rollback", i, host, s.index);
-    await ctx.spawn(
-      rollStep({
-        service: specOf(stage).service,
-        proxyPort: s.proxyPort,
-        policy: s.policy,
-        host,
-        key,
-        target: s.previous,
-        replicas: host.previousReplicas,
-        keepOthers: false,
-        allAtOnce: true,
-      }),
-    );
-    keys.push(key);
-  }
-  await ctx.setState({ pending: keys, index: s.index + 1 });
-}
-
-async function afterRollbackStep(
-  stage: ServerStage,
-  child: ChildEnded,
-  ctx: ServerStageContext,
-  pending: string[],
-): Promise<void> {
-  const s = stateOf(stage);
-  const i = Number(child.key.split("-")[1]) - 1;
-  const host = s.hosts[i]!;
-  if (child.state === "succeeded") {
-    await ctx.setState({ rolledBack: [...((stage.state.rolledBack as number[] | undefined) ?? []), i] });
-    await recordHost(
-      ctx.tx,
-      specOf(stage).service,
-      {
-        agentId: host.agentId,
-        agentName: host.agentName,
-        revision: s.previous?.revision ?? null,
-        replicas: host.previousReplicas,
-      },
-      origin(stage, "rollback", s.rollbackReason),
-      ctx.now(),
-    );
-  } else if (s.index >= ROLLBACK_TRIES) {
-    return end(
-      stage,
-      ctx,
-      "errored",
-      `could not roll host ${host.agentName} back after ${s.index} tries (${child.reason}); ${s.rollbackReason}`,
-    );
-  } else {
-    await ctx.waiting(`rolling back: host ${host.agentName} failed its step (${child.reason}); trying again`);
-  }
-  if (pending.length > 0) return;
-  const left = s.hosts.length - ((stage.state.rolledBack as number[] | undefined)?.length ?? 0);
-  if (left > 0) return void (await ctx.setTimer(new Date(ctx.now().getTime() + ROLLBACK_RETRY_MS), "rollback-retry"));
-  const to = s.previous ? `revision ${s.previous.revision}` : "nothing (it had no earlier revision)";
-  await ctx.notify.runEvent(
-    "rolled_back",
-    `service '${specOf(stage).service}' rolled back to ${to}: ${s.rollbackReason}`,
-  );
-  await end(stage, ctx, "failed", `rolled back to ${to}: ${s.rollbackReason}`, true);
-}
-
-function failureText(stage: ServerStage, child: ChildEnded): string {
-  const s = stateOf(stage);
-  return `revision ${s.target.revision} ${child.state} on ${child.key.split("-").slice(2).join("-")}: ${child.reason || child.state}`;
-}
-
-const origin = (stage: ServerStage, action: "update" | "rollback", reason = "") => ({
-  runId: stage.runId,
-  runRef: runRef(stage),
-  action,
-  reason: reason || specOf(stage).reason,
-});
-
-async function end(
-  stage: ServerStage,
-  ctx: ServerStageContext,
-  outcome: "succeeded" | "failed" | "errored",
-  reason: string,
-  rolledBack?: boolean,
-): Promise<void> {
-  const s = stateOf(stage);
-  await leaveQueue(ctx.tx, stage.attemptId);
-  const values: Record<string, string> = { service: specOf(stage).service };
-  if (s.target) {
-    values.revision = String(rolledBack ? (s.previous?.revision ?? "") : s.target.revision);
-    values.previous_revision = String(s.previous?.revision ?? "");
-    values.addresses = (s.addresses ?? []).filter(Boolean).join(",");
-    values.rolled_back = String(rolledBack === true);
-  }
-  await ctx.finish(outcome, reason, { values });
 }

@@ -8,11 +8,22 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import Docker from "dockerode";
 import { LoadClient } from "@dockyard/testkit";
-import { bodiesOver, HOSTS, releasePipeline, replicasOn, serviceFile, ServiceFarm, waitFor } from "../index";
+import {
+  bodiesOver,
+  HOSTS,
+  releasePipeline,
+  replicasOn,
+  serviceFile,
+  ServiceFarm,
+  startHttpReceiver,
+  waitFor,
+  type HttpReceiver,
+} from "../index";
 
 describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, () => {
   let sf: ServiceFarm;
   const clients: LoadClient[] = [];
+  const receivers: HttpReceiver[] = [];
   const files = (env: Record<string, string>, extra: Partial<Parameters<typeof serviceFile>[0]> = {}) => ({
     "services/web.yml": serviceFile({ name: "web", proxyPort: sf.proxyPort, env, ...extra }),
   });
@@ -33,21 +44,29 @@ describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, (
     });
 
   before(async () => {
-    sf = new ServiceFarm();
+    sf = new ServiceFarm({ env: { DOCKYARD_NOTIFY_ALLOW_PRIVATE: "loopback" } });
     await sf.start();
     const run = await sf.release(files({ GREETING: "stable", REV: "1" }), releasePipeline("web"));
     assert.equal((await sf.waitStageEnd(run)).state, "succeeded");
   });
   after(async () => {
     for (const c of clients) await c.stop();
+    for (const r of receivers) await r.close();
     await sf?.stop();
   });
 
   it("a revision that never gets healthy is rolled back: the stage says which replica and check, the service stays", async () => {
+    const hook = await startHttpReceiver();
+    receivers.push(hook);
+    await sf.farm.client.addChannel({ name: "svc-hook", type: "webhook", url: hook.url });
     const list = load();
+    const notifying = releasePipeline("web").replace(
+      "stages:",
+      'notify:\n  - on: [rolled_back]\n    channels: [svc-hook]\n    subject: "{{ run.name }} #{{ run.number }} rolled back"\nstages:',
+    );
     const run = await sf.release(
       files({ GREETING: "broken", REV: "2", READY_DELAY: "9999" }, { healthTimeout: "4s" }),
-      releasePipeline("web"),
+      notifying,
     );
     const stage = await sf.waitStageEnd(run);
     assert.deepEqual(await failuresOf(list), [], "no request failed");
@@ -65,6 +84,13 @@ describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, (
       );
     const [svc] = (await sf.farm.client.listServices({ name: "web" })).services;
     assert.equal(svc?.revision, 1);
+    const msg = await waitFor(() => hook.received.find((r) => r.body.includes(run)), {
+      timeoutMs: 20_000,
+      message: "the rolled_back notification",
+    });
+    const body = JSON.parse(msg.body) as { type: string; data: { subject: string } };
+    assert.equal(body.type, "run.rolled_back");
+    assert.match(body.data.subject, /^release #\d+ rolled back$/);
   });
 
   it("a new replica that dies inside the watch window rolls the service back", async () => {

@@ -1,0 +1,66 @@
+// The update-service coordinator's state (its attempt's server_state) and what every phase
+// shares: reading it, the history's origin, the failure text of a step, and the stage's end.
+import type { UpdateServiceSpec, ServiceUpdatePolicy } from "@dockyard/pipeline";
+import type { ChildEnded, ServerStage, ServerStageContext } from "../stages/kind";
+import { leaveQueue } from "./deploy-queue";
+import type { HostPlan, Revisioned } from "./steps";
+
+/** How long an update may take, queue included, when the stage sets no `timeout:`. */
+export const DEFAULT_TIMEOUT_MS = 60 * 60_000;
+/** A rollback step whose agent is away is spawned again this often, this many times (then the stage errors). */
+export const ROLLBACK_RETRY_MS = 2000;
+export const ROLLBACK_TRIES = 300;
+
+export type Phase = "queued" | "reading" | "rolling" | "watching" | "retiring" | "rolling-back";
+
+export interface UpdateState {
+  phase: Phase;
+  policy: ServiceUpdatePolicy;
+  proxyPort: number;
+  target: Revisioned & { created: boolean };
+  previous: Revisioned | null;
+  hosts: HostPlan[];
+  /** rolling: the host being rolled; rolling-back: tries so far. */
+  index: number;
+  /** Keys of the current phase still running. */
+  pending: string[];
+  /** Host index -> the address its roll step reported. */
+  addresses: string[];
+  rollbackReason: string;
+  /** A rollback asked for while a host rolls: taken once that step ends. */
+  rollbackAsked: string;
+}
+
+export const specOf = (stage: ServerStage) => stage.spec as UpdateServiceSpec;
+export const stateOf = (stage: ServerStage) => stage.state as unknown as UpdateState;
+export const runRef = (stage: ServerStage) => `${stage.run.name}#${stage.run.number}`;
+export function failureText(stage: ServerStage, child: ChildEnded): string {
+  const s = stateOf(stage);
+  return `revision ${s.target.revision} ${child.state} on ${child.key.split("-").slice(2).join("-")}: ${child.reason || child.state}`;
+}
+
+export const origin = (stage: ServerStage, action: "update" | "rollback", reason = "") => ({
+  runId: stage.runId,
+  runRef: runRef(stage),
+  action,
+  reason: reason || specOf(stage).reason,
+});
+
+export async function end(
+  stage: ServerStage,
+  ctx: ServerStageContext,
+  outcome: "succeeded" | "failed" | "errored",
+  reason: string,
+  rolledBack?: boolean,
+): Promise<void> {
+  const s = stateOf(stage);
+  await leaveQueue(ctx.tx, stage.attemptId);
+  const values: Record<string, string> = { service: specOf(stage).service };
+  if (s.target) {
+    values.revision = String(rolledBack ? (s.previous?.revision ?? "") : s.target.revision);
+    values.previous_revision = String(s.previous?.revision ?? "");
+    values.addresses = (s.addresses ?? []).filter(Boolean).join(",");
+    values.rolled_back = String(rolledBack === true);
+  }
+  await ctx.finish(outcome, reason, { values });
+}
