@@ -1,16 +1,19 @@
 // The last file of `npm test` (scripts/test.sh passes it after every *.test.ts): fails when the
 // run left a `dockyard-*` directory in its temporary directory, or a `dockyard-*` container or
-// volume on a test engine that was not there when the run began (DOCKYARD_TEST_BASELINE).
+// volume (or service replica or network) on a test engine that was not there when the run began
+// (DOCKYARD_TEST_BASELINE), or a service proxy whose files are in the run's temporary directory.
 // Not a *.test.ts: it means something only after the other files of the same run.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, readdirSync, readFileSync, rmdirSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import Docker from "dockerode";
 import { waitFor } from "../helpers/wait";
-import { added, ENGINES, scanEngines, scanTempDir, type Scan } from "./scan";
+import { added, ENGINES, scanEngines, scanProxies, scanTempDir, type Scan } from "./scan";
 
 /** Test files of this run still running beside this one (the runner's other children). */
 function siblings(): number[] {
@@ -71,6 +74,28 @@ test("the test run left no dockyard-* temporary directory, container or volume",
     },
     { timeoutMs: 30_000, intervalMs: 1000, message: "the run's containers and volumes to go" },
   ).catch(() => undefined); // reported below, with names
+  // Positive control for the proxies: a haproxy started now from a file in the run's directory is seen.
+  const cfg = path.join(os.tmpdir(), `probe-${randomBytes(4).toString("hex")}-haproxy.cfg`);
+  const port = await new Promise<number>((resolve) => {
+    const srv = net.createServer().listen(0, "127.0.0.1", () => {
+      const p = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(p));
+    });
+  });
+  writeFileSync(cfg, `defaults\n  mode http\n  timeout client 1s\nfrontend probe\n  bind 127.0.0.1:${port}\n`);
+  const probeProxy = spawn("haproxy", ["-db", "-f", cfg], { stdio: "ignore" });
+  try {
+    await waitFor(() => scanProxies().some((p) => p.includes(cfg)), {
+      timeoutMs: 10_000,
+      message: "the scan to see a haproxy started now",
+    });
+  } finally {
+    probeProxy.kill("SIGKILL");
+    await new Promise((r) => probeProxy.once("exit", r));
+    rmSync(cfg, { force: true });
+  }
+  const proxies = scanProxies();
+  assert.deepEqual(proxies, [], `service proxies left running:\n  ${proxies.join("\n  ")}`);
   const dirs = scanTempDir();
   assert.deepEqual(dirs, [], `temporary directories left in ${os.tmpdir()}:\n  ${dirs.join("\n  ")}`);
   const lines = Object.entries(left).map(([k, v]) => `${k}: ${v}`);

@@ -1,7 +1,8 @@
-// What a test run can leave behind: `dockyard-*` entries in the temporary directory, and
-// `dockyard-*` containers and volumes on the test engines. scripts/test.sh takes a baseline of
+// What a test run can leave behind: `dockyard-*` entries in the temporary directory,
+// `dockyard-*` containers and volumes and service replicas and networks (`dy-svc-*`) on the test
+// engines, and service proxies (detached haproxy processes) whose files are in the run's directory. scripts/test.sh takes a baseline of
 // the engines before the tests (other runs share them) and leftovers.check.ts compares after.
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import Docker from "dockerode";
 
@@ -18,7 +19,11 @@ export interface Scan {
 
 const engine = (host: string) => new Docker({ socketPath: host.replace(/^unix:\/\//, "") });
 
-/** `dockyard-*` containers (any state) and volumes on every test engine that answers. */
+/** Name prefixes of what tests make on the engines: stage containers and volumes, service replicas and networks. */
+const PREFIXES = ["dockyard-", "dy-svc-"];
+const ours = (name: string) => PREFIXES.some((p) => name.startsWith(p));
+
+/** `dockyard-*` and `dy-svc-*` containers (any state), volumes and networks on every test engine that answers. */
 export async function scanEngines(): Promise<Scan> {
   const resources: Record<string, string> = {};
   for (const host of ENGINES) {
@@ -28,16 +33,19 @@ export async function scanEngines(): Promise<Scan> {
     } catch {
       continue; // engine B runs only when setup started it; nothing can be left on an engine that is not there
     }
-    const containers = await docker.listContainers({ all: true, filters: { name: ["dockyard-"] } });
+    const containers = await docker.listContainers({ all: true, filters: { name: PREFIXES } });
     for (const c of containers) {
       const name = (c.Names[0] ?? c.Id).replace(/^\//, "");
-      if (!name.startsWith("dockyard-")) continue;
+      if (!ours(name)) continue;
       resources[`${host} container ${name}`] = `${c.State} ${c.Status}, labels ${JSON.stringify(c.Labels)}`;
     }
     const { Volumes } = await docker.listVolumes({ filters: { name: ["dockyard-"] } });
     for (const v of Volumes ?? []) {
       if (!v.Name.startsWith("dockyard-")) continue;
       resources[`${host} volume ${v.Name}`] = `labels ${JSON.stringify(v.Labels ?? {})}`;
+    }
+    for (const n of await docker.listNetworks({ filters: { name: ["dy-svc-"] } })) {
+      if (ours(n.Name)) resources[`${host} network ${n.Name}`] = `labels ${JSON.stringify(n.Labels ?? {})}`;
     }
   }
   return { resources };
@@ -48,6 +56,21 @@ export function scanTempDir(dir = os.tmpdir()): string[] {
   return readdirSync(dir)
     .filter((e) => e.startsWith("dockyard-"))
     .sort();
+}
+
+/** haproxy processes (service proxies) whose command line names a file under `dir`: a test's agent started them. */
+export function scanProxies(dir = os.tmpdir()): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").join(" ").trim();
+      if (/(^|\/)haproxy /.test(cmd) && cmd.includes(dir)) found.push(`${entry}: ${cmd}`);
+    } catch {
+      // it ended while we looked
+    }
+  }
+  return found;
 }
 
 /** Resources in `now` that are not in `baseline`. */
