@@ -21,9 +21,9 @@ import {
 import { withOutputs } from "../stages/output-text";
 import { queueFor, QUEUE_POLL_MS } from "./deploy-queue";
 import { definitionFrom, planFromDefinition, planFromRevision, PlanError, type Plan } from "./update-plan";
-import { phaseOfKey, readStep, rollStep, stepKey, watchStep } from "./steps";
-import { recordHost, setCurrent } from "../store/services";
-import { DEFAULT_TIMEOUT_MS, end, failureText, origin, runRef, specOf, stateOf } from "./update-state";
+import { phaseOfKey, readStep, stepKey, watchStep } from "./steps";
+import { setCurrent } from "../store/services";
+import { DEFAULT_TIMEOUT_MS, end, failureText, hostStep, recordServing, specOf, stateOf } from "./update-state";
 import { afterRollbackStep, askRollback, respawnRollbacks, rollBack } from "./rollback-phase";
 
 export const updateService: ServerStageKind<"update-service"> = {
@@ -138,18 +138,7 @@ async function rollNext(stage: ServerStage, ctx: ServerStageContext): Promise<vo
   if (index >= s.hosts.length) return startWatch(stage, ctx);
   const host = s.hosts[index]!;
   const key = stepKey("roll", index, host);
-  const spawned = await ctx.spawn(
-    rollStep({
-      service: specOf(stage).service,
-      proxyPort: s.proxyPort,
-      policy: s.policy,
-      host,
-      key,
-      target: s.target,
-      replicas: host.replicas,
-      keepOthers: true,
-    }),
-  );
+  const spawned = await ctx.spawn(hostStep(stage, host, key, "target", { keepOthers: true }));
   await ctx.setState({ index, pending: [spawned.key] });
   await ctx.waiting(
     `rolling host ${host.agentName} (${index + 1} of ${s.hosts.length}) to revision ${s.target.revision}`,
@@ -163,13 +152,7 @@ async function afterRoll(stage: ServerStage, child: ChildEnded, ctx: ServerStage
   const addresses = [...s.addresses];
   if (child.outputs?.values.address) addresses[s.index] = child.outputs.values.address;
   await ctx.setState({ addresses });
-  await recordHost(
-    ctx.tx,
-    specOf(stage).service,
-    { agentId: host.agentId, agentName: host.agentName, revision: s.target.revision, replicas: host.replicas },
-    origin(stage, "update"),
-    ctx.now(),
-  );
+  await recordServing(stage, ctx, host, "target");
   if (s.rollbackAsked) return rollBack(stage, ctx, s.rollbackAsked);
   return rollNext(stage, ctx);
 }
@@ -205,19 +188,7 @@ async function retire(stage: ServerStage, ctx: ServerStageContext): Promise<void
   const keys: string[] = [];
   for (const [i, host] of s.hosts.entries()) {
     const key = stepKey("retire", i, host);
-    await ctx.spawn(
-      rollStep({
-        service: specOf(stage).service,
-        proxyPort: s.proxyPort,
-        policy: s.policy,
-        host,
-        key,
-        target: s.target,
-        replicas: host.replicas,
-        keepOthers: false,
-        allAtOnce: true,
-      }),
-    );
+    await ctx.spawn(hostStep(stage, host, key, "target", { keepOthers: false, allAtOnce: true }));
     keys.push(key);
   }
   await ctx.setState({ phase: "retiring", pending: keys });

@@ -3,9 +3,8 @@
 // agent is away is tried again every ROLLBACK_RETRY_MS until it is back, so the stage never ends
 // with hosts on two revisions. A rollback asked for while a host rolls waits for that step.
 import type { ChildEnded, ServerStage, ServerStageContext } from "../stages/kind";
-import { rollStep, stepKey } from "./steps";
-import { recordHost } from "../store/services";
-import { end, origin, ROLLBACK_RETRY_MS, ROLLBACK_TRIES, specOf, stateOf } from "./update-state";
+import { stepKey } from "./steps";
+import { end, hostStep, recordServing, ROLLBACK_RETRY_MS, ROLLBACK_TRIES, specOf, stateOf } from "./update-state";
 
 /** A rollback asked for while a host rolls waits for that step: two steps never converge one host at once. */
 export async function askRollback(stage: ServerStage, ctx: ServerStageContext, why: string): Promise<void> {
@@ -32,19 +31,7 @@ export async function respawnRollbacks(stage: ServerStage, ctx: ServerStageConte
   for (const [i, host] of s.hosts.entries()) {
     if (done.has(i)) continue;
     const key = stepKey("rollback", i, host, s.index);
-    await ctx.spawn(
-      rollStep({
-        service: specOf(stage).service,
-        proxyPort: s.proxyPort,
-        policy: s.policy,
-        host,
-        key,
-        target: s.previous,
-        replicas: host.previousReplicas,
-        keepOthers: false,
-        allAtOnce: true,
-      }),
-    );
+    await ctx.spawn(hostStep(stage, host, key, "previous", { keepOthers: false, allAtOnce: true }));
     keys.push(key);
   }
   await ctx.setState({ pending: keys, index: s.index + 1 });
@@ -61,18 +48,7 @@ export async function afterRollbackStep(
   const host = s.hosts[i]!;
   if (child.state === "succeeded") {
     await ctx.setState({ rolledBack: [...((stage.state.rolledBack as number[] | undefined) ?? []), i] });
-    await recordHost(
-      ctx.tx,
-      specOf(stage).service,
-      {
-        agentId: host.agentId,
-        agentName: host.agentName,
-        revision: s.previous?.revision ?? null,
-        replicas: host.previousReplicas,
-      },
-      origin(stage, "rollback", s.rollbackReason),
-      ctx.now(),
-    );
+    await recordServing(stage, ctx, host, "previous");
   } else if (s.index >= ROLLBACK_TRIES) {
     return end(
       stage,

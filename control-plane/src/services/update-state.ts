@@ -3,7 +3,9 @@
 import type { UpdateServiceSpec, ServiceUpdatePolicy } from "@dockyard/pipeline";
 import type { ChildEnded, ServerStage, ServerStageContext } from "../stages/kind";
 import { leaveQueue } from "./deploy-queue";
-import type { HostPlan, Revisioned } from "./steps";
+import { rollStep, type HostPlan, type Revisioned } from "./steps";
+import type { ChildSpawn } from "../stages/kind";
+import { recordHost } from "../store/services";
 
 /** How long an update may take, queue included, when the stage sets no `timeout:`. */
 export const DEFAULT_TIMEOUT_MS = 60 * 60_000;
@@ -63,4 +65,50 @@ export async function end(
     values.rolled_back = String(rolledBack === true);
   }
   await ctx.finish(outcome, reason, { values });
+}
+
+/** Which revision a host step brings a host to: the update's target, or the revision before it. */
+type To = "target" | "previous";
+
+/** The roll step that brings `host` to the target or the previous revision (with its replicas there). */
+export function hostStep(
+  stage: ServerStage,
+  host: HostPlan,
+  key: string,
+  to: To,
+  opts: { keepOthers: boolean; allAtOnce?: boolean },
+): ChildSpawn {
+  const s = stateOf(stage);
+  return rollStep({
+    service: specOf(stage).service,
+    proxyPort: s.proxyPort,
+    policy: s.policy,
+    host,
+    key,
+    target: to === "target" ? s.target : s.previous,
+    replicas: to === "target" ? host.replicas : host.previousReplicas,
+    ...opts,
+  });
+}
+
+/** The history: `host` serves the target or the previous revision from now. */
+export async function recordServing(
+  stage: ServerStage,
+  ctx: ServerStageContext,
+  host: HostPlan,
+  to: To,
+): Promise<void> {
+  const s = stateOf(stage);
+  const serving =
+    to === "target"
+      ? { revision: s.target.revision, replicas: host.replicas }
+      : { revision: s.previous?.revision ?? null, replicas: host.previousReplicas };
+  const o = to === "target" ? origin(stage, "update") : origin(stage, "rollback", s.rollbackReason);
+  await recordHost(
+    ctx.tx,
+    specOf(stage).service,
+    { agentId: host.agentId, agentName: host.agentName, ...serving },
+    o,
+    ctx.now(),
+  );
 }
