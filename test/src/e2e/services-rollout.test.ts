@@ -11,6 +11,9 @@ import assert from "node:assert/strict";
 import { LoadClient } from "@dockyard/testkit";
 import { accessLog, bodiesOver, HOSTS, releasePipeline, replicasOn, serviceFile, ServiceFarm, waitFor } from "../index";
 
+const GREETING_SECRET = "bonjour-from-the-store";
+const ENV_FILE = "# the greeting comes from the secret store\nGREETING=${{ secrets.svc-greeting }}\n";
+
 const files =
   (env: Record<string, string>, envFile?: string, extra: Partial<Parameters<typeof serviceFile>[0]> = {}) =>
   (port: number): Record<string, string> => ({
@@ -115,15 +118,25 @@ describe("services: rolling updates across two hosts", { timeout: 600_000 }, () 
     );
   });
 
-  it("an env-file change with the same image is a new revision, rolled the same way", async () => {
+  it("an env-file change with the same image is a new revision, rolled the same way; its secrets stay names", async () => {
+    await sf.farm.client.setSecret({ name: "svc-greeting", value: Buffer.from(GREETING_SECRET) });
     const list = load();
-    const run = await sf.release(files({ REV: "2" }, "GREETING=bonjour\n")(sf.proxyPort), releasePipeline("web"));
+    const run = await sf.release(files({ REV: "2" }, ENV_FILE)(sf.proxyPort), releasePipeline("web"));
     const stage = await sf.waitStageEnd(run);
     const failures = await stopLoad(list);
     assert.equal(stage.state, "succeeded", stage.reason ?? "");
     assert.equal(stage.outputs?.values.revision, "3");
     assert.deepEqual(failures, []);
-    assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["bonjour rev2"]);
+    assert.deepEqual(
+      [...(await bodiesOver(sf.addresses()))],
+      [`${GREETING_SECRET} rev2`],
+      "the secret reached the replicas",
+    );
+    const stored = await sf.farm.pg.query<{ spec: string }>(
+      "SELECT spec::text FROM service_revisions WHERE service = 'web' AND revision = 3",
+    );
+    assert.ok(!stored.rows[0]!.spec.includes(GREETING_SECRET), "the revision stores no secret value");
+    assert.match(stored.rows[0]!.spec, /"secret": ?"svc-greeting"/);
   });
 
   it("the same files again are the same revision: the hosts are checked, no replica is replaced", async () => {
@@ -131,7 +144,7 @@ describe("services: rolling updates across two hosts", { timeout: 600_000 }, () 
       .flat()
       .map((r) => r.id)
       .sort();
-    const run = await sf.release(files({ REV: "2" }, "GREETING=bonjour\n")(sf.proxyPort), releasePipeline("web"));
+    const run = await sf.release(files({ REV: "2" }, ENV_FILE)(sf.proxyPort), releasePipeline("web"));
     const stage = await sf.waitStageEnd(run);
     assert.equal(stage.state, "succeeded", stage.reason ?? "");
     assert.equal(stage.outputs?.values.revision, "3");
