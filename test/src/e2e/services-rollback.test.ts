@@ -93,6 +93,21 @@ describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, (
     assert.match(body.data.subject, /^release #\d+ rolled back$/);
   });
 
+  it("an update that runs past the stage's timeout rolls back once the host rolling finished its step", async () => {
+    const slow = releasePipeline("web").replace("    type: update-service", "    type: update-service\n    timeout: 4s");
+    const run = await sf.release(files({ GREETING: "slow", REV: "9", READY_DELAY: "7" }), slow);
+    const stage = await sf.waitStageEnd(run);
+    assert.equal(stage.state, "failed");
+    assert.match(stage.reason ?? "", /^rolled back to revision 1: timed out after 4 s$/);
+    assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["stable rev1"]);
+    for (const h of HOSTS)
+      assert.deepEqual(
+        [...new Set((await replicasOn(h.engine, "web")).map((r) => r.revision))],
+        [1],
+        `${h.name} on revision 1`,
+      );
+  });
+
   it("a new replica that dies inside the watch window rolls the service back", async () => {
     const run = await sf.release(
       files({ GREETING: "fragile", REV: "3" }, { watchWindow: "60s" }),
@@ -101,7 +116,10 @@ describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, (
     await watching(run);
     assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["fragile rev3"]);
     const b = HOSTS[1];
-    const victim = (await replicasOn(b.engine, "web")).find((r) => r.revision === 3 && r.state === "running")!;
+    const running = (await replicasOn(b.engine, "web")).filter((r) => r.state === "running");
+    const newest = Math.max(...running.map((r) => r.revision));
+    assert.ok(newest > 1, "host-b runs the new revision");
+    const victim = running.find((r) => r.revision === newest)!;
     await new Docker({ socketPath: b.engine.replace("unix://", "") }).getContainer(victim.id).kill();
     const stage = await sf.waitStageEnd(run);
     assert.equal(stage.state, "failed");
