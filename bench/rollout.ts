@@ -1,18 +1,19 @@
 // npm run bench -- rollout
-// A service of 3 replicas on 2 hosts (the e2e ServiceFarm: a server process, two agents on two
+// A service (bench-web) of 3 replicas on 2 hosts (the e2e ServiceFarm: a server process, two agents on two
 // Docker engines, each host's HAProxy on 127.0.0.1 / 127.0.0.2) under a LoadClient on each
 // host's address from its creation to the end, through:
 //  - update_s: an update to revision 2 (watch window 60 s), from SubmitRun to its stage's
 //    reason saying "watching revision 2" (read, both hosts rolled, the watch steps spawned);
-//  - rollback_switch_ms: POST /api/v1/services/${SERVICE}/rollback inside that window, from the
+//  - rollback_switch_ms: POST /api/v1/services/bench-web/rollback inside that window, from the
 //    request to the last answer of revision 2 on either address (every answer after it is
 //    revision 1; the stage has ended and both hosts are checked before it is read);
 //  - manual_rollback_s: after an update to revision 3 (watch window 0 s) succeeded, the gRPC
-//    RollbackService (what `dockyard services rollback web` calls), from the request to both
+//    RollbackService (what `dockyard services rollback bench-web` calls), from the request to both
 //    the rollback run's stage succeeded (its finished_at) and the last answer of revision 3.
 // The load keeps going until >= 10,000 requests were made; failed_requests counts non-2xx
 // answers and connection errors over all of it. Targets: failed_requests 0,
-// rollback_switch_ms <= 2000, manual_rollback_s <= 30. Prints one JSON line last.
+// rollback_switch_ms <= 2000, manual_rollback_s <= 30. Prints one JSON line last (a line of
+// phases, rate and bodies before it; BENCH_TRACE=1: each step's timing and log on stderr).
 import { execFileSync } from "node:child_process";
 import { bodiesOver, HOSTS, releasePipeline, runEvents, serviceFile, ServiceFarm, waitFor } from "@dockyard/test";
 import { LoadClient } from "@dockyard/testkit";
