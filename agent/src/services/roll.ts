@@ -67,11 +67,11 @@ export async function rollHost(ctx: RollContext, spec: RollSpec): Promise<void> 
         log(`replica ${r.replica.name} healthy after ${seconds(r.healthyAfterMs)}; in the proxy (slot ${chosen.slot})`);
       }
       state = await observe();
-      for (const r of others(state).slice(0, ready.length)) await takeOut(ctx, spec, state, r);
+      await takeOutAll(ctx, spec, state, others(state).slice(0, ready.length));
       state = await observe();
     }
   }
-  for (const r of others(state)) await takeOut(ctx, spec, state, r);
+  await takeOutAll(ctx, spec, state, others(state));
   state = await observe();
   await stopLeftovers(ctx, spec, state, wanted);
   if (!target) log(`no replica of service '${spec.service}' runs here now; its proxy stays up with no replica`);
@@ -104,17 +104,28 @@ async function bringUpBatch(
   throw failed.reason;
 }
 
-/** Drain (bounded by drainTimeoutMs), take out, and stop unless it is kept warm. */
-async function takeOut(ctx: RollContext, spec: RollSpec, state: HostState, r: HostReplica): Promise<void> {
-  const slot = slotOf(state, r);
-  if (!slot) return;
-  const drained = await ctx.proxy.drain(slot.slot, spec.drainTimeoutMs);
-  await ctx.proxy.take(slot.slot);
-  const how = drained.idle
-    ? "drained"
-    : `not drained within ${spec.drainTimeoutMs} ms (${drained.current} requests in flight)`;
-  ctx.log(`replica ${r.name} ${how}; out of the proxy (slot ${slot.slot})`);
-  if (!keptWarm(spec, r)) await stop(ctx, r);
+/**
+ * Drain each (bounded by drainTimeoutMs) and take it out, then stop together those not kept
+ * warm: every one is out of the proxy before any stop waits out its grace period, so a switch
+ * (a rollback to warm replicas) takes no replica's stop time per replica.
+ */
+async function takeOutAll(ctx: RollContext, spec: RollSpec, state: HostState, replicas: HostReplica[]): Promise<void> {
+  const out: HostReplica[] = [];
+  for (const r of replicas) {
+    const slot = slotOf(state, r);
+    if (!slot) continue;
+    const drained = await ctx.proxy.drain(slot.slot, spec.drainTimeoutMs);
+    await ctx.proxy.take(slot.slot);
+    const how = drained.idle
+      ? "drained"
+      : `not drained within ${spec.drainTimeoutMs} ms (${drained.current} requests in flight)`;
+    ctx.log(`replica ${r.name} ${how}; out of the proxy (slot ${slot.slot})`);
+    out.push(r);
+  }
+  await stopAll(
+    ctx,
+    out.filter((r) => !keptWarm(spec, r)),
+  );
 }
 
 /** Whatever runs and is not wanted, out of the proxy by now: stopped, except warm replicas of other revisions. */
@@ -124,16 +135,19 @@ async function stopLeftovers(
   state: HostState,
   wanted: (r: HostReplica) => boolean,
 ): Promise<void> {
-  for (const r of state.replicas) {
-    if (wanted(r) || slotOf(state, r)) continue;
-    if (r.running && keptWarm(spec, r)) continue;
-    await stop(ctx, r);
-  }
+  const left = state.replicas.filter((r) => !wanted(r) && !slotOf(state, r) && !(r.running && keptWarm(spec, r)));
+  await stopAll(ctx, left);
 }
 
 /** Only other revisions are worth keeping: the target's extra replicas (a scale-down) go. */
 function keptWarm(spec: RollSpec, r: HostReplica): boolean {
   return spec.keepOthers && spec.target !== null && r.revision !== spec.target.revision;
+}
+
+/** Stopped together (each waits out its own grace period); the first failure is thrown once all ended. */
+async function stopAll(ctx: RollContext, replicas: HostReplica[]): Promise<void> {
+  const failed = (await Promise.allSettled(replicas.map((r) => stop(ctx, r)))).find((x) => x.status === "rejected");
+  if (failed) throw failed.reason;
 }
 
 async function stop(ctx: RollContext, r: HostReplica): Promise<void> {
