@@ -14,7 +14,6 @@
 // answers and connection errors over all of it. Targets: failed_requests 0,
 // rollback_switch_ms <= 2000, manual_rollback_s <= 30. Prints one JSON line last (a line of
 // phases, rate and bodies before it; BENCH_TRACE=1: each step's timing and log on stderr).
-import { execFileSync } from "node:child_process";
 import { bodiesOver, HOSTS, releasePipeline, runEvents, serviceFile, ServiceFarm, waitFor } from "@dockyard/test";
 import { LoadClient } from "@dockyard/testkit";
 import { round } from "./lib/stats";
@@ -84,34 +83,6 @@ async function trace(runId: string, t0: number): Promise<void> {
     console.error(
       `trace client: ${[...c.lastSeen].map(([b, at]) => `${b} last ${at - t0}, first ${c.firstSeen.get(b)! - t0}`).join("; ")}`,
     );
-}
-
-/**
- * ServiceFarm.stop, but removing only this service's replicas, network and proxies:
- * removeServiceLeftovers would remove every service's on the shared engines, a running
- * e2e test's included.
- */
-async function stopFarm(): Promise<void> {
-  await sf.farm.stop().finally(() => {
-    const docker = (engine: string, args: string[]) =>
-      execFileSync("docker", ["-H", engine, ...args], { encoding: "utf8" })
-        .split("\n")
-        .filter(Boolean);
-    for (const { engine } of HOSTS) {
-      const label = `label=dockyard.service=${SERVICE}`;
-      const containers = docker(engine, ["ps", "-aq", "--filter", label]);
-      if (containers.length) docker(engine, ["rm", "-f", ...containers]);
-      const networks = docker(engine, ["network", "ls", "-q", "--filter", label]);
-      if (networks.length) docker(engine, ["network", "rm", ...networks]);
-    }
-    for (const dir of sf.agentDirs.values()) {
-      try {
-        execFileSync("pkill", ["-9", "-f", `haproxy .*${dir}/`]);
-      } catch {
-        // none left (pkill exits 1)
-      }
-    }
-  });
 }
 
 let loadStart = 0;
@@ -218,6 +189,6 @@ try {
   );
 } finally {
   for (const c of clients) await c.stop().catch(() => undefined);
-  await stopFarm();
+  await sf.stop();
 }
 process.exit(0);

@@ -68,6 +68,8 @@ export const releasePipeline = (service: string, extra = "") =>
 export class ServiceFarm {
   readonly farm: OutageFarm;
   readonly agentDirs = new Map<string, string>();
+  /** The services this farm released (from their files' `name:`): stop removes theirs only. */
+  readonly services = new Set<string>();
   proxyPort = 0;
 
   constructor(opts: { env?: Record<string, string> } = {}) {
@@ -102,6 +104,10 @@ export class ServiceFarm {
 
   /** Submit the release pipeline with the project's files uploaded; answers the run id. */
   async release(files: Record<string, string>, pipeline: string): Promise<string> {
+    for (const [file, text] of Object.entries(files)) {
+      const name = /\.ya?ml$/.test(file) ? /^name:\s*(\S+)/m.exec(text)?.[1] : undefined;
+      if (name) this.services.add(name);
+    }
     const res = await this.farm.client.submitRun(
       {
         pipelineYaml: Buffer.from(pipeline),
@@ -149,7 +155,7 @@ export class ServiceFarm {
   }
 
   async stop(): Promise<void> {
-    await this.farm.stop().finally(() => removeServiceLeftovers([...this.agentDirs.values()]));
+    await this.farm.stop().finally(() => removeServiceLeftovers([...this.services], [...this.agentDirs.values()]));
   }
 }
 
@@ -217,20 +223,26 @@ export async function replicasOn(engine: string, service: string) {
   }));
 }
 
-/** Replicas, service networks and proxies a service test left: on both engines, whatever happened. */
-export async function removeServiceLeftovers(agentDirs: string[]): Promise<void> {
+/**
+ * Replicas, networks and proxies of `services` that a service test left, on both engines, whatever happened;
+ * other services (another farm's, the demo's) are left alone.
+ */
+export async function removeServiceLeftovers(services: string[], agentDirs: string[]): Promise<void> {
   for (const engine of new Set(HOSTS.map((h) => h.engine))) {
     const docker = new Docker({ socketPath: engine.replace("unix://", "") });
-    for (const c of await docker.listContainers({ all: true, filters: { label: ["dockyard.service"] } }))
-      await docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => undefined);
-    for (const n of await docker.listNetworks({ filters: { label: ["dockyard.service"] } }))
-      await docker
-        .getNetwork(n.Id)
-        .remove()
-        .catch(() => undefined);
+    for (const service of services) {
+      const filters = { label: [`dockyard.service=${service}`] };
+      for (const c of await docker.listContainers({ all: true, filters }))
+        await docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => undefined);
+      for (const n of await docker.listNetworks({ filters }))
+        await docker
+          .getNetwork(n.Id)
+          .remove()
+          .catch(() => undefined);
+    }
   }
   // The proxies are detached haproxy daemons whose config lives in an agent's state directory.
   for (const dir of agentDirs) {
