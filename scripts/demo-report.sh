@@ -7,8 +7,21 @@ code=0
 describe_example() {
   case $1 in
     hello) echo "a DAG of six command stages on both agents, with a secret" ;;
-    webapp) echo "build, push, temporary environment, tests, image sizes" ;;
+    webapp) echo "build, push, temporary environment, tests, image sizes; approval, release to the staging service, notification" ;;
   esac
+}
+
+# approve_when_waiting RUN STAGE: decides the approval as the demo's admin once it waits (the
+# decision is refused until then), as a person would with `dockyard approve RUN STAGE`.
+approve_when_waiting() {
+  local i
+  for i in $(seq 1800); do
+    if "$dockyard" approve "$1" "$2" --comment "approved by npm run demo" >/dev/null 2>&1; then
+      log "approved $2 of run $1 as the demo's admin: dockyard approve $1 $2"
+      return 0
+    fi
+    sleep 1
+  done
 }
 
 # Runs each example in turn (the next only when the one before succeeded); sets code.
@@ -24,10 +37,20 @@ run_examples() {
       return
     fi
     RUN_ID[$ex]=$id
+    approver=
+    if [ "$ex" = webapp ]; then
+      approve_when_waiting "$id" gate &
+      approver=$!
+    fi
     set +e
     "$dockyard" watch "$id"
     c=$?
     set -e
+    # Our own background job: done by now, unless the run ended before its approval waited.
+    if [ -n "$approver" ]; then
+      kill "$approver" 2>/dev/null || true
+      wait "$approver" 2>/dev/null || true
+    fi
     if [ "$c" -eq 0 ]; then RESULT[$ex]=succeeded; else RESULT[$ex]="did not succeed (exit $c)"; fi
     if [ "$c" -ne 0 ]; then
       code=$c
@@ -63,6 +86,7 @@ print_where_to_look() {
       printf '  %-7s %s\n' "$ex" "${RESULT[$ex]:-not run}"
     fi
   done
+  if [ "${RESULT[webapp]:-}" = succeeded ]; then print_service; fi
   cat <<MSG
 The farm keeps running. Where to look (from any directory):
   export DOCKYARD_SERVER=$DOCKYARD_SERVER DOCKYARD_CA_FILE=$(q "$DOCKYARD_CA_FILE") DOCKYARD_TOKEN=\$(cat $(q "$DEMO/api-token"))
@@ -70,6 +94,13 @@ The farm keeps running. Where to look (from any directory):
 MSG
   if [ -n "${RUN_ID[hello]:-}" ]; then echo "  $dy logs ${RUN_ID[hello]} report   # one stage's output"; fi
   if [ -n "${RUN_ID[webapp]:-}" ]; then echo "  $dy logs ${RUN_ID[webapp]} sizes    # the two image sizes"; fi
+  if [ -n "${RUN_ID[webapp]:-}" ]; then
+    cat <<MSG
+  $dy services                   # the staging service: replicas per host, addresses, health
+  $dy services history staging   # its revisions (each demo run releases one)
+  $dy notifications --channel releases   # the release's notification (received: $(q "$DEMO/notifications.log"))
+MSG
+  fi
   cat <<MSG
   $dy agents                     # the two agents
   $dy envs                       # temporary environments; a run's own end removes them
@@ -78,4 +109,17 @@ MSG
   logs: $DEMO/server.log, $DEMO/agent-a.log, $DEMO/agent-b.log
   stop: $stop   (in $ROOT; stops the farm and the services the demo started)
 MSG
+}
+
+# The staging service the webapp released: `dockyard services` and a request per address.
+print_service() {
+  local json addr
+  json=$("$dockyard" services --json 2>/dev/null || true)
+  echo
+  echo "The webapp's release runs as the service 'staging' (examples/webapp/services/staging.yml):"
+  "$dockyard" services 2>/dev/null | sed 's/^/  /'
+  for addr in $(printf '%s' "$json" | grep -o '"address": *"[^"]*"' | sed 's/.*"\([^"]*\)"$/\1/' | sort -u); do
+    echo "  curl http://$addr/       # the app, through that host's HAProxy: $(curl -fsS --max-time 5 "http://$addr/" 2>&1 | head -n 1)"
+  done
+  echo
 }

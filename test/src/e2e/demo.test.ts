@@ -1,12 +1,16 @@
-// `npm run demo` as a user runs it: twice in a row (the second run restarts the farm), the
-// printed `export` line used from another directory, and `stop`, which ends every process the
-// demo started and no service it found running. Each demo here has its own state directory,
-// ports and NATS subject prefix beside any real demo, and runs only the hello example.
+// `npm run demo` as a user runs it: twice in a row (the second run restarts the farm and
+// releases the webapp again to the staging service it left running), the printed `export` line
+// used from another directory, the staging service as `dockyard services` and a request show it,
+// and `stop`, which ends every process the demo started, removes the service (replicas, network,
+// proxies) and leaves any service it found running. Each demo here has its own state directory,
+// ports, service addresses and NATS subject prefix beside any real demo; the first runs both
+// examples, the second (its own daemons) only hello.
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
+import Docker from "dockerode";
 import { tempDir } from "@dockyard/testkit";
 import { REPO_ROOT } from "../helpers/farm";
 import {
@@ -23,6 +27,104 @@ import { waitFor } from "../helpers/wait";
 
 const SHARED_DOCKER = "/tmp/dockyard-docker/docker.sock";
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
+/** examples/webapp/services/staging.yml. */
+const SERVICE = "staging";
+const PROXY_PORT = 18480;
+/** Beside a real demo's 127.0.0.1 and 127.0.0.2 (the service tests' too): the same proxy port binds again. */
+const SERVICE_ADDRESSES = ["127.0.0.3", "127.0.0.4"];
+
+interface ServiceJson {
+  name: string;
+  revision: number | null;
+  health: string;
+  hosts: { agent: string; expected: number; running: number; address: string | null; healthy: boolean }[];
+}
+
+/** The service's replicas and network on the shared engine, and live haproxy processes started from DIR. */
+async function serviceLeftovers(dir: string) {
+  const docker = new Docker({ socketPath: SHARED_DOCKER });
+  const replicas = await docker.listContainers({ all: true, filters: { label: [`dockyard.service=${SERVICE}`] } });
+  const networks = (await docker.listNetworks({ filters: { name: [`dy-svc-${SERVICE}`] } })).filter(
+    (n) => n.Name === `dy-svc-${SERVICE}`,
+  );
+  const proxies = readdirSync("/proc").filter((e) => {
+    if (!/^\d+$/.test(e)) return false;
+    try {
+      return (
+        readFileSync(`/proc/${e}/comm`, "utf8").trim() === "haproxy" &&
+        readFileSync(`/proc/${e}/cmdline`, "utf8").includes(dir)
+      );
+    } catch {
+      return false;
+    }
+  });
+  return {
+    replicas: replicas.map((c) => c.Names[0] ?? c.Id),
+    networks: networks.map((n) => n.Name),
+    proxies,
+  };
+}
+
+/** The webapp build (its run number) that the printed services table names. */
+const buildOf = (out: string) =>
+  Number(/examples\/webapp:(\d+)/.exec(out.slice(out.indexOf("The webapp's release")))?.[1]);
+
+/** One HTTP GET (the app answers HTTP/1.0 and closes). */
+async function get(url: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+  return { status: res.status, body: await res.text() };
+}
+
+/** What `dockyard services --json` shows, run as the printed export line says. */
+async function servicesJson(exportLine: string): Promise<ServiceJson[]> {
+  const cli = path.join(REPO_ROOT, "cli/bin/dockyard");
+  const res = await runShell(`${exportLine.trim()}\n${cli} services --json`, tempDir("services"));
+  assert.equal(res.code, 0, res.output);
+  // The output has the shell's stderr too: the JSON array starts on a line of its own.
+  const start = res.output.search(/^\[/m);
+  assert.ok(start >= 0, res.output);
+  return JSON.parse(res.output.slice(start, res.output.lastIndexOf("]") + 1)) as ServiceJson[];
+}
+
+/** The staging service: healthy, at `revision`, its 3 replicas running on its hosts, each with an address. */
+function assertStaging(list: ServiceJson[], revision: number): ServiceJson {
+  const s = list.find((x) => x.name === SERVICE);
+  assert.ok(s, `dockyard services lists ${SERVICE}: ${JSON.stringify(list)}`);
+  assert.equal(s.revision, revision, JSON.stringify(s));
+  assert.equal(s.health, "healthy", JSON.stringify(s));
+  assert.equal(
+    s.hosts.reduce((n, h) => n + h.running, 0),
+    3,
+    `3 replicas run: ${JSON.stringify(s.hosts)}`,
+  );
+  assert.equal(
+    s.hosts.reduce((n, h) => n + h.expected, 0),
+    3,
+    `3 replicas expected: ${JSON.stringify(s.hosts)}`,
+  );
+  for (const h of s.hosts) {
+    assert.ok(h.healthy, `${h.agent} is healthy: ${JSON.stringify(h)}`);
+    assert.ok(h.agent.startsWith("demo-"), JSON.stringify(h));
+    assert.ok(
+      SERVICE_ADDRESSES.map((a) => `${a}:${PROXY_PORT}`).includes(h.address ?? ""),
+      `${h.agent}'s proxy binds its agent's DOCKYARD_SERVICE_ADDRESS: ${h.address}`,
+    );
+  }
+  return s;
+}
+
+/** The `curl http://ADDR/` lines the demo printed: each address answers from the app's given build. */
+async function assertPrintedAddressesAnswer(output: string, build: number): Promise<void> {
+  const printed = [...output.matchAll(/^ {2}curl http:\/\/(\S+)\/ /gm)].map((m) => m[1]!);
+  assert.ok(printed.length > 0, `the demo prints the service's addresses:\n${output}`);
+  for (const addr of printed) {
+    assert.ok(addr.endsWith(`:${PROXY_PORT}`), addr);
+    const res = await get(`http://${addr}/`);
+    assert.equal(res.status, 200, `${addr}: ${res.body}`);
+    assert.match(res.body, new RegExp(`^webapp ${build} \\(SQLite `), `${addr} answers from the app`);
+    assert.equal((await get(`http://${addr}/health`)).body.trim(), "ok");
+  }
+}
 
 /** Every recorded process and the rest of its session have exited (polled: stop has just returned). */
 async function allGone(pids: Map<string, number>): Promise<void> {
@@ -49,25 +151,40 @@ describe("npm run demo", { timeout: 15 * 60_000 }, () => {
     const env = {
       DOCKYARD_DEMO_DIR: dir,
       DOCKYARD_DEMO_PORT: String(port),
-      DOCKYARD_DEMO_EXAMPLES: "hello",
+      DOCKYARD_DEMO_EXAMPLES: "hello webapp",
+      DOCKYARD_DEMO_SERVICE_ADDRESSES: SERVICE_ADDRESSES.join(" "),
       DOCKYARD_NATS_PREFIX: `t${randomBytes(4).toString("hex")}`,
     };
     after(() => runDemo(env, ["stop"]));
+    // The service's replicas have fixed names on the shared engine: a real demo's would be taken for ours.
+    assert.deepEqual(
+      (await serviceLeftovers(dir)).replicas,
+      [],
+      `a '${SERVICE}' service runs on ${SHARED_DOCKER} (a real demo? 'npm run demo -- stop' first)`,
+    );
 
     const first = await runDemo(env);
     assert.equal(first.code, 0, first.output);
     assert.match(
       first.output,
-      new RegExp(`The example pipeline succeeded:\\n  hello +run ${UUID.source}  succeeded\\n`),
+      new RegExp(
+        `Both example pipelines succeeded:\\n  hello +run ${UUID.source}  succeeded\\n  webapp +run ${UUID.source}  succeeded\\n`,
+      ),
     );
-    assert.doesNotMatch(first.output, /(Both|All \d+) example pipelines/);
+    assert.match(first.output, /approved gate of run \S+ as the demo's admin/);
+    assert.match(first.output, /The webapp's release runs as the service 'staging'/);
     const farm1 = recordedPids(dir);
     assert.deepEqual(
       [...farm1.keys()].sort(),
-      ["agent-a", "agent-b", "server"],
-      "the shared services were running: the demo started none",
+      ["agent-a", "agent-b", "receiver", "server"],
+      "the shared services were running: the demo started none (the receiver is the notifications' webhook)",
     );
     for (const [name, pid] of farm1) assert.ok(running(pid), `${name} (${pid}) runs after the first demo`);
+    // What the user sees: the service listed healthy with its replicas, and the printed address answering.
+    const exportLine1 = first.output.split("\n").find((l) => l.trim().startsWith("export DOCKYARD_SERVER="));
+    assert.ok(exportLine1, first.output);
+    assertStaging(await servicesJson(exportLine1), 1);
+    await assertPrintedAddressesAnswer(first.output, buildOf(first.output));
 
     // Again while the farm runs: the old farm is stopped (the processes it recorded), a new one starts.
     const second = await runDemo(env);
@@ -83,6 +200,15 @@ describe("npm run demo", { timeout: 15 * 60_000 }, () => {
     // The printed export line and commands, pasted into a shell in another directory.
     const exportLine = second.output.split("\n").find((l) => l.trim().startsWith("export DOCKYARD_SERVER="));
     assert.ok(exportLine, second.output);
+
+    // The second release updated the service the first left running: revision 2, the second build.
+    assert.equal(buildOf(second.output), buildOf(first.output) + 1, second.output);
+    assertStaging(await servicesJson(exportLine), 2);
+    await assertPrintedAddressesAnswer(second.output, buildOf(second.output));
+    // Each release's notification reached the receiver on this machine.
+    const notes = readFileSync(path.join(dir, "notifications.log"), "utf8");
+    assert.match(notes, /webapp #\d+: staging is at revision 1\n/);
+    assert.match(notes, /webapp #\d+: staging is at revision 2\n/);
     assert.match(exportLine, new RegExp(`DOCKYARD_CA_FILE=${dir}/server/pki/ca\\.crt `));
     const runsLine = second.output.split("\n").find((l) => / runs +# recent runs/.test(l));
     assert.ok(runsLine?.trim().startsWith(path.join(REPO_ROOT, "cli/bin/dockyard")), `absolute CLI path: ${runsLine}`);
@@ -93,9 +219,16 @@ describe("npm run demo", { timeout: 15 * 60_000 }, () => {
 
     const stop = await runDemo(env, ["stop"]);
     assert.equal(stop.code, 0, stop.output);
+    assert.match(stop.output, /removed the demo's services \(replicas, network, proxies\): staging/);
     await allGone(farm2);
     assert.equal(await listening(port), false, `port ${port} is free after stop`);
     assert.equal(await listening(port + 1), false, `port ${port + 1} is free after stop`);
+    assert.deepEqual(
+      await serviceLeftovers(dir),
+      { replicas: [], networks: [], proxies: [] },
+      "stop removed the service",
+    );
+    for (const a of ["a", "b"]) assert.equal(existsSync(path.join(dir, `agent-${a}`, "services", SERVICE)), false);
     // What the demo did not start stays up.
     await sharedServicesUp();
   });
