@@ -20,6 +20,8 @@ export interface RollTarget {
 
 export interface RollContext {
   docker: Dockerode;
+  /** This agent's id: its replicas carry it (another agent on the same engine has its own). */
+  owner: string;
   proxy: ServiceProxy;
   /** One plain sentence for the stage log. */
   log(line: string): void;
@@ -46,7 +48,7 @@ export async function bringUp(
   healthTimeoutMs: number,
 ): Promise<ReadyReplica> {
   const { docker, log, signal } = ctx;
-  const name = replicaName({ service, revision: target.revision, index });
+  const name = replicaName({ service, owner: ctx.owner, revision: target.revision, index });
   let existing = state.replicas.find((r) => r.name === name);
   if (existing && !existing.running) {
     // Its log was shown when it failed; a container of that name stands in the way of a new one.
@@ -62,6 +64,7 @@ export async function bringUp(
     log(`starting replica ${name} (${target.image})`);
     replica = await startReplica(docker, {
       service,
+      owner: ctx.owner,
       revision: target.revision,
       index,
       image: target.image,

@@ -28,10 +28,11 @@ export interface HostState {
   slots: ProxySlot[];
 }
 
-/** The replicas of `service` on this engine (running or not), oldest revision first. */
-export async function hostReplicas(docker: Dockerode, service: string): Promise<HostReplica[]> {
+/** The replicas of `service` this agent (`owner`) runs on its engine (running or not), oldest revision first. */
+export async function hostReplicas(docker: Dockerode, service: string, owner: string): Promise<HostReplica[]> {
   const network = serviceNetwork(service);
-  const list = await docker.listContainers({ all: true, filters: { label: [`${REPLICA_LABEL.service}=${service}`] } });
+  const label = [`${REPLICA_LABEL.service}=${service}`, `${REPLICA_LABEL.owner}=${owner}`];
+  const list = await docker.listContainers({ all: true, filters: { label } });
   return list
     .map((c) => ({
       containerId: c.Id,
@@ -47,8 +48,13 @@ export async function hostReplicas(docker: Dockerode, service: string): Promise<
     .sort((a, b) => a.revision - b.revision || a.index - b.index);
 }
 
-export async function hostState(docker: Dockerode, service: string, proxy: ServiceProxy): Promise<HostState> {
-  const [replicas, slots] = await Promise.all([hostReplicas(docker, service), proxy.slots()]);
+export async function hostState(
+  docker: Dockerode,
+  service: string,
+  owner: string,
+  proxy: ServiceProxy,
+): Promise<HostState> {
+  const [replicas, slots] = await Promise.all([hostReplicas(docker, service, owner), proxy.slots()]);
   return { replicas, slots };
 }
 

@@ -33,6 +33,7 @@ describe("service replicas", { timeout: 120_000 }, () => {
   });
   const spec = {
     service,
+    owner: "agent-replica-test",
     image: BASE_IMAGE,
     env: { GREETING: "hi" },
     port: PORT,
@@ -79,7 +80,7 @@ describe("service replicas", { timeout: 120_000 }, () => {
         assert.equal(err.name, "ReplicaError");
         assert.match(
           err.message,
-          /replica dy-svc-rep-[0-9a-f]+-r2-1 was not healthy for 400 ms in a row in time; last check: GET \/missing answered 404, expected 200/,
+          /replica dy-svc-rep-[0-9a-f]+-agent-re-r2-1 was not healthy for 400 ms in a row in time; last check: GET \/missing answered 404, expected 200/,
         );
         assert.match(err.message, /starting v2/);
         return true;
@@ -89,7 +90,10 @@ describe("service replicas", { timeout: 120_000 }, () => {
     await assert.rejects(
       waitReplicaHealthy(docker, dead, check({ http: { path: "/", status: 200 } }), Date.now() + 20_000),
       (err: Error) => {
-        assert.match(err.message, /replica dy-svc-rep-[0-9a-f]+-r2-2 exited with code 3 before it was healthy/);
+        assert.match(
+          err.message,
+          /replica dy-svc-rep-[0-9a-f]+-agent-re-r2-2 exited with code 3 before it was healthy/,
+        );
         assert.match(err.message, /cannot bind/);
         return true;
       },

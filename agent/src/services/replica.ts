@@ -10,6 +10,8 @@ import { engineMessage, logTail, statusOf, withTail } from "../docker/environmen
 
 export const REPLICA_LABEL = {
   service: "dockyard.service",
+  /** The agent whose replicas they are: two agents on one engine each run their own (and a farm's cleanup finds them). */
+  owner: "dockyard.agent",
   revision: "dockyard.revision",
   index: "dockyard.replica",
 } as const;
@@ -36,6 +38,8 @@ export interface HealthCheck {
 
 export interface ReplicaSpec {
   service: string;
+  /** The agent's id: its label, and part of the name (two agents on one engine never share a replica). */
+  owner: string;
   revision: number;
   index: number;
   image: string;
@@ -55,8 +59,8 @@ export interface Replica {
 }
 
 export const serviceNetwork = (service: string) => `dy-svc-${service}`;
-export const replicaName = (s: Pick<ReplicaSpec, "service" | "revision" | "index">) =>
-  `dy-svc-${s.service}-r${s.revision}-${s.index}`;
+export const replicaName = (s: Pick<ReplicaSpec, "service" | "owner" | "revision" | "index">) =>
+  `dy-svc-${s.service}-${s.owner.slice(0, 8)}-r${s.revision}-${s.index}`;
 
 /** Creations under way, per engine and service: the engine does not refuse a second network of one name. */
 const creating = new WeakMap<Dockerode, Map<string, Promise<string>>>();
@@ -107,6 +111,7 @@ export async function startReplica(docker: Dockerode, spec: ReplicaSpec): Promis
       Labels: {
         ...spec.labels,
         [REPLICA_LABEL.service]: spec.service,
+        [REPLICA_LABEL.owner]: spec.owner,
         [REPLICA_LABEL.revision]: String(spec.revision),
         [REPLICA_LABEL.index]: String(spec.index),
       },

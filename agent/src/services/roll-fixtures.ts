@@ -70,7 +70,14 @@ export async function rollFixture(): Promise<RollFixture> {
   const docker = await connectEngine();
   const service = `roll-${uniq()}`;
   const dir = tempDir("service-roll");
-  const host = new ServiceHost({ docker, dir, address: "127.0.0.1", log: pino({ level: "silent" }) });
+  const owner = `agent-${uniq()}`;
+  const host = new ServiceHost({
+    docker,
+    dir,
+    address: "127.0.0.1",
+    owner: () => owner,
+    log: pino({ level: "silent" }),
+  });
   const port = await freePort();
   const haproxy = findHaproxy();
   if (!haproxy) throw new Error("haproxy is not installed on this host: apt-get install haproxy");
@@ -92,6 +99,7 @@ export async function rollFixture(): Promise<RollFixture> {
     lines,
     ctx: (signal = new AbortController().signal) => ({
       docker,
+      owner,
       proxy,
       signal,
       log: (text) => lines.push({ at: Date.now(), text }),

@@ -93,7 +93,7 @@ describe("rolling a service on one host", { timeout: 180_000 }, () => {
     assert.equal((await routed()).length, 2);
     assert.ok(
       f.lines.some((l) =>
-        /^replica dy-svc-roll-\w+-r2-1 healthy after \d+\.\d s; in the proxy \(slot \d+\)$/.test(l.text),
+        /^replica dy-svc-roll-\S+-r2-1 healthy after \d+\.\d s; in the proxy \(slot \d+\)$/.test(l.text),
       ),
     );
   });
@@ -137,7 +137,7 @@ describe("rolling a service on one host", { timeout: 180_000 }, () => {
     assert.ok(failure, "the roll failed");
     assert.match(
       (failure as Error).message,
-      /^replica dy-svc-roll-\w+-r3-1 was not healthy for 300 ms in a row in time; last check: GET \/missing answered 404, expected 200/,
+      /^replica dy-svc-roll-\S+-r3-1 was not healthy for 300 ms in a row in time; last check: GET \/missing answered 404, expected 200/,
     );
     assert.deepEqual(client.failures, []);
     assert.deepEqual([...client.sinceMark.keys()], ["rev1"]);

@@ -25,7 +25,7 @@ export interface RollSpec {
 /** @throws ReplicaError when a replica of the target fails (the host is left serving what it served), or the signal's reason. */
 export async function rollHost(ctx: RollContext, spec: RollSpec): Promise<void> {
   const { docker, proxy, log, signal } = ctx;
-  const observe = () => hostState(docker, spec.service, proxy);
+  const observe = () => hostState(docker, spec.service, ctx.owner, proxy);
   let state = await forgetDeadSlots(ctx, await observe(), observe);
   const target = spec.target;
   const wanted = (r: HostReplica) =>

@@ -40,8 +40,8 @@ describe("services held on a host", { timeout: 120_000 }, () => {
         r.attributes.in_proxy,
       ]),
       [
-        [`dy-svc-${f.service}-r1-1`, "", "1", "1", "running", "true"],
-        [`dy-svc-${f.service}-r1-2`, "", "1", "2", "running", "true"],
+        [`dy-svc-${f.service}-${f.host.owner.slice(0, 8)}-r1-1`, "", "1", "1", "running", "true"],
+        [`dy-svc-${f.service}-${f.host.owner.slice(0, 8)}-r1-2`, "", "1", "2", "running", "true"],
       ],
     );
     for (const r of replicas)
@@ -54,7 +54,7 @@ describe("services held on a host", { timeout: 120_000 }, () => {
   });
 
   it("shows a replica that died as exited, with no address", async () => {
-    const id = f.host.held().find((r) => r.id === `dy-svc-${f.service}-r1-2`)!.id;
+    const id = f.host.held().find((r) => r.id === `dy-svc-${f.service}-${f.host.owner.slice(0, 8)}-r1-2`)!.id;
     await f.docker.getContainer(id).kill();
     await f.host.refresh();
     const dead = f.host.held().find((r) => r.id === id)!;
@@ -77,6 +77,7 @@ describe("services held on a host", { timeout: 120_000 }, () => {
       docker: null,
       dir: tempDir("svc-host"),
       address: "0.0.0.0",
+      owner: () => "agent-1",
       log: pino({ level: "silent" }),
     });
     assert.equal(host.advertised(8000), `${os.hostname()}:8000`);
@@ -84,6 +85,7 @@ describe("services held on a host", { timeout: 120_000 }, () => {
       docker: null,
       dir: tempDir("svc-host"),
       address: "127.0.0.2",
+      owner: () => "agent-1",
       log: pino({ level: "silent" }),
     });
     assert.equal(local.advertised(8000), "127.0.0.2:8000");

@@ -20,6 +20,8 @@ export interface ServiceHostOptions {
   dir: string;
   /** The host the proxies bind (DOCKYARD_SERVICE_ADDRESS). */
   address: string;
+  /** This agent's id (known once it registered): the owner label of its replicas. */
+  owner: () => string;
   log: Logger;
 }
 
@@ -37,6 +39,10 @@ export class ServiceHost implements ResourceHolder {
 
   get dir(): string {
     return this.options.dir;
+  }
+
+  get owner(): string {
+    return this.options.owner();
   }
 
   /** The address people and other hosts use: 0.0.0.0 binds everything, so it is reported as the host name. */

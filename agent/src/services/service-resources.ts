@@ -17,6 +17,8 @@ export const SERVICE_PROXY_RESOURCE = "service-proxy";
 /** What the scan needs of the host's services (ServiceHost). */
 export interface ServiceProxies {
   readonly dir: string;
+  /** This agent's id: only its own replicas are reported (another agent may share the engine). */
+  readonly owner: string;
   proxy(service: string, port: number): ServiceProxy;
   advertised(port: number): string;
 }
@@ -50,11 +52,14 @@ export async function scanServices(docker: Dockerode, host: ServiceProxies): Pro
     // A proxy that does not answer leaves in_proxy unknown (absent) rather than wrong.
     proxies.set(service, await proxy.slots().catch(() => null));
   }
-  const list = await docker.listContainers({ all: true, filters: { label: [REPLICA_LABEL.service] } });
+  const list = await docker.listContainers({
+    all: true,
+    filters: { label: [REPLICA_LABEL.service, `${REPLICA_LABEL.owner}=${host.owner}`] },
+  });
   const services = [...new Set(list.map((c) => c.Labels[REPLICA_LABEL.service] ?? ""))].filter(Boolean).sort();
   for (const service of services) {
     const slots = proxies.get(service) ?? null;
-    for (const r of await hostReplicas(docker, service)) held.push(replicaResource(service, r, slots));
+    for (const r of await hostReplicas(docker, service, host.owner)) held.push(replicaResource(service, r, slots));
   }
   return held.filter((r) => heldResourceProblem(r) === null);
 }

@@ -14,7 +14,12 @@ describe("watching a service on one host, and aborting a roll", { timeout: 180_0
   let f: RollFixture;
   const log: string[] = [];
   const watch = (revision: number, watchMs: number, signal = new AbortController().signal, replicas = 2) =>
-    watchHost(f.docker, { service: f.service, revision, replicas, watchMs }, (l) => log.push(l), signal);
+    watchHost(
+      f.docker,
+      { service: f.service, owner: f.host.owner, revision, replicas, watchMs },
+      (l) => log.push(l),
+      signal,
+    );
   const idOf = async (revision: number, index: number) =>
     (await listReplicas(f.docker, f.service)).find((r) => r.revision === revision && r.index === index)!.containerId;
   const routedIps = async () =>
@@ -74,7 +79,7 @@ describe("watching a service on one host, and aborting a roll", { timeout: 180_0
       assert.equal(err.name, "ReplicaError");
       assert.match(
         err.message,
-        /^replica dy-svc-roll-\w+-r2-2 exited with code 137 during the watch window; last output:/,
+        /^replica dy-svc-roll-\S+-r2-2 exited with code 137 during the watch window; last output:/,
       );
       assert.match(err.message, /url:\/health/, "the replica's own log");
       return true;

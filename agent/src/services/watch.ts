@@ -12,6 +12,8 @@ export const WATCH_POLL_MS = 250;
 
 export interface WatchSpec {
   service: string;
+  /** This agent's id (whose replicas it watches). */
+  owner: string;
   revision: number;
   /** Replicas 1..replicas must run; 0: whichever of the revision ran when the watch began. */
   replicas: number;
@@ -30,13 +32,13 @@ export async function watchHost(
   let names: string[] | null =
     spec.replicas > 0
       ? Array.from({ length: spec.replicas }, (_, i) =>
-          replicaName({ service: spec.service, revision: spec.revision, index: i + 1 }),
+          replicaName({ service: spec.service, owner: spec.owner, revision: spec.revision, index: i + 1 }),
         )
       : null;
   log(`watching ${names ? names.length : "the"} replicas of revision ${spec.revision} for ${spec.watchMs / 1000} s`);
   for (;;) {
     signal.throwIfAborted();
-    const mine = (await hostReplicas(docker, spec.service)).filter((r) => r.revision === spec.revision);
+    const mine = (await hostReplicas(docker, spec.service, spec.owner)).filter((r) => r.revision === spec.revision);
     names ??= mine.filter((r) => r.running).map((r) => r.name);
     if (names.length === 0)
       throw new ReplicaError("exited", `no replica of revision ${spec.revision} runs on this host to watch`);

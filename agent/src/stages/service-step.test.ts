@@ -75,14 +75,20 @@ describe("the service-step handler", { timeout: 120_000 }, () => {
     const { exit, log } = await runStep(assignment("roll"));
     assert.equal(exit.exitCode, 0, log);
     assert.deepEqual(exit.outputs?.values, { address: f.proxy.address, revision: "1", replicas: "1" });
-    assert.match(log, /dockyard: replica dy-svc-roll-\w+-r1-1 healthy after \d+\.\d s; in the proxy \(slot \d+\)/);
+    assert.match(log, /dockyard: replica dy-svc-roll-\S+-r1-1 healthy after \d+\.\d s; in the proxy \(slot \d+\)/);
     assert.ok(!log.includes(SECRET), "the secret is not in the log");
     const [r] = await listReplicas(f.docker, f.service);
     const env = (await f.docker.getContainer(r!.containerId).inspect()).Config.Env;
     assert.ok(env.includes(`API_KEY=${SECRET}`) && env.includes("REV=1"));
     assert.equal(await getBody(`http://${f.proxy.address}/`), "rev1");
     // The inventory was refreshed by the step: the next heartbeat shows the replica.
-    assert.ok(f.host.held().some((h) => h.id === `dy-svc-${f.service}-r1-1` && h.attributes.in_proxy === "true"));
+    assert.ok(
+      f.host
+        .held()
+        .some(
+          (h) => h.id === `dy-svc-${f.service}-${f.host.owner.slice(0, 8)}-r1-1` && h.attributes.in_proxy === "true",
+        ),
+    );
   });
 
   it("watches for the window and succeeds", async () => {

@@ -12,6 +12,8 @@ import { rollHost } from "../services/roll";
 import { rollSpecOf } from "../services/step-spec";
 import { watchHost } from "../services/watch";
 import { findHaproxy } from "../services/service-host";
+import { registryAuth } from "./registry-auth";
+import { ensureImage } from "../docker/registry";
 
 export const serviceStep: AgentStage = {
   type: "serviceStep",
@@ -56,7 +58,13 @@ async function run(
     if (!step.target) return failedExit(log, "watch: no target revision");
     await watchHost(
       docker,
-      { service: step.service, revision: step.target.revision, replicas: step.replicas, watchMs: Number(step.watchMs) },
+      {
+        service: step.service,
+        owner: tools.services.owner,
+        revision: step.target.revision,
+        replicas: step.replicas,
+        watchMs: Number(step.watchMs),
+      },
       line,
       signal,
     );
@@ -65,6 +73,11 @@ async function run(
   if (step.action !== "roll") return failedExit(log, `unknown service-step action '${step.action}'`);
   const haproxy = findHaproxy();
   if (!haproxy) return failedExit(log, "haproxy is not installed on this host: apt-get install haproxy");
+  const auth = registryAuth(a);
+  // Built and pushed on another host: pulled from the run's registry when this engine lacks it (a rollback
+  // finds the old revision's image cached).
+  if (step.target && auth && step.target.image.startsWith(`${auth.server}/`))
+    await ensureImage(docker, step.target.image, auth, line, signal);
   const proxy = await tools.services.ensureProxy(step.service, step.proxyPort, haproxy);
   line(`proxy of service '${step.service}' runs on ${proxy.address} (pid ${proxy.pid()})`);
   const secrets = Object.fromEntries(
@@ -72,7 +85,7 @@ async function run(
   );
   const spec = rollSpecOf(step, secrets);
   try {
-    await rollHost({ docker, proxy, log: line, signal }, spec);
+    await rollHost({ docker, owner: tools.services.owner, proxy, log: line, signal }, spec);
   } finally {
     // The next heartbeat reports the replicas as they are now, also after a failed step.
     await tools.services.refresh();

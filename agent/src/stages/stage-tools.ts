@@ -37,6 +37,7 @@ export function createStageTools(
       docker,
       dir: path.resolve(config.stateDir, "services"),
       address: config.serviceAddress,
+      owner: () => agentId(),
       log,
     }),
     get agentId() {

@@ -72,7 +72,7 @@ describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, (
     assert.deepEqual(await failuresOf(list), [], "no request failed");
     assert.equal(stage.state, "failed");
     assert.match(stage.reason ?? "", /^rolled back to revision 1: revision 2 failed on host-a/);
-    assert.match(stage.reason ?? "", /dy-svc-web-r2-\d/);
+    assert.match(stage.reason ?? "", /dy-svc-web-[0-9a-f-]{8}-r2-\d/);
     assert.match(stage.reason ?? "", /GET \/health answered 404/);
     assert.equal(stage.outputs?.values.rolled_back, "true");
     assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["stable rev1"]);
@@ -94,7 +94,10 @@ describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, (
   });
 
   it("an update that runs past the stage's timeout rolls back once the host rolling finished its step", async () => {
-    const slow = releasePipeline("web").replace("    type: update-service", "    type: update-service\n    timeout: 4s");
+    const slow = releasePipeline("web").replace(
+      "    type: update-service",
+      "    type: update-service\n    timeout: 4s",
+    );
     const run = await sf.release(files({ GREETING: "slow", REV: "9", READY_DELAY: "7" }), slow);
     const stage = await sf.waitStageEnd(run);
     assert.equal(stage.state, "failed");
@@ -123,7 +126,10 @@ describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, (
     await new Docker({ socketPath: b.engine.replace("unix://", "") }).getContainer(victim.id).kill();
     const stage = await sf.waitStageEnd(run);
     assert.equal(stage.state, "failed");
-    assert.match(stage.reason ?? "", /^rolled back to revision 1: revision \d+ failed on host-b: .*dy-svc-web-r\d+-1/);
+    assert.match(
+      stage.reason ?? "",
+      /^rolled back to revision 1: revision \d+ failed on host-b: .*dy-svc-web-[0-9a-f-]{8}-r\d+-1/,
+    );
     assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["stable rev1"]);
   });
 

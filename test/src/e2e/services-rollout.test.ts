@@ -9,7 +9,22 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { LoadClient } from "@dockyard/testkit";
-import { accessLog, bodiesOver, HOSTS, releasePipeline, replicasOn, serviceFile, ServiceFarm, waitFor } from "../index";
+import { randomBytes } from "node:crypto";
+import {
+  accessLog,
+  bodiesOver,
+  hasImage,
+  HOSTS,
+  pushToRegistry,
+  REGISTRY_ADDRESS,
+  releasePipeline,
+  removeImage,
+  replicasOn,
+  serviceFile,
+  ServiceFarm,
+  testRegistry,
+  waitFor,
+} from "../index";
 
 const GREETING_SECRET = "bonjour-from-the-store";
 const ENV_FILE = "# the greeting comes from the secret store\nGREETING=${{ secrets.svc-greeting }}\n";
@@ -41,19 +56,37 @@ describe("services: rolling updates across two hosts", { timeout: 600_000 }, () 
     return list.flatMap((c) => c.failures);
   };
 
+  // The first revision's image is only in the registry and on engine A: host-b's agent pulls it.
+  const image = `${REGISTRY_ADDRESS}/svc-e2e/busybox:${randomBytes(4).toString("hex")}`;
+
   before(async () => {
-    sf = new ServiceFarm();
+    const registry = await testRegistry();
+    sf = new ServiceFarm({
+      env: {
+        DOCKYARD_REGISTRY: registry.address,
+        DOCKYARD_REGISTRY_USERNAME: registry.username,
+        DOCKYARD_REGISTRY_PASSWORD_SECRET: "registry-password",
+      },
+    });
     await sf.start();
+    await sf.farm.client.setSecret({ name: "registry-password", value: Buffer.from(registry.password) });
+    await pushToRegistry(HOSTS[0].engine, "dockyard/busybox:1", image, registry);
   });
   after(async () => {
     for (const c of clients) await c.stop();
     await sf?.stop();
+    for (const h of HOSTS) await removeImage(h.engine, image);
   });
 
-  it("the first update creates the service: 3 replicas over 2 hosts, one address per host", async () => {
-    const run = await sf.release(files({ GREETING: "hello", REV: "1" })(sf.proxyPort), releasePipeline("web"));
+  it("the first update creates the service: 3 replicas over 2 hosts, one address per host, the image pulled where missing", async () => {
+    assert.equal(await hasImage(HOSTS[1].engine, image), false, "host-b's engine lacks the image before");
+    const run = await sf.release(
+      files({ GREETING: "hello", REV: "1" }, undefined, { image })(sf.proxyPort),
+      releasePipeline("web"),
+    );
     const stage = await sf.waitStageEnd(run);
     assert.equal(stage.state, "succeeded", stage.reason ?? "");
+    assert.equal(await hasImage(HOSTS[1].engine, image), true, "host-b's agent pulled it from the registry");
     assert.equal(stage.outputs?.values.revision, "1");
     assert.equal(stage.outputs?.values.rolled_back, "false");
     assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["hello rev1"]);

@@ -25,6 +25,8 @@ export const REPLICA_COMMAND =
 
 export interface ServiceFileOptions {
   name: string;
+  /** Default: the local busybox base image (on both engines). */
+  image?: string;
   proxyPort: number;
   replicas?: number;
   env?: Record<string, string>;
@@ -40,7 +42,7 @@ export function serviceFile(o: ServiceFileOptions): string {
     `name: ${o.name}`,
     `replicas: ${o.replicas ?? 3}`,
     "agents: { svc: web }",
-    "image: dockyard/busybox:1",
+    `image: ${o.image ?? "dockyard/busybox:1"}`,
     `command: ["sh", "-c", ${JSON.stringify(REPLICA_COMMAND)}]`,
     "port: 8080",
     `proxy_port: ${o.proxyPort}`,
@@ -221,6 +223,49 @@ export async function replicasOn(engine: string, service: string) {
     revision: Number(c.Labels["dockyard.revision"]),
     state: c.State,
   }));
+}
+
+/** Tag `source` on `engine` as `ref` and push it to the test registry (so only that engine has it locally). */
+export async function pushToRegistry(
+  engine: string,
+  source: string,
+  ref: string,
+  reg: { address: string; username: string; password: string },
+): Promise<void> {
+  const docker = new Docker({ socketPath: engine.replace("unix://", "") });
+  const at = ref.lastIndexOf(":");
+  await docker.getImage(source).tag({ repo: ref.slice(0, at), tag: ref.slice(at + 1) });
+  const stream = await docker
+    .getImage(ref)
+    .push({ authconfig: { username: reg.username, password: reg.password, serveraddress: reg.address } });
+  await new Promise<void>((resolve, reject) =>
+    docker.modem.followProgress(stream, (err: Error | null, out: { error?: string }[]) => {
+      const failed = err?.message ?? out.find((o) => o.error)?.error;
+      if (failed) reject(new Error(`push of ${ref} failed: ${failed}`));
+      else resolve();
+    }),
+  );
+}
+
+/** Whether `ref` is on `engine`. */
+export async function hasImage(engine: string, ref: string): Promise<boolean> {
+  const docker = new Docker({ socketPath: engine.replace("unix://", "") });
+  return docker
+    .getImage(ref)
+    .inspect()
+    .then(
+      () => true,
+      () => false,
+    );
+}
+
+/** Remove `ref` from `engine` (gone already is fine). */
+export async function removeImage(engine: string, ref: string): Promise<void> {
+  const docker = new Docker({ socketPath: engine.replace("unix://", "") });
+  await docker
+    .getImage(ref)
+    .remove({ force: true })
+    .catch(() => undefined);
 }
 
 /**
