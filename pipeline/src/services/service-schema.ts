@@ -160,15 +160,10 @@ export const serviceFileSchema = z
       })
       .optional()
       .meta({ description: "The image replicas run. Optional: the update-service stage's image: replaces it." }),
-    replicas: z
-      .int()
-      .min(1)
-      .max(64)
-      .optional()
-      .meta({
-        description:
-          'Replicas in all (1..64), spread over the chosen agents (the first ones by name take one more). Default 1.',
-      }),
+    replicas: z.int().min(1).max(64).optional().meta({
+      description:
+        'Replicas in all (1..64), spread over the chosen agents (the first ones by name take one more). Default 1.',
+    }),
     agents: labelsSchema.optional().meta({
       description: 'Agents whose labels match all of these run the service (they need docker). Default: any.',
     }),
