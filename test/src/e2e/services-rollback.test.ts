@@ -203,4 +203,30 @@ describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, (
     assert.notEqual(none.code, 0);
     assert.match(none.stderr, /service 'nope' does not exist/);
   });
+
+  it("a run canceled in its watch window ends the stage canceled and releases the deploy queue", async () => {
+    const run = await sf.release(
+      files({ GREETING: "dropped", REV: "6" }, { watchWindow: "60s" }),
+      releasePipeline("web"),
+    );
+    await watching(run);
+    const next = await sf.release(files({ GREETING: "after", REV: "7" }), releasePipeline("web"));
+    await waitFor(async () => /deploy queue/.test((await sf.stageOf(next))?.reason ?? ""), {
+      timeoutMs: 20_000,
+      message: "the next update to wait behind the one in its window",
+    });
+    await sf.farm.client.cancelRun({ runId: run });
+    assert.equal((await sf.waitStageEnd(run)).state, "canceled");
+    const last = await sf.waitStageEnd(next);
+    assert.equal(last.state, "succeeded", last.reason ?? "");
+    assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["after rev7"]);
+    for (const h of HOSTS) {
+      const running = (await replicasOn(h.engine, "web")).filter((r) => r.state === "running");
+      assert.equal(
+        new Set(running.map((r) => r.revision)).size,
+        1,
+        `${h.name} runs one revision after the next update`,
+      );
+    }
+  });
 });
