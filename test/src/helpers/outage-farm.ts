@@ -163,10 +163,18 @@ export class OutageFarm {
         },
       },
     );
-    await waitFor(async () => (await fetch(`http://${s.http}/healthz`).catch(() => null))?.ok, {
-      message: `server ${i} to start`,
-      timeoutMs: 60_000,
-    });
+    const child = s.child;
+    await waitFor(
+      async () => {
+        // A server that exited will never answer: say why now (its log's end), not after the deadline.
+        if (child.exitCode !== null || child.signalCode !== null)
+          throw new Error(
+            `server ${i} exited before it answered (${child.exitCode ?? child.signalCode}): ${logTail(s.logFile)}`,
+          );
+        return (await fetch(`http://${s.http}/healthz`).catch(() => null))?.ok;
+      },
+      { message: `server ${i} to start (log: ${s.logFile})`, timeoutMs: 60_000 },
+    );
   }
 
   /** kill -9 one server process. */
@@ -291,6 +299,15 @@ export class OutageFarm {
     await Promise.all(exited);
     for (const dir of [this.dataDir, ...this.agents.map((a) => path.dirname(a.logFile))])
       rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The last lines of a log file, for an error message. */
+function logTail(file: string): string {
+  try {
+    return readFileSync(file, "utf8").trim().split("\n").slice(-5).join(" | ");
+  } catch {
+    return "(no log)";
   }
 }
 
