@@ -87,17 +87,9 @@ export function watchStep(
 }
 
 function targetOf(r: Revisioned): NonNullable<ServiceStepSpec["target"]> {
-  const s = r.spec;
-  return {
-    revision: r.revision,
-    image: s.image,
-    env: s.env,
-    secrets: s.secrets,
-    command: s.command,
-    port: s.port,
-    health: s.health,
-    stopGraceMs: s.stopGraceMs,
-  };
+  // Each host's step says how many replicas it runs: the revision's total is not the host's.
+  const { replicas: _total, ...spec } = r.spec;
+  return { ...spec, revision: r.revision };
 }
 
 /** The replica's secret env, delivered to the step from the store like any stage's secrets. */

@@ -8,20 +8,13 @@
 //          Converges: running it again (or after a kill) does what is left, nothing twice.
 //   watch: for `watchMs`, fail as soon as one of `target`'s replicas on this host stops.
 import { defineKind } from './kind.js';
-import type { ServiceHealth, ServiceSecretRef } from '../services/types.js';
+import type { ServiceRevisionSpec } from '../services/types.js';
 
-/** One revision as a host runs it. */
-export interface ServiceStepTarget {
-  revision: number;
-  image: string;
-  /** Plain values; `secrets` come from the store at the step's start. */
-  env: Record<string, string>;
-  secrets: ServiceSecretRef[];
-  command: string[] | null;
-  port: number;
-  health: ServiceHealth;
-  stopGraceMs: number;
-}
+/**
+ * One revision as a host runs it: the revision's spec and number, without the replica count (each host's step
+ * says how many it runs). `secrets` (names) come from the store at the step's start.
+ */
+export type ServiceStepTarget = Omit<ServiceRevisionSpec, 'replicas'> & { revision: number };
 
 export interface ServiceStepSpec {
   type: 'service-step';
