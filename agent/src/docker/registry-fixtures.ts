@@ -7,7 +7,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { BASE_IMAGE } from '../executor/docker-client.js';
-import { tempDir } from '@dockyard/testkit';
+import { freePort, tempDir } from '@dockyard/testkit';
 
 const SETUP_HINT = "'npm test' (scripts/setup.sh) starts it";
 export const REGISTRY = '127.0.0.1:5000';
@@ -152,12 +152,4 @@ export async function startReadOnlyRegistry(): Promise<{ address: string; stop: 
     await stop();
     throw err;
   }
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }

@@ -6,7 +6,7 @@ import net from "node:net";
 import path from "node:path";
 import type Dockerode from "dockerode";
 import pino from "pino";
-import { tempDir } from "@dockyard/testkit";
+import { freePort, tempDir } from "@dockyard/testkit";
 import { BASE_IMAGE } from "../executor/docker-client";
 import { connectEngine, uniq } from "../docker/environment-fixtures";
 import type { RollContext, RollSpec, RollTarget } from "./roll";
@@ -58,13 +58,7 @@ export function target(revision: number, health: Partial<HealthCheck> = {}): Rol
   };
 }
 
-export async function freePort(host = "127.0.0.1"): Promise<number> {
-  const srv = net.createServer().listen(0, host);
-  await new Promise((r) => srv.once("listening", r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
+export { freePort };
 
 export async function rollFixture(): Promise<RollFixture> {
   const docker = await connectEngine();

@@ -6,20 +6,12 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import type Dockerode from "dockerode";
-import { LoadClient, getBody, tempDir } from "@dockyard/testkit";
+import { freePort, LoadClient, getBody, tempDir } from "@dockyard/testkit";
 import { BASE_IMAGE } from "../executor/docker-client";
 import { connectEngine, uniq } from "../docker/environment-fixtures";
 import { ServiceProxy } from "./service-proxy";
 
 const PORT = 8080;
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer().listen(0, "127.0.0.1");
-  await new Promise((r) => srv.once("listening", r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 async function until(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -16,7 +16,7 @@ import { startServer, loadConfig, type ServerHandle, type ServerConfig } from "@
 import { Agent, loadAgentConfig, chooseExecutors } from "@dockyard/agent";
 import { createTestDatabase, type TestDatabase } from "./database";
 import { removeAgentResources } from "./agent-resources";
-import { tempDir } from "@dockyard/testkit";
+import { freePort, tempDir } from "@dockyard/testkit";
 
 export const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 export const DOCKER_HOST = process.env.DOCKER_HOST ?? "unix:///tmp/dockyard-docker/docker.sock";
@@ -77,13 +77,7 @@ export interface Farm {
 export const testLog = () => pino({ level: process.env.DOCKYARD_TEST_LOG ?? "silent" });
 
 /** A free TCP port on loopback (for servers that must come back on the same address). */
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
+export { freePort };
 
 export async function startFarm(opts: { env?: Record<string, string>; agents?: AgentOptions[] } = {}): Promise<Farm> {
   const database = await createTestDatabase();
