@@ -61,7 +61,7 @@ describe("approval stages", () => {
     const reason = await waitingReasonOf(farm, runId);
     assert.match(
       reason,
-      /^waiting for approval by alice or role admin until \d\d:\d\d UTC \(in (59m|1h)\); decide with: dockyard approve ap-ok#1 gate$/,
+      /^waiting for approval by alice or role admin until (\d{4}-\d\d-\d\d )?\d\d:\d\d UTC \(in (59m|1h)\); decide with: dockyard approve ap-ok#1 gate$/,
     );
     const { run } = await carol.client.getRun({ runId });
     assert.equal(run!.stages.find((s) => s.name === "gate")!.reason, reason, "the API shows the waiting reason");
@@ -127,7 +127,7 @@ describe("approval stages", () => {
     });
     assert.match(
       watch.out(),
-      /gate {2}running {2}\(attempt 1 on server\) {2}\(waiting for approval by alice until \d\d:\d\d UTC \(in (59m|1h)\); decide with: dockyard approve ap-cli#1 gate\)/,
+      /gate {2}running {2}\(attempt 1 on server\) {2}\(waiting for approval by alice until (\d{4}-\d\d-\d\d )?\d\d:\d\d UTC \(in (59m|1h)\); decide with: dockyard approve ap-cli#1 gate\)/,
     );
     const runs = await dockyardCli(farm, ["runs"]);
     assert.match(
@@ -226,7 +226,7 @@ describe("approval stages", () => {
       const gate = await waitForStage(farm, runId, "gate", gateState, 5000);
       const late = gate.finished_at!.getTime() - deadline;
       assert.ok(late >= 0 && late < 1000, `ended ${late} ms after its deadline`);
-      assert.match(gate.reason!, new RegExp(`^no decision by \\d\\d:\\d\\d UTC: \\w+ \\(on_timeout: ${onTimeout}\\)$`));
+      assert.match(gate.reason!, new RegExp(`^no decision by (\\d{4}-\\d\\d-\\d\\d )?\\d\\d:\\d\\d UTC: \\w+ \\(on_timeout: ${onTimeout}\\)$`));
       const run = await waitForRun(carol.client, runId);
       assert.equal(run.state, runState);
       assert.equal((await stageRow(farm, runId, "ship")).state, shipState);
