@@ -226,7 +226,10 @@ describe("approval stages", () => {
       const gate = await waitForStage(farm, runId, "gate", gateState, 5000);
       const late = gate.finished_at!.getTime() - deadline;
       assert.ok(late >= 0 && late < 1000, `ended ${late} ms after its deadline`);
-      assert.match(gate.reason!, new RegExp(`^no decision by (\\d{4}-\\d\\d-\\d\\d )?\\d\\d:\\d\\d UTC: \\w+ \\(on_timeout: ${onTimeout}\\)$`));
+      assert.match(
+        gate.reason!,
+        new RegExp(`^no decision by (\\d{4}-\\d\\d-\\d\\d )?\\d\\d:\\d\\d UTC: \\w+ \\(on_timeout: ${onTimeout}\\)$`),
+      );
       const run = await waitForRun(carol.client, runId);
       assert.equal(run.state, runState);
       assert.equal((await stageRow(farm, runId, "ship")).state, shipState);

@@ -5,23 +5,22 @@
 // replicas of that revision only.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { bodiesOver, HOSTS, releasePipeline, replicasOn, serviceFile, ServiceFarm, waitFor } from "../index";
+import {
+  assertOneRevision,
+  bodiesOver,
+  HOSTS,
+  releasePipeline,
+  replicasOn,
+  serviceFile,
+  ServiceFarm,
+  waitFor,
+} from "../index";
 
 describe("services: one revision everywhere across a kill -9", { timeout: 600_000 }, () => {
   let sf: ServiceFarm;
   const files = (env: Record<string, string>) => ({
     "services/web.yml": serviceFile({ name: "web", proxyPort: sf.proxyPort, env, maxParallel: 1 }),
   });
-  const oneRevision = async (revision: number) => {
-    for (const h of HOSTS) {
-      const running = (await replicasOn(h.engine, "web")).filter((r) => r.state === "running");
-      assert.deepEqual(
-        [...new Set(running.map((r) => r.revision))],
-        [revision],
-        `${h.name} runs revision ${revision} only`,
-      );
-    }
-  };
 
   before(async () => {
     sf = new ServiceFarm();
@@ -43,7 +42,7 @@ describe("services: one revision everywhere across a kill -9", { timeout: 600_00
     await sf.farm.startServer(0);
     const stage = await sf.waitStageEnd(run, 180_000);
     assert.equal(stage.state, "succeeded", stage.reason ?? "");
-    await oneRevision(2);
+    await assertOneRevision("web", 2);
     assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["next rev2"]);
   });
 
@@ -62,7 +61,7 @@ describe("services: one revision everywhere across a kill -9", { timeout: 600_00
     const stage = await sf.waitStageEnd(run, 180_000);
     assert.equal(stage.state, "failed");
     assert.match(stage.reason ?? "", /^rolled back to revision 2: revision 3 lost on host-a/);
-    await oneRevision(2);
+    await assertOneRevision("web", 2);
     assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["next rev2"]);
   });
 });

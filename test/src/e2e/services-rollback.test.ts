@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import Docker from "dockerode";
 import { LoadClient } from "@dockyard/testkit";
 import {
+  assertOneRevision,
   bodiesOver,
   HOSTS,
   releasePipeline,
@@ -76,12 +77,7 @@ describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, (
     assert.match(stage.reason ?? "", /GET \/health answered 404/);
     assert.equal(stage.outputs?.values.rolled_back, "true");
     assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["stable rev1"]);
-    for (const h of HOSTS)
-      assert.deepEqual(
-        [...new Set((await replicasOn(h.engine, "web")).map((r) => r.revision))],
-        [1],
-        `${h.name} on revision 1`,
-      );
+    await assertOneRevision("web", 1);
     const [svc] = (await sf.farm.client.listServices({ name: "web" })).services;
     assert.equal(svc?.revision, 1);
     const msg = await waitFor(() => hook.received.find((r) => r.body.includes(run)), {
@@ -103,12 +99,7 @@ describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, (
     assert.equal(stage.state, "failed");
     assert.match(stage.reason ?? "", /^rolled back to revision 1: timed out after 4 s$/);
     assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["stable rev1"]);
-    for (const h of HOSTS)
-      assert.deepEqual(
-        [...new Set((await replicasOn(h.engine, "web")).map((r) => r.revision))],
-        [1],
-        `${h.name} on revision 1`,
-      );
+    await assertOneRevision("web", 1);
   });
 
   it("a new replica that dies inside the watch window rolls the service back", async () => {

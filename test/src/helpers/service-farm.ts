@@ -3,6 +3,7 @@
 // the pieces a test needs around it: the project files of a service, submitting its release,
 // the revision each host serves, the replicas' own access logs, and removing everything a
 // service leaves (replicas, networks, the detached proxies) whatever the test did.
+import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import Docker from "dockerode";
 import { tempDir } from "@dockyard/testkit";
@@ -223,6 +224,18 @@ export async function replicasOn(engine: string, service: string) {
     revision: Number(c.Labels["dockyard.revision"]),
     state: c.State,
   }));
+}
+
+/** Asserts that every host runs replicas of `revision` only (one revision everywhere). */
+export async function assertOneRevision(service: string, revision: number): Promise<void> {
+  for (const h of HOSTS) {
+    const running = (await replicasOn(h.engine, service)).filter((r) => r.state === "running");
+    assert.deepEqual(
+      [...new Set(running.map((r) => r.revision))],
+      [revision],
+      `${h.name} runs revision ${revision} only`,
+    );
+  }
 }
 
 /** Tag `source` on `engine` as `ref` and push it to the test registry (so only that engine has it locally). */
