@@ -83,7 +83,8 @@ async function tryQueue(stage: ServerStage, ctx: ServerStageContext): Promise<vo
   const place = await queueFor(ctx.tx, stage, spec.service, ctx.now());
   if (!place.holding) {
     await ctx.waiting(
-      `waiting in the deploy queue of service '${spec.service}': position ${place.position} of ${place.waiting}, behind ${place.holder}`,
+      `waiting in the deploy queue of service '${spec.service}': ` +
+        `position ${place.position} of ${place.waiting}, behind ${place.holder}`,
     );
     await ctx.setTimer(new Date(ctx.now().getTime() + QUEUE_POLL_MS), "queue");
     return;
@@ -170,7 +171,8 @@ async function startWatch(stage: ServerStage, ctx: ServerStageContext): Promise<
   await ctx.setState({ phase: "watching", pending: keys });
   const until = new Date(ctx.now().getTime() + s.policy.watchWindowMs).toISOString();
   await ctx.waiting(
-    `watching revision ${s.target.revision} until ${until}: a replica that dies rolls back to ${s.previous ? `revision ${s.previous.revision}` : "nothing"}`,
+    `watching revision ${s.target.revision} until ${until}: a replica that dies rolls back to ` +
+      (s.previous ? `revision ${s.previous.revision}` : "nothing"),
   );
 }
 

@@ -16,9 +16,10 @@ export type QueuePlace = { holding: true } | { holding: false; position: number;
 /** Join (or look at) the queue of `service` for `stage`'s attempt; serialized per service by an advisory lock. */
 export async function queueFor(tx: Tx, stage: ServerStage, service: string, now: Date): Promise<QueuePlace> {
   await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext(${`dockyard.service:${service}`}))`);
+  const holder = `run ${stage.run.name}#${stage.run.number} stage '${stage.stageName}'`;
   await tx.execute(sql`
     INSERT INTO service_deploys (attempt_id, service, run_id, holder_text, requested_at)
-    VALUES (${stage.attemptId}, ${service}, ${stage.runId}, ${`run ${stage.run.name}#${stage.run.number} stage '${stage.stageName}'`}, ${now})
+    VALUES (${stage.attemptId}, ${service}, ${stage.runId}, ${holder}, ${now})
     ON CONFLICT (attempt_id) DO NOTHING`);
   // Rows of attempts that ended are gone from the queue (a dead holder releases the service).
   await tx.execute(sql`
@@ -26,7 +27,8 @@ export async function queueFor(tx: Tx, stage: ServerStage, service: string, now:
       AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.id = d.attempt_id AND a.state IN ${ACTIVE_ATTEMPTS_SQL})`);
   const rows = await queryRows<{ attempt_id: string; holder_text: string }>(
     tx,
-    sql`SELECT attempt_id, holder_text FROM service_deploys WHERE service = ${service} ORDER BY requested_at, attempt_id`,
+    sql`SELECT attempt_id, holder_text FROM service_deploys WHERE service = ${service}
+      ORDER BY requested_at, attempt_id`,
   );
   const position = rows.findIndex((r) => r.attempt_id === stage.attemptId);
   if (position === 0) return { holding: true };

@@ -20,7 +20,8 @@ export async function serviceViews(db: Db, only?: string): Promise<ServiceView[]
   const list = only ? [await requireService(db, only)] : await listServices(db);
   const replicas = await queryRows<ReplicaRow>(
     db,
-    sql`SELECT agent_id, kind, CASE WHEN kind = 'service-proxy' THEN id ELSE attributes->>'service' END AS service, attributes->>'revision' AS revision,
+    sql`SELECT agent_id, kind, CASE WHEN kind = 'service-proxy' THEN id ELSE attributes->>'service' END AS service,
+      attributes->>'revision' AS revision,
       coalesce(attributes->>'state', '') AS state, attributes->>'address' AS address
       FROM agent_resources WHERE kind IN ('service-replica', 'service-proxy')`,
   );
@@ -88,7 +89,8 @@ async function requireService(db: Db, name: string) {
     throw new NotFoundError(
       "service",
       name,
-      `service '${name.slice(0, 63)}' does not exist${names.length ? `; services: ${names.join(", ")}` : " (none yet: an update-service stage creates one)"}`,
+      `service '${name.slice(0, 63)}' does not exist` +
+        (names.length ? `; services: ${names.join(", ")}` : " (none yet: an update-service stage creates one)"),
     );
   }
   return svc;

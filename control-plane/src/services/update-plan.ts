@@ -77,13 +77,15 @@ export async function planFromDefinition(
   if (chosen.length === 0) {
     const labels = Object.entries(def.agents).map(([k, v]) => `${k}=${v}`);
     throw new PlanError(
-      `no online agent offers docker${labels.length ? ` with labels ${labels.join(", ")}` : ""} to run service '${def.name}'`,
+      `no online agent offers docker${labels.length ? ` with labels ${labels.join(", ")}` : ""} ` +
+        `to run service '${def.name}'`,
     );
   }
   const service = await ensureService(tx, def.name, def.proxyPort, def.update, now);
   if (service.proxyPort !== def.proxyPort)
     throw new PlanError(
-      `service '${def.name}' has proxy_port ${service.proxyPort}; it cannot change to ${def.proxyPort} (that would drop its connections)`,
+      `service '${def.name}' has proxy_port ${service.proxyPort}; it cannot change to ${def.proxyPort} ` +
+        "(that would drop its connections)",
     );
   await setPolicy(tx, def.name, def.update, now);
   const { revision, created } = await revisionFor(tx, def.name, spec, spread(spec.replicas, chosen), origin, now);
@@ -96,7 +98,8 @@ export async function planFromRevision(tx: Tx, service: string, revision: number
   const target = await getRevision(tx, service, revision);
   if (!target)
     throw new PlanError(
-      `service '${service}' has no revision ${revision}${row.currentRevision ? ` (current: ${row.currentRevision})` : ""}`,
+      `service '${service}' has no revision ${revision}` +
+        (row.currentRevision ? ` (current: ${row.currentRevision})` : ""),
     );
   return withPrevious(tx, target, false, row.currentRevision, row.proxyPort, row.policy);
 }

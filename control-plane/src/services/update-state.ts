@@ -38,7 +38,8 @@ export const stateOf = (stage: ServerStage) => stage.state as unknown as UpdateS
 export const runRef = (stage: ServerStage) => `${stage.run.name}#${stage.run.number}`;
 export function failureText(stage: ServerStage, child: ChildEnded): string {
   const s = stateOf(stage);
-  return `revision ${s.target.revision} ${child.state} on ${child.key.split("-").slice(2).join("-")}: ${child.reason || child.state}`;
+  const host = child.key.split("-").slice(2).join("-"); // keys are PHASE-INDEX-HOST
+  return `revision ${s.target.revision} ${child.state} on ${host}: ${child.reason || child.state}`;
 }
 
 export const origin = (stage: ServerStage, action: "update" | "rollback", reason = "") => ({
