@@ -229,31 +229,40 @@ describe("services: rolling updates across two hosts", { timeout: 600_000 }, () 
     await waitFor(() => client.failures.length > 0, { timeoutMs: 10_000, message: "the client to see failures" });
     await client.stop();
     // A request straight to a replica before it is healthy is in its log before its first passing check.
+    // The health file appears only after that request answered (an exec, not a timer), so the order is certain.
     const early = await docker.createContainer({
       Image: "dockyard/busybox:1",
-      Cmd: [
-        "sh",
-        "-c",
-        "mkdir -p /www; echo x > /www/index.html; (sleep 2; touch /www/health) & exec httpd -f -vv -p 8080 -h /www",
-      ],
+      Cmd: ["sh", "-c", "mkdir -p /www; echo x > /www/index.html; exec httpd -f -vv -p 8080 -h /www"],
       Labels: { "dockyard.service": "control" },
       HostConfig: { NetworkMode: "dy-svc-web" },
     });
-    await early.start();
-    const ip = (await early.inspect()).NetworkSettings.Networks["dy-svc-web"]!.IPAddress;
-    await waitFor(async () => (await fetch(`http://${ip}:8080/`).catch(() => null))?.ok, {
-      timeoutMs: 10_000,
-      message: "the control replica to answer",
-    });
-    await waitFor(async () => (await fetch(`http://${ip}:8080/health`).catch(() => null))?.ok, {
-      timeoutMs: 10_000,
-      message: "the control replica to be healthy",
-    });
-    const log = await accessLog(a.engine, early.id);
-    assert.ok(
-      log.firstHealthy !== null && log.client.some((t) => t < log.firstHealthy!),
-      "the check sees the early request",
-    );
-    await early.remove({ force: true });
+    try {
+      await early.start();
+      const ip = (await early.inspect()).NetworkSettings.Networks["dy-svc-web"]!.IPAddress;
+      await waitFor(async () => (await fetch(`http://${ip}:8080/`).catch(() => null))?.ok, {
+        timeoutMs: 10_000,
+        message: "the control replica to answer",
+      });
+      const exec = await early.exec({ Cmd: ["touch", "/www/health"] });
+      await exec.start({ Detach: true });
+      await waitFor(async () => (await fetch(`http://${ip}:8080/health`).catch(() => null))?.ok, {
+        timeoutMs: 10_000,
+        message: "the control replica to be healthy",
+      });
+      // Docker copies the log asynchronously: wait until its passing check is in it.
+      const log = await waitFor(
+        async () => {
+          const l = await accessLog(a.engine, early.id);
+          return l.firstHealthy !== null ? l : undefined;
+        },
+        { timeoutMs: 10_000, message: "the control replica's passing check in its log" },
+      );
+      assert.ok(
+        log.client.some((t) => t < log.firstHealthy!),
+        "the check sees the early request",
+      );
+    } finally {
+      await early.remove({ force: true });
+    }
   });
 });

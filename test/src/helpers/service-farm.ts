@@ -184,7 +184,7 @@ export async function accessLog(engine: string, containerId: string) {
   const docker = new Docker({ socketPath: engine.replace("unix://", "") });
   const raw = (await docker.getContainer(containerId).logs({ stdout: true, stderr: true, timestamps: true })) as Buffer;
   const lines = demux(raw);
-  const at = (l: string) => Date.parse(l.slice(0, l.indexOf(" ")));
+  const at = (l: string) => timestampMs(l.slice(0, l.indexOf(" ")));
   const byConn = new Map<string, string>();
   const requests: { at: number; url: string; status?: string }[] = [];
   for (const l of lines) {
@@ -200,6 +200,16 @@ export async function accessLog(engine: string, containerId: string) {
   }
   const healthOk = requests.filter((r) => r.url === "/health" && r.status === "200").map((r) => r.at);
   return { client: requests.filter((r) => r.url !== "/health").map((r) => r.at), firstHealthy: healthOk[0] ?? null };
+}
+
+/**
+ * Docker's RFC 3339 nano timestamp in milliseconds, keeping the fraction: Date.parse drops sub-milliseconds,
+ * and two lines within one millisecond would compare equal.
+ */
+function timestampMs(ts: string): number {
+  const m = /^(.*?)(?:\.(\d+))?Z$/.exec(ts);
+  if (!m) return NaN;
+  return Date.parse(`${m[1]}Z`) + Number(`0.${m[2] ?? "0"}`) * 1000;
 }
 
 /** Docker's multiplexed log stream (8-byte frame headers) to lines. */
