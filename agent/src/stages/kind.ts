@@ -28,6 +28,8 @@ export interface StageTools {
   /** Service replicas and their proxies on this host (service-step), a held resource of their own. */
   services: ServiceHost;
   agentId: string;
+  /** Where ui-test stages push their metrics (DOCKYARD_PUSHGATEWAY_URL); null: no push. */
+  pushgatewayUrl: string | null;
 }
 
 /** A started stage: the executor's handle, whose exit may carry outputs. */

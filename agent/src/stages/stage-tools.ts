@@ -40,6 +40,7 @@ export function createStageTools(
       owner: () => agentId(),
       log,
     }),
+    pushgatewayUrl: config.pushgatewayUrl,
     get agentId() {
       return agentId();
     },
