@@ -22,8 +22,6 @@ export interface JourneyRequest {
   steps: JourneyStep[];
   /** Absolute path of the journey module (a copy the child may read); null with steps. */
   script: string | null;
-  /** The browser profile directory (fresh, the child's own). */
-  profileDir: string;
   /** Per step (a locator's wait, a navigation). */
   stepTimeoutMs: number;
   /** The whole journey; the child gives up past it (the agent kills it a little later). */

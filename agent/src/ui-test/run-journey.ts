@@ -1,8 +1,9 @@
 // The agent's side of the journey child (journey-runner.ts, whose header says why it is a
-// child): a fresh 0700 temp directory (browser profile, HOME, the script's copy) owned by the
-// child's uid, the child spawned with a cleared environment — under uid/gid 65534 via setpriv
-// when the agent is root — one JSON request on stdin, a bounded JSON result on stdout, and a
-// kill at the deadline or on abort. The directory is removed afterwards, whatever happened.
+// child): a fresh 0700 temp directory (HOME and TMPDIR, where the browser's profile goes, and
+// the script's copy) owned by the child's uid; the child spawned with a cleared environment,
+// under uid/gid 65534 via setpriv when the agent is root, and killed with the agent (setpriv's
+// parent-death signal); one JSON request on stdin, a bounded JSON result on stdout, and a kill
+// at the deadline or on abort. The directory is removed afterwards, whatever happened.
 import { spawn } from "node:child_process";
 import { chown, copyFile, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
@@ -55,7 +56,6 @@ export async function runJourneyChild(run: JourneyRun): Promise<JourneyResult> {
       script = path.join(dir, "journey.mjs");
       await copyFile(run.scriptFile, script);
     }
-    const profileDir = path.join(dir, "profile");
     if (uid !== null) {
       await chown(dir, uid, uid);
       if (script) await chown(script, uid, uid);
@@ -64,7 +64,6 @@ export async function runJourneyChild(run: JourneyRun): Promise<JourneyResult> {
       baseUrl: run.baseUrl,
       steps: run.steps,
       script,
-      profileDir,
       stepTimeoutMs: run.stepTimeoutMs,
       journeyTimeoutMs: run.journeyTimeoutMs,
     };
@@ -76,10 +75,9 @@ export async function runJourneyChild(run: JourneyRun): Promise<JourneyResult> {
 
 function spawnChild(request: JourneyRequest, dir: string, uid: number | null, run: JourneyRun): Promise<JourneyResult> {
   const node = [process.execPath, ...childCommand()];
-  const argv =
-    uid === null
-      ? node
-      : ["setpriv", `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "--no-new-privs", "--", ...node];
+  // --pdeathsig: the child (and so its browser, whose pipe closes) dies with the agent, even a kill -9 of it.
+  const creds = uid === null ? [] : [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups"];
+  const argv = ["setpriv", ...creds, "--no-new-privs", "--pdeathsig=SIGKILL", "--", ...node];
   // A cleared environment: nothing of the agent's (its key path, server, tokens) reaches user code.
   const env = { PATH: "/usr/local/bin:/usr/bin:/bin", HOME: dir, TMPDIR: dir, LANG: "C.UTF-8" };
   return new Promise((resolve, reject) => {
