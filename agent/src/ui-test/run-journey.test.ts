@@ -1,10 +1,12 @@
 // The journey child against a local page with real Chromium: steps timed, vitals measured, a
 // failure's step, error, console errors and screenshot; a script journey; the child's uid.
 import assert from "node:assert/strict";
-import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { tempDir } from "@dockyard/testkit";
+import { removeOnExit, tempDir } from "@dockyard/testkit";
 import { runJourneyChild, JOURNEY_UID } from "./run-journey";
 import { startTestSite, type TestSite } from "./test-site";
 import type { JourneyStep } from "./protocol";
@@ -17,6 +19,14 @@ const run = (steps: JourneyStep[], scriptFile: string | null = null) =>
   runJourneyChild({ baseUrl: site.url, steps, scriptFile, stepTimeoutMs: 3000, journeyTimeoutMs: 60_000 });
 
 test("a passing journey: every step timed and ok, navigation timing and web vitals of the measured page", async () => {
+  // A killed agent's journey directory is swept by the next journey; a live process's stays.
+  const gone = spawnSync("true");
+  const orphan = path.join(os.tmpdir(), `dockyard-journey-${gone.pid}-orphan`);
+  const live = path.join(os.tmpdir(), "dockyard-journey-1-live");
+  mkdirSync(orphan);
+  mkdirSync(live);
+  removeOnExit(orphan);
+  removeOnExit(live);
   const r = await run([
     { action: "goto", name: "home", target: "/" },
     { action: "expect", name: "status", status: 200 },
@@ -52,6 +62,13 @@ test("a passing journey: every step timed and ok, navigation timing and web vita
   assert.ok(m!.navigation.loadEventEnd! >= m!.navigation.responseStart!);
   assert.equal(r.screenshot, null, "no screenshot of a passing journey");
   assert.equal(r.failedStep, null);
+  assert.equal(existsSync(orphan), false, "the dead agent's directory is gone");
+  assert.equal(existsSync(live), true, "a live process's directory stays");
+  assert.deepEqual(
+    readdirSync(os.tmpdir()).filter((n) => n.startsWith(`dockyard-journey-${process.pid}-`)),
+    [],
+    "the journey's own directory is removed",
+  );
 });
 
 test("a failing expect: the failing step and its error, the page's console errors, a PNG screenshot", async () => {

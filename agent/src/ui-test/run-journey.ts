@@ -5,7 +5,7 @@
 // parent-death signal); one JSON request on stdin, a bounded JSON result on stdout, and a kill
 // at the deadline or on abort. The directory is removed afterwards, whatever happened.
 import { spawn } from "node:child_process";
-import { chown, copyFile, mkdtemp, rm } from "node:fs/promises";
+import { chown, copyFile, mkdtemp, readdir, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -46,10 +46,36 @@ export interface JourneyRun {
 
 export class JourneyError extends Error {}
 
+/** The children's directories, named after the agent's pid: `dockyard-journey-<pid>-XXXXXX`. */
+const PREFIX = "dockyard-journey-";
+
+/**
+ * Remove the directories of agents that are gone (a kill -9 skips the `finally` that removes
+ * them); those of live processes (this agent's running journeys, other agents') stay.
+ */
+async function sweepOrphans(): Promise<void> {
+  const names = await readdir(os.tmpdir()).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = Number(/^dockyard-journey-(\d+)-/.exec(name)?.[1]);
+    if (!pid || pid === process.pid || alive(pid)) continue;
+    await rm(path.join(os.tmpdir(), name), { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 export async function runJourneyChild(run: JourneyRun): Promise<JourneyResult> {
   const root = process.getuid?.() === 0;
   const uid = run.uid ?? (root ? JOURNEY_UID : null);
-  const dir = await mkdtemp(path.join(os.tmpdir(), "dockyard-journey-"));
+  await sweepOrphans();
+  const dir = await mkdtemp(path.join(os.tmpdir(), `${PREFIX}${process.pid}-`));
   try {
     let script: string | null = null;
     if (run.scriptFile) {
