@@ -43,7 +43,8 @@ export async function journeyHistory(db: Db, journey: string, env: string): Prom
     sql`SELECT outputs->'values' AS values, finished_at FROM stages
       WHERE type = 'ui-test' AND state IN ('succeeded', 'failed') AND outputs IS NOT NULL
         AND outputs->'values'->>'journey' = ${journey} AND outputs->'values'->>'env' = ${env}
-      ORDER BY finished_at DESC NULLS LAST, id DESC LIMIT 2`,
+        AND finished_at IS NOT NULL
+      ORDER BY finished_at DESC LIMIT 2`,
   );
   const newest = rows[0]?.values;
   if (!newest) return { recent: [], checksPassed: 0, checksFailed: 0, lastSuccessMs: 0 };
