@@ -54,6 +54,8 @@ export const uiTest: AgentStage = {
         if (result.ok) break;
       }
       if (!result) throw new ExecutorError("start_failed", "the stage was stopped before the journey ran");
+      // Canceled or timed out: the runner reports why; a journey cut short is no result to count.
+      if (signal.aborted) return { exitCode: 1, oomKilled: false };
       const outcome: JourneyOutcome = { result, attempts, endedMs: Date.now() };
       for (const line of summaryTable(t.journey, outcome)) log.line(line);
       if (!result.ok && result.screenshot) await keepScreenshot(tools, a.attemptId, result.screenshot, log);
