@@ -5,10 +5,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
+import http from "node:http";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { Gauge, Pushgateway, Registry } from "prom-client";
-import { startMonitoring, tempDir } from "@dockyard/testkit";
+import { freePort, startMonitoring, tempDir } from "@dockyard/testkit";
 import { waitFor } from "../helpers/wait";
 import { startWebhookReceiver, type WebhookAlert } from "./webhook-receiver";
 
@@ -135,6 +136,46 @@ test(
     assert.equal(resolved.fingerprint, firing.fingerprint);
     assert.equal(resolved.startsAt, firing.startsAt);
     assert.deepEqual(receiver.alerts().filter(isFor(flaky)), []);
+  },
+);
+
+test(
+  "Prometheus scrapes a server's /metrics with the metrics token from its credentials file",
+  { timeout: 60_000 },
+  async (t) => {
+    const dir = tempDir("ops-scrape");
+    const token = randomBytes(16).toString("hex");
+    const tokenFile = path.join(dir, "metrics-token");
+    writeFileSync(tokenFile, `${token}\n`);
+    // A stand-in for the server's /metrics (web/src/app.ts): 401 without the token, as there.
+    const registry = new Registry();
+    new Gauge({ name: "dockyard_queue_depth", help: "queued", registers: [registry] }).set(7);
+    const auths: (string | undefined)[] = [];
+    const server = http.createServer((req, res) => {
+      auths.push(req.headers.authorization);
+      if (req.headers.authorization !== `Bearer ${token}`) return void res.writeHead(401).end();
+      void registry.metrics().then((body) => res.writeHead(200, { "content-type": registry.contentType }).end(body));
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+    const mon = await startMonitoring({ scrapeTargets: [`127.0.0.1:${port}`], metricsTokenFile: tokenFile });
+    t.after(async () => {
+      await mon.stop();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    });
+    const series = await waitFor(
+      async () => {
+        const r = await query(mon.prometheusUrl, `dockyard_queue_depth{job="dockyard"} == 7`);
+        return r.length === 1 ? r : undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 200, message: "the server's queue depth in Prometheus" },
+    );
+    assert.equal(series[0]!.metric.instance, `127.0.0.1:${port}`);
+    assert.ok(
+      auths.length > 0 && auths.every((a) => a === `Bearer ${token}`),
+      `scrapes carried the token: ${auths.join(", ")}`,
+    );
   },
 );
 
