@@ -4,6 +4,7 @@
 import type { Registry } from "prom-client";
 import type {
   AgentView,
+  ArtifactView,
   AuditEntryView,
   ChannelView,
   NotificationView,
@@ -25,6 +26,8 @@ import { addUser, disableUser, listUsers, type UserInfo } from "./store/users";
 import { auditPage, type AuditRow } from "./store/audit";
 import type { NotifyService, DeliveryView } from "./notify/service";
 import type { ChannelInfo } from "./notify/channels";
+import { ArtifactsApi } from "./artifacts-api";
+import type { ArtifactInfo } from "./store/artifacts";
 
 /** What the user, audit and channel routes act on: the same functions the gRPC handlers call. */
 export interface AdminDeps {
@@ -159,6 +162,20 @@ function unavailableOnDbOutage(services: WebServices): WebServices {
   return out as unknown as WebServices;
 }
 
+function artifactView(a: ArtifactInfo): ArtifactView {
+  return {
+    id: a.id,
+    runId: a.runId,
+    stage: a.stage,
+    attempt: a.attemptNumber,
+    name: a.name,
+    contentType: a.contentType,
+    size: a.size,
+    sha256: a.sha256,
+    createdAt: a.createdAt.toISOString(),
+  };
+}
+
 export function webServices(
   runs: RunsService,
   registry: Registry,
@@ -167,6 +184,7 @@ export function webServices(
   admin: AdminDeps,
 ): WebServices {
   const { db, clock, notify } = admin;
+  const artifacts = new ArtifactsApi(db, runs);
   return unavailableOnDbOutage({
     authenticate: (token) => runs.authenticate(token),
     submitRun: async (yaml, source, defaultName, caller) =>
@@ -231,6 +249,8 @@ export function webServices(
       return { webhookKey: key, previousValidUntil: previousValidUntil.toISOString() };
     },
     listNotifications: async (opts) => (await notify.notifications(opts)).map(notificationView),
+    listArtifacts: async (ref, stage) => (await artifacts.list(ref, stage)).map(artifactView),
+    getArtifact: (id) => artifacts.get(id),
     metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
     health,
   });

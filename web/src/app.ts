@@ -13,6 +13,7 @@ import { hookRoutes } from "./routes/hooks";
 import { userRoutes } from "./routes/users";
 import { channelRoutes } from "./routes/channels";
 import { serviceRoutes } from "./routes/services";
+import { artifactRoutes } from "./routes/artifacts";
 
 const HTTP_STATUS: Record<string, 400 | 401 | 403 | 404 | 409 | 413 | 503 | 500> = {
   invalid: 400,
@@ -156,6 +157,7 @@ export function createApp(services: WebServices, options: AppOptions): Hono<AppE
   api.get("/tokens", async (c) => c.json({ tokens: await services.listTokens() }));
   api.get("/environments", async (c) => c.json({ environments: await services.listEnvironments() }));
   serviceRoutes(api, services);
+  artifactRoutes(api, services);
   userRoutes(api, services);
   channelRoutes(api, services);
   app.route("/api/v1", api);
