@@ -9,7 +9,12 @@ import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { randomBytes, randomUUID } from "node:crypto";
 import { status } from "@grpc/grpc-js";
-import { MAX_ARTIFACT_BYTES, MAX_ATTEMPT_ARTIFACTS, type Assignment } from "@dockyard/proto";
+import {
+  MAX_ARTIFACT_BYTES,
+  MAX_ATTEMPT_ARTIFACTS,
+  MAX_ATTEMPT_ARTIFACT_BYTES,
+  type Assignment,
+} from "@dockyard/proto";
 import type { AgentClient } from "@dockyard/agent";
 import type { ArtifactView } from "@dockyard/web";
 import { tempDir } from "@dockyard/testkit";
@@ -137,6 +142,36 @@ stages:
       ["report.txt", "shot.png"],
     );
     assert.deepEqual(http.artifacts, all.slice(0, 2), "the HTTP API and the CLI show the same artifacts");
+  });
+
+  it("stops at 50 MiB per attempt: the file that would pass it is skipped, naming the total, after the others", async () => {
+    const part = 9 * 1024 * 1024;
+    const runId = await submit(
+      farm.client,
+      `
+name: many
+stages:
+  parts:
+    executor: shell
+    command: 'for i in 1 2 3 4 5 6; do head -c ${part} /dev/zero > "$DOCKYARD_ARTIFACTS/part$i.bin"; done'
+`,
+    );
+    const run = await waitForRun(farm.client, runId);
+    assert.equal(run.state, "succeeded");
+    const log = logsByStage(await runEvents(farm.client, runId)).get("parts") ?? "";
+    assert.match(
+      log,
+      new RegExp(
+        `dockyard: artifact part6\\.bin skipped: its ${part} bytes would bring the attempt's artifacts to ${6 * part} bytes; ` +
+          `the limit is ${MAX_ATTEMPT_ARTIFACT_BYTES} \\(50 MiB\\)`,
+      ),
+    );
+    // Positive control: the five before it fit and were stored.
+    const listed = (await farm.client.listArtifacts({ runId, stage: "parts" })).artifacts;
+    assert.deepEqual(
+      listed.map((a) => [a.name, Number(a.size)]),
+      [1, 2, 3, 4, 5].map((i) => [`part${i}.bin`, part]),
+    );
   });
 
   it("lets only the agent that holds an attempt upload to it, and checks every bound on the server", async () => {
