@@ -9,3 +9,4 @@ export * from "./schema/server-stages";
 export * from "./schema/services";
 export * from "./schema/alerts";
 export * from "./schema/farm-counters";
+export * from "./schema/artifacts";
