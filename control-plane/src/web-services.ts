@@ -25,6 +25,8 @@ import { addUser, disableUser, listUsers, type UserInfo } from "./store/users";
 import { auditPage, type AuditRow } from "./store/audit";
 import type { NotifyService, DeliveryView } from "./notify/service";
 import type { ChannelInfo } from "./notify/channels";
+import type { ScheduleService } from "./schedules/schedule-service";
+import { scheduleWebServices } from "./web-schedules";
 
 /** What the user, audit and channel routes act on: the same functions the gRPC handlers call. */
 export interface AdminDeps {
@@ -165,9 +167,11 @@ export function webServices(
   health: WebServices["health"],
   hooks: HookDecisionDeps,
   admin: AdminDeps,
+  schedules: ScheduleService,
 ): WebServices {
   const { db, clock, notify } = admin;
   return unavailableOnDbOutage({
+    ...scheduleWebServices(schedules),
     authenticate: (token) => runs.authenticate(token),
     submitRun: async (yaml, source, defaultName, caller) =>
       runView(await runs.submit(yaml, source, defaultName, {}, actorOf(caller))),

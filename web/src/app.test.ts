@@ -40,6 +40,18 @@ function stubServices(): WebServices & { scrapes: number } {
     testChannel: async () => assert.fail("not called"),
     rotateChannelKey: async () => assert.fail("not called"),
     listNotifications: async () => [],
+    listSchedules: async () => [],
+    getSchedule: async () => {
+      throw new Error("unused");
+    },
+    createSchedule: async () => {
+      throw new Error("unused");
+    },
+    deleteSchedule: async () => undefined,
+    setScheduleEnabled: async () => {
+      throw new Error("unused");
+    },
+    scheduleTicks: async () => [],
     metrics: async () => {
       services.scrapes++;
       return { contentType: "text/plain; version=0.0.4; charset=utf-8", body: "dockyard_queue_depth 3\n" };

@@ -13,6 +13,7 @@ import { hookRoutes } from "./routes/hooks";
 import { userRoutes } from "./routes/users";
 import { channelRoutes } from "./routes/channels";
 import { serviceRoutes } from "./routes/services";
+import { scheduleRoutes } from "./routes/schedules";
 
 const HTTP_STATUS: Record<string, 400 | 401 | 403 | 404 | 409 | 413 | 503 | 500> = {
   invalid: 400,
@@ -158,6 +159,7 @@ export function createApp(services: WebServices, options: AppOptions): Hono<AppE
   serviceRoutes(api, services);
   userRoutes(api, services);
   channelRoutes(api, services);
+  scheduleRoutes(api, services);
   app.route("/api/v1", api);
   hookRoutes(app, services);
 

@@ -5,6 +5,7 @@
 // unset; a value that does not exist (yet) is null, never "" or 0. Fields may be added;
 // none are renamed or removed.
 import type { RollbackView, ServiceHistoryView, ServiceView } from "./service-types";
+import type { ScheduleWebServices } from "./schedule-types";
 
 /** One attempt of a stage: every try is its own entry, lost and timed-out ones included. */
 export interface AttemptView {
@@ -245,7 +246,7 @@ export interface AppEnv {
   Variables: { caller: WebCaller };
 }
 
-export interface WebServices {
+export interface WebServices extends ScheduleWebServices {
   /** Resolves an API token to its user; rejects with an error whose `code` is "unauthenticated". */
   authenticate(token: string): Promise<WebCaller>;
   /**

@@ -43,6 +43,18 @@ function stubServices(): WebServices {
     testChannel: notCalled,
     rotateChannelKey: notCalled,
     listNotifications: async () => [],
+    listSchedules: async () => [],
+    getSchedule: async () => {
+      throw new Error("unused");
+    },
+    createSchedule: async () => {
+      throw new Error("unused");
+    },
+    deleteSchedule: async () => undefined,
+    setScheduleEnabled: async () => {
+      throw new Error("unused");
+    },
+    scheduleTicks: async () => [],
     metrics: async () => ({ contentType: "text/plain", body: "" }),
     health: async () => ({ ok: true, checks: {} }),
   };

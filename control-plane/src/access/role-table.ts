@@ -64,6 +64,12 @@ export const GRPC_ACCESS: Record<string, Record<string, Access>> = {
     AddHook: "admin",
     ListHooks: "admin",
     RemoveHook: "admin",
+    // Schedules submit runs as their owner (an operator, checked again at every tick).
+    ListSchedules: "viewer",
+    ListScheduleTicks: "viewer",
+    CreateSchedule: "operator",
+    DeleteSchedule: "operator",
+    SetScheduleEnabled: "operator",
   },
 };
 
@@ -103,6 +109,14 @@ export const HTTP_ACCESS: Record<string, Access> = {
   "POST /api/v1/channels/:name/test": "admin",
   "POST /api/v1/channels/:name/rotate": "admin",
   "GET /api/v1/notifications": "viewer",
+  // Schedules, as ListSchedules, ListScheduleTicks, CreateSchedule, DeleteSchedule and SetScheduleEnabled.
+  "GET /api/v1/schedules": "viewer",
+  "GET /api/v1/schedules/:name": "viewer",
+  "GET /api/v1/schedules/:name/ticks": "viewer",
+  "POST /api/v1/schedules": "operator",
+  "DELETE /api/v1/schedules/:name": "operator",
+  "POST /api/v1/schedules/:name/pause": "operator",
+  "POST /api/v1/schedules/:name/resume": "operator",
 };
 
 export function grpcAccess(service: string, method: string): Access | undefined {

@@ -55,6 +55,12 @@ function recorder() {
       previousValidUntil: "2026-01-02T00:00:00.000Z",
     }) as WebServices["rotateChannelKey"],
     listNotifications: record("listNotifications", []) as WebServices["listNotifications"],
+    listSchedules: record("listSchedules", []) as WebServices["listSchedules"],
+    getSchedule: record("getSchedule", {}) as WebServices["getSchedule"],
+    createSchedule: record("createSchedule", {}) as WebServices["createSchedule"],
+    deleteSchedule: record("deleteSchedule", undefined) as WebServices["deleteSchedule"],
+    setScheduleEnabled: record("setScheduleEnabled", {}) as WebServices["setScheduleEnabled"],
+    scheduleTicks: record("scheduleTicks", []) as WebServices["scheduleTicks"],
     metrics: notCalled,
     health: notCalled,
   };
