@@ -5,7 +5,7 @@
 // unset; a value that does not exist (yet) is null, never "" or 0. Fields may be added;
 // none are renamed or removed.
 import type { RollbackView, ServiceHistoryView, ServiceView } from "./service-types";
-import type { ScheduleWebServices } from "./schedule-types";
+import type { NewScheduleInput, ScheduleTickView, ScheduleView } from "./schedule-types";
 
 /** One attempt of a stage: every try is its own entry, lost and timed-out ones included. */
 export interface AttemptView {
@@ -244,6 +244,20 @@ export interface RouteAccess {
 /** Hono's typing of the app's context variables. */
 export interface AppEnv {
   Variables: { caller: WebCaller };
+}
+
+/** What the schedule routes call (the same ScheduleService the gRPC handlers call). */
+export interface ScheduleWebServices {
+  listSchedules(): Promise<ScheduleView[]>;
+  /** Rejects with "not_found". */
+  getSchedule(name: string): Promise<ScheduleView>;
+  /** Rejects with "invalid" (name, cron, zone, pipeline: naming the problem), "conflict" (the name is taken). */
+  createSchedule(input: NewScheduleInput, caller: WebCaller): Promise<ScheduleView>;
+  /** Rejects with "not_found". */
+  deleteSchedule(name: string, caller: WebCaller): Promise<void>;
+  setScheduleEnabled(name: string, enabled: boolean, caller: WebCaller): Promise<ScheduleView>;
+  /** Newest first: `limit` (unset: 50, at most 500). */
+  scheduleTicks(name: string, limit?: number): Promise<ScheduleTickView[]>;
 }
 
 export interface WebServices extends ScheduleWebServices {
