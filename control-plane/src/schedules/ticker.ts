@@ -89,7 +89,7 @@ export class ScheduleTicker {
     const now = clock.now();
     let written: WrittenRun | null = null;
     let claimed: ScheduleRow | null = null;
-    let next: { nextAt: Date; nextContinuousAt: Date } | null = null;
+    let next: { nextAt: Date; nextContinuousAt: Date; kind: string } | null = null;
     try {
       const fired = await withTx(db, async (tx) => {
         written = null;
@@ -98,9 +98,9 @@ export class ScheduleTicker {
         claimed = claim.row;
         const { row } = claim;
         const timing = this.timing(row, claim.continuous, now);
-        next = { nextAt: timing.nextAt, nextContinuousAt: timing.nextContinuousAt };
+        next = { nextAt: timing.nextAt, nextContinuousAt: timing.nextContinuousAt, kind: timing.kind };
         const base = { scheduleId: row.id, at: now, kind: timing.kind, note: timing.note };
-        const set = { ...next, updatedAt: now };
+        const set = { nextAt: timing.nextAt, nextContinuousAt: timing.nextContinuousAt, updatedAt: now };
         const skipped = await this.skipReason(tx, row);
         if (skipped) {
           await recordTick(tx, { ...base, skipped });

@@ -72,8 +72,14 @@ export async function updateSchedule(tx: Tx, id: string, set: Partial<NewSchedul
   await tx.update(schedules).set(set).where(eq(schedules.id, id));
 }
 
+/** Ticks kept per schedule: continuous ticks come every few seconds during an update, so older ones go. */
+export const KEPT_TICKS = 1000;
+
+/** Record a tick, and drop the schedule's ticks older than its newest KEPT_TICKS. */
 export async function recordTick(tx: Tx, tick: typeof scheduleTicks.$inferInsert): Promise<void> {
   await tx.insert(scheduleTicks).values(tick);
+  await tx.execute(sql`DELETE FROM schedule_ticks WHERE schedule_id = ${tick.scheduleId} AND id <= (
+    SELECT id FROM schedule_ticks WHERE schedule_id = ${tick.scheduleId} ORDER BY id DESC OFFSET ${KEPT_TICKS} LIMIT 1)`);
 }
 
 /** The newest `limit` ticks, newest first. */
@@ -127,13 +133,4 @@ export async function activeRun(
 export async function ownerOf(tx: Tx, userId: string) {
   const [row] = await tx.select().from(users).where(eq(users.id, userId));
   return row ?? null;
-}
-
-/** When the ticker must look next: the earliest cron time of an enabled schedule (null: none). */
-export async function earliestDue(db: Db): Promise<Date | null> {
-  const [row] = await queryRows<{ at: Date | string | null }>(
-    db,
-    sql`SELECT min(next_at) AS at FROM schedules WHERE enabled`,
-  );
-  return row?.at ? new Date(row.at) : null;
 }
