@@ -21,3 +21,4 @@ export * from "./helpers/fanout-kind";
 export * from "./helpers/service-farm";
 export * from "./helpers/scrape";
 export * from "./helpers/schedules";
+export * from "./helpers/alert-loop-farm";

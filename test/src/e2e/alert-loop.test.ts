@@ -6,96 +6,26 @@
 // health check (only its page is missing): the journey is what sees it.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
-import path from "node:path";
-import { randomBytes } from "node:crypto";
-import { startMonitoring, tempDir, type Monitoring } from "@dockyard/testkit";
-import {
-  assertOneRevision,
-  bodiesOver,
-  releasePipeline,
-  serviceFile,
-  ServiceFarm,
-  startHttpReceiver,
-  ticksOf,
-  waitFor,
-  type HttpReceiver,
-} from "../index";
+import { assertOneRevision, bodiesOver, startAlertLoopFarm, ticksOf, waitFor, type AlertLoopFarm } from "../index";
 
-const TOKEN = `alert-${randomBytes(16).toString("hex")}`;
 // Its own service name: another suite's services on the same engines are not ours to touch.
 const SERVICE = "loop-web";
-
-const journeyPipeline = [
-  "name: shop-journey",
-  "stages:",
-  "  shop:",
-  "    type: ui-test",
-  "    journey: shop",
-  `    service: ${SERVICE}`,
-  "    steps:",
-  "      - goto: /",
-  "      - expect: { status: 200 }",
-  "      - expect: { text: shop }",
-  "",
-].join("\n");
 
 describe(
   "the alert loop: journey, Pushgateway, Prometheus, Alertmanager, receiver, rollback",
   { timeout: 600_000 },
   () => {
-    let sf: ServiceFarm;
-    let hook: HttpReceiver;
-    let mon: Monitoring | undefined;
-    const files = (env: Record<string, string>, watchWindow: string) => ({
-      "services/web.yml": serviceFile({ name: SERVICE, proxyPort: sf.proxyPort, env, watchWindow }),
-    });
-    const pipeline = releasePipeline(SERVICE).replace(
-      "stages:",
-      'notify:\n  - on: [alert]\n    channels: [loop-hook]\n    subject: "{{ alert.name }}: {{ alert.summary }}"\nstages:',
-    );
-
+    let loop: AlertLoopFarm;
     before(async () => {
-      const tokenFile = path.join(tempDir("alert-loop-token"), "token");
-      writeFileSync(tokenFile, TOKEN, { mode: 0o600 });
-      hook = await startHttpReceiver();
-      sf = new ServiceFarm({
-        env: {
-          DOCKYARD_ALERT_TOKEN_FILE: tokenFile,
-          DOCKYARD_NOTIFY_ALLOW_PRIVATE: "loopback",
-          DOCKYARD_CONTINUOUS_INTERVAL: "2s",
-        },
-      });
-      await sf.start({
-        beforeAgents: async () => {
-          const server = sf.farm.servers[0]!.http;
-          mon = await startMonitoring({
-            scrapeTargets: [server],
-            receiverUrl: `http://${server}/api/v1/alerts/alertmanager`,
-            receiverTokenFile: tokenFile,
-          });
-          sf.agentEnv.DOCKYARD_PUSHGATEWAY_URL = mon.pushgatewayUrl;
-        },
-      });
-      await sf.farm.client.addChannel({ name: "loop-hook", type: "webhook", url: hook.url });
-      const run = await sf.release(files({ GREETING: "shop", REV: "1" }, "0s"), pipeline);
-      assert.equal((await sf.waitStageEnd(run)).state, "succeeded");
-      // Every 10 s (the shortest a schedule may be), every 2 s while the service updates.
-      await sf.farm.client.createSchedule({
-        name: "shop",
-        cron: "*/10 * * * * *",
-        pipelineYaml: Buffer.from(journeyPipeline),
-        source: "test:journey.yml",
-      });
+      loop = await startAlertLoopFarm(SERVICE, "shop");
     });
     after(async () => {
-      await mon?.stop();
-      await hook?.close();
-      await sf?.stop();
+      await loop?.stop();
     });
 
     it("a release whose page is broken (its health check passes) is rolled back by the journey's alert, notified once", async () => {
-      const run = await sf.release(files({ GREETING: "shop", REV: "2", BROKEN: "1" }, "90s"), pipeline);
+      const { sf, hook } = loop;
+      const run = await loop.release({ GREETING: "shop", REV: "2", BROKEN: "1" }, "90s");
       const stage = await sf.waitStageEnd(run, 120_000);
       assert.equal(stage.state, "failed", stage.reason ?? "");
       assert.match(stage.reason ?? "", /rolled back to revision 1: alert DockyardJourneyFailing: journey shop/);
