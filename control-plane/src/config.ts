@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { defaultFenceMs, fenceProblem } from "@dockyard/proto";
+import { parseDuration } from "@dockyard/pipeline";
 
 const ms = (def: number, min = 1) => z.coerce.number().int().min(min).max(86_400_000).default(def);
 const listen = (def: string) =>
@@ -24,6 +25,12 @@ const schema = z.object({
   DOCKYARD_JOIN_TOKEN: z.string().min(16, "join token must be at least 16 characters").optional(),
   DOCKYARD_API_TOKEN: z.string().min(16, "api token must be at least 16 characters").optional(),
   DOCKYARD_METRICS_TOKEN: z.string().min(16, "metrics token must be at least 16 characters").optional(),
+  /** Read from DOCKYARD_ALERT_TOKEN_FILE (Alertmanager's credentials_file holds the same token). */
+  DOCKYARD_ALERT_TOKEN: z.string().min(16, "alert token must be at least 16 characters").optional(),
+  DOCKYARD_ALERT_CHANNELS: z
+    .string()
+    .regex(/^[A-Za-z0-9._,\s-]*$/, "expected channel names, comma-separated")
+    .default(""),
   DOCKYARD_AGENT_LOST_TIMEOUT_MS: ms(15_000, 100),
   DOCKYARD_HEARTBEAT_INTERVAL_MS: ms(3_000, 50),
   DOCKYARD_LEASE_TTL_MS: ms(15_000, 100),
@@ -76,6 +83,23 @@ const schema = z.object({
   DOCKYARD_NOTIFY_RETRY_SCALE: z.coerce.number().min(0.0001).max(1).default(1),
   /** How long a replica holds a message it is sending; past it another one re-sends (after a crash). */
   DOCKYARD_NOTIFY_LEASE_MS: ms(15_000, 1_000),
+  /** How often a schedule ticks while a service its journey tests is being updated (1s to 1h; a number is seconds). */
+  DOCKYARD_CONTINUOUS_INTERVAL: z
+    .string()
+    .default("3s")
+    .transform((text, ctx) => {
+      const parsed = parseDuration(/^\d+$/.test(text) ? `${text}s` : text);
+      if (!parsed.ok || parsed.ms < 1000 || parsed.ms > 3_600_000) {
+        ctx.addIssue({
+          code: "custom",
+          message: parsed.ok ? "expected a duration from 1s to 1h, e.g. 3s" : parsed.message,
+        });
+        return z.NEVER;
+      }
+      return parsed.ms;
+    }),
+  /** How often each replica looks for due schedules. */
+  DOCKYARD_SCHEDULE_POLL_MS: ms(1_000, 50),
 });
 
 export type ServerEnv = z.infer<typeof schema>;
@@ -91,6 +115,10 @@ export interface ServerConfig {
   apiToken: string | null;
   /** Bearer token /metrics requires; null leaves /metrics open (a scraper on a trusted network). */
   metricsToken: string | null;
+  /** Alertmanager's bearer token for the alert receiver; null: the receiver answers 503 (not configured). */
+  alertToken: string | null;
+  /** Channels every new firing alert is sent to (farm alerts, e.g. agents lost), besides its pipeline's rules. */
+  alertChannels: string[];
   agentLostTimeoutMs: number;
   heartbeatIntervalMs: number;
   leaseTtlMs: number;
@@ -128,6 +156,8 @@ export interface ServerConfig {
   stallGrace: boolean;
   /** Notification delivery: private targets allowed, the fallback channel, the retry schedule's scale. */
   notify: { allowPrivate: string[]; fallbackChannel: string | null; retryScale: number; leaseMs: number };
+  /** Schedules: the continuous interval during a service's update, and how often the ticker looks. */
+  schedules: { continuousIntervalMs: number; pollMs: number };
 }
 
 export class ConfigError extends Error {
@@ -156,7 +186,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const problems: string[] = [];
   const resolved = resolveFileVars(
     env,
-    ["DOCKYARD_JOIN_TOKEN", "DOCKYARD_API_TOKEN", "DOCKYARD_METRICS_TOKEN", "DATABASE_URL"],
+    ["DOCKYARD_JOIN_TOKEN", "DOCKYARD_API_TOKEN", "DOCKYARD_METRICS_TOKEN", "DOCKYARD_ALERT_TOKEN", "DATABASE_URL"],
     problems,
   );
   const blankToUndefined = Object.fromEntries(
@@ -204,6 +234,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     joinToken: e.DOCKYARD_JOIN_TOKEN ?? null,
     apiToken: e.DOCKYARD_API_TOKEN ?? null,
     metricsToken: e.DOCKYARD_METRICS_TOKEN ?? null,
+    alertToken: e.DOCKYARD_ALERT_TOKEN ?? null,
+    alertChannels: e.DOCKYARD_ALERT_CHANNELS.split(",")
+      .map((x) => x.trim())
+      .filter(Boolean),
     agentLostTimeoutMs: e.DOCKYARD_AGENT_LOST_TIMEOUT_MS,
     heartbeatIntervalMs: e.DOCKYARD_HEARTBEAT_INTERVAL_MS,
     leaseTtlMs: e.DOCKYARD_LEASE_TTL_MS,
@@ -244,6 +278,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       retryScale: e.DOCKYARD_NOTIFY_RETRY_SCALE,
       leaseMs: e.DOCKYARD_NOTIFY_LEASE_MS,
     },
+    schedules: { continuousIntervalMs: e.DOCKYARD_CONTINUOUS_INTERVAL, pollMs: e.DOCKYARD_SCHEDULE_POLL_MS },
   };
 }
 

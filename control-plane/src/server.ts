@@ -49,8 +49,13 @@ import { sql } from "drizzle-orm";
 import { ChannelStore, NotifyWorker, targetPolicy } from "./notify/index";
 import { NotifyService } from "./notify/service";
 import { HookStore } from "./hooks/hook-store";
+import { ScheduleService } from "./schedules/schedule-service";
+import { ScheduleTicker } from "./schedules/ticker";
+import { scheduleHandlers } from "./transport/grpc/schedule-handlers";
 import { hookHandlers } from "./transport/grpc/hook-handlers";
 import { createNotifyMetrics } from "./notify/metrics";
+import { alertHandlers } from "./transport/grpc/alert-handlers";
+import { AlertReceiver } from "./alerts/receiver";
 
 export interface ServerHandle {
   grpcAddress: string;
@@ -208,6 +213,16 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     log: log.child({ component: "runs" }),
     defaultRegistry: config.registry,
   });
+  // Every replica ticks; row locks keep each tick to one of them (schedules/ticker.ts).
+  const ticker = new ScheduleTicker({
+    db: db.db,
+    clock,
+    runs,
+    log: log.child({ component: "schedules" }),
+    continuousIntervalMs: config.schedules.continuousIntervalMs,
+    pollMs: config.schedules.pollMs,
+  });
+  const schedules = new ScheduleService({ db: db.db, clock, runs, kick: () => ticker.kick() });
 
   if (config.insecure) {
     log.warn(
@@ -262,6 +277,8 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
         ...runHandlers(runs, db.db, bus, runApiLog, notifyService),
         ...userHandlers(db.db, clock, runApiLog),
         ...hookHandlers(hookStore, clock, runApiLog),
+        ...alertHandlers(db.db, runApiLog),
+        ...scheduleHandlers(schedules, runApiLog),
       },
       authenticate,
       guardLog,
@@ -271,6 +288,15 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     grpcServer.bindAsync(config.grpcListen, credentials, (err, port) => (err ? reject(err) : resolve(port))),
   );
 
+  const alerts = new AlertReceiver({
+    db: db.db,
+    clock,
+    services: runs.services,
+    farmChannels: config.alertChannels,
+    registry,
+    kickNotify: () => kickNotify(),
+    log: log.child({ component: "alerts" }),
+  });
   const httpLog = log.child({ component: "http-api" });
   const app = createApp(
     webServices(
@@ -283,11 +309,13 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
         clock,
         decide: async (ref, stage, decision, caller) => (await runs.decide(ref, stage, decision, caller)).id,
       },
-      { db: db.db, clock, notify: notifyService },
+      { db: db.db, clock, notify: notifyService, alerts },
+      schedules,
     ),
     {
       maxBodyBytes: PIPELINE_LIMITS.maxBytes,
       metricsToken: config.metricsToken,
+      alertToken: config.alertToken,
       onError: (err) => httpLog.error({ err }, "unexpected error in HTTP handler"),
       access: routeAccess,
     },
@@ -319,6 +347,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
   );
   notifyWorker.start();
   kickNotify = () => notifyWorker.kick();
+  ticker.start();
   log.info(
     {
       grpc: `${grpcHost}:${grpcPort}`,
@@ -343,6 +372,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     async stop() {
       health.stop();
       serverStages.stop();
+      await ticker.stop();
       await notifyWorker.stop();
       await scheduler.stop();
       await bus.close();

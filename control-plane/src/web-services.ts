@@ -4,6 +4,7 @@
 import type { Registry } from "prom-client";
 import type {
   AgentView,
+  ArtifactView,
   AuditEntryView,
   ChannelView,
   NotificationView,
@@ -25,12 +26,20 @@ import { addUser, disableUser, listUsers, type UserInfo } from "./store/users";
 import { auditPage, type AuditRow } from "./store/audit";
 import type { NotifyService, DeliveryView } from "./notify/service";
 import type { ChannelInfo } from "./notify/channels";
+import type { AlertReceiver } from "./alerts/receiver";
+import { alertView, listAlerts } from "./alerts/alert-store";
+import { DEFAULT_ALERTS_LIMIT } from "@dockyard/web";
+import { ArtifactsApi } from "./artifacts-api";
+import type { ArtifactInfo } from "./store/artifacts";
+import type { ScheduleService } from "./schedules/schedule-service";
+import { scheduleWebServices } from "./web-schedules";
 
-/** What the user, audit and channel routes act on: the same functions the gRPC handlers call. */
+/** What the user, audit, channel and alert routes act on: the same functions the gRPC handlers call. */
 export interface AdminDeps {
   db: Db;
   clock: Clock;
   notify: NotifyService;
+  alerts: AlertReceiver;
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -159,15 +168,32 @@ function unavailableOnDbOutage(services: WebServices): WebServices {
   return out as unknown as WebServices;
 }
 
+function artifactView(a: ArtifactInfo): ArtifactView {
+  return {
+    id: a.id,
+    runId: a.runId,
+    stage: a.stage,
+    attempt: a.attemptNumber,
+    name: a.name,
+    contentType: a.contentType,
+    size: a.size,
+    sha256: a.sha256,
+    createdAt: a.createdAt.toISOString(),
+  };
+}
+
 export function webServices(
   runs: RunsService,
   registry: Registry,
   health: WebServices["health"],
   hooks: HookDecisionDeps,
   admin: AdminDeps,
+  schedules: ScheduleService,
 ): WebServices {
-  const { db, clock, notify } = admin;
+  const { db, clock, notify, alerts } = admin;
+  const artifacts = new ArtifactsApi(db, runs);
   return unavailableOnDbOutage({
+    ...scheduleWebServices(schedules),
     authenticate: (token) => runs.authenticate(token),
     submitRun: async (yaml, source, defaultName, caller) =>
       runView(await runs.submit(yaml, source, defaultName, {}, actorOf(caller))),
@@ -207,6 +233,9 @@ export function webServices(
     listServices: (name) => runs.services.list(name),
     serviceHistory: (name) => runs.services.history(name),
     rollbackService: (name, req, caller) => runs.services.rollback(name, { ...req, via: "http" }, caller),
+    receiveAlerts: (payload) => alerts.receive(payload),
+    listAlerts: async (opts) =>
+      (await listAlerts(db, { state: opts.state, limit: opts.limit ?? DEFAULT_ALERTS_LIMIT })).map(alertView),
     listUsers: async () => (await listUsers(db)).map(userView),
     addUser: async (name, roles, caller) => userView(await addUser(db, name, roles, actorOf(caller), clock.now())),
     disableUser: async (name, caller) => {
@@ -231,6 +260,8 @@ export function webServices(
       return { webhookKey: key, previousValidUntil: previousValidUntil.toISOString() };
     },
     listNotifications: async (opts) => (await notify.notifications(opts)).map(notificationView),
+    listArtifacts: async (ref, stage) => (await artifacts.list(ref, stage)).map(artifactView),
+    getArtifact: (id) => artifacts.get(id),
     metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
     health,
   });

@@ -19,3 +19,6 @@ export * from "./helpers/notify-receivers";
 export * from "./helpers/approval";
 export * from "./helpers/fanout-kind";
 export * from "./helpers/service-farm";
+export * from "./helpers/scrape";
+export * from "./helpers/schedules";
+export * from "./helpers/alert-loop-farm";

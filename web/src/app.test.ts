@@ -30,6 +30,8 @@ function stubServices(): WebServices & { scrapes: number } {
     listServices: async () => [],
     serviceHistory: async () => [],
     rollbackService: async () => assert.fail("not called"),
+    receiveAlerts: async () => assert.fail("not called"),
+    listAlerts: async () => [],
     listUsers: async () => [],
     addUser: async () => assert.fail("not called"),
     disableUser: async () => assert.fail("not called"),
@@ -40,6 +42,20 @@ function stubServices(): WebServices & { scrapes: number } {
     testChannel: async () => assert.fail("not called"),
     rotateChannelKey: async () => assert.fail("not called"),
     listNotifications: async () => [],
+    listArtifacts: async () => [],
+    getArtifact: async () => Promise.reject(new Error("unused")),
+    listSchedules: async () => [],
+    getSchedule: async () => {
+      throw new Error("unused");
+    },
+    createSchedule: async () => {
+      throw new Error("unused");
+    },
+    deleteSchedule: async () => undefined,
+    setScheduleEnabled: async () => {
+      throw new Error("unused");
+    },
+    scheduleTicks: async () => [],
     metrics: async () => {
       services.scrapes++;
       return { contentType: "text/plain; version=0.0.4; charset=utf-8", body: "dockyard_queue_depth 3\n" };

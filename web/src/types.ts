@@ -5,6 +5,9 @@
 // unset; a value that does not exist (yet) is null, never "" or 0. Fields may be added;
 // none are renamed or removed.
 import type { RollbackView, ServiceHistoryView, ServiceView } from "./service-types";
+import type { AlertmanagerPayload, AlertReceipt, AlertView } from "./alert-types";
+import type { ArtifactContent, ArtifactView } from "./artifact-types";
+import type { NewScheduleInput, ScheduleTickView, ScheduleView } from "./schedule-types";
 
 /** One attempt of a stage: every try is its own entry, lost and timed-out ones included. */
 export interface AttemptView {
@@ -245,7 +248,21 @@ export interface AppEnv {
   Variables: { caller: WebCaller };
 }
 
-export interface WebServices {
+/** What the schedule routes call (the same ScheduleService the gRPC handlers call). */
+export interface ScheduleWebServices {
+  listSchedules(): Promise<ScheduleView[]>;
+  /** Rejects with "not_found". */
+  getSchedule(name: string): Promise<ScheduleView>;
+  /** Rejects with "invalid" (name, cron, zone, pipeline: naming the problem), "conflict" (the name is taken). */
+  createSchedule(input: NewScheduleInput, caller: WebCaller): Promise<ScheduleView>;
+  /** Rejects with "not_found". */
+  deleteSchedule(name: string, caller: WebCaller): Promise<void>;
+  setScheduleEnabled(name: string, enabled: boolean, caller: WebCaller): Promise<ScheduleView>;
+  /** Newest first: `limit` (unset: 50, at most 500). */
+  scheduleTicks(name: string, limit?: number): Promise<ScheduleTickView[]>;
+}
+
+export interface WebServices extends ScheduleWebServices {
   /** Resolves an API token to its user; rejects with an error whose `code` is "unauthenticated". */
   authenticate(token: string): Promise<WebCaller>;
   /**
@@ -301,6 +318,13 @@ export interface WebServices {
    * Rejects with "invalid", "not_found", "conflict" (no earlier revision).
    */
   rollbackService(name: string, req: { revision?: number; reason: string }, caller: WebCaller): Promise<RollbackView>;
+  /**
+   * Store an Alertmanager post's alerts (a resend of one stored changes nothing; a resolved one updates its row) and act
+   * on the new firing ones: notify, roll back the service an update holds.
+   */
+  receiveAlerts(payload: AlertmanagerPayload): Promise<AlertReceipt>;
+  /** Newest first: `limit` (unset: DEFAULT_ALERTS_LIMIT), only `state`'s when given. */
+  listAlerts(opts: { state?: string; limit?: number }): Promise<AlertView[]>;
   listUsers(): Promise<UserView[]>;
   /** Rejects with "invalid" (bad name or role, naming it), "conflict" (the name is taken). */
   addUser(name: string, roles: string[], caller: WebCaller): Promise<UserView>;
@@ -332,6 +356,10 @@ export interface WebServices {
   ): Promise<{ webhookKey: string; previousValidUntil: string }>;
   /** Newest first: `limit` (unset: 50, at most MAX_NOTIFICATIONS_LIMIT), only `channel`'s when given. */
   listNotifications(opts: { channel?: string; limit?: number }): Promise<NotificationView[]>;
+  /** The run's stage artifacts (one stage's when given); rejects with "invalid" or "not_found" naming the run or stage. */
+  listArtifacts(runRef: string, stage?: string): Promise<ArtifactView[]>;
+  /** One artifact's bytes; rejects with "invalid" (not an artifact id) or "not_found". */
+  getArtifact(id: string): Promise<ArtifactContent>;
   /**
    * Prometheus exposition text and its content type. Called for every scrape that passes
    * AppOptions.metricsToken (never `authenticate`): keep it cheap.

@@ -12,6 +12,7 @@ import type { StageTools } from "./kind";
 import { RunSources } from "./run-sources";
 import { OutputDirs } from "./output-dir";
 import { ServiceHost } from "../services/service-host";
+import { AgentArtifacts } from "./artifacts";
 
 /** How often expired environments are reaped and the live list refreshed. */
 const ENV_SWEEP_MS = 30_000;
@@ -41,6 +42,7 @@ export function createStageTools(
       log,
     }),
     pushgatewayUrl: config.pushgatewayUrl,
+    artifacts: new AgentArtifacts(client),
     get agentId() {
       return agentId();
     },

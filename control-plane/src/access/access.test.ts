@@ -33,6 +33,8 @@ function stubServices(): WebServices {
     listServices: async () => [],
     serviceHistory: async () => [],
     rollbackService: async () => ({ mode: "run" as const, runId: "r" }),
+    receiveAlerts: async () => ({ received: 0, stored: 0, resolved: 0, repeated: 0 }),
+    listAlerts: async () => [],
     listUsers: async () => [],
     addUser: notCalled,
     disableUser: notCalled,
@@ -43,6 +45,20 @@ function stubServices(): WebServices {
     testChannel: notCalled,
     rotateChannelKey: notCalled,
     listNotifications: async () => [],
+    listArtifacts: async () => [],
+    getArtifact: async () => Promise.reject(new Error("unused")),
+    listSchedules: async () => [],
+    getSchedule: async () => {
+      throw new Error("unused");
+    },
+    createSchedule: async () => {
+      throw new Error("unused");
+    },
+    deleteSchedule: async () => undefined,
+    setScheduleEnabled: async () => {
+      throw new Error("unused");
+    },
+    scheduleTicks: async () => [],
     metrics: async () => ({ contentType: "text/plain", body: "" }),
     health: async () => ({ ok: true, checks: {} }),
   };

@@ -22,6 +22,7 @@ export const GRPC_ACCESS: Record<string, Record<string, Access>> = {
     Leave: "agent",
     AttemptStream: "agent",
     GetRunSource: "agent",
+    UploadArtifact: "agent",
   },
   "dockyard.v1.RunService": {
     ValidatePipeline: "viewer",
@@ -31,6 +32,7 @@ export const GRPC_ACCESS: Record<string, Record<string, Access>> = {
     ListAgents: "viewer",
     ListEnvironments: "viewer",
     ListServices: "viewer",
+    ListAlerts: "viewer",
     ServiceHistory: "viewer",
     WhoAmI: "viewer",
     SubmitRun: "operator",
@@ -64,6 +66,14 @@ export const GRPC_ACCESS: Record<string, Record<string, Access>> = {
     AddHook: "admin",
     ListHooks: "admin",
     RemoveHook: "admin",
+    ListArtifacts: "viewer",
+    GetArtifact: "viewer",
+    // Schedules submit runs as their owner (an operator, checked again at every tick).
+    ListSchedules: "viewer",
+    ListScheduleTicks: "viewer",
+    CreateSchedule: "operator",
+    DeleteSchedule: "operator",
+    SetScheduleEnabled: "operator",
   },
 };
 
@@ -74,6 +84,9 @@ export const HTTP_ACCESS: Record<string, Access> = {
   "GET /metrics": "public",
   // Chat tools: signed by the hook's key instead of a token (see `webhook` above).
   "POST /hooks/v1/approvals/:hook": "webhook",
+  // Alertmanager: no API token; its handler compares the alert token (DOCKYARD_ALERT_TOKEN_FILE) in constant time.
+  "POST /api/v1/alerts/alertmanager": "webhook",
+  "GET /api/v1/alerts": "viewer",
   "GET /api/v1/runs": "viewer",
   "GET /api/v1/runs/:id": "viewer",
   "GET /api/v1/runs/:id/logs": "viewer",
@@ -103,6 +116,17 @@ export const HTTP_ACCESS: Record<string, Access> = {
   "POST /api/v1/channels/:name/test": "admin",
   "POST /api/v1/channels/:name/rotate": "admin",
   "GET /api/v1/notifications": "viewer",
+  // Stage artifacts, as ListArtifacts and GetArtifact.
+  "GET /api/v1/runs/:id/artifacts": "viewer",
+  "GET /api/v1/artifacts/:id": "viewer",
+  // Schedules, as ListSchedules, ListScheduleTicks, CreateSchedule, DeleteSchedule and SetScheduleEnabled.
+  "GET /api/v1/schedules": "viewer",
+  "GET /api/v1/schedules/:name": "viewer",
+  "GET /api/v1/schedules/:name/ticks": "viewer",
+  "POST /api/v1/schedules": "operator",
+  "DELETE /api/v1/schedules/:name": "operator",
+  "POST /api/v1/schedules/:name/pause": "operator",
+  "POST /api/v1/schedules/:name/resume": "operator",
 };
 
 export function grpcAccess(service: string, method: string): Access | undefined {

@@ -11,6 +11,7 @@ import { getService } from "../store/services";
 import { holderOf } from "./deploy-queue";
 import { sql } from "drizzle-orm";
 import type { ServerSignal } from "../stages/kind";
+import { countRollback, isRequestClass, REQUEST_CLASSES, type RequestClass } from "./rollback-class";
 
 export const MAX_ROLLBACK_REASON = 500;
 
@@ -19,7 +20,14 @@ export interface RollbackRequest {
   /** Roll to this revision; absent: the one before the current. */
   revision?: number;
   reason: string;
-  via: "cli" | "http";
+  via: "cli" | "http" | "alertmanager";
+  /**
+   * Only switch back an update in progress; without one, refuse (ConflictError "not-updating") instead of starting a
+   * rollback run (the alert receiver: an alert after the update ended rolls nothing back).
+   */
+  holderOnly?: boolean;
+  /** What asked (dockyard_service_rollbacks_total's `reason`): a person (`requested`, the default) or an alert. */
+  reasonClass?: RequestClass;
 }
 
 export interface RollbackDeps {
@@ -44,6 +52,10 @@ export function checkRollback(req: RollbackRequest): void {
     );
   if (req.revision !== undefined && (!Number.isInteger(req.revision) || req.revision < 1 || req.revision > 2 ** 31 - 1))
     throw new InvalidError(`revision must be a whole number from 1, got ${String(req.revision).slice(0, 20)}`);
+  if (req.reasonClass !== undefined && !isRequestClass(req.reasonClass))
+    throw new InvalidError(
+      `reason class must be one of ${REQUEST_CLASSES.join(", ")}, got '${String(req.reasonClass).slice(0, 20)}'`,
+    );
   if (req.reason.length > MAX_ROLLBACK_REASON)
     throw new InvalidError(`reason is ${req.reason.length} characters; the limit is ${MAX_ROLLBACK_REASON}`);
 }
@@ -70,9 +82,11 @@ export async function requestRollback(
       via: req.via,
       comment: req.reason,
       at: deps.now(),
+      reasonClass: req.reasonClass ?? "requested",
     });
     return { mode: "switch", runId: holder.runId };
   }
+  if (req.holderOnly) throw new ConflictError(`no update of service '${req.service}' is in progress`, "not-updating");
   const target = req.revision ?? svc.previousRevision;
   if (target === null)
     throw new ConflictError(`service '${req.service}' has no earlier revision to roll back to`, "no-previous");
@@ -90,5 +104,8 @@ export async function requestRollback(
       },
     },
   });
-  return { mode: "run", runId: await deps.submit(yaml) };
+  const runId = await deps.submit(yaml);
+  // Counted when asked: the run rolls as an ordinary update to that revision, which knows no class.
+  await countRollback(deps.db, req.service, req.reasonClass ?? "requested");
+  return { mode: "run", runId };
 }

@@ -156,9 +156,12 @@ export interface ServerSignal {
   /** The deciding user's id, for the audit log (absent: not a user, e.g. a test). */
   userId?: string;
   roles: string[];
-  via: "cli" | "http" | "webhook";
+  /** alertmanager: the alert receiver (a firing alert naming the service), audited as the actor `alertmanager`. */
+  via: "cli" | "http" | "webhook" | "alertmanager";
   comment: string;
   at: Date;
+  /** A rollback's class for dockyard_service_rollbacks_total: `alert` when an alert asked; default `requested`. */
+  reasonClass?: "requested" | "alert";
 }
 
 /** What a kind may do; every write joins the transaction the call runs in. */

@@ -7,3 +7,7 @@ export * from "./schema/notify";
 export * from "./schema/farm";
 export * from "./schema/server-stages";
 export * from "./schema/services";
+export * from "./schema/alerts";
+export * from "./schema/farm-counters";
+export * from "./schema/artifacts";
+export * from "./schema/schedules";
