@@ -1,7 +1,8 @@
 // The ui-test handler as the runner drives it (an Assignment in, a StageExit out) with real
 // Chromium and a real Pushgateway: a journey that fails once then passes counts as passed and
 // its metrics carry the history the server sent; a failing journey fails the stage naming its
-// step, keeps its screenshot and keeps the last success time; a bad step is refused.
+// step, keeps its screenshot on the agent when it cannot be stored on the server, and keeps the
+// last success time; a bad step is refused.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -13,6 +14,7 @@ import type { StageTools } from "./kind";
 import type { AttemptSpec } from "../executor/types";
 import { uiTest } from "./ui-test";
 import { OutputDirs } from "./output-dir";
+import { AgentArtifacts } from "./artifacts";
 import { startTestSite, type TestSite } from "../ui-test/test-site";
 
 type Stage = MessageInitShape<typeof UiTestStageSchema>;
@@ -26,7 +28,11 @@ describe("the ui-test handler", { timeout: 180_000 }, () => {
   before(async () => {
     [site, gateway] = await Promise.all([startTestSite({ flakyFailures: 1 }), startPushgateway()]);
     const outputs = new OutputDirs(path.join(tempDir("ui-test-outputs"), "outputs"));
-    tools = { outputs, pushgatewayUrl: gateway.url } as unknown as StageTools;
+    // An agent with no server to store artifacts on (not registered): the screenshot stays on the agent.
+    const artifacts = new AgentArtifacts(() => {
+      throw new Error("the agent is not registered");
+    });
+    tools = { outputs, artifacts, pushgatewayUrl: gateway.url } as unknown as StageTools;
   });
   after(async () => {
     await Promise.all([site?.close(), gateway?.stop()]);
@@ -120,6 +126,8 @@ describe("the ui-test handler", { timeout: 180_000 }, () => {
       [v.success, v.failed_step, v.checks_failed, v.last_success_at],
       ["false", "banner", "2", "1700000000000"],
     );
+    assert.match(log, /artifact 'failure\.png' was not stored: the agent is not registered/);
+    assert.match(log, /screenshot of the failed page kept on this agent: \S+failure\.png/);
     const png = readFileSync(path.join(tools.outputs.pathOf(attemptId), "out", "failure.png"));
     assert.equal(png.subarray(1, 4).toString(), "PNG");
     const m = await metrics();

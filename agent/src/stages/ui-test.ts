@@ -1,8 +1,8 @@
 // `ui-test`: a browser journey run in a child process (ui-test/run-journey.ts; its header
 // says how it is isolated), retried `retries` times when it fails, reported as a summary table,
 // outputs and dockyard_synthetic_* metrics pushed to DOCKYARD_PUSHGATEWAY_URL. A failed
-// journey fails the stage with the step and its error; its screenshot is kept as a PNG in
-// the attempt's output directory.
+// journey fails the stage with the step and its error; its screenshot is stored on the server
+// as the attempt's artifact (kept on the agent when that fails).
 import { existsSync } from "node:fs";
 import { lstat, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -10,6 +10,7 @@ import type { UiTestStage } from "@dockyard/proto";
 import type { AgentStage, StageTools } from "./kind";
 import { taskHandle, type StageLog } from "./task-handle";
 import { ExecutorError } from "../executor/errors";
+import { ArtifactError } from "./artifacts";
 import { CHROMIUM, type JourneyResult, type JourneyStep } from "../ui-test/protocol";
 import { JourneyError, runJourneyChild } from "../ui-test/run-journey";
 import {
@@ -26,6 +27,8 @@ const STEP_TIMEOUT_MS = 15_000;
 /** One journey run's deadline when the stage has no timeout of its own. */
 const JOURNEY_TIMEOUT_MS = 120_000;
 const MAX_SCRIPT_BYTES = 1024 * 1024;
+/** The failed page's screenshot, as an artifact of the attempt. */
+export const SCREENSHOT = "failure.png";
 
 export const uiTest: AgentStage = {
   type: "uiTest",
@@ -58,7 +61,7 @@ export const uiTest: AgentStage = {
       if (signal.aborted) return { exitCode: 1, oomKilled: false };
       const outcome: JourneyOutcome = { result, attempts, endedMs: Date.now() };
       for (const line of summaryTable(t.journey, outcome)) log.line(line);
-      if (!result.ok && result.screenshot) await keepScreenshot(tools, a.attemptId, result.screenshot, log);
+      if (!result.ok && result.screenshot) await keepScreenshot(tools, a, result.screenshot, log);
       const history = {
         recent: t.history?.recent ?? [],
         checksPassed: Number(t.history?.checksPassed ?? 0n),
@@ -145,11 +148,29 @@ async function scriptPath(
   return file;
 }
 
-async function keepScreenshot(tools: StageTools, attemptId: string, base64: string, log: StageLog): Promise<void> {
-  const dir = tools.outputs.create(attemptId);
-  const file = path.join(dir, "failure.png");
-  await writeFile(file, Buffer.from(base64, "base64"), { mode: 0o600 });
-  log.line(`dockyard: screenshot of the failed page: ${file}`);
+/**
+ * The failed page's screenshot, stored on the server as the attempt's artifact `failure.png`
+ * (`dockyard artifacts RUN`). When the server refuses or cannot be reached, it is kept as a
+ * file in the attempt's output directory instead, and the log says where.
+ */
+async function keepScreenshot(
+  tools: StageTools,
+  a: Parameters<AgentStage["start"]>[0],
+  base64: string,
+  log: StageLog,
+): Promise<void> {
+  const png = Buffer.from(base64, "base64");
+  try {
+    const id = await tools.artifacts.upload(a, SCREENSHOT, "image/png", png);
+    log.line(`dockyard: screenshot of the failed page stored as artifact ${SCREENSHOT} (${id}, ${png.length} bytes)`);
+    return;
+  } catch (err) {
+    if (!(err instanceof ArtifactError)) throw err;
+    log.line(`dockyard: ${err.message}`);
+  }
+  const file = path.join(tools.outputs.create(a.attemptId), SCREENSHOT);
+  await writeFile(file, png, { mode: 0o600 });
+  log.line(`dockyard: screenshot of the failed page kept on this agent: ${file}`);
 }
 
 async function pushMetrics(

@@ -1,6 +1,6 @@
 // ui-test end to end: a real server and agent (real Chromium, real Pushgateway) run a pipeline
 // with a passing and a failing journey against a local page, twice. The stages' results,
-// reasons and outputs are the journeys'; the Pushgateway holds the dockyard_synthetic_* series,
+// reasons and outputs are the journeys'; the failing one's screenshot is a stored artifact; the Pushgateway holds the dockyard_synthetic_* series,
 // and the second run's counters and failure window include the first run (the history the
 // server reads from earlier ui-test stages and puts in the assignment).
 import assert from "node:assert/strict";
@@ -98,6 +98,16 @@ stages:
     assert.match(logs.get("shop")!, /web vitals: TTFB \d+ ms, FCP \d+ ms, LCP \d+ ms, CLS 0\.000/);
     assert.match(logs.get("checkout")!, /console error: recommendations failed to load/);
     assert.match(logs.get("checkout")!, /metrics pushed to/);
+    assert.match(logs.get("checkout")!, /screenshot of the failed page stored as artifact failure\.png/);
+    // The failed journey's screenshot is an artifact of its stage; the passing one has none.
+    const listed = (await farm.client.listArtifacts({ runId, stage: "" })).artifacts;
+    assert.deepEqual(
+      listed.map((x) => [x.stage, x.name, x.contentType]),
+      [["checkout", "failure.png", "image/png"]],
+    );
+    const { data } = await farm.client.getArtifact({ id: listed[0]!.id });
+    assert.equal(Buffer.from(data.subarray(1, 4)).toString(), "PNG");
+    assert.equal(data.length, Number(listed[0]!.size));
     const m = await metrics();
     assert.equal(sample(m, "shop", "journey_success"), 1, m);
     assert.equal(sample(m, "checkout", "journey_success"), 0);
