@@ -97,9 +97,8 @@ async function runJourney(req: JourneyRequest): Promise<JourneyResult> {
       result.failedStep = err.step;
       result.error = err.message;
     } else {
-      // A throw outside any timed step: the script itself, or the browser.
-      const running = result.steps.length ? "script" : req.script ? "script" : "browser";
-      result.failedStep = running;
+      // A throw outside any timed step: the script's own code, the browser's start, or the final measurement.
+      result.failedStep = req.script ? "script" : state ? "journey" : "browser";
       result.error = clip(err instanceof Error ? err.message.split("\n")[0]! : String(err));
     }
     if (state) {
