@@ -7,6 +7,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { AGENT_KINDS } from "@dockyard/control-plane";
 import { STAGE_TYPES } from "@dockyard/pipeline";
 import type { Run } from "@dockyard/proto";
@@ -34,7 +35,9 @@ const CASES: Record<string, KindCase> = {
     long: "type: build, tags: [contract-slow:1], dockerfile: Slow.Dockerfile",
     files: {
       Dockerfile: "FROM dockyard/busybox:1\nRUN echo built > /built.txt\n",
-      "Slow.Dockerfile": "FROM dockyard/busybox:1\nRUN sleep 300\n",
+      // A step of this run only: a cached `RUN sleep 300` (a build the engine finished after an earlier
+      // run's stage timed out) would make the slow build instant, and its timeout case pass nothing.
+      "Slow.Dockerfile": `FROM dockyard/busybox:1\nRUN echo ${randomBytes(8).toString("hex")} && sleep 300\n`,
     },
     outputs: (s) => assert.match(s.outputs?.image?.ref ?? "", /contract-build:1/),
   },
