@@ -10,3 +10,7 @@ export const dashboards: Record<string, Dashboard> = {
   releases: releasesDashboard,
   synthetic: syntheticDashboard,
 };
+
+// The types the dashboards are written in, for code that reads them (the tests' linter).
+export type { Dashboard, Panel, RowPanel } from '@grafana/schema';
+export { dashboard, labelVariable, type PanelSpec } from './common.js';
