@@ -14,6 +14,7 @@ import { registerChannelCommands } from "./commands/channels";
 import { registerHookCommands } from "./commands/hooks";
 import { registerValidate } from "./commands/validate";
 import { registerServiceCommands } from "./commands/services";
+import { registerAlertCommands } from "./commands/alerts";
 import { DEFAULT_SERVER } from "./config";
 import cliPackage from "../package.json";
 import { CliError, EXIT_FAILURE, EXIT_USAGE, errorText } from "./errors";
@@ -40,6 +41,7 @@ export function buildProgram(cli: CliContext): Command {
   registerListCommands(program, cli);
   registerEnvsCommand(program, cli);
   registerServiceCommands(program, cli);
+  registerAlertCommands(program, cli);
   registerAdminCommands(program, cli);
   registerApprovalCommands(program, cli);
   registerSecretCommands(program, cli);

@@ -24,6 +24,12 @@ const schema = z.object({
   DOCKYARD_JOIN_TOKEN: z.string().min(16, "join token must be at least 16 characters").optional(),
   DOCKYARD_API_TOKEN: z.string().min(16, "api token must be at least 16 characters").optional(),
   DOCKYARD_METRICS_TOKEN: z.string().min(16, "metrics token must be at least 16 characters").optional(),
+  /** Read from DOCKYARD_ALERT_TOKEN_FILE (Alertmanager's credentials_file holds the same token). */
+  DOCKYARD_ALERT_TOKEN: z.string().min(16, "alert token must be at least 16 characters").optional(),
+  DOCKYARD_ALERT_CHANNELS: z
+    .string()
+    .regex(/^[A-Za-z0-9._,\s-]*$/, "expected channel names, comma-separated")
+    .default(""),
   DOCKYARD_AGENT_LOST_TIMEOUT_MS: ms(15_000, 100),
   DOCKYARD_HEARTBEAT_INTERVAL_MS: ms(3_000, 50),
   DOCKYARD_LEASE_TTL_MS: ms(15_000, 100),
@@ -91,6 +97,10 @@ export interface ServerConfig {
   apiToken: string | null;
   /** Bearer token /metrics requires; null leaves /metrics open (a scraper on a trusted network). */
   metricsToken: string | null;
+  /** Alertmanager's bearer token for the alert receiver; null: the receiver answers 503 (not configured). */
+  alertToken: string | null;
+  /** Channels every new firing alert is sent to (farm alerts, e.g. agents lost), besides its pipeline's rules. */
+  alertChannels: string[];
   agentLostTimeoutMs: number;
   heartbeatIntervalMs: number;
   leaseTtlMs: number;
@@ -156,7 +166,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const problems: string[] = [];
   const resolved = resolveFileVars(
     env,
-    ["DOCKYARD_JOIN_TOKEN", "DOCKYARD_API_TOKEN", "DOCKYARD_METRICS_TOKEN", "DATABASE_URL"],
+    ["DOCKYARD_JOIN_TOKEN", "DOCKYARD_API_TOKEN", "DOCKYARD_METRICS_TOKEN", "DOCKYARD_ALERT_TOKEN", "DATABASE_URL"],
     problems,
   );
   const blankToUndefined = Object.fromEntries(
@@ -204,6 +214,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     joinToken: e.DOCKYARD_JOIN_TOKEN ?? null,
     apiToken: e.DOCKYARD_API_TOKEN ?? null,
     metricsToken: e.DOCKYARD_METRICS_TOKEN ?? null,
+    alertToken: e.DOCKYARD_ALERT_TOKEN ?? null,
+    alertChannels: e.DOCKYARD_ALERT_CHANNELS.split(",")
+      .map((x) => x.trim())
+      .filter(Boolean),
     agentLostTimeoutMs: e.DOCKYARD_AGENT_LOST_TIMEOUT_MS,
     heartbeatIntervalMs: e.DOCKYARD_HEARTBEAT_INTERVAL_MS,
     leaseTtlMs: e.DOCKYARD_LEASE_TTL_MS,

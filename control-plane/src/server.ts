@@ -51,6 +51,8 @@ import { NotifyService } from "./notify/service";
 import { HookStore } from "./hooks/hook-store";
 import { hookHandlers } from "./transport/grpc/hook-handlers";
 import { createNotifyMetrics } from "./notify/metrics";
+import { alertHandlers } from "./transport/grpc/alert-handlers";
+import { AlertReceiver } from "./alerts/receiver";
 
 export interface ServerHandle {
   grpcAddress: string;
@@ -262,6 +264,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
         ...runHandlers(runs, db.db, bus, runApiLog, notifyService),
         ...userHandlers(db.db, clock, runApiLog),
         ...hookHandlers(hookStore, clock, runApiLog),
+        ...alertHandlers(db.db, runApiLog),
       },
       authenticate,
       guardLog,
@@ -271,6 +274,15 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     grpcServer.bindAsync(config.grpcListen, credentials, (err, port) => (err ? reject(err) : resolve(port))),
   );
 
+  const alerts = new AlertReceiver({
+    db: db.db,
+    clock,
+    services: runs.services,
+    farmChannels: config.alertChannels,
+    registry,
+    kickNotify: () => kickNotify(),
+    log: log.child({ component: "alerts" }),
+  });
   const httpLog = log.child({ component: "http-api" });
   const app = createApp(
     webServices(
@@ -283,11 +295,12 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
         clock,
         decide: async (ref, stage, decision, caller) => (await runs.decide(ref, stage, decision, caller)).id,
       },
-      { db: db.db, clock, notify: notifyService },
+      { db: db.db, clock, notify: notifyService, alerts },
     ),
     {
       maxBodyBytes: PIPELINE_LIMITS.maxBytes,
       metricsToken: config.metricsToken,
+      alertToken: config.alertToken,
       onError: (err) => httpLog.error({ err }, "unexpected error in HTTP handler"),
       access: routeAccess,
     },

@@ -25,12 +25,16 @@ import { addUser, disableUser, listUsers, type UserInfo } from "./store/users";
 import { auditPage, type AuditRow } from "./store/audit";
 import type { NotifyService, DeliveryView } from "./notify/service";
 import type { ChannelInfo } from "./notify/channels";
+import type { AlertReceiver } from "./alerts/receiver";
+import { alertView, listAlerts } from "./alerts/alert-store";
+import { DEFAULT_ALERTS_LIMIT } from "@dockyard/web";
 
-/** What the user, audit and channel routes act on: the same functions the gRPC handlers call. */
+/** What the user, audit, channel and alert routes act on: the same functions the gRPC handlers call. */
 export interface AdminDeps {
   db: Db;
   clock: Clock;
   notify: NotifyService;
+  alerts: AlertReceiver;
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -166,7 +170,7 @@ export function webServices(
   hooks: HookDecisionDeps,
   admin: AdminDeps,
 ): WebServices {
-  const { db, clock, notify } = admin;
+  const { db, clock, notify, alerts } = admin;
   return unavailableOnDbOutage({
     authenticate: (token) => runs.authenticate(token),
     submitRun: async (yaml, source, defaultName, caller) =>
@@ -207,6 +211,9 @@ export function webServices(
     listServices: (name) => runs.services.list(name),
     serviceHistory: (name) => runs.services.history(name),
     rollbackService: (name, req, caller) => runs.services.rollback(name, { ...req, via: "http" }, caller),
+    receiveAlerts: (payload) => alerts.receive(payload),
+    listAlerts: async (opts) =>
+      (await listAlerts(db, { state: opts.state, limit: opts.limit ?? DEFAULT_ALERTS_LIMIT })).map(alertView),
     listUsers: async () => (await listUsers(db)).map(userView),
     addUser: async (name, roles, caller) => userView(await addUser(db, name, roles, actorOf(caller), clock.now())),
     disableUser: async (name, caller) => {

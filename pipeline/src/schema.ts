@@ -62,7 +62,8 @@ const registrySchema = z
 
 /**
  * Run events a pipeline-level `notify:` rule can name: the one list the parser and the server's
- * matcher share (approval stages add waiting/approved/rejected events; rollbacks add rolled_back).
+ * matcher share (approval stages add waiting/approved/rejected events; rollbacks add rolled_back;
+ * `alert`: an alert from Alertmanager about a service the run updated or a journey it ran).
  */
 export const NOTIFY_EVENTS = [
   'succeeded',
@@ -73,6 +74,7 @@ export const NOTIFY_EVENTS = [
   'approved',
   'rejected',
   'rolled_back',
+  'alert',
 ] as const;
 export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
 /** A notification channel's name (`dockyard channels add NAME`). */

@@ -30,6 +30,8 @@ function stubServices(): WebServices & { scrapes: number } {
     listServices: async () => [],
     serviceHistory: async () => [],
     rollbackService: async () => assert.fail("not called"),
+    receiveAlerts: async () => assert.fail("not called"),
+    listAlerts: async () => [],
     listUsers: async () => [],
     addUser: async () => assert.fail("not called"),
     disableUser: async () => assert.fail("not called"),

@@ -13,6 +13,7 @@ import { hookRoutes } from "./routes/hooks";
 import { userRoutes } from "./routes/users";
 import { channelRoutes } from "./routes/channels";
 import { serviceRoutes } from "./routes/services";
+import { alertRoutes } from "./routes/alerts";
 
 const HTTP_STATUS: Record<string, 400 | 401 | 403 | 404 | 409 | 413 | 503 | 500> = {
   invalid: 400,
@@ -33,6 +34,11 @@ export interface AppOptions {
    * does not open /metrics, and this token does not open /api/v1.
    */
   metricsToken?: string | null;
+  /**
+   * Bearer token Alertmanager presents to `POST /api/v1/alerts/alertmanager` (the server setting
+   * DOCKYARD_ALERT_TOKEN_FILE). Unset or null: the receiver answers 503, not configured.
+   */
+  alertToken?: string | null;
   /**
    * Called with every error answered as a 500 (the client only sees "internal error; see the
    * server log"), so the server can log it with its stack. Must not throw.
@@ -156,6 +162,7 @@ export function createApp(services: WebServices, options: AppOptions): Hono<AppE
   api.get("/tokens", async (c) => c.json({ tokens: await services.listTokens() }));
   api.get("/environments", async (c) => c.json({ environments: await services.listEnvironments() }));
   serviceRoutes(api, services);
+  alertRoutes(api, services, { token: options.alertToken ?? null, matches: tokenMatches });
   userRoutes(api, services);
   channelRoutes(api, services);
   app.route("/api/v1", api);

@@ -5,6 +5,7 @@
 // unset; a value that does not exist (yet) is null, never "" or 0. Fields may be added;
 // none are renamed or removed.
 import type { RollbackView, ServiceHistoryView, ServiceView } from "./service-types";
+import type { AlertmanagerPayload, AlertReceipt, AlertView } from "./alert-types";
 
 /** One attempt of a stage: every try is its own entry, lost and timed-out ones included. */
 export interface AttemptView {
@@ -301,6 +302,13 @@ export interface WebServices {
    * Rejects with "invalid", "not_found", "conflict" (no earlier revision).
    */
   rollbackService(name: string, req: { revision?: number; reason: string }, caller: WebCaller): Promise<RollbackView>;
+  /**
+   * Store an Alertmanager post's alerts (a resend of one stored changes nothing; a resolved one updates its row) and act
+   * on the new firing ones: notify, roll back the service an update holds.
+   */
+  receiveAlerts(payload: AlertmanagerPayload): Promise<AlertReceipt>;
+  /** Newest first: `limit` (unset: DEFAULT_ALERTS_LIMIT), only `state`'s when given. */
+  listAlerts(opts: { state?: string; limit?: number }): Promise<AlertView[]>;
   listUsers(): Promise<UserView[]>;
   /** Rejects with "invalid" (bad name or role, naming it), "conflict" (the name is taken). */
   addUser(name: string, roles: string[], caller: WebCaller): Promise<UserView>;

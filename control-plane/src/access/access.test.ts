@@ -33,6 +33,8 @@ function stubServices(): WebServices {
     listServices: async () => [],
     serviceHistory: async () => [],
     rollbackService: async () => ({ mode: "run" as const, runId: "r" }),
+    receiveAlerts: async () => ({ received: 0, stored: 0, resolved: 0, repeated: 0 }),
+    listAlerts: async () => [],
     listUsers: async () => [],
     addUser: notCalled,
     disableUser: notCalled,

@@ -31,6 +31,7 @@ export const GRPC_ACCESS: Record<string, Record<string, Access>> = {
     ListAgents: "viewer",
     ListEnvironments: "viewer",
     ListServices: "viewer",
+    ListAlerts: "viewer",
     ServiceHistory: "viewer",
     WhoAmI: "viewer",
     SubmitRun: "operator",
@@ -74,6 +75,9 @@ export const HTTP_ACCESS: Record<string, Access> = {
   "GET /metrics": "public",
   // Chat tools: signed by the hook's key instead of a token (see `webhook` above).
   "POST /hooks/v1/approvals/:hook": "webhook",
+  // Alertmanager: no API token; its handler compares the alert token (DOCKYARD_ALERT_TOKEN_FILE) in constant time.
+  "POST /api/v1/alerts/alertmanager": "webhook",
+  "GET /api/v1/alerts": "viewer",
   "GET /api/v1/runs": "viewer",
   "GET /api/v1/runs/:id": "viewer",
   "GET /api/v1/runs/:id/logs": "viewer",

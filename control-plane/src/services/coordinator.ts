@@ -54,7 +54,12 @@ export const updateService: ServerStageKind<"update-service"> = {
   checkSignal() {},
 
   async onSignal(stage, signal, ctx) {
-    const why = `rollback requested by ${signal.by} via ${signal.via}${signal.comment ? `: ${signal.comment}` : ""}`;
+    // An alert's comment is the whole reason (`alert NAME: summary`); its class is a field, not text.
+    const why =
+      signal.via === "alertmanager"
+        ? signal.comment
+        : `rollback requested by ${signal.by} via ${signal.via}${signal.comment ? `: ${signal.comment}` : ""}`;
+    await ctx.setState({ rollbackCause: signal.via === "alertmanager" ? "alert" : "requested" });
     const phase = stateOf(stage).phase;
     if (phase === "queued" || phase === "reading") return end(stage, ctx, "failed", `${why} before it rolled`);
     if (phase === "rolling") return askRollback(stage, ctx, why);

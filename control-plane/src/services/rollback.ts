@@ -19,7 +19,12 @@ export interface RollbackRequest {
   /** Roll to this revision; absent: the one before the current. */
   revision?: number;
   reason: string;
-  via: "cli" | "http";
+  via: "cli" | "http" | "alertmanager";
+  /**
+   * Only switch back an update in progress; without one, refuse (ConflictError "not-updating") instead of starting a
+   * rollback run (the alert receiver: an alert after the update ended rolls nothing back).
+   */
+  holderOnly?: boolean;
 }
 
 export interface RollbackDeps {
@@ -73,6 +78,7 @@ export async function requestRollback(
     });
     return { mode: "switch", runId: holder.runId };
   }
+  if (req.holderOnly) throw new ConflictError(`no update of service '${req.service}' is in progress`, "not-updating");
   const target = req.revision ?? svc.previousRevision;
   if (target === null)
     throw new ConflictError(`service '${req.service}' has no earlier revision to roll back to`, "no-previous");

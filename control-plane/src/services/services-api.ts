@@ -38,7 +38,7 @@ export class ServicesApi {
 
   rollback(
     name: string,
-    req: { revision?: number; reason: string; via: "cli" | "http" },
+    req: { revision?: number; reason: string; via: "cli" | "http" | "alertmanager"; holderOnly?: boolean },
     caller: Caller,
   ): Promise<RollbackView> {
     const { signal } = this.deps;

@@ -14,6 +14,7 @@ import {
   candidateAgents,
   ensureService,
   getRevision,
+  getService,
   lockService,
   revisionFor,
   setPolicy,
@@ -69,8 +70,10 @@ export async function planFromDefinition(
   origin: { runId: string; stageName: string },
   now: Date,
 ): Promise<Plan> {
-  const made = revisionSpecOf(def, image);
-  if (!made.ok) throw new PlanError(made.message);
+  // Neither the stage nor the file names an image: the service keeps the one it runs (an env-only change).
+  const kept = image ?? def.image ?? (await currentImage(tx, def.name));
+  const made = revisionSpecOf(def, kept);
+  if (!made.ok) throw new PlanError(`${made.message} (the service has no revision yet whose image it could keep)`);
   const spec = made.spec;
   const agents = await candidateAgents(tx, def.agents);
   const chosen = def.hosts === null ? agents : agents.slice(0, def.hosts);
@@ -90,6 +93,13 @@ export async function planFromDefinition(
   await setPolicy(tx, def.name, def.update, now);
   const { revision, created } = await revisionFor(tx, def.name, spec, spread(spec.replicas, chosen), origin, now);
   return withPrevious(tx, revision, created, service.currentRevision, service.proxyPort, def.update);
+}
+
+/** The image of the revision `service` runs now; null for a service not yet created. */
+async function currentImage(tx: Tx, service: string): Promise<string | null> {
+  const row = await getService(tx, service);
+  if (!row?.currentRevision) return null;
+  return (await getRevision(tx, service, row.currentRevision))?.spec.image ?? null;
 }
 
 /** Plan a roll to an existing revision (`revision:`, a rollback): its own spec and placement. */

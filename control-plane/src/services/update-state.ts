@@ -31,6 +31,11 @@ export interface UpdateState {
   rollbackReason: string;
   /** A rollback asked for while a host rolls: taken once that step ends. */
   rollbackAsked: string;
+  /**
+   * Set by a rollback signal: `alert` (the alert receiver) or `requested` (a user); unset for rollbacks the update
+   * decided itself (health, died, timeout). Metrics class rollbacks by it, never by the reason's text.
+   */
+  rollbackCause?: "alert" | "requested";
 }
 
 export const specOf = (stage: ServerStage) => stage.spec as UpdateServiceSpec;

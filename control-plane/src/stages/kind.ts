@@ -153,7 +153,8 @@ export interface ServerSignal {
   /** The deciding user's id, for the audit log (absent: not a user, e.g. a test). */
   userId?: string;
   roles: string[];
-  via: "cli" | "http" | "webhook";
+  /** alertmanager: the alert receiver (a firing alert naming the service), audited as the actor `alertmanager`. */
+  via: "cli" | "http" | "webhook" | "alertmanager";
   comment: string;
   at: Date;
 }

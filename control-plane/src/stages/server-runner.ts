@@ -16,7 +16,7 @@ import { endAttempt, refreshRunState, type EndedAttempt } from "../store/stage-f
 import type { RunEventRecord } from "../store/events";
 import { serverSignals, type StageOutputsRow } from "../store/schema";
 import { newId } from "../ids";
-import { audit, SERVER_ACTOR } from "../store/audit";
+import { ALERTMANAGER_ACTOR, audit, SERVER_ACTOR } from "../store/audit";
 import type { Clock } from "../clock";
 import { ConflictError, InvalidError, NotFoundError } from "../errors";
 import { SERVER_AGENT_ID } from "../domain/server-agent";
@@ -288,7 +288,11 @@ export class ServerStageRunner {
       await tx.execute(sql`UPDATE server_signals SET handled_at = ${this.clock.now()} WHERE id = ${id}`);
       // Every decision is in the audit log, in the transaction that takes it.
       await audit(tx, {
-        actor: signal.userId ? { kind: "user", userId: signal.userId, name: signal.by } : SERVER_ACTOR,
+        actor: signal.userId
+          ? { kind: "user", userId: signal.userId, name: signal.by }
+          : signal.via === "alertmanager"
+            ? ALERTMANAGER_ACTOR
+            : SERVER_ACTOR,
         action: { approve: "approval.approved", reject: "approval.rejected", rollback: "service.rollback" }[
           signal.kind
         ],

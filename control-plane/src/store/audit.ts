@@ -10,9 +10,11 @@ import { InvalidError } from "../errors";
 export type Actor =
   | { kind: "user"; userId: string; name: string }
   | { kind: "agent"; agentId: string; name: string }
-  | { kind: "server" };
+  | { kind: "server"; name?: string };
 
 export const SERVER_ACTOR: Actor = { kind: "server" };
+/** The server acting on an alert Alertmanager sent (a rollback): named so the audit log says why. */
+export const ALERTMANAGER_ACTOR: Actor = { kind: "server", name: "alertmanager" };
 
 export interface AuditEntry {
   actor: Actor;
@@ -24,7 +26,7 @@ export interface AuditEntry {
 }
 
 export function actorName(a: Actor): string {
-  return a.kind === "user" ? a.name : a.kind === "agent" ? `agent:${a.name}` : "server";
+  return a.kind === "user" ? a.name : a.kind === "agent" ? `agent:${a.name}` : (a.name ?? "server");
 }
 
 /** Append one entry; call it with the transaction (or db) that makes the change. */

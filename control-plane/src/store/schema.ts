@@ -7,3 +7,4 @@ export * from "./schema/notify";
 export * from "./schema/farm";
 export * from "./schema/server-stages";
 export * from "./schema/services";
+export * from "./schema/alerts";

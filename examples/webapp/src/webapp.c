@@ -5,10 +5,14 @@
  *   GET /health  200 text: "ok"
  *   GET /items   200 JSON: {"source": "<DATABASE>", "items": [{"id", "name", "qty"}, ...]}, from
  *                the items table; 500 if the query fails
+ *   GET /shop    200 HTML: a small page with a link to /shop/about (what the UI journeys drive)
+ *   GET /shop/about  200 HTML
  *   other        404
  *
  * Environment: PORT (default 8080), DATABASE (default /data/items.sql): an SQL file (the seeded
  * volume) loaded into an in-memory SQLite database at start; the process exits 1 if it cannot be.
+ * BROKEN_PAGE (unset by default): a path that answers 500, so an example can release a bad
+ * revision by its env file alone (examples/continuous).
  * One process, one connection at a time (fork per connection would do for more); built static,
  * SQLite included (vendor/).
  */
@@ -48,6 +52,7 @@ static void reply(int fd, int status, const char *type, const char *body, size_t
 /* The items database: SQLite in memory, loaded from the seeded SQL file at start. */
 static sqlite3 *db;
 static const char *db_source;
+static const char *broken_page;
 
 static int load_database(const char *path) {
   FILE *f = fopen(path, "rb");
@@ -107,12 +112,27 @@ static void handle(int fd) {
   if (q) *q = 0;
   if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) { reply(fd, 405, "text/plain", "method not allowed\n", 19); return; }
 
-  if (strcmp(path, "/") == 0) {
+  if (broken_page && *broken_page && strcmp(path, broken_page) == 0) {
+    static const char *broken = "<!doctype html><title>error</title><h1>500: broken on purpose</h1>\n";
+    reply(fd, 500, "text/html", broken, strlen(broken));
+  } else if (strcmp(path, "/") == 0) {
     char body[128];
     int n = snprintf(body, sizeof body, "webapp %s (SQLite %s)\n", VERSION, sqlite3_libversion());
     reply(fd, 200, "text/plain", body, (size_t)n);
   } else if (strcmp(path, "/health") == 0) {
     reply(fd, 200, "text/plain", "ok\n", 3);
+  } else if (strcmp(path, "/shop") == 0) {
+    char body[512];
+    int n = snprintf(body, sizeof body,
+                     "<!doctype html><html><head><title>Dockyard shop</title></head><body>"
+                     "<h1>Dockyard shop</h1><p id=\"version\">webapp %s</p>"
+                     "<a id=\"about\" href=\"/shop/about\">About</a></body></html>\n",
+                     VERSION);
+    reply(fd, 200, "text/html", body, (size_t)n);
+  } else if (strcmp(path, "/shop/about") == 0) {
+    static const char *about = "<!doctype html><html><head><title>About</title></head><body>"
+                               "<h1>About the shop</h1><p>Built and released by Dockyard.</p></body></html>\n";
+    reply(fd, 200, "text/html", about, strlen(about));
   } else if (strcmp(path, "/items") == 0) {
     char *body = items_json();
     if (body) reply(fd, 200, "application/json", body, strlen(body));
@@ -130,6 +150,7 @@ int main(void) {
   const char *port = getenv("PORT");
   int p = port && *port ? atoi(port) : 8080;
   db_source = getenv("DATABASE");
+  broken_page = getenv("BROKEN_PAGE");
   if (!db_source || !*db_source) db_source = "/data/items.sql";
   if (load_database(db_source) != 0) return 1;
   signal(SIGPIPE, SIG_IGN);

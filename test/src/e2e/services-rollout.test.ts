@@ -217,6 +217,25 @@ describe("services: rolling updates across two hosts", { timeout: 600_000 }, () 
     assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["queued rev5"]);
   });
 
+  it("a file and stage without an image keep the image the service runs: an env-only change", async () => {
+    const imageOf = async () => {
+      const [h] = HOSTS;
+      const Docker = (await import("dockerode")).default;
+      const docker = new Docker({ socketPath: h.engine.replace("unix://", "") });
+      const [r] = (await replicasOn(h.engine, "web")).filter((x) => x.state === "running");
+      return (await docker.getContainer(r!.id).inspect()).Config.Image;
+    };
+    const before = await imageOf();
+    const run = await sf.release(
+      files({ GREETING: "kept", REV: "9" }, undefined, { image: null })(sf.proxyPort),
+      releasePipeline("web"),
+    );
+    const stage = await sf.waitStageEnd(run);
+    assert.equal(stage.state, "succeeded", stage.reason ?? "");
+    assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["kept rev9"], "the env change is live");
+    assert.equal(await imageOf(), before, "the replicas run the image the service ran before");
+  });
+
   it("positive controls: the client counts failures when a host's replicas die, and the access-log check sees an early request", async () => {
     const [a] = HOSTS;
     const client = new LoadClient(`http://${a.address}:${sf.proxyPort}/`, { loops: 2, intervalMs: 10 });

@@ -26,8 +26,8 @@ export const REPLICA_COMMAND =
 
 export interface ServiceFileOptions {
   name: string;
-  /** Default: the local busybox base image (on both engines). */
-  image?: string;
+  /** Default: the local busybox base image (on both engines); null: no image line (the service keeps its own). */
+  image?: string | null;
   proxyPort: number;
   replicas?: number;
   env?: Record<string, string>;
@@ -43,7 +43,7 @@ export function serviceFile(o: ServiceFileOptions): string {
     `name: ${o.name}`,
     `replicas: ${o.replicas ?? 3}`,
     "agents: { svc: web }",
-    `image: ${o.image ?? "dockyard/busybox:1"}`,
+    ...(o.image === null ? [] : [`image: ${o.image ?? "dockyard/busybox:1"}`]),
     `command: ["sh", "-c", ${JSON.stringify(REPLICA_COMMAND)}]`,
     "port: 8080",
     `proxy_port: ${o.proxyPort}`,

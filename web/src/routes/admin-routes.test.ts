@@ -42,6 +42,8 @@ function recorder() {
     listServices: notCalled,
     serviceHistory: notCalled,
     rollbackService: notCalled,
+    receiveAlerts: notCalled,
+    listAlerts: notCalled,
     listUsers: record("listUsers", [user]) as WebServices["listUsers"],
     addUser: record("addUser", user) as WebServices["addUser"],
     disableUser: record("disableUser", user) as WebServices["disableUser"],

@@ -47,9 +47,10 @@ import { PIPELINE_LIMITS } from "@dockyard/pipeline";
 import type { NotifyService } from "../../notify/service";
 import { notifyHandlers } from "./notify-handlers";
 import type { HookHandlers } from "./hook-handlers";
+import type { AlertHandlers } from "./alert-handlers";
 
 type Handlers = ServiceHandlers<(typeof RunService)["method"]>;
-type RunHandlers = Omit<Handlers, keyof UserHandlers | keyof HookHandlers>;
+type RunHandlers = Omit<Handlers, keyof UserHandlers | keyof HookHandlers | keyof AlertHandlers>;
 
 export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger, notify: NotifyService): RunHandlers {
   /** A unary handler given the call's user as the audit log's actor too. */
