@@ -1,24 +1,39 @@
 // Every dashboard query, its variables substituted as Grafana would, run against a live Prometheus
-// must return at least one series: Prometheus scrapes a real server (a shell agent ran a passing
-// and a failing pipeline, so the stage and attempt metrics exist) and a Pushgateway holding two
-// journey runs pushed as a ui-test stage pushes them (one passing, one failing 2 of its last 3, so
-// DockyardJourneyFailing fires when the rules file is there). A query with no series names a
-// metric that is not served, a label that is not there, or a selector that matches nothing.
+// must return at least one series. Prometheus scrapes a real server of a service farm (two
+// Docker agents) that released a service twice and ran a passing and a failing pipeline, and a
+// Pushgateway holding two journey runs pushed as a ui-test stage pushes them: `checkout` passing,
+// `login` on the service failing 2 of its last 3 runs. With the repository's rules loaded,
+// DockyardJourneyFailing fires, Alertmanager posts it to the server, and the server rolls the
+// second release back (reason alert): so rollbacks, revisions and received alerts have series
+// too. A query with no series names a metric not served, a label not there, or a bad selector.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { randomBytes } from "node:crypto";
 import { dashboards } from "@dockyard/ops";
-import { REPO_ROOT, startFarm, submit, waitForRun, type Farm } from "../index";
+import { tempDir } from "@dockyard/testkit";
+import {
+  REPO_ROOT,
+  releasePipeline,
+  serviceFile,
+  ServiceFarm,
+  submit,
+  waitFor,
+  waitForRun,
+  type RunClient,
+} from "../index";
 import { panelsOf, targetsOf } from "./dashboard-lint";
 import { startLivePrometheus, type LivePrometheus } from "./live-prometheus";
-import { pushJourneyRun } from "./push-synthetic";
-import { waitFor } from "../helpers/wait";
+import { pushJourneyRun, type JourneyRun } from "./push-synthetic";
 
 // $__rate_interval is max(4 × scrape interval, step + scrape interval) in Grafana; with 1 s
 // scrapes 4s would do, 30s keeps several samples of every counter without waiting for them.
 const RATE_INTERVAL = "30s";
 const RULES = path.join(REPO_ROOT, "ops/prometheus/rules/dockyard.rules.yml");
+const TOKEN = `dash-${randomBytes(16).toString("hex")}`;
+// Its own service name: another suite's services on the same engines are not ours to touch.
+const SERVICE = "dash-web";
 
 /** The query as Grafana sends it: interval variables become durations, label variables "All" (`.*`). */
 function substitute(expr: string): string {
@@ -28,55 +43,69 @@ function substitute(expr: string): string {
     .replace(/\$\{?(\w+)\}?/g, ".*");
 }
 
-interface Query {
-  where: string;
-  expr: string;
-}
-
-const queries: Query[] = Object.entries(dashboards).flatMap(([name, d]) =>
+const queries = Object.entries(dashboards).flatMap(([name, d]) =>
   panelsOf(d).flatMap((p) =>
     targetsOf(p).map((t) => ({ where: `${name} '${p.title ?? ""}' ${t.refId ?? ""}`, expr: substitute(t.expr) })),
   ),
 );
 
-describe("Grafana dashboards against a live Prometheus", () => {
-  let farm: Farm;
+const pipeline = (name: string, command: string) =>
+  [
+    `name: ${name}`,
+    "stages:",
+    "  one:",
+    "    image: dockyard/busybox:1",
+    `    commands: [${JSON.stringify(command)}]`,
+    "",
+  ].join("\n");
+
+describe("Grafana dashboards against a live Prometheus", { timeout: 600_000 }, () => {
+  let sf: ServiceFarm;
   let prom: LivePrometheus;
+  const files = (rev: string, watchWindow = "0s") => ({
+    "services/web.yml": serviceFile({
+      name: SERVICE,
+      proxyPort: sf.proxyPort,
+      env: { GREETING: "hi", REV: rev },
+      watchWindow,
+    }),
+  });
+
   before(async () => {
-    farm = await startFarm({ agents: [{ name: "dash-a", executor: "shell" }] });
-    const target = new URL(farm.server.httpUrl).host;
-    prom = await startLivePrometheus({ targets: [target], ruleFiles: existsSync(RULES) ? [RULES] : [] });
-    const pass = await submit(
-      farm.client,
-      `
-name: dash-pass
-stages:
-  build:
-    executor: shell
-    commands: ["echo built"]
-  test:
-    executor: shell
-    needs: [build]
-    commands: ["echo tested"]
-`,
-    );
-    const fail = await submit(
-      farm.client,
-      `
-name: dash-fail
-stages:
-  broken:
-    executor: shell
-    commands: ["exit 3"]
-`,
-    );
-    assert.equal((await waitForRun(farm.client, pass)).state, "succeeded");
-    assert.equal((await waitForRun(farm.client, fail)).state, "failed");
+    const tokenFile = path.join(tempDir("dash-token"), "token");
+    writeFileSync(tokenFile, TOKEN, { mode: 0o600 });
+    sf = new ServiceFarm({ env: { DOCKYARD_ALERT_TOKEN_FILE: tokenFile } });
+    await sf.start();
+    const server = sf.farm.servers[0]!.http;
+    prom = await startLivePrometheus({
+      targets: [server],
+      ruleFiles: existsSync(RULES) ? [RULES] : [],
+      receiver: { url: `http://${server}/api/v1/alerts/alertmanager`, tokenFile },
+    });
+    const first = await sf.release(files("1"), releasePipeline(SERVICE));
+    assert.equal((await sf.waitStageEnd(first)).state, "succeeded");
+    const client = sf.farm.client as unknown as RunClient;
+    const [pass, fail] = [
+      await submit(client, pipeline("dash-pass", "echo ok")),
+      await submit(client, pipeline("dash-fail", "exit 3")),
+    ];
+    assert.equal((await waitForRun(client, pass, 120_000)).state, "succeeded");
+    assert.equal((await waitForRun(client, fail, 120_000)).state, "failed");
+    // The second release watches its revision for 45 s: an alert naming the service in that window rolls it back.
+    const second = await sf.release(files("2", "45s"), releasePipeline(SERVICE));
+    await waitFor(async () => /watching revision/.test((await sf.stageOf(second))?.reason ?? ""), {
+      timeoutMs: 90_000,
+      message: "the second release to reach its watch window",
+    });
     const now = Math.floor(Date.now() / 1000);
-    const run = {
+    const run: Omit<
+      JourneyRun,
+      "journey" | "env" | "success" | "durationSeconds" | "checks" | "recentFailures" | "lastSuccessAt"
+    > = {
       steps: { "open home": 0.21, "add to cart": 0.35 },
       vitals: { ttfb: 0.02, fcp: 0.15, lcp: 0.3 },
       cls: 0.02,
+      recentRuns: 3,
       thresholdSeconds: 5,
       intervalSeconds: 300,
       endedAt: now,
@@ -85,30 +114,30 @@ stages:
       ...run,
       journey: "checkout",
       env: "staging",
-      service: "shop",
-      revision: "3",
       success: true,
       durationSeconds: 1.2,
       checks: { passed: 4, failed: 0 },
       recentFailures: 0,
-      recentRuns: 3,
       lastSuccessAt: now,
     });
     await pushJourneyRun(prom.pushgatewayUrl, {
       ...run,
       journey: "login",
-      env: "default",
+      env: SERVICE,
+      service: SERVICE,
+      revision: "2",
       success: false,
       durationSeconds: 2.5,
       checks: { passed: 1, failed: 2 },
       recentFailures: 2,
-      recentRuns: 3,
       lastSuccessAt: now - 600,
     });
+    // Rolled back by the alert when the rules are loaded; else it ends when its watch window does.
+    await sf.waitStageEnd(second, 120_000);
   });
   after(async () => {
     await prom?.stop();
-    await farm?.stop();
+    await sf?.stop();
   });
 
   it("returns at least one series for every query", async () => {

@@ -1,7 +1,8 @@
-// A Prometheus (1 s scrapes and rule evaluation) and a Pushgateway on loopback, in a temp dir, for
-// the dashboards' live test: Prometheus scrapes the given /metrics targets and the Pushgateway
-// (honor_labels, as the synthetic journeys' job and grouping labels must survive) and loads the
-// given rule files. Stand-in until testkit's startMonitoring() is merged.
+// A Prometheus (1 s scrapes and rule evaluation), an Alertmanager and a Pushgateway on loopback, in
+// a temp dir, for the dashboards' live test: Prometheus scrapes the given /metrics targets and the
+// Pushgateway (honor_labels, as the synthetic journeys' job and grouping labels must survive),
+// loads the given rule files and sends alerts to the Alertmanager, which posts them to the
+// server's receiver with its bearer token file. Stand-in until testkit's startMonitoring() is merged.
 import { spawn, type ChildProcess } from "node:child_process";
 import { openSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
@@ -33,14 +34,44 @@ async function stopChild(p: { child: ChildProcess; exited: Promise<void> }): Pro
   clearTimeout(killer);
 }
 
-/** `targets`: host:port of /metrics endpoints; `ruleFiles`: absolute paths of rule files to load. */
-export async function startLivePrometheus(opts: { targets: string[]; ruleFiles?: string[] }): Promise<LivePrometheus> {
+export interface LivePrometheusOptions {
+  /** host:port of each /metrics endpoint. */
+  targets: string[];
+  /** Absolute paths of rule files to load. */
+  ruleFiles?: string[];
+  /** Where Alertmanager posts (the server's /api/v1/alerts/alertmanager) with the token in tokenFile. */
+  receiver?: { url: string; tokenFile: string };
+}
+
+export async function startLivePrometheus(opts: LivePrometheusOptions): Promise<LivePrometheus> {
   const dir = tempDir("dash-prom");
-  const [promPort, pushPort] = [await freePort(), await freePort()];
+  const [promPort, pushPort, amPort] = [await freePort(), await freePort(), await freePort()];
   const pushgateway = `127.0.0.1:${pushPort}`;
+  const alertmanager = `127.0.0.1:${amPort}`;
+  const webhook = opts.receiver
+    ? [
+        {
+          url: opts.receiver.url,
+          send_resolved: true,
+          http_config: { authorization: { credentials_file: opts.receiver.tokenFile } },
+        },
+      ]
+    : [];
+  const am = {
+    route: {
+      receiver: "dockyard",
+      group_by: ["alertname", "journey", "env"],
+      group_wait: "0s",
+      group_interval: "1s",
+      repeat_interval: "1h",
+    },
+    receivers: [{ name: "dockyard", ...(webhook.length > 0 ? { webhook_configs: webhook } : {}) }],
+  };
+  await writeFile(path.join(dir, "alertmanager.yml"), JSON.stringify(am, null, 2));
   const config = {
     global: { scrape_interval: "1s", evaluation_interval: "1s" },
     rule_files: opts.ruleFiles ?? [],
+    alerting: { alertmanagers: [{ static_configs: [{ targets: [alertmanager] }] }] },
     scrape_configs: [
       { job_name: "dockyard", static_configs: [{ targets: opts.targets }] },
       { job_name: "pushgateway", honor_labels: true, static_configs: [{ targets: [pushgateway] }] },
@@ -50,6 +81,17 @@ export async function startLivePrometheus(opts: { targets: string[]; ruleFiles?:
   await writeFile(path.join(dir, "prometheus.yml"), JSON.stringify(config, null, 2));
   const procs = [
     start("prometheus-pushgateway", [`--web.listen-address=${pushgateway}`], path.join(dir, "pushgateway.log")),
+    start(
+      "prometheus-alertmanager",
+      [
+        `--config.file=${path.join(dir, "alertmanager.yml")}`,
+        `--storage.path=${path.join(dir, "am-data")}`,
+        `--web.listen-address=${alertmanager}`,
+        // Empty: no cluster gossip on 0.0.0.0:9094.
+        "--cluster.listen-address=",
+      ],
+      path.join(dir, "alertmanager.log"),
+    ),
     start(
       "prometheus",
       [
@@ -67,7 +109,7 @@ export async function startLivePrometheus(opts: { targets: string[]; ruleFiles?:
     removeTempDir(dir);
   };
   try {
-    for (const base of [url, pushgatewayUrl]) {
+    for (const base of [url, pushgatewayUrl, `http://${alertmanager}`]) {
       await waitFor(async () => (await fetch(`${base}/-/ready`)).ok, { timeoutMs: 15_000, message: `${base} ready` });
     }
   } catch (err) {
