@@ -208,6 +208,19 @@ ensure_haproxy() {
   command -v haproxy >/dev/null || { log "installing haproxy (the per-host service proxy)"; apt_install haproxy; }
 }
 
+# Prometheus, Alertmanager and the Pushgateway (Debian's, ENVIRONMENT.md section 6) and Chromium for
+# the ui-test stage. Only the binaries: tests start their own on free ports (testkit startMonitoring),
+# so nothing runs here. Four dpkg-queries, about 60 ms, when they are all there.
+ensure_monitoring() {
+  local pkgs=(prometheus prometheus-alertmanager prometheus-pushgateway chromium) missing=() p
+  for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing ${missing[*]} (monitoring and the ui-test browser; about a minute)"
+  apt_install "${missing[@]}"
+}
+
 # dist/: the CLI, server and agent bundled to JavaScript (scripts/build.ts), which
 # cli/bin/dockyard runs. Rebuilt when the hash of its inputs (scripts/build-inputs.sh) differs
 # from the one the last build wrote; when only mtimes moved (a checkout), its stamp is touched,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts everything the tests need: pnpm + dependencies, the JavaScript build (dist/),
-# Postgres, NATS (JetStream), two private dockerds with the local base image, the registry.
+# Postgres, NATS (JetStream), two private dockerds with the local base image, the registry, and the
+# binaries of Prometheus, Alertmanager, the Pushgateway and Chromium (not started: tests start their own).
 # Each service it starts is noted in $DOCKYARD_RUN/started (default /tmp/dockyard-services);
 # `npm run setup -- stop` stops those, and never one that was running before.
 set -euo pipefail
@@ -25,4 +26,5 @@ ensure_images
 ensure_docker_b
 ensure_registry
 ensure_haproxy
+ensure_monitoring
 log "services ready"

@@ -15,6 +15,7 @@ import { registerHookCommands } from "./commands/hooks";
 import { registerValidate } from "./commands/validate";
 import { registerServiceCommands } from "./commands/services";
 import { registerAlertCommands } from "./commands/alerts";
+import { registerArtifactCommands } from "./commands/artifacts";
 import { DEFAULT_SERVER } from "./config";
 import cliPackage from "../package.json";
 import { CliError, EXIT_FAILURE, EXIT_USAGE, errorText } from "./errors";
@@ -42,6 +43,7 @@ export function buildProgram(cli: CliContext): Command {
   registerEnvsCommand(program, cli);
   registerServiceCommands(program, cli);
   registerAlertCommands(program, cli);
+  registerArtifactCommands(program, cli);
   registerAdminCommands(program, cli);
   registerApprovalCommands(program, cli);
   registerSecretCommands(program, cli);

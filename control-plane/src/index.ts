@@ -12,6 +12,7 @@ export { routeAccess } from "./access/route-access";
 export { SecretStore, type SecretInfo, type SecretValue, type RotationResult } from "./secrets/secret-store";
 export { Keyring, loadKeyring, keyIdOf, KeyFileError, type SealedSecret, type KeyringOptions } from "./secrets/keyring";
 export { createMetrics, type ServerMetrics, type MetricsOptions } from "./metrics";
+export { requestRollback, type RollbackRequest, type RollbackDeps } from "./services/rollback";
 export { claimAndPlace, placeAttempts, type Placement } from "./store/claims";
 export { ensurePki, type Pki, type PkiOptions } from "./pki";
 export { ServerStageRunner, SERVER_AGENT_ID, STAGE_TIMEOUT, type ServerRunnerHooks } from "./stages/server-runner";

@@ -1,16 +1,19 @@
-// prom-client metrics. Gauges that describe the farm are read from Postgres
-// at scrape time, so every replica reports the same truth; one query serves
-// all of them, at most once a second however many scrapers there are.
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { sql } from "drizzle-orm";
-import { queryRows, type Db } from "./store/db";
-import { ENVIRONMENT_RESOURCE } from "@dockyard/proto";
+// prom-client metrics. The farm's series (gauges, Postgres-kept counters) are read from Postgres
+// at scrape time, so every replica reports the same truth; one query serves all of them, at most
+// once a second however many scrapers there are (farm-read.ts, farm-gauges.ts). The counters and
+// histograms here are this replica's own.
+import { Counter, Histogram, type Registry } from "prom-client";
+import type { Db } from "./store/db";
+import { cachedFarm } from "./farm-read";
+import { registerFarmSeries } from "./farm-gauges";
 
 export interface ServerMetrics {
   registry: Registry;
   dispatchLatency: Histogram<string>;
   staleWrites: Counter<"kind">;
   attemptsEnded: Counter<"outcome">;
+  /** An attempt's run time (started, or assigned when it never started, to its end), by stage type and end state. */
+  stageDuration: Histogram<"kind" | "result">;
   logBytes: Counter<string>;
   finishBatch: Histogram<string>;
 }
@@ -22,148 +25,13 @@ export interface MetricsOptions {
   now?: () => number;
 }
 
-interface FarmCounts {
-  stages: Map<string, number>;
-  agents: Map<string, number>;
-  /** live | leaked -> count */
-  /** `KIND/STATE` -> count. */
-  resources: Map<string, number>;
-  /** agent name -> bytes */
-  buildCache: Map<string, number>;
-  /** live | leaked -> count */
-  workspaces: Map<string, number>;
-}
-
-/**
- * Stage and agent counts by state, environments, build caches and workspaces in ONE statement. The stages half is a
- * GROUP BY over the
- * whole table (no index covers every state), which is why it is cached: one scan a second
- * at most, not three queries per scrape per scraper. Queue depth is its `queued` row.
- */
-async function readFarm(db: Pick<Db, "execute">): Promise<FarmCounts> {
-  const rows = await queryRows<{ kind: keyof FarmCounts; state: string; n: string }>(
-    db,
-    sql`
-    SELECT 'stages' AS kind, state, count(*)::text AS n FROM stages GROUP BY state
-    UNION ALL
-    SELECT 'agents' AS kind, state, count(*)::text AS n FROM agents GROUP BY state
-    UNION ALL
-    SELECT 'resources', kind || '/' || CASE WHEN expires_at < now() - interval '1 minute' THEN 'leaked' ELSE 'live' END, count(*)::text
-    FROM agent_resources GROUP BY 2
-    UNION ALL
-    SELECT 'buildCache', name, build_cache_bytes::text FROM agents WHERE state IN ('online', 'draining')
-    UNION ALL
-    SELECT 'workspaces', 'live', coalesce(sum(workspaces_live), 0)::text FROM agents WHERE state IN ('online', 'draining')
-    UNION ALL
-    SELECT 'workspaces', 'leaked', coalesce(sum(workspaces_leaked), 0)::text FROM agents WHERE state IN ('online', 'draining')`,
-  );
-  const farm: FarmCounts = {
-    stages: new Map(),
-    agents: new Map(),
-    resources: new Map(),
-    buildCache: new Map(),
-    workspaces: new Map(),
-  };
-  for (const r of rows) farm[r.kind].set(r.state, Number(r.n));
-  return farm;
-}
-
-/**
- * A read of the farm shared by the gauges of a scrape and by every scrape within `ttlMs`
- * of the last completed read. Concurrent callers share the query in flight; a failed read
- * is not kept (that scrape fails, the next one queries again).
- */
-function cachedFarm(db: Pick<Db, "execute">, ttlMs: number, now: () => number): () => Promise<FarmCounts> {
-  let fresh: { value: FarmCounts; at: number } | null = null;
-  let inFlight: Promise<FarmCounts> | null = null;
-  return () => {
-    if (fresh && now() - fresh.at < ttlMs) return Promise.resolve(fresh.value);
-    inFlight ??= readFarm(db)
-      .then((value) => {
-        fresh = { value, at: now() };
-        return value;
-      })
-      .finally(() => {
-        inFlight = null;
-      });
-    return inFlight;
-  };
-}
-
 export function createMetrics(
   registry: Registry,
   db: Pick<Db, "execute">,
   options: MetricsOptions = {},
 ): ServerMetrics {
   const farm = cachedFarm(db, options.farmTtlMs ?? 1_000, options.now ?? Date.now);
-  new Gauge({
-    name: "dockyard_queue_depth",
-    help: "Stages queued and waiting for an agent",
-    registers: [registry],
-    async collect() {
-      this.set((await farm()).stages.get("queued") ?? 0);
-    },
-  });
-  new Gauge({
-    name: "dockyard_stages",
-    help: "Stages by state",
-    labelNames: ["state"],
-    registers: [registry],
-    async collect() {
-      const { stages } = await farm();
-      this.reset();
-      for (const [state, n] of stages) this.set({ state }, n);
-    },
-  });
-  new Gauge({
-    name: "dockyard_agent_resources",
-    help: "What agents report holding beyond stages, by kind (environment): live, or leaked (past their TTL by over a minute)",
-    labelNames: ["kind", "state"],
-    registers: [registry],
-    async collect() {
-      const { resources } = await farm();
-      this.reset();
-      // Always the environment series, so a dashboard or alert has a 0 to read.
-      for (const state of ["live", "leaked"]) this.set({ kind: ENVIRONMENT_RESOURCE, state }, 0);
-      for (const [key, n] of resources) {
-        const [kind = "", state = ""] = key.split("/");
-        this.set({ kind, state }, n);
-      }
-    },
-  });
-  new Gauge({
-    name: "dockyard_workspaces",
-    help: "Run workspaces (volumes, shell directories) online agents report holding: live, or leaked (their run ended over a minute ago)",
-    labelNames: ["state"],
-    registers: [registry],
-    async collect() {
-      const { workspaces } = await farm();
-      this.reset();
-      for (const state of ["live", "leaked"]) this.set({ state }, workspaces.get(state) ?? 0);
-    },
-  });
-  new Gauge({
-    name: "dockyard_build_cache_bytes",
-    help: "BuildKit cache on each online agent's engine, as last reported (pruned to DOCKYARD_BUILD_CACHE_BYTES)",
-    labelNames: ["agent"],
-    registers: [registry],
-    async collect() {
-      const { buildCache } = await farm();
-      this.reset();
-      for (const [agent, bytes] of buildCache) this.set({ agent }, bytes);
-    },
-  });
-  new Gauge({
-    name: "dockyard_agents",
-    help: "Agents by state",
-    labelNames: ["state"],
-    registers: [registry],
-    async collect() {
-      const { agents } = await farm();
-      this.reset();
-      for (const [state, n] of agents) this.set({ state }, n);
-    },
-  });
+  registerFarmSeries(registry, farm);
   return {
     registry,
     dispatchLatency: new Histogram({
@@ -182,6 +50,14 @@ export function createMetrics(
       name: "dockyard_attempts_ended_total",
       help: "Attempts ended, by outcome",
       labelNames: ["outcome"],
+      registers: [registry],
+    }),
+    stageDuration: new Histogram({
+      name: "dockyard_stage_duration_seconds",
+      help: "How long stage attempts ran, by stage type (kind) and the attempt's end state (result), this replica",
+      labelNames: ["kind", "result"],
+      // 10 ms (a server stage's quick decision) to an hour (a long build or an update's watch).
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600],
       registers: [registry],
     }),
     logBytes: new Counter({ name: "dockyard_log_bytes_total", help: "Log bytes persisted", registers: [registry] }),

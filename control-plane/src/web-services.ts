@@ -4,6 +4,7 @@
 import type { Registry } from "prom-client";
 import type {
   AgentView,
+  ArtifactView,
   AuditEntryView,
   ChannelView,
   NotificationView,
@@ -28,6 +29,8 @@ import type { ChannelInfo } from "./notify/channels";
 import type { AlertReceiver } from "./alerts/receiver";
 import { alertView, listAlerts } from "./alerts/alert-store";
 import { DEFAULT_ALERTS_LIMIT } from "@dockyard/web";
+import { ArtifactsApi } from "./artifacts-api";
+import type { ArtifactInfo } from "./store/artifacts";
 
 /** What the user, audit, channel and alert routes act on: the same functions the gRPC handlers call. */
 export interface AdminDeps {
@@ -163,6 +166,20 @@ function unavailableOnDbOutage(services: WebServices): WebServices {
   return out as unknown as WebServices;
 }
 
+function artifactView(a: ArtifactInfo): ArtifactView {
+  return {
+    id: a.id,
+    runId: a.runId,
+    stage: a.stage,
+    attempt: a.attemptNumber,
+    name: a.name,
+    contentType: a.contentType,
+    size: a.size,
+    sha256: a.sha256,
+    createdAt: a.createdAt.toISOString(),
+  };
+}
+
 export function webServices(
   runs: RunsService,
   registry: Registry,
@@ -171,6 +188,7 @@ export function webServices(
   admin: AdminDeps,
 ): WebServices {
   const { db, clock, notify, alerts } = admin;
+  const artifacts = new ArtifactsApi(db, runs);
   return unavailableOnDbOutage({
     authenticate: (token) => runs.authenticate(token),
     submitRun: async (yaml, source, defaultName, caller) =>
@@ -238,6 +256,8 @@ export function webServices(
       return { webhookKey: key, previousValidUntil: previousValidUntil.toISOString() };
     },
     listNotifications: async (opts) => (await notify.notifications(opts)).map(notificationView),
+    listArtifacts: async (ref, stage) => (await artifacts.list(ref, stage)).map(artifactView),
+    getArtifact: (id) => artifacts.get(id),
     metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
     health,
   });

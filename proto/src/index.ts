@@ -5,6 +5,7 @@ export * from "./gen/dockyard/v1/run_pb";
 export * from "./gen/dockyard/v1/notify_pb";
 export * from "./gen/dockyard/v1/hooks_pb";
 export * from "./gen/dockyard/v1/alerts_pb";
+export * from "./gen/dockyard/v1/artifact_pb";
 export * from "./grpc";
 export * from "./tls";
 export * from "./failover";
@@ -16,3 +17,4 @@ export { create, toBinary, fromBinary } from "@bufbuild/protobuf";
 /** Bumped on any incompatible change to the agent protocol. */
 export const PROTOCOL_VERSION = 4;
 export * from "./identity";
+export * from "./artifact-limits";

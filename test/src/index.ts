@@ -19,3 +19,4 @@ export * from "./helpers/notify-receivers";
 export * from "./helpers/approval";
 export * from "./helpers/fanout-kind";
 export * from "./helpers/service-farm";
+export * from "./helpers/scrape";

@@ -42,6 +42,8 @@ function stubServices(): WebServices & { scrapes: number } {
     testChannel: async () => assert.fail("not called"),
     rotateChannelKey: async () => assert.fail("not called"),
     listNotifications: async () => [],
+    listArtifacts: async () => [],
+    getArtifact: async () => Promise.reject(new Error("unused")),
     metrics: async () => {
       services.scrapes++;
       return { contentType: "text/plain; version=0.0.4; charset=utf-8", body: "dockyard_queue_depth 3\n" };

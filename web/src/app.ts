@@ -14,6 +14,7 @@ import { userRoutes } from "./routes/users";
 import { channelRoutes } from "./routes/channels";
 import { serviceRoutes } from "./routes/services";
 import { alertRoutes } from "./routes/alerts";
+import { artifactRoutes } from "./routes/artifacts";
 
 const HTTP_STATUS: Record<string, 400 | 401 | 403 | 404 | 409 | 413 | 503 | 500> = {
   invalid: 400,
@@ -163,6 +164,7 @@ export function createApp(services: WebServices, options: AppOptions): Hono<AppE
   api.get("/environments", async (c) => c.json({ environments: await services.listEnvironments() }));
   serviceRoutes(api, services);
   alertRoutes(api, services, { token: options.alertToken ?? null, matches: tokenMatches });
+  artifactRoutes(api, services);
   userRoutes(api, services);
   channelRoutes(api, services);
   app.route("/api/v1", api);

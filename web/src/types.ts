@@ -6,6 +6,7 @@
 // none are renamed or removed.
 import type { RollbackView, ServiceHistoryView, ServiceView } from "./service-types";
 import type { AlertmanagerPayload, AlertReceipt, AlertView } from "./alert-types";
+import type { ArtifactContent, ArtifactView } from "./artifact-types";
 
 /** One attempt of a stage: every try is its own entry, lost and timed-out ones included. */
 export interface AttemptView {
@@ -340,6 +341,10 @@ export interface WebServices {
   ): Promise<{ webhookKey: string; previousValidUntil: string }>;
   /** Newest first: `limit` (unset: 50, at most MAX_NOTIFICATIONS_LIMIT), only `channel`'s when given. */
   listNotifications(opts: { channel?: string; limit?: number }): Promise<NotificationView[]>;
+  /** The run's stage artifacts (one stage's when given); rejects with "invalid" or "not_found" naming the run or stage. */
+  listArtifacts(runRef: string, stage?: string): Promise<ArtifactView[]>;
+  /** One artifact's bytes; rejects with "invalid" (not an artifact id) or "not_found". */
+  getArtifact(id: string): Promise<ArtifactContent>;
   /**
    * Prometheus exposition text and its content type. Called for every scrape that passes
    * AppOptions.metricsToken (never `authenticate`): keep it cheap.

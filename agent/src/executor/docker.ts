@@ -3,6 +3,7 @@ import { ExecutorError } from './errors.js';
 import { demuxDockerStream } from './output.js';
 import {
   OUTPUT_FILE,
+  ARTIFACTS_DIR,
   type AttemptExit,
   type AttemptSpec,
   type Executor,
@@ -196,6 +197,7 @@ export class DockerExecutor implements Executor {
     }
     if (spec.outputDir) {
       env.DOCKYARD_OUTPUT = `${OUTPUT_DIR}/${OUTPUT_FILE}`;
+      env.DOCKYARD_ARTIFACTS = `${OUTPUT_DIR}/${ARTIFACTS_DIR}`;
       extraMounts.push({ Type: 'bind', Source: spec.outputDir, Target: OUTPUT_DIR, ReadOnly: false });
     }
     try {

@@ -6,6 +6,7 @@ import { ExecutorError } from './errors.js';
 import { ShellSpawner, type ShellExit, type SpawnerKind } from './spawner/client.js';
 import {
   OUTPUT_FILE,
+  ARTIFACTS_DIR,
   type AttemptExit,
   type AttemptSpec,
   type Executor,
@@ -121,7 +122,10 @@ export class ShellExecutor implements Executor {
       const dir = writeSecretFiles(spec.runId, spec.attemptId, spec.secretFiles);
       for (const f of spec.secretFiles) env[f.env] = join(dir, f.env);
     }
-    if (spec.outputDir) env.DOCKYARD_OUTPUT = join(spec.outputDir, OUTPUT_FILE);
+    if (spec.outputDir) {
+      env.DOCKYARD_OUTPUT = join(spec.outputDir, OUTPUT_FILE);
+      env.DOCKYARD_ARTIFACTS = join(spec.outputDir, ARTIFACTS_DIR);
+    }
     const script = stageScript(cwd, env, spec.commands);
     if (signal.aborted) throw new ExecutorError('start_failed', `start of attempt ${spec.attemptId} canceled`);
     let shell;

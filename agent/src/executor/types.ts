@@ -26,7 +26,8 @@ export interface AttemptSpec {
   /**
    * A host directory holding the stage's output file `OUTPUT_FILE` (command stages): the
    * executor sets `DOCKYARD_OUTPUT` to the file's path as the stage sees it (docker: the
-   * directory bind-mounted at OUTPUT_DIR). The caller creates, reads and removes it.
+   * directory bind-mounted at OUTPUT_DIR). The caller creates, reads and removes it. It also
+   * holds the directory ARTIFACTS_DIR, which the executor names in `DOCKYARD_ARTIFACTS`.
    */
   outputDir?: string;
 }
@@ -39,6 +40,8 @@ export interface WorkspaceFound {
 
 /** The output file's name in `AttemptSpec.outputDir`. */
 export const OUTPUT_FILE = 'outputs';
+/** The directory in `AttemptSpec.outputDir` whose files are uploaded as the stage's artifacts. */
+export const ARTIFACTS_DIR = 'artifacts';
 
 export type OutputStream = 'stdout' | 'stderr';
 

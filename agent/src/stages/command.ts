@@ -2,13 +2,18 @@
 // shell). An image that is not on this host is pulled from the run's registry
 // first, when the stage has one; executors themselves never pull. The stage
 // reports outputs by writing `key=value` lines to the file $DOCKYARD_OUTPUT
-// names (see output-file.ts), read once it has exited.
+// names (see output-file.ts), read once it has exited; the files it leaves in
+// $DOCKYARD_ARTIFACTS are then uploaded as its artifacts (artifacts-dir.ts), and the
+// lines saying what was stored or skipped end its log.
+import path from "node:path";
 import type { AgentStage, StageExit, StageHandle } from "./kind";
 import { ensureImage } from "../docker/registry";
 import { ExecutorError } from "../executor/errors";
 import { isAgentError } from "../errors";
 import { registryAuth } from "./registry-auth";
 import { readOutputs } from "./output-dir";
+import { uploadArtifactsDir } from "./artifacts-dir";
+import { ARTIFACTS_DIR, type OutputChunk } from "../executor/types";
 
 export const command: AgentStage = {
   type: "command",
@@ -37,12 +42,25 @@ export const command: AgentStage = {
       });
     }
     const handle = await executor.start({ ...spec, outputDir }, signal);
-    // Read and removed as soon as the stage exits: before its end is reported (remove() is the fallback).
-    const exited = handle
-      .wait()
-      .then((exit) => withOutputs(exit, outputDir).finally(() => tools.outputs.remove(spec.attemptId)));
+    const lines: string[] = [];
+    // Read, uploaded and removed as soon as the stage exits: before its end is reported (remove() is the fallback).
+    const exited = handle.wait().then(async (exit) => {
+      try {
+        const result = await withOutputs(exit, outputDir);
+        await uploadArtifactsDir(path.join(outputDir, ARTIFACTS_DIR), a, tools.artifacts, (t) => lines.push(t));
+        return result;
+      } finally {
+        tools.outputs.remove(spec.attemptId);
+      }
+    });
     exited.catch(() => undefined); // observed through wait()
-    return { output: handle.output, hold: handle.hold, wait: () => exited } satisfies StageHandle;
+    // The runner reads the output to its end before it waits: the artifact lines come last.
+    async function* output(): AsyncIterable<OutputChunk> {
+      yield* handle.output;
+      await exited.catch(() => undefined);
+      for (const text of lines) yield { stream: "stdout", data: Buffer.from(`${text}\n`) };
+    }
+    return { output: output(), hold: handle.hold, wait: () => exited } satisfies StageHandle;
   },
   async remove(a, spec, tools) {
     const name = a.spec?.kind?.case === "command" ? a.spec.kind.value.executor : "docker";

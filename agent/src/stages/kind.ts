@@ -10,6 +10,7 @@ import type { Environments } from "./environments";
 import type { BuildCache } from "./build-cache";
 import type { OutputDirs } from "./output-dir";
 import type { ServiceHost } from "../services/service-host";
+import type { StageArtifacts } from "./artifacts";
 
 /** What handlers work with; one set per agent. */
 export interface StageTools {
@@ -27,6 +28,8 @@ export interface StageTools {
   buildCache: BuildCache;
   /** Service replicas and their proxies on this host (service-step), a held resource of their own. */
   services: ServiceHost;
+  /** Files an attempt stores on the server (UploadArtifact, under its lease): screenshots, $DOCKYARD_ARTIFACTS. */
+  artifacts: StageArtifacts;
   agentId: string;
 }
 

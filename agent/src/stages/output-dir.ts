@@ -8,7 +8,7 @@ import { constants } from "node:fs";
 import { chmodSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import path from "node:path";
-import { OUTPUT_FILE } from "../executor/types";
+import { ARTIFACTS_DIR, OUTPUT_FILE } from "../executor/types";
 import { AgentError } from "../errors";
 import { MAX_OUTPUT_FILE_BYTES, OutputFileError, parseOutputFile } from "./output-file";
 
@@ -44,6 +44,9 @@ export class OutputDirs {
     const file = path.join(out, OUTPUT_FILE);
     writeFileSync(file, "");
     chmodSync(file, 0o666);
+    const artifacts = path.join(out, ARTIFACTS_DIR); // $DOCKYARD_ARTIFACTS (artifacts-dir.ts)
+    mkdirSync(artifacts);
+    chmodSync(artifacts, 0o777);
     return out;
   }
 

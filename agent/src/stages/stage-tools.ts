@@ -12,6 +12,7 @@ import type { StageTools } from "./kind";
 import { RunSources } from "./run-sources";
 import { OutputDirs } from "./output-dir";
 import { ServiceHost } from "../services/service-host";
+import { AgentArtifacts } from "./artifacts";
 
 /** How often expired environments are reaped and the live list refreshed. */
 const ENV_SWEEP_MS = 30_000;
@@ -40,6 +41,7 @@ export function createStageTools(
       owner: () => agentId(),
       log,
     }),
+    artifacts: new AgentArtifacts(client),
     get agentId() {
       return agentId();
     },

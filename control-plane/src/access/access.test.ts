@@ -45,6 +45,8 @@ function stubServices(): WebServices {
     testChannel: notCalled,
     rotateChannelKey: notCalled,
     listNotifications: async () => [],
+    listArtifacts: async () => [],
+    getArtifact: async () => Promise.reject(new Error("unused")),
     metrics: async () => ({ contentType: "text/plain", body: "" }),
     health: async () => ({ ok: true, checks: {} }),
   };

@@ -22,6 +22,7 @@ export const GRPC_ACCESS: Record<string, Record<string, Access>> = {
     Leave: "agent",
     AttemptStream: "agent",
     GetRunSource: "agent",
+    UploadArtifact: "agent",
   },
   "dockyard.v1.RunService": {
     ValidatePipeline: "viewer",
@@ -65,6 +66,8 @@ export const GRPC_ACCESS: Record<string, Record<string, Access>> = {
     AddHook: "admin",
     ListHooks: "admin",
     RemoveHook: "admin",
+    ListArtifacts: "viewer",
+    GetArtifact: "viewer",
   },
 };
 
@@ -107,6 +110,9 @@ export const HTTP_ACCESS: Record<string, Access> = {
   "POST /api/v1/channels/:name/test": "admin",
   "POST /api/v1/channels/:name/rotate": "admin",
   "GET /api/v1/notifications": "viewer",
+  // Stage artifacts, as ListArtifacts and GetArtifact.
+  "GET /api/v1/runs/:id/artifacts": "viewer",
+  "GET /api/v1/artifacts/:id": "viewer",
 };
 
 export function grpcAccess(service: string, method: string): Access | undefined {

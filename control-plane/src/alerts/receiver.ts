@@ -104,7 +104,7 @@ export class AlertReceiver {
       // holderOnly: if the update ended meanwhile, the entry point refuses rather than starting a rollback run.
       const answer = await this.deps.services.rollback(
         service,
-        { reason, via: "alertmanager", holderOnly: true },
+        { reason, via: "alertmanager", holderOnly: true, reasonClass: "alert" },
         ALERTMANAGER,
       );
       this.deps.log.info({ service, alertname: a.alertname, run: answer.runId }, "alert rolled back an update");

@@ -6,6 +6,7 @@ import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import { queryRows, type Db, type Tx } from "../store/db";
 import { deliveries, deliveryAttempts } from "../store/schema";
 import { newId } from "../ids";
+import { bumpCounter, FAILED_DELIVERIES } from "../store/farm-counters";
 import type { NotifyContext } from "./templates";
 
 export type DeliveryRow = typeof deliveries.$inferSelect;
@@ -123,6 +124,8 @@ export async function recordAttempt(
     .where(and(eq(deliveries.id, row.id), eq(deliveries.leaseId, row.leaseId ?? ""), eq(deliveries.state, "pending")))
     .returning({ id: deliveries.id });
   if (updated.length === 0) return false;
+  // Counted with the move (not from the rows, which are pruned after their retention).
+  if (state === "failed") await bumpCounter(tx, FAILED_DELIVERIES);
   await tx
     .insert(deliveryAttempts)
     .values({ deliveryId: row.id, number, at: now, ...attempt, error: attempt.error?.slice(0, 1000) ?? null });

@@ -199,6 +199,7 @@ export class Scheduler {
     if (ended.length === 0) return;
     for (const e of ended) {
       this.metrics.attemptsEnded.inc({ outcome: e.attempt.state });
+      observeStageDuration(this.metrics, e);
       // A server-run attempt has no agent to tell: its kind's cancel ran in the end's transaction.
       if (by === "server" && e.attempt.agentId !== SERVER_AGENT_ID)
         this.out.cancel(e.attempt.agentId, e.attempt.id, e.attempt.reason ?? e.attempt.state);
@@ -213,4 +214,12 @@ export class Scheduler {
     this.kick();
     this.out.kickOthers();
   }
+}
+
+/** Every attempt end passes here (agents', the server's, server kinds'): its run time, by kind and end state. */
+function observeStageDuration(metrics: ServerMetrics, e: EndedAttempt): void {
+  const { startedAt, assignedAt, finishedAt, state } = e.attempt;
+  if (!finishedAt) return;
+  const seconds = (finishedAt.getTime() - (startedAt ?? assignedAt).getTime()) / 1000;
+  metrics.stageDuration.observe({ kind: e.stageType, result: state }, Math.max(0, seconds));
 }

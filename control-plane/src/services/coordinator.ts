@@ -25,6 +25,7 @@ import { phaseOfKey, readStep, stepKey, watchStep } from "./steps";
 import { setCurrent } from "../store/services";
 import { DEFAULT_TIMEOUT_MS, end, failureText, hostStep, recordServing, specOf, stateOf } from "./update-state";
 import { afterRollbackStep, askRollback, respawnRollbacks, rollBack } from "./rollback-phase";
+import { stepFailureClass } from "./rollback-class";
 
 export const updateService: ServerStageKind<"update-service"> = {
   type: "update-service",
@@ -47,8 +48,8 @@ export const updateService: ServerStageKind<"update-service"> = {
     const after = `timed out after ${Math.round((stage.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000)} s`;
     if (state.phase === "queued") return end(stage, ctx, "failed", `${after} waiting in the deploy queue`);
     if (state.phase === "reading") return end(stage, ctx, "failed", `${after} reading the service file`);
-    if (state.phase === "rolling") return askRollback(stage, ctx, after);
-    if (state.phase === "watching") return rollBack(stage, ctx, after);
+    if (state.phase === "rolling") return askRollback(stage, ctx, after, "timeout");
+    if (state.phase === "watching") return rollBack(stage, ctx, after, "timeout");
   },
 
   checkSignal() {},
@@ -59,11 +60,11 @@ export const updateService: ServerStageKind<"update-service"> = {
       signal.via === "alertmanager"
         ? signal.comment
         : `rollback requested by ${signal.by} via ${signal.via}${signal.comment ? `: ${signal.comment}` : ""}`;
-    await ctx.setState({ rollbackCause: signal.via === "alertmanager" ? "alert" : "requested" });
     const phase = stateOf(stage).phase;
+    const cls = signal.reasonClass ?? (signal.via === "alertmanager" ? "alert" : "requested");
     if (phase === "queued" || phase === "reading") return end(stage, ctx, "failed", `${why} before it rolled`);
-    if (phase === "rolling") return askRollback(stage, ctx, why);
-    if (phase === "watching" || phase === "retiring") return rollBack(stage, ctx, why);
+    if (phase === "rolling") return askRollback(stage, ctx, why, cls);
+    if (phase === "watching" || phase === "retiring") return rollBack(stage, ctx, why, cls);
   },
 
   async onChildEnded(stage, child, ctx) {
@@ -77,7 +78,7 @@ export const updateService: ServerStageKind<"update-service"> = {
     if (phase === "watch")
       return child.state === "succeeded"
         ? phaseDone(stage, ctx, pending, retire)
-        : rollBack(stage, ctx, failureText(stage, child));
+        : rollBack(stage, ctx, failureText(stage, child), stepFailureClass("watch", child));
     if (phase === "retire") return pending.length === 0 ? succeed(stage, ctx) : undefined;
     if (phase === "rollback") return afterRollbackStep(stage, child, ctx, pending);
   },
@@ -154,12 +155,13 @@ async function rollNext(stage: ServerStage, ctx: ServerStageContext): Promise<vo
 async function afterRoll(stage: ServerStage, child: ChildEnded, ctx: ServerStageContext): Promise<void> {
   const s = stateOf(stage);
   const host = s.hosts[s.index]!;
-  if (child.state !== "succeeded") return rollBack(stage, ctx, failureText(stage, child));
+  if (child.state !== "succeeded")
+    return rollBack(stage, ctx, failureText(stage, child), stepFailureClass("roll", child));
   const addresses = [...s.addresses];
   if (child.outputs?.values.address) addresses[s.index] = child.outputs.values.address;
   await ctx.setState({ addresses });
   await recordServing(stage, ctx, host, "target");
-  if (s.rollbackAsked) return rollBack(stage, ctx, s.rollbackAsked);
+  if (s.rollbackAsked) return rollBack(stage, ctx, s.rollbackAsked, s.rollbackAskedClass ?? "requested");
   return rollNext(stage, ctx);
 }
 

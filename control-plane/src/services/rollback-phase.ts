@@ -4,19 +4,32 @@
 // with hosts on two revisions. A rollback asked for while a host rolls waits for that step.
 import type { ChildEnded, ServerStage, ServerStageContext } from "../stages/kind";
 import { stepKey } from "./steps";
+import { countRollback, type RollbackClass } from "./rollback-class";
 import { end, hostStep, recordServing, ROLLBACK_RETRY_MS, ROLLBACK_TRIES, specOf, stateOf } from "./update-state";
 
 /** A rollback asked for while a host rolls waits for that step: two steps never converge one host at once. */
-export async function askRollback(stage: ServerStage, ctx: ServerStageContext, why: string): Promise<void> {
-  await ctx.setState({ rollbackAsked: why });
+export async function askRollback(
+  stage: ServerStage,
+  ctx: ServerStageContext,
+  why: string,
+  cls: RollbackClass,
+): Promise<void> {
+  await ctx.setState({ rollbackAsked: why, rollbackAskedClass: cls });
   await ctx.waiting(
     `${why}; rolling back once host ${stateOf(stage).hosts[stateOf(stage).index]?.agentName} finished its step`,
   );
 }
 
-export async function rollBack(stage: ServerStage, ctx: ServerStageContext, why: string): Promise<void> {
+export async function rollBack(
+  stage: ServerStage,
+  ctx: ServerStageContext,
+  why: string,
+  cls: RollbackClass,
+): Promise<void> {
   const s = stateOf(stage);
   if (s.phase === "rolling-back") return;
+  // Counted once, as it starts: a second cause while rolling back is not a second rollback.
+  await countRollback(ctx.tx, specOf(stage).service, cls);
   await ctx.endChildren(`service '${specOf(stage).service}' is rolling back`);
   await ctx.setState({ phase: "rolling-back", rollbackReason: why, index: 0, pending: [] });
   await ctx.waiting(`rolling back to ${s.previous ? `revision ${s.previous.revision}` : "nothing"}: ${why}`);

@@ -11,6 +11,7 @@ import { getService } from "../store/services";
 import { holderOf } from "./deploy-queue";
 import { sql } from "drizzle-orm";
 import type { ServerSignal } from "../stages/kind";
+import { countRollback, isRequestClass, REQUEST_CLASSES, type RequestClass } from "./rollback-class";
 
 export const MAX_ROLLBACK_REASON = 500;
 
@@ -25,6 +26,8 @@ export interface RollbackRequest {
    * rollback run (the alert receiver: an alert after the update ended rolls nothing back).
    */
   holderOnly?: boolean;
+  /** What asked (dockyard_service_rollbacks_total's `reason`): a person (`requested`, the default) or an alert. */
+  reasonClass?: RequestClass;
 }
 
 export interface RollbackDeps {
@@ -49,6 +52,10 @@ export function checkRollback(req: RollbackRequest): void {
     );
   if (req.revision !== undefined && (!Number.isInteger(req.revision) || req.revision < 1 || req.revision > 2 ** 31 - 1))
     throw new InvalidError(`revision must be a whole number from 1, got ${String(req.revision).slice(0, 20)}`);
+  if (req.reasonClass !== undefined && !isRequestClass(req.reasonClass))
+    throw new InvalidError(
+      `reason class must be one of ${REQUEST_CLASSES.join(", ")}, got '${String(req.reasonClass).slice(0, 20)}'`,
+    );
   if (req.reason.length > MAX_ROLLBACK_REASON)
     throw new InvalidError(`reason is ${req.reason.length} characters; the limit is ${MAX_ROLLBACK_REASON}`);
 }
@@ -75,6 +82,7 @@ export async function requestRollback(
       via: req.via,
       comment: req.reason,
       at: deps.now(),
+      reasonClass: req.reasonClass ?? "requested",
     });
     return { mode: "switch", runId: holder.runId };
   }
@@ -96,5 +104,8 @@ export async function requestRollback(
       },
     },
   });
-  return { mode: "run", runId: await deps.submit(yaml) };
+  const runId = await deps.submit(yaml);
+  // Counted when asked: the run rolls as an ordinary update to that revision, which knows no class.
+  await countRollback(deps.db, req.service, req.reasonClass ?? "requested");
+  return { mode: "run", runId };
 }

@@ -8,7 +8,7 @@ import type { ServerSignal } from "../stages/kind";
 import { InvalidError } from "../errors";
 import { SERVICE_NAME_PATTERN } from "@dockyard/pipeline";
 import { serviceHistoryView, serviceViews } from "./service-views";
-import { requestRollback } from "./rollback";
+import { requestRollback, type RollbackRequest } from "./rollback";
 
 export interface ServicesApiDeps {
   db: Db;
@@ -38,7 +38,7 @@ export class ServicesApi {
 
   rollback(
     name: string,
-    req: { revision?: number; reason: string; via: "cli" | "http" | "alertmanager"; holderOnly?: boolean },
+    req: Omit<RollbackRequest, "service">,
     caller: Caller,
   ): Promise<RollbackView> {
     const { signal } = this.deps;

@@ -6,6 +6,7 @@ import { leaveQueue } from "./deploy-queue";
 import { rollStep, type HostPlan, type Revisioned } from "./steps";
 import type { ChildSpawn } from "../stages/kind";
 import { recordHost } from "../store/services";
+import type { RollbackClass } from "./rollback-class";
 
 /** How long an update may take, queue included, when the stage sets no `timeout:`. */
 export const DEFAULT_TIMEOUT_MS = 60 * 60_000;
@@ -31,11 +32,8 @@ export interface UpdateState {
   rollbackReason: string;
   /** A rollback asked for while a host rolls: taken once that step ends. */
   rollbackAsked: string;
-  /**
-   * Set by a rollback signal: `alert` (the alert receiver) or `requested` (a user); unset for rollbacks the update
-   * decided itself (health, died, timeout). Metrics class rollbacks by it, never by the reason's text.
-   */
-  rollbackCause?: "alert" | "requested";
+  /** The class of the rollback asked for (rollback-class.ts); absent in a state written before it: `requested`. */
+  rollbackAskedClass?: RollbackClass;
 }
 
 export const specOf = (stage: ServerStage) => stage.spec as UpdateServiceSpec;

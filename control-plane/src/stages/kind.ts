@@ -157,6 +157,8 @@ export interface ServerSignal {
   via: "cli" | "http" | "webhook" | "alertmanager";
   comment: string;
   at: Date;
+  /** A rollback's class for dockyard_service_rollbacks_total: `alert` when an alert asked; default `requested`. */
+  reasonClass?: "requested" | "alert";
 }
 
 /** What a kind may do; every write joins the transaction the call runs in. */

@@ -30,6 +30,7 @@ export interface SucceededEnd {
 interface EndedRow {
   attempt: Record<string, unknown> | string;
   agent_name: string | null;
+  stage_type: string | null;
   stage_id: string | null;
   stage_name: string | null;
   run_id: string | null;
@@ -67,6 +68,7 @@ export async function endSucceededMany(tx: Tx, items: SucceededEnd[], now: Date)
       ON CONFLICT (key) DO UPDATE SET agent_id = excluded.agent_id, at = excluded.at),
     l AS (SELECT runs.id FROM runs WHERE runs.id IN (SELECT run_id FROM s) ORDER BY runs.id FOR UPDATE)
     SELECT to_jsonb(a) AS attempt, (SELECT name FROM agents WHERE agents.id = a.agent_id) AS agent_name,
+      (SELECT type FROM stages WHERE stages.id = a.stage_id) AS stage_type,
       s.id AS stage_id, s.name AS stage_name, s.run_id, s.parent_stage_id, (SELECT count(*) FROM l)::text AS locked
     FROM a LEFT JOIN s ON s.id = a.stage_id`,
   );
@@ -121,6 +123,7 @@ export async function endSucceededMany(tx: Tx, items: SucceededEnd[], now: Date)
     if (!hit) return null;
     return {
       attempt: hit.attempt,
+      stageType: hit.row.stage_type ?? "unknown",
       events: records.get(it.attemptId) ?? [],
       requeued: false,
       ...(hit.row.parent_stage_id && { childEnded: true }),

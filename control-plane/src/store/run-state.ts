@@ -8,6 +8,8 @@ export type AttemptRow = typeof attempts.$inferSelect;
 
 export interface EndedAttempt {
   attempt: AttemptRow;
+  /** Its stage's type (its kind), for the stage duration histogram. */
+  stageType: string;
   events: RunEventRecord[];
   /** The stage went back to the queue (a retry). */
   requeued: boolean;

@@ -8,3 +8,5 @@ export * from "./schema/farm";
 export * from "./schema/server-stages";
 export * from "./schema/services";
 export * from "./schema/alerts";
+export * from "./schema/farm-counters";
+export * from "./schema/artifacts";

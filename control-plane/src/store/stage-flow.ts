@@ -74,7 +74,7 @@ export async function endAttempt(
   let runId: string;
   const [stage] = await tx.select().from(stages).where(eq(stages.id, attempt.stageId)).for("update");
   if (!stage || stage.attempts !== attempt.number || !ACTIVE_ATTEMPTS.includes(stage.state)) {
-    return { attempt, events: [], requeued: false };
+    return { attempt, stageType: stage?.type ?? "unknown", events: [], requeued: false };
   }
   runId = stage.runId;
   const decision = decideAfterAttempt(outcome, attempt.number, { count: stage.retryCount, on: stage.retryOn });
@@ -141,7 +141,13 @@ export async function endAttempt(
     // A server stage's child has no dependents and no say in the run's state: its parent is told.
     if (stage.parentStageId !== null) {
       await markChildEnded(tx, [stage.id], detail.now);
-      return { attempt, events: await appendEvents(tx, runId, pending, detail.now), requeued, childEnded: true };
+      return {
+        attempt,
+        stageType: stage.type,
+        events: await appendEvents(tx, runId, pending, detail.now),
+        requeued,
+        childEnded: true,
+      };
     }
     // A cancel cancels the dependents itself (cancelRun); anything else skips them.
     if (outcome !== "canceled" || state === "skipped") pending.push(...(await skipDependents(tx, runId, detail.now)));
@@ -150,7 +156,7 @@ export async function endAttempt(
   }
   const events = await appendEvents(tx, runId, pending, detail.now);
   events.push(...(await refreshRunState(tx, runId, detail.now)));
-  return { attempt, events, requeued };
+  return { attempt, stageType: stage.type, events, requeued };
 }
 
 /** When a retry may be placed (the claim takes a stage once its queued_at has passed); null: now. */

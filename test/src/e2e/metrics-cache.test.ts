@@ -1,6 +1,7 @@
-// Scraping /metrics stays cheap: the three farm gauges (queue depth, stages and agents by
-// state) come from ONE query, reused for a second and shared by concurrent scrapes, so
-// N scrapes a second cost one query, against a real Postgres.
+// Scraping /metrics stays cheap: the farm series (queue depth, stages and agents by state,
+// approvals waiting, the outbox, service revisions, the Postgres-kept counters) come from ONE
+// query, reused for a second and shared by concurrent scrapes, so N scrapes a second cost one
+// query, against a real Postgres.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -87,6 +88,65 @@ describe("farm gauges at scrape time", () => {
       "dockyard_agents{lost}": 1,
     });
     assert.equal(meter.queries, 1);
+  });
+
+  it("approvals, the outbox, service revisions and the Postgres-kept counters come from the same query", async () => {
+    const fresh = await createTestDatabase();
+    const db = await openDatabase({ databaseUrl: fresh.url, dataDir: "", poolSize: 2 });
+    const c = new pg.Client({ connectionString: fresh.url });
+    try {
+      await c.connect();
+      const run = randomUUID();
+      await c.query(
+        `INSERT INTO runs (id, name, state, pipeline_yaml, created_at) VALUES ($1, 'n', 'running', '', now())`,
+        [run],
+      );
+      const stage = (state: string, type: string) =>
+        c.query(
+          `INSERT INTO stages (id, run_id, name, position, state, type, spec, retry_count, retry_on, queued_at)
+           VALUES ($1, $2, $1, 0, $3, $4, '{}', 0, '[]', now())`,
+          [randomUUID(), run, state, type],
+        );
+      // Waiting means running: a queued approval has not asked anyone yet, a finished one is decided.
+      for (const [state, type] of [
+        ["running", "approval"],
+        ["queued", "approval"],
+        ["succeeded", "approval"],
+        ["running", "command"],
+      ])
+        await stage(state!, type!);
+      const delivery = (state: string) =>
+        c.query(
+          `INSERT INTO deliveries (id, channel, event, subject, body, payload, created_at, next_attempt_at, state)
+           VALUES ($1, 'ch', 'test', 's', 'b', '{}', now(), now(), $2)`,
+          [randomUUID(), state],
+        );
+      for (const state of ["pending", "pending", "delivered", "failed"]) await delivery(state);
+      await c.query(`INSERT INTO services (name, proxy_port, current_revision, policy, created_at, updated_at)
+        VALUES ('web', 8080, 3, '{}', now(), now()), ('new', 8081, NULL, '{}', now(), now())`);
+      await c.query(`INSERT INTO farm_counters (name, labels, value) VALUES
+        ('dockyard_notify_failed_deliveries_total', '{}', 7),
+        ('dockyard_service_rollbacks_total', '{"reason":"alert","service":"web"}', 2)`);
+      let queries = 0;
+      const execute = ((q: Parameters<Execute>[0]) => (queries++, db.db.execute(q))) as Execute;
+      const registry = new Registry();
+      createMetrics(registry, { execute });
+      const text = await registry.metrics();
+      assert.equal(queries, 1);
+      for (const line of [
+        "dockyard_approvals_waiting 1",
+        "dockyard_outbox_depth 2",
+        'dockyard_service_revision{service="web"} 3',
+        "dockyard_notify_failed_deliveries_total 7",
+        'dockyard_service_rollbacks_total{service="web",reason="alert"} 2',
+      ])
+        assert.ok(text.split("\n").includes(line), `${line} in\n${text}`);
+      assert.doesNotMatch(text, /service="new"/, "a service with no revision yet has no revision series");
+    } finally {
+      await c.end();
+      await db.close();
+      await fresh.drop();
+    }
   });
 
   it("20 scrapes within a second issue one or two queries", async () => {

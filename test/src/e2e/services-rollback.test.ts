@@ -16,8 +16,11 @@ import {
   replicasOn,
   serviceFile,
   ServiceFarm,
+  seriesBy,
   startHttpReceiver,
+  valueOf,
   waitFor,
+  waitForScrape,
   type HttpReceiver,
 } from "../index";
 
@@ -38,6 +41,16 @@ describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, (
     for (const c of list) await c.stop();
     return list.flatMap((c) => c.failures);
   };
+  /** dockyard_service_rollbacks_total of web by reason, as /metrics reports it (every class: 0 when absent). */
+  const rollbacks = (samples: Parameters<typeof seriesBy>[0]) =>
+    seriesBy(samples, "dockyard_service_rollbacks_total", "reason", { service: "web" });
+  /** Scrape until web's rollbacks by reason are `want` (the series are read at most once a second). */
+  const expectRollbacks = (want: Record<string, number>) =>
+    waitForScrape(
+      `http://${sf.farm.servers[0]!.http}`,
+      (s) => JSON.stringify(Object.entries(rollbacks(s)).sort()) === JSON.stringify(Object.entries(want).sort()),
+      { message: `web's rollbacks to be ${JSON.stringify(want)}`, show: rollbacks },
+    );
   const watching = (run: string) =>
     waitFor(async () => /watching revision/.test((await sf.stageOf(run))?.reason ?? ""), {
       timeoutMs: 60_000,
@@ -49,6 +62,11 @@ describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, (
     await sf.start();
     const run = await sf.release(files({ GREETING: "stable", REV: "1" }), releasePipeline("web"));
     assert.equal((await sf.waitStageEnd(run)).state, "succeeded");
+    await waitForScrape(
+      `http://${sf.farm.servers[0]!.http}`,
+      (s) => valueOf(s, "dockyard_service_revision", { service: "web" }) === 1,
+      { message: "web on revision 1 in /metrics" },
+    );
   });
   after(async () => {
     for (const c of clients) await c.stop();
@@ -80,6 +98,9 @@ describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, (
     await assertOneRevision("web", 1);
     const [svc] = (await sf.farm.client.listServices({ name: "web" })).services;
     assert.equal(svc?.revision, 1);
+    // Its one rollback, of class health (the new replicas never got healthy), and no other class.
+    const scraped = await expectRollbacks({ health: 1 });
+    assert.equal(valueOf(scraped, "dockyard_service_revision", { service: "web" }), 1);
     const msg = await waitFor(() => hook.received.find((r) => r.body.includes(run)), {
       timeoutMs: 20_000,
       message: "the rolled_back notification",
@@ -100,6 +121,7 @@ describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, (
     assert.match(stage.reason ?? "", /^rolled back to revision 1: timed out after 4 s$/);
     assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["stable rev1"]);
     await assertOneRevision("web", 1);
+    await expectRollbacks({ health: 1, timeout: 1 });
   });
 
   it("a new replica that dies inside the watch window rolls the service back", async () => {
@@ -122,6 +144,7 @@ describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, (
       /^rolled back to revision 1: revision \d+ failed on host-b: .*dy-svc-web-[0-9a-f-]{8}-r\d+-1/,
     );
     assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["stable rev1"]);
+    await expectRollbacks({ health: 1, timeout: 1, died: 1 });
   });
 
   it("POST /api/v1/services/web/rollback inside the window switches back to the warm old replicas", async () => {
@@ -164,12 +187,19 @@ describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, (
     );
     const audit = await sf.farm.pg.query("SELECT action, details FROM audit_log WHERE action = 'service.rollback'");
     assert.equal(audit.rows.length, 1, "the rollback is in the audit log");
+    await expectRollbacks({ health: 1, timeout: 1, died: 1, requested: 1 });
   });
 
   it("`dockyard services rollback` after the window starts a rollback run to the previous revision", async () => {
     const run = await sf.release(files({ GREETING: "newer", REV: "5" }), releasePipeline("web"));
     assert.equal((await sf.waitStageEnd(run)).state, "succeeded");
     assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["newer rev5"]);
+    const [newer] = (await sf.farm.client.listServices({ name: "web" })).services;
+    await waitForScrape(
+      `http://${sf.farm.servers[0]!.http}`,
+      (s) => valueOf(s, "dockyard_service_revision", { service: "web" }) === newer!.revision,
+      { message: `web on revision ${newer!.revision} in /metrics` },
+    );
     const list = load();
     const out = await sf.cli(["services", "rollback", "web", "--reason", "customer report", "--json"]);
     assert.equal(out.code, 0, out.stderr);
@@ -179,6 +209,8 @@ describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, (
     assert.deepEqual(await failuresOf(list), []);
     assert.equal(stage.state, "succeeded", stage.reason ?? "");
     assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["stable rev1"]);
+    const back = await expectRollbacks({ health: 1, timeout: 1, died: 1, requested: 2 });
+    assert.equal(valueOf(back, "dockyard_service_revision", { service: "web" }), 1);
     const history = JSON.parse((await sf.cli(["services", "history", "web", "--json"])).stdout) as {
       revision: number;
       action: string;

@@ -1,7 +1,8 @@
 // The last file of `npm test` (scripts/test.sh passes it after every *.test.ts): fails when the
 // run left a `dockyard-*` directory in its temporary directory, or a `dockyard-*` container or
 // volume (or service replica or network) on a test engine that was not there when the run began
-// (DOCKYARD_TEST_BASELINE), or a service proxy whose files are in the run's temporary directory.
+// (DOCKYARD_TEST_BASELINE), or a service proxy or monitoring daemon (Prometheus, Alertmanager, the
+// Pushgateway) whose files or working directory are in the run's temporary directory.
 // Not a *.test.ts: it means something only after the other files of the same run.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -13,7 +14,8 @@ import path from "node:path";
 import { randomBytes } from "node:crypto";
 import Docker from "dockerode";
 import { waitFor } from "../helpers/wait";
-import { added, ENGINES, scanEngines, scanProxies, scanTempDir, type Scan } from "./scan";
+import { freePort } from "@dockyard/testkit";
+import { added, ENGINES, scanEngines, scanMonitoring, scanProxies, scanTempDir, type Scan } from "./scan";
 
 /** Test files of this run still running beside this one (the runner's other children). */
 function siblings(): number[] {
@@ -94,6 +96,30 @@ test("the test run left no dockyard-* temporary directory, container or volume",
     await new Promise((r) => probeProxy.once("exit", r));
     rmSync(cfg, { force: true });
   }
+  // Positive control for the monitoring daemons: a Pushgateway started now in a directory of the
+  // run's (as testkit starts one, its command line naming no file there) is seen.
+  const monDir = path.join(os.tmpdir(), `probe-${randomBytes(4).toString("hex")}-monitoring`);
+  mkdirSync(monDir);
+  const probeGateway = spawn("prometheus-pushgateway", [`--web.listen-address=127.0.0.1:${await freePort()}`], {
+    cwd: monDir,
+    stdio: "ignore",
+  });
+  try {
+    await waitFor(() => scanMonitoring().some((p) => p.includes(monDir)), {
+      timeoutMs: 10_000,
+      message: "the scan to see a Pushgateway started now",
+    });
+  } finally {
+    probeGateway.kill("SIGKILL");
+    await new Promise((r) => probeGateway.once("exit", r));
+    rmSync(monDir, { recursive: true, force: true });
+  }
+  const monitoring = scanMonitoring();
+  assert.deepEqual(
+    monitoring,
+    [],
+    `Prometheus, Alertmanager or Pushgateway left running:\n  ${monitoring.join("\n  ")}`,
+  );
   const proxies = scanProxies();
   assert.deepEqual(proxies, [], `service proxies left running:\n  ${proxies.join("\n  ")}`);
   const dirs = scanTempDir();

@@ -1,8 +1,9 @@
 // What a test run can leave behind: `dockyard-*` entries in the temporary directory,
 // `dockyard-*` containers and volumes and service replicas and networks (`dy-svc-*`) on the test
-// engines, and service proxies (detached haproxy processes) whose files are in the run's directory. scripts/test.sh takes a baseline of
+// engines, service proxies (detached haproxy processes) whose files are in the run's directory, and
+// Prometheus, Alertmanager or Pushgateway processes started from it. scripts/test.sh takes a baseline of
 // the engines before the tests (other runs share them) and leftovers.check.ts compares after.
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import os from "node:os";
 import Docker from "dockerode";
 
@@ -66,6 +67,36 @@ export function scanProxies(dir = os.tmpdir()): string[] {
     try {
       const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").join(" ").trim();
       if (/(^|\/)haproxy /.test(cmd) && cmd.includes(dir)) found.push(`${entry}: ${cmd}`);
+    } catch {
+      // it ended while we looked
+    }
+  }
+  return found;
+}
+
+/** The monitoring daemons testkit's startMonitoring and startPushgateway run (argv[0]'s basename). */
+const MONITORING = new Set(["prometheus", "prometheus-alertmanager", "prometheus-pushgateway"]);
+
+/**
+ * Prometheus, Alertmanager and Pushgateway processes started from `dir`: their command line names
+ * a file under it (configs, data) or they run in a directory under it (testkit starts each in its
+ * test's temp dir; the Pushgateway's command line names no file).
+ */
+export function scanMonitoring(dir = os.tmpdir()): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      if (!MONITORING.has((argv[0] ?? "").split("/").pop() ?? "")) continue;
+      const cmd = argv.join(" ").trim();
+      let cwd = "";
+      try {
+        cwd = readlinkSync(`/proc/${entry}/cwd`);
+      } catch {
+        // another user's process: its command line is all we can read
+      }
+      if (cmd.includes(dir) || cwd.startsWith(dir)) found.push(`${entry}: ${cmd} (in ${cwd || "?"})`);
     } catch {
       // it ended while we looked
     }

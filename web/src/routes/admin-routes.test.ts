@@ -57,6 +57,8 @@ function recorder() {
       previousValidUntil: "2026-01-02T00:00:00.000Z",
     }) as WebServices["rotateChannelKey"],
     listNotifications: record("listNotifications", []) as WebServices["listNotifications"],
+    listArtifacts: record("listArtifacts", []) as WebServices["listArtifacts"],
+    getArtifact: () => Promise.reject(new Error("unused")),
     metrics: notCalled,
     health: notCalled,
   };

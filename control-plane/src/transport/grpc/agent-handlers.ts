@@ -10,6 +10,7 @@ import {
   LeaveResponseSchema,
   HeartbeatResponseSchema,
   GetAssignmentResponseSchema,
+  UploadArtifactResponseSchema,
   type ServiceHandlers,
   type Assignment,
 } from "@dockyard/proto";
@@ -23,6 +24,7 @@ import { needsLookup, type AssignmentInputs } from "../../stages/assignment";
 import { toAssignment } from "../convert";
 import { toServiceError } from "./errors";
 import { streamRunSource } from "./run-source";
+import { storeArtifact } from "../../store/artifacts";
 import { checkInventory, reconcileInventory } from "./heartbeat-inventory";
 import { AgentStream } from "./attempt-stream";
 import { AgentAuth } from "./agent-auth";
@@ -172,6 +174,13 @@ export function agentHandlers(deps: AgentHandlerDeps): Handlers {
       return create(LeaveResponseSchema, {});
     }),
     attemptStream: (call) => new AgentStream(call, deps, authenticate, finishes).start(),
+    // Only the agent holding the attempt's live lease may store to it (checked in the store's transaction).
+    uploadArtifact: unary(log, async (call) => {
+      const agent = await authenticate(call.metadata);
+      const stored = await storeArtifact(db, agent.id, call.request, deps.clock.now());
+      log.debug({ agentId: agent.id, attemptId: call.request.attemptId, artifact: stored.id }, "artifact stored");
+      return create(UploadArtifactResponseSchema, { artifactId: stored.id, created: stored.created });
+    }),
     getRunSource: (call) => {
       authenticate(call.metadata)
         .then((agent) => streamRunSource(call, db, agent.id))

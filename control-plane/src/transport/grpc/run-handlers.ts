@@ -21,6 +21,8 @@ import {
   ListServicesResponseSchema,
   ServiceHistoryResponseSchema,
   RollbackServiceResponseSchema,
+  ListArtifactsResponseSchema,
+  GetArtifactResponseSchema,
   type ServiceHandlers,
 } from "@dockyard/proto";
 import {
@@ -36,6 +38,8 @@ import type { Db } from "../../store/db";
 import type { NatsBus } from "../nats/nats-bus";
 import { toAgent, toRun, toEnvironment, toTokenInfo } from "../convert";
 import { toHistoryEntry, toService } from "../convert-services";
+import { toArtifact } from "../convert-artifacts";
+import { ArtifactsApi } from "../../artifacts-api";
 import { watchRun } from "../run-watch";
 import { actorOf, type Caller } from "./caller";
 import type { Actor } from "../../store/audit";
@@ -65,8 +69,19 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
     }
   };
 
+  const artifacts = new ArtifactsApi(db, runs);
+
   return {
     ...notifyHandlers(notify, unary),
+    listArtifacts: unary(async (req) =>
+      create(ListArtifactsResponseSchema, {
+        artifacts: (await artifacts.list(req.runId, req.stage || undefined)).map(toArtifact),
+      }),
+    ),
+    getArtifact: unary(async (req) => {
+      const a = await artifacts.get(req.id);
+      return create(GetArtifactResponseSchema, { artifact: toArtifact(a), data: a.bytes });
+    }),
     submitRun: unary(async (req, actor) => {
       checkSize(req.pipelineYaml);
       const run = await runs.submit(
