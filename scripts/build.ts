@@ -21,15 +21,17 @@ const ENTRIES = {
   dockyard: 'cli/src/main.ts',
   server: 'control-plane/src/main.ts',
   agent: 'agent/src/main.ts',
+  // The ui-test journey child, spawned by the agent as its own process (agent/src/ui-test/run-journey.ts).
+  'ui-journey': 'agent/src/ui-test/journey-runner.ts',
 };
 
 /**
  * Packages left out of the bundle and imported from their installed location at run time:
- * PGlite reads its .wasm and data files next to its own module. The others are optional
+ * PGlite reads its .wasm and data files next to its own module; playwright-core reads its own files too. The others are optional
  * native bindings, never built here (pnpm-workspace.yaml), that their users require inside
  * a try or only when asked for: pg's pg-native, ssh2's cpu-features (through dockerode).
  */
-const EXTERNAL_FROM_NODE_MODULES = ['@electric-sql/pglite'];
+const EXTERNAL_FROM_NODE_MODULES = ['@electric-sql/pglite', 'playwright-core'];
 const EXTERNAL = ['pg-native', 'cpu-features'];
 
 const BANNER = [
@@ -106,6 +108,8 @@ export async function build(hash: string): Promise<void> {
           '@dockyard/control-plane': 'dist/server.js',
           '@dockyard/agent': 'dist/agent.js',
         }),
+        // The ui-test journey child's bundle (agent/src/ui-test/run-journey.ts spawns it).
+        DOCKYARD_UI_JOURNEY: JSON.stringify('dist/ui-journey.js'),
       },
       // CommonJS dependencies call require() for Node's builtins and read __dirname; an ES module
       // has neither. __dirname/__filename are renamed (define) so they never clash with a bundled name.

@@ -29,6 +29,18 @@ describe("agent config", () => {
     );
   });
 
+  it("pushes ui-test metrics to DOCKYARD_PUSHGATEWAY_URL when it is an http(s) URL; none by default", () => {
+    assert.equal(loadAgentConfig({ DOCKYARD_JOIN_TOKEN: TOKEN }).pushgatewayUrl, null);
+    const c = loadAgentConfig({ DOCKYARD_JOIN_TOKEN: TOKEN, DOCKYARD_PUSHGATEWAY_URL: "http://127.0.0.1:9091" });
+    assert.equal(c.pushgatewayUrl, "http://127.0.0.1:9091");
+    for (const bad of ["127.0.0.1:9091", "ftp://gw:21", "not a url"])
+      assert.throws(
+        () => loadAgentConfig({ DOCKYARD_JOIN_TOKEN: TOKEN, DOCKYARD_PUSHGATEWAY_URL: bad }),
+        /DOCKYARD_PUSHGATEWAY_URL: expected the Pushgateway's http\(s\) URL/,
+        bad,
+      );
+  });
+
   it("reports every bad variable at once, including a missing join token", () => {
     assert.throws(
       () =>

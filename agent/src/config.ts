@@ -65,6 +65,10 @@ const schema = z.object({
     .string()
     .regex(/^[0-9A-Za-z.:-]{1,253}$/, "expected an IP address or host name to bind the services' proxies on")
     .default("0.0.0.0"),
+  /** ui-test stages push their dockyard_synthetic_* metrics here (unset: no push, the stage's log says so). */
+  DOCKYARD_PUSHGATEWAY_URL: z
+    .url({ protocol: /^https?$/, error: "expected the Pushgateway's http(s) URL, e.g. http://127.0.0.1:9091" })
+    .optional(),
 });
 
 export interface AgentConfig {
@@ -94,6 +98,8 @@ export interface AgentConfig {
   fence: boolean;
   /** The host the services' proxies bind. */
   serviceAddress: string;
+  /** The Pushgateway ui-test stages push to; null: none. */
+  pushgatewayUrl: string | null;
 }
 
 export class AgentConfigError extends Error {
@@ -162,6 +168,7 @@ export function loadAgentConfig(env: Record<string, string | undefined> = proces
     insecure,
     fence: e.DOCKYARD_AGENT_FENCE === "on",
     serviceAddress: e.DOCKYARD_SERVICE_ADDRESS,
+    pushgatewayUrl: e.DOCKYARD_PUSHGATEWAY_URL ?? null,
   };
 }
 

@@ -16,6 +16,7 @@ import { registerValidate } from "./commands/validate";
 import { registerServiceCommands } from "./commands/services";
 import { registerAlertCommands } from "./commands/alerts";
 import { registerArtifactCommands } from "./commands/artifacts";
+import { registerScheduleCommands } from "./commands/schedules";
 import { DEFAULT_SERVER } from "./config";
 import cliPackage from "../package.json";
 import { CliError, EXIT_FAILURE, EXIT_USAGE, errorText } from "./errors";
@@ -44,6 +45,7 @@ export function buildProgram(cli: CliContext): Command {
   registerServiceCommands(program, cli);
   registerAlertCommands(program, cli);
   registerArtifactCommands(program, cli);
+  registerScheduleCommands(program, cli);
   registerAdminCommands(program, cli);
   registerApprovalCommands(program, cli);
   registerSecretCommands(program, cli);

@@ -12,6 +12,8 @@ const MAX_UPLOAD_BYTES = 32 * 1024 * 1024;
 export async function sourceUpload(
   file: string,
   yaml: Uint8Array,
+  /** The directory to send (default: the file's own, as `dockyard run` sends it). */
+  sourceDir?: string,
 ): Promise<{ sourceTar?: Uint8Array; commit?: string }> {
   // Loaded here, not at the top: the agent package brings dockerode, and every CLI call would pay for it.
   const [{ parsePipeline, sourceUseOf }, { packContext }] = await Promise.all([
@@ -20,7 +22,7 @@ export async function sourceUpload(
   ]);
   const parsed = parsePipeline(yaml, { defaultName: "x" });
   if (!parsed.ok) return {}; // the server names the problems
-  const dir = dirname(resolve(file));
+  const dir = sourceDir ? resolve(sourceDir) : dirname(resolve(file));
   const commit = await gitHead(dir);
   const reads = parsed.pipeline.stages.some((s) => sourceUseOf(s.type) !== null);
   if (!reads || parsed.pipeline.source.kind === "git") return { commit };

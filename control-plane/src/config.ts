@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { defaultFenceMs, fenceProblem } from "@dockyard/proto";
+import { parseDuration } from "@dockyard/pipeline";
 
 const ms = (def: number, min = 1) => z.coerce.number().int().min(min).max(86_400_000).default(def);
 const listen = (def: string) =>
@@ -82,6 +83,23 @@ const schema = z.object({
   DOCKYARD_NOTIFY_RETRY_SCALE: z.coerce.number().min(0.0001).max(1).default(1),
   /** How long a replica holds a message it is sending; past it another one re-sends (after a crash). */
   DOCKYARD_NOTIFY_LEASE_MS: ms(15_000, 1_000),
+  /** How often a schedule ticks while a service its journey tests is being updated (1s to 1h; a number is seconds). */
+  DOCKYARD_CONTINUOUS_INTERVAL: z
+    .string()
+    .default("3s")
+    .transform((text, ctx) => {
+      const parsed = parseDuration(/^\d+$/.test(text) ? `${text}s` : text);
+      if (!parsed.ok || parsed.ms < 1000 || parsed.ms > 3_600_000) {
+        ctx.addIssue({
+          code: "custom",
+          message: parsed.ok ? "expected a duration from 1s to 1h, e.g. 3s" : parsed.message,
+        });
+        return z.NEVER;
+      }
+      return parsed.ms;
+    }),
+  /** How often each replica looks for due schedules. */
+  DOCKYARD_SCHEDULE_POLL_MS: ms(1_000, 50),
 });
 
 export type ServerEnv = z.infer<typeof schema>;
@@ -138,6 +156,8 @@ export interface ServerConfig {
   stallGrace: boolean;
   /** Notification delivery: private targets allowed, the fallback channel, the retry schedule's scale. */
   notify: { allowPrivate: string[]; fallbackChannel: string | null; retryScale: number; leaseMs: number };
+  /** Schedules: the continuous interval during a service's update, and how often the ticker looks. */
+  schedules: { continuousIntervalMs: number; pollMs: number };
 }
 
 export class ConfigError extends Error {
@@ -258,6 +278,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       retryScale: e.DOCKYARD_NOTIFY_RETRY_SCALE,
       leaseMs: e.DOCKYARD_NOTIFY_LEASE_MS,
     },
+    schedules: { continuousIntervalMs: e.DOCKYARD_CONTINUOUS_INTERVAL, pollMs: e.DOCKYARD_SCHEDULE_POLL_MS },
   };
 }
 

@@ -42,3 +42,4 @@ export {
   type NotifyContext,
   type TargetPolicy,
 } from "./notify/index";
+export { journeyHistory, serviceTarget } from "./stages/ui-test-inputs";

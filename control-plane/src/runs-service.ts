@@ -9,9 +9,9 @@ import {
   type Problem,
   type RegistrySpec,
 } from "@dockyard/pipeline";
-import type { Db } from "./store/db";
+import type { Db, Tx } from "./store/db";
 import type { Clock } from "./clock";
-import { createRun, getRun, listRuns, cancelRun, type RunWithStages } from "./store/runs";
+import { createRun, getRun, listRuns, cancelRun, type RunOrigin, type RunWithStages } from "./store/runs";
 import { RUN_STATES, isRunState } from "./domain/states";
 import { DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT } from "@dockyard/web";
 import { listAgents, removeAgent, revokeAgent, type AgentWithUsage } from "./store/agents";
@@ -69,6 +69,15 @@ export interface SubmitExtras {
   commit?: string;
   sourceTar?: Uint8Array;
 }
+/** A checked pipeline, ready for RunsService.write. */
+export interface PreparedRun {
+  pipeline: PipelineSpec;
+  text: string;
+  origin: RunOrigin;
+}
+
+export type WrittenRun = Awaited<ReturnType<typeof createRun>> & { now: Date };
+
 /** A token's "last used" is written at most this often (a write per call would cost more than the call). */
 const TOKEN_USE_RECORD_MS = 60_000;
 
@@ -102,6 +111,24 @@ export class RunsService {
     extra: SubmitExtras,
     startedBy: Actor,
   ): Promise<RunWithStages> {
+    const prepared = await this.prepare(yaml, source, defaultName, extra, startedBy);
+    const written = await this.write(this.deps.db, prepared);
+    this.afterWrite(written);
+    return written.run;
+  }
+
+  /**
+   * Every check of submit (the file, the source, secrets and channels) without writing: what
+   * `write` then writes. A schedule's tick calls the three steps itself, to write the run in
+   * the transaction that advances the schedule.
+   */
+  async prepare(
+    yaml: string | Uint8Array,
+    source: string,
+    defaultName: string | undefined,
+    extra: SubmitExtras,
+    startedBy: Actor,
+  ): Promise<PreparedRun> {
     const result = parsePipeline(yaml, { defaultName: defaultName || undefined });
     if (!result.ok) {
       const lines = formatProblems(result.problems, source.replace(/^[a-z]+:/, "") || "dockyard.yml").split("\n");
@@ -137,8 +164,6 @@ export class RunsService {
     await this.checkSecretsExist(result.pipeline, registry);
     await this.deps.notify?.checkPipeline(result.pipeline);
     const text = typeof yaml === "string" ? yaml : Buffer.from(yaml).toString("utf8");
-    const { scheduler } = this.deps;
-    const now = this.deps.clock.now();
     const origin = {
       source: source.slice(0, 200),
       commit,
@@ -146,10 +171,23 @@ export class RunsService {
       defaultRegistry: registry,
       startedBy,
     };
-    const { run, events, placed } = await createRun(this.deps.db, result.pipeline, text, origin, now, {
+    return { pipeline: result.pipeline, text, origin };
+  }
+
+  /** Write a prepared run with `db` (the pool, or a caller's transaction: then call afterWrite once it commits). */
+  async write(db: Db | Tx, prepared: PreparedRun): Promise<WrittenRun> {
+    const { scheduler } = this.deps;
+    const now = this.deps.clock.now();
+    const written = await createRun(db as Db, prepared.pipeline, prepared.text, prepared.origin, now, {
       limit: scheduler.batchSize,
       leaseTtlMs: scheduler.leaseTtlMs,
     });
+    return { ...written, now };
+  }
+
+  /** What follows a committed write: its events are published and its placed stages dispatched. */
+  afterWrite({ run, events, placed, now }: WrittenRun): void {
+    const { scheduler } = this.deps;
     this.deps.publish(events);
     scheduler.dispatchPlaced(placed, now);
     // Stages that did not fit (or came after the batch) are the scheduler's.
@@ -157,7 +195,6 @@ export class RunsService {
       scheduler.kick();
     // A server-run stage ready now (an approval first in the run) starts at once, not at the runner's next beat.
     if (run.stages.some((s) => s.state === "queued" && s.runsOn === "server")) this.deps.serverStages?.tick();
-    return run;
   }
 
   /** Temporary environments their agents still report holding (the `environment` resources). */

@@ -49,6 +49,9 @@ import { sql } from "drizzle-orm";
 import { ChannelStore, NotifyWorker, targetPolicy } from "./notify/index";
 import { NotifyService } from "./notify/service";
 import { HookStore } from "./hooks/hook-store";
+import { ScheduleService } from "./schedules/schedule-service";
+import { ScheduleTicker } from "./schedules/ticker";
+import { scheduleHandlers } from "./transport/grpc/schedule-handlers";
 import { hookHandlers } from "./transport/grpc/hook-handlers";
 import { createNotifyMetrics } from "./notify/metrics";
 import { alertHandlers } from "./transport/grpc/alert-handlers";
@@ -210,6 +213,16 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     log: log.child({ component: "runs" }),
     defaultRegistry: config.registry,
   });
+  // Every replica ticks; row locks keep each tick to one of them (schedules/ticker.ts).
+  const ticker = new ScheduleTicker({
+    db: db.db,
+    clock,
+    runs,
+    log: log.child({ component: "schedules" }),
+    continuousIntervalMs: config.schedules.continuousIntervalMs,
+    pollMs: config.schedules.pollMs,
+  });
+  const schedules = new ScheduleService({ db: db.db, clock, runs, kick: () => ticker.kick() });
 
   if (config.insecure) {
     log.warn(
@@ -265,6 +278,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
         ...userHandlers(db.db, clock, runApiLog),
         ...hookHandlers(hookStore, clock, runApiLog),
         ...alertHandlers(db.db, runApiLog),
+        ...scheduleHandlers(schedules, runApiLog),
       },
       authenticate,
       guardLog,
@@ -296,6 +310,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
         decide: async (ref, stage, decision, caller) => (await runs.decide(ref, stage, decision, caller)).id,
       },
       { db: db.db, clock, notify: notifyService, alerts },
+      schedules,
     ),
     {
       maxBodyBytes: PIPELINE_LIMITS.maxBytes,
@@ -332,6 +347,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
   );
   notifyWorker.start();
   kickNotify = () => notifyWorker.kick();
+  ticker.start();
   log.info(
     {
       grpc: `${grpcHost}:${grpcPort}`,
@@ -356,6 +372,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     async stop() {
       health.stop();
       serverStages.stop();
+      await ticker.stop();
       await notifyWorker.stop();
       await scheduler.stop();
       await bus.close();

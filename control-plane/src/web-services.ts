@@ -31,6 +31,8 @@ import { alertView, listAlerts } from "./alerts/alert-store";
 import { DEFAULT_ALERTS_LIMIT } from "@dockyard/web";
 import { ArtifactsApi } from "./artifacts-api";
 import type { ArtifactInfo } from "./store/artifacts";
+import type { ScheduleService } from "./schedules/schedule-service";
+import { scheduleWebServices } from "./web-schedules";
 
 /** What the user, audit, channel and alert routes act on: the same functions the gRPC handlers call. */
 export interface AdminDeps {
@@ -186,10 +188,12 @@ export function webServices(
   health: WebServices["health"],
   hooks: HookDecisionDeps,
   admin: AdminDeps,
+  schedules: ScheduleService,
 ): WebServices {
   const { db, clock, notify, alerts } = admin;
   const artifacts = new ArtifactsApi(db, runs);
   return unavailableOnDbOutage({
+    ...scheduleWebServices(schedules),
     authenticate: (token) => runs.authenticate(token),
     submitRun: async (yaml, source, defaultName, caller) =>
       runView(await runs.submit(yaml, source, defaultName, {}, actorOf(caller))),

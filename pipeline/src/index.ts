@@ -33,6 +33,7 @@ export {
 } from './kinds/index.js';
 export type { ServiceStepTarget } from './kinds/service-step.js';
 export { SERVICE_NAME_PATTERN } from './kinds/update-service.js';
+export { UI_TEST_OUTPUTS, type UiTestSpec, type UiStep } from './kinds/ui-test.js';
 export type {
   ServiceDefinition,
   ServiceHealth,

@@ -18,12 +18,12 @@ test('json schema is draft 2020-12 with title, descriptions and strict objects',
   const kinds = schema.properties.stages.additionalProperties.oneOf as Record<string, any>[];
   assert.deepEqual(
     kinds.map((k) => k.properties.type.const),
-    ['command', 'build', 'deploy', 'test', 'approval', 'notify', 'update-service'],
+    ['command', 'build', 'deploy', 'test', 'approval', 'notify', 'update-service', 'ui-test'],
   );
   for (const stage of kinds) assert.equal(stage.additionalProperties, false);
   assert.deepEqual(
     kinds.map((k) => k.required ?? []).map((r: string[]) => r.includes('type')),
-    [false, true, true, true, true, true, true],
+    [false, true, true, true, true, true, true, true],
     'type defaults to command',
   );
   assert.match(kinds[0]!.properties.retry.description, /command, build and test \{ count: 1, on: \['lost'\] \}/);

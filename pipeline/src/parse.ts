@@ -98,9 +98,10 @@ function build(input: PipelineInput, order: readonly string[], defaultName: stri
     const type: StageType = s.type ?? 'command';
     // A stage entry of either kind replaces the pipeline entry of the same name; only
     // stages that run a process (command, test) see the pipeline env.
+    // (A ui-test's `env` is an environment's name, not variables: it has no process.)
     const merged =
-      'env' in KINDS[type].shape
-        ? splitEnv({ ...pipelineEnv, ...('env' in s ? s.env : undefined) })
+      'env' in KINDS[type].shape && type !== 'ui-test'
+        ? splitEnv({ ...pipelineEnv, ...('env' in s && typeof s.env === 'object' ? s.env : undefined) })
         : { env: {}, secrets: [] };
     const own = kindFor(type).ownSecrets;
     const ownSecrets: SecretRef[] = own ? own.refs(s) : [];
@@ -120,7 +121,7 @@ function build(input: PipelineInput, order: readonly string[], defaultName: stri
       retry: s.retry ?? null,
       agent: { ...s.agent },
       // Each kind's module turns its validated keys into its spec (the union is by `type`).
-      spec: (KINDS[type].build as (x: typeof s) => KindSpec)(s),
+      spec: withDefaults((KINDS[type].build as (x: typeof s) => KindSpec)(s), name),
     };
   });
   const name = input.name ?? defaultName;
@@ -142,4 +143,9 @@ function build(input: PipelineInput, order: readonly string[], defaultName: stri
     ...(r.body !== undefined ? { body: r.body } : {}),
   }));
   return { version: 1, name, env, secrets, source, registry, notify, stages };
+}
+
+/** Defaults that need the stage's name: a ui-test's journey is named after its stage. */
+function withDefaults(spec: KindSpec, stageName: string): KindSpec {
+  return spec.type === 'ui-test' && spec.journey === '' ? { ...spec, journey: stageName } : spec;
 }

@@ -6,6 +6,7 @@ export * from "./gen/dockyard/v1/notify_pb";
 export * from "./gen/dockyard/v1/hooks_pb";
 export * from "./gen/dockyard/v1/alerts_pb";
 export * from "./gen/dockyard/v1/artifact_pb";
+export * from "./gen/dockyard/v1/schedules_pb";
 export * from "./grpc";
 export * from "./tls";
 export * from "./failover";

@@ -20,3 +20,5 @@ export * from "./helpers/approval";
 export * from "./helpers/fanout-kind";
 export * from "./helpers/service-farm";
 export * from "./helpers/scrape";
+export * from "./helpers/schedules";
+export * from "./helpers/alert-loop-farm";

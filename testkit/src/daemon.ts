@@ -3,7 +3,7 @@
 // missing binary, a crash or a daemon that never gets ready fails with the end of its log, so a
 // failed start says why instead of timing out later in the test.
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import path from "node:path";
 import { freePort } from "./free-port";
 
@@ -44,6 +44,31 @@ export function logTail(file: string, lines = 20): string {
     return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
   } catch (err) {
     return `(no log: ${(err as Error).message})`;
+  }
+}
+
+/**
+ * Whether process `pid` holds the socket listening on 127.0.0.1:`port` (from /proc/net/tcp and the process's fds):
+ * a ready answer on the port is only ours if it is.
+ */
+export function listensOn(pid: number, port: number): boolean {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  let inode: string | undefined;
+  for (const line of readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f[1] === local && f[3] === "0A") inode = f[9];
+  }
+  if (!inode) return false;
+  try {
+    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`) === `socket:[${inode}]`;
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
   }
 }
 
@@ -104,7 +129,8 @@ async function startOnce(opts: DaemonOptions, port: number): Promise<Daemon> {
     try {
       const res = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1_000) });
       await res.body?.cancel();
-      if (res.ok) break;
+      // Another test's daemon may hold the port and answer; ours then exits with "address already in use".
+      if (res.ok && child.pid !== undefined && listensOn(child.pid, port)) break;
     } catch {
       // not listening yet
     }

@@ -28,8 +28,10 @@ export async function startPushgateway(opts: PushgatewayOptions = {}): Promise<P
       name: "pushgateway",
       bin: "prometheus-pushgateway",
       dir,
-      // No persistence: a test's pushes live as long as its gateway.
-      args: (port) => [`--web.listen-address=127.0.0.1:${port}`, "--log.level=warn"],
+      // No persistence: a test's pushes live as long as its gateway. Debian's build defaults
+      // --persistence.file to /var/lib/prometheus/pushgateway.data, one file for every gateway on
+      // the machine: each new gateway would start with what earlier tests pushed.
+      args: (port) => [`--web.listen-address=127.0.0.1:${port}`, "--persistence.file=", "--log.level=warn"],
     });
     return {
       url: daemon.url,

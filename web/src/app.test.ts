@@ -44,6 +44,18 @@ function stubServices(): WebServices & { scrapes: number } {
     listNotifications: async () => [],
     listArtifacts: async () => [],
     getArtifact: async () => Promise.reject(new Error("unused")),
+    listSchedules: async () => [],
+    getSchedule: async () => {
+      throw new Error("unused");
+    },
+    createSchedule: async () => {
+      throw new Error("unused");
+    },
+    deleteSchedule: async () => undefined,
+    setScheduleEnabled: async () => {
+      throw new Error("unused");
+    },
+    scheduleTicks: async () => [],
     metrics: async () => {
       services.scrapes++;
       return { contentType: "text/plain; version=0.0.4; charset=utf-8", body: "dockyard_queue_depth 3\n" };

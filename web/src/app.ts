@@ -15,6 +15,7 @@ import { channelRoutes } from "./routes/channels";
 import { serviceRoutes } from "./routes/services";
 import { alertRoutes } from "./routes/alerts";
 import { artifactRoutes } from "./routes/artifacts";
+import { scheduleRoutes } from "./routes/schedules";
 
 const HTTP_STATUS: Record<string, 400 | 401 | 403 | 404 | 409 | 413 | 503 | 500> = {
   invalid: 400,
@@ -167,6 +168,7 @@ export function createApp(services: WebServices, options: AppOptions): Hono<AppE
   artifactRoutes(api, services);
   userRoutes(api, services);
   channelRoutes(api, services);
+  scheduleRoutes(api, services);
   app.route("/api/v1", api);
   hookRoutes(app, services);
 

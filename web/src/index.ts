@@ -6,3 +6,4 @@ export type * from "./service-types";
 export type * from "./alert-types";
 export { ALERT_STATES, MAX_ALERTS_LIMIT, DEFAULT_ALERTS_LIMIT } from "./alert-types";
 export type * from "./artifact-types";
+export type * from "./schedule-types";

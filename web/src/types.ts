@@ -7,6 +7,7 @@
 import type { RollbackView, ServiceHistoryView, ServiceView } from "./service-types";
 import type { AlertmanagerPayload, AlertReceipt, AlertView } from "./alert-types";
 import type { ArtifactContent, ArtifactView } from "./artifact-types";
+import type { NewScheduleInput, ScheduleTickView, ScheduleView } from "./schedule-types";
 
 /** One attempt of a stage: every try is its own entry, lost and timed-out ones included. */
 export interface AttemptView {
@@ -247,7 +248,21 @@ export interface AppEnv {
   Variables: { caller: WebCaller };
 }
 
-export interface WebServices {
+/** What the schedule routes call (the same ScheduleService the gRPC handlers call). */
+export interface ScheduleWebServices {
+  listSchedules(): Promise<ScheduleView[]>;
+  /** Rejects with "not_found". */
+  getSchedule(name: string): Promise<ScheduleView>;
+  /** Rejects with "invalid" (name, cron, zone, pipeline: naming the problem), "conflict" (the name is taken). */
+  createSchedule(input: NewScheduleInput, caller: WebCaller): Promise<ScheduleView>;
+  /** Rejects with "not_found". */
+  deleteSchedule(name: string, caller: WebCaller): Promise<void>;
+  setScheduleEnabled(name: string, enabled: boolean, caller: WebCaller): Promise<ScheduleView>;
+  /** Newest first: `limit` (unset: 50, at most 500). */
+  scheduleTicks(name: string, limit?: number): Promise<ScheduleTickView[]>;
+}
+
+export interface WebServices extends ScheduleWebServices {
   /** Resolves an API token to its user; rejects with an error whose `code` is "unauthenticated". */
   authenticate(token: string): Promise<WebCaller>;
   /**

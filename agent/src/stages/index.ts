@@ -5,8 +5,16 @@ import { command } from "./command";
 import { deploy } from "./deploy";
 import { test } from "./test";
 import { serviceStep } from "./service-step";
+import { uiTest } from "./ui-test";
 
-export const AGENT_STAGES: Record<AgentStage["type"], AgentStage> = { command, build, deploy, test, serviceStep };
+export const AGENT_STAGES: Record<AgentStage["type"], AgentStage> = {
+  command,
+  build,
+  deploy,
+  test,
+  serviceStep,
+  uiTest,
+};
 
 /** The handler of an assignment's kind (undefined for a kind this agent version does not know). */
 export function stageFor(kind: string | undefined): AgentStage | undefined {

@@ -31,6 +31,8 @@ export interface StageTools {
   /** Files an attempt stores on the server (UploadArtifact, under its lease): screenshots, $DOCKYARD_ARTIFACTS. */
   artifacts: StageArtifacts;
   agentId: string;
+  /** Where ui-test stages push their metrics (DOCKYARD_PUSHGATEWAY_URL); null: no push. */
+  pushgatewayUrl: string | null;
 }
 
 /** A started stage: the executor's handle, whose exit may carry outputs. */

@@ -41,6 +41,7 @@ export function createStageTools(
       owner: () => agentId(),
       log,
     }),
+    pushgatewayUrl: config.pushgatewayUrl,
     artifacts: new AgentArtifacts(client),
     get agentId() {
       return agentId();

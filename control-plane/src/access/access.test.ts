@@ -47,6 +47,18 @@ function stubServices(): WebServices {
     listNotifications: async () => [],
     listArtifacts: async () => [],
     getArtifact: async () => Promise.reject(new Error("unused")),
+    listSchedules: async () => [],
+    getSchedule: async () => {
+      throw new Error("unused");
+    },
+    createSchedule: async () => {
+      throw new Error("unused");
+    },
+    deleteSchedule: async () => undefined,
+    setScheduleEnabled: async () => {
+      throw new Error("unused");
+    },
+    scheduleTicks: async () => [],
     metrics: async () => ({ contentType: "text/plain", body: "" }),
     health: async () => ({ ok: true, checks: {} }),
   };

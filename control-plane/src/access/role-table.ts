@@ -68,6 +68,12 @@ export const GRPC_ACCESS: Record<string, Record<string, Access>> = {
     RemoveHook: "admin",
     ListArtifacts: "viewer",
     GetArtifact: "viewer",
+    // Schedules submit runs as their owner (an operator, checked again at every tick).
+    ListSchedules: "viewer",
+    ListScheduleTicks: "viewer",
+    CreateSchedule: "operator",
+    DeleteSchedule: "operator",
+    SetScheduleEnabled: "operator",
   },
 };
 
@@ -113,6 +119,14 @@ export const HTTP_ACCESS: Record<string, Access> = {
   // Stage artifacts, as ListArtifacts and GetArtifact.
   "GET /api/v1/runs/:id/artifacts": "viewer",
   "GET /api/v1/artifacts/:id": "viewer",
+  // Schedules, as ListSchedules, ListScheduleTicks, CreateSchedule, DeleteSchedule and SetScheduleEnabled.
+  "GET /api/v1/schedules": "viewer",
+  "GET /api/v1/schedules/:name": "viewer",
+  "GET /api/v1/schedules/:name/ticks": "viewer",
+  "POST /api/v1/schedules": "operator",
+  "DELETE /api/v1/schedules/:name": "operator",
+  "POST /api/v1/schedules/:name/pause": "operator",
+  "POST /api/v1/schedules/:name/resume": "operator",
 };
 
 export function grpcAccess(service: string, method: string): Access | undefined {

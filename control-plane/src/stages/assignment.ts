@@ -7,12 +7,15 @@ import type { StageOutputsRow, StageSpecRow } from "../store/schema";
 import { agentKind, type AssignmentContext } from "./index";
 import type { KindVariant } from "./kind";
 import { InvalidError } from "../errors";
+import type { UiTestInputs } from "./ui-test-inputs";
 
 /** What a complete assignment needs besides the row: only fetched when {@link needsLookup} says so. */
 export interface AssignmentInputs {
   outputs: ReadonlyMap<string, StageOutputsRow>;
   secrets: { env: string; value: Buffer; asFile: boolean }[];
   registryPassword: Buffer | null;
+  /** A ui-test's journey history and service target. */
+  uiTest?: UiTestInputs;
 }
 
 /** Whether the spec reads outputs, secrets or a registry password (the sync push path cannot build it). */
@@ -21,7 +24,9 @@ export function needsLookup(spec: StageSpecRow): boolean {
     spec.secrets.length > 0 ||
     spec.refs.length > 0 ||
     spec.registry?.passwordSecret != null ||
-    spec.sameAgentAs !== null
+    spec.sameAgentAs !== null ||
+    // Its history and service target are read from the database at assignment.
+    spec.type === "ui-test"
   );
 }
 
@@ -51,7 +56,7 @@ export function stageSpecFor(row: StageSpecRow, timeoutMs: number | null, inputs
     if (err instanceof SubstitutionError) throw new InvalidError(err.message);
     throw err;
   }
-  const ctx: AssignmentContext = { outputs: inputs.outputs, run: row.run };
+  const ctx: AssignmentContext = { outputs: inputs.outputs, run: row.run, uiTest: inputs.uiTest };
   const variant = (agentKind(kind.type).assignment as (s: KindSpec, c: AssignmentContext) => KindVariant)(kind, ctx);
   return create(StageSpecSchema, {
     env,

@@ -10,6 +10,7 @@ import { notify } from "./notify";
 import { test } from "./test";
 import { serviceStep } from "./service-step";
 import { updateService } from "./update-service";
+import { uiTest } from "./ui-test";
 
 export const STAGE_KINDS: { [T in StageType]: AgentStageKind<T> | ServerStageKind<T> } = {
   command,
@@ -20,6 +21,7 @@ export const STAGE_KINDS: { [T in StageType]: AgentStageKind<T> | ServerStageKin
   notify,
   "update-service": updateService,
   "service-step": serviceStep,
+  "ui-test": uiTest,
 };
 
 /** Kinds the server runs itself, by type. */

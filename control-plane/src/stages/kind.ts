@@ -8,6 +8,7 @@ import type { RetryPolicy } from "../domain/states";
 import type { StageOutputsRow } from "../store/schema";
 import type { RunEventExtra } from "../notify/run-notify";
 import type { Tx } from "../store/db";
+import type { UiTestInputs } from "./ui-test-inputs";
 
 export type SpecOf<T extends StageType> = Extract<KindSpec, { type: T }>;
 
@@ -19,6 +20,8 @@ export interface AssignmentContext {
   /** Outputs of the run's stages that succeeded, by stage name. */
   outputs: ReadonlyMap<string, StageOutputsRow>;
   run: { name: string; number: number };
+  /** A ui-test's history and service target (loaded for ui-test stages only). */
+  uiTest?: UiTestInputs;
 }
 
 interface KindBase<T extends StageType> {

@@ -10,3 +10,4 @@ export * from "./schema/services";
 export * from "./schema/alerts";
 export * from "./schema/farm-counters";
 export * from "./schema/artifacts";
+export * from "./schema/schedules";

@@ -12,6 +12,7 @@ import { notify, type NotifySpec } from './notify.js';
 import { test, type TestSpec } from './test.js';
 import { updateService, type UpdateServiceSpec } from './update-service.js';
 import { serviceStep, type ServiceStepSpec } from './service-step.js';
+import { uiTest, type UiTestSpec } from './ui-test.js';
 import type { KindDefinition } from './kind.js';
 
 /**
@@ -27,6 +28,7 @@ export const KINDS = {
   approval,
   notify,
   'update-service': updateService,
+  'ui-test': uiTest,
   'service-step': serviceStep,
 } as const;
 
@@ -53,6 +55,7 @@ export type {
   TestSpec,
   UpdateServiceSpec,
   ServiceStepSpec,
+  UiTestSpec,
 };
 
 /** Any kind, seen through the general definition: its optional hooks read whatever the type. */

@@ -135,13 +135,13 @@ test('pipeline env is merged into command and test stages only; build secrets be
 test("unknown stage type is reported at the type's value with a hint (BUG: issues.ts names the whole mapping)", () => {
   const src = (type: string): string => `name: a\nstages:\n  s:\n    type: ${type}\n    tags: [x]\n`;
   assert.deepEqual(lines(src('bild')), [
-    "dockyard.yml:4:11: stages.s.type: unknown stage type 'bild' (did you mean 'build'?); types are command, build, deploy, test, approval, notify, update-service",
+    "dockyard.yml:4:11: stages.s.type: unknown stage type 'bild' (did you mean 'build'?); types are command, build, deploy, test, approval, notify, update-service, ui-test",
   ]);
   assert.deepEqual(lines(src('Build')), [
-    "dockyard.yml:4:11: stages.s.type: unknown stage type 'Build' (did you mean 'build'?); types are command, build, deploy, test, approval, notify, update-service",
+    "dockyard.yml:4:11: stages.s.type: unknown stage type 'Build' (did you mean 'build'?); types are command, build, deploy, test, approval, notify, update-service, ui-test",
   ]);
   assert.deepEqual(lines(src('42')), [
-    "dockyard.yml:4:11: stages.s.type: unknown stage type '42'; types are command, build, deploy, test, approval, notify, update-service",
+    "dockyard.yml:4:11: stages.s.type: unknown stage type '42'; types are command, build, deploy, test, approval, notify, update-service, ui-test",
   ]);
 });
 
@@ -302,11 +302,20 @@ test('test environment: must be listed in needs and name a deploy stage', () => 
   assert.equal(t3?.type === 'test' && t3.environment, 'd');
 });
 
-test('JSON Schema: the seven pipeline kinds, each with its own keys (internal ones left out)', () => {
+test('JSON Schema: the eight pipeline kinds, each with its own keys (internal ones left out)', () => {
   const schema = pipelineJsonSchema() as Record<string, any>;
   const kinds = schema.properties.stages.additionalProperties.oneOf as Record<string, any>[];
   const byType = Object.fromEntries(kinds.map((k) => [k.properties.type.const as string, k]));
-  assert.deepEqual(Object.keys(byType), ['command', 'build', 'deploy', 'test', 'approval', 'notify', 'update-service']);
+  assert.deepEqual(Object.keys(byType), [
+    'command',
+    'build',
+    'deploy',
+    'test',
+    'approval',
+    'notify',
+    'update-service',
+    'ui-test',
+  ]);
   const common = ['type', 'needs', 'timeout', 'retry', 'agent'];
   const own = (type: string): string[] =>
     Object.keys(byType[type]!.properties as object).filter((k) => !common.includes(k));
@@ -318,6 +327,17 @@ test('JSON Schema: the seven pipeline kinds, each with its own keys (internal on
   assert.deepEqual(own('approval'), ['approvers', 'on_timeout', 'forbid_self', 'reminder', 'instructions']);
   assert.deepEqual(own('notify'), ['channels', 'subject', 'body']);
   assert.deepEqual(own('update-service'), ['service', 'file', 'image', 'revision', 'reason']);
+  assert.deepEqual(own('ui-test'), [
+    'journey',
+    'env',
+    'service',
+    'url',
+    'steps',
+    'script',
+    'retries',
+    'threshold',
+    'expect_every',
+  ]);
   assert.deepEqual(required, [
     undefined,
     ['type', 'tags'],
@@ -326,6 +346,7 @@ test('JSON Schema: the seven pipeline kinds, each with its own keys (internal on
     ['type', 'timeout', 'approvers'],
     ['type', 'channels'],
     ['type', 'service'],
+    ['type'],
   ]);
   for (const k of kinds) {
     assert.equal(k.title, `Stage (type: ${k.properties.type.const})`);

@@ -3,6 +3,8 @@
 // while running -> canceled; `timeout:` -> failed, the attempt `timeout`; kill -9 of its agent
 // -> the attempt `lost`, then retried or not as the kind's retry default says. A kind added to
 // the registry without a case here fails the first test (no kind is skipped silently).
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { AGENT_KINDS } from "@dockyard/control-plane";
@@ -67,17 +69,38 @@ const CASES: Record<string, KindCase> = {
   },
 };
 
+// A ui-test's page: a local server started before the farm (the getter reads its URL then).
+let siteUrl = "";
+CASES["ui-test"] = {
+  get ok() {
+    return `type: ui-test, url: "${siteUrl}", steps: [{ goto: / }, { expect: { text: contract page } }]`;
+  },
+  get long() {
+    return `type: ui-test, url: "${siteUrl}", script: long-journey.mjs`;
+  },
+  files: { "long-journey.mjs": "export default async () => new Promise((r) => setTimeout(r, 600000));\n" },
+  outputs: (s) => assert.equal(s.outputs?.values.success, "true"),
+};
+
 const FILES = Object.assign({}, ...Object.values(CASES).map((c) => c.files ?? {})) as Record<string, string>;
 
 describe("agent kinds: one lifecycle contract", { concurrency: 1 }, () => {
   let farm: Farm;
   let tar: Buffer;
+  let site: http.Server;
   before(async () => {
+    site = http.createServer((_req, res) => res.end("<h1>contract page</h1>"));
+    await new Promise<void>((r) => site.listen(0, "127.0.0.1", r));
+    siteUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
     farm = await startFarm({ env: { DOCKYARD_AGENT_LOST_TIMEOUT_MS: "4000", DOCKYARD_LEASE_TTL_MS: "8000" } });
     await farm.startAgent({ name: "contract-main", capacity: 4, labels: { pool: "main" } });
     tar = await sourceTarOf(projectDir(FILES));
   });
-  after(async () => farm?.stop());
+  after(async () => {
+    await farm?.stop();
+    site?.closeAllConnections();
+    await new Promise((r) => site?.close(r));
+  });
 
   let n = 0;
   const submit = async (kind: string, stage: string, pool = "main") => {

@@ -21,8 +21,9 @@ export const HOSTS = [
 ] as const;
 
 /** A replica: busybox httpd answering `GREETING revREV` on /, healthy (/health) READY_DELAY s after its start. */
+/** With BROKEN set, the page is missing (404) while /health still passes: what only a journey sees. */
 export const REPLICA_COMMAND =
-  'mkdir -p /www; echo "$GREETING rev$REV" > /www/index.html; (sleep "${READY_DELAY:-0}"; touch /www/health) & exec httpd -f -vv -p 8080 -h /www';
+  'mkdir -p /www; [ -n "$BROKEN" ] || echo "$GREETING rev$REV" > /www/index.html; (sleep "${READY_DELAY:-0}"; touch /www/health) & exec httpd -f -vv -p 8080 -h /www';
 
 export interface ServiceFileOptions {
   name: string;
@@ -74,14 +75,18 @@ export class ServiceFarm {
   /** The services this farm released (from their files' `name:`): stop removes theirs only. */
   readonly services = new Set<string>();
   proxyPort = 0;
+  /** Added to every agent's environment when it starts (e.g. DOCKYARD_PUSHGATEWAY_URL, known after the server). */
+  readonly agentEnv: Record<string, string> = {};
 
   constructor(opts: { env?: Record<string, string> } = {}) {
     this.farm = new OutageFarm({ env: { ...OUTAGE_TIMINGS, ...opts.env } });
   }
 
-  async start(): Promise<void> {
+  /** `beforeAgents` runs once the server answers, before any agent starts (to start what they need). */
+  async start(opts: { beforeAgents?: () => Promise<void> } = {}): Promise<void> {
     this.proxyPort = await freePort();
     await this.farm.start();
+    await opts.beforeAgents?.();
     for (const h of HOSTS) this.startAgent(h.name);
     await this.farm.waitAgentsOnline(HOSTS.length);
   }
@@ -96,7 +101,7 @@ export class ServiceFarm {
       labels: { svc: "web" },
       capacity: 6,
       stateDir,
-      env: { DOCKER_HOST: host.engine, DOCKYARD_SERVICE_ADDRESS: host.address },
+      env: { ...this.agentEnv, DOCKER_HOST: host.engine, DOCKYARD_SERVICE_ADDRESS: host.address },
     });
   }
 

@@ -100,10 +100,14 @@ test("the test run left no dockyard-* temporary directory, container or volume",
   // run's (as testkit starts one, its command line naming no file there) is seen.
   const monDir = path.join(os.tmpdir(), `probe-${randomBytes(4).toString("hex")}-monitoring`);
   mkdirSync(monDir);
-  const probeGateway = spawn("prometheus-pushgateway", [`--web.listen-address=127.0.0.1:${await freePort()}`], {
-    cwd: monDir,
-    stdio: "ignore",
-  });
+  const probeGateway = spawn(
+    "prometheus-pushgateway",
+    [`--web.listen-address=127.0.0.1:${await freePort()}`, "--persistence.file="],
+    {
+      cwd: monDir,
+      stdio: "ignore",
+    },
+  );
   try {
     await waitFor(() => scanMonitoring().some((p) => p.includes(monDir)), {
       timeoutMs: 10_000,

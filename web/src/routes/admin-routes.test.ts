@@ -59,6 +59,12 @@ function recorder() {
     listNotifications: record("listNotifications", []) as WebServices["listNotifications"],
     listArtifacts: record("listArtifacts", []) as WebServices["listArtifacts"],
     getArtifact: () => Promise.reject(new Error("unused")),
+    listSchedules: record("listSchedules", []) as WebServices["listSchedules"],
+    getSchedule: record("getSchedule", {}) as WebServices["getSchedule"],
+    createSchedule: record("createSchedule", {}) as WebServices["createSchedule"],
+    deleteSchedule: record("deleteSchedule", undefined) as WebServices["deleteSchedule"],
+    setScheduleEnabled: record("setScheduleEnabled", {}) as WebServices["setScheduleEnabled"],
+    scheduleTicks: record("scheduleTicks", []) as WebServices["scheduleTicks"],
     metrics: notCalled,
     health: notCalled,
   };

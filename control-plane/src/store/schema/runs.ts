@@ -153,6 +153,11 @@ export const stages = pgTable(
     index("stages_children_queued_idx")
       .on(t.queuedAt)
       .where(sql`state = 'queued' AND parent_stage_id IS NOT NULL`),
+    // A ui-test's assignment reads its journey's last results on its env (stages/ui-test-inputs.ts):
+    // journeys run every few seconds, so that read must not scan every stage.
+    index("stages_ui_test_journey_idx")
+      .on(sql`(${t.outputs}->'values'->>'journey')`, sql`(${t.outputs}->'values'->>'env')`, t.finishedAt)
+      .where(sql`type = 'ui-test'`),
   ],
 );
 

@@ -27,7 +27,7 @@ export interface AgentHandlerDeps {
   placements?: PlacementCache;
   publish(events: RunEventRecord[]): void;
   /** What an assignment reads: earlier stages' outputs, decrypted secrets, the registry password (only for the agent it is placed on). */
-  assignmentInputs(runId: string, spec: StageSpecRow): Promise<AssignmentInputs>;
+  assignmentInputs(runId: string, spec: StageSpecRow, agentId?: string | null): Promise<AssignmentInputs>;
   registration: Omit<RegistrationDeps, "db" | "clock" | "log">;
   /** Streams open on this replica, for pushing placements (see agent-streams.ts). */
   streams?: AgentStreams;

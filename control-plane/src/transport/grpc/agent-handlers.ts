@@ -69,7 +69,7 @@ export function agentHandlers(deps: AgentHandlerDeps): Handlers {
   const assignmentFor = async (p: Parameters<typeof toAssignment>[0]): Promise<Assignment> => {
     if (!needsLookup(p.spec)) return toAssignment(p, deps);
     try {
-      return toAssignment(p, deps, await deps.assignmentInputs(p.runId, p.spec));
+      return toAssignment(p, deps, await deps.assignmentInputs(p.runId, p.spec, p.agentId));
     } catch (err) {
       if (!(err instanceof NotFoundError) && !(err instanceof InvalidError)) throw err;
       const ended = await finishAttempt(

@@ -52,9 +52,13 @@ import type { NotifyService } from "../../notify/service";
 import { notifyHandlers } from "./notify-handlers";
 import type { HookHandlers } from "./hook-handlers";
 import type { AlertHandlers } from "./alert-handlers";
+import type { ScheduleHandlers } from "./schedule-handlers";
 
 type Handlers = ServiceHandlers<(typeof RunService)["method"]>;
-type RunHandlers = Omit<Handlers, keyof UserHandlers | keyof HookHandlers | keyof AlertHandlers>;
+type RunHandlers = Omit<
+  Handlers,
+  keyof UserHandlers | keyof HookHandlers | keyof AlertHandlers | keyof ScheduleHandlers
+>;
 
 export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger, notify: NotifyService): RunHandlers {
   /** A unary handler given the call's user as the audit log's actor too. */

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file dockyard/v1/types.proto.
  */
 export const file_dockyard_v1_types: GenFile = /*@__PURE__*/
-  fileDesc("Chdkb2NreWFyZC92MS90eXBlcy5wcm90bxILZG9ja3lhcmQudjEirgQKCVN0YWdlU3BlYxIsCgNlbnYYAyADKAsyHy5kb2NreWFyZC52MS5TdGFnZVNwZWMuRW52RW50cnkSEgoKdGltZW91dF9tcxgEIAEoBBIpCgdzZWNyZXRzGAggAygLMhguZG9ja3lhcmQudjEuU2VjcmV0VmFsdWUSLQoIcmVnaXN0cnkYCSABKAsyGy5kb2NreWFyZC52MS5SZWdpc3RyeUFjY2VzcxImCgZzb3VyY2UYCiABKAsyFi5kb2NreWFyZC52MS5SdW5Tb3VyY2USLAoHY29tbWFuZBgUIAEoCzIZLmRvY2t5YXJkLnYxLkNvbW1hbmRTdGFnZUgAEigKBWJ1aWxkGBUgASgLMhcuZG9ja3lhcmQudjEuQnVpbGRTdGFnZUgAEioKBmRlcGxveRgWIAEoCzIYLmRvY2t5YXJkLnYxLkRlcGxveVN0YWdlSAASJgoEdGVzdBgXIAEoCzIWLmRvY2t5YXJkLnYxLlRlc3RTdGFnZUgAEjAKDHNlcnZpY2Vfc3RlcBgYIAEoCzIYLmRvY2t5YXJkLnYxLlNlcnZpY2VTdGVwSAAaKgoIRW52RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIGCgRraW5kSgQIARACSgQIAhADSgQIBRAGSgQIBhAHSgQIBxAIUgVpbWFnZVIIY29tbWFuZHNSCGV4ZWN1dG9yUgZsaW1pdHNSCnNlY3JldF9lbnYigAIKC1NlcnZpY2VTdGVwEg4KBmFjdGlvbhgBIAEoCRIPCgdzZXJ2aWNlGAIgASgJEgwKBGZpbGUYAyABKAkSKgoGdGFyZ2V0GAQgASgLMhouZG9ja3lhcmQudjEuU2VydmljZVRhcmdldBIQCghyZXBsaWNhcxgFIAEoDRISCgpwcm94eV9wb3J0GAYgASgNEhQKDG1heF9wYXJhbGxlbBgHIAEoDRIZChFoZWFsdGhfdGltZW91dF9tcxgIIAEoBBIYChBkcmFpbl90aW1lb3V0X21zGAkgASgEEhMKC2tlZXBfb3RoZXJzGAogASgIEhAKCHdhdGNoX21zGAsgASgEIvUBCg1TZXJ2aWNlVGFyZ2V0EhAKCHJldmlzaW9uGAEgASgNEg0KBWltYWdlGAIgASgJEjAKA2VudhgDIAMoCzIjLmRvY2t5YXJkLnYxLlNlcnZpY2VUYXJnZXQuRW52RW50cnkSDwoHY29tbWFuZBgEIAMoCRIMCgRwb3J0GAUgASgNEi8KBmhlYWx0aBgGIAEoCzIfLmRvY2t5YXJkLnYxLlNlcnZpY2VIZWFsdGhDaGVjaxIVCg1zdG9wX2dyYWNlX21zGAcgASgEGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEijgEKElNlcnZpY2VIZWFsdGhDaGVjaxIRCglodHRwX3BhdGgYASABKAkSEwoLaHR0cF9zdGF0dXMYAiABKA0SDwoHY29tbWFuZBgDIAMoCRITCgtpbnRlcnZhbF9tcxgEIAEoBBISCgp0aW1lb3V0X21zGAUgASgEEhYKDm1pbl9oZWFsdGh5X21zGAYgASgEIm4KDENvbW1hbmRTdGFnZRINCgVpbWFnZRgBIAEoCRIQCghjb21tYW5kcxgCIAMoCRIQCghleGVjdXRvchgDIAEoCRIrCgZsaW1pdHMYBCABKAsyGy5kb2NreWFyZC52MS5SZXNvdXJjZUxpbWl0cyK7AQoKQnVpbGRTdGFnZRIPCgdjb250ZXh0GAEgASgJEhIKCmRvY2tlcmZpbGUYAiABKAkSDgoGdGFyZ2V0GAMgASgJEi8KBGFyZ3MYBCADKAsyIS5kb2NreWFyZC52MS5CdWlsZFN0YWdlLkFyZ3NFbnRyeRIMCgR0YWdzGAUgAygJEgwKBHB1c2gYBiABKAgaKwoJQXJnc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEitgIKC0RlcGxveVN0YWdlEhAKCHRlbXBsYXRlGAEgASgJEjQKBmltYWdlcxgCIAMoCzIkLmRvY2t5YXJkLnYxLkRlcGxveVN0YWdlLkltYWdlc0VudHJ5EjAKBHNlZWQYAyADKAsyIi5kb2NreWFyZC52MS5EZXBsb3lTdGFnZS5TZWVkRW50cnkSDgoGdHRsX21zGAQgASgEEhkKEWhlYWx0aF90aW1lb3V0X21zGAUgASgEEhcKD2tlZXBfb25fZmFpbHVyZRgGIAEoCBINCgVvd25lchgHIAEoCRotCgtJbWFnZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGisKCVNlZWRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIn4KCVRlc3RTdGFnZRINCgVpbWFnZRgBIAEoCRIQCghjb21tYW5kcxgCIAMoCRIPCgduZXR3b3JrGAMgASgJEhIKCmp1bml0X3BhdGgYBCABKAkSKwoGbGltaXRzGAUgASgLMhsuZG9ja3lhcmQudjEuUmVzb3VyY2VMaW1pdHMiRQoOUmVnaXN0cnlBY2Nlc3MSDwoHYWRkcmVzcxgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRIQCghwYXNzd29yZBgDIAEoDCJMCglSdW5Tb3VyY2USJQoDZ2l0GAEgASgLMhYuZG9ja3lhcmQudjEuR2l0U291cmNlSAASEAoGdXBsb2FkGAIgASgISABCBgoEa2luZCIlCglHaXRTb3VyY2USCwoDdXJsGAEgASgJEgsKA3JlZhgCIAEoCSLWAQoMU3RhZ2VPdXRwdXRzEjUKBnZhbHVlcxgBIAMoCzIlLmRvY2t5YXJkLnYxLlN0YWdlT3V0cHV0cy5WYWx1ZXNFbnRyeRInCgVpbWFnZRgCIAEoCzIYLmRvY2t5YXJkLnYxLkltYWdlUmVzdWx0EiYKBXRlc3RzGAMgASgLMhcuZG9ja3lhcmQudjEuVGVzdENvdW50cxIPCgdzdW1tYXJ5GAQgASgJGi0KC1ZhbHVlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiWgoLSW1hZ2VSZXN1bHQSCwoDcmVmGAEgASgJEgoKAmlkGAIgASgJEg4KBmRpZ2VzdBgDIAEoCRISCgpzaXplX2J5dGVzGAQgASgEEg4KBmxheWVycxgFIAEoDSJcCgpUZXN0Q291bnRzEg4KBnBhc3NlZBgBIAEoDRIOCgZmYWlsZWQYAiABKA0SDwoHc2tpcHBlZBgDIAEoDRIOCgZlcnJvcnMYBCABKA0SDQoFdG90YWwYBSABKA0iOgoLU2VjcmV0VmFsdWUSCwoDZW52GAEgASgJEg0KBXZhbHVlGAIgASgMEg8KB2FzX2ZpbGUYAyABKAgiRwoOUmVzb3VyY2VMaW1pdHMSFAoMbWVtb3J5X2J5dGVzGAEgASgEEhEKCW5hbm9fY3B1cxgCIAEoBBIMCgRwaWRzGAMgASgDIs4BCgpBc3NpZ25tZW50EhIKCmF0dGVtcHRfaWQYASABKAkSEAoIbGVhc2VfaWQYAiABKAkSDgoGcnVuX2lkGAMgASgJEhAKCHN0YWdlX2lkGAQgASgJEhIKCnN0YWdlX25hbWUYBSABKAkSFgoOYXR0ZW1wdF9udW1iZXIYBiABKA0SJAoEc3BlYxgHIAEoCzIWLmRvY2t5YXJkLnYxLlN0YWdlU3BlYxIUCgxsZWFzZV90dGxfbXMYCCABKAQSEAoIZmVuY2VfbXMYCSABKAQiRgoHUHJvYmxlbRIMCgRwYXRoGAEgASgJEgwKBGxpbmUYAiABKA0SDgoGY29sdW1uGAMgASgNEg8KB21lc3NhZ2UYBCABKAkqbAoJTG9nU3RyZWFtEhoKFkxPR19TVFJFQU1fVU5TUEVDSUZJRUQQABIVChFMT0dfU1RSRUFNX1NURE9VVBABEhUKEUxPR19TVFJFQU1fU1RERVJSEAISFQoRTE9HX1NUUkVBTV9TWVNURU0QA2IGcHJvdG8z");
+  fileDesc("Chdkb2NreWFyZC92MS90eXBlcy5wcm90bxILZG9ja3lhcmQudjEi2wQKCVN0YWdlU3BlYxIsCgNlbnYYAyADKAsyHy5kb2NreWFyZC52MS5TdGFnZVNwZWMuRW52RW50cnkSEgoKdGltZW91dF9tcxgEIAEoBBIpCgdzZWNyZXRzGAggAygLMhguZG9ja3lhcmQudjEuU2VjcmV0VmFsdWUSLQoIcmVnaXN0cnkYCSABKAsyGy5kb2NreWFyZC52MS5SZWdpc3RyeUFjY2VzcxImCgZzb3VyY2UYCiABKAsyFi5kb2NreWFyZC52MS5SdW5Tb3VyY2USLAoHY29tbWFuZBgUIAEoCzIZLmRvY2t5YXJkLnYxLkNvbW1hbmRTdGFnZUgAEigKBWJ1aWxkGBUgASgLMhcuZG9ja3lhcmQudjEuQnVpbGRTdGFnZUgAEioKBmRlcGxveRgWIAEoCzIYLmRvY2t5YXJkLnYxLkRlcGxveVN0YWdlSAASJgoEdGVzdBgXIAEoCzIWLmRvY2t5YXJkLnYxLlRlc3RTdGFnZUgAEjAKDHNlcnZpY2Vfc3RlcBgYIAEoCzIYLmRvY2t5YXJkLnYxLlNlcnZpY2VTdGVwSAASKwoHdWlfdGVzdBgZIAEoCzIYLmRvY2t5YXJkLnYxLlVpVGVzdFN0YWdlSAAaKgoIRW52RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIGCgRraW5kSgQIARACSgQIAhADSgQIBRAGSgQIBhAHSgQIBxAIUgVpbWFnZVIIY29tbWFuZHNSCGV4ZWN1dG9yUgZsaW1pdHNSCnNlY3JldF9lbnYigAIKC1NlcnZpY2VTdGVwEg4KBmFjdGlvbhgBIAEoCRIPCgdzZXJ2aWNlGAIgASgJEgwKBGZpbGUYAyABKAkSKgoGdGFyZ2V0GAQgASgLMhouZG9ja3lhcmQudjEuU2VydmljZVRhcmdldBIQCghyZXBsaWNhcxgFIAEoDRISCgpwcm94eV9wb3J0GAYgASgNEhQKDG1heF9wYXJhbGxlbBgHIAEoDRIZChFoZWFsdGhfdGltZW91dF9tcxgIIAEoBBIYChBkcmFpbl90aW1lb3V0X21zGAkgASgEEhMKC2tlZXBfb3RoZXJzGAogASgIEhAKCHdhdGNoX21zGAsgASgEIvUBCg1TZXJ2aWNlVGFyZ2V0EhAKCHJldmlzaW9uGAEgASgNEg0KBWltYWdlGAIgASgJEjAKA2VudhgDIAMoCzIjLmRvY2t5YXJkLnYxLlNlcnZpY2VUYXJnZXQuRW52RW50cnkSDwoHY29tbWFuZBgEIAMoCRIMCgRwb3J0GAUgASgNEi8KBmhlYWx0aBgGIAEoCzIfLmRvY2t5YXJkLnYxLlNlcnZpY2VIZWFsdGhDaGVjaxIVCg1zdG9wX2dyYWNlX21zGAcgASgEGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEijgEKElNlcnZpY2VIZWFsdGhDaGVjaxIRCglodHRwX3BhdGgYASABKAkSEwoLaHR0cF9zdGF0dXMYAiABKA0SDwoHY29tbWFuZBgDIAMoCRITCgtpbnRlcnZhbF9tcxgEIAEoBBISCgp0aW1lb3V0X21zGAUgASgEEhYKDm1pbl9oZWFsdGh5X21zGAYgASgEIm4KDENvbW1hbmRTdGFnZRINCgVpbWFnZRgBIAEoCRIQCghjb21tYW5kcxgCIAMoCRIQCghleGVjdXRvchgDIAEoCRIrCgZsaW1pdHMYBCABKAsyGy5kb2NreWFyZC52MS5SZXNvdXJjZUxpbWl0cyK7AQoKQnVpbGRTdGFnZRIPCgdjb250ZXh0GAEgASgJEhIKCmRvY2tlcmZpbGUYAiABKAkSDgoGdGFyZ2V0GAMgASgJEi8KBGFyZ3MYBCADKAsyIS5kb2NreWFyZC52MS5CdWlsZFN0YWdlLkFyZ3NFbnRyeRIMCgR0YWdzGAUgAygJEgwKBHB1c2gYBiABKAgaKwoJQXJnc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEitgIKC0RlcGxveVN0YWdlEhAKCHRlbXBsYXRlGAEgASgJEjQKBmltYWdlcxgCIAMoCzIkLmRvY2t5YXJkLnYxLkRlcGxveVN0YWdlLkltYWdlc0VudHJ5EjAKBHNlZWQYAyADKAsyIi5kb2NreWFyZC52MS5EZXBsb3lTdGFnZS5TZWVkRW50cnkSDgoGdHRsX21zGAQgASgEEhkKEWhlYWx0aF90aW1lb3V0X21zGAUgASgEEhcKD2tlZXBfb25fZmFpbHVyZRgGIAEoCBINCgVvd25lchgHIAEoCRotCgtJbWFnZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGisKCVNlZWRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIn4KCVRlc3RTdGFnZRINCgVpbWFnZRgBIAEoCRIQCghjb21tYW5kcxgCIAMoCRIPCgduZXR3b3JrGAMgASgJEhIKCmp1bml0X3BhdGgYBCABKAkSKwoGbGltaXRzGAUgASgLMhsuZG9ja3lhcmQudjEuUmVzb3VyY2VMaW1pdHMiiQIKC1VpVGVzdFN0YWdlEg8KB2pvdXJuZXkYASABKAkSCwoDZW52GAIgASgJEhAKCGJhc2VfdXJsGAMgASgJEg8KB3NlcnZpY2UYBCABKAkSGAoQc2VydmljZV9yZXZpc2lvbhgFIAEoDRIiCgVzdGVwcxgGIAMoCzITLmRvY2t5YXJkLnYxLlVpU3RlcBIOCgZzY3JpcHQYByABKAkSDwoHcmV0cmllcxgIIAEoDRIUCgx0aHJlc2hvbGRfbXMYCSABKAQSFwoPZXhwZWN0X2V2ZXJ5X21zGAogASgEEisKB2hpc3RvcnkYCyABKAsyGi5kb2NreWFyZC52MS5VaVRlc3RIaXN0b3J5InUKBlVpU3RlcBIOCgZhY3Rpb24YASABKAkSDAoEbmFtZRgCIAEoCRIOCgZ0YXJnZXQYAyABKAkSEAoIc2VsZWN0b3IYBCABKAkSDQoFdmFsdWUYBSABKAkSDAoEdGV4dBgGIAEoCRIOCgZzdGF0dXMYByABKA0iZgoNVWlUZXN0SGlzdG9yeRIOCgZyZWNlbnQYASADKAgSFQoNY2hlY2tzX3Bhc3NlZBgCIAEoBBIVCg1jaGVja3NfZmFpbGVkGAMgASgEEhcKD2xhc3Rfc3VjY2Vzc19tcxgEIAEoBCJFCg5SZWdpc3RyeUFjY2VzcxIPCgdhZGRyZXNzGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhAKCHBhc3N3b3JkGAMgASgMIkwKCVJ1blNvdXJjZRIlCgNnaXQYASABKAsyFi5kb2NreWFyZC52MS5HaXRTb3VyY2VIABIQCgZ1cGxvYWQYAiABKAhIAEIGCgRraW5kIiUKCUdpdFNvdXJjZRILCgN1cmwYASABKAkSCwoDcmVmGAIgASgJItYBCgxTdGFnZU91dHB1dHMSNQoGdmFsdWVzGAEgAygLMiUuZG9ja3lhcmQudjEuU3RhZ2VPdXRwdXRzLlZhbHVlc0VudHJ5EicKBWltYWdlGAIgASgLMhguZG9ja3lhcmQudjEuSW1hZ2VSZXN1bHQSJgoFdGVzdHMYAyABKAsyFy5kb2NreWFyZC52MS5UZXN0Q291bnRzEg8KB3N1bW1hcnkYBCABKAkaLQoLVmFsdWVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJaCgtJbWFnZVJlc3VsdBILCgNyZWYYASABKAkSCgoCaWQYAiABKAkSDgoGZGlnZXN0GAMgASgJEhIKCnNpemVfYnl0ZXMYBCABKAQSDgoGbGF5ZXJzGAUgASgNIlwKClRlc3RDb3VudHMSDgoGcGFzc2VkGAEgASgNEg4KBmZhaWxlZBgCIAEoDRIPCgdza2lwcGVkGAMgASgNEg4KBmVycm9ycxgEIAEoDRINCgV0b3RhbBgFIAEoDSI6CgtTZWNyZXRWYWx1ZRILCgNlbnYYASABKAkSDQoFdmFsdWUYAiABKAwSDwoHYXNfZmlsZRgDIAEoCCJHCg5SZXNvdXJjZUxpbWl0cxIUCgxtZW1vcnlfYnl0ZXMYASABKAQSEQoJbmFub19jcHVzGAIgASgEEgwKBHBpZHMYAyABKAMizgEKCkFzc2lnbm1lbnQSEgoKYXR0ZW1wdF9pZBgBIAEoCRIQCghsZWFzZV9pZBgCIAEoCRIOCgZydW5faWQYAyABKAkSEAoIc3RhZ2VfaWQYBCABKAkSEgoKc3RhZ2VfbmFtZRgFIAEoCRIWCg5hdHRlbXB0X251bWJlchgGIAEoDRIkCgRzcGVjGAcgASgLMhYuZG9ja3lhcmQudjEuU3RhZ2VTcGVjEhQKDGxlYXNlX3R0bF9tcxgIIAEoBBIQCghmZW5jZV9tcxgJIAEoBCJGCgdQcm9ibGVtEgwKBHBhdGgYASABKAkSDAoEbGluZRgCIAEoDRIOCgZjb2x1bW4YAyABKA0SDwoHbWVzc2FnZRgEIAEoCSpsCglMb2dTdHJlYW0SGgoWTE9HX1NUUkVBTV9VTlNQRUNJRklFRBAAEhUKEUxPR19TVFJFQU1fU1RET1VUEAESFQoRTE9HX1NUUkVBTV9TVERFUlIQAhIVChFMT0dfU1RSRUFNX1NZU1RFTRADYgZwcm90bzM");
 
 /**
  * What an agent needs to run one stage attempt. Built by the server from the
@@ -89,6 +89,12 @@ export type StageSpec = Message<"dockyard.v1.StageSpec"> & {
      */
     value: ServiceStep;
     case: "serviceStep";
+  } | {
+    /**
+     * @generated from field: dockyard.v1.UiTestStage ui_test = 25;
+     */
+    value: UiTestStage;
+    case: "uiTest";
   } | { case: undefined; value?: undefined };
 };
 
@@ -455,6 +461,176 @@ export const TestStageSchema: GenMessage<TestStage> = /*@__PURE__*/
   messageDesc(file_dockyard_v1_types, 7);
 
 /**
+ * A browser journey (declared steps or a script in the run's source) against `base_url`.
+ *
+ * @generated from message dockyard.v1.UiTestStage
+ */
+export type UiTestStage = Message<"dockyard.v1.UiTestStage"> & {
+  /**
+   * @generated from field: string journey = 1;
+   */
+  journey: string;
+
+  /**
+   * @generated from field: string env = 2;
+   */
+  env: string;
+
+  /**
+   * The base URL: the stage's `url`, or a host proxy of `service` chosen by the server.
+   *
+   * @generated from field: string base_url = 3;
+   */
+  baseUrl: string;
+
+  /**
+   * Set when the target is a Dockyard service: metric labels.
+   *
+   * @generated from field: string service = 4;
+   */
+  service: string;
+
+  /**
+   * @generated from field: uint32 service_revision = 5;
+   */
+  serviceRevision: number;
+
+  /**
+   * @generated from field: repeated dockyard.v1.UiStep steps = 6;
+   */
+  steps: UiStep[];
+
+  /**
+   * A path in the run's source (an ES module); empty with steps.
+   *
+   * @generated from field: string script = 7;
+   */
+  script: string;
+
+  /**
+   * @generated from field: uint32 retries = 8;
+   */
+  retries: number;
+
+  /**
+   * @generated from field: uint64 threshold_ms = 9;
+   */
+  thresholdMs: bigint;
+
+  /**
+   * @generated from field: uint64 expect_every_ms = 10;
+   */
+  expectEveryMs: bigint;
+
+  /**
+   * The journey's history on this env (earlier ui-test results), for cumulative metrics.
+   *
+   * @generated from field: dockyard.v1.UiTestHistory history = 11;
+   */
+  history?: UiTestHistory | undefined;
+};
+
+/**
+ * Describes the message dockyard.v1.UiTestStage.
+ * Use `create(UiTestStageSchema)` to create a new message.
+ */
+export const UiTestStageSchema: GenMessage<UiTestStage> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_types, 8);
+
+/**
+ * @generated from message dockyard.v1.UiStep
+ */
+export type UiStep = Message<"dockyard.v1.UiStep"> & {
+  /**
+   * "goto", "click", "fill", "expect" or "measure".
+   *
+   * @generated from field: string action = 1;
+   */
+  action: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * goto: a URL or a path against the base URL.
+   *
+   * @generated from field: string target = 3;
+   */
+  target: string;
+
+  /**
+   * click, fill, expect (selector).
+   *
+   * @generated from field: string selector = 4;
+   */
+  selector: string;
+
+  /**
+   * fill.
+   *
+   * @generated from field: string value = 5;
+   */
+  value: string;
+
+  /**
+   * expect: exactly one of text, selector, status (0: none).
+   *
+   * @generated from field: string text = 6;
+   */
+  text: string;
+
+  /**
+   * @generated from field: uint32 status = 7;
+   */
+  status: number;
+};
+
+/**
+ * Describes the message dockyard.v1.UiStep.
+ * Use `create(UiStepSchema)` to create a new message.
+ */
+export const UiStepSchema: GenMessage<UiStep> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_types, 9);
+
+/**
+ * @generated from message dockyard.v1.UiTestHistory
+ */
+export type UiTestHistory = Message<"dockyard.v1.UiTestHistory"> & {
+  /**
+   * The previous results, newest first (at most 2): true = passed.
+   *
+   * @generated from field: repeated bool recent = 1;
+   */
+  recent: boolean[];
+
+  /**
+   * @generated from field: uint64 checks_passed = 2;
+   */
+  checksPassed: bigint;
+
+  /**
+   * @generated from field: uint64 checks_failed = 3;
+   */
+  checksFailed: bigint;
+
+  /**
+   * Unix ms of the last successful run's end; 0: none.
+   *
+   * @generated from field: uint64 last_success_ms = 4;
+   */
+  lastSuccessMs: bigint;
+};
+
+/**
+ * Describes the message dockyard.v1.UiTestHistory.
+ * Use `create(UiTestHistorySchema)` to create a new message.
+ */
+export const UiTestHistorySchema: GenMessage<UiTestHistory> = /*@__PURE__*/
+  messageDesc(file_dockyard_v1_types, 10);
+
+/**
  * @generated from message dockyard.v1.RegistryAccess
  */
 export type RegistryAccess = Message<"dockyard.v1.RegistryAccess"> & {
@@ -481,7 +657,7 @@ export type RegistryAccess = Message<"dockyard.v1.RegistryAccess"> & {
  * Use `create(RegistryAccessSchema)` to create a new message.
  */
 export const RegistryAccessSchema: GenMessage<RegistryAccess> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 8);
+  messageDesc(file_dockyard_v1_types, 11);
 
 /**
  * @generated from message dockyard.v1.RunSource
@@ -512,7 +688,7 @@ export type RunSource = Message<"dockyard.v1.RunSource"> & {
  * Use `create(RunSourceSchema)` to create a new message.
  */
 export const RunSourceSchema: GenMessage<RunSource> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 9);
+  messageDesc(file_dockyard_v1_types, 12);
 
 /**
  * @generated from message dockyard.v1.GitSource
@@ -536,7 +712,7 @@ export type GitSource = Message<"dockyard.v1.GitSource"> & {
  * Use `create(GitSourceSchema)` to create a new message.
  */
 export const GitSourceSchema: GenMessage<GitSource> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 10);
+  messageDesc(file_dockyard_v1_types, 13);
 
 /**
  * What a finished attempt reports besides its exit: string outputs that later
@@ -574,7 +750,7 @@ export type StageOutputs = Message<"dockyard.v1.StageOutputs"> & {
  * Use `create(StageOutputsSchema)` to create a new message.
  */
 export const StageOutputsSchema: GenMessage<StageOutputs> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 11);
+  messageDesc(file_dockyard_v1_types, 14);
 
 /**
  * @generated from message dockyard.v1.ImageResult
@@ -615,7 +791,7 @@ export type ImageResult = Message<"dockyard.v1.ImageResult"> & {
  * Use `create(ImageResultSchema)` to create a new message.
  */
 export const ImageResultSchema: GenMessage<ImageResult> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 12);
+  messageDesc(file_dockyard_v1_types, 15);
 
 /**
  * @generated from message dockyard.v1.TestCounts
@@ -652,7 +828,7 @@ export type TestCounts = Message<"dockyard.v1.TestCounts"> & {
  * Use `create(TestCountsSchema)` to create a new message.
  */
 export const TestCountsSchema: GenMessage<TestCounts> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 13);
+  messageDesc(file_dockyard_v1_types, 16);
 
 /**
  * @generated from message dockyard.v1.SecretValue
@@ -682,7 +858,7 @@ export type SecretValue = Message<"dockyard.v1.SecretValue"> & {
  * Use `create(SecretValueSchema)` to create a new message.
  */
 export const SecretValueSchema: GenMessage<SecretValue> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 14);
+  messageDesc(file_dockyard_v1_types, 17);
 
 /**
  * @generated from message dockyard.v1.ResourceLimits
@@ -709,7 +885,7 @@ export type ResourceLimits = Message<"dockyard.v1.ResourceLimits"> & {
  * Use `create(ResourceLimitsSchema)` to create a new message.
  */
 export const ResourceLimitsSchema: GenMessage<ResourceLimits> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 15);
+  messageDesc(file_dockyard_v1_types, 18);
 
 /**
  * One attempt handed to an agent. The lease id must accompany every report.
@@ -773,7 +949,7 @@ export type Assignment = Message<"dockyard.v1.Assignment"> & {
  * Use `create(AssignmentSchema)` to create a new message.
  */
 export const AssignmentSchema: GenMessage<Assignment> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 16);
+  messageDesc(file_dockyard_v1_types, 19);
 
 /**
  * @generated from message dockyard.v1.Problem
@@ -805,7 +981,7 @@ export type Problem = Message<"dockyard.v1.Problem"> & {
  * Use `create(ProblemSchema)` to create a new message.
  */
 export const ProblemSchema: GenMessage<Problem> = /*@__PURE__*/
-  messageDesc(file_dockyard_v1_types, 17);
+  messageDesc(file_dockyard_v1_types, 20);
 
 /**
  * @generated from enum dockyard.v1.LogStream

@@ -1,0 +1,1 @@
+CREATE INDEX "stages_ui_test_journey_idx" ON "stages" USING btree (("outputs"->'values'->>'journey'),("outputs"->'values'->>'env'),"finished_at") WHERE type = 'ui-test';

@@ -1,0 +1,65 @@
+// The release loop with no hand in it, on real parts: a scheduled ui-test journey (real Chromium,
+// run by an agent) against a service on two hosts pushes its results to a real Pushgateway;
+// Prometheus evaluates ops/prometheus's rules at 1 s; Alertmanager posts DockyardJourneyFailing to
+// the server's receiver with the bearer token; the alert rolls back the update in its watch window,
+// and the release pipeline's `on: [alert]` rule tells its channel once. The bad revision passes its
+// health check (only its page is missing): the journey is what sees it.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { assertOneRevision, bodiesOver, startAlertLoopFarm, ticksOf, waitFor, type AlertLoopFarm } from "../index";
+
+// Its own service name: another suite's services on the same engines are not ours to touch.
+const SERVICE = "loop-web";
+
+describe(
+  "the alert loop: journey, Pushgateway, Prometheus, Alertmanager, receiver, rollback",
+  { timeout: 600_000 },
+  () => {
+    let loop: AlertLoopFarm;
+    before(async () => {
+      loop = await startAlertLoopFarm(SERVICE, "shop");
+    });
+    after(async () => {
+      await loop?.stop();
+    });
+
+    it("a release whose page is broken (its health check passes) is rolled back by the journey's alert, notified once", async () => {
+      const { sf, hook } = loop;
+      const run = await loop.release({ GREETING: "shop", REV: "2", BROKEN: "1" }, "90s");
+      const stage = await sf.waitStageEnd(run, 120_000);
+      assert.equal(stage.state, "failed", stage.reason ?? "");
+      assert.match(stage.reason ?? "", /rolled back to revision 1: alert DockyardJourneyFailing: journey shop/);
+      assert.equal(stage.outputs?.values.rolled_back, "true");
+      await assertOneRevision(SERVICE, 1);
+      assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["shop rev1"], "the good page is back");
+
+      // The journeys that saw it: continuous ticks while the update rolled and watched, failed runs among them.
+      const ticks = await ticksOf(sf.farm, "shop");
+      assert.ok(ticks.filter((t) => t.kind === "continuous" && t.runId).length >= 2, JSON.stringify(ticks));
+
+      // The alert is stored once and listed; it resolves once the journey passes again on revision 1 (a second post
+      // from Alertmanager, for the same alert), and its notification arrived once.
+      type Listed = { alertname: string; status: string; labels: Record<string, string>; rollback: unknown };
+      const listed = async () =>
+        (JSON.parse((await sf.cli(["alerts", "--json"])).stdout) as Listed[]).filter(
+          (a) => a.alertname === "DockyardJourneyFailing" && a.labels.journey === "shop",
+        );
+      const [firing] = await listed();
+      assert.ok(firing, "the alert in `dockyard alerts`");
+      assert.equal(firing.labels.service, SERVICE);
+      assert.ok(firing.rollback, "the alert's row names the rollback it made");
+      const resolved = await waitFor(
+        async () => {
+          const list = await listed();
+          return list.length === 1 && list[0]!.status === "resolved" ? list : undefined;
+        },
+        { timeoutMs: 90_000, intervalMs: 500, message: "the alert resolved by passing journeys, still one row" },
+      );
+      assert.equal(resolved.length, 1);
+      const alertMessages = [...hook.uniqueDelivered().values()].filter((r) =>
+        r.body.includes("DockyardJourneyFailing"),
+      );
+      assert.equal(alertMessages.length, 1, "one notification for one alert, whatever Alertmanager posted again");
+    });
+  },
+);
