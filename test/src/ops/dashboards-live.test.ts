@@ -1,7 +1,7 @@
 // Every dashboard query, its variables substituted as Grafana would, run against a live Prometheus
 // must return at least one series. Prometheus scrapes a real server of a service farm (two
 // Docker agents) that released a service twice and ran a passing and a failing pipeline, and a
-// Pushgateway holding two journey runs pushed as a ui-test stage pushes them: `checkout` passing,
+// Pushgateway holding two journey runs pushed by the agent's own ui-test push: `checkout` passing,
 // `login` on the service failing 2 of its last 3 runs. With the repository's rules loaded,
 // DockyardJourneyFailing fires, Alertmanager posts it to the server, and the server rolls the
 // second release back (reason alert): so rollbacks, revisions and received alerts have series
@@ -15,7 +15,7 @@ import { dashboards } from "@dockyard/ops";
 import { startMonitoring, tempDir, type Monitoring } from "@dockyard/testkit";
 import { releasePipeline, serviceFile, ServiceFarm, submit, waitFor, waitForRun, type RunClient } from "../index";
 import { panelsOf, targetsOf } from "./dashboard-lint";
-import { pushJourneyRun, type JourneyRun } from "./push-synthetic";
+import { pushJourneyMetrics, type JourneyRunMetrics } from "@dockyard/agent";
 
 // $__rate_interval is max(4 × scrape interval, step + scrape interval) in Grafana; with 1 s
 // scrapes 4s would do, 30s keeps several samples of every counter without waiting for them.
@@ -110,40 +110,42 @@ describe("Grafana dashboards against a live Prometheus", { timeout: 600_000 }, (
       { timeoutMs: 150_000, intervalMs: 200, message: "the second release to reach its watch window" },
     );
     watching = `${(await sf.stageOf(second))?.reason ?? ""} (pushed at ${new Date().toISOString()})`;
-    const now = Math.floor(Date.now() / 1000);
-    const run: Omit<
-      JourneyRun,
-      "journey" | "env" | "success" | "durationSeconds" | "checks" | "recentFailures" | "lastSuccessAt"
-    > = {
-      steps: { "open home": 0.21, "add to cart": 0.35 },
-      vitals: { ttfb: 0.02, fcp: 0.15, lcp: 0.3 },
-      cls: 0.02,
+    const now = Date.now();
+    const run: Omit<JourneyRunMetrics, "journey" | "env" | "service" | "success" | "checksPassed" | "checksFailed"> = {
+      revision: 2,
+      durationMs: 1200,
+      steps: [
+        { name: "open home", durationMs: 210 },
+        { name: "add to cart", durationMs: 350 },
+      ],
+      vitals: { ttfb: 20, fcp: 150, lcp: 300, cls: 0.02 },
+      lastSuccessMs: now - 600_000,
+      endedMs: now,
+      recentFailures: 0,
       recentRuns: 3,
-      thresholdSeconds: 5,
-      intervalSeconds: 300,
-      endedAt: now,
+      thresholdMs: 5000,
+      expectEveryMs: 300_000,
     };
-    await pushJourneyRun(mon.pushgatewayUrl, {
+    // With the agent's own push (what a ui-test stage does after a journey run).
+    await pushJourneyMetrics(mon.pushgatewayUrl, {
       ...run,
       journey: "checkout",
       env: "staging",
+      service: "",
       success: true,
-      durationSeconds: 1.2,
-      checks: { passed: 4, failed: 0 },
-      recentFailures: 0,
-      lastSuccessAt: now,
+      checksPassed: 4,
+      checksFailed: 0,
+      lastSuccessMs: now,
     });
-    await pushJourneyRun(mon.pushgatewayUrl, {
+    await pushJourneyMetrics(mon.pushgatewayUrl, {
       ...run,
       journey: "login",
       env: SERVICE,
       service: SERVICE,
-      revision: "2",
       success: false,
-      durationSeconds: 2.5,
-      checks: { passed: 1, failed: 2 },
+      checksPassed: 1,
+      checksFailed: 2,
       recentFailures: 2,
-      lastSuccessAt: now - 600,
     });
     // DockyardJourneyFailing fires on login (2 of 3), Alertmanager posts it, the server rolls back.
     const end = await sf.waitStageEnd(second, 120_000);
