@@ -153,8 +153,8 @@ describe("Grafana dashboards against a live Prometheus", { timeout: 600_000 }, (
     const rollbacks = async () =>
       /^dockyard_service_rollbacks_total\{/m.test(await (await fetch(`http://${server}/metrics`)).text());
     if (!(await rollbacks())) {
-      // The alert did not meet the window (the alerts table says why): an operator's rollback gives the
-      // rollbacks and the revision step down their series (the alerts table says what happened).
+      // The alert did not meet the watch window (the alerts table says why, in the failure message):
+      // an operator's rollback gives the rollbacks and the revision's step down their series.
       const out = await sf.cli(["services", "rollback", SERVICE, "--reason", "dashboard test", "--json"]);
       assert.equal(out.code, 0, out.stderr);
       const { runId } = JSON.parse(out.stdout) as { runId: string };
@@ -200,8 +200,13 @@ describe("Grafana dashboards against a live Prometheus", { timeout: 600_000 }, (
     assert.equal(
       missing.size,
       0,
-      `${missing.size} of ${queries.length} queries returned no series:\n${report}\n` +
-        `the second release was ${watching}, ended ${secondRelease} at ${new Date().toISOString()}\nthe server serves:\n  ${served}\npushed:\n  ${pushed}\nalerts:\n  ${alerts.join("\n  ")}`,
+      [
+        `${missing.size} of ${queries.length} queries returned no series:\n${report}`,
+        `the second release was ${watching}, ended ${secondRelease} at ${new Date().toISOString()}`,
+        `the server serves:\n  ${served}`,
+        `pushed:\n  ${pushed}`,
+        `alerts:\n  ${alerts.join("\n  ")}`,
+      ].join("\n"),
     );
   });
 
