@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fails when committed generated code (protobuf, migrations, JSON Schema) is stale.
+# Fails when committed generated code (protobuf, migrations, JSON Schema, Grafana dashboards) is stale.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
@@ -10,6 +10,15 @@ if ! diff -r proto/src/gen "$tmp/gen" >/dev/null; then
   diff -r proto/src/gen "$tmp/gen" | head -20 >&2
   exit 1
 fi
+# The Grafana dashboards' JSON and provisioning files, written from ops/grafana/dashboards/*.ts.
+node --import tsx ops/grafana/build-dashboards.ts "$tmp/grafana" >/dev/null
+for dir in dashboards provisioning; do
+  if ! diff -r -x '*.ts' "ops/grafana/$dir" "$tmp/grafana/$dir" >/dev/null; then
+    echo "ops/grafana/$dir is stale: run 'node --import tsx ops/grafana/build-dashboards.ts' and commit the result" >&2
+    diff -r -x '*.ts' "ops/grafana/$dir" "$tmp/grafana/$dir" | head -20 >&2
+    exit 1
+  fi
+done
 if ! (cd control-plane && pnpm exec drizzle-kit check >/dev/null 2>&1); then
   echo "migrations are inconsistent: run 'npm run db:generate'" >&2
   exit 1

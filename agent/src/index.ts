@@ -62,3 +62,5 @@ export {
   type JUnitCounts,
 } from "./docker/test-container";
 export { secretDir } from "./secrets/secret-files";
+// The synthetic journey metrics as a ui-test stage pushes them (the dashboards' live test pushes with it).
+export { pushJourneyMetrics, type JourneyRunMetrics } from "./ui-test/journey-metrics";
