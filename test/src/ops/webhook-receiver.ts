@@ -3,15 +3,10 @@
 // came with, and answers 401 to a wrong token, as the server does.
 import http from "node:http";
 import { freePort } from "@dockyard/testkit";
+import type { AlertmanagerAlert } from "@dockyard/web";
 
-export interface WebhookAlert {
-  status: "firing" | "resolved";
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-  startsAt: string;
-  endsAt: string;
-  fingerprint: string;
-}
+/** One alert of a post: the webhook v4 shape the server's receiver reads. */
+export type WebhookAlert = AlertmanagerAlert;
 
 export interface WebhookPost {
   authorization: string | undefined;
