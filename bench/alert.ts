@@ -1,7 +1,8 @@
 // npm run bench -- alert
 // The release loop's speed and its false alarms, on the e2e loop farm (test/src/helpers/alert-loop-farm.ts:
 // a server, two agents on two engines, a real Pushgateway, Prometheus with ops' rules and Alertmanager,
-// all at 1 s; a ui-test journey scheduled every 10 s, every 2 s while the service updates).
+// all at 1 s; a ui-test journey scheduled every 10 s, every second while the service updates; the agents are
+// the built ones (dist/), as hosts run them).
 // Rounds (BENCH_ROUNDS, default 5): a good revision is rolled out, then a bad one whose page answers 404
 // (its health check passes). A poller GETs / on both host addresses every 50 ms:
 //  - break_to_alert: from the first 404 the poller sees (the bad revision takes traffic) to the
@@ -21,7 +22,7 @@ const SERVICE = "bench-loop";
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const FLAKY = Number(process.env.BENCH_FLAKY ?? 20);
 
-const loop = await startAlertLoopFarm(SERVICE, "shop");
+const loop = await startAlertLoopFarm(SERVICE, "shop", { builtAgents: true });
 const { sf } = loop;
 
 /** Polls / on every host address; the first and last time each status was seen. */

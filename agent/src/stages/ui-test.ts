@@ -43,20 +43,18 @@ export const uiTest: AgentStage = {
     return taskHandle(async (log) => {
       const scriptFile = t.script ? await scriptPath(a, t.script, tools, signal) : null;
       const runs = t.retries + 1;
-      let result: JourneyResult | null = null;
-      let attempts = 0;
-      for (let i = 1; i <= runs && !signal.aborted; i++) {
-        attempts = i;
-        log.line(`dockyard: journey ${t.journey}: run ${i} of at most ${runs} against ${t.baseUrl}`);
-        result = await runOnce(t, scriptFile, journeyTimeoutMs, signal, log);
+      log.line(`dockyard: journey ${t.journey}: at most ${runs} ${runs === 1 ? "run" : "runs"} against ${t.baseUrl}`);
+      // The retries run in the same child and browser (a fresh context each): no second browser start.
+      const result = await runJourney(t, scriptFile, journeyTimeoutMs, runs, signal, log);
+      const all = [...result.earlier, result];
+      all.forEach((r, i) =>
         log.line(
-          result.ok
-            ? `dockyard: run ${i}: passed in ${Math.round(result.durationMs)} ms`
-            : `dockyard: run ${i}: failed at step '${result.failedStep}': ${result.error}`,
-        );
-        if (result.ok) break;
-      }
-      if (!result) throw new ExecutorError("start_failed", "the stage was stopped before the journey ran");
+          r === result && result.ok
+            ? `dockyard: run ${i + 1}: passed in ${Math.round(r.durationMs)} ms`
+            : `dockyard: run ${i + 1}: failed at step '${r.failedStep}': ${r.error}`,
+        ),
+      );
+      const attempts = all.length;
       // Canceled or timed out: the runner reports why; a journey cut short is no result to count.
       if (signal.aborted) return { exitCode: 1, oomKilled: false };
       const outcome: JourneyOutcome = { result, attempts, endedMs: Date.now() };
@@ -82,10 +80,11 @@ export const uiTest: AgentStage = {
   remove: async () => undefined,
 };
 
-async function runOnce(
+async function runJourney(
   t: UiTestStage,
   scriptFile: string | null,
   journeyTimeoutMs: number,
+  runs: number,
   signal: AbortSignal,
   log: StageLog,
 ): Promise<JourneyResult> {
@@ -96,6 +95,7 @@ async function runOnce(
       scriptFile,
       stepTimeoutMs: Math.min(STEP_TIMEOUT_MS, journeyTimeoutMs),
       journeyTimeoutMs,
+      runs,
       signal,
       onStderr: (line) => log.line(`journey: ${line}`),
     });
@@ -111,6 +111,7 @@ async function runOnce(
       consoleErrors: [],
       measurements: [],
       screenshot: null,
+      earlier: [],
     };
   }
 }

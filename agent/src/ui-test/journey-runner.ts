@@ -15,12 +15,14 @@
 // channel is bounded both ways (protocol.ts) and the agent kills the child past its deadline.
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
-import { chromium, type Browser } from "playwright-core";
+import { chromium, type Browser, type BrowserContext } from "playwright-core";
 import {
   CHROMIUM,
   MAX_CONSOLE_ERRORS,
   MAX_REQUEST_BYTES,
+  MAX_RUNS,
   clip,
+  type EarlierRun,
   type JourneyRequest,
   type JourneyResult,
 } from "./protocol";
@@ -43,27 +45,59 @@ const ARGS = [
 const toStderr = (...args: unknown[]) => process.stderr.write(`${args.map(String).join(" ")}\n`);
 console.log = console.info = console.debug = toStderr;
 
+/**
+ * The journey's runs until one passes (at most `req.runs`), in ONE browser: a retry is a fresh
+ * context (no cookies, storage or cache of the failed run), not a second browser start.
+ */
 async function runJourney(req: JourneyRequest): Promise<JourneyResult> {
+  let browser: Browser;
   const started = performance.now();
-  const consoleErrors: string[] = [];
-  const noteError = (text: string) => {
-    if (consoleErrors.length < MAX_CONSOLE_ERRORS) consoleErrors.push(clip(text));
-  };
-  let browser: Browser | null = null;
-  const result: JourneyResult = {
+  try {
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+  } catch (err) {
+    const result = emptyResult();
+    result.failedStep = "browser";
+    result.error = clip(err instanceof Error ? err.message.split("\n")[0]! : String(err));
+    result.durationMs = performance.now() - started;
+    return result;
+  }
+  try {
+    const earlier: EarlierRun[] = [];
+    for (;;) {
+      const result = await runOnce(browser, req);
+      if (result.ok || earlier.length + 1 >= Math.min(req.runs, MAX_RUNS)) return { ...result, earlier };
+      earlier.push({ durationMs: result.durationMs, failedStep: result.failedStep, error: result.error });
+    }
+  } finally {
+    await browser.close().catch(() => undefined);
+  }
+}
+
+function emptyResult(): JourneyResult {
+  return {
     ok: false,
     durationMs: 0,
     steps: [],
     failedStep: null,
     error: null,
-    consoleErrors,
+    consoleErrors: [],
     measurements: [],
     screenshot: null,
+    earlier: [],
+  };
+}
+
+/** One run of the journey in a fresh browser context. */
+async function runOnce(browser: Browser, req: JourneyRequest): Promise<JourneyResult> {
+  const started = performance.now();
+  const result = emptyResult();
+  const noteError = (text: string) => {
+    if (result.consoleErrors.length < MAX_CONSOLE_ERRORS) result.consoleErrors.push(clip(text));
   };
   let state: JourneyState | null = null;
+  let context: BrowserContext | null = null;
   try {
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
-    const context = await browser.newContext({ baseURL: req.baseUrl, viewport: { width: 1280, height: 800 } });
+    context = await browser.newContext({ baseURL: req.baseUrl, viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
     page.setDefaultTimeout(req.stepTimeoutMs);
     page.setDefaultNavigationTimeout(req.stepTimeoutMs);
@@ -97,7 +131,7 @@ async function runJourney(req: JourneyRequest): Promise<JourneyResult> {
       result.failedStep = err.step;
       result.error = err.message;
     } else {
-      // A throw outside any timed step: the script's own code, the browser's start, or the final measurement.
+      // A throw outside any timed step: the script's own code, the browser, or the final measurement.
       result.failedStep = req.script ? "script" : state ? "journey" : "browser";
       result.error = clip(err instanceof Error ? err.message.split("\n")[0]! : String(err));
     }
@@ -106,7 +140,7 @@ async function runJourney(req: JourneyRequest): Promise<JourneyResult> {
       result.screenshot = shot ? shot.toString("base64") : null;
     }
   } finally {
-    await browser?.close().catch(() => undefined);
+    await context?.close().catch(() => undefined);
   }
   result.durationMs = performance.now() - started;
   return result;
@@ -120,10 +154,11 @@ function readRequest(): JourneyRequest {
 
 async function main(): Promise<void> {
   const req = readRequest();
+  const limit = req.journeyTimeoutMs * Math.min(Math.max(1, req.runs), MAX_RUNS);
   const deadline = setTimeout(() => {
-    process.stderr.write(`journey runner: gave up after ${req.journeyTimeoutMs} ms\n`);
+    process.stderr.write(`journey runner: gave up after ${limit} ms\n`);
     process.exit(3);
-  }, req.journeyTimeoutMs);
+  }, limit);
   const result = await runJourney(req);
   clearTimeout(deadline);
   process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));

@@ -24,8 +24,17 @@ export interface JourneyRequest {
   script: string | null;
   /** Per step (a locator's wait, a navigation). */
   stepTimeoutMs: number;
-  /** The whole journey; the child gives up past it (the agent kills it a little later). */
+  /** One run of the journey; the child gives up past `runs` of them (the agent kills it a little later). */
   journeyTimeoutMs: number;
+  /** Runs until one passes (1 + the stage's retries), in one browser, each in a fresh context. */
+  runs: number;
+}
+
+/** An earlier run of the same request that failed (the result itself describes the last run). */
+export interface EarlierRun {
+  durationMs: number;
+  failedStep: string | null;
+  error: string | null;
 }
 
 export interface StepResult {
@@ -65,6 +74,8 @@ export interface JourneyResult {
   measurements: Measurement[];
   /** Base64 PNG of the page when the journey failed. */
   screenshot: string | null;
+  /** The failed runs before this one (the stage's retries), oldest first. */
+  earlier: EarlierRun[];
 }
 
 /** The request's size bound (steps are bounded by the pipeline; a script travels as a path). */
@@ -72,6 +83,9 @@ export const MAX_REQUEST_BYTES = 1024 * 1024;
 /** The result's size bound: a screenshot and bounded lists. */
 export const MAX_RESULT_BYTES = 12 * 1024 * 1024;
 export const MAX_CONSOLE_ERRORS = 20;
+/** 1 + the most retries a stage may have (MAX_JOURNEY_RETRIES in @dockyard/pipeline; not imported, to keep
+ * the child's bundle small). */
+export const MAX_RUNS = 6;
 export const MAX_TEXT = 500;
 
 export const clip = (text: string, max = MAX_TEXT): string => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
@@ -101,6 +115,11 @@ export function parseResult(text: string): JourneyResult {
     })),
     failedStep: v.failedStep == null ? null : clip(String(v.failedStep), 80),
     error: v.error == null ? null : clip(String(v.error)),
+    earlier: (Array.isArray(v.earlier) ? v.earlier : []).slice(0, MAX_RUNS - 1).map((r) => ({
+      durationMs: Number(r.durationMs) || 0,
+      failedStep: r.failedStep == null ? null : clip(String(r.failedStep), 80),
+      error: r.error == null ? null : clip(String(r.error)),
+    })),
     consoleErrors: v.consoleErrors.slice(0, MAX_CONSOLE_ERRORS).map((e) => clip(String(e))),
     measurements: v.measurements.slice(0, 110).map((m) => ({
       name: clip(String(m.name), 80),

@@ -36,7 +36,10 @@ export interface JourneyRun {
   /** The journey module in the run's source (copied into the child's directory); null with steps. */
   scriptFile: string | null;
   stepTimeoutMs: number;
+  /** One run's limit. */
   journeyTimeoutMs: number;
+  /** Runs until one passes (1 + retries), in one child and one browser; default 1. */
+  runs?: number;
   signal?: AbortSignal;
   /** The child's stderr lines (a script's console output, the browser's complaints), bounded. */
   onStderr?: (line: string) => void;
@@ -92,6 +95,7 @@ export async function runJourneyChild(run: JourneyRun): Promise<JourneyResult> {
       script,
       stepTimeoutMs: run.stepTimeoutMs,
       journeyTimeoutMs: run.journeyTimeoutMs,
+      runs: run.runs ?? 1,
     };
     return await spawnChild(request, dir, uid, run);
   } finally {
@@ -117,10 +121,8 @@ function spawnChild(request: JourneyRequest, dir: string, uid: number | null, ru
       failure ??= why;
       child.kill("SIGKILL");
     };
-    const timer = setTimeout(
-      () => kill(`the journey did not finish within ${run.journeyTimeoutMs} ms`),
-      run.journeyTimeoutMs + KILL_GRACE_MS,
-    );
+    const limit = run.journeyTimeoutMs * request.runs;
+    const timer = setTimeout(() => kill(`the journey did not finish within ${limit} ms`), limit + KILL_GRACE_MS);
     const onAbort = () => kill("the stage was stopped");
     run.signal?.addEventListener("abort", onAbort, { once: true });
     child.stdout.on("data", (b: Buffer) => {

@@ -2,7 +2,7 @@
 // two agents on two engines) whose agents push journey metrics to a monitoring stack of its own
 // (testkit startMonitoring: Pushgateway, Prometheus with ops' rules, Alertmanager posting to the
 // server's receiver with a bearer token), a webhook channel for `on: [alert]` messages, and a
-// schedule running a ui-test journey against the service: every 10 s, every 2 s while it updates.
+// schedule running a ui-test journey against the service: every 10 s, every second while it updates.
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
@@ -36,7 +36,12 @@ export const journeyPipeline = (service: string, journey: string) =>
     "",
   ].join("\n");
 
-export async function startAlertLoopFarm(service: string, journey: string): Promise<AlertLoopFarm> {
+/** `builtAgents`: agents from dist/ (the bench). Journeys run every second while the service updates. */
+export async function startAlertLoopFarm(
+  service: string,
+  journey: string,
+  opts: { builtAgents?: boolean } = {},
+): Promise<AlertLoopFarm> {
   const token = `alert-${randomBytes(16).toString("hex")}`;
   const tokenFile = path.join(tempDir("alert-loop-token"), "token");
   writeFileSync(tokenFile, token, { mode: 0o600 });
@@ -45,8 +50,9 @@ export async function startAlertLoopFarm(service: string, journey: string): Prom
     env: {
       DOCKYARD_ALERT_TOKEN_FILE: tokenFile,
       DOCKYARD_NOTIFY_ALLOW_PRIVATE: "loopback",
-      DOCKYARD_CONTINUOUS_INTERVAL: "2s",
+      DOCKYARD_CONTINUOUS_INTERVAL: "1s",
     },
+    builtAgents: opts.builtAgents,
   });
   let mon: Monitoring | undefined;
   const stop = async () => {
@@ -78,7 +84,7 @@ export async function startAlertLoopFarm(service: string, journey: string): Prom
       );
     const first = await sf.waitStageEnd(await release({ GREETING: "shop", REV: "1" }, "0s"));
     if (first.state !== "succeeded") throw new Error(`creating ${service}: ${first.state}: ${first.reason}`);
-    // Every 10 s (the shortest a schedule may be); the server makes it every 2 s while the service updates.
+    // Every 10 s (the shortest a schedule may be); the server makes it every second while the service updates.
     await sf.farm.client.createSchedule({
       name: journey,
       cron: "*/10 * * * * *",

@@ -230,12 +230,16 @@ export class OutageFarm {
       env?: Record<string, string>;
       /** Its state directory (a restarted agent keeps its identity); default: a new one. */
       stateDir?: string;
+      /** Run the built agent (dist/dockyard.js agent), as installed hosts do, instead of the sources under tsx. */
+      built?: boolean;
     },
   ): void {
     const stateDir = opts.stateDir ?? tempDir(`outage-agent-${name}`);
     const logFile = path.join(stateDir, "agent.log");
     const out = openSync(logFile, "a");
-    const argv = [process.execPath, "--import", "tsx", path.join(HERE, "../bin/agent.ts")];
+    const argv = opts.built
+      ? [process.execPath, path.join(REPO_ROOT, "dist/dockyard.js"), "agent"]
+      : [process.execPath, "--import", "tsx", path.join(HERE, "../bin/agent.ts")];
     if (opts.netns) argv.unshift("ip", "netns", "exec", opts.netns);
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: REPO_ROOT,

@@ -78,8 +78,12 @@ export class ServiceFarm {
   /** Added to every agent's environment when it starts (e.g. DOCKYARD_PUSHGATEWAY_URL, known after the server). */
   readonly agentEnv: Record<string, string> = {};
 
-  constructor(opts: { env?: Record<string, string> } = {}) {
+  /** Agents from dist/ (the bench: what hosts run, without tsx's start-up in every child they spawn). */
+  private readonly builtAgents: boolean;
+
+  constructor(opts: { env?: Record<string, string>; builtAgents?: boolean } = {}) {
     this.farm = new OutageFarm({ env: { ...OUTAGE_TIMINGS, ...opts.env } });
+    this.builtAgents = opts.builtAgents ?? false;
   }
 
   /** `beforeAgents` runs once the server answers, before any agent starts (to start what they need). */
@@ -101,6 +105,7 @@ export class ServiceFarm {
       labels: { svc: "web" },
       capacity: 6,
       stateDir,
+      built: this.builtAgents,
       env: { ...this.agentEnv, DOCKER_HOST: host.engine, DOCKYARD_SERVICE_ADDRESS: host.address },
     });
   }
