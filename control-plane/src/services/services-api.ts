@@ -36,11 +36,7 @@ export class ServicesApi {
     return serviceHistoryView(this.deps.db, checkName(name));
   }
 
-  rollback(
-    name: string,
-    req: Omit<RollbackRequest, "service">,
-    caller: Caller,
-  ): Promise<RollbackView> {
+  rollback(name: string, req: Omit<RollbackRequest, "service">, caller: Caller): Promise<RollbackView> {
     const { signal } = this.deps;
     if (!signal) throw new InvalidError("this server runs no server stages");
     return requestRollback(
