@@ -26,6 +26,8 @@ export DOCKYARD_TEST_BASELINE="$run_dir/baseline.json"
 node --import tsx test/src/leftovers/scan.ts baseline >"$DOCKYARD_TEST_BASELINE"
 export TMPDIR="$run_dir/tmp"
 mkdir "$TMPDIR"
+# Passable by others (not listable), as /tmp is: a ui-test's journey runs as uid 65534 in a directory under it.
+chmod 0711 "$run_dir" "$TMPDIR"
 log "running $(echo "$files" | wc -w) test files, then the leftovers check"
 # shellcheck disable=SC2086
 node --import tsx --test --test-reporter=tap $files test/src/leftovers/leftovers.check.ts

@@ -6,8 +6,8 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileS
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { removeOnExit, tempDir } from "@dockyard/testkit";
-import { runJourneyChild, JOURNEY_UID } from "./run-journey";
+import { removeOnExit, removeTempDir, tempDir } from "@dockyard/testkit";
+import { checkReachable, runJourneyChild, JOURNEY_UID } from "./run-journey";
 import { startTestSite, type TestSite } from "./test-site";
 import type { JourneyStep } from "./protocol";
 
@@ -21,8 +21,8 @@ const run = (steps: JourneyStep[], scriptFile: string | null = null) =>
 test("a passing journey: every step timed and ok, navigation timing and web vitals of the measured page", async () => {
   // A killed agent's journey directory is swept by the next journey; a live process's stays.
   const gone = spawnSync("true");
-  const orphan = path.join(os.tmpdir(), `dockyard-journey-${gone.pid}-orphan`);
-  const live = path.join(os.tmpdir(), "dockyard-journey-1-live");
+  const orphan = path.join(os.tmpdir(), `dy-journey-${gone.pid}-orphan`);
+  const live = path.join(os.tmpdir(), "dy-journey-1-live");
   mkdirSync(orphan);
   mkdirSync(live);
   removeOnExit(orphan);
@@ -65,7 +65,7 @@ test("a passing journey: every step timed and ok, navigation timing and web vita
   assert.equal(existsSync(orphan), false, "the dead agent's directory is gone");
   assert.equal(existsSync(live), true, "a live process's directory stays");
   assert.deepEqual(
-    readdirSync(os.tmpdir()).filter((n) => n.startsWith(`dockyard-journey-${process.pid}-`)),
+    readdirSync(os.tmpdir()).filter((n) => n.startsWith(`dy-journey-${process.pid}-`)),
     [],
     "the journey's own directory is removed",
   );
@@ -143,5 +143,25 @@ export default async (page, { baseUrl, step }) => {
     assert.ok(r.screenshot, "a failed script journey has its screenshot too");
   } finally {
     delete process.env.DOCKYARD_TEST_MARKER;
+  }
+});
+
+test("a directory the journey's uid cannot enter is refused, naming it; one others may pass through is not", async () => {
+  const root = tempDir("journey-reach");
+  try {
+    const closed = path.join(root, "closed");
+    const open = path.join(root, "open");
+    mkdirSync(path.join(closed, "journey"), { recursive: true });
+    mkdirSync(path.join(open, "journey"), { recursive: true });
+    chmodSync(root, 0o711);
+    chmodSync(closed, 0o700);
+    chmodSync(open, 0o711);
+    await assert.rejects(
+      checkReachable(path.join(closed, "journey"), JOURNEY_UID),
+      new RegExp(`under ${closed} \\(mode 700\\), which uid ${JOURNEY_UID} cannot enter: give the agent a TMPDIR`),
+    );
+    await checkReachable(path.join(open, "journey"), JOURNEY_UID);
+  } finally {
+    removeTempDir(root);
   }
 });

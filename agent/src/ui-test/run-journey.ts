@@ -5,7 +5,7 @@
 // parent-death signal); one JSON request on stdin, a bounded JSON result on stdout, and a kill
 // at the deadline or on abort. The directory is removed afterwards, whatever happened.
 import { spawn } from "node:child_process";
-import { chown, copyFile, mkdtemp, readdir, rm } from "node:fs/promises";
+import { chown, copyFile, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -49,8 +49,11 @@ export interface JourneyRun {
 
 export class JourneyError extends Error {}
 
-/** The children's directories, named after the agent's pid: `dockyard-journey-<pid>-XXXXXX`. */
-const PREFIX = "dockyard-journey-";
+/**
+ * The children's directories, named after the agent's pid: `dy-journey-<pid>-XXXXXX`. Short on purpose: Chromium
+ * makes its singleton socket under TMPDIR (this directory), and a Unix socket's path has at most 107 bytes.
+ */
+const PREFIX = "dy-journey-";
 
 /**
  * Remove the directories of agents that are gone (a kill -9 skips the `finally` that removes
@@ -59,7 +62,7 @@ const PREFIX = "dockyard-journey-";
 async function sweepOrphans(): Promise<void> {
   const names = await readdir(os.tmpdir()).catch(() => [] as string[]);
   for (const name of names) {
-    const pid = Number(/^dockyard-journey-(\d+)-/.exec(name)?.[1]);
+    const pid = Number(/^dy-journey-(\d+)-/.exec(name)?.[1]);
     if (!pid || pid === process.pid || alive(pid)) continue;
     await rm(path.join(os.tmpdir(), name), { recursive: true, force: true }).catch(() => undefined);
   }
@@ -74,12 +77,29 @@ function alive(pid: number): boolean {
   }
 }
 
+/**
+ * The child starts in `dir` as `uid`: every directory above it must let that uid pass (x for others), or the
+ * child dies before it can say why. A private TMPDIR (mode 0700, like mktemp -d's) is the usual cause.
+ */
+export async function checkReachable(dir: string, uid: number): Promise<void> {
+  for (let d = path.dirname(dir); ; d = path.dirname(d)) {
+    const st = await stat(d);
+    if (st.uid !== uid && (st.mode & 0o001) === 0)
+      throw new JourneyError(
+        `the journey's directory is under ${d} (mode ${(st.mode & 0o777).toString(8)}), which uid ${uid} cannot ` +
+          "enter: give the agent a TMPDIR that others may pass through, like /tmp",
+      );
+    if (d === path.dirname(d)) return;
+  }
+}
+
 export async function runJourneyChild(run: JourneyRun): Promise<JourneyResult> {
   const root = process.getuid?.() === 0;
   const uid = run.uid ?? (root ? JOURNEY_UID : null);
   await sweepOrphans();
   const dir = await mkdtemp(path.join(os.tmpdir(), `${PREFIX}${process.pid}-`));
   try {
+    if (uid !== null) await checkReachable(dir, uid);
     let script: string | null = null;
     if (run.scriptFile) {
       script = path.join(dir, "journey.mjs");

@@ -7,6 +7,10 @@ import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
 import { AgentService, RunService, clientTlsCredentials, createClient } from "@dockyard/proto";
 import { GRPC_ACCESS, HTTP_ACCESS, hasRole, type Role } from "@dockyard/control-plane";
+import { removeTempDir, tempDir } from "@dockyard/testkit";
+import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
 import { startFarm, type Farm } from "../index";
 
 type AnyService = typeof RunService | typeof AgentService;
@@ -17,15 +21,23 @@ describe("access: every method and route by role", { timeout: 240_000 }, () => {
   /** Users holding exactly one role each, with a token. */
   const tokens = new Map<Role, string>();
   const roleUsers: Role[] = ["viewer", "operator", "approver", "admin"];
+  let alertDir: string | undefined;
 
   before(async () => {
-    farm = await startFarm();
+    // The alert receiver configured, so its refusal below is the token check's 401, not "not configured".
+    alertDir = tempDir("access-alert");
+    const alertToken = path.join(alertDir, "token");
+    writeFileSync(alertToken, randomBytes(16).toString("hex"), { mode: 0o600 });
+    farm = await startFarm({ env: { DOCKYARD_ALERT_TOKEN_FILE: alertToken } });
     for (const role of roleUsers) {
       await farm.client.addUser({ name: `u-${role}`, roles: [role] });
       tokens.set(role, (await farm.client.createApiToken({ user: `u-${role}`, description: `${role} walk` })).token);
     }
   });
-  after(async () => farm?.stop());
+  after(async () => {
+    await farm?.stop();
+    if (alertDir) removeTempDir(alertDir);
+  });
 
   /**
    * The gRPC status a call of `method` with an empty request earns with `token` (null: no credential); 0 when it
@@ -127,7 +139,7 @@ describe("access: every method and route by role", { timeout: 240_000 }, () => {
         assert.equal(unsigned.status, 401, `${key} unsigned`);
         assert.match(
           ((await unsigned.json()) as { error: { message: string } }).error.message,
-          /^(unknown hook|webhook refused)/,
+          /^(unknown hook|webhook refused|the alert receiver requires)/,
           `${key} names the signature`,
         );
         continue;

@@ -52,10 +52,10 @@ export async function scanEngines(): Promise<Scan> {
   return { resources };
 }
 
-/** `dockyard-*` entries in the temporary directory (scripts/test.sh gives each run its own). */
+/** `dockyard-*` and ui-test journey (`dy-journey-*`) entries in the temporary directory (scripts/test.sh gives each run its own). */
 export function scanTempDir(dir = os.tmpdir()): string[] {
   return readdirSync(dir)
-    .filter((e) => e.startsWith("dockyard-"))
+    .filter((e) => e.startsWith("dockyard-") || e.startsWith("dy-journey-"))
     .sort();
 }
 
