@@ -25,6 +25,18 @@ describe(
 
     it("a release whose page is broken (its health check passes) is rolled back by the journey's alert, notified once", async () => {
       const { sf, hook } = loop;
+      // The control: the journey passes against the good revision (a broken runner would fail it too, and the
+      // alert below would then say nothing about the page).
+      const journeyStage = async (runId: string) => sf.stageOf(runId, "shop");
+      await waitFor(
+        async () => {
+          for (const t of await ticksOf(sf.farm, "shop"))
+            if (t.runId && (await journeyStage(t.runId))?.state === "succeeded") return true;
+          return false;
+        },
+        { timeoutMs: 60_000, intervalMs: 500, message: "a scheduled journey passing against revision 1" },
+      );
+      const before = (await ticksOf(sf.farm, "shop")).length;
       const run = await loop.release({ GREETING: "shop", REV: "2", BROKEN: "1" }, "90s");
       const stage = await sf.waitStageEnd(run, 120_000);
       assert.equal(stage.state, "failed", stage.reason ?? "");
@@ -34,8 +46,15 @@ describe(
       assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["shop rev1"], "the good page is back");
 
       // The journeys that saw it: continuous ticks while the update rolled and watched, failed runs among them.
-      const ticks = await ticksOf(sf.farm, "shop");
+      const ticks = (await ticksOf(sf.farm, "shop")).slice(before);
       assert.ok(ticks.filter((t) => t.kind === "continuous" && t.runId).length >= 2, JSON.stringify(ticks));
+      const failed = [];
+      for (const t of ticks) {
+        const s = t.runId ? await journeyStage(t.runId) : undefined;
+        if (s?.state === "failed") failed.push(s.reason ?? "");
+      }
+      assert.ok(failed.length >= 2, `two failed journeys at least: ${JSON.stringify(failed)}`);
+      for (const reason of failed) assert.match(reason, /failed at step '.*': expected status 200, got 404/);
 
       // The alert is stored once and listed; it resolves once the journey passes again on revision 1 (a second post
       // from Alertmanager, for the same alert), and its notification arrived once.
