@@ -28,6 +28,9 @@ export TMPDIR="$run_dir/tmp"
 mkdir "$TMPDIR"
 # Passable by others (not listable), as /tmp is: a ui-test's journey runs as uid 65534 in a directory under it.
 chmod 0711 "$run_dir" "$TMPDIR"
-log "running $(echo "$files" | wc -w) test files, then the leftovers check"
+# Two files at a time: most of an e2e file's time is waiting (leases, outages, health checks),
+# not CPU; each file has its own database, ports, service names and run ids. The leftovers
+# check starts last and waits for the other files to end.
+log "running $(echo "$files" | wc -w) test files two at a time, then the leftovers check"
 # shellcheck disable=SC2086
-node --import tsx --test --test-reporter=tap $files test/src/leftovers/leftovers.check.ts
+node --import tsx --test --test-concurrency=2 --test-reporter=tap $files test/src/leftovers/leftovers.check.ts

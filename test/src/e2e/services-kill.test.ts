@@ -19,13 +19,13 @@ import {
 describe("services: one revision everywhere across a kill -9", { timeout: 600_000 }, () => {
   let sf: ServiceFarm;
   const files = (env: Record<string, string>) => ({
-    "services/web.yml": serviceFile({ name: "web", proxyPort: sf.proxyPort, env, maxParallel: 1 }),
+    "services/web.yml": serviceFile({ name: "kill-web", proxyPort: sf.proxyPort, env, maxParallel: 1 }),
   });
 
   before(async () => {
     sf = new ServiceFarm();
     await sf.start();
-    const run = await sf.release(files({ GREETING: "base", REV: "1" }), releasePipeline("web"));
+    const run = await sf.release(files({ GREETING: "base", REV: "1" }), releasePipeline("kill-web"));
     assert.equal((await sf.waitStageEnd(run)).state, "succeeded");
   });
   after(async () => {
@@ -33,7 +33,7 @@ describe("services: one revision everywhere across a kill -9", { timeout: 600_00
   });
 
   it("kill -9 of the server while a host rolls: the restarted server finishes the update", async () => {
-    const run = await sf.release(files({ GREETING: "next", REV: "2", READY_DELAY: "2" }), releasePipeline("web"));
+    const run = await sf.release(files({ GREETING: "next", REV: "2", READY_DELAY: "2" }), releasePipeline("kill-web"));
     await waitFor(async () => /rolling host host-a/.test((await sf.stageOf(run))?.reason ?? ""), {
       timeoutMs: 30_000,
       message: "host-a to roll",
@@ -42,12 +42,15 @@ describe("services: one revision everywhere across a kill -9", { timeout: 600_00
     await sf.farm.startServer(0);
     const stage = await sf.waitStageEnd(run, 180_000);
     assert.equal(stage.state, "succeeded", stage.reason ?? "");
-    await assertOneRevision("web", 2);
+    await assertOneRevision("kill-web", 2);
     assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["next rev2"]);
   });
 
   it("kill -9 of an agent while its host rolls: the update rolls back once the agent is back", async () => {
-    const run = await sf.release(files({ GREETING: "doomed", REV: "3", READY_DELAY: "3" }), releasePipeline("web"));
+    const run = await sf.release(
+      files({ GREETING: "doomed", REV: "3", READY_DELAY: "3" }),
+      releasePipeline("kill-web"),
+    );
     await waitFor(async () => /rolling host host-a/.test((await sf.stageOf(run))?.reason ?? ""), {
       timeoutMs: 30_000,
       message: "host-a to roll",
@@ -61,7 +64,7 @@ describe("services: one revision everywhere across a kill -9", { timeout: 600_00
     const stage = await sf.waitStageEnd(run, 180_000);
     assert.equal(stage.state, "failed");
     assert.match(stage.reason ?? "", /^rolled back to revision 2: revision 3 lost on host-a/);
-    await assertOneRevision("web", 2);
+    await assertOneRevision("kill-web", 2);
     assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["next rev2"]);
   });
 });

@@ -29,7 +29,7 @@ describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, (
   const clients: LoadClient[] = [];
   const receivers: HttpReceiver[] = [];
   const files = (env: Record<string, string>, extra: Partial<Parameters<typeof serviceFile>[0]> = {}) => ({
-    "services/web.yml": serviceFile({ name: "web", proxyPort: sf.proxyPort, env, ...extra }),
+    "services/web.yml": serviceFile({ name: "back-web", proxyPort: sf.proxyPort, env, ...extra }),
   });
   const load = () => {
     const list = sf.addresses().map((a) => new LoadClient(`http://${a}/`, { loops: 4, intervalMs: 10 }));
@@ -41,15 +41,15 @@ describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, (
     for (const c of list) await c.stop();
     return list.flatMap((c) => c.failures);
   };
-  /** dockyard_service_rollbacks_total of web by reason, as /metrics reports it (every class: 0 when absent). */
+  /** dockyard_service_rollbacks_total of back-web by reason, as /metrics reports it (every class: 0 when absent). */
   const rollbacks = (samples: Parameters<typeof seriesBy>[0]) =>
-    seriesBy(samples, "dockyard_service_rollbacks_total", "reason", { service: "web" });
-  /** Scrape until web's rollbacks by reason are `want` (the series are read at most once a second). */
+    seriesBy(samples, "dockyard_service_rollbacks_total", "reason", { service: "back-web" });
+  /** Scrape until back-web's rollbacks by reason are `want` (the series are read at most once a second). */
   const expectRollbacks = (want: Record<string, number>) =>
     waitForScrape(
       `http://${sf.farm.servers[0]!.http}`,
       (s) => JSON.stringify(Object.entries(rollbacks(s)).sort()) === JSON.stringify(Object.entries(want).sort()),
-      { message: `web's rollbacks to be ${JSON.stringify(want)}`, show: rollbacks },
+      { message: `back-web's rollbacks to be ${JSON.stringify(want)}`, show: rollbacks },
     );
   const watching = (run: string) =>
     waitFor(async () => /watching revision/.test((await sf.stageOf(run))?.reason ?? ""), {
@@ -60,12 +60,12 @@ describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, (
   before(async () => {
     sf = new ServiceFarm({ env: { DOCKYARD_NOTIFY_ALLOW_PRIVATE: "loopback" } });
     await sf.start();
-    const run = await sf.release(files({ GREETING: "stable", REV: "1" }), releasePipeline("web"));
+    const run = await sf.release(files({ GREETING: "stable", REV: "1" }), releasePipeline("back-web"));
     assert.equal((await sf.waitStageEnd(run)).state, "succeeded");
     await waitForScrape(
       `http://${sf.farm.servers[0]!.http}`,
-      (s) => valueOf(s, "dockyard_service_revision", { service: "web" }) === 1,
-      { message: "web on revision 1 in /metrics" },
+      (s) => valueOf(s, "dockyard_service_revision", { service: "back-web" }) === 1,
+      { message: "back-web on revision 1 in /metrics" },
     );
   });
   after(async () => {
@@ -79,7 +79,7 @@ describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, (
     receivers.push(hook);
     await sf.farm.client.addChannel({ name: "svc-hook", type: "webhook", url: hook.url });
     const list = load();
-    const notifying = releasePipeline("web").replace(
+    const notifying = releasePipeline("back-web").replace(
       "stages:",
       'notify:\n  - on: [rolled_back]\n    channels: [svc-hook]\n    subject: "{{ run.name }} #{{ run.number }} rolled back"\nstages:',
     );
@@ -91,16 +91,16 @@ describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, (
     assert.deepEqual(await failuresOf(list), [], "no request failed");
     assert.equal(stage.state, "failed");
     assert.match(stage.reason ?? "", /^rolled back to revision 1: revision 2 failed on host-a/);
-    assert.match(stage.reason ?? "", /dy-svc-web-[0-9a-f-]{8}-r2-\d/);
+    assert.match(stage.reason ?? "", /dy-svc-back-web-[0-9a-f-]{8}-r2-\d/);
     assert.match(stage.reason ?? "", /GET \/health answered 404/);
     assert.equal(stage.outputs?.values.rolled_back, "true");
     assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["stable rev1"]);
-    await assertOneRevision("web", 1);
-    const [svc] = (await sf.farm.client.listServices({ name: "web" })).services;
+    await assertOneRevision("back-web", 1);
+    const [svc] = (await sf.farm.client.listServices({ name: "back-web" })).services;
     assert.equal(svc?.revision, 1);
     // Its one rollback, of class health (the new replicas never got healthy), and no other class.
     const scraped = await expectRollbacks({ health: 1 });
-    assert.equal(valueOf(scraped, "dockyard_service_revision", { service: "web" }), 1);
+    assert.equal(valueOf(scraped, "dockyard_service_revision", { service: "back-web" }), 1);
     const msg = await waitFor(() => hook.received.find((r) => r.body.includes(run)), {
       timeoutMs: 20_000,
       message: "the rolled_back notification",
@@ -111,7 +111,7 @@ describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, (
   });
 
   it("an update that runs past the stage's timeout rolls back once the host rolling finished its step", async () => {
-    const slow = releasePipeline("web").replace(
+    const slow = releasePipeline("back-web").replace(
       "    type: update-service",
       "    type: update-service\n    timeout: 4s",
     );
@@ -120,19 +120,19 @@ describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, (
     assert.equal(stage.state, "failed");
     assert.match(stage.reason ?? "", /^rolled back to revision 1: timed out after 4 s$/);
     assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["stable rev1"]);
-    await assertOneRevision("web", 1);
+    await assertOneRevision("back-web", 1);
     await expectRollbacks({ health: 1, timeout: 1 });
   });
 
   it("a new replica that dies inside the watch window rolls the service back", async () => {
     const run = await sf.release(
       files({ GREETING: "fragile", REV: "3" }, { watchWindow: "60s" }),
-      releasePipeline("web"),
+      releasePipeline("back-web"),
     );
     await watching(run);
     assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["fragile rev3"]);
     const b = HOSTS[1];
-    const running = (await replicasOn(b.engine, "web")).filter((r) => r.state === "running");
+    const running = (await replicasOn(b.engine, "back-web")).filter((r) => r.state === "running");
     const newest = Math.max(...running.map((r) => r.revision));
     assert.ok(newest > 1, "host-b runs the new revision");
     const victim = running.find((r) => r.revision === newest)!;
@@ -141,28 +141,28 @@ describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, (
     assert.equal(stage.state, "failed");
     assert.match(
       stage.reason ?? "",
-      /^rolled back to revision 1: revision \d+ failed on host-b: .*dy-svc-web-[0-9a-f-]{8}-r\d+-1/,
+      /^rolled back to revision 1: revision \d+ failed on host-b: .*dy-svc-back-web-[0-9a-f-]{8}-r\d+-1/,
     );
     assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["stable rev1"]);
     await expectRollbacks({ health: 1, timeout: 1, died: 1 });
   });
 
-  it("POST /api/v1/services/web/rollback inside the window switches back to the warm old replicas", async () => {
+  it("POST /api/v1/services/back-web/rollback inside the window switches back to the warm old replicas", async () => {
     const run = await sf.release(
       files({ GREETING: "regret", REV: "4" }, { watchWindow: "60s" }),
-      releasePipeline("web"),
+      releasePipeline("back-web"),
     );
     await watching(run);
     const list = load();
     const http = sf.farm.servers[0]!.http;
-    const bad = await fetch(`http://${http}/api/v1/services/web/rollback`, {
+    const bad = await fetch(`http://${http}/api/v1/services/back-web/rollback`, {
       method: "POST",
       headers: { authorization: `Bearer ${sf.farm.apiToken}`, "content-type": "application/json" },
       body: JSON.stringify({ reason: "error rate", extra: 1 }),
     });
     assert.equal(bad.status, 400);
     assert.match(((await bad.json()) as { error: { message: string } }).error.message, /unknown field 'extra'/);
-    const res = await fetch(`http://${http}/api/v1/services/web/rollback`, {
+    const res = await fetch(`http://${http}/api/v1/services/back-web/rollback`, {
       method: "POST",
       headers: { authorization: `Bearer ${sf.farm.apiToken}`, "content-type": "application/json" },
       body: JSON.stringify({ reason: "error rate above 5%" }),
@@ -191,17 +191,17 @@ describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, (
   });
 
   it("`dockyard services rollback` after the window starts a rollback run to the previous revision", async () => {
-    const run = await sf.release(files({ GREETING: "newer", REV: "5" }), releasePipeline("web"));
+    const run = await sf.release(files({ GREETING: "newer", REV: "5" }), releasePipeline("back-web"));
     assert.equal((await sf.waitStageEnd(run)).state, "succeeded");
     assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["newer rev5"]);
-    const [newer] = (await sf.farm.client.listServices({ name: "web" })).services;
+    const [newer] = (await sf.farm.client.listServices({ name: "back-web" })).services;
     await waitForScrape(
       `http://${sf.farm.servers[0]!.http}`,
-      (s) => valueOf(s, "dockyard_service_revision", { service: "web" }) === newer!.revision,
-      { message: `web on revision ${newer!.revision} in /metrics` },
+      (s) => valueOf(s, "dockyard_service_revision", { service: "back-web" }) === newer!.revision,
+      { message: `back-web on revision ${newer!.revision} in /metrics` },
     );
     const list = load();
-    const out = await sf.cli(["services", "rollback", "web", "--reason", "customer report", "--json"]);
+    const out = await sf.cli(["services", "rollback", "back-web", "--reason", "customer report", "--json"]);
     assert.equal(out.code, 0, out.stderr);
     const answer = JSON.parse(out.stdout) as { mode: string; runId: string };
     assert.equal(answer.mode, "run");
@@ -210,8 +210,8 @@ describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, (
     assert.equal(stage.state, "succeeded", stage.reason ?? "");
     assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["stable rev1"]);
     const back = await expectRollbacks({ health: 1, timeout: 1, died: 1, requested: 2 });
-    assert.equal(valueOf(back, "dockyard_service_revision", { service: "web" }), 1);
-    const history = JSON.parse((await sf.cli(["services", "history", "web", "--json"])).stdout) as {
+    assert.equal(valueOf(back, "dockyard_service_revision", { service: "back-web" }), 1);
+    const history = JSON.parse((await sf.cli(["services", "history", "back-web", "--json"])).stdout) as {
       revision: number;
       action: string;
       reason: string;
@@ -230,10 +230,10 @@ describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, (
   it("a run canceled in its watch window ends the stage canceled and releases the deploy queue", async () => {
     const run = await sf.release(
       files({ GREETING: "dropped", REV: "6" }, { watchWindow: "60s" }),
-      releasePipeline("web"),
+      releasePipeline("back-web"),
     );
     await watching(run);
-    const next = await sf.release(files({ GREETING: "after", REV: "7" }), releasePipeline("web"));
+    const next = await sf.release(files({ GREETING: "after", REV: "7" }), releasePipeline("back-web"));
     await waitFor(async () => /deploy queue/.test((await sf.stageOf(next))?.reason ?? ""), {
       timeoutMs: 20_000,
       message: "the next update to wait behind the one in its window",
@@ -244,7 +244,7 @@ describe("services: rollbacks, automatic and asked for", { timeout: 600_000 }, (
     assert.equal(last.state, "succeeded", last.reason ?? "");
     assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["after rev7"]);
     for (const h of HOSTS) {
-      const running = (await replicasOn(h.engine, "web")).filter((r) => r.state === "running");
+      const running = (await replicasOn(h.engine, "back-web")).filter((r) => r.state === "running");
       assert.equal(
         new Set(running.map((r) => r.revision)).size,
         1,

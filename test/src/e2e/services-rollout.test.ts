@@ -33,7 +33,7 @@ const files =
   (env: Record<string, string>, envFile?: string, extra: Partial<Parameters<typeof serviceFile>[0]> = {}) =>
   (port: number): Record<string, string> => ({
     "services/web.yml": serviceFile({
-      name: "web",
+      name: "roll-web",
       proxyPort: port,
       env,
       ...(envFile !== undefined && { envFile }),
@@ -82,7 +82,7 @@ describe("services: rolling updates across two hosts", { timeout: 600_000 }, () 
     assert.equal(await hasImage(HOSTS[1].engine, image), false, "host-b's engine lacks the image before");
     const run = await sf.release(
       files({ GREETING: "hello", REV: "1" }, undefined, { image })(sf.proxyPort),
-      releasePipeline("web"),
+      releasePipeline("roll-web"),
     );
     const stage = await sf.waitStageEnd(run);
     assert.equal(stage.state, "succeeded", stage.reason ?? "");
@@ -92,17 +92,17 @@ describe("services: rolling updates across two hosts", { timeout: 600_000 }, () 
     assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["hello rev1"]);
     assert.deepEqual(
       await Promise.all(
-        HOSTS.map(async (h) => (await replicasOn(h.engine, "web")).filter((r) => r.state === "running").length),
+        HOSTS.map(async (h) => (await replicasOn(h.engine, "roll-web")).filter((r) => r.state === "running").length),
       ),
       [2, 1],
       "3 replicas spread over the two hosts, the first taking the extra one",
     );
     const listed = await waitFor(
       async () => {
-        const [svc] = (await sf.farm.client.listServices({ name: "web" })).services;
+        const [svc] = (await sf.farm.client.listServices({ name: "roll-web" })).services;
         return svc?.health === "healthy" ? svc : undefined;
       },
-      { timeoutMs: 20_000, message: "dockyard services to show web healthy from the agents' reports" },
+      { timeoutMs: 20_000, message: "dockyard services to show roll-web healthy from the agents' reports" },
     );
     assert.equal(listed.revision, 1);
     assert.deepEqual(
@@ -115,7 +115,7 @@ describe("services: rolling updates across two hosts", { timeout: 600_000 }, () 
     const list = load();
     const run = await sf.release(
       files({ GREETING: "hello", REV: "2", READY_DELAY: "2" })(sf.proxyPort),
-      releasePipeline("web"),
+      releasePipeline("roll-web"),
     );
     const stage = await sf.waitStageEnd(run);
     const failures = await stopLoad(list);
@@ -130,7 +130,7 @@ describe("services: rolling updates across two hosts", { timeout: 600_000 }, () 
     );
     assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["hello rev2"]);
     for (const h of HOSTS) {
-      const replicas = await replicasOn(h.engine, "web");
+      const replicas = await replicasOn(h.engine, "roll-web");
       assert.deepEqual([...new Set(replicas.map((r) => r.revision))], [2], `${h.name} runs revision 2 only`);
       for (const r of replicas) {
         const log = await accessLog(h.engine, r.id);
@@ -140,7 +140,7 @@ describe("services: rolling updates across two hosts", { timeout: 600_000 }, () 
         assert.deepEqual(early, [], `${r.name}: no client request before its first passing check`);
       }
     }
-    const history = (await sf.farm.client.serviceHistory({ name: "web" })).entries;
+    const history = (await sf.farm.client.serviceHistory({ name: "roll-web" })).entries;
     const open = history.filter((e) => e.untilMs === 0n).map((e) => [e.agent, e.revision, e.replicas]);
     assert.deepEqual(open.sort(), HOSTS.map((h, i) => [h.name, 2, 2 - i]).sort());
     const closed = history.filter((e) => e.revision === 1);
@@ -154,7 +154,7 @@ describe("services: rolling updates across two hosts", { timeout: 600_000 }, () 
   it("an env-file change with the same image is a new revision, rolled the same way; its secrets stay names", async () => {
     await sf.farm.client.setSecret({ name: "svc-greeting", value: Buffer.from(GREETING_SECRET) });
     const list = load();
-    const run = await sf.release(files({ REV: "2" }, ENV_FILE)(sf.proxyPort), releasePipeline("web"));
+    const run = await sf.release(files({ REV: "2" }, ENV_FILE)(sf.proxyPort), releasePipeline("roll-web"));
     const stage = await sf.waitStageEnd(run);
     const failures = await stopLoad(list);
     assert.equal(stage.state, "succeeded", stage.reason ?? "");
@@ -166,23 +166,23 @@ describe("services: rolling updates across two hosts", { timeout: 600_000 }, () 
       "the secret reached the replicas",
     );
     const stored = await sf.farm.pg.query<{ spec: string }>(
-      "SELECT spec::text FROM service_revisions WHERE service = 'web' AND revision = 3",
+      "SELECT spec::text FROM service_revisions WHERE service = 'roll-web' AND revision = 3",
     );
     assert.ok(!stored.rows[0]!.spec.includes(GREETING_SECRET), "the revision stores no secret value");
     assert.match(stored.rows[0]!.spec, /"secret": ?"svc-greeting"/);
   });
 
   it("the same files again are the same revision: the hosts are checked, no replica is replaced", async () => {
-    const before = (await Promise.all(HOSTS.map((h) => replicasOn(h.engine, "web"))))
+    const before = (await Promise.all(HOSTS.map((h) => replicasOn(h.engine, "roll-web"))))
       .flat()
       .map((r) => r.id)
       .sort();
-    const run = await sf.release(files({ REV: "2" }, ENV_FILE)(sf.proxyPort), releasePipeline("web"));
+    const run = await sf.release(files({ REV: "2" }, ENV_FILE)(sf.proxyPort), releasePipeline("roll-web"));
     const stage = await sf.waitStageEnd(run);
     assert.equal(stage.state, "succeeded", stage.reason ?? "");
     assert.equal(stage.outputs?.values.revision, "3");
     assert.match(stage.reason ?? "", /already ran revision 3/);
-    const now = (await Promise.all(HOSTS.map((h) => replicasOn(h.engine, "web"))))
+    const now = (await Promise.all(HOSTS.map((h) => replicasOn(h.engine, "roll-web"))))
       .flat()
       .map((r) => r.id)
       .sort();
@@ -192,13 +192,13 @@ describe("services: rolling updates across two hosts", { timeout: 600_000 }, () 
   it("a second update waits in the deploy queue, naming the holder and its position, and runs after it", async () => {
     const slow = await sf.release(
       files({ GREETING: "queued", REV: "4", READY_DELAY: "3" })(sf.proxyPort),
-      releasePipeline("web"),
+      releasePipeline("roll-web"),
     );
     await waitFor(async () => /rolling host/.test((await sf.stageOf(slow))?.reason ?? ""), {
       timeoutMs: 30_000,
       message: "the first update to roll",
     });
-    const second = await sf.release(files({ GREETING: "queued", REV: "5" })(sf.proxyPort), releasePipeline("web"));
+    const second = await sf.release(files({ GREETING: "queued", REV: "5" })(sf.proxyPort), releasePipeline("roll-web"));
     const waiting = await waitFor(
       async () => {
         const s = await sf.stageOf(second);
@@ -208,7 +208,7 @@ describe("services: rolling updates across two hosts", { timeout: 600_000 }, () 
     );
     assert.match(
       waiting,
-      /waiting in the deploy queue of service 'web': position 1 of 1, behind run release#\d+ stage 'release'/,
+      /waiting in the deploy queue of service 'roll-web': position 1 of 1, behind run release#\d+ stage 'release'/,
     );
     assert.equal((await sf.waitStageEnd(slow)).state, "succeeded", "the first update was not canceled");
     const last = await sf.waitStageEnd(second);
@@ -222,13 +222,13 @@ describe("services: rolling updates across two hosts", { timeout: 600_000 }, () 
       const [h] = HOSTS;
       const Docker = (await import("dockerode")).default;
       const docker = new Docker({ socketPath: h.engine.replace("unix://", "") });
-      const [r] = (await replicasOn(h.engine, "web")).filter((x) => x.state === "running");
+      const [r] = (await replicasOn(h.engine, "roll-web")).filter((x) => x.state === "running");
       return (await docker.getContainer(r!.id).inspect()).Config.Image;
     };
     const before = await imageOf();
     const run = await sf.release(
       files({ GREETING: "kept", REV: "9" }, undefined, { image: null })(sf.proxyPort),
-      releasePipeline("web"),
+      releasePipeline("roll-web"),
     );
     const stage = await sf.waitStageEnd(run);
     assert.equal(stage.state, "succeeded", stage.reason ?? "");
@@ -244,7 +244,7 @@ describe("services: rolling updates across two hosts", { timeout: 600_000 }, () 
     await waitFor(() => client.ok > 20, { timeoutMs: 10_000, message: "the client to get answers" });
     const Docker = (await import("dockerode")).default;
     const docker = new Docker({ socketPath: a.engine.replace("unix://", "") });
-    for (const r of await replicasOn(a.engine, "web")) await docker.getContainer(r.id).kill();
+    for (const r of await replicasOn(a.engine, "roll-web")) await docker.getContainer(r.id).kill();
     await waitFor(() => client.failures.length > 0, { timeoutMs: 10_000, message: "the client to see failures" });
     await client.stop();
     // A request straight to a replica before it is healthy is in its log before its first passing check.
@@ -253,11 +253,11 @@ describe("services: rolling updates across two hosts", { timeout: 600_000 }, () 
       Image: "dockyard/busybox:1",
       Cmd: ["sh", "-c", "mkdir -p /www; echo x > /www/index.html; exec httpd -f -vv -p 8080 -h /www"],
       Labels: { "dockyard.service": "control" },
-      HostConfig: { NetworkMode: "dy-svc-web" },
+      HostConfig: { NetworkMode: "dy-svc-roll-web" },
     });
     try {
       await early.start();
-      const ip = (await early.inspect()).NetworkSettings.Networks["dy-svc-web"]!.IPAddress;
+      const ip = (await early.inspect()).NetworkSettings.Networks["dy-svc-roll-web"]!.IPAddress;
       await waitFor(async () => (await fetch(`http://${ip}:8080/`).catch(() => null))?.ok, {
         timeoutMs: 10_000,
         message: "the control replica to answer",
