@@ -23,8 +23,11 @@ export default defineConfig(
       parserOptions: {
         // One program for the whole repo: the root tsconfig.json already includes every package,
         // so the project service builds it once instead of one program per package.
-        // scripts/*/ and ops/*/ scripts are outside the root tsconfig's include: they get its options in a small inferred project.
-        projectService: { allowDefaultProject: ["scripts/*/*.ts", "ops/*/*.ts"], defaultProject: "tsconfig.json" },
+        // scripts/*/ and the ops/grafana and ops/images scripts are outside the root tsconfig's include: they get its options in a small inferred project.
+        projectService: {
+          allowDefaultProject: ["scripts/*/*.ts", "ops/grafana/*.ts", "ops/images/*.ts"],
+          defaultProject: "tsconfig.json",
+        },
         tsconfigRootDir: import.meta.dirname,
       },
     },

@@ -8,5 +8,5 @@ export {
   OPS_DIR,
   type MonitoringConfig,
   type MonitoringConfigOptions,
-} from "./monitoring-config";
+} from "@dockyard/ops/monitoring";
 export { logTail } from "./daemon";

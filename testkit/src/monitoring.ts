@@ -1,9 +1,9 @@
 // Prometheus, Alertmanager and a Pushgateway of a test's own, running the repository's ops/
-// configs with 1 s intervals (monitoring-config.ts), on free loopback ports. Each test gets a
+// configs with 1 s intervals (ops/monitoring/render-config.ts), on free loopback ports. Each test gets a
 // fresh set (about 1 s to start), so no test sees another's alerts or pushes.
 import path from "node:path";
 import { startDaemon, type Daemon } from "./daemon";
-import { checkMonitoringOptions, renderMonitoringConfig } from "./monitoring-config";
+import { checkMonitoringOptions, renderMonitoringConfig } from "@dockyard/ops/monitoring";
 import { startPushgateway, type Pushgateway } from "./pushgateway";
 import { removeTempDir, tempDir } from "./temp-dir";
 

@@ -1,10 +1,11 @@
 // `npm run demo` as a user runs it: twice in a row (the second run restarts the farm and
 // releases the webapp again to the staging service it left running), the printed `export` line
 // used from another directory, the staging service as `dockyard services` and a request show it,
-// and `stop`, which ends every process the demo started, removes the service (replicas, network,
+// the continuous example's broken release caught by its journey's alert and rolled back, and
+// `stop`, which ends every process the demo started, removes the service (replicas, network,
 // proxies) and leaves any service it found running. Each demo here has its own state directory,
-// ports, service addresses and NATS subject prefix beside any real demo; the first runs both
-// examples, the second (its own daemons) only hello.
+// ports, service addresses and NATS subject prefix beside any real demo; the first runs all three
+// examples, then hello and webapp again; the second (its own daemons) only hello.
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -15,7 +16,7 @@ import { tempDir } from "@dockyard/testkit";
 import { REPO_ROOT } from "../helpers/farm";
 import {
   dockerAnswers,
-  freePortPair,
+  freePorts,
   listening,
   recordedPids,
   runDemo,
@@ -75,15 +76,48 @@ async function get(url: string): Promise<{ status: number; body: string }> {
   return { status: res.status, body: await res.text() };
 }
 
-/** What `dockyard services --json` shows, run as the printed export line says. */
-async function servicesJson(exportLine: string): Promise<ServiceJson[]> {
+/** What `dockyard ARGS --json` prints (a JSON array), run as the printed export line says. */
+async function cliJson<T>(exportLine: string, args: string): Promise<T[]> {
   const cli = path.join(REPO_ROOT, "cli/bin/dockyard");
-  const res = await runShell(`${exportLine.trim()}\n${cli} services --json`, tempDir("services"));
+  const res = await runShell(`${exportLine.trim()}\n${cli} ${args} --json`, tempDir("cli"));
   assert.equal(res.code, 0, res.output);
   // The output has the shell's stderr too: the JSON array starts on a line of its own.
   const start = res.output.search(/^\[/m);
   assert.ok(start >= 0, res.output);
-  return JSON.parse(res.output.slice(start, res.output.lastIndexOf("]") + 1)) as ServiceJson[];
+  return JSON.parse(res.output.slice(start, res.output.lastIndexOf("]") + 1)) as T[];
+}
+
+const servicesJson = (exportLine: string) => cliJson<ServiceJson>(exportLine, "services");
+
+interface AlertJson {
+  alertname: string;
+  status: string;
+  labels: Record<string, string>;
+  rollback: { runId: string; service: string; revision: number | null } | null;
+}
+
+/**
+ * The continuous example as the user sees it: the alert listed with the rollback of the break
+ * run's update, the printed alert table, staging's history naming the alert, and the alert's
+ * notification at the receiver.
+ */
+async function assertAlertLoop(exportLine: string, output: string, dir: string): Promise<void> {
+  const breakRun = new RegExp(`continuous +run (${UUID.source})`).exec(output)?.[1];
+  assert.ok(breakRun, output);
+  const alerts = await cliJson<AlertJson>(exportLine, "alerts");
+  const caught = alerts.find((a) => a.alertname === "DockyardJourneyFailing" && a.rollback?.runId === breakRun);
+  assert.ok(caught, `dockyard alerts lists the alert that rolled run ${breakRun} back: ${JSON.stringify(alerts)}`);
+  assert.equal(caught.rollback!.service, SERVICE);
+  assert.equal(caught.labels.journey, "shop", JSON.stringify(caught.labels));
+  assert.equal(caught.labels.service, SERVICE, JSON.stringify(caught.labels));
+  assert.match(output, /The continuous example's alert[^\n]*\n.*DockyardJourneyFailing.*rolled back staging/);
+  const history = await cliJson<{ revision: number; reason: string }>(exportLine, `services history ${SERVICE}`);
+  assert.ok(
+    history.some((h) => /alert DockyardJourneyFailing/.test(h.reason)),
+    `staging's history names the alert: ${JSON.stringify(history)}`,
+  );
+  const notes = readFileSync(path.join(dir, "notifications.log"), "utf8");
+  assert.match(notes, /staging: \S+ DockyardJourneyFailing /, "break.yml's `on: [alert]` notification arrived");
 }
 
 /** The staging service: healthy, at `revision`, its 3 replicas running on its hosts, each with an address. */
@@ -147,11 +181,12 @@ describe("npm run demo", { timeout: 15 * 60_000 }, () => {
   test("runs twice in a row, prints paths that work from anywhere, and stop ends only what it started", async () => {
     await sharedServicesUp();
     const dir = tempDir("demo");
-    const port = await freePortPair();
+    // gRPC, HTTP, then the Pushgateway, Alertmanager and Prometheus.
+    const port = await freePorts(5);
     const env = {
       DOCKYARD_DEMO_DIR: dir,
       DOCKYARD_DEMO_PORT: String(port),
-      DOCKYARD_DEMO_EXAMPLES: "hello webapp",
+      DOCKYARD_DEMO_EXAMPLES: "hello webapp continuous",
       DOCKYARD_DEMO_SERVICE_ADDRESSES: SERVICE_ADDRESSES.join(" "),
       DOCKYARD_NATS_PREFIX: `t${randomBytes(4).toString("hex")}`,
     };
@@ -168,7 +203,8 @@ describe("npm run demo", { timeout: 15 * 60_000 }, () => {
     assert.match(
       first.output,
       new RegExp(
-        `Both example pipelines succeeded:\\n  hello +run ${UUID.source}  succeeded\\n  webapp +run ${UUID.source}  succeeded\\n`,
+        `All 3 example pipelines succeeded:\\n  hello +run ${UUID.source}  succeeded\\n  webapp +run ${UUID.source}  succeeded\\n` +
+          `  continuous +run ${UUID.source}  caught: DockyardJourneyFailing rolled staging back\\n`,
       ),
     );
     assert.match(first.output, /approved gate of run \S+ as the demo's admin/);
@@ -176,18 +212,22 @@ describe("npm run demo", { timeout: 15 * 60_000 }, () => {
     const farm1 = recordedPids(dir);
     assert.deepEqual(
       [...farm1.keys()].sort(),
-      ["agent-a", "agent-b", "receiver", "server"],
-      "the shared services were running: the demo started none (the receiver is the notifications' webhook)",
+      ["agent-a", "agent-b", "alertmanager", "prometheus", "pushgateway", "receiver", "server"],
+      "the shared services were running: the demo started none (the receiver is the notifications' webhook; " +
+        "the monitoring is the continuous example's)",
     );
     for (const [name, pid] of farm1) assert.ok(running(pid), `${name} (${pid}) runs after the first demo`);
     // What the user sees: the service listed healthy with its replicas, and the printed address answering.
     const exportLine1 = first.output.split("\n").find((l) => l.trim().startsWith("export DOCKYARD_SERVER="));
     assert.ok(exportLine1, first.output);
+    // The broken revision 2 was rolled back: staging is on revision 1 again, and answers.
     assertStaging(await servicesJson(exportLine1), 1);
     await assertPrintedAddressesAnswer(first.output, buildOf(first.output));
+    await assertAlertLoop(exportLine1, first.output, dir);
 
     // Again while the farm runs: the old farm is stopped (the processes it recorded), a new one starts.
-    const second = await runDemo(env);
+    // Again, with hello and webapp only: the rerun also stops the first demo's monitoring.
+    const second = await runDemo({ ...env, DOCKYARD_DEMO_EXAMPLES: "hello webapp" });
     assert.equal(second.code, 0, second.output);
     assert.doesNotMatch(second.output, /port \d+ is in use/);
     const farm2 = recordedPids(dir);
@@ -196,19 +236,22 @@ describe("npm run demo", { timeout: 15 * 60_000 }, () => {
       assert.notEqual(pid, farm1.get(name), `${name} was restarted`);
     }
     await allGone(farm1);
+    for (const p of [port + 2, port + 3, port + 4])
+      assert.equal(await listening(p), false, `the first demo's monitoring port ${p} is free`);
 
     // The printed export line and commands, pasted into a shell in another directory.
     const exportLine = second.output.split("\n").find((l) => l.trim().startsWith("export DOCKYARD_SERVER="));
     assert.ok(exportLine, second.output);
 
-    // The second release updated the service the first left running: revision 2, the second build.
+    // The second release updated the service the first left running: revision 3 (the broken 2 was
+    // rolled back), the second build.
     assert.equal(buildOf(second.output), buildOf(first.output) + 1, second.output);
-    assertStaging(await servicesJson(exportLine), 2);
+    assertStaging(await servicesJson(exportLine), 3);
     await assertPrintedAddressesAnswer(second.output, buildOf(second.output));
     // Each release's notification reached the receiver on this machine.
     const notes = readFileSync(path.join(dir, "notifications.log"), "utf8");
     assert.match(notes, /webapp #\d+: staging is at revision 1\n/);
-    assert.match(notes, /webapp #\d+: staging is at revision 2\n/);
+    assert.match(notes, /webapp #\d+: staging is at revision 3\n/);
     assert.match(exportLine, new RegExp(`DOCKYARD_CA_FILE=${dir}/server/pki/ca\\.crt `));
     const runsLine = second.output.split("\n").find((l) => / runs +# recent runs/.test(l));
     assert.ok(runsLine?.trim().startsWith(path.join(REPO_ROOT, "cli/bin/dockyard")), `absolute CLI path: ${runsLine}`);
@@ -238,9 +281,9 @@ describe("npm run demo", { timeout: 15 * 60_000 }, () => {
     const dir = tempDir("demo-own");
     const instance = `dt${randomBytes(4).toString("hex")}`;
     const engineRoot = `/tmp/dockyard-docker-${instance}`;
-    const port = await freePortPair();
-    const natsPort = await freePortPair();
-    const registryPort = await freePortPair();
+    const port = await freePorts(2);
+    const natsPort = await freePorts(1);
+    const registryPort = await freePorts(1);
     const env = {
       DOCKYARD_DEMO_DIR: path.join(dir, "demo"),
       DOCKYARD_DEMO_PORT: String(port),

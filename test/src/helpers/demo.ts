@@ -120,19 +120,15 @@ export function dockerAnswers(sock: string): Promise<boolean> {
   });
 }
 
-/** Two free consecutive loopback ports (the demo's gRPC port and its HTTP port after it). */
-export async function freePortPair(): Promise<number> {
+/** `n` free consecutive loopback ports, the first returned (the demo's gRPC port, then HTTP and the monitoring's). */
+export async function freePorts(n: number): Promise<number> {
   for (let i = 0; i < 50; i++) {
     const port = 20000 + Math.floor(Math.random() * 30000);
-    if (
-      !(await listening(port)) &&
-      !(await listening(port + 1)) &&
-      (await bindable(port)) &&
-      (await bindable(port + 1))
-    )
-      return port;
+    let free = true;
+    for (let p = port; free && p < port + n; p++) free = !(await listening(p)) && (await bindable(p));
+    if (free) return port;
   }
-  throw new Error("no two free consecutive ports found on 127.0.0.1");
+  throw new Error(`no ${n} free consecutive ports found on 127.0.0.1`);
 }
 
 function bindable(port: number): Promise<boolean> {
