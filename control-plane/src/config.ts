@@ -46,6 +46,13 @@ const schema = z.object({
     .max(31_536_000_000)
     .default(7 * 86_400_000),
   DOCKYARD_SCHEDULER_INTERVAL_MS: ms(500, 10),
+  DOCKYARD_SSE_BUFFER_BYTES: z.coerce
+    .number()
+    .int()
+    .min(4096)
+    .max(64 * 1024 * 1024)
+    .default(1024 * 1024),
+  DOCKYARD_SSE_HEARTBEAT_MS: ms(15_000, 100),
   DOCKYARD_UNSCHEDULABLE_TIMEOUT_MS: ms(600_000, 1_000),
   DOCKYARD_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
   DOCKYARD_SECRET_KEY_FILE: z.string().min(1).optional(),
@@ -119,6 +126,10 @@ export interface ServerConfig {
   alertToken: string | null;
   /** Channels every new firing alert is sent to (farm alerts, e.g. agents lost), besides its pipeline's rules. */
   alertChannels: string[];
+  /** Bytes an SSE client may leave unread before its events are dropped (it gets `gap` and resumes). */
+  sseBufferBytes: number;
+  /** A heartbeat comment on every SSE stream this often. */
+  sseHeartbeatMs: number;
   agentLostTimeoutMs: number;
   heartbeatIntervalMs: number;
   leaseTtlMs: number;
@@ -238,6 +249,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     alertChannels: e.DOCKYARD_ALERT_CHANNELS.split(",")
       .map((x) => x.trim())
       .filter(Boolean),
+    sseBufferBytes: e.DOCKYARD_SSE_BUFFER_BYTES,
+    sseHeartbeatMs: e.DOCKYARD_SSE_HEARTBEAT_MS,
     agentLostTimeoutMs: e.DOCKYARD_AGENT_LOST_TIMEOUT_MS,
     heartbeatIntervalMs: e.DOCKYARD_HEARTBEAT_INTERVAL_MS,
     leaseTtlMs: e.DOCKYARD_LEASE_TTL_MS,

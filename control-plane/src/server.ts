@@ -26,6 +26,7 @@ import { ensureAdminUser } from "./store/users";
 import { createMetrics } from "./metrics";
 import { Scheduler } from "./scheduler/scheduler";
 import { NatsBus } from "./transport/nats/nats-bus";
+import { liveServices } from "./web-live";
 import { agentHandlers } from "./transport/grpc/agent-handlers";
 import { PlacementCache } from "./scheduler/placement-cache";
 import { runHandlers } from "./transport/grpc/run-handlers";
@@ -311,9 +312,11 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
       },
       { db: db.db, clock, notify: notifyService, alerts },
       schedules,
+      liveServices(runs, db.db, bus, (err) => httpLog.warn({ err }, "runs feed read failed")),
     ),
     {
       maxBodyBytes: PIPELINE_LIMITS.maxBytes,
+      live: { bufferBytes: config.sseBufferBytes, heartbeatMs: config.sseHeartbeatMs },
       metricsToken: config.metricsToken,
       alertToken: config.alertToken,
       onError: (err) => httpLog.error({ err }, "unexpected error in HTTP handler"),

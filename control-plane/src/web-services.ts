@@ -7,6 +7,7 @@ import type {
   ArtifactView,
   AuditEntryView,
   ChannelView,
+  LiveWebServices,
   NotificationView,
   RunView,
   UserView,
@@ -189,11 +190,13 @@ export function webServices(
   hooks: HookDecisionDeps,
   admin: AdminDeps,
   schedules: ScheduleService,
+  live: LiveWebServices,
 ): WebServices {
   const { db, clock, notify, alerts } = admin;
   const artifacts = new ArtifactsApi(db, runs);
   return unavailableOnDbOutage({
     ...scheduleWebServices(schedules),
+    ...live,
     authenticate: (token) => runs.authenticate(token),
     submitRun: async (yaml, source, defaultName, caller) =>
       runView(await runs.submit(yaml, source, defaultName, {}, actorOf(caller))),

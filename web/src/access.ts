@@ -10,11 +10,12 @@ function refuse(code: "unauthenticated" | "permission_denied", message: string):
   return Object.assign(new Error(message), { code });
 }
 
-/** `METHOD /path` of the route that answers this request (the last one that is not middleware), or null (404). */
+/**
+ * `METHOD /path` of the route that answers this request, or null (404): the first matched one that is not middleware,
+ * since Hono runs them in registration order and the first answers (`GET /runs/stream` also matches `/runs/:id`).
+ */
 export function routeKey(c: Context): string | null {
-  const endpoint = matchedRoutes(c)
-    .filter((r) => r.method !== "ALL")
-    .at(-1);
+  const endpoint = matchedRoutes(c).find((r) => r.method !== "ALL");
   return endpoint ? `${endpoint.method} ${endpoint.path}` : null;
 }
 

@@ -18,6 +18,8 @@ function stubServices(): WebServices & { scrapes: number } {
     },
     submitRun: async () => assert.fail("not called"),
     getRun: async () => assert.fail("not called"),
+    runEvents: async () => assert.fail("not called"),
+    runChanges: async () => assert.fail("not called"),
     listRuns: async () => [],
     cancelRun: async () => assert.fail("not called"),
     decideApproval: async () => assert.fail("not called"),

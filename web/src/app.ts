@@ -16,6 +16,7 @@ import { serviceRoutes } from "./routes/services";
 import { alertRoutes } from "./routes/alerts";
 import { artifactRoutes } from "./routes/artifacts";
 import { scheduleRoutes } from "./routes/schedules";
+import { liveRoutes, type LiveOptions } from "./routes/live";
 
 const HTTP_STATUS: Record<string, 400 | 401 | 403 | 404 | 409 | 413 | 503 | 500> = {
   invalid: 400,
@@ -48,6 +49,8 @@ export interface AppOptions {
   onError?: (err: Error) => void;
   /** The role each route needs (the server's access table); a route it does not name is refused with 403. */
   access: RouteAccess;
+  /** The live (SSE) streams: per-client buffer, heartbeat, patience; unset: 1 MiB, 15 s, 1 s, 30 s. */
+  live?: Partial<Omit<LiveOptions, "onError">>;
 }
 
 /** A bad query parameter: answered 400 with the parameter and what it allows. */
@@ -126,6 +129,15 @@ export function createApp(services: WebServices, options: AppOptions): Hono<AppE
   });
 
   const api = new Hono<AppEnv>();
+  // Before `/runs/:id`, which `/runs/stream` also matches.
+  liveRoutes(api, services, {
+    bufferBytes: 1024 * 1024,
+    heartbeatMs: 15_000,
+    slowMs: 1000,
+    gapWaitMs: 30_000,
+    ...options.live,
+    onError: (err) => options.onError?.(err),
+  });
   api.get("/runs", async (c) => {
     const limit = limitParam(c.req.query("limit"));
     const state = stateParam(c.req.query("state"));

@@ -7,3 +7,4 @@ export type * from "./alert-types";
 export { ALERT_STATES, MAX_ALERTS_LIMIT, DEFAULT_ALERTS_LIMIT } from "./alert-types";
 export type * from "./artifact-types";
 export type * from "./schedule-types";
+export type * from "./live-types";

@@ -8,6 +8,7 @@ import type { RollbackView, ServiceHistoryView, ServiceView } from "./service-ty
 import type { AlertmanagerPayload, AlertReceipt, AlertView } from "./alert-types";
 import type { ArtifactContent, ArtifactView } from "./artifact-types";
 import type { NewScheduleInput, ScheduleTickView, ScheduleView } from "./schedule-types";
+import type { LiveWebServices } from "./live-types";
 
 /** One attempt of a stage: every try is its own entry, lost and timed-out ones included. */
 export interface AttemptView {
@@ -262,7 +263,7 @@ export interface ScheduleWebServices {
   scheduleTicks(name: string, limit?: number): Promise<ScheduleTickView[]>;
 }
 
-export interface WebServices extends ScheduleWebServices {
+export interface WebServices extends ScheduleWebServices, LiveWebServices {
   /** Resolves an API token to its user; rejects with an error whose `code` is "unauthenticated". */
   authenticate(token: string): Promise<WebCaller>;
   /**

@@ -21,6 +21,8 @@ function stubServices(): WebServices {
     authenticate: async () => admin,
     submitRun: notCalled,
     getRun: notCalled,
+    runEvents: notCalled,
+    runChanges: notCalled,
     listRuns: async () => [],
     cancelRun: notCalled,
     decideApproval: notCalled,

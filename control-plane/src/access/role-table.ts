@@ -91,6 +91,9 @@ export const HTTP_ACCESS: Record<string, Access> = {
   "GET /api/v1/runs/:id": "viewer",
   "GET /api/v1/runs/:id/logs": "viewer",
   "GET /api/v1/runs/:id/stages/:stage/logs": "viewer",
+  // Live streams (SSE), as WatchRun: a run's events and log lines, and the runs list.
+  "GET /api/v1/runs/:id/events": "viewer",
+  "GET /api/v1/runs/stream": "viewer",
   "GET /api/v1/agents": "viewer",
   "GET /api/v1/environments": "viewer",
   "GET /api/v1/services": "viewer",

@@ -30,6 +30,8 @@ function recorder() {
     authenticate: async () => caller,
     submitRun: notCalled,
     getRun: notCalled,
+    runEvents: notCalled,
+    runChanges: notCalled,
     listRuns: notCalled,
     cancelRun: notCalled,
     decideApproval: notCalled,

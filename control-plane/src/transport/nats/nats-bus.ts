@@ -53,7 +53,9 @@ export class NatsBus {
   }
 
   publishEvents(events: RunEvent[]): void {
+    const changed = new Set<string>();
     for (const e of events) {
+      if (e.body.case === "run" || e.body.case === "stage") changed.add(e.runId);
       const subject = this.subjects.runEvents(e.runId);
       this.nc.publish(subject, this.keys.sealer.seal(subject, toBinary(RunEventSchema, e)));
       if (e.body.case === "run" && isTerminalRun(e.body.value.state)) {
@@ -66,6 +68,22 @@ export class NatsBus {
         );
       }
     }
+    const subject = this.subjects.runsChanged;
+    for (const runId of changed) this.nc.publish(subject, this.keys.sealer.seal(subject, Buffer.from(runId, "utf8")));
+  }
+
+  /** Ids of runs created or changed on any replica (a wake-up: a lost one is found by the reader's poll). */
+  watchRunsChanged(onRun: (runId: string) => void): { close(): void } {
+    const subject = this.subjects.runsChanged;
+    const sub = this.nc.subscribe(subject, {
+      callback: (err, msg) => {
+        if (err) return;
+        const plain = this.keys.sealer.open(subject, msg.data);
+        if (!plain || plain.length > 64) return this.drop(subject, "run change not sealed with the farm key");
+        onRun(Buffer.from(plain).toString("utf8"));
+      },
+    });
+    return { close: () => sub.unsubscribe() };
   }
 
   /** Wake every replica's scheduler (capacity freed, work queued elsewhere). */

@@ -6,6 +6,8 @@ export interface Subjects {
   assign(agentId: string): string;
   cancel(agentId: string): string;
   runEvents(runId: string): string;
+  /** A run was created or changed state (or one of its stages did): the runs-list streams' wake-up. */
+  runsChanged: string;
 }
 
 export function subjects(prefix: string): Subjects {
@@ -15,5 +17,6 @@ export function subjects(prefix: string): Subjects {
     assign: (agentId) => `${prefix}.agent.${agentId}.assign`,
     cancel: (agentId) => `${prefix}.agent.${agentId}.cancel`,
     runEvents: (runId) => `${prefix}.run.${runId}.events`,
+    runsChanged: `${prefix}.runs.changed`,
   };
 }

@@ -1,0 +1,106 @@
+// npm run bench -- web
+// Live logs over SSE from a server process (its own process, so its RSS is its own):
+//  - log_lag_p50_ms / log_lag_p99_ms: a log event's `at` (when the server committed it: the line
+//    reached the server) -> the event parsed in an SSE client, over every live log event of 10
+//    parsing clients (same machine, same clock);
+//  - sse_clients: clients following the run at once (200: 10 parsing, the rest only reading);
+//  - server_rss_growth_mb: the server's peak RSS while they follow one busy run (about 500 lines/s
+//    of 100 bytes for 30 s) minus its RSS just before they connect (after a warm-up run);
+//  - run_page_20k_lines_ms: null (the run page's browser bench fills it).
+// Prints one JSON line last.
+import { readFileSync } from "node:fs";
+import { OutageFarm, openSse, waitFor, type SseConnection } from "@dockyard/test";
+import { quantile, round } from "./lib/stats";
+
+const CLIENTS = Number(process.env.BENCH_WEB_CLIENTS ?? 200);
+const PARSING = 10;
+const SECONDS = Number(process.env.BENCH_WEB_SECONDS ?? 30);
+
+const busy = (name: string, ticks: number) => `
+name: ${name}
+stages:
+  busy:
+    executor: shell
+    command: 'i=0; while [ $i -lt ${ticks} ]; do j=0; while [ $j -lt 50 ]; do echo "line $i.$j of the busy stage, padded to about one hundred bytes like a real build log line"; j=$((j+1)); done; sleep 0.1; i=$((i+1)); done'
+`;
+
+const farm = new OutageFarm({ replicas: 1 });
+const conns: SseConnection[] = [];
+try {
+  await farm.start();
+  farm.spawnAgent("web-a", { executor: "shell", capacity: 2 });
+  await farm.waitAgentsOnline(1);
+  const server = farm.servers[0]!;
+  const base = `http://${server.http}/api/v1`;
+  const pid = server.child!.pid!;
+  const rssMb = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
+  const submit = async (yaml: string) =>
+    (await farm.client.submitRun({ pipelineYaml: Buffer.from(yaml), source: "bench:web.yml" })).run!.id;
+  const follow = async (runId: string, parse: boolean) => {
+    const c = await openSse(`${base}/runs/${runId}/events`, { token: farm.apiToken, parse });
+    if (c.status !== 200) throw new Error(`SSE answered ${c.status}: ${c.body}`);
+    conns.push(c);
+    return c;
+  };
+
+  // Warm-up: the SSE and log paths have run once before the baseline.
+  const warm = await submit(busy("web-warm", 10));
+  const w = await follow(warm, true);
+  await waitFor(() => w.events.some((e) => e.event === "end"), { timeoutMs: 60_000, message: "the warm-up run" });
+  w.close();
+  conns.length = 0;
+  await new Promise((r) => setTimeout(r, 2000));
+  const baseline = rssMb();
+
+  const runId = await submit(busy("web-busy", SECONDS * 10));
+  const lags: number[] = [];
+  let gaps = 0;
+  let lines = 0;
+  for (let i = 0; i < CLIENTS; i++) {
+    const c = await follow(runId, i < PARSING);
+    if (i >= PARSING) continue;
+    const since = Date.now();
+    c.onEvent = (e) => {
+      const got = Date.now();
+      if (e.event === "gap") gaps++;
+      if (e.event !== "log") return;
+      const d = JSON.parse(e.data) as { at: string; text: string };
+      const at = Date.parse(d.at);
+      if (at < since) return; // replayed, not live
+      lags.push(got - at);
+      if (i === 0) lines += d.text.split("\n").length - 1;
+    };
+  }
+  let peak = rssMb();
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMb())), 200);
+  await waitFor(() => conns[0]!.events.some((e) => e.event === "end"), {
+    timeoutMs: (SECONDS + 120) * 1000,
+    message: "the busy run to end on the first client",
+  });
+  clearInterval(sampler);
+  const open = conns.filter((c) => c.bytes > 0).length;
+  console.log(
+    JSON.stringify({
+      detail: "web",
+      live_log_events: lags.length,
+      lines_on_one_client: lines,
+      gaps,
+      clients_that_got_bytes: open,
+      rss_baseline_mb: round(baseline),
+      rss_peak_mb: round(peak),
+    }),
+  );
+  console.log(
+    JSON.stringify({
+      bench: "web",
+      log_lag_p50_ms: round(quantile(lags, 0.5)),
+      log_lag_p99_ms: round(quantile(lags, 0.99)),
+      run_page_20k_lines_ms: null,
+      sse_clients: CLIENTS,
+      server_rss_growth_mb: round(peak - baseline),
+    }),
+  );
+} finally {
+  for (const c of conns) c.close();
+  await farm.stop();
+}
