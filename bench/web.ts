@@ -33,7 +33,14 @@ try {
   const server = farm.servers[0]!;
   const base = `http://${server.http}/api/v1`;
   const pid = server.child!.pid!;
-  const rssMb = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
+  const rssMb = () => {
+    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+    if (kb === undefined) {
+      const tail = readFileSync(server.logFile, "utf8").split("\n").slice(-30).join("\n");
+      throw new Error(`the server (pid ${pid}) is gone; its log ends:\n${tail}`);
+    }
+    return Number(kb) / 1024;
+  };
   const submit = async (yaml: string) =>
     (await farm.client.submitRun({ pipelineYaml: Buffer.from(yaml), source: "bench:web.yml" })).run!.id;
   const follow = async (runId: string, parse: boolean) => {

@@ -9,6 +9,7 @@ import type { RunsService } from "./runs-service";
 import { watchRun } from "./transport/run-watch";
 import { runView } from "./web-services";
 import { RunsFeed, liveQueue } from "./runs-feed";
+import { RunEventsHub } from "./transport/run-events-hub";
 
 const STREAMS = ["unspecified", "stdout", "stderr", "system"];
 const decoder = new TextDecoder();
@@ -65,6 +66,14 @@ export function liveServices(
   onError: (err: unknown) => void,
 ): LiveWebServices {
   const getView = async (id: string) => runView(await runs.get(id));
+  const hub = new RunEventsHub(bus);
+  // A live event reaches every watcher of its run as the same object: converted (and, by the route, encoded) once.
+  const converted = new WeakMap<RunEvent, Promise<LiveRunEvent | null>>();
+  const convert = (e: RunEvent) => {
+    let live = converted.get(e);
+    if (!live) converted.set(e, (live = toLive(e, getView)));
+    return live;
+  };
   const feed = new RunsFeed({
     list: async (limit) => (await runs.list({ limit })).map(runView),
     get: getView,
@@ -75,10 +84,10 @@ export function liveServices(
   return {
     runEvents: async (ref, afterSeq, signal) => {
       const run = runView(await runs.get(ref));
-      const source = watchRun(db, bus, { runId: run.id, afterSeq, follow: true, stage: "", signal });
+      const source = watchRun(db, hub, { runId: run.id, afterSeq, follow: true, stage: "", signal });
       async function* events(): AsyncGenerator<LiveRunEvent> {
         for await (const e of source) {
-          const live = await toLive(e, getView);
+          const live = await convert(e);
           if (live) yield live;
         }
       }

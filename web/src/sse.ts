@@ -20,10 +20,21 @@ export interface SseEvent {
   data: unknown;
 }
 
-/** The wire form of one event: `id`, `event` and a single `data` line (JSON never holds a raw newline). */
+/** Wire forms by data object: the event many clients of one run are sent is encoded once. */
+const encoded = new WeakMap<object, Uint8Array>();
+
+/**
+ * The wire form of one event: `id`, `event` and a single `data` line (JSON never holds a raw newline). Cached by
+ * `data` when it is an object: a data object must always go out with the same id and event name.
+ */
 export function encodeEvent(e: SseEvent): Uint8Array {
+  const key = typeof e.data === "object" && e.data !== null ? e.data : null;
+  const cached = key && encoded.get(key);
+  if (cached) return cached;
   const id = e.id === undefined ? "" : `id: ${e.id}\n`;
-  return encoder.encode(`${id}event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
+  const bytes = encoder.encode(`${id}event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
+  if (key) encoded.set(key, bytes);
+  return bytes;
 }
 
 /**

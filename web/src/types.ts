@@ -8,7 +8,7 @@ import type { RollbackView, ServiceHistoryView, ServiceView } from "./service-ty
 import type { AlertmanagerPayload, AlertReceipt, AlertView } from "./alert-types";
 import type { ArtifactContent, ArtifactView } from "./artifact-types";
 import type { NewScheduleInput, ScheduleTickView, ScheduleView } from "./schedule-types";
-import type { LiveWebServices } from "./live-types";
+import type { ApprovalEventView, LogEventView, StageEventView } from "./live-types";
 
 /** One attempt of a stage: every try is its own entry, lost and timed-out ones included. */
 export interface AttemptView {
@@ -261,6 +261,41 @@ export interface ScheduleWebServices {
   setScheduleEnabled(name: string, enabled: boolean, caller: WebCaller): Promise<ScheduleView>;
   /** Newest first: `limit` (unset: 50, at most 500). */
   scheduleTicks(name: string, limit?: number): Promise<ScheduleTickView[]>;
+}
+
+/** The run's state changed; `run` is the run as it is when the event is sent. */
+export interface RunStateEventView {
+  seq: number;
+  at: string;
+  runId: string;
+  state: string;
+  run: RunView;
+}
+
+/** One event of a run, by SSE event name; `seq` is the SSE `id`. */
+export type LiveRunEvent =
+  | { event: "stage"; data: StageEventView }
+  | { event: "log"; data: LogEventView }
+  | { event: "run"; data: RunStateEventView }
+  | { event: "approval"; data: ApprovalEventView };
+
+/** What the live routes call. */
+export interface LiveWebServices {
+  /**
+   * The run `runRef` names, then its events after `afterSeq` (from Postgres, then live from any replica) until the
+   * run ends or `signal` aborts. Rejects with "not_found" before anything is streamed. The iterable is pulled as fast
+   * as it yields: the route bounds what it keeps per client, not the iterable.
+   */
+  runEvents(
+    runRef: string,
+    afterSeq: number,
+    signal: AbortSignal,
+  ): Promise<{ run: RunView; events: AsyncIterable<LiveRunEvent> }>;
+  /**
+   * The newest `limit` runs, then every run created or changed (run or stage state) as it changes, until `signal`
+   * aborts. A change may be sent more than once; a client keeps the last view of each run id.
+   */
+  runChanges(limit: number, signal: AbortSignal): Promise<{ runs: RunView[]; changes: AsyncIterable<RunView> }>;
 }
 
 export interface WebServices extends ScheduleWebServices, LiveWebServices {

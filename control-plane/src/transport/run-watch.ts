@@ -8,7 +8,7 @@ import { listEvents } from "../store/runs";
 import { getRun, type RunWithStages } from "../store/runs";
 import { isTerminalRun, isTerminalStage } from "../domain/states";
 import { noSuchAttempt, stageNamed } from "../stage-lookup";
-import type { NatsBus } from "./nats/nats-bus";
+import type { RunEventSource } from "./run-events-hub";
 import { toRunEvent } from "./convert";
 
 export interface WatchOptions {
@@ -46,7 +46,7 @@ function endsRun(e: RunEvent): boolean {
   return e.body.case === "run" && isTerminalRun(e.body.value.state);
 }
 
-export async function* watchRun(db: Db, bus: NatsBus, opts: WatchOptions): AsyncGenerator<RunEvent> {
+export async function* watchRun(db: Db, bus: RunEventSource, opts: WatchOptions): AsyncGenerator<RunEvent> {
   checkFilter(await getRun(db, opts.runId), opts); // NotFoundError for unknown runs, stages and attempts
   const attempt = opts.stage ? (opts.attempt ?? 0) : 0;
   const live: RunEvent[] = [];

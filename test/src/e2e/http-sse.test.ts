@@ -22,7 +22,8 @@ stages:
 `;
 
 interface Collected {
-  lines: string[];
+  /** The log's text as received (a chunk may end inside a line). */
+  text: string;
   seqs: number[];
   lastId: string | null;
   gap: { lastSeq: number } | null;
@@ -39,7 +40,7 @@ async function collect(conn: SseConnection, into: Collected, stop?: () => boolea
       if (e.event === "log") {
         const d = JSON.parse(e.data) as { seq: number; text: string };
         into.seqs.push(d.seq);
-        into.lines.push(...d.text.split("\n").filter(Boolean));
+        into.text += d.text;
       }
       if (e.event === "gap") into.gap = JSON.parse(e.data) as { lastSeq: number };
       if (e.event === "end") into.end = true;
@@ -51,11 +52,14 @@ async function collect(conn: SseConnection, into: Collected, stop?: () => boolea
   }
 }
 
+const linesOf = (got: Collected) => got.text.split("\n").filter(Boolean);
+
 function assertEveryLineOnce(got: Collected, count: number): void {
-  const want = Array.from({ length: count }, (_, i) => `n ${i + 1}`);
-  assert.equal(got.lines.length, count, "as many lines as the stage printed");
-  assert.deepEqual(got.lines, want, "every line once, in order");
   for (let i = 1; i < got.seqs.length; i++) assert.ok(got.seqs[i]! > got.seqs[i - 1]!, "seqs increase");
+  const lines = linesOf(got).map((l) => l.trimEnd());
+  const want = Array.from({ length: count }, (_, i) => `n ${i + 1}`);
+  assert.equal(lines.length, count, "as many lines as the stage printed");
+  assert.deepEqual(lines, want, "every line once, in order");
 }
 
 describe("live streams over SSE", { timeout: 240_000 }, () => {
@@ -99,7 +103,7 @@ describe("live streams over SSE", { timeout: 240_000 }, () => {
   it("resumes a run's log after dropped connections, on either replica, with no line lost or repeated", async () => {
     const count = 3000;
     const runId = await submit(farm.client, numbered("sse-resume", count, 200));
-    const got: Collected = { lines: [], seqs: [], lastId: null, gap: null, end: false };
+    const got: Collected = { text: "", seqs: [], lastId: null, gap: null, end: false };
     const bases = [farm.server.httpUrl, secondHttp, farm.server.httpUrl, secondHttp];
     let drops = 0;
     let heartbeats = 0;
@@ -108,10 +112,10 @@ describe("live streams over SSE", { timeout: 240_000 }, () => {
       const conn = await openSse(url(base, `/runs/${runId}/events`), { token: farm.apiToken, lastEventId: got.lastId });
       assert.equal(conn.status, 200, conn.body);
       assert.equal(conn.headers["content-type"], "text/event-stream; charset=utf-8");
-      const before = got.lines.length;
+      const before = linesOf(got).length;
       // Drop each of the first three connections after some more lines (mid-event for the stream: it is cut).
       const last = i === bases.length - 1;
-      await collect(conn, got, last ? undefined : () => got.lines.length >= before + 500);
+      await collect(conn, got, last ? undefined : () => linesOf(got).length >= before + 500);
       if (!last) drops++;
       heartbeats += conn.comments;
       snapshot ||= conn.events.find((e) => e.event === "snapshot")?.data ?? "";
@@ -125,7 +129,7 @@ describe("live streams over SSE", { timeout: 240_000 }, () => {
     assert.ok(heartbeats > 0, "heartbeat comments were sent");
     // ?after=SEQ starts there too (a page's first connect), on the second replica.
     const mid = got.seqs[Math.floor(got.seqs.length / 2)]!;
-    const tail: Collected = { lines: [], seqs: [], lastId: null, gap: null, end: false };
+    const tail: Collected = { text: "", seqs: [], lastId: null, gap: null, end: false };
     await collect(await openSse(url(secondHttp, `/runs/${runId}/events?after=${mid}`), { token: farm.apiToken }), tail);
     assert.ok(tail.end);
     assert.deepEqual(
@@ -147,7 +151,7 @@ describe("live streams over SSE", { timeout: 240_000 }, () => {
     assert.equal(slow.status, 200);
     // A reading client on the same run meanwhile, on the other replica: it follows the run to its end (this process
     // also runs the first server and the agent, so it may itself fall behind for a moment: it resumes from a gap).
-    const fast: Collected = { lines: [], seqs: [], lastId: null, gap: null, end: false };
+    const fast: Collected = { text: "", seqs: [], lastId: null, gap: null, end: false };
     let fastGaps = 0;
     const fastDone = (async () => {
       while (!fast.end) {
@@ -163,12 +167,12 @@ describe("live streams over SSE", { timeout: 240_000 }, () => {
     const run = await waitForRun(farm.client, runId, 180_000);
     assert.equal(run.state, "succeeded");
     await fastDone;
-    assertEveryLineOnce({ ...fast, lines: fast.lines.map((l) => l.trimEnd()) }, count);
-    const logBytes = fast.lines.reduce((n, l) => n + l.length + 1, 0);
+    assertEveryLineOnce(fast, count);
+    const logBytes = fast.text.length;
     assert.ok(logBytes > 10_000_000, `the log is large (${logBytes} bytes)`);
 
     slow.resume();
-    const got: Collected = { lines: [], seqs: [], lastId: null, gap: null, end: false };
+    const got: Collected = { text: "", seqs: [], lastId: null, gap: null, end: false };
     await collect(slow, got);
     assert.ok(got.gap, "the slow client was told it missed events");
     assert.equal(String(got.gap.lastSeq), got.lastId, "the gap names the last event it got, and is its id");
@@ -188,7 +192,7 @@ describe("live streams over SSE", { timeout: 240_000 }, () => {
         got,
       );
     }
-    assertEveryLineOnce({ ...got, lines: got.lines.map((l) => l.trimEnd()) }, count);
+    assertEveryLineOnce(got, count);
   });
 
   it("streams the runs list: a snapshot, then runs as they are created and change, on either replica", async () => {

@@ -57,12 +57,14 @@ export function openSse(url: string, opts: SseOpenOptions = {}): Promise<SseConn
         close: () => req.destroy(),
       };
       let buf = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => {
+      // A load client only counts bytes: no decoding (it would cost the benchmark's own CPU).
+      if (opts.parse !== false || conn.status !== 200) res.setEncoding("utf8");
+      res.on("data", (chunk: string | Buffer) => {
         if (opts.parse === false && conn.status === 200) {
           conn.bytes += chunk.length;
           return;
         }
+        if (typeof chunk !== "string") return;
         conn.bytes += Buffer.byteLength(chunk);
         if (conn.status !== 200) {
           conn.body += chunk;

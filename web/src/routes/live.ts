@@ -5,8 +5,7 @@
 // it got, and the stream ends: it resumes from there, so the server keeps at most
 // `bufferBytes` per client.
 import type { Context, Hono } from "hono";
-import type { AppEnv } from "../types";
-import type { LiveWebServices } from "../live-types";
+import type { AppEnv, LiveWebServices } from "../types";
 import { SseStream, encodeEvent, type SseOptions } from "../sse";
 import { invalid, onlyParams, wholeParam } from "./input";
 import { DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT } from "../limits";
