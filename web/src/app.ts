@@ -16,6 +16,10 @@ import { serviceRoutes } from "./routes/services";
 import { alertRoutes } from "./routes/alerts";
 import { artifactRoutes } from "./routes/artifacts";
 import { scheduleRoutes } from "./routes/schedules";
+import { uiRoutes } from "./ui/ui-routes";
+import { uiErrorPage } from "./ui/error-page";
+import { isUiPath } from "./ui/session-auth";
+import { MemorySessionStore, type SessionStore } from "./ui/session-store";
 
 const HTTP_STATUS: Record<string, 400 | 401 | 403 | 404 | 409 | 413 | 503 | 500> = {
   invalid: 400,
@@ -46,6 +50,11 @@ export interface AppOptions {
    * server log"), so the server can log it with its stack. Must not throw.
    */
   onError?: (err: Error) => void;
+  /**
+   * Where the web UI's sessions live (default: this process's memory, 8 hours each). Sessions
+   * are per replica: behind a load balancer without sticky routing a user logs in per replica.
+   */
+  sessions?: SessionStore;
   /** The role each route needs (the server's access table); a route it does not name is refused with 403. */
   access: RouteAccess;
 }
@@ -89,6 +98,10 @@ export function createApp(services: WebServices, options: AppOptions): Hono<AppE
       typeof (err as { code?: unknown }).code === "string" ? (err as unknown as { code: string }).code : "internal";
     const status = HTTP_STATUS[code] ?? 500;
     if (status === 500) options.onError?.(err);
+    const message = status === 500 ? "internal error; see the server log" : err.message;
+    if (isUiPath(c.req.path) && (c.req.header("accept") ?? "").includes("text/html")) {
+      return c.html(uiErrorPage(status, message), status);
+    }
     const body: ErrorBody = {
       error: {
         code: status === 500 ? "internal" : code,
@@ -101,7 +114,8 @@ export function createApp(services: WebServices, options: AppOptions): Hono<AppE
   });
 
   // Before every route: the one check the access table drives (401 without a token, 403 without the role).
-  app.use("*", accessGuard(services, options.access));
+  const sessions = options.sessions ?? new MemorySessionStore();
+  app.use("*", accessGuard(services, options.access, sessions));
 
   // Liveness: the process answers. Whether it can do its work is /readyz.
   app.get("/healthz", (c) => c.json({ ok: true }));
@@ -171,6 +185,7 @@ export function createApp(services: WebServices, options: AppOptions): Hono<AppE
   scheduleRoutes(api, services);
   app.route("/api/v1", api);
   hookRoutes(app, services);
+  uiRoutes(app, services, options.access, sessions);
 
   app.notFound((c) =>
     c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } }, 404),

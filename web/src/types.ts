@@ -245,7 +245,11 @@ export interface RouteAccess {
 
 /** Hono's typing of the app's context variables. */
 export interface AppEnv {
-  Variables: { caller: WebCaller };
+  Variables: {
+    caller: WebCaller;
+    /** The session's CSRF token when the request came with a UI session cookie; null with a bearer token. */
+    csrf: string | null;
+  };
 }
 
 /** What the schedule routes call (the same ScheduleService the gRPC handlers call). */

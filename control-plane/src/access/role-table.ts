@@ -127,6 +127,25 @@ export const HTTP_ACCESS: Record<string, Access> = {
   "DELETE /api/v1/schedules/:name": "operator",
   "POST /api/v1/schedules/:name/pause": "operator",
   "POST /api/v1/schedules/:name/resume": "operator",
+  // The web UI (web/src/ui): the login form and the stylesheet/scripts need no session; every page
+  // and form needs the same role as the JSON route it mirrors (a form POST also its CSRF token).
+  "GET /login": "public",
+  "POST /login": "public",
+  "GET /ui/assets/:name": "public",
+  "POST /logout": "viewer",
+  "GET /": "viewer",
+  "GET /runs/:id": "viewer",
+  "POST /runs": "operator",
+  "POST /runs/:id/cancel": "operator",
+  "POST /runs/:id/stages/:stage/approve": "approver",
+  "POST /runs/:id/stages/:stage/reject": "approver",
+  "GET /approvals": "viewer",
+  "GET /agents": "viewer",
+  "GET /services": "viewer",
+  "POST /services/:name/rollback": "operator",
+  "GET /environments": "viewer",
+  "GET /alerts": "viewer",
+  "GET /audit": "admin",
 };
 
 export function grpcAccess(service: string, method: string): Access | undefined {
