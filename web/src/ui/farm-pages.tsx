@@ -14,7 +14,8 @@ const kv = (r: Record<string, string>) =>
 
 function Table(props: { caption: string; head: string[]; rows: Child[][] }) {
   return (
-    <div class="scroll">
+    // Focusable, so a keyboard can scroll a wide table sideways.
+    <div class="scroll" tabindex={0} role="region" aria-label={props.caption}>
       <table>
         <caption>{props.caption}</caption>
         <thead>

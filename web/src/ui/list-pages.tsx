@@ -21,7 +21,7 @@ export function RunsPage(props: { runs: RunView[]; state: string | undefined; ct
         </select>{" "}
         <button type="submit">Filter</button>
       </form>
-      <div class="scroll">
+      <div class="scroll" tabindex={0} role="region" aria-label="Runs">
         <table id="runs">
           <caption>Newest first</caption>
           <thead>

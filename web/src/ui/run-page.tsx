@@ -98,6 +98,8 @@ function Outputs(props: { stage: StageView }) {
 
 function Stage(props: { run: RunView; stage: StageView; ctx: PageContext }) {
   const { run, stage: s, ctx } = props;
+  // A finished run opens only the logs worth reading first; a live one shows them all.
+  const finished = (TERMINAL_RUN_STATES as readonly string[]).includes(run.state);
   const decide = waitsForDecision(s) && ctx.can("POST /runs/:id/stages/:stage/approve");
   return (
     <section class="stage" id={`stage-${s.name}`} aria-labelledby={`stage-h-${s.name}`}>
@@ -121,39 +123,45 @@ function Stage(props: { run: RunView; stage: StageView; ctx: PageContext }) {
         </div>
       ) : null}
       {s.attemptHistory.length > 0 ? (
-        <table>
-          <caption>Attempts of {s.name}</caption>
-          <thead>
-            <tr>
-              <th scope="col">#</th>
-              <th scope="col">State</th>
-              <th scope="col">Agent</th>
-              <th scope="col">Started</th>
-              <th scope="col">Took</th>
-              <th scope="col">Exit</th>
-              <th scope="col">Reason</th>
-            </tr>
-          </thead>
-          <tbody>
-            {s.attemptHistory.map((a) => (
+        <div class="scroll" tabindex={0} role="region" aria-label={`Attempts of ${s.name}`}>
+          <table>
+            <caption>Attempts of {s.name}</caption>
+            <thead>
               <tr>
-                <td>{a.number}</td>
-                <td>
-                  <State state={a.state} />
-                </td>
-                <td>{a.agentName ?? "server"}</td>
-                <td>{time(a.startedAt)}</td>
-                <td>{duration(between(a.startedAt, a.finishedAt))}</td>
-                <td>{a.exitCode ?? "–"}</td>
-                <td>{a.reason ?? ""}</td>
+                <th scope="col">#</th>
+                <th scope="col">State</th>
+                <th scope="col">Agent</th>
+                <th scope="col">Started</th>
+                <th scope="col">Took</th>
+                <th scope="col">Exit</th>
+                <th scope="col">Reason</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {s.attemptHistory.map((a) => (
+                <tr>
+                  <td>{a.number}</td>
+                  <td>
+                    <State state={a.state} />
+                  </td>
+                  <td>{a.agentName ?? "server"}</td>
+                  <td>{time(a.startedAt)}</td>
+                  <td>{duration(between(a.startedAt, a.finishedAt))}</td>
+                  <td>{a.exitCode ?? "–"}</td>
+                  <td>{a.reason ?? ""}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       ) : null}
       <Outputs stage={s} />
       {s.type === "approval" ? null : (
-        <details class="log" data-stage={s.name} open={s.state === "running" || s.state === "failed"}>
+        <details
+          class="log"
+          data-stage={s.name}
+          open={!finished || !["succeeded", "skipped", "canceled"].includes(s.state)}
+        >
           <summary>Log of {s.name}</summary>
           <div class="log-lines" role="log" aria-label={`Log of ${s.name}`} tabindex={0}></div>
         </details>
