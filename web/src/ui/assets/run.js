@@ -29,29 +29,29 @@ for (const details of document.querySelectorAll("details.log")) {
   });
 }
 
-function appendText(log, text, final) {
+const CHUNK_LINES = 5000;
+const yieldToBrowser = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+// Appends whole lines as HTML in chunks, yielding between them, so the page stays responsive.
+async function appendText(log, text, final) {
   const parts = (log.partial + text).split("\n");
   log.partial = final ? "" : parts.pop();
   if (final && parts.at(-1) === "") parts.pop();
-  if (parts.length === 0) return;
-  const frag = document.createDocumentFragment();
   const query = searchQuery();
-  for (const line of parts) {
-    log.lineNo += 1;
-    const row = document.createElement("div");
-    row.className = "line";
-    const ln = document.createElement("span");
-    ln.className = "ln";
-    ln.textContent = String(log.lineNo);
-    const tx = document.createElement("span");
-    tx.className = "tx";
-    tx.innerHTML = log.ansi.ansi_to_html(line);
-    row.append(ln, tx);
-    if (query && line.toLowerCase().includes(query)) row.classList.add("hit");
-    frag.append(row);
-  }
+  // Read layout once: reading it after every chunk would force a reflow of the whole log each time.
   const atBottom = log.box.scrollTop + log.box.clientHeight >= log.box.scrollHeight - 4;
-  log.box.append(frag);
+  for (let i = 0; i < parts.length; i += CHUNK_LINES) {
+    const html = [];
+    for (const line of parts.slice(i, i + CHUNK_LINES)) {
+      log.lineNo += 1;
+      const hit = query && line.toLowerCase().includes(query) ? " hit" : "";
+      html.push(
+        `<div class="line${hit}"><span class="ln">${log.lineNo}</span><span class="tx">${log.ansi.ansi_to_html(line)}</span></div>`,
+      );
+    }
+    log.box.insertAdjacentHTML("beforeend", html.join(""));
+    if (i + CHUNK_LINES < parts.length) await yieldToBrowser();
+  }
   if (atBottom) log.box.scrollTop = log.box.scrollHeight;
 }
 
@@ -75,9 +75,10 @@ async function loadLog(stage) {
       const text = await res.text();
       const next = Number(res.headers.get("x-dockyard-next-from") ?? log.from);
       log.complete = res.headers.get("x-dockyard-complete") === "true";
-      appendText(log, text, log.complete);
+      await appendText(log, text, log.complete);
       const moved = next !== log.from;
       log.from = next;
+      if (log.complete) log.details.dataset.complete = "true";
       if (log.complete || !moved || text === "") return;
     }
   } finally {
