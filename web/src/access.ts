@@ -44,7 +44,8 @@ export function accessGuard(
     } else {
       const viaSession = await sessionCaller(c, services, sessions);
       if (viaSession === null) {
-        if (isUiPath(c.req.path)) {
+        // A browser (it asks for HTML) goes to the login form; a script gets the JSON 401.
+        if (isUiPath(c.req.path) && (c.req.header("accept") ?? "").includes("text/html")) {
           return c.redirect(`/login?next=${encodeURIComponent(c.req.path)}`, 303);
         }
         return c.json(

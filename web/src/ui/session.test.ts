@@ -80,10 +80,11 @@ async function sessionOf(a: ReturnType<typeof app>["app"], token: string) {
 }
 
 describe("web UI sessions", () => {
-  it("a page without a session redirects to the login form", async () => {
-    const res = await app().app.request("/runs/r1");
+  it("a page without a session sends a browser to the login form and a script gets 401", async () => {
+    const res = await app().app.request("/runs/r1", { headers: { accept: "text/html" } });
     assert.equal(res.status, 303);
     assert.equal(res.headers.get("location"), "/login?next=%2Fruns%2Fr1");
+    assert.equal((await app().app.request("/runs/r1")).status, 401);
   });
 
   it("a good token logs in: an opaque HttpOnly SameSite=Strict cookie; a bad one is refused 401", async () => {
@@ -105,7 +106,7 @@ describe("web UI sessions", () => {
       body: new URLSearchParams({ token: "tok_admin_0123456789" }),
       headers: { "content-type": "application/x-www-form-urlencoded" },
     });
-    assert.equal(res.status, 403);
+    assert.equal(res.status, 400);
   });
 
   it("a viewer sees no Cancel and cannot cancel; an admin sees it, and a POST needs the session's CSRF token", async () => {
@@ -139,8 +140,8 @@ describe("web UI sessions", () => {
       headers: { cookie: s.cookie, "content-type": "application/x-www-form-urlencoded" },
     });
     assert.equal(out.status, 303);
-    assert.equal((await t.app.request("/", { headers: { cookie: s.cookie } })).status, 303);
+    assert.equal((await t.app.request("/", { headers: { cookie: s.cookie } })).status, 401);
     const id = sessions.create("tok_admin_0123456789", Date.now() - 61_000).id;
-    assert.equal((await t.app.request("/", { headers: { cookie: `dy_session=${id}` } })).status, 303, "expired");
+    assert.equal((await t.app.request("/", { headers: { cookie: `dy_session=${id}` } })).status, 401, "expired");
   });
 });

@@ -62,9 +62,8 @@ export function uiRoutes(app: Hono<AppEnv>, services: WebServices, access: Route
     const presented = await field(c, "_csrf", 100);
     const next = safeNext(await field(c, "next", 500));
     if (expected === "" || !secretsMatch(presented, expected)) {
-      throw Object.assign(new Error("missing or wrong CSRF token: reload the login page"), {
-        code: "permission_denied",
-      });
+      // 400, not 403: nobody is authenticated yet; the form is malformed or forged.
+      throw invalid("missing or wrong _csrf: reload the login page");
     }
     const token = (await field(c, "token", MAX_TOKEN)).trim();
     const again = (error: string) => {
