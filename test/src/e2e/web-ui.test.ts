@@ -187,6 +187,13 @@ describe("web UI in Chromium", () => {
     assert.equal(await page.getByRole("button", { name: /Approve/ }).count(), 0);
     await axe(page, "/approvals as a viewer");
 
+    // The runs list is live: a run started elsewhere appears without a reload.
+    await page.goto(`${base}/`);
+    await page.getByRole("link", { name: "web-forge" }).waitFor();
+    assert.equal(await page.getByRole("link", { name: "web-live" }).count(), 0);
+    await submit(alice.client, pipeline("web-live"));
+    await page.getByRole("link", { name: "web-live" }).waitFor({ timeout: 15_000 });
+
     const csrfOf = (p: Page) => p.locator('meta[name="csrf-token"]').getAttribute("content");
     const forge = (p: Page, action: string, csrf: string | null) =>
       p.request.post(`${base}/runs/${runId}/${action}`, { form: csrf === null ? {} : { _csrf: csrf } });

@@ -9,6 +9,7 @@ const here = (name: string) => new URL(`./assets/${name}`, import.meta.url);
 const ASSETS: Record<string, { type: string; body: string }> = {
   "app.css": { type: "text/css; charset=utf-8", body: readFileSync(here("app.css"), "utf8") },
   "run.js": { type: "text/javascript; charset=utf-8", body: readFileSync(here("run.js"), "utf8") },
+  "runs.js": { type: "text/javascript; charset=utf-8", body: readFileSync(here("runs.js"), "utf8") },
   "ansi_up.js": {
     type: "text/javascript; charset=utf-8",
     body: readFileSync(createRequire(import.meta.url).resolve("ansi_up"), "utf8").replace(

@@ -8,7 +8,7 @@ import { waitsForDecision } from "./run-page";
 export function RunsPage(props: { runs: RunView[]; state: string | undefined; ctx: PageContext }) {
   const { runs, ctx } = props;
   return (
-    <Page title="Runs" ctx={ctx}>
+    <Page title="Runs" ctx={ctx} scripts={["/ui/assets/runs.js"]}>
       <form method="get" action="/" class="filters">
         <label for="state">State</label>{" "}
         <select id="state" name="state">
