@@ -159,7 +159,7 @@ describe("web UI in Chromium", () => {
     await page.locator("#search-count").getByText("11 matching lines").waitFor({ timeout: 5000 });
     const searchMs = Date.now() - t1;
     // The bench's target for the page is 1.5 s; this test leaves room for a loaded CI machine.
-    assert.ok(shownMs < 5000, `20,000 lines shown in ${shownMs} ms`);
+    assert.ok(shownMs < 8000, `20,000 lines shown in ${shownMs} ms`);
     assert.ok(searchMs < 3000, `searched in ${searchMs} ms`);
     console.log(JSON.stringify({ run_page_20k_lines_ms: shownMs, search_20k_lines_ms: searchMs }));
     await context.close();

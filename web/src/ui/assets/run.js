@@ -117,12 +117,21 @@ async function refreshRun() {
 }
 
 let ticking = false;
+let again = false;
+// One fetch round at a time; an event during a round asks for one more round after it, so
+// the last event of a burst is never lost and a burst costs two rounds, not one per event.
 async function tick() {
-  if (ticking) return;
+  if (ticking) {
+    again = true;
+    return;
+  }
   ticking = true;
   try {
-    await refreshRun();
-    await Promise.all([...logs.entries()].filter(([, l]) => l.details.open).map(([stage]) => loadLog(stage)));
+    do {
+      again = false;
+      await refreshRun();
+      await Promise.all([...logs.entries()].filter(([, l]) => l.details.open).map(([stage]) => loadLog(stage)));
+    } while (again);
   } finally {
     ticking = false;
   }
