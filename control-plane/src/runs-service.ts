@@ -128,6 +128,8 @@ export class RunsService {
     defaultName: string | undefined,
     extra: SubmitExtras,
     startedBy: Actor,
+    /** A caller's transaction for the checks' reads, when it holds one (embedded PGlite has one connection). */
+    reader?: Db | Tx,
   ): Promise<PreparedRun> {
     const result = parsePipeline(yaml, { defaultName: defaultName || undefined });
     if (!result.ok) {
@@ -161,8 +163,8 @@ export class RunsService {
         `this pipeline has ${needing.join(" or ")} stages and no git source:, so it needs the directory uploaded with it (dockyard run does that)`,
       );
     }
-    await this.checkSecretsExist(result.pipeline, registry);
-    await this.deps.notify?.checkPipeline(result.pipeline);
+    await this.checkSecretsExist(result.pipeline, registry, reader);
+    await this.deps.notify?.checkPipeline(result.pipeline, reader);
     const text = typeof yaml === "string" ? yaml : Buffer.from(yaml).toString("utf8");
     const origin = {
       source: source.slice(0, 200),
@@ -348,7 +350,11 @@ export class RunsService {
    * Every secret the pipeline refers to must exist at submit (it may still be deleted before
    * a stage runs; that stage then errors). InvalidError names each missing one and where it is used.
    */
-  private async checkSecretsExist(pipeline: PipelineSpec, registry: RegistrySpec | null): Promise<void> {
+  private async checkSecretsExist(
+    pipeline: PipelineSpec,
+    registry: RegistrySpec | null,
+    reader: Db | Tx | undefined,
+  ): Promise<void> {
     const uses = secretUses(pipeline);
     if (registry?.passwordSecret)
       uses.set(
@@ -356,7 +362,7 @@ export class RunsService {
         new Set([pipeline.registry ? "registry.password" : "the server's DOCKYARD_REGISTRY_PASSWORD_SECRET"]),
       );
     if (uses.size === 0) return;
-    const missing = await this.deps.secrets.missing([...uses.keys()]);
+    const missing = await this.deps.secrets.missing([...uses.keys()], reader);
     if (missing.length === 0) return;
     const lines = missing.map(
       (name) =>

@@ -208,7 +208,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     scheduler,
     publish,
     secrets,
-    notify: { checkPipeline: (p) => notifyService.checkPipeline(p) },
+    notify: { checkPipeline: (p, db) => notifyService.checkPipeline(p, db) },
     caFingerprint: pki.caFingerprint,
     log: log.child({ component: "runs" }),
     defaultRegistry: config.registry,
