@@ -67,6 +67,8 @@ export const MAX_SOURCE_BYTES = 32 * 1024 * 1024;
 /** What a submit may carry besides the file (the CLI sends both). */
 export interface SubmitExtras {
   commit?: string;
+  /** The pushed branch, for a run a git push started. */
+  branch?: string;
   sourceTar?: Uint8Array;
 }
 /** A checked pipeline, ready for RunsService.write. */
@@ -169,6 +171,7 @@ export class RunsService {
     const origin = {
       source: source.slice(0, 200),
       commit,
+      branch: (extra.branch ?? "").slice(0, 255),
       sourceTar: usesSource ? sourceTar : null,
       defaultRegistry: registry,
       startedBy,
@@ -218,7 +221,7 @@ export class RunsService {
    * The newest runs, with their stages: `limit` (0 or unset: DEFAULT_RUNS_LIMIT) up to MAX_RUNS_LIMIT.
    * InvalidError for a larger limit or a state that is not a run state.
    */
-  async list(opts: { limit?: number; state?: string }): Promise<RunWithStages[]> {
+  async list(opts: { limit?: number; state?: string; branch?: string }): Promise<RunWithStages[]> {
     const limit = opts.limit || DEFAULT_RUNS_LIMIT;
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_RUNS_LIMIT) {
       throw new InvalidError(
@@ -228,7 +231,9 @@ export class RunsService {
     if (opts.state && !isRunState(opts.state)) {
       throw new InvalidError(`invalid state '${opts.state.slice(0, 32)}': expected one of ${RUN_STATES.join(", ")}`);
     }
-    return listRuns(this.deps.db, { limit, state: opts.state || undefined });
+    if (opts.branch && opts.branch.length > 255)
+      throw new InvalidError(`invalid branch: ${opts.branch.length} characters; the limit is 255`);
+    return listRuns(this.deps.db, { limit, state: opts.state || undefined, branch: opts.branch || undefined });
   }
 
   /**

@@ -10,6 +10,7 @@ import { accessGuard } from "./access";
 import { logRoutes } from "./routes/logs";
 import { approvalRoutes } from "./routes/approvals";
 import { hookRoutes } from "./routes/hooks";
+import { gitHookRoutes } from "./routes/git-hooks";
 import { userRoutes } from "./routes/users";
 import { channelRoutes } from "./routes/channels";
 import { serviceRoutes } from "./routes/services";
@@ -72,6 +73,15 @@ function stateParam(text: string | undefined): string | undefined {
   return text;
 }
 
+/** A git branch name as pushed (refs/heads/ removed): no control characters, at most 255 bytes. */
+function branchParam(text: string | undefined): string | undefined {
+  if (text === undefined || text === "") return undefined;
+  if (text.length > 255 || /[\x00-\x1f\x7f]/.test(text)) {
+    throw invalidParam(`invalid branch '${text.slice(0, 32)}': expected a branch name of at most 255 characters`);
+  }
+  return text;
+}
+
 const METRICS_AUTH_MESSAGE =
   "/metrics requires an 'Authorization: Bearer <metrics token>' header with the metrics token (API tokens are not accepted)";
 
@@ -129,7 +139,8 @@ export function createApp(services: WebServices, options: AppOptions): Hono<AppE
   api.get("/runs", async (c) => {
     const limit = limitParam(c.req.query("limit"));
     const state = stateParam(c.req.query("state"));
-    return c.json({ runs: await services.listRuns({ limit, state }) });
+    const branch = branchParam(c.req.query("branch"));
+    return c.json({ runs: await services.listRuns({ limit, state, ...(branch !== undefined && { branch }) }) });
   });
   api.post(
     "/runs",
@@ -171,6 +182,7 @@ export function createApp(services: WebServices, options: AppOptions): Hono<AppE
   scheduleRoutes(api, services);
   app.route("/api/v1", api);
   hookRoutes(app, services);
+  gitHookRoutes(app, services);
 
   app.notFound((c) =>
     c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } }, 404),

@@ -25,6 +25,7 @@ function stubServices(): WebServices {
     cancelRun: notCalled,
     decideApproval: notCalled,
     hookDecision: notCalled,
+    gitPush: notCalled,
     stageLog: notCalled,
     listAgents: async () => [],
     removeAgent: notCalled,

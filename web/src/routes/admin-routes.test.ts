@@ -34,6 +34,7 @@ function recorder() {
     cancelRun: notCalled,
     decideApproval: notCalled,
     hookDecision: notCalled,
+    gitPush: notCalled,
     stageLog: notCalled,
     listAgents: notCalled,
     removeAgent: notCalled,
