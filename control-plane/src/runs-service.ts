@@ -11,7 +11,15 @@ import {
 } from "@dockyard/pipeline";
 import type { Db, Tx } from "./store/db";
 import type { Clock } from "./clock";
-import { createRun, getRun, listRuns, cancelRun, type RunOrigin, type RunWithStages } from "./store/runs";
+import {
+  createRun,
+  getRun,
+  listRuns,
+  cancelRun,
+  type RunListFilter,
+  type RunOrigin,
+  type RunWithStages,
+} from "./store/runs";
 import { RUN_STATES, isRunState } from "./domain/states";
 import { DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT } from "@dockyard/web";
 import { listAgents, removeAgent, revokeAgent, type AgentWithUsage } from "./store/agents";
@@ -217,16 +225,21 @@ export class RunsService {
    * InvalidError for a larger limit or a state that is not a run state.
    */
   async list(opts: { limit?: number; state?: string }): Promise<RunWithStages[]> {
-    const limit = opts.limit || DEFAULT_RUNS_LIMIT;
+    return (await this.page(opts)).runs;
+  }
+
+  /** A page of the runs matching `f` (see listRuns), checked as `list` checks. */
+  async page(f: Partial<RunListFilter>): Promise<{ runs: RunWithStages[]; more: boolean }> {
+    const limit = f.limit || DEFAULT_RUNS_LIMIT;
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_RUNS_LIMIT) {
       throw new InvalidError(
-        `invalid limit ${String(opts.limit).slice(0, 32)}: expected a whole number from 1 to ${MAX_RUNS_LIMIT}`,
+        `invalid limit ${String(f.limit).slice(0, 32)}: expected a whole number from 1 to ${MAX_RUNS_LIMIT}`,
       );
     }
-    if (opts.state && !isRunState(opts.state)) {
-      throw new InvalidError(`invalid state '${opts.state.slice(0, 32)}': expected one of ${RUN_STATES.join(", ")}`);
+    if (f.state && !isRunState(f.state)) {
+      throw new InvalidError(`invalid state '${f.state.slice(0, 32)}': expected one of ${RUN_STATES.join(", ")}`);
     }
-    return listRuns(this.deps.db, { limit, state: opts.state || undefined });
+    return listRuns(this.deps.db, { ...f, limit, state: f.state || undefined });
   }
 
   /**

@@ -198,7 +198,10 @@ export function webServices(
     submitRun: async (yaml, source, defaultName, caller) =>
       runView(await runs.submit(yaml, source, defaultName, {}, actorOf(caller))),
     getRun: async (id) => runView(await runs.get(id)),
-    listRuns: async (opts) => (await runs.list(opts)).map(runView),
+    listRuns: async (query) => {
+      const page = await runs.page(query);
+      return { runs: page.runs.map(runView), more: page.more };
+    },
     cancelRun: async (id, caller) => runView(await runs.cancel(id, actorOf(caller))),
     decideApproval: async (ref, stage, decision, caller) =>
       runView(await runs.decide(ref, stage, { ...decision, via: "http" }, caller)),

@@ -1,13 +1,11 @@
 // createApp(services) builds the Hono app: REST under /api/v1, /metrics and
 // /healthz. No listen and no env here: the control plane mounts it.
-import { RUN_STATES } from "./states";
-import { DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT } from "./limits";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import type { AppEnv, ErrorBody, RouteAccess, WebServices } from "./types";
 import { accessGuard } from "./access";
 import { logRoutes } from "./routes/logs";
+import { runRoutes } from "./routes/runs";
 import { approvalRoutes } from "./routes/approvals";
 import { hookRoutes } from "./routes/hooks";
 import { userRoutes } from "./routes/users";
@@ -50,28 +48,6 @@ export interface AppOptions {
   access: RouteAccess;
 }
 
-/** A bad query parameter: answered 400 with the parameter and what it allows. */
-function invalidParam(message: string): Error & { code: string } {
-  return Object.assign(new Error(message), { code: "invalid" });
-}
-
-function limitParam(text: string | undefined): number {
-  if (text === undefined || text === "") return DEFAULT_RUNS_LIMIT;
-  const n = /^\d{1,6}$/.test(text) ? Number(text) : NaN;
-  if (!(n >= 1 && n <= MAX_RUNS_LIMIT)) {
-    throw invalidParam(`invalid limit '${text.slice(0, 32)}': expected a whole number from 1 to ${MAX_RUNS_LIMIT}`);
-  }
-  return n;
-}
-
-function stateParam(text: string | undefined): string | undefined {
-  if (text === undefined || text === "") return undefined;
-  if (!(RUN_STATES as readonly string[]).includes(text)) {
-    throw invalidParam(`invalid state '${text.slice(0, 32)}': expected one of ${RUN_STATES.join(", ")}`);
-  }
-  return text;
-}
-
 const METRICS_AUTH_MESSAGE =
   "/metrics requires an 'Authorization: Bearer <metrics token>' header with the metrics token (API tokens are not accepted)";
 
@@ -95,6 +71,8 @@ export function createApp(services: WebServices, options: AppOptions): Hono<AppE
         message: status === 500 ? "internal error; see the server log" : err.message,
       },
     };
+    const field = (err as { field?: unknown }).field;
+    if (status === 400 && typeof field === "string" && field !== "") body.error.field = field;
     const problems = (err as { problems?: unknown }).problems;
     if (Array.isArray(problems) && problems.length > 0) body.error.problems = problems.map(String);
     return c.json(body, status);
@@ -126,35 +104,7 @@ export function createApp(services: WebServices, options: AppOptions): Hono<AppE
   });
 
   const api = new Hono<AppEnv>();
-  api.get("/runs", async (c) => {
-    const limit = limitParam(c.req.query("limit"));
-    const state = stateParam(c.req.query("state"));
-    return c.json({ runs: await services.listRuns({ limit, state }) });
-  });
-  api.post(
-    "/runs",
-    bodyLimit({
-      maxSize: options.maxBodyBytes,
-      onError: (c) =>
-        c.json(
-          { error: { code: "too_large", message: `request body exceeds the limit of ${options.maxBodyBytes} bytes` } },
-          413,
-        ),
-    }),
-    async (c) => {
-      const yaml = new Uint8Array(await c.req.arrayBuffer());
-      const source = c.req.query("source") ?? "http:dockyard.yml";
-      // The name when the file has none (like the CLI's directory name); checked by the parser.
-      return c.json(
-        { run: await services.submitRun(yaml, source, c.req.query("name") || undefined, c.get("caller")) },
-        201,
-      );
-    },
-  );
-  api.get("/runs/:id", async (c) => c.json({ run: await services.getRun(c.req.param("id")) }));
-  api.post("/runs/:id/cancel", async (c) =>
-    c.json({ run: await services.cancelRun(c.req.param("id"), c.get("caller")) }),
-  );
+  runRoutes(api, services, { maxBodyBytes: options.maxBodyBytes });
   logRoutes(api, services);
   approvalRoutes(api, services);
   api.get("/agents", async (c) => c.json({ agents: await services.listAgents() }));

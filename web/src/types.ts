@@ -271,7 +271,11 @@ export interface WebServices extends ScheduleWebServices {
    */
   submitRun(yaml: Uint8Array, source: string, defaultName: string | undefined, caller: WebCaller): Promise<RunView>;
   getRun(id: string): Promise<RunView>;
-  listRuns(opts: { limit?: number; state?: string }): Promise<RunView[]>;
+  /**
+   * One page of runs, newest first (by creation time, then id), matching every filter given; `more` says whether
+   * older ones match too (the app then answers a `nextCursor`).
+   */
+  listRuns(query: RunListQuery): Promise<{ runs: RunView[]; more: boolean }>;
   /** Rejects with code "conflict" when the run already finished (nothing changes). */
   cancelRun(id: string, caller: WebCaller): Promise<RunView>;
   /**
@@ -370,6 +374,29 @@ export interface WebServices extends ScheduleWebServices {
   health(): Promise<{ ok: boolean; checks: Record<string, string> }>;
 }
 
+/** What `GET /api/v1/runs` asks the services for: every filter is optional, all given ones must match. */
+export interface RunListQuery {
+  /** 1 to MAX_RUNS_LIMIT. */
+  limit: number;
+  /** A run state (RUN_STATES). */
+  state?: string;
+  /** The pipeline's name (the run's name). */
+  pipeline?: string;
+  /** Created at or after. */
+  since?: Date;
+  /** Created before. */
+  until?: Date;
+  /** From the cursor: only runs older than this key (the previous page's last run). */
+  after?: { createdAt: Date; id: string };
+}
+
+/** `GET /api/v1/runs`: a page, and the cursor of the next one (null on the last page). */
+export interface RunPageView {
+  runs: RunView[];
+  nextCursor: string | null;
+}
+
 export interface ErrorBody {
-  error: { code: string; message: string; problems?: string[] };
+  /** `field`: the query parameter, path parameter or body field a 400 is about, when it is about one. */
+  error: { code: string; message: string; field?: string; problems?: string[] };
 }

@@ -21,7 +21,7 @@ function stubServices(): WebServices {
     authenticate: async () => admin,
     submitRun: notCalled,
     getRun: notCalled,
-    listRuns: async () => [],
+    listRuns: async () => ({ runs: [], more: false }),
     cancelRun: notCalled,
     decideApproval: notCalled,
     hookDecision: notCalled,

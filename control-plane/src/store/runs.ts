@@ -1,6 +1,6 @@
 // Runs and their stages: creation (with a first scheduling pass) in one transaction, reads, cancel.
 import { actorName, audit, type Actor } from "./audit";
-import { and, desc, eq, getTableColumns, inArray, notInArray, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, gte, inArray, lt, notInArray, or, sql } from "drizzle-orm";
 import type { PipelineSpec, RegistrySpec } from "@dockyard/pipeline";
 import { queryRows, type Db, type Tx } from "./db";
 import { retryOf, runsOnOf, stageSpecRow } from "../stages/stage-row";
@@ -259,21 +259,51 @@ export async function getRun(db: Db, runId: string, now = new Date()): Promise<R
 }
 
 /** The newest runs, each with its stages (read for all of them in one more statement). */
-export async function listRuns(db: Db, opts: { limit: number; state?: string }): Promise<RunWithStages[]> {
-  const where = opts.state ? eq(runs.state, opts.state) : undefined;
-  const rows = await db
+/** What listRuns matches: every filter given must hold. */
+export interface RunListFilter {
+  limit: number;
+  state?: string;
+  /** The run's (pipeline's) name. */
+  pipeline?: string;
+  /** created_at >= since. */
+  since?: Date;
+  /** created_at < until. */
+  until?: Date;
+  /** Keyset: only runs older than this (created_at, id), i.e. after it in the list's order. */
+  after?: { createdAt: Date; id: string };
+}
+
+/**
+ * The newest runs matching `f`, newest first (created_at, then id, both descending: a total order, so a
+ * keyset page never skips or repeats a run), and whether more match after the last one.
+ */
+export async function listRuns(db: Db, f: RunListFilter): Promise<{ runs: RunWithStages[]; more: boolean }> {
+  const where = and(
+    f.state ? eq(runs.state, f.state) : undefined,
+    f.pipeline ? eq(runs.name, f.pipeline) : undefined,
+    f.since ? gte(runs.createdAt, f.since) : undefined,
+    f.until ? lt(runs.createdAt, f.until) : undefined,
+    f.after
+      ? or(lt(runs.createdAt, f.after.createdAt), and(eq(runs.createdAt, f.after.createdAt), lt(runs.id, f.after.id)))
+      : undefined,
+  );
+  const found = await db
     .select(runColumns)
     .from(runs)
     .leftJoin(users, eq(users.id, runs.startedBy))
     .where(where)
-    .orderBy(desc(runs.createdAt))
-    .limit(opts.limit);
+    .orderBy(desc(runs.createdAt), desc(runs.id))
+    .limit(f.limit + 1);
+  const rows = found.slice(0, f.limit);
   const byRun = await readStages(
     db,
     rows.map((r) => r.id),
   );
   const now = new Date();
-  return rows.map((r) => ({ ...r, stages: withTimeLeft(withWaitingReasons(byRun.get(r.id) ?? []), now) }));
+  return {
+    runs: rows.map((r) => ({ ...r, stages: withTimeLeft(withWaitingReasons(byRun.get(r.id) ?? []), now) })),
+    more: found.length > f.limit,
+  };
 }
 
 /**
