@@ -4,6 +4,9 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { Hono } from "hono";
 import type { AppEnv, ErrorBody, RouteAccess, WebServices } from "./types";
 import { accessGuard } from "./access";
+import { rateLimit } from "./middleware/rate-limit";
+import { smallBody } from "./routes/input";
+import { MAX_ALERT_BODY_BYTES } from "./routes/alert-payload";
 import { logRoutes } from "./routes/logs";
 import { runRoutes } from "./routes/runs";
 import { approvalRoutes } from "./routes/approvals";
@@ -46,6 +49,11 @@ export interface AppOptions {
   onError?: (err: Error) => void;
   /** The role each route needs (the server's access table); a route it does not name is refused with 403. */
   access: RouteAccess;
+  /**
+   * Requests per second per API token under /api/v1 (a token bucket holding `burst`); over it, 429 with Retry-After.
+   * Unset or null: no limit.
+   */
+  rateLimit?: { perSecond: number; burst: number; now?: () => number } | null;
 }
 
 const METRICS_AUTH_MESSAGE =
@@ -78,6 +86,10 @@ export function createApp(services: WebServices, options: AppOptions): Hono<AppE
     return c.json(body, status);
   });
 
+  // Before the access check (a flood of bad tokens never reaches the database): the per-token rate limit.
+  if (options.rateLimit) app.use("/api/v1/*", rateLimit(options.rateLimit));
+  // Every route that takes a body has a bound of its own, most smaller; this one also bounds any route that forgets.
+  app.use("*", smallBody(Math.max(options.maxBodyBytes, MAX_ALERT_BODY_BYTES)));
   // Before every route: the one check the access table drives (401 without a token, 403 without the role).
   app.use("*", accessGuard(services, options.access));
 

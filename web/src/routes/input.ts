@@ -43,7 +43,10 @@ export function nameParam(c: Context, param: string, what: string, max: number):
   return value;
 }
 
-/** Refuses a request body over `maxBytes` with 413 before reading it (chunked bodies too). */
+/**
+ * Refuses a request body over `maxBytes` with 413 before reading it (chunked bodies too). The answer closes the
+ * connection: the unread rest of the body must not be taken for the client's next request on it.
+ */
 export function smallBody(maxBytes: number): MiddlewareHandler {
   return bodyLimit({
     maxSize: maxBytes,
@@ -53,6 +56,7 @@ export function smallBody(maxBytes: number): MiddlewareHandler {
           error: { code: "too_large", message: `request body exceeds the limit of ${maxBytes} bytes` },
         } satisfies ErrorBody,
         413,
+        { connection: "close" },
       ),
   });
 }
