@@ -41,6 +41,7 @@ import {
   type TokenInfo,
 } from "./store/tokens";
 import { InvalidError } from "./errors";
+import { auditRerun, checkRerunnable, stagesToReuse, uploadedSource } from "./rerun";
 import type { ServerStageRunner } from "./stages/server-runner";
 import { decideApproval, type Decision } from "./approval-decisions";
 import { actorOf, type Caller } from "./transport/grpc/caller";
@@ -262,6 +263,29 @@ export class RunsService {
     this.deps.publish(events);
     this.deps.scheduler.kick();
     return getRun(this.deps.db, runId);
+  }
+
+  /**
+   * A new run of the finished run `ref` names: its file, source and commit again, started by `actor`. `failedOnly`:
+   * the stages that succeeded (and need none that runs again) are not run again but keep their outputs (rerun.ts).
+   * ConflictError for a run not finished, or with nothing failed for `failedOnly`; audited as run.rerun.
+   */
+  async rerun(ref: string, failedOnly: boolean, actor: Actor): Promise<RunWithStages> {
+    const original = await this.get(ref);
+    const reuse = stagesToReuse(original, failedOnly);
+    checkRerunnable(original, failedOnly, reuse);
+    const prepared = await this.prepare(
+      original.pipelineYaml,
+      original.source,
+      original.name,
+      { commit: original.commit || undefined, sourceTar: await uploadedSource(this.deps.db, original.id) },
+      actor,
+    );
+    if (reuse.size > 0) prepared.origin.reuse = { fromRunId: original.id, outputs: reuse };
+    const written = await this.write(this.deps.db, prepared);
+    this.afterWrite(written);
+    await auditRerun(this.deps.db, actor, original, written.run, failedOnly, written.now);
+    return written.run;
   }
 
   /**

@@ -203,6 +203,7 @@ export function webServices(
       return { runs: page.runs.map(runView), more: page.more };
     },
     cancelRun: async (id, caller) => runView(await runs.cancel(id, actorOf(caller))),
+    rerunRun: async (id, opts, caller) => runView(await runs.rerun(id, opts.failedOnly, actorOf(caller))),
     decideApproval: async (ref, stage, decision, caller) =>
       runView(await runs.decide(ref, stage, { ...decision, via: "http" }, caller)),
     hookDecision: async (req) => {

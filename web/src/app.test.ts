@@ -20,6 +20,7 @@ function stubServices(): WebServices & { scrapes: number } {
     getRun: async () => assert.fail("not called"),
     listRuns: async () => ({ runs: [], more: false }),
     cancelRun: async () => assert.fail("not called"),
+    rerunRun: async () => assert.fail("not called"),
     decideApproval: async () => assert.fail("not called"),
     hookDecision: async () => assert.fail("not called"),
     stageLog: async () => assert.fail("not called"),

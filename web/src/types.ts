@@ -279,6 +279,12 @@ export interface WebServices extends ScheduleWebServices {
   /** Rejects with code "conflict" when the run already finished (nothing changes). */
   cancelRun(id: string, caller: WebCaller): Promise<RunView>;
   /**
+   * A new run of the finished run `id` (same file, source and commit), started by `caller`; `failedOnly`: its succeeded
+   * stages are kept with their outputs, the others and their dependents run again. Rejects with "conflict" for a run
+   * not finished, or with nothing failed for `failedOnly`.
+   */
+  rerunRun(id: string, opts: { failedOnly: boolean }, caller: WebCaller): Promise<RunView>;
+  /**
    * Approve or reject an approval stage as the user behind `token` (already authenticated).
    * Rejects with "permission_denied" (naming who may decide) for a user who is not a listed
    * approver, "conflict" when the stage is not waiting for a decision.

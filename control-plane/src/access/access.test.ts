@@ -23,6 +23,7 @@ function stubServices(): WebServices {
     getRun: notCalled,
     listRuns: async () => ({ runs: [], more: false }),
     cancelRun: notCalled,
+    rerunRun: notCalled,
     decideApproval: notCalled,
     hookDecision: notCalled,
     stageLog: notCalled,

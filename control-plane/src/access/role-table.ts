@@ -37,6 +37,8 @@ export const GRPC_ACCESS: Record<string, Record<string, Access>> = {
     WhoAmI: "viewer",
     SubmitRun: "operator",
     CancelRun: "operator",
+    // A new run of a finished one, started by the caller (as SubmitRun).
+    RerunRun: "operator",
     // Rolls a service back (audited): the alert loop's entry point.
     RollbackService: "operator",
     // Only the stage's listed approvers, among these, may decide (the approval kind checks).
@@ -99,6 +101,7 @@ export const HTTP_ACCESS: Record<string, Access> = {
   "POST /api/v1/services/:name/rollback": "operator",
   "POST /api/v1/runs": "operator",
   "POST /api/v1/runs/:id/cancel": "operator",
+  "POST /api/v1/runs/:id/rerun": "operator",
   "POST /api/v1/runs/:id/stages/:stage/approve": "approver",
   "POST /api/v1/runs/:id/stages/:stage/reject": "approver",
   "DELETE /api/v1/agents/:id": "admin",

@@ -5,7 +5,7 @@ import type { PipelineSpec, RegistrySpec } from "@dockyard/pipeline";
 import { queryRows, type Db, type Tx } from "./db";
 import { retryOf, runsOnOf, stageSpecRow } from "../stages/stage-row";
 import { withTx } from "./tx";
-import { affinity, agents, attempts, runs, stages, users } from "./schema";
+import { affinity, agents, attempts, runs, stages, users, type StageOutputsRow } from "./schema";
 import { appendEvents, stageEvent, type NewRunEvent, type RunEventRecord } from "./events";
 import { endAttempt, refreshRunState, type EndedAttempt } from "./stage-flow";
 import type { Placed } from "./claims";
@@ -31,6 +31,11 @@ export interface RunOrigin {
   defaultRegistry: RegistrySpec | null;
   /** Who submitted it: written as the run's started_by and in the audit log, with the run. */
   startedBy: Actor;
+  /**
+   * A re-run's stages that are not run again (by name): written as succeeded with the earlier run's outputs, and
+   * `reason` saying so; the stages needing only them are ready at once.
+   */
+  reuse?: { fromRunId: string; outputs: ReadonlyMap<string, StageOutputsRow | null> };
 }
 
 /**
@@ -97,17 +102,20 @@ export async function createRun(
     startedBy: origin.startedBy.kind === "user" ? origin.startedBy.userId : null,
     notify: pipeline.notify.length > 0 ? pipeline.notify : null,
   };
+  const reused = origin.reuse?.outputs ?? new Map<string, StageOutputsRow | null>();
+  const initialState = (name: string, needs: string[]) =>
+    reused.has(name) ? "succeeded" : needs.every((n) => reused.has(n)) ? "queued" : "pending";
   const stageRows = pipeline.stages.map((s, position): StageRow => ({
     id: ids.get(s.name)!,
     runId,
     name: s.name,
     position,
-    state: s.needs.length === 0 ? "queued" : "pending",
-    queuedAt: s.needs.length === 0 ? now : null,
+    state: initialState(s.name, s.needs),
+    queuedAt: initialState(s.name, s.needs) === "queued" ? now : null,
     type: s.type,
     runsOn: runsOnOf(s),
     spec: stageSpecRow(s, pipeline, identity, registry),
-    outputs: null,
+    outputs: reused.get(s.name) ?? null,
     timeoutMs: s.timeoutMs,
     retryCount: retryOf(s).count,
     retryOn: [...retryOf(s).on],
@@ -115,9 +123,9 @@ export async function createRun(
     avoidAgents: [],
     agentId: null,
     exitCode: null,
-    reason: null,
+    reason: reused.has(s.name) ? `reused from run ${origin.reuse!.fromRunId}` : null,
     startedAt: null,
-    finishedAt: null,
+    finishedAt: reused.has(s.name) ? now : null,
     parentStageId: null,
   }));
   const edges = pipeline.stages.flatMap((s) =>
@@ -136,7 +144,10 @@ export async function createRun(
         attempt: 0,
         agentId: "",
         exitCode: null,
-        reason: s.state === "pending" ? waitingReason(pipeline.stages[i]!.needs, () => undefined) : "",
+        reason:
+          s.state === "pending"
+            ? waitingReason(pipeline.stages[i]!.needs, (n) => (reused.has(n) ? "succeeded" : undefined))
+            : (s.reason ?? ""),
       }),
     ),
   ];
@@ -145,7 +156,8 @@ export async function createRun(
     (
       r,
     ) => sql`(${r.id}::text, ${r.name}::text, ${r.position}::int, ${r.state}::text, ${r.type}::text, ${r.runsOn}::text,
-    ${JSON.stringify(r.spec)}::jsonb, ${r.timeoutMs}::int, ${r.retryCount}::int, ${JSON.stringify(r.retryOn)}::jsonb, ${r.queuedAt}::timestamptz)`,
+    ${JSON.stringify(r.spec)}::jsonb, ${r.timeoutMs}::int, ${r.retryCount}::int, ${JSON.stringify(r.retryOn)}::jsonb, ${r.queuedAt}::timestamptz,
+    ${r.outputs ? JSON.stringify(r.outputs) : null}::jsonb, ${r.reason}::text, ${r.finishedAt}::timestamptz)`,
   );
   const edgeValues = edges.map(
     (e) => sql`(${e.stageId}::text, ${e.needsStageId}::text, ${e.continueIfSkipped}::boolean)`,
@@ -164,9 +176,9 @@ export async function createRun(
       SELECT ${now}::timestamptz, ${runRow.startedBy}::text, ${actorName(origin.startedBy)}, 'run.started', r.id,
         ${JSON.stringify({ name: runRow.name, number, source: origin.source, commit: origin.commit })}::jsonb FROM r RETURNING 1),
     s AS (
-      INSERT INTO stages (id, run_id, name, position, state, type, runs_on, spec, timeout_ms, retry_count, retry_on, queued_at)
-      SELECT v.id, r.id, v.name, v.position, v.state, v.type, v.runs_on, v.spec, v.timeout_ms, v.retry_count, v.retry_on, v.queued_at
-      FROM r, (VALUES ${sql.join(stageValues, sql`, `)}) AS v(id, name, position, state, type, runs_on, spec, timeout_ms, retry_count, retry_on, queued_at)
+      INSERT INTO stages (id, run_id, name, position, state, type, runs_on, spec, timeout_ms, retry_count, retry_on, queued_at, outputs, reason, finished_at)
+      SELECT v.id, r.id, v.name, v.position, v.state, v.type, v.runs_on, v.spec, v.timeout_ms, v.retry_count, v.retry_on, v.queued_at, v.outputs, v.reason, v.finished_at
+      FROM r, (VALUES ${sql.join(stageValues, sql`, `)}) AS v(id, name, position, state, type, runs_on, spec, timeout_ms, retry_count, retry_on, queued_at, outputs, reason, finished_at)
       RETURNING id)
     ${
       origin.sourceTar

@@ -32,6 +32,7 @@ function recorder() {
     getRun: notCalled,
     listRuns: notCalled,
     cancelRun: notCalled,
+    rerunRun: notCalled,
     decideApproval: notCalled,
     hookDecision: notCalled,
     stageLog: notCalled,

@@ -1,8 +1,8 @@
-// Runs: list (filters and a cursor), submit, read, cancel.
+// Runs: list (filters and a cursor), submit, read, cancel, re-run.
 import type { Hono } from "hono";
 import type { AppEnv, RunPageView, WebServices } from "../types";
 import { encodeCursor, runListQuery } from "./run-list-query";
-import { smallBody } from "./input";
+import { invalid, onlyParams, smallBody } from "./input";
 
 export function runRoutes(api: Hono<AppEnv>, services: WebServices, opts: { maxBodyBytes: number }): void {
   api.get("/runs", async (c) => {
@@ -24,4 +24,13 @@ export function runRoutes(api: Hono<AppEnv>, services: WebServices, opts: { maxB
   api.post("/runs/:id/cancel", smallBody(1024), async (c) =>
     c.json({ run: await services.cancelRun(c.req.param("id"), c.get("caller")) }),
   );
+  // `?from=failed`: only the stages that did not succeed, and their dependents, run again.
+  api.post("/runs/:id/rerun", smallBody(1024), async (c) => {
+    onlyParams(c, ["from"]);
+    const from = c.req.query("from");
+    if (from !== undefined && from !== "failed")
+      throw invalid(`invalid from '${from.slice(0, 32)}': expected failed (or no from: the whole run)`, "from");
+    const run = await services.rerunRun(c.req.param("id"), { failedOnly: from === "failed" }, c.get("caller"));
+    return c.json({ run }, 201);
+  });
 }
