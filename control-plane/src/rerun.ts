@@ -20,7 +20,7 @@ export function stagesToReuse(run: RunWithStages, failedOnly: boolean): Map<stri
   const byName = new Map(own.map((s) => [s.name, s]));
   const again = new Set(own.filter((s) => s.state !== "succeeded").map((s) => s.name));
   // Dependents of a stage that runs again run again (until nothing changes: the DAG is small).
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     for (const s of own) {
       if (!again.has(s.name) && s.needs.some((n) => again.has(n) || !byName.has(n))) {

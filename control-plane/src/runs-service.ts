@@ -41,6 +41,7 @@ import {
   type TokenInfo,
 } from "./store/tokens";
 import { InvalidError } from "./errors";
+import { requestDrain } from "./store/agent-drain";
 import { auditRerun, checkRerunnable, stagesToReuse, uploadedSource } from "./rerun";
 import type { ServerStageRunner } from "./stages/server-runner";
 import { decideApproval, type Decision } from "./approval-decisions";
@@ -338,6 +339,14 @@ export class RunsService {
     const attemptsLost = await this.endRevoked([id], "agent was revoked");
     this.deps.log.warn({ agentId: id, attemptsLost }, "agent revoked");
     return { attemptsLost };
+  }
+
+  /** Drain or undrain one agent as an admin (see requestDrain): it takes no new work while drained. */
+  async drainAgent(id: string, drain: boolean, actor: Actor): Promise<{ name: string; state: string }> {
+    checkId(id, "agent id");
+    const result = await requestDrain(this.deps.db, id, drain, actor, this.deps.clock.now());
+    this.deps.log.info({ agentId: id, drain, state: result.state }, drain ? "agent drained" : "agent undrained");
+    return result;
   }
 
   /** Delete an agent that is gone (revoked, lost, offline) and holds no live work; see removeAgent for the errors. */

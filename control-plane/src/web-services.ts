@@ -102,6 +102,7 @@ export function agentView(a: AgentRow): AgentView {
     version: a.version || null,
     capabilities: a.capabilities,
     revokedAt: iso(a.revokedAt),
+    drainRequestedAt: iso(a.drainRequestedAt),
   };
 }
 
@@ -213,6 +214,14 @@ export function webServices(
     stageLog: async (ref, stage, opts) => runs.stageLog(ref, stage, opts),
     listAgents: async () => (await runs.agents()).map(agentView),
     removeAgent: async (id, caller) => ({ id, ...(await runs.removeAgent(id, actorOf(caller))) }),
+    drainAgent: async (id, drain, caller) => {
+      await runs.drainAgent(id, drain, actorOf(caller));
+      return agentView((await runs.agents()).find((a) => a.id === id)!);
+    },
+    revokeAgent: async (id, caller) => {
+      const { attemptsLost } = await runs.revokeAgent(id, actorOf(caller));
+      return { agent: agentView((await runs.agents()).find((a) => a.id === id)!), attemptsLost };
+    },
     listTokens: async () =>
       (await runs.tokenList()).map((t) => ({
         id: t.id,

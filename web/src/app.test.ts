@@ -26,6 +26,8 @@ function stubServices(): WebServices & { scrapes: number } {
     stageLog: async () => assert.fail("not called"),
     listAgents: async () => [],
     removeAgent: async () => assert.fail("not called"),
+    drainAgent: async () => assert.fail("not called"),
+    revokeAgent: async () => assert.fail("not called"),
     listTokens: async () => [],
     listEnvironments: async () => [],
     listServices: async () => [],

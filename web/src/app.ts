@@ -9,6 +9,7 @@ import { smallBody } from "./routes/input";
 import { MAX_ALERT_BODY_BYTES } from "./routes/alert-payload";
 import { logRoutes } from "./routes/logs";
 import { runRoutes } from "./routes/runs";
+import { agentRoutes } from "./routes/agents";
 import { approvalRoutes } from "./routes/approvals";
 import { hookRoutes } from "./routes/hooks";
 import { userRoutes } from "./routes/users";
@@ -119,10 +120,7 @@ export function createApp(services: WebServices, options: AppOptions): Hono<AppE
   runRoutes(api, services, { maxBodyBytes: options.maxBodyBytes });
   logRoutes(api, services);
   approvalRoutes(api, services);
-  api.get("/agents", async (c) => c.json({ agents: await services.listAgents() }));
-  api.delete("/agents/:id", async (c) =>
-    c.json({ removed: await services.removeAgent(c.req.param("id"), c.get("caller")) }),
-  );
+  agentRoutes(api, services);
   api.get("/tokens", async (c) => c.json({ tokens: await services.listTokens() }));
   api.get("/environments", async (c) => c.json({ environments: await services.listEnvironments() }));
   serviceRoutes(api, services);

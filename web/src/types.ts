@@ -90,6 +90,8 @@ export interface AgentView {
   capabilities: string[];
   /** When it was revoked; null when it was not. */
   revokedAt: string | null;
+  /** When an admin drained it (it stays draining until undrained); null when not. */
+  drainRequestedAt: string | null;
 }
 
 /** A join token (registers agents) or an API token (clients); never its secret. */
@@ -317,6 +319,13 @@ export interface WebServices extends ScheduleWebServices {
   listAgents(): Promise<AgentView[]>;
   /** Rejects with "not_found" for an unknown agent, "conflict" for one that is not gone or still holds live work. */
   removeAgent(id: string, caller: WebCaller): Promise<{ id: string; name: string; state: string }>;
+  /**
+   * Drain (`drain`: it finishes what it runs, takes nothing new, until undrained) or undrain an agent. Rejects with
+   * "not_found", "conflict" (revoked), "invalid" (not an agent id).
+   */
+  drainAgent(id: string, drain: boolean, caller: WebCaller): Promise<AgentView>;
+  /** Revoke an agent: its session ends, its id cannot register again, its attempts end as lost and retry elsewhere. */
+  revokeAgent(id: string, caller: WebCaller): Promise<{ agent: AgentView; attemptsLost: number }>;
   listTokens(): Promise<TokenView[]>;
   listEnvironments(): Promise<EnvironmentView[]>;
   /** Every service, or the one named (rejects with "not_found" for an unknown one). */

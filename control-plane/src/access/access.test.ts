@@ -29,6 +29,8 @@ function stubServices(): WebServices {
     stageLog: notCalled,
     listAgents: async () => [],
     removeAgent: notCalled,
+    drainAgent: notCalled,
+    revokeAgent: notCalled,
     listTokens: async () => [],
     listEnvironments: async () => [],
     listServices: async () => [],

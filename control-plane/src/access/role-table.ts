@@ -105,6 +105,10 @@ export const HTTP_ACCESS: Record<string, Access> = {
   "POST /api/v1/runs/:id/stages/:stage/approve": "approver",
   "POST /api/v1/runs/:id/stages/:stage/reject": "approver",
   "DELETE /api/v1/agents/:id": "admin",
+  // Agents are the farm's: drain/undrain and revoke are admin's, as RevokeAgent and RemoveAgent.
+  "POST /api/v1/agents/:id/drain": "admin",
+  "POST /api/v1/agents/:id/undrain": "admin",
+  "POST /api/v1/agents/:id/revoke": "admin",
   "GET /api/v1/tokens": "admin",
   // Users and the audit log, as ListUsers, AddUser, DisableUser and ListAudit.
   "GET /api/v1/users": "admin",

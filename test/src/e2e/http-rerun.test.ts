@@ -138,7 +138,10 @@ stages:
         [third.id, first.id, "all", []],
       ],
     );
-    assert.ok(reruns.every((e) => e.actor === reruns[0]!.actor && e.actor !== "server"), "by the caller");
+    assert.ok(
+      reruns.every((e) => e.actor === reruns[0]!.actor && e.actor !== "server"),
+      "by the caller",
+    );
   });
 
   it("refuses to re-run a run that has not finished, and an unknown run", async () => {

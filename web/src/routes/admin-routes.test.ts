@@ -38,6 +38,8 @@ function recorder() {
     stageLog: notCalled,
     listAgents: notCalled,
     removeAgent: notCalled,
+    drainAgent: notCalled,
+    revokeAgent: notCalled,
     listTokens: notCalled,
     listEnvironments: notCalled,
     listServices: notCalled,

@@ -12,17 +12,13 @@ export const MAX_HOOK_BODY_BYTES = 8 * 1024;
 const HEADERS = ["webhook-id", "webhook-timestamp", "webhook-signature"];
 
 export function hookRoutes(app: Hono<AppEnv>, services: WebServices): void {
-  app.post(
-    "/hooks/v1/approvals/:hook",
-    smallBody(MAX_HOOK_BODY_BYTES),
-    async (c) => {
-      const headers: Record<string, string> = {};
-      for (const h of HEADERS) {
-        const v = c.req.header(h);
-        if (v !== undefined) headers[h] = v;
-      }
-      const result = await services.hookDecision({ hook: c.req.param("hook"), headers, body: await c.req.text() });
-      return c.json(result);
-    },
-  );
+  app.post("/hooks/v1/approvals/:hook", smallBody(MAX_HOOK_BODY_BYTES), async (c) => {
+    const headers: Record<string, string> = {};
+    for (const h of HEADERS) {
+      const v = c.req.header(h);
+      if (v !== undefined) headers[h] = v;
+    }
+    const result = await services.hookDecision({ hook: c.req.param("hook"), headers, body: await c.req.text() });
+    return c.json(result);
+  });
 }

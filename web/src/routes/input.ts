@@ -135,7 +135,8 @@ export function stringListField(
   if (value.length > maxItems) throw invalid(`${field} has ${value.length} entries; the limit is ${maxItems}`, field);
   for (const [i, v] of value.entries()) {
     if (typeof v !== "string") throw invalid(`${field}[${i}] must be a string`, field);
-    if (v.length > maxLength) throw invalid(`${field}[${i}] is ${v.length} characters; the limit is ${maxLength}`, field);
+    if (v.length > maxLength)
+      throw invalid(`${field}[${i}] is ${v.length} characters; the limit is ${maxLength}`, field);
   }
   return value as string[];
 }
@@ -145,7 +146,10 @@ export function wholeField(body: Record<string, unknown>, field: string, min: nu
   const value = body[field];
   if (value === undefined || value === null) return undefined;
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw invalid(`${field} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value).slice(0, 32)}`, field);
+    throw invalid(
+      `${field} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value).slice(0, 32)}`,
+      field,
+    );
   }
   return value;
 }

@@ -17,10 +17,7 @@ function limitParam(text: string | undefined): number {
   if (text === undefined || text === "") return DEFAULT_RUNS_LIMIT;
   const n = /^\d{1,6}$/.test(text) ? Number(text) : NaN;
   if (!(n >= 1 && n <= MAX_RUNS_LIMIT)) {
-    throw invalid(
-      `invalid limit '${text.slice(0, 32)}': expected a whole number from 1 to ${MAX_RUNS_LIMIT}`,
-      "limit",
-    );
+    throw invalid(`invalid limit '${text.slice(0, 32)}': expected a whole number from 1 to ${MAX_RUNS_LIMIT}`, "limit");
   }
   return n;
 }

@@ -25,10 +25,14 @@ async function rollbackBody(c: Context): Promise<{ revision?: number; reason: st
     throw invalid('request body must be a JSON object: { "revision": N, "reason": "..." }');
   const extra = Object.keys(body).filter((k) => k !== "revision" && k !== "reason");
   if (extra.length > 0)
-    throw invalid(`unknown field '${extra[0]!.slice(0, 32)}': only revision and reason are accepted`, extra[0]!.slice(0, 32));
+    throw invalid(
+      `unknown field '${extra[0]!.slice(0, 32)}': only revision and reason are accepted`,
+      extra[0]!.slice(0, 32),
+    );
   const { revision, reason = "" } = body as { revision?: unknown; reason?: unknown };
   if (typeof reason !== "string") throw invalid("reason must be a string", "reason");
-  if (reason.length > MAX_REASON) throw invalid(`reason is ${reason.length} characters; the limit is ${MAX_REASON}`, "reason");
+  if (reason.length > MAX_REASON)
+    throw invalid(`reason is ${reason.length} characters; the limit is ${MAX_REASON}`, "reason");
   if (revision !== undefined && revision !== null && !(Number.isInteger(revision) && (revision as number) >= 1))
     throw invalid("revision must be a whole number from 1 (or absent: the previous revision)", "revision");
   return { ...(typeof revision === "number" && { revision }), reason };
