@@ -13,6 +13,7 @@ import { registerSecretCommands } from "./commands/secret";
 import { registerUserCommands } from "./commands/users";
 import { registerChannelCommands } from "./commands/channels";
 import { registerHookCommands } from "./commands/hooks";
+import { registerRepoCommands } from "./commands/repos";
 import { registerValidate } from "./commands/validate";
 import { registerServiceCommands } from "./commands/services";
 import { registerAlertCommands } from "./commands/alerts";
@@ -54,6 +55,7 @@ export function buildProgram(cli: CliContext): Command {
   registerUserCommands(program, cli);
   registerChannelCommands(program, cli);
   registerHookCommands(program, cli);
+  registerRepoCommands(program, cli);
   registerProcessCommands(program, cli);
   return program;
 }

@@ -77,6 +77,8 @@ export const MAX_SOURCE_BYTES = 32 * 1024 * 1024;
 /** What a submit may carry besides the file (the CLI sends both). */
 export interface SubmitExtras {
   commit?: string;
+  /** The pushed branch, for a run a git push started. */
+  branch?: string;
   sourceTar?: Uint8Array;
 }
 /** A checked pipeline, ready for RunsService.write. */
@@ -138,6 +140,8 @@ export class RunsService {
     defaultName: string | undefined,
     extra: SubmitExtras,
     startedBy: Actor,
+    /** A caller's transaction for the checks' reads, when it holds one (embedded PGlite has one connection). */
+    reader?: Db | Tx,
   ): Promise<PreparedRun> {
     const result = parsePipeline(yaml, { defaultName: defaultName || undefined });
     if (!result.ok) {
@@ -171,12 +175,13 @@ export class RunsService {
         `this pipeline has ${needing.join(" or ")} stages and no git source:, so it needs the directory uploaded with it (dockyard run does that)`,
       );
     }
-    await this.checkSecretsExist(result.pipeline, registry);
-    await this.deps.notify?.checkPipeline(result.pipeline);
+    await this.checkSecretsExist(result.pipeline, registry, reader);
+    await this.deps.notify?.checkPipeline(result.pipeline, reader);
     const text = typeof yaml === "string" ? yaml : Buffer.from(yaml).toString("utf8");
     const origin = {
       source: source.slice(0, 200),
       commit,
+      branch: (extra.branch ?? "").slice(0, 255),
       sourceTar: usesSource ? sourceTar : null,
       defaultRegistry: registry,
       startedBy,
@@ -226,7 +231,7 @@ export class RunsService {
    * The newest runs, with their stages: `limit` (0 or unset: DEFAULT_RUNS_LIMIT) up to MAX_RUNS_LIMIT.
    * InvalidError for a larger limit or a state that is not a run state.
    */
-  async list(opts: { limit?: number; state?: string }): Promise<RunWithStages[]> {
+  async list(opts: { limit?: number; state?: string; branch?: string }): Promise<RunWithStages[]> {
     return (await this.page(opts)).runs;
   }
 
@@ -241,7 +246,9 @@ export class RunsService {
     if (f.state && !isRunState(f.state)) {
       throw new InvalidError(`invalid state '${f.state.slice(0, 32)}': expected one of ${RUN_STATES.join(", ")}`);
     }
-    return listRuns(this.deps.db, { ...f, limit, state: f.state || undefined });
+    if (f.branch && f.branch.length > 255)
+      throw new InvalidError(`invalid branch: ${f.branch.length} characters; the limit is 255`);
+    return listRuns(this.deps.db, { ...f, limit, state: f.state || undefined, branch: f.branch || undefined });
   }
 
   /**
@@ -394,7 +401,11 @@ export class RunsService {
    * Every secret the pipeline refers to must exist at submit (it may still be deleted before
    * a stage runs; that stage then errors). InvalidError names each missing one and where it is used.
    */
-  private async checkSecretsExist(pipeline: PipelineSpec, registry: RegistrySpec | null): Promise<void> {
+  private async checkSecretsExist(
+    pipeline: PipelineSpec,
+    registry: RegistrySpec | null,
+    reader: Db | Tx | undefined,
+  ): Promise<void> {
     const uses = secretUses(pipeline);
     if (registry?.passwordSecret)
       uses.set(
@@ -402,7 +413,7 @@ export class RunsService {
         new Set([pipeline.registry ? "registry.password" : "the server's DOCKYARD_REGISTRY_PASSWORD_SECRET"]),
       );
     if (uses.size === 0) return;
-    const missing = await this.deps.secrets.missing([...uses.keys()]);
+    const missing = await this.deps.secrets.missing([...uses.keys()], reader);
     if (missing.length === 0) return;
     const lines = missing.map(
       (name) =>

@@ -12,6 +12,7 @@ import { runRoutes } from "./routes/runs";
 import { agentRoutes } from "./routes/agents";
 import { approvalRoutes } from "./routes/approvals";
 import { hookRoutes } from "./routes/hooks";
+import { gitHookRoutes } from "./routes/git-hooks";
 import { userRoutes } from "./routes/users";
 import { channelRoutes } from "./routes/channels";
 import { serviceRoutes } from "./routes/services";
@@ -131,6 +132,7 @@ export function createApp(services: WebServices, options: AppOptions): Hono<AppE
   scheduleRoutes(api, services);
   app.route("/api/v1", api);
   hookRoutes(app, services);
+  gitHookRoutes(app, services);
 
   app.notFound((c) =>
     c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } }, 404),

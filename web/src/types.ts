@@ -67,12 +67,27 @@ export interface RunView {
   startedBy: string | null;
   /** Where it came from (`cli:dockyard.yml`); null when the submitter gave nothing. */
   source: string | null;
+  /** The pushed branch of a run a git push started (`POST /hooks/v1/git/:name`); null otherwise. */
+  branch: string | null;
+  /** The commit the run is for (the pushed commit, or DOCKYARD_COMMIT from the submitter); null when unknown. */
+  commit: string | null;
   createdAt: string;
   finishedAt: string | null;
   /** finishedAt - createdAt; null while the run is not finished. */
   durationMs: number | null;
   /** In pipeline order (`GET /runs` lists them too). */
   stages: StageView[];
+}
+
+/** The answer to a git push webhook: the run started, or why none was. */
+export interface GitPushView {
+  repo: string;
+  delivery: string;
+  /** Set when the push started nothing: a ping, another event, a tag, a deleted or unmatched branch. */
+  ignored: string | null;
+  branch: string | null;
+  commit: string | null;
+  run: RunView | null;
 }
 
 export interface AgentView {
@@ -308,6 +323,14 @@ export interface WebServices extends ScheduleWebServices {
     body: string;
   }): Promise<{ run: RunView; stage: string; decision: string; by: string }>;
   /**
+   * A push event for registered repository `repo`, verified from the raw `body` and its headers
+   * (GitHub: X-Hub-Signature-256 / X-GitHub-Delivery / X-GitHub-Event; GitLab: X-Gitlab-Token /
+   * X-Gitlab-Event-UUID / X-Gitlab-Event). Rejects with "unauthenticated" (unknown repository,
+   * missing or wrong signature or token), "conflict" (replayed delivery id), "invalid" (bad
+   * headers or body, named). Answers the run it started, or why it started none (`ignored`).
+   */
+  gitPush(req: { repo: string; headers: Record<string, string>; body: string }): Promise<GitPushView>;
+  /**
    * A page of one stage's output: `attempt` (default: the latest), from run-event seq `from`,
    * about `limitBytes` (whole chunks). Rejects with code "not_found" for an unknown run, stage or attempt.
    */
@@ -397,6 +420,8 @@ export interface RunListQuery {
   state?: string;
   /** The pipeline's name (the run's name). */
   pipeline?: string;
+  /** The branch a git push started it from (exact). */
+  branch?: string;
   /** Created at or after. */
   since?: Date;
   /** Created before. */

@@ -26,6 +26,7 @@ function stubServices(): WebServices {
     rerunRun: notCalled,
     decideApproval: notCalled,
     hookDecision: notCalled,
+    gitPush: notCalled,
     stageLog: notCalled,
     listAgents: async () => [],
     removeAgent: notCalled,

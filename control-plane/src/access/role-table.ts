@@ -68,6 +68,10 @@ export const GRPC_ACCESS: Record<string, Record<string, Access>> = {
     AddHook: "admin",
     ListHooks: "admin",
     RemoveHook: "admin",
+    // Push webhooks: AddRepo answers the secret, and a repository's pushes start runs.
+    AddRepo: "admin",
+    ListRepos: "viewer",
+    RemoveRepo: "admin",
     ListArtifacts: "viewer",
     GetArtifact: "viewer",
     // Schedules submit runs as their owner (an operator, checked again at every tick).
@@ -86,6 +90,8 @@ export const HTTP_ACCESS: Record<string, Access> = {
   "GET /metrics": "public",
   // Chat tools: signed by the hook's key instead of a token (see `webhook` above).
   "POST /hooks/v1/approvals/:hook": "webhook",
+  // Git pushes: signed with the repository's secret (GitHub HMAC) or carrying it (GitLab token) instead of a token.
+  "POST /hooks/v1/git/:name": "webhook",
   // Alertmanager: no API token; its handler compares the alert token (DOCKYARD_ALERT_TOKEN_FILE) in constant time.
   "POST /api/v1/alerts/alertmanager": "webhook",
   "GET /api/v1/alerts": "viewer",

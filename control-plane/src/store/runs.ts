@@ -25,6 +25,8 @@ export interface RunOrigin {
   /** Free text shown with the run (the CLI sends the file's path). */
   source: string;
   commit: string;
+  /** The pushed branch (a git push webhook); '' otherwise. */
+  branch: string;
   /** The directory the CLI uploaded (a tar), for pipelines without a git source. */
   sourceTar: Buffer | null;
   /** The server's registry, for pipelines that name none. */
@@ -99,6 +101,7 @@ export async function createRun(
     lastEventSeq: 0,
     number,
     commit: origin.commit,
+    branch: origin.branch,
     startedBy: origin.startedBy.kind === "user" ? origin.startedBy.userId : null,
     notify: pipeline.notify.length > 0 ? pipeline.notify : null,
   };
@@ -167,14 +170,14 @@ export async function createRun(
   );
   const insert = sql`
     r AS (
-      INSERT INTO runs (id, name, source, state, pipeline_yaml, created_at, last_event_seq, number, commit, started_by, notify)
-      VALUES (${runId}, ${runRow.name}, ${origin.source}, 'queued', ${yaml}, ${now}::timestamptz, ${newEvents.length}, ${number}, ${origin.commit}, ${runRow.startedBy},
+      INSERT INTO runs (id, name, source, state, pipeline_yaml, created_at, last_event_seq, number, commit, branch, started_by, notify)
+      VALUES (${runId}, ${runRow.name}, ${origin.source}, 'queued', ${yaml}, ${now}::timestamptz, ${newEvents.length}, ${number}, ${origin.commit}, ${origin.branch}, ${runRow.startedBy},
         ${runRow.notify ? JSON.stringify(runRow.notify) : null}::jsonb)
       RETURNING id),
     au AS (
       INSERT INTO audit_log (at, actor_user_id, actor, action, target, details)
       SELECT ${now}::timestamptz, ${runRow.startedBy}::text, ${actorName(origin.startedBy)}, 'run.started', r.id,
-        ${JSON.stringify({ name: runRow.name, number, source: origin.source, commit: origin.commit })}::jsonb FROM r RETURNING 1),
+        ${JSON.stringify({ name: runRow.name, number, source: origin.source, commit: origin.commit, ...(origin.branch && { branch: origin.branch }) })}::jsonb FROM r RETURNING 1),
     s AS (
       INSERT INTO stages (id, run_id, name, position, state, type, runs_on, spec, timeout_ms, retry_count, retry_on, queued_at, outputs, reason, finished_at)
       SELECT v.id, r.id, v.name, v.position, v.state, v.type, v.runs_on, v.spec, v.timeout_ms, v.retry_count, v.retry_on, v.queued_at, v.outputs, v.reason, v.finished_at
@@ -270,13 +273,14 @@ export async function getRun(db: Db, runId: string, now = new Date()): Promise<R
   return { ...run, stages: withTimeLeft(withWaitingReasons(byRun.get(runId) ?? []), now) };
 }
 
-/** The newest runs, each with its stages (read for all of them in one more statement). */
 /** What listRuns matches: every filter given must hold. */
 export interface RunListFilter {
   limit: number;
   state?: string;
   /** The run's (pipeline's) name. */
   pipeline?: string;
+  /** The branch a git push started it from (exact). */
+  branch?: string;
   /** created_at >= since. */
   since?: Date;
   /** created_at < until. */
@@ -286,13 +290,15 @@ export interface RunListFilter {
 }
 
 /**
- * The newest runs matching `f`, newest first (created_at, then id, both descending: a total order, so a
- * keyset page never skips or repeats a run), and whether more match after the last one.
+ * The newest runs matching `f`, each with its stages (read for all of them in one more statement), newest
+ * first (created_at, then id, both descending: a total order, so a keyset page never skips or repeats a
+ * run), and whether more match after the last one.
  */
 export async function listRuns(db: Db, f: RunListFilter): Promise<{ runs: RunWithStages[]; more: boolean }> {
   const where = and(
     f.state ? eq(runs.state, f.state) : undefined,
     f.pipeline ? eq(runs.name, f.pipeline) : undefined,
+    f.branch ? eq(runs.branch, f.branch) : undefined,
     f.since ? gte(runs.createdAt, f.since) : undefined,
     f.until ? lt(runs.createdAt, f.until) : undefined,
     f.after

@@ -105,6 +105,8 @@ export function toRun(run: RunWithStages): Run {
     finishedAtMs: ms(run.finishedAt),
     source: run.source,
     startedBy: run.startedByName ?? "",
+    commit: run.commit,
+    branch: run.branch,
     stages: run.stages.map((s) =>
       create(StageSchema, {
         id: s.id,

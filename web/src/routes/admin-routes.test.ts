@@ -35,6 +35,7 @@ function recorder() {
     rerunRun: notCalled,
     decideApproval: notCalled,
     hookDecision: notCalled,
+    gitPush: notCalled,
     stageLog: notCalled,
     listAgents: notCalled,
     removeAgent: notCalled,

@@ -8,8 +8,8 @@ import { DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT } from "../limits";
 import type { RunListQuery, RunView } from "../types";
 import { invalid, onlyParams } from "./input";
 
-/** Query parameters the runs list takes (part B adds `branch` here and in RunListQuery). */
-export const RUN_LIST_PARAMS = ["limit", "cursor", "state", "pipeline", "since", "until"] as const;
+/** Query parameters the runs list takes. */
+export const RUN_LIST_PARAMS = ["limit", "cursor", "state", "pipeline", "branch", "since", "until"] as const;
 const MAX_PIPELINE_NAME = 200;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
@@ -26,6 +26,15 @@ function stateParam(text: string | undefined): string | undefined {
   if (text === undefined || text === "") return undefined;
   if (!(RUN_STATES as readonly string[]).includes(text)) {
     throw invalid(`invalid state '${text.slice(0, 32)}': expected one of ${RUN_STATES.join(", ")}`, "state");
+  }
+  return text;
+}
+
+/** A git branch name as pushed (refs/heads/ removed): no control characters, at most 255 characters. */
+function branchParam(text: string | undefined): string | undefined {
+  if (text === undefined || text === "") return undefined;
+  if (text.length > 255 || /[\x00-\x1f\x7f]/.test(text)) {
+    throw invalid(`invalid branch '${text.slice(0, 32)}': expected a branch name of at most 255 characters`, "branch");
   }
   return text;
 }
@@ -80,6 +89,7 @@ export function runListQuery(c: Context): RunListQuery {
     limit: limitParam(c.req.query("limit")),
     state: stateParam(c.req.query("state")),
     pipeline,
+    branch: branchParam(c.req.query("branch")),
     since,
     until,
     after: cursorParam(c.req.query("cursor")),
