@@ -144,6 +144,7 @@ export function agentJson(a: Agent): AgentJson {
     version: a.version || null,
     capabilities: [...a.capabilities],
     revokedAt: isoOrNull(a.revokedAtMs),
+    drainRequestedAt: isoOrNull(a.drainRequestedAtMs),
   };
 }
 

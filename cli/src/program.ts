@@ -3,6 +3,7 @@
 import { Command, CommanderError } from "commander";
 import type { CliContext } from "./cli-context";
 import { registerAdminCommands } from "./commands/admin";
+import { registerRerunCommand } from "./commands/rerun";
 import { registerApprovalCommands } from "./commands/approve";
 import { registerListCommands } from "./commands/list";
 import { registerEnvsCommand } from "./commands/envs";
@@ -48,6 +49,7 @@ export function buildProgram(cli: CliContext): Command {
   registerArtifactCommands(program, cli);
   registerScheduleCommands(program, cli);
   registerAdminCommands(program, cli);
+  registerRerunCommand(program, cli);
   registerApprovalCommands(program, cli);
   registerSecretCommands(program, cli);
   registerUserCommands(program, cli);

@@ -11,7 +11,15 @@ import {
 } from "@dockyard/pipeline";
 import type { Db, Tx } from "./store/db";
 import type { Clock } from "./clock";
-import { createRun, getRun, listRuns, cancelRun, type RunOrigin, type RunWithStages } from "./store/runs";
+import {
+  createRun,
+  getRun,
+  listRuns,
+  cancelRun,
+  type RunListFilter,
+  type RunOrigin,
+  type RunWithStages,
+} from "./store/runs";
 import { RUN_STATES, isRunState } from "./domain/states";
 import { DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT } from "@dockyard/web";
 import { listAgents, removeAgent, revokeAgent, type AgentWithUsage } from "./store/agents";
@@ -33,6 +41,8 @@ import {
   type TokenInfo,
 } from "./store/tokens";
 import { InvalidError } from "./errors";
+import { requestDrain } from "./store/agent-drain";
+import { auditRerun, checkRerunnable, stagesToReuse, uploadedSource } from "./rerun";
 import type { ServerStageRunner } from "./stages/server-runner";
 import { decideApproval, type Decision } from "./approval-decisions";
 import { actorOf, type Caller } from "./transport/grpc/caller";
@@ -222,18 +232,23 @@ export class RunsService {
    * InvalidError for a larger limit or a state that is not a run state.
    */
   async list(opts: { limit?: number; state?: string; branch?: string }): Promise<RunWithStages[]> {
-    const limit = opts.limit || DEFAULT_RUNS_LIMIT;
+    return (await this.page(opts)).runs;
+  }
+
+  /** A page of the runs matching `f` (see listRuns), checked as `list` checks. */
+  async page(f: Partial<RunListFilter>): Promise<{ runs: RunWithStages[]; more: boolean }> {
+    const limit = f.limit || DEFAULT_RUNS_LIMIT;
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_RUNS_LIMIT) {
       throw new InvalidError(
-        `invalid limit ${String(opts.limit).slice(0, 32)}: expected a whole number from 1 to ${MAX_RUNS_LIMIT}`,
+        `invalid limit ${String(f.limit).slice(0, 32)}: expected a whole number from 1 to ${MAX_RUNS_LIMIT}`,
       );
     }
-    if (opts.state && !isRunState(opts.state)) {
-      throw new InvalidError(`invalid state '${opts.state.slice(0, 32)}': expected one of ${RUN_STATES.join(", ")}`);
+    if (f.state && !isRunState(f.state)) {
+      throw new InvalidError(`invalid state '${f.state.slice(0, 32)}': expected one of ${RUN_STATES.join(", ")}`);
     }
-    if (opts.branch && opts.branch.length > 255)
-      throw new InvalidError(`invalid branch: ${opts.branch.length} characters; the limit is 255`);
-    return listRuns(this.deps.db, { limit, state: opts.state || undefined, branch: opts.branch || undefined });
+    if (f.branch && f.branch.length > 255)
+      throw new InvalidError(`invalid branch: ${f.branch.length} characters; the limit is 255`);
+    return listRuns(this.deps.db, { ...f, limit, state: f.state || undefined, branch: f.branch || undefined });
   }
 
   /**
@@ -256,6 +271,29 @@ export class RunsService {
     this.deps.publish(events);
     this.deps.scheduler.kick();
     return getRun(this.deps.db, runId);
+  }
+
+  /**
+   * A new run of the finished run `ref` names: its file, source and commit again, started by `actor`. `failedOnly`:
+   * the stages that succeeded (and need none that runs again) are not run again but keep their outputs (rerun.ts).
+   * ConflictError for a run not finished, or with nothing failed for `failedOnly`; audited as run.rerun.
+   */
+  async rerun(ref: string, failedOnly: boolean, actor: Actor): Promise<RunWithStages> {
+    const original = await this.get(ref);
+    const reuse = stagesToReuse(original, failedOnly);
+    checkRerunnable(original, failedOnly, reuse);
+    const prepared = await this.prepare(
+      original.pipelineYaml,
+      original.source,
+      original.name,
+      { commit: original.commit || undefined, sourceTar: await uploadedSource(this.deps.db, original.id) },
+      actor,
+    );
+    if (reuse.size > 0) prepared.origin.reuse = { fromRunId: original.id, outputs: reuse };
+    const written = await this.write(this.deps.db, prepared);
+    this.afterWrite(written);
+    await auditRerun(this.deps.db, actor, original, written.run, failedOnly, written.now);
+    return written.run;
   }
 
   /**
@@ -308,6 +346,14 @@ export class RunsService {
     const attemptsLost = await this.endRevoked([id], "agent was revoked");
     this.deps.log.warn({ agentId: id, attemptsLost }, "agent revoked");
     return { attemptsLost };
+  }
+
+  /** Drain or undrain one agent as an admin (see requestDrain): it takes no new work while drained. */
+  async drainAgent(id: string, drain: boolean, actor: Actor): Promise<{ name: string; state: string }> {
+    checkId(id, "agent id");
+    const result = await requestDrain(this.deps.db, id, drain, actor, this.deps.clock.now());
+    this.deps.log.info({ agentId: id, drain, state: result.state }, drain ? "agent drained" : "agent undrained");
+    return result;
   }
 
   /** Delete an agent that is gone (revoked, lost, offline) and holds no live work; see removeAgent for the errors. */

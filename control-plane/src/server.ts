@@ -320,6 +320,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
       maxBodyBytes: PIPELINE_LIMITS.maxBytes,
       metricsToken: config.metricsToken,
       alertToken: config.alertToken,
+      rateLimit: config.apiRateLimit,
       onError: (err) => httpLog.error({ err }, "unexpected error in HTTP handler"),
       access: routeAccess,
     },

@@ -108,6 +108,7 @@ export function agentView(a: AgentRow): AgentView {
     version: a.version || null,
     capabilities: a.capabilities,
     revokedAt: iso(a.revokedAt),
+    drainRequestedAt: iso(a.drainRequestedAt),
   };
 }
 
@@ -204,8 +205,12 @@ export function webServices(
     submitRun: async (yaml, source, defaultName, caller) =>
       runView(await runs.submit(yaml, source, defaultName, {}, actorOf(caller))),
     getRun: async (id) => runView(await runs.get(id)),
-    listRuns: async (opts) => (await runs.list(opts)).map(runView),
+    listRuns: async (query) => {
+      const page = await runs.page(query);
+      return { runs: page.runs.map(runView), more: page.more };
+    },
     cancelRun: async (id, caller) => runView(await runs.cancel(id, actorOf(caller))),
+    rerunRun: async (id, opts, caller) => runView(await runs.rerun(id, opts.failedOnly, actorOf(caller))),
     decideApproval: async (ref, stage, decision, caller) =>
       runView(await runs.decide(ref, stage, { ...decision, via: "http" }, caller)),
     hookDecision: async (req) => {
@@ -219,6 +224,14 @@ export function webServices(
     stageLog: async (ref, stage, opts) => runs.stageLog(ref, stage, opts),
     listAgents: async () => (await runs.agents()).map(agentView),
     removeAgent: async (id, caller) => ({ id, ...(await runs.removeAgent(id, actorOf(caller))) }),
+    drainAgent: async (id, drain, caller) => {
+      await runs.drainAgent(id, drain, actorOf(caller));
+      return agentView((await runs.agents()).find((a) => a.id === id)!);
+    },
+    revokeAgent: async (id, caller) => {
+      const { attemptsLost } = await runs.revokeAgent(id, actorOf(caller));
+      return { agent: agentView((await runs.agents()).find((a) => a.id === id)!), attemptsLost };
+    },
     listTokens: async () =>
       (await runs.tokenList()).map((t) => ({
         id: t.id,

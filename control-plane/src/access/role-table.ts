@@ -37,6 +37,8 @@ export const GRPC_ACCESS: Record<string, Record<string, Access>> = {
     WhoAmI: "viewer",
     SubmitRun: "operator",
     CancelRun: "operator",
+    // A new run of a finished one, started by the caller (as SubmitRun).
+    RerunRun: "operator",
     // Rolls a service back (audited): the alert loop's entry point.
     RollbackService: "operator",
     // Only the stage's listed approvers, among these, may decide (the approval kind checks).
@@ -105,9 +107,14 @@ export const HTTP_ACCESS: Record<string, Access> = {
   "POST /api/v1/services/:name/rollback": "operator",
   "POST /api/v1/runs": "operator",
   "POST /api/v1/runs/:id/cancel": "operator",
+  "POST /api/v1/runs/:id/rerun": "operator",
   "POST /api/v1/runs/:id/stages/:stage/approve": "approver",
   "POST /api/v1/runs/:id/stages/:stage/reject": "approver",
   "DELETE /api/v1/agents/:id": "admin",
+  // Agents are the farm's: drain/undrain and revoke are admin's, as RevokeAgent and RemoveAgent.
+  "POST /api/v1/agents/:id/drain": "admin",
+  "POST /api/v1/agents/:id/undrain": "admin",
+  "POST /api/v1/agents/:id/revoke": "admin",
   "GET /api/v1/tokens": "admin",
   // Users and the audit log, as ListUsers, AddUser, DisableUser and ListAudit.
   "GET /api/v1/users": "admin",

@@ -154,6 +154,7 @@ export function toAgent(a: AgentRow): Agent {
     version: a.version,
     capabilities: a.capabilities,
     revokedAtMs: ms(a.revokedAt),
+    drainRequestedAtMs: ms(a.drainRequestedAt),
   });
 }
 

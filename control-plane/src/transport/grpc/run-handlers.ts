@@ -9,6 +9,7 @@ import {
   GetRunResponseSchema,
   ListRunsResponseSchema,
   CancelRunResponseSchema,
+  RerunRunResponseSchema,
   DecideApprovalResponseSchema,
   ListAgentsResponseSchema,
   CreateJoinTokenResponseSchema,
@@ -111,6 +112,9 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
     ),
     cancelRun: unary(async (req, actor) =>
       create(CancelRunResponseSchema, { run: toRun(await runs.cancel(req.runId, actor)) }),
+    ),
+    rerunRun: unary(async (req, actor) =>
+      create(RerunRunResponseSchema, { run: toRun(await runs.rerun(req.runId, req.failedOnly, actor)) }),
     ),
     decideApproval: unary(async (req, _actor, caller) => {
       const decision = { approve: req.approve, comment: req.comment, via: "cli" as const };
