@@ -53,6 +53,8 @@ import { ScheduleService } from "./schedules/schedule-service";
 import { ScheduleTicker } from "./schedules/ticker";
 import { scheduleHandlers } from "./transport/grpc/schedule-handlers";
 import { hookHandlers } from "./transport/grpc/hook-handlers";
+import { repoHandlers } from "./transport/grpc/repo-handlers";
+import { RepoStore } from "./git-hooks/repo-store";
 import { createNotifyMetrics } from "./notify/metrics";
 import { alertHandlers } from "./transport/grpc/alert-handlers";
 import { AlertReceiver } from "./alerts/receiver";
@@ -133,6 +135,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
   // The worker starts with the HTTP server (its links); until then a kick is a no-op.
   let kickNotify = () => {};
   const hookStore = new HookStore(db.db, secrets);
+  const repoStore = new RepoStore(db.db, secrets);
   const notifyService = new NotifyService(db.db, channelStore, secrets, clock, () => kickNotify());
 
   const pki = await ensurePki({
@@ -208,7 +211,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     scheduler,
     publish,
     secrets,
-    notify: { checkPipeline: (p) => notifyService.checkPipeline(p) },
+    notify: { checkPipeline: (p, db) => notifyService.checkPipeline(p, db) },
     caFingerprint: pki.caFingerprint,
     log: log.child({ component: "runs" }),
     defaultRegistry: config.registry,
@@ -277,6 +280,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
         ...runHandlers(runs, db.db, bus, runApiLog, notifyService),
         ...userHandlers(db.db, clock, runApiLog),
         ...hookHandlers(hookStore, clock, runApiLog),
+        ...repoHandlers(repoStore, clock, runApiLog),
         ...alertHandlers(db.db, runApiLog),
         ...scheduleHandlers(schedules, runApiLog),
       },
@@ -309,13 +313,14 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
         clock,
         decide: async (ref, stage, decision, caller) => (await runs.decide(ref, stage, decision, caller)).id,
       },
-      { db: db.db, clock, notify: notifyService, alerts },
+      { db: db.db, clock, notify: notifyService, alerts, repos: repoStore },
       schedules,
     ),
     {
       maxBodyBytes: PIPELINE_LIMITS.maxBytes,
       metricsToken: config.metricsToken,
       alertToken: config.alertToken,
+      rateLimit: config.apiRateLimit,
       onError: (err) => httpLog.error({ err }, "unexpected error in HTTP handler"),
       access: routeAccess,
     },

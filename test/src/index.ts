@@ -22,3 +22,4 @@ export * from "./helpers/service-farm";
 export * from "./helpers/scrape";
 export * from "./helpers/schedules";
 export * from "./helpers/alert-loop-farm";
+export * from "./helpers/git-push";

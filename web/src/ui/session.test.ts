@@ -14,6 +14,8 @@ const RUN: RunView = {
   state: "running",
   startedBy: "ann",
   source: null,
+  branch: null,
+  commit: null,
   createdAt: "2026-01-01T00:00:00.000Z",
   finishedAt: null,
   durationMs: null,

@@ -96,7 +96,9 @@ export function uiRoutes(app: Hono<AppEnv>, services: WebServices, access: Route
     const state = s !== undefined && (RUN_STATES as readonly string[]).includes(s) ? s : undefined;
     if (s !== undefined && state === undefined)
       throw invalid(`invalid state '${s.slice(0, 32)}': expected one of ${RUN_STATES.join(", ")}`);
-    return c.html(<RunsPage runs={await services.listRuns({ limit: 50, state })} state={state} ctx={ctxOf(c)} />);
+    return c.html(
+      <RunsPage runs={(await services.listRuns({ limit: 50, state })).runs} state={state} ctx={ctxOf(c)} />,
+    );
   });
   app.post("/runs", async (c) => {
     const yaml = await field(c, "pipeline", MAX_PIPELINE_BYTES);
@@ -123,7 +125,7 @@ export function uiRoutes(app: Hono<AppEnv>, services: WebServices, access: Route
   app.post("/runs/:id/stages/:stage/reject", decide(false));
 
   app.get("/approvals", async (c) =>
-    c.html(<ApprovalsPage runs={await services.listRuns({ limit: 200, state: "running" })} ctx={ctxOf(c)} />),
+    c.html(<ApprovalsPage runs={(await services.listRuns({ limit: 200, state: "running" })).runs} ctx={ctxOf(c)} />),
   );
   app.get("/agents", async (c) => c.html(<AgentsPage agents={await services.listAgents()} ctx={ctxOf(c)} />));
   app.get("/services", async (c) => {
