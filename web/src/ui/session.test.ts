@@ -43,7 +43,7 @@ function app(sessions = new MemorySessionStore()) {
       if (!roles) throw Object.assign(new Error("unknown or revoked API token"), { code: "unauthenticated" });
       return { userId: token, user: roles[0]!, roles };
     },
-    listRuns: async () => [RUN],
+    listRuns: async () => ({ runs: [RUN], more: false }),
     getRun: async () => RUN,
     cancelRun: async () => {
       cancels++;
