@@ -23,6 +23,16 @@ describe("embedded PGlite storage", () => {
     await agent?.abort();
     await server?.stop();
   });
+  /** An API client of the server the first test left running (the later tests build on it). */
+  const clientOfFirstServer = () => {
+    assert.ok(server, "the server of the first test runs");
+    const md = new grpc.Metadata();
+    md.set("authorization", `Bearer ${apiToken}`);
+    return createClient(RunService, server.grpcAddress, {
+      metadata: () => md,
+      credentials: clientTlsCredentials(server.pki.caPem),
+    });
+  };
 
   it("runs a pipeline and keeps it across a server restart", async () => {
     const env = {
@@ -80,13 +90,7 @@ describe("embedded PGlite storage", () => {
   });
 
   it("runs approvals on PGlite too: a decision, and a deadline (timers and signals are plain tables)", async () => {
-    assert.ok(server, "the server of the first test runs");
-    const md = new grpc.Metadata();
-    md.set("authorization", `Bearer ${apiToken}`);
-    const client = createClient(RunService, server.grpcAddress, {
-      metadata: () => md,
-      credentials: clientTlsCredentials(server.pki.caPem),
-    });
+    const client = clientOfFirstServer();
     try {
       // Every caller has role admin until users and roles exist (transport/grpc/caller.ts).
       const decided = await submit(
@@ -146,13 +150,7 @@ describe("embedded PGlite storage", () => {
   });
 
   it("ticks a schedule whose pipeline names a channel and a secret on PGlite (its checks read in the tick's transaction)", async () => {
-    assert.ok(server, "the server of the first test runs");
-    const md = new grpc.Metadata();
-    md.set("authorization", `Bearer ${apiToken}`);
-    const client = createClient(RunService, server.grpcAddress, {
-      metadata: () => md,
-      credentials: clientTlsCredentials(server.pki.caPem),
-    });
+    const client = clientOfFirstServer();
     try {
       // On PGlite the pool is one connection: a check reading outside the tick's transaction waited for it forever.
       await client.addChannel({ name: "lite-sched", type: "webhook", url: "https://203.0.113.7/x" });
