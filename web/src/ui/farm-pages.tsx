@@ -1,6 +1,7 @@
 /** @jsxImportSource hono/jsx */
 // The farm's pages: agents, services (revision per host, history, Roll back), environments,
-// alerts and the audit log. Read-only tables; the only action is Roll back (operators).
+// alerts and the audit log. Tables; the actions are Roll back (operators) and an agent's Drain/Undrain
+// and Revoke (admins).
 import type { AgentView, AuditEntryView, EnvironmentView } from "../types";
 import type { ServiceHistoryView, ServiceView } from "../service-types";
 import type { AlertView } from "../alert-types";
@@ -39,12 +40,49 @@ function Table(props: { caption: string; head: string[]; rows: Child[][] }) {
   );
 }
 
+/** Drain or Undrain, and Revoke (behind a required checkbox), for the roles the table allows. */
+function AgentActions(props: { agent: AgentView; ctx: PageContext }) {
+  const { agent: a, ctx } = props;
+  if (a.state === "revoked") return <>–</>;
+  const drained = a.drainRequestedAt !== null;
+  const verb = drained ? "undrain" : "drain";
+  return (
+    <div class="agent-actions">
+      {ctx.can(`POST /agents/:id/${verb}`) ? (
+        <ActionForm
+          action={`/agents/${a.id}/${verb}`}
+          csrf={ctx.csrf}
+          label={`${drained ? "Undrain" : "Drain"} ${a.name}`}
+        />
+      ) : null}
+      {ctx.can("POST /agents/:id/revoke") ? (
+        <ActionForm action={`/agents/${a.id}/revoke`} csrf={ctx.csrf} label={`Revoke ${a.name}`} danger>
+          <label>
+            <input type="checkbox" name="confirm" value="yes" required /> Yes, revoke {a.name} for good
+          </label>
+        </ActionForm>
+      ) : null}
+    </div>
+  );
+}
+
 export function AgentsPage(props: { agents: AgentView[]; ctx: PageContext }) {
+  const act = props.ctx.can("POST /agents/:id/drain") || props.ctx.can("POST /agents/:id/revoke");
   return (
     <Page title="Agents" ctx={props.ctx}>
       <Table
         caption="Registered agents"
-        head={["Name", "State", "Host", "Slots", "Labels", "Capabilities", "Last heartbeat", "Version"]}
+        head={[
+          "Name",
+          "State",
+          "Host",
+          "Slots",
+          "Labels",
+          "Capabilities",
+          "Last heartbeat",
+          "Version",
+          ...(act ? ["Actions"] : []),
+        ]}
         rows={props.agents.map((a) => [
           a.name,
           <State state={a.state} />,
@@ -54,6 +92,7 @@ export function AgentsPage(props: { agents: AgentView[]; ctx: PageContext }) {
           a.capabilities.join(", ") || "–",
           time(a.lastHeartbeatAt),
           a.version ?? "–",
+          ...(act ? [<AgentActions agent={a} ctx={props.ctx} />] : []),
         ])}
       />
     </Page>

@@ -184,6 +184,12 @@ export function RunPage(props: { run: RunView; ctx: PageContext }) {
           {!finished && ctx.can("POST /runs/:id/cancel") ? (
             <ActionForm action={`/runs/${run.id}/cancel`} csrf={ctx.csrf} label="Cancel run" danger />
           ) : null}
+          {finished && ctx.can("POST /runs/:id/rerun") ? (
+            <ActionForm action={`/runs/${run.id}/rerun`} csrf={ctx.csrf} label="Re-run" />
+          ) : null}
+          {finished && run.stages.some((s) => s.state !== "succeeded") && ctx.can("POST /runs/:id/rerun-failed") ? (
+            <ActionForm action={`/runs/${run.id}/rerun-failed`} csrf={ctx.csrf} label="Re-run failed stages" />
+          ) : null}
         </div>
         <Graph run={run} />
         <div class="search">

@@ -29,6 +29,14 @@ function safeNext(next: unknown): string {
   return typeof next === "string" && /^\/(?![/\\])[^\s]*$/.test(next) && next.length < 500 ? next : "/";
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function agentId(c: Context): string {
+  const id = c.req.param("id") ?? "";
+  if (!UUID.test(id)) throw invalid(`invalid id '${id.slice(0, 40)}': an agent id is a UUID`);
+  return id;
+}
+
 async function field(c: Context, name: string, max: number): Promise<string> {
   const v = (await c.req.parseBody())[name];
   const s = typeof v === "string" ? v : "";
@@ -111,6 +119,16 @@ export function uiRoutes(app: Hono<AppEnv>, services: WebServices, access: Route
     const run = await services.cancelRun(c.req.param("id"), c.get("caller"));
     return c.redirect(`/runs/${run.id}`, 303);
   });
+  // A new run of a finished one (the whole run, or only the stages that did not succeed).
+  for (const [path, failedOnly] of [
+    ["/runs/:id/rerun", false],
+    ["/runs/:id/rerun-failed", true],
+  ] as const) {
+    app.post(path, async (c) => {
+      const run = await services.rerunRun(c.req.param("id") ?? "", { failedOnly }, c.get("caller"));
+      return c.redirect(`/runs/${run.id}`, 303);
+    });
+  }
   const decide = (approve: boolean) => async (c: Context<AppEnv>) => {
     const comment = await field(c, "comment", 1000);
     const run = await services.decideApproval(
@@ -128,6 +146,21 @@ export function uiRoutes(app: Hono<AppEnv>, services: WebServices, access: Route
     c.html(<ApprovalsPage runs={(await services.listRuns({ limit: 200, state: "running" })).runs} ctx={ctxOf(c)} />),
   );
   app.get("/agents", async (c) => c.html(<AgentsPage agents={await services.listAgents()} ctx={ctxOf(c)} />));
+  for (const [verb, drain] of [
+    ["drain", true],
+    ["undrain", false],
+  ] as const) {
+    app.post(`/agents/:id/${verb}`, async (c) => {
+      await services.drainAgent(agentId(c), drain, c.get("caller"));
+      return c.redirect("/agents", 303);
+    });
+  }
+  app.post("/agents/:id/revoke", async (c) => {
+    // The form's required checkbox; a POST without it (a script, a forged form) changes nothing.
+    if ((await field(c, "confirm", 10)) !== "yes") throw invalid("confirm is required: tick the box to revoke");
+    await services.revokeAgent(agentId(c), c.get("caller"));
+    return c.redirect("/agents", 303);
+  });
   app.get("/services", async (c) => {
     const list = await services.listServices();
     const withHistory = await Promise.all(
