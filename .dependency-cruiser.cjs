@@ -88,6 +88,8 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: "(^|/)node_modules/" },
+    // The browser's files: their imports are URLs the app serves, not modules on disk.
+    exclude: { path: "^web/src/ui/assets/" },
     // Type-only imports count too: a cycle through types is still a cycle in the design.
     tsPreCompilationDeps: true,
     tsConfig: { fileName: "tsconfig.json" },
@@ -95,7 +97,7 @@ module.exports = {
     enhancedResolveOptions: {
       exportsFields: ["exports"],
       conditionNames: ["import", "require", "node", "default", "types"],
-      extensions: [".ts", ".js", ".mjs", ".cjs", ".json", ".d.ts"],
+      extensions: [".ts", ".tsx", ".js", ".mjs", ".cjs", ".json", ".d.ts"],
       mainFields: ["module", "main", "types", "typings"],
     },
     reporterOptions: { text: { highlightFocused: true } },

@@ -48,7 +48,7 @@ for ex in $EXAMPLES; do
 done
 [ -n "${EXAMPLES// /}" ] || die "DOCKYARD_DEMO_EXAMPLES is empty; the examples are: hello webapp continuous"
 has_example() { [[ " $EXAMPLES " == *" $1 "* ]]; }
-if has_example continuous && ! [[ " $EXAMPLES " == *" webapp "*" continuous "* ]]; then
+if has_example continuous && ! [[ " $EXAMPLES " == *" webapp "*"continuous "* ]]; then
   die "DOCKYARD_DEMO_EXAMPLES lists continuous without webapp before it: continuous breaks the staging service that webapp releases"
 fi
 read -r -a SERVICE_ADDRESSES <<<"${DOCKYARD_DEMO_SERVICE_ADDRESSES:-127.0.0.1 127.0.0.2}"

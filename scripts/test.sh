@@ -17,6 +17,14 @@ log "checking formatting"
 pnpm exec prettier --check --log-level warn . || die "not formatted: run 'npm run format'"
 bash scripts/gen-check.sh
 files=$(find proto pipeline control-plane agent web cli test testkit -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+# The files that take a minute or more start first, so that none of them is what the run waits for at its end.
+slow="test/src/e2e/demo.test.ts test/src/e2e/outage-postgres.test.ts test/src/e2e/outage-nats.test.ts
+  test/src/e2e/outage-server.test.ts test/src/e2e/fence-partition.test.ts test/src/e2e/agent-kinds-contract.test.ts
+  test/src/e2e/schedules.test.ts test/src/e2e/server-freeze.test.ts test/src/e2e/revoke-retry.test.ts
+  test/src/e2e/services-rollback.test.ts test/src/e2e/services-rollout.test.ts test/src/e2e/replica-freeze.test.ts
+  test/src/e2e/alert-loop.test.ts test/src/e2e/partition-netns.test.ts"
+for f in $slow; do [ -f "$f" ] || die "scripts/test.sh lists $f as slow, but it does not exist"; done
+files="$slow $(echo "$files" | grep -vxF -f <(echo "$slow" | tr -s ' \n' '\n' | sed '/^$/d'))"
 # What the tests leave behind: this run gets a temporary directory of its own (other runs on the
 # machine have theirs) and a baseline of the test engines' dockyard-* containers and volumes;
 # the last file, leftovers.check.ts, fails on any dockyard-* entry left in the one or added to the other.
@@ -28,9 +36,9 @@ export TMPDIR="$run_dir/tmp"
 mkdir "$TMPDIR"
 # Passable by others (not listable), as /tmp is: a ui-test's journey runs as uid 65534 in a directory under it.
 chmod 0711 "$run_dir" "$TMPDIR"
-# Two files at a time: most of an e2e file's time is waiting (leases, outages, health checks),
+# Three files at a time: most of an e2e file's time is waiting (leases, outages, health checks),
 # not CPU; each file has its own database, ports, service names and run ids. The leftovers
 # check starts last and waits for the other files to end.
-log "running $(echo "$files" | wc -w) test files two at a time, then the leftovers check"
+log "running $(echo "$files" | wc -w) test files three at a time, then the leftovers check"
 # shellcheck disable=SC2086
-node --import tsx --test --test-concurrency=2 --test-reporter=tap $files test/src/leftovers/leftovers.check.ts
+node --import tsx --test --test-concurrency=3 --test-reporter=tap $files test/src/leftovers/leftovers.check.ts

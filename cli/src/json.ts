@@ -121,6 +121,8 @@ export function runJson(r: Run): RunJson {
     state: r.state,
     startedBy: r.startedBy || null,
     source: r.source || null,
+    branch: r.branch || null,
+    commit: r.commit || null,
     createdAt: new Date(created).toISOString(),
     finishedAt: isoOrNull(finished),
     durationMs: created > 0 && finished > 0 ? finished - created : null,
@@ -142,6 +144,7 @@ export function agentJson(a: Agent): AgentJson {
     version: a.version || null,
     capabilities: [...a.capabilities],
     revokedAt: isoOrNull(a.revokedAtMs),
+    drainRequestedAt: isoOrNull(a.drainRequestedAtMs),
   };
 }
 

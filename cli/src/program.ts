@@ -3,6 +3,7 @@
 import { Command, CommanderError } from "commander";
 import type { CliContext } from "./cli-context";
 import { registerAdminCommands } from "./commands/admin";
+import { registerRerunCommand } from "./commands/rerun";
 import { registerApprovalCommands } from "./commands/approve";
 import { registerListCommands } from "./commands/list";
 import { registerEnvsCommand } from "./commands/envs";
@@ -12,6 +13,7 @@ import { registerSecretCommands } from "./commands/secret";
 import { registerUserCommands } from "./commands/users";
 import { registerChannelCommands } from "./commands/channels";
 import { registerHookCommands } from "./commands/hooks";
+import { registerRepoCommands } from "./commands/repos";
 import { registerValidate } from "./commands/validate";
 import { registerServiceCommands } from "./commands/services";
 import { registerAlertCommands } from "./commands/alerts";
@@ -47,11 +49,13 @@ export function buildProgram(cli: CliContext): Command {
   registerArtifactCommands(program, cli);
   registerScheduleCommands(program, cli);
   registerAdminCommands(program, cli);
+  registerRerunCommand(program, cli);
   registerApprovalCommands(program, cli);
   registerSecretCommands(program, cli);
   registerUserCommands(program, cli);
   registerChannelCommands(program, cli);
   registerHookCommands(program, cli);
+  registerRepoCommands(program, cli);
   registerProcessCommands(program, cli);
   return program;
 }

@@ -107,6 +107,9 @@ const schema = z.object({
     }),
   /** How often each replica looks for due schedules. */
   DOCKYARD_SCHEDULE_POLL_MS: ms(1_000, 50),
+  /** Sustained HTTP API requests per second per token (0: no limit), and the burst a token may send at once. */
+  DOCKYARD_API_RATE_PER_S: z.coerce.number().min(0).max(1_000_000).default(20),
+  DOCKYARD_API_RATE_BURST: z.coerce.number().int().min(1).max(1_000_000).default(40),
 });
 
 export type ServerEnv = z.infer<typeof schema>;
@@ -169,6 +172,8 @@ export interface ServerConfig {
   notify: { allowPrivate: string[]; fallbackChannel: string | null; retryScale: number; leaseMs: number };
   /** Schedules: the continuous interval during a service's update, and how often the ticker looks. */
   schedules: { continuousIntervalMs: number; pollMs: number };
+  /** The HTTP API's per-token token bucket (per replica, in memory); null: no limit. */
+  apiRateLimit: { perSecond: number; burst: number } | null;
 }
 
 export class ConfigError extends Error {
@@ -292,6 +297,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       leaseMs: e.DOCKYARD_NOTIFY_LEASE_MS,
     },
     schedules: { continuousIntervalMs: e.DOCKYARD_CONTINUOUS_INTERVAL, pollMs: e.DOCKYARD_SCHEDULE_POLL_MS },
+    apiRateLimit:
+      e.DOCKYARD_API_RATE_PER_S > 0 ? { perSecond: e.DOCKYARD_API_RATE_PER_S, burst: e.DOCKYARD_API_RATE_BURST } : null,
   };
 }
 

@@ -11,7 +11,15 @@ import {
 } from "@dockyard/pipeline";
 import type { Db, Tx } from "./store/db";
 import type { Clock } from "./clock";
-import { createRun, getRun, listRuns, cancelRun, type RunOrigin, type RunWithStages } from "./store/runs";
+import {
+  createRun,
+  getRun,
+  listRuns,
+  cancelRun,
+  type RunListFilter,
+  type RunOrigin,
+  type RunWithStages,
+} from "./store/runs";
 import { RUN_STATES, isRunState } from "./domain/states";
 import { DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT } from "@dockyard/web";
 import { listAgents, removeAgent, revokeAgent, type AgentWithUsage } from "./store/agents";
@@ -33,6 +41,8 @@ import {
   type TokenInfo,
 } from "./store/tokens";
 import { InvalidError } from "./errors";
+import { requestDrain } from "./store/agent-drain";
+import { auditRerun, checkRerunnable, stagesToReuse, uploadedSource } from "./rerun";
 import type { ServerStageRunner } from "./stages/server-runner";
 import { decideApproval, type Decision } from "./approval-decisions";
 import { actorOf, type Caller } from "./transport/grpc/caller";
@@ -67,6 +77,8 @@ export const MAX_SOURCE_BYTES = 32 * 1024 * 1024;
 /** What a submit may carry besides the file (the CLI sends both). */
 export interface SubmitExtras {
   commit?: string;
+  /** The pushed branch, for a run a git push started. */
+  branch?: string;
   sourceTar?: Uint8Array;
 }
 /** A checked pipeline, ready for RunsService.write. */
@@ -128,6 +140,8 @@ export class RunsService {
     defaultName: string | undefined,
     extra: SubmitExtras,
     startedBy: Actor,
+    /** A caller's transaction for the checks' reads, when it holds one (embedded PGlite has one connection). */
+    reader?: Db | Tx,
   ): Promise<PreparedRun> {
     const result = parsePipeline(yaml, { defaultName: defaultName || undefined });
     if (!result.ok) {
@@ -161,12 +175,13 @@ export class RunsService {
         `this pipeline has ${needing.join(" or ")} stages and no git source:, so it needs the directory uploaded with it (dockyard run does that)`,
       );
     }
-    await this.checkSecretsExist(result.pipeline, registry);
-    await this.deps.notify?.checkPipeline(result.pipeline);
+    await this.checkSecretsExist(result.pipeline, registry, reader);
+    await this.deps.notify?.checkPipeline(result.pipeline, reader);
     const text = typeof yaml === "string" ? yaml : Buffer.from(yaml).toString("utf8");
     const origin = {
       source: source.slice(0, 200),
       commit,
+      branch: (extra.branch ?? "").slice(0, 255),
       sourceTar: usesSource ? sourceTar : null,
       defaultRegistry: registry,
       startedBy,
@@ -216,17 +231,24 @@ export class RunsService {
    * The newest runs, with their stages: `limit` (0 or unset: DEFAULT_RUNS_LIMIT) up to MAX_RUNS_LIMIT.
    * InvalidError for a larger limit or a state that is not a run state.
    */
-  async list(opts: { limit?: number; state?: string }): Promise<RunWithStages[]> {
-    const limit = opts.limit || DEFAULT_RUNS_LIMIT;
+  async list(opts: { limit?: number; state?: string; branch?: string }): Promise<RunWithStages[]> {
+    return (await this.page(opts)).runs;
+  }
+
+  /** A page of the runs matching `f` (see listRuns), checked as `list` checks. */
+  async page(f: Partial<RunListFilter>): Promise<{ runs: RunWithStages[]; more: boolean }> {
+    const limit = f.limit || DEFAULT_RUNS_LIMIT;
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_RUNS_LIMIT) {
       throw new InvalidError(
-        `invalid limit ${String(opts.limit).slice(0, 32)}: expected a whole number from 1 to ${MAX_RUNS_LIMIT}`,
+        `invalid limit ${String(f.limit).slice(0, 32)}: expected a whole number from 1 to ${MAX_RUNS_LIMIT}`,
       );
     }
-    if (opts.state && !isRunState(opts.state)) {
-      throw new InvalidError(`invalid state '${opts.state.slice(0, 32)}': expected one of ${RUN_STATES.join(", ")}`);
+    if (f.state && !isRunState(f.state)) {
+      throw new InvalidError(`invalid state '${f.state.slice(0, 32)}': expected one of ${RUN_STATES.join(", ")}`);
     }
-    return listRuns(this.deps.db, { limit, state: opts.state || undefined });
+    if (f.branch && f.branch.length > 255)
+      throw new InvalidError(`invalid branch: ${f.branch.length} characters; the limit is 255`);
+    return listRuns(this.deps.db, { ...f, limit, state: f.state || undefined, branch: f.branch || undefined });
   }
 
   /**
@@ -249,6 +271,29 @@ export class RunsService {
     this.deps.publish(events);
     this.deps.scheduler.kick();
     return getRun(this.deps.db, runId);
+  }
+
+  /**
+   * A new run of the finished run `ref` names: its file, source and commit again, started by `actor`. `failedOnly`:
+   * the stages that succeeded (and need none that runs again) are not run again but keep their outputs (rerun.ts).
+   * ConflictError for a run not finished, or with nothing failed for `failedOnly`; audited as run.rerun.
+   */
+  async rerun(ref: string, failedOnly: boolean, actor: Actor): Promise<RunWithStages> {
+    const original = await this.get(ref);
+    const reuse = stagesToReuse(original, failedOnly);
+    checkRerunnable(original, failedOnly, reuse);
+    const prepared = await this.prepare(
+      original.pipelineYaml,
+      original.source,
+      original.name,
+      { commit: original.commit || undefined, sourceTar: await uploadedSource(this.deps.db, original.id) },
+      actor,
+    );
+    if (reuse.size > 0) prepared.origin.reuse = { fromRunId: original.id, outputs: reuse };
+    const written = await this.write(this.deps.db, prepared);
+    this.afterWrite(written);
+    await auditRerun(this.deps.db, actor, original, written.run, failedOnly, written.now);
+    return written.run;
   }
 
   /**
@@ -303,6 +348,14 @@ export class RunsService {
     return { attemptsLost };
   }
 
+  /** Drain or undrain one agent as an admin (see requestDrain): it takes no new work while drained. */
+  async drainAgent(id: string, drain: boolean, actor: Actor): Promise<{ name: string; state: string }> {
+    checkId(id, "agent id");
+    const result = await requestDrain(this.deps.db, id, drain, actor, this.deps.clock.now());
+    this.deps.log.info({ agentId: id, drain, state: result.state }, drain ? "agent drained" : "agent undrained");
+    return result;
+  }
+
   /** Delete an agent that is gone (revoked, lost, offline) and holds no live work; see removeAgent for the errors. */
   async removeAgent(id: string, actor: Actor): Promise<{ name: string; state: string }> {
     checkId(id, "agent id");
@@ -348,7 +401,11 @@ export class RunsService {
    * Every secret the pipeline refers to must exist at submit (it may still be deleted before
    * a stage runs; that stage then errors). InvalidError names each missing one and where it is used.
    */
-  private async checkSecretsExist(pipeline: PipelineSpec, registry: RegistrySpec | null): Promise<void> {
+  private async checkSecretsExist(
+    pipeline: PipelineSpec,
+    registry: RegistrySpec | null,
+    reader: Db | Tx | undefined,
+  ): Promise<void> {
     const uses = secretUses(pipeline);
     if (registry?.passwordSecret)
       uses.set(
@@ -356,7 +413,7 @@ export class RunsService {
         new Set([pipeline.registry ? "registry.password" : "the server's DOCKYARD_REGISTRY_PASSWORD_SECRET"]),
       );
     if (uses.size === 0) return;
-    const missing = await this.deps.secrets.missing([...uses.keys()]);
+    const missing = await this.deps.secrets.missing([...uses.keys()], reader);
     if (missing.length === 0) return;
     const lines = missing.map(
       (name) =>

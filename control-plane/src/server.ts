@@ -54,6 +54,8 @@ import { ScheduleService } from "./schedules/schedule-service";
 import { ScheduleTicker } from "./schedules/ticker";
 import { scheduleHandlers } from "./transport/grpc/schedule-handlers";
 import { hookHandlers } from "./transport/grpc/hook-handlers";
+import { repoHandlers } from "./transport/grpc/repo-handlers";
+import { RepoStore } from "./git-hooks/repo-store";
 import { createNotifyMetrics } from "./notify/metrics";
 import { alertHandlers } from "./transport/grpc/alert-handlers";
 import { AlertReceiver } from "./alerts/receiver";
@@ -134,6 +136,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
   // The worker starts with the HTTP server (its links); until then a kick is a no-op.
   let kickNotify = () => {};
   const hookStore = new HookStore(db.db, secrets);
+  const repoStore = new RepoStore(db.db, secrets);
   const notifyService = new NotifyService(db.db, channelStore, secrets, clock, () => kickNotify());
 
   const pki = await ensurePki({
@@ -209,7 +212,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     scheduler,
     publish,
     secrets,
-    notify: { checkPipeline: (p) => notifyService.checkPipeline(p) },
+    notify: { checkPipeline: (p, db) => notifyService.checkPipeline(p, db) },
     caFingerprint: pki.caFingerprint,
     log: log.child({ component: "runs" }),
     defaultRegistry: config.registry,
@@ -278,6 +281,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
         ...runHandlers(runs, db.db, bus, runApiLog, notifyService),
         ...userHandlers(db.db, clock, runApiLog),
         ...hookHandlers(hookStore, clock, runApiLog),
+        ...repoHandlers(repoStore, clock, runApiLog),
         ...alertHandlers(db.db, runApiLog),
         ...scheduleHandlers(schedules, runApiLog),
       },
@@ -310,7 +314,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
         clock,
         decide: async (ref, stage, decision, caller) => (await runs.decide(ref, stage, decision, caller)).id,
       },
-      { db: db.db, clock, notify: notifyService, alerts },
+      { db: db.db, clock, notify: notifyService, alerts, repos: repoStore },
       schedules,
       liveServices(runs, db.db, bus, (err) => httpLog.warn({ err }, "runs feed read failed")),
     ),
@@ -319,6 +323,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
       live: { bufferBytes: config.sseBufferBytes, heartbeatMs: config.sseHeartbeatMs },
       metricsToken: config.metricsToken,
       alertToken: config.alertToken,
+      rateLimit: config.apiRateLimit,
       onError: (err) => httpLog.error({ err }, "unexpected error in HTTP handler"),
       access: routeAccess,
     },

@@ -21,6 +21,8 @@ import type { RunWithStages } from "./store/runs";
 import type { AgentWithUsage as AgentRow } from "./store/agents";
 import { outputsSummary } from "./stages/summary";
 import { receiveHookDecision, type HookDecisionDeps } from "./hooks/inbound";
+import { receiveGitPush } from "./git-hooks/push-receiver";
+import type { RepoStore } from "./git-hooks/repo-store";
 import type { Db } from "./store/db";
 import type { Clock } from "./clock";
 import { addUser, disableUser, listUsers, type UserInfo } from "./store/users";
@@ -41,6 +43,8 @@ export interface AdminDeps {
   clock: Clock;
   notify: NotifyService;
   alerts: AlertReceiver;
+  /** Git repositories whose pushes start runs (POST /hooks/v1/git/:name). */
+  repos: RepoStore;
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -52,6 +56,8 @@ export function runView(run: RunWithStages): RunView {
     state: run.state,
     startedBy: run.startedByName || null,
     source: run.source || null,
+    branch: run.branch || null,
+    commit: run.commit || null,
     createdAt: run.createdAt.toISOString(),
     finishedAt: iso(run.finishedAt),
     durationMs: run.finishedAt ? run.finishedAt.getTime() - run.createdAt.getTime() : null,
@@ -103,6 +109,7 @@ export function agentView(a: AgentRow): AgentView {
     version: a.version || null,
     capabilities: a.capabilities,
     revokedAt: iso(a.revokedAt),
+    drainRequestedAt: iso(a.drainRequestedAt),
   };
 }
 
@@ -192,7 +199,7 @@ export function webServices(
   schedules: ScheduleService,
   live: LiveWebServices,
 ): WebServices {
-  const { db, clock, notify, alerts } = admin;
+  const { db, clock, notify, alerts, repos } = admin;
   const artifacts = new ArtifactsApi(db, runs);
   return unavailableOnDbOutage({
     ...scheduleWebServices(schedules),
@@ -201,17 +208,33 @@ export function webServices(
     submitRun: async (yaml, source, defaultName, caller) =>
       runView(await runs.submit(yaml, source, defaultName, {}, actorOf(caller))),
     getRun: async (id) => runView(await runs.get(id)),
-    listRuns: async (opts) => (await runs.list(opts)).map(runView),
+    listRuns: async (query) => {
+      const page = await runs.page(query);
+      return { runs: page.runs.map(runView), more: page.more };
+    },
     cancelRun: async (id, caller) => runView(await runs.cancel(id, actorOf(caller))),
+    rerunRun: async (id, opts, caller) => runView(await runs.rerun(id, opts.failedOnly, actorOf(caller))),
     decideApproval: async (ref, stage, decision, caller) =>
       runView(await runs.decide(ref, stage, { ...decision, via: "http" }, caller)),
     hookDecision: async (req) => {
       const result = await receiveHookDecision(hooks, req);
       return { ...result, run: runView(await runs.get(result.run)) };
     },
+    gitPush: async (req) => {
+      const { runId, ...result } = await receiveGitPush({ db, repos, clock, runs }, req);
+      return { ...result, run: runId ? runView(await runs.get(runId)) : null };
+    },
     stageLog: async (ref, stage, opts) => runs.stageLog(ref, stage, opts),
     listAgents: async () => (await runs.agents()).map(agentView),
     removeAgent: async (id, caller) => ({ id, ...(await runs.removeAgent(id, actorOf(caller))) }),
+    drainAgent: async (id, drain, caller) => {
+      await runs.drainAgent(id, drain, actorOf(caller));
+      return agentView((await runs.agents()).find((a) => a.id === id)!);
+    },
+    revokeAgent: async (id, caller) => {
+      const { attemptsLost } = await runs.revokeAgent(id, actorOf(caller));
+      return { agent: agentView((await runs.agents()).find((a) => a.id === id)!), attemptsLost };
+    },
     listTokens: async () =>
       (await runs.tokenList()).map((t) => ({
         id: t.id,

@@ -4,6 +4,7 @@ export * from "./gen/dockyard/v1/agent_pb";
 export * from "./gen/dockyard/v1/run_pb";
 export * from "./gen/dockyard/v1/notify_pb";
 export * from "./gen/dockyard/v1/hooks_pb";
+export * from "./gen/dockyard/v1/repos_pb";
 export * from "./gen/dockyard/v1/alerts_pb";
 export * from "./gen/dockyard/v1/artifact_pb";
 export * from "./gen/dockyard/v1/schedules_pb";

@@ -23,3 +23,4 @@ export * from "./helpers/scrape";
 export * from "./helpers/schedules";
 export * from "./helpers/alert-loop-farm";
 export * from "./helpers/sse-client";
+export * from "./helpers/git-push";

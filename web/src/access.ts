@@ -4,7 +4,9 @@
 // role (403), or refuses a route the table does not name (fail closed).
 import type { Context, MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
-import type { AppEnv, ErrorBody, RouteAccess, WebServices } from "./types";
+import type { AppEnv, ErrorBody, RouteAccess, WebCaller, WebServices } from "./types";
+import type { SessionStore } from "./ui/session-store";
+import { isUiPath, sessionCaller } from "./ui/session-auth";
 
 function refuse(code: "unauthenticated" | "permission_denied", message: string): Error & { code: string } {
   return Object.assign(new Error(message), { code });
@@ -19,7 +21,15 @@ export function routeKey(c: Context): string | null {
   return endpoint ? `${endpoint.method} ${endpoint.path}` : null;
 }
 
-export function accessGuard(services: WebServices, access: RouteAccess): MiddlewareHandler<AppEnv> {
+/**
+ * A bearer token (API clients) or, without one, the UI's session cookie (browsers; a POST must
+ * carry the session's CSRF token). A UI page asked for without either redirects to /login.
+ */
+export function accessGuard(
+  services: WebServices,
+  access: RouteAccess,
+  sessions: SessionStore,
+): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const route = routeKey(c);
     if (route === null) return next(); // answered 404 by notFound
@@ -28,15 +38,27 @@ export function accessGuard(services: WebServices, access: RouteAccess): Middlew
     if (needed === "public" || needed === "webhook") return next();
     if (needed === undefined) throw refuse("permission_denied", `${route} has no entry in the access table; refused`);
     const auth = c.req.header("authorization") ?? "";
-    if (!auth.startsWith("Bearer ")) {
-      return c.json(
-        {
-          error: { code: "unauthenticated", message: "missing 'Authorization: Bearer <token>' header" },
-        } satisfies ErrorBody,
-        401,
-      );
+    let caller: WebCaller;
+    if (auth.startsWith("Bearer ")) {
+      caller = await services.authenticate(auth.slice(7).trim());
+      c.set("csrf", null);
+    } else {
+      const viaSession = await sessionCaller(c, services, sessions);
+      if (viaSession === null) {
+        // A browser (it asks for HTML) goes to the login form; a script gets the JSON 401.
+        if (isUiPath(c.req.path) && (c.req.header("accept") ?? "").includes("text/html")) {
+          return c.redirect(`/login?next=${encodeURIComponent(c.req.path)}`, 303);
+        }
+        return c.json(
+          {
+            error: { code: "unauthenticated", message: "missing 'Authorization: Bearer <token>' header" },
+          } satisfies ErrorBody,
+          401,
+        );
+      }
+      caller = viaSession.caller;
+      c.set("csrf", viaSession.session.csrf);
     }
-    const caller = await services.authenticate(auth.slice(7).trim());
     if (!access.allows(caller.roles, needed)) {
       throw refuse(
         "permission_denied",

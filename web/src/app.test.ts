@@ -20,13 +20,17 @@ function stubServices(): WebServices & { scrapes: number } {
     getRun: async () => assert.fail("not called"),
     runEvents: async () => assert.fail("not called"),
     runChanges: async () => assert.fail("not called"),
-    listRuns: async () => [],
+    listRuns: async () => ({ runs: [], more: false }),
     cancelRun: async () => assert.fail("not called"),
+    rerunRun: async () => assert.fail("not called"),
     decideApproval: async () => assert.fail("not called"),
     hookDecision: async () => assert.fail("not called"),
+    gitPush: async () => assert.fail("not called"),
     stageLog: async () => assert.fail("not called"),
     listAgents: async () => [],
     removeAgent: async () => assert.fail("not called"),
+    drainAgent: async () => assert.fail("not called"),
+    revokeAgent: async () => assert.fail("not called"),
     listTokens: async () => [],
     listEnvironments: async () => [],
     listServices: async () => [],
@@ -136,7 +140,7 @@ describe("the HTTP API's answers", () => {
     ...stubServices(),
     listRuns: async (opts) => {
       calls.push(opts);
-      return [];
+      return { runs: [], more: false };
     },
     submitRun: async (_yaml, source, defaultName) => {
       calls.push({ source, defaultName });
@@ -146,6 +150,8 @@ describe("the HTTP API's answers", () => {
         state: "queued",
         startedBy: "tester",
         source,
+        branch: null,
+        commit: null,
         createdAt: new Date(0).toISOString(),
         finishedAt: null,
         durationMs: null,
@@ -168,10 +174,19 @@ describe("the HTTP API's answers", () => {
       const body = (await res.json()) as ErrorBody;
       assert.equal(body.error.code, "invalid");
       assert.match(body.error.message, /^invalid limit '.*': expected a whole number from 1 to 500$/);
+      assert.equal(body.error.field, "limit");
     }
     assert.equal(calls.length, 0, "the service was not called");
     assert.equal((await app.request("/api/v1/runs?limit=7", { headers: auth })).status, 200);
-    assert.deepEqual(calls.pop(), { limit: 7, state: undefined });
+    assert.deepEqual(calls.pop(), {
+      limit: 7,
+      state: undefined,
+      pipeline: undefined,
+      branch: undefined,
+      since: undefined,
+      until: undefined,
+      after: undefined,
+    });
   });
 
   it("refuses an unknown state, listing the states", async () => {
@@ -182,7 +197,15 @@ describe("the HTTP API's answers", () => {
       "invalid state 'bogus': expected one of queued, running, succeeded, failed, errored, canceled",
     );
     assert.equal((await app.request("/api/v1/runs?state=failed", { headers: auth })).status, 200);
-    assert.deepEqual(calls.pop(), { limit: 20, state: "failed" });
+    assert.deepEqual(calls.pop(), {
+      limit: 20,
+      state: "failed",
+      pipeline: undefined,
+      branch: undefined,
+      since: undefined,
+      until: undefined,
+      after: undefined,
+    });
   });
 
   it("passes ?name= as the default name of a pipeline without one", async () => {

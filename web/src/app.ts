@@ -1,15 +1,18 @@
 // createApp(services) builds the Hono app: REST under /api/v1, /metrics and
 // /healthz. No listen and no env here: the control plane mounts it.
-import { RUN_STATES } from "./states";
-import { DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT } from "./limits";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import type { AppEnv, ErrorBody, RouteAccess, WebServices } from "./types";
 import { accessGuard } from "./access";
+import { rateLimit } from "./middleware/rate-limit";
+import { smallBody } from "./routes/input";
+import { MAX_ALERT_BODY_BYTES } from "./routes/alert-payload";
 import { logRoutes } from "./routes/logs";
+import { runRoutes } from "./routes/runs";
+import { agentRoutes } from "./routes/agents";
 import { approvalRoutes } from "./routes/approvals";
 import { hookRoutes } from "./routes/hooks";
+import { gitHookRoutes } from "./routes/git-hooks";
 import { userRoutes } from "./routes/users";
 import { channelRoutes } from "./routes/channels";
 import { serviceRoutes } from "./routes/services";
@@ -17,6 +20,10 @@ import { alertRoutes } from "./routes/alerts";
 import { artifactRoutes } from "./routes/artifacts";
 import { scheduleRoutes } from "./routes/schedules";
 import { liveRoutes, type LiveOptions } from "./routes/live";
+import { uiRoutes } from "./ui/ui-routes";
+import { uiErrorPage } from "./ui/error-page";
+import { isUiPath } from "./ui/session-auth";
+import { MemorySessionStore, type SessionStore } from "./ui/session-store";
 
 const HTTP_STATUS: Record<string, 400 | 401 | 403 | 404 | 409 | 413 | 503 | 500> = {
   invalid: 400,
@@ -47,32 +54,20 @@ export interface AppOptions {
    * server log"), so the server can log it with its stack. Must not throw.
    */
   onError?: (err: Error) => void;
+  /**
+   * Where the web UI's sessions live (default: this process's memory, 8 hours each). Sessions
+   * are per replica: behind a load balancer without sticky routing a user logs in per replica.
+   */
+  sessions?: SessionStore;
   /** The role each route needs (the server's access table); a route it does not name is refused with 403. */
   access: RouteAccess;
   /** The live (SSE) streams: per-client buffer, heartbeat, patience; unset: 1 MiB, 15 s, 1 s, 30 s. */
   live?: Partial<Omit<LiveOptions, "onError">>;
-}
-
-/** A bad query parameter: answered 400 with the parameter and what it allows. */
-function invalidParam(message: string): Error & { code: string } {
-  return Object.assign(new Error(message), { code: "invalid" });
-}
-
-function limitParam(text: string | undefined): number {
-  if (text === undefined || text === "") return DEFAULT_RUNS_LIMIT;
-  const n = /^\d{1,6}$/.test(text) ? Number(text) : NaN;
-  if (!(n >= 1 && n <= MAX_RUNS_LIMIT)) {
-    throw invalidParam(`invalid limit '${text.slice(0, 32)}': expected a whole number from 1 to ${MAX_RUNS_LIMIT}`);
-  }
-  return n;
-}
-
-function stateParam(text: string | undefined): string | undefined {
-  if (text === undefined || text === "") return undefined;
-  if (!(RUN_STATES as readonly string[]).includes(text)) {
-    throw invalidParam(`invalid state '${text.slice(0, 32)}': expected one of ${RUN_STATES.join(", ")}`);
-  }
-  return text;
+  /**
+   * Requests per second per API token under /api/v1 (a token bucket holding `burst`); over it, 429 with Retry-After.
+   * Unset or null: no limit.
+   */
+  rateLimit?: { perSecond: number; burst: number; now?: () => number } | null;
 }
 
 const METRICS_AUTH_MESSAGE =
@@ -92,19 +87,30 @@ export function createApp(services: WebServices, options: AppOptions): Hono<AppE
       typeof (err as { code?: unknown }).code === "string" ? (err as unknown as { code: string }).code : "internal";
     const status = HTTP_STATUS[code] ?? 500;
     if (status === 500) options.onError?.(err);
+    const message = status === 500 ? "internal error; see the server log" : err.message;
+    if (isUiPath(c.req.path) && (c.req.header("accept") ?? "").includes("text/html")) {
+      return c.html(uiErrorPage(status, message), status);
+    }
     const body: ErrorBody = {
       error: {
         code: status === 500 ? "internal" : code,
         message: status === 500 ? "internal error; see the server log" : err.message,
       },
     };
+    const field = (err as { field?: unknown }).field;
+    if (status === 400 && typeof field === "string" && field !== "") body.error.field = field;
     const problems = (err as { problems?: unknown }).problems;
     if (Array.isArray(problems) && problems.length > 0) body.error.problems = problems.map(String);
     return c.json(body, status);
   });
 
+  // Before the access check (a flood of bad tokens never reaches the database): the per-token rate limit.
+  if (options.rateLimit) app.use("/api/v1/*", rateLimit(options.rateLimit));
+  // Every route that takes a body has a bound of its own, most smaller; this one also bounds any route that forgets.
+  app.use("*", smallBody(Math.max(options.maxBodyBytes, MAX_ALERT_BODY_BYTES)));
   // Before every route: the one check the access table drives (401 without a token, 403 without the role).
-  app.use("*", accessGuard(services, options.access));
+  const sessions = options.sessions ?? new MemorySessionStore();
+  app.use("*", accessGuard(services, options.access, sessions));
 
   // Liveness: the process answers. Whether it can do its work is /readyz.
   app.get("/healthz", (c) => c.json({ ok: true }));
@@ -138,41 +144,10 @@ export function createApp(services: WebServices, options: AppOptions): Hono<AppE
     ...options.live,
     onError: (err) => options.onError?.(err),
   });
-  api.get("/runs", async (c) => {
-    const limit = limitParam(c.req.query("limit"));
-    const state = stateParam(c.req.query("state"));
-    return c.json({ runs: await services.listRuns({ limit, state }) });
-  });
-  api.post(
-    "/runs",
-    bodyLimit({
-      maxSize: options.maxBodyBytes,
-      onError: (c) =>
-        c.json(
-          { error: { code: "too_large", message: `request body exceeds the limit of ${options.maxBodyBytes} bytes` } },
-          413,
-        ),
-    }),
-    async (c) => {
-      const yaml = new Uint8Array(await c.req.arrayBuffer());
-      const source = c.req.query("source") ?? "http:dockyard.yml";
-      // The name when the file has none (like the CLI's directory name); checked by the parser.
-      return c.json(
-        { run: await services.submitRun(yaml, source, c.req.query("name") || undefined, c.get("caller")) },
-        201,
-      );
-    },
-  );
-  api.get("/runs/:id", async (c) => c.json({ run: await services.getRun(c.req.param("id")) }));
-  api.post("/runs/:id/cancel", async (c) =>
-    c.json({ run: await services.cancelRun(c.req.param("id"), c.get("caller")) }),
-  );
+  runRoutes(api, services, { maxBodyBytes: options.maxBodyBytes });
   logRoutes(api, services);
   approvalRoutes(api, services);
-  api.get("/agents", async (c) => c.json({ agents: await services.listAgents() }));
-  api.delete("/agents/:id", async (c) =>
-    c.json({ removed: await services.removeAgent(c.req.param("id"), c.get("caller")) }),
-  );
+  agentRoutes(api, services);
   api.get("/tokens", async (c) => c.json({ tokens: await services.listTokens() }));
   api.get("/environments", async (c) => c.json({ environments: await services.listEnvironments() }));
   serviceRoutes(api, services);
@@ -183,6 +158,8 @@ export function createApp(services: WebServices, options: AppOptions): Hono<AppE
   scheduleRoutes(api, services);
   app.route("/api/v1", api);
   hookRoutes(app, services);
+  gitHookRoutes(app, services);
+  uiRoutes(app, services, options.access, sessions);
 
   app.notFound((c) =>
     c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } }, 404),

@@ -68,12 +68,27 @@ export interface RunView {
   startedBy: string | null;
   /** Where it came from (`cli:dockyard.yml`); null when the submitter gave nothing. */
   source: string | null;
+  /** The pushed branch of a run a git push started (`POST /hooks/v1/git/:name`); null otherwise. */
+  branch: string | null;
+  /** The commit the run is for (the pushed commit, or DOCKYARD_COMMIT from the submitter); null when unknown. */
+  commit: string | null;
   createdAt: string;
   finishedAt: string | null;
   /** finishedAt - createdAt; null while the run is not finished. */
   durationMs: number | null;
   /** In pipeline order (`GET /runs` lists them too). */
   stages: StageView[];
+}
+
+/** The answer to a git push webhook: the run started, or why none was. */
+export interface GitPushView {
+  repo: string;
+  delivery: string;
+  /** Set when the push started nothing: a ping, another event, a tag, a deleted or unmatched branch. */
+  ignored: string | null;
+  branch: string | null;
+  commit: string | null;
+  run: RunView | null;
 }
 
 export interface AgentView {
@@ -91,6 +106,8 @@ export interface AgentView {
   capabilities: string[];
   /** When it was revoked; null when it was not. */
   revokedAt: string | null;
+  /** When an admin drained it (it stays draining until undrained); null when not. */
+  drainRequestedAt: string | null;
 }
 
 /** A join token (registers agents) or an API token (clients); never its secret. */
@@ -246,7 +263,11 @@ export interface RouteAccess {
 
 /** Hono's typing of the app's context variables. */
 export interface AppEnv {
-  Variables: { caller: WebCaller };
+  Variables: {
+    caller: WebCaller;
+    /** The session's CSRF token when the request came with a UI session cookie; null with a bearer token. */
+    csrf: string | null;
+  };
 }
 
 /** What the schedule routes call (the same ScheduleService the gRPC handlers call). */
@@ -307,9 +328,19 @@ export interface WebServices extends ScheduleWebServices, LiveWebServices {
    */
   submitRun(yaml: Uint8Array, source: string, defaultName: string | undefined, caller: WebCaller): Promise<RunView>;
   getRun(id: string): Promise<RunView>;
-  listRuns(opts: { limit?: number; state?: string }): Promise<RunView[]>;
+  /**
+   * One page of runs, newest first (by creation time, then id), matching every filter given; `more` says whether
+   * older ones match too (the app then answers a `nextCursor`).
+   */
+  listRuns(query: RunListQuery): Promise<{ runs: RunView[]; more: boolean }>;
   /** Rejects with code "conflict" when the run already finished (nothing changes). */
   cancelRun(id: string, caller: WebCaller): Promise<RunView>;
+  /**
+   * A new run of the finished run `id` (same file, source and commit), started by `caller`; `failedOnly`: its succeeded
+   * stages are kept with their outputs, the others and their dependents run again. Rejects with "conflict" for a run
+   * not finished, or with nothing failed for `failedOnly`.
+   */
+  rerunRun(id: string, opts: { failedOnly: boolean }, caller: WebCaller): Promise<RunView>;
   /**
    * Approve or reject an approval stage as the user behind `token` (already authenticated).
    * Rejects with "permission_denied" (naming who may decide) for a user who is not a listed
@@ -332,6 +363,14 @@ export interface WebServices extends ScheduleWebServices, LiveWebServices {
     body: string;
   }): Promise<{ run: RunView; stage: string; decision: string; by: string }>;
   /**
+   * A push event for registered repository `repo`, verified from the raw `body` and its headers
+   * (GitHub: X-Hub-Signature-256 / X-GitHub-Delivery / X-GitHub-Event; GitLab: X-Gitlab-Token /
+   * X-Gitlab-Event-UUID / X-Gitlab-Event). Rejects with "unauthenticated" (unknown repository,
+   * missing or wrong signature or token), "conflict" (replayed delivery id), "invalid" (bad
+   * headers or body, named). Answers the run it started, or why it started none (`ignored`).
+   */
+  gitPush(req: { repo: string; headers: Record<string, string>; body: string }): Promise<GitPushView>;
+  /**
    * A page of one stage's output: `attempt` (default: the latest), from run-event seq `from`,
    * about `limitBytes` (whole chunks). Rejects with code "not_found" for an unknown run, stage or attempt.
    */
@@ -343,6 +382,13 @@ export interface WebServices extends ScheduleWebServices, LiveWebServices {
   listAgents(): Promise<AgentView[]>;
   /** Rejects with "not_found" for an unknown agent, "conflict" for one that is not gone or still holds live work. */
   removeAgent(id: string, caller: WebCaller): Promise<{ id: string; name: string; state: string }>;
+  /**
+   * Drain (`drain`: it finishes what it runs, takes nothing new, until undrained) or undrain an agent. Rejects with
+   * "not_found", "conflict" (revoked), "invalid" (not an agent id).
+   */
+  drainAgent(id: string, drain: boolean, caller: WebCaller): Promise<AgentView>;
+  /** Revoke an agent: its session ends, its id cannot register again, its attempts end as lost and retry elsewhere. */
+  revokeAgent(id: string, caller: WebCaller): Promise<{ agent: AgentView; attemptsLost: number }>;
   listTokens(): Promise<TokenView[]>;
   listEnvironments(): Promise<EnvironmentView[]>;
   /** Every service, or the one named (rejects with "not_found" for an unknown one). */
@@ -406,6 +452,31 @@ export interface WebServices extends ScheduleWebServices, LiveWebServices {
   health(): Promise<{ ok: boolean; checks: Record<string, string> }>;
 }
 
+/** What `GET /api/v1/runs` asks the services for: every filter is optional, all given ones must match. */
+export interface RunListQuery {
+  /** 1 to MAX_RUNS_LIMIT. */
+  limit: number;
+  /** A run state (RUN_STATES). */
+  state?: string;
+  /** The pipeline's name (the run's name). */
+  pipeline?: string;
+  /** The branch a git push started it from (exact). */
+  branch?: string;
+  /** Created at or after. */
+  since?: Date;
+  /** Created before. */
+  until?: Date;
+  /** From the cursor: only runs older than this key (the previous page's last run). */
+  after?: { createdAt: Date; id: string };
+}
+
+/** `GET /api/v1/runs`: a page, and the cursor of the next one (null on the last page). */
+export interface RunPageView {
+  runs: RunView[];
+  nextCursor: string | null;
+}
+
 export interface ErrorBody {
-  error: { code: string; message: string; problems?: string[] };
+  /** `field`: the query parameter, path parameter or body field a 400 is about, when it is about one. */
+  error: { code: string; message: string; field?: string; problems?: string[] };
 }

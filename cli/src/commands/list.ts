@@ -1,6 +1,6 @@
 // `dockyard runs` and `dockyard agents`.
 import type { Agent, Run } from "@dockyard/proto";
-import type { Command } from "commander";
+import { InvalidArgumentError, type Command } from "commander";
 import { DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT } from "@dockyard/web";
 import { parseLimit, parseRunState, RUN_STATES } from "../args";
 import type { CliContext } from "../cli-context";
@@ -18,11 +18,12 @@ export function registerListCommands(program: Command, cli: CliContext): void {
     .description("list recent runs, newest first")
     .option("-n, --limit <n>", `how many runs (1-${MAX_RUNS_LIMIT})`, parseLimit, DEFAULT_RUNS_LIMIT)
     .option("--state <state>", `only runs in this state (${RUN_STATES.join("|")})`, parseRunState)
+    .option("--branch <branch>", "only runs a git push of this branch started (exact name)", parseBranch)
     .option("--json", "print a JSON array of runs")
-    .action(async (opts: { limit: number; state?: string; json?: boolean }, cmd: Command) => {
+    .action(async (opts: { limit: number; state?: string; branch?: string; json?: boolean }, cmd: Command) => {
       const runs = await withClient(cli.clientConfig(cmd), async (client) => {
         const res = await client.listRuns(
-          { limit: opts.limit, state: opts.state ?? "" },
+          { limit: opts.limit, state: opts.state ?? "", branch: opts.branch ?? "" },
           { timeoutMs: CALL_TIMEOUT_MS },
         );
         return res.runs;
@@ -77,13 +78,17 @@ export function registerListCommands(program: Command, cli: CliContext): void {
 /** The `runs` table; unfinished runs show their time so far. */
 export function runsTable(runs: Run[], nowMs: number, c: Colors): string {
   if (runs.length === 0) return "no runs\n";
+  // Runs that git pushes started show their branch and commit (the columns appear only then).
+  const pushed = runs.some((r) => r.branch !== "");
   const rows = runs.map((r) => {
     const created = Number(r.createdAtMs);
     const finished = Number(r.finishedAtMs);
     const duration = created > 0 ? formatDuration((finished > 0 ? finished : nowMs) - created) : "-";
-    return [r.id, r.name, r.state, localDateTime(created), duration];
+    const base = [r.id, r.name, r.state, localDateTime(created), duration];
+    return pushed ? [...base, r.branch || "-", r.commit ? r.commit.slice(0, 12) : "-"] : base;
   });
-  const table = renderTable(["ID", "NAME", "STATE", "CREATED", "DURATION"], rows, {
+  const headers = ["ID", "NAME", "STATE", "CREATED", "DURATION"];
+  const table = renderTable(pushed ? [...headers, "BRANCH", "COMMIT"] : headers, rows, {
     header: c.bold,
     cell: (text, col) => (col === 2 ? colorState(text, c) : text),
   });
@@ -114,4 +119,13 @@ export function agentsTable(agents: Agent[], nowMs: number, c: Colors): string {
     header: c.bold,
     cell: (text, col) => (col === 2 ? colorState(text, c) : text),
   });
+}
+
+/** `--branch`: a branch name as pushed (no refs/heads/), at most 255 characters. */
+function parseBranch(text: string): string {
+  if (text === "" || text.length > 255 || /[\s\x00-\x1f\x7f]/.test(text))
+    throw new InvalidArgumentError(
+      `invalid --branch '${text.slice(0, 32)}': a branch name (main, release/v1), no spaces`,
+    );
+  return text.replace(/^refs\/heads\//, "");
 }

@@ -37,6 +37,8 @@ export const GRPC_ACCESS: Record<string, Record<string, Access>> = {
     WhoAmI: "viewer",
     SubmitRun: "operator",
     CancelRun: "operator",
+    // A new run of a finished one, started by the caller (as SubmitRun).
+    RerunRun: "operator",
     // Rolls a service back (audited): the alert loop's entry point.
     RollbackService: "operator",
     // Only the stage's listed approvers, among these, may decide (the approval kind checks).
@@ -66,6 +68,10 @@ export const GRPC_ACCESS: Record<string, Record<string, Access>> = {
     AddHook: "admin",
     ListHooks: "admin",
     RemoveHook: "admin",
+    // Push webhooks: AddRepo answers the secret, and a repository's pushes start runs.
+    AddRepo: "admin",
+    ListRepos: "viewer",
+    RemoveRepo: "admin",
     ListArtifacts: "viewer",
     GetArtifact: "viewer",
     // Schedules submit runs as their owner (an operator, checked again at every tick).
@@ -84,6 +90,8 @@ export const HTTP_ACCESS: Record<string, Access> = {
   "GET /metrics": "public",
   // Chat tools: signed by the hook's key instead of a token (see `webhook` above).
   "POST /hooks/v1/approvals/:hook": "webhook",
+  // Git pushes: signed with the repository's secret (GitHub HMAC) or carrying it (GitLab token) instead of a token.
+  "POST /hooks/v1/git/:name": "webhook",
   // Alertmanager: no API token; its handler compares the alert token (DOCKYARD_ALERT_TOKEN_FILE) in constant time.
   "POST /api/v1/alerts/alertmanager": "webhook",
   "GET /api/v1/alerts": "viewer",
@@ -102,9 +110,14 @@ export const HTTP_ACCESS: Record<string, Access> = {
   "POST /api/v1/services/:name/rollback": "operator",
   "POST /api/v1/runs": "operator",
   "POST /api/v1/runs/:id/cancel": "operator",
+  "POST /api/v1/runs/:id/rerun": "operator",
   "POST /api/v1/runs/:id/stages/:stage/approve": "approver",
   "POST /api/v1/runs/:id/stages/:stage/reject": "approver",
   "DELETE /api/v1/agents/:id": "admin",
+  // Agents are the farm's: drain/undrain and revoke are admin's, as RevokeAgent and RemoveAgent.
+  "POST /api/v1/agents/:id/drain": "admin",
+  "POST /api/v1/agents/:id/undrain": "admin",
+  "POST /api/v1/agents/:id/revoke": "admin",
   "GET /api/v1/tokens": "admin",
   // Users and the audit log, as ListUsers, AddUser, DisableUser and ListAudit.
   "GET /api/v1/users": "admin",
@@ -130,6 +143,30 @@ export const HTTP_ACCESS: Record<string, Access> = {
   "DELETE /api/v1/schedules/:name": "operator",
   "POST /api/v1/schedules/:name/pause": "operator",
   "POST /api/v1/schedules/:name/resume": "operator",
+  // The web UI (web/src/ui): the login form and the stylesheet/scripts need no session; every page
+  // and form needs the same role as the JSON route it mirrors (a form POST also its CSRF token).
+  "GET /login": "public",
+  "POST /login": "public",
+  "GET /ui/assets/:name": "public",
+  "POST /logout": "viewer",
+  "GET /": "viewer",
+  "GET /runs/:id": "viewer",
+  "POST /runs": "operator",
+  "POST /runs/:id/cancel": "operator",
+  "POST /runs/:id/rerun": "operator",
+  "POST /runs/:id/rerun-failed": "operator",
+  "POST /runs/:id/stages/:stage/approve": "approver",
+  "POST /runs/:id/stages/:stage/reject": "approver",
+  "GET /approvals": "viewer",
+  "GET /agents": "viewer",
+  "POST /agents/:id/drain": "admin",
+  "POST /agents/:id/undrain": "admin",
+  "POST /agents/:id/revoke": "admin",
+  "GET /services": "viewer",
+  "POST /services/:name/rollback": "operator",
+  "GET /environments": "viewer",
+  "GET /alerts": "viewer",
+  "GET /audit": "admin",
 };
 
 export function grpcAccess(service: string, method: string): Access | undefined {

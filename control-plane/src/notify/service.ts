@@ -1,7 +1,7 @@
 // The operations behind `dockyard channels` and `dockyard notifications`, shared by the edges.
 import { eq, inArray } from "drizzle-orm";
 import type { PipelineSpec } from "@dockyard/pipeline";
-import type { Db } from "../store/db";
+import type { Db, Tx } from "../store/db";
 import { channels, deliveries } from "../store/schema";
 import type { Clock } from "../clock";
 import type { SecretStore } from "../secrets/secret-store";
@@ -105,8 +105,11 @@ export class NotifyService {
     return rows.map(({ row, attempts }) => ({ row, attempts, subject: renderMessage(row, secrets).subject }));
   }
 
-  /** Every channel a `notify:` rule or a notify stage names must exist at submit (like secrets). */
-  async checkPipeline(pipeline: PipelineSpec): Promise<void> {
+  /**
+   * Every channel a `notify:` rule or a notify stage names must exist at submit (like secrets).
+   * `db`: a caller's transaction, when it holds one (embedded PGlite has a single connection).
+   */
+  async checkPipeline(pipeline: PipelineSpec, db: Db | Tx = this.db): Promise<void> {
     // Where each channel is named, for the message: `notify:` or `stage 'tell'`.
     const usedBy = new Map<string, string[]>();
     const use = (name: string, where: string) => usedBy.set(name, [...new Set([...(usedBy.get(name) ?? []), where])]);
@@ -119,9 +122,7 @@ export class NotifyService {
     const names = [...usedBy.keys()];
     if (names.length === 0) return;
     const found = new Set(
-      (await this.db.select({ name: channels.name }).from(channels).where(inArray(channels.name, names))).map(
-        (r) => r.name,
-      ),
+      (await db.select({ name: channels.name }).from(channels).where(inArray(channels.name, names))).map((r) => r.name),
     );
     const missing = names.filter((n) => !found.has(n));
     if (missing.length > 0) {

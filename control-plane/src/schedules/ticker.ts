@@ -117,6 +117,7 @@ export class ScheduleTicker {
             row.defaultName || undefined,
             { commit: row.commit || undefined, sourceTar: row.sourceTar ?? undefined },
             actor,
+            tx, // its checks read in this transaction: on PGlite the pool's one connection is ours
           );
         } catch (err) {
           // A secret or channel it names was removed since: the schedule stays, its ticks say why.

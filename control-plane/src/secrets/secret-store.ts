@@ -132,10 +132,11 @@ export class SecretStore {
   }
 
   /** The names among `names` that have no secret (deduplicated, in the given order). */
-  async missing(names: string[]): Promise<string[]> {
+  /** `db`: a caller's transaction, when it holds one (embedded PGlite has a single connection). */
+  async missing(names: string[], db: Db | Tx = this.db): Promise<string[]> {
     const wanted = [...new Set(names)];
     if (wanted.length === 0) return [];
-    const rows = await this.db.select({ name: secrets.name }).from(secrets).where(inArray(secrets.name, wanted));
+    const rows = await db.select({ name: secrets.name }).from(secrets).where(inArray(secrets.name, wanted));
     const found = new Set(rows.map((r) => r.name));
     return wanted.filter((n) => !found.has(n));
   }

@@ -1,5 +1,5 @@
 // Agents: registration, sessions, heartbeats, drain, loss and revocation.
-import { and, asc, eq, inArray, isNull, lt, ne, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull, lt, ne, sql, type SQL } from "drizzle-orm";
 import { queryRows, type Db, type Tx } from "./db";
 import { withTx } from "./tx";
 import { audit, type Actor } from "./audit";
@@ -97,7 +97,7 @@ export async function registerAgent(
       .values({ id: agentId, ...values })
       .onConflictDoUpdate({
         target: agents.id,
-        set: values,
+        set: { ...values, state: drainingOr("online", false) },
         where: sql`${agents.publicKey} IN ('', ${reg.publicKey}) AND ${agents.state} <> 'revoked'`,
       })
       .returning({ id: agents.id });
@@ -128,16 +128,21 @@ export async function recordHeartbeat(
 ): Promise<boolean> {
   const rows = await db
     .update(agents)
-    .set({ lastHeartbeatAt: now, state: draining ? "draining" : "online", buildCacheBytes })
+    .set({ lastHeartbeatAt: now, state: drainingOr("online", draining), buildCacheBytes })
     .where(and(eq(agents.id, agentId), eq(agents.sessionId, sessionId), inArray(agents.state, ["online", "draining"])))
     .returning({ id: agents.id });
   return rows.length > 0;
 }
 
+/** `draining` when the agent says so or an admin drained it (drain_requested_at), else `state`. */
+function drainingOr(state: string, agentDraining: boolean): SQL {
+  return sql`CASE WHEN ${agentDraining}::boolean OR ${agents.drainRequestedAt} IS NOT NULL THEN 'draining' ELSE ${state}::text END`;
+}
+
 export async function setDraining(db: Db, agentId: string, draining: boolean): Promise<void> {
   await db
     .update(agents)
-    .set({ state: draining ? "draining" : "online" })
+    .set({ state: drainingOr("online", draining) })
     .where(and(eq(agents.id, agentId), inArray(agents.state, ["online", "draining"])));
 }
 

@@ -1,11 +1,11 @@
 // Runs and their stages: creation (with a first scheduling pass) in one transaction, reads, cancel.
 import { actorName, audit, type Actor } from "./audit";
-import { and, desc, eq, getTableColumns, inArray, notInArray, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, gte, inArray, lt, notInArray, or, sql } from "drizzle-orm";
 import type { PipelineSpec, RegistrySpec } from "@dockyard/pipeline";
 import { queryRows, type Db, type Tx } from "./db";
 import { retryOf, runsOnOf, stageSpecRow } from "../stages/stage-row";
 import { withTx } from "./tx";
-import { affinity, agents, attempts, runs, stages, users } from "./schema";
+import { affinity, agents, attempts, runs, stages, users, type StageOutputsRow } from "./schema";
 import { appendEvents, stageEvent, type NewRunEvent, type RunEventRecord } from "./events";
 import { endAttempt, refreshRunState, type EndedAttempt } from "./stage-flow";
 import type { Placed } from "./claims";
@@ -25,12 +25,19 @@ export interface RunOrigin {
   /** Free text shown with the run (the CLI sends the file's path). */
   source: string;
   commit: string;
+  /** The pushed branch (a git push webhook); '' otherwise. */
+  branch: string;
   /** The directory the CLI uploaded (a tar), for pipelines without a git source. */
   sourceTar: Buffer | null;
   /** The server's registry, for pipelines that name none. */
   defaultRegistry: RegistrySpec | null;
   /** Who submitted it: written as the run's started_by and in the audit log, with the run. */
   startedBy: Actor;
+  /**
+   * A re-run's stages that are not run again (by name): written as succeeded with the earlier run's outputs, and
+   * `reason` saying so; the stages needing only them are ready at once.
+   */
+  reuse?: { fromRunId: string; outputs: ReadonlyMap<string, StageOutputsRow | null> };
 }
 
 /**
@@ -94,20 +101,24 @@ export async function createRun(
     lastEventSeq: 0,
     number,
     commit: origin.commit,
+    branch: origin.branch,
     startedBy: origin.startedBy.kind === "user" ? origin.startedBy.userId : null,
     notify: pipeline.notify.length > 0 ? pipeline.notify : null,
   };
+  const reused = origin.reuse?.outputs ?? new Map<string, StageOutputsRow | null>();
+  const initialState = (name: string, needs: string[]) =>
+    reused.has(name) ? "succeeded" : needs.every((n) => reused.has(n)) ? "queued" : "pending";
   const stageRows = pipeline.stages.map((s, position): StageRow => ({
     id: ids.get(s.name)!,
     runId,
     name: s.name,
     position,
-    state: s.needs.length === 0 ? "queued" : "pending",
-    queuedAt: s.needs.length === 0 ? now : null,
+    state: initialState(s.name, s.needs),
+    queuedAt: initialState(s.name, s.needs) === "queued" ? now : null,
     type: s.type,
     runsOn: runsOnOf(s),
     spec: stageSpecRow(s, pipeline, identity, registry),
-    outputs: null,
+    outputs: reused.get(s.name) ?? null,
     timeoutMs: s.timeoutMs,
     retryCount: retryOf(s).count,
     retryOn: [...retryOf(s).on],
@@ -115,9 +126,9 @@ export async function createRun(
     avoidAgents: [],
     agentId: null,
     exitCode: null,
-    reason: null,
+    reason: reused.has(s.name) ? `reused from run ${origin.reuse!.fromRunId}` : null,
     startedAt: null,
-    finishedAt: null,
+    finishedAt: reused.has(s.name) ? now : null,
     parentStageId: null,
   }));
   const edges = pipeline.stages.flatMap((s) =>
@@ -136,7 +147,10 @@ export async function createRun(
         attempt: 0,
         agentId: "",
         exitCode: null,
-        reason: s.state === "pending" ? waitingReason(pipeline.stages[i]!.needs, () => undefined) : "",
+        reason:
+          s.state === "pending"
+            ? waitingReason(pipeline.stages[i]!.needs, (n) => (reused.has(n) ? "succeeded" : undefined))
+            : (s.reason ?? ""),
       }),
     ),
   ];
@@ -145,7 +159,8 @@ export async function createRun(
     (
       r,
     ) => sql`(${r.id}::text, ${r.name}::text, ${r.position}::int, ${r.state}::text, ${r.type}::text, ${r.runsOn}::text,
-    ${JSON.stringify(r.spec)}::jsonb, ${r.timeoutMs}::int, ${r.retryCount}::int, ${JSON.stringify(r.retryOn)}::jsonb, ${r.queuedAt}::timestamptz)`,
+    ${JSON.stringify(r.spec)}::jsonb, ${r.timeoutMs}::int, ${r.retryCount}::int, ${JSON.stringify(r.retryOn)}::jsonb, ${r.queuedAt}::timestamptz,
+    ${r.outputs ? JSON.stringify(r.outputs) : null}::jsonb, ${r.reason}::text, ${r.finishedAt}::timestamptz)`,
   );
   const edgeValues = edges.map(
     (e) => sql`(${e.stageId}::text, ${e.needsStageId}::text, ${e.continueIfSkipped}::boolean)`,
@@ -155,18 +170,18 @@ export async function createRun(
   );
   const insert = sql`
     r AS (
-      INSERT INTO runs (id, name, source, state, pipeline_yaml, created_at, last_event_seq, number, commit, started_by, notify)
-      VALUES (${runId}, ${runRow.name}, ${origin.source}, 'queued', ${yaml}, ${now}::timestamptz, ${newEvents.length}, ${number}, ${origin.commit}, ${runRow.startedBy},
+      INSERT INTO runs (id, name, source, state, pipeline_yaml, created_at, last_event_seq, number, commit, branch, started_by, notify)
+      VALUES (${runId}, ${runRow.name}, ${origin.source}, 'queued', ${yaml}, ${now}::timestamptz, ${newEvents.length}, ${number}, ${origin.commit}, ${origin.branch}, ${runRow.startedBy},
         ${runRow.notify ? JSON.stringify(runRow.notify) : null}::jsonb)
       RETURNING id),
     au AS (
       INSERT INTO audit_log (at, actor_user_id, actor, action, target, details)
       SELECT ${now}::timestamptz, ${runRow.startedBy}::text, ${actorName(origin.startedBy)}, 'run.started', r.id,
-        ${JSON.stringify({ name: runRow.name, number, source: origin.source, commit: origin.commit })}::jsonb FROM r RETURNING 1),
+        ${JSON.stringify({ name: runRow.name, number, source: origin.source, commit: origin.commit, ...(origin.branch && { branch: origin.branch }) })}::jsonb FROM r RETURNING 1),
     s AS (
-      INSERT INTO stages (id, run_id, name, position, state, type, runs_on, spec, timeout_ms, retry_count, retry_on, queued_at)
-      SELECT v.id, r.id, v.name, v.position, v.state, v.type, v.runs_on, v.spec, v.timeout_ms, v.retry_count, v.retry_on, v.queued_at
-      FROM r, (VALUES ${sql.join(stageValues, sql`, `)}) AS v(id, name, position, state, type, runs_on, spec, timeout_ms, retry_count, retry_on, queued_at)
+      INSERT INTO stages (id, run_id, name, position, state, type, runs_on, spec, timeout_ms, retry_count, retry_on, queued_at, outputs, reason, finished_at)
+      SELECT v.id, r.id, v.name, v.position, v.state, v.type, v.runs_on, v.spec, v.timeout_ms, v.retry_count, v.retry_on, v.queued_at, v.outputs, v.reason, v.finished_at
+      FROM r, (VALUES ${sql.join(stageValues, sql`, `)}) AS v(id, name, position, state, type, runs_on, spec, timeout_ms, retry_count, retry_on, queued_at, outputs, reason, finished_at)
       RETURNING id)
     ${
       origin.sourceTar
@@ -258,22 +273,55 @@ export async function getRun(db: Db, runId: string, now = new Date()): Promise<R
   return { ...run, stages: withTimeLeft(withWaitingReasons(byRun.get(runId) ?? []), now) };
 }
 
-/** The newest runs, each with its stages (read for all of them in one more statement). */
-export async function listRuns(db: Db, opts: { limit: number; state?: string }): Promise<RunWithStages[]> {
-  const where = opts.state ? eq(runs.state, opts.state) : undefined;
-  const rows = await db
+/** What listRuns matches: every filter given must hold. */
+export interface RunListFilter {
+  limit: number;
+  state?: string;
+  /** The run's (pipeline's) name. */
+  pipeline?: string;
+  /** The branch a git push started it from (exact). */
+  branch?: string;
+  /** created_at >= since. */
+  since?: Date;
+  /** created_at < until. */
+  until?: Date;
+  /** Keyset: only runs older than this (created_at, id), i.e. after it in the list's order. */
+  after?: { createdAt: Date; id: string };
+}
+
+/**
+ * The newest runs matching `f`, each with its stages (read for all of them in one more statement), newest
+ * first (created_at, then id, both descending: a total order, so a keyset page never skips or repeats a
+ * run), and whether more match after the last one.
+ */
+export async function listRuns(db: Db, f: RunListFilter): Promise<{ runs: RunWithStages[]; more: boolean }> {
+  const where = and(
+    f.state ? eq(runs.state, f.state) : undefined,
+    f.pipeline ? eq(runs.name, f.pipeline) : undefined,
+    f.branch ? eq(runs.branch, f.branch) : undefined,
+    f.since ? gte(runs.createdAt, f.since) : undefined,
+    f.until ? lt(runs.createdAt, f.until) : undefined,
+    f.after
+      ? or(lt(runs.createdAt, f.after.createdAt), and(eq(runs.createdAt, f.after.createdAt), lt(runs.id, f.after.id)))
+      : undefined,
+  );
+  const found = await db
     .select(runColumns)
     .from(runs)
     .leftJoin(users, eq(users.id, runs.startedBy))
     .where(where)
-    .orderBy(desc(runs.createdAt))
-    .limit(opts.limit);
+    .orderBy(desc(runs.createdAt), desc(runs.id))
+    .limit(f.limit + 1);
+  const rows = found.slice(0, f.limit);
   const byRun = await readStages(
     db,
     rows.map((r) => r.id),
   );
   const now = new Date();
-  return rows.map((r) => ({ ...r, stages: withTimeLeft(withWaitingReasons(byRun.get(r.id) ?? []), now) }));
+  return {
+    runs: rows.map((r) => ({ ...r, stages: withTimeLeft(withWaitingReasons(byRun.get(r.id) ?? []), now) })),
+    more: found.length > f.limit,
+  };
 }
 
 /**

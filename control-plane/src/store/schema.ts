@@ -11,3 +11,4 @@ export * from "./schema/alerts";
 export * from "./schema/farm-counters";
 export * from "./schema/artifacts";
 export * from "./schema/schedules";
+export * from "./schema/git-repos";

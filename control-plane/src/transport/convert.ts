@@ -105,6 +105,8 @@ export function toRun(run: RunWithStages): Run {
     finishedAtMs: ms(run.finishedAt),
     source: run.source,
     startedBy: run.startedByName ?? "",
+    commit: run.commit,
+    branch: run.branch,
     stages: run.stages.map((s) =>
       create(StageSchema, {
         id: s.id,
@@ -152,6 +154,7 @@ export function toAgent(a: AgentRow): Agent {
     version: a.version,
     capabilities: a.capabilities,
     revokedAtMs: ms(a.revokedAt),
+    drainRequestedAtMs: ms(a.drainRequestedAt),
   });
 }
 

@@ -139,7 +139,7 @@ describe("access: every method and route by role", { timeout: 240_000 }, () => {
         assert.equal(unsigned.status, 401, `${key} unsigned`);
         assert.match(
           ((await unsigned.json()) as { error: { message: string } }).error.message,
-          /^(unknown hook|webhook refused|the alert receiver requires)/,
+          /^(unknown hook|webhook refused|the alert receiver requires|unknown repository)/,
           `${key} names the signature`,
         );
         continue;

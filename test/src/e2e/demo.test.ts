@@ -110,7 +110,11 @@ async function assertAlertLoop(exportLine: string, output: string, dir: string):
   assert.equal(caught.rollback!.service, SERVICE);
   assert.equal(caught.labels.journey, "shop", JSON.stringify(caught.labels));
   assert.equal(caught.labels.service, SERVICE, JSON.stringify(caught.labels));
-  assert.match(output, /The continuous example's alert[^\n]*\n.*DockyardJourneyFailing.*rolled back staging/);
+  // The heading, the table's header, then the alert's row.
+  assert.match(
+    output,
+    /The continuous example's alert[^\n]*\n[^\n]*\n[^\n]*DockyardJourneyFailing[^\n]*rolled back staging/,
+  );
   const history = await cliJson<{ revision: number; reason: string }>(exportLine, `services history ${SERVICE}`);
   assert.ok(
     history.some((h) => /alert DockyardJourneyFailing/.test(h.reason)),

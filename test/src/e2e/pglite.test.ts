@@ -23,6 +23,16 @@ describe("embedded PGlite storage", () => {
     await agent?.abort();
     await server?.stop();
   });
+  /** An API client of the server the first test left running (the later tests build on it). */
+  const clientOfFirstServer = () => {
+    assert.ok(server, "the server of the first test runs");
+    const md = new grpc.Metadata();
+    md.set("authorization", `Bearer ${apiToken}`);
+    return createClient(RunService, server.grpcAddress, {
+      metadata: () => md,
+      credentials: clientTlsCredentials(server.pki.caPem),
+    });
+  };
 
   it("runs a pipeline and keeps it across a server restart", async () => {
     const env = {
@@ -80,13 +90,7 @@ describe("embedded PGlite storage", () => {
   });
 
   it("runs approvals on PGlite too: a decision, and a deadline (timers and signals are plain tables)", async () => {
-    assert.ok(server, "the server of the first test runs");
-    const md = new grpc.Metadata();
-    md.set("authorization", `Bearer ${apiToken}`);
-    const client = createClient(RunService, server.grpcAddress, {
-      metadata: () => md,
-      credentials: clientTlsCredentials(server.pki.caPem),
-    });
+    const client = clientOfFirstServer();
     try {
       // Every caller has role admin until users and roles exist (transport/grpc/caller.ts).
       const decided = await submit(
@@ -143,5 +147,43 @@ describe("embedded PGlite storage", () => {
         ["admin", "channel.removed"],
       ],
     );
+  });
+
+  it("ticks a schedule whose pipeline names a channel and a secret on PGlite (its checks read in the tick's transaction)", async () => {
+    const client = clientOfFirstServer();
+    try {
+      // On PGlite the pool is one connection: a check reading outside the tick's transaction waited for it forever.
+      await client.addChannel({ name: "lite-sched", type: "webhook", url: "https://203.0.113.7/x" });
+      await client.setSecret({ name: "lite-secret", value: Buffer.from("lite-s3cret-value") });
+      const yaml = [
+        "name: lite-sched",
+        "notify:",
+        "  - on: [alert]",
+        "    channels: [lite-sched]",
+        "stages:",
+        "  a: { executor: shell, command: 'echo $T', env: { T: { secret: lite-secret } } }",
+        "",
+      ].join("\n");
+      await client.createSchedule({
+        name: "lite",
+        cron: "*/10 * * * * *",
+        pipelineYaml: Buffer.from(yaml),
+        source: "test:lite.yml",
+      });
+      const ticks = await waitFor(
+        async () => {
+          const { ticks } = await client.listScheduleTicks({ name: "lite", limit: 10 }, { timeoutMs: 5000 });
+          return ticks.length > 0 ? ticks : null;
+        },
+        { timeoutMs: 30_000, intervalMs: 500, message: "the schedule's first tick" },
+      );
+      assert.equal(ticks[0]!.skipped, "", "the tick made a run");
+      assert.ok(ticks[0]!.runId, "the tick names its run");
+      // The database still answers: the run is there, queued for an agent (none runs now).
+      const { run } = await client.getRun({ runId: ticks[0]!.runId }, { timeoutMs: 5000 });
+      assert.equal(run?.name, "lite-sched");
+    } finally {
+      client.close();
+    }
   });
 });

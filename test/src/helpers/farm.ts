@@ -100,6 +100,9 @@ export async function startFarm(opts: { env?: Record<string, string>; agents?: A
     DOCKYARD_AGENT_POLL_INTERVAL_MS: "1000",
     DOCKYARD_SWEEP_INTERVAL_MS: "200",
     DOCKYARD_SCHEDULER_INTERVAL_MS: "200",
+    // Tests call the API at machine speed (the role walk sends hundreds of requests per token); rate tests set their own.
+    DOCKYARD_API_RATE_PER_S: "100000",
+    DOCKYARD_API_RATE_BURST: "100000",
     ...opts.env,
   });
   let server = await startServer(config, { log: testLog(), registry: new Registry() });

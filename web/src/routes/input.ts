@@ -5,8 +5,9 @@ import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ErrorBody } from "../types";
 
-export function invalid(message: string): Error & { code: string } {
-  return Object.assign(new Error(message), { code: "invalid" });
+/** A 400 (`invalid`); `field` names the parameter or body field at fault (answered as `error.field`). */
+export function invalid(message: string, field?: string): Error & { code: string; field?: string } {
+  return Object.assign(new Error(message), { code: "invalid" }, field === undefined ? {} : { field });
 }
 
 /** Refuses a query parameter not in `allowed`, naming it and the ones allowed. */
@@ -15,6 +16,7 @@ export function onlyParams(c: Context, allowed: readonly string[]): void {
     if (!allowed.includes(key)) {
       throw invalid(
         `unknown query parameter '${key.slice(0, 32)}': ${allowed.length > 0 ? `expected ${allowed.join(", ")}` : "this route takes none"}`,
+        key.slice(0, 32),
       );
     }
   }
@@ -26,7 +28,7 @@ export function wholeParam(c: Context, name: string, min: number, max: number): 
   if (text === undefined || text === "") return undefined;
   const n = /^\d{1,16}$/.test(text) ? Number(text) : NaN;
   if (!(n >= min && n <= max))
-    throw invalid(`invalid ${name} '${text.slice(0, 32)}': expected a whole number from ${min} to ${max}`);
+    throw invalid(`invalid ${name} '${text.slice(0, 32)}': expected a whole number from ${min} to ${max}`, name);
   return n;
 }
 
@@ -37,11 +39,14 @@ export function wholeParam(c: Context, name: string, min: number, max: number): 
 export function nameParam(c: Context, param: string, what: string, max: number): string {
   const value = c.req.param(param) ?? "";
   if (value.length > max)
-    throw invalid(`invalid ${what} '${value.slice(0, 32)}…': a ${what} is at most ${max} characters`);
+    throw invalid(`invalid ${what} '${value.slice(0, 32)}…': a ${what} is at most ${max} characters`, param);
   return value;
 }
 
-/** Refuses a request body over `maxBytes` with 413 before reading it (chunked bodies too). */
+/**
+ * Refuses a request body over `maxBytes` with 413 before reading it (chunked bodies too). The answer closes the
+ * connection: the unread rest of the body must not be taken for the client's next request on it.
+ */
 export function smallBody(maxBytes: number): MiddlewareHandler {
   return bodyLimit({
     maxSize: maxBytes,
@@ -51,6 +56,7 @@ export function smallBody(maxBytes: number): MiddlewareHandler {
           error: { code: "too_large", message: `request body exceeds the limit of ${maxBytes} bytes` },
         } satisfies ErrorBody,
         413,
+        { connection: "close" },
       ),
   });
 }
@@ -82,6 +88,7 @@ export async function jsonObject(
   if (extra.length > 0) {
     throw invalid(
       `unknown field '${extra[0]!.slice(0, 32)}': ${fields.length > 0 ? `expected ${fields.join(", ")}` : "this route takes no fields"}`,
+      extra[0]!.slice(0, 32),
     );
   }
   return body as Record<string, unknown>;
@@ -103,12 +110,12 @@ export function stringField(
 ): string | undefined {
   const value = body[field];
   if (value === undefined || value === null) {
-    if (required) throw invalid(`${field} is required`);
+    if (required) throw invalid(`${field} is required`, field);
     return undefined;
   }
-  if (typeof value !== "string") throw invalid(`${field} must be a string`);
-  if (required && value === "") throw invalid(`${field} is required (got an empty string)`);
-  if (value.length > max) throw invalid(`${field} is ${value.length} characters; the limit is ${max}`);
+  if (typeof value !== "string") throw invalid(`${field} must be a string`, field);
+  if (required && value === "") throw invalid(`${field} is required (got an empty string)`, field);
+  if (value.length > max) throw invalid(`${field} is ${value.length} characters; the limit is ${max}`, field);
   return value;
 }
 
@@ -124,11 +131,12 @@ export function stringListField(
 ): string[] | undefined {
   const value = body[field];
   if (value === undefined || value === null) return undefined;
-  if (!Array.isArray(value)) throw invalid(`${field} must be an array of strings`);
-  if (value.length > maxItems) throw invalid(`${field} has ${value.length} entries; the limit is ${maxItems}`);
+  if (!Array.isArray(value)) throw invalid(`${field} must be an array of strings`, field);
+  if (value.length > maxItems) throw invalid(`${field} has ${value.length} entries; the limit is ${maxItems}`, field);
   for (const [i, v] of value.entries()) {
-    if (typeof v !== "string") throw invalid(`${field}[${i}] must be a string`);
-    if (v.length > maxLength) throw invalid(`${field}[${i}] is ${v.length} characters; the limit is ${maxLength}`);
+    if (typeof v !== "string") throw invalid(`${field}[${i}] must be a string`, field);
+    if (v.length > maxLength)
+      throw invalid(`${field}[${i}] is ${v.length} characters; the limit is ${maxLength}`, field);
   }
   return value as string[];
 }
@@ -138,7 +146,10 @@ export function wholeField(body: Record<string, unknown>, field: string, min: nu
   const value = body[field];
   if (value === undefined || value === null) return undefined;
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw invalid(`${field} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value).slice(0, 32)}`);
+    throw invalid(
+      `${field} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value).slice(0, 32)}`,
+      field,
+    );
   }
   return value;
 }

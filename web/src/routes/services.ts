@@ -4,7 +4,7 @@
 // otherwise a rollback run starts; 202 with which of the two and its run).
 import type { Context, Hono } from "hono";
 import type { AppEnv, WebServices } from "../types";
-import { invalid, nameParam, onlyParams } from "./input";
+import { invalid, nameParam, onlyParams, smallBody } from "./input";
 
 const MAX_BODY_BYTES = 8 * 1024;
 const MAX_REASON = 500;
@@ -25,12 +25,16 @@ async function rollbackBody(c: Context): Promise<{ revision?: number; reason: st
     throw invalid('request body must be a JSON object: { "revision": N, "reason": "..." }');
   const extra = Object.keys(body).filter((k) => k !== "revision" && k !== "reason");
   if (extra.length > 0)
-    throw invalid(`unknown field '${extra[0]!.slice(0, 32)}': only revision and reason are accepted`);
+    throw invalid(
+      `unknown field '${extra[0]!.slice(0, 32)}': only revision and reason are accepted`,
+      extra[0]!.slice(0, 32),
+    );
   const { revision, reason = "" } = body as { revision?: unknown; reason?: unknown };
-  if (typeof reason !== "string") throw invalid("reason must be a string");
-  if (reason.length > MAX_REASON) throw invalid(`reason is ${reason.length} characters; the limit is ${MAX_REASON}`);
+  if (typeof reason !== "string") throw invalid("reason must be a string", "reason");
+  if (reason.length > MAX_REASON)
+    throw invalid(`reason is ${reason.length} characters; the limit is ${MAX_REASON}`, "reason");
   if (revision !== undefined && revision !== null && !(Number.isInteger(revision) && (revision as number) >= 1))
-    throw invalid("revision must be a whole number from 1 (or absent: the previous revision)");
+    throw invalid("revision must be a whole number from 1 (or absent: the previous revision)", "revision");
   return { ...(typeof revision === "number" && { revision }), reason };
 }
 
@@ -47,7 +51,7 @@ export function serviceRoutes(api: Hono<AppEnv>, services: WebServices): void {
   api.get("/services/:name/history", async (c) =>
     c.json({ history: await services.serviceHistory(nameParam(c, "name", "service", MAX_NAME)) }),
   );
-  api.post("/services/:name/rollback", async (c) => {
+  api.post("/services/:name/rollback", smallBody(MAX_BODY_BYTES), async (c) => {
     const name = nameParam(c, "name", "service", MAX_NAME);
     return c.json({ rollback: await services.rollbackService(name, await rollbackBody(c), c.get("caller")) }, 202);
   });

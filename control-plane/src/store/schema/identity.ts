@@ -90,6 +90,11 @@ export const agents = pgTable(
     workspacesLive: integer("workspaces_live").notNull().default(0),
     /** ... and of runs that ended over WORKSPACE_LEAK_AFTER_MS ago: their removal failed. */
     workspacesLeaked: integer("workspaces_leaked").notNull().default(0),
+    /**
+     * When an admin drained it (HTTP `POST /agents/:id/drain`): it stays draining, whatever its heartbeats say and
+     * across restarts, until undrained (null).
+     */
+    drainRequestedAt: ts("drain_requested_at"),
   },
   (t) => [index("agents_state_idx").on(t.state), index("agents_join_token_idx").on(t.joinTokenId)],
 );

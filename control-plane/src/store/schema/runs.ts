@@ -23,12 +23,14 @@ export const runs = pgTable(
     number: integer("number").notNull().default(0),
     /** DOCKYARD_COMMIT: what the submitter said the run is for; '' when unknown. */
     commit: text("commit").notNull().default(""),
+    /** The pushed branch of a run a git push started (`dockyard repos`); '' otherwise. */
+    branch: text("branch").notNull().default(""),
     /** The user who submitted the run; null for runs older than users. */
     startedBy: text("started_by").references(() => users.id),
     /** The pipeline's `notify:` rules (run events -> channels), or null when it has none. */
     notify: jsonb("notify").$type<NotifyRuleRow[]>(),
   },
-  (t) => [index("runs_created_idx").on(t.createdAt)],
+  (t) => [index("runs_created_idx").on(t.createdAt), index("runs_branch_idx").on(t.branch, t.createdAt)],
 );
 
 /** One pipeline-level `notify:` rule as stored with its run. */

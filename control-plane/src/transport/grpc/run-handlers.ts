@@ -9,6 +9,7 @@ import {
   GetRunResponseSchema,
   ListRunsResponseSchema,
   CancelRunResponseSchema,
+  RerunRunResponseSchema,
   DecideApprovalResponseSchema,
   ListAgentsResponseSchema,
   CreateJoinTokenResponseSchema,
@@ -51,13 +52,14 @@ import { PIPELINE_LIMITS } from "@dockyard/pipeline";
 import type { NotifyService } from "../../notify/service";
 import { notifyHandlers } from "./notify-handlers";
 import type { HookHandlers } from "./hook-handlers";
+import type { RepoHandlers } from "./repo-handlers";
 import type { AlertHandlers } from "./alert-handlers";
 import type { ScheduleHandlers } from "./schedule-handlers";
 
 type Handlers = ServiceHandlers<(typeof RunService)["method"]>;
 type RunHandlers = Omit<
   Handlers,
-  keyof UserHandlers | keyof HookHandlers | keyof AlertHandlers | keyof ScheduleHandlers
+  keyof UserHandlers | keyof HookHandlers | keyof RepoHandlers | keyof AlertHandlers | keyof ScheduleHandlers
 >;
 
 export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger, notify: NotifyService): RunHandlers {
@@ -104,10 +106,15 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
     }),
     getRun: unary(async (req) => create(GetRunResponseSchema, { run: toRun(await runs.get(req.runId)) })),
     listRuns: unary(async (req) =>
-      create(ListRunsResponseSchema, { runs: (await runs.list({ limit: req.limit, state: req.state })).map(toRun) }),
+      create(ListRunsResponseSchema, {
+        runs: (await runs.list({ limit: req.limit, state: req.state, branch: req.branch })).map(toRun),
+      }),
     ),
     cancelRun: unary(async (req, actor) =>
       create(CancelRunResponseSchema, { run: toRun(await runs.cancel(req.runId, actor)) }),
+    ),
+    rerunRun: unary(async (req, actor) =>
+      create(RerunRunResponseSchema, { run: toRun(await runs.rerun(req.runId, req.failedOnly, actor)) }),
     ),
     decideApproval: unary(async (req, _actor, caller) => {
       const decision = { approve: req.approve, comment: req.comment, via: "cli" as const };
