@@ -38,7 +38,9 @@ mkdir "$TMPDIR"
 chmod 0711 "$run_dir" "$TMPDIR"
 # Three files at a time: most of an e2e file's time is waiting (leases, outages, health checks),
 # not CPU; each file has its own database, ports, service names and run ids. The leftovers
-# check starts last and waits for the other files to end.
+# check starts last and waits for the other files to end. --test-force-exit: a file's process
+# ends when its tests have, even if a socket or timer it forgot would keep it alive (its exit
+# handlers still run; what it leaked on the engines or on disk is what the leftovers check sees).
 log "running $(echo "$files" | wc -w) test files three at a time, then the leftovers check"
 # shellcheck disable=SC2086
-node --import tsx --test --test-concurrency=3 --test-reporter=tap $files test/src/leftovers/leftovers.check.ts
+node --import tsx --test --test-concurrency=3 --test-force-exit --test-reporter=tap $files test/src/leftovers/leftovers.check.ts

@@ -263,7 +263,10 @@ describe("services: rolling updates across two hosts", { timeout: 600_000 }, () 
         message: "the control replica to answer",
       });
       const exec = await early.exec({ Cmd: ["touch", "/www/health"] });
-      await exec.start({ Detach: true });
+      // Detached: Docker answers once the command started. Its response stream is closed here, or the open
+      // socket to the engine would keep this test file's process alive after its tests end.
+      const started = (await exec.start({ Detach: true })) as unknown as { destroy?: () => void } | undefined;
+      started?.destroy?.();
       await waitFor(async () => (await fetch(`http://${ip}:8080/health`).catch(() => null))?.ok, {
         timeoutMs: 10_000,
         message: "the control replica to be healthy",

@@ -230,7 +230,7 @@ stages:
     const limit = await http(farm, "GET", "/runs?limit=abc");
     assert.equal(limit.status, 400);
     assert.deepEqual(limit.json, {
-      error: { code: "invalid", message: "invalid limit 'abc': expected a whole number from 1 to 500" },
+      error: { code: "invalid", message: "invalid limit 'abc': expected a whole number from 1 to 500", field: "limit" },
     });
     const state = await http(farm, "GET", "/runs?state=bogus");
     assert.equal(state.status, 400);
@@ -238,6 +238,7 @@ stages:
       error: {
         code: "invalid",
         message: "invalid state 'bogus': expected one of queued, running, succeeded, failed, errored, canceled",
+        field: "state",
       },
     });
     const ok = await http(farm, "GET", "/runs?limit=2&state=succeeded");
