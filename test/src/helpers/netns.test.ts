@@ -43,18 +43,17 @@ describe("NetnsHost", () => {
     host.linkDown();
     assert.equal((await connectFrom(host, host.rootAddress, port)).ok, false, "veth down: unreachable");
     host.restore();
-    assert.equal((await connectFrom(host, host.rootAddress, port)).ok, true, "reachable again after restore");
+    // The veth comes back up (carrier, then its route) a moment after `ip link set up` returns: poll for it.
+    const reachable = (message: string) =>
+      waitFor(async () => (await connectFrom(host, host.rootAddress, port)).ok, { timeoutMs: 10_000, message });
+    await reachable("reachable again after restore");
     host.dropPackets();
     const dropped = await connectFrom(host, host.rootAddress, port);
     assert.equal(dropped.ok, false, "DROP: unreachable");
     assert.ok(dropped.ms >= 900, `DROP: the connection hangs (no reset) until the timeout: ${dropped.ms} ms`);
     assert.match(host.describe(), /UP/, "the link stays up under DROP");
     host.restore();
-    assert.equal(
-      (await connectFrom(host, host.rootAddress, port)).ok,
-      true,
-      "reachable again after the rules are gone",
-    );
+    await reachable("reachable again after the rules are gone");
     assert.doesNotMatch(host.describe(), /DROP/);
 
     assert.deepEqual(
