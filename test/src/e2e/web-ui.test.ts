@@ -2,18 +2,23 @@
 // farm (server, Postgres, NATS, a shell agent): log in with a token, start a run from the
 // form, watch its log arrive live (ANSI colours kept), approve its waiting stage, see it
 // succeed; a viewer sees no Approve or Cancel and a forged POST (no or a wrong CSRF token) is
-// refused; axe finds no serious or critical violation on any page. Writes docs/screenshots.
+// refused; axe finds no serious or critical violation on any page. Screenshots go to a temporary
+// directory, or to DOCKYARD_SCREENSHOTS_DIR (e.g. docs/screenshots, to refresh the README's).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { AxeBuilder } from "@axe-core/playwright";
+import { tempDir } from "@dockyard/testkit";
 import { REPO_ROOT, startFarm, submit, userClient, waitFor, waitForStage, type Farm, type UserClient } from "../index";
 
 const CHROMIUM = "/usr/bin/chromium";
 // Root in CI containers: Chromium's sandbox needs a user namespace it does not get here.
 const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"];
-const SHOTS = path.join(REPO_ROOT, "docs", "screenshots");
+// npm test leaves the checkout as it found it: the README's screenshots change only when asked.
+const SHOTS = process.env.DOCKYARD_SCREENSHOTS_DIR
+  ? path.resolve(REPO_ROOT, process.env.DOCKYARD_SCREENSHOTS_DIR)
+  : tempDir("screenshots");
 
 const pipeline = (name: string) =>
   [
