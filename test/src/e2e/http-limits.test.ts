@@ -3,7 +3,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { ErrorBody } from "@dockyard/web";
-import { startFarm, type Farm } from "../index";
+import { startFarm, waitFor, type Farm } from "../index";
 
 const RATE = 2;
 const BURST = 5;
@@ -48,11 +48,21 @@ describe("HTTP API limits", { timeout: 120_000 }, () => {
     assert.equal(still.status, 429);
     await still.body?.cancel();
 
-    // After the wait it named, the token is served again.
-    await new Promise((r) => setTimeout(r, retryAfter * 1000));
-    const again = await get(farm.apiToken);
-    assert.equal(again.status, 200);
-    await again.body?.cancel();
+    // Served again by the time it named (polled; a little slack for the request itself).
+    const refusedAt = Date.now();
+    await waitFor(
+      async () => {
+        const res = await get(farm.apiToken);
+        await res.body?.cancel();
+        return res.status === 200;
+      },
+      { timeoutMs: retryAfter * 1000 + 5000, intervalMs: 100, message: "the token to be served again" },
+    );
+    const waited = Date.now() - refusedAt;
+    assert.ok(
+      waited <= retryAfter * 1000 + 1000,
+      `served ${waited} ms after the 429, Retry-After said ${retryAfter} s`,
+    );
   });
 
   it("leaves /healthz, /readyz and /metrics alone", async () => {

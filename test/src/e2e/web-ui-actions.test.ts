@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { AxeBuilder } from "@axe-core/playwright";
+import { axe, submitLogin } from "../helpers/web-ui";
 import type { AgentView, RunView } from "@dockyard/web";
 import { tempDir } from "@dockyard/testkit";
 import { startFarm, submit, userClient, waitFor, type Farm, type UserClient } from "../index";
@@ -21,21 +21,8 @@ const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 async function login(context: BrowserContext, base: string, token: string): Promise<Page> {
   const page = await context.newPage();
   await page.goto(`${base}/login`);
-  await page.getByLabel("API token").fill(token);
-  await page.keyboard.press("Enter");
-  await page.waitForURL(`${base}/`);
+  await submitLogin(page, base, token);
   return page;
-}
-
-async function axe(page: Page, what: string): Promise<void> {
-  const result = await new AxeBuilder({ page }).analyze();
-  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  assert.deepEqual(
-    bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join("; ")})`),
-    [],
-    `axe on ${what}`,
-  );
-  assert.ok(result.passes.length > 10, `axe ran its rules on ${what}`);
 }
 
 describe("web UI actions: re-run, drain/undrain, revoke", { timeout: 240_000 }, () => {

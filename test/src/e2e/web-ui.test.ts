@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { AxeBuilder } from "@axe-core/playwright";
+import { axe, submitLogin } from "../helpers/web-ui";
 import { tempDir } from "@dockyard/testkit";
 import { REPO_ROOT, startFarm, submit, userClient, waitFor, waitForStage, type Farm, type UserClient } from "../index";
 
@@ -37,21 +37,8 @@ async function login(context: BrowserContext, base: string, token: string): Prom
   const page = await context.newPage();
   await page.goto(`${base}/`);
   assert.match(page.url(), /\/login\?next=%2F$/, "a page without a session sends to the login form");
-  await page.getByLabel("API token").fill(token);
-  await page.keyboard.press("Enter");
-  await page.waitForURL(`${base}/`);
+  await submitLogin(page, base, token);
   return page;
-}
-
-async function axe(page: Page, what: string): Promise<void> {
-  const result = await new AxeBuilder({ page }).analyze();
-  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  assert.deepEqual(
-    bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join("; ")})`),
-    [],
-    `axe on ${what}`,
-  );
-  assert.ok(result.passes.length > 10, `axe ran its rules on ${what}`);
 }
 
 describe("web UI in Chromium", () => {
