@@ -1,11 +1,14 @@
-// createApp(services) builds the Hono app: REST under /api/v1, /metrics and
-// /healthz. No listen and no env here: the control plane mounts it.
-import { createHash, timingSafeEqual } from "node:crypto";
-import { Hono } from "hono";
+// createApp(services) builds the Hono app: REST under /api/v1 (each route defined with its zod
+// schemas, @hono/zod-openapi), its OpenAPI document and reference page, the webhooks, /metrics,
+// /healthz and the web UI. No listen and no env here: the control plane mounts it.
+import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv, ErrorBody, RouteAccess, WebServices } from "./types";
 import { accessGuard } from "./access";
 import { rateLimit } from "./middleware/rate-limit";
 import { smallBody } from "./routes/input";
+import { validationHook } from "./routes/validate";
+import { systemRoutes, tokenMatches } from "./routes/system";
+import { openApiRoutes } from "./openapi";
 import { MAX_ALERT_BODY_BYTES } from "./routes/alert-payload";
 import { logRoutes } from "./routes/logs";
 import { runRoutes } from "./routes/runs";
@@ -70,17 +73,9 @@ export interface AppOptions {
   rateLimit?: { perSecond: number; burst: number; now?: () => number } | null;
 }
 
-const METRICS_AUTH_MESSAGE =
-  "/metrics requires an 'Authorization: Bearer <metrics token>' header with the metrics token (API tokens are not accepted)";
-
-/** Compares digests, so neither the length nor a common prefix of the token leaks through timing. */
-function tokenMatches(presented: string, expected: string): boolean {
-  const digest = (s: string) => createHash("sha256").update(s).digest();
-  return timingSafeEqual(digest(presented), digest(expected));
-}
-
-export function createApp(services: WebServices, options: AppOptions): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
+export function createApp(services: WebServices, options: AppOptions): OpenAPIHono<AppEnv> {
+  // A failed validation of a route's schemas throws the 400 that onError answers ({error: {code, message, field}}).
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   app.onError((err, c) => {
     const code =
@@ -112,29 +107,9 @@ export function createApp(services: WebServices, options: AppOptions): Hono<AppE
   const sessions = options.sessions ?? new MemorySessionStore();
   app.use("*", accessGuard(services, options.access, sessions));
 
-  // Liveness: the process answers. Whether it can do its work is /readyz.
-  app.get("/healthz", (c) => c.json({ ok: true }));
-  // Readiness: Postgres and NATS answer (each probed with a 1 s timeout); 503 names what failed.
-  app.get("/readyz", async (c) => {
-    const h = await services.health();
-    return c.json(h, h.ok ? 200 : 503);
-  });
+  systemRoutes(app, services, options.metricsToken ?? null);
 
-  const metricsToken = options.metricsToken ?? null;
-  app.get("/metrics", async (c) => {
-    if (metricsToken !== null) {
-      const auth = c.req.header("authorization") ?? "";
-      if (!auth.startsWith("Bearer ") || !tokenMatches(auth.slice(7).trim(), metricsToken)) {
-        return c.json({ error: { code: "unauthenticated", message: METRICS_AUTH_MESSAGE } } satisfies ErrorBody, 401, {
-          "www-authenticate": "Bearer",
-        });
-      }
-    }
-    const m = await services.metrics();
-    return c.body(m.body, 200, { "content-type": m.contentType });
-  });
-
-  const api = new Hono<AppEnv>();
+  const api = new OpenAPIHono<AppEnv>();
   // Before `/runs/:id`, which `/runs/stream` also matches.
   liveRoutes(api, services, {
     bufferBytes: 1024 * 1024,
@@ -148,8 +123,6 @@ export function createApp(services: WebServices, options: AppOptions): Hono<AppE
   logRoutes(api, services);
   approvalRoutes(api, services);
   agentRoutes(api, services);
-  api.get("/tokens", async (c) => c.json({ tokens: await services.listTokens() }));
-  api.get("/environments", async (c) => c.json({ environments: await services.listEnvironments() }));
   serviceRoutes(api, services);
   alertRoutes(api, services, { token: options.alertToken ?? null, matches: tokenMatches });
   artifactRoutes(api, services);
@@ -159,6 +132,7 @@ export function createApp(services: WebServices, options: AppOptions): Hono<AppE
   app.route("/api/v1", api);
   hookRoutes(app, services);
   gitHookRoutes(app, services);
+  openApiRoutes(app);
   uiRoutes(app, services, options.access, sessions);
 
   app.notFound((c) =>

@@ -88,6 +88,10 @@ export const HTTP_ACCESS: Record<string, Access> = {
   "GET /healthz": "public",
   "GET /readyz": "public",
   "GET /metrics": "public",
+  // The OpenAPI document and its reference page: generated from the code, the same for every install, no data;
+  // public so a client generator or a reader without a token can fetch them (the page loads only public assets).
+  "GET /api/v1/openapi.json": "public",
+  "GET /api/v1/docs": "public",
   // Chat tools: signed by the hook's key instead of a token (see `webhook` above).
   "POST /hooks/v1/approvals/:hook": "webhook",
   // Git pushes: signed with the repository's secret (GitHub HMAC) or carrying it (GitLab token) instead of a token.

@@ -1,58 +1,112 @@
-// Services: `GET /services` (all, or `?name=`), `GET /services/:name`, `GET /services/:name/history`
+// Services: `GET /services` (all), `GET /services/:name`, `GET /services/:name/history`
 // and `POST /services/:name/rollback` with an optional JSON body `{ "revision": N, "reason": "..." }`
 // (the alert loop's entry point: while an update holds the service it switches back at once,
 // otherwise a rollback run starts; 202 with which of the two and its run).
-import type { Context, Hono } from "hono";
+import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv, WebServices } from "../types";
-import { invalid, nameParam, onlyParams, smallBody } from "./input";
+import { RollbackViewSchema, ServiceHistoryViewSchema, ServiceViewSchema } from "../service-types";
+import { smallBody } from "./input";
+import { bodyObject, nameParam, queryObject } from "./fields";
+import { AUTH_ERRORS, BEARER, documentedBody, errorResponses, jsonBody, jsonResponse } from "./validate";
 
 const MAX_BODY_BYTES = 8 * 1024;
 const MAX_REASON = 500;
 const MAX_NAME = 63;
+const REVISION_MESSAGE = "revision must be a whole number from 1 (or absent: the previous revision)";
 
-async function rollbackBody(c: Context): Promise<{ revision?: number; reason: string }> {
-  const text = await c.req.text();
-  if (text.length > MAX_BODY_BYTES)
-    throw invalid(`request body exceeds ${MAX_BODY_BYTES} bytes: send { "revision": N, "reason": "..." } only`);
-  if (text.trim() === "") return { reason: "" };
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw invalid('request body must be JSON: { "revision": N, "reason": "..." } (or empty)');
-  }
-  if (body === null || typeof body !== "object" || Array.isArray(body))
-    throw invalid('request body must be a JSON object: { "revision": N, "reason": "..." }');
-  const extra = Object.keys(body).filter((k) => k !== "revision" && k !== "reason");
-  if (extra.length > 0)
-    throw invalid(
-      `unknown field '${extra[0]!.slice(0, 32)}': only revision and reason are accepted`,
-      extra[0]!.slice(0, 32),
-    );
-  const { revision, reason = "" } = body as { revision?: unknown; reason?: unknown };
-  if (typeof reason !== "string") throw invalid("reason must be a string", "reason");
-  if (reason.length > MAX_REASON)
-    throw invalid(`reason is ${reason.length} characters; the limit is ${MAX_REASON}`, "reason");
-  if (revision !== undefined && revision !== null && !(Number.isInteger(revision) && (revision as number) >= 1))
-    throw invalid("revision must be a whole number from 1 (or absent: the previous revision)", "revision");
-  return { ...(typeof revision === "number" && { revision }), reason };
+export const RollbackBodySchema = bodyObject(
+  {
+    revision: z
+      .number({ error: REVISION_MESSAGE })
+      .int({ error: REVISION_MESSAGE })
+      .min(1, { error: REVISION_MESSAGE })
+      .nullish()
+      .transform((v) => v ?? undefined)
+      .openapi({ description: "The revision to roll to (absent: the previous one)." }),
+    reason: z
+      .string({ error: "reason must be a string" })
+      .max(MAX_REASON, {
+        error: (iss) => `reason is ${(iss.input as string).length} characters; the limit is ${MAX_REASON}`,
+      })
+      .nullish()
+      .transform((v) => v ?? ""),
+  },
+  "only revision and reason are accepted",
+);
+const ServiceParams = z.object({ name: nameParam("service", MAX_NAME) });
+const tags = ["services"];
+
+function routes(api: OpenAPIHono<AppEnv>) {
+  return {
+    list: createRoute({
+      method: "get",
+      path: "/services",
+      tags,
+      summary: "Every service, with its revision per host",
+      security: BEARER,
+      request: { query: queryObject({}) },
+      responses: {
+        200: jsonResponse(z.object({ services: z.array(ServiceViewSchema) }), "The services"),
+        ...errorResponses(400, ...AUTH_ERRORS),
+      },
+    }),
+    get: createRoute({
+      method: "get",
+      path: "/services/{name}",
+      tags,
+      summary: "One service",
+      security: BEARER,
+      request: { params: ServiceParams },
+      responses: {
+        200: jsonResponse(z.object({ service: ServiceViewSchema }), "The service"),
+        ...errorResponses(400, ...AUTH_ERRORS, 404),
+      },
+    }),
+    history: createRoute({
+      method: "get",
+      path: "/services/{name}/history",
+      tags,
+      summary: "Which revision ran where, newest first",
+      security: BEARER,
+      request: { params: ServiceParams },
+      responses: {
+        200: jsonResponse(z.object({ history: z.array(ServiceHistoryViewSchema) }), "The history"),
+        ...errorResponses(400, ...AUTH_ERRORS, 404),
+      },
+    }),
+    rollback: createRoute({
+      method: "post",
+      path: "/services/{name}/rollback",
+      tags,
+      summary: "Roll a service back (the update in progress switches back, or a rollback run starts)",
+      security: BEARER,
+      middleware: [
+        smallBody(MAX_BODY_BYTES),
+        jsonBody(RollbackBodySchema, '{ "revision": N, "reason": "..." } (or empty)', true),
+      ] as const,
+      request: { params: ServiceParams, body: documentedBody(api, "RollbackRequest", RollbackBodySchema, false) },
+      responses: {
+        202: jsonResponse(z.object({ rollback: RollbackViewSchema }), "Which of the two, and its run"),
+        ...errorResponses(400, ...AUTH_ERRORS, 404, 409, 413),
+      },
+    }),
+  };
 }
 
 /** Mounts the service routes on the API router (behind its authentication). */
-export function serviceRoutes(api: Hono<AppEnv>, services: WebServices): void {
-  api.get("/services", async (c) => {
-    onlyParams(c, []);
-    return c.json({ services: await services.listServices() });
+export function serviceRoutes(api: OpenAPIHono<AppEnv>, services: WebServices): void {
+  const r = routes(api);
+  api.openapi(r.list, async (c) => c.json({ services: await services.listServices() }, 200));
+  api.openapi(r.get, async (c) => {
+    const [service] = await services.listServices(c.req.valid("param").name);
+    return c.json({ service: service! }, 200);
   });
-  api.get("/services/:name", async (c) => {
-    const [service] = await services.listServices(nameParam(c, "name", "service", MAX_NAME));
-    return c.json({ service });
-  });
-  api.get("/services/:name/history", async (c) =>
-    c.json({ history: await services.serviceHistory(nameParam(c, "name", "service", MAX_NAME)) }),
+  api.openapi(r.history, async (c) =>
+    c.json({ history: await services.serviceHistory(c.req.valid("param").name) }, 200),
   );
-  api.post("/services/:name/rollback", smallBody(MAX_BODY_BYTES), async (c) => {
-    const name = nameParam(c, "name", "service", MAX_NAME);
-    return c.json({ rollback: await services.rollbackService(name, await rollbackBody(c), c.get("caller")) }, 202);
+  api.openapi(r.rollback, async (c) => {
+    const { revision, reason } = c.get("body") as z.infer<typeof RollbackBodySchema>;
+    const req = { ...(revision !== undefined && { revision }), reason };
+    return c.json({ rollback: await services.rollbackService(c.req.valid("param").name, req, c.get("caller")) }, 202);
   });
 }
