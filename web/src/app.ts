@@ -39,6 +39,11 @@ const HTTP_STATUS: Record<string, 400 | 401 | 403 | 404 | 409 | 413 | 503 | 500>
 };
 
 export interface AppOptions {
+  /**
+   * The release (cli/package.json "version"), the OpenAPI document's info.version. The server passes it: web may
+   * not import another package's files. Unset: "unknown".
+   */
+  version?: string;
   /** Largest request body accepted (pipeline files). */
   maxBodyBytes: number;
   /**
@@ -132,7 +137,7 @@ export function createApp(services: WebServices, options: AppOptions): OpenAPIHo
   app.route("/api/v1", api);
   hookRoutes(app, services);
   gitHookRoutes(app, services);
-  openApiRoutes(app);
+  openApiRoutes(app, options.version ?? "unknown");
   uiRoutes(app, services, options.access, sessions);
 
   app.notFound((c) =>

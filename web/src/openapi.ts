@@ -3,7 +3,6 @@
 // Both are public (the access table): they describe the code, the same for every install, and hold
 // no data; a client generator or a reader without a token can fetch them.
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import cliPackage from "../../cli/package.json";
 import type { AppEnv } from "./types";
 import { ApiDocsPage, type OpenApiDocument } from "./ui/api-docs-page";
 import {
@@ -18,7 +17,7 @@ export const OPENAPI_PATH = "/api/v1/openapi.json";
 export const DOCS_PATH = "/api/v1/docs";
 
 /** The document of every route registered with a definition on `app` (and the apps it mounted). */
-export function openApiDocument(app: OpenAPIHono<AppEnv>): OpenApiDocument {
+export function openApiDocument(app: OpenAPIHono<AppEnv>, version: string): OpenApiDocument {
   // The SSE events' data schemas are referenced by description only: register them so they are components.
   for (const [name, schema] of [
     ["StageEvent", StageEventViewSchema],
@@ -47,7 +46,7 @@ export function openApiDocument(app: OpenAPIHono<AppEnv>): OpenApiDocument {
     openapi: "3.1.0",
     info: {
       title: "Dockyard",
-      version: cliPackage.version,
+      version,
       description:
         "The Dockyard build farm's HTTP API. Errors are `{error: {code, message, field?}}`; a 400 names the " +
         "parameter or field in `field`. Times are ISO-8601 UTC strings; a value that does not exist is null.",
@@ -57,10 +56,10 @@ export function openApiDocument(app: OpenAPIHono<AppEnv>): OpenApiDocument {
 }
 
 /** Serves the document and its reference page; call after every documented route is registered. */
-export function openApiRoutes(app: OpenAPIHono<AppEnv>): void {
+export function openApiRoutes(app: OpenAPIHono<AppEnv>, version: string): void {
   let doc: OpenApiDocument | null = null;
   // Built on the first request (every route is registered by then) and kept: the routes do not change.
-  const document = () => (doc ??= openApiDocument(app));
+  const document = () => (doc ??= openApiDocument(app, version));
   app.get(OPENAPI_PATH, (c) => c.json(document()));
   app.get(DOCS_PATH, (c) => c.html(ApiDocsPage({ doc: document(), jsonPath: OPENAPI_PATH })));
 }
