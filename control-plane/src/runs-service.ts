@@ -4,10 +4,9 @@ import type { Problem, RegistrySpec } from "@dockyard/pipeline";
 import { parsePipeline } from "@dockyard/pipeline";
 import type { Db, Tx } from "./store/db";
 import type { Clock } from "./clock";
-import { getRun, listRuns, cancelRun, type RunListFilter, type RunWithStages } from "./store/runs";
+import { getRun, listRuns, cancelRun, type RunWithStages } from "./store/runs";
 import { createRun } from "./store/run-create";
-import { RUN_STATES, isRunState } from "./domain/states";
-import { DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT } from "@dockyard/web";
+import { isRunListParamError, parseRunListParams, type RunListParams, type RunListQuery } from "@dockyard/web";
 import type { Actor } from "./store/audit";
 import { resolveRunRef } from "./store/run-ref";
 import { readStageLog, type StageLog, type StageLogRequest } from "./stage-logs";
@@ -148,28 +147,29 @@ export class RunsService {
     return resolveRunRef(this.deps.db, ref);
   }
 
-  /**
-   * The newest runs, with their stages: `limit` (0 or unset: DEFAULT_RUNS_LIMIT) up to MAX_RUNS_LIMIT.
-   * InvalidError for a larger limit or a state that is not a run state.
-   */
-  async list(opts: { limit?: number; state?: string; branch?: string }): Promise<RunWithStages[]> {
-    return (await this.page(opts)).runs;
+  /** The newest runs, with their stages: `limit` (0 or unset: DEFAULT_RUNS_LIMIT) up to MAX_RUNS_LIMIT, else InvalidError. */
+  async list(opts: { limit?: number }): Promise<RunWithStages[]> {
+    return (await this.pageOf({ limit: opts.limit ? String(opts.limit) : undefined })).runs;
   }
 
-  /** A page of the runs matching `f` (see listRuns), checked as `list` checks. */
-  async page(f: Partial<RunListFilter>): Promise<{ runs: RunWithStages[]; more: boolean }> {
-    const limit = f.limit || DEFAULT_RUNS_LIMIT;
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_RUNS_LIMIT) {
-      throw new InvalidError(
-        `invalid limit ${String(f.limit).slice(0, 32)}: expected a whole number from 1 to ${MAX_RUNS_LIMIT}`,
-      );
+  /**
+   * A page of the runs the list's parameters (as text: gRPC ListRuns' fields) ask for, checked by
+   * parseRunListParams, the check `GET /api/v1/runs` makes: InvalidError naming the first bad one.
+   */
+  async pageOf(params: RunListParams): Promise<{ runs: RunWithStages[]; more: boolean }> {
+    let query: RunListQuery;
+    try {
+      query = parseRunListParams(params);
+    } catch (err) {
+      if (isRunListParamError(err)) throw new InvalidError(err.message);
+      throw err;
     }
-    if (f.state && !isRunState(f.state)) {
-      throw new InvalidError(`invalid state '${f.state.slice(0, 32)}': expected one of ${RUN_STATES.join(", ")}`);
-    }
-    if (f.branch && f.branch.length > 255)
-      throw new InvalidError(`invalid branch: ${f.branch.length} characters; the limit is 255`);
-    return listRuns(this.deps.db, { ...f, limit, state: f.state || undefined, branch: f.branch || undefined });
+    return this.page(query);
+  }
+
+  /** A page of the runs a checked query (parseRunListParams) matches, newest first (see listRuns). */
+  async page(query: RunListQuery): Promise<{ runs: RunWithStages[]; more: boolean }> {
+    return listRuns(this.deps.db, query);
   }
 
   /**

@@ -26,7 +26,6 @@ import {
   RollbackServiceResponseSchema,
   ListArtifactsResponseSchema,
   GetArtifactResponseSchema,
-  type ListRunsRequest,
   type ServiceHandlers,
 } from "@dockyard/proto";
 import {
@@ -52,7 +51,7 @@ import { toServiceError } from "./errors";
 import { userUnary } from "./user-unary";
 import { InvalidError } from "../../errors";
 import { PIPELINE_LIMITS } from "@dockyard/pipeline";
-import { encodeCursor, isRunListParamError, parseRunListParams, type RunListQuery } from "@dockyard/web";
+import { encodeCursor } from "@dockyard/web";
 import type { NotifyService } from "../../notify/service";
 import { notifyHandlers } from "./notify-handlers";
 import type { HookHandlers } from "./hook-handlers";
@@ -110,7 +109,16 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
     }),
     getRun: unary(async (req) => create(GetRunResponseSchema, { run: toRun(await runs.get(req.runId)) })),
     listRuns: unary(async (req) => {
-      const page = await runs.page(runListQueryOf(req));
+      // A limit of 0 is the default: proto3 cannot tell it from unset.
+      const page = await runs.pageOf({
+        limit: req.limit === 0 ? undefined : String(req.limit),
+        state: req.state,
+        pipeline: req.pipeline,
+        branch: req.branch,
+        since: req.since,
+        until: req.until,
+        cursor: req.cursor,
+      });
       const last = page.runs.at(-1);
       return create(ListRunsResponseSchema, {
         runs: page.runs.map(toRun),
@@ -208,27 +216,6 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
       });
     },
   };
-}
-
-/**
- * ListRuns' filters and cursor, checked by the code that checks `GET /api/v1/runs` (one implementation);
- * a bad one is INVALID_ARGUMENT naming the field. A limit of 0 is the default, as proto3 cannot tell it from unset.
- */
-function runListQueryOf(req: ListRunsRequest): RunListQuery {
-  try {
-    return parseRunListParams({
-      limit: req.limit === 0 ? undefined : String(req.limit),
-      state: req.state,
-      pipeline: req.pipeline,
-      branch: req.branch,
-      since: req.since,
-      until: req.until,
-      cursor: req.cursor,
-    });
-  } catch (err) {
-    if (isRunListParamError(err)) throw new InvalidError(err.message);
-    throw err;
-  }
 }
 
 /** Bounds a secret request before anything else looks at it; messages never show the value. */
