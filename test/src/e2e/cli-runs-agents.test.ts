@@ -127,6 +127,9 @@ describe("runs list and agent drain: gRPC and CLI as HTTP", { timeout: 240_000 }
       assert.deepEqual((await grpcWalk(req, 2)).ids, want, `gRPC ${query}`);
       assert.deepEqual((await cliWalk([...flags, "-n", "2"])).ids, want, `CLI ${flags.join(" ")}`);
     }
+    // An age is a time that long ago: the runs of January are all older than a day, none newer.
+    assert.deepEqual((await cliWalk(["--pipeline", "cra-p", "--until", "1d", "-n", "500"])).ids, expected);
+    assert.deepEqual((await cliWalk(["--pipeline", "cra-p", "--since", "1d"])).ids, []);
     // The windows hold what they should (a check of the reference itself): since inclusive, until exclusive.
     assert.deepEqual(await httpIds("branch=rel%2F1"), [ids[9], ids[5], ids[0]]);
     assert.deepEqual(await httpIds(`pipeline=cra-p&state=canceled`), [ids[6]]);
