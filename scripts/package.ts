@@ -7,6 +7,7 @@
 // node_modules/.pnpm/... paths the bundles import them from.
 // Idempotent: the tree is written beside the old one and swapped in when complete.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFile, cp, mkdir, readdir, readFile, readlink, rename, rm, stat, writeFile, chmod } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -127,13 +128,56 @@ ROOT=$(cd "$(dirname "$self")/.." && pwd -P)
 exec "$ROOT/node/bin/node" "$ROOT/dist/dockyard.js" "$@"
 `;
 
-/** Builds the package (see the file's comment). Logs its steps to stderr. */
-export async function buildPackage(options: { log?: (line: string) => void } = {}): Promise<PackageResult> {
+/** Every file the package is made of but the node binary and the externals (named by version), hashed. */
+async function inputsHash(version: string, commit: string): Promise<string> {
+  const hash = createHash('sha256').update(`${version} ${commit} ${process.execPath} ${process.version}\n`);
+  const files = [
+    'dist',
+    ...RUNTIME_FILES,
+    'agent/native/dy-spawn.c',
+    'ops/systemd',
+    INSTALL_SCRIPT,
+    'scripts/package.ts',
+  ];
+  const walk = async (rel: string): Promise<void> => {
+    const info = await stat(path.join(ROOT, rel)).catch(() => null);
+    if (!info) {
+      hash.update(`${rel} missing\n`);
+    } else if (info.isDirectory()) {
+      // dist/release/ is the output; source maps are not packaged.
+      for (const entry of (await readdir(path.join(ROOT, rel))).sort())
+        if (entry !== 'release' && !entry.endsWith('.map')) await walk(`${rel}/${entry}`);
+    } else hash.update(`${rel}\n`).update(await readFile(path.join(ROOT, rel)));
+  };
+  for (const rel of files) await walk(rel);
+  return hash.digest('hex');
+}
+
+/**
+ * Builds the package (see the file's comment), or returns the one in dist/release when it was
+ * built from the same inputs (a stamp beside it), unless `force`. Logs its steps to stderr.
+ * Concurrent calls (tests of several files) are safe: each builds in its own directory and the
+ * tarball is replaced by a rename.
+ */
+export async function buildPackage(
+  options: { log?: (line: string) => void; force?: boolean } = {},
+): Promise<PackageResult> {
   const log = options.log ?? ((line: string) => process.stderr.write(`[package] ${line}\n`));
   run('bash', ['-c', '. scripts/lib.sh && ensure_build']);
   const { version, commit } = await versionInfo();
   const name = packageName(version);
   const dir = path.join(RELEASE_DIR, name);
+  const tarball = path.join(RELEASE_DIR, `${name}.tar.gz`);
+  const stampFile = path.join(RELEASE_DIR, `.${name}.inputs`);
+  const stamp = await inputsHash(version, commit);
+  const hasInstallScript = existsSync(path.join(ROOT, INSTALL_SCRIPT));
+  if (!options.force && existsSync(dir) && (await readFile(stampFile, 'utf8').catch(() => '')) === stamp) {
+    const { size: bytes } = await stat(tarball).catch(() => ({ size: -1 }));
+    if (bytes >= 0) {
+      log(`${name} (${commit}) is up to date`);
+      return { tarball, dir, version, commit, bytes, hasInstallScript };
+    }
+  }
   const tmp = path.join(RELEASE_DIR, `.tmp-${process.pid}`);
   const out = path.join(tmp, name);
   await rm(tmp, { recursive: true, force: true });
@@ -180,7 +224,6 @@ export async function buildPackage(options: { log?: (line: string) => void } = {
     for (const unit of ['dockyard-agent.service', 'dockyard-server.service']) {
       await copyFile(path.join(ROOT, 'ops/systemd', unit), path.join(out, 'systemd', unit));
     }
-    const hasInstallScript = existsSync(path.join(ROOT, INSTALL_SCRIPT));
     if (hasInstallScript) {
       await copyFile(path.join(ROOT, INSTALL_SCRIPT), path.join(out, 'install.sh'));
       await chmod(path.join(out, 'install.sh'), 0o755);
@@ -189,10 +232,16 @@ export async function buildPackage(options: { log?: (line: string) => void } = {
     // gzip -6 by tar: about 15 s for the ~170 MB tree on one core; the tree is what the tests use.
     const tarTmp = path.join(tmp, `${name}.tar.gz`);
     run('tar', ['-C', tmp, '--owner=0', '--group=0', '--numeric-owner', '-czf', tarTmp, name]);
-    await rm(dir, { recursive: true, force: true });
-    await rename(out, dir);
-    const tarball = path.join(RELEASE_DIR, `${name}.tar.gz`);
+    // The old tree is moved aside first (a rename cannot replace a non-empty directory); when a
+    // concurrent build put its tree in between, that one (built from the same inputs) stays.
+    await rename(dir, path.join(tmp, 'old')).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+    await rename(out, dir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
+    });
     await rename(tarTmp, tarball);
+    await writeFile(stampFile, stamp);
     const { size: bytes } = await stat(tarball);
     return { tarball, dir, version, commit, bytes, hasInstallScript };
   } finally {
