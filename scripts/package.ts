@@ -154,16 +154,46 @@ async function inputsHash(version: string, commit: string): Promise<string> {
 }
 
 /**
+ * Runs `fn` holding dist/release/.lock (a directory with the holder's pid): test files of one
+ * `npm test` build the package at the same time, and the second must find the first's, not
+ * replace the tree the first one's test is reading. A lock whose holder is gone is taken over.
+ */
+async function withLock<T>(fn: () => Promise<T>): Promise<T> {
+  const lock = path.join(RELEASE_DIR, '.lock');
+  await mkdir(RELEASE_DIR, { recursive: true });
+  for (const deadline = Date.now() + 10 * 60_000; ;) {
+    try {
+      await mkdir(lock);
+      await writeFile(path.join(lock, 'pid'), String(process.pid));
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number(await readFile(path.join(lock, 'pid'), 'utf8').catch(() => '0'));
+      if (pid > 0 && !existsSync(`/proc/${pid}`)) await rm(lock, { recursive: true, force: true });
+      if (Date.now() > deadline) throw new Error(`${lock} is held by pid ${pid} for 10 minutes`, { cause: err });
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
+}
+
+/**
  * Builds the package (see the file's comment), or returns the one in dist/release when it was
  * built from the same inputs (a stamp beside it), unless `force`. Logs its steps to stderr.
- * Concurrent calls (tests of several files) are safe: each builds in its own directory and the
- * tarball is replaced by a rename.
  */
 export async function buildPackage(
   options: { log?: (line: string) => void; force?: boolean } = {},
 ): Promise<PackageResult> {
   const log = options.log ?? ((line: string) => process.stderr.write(`[package] ${line}\n`));
   run('bash', ['-c', '. scripts/lib.sh && ensure_build']);
+  return withLock(() => buildLocked(log, options.force ?? false));
+}
+
+async function buildLocked(log: (line: string) => void, force: boolean): Promise<PackageResult> {
   const { version, commit } = await versionInfo();
   const name = packageName(version);
   const dir = path.join(RELEASE_DIR, name);
@@ -171,7 +201,7 @@ export async function buildPackage(
   const stampFile = path.join(RELEASE_DIR, `.${name}.inputs`);
   const stamp = await inputsHash(version, commit);
   const hasInstallScript = existsSync(path.join(ROOT, INSTALL_SCRIPT));
-  if (!options.force && existsSync(dir) && (await readFile(stampFile, 'utf8').catch(() => '')) === stamp) {
+  if (!force && existsSync(dir) && (await readFile(stampFile, 'utf8').catch(() => '')) === stamp) {
     const { size: bytes } = await stat(tarball).catch(() => ({ size: -1 }));
     if (bytes >= 0) {
       log(`${name} (${commit}) is up to date`);
@@ -232,14 +262,11 @@ export async function buildPackage(
     // gzip -6 by tar: about 15 s for the ~170 MB tree on one core; the tree is what the tests use.
     const tarTmp = path.join(tmp, `${name}.tar.gz`);
     run('tar', ['-C', tmp, '--owner=0', '--group=0', '--numeric-owner', '-czf', tarTmp, name]);
-    // The old tree is moved aside first (a rename cannot replace a non-empty directory); when a
-    // concurrent build put its tree in between, that one (built from the same inputs) stays.
+    // A rename cannot replace a non-empty directory: the old tree is moved aside (and removed) first.
     await rename(dir, path.join(tmp, 'old')).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });
-    await rename(out, dir).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
-    });
+    await rename(out, dir);
     await rename(tarTmp, tarball);
     await writeFile(stampFile, stamp);
     const { size: bytes } = await stat(tarball);
