@@ -108,9 +108,10 @@ export function agentsTable(agents: Agent[], nowMs: number, c: Colors): string {
       .map(([k, v]) => `${k}=${v}`)
       .join(",") || "-",
     `${a.slotsUsed}/${a.capacity}`,
+    a.version || "-",
     formatAge(Number(a.lastHeartbeatMs), nowMs),
   ]);
-  return renderTable(["ID", "NAME", "STATE", "LABELS", "SLOTS", "HEARTBEAT"], rows, {
+  return renderTable(["ID", "NAME", "STATE", "LABELS", "SLOTS", "VERSION", "HEARTBEAT"], rows, {
     header: c.bold,
     cell: (text, col) => (col === 2 ? colorState(text, c) : text),
   });
