@@ -148,7 +148,7 @@ export async function buildContext(docker: Docker, dir: string, tag: string, has
       networkmode: 'none',
       buildargs: { CONTENT_HASH: hash },
       labels: { [HASH_LABEL]: hash },
-    } as Docker.ImageBuildOptions,
+    } as Parameters<Docker['buildImage']>[1],
   );
   const events = await new Promise<{ error?: string; errorDetail?: { message?: string } }[]>((resolve, reject) =>
     docker.modem.followProgress(stream as unknown as NodeJS.ReadableStream, (err: Error | null, out: unknown[]) =>
