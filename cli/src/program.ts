@@ -19,15 +19,15 @@ import { registerServiceCommands } from "./commands/services";
 import { registerAlertCommands } from "./commands/alerts";
 import { registerArtifactCommands } from "./commands/artifacts";
 import { registerScheduleCommands } from "./commands/schedules";
+import { releaseVersionText } from "@dockyard/proto";
 import { DEFAULT_SERVER } from "./config";
-import cliPackage from "../package.json";
 import { CliError, EXIT_FAILURE, EXIT_USAGE, errorText } from "./errors";
 
 /** The `dockyard` program writing through `cli`; commander never calls process.exit. */
 export function buildProgram(cli: CliContext): Command {
   const program = new Command("dockyard")
     .description("Dockyard: submit and follow builds on the Dockyard build farm, or run its server and agents")
-    .version(cliPackage.version, "-V, --version", "print the version")
+    .version(`dockyard ${releaseVersionText()}`, "-V, --version", "print the version and commit")
     .option("--server <addr>", `control plane gRPC address (env DOCKYARD_SERVER, default ${DEFAULT_SERVER})`)
     .option("--token <token>", "API token (env DOCKYARD_TOKEN)")
     .option("--ca <file>", "the server's CA certificate, to verify it (env DOCKYARD_CA_FILE)")

@@ -114,8 +114,9 @@ export function agentsTable(agents: Agent[], nowMs: number, c: Colors): string {
       .join(",") || "-",
     `${a.slotsUsed}/${a.capacity}`,
     formatAge(Number(a.lastHeartbeatMs), nowMs),
+    a.version || "-",
   ]);
-  return renderTable(["ID", "NAME", "STATE", "LABELS", "SLOTS", "HEARTBEAT"], rows, {
+  return renderTable(["ID", "NAME", "STATE", "LABELS", "SLOTS", "HEARTBEAT", "VERSION"], rows, {
     header: c.bold,
     cell: (text, col) => (col === 2 ? colorState(text, c) : text),
   });
