@@ -9,8 +9,9 @@
  *   dockyard/postgres:15       Debian's postgresql-15 (binaries, share/, the .so modules but the JIT)
  *   dockyard/nats:2.9          Debian's nats-server
  *
- * Idempotent: each image carries `org.dockyard.content-hash` (its Dockerfile, the copied files'
- * contents, the busybox image id); a tag with the same hash is left alone.
+ * Idempotent: each image carries `org.dockyard.content-hash` (its recipe, the versions of the
+ * Debian packages its files come from, the parent image id, the package tree); a tag with the same
+ * hash is left alone.
  *
  *   DOCKER_HOST=unix:///tmp/dockyard-docker/docker.sock node --import tsx ops/images/build-dockyard-images.ts [--force] [PACKAGE_DIR]
  *
@@ -77,6 +78,8 @@ exec start-stop-daemon -S -c postgres:postgres -x ${PG}/bin/postgres -- -D "$D" 
 interface Spec {
   tag: string;
   dockerfile: string;
+  /** The Debian packages its host files come from (their Depends closure's versions go into the hash). */
+  debs: string[];
   /** Fills `dir/rootfs` (and anything else the Dockerfile copies). */
   prepare: (dir: string) => Promise<void>;
 }
@@ -96,6 +99,7 @@ function specs(pkgDir: string, version: string): Spec[] {
   const opt = `/opt/dockyard/${version}`;
   const server: Spec = {
     tag: `dockyard/server:${version}`,
+    debs: ['libc6', 'libstdc++6', 'libgcc-s1'],
     dockerfile: base(
       [
         `RUN ["/bin/sh", "-c", "ln -s ${version} /opt/dockyard/current && ln -s /opt/dockyard/current/bin/dockyard /bin/dockyard && mkdir -p /var/lib/dockyard && chown ${SERVER_UID}:${SERVER_UID} /var/lib/dockyard && dockyard --version"]`,
@@ -115,6 +119,7 @@ function specs(pkgDir: string, version: string): Spec[] {
   };
   const agent: Spec = {
     tag: `dockyard/agent:${version}`,
+    debs: ['git'],
     dockerfile: [
       `FROM dockyard/server:${version}`,
       'USER 0:0',
@@ -136,6 +141,7 @@ function specs(pkgDir: string, version: string): Spec[] {
   };
   const postgres: Spec = {
     tag: POSTGRES_IMAGE,
+    debs: ['postgresql-15', 'tzdata'],
     dockerfile: base(
       [
         'ENV PATH=/bin:/usr/lib/postgresql/15/bin TZ=UTC',
@@ -155,6 +161,7 @@ function specs(pkgDir: string, version: string): Spec[] {
   };
   const nats: Spec = {
     tag: NATS_IMAGE,
+    debs: ['nats-server'],
     dockerfile: base(
       [
         'ENV PATH=/bin:/usr/sbin',
@@ -174,6 +181,48 @@ function specs(pkgDir: string, version: string): Spec[] {
   return [postgres, nats, server, agent];
 }
 
+/** Every installed Debian package: name -> [version, its Pre-Depends and Depends], from one dpkg-query. */
+function installedDebs(): Map<string, [string, string]> {
+  const out = execFileSync(
+    'dpkg-query',
+    ['-W', '-f=${db:Status-Abbrev}\t${Package}\t${Version}\t${Pre-Depends}, ${Depends}\n'],
+    {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
+  const map = new Map<string, [string, string]>();
+  for (const line of out.split('\n')) {
+    const [status, name, version, deps] = line.split('\t');
+    if (status?.startsWith('ii') && name) map.set(name.replace(/:.*$/, ''), [version!, deps!]);
+  }
+  return map;
+}
+
+/** `name=version` of `roots` and their installed dependencies (of alternatives, the first installed one). */
+function debClosure(roots: string[], installed: Map<string, [string, string]>): string[] {
+  const seen = new Map<string, string>();
+  const todo = [...roots];
+  while (todo.length) {
+    const p = todo.pop()!;
+    if (seen.has(p)) continue;
+    const entry = installed.get(p);
+    if (!entry) throw new Error(`Debian package ${p} is not installed (apt-get install ${p})`);
+    seen.set(p, entry[0]);
+    for (const group of entry[1].split(',')) {
+      const alts = group.split('|').map((d) =>
+        d
+          .replace(/\(.*\)/, '')
+          .replace(/:any/, '')
+          .trim(),
+      );
+      const pick = alts.find((a) => installed.has(a));
+      if (pick) todo.push(pick);
+    }
+  }
+  return [...seen].map(([p, v]) => `${p}=${v}`).sort();
+}
+
 /** Builds (or leaves alone) the four images; the server and agent from the unpacked package `pkgDir`. */
 export async function ensureDockyardImages(
   opts: { docker?: Docker; force?: boolean; pkgDir?: string; log?: (s: string) => void } = {},
@@ -187,12 +236,11 @@ export async function ensureDockyardImages(
   const busybox = (await docker.getImage(BASE_IMAGE).inspect()).Id;
   const result: Record<string, 'present' | 'built'> = {};
   // The hash of an image's inputs, cheap to compute: its recipe (Dockerfile, prepare step,
-  // host-files.ts), every
-  // installed Debian package's version (the files copied come from them), the parent image and,
-  // for the server, the package tree. Any change rebuilds; nothing is copied to find out.
+  // host-files.ts), the versions of the Debian packages its files come from (with their Depends
+  // closure), the parent image and, for the server, the package tree. Any change rebuilds; nothing is copied to find out.
   const helpers = await readFile(join(import.meta.dirname, 'host-files.ts'), 'utf8');
-  const debs = execFileSync('dpkg-query', ['-W', '-f=${Package}=${Version}\n'], { encoding: 'utf8' });
   const pkgHash = await treeHash(pkgDir);
+  const installed = installedDebs();
   for (const spec of specs(pkgDir, version)) {
     const fromServer = spec.dockerfile.startsWith('FROM dockyard/server');
     const parent = fromServer ? ((await currentHash(docker, `dockyard/server:${version}`)) ?? '') : busybox;
@@ -200,7 +248,7 @@ export async function ensureDockyardImages(
       .update(spec.tag)
       .update(spec.dockerfile)
       .update(spec.prepare.toString() + (spec.tag === POSTGRES_IMAGE ? PG_START : '') + ETC.toString() + helpers)
-      .update(debs)
+      .update(debClosure(spec.debs, installed).join('\n'))
       .update(parent)
       .update(spec.tag.startsWith('dockyard/server:') ? pkgHash : '')
       .digest('hex');
