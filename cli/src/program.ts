@@ -6,6 +6,7 @@ import { registerAdminCommands } from "./commands/admin";
 import { registerRerunCommand } from "./commands/rerun";
 import { registerApprovalCommands } from "./commands/approve";
 import { registerListCommands } from "./commands/list";
+import { registerAgentCommands } from "./commands/agents";
 import { registerEnvsCommand } from "./commands/envs";
 import { registerProcessCommands } from "./commands/processes";
 import { registerRunCommands } from "./commands/run";
@@ -43,6 +44,7 @@ export function buildProgram(cli: CliContext): Command {
   registerValidate(program, cli);
   registerRunCommands(program, cli);
   registerListCommands(program, cli);
+  registerAgentCommands(program, cli);
   registerEnvsCommand(program, cli);
   registerServiceCommands(program, cli);
   registerAlertCommands(program, cli);

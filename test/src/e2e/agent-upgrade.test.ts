@@ -9,6 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { PROTOCOL_VERSION, releaseVersionText } from "@dockyard/proto";
 import { tempDir } from "@dockyard/testkit";
+import type { AgentJson } from "@dockyard/cli";
 import { dockyardCli, startFarm, submit, waitFor, waitForRun, runEvents, logsByStage, type Farm } from "../index";
 
 interface AgentRow {
@@ -91,10 +92,9 @@ stages:
     });
     const body = (await res.json()) as { agents: { name: string; version: string | null }[] };
     assert.equal(body.agents.find((a) => a.name === "up-a")?.version, releaseVersionText());
-    // And `dockyard agents`, in its VERSION column.
-    const table = (await dockyardCli(farm, ["agents"])).stdout.split("\n");
-    const line = table.find((l) => / up-a /.test(l)) ?? table.join("\n");
-    assert.ok(line.trimEnd().endsWith(` ${releaseVersionText()}`), line);
+    // And `dockyard agents --json`.
+    const listed = JSON.parse((await dockyardCli(farm, ["agents", "--json"])).stdout) as AgentJson[];
+    assert.equal(listed.find((a) => a.name === "up-a")?.version, releaseVersionText());
   });
 
   it("refuses an N-2 agent with a message naming both versions", async () => {
