@@ -64,3 +64,5 @@ export {
 export { secretDir } from "./secrets/secret-files";
 // The synthetic journey metrics as a ui-test stage pushes them (the dashboards' live test pushes with it).
 export { pushJourneyMetrics, type JourneyRunMetrics } from "./ui-test/journey-metrics";
+export { agentCheck, runAgentChecks, formatChecks, type CheckResult } from "./check";
+export { hostFacts, HOST_FACT_KEYS } from "./host-facts";
