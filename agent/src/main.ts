@@ -12,6 +12,9 @@ import type { Executor } from "./executor/types";
 import { RegistrationRefusedError } from "./transport/register";
 import { hostFacts, withHostFacts } from "./host-facts";
 
+// The bundle's entry is this file (scripts/build.ts): `dockyard agent --check` loads it from here.
+export { agentCheck } from "./check";
+
 /** The executors this agent offers; throws when the configured one is unavailable. */
 export async function chooseExecutors(config: AgentConfig): Promise<Executor[]> {
   const shell = () => new ShellExecutor({ workDir: path.resolve(config.stateDir, "work") });

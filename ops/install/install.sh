@@ -159,10 +159,11 @@ while [ $# -gt 0 ]; do
     --env)
       need_value "$@"
       [[ $2 =~ ^(DOCKYARD_[A-Z0-9_]+|DOCKER_HOST)=(.*)$ ]] || usage_error "--env: '$2' is not DOCKYARD_NAME=value (or DOCKER_HOST=...)"
-      [[ ${BASH_REMATCH[1]} != DOCKYARD_JOIN_TOKEN* ]] || usage_error "--env: give the join token with --token-file"
-      safe_value --env "${BASH_REMATCH[2]}"
-      extra_env+=("${BASH_REMATCH[1]}")
-      set_env[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
+      key=${BASH_REMATCH[1]} value=${BASH_REMATCH[2]}
+      [[ $key != DOCKYARD_JOIN_TOKEN* ]] || usage_error "--env: give the join token with --token-file"
+      safe_value --env "$value"
+      extra_env+=("$key")
+      set_env[$key]=$value
       shift 2
       ;;
     --no-start)
@@ -260,8 +261,9 @@ order=(DOCKYARD_SERVER_URL DOCKYARD_NATS_URL DOCKYARD_JOIN_TOKEN DOCKYARD_CA_FIN
 if [ -f "$ENV_FILE" ]; then
   while IFS= read -r line || [ -n "$line" ]; do
     [[ $line =~ ^([A-Z][A-Z0-9_]*)=(.*)$ ]] || continue
-    env[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
-    [[ " ${order[*]} " == *" ${BASH_REMATCH[1]} "* ]] || extra_env+=("${BASH_REMATCH[1]}")
+    key=${BASH_REMATCH[1]}
+    env[$key]=${BASH_REMATCH[2]}
+    [[ " ${order[*]} " == *" $key "* ]] || extra_env+=("$key")
   done <"$ENV_FILE"
 fi
 changed=0
