@@ -71,7 +71,9 @@ try {
         const readyMs = performance.now() - t1;
         if (run.state !== "succeeded") throw new Error(`the stage ended ${run.state}: ${run.stages[0]?.reason}`);
         runs.push({ installMs, onlineMs, readyMs });
-        console.log(JSON.stringify({ run: i + 1, install_s: s(installMs), online_s: s(onlineMs), agent_ready_s: s(readyMs) }));
+        console.log(
+          JSON.stringify({ run: i + 1, install_s: s(installMs), online_s: s(onlineMs), agent_ready_s: s(readyMs) }),
+        );
       } finally {
         const exited = new Promise((res) => agent.once("exit", res));
         agent.kill("SIGTERM"); // drains (nothing runs), leaves the farm

@@ -65,7 +65,11 @@ async function checkDocker(config: AgentConfig): Promise<CheckResult> {
         : why === "no such socket" || why === "connection refused"
           ? " (is dockerd running? DOCKER_HOST names the engine)"
           : "";
-    return { name: "docker", ok: false, detail: `cannot reach the Docker engine at ${config.dockerHost}: ${why}${hint}` };
+    return {
+      name: "docker",
+      ok: false,
+      detail: `cannot reach the Docker engine at ${config.dockerHost}: ${why}${hint}`,
+    };
   }
 }
 
@@ -153,19 +157,32 @@ async function checkServer(config: AgentConfig, pem: string | null): Promise<Che
   }
   if (problems.length > 0) return { name: "server", ok: false, detail: problems.join("; ") };
   const how = config.insecure ? "plaintext gRPC" : pem ? "gRPC over TLS" : "TCP (TLS not checked: no CA)";
-  return { name: "server", ok: true, detail: `${config.servers.join(", ")} ${config.servers.length > 1 ? "answer" : "answers"} ${how}` };
+  return {
+    name: "server",
+    ok: true,
+    detail: `${config.servers.join(", ")} ${config.servers.length > 1 ? "answer" : "answers"} ${how}`,
+  };
 }
 
 async function checkNats(config: AgentConfig): Promise<CheckResult> {
   try {
     const nc = await withTimeout(
-      connect({ servers: config.natsUrl, timeout: TIMEOUT_MS, reconnect: false, name: `dockyard-check-${config.name}` }),
+      connect({
+        servers: config.natsUrl,
+        timeout: TIMEOUT_MS,
+        reconnect: false,
+        name: `dockyard-check-${config.name}`,
+      }),
       `NATS at ${config.natsUrl}`,
       TIMEOUT_MS + 1000,
     );
     const info = nc.info;
     await nc.close();
-    return { name: "nats", ok: true, detail: `connected to ${config.natsUrl}${info ? ` (nats-server ${info.version})` : ""}` };
+    return {
+      name: "nats",
+      ok: true,
+      detail: `connected to ${config.natsUrl}${info ? ` (nats-server ${info.version})` : ""}`,
+    };
   } catch (err) {
     return { name: "nats", ok: false, detail: `cannot connect to NATS at ${config.natsUrl}: ${describeError(err)}` };
   }
@@ -183,7 +200,13 @@ export async function runAgentChecks(env: Record<string, string | undefined>): P
   }
   const [docker, ca, nats] = await Promise.all([checkDocker(config), checkCa(config), checkNats(config)]);
   const server = await checkServer(config, ca.pem);
-  return [{ name: "config", ok: true, detail: `agent ${config.name}, state in ${config.stateDir}` }, docker, ca.result, server, nats];
+  return [
+    { name: "config", ok: true, detail: `agent ${config.name}, state in ${config.stateDir}` },
+    docker,
+    ca.result,
+    server,
+    nats,
+  ];
 }
 
 /** The report as printed: one line per check, then a summary line. */
@@ -195,7 +218,10 @@ export function formatChecks(results: CheckResult[]): string {
 }
 
 /** `dockyard agent --check`: prints the report; resolves true when every check passed. */
-export async function agentCheck(env: Record<string, string | undefined>, out: NodeJS.WritableStream = process.stdout): Promise<boolean> {
+export async function agentCheck(
+  env: Record<string, string | undefined>,
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<boolean> {
   const results = await runAgentChecks(env);
   out.write(formatChecks(results));
   return results.every((r) => r.ok);

@@ -16,7 +16,14 @@ import { dockerFromEnv } from "@dockyard/agent";
 import { DOCKER_HOST, NATS_URL, freePort, startFarm, type Farm } from "../helpers/farm";
 import { submit, waitForRun } from "../helpers/runs";
 import { waitFor } from "../helpers/wait";
-import { InstallRoot, buildReleasePackage, envFileOf, startAsUnit, unitSettings, type NsResult } from "../helpers/install-root";
+import {
+  InstallRoot,
+  buildReleasePackage,
+  envFileOf,
+  startAsUnit,
+  unitSettings,
+  type NsResult,
+} from "../helpers/install-root";
 
 const UNIT = "/etc/systemd/system/dockyard-agent.service";
 const ENV_FILE = "/etc/dockyard/agent.env";
@@ -75,7 +82,14 @@ describe("install.sh in a throwaway root", { timeout: 240_000 }, () => {
     const r = await install(
       ...["--server", farm.server.grpcAddress, "--token-file", tokenFile],
       ...["--labels", "disk=ssd,os=custom-os", "--capacity", "3", "--name", name, "--nats", NATS_URL],
-      ...["--executor", "docker", "--env", `DOCKYARD_NATS_PREFIX=${farm.prefix}`, "--env", `DOCKER_HOST=${DOCKER_HOST}`],
+      ...[
+        "--executor",
+        "docker",
+        "--env",
+        `DOCKYARD_NATS_PREFIX=${farm.prefix}`,
+        "--env",
+        `DOCKER_HOST=${DOCKER_HOST}`,
+      ],
     );
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /systemd is not running on this host/);
@@ -135,7 +149,11 @@ describe("install.sh in a throwaway root", { timeout: 240_000 }, () => {
           ...process.env,
           DOCKYARD_TOKEN: farm.apiToken,
         });
-        const agents = JSON.parse(r.stdout || "[]") as { name: string; state: string; labels: Record<string, string> }[];
+        const agents = JSON.parse(r.stdout || "[]") as {
+          name: string;
+          state: string;
+          labels: Record<string, string>;
+        }[];
         return agents.find((a) => a.name === name && a.state === "online");
       },
       { timeoutMs: 30_000, intervalMs: 300, message: `agent ${name} online (log: ${log.slice(-2000)})` },
@@ -155,7 +173,11 @@ describe("install.sh in a throwaway root", { timeout: 240_000 }, () => {
       "name: installed\nstages:\n  hello: { image: dockyard/busybox:1, command: 'echo installed-agent-$((6*7))' }\n",
     );
     const run = await waitForRun(farm.client, runId, 60_000);
-    assert.equal(run.state, "succeeded", JSON.stringify(run.stages, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v)));
+    assert.equal(
+      run.state,
+      "succeeded",
+      JSON.stringify(run.stages, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v)),
+    );
     const { rows } = await farm.pg.query<{ name: string }>(
       "select ag.name from attempts a join agents ag on ag.id = a.agent_id join stages s on s.id = a.stage_id where s.run_id = $1",
       [runId],
@@ -183,12 +205,29 @@ describe("install.sh in a throwaway root", { timeout: 240_000 }, () => {
       DOCKYARD_NATS_URL: deadNats,
       DOCKER_HOST: "unix:///nonexistent/docker.sock",
     };
-    writeFileSync(broken, Object.entries(vars).map(([k, v]) => `${k}=${v}\n`).join(""));
+    writeFileSync(
+      broken,
+      Object.entries(vars)
+        .map(([k, v]) => `${k}=${v}\n`)
+        .join(""),
+    );
     const bad = await root.run([CLI, "agent", "--check", "--env-file", broken]);
     assert.equal(bad.code, 1, bad.stdout + bad.stderr);
-    assert.match(bad.stdout, /^docker\s+FAIL\s+cannot reach the Docker engine at unix:\/\/\/nonexistent\/docker\.sock: no such socket/m);
-    assert.match(bad.stdout, new RegExp(`^ca\\s+FAIL\\s+the server at ${farm.server.grpcAddress} does not present the pinned CA ${"ab".repeat(32)}`, "m"));
-    assert.match(bad.stdout, new RegExp(`^nats\\s+FAIL\\s+cannot connect to NATS at ${deadNats}: connection refused`, "m"));
+    assert.match(
+      bad.stdout,
+      /^docker\s+FAIL\s+cannot reach the Docker engine at unix:\/\/\/nonexistent\/docker\.sock: no such socket/m,
+    );
+    assert.match(
+      bad.stdout,
+      new RegExp(
+        `^ca\\s+FAIL\\s+the server at ${farm.server.grpcAddress} does not present the pinned CA ${"ab".repeat(32)}`,
+        "m",
+      ),
+    );
+    assert.match(
+      bad.stdout,
+      new RegExp(`^nats\\s+FAIL\\s+cannot connect to NATS at ${deadNats}: connection refused`, "m"),
+    );
     assert.match(bad.stdout, /^config\s+ok/m);
     assert.match(bad.stdout, /3 of 5 checks failed/);
 
@@ -196,7 +235,10 @@ describe("install.sh in a throwaway root", { timeout: 240_000 }, () => {
     const gone = `127.0.0.1:${await freePort()}`;
     const down = await root.run([CLI, "agent", "--check", "--env-file", ENV_FILE, "--server", gone]);
     assert.equal(down.code, 1);
-    assert.match(down.stdout, new RegExp(`^server\\s+FAIL\\s+cannot reach the server at ${gone}: connection refused`, "m"));
+    assert.match(
+      down.stdout,
+      new RegExp(`^server\\s+FAIL\\s+cannot reach the server at ${gone}: connection refused`, "m"),
+    );
   });
 
   it("uninstall refuses while the agent runs; the unit's ExecStop drains it; --uninstall keeps the state, --purge not", async () => {
