@@ -63,7 +63,7 @@ declare -A set_env=() # agent.env settings given on the command line
 extra_env=()
 token_file="" ca_file="" uninstall=0 purge=0 no_start=0
 
-need_value() { [ $# -ge 2 ] && [ -n "$2" ] || usage_error "$1 needs a value"; }
+need_value() { if [ $# -lt 2 ] || [ -z "$2" ]; then usage_error "$1 needs a value"; fi; }
 
 # Values go into an EnvironmentFile that is also sourced by sh (see the start hint below): keep them
 # to characters that mean nothing to either.
@@ -91,7 +91,7 @@ check_labels() {
   for item in "${items[@]}"; do
     [[ $item == *=* ]] || usage_error "--labels: '$item' is not key=value"
     key=${item%%=*} value=${item#*=}
-    [[ $key =~ ^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$ ]] && [ "$key" != __proto__ ] ||
+    { [[ $key =~ ^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$ ]] && [ "$key" != __proto__ ]; } ||
       usage_error "--labels: key '$key' must start with a letter or digit and hold letters, digits, . _ / - (max 63)"
     [[ $value =~ ^[A-Za-z0-9._/:@+-]{0,128}$ ]] ||
       usage_error "--labels: value '$value' of '$key' may hold letters, digits and . _ / : @ + - (max 128)"
@@ -119,7 +119,7 @@ while [ $# -gt 0 ]; do
       ;;
     --capacity)
       need_value "$@"
-      [[ $2 =~ ^[0-9]{1,3}$ ]] && ((10#$2 >= 1 && 10#$2 <= 256)) ||
+      { [[ $2 =~ ^[0-9]{1,3}$ ]] && ((10#$2 >= 1 && 10#$2 <= 256)); } ||
         usage_error "--capacity: '$2' is not a whole number from 1 to 256"
       set_env[DOCKYARD_AGENT_CAPACITY]=$((10#$2))
       shift 2
@@ -151,7 +151,7 @@ while [ $# -gt 0 ]; do
       ;;
     --ca-file)
       need_value "$@"
-      [ -f "$2" ] && [ -r "$2" ] || usage_error "--ca-file: cannot read '$2'"
+      { [ -f "$2" ] && [ -r "$2" ]; } || usage_error "--ca-file: cannot read '$2'"
       grep -q -- '-----BEGIN CERTIFICATE-----' "$2" || usage_error "--ca-file: '$2' holds no PEM certificate"
       ca_file=$2
       shift 2
@@ -268,7 +268,7 @@ if [ -f "$ENV_FILE" ]; then
 fi
 changed=0
 if [ -n "$token_file" ]; then
-  [ -f "$token_file" ] && [ -r "$token_file" ] || usage_error "--token-file: cannot read '$token_file'"
+  { [ -f "$token_file" ] && [ -r "$token_file" ]; } || usage_error "--token-file: cannot read '$token_file'"
   token=$(tr -d ' \t\r\n' <"$token_file")
   [ ${#token} -ge 16 ] || usage_error "--token-file: '$token_file' holds no join token (at least 16 characters)"
   [[ $token =~ ^[A-Za-z0-9._-]+$ ]] || usage_error "--token-file: '$token_file' holds more than one join token's characters"
