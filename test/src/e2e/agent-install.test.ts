@@ -6,7 +6,7 @@
 // then --uninstall (the state directory stays) and --purge.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { readFileSync, readlinkSync, statSync, existsSync, writeFileSync, readdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -135,6 +135,20 @@ describe("install.sh in a throwaway root", { timeout: 240_000 }, () => {
     assert.match(again.stdout, /kept \/etc\/dockyard\/agent\.env/);
     assert.equal(readFileSync(root.host(ENV_FILE), "utf8"), before);
     assert.equal(root.user("dockyard")?.uid, user.uid);
+
+    // An upgrade: the next version's package (a copy with another VERSION), one flag given.
+    const next = path.join(tempDir("install-next"), "dockyard-next");
+    execFileSync("cp", ["-a", pkg, next]);
+    writeFileSync(path.join(next, "VERSION"), "0.99.0 upgrade\n");
+    const up = await root.run([path.join(next, "install.sh"), "--capacity", "4"]);
+    assert.equal(up.code, 0, up.stderr);
+    assert.match(
+      up.stdout,
+      new RegExp(`/opt/dockyard/current -> 0\\.99\\.0 \\(was ${version.replaceAll(".", "\\.")}\\)`),
+    );
+    assert.equal(readlinkSync(root.host("/opt/dockyard/current")), "0.99.0");
+    const upgraded = envFileOf(readFileSync(root.host(ENV_FILE), "utf8"));
+    assert.deepEqual(upgraded, { ...vars, DOCKYARD_AGENT_CAPACITY: "4" }, "only the given setting changed");
   });
 
   it("the agent started as the unit does comes online with the host's facts as labels and runs a stage", async () => {
