@@ -317,6 +317,14 @@ previous=$(readlink "$PREFIX/current" 2>/dev/null || true)
 ln -sfn "$version" "$PREFIX/.current.tmp"
 mv -T "$PREFIX/.current.tmp" "$PREFIX/current"
 [ "$previous" = "$version" ] || say "$PREFIX/current -> $version${previous:+ (was $previous)}"
+# Keep the previous version beside the new one (a rollback is its install.sh), no older ones.
+for old in "$PREFIX"/*/; do
+  old=$(basename "$old")
+  if [ ! -L "$PREFIX/$old" ] && [ "$old" != "$version" ] && [ "$old" != "$previous" ]; then
+    rm -rf "${PREFIX:?}/$old"
+    say "removed the old version $PREFIX/$old"
+  fi
+done
 if [ ! -e "$BIN_LINK" ] || { [ -L "$BIN_LINK" ] && [[ $(readlink "$BIN_LINK") == "$PREFIX"/* ]]; }; then
   install -d -m 0755 "$(dirname "$BIN_LINK")"
   ln -sfn "$PREFIX/current/bin/dockyard" "$BIN_LINK"

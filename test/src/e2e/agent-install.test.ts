@@ -147,6 +147,11 @@ describe("install.sh in a throwaway root", { timeout: 240_000 }, () => {
       new RegExp(`/opt/dockyard/current -> 0\\.99\\.0 \\(was ${version.replaceAll(".", "\\.")}\\)`),
     );
     assert.equal(readlinkSync(root.host("/opt/dockyard/current")), "0.99.0");
+    assert.deepEqual(
+      readdirSync(root.host("/opt/dockyard")).sort(),
+      ["0.99.0", version, "current"].sort(),
+      "the previous version stays",
+    );
     const upgraded = envFileOf(readFileSync(root.host(ENV_FILE), "utf8"));
     assert.deepEqual(upgraded, { ...vars, DOCKYARD_AGENT_CAPACITY: "4" }, "only the given setting changed");
   });
