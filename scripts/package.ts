@@ -7,6 +7,7 @@
 // node_modules/.pnpm/... paths the bundles import them from.
 // Idempotent: the tree is written beside the old one and swapped in when complete.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFile, cp, mkdir, readdir, readFile, readlink, rename, rm, stat, writeFile, chmod } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -127,13 +128,86 @@ ROOT=$(cd "$(dirname "$self")/.." && pwd -P)
 exec "$ROOT/node/bin/node" "$ROOT/dist/dockyard.js" "$@"
 `;
 
-/** Builds the package (see the file's comment). Logs its steps to stderr. */
-export async function buildPackage(options: { log?: (line: string) => void } = {}): Promise<PackageResult> {
+/** Every file the package is made of but the node binary and the externals (named by version), hashed. */
+async function inputsHash(version: string, commit: string): Promise<string> {
+  const hash = createHash('sha256').update(`${version} ${commit} ${process.execPath} ${process.version}\n`);
+  const files = [
+    'dist',
+    ...RUNTIME_FILES,
+    'agent/native/dy-spawn.c',
+    'ops/systemd',
+    INSTALL_SCRIPT,
+    'scripts/package.ts',
+  ];
+  const walk = async (rel: string): Promise<void> => {
+    const info = await stat(path.join(ROOT, rel)).catch(() => null);
+    if (!info) {
+      hash.update(`${rel} missing\n`);
+    } else if (info.isDirectory()) {
+      // dist/release/ is the output; source maps are not packaged.
+      for (const entry of (await readdir(path.join(ROOT, rel))).sort())
+        if (entry !== 'release' && !entry.endsWith('.map')) await walk(`${rel}/${entry}`);
+    } else hash.update(`${rel}\n`).update(await readFile(path.join(ROOT, rel)));
+  };
+  for (const rel of files) await walk(rel);
+  return hash.digest('hex');
+}
+
+/**
+ * Runs `fn` holding dist/release/.lock (a directory with the holder's pid): test files of one
+ * `npm test` build the package at the same time, and the second must find the first's, not
+ * replace the tree the first one's test is reading. A lock whose holder is gone is taken over.
+ */
+async function withLock<T>(fn: () => Promise<T>): Promise<T> {
+  const lock = path.join(RELEASE_DIR, '.lock');
+  await mkdir(RELEASE_DIR, { recursive: true });
+  for (const deadline = Date.now() + 10 * 60_000; ;) {
+    try {
+      await mkdir(lock);
+      await writeFile(path.join(lock, 'pid'), String(process.pid));
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number(await readFile(path.join(lock, 'pid'), 'utf8').catch(() => '0'));
+      if (pid > 0 && !existsSync(`/proc/${pid}`)) await rm(lock, { recursive: true, force: true });
+      if (Date.now() > deadline) throw new Error(`${lock} is held by pid ${pid} for 10 minutes`, { cause: err });
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Builds the package (see the file's comment), or returns the one in dist/release when it was
+ * built from the same inputs (a stamp beside it), unless `force`. Logs its steps to stderr.
+ */
+export async function buildPackage(
+  options: { log?: (line: string) => void; force?: boolean } = {},
+): Promise<PackageResult> {
   const log = options.log ?? ((line: string) => process.stderr.write(`[package] ${line}\n`));
   run('bash', ['-c', '. scripts/lib.sh && ensure_build']);
+  return withLock(() => buildLocked(log, options.force ?? false));
+}
+
+async function buildLocked(log: (line: string) => void, force: boolean): Promise<PackageResult> {
   const { version, commit } = await versionInfo();
   const name = packageName(version);
   const dir = path.join(RELEASE_DIR, name);
+  const tarball = path.join(RELEASE_DIR, `${name}.tar.gz`);
+  const stampFile = path.join(RELEASE_DIR, `.${name}.inputs`);
+  const stamp = await inputsHash(version, commit);
+  const hasInstallScript = existsSync(path.join(ROOT, INSTALL_SCRIPT));
+  if (!force && existsSync(dir) && (await readFile(stampFile, 'utf8').catch(() => '')) === stamp) {
+    const { size: bytes } = await stat(tarball).catch(() => ({ size: -1 }));
+    if (bytes >= 0) {
+      log(`${name} (${commit}) is up to date`);
+      return { tarball, dir, version, commit, bytes, hasInstallScript };
+    }
+  }
   const tmp = path.join(RELEASE_DIR, `.tmp-${process.pid}`);
   const out = path.join(tmp, name);
   await rm(tmp, { recursive: true, force: true });
@@ -180,7 +254,6 @@ export async function buildPackage(options: { log?: (line: string) => void } = {
     for (const unit of ['dockyard-agent.service', 'dockyard-server.service']) {
       await copyFile(path.join(ROOT, 'ops/systemd', unit), path.join(out, 'systemd', unit));
     }
-    const hasInstallScript = existsSync(path.join(ROOT, INSTALL_SCRIPT));
     if (hasInstallScript) {
       await copyFile(path.join(ROOT, INSTALL_SCRIPT), path.join(out, 'install.sh'));
       await chmod(path.join(out, 'install.sh'), 0o755);
@@ -189,10 +262,13 @@ export async function buildPackage(options: { log?: (line: string) => void } = {
     // gzip -6 by tar: about 15 s for the ~170 MB tree on one core; the tree is what the tests use.
     const tarTmp = path.join(tmp, `${name}.tar.gz`);
     run('tar', ['-C', tmp, '--owner=0', '--group=0', '--numeric-owner', '-czf', tarTmp, name]);
-    await rm(dir, { recursive: true, force: true });
+    // A rename cannot replace a non-empty directory: the old tree is moved aside (and removed) first.
+    await rename(dir, path.join(tmp, 'old')).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
     await rename(out, dir);
-    const tarball = path.join(RELEASE_DIR, `${name}.tar.gz`);
     await rename(tarTmp, tarball);
+    await writeFile(stampFile, stamp);
     const { size: bytes } = await stat(tarball);
     return { tarball, dir, version, commit, bytes, hasInstallScript };
   } finally {

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import { z } from "zod";
-import { splitJoinToken } from "@dockyard/proto";
+import { PROTOCOL_VERSION, splitJoinToken } from "@dockyard/proto";
 import { LABEL_KEY_PATTERN, LABEL_KEY_RULE } from "@dockyard/pipeline";
 
 /**
@@ -71,6 +71,8 @@ const schema = z.object({
   DOCKYARD_PUSHGATEWAY_URL: z
     .url({ protocol: /^https?$/, error: "expected the Pushgateway's http(s) URL, e.g. http://127.0.0.1:9091" })
     .optional(),
+  /** TEST ONLY: the protocol version the agent claims at registration (the upgrade test's older agent). */
+  DOCKYARD_TEST_PROTOCOL_VERSION: z.coerce.number().int().min(0).max(1000).optional(),
 });
 
 export interface AgentConfig {
@@ -104,6 +106,8 @@ export interface AgentConfig {
   serviceAddress: string;
   /** The Pushgateway ui-test stages push to; null: none. */
   pushgatewayUrl: string | null;
+  /** The protocol version sent at registration: PROTOCOL_VERSION unless a test claims another. */
+  protocolVersion: number;
 }
 
 export class AgentConfigError extends Error {
@@ -174,6 +178,7 @@ export function loadAgentConfig(env: Record<string, string | undefined> = proces
     fence: e.DOCKYARD_AGENT_FENCE === "on",
     serviceAddress: e.DOCKYARD_SERVICE_ADDRESS,
     pushgatewayUrl: e.DOCKYARD_PUSHGATEWAY_URL ?? null,
+    protocolVersion: e.DOCKYARD_TEST_PROTOCOL_VERSION ?? PROTOCOL_VERSION,
   };
 }
 

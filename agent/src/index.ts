@@ -36,7 +36,7 @@ export {
 export { buildImage, type BuildImageOptions, type BuildImageResult } from "./docker/image-build";
 export { BuildError, isBuildError, type BuildErrorCode } from "./docker/build-error";
 export type { Executor } from "./executor/types";
-export { RegistrationRefusedError, AGENT_VERSION, register } from "./transport/register";
+export { RegistrationRefusedError, register } from "./transport/register";
 export { NoticeListener } from "./transport/notice-listener";
 export { loadAgentKey, CredentialSource } from "./identity/agent-key";
 export { createAgentClient, type AgentClient } from "./transport/agent-client";

@@ -246,7 +246,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
   });
   // Every handler goes through the access guard, driven by access/role-table.ts (agent methods check the agent's
   // identity themselves).
-  const authenticate = (token: string) => runs.authenticate(token);
+  const authenticate = (token: string) => runs.tokens.authenticate(token);
   const guardLog = log.child({ component: "access" });
   grpcServer.addService(
     serviceDefinition(AgentService),
