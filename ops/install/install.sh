@@ -208,35 +208,16 @@ if [ "$uninstall" = 1 ]; then
     die "processes of user $AGENT_USER still run (pids ${pids% }): stop the agent first (kill -TERM PID drains it), then run --uninstall again"
   fi
   removed=()
-  if [ -e "$UNIT_FILE" ]; then
-    rm -f "$UNIT_FILE"
-    removed+=("$UNIT_FILE")
-    if systemd_running; then systemctl daemon-reload; fi
-  fi
-  [ ! -d "$CONF_DIR" ] || {
-    rm -rf "$CONF_DIR"
-    removed+=("$CONF_DIR")
-  }
-  if [ -L "$BIN_LINK" ] && [[ $(readlink "$BIN_LINK") == "$PREFIX"/* ]]; then
-    rm -f "$BIN_LINK"
-    removed+=("$BIN_LINK")
-  fi
-  [ ! -d "$PREFIX" ] || {
-    rm -rf "$PREFIX"
-    removed+=("$PREFIX")
-  }
-  if getent passwd "$AGENT_USER" >/dev/null; then
-    userdel "$AGENT_USER"
-    removed+=("user $AGENT_USER")
-  fi
-  if getent group "$AGENT_USER" >/dev/null; then
-    groupdel "$AGENT_USER"
-    removed+=("group $AGENT_USER")
-  fi
-  if [ "$purge" = 1 ] && [ -d "$STATE_DIR" ]; then
-    rm -rf "$STATE_DIR"
-    removed+=("$STATE_DIR")
-  fi
+  # rm_path PATH: removes a file, link or tree that exists and notes it.
+  rm_path() { if [ -e "$1" ] || [ -L "$1" ]; then rm -rf "$1" && removed+=("$1"); fi; }
+  rm_path "$UNIT_FILE"
+  if systemd_running; then systemctl daemon-reload; fi
+  rm_path "$CONF_DIR"
+  if [ -L "$BIN_LINK" ] && [[ $(readlink "$BIN_LINK") == "$PREFIX"/* ]]; then rm_path "$BIN_LINK"; fi
+  rm_path "$PREFIX"
+  if getent passwd "$AGENT_USER" >/dev/null; then userdel "$AGENT_USER" && removed+=("user $AGENT_USER"); fi
+  if getent group "$AGENT_USER" >/dev/null; then groupdel "$AGENT_USER" && removed+=("group $AGENT_USER"); fi
+  if [ "$purge" = 1 ]; then rm_path "$STATE_DIR"; fi
   say "removed: ${removed[*]:-nothing (no agent was installed)}"
   if [ "$purge" = 0 ] && [ -d "$STATE_DIR" ]; then
     say "kept $STATE_DIR (the agent's identity and log spool); --uninstall --purge removes it"
