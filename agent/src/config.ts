@@ -40,6 +40,8 @@ const schema = z.object({
       (s) => s === "" || s.split(",").every((p) => isLabel(p.trim())),
       `expected k=v,k2=v2 (each key ${LABEL_KEY_RULE})`,
     ),
+  /** off: no host facts (os, arch, cpus, memory, docker) among the labels (host-facts.ts). */
+  DOCKYARD_AGENT_HOST_LABELS: z.enum(["on", "off"]).default("on"),
   DOCKYARD_AGENT_CAPACITY: z.coerce.number().int().min(1).max(256).default(2),
   DOCKYARD_AGENT_STATE_DIR: z.string().min(1).default(".dockyard/agent"),
   DOCKYARD_AGENT_EXECUTOR: z.enum(["docker", "shell", "auto"]).default("auto"),
@@ -83,6 +85,8 @@ export interface AgentConfig {
   joinToken: string;
   name: string;
   labels: Record<string, string>;
+  /** Add the host's facts to `labels` at start (agentMain). */
+  hostLabels: boolean;
   capacity: number;
   /** Budget of the engine's build cache (pruned after each build). */
   buildCacheBytes: number;
@@ -161,6 +165,7 @@ export function loadAgentConfig(env: Record<string, string | undefined> = proces
     joinToken: token.secret,
     name: e.DOCKYARD_AGENT_NAME,
     labels: parseLabels(e.DOCKYARD_AGENT_LABELS),
+    hostLabels: e.DOCKYARD_AGENT_HOST_LABELS === "on",
     capacity: e.DOCKYARD_AGENT_CAPACITY,
     stateDir: e.DOCKYARD_AGENT_STATE_DIR,
     executor: e.DOCKYARD_AGENT_EXECUTOR,

@@ -1,5 +1,5 @@
 // Public entry of the agent (used by the CLI, tests and benchmarks).
-export { agentMain, chooseExecutors } from "./main";
+export { agentMain, agentCheck, chooseExecutors } from "./main";
 export { Agent, type AgentDeps } from "./agent";
 export { loadAgentConfig, AgentConfigError, AGENT_ENV_VARS, type AgentConfig } from "./config";
 export { DockerExecutor, removeRunWorkspace } from "./executor/docker";
@@ -64,3 +64,5 @@ export {
 export { secretDir } from "./secrets/secret-files";
 // The synthetic journey metrics as a ui-test stage pushes them (the dashboards' live test pushes with it).
 export { pushJourneyMetrics, type JourneyRunMetrics } from "./ui-test/journey-metrics";
+export { runAgentChecks, formatChecks, type CheckResult } from "./check";
+export { hostFacts, HOST_FACT_KEYS } from "./host-facts";

@@ -24,3 +24,4 @@ export * from "./helpers/schedules";
 export * from "./helpers/alert-loop-farm";
 export * from "./helpers/sse-client";
 export * from "./helpers/git-push";
+export * from "./helpers/install-root";
