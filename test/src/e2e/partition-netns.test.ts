@@ -39,51 +39,58 @@ function assertOnePerHost(r: PartitionResult): void {
   assert.deepEqual(r.agentNamespaces, { cut: r.hosts[0]!.name, other: r.hosts[1]!.name });
 }
 
-describe("an agent partitioned from the control host for 30 s, one agent per host", { concurrency: 3, timeout: 170_000 }, () => {
-  for (const cut of ["link-down", "drop"] as const) {
-    it(`${cut}: the cut-off copy stops before the retry starts elsewhere; never two copies; one full execution`, async (t: TestContext) => {
-      const r = await partitionAgent({ cut, fence: "on", farms });
-      t.diagnostic(
-        `cut-off copy: ${r.executions.counts.s?.[1]} lines; retry started ${r.executions.gapsMs.s?.[0]} ms after its last`,
-      );
+describe(
+  "an agent partitioned from the control host for 30 s, one agent per host",
+  { concurrency: 3, timeout: 300_000 },
+  () => {
+    for (const cut of ["link-down", "drop"] as const) {
+      it(`${cut}: the cut-off copy stops before the retry starts elsewhere; never two copies; one full execution`, async (t: TestContext) => {
+        const r = await partitionAgent({ cut, fence: "on", farms });
+        t.diagnostic(
+          `cut-off copy: ${r.executions.counts.s?.[1]} lines; retry started ${r.executions.gapsMs.s?.[0]} ms after its last`,
+        );
+        const info = JSON.stringify({ attempts: r.attempts, executions: r.executions, sampler: r.sampler });
+        assert.equal(r.state, "succeeded", info);
+        assertOnePerHost(r);
+        assert.deepEqual(
+          r.attempts.map((a) => [a.stage, a.number, a.state, a.agent]),
+          [
+            ["s", 1, "lost", "cut"],
+            ["s", 2, "succeeded", "other"],
+          ],
+          info,
+        );
+        assert.equal(r.sampler.overlapSamples, 0, info);
+        assert.equal(r.sampler.seen.s?.length, 2, `the sampler saw both copies, one after the other: ${info}`);
+        const counts = r.executions.counts.s!;
+        assert.ok(counts[1]! > 0 && counts[1]! < STEPS, `the cut-off copy was stopped part way: ${info}`);
+        assert.equal(counts[2], STEPS, "the retry executed every line");
+        assert.ok(
+          r.executions.gapsMs.s![0]! > 0,
+          `the cut-off copy's last line came before the retry's first: ${info}`,
+        );
+        assert.equal(r.executions.doubleExecutions, 0);
+        assert.match(
+          r.cutAgentLog,
+          /lease not renewed within the fence; stopping the stage/,
+          "the cut agent says it fenced the stage",
+        );
+        await assertCleanedUp(r);
+      });
+    }
+
+    it("positive control: with the fence off, an iptables DROP shows two copies at once", async (t: TestContext) => {
+      const r = await partitionAgent({ cut: "drop", fence: "off", farms, steps: 80 });
+      t.diagnostic(`two copies for ${r.sampler.overlapMs} ms; lines executed twice: ${r.executions.linesTwice}`);
       const info = JSON.stringify({ attempts: r.attempts, executions: r.executions, sampler: r.sampler });
-      assert.equal(r.state, "succeeded", info);
       assertOnePerHost(r);
-      assert.deepEqual(
-        r.attempts.map((a) => [a.stage, a.number, a.state, a.agent]),
-        [
-          ["s", 1, "lost", "cut"],
-          ["s", 2, "succeeded", "other"],
-        ],
-        info,
-      );
-      assert.equal(r.sampler.overlapSamples, 0, info);
-      assert.equal(r.sampler.seen.s?.length, 2, `the sampler saw both copies, one after the other: ${info}`);
-      const counts = r.executions.counts.s!;
-      assert.ok(counts[1]! > 0 && counts[1]! < STEPS, `the cut-off copy was stopped part way: ${info}`);
-      assert.equal(counts[2], STEPS, "the retry executed every line");
-      assert.ok(r.executions.gapsMs.s![0]! > 0, `the cut-off copy's last line came before the retry's first: ${info}`);
-      assert.equal(r.executions.doubleExecutions, 0);
-      assert.match(
-        r.cutAgentLog,
-        /lease not renewed within the fence; stopping the stage/,
-        "the cut agent says it fenced the stage",
+      assert.ok(r.sampler.overlapSamples > 0, `two copies seen together: ${info}`);
+      assert.deepEqual(r.sampler.maxCopies, { s: 2 }, info);
+      assert.ok(
+        r.executions.gapsMs.s![0]! < 0,
+        `the retry's first line came while the cut-off copy still executed: ${info}`,
       );
       await assertCleanedUp(r);
     });
-  }
-
-  it("positive control: with the fence off, an iptables DROP shows two copies at once", async (t: TestContext) => {
-    const r = await partitionAgent({ cut: "drop", fence: "off", farms, steps: 80 });
-    t.diagnostic(`two copies for ${r.sampler.overlapMs} ms; lines executed twice: ${r.executions.linesTwice}`);
-    const info = JSON.stringify({ attempts: r.attempts, executions: r.executions, sampler: r.sampler });
-    assertOnePerHost(r);
-    assert.ok(r.sampler.overlapSamples > 0, `two copies seen together: ${info}`);
-    assert.deepEqual(r.sampler.maxCopies, { s: 2 }, info);
-    assert.ok(
-      r.executions.gapsMs.s![0]! < 0,
-      `the retry's first line came while the cut-off copy still executed: ${info}`,
-    );
-    await assertCleanedUp(r);
-  });
-});
+  },
+);

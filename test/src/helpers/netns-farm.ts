@@ -97,6 +97,31 @@ export class NetnsFarm {
     });
   }
 
+  /**
+   * Drain (or undrain) host `name`'s agent over the HTTP API, as an admin does: a drained agent takes no new stage, so
+   * a case can boot every agent first and still choose where attempt 1 goes. Undrained, it waits for the agent to be
+   * online again (its next heartbeat).
+   */
+  async drain(name: string, drain: boolean): Promise<void> {
+    const { rows } = await this.control.pg.query<{ id: string }>("SELECT id FROM agents WHERE name = $1", [name]);
+    const id = rows[0]?.id;
+    if (!id) throw new Error(`no agent ${name} registered`);
+    const res = await fetch(
+      `http://${this.control.servers[0]!.http}/api/v1/agents/${id}/${drain ? "drain" : "undrain"}`,
+      {
+        method: "POST",
+        headers: { authorization: `Bearer ${this.control.apiToken}` },
+      },
+    );
+    if (!res.ok) throw new Error(`${drain ? "drain" : "undrain"} ${name}: HTTP ${res.status} ${await res.text()}`);
+    await waitFor(
+      async () =>
+        (await this.control.pg.query<{ state: string }>("SELECT state FROM agents WHERE id = $1", [id])).rows[0]
+          ?.state === (drain ? "draining" : "online"),
+      { message: `agent ${name} ${drain ? "draining" : "online"}`, timeoutMs: 30_000 },
+    );
+  }
+
   /** Every host's agent, and wait for all of them to be online. */
   async spawnAll(): Promise<void> {
     for (const h of this.hosts) this.spawnAgent(h.spec.name);

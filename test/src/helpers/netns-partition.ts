@@ -60,18 +60,17 @@ export async function partitionAgent(opts: PartitionOptions): Promise<PartitionR
   const since = Math.floor(Date.now() / 1000) - 1;
   try {
     await farm.start();
-    farm.spawnAgent("cut");
-    await farm.control.waitAgentsOnline(1);
-    let agentNamespaces: Record<string, string> = {};
+    // Both agents boot together (on a busy machine a boot takes many seconds); "other" is drained
+    // until the stage runs on "cut", so attempt 1 lands there and the retry can go to "other".
+    await farm.spawnAll();
+    await farm.drain("other", true);
     const r = await runCopyScenario(farm.control, {
       stages: ["s"],
       steps,
       stepMs: STEP_MS,
-      // Where the retry can go, started only now so that attempt 1 lands on the agent to cut. The cut
-      // begins at once, not after its boot (20 s and more on a busy machine): the retry waits for it anyway.
-      whenRunning: async () => farm.spawnAgent("other"),
+      // Where the retry can go, open for work only now that attempt 1 runs on the agent to cut.
+      whenRunning: () => farm.drain("other", false),
       disrupt: async () => {
-        agentNamespaces = farm.agentNamespaces();
         if (cut === "link-down") cutHost.linkDown();
         else cutHost.dropPackets();
         try {
@@ -83,14 +82,21 @@ export async function partitionAgent(opts: PartitionOptions): Promise<PartitionR
       endTimeoutMs: 150_000,
       docker: executor === "docker" ? farm.engines() : undefined,
     });
+    // Read now, with both agents long up (right after a spawn, `ip netns exec` may not have entered the namespace yet).
+    const agentNamespaces = farm.agentNamespaces();
     const engineAttempts: Record<string, string[]> = {};
     for (const h of farm.hosts)
       if (h.engine)
         engineAttempts[h.spec.name] = [
-          ...new Set((await h.engine.runEvents(r.runId, since)).filter((e) => e.status === "start").map((e) => e.attempt)),
+          ...new Set(
+            (await h.engine.runEvents(r.runId, since)).filter((e) => e.status === "start").map((e) => e.attempt),
+          ),
         ];
     const cutAgentLog = readFileSync(farm.control.agents.find((a) => a.name === "cut")!.logFile, "utf8");
-    return { ...r, cutAgentLog, presentWhileUp: farm.leftovers(),
+    return {
+      ...r,
+      cutAgentLog,
+      presentWhileUp: farm.leftovers(),
       hosts: farm.hosts.map((h) => h.ns),
       agentNamespaces,
       engineAttempts,
