@@ -125,7 +125,13 @@ export class NetnsFarm {
   /** Every host's agent, and wait for all of them to be online. */
   async spawnAll(): Promise<void> {
     for (const h of this.hosts) this.spawnAgent(h.spec.name);
-    await this.control.waitAgentsOnline(this.hosts.length);
+    // Longer than OutageFarm's minute: a file of three cases boots six agents (tsx) at once on two cores.
+    await waitFor(
+      async () =>
+        (await this.control.pg.query("SELECT count(*)::int AS n FROM agents WHERE state = 'online'")).rows[0].n >=
+        this.hosts.length,
+      { message: `${this.hosts.length} agents online`, timeoutMs: 150_000, intervalMs: 250 },
+    );
   }
 
   /**
