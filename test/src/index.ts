@@ -11,6 +11,8 @@ export * from "./helpers/cli-process";
 export * from "./helpers/netns";
 export * from "./helpers/netns-agent";
 export * from "./helpers/netns-partition";
+export * from "./helpers/netns-farm";
+export * from "./helpers/netns-docker";
 export * from "./helpers/copy-scenario";
 export * from "./helpers/marker-lines";
 export * from "./helpers/sampler";
