@@ -24,6 +24,8 @@ for (const details of document.querySelectorAll("details.log")) {
     partial: "",
     complete: false,
     busy: false,
+    /** A prefetched first page (a promise), taken by the first loadLog. */
+    prefetched: null,
     /** Every line's row, its lower-cased text (null: read it from the row) and the blocks holding them. */
     rows: [],
     texts: [],
@@ -110,44 +112,49 @@ async function appendText(log, text, final) {
 
 // The largest page the API gives (8 MiB): a finished 2 MB log comes in one round trip, not three.
 const PAGE_BYTES = 8 * 1024 * 1024;
-// A finished run's collapsed logs are fetched and rendered right after load, up to this many bytes in
-// all: their lines go into the closed <details> (no layout until opened), so opening one shows it at once.
+// A finished run's collapsed logs are fetched (not rendered) right after load, up to this many bytes in
+// all, so opening one renders it without waiting for the network. Rendering waits for the click: 20,000
+// rows in the page would slow everything that walks the DOM (a selector engine, find in page).
 const PREFETCH_BYTES = 4 * 1024 * 1024;
 
-/**
- * Loads the log of `stage` page by page until it is complete (or, following, has nothing new). While its
- * <details> is closed (a prefetch) it stops after `budget` bytes; opened meanwhile, it goes on. Returns the
- * bytes read.
- */
-async function loadLog(stage, budget = Infinity) {
+/** One page of a stage's log from `log.from`; null when the API refused. */
+async function fetchPage(stage, log, limit) {
+  const from = log.from;
+  const url = `/api/v1/runs/${encodeURIComponent(runId)}/stages/${encodeURIComponent(stage)}/logs?from=${from}&limit=${limit}`;
+  const res = await fetch(url, { credentials: "same-origin" });
+  if (!res.ok) return null;
+  return {
+    from,
+    attempt: res.headers.get("x-dockyard-attempt"),
+    next: Number(res.headers.get("x-dockyard-next-from") ?? from),
+    complete: res.headers.get("x-dockyard-complete") === "true",
+    text: await res.text(),
+  };
+}
+
+async function loadLog(stage) {
   const log = logs.get(stage);
-  if (!log || log.busy || log.complete) return 0;
+  if (!log || log.busy || log.complete) return;
   log.busy = true;
-  let read = 0;
   try {
     for (;;) {
-      const limit = log.details.open ? PAGE_BYTES : Math.min(PAGE_BYTES, budget - read);
-      if (limit <= 0) return read;
-      const url = `/api/v1/runs/${encodeURIComponent(runId)}/stages/${encodeURIComponent(stage)}/logs?from=${log.from}&limit=${limit}`;
-      const res = await fetch(url, { credentials: "same-origin" });
-      if (!res.ok) return read;
-      const attempt = res.headers.get("x-dockyard-attempt");
-      if (log.attempt !== null && attempt !== log.attempt) {
+      const pre = log.prefetched && (await log.prefetched);
+      log.prefetched = null;
+      const page = pre && pre.from === log.from ? pre : await fetchPage(stage, log, PAGE_BYTES);
+      if (!page) return;
+      if (log.attempt !== null && page.attempt !== log.attempt) {
         // A new attempt: its log starts over.
         log.box.replaceChildren();
-        Object.assign(log, { from: 0, lineNo: 0, partial: "", attempt, rows: [], texts: [], blocks: [] });
+        Object.assign(log, { from: 0, lineNo: 0, partial: "", attempt: page.attempt, rows: [], texts: [], blocks: [] });
         continue;
       }
-      log.attempt = attempt;
-      const text = await res.text();
-      read += text.length;
-      const next = Number(res.headers.get("x-dockyard-next-from") ?? log.from);
-      log.complete = res.headers.get("x-dockyard-complete") === "true";
-      await appendText(log, text, log.complete);
-      const moved = next !== log.from;
-      log.from = next;
+      log.attempt = page.attempt;
+      log.complete = page.complete;
+      await appendText(log, page.text, log.complete);
+      const moved = page.next !== log.from;
+      log.from = page.next;
       if (log.complete) log.details.dataset.complete = "true";
-      if (log.complete || !moved || text === "") return read;
+      if (log.complete || !moved || page.text === "") return;
     }
   } finally {
     log.busy = false;
@@ -158,7 +165,9 @@ async function prefetchLogs() {
   let budget = PREFETCH_BYTES;
   for (const [stage, log] of logs) {
     if (budget <= 0) return;
-    if (!log.details.open) budget -= await loadLog(stage, budget);
+    if (log.details.open || log.busy || log.complete) continue;
+    log.prefetched = fetchPage(stage, log, budget).catch(() => null);
+    budget -= (await log.prefetched)?.text.length ?? 0;
   }
 }
 
