@@ -35,37 +35,4 @@ describe("RunEventsHub", () => {
     hub.watchRunEvents("r1", () => undefined);
     assert.equal(opened, 2, "a new watcher subscribes again");
   });
-
-  it("hands an event on at once after a quiet window, and the ones within a window together at its end", (t) => {
-    t.mock.timers.enable({ apis: ["setTimeout"] });
-    let push!: (e: RunEvent) => void;
-    let closed = false;
-    const hub = new RunEventsHub(
-      {
-        watchRunEvents: (_runId, onEvent) => {
-          push = onEvent;
-          return { close: () => (closed = true) };
-        },
-      },
-      15,
-    );
-    const got: number[] = [];
-    const w = hub.watchRunEvents("r1", (e) => got.push(Number(e.seq)));
-    const ev = (seq: number) => ({ runId: "r1", seq: BigInt(seq) }) as RunEvent;
-    push(ev(1));
-    assert.deepEqual(got, [1], "the first event goes at once");
-    push(ev(2));
-    push(ev(3));
-    assert.deepEqual(got, [1], "held within the window");
-    t.mock.timers.tick(15);
-    assert.deepEqual(got, [1, 2, 3], "handed on together, in order, at the window's end");
-    t.mock.timers.tick(15); // a window with nothing in it closes
-    push(ev(4));
-    assert.deepEqual(got, [1, 2, 3, 4], "after a quiet window: at once again");
-    push(ev(5));
-    w.close();
-    t.mock.timers.tick(15);
-    assert.deepEqual(got, [1, 2, 3, 4], "nothing is handed on after the last watcher left");
-    assert.equal(closed, true);
-  });
 });
