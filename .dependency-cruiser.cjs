@@ -67,16 +67,19 @@ module.exports = {
     {
       name: "entry-point-only",
       severity: "error",
-      comment: "Packages import each other through their entry point (@dockyard/x), never x/src/... deep paths.",
+      comment:
+        "Packages import each other through their entry point (@dockyard/x), never x/src/... deep paths; " +
+        "@dockyard/proto/release is a second, light entry point (`dockyard --version` without loading gRPC).",
       from: { path: `^${PKGS}/` },
-      to: { path: `^${PKGS}/`, pathNot: [`^$1/`, `^${PKGS}/src/index\\.ts$`] },
+      to: { path: `^${PKGS}/`, pathNot: [`^$1/`, `^${PKGS}/src/index\\.ts$`, "^proto/src/release\\.ts$"] },
     },
     {
       name: "no-deep-package-specifier",
       severity: "error",
-      comment: "`@dockyard/x/...` deep specifiers (they do not resolve: each package exports only '.').",
+      comment:
+        "`@dockyard/x/...` deep specifiers (they do not resolve: each package exports only '.', proto also './release').",
       from: {},
-      to: { path: "^@dockyard/[^/]+/." },
+      to: { path: "^@dockyard/[^/]+/.", pathNot: "^@dockyard/proto/release$" },
     },
     {
       name: "not-to-unresolvable",

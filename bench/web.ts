@@ -15,7 +15,7 @@
 import { readFileSync } from "node:fs";
 import { OutageFarm, openSse, waitFor, type SseConnection } from "@dockyard/test";
 import { quantile, round } from "./lib/stats";
-import { measureRunPage } from "./lib/run-page";
+import { measureRunPage, type RunPageLoad } from "./lib/run-page";
 
 const CLIENTS = Number(process.env.BENCH_WEB_CLIENTS ?? 200);
 const PARSING = 10;
@@ -29,12 +29,19 @@ name: ${name}
 stages:
   busy:
     executor: shell
-    command: 'i=0; while [ $i -lt ${ticks} ]; do j=0; while [ $j -lt 50 ]; do echo "line $i.$j of the busy stage, padded to about one hundred bytes like a real build log line"; j=$((j+1)); done; sleep 0.1; i=$((i+1)); done'
+    command: 'sleep 3; i=0; while [ $i -lt ${ticks} ]; do j=0; while [ $j -lt 50 ]; do echo "line $i.$j of the busy stage, padded to about one hundred bytes like a real build log line"; j=$((j+1)); done; sleep 0.1; i=$((i+1)); done'
 `;
 
 // No API rate limit (on by default since the REST surface: 20/s, bursts of 40, per token): the
 // 200 clients share one token and connect at once, and the bench measures the fan-out, not the limit.
-const farm = new OutageFarm({ replicas: 1, env: { DOCKYARD_API_RATE_PER_S: "0" } });
+// BENCH_WEB_PROFILE_DIR (diagnostics): the server writes a CPU profile there (bench/lib/cpu-profile.mjs), ended by a
+// SIGTERM after the SSE part; the run page is then not measured.
+const PROFILE_DIR = process.env.BENCH_WEB_PROFILE_DIR;
+const profiler = new URL("./lib/cpu-profile.mjs", import.meta.url).pathname;
+const profile: Record<string, string> = PROFILE_DIR
+  ? { NODE_OPTIONS: `--import ${profiler}`, BENCH_CPU_PROFILE_DIR: PROFILE_DIR }
+  : {};
+const farm = new OutageFarm({ replicas: 1, env: { DOCKYARD_API_RATE_PER_S: "0", ...profile } });
 const conns: SseConnection[] = [];
 try {
   await farm.start();
@@ -51,10 +58,22 @@ try {
     }
     return Number(kb) / 1024;
   };
+  // The server's CPU time (user + system) so far, in seconds: the work the fan-out costs, which the
+  // machine's load does not change (the lag does).
+  const cpuS = () => {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100;
+  };
   const submit = async (yaml: string) =>
     (await farm.client.submitRun({ pipelineYaml: Buffer.from(yaml), source: "bench:web.yml" })).run!.id;
   const follow = async (runId: string, parse: boolean) => {
-    const c = await openSse(`${base}/runs/${runId}/events`, { token: farm.apiToken, parse });
+    let c = await openSse(`${base}/runs/${runId}/events`, { token: farm.apiToken, parse });
+    // A loaded machine's database pool can keep a connect waiting past its timeout (503): reconnect, as
+    // EventSource would (a second later), a few times.
+    for (let retry = 0; c.status === 503 && retry < 5; retry++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      c = await openSse(`${base}/runs/${runId}/events`, { token: farm.apiToken, parse });
+    }
     if (c.status !== 200) throw new Error(`SSE answered ${c.status}: ${c.body}`);
     conns.push(c);
     return c;
@@ -69,13 +88,19 @@ try {
   await new Promise((r) => setTimeout(r, 2000));
   const baseline = rssMb();
 
+  // From before the clients connect: their connections (and any replay) are part of the fan-out's cost.
+  const cpuBefore = cpuS();
+  const connectStart = Date.now();
   const runId = await submit(busy("web-busy", SECONDS * 10));
   const lags: number[] = [];
   let gaps = 0;
   let lines = 0;
-  for (let i = 0; i < CLIENTS; i++) {
+  // 10 at once, while the stage is still in its first `sleep`: one after the other, on a loaded
+  // machine, the last ones connected when the run was half over and replayed it first.
+  const clients: SseConnection[] = [];
+  const connect = async (i: number) => {
     const c = await follow(runId, i < PARSING);
-    if (i >= PARSING) continue;
+    if (i >= PARSING) return c;
     const since = Date.now();
     c.onEvent = (e) => {
       const got = Date.now();
@@ -87,14 +112,21 @@ try {
       lags.push(got - at);
       if (i === 0) lines += d.text.split("\n").length - 1;
     };
-  }
+    return c;
+  };
+  // 10 at a time: 200 at once wait for the database pool past its timeout (503).
+  for (let i = 0; i < CLIENTS; i += 10)
+    clients.push(...(await Promise.all(Array.from({ length: Math.min(10, CLIENTS - i) }, (_, k) => connect(i + k)))));
+  const first = clients[0]!;
+  const connectMs = Date.now() - connectStart;
   let peak = rssMb();
   const sampler = setInterval(() => (peak = Math.max(peak, rssMb())), 200);
-  await waitFor(() => conns[0]!.events.some((e) => e.event === "end"), {
+  await waitFor(() => first.events.some((e) => e.event === "end"), {
     timeoutMs: (SECONDS + 120) * 1000,
     message: "the busy run to end on the first client",
   });
   clearInterval(sampler);
+  const cpu = cpuS() - cpuBefore;
   const open = conns.filter((c) => c.bytes > 0).length;
   console.log(
     JSON.stringify({
@@ -105,55 +137,75 @@ try {
       clients_that_got_bytes: open,
       rss_baseline_mb: round(baseline),
       rss_peak_mb: round(peak),
+      connect_ms: connectMs,
+      server_cpu_s: round(cpu),
+      // Per log event sent to one client: the run's log events (all of them reach client 0) times the clients.
+      server_cpu_us_per_client_event: round(
+        (cpu * 1e6) / (first.events.filter((e) => e.event === "log").length * CLIENTS),
+      ),
+      load_average: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" "),
     }),
   );
   for (const c of conns) c.close();
   conns.length = 0;
+  if (PROFILE_DIR) {
+    const exited = new Promise((r) => server.child!.once("exit", r));
+    server.child!.kill("SIGTERM");
+    await exited;
+    console.log(JSON.stringify({ detail: "profile", dir: PROFILE_DIR }));
+  } else await runPage();
 
-  // The run page: a finished run, one stage, 20,000 lines.
-  const bigRun = await submit(
-    `name: web-page\nstages:\n  big:\n    executor: shell\n    command: "seq -f 'line %g ${PAGE_TEXT}' 1 ${PAGE_LINES}"\n`,
-  );
-  await waitFor(async () => (await farm.client.getRun({ runId: bigRun })).run!.state === "succeeded", {
-    timeoutMs: 60_000,
-    message: "the 20,000-line run to succeed",
-  });
-  const key = "7";
-  const loads = await measureRunPage({
-    base: `http://${server.http}`,
-    token: farm.apiToken,
-    runId: bigRun,
-    stage: "big",
-    loads: PAGE_LOADS,
-    expect: {
-      lines: PAGE_LINES,
-      lastLine: `${PAGE_LINES}line ${PAGE_LINES} ${PAGE_TEXT}`,
-      key,
-      matches: Array.from({ length: PAGE_LINES }, (_, i) => String(i + 1)).filter((n) => n.includes(key)).length,
-    },
-  });
-  const ms = (k: "shown" | "shownPainted" | "key" | "filteredPainted" | "wallMs") => loads.map((l) => round(l[k]));
-  console.log(
-    JSON.stringify({
-      detail: "run_page",
-      loads: loads.length,
-      shown_ms: ms("shown"),
-      shown_painted_ms: ms("shownPainted"),
-      key_ms: ms("key"),
-      filtered_painted_ms: ms("filteredPainted"),
-      wall_ms: ms("wallMs"),
-    }),
-  );
-  console.log(
-    JSON.stringify({
-      bench: "web",
-      log_lag_p50_ms: round(quantile(lags, 0.5)),
-      log_lag_p99_ms: round(quantile(lags, 0.99)),
-      run_page_20k_lines_ms: round(quantile(ms("filteredPainted"), 0.5)),
-      sse_clients: CLIENTS,
-      server_rss_growth_mb: round(peak - baseline),
-    }),
-  );
+  async function runPage(): Promise<void> {
+    // The run page: a finished run, one stage, 20,000 lines.
+    const bigRun = await submit(
+      `name: web-page\nstages:\n  big:\n    executor: shell\n    command: "seq -f 'line %g ${PAGE_TEXT}' 1 ${PAGE_LINES}"\n`,
+    );
+    await waitFor(async () => (await farm.client.getRun({ runId: bigRun })).run!.state === "succeeded", {
+      timeoutMs: 60_000,
+      message: "the 20,000-line run to succeed",
+    });
+    const key = "7";
+    const loads = await measureRunPage({
+      base: `http://${server.http}`,
+      token: farm.apiToken,
+      runId: bigRun,
+      stage: "big",
+      loads: PAGE_LOADS,
+      expect: {
+        lines: PAGE_LINES,
+        lastLine: `${PAGE_LINES}line ${PAGE_LINES} ${PAGE_TEXT}`,
+        key,
+        matches: Array.from({ length: PAGE_LINES }, (_, i) => String(i + 1)).filter((n) => n.includes(key)).length,
+      },
+    });
+    const ms = (k: keyof RunPageLoad) => loads.map((l) => round(l[k]));
+    console.log(
+      JSON.stringify({
+        detail: "run_page",
+        loads: loads.length,
+        shown_ms: ms("shown"),
+        shown_painted_ms: ms("shownPainted"),
+        key_ms: ms("key"),
+        filtered_painted_ms: ms("filteredPainted"),
+        wall_ms: ms("wallMs"),
+        dom_content_loaded_ms: ms("dcl"),
+        opened_ms: ms("opened"),
+        log_request_ms: ms("logRequest"),
+        log_first_byte_ms: ms("logResponse"),
+        log_last_byte_ms: ms("logEnd"),
+      }),
+    );
+    console.log(
+      JSON.stringify({
+        bench: "web",
+        log_lag_p50_ms: round(quantile(lags, 0.5)),
+        log_lag_p99_ms: round(quantile(lags, 0.99)),
+        run_page_20k_lines_ms: round(quantile(ms("filteredPainted"), 0.5)),
+        sse_clients: CLIENTS,
+        server_rss_growth_mb: round(peak - baseline),
+      }),
+    );
+  }
 } finally {
   for (const c of conns) c.close();
   await farm.stop();

@@ -10,6 +10,8 @@ ensure_build
 ensure_postgres
 ensure_nats
 ensure_docker
+# bench/web.ts loads the run page in Debian's Chromium (installed with the monitoring binaries).
+if [ "$name" = web ]; then ensure_monitoring; fi
 # bench/cli.ts times the CLI with hyperfine (Debian's package).
 if [ "$name" = cli ] && ! command -v hyperfine >/dev/null; then log "installing hyperfine"; apt_install hyperfine; fi
 exec node --import tsx "bench/$name.ts"

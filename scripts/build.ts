@@ -117,6 +117,10 @@ export async function build(hash: string): Promise<void> {
       plugins: [sourceUrlPlugin, externalFromNodeModulesPlugin],
     });
     await writeFile(path.join(tmp, '.build-hash'), `${hash}\n`);
+    // dist/release/ holds the release packages (scripts/package.ts), not build output: kept.
+    await rename(path.join(OUT, 'release'), path.join(tmp, 'release')).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
     await rm(OUT, { recursive: true, force: true });
     await rename(tmp, OUT);
   } finally {

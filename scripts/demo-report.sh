@@ -105,6 +105,7 @@ print_where_to_look() {
 The farm keeps running. Where to look (from any directory):
   export DOCKYARD_SERVER=$DOCKYARD_SERVER DOCKYARD_CA_FILE=$(q "$DOCKYARD_CA_FILE") DOCKYARD_TOKEN=\$(cat $(q "$DEMO/api-token"))
   $dy runs                       # recent runs
+  web UI http://127.0.0.1:$HTTP_PORT/   (log in with the token in $(q "$DEMO/api-token"))
 MSG
   if [ -n "${RUN_ID[hello]:-}" ]; then echo "  $dy logs ${RUN_ID[hello]} report   # one stage's output"; fi
   if [ -n "${RUN_ID[webapp]:-}" ]; then echo "  $dy logs ${RUN_ID[webapp]} sizes    # the two image sizes"; fi

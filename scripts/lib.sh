@@ -182,6 +182,29 @@ ensure_images() {
     node --import tsx "$(dirname "${BASH_SOURCE[0]}")/../ops/images/build-images.ts" >&2
 }
 
+# Debian's docker-compose (1.29, the Python one; Debian has no Compose v2) for ops/compose/ and its
+# test (test/src/e2e/compose.test.ts). It works with our dockerd: user-defined bridge networks
+# (embedded DNS) need no default bridge, and published ports go through docker-proxy.
+ensure_docker_compose() {
+  command -v docker-compose >/dev/null || { log "installing docker-compose (for ops/compose)"; apt_install docker-compose; }
+}
+
+# The compose farm's images (ops/images/build-dockyard-images.ts): the release package
+# (npm run package, about 50 s), then dockyard/server, agent, postgres and nats from it and the host's
+# Debian files, on the engine at $DOCKER_HOST. Each image is left alone when its content hash matches.
+ensure_compose_images() {
+  local root
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  dpkg -s postgresql-15 nats-server git >/dev/null 2>&1 || { log "installing postgresql-15 nats-server git (their files go into the compose images)"; apt_install postgresql-15 nats-server git; }
+  ensure_build
+  # buildPackage, not the script: the script exits 1 while ops/install/install.sh is missing, which
+  # the images do not need.
+  (cd "$root" && node --import tsx --input-type=module -e "await (await import('./scripts/package.ts')).buildPackage()" >&2) \
+    || die "npm run package failed"
+  DOCKER_HOST=${DOCKER_HOST:-unix:///tmp/dockyard-docker/docker.sock} \
+    node --import tsx "$root/ops/images/build-dockyard-images.ts" >&2 || die "building the compose images failed"
+}
+
 # The second engine (/tmp/dockyard-docker-b) that registry tests pull on, so a pull really
 # crosses the registry. DOCKER_HOST is set only for the base-image build: callers keep engine A.
 ensure_docker_b() {

@@ -3,6 +3,7 @@
 # Runs every check, then names the ones that failed; exits non-zero if any did.
 #   eslint      type-aware house rules (eslint.config.mjs): floating/misused promises, ...
 #   depcruise   import cycles and package boundaries (.dependency-cruiser.cjs)
+#   shellcheck  ops/install/install.sh, when shellcheck is installed
 # The formatter check (`npm run format:check`) joins here once the tree is formatted: see FORMAT-GATE in test.sh.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,8 @@ run() {
 run eslint pnpm exec eslint --max-warnings 0 .
 run depcruise pnpm exec depcruise --config .dependency-cruiser.cjs --ignore-known .dependency-cruiser-known-violations.json \
   proto pipeline control-plane agent web cli test testkit bench scripts ops
+# The agent's install script runs as root on operators' hosts (Debian: apt-get install shellcheck).
+if command -v shellcheck >/dev/null; then run shellcheck shellcheck ops/install/install.sh; else log "lint: shellcheck not installed; ops/install/install.sh not checked"; fi
 if [ ${#failed[@]} -gt 0 ]; then
   log "lint failed: ${failed[*]}"
   exit 1

@@ -23,6 +23,7 @@ ensure_postgres
 ensure_nats
 ensure_docker
 ensure_images
+ensure_docker_compose
 ensure_docker_b
 ensure_registry
 ensure_haproxy

@@ -18,11 +18,12 @@ pnpm exec prettier --check --log-level warn . || die "not formatted: run 'npm ru
 bash scripts/gen-check.sh
 files=$(find proto pipeline control-plane agent web cli test testkit -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 # The files that take a minute or more start first, so that none of them is what the run waits for at its end.
-slow="test/src/e2e/demo.test.ts test/src/e2e/outage-postgres.test.ts test/src/e2e/outage-nats.test.ts
+slow="test/src/e2e/demo.test.ts test/src/e2e/compose.test.ts test/src/e2e/outage-postgres.test.ts test/src/e2e/outage-nats.test.ts
   test/src/e2e/outage-server.test.ts test/src/e2e/fence-partition.test.ts test/src/e2e/agent-kinds-contract.test.ts
-  test/src/e2e/schedules.test.ts test/src/e2e/server-freeze.test.ts test/src/e2e/revoke-retry.test.ts
+  test/src/e2e/schedules.test.ts test/src/e2e/server-freeze.test.ts test/src/e2e/revoke-retry.test.ts test/src/e2e/package-agent.test.ts
   test/src/e2e/services-rollback.test.ts test/src/e2e/services-rollout.test.ts test/src/e2e/replica-freeze.test.ts
-  test/src/e2e/alert-loop.test.ts test/src/e2e/partition-netns.test.ts"
+  test/src/e2e/alert-loop.test.ts test/src/e2e/partition-netns.test.ts test/src/e2e/partition-netns-docker.test.ts
+  test/src/e2e/netns-farm.test.ts test/src/e2e/cli-runs-agents.test.ts test/src/e2e/agent-install.test.ts"
 for f in $slow; do [ -f "$f" ] || die "scripts/test.sh lists $f as slow, but it does not exist"; done
 files="$slow $(echo "$files" | grep -vxF -f <(echo "$slow" | tr -s ' \n' '\n' | sed '/^$/d'))"
 # What the tests leave behind: this run gets a temporary directory of its own (other runs on the

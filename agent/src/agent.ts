@@ -167,6 +167,7 @@ export class Agent {
           labels: this.config.labels,
           capacity: this.config.capacity,
           capabilities: capabilitiesOf(this.tools),
+          protocolVersion: this.config.protocolVersion,
         });
         this.serverKey = publicKeyFromRaw(accepted.serverSigningKey);
         this.session = { agentId: accepted.agentId, sessionId: accepted.sessionId };

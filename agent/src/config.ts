@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import { z } from "zod";
-import { splitJoinToken } from "@dockyard/proto";
+import { PROTOCOL_VERSION, splitJoinToken } from "@dockyard/proto";
 import { LABEL_KEY_PATTERN, LABEL_KEY_RULE } from "@dockyard/pipeline";
 
 /**
@@ -40,6 +40,8 @@ const schema = z.object({
       (s) => s === "" || s.split(",").every((p) => isLabel(p.trim())),
       `expected k=v,k2=v2 (each key ${LABEL_KEY_RULE})`,
     ),
+  /** off: no host facts (os, arch, cpus, memory, docker) among the labels (host-facts.ts). */
+  DOCKYARD_AGENT_HOST_LABELS: z.enum(["on", "off"]).default("on"),
   DOCKYARD_AGENT_CAPACITY: z.coerce.number().int().min(1).max(256).default(2),
   DOCKYARD_AGENT_STATE_DIR: z.string().min(1).default(".dockyard/agent"),
   DOCKYARD_AGENT_EXECUTOR: z.enum(["docker", "shell", "auto"]).default("auto"),
@@ -69,6 +71,8 @@ const schema = z.object({
   DOCKYARD_PUSHGATEWAY_URL: z
     .url({ protocol: /^https?$/, error: "expected the Pushgateway's http(s) URL, e.g. http://127.0.0.1:9091" })
     .optional(),
+  /** TEST ONLY: the protocol version the agent claims at registration (the upgrade test's older agent). */
+  DOCKYARD_TEST_PROTOCOL_VERSION: z.coerce.number().int().min(0).max(1000).optional(),
 });
 
 export interface AgentConfig {
@@ -81,6 +85,8 @@ export interface AgentConfig {
   joinToken: string;
   name: string;
   labels: Record<string, string>;
+  /** Add the host's facts to `labels` at start (agentMain). */
+  hostLabels: boolean;
   capacity: number;
   /** Budget of the engine's build cache (pruned after each build). */
   buildCacheBytes: number;
@@ -100,6 +106,8 @@ export interface AgentConfig {
   serviceAddress: string;
   /** The Pushgateway ui-test stages push to; null: none. */
   pushgatewayUrl: string | null;
+  /** The protocol version sent at registration: PROTOCOL_VERSION unless a test claims another. */
+  protocolVersion: number;
 }
 
 export class AgentConfigError extends Error {
@@ -157,6 +165,7 @@ export function loadAgentConfig(env: Record<string, string | undefined> = proces
     joinToken: token.secret,
     name: e.DOCKYARD_AGENT_NAME,
     labels: parseLabels(e.DOCKYARD_AGENT_LABELS),
+    hostLabels: e.DOCKYARD_AGENT_HOST_LABELS === "on",
     capacity: e.DOCKYARD_AGENT_CAPACITY,
     stateDir: e.DOCKYARD_AGENT_STATE_DIR,
     executor: e.DOCKYARD_AGENT_EXECUTOR,
@@ -169,6 +178,7 @@ export function loadAgentConfig(env: Record<string, string | undefined> = proces
     fence: e.DOCKYARD_AGENT_FENCE === "on",
     serviceAddress: e.DOCKYARD_SERVICE_ADDRESS,
     pushgatewayUrl: e.DOCKYARD_PUSHGATEWAY_URL ?? null,
+    protocolVersion: e.DOCKYARD_TEST_PROTOCOL_VERSION ?? PROTOCOL_VERSION,
   };
 }
 

@@ -1,5 +1,5 @@
 // Public entry of the agent (used by the CLI, tests and benchmarks).
-export { agentMain, chooseExecutors } from "./main";
+export { agentMain, agentCheck, chooseExecutors } from "./main";
 export { Agent, type AgentDeps } from "./agent";
 export { loadAgentConfig, AgentConfigError, AGENT_ENV_VARS, type AgentConfig } from "./config";
 export { DockerExecutor, removeRunWorkspace } from "./executor/docker";
@@ -36,7 +36,7 @@ export {
 export { buildImage, type BuildImageOptions, type BuildImageResult } from "./docker/image-build";
 export { BuildError, isBuildError, type BuildErrorCode } from "./docker/build-error";
 export type { Executor } from "./executor/types";
-export { RegistrationRefusedError, AGENT_VERSION, register } from "./transport/register";
+export { RegistrationRefusedError, register } from "./transport/register";
 export { NoticeListener } from "./transport/notice-listener";
 export { loadAgentKey, CredentialSource } from "./identity/agent-key";
 export { createAgentClient, type AgentClient } from "./transport/agent-client";
@@ -64,3 +64,5 @@ export {
 export { secretDir } from "./secrets/secret-files";
 // The synthetic journey metrics as a ui-test stage pushes them (the dashboards' live test pushes with it).
 export { pushJourneyMetrics, type JourneyRunMetrics } from "./ui-test/journey-metrics";
+export { runAgentChecks, formatChecks, type CheckResult } from "./check";
+export { hostFacts, HOST_FACT_KEYS } from "./host-facts";

@@ -10,6 +10,10 @@ import { ShellExecutor } from "./executor/shell";
 import { dockerFromEnv } from "./executor/docker-client";
 import type { Executor } from "./executor/types";
 import { RegistrationRefusedError } from "./transport/register";
+import { hostFacts, withHostFacts } from "./host-facts";
+
+// The bundle's entry is this file (scripts/build.ts): `dockyard agent --check` loads it from here.
+export { agentCheck } from "./check";
 
 /** The executors this agent offers; throws when the configured one is unavailable. */
 export async function chooseExecutors(config: AgentConfig): Promise<Executor[]> {
@@ -70,6 +74,12 @@ export async function agentMain(env: Record<string, string | undefined> = proces
           "native shell spawner not built (pnpm --filter @dockyard/agent build:native): shell stages start slower",
         );
       }
+    }
+    if (config.hostLabels) {
+      const docker = executors.some((e) => e instanceof DockerExecutor)
+        ? dockerFromEnv({ DOCKER_HOST: config.dockerHost })
+        : undefined;
+      config = { ...config, labels: withHostFacts(await hostFacts(docker), config.labels) };
     }
     agent = new Agent(config, {
       log,

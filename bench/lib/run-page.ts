@@ -26,6 +26,12 @@ export interface RunPageLoad {
   filteredPainted: number;
   /** From Date.now() before page.goto to the page's filteredPainted, seen from here. */
   wallMs: number;
+  /** Where the time to `shown` went: DOMContentLoaded, the log opened (the click), its fetch's request, first and last byte. */
+  dcl: number;
+  opened: number;
+  logRequest: number;
+  logResponse: number;
+  logEnd: number;
 }
 
 interface Marks {
@@ -38,6 +44,11 @@ interface Marks {
   lastLine?: string;
   matches?: number;
   error?: string;
+  dcl?: number;
+  opened?: number;
+  logRequest?: number;
+  logResponse?: number;
+  logEnd?: number;
 }
 
 const recorder = (stage: string) => `(() => {
@@ -45,17 +56,23 @@ const recorder = (stage: string) => `(() => {
   const stamp = (name) => { if (marks[name] === undefined) marks[name] = performance.now(); };
   const afterPaint = (name) => requestAnimationFrame(() => setTimeout(() => stamp(name), 0));
   document.addEventListener("DOMContentLoaded", () => {
+    stamp("dcl");
     const details = document.querySelector('details[data-stage="' + CSS.escape(${JSON.stringify(stage)}) + '"]');
     const input = document.getElementById("log-search");
     const count = document.getElementById("search-count");
     if (!details || !input || !count) { marks.error = "no log, search box or search count on the page"; return; }
     const box = details.querySelector(".log-lines");
+    details.addEventListener("toggle", () => stamp("opened"));
     input.addEventListener("keydown", (e) => { if (e.key !== "/") stamp("key"); });
     new MutationObserver(() => {
       if (details.dataset.complete !== "true" || marks.shown !== undefined) return;
       stamp("shown");
-      marks.lines = box.children.length;
-      marks.lastLine = box.lastElementChild?.textContent ?? "";
+      const log = performance.getEntriesByType("resource").find((r) => r.name.includes("/logs?"));
+      if (log) { marks.logRequest = log.requestStart; marks.logResponse = log.responseStart; marks.logEnd = log.responseEnd; }
+      // The lines sit in blocks (run.js); count them, not the blocks.
+      const lines = box.querySelectorAll(".line");
+      marks.lines = lines.length;
+      marks.lastLine = lines[lines.length - 1]?.textContent ?? "";
       afterPaint("shownPainted");
     }).observe(details, { attributes: true, attributeFilter: ["data-complete"] });
     new MutationObserver(() => {
@@ -102,7 +119,18 @@ async function oneLoad(
     );
   if (m.matches !== expect.matches)
     throw new Error(`"${expect.key}" matched ${m.matches} lines, not ${expect.matches}`);
-  return { shown: m.shown!, shownPainted: m.shownPainted!, key: m.key!, filteredPainted: m.filteredPainted!, wallMs };
+  return {
+    shown: m.shown!,
+    shownPainted: m.shownPainted!,
+    key: m.key!,
+    filteredPainted: m.filteredPainted!,
+    wallMs,
+    dcl: m.dcl ?? NaN,
+    opened: m.opened ?? NaN,
+    logRequest: m.logRequest ?? NaN,
+    logResponse: m.logResponse ?? NaN,
+    logEnd: m.logEnd ?? NaN,
+  };
 }
 
 /**

@@ -1,11 +1,11 @@
 // Entry point of the `dockyard` executable: wires the process into runCli.
-import cliPackage from "../package.json";
+import { releaseVersionText } from "@dockyard/proto/release";
 
 const argv = process.argv.slice(2);
 if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
   // Answered before the program loads: the commands bring in gRPC and the protobuf code, most
   // of a call's start time, and scripts call --version in loops. Same text as the program's.
-  process.stdout.write(`${cliPackage.version}\n`);
+  process.stdout.write(`dockyard ${releaseVersionText()}\n`);
 } else {
   const [{ createCliContext }, { runCli }, { quietIpServerNameWarning }] = await Promise.all([
     import("./cli-context"),

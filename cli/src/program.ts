@@ -6,6 +6,7 @@ import { registerAdminCommands } from "./commands/admin";
 import { registerRerunCommand } from "./commands/rerun";
 import { registerApprovalCommands } from "./commands/approve";
 import { registerListCommands } from "./commands/list";
+import { registerAgentCommands } from "./commands/agents";
 import { registerEnvsCommand } from "./commands/envs";
 import { registerProcessCommands } from "./commands/processes";
 import { registerRunCommands } from "./commands/run";
@@ -19,15 +20,15 @@ import { registerServiceCommands } from "./commands/services";
 import { registerAlertCommands } from "./commands/alerts";
 import { registerArtifactCommands } from "./commands/artifacts";
 import { registerScheduleCommands } from "./commands/schedules";
+import { releaseVersionText } from "@dockyard/proto";
 import { DEFAULT_SERVER } from "./config";
-import cliPackage from "../package.json";
 import { CliError, EXIT_FAILURE, EXIT_USAGE, errorText } from "./errors";
 
 /** The `dockyard` program writing through `cli`; commander never calls process.exit. */
 export function buildProgram(cli: CliContext): Command {
   const program = new Command("dockyard")
     .description("Dockyard: submit and follow builds on the Dockyard build farm, or run its server and agents")
-    .version(cliPackage.version, "-V, --version", "print the version")
+    .version(`dockyard ${releaseVersionText()}`, "-V, --version", "print the version and commit")
     .option("--server <addr>", `control plane gRPC address (env DOCKYARD_SERVER, default ${DEFAULT_SERVER})`)
     .option("--token <token>", "API token (env DOCKYARD_TOKEN)")
     .option("--ca <file>", "the server's CA certificate, to verify it (env DOCKYARD_CA_FILE)")
@@ -43,6 +44,7 @@ export function buildProgram(cli: CliContext): Command {
   registerValidate(program, cli);
   registerRunCommands(program, cli);
   registerListCommands(program, cli);
+  registerAgentCommands(program, cli);
   registerEnvsCommand(program, cli);
   registerServiceCommands(program, cli);
   registerAlertCommands(program, cli);

@@ -1,47 +1,20 @@
 // The client-facing operations, shared by the gRPC and HTTP edges: each edge
 // decodes, calls one method here, encodes and maps errors.
-import {
-  parsePipeline,
-  formatProblems,
-  secretsKeyOf,
-  sourceUseOf,
-  type PipelineSpec,
-  type Problem,
-  type RegistrySpec,
-} from "@dockyard/pipeline";
+import type { Problem, RegistrySpec } from "@dockyard/pipeline";
+import { parsePipeline } from "@dockyard/pipeline";
 import type { Db, Tx } from "./store/db";
 import type { Clock } from "./clock";
-import {
-  createRun,
-  getRun,
-  listRuns,
-  cancelRun,
-  type RunListFilter,
-  type RunOrigin,
-  type RunWithStages,
-} from "./store/runs";
-import { RUN_STATES, isRunState } from "./domain/states";
-import { DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT } from "@dockyard/web";
-import { listAgents, removeAgent, revokeAgent, type AgentWithUsage } from "./store/agents";
-import { audit, type Actor } from "./store/audit";
-import { loseAgentAttempts } from "./store/attempts";
+import { getRun, listRuns, cancelRun, type RunWithStages } from "./store/runs";
+import { createRun } from "./store/run-create";
+import { isRunListParamError, parseRunListParams, type RunListParams, type RunListQuery } from "@dockyard/web";
+import type { Actor } from "./store/audit";
 import { resolveRunRef } from "./store/run-ref";
 import { readStageLog, type StageLog, type StageLogRequest } from "./stage-logs";
 import { resourcesOfKind } from "./store/resources";
 import { environmentOf } from "./stages/deploy";
 import { ENVIRONMENT_RESOURCE } from "@dockyard/proto";
 import type { Logger } from "pino";
-import {
-  authenticateApi,
-  createJoinToken,
-  listTokens,
-  revokeJoinToken,
-  touchToken,
-  type ApiCaller,
-  type TokenInfo,
-} from "./store/tokens";
 import { InvalidError } from "./errors";
-import { requestDrain } from "./store/agent-drain";
 import { auditRerun, checkRerunnable, stagesToReuse, uploadedSource } from "./rerun";
 import type { ServerStageRunner } from "./stages/server-runner";
 import { decideApproval, type Decision } from "./approval-decisions";
@@ -51,6 +24,11 @@ import type { Scheduler } from "./scheduler/scheduler";
 import type { RunEventRecord } from "./store/events";
 import type { SecretInfo, SecretStore } from "./secrets/secret-store";
 import type { NotifyService } from "./notify/service";
+import { prepareRun, type PreparedRun, type SubmitExtras } from "./run-prepare";
+import { AgentAdmin } from "./agent-admin";
+import { TokenAuth } from "./token-auth";
+
+export { MAX_SOURCE_BYTES, type PreparedRun, type SubmitExtras } from "./run-prepare";
 
 export interface RunsServiceDeps {
   db: Db;
@@ -70,34 +48,19 @@ export interface RunsServiceDeps {
   log: Logger;
 }
 
-const UUID = /^[0-9a-f-]{36}$/;
-/** Largest uploaded source (a tar of the CLI's directory). */
-export const MAX_SOURCE_BYTES = 32 * 1024 * 1024;
-
-/** What a submit may carry besides the file (the CLI sends both). */
-export interface SubmitExtras {
-  commit?: string;
-  /** The pushed branch, for a run a git push started. */
-  branch?: string;
-  sourceTar?: Uint8Array;
-}
-/** A checked pipeline, ready for RunsService.write. */
-export interface PreparedRun {
-  pipeline: PipelineSpec;
-  text: string;
-  origin: RunOrigin;
-}
-
 export type WrittenRun = Awaited<ReturnType<typeof createRun>> & { now: Date };
-
-/** A token's "last used" is written at most this often (a write per call would cost more than the call). */
-const TOKEN_USE_RECORD_MS = 60_000;
 
 export class RunsService {
   /** Services (update-service): list, history, rollback; a rollback run is submitted here as its caller. */
   readonly services: ServicesApi;
+  /** Agents and their join tokens: list, drain, revoke, remove. */
+  readonly agentAdmin: AgentAdmin;
+  /** API tokens: every call's authentication, and the token list. */
+  readonly tokens: TokenAuth;
 
   constructor(private readonly deps: RunsServiceDeps) {
+    this.agentAdmin = new AgentAdmin(deps);
+    this.tokens = new TokenAuth(deps);
     this.services = new ServicesApi({
       db: deps.db,
       clock: deps.clock,
@@ -143,50 +106,7 @@ export class RunsService {
     /** A caller's transaction for the checks' reads, when it holds one (embedded PGlite has one connection). */
     reader?: Db | Tx,
   ): Promise<PreparedRun> {
-    const result = parsePipeline(yaml, { defaultName: defaultName || undefined });
-    if (!result.ok) {
-      const lines = formatProblems(result.problems, source.replace(/^[a-z]+:/, "") || "dockyard.yml").split("\n");
-      throw new InvalidError(
-        `pipeline is invalid (${result.problems.length} problem${result.problems.length === 1 ? "" : "s"}):\n${lines.join("\n")}`,
-        lines,
-      );
-    }
-    const sourceTar = extra.sourceTar?.length ? Buffer.from(extra.sourceTar) : null;
-    if (sourceTar && sourceTar.length > MAX_SOURCE_BYTES) {
-      throw new InvalidError(
-        `the uploaded source is ${sourceTar.length} bytes; the limit is ${MAX_SOURCE_BYTES} (use a git source: for bigger ones)`,
-      );
-    }
-    if (sourceTar && !looksLikeTar(sourceTar)) {
-      throw new InvalidError(
-        "the uploaded source is not a tar archive (POSIX ustar, in 512-byte blocks): send the directory as `dockyard run` packs it",
-      );
-    }
-    const commit = extra.commit ?? "";
-    if (commit && !/^[0-9a-f]{7,64}$/.test(commit))
-      throw new InvalidError("commit must be 7-64 lowercase hex characters");
-    const registry = result.pipeline.registry ?? this.deps.defaultRegistry ?? null;
-    const usesSource = result.pipeline.stages.some((st) => sourceUseOf(st.type) !== null);
-    const needing = [
-      ...new Set(result.pipeline.stages.filter((st) => sourceUseOf(st.type) === "needs").map((st) => st.type)),
-    ];
-    if (needing.length > 0 && result.pipeline.source.kind === "upload" && !sourceTar) {
-      throw new InvalidError(
-        `this pipeline has ${needing.join(" or ")} stages and no git source:, so it needs the directory uploaded with it (dockyard run does that)`,
-      );
-    }
-    await this.checkSecretsExist(result.pipeline, registry, reader);
-    await this.deps.notify?.checkPipeline(result.pipeline, reader);
-    const text = typeof yaml === "string" ? yaml : Buffer.from(yaml).toString("utf8");
-    const origin = {
-      source: source.slice(0, 200),
-      commit,
-      branch: (extra.branch ?? "").slice(0, 255),
-      sourceTar: usesSource ? sourceTar : null,
-      defaultRegistry: registry,
-      startedBy,
-    };
-    return { pipeline: result.pipeline, text, origin };
+    return prepareRun(this.deps, yaml, source, defaultName, extra, startedBy, reader);
   }
 
   /** Write a prepared run with `db` (the pool, or a caller's transaction: then call afterWrite once it commits). */
@@ -227,28 +147,29 @@ export class RunsService {
     return resolveRunRef(this.deps.db, ref);
   }
 
-  /**
-   * The newest runs, with their stages: `limit` (0 or unset: DEFAULT_RUNS_LIMIT) up to MAX_RUNS_LIMIT.
-   * InvalidError for a larger limit or a state that is not a run state.
-   */
-  async list(opts: { limit?: number; state?: string; branch?: string }): Promise<RunWithStages[]> {
-    return (await this.page(opts)).runs;
+  /** The newest runs, with their stages: `limit` (0 or unset: DEFAULT_RUNS_LIMIT) up to MAX_RUNS_LIMIT, else InvalidError. */
+  async list(opts: { limit?: number }): Promise<RunWithStages[]> {
+    return (await this.pageOf({ limit: opts.limit ? String(opts.limit) : undefined })).runs;
   }
 
-  /** A page of the runs matching `f` (see listRuns), checked as `list` checks. */
-  async page(f: Partial<RunListFilter>): Promise<{ runs: RunWithStages[]; more: boolean }> {
-    const limit = f.limit || DEFAULT_RUNS_LIMIT;
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_RUNS_LIMIT) {
-      throw new InvalidError(
-        `invalid limit ${String(f.limit).slice(0, 32)}: expected a whole number from 1 to ${MAX_RUNS_LIMIT}`,
-      );
+  /**
+   * A page of the runs the list's parameters (as text: gRPC ListRuns' fields) ask for, checked by
+   * parseRunListParams, the check `GET /api/v1/runs` makes: InvalidError naming the first bad one.
+   */
+  async pageOf(params: RunListParams): Promise<{ runs: RunWithStages[]; more: boolean }> {
+    let query: RunListQuery;
+    try {
+      query = parseRunListParams(params);
+    } catch (err) {
+      if (isRunListParamError(err)) throw new InvalidError(err.message);
+      throw err;
     }
-    if (f.state && !isRunState(f.state)) {
-      throw new InvalidError(`invalid state '${f.state.slice(0, 32)}': expected one of ${RUN_STATES.join(", ")}`);
-    }
-    if (f.branch && f.branch.length > 255)
-      throw new InvalidError(`invalid branch: ${f.branch.length} characters; the limit is 255`);
-    return listRuns(this.deps.db, { ...f, limit, state: f.state || undefined, branch: f.branch || undefined });
+    return this.page(query);
+  }
+
+  /** A page of the runs a checked query (parseRunListParams) matches, newest first (see listRuns). */
+  async page(query: RunListQuery): Promise<{ runs: RunWithStages[]; more: boolean }> {
+    return listRuns(this.deps.db, query);
   }
 
   /**
@@ -315,73 +236,6 @@ export class RunsService {
     return readStageLog(this.deps.db, await this.resolveRun(ref), stage, req);
   }
 
-  async agents(): Promise<AgentWithUsage[]> {
-    return listAgents(this.deps.db);
-  }
-
-  /** A new join token, `<secret>.<CA fingerprint>`; only the secret's hash is stored. */
-  async createJoinToken(description: string, actor: Actor) {
-    if (description.length > 200) throw new InvalidError("description is longer than 200 characters");
-    const { id, token } = await createJoinToken(this.deps.db, description, actor, this.deps.clock.now());
-    this.deps.log.info({ joinTokenId: id }, "join token created");
-    return { id, token: `${token}.${this.deps.caFingerprint}` };
-  }
-
-  /**
-   * Revoke a join token and every agent registered with it: their sessions end now (an
-   * agent notices at its next heartbeat), their attempts end as lost and retry by policy.
-   */
-  async revokeJoinToken(id: string, actor: Actor): Promise<{ agentsRevoked: number }> {
-    checkId(id, "join token id");
-    const agentIds = await revokeJoinToken(this.deps.db, id, actor, this.deps.clock.now());
-    const ended = await this.endRevoked(agentIds, "agent's join token was revoked");
-    this.deps.log.warn({ joinTokenId: id, agentIds, attemptsLost: ended }, "join token revoked");
-    return { agentsRevoked: agentIds.length };
-  }
-
-  /** Revoke one agent: its session ends now, its id cannot register again, its attempts end as lost. */
-  async revokeAgent(id: string, actor: Actor): Promise<{ attemptsLost: number }> {
-    checkId(id, "agent id");
-    await revokeAgent(this.deps.db, id, actor, this.deps.clock.now());
-    const attemptsLost = await this.endRevoked([id], "agent was revoked");
-    this.deps.log.warn({ agentId: id, attemptsLost }, "agent revoked");
-    return { attemptsLost };
-  }
-
-  /** Drain or undrain one agent as an admin (see requestDrain): it takes no new work while drained. */
-  async drainAgent(id: string, drain: boolean, actor: Actor): Promise<{ name: string; state: string }> {
-    checkId(id, "agent id");
-    const result = await requestDrain(this.deps.db, id, drain, actor, this.deps.clock.now());
-    this.deps.log.info({ agentId: id, drain, state: result.state }, drain ? "agent drained" : "agent undrained");
-    return result;
-  }
-
-  /** Delete an agent that is gone (revoked, lost, offline) and holds no live work; see removeAgent for the errors. */
-  async removeAgent(id: string, actor: Actor): Promise<{ name: string; state: string }> {
-    checkId(id, "agent id");
-    const removed = await removeAgent(this.deps.db, id);
-    // After the delete (it re-checks the agent is gone in its own statement): recorded once it happened.
-    await audit(this.deps.db, {
-      actor,
-      action: "agent.removed",
-      target: id,
-      details: removed,
-      at: this.deps.clock.now(),
-    });
-    this.deps.log.info({ agentId: id, name: removed.name, state: removed.state }, "agent removed");
-    return removed;
-  }
-
-  private async endRevoked(agentIds: string[], reason: string): Promise<number> {
-    // The agent may still run them (cut off, it learns of the revocation late): their retries wait
-    // until its fence has stopped them.
-    const ended = await loseAgentAttempts(this.deps.db, agentIds, this.deps.clock.now(), reason, {
-      retryMarginMs: this.deps.scheduler.retryMarginMs,
-    });
-    this.deps.scheduler.afterEnded(ended, "server");
-    return ended.length;
-  }
-
   /** Create or replace a secret; the value is sealed before it reaches the database. */
   async setSecret(name: string, value: Uint8Array, actor: Actor): Promise<{ info: SecretInfo; created: boolean }> {
     return this.deps.secrets.set(name, value, this.deps.clock.now(), actor);
@@ -396,93 +250,4 @@ export class RunsService {
   async deleteSecret(name: string, actor: Actor): Promise<void> {
     await this.deps.secrets.remove(name, this.deps.clock.now(), actor);
   }
-
-  /**
-   * Every secret the pipeline refers to must exist at submit (it may still be deleted before
-   * a stage runs; that stage then errors). InvalidError names each missing one and where it is used.
-   */
-  private async checkSecretsExist(
-    pipeline: PipelineSpec,
-    registry: RegistrySpec | null,
-    reader: Db | Tx | undefined,
-  ): Promise<void> {
-    const uses = secretUses(pipeline);
-    if (registry?.passwordSecret)
-      uses.set(
-        registry.passwordSecret,
-        new Set([pipeline.registry ? "registry.password" : "the server's DOCKYARD_REGISTRY_PASSWORD_SECRET"]),
-      );
-    if (uses.size === 0) return;
-    const missing = await this.deps.secrets.missing([...uses.keys()], reader);
-    if (missing.length === 0) return;
-    const lines = missing.map(
-      (name) =>
-        `secret '${name}' does not exist (${[...(uses.get(name) ?? [])].join(", ")}); create it with: dockyard secret set ${name}`,
-    );
-    throw new InvalidError(lines.join("\n"), lines);
-  }
-
-  /**
-   * Resolve an API bearer token to its user; throws UnauthenticatedError. Read on every call
-   * (one indexed join), so a revoked token or a disabled user is refused at once.
-   */
-  async authenticate(token: string): Promise<ApiCaller> {
-    const caller = await authenticateApi(this.deps.db, token);
-    this.noteUse(caller.tokenId);
-    return caller;
-  }
-
-  /** API token id -> when this replica last recorded its use (ms). */
-  private readonly used = new Map<string, number>();
-
-  /** Records a token's "last used" at most once a minute per token and replica, off the request's path. */
-  private noteUse(id: string): string {
-    const now = this.deps.clock.now();
-    if (now.getTime() - (this.used.get(id) ?? 0) < TOKEN_USE_RECORD_MS) return id;
-    if (this.used.size > 10_000) this.used.clear();
-    this.used.set(id, now.getTime());
-    touchToken(this.deps.db, "api", id, now, TOKEN_USE_RECORD_MS).catch((err: unknown) =>
-      this.deps.log.warn({ err, tokenId: id }, "token use not recorded"),
-    );
-    return id;
-  }
-
-  /** Join and API tokens: ids, descriptions and times; never a secret or a hash. */
-  async tokenList(): Promise<TokenInfo[]> {
-    return listTokens(this.deps.db);
-  }
-}
-
-function checkId(id: string, what: string): string {
-  if (!UUID.test(id)) throw new InvalidError(`${what} must be a UUID, got '${id.slice(0, 64)}'`);
-  return id;
-}
-
-/**
- * Secret name -> the env paths where stages use it, in stage order. A stage ref equal to a
- * pipeline ref is the inherited one, reported once at the pipeline's `env`; a pipeline ref
- * that every stage overrides is used nowhere and not required.
- */
-function secretUses(pipeline: PipelineSpec): Map<string, Set<string>> {
-  const uses = new Map<string, Set<string>>();
-  const add = (name: string, where: string) => {
-    const set = uses.get(name) ?? new Set<string>();
-    set.add(where);
-    uses.set(name, set);
-  };
-  const key = (r: { env: string; secret: string; asFile: boolean }) => `${r.env}\0${r.secret}\0${r.asFile}`;
-  const inherited = new Set(pipeline.secrets.map(key));
-  for (const stage of pipeline.stages) {
-    const field = secretsKeyOf(stage.type);
-    for (const r of stage.secrets)
-      add(r.secret, inherited.has(key(r)) ? `env.${r.env}` : `stages.${stage.name}.${field}.${r.env}`);
-  }
-  return uses;
-}
-
-/** A POSIX tar: whole 512-byte blocks, and a first header with the ustar magic (an empty archive is all zeros). */
-function looksLikeTar(tar: Buffer): boolean {
-  if (tar.length === 0 || tar.length % 512 !== 0) return false;
-  if (tar.subarray(0, 512).every((b) => b === 0)) return true;
-  return tar.subarray(257, 262).toString("latin1") === "ustar";
 }

@@ -15,6 +15,7 @@ import {
   serverTlsCredentials,
   FarmSealer,
   MAX_MESSAGE_BYTES,
+  releaseVersionText,
 } from "@dockyard/proto";
 import { createApp } from "@dockyard/web";
 import { PIPELINE_LIMITS } from "@dockyard/pipeline";
@@ -246,7 +247,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
   });
   // Every handler goes through the access guard, driven by access/role-table.ts (agent methods check the agent's
   // identity themselves).
-  const authenticate = (token: string) => runs.authenticate(token);
+  const authenticate = (token: string) => runs.tokens.authenticate(token);
   const guardLog = log.child({ component: "access" });
   grpcServer.addService(
     serviceDefinition(AgentService),
@@ -320,6 +321,7 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     ),
     {
       maxBodyBytes: PIPELINE_LIMITS.maxBytes,
+      version: releaseVersionText(),
       live: { bufferBytes: config.sseBufferBytes, heartbeatMs: config.sseHeartbeatMs },
       metricsToken: config.metricsToken,
       alertToken: config.alertToken,

@@ -69,9 +69,18 @@ export function liveServices(
   const hub = new RunEventsHub(bus);
   // A live event reaches every watcher of its run as the same object: converted (and, by the route, encoded) once.
   const converted = new WeakMap<RunEvent, Promise<LiveRunEvent | null>>();
+  // The conversions that have finished, read without an `await` (a turn of the microtask queue per
+  // event per watcher): only a `run` event's conversion waits for anything (the run's view).
+  const done = new WeakMap<RunEvent, LiveRunEvent | null>();
   const convert = (e: RunEvent) => {
     let live = converted.get(e);
-    if (!live) converted.set(e, (live = toLive(e, getView)));
+    if (!live) {
+      converted.set(e, (live = toLive(e, getView)));
+      void live.then(
+        (v) => done.set(e, v),
+        () => undefined,
+      );
+    }
     return live;
   };
   const feed = new RunsFeed({
@@ -87,7 +96,7 @@ export function liveServices(
       const source = watchRun(db, hub, { runId: run.id, afterSeq, follow: true, stage: "", signal });
       async function* events(): AsyncGenerator<LiveRunEvent> {
         for await (const e of source) {
-          const live = await convert(e);
+          const live = done.has(e) ? done.get(e) : await convert(e);
           if (live) yield live;
         }
       }

@@ -204,7 +204,7 @@ export function webServices(
   return unavailableOnDbOutage({
     ...scheduleWebServices(schedules),
     ...live,
-    authenticate: (token) => runs.authenticate(token),
+    authenticate: (token) => runs.tokens.authenticate(token),
     submitRun: async (yaml, source, defaultName, caller) =>
       runView(await runs.submit(yaml, source, defaultName, {}, actorOf(caller))),
     getRun: async (id) => runView(await runs.get(id)),
@@ -225,18 +225,15 @@ export function webServices(
       return { ...result, run: runId ? runView(await runs.get(runId)) : null };
     },
     stageLog: async (ref, stage, opts) => runs.stageLog(ref, stage, opts),
-    listAgents: async () => (await runs.agents()).map(agentView),
-    removeAgent: async (id, caller) => ({ id, ...(await runs.removeAgent(id, actorOf(caller))) }),
-    drainAgent: async (id, drain, caller) => {
-      await runs.drainAgent(id, drain, actorOf(caller));
-      return agentView((await runs.agents()).find((a) => a.id === id)!);
-    },
+    listAgents: async () => (await runs.agentAdmin.list()).map(agentView),
+    removeAgent: async (id, caller) => ({ id, ...(await runs.agentAdmin.removeAgent(id, actorOf(caller))) }),
+    drainAgent: async (id, drain, caller) => agentView(await runs.agentAdmin.drainAgent(id, drain, actorOf(caller))),
     revokeAgent: async (id, caller) => {
-      const { attemptsLost } = await runs.revokeAgent(id, actorOf(caller));
-      return { agent: agentView((await runs.agents()).find((a) => a.id === id)!), attemptsLost };
+      const { attemptsLost } = await runs.agentAdmin.revokeAgent(id, actorOf(caller));
+      return { agent: agentView((await runs.agentAdmin.list()).find((a) => a.id === id)!), attemptsLost };
     },
     listTokens: async () =>
-      (await runs.tokenList()).map((t) => ({
+      (await runs.tokens.list()).map((t) => ({
         id: t.id,
         kind: t.kind,
         user: t.user || null,

@@ -126,7 +126,7 @@ function sha256(...parts: (string | Buffer)[]): string {
   return h.digest('hex');
 }
 
-async function currentHash(docker: Docker, tag: string): Promise<string | undefined | null> {
+export async function currentHash(docker: Docker, tag: string): Promise<string | undefined | null> {
   try {
     const info = await docker.getImage(tag).inspect();
     return info.Config?.Labels?.[HASH_LABEL] ?? null;
@@ -136,7 +136,7 @@ async function currentHash(docker: Docker, tag: string): Promise<string | undefi
   }
 }
 
-async function build(docker: Docker, dir: string, tag: string, hash: string): Promise<void> {
+export async function buildContext(docker: Docker, dir: string, tag: string, hash: string): Promise<void> {
   // dockerode types the context-object form as returning void; it returns the progress stream.
   const stream = await (
     docker.buildImage as unknown as (ctx: unknown, opts: unknown) => Promise<NodeJS.ReadableStream>
@@ -148,7 +148,7 @@ async function build(docker: Docker, dir: string, tag: string, hash: string): Pr
       networkmode: 'none',
       buildargs: { CONTENT_HASH: hash },
       labels: { [HASH_LABEL]: hash },
-    } as Docker.ImageBuildOptions,
+    } as Parameters<Docker['buildImage']>[1],
   );
   const events = await new Promise<{ error?: string; errorDetail?: { message?: string } }[]>((resolve, reject) =>
     docker.modem.followProgress(stream as unknown as NodeJS.ReadableStream, (err: Error | null, out: unknown[]) =>
@@ -273,7 +273,7 @@ export async function ensureImages(
     const dir = await mkdtemp(join(tmpdir(), 'dockyard-image-'));
     try {
       await spec.prepare(dir);
-      await build(docker, dir, spec.tag, hash);
+      await buildContext(docker, dir, spec.tag, hash);
       result[spec.tag] = 'built';
     } finally {
       await rm(dir, { recursive: true, force: true });

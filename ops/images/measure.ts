@@ -32,7 +32,7 @@ export async function buildKit(
     dockerfile,
     networkmode: 'none',
     buildargs,
-  } as Docker.ImageBuildOptions);
+  } as Parameters<Docker['buildImage']>[1]);
   const events = await new Promise<{ error?: string; errorDetail?: { message?: string } }[]>((ok, ko) =>
     docker.modem.followProgress(stream as unknown as NodeJS.ReadableStream, (err: Error | null, out: unknown[]) =>
       err ? ko(err) : ok(out as never),

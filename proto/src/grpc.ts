@@ -85,6 +85,10 @@ export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   "grpc.keepalive_permit_without_calls": 1,
   "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
   "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+  // No service config in DNS: grpc-js would look up TXT _grpc_config.<host> for every name.
+  // Inside a compose network Docker's resolver forwards that query to the host's upstream,
+  // and where none answers each CLI call waited 25 s for it (ops/compose).
+  "grpc.service_config_disable_resolution": 1,
 };
 
 /**

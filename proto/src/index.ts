@@ -18,5 +18,13 @@ export { create, toBinary, fromBinary } from "@bufbuild/protobuf";
 
 /** Bumped on any incompatible change to the agent protocol. */
 export const PROTOCOL_VERSION = 4;
+/**
+ * The oldest agent protocol a server accepts: one behind, so a farm's agents can be upgraded
+ * host by host after its server. Nothing in the server depends on the difference between 3 and
+ * 4 today; a change that bumps PROTOCOL_VERSION serves PROTOCOL_VERSION - 1 agents the old way
+ * (the server knows an agent's protocol from its registration).
+ */
+export const MIN_AGENT_PROTOCOL_VERSION = PROTOCOL_VERSION - 1;
+export * from "./release";
 export * from "./identity";
 export * from "./artifact-limits";

@@ -8,3 +8,4 @@ export { ALERT_STATES, MAX_ALERTS_LIMIT, DEFAULT_ALERTS_LIMIT } from "./alert-ty
 export type * from "./artifact-types";
 export type * from "./schedule-types";
 export type * from "./live-types";
+export * from "./run-list-params";

@@ -6,6 +6,7 @@ import {
   joinProof,
   joinTokenHash,
   PROTOCOL_VERSION,
+  releaseVersionText,
   signRegistration,
   type KeyPair,
   type RegisterAccepted,
@@ -28,9 +29,18 @@ export interface RegisterParams {
   labels: Record<string, string>;
   capacity: number;
   capabilities: string[];
+  /** Default PROTOCOL_VERSION; a test may make the agent claim another (AgentConfig.protocolVersion). */
+  protocolVersion?: number;
 }
 
-export const AGENT_VERSION = "0.2.0";
+/**
+ * The version the agent reports: its release and commit; an agent that claims another protocol
+ * (DOCKYARD_TEST_PROTOCOL_VERSION, tests only) says so, so the server never shows it as a real release.
+ */
+export function reportedVersion(protocolVersion: number): string {
+  const release = releaseVersionText();
+  return protocolVersion === PROTOCOL_VERSION ? release : `${release} (test: protocol ${protocolVersion})`;
+}
 
 /** One registration; throws RegistrationRefusedError (final) or a transport error (retryable). */
 export async function register(client: AgentClient, pair: KeyPair, p: RegisterParams): Promise<RegisterAccepted> {
@@ -47,9 +57,9 @@ export async function register(client: AgentClient, pair: KeyPair, p: RegisterPa
       hostname: os.hostname(),
       labels: p.labels,
       capacity: p.capacity,
-      protocolVersion: PROTOCOL_VERSION,
+      protocolVersion: p.protocolVersion ?? PROTOCOL_VERSION,
       capabilities: p.capabilities,
-      version: AGENT_VERSION,
+      version: reportedVersion(p.protocolVersion ?? PROTOCOL_VERSION),
       joinProof: joinProof(joinTokenHash(p.joinToken), claims),
       keySignature: signRegistration(pair, claims),
     },

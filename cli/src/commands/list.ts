@@ -1,77 +1,62 @@
-// `dockyard runs` and `dockyard agents`.
-import type { Agent, Run } from "@dockyard/proto";
+// `dockyard runs`: filters, pages and the run table.
+import type { Run } from "@dockyard/proto";
 import { InvalidArgumentError, type Command } from "commander";
-import { DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT } from "@dockyard/web";
+import {
+  DEFAULT_RUNS_LIMIT,
+  MAX_RUNS_LIMIT,
+  isRunListParamError,
+  parseRunListParams,
+  type RunListParam,
+} from "@dockyard/web";
 import { parseLimit, parseRunState, RUN_STATES } from "../args";
 import type { CliContext } from "../cli-context";
 import { CALL_TIMEOUT_MS, withClient } from "../client";
 import { renderTable } from "../format/table";
-import { formatAge, formatDuration, localDateTime } from "../format/time";
-import { agentJson, runJson, toJsonText } from "../json";
+import { formatDuration, localDateTime } from "../format/time";
+import { UsageError } from "../errors";
+import { runJson, toJsonText } from "../json";
 import { colorState } from "../watch/status-format";
 import type { Colors } from "../watch/status-format";
 
-/** Registers `runs` and `agents`. */
+/** Registers `runs`. */
 export function registerListCommands(program: Command, cli: CliContext): void {
   program
     .command("runs")
-    .description("list recent runs, newest first")
-    .option("-n, --limit <n>", `how many runs (1-${MAX_RUNS_LIMIT})`, parseLimit, DEFAULT_RUNS_LIMIT)
+    .description(
+      "list runs, newest first, a page at a time (the filters and cursor of GET /api/v1/runs); --all walks every page",
+    )
+    .option("-n, --limit <n>", `how many runs a page (1-${MAX_RUNS_LIMIT})`, parseLimit, DEFAULT_RUNS_LIMIT)
     .option("--state <state>", `only runs in this state (${RUN_STATES.join("|")})`, parseRunState)
+    .option("--pipeline <name>", "only runs of this pipeline (the run's name, exact)", listFlag("pipeline"))
     .option("--branch <branch>", "only runs a git push of this branch started (exact name)", parseBranch)
-    .option("--json", "print a JSON array of runs")
-    .action(async (opts: { limit: number; state?: string; branch?: string; json?: boolean }, cmd: Command) => {
-      const runs = await withClient(cli.clientConfig(cmd), async (client) => {
-        const res = await client.listRuns(
-          { limit: opts.limit, state: opts.state ?? "", branch: opts.branch ?? "" },
-          { timeoutMs: CALL_TIMEOUT_MS },
-        );
-        return res.runs;
+    .option(
+      "--since <time>",
+      "only runs created at or after: ISO-8601 with a zone, or an age (30m, 24h, 7d)",
+      timeFlag("since"),
+    )
+    .option(
+      "--until <time>",
+      "only runs created before: ISO-8601 with a zone, or an age (30m, 24h, 7d)",
+      timeFlag("until"),
+    )
+    .option("--cursor <cursor>", "the page after the one that printed this cursor (on stderr)", listFlag("cursor"))
+    .option("--all", "every page, not only the first")
+    .option("--json", "print a JSON array of runs (the objects GET /api/v1/runs answers)")
+    .action(async (opts: RunsOptions, cmd: Command) => {
+      const request = listRequest(opts);
+      const { runs, nextCursor } = await withClient(cli.clientConfig(cmd), async (client) => {
+        const all: Run[] = [];
+        let cursor = request.cursor;
+        for (;;) {
+          const res = await client.listRuns({ ...request, cursor }, { timeoutMs: CALL_TIMEOUT_MS });
+          all.push(...res.runs);
+          if (!opts.all || res.nextCursor === "") return { runs: all, nextCursor: res.nextCursor };
+          cursor = res.nextCursor;
+        }
       });
       cli.out.write(opts.json ? toJsonText(runs.map(runJson)) : runsTable(runs, Date.now(), cli.colors));
-    });
-
-  const agents = program
-    .command("agents")
-    .description(
-      "list build agents; revoked, lost and offline ones stay listed until the server's retention (DOCKYARD_AGENT_RETENTION_MS) or `agents rm`",
-    )
-    .option("--json", "print a JSON array of agents")
-    .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const agents = await withClient(cli.clientConfig(cmd), async (client) => {
-        const res = await client.listAgents({}, { timeoutMs: CALL_TIMEOUT_MS });
-        return res.agents;
-      });
-      cli.out.write(opts.json ? toJsonText(agents.map(agentJson)) : agentsTable(agents, Date.now(), cli.colors));
-    });
-  agents
-    .command("rm")
-    .description("remove an agent that is gone (revoked, lost or offline) and holds no work of unfinished runs")
-    .argument("<id>", "agent id")
-    .action(async (id: string, _opts: unknown, cmd: Command) => {
-      const res = await withClient(
-        cli.clientConfig(cmd),
-        (client) => client.removeAgent({ id }, { timeoutMs: CALL_TIMEOUT_MS }),
-        {
-          notFound: `agent not found: ${id}`,
-        },
-      );
-      cli.out.write(`removed agent ${id} (${res.name}, ${res.state})\n`);
-    });
-  agents
-    .command("revoke")
-    .description("revoke an agent: its session ends now, its running stages end as lost, its id cannot register again")
-    .argument("<id>", "agent id")
-    .action(async (id: string, _opts: unknown, cmd: Command) => {
-      const res = await withClient(
-        cli.clientConfig(cmd),
-        (client) => client.revokeAgent({ id }, { timeoutMs: CALL_TIMEOUT_MS }),
-        {
-          notFound: `agent not found: ${id}`,
-        },
-      );
-      const n = res.attemptsLost;
-      cli.out.write(`revoked agent ${id}; ${n} running attempt${n === 1 ? "" : "s"} ended as lost\n`);
+      // On stderr, so that stdout stays the list (a JSON array with --json).
+      if (nextCursor !== "") cli.err.write(`more runs: add --cursor ${nextCursor} (or --all)\n`);
     });
 }
 
@@ -101,26 +86,6 @@ export function runsTable(runs: Run[], nowMs: number, c: Colors): string {
   return waiting.length > 0 ? `${table}\n${waiting.join("")}` : table;
 }
 
-/** The `agents` table. */
-export function agentsTable(agents: Agent[], nowMs: number, c: Colors): string {
-  if (agents.length === 0) return "no agents\n";
-  const rows = agents.map((a) => [
-    a.id,
-    a.name,
-    a.state,
-    Object.entries(a.labels)
-      .sort(([x], [y]) => x.localeCompare(y))
-      .map(([k, v]) => `${k}=${v}`)
-      .join(",") || "-",
-    `${a.slotsUsed}/${a.capacity}`,
-    formatAge(Number(a.lastHeartbeatMs), nowMs),
-  ]);
-  return renderTable(["ID", "NAME", "STATE", "LABELS", "SLOTS", "HEARTBEAT"], rows, {
-    header: c.bold,
-    cell: (text, col) => (col === 2 ? colorState(text, c) : text),
-  });
-}
-
 /** `--branch`: a branch name as pushed (no refs/heads/), at most 255 characters. */
 function parseBranch(text: string): string {
   if (text === "" || text.length > 255 || /[\s\x00-\x1f\x7f]/.test(text))
@@ -128,4 +93,65 @@ function parseBranch(text: string): string {
       `invalid --branch '${text.slice(0, 32)}': a branch name (main, release/v1), no spaces`,
     );
   return text.replace(/^refs\/heads\//, "");
+}
+
+interface RunsOptions {
+  limit: number;
+  state?: string;
+  pipeline?: string;
+  branch?: string;
+  since?: string;
+  until?: string;
+  cursor?: string;
+  all?: boolean;
+  json?: boolean;
+}
+
+/**
+ * A flag checked by the server's own check of that list parameter (parseRunListParams, shared with
+ * GET /api/v1/runs and gRPC ListRuns), so the CLI refuses what the server would, with its words.
+ */
+function listFlag(param: RunListParam): (text: string) => string {
+  return (text) => {
+    try {
+      parseRunListParams({ [param]: text });
+    } catch (err) {
+      if (isRunListParamError(err)) throw new InvalidArgumentError(err.message);
+      throw err;
+    }
+    return text;
+  };
+}
+
+const AGE = /^(\d{1,6})(m|h|d)$/;
+const AGE_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** --since/--until: an ISO-8601 time with a zone, or an age (`24h`: 24 hours ago), sent as ISO-8601. */
+function timeFlag(param: "since" | "until"): (text: string) => string {
+  const check = listFlag(param);
+  return (text) => {
+    const age = AGE.exec(text);
+    if (!age) return check(text);
+    return new Date(Date.now() - Number(age[1]) * AGE_MS[age[2] as keyof typeof AGE_MS]).toISOString();
+  };
+}
+
+/** The ListRuns request of the flags; what only holds for them together (until after since) is checked here. */
+function listRequest(opts: RunsOptions) {
+  const request = {
+    limit: opts.limit,
+    state: opts.state ?? "",
+    pipeline: opts.pipeline ?? "",
+    branch: opts.branch ?? "",
+    since: opts.since ?? "",
+    until: opts.until ?? "",
+    cursor: opts.cursor ?? "",
+  };
+  try {
+    parseRunListParams({ ...request, limit: String(request.limit) });
+  } catch (err) {
+    if (isRunListParamError(err)) throw new UsageError(`--${err.field}: ${err.message}`);
+    throw err;
+  }
+  return request;
 }

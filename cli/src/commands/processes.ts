@@ -7,6 +7,7 @@ import type { CliContext } from "../cli-context";
 import { envOverlay } from "../config";
 import type { Env } from "../config";
 import { CliError } from "../errors";
+import { readEnvFile } from "../env-file";
 
 /** `agent` flags as parsed (labels already validated and canonical). */
 export interface AgentFlags {
@@ -21,6 +22,8 @@ export interface AgentFlags {
   name?: string;
   stateDir?: string;
   executor?: string;
+  check?: boolean;
+  envFile?: string;
 }
 
 /** `server` flags as parsed. */
@@ -60,7 +63,7 @@ export function serverEnv(f: ServerFlags): Env {
   };
 }
 
-type MainFn = (env: Env) => Promise<void>;
+type MainFn = (env: Env) => Promise<unknown>;
 
 /**
  * Set by scripts/build.ts (esbuild's `define`) in the bundled CLI: the bundles of the server and
@@ -122,10 +125,22 @@ export function registerProcessCommands(program: Command, cli: CliContext): void
     .addOption(
       new Option("--executor <kind>", "default executor (DOCKYARD_AGENT_EXECUTOR)").choices(["docker", "shell"]),
     )
+    .option(
+      "--env-file <file>",
+      "read settings from this KEY=VALUE file first, as the unit's EnvironmentFile= (e.g. /etc/dockyard/agent.env)",
+    )
+    .option("--check", "check Docker, the CA pin, the server and NATS, print what is wrong, and exit (1 if any failed)")
     .action(async (_opts: AgentFlags, cmd: Command) => {
       const flags = cmd.optsWithGlobals<AgentFlags>();
       if (flags.labels) await checkLabelKeys(parseLabels(flags.labels));
+      const base = flags.envFile ? { ...cli.env, ...readEnvFile(flags.envFile) } : cli.env;
+      const env = envOverlay(agentEnv(flags), base);
+      if (flags.check) {
+        const agentCheck = await loadMain("@dockyard/agent", "agentCheck");
+        if ((await agentCheck(env)) !== true) throw new CliError("some agent checks failed (see above)", 1);
+        return;
+      }
       const agentMain = await loadMain("@dockyard/agent", "agentMain");
-      await agentMain(envOverlay(agentEnv(flags), cli.env));
+      await agentMain(env);
     });
 }

@@ -46,6 +46,8 @@ export const GRPC_ACCESS: Record<string, Record<string, Access>> = {
     CreateJoinToken: "admin",
     RevokeJoinToken: "admin",
     RevokeAgent: "admin",
+    DrainAgent: "admin",
+    UndrainAgent: "admin",
     RemoveAgent: "admin",
     ListTokens: "admin",
     SetSecret: "admin",

@@ -58,6 +58,10 @@ export async function* watchRun(db: Db, bus: RunEventSource, opts: WatchOptions)
       })
     : null;
   const onAbort = () => wake?.();
+  // One quiet-second timer per watcher, restarted at each wait: a new timer per wait left one
+  // behind per watcher per event (200 browsers on a busy run: thousands a second, firing for nothing).
+  const quiet = setTimeout(() => wake?.(), POLL_MS);
+  quiet.unref();
   opts.signal.addEventListener("abort", onAbort);
   let last = opts.afterSeq;
   let ended = false;
@@ -80,7 +84,7 @@ export async function* watchRun(db: Db, bus: RunEventSource, opts: WatchOptions)
       if (live.length === 0) {
         await new Promise<void>((resolve) => {
           wake = resolve;
-          setTimeout(resolve, POLL_MS).unref();
+          quiet.refresh();
         });
         wake = null;
         if (live.length === 0) {
@@ -100,6 +104,7 @@ export async function* watchRun(db: Db, bus: RunEventSource, opts: WatchOptions)
       if (passes(e, opts.stage, attempt)) yield e;
     }
   } finally {
+    clearTimeout(quiet);
     sub?.close();
     opts.signal.removeEventListener("abort", onAbort);
   }

@@ -138,13 +138,15 @@ after(async () => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-test("the built CLI prints the CLI package's version, and the bin runs the build", async () => {
+test("the built CLI prints the CLI package's version and the commit, and the bin runs the build", async () => {
   const { version } = JSON.parse(readFileSync(path.join(REPO_ROOT, "cli/package.json"), "utf8")) as { version: string };
   assert.match(version, /^\d+\.\d+\.\d+/);
-  assert.equal((await cli(["--version"])).stdout, `${version}\n`);
+  const commit = execFileSync("git", ["-C", REPO_ROOT, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+  const expected = `dockyard ${version} (${commit})\n`;
+  assert.equal((await cli(["--version"])).stdout, expected);
   // The program's own --version (commander) says the same as main.ts's early answer.
-  assert.equal((await cli(["--server", "127.0.0.1:1", "--version"])).stdout, `${version}\n`);
-  assert.equal((await run(path.join(REPO_ROOT, "cli/bin/dockyard"), ["--version"])).stdout, `${version}\n`);
+  assert.equal((await cli(["--server", "127.0.0.1:1", "--version"])).stdout, expected);
+  assert.equal((await run(path.join(REPO_ROOT, "cli/bin/dockyard"), ["--version"])).stdout, expected);
 });
 
 test("a run submitted by the built CLI runs on the built agent and server", async () => {

@@ -5,7 +5,8 @@
 // `stop`, which ends every process the demo started, removes the service (replicas, network,
 // proxies) and leaves any service it found running. Each demo here has its own state directory,
 // ports, service addresses and NATS subject prefix beside any real demo; the first runs all three
-// examples, then hello and webapp again; the second (its own daemons) only hello.
+// examples, then hello and webapp again; the second (its own daemons) only hello. Between the
+// two, the first farm's web UI is checked and captured in Chromium (helpers/demo-pages.ts).
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -25,6 +26,7 @@ import {
   sessionMembers,
 } from "../helpers/demo";
 import { waitFor } from "../helpers/wait";
+import { captureDemoPages } from "../helpers/demo-pages";
 
 const SHARED_DOCKER = "/tmp/dockyard-docker/docker.sock";
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
@@ -228,6 +230,17 @@ describe("npm run demo", { timeout: 15 * 60_000 }, () => {
     assertStaging(await servicesJson(exportLine1), 1);
     await assertPrintedAddressesAnswer(first.output, buildOf(first.output));
     await assertAlertLoop(exportLine1, first.output, dir);
+    // The web UI on this farm: every main page shows what the demo made (the README's screenshots).
+    assert.match(first.output, new RegExp(`web UI +http://127\\.0\\.0\\.1:${port + 1}/`));
+    const webappRun = new RegExp(`webapp +run (${UUID.source})`).exec(first.output)?.[1];
+    assert.ok(webappRun, first.output);
+    await captureDemoPages({
+      base: `http://127.0.0.1:${port + 1}`,
+      token: readFileSync(path.join(dir, "api-token"), "utf8").trim(),
+      webappRun,
+      agents: ["demo-a", "demo-b"],
+      service: SERVICE,
+    });
 
     // Again while the farm runs: the old farm is stopped (the processes it recorded), a new one starts.
     // Again, with hello and webapp only: the rerun also stops the first demo's monitoring.

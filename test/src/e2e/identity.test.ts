@@ -99,7 +99,7 @@ describe("agent identity", { timeout: 180_000 }, () => {
     const refused = await refusal(req);
     assert.equal(refused.code, "protocol_mismatch");
     for (const problem of [
-      new RegExp(`agent speaks protocol 1, server speaks ${PROTOCOL_VERSION}`),
+      new RegExp(`speaks protocol 1; server \\S+ \\(\\w+\\) speaks protocol ${PROTOCOL_VERSION} and accepts`),
       /name 'bad name!'/,
       /agent_id must be a UUID/,
       /capacity 0/,

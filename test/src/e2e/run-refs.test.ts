@@ -84,7 +84,7 @@ describe("run references", { timeout: 120_000 }, () => {
   it("the runs list has one cap for the CLI, gRPC and HTTP", async () => {
     await assert.rejects(
       farm.client.listRuns({ limit: 501, state: "" }),
-      /invalid limit 501: expected a whole number from 1 to 500/,
+      /invalid limit '501': expected a whole number from 1 to 500/,
     );
     assert.equal((await farm.client.listRuns({ limit: 500, state: "" })).runs.length, 4, "500 is allowed");
     const cli = await dockyard(farm, ["runs", "-n", "501"]);

@@ -8,13 +8,12 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { axe, submitLogin } from "../helpers/web-ui";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { axe, launchChromium, submitLogin } from "../helpers/web-ui";
 import type { AgentView, RunView } from "@dockyard/web";
 import { tempDir } from "@dockyard/testkit";
 import { startFarm, submit, userClient, waitFor, type Farm, type UserClient } from "../index";
 
-const CHROMIUM = "/usr/bin/chromium";
 const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"];
 const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 
@@ -43,7 +42,7 @@ describe("web UI actions: re-run, drain/undrain, revoke", { timeout: 240_000 }, 
     vic = await userClient(farm, "vic", farm.server.grpcAddress, ["viewer"]);
     base = farm.server.httpUrl;
     marker = path.join(tempDir("web-rerun"), "fixed");
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

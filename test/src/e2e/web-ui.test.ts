@@ -2,23 +2,15 @@
 // farm (server, Postgres, NATS, a shell agent): log in with a token, start a run from the
 // form, watch its log arrive live (ANSI colours kept), approve its waiting stage, see it
 // succeed; a viewer sees no Approve or Cancel and a forged POST (no or a wrong CSRF token) is
-// refused; axe finds no serious or critical violation on any page. Screenshots go to a temporary
-// directory, or to DOCKYARD_SCREENSHOTS_DIR (e.g. docs/screenshots, to refresh the README's).
+// refused; axe finds no serious or critical violation on any page. The waiting gate and the narrow
+// window are captured here (the other pages by the demo test, with the demo's data), into a
+// temporary directory or DOCKYARD_SCREENSHOTS_DIR (e.g. docs/screenshots, to refresh the README's).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { axe, submitLogin } from "../helpers/web-ui";
-import { tempDir } from "@dockyard/testkit";
-import { REPO_ROOT, startFarm, submit, userClient, waitFor, waitForStage, type Farm, type UserClient } from "../index";
-
-const CHROMIUM = "/usr/bin/chromium";
-// Root in CI containers: Chromium's sandbox needs a user namespace it does not get here.
-const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"];
-// npm test leaves the checkout as it found it: the README's screenshots change only when asked.
-const SHOTS = process.env.DOCKYARD_SCREENSHOTS_DIR
-  ? path.resolve(REPO_ROOT, process.env.DOCKYARD_SCREENSHOTS_DIR)
-  : tempDir("screenshots");
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { axe, launchChromium, SCREENSHOTS_DIR, submitLogin } from "../helpers/web-ui";
+import { startFarm, submit, userClient, waitFor, waitForStage, type Farm, type UserClient } from "../index";
 
 const pipeline = (name: string) =>
   [
@@ -53,7 +45,7 @@ describe("web UI in Chromium", () => {
     alice = await userClient(farm, "alice", farm.server.grpcAddress, ["admin"]);
     vic = await userClient(farm, "vic", farm.server.grpcAddress, ["viewer"]);
     base = farm.server.httpUrl;
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
@@ -83,7 +75,7 @@ describe("web UI in Chromium", () => {
     // The gate waits: the page shows the decision for alice (a listed approver).
     const approve = page.getByRole("button", { name: "Approve gate" });
     await approve.waitFor({ timeout: 20_000 });
-    await page.screenshot({ path: path.join(SHOTS, "run-waiting.png"), fullPage: true });
+    await page.screenshot({ path: path.join(SCREENSHOTS_DIR, "run-waiting.png"), fullPage: true });
     await axe(page, "the run page");
 
     // Search the log (keyboard: "/" focuses the box).
@@ -97,23 +89,21 @@ describe("web UI in Chromium", () => {
     await page.locator("#run-state", { hasText: "succeeded" }).waitFor({ timeout: 30_000 });
     const { run } = await alice.client.getRun({ runId });
     assert.equal(run!.state, "succeeded");
-    await page.screenshot({ path: path.join(SHOTS, "run.png"), fullPage: true });
 
-    // Every other page: renders, passes axe, and is captured.
+    // Every other page: renders and passes axe (the demo test captures them with the demo's data).
     const waiting = await submit(alice.client, pipeline("web-pending"));
     await waitForStage(farm, waiting, "gate", "running", 20_000);
-    for (const [url, name, heading] of [
-      ["/", "runs", "Runs"],
-      ["/approvals", "approvals", "Approvals"],
-      ["/agents", "agents", "Agents"],
-      ["/services", "services", "Services"],
-      ["/environments", "environments", "Environments"],
-      ["/alerts", "alerts", "Alerts"],
-      ["/audit", "audit", "Audit log"],
+    for (const [url, heading] of [
+      ["/", "Runs"],
+      ["/approvals", "Approvals"],
+      ["/agents", "Agents"],
+      ["/services", "Services"],
+      ["/environments", "Environments"],
+      ["/alerts", "Alerts"],
+      ["/audit", "Audit log"],
     ] as const) {
       await page.goto(`${base}${url}`);
       await page.getByRole("heading", { level: 1, name: heading }).waitFor();
-      await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
       await axe(page, url);
     }
     await page.goto(`${base}/approvals`);
@@ -124,7 +114,7 @@ describe("web UI in Chromium", () => {
     await page.goto(`${base}/runs/${runId}`);
     const overflow = Number(await page.evaluate("document.documentElement.scrollWidth - window.innerWidth"));
     assert.ok(overflow <= 1, `no sideways scrolling at 380 px (${overflow} px too wide)`);
-    await page.screenshot({ path: path.join(SHOTS, "run-narrow.png"), fullPage: false });
+    await page.screenshot({ path: path.join(SCREENSHOTS_DIR, "run-narrow.png"), fullPage: false });
     await context.close();
   });
 

@@ -23,8 +23,8 @@ export interface CopyScenarioOptions {
   disrupt: (runId: string) => Promise<void>;
   /** Deadline for the run to end after the disruption. */
   endTimeoutMs?: number;
-  /** Docker stages (and sampling of containers on this engine) instead of shell stages. */
-  docker?: Docker;
+  /** Docker stages (and sampling of containers on these engines) instead of shell stages. */
+  docker?: Docker | readonly Docker[];
 }
 
 export interface CopyScenarioResult {

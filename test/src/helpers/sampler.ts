@@ -56,9 +56,14 @@ export class CopySampler {
 
   constructor(
     private readonly runId: string,
-    private readonly docker: Docker | null = null,
+    docker: Docker | readonly Docker[] | null = null,
     private readonly intervalMs = 250,
-  ) {}
+  ) {
+    // Several engines: one per agent host of a namespace farm (netns-farm.ts).
+    this.engines = docker === null ? [] : Array.isArray(docker) ? [...docker] : [docker as Docker];
+  }
+
+  private readonly engines: Docker[];
 
   start(): this {
     this.timer = setInterval(() => void this.sample(), this.intervalMs);
@@ -77,8 +82,8 @@ export class CopySampler {
     this.busy = true;
     try {
       const copies = liveStageProcesses(this.runId);
-      if (this.docker) {
-        const containers = await this.docker.listContainers({
+      for (const engine of this.engines) {
+        const containers = await engine.listContainers({
           filters: { label: [`dockyard.run=${this.runId}`], status: ["running"] },
         });
         for (const c of containers)

@@ -15,7 +15,16 @@ import { randomBytes } from "node:crypto";
 import Docker from "dockerode";
 import { waitFor } from "../helpers/wait";
 import { freePort } from "@dockyard/testkit";
-import { added, ENGINES, scanEngines, scanMonitoring, scanProxies, scanTempDir, type Scan } from "./scan";
+import {
+  added,
+  ENGINES,
+  scanEngineDaemons,
+  scanEngines,
+  scanMonitoring,
+  scanProxies,
+  scanTempDir,
+  type Scan,
+} from "./scan";
 
 /** Test files of this run still running beside this one (the runner's other children). */
 function siblings(): number[] {
@@ -118,6 +127,23 @@ test("the test run left no dockyard-* temporary directory, container or volume",
     await new Promise((r) => probeGateway.once("exit", r));
     rmSync(monDir, { recursive: true, force: true });
   }
+  // Positive control for the hosts' own engines: a process named dockerd whose command line names a
+  // directory of the run's is seen (a shell under that name, not a real engine: the scan reads argv only).
+  const probeEngine = spawn("sh", ["-c", "sleep 60", "sh", `--data-root=${path.join(os.tmpdir(), "probe-engine")}`], {
+    argv0: "dockerd",
+    stdio: "ignore",
+  });
+  try {
+    await waitFor(() => scanEngineDaemons().some((p) => p.includes("probe-engine")), {
+      timeoutMs: 10_000,
+      message: "the scan to see a dockerd started now",
+    });
+  } finally {
+    probeEngine.kill("SIGKILL");
+    await new Promise((r) => probeEngine.once("exit", r));
+  }
+  const engines = scanEngineDaemons();
+  assert.deepEqual(engines, [], `Docker engines of test hosts left running:\n  ${engines.join("\n  ")}`);
   const monitoring = scanMonitoring();
   assert.deepEqual(
     monitoring,

@@ -104,6 +104,26 @@ export function scanMonitoring(dir = os.tmpdir()): string[] {
   return found;
 }
 
+/**
+ * Docker engines a test started for a host of its own (test/src/helpers/netns-docker.ts): dockerd processes whose
+ * command line names a path under `dir` (their data root and socket are there).
+ */
+export function scanEngineDaemons(dir = os.tmpdir()): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      if ((argv[0] ?? "").split("/").pop() !== "dockerd") continue;
+      const cmd = argv.join(" ").trim();
+      if (cmd.includes(dir)) found.push(`${entry}: ${cmd}`);
+    } catch {
+      // it ended while we looked
+    }
+  }
+  return found;
+}
+
 /** Resources in `now` that are not in `baseline`. */
 export function added(baseline: Scan, now: Scan): Record<string, string> {
   return Object.fromEntries(Object.entries(now.resources).filter(([k]) => !(k in baseline.resources)));

@@ -103,7 +103,7 @@ const rerunRun = createRoute({
 
 export function runRoutes(api: OpenAPIHono<AppEnv>, services: WebServices, opts: { maxBodyBytes: number }): void {
   api.openapi(listRuns, async (c) => {
-    const query = runListQuery(c.req.valid("query"), c.req.query("until"));
+    const query = runListQuery(c.req.valid("query"));
     const { runs, more } = await services.listRuns(query);
     const last = runs.at(-1);
     return c.json({ runs, nextCursor: more && last ? encodeCursor(last) : null } satisfies RunPageView, 200);

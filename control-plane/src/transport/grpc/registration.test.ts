@@ -1,7 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { create, PROTOCOL_VERSION, RegisterRequestSchema, type RegisterRequest } from "@dockyard/proto";
-import { registrationProblems } from "./registration";
+import {
+  create,
+  PROTOCOL_VERSION,
+  RegisterRequestSchema,
+  releaseVersionText,
+  type RegisterRequest,
+} from "@dockyard/proto";
+import { acceptsProtocol, registrationProblems } from "./registration";
 import { AGENT_KINDS, capabilityVocabulary } from "../../stages";
 
 function request(labels: Record<string, string>, capabilities = ["shell"]): RegisterRequest {
@@ -43,4 +49,23 @@ test("the accepted capabilities are what the stage kinds may require: each kind'
   const withGpu = capabilityVocabulary([...Object.values(AGENT_KINDS), { capabilities: ["gpu"] }]);
   assert.deepEqual(registrationProblems(request({}, ["docker", "gpu"]), withGpu), []);
   assert.match(registrationProblems(request({}, []))[0]!, /^capabilities must be 1 to 8 of /);
+});
+
+test("agents of the server's protocol or one behind are accepted; older or newer are refused naming both versions", () => {
+  const at = (protocolVersion: number) => {
+    const req = request({});
+    req.protocolVersion = protocolVersion;
+    req.version = "0.0.9 (1234567)";
+    return registrationProblems(req);
+  };
+  assert.deepEqual(at(PROTOCOL_VERSION), []);
+  assert.deepEqual(at(PROTOCOL_VERSION - 1), []);
+  assert.equal(acceptsProtocol(PROTOCOL_VERSION - 2), false);
+  const server = `server ${releaseVersionText()} speaks protocol ${PROTOCOL_VERSION} and accepts ${PROTOCOL_VERSION - 1} to ${PROTOCOL_VERSION}`;
+  assert.deepEqual(at(PROTOCOL_VERSION - 2), [
+    `agent 0.0.9 (1234567) speaks protocol ${PROTOCOL_VERSION - 2}; ${server}: upgrade the agent`,
+  ]);
+  assert.deepEqual(at(PROTOCOL_VERSION + 1), [
+    `agent 0.0.9 (1234567) speaks protocol ${PROTOCOL_VERSION + 1}; ${server}: upgrade the server first`,
+  ]);
 });

@@ -7,6 +7,8 @@ import {
   create,
   RegisterResponseSchema,
   PROTOCOL_VERSION,
+  MIN_AGENT_PROTOCOL_VERSION,
+  releaseVersionText,
   checkJoinProof,
   checkRegistrationSignature,
   type RegisterRequest,
@@ -33,12 +35,23 @@ export const REGISTRATION_WINDOW_MS = 60_000;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+/** Whether this server serves an agent of `protocol`: its own or one behind (agents are upgraded after it). */
+export function acceptsProtocol(protocol: number): boolean {
+  return protocol >= MIN_AGENT_PROTOCOL_VERSION && protocol <= PROTOCOL_VERSION;
+}
+
+/** Why an agent's protocol is refused, naming both sides' protocol and release versions. */
+export function protocolRefusal(req: Pick<RegisterRequest, "protocolVersion" | "version">): string {
+  const agent = `agent ${req.version.slice(0, 64) || "(version not given)"} speaks protocol ${req.protocolVersion}`;
+  const server = `server ${releaseVersionText()} speaks protocol ${PROTOCOL_VERSION} and accepts ${MIN_AGENT_PROTOCOL_VERSION} to ${PROTOCOL_VERSION}`;
+  const fix = req.protocolVersion < MIN_AGENT_PROTOCOL_VERSION ? "upgrade the agent" : "upgrade the server first";
+  return `${agent}; ${server}: ${fix}`;
+}
+
 /** Every problem with the shape of a registration request, empty when it is acceptable. */
 export function registrationProblems(req: RegisterRequest, known: ReadonlySet<string> = KNOWN_CAPABILITIES): string[] {
   const problems: string[] = [];
-  if (req.protocolVersion !== PROTOCOL_VERSION) {
-    problems.push(`agent speaks protocol ${req.protocolVersion}, server speaks ${PROTOCOL_VERSION}`);
-  }
+  if (!acceptsProtocol(req.protocolVersion)) problems.push(protocolRefusal(req));
   if (!NAME.test(req.name)) problems.push(`name '${req.name.slice(0, 64)}' must match ${NAME.source}`);
   if (req.agentId && !UUID.test(req.agentId)) problems.push("agent_id must be a UUID");
   if (req.capacity < 1 || req.capacity > 256) problems.push(`capacity ${req.capacity} must be between 1 and 256`);
@@ -88,7 +101,7 @@ export function handleRegistration(deps: RegistrationDeps) {
     };
     const problems = registrationProblems(req);
     if (problems.length > 0)
-      return refuse(req.protocolVersion !== PROTOCOL_VERSION ? "protocol_mismatch" : "invalid", problems.join("; "));
+      return refuse(acceptsProtocol(req.protocolVersion) ? "invalid" : "protocol_mismatch", problems.join("; "));
     const now = clock.now();
     const skew = Number(req.timestampMs) - now.getTime();
     if (Math.abs(skew) > REGISTRATION_WINDOW_MS) {
@@ -130,7 +143,15 @@ export function handleRegistration(deps: RegistrationDeps) {
         now,
       );
       log.info(
-        { agentId, name: req.name, joinTokenId: token.id, labels: req.labels, capacity: req.capacity },
+        {
+          agentId,
+          name: req.name,
+          joinTokenId: token.id,
+          labels: req.labels,
+          capacity: req.capacity,
+          version: req.version,
+          protocolVersion: req.protocolVersion,
+        },
         "agent registered",
       );
       await touchToken(db, "join", token.id, now);

@@ -15,6 +15,8 @@ import {
   CreateJoinTokenResponseSchema,
   RevokeJoinTokenResponseSchema,
   RevokeAgentResponseSchema,
+  DrainAgentResponseSchema,
+  UndrainAgentResponseSchema,
   ListTokensResponseSchema,
   RemoveAgentResponseSchema,
   ProblemSchema,
@@ -49,6 +51,7 @@ import { toServiceError } from "./errors";
 import { userUnary } from "./user-unary";
 import { InvalidError } from "../../errors";
 import { PIPELINE_LIMITS } from "@dockyard/pipeline";
+import { encodeCursor } from "@dockyard/web";
 import type { NotifyService } from "../../notify/service";
 import { notifyHandlers } from "./notify-handlers";
 import type { HookHandlers } from "./hook-handlers";
@@ -105,11 +108,23 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
       return create(ValidatePipelineResponseSchema, { problems: problems.map((p) => create(ProblemSchema, p)) });
     }),
     getRun: unary(async (req) => create(GetRunResponseSchema, { run: toRun(await runs.get(req.runId)) })),
-    listRuns: unary(async (req) =>
-      create(ListRunsResponseSchema, {
-        runs: (await runs.list({ limit: req.limit, state: req.state, branch: req.branch })).map(toRun),
-      }),
-    ),
+    listRuns: unary(async (req) => {
+      // A limit of 0 is the default: proto3 cannot tell it from unset.
+      const page = await runs.pageOf({
+        limit: req.limit === 0 ? undefined : String(req.limit),
+        state: req.state,
+        pipeline: req.pipeline,
+        branch: req.branch,
+        since: req.since,
+        until: req.until,
+        cursor: req.cursor,
+      });
+      const last = page.runs.at(-1);
+      return create(ListRunsResponseSchema, {
+        runs: page.runs.map(toRun),
+        nextCursor: page.more && last ? encodeCursor(last) : "",
+      });
+    }),
     cancelRun: unary(async (req, actor) =>
       create(CancelRunResponseSchema, { run: toRun(await runs.cancel(req.runId, actor)) }),
     ),
@@ -141,18 +156,30 @@ export function runHandlers(runs: RunsService, db: Db, bus: NatsBus, log: Logger
       );
       return create(RollbackServiceResponseSchema, answer);
     }),
-    listAgents: unary(async () => create(ListAgentsResponseSchema, { agents: (await runs.agents()).map(toAgent) })),
+    listAgents: unary(async () =>
+      create(ListAgentsResponseSchema, { agents: (await runs.agentAdmin.list()).map(toAgent) }),
+    ),
     createJoinToken: unary(async (req, actor) =>
-      create(CreateJoinTokenResponseSchema, await runs.createJoinToken(req.description, actor)),
+      create(CreateJoinTokenResponseSchema, await runs.agentAdmin.createJoinToken(req.description, actor)),
     ),
     revokeJoinToken: unary(async (req, actor) =>
-      create(RevokeJoinTokenResponseSchema, await runs.revokeJoinToken(req.id, actor)),
+      create(RevokeJoinTokenResponseSchema, await runs.agentAdmin.revokeJoinToken(req.id, actor)),
     ),
-    revokeAgent: unary(async (req, actor) => create(RevokeAgentResponseSchema, await runs.revokeAgent(req.id, actor))),
+    revokeAgent: unary(async (req, actor) =>
+      create(RevokeAgentResponseSchema, await runs.agentAdmin.revokeAgent(req.id, actor)),
+    ),
+    drainAgent: unary(async (req, actor) =>
+      create(DrainAgentResponseSchema, { agent: toAgent(await runs.agentAdmin.drainAgent(req.id, true, actor)) }),
+    ),
+    undrainAgent: unary(async (req, actor) =>
+      create(UndrainAgentResponseSchema, { agent: toAgent(await runs.agentAdmin.drainAgent(req.id, false, actor)) }),
+    ),
     listTokens: unary(async () =>
-      create(ListTokensResponseSchema, { tokens: (await runs.tokenList()).map(toTokenInfo) }),
+      create(ListTokensResponseSchema, { tokens: (await runs.tokens.list()).map(toTokenInfo) }),
     ),
-    removeAgent: unary(async (req, actor) => create(RemoveAgentResponseSchema, await runs.removeAgent(req.id, actor))),
+    removeAgent: unary(async (req, actor) =>
+      create(RemoveAgentResponseSchema, await runs.agentAdmin.removeAgent(req.id, actor)),
+    ),
     setSecret: unary(async (req, actor) => {
       checkSecretRequest(req.name, req.value);
       const { info, created } = await runs.setSecret(req.name, req.value, actor);

@@ -1,7 +1,8 @@
 // The run page's live part: fills each stage's log (ANSI colours by ansi_up, line numbers),
 // follows the run through the SSE endpoint (GET /api/v1/runs/:id/events) and, when that
 // answers 404 (a server without it), by polling the JSON API; searches the loaded lines.
-// Lines are appended in batches as DOM fragments, so a 20,000-line log does not freeze the page.
+// Lines are appended in batches as HTML into blocks the browser lays out only when in view, so a
+// 20,000-line log does not freeze the page; lines without escapes skip ansi_up.
 import { AnsiUp } from "/ui/assets/ansi_up.js";
 
 const root = document.getElementById("run");
@@ -23,6 +24,12 @@ for (const details of document.querySelectorAll("details.log")) {
     partial: "",
     complete: false,
     busy: false,
+    /** A prefetched first page (a promise), taken by the first loadLog. */
+    prefetched: null,
+    /** Every line's row, its lower-cased text (null: read it from the row) and the blocks holding them. */
+    rows: [],
+    texts: [],
+    blocks: [],
   });
   details.addEventListener("toggle", () => {
     if (details.open) void loadLog(details.dataset.stage);
@@ -30,7 +37,37 @@ for (const details of document.querySelectorAll("details.log")) {
 }
 
 const CHUNK_LINES = 5000;
+// Lines sit in blocks of BLOCK_LINES, each `content-visibility: auto` (app.css): the browser lays out
+// and paints only the blocks in view, so a 20,000-line log costs its HTML parse, not 20,000 rows of layout.
+// Every line stays in the DOM (the browser's find, copying, a screen reader's log).
+const BLOCK_LINES = 500;
 const yieldToBrowser = () => new Promise((resolve) => setTimeout(resolve, 0));
+const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;" };
+const escapeHtml = (s) => s.replace(/[&<>"']/g, (c) => ESCAPES[c]);
+
+// ansi_up only where it changes something: a line with an escape, or one after a colour left open
+// (its state carries over lines). Other lines are escaped as ansi_up would escape them, much cheaper.
+function lineHtml(ansi, line) {
+  const plain =
+    !line.includes("\x1b") &&
+    ansi._buffer === "" &&
+    ansi.fg === null &&
+    ansi.bg === null &&
+    !ansi.bold &&
+    !ansi.faint &&
+    !ansi.italic &&
+    !ansi.underline;
+  return plain ? escapeHtml(line) : ansi.ansi_to_html(line);
+}
+
+function newBlock(log) {
+  const el = document.createElement("div");
+  el.className = "block";
+  log.box.append(el);
+  const block = { el, first: log.rows.length };
+  log.blocks.push(block);
+  return block;
+}
 
 // Appends whole lines as HTML in chunks, yielding between them, so the page stays responsive.
 async function appendText(log, text, final) {
@@ -40,19 +77,59 @@ async function appendText(log, text, final) {
   const query = searchQuery();
   // Read layout once: reading it after every chunk would force a reflow of the whole log each time.
   const atBottom = log.box.scrollTop + log.box.clientHeight >= log.box.scrollHeight - 4;
-  for (let i = 0; i < parts.length; i += CHUNK_LINES) {
+  let sinceYield = 0;
+  for (let i = 0; i < parts.length;) {
+    const open = log.blocks.at(-1);
+    const room = open ? BLOCK_LINES - (log.rows.length - open.first) : 0;
+    const target = room > 0 ? open : newBlock(log);
+    const n = Math.min(room > 0 ? room : BLOCK_LINES, parts.length - i);
+    const from = log.rows.length;
     const html = [];
-    for (const line of parts.slice(i, i + CHUNK_LINES)) {
+    for (let k = i; k < i + n; k++) {
+      const line = parts[k];
       log.lineNo += 1;
       const hit = query && line.toLowerCase().includes(query) ? " hit" : "";
       html.push(
-        `<div class="line${hit}"><span class="ln">${log.lineNo}</span><span class="tx">${log.ansi.ansi_to_html(line)}</span></div>`,
+        `<div class="line${hit}"><span class="ln">${log.lineNo}</span><span class="tx">${lineHtml(log.ansi, line)}</span></div>`,
       );
+      // The search reads these, not the DOM; a line with escapes is read back from its row when searched.
+      log.texts[from + k - i] = line.includes("\x1b") ? null : line.toLowerCase();
     }
-    log.box.insertAdjacentHTML("beforeend", html.join(""));
-    if (i + CHUNK_LINES < parts.length) await yieldToBrowser();
+    target.el.insertAdjacentHTML("beforeend", html.join(""));
+    const rows = target.el.children;
+    for (let k = rows.length - n; k < rows.length; k++) log.rows.push(rows[k]);
+    target.el.style.setProperty("--lines", String(log.rows.length - target.first));
+    i += n;
+    sinceYield += n;
+    if (sinceYield >= CHUNK_LINES && i < parts.length) {
+      sinceYield = 0;
+      await yieldToBrowser();
+    }
   }
+  if (query) filterLog(log, query);
   if (atBottom) log.box.scrollTop = log.box.scrollHeight;
+}
+
+// The largest page the API gives (8 MiB): a finished 2 MB log comes in one round trip, not three.
+const PAGE_BYTES = 8 * 1024 * 1024;
+// A finished run's collapsed logs are fetched (not rendered) right after load, up to this many bytes in
+// all, so opening one renders it without waiting for the network. Rendering waits for the click: 20,000
+// rows in the page would slow everything that walks the DOM (a selector engine, find in page).
+const PREFETCH_BYTES = 4 * 1024 * 1024;
+
+/** One page of a stage's log from `log.from`; null when the API refused. */
+async function fetchPage(stage, log, limit) {
+  const from = log.from;
+  const url = `/api/v1/runs/${encodeURIComponent(runId)}/stages/${encodeURIComponent(stage)}/logs?from=${from}&limit=${limit}`;
+  const res = await fetch(url, { credentials: "same-origin" });
+  if (!res.ok) return null;
+  return {
+    from,
+    attempt: res.headers.get("x-dockyard-attempt"),
+    next: Number(res.headers.get("x-dockyard-next-from") ?? from),
+    complete: res.headers.get("x-dockyard-complete") === "true",
+    text: await res.text(),
+  };
 }
 
 async function loadLog(stage) {
@@ -61,28 +138,36 @@ async function loadLog(stage) {
   log.busy = true;
   try {
     for (;;) {
-      const url = `/api/v1/runs/${encodeURIComponent(runId)}/stages/${encodeURIComponent(stage)}/logs?from=${log.from}`;
-      const res = await fetch(url, { credentials: "same-origin" });
-      if (!res.ok) return;
-      const attempt = res.headers.get("x-dockyard-attempt");
-      if (log.attempt !== null && attempt !== log.attempt) {
+      const pre = log.prefetched && (await log.prefetched);
+      log.prefetched = null;
+      const page = pre && pre.from === log.from ? pre : await fetchPage(stage, log, PAGE_BYTES);
+      if (!page) return;
+      if (log.attempt !== null && page.attempt !== log.attempt) {
         // A new attempt: its log starts over.
         log.box.replaceChildren();
-        Object.assign(log, { from: 0, lineNo: 0, partial: "", attempt });
+        Object.assign(log, { from: 0, lineNo: 0, partial: "", attempt: page.attempt, rows: [], texts: [], blocks: [] });
         continue;
       }
-      log.attempt = attempt;
-      const text = await res.text();
-      const next = Number(res.headers.get("x-dockyard-next-from") ?? log.from);
-      log.complete = res.headers.get("x-dockyard-complete") === "true";
-      await appendText(log, text, log.complete);
-      const moved = next !== log.from;
-      log.from = next;
+      log.attempt = page.attempt;
+      log.complete = page.complete;
+      await appendText(log, page.text, log.complete);
+      const moved = page.next !== log.from;
+      log.from = page.next;
       if (log.complete) log.details.dataset.complete = "true";
-      if (log.complete || !moved || text === "") return;
+      if (log.complete || !moved || page.text === "") return;
     }
   } finally {
     log.busy = false;
+  }
+}
+
+async function prefetchLogs() {
+  let budget = PREFETCH_BYTES;
+  for (const [stage, log] of logs) {
+    if (budget <= 0) return;
+    if (log.details.open || log.busy || log.complete) continue;
+    log.prefetched = fetchPage(stage, log, budget).catch(() => null);
+    budget -= (await log.prefetched)?.text.length ?? 0;
   }
 }
 
@@ -160,17 +245,33 @@ function searchQuery() {
 }
 
 let searchTimer = null;
+// Marks the matching rows and hides each block without one; a block's placeholder height while out of
+// view (app.css) is its matching lines', so the filtered log scrolls without jumps.
+function filterLog(log, q) {
+  let hits = 0;
+  log.box.classList.toggle("filtering", q !== "");
+  for (let b = 0; b < log.blocks.length; b++) {
+    const end = b + 1 < log.blocks.length ? log.blocks[b + 1].first : log.rows.length;
+    let inBlock = 0;
+    for (let i = log.blocks[b].first; i < end; i++) {
+      const text = log.texts[i] ?? (log.texts[i] = log.rows[i].lastChild.textContent.toLowerCase());
+      const hit = q !== "" && text.includes(q);
+      // Only rows whose state changes are touched: a class set again would still cost a style pass.
+      if (log.rows[i].classList.contains("hit") !== hit) log.rows[i].classList.toggle("hit", hit);
+      if (hit) inBlock++;
+    }
+    const block = log.blocks[b].el;
+    block.classList.toggle("nohit", q !== "" && inBlock === 0);
+    block.style.setProperty("--hits", String(inBlock));
+    hits += inBlock;
+  }
+  return hits;
+}
+
 function search() {
   const q = searchQuery();
   let hits = 0;
-  for (const log of logs.values()) {
-    log.box.classList.toggle("filtering", q !== "");
-    for (const row of log.box.children) {
-      const hit = q !== "" && row.lastChild.textContent.toLowerCase().includes(q);
-      row.classList.toggle("hit", hit);
-      if (hit) hits++;
-    }
-  }
+  for (const log of logs.values()) hits += filterLog(log, q);
   document.getElementById("search-count").textContent = q === "" ? "" : `${hits} matching lines`;
 }
 document.getElementById("log-search")?.addEventListener("input", () => {
@@ -185,4 +286,5 @@ document.addEventListener("keydown", (e) => {
 });
 
 for (const [stage, log] of logs) if (log.details.open) void loadLog(stage);
+if (TERMINAL.includes(initialState)) void prefetchLogs();
 follow();
