@@ -10,9 +10,21 @@ if [ "${1:-}" != "--no-setup" ]; then bash scripts/setup.sh; fi
 ensure_build
 export DOCKER_HOST=${DOCKER_HOST:-unix:///tmp/dockyard-docker/docker.sock}
 export NATS_URL=${NATS_URL:-nats://127.0.0.1:4222}
-log "type-checking"
-pnpm exec tsc -p tsconfig.json --noEmit
-bash scripts/lint.sh
+# The type-check runs beside the lint (each is one single-threaded process of about 30-45 s, on two cores).
+log "type-checking (beside the lint)"
+tsc_out=$(mktemp)
+pnpm exec tsc -p tsconfig.json --noEmit >"$tsc_out" 2>&1 &
+tsc_pid=$!
+lint_status=0
+bash scripts/lint.sh || lint_status=$?
+if ! wait "$tsc_pid"; then
+  cat "$tsc_out"
+  rm -f "$tsc_out"
+  die "type errors (above)"
+fi
+rm -f "$tsc_out"
+log "type-check passed"
+[ "$lint_status" -eq 0 ] || die "lint failed (above)"
 log "checking formatting"
 pnpm exec prettier --check --log-level warn . || die "not formatted: run 'npm run format'"
 bash scripts/gen-check.sh

@@ -45,9 +45,15 @@ describe(
       await assertOneRevision(SERVICE, 1);
       assert.deepEqual([...(await bodiesOver(sf.addresses()))], ["shop rev1"], "the good page is back");
 
-      // The journeys that saw it: continuous ticks while the update rolled and watched, failed runs among them.
+      // The journeys that saw it: continuous ticks while the update rolled and watched (a minute's cron tick may
+      // also land in the window and run one of them: under load a journey takes 10 s, and it holds the next tick
+      // off), failed runs among them.
       const ticks = (await ticksOf(sf.farm, "shop")).slice(before);
-      assert.ok(ticks.filter((t) => t.kind === "continuous" && t.runId).length >= 2, JSON.stringify(ticks));
+      assert.ok(ticks.filter((t) => t.runId).length >= 2, JSON.stringify(ticks));
+      assert.ok(
+        ticks.some((t) => t.kind === "continuous" && t.runId),
+        `a continuous tick ran: ${JSON.stringify(ticks)}`,
+      );
       const failed = [];
       for (const t of ticks) {
         const s = t.runId ? await journeyStage(t.runId) : undefined;

@@ -176,7 +176,8 @@ stages:
     });
     const tag = `secret-build-${Date.now()}:1`;
     const runId = await submit(
-      `name: secret-build\nstages:\n  image: { type: build, tags: ["${tag}"], secrets: { token: build-token } }\n`,
+      // On engine a: the image is looked for there (unpinned, a busy engine-a sends it to b).
+      `name: secret-build\nstages:\n  image: { type: build, tags: ["${tag}"], secrets: { token: build-token }, agent: { engine: a } }\n`,
       dir,
     );
     const run = await waitForRun(farm.client, runId, 120_000);
