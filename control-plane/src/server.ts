@@ -1,7 +1,5 @@
 // Builds and starts one control-plane replica: database, NATS, scheduler,
 // gRPC (agents and clients) and HTTP (API, /metrics). `stop()` undoes it.
-import { mkdirSync, writeFileSync, existsSync, readFileSync } from "node:fs";
-import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { serve } from "@hono/node-server";
@@ -22,7 +20,8 @@ import { PIPELINE_LIMITS } from "@dockyard/pipeline";
 import type { ServerConfig } from "./config";
 import { systemClock, type Clock } from "./clock";
 import { openDatabase, type Database } from "./store/db";
-import { ensureApiToken, ensureJoinToken, countApiTokens } from "./store/tokens";
+import { ensureApiToken, ensureJoinToken } from "./store/tokens";
+import { bootstrapApiToken } from "./bootstrap-token";
 import { ensureAdminUser } from "./store/users";
 import { createMetrics } from "./metrics";
 import { Scheduler } from "./scheduler/scheduler";
@@ -38,7 +37,6 @@ import { toAssignment, toRunEvent } from "./transport/convert";
 import { AgentStreams } from "./transport/grpc/agent-streams";
 import { RunsService } from "./runs-service";
 import { webServices } from "./web-services";
-import { newSecret } from "./ids";
 import { loadKeyring } from "./secrets/keyring";
 import { SecretStore } from "./secrets/secret-store";
 import { ensurePki, type Pki } from "./pki/pki";
@@ -87,20 +85,6 @@ export interface ServerDeps {
 function splitListen(listen: string): { host: string; port: number } {
   const i = listen.lastIndexOf(":");
   return { host: listen.slice(0, i), port: Number(listen.slice(i + 1)) };
-}
-
-/**
- * With no API token configured and none stored, create one for the `admin` user and keep it in the data dir (mode
- * 0600).
- */
-async function bootstrapApiToken(db: Database, dataDir: string, log: Logger, now: Date): Promise<void> {
-  if ((await countApiTokens(db.db)) > 0) return;
-  const file = path.join(dataDir, "api-token");
-  const token = existsSync(file) ? readFileSync(file, "utf8").trim() : newSecret("dya_");
-  mkdirSync(dataDir, { recursive: true });
-  writeFileSync(file, `${token}\n`, { mode: 0o600 });
-  await ensureApiToken(db.db, token, await ensureAdminUser(db.db, now), "bootstrap", now);
-  log.warn({ file }, "no API token configured; generated one");
 }
 
 export async function startServer(config: ServerConfig, deps: ServerDeps): Promise<ServerHandle> {
