@@ -2,6 +2,7 @@
 import { audit, type Actor } from "./audit";
 import { and, desc, eq, getTableColumns, gte, inArray, lt, notInArray, or, sql } from "drizzle-orm";
 import type { Db, Tx } from "./db";
+import type { RunListQuery } from "@dockyard/web";
 import { withTx } from "./tx";
 import { attempts, runs, stages, users } from "./schema";
 import { appendEvents, stageEvent, type RunEventRecord } from "./events";
@@ -39,21 +40,11 @@ export async function getRun(db: Db, runId: string, now = new Date()): Promise<R
   return { ...run, stages: withTimeLeft(withWaitingReasons(byRun.get(runId) ?? []), now) };
 }
 
-/** What listRuns matches: every filter given must hold. */
-export interface RunListFilter {
-  limit: number;
-  state?: string;
-  /** The run's (pipeline's) name. */
-  pipeline?: string;
-  /** The branch a git push started it from (exact). */
-  branch?: string;
-  /** created_at >= since. */
-  since?: Date;
-  /** created_at < until. */
-  until?: Date;
-  /** Keyset: only runs older than this (created_at, id), i.e. after it in the list's order. */
-  after?: { createdAt: Date; id: string };
-}
+/**
+ * What listRuns matches: every filter given must hold (since: created_at >= since; until: created_at < until; after:
+ * keyset, only runs older than that (created_at, id)). The API's query, checked by parseRunListParams.
+ */
+export type RunListFilter = RunListQuery;
 
 /**
  * The newest runs matching `f`, each with its stages (read for all of them in one more statement), newest
