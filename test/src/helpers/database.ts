@@ -70,6 +70,11 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     for (let i = 0; ; i++) {
       try {
         await admin.query(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE}`);
+        // A commit here does not wait for its WAL flush. The machine's Postgres syncs to disk,
+        // and each test database's DROP forces a checkpoint of every database on it: on a slow
+        // disk, another file's commits then took seconds, long enough to fence its agents' leases.
+        // Only a Postgres crash could lose such commits, and no test crashes the shared Postgres.
+        await admin.query(`ALTER DATABASE ${name} SET synchronous_commit = off`);
         break;
       } catch (err) {
         if (i >= 20 || !String((err as Error).message).includes("being accessed")) throw err;
