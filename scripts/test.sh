@@ -42,7 +42,11 @@ files="$slow $(echo "$files" | grep -vxF -f <(echo "$slow" | tr -s ' \n' '\n' | 
 # machine have theirs) and a baseline of the test engines' dockyard-* containers and volumes;
 # the last file, leftovers.check.ts, fails on any dockyard-* entry left in the one or added to the other.
 run_dir=$(mktemp -d "${TMPDIR:-/tmp}/dockyard-test-run-XXXXXX")
-trap 'rm -rf "$run_dir"' EXIT
+# The run's databases (t_RUN_*) are dropped together at its end: each DROP forces a checkpoint of
+# the whole server, which, one per file, stalled the commits of the files running beside it.
+DOCKYARD_TEST_RUN=$(od -An -N5 -tx1 /dev/urandom | tr -d ' \n')
+export DOCKYARD_TEST_RUN
+trap 'node --import tsx test/src/leftovers/drop-databases.ts "$DOCKYARD_TEST_RUN" || true; rm -rf "$run_dir"' EXIT
 export DOCKYARD_TEST_BASELINE="$run_dir/baseline.json"
 node --import tsx test/src/leftovers/scan.ts baseline >"$DOCKYARD_TEST_BASELINE"
 export TMPDIR="$run_dir/tmp"
@@ -54,6 +58,7 @@ chmod 0711 "$run_dir" "$TMPDIR"
 # check starts last and waits for the other files to end. --test-force-exit: a file's process
 # ends when its tests have, even if a socket or timer it forgot would keep it alive (its exit
 # handlers still run; what it leaked on the engines or on disk is what the leftovers check sees).
+# The reporter is node's TAP with a recap of the failures above the closing counts (test/src/reporter/).
 log "running $(echo "$files" | wc -w) test files three at a time, then the leftovers check"
 # shellcheck disable=SC2086
-node --import tsx --test --test-concurrency=3 --test-force-exit --test-reporter=tap $files test/src/leftovers/leftovers.check.ts
+node --import tsx --test --test-concurrency=3 --test-force-exit --test-reporter=./test/src/reporter/tap-with-recap.mjs $files test/src/leftovers/leftovers.check.ts

@@ -6,7 +6,7 @@ import path from "node:path";
 import pg from "pg";
 import { openDatabase, MIGRATIONS_DIR } from "@dockyard/control-plane";
 
-const ADMIN_URL = process.env.DOCKYARD_TEST_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+export const ADMIN_URL = process.env.DOCKYARD_TEST_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
 function urlFor(db: string): string {
   const u = new URL(ADMIN_URL);
@@ -47,6 +47,18 @@ async function ensureTemplate(admin: pg.Client): Promise<void> {
   }
 }
 
+/**
+ * Set by scripts/test.sh for one run: its databases are named `t_RUN_*` and dropped together when
+ * the run ends (test/src/leftovers/drop-databases.ts). A DROP DATABASE forces a checkpoint of every
+ * database on the server; one per file, while other files ran, made their commits wait on the
+ * disk. Without it (a file run alone), each database is dropped when its file is done.
+ */
+const RUN = process.env.DOCKYARD_TEST_RUN ?? "";
+if (RUN && !/^[a-z0-9]{1,16}$/.test(RUN)) throw new Error(`DOCKYARD_TEST_RUN must be 1-16 of a-z 0-9, got '${RUN}'`);
+
+/** The prefix of every database the run `run` made. */
+export const runDatabasePrefix = (run: string): string => `t_${run}_`;
+
 export interface TestDatabase {
   url: string;
   name: string;
@@ -65,7 +77,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   }
   try {
     await ensureTemplate(admin);
-    const name = `t_${randomBytes(6).toString("hex")}`;
+    const name = `${RUN ? runDatabasePrefix(RUN) : "t_"}${randomBytes(6).toString("hex")}`;
     // Another file's clone can collide with a template connection for a moment; retry briefly.
     for (let i = 0; ; i++) {
       try {
@@ -85,6 +97,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       url: urlFor(name),
       name,
       async drop() {
+        if (RUN) return; // with the rest of the run's, at its end
         const c = new pg.Client({ connectionString: ADMIN_URL });
         await c.connect();
         await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).finally(() => c.end());
