@@ -43,3 +43,19 @@ test("it gives up after TX_MAX_TRIES with the last error, and a real error is th
   );
   assert.equal(tries, 1);
 });
+
+test("a starting server waits on a refused, cut or timed-out connection and a starting or full Postgres; not on a wrong name", async () => {
+  const { isUnreachable } = await import("./retry");
+  const wrapped = (e: Error) => new Error('Failed query: CREATE SCHEMA IF NOT EXISTS "drizzle"', { cause: e });
+  assert.equal(
+    isUnreachable(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" })),
+    true,
+  );
+  assert.equal(isUnreachable(wrapped(new Error("timeout exceeded when trying to connect"))), true);
+  assert.equal(isUnreachable(wrapped(new Error("Connection terminated due to connection timeout"))), true);
+  assert.equal(isUnreachable(pgError("57P03")), true);
+  assert.equal(isUnreachable(wrapped(pgError("53300"))), true);
+  assert.equal(isUnreachable(wrapped(pgError("3D000"))), false, "the database does not exist");
+  assert.equal(isUnreachable(pgError("28P01")), false, "a wrong password");
+  assert.equal(isUnreachable(new Error("syntax error")), false);
+});

@@ -98,6 +98,8 @@ export async function startServer(config: ServerConfig, deps: ServerDeps): Promi
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     onError: (err) => log.warn({ err: err.message }, "idle database connection failed"),
+    onWait: (err, attempt) =>
+      log.warn({ err: (err as Error)?.message, attempt }, "waiting for the database (it does not answer yet)"),
   });
   const now = clock.now();
   if (config.joinToken) await ensureJoinToken(db.db, config.joinToken, "configured", now);

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import path from "node:path";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import * as schema from "./schema";
+import { startupRetry } from "../retry";
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
@@ -31,6 +32,8 @@ export interface OpenOptions {
   poolSize?: number;
   /** Errors of idle pooled connections (a Postgres restart); without a handler they would crash the process. */
   onError?: (err: Error) => void;
+  /** Each failed try while a starting server waits for Postgres (retry.ts startupRetry). */
+  onWait?: (err: unknown, attempt: number) => void;
 }
 
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
@@ -49,7 +52,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
     const livePool = new pg.Pool({ Client, connectionString: opts.databaseUrl, max: 2, connectionTimeoutMillis: 1000 });
     for (const p of [pool, livePool]) p.on("error", (err) => opts.onError?.(err));
     const db = drizzle(pool, { schema });
-    await migrate(db, { migrationsFolder: MIGRATIONS_DIR });
+    await startupRetry(opts.onWait ?? (() => {})).execute(() => migrate(db, { migrationsFolder: MIGRATIONS_DIR }));
     return {
       db: db as unknown as Db,
       liveDb: drizzle(livePool, { schema }) as unknown as Db,
