@@ -42,8 +42,9 @@ files="$slow $(echo "$files" | grep -vxF -f <(echo "$slow" | tr -s ' \n' '\n' | 
 # machine have theirs) and a baseline of the test engines' dockyard-* containers and volumes;
 # the last file, leftovers.check.ts, fails on any dockyard-* entry left in the one or added to the other.
 run_dir=$(mktemp -d "${TMPDIR:-/tmp}/dockyard-test-run-XXXXXX")
-# The run's databases (t_RUN_*) are dropped together at its end: each DROP forces a checkpoint of
-# the whole server, which, one per file, stalled the commits of the files running beside it.
+# The run's databases (t_RUN_*): each file's is dropped by a psql it does not wait for (a DROP
+# forces a checkpoint of the whole server, which on a slow disk held the file's lane for up to
+# 70 s), and the EXIT trap drops what is left, also after a failed or interrupted run.
 DOCKYARD_TEST_RUN=$(od -An -N5 -tx1 /dev/urandom | tr -d ' \n')
 export DOCKYARD_TEST_RUN
 trap 'node --import tsx test/src/leftovers/drop-databases.ts "$DOCKYARD_TEST_RUN" || true; rm -rf "$run_dir"' EXIT

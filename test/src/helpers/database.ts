@@ -1,5 +1,6 @@
 // One database per test file, cloned from a template that the real migrator
 // brought up to date (re-made when the migrations change).
+import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -48,10 +49,11 @@ async function ensureTemplate(admin: pg.Client): Promise<void> {
 }
 
 /**
- * Set by scripts/test.sh for one run: its databases are named `t_RUN_*` and dropped together when
- * the run ends (test/src/leftovers/drop-databases.ts). A DROP DATABASE forces a checkpoint of every
- * database on the server; one per file, while other files ran, made their commits wait on the
- * disk. Without it (a file run alone), each database is dropped when its file is done.
+ * Set by scripts/test.sh for one run: its databases are named `t_RUN_*`, and what is left of them
+ * when it ends is dropped then (test/src/leftovers/drop-databases.ts). A DROP DATABASE forces a
+ * checkpoint of every database on the server: on a slow disk it took up to 70 s, and a file
+ * waiting for it held one of the run's three lanes. In a run, a file's database is dropped by a
+ * psql of its own that the file does not wait for.
  */
 const RUN = process.env.DOCKYARD_TEST_RUN ?? "";
 if (RUN && !/^[a-z0-9]{1,16}$/.test(RUN)) throw new Error(`DOCKYARD_TEST_RUN must be 1-16 of a-z 0-9, got '${RUN}'`);
@@ -97,7 +99,14 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       url: urlFor(name),
       name,
       async drop() {
-        if (RUN) return; // with the rest of the run's, at its end
+        if (RUN) {
+          // Detached: it outlives this file's process; the run's end waits for it (its DROP holds the database).
+          spawn("psql", [ADMIN_URL, "-qc", `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`], {
+            detached: true,
+            stdio: "ignore",
+          }).unref();
+          return;
+        }
         const c = new pg.Client({ connectionString: ADMIN_URL });
         await c.connect();
         await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).finally(() => c.end());
