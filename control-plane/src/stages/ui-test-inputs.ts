@@ -56,23 +56,6 @@ export async function journeyHistory(db: Db, journey: string, env: string): Prom
   };
 }
 
-/**
- * The revision a host's proxy serves: the newest of the running replicas in its proxy (per the
- * agent's last heartbeat; "in proxy" unknown counts), else the service's current one. While an update switches hosts (and through its watch window) the service's
- * current revision is still the old one, and a journey labeled with it would blame the old
- * revision for what the new one does.
- */
-async function servedRevision(db: Db, service: string, agentId: string, current: number): Promise<number> {
-  const rows = await queryRows<{ revision: string | null }>(
-    db,
-    sql`SELECT DISTINCT attributes->>'revision' AS revision FROM agent_resources
-      WHERE agent_id = ${agentId} AND kind = 'service-replica' AND attributes->>'service' = ${service}
-        AND attributes->>'state' = 'running' AND coalesce(attributes->>'in_proxy', 'true') = 'true'`,
-  );
-  const revisions = rows.map((r) => Number(r.revision)).filter((n) => Number.isSafeInteger(n) && n > 0);
-  return revisions.length > 0 ? Math.max(...revisions) : current;
-}
-
 /** A URL of one of the service's host proxies: the assigned agent's own host first, else the first that has one. */
 export async function serviceTarget(db: Db, service: string, agentId: string | null): Promise<UiTestTarget> {
   let views;
@@ -87,11 +70,7 @@ export async function serviceTarget(db: Db, service: string, agentId: string | n
   const host = hosts.find((h) => h.agentId === agentId) ?? hosts[0];
   if (!host || view.revision === null)
     throw new InvalidError(`ui-test: service '${service}' has no host proxy running yet (is it deployed?)`);
-  return {
-    baseUrl: `http://${host.address}`,
-    service,
-    revision: await servedRevision(db, service, host.agentId, view.revision),
-  };
+  return { baseUrl: `http://${host.address}`, service, revision: view.revision };
 }
 
 export async function uiTestInputs(db: Db, spec: UiTestSpec, agentId: string | null): Promise<UiTestInputs> {
