@@ -39,7 +39,9 @@ describe("an attacker with NATS access", { timeout: 180_000 }, () => {
   });
 
   it("replays, mutates and forges every message kind without effect", async () => {
-    // A live run to attack: a long first stage, then one that needs its workspace file.
+    // A live run to attack: a long first stage, then one that needs its workspace file. Both on
+    // victim-a: a shell workspace is a directory of one agent, and which of two free agents a stage
+    // gets is not promised.
     const marker = `attacked-${randomUUID()}`;
     const runId = await submit(
       farm.client,
@@ -48,9 +50,11 @@ name: target
 stages:
   long:
     executor: shell
+    agent: { victim: a }
     commands: ["echo started", "echo kept > ws-file", "sleep 4", "echo done"]
   after:
     executor: shell
+    agent: { victim: a }
     needs: [long]
     command: cat ws-file
 `,

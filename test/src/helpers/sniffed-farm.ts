@@ -21,7 +21,7 @@ export interface SniffedFarm {
   sniffer: NatsConnection;
   /** Every message on the farm's subjects the sniffer saw, in order (it keeps growing). */
   captured: Captured[];
-  /** victim-a and victim-b, shell executor, capacity 4. */
+  /** victim-a and victim-b, shell executor, capacity 4, labeled victim=a and victim=b. */
   agents: Agent[];
   /** The value of the secret `deploy-token`. */
   secretValue: string;
@@ -46,8 +46,8 @@ export async function startSniffedFarm(): Promise<SniffedFarm> {
     });
     await sniffer.flush();
     const agents = [
-      await farm.startAgent({ name: "victim-a", executor: "shell", capacity: 4 }),
-      await farm.startAgent({ name: "victim-b", executor: "shell", capacity: 4 }),
+      await farm.startAgent({ name: "victim-a", executor: "shell", capacity: 4, labels: { victim: "a" } }),
+      await farm.startAgent({ name: "victim-b", executor: "shell", capacity: 4, labels: { victim: "b" } }),
     ];
     await farm.client.setSecret({ name: "deploy-token", value: Buffer.from(secretValue) });
     return { farm, sniffer, captured, agents, secretValue, plainEnv };
