@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { isRetryable, TX_MAX_TRIES, txRetry } from "./retry";
+import { isRetryable, isUnreachable, TX_MAX_TRIES, txRetry } from "./retry";
 
 const pgError = (code: string) => Object.assign(new Error(`pg error ${code}`), { code });
 
@@ -44,8 +44,7 @@ test("it gives up after TX_MAX_TRIES with the last error, and a real error is th
   assert.equal(tries, 1);
 });
 
-test("a starting server waits on a refused, cut or timed-out connection and a starting or full Postgres; not on a wrong name", async () => {
-  const { isUnreachable } = await import("./retry");
+test("a starting server waits on a refused, cut or timed-out connection and a starting or full Postgres; not on a wrong name", () => {
   const wrapped = (e: Error) => new Error('Failed query: CREATE SCHEMA IF NOT EXISTS "drizzle"', { cause: e });
   assert.equal(
     isUnreachable(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" })),

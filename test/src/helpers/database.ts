@@ -56,10 +56,13 @@ async function ensureTemplate(admin: pg.Client): Promise<void> {
  * psql of its own that the file does not wait for.
  */
 const RUN = process.env.DOCKYARD_TEST_RUN ?? "";
-if (RUN && !/^[a-z0-9]{1,16}$/.test(RUN)) throw new Error(`DOCKYARD_TEST_RUN must be 1-16 of a-z 0-9, got '${RUN}'`);
 
-/** The prefix of every database the run `run` made. */
-export const runDatabasePrefix = (run: string): string => `t_${run}_`;
+/** The prefix of every database the run `run` made (1-16 of a-z 0-9: it goes into SQL unquoted). */
+export function runDatabasePrefix(run: string): string {
+  if (!/^[a-z0-9]{1,16}$/.test(run)) throw new Error(`a test run id is 1-16 of a-z 0-9, got '${run.slice(0, 32)}'`);
+  return `t_${run}_`;
+}
+if (RUN) runDatabasePrefix(RUN);
 
 export interface TestDatabase {
   url: string;

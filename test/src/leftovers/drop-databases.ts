@@ -8,13 +8,13 @@ import { ADMIN_URL, runDatabasePrefix } from "../helpers/database";
 const AT_ONCE = 8;
 
 async function dropRunDatabases(run: string): Promise<void> {
-  if (!/^[a-z0-9]{1,16}$/.test(run)) throw new Error(`usage: drop-databases.ts RUN (1-16 of a-z 0-9), got '${run}'`);
+  const prefix = runDatabasePrefix(run);
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
   try {
     const { rows } = await admin.query<{ datname: string }>(
       "SELECT datname FROM pg_database WHERE starts_with(datname, $1)",
-      [runDatabasePrefix(run)],
+      [prefix],
     );
     const names = rows.map((r) => r.datname);
     const workers = Array.from({ length: Math.min(AT_ONCE, names.length) }, async () => {
@@ -28,9 +28,7 @@ async function dropRunDatabases(run: string): Promise<void> {
       }
     });
     await Promise.all(workers);
-    const left = await admin.query("SELECT datname FROM pg_database WHERE starts_with(datname, $1)", [
-      runDatabasePrefix(run),
-    ]);
+    const left = await admin.query("SELECT datname FROM pg_database WHERE starts_with(datname, $1)", [prefix]);
     if (left.rows.length > 0) throw new Error(`test databases left: ${left.rows.map((r) => r.datname).join(", ")}`);
   } finally {
     await admin.end();
